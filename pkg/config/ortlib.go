@@ -1,0 +1,101 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+)
+
+// EnvORTLib names the ONNX Runtime shared library to load (same as --ort-lib).
+const EnvORTLib = "TS_ORT_LIB"
+
+// SetupDir is the folder `make setup` fills with ONNX Runtime (<repo>/.ort). The Makefile
+// sets it at link time; when it is empty, ts looks for a .ort folder above the working
+// directory and above the executable.
+var SetupDir = ""
+
+// LibraryCandidate is a place to look for the ONNX Runtime library and where it came from.
+type LibraryCandidate struct {
+	Path   string
+	Source string
+}
+
+// ORTPlatform is the set-up sub-folder for this OS and architecture, e.g. "linux-x64".
+func ORTPlatform() string {
+	arch := runtime.GOARCH
+	if arch == "amd64" {
+		arch = "x64"
+	}
+	return runtime.GOOS + "-" + arch
+}
+
+// ORTLibraryNames are the file names of the library on this OS, preferred first.
+func ORTLibraryNames() []string {
+	switch runtime.GOOS {
+	case "darwin":
+		return []string{"libonnxruntime.dylib"}
+	case "windows":
+		return []string{"onnxruntime.dll"}
+	}
+	return []string{"libonnxruntime.so.1", "libonnxruntime.so"}
+}
+
+// ORTCandidates lists where to find ONNX Runtime, in order: the --ort-lib flag, TS_ORT_LIB,
+// beside the executable, the set-up folder. A library named by the flag or the variable is
+// the only candidate: ts never silently swaps a library the user chose for another.
+func ORTCandidates(flag string) []LibraryCandidate {
+	if flag != "" {
+		return []LibraryCandidate{{flag, "--ort-lib"}}
+	}
+	if env := os.Getenv(EnvORTLib); env != "" {
+		return []LibraryCandidate{{env, EnvORTLib}}
+	}
+	var out []LibraryCandidate
+	exeDir := ""
+	if exe, err := os.Executable(); err == nil {
+		if real, err := filepath.EvalSymlinks(exe); err == nil {
+			exe = real
+		}
+		exeDir = filepath.Dir(exe)
+		for _, n := range ORTLibraryNames() {
+			out = append(out, LibraryCandidate{filepath.Join(exeDir, n), "beside the executable"})
+		}
+	}
+	for _, dir := range setupDirs(exeDir) {
+		out = append(out, LibraryCandidate{filepath.Join(dir, ORTPlatform(), ORTLibraryNames()[0]), "set-up folder"})
+	}
+	return out
+}
+
+// setupDirs returns SetupDir, or else the nearest .ort folders above the working directory
+// and the executable.
+func setupDirs(exeDir string) []string {
+	if SetupDir != "" {
+		return []string{SetupDir}
+	}
+	var dirs []string
+	seen := map[string]bool{}
+	starts := []string{exeDir}
+	if wd, err := os.Getwd(); err == nil {
+		starts = append([]string{wd}, starts...)
+	}
+	for _, start := range starts {
+		for dir := start; dir != "" && dir != "."; dir = filepath.Dir(dir) {
+			cand := filepath.Join(dir, ".ort")
+			if st, err := os.Stat(cand); err == nil && st.IsDir() {
+				if !seen[cand] {
+					seen[cand] = true
+					dirs = append(dirs, cand)
+				}
+				break
+			}
+			if filepath.Dir(dir) == dir {
+				break
+			}
+		}
+	}
+	if len(dirs) == 0 {
+		dirs = append(dirs, ".ort") // named in the error message so users see where set-up puts it
+	}
+	return dirs
+}

@@ -1,0 +1,399 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/tsserve/ts/internal/testenv"
+	"github.com/tsserve/ts/pkg/config"
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// badLibEnv makes the test binary try to load the library it names and exit, so that load
+// failures are checked in a fresh process (a process loads ONNX Runtime once).
+const badLibEnv = "TS_ENGINE_TEST_LOAD_ONLY"
+
+func TestMain(m *testing.M) {
+	if path := os.Getenv(badLibEnv); path != "" {
+		_, err := Init([]Candidate{{Path: path, Source: "test"}})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(3)
+		}
+		os.Exit(0)
+	}
+	if _, err := Init(config.ORTCandidates("")); err != nil {
+		fmt.Fprintln(os.Stderr, "engine tests need ONNX Runtime (run 'make setup'):", err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+func mustLoad(t *testing.T, path string, o Options) *Session {
+	t.Helper()
+	s, err := Load(path, o)
+	if err != nil {
+		t.Fatalf("load %s: %v", path, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// closeTo reports whether got matches want within tol, relative to want's size (absolute below 1).
+func closeTo(t *testing.T, name string, got, want *tensor.Tensor, tol float64) {
+	t.Helper()
+	if !slices.Equal(got.Shape, want.Shape) || got.DType != want.DType {
+		t.Fatalf("%s: got %s%v, want %s%v", name, got.DType, got.Shape, want.DType, want.Shape)
+	}
+	g, _ := got.Float64s()
+	w, _ := want.Float64s()
+	for i := range w {
+		if math.Abs(g[i]-w[i]) > tol*math.Max(1, math.Abs(w[i])) {
+			t.Fatalf("%s[%d] = %v, want %v (tolerance %g)", name, i, g[i], w[i], tol)
+		}
+	}
+}
+
+func argmaxRows(t *testing.T, x *tensor.Tensor) []int {
+	v, err := x.Float64s()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols := int(x.Shape[1])
+	var out []int
+	for r := 0; r < int(x.Shape[0]); r++ {
+		row := v[r*cols : (r+1)*cols]
+		out = append(out, slices.Index(row, slices.Max(row)))
+	}
+	return out
+}
+
+func TestSamplesMatchReference(t *testing.T) {
+	cases := []struct {
+		model, ref string
+		tol        float64
+	}{
+		{"samples/digits/model.onnx", "samples/digits/reference.json", 1e-5},
+		{"samples/iris/model.onnx", "samples/iris/reference.json", 1e-5},
+		// float16 weights, inputs and outputs: agree to float16 precision
+		{"samples/digits/model_fp16.onnx", "samples/digits/reference_fp16.json", 2e-3},
+	}
+	for _, c := range cases {
+		t.Run(filepath.Base(filepath.Dir(c.model))+"/"+filepath.Base(c.model), func(t *testing.T) {
+			s := mustLoad(t, testenv.Path(c.model), Options{})
+			ref, err := testenv.LoadReference(testenv.Path(c.ref))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var in []*tensor.Tensor
+			for _, i := range s.Inputs() {
+				in = append(in, ref.Inputs[i.Name])
+			}
+			out, err := s.Run(context.Background(), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, o := range s.Outputs() {
+				closeTo(t, o.Name, out[i], ref.Outputs[o.Name], c.tol)
+			}
+			if got := argmaxRows(t, out[0]); !slices.Equal(got, ref.Labels) {
+				t.Errorf("predicted %v, labels %v", got, ref.Labels)
+			}
+		})
+	}
+}
+
+func TestFP16AgreesWithFP32(t *testing.T) {
+	f32 := mustLoad(t, testenv.Path("samples/digits/model.onnx"), Options{})
+	f16 := mustLoad(t, testenv.Path("samples/digits/model_fp16.onnx"), Options{})
+	if f16.Inputs()[0].DType != tensor.Float16 || f16.Outputs()[0].DType != tensor.Float16 {
+		t.Fatalf("fp16 sample has %s inputs and %s outputs", f16.Inputs()[0].DType, f16.Outputs()[0].DType)
+	}
+	ref, err := testenv.LoadReference(testenv.Path("samples/digits/reference.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := ref.Inputs["input"]
+	half, err := x.Convert(tensor.Float16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := f32.Run(context.Background(), []*tensor.Tensor{x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := f16.Run(context.Background(), []*tensor.Tensor{half})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pa, pb := argmaxRows(t, a[0]), argmaxRows(t, b[0]); !slices.Equal(pa, pb) {
+		t.Errorf("fp32 predicts %v, fp16 %v", pa, pb)
+	}
+}
+
+func TestSignature(t *testing.T) {
+	s := mustLoad(t, testenv.Path("samples/digits/model.onnx"), Options{})
+	want := []string{"input: float32[-1,1,8,8]"}
+	var got []string
+	for _, i := range s.Inputs() {
+		got = append(got, i.String())
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("inputs %v, want %v", got, want)
+	}
+	if o := s.Outputs(); len(o) != 1 || o[0].String() != "logits: float32[-1,10]" {
+		t.Errorf("outputs %v", o)
+	}
+}
+
+// TestElementTypes feeds every supported element type through the identity model, with
+// names containing ':' and an int64 scalar.
+func TestElementTypes(t *testing.T) {
+	s := mustLoad(t, "testdata/alltypes.onnx", Options{})
+	values := map[tensor.DType][]float64{
+		tensor.Float32: {1.5, -2.25, 3e10, 0, 1, 2},
+		tensor.Float16: {1.5, -2.25, 65504, 0, 1, 2},
+		tensor.Float64: {1.5, -2.25, 3e100, 0, 1, 2},
+		tensor.Int64:   {1, -2, 1 << 53, 0, 1, 2},
+		tensor.Int32:   {1, -2, math.MaxInt32, 0, 1, 2},
+		tensor.Int8:    {1, -2, -128, 127, 1, 2},
+		tensor.Uint8:   {1, 2, 255, 0, 1, 2},
+		tensor.Bool:    {1, 0, 1, 1, 0, 0},
+	}
+	var in []*tensor.Tensor
+	for _, i := range s.Inputs() {
+		if i.Name == "k" {
+			in = append(in, tensor.New([]int64{}, []int64{21}))
+			continue
+		}
+		x, err := tensor.FromFloat64s(i.DType, []int64{2, 3}, values[i.DType])
+		if err != nil {
+			t.Fatal(err)
+		}
+		in = append(in, x)
+	}
+	out, err := s.Run(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != len(values)+1 {
+		t.Fatalf("got %d outputs", len(out))
+	}
+	for i, o := range s.Outputs() {
+		if o.Name == "k_twice" {
+			if v, _ := tensor.Values[int64](out[i]); len(out[i].Shape) != 0 || len(v) != 1 || v[0] != 42 {
+				t.Errorf("k_twice = %v shape %v, want scalar 42", v, out[i].Shape)
+			}
+			continue
+		}
+		if !strings.HasPrefix(o.Name, "y:") {
+			t.Fatalf("unexpected output %q", o.Name)
+		}
+		want, _ := tensor.FromFloat64s(o.DType, []int64{2, 3}, values[o.DType])
+		closeTo(t, o.Name, out[i], want, 0)
+	}
+}
+
+func TestInputErrors(t *testing.T) {
+	s := mustLoad(t, testenv.Path("samples/digits/model.onnx"), Options{})
+	good := tensor.New([]int64{1, 1, 8, 8}, make([]float32, 64))
+	cases := []struct {
+		name string
+		in   []*tensor.Tensor
+		want string
+	}{
+		{"no inputs", nil, "takes 1 inputs"},
+		{"wrong type", []*tensor.Tensor{tensor.New([]int64{1, 1, 8, 8}, make([]float64, 64))}, "must be float32, got float64"},
+		{"wrong rank", []*tensor.Tensor{tensor.New([]int64{1, 64}, make([]float32, 64))}, "must have shape [-1,1,8,8], got [1,64]"},
+		{"wrong dim", []*tensor.Tensor{tensor.New([]int64{1, 1, 8, 7}, make([]float32, 56))}, "must have shape [-1,1,8,8]"},
+		{"short data", []*tensor.Tensor{{DType: tensor.Float32, Shape: []int64{2, 1, 8, 8}, Data: good.Data}}, "needs 512 bytes"},
+		{"empty batch", []*tensor.Tensor{tensor.New([]int64{0, 1, 8, 8}, []float32{})}, "is empty"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := s.Run(context.Background(), c.in)
+			var ie *InputError
+			if !errors.As(err, &ie) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want an InputError containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestConcurrentRuns checks that one session shared by many goroutines gives each caller
+// exactly the answer a serial run gives.
+func TestConcurrentRuns(t *testing.T) {
+	s := mustLoad(t, testenv.Path("samples/digits/model.onnx"), Options{IntraOpThreads: 1})
+	ref, err := testenv.LoadReference(testenv.Path("samples/digits/reference.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, _ := tensor.Values[float32](ref.Inputs["input"])
+	batch := func(start, n int) *tensor.Tensor {
+		return tensor.New([]int64{int64(n), 1, 8, 8}, all[start*64:(start+n)*64])
+	}
+	type job struct{ start, n int }
+	var jobs []job
+	for n := 1; n <= 8; n++ {
+		for start := 0; start+n <= 16; start += 3 {
+			jobs = append(jobs, job{start, n})
+		}
+	}
+	serial := make([][]float32, len(jobs))
+	for i, j := range jobs {
+		out, err := s.Run(context.Background(), []*tensor.Tensor{batch(j.start, j.n)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		serial[i], _ = tensor.Values[float32](out[0])
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for round := 0; round < 20; round++ {
+				i := (g*7 + round*3) % len(jobs)
+				out, err := s.Run(context.Background(), []*tensor.Tensor{batch(jobs[i].start, jobs[i].n)})
+				if err != nil {
+					errs <- err
+					return
+				}
+				got, _ := tensor.Values[float32](out[0])
+				if !slices.Equal(got, serial[i]) {
+					errs <- fmt.Errorf("goroutine %d job %v: concurrent result differs from serial", g, jobs[i])
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestLoadBytes(t *testing.T) {
+	b, err := os.ReadFile(testenv.Path("samples/iris/model.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := LoadBytes(b, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	out, err := s.Run(context.Background(), []*tensor.Tensor{tensor.New([]int64{1, 4}, []float32{5.1, 3.5, 1.4, 0.2})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := argmaxRows(t, out[0]); got[0] != 0 {
+		t.Errorf("iris setosa predicted as class %d", got[0])
+	}
+	if _, err := LoadBytes([]byte("not a model"), Options{}); err == nil {
+		t.Error("loading garbage bytes succeeded")
+	}
+	if _, err := LoadBytes(nil, Options{}); err == nil {
+		t.Error("loading no bytes succeeded")
+	}
+}
+
+func TestOptions(t *testing.T) {
+	model := testenv.Path("samples/iris/model.onnx")
+	for _, level := range []string{"disable", "basic", "extended", "all"} {
+		s := mustLoad(t, model, Options{OptLevel: level, IntraOpThreads: 2, InterOpThreads: 1, Spinning: true})
+		if s.Provider() != "cpu" {
+			t.Errorf("provider %q", s.Provider())
+		}
+	}
+	for _, bad := range []Options{{OptLevel: "max"}, {Provider: "tpu"}, {Provider: "cuda:x"}, {Provider: "cpu:1"}} {
+		if _, err := Load(model, bad); err == nil {
+			t.Errorf("Load with %+v succeeded", bad)
+		}
+	}
+}
+
+func TestProviders(t *testing.T) {
+	lib := Loaded()
+	if lib.Version != "1.24.1" || !slices.Contains(lib.Providers, "cpu") {
+		t.Fatalf("library %+v", lib)
+	}
+	model := testenv.Path("samples/iris/model.onnx")
+	s, err := Load(model, Options{Provider: "cuda:0"})
+	if slices.Contains(lib.Providers, "cuda") {
+		if err != nil || s.Provider() != "cuda:0" {
+			t.Fatalf("cuda listed but unusable: %v", err)
+		}
+		s.Close()
+		return
+	}
+	if err == nil || !strings.Contains(err.Error(), "not available") {
+		t.Fatalf("cuda on a CPU-only library: err = %v", err)
+	}
+	s = mustLoad(t, model, Options{Provider: "cuda:0", ProviderFallback: true})
+	if s.Provider() != "cpu" {
+		t.Errorf("fallback provider %q, want cpu", s.Provider())
+	}
+}
+
+func TestCancelledRun(t *testing.T) {
+	s := mustLoad(t, testenv.Path("samples/iris/model.onnx"), Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := s.Run(ctx, []*tensor.Tensor{tensor.New([]int64{1, 4}, []float32{5.1, 3.5, 1.4, 0.2})})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+}
+
+// TestBadLibrary loads missing and wrong libraries in child processes: each must fail with a
+// one-line error naming what it tried, never crash.
+func TestBadLibrary(t *testing.T) {
+	dir := t.TempDir()
+	text := filepath.Join(dir, "libonnxruntime.so")
+	if err := os.WriteFile(text, []byte("not a library\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// a real shared library that is not ONNX Runtime
+	notORT := ""
+	for _, p := range []string{"/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib/x86_64-linux-gnu/libz.so.1", "/lib/aarch64-linux-gnu/libz.so.1", "/usr/lib/aarch64-linux-gnu/libz.so.1"} {
+		if _, err := os.Stat(p); err == nil {
+			notORT = p
+			break
+		}
+	}
+	cases := map[string]string{
+		"missing":   filepath.Join(dir, "nope.so"),
+		"not a lib": text,
+		"folder":    dir,
+	}
+	if notORT != "" {
+		cases["other lib"] = notORT
+	}
+	for name, path := range cases {
+		t.Run(name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), badLibEnv+"="+path)
+			out, err := cmd.CombinedOutput()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+				t.Fatalf("exit %v, want 3; output:\n%s", err, out)
+			}
+			msg := strings.TrimSpace(string(out))
+			if strings.Count(msg, "\n") != 0 || !strings.HasPrefix(msg, "cannot load ONNX Runtime: tried "+path) || !strings.Contains(msg, "make setup") {
+				t.Errorf("message is not one helpful line:\n%s", msg)
+			}
+		})
+	}
+}

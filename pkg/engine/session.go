@@ -1,0 +1,432 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// Options are the per-session settings.
+type Options struct {
+	// IntraOpThreads and InterOpThreads size ONNX Runtime's thread pools; 0 lets it choose.
+	IntraOpThreads int
+	InterOpThreads int
+	// Spinning lets idle pool threads spin waiting for work: lower latency, but idle
+	// workers burn CPU. Off by default.
+	Spinning bool
+	// OptLevel is the graph optimisation level: "disable", "basic", "extended" or "all" (default).
+	OptLevel string
+	// Provider is the execution provider: "cpu" (default), "cuda", "cuda:N", "tensorrt[:N]".
+	Provider string
+	// ProviderFallback, when the provider cannot be used, logs a warning and runs on CPU
+	// instead of failing.
+	ProviderFallback bool
+	// Logger receives the fallback warning; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// InputError is a problem with the tensors a caller passed to Run: a client mistake, not a
+// server failure.
+type InputError struct{ Msg string }
+
+func (e *InputError) Error() string { return e.Msg }
+
+func inputErrorf(format string, args ...any) error {
+	return &InputError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// Session is a loaded model. Run may be called from many goroutines at once.
+type Session struct {
+	s        *ort.DynamicAdvancedSession
+	inputs   []tensor.Info
+	outputs  []tensor.Info
+	provider string
+}
+
+// ParseProvider splits "cuda:1" into ("cuda", 1). A bare name means device 0.
+func ParseProvider(p string) (name string, device int, err error) {
+	p = strings.ToLower(strings.TrimSpace(p))
+	if p == "" {
+		return "cpu", 0, nil
+	}
+	name, dev, hasDev := strings.Cut(p, ":")
+	switch name {
+	case "cpu", "cuda", "tensorrt":
+	default:
+		return "", 0, fmt.Errorf("unknown execution provider %q (want cpu, cuda[:N] or tensorrt[:N])", p)
+	}
+	if hasDev {
+		device, err = strconv.Atoi(dev)
+		if err != nil || device < 0 {
+			return "", 0, fmt.Errorf("bad device number in execution provider %q", p)
+		}
+		if name == "cpu" {
+			return "", 0, fmt.Errorf("the cpu execution provider takes no device number: %q", p)
+		}
+	}
+	return name, device, nil
+}
+
+var optLevels = map[string]ort.GraphOptimizationLevel{
+	"":         ort.GraphOptimizationLevelEnableAll,
+	"all":      ort.GraphOptimizationLevelEnableAll,
+	"extended": ort.GraphOptimizationLevelEnableExtended,
+	"basic":    ort.GraphOptimizationLevelEnableBasic,
+	"disable":  ort.GraphOptimizationLevelDisableAll,
+	"none":     ort.GraphOptimizationLevelDisableAll,
+}
+
+// sessionOptions builds ONNX Runtime options; the caller destroys them.
+func sessionOptions(o Options, withProvider bool) (*ort.SessionOptions, string, error) {
+	level, ok := optLevels[strings.ToLower(o.OptLevel)]
+	if !ok {
+		return nil, "", fmt.Errorf("unknown graph optimisation level %q (want disable, basic, extended or all)", o.OptLevel)
+	}
+	name, device, err := ParseProvider(o.Provider)
+	if err != nil {
+		return nil, "", err
+	}
+	so, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, "", fmt.Errorf("create session options: %w", err)
+	}
+	fail := func(err error) (*ort.SessionOptions, string, error) {
+		so.Destroy()
+		return nil, "", err
+	}
+	if err := so.SetGraphOptimizationLevel(level); err != nil {
+		return fail(err)
+	}
+	if o.IntraOpThreads > 0 {
+		if err := so.SetIntraOpNumThreads(o.IntraOpThreads); err != nil {
+			return fail(err)
+		}
+	}
+	if o.InterOpThreads > 0 {
+		if err := so.SetInterOpNumThreads(o.InterOpThreads); err != nil {
+			return fail(err)
+		}
+	}
+	spin := "0"
+	if o.Spinning {
+		spin = "1"
+	}
+	for _, key := range []string{"session.intra_op.allow_spinning", "session.inter_op.allow_spinning"} {
+		if err := so.AddSessionConfigEntry(key, spin); err != nil {
+			return fail(err)
+		}
+	}
+	if !withProvider || name == "cpu" {
+		return so, "cpu", nil
+	}
+	if err := appendProvider(so, name, device); err != nil {
+		if !o.ProviderFallback {
+			return fail(fmt.Errorf("execution provider %s is not available in this ONNX Runtime library (%s); "+
+				"use a build with it (--ort-lib) or choose cpu", o.Provider, oneLine(err.Error())))
+		}
+		logger := o.Logger
+		if logger == nil {
+			logger = slog.Default()
+		}
+		logger.Warn("execution provider not available, running on CPU", "provider", o.Provider, "err", oneLine(err.Error()))
+		return so, "cpu", nil
+	}
+	return so, fmt.Sprintf("%s:%d", name, device), nil
+}
+
+func appendProvider(so *ort.SessionOptions, name string, device int) error {
+	dev := map[string]string{"device_id": strconv.Itoa(device)}
+	switch name {
+	case "cuda":
+		c, err := ort.NewCUDAProviderOptions()
+		if err != nil {
+			return err
+		}
+		defer c.Destroy()
+		if err := c.Update(dev); err != nil {
+			return err
+		}
+		return so.AppendExecutionProviderCUDA(c)
+	case "tensorrt":
+		t, err := ort.NewTensorRTProviderOptions()
+		if err != nil {
+			return err
+		}
+		defer t.Destroy()
+		if err := t.Update(dev); err != nil {
+			return err
+		}
+		return so.AppendExecutionProviderTensorRT(t)
+	}
+	return fmt.Errorf("unknown provider %s", name)
+}
+
+// Load reads a model file and creates a session for it.
+func Load(path string, o Options) (*Session, error) {
+	return load(o, func(so *ort.SessionOptions) ([]ort.InputOutputInfo, []ort.InputOutputInfo, error) {
+		return ort.GetInputOutputInfoWithOptions(path, so)
+	}, func(in, out []string, so *ort.SessionOptions) (*ort.DynamicAdvancedSession, error) {
+		return ort.NewDynamicAdvancedSession(path, in, out, so)
+	})
+}
+
+// LoadBytes creates a session from a model held in memory.
+func LoadBytes(model []byte, o Options) (*Session, error) {
+	if len(model) == 0 {
+		return nil, errors.New("read model: no model bytes")
+	}
+	return load(o, func(*ort.SessionOptions) ([]ort.InputOutputInfo, []ort.InputOutputInfo, error) {
+		return ort.GetInputOutputInfoWithONNXData(model)
+	}, func(in, out []string, so *ort.SessionOptions) (*ort.DynamicAdvancedSession, error) {
+		return ort.NewDynamicAdvancedSessionWithONNXData(model, in, out, so)
+	})
+}
+
+func load(o Options,
+	info func(*ort.SessionOptions) ([]ort.InputOutputInfo, []ort.InputOutputInfo, error),
+	create func(in, out []string, so *ort.SessionOptions) (*ort.DynamicAdvancedSession, error),
+) (*Session, error) {
+	if Loaded() == nil {
+		return nil, errors.New("ONNX Runtime is not loaded (engine.Init was not called)")
+	}
+	// Reading the signature needs a session of its own; a cheap one, without the provider.
+	cheap, _, err := sessionOptions(Options{OptLevel: "disable", IntraOpThreads: 1, InterOpThreads: 1}, false)
+	if err != nil {
+		return nil, err
+	}
+	ins, outs, err := info(cheap)
+	cheap.Destroy()
+	if err != nil {
+		return nil, fmt.Errorf("read model: %s", oneLine(err.Error()))
+	}
+	s := &Session{}
+	for _, i := range ins {
+		ti, err := infoOf(i)
+		if err != nil {
+			return nil, fmt.Errorf("input %q: %w", i.Name, err)
+		}
+		s.inputs = append(s.inputs, ti)
+	}
+	for _, i := range outs {
+		ti, err := infoOf(i)
+		if err != nil {
+			return nil, fmt.Errorf("output %q: %w", i.Name, err)
+		}
+		s.outputs = append(s.outputs, ti)
+	}
+	so, provider, err := sessionOptions(o, true)
+	if err != nil {
+		return nil, err
+	}
+	defer so.Destroy()
+	s.provider = provider
+	s.s, err = create(names(s.inputs), names(s.outputs), so)
+	if err != nil {
+		return nil, fmt.Errorf("create session: %s", oneLine(err.Error()))
+	}
+	return s, nil
+}
+
+func infoOf(i ort.InputOutputInfo) (tensor.Info, error) {
+	if i.OrtValueType != ort.ONNXTypeTensor {
+		return tensor.Info{}, fmt.Errorf("is a %s; only tensors are supported", i.OrtValueType)
+	}
+	dt := tensor.DType(i.DataType)
+	if !dt.Valid() {
+		return tensor.Info{}, fmt.Errorf("element type %s is not supported", i.DataType)
+	}
+	return tensor.Info{Name: i.Name, DType: dt, Shape: append([]int64(nil), i.Dimensions...)}, nil
+}
+
+func names(infos []tensor.Info) []string {
+	out := make([]string, len(infos))
+	for i, x := range infos {
+		out[i] = x.Name
+	}
+	return out
+}
+
+// Inputs describes the model's inputs, in the order Run takes them.
+func (s *Session) Inputs() []tensor.Info { return s.inputs }
+
+// Outputs describes the model's outputs, in the order Run returns them.
+func (s *Session) Outputs() []tensor.Info { return s.outputs }
+
+// Provider is the execution provider the session runs on, e.g. "cpu" or "cuda:0".
+func (s *Session) Provider() string { return s.provider }
+
+// Close frees the session.
+func (s *Session) Close() error {
+	if s.s == nil {
+		return nil
+	}
+	err := s.s.Destroy()
+	s.s = nil
+	return err
+}
+
+// Check reports whether inputs (in the order of Inputs) fit the model: their count, element
+// types, ranks and fixed dimensions. The error is an *InputError naming what was expected.
+func (s *Session) Check(inputs []*tensor.Tensor) error {
+	if len(inputs) != len(s.inputs) {
+		return inputErrorf("model takes %d inputs (%s), got %d", len(s.inputs), strings.Join(names(s.inputs), ", "), len(inputs))
+	}
+	for i, t := range inputs {
+		want := s.inputs[i]
+		if t == nil {
+			return inputErrorf("input %q is missing", want.Name)
+		}
+		if t.DType != want.DType {
+			return inputErrorf("input %q must be %s, got %s", want.Name, want.DType, t.DType)
+		}
+		if len(t.Shape) != len(want.Shape) {
+			return inputErrorf("input %q must have shape %s, got %s", want.Name, tensor.ShapeString(want.Shape), tensor.ShapeString(t.Shape))
+		}
+		for d, n := range want.Shape {
+			if (n >= 0 && t.Shape[d] != n) || t.Shape[d] < 0 {
+				return inputErrorf("input %q must have shape %s, got %s", want.Name, tensor.ShapeString(want.Shape), tensor.ShapeString(t.Shape))
+			}
+		}
+		n, err := tensor.NumElements(t.Shape)
+		if err != nil {
+			return inputErrorf("input %q: %v", want.Name, err)
+		}
+		if n == 0 {
+			return inputErrorf("input %q is empty (shape %s)", want.Name, tensor.ShapeString(t.Shape))
+		}
+		if t.DType == tensor.String {
+			if int64(len(t.Strings)) != n {
+				return inputErrorf("input %q: shape %s holds %d strings, got %d", want.Name, tensor.ShapeString(t.Shape), n, len(t.Strings))
+			}
+		} else if int64(len(t.Data)) != n*int64(t.DType.Size()) {
+			return inputErrorf("input %q: shape %s needs %d bytes of %s, got %d", want.Name, tensor.ShapeString(t.Shape), n*int64(t.DType.Size()), t.DType, len(t.Data))
+		}
+	}
+	return nil
+}
+
+// Run runs the model once on inputs given in the order of Inputs and returns the outputs in
+// the order of Outputs. Cancelling ctx stops a run in progress.
+func (s *Session) Run(ctx context.Context, inputs []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	if err := s.Check(inputs); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	in := make([]ort.Value, len(inputs))
+	defer func() {
+		for _, v := range in {
+			if v != nil {
+				v.Destroy()
+			}
+		}
+	}()
+	for i, t := range inputs {
+		v, err := toValue(t)
+		if err != nil {
+			return nil, fmt.Errorf("input %q: %w", s.inputs[i].Name, err)
+		}
+		in[i] = v
+	}
+	out := make([]ort.Value, len(s.outputs))
+	defer func() {
+		for _, v := range out {
+			if v != nil {
+				v.Destroy()
+			}
+		}
+	}()
+	var runOpts *ort.RunOptions
+	if ctx.Done() != nil {
+		ro, err := ort.NewRunOptions()
+		if err != nil {
+			return nil, fmt.Errorf("create run options: %w", err)
+		}
+		defer ro.Destroy()
+		stop := context.AfterFunc(ctx, func() { ro.Terminate() })
+		defer stop()
+		runOpts = ro
+	}
+	if err := s.s.RunWithOptions(in, out, runOpts); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("run model: %s", oneLine(err.Error()))
+	}
+	result := make([]*tensor.Tensor, len(out))
+	for i, v := range out {
+		t, err := fromValue(v)
+		if err != nil {
+			return nil, fmt.Errorf("output %q: %w", s.outputs[i].Name, err)
+		}
+		result[i] = t
+	}
+	return result, nil
+}
+
+// toValue wraps a tensor for ONNX Runtime without copying its data.
+func toValue(t *tensor.Tensor) (ort.Value, error) {
+	shape := ort.NewShape(t.Shape...)
+	if t.DType == tensor.String {
+		st, err := ort.NewStringTensor(shape)
+		if err != nil {
+			return nil, err
+		}
+		if err := st.SetContents(t.Strings); err != nil {
+			st.Destroy()
+			return nil, err
+		}
+		return st, nil
+	}
+	return ort.NewCustomDataTensor(shape, t.Data, ort.TensorElementDataType(t.DType))
+}
+
+// fromValue copies an output ONNX Runtime allocated into a tensor.
+func fromValue(v ort.Value) (*tensor.Tensor, error) {
+	shape := []int64(v.GetShape())
+	switch x := v.(type) {
+	case *ort.Tensor[float32]:
+		return tensor.New(shape, x.GetData()), nil
+	case *ort.Tensor[float64]:
+		return tensor.New(shape, x.GetData()), nil
+	case *ort.Tensor[int8]:
+		return tensor.New(shape, x.GetData()), nil
+	case *ort.Tensor[int16]:
+		return tensor.New(shape, x.GetData()), nil
+	case *ort.Tensor[int32]:
+		return tensor.New(shape, x.GetData()), nil
+	case *ort.Tensor[int64]:
+		return tensor.New(shape, x.GetData()), nil
+	case *ort.Tensor[uint8]:
+		return tensor.New(shape, x.GetData()), nil
+	case *ort.Tensor[uint16]:
+		return tensor.New(shape, x.GetData()), nil
+	case *ort.Tensor[uint32]:
+		return tensor.New(shape, x.GetData()), nil
+	case *ort.Tensor[uint64]:
+		return tensor.New(shape, x.GetData()), nil
+	case *ort.Tensor[bool]:
+		b := x.GetData()
+		data := make([]byte, len(b))
+		copy(data, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(b))), len(b)))
+		return &tensor.Tensor{DType: tensor.Bool, Shape: shape, Data: data}, nil
+	case *ort.CustomDataTensor:
+		return tensor.FromBytes(tensor.DType(x.DataType()), shape, append([]byte(nil), x.GetData()...))
+	case *ort.StringTensor:
+		s, err := x.GetContents()
+		if err != nil {
+			return nil, err
+		}
+		return tensor.NewStrings(shape, s), nil
+	}
+	return nil, fmt.Errorf("output of type %T is not supported", v)
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/python3
+"""Builds the engine's test models with the onnx package (Debian python3-onnx).
+
+alltypes.onnx: for each element type T in float32, float16, float64, int64, int32, int8,
+uint8 and bool, an input "x:T" (a name with a colon, as TensorFlow exports) of shape
+[batch, 3] and an output "y:T" = Identity(x), plus an int64 scalar input "k" and an output
+"k_twice" = k + k. Run: /usr/bin/python3 pkg/engine/testdata/make_models.py
+"""
+import os
+
+import onnx
+from onnx import TensorProto, helper
+
+here = os.path.dirname(os.path.abspath(__file__))
+
+TYPES = {
+    "float32": TensorProto.FLOAT, "float16": TensorProto.FLOAT16, "float64": TensorProto.DOUBLE,
+    "int64": TensorProto.INT64, "int32": TensorProto.INT32, "int8": TensorProto.INT8,
+    "uint8": TensorProto.UINT8, "bool": TensorProto.BOOL,
+}
+
+inputs, outputs, nodes = [], [], []
+for name, t in TYPES.items():
+    inputs.append(helper.make_tensor_value_info(f"x:{name}", t, ["batch", 3]))
+    outputs.append(helper.make_tensor_value_info(f"y:{name}", t, ["batch", 3]))
+    nodes.append(helper.make_node("Identity", [f"x:{name}"], [f"y:{name}"]))
+inputs.append(helper.make_tensor_value_info("k", TensorProto.INT64, []))
+outputs.append(helper.make_tensor_value_info("k_twice", TensorProto.INT64, []))
+nodes.append(helper.make_node("Add", ["k", "k"], ["k_twice"]))
+
+graph = helper.make_graph(nodes, "alltypes", inputs, outputs)
+model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="ts-tests")
+model.ir_version = 8
+onnx.checker.check_model(model)
+onnx.save(model, os.path.join(here, "alltypes.onnx"))

@@ -1,0 +1,335 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+	"unsafe"
+
+	"github.com/x448/float16"
+)
+
+// Number is the set of Go types that back a numeric tensor directly.
+type Number interface {
+	~float32 | ~float64 | ~int8 | ~int16 | ~int32 | ~int64 | ~uint8 | ~uint16 | ~uint32 | ~uint64
+}
+
+// Tensor is a dense tensor: an element type, a shape and the elements in row-major order.
+// Numeric and bool elements live in Data as little-endian bytes; strings live in Strings.
+type Tensor struct {
+	DType   DType
+	Shape   []int64
+	Data    []byte
+	Strings []string
+}
+
+// Info describes a model input or output: its name, element type and shape, where a
+// negative dimension is dynamic (any size) and DimNames may name it ("batch").
+type Info struct {
+	Name     string   `json:"name"`
+	DType    DType    `json:"dtype"`
+	Shape    []int64  `json:"shape"`
+	DimNames []string `json:"dim_names,omitempty"`
+}
+
+// String formats the info as `name: float32[-1,3,224,224]`.
+func (i Info) String() string {
+	return fmt.Sprintf("%s: %s%s", i.Name, i.DType, ShapeString(i.Shape))
+}
+
+// dtypeOf maps a Go element type to its DType.
+func dtypeOf[T Number]() DType {
+	var zero T
+	switch any(zero).(type) {
+	case float32:
+		return Float32
+	case float64:
+		return Float64
+	case int8:
+		return Int8
+	case int16:
+		return Int16
+	case int32:
+		return Int32
+	case int64:
+		return Int64
+	case uint8:
+		return Uint8
+	case uint16:
+		return Uint16
+	case uint32:
+		return Uint32
+	case uint64:
+		return Uint64
+	}
+	return Invalid
+}
+
+// New wraps values as a tensor of the matching element type without copying them.
+func New[T Number](shape []int64, values []T) *Tensor {
+	var data []byte
+	if len(values) > 0 {
+		data = unsafe.Slice((*byte)(unsafe.Pointer(&values[0])), len(values)*int(unsafe.Sizeof(values[0])))
+	}
+	return &Tensor{DType: dtypeOf[T](), Shape: append([]int64(nil), shape...), Data: data}
+}
+
+// NewBool builds a bool tensor.
+func NewBool(shape []int64, values []bool) *Tensor {
+	data := make([]byte, len(values))
+	for i, v := range values {
+		if v {
+			data[i] = 1
+		}
+	}
+	return &Tensor{DType: Bool, Shape: append([]int64(nil), shape...), Data: data}
+}
+
+// NewStrings builds a string tensor.
+func NewStrings(shape []int64, values []string) *Tensor {
+	return &Tensor{DType: String, Shape: append([]int64(nil), shape...), Strings: values}
+}
+
+// FromBytes builds a tensor over raw little-endian bytes, checking that their length
+// matches the shape.
+func FromBytes(dt DType, shape []int64, data []byte) (*Tensor, error) {
+	if !dt.Valid() || dt == String {
+		return nil, fmt.Errorf("cannot build a %s tensor from raw bytes", dt)
+	}
+	n, err := NumElements(shape)
+	if err != nil {
+		return nil, err
+	}
+	if want := n * int64(dt.Size()); int64(len(data)) != want {
+		return nil, fmt.Errorf("%s%s needs %d bytes, got %d", dt, ShapeString(shape), want, len(data))
+	}
+	return &Tensor{DType: dt, Shape: append([]int64(nil), shape...), Data: data}, nil
+}
+
+// NumElements is the product of the dimensions; every dimension must be ≥ 0.
+func NumElements(shape []int64) (int64, error) {
+	n := int64(1)
+	for _, d := range shape {
+		if d < 0 {
+			return 0, fmt.Errorf("shape %s has a negative dimension", ShapeString(shape))
+		}
+		if d != 0 && n > math.MaxInt32*int64(64)/d {
+			return 0, fmt.Errorf("shape %s is too large", ShapeString(shape))
+		}
+		n *= d
+	}
+	return n, nil
+}
+
+// Len is the number of elements.
+func (t *Tensor) Len() int64 {
+	n, _ := NumElements(t.Shape)
+	return n
+}
+
+// ShapeString formats a shape as `[1,3,224,224]`, with -1 for dynamic dimensions.
+func ShapeString(shape []int64) string {
+	b := []byte{'['}
+	for i, d := range shape {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = fmt.Appendf(b, "%d", d)
+	}
+	return string(append(b, ']'))
+}
+
+// Values returns the elements as []T without copying when T matches the element type.
+func Values[T Number](t *Tensor) ([]T, error) {
+	if want := dtypeOf[T](); t.DType != want {
+		return nil, fmt.Errorf("tensor is %s, not %s", t.DType, want)
+	}
+	var zero T
+	size := int(unsafe.Sizeof(zero))
+	n := len(t.Data) / size
+	if n == 0 {
+		return []T{}, nil
+	}
+	if uintptr(unsafe.Pointer(&t.Data[0]))%uintptr(size) != 0 {
+		out := make([]T, n) // misaligned view: copy
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), n*size), t.Data)
+		return out, nil
+	}
+	return unsafe.Slice((*T)(unsafe.Pointer(&t.Data[0])), n), nil
+}
+
+// Float64s converts every element to float64 (bools to 0/1); strings are an error.
+func (t *Tensor) Float64s() ([]float64, error) {
+	out := make([]float64, t.Len())
+	switch t.DType {
+	case Float32:
+		widen[float32](t, out)
+	case Float64:
+		widen[float64](t, out)
+	case Float16:
+		for i, x := range t.halfBits() {
+			out[i] = float64(float16.Frombits(x).Float32())
+		}
+	case BFloat16:
+		for i, x := range t.halfBits() {
+			out[i] = float64(math.Float32frombits(uint32(x) << 16))
+		}
+	case Int8:
+		widen[int8](t, out)
+	case Int16:
+		widen[int16](t, out)
+	case Int32:
+		widen[int32](t, out)
+	case Int64:
+		widen[int64](t, out)
+	case Uint8:
+		widen[uint8](t, out)
+	case Bool:
+		for i, b := range t.Data {
+			out[i] = float64(b)
+		}
+	case Uint16:
+		widen[uint16](t, out)
+	case Uint32:
+		widen[uint32](t, out)
+	case Uint64:
+		widen[uint64](t, out)
+	default:
+		return nil, fmt.Errorf("cannot read %s elements as numbers", t.DType)
+	}
+	return out, nil
+}
+
+// widen copies t's elements, stored as T, into out.
+func widen[T Number](t *Tensor, out []float64) {
+	v, _ := Values[T](&Tensor{DType: dtypeOf[T](), Data: t.Data})
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+}
+
+// halfBits views the elements of a 16-bit float tensor as their bit patterns.
+func (t *Tensor) halfBits() []uint16 {
+	v, _ := Values[uint16](&Tensor{DType: Uint16, Data: t.Data})
+	return v
+}
+
+// Float32s converts every element to float32.
+func (t *Tensor) Float32s() ([]float32, error) {
+	if t.DType == Float32 {
+		v, err := Values[float32](t)
+		return append([]float32(nil), v...), err
+	}
+	if t.DType == Float16 {
+		v := t.halfBits()
+		out := make([]float32, len(v))
+		for i, x := range v {
+			out[i] = float16.Frombits(x).Float32()
+		}
+		return out, nil
+	}
+	f, err := t.Float64s()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float32, len(f))
+	for i, x := range f {
+		out[i] = float32(x)
+	}
+	return out, nil
+}
+
+// FromFloat64s builds a tensor of element type dt from float64 values, converting each
+// (rounding to the nearest float16, truncating toward zero for integers). It fails when an
+// integer value is not whole or does not fit.
+func FromFloat64s(dt DType, shape []int64, values []float64) (*Tensor, error) {
+	n, err := NumElements(shape)
+	if err != nil {
+		return nil, err
+	}
+	if n != int64(len(values)) {
+		return nil, fmt.Errorf("shape %s holds %d values, got %d", ShapeString(shape), n, len(values))
+	}
+	switch dt {
+	case Float32:
+		out := make([]float32, n)
+		for i, v := range values {
+			out[i] = float32(v)
+		}
+		return New(shape, out), nil
+	case Float64:
+		return New(shape, append([]float64(nil), values...)), nil
+	case Float16:
+		out := make([]uint16, n)
+		for i, v := range values {
+			out[i] = float16.Fromfloat32(float32(v)).Bits()
+		}
+		t := New(shape, out)
+		t.DType = Float16
+		return t, nil
+	case BFloat16:
+		out := make([]uint16, n)
+		for i, v := range values {
+			out[i] = bfloat16FromFloat32(float32(v))
+		}
+		t := New(shape, out)
+		t.DType = BFloat16
+		return t, nil
+	case Bool:
+		out := make([]bool, n)
+		for i, v := range values {
+			if v != 0 && v != 1 {
+				return nil, fmt.Errorf("value %v at index %d is not a bool (0 or 1)", v, i)
+			}
+			out[i] = v == 1
+		}
+		return NewBool(shape, out), nil
+	case Int8:
+		return intsFrom[int8](shape, values, math.MinInt8, math.MaxInt8)
+	case Int16:
+		return intsFrom[int16](shape, values, math.MinInt16, math.MaxInt16)
+	case Int32:
+		return intsFrom[int32](shape, values, math.MinInt32, math.MaxInt32)
+	case Int64:
+		return intsFrom[int64](shape, values, -(1 << 63), (1<<63)-1)
+	case Uint8:
+		return intsFrom[uint8](shape, values, 0, math.MaxUint8)
+	case Uint16:
+		return intsFrom[uint16](shape, values, 0, math.MaxUint16)
+	case Uint32:
+		return intsFrom[uint32](shape, values, 0, math.MaxUint32)
+	case Uint64:
+		return intsFrom[uint64](shape, values, 0, math.MaxUint64)
+	}
+	return nil, fmt.Errorf("cannot build a %s tensor from numbers", dt)
+}
+
+func intsFrom[T Number](shape []int64, values []float64, lo, hi float64) (*Tensor, error) {
+	out := make([]T, len(values))
+	for i, v := range values {
+		if v != math.Trunc(v) || v < lo || v > hi {
+			return nil, fmt.Errorf("value %v at index %d is not a %s", v, i, dtypeOf[T]())
+		}
+		out[i] = T(v)
+	}
+	return New(shape, out), nil
+}
+
+func bfloat16FromFloat32(f float32) uint16 {
+	b := math.Float32bits(f)
+	if f != f { // NaN stays NaN
+		return uint16(b>>16) | 0x40
+	}
+	return uint16((b + 0x7fff + (b>>16)&1) >> 16) // round to nearest even
+}
+
+// Convert returns t as element type dt (t itself when it already is).
+func (t *Tensor) Convert(dt DType) (*Tensor, error) {
+	if t.DType == dt {
+		return t, nil
+	}
+	f, err := t.Float64s()
+	if err != nil {
+		return nil, err
+	}
+	return FromFloat64s(dt, t.Shape, f)
+}
