@@ -13,7 +13,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/tsserve/ts/internal/testenv"
+	"github.com/tsserve/ts/pkg/internal/testenv"
 	"github.com/tsserve/ts/pkg/config"
 	"github.com/tsserve/ts/pkg/tensor"
 )

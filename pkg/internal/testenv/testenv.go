@@ -15,7 +15,7 @@ import (
 // Root is the repository's root folder.
 func Root() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
+	return filepath.Join(filepath.Dir(file), "..", "..", "..")
 }
 
 // Path joins parts under the repository's root.

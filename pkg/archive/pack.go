@@ -1,0 +1,497 @@
+package archive
+
+import (
+	"archive/tar"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zip"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/tsserve/ts/pkg/onnx"
+)
+
+// BuiltinHandlers are the handler names ts serves without custom code.
+var BuiltinHandlers = []string{"image_classifier", "image_segmenter", "object_detector", "text_classifier", "tensor"}
+
+// PackOptions are torch-model-archiver's flags.
+type PackOptions struct {
+	ModelName        string
+	Version          string
+	SerializedFile   string
+	Handler          string
+	ExtraFiles       []string
+	RequirementsFile string
+	ConfigFile       string
+	ExportPath       string
+	Format           Format
+	Force            bool
+	Runtime          string
+	Description      string
+	ArchiverVersion  string
+	// Now stamps createdOn; nil means time.Now.
+	Now func() time.Time
+}
+
+// Result is what Pack wrote.
+type Result struct {
+	Path     string
+	Manifest *Manifest
+	Size     int64 // bytes of content packed (before compression)
+}
+
+// entry is one file to pack: where it goes in the archive and where it comes from.
+type entry struct {
+	name string // slash-separated path inside the archive
+	src  string
+	size int64
+}
+
+// Pack writes a model archive. The archive appears whole or not at all: it is written to a
+// temporary name in the export folder, synced, and renamed; any failure or cancellation of
+// ctx removes the temporary file. An existing archive is replaced only with Force.
+func Pack(ctx context.Context, o PackOptions) (*Result, error) {
+	if o.Version == "" {
+		o.Version = "1.0"
+	}
+	if o.Format == "" {
+		o.Format = Default
+	}
+	if o.Runtime == "" {
+		o.Runtime = "python"
+	}
+	if o.ExportPath == "" {
+		o.ExportPath = "."
+	}
+	if err := ValidModelName(o.ModelName); err != nil {
+		return nil, err
+	}
+	if err := ValidVersion(o.Version); err != nil {
+		return nil, err
+	}
+	if _, err := ParseFormat(string(o.Format)); err != nil {
+		return nil, err
+	}
+	if o.SerializedFile == "" {
+		return nil, errors.New("--serialized-file is required: the .onnx model to pack")
+	}
+	sig, err := onnx.ReadFile(o.SerializedFile)
+	if err != nil {
+		return nil, fmt.Errorf("serialized file: %w", err)
+	}
+	if err := checkExportPath(o.ExportPath); err != nil {
+		return nil, err
+	}
+	out := filepath.Join(o.ExportPath, o.Format.OutputName(o.ModelName))
+	if _, err := os.Lstat(out); err == nil && !o.Force {
+		return nil, fmt.Errorf("%s already exists; use --force to replace it", out)
+	}
+
+	m := &Manifest{
+		CreatedOn:       now(o).Format(CreatedOnLayout),
+		Description:     o.Description,
+		Runtime:         o.Runtime,
+		ArchiverVersion: o.ArchiverVersion,
+		Model: Model{
+			ModelName:    o.ModelName,
+			ModelVersion: o.Version,
+		},
+		Signature: &Signature{Inputs: sig.Inputs, Outputs: sig.Outputs},
+	}
+	var entries []entry
+	add := func(name, src string) (string, error) {
+		es, err := collect(name, src)
+		entries = append(entries, es...)
+		return name, err
+	}
+	if m.Model.SerializedFile, err = add(filepath.Base(o.SerializedFile), o.SerializedFile); err != nil {
+		return nil, err
+	}
+	if m.Model.Handler, err = handlerEntry(o.Handler, add); err != nil {
+		return nil, err
+	}
+	if o.RequirementsFile != "" {
+		if m.Model.RequirementsFile, err = add(filepath.Base(o.RequirementsFile), o.RequirementsFile); err != nil {
+			return nil, fmt.Errorf("requirements file: %w", err)
+		}
+	}
+	if o.ConfigFile != "" {
+		if m.Model.ConfigFile, err = add(filepath.Base(o.ConfigFile), o.ConfigFile); err != nil {
+			return nil, fmt.Errorf("config file: %w", err)
+		}
+	}
+	for _, x := range o.ExtraFiles {
+		if x = strings.TrimSpace(x); x == "" {
+			continue
+		}
+		st, err := os.Stat(x)
+		if err != nil {
+			return nil, fmt.Errorf("extra file: %w", err)
+		}
+		if st.IsDir() {
+			// as torch-model-archiver: a folder's contents go to the archive's root, keeping
+			// their paths relative to the folder
+			_, err = add("", x)
+		} else {
+			_, err = add(filepath.Base(x), x)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("extra file: %w", err)
+		}
+	}
+	seen := map[string]string{}
+	for _, e := range entries {
+		if e.name == ManifestPath {
+			return nil, fmt.Errorf("%s would overwrite the archive's manifest", e.src)
+		}
+		if prev, dup := seen[e.name]; dup && prev != e.src {
+			return nil, fmt.Errorf("%s and %s would both be stored as %q in the archive", prev, e.src, e.name)
+		}
+		seen[e.name] = e.src
+	}
+	entries = slices.CompactFunc(entries, func(a, b entry) bool { return a.name == b.name })
+
+	res := &Result{Path: out, Manifest: m}
+	for _, e := range entries {
+		res.Size += e.size
+	}
+	if o.Format == Folder {
+		return res, writeFolder(ctx, out, entries, m)
+	}
+	return res, writeFile(ctx, out, o.Format, o.ModelName, entries, m)
+}
+
+func now(o PackOptions) time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+func checkExportPath(dir string) error {
+	st, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("create export path: %w", err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("export path: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("export path %s is not a folder", dir)
+	}
+	return nil
+}
+
+// handlerEntry resolves --handler: a built-in name, or a file or folder holding a custom
+// handler (optionally "file.py:function"), which is packed too.
+func handlerEntry(h string, add func(name, src string) (string, error)) (string, error) {
+	if h == "" {
+		return "", fmt.Errorf("--handler is required: one of %s, or a custom handler file or folder", strings.Join(BuiltinHandlers, ", "))
+	}
+	if slices.Contains(BuiltinHandlers, h) {
+		return h, nil
+	}
+	file, fn := h, ""
+	if _, err := os.Stat(file); err != nil {
+		if i := strings.LastIndex(h, ":"); i > 0 {
+			file, fn = h[:i], h[i:]
+		}
+	}
+	if _, err := os.Stat(file); err != nil {
+		return "", fmt.Errorf("unknown handler %q: not a built-in (%s) and no such file or folder", h, strings.Join(BuiltinHandlers, ", "))
+	}
+	name, err := add(filepath.Base(file), file)
+	if err != nil {
+		return "", fmt.Errorf("handler: %w", err)
+	}
+	return name + fn, nil
+}
+
+// collect lists the regular files at src (a file, or a folder walked recursively) with
+// their names under prefix. Hidden entries, __pycache__ and __MACOSX are skipped inside
+// folders, as torch-model-archiver does.
+func collect(prefix, src string) ([]entry, error) {
+	st, err := os.Stat(src)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		if !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("%s is not a regular file", src)
+		}
+		f, err := os.Open(src) // fail now, not half-way through writing, if it is unreadable
+		if err != nil {
+			return nil, err
+		}
+		f.Close()
+		return []entry{{name: prefix, src: src, size: st.Size()}}, nil
+	}
+	var out []entry
+	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		base := d.Name()
+		if p != src && (strings.HasPrefix(base, ".") || base == "__pycache__" || base == "__MACOSX") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		es, err := collect(path.Join(prefix, filepath.ToSlash(rel)), p)
+		out = append(out, es...)
+		return err
+	})
+	return out, err
+}
+
+// stored reports whether the default format stores a file rather than deflating it:
+// weights barely compress, and already-compressed files not at all.
+func stored(name string) bool {
+	switch strings.ToLower(path.Ext(name)) {
+	case ".onnx", ".data", ".bin", ".pt", ".pth", ".safetensors", ".npy", ".npz", ".ort",
+		".png", ".jpg", ".jpeg", ".webp", ".gz", ".tgz", ".zip", ".zst", ".xz", ".bz2", ".mar":
+		return true
+	}
+	return false
+}
+
+// writeFile writes a single-file archive through a temporary file and a rename.
+func writeFile(ctx context.Context, out string, format Format, model string, entries []entry, m *Manifest) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("create archive: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	switch format {
+	case Default, ZipStore:
+		err = writeZip(ctx, tmp, format, entries, m)
+	case Tgz, Tzst:
+		err = writeTar(ctx, tmp, format, model, entries, m)
+	}
+	if err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return fmt.Errorf("sync archive: %w", err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("close archive: %w", err)
+	}
+	if err = ctx.Err(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp.Name(), out); err != nil {
+		return fmt.Errorf("move archive into place: %w", err)
+	}
+	syncDir(filepath.Dir(out))
+	return nil
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+// packEntries copies each entry through create(e) and records its size and hash.
+func packEntries(ctx context.Context, entries []entry, m *Manifest, create func(e entry) (io.Writer, error)) error {
+	m.Files = m.Files[:0]
+	for _, e := range entries {
+		w, err := create(e)
+		if err != nil {
+			return fmt.Errorf("add %s: %w", e.name, err)
+		}
+		src, err := os.Open(e.src)
+		if err != nil {
+			return err
+		}
+		n, sum, err := copyHash(ctx, w, src)
+		src.Close()
+		if err != nil {
+			return fmt.Errorf("add %s: %w", e.name, err)
+		}
+		if n != e.size {
+			return fmt.Errorf("add %s: %s changed size while being packed", e.name, e.src)
+		}
+		m.Files = append(m.Files, File{Path: e.name, Size: n, SHA256: sum})
+	}
+	return nil
+}
+
+func manifestJSON(m *Manifest) ([]byte, error) {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+func writeZip(ctx context.Context, w io.Writer, format Format, entries []entry, m *Manifest) error {
+	zw := zip.NewWriter(w)
+	zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) {
+		return flate.NewWriter(w, flate.DefaultCompression)
+	})
+	modified := m.Created()
+	err := packEntries(ctx, entries, m, func(e entry) (io.Writer, error) {
+		method := zip.Deflate
+		if format == ZipStore || stored(e.name) {
+			method = zip.Store
+		}
+		return zw.CreateHeader(&zip.FileHeader{Name: e.name, Method: method, Modified: modified})
+	})
+	if err != nil {
+		return err
+	}
+	b, err := manifestJSON(m)
+	if err != nil {
+		return err
+	}
+	mw, err := zw.CreateHeader(&zip.FileHeader{Name: ManifestPath, Method: zip.Deflate, Modified: modified})
+	if err != nil {
+		return err
+	}
+	if _, err := mw.Write(b); err != nil {
+		return err
+	}
+	return zw.Close()
+}
+
+// writeTar writes TorchServe's tarball layout: every file under "<model>/".
+func writeTar(ctx context.Context, w io.Writer, format Format, model string, entries []entry, m *Manifest) error {
+	var comp io.WriteCloser
+	var err error
+	if format == Tgz {
+		comp, err = gzip.NewWriterLevel(w, gzip.DefaultCompression)
+	} else {
+		comp, err = zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithConcurrentBlocks(true))
+	}
+	if err != nil {
+		return err
+	}
+	tw := tar.NewWriter(comp)
+	modified := m.Created()
+	header := func(name string, size int64) *tar.Header {
+		return &tar.Header{Name: model + "/" + name, Mode: 0o644, Size: size, ModTime: modified, Typeflag: tar.TypeReg, Format: tar.FormatPAX}
+	}
+	err = packEntries(ctx, entries, m, func(e entry) (io.Writer, error) {
+		return tw, tw.WriteHeader(header(e.name, e.size))
+	})
+	if err != nil {
+		return err
+	}
+	b, err := manifestJSON(m)
+	if err != nil {
+		return err
+	}
+	if err := tw.WriteHeader(header(ManifestPath, int64(len(b)))); err != nil {
+		return err
+	}
+	if _, err := tw.Write(b); err != nil {
+		return err
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	return comp.Close()
+}
+
+// writeFolder writes the no-archive layout: a folder named after the model, built under a
+// temporary name and renamed into place.
+func writeFolder(ctx context.Context, out string, entries []entry, m *Manifest) (err error) {
+	tmp, err := os.MkdirTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("create folder: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	err = packEntries(ctx, entries, m, func(e entry) (io.Writer, error) {
+		dst := filepath.Join(tmp, filepath.FromSlash(e.name))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+		return f, nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if err := f.Sync(); err != nil {
+			return err
+		}
+	}
+	b, err := manifestJSON(m)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(tmp, "MAR-INF"), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, filepath.FromSlash(ManifestPath)), b, 0o644); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// Replace an existing folder (only reached with --force): move it aside first.
+	var old string
+	if _, err := os.Lstat(out); err == nil {
+		old = tmp + ".old"
+		if err := os.Rename(out, old); err != nil {
+			return fmt.Errorf("move old %s aside: %w", out, err)
+		}
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		if old != "" {
+			os.Rename(old, out)
+		}
+		return fmt.Errorf("move folder into place: %w", err)
+	}
+	if old != "" {
+		os.RemoveAll(old)
+	}
+	syncDir(filepath.Dir(out))
+	return nil
+}

@@ -1,0 +1,550 @@
+package archive
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Limits bound what reading an archive may cost.
+type Limits struct {
+	// MaxSize caps the total uncompressed bytes.
+	MaxSize int64
+	// MaxRatio caps uncompressed/compressed size, per zip entry and over a whole tarball.
+	MaxRatio int64
+	// MaxFiles caps the number of files.
+	MaxFiles int
+}
+
+// DefaultLimits: 64 GiB, a ratio of 1000 (text compresses ~10×; bombs ~1000× and more),
+// 100,000 files.
+func DefaultLimits() Limits {
+	return Limits{MaxSize: 64 << 30, MaxRatio: 1000, MaxFiles: 100_000}
+}
+
+// ratioSlack lets small, highly compressible files (a JSON of zeros) pass the ratio check.
+const ratioSlack = 1 << 20
+
+func localPath(name string) bool {
+	return name != "" && !strings.Contains(name, "\\") && !strings.HasPrefix(name, "/") && filepath.IsLocal(filepath.FromSlash(name))
+}
+
+// member is one file met while reading an archive.
+type member struct {
+	name   string
+	size   int64
+	sha256 string
+}
+
+// sink receives each file's content while an archive is read; nil discards it.
+type sink func(name string) (io.WriteCloser, error)
+
+// reader walks an archive's regular files, enforcing the limits and safety rules, hashing
+// each file and passing its bytes to the sink.
+type reader struct {
+	ctx     context.Context
+	lim     Limits
+	sink    sink
+	total   int64
+	members []member
+	seen    map[string]bool
+}
+
+func newReader(ctx context.Context, lim Limits, s sink) *reader {
+	if lim.MaxSize <= 0 {
+		lim.MaxSize = DefaultLimits().MaxSize
+	}
+	if lim.MaxRatio <= 0 {
+		lim.MaxRatio = DefaultLimits().MaxRatio
+	}
+	if lim.MaxFiles <= 0 {
+		lim.MaxFiles = DefaultLimits().MaxFiles
+	}
+	return &reader{ctx: ctx, lim: lim, sink: s, seen: map[string]bool{}}
+}
+
+// checkName applies the path rules: relative, no "..", no duplicates.
+func (r *reader) checkName(name string) (string, error) {
+	clean := path.Clean(name)
+	if !localPath(name) || clean != strings.TrimSuffix(name, "/") {
+		return "", fmt.Errorf("%w: %q", ErrUnsafePath, name)
+	}
+	if r.seen[clean] {
+		return "", fmt.Errorf("%w: %q", ErrDuplicateEntry, name)
+	}
+	r.seen[clean] = true
+	return clean, nil
+}
+
+// file reads one regular file; compressed is its compressed size when known (0 if not).
+func (r *reader) file(name string, declared, compressed int64, body io.Reader) error {
+	if err := r.ctx.Err(); err != nil {
+		return err
+	}
+	name, err := r.checkName(name)
+	if err != nil {
+		return err
+	}
+	if len(r.members) >= r.lim.MaxFiles {
+		return fmt.Errorf("%w (more than %d)", ErrTooManyFiles, r.lim.MaxFiles)
+	}
+	if declared > r.lim.MaxSize-r.total {
+		return fmt.Errorf("%w of %d bytes at %q", ErrTooLarge, r.lim.MaxSize, name)
+	}
+	limit := r.lim.MaxSize - r.total
+	if compressed > 0 {
+		limit = min(limit, compressed*r.lim.MaxRatio+ratioSlack)
+	}
+	var dst io.Writer = io.Discard
+	var closer io.Closer
+	if r.sink != nil {
+		w, err := r.sink(name)
+		if err != nil {
+			return err
+		}
+		dst, closer = w, w
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(dst, h), io.LimitReader(body, limit+1))
+	if closer != nil {
+		if cerr := closer.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, zip.ErrChecksum) || errors.Is(err, zip.ErrFormat) || errors.Is(err, gzip.ErrChecksum) {
+			return fmt.Errorf("%w: %q: %v", ErrCorrupt, name, err)
+		}
+		return fmt.Errorf("read %q: %w", name, err)
+	}
+	if n > limit {
+		if compressed > 0 && n > compressed*r.lim.MaxRatio+ratioSlack {
+			return fmt.Errorf("%w of %d: %q", ErrCompressionRatio, r.lim.MaxRatio, name)
+		}
+		return fmt.Errorf("%w of %d bytes at %q", ErrTooLarge, r.lim.MaxSize, name)
+	}
+	if declared >= 0 && n != declared {
+		return fmt.Errorf("%w: %q holds %d bytes, its header says %d", ErrCorrupt, name, n, declared)
+	}
+	r.total += n
+	r.members = append(r.members, member{name: name, size: n, sha256: hex.EncodeToString(h.Sum(nil))})
+	return nil
+}
+
+func (r *reader) readZip(src string) error {
+	zr, err := zip.OpenReader(src)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	defer zr.Close()
+	for _, f := range zr.File {
+		mode := f.Mode()
+		switch {
+		case mode&fs.ModeSymlink != 0:
+			return fmt.Errorf("%w: %q is a symlink; archives may not hold links", ErrUnsafePath, f.Name)
+		case f.FileInfo().IsDir():
+			if !localPath(strings.TrimSuffix(f.Name, "/")) {
+				return fmt.Errorf("%w: %q", ErrUnsafePath, f.Name)
+			}
+			continue
+		case !mode.IsRegular():
+			return fmt.Errorf("%w: %q is not a regular file", ErrUnsafePath, f.Name)
+		}
+		if f.UncompressedSize64 > 1<<62 {
+			return fmt.Errorf("%w of %d bytes at %q", ErrTooLarge, r.lim.MaxSize, f.Name)
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return fmt.Errorf("%w: %q: %v", ErrCorrupt, f.Name, err)
+		}
+		compressed := int64(f.CompressedSize64)
+		if f.Method == zip.Store {
+			compressed = 0 // stored: no ratio to check
+		} else if compressed == 0 {
+			compressed = 1
+		}
+		err = r.file(f.Name, int64(f.UncompressedSize64), compressed, rc)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// countingReader counts the compressed bytes a tarball has consumed.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (r *reader) readTar(src string, format Format) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	raw := &countingReader{r: f}
+	var dec io.Reader
+	if format == Tgz {
+		gz, err := gzip.NewReader(raw)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		defer gz.Close()
+		dec = gz
+	} else {
+		zr, err := zstd.NewReader(raw, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		defer zr.Close()
+		dec = zr
+	}
+	tr := tar.NewReader(dec)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			if !localPath(strings.TrimSuffix(hdr.Name, "/")) {
+				return fmt.Errorf("%w: %q", ErrUnsafePath, hdr.Name)
+			}
+			continue
+		case tar.TypeReg:
+		case tar.TypeSymlink, tar.TypeLink:
+			return fmt.Errorf("%w: %q is a link; archives may not hold links", ErrUnsafePath, hdr.Name)
+		case tar.TypeXGlobalHeader:
+			continue
+		default:
+			return fmt.Errorf("%w: %q is not a regular file", ErrUnsafePath, hdr.Name)
+		}
+		if err := r.file(hdr.Name, hdr.Size, 0, tr); err != nil {
+			return err
+		}
+		if r.total > (raw.n+ratioSlack)*r.lim.MaxRatio {
+			return fmt.Errorf("%w of %d: %q", ErrCompressionRatio, r.lim.MaxRatio, hdr.Name)
+		}
+	}
+}
+
+// readFolder walks a no-archive folder; links must stay inside it.
+func (r *reader) readFolder(root string) error {
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return err
+	}
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		name := filepath.ToSlash(rel)
+		if d.Type()&fs.ModeSymlink != 0 {
+			target, err := filepath.EvalSymlinks(p)
+			if err != nil {
+				return fmt.Errorf("%w: %q is a broken link", ErrUnsafePath, name)
+			}
+			if inside, _ := filepath.Rel(realRoot, target); !filepath.IsLocal(inside) {
+				return fmt.Errorf("%w: %q links outside the model folder", ErrUnsafePath, name)
+			}
+			if st, err := os.Stat(target); err == nil && st.IsDir() {
+				return fmt.Errorf("%w: %q links to a folder", ErrUnsafePath, name)
+			}
+		} else if d.IsDir() || !d.Type().IsRegular() {
+			if !d.IsDir() {
+				return fmt.Errorf("%w: %q is not a regular file", ErrUnsafePath, name)
+			}
+			return nil
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		return r.file(name, st.Size(), 0, f)
+	})
+}
+
+// read walks the archive at src in whatever format it is.
+func (r *reader) read(src string) (Format, error) {
+	format, err := Detect(src)
+	if err != nil {
+		return "", err
+	}
+	switch format {
+	case Default:
+		err = r.readZip(src)
+	case Tgz, Tzst:
+		err = r.readTar(src, format)
+	case Folder:
+		err = r.readFolder(src)
+	}
+	return format, err
+}
+
+// root finds the manifest: at the top, or inside a single top-level folder (TorchServe's
+// tarball layout). It returns the folder prefix ("" or "name/").
+func (r *reader) root() (string, error) {
+	if r.seen[ManifestPath] {
+		return "", nil
+	}
+	var prefix string
+	for _, m := range r.members {
+		top, _, ok := strings.Cut(m.name, "/")
+		if !ok {
+			return "", ErrNoManifest
+		}
+		if prefix == "" {
+			prefix = top + "/"
+		} else if prefix != top+"/" {
+			return "", ErrNoManifest
+		}
+	}
+	if prefix == "" || !r.seen[prefix+ManifestPath] {
+		return "", ErrNoManifest
+	}
+	return prefix, nil
+}
+
+// check finds the manifest among what was read and checks every file against it.
+func (r *reader) check(manifestBytes func(name string) ([]byte, error)) (*Manifest, string, error) {
+	prefix, err := r.root()
+	if err != nil {
+		return nil, "", err
+	}
+	b, err := manifestBytes(prefix + ManifestPath)
+	if err != nil {
+		return nil, "", err
+	}
+	m, err := ParseManifest(b)
+	if err != nil {
+		return nil, "", err
+	}
+	got := map[string]member{}
+	for _, x := range r.members {
+		name := strings.TrimPrefix(x.name, prefix)
+		if name != ManifestPath {
+			got[name] = x
+		}
+	}
+	if len(m.Files) > 0 {
+		for _, f := range m.Files {
+			x, ok := got[f.Path]
+			switch {
+			case !ok:
+				return nil, "", fmt.Errorf("%w: %s", ErrMissingFile, f.Path)
+			case x.size != f.Size || x.sha256 != f.SHA256:
+				return nil, "", fmt.Errorf("%w: %s (sha256 %s, manifest says %s)", ErrDigestMismatch, f.Path, short(x.sha256), short(f.SHA256))
+			}
+		}
+		names := make([]string, 0, len(got))
+		for name := range got {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			if _, ok := m.FileDigest(name); !ok {
+				return nil, "", fmt.Errorf("%w: %s", ErrExtraFile, name)
+			}
+		}
+	}
+	if sf := m.Model.SerializedFile; sf != "" {
+		if _, ok := got[sf]; !ok {
+			return nil, "", fmt.Errorf("%w: %s", ErrMissingModel, sf)
+		}
+	} else {
+		return nil, "", fmt.Errorf("%w: the manifest names no serializedFile", ErrMissingModel)
+	}
+	return m, prefix, nil
+}
+
+func short(sum string) string {
+	if len(sum) > 12 {
+		return sum[:12]
+	}
+	return sum
+}
+
+// Verify re-reads every file of an archive (any format) and checks it against the
+// manifest, returning the manifest. The error names the first file that differs, is
+// missing or is extra.
+func Verify(ctx context.Context, src string, lim Limits) (*Manifest, error) {
+	var manifest []byte
+	r := newReader(ctx, lim, func(name string) (io.WriteCloser, error) {
+		if path.Base(name) == "MANIFEST.json" {
+			return &bufferCloser{buf: &manifest}, nil
+		}
+		return nopCloser{io.Discard}, nil
+	})
+	if _, err := r.read(src); err != nil {
+		return nil, err
+	}
+	m, _, err := r.check(func(string) ([]byte, error) { return manifest, nil })
+	return m, err
+}
+
+type bufferCloser struct{ buf *[]byte }
+
+func (b *bufferCloser) Write(p []byte) (int, error) {
+	if len(*b.buf)+len(p) > 16<<20 {
+		return 0, fmt.Errorf("%s is larger than 16 MiB", ManifestPath)
+	}
+	*b.buf = append(*b.buf, p...)
+	return len(p), nil
+}
+func (b *bufferCloser) Close() error { return nil }
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+// Extract unpacks an archive (any format) into dest, which must not exist yet, checking
+// every file against the manifest. On any failure nothing is left at dest.
+func Extract(ctx context.Context, src, dest string, lim Limits) (m *Manifest, err error) {
+	if _, err := os.Lstat(dest); err == nil {
+		return nil, fmt.Errorf("%s already exists", dest)
+	}
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		return nil, err
+	}
+	stage, err := os.MkdirTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".tmp-*")
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(stage)
+		}
+	}()
+	r := newReader(ctx, lim, func(name string) (io.WriteCloser, error) {
+		p := filepath.Join(stage, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return nil, err
+		}
+		return os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	})
+	if _, err = r.read(src); err != nil {
+		return nil, err
+	}
+	m, prefix, err := r.check(func(name string) ([]byte, error) {
+		return os.ReadFile(filepath.Join(stage, filepath.FromSlash(name)))
+	})
+	if err != nil {
+		return nil, err
+	}
+	root := filepath.Join(stage, filepath.FromSlash(prefix))
+	if err = os.Rename(root, dest); err != nil {
+		return nil, err
+	}
+	if prefix != "" {
+		os.RemoveAll(stage)
+	}
+	return m, nil
+}
+
+// Opened is an archive whose files are on disk, ready to load.
+type Opened struct {
+	Manifest *Manifest
+	// Dir holds the files: the folder itself for a no-archive model, otherwise a
+	// temporary extraction removed by Close.
+	Dir    string
+	Format Format
+	// Digest is the sha256 (hex) of the archive file, or of the manifest for a folder.
+	Digest string
+	temp   bool
+}
+
+// Open checks an archive and makes its files available in a folder. A folder is used in
+// place; other formats are extracted under tmpRoot ("" = the system's temporary folder).
+func Open(ctx context.Context, src, tmpRoot string, lim Limits) (*Opened, error) {
+	format, err := Detect(src)
+	if err != nil {
+		return nil, err
+	}
+	if format == Folder {
+		m, err := Verify(ctx, src, lim)
+		if err != nil {
+			return nil, err
+		}
+		b, _ := os.ReadFile(filepath.Join(src, filepath.FromSlash(ManifestPath)))
+		sum := sha256.Sum256(b)
+		return &Opened{Manifest: m, Dir: src, Format: Folder, Digest: hex.EncodeToString(sum[:])}, nil
+	}
+	if tmpRoot == "" {
+		tmpRoot = os.TempDir()
+	}
+	if err := os.MkdirAll(tmpRoot, 0o755); err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp(tmpRoot, "model-*")
+	if err != nil {
+		return nil, err
+	}
+	os.Remove(dir) // Extract wants to create it
+	m, err := Extract(ctx, src, dir, lim)
+	if err != nil {
+		return nil, err
+	}
+	digest, err := fileSHA256(src)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return &Opened{Manifest: m, Dir: dir, Format: format, Digest: digest, temp: true}, nil
+}
+
+func fileSHA256(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Path is the on-disk path of a file of the archive (name is slash-separated).
+func (o *Opened) Path(name string) string {
+	return filepath.Join(o.Dir, filepath.FromSlash(name))
+}
+
+// Close removes a temporary extraction.
+func (o *Opened) Close() error {
+	if o.temp {
+		return os.RemoveAll(o.Dir)
+	}
+	return nil
+}

@@ -1,0 +1,74 @@
+// Package archivecmd is the tsarchive command line: packing models with
+// torch-model-archiver's flags, and inspecting, verifying and extracting archives. It is
+// pure Go, so tsarchive builds with CGO_ENABLED=0.
+package archivecmd
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/tsserve/ts/pkg/archive"
+	"github.com/tsserve/ts/pkg/cli/term"
+)
+
+// Version is tsarchive's version, set at link time.
+var Version = "dev"
+
+type globals struct {
+	stdout io.Writer
+	stderr io.Writer
+	ctx    context.Context
+}
+
+type archiverCLI struct {
+	Pack    PackCmd    `cmd:"" default:"withargs" help:"Pack a model into an archive (the default command; flags as torch-model-archiver)."`
+	Version versionCmd `cmd:"" help:"Print tsarchive's version."`
+}
+
+type versionCmd struct{}
+
+func (versionCmd) Run(g *globals) error {
+	_, err := io.WriteString(g.stdout, "tsarchive "+Version+"\n")
+	return err
+}
+
+// Main runs tsarchive and returns the process exit code. SIGINT and SIGTERM cancel the work
+// in progress; nothing half-written is left behind.
+func Main(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g := &globals{stdout: stdout, stderr: stderr, ctx: ctx}
+	var c archiverCLI
+	exit := -1
+	parser, err := kong.New(&c,
+		kong.Name("tsarchive"),
+		kong.Description("tsarchive packs an ONNX model, its handler and extra files into a model archive for ts serve."),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(code int) { exit = code }),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: true}),
+		kong.Bind(g),
+		kong.Vars{"builtin_handlers": strings.Join(archive.BuiltinHandlers, ", ")},
+	)
+	if err != nil {
+		return term.Report(stderr, "tsarchive", err)
+	}
+	kctx, err := parser.Parse(args)
+	if exit >= 0 {
+		return exit
+	}
+	if err != nil {
+		return term.Report(stderr, "tsarchive", term.WithCode(term.ExitUsage, errors.New(strings.TrimSpace(err.Error())+" (see --help)")))
+	}
+	err = kctx.Run()
+	if ctx.Err() != nil && err != nil {
+		err = errors.New("interrupted; nothing was written")
+	}
+	return term.Report(stderr, "tsarchive", err)
+}

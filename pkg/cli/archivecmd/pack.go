@@ -1,0 +1,47 @@
+package archivecmd
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/tsserve/ts/pkg/archive"
+)
+
+// PackCmd packs a model; its flags are torch-model-archiver's.
+type PackCmd struct {
+	ModelName        string `name:"model-name" required:"" placeholder:"NAME" help:"Model name; the archive is NAME.mar."`
+	Version          string `name:"version" short:"v" default:"1.0" help:"Model version."`
+	SerializedFile   string `name:"serialized-file" required:"" placeholder:"FILE" help:"The ONNX model (.onnx)."`
+	Handler          string `name:"handler" required:"" placeholder:"HANDLER" help:"A built-in handler (${builtin_handlers}) or a custom handler file or folder."`
+	ExtraFiles       string `name:"extra-files" placeholder:"FILES" help:"Comma-separated files and folders to add (a folder's contents go to the archive's root)."`
+	RequirementsFile string `name:"requirements-file" short:"r" placeholder:"FILE" help:"Requirements file for a custom handler."`
+	ConfigFile       string `name:"config-file" short:"c" placeholder:"FILE" help:"model-config.yaml with batching, worker and handler settings."`
+	Runtime          string `name:"runtime" default:"python" help:"Runtime recorded in the manifest (TorchServe's field)."`
+	ExportPath       string `name:"export-path" default:"." placeholder:"DIR" help:"Folder to write the archive to (created if missing)."`
+	ArchiveFormat    string `name:"archive-format" default:"default" enum:"default,zip-store,tgz,tzst,no-archive" help:"default (.mar zip, weights stored), zip-store, tgz, tzst (zstd tarball) or no-archive (a folder)."`
+	Force            bool   `name:"force" short:"f" help:"Replace an existing archive."`
+	Description      string `name:"description" placeholder:"TEXT" help:"Description stored in the manifest."`
+	Output           string `name:"output" short:"o" default:"text" enum:"text,json" help:"Output: text or json."`
+}
+
+// Run packs the archive and prints where it went.
+func (c *PackCmd) Run(g *globals) error {
+	var extra []string
+	if c.ExtraFiles != "" {
+		extra = strings.Split(c.ExtraFiles, ",")
+	}
+	res, err := archive.Pack(g.ctx, archive.PackOptions{
+		ModelName: c.ModelName, Version: c.Version, SerializedFile: c.SerializedFile, Handler: c.Handler,
+		ExtraFiles: extra, RequirementsFile: c.RequirementsFile, ConfigFile: c.ConfigFile,
+		ExportPath: c.ExportPath, Format: archive.Format(c.ArchiveFormat), Force: c.Force,
+		Runtime: c.Runtime, Description: c.Description, ArchiverVersion: Version,
+	})
+	if err != nil {
+		return err
+	}
+	if c.Output == "json" {
+		return printJSON(g.stdout, map[string]any{"path": res.Path, "bytes": res.Size, "manifest": res.Manifest})
+	}
+	_, err = fmt.Fprintf(g.stdout, "%s (%s, %d files, %s)\n", res.Path, c.ArchiveFormat, len(res.Manifest.Files), humanBytes(res.Size))
+	return err
+}

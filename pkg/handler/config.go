@@ -1,0 +1,89 @@
+package handler
+
+import (
+	"fmt"
+)
+
+// config reads typed values from a handler's model-config.yaml section.
+type config map[string]any
+
+func (c config) int(key string, def int) (int, error) {
+	v, ok := c[key]
+	if !ok || v == nil {
+		return def, nil
+	}
+	switch x := v.(type) {
+	case int:
+		return x, nil
+	case int64:
+		return int(x), nil
+	case float64:
+		if x == float64(int(x)) {
+			return int(x), nil
+		}
+	}
+	return 0, fmt.Errorf("handler setting %s: want an integer, got %v", key, v)
+}
+
+func (c config) float(key string, def float64) (float64, error) {
+	v, ok := c[key]
+	if !ok || v == nil {
+		return def, nil
+	}
+	switch x := v.(type) {
+	case int:
+		return float64(x), nil
+	case int64:
+		return float64(x), nil
+	case float64:
+		return x, nil
+	}
+	return 0, fmt.Errorf("handler setting %s: want a number, got %v", key, v)
+}
+
+func (c config) floats(key string, def []float64) ([]float64, error) {
+	v, ok := c[key]
+	if !ok || v == nil {
+		return def, nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		if f, err := c.float(key, 0); err == nil {
+			return []float64{f}, nil
+		}
+		return nil, fmt.Errorf("handler setting %s: want a list of numbers, got %v", key, v)
+	}
+	out := make([]float64, len(list))
+	for i, x := range list {
+		f, err := config{key: x}.float(key, 0)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = f
+	}
+	return out, nil
+}
+
+func (c config) string(key, def string) (string, error) {
+	v, ok := c[key]
+	if !ok || v == nil {
+		return def, nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("handler setting %s: want a string, got %v", key, v)
+	}
+	return s, nil
+}
+
+func (c config) bool(key string, def bool) (bool, error) {
+	v, ok := c[key]
+	if !ok || v == nil {
+		return def, nil
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return false, fmt.Errorf("handler setting %s: want true or false, got %v", key, v)
+	}
+	return b, nil
+}

@@ -1,0 +1,115 @@
+// Package handler turns requests into model inputs and model outputs into responses. It
+// holds the Handler interface and the built-in handlers (image_classifier, tensor, ...);
+// custom handlers run as external processes.
+package handler
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/tsserve/ts/pkg/apierror"
+	"github.com/tsserve/ts/pkg/archive"
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// Input is one named part of a request: the raw body is named "body"; multipart form
+// fields keep their names.
+type Input struct {
+	Name        string
+	ContentType string
+	Data        []byte
+}
+
+// Request is one inference request as a handler sees it.
+type Request struct {
+	ID     string
+	Inputs []Input
+	// Header holds the HTTP request headers.
+	Header http.Header
+}
+
+// Data returns the request's main payload, as TorchServe's handlers pick it: the input
+// named "data", else "body", else the first input.
+func (r *Request) Data() (Input, bool) {
+	for _, name := range []string{"data", "body"} {
+		for _, in := range r.Inputs {
+			if in.Name == name {
+				return in, true
+			}
+		}
+	}
+	if len(r.Inputs) > 0 {
+		return r.Inputs[0], true
+	}
+	return Input{}, false
+}
+
+// Response is what a handler answers for one request.
+type Response struct {
+	Body        []byte
+	ContentType string
+	// Status is the HTTP status; 0 means 200.
+	Status int
+}
+
+// Handler prepares a model's inputs and reads its outputs. Both methods run on the
+// request's own goroutine and must be safe for concurrent use.
+type Handler interface {
+	// Preprocess builds the model's inputs for one request, in the order of Model.Inputs.
+	// For models with a batch dimension, dimension 0 counts the request's items (usually 1).
+	Preprocess(ctx context.Context, req *Request) ([]*tensor.Tensor, error)
+	// Postprocess turns the request's share of the model's outputs (in the order of
+	// Model.Outputs) into its response.
+	Postprocess(ctx context.Context, req *Request, outputs []*tensor.Tensor) (*Response, error)
+}
+
+// Model is what a handler knows about the model it serves.
+type Model struct {
+	Name     string
+	Version  string
+	Dir      string // the archive's files
+	Manifest *archive.Manifest
+	Inputs   []tensor.Info
+	Outputs  []tensor.Info
+	// Config is the "handler" section of the archive's model-config.yaml.
+	Config map[string]any
+}
+
+// Factory creates a handler for a model.
+type Factory func(m *Model) (Handler, error)
+
+var builtins = map[string]Factory{
+	"image_classifier": newImageClassifier,
+	"tensor":           newTensorHandler,
+}
+
+// Names lists the built-in handlers available.
+func Names() []string {
+	names := make([]string, 0, len(builtins))
+	for n := range builtins {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// New creates the named built-in handler for m.
+func New(name string, m *Model) (Handler, error) {
+	f, ok := builtins[name]
+	if !ok {
+		if slices.Contains(archive.BuiltinHandlers, name) {
+			return nil, fmt.Errorf("handler %q is not available yet in this version of ts", name)
+		}
+		return nil, fmt.Errorf("unknown handler %q (built-in handlers: %s)", name, strings.Join(Names(), ", "))
+	}
+	return f(m)
+}
+
+// badInput is the 400 a handler returns for a client mistake.
+func badInput(format string, args ...any) error {
+	return apierror.BadRequest(format, args...)
+}

@@ -1,0 +1,260 @@
+package handler
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"image"
+	_ "image/gif" // register decoders
+	_ "image/jpeg"
+	_ "image/png"
+	"math"
+	"strings"
+
+	"github.com/disintegration/imaging"
+	_ "golang.org/x/image/bmp"
+	_ "golang.org/x/image/webp"
+
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// MaxImagePixels refuses decompression bombs: PIL's default limit, which TorchServe keeps.
+const MaxImagePixels = 89_478_485
+
+// ImageNet statistics, torchvision's defaults for 3-channel models.
+var (
+	imagenetMean = []float64{0.485, 0.456, 0.406}
+	imagenetStd  = []float64{0.229, 0.224, 0.225}
+)
+
+// imageSpec says how an image becomes a model input.
+type imageSpec struct {
+	input    tensor.Info
+	nhwc     bool // layout [N,H,W,C] instead of [N,C,H,W]
+	channels int  // 1 (grayscale) or 3 (RGB)
+	bgr      bool // channel order BGR instead of RGB
+	height   int  // model input size: the crop
+	width    int
+	resize   int // shorter side before the centre crop; 0 resizes straight to height×width
+	mean     []float64
+	std      []float64
+	scale    float64 // pixel values are divided by this first (255 → [0,1])
+}
+
+// newImageSpec derives the preprocessing from the model's image input and the handler's
+// settings (layout, channels, channel_order, size, resize, mean, std, scale). Defaults:
+// the layout and channel count from the input's shape, torchvision's Resize(256) +
+// CenterCrop(224) for 224-pixel (or dynamic) inputs and a direct resize otherwise, ImageNet
+// mean/std for RGB inputs and none for grayscale, pixel values scaled to [0, 1] for float
+// inputs and left as 0–255 for integer inputs.
+func newImageSpec(in tensor.Info, c config) (imageSpec, error) {
+	s := imageSpec{input: in}
+	if len(in.Shape) != 4 {
+		return s, fmt.Errorf("input %s: an image model takes a 4-D input [N,C,H,W] or [N,H,W,C]", in)
+	}
+	layout, err := c.string("layout", "")
+	if err != nil {
+		return s, err
+	}
+	isChannels := func(d int64) bool { return d == 1 || d == 3 }
+	switch strings.ToUpper(layout) {
+	case "NCHW":
+	case "NHWC":
+		s.nhwc = true
+	case "":
+		s.nhwc = !isChannels(in.Shape[1]) && isChannels(in.Shape[3])
+	default:
+		return s, fmt.Errorf("handler setting layout: want NCHW or NHWC, got %q", layout)
+	}
+	ch, hd, wd := in.Shape[1], in.Shape[2], in.Shape[3]
+	if s.nhwc {
+		hd, wd, ch = in.Shape[1], in.Shape[2], in.Shape[3]
+	}
+	defChannels := 3 // RGB unless the model says one channel
+	if ch == 1 {
+		defChannels = 1
+	}
+	if s.channels, err = c.int("channels", defChannels); err != nil {
+		return s, err
+	}
+	if s.channels != 1 && s.channels != 3 {
+		return s, fmt.Errorf("input %s: images have 1 or 3 channels, the model wants %d", in, s.channels)
+	}
+	order, err := c.string("channel_order", "RGB")
+	if err != nil {
+		return s, err
+	}
+	switch strings.ToUpper(order) {
+	case "RGB":
+	case "BGR":
+		s.bgr = true
+	default:
+		return s, fmt.Errorf("handler setting channel_order: want RGB or BGR, got %q", order)
+	}
+	size := 224
+	if hd > 0 && wd > 0 && hd != wd {
+		s.height, s.width = int(hd), int(wd)
+	} else {
+		if hd > 0 {
+			size = int(hd)
+		} else if wd > 0 {
+			size = int(wd)
+		}
+		if size, err = c.int("size", size); err != nil {
+			return s, err
+		}
+		s.height, s.width = size, size
+	}
+	defResize := 0
+	if s.height == 224 && s.width == 224 {
+		defResize = 256
+	}
+	if s.resize, err = c.int("resize", defResize); err != nil {
+		return s, err
+	}
+	defMean, defStd := []float64{0}, []float64{1}
+	if s.channels == 3 {
+		defMean, defStd = imagenetMean, imagenetStd
+	}
+	defScale := 255.0
+	if !in.DType.IsFloat() {
+		defMean, defStd, defScale = []float64{0}, []float64{1}, 1
+	}
+	if s.mean, err = c.floats("mean", defMean); err != nil {
+		return s, err
+	}
+	if s.std, err = c.floats("std", defStd); err != nil {
+		return s, err
+	}
+	if s.scale, err = c.float("scale", defScale); err != nil {
+		return s, err
+	}
+	for _, v := range [][]float64{s.mean, s.std} {
+		if len(v) != 1 && len(v) != s.channels {
+			return s, fmt.Errorf("handler settings mean and std need 1 or %d values", s.channels)
+		}
+	}
+	for _, v := range s.std {
+		if v == 0 {
+			return s, errors.New("handler setting std: values must not be 0")
+		}
+	}
+	if s.scale == 0 {
+		return s, errors.New("handler setting scale: must not be 0")
+	}
+	return s, nil
+}
+
+// decodeImage decodes JPEG, PNG, WebP, GIF or BMP bytes (or their base64 text), refusing
+// images over MaxImagePixels before decoding them.
+func decodeImage(data []byte) (image.Image, error) {
+	if len(data) == 0 {
+		return nil, badInput("the request has no image: send JPEG, PNG or WebP bytes as the body or as a form field")
+	}
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		if raw, ok := decodeBase64(data); ok {
+			return decodeImage(raw)
+		}
+		return nil, badInput("input is not a supported image (JPEG, PNG, WebP, GIF or BMP): %v", err)
+	}
+	if int64(cfg.Width)*int64(cfg.Height) > MaxImagePixels || cfg.Width <= 0 || cfg.Height <= 0 {
+		return nil, badInput("image is %dx%d pixels; the limit is %d pixels", cfg.Width, cfg.Height, MaxImagePixels)
+	}
+	img, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, badInput("cannot decode %s image: %v", format, err)
+	}
+	return img, nil
+}
+
+// decodeBase64 accepts base64 text (TorchServe's handlers take it too).
+func decodeBase64(data []byte) ([]byte, bool) {
+	text := strings.TrimSpace(string(data))
+	if len(text) < 16 {
+		return nil, false
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding} {
+		if raw, err := enc.DecodeString(text); err == nil {
+			return raw, true
+		}
+	}
+	return nil, false
+}
+
+// prepare resizes and centre-crops an image to the model's input size.
+func (s imageSpec) prepare(img image.Image) image.Image {
+	b := img.Bounds()
+	if s.resize <= 0 {
+		return imaging.Resize(img, s.width, s.height, imaging.Linear)
+	}
+	// torchvision Resize(int): the shorter side becomes resize, keeping the aspect ratio
+	w, h := b.Dx(), b.Dy()
+	var nw, nh int
+	if w <= h {
+		nw, nh = s.resize, int(float64(s.resize)*float64(h)/float64(w))
+	} else {
+		nw, nh = int(float64(s.resize)*float64(w)/float64(h)), s.resize
+	}
+	resized := imaging.Resize(img, nw, nh, imaging.Linear)
+	// torchvision CenterCrop: offsets rounded half to even, as Python's round()
+	top := int(math.RoundToEven(float64(nh-s.height) / 2))
+	left := int(math.RoundToEven(float64(nw-s.width) / 2))
+	return imaging.Crop(resized, image.Rect(left, top, left+s.width, top+s.height))
+}
+
+// tensor converts a prepared image into a [1, ...] input tensor.
+func (s imageSpec) tensor(img image.Image) (*tensor.Tensor, error) {
+	nrgba := imaging.Clone(img) // *image.NRGBA with bounds at the origin
+	h, w := nrgba.Rect.Dy(), nrgba.Rect.Dx()
+	if h != s.height || w != s.width {
+		return nil, fmt.Errorf("prepared image is %dx%d, want %dx%d", w, h, s.width, s.height)
+	}
+	c := s.channels
+	out := make([]float64, c*h*w)
+	for y := 0; y < h; y++ {
+		row := nrgba.Pix[y*nrgba.Stride:]
+		for x := 0; x < w; x++ {
+			p := row[x*4 : x*4+3]
+			for ch := 0; ch < c; ch++ {
+				var v float64
+				if c == 1 {
+					// ITU-R 601-2 luma, as PIL's convert("L")
+					v = (float64(p[0])*299 + float64(p[1])*587 + float64(p[2])*114) / 1000
+				} else if s.bgr {
+					v = float64(p[2-ch])
+				} else {
+					v = float64(p[ch])
+				}
+				v = (v/s.scale - pick(s.mean, ch)) / pick(s.std, ch)
+				if s.nhwc {
+					out[(y*w+x)*c+ch] = v
+				} else {
+					out[ch*h*w+y*w+x] = v
+				}
+			}
+		}
+	}
+	shape := []int64{1, int64(c), int64(h), int64(w)}
+	if s.nhwc {
+		shape = []int64{1, int64(h), int64(w), int64(c)}
+	}
+	if !s.input.DType.IsFloat() {
+		for i, v := range out {
+			out[i] = math.Round(math.Max(0, math.Min(255, v)))
+		}
+	}
+	t, err := tensor.FromFloat64s(s.input.DType, shape, out)
+	if err != nil {
+		return nil, fmt.Errorf("build %s input: %w", s.input.Name, err)
+	}
+	return t, nil
+}
+
+func pick(v []float64, i int) float64 {
+	if len(v) == 1 {
+		return v[0]
+	}
+	return v[i]
+}

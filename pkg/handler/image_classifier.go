@@ -1,0 +1,137 @@
+package handler
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// imageClassifier is TorchServe's image_classifier: an image in, the top-k classes with
+// their probabilities out, highest first.
+type imageClassifier struct {
+	spec    imageSpec
+	labels  labels
+	topk    int
+	softmax string // "auto" (when the outputs are not already probabilities), "always", "never"
+}
+
+func newImageClassifier(m *Model) (Handler, error) {
+	if len(m.Inputs) != 1 {
+		return nil, fmt.Errorf("image_classifier needs a model with one image input, this one has %d inputs", len(m.Inputs))
+	}
+	c := config(m.Config)
+	spec, err := newImageSpec(m.Inputs[0], c)
+	if err != nil {
+		return nil, err
+	}
+	h := &imageClassifier{spec: spec}
+	if h.topk, err = c.int("topk", 5); err != nil {
+		return nil, err
+	}
+	if h.topk < 1 {
+		return nil, fmt.Errorf("handler setting topk must be at least 1, got %d", h.topk)
+	}
+	if h.softmax, err = c.string("softmax", "auto"); err != nil {
+		return nil, err
+	}
+	if h.softmax != "auto" && h.softmax != "always" && h.softmax != "never" {
+		return nil, fmt.Errorf("handler setting softmax: want auto, always or never, got %q", h.softmax)
+	}
+	if h.labels, err = loadLabels(m.Dir); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+func (h *imageClassifier) Preprocess(_ context.Context, req *Request) ([]*tensor.Tensor, error) {
+	in, ok := req.Data()
+	if !ok {
+		return nil, badInput("the request has no image: send JPEG, PNG or WebP bytes as the body or as a form field")
+	}
+	img, err := decodeImage(in.Data)
+	if err != nil {
+		return nil, err
+	}
+	t, err := h.spec.tensor(h.spec.prepare(img))
+	if err != nil {
+		return nil, err
+	}
+	return []*tensor.Tensor{t}, nil
+}
+
+func (h *imageClassifier) Postprocess(_ context.Context, _ *Request, outputs []*tensor.Tensor) (*Response, error) {
+	if len(outputs) == 0 {
+		return nil, fmt.Errorf("model returned no outputs")
+	}
+	v, err := outputs[0].Float64s()
+	if err != nil {
+		return nil, fmt.Errorf("read model output: %w", err)
+	}
+	rows := int64(1)
+	if len(outputs[0].Shape) > 0 {
+		rows = outputs[0].Shape[0]
+	}
+	if rows < 1 || int64(len(v))%rows != 0 {
+		return nil, fmt.Errorf("model output has shape %v", outputs[0].Shape)
+	}
+	classes := len(v) / int(rows)
+	results := make([]scores, rows)
+	for r := range results {
+		results[r] = h.top(v[r*classes : (r+1)*classes])
+	}
+	if len(results) == 1 {
+		return jsonResponse(results[0])
+	}
+	return jsonResponse(results)
+}
+
+// top returns the k best classes of one row of scores, as probabilities.
+func (h *imageClassifier) top(row []float64) scores {
+	probs := row
+	if h.softmax == "always" || (h.softmax == "auto" && !isDistribution(row)) {
+		probs = softmax(row)
+	}
+	idx := make([]int, len(probs))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return probs[idx[a]] > probs[idx[b]] })
+	k := min(h.topk, len(idx))
+	out := make(scores, k)
+	for i := 0; i < k; i++ {
+		out[i] = scored{Label: h.labels.name(idx[i]), Score: float64(float32(probs[idx[i]]))}
+	}
+	return out
+}
+
+// isDistribution reports whether row already holds probabilities.
+func isDistribution(row []float64) bool {
+	sum := 0.0
+	for _, v := range row {
+		if v < 0 || v > 1 || math.IsNaN(v) {
+			return false
+		}
+		sum += v
+	}
+	return math.Abs(sum-1) < 1e-3
+}
+
+func softmax(row []float64) []float64 {
+	maxv := math.Inf(-1)
+	for _, v := range row {
+		maxv = math.Max(maxv, v)
+	}
+	out := make([]float64, len(row))
+	sum := 0.0
+	for i, v := range row {
+		out[i] = math.Exp(v - maxv)
+		sum += out[i]
+	}
+	for i := range out {
+		out[i] /= sum
+	}
+	return out
+}

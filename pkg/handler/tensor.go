@@ -1,0 +1,381 @@
+package handler
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// tensorHandler takes raw tensors as JSON and answers each output's name, shape, dtype and
+// values. Request bodies:
+//
+//	{"inputs": {"name": nested array, ...}}
+//	{"inputs": [{"name": ..., "shape": [...], "datatype": "FP32", "data": [...]}]}  (KServe v2)
+//	nested array                                              (a model with one input)
+//
+// A nested array one dimension short of a model input with a dynamic first dimension gets a
+// batch dimension of 1.
+type tensorHandler struct {
+	inputs  []tensor.Info
+	outputs []tensor.Info
+}
+
+func newTensorHandler(m *Model) (Handler, error) {
+	return &tensorHandler{inputs: m.Inputs, outputs: m.Outputs}, nil
+}
+
+func (h *tensorHandler) Preprocess(_ context.Context, req *Request) ([]*tensor.Tensor, error) {
+	in, ok := req.Data()
+	if !ok || len(bytes.TrimSpace(in.Data)) == 0 {
+		return nil, badInput("the request has no tensors: send JSON {\"inputs\": {%s}}", h.example())
+	}
+	dec := json.NewDecoder(bytes.NewReader(in.Data))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, badInput("request body is not valid JSON: %v", err)
+	}
+	if dec.More() {
+		return nil, badInput("request body holds more than one JSON value")
+	}
+	values := map[string]any{}
+	switch d := doc.(type) {
+	case []any:
+		if len(h.inputs) != 1 {
+			return nil, badInput("a bare array only works for models with one input; this model takes %d: send {\"inputs\": {%s}}", len(h.inputs), h.example())
+		}
+		values[h.inputs[0].Name] = d
+	case map[string]any:
+		raw, ok := d["inputs"]
+		if !ok {
+			return nil, badInput("request JSON has no \"inputs\": send {\"inputs\": {%s}}", h.example())
+		}
+		switch x := raw.(type) {
+		case map[string]any:
+			values = x
+		case []any:
+			for _, item := range x {
+				v2, ok := item.(map[string]any)
+				if !ok {
+					return nil, badInput("\"inputs\" as a list holds objects with name, shape, datatype and data")
+				}
+				name, _ := v2["name"].(string)
+				t, err := h.fromV2(name, v2)
+				if err != nil {
+					return nil, err
+				}
+				values[name] = t
+			}
+		default:
+			if len(h.inputs) == 1 {
+				values[h.inputs[0].Name] = raw
+			} else {
+				return nil, badInput("\"inputs\" must be an object of name → array")
+			}
+		}
+	default:
+		if len(h.inputs) != 1 {
+			return nil, badInput("send {\"inputs\": {%s}}", h.example())
+		}
+		values[h.inputs[0].Name] = doc
+	}
+	for name := range values {
+		if h.index(name) < 0 {
+			return nil, badInput("model has no input %q; its inputs are %s", name, h.names())
+		}
+	}
+	out := make([]*tensor.Tensor, len(h.inputs))
+	for i, info := range h.inputs {
+		v, ok := values[info.Name]
+		if !ok {
+			return nil, badInput("input %q is missing; the model takes %s", info.Name, h.names())
+		}
+		if t, ok := v.(*tensor.Tensor); ok {
+			out[i] = t
+			continue
+		}
+		t, err := fromNested(info, v)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = t
+	}
+	return out, nil
+}
+
+func (h *tensorHandler) index(name string) int {
+	for i, in := range h.inputs {
+		if in.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func (h *tensorHandler) names() string {
+	var parts []string
+	for _, in := range h.inputs {
+		parts = append(parts, fmt.Sprintf("%s (%s%s)", in.Name, in.DType, tensor.ShapeString(in.Shape)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (h *tensorHandler) example() string {
+	var parts []string
+	for _, in := range h.inputs {
+		parts = append(parts, fmt.Sprintf("%q: [...]", in.Name))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// fromV2 reads a KServe v2 input: flat data with a shape and datatype.
+func (h *tensorHandler) fromV2(name string, v map[string]any) (*tensor.Tensor, error) {
+	i := h.index(name)
+	if i < 0 {
+		return nil, badInput("model has no input %q; its inputs are %s", name, h.names())
+	}
+	info := h.inputs[i]
+	rawShape, ok := v["shape"].([]any)
+	if !ok {
+		return nil, badInput("input %q: \"shape\" must be a list of integers", name)
+	}
+	shape := make([]int64, len(rawShape))
+	for d, x := range rawShape {
+		n, err := strconv.ParseInt(fmt.Sprint(x), 10, 64)
+		if err != nil || n < 0 {
+			return nil, badInput("input %q: \"shape\" must be a list of integers ≥ 0", name)
+		}
+		shape[d] = n
+	}
+	if dt, ok := v["datatype"].(string); ok {
+		got, err := tensor.ParseDType(dt)
+		if err != nil {
+			return nil, badInput("input %q: %v", name, err)
+		}
+		if got != info.DType {
+			return nil, badInput("input %q must be %s (%s), got %s", name, info.DType, info.DType.V2Name(), dt)
+		}
+	}
+	flat, ok := v["data"].([]any)
+	if !ok {
+		return nil, badInput("input %q: \"data\" must be a list", name)
+	}
+	var leaves []any
+	flatten(flat, &leaves)
+	t, err := build(info, shape, leaves)
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func flatten(v any, out *[]any) {
+	if list, ok := v.([]any); ok {
+		for _, x := range list {
+			flatten(x, out)
+		}
+		return
+	}
+	*out = append(*out, v)
+}
+
+// fromNested reads a nested JSON array (or a scalar) as a tensor for the input info.
+func fromNested(info tensor.Info, v any) (*tensor.Tensor, error) {
+	var shape []int64
+	for x := v; ; {
+		list, ok := x.([]any)
+		if !ok {
+			break
+		}
+		shape = append(shape, int64(len(list)))
+		if len(list) == 0 {
+			break
+		}
+		x = list[0]
+	}
+	var leaves []any
+	if err := collectRect(v, shape, &leaves); err != nil {
+		return nil, badInput("input %q: %v", info.Name, err)
+	}
+	if len(shape) == len(info.Shape)-1 && len(info.Shape) > 0 && info.Shape[0] < 0 {
+		shape = append([]int64{1}, shape...)
+	}
+	return build(info, shape, leaves)
+}
+
+// collectRect checks that v is a rectangular array of the given shape and collects its leaves.
+func collectRect(v any, shape []int64, out *[]any) error {
+	if len(shape) == 0 {
+		if _, isList := v.([]any); isList {
+			return fmt.Errorf("arrays are nested unevenly")
+		}
+		*out = append(*out, v)
+		return nil
+	}
+	list, ok := v.([]any)
+	if !ok || int64(len(list)) != shape[0] {
+		return fmt.Errorf("arrays are not rectangular (want %d elements at each level %s)", shape[0], tensor.ShapeString(shape))
+	}
+	for _, x := range list {
+		if err := collectRect(x, shape[1:], out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// build converts JSON leaves (numbers, booleans, strings) to a tensor of the input's type.
+func build(info tensor.Info, shape []int64, leaves []any) (*tensor.Tensor, error) {
+	n, err := tensor.NumElements(shape)
+	if err != nil || n != int64(len(leaves)) {
+		return nil, badInput("input %q: shape %s needs %d values, got %d", info.Name, tensor.ShapeString(shape), n, len(leaves))
+	}
+	if len(shape) != len(info.Shape) {
+		return nil, badInput("input %q must have shape %s, got %s", info.Name, tensor.ShapeString(info.Shape), tensor.ShapeString(shape))
+	}
+	for d, want := range info.Shape {
+		if want >= 0 && shape[d] != want {
+			return nil, badInput("input %q must have shape %s, got %s", info.Name, tensor.ShapeString(info.Shape), tensor.ShapeString(shape))
+		}
+	}
+	switch {
+	case info.DType == tensor.String:
+		s := make([]string, len(leaves))
+		for i, x := range leaves {
+			str, ok := x.(string)
+			if !ok {
+				return nil, badInput("input %q is a string tensor; value %d is %v", info.Name, i, x)
+			}
+			s[i] = str
+		}
+		return tensor.NewStrings(shape, s), nil
+	case info.DType == tensor.Bool:
+		b := make([]bool, len(leaves))
+		for i, x := range leaves {
+			switch v := x.(type) {
+			case bool:
+				b[i] = v
+			case json.Number:
+				if v != "0" && v != "1" {
+					return nil, badInput("input %q is bool; value %d is %s", info.Name, i, v)
+				}
+				b[i] = v == "1"
+			default:
+				return nil, badInput("input %q is bool; value %d is %v", info.Name, i, x)
+			}
+		}
+		return tensor.NewBool(shape, b), nil
+	case info.DType == tensor.Int64:
+		// parsed exactly: int64 values above 2^53 do not survive a float64
+		v := make([]int64, len(leaves))
+		for i, x := range leaves {
+			num, ok := x.(json.Number)
+			if !ok {
+				return nil, badInput("input %q is int64; value %d is %v", info.Name, i, x)
+			}
+			n, err := strconv.ParseInt(string(num), 10, 64)
+			if err != nil {
+				return nil, badInput("input %q is int64; value %d (%s) is not one", info.Name, i, num)
+			}
+			v[i] = n
+		}
+		return tensor.New(shape, v), nil
+	}
+	f := make([]float64, len(leaves))
+	for i, x := range leaves {
+		num, ok := x.(json.Number)
+		if !ok {
+			return nil, badInput("input %q is %s; value %d is %v, not a number", info.Name, info.DType, i, x)
+		}
+		v, err := num.Float64()
+		if err != nil && !math.IsInf(v, 0) {
+			return nil, badInput("input %q: value %d (%s) is not a number", info.Name, i, num)
+		}
+		f[i] = v
+	}
+	t, err := tensor.FromFloat64s(info.DType, shape, f)
+	if err != nil {
+		return nil, badInput("input %q: %v", info.Name, err)
+	}
+	return t, nil
+}
+
+// Output is one output tensor in a response.
+type Output struct {
+	Name  string       `json:"name"`
+	Shape []int64      `json:"shape"`
+	DType tensor.DType `json:"dtype"`
+	Data  any          `json:"data"`
+}
+
+func (h *tensorHandler) Postprocess(_ context.Context, _ *Request, outputs []*tensor.Tensor) (*Response, error) {
+	res := struct {
+		Outputs []Output `json:"outputs"`
+	}{}
+	for i, t := range outputs {
+		o := Output{Name: h.outputs[i].Name, Shape: t.Shape, DType: t.DType}
+		switch t.DType {
+		case tensor.String:
+			o.Data = t.Strings
+		case tensor.Bool:
+			b := make([]bool, len(t.Data))
+			for j, x := range t.Data {
+				b[j] = x != 0
+			}
+			o.Data = b
+		case tensor.Int64:
+			o.Data, _ = tensor.Values[int64](t)
+		case tensor.Uint64:
+			o.Data, _ = tensor.Values[uint64](t)
+		default:
+			f, err := t.Float64s()
+			if err != nil {
+				return nil, err
+			}
+			o.Data = newJSONFloats(f, t.DType)
+		}
+		res.Outputs = append(res.Outputs, o)
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		return nil, err
+	}
+	return &Response{Body: append(b, '\n'), ContentType: "application/json"}, nil
+}
+
+// jsonFloats makes float values JSON-safe: NaN and ±Inf become null, and values of 32-bit
+// (or narrower) types print at that precision (0.1, not 0.10000000149011612).
+type jsonFloats struct {
+	values []float64
+	bits   int
+}
+
+func newJSONFloats(f []float64, dt tensor.DType) jsonFloats {
+	bits := 32
+	if dt == tensor.Float64 || dt == tensor.Int32 || dt == tensor.Uint32 {
+		bits = 64
+	}
+	return jsonFloats{f, bits}
+}
+
+func (j jsonFloats) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, len(j.values)*10+2)
+	b = append(b, '[')
+	for i, v := range j.values {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			b = append(b, "null"...)
+			continue
+		}
+		b = strconv.AppendFloat(b, v, 'g', -1, j.bits)
+	}
+	return append(b, ']'), nil
+}

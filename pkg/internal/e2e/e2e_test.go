@@ -1,0 +1,132 @@
+// Package e2e runs the real ts and tsarchive binaries end to end.
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tsserve/ts/pkg/internal/testenv"
+)
+
+func run(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(testenv.Binaries(t), bin), args...)
+	cmd.Dir = testenv.Root()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", bin, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func request(t *testing.T, method, url string, body []byte) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, b
+}
+
+// orderedTop returns the first key of a JSON object as written (the top class).
+func orderedTop(t *testing.T, body []byte) string {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("answer is not a JSON object: %s", body)
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		t.Fatalf("empty answer: %s", body)
+	}
+	return tok.(string)
+}
+
+// TestFiveSteps packs the digits sample with tsarchive, serves it with ts serve on random
+// ports, and checks every sample image gets its digit, bad input a 400, and that the
+// server keeps serving.
+func TestFiveSteps(t *testing.T) {
+	store := t.TempDir()
+	out := run(t, "tsarchive", "--model-name", "digits", "--version", "1.0",
+		"--serialized-file", "samples/digits/model.onnx", "--handler", "image_classifier",
+		"--extra-files", "samples/digits/index_to_name.json", "--export-path", store)
+	if !strings.Contains(out, filepath.Join(store, "digits.mar")) {
+		t.Errorf("tsarchive output %q does not name the archive", out)
+	}
+	srv := testenv.StartServer(t, "--model-store", store, "--models", "digits=digits.mar")
+
+	code, body := request(t, "GET", srv.Inference+"/ping", nil)
+	if code != 200 || !strings.Contains(string(body), `"Healthy"`) {
+		t.Fatalf("ping: %d %s", code, body)
+	}
+	code, body = request(t, "GET", srv.Management+"/models", nil)
+	var list struct {
+		Models []struct{ ModelName, ModelURL string }
+	}
+	if err := json.Unmarshal(body, &list); code != 200 || err != nil || len(list.Models) != 1 || list.Models[0].ModelName != "digits" {
+		t.Fatalf("list models: %d %s", code, body)
+	}
+
+	images, _ := filepath.Glob(testenv.Path("samples/digits/*.png"))
+	jpegs, _ := filepath.Glob(testenv.Path("samples/digits/*.jpg"))
+	images = append(images, jpegs...)
+	if len(images) < 10 {
+		t.Fatalf("found %d sample images", len(images))
+	}
+	for _, img := range images {
+		data, err := os.ReadFile(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := strings.TrimSuffix(filepath.Base(img), filepath.Ext(img))
+		for _, method := range []string{"PUT", "POST"} {
+			code, body := request(t, method, srv.Inference+"/predictions/digits", data)
+			if code != 200 {
+				t.Fatalf("%s %s: %d %s", method, img, code, body)
+			}
+			if got := orderedTop(t, body); got != want {
+				t.Errorf("%s %s: top class %q, want %q\n%s", method, filepath.Base(img), got, want, body)
+			}
+		}
+	}
+
+	for name, bad := range map[string][]byte{"text": []byte("this is not an image"), "empty": nil, "truncated png": []byte("\x89PNG\r\n\x1a\n\x00\x00")} {
+		code, body := request(t, "POST", srv.Inference+"/predictions/digits", bad)
+		var e struct {
+			Code    int
+			Type    string
+			Message string
+		}
+		if err := json.Unmarshal(body, &e); code != 400 || err != nil || e.Code != 400 || e.Type == "" || e.Message == "" {
+			t.Errorf("%s: %d %s", name, code, body)
+		}
+	}
+	code, _ = request(t, "POST", srv.Inference+"/predictions/missing", []byte("x"))
+	if code != 404 {
+		t.Errorf("unknown model: %d", code)
+	}
+	// still serving
+	data, _ := os.ReadFile(testenv.Path("samples/digits/7.png"))
+	if code, body := request(t, "POST", srv.Inference+"/predictions/digits/1.0", data); code != 200 || orderedTop(t, body) != "7" {
+		t.Errorf("after bad input: %d %s", code, body)
+	}
+	if err := srv.Stop(t); err != nil {
+		t.Errorf("ts serve exited with %v after SIGTERM\n%s", err, srv.Log())
+	}
+}

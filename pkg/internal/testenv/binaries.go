@@ -1,0 +1,164 @@
+package testenv
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+)
+
+// Binaries builds ts and tsarchive once per test process and returns the folder holding
+// them. tsarchive is built with CGO_ENABLED=0, as it is released.
+func Binaries(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "ts-bin-*")
+		if buildErr != nil {
+			return
+		}
+		for _, b := range []struct{ pkg, cgo string }{{"./cmd/ts", "1"}, {"./cmd/tsarchive", "0"}} {
+			cmd := exec.Command("go", "build", "-o", buildDir, b.pkg)
+			cmd.Dir = Root()
+			cmd.Env = append(os.Environ(), "CGO_ENABLED="+b.cgo)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				buildErr = fmt.Errorf("go build %s: %v\n%s", b.pkg, err, out)
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildDir
+}
+
+// Server is a `ts serve` process started by a test.
+type Server struct {
+	Cmd        *exec.Cmd
+	Inference  string // http://127.0.0.1:port
+	Management string
+	log        *lockedBuffer
+	done       chan error
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) add(s string) {
+	l.mu.Lock()
+	l.b.WriteString(s)
+	l.mu.Unlock()
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+var listeningRE = regexp.MustCompile(`msg=listening api=(\w+) address=(\S+)`)
+
+// StartServer runs `ts serve` with args (on random free 127.0.0.1 ports unless the args
+// give addresses) and waits until both APIs listen. The server is stopped when the test ends.
+func StartServer(t testing.TB, args ...string) *Server {
+	t.Helper()
+	bin := filepath.Join(Binaries(t), "ts")
+	joined := strings.Join(args, " ")
+	if !strings.Contains(joined, "--inference-address") {
+		args = append(args, "--inference-address", "127.0.0.1:0")
+	}
+	if !strings.Contains(joined, "--management-address") {
+		args = append(args, "--management-address", "127.0.0.1:0")
+	}
+	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
+	cmd.Dir = Root()
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Cmd: cmd, log: &lockedBuffer{}, done: make(chan error, 1)}
+	found := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		closed := false
+		for sc.Scan() {
+			line := sc.Text()
+			s.log.add(line + "\n")
+			if m := listeningRE.FindStringSubmatch(line); m != nil {
+				s.log.mu.Lock()
+				if m[1] == "inference" {
+					s.Inference = m[2]
+				} else if m[1] == "management" {
+					s.Management = m[2]
+				}
+				ready := s.Inference != "" && s.Management != ""
+				s.log.mu.Unlock()
+				if ready && !closed {
+					close(found)
+					closed = true
+				}
+			}
+		}
+		io.Copy(io.Discard, stderr)
+		s.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() { s.Stop(t) })
+	select {
+	case <-found:
+	case err := <-s.done:
+		s.done <- err
+		t.Fatalf("ts serve exited before listening: %v\n%s", err, s.Log())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("ts serve did not start listening in 30s\n%s", s.Log())
+	}
+	return s
+}
+
+// Log returns what the server has logged so far.
+func (s *Server) Log() string { return s.log.String() }
+
+// Stop sends SIGTERM and waits for the process to exit, returning its exit error.
+func (s *Server) Stop(t testing.TB) error {
+	if s.Cmd.ProcessState != nil {
+		return nil
+	}
+	s.Cmd.Process.Signal(syscall.SIGTERM)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	select {
+	case err := <-s.done:
+		s.done <- err
+		return err
+	case <-ctx.Done():
+		s.Cmd.Process.Kill()
+		t.Errorf("ts serve did not stop within 30s of SIGTERM\n%s", s.Log())
+		return ctx.Err()
+	}
+}
+
+// RemoveBinaries deletes what Binaries built; call it from TestMain after m.Run.
+func RemoveBinaries() {
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+}

@@ -1,0 +1,343 @@
+// Package onnx reads what ts needs from an ONNX model file without loading it: whether it
+// is an ONNX model at all, and its signature (input and output names, element types and
+// shapes). It walks the protobuf encoding over an io.ReaderAt, skipping weights, so a
+// 500 MB model costs a few reads. Pure Go: tsarchive uses it with CGO_ENABLED=0.
+package onnx
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// Model is what ts reads from an ONNX file.
+type Model struct {
+	IRVersion       int64         `json:"ir_version"`
+	Opset           int64         `json:"opset,omitempty"`
+	ProducerName    string        `json:"producer_name,omitempty"`
+	ProducerVersion string        `json:"producer_version,omitempty"`
+	Inputs          []tensor.Info `json:"inputs"`
+	Outputs         []tensor.Info `json:"outputs"`
+	// Metadata holds the model's metadata_props (key/value strings).
+	Metadata map[string]string `json:"metadata,omitempty"`
+}
+
+// ErrNotONNX says the bytes are not an ONNX model.
+var ErrNotONNX = errors.New("not an ONNX model")
+
+// ReadFile reads the signature of the ONNX model at path.
+func ReadFile(path string) (*Model, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("%s is a folder, not an ONNX model", path)
+	}
+	m, err := Read(f, st.Size())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}
+
+// Read reads the signature of the ONNX model held in r (size bytes).
+func Read(r io.ReaderAt, size int64) (*Model, error) {
+	p := &parser{r: &pagedReader{r: r}}
+	m := &Model{}
+	var graph *span
+	var initializers = map[string]bool{}
+	err := p.fields(span{0, size}, func(f field) error {
+		switch {
+		case f.num == 1 && f.typ == protowire.VarintType:
+			m.IRVersion = int64(f.varint)
+		case f.num == 2 && f.typ == protowire.BytesType:
+			s, err := p.str(f.value)
+			m.ProducerName = s
+			return err
+		case f.num == 3 && f.typ == protowire.BytesType:
+			s, err := p.str(f.value)
+			m.ProducerVersion = s
+			return err
+		case f.num == 7 && f.typ == protowire.BytesType:
+			g := f.value
+			graph = &g
+		case f.num == 8 && f.typ == protowire.BytesType:
+			return p.fields(f.value, func(o field) error {
+				// OperatorSetIdProto: domain=1, version=2; the default domain is ""
+				if o.num == 2 && o.typ == protowire.VarintType && int64(o.varint) > m.Opset {
+					m.Opset = int64(o.varint)
+				}
+				return nil
+			})
+		case f.num == 14 && f.typ == protowire.BytesType:
+			var k, v string
+			err := p.fields(f.value, func(kv field) error {
+				var err error
+				if kv.typ == protowire.BytesType && kv.num == 1 {
+					k, err = p.str(kv.value)
+				} else if kv.typ == protowire.BytesType && kv.num == 2 {
+					v, err = p.str(kv.value)
+				}
+				return err
+			})
+			if m.Metadata == nil {
+				m.Metadata = map[string]string{}
+			}
+			m.Metadata[k] = v
+			return err
+		}
+		return nil
+	})
+	if err != nil || m.IRVersion <= 0 || graph == nil {
+		if err == nil {
+			err = errors.New("no IR version or graph")
+		}
+		return nil, fmt.Errorf("%w: %v", ErrNotONNX, err)
+	}
+	var inputs, outputs []tensor.Info
+	err = p.fields(*graph, func(f field) error {
+		if f.typ != protowire.BytesType {
+			return nil
+		}
+		switch f.num {
+		case 5: // initializer: TensorProto, name = 8
+			name, err := p.stringField(f.value, 8)
+			initializers[name] = true
+			return err
+		case 15: // sparse_initializer: SparseTensorProto, values = 1 (TensorProto)
+			return p.fields(f.value, func(v field) error {
+				if v.num == 1 && v.typ == protowire.BytesType {
+					name, err := p.stringField(v.value, 8)
+					initializers[name] = true
+					return err
+				}
+				return nil
+			})
+		case 11, 12:
+			info, err := p.valueInfo(f.value)
+			if err != nil {
+				return err
+			}
+			if f.num == 11 {
+				inputs = append(inputs, info)
+			} else {
+				outputs = append(outputs, info)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: graph: %v", ErrNotONNX, err)
+	}
+	// Before IR version 4, initializers were listed among the inputs too.
+	for _, in := range inputs {
+		if !initializers[in.Name] {
+			m.Inputs = append(m.Inputs, in)
+		}
+	}
+	m.Outputs = outputs
+	return m, nil
+}
+
+// span is a byte range [start, end) of the file.
+type span struct{ start, end int64 }
+
+type field struct {
+	num    protowire.Number
+	typ    protowire.Type
+	varint uint64
+	value  span // for length-delimited fields
+}
+
+type parser struct {
+	r   io.ReaderAt
+	buf [binaryHeaderMax]byte
+}
+
+const binaryHeaderMax = 20 // a tag and a length, each at most 10 bytes
+
+// fields calls fn for each field in s, reading only headers and varints.
+func (p *parser) fields(s span, fn func(field) error) error {
+	for off := s.start; off < s.end; {
+		n := min(int64(len(p.buf)), s.end-off)
+		got, err := p.r.ReadAt(p.buf[:n], off)
+		if int64(got) < n && err != nil {
+			return fmt.Errorf("truncated at byte %d: %w", off, err)
+		}
+		b := p.buf[:got]
+		num, typ, tagLen := protowire.ConsumeTag(b)
+		if tagLen < 0 {
+			return fmt.Errorf("bad field tag at byte %d", off)
+		}
+		b = b[tagLen:]
+		f := field{num: num, typ: typ}
+		var valLen int64
+		switch typ {
+		case protowire.VarintType:
+			v, l := protowire.ConsumeVarint(b)
+			if l < 0 {
+				return fmt.Errorf("bad varint at byte %d", off)
+			}
+			f.varint, valLen = v, int64(l)
+		case protowire.Fixed32Type:
+			valLen = 4
+		case protowire.Fixed64Type:
+			valLen = 8
+		case protowire.BytesType:
+			v, l := protowire.ConsumeVarint(b)
+			if l < 0 {
+				return fmt.Errorf("bad length at byte %d", off)
+			}
+			start := off + int64(tagLen) + int64(l)
+			if v > uint64(s.end-start) {
+				return fmt.Errorf("field %d at byte %d runs past its message", num, off)
+			}
+			f.value = span{start, start + int64(v)}
+			valLen = int64(l) + int64(v)
+		default:
+			return fmt.Errorf("unsupported wire type %d at byte %d", typ, off)
+		}
+		next := off + int64(tagLen) + valLen
+		if next > s.end {
+			return fmt.Errorf("field %d at byte %d runs past its message", num, off)
+		}
+		if err := fn(f); err != nil {
+			return err
+		}
+		off = next
+	}
+	return nil
+}
+
+const maxString = 1 << 16
+
+func (p *parser) str(s span) (string, error) {
+	if s.end-s.start > maxString {
+		return "", fmt.Errorf("string of %d bytes at byte %d is too long", s.end-s.start, s.start)
+	}
+	b := make([]byte, s.end-s.start)
+	if _, err := p.r.ReadAt(b, s.start); err != nil && !(errors.Is(err, io.EOF) && len(b) == 0) {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// stringField returns the first string field num in message s.
+func (p *parser) stringField(s span, num protowire.Number) (string, error) {
+	var out string
+	found := false
+	err := p.fields(s, func(f field) error {
+		if !found && f.num == num && f.typ == protowire.BytesType {
+			found = true
+			var err error
+			out, err = p.str(f.value)
+			return err
+		}
+		return nil
+	})
+	return out, err
+}
+
+// valueInfo reads a ValueInfoProto: name=1, type=2 (TypeProto: tensor_type=1 { elem_type=1,
+// shape=2 { dim=1 { dim_value=1, dim_param=2 } } }).
+func (p *parser) valueInfo(s span) (tensor.Info, error) {
+	var info tensor.Info
+	isTensor := false
+	err := p.fields(s, func(f field) error {
+		var err error
+		switch {
+		case f.num == 1 && f.typ == protowire.BytesType:
+			info.Name, err = p.str(f.value)
+		case f.num == 2 && f.typ == protowire.BytesType:
+			err = p.fields(f.value, func(t field) error {
+				if t.num != 1 || t.typ != protowire.BytesType {
+					return nil
+				}
+				isTensor = true
+				return p.tensorType(t.value, &info)
+			})
+		}
+		return err
+	})
+	if err == nil && !isTensor {
+		err = fmt.Errorf("%q is not a tensor (sequences, maps and optionals are not supported)", info.Name)
+	}
+	return info, err
+}
+
+func (p *parser) tensorType(s span, info *tensor.Info) error {
+	return p.fields(s, func(f field) error {
+		switch {
+		case f.num == 1 && f.typ == protowire.VarintType:
+			info.DType = tensor.DType(int32(f.varint))
+		case f.num == 2 && f.typ == protowire.BytesType:
+			info.Shape = []int64{}
+			err := p.fields(f.value, func(d field) error {
+				if d.num != 1 || d.typ != protowire.BytesType {
+					return nil
+				}
+				dim, name := int64(-1), ""
+				err := p.fields(d.value, func(x field) error {
+					var err error
+					switch {
+					case x.num == 1 && x.typ == protowire.VarintType:
+						dim = int64(x.varint)
+					case x.num == 2 && x.typ == protowire.BytesType:
+						name, err = p.str(x.value)
+					}
+					return err
+				})
+				info.Shape = append(info.Shape, dim)
+				info.DimNames = append(info.DimNames, name)
+				return err
+			})
+			if !slices.ContainsFunc(info.DimNames, func(n string) bool { return n != "" }) {
+				info.DimNames = nil
+			}
+			return err
+		}
+		return nil
+	})
+}
+
+// pagedReader serves the parser's many small reads from one cached page of the file.
+type pagedReader struct {
+	r     io.ReaderAt
+	page  []byte
+	start int64
+}
+
+const pageSize = 64 << 10
+
+func (p *pagedReader) ReadAt(b []byte, off int64) (int, error) {
+	if len(b) > pageSize/4 {
+		return p.r.ReadAt(b, off)
+	}
+	if p.page == nil || off < p.start || off+int64(len(b)) > p.start+int64(len(p.page)) {
+		if p.page == nil {
+			p.page = make([]byte, pageSize)
+		}
+		n, err := p.r.ReadAt(p.page[:cap(p.page)], off)
+		p.page, p.start = p.page[:n], off
+		if n == 0 && err != nil {
+			return 0, err
+		}
+	}
+	n := copy(b, p.page[off-p.start:])
+	if n < len(b) {
+		return n, io.ErrUnexpectedEOF
+	}
+	return n, nil
+}
