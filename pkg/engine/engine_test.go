@@ -13,8 +13,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/tsserve/ts/pkg/internal/testenv"
 	"github.com/tsserve/ts/pkg/config"
+	"github.com/tsserve/ts/pkg/internal/testenv"
 	"github.com/tsserve/ts/pkg/tensor"
 )
 

@@ -127,4 +127,3 @@ func (s *Server) describeModel(w http.ResponseWriter, r *http.Request) error {
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
-
