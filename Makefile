@@ -38,7 +38,7 @@ fmt-check:
 
 ## fuzz: run the fuzzers briefly (CI does this too)
 fuzz:
-	$(GO) test ./pkg/onnx -run '^$$' -fuzz FuzzRead -fuzztime 10s
+	$(GO) test ./pkg/onnx -run '^$$' -fuzz FuzzRead -fuzztime 10s -fuzzminimizetime 2s
 
 ## samples: retrain the sample models (needs Debian's python3-torch, -onnx, -sklearn, -pil)
 samples:
