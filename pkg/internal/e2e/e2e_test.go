@@ -130,3 +130,39 @@ func TestFiveSteps(t *testing.T) {
 		t.Errorf("ts serve exited with %v after SIGTERM\n%s", err, srv.Log())
 	}
 }
+
+// TestMissingLibrary: a missing or wrong ONNX Runtime library is one line on stderr and a
+// non-zero exit, for every way of naming it.
+func TestMissingLibrary(t *testing.T) {
+	bin := filepath.Join(testenv.Binaries(t), "ts")
+	notLib := filepath.Join(t.TempDir(), "libonnxruntime.so.1")
+	os.WriteFile(notLib, []byte("not a library"), 0o644)
+	cases := []struct {
+		name string
+		args []string
+		env  string
+	}{
+		{"flag, missing", []string{"--ort-lib", "/nonexistent/libonnxruntime.so.1", "version"}, ""},
+		{"flag, not a library", []string{"serve", "--ort-lib", notLib}, ""},
+		{"env, missing", []string{"version"}, "TS_ORT_LIB=/nonexistent/libonnxruntime.so.1"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command(bin, c.args...)
+			cmd.Env = os.Environ()
+			if c.env != "" {
+				cmd.Env = append(cmd.Env, c.env)
+			}
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			if err == nil || cmd.ProcessState.ExitCode() != 1 {
+				t.Fatalf("exit %v, want 1", err)
+			}
+			msg := stderr.String()
+			if strings.Count(msg, "\n") != 1 || !strings.HasPrefix(msg, "ts: cannot load ONNX Runtime: tried ") || !strings.Contains(msg, "make setup") {
+				t.Errorf("stderr is not one helpful line:\n%s", msg)
+			}
+		})
+	}
+}

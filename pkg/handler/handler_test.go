@@ -1,0 +1,311 @@
+package handler
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tsserve/ts/pkg/apierror"
+	"github.com/tsserve/ts/pkg/internal/testenv"
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+var digitsInput = tensor.Info{Name: "input", DType: tensor.Float32, Shape: []int64{-1, 1, 8, 8}}
+
+func TestImageSpecDefaults(t *testing.T) {
+	cases := []struct {
+		shape              []int64
+		dtype              tensor.DType
+		nhwc               bool
+		channels, h, w, rs int
+		mean0, scale       float64
+	}{
+		{[]int64{-1, 3, 224, 224}, tensor.Float32, false, 3, 224, 224, 256, 0.485, 255},
+		{[]int64{1, 224, 224, 3}, tensor.Float32, true, 3, 224, 224, 256, 0.485, 255},
+		{[]int64{-1, 1, 8, 8}, tensor.Float32, false, 1, 8, 8, 0, 0, 255},
+		{[]int64{1, 3, -1, -1}, tensor.Float16, false, 3, 224, 224, 256, 0.485, 255},
+		{[]int64{1, 3, 32, 48}, tensor.Float32, false, 3, 32, 48, 0, 0.485, 255},
+		{[]int64{1, 300, 300, 3}, tensor.Uint8, true, 3, 300, 300, 0, 0, 1},
+	}
+	for _, c := range cases {
+		s, err := newImageSpec(tensor.Info{Name: "x", DType: c.dtype, Shape: c.shape}, nil)
+		if err != nil {
+			t.Fatalf("%v: %v", c.shape, err)
+		}
+		if s.nhwc != c.nhwc || s.channels != c.channels || s.height != c.h || s.width != c.w || s.resize != c.rs || s.mean[0] != c.mean0 || s.scale != c.scale {
+			t.Errorf("%v %s: got %+v", c.shape, c.dtype, s)
+		}
+	}
+	for _, bad := range []struct {
+		shape []int64
+		cfg   config
+	}{
+		{[]int64{1, 4}, nil},
+		{[]int64{1, 3, 8, 8}, config{"layout": "HWC"}},
+		{[]int64{1, 3, 8, 8}, config{"std": []any{0.0}}},
+		{[]int64{1, 3, 8, 8}, config{"mean": []any{1.0, 2.0}}},
+		{[]int64{1, 3, 8, 8}, config{"channels": 4}},
+		{[]int64{1, 3, 8, 8}, config{"resize": "big"}},
+	} {
+		if _, err := newImageSpec(tensor.Info{Name: "x", DType: tensor.Float32, Shape: bad.shape}, bad.cfg); err == nil {
+			t.Errorf("%v %v accepted", bad.shape, bad.cfg)
+		}
+	}
+}
+
+func pngBytes(t *testing.T, img image.Image) []byte {
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func solid(w, h int, c color.Color) image.Image {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			img.Set(x, y, c)
+		}
+	}
+	return img
+}
+
+func TestPreprocessNormalises(t *testing.T) {
+	red := pngBytes(t, solid(400, 300, color.NRGBA{255, 0, 0, 255}))
+	for _, nhwc := range []bool{false, true} {
+		shape := []int64{-1, 3, 224, 224}
+		if nhwc {
+			shape = []int64{-1, 224, 224, 3}
+		}
+		h, err := newImageClassifier(&Model{Inputs: []tensor.Info{{Name: "x", DType: tensor.Float32, Shape: shape}}, Dir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := h.Preprocess(context.Background(), &Request{Inputs: []Input{{Name: "body", Data: red}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := in[0]
+		if want := []int64{1, 3, 224, 224}; !nhwc && !slices.Equal(x.Shape, want) {
+			t.Fatalf("shape %v", x.Shape)
+		}
+		v, _ := tensor.Values[float32](x)
+		want := []float64{(1 - 0.485) / 0.229, (0 - 0.456) / 0.224, (0 - 0.406) / 0.225}
+		for ch := 0; ch < 3; ch++ {
+			idx := ch*224*224 + 100*224 + 100
+			if nhwc {
+				idx = (100*224+100)*3 + ch
+			}
+			if math.Abs(float64(v[idx])-want[ch]) > 1e-5 {
+				t.Errorf("nhwc=%v channel %d = %v, want %v", nhwc, ch, v[idx], want[ch])
+			}
+		}
+	}
+}
+
+func TestPreprocessDigitsSample(t *testing.T) {
+	h, err := newImageClassifier(&Model{Inputs: []tensor.Info{digitsInput}, Dir: testenv.Path("samples/digits")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(testenv.Path("samples/digits/3.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string][]byte{"png": data, "base64": []byte(base64.StdEncoding.EncodeToString(data))} {
+		in, err := h.Preprocess(context.Background(), &Request{Inputs: []Input{{Name: "data", Data: body}}})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !slices.Equal(in[0].Shape, []int64{1, 1, 8, 8}) {
+			t.Fatalf("%s: shape %v", name, in[0].Shape)
+		}
+		v, _ := tensor.Values[float32](in[0])
+		if slices.Min(v) < 0 || slices.Max(v) > 1 || slices.Max(v) < 0.5 {
+			t.Errorf("%s: values span [%v, %v], want pixel values in [0, 1]", name, slices.Min(v), slices.Max(v))
+		}
+	}
+}
+
+// hugePNG is a valid PNG header claiming 100000×100000 pixels.
+func hugePNG() []byte {
+	var b bytes.Buffer
+	b.WriteString("\x89PNG\r\n\x1a\n")
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr[0:], 100000)
+	binary.BigEndian.PutUint32(ihdr[4:], 100000)
+	ihdr[8], ihdr[9] = 8, 2
+	binary.Write(&b, binary.BigEndian, uint32(13))
+	chunk := append([]byte("IHDR"), ihdr...)
+	b.Write(chunk)
+	binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(chunk))
+	return b.Bytes()
+}
+
+func TestPreprocessBadInput(t *testing.T) {
+	h, err := newImageClassifier(&Model{Inputs: []tensor.Info{digitsInput}, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, _ := os.ReadFile(testenv.Path("samples/digits/3.jpg"))
+	cases := map[string][]byte{
+		"empty":          nil,
+		"text":           []byte("hello, this is not an image at all"),
+		"truncated jpeg": good[:len(good)/2],
+		"huge":           hugePNG(),
+		"json":           []byte(`{"inputs": [1, 2, 3]}`),
+	}
+	for name, body := range cases {
+		_, err := h.Preprocess(context.Background(), &Request{Inputs: []Input{{Name: "body", Data: body}}})
+		var ae *apierror.Error
+		if !errors.As(err, &ae) || ae.Code != 400 {
+			t.Errorf("%s: error %v, want a 400", name, err)
+		}
+	}
+	if _, err := h.Preprocess(context.Background(), &Request{}); err == nil {
+		t.Error("a request without inputs was accepted")
+	}
+}
+
+func TestClassifierPostprocess(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name   string
+		labels string
+		cfg    config
+		output []float32
+		want   []string
+		probs  []float64
+	}{
+		{"logits", `{"0": "cat", "1": "dog", "2": "fox"}`, nil, []float32{1, 3, 2}, []string{"dog", "fox", "cat"}, nil},
+		{"probabilities kept", `{"0": ["n1", "cat"], "1": ["n2", "dog"], "2": ["n3", "fox"]}`, nil, []float32{0.2, 0.5, 0.3}, []string{"dog", "fox", "cat"}, []float64{0.5, 0.3, 0.2}},
+		{"no labels, topk 2", "", config{"topk": 2}, []float32{0.1, 0.2, 0.7}, []string{"2", "1"}, nil},
+		{"object_type_names", `{"object_type_names": ["a", "b"]}`, config{"softmax": "never"}, []float32{5, 7}, []string{"b", "a"}, []float64{7, 5}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			os.Remove(filepath.Join(dir, LabelsFile))
+			if c.labels != "" {
+				os.WriteFile(filepath.Join(dir, LabelsFile), []byte(c.labels), 0o644)
+			}
+			h, err := newImageClassifier(&Model{Inputs: []tensor.Info{digitsInput}, Dir: dir, Config: c.cfg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := h.Postprocess(context.Background(), nil, []*tensor.Tensor{tensor.New([]int64{1, int64(len(c.output))}, c.output)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dec := json.NewDecoder(bytes.NewReader(res.Body))
+			dec.Token()
+			var keys []string
+			var values []float64
+			sum := 0.0
+			for dec.More() {
+				k, _ := dec.Token()
+				var v float64
+				dec.Decode(&v)
+				keys = append(keys, k.(string))
+				values = append(values, v)
+				sum += v
+			}
+			if !slices.Equal(keys, c.want) {
+				t.Errorf("order %v, want %v\n%s", keys, c.want, res.Body)
+			}
+			if c.probs != nil {
+				for i := range c.probs {
+					if math.Abs(values[i]-c.probs[i]) > 1e-6 {
+						t.Errorf("values %v, want %v", values, c.probs)
+					}
+				}
+			} else if len(keys) == len(c.output) && math.Abs(sum-1) > 1e-5 {
+				t.Errorf("probabilities sum to %v", sum)
+			}
+			if res.ContentType != "application/json" || !strings.HasSuffix(string(res.Body), "\n") {
+				t.Errorf("content type %q", res.ContentType)
+			}
+		})
+	}
+	os.WriteFile(filepath.Join(dir, LabelsFile), []byte(`{"zero": "cat"}`), 0o644)
+	if _, err := newImageClassifier(&Model{Inputs: []tensor.Info{digitsInput}, Dir: dir}); err == nil {
+		t.Error("bad index_to_name.json accepted")
+	}
+}
+
+func TestTensorHandler(t *testing.T) {
+	iris := &Model{Inputs: []tensor.Info{{Name: "features", DType: tensor.Float32, Shape: []int64{-1, 4}}},
+		Outputs: []tensor.Info{{Name: "probabilities", DType: tensor.Float32, Shape: []int64{-1, 3}}}}
+	multi := &Model{Inputs: []tensor.Info{{Name: "ids:0", DType: tensor.Int64, Shape: []int64{-1, 3}}, {Name: "k", DType: tensor.Int64, Shape: []int64{}},
+		{Name: "mask", DType: tensor.Bool, Shape: []int64{-1, 3}}}}
+	cases := []struct {
+		name   string
+		model  *Model
+		body   string
+		shapes [][]int64
+		err    string
+	}{
+		{"named", iris, `{"inputs": {"features": [[5.1, 3.5, 1.4, 0.2]]}}`, [][]int64{{1, 4}}, ""},
+		{"bare array, two rows", iris, `[[5.1, 3.5, 1.4, 0.2], [6, 3, 5, 2]]`, [][]int64{{2, 4}}, ""},
+		{"batch dimension added", iris, `{"inputs": {"features": [5.1, 3.5, 1.4, 0.2]}}`, [][]int64{{1, 4}}, ""},
+		{"kserve v2", iris, `{"inputs": [{"name": "features", "shape": [1, 4], "datatype": "FP32", "data": [5.1, 3.5, 1.4, 0.2]}]}`, [][]int64{{1, 4}}, ""},
+		{"int64 scalar, bool, colon", multi, `{"inputs": {"ids:0": [[9007199254740993, 2, 3]], "k": 7, "mask": [[true, false, 1]]}}`, [][]int64{{1, 3}, {}, {1, 3}}, ""},
+		{"wrong name", iris, `{"inputs": {"x": [[1, 2, 3, 4]]}}`, nil, `no input "x"`},
+		{"wrong shape", iris, `{"inputs": {"features": [[1, 2, 3]]}}`, nil, "must have shape [-1,4], got [1,3]"},
+		{"ragged", iris, `[[1, 2, 3, 4], [1, 2]]`, nil, "not rectangular"},
+		{"not json", iris, `features=1,2,3,4`, nil, "not valid JSON"},
+		{"string value", iris, `[["a", 2, 3, 4]]`, nil, "not a number"},
+		{"empty", iris, ``, nil, "no tensors"},
+		{"missing input", multi, `{"inputs": {"k": 1}}`, nil, `"ids:0" is missing`},
+		{"wrong v2 dtype", iris, `{"inputs": [{"name": "features", "shape": [1, 4], "datatype": "INT64", "data": [1, 2, 3, 4]}]}`, nil, "must be float32"},
+		{"fraction in int64", multi, `{"inputs": {"ids:0": [[1.5, 2, 3]], "k": 1, "mask": [[true, true, true]]}}`, nil, "is not one"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h, _ := newTensorHandler(c.model)
+			in, err := h.Preprocess(context.Background(), &Request{Inputs: []Input{{Name: "body", Data: []byte(c.body)}}})
+			if c.err != "" {
+				var ae *apierror.Error
+				if !errors.As(err, &ae) || ae.Code != 400 || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("error %v, want a 400 containing %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, s := range c.shapes {
+				if !slices.Equal(in[i].Shape, s) {
+					t.Errorf("input %d shape %v, want %v", i, in[i].Shape, s)
+				}
+			}
+			if c.name == "int64 scalar, bool, colon" {
+				if v, _ := tensor.Values[int64](in[0]); v[0] != 9007199254740993 {
+					t.Errorf("int64 lost precision: %d", v[0])
+				}
+			}
+		})
+	}
+	h, _ := newTensorHandler(iris)
+	res, err := h.Postprocess(context.Background(), nil, []*tensor.Tensor{tensor.New([]int64{1, 3}, []float32{0.1, float32(math.NaN()), 0.7})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"outputs":[{"name":"probabilities","shape":[1,3],"dtype":"float32","data":[0.1,null,0.7]}]}` + "\n"
+	if string(res.Body) != want {
+		t.Errorf("body %s, want %s", res.Body, want)
+	}
+}

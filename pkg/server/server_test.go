@@ -1,0 +1,176 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/tsserve/ts/pkg/archive"
+	"github.com/tsserve/ts/pkg/config"
+	"github.com/tsserve/ts/pkg/engine"
+	"github.com/tsserve/ts/pkg/internal/testenv"
+	"github.com/tsserve/ts/pkg/registry"
+)
+
+func TestMain(m *testing.M) {
+	if _, err := engine.Init(config.ORTCandidates("")); err != nil {
+		fmt.Fprintln(os.Stderr, "server tests need ONNX Runtime (run 'make setup'):", err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+// newTestServer registers the digits (image_classifier) and iris (tensor) samples and
+// serves both APIs with httptest.
+func newTestServer(t *testing.T) (inference, management *httptest.Server) {
+	t.Helper()
+	store := t.TempDir()
+	pack := func(name, model, handler string, extra ...string) string {
+		res, err := archive.Pack(context.Background(), archive.PackOptions{
+			ModelName: name, SerializedFile: testenv.Path(model), Handler: handler, ExtraFiles: extra, ExportPath: store,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Path
+	}
+	reg := registry.New(registry.Options{TempDir: t.TempDir()})
+	t.Cleanup(reg.Close)
+	for _, s := range []registry.Spec{
+		{Path: pack("digits", "samples/digits/model.onnx", "image_classifier", testenv.Path("samples/digits/index_to_name.json")), URL: "digits.mar"},
+		{Path: pack("iris", "samples/iris/model.onnx", "tensor"), URL: "iris.mar"},
+	} {
+		if _, err := reg.Register(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := New(reg, Options{MaxRequestSize: 64 << 10})
+	ih, _ := srv.Handler("inference")
+	mh, _ := srv.Handler("management")
+	inference, management = httptest.NewServer(ih), httptest.NewServer(mh)
+	t.Cleanup(inference.Close)
+	t.Cleanup(management.Close)
+	return inference, management
+}
+
+type exchange struct {
+	name    string
+	method  string
+	path    string
+	ctype   string
+	body    []byte
+	status  int
+	errType string // for errors: the "type" of the JSON error
+	contain string // a substring of the body
+}
+
+func (x exchange) run(t *testing.T, base string) {
+	t.Helper()
+	req, err := http.NewRequest(x.method, base+x.path, bytes.NewReader(x.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x.ctype != "" {
+		req.Header.Set("Content-Type", x.ctype)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != x.status {
+		t.Fatalf("%s %s: status %d, want %d\n%s", x.method, x.path, res.StatusCode, x.status, body)
+	}
+	if res.Header.Get("x-request-id") == "" {
+		t.Errorf("no x-request-id header")
+	}
+	if x.errType != "" {
+		var e struct {
+			Code    int    `json:"code"`
+			Type    string `json:"type"`
+			Message string `json:"message"`
+		}
+		if err := json.Unmarshal(body, &e); err != nil || e.Code != x.status || e.Type != x.errType || e.Message == "" {
+			t.Errorf("error body %s, want code %d type %s", body, x.status, x.errType)
+		}
+	}
+	if x.contain != "" && !strings.Contains(string(body), x.contain) {
+		t.Errorf("body %s does not contain %q", body, x.contain)
+	}
+}
+
+func multipartBody(t *testing.T, field string, data []byte) (string, []byte) {
+	var b bytes.Buffer
+	boundary := "xXxBoundaryxXx"
+	fmt.Fprintf(&b, "--%s\r\nContent-Disposition: form-data; name=%q; filename=\"x.png\"\r\nContent-Type: image/png\r\n\r\n", boundary, field)
+	b.Write(data)
+	fmt.Fprintf(&b, "\r\n--%s--\r\n", boundary)
+	return "multipart/form-data; boundary=" + boundary, b.Bytes()
+}
+
+func TestInferenceAPI(t *testing.T) {
+	inference, _ := newTestServer(t)
+	png, _ := os.ReadFile(testenv.Path("samples/digits/3.png"))
+	setosa, _ := os.ReadFile(testenv.Path("samples/iris/setosa.json"))
+	mpType, mpBody := multipartBody(t, "data", png)
+	for _, x := range []exchange{
+		{"ping", "GET", "/ping", "", nil, 200, "", `"status": "Healthy"`},
+		{"image body (PUT, as curl -T)", "PUT", "/predictions/digits", "", png, 200, "", `"3": 0.99`},
+		{"image body (POST)", "POST", "/predictions/digits", "image/png", png, 200, "", `"3": 0.99`},
+		{"image as multipart", "POST", "/predictions/digits", mpType, mpBody, 200, "", `"3": 0.99`},
+		{"explicit version", "POST", "/predictions/digits/1.0", "", png, 200, "", `"3"`},
+		{"tensor JSON", "POST", "/predictions/iris", "application/json", setosa, 200, "", `"name":"probabilities","shape":[1,3]`},
+		{"not an image", "POST", "/predictions/digits", "", []byte("hello"), 400, "BadRequestException", "not a supported image"},
+		{"bad tensor JSON", "POST", "/predictions/iris", "", []byte(`{"inputs": {"features": [[1, 2]]}}`), 400, "BadRequestException", "[-1,4]"},
+		{"unknown model", "POST", "/predictions/nope", "", png, 404, "ModelNotFoundException", "Model not found: nope"},
+		{"unknown version", "POST", "/predictions/digits/9.9", "", png, 404, "ModelVersionNotFoundException", "Model version: 9.9 does not exist for model: digits"},
+		{"too large", "POST", "/predictions/digits", "", make([]byte, 65<<10), 413, "RequestEntityTooLargeException", "max_request_size"},
+		{"unknown path", "GET", "/nowhere", "", nil, 404, "ResourceNotFoundException", ""},
+		{"no model name", "POST", "/predictions", "", nil, 404, "ResourceNotFoundException", ""},
+		{"wrong method", "POST", "/ping", "", nil, 405, "MethodNotAllowedException", ""},
+		{"OPTIONS on predictions", "OPTIONS", "/predictions/digits", "", nil, 405, "MethodNotAllowedException", ""},
+	} {
+		t.Run(x.name, func(t *testing.T) { x.run(t, inference.URL) })
+	}
+}
+
+func TestManagementAPI(t *testing.T) {
+	_, management := newTestServer(t)
+	for _, x := range []exchange{
+		{"list", "GET", "/models", "", nil, 200, "", `"modelName": "digits"`},
+		{"list, limit 1", "GET", "/models?limit=1", "", nil, 200, "", `"nextPageToken": "1"`},
+		{"list, second page", "GET", "/models?limit=1&next_page_token=1", "", nil, 200, "", `"modelName": "iris"`},
+		{"list, bad limit", "GET", "/models?limit=x&next_page_token=-3", "", nil, 200, "", `"modelName": "iris"`},
+		{"describe", "GET", "/models/digits", "", nil, 200, "", `"modelVersion": "1.0"`},
+		{"describe version", "GET", "/models/iris/1.0", "", nil, 200, "", `"name": "features"`},
+		{"describe all", "GET", "/models/iris/all", "", nil, 200, "", `"modelName": "iris"`},
+		{"describe unknown", "GET", "/models/nope", "", nil, 404, "ModelNotFoundException", ""},
+		{"describe unknown version", "GET", "/models/iris/2.0", "", nil, 404, "ModelVersionNotFoundException", ""},
+	} {
+		t.Run(x.name, func(t *testing.T) { x.run(t, management.URL) })
+	}
+	res, err := http.Get(management.URL + "/models?limit=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page struct {
+		NextPageToken string `json:"nextPageToken"`
+		Models        []struct {
+			ModelName string `json:"modelName"`
+			ModelURL  string `json:"modelUrl"`
+		} `json:"models"`
+	}
+	json.NewDecoder(res.Body).Decode(&page)
+	res.Body.Close()
+	if len(page.Models) != 1 || page.Models[0].ModelName != "digits" || page.Models[0].ModelURL != "digits.mar" {
+		t.Errorf("page %+v", page)
+	}
+}

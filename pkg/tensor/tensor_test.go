@@ -1,0 +1,128 @@
+package tensor
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestParseDType(t *testing.T) {
+	cases := map[string]DType{
+		"float32": Float32, "FP32": Float32, "float": Float32, "tensor(float)": Float32,
+		"float16": Float16, "FP16": Float16, "half": Float16,
+		"bfloat16": BFloat16, "BF16": BFloat16,
+		"float64": Float64, "double": Float64, "INT64": Int64, "int32": Int32, "int8": Int8,
+		"uint8": Uint8, "UINT8": Uint8, "bool": Bool, "BOOL": Bool, "BYTES": String, " int16 ": Int16,
+	}
+	for in, want := range cases {
+		got, err := ParseDType(in)
+		if err != nil || got != want {
+			t.Errorf("ParseDType(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "float128", "int4", "complex64"} {
+		if _, err := ParseDType(bad); err == nil {
+			t.Errorf("ParseDType(%q) succeeded", bad)
+		}
+	}
+	if Float32.String() != "float32" || Float16.V2Name() != "FP16" || Int64.Size() != 8 || String.Size() != 0 {
+		t.Error("names or sizes are wrong")
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	values := []float64{0, 1, -2, 3.5, 127, -128}
+	for _, dt := range []DType{Float32, Float16, BFloat16, Float64, Int8, Int16, Int32, Int64} {
+		x, err := FromFloat64s(dt, []int64{2, 3}, values)
+		if err != nil {
+			if dt.IsFloat() {
+				t.Fatalf("%s: %v", dt, err)
+			}
+			// integers cannot hold 3.5
+			if !strings.Contains(err.Error(), "3.5") {
+				t.Errorf("%s: error %v does not name the bad value", dt, err)
+			}
+			continue
+		}
+		if int64(len(x.Data)) != 6*int64(dt.Size()) {
+			t.Errorf("%s: %d bytes", dt, len(x.Data))
+		}
+		got, err := x.Float64s()
+		if err != nil || !slices.Equal(got, values) {
+			t.Errorf("%s: round trip gave %v, %v", dt, got, err)
+		}
+	}
+	u, err := FromFloat64s(Uint8, []int64{3}, []float64{0, 255, 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := Values[uint8](u); !slices.Equal(v, []uint8{0, 255, 7}) {
+		t.Errorf("uint8 values %v", v)
+	}
+	for _, c := range []struct {
+		dt DType
+		v  float64
+	}{{Uint8, 256}, {Uint8, -1}, {Int8, 128}, {Int32, 1 << 40}, {Bool, 2}} {
+		if _, err := FromFloat64s(c.dt, []int64{1}, []float64{c.v}); err == nil {
+			t.Errorf("%v fit in %s", c.v, c.dt)
+		}
+	}
+	if _, err := FromFloat64s(Float32, []int64{2, 2}, []float64{1, 2, 3}); err == nil {
+		t.Error("3 values filled a [2,2] tensor")
+	}
+}
+
+func TestFloat16Precision(t *testing.T) {
+	x, _ := FromFloat64s(Float16, []int64{4}, []float64{0.1, 65504, 1e-8, math.Inf(1)})
+	got, _ := x.Float32s()
+	want := []float32{0.099975586, 65504, 0, float32(math.Inf(1))}
+	if !slices.Equal(got, want) {
+		t.Errorf("float16 values %v, want %v", got, want)
+	}
+	b, _ := FromFloat64s(BFloat16, []int64{2}, []float64{1.0 / 3, -2})
+	bv, _ := b.Float64s()
+	if math.Abs(bv[0]-1.0/3) > 1e-2 || bv[1] != -2 {
+		t.Errorf("bfloat16 values %v", bv)
+	}
+}
+
+func TestNewAndValues(t *testing.T) {
+	x := New([]int64{2}, []int64{1 << 62, -5})
+	if x.DType != Int64 || len(x.Data) != 16 {
+		t.Fatalf("%v %d", x.DType, len(x.Data))
+	}
+	v, err := Values[int64](x)
+	if err != nil || v[0] != 1<<62 || v[1] != -5 {
+		t.Errorf("%v %v", v, err)
+	}
+	if _, err := Values[float32](x); err == nil {
+		t.Error("read int64 as float32")
+	}
+	// a misaligned view is copied, not read unaligned
+	raw := make([]byte, 9)
+	y := &Tensor{DType: Float32, Shape: []int64{2}, Data: raw[1:9]}
+	if v, err := Values[float32](y); err != nil || len(v) != 2 {
+		t.Errorf("misaligned: %v %v", v, err)
+	}
+	if _, err := FromBytes(Float32, []int64{3}, make([]byte, 8)); err == nil {
+		t.Error("8 bytes made a float32[3]")
+	}
+	if _, err := NumElements([]int64{2, -1}); err == nil {
+		t.Error("negative dimension accepted")
+	}
+	if ShapeString([]int64{-1, 3}) != "[-1,3]" || ShapeString(nil) != "[]" {
+		t.Error("ShapeString")
+	}
+	b := NewBool([]int64{3}, []bool{true, false, true})
+	if f, _ := b.Float64s(); !slices.Equal(f, []float64{1, 0, 1}) {
+		t.Errorf("bool values %v", f)
+	}
+	if _, err := NewStrings([]int64{1}, []string{"a"}).Float64s(); err == nil {
+		t.Error("strings read as numbers")
+	}
+	c, err := New([]int64{2}, []float32{1.5, 2}).Convert(Float64)
+	if err != nil || c.DType != Float64 {
+		t.Errorf("convert: %v %v", c, err)
+	}
+}
