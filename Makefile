@@ -6,7 +6,7 @@ LDFLAGS  := -X github.com/tsserve/ts/pkg/cli.Version=$(VERSION) \
             -X github.com/tsserve/ts/pkg/cli/archivecmd.Version=$(VERSION) \
             -X github.com/tsserve/ts/pkg/config.SetupDir=$(CURDIR)/.ort
 
-.PHONY: all setup build test demo vet fmt fmt-check fuzz clean samples
+.PHONY: all setup build test demo vet fmt fmt-check fuzz clean samples bench-archive
 
 all: build
 
@@ -38,7 +38,12 @@ fmt-check:
 
 ## fuzz: run the fuzzers briefly (CI does this too)
 fuzz:
-	$(GO) test ./pkg/onnx -run '^$$' -fuzz FuzzRead -fuzztime 10s -fuzzminimizetime 2s
+	$(GO) test ./pkg/onnx -run '^$$' -fuzz FuzzRead -fuzztime 10s -fuzzminimizetime 50x
+	$(GO) test ./pkg/archive -run '^$$' -fuzz FuzzReader -fuzztime 10s -fuzzminimizetime 50x
+
+## bench-archive: tsarchive pack/read speed per format vs stdlib archive/zip (not part of make test)
+bench-archive:
+	$(GO) run ./bench/archivebench
 
 ## samples: retrain the sample models (needs Debian's python3-torch, -onnx, -sklearn, -pil)
 samples:

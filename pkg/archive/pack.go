@@ -392,7 +392,7 @@ func writeTar(ctx context.Context, w io.Writer, format Format, model string, ent
 	if format == Tgz {
 		comp, err = gzip.NewWriterLevel(w, gzip.DefaultCompression)
 	} else {
-		comp, err = zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithConcurrentBlocks(true))
+		comp, err = zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault))
 	}
 	if err != nil {
 		return err

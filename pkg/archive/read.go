@@ -92,6 +92,12 @@ func (r *reader) checkName(name string) (string, error) {
 
 // file reads one regular file; compressed is its compressed size when known (0 if not).
 func (r *reader) file(name string, declared, compressed int64, body io.Reader) error {
+	return r.fileChecked(name, declared, compressed, body, nil)
+}
+
+// fileChecked is file with a check run on the running total of bytes written, to stop a
+// decompression bomb while it expands rather than after.
+func (r *reader) fileChecked(name string, declared, compressed int64, body io.Reader, check func(total int64) error) error {
 	if err := r.ctx.Err(); err != nil {
 		return err
 	}
@@ -119,13 +125,21 @@ func (r *reader) file(name string, declared, compressed int64, body io.Reader) e
 		dst, closer = w, w
 	}
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(dst, h), io.LimitReader(body, limit+1))
+	out := io.MultiWriter(dst, h)
+	if check != nil {
+		out = &checkedWriter{w: out, base: r.total, check: check}
+	}
+	n, err := io.Copy(out, io.LimitReader(body, limit+1))
 	if closer != nil {
 		if cerr := closer.Close(); err == nil {
 			err = cerr
 		}
 	}
 	if err != nil {
+		var limitErr *limitError
+		if errors.As(err, &limitErr) {
+			return fmt.Errorf("%w: %q", limitErr.err, name)
+		}
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, zip.ErrChecksum) || errors.Is(err, zip.ErrFormat) || errors.Is(err, gzip.ErrChecksum) {
 			return fmt.Errorf("%w: %q: %v", ErrCorrupt, name, err)
 		}
@@ -186,6 +200,28 @@ func (r *reader) readZip(src string) error {
 	return nil
 }
 
+// limitError is a limit hit while copying.
+type limitError struct{ err error }
+
+func (e *limitError) Error() string { return e.err.Error() }
+
+// checkedWriter runs a check on the archive's running total before each write.
+type checkedWriter struct {
+	w     io.Writer
+	base  int64
+	n     int64
+	check func(total int64) error
+}
+
+func (c *checkedWriter) Write(p []byte) (int, error) {
+	if err := c.check(c.base + c.n + int64(len(p))); err != nil {
+		return 0, err
+	}
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
 // countingReader counts the compressed bytes a tarball has consumed.
 type countingReader struct {
 	r io.Reader
@@ -244,11 +280,14 @@ func (r *reader) readTar(src string, format Format) error {
 		default:
 			return fmt.Errorf("%w: %q is not a regular file", ErrUnsafePath, hdr.Name)
 		}
-		if err := r.file(hdr.Name, hdr.Size, 0, tr); err != nil {
-			return err
+		ratio := func(total int64) error {
+			if total > raw.n*r.lim.MaxRatio+ratioSlack {
+				return &limitError{fmt.Errorf("%w of %d", ErrCompressionRatio, r.lim.MaxRatio)}
+			}
+			return nil
 		}
-		if r.total > (raw.n+ratioSlack)*r.lim.MaxRatio {
-			return fmt.Errorf("%w of %d: %q", ErrCompressionRatio, r.lim.MaxRatio, hdr.Name)
+		if err := r.fileChecked(hdr.Name, hdr.Size, 0, tr, ratio); err != nil {
+			return err
 		}
 	}
 }

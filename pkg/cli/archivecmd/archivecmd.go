@@ -29,6 +29,9 @@ type globals struct {
 
 type archiverCLI struct {
 	Pack    PackCmd    `cmd:"" default:"withargs" help:"Pack a model into an archive (the default command; flags as torch-model-archiver)."`
+	Inspect inspectCmd `cmd:"" help:"Show an archive's manifest, files and model signature."`
+	Verify  verifyCmd  `cmd:"" help:"Re-hash every file of an archive against its manifest."`
+	Extract extractCmd `cmd:"" help:"Extract an archive into a folder, checking every file."`
 	Version versionCmd `cmd:"" help:"Print tsarchive's version."`
 }
 

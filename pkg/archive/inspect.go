@@ -1,0 +1,184 @@
+package archive
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Entry is a file as an archive stores it.
+type Entry struct {
+	Path       string `json:"path"`
+	Size       int64  `json:"size"`
+	Compressed int64  `json:"compressed,omitempty"` // zip only
+	Method     string `json:"method,omitempty"`     // "stored" or "deflated" (zip only)
+}
+
+// Info is what Inspect reads from an archive without checking its hashes.
+type Info struct {
+	Path     string    `json:"path"`
+	Format   Format    `json:"format"`
+	Size     int64     `json:"size"` // of the archive file (0 for a folder)
+	Manifest *Manifest `json:"manifest"`
+	Entries  []Entry   `json:"entries"`
+}
+
+// Inspect reads an archive's manifest and lists its files, without extracting or hashing
+// them (Verify does that).
+func Inspect(src string) (*Info, error) {
+	format, err := Detect(src)
+	if err != nil {
+		return nil, err
+	}
+	info := &Info{Path: src, Format: format}
+	var manifest []byte
+	keep := func(name string, r io.Reader) error {
+		if name == ManifestPath || strings.HasSuffix(name, "/"+ManifestPath) {
+			b, err := io.ReadAll(io.LimitReader(r, 16<<20))
+			manifest = b
+			return err
+		}
+		return nil
+	}
+	switch format {
+	case Default:
+		err = inspectZip(src, info, keep)
+	case Tgz, Tzst:
+		err = inspectTar(src, format, info, keep)
+	case Folder:
+		err = inspectFolder(src, info, keep)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if st, err := os.Stat(src); err == nil && !st.IsDir() {
+		info.Size = st.Size()
+	}
+	prefix := ""
+	for _, e := range info.Entries {
+		if strings.HasSuffix(e.Path, "/"+ManifestPath) {
+			prefix = strings.TrimSuffix(e.Path, ManifestPath)
+		}
+	}
+	if manifest == nil {
+		return nil, fmt.Errorf("%s: %w", src, ErrNoManifest)
+	}
+	if info.Manifest, err = ParseManifest(manifest); err != nil {
+		return nil, fmt.Errorf("%s: %w", src, err)
+	}
+	entries := info.Entries[:0]
+	for _, e := range info.Entries {
+		e.Path = strings.TrimPrefix(e.Path, prefix)
+		if e.Path != ManifestPath {
+			entries = append(entries, e)
+		}
+	}
+	info.Entries = entries
+	sort.Slice(info.Entries, func(i, j int) bool { return info.Entries[i].Path < info.Entries[j].Path })
+	return info, nil
+}
+
+func inspectZip(src string, info *Info, keep func(string, io.Reader) error) error {
+	zr, err := zip.OpenReader(src)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	defer zr.Close()
+	for _, f := range zr.File {
+		if f.FileInfo().IsDir() {
+			continue
+		}
+		method := "deflated"
+		if f.Method == zip.Store {
+			method = "stored"
+		}
+		info.Entries = append(info.Entries, Entry{Path: f.Name, Size: int64(f.UncompressedSize64), Compressed: int64(f.CompressedSize64), Method: method})
+		if f.Name == ManifestPath || strings.HasSuffix(f.Name, "/"+ManifestPath) {
+			rc, err := f.Open()
+			if err != nil {
+				return fmt.Errorf("%w: %v", ErrCorrupt, err)
+			}
+			err = keep(f.Name, rc)
+			rc.Close()
+			if err != nil {
+				return fmt.Errorf("%w: %v", ErrCorrupt, err)
+			}
+		}
+	}
+	return nil
+}
+
+func inspectTar(src string, format Format, info *Info, keep func(string, io.Reader) error) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var dec io.Reader
+	if format == Tgz {
+		gz, err := gzip.NewReader(f)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		defer gz.Close()
+		dec = gz
+	} else {
+		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		defer zr.Close()
+		dec = zr
+	}
+	tr := tar.NewReader(dec)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		if hdr.Typeflag != tar.TypeReg {
+			continue
+		}
+		info.Entries = append(info.Entries, Entry{Path: hdr.Name, Size: hdr.Size})
+		if err := keep(hdr.Name, tr); err != nil {
+			return fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+	}
+}
+
+func inspectFolder(src string, info *Info, keep func(string, io.Reader) error) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		name := filepath.ToSlash(rel)
+		st, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		info.Entries = append(info.Entries, Entry{Path: name, Size: st.Size()})
+		if name == ManifestPath {
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			return keep(name, f)
+		}
+		return nil
+	})
+}

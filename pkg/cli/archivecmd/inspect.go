@@ -1,0 +1,99 @@
+package archivecmd
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/tsserve/ts/pkg/archive"
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// inspectCmd is `tsarchive inspect`.
+type inspectCmd struct {
+	Archive string `arg:"" placeholder:"FILE|DIR" help:"Archive file or no-archive folder."`
+	Output  string `name:"output" short:"o" default:"text" enum:"text,json" help:"Output: text or json."`
+}
+
+// Run prints the manifest, the files with their sizes, and the model's signature.
+func (c *inspectCmd) Run(g *globals) error {
+	info, err := archive.Inspect(c.Archive)
+	if err != nil {
+		return err
+	}
+	if c.Output == "json" {
+		return printJSON(g.stdout, info)
+	}
+	m := info.Manifest
+	w := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
+	size := ""
+	if info.Size > 0 {
+		size = ", " + humanBytes(info.Size)
+	}
+	fmt.Fprintf(w, "%s\t(%s%s)\n", info.Path, info.Format, size)
+	fmt.Fprintf(w, "model\t%s %s\n", m.Model.ModelName, m.Model.ModelVersion)
+	fmt.Fprintf(w, "handler\t%s\n", m.Model.Handler)
+	fmt.Fprintf(w, "serialized file\t%s\n", m.Model.SerializedFile)
+	for _, f := range []struct{ k, v string }{{"requirements", m.Model.RequirementsFile}, {"config", m.Model.ConfigFile}, {"description", m.Description}} {
+		if f.v != "" {
+			fmt.Fprintf(w, "%s\t%s\n", f.k, f.v)
+		}
+	}
+	fmt.Fprintf(w, "created\t%s, archiver %s, runtime %s\n", m.CreatedOn, orDash(m.ArchiverVersion), m.Runtime)
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(g.stdout, "\nfiles")
+	w = tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
+	for _, e := range info.Entries {
+		line := fmt.Sprintf("  %s\t%s", e.Path, humanBytes(e.Size))
+		if e.Method != "" {
+			line += "\t" + e.Method
+		}
+		if d, ok := m.FileDigest(e.Path); ok {
+			line += "\tsha256 " + d.SHA256[:16] + "…"
+		}
+		fmt.Fprintln(w, line)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	w = tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
+	if m.Signature != nil {
+		fmt.Fprintln(w, "\nsignature")
+		for _, part := range []struct {
+			kind  string
+			infos []tensor.Info
+		}{{"input", m.Signature.Inputs}, {"output", m.Signature.Outputs}} {
+			for _, i := range part.infos {
+				fmt.Fprintf(w, "  %s\t%s\t%s %s\n", part.kind, i.Name, i.DType, shapeWithNames(i))
+			}
+		}
+	} else {
+		fmt.Fprintln(w, "\nsignature: not recorded (archive made by torch-model-archiver?)")
+	}
+	return w.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// shapeWithNames writes a shape with dynamic dimensions named: [batch,1,8,8].
+func shapeWithNames(i tensor.Info) string {
+	parts := make([]string, len(i.Shape))
+	for d, n := range i.Shape {
+		switch {
+		case d < len(i.DimNames) && i.DimNames[d] != "":
+			parts[d] = i.DimNames[d]
+		case n < 0:
+			parts[d] = "?"
+		default:
+			parts[d] = fmt.Sprint(n)
+		}
+	}
+	return "[" + strings.Join(parts, ",") + "]"
+}
