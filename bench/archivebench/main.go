@@ -293,4 +293,3 @@ func writeModel(path string, n int) error {
 	}
 	return f.Close()
 }
-
