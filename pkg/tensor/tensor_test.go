@@ -126,3 +126,35 @@ func TestNewAndValues(t *testing.T) {
 		t.Errorf("convert: %v %v", c, err)
 	}
 }
+
+func TestConcatSplit(t *testing.T) {
+	a := New([]int64{1, 2}, []float32{1, 2})
+	b := New([]int64{2, 2}, []float32{3, 4, 5, 6})
+	c, err := Concat([]*Tensor{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := Values[float32](c); !slices.Equal(c.Shape, []int64{3, 2}) || !slices.Equal(v, []float32{1, 2, 3, 4, 5, 6}) {
+		t.Errorf("concat %v %v", c.Shape, v)
+	}
+	parts, err := c.SplitRows([]int64{2, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := Values[float32](parts[1]); !slices.Equal(parts[1].Shape, []int64{1, 2}) || !slices.Equal(v, []float32{5, 6}) {
+		t.Errorf("split %v %v", parts[1].Shape, v)
+	}
+	if _, err := c.SplitRows([]int64{1, 1}); err == nil {
+		t.Error("split 3 rows into 2")
+	}
+	if _, err := Concat([]*Tensor{a, New([]int64{1, 3}, []float32{1, 2, 3})}); err == nil {
+		t.Error("concatenated [1,2] with [1,3]")
+	}
+	if StackKey([]*Tensor{a}) != StackKey([]*Tensor{b}) || StackKey([]*Tensor{a}) == StackKey([]*Tensor{New([]int64{1, 2}, []float64{1, 2})}) {
+		t.Error("stack keys")
+	}
+	s, _ := Concat([]*Tensor{NewStrings([]int64{1}, []string{"a"}), NewStrings([]int64{2}, []string{"b", "c"})})
+	if p, _ := s.SplitRows([]int64{1, 2}); !slices.Equal(p[1].Strings, []string{"b", "c"}) {
+		t.Errorf("strings %v", p[1].Strings)
+	}
+}

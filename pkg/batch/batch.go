@@ -1,0 +1,419 @@
+// Package batch is the dynamic batcher between the APIs and ONNX Runtime: per model version,
+// a bounded priority queue of preprocessed requests, the rules that turn it into batches, and
+// the workers that run them.
+//
+// A batch is dispatched as soon as it is full (batch size), or reaches a preferred size, or
+// its oldest request has waited the batch delay. When no batch of the model is running, a
+// free worker takes what is queued at once: holding requests while the model sits idle only
+// adds latency, and while that batch runs the queue grows into the next, larger batch. Only
+// requests whose tensors can be stacked (same element types and dimensions but the first)
+// share a batch.
+package batch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// Errors a submitted request may get besides its context's.
+var (
+	ErrQueueFull   = errors.New("the job queue is full")
+	ErrNoWorker    = errors.New("no worker")
+	ErrQueueTime   = errors.New("waited too long in the queue")
+	ErrClosed      = errors.New("the model is being unloaded")
+	errWorkerPanic = errors.New("worker failed")
+)
+
+// Config are the batching settings of one model version.
+type Config struct {
+	// BatchSize is the most items a batch holds (1: no batching).
+	BatchSize int
+	// MaxDelay is how long the oldest request may wait for its batch to fill.
+	MaxDelay time.Duration
+	// QueueSize is how many requests may wait.
+	QueueSize int
+	// PreferredSizes are batch sizes dispatched at once when the queue holds enough.
+	PreferredSizes []int
+	// MaxQueueTime rejects a request that waited longer in the queue (0: no limit).
+	MaxQueueTime time.Duration
+	// Adaptive chooses the delay from the measured arrival rate and run time, up to MaxDelay.
+	Adaptive bool
+}
+
+// Job is one request's inputs waiting in the queue.
+type Job struct {
+	inputs   []*tensor.Tensor
+	items    int64
+	key      string
+	priority int
+	ctx      context.Context
+	enqueued time.Time
+	done     chan result
+	taken    bool
+}
+
+type result struct {
+	outputs []*tensor.Tensor
+	err     error
+}
+
+// Batcher queues jobs and forms batches. It is safe for concurrent use.
+type Batcher struct {
+	cfg       Config
+	batchable bool
+	clock     Clock
+
+	mu       sync.Mutex
+	queue    []*Job
+	changed  chan struct{} // closed and replaced on every queue change
+	inflight int           // batches being run
+	workers  int
+	closed   bool
+	stats    stats
+}
+
+// New creates a batcher. batchable says the model has a dynamic first dimension on every
+// input and output, so requests can be stacked; otherwise each batch holds one request.
+func New(cfg Config, batchable bool, clock Clock) *Batcher {
+	if cfg.BatchSize < 1 || !batchable {
+		cfg.BatchSize = 1
+	}
+	if cfg.QueueSize < 1 {
+		cfg.QueueSize = 100
+	}
+	if clock == nil {
+		clock = RealClock
+	}
+	slices.Sort(cfg.PreferredSizes)
+	return &Batcher{cfg: cfg, batchable: batchable, clock: clock, changed: make(chan struct{})}
+}
+
+// Config returns the settings in effect.
+func (b *Batcher) Config() Config { return b.cfg }
+
+func (b *Batcher) signal() {
+	close(b.changed)
+	b.changed = make(chan struct{})
+}
+
+// SetWorkers tells the batcher how many workers serve it; with none, queued requests fail
+// and new ones are refused.
+func (b *Batcher) SetWorkers(n int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.workers = n
+	if n == 0 {
+		for _, j := range b.queue {
+			j.done <- result{err: ErrNoWorker}
+		}
+		b.queue = nil
+	}
+	b.signal()
+}
+
+// Workers is how many workers serve the batcher.
+func (b *Batcher) Workers() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.workers
+}
+
+// Pending is how many requests wait in the queue.
+func (b *Batcher) Pending() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.queue)
+}
+
+// Close refuses new requests and fails queued ones; running batches finish.
+func (b *Batcher) Close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	for _, j := range b.queue {
+		j.done <- result{err: ErrClosed}
+	}
+	b.queue = nil
+	b.signal()
+}
+
+// Submit queues a request's inputs and waits for its outputs. Higher priority runs first.
+// When ctx ends first the request leaves the queue (or its result is dropped).
+func (b *Batcher) Submit(ctx context.Context, inputs []*tensor.Tensor, priority int) ([]*tensor.Tensor, error) {
+	j := &Job{inputs: inputs, priority: priority, ctx: ctx, done: make(chan result, 1), items: 1}
+	if b.batchable {
+		j.items = inputs[0].Shape[0]
+		for _, in := range inputs {
+			if len(in.Shape) == 0 || in.Shape[0] != j.items {
+				j.items = -1 // inputs disagree on the batch: run alone
+			}
+		}
+		j.key = tensor.StackKey(inputs)
+	}
+	b.mu.Lock()
+	switch {
+	case b.closed:
+		b.mu.Unlock()
+		return nil, ErrClosed
+	case b.workers == 0:
+		b.mu.Unlock()
+		return nil, ErrNoWorker
+	case len(b.queue) >= b.cfg.QueueSize:
+		b.mu.Unlock()
+		return nil, ErrQueueFull
+	}
+	j.enqueued = b.clock.Now()
+	b.stats.arrival(j.enqueued)
+	// insert after every job of the same or higher priority
+	i := len(b.queue)
+	for i > 0 && b.queue[i-1].priority < priority {
+		i--
+	}
+	b.queue = slices.Insert(b.queue, i, j)
+	b.signal()
+	b.mu.Unlock()
+
+	select {
+	case r := <-j.done:
+		return r.outputs, r.err
+	case <-ctx.Done():
+		b.mu.Lock()
+		if i := slices.Index(b.queue, j); i >= 0 {
+			b.queue = slices.Delete(b.queue, i, i+1)
+			b.signal()
+		}
+		b.mu.Unlock()
+		return nil, ctx.Err()
+	}
+}
+
+// Batch is a set of jobs a worker runs together.
+type Batch struct {
+	Jobs []*Job
+	b    *Batcher
+	// Queued is how long each job waited, in order.
+	Queued []time.Duration
+}
+
+// Items is the number of items (rows) in the batch.
+func (bt *Batch) Items() int64 {
+	var n int64
+	for _, j := range bt.Jobs {
+		n += max(j.items, 1)
+	}
+	return n
+}
+
+// Next blocks until a batch is ready (or ctx ends) and returns it; the worker must call
+// Finish on it.
+func (b *Batcher) Next(ctx context.Context) (*Batch, error) {
+	for {
+		b.mu.Lock()
+		if b.closed {
+			b.mu.Unlock()
+			return nil, ErrClosed
+		}
+		now := b.clock.Now()
+		b.dropExpired(now)
+		jobs, wait := b.form(now)
+		if jobs != nil {
+			b.inflight++
+			bt := &Batch{Jobs: jobs, b: b}
+			for _, j := range jobs {
+				j.taken = true
+				bt.Queued = append(bt.Queued, now.Sub(j.enqueued))
+			}
+			b.mu.Unlock()
+			return bt, nil
+		}
+		changed := b.changed
+		b.mu.Unlock()
+		var timer <-chan time.Time
+		stop := func() {}
+		if wait > 0 {
+			timer, stop = b.clock.After(wait)
+		}
+		select {
+		case <-changed:
+		case <-timer:
+		case <-ctx.Done():
+			stop()
+			return nil, ctx.Err()
+		}
+		stop()
+	}
+}
+
+// dropExpired removes cancelled jobs and rejects those past the queue time limit.
+func (b *Batcher) dropExpired(now time.Time) {
+	kept := b.queue[:0]
+	for _, j := range b.queue {
+		switch {
+		case j.ctx.Err() != nil:
+		case b.cfg.MaxQueueTime > 0 && now.Sub(j.enqueued) > b.cfg.MaxQueueTime:
+			j.done <- result{err: ErrQueueTime}
+		default:
+			kept = append(kept, j)
+		}
+	}
+	clear(b.queue[len(kept):])
+	b.queue = kept
+}
+
+// form picks the next batch, or says how long to wait for one (0: until the queue changes).
+func (b *Batcher) form(now time.Time) ([]*Job, time.Duration) {
+	if len(b.queue) == 0 {
+		return nil, 0
+	}
+	head := b.queue[0]
+	if head.items < 0 || head.items >= int64(b.cfg.BatchSize) || b.cfg.BatchSize == 1 {
+		return b.take([]int{0}), 0
+	}
+	// the jobs that can join the head's batch, in queue order, up to the batch size
+	var picks []int
+	var items int64
+	for i, j := range b.queue {
+		if j.key != head.key || j.items < 0 {
+			continue
+		}
+		if items+j.items > int64(b.cfg.BatchSize) {
+			break
+		}
+		picks = append(picks, i)
+		items += j.items
+	}
+	if items >= int64(b.cfg.BatchSize) {
+		return b.take(picks), 0
+	}
+	// the largest preferred size the queued jobs make up exactly
+	for k := len(b.cfg.PreferredSizes) - 1; k >= 0; k-- {
+		p := int64(b.cfg.PreferredSizes[k])
+		if p > items {
+			continue
+		}
+		var n int64
+		for cut, i := range picks {
+			n += b.queue[i].items
+			if n == p {
+				return b.take(picks[:cut+1]), 0
+			}
+			if n > p {
+				break
+			}
+		}
+	}
+	if b.inflight == 0 && b.workers > 0 {
+		return b.take(picks), 0 // the model is idle: holding requests would only add latency
+	}
+	delay := b.delay()
+	if waited := now.Sub(head.enqueued); waited >= delay {
+		return b.take(picks), 0
+	} else {
+		return nil, delay - waited
+	}
+}
+
+// take removes the picked jobs (indexes in increasing order) from the queue.
+func (b *Batcher) take(picks []int) []*Job {
+	jobs := make([]*Job, len(picks))
+	for k, i := range picks {
+		jobs[k] = b.queue[i]
+	}
+	for k := len(picks) - 1; k >= 0; k-- {
+		b.queue = slices.Delete(b.queue, picks[k], picks[k]+1)
+	}
+	return jobs
+}
+
+// Inputs stacks the batch's inputs along the first dimension.
+func (bt *Batch) Inputs() ([]*tensor.Tensor, error) {
+	if len(bt.Jobs) == 1 {
+		return bt.Jobs[0].inputs, nil
+	}
+	out := make([]*tensor.Tensor, len(bt.Jobs[0].inputs))
+	for i := range out {
+		parts := make([]*tensor.Tensor, len(bt.Jobs))
+		for k, j := range bt.Jobs {
+			parts[k] = j.inputs[i]
+		}
+		t, err := tensor.Concat(parts)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = t
+	}
+	return out, nil
+}
+
+// Context ends when every job of the batch has ended (cancelled or timed out), so a run
+// nobody waits for anymore can be stopped.
+func (bt *Batch) Context() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var mu sync.Mutex
+	left := len(bt.Jobs)
+	var stops []func() bool
+	for _, j := range bt.Jobs {
+		stops = append(stops, context.AfterFunc(j.ctx, func() {
+			mu.Lock()
+			left--
+			if left == 0 {
+				cancel()
+			}
+			mu.Unlock()
+		}))
+	}
+	return ctx, func() {
+		for _, s := range stops {
+			s()
+		}
+		cancel()
+	}
+}
+
+// Finish hands each job its share of the outputs (or err) and frees the worker's slot.
+func (bt *Batch) Finish(outputs []*tensor.Tensor, runTime time.Duration, err error) {
+	defer func() {
+		bt.b.mu.Lock()
+		bt.b.inflight--
+		bt.b.stats.batch(bt.Items(), runTime)
+		bt.b.signal()
+		bt.b.mu.Unlock()
+	}()
+	if err != nil {
+		for _, j := range bt.Jobs {
+			j.done <- result{err: err}
+		}
+		return
+	}
+	if len(bt.Jobs) == 1 {
+		bt.Jobs[0].done <- result{outputs: outputs}
+		return
+	}
+	rows := make([]int64, len(bt.Jobs))
+	for k, j := range bt.Jobs {
+		rows[k] = j.items
+	}
+	shares := make([][]*tensor.Tensor, len(bt.Jobs))
+	for _, out := range outputs {
+		parts, err := out.SplitRows(rows)
+		if err != nil {
+			err = fmt.Errorf("model output does not follow the batch: %w", err)
+			for _, j := range bt.Jobs {
+				j.done <- result{err: err}
+			}
+			return
+		}
+		for k := range parts {
+			shares[k] = append(shares[k], parts[k])
+		}
+	}
+	for k, j := range bt.Jobs {
+		j.done <- result{outputs: shares[k]}
+	}
+}

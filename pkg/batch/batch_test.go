@@ -1,0 +1,467 @@
+package batch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// fakeClock moves only when told to.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []fakeTimer
+}
+
+type fakeTimer struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_800_000_000, 0)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) (<-chan time.Time, func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	c.timers = append(c.timers, fakeTimer{c.now.Add(d), ch})
+	return ch, func() {}
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	kept := c.timers[:0]
+	for _, t := range c.timers {
+		if !t.at.After(c.now) {
+			t.ch <- c.now
+		} else {
+			kept = append(kept, t)
+		}
+	}
+	c.timers = kept
+}
+
+// waitFor polls cond for up to 5 s of real time.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// row is a [1,2] float32 input holding v, v.
+func row(v float32) []*tensor.Tensor {
+	return []*tensor.Tensor{tensor.New([]int64{1, 2}, []float32{v, v})}
+}
+
+// recorder is a RunFunc that doubles its input, records batch sizes, and can be held.
+type recorder struct {
+	mu      sync.Mutex
+	sizes   []int64
+	firsts  []float32
+	hold    chan struct{} // when non-nil, each run waits until it is closed
+	sleep   time.Duration // each run takes at least this long
+	running atomic.Int32
+	panics  atomic.Int32
+}
+
+func (r *recorder) run(ctx context.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	r.running.Add(1)
+	defer r.running.Add(-1)
+	v, _ := tensor.Values[float32](in[0])
+	r.mu.Lock()
+	r.sizes = append(r.sizes, in[0].Shape[0])
+	r.firsts = append(r.firsts, v[0])
+	hold := r.hold
+	r.mu.Unlock()
+	if r.panics.Load() > 0 {
+		r.panics.Add(-1)
+		panic("boom")
+	}
+	time.Sleep(r.sleep)
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = 2 * x
+	}
+	return []*tensor.Tensor{tensor.New(in[0].Shape, out)}, nil
+}
+
+func (r *recorder) batches() []int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.sizes)
+}
+
+type submitted struct {
+	out []*tensor.Tensor
+	err error
+}
+
+func submit(b *Batcher, ctx context.Context, in []*tensor.Tensor, prio int) chan submitted {
+	ch := make(chan submitted, 1)
+	go func() {
+		out, err := b.Submit(ctx, in, prio)
+		ch <- submitted{out, err}
+	}()
+	return ch
+}
+
+func setup(t *testing.T, cfg Config, workers int) (*Batcher, *Pool, *recorder, *fakeClock) {
+	clock := newFakeClock()
+	b := New(cfg, true, clock)
+	r := &recorder{hold: make(chan struct{})}
+	p := NewPool(b, r.run, slog.New(slog.DiscardHandler))
+	p.Scale(workers)
+	t.Cleanup(func() {
+		r.mu.Lock()
+		if r.hold != nil {
+			close(r.hold)
+			r.hold = nil
+		}
+		r.mu.Unlock()
+		p.Scale(0)
+	})
+	return b, p, r, clock
+}
+
+func (r *recorder) release() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	close(r.hold)
+	r.hold = nil
+}
+
+func TestBatchBySize(t *testing.T) {
+	b, _, r, _ := setup(t, Config{BatchSize: 4, MaxDelay: time.Hour, QueueSize: 100}, 1)
+	first := submit(b, context.Background(), row(1), 0)
+	waitFor(t, "the first request to run alone (the model was idle)", func() bool { return r.running.Load() == 1 })
+	var rest []chan submitted
+	for i := 0; i < 4; i++ {
+		rest = append(rest, submit(b, context.Background(), row(float32(10+i)), 0))
+	}
+	waitFor(t, "4 queued", func() bool { return b.Pending() == 4 })
+	r.release()
+	<-first
+	for i, ch := range rest {
+		res := <-ch
+		if res.err != nil {
+			t.Fatal(res.err)
+		}
+		v, _ := tensor.Values[float32](res.out[0])
+		if !slices.Equal(res.out[0].Shape, []int64{1, 2}) || v[0] != 2*float32(10+i) {
+			t.Errorf("request %d got %v %v", i, res.out[0].Shape, v)
+		}
+	}
+	if got := r.batches(); !slices.Equal(got, []int64{1, 4}) {
+		t.Errorf("batches %v, want [1 4]", got)
+	}
+}
+
+func TestBatchByDelay(t *testing.T) {
+	b, _, r, clock := setup(t, Config{BatchSize: 8, MaxDelay: 100 * time.Millisecond, QueueSize: 100}, 2)
+	busy := submit(b, context.Background(), row(1), 0)
+	waitFor(t, "one worker busy", func() bool { return r.running.Load() == 1 })
+	var waiting []chan submitted
+	for i := 0; i < 3; i++ {
+		waiting = append(waiting, submit(b, context.Background(), row(float32(i)), 0))
+	}
+	waitFor(t, "3 queued", func() bool { return b.Pending() == 3 })
+	clock.Advance(60 * time.Millisecond)
+	time.Sleep(20 * time.Millisecond)
+	if b.Pending() != 3 {
+		t.Fatalf("dispatched before the delay: %d pending", b.Pending())
+	}
+	clock.Advance(50 * time.Millisecond)
+	waitFor(t, "the batch to go after the delay", func() bool { return b.Pending() == 0 })
+	r.release()
+	<-busy
+	for _, ch := range waiting {
+		if res := <-ch; res.err != nil {
+			t.Fatal(res.err)
+		}
+	}
+	if got := r.batches(); !slices.Equal(got, []int64{1, 3}) {
+		t.Errorf("batches %v, want [1 3]", got)
+	}
+}
+
+func TestPreferredSize(t *testing.T) {
+	b, _, r, _ := setup(t, Config{BatchSize: 8, MaxDelay: time.Hour, QueueSize: 100, PreferredSizes: []int{2, 4}}, 2)
+	busy := submit(b, context.Background(), row(1), 0)
+	waitFor(t, "one worker busy", func() bool { return r.running.Load() == 1 })
+	one := submit(b, context.Background(), row(2), 0)
+	waitFor(t, "1 queued", func() bool { return b.Pending() == 1 })
+	time.Sleep(10 * time.Millisecond)
+	if r.running.Load() != 1 {
+		t.Fatal("a lone request left while another batch ran and no preferred size was reached")
+	}
+	two := submit(b, context.Background(), row(3), 0)
+	waitFor(t, "a preferred batch of 2", func() bool { return r.running.Load() == 2 })
+	r.release()
+	for _, ch := range []chan submitted{busy, one, two} {
+		if res := <-ch; res.err != nil {
+			t.Fatal(res.err)
+		}
+	}
+	if got := r.batches(); !slices.Equal(got, []int64{1, 2}) {
+		t.Errorf("batches %v, want [1 2]", got)
+	}
+}
+
+func TestPriority(t *testing.T) {
+	b, _, r, _ := setup(t, Config{BatchSize: 1, QueueSize: 100}, 1)
+	busy := submit(b, context.Background(), row(0), 0)
+	waitFor(t, "worker busy", func() bool { return r.running.Load() == 1 })
+	low := submit(b, context.Background(), row(1), -1)
+	waitFor(t, "low queued", func() bool { return b.Pending() == 1 })
+	normal := submit(b, context.Background(), row(2), 0)
+	waitFor(t, "normal queued", func() bool { return b.Pending() == 2 })
+	high := submit(b, context.Background(), row(3), 5)
+	waitFor(t, "high queued", func() bool { return b.Pending() == 3 })
+	r.release()
+	for _, ch := range []chan submitted{busy, low, normal, high} {
+		if res := <-ch; res.err != nil {
+			t.Fatal(res.err)
+		}
+	}
+	r.mu.Lock()
+	order := slices.Clone(r.firsts)
+	r.mu.Unlock()
+	if !slices.Equal(order, []float32{0, 3, 2, 1}) {
+		t.Errorf("ran %v, want high before normal before low: [0 3 2 1]", order)
+	}
+}
+
+func TestQueuePolicyAndLimits(t *testing.T) {
+	b, _, r, clock := setup(t, Config{BatchSize: 1, QueueSize: 2, MaxQueueTime: 100 * time.Millisecond}, 1)
+	busy := submit(b, context.Background(), row(0), 0)
+	waitFor(t, "worker busy", func() bool { return r.running.Load() == 1 })
+	stale := submit(b, context.Background(), row(1), 0)
+	waitFor(t, "queued", func() bool { return b.Pending() == 1 })
+	clock.Advance(200 * time.Millisecond)
+	fresh := submit(b, context.Background(), row(2), 0)
+	waitFor(t, "queued", func() bool { return b.Pending() == 2 })
+	if _, err := b.Submit(context.Background(), row(3), 0); !errors.Is(err, ErrQueueFull) {
+		t.Errorf("third request: %v, want ErrQueueFull", err)
+	}
+	r.release()
+	<-busy
+	if res := <-stale; !errors.Is(res.err, ErrQueueTime) {
+		t.Errorf("stale request: %v, want ErrQueueTime", res.err)
+	}
+	if res := <-fresh; res.err != nil {
+		t.Errorf("fresh request: %v", res.err)
+	}
+}
+
+func TestCancelAndTimeout(t *testing.T) {
+	b, p, r, _ := setup(t, Config{BatchSize: 1, QueueSize: 10}, 1)
+	// a request whose run outlives its deadline: the run is stopped, the worker is free again
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := b.Submit(ctx, row(1), 0); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want the deadline", err)
+	}
+	waitFor(t, "the abandoned run to stop", func() bool { return r.running.Load() == 0 })
+	// a queued request whose client leaves
+	busy := submit(b, context.Background(), row(2), 0)
+	waitFor(t, "worker busy", func() bool { return r.running.Load() == 1 })
+	cctx, ccancel := context.WithCancel(context.Background())
+	gone := submit(b, cctx, row(3), 0)
+	waitFor(t, "queued", func() bool { return b.Pending() == 1 })
+	ccancel()
+	if res := <-gone; !errors.Is(res.err, context.Canceled) {
+		t.Errorf("cancelled: %v", res.err)
+	}
+	if b.Pending() != 0 {
+		t.Errorf("the cancelled request stayed queued")
+	}
+	r.release()
+	if res := <-busy; res.err != nil {
+		t.Error(res.err)
+	}
+	if p.Ready() != 1 {
+		t.Errorf("%d workers ready", p.Ready())
+	}
+}
+
+func TestNoWorker(t *testing.T) {
+	b := New(Config{BatchSize: 4}, true, nil)
+	if _, err := b.Submit(context.Background(), row(1), 0); !errors.Is(err, ErrNoWorker) {
+		t.Errorf("err = %v, want ErrNoWorker", err)
+	}
+}
+
+func TestIncompatibleShapesNotMixed(t *testing.T) {
+	b, _, r, _ := setup(t, Config{BatchSize: 8, MaxDelay: time.Hour, QueueSize: 100}, 1)
+	busy := submit(b, context.Background(), row(0), 0)
+	waitFor(t, "worker busy", func() bool { return r.running.Load() == 1 })
+	wide := []*tensor.Tensor{tensor.New([]int64{1, 3}, []float32{1, 1, 1})}
+	a := submit(b, context.Background(), row(1), 0)
+	waitFor(t, "1 queued", func() bool { return b.Pending() == 1 })
+	w := submit(b, context.Background(), wide, 0)
+	waitFor(t, "2 queued", func() bool { return b.Pending() == 2 })
+	c := submit(b, context.Background(), row(2), 0)
+	waitFor(t, "3 queued", func() bool { return b.Pending() == 3 })
+	r.release()
+	for _, ch := range []chan submitted{busy, a, w, c} {
+		if res := <-ch; res.err != nil {
+			t.Fatal(res.err)
+		}
+	}
+	if got := r.batches(); !slices.Equal(got, []int64{1, 2, 1}) {
+		t.Errorf("batches %v, want [1 2 1]: the [1,3] request runs apart", got)
+	}
+}
+
+func TestWorkerPanicReplaced(t *testing.T) {
+	b, p, r, _ := setup(t, Config{BatchSize: 1, QueueSize: 10}, 1)
+	r.release()
+	r.panics.Store(1)
+	if _, err := b.Submit(context.Background(), row(1), 0); !errors.Is(err, errWorkerPanic) {
+		t.Fatalf("err = %v, want a worker failure", err)
+	}
+	// the first replacement has no backoff
+	out, err := b.Submit(context.Background(), row(2), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := tensor.Values[float32](out[0]); v[0] != 4 {
+		t.Errorf("after replacement got %v", v)
+	}
+	if ws := p.Workers(); len(ws) != 1 || ws[0].ID != 2 {
+		t.Errorf("workers %+v", ws)
+	}
+}
+
+// TestManyClients: 32 concurrent clients with batch size 8 each get exactly their own answer.
+func TestManyClients(t *testing.T) {
+	b := New(Config{BatchSize: 8, MaxDelay: 2 * time.Millisecond, QueueSize: 1000}, true, nil)
+	r := &recorder{sleep: time.Millisecond}
+	p := NewPool(b, r.run, nil)
+	p.Scale(2)
+	defer p.Scale(0)
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for c := 0; c < 32; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			for k := 0; k < 20; k++ {
+				v := float32(c*1000 + k)
+				out, err := b.Submit(context.Background(), row(v), 0)
+				if err != nil {
+					errs <- err
+					return
+				}
+				got, _ := tensor.Values[float32](out[0])
+				if got[0] != 2*v || got[1] != 2*v {
+					errs <- fmt.Errorf("client %d got %v for %v", c, got, v)
+					return
+				}
+			}
+		}(c)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if slices.Max(r.batches()) < 2 {
+		t.Errorf("no batching happened: %v", r.batches())
+	}
+}
+
+// TestScaleUnderLoad scales up and down while clients send requests: none fails.
+func TestScaleUnderLoad(t *testing.T) {
+	b := New(Config{BatchSize: 4, MaxDelay: time.Millisecond, QueueSize: 1000}, true, nil)
+	r := &recorder{}
+	p := NewPool(b, r.run, nil)
+	p.Scale(1)
+	stop := make(chan struct{})
+	var failures atomic.Int32
+	var done atomic.Int32
+	var wg sync.WaitGroup
+	for c := 0; c < 8; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := b.Submit(context.Background(), row(1), 0); err != nil {
+					failures.Add(1)
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	for _, n := range []int{3, 1, 4, 2, 1} {
+		time.Sleep(30 * time.Millisecond)
+		p.Scale(n)
+	}
+	close(stop)
+	wg.Wait()
+	p.Scale(0)
+	if failures.Load() != 0 || done.Load() < 50 {
+		t.Errorf("%d of %d requests failed", failures.Load(), done.Load())
+	}
+}
+
+func TestAdaptiveDelay(t *testing.T) {
+	clock := newFakeClock()
+	b := New(Config{BatchSize: 8, MaxDelay: 100 * time.Millisecond, Adaptive: true}, true, clock)
+	// no rate measured yet: no waiting
+	if d := b.delay(); d != 0 {
+		t.Errorf("no rate: delay %v", d)
+	}
+	// one request per second: fewer than one more expected within 100 ms, so no waiting
+	for i := 0; i < 5; i++ {
+		b.stats.arrival(clock.Now())
+		clock.Advance(time.Second)
+	}
+	if d := b.delay(); d != 0 {
+		t.Errorf("slow arrivals: delay %v", d)
+	}
+	// 1000 requests per second, 2 queued: the 6 missing arrive in ~6 ms
+	for i := 0; i < 150; i++ {
+		b.stats.arrival(clock.Now())
+		clock.Advance(time.Millisecond)
+	}
+	b.queue = []*Job{{items: 1}, {items: 1}}
+	if d := b.delay(); d < 5*time.Millisecond || d > 8*time.Millisecond {
+		t.Errorf("fast arrivals: delay %v, want about 6ms", d)
+	}
+	if b.Stats().LastDelayMS < 5 {
+		t.Errorf("stats %+v", b.Stats())
+	}
+}

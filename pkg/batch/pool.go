@@ -1,0 +1,209 @@
+package batch
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// RunFunc runs the model on a batch of stacked inputs.
+type RunFunc func(ctx context.Context, inputs []*tensor.Tensor) ([]*tensor.Tensor, error)
+
+// Worker states, as TorchServe's describe shows them.
+const (
+	StateReady      = "READY"
+	StateRestarting = "RESTARTING"
+	StateStopping   = "STOPPING"
+)
+
+// WorkerInfo describes a worker.
+type WorkerInfo struct {
+	ID        int
+	Started   time.Time
+	State     string
+	Batches   int64
+	Failures  int
+	LastError string
+}
+
+type worker struct {
+	info   WorkerInfo
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Pool runs a batcher's batches on a set of workers (goroutines sharing one ONNX Runtime
+// session). A worker that panics fails its batch with a clear error and is replaced after
+// TorchServe's Fibonacci backoff (0, 1, 1, 2, 3, 5, ... seconds, reset by a success).
+type Pool struct {
+	b     *Batcher
+	run   RunFunc
+	log   *slog.Logger
+	clock Clock
+	// OnBatch, if set, is called after each batch with its size and run time.
+	OnBatch func(items int64, queued []time.Duration, run time.Duration, err error)
+
+	mu       sync.Mutex
+	workers  []*worker
+	nextID   int
+	restarts int
+}
+
+// NewPool creates a pool with no workers.
+func NewPool(b *Batcher, run RunFunc, log *slog.Logger) *Pool {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Pool{b: b, run: run, log: log, clock: b.clock}
+}
+
+// Scale starts or stops workers until n run. Stopping workers finish their batch first;
+// Scale returns once the stopped workers have exited.
+func (p *Pool) Scale(n int) {
+	p.mu.Lock()
+	var stopping []*worker
+	for len(p.workers) < n {
+		p.startLocked(0)
+	}
+	for len(p.workers) > n {
+		w := p.workers[len(p.workers)-1]
+		p.workers = p.workers[:len(p.workers)-1]
+		w.info.State = StateStopping
+		w.cancel()
+		stopping = append(stopping, w)
+	}
+	p.b.SetWorkers(n)
+	p.mu.Unlock()
+	for _, w := range stopping {
+		<-w.done
+	}
+}
+
+// startLocked starts a worker after delay.
+func (p *Pool) startLocked(delay time.Duration) *worker {
+	p.nextID++
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &worker{info: WorkerInfo{ID: p.nextID, Started: p.clock.Now(), State: StateReady}, cancel: cancel, done: make(chan struct{})}
+	if delay > 0 {
+		w.info.State = StateRestarting
+	}
+	p.workers = append(p.workers, w)
+	go p.loop(ctx, w, delay)
+	return w
+}
+
+func (p *Pool) loop(ctx context.Context, w *worker, delay time.Duration) {
+	defer close(w.done)
+	if delay > 0 {
+		timer, stop := p.clock.After(delay)
+		select {
+		case <-timer:
+		case <-ctx.Done():
+			stop()
+			return
+		}
+		p.mu.Lock()
+		w.info.State, w.info.Started = StateReady, p.clock.Now()
+		p.mu.Unlock()
+	}
+	for {
+		bt, err := p.b.Next(ctx)
+		if err != nil {
+			return
+		}
+		if panicked := p.runBatch(w, bt); panicked {
+			p.replace(w)
+			return
+		}
+	}
+}
+
+// runBatch runs one batch; it reports whether the run panicked.
+func (p *Pool) runBatch(w *worker, bt *Batch) (panicked bool) {
+	start := p.clock.Now()
+	var outputs []*tensor.Tensor
+	var err error
+	defer func() {
+		if r := recover(); r != nil {
+			panicked = true
+			err = fmt.Errorf("%w: %v", errWorkerPanic, r)
+			p.log.Error("worker panicked", "worker", w.info.ID, "panic", r, "stack", string(debug.Stack()))
+		}
+		run := p.clock.Now().Sub(start)
+		bt.Finish(outputs, run, err)
+		p.mu.Lock()
+		w.info.Batches++
+		if err != nil {
+			w.info.Failures++
+			w.info.LastError = err.Error()
+		} else {
+			p.restarts = 0
+		}
+		p.mu.Unlock()
+		if p.OnBatch != nil {
+			p.OnBatch(bt.Items(), bt.Queued, run, err)
+		}
+	}()
+	inputs, err := bt.Inputs()
+	if err != nil {
+		return false
+	}
+	ctx, cancel := bt.Context()
+	defer cancel()
+	outputs, err = p.run(ctx, inputs)
+	return false
+}
+
+var fibonacci = []int{0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610, 987, 1597}
+
+// replace swaps a failed worker for a new one after the backoff.
+func (p *Pool) replace(failed *worker) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, w := range p.workers {
+		if w == failed {
+			p.workers = append(p.workers[:i], p.workers[i+1:]...)
+			delay := time.Duration(fibonacci[min(p.restarts, len(fibonacci)-1)]) * time.Second
+			p.restarts++
+			nw := p.startLocked(delay)
+			p.log.Warn("worker replaced", "old", failed.info.ID, "new", nw.info.ID, "backoff", delay)
+			return
+		}
+	}
+}
+
+// Workers describes the workers.
+func (p *Pool) Workers() []WorkerInfo {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]WorkerInfo, len(p.workers))
+	for i, w := range p.workers {
+		out[i] = w.info
+	}
+	return out
+}
+
+// Size is the number of workers.
+func (p *Pool) Size() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.workers)
+}
+
+// Ready is the number of workers ready to run batches.
+func (p *Pool) Ready() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, w := range p.workers {
+		if w.info.State == StateReady {
+			n++
+		}
+	}
+	return n
+}
