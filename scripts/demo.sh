@@ -20,7 +20,7 @@ bin/tsarchive --model-name digits --version 1.0 --serialized-file samples/digits
 
 echo "== 4. ts serve"
 bin/ts serve --model-store "$work/model_store" --models digits=digits.mar \
-  --inference-address 127.0.0.1:0 --management-address 127.0.0.1:0 2>"$log" &
+  --inference-address 127.0.0.1:0 --management-address 127.0.0.1:0 --metrics-address 127.0.0.1:0 2>"$log" &
 pid=$!
 inference=""
 for _ in $(seq 1 100); do
@@ -31,6 +31,10 @@ for _ in $(seq 1 100); do
 done
 [ -n "$inference" ] || { cat "$log" >&2; echo "demo: ts serve did not start" >&2; exit 1; }
 echo "serving on $inference"
+for _ in $(seq 1 100); do  # the model loads in the background: wait for Healthy
+  curl -fsS "$inference/ping" 2>/dev/null | grep -q '"Healthy"' && break
+  sleep 0.1
+done
 curl -fsS "$inference/ping"
 
 echo "== 5. curl -T samples/digits/3.png $inference/predictions/digits"

@@ -23,11 +23,11 @@ import (
 
 // Errors a submitted request may get besides its context's.
 var (
-	ErrQueueFull   = errors.New("the job queue is full")
-	ErrNoWorker    = errors.New("no worker")
-	ErrQueueTime   = errors.New("waited too long in the queue")
-	ErrClosed      = errors.New("the model is being unloaded")
-	errWorkerPanic = errors.New("worker failed")
+	ErrQueueFull  = errors.New("the job queue is full")
+	ErrNoWorker   = errors.New("no worker")
+	ErrQueueTime  = errors.New("waited too long in the queue")
+	ErrClosed     = errors.New("the model is being unloaded")
+	ErrWorkerDied = errors.New("worker died")
 )
 
 // Config are the batching settings of one model version.

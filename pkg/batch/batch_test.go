@@ -344,7 +344,7 @@ func TestWorkerPanicReplaced(t *testing.T) {
 	b, p, r, _ := setup(t, Config{BatchSize: 1, QueueSize: 10}, 1)
 	r.release()
 	r.panics.Store(1)
-	if _, err := b.Submit(context.Background(), row(1), 0); !errors.Is(err, errWorkerPanic) {
+	if _, err := b.Submit(context.Background(), row(1), 0); !errors.Is(err, ErrWorkerDied) {
 		t.Fatalf("err = %v, want a worker failure", err)
 	}
 	// the first replacement has no backoff

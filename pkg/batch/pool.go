@@ -131,7 +131,7 @@ func (p *Pool) runBatch(w *worker, bt *Batch) (panicked bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			panicked = true
-			err = fmt.Errorf("%w: %v", errWorkerPanic, r)
+			err = fmt.Errorf("%w: %v", ErrWorkerDied, r)
 			p.log.Error("worker panicked", "worker", w.info.ID, "panic", r, "stack", string(debug.Stack()))
 		}
 		run := p.clock.Now().Sub(start)

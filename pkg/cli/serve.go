@@ -9,61 +9,100 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/config"
 	"github.com/tsserve/ts/pkg/engine"
+	"github.com/tsserve/ts/pkg/metrics"
 	"github.com/tsserve/ts/pkg/registry"
 	"github.com/tsserve/ts/pkg/server"
 )
 
-// ServeCmd is `ts serve`.
+// ServeCmd is `ts serve`. Flags override environment variables, which override
+// config.properties, which overrides the defaults; --print-config shows the result.
 type ServeCmd struct {
-	ModelStore        string   `name:"model-store" type:"path" placeholder:"DIR" help:"Folder of model archives (TorchServe's model_store)."`
-	Models            []string `name:"models" placeholder:"NAME=FILE.mar" help:"Models to load at start: all, FILE.mar or NAME=FILE.mar (repeat the flag or separate with commas)."`
-	InferenceAddress  string   `name:"inference-address" placeholder:"ADDR" help:"Inference API address (default http://127.0.0.1:8080)."`
-	ManagementAddress string   `name:"management-address" placeholder:"ADDR" help:"Management API address (default http://127.0.0.1:8081)."`
-	Workers           int      `name:"workers" placeholder:"N" help:"Workers per model (default 1)."`
-	Provider          string   `name:"provider" default:"cpu" help:"Execution provider: cpu, cuda[:N] or tensorrt[:N]."`
-	ProviderFallback  bool     `name:"provider-fallback" help:"Run on CPU, with a warning, when the execution provider is not available."`
-	IntraOpThreads    int      `name:"intra-op-threads" placeholder:"N" help:"ONNX Runtime intra-op threads per session (default: ONNX Runtime's choice)."`
+	TSConfig          string   `name:"ts-config" type:"path" placeholder:"FILE" help:"config.properties to read (default: $$TS_CONFIG_FILE, else ./config.properties when present)."`
+	ModelStore        *string  `name:"model-store" placeholder:"DIR" help:"Folder of model archives (model_store)."`
+	Models            []string `name:"models" placeholder:"NAME=FILE.mar" help:"Models to load at start: all, FILE.mar or NAME=FILE.mar; repeat or separate with commas (load_models)."`
+	InferenceAddress  *string  `name:"inference-address" placeholder:"ADDR" help:"Inference API address (inference_address, default http://127.0.0.1:8080)."`
+	ManagementAddress *string  `name:"management-address" placeholder:"ADDR" help:"Management API address (management_address, default http://127.0.0.1:8081)."`
+	MetricsAddress    *string  `name:"metrics-address" placeholder:"ADDR" help:"Metrics API address (metrics_address, default http://127.0.0.1:8082)."`
+	Workers           *int     `name:"workers" placeholder:"N" help:"Workers per model loaded at start (default_workers_per_model; default: one per CPU core)."`
+	Provider          *string  `name:"provider" placeholder:"EP" help:"Execution provider: cpu, cuda[:N] or tensorrt[:N] (execution_provider)."`
+	ProviderFallback  *bool    `name:"provider-fallback" help:"Run on CPU, with a warning, when the execution provider is unavailable."`
+	IntraOpThreads    *int     `name:"intra-op-threads" placeholder:"N" help:"ONNX Runtime intra-op threads per model (default: cores / workers)."`
+	EnableModelAPI    *bool    `name:"enable-model-api" negatable:"" help:"Allow registering and unregistering models through the management API (on by default)."`
+	Snapshot          *bool    `name:"snapshot" help:"Save registered models after each change and restore them at start (enable_model_snapshot)."`
+	NoConfigSnapshots bool     `name:"ncs" aliases:"no-config-snapshots" help:"Neither restore nor save the model snapshot."`
+	PrintConfig       bool     `name:"print-config" help:"Print every setting with its value and where it came from, then exit."`
+	Foreground        bool     `name:"foreground" hidden:"" help:"Accepted for TorchServe compatibility: ts serve always runs in the foreground."`
 }
 
-func (c *ServeCmd) settings() config.Server {
-	s := config.DefaultServer()
-	if c.ModelStore != "" {
-		s.ModelStore = c.ModelStore
+// flags collects the settings given on the command line, by config key.
+func (c *ServeCmd) flags() map[string]string {
+	f := map[string]string{}
+	str := func(key string, v *string) {
+		if v != nil {
+			f[key] = *v
+		}
 	}
-	s.LoadModels = c.Models
-	if c.InferenceAddress != "" {
-		s.InferenceAddress = c.InferenceAddress
+	num := func(key string, v *int) {
+		if v != nil {
+			f[key] = strconv.Itoa(*v)
+		}
 	}
-	if c.ManagementAddress != "" {
-		s.ManagementAddress = c.ManagementAddress
+	boolean := func(key string, v *bool) {
+		if v != nil {
+			f[key] = strconv.FormatBool(*v)
+		}
 	}
-	if c.Workers > 0 {
-		s.DefaultWorkersPerModel = c.Workers
+	str("model_store", c.ModelStore)
+	if c.Models != nil {
+		f["load_models"] = strings.Join(c.Models, ",")
 	}
-	return s
+	str("inference_address", c.InferenceAddress)
+	str("management_address", c.ManagementAddress)
+	str("metrics_address", c.MetricsAddress)
+	num("default_workers_per_model", c.Workers)
+	str("execution_provider", c.Provider)
+	boolean("provider_fallback", c.ProviderFallback)
+	num("intra_op_threads", c.IntraOpThreads)
+	boolean("enable_model_api", c.EnableModelAPI)
+	boolean("enable_model_snapshot", c.Snapshot)
+	if c.NoConfigSnapshots {
+		f["enable_model_snapshot"] = "false"
+	}
+	return f
 }
 
-// Run serves until SIGINT or SIGTERM, then drains requests in flight and exits.
+// Run serves until SIGINT or SIGTERM, then finishes the requests in flight and exits.
 func (c *ServeCmd) Run(g *Globals) error {
+	cfg, err := config.Load(config.Inputs{Flags: c.flags(), ConfigFile: c.TSConfig, Env: os.Environ()})
+	if err != nil {
+		return err
+	}
+	if c.PrintConfig {
+		return cfg.Print(g.Stdout())
+	}
 	log := g.Logger()
-	s := c.settings()
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+	if _, _, err := engine.ParseProvider(cfg.ExecutionProvider); err != nil {
+		return fmt.Errorf("execution_provider: %w", err)
+	}
 	lib, err := g.InitEngine()
 	if err != nil {
 		return err
 	}
 	log.Info("ONNX Runtime loaded", "version", lib.Version, "path", lib.Path, "providers", strings.Join(lib.Providers, ","))
-	if _, _, err := engine.ParseProvider(c.Provider); err != nil {
-		return err
-	}
-	toLoad, err := s.ModelsToLoad(listArchives)
+	toLoad, err := cfg.ModelsToLoad(listArchives)
 	if err != nil {
 		return err
 	}
@@ -73,10 +112,10 @@ func (c *ServeCmd) Run(g *Globals) error {
 			ln.Close()
 		}
 	}()
-	for api, addr := range map[string]string{"inference": s.InferenceAddress, "management": s.ManagementAddress} {
+	for api, addr := range map[string]string{server.Inference: cfg.InferenceAddress, server.Management: cfg.ManagementAddress, server.Metrics: cfg.MetricsAddress} {
 		ln, err := server.Bind(addr)
 		if err != nil {
-			return err
+			return fmt.Errorf("%s_address: %w", api, err)
 		}
 		listeners[api] = ln
 	}
@@ -86,39 +125,123 @@ func (c *ServeCmd) Run(g *Globals) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	reg := registry.New(registry.Options{
+	m := metrics.New()
+	var snap atomic.Pointer[registry.SnapshotWriter] // set once the start-up models are in
+	var reg *registry.Registry
+	registerWorkers := 0
+	if cfg.Source("default_workers_per_model") != "default" {
+		registerWorkers = cfg.DefaultWorkersPerModel
+	}
+	reg = registry.New(registry.Options{
 		TempDir: tmp,
 		Logger:  log,
-		Engine: engine.Options{
-			Provider: c.Provider, ProviderFallback: c.ProviderFallback,
-			IntraOpThreads: c.IntraOpThreads, Logger: log,
+		Engine:  engine.Options{Provider: cfg.ExecutionProvider, ProviderFallback: cfg.ProviderFallback},
+		Defaults: registry.Defaults{
+			StartupWorkers: cfg.DefaultWorkersPerModel, RegisterWorkers: registerWorkers,
+			JobQueueSize: cfg.JobQueueSize, ResponseTimeout: cfg.DefaultResponseTimeout,
+			StartupTimeout: cfg.DefaultStartupTimeout, UnregisterTimeout: cfg.UnregisterModelTimeout,
+			IntraOpThreads: cfg.IntraOpThreads, Models: cfg.Models,
+		},
+		OnBatch: func(v *registry.Version, items int64, queued []time.Duration, run time.Duration, err error) {
+			m.Batch(v.Name, v.Version, items, queued, run, err)
+		},
+		OnChange: func() {
+			if w := snap.Load(); w != nil {
+				if err := w.Save(reg); err != nil {
+					log.Error("model snapshot not saved", "err", err)
+				}
+			}
 		},
 	})
-	defer reg.Close()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	loadAll(ctx, reg, toLoad, s.DefaultWorkersPerModel, log)
-	srv := server.New(reg, server.Options{MaxRequestSize: s.MaxRequestSize, Logger: log})
-	err = srv.Serve(ctx, listeners, 30*time.Second)
+	release := reg.Hold()
+	go func() {
+		defer release()
+		if cfg.EnableModelSnapshot {
+			restoreSnapshot(ctx, reg, cfg, log)
+		}
+		loadAll(ctx, reg, toLoad, log)
+		if cfg.EnableModelSnapshot {
+			w := &registry.SnapshotWriter{Path: cfg.ModelSnapshotFile}
+			snap.Store(w)
+			if err := w.Save(reg); err != nil {
+				log.Error("model snapshot not saved", "err", err)
+			}
+		}
+	}()
+	srv := server.New(reg, server.Options{Settings: cfg, Metrics: m, Logger: log})
+	err = srv.Serve(ctx, listeners, cfg.DrainTimeout)
+	closeCtx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
+	defer cancel()
+	reg.Close(closeCtx)
 	log.Info("stopped")
 	return err
 }
 
 // loadAll loads the start-up models in parallel; a model that fails is logged and skipped.
-func loadAll(ctx context.Context, reg *registry.Registry, models []config.ModelToLoad, workers int, log *slog.Logger) {
+func loadAll(ctx context.Context, reg *registry.Registry, models []config.ModelToLoad, log *slog.Logger) {
 	var wg sync.WaitGroup
 	for _, m := range models {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := reg.Register(ctx, registry.Spec{Path: m.Path, URL: m.File, Name: m.Name, Workers: workers})
+			_, err := reg.Register(ctx, registry.Spec{Path: m.Path, URL: m.File, Name: m.Name, Startup: true, Synchronous: true})
 			if err != nil {
 				log.Error("model failed to load", "file", m.File, "err", err)
 			}
 		}()
 	}
 	wg.Wait()
+}
+
+// restoreSnapshot registers what the last snapshot held, with its settings, defaults and
+// traffic splits.
+func restoreSnapshot(ctx context.Context, reg *registry.Registry, cfg *config.Settings, log *slog.Logger) {
+	snap, err := registry.ReadSnapshot(cfg.ModelSnapshotFile)
+	if err != nil {
+		log.Error("model snapshot not restored", "err", err)
+		return
+	}
+	splits := map[string]map[string]int{}
+	var wg sync.WaitGroup
+	for _, m := range snap.Models {
+		path := m.URL
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(cfg.ModelStore, m.URL)
+		}
+		if m.SplitWeight > 0 {
+			if splits[m.Name] == nil {
+				splits[m.Name] = map[string]int{}
+			}
+			splits[m.Name][m.Version] = m.SplitWeight
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			workers, batchSize, delay, timeout := m.MinWorkers, m.BatchSize, m.MaxBatchDelay, m.ResponseTimeout
+			_, err := reg.Register(ctx, registry.Spec{
+				Path: path, URL: m.URL, Name: m.Name, Version: m.Version, Handler: m.Handler, Default: m.Default,
+				Synchronous: true, Overrides: registry.Overrides{InitialWorkers: &workers, BatchSize: &batchSize, MaxBatchDelay: &delay, ResponseTimeout: &timeout},
+			})
+			if err != nil {
+				log.Error("model from the snapshot failed to load", "model", m.Name, "version", m.Version, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, m := range snap.Models {
+		if m.Default {
+			reg.SetDefault(m.Name, m.Version)
+		}
+	}
+	for name, weights := range splits {
+		if err := reg.SetSplit(name, weights); err != nil {
+			log.Error("traffic split from the snapshot not restored", "model", name, "err", err)
+		}
+	}
+	log.Info("model snapshot restored", "file", cfg.ModelSnapshotFile, "versions", len(snap.Models))
 }
 
 // listArchives lists the model archives in a model store: .mar, .tar.gz, .tar.zst files and

@@ -42,7 +42,7 @@ func TestORTCandidates(t *testing.T) {
 func TestModelsToLoad(t *testing.T) {
 	store := t.TempDir()
 	list := func(string) ([]string, error) { return []string{"a.mar", "b.mar"}, nil }
-	s := Server{ModelStore: store, LoadModels: []string{"digits=digits.mar,iris.mar", "all"}}
+	s := Settings{ModelStore: store, LoadModels: []string{"digits=digits.mar", "iris.mar", "all"}}
 	got, err := s.ModelsToLoad(list)
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +58,7 @@ func TestModelsToLoad(t *testing.T) {
 	if got[0].Path != filepath.Join(store, "digits.mar") {
 		t.Errorf("path %s", got[0].Path)
 	}
-	for _, bad := range []Server{
+	for _, bad := range []Settings{
 		{LoadModels: []string{"a.mar"}},
 		{ModelStore: store, LoadModels: []string{"x=../secret.mar"}},
 		{ModelStore: store, LoadModels: []string{"/etc/passwd"}},
@@ -66,5 +66,76 @@ func TestModelsToLoad(t *testing.T) {
 		if _, err := bad.ModelsToLoad(list); err == nil {
 			t.Errorf("%+v accepted", bad)
 		}
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "config.properties")
+	os.WriteFile(file, []byte(`
+inference_address=http://127.0.0.1:9080
+management_address=http://127.0.0.1:9081
+job_queue_size=7
+model_store=$$STORE$$
+number_of_netty_threads=4
+no_such_key=1
+models={"digits": {"1.0": {"batchSize": 8, "maxBatchDelay": 5}}}
+`), 0o644)
+	env := []string{"STORE=/models", "TS_JOB_QUEUE_SIZE=9", "TS_MANAGEMENT_ADDRESS=http://127.0.0.1:7081"}
+	s, err := Load(Inputs{ConfigFile: file, Env: env, Flags: map[string]string{"inference_address": "127.0.0.1:1234"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// env vars only apply with enable_envvars_config
+	if s.JobQueueSize != 7 || s.ManagementAddress != "http://127.0.0.1:9081" || s.InferenceAddress != "127.0.0.1:1234" || s.ModelStore != "/models" {
+		t.Errorf("%+v", s)
+	}
+	if s.Source("inference_address") != "--inference-address" || s.Source("job_queue_size") != "file "+file || s.Source("metrics_address") != "default" {
+		t.Errorf("sources %q %q %q", s.Source("inference_address"), s.Source("job_queue_size"), s.Source("metrics_address"))
+	}
+	if len(s.Warnings) != 2 || !strings.Contains(strings.Join(s.Warnings, "|"), "number_of_netty_threads is not supported") {
+		t.Errorf("warnings %q", s.Warnings)
+	}
+	if *s.Models["digits"]["1.0"].BatchSize != 8 {
+		t.Errorf("models %+v", s.Models)
+	}
+	s, err = Load(Inputs{ConfigFile: file, Env: append(env, "TS_ENABLE_ENVVARS_CONFIG=true")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.JobQueueSize != 9 || s.ManagementAddress != "http://127.0.0.1:7081" || s.Source("job_queue_size") != "env TS_JOB_QUEUE_SIZE" {
+		t.Errorf("env: %d %s %s", s.JobQueueSize, s.ManagementAddress, s.Source("job_queue_size"))
+	}
+	var out strings.Builder
+	s.Print(&out)
+	for _, want := range []string{"job_queue_size", "= 9", "# env TS_JOB_QUEUE_SIZE", "# default", "# warning: "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("print-config lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestInvalidValues(t *testing.T) {
+	cases := map[string]string{
+		"job_queue_size":     "many",
+		"enable_model_api":   "yes please",
+		"inference_address":  "https://127.0.0.1:8443",
+		"management_address": "localhost",
+		"models":             "{not json",
+		"allowed_urls":       "http://(unclosed",
+		"max_request_size":   "-5",
+	}
+	for key, v := range cases {
+		_, err := Load(Inputs{Flags: map[string]string{key: v}})
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("%s=%s: error %v does not name the key", key, v, err)
+		}
+	}
+	if _, err := Load(Inputs{ConfigFile: filepath.Join(t.TempDir(), "missing.properties")}); err == nil {
+		t.Error("a missing --ts-config file was accepted")
+	}
+	s, err := Load(Inputs{Env: []string{}})
+	if err != nil || s.DefaultWorkersPerModel < 1 || s.EnableModelAPI != true || len(s.AllowedURLs) != 0 {
+		t.Errorf("defaults: %+v %v", s, err)
 	}
 }

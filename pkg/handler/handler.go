@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -30,6 +31,8 @@ type Request struct {
 	Inputs []Input
 	// Header holds the HTTP request headers.
 	Header http.Header
+	// Query holds the URL's query parameters.
+	Query url.Values
 }
 
 // Data returns the request's main payload, as TorchServe's handlers pick it: the input

@@ -32,6 +32,9 @@ func newTensorHandler(m *Model) (Handler, error) {
 
 func (h *tensorHandler) Preprocess(_ context.Context, req *Request) ([]*tensor.Tensor, error) {
 	in, ok := req.Data()
+	if ok && isRaw(req, in) {
+		return h.raw(req, in)
+	}
 	if !ok || len(bytes.TrimSpace(in.Data)) == 0 {
 		return nil, badInput("the request has no tensors: send JSON {\"inputs\": {%s}}", h.example())
 	}
@@ -107,6 +110,71 @@ func (h *tensorHandler) Preprocess(_ context.Context, req *Request) ([]*tensor.T
 		out[i] = t
 	}
 	return out, nil
+}
+
+// Raw tensor requests (one-input models): Content-Type application/octet-stream, the
+// element type and shape in headers (X-TS-Dtype, X-TS-Shape) or query parameters (dtype,
+// shape); X-TS-Input or input may name the input.
+const (
+	HeaderDtype = "X-TS-Dtype"
+	HeaderShape = "X-TS-Shape"
+	HeaderInput = "X-TS-Input"
+)
+
+func isRaw(req *Request, in Input) bool {
+	return strings.HasPrefix(in.ContentType, "application/octet-stream") || req.Header.Get(HeaderShape) != "" || req.Query.Get("shape") != ""
+}
+
+func param(req *Request, header, query string) string {
+	if v := req.Header.Get(header); v != "" {
+		return v
+	}
+	return req.Query.Get(query)
+}
+
+// raw reads a little-endian tensor body.
+func (h *tensorHandler) raw(req *Request, in Input) ([]*tensor.Tensor, error) {
+	if len(h.inputs) != 1 {
+		return nil, badInput("a raw tensor body feeds one-input models; this one takes %s: send JSON instead", h.names())
+	}
+	i := 0
+	if name := param(req, HeaderInput, "input"); name != "" && h.index(name) < 0 {
+		return nil, badInput("model has no input %q; its input is %s", name, h.names())
+	}
+	info := h.inputs[i]
+	dt := info.DType
+	if s := param(req, HeaderDtype, "dtype"); s != "" {
+		var err error
+		if dt, err = tensor.ParseDType(s); err != nil {
+			return nil, badInput("%s: %v", HeaderDtype, err)
+		}
+		if dt != info.DType {
+			return nil, badInput("input %q must be %s, got %s", info.Name, info.DType, dt)
+		}
+	}
+	spec := param(req, HeaderShape, "shape")
+	if spec == "" {
+		return nil, badInput("a raw tensor needs its shape: header %s or query shape=, e.g. %s", HeaderShape, tensor.ShapeString(info.Shape))
+	}
+	var shape []int64
+	for _, part := range strings.Split(strings.Trim(spec, "[] "), ",") {
+		if strings.TrimSpace(part) == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(part), 10, 64)
+		if err != nil || n < 0 {
+			return nil, badInput("shape %q: want comma-separated sizes ≥ 0", spec)
+		}
+		shape = append(shape, n)
+	}
+	if dt == tensor.String {
+		return nil, badInput("string tensors cannot be sent raw; send JSON")
+	}
+	t, err := tensor.FromBytes(dt, shape, in.Data)
+	if err != nil {
+		return nil, badInput("input %q: %v", info.Name, err)
+	}
+	return []*tensor.Tensor{t}, nil
 }
 
 func (h *tensorHandler) index(name string) int {

@@ -1,49 +1,79 @@
-// Package registry keeps the models a server serves: their versions, the default version,
-// and for each version its archive, ONNX Runtime session, handler and workers.
+// Package registry keeps the models a server serves: their versions, the default version and
+// traffic split, and for each version its archive, handler, settings, batcher and workers.
 package registry
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
-	"os"
-	"path/filepath"
+	"math/rand/v2"
+	"net/http"
+	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/archive"
+	"github.com/tsserve/ts/pkg/batch"
+	"github.com/tsserve/ts/pkg/config"
 	"github.com/tsserve/ts/pkg/engine"
 	"github.com/tsserve/ts/pkg/handler"
-	"github.com/tsserve/ts/pkg/tensor"
+	"github.com/tsserve/ts/pkg/onnx"
 )
+
+// Defaults are the server-wide settings a version starts from.
+type Defaults struct {
+	// StartupWorkers is default_workers_per_model for models loaded at start (cores if unset).
+	StartupWorkers int
+	// RegisterWorkers is the configured default_workers_per_model for POST /models (0 if
+	// unset, as TorchServe: a model registered without initial_workers has no workers).
+	RegisterWorkers   int
+	JobQueueSize      int
+	ResponseTimeout   time.Duration
+	StartupTimeout    time.Duration
+	UnregisterTimeout time.Duration
+	IntraOpThreads    int
+	// Models is config.properties' per-model settings.
+	Models map[string]map[string]config.ModelConfig
+}
 
 // Options configure a registry.
 type Options struct {
 	// TempDir is where archives are extracted ("" = the system's temporary folder).
 	TempDir string
-	// Engine holds the default session settings.
-	Engine engine.Options
-	// Limits bound archive extraction.
-	Limits archive.Limits
-	Logger *slog.Logger
+	// Engine holds the session settings (provider, fallback, ...).
+	Engine   engine.Options
+	Limits   archive.Limits
+	Defaults Defaults
+	Logger   *slog.Logger
+	// Cores is the number of CPU cores threads are planned for (0 = runtime.NumCPU()).
+	Cores int
+	// Clock drives batching (nil = the wall clock).
+	Clock batch.Clock
+	// OnChange is called after every change of what is registered (for snapshots).
+	OnChange func()
+	// OnBatch is called after each batch (for metrics).
+	OnBatch func(v *Version, items int64, queued []time.Duration, run time.Duration, err error)
 }
 
 // Registry holds the registered models. It is safe for concurrent use.
 type Registry struct {
-	opts   Options
-	log    *slog.Logger
+	opts Options
+	log  *slog.Logger
+
 	mu     sync.RWMutex
 	models map[string]*model
+	// opening counts registrations still reading their archive: /ping is not Healthy yet.
+	opening atomic.Int32
 }
 
 type model struct {
 	defaultVersion string
 	versions       map[string]*Version
+	split          map[string]int // version → weight; nil when no split
 }
 
 // New creates an empty registry.
@@ -54,82 +84,116 @@ func New(o Options) *Registry {
 	if o.Limits == (archive.Limits{}) {
 		o.Limits = archive.DefaultLimits()
 	}
+	if o.Cores <= 0 {
+		o.Cores = runtime.NumCPU()
+	}
+	d := &o.Defaults
+	if d.JobQueueSize <= 0 {
+		d.JobQueueSize = 100
+	}
+	if d.ResponseTimeout <= 0 {
+		d.ResponseTimeout = 120 * time.Second
+	}
+	if d.StartupTimeout <= 0 {
+		d.StartupTimeout = 120 * time.Second
+	}
+	if d.UnregisterTimeout <= 0 {
+		d.UnregisterTimeout = 120 * time.Second
+	}
+	if d.StartupWorkers <= 0 {
+		d.StartupWorkers = o.Cores
+	}
 	return &Registry{opts: o, log: o.Logger, models: map[string]*model{}}
+}
+
+func (r *Registry) changed() {
+	if r.opts.OnChange != nil {
+		r.opts.OnChange()
+	}
 }
 
 // Spec says what to register.
 type Spec struct {
-	// Path is the archive file or folder.
+	// Path is the archive file or folder on disk.
 	Path string
-	// URL is how the client named it (a file name in the model store); shown by describe.
+	// URL is how the client named it (shown by describe, kept in snapshots).
 	URL string
-	// Name and Version override the manifest's.
+	// Name, Version and Handler override the manifest's.
 	Name    string
 	Version string
-	// Handler overrides the manifest's handler.
 	Handler string
-	// Workers is how many requests may run the model at once (at least 1).
-	Workers int
+	// Runtime, when given, must be one TorchServe accepts (python, python3, LSP) or onnx.
+	Runtime   string
+	Overrides Overrides
+	// Startup marks models loaded when the server starts (default workers differ).
+	Startup bool
+	// Synchronous waits for the workers to start.
+	Synchronous bool
+	// Default makes this version the model's default.
+	Default bool
 }
 
-// Version is one loaded version of a model.
-type Version struct {
-	Name     string
-	Version  string
-	URL      string
-	Manifest *archive.Manifest
-	Digest   string
-	Handler  string
-	Inputs   []tensor.Info
-	Outputs  []tensor.Info
-	LoadedAt time.Time
-	LoadTime time.Duration
-	Workers  int
-	Provider string
+var runtimes = map[string]bool{"python": true, "python3": true, "LSP": true, "onnx": true, "": true}
 
-	archive *archive.Opened
-	session *engine.Session
-	handler handler.Handler
-	slots   chan struct{}
-}
-
-// Register loads an archive and adds it as a version of its model; the first version of a
-// model becomes its default.
+// Register opens an archive, checks it and adds it as a version of its model; the first
+// version of a model becomes its default. Workers start as the settings say: Register waits
+// for them when s.Synchronous, otherwise they load in the background.
 func (r *Registry) Register(ctx context.Context, s Spec) (*Version, error) {
-	start := time.Now()
+	if !runtimes[s.Runtime] {
+		return nil, apierror.BadRequest("Invalid RuntimeType value: %s", s.Runtime)
+	}
+	r.opening.Add(1)
+	defer r.opening.Add(-1)
 	opened, err := archive.Open(ctx, s.Path, r.opts.TempDir, r.opts.Limits)
 	if err != nil {
-		return nil, apierror.New(400, apierror.TypeInvalidModel, "invalid model archive %s: %v", filepath.Base(s.Path), err)
+		return nil, apierror.New(http.StatusBadRequest, apierror.TypeInvalidModel, "invalid model archive %s: %v", s.URL, err)
 	}
-	v, err := r.load(opened, s)
+	v, err := r.newVersion(opened, s)
 	if err != nil {
 		opened.Close()
 		return nil, err
 	}
-	v.LoadTime = time.Since(start)
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	m := r.models[v.Name]
 	if m == nil {
 		m = &model{defaultVersion: v.Version, versions: map[string]*Version{}}
 		r.models[v.Name] = m
 	}
 	if _, dup := m.versions[v.Version]; dup {
+		r.mu.Unlock()
 		v.close()
-		return nil, apierror.New(409, apierror.TypeConflict, "Model version %s is already registered for model %s", v.Version, v.Name)
+		return nil, apierror.New(http.StatusConflict, apierror.TypeConflict, "Model version %s is already registered for model %s", v.Version, v.Name)
 	}
 	m.versions[v.Version] = v
-	r.log.Info("model loaded", "model", v.Name, "version", v.Version, "handler", v.Handler,
-		"workers", v.Workers, "provider", v.Provider, "load_ms", v.LoadTime.Milliseconds())
+	if s.Default {
+		m.defaultVersion = v.Version
+	}
+	r.mu.Unlock()
+	r.log.Info("model registered", "model", v.Name, "version", v.Version, "handler", v.Handler, "url", v.URL,
+		"min_workers", v.settings.MinWorkers, "batch_size", v.settings.BatchSize)
+	r.changed()
+	if v.settings.MinWorkers == 0 {
+		return v, nil
+	}
+	if !s.Synchronous {
+		go v.Scale(context.Background(), v.settings.MinWorkers, v.settings.MaxWorkers)
+		return v, nil
+	}
+	if err := v.Scale(ctx, v.settings.MinWorkers, v.settings.MaxWorkers); err != nil {
+		// as TorchServe: a synchronous registration whose workers fail is undone
+		r.remove(v)
+		return nil, apierror.Internal("Failed to start workers for model %s version: %s: %v", v.Name, v.Version, err)
+	}
 	return v, nil
 }
 
-func (r *Registry) load(opened *archive.Opened, s Spec) (*Version, error) {
+// newVersion reads what a version needs from its archive, without loading the model.
+func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) {
 	man := opened.Manifest
 	v := &Version{
-		Name: man.Model.ModelName, Version: man.Model.ModelVersion, URL: s.URL,
-		Manifest: man, Digest: opened.Digest, Handler: man.Model.Handler,
-		LoadedAt: time.Now(), Workers: max(1, s.Workers), archive: opened,
+		Name: man.Model.ModelName, Version: man.Model.ModelVersion, URL: s.URL, Manifest: man,
+		Digest: opened.Digest, Handler: man.Model.Handler, Startup: s.Startup,
+		RegisteredAt: time.Now(), archive: opened, reg: r, state: StateStopped,
 	}
 	if s.Name != "" {
 		v.Name = s.Name
@@ -143,45 +207,52 @@ func (r *Registry) load(opened *archive.Opened, s Spec) (*Version, error) {
 	if err := archive.ValidModelName(v.Name); err != nil {
 		return nil, apierror.BadRequest("%v", err)
 	}
-	cfg, err := handlerConfig(opened)
-	if err != nil {
-		return nil, apierror.New(400, apierror.TypeInvalidModel, "model %s: %v", v.Name, err)
+	if err := archive.ValidVersion(v.Version); err != nil {
+		return nil, apierror.BadRequest("%v", err)
 	}
-	sess, err := engine.Load(opened.Path(man.Model.SerializedFile), r.opts.Engine)
-	if err != nil {
-		return nil, apierror.New(400, apierror.TypeInvalidModel, "model %s: load %s: %v", v.Name, man.Model.SerializedFile, err)
+	invalid := func(format string, args ...any) error {
+		return apierror.New(http.StatusBadRequest, apierror.TypeInvalidModel, "model %s: %s", v.Name, fmt.Sprintf(format, args...))
 	}
-	v.session, v.Provider = sess, sess.Provider()
-	v.Inputs, v.Outputs = sess.Inputs(), sess.Outputs()
-	h, err := handler.New(v.Handler, &handler.Model{
+	y, err := readModelYAML(opened)
+	if err != nil {
+		return nil, invalid("%v", err)
+	}
+	var props *config.ModelConfig
+	if byVersion, ok := r.opts.Defaults.Models[v.Name]; ok {
+		if mc, ok := byVersion[v.Version]; ok {
+			props = &mc
+		}
+	}
+	if v.settings, err = resolveSettings(r.opts.Defaults, props, y, s.Overrides, s.Startup); err != nil {
+		return nil, invalid("%v", err)
+	}
+	// the signature, from the manifest or else the ONNX graph: no session is needed yet
+	if sig := man.Signature; sig != nil {
+		v.Inputs, v.Outputs = sig.Inputs, sig.Outputs
+	} else {
+		m, err := onnx.ReadFile(opened.Path(man.Model.SerializedFile))
+		if err != nil {
+			return nil, invalid("%v", err)
+		}
+		v.Inputs, v.Outputs = m.Inputs, m.Outputs
+	}
+	v.handler, err = handler.New(v.Handler, &handler.Model{
 		Name: v.Name, Version: v.Version, Dir: opened.Dir, Manifest: man,
-		Inputs: v.Inputs, Outputs: v.Outputs, Config: cfg,
+		Inputs: v.Inputs, Outputs: v.Outputs, Config: y.Handler,
 	})
 	if err != nil {
-		sess.Close()
-		return nil, apierror.New(400, apierror.TypeInvalidModel, "model %s: %v", v.Name, err)
+		return nil, invalid("%v", err)
 	}
-	v.handler = h
-	v.slots = make(chan struct{}, v.Workers)
+	v.batchable = batchable(v)
 	return v, nil
 }
 
-// handlerConfig reads the "handler" section of the archive's model-config.yaml.
-func handlerConfig(o *archive.Opened) (map[string]any, error) {
-	name := o.Manifest.Model.ConfigFile
-	if name == "" {
-		return nil, nil
-	}
-	b, err := os.ReadFile(o.Path(name))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
-	}
-	var doc map[string]any
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	section, _ := doc["handler"].(map[string]any)
-	return section, nil
+// Hold keeps /ping from reporting Healthy until release is called: the server holds it
+// while its start-up models load.
+func (r *Registry) Hold() (release func()) {
+	r.opening.Add(1)
+	var once sync.Once
+	return func() { once.Do(func() { r.opening.Add(-1) }) }
 }
 
 // Get returns a version of a model; version "" means the default version.
@@ -202,11 +273,191 @@ func (r *Registry) Get(name, version string) (*Version, error) {
 	return v, nil
 }
 
+// Route picks the version that serves a request: the one asked for, else a version drawn
+// from the model's traffic split (by the hash of key when given, so a key always lands on
+// the same version), else the default version.
+func (r *Registry) Route(name, version, key string) (*Version, error) {
+	if version != "" {
+		return r.Get(name, version)
+	}
+	r.mu.RLock()
+	m := r.models[name]
+	if m == nil || m.split == nil {
+		r.mu.RUnlock()
+		return r.Get(name, "")
+	}
+	versions := make([]string, 0, len(m.split))
+	total := 0
+	for ver, w := range m.split {
+		versions = append(versions, ver)
+		total += w
+	}
+	sort.Strings(versions)
+	var draw int
+	if key != "" {
+		h := fnv.New64a()
+		h.Write([]byte(key))
+		draw = int(h.Sum64() % uint64(total))
+	} else {
+		draw = rand.IntN(total)
+	}
+	chosen := versions[len(versions)-1]
+	for _, ver := range versions {
+		if draw < m.split[ver] {
+			chosen = ver
+			break
+		}
+		draw -= m.split[ver]
+	}
+	r.mu.RUnlock()
+	return r.Get(name, chosen)
+}
+
+// SetSplit sets a model's traffic split (version → weight); nil or empty clears it.
+func (r *Registry) SetSplit(name string, weights map[string]int) error {
+	r.mu.Lock()
+	m := r.models[name]
+	if m == nil {
+		r.mu.Unlock()
+		return apierror.ModelNotFound(name)
+	}
+	if len(weights) == 0 {
+		m.split = nil
+		r.mu.Unlock()
+		r.changed()
+		return nil
+	}
+	total := 0
+	for ver, w := range weights {
+		if m.versions[ver] == nil {
+			r.mu.Unlock()
+			return apierror.VersionNotFound(name, ver)
+		}
+		if w < 0 {
+			r.mu.Unlock()
+			return apierror.BadRequest("traffic split weight for version %s must be ≥ 0, got %d", ver, w)
+		}
+		total += w
+	}
+	if total == 0 {
+		r.mu.Unlock()
+		return apierror.BadRequest("traffic split weights add up to 0")
+	}
+	m.split = map[string]int{}
+	for ver, w := range weights {
+		if w > 0 {
+			m.split[ver] = w
+		}
+	}
+	r.mu.Unlock()
+	r.log.Info("traffic split set", "model", name, "weights", weights)
+	r.changed()
+	return nil
+}
+
+// Split returns a model's traffic split (nil when none).
+func (r *Registry) Split(name string) map[string]int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	m := r.models[name]
+	if m == nil || m.split == nil {
+		return nil
+	}
+	out := make(map[string]int, len(m.split))
+	for k, v := range m.split {
+		out[k] = v
+	}
+	return out
+}
+
+// SetDefault makes a version the model's default. Requests in flight finish on the version
+// they started on; new ones go to the new default.
+func (r *Registry) SetDefault(name, version string) error {
+	r.mu.Lock()
+	m := r.models[name]
+	if m == nil {
+		r.mu.Unlock()
+		return apierror.ModelNotFound(name)
+	}
+	if m.versions[version] == nil {
+		r.mu.Unlock()
+		return apierror.VersionNotFound(name, version)
+	}
+	m.defaultVersion = version
+	r.mu.Unlock()
+	r.changed()
+	return nil
+}
+
+// Unregister removes a version (the default version when version is ""). The default
+// version cannot be removed while other versions remain. Requests in flight finish first,
+// for up to the unregister timeout.
+func (r *Registry) Unregister(ctx context.Context, name, version string) (*Version, error) {
+	r.mu.Lock()
+	m := r.models[name]
+	if m == nil {
+		r.mu.Unlock()
+		return nil, apierror.ModelNotFound(name)
+	}
+	if version == "" {
+		version = m.defaultVersion
+	}
+	v := m.versions[version]
+	if v == nil {
+		r.mu.Unlock()
+		return nil, apierror.VersionNotFound(name, version)
+	}
+	if version == m.defaultVersion && len(m.versions) > 1 {
+		r.mu.Unlock()
+		return nil, apierror.New(http.StatusForbidden, apierror.TypeIllegalArgument, "Cannot remove default version for model %s", name)
+	}
+	r.removeLocked(v)
+	r.mu.Unlock()
+	r.changed()
+	if err := v.drain(ctx, r.opts.Defaults.UnregisterTimeout); err != nil {
+		return v, apierror.New(http.StatusRequestTimeout, apierror.TypeRequestTimeout, "Timed out while cleaning resources: %s", name)
+	}
+	r.log.Info("model unregistered", "model", name, "version", version)
+	return v, nil
+}
+
+// remove takes a version out of the registry and unloads it at once.
+func (r *Registry) remove(v *Version) {
+	r.mu.Lock()
+	r.removeLocked(v)
+	r.mu.Unlock()
+	r.changed()
+	v.close()
+}
+
+func (r *Registry) removeLocked(v *Version) {
+	m := r.models[v.Name]
+	if m == nil || m.versions[v.Version] != v {
+		return
+	}
+	delete(m.versions, v.Version)
+	if m.split != nil {
+		delete(m.split, v.Version)
+		if len(m.split) == 0 {
+			m.split = nil
+		}
+	}
+	if len(m.versions) == 0 {
+		delete(r.models, v.Name)
+	} else if m.defaultVersion == v.Version {
+		for ver := range m.versions {
+			m.defaultVersion = ver
+			break
+		}
+	}
+}
+
 // Entry is a model in a listing.
 type Entry struct {
 	Name           string
 	DefaultVersion string
 	Versions       []*Version
+	Split          map[string]int
 }
 
 // List returns the models sorted by name, each with its versions sorted.
@@ -219,6 +470,12 @@ func (r *Registry) List() []Entry {
 		for _, v := range m.versions {
 			e.Versions = append(e.Versions, v)
 		}
+		if m.split != nil {
+			e.Split = map[string]int{}
+			for k, w := range m.split {
+				e.Split[k] = w
+			}
+		}
 		sort.Slice(e.Versions, func(i, j int) bool { return e.Versions[i].Version < e.Versions[j].Version })
 		out = append(out, e)
 	}
@@ -226,42 +483,46 @@ func (r *Registry) List() []Entry {
 	return out
 }
 
-// Infer runs one request through the handler and the model.
-func (v *Version) Infer(ctx context.Context, req *handler.Request) (*handler.Response, error) {
-	inputs, err := v.handler.Preprocess(ctx, req)
-	if err != nil {
-		return nil, err
+// Health is TorchServe's /ping status: "Healthy" when every default version has its
+// minimum of workers ready, "Partial Healthy" when some but not all do, "Unhealthy" when
+// none is ready but some are wanted. Models still being opened count as wanted.
+func (r *Registry) Health() string {
+	r.mu.RLock()
+	wanted, ready := int(r.opening.Load()), 0
+	for _, m := range r.models {
+		v := m.versions[m.defaultVersion]
+		wanted += v.settings.MinWorkers
+		ready += min(v.readyWorkers(), v.settings.MinWorkers)
 	}
-	select {
-	case v.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	r.mu.RUnlock()
+	switch {
+	case ready < wanted && ready > 0:
+		return "Partial Healthy"
+	case ready < wanted:
+		return "Unhealthy"
 	}
-	outputs, err := v.session.Run(ctx, inputs)
-	<-v.slots
-	if err != nil {
-		var ie *engine.InputError
-		if errors.As(err, &ie) {
-			return nil, apierror.BadRequest("%s", ie.Msg)
-		}
-		return nil, err
-	}
-	return v.handler.Postprocess(ctx, req, outputs)
+	return "Healthy"
 }
 
-func (v *Version) close() {
-	v.session.Close()
-	v.archive.Close()
-}
-
-// Close unloads every model.
-func (r *Registry) Close() {
+// Close stops every model: no new requests, requests in flight finish (until ctx ends),
+// then sessions and extracted archives are freed.
+func (r *Registry) Close(ctx context.Context) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	var all []*Version
 	for name, m := range r.models {
 		for _, v := range m.versions {
-			v.close()
+			all = append(all, v)
 		}
 		delete(r.models, name)
 	}
+	r.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, v := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v.drain(ctx, r.opts.Defaults.UnregisterTimeout)
+		}()
+	}
+	wg.Wait()
 }

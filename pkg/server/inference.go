@@ -7,49 +7,86 @@ import (
 	"mime/multipart"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/handler"
+	"github.com/tsserve/ts/pkg/registry"
+)
+
+// Request headers of ts's own.
+const (
+	// HeaderPriority orders queued requests: an integer or high, normal, low.
+	HeaderPriority = "X-TS-Priority"
+	// HeaderRouteKey pins a request to a version of a traffic split: the same key always
+	// lands on the same version.
+	HeaderRouteKey = "X-TS-Route-Key"
+	// HeaderModelVersion, on responses, names the version that answered.
+	HeaderModelVersion = "X-TS-Model-Version"
 )
 
 func (s *Server) inferenceRoutes() http.Handler {
-	rt := s.newRouter("inference")
+	rt := s.newRouter(Inference)
 	rt.handle("GET /ping", s.ping)
+	rt.handle("OPTIONS /{$}", s.apiDescription(Inference))
+	rt.handle("GET /api-description", s.apiDescription(Inference))
 	// TorchServe runs inference for any method but OPTIONS (curl -T sends PUT).
 	rt.handle("/predictions/{model}", s.predict)
 	rt.handle("/predictions/{model}/{version}", s.predict)
 	return rt
 }
 
+// ping answers TorchServe's health check: 200 Healthy or Partial Healthy, 500 Unhealthy.
 func (s *Server) ping(w http.ResponseWriter, r *http.Request) error {
-	return writeJSON(w, http.StatusOK, map[string]string{"status": "Healthy"})
+	status := s.reg.Health()
+	code := http.StatusOK
+	if status == "Unhealthy" {
+		code = http.StatusInternalServerError
+	}
+	return writeJSON(w, code, map[string]string{"status": status})
 }
 
 func (s *Server) predict(w http.ResponseWriter, r *http.Request) error {
 	if r.Method == http.MethodOptions {
-		return apierror.MethodNotAllowed()
+		return s.modelDescription(w, r)
 	}
-	v, err := s.reg.Get(r.PathValue("model"), r.PathValue("version"))
+	start := time.Now()
+	v, err := s.reg.Route(r.PathValue("model"), r.PathValue("version"), r.Header.Get(HeaderRouteKey))
 	if err != nil {
 		return err
+	}
+	code := http.StatusOK
+	if s.metrics != nil {
+		defer func() { s.metrics.Request(v.Name, v.Version, code, time.Since(start)) }()
+	}
+	fail := func(err error) error {
+		code = errorOf(err).Code
+		return err
+	}
+	w.Header().Set(HeaderModelVersion, v.Version)
+	priority, err := registry.ParsePriority(r.Header.Get(HeaderPriority))
+	if err != nil {
+		return fail(apierror.BadRequest("%s: %v", HeaderPriority, err))
 	}
 	req, err := s.readRequest(w, r)
 	if err != nil {
-		return err
+		return fail(err)
 	}
-	res, err := v.Infer(r.Context(), req)
+	res, err := v.Infer(r.Context(), req, priority)
 	if err != nil {
-		return err
+		return fail(err)
+	}
+	if int64(len(res.Body)) > s.cfg.MaxResponseSize {
+		return fail(apierror.New(http.StatusInternalServerError, apierror.TypeInternal,
+			"response of %d bytes exceeds max_response_size (%d bytes)", len(res.Body), s.cfg.MaxResponseSize))
 	}
 	if res.ContentType != "" {
 		w.Header().Set("Content-Type", res.ContentType)
 	}
-	w.Header().Set("x-ts-model-version", v.Version)
-	status := res.Status
-	if status == 0 {
-		status = http.StatusOK
+	if res.Status != 0 {
+		code = res.Status
 	}
-	w.WriteHeader(status)
+	w.WriteHeader(code)
 	_, err = w.Write(res.Body)
 	return err
 }
@@ -57,8 +94,8 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) error {
 // readRequest turns the HTTP request into handler inputs: each multipart or form field is
 // an input with its own name; any other body is one input named "body".
 func (s *Server) readRequest(w http.ResponseWriter, r *http.Request) (*handler.Request, error) {
-	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxRequestSize)
-	req := &handler.Request{ID: w.Header().Get("x-request-id"), Header: r.Header}
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestSize)
+	req := &handler.Request{ID: w.Header().Get("x-request-id"), Header: r.Header, Query: r.URL.Query()}
 	ctype := r.Header.Get("Content-Type")
 	media, params, _ := mime.ParseMediaType(ctype)
 	switch {

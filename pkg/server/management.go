@@ -1,19 +1,266 @@
 package server
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
 	"net/http"
+	"net/url"
+	"sort"
 	"strconv"
+	"strings"
 
+	"github.com/tsserve/ts/pkg/apierror"
+	"github.com/tsserve/ts/pkg/batch"
 	"github.com/tsserve/ts/pkg/registry"
 	"github.com/tsserve/ts/pkg/tensor"
 )
 
 func (s *Server) managementRoutes() http.Handler {
-	rt := s.newRouter("management")
+	rt := s.newRouter(Management)
+	rt.handle("OPTIONS /{$}", s.apiDescription(Management))
+	rt.handle("GET /api-description", s.apiDescription(Management))
 	rt.handle("GET /models", s.listModels)
+	rt.handle("POST /models", s.modelAPI(s.registerModel))
 	rt.handle("GET /models/{model}", s.describeModel)
 	rt.handle("GET /models/{model}/{version}", s.describeModel)
+	rt.handle("PUT /models/{model}", s.scaleWorkers)
+	rt.handle("PUT /models/{model}/{version}", s.scaleWorkers)
+	rt.handle("PUT /models/{model}/{version}/set-default", s.setDefault)
+	rt.handle("DELETE /models/{model}", s.modelAPI(s.unregisterModel))
+	rt.handle("DELETE /models/{model}/{$}", s.modelAPI(s.unregisterModel))
+	rt.handle("DELETE /models/{model}/{version}", s.modelAPI(s.unregisterModel))
+	rt.handle("GET /models/{model}/split", s.getSplit)
+	rt.handle("PUT /models/{model}/split", s.modelAPI(s.putSplit))
+	rt.handle("DELETE /models/{model}/split", s.modelAPI(s.deleteSplit))
 	return rt
+}
+
+// modelAPI guards register and unregister: with enable_model_api=false they answer 405.
+func (s *Server) modelAPI(fn apiFunc) apiFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if !s.cfg.EnableModelAPI {
+			return apierror.MethodNotAllowed()
+		}
+		return fn(w, r)
+	}
+}
+
+// params reads request parameters from the query string, or from a JSON object body with
+// the same snake_case keys (as TorchServe accepts for POST /models).
+func params(r *http.Request) (url.Values, error) {
+	q := r.URL.Query()
+	media, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if media != "application/json" {
+		return q, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return nil, apierror.BadRequest("cannot read the request body: %v", err)
+	}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return q, nil
+	}
+	var body map[string]any
+	if err := json.Unmarshal(b, &body); err != nil {
+		return nil, apierror.BadRequest("request body is not a JSON object: %v", err)
+	}
+	for k, v := range body {
+		if _, set := q[k]; !set {
+			q.Set(k, fmt.Sprint(v))
+		}
+	}
+	return q, nil
+}
+
+// optInt reads an integer parameter; a missing or non-integer value counts as not given,
+// as TorchServe treats batch_size=dd.
+func optInt(q url.Values, key string) *int {
+	n, err := strconv.Atoi(strings.TrimSpace(q.Get(key)))
+	if err != nil {
+		return nil
+	}
+	return &n
+}
+
+// flag reads a boolean parameter; anything but true counts as false.
+func flag(q url.Values, key string, def bool) bool {
+	v := q.Get(key)
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	return err == nil && b
+}
+
+// registerModel is POST /models.
+func (s *Server) registerModel(w http.ResponseWriter, r *http.Request) error {
+	q, err := params(r)
+	if err != nil {
+		return err
+	}
+	if _, ok := q["url"]; !ok {
+		return apierror.BadRequest("Parameter url is required.")
+	}
+	path, shown, err := s.resolveURL(r.Context(), q.Get("url"))
+	if err != nil {
+		return err
+	}
+	o := registry.Overrides{
+		InitialWorkers: optInt(q, "initial_workers"), BatchSize: optInt(q, "batch_size"),
+		MaxBatchDelay: optInt(q, "max_batch_delay"), ResponseTimeout: optInt(q, "response_timeout"),
+		StartupTimeout: optInt(q, "startup_timeout"),
+	}
+	if o.InitialWorkers != nil && *o.InitialWorkers < 0 {
+		zero := 0
+		o.InitialWorkers = &zero
+	}
+	if o.BatchSize != nil && *o.BatchSize < 1 {
+		o.BatchSize = nil
+	}
+	if o.MaxBatchDelay != nil && *o.MaxBatchDelay < 0 {
+		o.MaxBatchDelay = nil
+	}
+	if o.ResponseTimeout != nil && *o.ResponseTimeout <= 0 {
+		o.ResponseTimeout = nil
+	}
+	sync := flag(q, "synchronous", false)
+	v, err := s.reg.Register(r.Context(), registry.Spec{
+		Path: path, URL: shown, Name: q.Get("model_name"), Handler: q.Get("handler"), Runtime: q.Get("runtime"),
+		Overrides: o, Synchronous: sync,
+	})
+	if err != nil {
+		return err
+	}
+	workers := v.Settings().MinWorkers
+	switch {
+	case workers == 0:
+		return statusJSON(w, http.StatusOK, "Model \"%s\" Version: %s registered with 0 initial workers. Use scale workers API to add workers for the model.", v.Name, v.Version)
+	case sync:
+		return statusJSON(w, http.StatusOK, "Model \"%s\" Version: %s registered with %d initial workers", v.Name, v.Version, workers)
+	}
+	return statusJSON(w, http.StatusAccepted, "Processing worker updates...")
+}
+
+// scaleWorkers is PUT /models/{model}[/{version}].
+func (s *Server) scaleWorkers(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	version := r.PathValue("version")
+	if version == "" {
+		version = q.Get("model_version")
+	}
+	v, err := s.reg.Get(r.PathValue("model"), version)
+	if err != nil {
+		return err
+	}
+	minW := 1
+	if p := optInt(q, "min_worker"); p != nil {
+		minW = *p
+	}
+	maxW := minW
+	if p := optInt(q, "max_worker"); p != nil {
+		maxW = *p
+	}
+	if maxW < minW {
+		return apierror.BadRequest("max_worker cannot be less than min_worker")
+	}
+	failed := func(err error) error {
+		return apierror.Internal("Failed to start workers for model %s version: %s: %v", v.Name, v.Version, err)
+	}
+	if minW < 0 {
+		return failed(fmt.Errorf("min_worker %d is negative", minW))
+	}
+	if !flag(q, "synchronous", false) {
+		go v.Scale(context.Background(), minW, maxW) // outlives the request
+		return statusJSON(w, http.StatusAccepted, "Processing worker updates...")
+	}
+	if err := v.Scale(r.Context(), minW, maxW); err != nil {
+		return failed(err)
+	}
+	suffix := ""
+	if r.PathValue("version") != "" || q.Get("model_version") != "" {
+		suffix = ", version: " + v.Version
+	}
+	return statusJSON(w, http.StatusOK, "Workers scaled to %d for model: %s%s", minW, v.Name, suffix)
+}
+
+func (s *Server) setDefault(w http.ResponseWriter, r *http.Request) error {
+	name, version := r.PathValue("model"), r.PathValue("version")
+	if err := s.reg.SetDefault(name, version); err != nil {
+		return err
+	}
+	return statusJSON(w, http.StatusOK, "Default version successfully updated for model \"%s\" to \"%s\"", name, version)
+}
+
+func (s *Server) unregisterModel(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("model")
+	if _, err := s.reg.Unregister(r.Context(), name, r.PathValue("version")); err != nil {
+		return err
+	}
+	return statusJSON(w, http.StatusOK, "Model \"%s\" unregistered", name)
+}
+
+// Split is the traffic split of a model.
+type Split struct {
+	ModelName string         `json:"modelName"`
+	Weights   map[string]int `json:"weights"`
+}
+
+func (s *Server) getSplit(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("model")
+	if _, err := s.reg.Get(name, ""); err != nil {
+		return err
+	}
+	weights := s.reg.Split(name)
+	if weights == nil {
+		weights = map[string]int{}
+	}
+	return writeJSON(w, http.StatusOK, Split{ModelName: name, Weights: weights})
+}
+
+// putSplit sets a traffic split from a JSON body {"1.0": 90, "2.0": 10} or the query
+// weights=1.0:90,2.0:10.
+func (s *Server) putSplit(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("model")
+	weights := map[string]int{}
+	if spec := r.URL.Query().Get("weights"); spec != "" {
+		for _, part := range strings.Split(spec, ",") {
+			ver, weight, ok := strings.Cut(part, ":")
+			if !ok {
+				ver, weight, ok = strings.Cut(part, "=")
+			}
+			n, err := strconv.Atoi(weight)
+			if !ok || err != nil {
+				return apierror.BadRequest("weights: %q is not VERSION:WEIGHT", part)
+			}
+			weights[strings.TrimSpace(ver)] = n
+		}
+	} else {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			return apierror.BadRequest("cannot read the request body: %v", err)
+		}
+		if err := json.Unmarshal(body, &weights); err != nil {
+			return apierror.BadRequest(`traffic split: send a JSON object of version → weight, e.g. {"1.0": 90, "2.0": 10}, or ?weights=1.0:90,2.0:10`)
+		}
+	}
+	if len(weights) == 0 {
+		return apierror.BadRequest("traffic split: no weights given")
+	}
+	if err := s.reg.SetSplit(name, weights); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, Split{ModelName: name, Weights: s.reg.Split(name)})
+}
+
+func (s *Server) deleteSplit(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("model")
+	if err := s.reg.SetSplit(name, nil); err != nil {
+		return err
+	}
+	return statusJSON(w, http.StatusOK, "Traffic split of model \"%s\" removed; requests go to the default version", name)
 }
 
 type modelRef struct {
@@ -40,13 +287,13 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request) error {
 	}{Models: []modelRef{}}
 	for i := offset; i < len(entries) && i < offset+limit; i++ {
 		e := entries[i]
-		url := ""
+		ref := modelRef{ModelName: e.Name}
 		for _, v := range e.Versions {
 			if v.Version == e.DefaultVersion {
-				url = v.URL
+				ref.ModelURL = v.URL
 			}
 		}
-		res.Models = append(res.Models, modelRef{ModelName: e.Name, ModelURL: url})
+		res.Models = append(res.Models, ref)
 	}
 	if offset+limit < len(entries) {
 		res.NextPageToken = strconv.Itoa(offset + limit)
@@ -54,49 +301,93 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, res)
 }
 
-// Description is one element of GET /models/{name}: TorchServe's fields, then ts's own.
+// Description is one element of GET /models/{name}: TorchServe's fields first, then ts's.
 type Description struct {
-	ModelName       string   `json:"modelName"`
-	ModelVersion    string   `json:"modelVersion"`
-	ModelURL        string   `json:"modelUrl"`
-	Runtime         string   `json:"runtime"`
-	MinWorkers      int      `json:"minWorkers"`
-	MaxWorkers      int      `json:"maxWorkers"`
-	BatchSize       int      `json:"batchSize"`
-	MaxBatchDelay   int      `json:"maxBatchDelay"`
-	LoadedAtStartup bool     `json:"loadedAtStartup"`
-	Workers         []Worker `json:"workers"`
-	// ts's additions
-	Default  bool          `json:"default"`
-	Handler  string        `json:"handler"`
-	Digest   string        `json:"archiveSha256"`
-	LoadedAt string        `json:"loadedAt"`
-	LoadMS   int64         `json:"loadTimeMs"`
-	Provider string        `json:"executionProvider"`
-	Inputs   []tensor.Info `json:"inputs"`
-	Outputs  []tensor.Info `json:"outputs"`
+	ModelName       string         `json:"modelName"`
+	ModelVersion    string         `json:"modelVersion"`
+	ModelURL        string         `json:"modelUrl"`
+	Runtime         string         `json:"runtime"`
+	MinWorkers      int            `json:"minWorkers"`
+	MaxWorkers      int            `json:"maxWorkers"`
+	BatchSize       int            `json:"batchSize"`
+	MaxBatchDelay   int            `json:"maxBatchDelay"`
+	ResponseTimeout int            `json:"responseTimeout"`
+	StartupTimeout  int            `json:"startupTimeout"`
+	LoadedAtStartup bool           `json:"loadedAtStartup"`
+	Workers         []Worker       `json:"workers"`
+	JobQueueStatus  JobQueueStatus `json:"jobQueueStatus"`
+
+	Default           bool              `json:"default"`
+	State             string            `json:"state"`
+	Error             string            `json:"error,omitempty"`
+	Handler           string            `json:"handler"`
+	ArchiveSHA256     string            `json:"archiveSha256"`
+	RegisteredAt      string            `json:"registeredAt"`
+	LoadedAt          string            `json:"loadedAt,omitempty"`
+	LoadTimeMS        int64             `json:"loadTimeMs,omitempty"`
+	ExecutionProvider string            `json:"executionProvider,omitempty"`
+	IntraOpThreads    int               `json:"intraOpThreads,omitempty"`
+	Batching          Batching          `json:"batching"`
+	TrafficWeight     *int              `json:"trafficSplitWeight,omitempty"`
+	SettingSources    map[string]string `json:"settingSources"`
+	Inputs            []tensor.Info     `json:"inputs"`
+	Outputs           []tensor.Info     `json:"outputs"`
 }
 
-// Worker is a worker in a description.
+// Worker is a worker as describe shows it.
 type Worker struct {
 	ID        string `json:"id"`
 	StartTime string `json:"startTime"`
 	Status    string `json:"status"`
 	GPU       bool   `json:"gpu"`
+	Batches   int64  `json:"batches"`
+	Failures  int    `json:"failures,omitempty"`
+}
+
+// JobQueueStatus is TorchServe's queue summary.
+type JobQueueStatus struct {
+	RemainingCapacity int `json:"remainingCapacity"`
+	PendingRequests   int `json:"pendingRequests"`
+}
+
+// Batching shows the batcher's settings beyond TorchServe's and its measured behaviour.
+type Batching struct {
+	Batchable           bool        `json:"batchable"`
+	JobQueueSize        int         `json:"jobQueueSize"`
+	PreferredBatchSizes []int       `json:"preferredBatchSizes,omitempty"`
+	MaxQueueTime        int         `json:"maxQueueTime,omitempty"`
+	Adaptive            bool        `json:"adaptive"`
+	Stats               batch.Stats `json:"stats"`
 }
 
 const timeLayout = "2006-01-02T15:04:05.000Z"
 
-func describe(v *registry.Version, isDefault bool) Description {
+func describe(v *registry.Version, isDefault bool, split map[string]int) Description {
+	info := v.Info()
+	s := info.Settings
 	d := Description{
 		ModelName: v.Name, ModelVersion: v.Version, ModelURL: v.URL, Runtime: v.Manifest.Runtime,
-		MinWorkers: v.Workers, MaxWorkers: v.Workers, BatchSize: 1, MaxBatchDelay: 100,
-		Default: isDefault, Handler: v.Handler, Digest: v.Digest,
-		LoadedAt: v.LoadedAt.UTC().Format(timeLayout), LoadMS: v.LoadTime.Milliseconds(),
-		Provider: v.Provider, Inputs: v.Inputs, Outputs: v.Outputs,
+		MinWorkers: s.MinWorkers, MaxWorkers: s.MaxWorkers, BatchSize: s.BatchSize, MaxBatchDelay: s.MaxBatchDelay,
+		ResponseTimeout: s.ResponseTimeout, StartupTimeout: s.StartupTimeout, LoadedAtStartup: v.Startup,
+		Workers:        []Worker{},
+		JobQueueStatus: JobQueueStatus{RemainingCapacity: info.Queue.Remaining, PendingRequests: info.Queue.Pending},
+		Default:        isDefault, State: info.State, Error: info.Error, Handler: v.Handler, ArchiveSHA256: v.Digest,
+		RegisteredAt:      v.RegisteredAt.UTC().Format(timeLayout),
+		ExecutionProvider: info.Provider, IntraOpThreads: info.Threads,
+		Batching: Batching{Batchable: info.Batchable, JobQueueSize: s.JobQueueSize, PreferredBatchSizes: s.PreferredBatchSizes,
+			MaxQueueTime: s.MaxQueueTime, Adaptive: s.AdaptiveBatching, Stats: info.Queue},
+		SettingSources: s.Sources, Inputs: v.Inputs, Outputs: v.Outputs,
 	}
-	for i := 0; i < v.Workers; i++ {
-		d.Workers = append(d.Workers, Worker{ID: strconv.Itoa(9000 + i), StartTime: v.LoadedAt.UTC().Format(timeLayout), Status: "READY"})
+	if !info.LoadedAt.IsZero() {
+		d.LoadedAt, d.LoadTimeMS = info.LoadedAt.UTC().Format(timeLayout), info.LoadTime.Milliseconds()
+	}
+	if w, ok := split[v.Version]; ok {
+		d.TrafficWeight = &w
+	}
+	for _, wk := range info.Workers {
+		d.Workers = append(d.Workers, Worker{ID: strconv.Itoa(9000 + wk.ID - 1), StartTime: wk.Started.UTC().Format(timeLayout),
+			Status: wk.State, GPU: strings.HasPrefix(info.Provider, "cuda") || strings.HasPrefix(info.Provider, "tensorrt"),
+			Batches: wk.Batches, Failures: wk.Failures})
 	}
 	return d
 }
@@ -104,26 +395,24 @@ func describe(v *registry.Version, isDefault bool) Description {
 // describeModel answers GET /models/{model}[/{version}|/all] with a JSON array.
 func (s *Server) describeModel(w http.ResponseWriter, r *http.Request) error {
 	name, version := r.PathValue("model"), r.PathValue("version")
-	def, err := s.reg.Get(name, "")
-	if err != nil {
+	if _, err := s.reg.Get(name, ""); err != nil {
 		return err
 	}
-	var out []Description
-	if version == "all" {
-		for _, e := range s.reg.List() {
-			if e.Name != name {
-				continue
-			}
-			for _, v := range e.Versions {
-				out = append(out, describe(v, v == def))
-			}
+	var entry registry.Entry
+	for _, e := range s.reg.List() {
+		if e.Name == name {
+			entry = e
 		}
-	} else {
-		v, err := s.reg.Get(name, version)
-		if err != nil {
-			return err
-		}
-		out = append(out, describe(v, v == def))
 	}
+	out := []Description{}
+	for _, v := range entry.Versions {
+		if version == "all" || v.Version == version || (version == "" && v.Version == entry.DefaultVersion) {
+			out = append(out, describe(v, v.Version == entry.DefaultVersion, entry.Split))
+		}
+	}
+	if len(out) == 0 {
+		return apierror.VersionNotFound(name, version)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ModelVersion < out[j].ModelVersion })
 	return writeJSON(w, http.StatusOK, out)
 }

@@ -1,5 +1,5 @@
-// Package server serves the HTTP APIs: inference (TorchServe's :8080) and management
-// (:8081). Every error leaves through one function as TorchServe's JSON shape.
+// Package server serves the HTTP APIs: inference (TorchServe's :8080), management (:8081)
+// and metrics (:8082). Every error leaves through one function as TorchServe's JSON shape.
 package server
 
 import (
@@ -10,28 +10,37 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/tsserve/ts/pkg/apierror"
+	"github.com/tsserve/ts/pkg/config"
+	"github.com/tsserve/ts/pkg/metrics"
 	"github.com/tsserve/ts/pkg/registry"
+)
+
+// APIs a server answers.
+const (
+	Inference  = "inference"
+	Management = "management"
+	Metrics    = "metrics"
 )
 
 // Options configure the APIs.
 type Options struct {
-	// MaxRequestSize caps request bodies in bytes (TorchServe's max_request_size).
-	MaxRequestSize int64
-	Logger         *slog.Logger
+	Settings *config.Settings
+	Metrics  *metrics.Metrics // nil: no metrics
+	Logger   *slog.Logger
 }
 
-// Server answers the inference and management APIs for a registry.
+// Server answers the APIs for a registry.
 type Server struct {
-	reg  *registry.Registry
-	opts Options
-	log  *slog.Logger
+	reg     *registry.Registry
+	cfg     *config.Settings
+	metrics *metrics.Metrics
+	log     *slog.Logger
 }
 
 // New creates a server for reg.
@@ -39,17 +48,17 @@ func New(reg *registry.Registry, o Options) *Server {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.MaxRequestSize <= 0 {
-		o.MaxRequestSize = 6_553_500
+	if o.Settings == nil {
+		o.Settings, _ = config.Load(config.Inputs{})
 	}
-	return &Server{reg: reg, opts: o, log: o.Logger}
+	return &Server{reg: reg, cfg: o.Settings, metrics: o.Metrics, log: o.Logger}
 }
 
 // apiFunc is a route: it writes a successful response itself or returns an error.
 type apiFunc func(w http.ResponseWriter, r *http.Request) error
 
 // router wraps a ServeMux so that unknown paths and wrong methods answer TorchServe's JSON
-// errors, and every response carries TorchServe's headers.
+// errors, and every response carries TorchServe's headers (and CORS headers when set).
 type router struct {
 	mux *http.ServeMux
 	s   *Server
@@ -74,6 +83,15 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Pragma", "no-cache")
 	h.Set("Cache-Control", "no-cache; no-store, must-revalidate, private")
 	h.Set("Expires", "Thu, 01 Jan 1970 00:00:00 UTC")
+	if c := rt.s.cfg; c.CORSAllowedOrigin != "" {
+		h.Set("Access-Control-Allow-Origin", c.CORSAllowedOrigin)
+		if c.CORSAllowedMethods != "" {
+			h.Set("Access-Control-Allow-Methods", c.CORSAllowedMethods)
+		}
+		if c.CORSAllowedHeaders != "" {
+			h.Set("Access-Control-Allow-Headers", c.CORSAllowedHeaders)
+		}
+	}
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w}
 	if _, pattern := rt.mux.Handler(r); pattern == "" {
@@ -87,6 +105,9 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	} else {
 		rt.mux.ServeHTTP(sw, r)
+	}
+	if rt.s.metrics != nil {
+		rt.s.metrics.Status(rt.api, sw.status)
 	}
 	rt.s.log.Debug("access", "api", rt.api, "remote", r.RemoteAddr, "method", r.Method, "uri", r.RequestURI,
 		"status", sw.status, "ms", time.Since(start).Milliseconds())
@@ -131,26 +152,39 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	return err
 }
 
-// writeError is the one place errors become responses: {"code","type","message"} with the
-// matching status. Client mistakes keep their 4xx; anything unexpected is a 500.
-func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+// statusJSON is TorchServe's {"status": "..."} answer.
+func statusJSON(w http.ResponseWriter, code int, format string, args ...any) error {
+	return writeJSON(w, code, map[string]string{"status": fmt.Sprintf(format, args...)})
+}
+
+// errorOf maps any error to the API error it is answered with. Client mistakes keep their
+// 4xx; anything unexpected is a 500.
+func errorOf(err error) *apierror.Error {
 	var e *apierror.Error
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &e):
+		return e
 	case errors.As(err, &tooBig):
-		e = apierror.New(http.StatusRequestEntityTooLarge, apierror.TypeTooLarge, "request body is larger than max_request_size (%d bytes)", tooBig.Limit)
+		return apierror.New(http.StatusRequestEntityTooLarge, apierror.TypeTooLarge, "request body is larger than max_request_size (%d bytes)", tooBig.Limit)
 	case errors.Is(err, context.DeadlineExceeded):
-		e = apierror.New(http.StatusGatewayTimeout, apierror.TypeRequestTimeout, "request timed out")
+		return apierror.New(http.StatusRequestTimeout, apierror.TypeRequestTimeout, "request timed out")
 	case errors.Is(err, context.Canceled):
-		e = apierror.New(499, apierror.TypeRequestTimeout, "request cancelled by the client")
-	default:
-		e = apierror.Internal("%s", err.Error())
-		s.log.Error("request failed", "method", r.Method, "uri", r.RequestURI, "err", err)
+		return apierror.New(499, apierror.TypeRequestTimeout, "request cancelled by the client")
+	}
+	return apierror.Internal("%s", err.Error())
+}
+
+// writeError is the one place errors become responses: {"code","type","message"} with the
+// matching status.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := errorOf(err)
+	if e.Code >= 500 {
+		s.log.Error("request failed", "method", r.Method, "uri", r.RequestURI, "code", e.Code, "err", e.Message)
 	}
 	if e.Code >= 400 {
-		// TorchServe closes the connection on errors; a client that sent a body we did not
-		// read would otherwise see its next request misparsed.
+		// as TorchServe: close the connection after an error, so a body we did not read
+		// cannot be taken for the next request
 		w.Header().Set("Connection", "close")
 	}
 	if werr := writeJSON(w, e.Code, e); werr != nil {
@@ -158,22 +192,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
-// Listener is one API to serve on one address.
-type Listener struct {
-	API     string // "inference" or "management"
-	Address string // TorchServe style: http://host:port, or host:port
-}
-
 // Bind opens a listener for a TorchServe-style address (http://127.0.0.1:8080).
 func Bind(address string) (net.Listener, error) {
-	addr := address
-	if rest, ok := strings.CutPrefix(addr, "http://"); ok {
-		addr = rest
-	} else if strings.HasPrefix(addr, "https://") {
-		return nil, fmt.Errorf("address %s: TLS is not supported yet", address)
-	}
-	addr = strings.TrimSuffix(addr, "/")
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", config.HostPort(address))
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", address, err)
 	}
@@ -183,16 +204,18 @@ func Bind(address string) (net.Listener, error) {
 // Handler returns the http.Handler of an API.
 func (s *Server) Handler(api string) (http.Handler, error) {
 	switch api {
-	case "inference":
+	case Inference:
 		return s.inferenceRoutes(), nil
-	case "management":
+	case Management:
 		return s.managementRoutes(), nil
+	case Metrics:
+		return s.metricsRoutes(), nil
 	}
 	return nil, fmt.Errorf("unknown API %q", api)
 }
 
-// Serve serves each API on its listener until ctx is done, then stops accepting and
-// drains requests in flight for up to drain.
+// Serve serves each API on its listener until ctx is done, then stops accepting new
+// connections and lets requests in flight finish for up to drain.
 func (s *Server) Serve(ctx context.Context, listeners map[string]net.Listener, drain time.Duration) error {
 	var servers []*http.Server
 	errc := make(chan error, len(listeners))
@@ -213,6 +236,7 @@ func (s *Server) Serve(ctx context.Context, listeners map[string]net.Listener, d
 	var err error
 	select {
 	case <-ctx.Done():
+		s.log.Info("stopping: finishing requests in flight", "drain_timeout", drain)
 	case err = <-errc:
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), drain)
@@ -229,4 +253,18 @@ func (s *Server) Serve(ctx context.Context, listeners map[string]net.Listener, d
 	}
 	wg.Wait()
 	return err
+}
+
+func (s *Server) metricsRoutes() http.Handler {
+	rt := s.newRouter(Metrics)
+	rt.handle("OPTIONS /{$}", s.apiDescription(Metrics))
+	rt.handle("GET /api-description", s.apiDescription(Metrics))
+	if s.metrics != nil {
+		h := s.metrics.Handler()
+		rt.handle("GET /metrics", func(w http.ResponseWriter, r *http.Request) error {
+			h.ServeHTTP(w, r)
+			return nil
+		})
+	}
+	return rt
 }

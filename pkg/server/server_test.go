@@ -3,9 +3,12 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +21,8 @@ import (
 	"github.com/tsserve/ts/pkg/internal/testenv"
 	"github.com/tsserve/ts/pkg/registry"
 )
+
+var quiet = slog.New(slog.DiscardHandler)
 
 func TestMain(m *testing.M) {
 	if _, err := engine.Init(config.ORTCandidates("")); err != nil {
@@ -41,17 +46,23 @@ func newTestServer(t *testing.T) (inference, management *httptest.Server) {
 		}
 		return res.Path
 	}
-	reg := registry.New(registry.Options{TempDir: t.TempDir()})
-	t.Cleanup(reg.Close)
+	reg := registry.New(registry.Options{TempDir: t.TempDir(), Logger: quiet})
+	t.Cleanup(func() { reg.Close(context.Background()) })
+	one := 1
 	for _, s := range []registry.Spec{
 		{Path: pack("digits", "samples/digits/model.onnx", "image_classifier", testenv.Path("samples/digits/index_to_name.json")), URL: "digits.mar"},
 		{Path: pack("iris", "samples/iris/model.onnx", "tensor"), URL: "iris.mar"},
 	} {
+		s.Synchronous, s.Overrides.InitialWorkers = true, &one
 		if _, err := reg.Register(context.Background(), s); err != nil {
 			t.Fatal(err)
 		}
 	}
-	srv := New(reg, Options{MaxRequestSize: 64 << 10})
+	cfg, err := config.Load(config.Inputs{Flags: map[string]string{"max_request_size": "65536", "model_store": store}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := New(reg, Options{Settings: cfg, Logger: quiet})
 	ih, _ := srv.Handler("inference")
 	mh, _ := srv.Handler("management")
 	inference, management = httptest.NewServer(ih), httptest.NewServer(mh)
@@ -79,6 +90,9 @@ func (x exchange) run(t *testing.T, base string) {
 	}
 	if x.ctype != "" {
 		req.Header.Set("Content-Type", x.ctype)
+	}
+	if x.name == "bad priority" {
+		req.Header.Set("X-TS-Priority", "urgent")
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -136,7 +150,11 @@ func TestInferenceAPI(t *testing.T) {
 		{"unknown path", "GET", "/nowhere", "", nil, 404, "ResourceNotFoundException", ""},
 		{"no model name", "POST", "/predictions", "", nil, 404, "ResourceNotFoundException", ""},
 		{"wrong method", "POST", "/ping", "", nil, 405, "MethodNotAllowedException", ""},
-		{"OPTIONS on predictions", "OPTIONS", "/predictions/digits", "", nil, 405, "MethodNotAllowedException", ""},
+		{"OPTIONS on predictions describes the model", "OPTIONS", "/predictions/digits", "", nil, 200, "", `"x-model"`},
+		{"API description", "OPTIONS", "/", "", nil, 200, "", `"openapi": "3.0.1"`},
+		{"raw tensor", "POST", "/predictions/iris?shape=1,4", "application/octet-stream", float32Bytes(5.1, 3.5, 1.4, 0.2), 200, "", `"shape":[1,3]`},
+		{"raw tensor, wrong size", "POST", "/predictions/iris?shape=1,4", "application/octet-stream", float32Bytes(5.1, 3.5), 400, "BadRequestException", "needs 16 bytes"},
+		{"bad priority", "POST", "/predictions/iris", "", setosa, 400, "BadRequestException", "X-TS-Priority"},
 	} {
 		t.Run(x.name, func(t *testing.T) { x.run(t, inference.URL) })
 	}
@@ -173,4 +191,12 @@ func TestManagementAPI(t *testing.T) {
 	if len(page.Models) != 1 || page.Models[0].ModelName != "digits" || page.Models[0].ModelURL != "digits.mar" {
 		t.Errorf("page %+v", page)
 	}
+}
+
+func float32Bytes(v ...float32) []byte {
+	b := make([]byte, 0, 4*len(v))
+	for _, x := range v {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(x))
+	}
+	return b
 }

@@ -70,6 +70,7 @@ func TestFiveSteps(t *testing.T) {
 		t.Errorf("tsarchive output %q does not name the archive", out)
 	}
 	srv := testenv.StartServer(t, "--model-store", store, "--models", "digits=digits.mar")
+	srv.WaitHealthy(t)
 
 	code, body := request(t, "GET", srv.Inference+"/ping", nil)
 	if code != 200 || !strings.Contains(string(body), `"Healthy"`) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,6 +53,7 @@ type Server struct {
 	Cmd        *exec.Cmd
 	Inference  string // http://127.0.0.1:port
 	Management string
+	Metrics    string
 	log        *lockedBuffer
 	done       chan error
 }
@@ -87,6 +89,9 @@ func StartServer(t testing.TB, args ...string) *Server {
 	if !strings.Contains(joined, "--management-address") {
 		args = append(args, "--management-address", "127.0.0.1:0")
 	}
+	if !strings.Contains(joined, "--metrics-address") {
+		args = append(args, "--metrics-address", "127.0.0.1:0")
+	}
 	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
 	cmd.Dir = Root()
 	stderr, err := cmd.StderrPipe()
@@ -106,12 +111,15 @@ func StartServer(t testing.TB, args ...string) *Server {
 			s.log.add(line + "\n")
 			if m := listeningRE.FindStringSubmatch(line); m != nil {
 				s.log.mu.Lock()
-				if m[1] == "inference" {
+				switch m[1] {
+				case "inference":
 					s.Inference = m[2]
-				} else if m[1] == "management" {
+				case "management":
 					s.Management = m[2]
+				case "metrics":
+					s.Metrics = m[2]
 				}
-				ready := s.Inference != "" && s.Management != ""
+				ready := s.Inference != "" && s.Management != "" && s.Metrics != ""
 				s.log.mu.Unlock()
 				if ready && !closed {
 					close(found)
@@ -161,4 +169,21 @@ func RemoveBinaries() {
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}
+}
+
+// WaitHealthy polls /ping until the server reports Healthy (its start-up models are loaded).
+func (s *Server) WaitHealthy(t testing.TB) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		res, err := http.Get(s.Inference + "/ping")
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode == http.StatusOK && strings.Contains(string(b), `"Healthy"`) {
+			return
+		}
+	}
+	t.Fatalf("ts serve did not become Healthy within 30s\n%s", s.Log())
 }

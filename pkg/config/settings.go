@@ -1,0 +1,472 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/magiconair/properties"
+)
+
+// EnvConfigFile names the config.properties file (as TorchServe's TS_CONFIG_FILE).
+const EnvConfigFile = "TS_CONFIG_FILE"
+
+// kind is how a setting's text is parsed.
+type kind int
+
+const (
+	kString kind = iota
+	kInt
+	kBool
+	kList
+	kJSON
+	kSeconds
+	kBytes
+)
+
+// Key is one setting: its config.properties name, its `ts serve` flag (if any), its default
+// and its documentation. The environment variable is TS_ + the key in upper case.
+type Key struct {
+	Name    string
+	Flag    string
+	Default string
+	kind    kind
+	Help    string
+}
+
+// Keys lists every supported setting, in the order --print-config shows them.
+var Keys = []Key{
+	{"inference_address", "inference-address", "http://127.0.0.1:8080", kString, "inference API address"},
+	{"management_address", "management-address", "http://127.0.0.1:8081", kString, "management API address"},
+	{"metrics_address", "metrics-address", "http://127.0.0.1:8082", kString, "metrics API address"},
+	{"model_store", "model-store", "", kString, "folder of model archives"},
+	{"load_models", "models", "", kList, "models to load at start: all, FILE.mar or NAME=FILE.mar, comma-separated"},
+	{"models", "", "", kJSON, `per-model settings: {"name": {"version": {"minWorkers": 1, "batchSize": 4, ...}}}`},
+	{"default_workers_per_model", "workers", "0", kInt, "workers for models loaded at start and registered without initial_workers (0 = one per CPU core)"},
+	{"job_queue_size", "", "100", kInt, "requests a model version may queue before answering 503"},
+	{"default_response_timeout", "", "120", kSeconds, "seconds a request may take before it fails with a timeout"},
+	{"default_startup_timeout", "", "120", kSeconds, "seconds a model may take to load"},
+	{"unregister_model_timeout", "", "120", kSeconds, "seconds an unregister waits for requests in flight"},
+	{"max_request_size", "", "6553500", kBytes, "largest request body, bytes"},
+	{"max_response_size", "", "6553500", kBytes, "largest response body, bytes"},
+	{"enable_envvars_config", "", "false", kBool, "let TS_<KEY> environment variables set these keys"},
+	{"enable_model_api", "", "true", kBool, "allow POST /models and DELETE /models (register and unregister)"},
+	{"allowed_urls", "", "", kList, "regular expressions of register URLs allowed beyond the model store (http(s)://, file://, paths); none by default"},
+	{"use_env_allowed_urls", "", "false", kBool, "let TS_ALLOWED_URLS set allowed_urls"},
+	{"max_download_size", "", "4294967296", kBytes, "largest archive downloaded from an allowed URL, bytes"},
+	{"download_timeout", "", "300", kSeconds, "seconds a download from an allowed URL may take"},
+	{"enable_model_snapshot", "snapshot", "false", kBool, "save registered models after each change and restore them at start"},
+	{"model_snapshot_file", "", "logs/config/snapshot.json", kString, "where the snapshot is saved"},
+	{"cors_allowed_origin", "", "", kString, "CORS Access-Control-Allow-Origin (CORS off when empty)"},
+	{"cors_allowed_methods", "", "", kString, "CORS Access-Control-Allow-Methods"},
+	{"cors_allowed_headers", "", "", kString, "CORS Access-Control-Allow-Headers"},
+	{"execution_provider", "provider", "cpu", kString, "ONNX Runtime execution provider: cpu, cuda[:N], tensorrt[:N]"},
+	{"provider_fallback", "provider-fallback", "false", kBool, "run on CPU, with a warning, when the execution provider is unavailable"},
+	{"intra_op_threads", "intra-op-threads", "0", kInt, "ONNX Runtime intra-op threads per model version (0 = cores / workers)"},
+	{"drain_timeout", "", "30", kSeconds, "seconds to finish requests in flight after SIGTERM"},
+}
+
+// unsupported are TorchServe keys ts accepts and ignores, with a warning.
+var unsupported = map[string]string{
+	"number_of_netty_threads": "Netty", "netty_client_threads": "Netty", "vmargs": "the JVM",
+	"prefer_direct_buffer": "Netty", "async_logging": "log4j", "initial_worker_port": "Python workers",
+	"install_py_dep_per_model": "Python workers", "blacklist_env_vars": "Python workers",
+	"default_service_handler": "Python handlers", "decode_input_request": "Python workers",
+	"number_of_gpu": "TorchServe's GPU assignment (use execution_provider)", "workflow_store": "workflows",
+	"keystore": "TLS", "keystore_pass": "TLS", "keystore_type": "TLS", "private_key_file": "TLS", "certificate_file": "TLS",
+	"metrics_mode": "metrics modes (the metrics API is always Prometheus)", "metrics_config": "metrics.yaml",
+	"enable_metrics_api": "disabling the metrics API", "metric_time_interval": "system metrics", "disable_system_metrics": "system metrics",
+	"system_metrics_cmd": "system metrics", "model_metrics_auto_detect": "handler metrics",
+	"disable_token_authorization": "token authorization", "token_expiration_min": "token authorization",
+	"grpc_inference_address": "gRPC", "grpc_management_address": "gRPC", "grpc_inference_port": "gRPC",
+	"grpc_management_port": "gRPC", "enable_grpc_ssl": "gRPC", "ts_open_inference_protocol": "the Open Inference Protocol",
+	"service_envelope": "service envelopes", "limit_max_image_pixels": "turning the image size limit off",
+	"ipex_enable": "IPEX", "cpu_launcher_enable": "the CPU launcher", "cpu_launcher_args": "the CPU launcher",
+	"model_server_home": "TorchServe's home folder", "plugins_path": "plugins", "model_snapshot": "TorchServe's snapshot format",
+	"use_native_io": "Netty", "io_ratio": "Netty",
+}
+
+// ModelConfig is one entry of the `models` setting (TorchServe's per-model JSON).
+type ModelConfig struct {
+	DefaultVersion  bool   `json:"defaultVersion,omitempty"`
+	MarName         string `json:"marName,omitempty"`
+	MinWorkers      *int   `json:"minWorkers,omitempty"`
+	MaxWorkers      *int   `json:"maxWorkers,omitempty"`
+	BatchSize       *int   `json:"batchSize,omitempty"`
+	MaxBatchDelay   *int   `json:"maxBatchDelay,omitempty"`
+	ResponseTimeout *int   `json:"responseTimeout,omitempty"`
+	StartupTimeout  *int   `json:"startupTimeout,omitempty"`
+	JobQueueSize    *int   `json:"jobQueueSize,omitempty"`
+}
+
+// Settings are the effective settings of a server.
+type Settings struct {
+	InferenceAddress       string
+	ManagementAddress      string
+	MetricsAddress         string
+	ModelStore             string
+	LoadModels             []string
+	Models                 map[string]map[string]ModelConfig
+	DefaultWorkersPerModel int
+	JobQueueSize           int
+	DefaultResponseTimeout time.Duration
+	DefaultStartupTimeout  time.Duration
+	UnregisterModelTimeout time.Duration
+	MaxRequestSize         int64
+	MaxResponseSize        int64
+	EnableModelAPI         bool
+	AllowedURLs            []*regexp.Regexp
+	MaxDownloadSize        int64
+	DownloadTimeout        time.Duration
+	EnableModelSnapshot    bool
+	ModelSnapshotFile      string
+	CORSAllowedOrigin      string
+	CORSAllowedMethods     string
+	CORSAllowedHeaders     string
+	ExecutionProvider      string
+	ProviderFallback       bool
+	IntraOpThreads         int
+	DrainTimeout           time.Duration
+
+	// ConfigFile is the config.properties read ("" if none).
+	ConfigFile string
+	// Warnings lists keys that were accepted but ignored.
+	Warnings []string
+
+	values  map[string]string
+	sources map[string]string
+}
+
+// Inputs are where settings come from, besides the defaults.
+type Inputs struct {
+	// Flags holds the keys given as `ts serve` flags (key name → value).
+	Flags map[string]string
+	// ConfigFile is --ts-config ("" = $TS_CONFIG_FILE, else ./config.properties if present).
+	ConfigFile string
+	// Env is the environment (os.Environ()).
+	Env []string
+}
+
+// Load resolves every setting: flag > environment (TS_<KEY>, when enable_envvars_config is
+// on) > config.properties > default. An invalid value stops with an error naming the key.
+func Load(in Inputs) (*Settings, error) {
+	env := envMap(in.Env)
+	s := &Settings{values: map[string]string{}, sources: map[string]string{}}
+	for _, k := range Keys {
+		s.values[k.Name], s.sources[k.Name] = k.Default, "default"
+	}
+	file, explicit := in.ConfigFile, in.ConfigFile != ""
+	if file == "" {
+		file, explicit = env[EnvConfigFile], env[EnvConfigFile] != ""
+	}
+	if file == "" {
+		file = "config.properties"
+	}
+	props, err := readProperties(file, explicit, env)
+	if err != nil {
+		return nil, err
+	}
+	if props != nil {
+		s.ConfigFile = file
+		for _, name := range sortedKeys(props) {
+			if _, ok := lookupKey(name); ok {
+				s.values[name], s.sources[name] = props[name], "file "+file
+			} else if why, ok := unsupported[name]; ok {
+				s.Warnings = append(s.Warnings, fmt.Sprintf("%s: %s is not supported by ts (%s); ignored", file, name, why))
+			} else {
+				s.Warnings = append(s.Warnings, fmt.Sprintf("%s: unknown key %s; ignored", file, name))
+			}
+		}
+	}
+	envOn := s.values["enable_envvars_config"]
+	if v, ok := env["TS_ENABLE_ENVVARS_CONFIG"]; ok {
+		envOn = v
+	}
+	if v, ok := in.Flags["enable_envvars_config"]; ok {
+		envOn = v
+	}
+	if on, _ := strconv.ParseBool(envOn); on {
+		for _, k := range Keys {
+			name := "TS_" + strings.ToUpper(k.Name)
+			v, ok := env[name]
+			if !ok || (k.Name == "allowed_urls" && !s.bool("use_env_allowed_urls", env)) {
+				continue
+			}
+			s.values[k.Name], s.sources[k.Name] = v, "env "+name
+		}
+	}
+	for name, v := range in.Flags {
+		k, ok := lookupKey(name)
+		if !ok {
+			return nil, fmt.Errorf("internal: flag for unknown key %s", name)
+		}
+		flag := "--" + k.Flag
+		if k.Flag == "" {
+			flag = "flag"
+		}
+		s.values[name], s.sources[name] = v, flag
+	}
+	if err := s.parse(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// bool reads use_env_allowed_urls-style switches, which may come from the file or env.
+func (s *Settings) bool(name string, env map[string]string) bool {
+	v := s.values[name]
+	if e, ok := env["TS_"+strings.ToUpper(name)]; ok {
+		v = e
+	}
+	b, _ := strconv.ParseBool(v)
+	return b
+}
+
+func lookupKey(name string) (Key, bool) {
+	for _, k := range Keys {
+		if k.Name == name {
+			return k, true
+		}
+	}
+	return Key{}, false
+}
+
+func envMap(environ []string) map[string]string {
+	m := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+var envRef = regexp.MustCompile(`\$\$([A-Za-z_][A-Za-z0-9_]*)\$\$`)
+
+// readProperties reads a Java properties file; $$NAME$$ in a value is replaced by the
+// environment variable NAME, as TorchServe does. A missing file is an error only when named.
+func readProperties(path string, explicit bool, env map[string]string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) && !explicit {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	l := &properties.Loader{Encoding: properties.UTF8, DisableExpansion: true}
+	p, err := l.LoadBytes(b)
+	if err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	out := map[string]string{}
+	for _, k := range p.Keys() {
+		v, _ := p.Get(k)
+		var missing string
+		v = envRef.ReplaceAllStringFunc(v, func(ref string) string {
+			name := envRef.FindStringSubmatch(ref)[1]
+			val, ok := env[name]
+			if !ok {
+				missing = name
+			}
+			return val
+		})
+		if missing != "" {
+			return nil, fmt.Errorf("config file %s: %s refers to $$%s$$, which is not set in the environment", path, k, missing)
+		}
+		out[k] = strings.TrimSpace(v)
+	}
+	return out, nil
+}
+
+// parse turns the raw values into typed fields, naming the key of any bad value.
+func (s *Settings) parse() error {
+	var errs []error
+	str := func(name string) string { return s.values[name] }
+	num := func(name string, min int64) int64 {
+		v := strings.TrimSpace(str(name))
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < min {
+			errs = append(errs, fmt.Errorf("%s (from %s): %q is not an integer ≥ %d", name, s.sources[name], v, min))
+		}
+		return n
+	}
+	boolean := func(name string) bool {
+		b, err := strconv.ParseBool(strings.TrimSpace(str(name)))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s (from %s): %q is not true or false", name, s.sources[name], str(name)))
+		}
+		return b
+	}
+	seconds := func(name string) time.Duration { return time.Duration(num(name, 0)) * time.Second }
+	list := func(name string) []string {
+		var out []string
+		for _, x := range strings.Split(str(name), ",") {
+			if x = strings.TrimSpace(x); x != "" {
+				out = append(out, x)
+			}
+		}
+		return out
+	}
+	s.InferenceAddress = str("inference_address")
+	s.ManagementAddress = str("management_address")
+	s.MetricsAddress = str("metrics_address")
+	for _, a := range []string{"inference_address", "management_address", "metrics_address"} {
+		if err := checkAddress(str(a)); err != nil {
+			errs = append(errs, fmt.Errorf("%s (from %s): %w", a, s.sources[a], err))
+		}
+	}
+	s.ModelStore = str("model_store")
+	s.LoadModels = list("load_models")
+	if v := str("models"); v != "" {
+		if err := json.Unmarshal([]byte(v), &s.Models); err != nil {
+			errs = append(errs, fmt.Errorf("models (from %s): not valid JSON of {name: {version: settings}}: %v", s.sources["models"], err))
+		}
+	}
+	s.DefaultWorkersPerModel = int(num("default_workers_per_model", 0))
+	if s.DefaultWorkersPerModel == 0 {
+		s.DefaultWorkersPerModel = runtime.NumCPU()
+	}
+	s.JobQueueSize = int(num("job_queue_size", 1))
+	s.DefaultResponseTimeout = seconds("default_response_timeout")
+	s.DefaultStartupTimeout = seconds("default_startup_timeout")
+	s.UnregisterModelTimeout = seconds("unregister_model_timeout")
+	s.MaxRequestSize = num("max_request_size", 1)
+	s.MaxResponseSize = num("max_response_size", 1)
+	boolean("enable_envvars_config")
+	s.EnableModelAPI = boolean("enable_model_api")
+	for _, pat := range list("allowed_urls") {
+		re, err := regexp.Compile("(?i)^(?:" + pat + ")$")
+		if err != nil {
+			errs = append(errs, fmt.Errorf("allowed_urls (from %s): %q: %v", s.sources["allowed_urls"], pat, err))
+			continue
+		}
+		s.AllowedURLs = append(s.AllowedURLs, re)
+	}
+	boolean("use_env_allowed_urls")
+	s.MaxDownloadSize = num("max_download_size", 1)
+	s.DownloadTimeout = seconds("download_timeout")
+	s.EnableModelSnapshot = boolean("enable_model_snapshot")
+	s.ModelSnapshotFile = str("model_snapshot_file")
+	s.CORSAllowedOrigin = str("cors_allowed_origin")
+	s.CORSAllowedMethods = str("cors_allowed_methods")
+	s.CORSAllowedHeaders = str("cors_allowed_headers")
+	s.ExecutionProvider = str("execution_provider")
+	s.ProviderFallback = boolean("provider_fallback")
+	s.IntraOpThreads = int(num("intra_op_threads", 0))
+	s.DrainTimeout = seconds("drain_timeout")
+	return errors.Join(errs...)
+}
+
+// checkAddress accepts TorchServe's http://host:port (https is not supported yet).
+func checkAddress(a string) error {
+	rest, ok := strings.CutPrefix(a, "http://")
+	if !ok {
+		if strings.HasPrefix(a, "https://") {
+			return fmt.Errorf("%q: TLS is not supported yet", a)
+		}
+		if strings.Contains(a, "://") {
+			return fmt.Errorf("%q: want http://host:port", a)
+		}
+		rest = a
+	}
+	rest = strings.TrimSuffix(rest, "/")
+	i := strings.LastIndex(rest, ":")
+	if i < 0 {
+		return fmt.Errorf("%q: want http://host:port", a)
+	}
+	if p, err := strconv.Atoi(rest[i+1:]); err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("%q: bad port", a)
+	}
+	return nil
+}
+
+// HostPort strips the scheme from a TorchServe address: http://127.0.0.1:8080 → 127.0.0.1:8080.
+func HostPort(address string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(address, "http://"), "/")
+}
+
+// Source says where a setting's value came from.
+func (s *Settings) Source(key string) string { return s.sources[key] }
+
+// Value is a setting's raw text.
+func (s *Settings) Value(key string) string { return s.values[key] }
+
+// Print writes every setting with its value and source, for --print-config.
+func (s *Settings) Print(w io.Writer) error {
+	width := 0
+	for _, k := range Keys {
+		width = max(width, len(k.Name))
+	}
+	if s.ConfigFile != "" {
+		fmt.Fprintf(w, "# config file: %s\n", s.ConfigFile)
+	}
+	for _, k := range Keys {
+		v := s.values[k.Name]
+		if k.Name == "default_workers_per_model" && v == "0" {
+			v = fmt.Sprintf("0 (= %d, the CPU cores)", s.DefaultWorkersPerModel)
+		}
+		if _, err := fmt.Fprintf(w, "%-*s = %-24s # %s\n", width, k.Name, v, s.sources[k.Name]); err != nil {
+			return err
+		}
+	}
+	for _, warn := range s.Warnings {
+		fmt.Fprintf(w, "# warning: %s\n", warn)
+	}
+	return nil
+}
+
+// ModelToLoad is one entry of load_models resolved against the model store.
+type ModelToLoad struct {
+	Name string // "" = the manifest's name
+	File string // as given (a name in the model store)
+	Path string // on disk
+}
+
+// ModelsToLoad resolves load_models: "all" loads every archive in the model store,
+// "name=file.mar" names a model, "file.mar" uses the manifest's name.
+func (s *Settings) ModelsToLoad(list func(dir string) ([]string, error)) ([]ModelToLoad, error) {
+	var out []ModelToLoad
+	for _, entry := range s.LoadModels {
+		if s.ModelStore == "" {
+			return nil, fmt.Errorf("load_models %q needs a model store (--model-store)", entry)
+		}
+		if entry == "all" {
+			files, err := list(s.ModelStore)
+			if err != nil {
+				return nil, fmt.Errorf("model store: %w", err)
+			}
+			for _, f := range files {
+				out = append(out, ModelToLoad{File: f, Path: filepath.Join(s.ModelStore, f)})
+			}
+			continue
+		}
+		name, file, hasName := strings.Cut(entry, "=")
+		if !hasName {
+			name, file = "", entry
+		}
+		if !filepath.IsLocal(file) || strings.ContainsAny(file, `/\`) {
+			return nil, fmt.Errorf("load_models %q: give a file name inside the model store", entry)
+		}
+		out = append(out, ModelToLoad{Name: name, File: file, Path: filepath.Join(s.ModelStore, file)})
+	}
+	return out, nil
+}

@@ -1,0 +1,100 @@
+// Package metrics holds the Prometheus collectors of a server: TorchServe's metric names
+// (so dashboards keep working) plus real histograms, served on the metrics API (:8082).
+package metrics
+
+import (
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are a server's collectors, on a registry of their own.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	requests  *prometheus.CounterVec
+	latencyUS *prometheus.CounterVec
+	queueUS   *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	status    *prometheus.CounterVec
+	batchSize *prometheus.HistogramVec
+	runTime   *prometheus.HistogramVec
+	failures  *prometheus.CounterVec
+	hostname  string
+}
+
+// New creates the collectors, with Go runtime and process collectors.
+func New() *Metrics {
+	host, _ := os.Hostname()
+	m := &Metrics{Registry: prometheus.NewRegistry(), hostname: host}
+	model := []string{"model_name", "model_version", "hostname"}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ts_inference_requests_total", Help: "Inference requests answered, by model version."}, model)
+	m.latencyUS = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ts_inference_latency_microseconds", Help: "Cumulative end-to-end inference latency in microseconds."}, model)
+	m.queueUS = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ts_queue_latency_microseconds", Help: "Cumulative time requests waited in the batch queue, in microseconds."}, model)
+	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "ts_request_duration_seconds", Help: "Inference request duration, by model version and status code.",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18), NativeHistogramBucketFactor: 1.1,
+	}, []string{"model_name", "model_version", "code"})
+	m.status = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ts_http_requests_total", Help: "HTTP responses by API and status class (TorchServe's Requests2XX/4XX/5XX)."},
+		[]string{"api", "class"})
+	m.batchSize = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "ts_batch_size", Help: "Items per batch run by a worker.",
+		Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
+	}, []string{"model_name", "model_version"})
+	m.runTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "ts_batch_run_seconds", Help: "ONNX Runtime time per batch.",
+		Buckets: prometheus.ExponentialBuckets(0.00005, 2, 18), NativeHistogramBucketFactor: 1.1,
+	}, []string{"model_name", "model_version"})
+	m.failures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ts_batch_failures_total", Help: "Batches whose run failed."}, []string{"model_name", "model_version"})
+	m.Registry.MustRegister(m.requests, m.latencyUS, m.queueUS, m.duration, m.status, m.batchSize, m.runTime, m.failures,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in the format the scraper asks for (text, OpenMetrics, protobuf).
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{EnableOpenMetrics: true, Registry: m.Registry})
+}
+
+// Request records an answered inference request.
+func (m *Metrics) Request(model, version string, code int, d time.Duration) {
+	m.requests.WithLabelValues(model, version, m.hostname).Inc()
+	m.latencyUS.WithLabelValues(model, version, m.hostname).Add(float64(d.Microseconds()))
+	m.duration.WithLabelValues(model, version, strconv.Itoa(code)).Observe(d.Seconds())
+}
+
+// Status records any API response by status class.
+func (m *Metrics) Status(api string, code int) {
+	class := "5XX"
+	switch {
+	case code >= 200 && code < 300:
+		class = "2XX"
+	case code >= 400 && code < 500:
+		class = "4XX"
+	}
+	m.status.WithLabelValues(api, class).Inc()
+}
+
+// Batch records a batch a worker ran.
+func (m *Metrics) Batch(model, version string, items int64, queued []time.Duration, run time.Duration, err error) {
+	m.batchSize.WithLabelValues(model, version).Observe(float64(items))
+	m.runTime.WithLabelValues(model, version).Observe(run.Seconds())
+	var q int64
+	for _, d := range queued {
+		q += d.Microseconds()
+	}
+	m.queueUS.WithLabelValues(model, version, m.hostname).Add(float64(q))
+	if err != nil {
+		m.failures.WithLabelValues(model, version).Inc()
+	}
+}

@@ -1,0 +1,167 @@
+package registry
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/tsserve/ts/pkg/archive"
+	"github.com/tsserve/ts/pkg/config"
+)
+
+// Where a setting came from.
+const (
+	FromRegister   = "register request"
+	FromYAML       = "model-config.yaml"
+	FromProperties = "config.properties models"
+	FromDefault    = "default"
+	FromScale      = "scale request"
+)
+
+// Settings are the worker and batching settings in effect for a model version, with where
+// each came from.
+type Settings struct {
+	MinWorkers          int            `json:"minWorkers"`
+	MaxWorkers          int            `json:"maxWorkers"`
+	BatchSize           int            `json:"batchSize"`
+	MaxBatchDelay       int            `json:"maxBatchDelay"` // ms
+	ResponseTimeout     int            `json:"responseTimeout"`
+	StartupTimeout      int            `json:"startupTimeout"`
+	JobQueueSize        int            `json:"jobQueueSize"`
+	PreferredBatchSizes []int          `json:"preferredBatchSizes,omitempty"`
+	MaxQueueTime        int            `json:"maxQueueTime,omitempty"` // ms, 0 = none
+	AdaptiveBatching    bool           `json:"adaptiveBatching"`
+	IntraOpThreads      int            `json:"intraOpThreads,omitempty"` // 0 = cores / workers
+	Sources             map[string]string `json:"sources"`
+}
+
+// Overrides are the settings a register request gives (nil: not given).
+type Overrides struct {
+	InitialWorkers  *int
+	BatchSize       *int
+	MaxBatchDelay   *int
+	ResponseTimeout *int
+	StartupTimeout  *int
+}
+
+// modelYAML is the archive's model-config.yaml: TorchServe's frontend keys, ts's batching
+// keys, and the handler's section.
+type modelYAML struct {
+	MinWorkers          *int           `yaml:"minWorkers"`
+	MaxWorkers          *int           `yaml:"maxWorkers"`
+	BatchSize           *int           `yaml:"batchSize"`
+	MaxBatchDelay       *int           `yaml:"maxBatchDelay"`
+	ResponseTimeout     *int           `yaml:"responseTimeout"`
+	StartupTimeout      *int           `yaml:"startupTimeout"`
+	JobQueueSize        *int           `yaml:"jobQueueSize"`
+	PreferredBatchSizes []int          `yaml:"preferredBatchSizes"`
+	MaxQueueTime        *int           `yaml:"maxQueueTime"`
+	AdaptiveBatching    *bool          `yaml:"adaptiveBatching"`
+	IntraOpThreads      *int           `yaml:"intraOpThreads"`
+	Handler             map[string]any `yaml:"handler"`
+}
+
+// readModelYAML reads the archive's model-config.yaml, if it has one.
+func readModelYAML(o *archive.Opened) (*modelYAML, error) {
+	y := &modelYAML{}
+	name := o.Manifest.Model.ConfigFile
+	if name == "" {
+		return y, nil
+	}
+	b, err := os.ReadFile(o.Path(name))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	if err := yaml.Unmarshal(b, y); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return y, nil
+}
+
+// resolveSettings applies the precedence register request > model-config.yaml >
+// config.properties models > defaults, recording each value's source.
+func resolveSettings(d Defaults, props *config.ModelConfig, y *modelYAML, o Overrides, startup bool) (Settings, error) {
+	s := Settings{Sources: map[string]string{}}
+	if props == nil {
+		props = &config.ModelConfig{}
+	}
+	pick := func(key string, dst *int, def int, reg, yml, prop *int) {
+		*dst, s.Sources[key] = def, FromDefault
+		if prop != nil {
+			*dst, s.Sources[key] = *prop, FromProperties
+		}
+		if yml != nil {
+			*dst, s.Sources[key] = *yml, FromYAML
+		}
+		if reg != nil {
+			*dst, s.Sources[key] = *reg, FromRegister
+		}
+	}
+	workers := d.RegisterWorkers
+	if startup {
+		workers = d.StartupWorkers
+	}
+	// workers: initial_workers sets both; yaml's pair counts only when min > 0 and max ≥ min
+	pick("minWorkers", &s.MinWorkers, workers, o.InitialWorkers, nil, props.MinWorkers)
+	pick("maxWorkers", &s.MaxWorkers, s.MinWorkers, o.InitialWorkers, nil, props.MaxWorkers)
+	if o.InitialWorkers == nil && y.MinWorkers != nil && *y.MinWorkers > 0 && y.MaxWorkers != nil && *y.MaxWorkers >= *y.MinWorkers {
+		s.MinWorkers, s.MaxWorkers = *y.MinWorkers, *y.MaxWorkers
+		s.Sources["minWorkers"], s.Sources["maxWorkers"] = FromYAML, FromYAML
+	}
+	if s.MaxWorkers < s.MinWorkers {
+		s.MaxWorkers = s.MinWorkers
+	}
+	pick("batchSize", &s.BatchSize, 1, o.BatchSize, y.BatchSize, props.BatchSize)
+	pick("maxBatchDelay", &s.MaxBatchDelay, 100, o.MaxBatchDelay, y.MaxBatchDelay, props.MaxBatchDelay)
+	pick("responseTimeout", &s.ResponseTimeout, int(d.ResponseTimeout/time.Second), o.ResponseTimeout, y.ResponseTimeout, props.ResponseTimeout)
+	pick("startupTimeout", &s.StartupTimeout, int(d.StartupTimeout/time.Second), o.StartupTimeout, y.StartupTimeout, props.StartupTimeout)
+	pick("jobQueueSize", &s.JobQueueSize, d.JobQueueSize, nil, y.JobQueueSize, props.JobQueueSize)
+	pick("maxQueueTime", &s.MaxQueueTime, 0, nil, y.MaxQueueTime, nil)
+	pick("intraOpThreads", &s.IntraOpThreads, d.IntraOpThreads, nil, y.IntraOpThreads, nil)
+	s.PreferredBatchSizes, s.Sources["preferredBatchSizes"] = nil, FromDefault
+	if y.PreferredBatchSizes != nil {
+		s.PreferredBatchSizes, s.Sources["preferredBatchSizes"] = y.PreferredBatchSizes, FromYAML
+	}
+	s.Sources["adaptiveBatching"] = FromDefault
+	if y.AdaptiveBatching != nil {
+		s.AdaptiveBatching, s.Sources["adaptiveBatching"] = *y.AdaptiveBatching, FromYAML
+	}
+	return s, s.validate()
+}
+
+func (s Settings) clone() Settings {
+	c := s
+	c.Sources = make(map[string]string, len(s.Sources))
+	for k, v := range s.Sources {
+		c.Sources[k] = v
+	}
+	c.PreferredBatchSizes = append([]int(nil), s.PreferredBatchSizes...)
+	return c
+}
+
+func (s Settings) validate() error {
+	switch {
+	case s.MinWorkers < 0:
+		return fmt.Errorf("minWorkers (from %s) must be ≥ 0, got %d", s.Sources["minWorkers"], s.MinWorkers)
+	case s.BatchSize < 1:
+		return fmt.Errorf("batchSize (from %s) must be ≥ 1, got %d", s.Sources["batchSize"], s.BatchSize)
+	case s.MaxBatchDelay < 0:
+		return fmt.Errorf("maxBatchDelay (from %s) must be ≥ 0, got %d", s.Sources["maxBatchDelay"], s.MaxBatchDelay)
+	case s.ResponseTimeout <= 0:
+		return fmt.Errorf("responseTimeout (from %s) must be > 0, got %d", s.Sources["responseTimeout"], s.ResponseTimeout)
+	case s.StartupTimeout < 0:
+		return fmt.Errorf("startupTimeout (from %s) must be ≥ 0, got %d", s.Sources["startupTimeout"], s.StartupTimeout)
+	case s.JobQueueSize < 1:
+		return fmt.Errorf("jobQueueSize (from %s) must be ≥ 1, got %d", s.Sources["jobQueueSize"], s.JobQueueSize)
+	case s.MaxQueueTime < 0 || s.IntraOpThreads < 0:
+		return fmt.Errorf("maxQueueTime and intraOpThreads must be ≥ 0")
+	}
+	for _, p := range s.PreferredBatchSizes {
+		if p < 1 || p > s.BatchSize {
+			return fmt.Errorf("preferredBatchSizes: %d is not between 1 and batchSize %d", p, s.BatchSize)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,385 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/tsserve/ts/pkg/apierror"
+	"github.com/tsserve/ts/pkg/archive"
+	"github.com/tsserve/ts/pkg/batch"
+	"github.com/tsserve/ts/pkg/engine"
+	"github.com/tsserve/ts/pkg/handler"
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// Version states.
+const (
+	StateStopped   = "STOPPED"   // no workers, model not loaded
+	StateLoading   = "LOADING"   // the session is being created
+	StateReady     = "READY"     // workers serve requests
+	StateFailed    = "FAILED"    // the last load failed; see Error
+	StateUnloading = "UNLOADING" // being unregistered
+)
+
+// Version is one registered version of a model.
+type Version struct {
+	Name         string
+	Version      string
+	URL          string
+	Manifest     *archive.Manifest
+	Digest       string
+	Handler      string
+	Inputs       []tensor.Info
+	Outputs      []tensor.Info
+	Startup      bool
+	RegisteredAt time.Time
+
+	reg       *Registry
+	archive   *archive.Opened
+	handler   handler.Handler
+	batchable bool
+
+	scaleMu sync.Mutex // serialises Scale
+
+	mu       sync.Mutex // guards the fields below
+	settings Settings
+	state    string
+	lastErr  string
+	session  *engine.Session
+	batcher  *batch.Batcher
+	pool     *batch.Pool
+	provider string
+	threads  int
+	loadTime time.Duration
+	loadedAt time.Time
+	closed   bool
+	inflight sync.WaitGroup
+}
+
+// batchable: requests can be stacked when every input and output has a dynamic first dimension.
+func batchable(v *Version) bool {
+	for _, infos := range [][]tensor.Info{v.Inputs, v.Outputs} {
+		for _, i := range infos {
+			if len(i.Shape) == 0 || i.Shape[0] >= 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Settings returns the settings in effect.
+func (v *Version) Settings() Settings {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.settings.clone()
+}
+
+// Scale runs min workers (max is kept for TorchServe's describe: scaling is manual). The
+// model is loaded when it gets its first worker and unloaded when it loses its last.
+func (v *Version) Scale(ctx context.Context, minWorkers, maxWorkers int) error {
+	v.scaleMu.Lock()
+	defer v.scaleMu.Unlock()
+	v.mu.Lock()
+	if v.closed {
+		v.mu.Unlock()
+		return errors.New("the model is being unregistered")
+	}
+	if minWorkers != v.settings.MinWorkers || max(maxWorkers, minWorkers) != v.settings.MaxWorkers {
+		v.settings.Sources = v.settings.clone().Sources
+		v.settings.Sources["minWorkers"], v.settings.Sources["maxWorkers"] = FromScale, FromScale
+	}
+	v.settings.MinWorkers, v.settings.MaxWorkers = minWorkers, max(maxWorkers, minWorkers)
+	var pool *batch.Pool
+	v.mu.Unlock()
+	if minWorkers == 0 {
+		v.stopWorkers()
+		return nil
+	}
+	// Requests queue from now on, while the model loads.
+	v.mu.Lock()
+	if v.batcher == nil {
+		st := v.settings
+		v.batcher = batch.New(batch.Config{
+			BatchSize: st.BatchSize, MaxDelay: time.Duration(st.MaxBatchDelay) * time.Millisecond,
+			QueueSize: st.JobQueueSize, PreferredSizes: st.PreferredBatchSizes,
+			MaxQueueTime: time.Duration(st.MaxQueueTime) * time.Millisecond, Adaptive: st.AdaptiveBatching,
+		}, v.batchable, v.reg.opts.Clock)
+		v.batcher.SetWorkers(minWorkers)
+	}
+	v.mu.Unlock()
+	if err := v.load(ctx, minWorkers); err != nil {
+		v.mu.Lock()
+		b := v.batcher
+		if v.pool == nil {
+			v.batcher = nil
+		}
+		v.mu.Unlock()
+		if b != nil && v.pool == nil {
+			b.SetWorkers(0) // fail what queued while loading
+		}
+		return err
+	}
+	v.mu.Lock()
+	if v.pool == nil {
+		v.pool = batch.NewPool(v.batcher, v.session.Run, v.reg.log.With("model", v.Name, "version", v.Version))
+		if on := v.reg.opts.OnBatch; on != nil {
+			v.pool.OnBatch = func(items int64, queued []time.Duration, run time.Duration, err error) {
+				on(v, items, queued, run, err)
+			}
+		}
+	}
+	pool = v.pool
+	v.mu.Unlock()
+	pool.Scale(minWorkers)
+	v.mu.Lock()
+	v.state = StateReady
+	v.mu.Unlock()
+	v.reg.changed()
+	return nil
+}
+
+// load creates the session when there is none, within the startup timeout.
+func (v *Version) load(ctx context.Context, workers int) error {
+	v.mu.Lock()
+	if v.session != nil {
+		v.mu.Unlock()
+		return nil
+	}
+	v.state, v.lastErr = StateLoading, ""
+	timeout := time.Duration(v.settings.StartupTimeout) * time.Second
+	threads := v.settings.IntraOpThreads
+	v.mu.Unlock()
+	if threads <= 0 {
+		threads = max(1, v.reg.opts.Cores/workers)
+	}
+	opts := v.reg.opts.Engine
+	opts.IntraOpThreads = threads
+	opts.Logger = v.reg.log
+	start := time.Now()
+	type loaded struct {
+		s   *engine.Session
+		err error
+	}
+	done := make(chan loaded, 1)
+	go func() {
+		s, err := engine.Load(v.archive.Path(v.Manifest.Model.SerializedFile), opts)
+		done <- loaded{s, err}
+	}()
+	var res loaded
+	if timeout <= 0 {
+		res.err = errors.New("startupTimeout is 0")
+		go func() { // free the session if it loads anyway
+			if l := <-done; l.s != nil {
+				l.s.Close()
+			}
+		}()
+	} else {
+		timer := time.NewTimer(timeout)
+		select {
+		case res = <-done:
+		case <-timer.C:
+			res.err = fmt.Errorf("loading took longer than startupTimeout (%v)", timeout)
+			go func() {
+				if l := <-done; l.s != nil {
+					l.s.Close()
+				}
+			}()
+		}
+		timer.Stop()
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if res.err != nil {
+		v.state, v.lastErr = StateFailed, res.err.Error()
+		v.reg.log.Error("model failed to load", "model", v.Name, "version", v.Version, "err", res.err)
+		return res.err
+	}
+	v.session, v.provider, v.threads = res.s, res.s.Provider(), threads
+	v.loadTime, v.loadedAt = time.Since(start), time.Now()
+	v.reg.log.Info("model loaded", "model", v.Name, "version", v.Version, "provider", v.provider,
+		"workers", workers, "intra_op_threads", threads, "cores", v.reg.opts.Cores, "load_ms", v.loadTime.Milliseconds(),
+		"batch_size", v.settings.BatchSize, "batchable", v.batchable)
+	return nil
+}
+
+// stopWorkers stops the workers (queued requests fail with 503) and unloads the session.
+func (v *Version) stopWorkers() {
+	v.mu.Lock()
+	pool, session := v.pool, v.session
+	v.pool, v.batcher, v.session = nil, nil, nil
+	if !v.closed {
+		v.state = StateStopped
+	}
+	v.mu.Unlock()
+	if pool != nil {
+		pool.Scale(0)
+	}
+	if session != nil {
+		session.Close()
+	}
+	v.reg.changed()
+}
+
+// drain stops new requests, waits for those in flight (up to timeout), then unloads.
+func (v *Version) drain(ctx context.Context, timeout time.Duration) error {
+	v.mu.Lock()
+	v.closed, v.state = true, StateUnloading
+	v.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		v.inflight.Wait()
+		close(done)
+	}()
+	var err error
+	timer := time.NewTimer(timeout)
+	select {
+	case <-done:
+	case <-timer.C:
+		err = errors.New("requests still in flight")
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	timer.Stop()
+	v.close()
+	return err
+}
+
+// close unloads everything at once.
+func (v *Version) close() {
+	v.mu.Lock()
+	v.closed = true
+	b := v.batcher
+	v.mu.Unlock()
+	if b != nil {
+		b.Close()
+	}
+	v.stopWorkers()
+	v.archive.Close()
+}
+
+func (v *Version) readyWorkers() int {
+	v.mu.Lock()
+	pool := v.pool
+	v.mu.Unlock()
+	if pool == nil {
+		return 0
+	}
+	return pool.Ready()
+}
+
+// Priority header values besides integers.
+var priorities = map[string]int{"high": 10, "normal": 0, "low": -10}
+
+// ParsePriority reads a priority: an integer, or high, normal, low.
+func ParsePriority(s string) (int, error) {
+	if s == "" {
+		return 0, nil
+	}
+	if p, ok := priorities[s]; ok {
+		return p, nil
+	}
+	p, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("priority %q: want an integer or high, normal, low", s)
+	}
+	return p, nil
+}
+
+// Infer runs one request: the handler's preprocessing on the caller's goroutine, the model
+// in a batch, then postprocessing.
+func (v *Version) Infer(ctx context.Context, req *handler.Request, priority int) (*handler.Response, error) {
+	v.mu.Lock()
+	if v.closed {
+		v.mu.Unlock()
+		return nil, apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable, "Model \"%s\" version %s is being unregistered", v.Name, v.Version)
+	}
+	b, session := v.batcher, v.session
+	timeout := time.Duration(v.settings.ResponseTimeout) * time.Second
+	v.inflight.Add(1)
+	v.mu.Unlock()
+	defer v.inflight.Done()
+	if b == nil {
+		return nil, v.noWorker()
+	}
+	inputs, err := v.handler.Preprocess(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if session != nil { // nil while the model loads: the run checks then
+		if err := session.Check(inputs); err != nil {
+			return nil, apierror.BadRequest("%v", err)
+		}
+	}
+	runCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	outputs, err := b.Submit(runCtx, inputs, priority)
+	if err != nil {
+		return nil, v.inferError(ctx, err, timeout)
+	}
+	return v.handler.Postprocess(ctx, req, outputs)
+}
+
+func (v *Version) noWorker() error {
+	return apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable,
+		"Model \"%s\" has no worker to serve inference request. Please use scale workers API to add workers.", v.Name)
+}
+
+// inferError maps batching and run errors to API errors.
+func (v *Version) inferError(client context.Context, err error, timeout time.Duration) error {
+	var ie *engine.InputError
+	switch {
+	case client.Err() != nil:
+		return client.Err()
+	case errors.Is(err, context.DeadlineExceeded):
+		return apierror.New(http.StatusRequestTimeout, apierror.TypeRequestTimeout, "Inference of model %s timed out after %v (responseTimeout)", v.Name, timeout)
+	case errors.Is(err, batch.ErrNoWorker), errors.Is(err, batch.ErrQueueFull):
+		return v.noWorker()
+	case errors.Is(err, batch.ErrQueueTime):
+		return apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable, "Request to model %s waited longer than maxQueueTime (%d ms) in the queue", v.Name, v.Settings().MaxQueueTime)
+	case errors.Is(err, batch.ErrClosed):
+		return apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable, "Model \"%s\" version %s is being unloaded", v.Name, v.Version)
+	case errors.As(err, &ie):
+		return apierror.BadRequest("%s", ie.Msg)
+	case errors.Is(err, batch.ErrWorkerDied):
+		return apierror.New(http.StatusInternalServerError, apierror.TypeInternal, "Worker died: %v", err)
+	}
+	return apierror.New(http.StatusServiceUnavailable, apierror.TypeInternal, "Prediction failed: %v", err)
+}
+
+// Info is a version as describe shows it.
+type Info struct {
+	State     string
+	Error     string
+	Settings  Settings
+	Provider  string
+	Threads   int
+	LoadTime  time.Duration
+	LoadedAt  time.Time
+	Workers   []batch.WorkerInfo
+	Queue     batch.Stats
+	Batchable bool
+}
+
+// Info describes the version's current state.
+func (v *Version) Info() Info {
+	v.mu.Lock()
+	i := Info{State: v.state, Error: v.lastErr, Settings: v.settings.clone(), Provider: v.provider, Threads: v.threads,
+		LoadTime: v.loadTime, LoadedAt: v.loadedAt, Batchable: v.batchable}
+	pool, b := v.pool, v.batcher
+	v.mu.Unlock()
+	if pool != nil {
+		i.Workers = pool.Workers()
+	}
+	if b != nil {
+		i.Queue = b.Stats()
+	} else {
+		i.Queue.Remaining = i.Settings.JobQueueSize
+	}
+	return i
+}

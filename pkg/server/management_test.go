@@ -1,0 +1,221 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tsserve/ts/pkg/archive"
+	"github.com/tsserve/ts/pkg/config"
+	"github.com/tsserve/ts/pkg/internal/testenv"
+	"github.com/tsserve/ts/pkg/metrics"
+	"github.com/tsserve/ts/pkg/registry"
+)
+
+type testServer struct {
+	inference, management, metrics *httptest.Server
+	store                          string
+	reg                            *registry.Registry
+}
+
+// emptyServer serves nothing yet; its model store holds iris.mar (1.0), iris-v2.mar (2.0)
+// and digits.mar.
+func emptyServer(t *testing.T, flags map[string]string) *testServer {
+	t.Helper()
+	store := t.TempDir()
+	for _, a := range []struct{ name, version, model, handler, file string }{
+		{"iris", "1.0", "samples/iris/model.onnx", "tensor", "iris.mar"},
+		{"iris", "2.0", "samples/iris/model.onnx", "tensor", "iris-v2.mar"},
+		{"digits", "1.0", "samples/digits/model.onnx", "image_classifier", "digits.mar"},
+	} {
+		res, err := archive.Pack(context.Background(), archive.PackOptions{
+			ModelName: a.name, Version: a.version, SerializedFile: testenv.Path(a.model), Handler: a.handler, ExportPath: t.TempDir(),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(res.Path, filepath.Join(store, a.file)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if flags == nil {
+		flags = map[string]string{}
+	}
+	flags["model_store"] = store
+	cfg, err := config.Load(config.Inputs{Flags: flags})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New()
+	reg := registry.New(registry.Options{TempDir: t.TempDir(), Logger: quiet,
+		OnBatch: func(v *registry.Version, items int64, queued []time.Duration, run time.Duration, err error) {
+			m.Batch(v.Name, v.Version, items, queued, run, err)
+		}})
+	t.Cleanup(func() { reg.Close(context.Background()) })
+	srv := New(reg, Options{Settings: cfg, Logger: quiet, Metrics: m})
+	ts := &testServer{store: store, reg: reg}
+	for _, x := range []struct {
+		api string
+		dst **httptest.Server
+	}{{Inference, &ts.inference}, {Management, &ts.management}, {Metrics, &ts.metrics}} {
+		h, _ := srv.Handler(x.api)
+		*x.dst = httptest.NewServer(h)
+		t.Cleanup((*x.dst).Close)
+	}
+	return ts
+}
+
+// TestManagementLifecycle walks register, scale, versions, set-default, split and
+// unregister, with TorchServe's status codes and messages, including the edge cases of
+// TorchServe's own management API tests.
+func TestManagementLifecycle(t *testing.T) {
+	ts := emptyServer(t, nil)
+	m := ts.management.URL
+	steps := []exchange{
+		{"register without url", "POST", "/models", "", nil, 400, "BadRequestException", "Parameter url is required."},
+		{"register empty url", "POST", "/models?url=", "", nil, 404, "ModelNotFoundException", "empty url"},
+		{"register bad runtime", "POST", "/models?url=iris.mar&runtime=python4", "", nil, 400, "BadRequestException", "Invalid RuntimeType value: python4"},
+		{"register relative path", "POST", "/models?url=../iris.mar", "", nil, 400, "BadRequestException", "Relative path is not allowed"},
+		{"register outside the store", "POST", "/models?url=/etc/passwd", "", nil, 400, "BadRequestException", "outside the model store"},
+		{"register http url, not allowed", "POST", "/models?url=http://127.0.0.1:1/x.mar", "", nil, 400, "BadRequestException", "does not match any allowed URL"},
+		{"register missing archive", "POST", "/models?url=nope.mar", "", nil, 404, "ModelNotFoundException", "nope.mar"},
+		{"register, no workers", "POST", "/models?url=iris.mar", "", nil, 200, "", `Model \"iris\" Version: 1.0 registered with 0 initial workers. Use scale workers API to add workers for the model.`},
+		{"register again", "POST", "/models?url=iris.mar", "", nil, 409, "ConflictStatusException", "Model version 1.0 is already registered for model iris"},
+		{"infer with no worker", "POST", "@/predictions/iris", "", []byte(`[[1,2,3,4]]`), 503, "ServiceUnavailableException", `Model \"iris\" has no worker to serve inference request. Please use scale workers API to add workers.`},
+		{"scale min > max", "PUT", "/models/iris?min_worker=2&max_worker=1", "", nil, 400, "BadRequestException", ""},
+		{"scale max -1", "PUT", "/models/iris?max_worker=-1", "", nil, 400, "BadRequestException", ""},
+		{"scale min -1", "PUT", "/models/iris?min_worker=-1", "", nil, 500, "InternalServerException", "Failed to start workers"},
+		{"scale unknown model", "PUT", "/models/nope?min_worker=1", "", nil, 404, "ModelNotFoundException", ""},
+		{"scale unknown version", "PUT", "/models/iris/9.9?min_worker=1", "", nil, 404, "ModelVersionNotFoundException", ""},
+		{"scale sync", "PUT", "/models/iris?min_worker=1&synchronous=true", "", nil, 200, "", "Workers scaled to 1 for model: iris"},
+		{"infer", "POST", "@/predictions/iris", "", []byte(`[[5.1, 3.5, 1.4, 0.2]]`), 200, "", `"probabilities"`},
+		{"scale async, unknown params", "PUT", "/models/iris/1.0?min_worker=1&number_gpu=2&timeout=3", "", nil, 202, "", "Processing worker updates..."},
+		{"register by JSON body, bad batch values fall back", "POST", "/models", "application/json",
+			[]byte(`{"url": "iris-v2.mar", "initial_workers": 1, "synchronous": true, "batch_size": "dd", "max_batch_delay": "junk"}`),
+			200, "", `Model \"iris\" Version: 2.0 registered with 1 initial workers`},
+		{"describe all versions", "GET", "/models/iris/all", "", nil, 200, "", `"modelVersion": "2.0"`},
+		{"set default to unknown version", "PUT", "/models/iris/9.9/set-default", "", nil, 404, "ModelVersionNotFoundException", ""},
+		{"set default", "PUT", "/models/iris/2.0/set-default", "", nil, 200, "", `Default version successfully updated for model \"iris\" to \"2.0\"`},
+		{"describe default", "GET", "/models/iris", "", nil, 200, "", `"modelVersion": "2.0"`},
+		{"split, unknown version", "PUT", "/models/iris/split", "", []byte(`{"1.0": 90, "9.9": 10}`), 404, "ModelVersionNotFoundException", ""},
+		{"split, bad body", "PUT", "/models/iris/split", "", []byte(`90/10`), 400, "BadRequestException", ""},
+		{"split", "PUT", "/models/iris/split", "", []byte(`{"1.0": 90, "2.0": 10}`), 200, "", `"2.0": 10`},
+		{"split by query", "PUT", "/models/iris/split?weights=1.0:50,2.0:50", "", nil, 200, "", `"1.0": 50`},
+		{"get split", "GET", "/models/iris/split", "", nil, 200, "", `"2.0": 50`},
+		{"delete split", "DELETE", "/models/iris/split", "", nil, 200, "", "Traffic split"},
+		{"unregister the default while others exist", "DELETE", "/models/iris/2.0", "", nil, 403, "IllegalArgumentException", "Cannot remove default version for model iris"},
+		{"unregister unknown version", "DELETE", "/models/iris/9.9", "", nil, 404, "ModelVersionNotFoundException", ""},
+		{"unregister a version", "DELETE", "/models/iris/1.0", "", nil, 200, "", `Model \"iris\" unregistered`},
+		{"list, empty limit and token", "GET", "/models?limit=&next_page_token=", "", nil, 200, "", `"modelName": "iris"`},
+		{"unregister the last, trailing slash", "DELETE", "/models/iris/?synchronous=true", "", nil, 200, "", `Model \"iris\" unregistered`},
+		{"unregister unknown", "DELETE", "/models/iris", "", nil, 404, "ModelNotFoundException", ""},
+		{"list empty", "GET", "/models", "", nil, 200, "", `"models": []`},
+	}
+	for _, x := range steps {
+		base := m
+		if strings.HasPrefix(x.path, "@") {
+			base, x.path = ts.inference.URL, x.path[1:]
+		}
+		t.Run(x.name, func(t *testing.T) { x.run(t, base) })
+		if t.Failed() {
+			return
+		}
+		if x.name == "scale async, unknown params" {
+			waitReady(t, ts.reg, "iris", "1.0")
+		}
+	}
+}
+
+func waitReady(t *testing.T, reg *registry.Registry, name, version string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if v, err := reg.Get(name, version); err == nil && v.Info().State == registry.StateReady {
+			return
+		}
+	}
+	t.Fatalf("%s %s did not become ready", name, version)
+}
+
+func TestModelAPIDisabled(t *testing.T) {
+	ts := emptyServer(t, map[string]string{"enable_model_api": "false"})
+	for _, x := range []exchange{
+		{"register", "POST", "/models?url=iris.mar", "", nil, 405, "MethodNotAllowedException", ""},
+		{"unregister", "DELETE", "/models/iris", "", nil, 405, "MethodNotAllowedException", ""},
+		{"list still works", "GET", "/models", "", nil, 200, "", ""},
+	} {
+		t.Run(x.name, func(t *testing.T) { x.run(t, ts.management.URL) })
+	}
+}
+
+func TestAllowedURLs(t *testing.T) {
+	archiveBytes, err := os.ReadFile(filepath.Join(emptyServer(t, nil).store, "iris.mar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/models/remote.mar" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(archiveBytes)
+	}))
+	defer files.Close()
+	ts := emptyServer(t, map[string]string{"allowed_urls": files.URL + "/models/.*"})
+	for _, x := range []exchange{
+		{"not allowed", "POST", "/models?url=" + files.URL + "/elsewhere/x.mar", "", nil, 400, "BadRequestException", "allowed URL"},
+		{"allowed but missing", "POST", "/models?url=" + files.URL + "/models/missing.mar", "", nil, 400, "DownloadArchiveException", "Failed to download archive from"},
+		{"allowed", "POST", "/models?url=" + files.URL + "/models/remote.mar&model_name=remote&initial_workers=1&synchronous=true", "", nil, 200, "", "registered with 1 initial workers"},
+		{"file already in the store", "POST", "/models?url=" + files.URL + "/models/remote.mar&model_name=other", "", nil, 500, "InternalServerException", "Model file already exists remote.mar"},
+	} {
+		t.Run(x.name, func(t *testing.T) { x.run(t, ts.management.URL) })
+	}
+	if _, err := os.Stat(filepath.Join(ts.store, "remote.mar")); err != nil {
+		t.Errorf("the download is not in the model store: %v", err)
+	}
+}
+
+// TestDescribe checks the fields TorchServe clients read and ts's additions.
+func TestDescribe(t *testing.T) {
+	ts := emptyServer(t, nil)
+	exchange{"register", "POST", "/models?url=digits.mar&initial_workers=2&synchronous=true&batch_size=4&max_batch_delay=7", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	res, err := http.Get(ts.management.URL + "/models/digits")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var d []Description
+	if err := json.NewDecoder(res.Body).Decode(&d); err != nil || len(d) != 1 {
+		t.Fatalf("%v %v", err, d)
+	}
+	got := d[0]
+	if got.MinWorkers != 2 || len(got.Workers) != 2 || got.Workers[0].Status != "READY" || got.BatchSize != 4 || got.MaxBatchDelay != 7 ||
+		got.State != registry.StateReady || !got.Default || len(got.ArchiveSHA256) != 64 || got.Inputs[0].Name != "input" ||
+		got.SettingSources["batchSize"] != registry.FromRegister || got.SettingSources["responseTimeout"] != registry.FromDefault ||
+		got.JobQueueStatus.RemainingCapacity != 100 || !got.Batching.Batchable || got.IntraOpThreads < 1 {
+		t.Errorf("describe: %+v", got)
+	}
+}
+
+func TestMetricsAPI(t *testing.T) {
+	ts := emptyServer(t, nil)
+	exchange{"register", "POST", "/models?url=iris.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	exchange{"infer", "POST", "/predictions/iris", "", []byte(`[[5.1, 3.5, 1.4, 0.2]]`), 200, "", ""}.run(t, ts.inference.URL)
+	res, err := http.Get(ts.metrics.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{`ts_inference_requests_total{hostname=`, `model_name="iris",model_version="1.0"} 1`, `ts_batch_size_bucket`, `ts_http_requests_total{api="inference",class="2XX"} 1`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}

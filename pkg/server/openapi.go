@@ -1,0 +1,98 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// op is one OpenAPI operation.
+type op struct {
+	Summary    string                    `json:"summary"`
+	Parameters []map[string]any          `json:"parameters,omitempty"`
+	Responses  map[string]map[string]any `json:"responses"`
+}
+
+func pathParam(name string) map[string]any {
+	return map[string]any{"name": name, "in": "path", "required": true, "schema": map[string]string{"type": "string"}}
+}
+
+func queryParam(name, typ, desc string) map[string]any {
+	return map[string]any{"name": name, "in": "query", "description": desc, "schema": map[string]string{"type": typ}}
+}
+
+func responses(codes ...int) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for _, c := range codes {
+		out[strconv.Itoa(c)] = map[string]any{"description": http.StatusText(c)}
+	}
+	return out
+}
+
+// apiDescriptions are the OpenAPI 3.0.1 documents of the three APIs (OPTIONS /).
+var apiDescriptions = map[string]map[string]map[string]op{
+	Inference: {
+		"/ping": {"get": {Summary: "Health: Healthy, Partial Healthy or Unhealthy", Responses: responses(200, 500)}},
+		"/predictions/{model_name}": {"post": {Summary: "Predict with the default version (or a version drawn from the traffic split)",
+			Parameters: []map[string]any{pathParam("model_name")}, Responses: responses(200, 400, 404, 408, 413, 503)}},
+		"/predictions/{model_name}/{model_version}": {"post": {Summary: "Predict with a version",
+			Parameters: []map[string]any{pathParam("model_name"), pathParam("model_version")}, Responses: responses(200, 400, 404, 408, 413, 503)}},
+	},
+	Management: {
+		"/models": {
+			"get": {Summary: "List models", Parameters: []map[string]any{queryParam("limit", "integer", "page size (≤ 100)"), queryParam("next_page_token", "string", "offset")}, Responses: responses(200)},
+			"post": {Summary: "Register a model", Parameters: []map[string]any{
+				queryParam("url", "string", "archive in the model store (or an allowed URL)"), queryParam("model_name", "string", ""),
+				queryParam("handler", "string", ""), queryParam("runtime", "string", ""), queryParam("batch_size", "integer", ""),
+				queryParam("max_batch_delay", "integer", "ms"), queryParam("initial_workers", "integer", ""),
+				queryParam("synchronous", "boolean", ""), queryParam("response_timeout", "integer", "s"), queryParam("startup_timeout", "integer", "s"),
+			}, Responses: responses(200, 202, 400, 404, 409, 500)},
+		},
+		"/models/{model_name}": {
+			"get":    {Summary: "Describe the default version", Parameters: []map[string]any{pathParam("model_name")}, Responses: responses(200, 404)},
+			"put":    {Summary: "Scale workers", Parameters: []map[string]any{pathParam("model_name"), queryParam("min_worker", "integer", ""), queryParam("max_worker", "integer", ""), queryParam("synchronous", "boolean", "")}, Responses: responses(200, 202, 400, 404, 500)},
+			"delete": {Summary: "Unregister the default version", Parameters: []map[string]any{pathParam("model_name")}, Responses: responses(200, 403, 404, 408)},
+		},
+		"/models/{model_name}/{model_version}": {
+			"get":    {Summary: "Describe a version (all: every version)", Parameters: []map[string]any{pathParam("model_name"), pathParam("model_version")}, Responses: responses(200, 404)},
+			"put":    {Summary: "Scale a version's workers", Parameters: []map[string]any{pathParam("model_name"), pathParam("model_version")}, Responses: responses(200, 202, 400, 404, 500)},
+			"delete": {Summary: "Unregister a version", Parameters: []map[string]any{pathParam("model_name"), pathParam("model_version")}, Responses: responses(200, 403, 404, 408)},
+		},
+		"/models/{model_name}/{model_version}/set-default": {"put": {Summary: "Make a version the default", Parameters: []map[string]any{pathParam("model_name"), pathParam("model_version")}, Responses: responses(200, 404)}},
+		"/models/{model_name}/split": {
+			"get":    {Summary: "Traffic split across versions", Parameters: []map[string]any{pathParam("model_name")}, Responses: responses(200, 404)},
+			"put":    {Summary: `Set the traffic split: body {"1.0": 90, "2.0": 10} or ?weights=1.0:90,2.0:10`, Parameters: []map[string]any{pathParam("model_name")}, Responses: responses(200, 400, 404)},
+			"delete": {Summary: "Remove the traffic split", Parameters: []map[string]any{pathParam("model_name")}, Responses: responses(200, 404)},
+		},
+	},
+	Metrics: {
+		"/metrics": {"get": {Summary: "Prometheus metrics", Responses: responses(200)}},
+	},
+}
+
+func (s *Server) apiDescription(api string) apiFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		return writeJSON(w, http.StatusOK, map[string]any{
+			"openapi": "3.0.1",
+			"info":    map[string]string{"title": "ts " + api + " API (TorchServe-compatible)", "version": "1"},
+			"paths":   apiDescriptions[api],
+		})
+	}
+}
+
+// modelDescription answers OPTIONS /predictions/{model}: the model's inputs and outputs.
+func (s *Server) modelDescription(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.reg.Get(r.PathValue("model"), r.PathValue("version"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{
+		"openapi": "3.0.1",
+		"info":    map[string]string{"title": "ts model " + v.Name, "version": v.Version},
+		"paths": map[string]any{"/predictions/" + v.Name: map[string]any{"post": map[string]any{
+			"summary": "Predict with " + v.Name + " (handler " + v.Handler + ")",
+			"x-model": map[string][]tensor.Info{"inputs": v.Inputs, "outputs": v.Outputs},
+		}}},
+	})
+}

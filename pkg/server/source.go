@@ -1,0 +1,142 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/tsserve/ts/pkg/apierror"
+)
+
+// resolveURL turns POST /models' url into an archive on disk. A name in the model store
+// is always allowed; anything else (a path outside it, file://, http(s)://) only when it
+// matches allowed_urls — none by default, safer than TorchServe's (see its ShellTorch CVE).
+// Allowed http(s) archives are downloaded into the model store with a size limit and a
+// timeout. It returns the path and the name to show as modelUrl.
+func (s *Server) resolveURL(ctx context.Context, raw string) (string, string, error) {
+	if raw == "" {
+		return "", "", apierror.New(http.StatusNotFound, apierror.TypeModelNotFound, "empty url")
+	}
+	store := s.cfg.ModelStore
+	u, err := url.Parse(raw)
+	isRemote := err == nil && (u.Scheme == "http" || u.Scheme == "https")
+	isFileURL := err == nil && u.Scheme == "file"
+	switch {
+	case isRemote:
+		if !s.allowed(raw) {
+			return "", "", apierror.BadRequest("Given URL %s does not match any allowed URL(s) (allowed_urls)", raw)
+		}
+		return s.download(ctx, raw, u)
+	case isFileURL || filepath.IsAbs(raw):
+		p := raw
+		if isFileURL {
+			p = u.Path
+		}
+		if store != "" && inside(store, p) {
+			return p, filepath.Base(p), nil
+		}
+		if !s.allowed(raw) {
+			return "", "", apierror.BadRequest("url %s is outside the model store and does not match any allowed URL(s) (allowed_urls)", raw)
+		}
+		if _, err := os.Stat(p); err != nil {
+			return "", "", apierror.New(http.StatusNotFound, apierror.TypeModelNotFound, "Model not found at: %s", raw)
+		}
+		return p, raw, nil
+	}
+	if strings.Contains(raw, "..") || strings.ContainsAny(raw, `/\`) {
+		return "", "", apierror.BadRequest("Relative path is not allowed in url: %s (give a file name in the model store)", raw)
+	}
+	if store == "" {
+		return "", "", apierror.BadRequest("no model store is configured (model_store): cannot find %s", raw)
+	}
+	p := filepath.Join(store, raw)
+	if _, err := os.Stat(p); err != nil {
+		return "", "", apierror.New(http.StatusNotFound, apierror.TypeModelNotFound, "Model not found in model store: %s", raw)
+	}
+	return p, raw, nil
+}
+
+// inside reports whether p resolves inside dir (after cleaning, following no links).
+func inside(dir, p string) bool {
+	absDir, err1 := filepath.Abs(dir)
+	absP, err2 := filepath.Abs(p)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(absDir, absP)
+	return err == nil && filepath.IsLocal(rel)
+}
+
+func (s *Server) allowed(raw string) bool {
+	for _, re := range s.cfg.AllowedURLs {
+		if re.MatchString(raw) {
+			return true
+		}
+	}
+	return false
+}
+
+// download fetches an allowed archive into the model store, keeping its file name; a file
+// of that name already there is an error, as in TorchServe.
+func (s *Server) download(ctx context.Context, raw string, u *url.URL) (string, string, error) {
+	fail := func(err error) (string, string, error) {
+		s.log.Warn("download failed", "url", raw, "err", err)
+		return "", "", apierror.New(http.StatusBadRequest, apierror.TypeDownload, "Failed to download archive from: %s", raw)
+	}
+	name := path.Base(u.Path)
+	if name == "" || name == "/" || name == "." || strings.HasPrefix(name, ".") {
+		return "", "", apierror.BadRequest("url %s does not end in an archive file name", raw)
+	}
+	if s.cfg.ModelStore == "" {
+		return "", "", apierror.BadRequest("downloading %s needs a model store (model_store)", raw)
+	}
+	dst := filepath.Join(s.cfg.ModelStore, name)
+	if _, err := os.Stat(dst); err == nil {
+		return "", "", apierror.Internal("Model file already exists %s", name)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.DownloadTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)
+	if err != nil {
+		return fail(err)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fail(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fail(fmt.Errorf("status %s", res.Status))
+	}
+	tmp, err := os.CreateTemp(s.cfg.ModelStore, "."+name+".download-*")
+	if err != nil {
+		return fail(err)
+	}
+	defer os.Remove(tmp.Name())
+	n, err := io.Copy(tmp, io.LimitReader(res.Body, s.cfg.MaxDownloadSize+1))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && n > s.cfg.MaxDownloadSize {
+		err = fmt.Errorf("larger than max_download_size (%d bytes)", s.cfg.MaxDownloadSize)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if err := os.Link(tmp.Name(), dst); err != nil { // fails if the name appeared meanwhile
+		if errors.Is(err, os.ErrExist) {
+			return "", "", apierror.Internal("Model file already exists %s", name)
+		}
+		if err := os.Rename(tmp.Name(), dst); err != nil {
+			return fail(err)
+		}
+	}
+	return dst, name, nil
+}
