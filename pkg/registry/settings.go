@@ -23,17 +23,17 @@ const (
 // Settings are the worker and batching settings in effect for a model version, with where
 // each came from.
 type Settings struct {
-	MinWorkers          int            `json:"minWorkers"`
-	MaxWorkers          int            `json:"maxWorkers"`
-	BatchSize           int            `json:"batchSize"`
-	MaxBatchDelay       int            `json:"maxBatchDelay"` // ms
-	ResponseTimeout     int            `json:"responseTimeout"`
-	StartupTimeout      int            `json:"startupTimeout"`
-	JobQueueSize        int            `json:"jobQueueSize"`
-	PreferredBatchSizes []int          `json:"preferredBatchSizes,omitempty"`
-	MaxQueueTime        int            `json:"maxQueueTime,omitempty"` // ms, 0 = none
-	AdaptiveBatching    bool           `json:"adaptiveBatching"`
-	IntraOpThreads      int            `json:"intraOpThreads,omitempty"` // 0 = cores / workers
+	MinWorkers          int               `json:"minWorkers"`
+	MaxWorkers          int               `json:"maxWorkers"`
+	BatchSize           int               `json:"batchSize"`
+	MaxBatchDelay       int               `json:"maxBatchDelay"` // ms
+	ResponseTimeout     int               `json:"responseTimeout"`
+	StartupTimeout      int               `json:"startupTimeout"`
+	JobQueueSize        int               `json:"jobQueueSize"`
+	PreferredBatchSizes []int             `json:"preferredBatchSizes,omitempty"`
+	MaxQueueTime        int               `json:"maxQueueTime,omitempty"` // ms, 0 = none
+	AdaptiveBatching    bool              `json:"adaptiveBatching"`
+	IntraOpThreads      int               `json:"intraOpThreads,omitempty"` // 0 = cores / workers
 	Sources             map[string]string `json:"sources"`
 }
 
