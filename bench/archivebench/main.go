@@ -6,13 +6,10 @@ package main
 
 import (
 	"archive/zip"
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
 	"io"
-	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -20,9 +17,8 @@ import (
 	"sort"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protowire"
-
 	"github.com/tsserve/ts/pkg/archive"
+	"github.com/tsserve/ts/pkg/onnxgen"
 )
 
 func main() {
@@ -50,7 +46,7 @@ func run(sizeMB, rounds int, outDir string) error {
 	defer os.RemoveAll(work)
 	model := filepath.Join(work, "model.onnx")
 	fmt.Fprintf(os.Stderr, "generating a %d MB model...\n", sizeMB)
-	if err := writeModel(model, sizeMB<<20/4); err != nil {
+	if err := onnxgen.Write(model, onnxgen.Spec{Dim: 1000, Out: sizeMB << 20 / 4 / 1000, Seed: 1}); err != nil {
 		return err
 	}
 	st, _ := os.Stat(model)
@@ -113,7 +109,7 @@ func run(sizeMB, rounds int, outDir string) error {
 	}
 
 	base := configs[len(configs)-1].name
-	fmt.Printf("Model: %d MB of float32 weights (normal, σ=0.05); source in the page cache; archives written to %s\n", size>>20, outDir)
+	fmt.Printf("Model: %d MB of float32 weights (normal, σ=1/√1000); source in the page cache; archives written to %s\n", size>>20, outDir)
 	fmt.Printf("Machine: %d cores, %s/%s, %s; %d rounds, formats interleaved; median (min–max) MB/s\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), rounds)
 	fmt.Println("| format | pack MB/s | × baseline | read + verify MB/s | × baseline |")
 	fmt.Println("|---|---|---|---|---|")
@@ -211,85 +207,4 @@ func stdlibRead(_ context.Context, path string) error {
 		}
 	}
 	return nil
-}
-
-// writeModel writes an ONNX model y = x·Wᵀ whose W holds n float32 weights drawn from
-// N(0, 0.05), streaming the weights so the model is never held in memory whole.
-func writeModel(path string, n int) error {
-	cols := 1000
-	rows := n / cols
-	n = rows * cols
-	valueInfo := func(name string, dim int) []byte {
-		var shape []byte
-		shape = protowire.AppendTag(shape, 1, protowire.BytesType)
-		shape = protowire.AppendBytes(shape, protowire.AppendString(protowire.AppendTag(nil, 2, protowire.BytesType), "batch"))
-		d := protowire.AppendVarint(protowire.AppendTag(nil, 1, protowire.VarintType), uint64(dim))
-		shape = protowire.AppendBytes(protowire.AppendTag(shape, 1, protowire.BytesType), d)
-		tt := protowire.AppendVarint(protowire.AppendTag(nil, 1, protowire.VarintType), 1)
-		tt = protowire.AppendBytes(protowire.AppendTag(tt, 2, protowire.BytesType), shape)
-		typ := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), tt)
-		vi := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), name)
-		return protowire.AppendBytes(protowire.AppendTag(vi, 2, protowire.BytesType), typ)
-	}
-	var node []byte
-	for _, in := range []string{"x", "W"} {
-		node = protowire.AppendString(protowire.AppendTag(node, 1, protowire.BytesType), in)
-	}
-	node = protowire.AppendString(protowire.AppendTag(node, 2, protowire.BytesType), "y")
-	node = protowire.AppendString(protowire.AppendTag(node, 4, protowire.BytesType), "Gemm")
-	attr := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), "transB")
-	attr = protowire.AppendVarint(protowire.AppendTag(attr, 3, protowire.VarintType), 1)
-	attr = protowire.AppendVarint(protowire.AppendTag(attr, 20, protowire.VarintType), 2) // AttributeProto.INT
-	node = protowire.AppendBytes(protowire.AppendTag(node, 5, protowire.BytesType), attr)
-
-	// initializer W: dims, data_type FLOAT, name, then raw_data (streamed)
-	var initHead []byte
-	for _, d := range []int{rows, cols} {
-		initHead = protowire.AppendVarint(protowire.AppendTag(initHead, 1, protowire.VarintType), uint64(d))
-	}
-	initHead = protowire.AppendVarint(protowire.AppendTag(initHead, 2, protowire.VarintType), 1)
-	initHead = protowire.AppendString(protowire.AppendTag(initHead, 8, protowire.BytesType), "W")
-	initHead = protowire.AppendTag(initHead, 9, protowire.BytesType)
-	initHead = protowire.AppendVarint(initHead, uint64(4*n))
-	initLen := len(initHead) + 4*n
-
-	var graphTail []byte
-	graphTail = protowire.AppendString(protowire.AppendTag(graphTail, 2, protowire.BytesType), "bench")
-	graphTail = protowire.AppendBytes(protowire.AppendTag(graphTail, 11, protowire.BytesType), valueInfo("x", cols))
-	graphTail = protowire.AppendBytes(protowire.AppendTag(graphTail, 12, protowire.BytesType), valueInfo("y", rows))
-	graphHead := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), node)
-	graphHead = protowire.AppendTag(graphHead, 5, protowire.BytesType)
-	graphHead = protowire.AppendVarint(graphHead, uint64(initLen))
-	graphLen := len(graphHead) + initLen + len(graphTail)
-
-	var head []byte
-	head = protowire.AppendVarint(protowire.AppendTag(head, 1, protowire.VarintType), 8)
-	opset := protowire.AppendVarint(protowire.AppendTag(nil, 2, protowire.VarintType), 13)
-	head = protowire.AppendBytes(protowire.AppendTag(head, 8, protowire.BytesType), opset)
-	head = protowire.AppendString(protowire.AppendTag(head, 2, protowire.BytesType), "archivebench")
-	head = protowire.AppendTag(head, 7, protowire.BytesType)
-	head = protowire.AppendVarint(head, uint64(graphLen))
-
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	w.Write(head)
-	w.Write(graphHead)
-	w.Write(initHead)
-	rng := rand.New(rand.NewPCG(1, 2))
-	buf := make([]byte, 4)
-	for i := 0; i < n; i++ {
-		v := float32(rng.NormFloat64() * 0.05)
-		bits := math.Float32bits(v)
-		buf[0], buf[1], buf[2], buf[3] = byte(bits), byte(bits>>8), byte(bits>>16), byte(bits>>24)
-		w.Write(buf)
-	}
-	w.Write(graphTail)
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
