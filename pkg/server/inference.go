@@ -39,6 +39,9 @@ func (s *Server) inferenceRoutes() http.Handler {
 // ping answers TorchServe's health check: 200 Healthy or Partial Healthy, 500 Unhealthy.
 func (s *Server) ping(w http.ResponseWriter, r *http.Request) error {
 	status := s.reg.Health()
+	if s.draining.Load() {
+		status = "Unhealthy"
+	}
 	code := http.StatusOK
 	if status == "Unhealthy" {
 		code = http.StatusInternalServerError

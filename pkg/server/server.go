@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -41,6 +42,9 @@ type Server struct {
 	cfg     *config.Settings
 	metrics *metrics.Metrics
 	log     *slog.Logger
+
+	active   atomic.Int64 // requests being answered
+	draining atomic.Bool  // stopping: /ping answers Unhealthy
 }
 
 // New creates a server for reg.
@@ -93,6 +97,8 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	start := time.Now()
+	rt.s.active.Add(1)
+	defer rt.s.active.Add(-1)
 	sw := &statusWriter{ResponseWriter: w}
 	if _, pattern := rt.mux.Handler(r); pattern == "" {
 		// Unknown path or wrong method: ask the mux which, answer in JSON.
@@ -239,7 +245,9 @@ func (s *Server) Serve(ctx context.Context, listeners map[string]net.Listener, d
 		s.log.Info("stopping: finishing requests in flight", "drain_timeout", drain)
 	case err = <-errc:
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), drain)
+	deadline := time.Now().Add(drain)
+	s.waitQuiet(deadline)
+	shutdown, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	var wg sync.WaitGroup
 	for _, hs := range servers {
@@ -253,6 +261,25 @@ func (s *Server) Serve(ctx context.Context, listeners map[string]net.Listener, d
 	}
 	wg.Wait()
 	return err
+}
+
+// quietPeriod is how long no request may be in flight before the listeners close: clients
+// of a burst whose connections wait in the accept queue are still answered.
+const quietPeriod = 200 * time.Millisecond
+
+// waitQuiet marks the server as draining (/ping turns Unhealthy, so load balancers stop
+// sending) and waits until no request has been in flight for quietPeriod, or the deadline.
+func (s *Server) waitQuiet(deadline time.Time) {
+	s.draining.Store(true)
+	quietSince := time.Now()
+	for time.Now().Before(deadline) {
+		if s.active.Load() > 0 {
+			quietSince = time.Now()
+		} else if time.Since(quietSince) >= quietPeriod {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func (s *Server) metricsRoutes() http.Handler {
