@@ -128,20 +128,11 @@ func (c *ServeCmd) Run(g *Globals) error {
 	m := metrics.New()
 	var snap atomic.Pointer[registry.SnapshotWriter] // set once the start-up models are in
 	var reg *registry.Registry
-	registerWorkers := 0
-	if cfg.Source("default_workers_per_model") != "default" {
-		registerWorkers = cfg.DefaultWorkersPerModel
-	}
 	reg = registry.New(registry.Options{
 		TempDir: tmp,
 		Logger:  log,
 		Engine:  engine.Options{Provider: cfg.ExecutionProvider, ProviderFallback: cfg.ProviderFallback},
-		Defaults: registry.Defaults{
-			StartupWorkers: cfg.DefaultWorkersPerModel, RegisterWorkers: registerWorkers,
-			JobQueueSize: cfg.JobQueueSize, ResponseTimeout: cfg.DefaultResponseTimeout,
-			StartupTimeout: cfg.DefaultStartupTimeout, UnregisterTimeout: cfg.UnregisterModelTimeout,
-			IntraOpThreads: cfg.IntraOpThreads, Models: cfg.Models,
-		},
+		Defaults: registry.DefaultsFrom(cfg),
 		OnBatch: func(v *registry.Version, items int64, queued []time.Duration, run time.Duration, err error) {
 			m.Batch(v.Name, v.Version, items, queued, run, err)
 		},

@@ -40,6 +40,20 @@ type Defaults struct {
 	Models map[string]map[string]config.ModelConfig
 }
 
+// DefaultsFrom takes the defaults from a server's settings.
+func DefaultsFrom(cfg *config.Settings) Defaults {
+	registerWorkers := 0 // as TorchServe: only a configured default_workers_per_model applies to POST /models
+	if cfg.Source("default_workers_per_model") != "default" {
+		registerWorkers = cfg.DefaultWorkersPerModel
+	}
+	return Defaults{
+		StartupWorkers: cfg.DefaultWorkersPerModel, RegisterWorkers: registerWorkers,
+		JobQueueSize: cfg.JobQueueSize, ResponseTimeout: cfg.DefaultResponseTimeout,
+		StartupTimeout: cfg.DefaultStartupTimeout, UnregisterTimeout: cfg.UnregisterModelTimeout,
+		IntraOpThreads: cfg.IntraOpThreads, Models: cfg.Models,
+	}
+}
+
 // Options configure a registry.
 type Options struct {
 	// TempDir is where archives are extracted ("" = the system's temporary folder).

@@ -54,7 +54,7 @@ func emptyServer(t *testing.T, flags map[string]string) *testServer {
 		t.Fatal(err)
 	}
 	m := metrics.New()
-	reg := registry.New(registry.Options{TempDir: t.TempDir(), Logger: quiet,
+	reg := registry.New(registry.Options{TempDir: t.TempDir(), Logger: quiet, Defaults: registry.DefaultsFrom(cfg),
 		OnBatch: func(v *registry.Version, items int64, queued []time.Duration, run time.Duration, err error) {
 			m.Batch(v.Name, v.Version, items, queued, run, err)
 		}})

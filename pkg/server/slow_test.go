@@ -1,0 +1,91 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tsserve/ts/pkg/archive"
+	"github.com/tsserve/ts/pkg/onnxgen"
+)
+
+// slowServer serves a generated model that takes about a second for 128 rows,
+// with one worker and the given job queue size.
+func slowServer(t *testing.T, queue int) *testServer {
+	t.Helper()
+	ts := emptyServer(t, map[string]string{"job_queue_size": fmt.Sprint(queue)})
+	model := filepath.Join(t.TempDir(), "slow.onnx")
+	if err := onnxgen.Write(model, onnxgen.Spec{Dim: 512, Out: 2, Depth: 800}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := archive.Pack(context.Background(), archive.PackOptions{ModelName: "slow", SerializedFile: model, Handler: "tensor", ExportPath: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Rename(res.Path, filepath.Join(ts.store, "slow.mar"))
+	exchange{"register", "POST", "/models?url=slow.mar&initial_workers=1&synchronous=true&response_timeout=1", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	return ts
+}
+
+// rows is n rows of the slow model's input as a JSON body (small n) or raw bytes.
+func rows(n int) []byte {
+	row := "[" + strings.TrimSuffix(strings.Repeat("0.25,", 512), ",") + "]"
+	return []byte(`{"inputs": {"x": [` + strings.TrimSuffix(strings.Repeat(row+",", n), ",") + `]}}`)
+}
+
+func rawRows(n int) (string, []byte) {
+	v := make([]float32, n*512)
+	for i := range v {
+		v[i] = 0.25
+	}
+	return fmt.Sprintf("/predictions/slow?shape=%d,512", n), float32Bytes(v...)
+}
+
+// TestResponseTimeout: a request past responseTimeout gets 408, its run is stopped, and
+// the worker serves the next request at once.
+func TestResponseTimeout(t *testing.T) {
+	ts := slowServer(t, 10)
+	start := time.Now()
+	path, body := rawRows(2048) // several seconds of work
+	exchange{"too slow", "POST", path, "application/octet-stream", body, 408, "RequestTimeoutException", "timed out after 1s (responseTimeout)"}.run(t, ts.inference.URL)
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("the timeout took %v", d)
+	}
+	start = time.Now()
+	exchange{"next request", "POST", "/predictions/slow", "", rows(1), 200, "", `"shape":[1,2]`}.run(t, ts.inference.URL)
+	if d := time.Since(start); d > 900*time.Millisecond {
+		t.Errorf("the worker stayed busy with the abandoned run: next request took %v", d)
+	}
+}
+
+// TestQueueFull: with the worker busy and the queue full, TorchServe's 503.
+func TestQueueFull(t *testing.T) {
+	ts := slowServer(t, 1) // response_timeout 1 s: the first request ends by then
+	var wg sync.WaitGroup
+	codes := make([]int, 2)
+	for i := range codes {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			path, body := rawRows(1024)
+			res, err := http.Post(ts.inference.URL+path, "application/octet-stream", bytes.NewReader(body))
+			if err == nil {
+				codes[i] = res.StatusCode
+				res.Body.Close()
+			}
+		}(i)
+		time.Sleep(100 * time.Millisecond) // the first runs, the second queues
+	}
+	exchange{"queue full", "POST", "/predictions/slow", "", rows(1), 503, "ServiceUnavailableException", `has no worker to serve inference request`}.run(t, ts.inference.URL)
+	wg.Wait()
+	if codes[0] != http.StatusRequestTimeout {
+		t.Errorf("first request: %d, want 408 (it outlives responseTimeout)", codes[0])
+	}
+}
