@@ -129,9 +129,9 @@ func (c *ServeCmd) Run(g *Globals) error {
 	var snap atomic.Pointer[registry.SnapshotWriter] // set once the start-up models are in
 	var reg *registry.Registry
 	reg = registry.New(registry.Options{
-		TempDir: tmp,
-		Logger:  log,
-		Engine:  engine.Options{Provider: cfg.ExecutionProvider, ProviderFallback: cfg.ProviderFallback},
+		TempDir:  tmp,
+		Logger:   log,
+		Engine:   engine.Options{Provider: cfg.ExecutionProvider, ProviderFallback: cfg.ProviderFallback},
 		Defaults: registry.DefaultsFrom(cfg),
 		OnBatch: func(v *registry.Version, items int64, queued []time.Duration, run time.Duration, err error) {
 			m.Batch(v.Name, v.Version, items, queued, run, err)
