@@ -2,18 +2,23 @@ package registry
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/config"
 	"github.com/tsserve/ts/pkg/engine"
+	"github.com/tsserve/ts/pkg/handler"
 	"github.com/tsserve/ts/pkg/internal/testenv"
+	"github.com/tsserve/ts/pkg/tensor"
 )
 
 func TestMain(m *testing.M) {
@@ -165,5 +170,84 @@ func TestRouteAndSplit(t *testing.T) {
 	snap := r.Snapshot()
 	if len(snap.Models) != 1 || !snap.Models[0].Default || snap.Models[0].SplitWeight != 1 {
 		t.Errorf("snapshot %+v", snap)
+	}
+}
+
+// TestBatchedAnswersMatchDirect: 32 concurrent clients with batch size 8 each get exactly
+// their own answer, checked against ONNX Runtime run directly, while workers scale up and
+// down under the load; no request fails.
+func TestBatchedAnswersMatchDirect(t *testing.T) {
+	r := newRegistry(t, Defaults{})
+	v, err := r.Register(context.Background(), Spec{Path: irisArchive(t, "1.0", "batchSize: 8\nmaxBatchDelay: 2\n"),
+		Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct, err := engine.Load(testenv.Path("samples/iris/model.onnx"), engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close()
+	flower := func(c, k int) []float32 {
+		return []float32{4 + float32(c%8)*0.5, 2 + float32(k%5)*0.4, 1 + float32((c+k)%7)*0.9, 0.1 + float32(c%3)*0.8}
+	}
+	want := func(x []float32) []float32 {
+		out, err := direct.Run(context.Background(), []*tensor.Tensor{tensor.New([]int64{1, 4}, x)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ := tensor.Values[float32](out[0])
+		return v
+	}
+	stop := make(chan struct{})
+	scaled := make(chan struct{})
+	go func() { // scale while the clients run
+		defer close(scaled)
+		for _, n := range []int{3, 1, 2, 4, 1} {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			if err := v.Scale(context.Background(), n, n); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for c := 0; c < 32; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			for k := 0; k < 25; k++ {
+				x := flower(c, k)
+				body, _ := json.Marshal([][]float32{x})
+				res, err := v.Infer(context.Background(), &handler.Request{Inputs: []handler.Input{{Name: "body", Data: body}}}, 0)
+				if err != nil {
+					errs <- fmt.Errorf("client %d request %d: %v", c, k, err)
+					return
+				}
+				var got struct{ Outputs []struct{ Data []float32 } }
+				json.Unmarshal(res.Body, &got)
+				exp := want(x)
+				for i := range exp {
+					if math.Abs(float64(got.Outputs[0].Data[i]-exp[i])) > 1e-6 {
+						errs <- fmt.Errorf("client %d request %d got %v, want %v", c, k, got.Outputs[0].Data, exp)
+						return
+					}
+				}
+			}
+		}(c)
+	}
+	wg.Wait()
+	close(stop)
+	<-scaled
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if st := v.Info().Queue; st.Batches == 0 || st.MeanBatchItems <= 1 {
+		t.Errorf("no batching happened: %+v", st)
 	}
 }
