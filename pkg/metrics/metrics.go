@@ -98,3 +98,50 @@ func (m *Metrics) Batch(model, version string, items int64, queued []time.Durati
 		m.failures.WithLabelValues(model, version).Inc()
 	}
 }
+
+// VersionState is what the metrics API reads from a model version at each scrape.
+type VersionState struct {
+	Model, Version string
+	Pending        int
+	Workers        int
+	ReadyWorkers   int
+	BatchDelay     time.Duration // the batcher's last chosen delay (adaptive mode moves it)
+	ArrivalRate    float64       // requests per second, moving average
+}
+
+type versionCollector struct {
+	states                                  func() []VersionState
+	pending, workers, ready, delay, arrival *prometheus.Desc
+}
+
+// WatchVersions exposes gauges read from states at each scrape: queue length, workers,
+// the batch delay in effect and the arrival rate, per model version.
+func (m *Metrics) WatchVersions(states func() []VersionState) {
+	labels := []string{"model_name", "model_version"}
+	m.Registry.MustRegister(&versionCollector{
+		states:  states,
+		pending: prometheus.NewDesc("ts_queue_pending", "Requests waiting in the batch queue.", labels, nil),
+		workers: prometheus.NewDesc("ts_workers", "Workers of the model version.", labels, nil),
+		ready:   prometheus.NewDesc("ts_workers_ready", "Workers ready to run batches.", labels, nil),
+		delay:   prometheus.NewDesc("ts_batch_delay_seconds", "Batch delay in effect (chosen by the adaptive mode when on).", labels, nil),
+		arrival: prometheus.NewDesc("ts_arrival_rate", "Requests per second arriving at the queue (moving average).", labels, nil),
+	})
+}
+
+func (c *versionCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.pending, c.workers, c.ready, c.delay, c.arrival} {
+		ch <- d
+	}
+}
+
+func (c *versionCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.states() {
+		for _, g := range []struct {
+			d *prometheus.Desc
+			v float64
+		}{{c.pending, float64(s.Pending)}, {c.workers, float64(s.Workers)}, {c.ready, float64(s.ReadyWorkers)},
+			{c.delay, s.BatchDelay.Seconds()}, {c.arrival, s.ArrivalRate}} {
+			ch <- prometheus.MustNewConstMetric(g.d, prometheus.GaugeValue, g.v, s.Model, s.Version)
+		}
+	}
+}

@@ -213,7 +213,7 @@ func TestMetricsAPI(t *testing.T) {
 	}
 	b, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	for _, want := range []string{`ts_inference_requests_total{hostname=`, `model_name="iris",model_version="1.0"} 1`, `ts_batch_size_bucket`, `ts_http_requests_total{api="inference",class="2XX"} 1`} {
+	for _, want := range []string{`ts_inference_requests_total{hostname=`, `model_name="iris",model_version="1.0"} 1`, `ts_batch_size_bucket`, `ts_http_requests_total{api="inference",class="2XX"} 1`, `ts_workers_ready{model_name="iris",model_version="1.0"} 1`, `ts_queue_pending{`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("metrics lack %q", want)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tsserve/ts/pkg/apierror"
+	"github.com/tsserve/ts/pkg/batch"
 	"github.com/tsserve/ts/pkg/config"
 	"github.com/tsserve/ts/pkg/metrics"
 	"github.com/tsserve/ts/pkg/registry"
@@ -55,7 +56,31 @@ func New(reg *registry.Registry, o Options) *Server {
 	if o.Settings == nil {
 		o.Settings, _ = config.Load(config.Inputs{})
 	}
-	return &Server{reg: reg, cfg: o.Settings, metrics: o.Metrics, log: o.Logger}
+	s := &Server{reg: reg, cfg: o.Settings, metrics: o.Metrics, log: o.Logger}
+	if s.metrics != nil {
+		s.metrics.WatchVersions(s.versionStates)
+	}
+	return s
+}
+
+// versionStates feeds the per-version gauges of the metrics API.
+func (s *Server) versionStates() []metrics.VersionState {
+	var out []metrics.VersionState
+	for _, e := range s.reg.List() {
+		for _, v := range e.Versions {
+			info := v.Info()
+			ready := 0
+			for _, w := range info.Workers {
+				if w.State == batch.StateReady {
+					ready++
+				}
+			}
+			out = append(out, metrics.VersionState{Model: v.Name, Version: v.Version, Pending: info.Queue.Pending,
+				Workers: len(info.Workers), ReadyWorkers: ready, ArrivalRate: info.Queue.ArrivalRate,
+				BatchDelay: time.Duration(info.Queue.LastDelayMS * float64(time.Millisecond))})
+		}
+	}
+	return out
 }
 
 // apiFunc is a route: it writes a successful response itself or returns an error.
