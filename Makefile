@@ -6,7 +6,7 @@ LDFLAGS  := -X github.com/tsserve/ts/pkg/cli.Version=$(VERSION) \
             -X github.com/tsserve/ts/pkg/cli/archivecmd.Version=$(VERSION) \
             -X github.com/tsserve/ts/pkg/config.SetupDir=$(CURDIR)/.ort
 
-.PHONY: all setup build test demo vet fmt fmt-check fuzz clean samples bench-archive
+.PHONY: all setup build test demo vet fmt fmt-check fuzz clean samples bench-archive bench bench-models
 
 all: build
 
@@ -41,6 +41,19 @@ fuzz:
 	$(GO) test ./pkg/onnx -run '^$$' -fuzz FuzzRead -fuzztime 10s -fuzzminimizetime 50x
 	$(GO) test ./pkg/archive -run '^$$' -fuzz FuzzReader -fuzztime 10s -fuzzminimizetime 50x
 
+## bench: ts against the raw ONNX Runtime ceiling, a no-op HTTP server and a naive server
+## (ResNet-18 and a tiny model; several minutes; not part of make test)
+bench: build bench-models
+	$(GO) build -o bin/servebench ./bench/servebench
+	bin/servebench -ts bin/ts -tsarchive bin/tsarchive -resnet .cache/bench/resnet18.onnx
+
+## bench-models: ResNet-18 with random weights (needs Debian's python3-torch, -torchvision, -onnx)
+bench-models: .cache/bench/resnet18.onnx
+.cache/bench/resnet18.onnx: bench/make_resnet18.py
+	@/usr/bin/python3 -c 'import torch, torchvision, onnx' 2>/dev/null || { echo "bench: needs Debian's python3-torch, python3-torchvision and python3-onnx: apt-get install python3-torch python3-torchvision python3-onnx" >&2; exit 1; }
+	mkdir -p .cache/bench
+	/usr/bin/python3 bench/make_resnet18.py $@.tmp && mv $@.tmp $@
+
 ## bench-archive: tsarchive pack/read speed per format vs stdlib archive/zip (not part of make test)
 bench-archive:
 	$(GO) run ./bench/archivebench
@@ -52,4 +65,4 @@ samples:
 	/usr/bin/python3 pkg/engine/testdata/make_models.py
 
 clean:
-	rm -rf bin dist model_store
+	rm -rf bin dist model_store .cache

@@ -71,11 +71,14 @@ type Batcher struct {
 
 	mu       sync.Mutex
 	queue    []*Job
-	changed  chan struct{} // closed and replaced on every queue change
-	inflight int           // batches being run
+	changed  chan struct{} // closed and replaced when workers or closing change
+	kick     chan struct{} // wakes one idle worker: work arrived
+	inflight int           // batches being run (by workers or inline)
 	workers  int
 	closed   bool
 	stats    stats
+	// inline runs a lone request on its caller's goroutine (set by the pool).
+	inline func(ctx context.Context, inputs []*tensor.Tensor, items int64) ([]*tensor.Tensor, error)
 }
 
 // New creates a batcher. batchable says the model has a dynamic first dimension on every
@@ -91,15 +94,25 @@ func New(cfg Config, batchable bool, clock Clock) *Batcher {
 		clock = RealClock
 	}
 	slices.Sort(cfg.PreferredSizes)
-	return &Batcher{cfg: cfg, batchable: batchable, clock: clock, changed: make(chan struct{})}
+	return &Batcher{cfg: cfg, batchable: batchable, clock: clock, changed: make(chan struct{}), kick: make(chan struct{}, 1)}
 }
 
 // Config returns the settings in effect.
 func (b *Batcher) Config() Config { return b.cfg }
 
+// signal wakes every waiting worker (rare events: workers or closing change).
 func (b *Batcher) signal() {
 	close(b.changed)
 	b.changed = make(chan struct{})
+}
+
+// wake wakes one idle worker, if one waits; waking one rather than all matters when
+// requests arrive thousands of times a second.
+func (b *Batcher) wake() {
+	select {
+	case b.kick <- struct{}{}:
+	default:
+	}
 }
 
 // SetWorkers tells the batcher how many workers serve it; with none, queued requests fail
@@ -170,27 +183,69 @@ func (b *Batcher) Submit(ctx context.Context, inputs []*tensor.Tensor, priority 
 	}
 	j.enqueued = b.clock.Now()
 	b.stats.arrival(j.enqueued)
+	if len(b.queue) == 0 && b.inflight == 0 && b.inline != nil && j.items >= 0 && b.holdTarget() == 0 {
+		// The model is idle and nothing waits: run on this goroutine rather than hand the
+		// request to a worker and back (two goroutine switches). This is the batch the
+		// rules would form anyway: a lone request on an idle model goes at once.
+		b.inflight++
+		inline := b.inline
+		b.mu.Unlock()
+		outputs, err := inline(ctx, inputs, j.items)
+		b.mu.Lock()
+		b.inflight--
+		b.stats.answered(b.clock.Now().Sub(j.enqueued))
+		if len(b.queue) > 0 {
+			b.wake() // requests came meanwhile: a worker may take them now
+		}
+		b.mu.Unlock()
+		return outputs, err
+	}
 	// insert after every job of the same or higher priority
 	i := len(b.queue)
 	for i > 0 && b.queue[i-1].priority < priority {
 		i--
 	}
 	b.queue = slices.Insert(b.queue, i, j)
-	b.signal()
+	if b.inflight < b.workers {
+		b.wake() // a worker is free (busy ones look at the queue when they finish)
+	}
 	b.mu.Unlock()
 
-	select {
-	case r := <-j.done:
-		return r.outputs, r.err
-	case <-ctx.Done():
-		b.mu.Lock()
-		if i := slices.Index(b.queue, j); i >= 0 {
-			b.queue = slices.Delete(b.queue, i, i+1)
-			b.signal()
-		}
-		b.mu.Unlock()
-		return nil, ctx.Err()
+	// the queue policy: a request still queued after MaxQueueTime is rejected
+	var expired <-chan time.Time
+	if b.cfg.MaxQueueTime > 0 {
+		var stop func()
+		expired, stop = b.clock.After(b.cfg.MaxQueueTime)
+		defer stop()
 	}
+	for {
+		select {
+		case r := <-j.done:
+			b.mu.Lock()
+			b.stats.answered(b.clock.Now().Sub(j.enqueued))
+			b.mu.Unlock()
+			return r.outputs, r.err
+		case <-ctx.Done():
+			b.unqueue(j) // if it was taken into a batch, its result is dropped (done is buffered)
+			return nil, ctx.Err()
+		case <-expired:
+			if b.unqueue(j) {
+				return nil, ErrQueueTime
+			}
+			expired = nil // already running: wait for it
+		}
+	}
+}
+
+// unqueue removes a job that has not been taken into a batch; it reports whether it did.
+func (b *Batcher) unqueue(j *Job) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if i := slices.Index(b.queue, j); i >= 0 {
+		b.queue = slices.Delete(b.queue, i, i+1)
+		return true
+	}
+	return false
 }
 
 // Batch is a set of jobs a worker runs together.
@@ -241,6 +296,7 @@ func (b *Batcher) Next(ctx context.Context) (*Batch, error) {
 		}
 		select {
 		case <-changed:
+		case <-b.kick:
 		case <-timer:
 		case <-ctx.Done():
 			stop()
@@ -268,8 +324,8 @@ func (b *Batcher) dropExpired(now time.Time) {
 
 // form picks the next batch, or says how long to wait for one (0: until the queue changes).
 func (b *Batcher) form(now time.Time) ([]*Job, time.Duration) {
-	if len(b.queue) == 0 {
-		return nil, 0
+	if len(b.queue) == 0 || b.inflight >= max(b.workers, 1) {
+		return nil, 0 // nothing to do, or every run slot is taken (by inline runs)
 	}
 	head := b.queue[0]
 	if head.items < 0 || head.items >= int64(b.cfg.BatchSize) || b.cfg.BatchSize == 1 {
@@ -288,8 +344,24 @@ func (b *Batcher) form(now time.Time) ([]*Job, time.Duration) {
 		picks = append(picks, i)
 		items += j.items
 	}
+	if idle := int64(b.workers - b.inflight); items < int64(b.cfg.BatchSize) && idle > 1 {
+		// Short of a full batch, leave the other free workers their share, so that they
+		// run batches of similar size rather than one large and several small ones.
+		share := (items + idle - 1) / idle
+		var n int64
+		for k, i := range picks {
+			n += b.queue[i].items
+			if n >= share {
+				picks, items = picks[:k+1], n
+				break
+			}
+		}
+	}
 	if items >= int64(b.cfg.BatchSize) {
 		return b.take(picks), 0
+	}
+	if hold := b.holdTarget(); hold > 0 && items >= hold {
+		return b.take(picks), 0 // adaptive: this worker's share of the requests in flight is here
 	}
 	// the largest preferred size the queued jobs make up exactly
 	for k := len(b.cfg.PreferredSizes) - 1; k >= 0; k-- {
@@ -308,7 +380,7 @@ func (b *Batcher) form(now time.Time) ([]*Job, time.Duration) {
 			}
 		}
 	}
-	if b.inflight == 0 && b.workers > 0 {
+	if b.inflight == 0 && b.workers > 0 && b.holdTarget() == 0 {
 		return b.take(picks), 0 // the model is idle: holding requests would only add latency
 	}
 	delay := b.delay()
@@ -382,7 +454,9 @@ func (bt *Batch) Finish(outputs []*tensor.Tensor, runTime time.Duration, err err
 		bt.b.mu.Lock()
 		bt.b.inflight--
 		bt.b.stats.batch(bt.Items(), runTime)
-		bt.b.signal()
+		if len(bt.b.queue) > 0 {
+			bt.b.wake()
+		}
 		bt.b.mu.Unlock()
 	}()
 	if err != nil {

@@ -266,17 +266,21 @@ func TestQueuePolicyAndLimits(t *testing.T) {
 	waitFor(t, "queued", func() bool { return b.Pending() == 1 })
 	clock.Advance(200 * time.Millisecond)
 	fresh := submit(b, context.Background(), row(2), 0)
-	waitFor(t, "queued", func() bool { return b.Pending() == 2 })
-	if _, err := b.Submit(context.Background(), row(3), 0); !errors.Is(err, ErrQueueFull) {
+	if res := <-stale; !errors.Is(res.err, ErrQueueTime) {
+		t.Errorf("stale request: %v, want ErrQueueTime", res.err)
+	}
+	waitFor(t, "fresh queued", func() bool { return b.Pending() == 1 })
+	filler := submit(b, context.Background(), row(3), 0)
+	waitFor(t, "queue full", func() bool { return b.Pending() == 2 })
+	if _, err := b.Submit(context.Background(), row(4), 0); !errors.Is(err, ErrQueueFull) {
 		t.Errorf("third request: %v, want ErrQueueFull", err)
 	}
 	r.release()
 	<-busy
-	if res := <-stale; !errors.Is(res.err, ErrQueueTime) {
-		t.Errorf("stale request: %v, want ErrQueueTime", res.err)
-	}
-	if res := <-fresh; res.err != nil {
-		t.Errorf("fresh request: %v", res.err)
+	for _, ch := range []chan submitted{fresh, filler} {
+		if res := <-ch; res.err != nil {
+			t.Errorf("queued request: %v", res.err)
+		}
 	}
 }
 
@@ -342,21 +346,36 @@ func TestIncompatibleShapesNotMixed(t *testing.T) {
 
 func TestWorkerPanicReplaced(t *testing.T) {
 	b, p, r, _ := setup(t, Config{BatchSize: 1, QueueSize: 10}, 1)
-	r.release()
+	// the first request runs on its caller's goroutine (the model is idle); the second
+	// waits for the worker, which panics on it
+	first := submit(b, context.Background(), row(1), 0)
+	waitFor(t, "the first request running", func() bool { return r.running.Load() == 1 })
 	r.panics.Store(1)
-	if _, err := b.Submit(context.Background(), row(1), 0); !errors.Is(err, ErrWorkerDied) {
-		t.Fatalf("err = %v, want a worker failure", err)
+	second := submit(b, context.Background(), row(2), 0)
+	waitFor(t, "queued", func() bool { return b.Pending() == 1 })
+	r.release()
+	if res := <-first; res.err != nil {
+		t.Fatal(res.err)
+	}
+	if res := <-second; !errors.Is(res.err, ErrWorkerDied) {
+		t.Fatalf("err = %v, want a worker failure", res.err)
 	}
 	// the first replacement has no backoff
-	out, err := b.Submit(context.Background(), row(2), 0)
+	waitFor(t, "the replacement", func() bool { ws := p.Workers(); return len(ws) == 1 && ws[0].ID == 2 && ws[0].State == StateReady })
+	out, err := b.Submit(context.Background(), row(3), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := tensor.Values[float32](out[0]); v[0] != 4 {
+	if v, _ := tensor.Values[float32](out[0]); v[0] != 6 {
 		t.Errorf("after replacement got %v", v)
 	}
-	if ws := p.Workers(); len(ws) != 1 || ws[0].ID != 2 {
-		t.Errorf("workers %+v", ws)
+	// a panic on the caller's goroutine fails that request only
+	r.panics.Store(1)
+	if _, err := b.Submit(context.Background(), row(4), 0); !errors.Is(err, ErrWorkerDied) {
+		t.Errorf("inline panic: %v", err)
+	}
+	if _, err := b.Submit(context.Background(), row(5), 0); err != nil {
+		t.Errorf("after an inline panic: %v", err)
 	}
 }
 
@@ -458,6 +477,19 @@ func TestAdaptiveDelay(t *testing.T) {
 		clock.Advance(time.Millisecond)
 	}
 	b.queue = []*Job{{items: 1}, {items: 1}}
+	// serial clients (each request answered before the next arrives): nothing to wait for
+	b.stats.answered(500 * time.Microsecond)
+	if h, d := b.holdTarget(), b.delay(); h != 0 || d != 0 {
+		t.Errorf("serial clients: hold %d, delay %v", h, d)
+	}
+	// ten requests in flight at once (10 ms responses at 1000/s): an idle model waits for
+	// the 6 missing rows of its batch of 8, about 6 ms
+	for i := 0; i < 100; i++ {
+		b.stats.answered(10 * time.Millisecond)
+	}
+	if h := b.holdTarget(); h != 8 {
+		t.Errorf("hold target %d, want the batch size 8", h)
+	}
 	if d := b.delay(); d < 5*time.Millisecond || d > 8*time.Millisecond {
 		t.Errorf("fast arrivals: delay %v, want about 6ms", d)
 	}

@@ -59,7 +59,31 @@ func NewPool(b *Batcher, run RunFunc, log *slog.Logger) *Pool {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Pool{b: b, run: run, log: log, clock: b.clock}
+	p := &Pool{b: b, run: run, log: log, clock: b.clock}
+	b.mu.Lock()
+	b.inline = p.runInline
+	b.mu.Unlock()
+	return p
+}
+
+// runInline runs a lone request on the caller's goroutine, with the same failure handling
+// and statistics as a worker's batch.
+func (p *Pool) runInline(ctx context.Context, inputs []*tensor.Tensor, items int64) (outputs []*tensor.Tensor, err error) {
+	start := p.clock.Now()
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", ErrWorkerDied, r)
+			p.log.Error("run panicked", "panic", r, "stack", string(debug.Stack()))
+		}
+		run := p.clock.Now().Sub(start)
+		p.b.mu.Lock()
+		p.b.stats.batch(max(items, 1), run)
+		p.b.mu.Unlock()
+		if p.OnBatch != nil {
+			p.OnBatch(max(items, 1), []time.Duration{0}, run, err)
+		}
+	}()
+	return p.run(ctx, inputs)
 }
 
 // Scale starts or stops workers until n run. Stopping workers finish their batch first;

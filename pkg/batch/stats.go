@@ -9,6 +9,8 @@ import (
 type stats struct {
 	lastArrival time.Time
 	gap         float64 // mean seconds between arrivals (EWMA)
+	response    float64 // mean seconds from queueing to answer (EWMA)
+	responses   int64
 	runTime     float64 // mean seconds per batch (EWMA)
 	batchItems  float64 // mean items per batch (EWMA)
 	batches     int64
@@ -32,17 +34,28 @@ func (s *stats) arrival(now time.Time) {
 	s.lastArrival = now
 }
 
+func (s *stats) answered(d time.Duration) {
+	s.response = ewma(s.response, d.Seconds(), s.responses == 0)
+	s.responses++
+}
+
+// concurrency estimates how many requests are in flight at once (Little's law: arrival
+// rate × response time).
+func (s *stats) concurrency() float64 {
+	if s.gap <= 0 || s.responses == 0 {
+		return 0
+	}
+	return s.response / s.gap
+}
+
 func (s *stats) batch(items int64, run time.Duration) {
 	s.runTime = ewma(s.runTime, run.Seconds(), s.batches == 0)
 	s.batchItems = ewma(s.batchItems, float64(items), s.batches == 0)
 	s.batches++
 }
 
-// delay is how long the oldest request may wait for its batch to fill. Fixed mode: the
-// configured delay. Adaptive mode: the expected time for the missing items to arrive at the
-// measured rate, when that fits in the configured delay; no wait at all when fewer than one
-// more request is expected within the delay (waiting would only add latency); otherwise the
-// configured delay.
+// delay is how long the oldest request may wait for its batch to fill: the configured
+// delay, or in adaptive mode the expected time for the batch target to fill.
 func (b *Batcher) delay() time.Duration {
 	d := b.cfg.MaxDelay
 	if b.cfg.Adaptive {
@@ -52,10 +65,27 @@ func (b *Batcher) delay() time.Duration {
 	return d
 }
 
+// holdTarget is, in adaptive mode, how many rows a batch waits for: each worker's share of
+// the requests in flight at once (Little's law), up to the batch size. Below 2 (serial
+// clients) nothing is held: no company would come.
+func (b *Batcher) holdTarget() int64 {
+	if !b.cfg.Adaptive || b.cfg.BatchSize < 2 || b.cfg.MaxDelay <= 0 {
+		return 0
+	}
+	share := int64(b.stats.concurrency()) / int64(max(b.workers, 1))
+	if share < 2 {
+		return 0
+	}
+	return min(share, int64(b.cfg.BatchSize))
+}
+
+// adaptiveDelay: the expected time for the rows missing from the hold target to arrive at
+// the measured rate, capped at the configured delay; no wait when no arrival rate is known
+// or fewer than one more request is expected within the delay.
 func (b *Batcher) adaptiveDelay() time.Duration {
 	limit := b.cfg.MaxDelay
 	if b.stats.gap <= 0 {
-		return 0 // no arrival rate yet
+		return 0
 	}
 	rate := 1 / b.stats.gap // requests per second
 	if rate*limit.Seconds() < 1 {
@@ -65,7 +95,7 @@ func (b *Batcher) adaptiveDelay() time.Duration {
 	for _, j := range b.queue {
 		queued += max(j.items, 1)
 	}
-	missing := float64(int64(b.cfg.BatchSize) - queued)
+	missing := float64(b.holdTarget() - queued)
 	if missing <= 0 {
 		return 0
 	}
@@ -81,6 +111,7 @@ type Stats struct {
 	MeanBatchItems float64 `json:"meanBatchSize"`
 	MeanRunMS      float64 `json:"meanBatchRunMs"`
 	ArrivalRate    float64 `json:"arrivalRatePerSecond"`
+	Concurrency    float64 `json:"concurrency"`
 	LastDelayMS    float64 `json:"lastBatchDelayMs"`
 }
 
@@ -96,5 +127,6 @@ func (b *Batcher) Stats() Stats {
 	if b.stats.gap > 0 {
 		s.ArrivalRate = 1 / b.stats.gap
 	}
+	s.Concurrency = b.stats.concurrency()
 	return s
 }

@@ -397,3 +397,18 @@ func TestBadLibrary(t *testing.T) {
 		})
 	}
 }
+
+// TestWrongDeclaredShape: outputs allocated from the declared shapes do not break a model
+// whose real output shape differs; the run is retried with ONNX Runtime allocating.
+func TestWrongDeclaredShape(t *testing.T) {
+	s := mustLoad(t, "testdata/liar.onnx", Options{})
+	for i := 0; i < 2; i++ {
+		out, err := s.Run(context.Background(), []*tensor.Tensor{tensor.New([]int64{1, 3}, []float32{1, 2, 3})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := tensor.Values[float32](out[0]); !slices.Equal(out[0].Shape, []int64{2, 3}) || !slices.Equal(v, []float32{1, 2, 3, 1, 2, 3}) {
+			t.Errorf("run %d: %v %v", i, out[0].Shape, v)
+		}
+	}
+}

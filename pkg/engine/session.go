@@ -1,16 +1,20 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	ort "github.com/yalue/onnxruntime_go"
 
+	"github.com/tsserve/ts/pkg/onnx"
 	"github.com/tsserve/ts/pkg/tensor"
 )
 
@@ -49,6 +53,11 @@ type Session struct {
 	inputs   []tensor.Info
 	outputs  []tensor.Info
 	provider string
+	// batchInput[i] is the input whose first dimension output i's first dimension follows
+	// (same symbolic name), or -1.
+	batchInput []int
+	noPrealloc atomic.Bool
+	runOpts    sync.Pool // *ort.RunOptions
 }
 
 // ParseProvider splits "cuda:1" into ("cuda", 1). A bare name means device 0.
@@ -171,11 +180,12 @@ func appendProvider(so *ort.SessionOptions, name string, device int) error {
 
 // Load reads a model file and creates a session for it.
 func Load(path string, o Options) (*Session, error) {
-	return load(o, func(so *ort.SessionOptions) ([]ort.InputOutputInfo, []ort.InputOutputInfo, error) {
-		return ort.GetInputOutputInfoWithOptions(path, so)
-	}, func(in, out []string, so *ort.SessionOptions) (*ort.DynamicAdvancedSession, error) {
-		return ort.NewDynamicAdvancedSession(path, in, out, so)
-	})
+	return load(o, func() (*onnx.Model, error) { return onnx.ReadFile(path) },
+		func(so *ort.SessionOptions) ([]ort.InputOutputInfo, []ort.InputOutputInfo, error) {
+			return ort.GetInputOutputInfoWithOptions(path, so)
+		}, func(in, out []string, so *ort.SessionOptions) (*ort.DynamicAdvancedSession, error) {
+			return ort.NewDynamicAdvancedSession(path, in, out, so)
+		})
 }
 
 // LoadBytes creates a session from a model held in memory.
@@ -183,44 +193,63 @@ func LoadBytes(model []byte, o Options) (*Session, error) {
 	if len(model) == 0 {
 		return nil, errors.New("read model: no model bytes")
 	}
-	return load(o, func(*ort.SessionOptions) ([]ort.InputOutputInfo, []ort.InputOutputInfo, error) {
-		return ort.GetInputOutputInfoWithONNXData(model)
-	}, func(in, out []string, so *ort.SessionOptions) (*ort.DynamicAdvancedSession, error) {
-		return ort.NewDynamicAdvancedSessionWithONNXData(model, in, out, so)
-	})
+	return load(o, func() (*onnx.Model, error) { return onnx.Read(bytes.NewReader(model), int64(len(model))) },
+		func(*ort.SessionOptions) ([]ort.InputOutputInfo, []ort.InputOutputInfo, error) {
+			return ort.GetInputOutputInfoWithONNXData(model)
+		}, func(in, out []string, so *ort.SessionOptions) (*ort.DynamicAdvancedSession, error) {
+			return ort.NewDynamicAdvancedSessionWithONNXData(model, in, out, so)
+		})
 }
 
-func load(o Options,
+// load reads the signature with pkg/onnx (no second session, and it knows the names of
+// dynamic dimensions), falling back to ONNX Runtime's reading when that fails.
+func load(o Options, graph func() (*onnx.Model, error),
 	info func(*ort.SessionOptions) ([]ort.InputOutputInfo, []ort.InputOutputInfo, error),
 	create func(in, out []string, so *ort.SessionOptions) (*ort.DynamicAdvancedSession, error),
 ) (*Session, error) {
 	if Loaded() == nil {
 		return nil, errors.New("ONNX Runtime is not loaded (engine.Init was not called)")
 	}
-	// Reading the signature needs a session of its own; a cheap one, without the provider.
-	cheap, _, err := sessionOptions(Options{OptLevel: "disable", IntraOpThreads: 1, InterOpThreads: 1}, false)
-	if err != nil {
-		return nil, err
-	}
-	ins, outs, err := info(cheap)
-	cheap.Destroy()
-	if err != nil {
-		return nil, fmt.Errorf("read model: %s", oneLine(err.Error()))
-	}
 	s := &Session{}
-	for _, i := range ins {
-		ti, err := infoOf(i)
+	if m, err := graph(); err == nil && validSignature(m) {
+		s.inputs, s.outputs = m.Inputs, m.Outputs
+	} else {
+		cheap, _, err := sessionOptions(Options{OptLevel: "disable", IntraOpThreads: 1, InterOpThreads: 1}, false)
 		if err != nil {
-			return nil, fmt.Errorf("input %q: %w", i.Name, err)
+			return nil, err
 		}
-		s.inputs = append(s.inputs, ti)
+		ins, outs, err := info(cheap)
+		cheap.Destroy()
+		if err != nil {
+			return nil, fmt.Errorf("read model: %s", oneLine(err.Error()))
+		}
+		for _, i := range ins {
+			ti, err := infoOf(i)
+			if err != nil {
+				return nil, fmt.Errorf("input %q: %w", i.Name, err)
+			}
+			s.inputs = append(s.inputs, ti)
+		}
+		for _, i := range outs {
+			ti, err := infoOf(i)
+			if err != nil {
+				return nil, fmt.Errorf("output %q: %w", i.Name, err)
+			}
+			s.outputs = append(s.outputs, ti)
+		}
 	}
-	for _, i := range outs {
-		ti, err := infoOf(i)
-		if err != nil {
-			return nil, fmt.Errorf("output %q: %w", i.Name, err)
+	s.batchInput = make([]int, len(s.outputs))
+	for i, out := range s.outputs {
+		s.batchInput[i] = -1
+		if len(out.DimNames) == 0 || out.DimNames[0] == "" {
+			continue
 		}
-		s.outputs = append(s.outputs, ti)
+		for k, in := range s.inputs {
+			if len(in.DimNames) > 0 && in.DimNames[0] == out.DimNames[0] && len(in.Shape) > 0 && in.Shape[0] < 0 {
+				s.batchInput[i] = k
+				break
+			}
+		}
 	}
 	so, provider, err := sessionOptions(o, true)
 	if err != nil {
@@ -233,6 +262,18 @@ func load(o Options,
 		return nil, fmt.Errorf("create session: %s", oneLine(err.Error()))
 	}
 	return s, nil
+}
+
+// validSignature: every input and output is a tensor of a known type with a known rank.
+func validSignature(m *onnx.Model) bool {
+	for _, infos := range [][]tensor.Info{m.Inputs, m.Outputs} {
+		for _, i := range infos {
+			if !i.DType.Valid() || i.Shape == nil {
+				return false
+			}
+		}
+	}
+	return len(m.Outputs) > 0
 }
 
 func infoOf(i ort.InputOutputInfo) (tensor.Info, error) {
@@ -345,25 +386,45 @@ func (s *Session) Run(ctx context.Context, inputs []*tensor.Tensor) ([]*tensor.T
 			}
 		}
 	}()
+	// Outputs whose shape is known from the inputs are allocated here, in Go memory: ONNX
+	// Runtime writes into them, and nothing is copied afterwards.
+	result := make([]*tensor.Tensor, len(s.outputs))
+	for i, shape := range s.outputShapes(inputs) {
+		if shape == nil {
+			continue
+		}
+		t, err := tensor.FromBytes(s.outputs[i].DType, shape, make([]byte, s.outputSize(i, shape)))
+		if err != nil {
+			continue
+		}
+		v, err := toValue(t)
+		if err != nil {
+			continue
+		}
+		out[i], result[i] = v, t
+	}
 	var runOpts *ort.RunOptions
 	if ctx.Done() != nil {
-		ro, err := ort.NewRunOptions()
+		ro, release, err := s.runOptions(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("create run options: %w", err)
+			return nil, err
 		}
-		defer ro.Destroy()
-		stop := context.AfterFunc(ctx, func() { ro.Terminate() })
-		defer stop()
+		defer release()
 		runOpts = ro
 	}
 	if err := s.s.RunWithOptions(in, out, runOpts); err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		if s.dropPrealloc(result) { // the model's outputs did not follow its declared shapes
+			return s.Run(ctx, inputs)
+		}
 		return nil, fmt.Errorf("run model: %s", oneLine(err.Error()))
 	}
-	result := make([]*tensor.Tensor, len(out))
 	for i, v := range out {
+		if result[i] != nil {
+			continue
+		}
 		t, err := fromValue(v)
 		if err != nil {
 			return nil, fmt.Errorf("output %q: %w", s.outputs[i].Name, err)
@@ -371,6 +432,78 @@ func (s *Session) Run(ctx context.Context, inputs []*tensor.Tensor) ([]*tensor.T
 		result[i] = t
 	}
 	return result, nil
+}
+
+// runOptions lends run options whose terminate flag is raised when ctx ends; release
+// returns them once no terminate call can be running on them.
+func (s *Session) runOptions(ctx context.Context) (*ort.RunOptions, func(), error) {
+	ro, _ := s.runOpts.Get().(*ort.RunOptions)
+	if ro == nil {
+		var err error
+		if ro, err = ort.NewRunOptions(); err != nil {
+			return nil, nil, fmt.Errorf("create run options: %w", err)
+		}
+	}
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		ro.Terminate()
+		close(fired)
+	})
+	return ro, func() {
+		if !stop() {
+			<-fired
+			ro.UnsetTerminate()
+		}
+		s.runOpts.Put(ro)
+	}, nil
+}
+
+// outputShapes gives, for each output, its shape when it can be known before the run: all
+// dimensions fixed, or a first dimension named like an input's first dimension (the batch,
+// as exporters write it) with the others fixed. nil when unknown.
+func (s *Session) outputShapes(inputs []*tensor.Tensor) [][]int64 {
+	shapes := make([][]int64, len(s.outputs))
+	if s.noPrealloc.Load() {
+		return shapes
+	}
+	for i, o := range s.outputs {
+		if o.DType == tensor.String || len(o.Shape) == 0 {
+			continue
+		}
+		shape := append([]int64(nil), o.Shape...)
+		if shape[0] < 0 {
+			in := s.batchInput[i]
+			if in < 0 || len(inputs[in].Shape) == 0 {
+				continue
+			}
+			shape[0] = inputs[in].Shape[0]
+		}
+		known := true
+		for _, d := range shape[1:] {
+			known = known && d >= 0
+		}
+		if known {
+			shapes[i] = shape
+		}
+	}
+	return shapes
+}
+
+func (s *Session) outputSize(i int, shape []int64) int64 {
+	n, _ := tensor.NumElements(shape)
+	return n * int64(s.outputs[i].DType.Size())
+}
+
+// dropPrealloc turns output preallocation off after a run that failed with preallocated
+// outputs, reporting whether there were any (so the run is worth retrying).
+func (s *Session) dropPrealloc(result []*tensor.Tensor) bool {
+	for _, t := range result {
+		if t != nil {
+			s.noPrealloc.Store(true)
+			return true
+		}
+	}
+	return false
 }
 
 // toValue wraps a tensor for ONNX Runtime without copying its data.

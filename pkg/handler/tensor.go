@@ -374,76 +374,91 @@ func build(info tensor.Info, shape []int64, leaves []any) (*tensor.Tensor, error
 	return t, nil
 }
 
-// Output is one output tensor in a response.
-type Output struct {
-	Name  string       `json:"name"`
-	Shape []int64      `json:"shape"`
-	DType tensor.DType `json:"dtype"`
-	Data  any          `json:"data"`
-}
-
+// Postprocess answers {"outputs": [{"name", "shape", "dtype", "data"}]} with flat data.
+// NaN and ±Inf become null; float32 and narrower values print at their own precision (0.1,
+// not 0.10000000149011612). The JSON is appended by hand: this runs for every request.
 func (h *tensorHandler) Postprocess(_ context.Context, _ *Request, outputs []*tensor.Tensor) (*Response, error) {
-	res := struct {
-		Outputs []Output `json:"outputs"`
-	}{}
+	b := make([]byte, 0, 64+16*len(outputs))
+	b = append(b, `{"outputs":[`...)
 	for i, t := range outputs {
-		o := Output{Name: h.outputs[i].Name, Shape: t.Shape, DType: t.DType}
-		switch t.DType {
-		case tensor.String:
-			o.Data = t.Strings
-		case tensor.Bool:
-			b := make([]bool, len(t.Data))
-			for j, x := range t.Data {
-				b[j] = x != 0
-			}
-			o.Data = b
-		case tensor.Int64:
-			o.Data, _ = tensor.Values[int64](t)
-		case tensor.Uint64:
-			o.Data, _ = tensor.Values[uint64](t)
-		default:
-			f, err := t.Float64s()
-			if err != nil {
-				return nil, err
-			}
-			o.Data = newJSONFloats(f, t.DType)
-		}
-		res.Outputs = append(res.Outputs, o)
-	}
-	b, err := json.Marshal(res)
-	if err != nil {
-		return nil, err
-	}
-	return &Response{Body: append(b, '\n'), ContentType: "application/json"}, nil
-}
-
-// jsonFloats makes float values JSON-safe: NaN and ±Inf become null, and values of 32-bit
-// (or narrower) types print at that precision (0.1, not 0.10000000149011612).
-type jsonFloats struct {
-	values []float64
-	bits   int
-}
-
-func newJSONFloats(f []float64, dt tensor.DType) jsonFloats {
-	bits := 32
-	if dt == tensor.Float64 || dt == tensor.Int32 || dt == tensor.Uint32 {
-		bits = 64
-	}
-	return jsonFloats{f, bits}
-}
-
-func (j jsonFloats) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, len(j.values)*10+2)
-	b = append(b, '[')
-	for i, v := range j.values {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			b = append(b, "null"...)
-			continue
+		b = append(b, `{"name":`...)
+		b = strconv.AppendQuote(b, h.outputs[i].Name)
+		b = append(b, `,"shape":[`...)
+		for d, n := range t.Shape {
+			if d > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, n, 10)
 		}
-		b = strconv.AppendFloat(b, v, 'g', -1, j.bits)
+		b = append(b, `],"dtype":"`...)
+		b = append(b, t.DType.String()...)
+		b = append(b, `","data":`...)
+		var err error
+		if b, err = appendData(b, t); err != nil {
+			return nil, err
+		}
+		b = append(b, '}')
+	}
+	b = append(b, "]}\n"...)
+	return &Response{Body: b, ContentType: "application/json"}, nil
+}
+
+// appendData appends a tensor's elements as a flat JSON array.
+func appendData(b []byte, t *tensor.Tensor) ([]byte, error) {
+	b = append(b, '[')
+	switch t.DType {
+	case tensor.String:
+		for i, s := range t.Strings {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendQuote(b, s)
+		}
+	case tensor.Bool:
+		for i, x := range t.Data {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendBool(b, x != 0)
+		}
+	case tensor.Int64:
+		v, _ := tensor.Values[int64](t)
+		for i, x := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, x, 10)
+		}
+	case tensor.Uint64:
+		v, _ := tensor.Values[uint64](t)
+		for i, x := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendUint(b, x, 10)
+		}
+	default:
+		f, err := t.Float64s()
+		if err != nil {
+			return nil, err
+		}
+		bits := 32
+		if t.DType == tensor.Float64 || t.DType == tensor.Int32 || t.DType == tensor.Uint32 {
+			bits = 64
+		}
+		for i, x := range f {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				b = append(b, "null"...)
+				continue
+			}
+			b = strconv.AppendFloat(b, x, 'g', -1, bits)
+		}
 	}
 	return append(b, ']'), nil
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +27,7 @@ type Metrics struct {
 	runTime   *prometheus.HistogramVec
 	failures  *prometheus.CounterVec
 	hostname  string
+	versions  sync.Map // model + version → *versionMetrics
 }
 
 // New creates the collectors, with Go runtime and process collectors.
@@ -66,11 +68,40 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{EnableOpenMetrics: true, Registry: m.Registry})
 }
 
+// versionMetrics are one version's series, looked up once.
+type versionMetrics struct {
+	requests, latencyUS, queueUS, failures prometheus.Counter
+	ok, batchSize, runTime                 prometheus.Observer
+}
+
+func (m *Metrics) version(model, version string) *versionMetrics {
+	key := model + "\x00" + version
+	if v, ok := m.versions.Load(key); ok {
+		return v.(*versionMetrics)
+	}
+	v := &versionMetrics{
+		requests:  m.requests.WithLabelValues(model, version, m.hostname),
+		latencyUS: m.latencyUS.WithLabelValues(model, version, m.hostname),
+		ok:        m.duration.WithLabelValues(model, version, "200"),
+		queueUS:   m.queueUS.WithLabelValues(model, version, m.hostname),
+		failures:  m.failures.WithLabelValues(model, version),
+		batchSize: m.batchSize.WithLabelValues(model, version),
+		runTime:   m.runTime.WithLabelValues(model, version),
+	}
+	actual, _ := m.versions.LoadOrStore(key, v)
+	return actual.(*versionMetrics)
+}
+
 // Request records an answered inference request.
 func (m *Metrics) Request(model, version string, code int, d time.Duration) {
-	m.requests.WithLabelValues(model, version, m.hostname).Inc()
-	m.latencyUS.WithLabelValues(model, version, m.hostname).Add(float64(d.Microseconds()))
-	m.duration.WithLabelValues(model, version, strconv.Itoa(code)).Observe(d.Seconds())
+	v := m.version(model, version)
+	v.requests.Inc()
+	v.latencyUS.Add(float64(d.Microseconds()))
+	if code == 200 {
+		v.ok.Observe(d.Seconds())
+	} else {
+		m.duration.WithLabelValues(model, version, strconv.Itoa(code)).Observe(d.Seconds())
+	}
 }
 
 // Status records any API response by status class.
@@ -87,15 +118,16 @@ func (m *Metrics) Status(api string, code int) {
 
 // Batch records a batch a worker ran.
 func (m *Metrics) Batch(model, version string, items int64, queued []time.Duration, run time.Duration, err error) {
-	m.batchSize.WithLabelValues(model, version).Observe(float64(items))
-	m.runTime.WithLabelValues(model, version).Observe(run.Seconds())
+	v := m.version(model, version)
+	v.batchSize.Observe(float64(items))
+	v.runTime.Observe(run.Seconds())
 	var q int64
 	for _, d := range queued {
 		q += d.Microseconds()
 	}
-	m.queueUS.WithLabelValues(model, version, m.hostname).Add(float64(q))
+	v.queueUS.Add(float64(q))
 	if err != nil {
-		m.failures.WithLabelValues(model, version).Inc()
+		v.failures.Inc()
 	}
 }
 

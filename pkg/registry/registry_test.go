@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func irisArchive(t *testing.T, version string, yaml string) string {
+func irisArchive(t testing.TB, version string, yaml string) string {
 	t.Helper()
 	o := archive.PackOptions{ModelName: "iris", Version: version, SerializedFile: testenv.Path("samples/iris/model.onnx"), Handler: "tensor", ExportPath: t.TempDir()}
 	if yaml != "" {

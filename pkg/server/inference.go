@@ -7,6 +7,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tsserve/ts/pkg/apierror"
@@ -75,7 +76,10 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fail(err)
 	}
+	t0 := time.Now()
 	res, err := v.Infer(r.Context(), req, priority)
+	InferNS.Add(time.Since(t0).Nanoseconds())
+	InferN.Add(1)
 	if err != nil {
 		return fail(err)
 	}
@@ -96,11 +100,20 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) error {
 
 // readRequest turns the HTTP request into handler inputs: each multipart or form field is
 // an input with its own name; any other body is one input named "body".
+var InferNS, InferN, HandlerNS atomic.Int64
+
 func (s *Server) readRequest(w http.ResponseWriter, r *http.Request) (*handler.Request, error) {
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestSize)
-	req := &handler.Request{ID: w.Header().Get("x-request-id"), Header: r.Header, Query: r.URL.Query()}
+	req := &handler.Request{ID: w.Header().Get("X-Request-Id"), Header: r.Header}
+	if r.URL.RawQuery != "" {
+		req.Query = r.URL.Query()
+	}
 	ctype := r.Header.Get("Content-Type")
-	media, params, _ := mime.ParseMediaType(ctype)
+	var media string
+	var params map[string]string
+	if strings.HasPrefix(ctype, "multipart/") || strings.HasPrefix(ctype, "application/x-www-form-urlencoded") {
+		media, params, _ = mime.ParseMediaType(ctype)
+	}
 	switch {
 	case media == "multipart/form-data":
 		mr := multipart.NewReader(r.Body, params["boundary"])
@@ -128,13 +141,31 @@ func (s *Server) readRequest(w http.ResponseWriter, r *http.Request) (*handler.R
 			}
 		}
 	default:
-		data, err := io.ReadAll(r.Body)
+		data, err := readBody(r)
 		if err != nil {
 			return nil, bodyError(err)
 		}
 		req.Inputs = append(req.Inputs, handler.Input{Name: "body", ContentType: ctype, Data: data})
 	}
 	return req, nil
+}
+
+// readBody reads the whole body, in one allocation when its length is known.
+func readBody(r *http.Request) ([]byte, error) {
+	if n := r.ContentLength; n >= 0 && n <= 64<<20 {
+		b := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, b); err != nil {
+			return nil, err
+		}
+		if extra, err := r.Body.Read(make([]byte, 1)); extra > 0 || (err != nil && err != io.EOF) {
+			if err == nil {
+				err = errors.New("body longer than its Content-Length")
+			}
+			return nil, err
+		}
+		return b, nil
+	}
+	return io.ReadAll(r.Body)
 }
 
 func bodyError(err error) error {

@@ -27,7 +27,7 @@ type testServer struct {
 
 // emptyServer serves nothing yet; its model store holds iris.mar (1.0), iris-v2.mar (2.0)
 // and digits.mar.
-func emptyServer(t *testing.T, flags map[string]string) *testServer {
+func emptyServer(t testing.TB, flags map[string]string) *testServer {
 	t.Helper()
 	store := t.TempDir()
 	for _, a := range []struct{ name, version, model, handler, file string }{

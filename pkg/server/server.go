@@ -50,6 +50,7 @@ type Server struct {
 
 // New creates a server for reg.
 func New(reg *registry.Registry, o Options) *Server {
+	uuid.EnableRandPool() // request ids from a pool of random bytes, not a read per request
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -88,14 +89,43 @@ type apiFunc func(w http.ResponseWriter, r *http.Request) error
 
 // router wraps a ServeMux so that unknown paths and wrong methods answer TorchServe's JSON
 // errors, and every response carries TorchServe's headers (and CORS headers when set).
+// A catch-all route answers what no route takes: 405 when the path exists with another
+// method, else 404; so a request costs one lookup in the mux.
 type router struct {
-	mux *http.ServeMux
-	s   *Server
-	api string
+	mux     *http.ServeMux
+	s       *Server
+	api     string
+	headers http.Header // set on every response
 }
 
 func (s *Server) newRouter(api string) *router {
-	return &router{mux: http.NewServeMux(), s: s, api: api}
+	rt := &router{mux: http.NewServeMux(), s: s, api: api}
+	rt.headers = http.Header{
+		"Pragma":        {"no-cache"},
+		"Cache-Control": {"no-cache; no-store, must-revalidate, private"},
+		"Expires":       {"Thu, 01 Jan 1970 00:00:00 UTC"},
+	}
+	if c := s.cfg; c.CORSAllowedOrigin != "" {
+		rt.headers.Set("Access-Control-Allow-Origin", c.CORSAllowedOrigin)
+		if c.CORSAllowedMethods != "" {
+			rt.headers.Set("Access-Control-Allow-Methods", c.CORSAllowedMethods)
+		}
+		if c.CORSAllowedHeaders != "" {
+			rt.headers.Set("Access-Control-Allow-Headers", c.CORSAllowedHeaders)
+		}
+	}
+	rt.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		for _, m := range []string{"GET", "POST", "PUT", "DELETE", "OPTIONS"} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := rt.mux.Handler(probe); pattern != "/" && pattern != "" {
+				s.writeError(w, r, apierror.MethodNotAllowed())
+				return
+			}
+		}
+		s.writeError(w, r, apierror.ResourceNotFound())
+	})
+	return rt
 }
 
 func (rt *router) handle(pattern string, fn apiFunc) {
@@ -108,40 +138,24 @@ func (rt *router) handle(pattern string, fn apiFunc) {
 
 func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("x-request-id", uuid.NewString())
-	h.Set("Pragma", "no-cache")
-	h.Set("Cache-Control", "no-cache; no-store, must-revalidate, private")
-	h.Set("Expires", "Thu, 01 Jan 1970 00:00:00 UTC")
-	if c := rt.s.cfg; c.CORSAllowedOrigin != "" {
-		h.Set("Access-Control-Allow-Origin", c.CORSAllowedOrigin)
-		if c.CORSAllowedMethods != "" {
-			h.Set("Access-Control-Allow-Methods", c.CORSAllowedMethods)
-		}
-		if c.CORSAllowedHeaders != "" {
-			h.Set("Access-Control-Allow-Headers", c.CORSAllowedHeaders)
-		}
+	for k, v := range rt.headers {
+		h[k] = v
 	}
+	h["X-Request-Id"] = []string{uuid.NewString()}
 	start := time.Now()
 	rt.s.active.Add(1)
 	defer rt.s.active.Add(-1)
 	sw := &statusWriter{ResponseWriter: w}
-	if _, pattern := rt.mux.Handler(r); pattern == "" {
-		// Unknown path or wrong method: ask the mux which, answer in JSON.
-		probe := &statusWriter{ResponseWriter: discardWriter{header: http.Header{}}}
-		rt.mux.ServeHTTP(probe, r)
-		if probe.status == http.StatusMethodNotAllowed {
-			rt.s.writeError(sw, r, apierror.MethodNotAllowed())
-		} else {
-			rt.s.writeError(sw, r, apierror.ResourceNotFound())
-		}
-	} else {
-		rt.mux.ServeHTTP(sw, r)
-	}
+	t0 := time.Now()
+	rt.mux.ServeHTTP(sw, r)
+	HandlerNS.Add(time.Since(t0).Nanoseconds())
 	if rt.s.metrics != nil {
 		rt.s.metrics.Status(rt.api, sw.status)
 	}
-	rt.s.log.Debug("access", "api", rt.api, "remote", r.RemoteAddr, "method", r.Method, "uri", r.RequestURI,
-		"status", sw.status, "ms", time.Since(start).Milliseconds())
+	if rt.s.log.Enabled(r.Context(), slog.LevelDebug) {
+		rt.s.log.Debug("access", "api", rt.api, "remote", r.RemoteAddr, "method", r.Method, "uri", r.RequestURI,
+			"status", sw.status, "ms", time.Since(start).Milliseconds())
+	}
 }
 
 type statusWriter struct {
@@ -164,12 +178,6 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-type discardWriter struct{ header http.Header }
-
-func (d discardWriter) Header() http.Header         { return d.header }
-func (d discardWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (d discardWriter) WriteHeader(int)             {}
 
 // writeJSON writes v pretty-printed, as TorchServe's Gson does.
 func writeJSON(w http.ResponseWriter, status int, v any) error {

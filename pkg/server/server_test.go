@@ -82,7 +82,7 @@ type exchange struct {
 	contain string // a substring of the body
 }
 
-func (x exchange) run(t *testing.T, base string) {
+func (x exchange) run(t testing.TB, base string) {
 	t.Helper()
 	req, err := http.NewRequest(x.method, base+x.path, bytes.NewReader(x.body))
 	if err != nil {

@@ -33,3 +33,12 @@ model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], pr
 model.ir_version = 8
 onnx.checker.check_model(model)
 onnx.save(model, os.path.join(here, "alltypes.onnx"))
+
+# liar.onnx: declares y as [batch, 3] but returns Concat(x, x) = [2 * batch, 3], as models
+# exported with wrong symbolic shapes do; ts must still return what the model computes.
+x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3])
+y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 3])
+liar = helper.make_model(helper.make_graph([helper.make_node("Concat", ["x", "x"], ["y"], axis=0)], "liar", [x], [y]),
+                         opset_imports=[helper.make_opsetid("", 13)], producer_name="ts-tests")
+liar.ir_version = 8
+onnx.save(liar, os.path.join(here, "liar.onnx"))

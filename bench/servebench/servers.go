@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/tsserve/ts/pkg/config"
+	"github.com/tsserve/ts/pkg/engine"
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// noopServer answers every request with a fixed small body: the HTTP floor.
+func noopServer(ln net.Listener) error {
+	body := []byte(`{"outputs":[{"name":"y","shape":[1,3],"dtype":"float32","data":[0.1,0.2,0.7]}]}` + "\n")
+	return http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	}))
+}
+
+// naiveServer is what a user could write in an afternoon: net/http and one ONNX Runtime run
+// per request on a shared session, no batching. The body is a raw float32 row; the answer is
+// the output as JSON, like ts's tensor handler.
+func naiveServer(ln net.Listener, model string) error {
+	if _, err := engine.Init(config.ORTCandidates(os.Getenv(config.EnvORTLib))); err != nil {
+		return err
+	}
+	s, err := engine.Load(model, engine.Options{})
+	if err != nil {
+		return err
+	}
+	in := s.Inputs()[0]
+	return http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		shape := append([]int64{1}, in.Shape[1:]...)
+		x, err := tensor.FromBytes(tensor.Float32, shape, b)
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		out, err := s.Run(r.Context(), []*tensor.Tensor{x})
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		v, _ := tensor.Values[float32](out[0])
+		json.NewEncoder(w).Encode(map[string]any{"outputs": []map[string]any{{"name": s.Outputs()[0].Name, "shape": out[0].Shape, "data": v}}})
+	}))
+}
+
+// serveChild runs a server subcommand: servebench noop|naive ADDRFILE [MODEL]. It writes its
+// address to ADDRFILE once listening.
+func serveChild(args []string) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(args[1], []byte(ln.Addr().String()), 0o644); err != nil {
+		return err
+	}
+	switch args[0] {
+	case "noop":
+		return noopServer(ln)
+	case "naive":
+		return naiveServer(ln, args[2])
+	}
+	return fmt.Errorf("unknown server %q", args[0])
+}
+
+// rawRow is one row of float32 values for a model input of the given per-item shape.
+func rawRow(shape []int64) []byte {
+	n := int64(1)
+	for _, d := range shape {
+		n *= d
+	}
+	b := make([]byte, 0, 4*n)
+	for i := int64(0); i < n; i++ {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(i%17)/17))
+	}
+	return b
+}
+
+func shapeQuery(shape []int64) string {
+	parts := []string{"1"}
+	for _, d := range shape {
+		parts = append(parts, strconv.FormatInt(d, 10))
+	}
+	return "shape=" + strings.Join(parts, ",")
+}
+
+// ceiling is the raw ONNX Runtime throughput: items/s of a loop over batch sizes and thread
+// plans, no server. It returns the best and a description of where it was.
+func ceiling(model string, itemShape []int64, cores int, d float64) (float64, string, error) {
+	best, where := 0.0, ""
+	for _, plan := range []struct{ goroutines, threads int }{{1, cores}, {cores, 1}} {
+		s, err := engine.Load(model, engine.Options{IntraOpThreads: plan.threads})
+		if err != nil {
+			return 0, "", err
+		}
+		for _, bs := range []int64{1, 2, 4, 8, 16, 32} {
+			row := rawRow(itemShape)
+			data := make([]byte, 0, len(row)*int(bs))
+			for i := int64(0); i < bs; i++ {
+				data = append(data, row...)
+			}
+			x, _ := tensor.FromBytes(tensor.Float32, append([]int64{bs}, itemShape...), data)
+			s.Run(context.Background(), []*tensor.Tensor{x}) // warm up
+			rate := runFor(s, x, plan.goroutines, d) * float64(bs)
+			if rate > best {
+				best, where = rate, fmt.Sprintf("batch %d, %d×%d threads", bs, plan.goroutines, plan.threads)
+			}
+		}
+		s.Close()
+	}
+	return best, where, nil
+}
