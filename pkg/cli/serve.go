@@ -14,7 +14,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/config"
@@ -129,13 +128,12 @@ func (c *ServeCmd) Run(g *Globals) error {
 	var snap atomic.Pointer[registry.SnapshotWriter] // set once the start-up models are in
 	var reg *registry.Registry
 	reg = registry.New(registry.Options{
-		TempDir:  tmp,
-		Logger:   log,
-		Engine:   engine.Options{Provider: cfg.ExecutionProvider, ProviderFallback: cfg.ProviderFallback},
-		Defaults: registry.DefaultsFrom(cfg),
-		OnBatch: func(v *registry.Version, items int64, queued []time.Duration, run time.Duration, err error) {
-			m.Batch(v.Name, v.Version, items, queued, run, err)
-		},
+		TempDir:         tmp,
+		Logger:          log,
+		Engine:          engine.Options{Provider: cfg.ExecutionProvider, ProviderFallback: cfg.ProviderFallback},
+		Defaults:        registry.DefaultsFrom(cfg),
+		OnBatch:         m.Batch,
+		OnHandlerMetric: m.Custom,
 		OnChange: func() {
 			if w := snap.Load(); w != nil {
 				if err := w.Save(reg); err != nil {

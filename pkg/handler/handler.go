@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/archive"
@@ -33,6 +33,8 @@ type Request struct {
 	Header http.Header
 	// Query holds the URL's query parameters.
 	Query url.Values
+	// State carries what Preprocess wants Postprocess to know (an image's size, ...).
+	State any
 }
 
 // Data returns the request's main payload, as TorchServe's handlers pick it: the input
@@ -80,6 +82,10 @@ type Model struct {
 	Outputs  []tensor.Info
 	// Config is the "handler" section of the archive's model-config.yaml.
 	Config map[string]any
+	// Workers, Timeout and StartupTimeout size a custom handler's process pool.
+	Workers        int
+	Timeout        time.Duration
+	StartupTimeout time.Duration
 }
 
 // Factory creates a handler for a model.
@@ -87,7 +93,16 @@ type Factory func(m *Model) (Handler, error)
 
 var builtins = map[string]Factory{
 	"image_classifier": newImageClassifier,
+	"image_segmenter":  newImageSegmenter,
+	"object_detector":  newObjectDetector,
+	"text_classifier":  newTextClassifier,
 	"tensor":           newTensorHandler,
+}
+
+// IsBuiltin reports whether name is a built-in handler.
+func IsBuiltin(name string) bool {
+	_, ok := builtins[name]
+	return ok
 }
 
 // Names lists the built-in handlers available.
@@ -104,9 +119,6 @@ func Names() []string {
 func New(name string, m *Model) (Handler, error) {
 	f, ok := builtins[name]
 	if !ok {
-		if slices.Contains(archive.BuiltinHandlers, name) {
-			return nil, fmt.Errorf("handler %q is not available yet in this version of ts", name)
-		}
 		return nil, fmt.Errorf("unknown handler %q (built-in handlers: %s)", name, strings.Join(Names(), ", "))
 	}
 	return f(m)

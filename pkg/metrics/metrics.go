@@ -3,9 +3,14 @@
 package metrics
 
 import (
+	"fmt"
 	"net/http"
 	"os"
+	"regexp"
+	"slices"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,12 +33,14 @@ type Metrics struct {
 	failures  *prometheus.CounterVec
 	hostname  string
 	versions  sync.Map // model + version → *versionMetrics
+	customMu  sync.Mutex
+	custom    map[string]*customMetric
 }
 
 // New creates the collectors, with Go runtime and process collectors.
 func New() *Metrics {
 	host, _ := os.Hostname()
-	m := &Metrics{Registry: prometheus.NewRegistry(), hostname: host}
+	m := &Metrics{Registry: prometheus.NewRegistry(), hostname: host, custom: map[string]*customMetric{}}
 	model := []string{"model_name", "model_version", "hostname"}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ts_inference_requests_total", Help: "Inference requests answered, by model version."}, model)
@@ -176,4 +183,84 @@ func (c *versionCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(g.d, prometheus.GaugeValue, g.v, s.Model, s.Version)
 		}
 	}
+}
+
+// customMetric is a metric a custom handler reports, registered on first use.
+type customMetric struct {
+	labels    []string // model_name, model_version, then the dimensions, sorted
+	counter   *prometheus.CounterVec
+	gauge     *prometheus.GaugeVec
+	histogram *prometheus.HistogramVec
+}
+
+var metricName = regexp.MustCompile(`[^a-zA-Z0-9_]`)
+
+// Custom records a metric a custom handler reported (TorchServe's context.metrics): it is
+// exposed as ts_custom_<name> with labels model_name, model_version and the dimensions.
+// typ is counter (default), gauge or histogram. A name reused with other dimensions or
+// another type is dropped, as Prometheus needs one shape per name.
+func (m *Metrics) Custom(model, version, name, typ, unit string, value float64, dims map[string]string) error {
+	full := "ts_custom_" + metricName.ReplaceAllString(strings.ToLower(name), "_")
+	keys := make([]string, 0, len(dims))
+	for k := range dims {
+		keys = append(keys, metricName.ReplaceAllString(k, "_"))
+	}
+	sort.Strings(keys)
+	labels := append([]string{"model_name", "model_version"}, keys...)
+	typ = strings.ToLower(typ)
+	if typ == "" {
+		typ = "counter"
+	}
+	m.customMu.Lock()
+	c, ok := m.custom[full]
+	if !ok {
+		help := fmt.Sprintf("Custom handler metric %s (%s, unit %s).", name, typ, unit)
+		c = &customMetric{labels: labels}
+		var col prometheus.Collector
+		switch typ {
+		case "counter":
+			c.counter = prometheus.NewCounterVec(prometheus.CounterOpts{Name: full, Help: help}, labels)
+			col = c.counter
+		case "gauge":
+			c.gauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: full, Help: help}, labels)
+			col = c.gauge
+		case "histogram":
+			c.histogram = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: full, Help: help}, labels)
+			col = c.histogram
+		default:
+			m.customMu.Unlock()
+			return fmt.Errorf("metric %s: unknown type %q (counter, gauge or histogram)", name, typ)
+		}
+		if err := m.Registry.Register(col); err != nil {
+			m.customMu.Unlock()
+			return fmt.Errorf("metric %s: %w", name, err)
+		}
+		m.custom[full] = c
+	}
+	m.customMu.Unlock()
+	if !slices.Equal(c.labels, labels) {
+		return fmt.Errorf("metric %s: dimensions %v differ from its first use %v", name, labels[2:], c.labels[2:])
+	}
+	values := []string{model, version}
+	for _, k := range keys {
+		for dk, dv := range dims {
+			if metricName.ReplaceAllString(dk, "_") == k {
+				values = append(values, dv)
+			}
+		}
+	}
+	switch {
+	case c.counter != nil && typ == "counter":
+		if value < 0 {
+			return fmt.Errorf("metric %s: a counter cannot go down", name)
+		}
+		c.counter.WithLabelValues(values...).Add(value)
+	case c.gauge != nil && typ == "gauge":
+		c.gauge.WithLabelValues(values...).Set(value)
+	case c.histogram != nil && typ == "histogram":
+		c.histogram.WithLabelValues(values...).Observe(value)
+	default:
+		return fmt.Errorf("metric %s: reported as %s, first seen as another type", name, typ)
+	}
+	return nil
 }

@@ -70,7 +70,10 @@ type Options struct {
 	// OnChange is called after every change of what is registered (for snapshots).
 	OnChange func()
 	// OnBatch is called after each batch (for metrics).
-	OnBatch func(v *Version, items int64, queued []time.Duration, run time.Duration, err error)
+	OnBatch func(model, version string, items int64, queued []time.Duration, run time.Duration, err error)
+	// OnHandlerMetric receives the custom metrics custom handlers report; an error (a
+	// metric that cannot be recorded) is logged.
+	OnHandlerMetric func(model, version, name, typ, unit string, value float64, dimensions map[string]string) error
 }
 
 // Registry holds the registered models. It is safe for concurrent use.
@@ -250,10 +253,24 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 		}
 		v.Inputs, v.Outputs = m.Inputs, m.Outputs
 	}
-	v.handler, err = handler.New(v.Handler, &handler.Model{
+	hm := &handler.Model{
 		Name: v.Name, Version: v.Version, Dir: opened.Dir, Manifest: man,
-		Inputs: v.Inputs, Outputs: v.Outputs, Config: y.Handler,
-	})
+		Inputs: v.Inputs, Outputs: v.Outputs, Config: y.Handler, Workers: v.settings.MinWorkers,
+		Timeout: time.Duration(v.settings.ResponseTimeout) * time.Second, StartupTimeout: time.Duration(v.settings.StartupTimeout) * time.Second,
+	}
+	if handler.IsBuiltin(v.Handler) {
+		v.handler, err = handler.New(v.Handler, hm)
+	} else {
+		var onMetric handler.MetricFunc
+		if f := r.opts.OnHandlerMetric; f != nil {
+			onMetric = func(name, typ, unit string, value float64, dims map[string]string) {
+				if err := f(v.Name, v.Version, name, typ, unit, value, dims); err != nil {
+					r.log.Warn("custom metric dropped", "model", v.Name, "version", v.Version, "err", err)
+				}
+			}
+		}
+		v.handler, err = handler.NewCustom(hm, r.log, onMetric)
+	}
 	if err != nil {
 		return nil, invalid("%v", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -97,6 +98,9 @@ func (v *Version) Scale(ctx context.Context, minWorkers, maxWorkers int) error {
 	v.settings.MinWorkers, v.settings.MaxWorkers = minWorkers, max(maxWorkers, minWorkers)
 	var pool *batch.Pool
 	v.mu.Unlock()
+	if sc, ok := v.handler.(handler.Scaler); ok {
+		sc.SetWorkers(minWorkers)
+	}
 	if minWorkers == 0 {
 		v.stopWorkers()
 		return nil
@@ -130,7 +134,7 @@ func (v *Version) Scale(ctx context.Context, minWorkers, maxWorkers int) error {
 		v.pool = batch.NewPool(v.batcher, v.session.Run, v.reg.log.With("model", v.Name, "version", v.Version))
 		if on := v.reg.opts.OnBatch; on != nil {
 			v.pool.OnBatch = func(items int64, queued []time.Duration, run time.Duration, err error) {
-				on(v, items, queued, run, err)
+				on(v.Name, v.Version, items, queued, run, err)
 			}
 		}
 	}
@@ -260,6 +264,9 @@ func (v *Version) close() {
 		b.Close()
 	}
 	v.stopWorkers()
+	if c, ok := v.handler.(io.Closer); ok {
+		c.Close()
+	}
 	v.archive.Close()
 }
 
@@ -304,6 +311,16 @@ func (v *Version) Infer(ctx context.Context, req *handler.Request, priority int)
 	v.inflight.Add(1)
 	v.mu.Unlock()
 	defer v.inflight.Done()
+	if d, ok := v.handler.(handler.Direct); ok && d.TakesOver() {
+		// the custom handler runs its own model: no batching, no ONNX Runtime run here
+		runCtx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		res, err := d.Handle(runCtx, req)
+		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return nil, v.inferError(ctx, err, timeout)
+		}
+		return res, err
+	}
 	if b == nil {
 		return nil, v.noWorker()
 	}

@@ -55,9 +55,7 @@ func emptyServer(t testing.TB, flags map[string]string) *testServer {
 	}
 	m := metrics.New()
 	reg := registry.New(registry.Options{TempDir: t.TempDir(), Logger: quiet, Defaults: registry.DefaultsFrom(cfg),
-		OnBatch: func(v *registry.Version, items int64, queued []time.Duration, run time.Duration, err error) {
-			m.Batch(v.Name, v.Version, items, queued, run, err)
-		}})
+		OnBatch: m.Batch, OnHandlerMetric: m.Custom})
 	t.Cleanup(func() { reg.Close(context.Background()) })
 	srv := New(reg, Options{Settings: cfg, Logger: quiet, Metrics: m})
 	ts := &testServer{store: store, reg: reg}

@@ -1,0 +1,494 @@
+package handler
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tsserve/ts/pkg/apierror"
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// Direct is a handler that answers requests itself, running its own model: the model
+// run and batching are skipped.
+type Direct interface {
+	Handle(ctx context.Context, req *Request) (*Response, error)
+	// TakesOver reports whether requests go to Handle.
+	TakesOver() bool
+}
+
+// Scaler is a handler with one process per worker: the registry tells it the count.
+type Scaler interface {
+	SetWorkers(n int)
+}
+
+// MetricFunc records a custom metric a handler reported.
+type MetricFunc func(name, typ, unit string, value float64, dimensions map[string]string)
+
+// customHandler runs the user's code (Python, Go, any executable) as a pool of processes,
+// one per worker, speaking the frame protocol on stdin/stdout. A process that crashes,
+// hangs past its timeout or writes garbage fails its request with a 5xx and is replaced,
+// after TorchServe's backoff; its stderr goes to the log.
+type customHandler struct {
+	model    *Model
+	argv     []string
+	timeout  time.Duration
+	startup  time.Duration
+	log      *slog.Logger
+	onMetric MetricFunc
+
+	mu        sync.Mutex
+	idle      []*proc
+	size      int // processes allowed
+	running   int // processes alive (idle or busy)
+	wait      chan struct{}
+	failures  int
+	notBefore time.Time
+	takesOver bool
+	closed    bool
+}
+
+type proc struct {
+	cmd    *exec.Cmd
+	in     io.WriteCloser
+	out    *bufio.Reader
+	seq    int64
+	exited chan struct{}
+	stderr *tail
+}
+
+// tail keeps the last lines a process wrote to stderr, for error messages.
+type tail struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (t *tail) add(s string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.lines = append(t.lines, s)
+	if len(t.lines) > 5 {
+		t.lines = t.lines[1:]
+	}
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return strings.Join(t.lines, " | ")
+}
+
+// customCommand resolves the manifest's handler to a command: a .py file runs with python
+// (the handler setting python, default python3), a folder runs its handler.py or handler
+// executable, anything else is executed. "file.py:function" names a function TorchServe
+// style; ts passes it as the first argument.
+func customCommand(dir, handler string, c config) ([]string, error) {
+	file, fn, _ := strings.Cut(handler, ":")
+	p := filepath.Join(dir, filepath.FromSlash(file))
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, fmt.Errorf("custom handler %s: %w", handler, err)
+	}
+	if st.IsDir() {
+		switch {
+		case fileExists(filepath.Join(p, "handler.py")):
+			p = filepath.Join(p, "handler.py")
+		case fileExists(filepath.Join(p, "handler")):
+			p = filepath.Join(p, "handler")
+		default:
+			return nil, fmt.Errorf("custom handler folder %s has neither handler.py nor an executable named handler", handler)
+		}
+	}
+	var argv []string
+	if strings.HasSuffix(p, ".py") {
+		python, err := c.string("python", "python3")
+		if err != nil {
+			return nil, err
+		}
+		argv = []string{python, p}
+	} else {
+		if err := os.Chmod(p, 0o755); err != nil { // archives do not keep the executable bit
+			return nil, err
+		}
+		argv = []string{p}
+	}
+	if fn != "" {
+		argv = append(argv, fn)
+	}
+	return argv, nil
+}
+
+// NewCustom creates the handler for a custom handler file or folder in the archive.
+func NewCustom(m *Model, log *slog.Logger, onMetric MetricFunc) (Handler, error) {
+	c := config(m.Config)
+	argv, err := customCommand(m.Dir, m.Manifest.Model.Handler, c)
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	h := &customHandler{model: m, argv: argv, timeout: m.Timeout, startup: m.StartupTimeout, size: max(m.Workers, 1),
+		log: log.With("model", m.Name, "version", m.Version, "handler", m.Manifest.Model.Handler), onMetric: onMetric, wait: make(chan struct{})}
+	if h.timeout <= 0 {
+		h.timeout = 120 * time.Second
+	}
+	if h.startup <= 0 {
+		h.startup = 120 * time.Second
+	}
+	// start one process now: a handler that cannot start fails the registration
+	p, err := h.spawn()
+	if err != nil {
+		return nil, err
+	}
+	h.running = 1
+	h.release(p)
+	return h, nil
+}
+
+func (h *customHandler) TakesOver() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.takesOver
+}
+
+func (h *customHandler) SetWorkers(n int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.size = max(n, 1)
+	for h.running > h.size && len(h.idle) > 0 {
+		p := h.idle[len(h.idle)-1]
+		h.idle = h.idle[:len(h.idle)-1]
+		h.running--
+		go p.stop()
+	}
+}
+
+// Close stops every process.
+func (h *customHandler) Close() error {
+	h.mu.Lock()
+	h.closed = true
+	idle := h.idle
+	h.idle = nil
+	h.mu.Unlock()
+	for _, p := range idle {
+		p.stop()
+	}
+	return nil
+}
+
+func (p *proc) stop() {
+	p.in.Close()
+	select {
+	case <-p.exited:
+	case <-time.After(2 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.exited
+	}
+}
+
+func (p *proc) kill() {
+	p.cmd.Process.Kill()
+	<-p.exited
+}
+
+// spawn starts a process and initialises it.
+func (h *customHandler) spawn() (*proc, error) {
+	cmd := exec.Command(h.argv[0], h.argv[1:]...)
+	cmd.Dir = h.model.Dir
+	cmd.Env = append(os.Environ(), "TS_MODEL_DIR="+h.model.Dir, "TS_MODEL_NAME="+h.model.Name, "PYTHONUNBUFFERED=1")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	errPipe, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start custom handler %s: %w", strings.Join(h.argv, " "), err)
+	}
+	p := &proc{cmd: cmd, in: in, out: bufio.NewReaderSize(out, 1<<16), exited: make(chan struct{}), stderr: &tail{}}
+	go func() {
+		sc := bufio.NewScanner(errPipe)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			p.stderr.add(sc.Text())
+			h.log.Info("handler: " + sc.Text())
+		}
+		io.Copy(io.Discard, errPipe)
+		cmd.Wait()
+		close(p.exited)
+	}()
+	m := h.model
+	props := map[string]any{"model_dir": m.Dir, "batch_size": 1, "gpu_id": nil, "server_name": "ts", "limit_max_image_pixels": true}
+	init := &frame{Type: "init", Model: &frameModel{Name: m.Name, Version: m.Version, Dir: m.Dir, Manifest: m.Manifest,
+		Inputs: m.Inputs, Outputs: m.Outputs, Config: m.Config, Properties: props}}
+	reply, err := h.exchange(context.Background(), p, init, h.startup)
+	if err != nil {
+		p.kill()
+		return nil, fmt.Errorf("custom handler did not start: %w", err)
+	}
+	if reply.Type != "ready" {
+		p.kill()
+		return nil, fmt.Errorf("custom handler answered %q to init, want ready: %s", reply.Type, reply.Message)
+	}
+	h.mu.Lock()
+	h.takesOver = reply.Inference
+	h.mu.Unlock()
+	h.log.Info("custom handler started", "pid", cmd.Process.Pid, "takes_over_inference", reply.Inference)
+	return p, nil
+}
+
+var fibSeconds = []int{0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610, 987, 1597}
+
+// acquire takes an idle process, starting one when the pool may grow.
+func (h *customHandler) acquire(ctx context.Context) (*proc, error) {
+	for {
+		h.mu.Lock()
+		if h.closed {
+			h.mu.Unlock()
+			return nil, apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable, "model %s is being unloaded", h.model.Name)
+		}
+		if n := len(h.idle); n > 0 {
+			p := h.idle[n-1]
+			h.idle = h.idle[:n-1]
+			h.mu.Unlock()
+			return p, nil
+		}
+		if h.running < h.size {
+			if wait := time.Until(h.notBefore); wait > 0 {
+				h.mu.Unlock()
+				select {
+				case <-time.After(wait):
+					continue
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}
+			h.running++
+			h.mu.Unlock()
+			p, err := h.spawn()
+			if err != nil {
+				h.failed()
+				return nil, apierror.Internal("custom handler could not start: %v", err)
+			}
+			return p, nil
+		}
+		wait := h.wait
+		h.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// release returns a healthy process to the pool.
+func (h *customHandler) release(p *proc) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.failures = 0
+	if h.closed || h.running > h.size {
+		h.running--
+		go p.stop()
+	} else {
+		h.idle = append(h.idle, p)
+	}
+	close(h.wait)
+	h.wait = make(chan struct{})
+}
+
+// failed accounts for a process that died or was killed; the next start waits the backoff.
+func (h *customHandler) failed() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.running--
+	h.notBefore = time.Now().Add(time.Duration(fibSeconds[min(h.failures, len(fibSeconds)-1)]) * time.Second)
+	h.failures++
+	close(h.wait)
+	h.wait = make(chan struct{})
+}
+
+// exchange sends one frame and reads the reply, within timeout.
+func (h *customHandler) exchange(ctx context.Context, p *proc, f *frame, timeout time.Duration) (*frame, error) {
+	p.seq++
+	f.ID = p.seq
+	type result struct {
+		f   *frame
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		if err := writeFrame(p.in, f); err != nil {
+			done <- result{err: err}
+			return
+		}
+		r, err := readFrame(p.out)
+		done <- result{r, err}
+	}()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			select {
+			case <-p.exited:
+				return nil, fmt.Errorf("the handler process exited (%s): %s", p.cmd.ProcessState, p.stderr)
+			case <-time.After(100 * time.Millisecond):
+			}
+			if errors.Is(r.err, io.EOF) || errors.Is(r.err, io.ErrUnexpectedEOF) {
+				return nil, fmt.Errorf("the handler process closed its output: %s", p.stderr)
+			}
+			return nil, r.err
+		}
+		if r.f.ID != f.ID && r.f.Type != "ready" {
+			return nil, fmt.Errorf("%w (reply to message %d, expected %d)", errGarbage, r.f.ID, f.ID)
+		}
+		return r.f, nil
+	case <-timer.C:
+		return nil, fmt.Errorf("the handler did not answer within %v", timeout)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// call runs one exchange on a pooled process; a broken process is killed and replaced.
+func (h *customHandler) call(ctx context.Context, f *frame) (*frame, error) {
+	p, err := h.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	reply, err := h.exchange(ctx, p, f, h.timeout)
+	if err != nil {
+		p.kill()
+		h.failed()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		h.log.Error("custom handler failed; restarting it", "err", err)
+		return nil, apierror.Internal("custom handler failed: %v", err)
+	}
+	h.release(p)
+	h.record(reply.Metrics)
+	if reply.Type == "error" {
+		code := reply.Code
+		if code < 400 || code > 599 {
+			code = http.StatusInternalServerError
+		}
+		typ := apierror.TypeInternal
+		if code < 500 {
+			typ = apierror.TypeBadRequest
+		}
+		return nil, apierror.New(code, typ, "%s", reply.Message)
+	}
+	return reply, nil
+}
+
+func (h *customHandler) record(ms []handlerMetric) {
+	if h.onMetric == nil {
+		return
+	}
+	for _, m := range ms {
+		h.onMetric(m.Name, m.Type, m.Unit, m.Value, m.Dimensions)
+	}
+}
+
+func requestFrame(typ string, req *Request) *frame {
+	f := &frame{Type: typ, Request: &frameRequest{ID: req.ID, Headers: req.Header, Query: req.Query}}
+	for _, in := range req.Inputs {
+		f.Blobs = append(f.Blobs, blob{Name: in.Name, ContentType: in.ContentType})
+		f.data = append(f.data, in.Data)
+	}
+	return f
+}
+
+func (h *customHandler) Preprocess(ctx context.Context, req *Request) ([]*tensor.Tensor, error) {
+	reply, err := h.call(ctx, requestFrame("preprocess", req))
+	if err != nil {
+		return nil, err
+	}
+	if reply.Type != "tensors" {
+		return nil, apierror.Internal("custom handler answered %q to preprocess, want tensors", reply.Type)
+	}
+	req.State = reply.State
+	byName := map[string]*tensor.Tensor{}
+	var ordered []*tensor.Tensor
+	for i, b := range reply.Blobs {
+		dt, err := tensor.ParseDType(b.DType)
+		if err != nil {
+			return nil, apierror.Internal("custom handler tensor %q: %v", b.Name, err)
+		}
+		t, err := tensor.FromBytes(dt, b.Shape, reply.data[i])
+		if err != nil {
+			return nil, apierror.Internal("custom handler tensor %q: %v", b.Name, err)
+		}
+		byName[b.Name] = t
+		ordered = append(ordered, t)
+	}
+	out := make([]*tensor.Tensor, len(h.model.Inputs))
+	for i, in := range h.model.Inputs {
+		if t, ok := byName[in.Name]; ok {
+			out[i] = t
+		} else if len(ordered) == len(out) {
+			out[i] = ordered[i]
+		} else {
+			return nil, apierror.Internal("custom handler gave no tensor for model input %q", in.Name)
+		}
+	}
+	return out, nil
+}
+
+func (h *customHandler) Postprocess(ctx context.Context, req *Request, outputs []*tensor.Tensor) (*Response, error) {
+	f := &frame{Type: "postprocess", Request: &frameRequest{ID: req.ID, Headers: req.Header, Query: req.Query}}
+	if state, ok := req.State.(json.RawMessage); ok {
+		f.State = state
+	}
+	for i, t := range outputs {
+		if t.DType == tensor.String {
+			return nil, apierror.Internal("string outputs cannot be sent to a custom handler")
+		}
+		f.Blobs = append(f.Blobs, blob{Name: h.model.Outputs[i].Name, DType: t.DType.String(), Shape: t.Shape})
+		f.data = append(f.data, t.Data)
+	}
+	reply, err := h.call(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	return responseOf(reply)
+}
+
+func (h *customHandler) Handle(ctx context.Context, req *Request) (*Response, error) {
+	reply, err := h.call(ctx, requestFrame("handle", req))
+	if err != nil {
+		return nil, err
+	}
+	return responseOf(reply)
+}
+
+func responseOf(f *frame) (*Response, error) {
+	if f.Type != "response" {
+		return nil, apierror.Internal("custom handler answered %q, want response", f.Type)
+	}
+	res := &Response{ContentType: f.ContentType, Status: f.Status}
+	if len(f.data) > 0 {
+		res.Body = f.data[0]
+	}
+	return res, nil
+}

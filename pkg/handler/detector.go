@@ -1,0 +1,291 @@
+package handler
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// objectDetector is TorchServe's object_detector: an image in, the objects found out, as
+// [{"<label>": [x1, y1, x2, y2], "score": s}, ...] in the image's own pixel coordinates,
+// highest score first. Output layouts (handler setting layout):
+//
+//	yolo:   one output [N, boxes, 4+1+C]: centre x, centre y, width, height, objectness,
+//	        then C class scores (score = objectness × best class score)
+//	yolov8: one output [N, 4+C, boxes]: centre x, centre y, width, height, then C class
+//	        scores (no objectness)
+//	boxes:  separate outputs (names set by boxes, labels, scores; default "boxes", "labels",
+//	        "scores"): boxes [boxes, 4] as x1, y1, x2, y2, labels [boxes], scores [boxes], as
+//	        torchvision's detection models export them
+//
+// Detections under threshold (default 0.5) are dropped and overlapping boxes of the same
+// class removed by non-maximum suppression (nms_iou, default 0.45; for the boxes layout only
+// when nms is true, since such models usually include it).
+type objectDetector struct {
+	spec      imageSpec
+	layout    string
+	threshold float64
+	nmsIoU    float64
+	nms       bool
+	labels    labels
+	boxes     int // output indexes, boxes layout
+	classes   int
+	scores    int
+}
+
+func newObjectDetector(m *Model) (Handler, error) {
+	if len(m.Inputs) != 1 {
+		return nil, fmt.Errorf("object_detector needs a model with one image input, this one has %d inputs", len(m.Inputs))
+	}
+	c := config(m.Config)
+	// TorchServe's detector only scales pixels to [0, 1]; and a detector sees the whole
+	// image: resize straight to the model's input, no crop
+	if _, ok := c["mean"]; !ok {
+		c = mergeConfig(c, config{"mean": []any{0.0}, "std": []any{1.0}})
+	}
+	if _, ok := c["resize"]; !ok {
+		c = mergeConfig(c, config{"resize": 0})
+	}
+	spec, err := newImageSpec(m.Inputs[0], c)
+	if err != nil {
+		return nil, err
+	}
+	h := &objectDetector{spec: spec, boxes: -1, classes: -1, scores: -1}
+	def := "yolo"
+	if len(m.Outputs) >= 3 {
+		def = "boxes"
+	}
+	if h.layout, err = c.string("layout", def); err != nil {
+		return nil, err
+	}
+	if h.threshold, err = c.float("threshold", 0.5); err != nil {
+		return nil, err
+	}
+	if h.nmsIoU, err = c.float("nms_iou", 0.45); err != nil {
+		return nil, err
+	}
+	if h.nms, err = c.bool("nms", h.layout != "boxes"); err != nil {
+		return nil, err
+	}
+	switch h.layout {
+	case "yolo", "yolov8":
+		if len(m.Outputs[0].Shape) != 3 {
+			return nil, fmt.Errorf("layout %s needs an output [N, boxes, values]; %s", h.layout, m.Outputs[0])
+		}
+	case "boxes":
+		for _, x := range []struct {
+			key, def string
+			dst      *int
+		}{{"boxes", "boxes", &h.boxes}, {"labels", "labels", &h.classes}, {"scores", "scores", &h.scores}} {
+			name, err := c.string(x.key, x.def)
+			if err != nil {
+				return nil, err
+			}
+			for i, o := range m.Outputs {
+				if o.Name == name {
+					*x.dst = i
+				}
+			}
+			if *x.dst < 0 {
+				return nil, fmt.Errorf("layout boxes: the model has no output %q (set handler.%s in model-config.yaml)", name, x.key)
+			}
+		}
+	default:
+		return nil, fmt.Errorf("handler setting layout: want yolo, yolov8 or boxes, got %q", h.layout)
+	}
+	if h.labels, err = loadLabels(m.Dir); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+func mergeConfig(a, b config) config {
+	out := config{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}
+
+// imageSize remembers the original image's size for scaling boxes back.
+type imageSize struct{ w, h int }
+
+func (h *objectDetector) Preprocess(_ context.Context, req *Request) ([]*tensor.Tensor, error) {
+	in, ok := req.Data()
+	if !ok {
+		return nil, badInput("the request has no image: send JPEG, PNG or WebP bytes as the body or as a form field")
+	}
+	img, err := decodeImage(in.Data)
+	if err != nil {
+		return nil, err
+	}
+	b := img.Bounds()
+	req.State = imageSize{b.Dx(), b.Dy()}
+	t, err := h.spec.tensor(h.spec.prepare(img))
+	if err != nil {
+		return nil, err
+	}
+	return []*tensor.Tensor{t}, nil
+}
+
+type detection struct {
+	box   [4]float64 // x1, y1, x2, y2
+	class int
+	score float64
+}
+
+func (h *objectDetector) Postprocess(_ context.Context, req *Request, outputs []*tensor.Tensor) (*Response, error) {
+	var dets []detection
+	var err error
+	switch h.layout {
+	case "yolo", "yolov8":
+		dets, err = h.decodeYOLO(outputs[0])
+	default:
+		dets, err = h.decodeBoxes(outputs)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if h.nms {
+		dets = nms(dets, h.nmsIoU)
+	}
+	sx, sy := 1.0, 1.0
+	if size, ok := req.State.(imageSize); ok {
+		sx, sy = float64(size.w)/float64(h.spec.width), float64(size.h)/float64(h.spec.height)
+	}
+	var b bytes.Buffer
+	b.WriteByte('[')
+	for i, d := range dets {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("\n  {")
+		b.WriteString(strconv.Quote(h.labels.name(d.class)))
+		b.WriteString(": [")
+		for k, v := range d.box {
+			if k > 0 {
+				b.WriteString(", ")
+			}
+			s := sx
+			if k%2 == 1 {
+				s = sy
+			}
+			b.WriteString(strconv.FormatFloat(math.Round(v*s*100)/100, 'f', -1, 64))
+		}
+		b.WriteString("], \"score\": ")
+		b.WriteString(formatFloat32(float32(d.score)))
+		b.WriteByte('}')
+	}
+	if len(dets) > 0 {
+		b.WriteByte('\n')
+	}
+	b.WriteString("]\n")
+	return &Response{Body: b.Bytes(), ContentType: "application/json"}, nil
+}
+
+func (h *objectDetector) decodeYOLO(out *tensor.Tensor) ([]detection, error) {
+	if len(out.Shape) != 3 || out.Shape[0] != 1 {
+		return nil, fmt.Errorf("detection output has shape %s, want [1, boxes, values]", tensor.ShapeString(out.Shape))
+	}
+	v, err := out.Float64s()
+	if err != nil {
+		return nil, err
+	}
+	n, k := int(out.Shape[1]), int(out.Shape[2])
+	at := func(i, j int) float64 { return v[i*k+j] }
+	first := 5 // class scores start after cx, cy, w, h, objectness
+	if h.layout == "yolov8" {
+		n, k = k, n // [4+C, boxes]
+		at = func(i, j int) float64 { return v[j*n+i] }
+		first = 4
+	}
+	if k <= first {
+		return nil, fmt.Errorf("detection output rows hold %d values, want 4 box values, %s and class scores", k, map[bool]string{true: "objectness", false: "no objectness"}[first == 5])
+	}
+	var dets []detection
+	for i := 0; i < n; i++ {
+		best := first
+		for j := first + 1; j < k; j++ {
+			if at(i, j) > at(i, best) {
+				best = j
+			}
+		}
+		score := at(i, best)
+		if first == 5 {
+			score *= at(i, 4)
+		}
+		if score < h.threshold {
+			continue
+		}
+		cx, cy, w, hh := at(i, 0), at(i, 1), at(i, 2), at(i, 3)
+		dets = append(dets, detection{box: [4]float64{cx - w/2, cy - hh/2, cx + w/2, cy + hh/2}, class: best - first, score: score})
+	}
+	return dets, nil
+}
+
+func (h *objectDetector) decodeBoxes(outputs []*tensor.Tensor) ([]detection, error) {
+	boxes, err := outputs[h.boxes].Float64s()
+	if err != nil {
+		return nil, err
+	}
+	classes, err := outputs[h.classes].Float64s()
+	if err != nil {
+		return nil, err
+	}
+	scores, err := outputs[h.scores].Float64s()
+	if err != nil {
+		return nil, err
+	}
+	n := len(scores)
+	if len(classes) != n || len(boxes) != 4*n {
+		return nil, fmt.Errorf("detection outputs disagree: %d boxes values, %d labels, %d scores", len(boxes), len(classes), n)
+	}
+	var dets []detection
+	for i := 0; i < n; i++ {
+		if scores[i] < h.threshold {
+			continue
+		}
+		dets = append(dets, detection{box: [4]float64(boxes[4*i : 4*i+4]), class: int(classes[i]), score: scores[i]})
+	}
+	sort.SliceStable(dets, func(a, b int) bool { return dets[a].score > dets[b].score })
+	return dets, nil
+}
+
+// nms keeps, per class, the highest-scoring box of every group overlapping more than
+// maxIoU, in order of score.
+func nms(dets []detection, maxIoU float64) []detection {
+	sort.SliceStable(dets, func(a, b int) bool { return dets[a].score > dets[b].score })
+	var kept []detection
+	for _, d := range dets {
+		keep := true
+		for _, k := range kept {
+			if k.class == d.class && iou(k.box, d.box) > maxIoU {
+				keep = false
+				break
+			}
+		}
+		if keep {
+			kept = append(kept, d)
+		}
+	}
+	return kept
+}
+
+func iou(a, b [4]float64) float64 {
+	ix := math.Max(0, math.Min(a[2], b[2])-math.Max(a[0], b[0]))
+	iy := math.Max(0, math.Min(a[3], b[3])-math.Max(a[1], b[1]))
+	inter := ix * iy
+	union := (a[2]-a[0])*(a[3]-a[1]) + (b[2]-b[0])*(b[3]-b[1]) - inter
+	if union <= 0 {
+		return 0
+	}
+	return inter / union
+}

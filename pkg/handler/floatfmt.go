@@ -1,0 +1,8 @@
+package handler
+
+import "strconv"
+
+// formatFloat32 prints a float32 at its own precision (0.1, not 0.10000000149011612).
+func formatFloat32(f float32) string {
+	return strconv.FormatFloat(float64(f), 'g', -1, 32)
+}

@@ -1,0 +1,48 @@
+package handler
+
+import (
+	"fmt"
+
+	"github.com/sugarme/tokenizer"
+	"github.com/sugarme/tokenizer/pretrained"
+)
+
+// hfTokenizer reads a Hugging Face tokenizer.json (WordPiece, BPE, WordLevel, Unigram)
+// through github.com/sugarme/tokenizer, the pure-Go reader of that format. Only local files
+// are read: never its pretrained.Bert*() helpers, which download.
+type hfTokenizer struct {
+	tk  *tokenizer.Tokenizer
+	pad int64
+}
+
+func newHFTokenizer(path string) (*hfTokenizer, error) {
+	tk, err := pretrained.FromFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	h := &hfTokenizer{tk: tk}
+	for _, name := range []string{"[PAD]", "<pad>"} {
+		if id, ok := tk.TokenToId(name); ok {
+			h.pad = int64(id)
+			break
+		}
+	}
+	return h, nil
+}
+
+func (h *hfTokenizer) PadID() int64 { return h.pad }
+
+// Encode tokenises with the file's normaliser, pre-tokeniser and post-processor (adding
+// special tokens such as [CLS] and [SEP] when the file says so).
+func (h *hfTokenizer) Encode(text string) ([]int64, error) {
+	enc, err := h.tk.EncodeSingle(text, true)
+	if err != nil {
+		return nil, err
+	}
+	ids := enc.GetIds()
+	out := make([]int64, len(ids))
+	for i, id := range ids {
+		out[i] = int64(id)
+	}
+	return out, nil
+}

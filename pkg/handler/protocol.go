@@ -1,0 +1,140 @@
+package handler
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// The custom handler protocol: ts and a handler process exchange frames over the process's
+// stdin and stdout. A frame is a 4-byte big-endian length, a JSON header of that length,
+// then the raw bytes of the blobs the header lists (tensors, request bodies, response
+// bodies), one after another: tensors travel as raw little-endian bytes, never as base64 or
+// JSON numbers. docs/custom-handlers.md describes the messages.
+
+// maxHeader bounds a frame's JSON header; maxPayload its blobs.
+const (
+	maxHeader  = 16 << 20
+	maxPayload = 1 << 30
+)
+
+// blob describes one raw part of a frame's payload.
+type blob struct {
+	Name        string  `json:"name,omitempty"`
+	Size        int64   `json:"size"`
+	ContentType string  `json:"content_type,omitempty"`
+	DType       string  `json:"dtype,omitempty"`
+	Shape       []int64 `json:"shape,omitempty"`
+}
+
+// frame is one message.
+type frame struct {
+	Type    string          `json:"type"`
+	ID      int64           `json:"id,omitempty"`
+	Blobs   []blob          `json:"blobs,omitempty"`
+	Request *frameRequest   `json:"request,omitempty"`
+	State   json.RawMessage `json:"state,omitempty"`
+	Model   *frameModel     `json:"model,omitempty"`
+
+	// replies
+	Inference   bool            `json:"inference,omitempty"` // ready: the handler runs the model itself
+	Status      int             `json:"status,omitempty"`
+	ContentType string          `json:"content_type,omitempty"`
+	Code        int             `json:"code,omitempty"`
+	Message     string          `json:"message,omitempty"`
+	Metrics     []handlerMetric `json:"metrics,omitempty"`
+
+	data [][]byte // the blobs' bytes
+}
+
+type frameRequest struct {
+	ID      string              `json:"id"`
+	Headers map[string][]string `json:"headers,omitempty"`
+	Query   map[string][]string `json:"query,omitempty"`
+}
+
+type frameModel struct {
+	Name       string         `json:"name"`
+	Version    string         `json:"version"`
+	Dir        string         `json:"model_dir"`
+	Manifest   any            `json:"manifest"`
+	Inputs     any            `json:"inputs"`
+	Outputs    any            `json:"outputs"`
+	Config     map[string]any `json:"config,omitempty"`
+	Properties map[string]any `json:"properties"`
+}
+
+// handlerMetric is a custom metric a handler reports with a reply.
+type handlerMetric struct {
+	Name       string            `json:"name"`
+	Value      float64           `json:"value"`
+	Unit       string            `json:"unit,omitempty"`
+	Type       string            `json:"type,omitempty"` // counter (default), gauge, histogram
+	Dimensions map[string]string `json:"dimensions,omitempty"`
+}
+
+func writeFrame(w io.Writer, f *frame) error {
+	if len(f.Blobs) != len(f.data) {
+		return errors.New("frame blobs and data disagree")
+	}
+	for i := range f.Blobs {
+		f.Blobs[i].Size = int64(len(f.data[i]))
+	}
+	head, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(head)))
+	if _, err := w.Write(n[:]); err != nil {
+		return err
+	}
+	if _, err := w.Write(head); err != nil {
+		return err
+	}
+	for _, d := range f.data {
+		if _, err := w.Write(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// errGarbage is a frame that does not follow the protocol.
+var errGarbage = errors.New("the handler wrote something that is not a protocol frame")
+
+func readFrame(r io.Reader) (*frame, error) {
+	var n [4]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return nil, err
+	}
+	size := binary.BigEndian.Uint32(n[:])
+	if size == 0 || size > maxHeader {
+		return nil, fmt.Errorf("%w (header length %d)", errGarbage, size)
+	}
+	head := make([]byte, size)
+	if _, err := io.ReadFull(r, head); err != nil {
+		return nil, err
+	}
+	f := &frame{}
+	if err := json.Unmarshal(head, f); err != nil {
+		return nil, fmt.Errorf("%w: %v", errGarbage, err)
+	}
+	var total int64
+	for _, b := range f.Blobs {
+		if b.Size < 0 || b.Size > maxPayload-total {
+			return nil, fmt.Errorf("%w (blob of %d bytes)", errGarbage, b.Size)
+		}
+		total += b.Size
+	}
+	for _, b := range f.Blobs {
+		d := make([]byte, b.Size)
+		if _, err := io.ReadFull(r, d); err != nil {
+			return nil, err
+		}
+		f.data = append(f.data, d)
+	}
+	return f, nil
+}

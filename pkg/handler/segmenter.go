@@ -1,0 +1,167 @@
+package handler
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"strings"
+
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// imageSegmenter is TorchServe's image_segmenter: an image in, a class for every pixel out,
+// as [H][W][2] (class index, probability), or a PNG mask (palette index = class) when the
+// client asks for image/png.
+type imageSegmenter struct {
+	spec    imageSpec
+	output  int // index of the output holding per-pixel scores
+	softmax string
+	labels  labels
+}
+
+func newImageSegmenter(m *Model) (Handler, error) {
+	if len(m.Inputs) != 1 {
+		return nil, fmt.Errorf("image_segmenter needs a model with one image input, this one has %d inputs", len(m.Inputs))
+	}
+	c := config(m.Config)
+	spec, err := newImageSpec(m.Inputs[0], c)
+	if err != nil {
+		return nil, err
+	}
+	h := &imageSegmenter{spec: spec}
+	name, err := c.string("output", "out")
+	if err != nil {
+		return nil, err
+	}
+	for i, o := range m.Outputs {
+		if o.Name == name {
+			h.output = i
+		}
+	}
+	if len(m.Outputs[h.output].Shape) != 4 {
+		return nil, fmt.Errorf("image_segmenter needs an output [N, classes, H, W]; %s is %s", m.Outputs[h.output].Name, tensor.ShapeString(m.Outputs[h.output].Shape))
+	}
+	if h.softmax, err = c.string("softmax", "auto"); err != nil {
+		return nil, err
+	}
+	if h.labels, err = loadLabels(m.Dir); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+func (h *imageSegmenter) Preprocess(_ context.Context, req *Request) ([]*tensor.Tensor, error) {
+	in, ok := req.Data()
+	if !ok {
+		return nil, badInput("the request has no image: send JPEG, PNG or WebP bytes as the body or as a form field")
+	}
+	img, err := decodeImage(in.Data)
+	if err != nil {
+		return nil, err
+	}
+	t, err := h.spec.tensor(h.spec.prepare(img))
+	if err != nil {
+		return nil, err
+	}
+	return []*tensor.Tensor{t}, nil
+}
+
+// segmentation is a per-pixel class map.
+type segmentation struct {
+	h, w    int
+	classes []uint8
+	probs   []float32
+}
+
+func (h *imageSegmenter) segment(out *tensor.Tensor) (*segmentation, error) {
+	if len(out.Shape) != 4 || out.Shape[0] != 1 {
+		return nil, fmt.Errorf("segmentation output has shape %s, want [1, classes, H, W]", tensor.ShapeString(out.Shape))
+	}
+	c, hh, ww := int(out.Shape[1]), int(out.Shape[2]), int(out.Shape[3])
+	if c > 256 {
+		return nil, fmt.Errorf("segmentation output has %d classes; at most 256 are supported", c)
+	}
+	v, err := out.Float64s()
+	if err != nil {
+		return nil, err
+	}
+	s := &segmentation{h: hh, w: ww, classes: make([]uint8, hh*ww), probs: make([]float32, hh*ww)}
+	scores := make([]float64, c)
+	plane := hh * ww
+	for p := 0; p < plane; p++ {
+		for k := 0; k < c; k++ {
+			scores[k] = v[k*plane+p]
+		}
+		probs := scores
+		if h.softmax == "always" || (h.softmax == "auto" && !isDistribution(scores)) {
+			probs = softmax(scores)
+		}
+		best := 0
+		for k := range probs {
+			if probs[k] > probs[best] {
+				best = k
+			}
+		}
+		s.classes[p], s.probs[p] = uint8(best), float32(probs[best])
+	}
+	return s, nil
+}
+
+// palette gives each class a distinct colour; the PNG's palette index is the class.
+func palette(n int) color.Palette {
+	p := make(color.Palette, n)
+	for i := range p {
+		if i == 0 {
+			p[i] = color.RGBA{0, 0, 0, 255}
+			continue
+		}
+		// spread hues around the colour wheel
+		r := uint8((i * 97) % 256)
+		g := uint8((i*57 + 80) % 256)
+		b := uint8((i*151 + 160) % 256)
+		p[i] = color.RGBA{r, g, b, 255}
+	}
+	return p
+}
+
+func (h *imageSegmenter) Postprocess(_ context.Context, req *Request, outputs []*tensor.Tensor) (*Response, error) {
+	s, err := h.segment(outputs[h.output])
+	if err != nil {
+		return nil, err
+	}
+	if strings.Contains(req.Header.Get("Accept"), "image/png") {
+		n := 1
+		for _, c := range s.classes {
+			n = max(n, int(c)+1)
+		}
+		img := image.NewPaletted(image.Rect(0, 0, s.w, s.h), palette(max(n, len(h.labels))))
+		copy(img.Pix, s.classes)
+		var b bytes.Buffer
+		if err := png.Encode(&b, img); err != nil {
+			return nil, err
+		}
+		return &Response{Body: b.Bytes(), ContentType: "image/png"}, nil
+	}
+	// TorchServe's shape: [H][W][2] of (class index, probability)
+	b := make([]byte, 0, s.h*s.w*16)
+	b = append(b, '[')
+	for y := 0; y < s.h; y++ {
+		if y > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		for x := 0; x < s.w; x++ {
+			if x > 0 {
+				b = append(b, ',')
+			}
+			p := y*s.w + x
+			b = fmt.Appendf(b, "[%d.0,%s]", s.classes[p], formatFloat32(s.probs[p]))
+		}
+		b = append(b, ']')
+	}
+	b = append(b, "]\n"...)
+	return &Response{Body: b, ContentType: "application/json"}, nil
+}

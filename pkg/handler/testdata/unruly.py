@@ -1,0 +1,39 @@
+"""A custom handler for tests: the iris model, plus requests that make it misbehave.
+
+Body "crash" exits the process, "hang" never answers, "garbage" writes junk to stdout,
+"error" raises; anything else is parsed as four comma-separated numbers.
+"""
+import os
+import sys
+import time
+
+from ts_handler import BaseHandler, HandlerError, Tensor, run
+
+
+class Unruly(BaseHandler):
+    def preprocess(self, request):
+        body = request.data().decode().strip()
+        if body == "crash":
+            print("crashing on purpose", file=sys.stderr)
+            os._exit(3)
+        if body == "hang":
+            time.sleep(3600)
+        if body == "garbage":
+            sys.__stdout__.buffer.write(b"\x00\x00\x00\x05hello")
+            sys.__stdout__.buffer.flush()
+            time.sleep(3600)
+        if body == "error":
+            raise HandlerError("you asked for an error", 422)
+        if body == "exception":
+            raise ValueError("an unexpected bug")
+        request.state = {"rows": 1}
+        return {"features": Tensor.from_list([[float(x) for x in body.split(",")]])}
+
+    def postprocess(self, outputs, request):
+        p = outputs["probabilities"]
+        values = p.tolist() if hasattr(p, "tolist") else p
+        return {"probabilities": values, "state": request.state, "pid": os.getpid()}
+
+
+if __name__ == "__main__":
+    run(Unruly)

@@ -1,0 +1,138 @@
+package handler
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strings"
+	"unicode"
+)
+
+// vocabTokenizer reads a vocab.txt (one token per line, the line number is its id), as BERT
+// models ship it. Text is lower-cased (unless lowercase is false) and split into words and
+// punctuation; with "##" continuation pieces in the vocabulary, words are split into the
+// longest known pieces (WordPiece), otherwise looked up whole. Unknown words map to [UNK].
+type vocabTokenizer struct {
+	ids       map[string]int64
+	unk, pad  int64
+	wordPiece bool
+	lower     bool
+}
+
+func newVocabTokenizer(path string, lower bool) (*vocabTokenizer, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	t := &vocabTokenizer{ids: map[string]int64{}, unk: -1, lower: lower}
+	sc := bufio.NewScanner(f)
+	var n int64
+	for sc.Scan() {
+		tok := strings.TrimRight(sc.Text(), "\r")
+		if _, dup := t.ids[tok]; !dup && tok != "" {
+			t.ids[tok] = n
+		}
+		if strings.HasPrefix(tok, "##") {
+			t.wordPiece = true
+		}
+		n++
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, name := range []string{"[UNK]", "<unk>", "[unk]"} {
+		if id, ok := t.ids[name]; ok {
+			t.unk = id
+			break
+		}
+	}
+	if t.unk < 0 {
+		return nil, fmt.Errorf("%s has no [UNK] token", path)
+	}
+	for _, name := range []string{"[PAD]", "<pad>"} {
+		if id, ok := t.ids[name]; ok {
+			t.pad = id
+			break
+		}
+	}
+	return t, nil
+}
+
+func (t *vocabTokenizer) PadID() int64 { return t.pad }
+
+// Encode splits text as Hugging Face's Whitespace pre-tokenizer does (runs of word
+// characters, runs of other non-space characters) and maps the pieces to ids.
+func (t *vocabTokenizer) Encode(text string) ([]int64, error) {
+	if t.lower {
+		text = strings.ToLower(text)
+	}
+	var out []int64
+	for _, word := range splitWords(text) {
+		if !t.wordPiece {
+			out = append(out, t.lookup(word))
+			continue
+		}
+		out = append(out, t.pieces(word)...)
+	}
+	return out, nil
+}
+
+func (t *vocabTokenizer) lookup(s string) int64 {
+	if id, ok := t.ids[s]; ok {
+		return id
+	}
+	return t.unk
+}
+
+// pieces is WordPiece: the longest known prefix, then "##"-prefixed continuations; a word
+// with an unknown part is [UNK] as a whole.
+func (t *vocabTokenizer) pieces(word string) []int64 {
+	var out []int64
+	runes := []rune(word)
+	for start := 0; start < len(runes); {
+		end := len(runes)
+		found := int64(-1)
+		for ; end > start; end-- {
+			piece := string(runes[start:end])
+			if start > 0 {
+				piece = "##" + piece
+			}
+			if id, ok := t.ids[piece]; ok {
+				found = id
+				break
+			}
+		}
+		if found < 0 {
+			return []int64{t.unk}
+		}
+		out = append(out, found)
+		start = end
+	}
+	return out
+}
+
+func isWordRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' || unicode.Is(unicode.Mn, r)
+}
+
+// splitWords splits like the regex \w+|[^\w\s]+.
+func splitWords(text string) []string {
+	var out []string
+	runes := []rune(text)
+	for i := 0; i < len(runes); {
+		r := runes[i]
+		if unicode.IsSpace(r) {
+			i++
+			continue
+		}
+		j := i + 1
+		word := isWordRune(r)
+		for j < len(runes) && !unicode.IsSpace(runes[j]) && isWordRune(runes[j]) == word {
+			j++
+		}
+		out = append(out, string(runes[i:j]))
+		i = j
+	}
+	return out
+}

@@ -1,0 +1,75 @@
+package server
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tsserve/ts/pkg/archive"
+	"github.com/tsserve/ts/pkg/internal/testenv"
+)
+
+// customServer serves iris through a Python custom handler from pkg/handler/testdata.
+func customServer(t *testing.T, handlerFile, name string) *testServer {
+	t.Helper()
+	ts := emptyServer(t, nil)
+	res, err := archive.Pack(context.Background(), archive.PackOptions{
+		ModelName: name, SerializedFile: testenv.Path("samples/iris/model.onnx"),
+		Handler:    testenv.Path("pkg/handler/testdata", handlerFile),
+		ExtraFiles: []string{testenv.Path("templates/python/ts_handler.py"), testenv.Path("samples/iris/index_to_name.json")},
+		ExportPath: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Rename(res.Path, filepath.Join(ts.store, name+".mar"))
+	exchange{"register", "POST", "/models?url=" + name + ".mar&initial_workers=1&synchronous=true&response_timeout=2", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	return ts
+}
+
+// TestCustomHandlerFailures: a custom handler's errors reach the client with their code; a
+// process that crashes, hangs or writes garbage fails its request with a 5xx and is
+// replaced; the next request is served.
+func TestCustomHandlerFailures(t *testing.T) {
+	ts := customServer(t, "unruly.py", "unruly")
+	ok := exchange{"normal", "POST", "/predictions/unruly", "", []byte("5.1,3.5,1.4,0.2"), 200, "", `"state": {`}
+	ok.run(t, ts.inference.URL)
+	for _, x := range []exchange{
+		{"handler error", "POST", "/predictions/unruly", "", []byte("error"), 422, "BadRequestException", "you asked for an error"},
+		{"handler exception", "POST", "/predictions/unruly", "", []byte("exception"), 500, "InternalServerException", "ValueError: an unexpected bug"},
+		{"crash", "POST", "/predictions/unruly", "", []byte("crash"), 500, "InternalServerException", "crashing on purpose"},
+		{"after the crash", "POST", "/predictions/unruly", "", []byte("5.1,3.5,1.4,0.2"), 200, "", `"probabilities"`},
+		{"garbage", "POST", "/predictions/unruly", "", []byte("garbage"), 500, "InternalServerException", "not a protocol frame"},
+		{"after the garbage", "POST", "/predictions/unruly", "", []byte("5.1,3.5,1.4,0.2"), 200, "", `"probabilities"`},
+	} {
+		t.Run(x.name, func(t *testing.T) { x.run(t, ts.inference.URL) })
+	}
+	start := time.Now()
+	exchange{"hang", "POST", "/predictions/unruly", "", []byte("hang"), 500, "InternalServerException", "did not answer within 2s"}.run(t, ts.inference.URL)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the hang took %v to fail", d)
+	}
+	// the third failure in a row waits TorchServe's backoff (1 s) before restarting
+	ok.run(t, ts.inference.URL)
+}
+
+// TestCustomHandlerTakesOver: a handler with inference() answers by itself, and its custom
+// metrics reach the metrics API.
+func TestCustomHandlerTakesOver(t *testing.T) {
+	ts := customServer(t, "takeover.py", "echo")
+	exchange{"echo", "POST", "/predictions/echo", "", []byte("hello"), 200, "", `"reversed": "olleh"`}.run(t, ts.inference.URL)
+	res, err := http.Get(ts.metrics.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if want := `ts_custom_echocalls{kind="test",model_name="echo",model_version="1.0"} 1`; !strings.Contains(string(b), want) {
+		t.Errorf("metrics lack %s", want)
+	}
+}

@@ -1,0 +1,279 @@
+"""ts custom handler support for Python: copy this file beside your handler.
+
+Write a class with TorchServe's methods and run it:
+
+    from ts_handler import BaseHandler, Tensor, run
+
+    class MyHandler(BaseHandler):
+        def initialize(self, context): ...          # once, when the process starts
+        def preprocess(self, request): ...          # request -> {input name: Tensor or numpy array}
+        def postprocess(self, outputs, request): ...# {output name: Tensor or array} -> bytes, str, or JSON-able
+        # def inference(self, request): ...         # define it to run the model yourself instead
+
+    if __name__ == "__main__":
+        run(MyHandler)
+
+ts runs the model (ONNX Runtime, batched) between preprocess and postprocess. A handler that
+defines inference() takes over: each request goes to inference(request), whose return value is
+the response. Only the standard library is needed; numpy arrays are accepted and returned when
+numpy is installed.
+
+The process speaks ts's frame protocol on stdin/stdout (docs/custom-handlers.md): anything a
+handler prints must go to stderr (print(..., file=sys.stderr), or logging), which ts logs.
+"""
+import array
+import json
+import struct
+import sys
+import traceback
+
+try:
+    import numpy
+except ImportError:  # numpy is optional
+    numpy = None
+
+__all__ = ["BaseHandler", "Context", "Request", "Tensor", "HandlerError", "run"]
+
+_FORMATS = {"float32": "f", "float64": "d", "int8": "b", "int16": "h", "int32": "i", "int64": "q",
+            "uint8": "B", "uint16": "H", "uint32": "I", "uint64": "Q", "bool": "B"}
+
+
+class HandlerError(Exception):
+    """Raise it to answer a request with an error status (400 by default), like TorchServe's
+    PredictionException."""
+
+    def __init__(self, message, code=400):
+        super().__init__(message)
+        self.code = code
+
+
+class Tensor:
+    """A tensor as ts sends it: an element type name, a shape and raw little-endian bytes."""
+
+    def __init__(self, dtype, shape, data):
+        self.dtype, self.shape, self.data = dtype, list(shape), bytes(data)
+
+    @classmethod
+    def from_list(cls, values, dtype="float32", shape=None):
+        """Builds a tensor from a (nested) list of numbers."""
+        flat = list(_flatten(values))
+        if shape is None:
+            shape = _shape_of(values)
+        fmt = _FORMATS[dtype]
+        return cls(dtype, shape, array.array(fmt, flat).tobytes() if sys.byteorder == "little"
+                   else struct.pack("<%d%s" % (len(flat), fmt), *flat))
+
+    @classmethod
+    def from_numpy(cls, a):
+        a = numpy.ascontiguousarray(a)
+        return cls(str(a.dtype), a.shape, a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes())
+
+    def tolist(self):
+        """The elements as a flat list (float16 and bfloat16 need numpy)."""
+        if self.dtype == "float16" and numpy is not None:
+            return numpy.frombuffer(self.data, "<f2").astype(float).tolist()
+        fmt = _FORMATS[self.dtype]
+        n = len(self.data) // struct.calcsize(fmt)
+        return list(struct.unpack("<%d%s" % (n, fmt), self.data))
+
+    def numpy(self):
+        return numpy.frombuffer(self.data, dtype=numpy.dtype(self.dtype).newbyteorder("<")).reshape(self.shape)
+
+
+def _flatten(v):
+    if isinstance(v, (list, tuple)):
+        for x in v:
+            yield from _flatten(x)
+    else:
+        yield v
+
+
+def _shape_of(v):
+    shape = []
+    while isinstance(v, (list, tuple)):
+        shape.append(len(v))
+        v = v[0] if v else None
+    return shape
+
+
+class Metrics:
+    """TorchServe's custom metrics API (context.metrics): values reported with the reply to the
+    current request, and exposed by ts's metrics API as ts_custom_<name>."""
+
+    def __init__(self):
+        self.pending = []
+
+    def add_metric(self, name, value, unit="Count", idx=None, dimensions=None, metric_type="counter"):
+        self.pending.append({"name": name, "value": float(value), "unit": unit, "type": str(metric_type).lower(),
+                             "dimensions": dict(dimensions or {})})
+
+    def add_counter(self, name, value, idx=None, dimensions=None):
+        self.add_metric(name, value, "Count", idx, dimensions, "counter")
+
+    def add_time(self, name, value, idx=None, unit="ms", dimensions=None):
+        self.add_metric(name, value, {"ms": "Milliseconds", "s": "Seconds"}.get(unit, unit), idx, dimensions, "gauge")
+
+    def add_size(self, name, value, idx=None, unit="MB", dimensions=None):
+        self.add_metric(name, value, unit, idx, dimensions, "gauge")
+
+    def add_percent(self, name, value, idx=None, dimensions=None):
+        self.add_metric(name, value, "Percent", idx, dimensions, "gauge")
+
+
+class Context:
+    """What the handler knows about its model, as TorchServe's context."""
+
+    def __init__(self, model):
+        self.model_name = model["name"]
+        self.version = model["version"]
+        self.manifest = model.get("manifest") or {}
+        self.system_properties = model.get("properties") or {}
+        self.model_yaml_config = model.get("config") or {}
+        self.inputs = model.get("inputs") or []
+        self.outputs = model.get("outputs") or []
+        self.metrics = Metrics()
+
+    @property
+    def model_dir(self):
+        return self.system_properties.get("model_dir")
+
+
+class Request:
+    """One request: its inputs by name ("body" for a raw body, form fields by their names),
+    headers, query parameters, and the state preprocess left for postprocess."""
+
+    def __init__(self, frame, blobs):
+        req = frame.get("request") or {}
+        self.id = req.get("id")
+        self.headers = {k.lower(): v[0] if v else "" for k, v in (req.get("headers") or {}).items()}
+        self.query = {k: v[0] if v else "" for k, v in (req.get("query") or {}).items()}
+        self.inputs = {}
+        self.content_types = {}
+        for desc, data in zip(frame.get("blobs") or [], blobs):
+            self.inputs[desc.get("name", "body")] = data
+            self.content_types[desc.get("name", "body")] = desc.get("content_type", "")
+        self.state = frame.get("state")
+
+    def data(self):
+        """The main payload, as TorchServe's handlers pick it: "data", else "body", else the first."""
+        for name in ("data", "body"):
+            if name in self.inputs:
+                return self.inputs[name]
+        return next(iter(self.inputs.values()), b"")
+
+
+class BaseHandler:
+    """Override initialize, preprocess and postprocess (and inference to run the model yourself).
+    preprocess may set request.state (anything JSON can hold) for postprocess to read."""
+
+    def initialize(self, context):
+        self.context = context
+
+    def preprocess(self, request):
+        raise HandlerError("preprocess is not implemented", 500)
+
+    def postprocess(self, outputs, request):
+        return {name: t.tolist() if isinstance(t, Tensor) else t for name, t in outputs.items()}
+
+
+def _read_exactly(stream, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = stream.read(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
+
+
+def _read_frame(stream):
+    head = _read_exactly(stream, 4)
+    if head is None:
+        return None, None
+    (n,) = struct.unpack(">I", head)
+    frame = json.loads(_read_exactly(stream, n))
+    blobs = [_read_exactly(stream, b["size"]) for b in frame.get("blobs") or []]
+    return frame, blobs
+
+
+def _write_frame(stream, frame, blobs=()):
+    frame["blobs"] = frame.get("blobs") or []
+    for desc, data in zip(frame["blobs"], blobs):
+        desc["size"] = len(data)
+    head = json.dumps(frame).encode()
+    stream.write(struct.pack(">I", len(head)) + head)
+    for data in blobs:
+        stream.write(data)
+    stream.flush()
+
+
+def _as_tensor(value):
+    if isinstance(value, Tensor):
+        return value
+    if numpy is not None and isinstance(value, numpy.ndarray):
+        return Tensor.from_numpy(value)
+    return Tensor.from_list(value)
+
+
+def _encode_body(value):
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value), "application/octet-stream"
+    if isinstance(value, str):
+        return value.encode(), "text/plain; charset=utf-8"
+    return (json.dumps(value, indent=2) + "\n").encode(), "application/json"
+
+
+def run(handler_class):
+    """Serves requests for ts until stdin closes."""
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # a stray print() must not corrupt the protocol
+    handler = handler_class()
+    takes_over = callable(getattr(handler, "inference", None))
+    while True:
+        frame, blobs = _read_frame(stdin)
+        if frame is None:
+            return
+        kind, fid = frame.get("type"), frame.get("id", 0)
+        context = getattr(handler, "context", None)
+        try:
+            if kind == "init":
+                context = Context(frame["model"])
+                handler.initialize(context)
+                handler.context = context
+                _write_frame(stdout, {"type": "ready", "id": fid, "inference": bool(takes_over)})
+                continue
+            request = Request(frame, blobs)
+            if kind == "preprocess":
+                tensors = handler.preprocess(request)
+                if isinstance(tensors, dict):
+                    items = list(tensors.items())
+                else:
+                    items = [(i["name"], t) for i, t in zip(context.inputs, tensors)]
+                out = [(name, _as_tensor(t)) for name, t in items]
+                reply = {"type": "tensors", "id": fid, "state": request.state,
+                         "blobs": [{"name": n, "dtype": t.dtype, "shape": t.shape} for n, t in out]}
+                _write_frame(stdout, _with_metrics(reply, context), [t.data for _, t in out])
+            elif kind in ("postprocess", "handle"):
+                if kind == "postprocess":
+                    outputs = {d["name"]: Tensor(d["dtype"], d["shape"], data) for d, data in zip(frame["blobs"], blobs)}
+                    if numpy is not None:
+                        outputs = {n: t.numpy() if t.dtype != "float16" else t for n, t in outputs.items()}
+                    result = handler.postprocess(outputs, request)
+                else:
+                    result = handler.inference(request)
+                body, ctype = _encode_body(result)
+                reply = {"type": "response", "id": fid, "content_type": ctype, "status": 200, "blobs": [{}]}
+                _write_frame(stdout, _with_metrics(reply, context), [body])
+            else:
+                _write_frame(stdout, {"type": "error", "id": fid, "code": 500, "message": "unknown message %r" % kind})
+        except HandlerError as e:
+            _write_frame(stdout, _with_metrics({"type": "error", "id": fid, "code": e.code, "message": str(e)}, context))
+        except Exception as e:  # the request fails, the process goes on
+            traceback.print_exc(file=sys.stderr)
+            _write_frame(stdout, {"type": "error", "id": fid, "code": 500, "message": "%s: %s" % (type(e).__name__, e)})
+
+
+def _with_metrics(reply, context):
+    if context is not None and context.metrics.pending:
+        reply["metrics"], context.metrics.pending = context.metrics.pending, []
+    return reply
