@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tsserve/ts/pkg/apierror"
+	"github.com/tsserve/ts/pkg/handlerkit"
 	"github.com/tsserve/ts/pkg/tensor"
 )
 
@@ -237,7 +238,7 @@ func (h *customHandler) spawn() (*proc, error) {
 	}()
 	m := h.model
 	props := map[string]any{"model_dir": m.Dir, "batch_size": 1, "gpu_id": nil, "server_name": "ts", "limit_max_image_pixels": true}
-	init := &frame{Type: "init", Model: &frameModel{Name: m.Name, Version: m.Version, Dir: m.Dir, Manifest: m.Manifest,
+	init := &handlerkit.Frame{Type: "init", Model: &handlerkit.FrameModel{Name: m.Name, Version: m.Version, Dir: m.Dir, Manifest: m.Manifest,
 		Inputs: m.Inputs, Outputs: m.Outputs, Config: m.Config, Properties: props}}
 	reply, err := h.exchange(context.Background(), p, init, h.startup)
 	if err != nil {
@@ -327,20 +328,20 @@ func (h *customHandler) failed() {
 }
 
 // exchange sends one frame and reads the reply, within timeout.
-func (h *customHandler) exchange(ctx context.Context, p *proc, f *frame, timeout time.Duration) (*frame, error) {
+func (h *customHandler) exchange(ctx context.Context, p *proc, f *handlerkit.Frame, timeout time.Duration) (*handlerkit.Frame, error) {
 	p.seq++
 	f.ID = p.seq
 	type result struct {
-		f   *frame
+		f   *handlerkit.Frame
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		if err := writeFrame(p.in, f); err != nil {
+		if err := handlerkit.WriteFrame(p.in, f); err != nil {
 			done <- result{err: err}
 			return
 		}
-		r, err := readFrame(p.out)
+		r, err := handlerkit.ReadFrame(p.out)
 		done <- result{r, err}
 	}()
 	timer := time.NewTimer(timeout)
@@ -359,7 +360,7 @@ func (h *customHandler) exchange(ctx context.Context, p *proc, f *frame, timeout
 			return nil, r.err
 		}
 		if r.f.ID != f.ID && r.f.Type != "ready" {
-			return nil, fmt.Errorf("%w (reply to message %d, expected %d)", errGarbage, r.f.ID, f.ID)
+			return nil, fmt.Errorf("%w (reply to message %d, expected %d)", handlerkit.ErrGarbage, r.f.ID, f.ID)
 		}
 		return r.f, nil
 	case <-timer.C:
@@ -370,7 +371,7 @@ func (h *customHandler) exchange(ctx context.Context, p *proc, f *frame, timeout
 }
 
 // call runs one exchange on a pooled process; a broken process is killed and replaced.
-func (h *customHandler) call(ctx context.Context, f *frame) (*frame, error) {
+func (h *customHandler) call(ctx context.Context, f *handlerkit.Frame) (*handlerkit.Frame, error) {
 	p, err := h.acquire(ctx)
 	if err != nil {
 		return nil, err
@@ -401,7 +402,7 @@ func (h *customHandler) call(ctx context.Context, f *frame) (*frame, error) {
 	return reply, nil
 }
 
-func (h *customHandler) record(ms []handlerMetric) {
+func (h *customHandler) record(ms []handlerkit.Metric) {
 	if h.onMetric == nil {
 		return
 	}
@@ -410,11 +411,11 @@ func (h *customHandler) record(ms []handlerMetric) {
 	}
 }
 
-func requestFrame(typ string, req *Request) *frame {
-	f := &frame{Type: typ, Request: &frameRequest{ID: req.ID, Headers: req.Header, Query: req.Query}}
+func requestFrame(typ string, req *Request) *handlerkit.Frame {
+	f := &handlerkit.Frame{Type: typ, Request: &handlerkit.FrameRequest{ID: req.ID, Headers: req.Header, Query: req.Query}}
 	for _, in := range req.Inputs {
-		f.Blobs = append(f.Blobs, blob{Name: in.Name, ContentType: in.ContentType})
-		f.data = append(f.data, in.Data)
+		f.Blobs = append(f.Blobs, handlerkit.Blob{Name: in.Name, ContentType: in.ContentType})
+		f.Data = append(f.Data, in.Data)
 	}
 	return f
 }
@@ -435,7 +436,7 @@ func (h *customHandler) Preprocess(ctx context.Context, req *Request) ([]*tensor
 		if err != nil {
 			return nil, apierror.Internal("custom handler tensor %q: %v", b.Name, err)
 		}
-		t, err := tensor.FromBytes(dt, b.Shape, reply.data[i])
+		t, err := tensor.FromBytes(dt, b.Shape, reply.Data[i])
 		if err != nil {
 			return nil, apierror.Internal("custom handler tensor %q: %v", b.Name, err)
 		}
@@ -456,7 +457,7 @@ func (h *customHandler) Preprocess(ctx context.Context, req *Request) ([]*tensor
 }
 
 func (h *customHandler) Postprocess(ctx context.Context, req *Request, outputs []*tensor.Tensor) (*Response, error) {
-	f := &frame{Type: "postprocess", Request: &frameRequest{ID: req.ID, Headers: req.Header, Query: req.Query}}
+	f := &handlerkit.Frame{Type: "postprocess", Request: &handlerkit.FrameRequest{ID: req.ID, Headers: req.Header, Query: req.Query}}
 	if state, ok := req.State.(json.RawMessage); ok {
 		f.State = state
 	}
@@ -464,8 +465,8 @@ func (h *customHandler) Postprocess(ctx context.Context, req *Request, outputs [
 		if t.DType == tensor.String {
 			return nil, apierror.Internal("string outputs cannot be sent to a custom handler")
 		}
-		f.Blobs = append(f.Blobs, blob{Name: h.model.Outputs[i].Name, DType: t.DType.String(), Shape: t.Shape})
-		f.data = append(f.data, t.Data)
+		f.Blobs = append(f.Blobs, handlerkit.Blob{Name: h.model.Outputs[i].Name, DType: t.DType.String(), Shape: t.Shape})
+		f.Data = append(f.Data, t.Data)
 	}
 	reply, err := h.call(ctx, f)
 	if err != nil {
@@ -482,13 +483,13 @@ func (h *customHandler) Handle(ctx context.Context, req *Request) (*Response, er
 	return responseOf(reply)
 }
 
-func responseOf(f *frame) (*Response, error) {
+func responseOf(f *handlerkit.Frame) (*Response, error) {
 	if f.Type != "response" {
 		return nil, apierror.Internal("custom handler answered %q, want response", f.Type)
 	}
 	res := &Response{ContentType: f.ContentType, Status: f.Status}
-	if len(f.data) > 0 {
-		res.Body = f.data[0]
+	if len(f.Data) > 0 {
+		res.Body = f.Data[0]
 	}
 	return res, nil
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -71,5 +72,54 @@ func TestCustomHandlerTakesOver(t *testing.T) {
 	res.Body.Close()
 	if want := `ts_custom_echocalls{kind="test",model_name="echo",model_version="1.0"} 1`; !strings.Contains(string(b), want) {
 		t.Errorf("metrics lack %s", want)
+	}
+}
+
+// TestGoHandlerTemplate builds templates/go and serves iris through it.
+func TestGoHandlerTemplate(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "handler")
+	cmd := exec.Command("go", "build", "-o", bin, "./templates/go")
+	cmd.Dir = testenv.Root()
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ts := emptyServer(t, nil)
+	res, err := archive.Pack(context.Background(), archive.PackOptions{
+		ModelName: "irisgo", SerializedFile: testenv.Path("samples/iris/model.onnx"), Handler: bin, ExportPath: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Rename(res.Path, filepath.Join(ts.store, "irisgo.mar"))
+	exchange{"register", "POST", "/models?url=irisgo.mar&initial_workers=2&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	exchange{"two flowers", "POST", "/predictions/irisgo", "", []byte("5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3"), 200, "", `"species": "virginica"`}.run(t, ts.inference.URL)
+	exchange{"bad csv", "POST", "/predictions/irisgo", "", []byte("5.1,3.5"), 400, "BadRequestException", "want four numbers"}.run(t, ts.inference.URL)
+}
+
+// TestPythonSampleHandler serves samples/custom/iris_handler.py as its README packs it.
+func TestPythonSampleHandler(t *testing.T) {
+	ts := emptyServer(t, nil)
+	res, err := archive.Pack(context.Background(), archive.PackOptions{
+		ModelName: "iriscsv", SerializedFile: testenv.Path("samples/iris/model.onnx"),
+		Handler:    testenv.Path("samples/custom/iris_handler.py"),
+		ExtraFiles: []string{testenv.Path("templates/python/ts_handler.py"), testenv.Path("samples/iris/index_to_name.json")},
+		ExportPath: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Rename(res.Path, filepath.Join(ts.store, "iriscsv.mar"))
+	exchange{"register", "POST", "/models?url=iriscsv.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	exchange{"csv", "POST", "/predictions/iriscsv", "", []byte("5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n"), 200, "", `"species": "virginica"`}.run(t, ts.inference.URL)
+	exchange{"bad csv", "POST", "/predictions/iriscsv", "", []byte("1,2,x,4"), 400, "BadRequestException", "four numbers"}.run(t, ts.inference.URL)
+	res2, err := http.Get(ts.metrics.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res2.Body)
+	res2.Body.Close()
+	if !strings.Contains(string(b), `ts_custom_irisflowers{model_name="iriscsv",model_version="1.0"} 2`) {
+		t.Errorf("the handler's IrisFlowers counter is not exposed")
 	}
 }

@@ -1,4 +1,4 @@
-package handler
+package handlerkit
 
 import (
 	"encoding/binary"
@@ -8,20 +8,22 @@ import (
 	"io"
 )
 
-// The custom handler protocol: ts and a handler process exchange frames over the process's
-// stdin and stdout. A frame is a 4-byte big-endian length, a JSON header of that length,
+// Package handlerkit is the custom handler protocol of ts, and a kit for writing custom
+// handlers in Go (templates/go shows one).
+//
+// ts and a handler process exchange frames over the process's stdin and stdout. A frame is a 4-byte big-endian length, a JSON header of that length,
 // then the raw bytes of the blobs the header lists (tensors, request bodies, response
 // bodies), one after another: tensors travel as raw little-endian bytes, never as base64 or
 // JSON numbers. docs/custom-handlers.md describes the messages.
 
-// maxHeader bounds a frame's JSON header; maxPayload its blobs.
+// MaxHeader bounds a frame's JSON header; MaxPayload its blobs.
 const (
-	maxHeader  = 16 << 20
-	maxPayload = 1 << 30
+	MaxHeader  = 16 << 20
+	MaxPayload = 1 << 30
 )
 
-// blob describes one raw part of a frame's payload.
-type blob struct {
+// Blob describes one raw part of a frame's payload.
+type Blob struct {
 	Name        string  `json:"name,omitempty"`
 	Size        int64   `json:"size"`
 	ContentType string  `json:"content_type,omitempty"`
@@ -29,14 +31,14 @@ type blob struct {
 	Shape       []int64 `json:"shape,omitempty"`
 }
 
-// frame is one message.
-type frame struct {
+// Frame is one message.
+type Frame struct {
 	Type    string          `json:"type"`
 	ID      int64           `json:"id,omitempty"`
-	Blobs   []blob          `json:"blobs,omitempty"`
-	Request *frameRequest   `json:"request,omitempty"`
+	Blobs   []Blob          `json:"blobs,omitempty"`
+	Request *FrameRequest   `json:"request,omitempty"`
 	State   json.RawMessage `json:"state,omitempty"`
-	Model   *frameModel     `json:"model,omitempty"`
+	Model   *FrameModel     `json:"model,omitempty"`
 
 	// replies
 	Inference   bool            `json:"inference,omitempty"` // ready: the handler runs the model itself
@@ -44,18 +46,20 @@ type frame struct {
 	ContentType string          `json:"content_type,omitempty"`
 	Code        int             `json:"code,omitempty"`
 	Message     string          `json:"message,omitempty"`
-	Metrics     []handlerMetric `json:"metrics,omitempty"`
+	Metrics     []Metric `json:"metrics,omitempty"`
 
-	data [][]byte // the blobs' bytes
+	Data [][]byte `json:"-"` // the blobs' bytes
 }
 
-type frameRequest struct {
+// FrameRequest is the request a frame is about.
+type FrameRequest struct {
 	ID      string              `json:"id"`
 	Headers map[string][]string `json:"headers,omitempty"`
 	Query   map[string][]string `json:"query,omitempty"`
 }
 
-type frameModel struct {
+// FrameModel is what the init frame says about the model.
+type FrameModel struct {
 	Name       string         `json:"name"`
 	Version    string         `json:"version"`
 	Dir        string         `json:"model_dir"`
@@ -66,8 +70,8 @@ type frameModel struct {
 	Properties map[string]any `json:"properties"`
 }
 
-// handlerMetric is a custom metric a handler reports with a reply.
-type handlerMetric struct {
+// Metric is a custom metric a handler reports with a reply.
+type Metric struct {
 	Name       string            `json:"name"`
 	Value      float64           `json:"value"`
 	Unit       string            `json:"unit,omitempty"`
@@ -75,12 +79,13 @@ type handlerMetric struct {
 	Dimensions map[string]string `json:"dimensions,omitempty"`
 }
 
-func writeFrame(w io.Writer, f *frame) error {
-	if len(f.Blobs) != len(f.data) {
+// WriteFrame writes one frame; the blobs' sizes are set from Data.
+func WriteFrame(w io.Writer, f *Frame) error {
+	if len(f.Blobs) != len(f.Data) {
 		return errors.New("frame blobs and data disagree")
 	}
 	for i := range f.Blobs {
-		f.Blobs[i].Size = int64(len(f.data[i]))
+		f.Blobs[i].Size = int64(len(f.Data[i]))
 	}
 	head, err := json.Marshal(f)
 	if err != nil {
@@ -94,7 +99,7 @@ func writeFrame(w io.Writer, f *frame) error {
 	if _, err := w.Write(head); err != nil {
 		return err
 	}
-	for _, d := range f.data {
+	for _, d := range f.Data {
 		if _, err := w.Write(d); err != nil {
 			return err
 		}
@@ -102,30 +107,31 @@ func writeFrame(w io.Writer, f *frame) error {
 	return nil
 }
 
-// errGarbage is a frame that does not follow the protocol.
-var errGarbage = errors.New("the handler wrote something that is not a protocol frame")
+// ErrGarbage is a frame that does not follow the protocol.
+var ErrGarbage = errors.New("the handler wrote something that is not a protocol frame")
 
-func readFrame(r io.Reader) (*frame, error) {
+// ReadFrame reads one frame and its blobs.
+func ReadFrame(r io.Reader) (*Frame, error) {
 	var n [4]byte
 	if _, err := io.ReadFull(r, n[:]); err != nil {
 		return nil, err
 	}
 	size := binary.BigEndian.Uint32(n[:])
-	if size == 0 || size > maxHeader {
-		return nil, fmt.Errorf("%w (header length %d)", errGarbage, size)
+	if size == 0 || size > MaxHeader {
+		return nil, fmt.Errorf("%w (header length %d)", ErrGarbage, size)
 	}
 	head := make([]byte, size)
 	if _, err := io.ReadFull(r, head); err != nil {
 		return nil, err
 	}
-	f := &frame{}
+	f := &Frame{}
 	if err := json.Unmarshal(head, f); err != nil {
-		return nil, fmt.Errorf("%w: %v", errGarbage, err)
+		return nil, fmt.Errorf("%w: %v", ErrGarbage, err)
 	}
 	var total int64
 	for _, b := range f.Blobs {
-		if b.Size < 0 || b.Size > maxPayload-total {
-			return nil, fmt.Errorf("%w (blob of %d bytes)", errGarbage, b.Size)
+		if b.Size < 0 || b.Size > MaxPayload-total {
+			return nil, fmt.Errorf("%w (blob of %d bytes)", ErrGarbage, b.Size)
 		}
 		total += b.Size
 	}
@@ -134,7 +140,7 @@ func readFrame(r io.Reader) (*frame, error) {
 		if _, err := io.ReadFull(r, d); err != nil {
 			return nil, err
 		}
-		f.data = append(f.data, d)
+		f.Data = append(f.Data, d)
 	}
 	return f, nil
 }

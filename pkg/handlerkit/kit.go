@@ -1,0 +1,215 @@
+package handlerkit
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime/debug"
+
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// Context is what a handler knows about its model.
+type Context struct {
+	Model   FrameModel
+	Metrics *Metrics
+}
+
+// Metrics collects custom metrics; they are sent with the reply to the current request and
+// exposed by ts as ts_custom_<name>.
+type Metrics struct{ pending []Metric }
+
+// Add records a metric: typ is counter, gauge or histogram.
+func (m *Metrics) Add(name string, value float64, unit, typ string, dims map[string]string) {
+	m.pending = append(m.pending, Metric{Name: name, Value: value, Unit: unit, Type: typ, Dimensions: dims})
+}
+
+// Counter adds value to a counter.
+func (m *Metrics) Counter(name string, value float64, dims map[string]string) {
+	m.Add(name, value, "Count", "counter", dims)
+}
+
+// Request is one request: its inputs by name ("body" for a raw body, form fields by name).
+type Request struct {
+	ID           string
+	Headers      http.Header
+	Query        url.Values
+	Inputs       map[string][]byte
+	ContentTypes map[string]string
+	order        []string
+	// State is what Preprocess keeps for Postprocess (it travels as JSON).
+	State json.RawMessage
+}
+
+// Data returns the main payload: the input named "data", else "body", else the first.
+func (r *Request) Data() []byte {
+	for _, n := range []string{"data", "body"} {
+		if b, ok := r.Inputs[n]; ok {
+			return b
+		}
+	}
+	if len(r.order) > 0 {
+		return r.Inputs[r.order[0]]
+	}
+	return nil
+}
+
+// Response is a handler's answer.
+type Response struct {
+	Body        []byte
+	ContentType string
+	Status      int
+}
+
+// JSON builds a JSON response.
+func JSON(v any) (*Response, error) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return &Response{Body: append(b, '\n'), ContentType: "application/json"}, nil
+}
+
+// Error answers a request with a status (400 for a client mistake).
+type Error struct {
+	Code    int
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Handler is a custom handler: ts runs the model between Preprocess and Postprocess.
+type Handler interface {
+	Initialize(ctx *Context) error
+	// Preprocess turns a request into the model's inputs, by input name; it may set r.State.
+	Preprocess(ctx *Context, r *Request) (map[string]*tensor.Tensor, error)
+	// Postprocess turns the model's outputs, by name, into the response.
+	Postprocess(ctx *Context, r *Request, outputs map[string]*tensor.Tensor) (*Response, error)
+}
+
+// Inferencer is a handler that runs the model itself: each request goes to Inference.
+type Inferencer interface {
+	Inference(ctx *Context, r *Request) (*Response, error)
+}
+
+// Run serves ts's requests on stdin/stdout until stdin closes. Write logs to stderr only.
+func Run(h Handler) error {
+	return Serve(h, os.Stdin, os.Stdout)
+}
+
+// Serve is Run on any streams.
+func Serve(h Handler, in io.Reader, out io.Writer) error {
+	r := bufio.NewReaderSize(in, 1<<16)
+	w := bufio.NewWriterSize(out, 1<<16)
+	ctx := &Context{Metrics: &Metrics{}}
+	_, takesOver := h.(Inferencer)
+	for {
+		f, err := ReadFrame(r)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		reply := answer(h, ctx, f, takesOver)
+		reply.ID = f.ID
+		if len(ctx.Metrics.pending) > 0 {
+			reply.Metrics, ctx.Metrics.pending = ctx.Metrics.pending, nil
+		}
+		if err := WriteFrame(w, reply); err != nil {
+			return err
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	}
+}
+
+// answer handles one frame; a panic or error becomes an error frame.
+func answer(h Handler, ctx *Context, f *Frame, takesOver bool) (reply *Frame) {
+	defer func() {
+		if p := recover(); p != nil {
+			fmt.Fprintf(os.Stderr, "handler panic: %v\n%s", p, debug.Stack())
+			reply = &Frame{Type: "error", Code: 500, Message: fmt.Sprintf("handler panic: %v", p)}
+		}
+	}()
+	fail := func(err error) *Frame {
+		var e *Error
+		if errors.As(err, &e) {
+			return &Frame{Type: "error", Code: e.Code, Message: e.Message}
+		}
+		return &Frame{Type: "error", Code: 500, Message: err.Error()}
+	}
+	if f.Type == "init" {
+		if f.Model != nil {
+			ctx.Model = *f.Model
+		}
+		if err := h.Initialize(ctx); err != nil {
+			return fail(err)
+		}
+		return &Frame{Type: "ready", Inference: takesOver}
+	}
+	req := &Request{Inputs: map[string][]byte{}, ContentTypes: map[string]string{}, State: f.State}
+	if f.Request != nil {
+		req.ID, req.Headers, req.Query = f.Request.ID, f.Request.Headers, f.Request.Query
+	}
+	switch f.Type {
+	case "preprocess", "handle":
+		for i, b := range f.Blobs {
+			req.Inputs[b.Name], req.ContentTypes[b.Name] = f.Data[i], b.ContentType
+			req.order = append(req.order, b.Name)
+		}
+		if f.Type == "handle" {
+			inf, ok := h.(Inferencer)
+			if !ok {
+				return fail(errors.New("this handler does not run inference itself"))
+			}
+			res, err := inf.Inference(ctx, req)
+			if err != nil {
+				return fail(err)
+			}
+			return responseFrame(res)
+		}
+		tensors, err := h.Preprocess(ctx, req)
+		if err != nil {
+			return fail(err)
+		}
+		out := &Frame{Type: "tensors", State: req.State}
+		for name, t := range tensors {
+			out.Blobs = append(out.Blobs, Blob{Name: name, DType: t.DType.String(), Shape: t.Shape})
+			out.Data = append(out.Data, t.Data)
+		}
+		return out
+	case "postprocess":
+		outputs := map[string]*tensor.Tensor{}
+		for i, b := range f.Blobs {
+			dt, err := tensor.ParseDType(b.DType)
+			if err != nil {
+				return fail(err)
+			}
+			t, err := tensor.FromBytes(dt, b.Shape, f.Data[i])
+			if err != nil {
+				return fail(err)
+			}
+			outputs[b.Name] = t
+		}
+		res, err := h.Postprocess(ctx, req, outputs)
+		if err != nil {
+			return fail(err)
+		}
+		return responseFrame(res)
+	}
+	return fail(fmt.Errorf("unknown message %q", f.Type))
+}
+
+func responseFrame(r *Response) *Frame {
+	if r == nil {
+		r = &Response{}
+	}
+	return &Frame{Type: "response", Status: r.Status, ContentType: r.ContentType, Blobs: []Blob{{}}, Data: [][]byte{r.Body}}
+}
