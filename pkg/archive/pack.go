@@ -38,9 +38,11 @@ type PackOptions struct {
 	ExportPath       string
 	Format           Format
 	Force            bool
-	Runtime          string
-	Description      string
-	ArchiverVersion  string
+	// FP16 stores the model's float32 weights as float16 (see onnx.ConvertWeightsFP16).
+	FP16            bool
+	Runtime         string
+	Description     string
+	ArchiverVersion string
 	// Now stamps createdOn; nil means time.Now.
 	Now func() time.Time
 }
@@ -94,6 +96,15 @@ func Pack(ctx context.Context, o PackOptions) (*Result, error) {
 	if err := checkExportPath(o.ExportPath); err != nil {
 		return nil, err
 	}
+	modelSrc := o.SerializedFile
+	if o.FP16 {
+		half, err := halfWeights(o.SerializedFile, o.ExportPath)
+		if err != nil {
+			return nil, err
+		}
+		defer os.Remove(half)
+		modelSrc = half
+	}
 	out := filepath.Join(o.ExportPath, o.Format.OutputName(o.ModelName))
 	if _, err := os.Lstat(out); err == nil && !o.Force {
 		return nil, fmt.Errorf("%s already exists; use --force to replace it", out)
@@ -116,7 +127,7 @@ func Pack(ctx context.Context, o PackOptions) (*Result, error) {
 		entries = append(entries, es...)
 		return name, err
 	}
-	if m.Model.SerializedFile, err = add(filepath.Base(o.SerializedFile), o.SerializedFile); err != nil {
+	if m.Model.SerializedFile, err = add(filepath.Base(o.SerializedFile), modelSrc); err != nil {
 		return nil, err
 	}
 	if m.Model.Handler, err = handlerEntry(o.Handler, add); err != nil {
@@ -171,6 +182,32 @@ func Pack(ctx context.Context, o PackOptions) (*Result, error) {
 		return res, writeFolder(ctx, out, entries, m)
 	}
 	return res, writeFile(ctx, out, o.Format, o.ModelName, entries, m)
+}
+
+// halfWeights writes a float16-weights copy of a model next to the archive being made.
+func halfWeights(model, dir string) (string, error) {
+	in, err := os.Open(model)
+	if err != nil {
+		return "", err
+	}
+	defer in.Close()
+	st, err := in.Stat()
+	if err != nil {
+		return "", err
+	}
+	out, err := os.CreateTemp(dir, ".fp16-*.onnx")
+	if err != nil {
+		return "", err
+	}
+	_, err = onnx.ConvertWeightsFP16(in, st.Size(), out)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(out.Name())
+		return "", fmt.Errorf("--fp16: %w", err)
+	}
+	return out.Name(), nil
 }
 
 func now(o PackOptions) time.Time {

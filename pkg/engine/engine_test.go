@@ -15,6 +15,7 @@ import (
 
 	"github.com/tsserve/ts/pkg/config"
 	"github.com/tsserve/ts/pkg/internal/testenv"
+	"github.com/tsserve/ts/pkg/onnx"
 	"github.com/tsserve/ts/pkg/tensor"
 )
 
@@ -411,4 +412,45 @@ func TestWrongDeclaredShape(t *testing.T) {
 			t.Errorf("run %d: %v %v", i, out[0].Shape, v)
 		}
 	}
+}
+
+// TestConvertWeightsFP16: a float32 model with float16 weights (pkg/onnx) is half the size,
+// keeps float32 inputs and outputs, and predicts the same classes.
+func TestConvertWeightsFP16(t *testing.T) {
+	src := testenv.Path("samples/digits/model.onnx")
+	f, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	dst := filepath.Join(t.TempDir(), "half.onnx")
+	out, _ := os.Create(dst)
+	stats, err := onnx.ConvertWeightsFP16(f, st.Size(), out)
+	out.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	half, _ := os.Stat(dst)
+	if stats.Converted < 4 || half.Size() > st.Size()*6/10 {
+		t.Errorf("converted %d weights, %d → %d bytes", stats.Converted, st.Size(), half.Size())
+	}
+	f32 := mustLoad(t, src, Options{})
+	f16 := mustLoad(t, dst, Options{})
+	if f16.Inputs()[0].DType != tensor.Float32 || f16.Outputs()[0].DType != tensor.Float32 {
+		t.Errorf("inputs/outputs changed type: %v %v", f16.Inputs(), f16.Outputs())
+	}
+	ref, _ := testenv.LoadReference(testenv.Path("samples/digits/reference.json"))
+	a, err := f32.Run(context.Background(), []*tensor.Tensor{ref.Inputs["input"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := f16.Run(context.Background(), []*tensor.Tensor{ref.Inputs["input"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pa, pb := argmaxRows(t, a[0]), argmaxRows(t, b[0]); !slices.Equal(pa, pb) {
+		t.Errorf("float32 weights predict %v, float16 weights %v", pa, pb)
+	}
+	closeTo(t, "logits", b[0], a[0], 5e-2)
 }

@@ -20,6 +20,7 @@ type PackCmd struct {
 	ExportPath       string `name:"export-path" default:"." placeholder:"DIR" help:"Folder to write the archive to (created if missing)."`
 	ArchiveFormat    string `name:"archive-format" default:"default" enum:"default,zip-store,tgz,tzst,no-archive" help:"default (.mar zip, weights stored), zip-store, tgz, tzst (zstd tarball) or no-archive (a folder)."`
 	Force            bool   `name:"force" short:"f" help:"Replace an existing archive."`
+	FP16             bool   `name:"fp16" help:"Store the model's float32 weights as float16 (half the size; inputs, outputs and arithmetic stay float32)."`
 	Description      string `name:"description" placeholder:"TEXT" help:"Description stored in the manifest."`
 	Output           string `name:"output" short:"o" default:"text" enum:"text,json" help:"Output: text or json."`
 }
@@ -34,7 +35,7 @@ func (c *PackCmd) Run(g *globals) error {
 		ModelName: c.ModelName, Version: c.Version, SerializedFile: c.SerializedFile, Handler: c.Handler,
 		ExtraFiles: extra, RequirementsFile: c.RequirementsFile, ConfigFile: c.ConfigFile,
 		ExportPath: c.ExportPath, Format: archive.Format(c.ArchiveFormat), Force: c.Force,
-		Runtime: c.Runtime, Description: c.Description, ArchiverVersion: Version,
+		Runtime: c.Runtime, Description: c.Description, ArchiverVersion: Version, FP16: c.FP16,
 	})
 	if err != nil {
 		return err
