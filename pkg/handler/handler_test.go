@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"image/png"
@@ -141,21 +139,6 @@ func TestPreprocessDigitsSample(t *testing.T) {
 	}
 }
 
-// hugePNG is a valid PNG header claiming 100000×100000 pixels.
-func hugePNG() []byte {
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], 100000)
-	binary.BigEndian.PutUint32(ihdr[4:], 100000)
-	ihdr[8], ihdr[9] = 8, 2
-	binary.Write(&b, binary.BigEndian, uint32(13))
-	chunk := append([]byte("IHDR"), ihdr...)
-	b.Write(chunk)
-	binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(chunk))
-	return b.Bytes()
-}
-
 func TestPreprocessBadInput(t *testing.T) {
 	h, err := newImageClassifier(&Model{Inputs: []tensor.Info{digitsInput}, Dir: t.TempDir()})
 	if err != nil {
@@ -166,7 +149,7 @@ func TestPreprocessBadInput(t *testing.T) {
 		"empty":          nil,
 		"text":           []byte("hello, this is not an image at all"),
 		"truncated jpeg": good[:len(good)/2],
-		"huge":           hugePNG(),
+		"huge":           testenv.HugePNG(),
 		"json":           []byte(`{"inputs": [1, 2, 3]}`),
 	}
 	for name, body := range cases {
@@ -307,5 +290,74 @@ func TestTensorHandler(t *testing.T) {
 	want := `{"outputs":[{"name":"probabilities","shape":[1,3],"dtype":"float32","data":[0.1,null,0.7]}]}` + "\n"
 	if string(res.Body) != want {
 		t.Errorf("body %s, want %s", res.Body, want)
+	}
+}
+
+// TestMatchesTorchvision: the image_classifier's default preprocessing of a 1024×768 JPEG
+// (Resize(256) + CenterCrop(224), antialiased) matches torchvision's, made with Debian's
+// torchvision by testdata/make_reference.py, within a small tolerance. The differences come
+// from JPEG decoding (Go's decoder and libjpeg round differently) and resampling.
+func TestMatchesTorchvision(t *testing.T) {
+	data, err := os.ReadFile("testdata/photo.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open("testdata/photo_torchvision.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := png.Decode(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := newImageSpec(tensor.Info{Name: "x", DType: tensor.Float32, Shape: []int64{-1, 3, 224, 224}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := decodeImage(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := spec.prepare(img)
+	if got.Bounds().Dx() != 224 || got.Bounds().Dy() != 224 {
+		t.Fatalf("prepared %v", got.Bounds())
+	}
+	var sum, worst float64
+	n := 0
+	for y := 0; y < 224; y++ {
+		for x := 0; x < 224; x++ {
+			r1, g1, b1, _ := got.At(got.Bounds().Min.X+x, got.Bounds().Min.Y+y).RGBA()
+			r2, g2, b2, _ := ref.At(x, y).RGBA()
+			for _, d := range []float64{float64(r1>>8) - float64(r2>>8), float64(g1>>8) - float64(g2>>8), float64(b1>>8) - float64(b2>>8)} {
+				sum += math.Abs(d)
+				worst = math.Max(worst, math.Abs(d))
+				n++
+			}
+		}
+	}
+	mae := sum / float64(n)
+	t.Logf("mean absolute difference %.2f levels of 255, worst %.0f", mae, worst)
+	if mae > 1.0 || worst > 16 {
+		t.Errorf("mean absolute difference %.2f levels (of 255), worst %.0f, from torchvision; want ≤ 1 and ≤ 16", mae, worst)
+	}
+}
+
+// BenchmarkImagePreprocess: decode, resize, crop and normalise a 1024×768 JPEG.
+func BenchmarkImagePreprocess(b *testing.B) {
+	data, err := os.ReadFile("testdata/photo.jpg")
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := newImageClassifier(&Model{Inputs: []tensor.Info{{Name: "x", DType: tensor.Float32, Shape: []int64{-1, 3, 224, 224}}}, Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := &Request{Inputs: []Input{{Name: "body", Data: data}}}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := h.Preprocess(context.Background(), req); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
