@@ -6,7 +6,7 @@ LDFLAGS  := -X github.com/tsserve/ts/pkg/cli.Version=$(VERSION) \
             -X github.com/tsserve/ts/pkg/cli/archivecmd.Version=$(VERSION) \
             -X github.com/tsserve/ts/pkg/config.SetupDir=$(CURDIR)/.ort
 
-.PHONY: all setup build test demo vet fmt fmt-check fuzz clean samples bench-archive bench bench-models
+.PHONY: all setup build test demo vet fmt fmt-check fuzz clean samples bench-archive bench bench-models completions
 
 all: build
 
@@ -22,6 +22,16 @@ build: setup
 ## test: every test, against the real ONNX Runtime
 test: setup
 	$(GO) test ./...
+
+## completions: write completions/ from the binaries' command lines (a test checks they are current)
+completions:
+	@mkdir -p completions
+	$(GO) run ./cmd/ts completion bash > completions/ts.bash
+	$(GO) run ./cmd/ts completion zsh > completions/_ts
+	$(GO) run ./cmd/ts completion fish > completions/ts.fish
+	CGO_ENABLED=0 $(GO) run ./cmd/tsarchive completion bash > completions/tsarchive.bash
+	CGO_ENABLED=0 $(GO) run ./cmd/tsarchive completion zsh > completions/_tsarchive
+	CGO_ENABLED=0 $(GO) run ./cmd/tsarchive completion fish > completions/tsarchive.fish
 
 ## demo: pack the digits sample, serve it, classify a sample image, stop
 demo: build

@@ -2,7 +2,9 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -12,6 +14,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/tsserve/ts/pkg/cli/term"
+	"github.com/tsserve/ts/pkg/client"
 	"github.com/tsserve/ts/pkg/config"
 	"github.com/tsserve/ts/pkg/engine"
 )
@@ -34,10 +37,55 @@ func VersionString() string {
 type Globals struct {
 	ORTLib   string `name:"ort-lib" placeholder:"PATH" help:"ONNX Runtime shared library to load (default: $$TS_ORT_LIB, then beside the executable, then the set-up folder)."`
 	LogLevel string `name:"log-level" default:"info" enum:"debug,info,warn,error" help:"Log level: debug, info, warn or error."`
+	Output   string `name:"output" short:"o" default:"text" enum:"text,json,yaml" help:"Output: text (tables on a terminal, tab-separated in a pipe), json or yaml."`
+
+	Host           string `name:"host" env:"${env_host}" placeholder:"ADDR" help:"Server address (inference API): host[:port] or http(s)://host[:port]; default 127.0.0.1:8080."`
+	ManagementHost string `name:"management-host" env:"${env_management_host}" placeholder:"ADDR" help:"Management API address (default: the host's name, port 8081)."`
+	MetricsHost    string `name:"metrics-host" env:"${env_metrics_host}" placeholder:"ADDR" help:"Metrics API address (default: the host's name, port 8082)."`
+	Token          string `name:"token" env:"${env_token}" placeholder:"TOKEN" help:"Bearer token for servers that want one."`
+	TokenFile      string `name:"token-file" type:"path" placeholder:"FILE" help:"TorchServe's key_file.json: its inference and management keys."`
+	Insecure       bool   `name:"insecure" help:"Do not verify the server's TLS certificate."`
+	CAFile         string `name:"ca-file" type:"path" placeholder:"FILE" help:"PEM certificate authority for the server's TLS certificate."`
 
 	stdout io.Writer
 	stderr io.Writer
 	logger *slog.Logger
+	io     *term.IO
+	parser *kong.Kong
+}
+
+// IO is where results go, knowing terminals from pipes.
+func (g *Globals) IO() *term.IO {
+	if g.io == nil {
+		g.io = term.New(g.Stdout(), g.stderr, os.Environ(), os.Getenv(config.EnvForceTTY) != "")
+		g.io.Format = g.Output
+	}
+	return g.io
+}
+
+// Client connects to the server the flags and environment name.
+func (g *Globals) Client() (*client.Client, error) {
+	o := client.Options{Host: g.Host, Management: g.ManagementHost, Metrics: g.MetricsHost, Token: g.Token,
+		Insecure: g.Insecure, CAFile: g.CAFile}
+	if g.TokenFile != "" {
+		b, err := os.ReadFile(g.TokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("token file: %w", err)
+		}
+		var keys struct {
+			Management struct{ Key string } `json:"management"`
+			Inference  struct{ Key string } `json:"inference"`
+		}
+		if err := json.Unmarshal(b, &keys); err != nil {
+			return nil, fmt.Errorf("token file %s: %w", g.TokenFile, err)
+		}
+		o.ManagementToken, o.InferenceToken = keys.Management.Key, keys.Inference.Key
+	}
+	c, err := client.New(o)
+	if err != nil {
+		return nil, term.WithCode(term.ExitUsage, err)
+	}
+	return c, nil
 }
 
 // Logger returns the logger built from --log-level, writing to stderr.
@@ -50,6 +98,11 @@ func (g *Globals) Logger() *slog.Logger {
 	return g.logger
 }
 
+// quietLogger logs warnings and errors only (for commands that load models in-process).
+func (g *Globals) quietLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
 // InitEngine loads ONNX Runtime from --ort-lib, TS_ORT_LIB, beside the executable or the
 // set-up folder.
 func (g *Globals) InitEngine() (*engine.Library, error) {
@@ -59,8 +112,19 @@ func (g *Globals) InitEngine() (*engine.Library, error) {
 type tsCLI struct {
 	Globals
 
-	Serve   ServeCmd   `cmd:"" help:"Serve models over HTTP with TorchServe's inference and management APIs."`
-	Version VersionCmd `cmd:"" help:"Print the versions of ts and ONNX Runtime, and the execution providers available."`
+	Serve      ServeCmd      `cmd:"" help:"Serve models over HTTP with TorchServe's inference and management APIs."`
+	Register   RegisterCmd   `cmd:"" help:"Register a model archive (a file in the server's model store, a URL, or a local file to upload)."`
+	Unregister UnregisterCmd `cmd:"" help:"Unregister a model or one of its versions."`
+	List       ListCmd       `cmd:"" aliases:"ls" help:"List the registered models."`
+	Describe   DescribeCmd   `cmd:"" help:"Describe a model: versions, workers, batching, inputs and outputs, traffic split."`
+	Scale      ScaleCmd      `cmd:"" help:"Set a model version's workers."`
+	SetDefault SetDefaultCmd `cmd:"" name:"set-default" help:"Make a version the model's default."`
+	Split      SplitCmd      `cmd:"" help:"Show or set a model's traffic split across versions (A/B tests, canaries)."`
+	Infer      InferCmd      `cmd:"" help:"Send files to a model and show the answers (or run an archive locally with --local)."`
+	Metrics    MetricsCmd    `cmd:"" help:"Print the server's Prometheus metrics."`
+	Ping       PingCmd       `cmd:"" help:"Check the server's health."`
+	Version    VersionCmd    `cmd:"" help:"Print the versions of ts and ONNX Runtime, and the execution providers available."`
+	Completion CompletionCmd `cmd:"" hidden:"" help:"Print a shell completion script (bash, zsh or fish)."`
 }
 
 // Main runs the ts command line and returns the process exit code.
@@ -75,6 +139,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		kong.Exit(func(code int) { exit = code }),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: true}),
 		kong.Bind(&c.Globals),
+		kong.Vars{"env_host": config.EnvHost, "env_management_host": config.EnvManagementHost,
+			"env_metrics_host": config.EnvMetricsHost, "env_token": config.EnvToken},
 	)
 	if err != nil {
 		return term.Report(stderr, "ts", err)
@@ -86,7 +152,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return term.Report(stderr, "ts", usageError(err))
 	}
-	return term.Report(stderr, "ts", ctx.Run())
+	c.parser = parser
+	return term.Report(stderr, "ts", exitError(ctx.Run()))
 }
 
 // usageError marks a kong parse error as a usage error.

@@ -37,6 +37,7 @@ type ServeCmd struct {
 	ProviderFallback  *bool    `name:"provider-fallback" help:"Run on CPU, with a warning, when the execution provider is unavailable."`
 	IntraOpThreads    *int     `name:"intra-op-threads" placeholder:"N" help:"ONNX Runtime intra-op threads per model (default: cores / workers)."`
 	EnableModelAPI    *bool    `name:"enable-model-api" negatable:"" help:"Allow registering and unregistering models through the management API (on by default)."`
+	EnableUpload      *bool    `name:"enable-upload" help:"Accept archives uploaded into the model store (ts register of a local file on a remote server)."`
 	Snapshot          *bool    `name:"snapshot" help:"Save registered models after each change and restore them at start (enable_model_snapshot)."`
 	NoConfigSnapshots bool     `name:"ncs" aliases:"no-config-snapshots" help:"Neither restore nor save the model snapshot."`
 	PrintConfig       bool     `name:"print-config" help:"Print every setting with its value and where it came from, then exit."`
@@ -73,6 +74,7 @@ func (c *ServeCmd) flags() map[string]string {
 	boolean("provider_fallback", c.ProviderFallback)
 	num("intra_op_threads", c.IntraOpThreads)
 	boolean("enable_model_api", c.EnableModelAPI)
+	boolean("enable_model_upload", c.EnableUpload)
 	boolean("enable_model_snapshot", c.Snapshot)
 	if c.NoConfigSnapshots {
 		f["enable_model_snapshot"] = "false"

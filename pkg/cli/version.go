@@ -1,29 +1,25 @@
 package cli
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
 )
 
 // VersionCmd is `ts version`.
-type VersionCmd struct {
-	Output string `short:"o" default:"text" enum:"text,json" help:"Output format: text or json."`
-}
+type VersionCmd struct{}
 
 // Run prints ts's version, then ONNX Runtime's version, library path and execution
 // providers (or why the library could not be loaded).
 func (c *VersionCmd) Run(g *Globals) error {
 	lib, err := g.InitEngine()
-	if c.Output == "json" {
-		doc := map[string]any{"version": VersionString(), "go": runtime.Version(), "platform": runtime.GOOS + "/" + runtime.GOARCH}
-		if lib != nil {
-			doc["onnxruntime"] = lib
-		}
-		b, _ := json.MarshalIndent(doc, "", "  ")
-		fmt.Fprintln(g.Stdout(), string(b))
-		return err
+	doc := map[string]any{"version": VersionString(), "go": runtime.Version(), "platform": runtime.GOOS + "/" + runtime.GOARCH}
+	if lib != nil {
+		doc["onnxruntime"] = lib
+	}
+	if done, derr := g.IO().Data(doc); done {
+		return errors.Join(err, derr)
 	}
 	fmt.Fprintf(g.Stdout(), "ts %s (%s, %s/%s)\n", VersionString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	if err != nil {

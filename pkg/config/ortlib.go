@@ -99,3 +99,16 @@ func setupDirs(exeDir string) []string {
 	}
 	return dirs
 }
+
+// Environment variables of the ts client commands (ts register, list, infer, ...).
+const (
+	// EnvHost is the server's inference API, like OLLAMA_HOST: host[:port] or http(s)://host[:port].
+	EnvHost = "TS_HOST"
+	// EnvManagementHost and EnvMetricsHost override the addresses derived from EnvHost.
+	EnvManagementHost = "TS_MANAGEMENT_HOST"
+	EnvMetricsHost    = "TS_METRICS_HOST"
+	// EnvToken is sent as a bearer token.
+	EnvToken = "TS_TOKEN"
+	// EnvForceTTY makes the CLI write for a terminal even into a pipe (for tests).
+	EnvForceTTY = "TS_FORCE_TTY"
+)

@@ -61,6 +61,8 @@ var Keys = []Key{
 	{"max_response_size", "", "6553500", kBytes, "largest response body, bytes"},
 	{"enable_envvars_config", "", "false", kBool, "let TS_<KEY> environment variables set these keys"},
 	{"enable_model_api", "", "true", kBool, "allow POST /models and DELETE /models (register and unregister)"},
+	{"enable_model_upload", "enable-upload", "false", kBool, "allow POST /models/upload: clients send archives into the model store (ts register of a local file)"},
+	{"max_upload_size", "", "1073741824", kBytes, "largest uploaded archive, bytes"},
 	{"allowed_urls", "", "", kList, "regular expressions of register URLs allowed beyond the model store (http(s)://, file://, paths); none by default"},
 	{"use_env_allowed_urls", "", "false", kBool, "let TS_ALLOWED_URLS set allowed_urls"},
 	{"max_download_size", "", "4294967296", kBytes, "largest archive downloaded from an allowed URL, bytes"},
@@ -125,6 +127,8 @@ type Settings struct {
 	MaxRequestSize         int64
 	MaxResponseSize        int64
 	EnableModelAPI         bool
+	EnableModelUpload      bool
+	MaxUploadSize          int64
 	AllowedURLs            []*regexp.Regexp
 	MaxDownloadSize        int64
 	DownloadTimeout        time.Duration
@@ -353,6 +357,8 @@ func (s *Settings) parse() error {
 	s.MaxResponseSize = num("max_response_size", 1)
 	boolean("enable_envvars_config")
 	s.EnableModelAPI = boolean("enable_model_api")
+	s.EnableModelUpload = boolean("enable_model_upload")
+	s.MaxUploadSize = num("max_upload_size", 1)
 	for _, pat := range list("allowed_urls") {
 		re, err := regexp.Compile("(?i)^(?:" + pat + ")$")
 		if err != nil {

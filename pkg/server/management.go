@@ -8,14 +8,15 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/apierror"
-	"github.com/tsserve/ts/pkg/batch"
 	"github.com/tsserve/ts/pkg/registry"
-	"github.com/tsserve/ts/pkg/tensor"
 )
 
 func (s *Server) managementRoutes() http.Handler {
@@ -24,6 +25,7 @@ func (s *Server) managementRoutes() http.Handler {
 	rt.handle("GET /api-description", s.apiDescription(Management))
 	rt.handle("GET /models", s.listModels)
 	rt.handle("POST /models", s.modelAPI(s.registerModel))
+	rt.handle("POST /models/upload", s.modelAPI(s.uploadModel))
 	rt.handle("GET /models/{model}", s.describeModel)
 	rt.handle("GET /models/{model}/{version}", s.describeModel)
 	rt.handle("PUT /models/{model}", s.scaleWorkers)
@@ -85,8 +87,8 @@ func optInt(q url.Values, key string) *int {
 	return &n
 }
 
-// flag reads a boolean parameter; anything but true counts as false.
-func flag(q url.Values, key string, def bool) bool {
+// boolParam reads a boolean parameter; anything but true counts as false.
+func boolParam(q url.Values, key string, def bool) bool {
 	v := q.Get(key)
 	if v == "" {
 		return def
@@ -108,6 +110,12 @@ func (s *Server) registerModel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	return s.register(w, r, q, path, shown)
+}
+
+// register registers the archive at path with POST /models's parameters (and ts's
+// model_version) and answers as TorchServe does.
+func (s *Server) register(w http.ResponseWriter, r *http.Request, q url.Values, path, shown string) error {
 	o := registry.Overrides{
 		InitialWorkers: optInt(q, "initial_workers"), BatchSize: optInt(q, "batch_size"),
 		MaxBatchDelay: optInt(q, "max_batch_delay"), ResponseTimeout: optInt(q, "response_timeout"),
@@ -126,10 +134,10 @@ func (s *Server) registerModel(w http.ResponseWriter, r *http.Request) error {
 	if o.ResponseTimeout != nil && *o.ResponseTimeout <= 0 {
 		o.ResponseTimeout = nil
 	}
-	sync := flag(q, "synchronous", false)
+	sync := boolParam(q, "synchronous", false)
 	v, err := s.reg.Register(r.Context(), registry.Spec{
-		Path: path, URL: shown, Name: q.Get("model_name"), Handler: q.Get("handler"), Runtime: q.Get("runtime"),
-		Overrides: o, Synchronous: sync,
+		Path: path, URL: shown, Name: q.Get("model_name"), Version: q.Get("model_version"), Handler: q.Get("handler"),
+		Runtime: q.Get("runtime"), Overrides: o, Synchronous: sync,
 	})
 	if err != nil {
 		return err
@@ -142,6 +150,62 @@ func (s *Server) registerModel(w http.ResponseWriter, r *http.Request) error {
 		return statusJSON(w, http.StatusOK, "Model \"%s\" Version: %s registered with %d initial workers", v.Name, v.Version, workers)
 	}
 	return statusJSON(w, http.StatusAccepted, "Processing worker updates...")
+}
+
+// uploadModel is POST /models/upload?filename=NAME.mar&...: the body is an archive, written
+// into the model store (whole or not at all) and registered with POST /models's parameters.
+// Off unless enable_model_upload; bounded by max_upload_size.
+func (s *Server) uploadModel(w http.ResponseWriter, r *http.Request) error {
+	if !s.cfg.EnableModelUpload {
+		return apierror.New(http.StatusMethodNotAllowed, apierror.TypeMethodNotAllowed, "uploads are off: start ts serve with --enable-upload (enable_model_upload=true)")
+	}
+	if s.cfg.ModelStore == "" {
+		return apierror.BadRequest("uploads need a model store (model_store)")
+	}
+	q := r.URL.Query()
+	name := q.Get("filename")
+	if name == "" || name != filepath.Base(name) || strings.HasPrefix(name, ".") || !archiveName(name) {
+		return apierror.BadRequest("filename %q: give an archive file name (.mar, .tar.gz, .tgz or .tar.zst)", name)
+	}
+	dst := filepath.Join(s.cfg.ModelStore, name)
+	if _, err := os.Stat(dst); err == nil {
+		return apierror.New(http.StatusConflict, apierror.TypeConflict, "Model file already exists %s", name)
+	}
+	tmp, err := os.CreateTemp(s.cfg.ModelStore, "."+name+".upload-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	n, err := io.Copy(tmp, http.MaxBytesReader(w, r.Body, s.cfg.MaxUploadSize))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return bodyError(err)
+	}
+	if n == 0 {
+		return apierror.BadRequest("the upload is empty")
+	}
+	if err := os.Link(tmp.Name(), dst); err != nil {
+		if os.IsExist(err) {
+			return apierror.New(http.StatusConflict, apierror.TypeConflict, "Model file already exists %s", name)
+		}
+		return err
+	}
+	if err := s.register(w, r, q, dst, name); err != nil {
+		os.Remove(dst) // an archive that does not register does not stay
+		return err
+	}
+	return nil
+}
+
+func archiveName(n string) bool {
+	for _, ext := range []string{".mar", ".tar.gz", ".tgz", ".tar.zst"} {
+		if strings.HasSuffix(n, ext) {
+			return true
+		}
+	}
+	return false
 }
 
 // scaleWorkers is PUT /models/{model}[/{version}].
@@ -172,7 +236,7 @@ func (s *Server) scaleWorkers(w http.ResponseWriter, r *http.Request) error {
 	if minW < 0 {
 		return failed(fmt.Errorf("min_worker %d is negative", minW))
 	}
-	if !flag(q, "synchronous", false) {
+	if !boolParam(q, "synchronous", false) {
 		go v.Scale(context.Background(), minW, maxW) // outlives the request
 		return statusJSON(w, http.StatusAccepted, "Processing worker updates...")
 	}
@@ -202,12 +266,6 @@ func (s *Server) unregisterModel(w http.ResponseWriter, r *http.Request) error {
 	return statusJSON(w, http.StatusOK, "Model \"%s\" unregistered", name)
 }
 
-// Split is the traffic split of a model.
-type Split struct {
-	ModelName string         `json:"modelName"`
-	Weights   map[string]int `json:"weights"`
-}
-
 func (s *Server) getSplit(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("model")
 	if _, err := s.reg.Get(name, ""); err != nil {
@@ -217,7 +275,7 @@ func (s *Server) getSplit(w http.ResponseWriter, r *http.Request) error {
 	if weights == nil {
 		weights = map[string]int{}
 	}
-	return writeJSON(w, http.StatusOK, Split{ModelName: name, Weights: weights})
+	return writeJSON(w, http.StatusOK, api.Split{ModelName: name, Weights: weights})
 }
 
 // putSplit sets a traffic split from a JSON body {"1.0": 90, "2.0": 10} or the query
@@ -252,7 +310,7 @@ func (s *Server) putSplit(w http.ResponseWriter, r *http.Request) error {
 	if err := s.reg.SetSplit(name, weights); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, Split{ModelName: name, Weights: s.reg.Split(name)})
+	return writeJSON(w, http.StatusOK, api.Split{ModelName: name, Weights: s.reg.Split(name)})
 }
 
 func (s *Server) deleteSplit(w http.ResponseWriter, r *http.Request) error {
@@ -261,11 +319,6 @@ func (s *Server) deleteSplit(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return statusJSON(w, http.StatusOK, "Traffic split of model \"%s\" removed; requests go to the default version", name)
-}
-
-type modelRef struct {
-	ModelName string `json:"modelName"`
-	ModelURL  string `json:"modelUrl"`
 }
 
 // listModels answers GET /models as TorchServe does: default versions, sorted by name,
@@ -281,13 +334,10 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request) error {
 		offset = 0
 	}
 	entries := s.reg.List()
-	res := struct {
-		NextPageToken string     `json:"nextPageToken,omitempty"`
-		Models        []modelRef `json:"models"`
-	}{Models: []modelRef{}}
+	res := api.ModelList{Models: []api.ModelRef{}}
 	for i := offset; i < len(entries) && i < offset+limit; i++ {
 		e := entries[i]
-		ref := modelRef{ModelName: e.Name}
+		ref := api.ModelRef{ModelName: e.Name}
 		for _, v := range e.Versions {
 			if v.Version == e.DefaultVersion {
 				ref.ModelURL = v.URL
@@ -301,80 +351,21 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, res)
 }
 
-// Description is one element of GET /models/{name}: TorchServe's fields first, then ts's.
-type Description struct {
-	ModelName       string         `json:"modelName"`
-	ModelVersion    string         `json:"modelVersion"`
-	ModelURL        string         `json:"modelUrl"`
-	Runtime         string         `json:"runtime"`
-	MinWorkers      int            `json:"minWorkers"`
-	MaxWorkers      int            `json:"maxWorkers"`
-	BatchSize       int            `json:"batchSize"`
-	MaxBatchDelay   int            `json:"maxBatchDelay"`
-	ResponseTimeout int            `json:"responseTimeout"`
-	StartupTimeout  int            `json:"startupTimeout"`
-	LoadedAtStartup bool           `json:"loadedAtStartup"`
-	Workers         []Worker       `json:"workers"`
-	JobQueueStatus  JobQueueStatus `json:"jobQueueStatus"`
-
-	Default           bool              `json:"default"`
-	State             string            `json:"state"`
-	Error             string            `json:"error,omitempty"`
-	Handler           string            `json:"handler"`
-	ArchiveSHA256     string            `json:"archiveSha256"`
-	RegisteredAt      string            `json:"registeredAt"`
-	LoadedAt          string            `json:"loadedAt,omitempty"`
-	LoadTimeMS        int64             `json:"loadTimeMs,omitempty"`
-	ExecutionProvider string            `json:"executionProvider,omitempty"`
-	IntraOpThreads    int               `json:"intraOpThreads,omitempty"`
-	Batching          Batching          `json:"batching"`
-	TrafficWeight     *int              `json:"trafficSplitWeight,omitempty"`
-	SettingSources    map[string]string `json:"settingSources"`
-	Inputs            []tensor.Info     `json:"inputs"`
-	Outputs           []tensor.Info     `json:"outputs"`
-}
-
-// Worker is a worker as describe shows it.
-type Worker struct {
-	ID        string `json:"id"`
-	StartTime string `json:"startTime"`
-	Status    string `json:"status"`
-	GPU       bool   `json:"gpu"`
-	Batches   int64  `json:"batches"`
-	Failures  int    `json:"failures,omitempty"`
-}
-
-// JobQueueStatus is TorchServe's queue summary.
-type JobQueueStatus struct {
-	RemainingCapacity int `json:"remainingCapacity"`
-	PendingRequests   int `json:"pendingRequests"`
-}
-
-// Batching shows the batcher's settings beyond TorchServe's and its measured behaviour.
-type Batching struct {
-	Batchable           bool        `json:"batchable"`
-	JobQueueSize        int         `json:"jobQueueSize"`
-	PreferredBatchSizes []int       `json:"preferredBatchSizes,omitempty"`
-	MaxQueueTime        int         `json:"maxQueueTime,omitempty"`
-	Adaptive            bool        `json:"adaptive"`
-	Stats               batch.Stats `json:"stats"`
-}
-
 const timeLayout = "2006-01-02T15:04:05.000Z"
 
-func describe(v *registry.Version, isDefault bool, split map[string]int) Description {
+func describe(v *registry.Version, isDefault bool, split map[string]int) api.Description {
 	info := v.Info()
 	s := info.Settings
-	d := Description{
+	d := api.Description{
 		ModelName: v.Name, ModelVersion: v.Version, ModelURL: v.URL, Runtime: v.Manifest.Runtime,
 		MinWorkers: s.MinWorkers, MaxWorkers: s.MaxWorkers, BatchSize: s.BatchSize, MaxBatchDelay: s.MaxBatchDelay,
 		ResponseTimeout: s.ResponseTimeout, StartupTimeout: s.StartupTimeout, LoadedAtStartup: v.Startup,
-		Workers:        []Worker{},
-		JobQueueStatus: JobQueueStatus{RemainingCapacity: info.Queue.Remaining, PendingRequests: info.Queue.Pending},
+		Workers:        []api.Worker{},
+		JobQueueStatus: api.JobQueueStatus{RemainingCapacity: info.Queue.Remaining, PendingRequests: info.Queue.Pending},
 		Default:        isDefault, State: info.State, Error: info.Error, Handler: v.Handler, ArchiveSHA256: v.Digest,
 		RegisteredAt:      v.RegisteredAt.UTC().Format(timeLayout),
 		ExecutionProvider: info.Provider, IntraOpThreads: info.Threads,
-		Batching: Batching{Batchable: info.Batchable, JobQueueSize: s.JobQueueSize, PreferredBatchSizes: s.PreferredBatchSizes,
+		Batching: api.Batching{Batchable: info.Batchable, JobQueueSize: s.JobQueueSize, PreferredBatchSizes: s.PreferredBatchSizes,
 			MaxQueueTime: s.MaxQueueTime, Adaptive: s.AdaptiveBatching, Stats: info.Queue},
 		SettingSources: s.Sources, Inputs: v.Inputs, Outputs: v.Outputs,
 	}
@@ -385,7 +376,7 @@ func describe(v *registry.Version, isDefault bool, split map[string]int) Descrip
 		d.TrafficWeight = &w
 	}
 	for _, wk := range info.Workers {
-		d.Workers = append(d.Workers, Worker{ID: strconv.Itoa(9000 + wk.ID - 1), StartTime: wk.Started.UTC().Format(timeLayout),
+		d.Workers = append(d.Workers, api.Worker{ID: strconv.Itoa(9000 + wk.ID - 1), StartTime: wk.Started.UTC().Format(timeLayout),
 			Status: wk.State, GPU: strings.HasPrefix(info.Provider, "cuda") || strings.HasPrefix(info.Provider, "tensorrt"),
 			Batches: wk.Batches, Failures: wk.Failures})
 	}
@@ -404,7 +395,7 @@ func (s *Server) describeModel(w http.ResponseWriter, r *http.Request) error {
 			entry = e
 		}
 	}
-	out := []Description{}
+	out := []api.Description{}
 	for _, v := range entry.Versions {
 		if version == "all" || v.Version == version || (version == "" && v.Version == entry.DefaultVersion) {
 			out = append(out, describe(v, v.Version == entry.DefaultVersion, entry.Split))

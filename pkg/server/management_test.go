@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/config"
 	"github.com/tsserve/ts/pkg/internal/testenv"
@@ -188,7 +189,7 @@ func TestDescribe(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	var d []Description
+	var d []api.Description
 	if err := json.NewDecoder(res.Body).Decode(&d); err != nil || len(d) != 1 {
 		t.Fatalf("%v %v", err, d)
 	}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/tsserve/ts/pkg/cli/complete"
+
 	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/cli/term"
 )
@@ -33,6 +35,21 @@ type archiverCLI struct {
 	Verify  verifyCmd  `cmd:"" help:"Re-hash every file of an archive against its manifest."`
 	Extract extractCmd `cmd:"" help:"Extract an archive into a folder, checking every file."`
 	Version versionCmd `cmd:"" help:"Print tsarchive's version."`
+
+	Completion completionCmd `cmd:"" hidden:"" help:"Print a shell completion script (bash, zsh or fish)."`
+}
+
+type completionCmd struct {
+	Shell string `arg:"" enum:"bash,zsh,fish" help:"bash, zsh or fish."`
+}
+
+func (c *completionCmd) Run(g *globals, k *kong.Context) error {
+	s, err := complete.Script(c.Shell, k.Model)
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(g.stdout, s)
+	return err
 }
 
 type versionCmd struct{}

@@ -43,6 +43,6 @@ func (c *PackCmd) Run(g *globals) error {
 	if c.Output == "json" {
 		return printJSON(g.stdout, map[string]any{"path": res.Path, "bytes": res.Size, "manifest": res.Manifest})
 	}
-	_, err = fmt.Fprintf(g.stdout, "%s (%s, %d files, %s)\n", res.Path, c.ArchiveFormat, len(res.Manifest.Files), humanBytes(res.Size))
+	_, err = fmt.Fprintf(g.stdout, "%s (%s, %s, %s)\n", res.Path, c.ArchiveFormat, plural(len(res.Manifest.Files), "file"), humanBytes(res.Size))
 	return err
 }

@@ -30,6 +30,6 @@ func (c *verifyCmd) Run(g *globals) error {
 		_, err = fmt.Fprintf(g.stdout, "%s: readable; its manifest lists no hashes to check (made by torch-model-archiver?)\n", c.Archive)
 		return err
 	}
-	_, err = fmt.Fprintf(g.stdout, "%s: OK, %d files (%s) match the manifest\n", c.Archive, len(m.Files), humanBytes(total))
+	_, err = fmt.Fprintf(g.stdout, "%s: OK, %s (%s) match the manifest\n", c.Archive, plural(len(m.Files), "file"), humanBytes(total))
 	return err
 }

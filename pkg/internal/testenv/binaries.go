@@ -27,6 +27,15 @@ var (
 // them. tsarchive is built with CGO_ENABLED=0, as it is released.
 func Binaries(t testing.TB) string {
 	t.Helper()
+	dir, err := BuildBinaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// BuildBinaries is Binaries for callers without a testing.TB.
+func BuildBinaries() (string, error) {
 	buildOnce.Do(func() {
 		buildDir, buildErr = os.MkdirTemp("", "ts-bin-*")
 		if buildErr != nil {
@@ -42,10 +51,7 @@ func Binaries(t testing.TB) string {
 			}
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildDir
+	return buildDir, buildErr
 }
 
 // Server is a `ts serve` process started by a test.
@@ -78,10 +84,28 @@ func (l *lockedBuffer) String() string {
 var listeningRE = regexp.MustCompile(`msg=listening api=(\w+) address=(\S+)`)
 
 // StartServer runs `ts serve` with args (on random free 127.0.0.1 ports unless the args
-// give addresses) and waits until both APIs listen. The server is stopped when the test ends.
+// give addresses) and waits until its three APIs listen. The server is stopped when the
+// test ends.
 func StartServer(t testing.TB, args ...string) *Server {
 	t.Helper()
-	bin := filepath.Join(Binaries(t), "ts")
+	s, err := Launch(args...)
+	if s != nil {
+		t.Cleanup(func() { s.Stop(t) })
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Launch is StartServer for callers without a testing.TB; the caller stops the server
+// with Shutdown.
+func Launch(args ...string) (*Server, error) {
+	dir, err := BuildBinaries()
+	if err != nil {
+		return nil, err
+	}
+	bin := filepath.Join(dir, "ts")
 	joined := strings.Join(args, " ")
 	if !strings.Contains(joined, "--inference-address") {
 		args = append(args, "--inference-address", "127.0.0.1:0")
@@ -96,10 +120,10 @@ func StartServer(t testing.TB, args ...string) *Server {
 	cmd.Dir = Root()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	s := &Server{Cmd: cmd, log: &lockedBuffer{}, done: make(chan error, 1)}
 	found := make(chan struct{})
@@ -130,16 +154,15 @@ func StartServer(t testing.TB, args ...string) *Server {
 		io.Copy(io.Discard, stderr)
 		s.done <- cmd.Wait()
 	}()
-	t.Cleanup(func() { s.Stop(t) })
 	select {
 	case <-found:
+		return s, nil
 	case err := <-s.done:
 		s.done <- err
-		t.Fatalf("ts serve exited before listening: %v\n%s", err, s.Log())
+		return s, fmt.Errorf("ts serve exited before listening: %v\n%s", err, s.Log())
 	case <-time.After(30 * time.Second):
-		t.Fatalf("ts serve did not start listening in 30s\n%s", s.Log())
+		return s, fmt.Errorf("ts serve did not start listening in 30s\n%s", s.Log())
 	}
-	return s
 }
 
 // Log returns what the server has logged so far.
@@ -147,6 +170,16 @@ func (s *Server) Log() string { return s.log.String() }
 
 // Stop sends SIGTERM and waits for the process to exit, returning its exit error.
 func (s *Server) Stop(t testing.TB) error {
+	err := s.Shutdown()
+	if err == context.DeadlineExceeded {
+		t.Errorf("ts serve did not stop within 30s of SIGTERM\n%s", s.Log())
+	}
+	return err
+}
+
+// Shutdown sends SIGTERM and waits up to 30s for the process to exit (then kills it and
+// returns context.DeadlineExceeded), returning its exit error.
+func (s *Server) Shutdown() error {
 	if s.Cmd.ProcessState != nil {
 		return nil
 	}
@@ -159,7 +192,6 @@ func (s *Server) Stop(t testing.TB) error {
 		return err
 	case <-ctx.Done():
 		s.Cmd.Process.Kill()
-		t.Errorf("ts serve did not stop within 30s of SIGTERM\n%s", s.Log())
 		return ctx.Err()
 	}
 }
@@ -174,6 +206,13 @@ func RemoveBinaries() {
 // WaitHealthy polls /ping until the server reports Healthy (its start-up models are loaded).
 func (s *Server) WaitHealthy(t testing.TB) {
 	t.Helper()
+	if err := s.AwaitHealthy(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// AwaitHealthy is WaitHealthy for callers without a testing.TB.
+func (s *Server) AwaitHealthy() error {
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		res, err := http.Get(s.Inference + "/ping")
 		if err != nil {
@@ -182,8 +221,8 @@ func (s *Server) WaitHealthy(t testing.TB) {
 		b, _ := io.ReadAll(res.Body)
 		res.Body.Close()
 		if res.StatusCode == http.StatusOK && strings.Contains(string(b), `"Healthy"`) {
-			return
+			return nil
 		}
 	}
-	t.Fatalf("ts serve did not become Healthy within 30s\n%s", s.Log())
+	return fmt.Errorf("ts serve did not become Healthy within 30s\n%s", s.Log())
 }

@@ -1,0 +1,98 @@
+// Package api holds the JSON shapes of ts's management API, shared by the server and the
+// Go client (pkg/client) so they cannot drift apart. Field names and order follow
+// TorchServe's, then ts's additions.
+package api
+
+import (
+	"github.com/tsserve/ts/pkg/batch"
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// Status is TorchServe's {"status": "..."} answer.
+type Status struct {
+	Status string `json:"status"`
+}
+
+// ModelRef is one entry of GET /models.
+type ModelRef struct {
+	ModelName string `json:"modelName"`
+	ModelURL  string `json:"modelUrl"`
+}
+
+// ModelList is GET /models.
+type ModelList struct {
+	NextPageToken string     `json:"nextPageToken,omitempty"`
+	Models        []ModelRef `json:"models"`
+}
+
+// Description is one element of GET /models/{name}.
+type Description struct {
+	ModelName       string         `json:"modelName"`
+	ModelVersion    string         `json:"modelVersion"`
+	ModelURL        string         `json:"modelUrl"`
+	Runtime         string         `json:"runtime"`
+	MinWorkers      int            `json:"minWorkers"`
+	MaxWorkers      int            `json:"maxWorkers"`
+	BatchSize       int            `json:"batchSize"`
+	MaxBatchDelay   int            `json:"maxBatchDelay"`
+	ResponseTimeout int            `json:"responseTimeout"`
+	StartupTimeout  int            `json:"startupTimeout"`
+	LoadedAtStartup bool           `json:"loadedAtStartup"`
+	Workers         []Worker       `json:"workers"`
+	JobQueueStatus  JobQueueStatus `json:"jobQueueStatus"`
+
+	Default           bool              `json:"default"`
+	State             string            `json:"state"`
+	Error             string            `json:"error,omitempty"`
+	Handler           string            `json:"handler"`
+	ArchiveSHA256     string            `json:"archiveSha256"`
+	RegisteredAt      string            `json:"registeredAt"`
+	LoadedAt          string            `json:"loadedAt,omitempty"`
+	LoadTimeMS        int64             `json:"loadTimeMs,omitempty"`
+	ExecutionProvider string            `json:"executionProvider,omitempty"`
+	IntraOpThreads    int               `json:"intraOpThreads,omitempty"`
+	Batching          Batching          `json:"batching"`
+	TrafficWeight     *int              `json:"trafficSplitWeight,omitempty"`
+	SettingSources    map[string]string `json:"settingSources"`
+	Inputs            []tensor.Info     `json:"inputs"`
+	Outputs           []tensor.Info     `json:"outputs"`
+}
+
+// Worker is a worker as describe shows it.
+type Worker struct {
+	ID        string `json:"id"`
+	StartTime string `json:"startTime"`
+	Status    string `json:"status"`
+	GPU       bool   `json:"gpu"`
+	Batches   int64  `json:"batches"`
+	Failures  int    `json:"failures,omitempty"`
+}
+
+// JobQueueStatus is TorchServe's queue summary.
+type JobQueueStatus struct {
+	RemainingCapacity int `json:"remainingCapacity"`
+	PendingRequests   int `json:"pendingRequests"`
+}
+
+// Batching shows the batcher's settings beyond TorchServe's and its measured behaviour.
+type Batching struct {
+	Batchable           bool        `json:"batchable"`
+	JobQueueSize        int         `json:"jobQueueSize"`
+	PreferredBatchSizes []int       `json:"preferredBatchSizes,omitempty"`
+	MaxQueueTime        int         `json:"maxQueueTime,omitempty"`
+	Adaptive            bool        `json:"adaptive"`
+	Stats               batch.Stats `json:"stats"`
+}
+
+// Split is a model's traffic split (GET/PUT /models/{name}/split).
+type Split struct {
+	ModelName string         `json:"modelName"`
+	Weights   map[string]int `json:"weights"`
+}
+
+// Error is the error body every API answers with.
+type Error struct {
+	Code    int    `json:"code"`
+	Type    string `json:"type"`
+	Message string `json:"message"`
+}

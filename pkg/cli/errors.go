@@ -1,0 +1,34 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+
+	"github.com/tsserve/ts/pkg/cli/term"
+	"github.com/tsserve/ts/pkg/client"
+	"github.com/tsserve/ts/pkg/config"
+)
+
+// exitError gives an error its exit code (term's codes, documented in docs/cli.md): the server
+// could not be reached, something was not found, the server refused the token.
+func exitError(err error) error {
+	if err == nil || term.Code(err) != term.ExitError {
+		return err
+	}
+	var unreachable *client.UnreachableError
+	var api *client.Error
+	switch {
+	case errors.As(err, &unreachable):
+		return term.WithCode(term.ExitUnreachable, fmt.Errorf("%w; is ts serve running there? (set --host or $%s)", err, config.EnvHost))
+	case errors.As(err, &api) && (api.Code == http.StatusNotFound), errors.Is(err, fs.ErrNotExist):
+		return term.WithCode(term.ExitNotFound, err)
+	case errors.As(err, &api) && (api.Code == http.StatusUnauthorized || api.Code == http.StatusForbidden && api.Type == "" || api.Type == "InvalidKeyException"):
+		return term.WithCode(term.ExitAuth, err)
+	case errors.Is(err, context.Canceled):
+		return term.WithCode(term.ExitError, errors.New("interrupted"))
+	}
+	return err
+}

@@ -1,0 +1,407 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"mime"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tsserve/ts/pkg/cli/term"
+	"github.com/tsserve/ts/pkg/client"
+	"github.com/tsserve/ts/pkg/handler"
+	"github.com/tsserve/ts/pkg/registry"
+)
+
+// InferCmd is `ts infer`: files (or - for stdin) to a model, answers shown readably — a
+// top-k table for classifiers, boxes for detectors, a summary for tensors. With --local the
+// archive runs in this process, no server needed (for CI smoke tests of a fresh archive).
+type InferCmd struct {
+	Model       string        `arg:"" placeholder:"MODEL|ARCHIVE" predictor:"model" help:"Model name (model/version for a version), or with --local an archive."`
+	Files       []string      `arg:"" placeholder:"FILE" help:"Images, text files, JSON tensors; - reads stdin."`
+	Local       bool          `name:"local" help:"Run MODEL, an archive, in this process instead of on a server."`
+	Version     string        `name:"version" placeholder:"VERSION" help:"Model version (default: the default version, or the traffic split)."`
+	Timeout     time.Duration `name:"timeout" default:"60s" help:"Give up on a request after this long."`
+	Accept      string        `name:"accept" placeholder:"TYPE" help:"Accept header (e.g. image/png for a segmentation mask)."`
+	Concurrency int           `name:"concurrency" short:"c" default:"4" help:"Requests in flight at once when sending many files."`
+	Save        string        `name:"save" type:"path" placeholder:"DIR" help:"Also write each raw answer to DIR/<file>.<ext> (binary answers such as PNG masks always need it)."`
+}
+
+// answer is one file's result.
+type answer struct {
+	File        string          `json:"file"`
+	Version     string          `json:"version,omitempty"`
+	ContentType string          `json:"contentType,omitempty"`
+	Answer      json.RawMessage `json:"answer,omitempty"`
+	Saved       string          `json:"saved,omitempty"`
+	Error       string          `json:"error,omitempty"`
+	body        []byte
+	err         error
+}
+
+// predictor runs one request, on a server or locally.
+type predictor func(ctx context.Context, body []byte, contentType string) (*client.Prediction, error)
+
+func (c *InferCmd) Run(g *Globals) error {
+	ctx, stop := commandContext()
+	defer stop()
+	predict, closeFn, err := c.predictor(ctx, g)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	io := g.IO()
+	answers := make([]*answer, len(c.Files))
+	var bar *term.Progress
+	if len(c.Files) > 8 { // a bar for batches of files, not for a few
+		bar = io.NewProgress("inferring", int64(len(c.Files)))
+	}
+	var mu sync.Mutex
+	finished := int64(0)
+	sem := make(chan struct{}, max(c.Concurrency, 1))
+	var wg sync.WaitGroup
+	for i, f := range c.Files {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			answers[i] = c.one(ctx, predict, f)
+			mu.Lock()
+			finished++
+			if bar != nil {
+				bar.Set(finished)
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if bar != nil {
+		bar.Done()
+	}
+	failed := 0
+	for _, a := range answers {
+		if a.Error != "" {
+			failed++
+		}
+	}
+	if g.Output != "text" {
+		var v any = answers
+		if len(answers) == 1 {
+			v = answers[0]
+		}
+		if _, err := io.Data(v); err != nil {
+			return err
+		}
+	} else {
+		for i, a := range answers {
+			if len(answers) == 1 && a.err != nil {
+				break // the error alone, on stderr
+			}
+			if len(answers) > 1 {
+				if i > 0 {
+					io.Println("")
+				}
+				io.Println(io.Style(term.Bold, a.File))
+			}
+			render(io, a)
+		}
+	}
+	if failed > 0 {
+		var first error
+		for _, a := range answers {
+			if a.err != nil {
+				first = a.err
+				break
+			}
+		}
+		if len(answers) == 1 {
+			return first
+		}
+		return fmt.Errorf("%d of %d files failed; first: %w", failed, len(answers), first)
+	}
+	return nil
+}
+
+// predictor picks the server, or loads the archive in this process.
+func (c *InferCmd) predictor(ctx context.Context, g *Globals) (predictor, func(), error) {
+	if !c.Local {
+		cl, err := g.Client()
+		if err != nil {
+			return nil, nil, err
+		}
+		name, version := splitRef(c.Model)
+		if c.Version != "" {
+			version = c.Version
+		}
+		return func(ctx context.Context, body []byte, ctype string) (*client.Prediction, error) {
+			ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+			defer cancel()
+			return cl.Predict(ctx, name, body, client.PredictOptions{Version: version, ContentType: ctype, Accept: c.Accept})
+		}, func() {}, nil
+	}
+	if _, err := g.InitEngine(); err != nil {
+		return nil, nil, err
+	}
+	tmp, err := os.MkdirTemp("", "ts-local-*")
+	if err != nil {
+		return nil, nil, err
+	}
+	reg := registry.New(registry.Options{TempDir: tmp, Logger: g.quietLogger()})
+	one := 1
+	v, err := reg.Register(ctx, registry.Spec{Path: c.Model, URL: filepath.Base(c.Model), Synchronous: true,
+		Overrides: registry.Overrides{InitialWorkers: &one}})
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, nil, fmt.Errorf("load %s: %w", c.Model, err)
+	}
+	closeFn := func() {
+		reg.Close(context.Background())
+		os.RemoveAll(tmp)
+	}
+	return func(ctx context.Context, body []byte, ctype string) (*client.Prediction, error) {
+		ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+		defer cancel()
+		h := map[string][]string{}
+		if ctype != "" {
+			h["Content-Type"] = []string{ctype}
+		}
+		if c.Accept != "" {
+			h["Accept"] = []string{c.Accept}
+		}
+		res, err := v.Infer(ctx, &handler.Request{ID: "local", Header: h,
+			Inputs: []handler.Input{{Name: "body", ContentType: ctype, Data: body}}}, 0)
+		if err != nil {
+			return nil, err
+		}
+		return &client.Prediction{Body: res.Body, ContentType: res.ContentType, Version: v.Version}, nil
+	}, closeFn, nil
+}
+
+// contentType guesses a file's type from its name.
+func contentType(name string) string {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".json":
+		return "application/json"
+	case ".txt":
+		return "text/plain"
+	case ".png":
+		return "image/png"
+	case ".jpg", ".jpeg":
+		return "image/jpeg"
+	}
+	if t := mime.TypeByExtension(filepath.Ext(name)); t != "" {
+		return t
+	}
+	return ""
+}
+
+func (c *InferCmd) one(ctx context.Context, predict predictor, file string) *answer {
+	a := &answer{File: file}
+	var body []byte
+	var err error
+	if file == "-" {
+		body, err = io.ReadAll(os.Stdin)
+	} else {
+		body, err = os.ReadFile(file)
+	}
+	if err != nil {
+		a.fail(err)
+		return a
+	}
+	p, err := predict(ctx, body, contentType(file))
+	if err != nil {
+		a.fail(fmt.Errorf("%s: %w", file, err))
+		return a
+	}
+	a.Version, a.ContentType, a.body = p.Version, p.ContentType, p.Body
+	if json.Valid(p.Body) {
+		a.Answer = json.RawMessage(bytes.TrimSpace(p.Body))
+	}
+	if c.Save != "" || a.Answer == nil {
+		dir := c.Save
+		if dir == "" {
+			dir = "."
+		}
+		ext := ".out"
+		if exts, _ := mime.ExtensionsByType(strings.Split(p.ContentType, ";")[0]); len(exts) > 0 {
+			ext = exts[len(exts)-1]
+		}
+		base := filepath.Base(file)
+		if file == "-" {
+			base = "stdin"
+		}
+		out := filepath.Join(dir, base+ext)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			a.fail(err)
+			return a
+		}
+		if err := os.WriteFile(out, p.Body, 0o644); err != nil {
+			a.fail(err)
+			return a
+		}
+		a.Saved = out
+	}
+	return a
+}
+
+func (a *answer) fail(err error) {
+	a.Error, a.err = err.Error(), err
+}
+
+// render shows an answer for people.
+func render(io *term.IO, a *answer) {
+	if a.Error != "" {
+		io.Println(io.Style(term.Bad, "error: ") + a.Error)
+		return
+	}
+	switch {
+	case a.Answer == nil:
+		io.Println(fmt.Sprintf("%s answer (%d bytes) saved to %s", a.ContentType, len(a.body), a.Saved))
+	case renderScores(io, a.Answer), renderDetections(io, a.Answer), renderTensors(io, a.Answer):
+	default:
+		var pretty bytes.Buffer
+		if json.Indent(&pretty, a.Answer, "", "  ") != nil {
+			pretty.Write(a.Answer)
+		}
+		io.Println(pretty.String())
+	}
+	if a.Saved != "" && a.Answer != nil {
+		io.Println(io.Style(term.Faint, "saved to "+a.Saved))
+	}
+}
+
+// renderScores: a classifier's {label: probability}, highest first, with bars.
+func renderScores(io *term.IO, raw json.RawMessage) bool {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return false
+	}
+	type row struct {
+		label string
+		p     float64
+	}
+	var rows []row
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		var v float64
+		if err := dec.Decode(&v); err != nil {
+			return false
+		}
+		rows = append(rows, row{k.(string), v})
+	}
+	if len(rows) == 0 {
+		return false
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].p > rows[j].p })
+	var out [][]string
+	for _, r := range rows {
+		bar := strings.Repeat("█", int(math.Round(r.p*20)))
+		out = append(out, []string{r.label, strconv.FormatFloat(r.p, 'f', 4, 64), io.Style(term.Accent, bar)})
+	}
+	if !io.OutTTY {
+		for i := range out {
+			out[i] = out[i][:2]
+		}
+	}
+	io.Table([]string{"LABEL", "PROBABILITY", ""}, out)
+	return true
+}
+
+// renderDetections: a detector's [{label: [x1, y1, x2, y2], "score": s}].
+func renderDetections(io *term.IO, raw json.RawMessage) bool {
+	var dets []map[string]json.RawMessage
+	if json.Unmarshal(raw, &dets) != nil {
+		return false
+	}
+	var rows [][]string
+	for _, d := range dets {
+		var score float64
+		if json.Unmarshal(d["score"], &score) != nil || len(d) != 2 {
+			return false
+		}
+		for k, v := range d {
+			if k == "score" {
+				continue
+			}
+			var box [4]float64
+			if json.Unmarshal(v, &box) != nil {
+				return false
+			}
+			rows = append(rows, []string{k, strconv.FormatFloat(score, 'f', 3, 64),
+				fmt.Sprintf("%.1f,%.1f,%.1f,%.1f", box[0], box[1], box[2], box[3])})
+		}
+	}
+	if len(rows) == 0 && string(raw) != "[]" {
+		return false
+	}
+	if len(rows) == 0 {
+		io.Println("nothing found")
+		return true
+	}
+	io.Table([]string{"LABEL", "SCORE", "BOX x1,y1,x2,y2"}, rows)
+	return true
+}
+
+// renderTensors: the tensor handler's outputs, summarised.
+func renderTensors(io *term.IO, raw json.RawMessage) bool {
+	var doc struct {
+		Outputs []struct {
+			Name  string    `json:"name"`
+			Shape []int64   `json:"shape"`
+			DType string    `json:"dtype"`
+			Data  []float64 `json:"data"`
+		} `json:"outputs"`
+	}
+	if json.Unmarshal(raw, &doc) != nil || len(doc.Outputs) == 0 {
+		return false
+	}
+	var rows [][]string
+	for _, o := range doc.Outputs {
+		if len(o.Data) == 0 {
+			rows = append(rows, []string{o.Name, o.DType, shapeText(o.Shape), "", "", "", ""})
+			continue
+		}
+		lo, hi, sum := o.Data[0], o.Data[0], 0.0
+		best := 0
+		for i, v := range o.Data {
+			lo, hi, sum = math.Min(lo, v), math.Max(hi, v), sum+v
+			if v > o.Data[best] {
+				best = i
+			}
+		}
+		head := o.Data[:min(len(o.Data), 6)]
+		parts := make([]string, len(head))
+		for i, v := range head {
+			parts[i] = strconv.FormatFloat(v, 'g', 4, 64)
+		}
+		first := strings.Join(parts, " ")
+		if len(o.Data) > len(head) {
+			first += " …"
+		}
+		rows = append(rows, []string{o.Name, o.DType, shapeText(o.Shape), first,
+			strconv.FormatFloat(lo, 'g', 4, 64), strconv.FormatFloat(hi, 'g', 4, 64), strconv.Itoa(best)})
+	}
+	io.Table([]string{"OUTPUT", "DTYPE", "SHAPE", "VALUES", "MIN", "MAX", "ARGMAX"}, rows)
+	return true
+}
+
+func shapeText(s []int64) string {
+	parts := make([]string, len(s))
+	for i, d := range s {
+		parts[i] = strconv.FormatInt(d, 10)
+	}
+	return "[" + strings.Join(parts, ",") + "]"
+}

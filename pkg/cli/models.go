@@ -1,0 +1,387 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/tsserve/ts/pkg/api"
+	"github.com/tsserve/ts/pkg/cli/term"
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// commandContext ends on Ctrl-C or SIGTERM.
+func commandContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// splitRef reads NAME[/VERSION].
+func splitRef(ref string) (string, string) {
+	name, version, _ := strings.Cut(ref, "/")
+	return name, version
+}
+
+// done prints a server's status message (or it as JSON/YAML).
+func done(g *Globals, status string) error {
+	io := g.IO()
+	if ok, err := io.Data(api.Status{Status: status}); ok {
+		return err
+	}
+	io.Println(status)
+	return nil
+}
+
+// UnregisterCmd is `ts unregister`.
+type UnregisterCmd struct {
+	Model string `arg:"" placeholder:"NAME[/VERSION]" predictor:"model" help:"Model, or model/version."`
+}
+
+func (c *UnregisterCmd) Run(g *Globals) error {
+	cl, err := g.Client()
+	if err != nil {
+		return err
+	}
+	ctx, stop := commandContext()
+	defer stop()
+	name, version := splitRef(c.Model)
+	status, err := cl.Unregister(ctx, name, version)
+	if err != nil {
+		return fmt.Errorf("unregister %s: %w", c.Model, err)
+	}
+	return done(g, status)
+}
+
+// ScaleCmd is `ts scale`.
+type ScaleCmd struct {
+	Model string `arg:"" placeholder:"NAME[/VERSION]" predictor:"model" help:"Model, or model/version."`
+	Min   int    `name:"min" required:"" placeholder:"N" help:"Workers to run."`
+	Max   int    `name:"max" placeholder:"M" help:"Most workers (default: --min)."`
+	Sync  bool   `name:"sync" default:"true" negatable:"" help:"Wait until the workers run."`
+}
+
+func (c *ScaleCmd) Run(g *Globals) error {
+	if c.Min < 0 || (c.Max != 0 && c.Max < c.Min) {
+		return term.Usagef("--min must be ≥ 0 and --max ≥ --min")
+	}
+	cl, err := g.Client()
+	if err != nil {
+		return err
+	}
+	ctx, stop := commandContext()
+	defer stop()
+	name, version := splitRef(c.Model)
+	status, err := cl.Scale(ctx, name, version, c.Min, c.Max, c.Sync)
+	if err != nil {
+		return fmt.Errorf("scale %s: %w", c.Model, err)
+	}
+	return done(g, status)
+}
+
+// SetDefaultCmd is `ts set-default`.
+type SetDefaultCmd struct {
+	Model   string `arg:"" placeholder:"NAME" predictor:"model" help:"Model."`
+	Version string `arg:"" placeholder:"VERSION" help:"Version to make the default."`
+}
+
+func (c *SetDefaultCmd) Run(g *Globals) error {
+	cl, err := g.Client()
+	if err != nil {
+		return err
+	}
+	ctx, stop := commandContext()
+	defer stop()
+	status, err := cl.SetDefault(ctx, c.Model, c.Version)
+	if err != nil {
+		return fmt.Errorf("set-default %s %s: %w", c.Model, c.Version, err)
+	}
+	return done(g, status)
+}
+
+// SplitCmd is `ts split`.
+type SplitCmd struct {
+	Model   string   `arg:"" placeholder:"NAME" predictor:"model" help:"Model."`
+	Weights []string `arg:"" optional:"" placeholder:"VERSION=WEIGHT" help:"Weights, e.g. 1.0=90 2.0=10; none shows the split."`
+	Clear   bool     `name:"clear" help:"Remove the split: requests go to the default version."`
+}
+
+func (c *SplitCmd) Run(g *Globals) error {
+	weights := map[string]int{}
+	for _, w := range c.Weights {
+		v, n, ok := strings.Cut(w, "=")
+		weight, err := strconv.Atoi(n)
+		if !ok || err != nil || weight < 0 {
+			return term.Usagef("weight %q: want VERSION=WEIGHT, e.g. 1.0=90", w)
+		}
+		weights[v] = weight
+	}
+	if c.Clear && len(weights) > 0 {
+		return term.Usagef("--clear takes no weights")
+	}
+	cl, err := g.Client()
+	if err != nil {
+		return err
+	}
+	ctx, stop := commandContext()
+	defer stop()
+	var s *api.Split
+	switch {
+	case c.Clear:
+		s, err = cl.SetSplit(ctx, c.Model, nil)
+	case len(weights) > 0:
+		s, err = cl.SetSplit(ctx, c.Model, weights)
+	default:
+		s, err = cl.Split(ctx, c.Model)
+	}
+	if err != nil {
+		return fmt.Errorf("split %s: %w", c.Model, err)
+	}
+	io := g.IO()
+	if ok, err := io.Data(s); ok {
+		return err
+	}
+	if len(s.Weights) == 0 {
+		io.Println(fmt.Sprintf("%s has no traffic split: requests go to its default version", c.Model))
+		return nil
+	}
+	total := 0
+	for _, w := range s.Weights {
+		total += w
+	}
+	var rows [][]string
+	for _, v := range sortedKeys(s.Weights) {
+		rows = append(rows, []string{v, strconv.Itoa(s.Weights[v]), fmt.Sprintf("%.1f%%", 100*float64(s.Weights[v])/float64(total))})
+	}
+	io.Table([]string{"VERSION", "WEIGHT", "SHARE"}, rows)
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// PingCmd is `ts ping`: exit 0 when the server is Healthy.
+type PingCmd struct{}
+
+func (c *PingCmd) Run(g *Globals) error {
+	cl, err := g.Client()
+	if err != nil {
+		return err
+	}
+	ctx, stop := commandContext()
+	defer stop()
+	status, err := cl.Ping(ctx)
+	if err != nil {
+		return fmt.Errorf("ping %s: %w", cl.Inference, err)
+	}
+	io := g.IO()
+	if ok, err := io.Data(api.Status{Status: status}); !ok {
+		st := term.Good
+		if status != "Healthy" {
+			st = term.Bad
+		}
+		io.Println(io.Style(st, status))
+	} else if err != nil {
+		return err
+	}
+	if status != "Healthy" {
+		return term.WithCode(term.ExitError, fmt.Errorf("%s is %s", cl.Inference, status))
+	}
+	return nil
+}
+
+// ListCmd is `ts list`.
+type ListCmd struct{}
+
+// listed is one model in `ts list -o json`.
+type listed struct {
+	Name           string   `json:"name"`
+	DefaultVersion string   `json:"defaultVersion"`
+	Versions       []string `json:"versions"`
+	Workers        int      `json:"workers"`
+	State          string   `json:"state"`
+	URL            string   `json:"url"`
+}
+
+func (c *ListCmd) Run(g *Globals) error {
+	cl, err := g.Client()
+	if err != nil {
+		return err
+	}
+	ctx, stop := commandContext()
+	defer stop()
+	refs, err := cl.AllModels(ctx)
+	if err != nil {
+		return fmt.Errorf("list models: %w", err)
+	}
+	out := []listed{}
+	for _, r := range refs {
+		ds, err := cl.Describe(ctx, r.ModelName, "all")
+		if err != nil {
+			return fmt.Errorf("describe %s: %w", r.ModelName, err)
+		}
+		l := listed{Name: r.ModelName, URL: r.ModelURL}
+		for _, d := range ds {
+			l.Versions = append(l.Versions, d.ModelVersion)
+			l.Workers += len(d.Workers)
+			if d.Default {
+				l.DefaultVersion, l.State = d.ModelVersion, d.State
+			}
+		}
+		out = append(out, l)
+	}
+	io := g.IO()
+	if ok, err := io.Data(out); ok {
+		return err
+	}
+	if len(out) == 0 && io.OutTTY {
+		io.Println("no models registered")
+		return nil
+	}
+	var rows [][]string
+	for _, l := range out {
+		rows = append(rows, []string{l.Name, l.DefaultVersion, strings.Join(l.Versions, ","), strconv.Itoa(l.Workers), l.State})
+	}
+	io.Table([]string{"NAME", "DEFAULT", "VERSIONS", "WORKERS", "STATE"}, rows)
+	return nil
+}
+
+// DescribeCmd is `ts describe`.
+type DescribeCmd struct {
+	Model string `arg:"" placeholder:"NAME[/VERSION]" predictor:"model" help:"Model, model/version, or model/all."`
+}
+
+func (c *DescribeCmd) Run(g *Globals) error {
+	cl, err := g.Client()
+	if err != nil {
+		return err
+	}
+	ctx, stop := commandContext()
+	defer stop()
+	name, version := splitRef(c.Model)
+	ds, err := cl.Describe(ctx, name, version)
+	if err != nil {
+		return fmt.Errorf("describe %s: %w", c.Model, err)
+	}
+	io := g.IO()
+	if ok, err := io.Data(ds); ok {
+		return err
+	}
+	for i, d := range ds {
+		if i > 0 {
+			io.Println("")
+		}
+		describeText(io, d)
+	}
+	return nil
+}
+
+func describeText(io *term.IO, d api.Description) {
+	ready := 0
+	for _, w := range d.Workers {
+		if w.Status == "READY" {
+			ready++
+		}
+	}
+	title := d.ModelName + " " + d.ModelVersion
+	if d.Default {
+		title += " (default)"
+	}
+	io.Println(io.Style(term.Bold, title))
+	pairs := [][2]string{
+		{"state", d.State},
+		{"handler", d.Handler},
+		{"archive", fmt.Sprintf("%s (sha256 %.12s)", d.ModelURL, d.ArchiveSHA256)},
+		{"workers", fmt.Sprintf("%d ready of %d (min %d, max %d)", ready, len(d.Workers), d.MinWorkers, d.MaxWorkers)},
+		{"batching", batchingText(d)},
+		{"queue", fmt.Sprintf("%d waiting, room for %d", d.JobQueueStatus.PendingRequests, d.JobQueueStatus.RemainingCapacity)},
+		{"timeouts", fmt.Sprintf("response %ds, startup %ds", d.ResponseTimeout, d.StartupTimeout)},
+	}
+	if d.Error != "" {
+		pairs = append(pairs, [2]string{"error", io.Style(term.Bad, d.Error)})
+	}
+	if d.ExecutionProvider != "" {
+		pairs = append(pairs, [2]string{"runs on", fmt.Sprintf("%s, %d ONNX Runtime threads, loaded in %d ms", d.ExecutionProvider, d.IntraOpThreads, d.LoadTimeMS)})
+	}
+	if d.TrafficWeight != nil {
+		pairs = append(pairs, [2]string{"traffic", fmt.Sprintf("weight %d in the split", *d.TrafficWeight)})
+	}
+	for _, in := range d.Inputs {
+		pairs = append(pairs, [2]string{"input", signature(in)})
+	}
+	for _, out := range d.Outputs {
+		pairs = append(pairs, [2]string{"output", signature(out)})
+	}
+	io.KeyValues(pairs)
+}
+
+func batchingText(d api.Description) string {
+	if !d.Batching.Batchable {
+		return "off (the model has no dynamic batch dimension)"
+	}
+	s := fmt.Sprintf("up to %d, delay %d ms", d.BatchSize, d.MaxBatchDelay)
+	if d.Batching.Adaptive {
+		s += " (adaptive)"
+	}
+	if len(d.Batching.PreferredBatchSizes) > 0 {
+		s += fmt.Sprintf(", preferred %v", d.Batching.PreferredBatchSizes)
+	}
+	if st := d.Batching.Stats; st.Batches > 0 {
+		s += fmt.Sprintf("; %d batches, %.1f items and %.2f ms each on average", st.Batches, st.MeanBatchItems, st.MeanRunMS)
+	}
+	return s
+}
+
+func signature(i tensor.Info) string {
+	parts := make([]string, len(i.Shape))
+	for k, d := range i.Shape {
+		switch {
+		case k < len(i.DimNames) && i.DimNames[k] != "":
+			parts[k] = i.DimNames[k]
+		case d < 0:
+			parts[k] = "?"
+		default:
+			parts[k] = strconv.FormatInt(d, 10)
+		}
+	}
+	return fmt.Sprintf("%s %s[%s]", i.Name, i.DType, strings.Join(parts, ","))
+}
+
+// MetricsCmd is `ts metrics`: the Prometheus text, optionally filtered by metric name.
+type MetricsCmd struct {
+	Filter string `arg:"" optional:"" placeholder:"PREFIX" help:"Only metrics whose name starts with PREFIX (e.g. ts_inference)."`
+}
+
+func (c *MetricsCmd) Run(g *Globals) error {
+	cl, err := g.Client()
+	if err != nil {
+		return err
+	}
+	ctx, stop := commandContext()
+	defer stop()
+	b, err := cl.RawMetrics(ctx)
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if c.Filter != "" {
+			name := strings.TrimPrefix(strings.TrimPrefix(line, "# HELP "), "# TYPE ")
+			if !strings.HasPrefix(name, c.Filter) {
+				continue
+			}
+		}
+		if line != "" {
+			fmt.Fprintln(g.IO().Out, line)
+		}
+	}
+	return nil
+}

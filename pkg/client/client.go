@@ -1,0 +1,544 @@
+// Package client is a Go client of ts's REST APIs (and TorchServe's, which they follow):
+// inference, management and metrics. The ts command line talks to servers only through it,
+// and other programs can use it too.
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tsserve/ts/pkg/api"
+)
+
+// Default ports, as TorchServe's.
+const (
+	InferencePort  = 8080
+	ManagementPort = 8081
+	MetricsPort    = 8082
+)
+
+// Client talks to one server.
+type Client struct {
+	Inference  *url.URL
+	Management *url.URL
+	Metrics    *url.URL
+	// Tokens, when set, are sent as "Authorization: Bearer <token>" (TorchServe's key file
+	// has one per API).
+	InferenceToken  string
+	ManagementToken string
+	HTTP            *http.Client
+	UserAgent       string
+}
+
+// Options configure New.
+type Options struct {
+	// Host is the inference API: "127.0.0.1", "127.0.0.1:8080", ":8080", "http://host:port",
+	// "https://host" (like OLLAMA_HOST). Empty means http://127.0.0.1:8080.
+	Host string
+	// Management and Metrics default to Host's scheme and host name with TorchServe's ports.
+	Management string
+	Metrics    string
+	// Token is sent to both APIs; ManagementToken and InferenceToken override it.
+	Token           string
+	InferenceToken  string
+	ManagementToken string
+	// Insecure skips TLS verification; CAFile adds a certificate authority.
+	Insecure bool
+	CAFile   string
+	Timeout  time.Duration
+}
+
+// New builds a client from addresses given as people type them.
+func New(o Options) (*Client, error) {
+	inf, err := ParseHost(o.Host, InferencePort)
+	if err != nil {
+		return nil, fmt.Errorf("host %q: %w", o.Host, err)
+	}
+	derive := func(s string, port int) (*url.URL, error) {
+		if s != "" {
+			return ParseHost(s, port)
+		}
+		u := *inf
+		u.Host = net.JoinHostPort(inf.Hostname(), strconv.Itoa(port))
+		return &u, nil
+	}
+	c := &Client{Inference: inf, UserAgent: "ts-client"}
+	if c.Management, err = derive(o.Management, ManagementPort); err != nil {
+		return nil, fmt.Errorf("management host %q: %w", o.Management, err)
+	}
+	if c.Metrics, err = derive(o.Metrics, MetricsPort); err != nil {
+		return nil, fmt.Errorf("metrics host %q: %w", o.Metrics, err)
+	}
+	c.InferenceToken, c.ManagementToken = firstOf(o.InferenceToken, o.Token), firstOf(o.ManagementToken, o.Token)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if o.Insecure || o.CAFile != "" {
+		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: o.Insecure}
+		if o.CAFile != "" {
+			pem, err := os.ReadFile(o.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("CA file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("CA file %s holds no PEM certificate", o.CAFile)
+			}
+			tr.TLSClientConfig.RootCAs = pool
+		}
+	}
+	c.HTTP = &http.Client{Transport: tr, Timeout: o.Timeout}
+	return c, nil
+}
+
+func firstOf(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// ParseHost reads "host", "host:port", ":port", "http(s)://host[:port]" with a default port.
+func ParseHost(s string, defaultPort int) (*url.URL, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		s = "127.0.0.1"
+	}
+	scheme := "http"
+	if i := strings.Index(s, "://"); i >= 0 {
+		scheme, s = strings.ToLower(s[:i]), s[i+3:]
+		if scheme != "http" && scheme != "https" {
+			return nil, fmt.Errorf("scheme %q: want http or https", scheme)
+		}
+	}
+	s = strings.TrimSuffix(s, "/")
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		host, port = s, ""
+		if scheme == "https" {
+			port = "443"
+		}
+	}
+	if port == "" {
+		port = strconv.Itoa(defaultPort)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return nil, fmt.Errorf("bad port %q", port)
+	}
+	return &url.URL{Scheme: scheme, Host: net.JoinHostPort(host, port)}, nil
+}
+
+// Error is an error answer from the server, in TorchServe's shape.
+type Error struct {
+	Code    int
+	Type    string
+	Message string
+	URL     string
+}
+
+// apiError reads an error answer: TorchServe's JSON shape, or whatever text came.
+func apiError(res *http.Response, body []byte, url string) *Error {
+	var a api.Error
+	e := &Error{URL: url, Code: res.StatusCode}
+	if json.Unmarshal(body, &a) == nil && a.Message != "" {
+		e.Type, e.Message = a.Type, a.Message
+		if a.Code != 0 {
+			e.Code = a.Code
+		}
+		return e
+	}
+	e.Message = strings.TrimSpace(string(body))
+	if e.Message == "" {
+		e.Message = res.Status
+	}
+	return e
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// StatusCode is the HTTP status.
+func (e *Error) StatusCode() int { return e.Code }
+
+// UnreachableError says the server could not be reached at all.
+type UnreachableError struct {
+	URL string
+	Err error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("cannot reach %s (%s)", e.URL, reason(e.Err))
+}
+
+// reason is the innermost cause of a network error: "connection refused" rather than
+// the request, the address and the system call around it.
+func reason(err error) string {
+	var sys *os.SyscallError
+	if errors.As(err, &sys) {
+		return sys.Err.Error()
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return dns.Err + ": " + dns.Name
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timed out"
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err.Error()
+	}
+	return err.Error()
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// do sends a request and returns the body of a 2xx answer, or an *Error.
+func (c *Client) do(ctx context.Context, method string, base *url.URL, token, path string, query url.Values, body io.Reader, header http.Header) (*http.Response, []byte, error) {
+	u := *base
+	u.Path = path
+	u.RawQuery = query.Encode()
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return nil, nil, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("User-Agent", c.UserAgent)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := c.HTTP.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil, nil, fmt.Errorf("%s %s: %w", method, u.Redacted(), err)
+		}
+		return nil, nil, &UnreachableError{URL: base.String(), Err: err}
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read answer from %s: %w", u.Redacted(), err)
+	}
+	if res.StatusCode >= 300 {
+		return res, b, apiError(res, b, u.Redacted())
+	}
+	return res, b, nil
+}
+
+func (c *Client) mgmt(ctx context.Context, method, path string, query url.Values, body []byte, out any) error {
+	var r io.Reader
+	h := http.Header{}
+	if body != nil {
+		r = bytes.NewReader(body)
+		h.Set("Content-Type", "application/json")
+	}
+	_, b, err := c.do(ctx, method, c.Management, c.ManagementToken, path, query, r, h)
+	if err != nil {
+		return err
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return fmt.Errorf("%s %s: unexpected answer: %v", method, path, err)
+		}
+	}
+	return nil
+}
+
+// Ping returns the server's health: Healthy, Partial Healthy or Unhealthy.
+func (c *Client) Ping(ctx context.Context) (string, error) {
+	_, b, err := c.do(ctx, http.MethodGet, c.Inference, c.InferenceToken, "/ping", nil, nil, nil)
+	var s api.Status
+	if jerr := json.Unmarshal(b, &s); jerr == nil && s.Status != "" {
+		return s.Status, nil // Unhealthy comes with a 500: still an answer
+	}
+	return "", err
+}
+
+// ListModels returns one page of GET /models.
+func (c *Client) ListModels(ctx context.Context, limit int, pageToken string) (*api.ModelList, error) {
+	q := url.Values{}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	if pageToken != "" {
+		q.Set("next_page_token", pageToken)
+	}
+	var l api.ModelList
+	return &l, c.mgmt(ctx, http.MethodGet, "/models", q, nil, &l)
+}
+
+// AllModels follows every page of GET /models.
+func (c *Client) AllModels(ctx context.Context) ([]api.ModelRef, error) {
+	var out []api.ModelRef
+	token := ""
+	for {
+		page, err := c.ListModels(ctx, 100, token)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Models...)
+		if page.NextPageToken == "" {
+			return out, nil
+		}
+		token = page.NextPageToken
+	}
+}
+
+// Describe returns GET /models/{name}[/{version}]; version "all" gives every version.
+func (c *Client) Describe(ctx context.Context, name, version string) ([]api.Description, error) {
+	var d []api.Description
+	return d, c.mgmt(ctx, http.MethodGet, modelPath(name, version), nil, nil, &d)
+}
+
+func modelPath(name, version string) string {
+	p := "/models/" + url.PathEscape(name)
+	if version != "" {
+		p += "/" + url.PathEscape(version)
+	}
+	return p
+}
+
+// RegisterOptions are POST /models's parameters; zero values are not sent.
+type RegisterOptions struct {
+	URL            string
+	Name           string
+	Version        string // model_version (ts's own parameter)
+	Handler        string
+	Runtime        string
+	BatchSize      int
+	MaxBatchDelay  int // ms
+	InitialWorkers *int
+	Synchronous    bool
+	ResponseTime   int // response_timeout, s
+	StartupTimeout int
+}
+
+func (o RegisterOptions) query() url.Values {
+	q := url.Values{"url": {o.URL}}
+	set := func(k string, v int) {
+		if v > 0 {
+			q.Set(k, strconv.Itoa(v))
+		}
+	}
+	if o.Name != "" {
+		q.Set("model_name", o.Name)
+	}
+	if o.Handler != "" {
+		q.Set("handler", o.Handler)
+	}
+	if o.Version != "" {
+		q.Set("model_version", o.Version)
+	}
+	if o.Runtime != "" {
+		q.Set("runtime", o.Runtime)
+	}
+	set("batch_size", o.BatchSize)
+	set("max_batch_delay", o.MaxBatchDelay)
+	set("response_timeout", o.ResponseTime)
+	set("startup_timeout", o.StartupTimeout)
+	if o.InitialWorkers != nil {
+		q.Set("initial_workers", strconv.Itoa(*o.InitialWorkers))
+	}
+	q.Set("synchronous", strconv.FormatBool(o.Synchronous))
+	return q
+}
+
+// Register is POST /models.
+func (c *Client) Register(ctx context.Context, o RegisterOptions) (string, error) {
+	var s api.Status
+	err := c.mgmt(ctx, http.MethodPost, "/models", o.query(), nil, &s)
+	return s.Status, err
+}
+
+// Upload sends a local archive to the server's upload endpoint (POST /models/upload, off
+// unless the server enables it) and registers it. progress, when set, is told the bytes
+// sent so far.
+func (c *Client) Upload(ctx context.Context, archive string, o RegisterOptions, progress func(sent, total int64)) (string, error) {
+	f, err := os.Open(archive)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	if st.IsDir() {
+		return "", fmt.Errorf("%s is a folder: upload a .mar, .tar.gz or .tar.zst file", archive)
+	}
+	var body io.Reader = f
+	if progress != nil {
+		body = &progressReader{r: f, total: st.Size(), report: progress}
+	}
+	q := o.query()
+	q.Del("url")
+	q.Set("filename", baseName(archive))
+	h := http.Header{"Content-Type": {"application/octet-stream"}, "Content-Length": {strconv.FormatInt(st.Size(), 10)}}
+	u := *c.Management
+	u.Path, u.RawQuery = "/models/upload", q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), body)
+	if err != nil {
+		return "", err
+	}
+	req.ContentLength = st.Size()
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	if c.ManagementToken != "" {
+		req.Header.Set("Authorization", "Bearer "+c.ManagementToken)
+	}
+	_, b, err := c.send(ctx, req, c.Management)
+	if err != nil {
+		return "", err
+	}
+	var s api.Status
+	json.Unmarshal(b, &s)
+	return s.Status, nil
+}
+
+func baseName(p string) string {
+	if i := strings.LastIndexAny(p, `/\`); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}
+
+// send is do for a prepared request.
+func (c *Client) send(ctx context.Context, req *http.Request, base *url.URL) (*http.Response, []byte, error) {
+	res, err := c.HTTP.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		return nil, nil, &UnreachableError{URL: base.String(), Err: err}
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode >= 300 {
+		return res, b, apiError(res, b, req.URL.Redacted())
+	}
+	return res, b, nil
+}
+
+type progressReader struct {
+	r      io.Reader
+	sent   int64
+	total  int64
+	report func(sent, total int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.sent += int64(n)
+	p.report(p.sent, p.total)
+	return n, err
+}
+
+// Unregister is DELETE /models/{name}[/{version}].
+func (c *Client) Unregister(ctx context.Context, name, version string) (string, error) {
+	var s api.Status
+	err := c.mgmt(ctx, http.MethodDelete, modelPath(name, version), nil, nil, &s)
+	return s.Status, err
+}
+
+// Scale is PUT /models/{name}[/{version}].
+func (c *Client) Scale(ctx context.Context, name, version string, minWorkers, maxWorkers int, sync bool) (string, error) {
+	q := url.Values{"min_worker": {strconv.Itoa(minWorkers)}, "synchronous": {strconv.FormatBool(sync)}}
+	if maxWorkers > 0 {
+		q.Set("max_worker", strconv.Itoa(maxWorkers))
+	}
+	var s api.Status
+	err := c.mgmt(ctx, http.MethodPut, modelPath(name, version), q, nil, &s)
+	return s.Status, err
+}
+
+// SetDefault is PUT /models/{name}/{version}/set-default.
+func (c *Client) SetDefault(ctx context.Context, name, version string) (string, error) {
+	var s api.Status
+	err := c.mgmt(ctx, http.MethodPut, modelPath(name, version)+"/set-default", nil, nil, &s)
+	return s.Status, err
+}
+
+// Split returns a model's traffic split.
+func (c *Client) Split(ctx context.Context, name string) (*api.Split, error) {
+	var s api.Split
+	return &s, c.mgmt(ctx, http.MethodGet, modelPath(name, "")+"/split", nil, nil, &s)
+}
+
+// SetSplit sets a model's traffic split (version → weight); nil removes it.
+func (c *Client) SetSplit(ctx context.Context, name string, weights map[string]int) (*api.Split, error) {
+	if len(weights) == 0 {
+		return &api.Split{ModelName: name, Weights: map[string]int{}}, c.mgmt(ctx, http.MethodDelete, modelPath(name, "")+"/split", nil, nil, nil)
+	}
+	body, _ := json.Marshal(weights)
+	var s api.Split
+	return &s, c.mgmt(ctx, http.MethodPut, modelPath(name, "")+"/split", nil, body, &s)
+}
+
+// Prediction is an inference answer.
+type Prediction struct {
+	Body        []byte
+	ContentType string
+	// Version is the version that answered (X-TS-Model-Version).
+	Version string
+}
+
+// PredictOptions are optional inference settings.
+type PredictOptions struct {
+	Version     string
+	ContentType string
+	Accept      string
+	Priority    string
+	RouteKey    string
+}
+
+// Predict is POST /predictions/{name}[/{version}] with body as the request body.
+func (c *Client) Predict(ctx context.Context, name string, body []byte, o PredictOptions) (*Prediction, error) {
+	h := http.Header{}
+	if o.ContentType != "" {
+		h.Set("Content-Type", o.ContentType)
+	}
+	if o.Accept != "" {
+		h.Set("Accept", o.Accept)
+	}
+	if o.Priority != "" {
+		h.Set("X-TS-Priority", o.Priority)
+	}
+	if o.RouteKey != "" {
+		h.Set("X-TS-Route-Key", o.RouteKey)
+	}
+	p := "/predictions/" + url.PathEscape(name)
+	if o.Version != "" {
+		p += "/" + url.PathEscape(o.Version)
+	}
+	res, b, err := c.do(ctx, http.MethodPost, c.Inference, c.InferenceToken, p, nil, bytes.NewReader(body), h)
+	if err != nil {
+		return nil, err
+	}
+	return &Prediction{Body: b, ContentType: res.Header.Get("Content-Type"), Version: res.Header.Get("X-TS-Model-Version")}, nil
+}
+
+// RawMetrics returns GET /metrics in Prometheus text format.
+func (c *Client) RawMetrics(ctx context.Context) ([]byte, error) {
+	_, b, err := c.do(ctx, http.MethodGet, c.Metrics, "", "/metrics", nil, nil, http.Header{"Accept": {"text/plain"}})
+	return b, err
+}
