@@ -6,7 +6,7 @@ LDFLAGS  := -X github.com/tsserve/ts/pkg/cli.Version=$(VERSION) \
             -X github.com/tsserve/ts/pkg/cli/archivecmd.Version=$(VERSION) \
             -X github.com/tsserve/ts/pkg/config.SetupDir=$(CURDIR)/.ort
 
-.PHONY: all setup build test demo vet fmt fmt-check fuzz clean samples bench-archive bench bench-models completions
+.PHONY: all setup build test demo vet fmt fmt-check fuzz clean samples bench-archive bench bench-models completions release-check release-snapshot
 
 all: build
 
@@ -32,6 +32,18 @@ completions:
 	CGO_ENABLED=0 $(GO) run ./cmd/tsarchive completion bash > completions/tsarchive.bash
 	CGO_ENABLED=0 $(GO) run ./cmd/tsarchive completion zsh > completions/_tsarchive
 	CGO_ENABLED=0 $(GO) run ./cmd/tsarchive completion fish > completions/tsarchive.fish
+
+## release-check / release-snapshot: check goreleaser.yaml; build every release archive into
+## dist/ (needs Debian's gcc-aarch64-linux-gnu for ts on arm64)
+GORELEASER_VERSION ?= v2.15.0
+GORELEASER := $(shell $(GO) env GOPATH)/bin/goreleaser
+$(GORELEASER):
+	GOFLAGS= $(GO) install github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION)
+release-check: $(GORELEASER)
+	$(GORELEASER) check
+release-snapshot: release-check completions
+	@command -v aarch64-linux-gnu-gcc >/dev/null || { echo "release: needs aarch64-linux-gnu-gcc: apt-get install gcc-aarch64-linux-gnu" >&2; exit 1; }
+	$(GORELEASER) release --snapshot --clean
 
 ## demo: pack the digits sample, serve it, classify a sample image, stop
 demo: build
@@ -73,6 +85,9 @@ samples:
 	/usr/bin/python3 samples/digits/make_model.py
 	/usr/bin/python3 samples/iris/make_model.py
 	/usr/bin/python3 pkg/engine/testdata/make_models.py
+	/usr/bin/python3 samples/text/make_model.py
+	/usr/bin/python3 samples/segmenter/make_model.py
+	/usr/bin/python3 samples/detector/make_model.py
 
 clean:
 	rm -rf bin dist model_store .cache

@@ -13,7 +13,8 @@ import (
 
 // objectDetector is TorchServe's object_detector: an image in, the objects found out, as
 // [{"<label>": [x1, y1, x2, y2], "score": s}, ...] in the image's own pixel coordinates,
-// highest score first. Output layouts (handler setting layout):
+// highest score first. Output formats (handler setting output_format; the default is boxes
+// for a model with three or more outputs, else yolo):
 //
 //	yolo:   one output [N, boxes, 4+1+C]: centre x, centre y, width, height, objectness,
 //	        then C class scores (score = objectness × best class score)
@@ -24,16 +25,16 @@ import (
 //	        torchvision's detection models export them
 //
 // Detections under threshold (default 0.5) are dropped and overlapping boxes of the same
-// class removed by non-maximum suppression (nms_iou, default 0.45; for the boxes layout only
+// class removed by non-maximum suppression (nms_iou, default 0.45; for the boxes format only
 // when nms is true, since such models usually include it).
 type objectDetector struct {
 	spec      imageSpec
-	layout    string
+	format    string // output_format: yolo, yolov8 or boxes
 	threshold float64
 	nmsIoU    float64
 	nms       bool
 	labels    labels
-	boxes     int // output indexes, boxes layout
+	boxes     int // output indexes, boxes format
 	classes   int
 	scores    int
 }
@@ -60,7 +61,7 @@ func newObjectDetector(m *Model) (Handler, error) {
 	if len(m.Outputs) >= 3 {
 		def = "boxes"
 	}
-	if h.layout, err = c.string("layout", def); err != nil {
+	if h.format, err = c.string("output_format", def); err != nil {
 		return nil, err
 	}
 	if h.threshold, err = c.float("threshold", 0.5); err != nil {
@@ -69,13 +70,13 @@ func newObjectDetector(m *Model) (Handler, error) {
 	if h.nmsIoU, err = c.float("nms_iou", 0.45); err != nil {
 		return nil, err
 	}
-	if h.nms, err = c.bool("nms", h.layout != "boxes"); err != nil {
+	if h.nms, err = c.bool("nms", h.format != "boxes"); err != nil {
 		return nil, err
 	}
-	switch h.layout {
+	switch h.format {
 	case "yolo", "yolov8":
 		if len(m.Outputs[0].Shape) != 3 {
-			return nil, fmt.Errorf("layout %s needs an output [N, boxes, values]; %s", h.layout, m.Outputs[0])
+			return nil, fmt.Errorf("output_format %s needs an output [N, boxes, values]; %s", h.format, m.Outputs[0])
 		}
 	case "boxes":
 		for _, x := range []struct {
@@ -92,11 +93,11 @@ func newObjectDetector(m *Model) (Handler, error) {
 				}
 			}
 			if *x.dst < 0 {
-				return nil, fmt.Errorf("layout boxes: the model has no output %q (set handler.%s in model-config.yaml)", name, x.key)
+				return nil, fmt.Errorf("output_format boxes: the model has no output %q (set handler.%s in model-config.yaml)", name, x.key)
 			}
 		}
 	default:
-		return nil, fmt.Errorf("handler setting layout: want yolo, yolov8 or boxes, got %q", h.layout)
+		return nil, fmt.Errorf("handler setting output_format: want yolo, yolov8 or boxes, got %q", h.format)
 	}
 	if h.labels, err = loadLabels(m.Dir); err != nil {
 		return nil, err
@@ -145,7 +146,7 @@ type detection struct {
 func (h *objectDetector) Postprocess(_ context.Context, req *Request, outputs []*tensor.Tensor) (*Response, error) {
 	var dets []detection
 	var err error
-	switch h.layout {
+	switch h.format {
 	case "yolo", "yolov8":
 		dets, err = h.decodeYOLO(outputs[0])
 	default:
@@ -202,7 +203,7 @@ func (h *objectDetector) decodeYOLO(out *tensor.Tensor) ([]detection, error) {
 	n, k := int(out.Shape[1]), int(out.Shape[2])
 	at := func(i, j int) float64 { return v[i*k+j] }
 	first := 5 // class scores start after cx, cy, w, h, objectness
-	if h.layout == "yolov8" {
+	if h.format == "yolov8" {
 		n, k = k, n // [4+C, boxes]
 		at = func(i, j int) float64 { return v[j*n+i] }
 		first = 4

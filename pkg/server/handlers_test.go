@@ -1,0 +1,215 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"image"
+	"image/png"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/tsserve/ts/pkg/archive"
+	"github.com/tsserve/ts/pkg/internal/testenv"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// sampleServer packs a sample with its handler, labels and model-config.yaml (when it has
+// one) and registers it with one worker.
+func sampleServer(t *testing.T, ts *testServer, name, sample, handler string, extra ...string) {
+	t.Helper()
+	o := archive.PackOptions{ModelName: name, SerializedFile: testenv.Path("samples", sample, "model.onnx"), Handler: handler,
+		ExportPath: t.TempDir()}
+	for _, e := range append([]string{"index_to_name.json"}, extra...) {
+		o.ExtraFiles = append(o.ExtraFiles, testenv.Path("samples", sample, e))
+	}
+	if p := testenv.Path("samples", sample, "model-config.yaml"); fileExists(p) {
+		o.ConfigFile = p
+	}
+	res, err := archive.Pack(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Rename(res.Path, filepath.Join(ts.store, name+".mar"))
+	exchange{"register " + name, "POST", "/models?url=" + name + ".mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func post(t *testing.T, url string, body []byte, header ...string) (int, []byte, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, b, res.Header.Get("Content-Type")
+}
+
+// golden compares got with testdata/golden/name, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		os.WriteFile(path, got, 0o644)
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from %s:\n%s", name, path, got)
+	}
+}
+
+// TestBuiltinHandlersOnSamples: each built-in handler with its sample model and real inputs
+// gives the expected labels, boxes or masks; bad inputs get a 400.
+func TestBuiltinHandlersOnSamples(t *testing.T) {
+	ts := emptyServer(t, nil)
+	sampleServer(t, ts, "digits", "digits", "image_classifier")
+	sampleServer(t, ts, "topics", "text", "text_classifier", "tokenizer.json")
+	sampleServer(t, ts, "shapes", "segmenter", "image_segmenter")
+	sampleServer(t, ts, "finder", "detector", "object_detector")
+	inf := ts.inference.URL
+
+	t.Run("image_classifier", func(t *testing.T) {
+		img, _ := os.ReadFile(testenv.Path("samples/digits/8.jpg"))
+		code, body, _ := post(t, inf+"/predictions/digits", img)
+		if code != 200 {
+			t.Fatalf("%d %s", code, body)
+		}
+		golden(t, "digits_8.json", body)
+	})
+	t.Run("text_classifier", func(t *testing.T) {
+		for _, topic := range []string{"sports", "weather", "food"} {
+			text, _ := os.ReadFile(testenv.Path("samples/text", topic+".txt"))
+			code, body, _ := post(t, inf+"/predictions/topics", text)
+			if code != 200 || topLabel(t, body) != topic {
+				t.Errorf("%s: %d %s", topic, code, body)
+			}
+			if topic == "weather" {
+				golden(t, "topics_weather.json", body)
+			}
+		}
+		code, body, _ := post(t, inf+"/predictions/topics", []byte(`{"text": "the striker scored in the final match"}`), "Content-Type", "application/json")
+		if code != 200 || topLabel(t, body) != "sports" {
+			t.Errorf("JSON text: %d %s", code, body)
+		}
+	})
+	t.Run("image_segmenter", func(t *testing.T) {
+		img, _ := os.ReadFile(testenv.Path("samples/segmenter/shapes_1.png"))
+		code, body, ctype := post(t, inf+"/predictions/shapes", img, "Accept", "image/png")
+		if code != 200 || ctype != "image/png" {
+			t.Fatalf("%d %s %s", code, ctype, body)
+		}
+		got, err := png.Decode(bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, _ := os.Open(testenv.Path("samples/segmenter/shapes_1_mask.png"))
+		want, err := png.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		gp, wp := got.(*image.Paletted), want.(*image.Paletted)
+		same := 0
+		for i := range gp.Pix {
+			if gp.Pix[i] == wp.Pix[i] {
+				same++
+			}
+		}
+		if acc := float64(same) / float64(len(wp.Pix)); acc < 0.95 {
+			t.Errorf("mask agrees with the truth on %.1f %% of pixels", 100*acc)
+		}
+		golden(t, "shapes_1_mask.png", body)
+		code, body, _ = post(t, inf+"/predictions/shapes", img)
+		var grid [][][2]float64
+		if err := json.Unmarshal(body, &grid); code != 200 || err != nil || len(grid) != 64 || len(grid[0]) != 64 {
+			t.Errorf("JSON mask: %d %v", code, err)
+		}
+	})
+	t.Run("object_detector", func(t *testing.T) {
+		for _, k := range []string{"1", "2"} {
+			img, _ := os.ReadFile(testenv.Path("samples/detector/shapes_" + k + ".png"))
+			code, body, _ := post(t, inf+"/predictions/finder", img)
+			if code != 200 {
+				t.Fatalf("%d %s", code, body)
+			}
+			var truth []map[string][4]float64
+			b, _ := os.ReadFile(testenv.Path("samples/detector/shapes_" + k + ".json"))
+			json.Unmarshal(b, &truth)
+			var got []map[string]any
+			if err := json.Unmarshal(body, &got); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range truth {
+				found := false
+				for label, box := range want {
+					for _, d := range got {
+						if coords, ok := d[label].([]any); ok && len(coords) == 4 {
+							var g [4]float64
+							for i := range g {
+								g[i] = coords[i].(float64)
+							}
+							found = found || boxIoU(g, box) >= 0.5
+						}
+					}
+				}
+				if !found {
+					t.Errorf("image %s: %v not found in %s", k, want, body)
+				}
+			}
+			if len(got) != len(truth) {
+				t.Errorf("image %s: %d detections for %d shapes: %s", k, len(got), len(truth), body)
+			}
+			if k == "1" {
+				golden(t, "finder_1.json", body)
+			}
+		}
+	})
+	t.Run("bad inputs", func(t *testing.T) {
+		jpeg, _ := os.ReadFile(testenv.Path("samples/digits/3.jpg"))
+		for _, x := range []exchange{
+			{"not an image", "POST", "/predictions/finder", "", []byte("hello"), 400, "BadRequestException", "not a supported image"},
+			{"truncated jpeg", "POST", "/predictions/shapes", "", jpeg[:len(jpeg)/2], 400, "BadRequestException", ""},
+			{"huge image", "POST", "/predictions/digits", "", testenv.HugePNG(), 400, "BadRequestException", "pixels"},
+			{"empty text", "POST", "/predictions/topics", "", []byte("  \n"), 400, "BadRequestException", "empty"},
+			{"wrong JSON", "POST", "/predictions/topics", "application/json", []byte(`{"text": 3}`), 400, "BadRequestException", "request JSON has no"},
+		} {
+			t.Run(x.name, func(t *testing.T) { x.run(t, inf) })
+		}
+	})
+}
+
+func topLabel(t *testing.T, body []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.Token()
+	tok, err := dec.Token()
+	if err != nil {
+		t.Fatalf("not a JSON object: %s", body)
+	}
+	return tok.(string)
+}
+
+func boxIoU(a, b [4]float64) float64 {
+	ix := math.Max(0, math.Min(a[2], b[2])-math.Max(a[0], b[0]))
+	iy := math.Max(0, math.Min(a[3], b[3])-math.Max(a[1], b[1]))
+	inter := ix * iy
+	return inter / ((a[2]-a[0])*(a[3]-a[1]) + (b[2]-b[0])*(b[3]-b[1]) - inter)
+}
