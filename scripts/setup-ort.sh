@@ -5,6 +5,7 @@
 # the npm registry (no URL is needed), we extract the Linux library for this machine's
 # architecture into .ort/linux-<arch>/ and check its sha256 against scripts/ort.sha256.
 # Re-running is cheap: a library already in place with the right hash is kept.
+# Usage: scripts/setup-ort.sh [linux-x64|linux-arm64]   (default: this machine)
 set -euo pipefail
 
 ORT_VERSION=1.24.1
@@ -12,15 +13,23 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 
 fail() { echo "setup-ort: $*" >&2; exit 1; }
 
-case "$(uname -s)" in
-  Linux) os=linux ;;
-  *) fail "only Linux is supported by this script; point ts at your own ONNX Runtime with --ort-lib or TS_ORT_LIB" ;;
-esac
-case "$(uname -m)" in
-  x86_64|amd64) arch=x64 ;;
-  aarch64|arm64) arch=arm64 ;;
-  *) fail "no ONNX Runtime build for architecture $(uname -m) in onnxruntime-node@$ORT_VERSION" ;;
-esac
+# An argument names another platform to fetch (release builds): linux-x64 or linux-arm64.
+if [ $# -gt 0 ]; then
+  case "$1" in
+    linux-x64|linux-arm64) os=linux arch=${1#linux-} ;;
+    *) fail "unknown platform $1 (want linux-x64 or linux-arm64)" ;;
+  esac
+else
+  case "$(uname -s)" in
+    Linux) os=linux ;;
+    *) fail "only Linux is supported by this script; point ts at your own ONNX Runtime with --ort-lib or TS_ORT_LIB" ;;
+  esac
+  case "$(uname -m)" in
+    x86_64|amd64) arch=x64 ;;
+    aarch64|arm64) arch=arm64 ;;
+    *) fail "no ONNX Runtime build for architecture $(uname -m) in onnxruntime-node@$ORT_VERSION" ;;
+  esac
+fi
 platform="$os-$arch"
 want=$(awk -v p="$platform" '$2 == p {print $1}' "$root/scripts/ort.sha256")
 [ -n "$want" ] || fail "no sha256 for $platform in scripts/ort.sha256"

@@ -1,0 +1,122 @@
+package handler
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// TestObjectDetectorFormats decodes each output format from hand-made outputs: thresholds,
+// non-maximum suppression, labels, and boxes scaled back to the image's own pixels.
+func TestObjectDetectorFormats(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, LabelsFile), []byte(`{"0": "cat", "1": "dog"}`), 0o644)
+	input := tensor.Info{Name: "images", DType: tensor.Float32, Shape: []int64{1, 3, 64, 64}}
+	f32 := func(shape ...int64) tensor.Info { return tensor.Info{DType: tensor.Float32, Shape: shape} }
+
+	// three candidates: a dog, a weaker dog overlapping it (suppressed), a cat under the
+	// threshold; boxes as centre x, centre y, width, height in the 64x64 input
+	yoloRows := [][]float32{
+		{20, 20, 10, 10, 0.9, 0.1, 0.9}, // dog 0.81
+		{21, 21, 10, 10, 0.8, 0.2, 0.8}, // dog 0.64, overlaps the first
+		{50, 50, 8, 8, 0.5, 0.6, 0.4},   // cat 0.30 < 0.5
+	}
+	var yolo, yolov8 []float32
+	for _, r := range yoloRows {
+		yolo = append(yolo, r...)
+	}
+	for _, col := range []int{0, 1, 2, 3, 5, 6} { // yolov8: [4+C, boxes], no objectness
+		for _, r := range yoloRows {
+			v := r[col]
+			if col >= 5 {
+				v *= r[4]
+			}
+			yolov8 = append(yolov8, v)
+		}
+	}
+	wantDog := [4]float64{30, 30, 50, 50} // (15..25) × 2
+
+	cases := []struct {
+		name    string
+		outputs []tensor.Info
+		cfg     config
+		tensors []*tensor.Tensor
+		want    []string
+	}{
+		{"yolo", []tensor.Info{f32(1, 3, 7)}, nil,
+			[]*tensor.Tensor{tensor.New([]int64{1, 3, 7}, yolo)}, []string{"dog"}},
+		{"yolo, low threshold, no NMS", []tensor.Info{f32(1, 3, 7)}, config{"threshold": 0.2, "nms": false},
+			[]*tensor.Tensor{tensor.New([]int64{1, 3, 7}, yolo)}, []string{"dog", "dog", "cat"}},
+		{"yolov8", []tensor.Info{f32(1, 6, 3)}, config{"output_format": "yolov8"},
+			[]*tensor.Tensor{tensor.New([]int64{1, 6, 3}, yolov8)}, []string{"dog"}},
+		{"boxes (torchvision)", []tensor.Info{{Name: "boxes", DType: tensor.Float32, Shape: []int64{-1, 4}},
+			{Name: "labels", DType: tensor.Int64, Shape: []int64{-1}}, {Name: "scores", DType: tensor.Float32, Shape: []int64{-1}}}, nil,
+			[]*tensor.Tensor{tensor.New([]int64{2, 4}, []float32{15, 15, 25, 25, 40, 40, 60, 60}),
+				tensor.New([]int64{2}, []int64{1, 0}), tensor.New([]int64{2}, []float32{0.3, 0.95})},
+			[]string{"cat"}},
+		{"boxes with other names", []tensor.Info{{Name: "det:boxes", DType: tensor.Float32, Shape: []int64{-1, 4}},
+			{Name: "det:scores", DType: tensor.Float32, Shape: []int64{-1}}, {Name: "det:classes", DType: tensor.Int64, Shape: []int64{-1}}},
+			config{"boxes": "det:boxes", "scores": "det:scores", "labels": "det:classes", "threshold": 0.2},
+			[]*tensor.Tensor{tensor.New([]int64{2, 4}, []float32{15, 15, 25, 25, 40, 40, 60, 60}),
+				tensor.New([]int64{2}, []float32{0.3, 0.95}), tensor.New([]int64{2}, []int64{1, 0})},
+			[]string{"cat", "dog"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h, err := newObjectDetector(&Model{Inputs: []tensor.Info{input}, Outputs: c.outputs, Dir: dir, Config: c.cfg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := &Request{State: imageSize{128, 128}}
+			res, err := h.Postprocess(context.Background(), req, c.tensors)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []map[string]any
+			if err := json.Unmarshal(res.Body, &got); err != nil {
+				t.Fatalf("%v: %s", err, res.Body)
+			}
+			if len(got) != len(c.want) {
+				t.Fatalf("%d detections, want %v: %s", len(got), c.want, res.Body)
+			}
+			last := math.Inf(1)
+			for i, d := range got {
+				box, ok := d[c.want[i]].([]any)
+				if !ok || len(box) != 4 {
+					t.Fatalf("detection %d is not a %s: %s", i, c.want[i], res.Body)
+				}
+				score := d["score"].(float64)
+				if score > last {
+					t.Errorf("not sorted by score: %s", res.Body)
+				}
+				last = score
+				if c.want[i] == "dog" && i == 0 && !strings.HasPrefix(c.name, "boxes") {
+					for k := range wantDog {
+						if math.Abs(box[k].(float64)-wantDog[k]) > 0.01 {
+							t.Errorf("dog box %v, want %v (scaled to the 128x128 image)", box, wantDog)
+						}
+					}
+				}
+			}
+		})
+	}
+
+	for name, m := range map[string]*Model{
+		"unknown format":       {Inputs: []tensor.Info{input}, Outputs: []tensor.Info{f32(1, 3, 7)}, Config: config{"output_format": "ssd"}},
+		"yolo on a 2-D output": {Inputs: []tensor.Info{input}, Outputs: []tensor.Info{f32(1, 7)}},
+		"boxes without a scores output": {Inputs: []tensor.Info{input}, Config: config{"output_format": "boxes"},
+			Outputs: []tensor.Info{{Name: "boxes", Shape: []int64{-1, 4}}, {Name: "labels", Shape: []int64{-1}}, {Name: "other", Shape: []int64{-1}}}},
+		"two inputs": {Inputs: []tensor.Info{input, input}, Outputs: []tensor.Info{f32(1, 3, 7)}},
+	} {
+		m.Dir = dir
+		if _, err := newObjectDetector(m); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
