@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -9,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/cli/term"
@@ -372,6 +376,15 @@ func (c *MetricsCmd) Run(g *Globals) error {
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
+	io := g.IO()
+	if io.Format != "text" {
+		families, err := parseMetrics(b, c.Filter)
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		_, err = io.Data(families)
+		return err
+	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if c.Filter != "" {
 			name := strings.TrimPrefix(strings.TrimPrefix(line, "# HELP "), "# TYPE ")
@@ -380,8 +393,79 @@ func (c *MetricsCmd) Run(g *Globals) error {
 			}
 		}
 		if line != "" {
-			fmt.Fprintln(g.IO().Out, line)
+			fmt.Fprintln(io.Out, line)
 		}
 	}
 	return nil
 }
+
+// metricFamily is one metric in `ts metrics -o json`.
+type metricFamily struct {
+	Name    string         `json:"name"`
+	Help    string         `json:"help,omitempty"`
+	Type    string         `json:"type"`
+	Samples []metricSample `json:"samples"`
+}
+
+// metricSample is one labelled series: a value, or a histogram's or summary's count, sum
+// and buckets (upper bound → cumulative count) or quantiles.
+type metricSample struct {
+	Labels    map[string]string  `json:"labels,omitempty"`
+	Value     *float64           `json:"value,omitempty"`
+	Count     *uint64            `json:"count,omitempty"`
+	Sum       *float64           `json:"sum,omitempty"`
+	Buckets   map[string]uint64  `json:"buckets,omitempty"`
+	Quantiles map[string]float64 `json:"quantiles,omitempty"`
+}
+
+// parseMetrics reads the Prometheus text format with prometheus/common's parser, keeping
+// the families whose name starts with prefix, sorted by name.
+func parseMetrics(text []byte, prefix string) ([]metricFamily, error) {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(bytes.NewReader(text))
+	if err != nil {
+		return nil, err
+	}
+	out := []metricFamily{}
+	for name, f := range fams {
+		if !strings.HasPrefix(name, prefix) {
+			continue
+		}
+		mf := metricFamily{Name: name, Help: f.GetHelp(), Type: strings.ToLower(f.GetType().String()), Samples: []metricSample{}}
+		for _, m := range f.GetMetric() {
+			var s metricSample
+			if len(m.GetLabel()) > 0 {
+				s.Labels = map[string]string{}
+				for _, l := range m.GetLabel() {
+					s.Labels[l.GetName()] = l.GetValue()
+				}
+			}
+			switch {
+			case m.Counter != nil:
+				s.Value = ptr(m.GetCounter().GetValue())
+			case m.Gauge != nil:
+				s.Value = ptr(m.GetGauge().GetValue())
+			case m.Untyped != nil:
+				s.Value = ptr(m.GetUntyped().GetValue())
+			case m.Histogram != nil:
+				h := m.GetHistogram()
+				s.Count, s.Sum, s.Buckets = ptr(h.GetSampleCount()), ptr(h.GetSampleSum()), map[string]uint64{}
+				for _, b := range h.GetBucket() {
+					s.Buckets[strconv.FormatFloat(b.GetUpperBound(), 'g', -1, 64)] = b.GetCumulativeCount()
+				}
+			case m.Summary != nil:
+				sm := m.GetSummary()
+				s.Count, s.Sum, s.Quantiles = ptr(sm.GetSampleCount()), ptr(sm.GetSampleSum()), map[string]float64{}
+				for _, q := range sm.GetQuantile() {
+					s.Quantiles[strconv.FormatFloat(q.GetQuantile(), 'g', -1, 64)] = q.GetValue()
+				}
+			}
+			mf.Samples = append(mf.Samples, s)
+		}
+		out = append(out, mf)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func ptr[T any](v T) *T { return &v }
