@@ -49,6 +49,10 @@ var apiDescriptions = map[string]map[string]map[string]op{
 				queryParam("synchronous", "boolean", ""), queryParam("response_timeout", "integer", "s"), queryParam("startup_timeout", "integer", "s"),
 			}, Responses: responses(200, 202, 400, 404, 409, 500)},
 		},
+		"/models/upload": {"post": {Summary: "Upload an archive (body) into the model store and register it (when enable_model_upload)", Parameters: []map[string]any{
+			queryParam("filename", "string", "NAME.mar, .tar.gz, .tgz or .tar.zst"), queryParam("model_name", "string", ""),
+			queryParam("initial_workers", "integer", ""), queryParam("synchronous", "boolean", ""),
+		}, Responses: responses(200, 202, 400, 405, 409, 413, 500)}},
 		"/models/{model_name}": {
 			"get":    {Summary: "Describe the default version", Parameters: []map[string]any{pathParam("model_name")}, Responses: responses(200, 404)},
 			"put":    {Summary: "Scale workers", Parameters: []map[string]any{pathParam("model_name"), queryParam("min_worker", "integer", ""), queryParam("max_worker", "integer", ""), queryParam("synchronous", "boolean", "")}, Responses: responses(200, 202, 400, 404, 500)},
