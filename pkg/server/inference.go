@@ -7,7 +7,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/tsserve/ts/pkg/apierror"
@@ -76,10 +75,7 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fail(err)
 	}
-	t0 := time.Now()
 	res, err := v.Infer(r.Context(), req, priority)
-	InferNS.Add(time.Since(t0).Nanoseconds())
-	InferN.Add(1)
 	if err != nil {
 		return fail(err)
 	}
@@ -100,7 +96,6 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) error {
 
 // readRequest turns the HTTP request into handler inputs: each multipart or form field is
 // an input with its own name; any other body is one input named "body".
-var InferNS, InferN, HandlerNS atomic.Int64
 
 func (s *Server) readRequest(w http.ResponseWriter, r *http.Request) (*handler.Request, error) {
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestSize)

@@ -146,9 +146,7 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt.s.active.Add(1)
 	defer rt.s.active.Add(-1)
 	sw := &statusWriter{ResponseWriter: w}
-	t0 := time.Now()
 	rt.mux.ServeHTTP(sw, r)
-	HandlerNS.Add(time.Since(t0).Nanoseconds())
 	if rt.s.metrics != nil {
 		rt.s.metrics.Status(rt.api, sw.status)
 	}
