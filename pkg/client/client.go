@@ -125,7 +125,7 @@ func ParseHost(s string, defaultPort int) (*url.URL, error) {
 	s = strings.TrimSuffix(s, "/")
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
-		host, port = s, ""
+		host, port = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"), ""
 		if scheme == "https" {
 			port = "443"
 		}

@@ -1,0 +1,97 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseHost(t *testing.T) {
+	for _, c := range []struct{ in, want, err string }{
+		{"", "http://127.0.0.1:8080", ""},
+		{"localhost", "http://localhost:8080", ""},
+		{"example.com:9000", "http://example.com:9000", ""},
+		{":9000", "http://127.0.0.1:9000", ""},
+		{"http://10.0.0.1", "http://10.0.0.1:8080", ""},
+		{"HTTPS://models.example.com/", "https://models.example.com:443", ""},
+		{"https://models.example.com:8443", "https://models.example.com:8443", ""},
+		{"[::1]", "http://[::1]:8080", ""},
+		{"[::1]:9000", "http://[::1]:9000", ""},
+		{"::1", "http://[::1]:8080", ""},
+		{"ftp://host", "", "scheme"},
+		{"host:0", "", "bad port"},
+		{"host:http", "", "bad port"},
+		{"host:70000", "", "bad port"},
+	} {
+		u, err := ParseHost(c.in, 8080)
+		switch {
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("ParseHost(%q) = %v, %v; want an error with %q", c.in, u, err, c.err)
+		case c.err == "" && (err != nil || u.String() != c.want):
+			t.Errorf("ParseHost(%q) = %v, %v; want %s", c.in, u, err, c.want)
+		}
+	}
+}
+
+func TestNewDerivesAddresses(t *testing.T) {
+	c, err := New(Options{Host: "https://gpu-box:9080", Metrics: "metrics-box:9999", Token: "t", ManagementToken: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Inference.String() != "https://gpu-box:9080" || c.Management.String() != "https://gpu-box:8081" || c.Metrics.String() != "http://metrics-box:9999" {
+		t.Errorf("addresses %s %s %s", c.Inference, c.Management, c.Metrics)
+	}
+	if c.InferenceToken != "t" || c.ManagementToken != "m" {
+		t.Errorf("tokens %q %q", c.InferenceToken, c.ManagementToken)
+	}
+	if _, err := New(Options{CAFile: "/nonexistent.pem"}); err == nil {
+		t.Error("a missing CA file was accepted")
+	}
+}
+
+// TestErrors: a server's error answer becomes an *Error with TorchServe's fields (or the
+// text it sent); nothing listening is an *UnreachableError naming the cause.
+func TestErrors(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer secret" {
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte("no token"))
+			return
+		}
+		w.WriteHeader(http.StatusNotFound)
+		w.Write([]byte(`{"code": 404, "type": "ModelNotFoundException", "message": "Model not found: x"}`))
+	}))
+	defer srv.Close()
+	c, err := New(Options{Host: srv.URL, Management: srv.URL, Token: "secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Describe(context.Background(), "x", "")
+	var e *Error
+	if !errors.As(err, &e) || e.Code != 404 || e.Type != "ModelNotFoundException" || e.Error() != "Model not found: x" {
+		t.Errorf("describe: %#v", err)
+	}
+	c.ManagementToken = ""
+	_, err = c.Describe(context.Background(), "x", "")
+	if !errors.As(err, &e) || e.Code != 401 || e.Message != "no token" {
+		t.Errorf("without a token: %#v", err)
+	}
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	c, _ = New(Options{Host: addr, Management: addr, Timeout: 5 * time.Second})
+	_, err = c.Ping(context.Background())
+	var u *UnreachableError
+	if !errors.As(err, &u) || !strings.Contains(err.Error(), "connection refused") || !strings.Contains(err.Error(), addr) {
+		t.Errorf("nothing listening: %v", err)
+	}
+}
