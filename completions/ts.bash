@@ -21,7 +21,7 @@ __ts_sub() {
 __ts_takes_value() {
     case "$1|$2" in
     *"|--ca-file" | *"|--host" | *"|--log-level" | *"|--management-host" | *"|--metrics-host" | *"|--ort-lib" | *"|--output" | *"|-o" | *"|--token" | *"|--token-file") return 0 ;;
-    "serve|--inference-address" | "serve|--intra-op-threads" | "serve|--management-address" | "serve|--metrics-address" | "serve|--model-store" | "serve|--models" | "serve|--provider" | "serve|--ts-config" | "serve|--workers") return 0 ;;
+    "serve|--certificate-file" | "serve|--inference-address" | "serve|--intra-op-threads" | "serve|--key-file" | "serve|--management-address" | "serve|--metrics-address" | "serve|--model-store" | "serve|--models" | "serve|--private-key-file" | "serve|--provider" | "serve|--ts-config" | "serve|--workers") return 0 ;;
     "register|--batch-size" | "register|--handler" | "register|--max-batch-delay" | "register|--name" | "register|--timeout" | "register|--version" | "register|--workers") return 0 ;;
     "scale|--max" | "scale|--min") return 0 ;;
     "infer|--accept" | "infer|--concurrency" | "infer|-c" | "infer|--save" | "infer|--timeout" | "infer|--version") return 0 ;;
@@ -36,8 +36,11 @@ __ts_values() {
     *"|--ort-lib") echo "__files__" ;;
     *"|--output" | *"|-o") echo "text json yaml" ;;
     *"|--token-file") echo "__files__" ;;
+    "serve|--certificate-file") echo "__files__" ;;
+    "serve|--key-file") echo "__files__" ;;
     "serve|--model-store") echo "__files__" ;;
     "serve|--models") echo "__files__" ;;
+    "serve|--private-key-file") echo "__files__" ;;
     "serve|--ts-config") echo "__files__" ;;
     "infer|--save") echo "__files__" ;;
     esac
@@ -46,7 +49,7 @@ __ts_values() {
 __ts_flags() {
     echo "--ca-file --help -h --host --insecure --log-level --management-host --metrics-host --ort-lib --output -o --token --token-file"
     case "$1" in
-    "serve") echo "--enable-model-api --enable-upload --inference-address --intra-op-threads --management-address --metrics-address --model-store --models --ncs --print-config --provider --provider-fallback --snapshot --ts-config --workers" ;;
+    "serve") echo "--certificate-file --enable-model-api --enable-upload --inference-address --intra-op-threads --key-file --management-address --metrics-address --model-store --models --ncs --print-config --private-key-file --provider --provider-fallback --snapshot --token-auth --ts-config --workers" ;;
     "register") echo "--batch-size --handler --max-batch-delay --name --sync --timeout --upload --version --workers" ;;
     "scale") echo "--max --min --sync" ;;
     "split") echo "--clear" ;;

@@ -34,7 +34,7 @@ function __ts_takes_value
     switch "$argv[1]|$argv[2]"
         case '*|--ca-file' '*|--host' '*|--log-level' '*|--management-host' '*|--metrics-host' '*|--ort-lib' '*|--output' '*|-o' '*|--token' '*|--token-file'
             return 0
-        case 'serve|--inference-address' 'serve|--intra-op-threads' 'serve|--management-address' 'serve|--metrics-address' 'serve|--model-store' 'serve|--models' 'serve|--provider' 'serve|--ts-config' 'serve|--workers'
+        case 'serve|--certificate-file' 'serve|--inference-address' 'serve|--intra-op-threads' 'serve|--key-file' 'serve|--management-address' 'serve|--metrics-address' 'serve|--model-store' 'serve|--models' 'serve|--private-key-file' 'serve|--provider' 'serve|--ts-config' 'serve|--workers'
             return 0
         case 'register|--batch-size' 'register|--handler' 'register|--max-batch-delay' 'register|--name' 'register|--timeout' 'register|--version' 'register|--workers'
             return 0
@@ -115,19 +115,23 @@ complete -c ts -n '__ts_at \'\' 0' -a metrics -d 'Print the server\'s Prometheus
 complete -c ts -n '__ts_at \'\' 0' -a ping -d 'Check the server\'s health.'
 complete -c ts -n '__ts_at \'\' 0' -a version -d 'Print the versions of ts and ONNX Runtime, and the execution providers available.'
 
+complete -c ts -n '__ts_in \'serve\'' -l certificate-file -r -F -d 'PEM certificate for https:// addresses (certificate_file).'
 complete -c ts -n '__ts_in \'serve\'' -l enable-model-api -d 'Allow registering and unregistering models through the management API (on by default).'
 complete -c ts -n '__ts_in \'serve\'' -l enable-upload -d 'Accept archives uploaded into the model store (ts register of a local file on a remote server).'
 complete -c ts -n '__ts_in \'serve\'' -l inference-address -x -d 'Inference API address (inference_address, default http://127.0.0.1:8080).'
 complete -c ts -n '__ts_in \'serve\'' -l intra-op-threads -x -d 'ONNX Runtime intra-op threads per model (default: cores / workers).'
+complete -c ts -n '__ts_in \'serve\'' -l key-file -r -F -d 'Where the API keys are written with --token-auth (key_file, default ./key_file.json).'
 complete -c ts -n '__ts_in \'serve\'' -l management-address -x -d 'Management API address (management_address, default http://127.0.0.1:8081).'
 complete -c ts -n '__ts_in \'serve\'' -l metrics-address -x -d 'Metrics API address (metrics_address, default http://127.0.0.1:8082).'
 complete -c ts -n '__ts_in \'serve\'' -l model-store -r -F -d 'Folder of model archives (model_store).'
 complete -c ts -n '__ts_in \'serve\'' -l models -r -F -d 'Models to load at start: all, FILE.mar or NAME=FILE.mar; repeat or separate with commas (load_models).'
 complete -c ts -n '__ts_in \'serve\'' -l ncs -d 'Neither restore nor save the model snapshot.'
 complete -c ts -n '__ts_in \'serve\'' -l print-config -d 'Print every setting with its value and where it came from, then exit.'
+complete -c ts -n '__ts_in \'serve\'' -l private-key-file -r -F -d 'PEM private key for https:// addresses (private_key_file).'
 complete -c ts -n '__ts_in \'serve\'' -l provider -x -d 'Execution provider: cpu, cuda[:N] or tensorrt[:N] (execution_provider).'
 complete -c ts -n '__ts_in \'serve\'' -l provider-fallback -d 'Run on CPU, with a warning, when the execution provider is unavailable.'
 complete -c ts -n '__ts_in \'serve\'' -l snapshot -d 'Save registered models after each change and restore them at start (enable_model_snapshot).'
+complete -c ts -n '__ts_in \'serve\'' -l token-auth -d 'Require API keys, as TorchServe does by default: they are written to the key file (disable_token_authorization=false).'
 complete -c ts -n '__ts_in \'serve\'' -l ts-config -r -F -d 'config.properties to read (default: $TS_CONFIG_FILE, else ./config.properties when present).'
 complete -c ts -n '__ts_in \'serve\'' -l workers -x -d 'Workers per model loaded at start (default_workers_per_model; default: one per CPU core).'
 

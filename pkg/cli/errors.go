@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -22,6 +23,10 @@ func exitError(err error) error {
 	var api *client.Error
 	switch {
 	case errors.As(err, &unreachable):
+		var cert *tls.CertificateVerificationError
+		if errors.As(err, &cert) {
+			return term.WithCode(term.ExitUnreachable, fmt.Errorf("%w (trust it with --ca-file, or skip the check with --insecure)", err))
+		}
 		return term.WithCode(term.ExitUnreachable, fmt.Errorf("%w; is ts serve running there? (set --host or $%s)", err, config.EnvHost))
 	case errors.As(err, &api) && (api.Code == http.StatusNotFound), errors.Is(err, fs.ErrNotExist):
 		return term.WithCode(term.ExitNotFound, err)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -82,6 +83,14 @@ func TestScripts(t *testing.T) {
 					ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
 				}
 			},
+			// selfsigned DIR: write DIR/cert.pem (for 127.0.0.1) and DIR/key.pem.
+			"selfsigned": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 1 {
+					ts.Fatalf("usage: selfsigned DIR")
+				}
+				_, _, err := testenv.SelfSigned(ts.MkAbs(args[0]))
+				ts.Check(err)
+			},
 			// serve [FLAGS...]: start `ts serve --model-store $STORE --workers 1 FLAGS` on free
 			// ports, wait until it is healthy, and point TS_HOST, TS_MANAGEMENT_HOST and
 			// TS_METRICS_HOST at it; it is stopped when the script ends.
@@ -95,8 +104,10 @@ func TestScripts(t *testing.T) {
 					ts.Defer(func() { srv.Shutdown() })
 				}
 				ts.Check(err)
-				if err := srv.AwaitHealthy(); err != nil {
-					ts.Fatalf("%v", err)
+				if !slices.Contains(args, "--token-auth") { // /ping wants a key then
+					if err := srv.AwaitHealthy(); err != nil {
+						ts.Fatalf("%v", err)
+					}
 				}
 				ts.Setenv(config.EnvHost, srv.Inference)
 				ts.Setenv(config.EnvManagementHost, srv.Management)

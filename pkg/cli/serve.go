@@ -38,6 +38,11 @@ type ServeCmd struct {
 	IntraOpThreads    *int     `name:"intra-op-threads" placeholder:"N" help:"ONNX Runtime intra-op threads per model (default: cores / workers)."`
 	EnableModelAPI    *bool    `name:"enable-model-api" negatable:"" help:"Allow registering and unregistering models through the management API (on by default)."`
 	EnableUpload      *bool    `name:"enable-upload" help:"Accept archives uploaded into the model store (ts register of a local file on a remote server)."`
+	TokenAuth         *bool    `name:"token-auth" help:"Require API keys, as TorchServe does by default: they are written to the key file (disable_token_authorization=false)."`
+	DisableTokenAuth  bool     `name:"disable-token-auth" aliases:"dt" hidden:"" help:"Accepted for TorchServe compatibility: token authorization is off unless --token-auth."`
+	KeyFile           *string  `name:"key-file" placeholder:"FILE" help:"Where the API keys are written with --token-auth (key_file, default ./key_file.json)."`
+	CertificateFile   *string  `name:"certificate-file" placeholder:"FILE" help:"PEM certificate for https:// addresses (certificate_file)."`
+	PrivateKeyFile    *string  `name:"private-key-file" placeholder:"FILE" help:"PEM private key for https:// addresses (private_key_file)."`
 	Snapshot          *bool    `name:"snapshot" help:"Save registered models after each change and restore them at start (enable_model_snapshot)."`
 	NoConfigSnapshots bool     `name:"ncs" aliases:"no-config-snapshots" help:"Neither restore nor save the model snapshot."`
 	PrintConfig       bool     `name:"print-config" help:"Print every setting with its value and where it came from, then exit."`
@@ -76,6 +81,15 @@ func (c *ServeCmd) flags() map[string]string {
 	boolean("enable_model_api", c.EnableModelAPI)
 	boolean("enable_model_upload", c.EnableUpload)
 	boolean("enable_model_snapshot", c.Snapshot)
+	if c.TokenAuth != nil {
+		f["disable_token_authorization"] = strconv.FormatBool(!*c.TokenAuth)
+	}
+	if c.DisableTokenAuth {
+		f["disable_token_authorization"] = "true"
+	}
+	str("key_file", c.KeyFile)
+	str("certificate_file", c.CertificateFile)
+	str("private_key_file", c.PrivateKeyFile)
 	if c.NoConfigSnapshots {
 		f["enable_model_snapshot"] = "false"
 	}
@@ -113,8 +127,12 @@ func (c *ServeCmd) Run(g *Globals) error {
 			ln.Close()
 		}
 	}()
+	tlsConfig, err := server.TLSConfig(cfg)
+	if err != nil {
+		return err
+	}
 	for api, addr := range map[string]string{server.Inference: cfg.InferenceAddress, server.Management: cfg.ManagementAddress, server.Metrics: cfg.MetricsAddress} {
-		ln, err := server.Bind(addr)
+		ln, err := server.Bind(addr, tlsConfig)
 		if err != nil {
 			return fmt.Errorf("%s_address: %w", api, err)
 		}

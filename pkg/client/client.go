@@ -186,6 +186,10 @@ func (e *UnreachableError) Error() string {
 // reason is the innermost cause of a network error: "connection refused" rather than
 // the request, the address and the system call around it.
 func reason(err error) string {
+	var cert *tls.CertificateVerificationError
+	if errors.As(err, &cert) {
+		return "its certificate is not trusted: " + cert.Err.Error()
+	}
 	var sys *os.SyscallError
 	if errors.As(err, &sys) {
 		return sys.Err.Error()

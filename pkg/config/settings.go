@@ -76,6 +76,11 @@ var Keys = []Key{
 	{"provider_fallback", "provider-fallback", "false", kBool, "run on CPU, with a warning, when the execution provider is unavailable"},
 	{"intra_op_threads", "intra-op-threads", "0", kInt, "ONNX Runtime intra-op threads per model version (0 = cores / workers)"},
 	{"drain_timeout", "", "30", kSeconds, "seconds to finish requests in flight after SIGTERM"},
+	{"certificate_file", "certificate-file", "", kString, "PEM certificate (chain) served on https:// addresses"},
+	{"private_key_file", "private-key-file", "", kString, "PEM private key of certificate_file"},
+	{"disable_token_authorization", "", "true", kBool, "no API keys (ts's default); false: every inference and management request needs the key from key_file, as TorchServe's default"},
+	{"token_expiration_min", "", "60", kInt, "minutes an inference or management key stays valid (GET /token?type=... makes a new one)"},
+	{"key_file", "key-file", "key_file.json", kString, "where the keys are written (mode 0600) when token authorization is on; removed at stop"},
 }
 
 // unsupported are TorchServe keys ts accepts and ignores, with a warning.
@@ -85,11 +90,10 @@ var unsupported = map[string]string{
 	"install_py_dep_per_model": "Python workers", "blacklist_env_vars": "Python workers",
 	"default_service_handler": "Python handlers", "decode_input_request": "Python workers",
 	"number_of_gpu": "TorchServe's GPU assignment (use execution_provider)", "workflow_store": "workflows",
-	"keystore": "TLS", "keystore_pass": "TLS", "keystore_type": "TLS", "private_key_file": "TLS", "certificate_file": "TLS",
+	"keystore": "PKCS12 keystores (use certificate_file and private_key_file)", "keystore_pass": "PKCS12 keystores", "keystore_type": "PKCS12 keystores",
 	"metrics_mode": "metrics modes (the metrics API is always Prometheus)", "metrics_config": "metrics.yaml",
 	"enable_metrics_api": "disabling the metrics API", "metric_time_interval": "system metrics", "disable_system_metrics": "system metrics",
 	"system_metrics_cmd": "system metrics", "model_metrics_auto_detect": "handler metrics",
-	"disable_token_authorization": "token authorization", "token_expiration_min": "token authorization",
 	"grpc_inference_address": "gRPC", "grpc_management_address": "gRPC", "grpc_inference_port": "gRPC",
 	"grpc_management_port": "gRPC", "enable_grpc_ssl": "gRPC", "ts_open_inference_protocol": "the Open Inference Protocol",
 	"service_envelope": "service envelopes", "limit_max_image_pixels": "turning the image size limit off",
@@ -141,6 +145,12 @@ type Settings struct {
 	ProviderFallback       bool
 	IntraOpThreads         int
 	DrainTimeout           time.Duration
+	CertificateFile        string
+	PrivateKeyFile         string
+	// TokenAuthorization is !disable_token_authorization: API keys are required.
+	TokenAuthorization bool
+	TokenExpiration    time.Duration
+	KeyFile            string
 
 	// ConfigFile is the config.properties read ("" if none).
 	ConfigFile string
@@ -379,18 +389,28 @@ func (s *Settings) parse() error {
 	s.ProviderFallback = boolean("provider_fallback")
 	s.IntraOpThreads = int(num("intra_op_threads", 0))
 	s.DrainTimeout = seconds("drain_timeout")
+	s.CertificateFile = str("certificate_file")
+	s.PrivateKeyFile = str("private_key_file")
+	for _, a := range []string{"inference_address", "management_address", "metrics_address"} {
+		if strings.HasPrefix(str(a), "https://") && (s.CertificateFile == "" || s.PrivateKeyFile == "") {
+			errs = append(errs, fmt.Errorf("%s (from %s): an https:// address needs certificate_file and private_key_file", a, s.sources[a]))
+		}
+	}
+	s.TokenAuthorization = !boolean("disable_token_authorization")
+	s.TokenExpiration = time.Duration(num("token_expiration_min", 1)) * time.Minute
+	s.KeyFile = str("key_file")
 	return errors.Join(errs...)
 }
 
-// checkAddress accepts TorchServe's http://host:port (https is not supported yet).
+// checkAddress accepts TorchServe's http://host:port and https://host:port.
 func checkAddress(a string) error {
 	rest, ok := strings.CutPrefix(a, "http://")
 	if !ok {
-		if strings.HasPrefix(a, "https://") {
-			return fmt.Errorf("%q: TLS is not supported yet", a)
-		}
+		rest, ok = strings.CutPrefix(a, "https://")
+	}
+	if !ok {
 		if strings.Contains(a, "://") {
-			return fmt.Errorf("%q: want http://host:port", a)
+			return fmt.Errorf("%q: want http://host:port or https://host:port", a)
 		}
 		rest = a
 	}
@@ -407,8 +427,12 @@ func checkAddress(a string) error {
 
 // HostPort strips the scheme from a TorchServe address: http://127.0.0.1:8080 → 127.0.0.1:8080.
 func HostPort(address string) string {
-	return strings.TrimSuffix(strings.TrimPrefix(address, "http://"), "/")
+	address = strings.TrimPrefix(strings.TrimPrefix(address, "http://"), "https://")
+	return strings.TrimSuffix(address, "/")
 }
+
+// IsTLS reports whether a TorchServe address is https://.
+func IsTLS(address string) bool { return strings.HasPrefix(address, "https://") }
 
 // Source says where a setting's value came from.
 func (s *Settings) Source(key string) string { return s.sources[key] }

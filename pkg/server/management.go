@@ -24,6 +24,9 @@ func (s *Server) managementRoutes() http.Handler {
 	rt.handle("OPTIONS /{$}", s.apiDescription(Management))
 	rt.handle("GET /api-description", s.apiDescription(Management))
 	rt.handle("GET /models", s.listModels)
+	if s.auth != nil {
+		rt.handle("/token", s.auth.rotate)
+	}
 	rt.handle("POST /models", s.modelAPI(s.registerModel))
 	rt.handle("POST /models/upload", s.modelAPI(s.uploadModel))
 	rt.handle("GET /models/{model}", s.describeModel)

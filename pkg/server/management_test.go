@@ -24,6 +24,7 @@ type testServer struct {
 	inference, management, metrics *httptest.Server
 	store                          string
 	reg                            *registry.Registry
+	srv                            *Server
 }
 
 // emptyServer serves nothing yet; its model store holds iris.mar (1.0), iris-v2.mar (2.0)
@@ -59,7 +60,7 @@ func emptyServer(t testing.TB, flags map[string]string) *testServer {
 		OnBatch: m.Batch, OnHandlerMetric: m.Custom})
 	t.Cleanup(func() { reg.Close(context.Background()) })
 	srv := New(reg, Options{Settings: cfg, Logger: quiet, Metrics: m})
-	ts := &testServer{store: store, reg: reg}
+	ts := &testServer{store: store, reg: reg, srv: srv}
 	for _, x := range []struct {
 		api string
 		dst **httptest.Server

@@ -49,6 +49,8 @@ var apiDescriptions = map[string]map[string]map[string]op{
 				queryParam("synchronous", "boolean", ""), queryParam("response_timeout", "integer", "s"), queryParam("startup_timeout", "integer", "s"),
 			}, Responses: responses(200, 202, 400, 404, 409, 500)},
 		},
+		"/token": {"get": {Summary: "With the API key as bearer: a new inference or management key, written to the key file (token authorization on)",
+			Parameters: []map[string]any{queryParam("type", "string", "inference or management")}, Responses: responses(200, 400)}},
 		"/models/upload": {"post": {Summary: "Upload an archive (body) into the model store and register it (when enable_model_upload)", Parameters: []map[string]any{
 			queryParam("filename", "string", "NAME.mar, .tar.gz, .tgz or .tar.zst"), queryParam("model_name", "string", ""),
 			queryParam("initial_workers", "integer", ""), queryParam("synchronous", "boolean", ""),

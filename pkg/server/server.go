@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,6 +47,9 @@ type Server struct {
 
 	active   atomic.Int64 // requests being answered
 	draining atomic.Bool  // stopping: /ping answers Unhealthy
+
+	auth    *tokenAuth // nil: token authorization off
+	authErr error      // the key file could not be written
 }
 
 // New creates a server for reg.
@@ -58,6 +62,9 @@ func New(reg *registry.Registry, o Options) *Server {
 		o.Settings, _ = config.Load(config.Inputs{})
 	}
 	s := &Server{reg: reg, cfg: o.Settings, metrics: o.Metrics, log: o.Logger}
+	if s.cfg.TokenAuthorization {
+		s.auth, s.authErr = newTokenAuth(s.cfg.KeyFile, s.cfg.TokenExpiration)
+	}
 	if s.metrics != nil {
 		s.metrics.WatchVersions(s.versionStates)
 	}
@@ -146,7 +153,15 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt.s.active.Add(1)
 	defer rt.s.active.Add(-1)
 	sw := &statusWriter{ResponseWriter: w}
-	rt.mux.ServeHTTP(sw, r)
+	if a := rt.s.auth; a != nil && rt.api != Metrics && !exempt(r) {
+		if err := a.check(rt.api, r); err != nil {
+			rt.s.writeError(sw, r, err)
+		} else {
+			rt.mux.ServeHTTP(sw, r)
+		}
+	} else {
+		rt.mux.ServeHTTP(sw, r)
+	}
 	if rt.s.metrics != nil {
 		rt.s.metrics.Status(rt.api, sw.status)
 	}
@@ -229,17 +244,28 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
-// Bind opens a listener for a TorchServe-style address (http://127.0.0.1:8080).
-func Bind(address string) (net.Listener, error) {
+// Bind opens a listener for a TorchServe-style address (http://127.0.0.1:8080); an
+// https:// address serves TLS with tlsConfig (from TLSConfig).
+func Bind(address string, tlsConfig *tls.Config) (net.Listener, error) {
 	ln, err := net.Listen("tcp", config.HostPort(address))
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", address, err)
+	}
+	if config.IsTLS(address) {
+		if tlsConfig == nil {
+			ln.Close()
+			return nil, fmt.Errorf("listen on %s: no certificate", address)
+		}
+		ln = tls.NewListener(ln, tlsConfig)
 	}
 	return ln, nil
 }
 
 // Handler returns the http.Handler of an API.
 func (s *Server) Handler(api string) (http.Handler, error) {
+	if s.authErr != nil {
+		return nil, s.authErr
+	}
 	switch api {
 	case Inference:
 		return s.inferenceRoutes(), nil
@@ -263,12 +289,20 @@ func (s *Server) Serve(ctx context.Context, listeners map[string]net.Listener, d
 		}
 		hs := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 		servers = append(servers, hs)
-		s.log.Info("listening", "api", api, "address", "http://"+ln.Addr().String())
+		scheme := "http://"
+		if config.IsTLS(map[string]string{Inference: s.cfg.InferenceAddress, Management: s.cfg.ManagementAddress, Metrics: s.cfg.MetricsAddress}[api]) {
+			scheme = "https://"
+		}
+		s.log.Info("listening", "api", api, "address", scheme+ln.Addr().String())
 		go func() {
 			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("%s API: %w", api, err)
 			}
 		}()
+	}
+	if s.auth != nil {
+		defer s.auth.remove()
+		s.log.Info("token authorization on: send the keys of the key file as Authorization: Bearer <key>", "key_file", s.cfg.KeyFile)
 	}
 	var err error
 	select {

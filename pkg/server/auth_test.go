@@ -1,0 +1,175 @@
+package server
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tsserve/ts/pkg/config"
+	"github.com/tsserve/ts/pkg/internal/testenv"
+)
+
+func readKeys(t *testing.T, path string) keyFile {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var k keyFile
+	if err := json.Unmarshal(b, &k); err != nil || k.Inference.Key == "" || k.Management.Key == "" || k.API.Key == "" {
+		t.Fatalf("key file: %v %s", err, b)
+	}
+	return k
+}
+
+func call(t *testing.T, method, url, key string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, nil)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// TestTokenAuthorization follows TorchServe's token authorization: keys in key_file.json
+// (0600), 400 InvalidKeyException without the right key, API descriptions and metrics open,
+// /token with the API key makes a new key, keys expire, the file goes at stop.
+func TestTokenAuthorization(t *testing.T) {
+	keyPath := filepath.Join(t.TempDir(), "key_file.json")
+	ts := emptyServer(t, map[string]string{"disable_token_authorization": "false", "key_file": keyPath, "token_expiration_min": "5"})
+	st, err := os.Stat(keyPath)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", err, st)
+	}
+	k := readKeys(t, keyPath)
+	if len(k.Inference.Key) != 8 || k.Inference.Key == k.Management.Key {
+		t.Errorf("keys %+v", k)
+	}
+	exp, err := time.Parse(time.RFC3339Nano, k.Inference.Expiration)
+	if err != nil || exp.Before(time.Now().Add(4*time.Minute)) || exp.After(time.Now().Add(6*time.Minute)) {
+		t.Errorf("expiration time %q: %v", k.Inference.Expiration, err)
+	}
+	inf, mgmt := ts.inference.URL, ts.management.URL
+	for _, c := range []struct {
+		name, method, url, key string
+		code                   int
+	}{
+		{"ping, no key", "GET", inf + "/ping", "", 400},
+		{"ping, wrong key", "GET", inf + "/ping", "nope", 400},
+		{"ping, management key", "GET", inf + "/ping", k.Management.Key, 400},
+		{"ping, inference key", "GET", inf + "/ping", k.Inference.Key, 200},
+		{"inference description", "OPTIONS", inf + "/", "", 200},
+		{"management description", "GET", mgmt + "/api-description", "", 200},
+		{"list, inference key", "GET", mgmt + "/models", k.Inference.Key, 400},
+		{"list, management key", "GET", mgmt + "/models", k.Management.Key, 200},
+		{"metrics, no key", "GET", ts.metrics.URL + "/metrics", "", 200},
+		{"token, management key", "GET", mgmt + "/token?type=inference", k.Management.Key, 400},
+		{"token, bad type", "GET", mgmt + "/token?type=metrics", k.API.Key, 400},
+	} {
+		code, body := call(t, c.method, c.url, c.key)
+		if code != c.code {
+			t.Errorf("%s: %d %s, want %d", c.name, code, body, c.code)
+		}
+		if c.code == 400 && (!strings.Contains(body, `"InvalidKeyException"`) || !strings.Contains(body, "Token Authorization failed")) {
+			t.Errorf("%s: %s", c.name, body)
+		}
+	}
+
+	// a new inference key: the old one stops working, the management key is untouched
+	if code, body := call(t, "GET", mgmt+"/token?type=inference", k.API.Key); code != 200 {
+		t.Fatalf("token: %d %s", code, body)
+	}
+	k2 := readKeys(t, keyPath)
+	if k2.Inference.Key == k.Inference.Key || k2.Management.Key != k.Management.Key || k2.API.Key != k.API.Key {
+		t.Fatalf("after /token: %+v, before %+v", k2, k)
+	}
+	if code, _ := call(t, "GET", inf+"/ping", k.Inference.Key); code != 400 {
+		t.Errorf("old inference key still works: %d", code)
+	}
+	if code, _ := call(t, "GET", inf+"/ping", k2.Inference.Key); code != 200 {
+		t.Errorf("new inference key: %d", code)
+	}
+
+	// expired keys fail
+	ts.srv.auth.mu.Lock()
+	ts.srv.auth.now = func() time.Time { return time.Now().Add(6 * time.Minute) }
+	ts.srv.auth.mu.Unlock()
+	if code, _ := call(t, "GET", mgmt+"/models", k.Management.Key); code != 400 {
+		t.Errorf("expired management key: %d", code)
+	}
+}
+
+// TestTokenAuthorizationOff: by default no key is asked for, and there is no /token.
+func TestTokenAuthorizationOff(t *testing.T) {
+	ts := emptyServer(t, nil)
+	if code, body := call(t, "GET", ts.inference.URL+"/ping", ""); code != 200 {
+		t.Errorf("ping: %d %s", code, body)
+	}
+	if code, _ := call(t, "GET", ts.management.URL+"/token?type=inference", "x"); code != 404 {
+		t.Errorf("/token without token authorization: %d", code)
+	}
+}
+
+// TestTLS: an https:// address serves TLS with the PEM certificate and key.
+func TestTLS(t *testing.T) {
+	certFile, keyFile, err := testenv.SelfSigned(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, _ := os.ReadFile(certFile)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	if _, err := config.Load(config.Inputs{Flags: map[string]string{"inference_address": "https://127.0.0.1:0"}}); err == nil ||
+		!strings.Contains(err.Error(), "certificate_file") {
+		t.Errorf("https without a certificate: %v", err)
+	}
+	cfg, err := config.Load(config.Inputs{Flags: map[string]string{"inference_address": "https://127.0.0.1:0",
+		"certificate_file": certFile, "private_key_file": keyFile}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsConfig, err := TLSConfig(cfg)
+	if err != nil || tlsConfig == nil {
+		t.Fatalf("TLSConfig: %v", err)
+	}
+	ln, err := Bind(cfg.InferenceAddress, tlsConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := New(nil, Options{Settings: cfg, Logger: quiet}).Handler(Inference)
+	hs := &http.Server{Handler: h}
+	go hs.Serve(ln)
+	defer hs.Close()
+
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	res, err := client.Get("https://" + ln.Addr().String() + "/api-description")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || res.TLS == nil {
+		t.Errorf("over TLS: %v %v", res.Status, res.TLS)
+	}
+	if _, err := http.Get("https://" + ln.Addr().String() + "/api-description"); err == nil {
+		t.Error("a client that does not trust the certificate connected")
+	}
+
+	bad := *cfg
+	bad.PrivateKeyFile = certFile
+	if _, err := TLSConfig(&bad); err == nil {
+		t.Error("a certificate as its own key was accepted")
+	}
+}
