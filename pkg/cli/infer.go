@@ -267,7 +267,7 @@ func render(io *term.IO, a *answer) {
 	switch {
 	case a.Answer == nil:
 		io.Println(fmt.Sprintf("%s answer (%d bytes) saved to %s", a.ContentType, len(a.body), a.Saved))
-	case renderScores(io, a.Answer), renderDetections(io, a.Answer), renderTensors(io, a.Answer):
+	case renderScores(io, a.Answer), renderDetections(io, a.Answer), renderTensors(io, a.Answer), renderMask(io, a.Answer):
 	default:
 		var pretty bytes.Buffer
 		if json.Indent(&pretty, a.Answer, "", "  ") != nil {
@@ -352,6 +352,41 @@ func renderDetections(io *term.IO, raw json.RawMessage) bool {
 		return true
 	}
 	io.Table([]string{"LABEL", "SCORE", "BOX x1,y1,x2,y2"}, rows)
+	return true
+}
+
+// renderMask: a segmenter's [H][W][class, probability] answer as the share of pixels of
+// each class (the mask itself: --accept image/png --save DIR).
+func renderMask(io *term.IO, raw json.RawMessage) bool {
+	var mask [][][2]float64
+	if json.Unmarshal(raw, &mask) != nil || len(mask) == 0 || len(mask[0]) == 0 {
+		return false
+	}
+	counts := map[int]int{}
+	conf := map[int]float64{}
+	total := 0
+	for _, row := range mask {
+		for _, px := range row {
+			c := int(px[0])
+			counts[c]++
+			conf[c] += px[1]
+			total++
+		}
+	}
+	classes := make([]int, 0, len(counts))
+	for c := range counts {
+		classes = append(classes, c)
+	}
+	sort.Ints(classes)
+	var rows [][]string
+	for _, c := range classes {
+		rows = append(rows, []string{strconv.Itoa(c), strconv.Itoa(counts[c]),
+			fmt.Sprintf("%.1f%%", 100*float64(counts[c])/float64(total)), fmt.Sprintf("%.3f", conf[c]/float64(counts[c]))})
+	}
+	if io.OutTTY {
+		io.Println(fmt.Sprintf("mask %dx%d", len(mask[0]), len(mask)))
+	}
+	io.Table([]string{"CLASS", "PIXELS", "SHARE", "MEAN PROBABILITY"}, rows)
 	return true
 }
 
