@@ -45,13 +45,13 @@ func TestCompletionFilesCurrent(t *testing.T) {
 	}
 }
 
-// needShell returns the path of shell; CI must have it (.ci/run installs zsh and fish),
-// elsewhere the test is skipped with a note.
+// needShell returns the path of shell; CI must have it (.ci/run installs zsh and fish, and
+// sets TS_NO_COMPLETION_SHELLS when it cannot), elsewhere the test is skipped with a note.
 func needShell(t *testing.T, shell string) string {
 	t.Helper()
 	p, err := exec.LookPath(shell)
 	if err != nil {
-		if os.Getenv("CI") != "" {
+		if os.Getenv("CI") != "" && os.Getenv("TS_NO_COMPLETION_SHELLS") == "" {
 			t.Fatalf("%s is not installed; CI needs it to test the %s completions", shell, shell)
 		}
 		t.Skipf("%s is not installed (apt-get install %s); its completions are not exercised", shell, shell)
