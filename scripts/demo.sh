@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The five steps on the digits sample: pack it with tsarchive, serve it with ts serve on free
-# ports, classify a sample image, and stop the server. Run through `make demo`.
+# ports, classify sample images with curl and with ts infer, list the models, and stop the
+# server. Run through `make demo`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -37,8 +38,14 @@ for _ in $(seq 1 100); do  # the model loads in the background: wait for Healthy
 done
 curl -fsS "$inference/ping"
 
+management=$(sed -n 's/.*msg=listening api=management address=\([^ ]*\).*/\1/p' "$log" | head -n 1)
+
 echo "== 5. curl -T samples/digits/3.png $inference/predictions/digits"
 curl -fsS -T samples/digits/3.png "$inference/predictions/digits"
+echo "== 5. ts infer digits samples/digits/3.png samples/digits/7.png"
+bin/ts --host "$inference" --management-host "$management" infer digits samples/digits/3.png samples/digits/7.png
+echo "== ts list"
+bin/ts --host "$inference" --management-host "$management" list
 
 kill -TERM "$pid"
 wait "$pid"
