@@ -145,6 +145,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return term.Report(stderr, "ts", err)
 	}
+	if len(args) == 0 { // a bare command shows what it can do
+		args = []string{"--help"}
+	}
 	ctx, err := parser.Parse(args)
 	if exit >= 0 { // --help
 		return exit

@@ -79,6 +79,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return term.Report(stderr, "tsarchive", err)
 	}
+	if len(args) == 0 { // a bare command shows what it can do
+		args = []string{"--help"}
+	}
 	kctx, err := parser.Parse(args)
 	if exit >= 0 {
 		return exit
