@@ -26,8 +26,8 @@ import (
 // top-k table for classifiers, boxes for detectors, a summary for tensors. With --local the
 // archive runs in this process, no server needed (for CI smoke tests of a fresh archive).
 type InferCmd struct {
-	Model       string        `arg:"" placeholder:"MODEL|ARCHIVE" predictor:"model" help:"Model name (model/version for a version), or with --local an archive."`
-	Files       []string      `arg:"" placeholder:"FILE" help:"Images, text files, JSON tensors; - reads stdin."`
+	Model       string        `arg:"" placeholder:"MODEL|ARCHIVE" predictor:"model" help:"Model name (model/version for a version), or with --local an archive; may be left out when the server has one model."`
+	Files       []string      `arg:"" optional:"" placeholder:"FILE" help:"Images, text files, JSON tensors; - reads stdin."`
 	Local       bool          `name:"local" help:"Run MODEL, an archive, in this process instead of on a server."`
 	Version     string        `name:"version" placeholder:"VERSION" help:"Model version (default: the default version, or the traffic split)."`
 	Timeout     time.Duration `name:"timeout" default:"60s" help:"Give up on a request after this long."`
@@ -133,10 +133,46 @@ func (c *InferCmd) Run(g *Globals) error {
 }
 
 // predictor picks the server, or loads the archive in this process.
+// pickModel handles `ts infer FILE...` without a model: when the first argument is a local
+// file and not one of the server's models, it is a file, and the model is the server's only
+// one (or the user is asked to name one of them).
+func (c *InferCmd) pickModel(ctx context.Context, cl *client.Client) error {
+	st, err := os.Stat(c.Model)
+	if c.Model == "-" || (err == nil && st.Mode().IsRegular()) {
+		refs, err := cl.AllModels(ctx)
+		if err != nil {
+			return fmt.Errorf("list models: %w", err)
+		}
+		var names []string
+		for _, r := range refs {
+			if r.ModelName == c.Model {
+				return nil // a model named like the file: the model it is
+			}
+			names = append(names, r.ModelName)
+		}
+		switch len(names) {
+		case 1:
+			c.Files, c.Model = append([]string{c.Model}, c.Files...), names[0]
+			return nil
+		case 0:
+			return term.Usagef("the server has no models: register one first (ts register ARCHIVE)")
+		default:
+			return term.Usagef("which model? the server has %s: ts infer MODEL %s", strings.Join(names, ", "), c.Model)
+		}
+	}
+	if len(c.Files) == 0 {
+		return term.Usagef("no files: ts infer %s FILE... (- reads stdin)", c.Model)
+	}
+	return nil
+}
+
 func (c *InferCmd) predictor(ctx context.Context, g *Globals) (predictor, func(), error) {
 	if !c.Local {
 		cl, err := g.Client()
 		if err != nil {
+			return nil, nil, err
+		}
+		if err := c.pickModel(ctx, cl); err != nil {
 			return nil, nil, err
 		}
 		name, version := splitRef(c.Model)
@@ -148,6 +184,9 @@ func (c *InferCmd) predictor(ctx context.Context, g *Globals) (predictor, func()
 			defer cancel()
 			return cl.Predict(ctx, name, body, client.PredictOptions{Version: version, ContentType: ctype, Accept: c.Accept})
 		}, func() {}, nil
+	}
+	if len(c.Files) == 0 {
+		return nil, nil, term.Usagef("no files: ts infer --local ARCHIVE FILE... (- reads stdin)")
 	}
 	if _, err := g.InitEngine(); err != nil {
 		return nil, nil, err
