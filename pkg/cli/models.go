@@ -16,12 +16,24 @@ import (
 
 	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/cli/term"
+	"github.com/tsserve/ts/pkg/client"
 	"github.com/tsserve/ts/pkg/tensor"
 )
 
 // commandContext ends on Ctrl-C or SIGTERM.
 func commandContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// connect is the start of every client command: the server's client and a context that
+// SIGINT and SIGTERM cancel (stop releases it).
+func (g *Globals) connect() (context.Context, *client.Client, context.CancelFunc, error) {
+	cl, err := g.Client()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, stop := commandContext()
+	return ctx, cl, stop, nil
 }
 
 // splitRef reads NAME[/VERSION].
@@ -46,11 +58,10 @@ type UnregisterCmd struct {
 }
 
 func (c *UnregisterCmd) Run(g *Globals) error {
-	cl, err := g.Client()
+	ctx, cl, stop, err := g.connect()
 	if err != nil {
 		return err
 	}
-	ctx, stop := commandContext()
 	defer stop()
 	name, version := splitRef(c.Model)
 	status, err := cl.Unregister(ctx, name, version)
@@ -72,11 +83,10 @@ func (c *ScaleCmd) Run(g *Globals) error {
 	if c.Min < 0 || (c.Max != 0 && c.Max < c.Min) {
 		return term.Usagef("--min must be ≥ 0 and --max ≥ --min")
 	}
-	cl, err := g.Client()
+	ctx, cl, stop, err := g.connect()
 	if err != nil {
 		return err
 	}
-	ctx, stop := commandContext()
 	defer stop()
 	name, version := splitRef(c.Model)
 	status, err := cl.Scale(ctx, name, version, c.Min, c.Max, c.Sync)
@@ -93,11 +103,10 @@ type SetDefaultCmd struct {
 }
 
 func (c *SetDefaultCmd) Run(g *Globals) error {
-	cl, err := g.Client()
+	ctx, cl, stop, err := g.connect()
 	if err != nil {
 		return err
 	}
-	ctx, stop := commandContext()
 	defer stop()
 	status, err := cl.SetDefault(ctx, c.Model, c.Version)
 	if err != nil {
@@ -126,11 +135,10 @@ func (c *SplitCmd) Run(g *Globals) error {
 	if c.Clear && len(weights) > 0 {
 		return term.Usagef("--clear takes no weights")
 	}
-	cl, err := g.Client()
+	ctx, cl, stop, err := g.connect()
 	if err != nil {
 		return err
 	}
-	ctx, stop := commandContext()
 	defer stop()
 	var s *api.Split
 	switch {
@@ -177,11 +185,10 @@ func sortedKeys[V any](m map[string]V) []string {
 type PingCmd struct{}
 
 func (c *PingCmd) Run(g *Globals) error {
-	cl, err := g.Client()
+	ctx, cl, stop, err := g.connect()
 	if err != nil {
 		return err
 	}
-	ctx, stop := commandContext()
 	defer stop()
 	status, err := cl.Ping(ctx)
 	if err != nil {
@@ -217,11 +224,10 @@ type listed struct {
 }
 
 func (c *ListCmd) Run(g *Globals) error {
-	cl, err := g.Client()
+	ctx, cl, stop, err := g.connect()
 	if err != nil {
 		return err
 	}
-	ctx, stop := commandContext()
 	defer stop()
 	refs, err := cl.AllModels(ctx)
 	if err != nil {
@@ -265,11 +271,10 @@ type DescribeCmd struct {
 }
 
 func (c *DescribeCmd) Run(g *Globals) error {
-	cl, err := g.Client()
+	ctx, cl, stop, err := g.connect()
 	if err != nil {
 		return err
 	}
-	ctx, stop := commandContext()
 	defer stop()
 	name, version := splitRef(c.Model)
 	ds, err := cl.Describe(ctx, name, version)
@@ -366,11 +371,10 @@ type MetricsCmd struct {
 }
 
 func (c *MetricsCmd) Run(g *Globals) error {
-	cl, err := g.Client()
+	ctx, cl, stop, err := g.connect()
 	if err != nil {
 		return err
 	}
-	ctx, stop := commandContext()
 	defer stop()
 	b, err := cl.RawMetrics(ctx)
 	if err != nil {

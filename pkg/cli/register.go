@@ -28,11 +28,10 @@ type RegisterCmd struct {
 }
 
 func (c *RegisterCmd) Run(g *Globals) error {
-	cl, err := g.Client()
+	ctx, cl, stop, err := g.connect()
 	if err != nil {
 		return err
 	}
-	ctx, stop := commandContext()
 	defer stop()
 	workers := c.Workers
 	o := client.RegisterOptions{URL: c.Archive, Name: c.Name, Version: c.Version, Handler: c.Handler, BatchSize: c.BatchSize,
