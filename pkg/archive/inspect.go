@@ -11,9 +11,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zip"
-	"github.com/klauspost/compress/zstd"
 )
 
 // Entry is a file as an archive stores it.
@@ -124,22 +122,11 @@ func inspectTar(src string, format Format, info *Info, keep func(string, io.Read
 		return err
 	}
 	defer f.Close()
-	var dec io.Reader
-	if format == Tgz {
-		gz, err := gzip.NewReader(f)
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrCorrupt, err)
-		}
-		defer gz.Close()
-		dec = gz
-	} else {
-		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrCorrupt, err)
-		}
-		defer zr.Close()
-		dec = zr
+	dec, closeDec, err := decompressor(f, format)
+	if err != nil {
+		return err
 	}
+	defer closeDec()
 	tr := tar.NewReader(dec)
 	for {
 		hdr, err := tr.Next()

@@ -234,6 +234,22 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// decompressor undoes a tarball's compression: gzip for Tgz, zstd (bounded memory) for Tzst.
+func decompressor(r io.Reader, format Format) (io.Reader, func(), error) {
+	if format == Tgz {
+		gz, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		return gz, func() { gz.Close() }, nil
+	}
+	zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	return zr, zr.Close, nil
+}
+
 func (r *reader) readTar(src string, format Format) error {
 	f, err := os.Open(src)
 	if err != nil {
@@ -241,22 +257,11 @@ func (r *reader) readTar(src string, format Format) error {
 	}
 	defer f.Close()
 	raw := &countingReader{r: f}
-	var dec io.Reader
-	if format == Tgz {
-		gz, err := gzip.NewReader(raw)
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrCorrupt, err)
-		}
-		defer gz.Close()
-		dec = gz
-	} else {
-		zr, err := zstd.NewReader(raw, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrCorrupt, err)
-		}
-		defer zr.Close()
-		dec = zr
+	dec, closeDec, err := decompressor(raw, format)
+	if err != nil {
+		return err
 	}
+	defer closeDec()
 	tr := tar.NewReader(dec)
 	for {
 		hdr, err := tr.Next()

@@ -131,7 +131,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	for api, addr := range map[string]string{server.Inference: cfg.InferenceAddress, server.Management: cfg.ManagementAddress, server.Metrics: cfg.MetricsAddress} {
+	for api, addr := range server.Addresses(cfg) {
 		ln, err := server.Bind(addr, tlsConfig)
 		if err != nil {
 			return fmt.Errorf("%s_address: %w", api, err)

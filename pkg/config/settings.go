@@ -343,9 +343,13 @@ func (s *Settings) parse() error {
 	s.InferenceAddress = str("inference_address")
 	s.ManagementAddress = str("management_address")
 	s.MetricsAddress = str("metrics_address")
+	s.CertificateFile = str("certificate_file")
+	s.PrivateKeyFile = str("private_key_file")
 	for _, a := range []string{"inference_address", "management_address", "metrics_address"} {
 		if err := checkAddress(str(a)); err != nil {
 			errs = append(errs, fmt.Errorf("%s (from %s): %w", a, s.sources[a], err))
+		} else if IsTLS(str(a)) && (s.CertificateFile == "" || s.PrivateKeyFile == "") {
+			errs = append(errs, fmt.Errorf("%s (from %s): an https:// address needs certificate_file and private_key_file", a, s.sources[a]))
 		}
 	}
 	s.ModelStore = str("model_store")
@@ -389,13 +393,6 @@ func (s *Settings) parse() error {
 	s.ProviderFallback = boolean("provider_fallback")
 	s.IntraOpThreads = int(num("intra_op_threads", 0))
 	s.DrainTimeout = seconds("drain_timeout")
-	s.CertificateFile = str("certificate_file")
-	s.PrivateKeyFile = str("private_key_file")
-	for _, a := range []string{"inference_address", "management_address", "metrics_address"} {
-		if strings.HasPrefix(str(a), "https://") && (s.CertificateFile == "" || s.PrivateKeyFile == "") {
-			errs = append(errs, fmt.Errorf("%s (from %s): an https:// address needs certificate_file and private_key_file", a, s.sources[a]))
-		}
-	}
 	s.TokenAuthorization = !boolean("disable_token_authorization")
 	s.TokenExpiration = time.Duration(num("token_expiration_min", 1)) * time.Minute
 	s.KeyFile = str("key_file")

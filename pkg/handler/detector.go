@@ -120,20 +120,11 @@ func mergeConfig(a, b config) config {
 type imageSize struct{ w, h int }
 
 func (h *objectDetector) Preprocess(_ context.Context, req *Request) ([]*tensor.Tensor, error) {
-	in, ok := req.Data()
-	if !ok {
-		return nil, badInput("the request has no image: send JPEG, PNG or WebP bytes as the body or as a form field")
-	}
-	img, err := decodeImage(in.Data)
+	t, size, err := h.spec.requestTensor(req)
 	if err != nil {
 		return nil, err
 	}
-	b := img.Bounds()
-	req.State = imageSize{b.Dx(), b.Dy()}
-	t, err := h.spec.tensor(h.spec.prepare(img))
-	if err != nil {
-		return nil, err
-	}
+	req.State = imageSize{size.X, size.Y}
 	return []*tensor.Tensor{t}, nil
 }
 

@@ -184,6 +184,24 @@ func decodeBase64(data []byte) ([]byte, bool) {
 }
 
 // prepare resizes and centre-crops an image to the model's input size.
+// requestTensor decodes the request's image and makes the model's input tensor from it; it
+// also returns the image's own size.
+func (s imageSpec) requestTensor(req *Request) (*tensor.Tensor, image.Point, error) {
+	in, ok := req.Data()
+	if !ok {
+		return nil, image.Point{}, badInput("the request has no image: send JPEG, PNG or WebP bytes as the body or as a form field")
+	}
+	img, err := decodeImage(in.Data)
+	if err != nil {
+		return nil, image.Point{}, err
+	}
+	t, err := s.tensor(s.prepare(img))
+	if err != nil {
+		return nil, image.Point{}, err
+	}
+	return t, img.Bounds().Size(), nil
+}
+
 func (s imageSpec) prepare(img image.Image) image.Image {
 	b := img.Bounds()
 	if s.resize <= 0 {

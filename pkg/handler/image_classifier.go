@@ -47,15 +47,7 @@ func newImageClassifier(m *Model) (Handler, error) {
 }
 
 func (h *imageClassifier) Preprocess(_ context.Context, req *Request) ([]*tensor.Tensor, error) {
-	in, ok := req.Data()
-	if !ok {
-		return nil, badInput("the request has no image: send JPEG, PNG or WebP bytes as the body or as a form field")
-	}
-	img, err := decodeImage(in.Data)
-	if err != nil {
-		return nil, err
-	}
-	t, err := h.spec.tensor(h.spec.prepare(img))
+	t, _, err := h.spec.requestTensor(req)
 	if err != nil {
 		return nil, err
 	}
@@ -90,19 +82,31 @@ func (h *imageClassifier) Postprocess(_ context.Context, _ *Request, outputs []*
 
 // top returns the k best classes of one row of scores, as probabilities.
 func (h *imageClassifier) top(row []float64) scores {
-	probs := row
-	if h.softmax == "always" || (h.softmax == "auto" && !isDistribution(row)) {
-		probs = softmax(row)
+	return topScores(probabilities(row, h.softmax), h.topk, h.labels)
+}
+
+// probabilities applies the softmax setting to one row of scores: always, never, or (auto)
+// when the row is not already a distribution.
+func probabilities(row []float64, mode string) []float64 {
+	if mode == "always" || (mode == "auto" && !isDistribution(row)) {
+		return softmax(row)
 	}
+	return row
+}
+
+// topScores is the k best of probs (all when k ≤ 0), best first, with their labels.
+func topScores(probs []float64, k int, l labels) scores {
 	idx := make([]int, len(probs))
 	for i := range idx {
 		idx[i] = i
 	}
 	sort.SliceStable(idx, func(a, b int) bool { return probs[idx[a]] > probs[idx[b]] })
-	k := min(h.topk, len(idx))
+	if k <= 0 || k > len(idx) {
+		k = len(idx)
+	}
 	out := make(scores, k)
-	for i := 0; i < k; i++ {
-		out[i] = scored{Label: h.labels.name(idx[i]), Score: float64(float32(probs[idx[i]]))}
+	for i := range out {
+		out[i] = scored{Label: l.name(idx[i]), Score: float64(float32(probs[idx[i]]))}
 	}
 	return out
 }

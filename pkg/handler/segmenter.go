@@ -54,15 +54,7 @@ func newImageSegmenter(m *Model) (Handler, error) {
 }
 
 func (h *imageSegmenter) Preprocess(_ context.Context, req *Request) ([]*tensor.Tensor, error) {
-	in, ok := req.Data()
-	if !ok {
-		return nil, badInput("the request has no image: send JPEG, PNG or WebP bytes as the body or as a form field")
-	}
-	img, err := decodeImage(in.Data)
-	if err != nil {
-		return nil, err
-	}
-	t, err := h.spec.tensor(h.spec.prepare(img))
+	t, _, err := h.spec.requestTensor(req)
 	if err != nil {
 		return nil, err
 	}
@@ -95,10 +87,7 @@ func (h *imageSegmenter) segment(out *tensor.Tensor) (*segmentation, error) {
 		for k := 0; k < c; k++ {
 			scores[k] = v[k*plane+p]
 		}
-		probs := scores
-		if h.softmax == "always" || (h.softmax == "auto" && !isDistribution(scores)) {
-			probs = softmax(scores)
-		}
+		probs := probabilities(scores, h.softmax)
 		best := 0
 		for k := range probs {
 			if probs[k] > probs[best] {

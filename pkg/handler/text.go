@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -214,22 +213,6 @@ func (h *textClassifier) Postprocess(_ context.Context, _ *Request, outputs []*t
 	if err != nil {
 		return nil, err
 	}
-	probs := v
-	if h.softmax == "always" || (h.softmax == "auto" && !isDistribution(v)) {
-		probs = softmax(v)
-	}
-	idx := make([]int, len(probs))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return probs[idx[a]] > probs[idx[b]] })
-	k := len(idx)
-	if h.topk > 0 {
-		k = min(k, h.topk)
-	}
-	out := make(scores, k)
-	for i := range out {
-		out[i] = scored{Label: h.labels.name(idx[i]), Score: float64(float32(probs[idx[i]]))}
-	}
+	out := topScores(probabilities(v, h.softmax), h.topk, h.labels)
 	return jsonResponse(out)
 }

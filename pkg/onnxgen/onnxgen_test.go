@@ -4,23 +4,16 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/tsserve/ts/pkg/config"
 	"github.com/tsserve/ts/pkg/engine"
+	"github.com/tsserve/ts/pkg/internal/enginetest"
 	"github.com/tsserve/ts/pkg/onnx"
 	"github.com/tsserve/ts/pkg/tensor"
 )
 
-func TestMain(m *testing.M) {
-	if _, err := engine.Init(config.ORTCandidates("")); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { enginetest.Main(m) }
 
 // TestGeneratedModelRuns: the model loads in ONNX Runtime and computes Gemm(tanh chain).
 func TestGeneratedModelRuns(t *testing.T) {

@@ -17,17 +17,12 @@ import (
 	"github.com/tsserve/ts/pkg/config"
 	"github.com/tsserve/ts/pkg/engine"
 	"github.com/tsserve/ts/pkg/handler"
+	"github.com/tsserve/ts/pkg/internal/enginetest"
 	"github.com/tsserve/ts/pkg/internal/testenv"
 	"github.com/tsserve/ts/pkg/tensor"
 )
 
-func TestMain(m *testing.M) {
-	if _, err := engine.Init(config.ORTCandidates("")); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { enginetest.Main(m) }
 
 func irisArchive(t testing.TB, version string, yaml string) string {
 	t.Helper()

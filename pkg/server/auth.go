@@ -3,7 +3,6 @@ package server
 import (
 	"crypto/rand"
 	"crypto/subtle"
-	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/tsserve/ts/pkg/apierror"
-	"github.com/tsserve/ts/pkg/config"
 )
 
 // tokenAuth is TorchServe's token authorization: at start the server writes key_file.json
@@ -135,6 +133,15 @@ func bearer(r *http.Request) string {
 
 func same(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
 
+// authorize lets a request through when token authorization is off, when it needs no key,
+// or when it carries its API's key.
+func (s *Server) authorize(api string, r *http.Request) error {
+	if s.auth == nil || api == Metrics || exempt(r) {
+		return nil
+	}
+	return s.auth.check(api, r)
+}
+
 // check verifies the request's key for api.
 func (a *tokenAuth) check(api string, r *http.Request) error {
 	got := bearer(r)
@@ -171,17 +178,4 @@ func (a *tokenAuth) rotate(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
-}
-
-// TLSConfig loads the certificate and key for https:// addresses; nil when no address is
-// https://.
-func TLSConfig(cfg *config.Settings) (*tls.Config, error) {
-	if !config.IsTLS(cfg.InferenceAddress) && !config.IsTLS(cfg.ManagementAddress) && !config.IsTLS(cfg.MetricsAddress) {
-		return nil, nil
-	}
-	cert, err := tls.LoadX509KeyPair(cfg.CertificateFile, cfg.PrivateKeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("certificate_file %s, private_key_file %s: %w", cfg.CertificateFile, cfg.PrivateKeyFile, err)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }

@@ -52,9 +52,12 @@ type Server struct {
 	authErr error      // the key file could not be written
 }
 
+// Request ids come from a pool of random bytes, not a read per request. EnableRandPool must
+// not race with NewString, so it runs once, before any server exists.
+func init() { uuid.EnableRandPool() }
+
 // New creates a server for reg.
 func New(reg *registry.Registry, o Options) *Server {
-	uuid.EnableRandPool() // request ids from a pool of random bytes, not a read per request
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -153,12 +156,8 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt.s.active.Add(1)
 	defer rt.s.active.Add(-1)
 	sw := &statusWriter{ResponseWriter: w}
-	if a := rt.s.auth; a != nil && rt.api != Metrics && !exempt(r) {
-		if err := a.check(rt.api, r); err != nil {
-			rt.s.writeError(sw, r, err)
-		} else {
-			rt.mux.ServeHTTP(sw, r)
-		}
+	if err := rt.s.authorize(rt.api, r); err != nil {
+		rt.s.writeError(sw, r, err)
 	} else {
 		rt.mux.ServeHTTP(sw, r)
 	}
@@ -261,6 +260,28 @@ func Bind(address string, tlsConfig *tls.Config) (net.Listener, error) {
 	return ln, nil
 }
 
+// TLSConfig loads the certificate and key for https:// addresses; nil when no address is
+// https://.
+func TLSConfig(cfg *config.Settings) (*tls.Config, error) {
+	secure := false
+	for _, a := range Addresses(cfg) {
+		secure = secure || config.IsTLS(a)
+	}
+	if !secure {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.CertificateFile, cfg.PrivateKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("certificate_file %s, private_key_file %s: %w", cfg.CertificateFile, cfg.PrivateKeyFile, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// Addresses are the configured address of each API.
+func Addresses(cfg *config.Settings) map[string]string {
+	return map[string]string{Inference: cfg.InferenceAddress, Management: cfg.ManagementAddress, Metrics: cfg.MetricsAddress}
+}
+
 // Handler returns the http.Handler of an API.
 func (s *Server) Handler(api string) (http.Handler, error) {
 	if s.authErr != nil {
@@ -290,7 +311,7 @@ func (s *Server) Serve(ctx context.Context, listeners map[string]net.Listener, d
 		hs := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 		servers = append(servers, hs)
 		scheme := "http://"
-		if config.IsTLS(map[string]string{Inference: s.cfg.InferenceAddress, Management: s.cfg.ManagementAddress, Metrics: s.cfg.MetricsAddress}[api]) {
+		if config.IsTLS(Addresses(s.cfg)[api]) {
 			scheme = "https://"
 		}
 		s.log.Info("listening", "api", api, "address", scheme+ln.Addr().String())

@@ -17,20 +17,14 @@ import (
 
 	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/config"
-	"github.com/tsserve/ts/pkg/engine"
+	"github.com/tsserve/ts/pkg/internal/enginetest"
 	"github.com/tsserve/ts/pkg/internal/testenv"
 	"github.com/tsserve/ts/pkg/registry"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
 
-func TestMain(m *testing.M) {
-	if _, err := engine.Init(config.ORTCandidates("")); err != nil {
-		fmt.Fprintln(os.Stderr, "server tests need ONNX Runtime (run 'make setup'):", err)
-		os.Exit(1)
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { enginetest.Main(m) }
 
 // newTestServer registers the digits (image_classifier) and iris (tensor) samples and
 // serves both APIs with httptest.
