@@ -87,3 +87,16 @@ func (c config) bool(key string, def bool) (bool, error) {
 	}
 	return b, nil
 }
+
+// softmaxMode reads the softmax setting: auto (the default: when scores are not already
+// probabilities), always or never.
+func (c config) softmaxMode() (string, error) {
+	mode, err := c.string("softmax", "auto")
+	if err != nil {
+		return "", err
+	}
+	if mode != "auto" && mode != "always" && mode != "never" {
+		return "", fmt.Errorf("handler setting softmax: want auto, always or never, got %q", mode)
+	}
+	return mode, nil
+}

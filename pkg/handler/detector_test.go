@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tsserve/ts/pkg/internal/testenv"
 	"github.com/tsserve/ts/pkg/tensor"
 )
 
@@ -117,6 +118,33 @@ func TestObjectDetectorFormats(t *testing.T) {
 		m.Dir = dir
 		if _, err := newObjectDetector(m); err == nil {
 			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// TestSoftmaxSetting: every handler with a softmax setting rejects a value it does not know.
+func TestSoftmaxSetting(t *testing.T) {
+	image := tensor.Info{Name: "input", DType: tensor.Float32, Shape: []int64{1, 3, 64, 64}}
+	text := []tensor.Info{{Name: "input_ids", DType: tensor.Int64, Shape: []int64{-1, -1}}, {Name: "attention_mask", DType: tensor.Int64, Shape: []int64{-1, -1}}}
+	for name, c := range map[string]struct {
+		build func(*Model) (Handler, error)
+		model Model
+	}{
+		"image_classifier": {newImageClassifier, Model{Inputs: []tensor.Info{image}, Outputs: []tensor.Info{{Name: "logits", DType: tensor.Float32, Shape: []int64{1, 2}}}}},
+		"image_segmenter":  {newImageSegmenter, Model{Inputs: []tensor.Info{image}, Outputs: []tensor.Info{{Name: "out", DType: tensor.Float32, Shape: []int64{1, 3, 64, 64}}}}},
+		"text_classifier":  {newTextClassifier, Model{Inputs: text, Dir: testenv.Path("samples/text"), Outputs: []tensor.Info{{Name: "logits", DType: tensor.Float32, Shape: []int64{1, 3}}}}},
+	} {
+		for _, mode := range []string{"auto", "always", "never"} {
+			m := c.model
+			m.Config = map[string]any{"softmax": mode}
+			if _, err := c.build(&m); err != nil {
+				t.Errorf("%s, softmax %s: %v", name, mode, err)
+			}
+		}
+		m := c.model
+		m.Config = map[string]any{"softmax": "sometimes"}
+		if _, err := c.build(&m); err == nil || !strings.Contains(err.Error(), "softmax") {
+			t.Errorf("%s accepted softmax: sometimes (%v)", name, err)
 		}
 	}
 }

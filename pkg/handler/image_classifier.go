@@ -34,11 +34,8 @@ func newImageClassifier(m *Model) (Handler, error) {
 	if h.topk < 1 {
 		return nil, fmt.Errorf("handler setting topk must be at least 1, got %d", h.topk)
 	}
-	if h.softmax, err = c.string("softmax", "auto"); err != nil {
+	if h.softmax, err = c.softmaxMode(); err != nil {
 		return nil, err
-	}
-	if h.softmax != "auto" && h.softmax != "always" && h.softmax != "never" {
-		return nil, fmt.Errorf("handler setting softmax: want auto, always or never, got %q", h.softmax)
 	}
 	if h.labels, err = loadLabels(m.Dir); err != nil {
 		return nil, err

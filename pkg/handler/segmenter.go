@@ -44,7 +44,7 @@ func newImageSegmenter(m *Model) (Handler, error) {
 	if len(m.Outputs[h.output].Shape) != 4 {
 		return nil, fmt.Errorf("image_segmenter needs an output [N, classes, H, W]; %s is %s", m.Outputs[h.output].Name, tensor.ShapeString(m.Outputs[h.output].Shape))
 	}
-	if h.softmax, err = c.string("softmax", "auto"); err != nil {
+	if h.softmax, err = c.softmaxMode(); err != nil {
 		return nil, err
 	}
 	if h.labels, err = loadLabels(m.Dir); err != nil {
