@@ -117,6 +117,7 @@ complete -c ts -n '__ts_at \'\' 0' -a version -d 'Print the versions of ts and O
 
 complete -c ts -n '__ts_in \'serve\'' -l certificate-file -r -F -d 'PEM certificate for https:// addresses (certificate_file).'
 complete -c ts -n '__ts_in \'serve\'' -l enable-model-api -d 'Allow registering and unregistering models through the management API (on by default).'
+complete -c ts -n '__ts_in \'serve\'' -l no-enable-model-api -d 'Allow registering and unregistering models through the management API (on by default).'
 complete -c ts -n '__ts_in \'serve\'' -l enable-upload -d 'Accept archives uploaded into the model store (ts register of a local file on a remote server).'
 complete -c ts -n '__ts_in \'serve\'' -l inference-address -x -d 'Inference API address (inference_address, default http://127.0.0.1:8080).'
 complete -c ts -n '__ts_in \'serve\'' -l intra-op-threads -x -d 'ONNX Runtime intra-op threads per model (default: cores / workers).'
@@ -140,6 +141,7 @@ complete -c ts -n '__ts_in \'register\'' -l handler -x -d 'Handler (default: the
 complete -c ts -n '__ts_in \'register\'' -l max-batch-delay -x -d 'Longest wait for a batch to fill, in milliseconds.'
 complete -c ts -n '__ts_in \'register\'' -l name -x -d 'Model name (default: the manifest\'s).'
 complete -c ts -n '__ts_in \'register\'' -l sync -d 'Wait until the model\'s workers run.'
+complete -c ts -n '__ts_in \'register\'' -l no-sync -d 'Wait until the model\'s workers run.'
 complete -c ts -n '__ts_in \'register\'' -l timeout -x -d 'Response timeout.'
 complete -c ts -n '__ts_in \'register\'' -l upload -d 'Upload the local archive even if the server could read it.'
 complete -c ts -n '__ts_in \'register\'' -l version -x -d 'Model version (default: the manifest\'s).'
@@ -154,6 +156,7 @@ complete -c ts -n '__ts_at \'describe\' 0' -a '(command -q ts; and ts completion
 complete -c ts -n '__ts_in \'scale\'' -l max -x -d 'Most workers (default: --min).'
 complete -c ts -n '__ts_in \'scale\'' -l min -x -d 'Workers to run.'
 complete -c ts -n '__ts_in \'scale\'' -l sync -d 'Wait until the workers run.'
+complete -c ts -n '__ts_in \'scale\'' -l no-sync -d 'Wait until the workers run.'
 complete -c ts -n '__ts_at \'scale\' 0' -a '(command -q ts; and ts completion models 2>/dev/null)'
 
 complete -c ts -n '__ts_at \'set-default\' 0' -a '(command -q ts; and ts completion models 2>/dev/null)'

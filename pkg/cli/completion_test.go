@@ -75,6 +75,8 @@ var completionCases = []struct {
 	{"ts", []string{"register", "--"}, []string{"--batch-size", "--workers", "--host"}, []string{"--concurrency"}},
 	{"ts", []string{"-o", "json", "infer", "--c"}, []string{"--concurrency"}, []string{"--batch-size"}},
 	{"ts", []string{"ls", "--"}, []string{"--host"}, []string{"--workers"}},
+	{"ts", []string{"register", "--no-"}, []string{"--no-sync"}, nil},
+	{"ts", []string{"serve", "--no-e"}, []string{"--no-enable-model-api"}, nil},
 	{"ts", []string{"serve", "--model-store", "comp"}, []string{"completion_test.go"}, nil},
 	{"tsarchive", []string{"--"}, []string{"--model-name", "--serialized-file", "--handler"}, nil},
 	{"tsarchive", []string{"ins"}, []string{"inspect"}, nil},

@@ -76,13 +76,13 @@ type sub struct {
 }
 
 type flag struct {
-	Long   string
-	Short  string
-	Help   string
-	Value  bool     // the flag takes a value
-	Enum   []string // its values, when it has a fixed set
-	Files  bool     // the value is a path
-	Negate bool     // --no-<long> also exists
+	Long     string
+	Short    string
+	Help     string
+	Value    bool     // the flag takes a value
+	Enum     []string // its values, when it has a fixed set
+	Files    bool     // the value is a path
+	Negation string   // the negated long name (no-<long>, or the tag's own), when negatable
 }
 
 // ValueFlags are the flags of c that take a value, written as the shell sees them.
@@ -107,8 +107,8 @@ func (c *command) FlagWords() []string {
 		if f.Short != "" {
 			out = append(out, "-"+f.Short)
 		}
-		if f.Negate {
-			out = append(out, "--no-"+f.Long)
+		if f.Negation != "" {
+			out = append(out, "--"+f.Negation)
 		}
 	}
 	return out
@@ -186,7 +186,14 @@ func argsOf(n *kong.Node) string {
 }
 
 func newFlag(f *kong.Flag) flag {
-	out := flag{Long: f.Name, Help: firstLine(f.Help), Value: !f.IsBool() && !f.IsCounter(), Negate: f.Negated}
+	out := flag{Long: f.Name, Help: firstLine(f.Help), Value: !f.IsBool() && !f.IsCounter()}
+	switch n := f.Tag.Negatable; n {
+	case "":
+	case "_": // kong's mark for the default negation
+		out.Negation = "no-" + f.Name
+	default:
+		out.Negation = n
+	}
 	if f.Short != 0 {
 		out.Short = string(f.Short)
 	}

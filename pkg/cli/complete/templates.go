@@ -165,15 +165,15 @@ __{{$p}}_values() {
 __{{$p}}_flags() {
     reply=({{range .Global.Flags}}
         '--{{.Long}}:{{zshq .Help}}'{{if .Short}}
-        '-{{.Short}}:{{zshq .Help}}'{{end}}{{if .Negate}}
-        '--no-{{.Long}}:{{zshq .Help}}'{{end}}{{end}}
+        '-{{.Short}}:{{zshq .Help}}'{{end}}{{if .Negation}}
+        '--{{.Negation}}:{{zshq .Help}}'{{end}}{{end}}
     )
     case "$1" in
 {{- range .Commands}}{{if .Flags}}
     ("{{.Path}}") reply+=({{range .Flags}}
         '--{{.Long}}:{{zshq .Help}}'{{if .Short}}
-        '-{{.Short}}:{{zshq .Help}}'{{end}}{{if .Negate}}
-        '--no-{{.Long}}:{{zshq .Help}}'{{end}}{{end}}
+        '-{{.Short}}:{{zshq .Help}}'{{end}}{{if .Negation}}
+        '--{{.Negation}}:{{zshq .Help}}'{{end}}{{end}}
     ) ;;
 {{- end}}{{end}}
     esac
@@ -338,8 +338,8 @@ end
 complete -c {{.Prog}} -f
 {{- range .Global.Flags}}
 complete -c {{$.Prog}} -l {{.Long}}{{if .Short}} -s {{.Short}}{{end}}{{if .Value}}{{if .Files}} -r -F{{else if .Enum}} -x -a {{fishq (join .Enum " ")}}{{else}} -x{{end}}{{end}} -d {{fishq .Help}}
-{{- if .Negate}}
-complete -c {{$.Prog}} -l no-{{.Long}} -d {{fishq .Help}}
+{{- if .Negation}}
+complete -c {{$.Prog}} -l {{.Negation}} -d {{fishq .Help}}
 {{- end}}
 {{- end}}
 {{- range .Commands}}{{$c := .}}
@@ -348,8 +348,8 @@ complete -c {{$.Prog}} -n {{fishq (printf "__%s_at %s 0" $p (fishq $c.Path))}} -
 {{- end}}
 {{- range .Flags}}
 complete -c {{$.Prog}} -n {{fishq (printf "__%s_in %s" $p (fishq $c.Path))}} -l {{.Long}}{{if .Short}} -s {{.Short}}{{end}}{{if .Value}}{{if .Files}} -r -F{{else if .Enum}} -x -a {{fishq (join .Enum " ")}}{{else}} -x{{end}}{{end}} -d {{fishq .Help}}
-{{- if .Negate}}
-complete -c {{$.Prog}} -n {{fishq (printf "__%s_in %s" $p (fishq $c.Path))}} -l no-{{.Long}} -d {{fishq .Help}}
+{{- if .Negation}}
+complete -c {{$.Prog}} -n {{fishq (printf "__%s_in %s" $p (fishq $c.Path))}} -l {{.Negation}} -d {{fishq .Help}}
 {{- end}}
 {{- end}}
 {{- if eq .Args "model"}}
