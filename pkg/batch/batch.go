@@ -167,7 +167,6 @@ func (b *Batcher) Submit(ctx context.Context, inputs []*tensor.Tensor, priority 
 				j.items = -1 // inputs disagree on the batch: run alone
 			}
 		}
-		j.key = tensor.StackKey(inputs)
 	}
 	b.mu.Lock()
 	switch {
@@ -199,6 +198,9 @@ func (b *Batcher) Submit(ctx context.Context, inputs []*tensor.Tensor, priority 
 		}
 		b.mu.Unlock()
 		return outputs, err
+	}
+	if b.batchable {
+		j.key = tensor.StackKey(inputs) // only queued jobs need it: to find their batch mates
 	}
 	// insert after every job of the same or higher priority
 	i := len(b.queue)

@@ -66,6 +66,9 @@ func NewPool(b *Batcher, run RunFunc, log *slog.Logger) *Pool {
 	return p
 }
 
+// notQueued is the queue time of an inline run (read-only).
+var notQueued = []time.Duration{0}
+
 // runInline runs a lone request on the caller's goroutine, with the same failure handling
 // and statistics as a worker's batch.
 func (p *Pool) runInline(ctx context.Context, inputs []*tensor.Tensor, items int64) (outputs []*tensor.Tensor, err error) {
@@ -80,7 +83,7 @@ func (p *Pool) runInline(ctx context.Context, inputs []*tensor.Tensor, items int
 		p.b.stats.batch(max(items, 1), run)
 		p.b.mu.Unlock()
 		if p.OnBatch != nil {
-			p.OnBatch(max(items, 1), []time.Duration{0}, run, err)
+			p.OnBatch(max(items, 1), notQueued, run, err)
 		}
 	}()
 	return p.run(ctx, inputs)

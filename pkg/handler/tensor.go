@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
 	"strconv"
 	"strings"
 
@@ -121,12 +122,29 @@ const (
 	HeaderInput = "X-TS-Input"
 )
 
-func isRaw(req *Request, in Input) bool {
-	return strings.HasPrefix(in.ContentType, "application/octet-stream") || req.Header.Get(HeaderShape) != "" || req.Query.Get("shape") != ""
+// The headers' canonical keys: looking them up as spelt above would canonicalise (and
+// allocate) on every request.
+var (
+	keyDtype = http.CanonicalHeaderKey(HeaderDtype)
+	keyShape = http.CanonicalHeaderKey(HeaderShape)
+	keyInput = http.CanonicalHeaderKey(HeaderInput)
+)
+
+// headerValue is h.Get for a key already in canonical form.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
-func param(req *Request, header, query string) string {
-	if v := req.Header.Get(header); v != "" {
+func isRaw(req *Request, in Input) bool {
+	return strings.HasPrefix(in.ContentType, "application/octet-stream") || headerValue(req.Header, keyShape) != "" || req.Query.Get("shape") != ""
+}
+
+// param is a raw tensor parameter from its header (canonical key) or query parameter.
+func param(req *Request, key, query string) string {
+	if v := headerValue(req.Header, key); v != "" {
 		return v
 	}
 	return req.Query.Get(query)
@@ -138,12 +156,12 @@ func (h *tensorHandler) raw(req *Request, in Input) ([]*tensor.Tensor, error) {
 		return nil, badInput("a raw tensor body feeds one-input models; this one takes %s: send JSON instead", h.names())
 	}
 	i := 0
-	if name := param(req, HeaderInput, "input"); name != "" && h.index(name) < 0 {
+	if name := param(req, keyInput, "input"); name != "" && h.index(name) < 0 {
 		return nil, badInput("model has no input %q; its input is %s", name, h.names())
 	}
 	info := h.inputs[i]
 	dt := info.DType
-	if s := param(req, HeaderDtype, "dtype"); s != "" {
+	if s := param(req, keyDtype, "dtype"); s != "" {
 		var err error
 		if dt, err = tensor.ParseDType(s); err != nil {
 			return nil, badInput("%s: %v", HeaderDtype, err)
@@ -152,7 +170,7 @@ func (h *tensorHandler) raw(req *Request, in Input) ([]*tensor.Tensor, error) {
 			return nil, badInput("input %q must be %s, got %s", info.Name, info.DType, dt)
 		}
 	}
-	spec := param(req, HeaderShape, "shape")
+	spec := param(req, keyShape, "shape")
 	if spec == "" {
 		return nil, badInput("a raw tensor needs its shape: header %s or query shape=, e.g. %s", HeaderShape, tensor.ShapeString(info.Shape))
 	}

@@ -32,7 +32,9 @@ type Metrics struct {
 	runTime   *prometheus.HistogramVec
 	failures  *prometheus.CounterVec
 	hostname  string
-	versions  sync.Map // model + version → *versionMetrics
+	mu        sync.RWMutex
+	versions  map[versionKey]*versionMetrics
+	statuses  map[statusKey]prometheus.Counter
 	customMu  sync.Mutex
 	custom    map[string]*customMetric
 }
@@ -81,12 +83,22 @@ type versionMetrics struct {
 	ok, batchSize, runTime                 prometheus.Observer
 }
 
+type versionKey struct{ model, version string }
+
 func (m *Metrics) version(model, version string) *versionMetrics {
-	key := model + "\x00" + version
-	if v, ok := m.versions.Load(key); ok {
-		return v.(*versionMetrics)
+	key := versionKey{model, version}
+	m.mu.RLock()
+	v, ok := m.versions[key]
+	m.mu.RUnlock()
+	if ok {
+		return v
 	}
-	v := &versionMetrics{
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if v, ok := m.versions[key]; ok {
+		return v
+	}
+	v = &versionMetrics{
 		requests:  m.requests.WithLabelValues(model, version, m.hostname),
 		latencyUS: m.latencyUS.WithLabelValues(model, version, m.hostname),
 		ok:        m.duration.WithLabelValues(model, version, "200"),
@@ -95,8 +107,11 @@ func (m *Metrics) version(model, version string) *versionMetrics {
 		batchSize: m.batchSize.WithLabelValues(model, version),
 		runTime:   m.runTime.WithLabelValues(model, version),
 	}
-	actual, _ := m.versions.LoadOrStore(key, v)
-	return actual.(*versionMetrics)
+	if m.versions == nil {
+		m.versions = map[versionKey]*versionMetrics{}
+	}
+	m.versions[key] = v
+	return v
 }
 
 // Request records an answered inference request.
@@ -120,8 +135,23 @@ func (m *Metrics) Status(api string, code int) {
 	case code >= 400 && code < 500:
 		class = "4XX"
 	}
-	m.status.WithLabelValues(api, class).Inc()
+	key := statusKey{api, class}
+	m.mu.RLock()
+	c, ok := m.statuses[key]
+	m.mu.RUnlock()
+	if !ok {
+		c = m.status.WithLabelValues(api, class)
+		m.mu.Lock()
+		if m.statuses == nil {
+			m.statuses = map[statusKey]prometheus.Counter{}
+		}
+		m.statuses[key] = c
+		m.mu.Unlock()
+	}
+	c.Inc()
 }
+
+type statusKey struct{ api, class string }
 
 // Batch records a batch a worker ran.
 func (m *Metrics) Batch(model, version string, items int64, queued []time.Duration, run time.Duration, err error) {

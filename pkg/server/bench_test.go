@@ -69,3 +69,22 @@ func BenchmarkPredictTinyParallel(b *testing.B) {
 	b.ReportMetric(st.MeanBatchItems, "items/batch")
 	b.ReportMetric(float64(st.Batches), "batches")
 }
+
+// BenchmarkHandlerTiny: the inference handler called directly (no network), so that its own
+// CPU cost shows without the HTTP transport's.
+func BenchmarkHandlerTiny(b *testing.B) {
+	ts := emptyServer(b, map[string]string{"intra_op_threads": "1"})
+	exchange{"register", "POST", "/models?url=iris.mar&initial_workers=1&synchronous=true&batch_size=8&max_batch_delay=5", "", nil, 200, "", ""}.run(b, ts.management.URL)
+	h, _ := ts.srv.Handler(Inference)
+	body := float32Bytes(5.1, 3.5, 1.4, 0.2)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		req := httptest.NewRequest("POST", "/predictions/iris?shape=1,4", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/octet-stream")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatal(rec.Code, rec.Body.String())
+		}
+	}
+}

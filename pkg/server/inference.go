@@ -25,6 +25,22 @@ const (
 	HeaderModelVersion = "X-TS-Model-Version"
 )
 
+// The headers' canonical keys, so that the inference path neither canonicalises nor
+// allocates for them on every request.
+var (
+	keyPriority     = http.CanonicalHeaderKey(HeaderPriority)
+	keyRouteKey     = http.CanonicalHeaderKey(HeaderRouteKey)
+	keyModelVersion = http.CanonicalHeaderKey(HeaderModelVersion)
+)
+
+// headerValue is h.Get for a key already in canonical form.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 func (s *Server) inferenceRoutes() http.Handler {
 	rt := s.newRouter(Inference)
 	rt.handle("GET /ping", s.ping)
@@ -54,7 +70,7 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) error {
 		return s.modelDescription(w, r)
 	}
 	start := time.Now()
-	v, err := s.reg.Route(r.PathValue("model"), r.PathValue("version"), r.Header.Get(HeaderRouteKey))
+	v, err := s.reg.Route(r.PathValue("model"), r.PathValue("version"), headerValue(r.Header, keyRouteKey))
 	if err != nil {
 		return err
 	}
@@ -66,8 +82,8 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) error {
 		code = errorOf(err).Code
 		return err
 	}
-	w.Header().Set(HeaderModelVersion, v.Version)
-	priority, err := registry.ParsePriority(r.Header.Get(HeaderPriority))
+	w.Header()[keyModelVersion] = []string{v.Version}
+	priority, err := registry.ParsePriority(headerValue(r.Header, keyPriority))
 	if err != nil {
 		return fail(apierror.BadRequest("%s: %v", HeaderPriority, err))
 	}
