@@ -250,12 +250,13 @@ func run(o options) error {
 		if o.only != "" && o.only != w.name {
 			continue
 		}
-		logf("== %s: raw ceiling", w.name)
-		ceil, where, err := ceiling(w.model, w.itemShape, cores, 1)
+		logf("== %s: raw ceiling sweep", w.name)
+		best, swept, err := sweepCeiling(w.model, w.itemShape, cores, 1)
 		if err != nil {
 			return err
 		}
-		logf("ceiling %.0f items/s (%s)", ceil, where)
+		logf("sweep: best %.0f items/s (%s)", swept, best)
+		var raw series // the chosen raw configuration, measured again in each round
 		noop, err := startChild("noop")
 		if err != nil {
 			return err
@@ -282,6 +283,12 @@ func run(o options) error {
 		var rows []row
 		idx := map[string]int{}
 		for r := 0; r < o.rounds; r++ {
+			rate, err := measureRaw(w.model, w.itemShape, best, w.duration)
+			if err != nil {
+				return err
+			}
+			raw = append(raw, result{rps: rate})
+			logf("round %d %-8s raw ceiling (%s) %8.0f items/s", r+1, w.name, best, rate)
 			for _, conc := range concs {
 				order := slices.Clone(configs)
 				for i := 0; i < (r+conc)%len(order); i++ {
@@ -306,7 +313,9 @@ func run(o options) error {
 		ts.stop()
 
 		get := func(name string, conc int) result { return rows[idx[fmt.Sprintf("%s|%d", name, conc)]].s.median() }
-		fmt.Printf("### %s (%s, raw ceiling %.0f items/s at %s)\n\n", w.name, humanSize(w.size), ceil, where)
+		ceil := raw.median().rps
+		fmt.Printf("### %s (%s, raw ceiling %.0f items/s (%s) at %s; the sweep's best single second: %.0f)\n\n",
+			w.name, humanSize(w.size), ceil, raw.spread(), best, swept)
 		fmt.Println("| configuration | concurrency | items/s (range) | p50 ms | p99 ms | ÷ ceiling | ÷ floor | ÷ naive | errors |")
 		fmt.Println("|---|---|---|---|---|---|---|---|---|")
 		slices.SortStableFunc(rows, func(a, b row) int { return a.conc - b.conc })

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tsserve/ts/pkg/config"
 	"github.com/tsserve/ts/pkg/engine"
@@ -102,29 +103,61 @@ func shapeQuery(shape []int64) string {
 	return "shape=" + strings.Join(parts, ",")
 }
 
-// ceiling is the raw ONNX Runtime throughput: items/s of a loop over batch sizes and thread
-// plans, no server. It returns the best and a description of where it was.
-func ceiling(model string, itemShape []int64, cores int, d float64) (float64, string, error) {
-	best, where := 0.0, ""
+// rawConfig is one way to run the model with no server: goroutines × intra-op threads, at
+// a batch size.
+type rawConfig struct {
+	goroutines, threads int
+	batch               int64
+}
+
+func (c rawConfig) String() string {
+	return fmt.Sprintf("batch %d, %d×%d threads", c.batch, c.goroutines, c.threads)
+}
+
+// rawInput is a batch of bs rows for a model input of the given per-item shape.
+func rawInput(itemShape []int64, bs int64) *tensor.Tensor {
+	row := rawRow(itemShape)
+	data := make([]byte, 0, len(row)*int(bs))
+	for i := int64(0); i < bs; i++ {
+		data = append(data, row...)
+	}
+	x, _ := tensor.FromBytes(tensor.Float32, append([]int64{bs}, itemShape...), data)
+	return x
+}
+
+// sweepCeiling runs the model with no server over batch sizes 1–32 and thread plans, d
+// seconds each, and returns the configuration with the most items/s. The sweep picks the
+// configuration; its rate is measured again in every round (measureRaw), interleaved with
+// the servers, because the best of a dozen noisy samples overstates it.
+func sweepCeiling(model string, itemShape []int64, cores int, d float64) (rawConfig, float64, error) {
+	var best rawConfig
+	bestRate := 0.0
 	for _, plan := range []struct{ goroutines, threads int }{{1, cores}, {cores, 1}} {
 		s, err := engine.Load(model, engine.Options{IntraOpThreads: plan.threads})
 		if err != nil {
-			return 0, "", err
+			return best, 0, err
 		}
 		for _, bs := range []int64{1, 2, 4, 8, 16, 32} {
-			row := rawRow(itemShape)
-			data := make([]byte, 0, len(row)*int(bs))
-			for i := int64(0); i < bs; i++ {
-				data = append(data, row...)
-			}
-			x, _ := tensor.FromBytes(tensor.Float32, append([]int64{bs}, itemShape...), data)
+			x := rawInput(itemShape, bs)
 			s.Run(context.Background(), []*tensor.Tensor{x}) // warm up
 			rate := runFor(s, x, plan.goroutines, d) * float64(bs)
-			if rate > best {
-				best, where = rate, fmt.Sprintf("batch %d, %d×%d threads", bs, plan.goroutines, plan.threads)
+			if rate > bestRate {
+				best, bestRate = rawConfig{plan.goroutines, plan.threads, bs}, rate
 			}
 		}
 		s.Close()
 	}
-	return best, where, nil
+	return best, bestRate, nil
+}
+
+// measureRaw is the items/s of one raw configuration over d seconds.
+func measureRaw(model string, itemShape []int64, c rawConfig, d time.Duration) (float64, error) {
+	s, err := engine.Load(model, engine.Options{IntraOpThreads: c.threads})
+	if err != nil {
+		return 0, err
+	}
+	defer s.Close()
+	x := rawInput(itemShape, c.batch)
+	s.Run(context.Background(), []*tensor.Tensor{x}) // warm up
+	return runFor(s, x, c.goroutines, d.Seconds()) * float64(c.batch), nil
 }
