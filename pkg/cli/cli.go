@@ -104,9 +104,10 @@ func (g *Globals) quietLogger() *slog.Logger {
 }
 
 // InitEngine loads ONNX Runtime from --ort-lib, TS_ORT_LIB, beside the executable or the
-// set-up folder.
+// set-up folder, after fixing the C allocator's mmap threshold so that the large buffers
+// ONNX Runtime frees go back to the system.
 func (g *Globals) InitEngine() (*engine.Library, error) {
-	return engine.Init(config.ORTCandidates(g.ORTLib))
+	return engine.InitTuned(config.ORTCandidates(g.ORTLib), config.MallocMmapThreshold())
 }
 
 type tsCLI struct {

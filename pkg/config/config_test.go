@@ -139,3 +139,14 @@ func TestInvalidValues(t *testing.T) {
 		t.Errorf("defaults: %+v %v", s, err)
 	}
 }
+
+func TestMallocMmapThresholdLeavesTheUsersSetting(t *testing.T) {
+	t.Setenv(EnvMallocMmapThreshold, "")
+	if got := MallocMmapThreshold(); got != DefaultMallocMmapThreshold {
+		t.Errorf("without %s: %d, want %d", EnvMallocMmapThreshold, got, DefaultMallocMmapThreshold)
+	}
+	t.Setenv(EnvMallocMmapThreshold, "1048576")
+	if got := MallocMmapThreshold(); got != 0 {
+		t.Errorf("with %s set: %d, want 0 (leave glibc as the user set it)", EnvMallocMmapThreshold, got)
+	}
+}

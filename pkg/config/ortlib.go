@@ -112,3 +112,20 @@ const (
 	// EnvForceTTY makes the CLI write for a terminal even into a pipe (for tests).
 	EnvForceTTY = "TS_FORCE_TTY"
 )
+
+// EnvMallocMmapThreshold is glibc's own variable for the size from which allocations get
+// their own mappings. When it is set, ts leaves the C allocator as the user configured it.
+const EnvMallocMmapThreshold = "MALLOC_MMAP_THRESHOLD_"
+
+// DefaultMallocMmapThreshold is glibc's initial threshold (128 KiB), which ts keeps fixed
+// instead of letting glibc raise it (engine.SetMmapThreshold explains why).
+const DefaultMallocMmapThreshold = 128 << 10
+
+// MallocMmapThreshold is the threshold ts fixes before loading ONNX Runtime: 0 (leave the
+// allocator alone) when MALLOC_MMAP_THRESHOLD_ is set.
+func MallocMmapThreshold() int {
+	if os.Getenv(EnvMallocMmapThreshold) != "" {
+		return 0
+	}
+	return DefaultMallocMmapThreshold
+}

@@ -32,6 +32,9 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if model := os.Getenv(rssChildEnv); model != "" {
+		rssChild(model, os.Getenv("TS_ENGINE_TEST_RSS_TUNED") == "true")
+	}
 	if _, err := Init(config.ORTCandidates("")); err != nil {
 		fmt.Fprintln(os.Stderr, "engine tests need ONNX Runtime (run 'make setup'):", err)
 		os.Exit(1)

@@ -68,6 +68,15 @@ func Init(candidates []Candidate) (*Library, error) {
 	return nil, &LoadError{Tried: tried}
 }
 
+// InitTuned is Init after SetMmapThreshold(mmapThreshold), as ts serves; a threshold of 0
+// leaves the C allocator alone.
+func InitTuned(candidates []Candidate, mmapThreshold int) (*Library, error) {
+	if mmapThreshold > 0 {
+		SetMmapThreshold(mmapThreshold)
+	}
+	return Init(candidates)
+}
+
 // Loaded returns the library Init loaded, or nil.
 func Loaded() *Library {
 	initMu.Lock()

@@ -11,10 +11,10 @@ import (
 	"github.com/tsserve/ts/pkg/engine"
 )
 
-// Main loads ONNX Runtime from where ts would find it, then runs the tests; without the
-// library it says how to get it and exits 1. Call it from TestMain.
+// Main loads ONNX Runtime from where ts would find it, as ts does, then runs the tests;
+// without the library it says how to get it and exits 1. Call it from TestMain.
 func Main(m *testing.M) {
-	if _, err := engine.Init(config.ORTCandidates("")); err != nil {
+	if _, err := engine.InitTuned(config.ORTCandidates(""), config.MallocMmapThreshold()); err != nil {
 		fmt.Fprintln(os.Stderr, "these tests need ONNX Runtime (run 'make setup'):", err)
 		os.Exit(1)
 	}
