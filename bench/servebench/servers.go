@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -126,28 +128,33 @@ func rawInput(itemShape []int64, bs int64) *tensor.Tensor {
 }
 
 // sweepCeiling runs the model with no server over batch sizes 1–32 and thread plans, d
-// seconds each, and returns the configuration with the most items/s. The sweep picks the
-// configuration; its rate is measured again in every round (measureRaw), interleaved with
-// the servers, because the best of a dozen noisy samples overstates it.
-func sweepCeiling(model string, itemShape []int64, cores int, d float64) (rawConfig, float64, error) {
-	var best rawConfig
-	bestRate := 0.0
+// seconds each, and returns the configurations by items/s, best first. The sweep only
+// shortlists: the best of a dozen noisy one-second samples overstates the ceiling, so the
+// leaders are measured again in every round (measureRaw), interleaved with the servers.
+func sweepCeiling(model string, itemShape []int64, cores int, d float64) ([]rawConfig, []float64, error) {
+	type swept struct {
+		c    rawConfig
+		rate float64
+	}
+	var all []swept
 	for _, plan := range []struct{ goroutines, threads int }{{1, cores}, {cores, 1}} {
 		s, err := engine.Load(model, engine.Options{IntraOpThreads: plan.threads})
 		if err != nil {
-			return best, 0, err
+			return nil, nil, err
 		}
 		for _, bs := range []int64{1, 2, 4, 8, 16, 32} {
 			x := rawInput(itemShape, bs)
 			s.Run(context.Background(), []*tensor.Tensor{x}) // warm up
-			rate := runFor(s, x, plan.goroutines, d) * float64(bs)
-			if rate > bestRate {
-				best, bestRate = rawConfig{plan.goroutines, plan.threads, bs}, rate
-			}
+			all = append(all, swept{rawConfig{plan.goroutines, plan.threads, bs}, runFor(s, x, plan.goroutines, d) * float64(bs)})
 		}
 		s.Close()
 	}
-	return best, bestRate, nil
+	slices.SortFunc(all, func(a, b swept) int { return cmp.Compare(b.rate, a.rate) })
+	configs, rates := make([]rawConfig, len(all)), make([]float64, len(all))
+	for i, sw := range all {
+		configs[i], rates[i] = sw.c, sw.rate
+	}
+	return configs, rates, nil
 }
 
 // measureRaw is the items/s of one raw configuration over d seconds.
