@@ -182,10 +182,10 @@ func (b *Batcher) Submit(ctx context.Context, inputs []*tensor.Tensor, priority 
 	}
 	j.enqueued = b.clock.Now()
 	b.stats.arrival(j.enqueued)
-	if len(b.queue) == 0 && b.inflight == 0 && b.inline != nil && j.items >= 0 && b.holdTarget() == 0 {
-		// The model is idle and nothing waits: run on this goroutine rather than hand the
-		// request to a worker and back (two goroutine switches). This is the batch the
-		// rules would form anyway: a lone request on an idle model goes at once.
+	if len(b.queue) == 0 && b.inflight < b.workers && b.inline != nil && j.items >= 0 && b.goesAlone(j.items) {
+		// Nothing waits, a run slot is free and the rules would send this request alone at
+		// once: run it on this goroutine rather than hand it to a worker and back (two
+		// goroutine switches).
 		b.inflight++
 		inline := b.inline
 		b.mu.Unlock()
@@ -237,6 +237,19 @@ func (b *Batcher) Submit(ctx context.Context, inputs []*tensor.Tensor, priority 
 			expired = nil // already running: wait for it
 		}
 	}
+}
+
+// goesAlone reports whether form would dispatch a lone request of items rows at once, were
+// it queued with nothing else: batching is off, or it fills a batch, or nothing asks to hold
+// it (an idle model, or a zero or adaptive delay with no hold target).
+func (b *Batcher) goesAlone(items int64) bool {
+	if b.cfg.BatchSize == 1 || items >= int64(b.cfg.BatchSize) {
+		return true
+	}
+	if b.holdTarget() > 0 {
+		return false
+	}
+	return b.inflight == 0 || b.cfg.Adaptive || b.cfg.MaxDelay <= 0
 }
 
 // unqueue removes a job that has not been taken into a batch; it reports whether it did.

@@ -497,3 +497,54 @@ func TestAdaptiveDelay(t *testing.T) {
 		t.Errorf("stats %+v", b.Stats())
 	}
 }
+
+type callerKey struct{}
+
+// TestLoneRequestRunsOnItsCaller: when a run slot is free, nothing waits and the rules would
+// send the request alone at once, it runs on the caller's goroutine (its own context reaches
+// the run) even while another batch runs; with a batch delay to honour, it waits instead.
+func TestLoneRequestRunsOnItsCaller(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		cfg    Config
+		inline bool
+	}{
+		{"adaptive, no hold target", Config{BatchSize: 8, MaxDelay: time.Hour, Adaptive: true}, true},
+		{"batching off", Config{BatchSize: 1}, true},
+		{"fixed delay", Config{BatchSize: 8, MaxDelay: time.Hour}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b, _, r, clock := setup(t, c.cfg, 2)
+			busy := submit(b, context.Background(), row(1), 0)
+			waitFor(t, "one run in flight", func() bool { return r.running.Load() == 1 })
+			var onCaller atomic.Bool
+			pool := b.inline
+			b.mu.Lock()
+			b.inline = func(ctx context.Context, in []*tensor.Tensor, items int64) ([]*tensor.Tensor, error) {
+				onCaller.Store(ctx.Value(callerKey{}) != nil)
+				return pool(ctx, in, items)
+			}
+			b.mu.Unlock()
+			second := submit(b, context.WithValue(context.Background(), callerKey{}, true), row(2), 0)
+			if c.inline {
+				waitFor(t, "the second request to run", func() bool { return r.running.Load() == 2 })
+				if !onCaller.Load() {
+					t.Error("the second request did not run on its caller's goroutine")
+				}
+			} else {
+				waitFor(t, "the second request to queue", func() bool { return b.Pending() == 1 })
+				clock.Advance(time.Hour)
+				waitFor(t, "the second request to run after the delay", func() bool { return r.running.Load() == 2 })
+				if onCaller.Load() {
+					t.Error("the second request ran inline instead of waiting for its batch")
+				}
+			}
+			r.release()
+			for _, ch := range []chan submitted{busy, second} {
+				if res := <-ch; res.err != nil {
+					t.Fatal(res.err)
+				}
+			}
+		})
+	}
+}
