@@ -130,8 +130,9 @@ var (
 	keyInput = http.CanonicalHeaderKey(HeaderInput)
 )
 
-// headerValue is h.Get for a key already in canonical form.
-func headerValue(h http.Header, key string) string {
+// HeaderValue is h.Get for a key already in canonical form (http.CanonicalHeaderKey): no
+// canonicalising, no allocation, for lookups on every request.
+func HeaderValue(h http.Header, key string) string {
 	if v := h[key]; len(v) > 0 {
 		return v[0]
 	}
@@ -139,12 +140,12 @@ func headerValue(h http.Header, key string) string {
 }
 
 func isRaw(req *Request, in Input) bool {
-	return strings.HasPrefix(in.ContentType, "application/octet-stream") || headerValue(req.Header, keyShape) != "" || req.Query.Get("shape") != ""
+	return strings.HasPrefix(in.ContentType, "application/octet-stream") || HeaderValue(req.Header, keyShape) != "" || req.Query.Get("shape") != ""
 }
 
 // param is a raw tensor parameter from its header (canonical key) or query parameter.
 func param(req *Request, key, query string) string {
-	if v := headerValue(req.Header, key); v != "" {
+	if v := HeaderValue(req.Header, key); v != "" {
 		return v
 	}
 	return req.Query.Get(query)

@@ -33,14 +33,6 @@ var (
 	keyModelVersion = http.CanonicalHeaderKey(HeaderModelVersion)
 )
 
-// headerValue is h.Get for a key already in canonical form.
-func headerValue(h http.Header, key string) string {
-	if v := h[key]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
-}
-
 func (s *Server) inferenceRoutes() http.Handler {
 	rt := s.newRouter(Inference)
 	rt.handle("GET /ping", s.ping)
@@ -70,7 +62,7 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) error {
 		return s.modelDescription(w, r)
 	}
 	start := time.Now()
-	v, err := s.reg.Route(r.PathValue("model"), r.PathValue("version"), headerValue(r.Header, keyRouteKey))
+	v, err := s.reg.Route(r.PathValue("model"), r.PathValue("version"), handler.HeaderValue(r.Header, keyRouteKey))
 	if err != nil {
 		return err
 	}
@@ -83,7 +75,7 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header()[keyModelVersion] = []string{v.Version}
-	priority, err := registry.ParsePriority(headerValue(r.Header, keyPriority))
+	priority, err := registry.ParsePriority(handler.HeaderValue(r.Header, keyPriority))
 	if err != nil {
 		return fail(apierror.BadRequest("%s: %v", HeaderPriority, err))
 	}
