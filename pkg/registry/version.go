@@ -119,12 +119,12 @@ func (v *Version) Scale(ctx context.Context, minWorkers, maxWorkers int) error {
 	v.mu.Unlock()
 	if err := v.load(ctx, minWorkers); err != nil {
 		v.mu.Lock()
-		b := v.batcher
-		if v.pool == nil {
+		b, neverServed := v.batcher, v.pool == nil
+		if neverServed {
 			v.batcher = nil
 		}
 		v.mu.Unlock()
-		if b != nil && v.pool == nil {
+		if b != nil && neverServed {
 			b.SetWorkers(0) // fail what queued while loading
 		}
 		return err

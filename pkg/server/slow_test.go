@@ -83,6 +83,16 @@ func TestQueueFull(t *testing.T) {
 		}(i)
 		time.Sleep(100 * time.Millisecond) // the first runs, the second queues
 	}
+	// the queue (size 1) holds the second request before the third is sent
+	v, err := ts.reg.Get("slow", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(900 * time.Millisecond); v.Info().Queue.Pending < 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the second request never queued")
+		}
+	}
 	exchange{"queue full", "POST", "/predictions/slow", "", rows(1), 503, "ServiceUnavailableException", `has no worker to serve inference request`}.run(t, ts.inference.URL)
 	wg.Wait()
 	if codes[0] != http.StatusRequestTimeout {
