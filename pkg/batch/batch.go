@@ -159,12 +159,12 @@ func (b *Batcher) Close() {
 // Submit queues a request's inputs and waits for its outputs. Higher priority runs first.
 // When ctx ends first the request leaves the queue (or its result is dropped).
 func (b *Batcher) Submit(ctx context.Context, inputs []*tensor.Tensor, priority int) ([]*tensor.Tensor, error) {
-	j := &Job{inputs: inputs, priority: priority, ctx: ctx, done: make(chan result, 1), items: 1}
+	items := int64(1)
 	if b.batchable {
-		j.items = inputs[0].Shape[0]
+		items = inputs[0].Shape[0]
 		for _, in := range inputs {
-			if len(in.Shape) == 0 || in.Shape[0] != j.items {
-				j.items = -1 // inputs disagree on the batch: run alone
+			if len(in.Shape) == 0 || in.Shape[0] != items {
+				items = -1 // inputs disagree on the batch: run alone
 			}
 		}
 	}
@@ -180,25 +180,26 @@ func (b *Batcher) Submit(ctx context.Context, inputs []*tensor.Tensor, priority 
 		b.mu.Unlock()
 		return nil, ErrQueueFull
 	}
-	j.enqueued = b.clock.Now()
-	b.stats.arrival(j.enqueued)
-	if len(b.queue) == 0 && b.inflight < b.workers && b.inline != nil && j.items >= 0 && b.goesAlone(j.items) {
+	enqueued := b.clock.Now()
+	b.stats.arrival(enqueued)
+	if len(b.queue) == 0 && b.inflight < b.workers && b.inline != nil && items >= 0 && b.goesAlone(items) {
 		// Nothing waits, a run slot is free and the rules would send this request alone at
 		// once: run it on this goroutine rather than hand it to a worker and back (two
 		// goroutine switches).
 		b.inflight++
 		inline := b.inline
 		b.mu.Unlock()
-		outputs, err := inline(ctx, inputs, j.items)
+		outputs, err := inline(ctx, inputs, items)
 		b.mu.Lock()
 		b.inflight--
-		b.stats.answered(b.clock.Now().Sub(j.enqueued))
+		b.stats.answered(b.clock.Now().Sub(enqueued))
 		if len(b.queue) > 0 {
 			b.wake() // requests came meanwhile: a worker may take them now
 		}
 		b.mu.Unlock()
 		return outputs, err
 	}
+	j := &Job{inputs: inputs, priority: priority, ctx: ctx, done: make(chan result, 1), items: items, enqueued: enqueued}
 	if b.batchable {
 		j.key = tensor.StackKey(inputs) // only queued jobs need it: to find their batch mates
 	}
