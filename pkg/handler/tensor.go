@@ -459,6 +459,17 @@ func appendData(b []byte, t *tensor.Tensor) ([]byte, error) {
 			}
 			b = strconv.AppendUint(b, x, 10)
 		}
+	case tensor.Float32: // the common case, without converting the whole tensor first
+		v, err := tensor.Values[float32](t)
+		if err != nil {
+			return nil, err
+		}
+		for i, x := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendFloat(b, float64(x), 32)
+		}
 	default:
 		f, err := t.Float64s()
 		if err != nil {
@@ -472,12 +483,17 @@ func appendData(b []byte, t *tensor.Tensor) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			if math.IsNaN(x) || math.IsInf(x, 0) {
-				b = append(b, "null"...)
-				continue
-			}
-			b = strconv.AppendFloat(b, x, 'g', -1, bits)
+			b = appendFloat(b, x, bits)
 		}
 	}
 	return append(b, ']'), nil
+}
+
+// appendFloat appends x as JSON at the precision of its type (bits): NaN and ±Inf, which
+// JSON cannot hold, become null.
+func appendFloat(b []byte, x float64, bits int) []byte {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return append(b, "null"...)
+	}
+	return strconv.AppendFloat(b, x, 'g', -1, bits)
 }
