@@ -1,11 +1,22 @@
-// Package api holds the JSON shapes of ts's management API, shared by the server and the
-// Go client (pkg/client) so they cannot drift apart. Field names and order follow
+// Package api holds the JSON shapes of ts's management API and ts's own inference headers,
+// shared by the server and the Go client (pkg/client) so they cannot drift apart. Field names and order follow
 // TorchServe's, then ts's additions.
 package api
 
 import (
 	"github.com/tsserve/ts/pkg/batch"
 	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// Headers of ts's own on the inference API, beside TorchServe's.
+const (
+	// HeaderPriority orders queued requests: an integer or high, normal, low.
+	HeaderPriority = "X-TS-Priority"
+	// HeaderRouteKey pins a request to a version of a traffic split: the same key always
+	// lands on the same version.
+	HeaderRouteKey = "X-TS-Route-Key"
+	// HeaderModelVersion, on responses, names the version that answered.
+	HeaderModelVersion = "X-TS-Model-Version"
 )
 
 // Status is TorchServe's {"status": "..."} answer.

@@ -525,10 +525,10 @@ func (c *Client) Predict(ctx context.Context, name string, body []byte, o Predic
 		h.Set("Accept", o.Accept)
 	}
 	if o.Priority != "" {
-		h.Set("X-TS-Priority", o.Priority)
+		h.Set(api.HeaderPriority, o.Priority)
 	}
 	if o.RouteKey != "" {
-		h.Set("X-TS-Route-Key", o.RouteKey)
+		h.Set(api.HeaderRouteKey, o.RouteKey)
 	}
 	p := "/predictions/" + url.PathEscape(name)
 	if o.Version != "" {
@@ -538,7 +538,7 @@ func (c *Client) Predict(ctx context.Context, name string, body []byte, o Predic
 	if err != nil {
 		return nil, err
 	}
-	return &Prediction{Body: b, ContentType: res.Header.Get("Content-Type"), Version: res.Header.Get("X-TS-Model-Version")}, nil
+	return &Prediction{Body: b, ContentType: res.Header.Get("Content-Type"), Version: res.Header.Get(api.HeaderModelVersion)}, nil
 }
 
 // RawMetrics returns GET /metrics in Prometheus text format.

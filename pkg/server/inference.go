@@ -9,28 +9,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/handler"
 	"github.com/tsserve/ts/pkg/registry"
 )
 
-// Request headers of ts's own.
-const (
-	// HeaderPriority orders queued requests: an integer or high, normal, low.
-	HeaderPriority = "X-TS-Priority"
-	// HeaderRouteKey pins a request to a version of a traffic split: the same key always
-	// lands on the same version.
-	HeaderRouteKey = "X-TS-Route-Key"
-	// HeaderModelVersion, on responses, names the version that answered.
-	HeaderModelVersion = "X-TS-Model-Version"
-)
-
-// The headers' canonical keys, so that the inference path neither canonicalises nor
+// ts's inference headers' canonical keys, so that the inference path neither canonicalises nor
 // allocates for them on every request.
 var (
-	keyPriority     = http.CanonicalHeaderKey(HeaderPriority)
-	keyRouteKey     = http.CanonicalHeaderKey(HeaderRouteKey)
-	keyModelVersion = http.CanonicalHeaderKey(HeaderModelVersion)
+	keyPriority     = http.CanonicalHeaderKey(api.HeaderPriority)
+	keyRouteKey     = http.CanonicalHeaderKey(api.HeaderRouteKey)
+	keyModelVersion = http.CanonicalHeaderKey(api.HeaderModelVersion)
 )
 
 func (s *Server) inferenceRoutes() http.Handler {
@@ -77,7 +67,7 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) error {
 	w.Header()[keyModelVersion] = []string{v.Version}
 	priority, err := registry.ParsePriority(handler.HeaderValue(r.Header, keyPriority))
 	if err != nil {
-		return fail(apierror.BadRequest("%s: %v", HeaderPriority, err))
+		return fail(apierror.BadRequest("%s: %v", api.HeaderPriority, err))
 	}
 	req, err := s.readRequest(w, r)
 	if err != nil {
