@@ -2,7 +2,6 @@ package archive
 
 import (
 	"archive/tar"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -117,33 +116,16 @@ func inspectZip(src string, info *Info, keep func(string, io.Reader) error) erro
 }
 
 func inspectTar(src string, format Format, info *Info, keep func(string, io.Reader) error) error {
-	f, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	dec, closeDec, err := decompressor(f, format)
-	if err != nil {
-		return err
-	}
-	defer closeDec()
-	tr := tar.NewReader(dec)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
+	return walkTar(src, format, nil, func(hdr *tar.Header, body io.Reader) error {
+		if hdr.Typeflag != tar.TypeReg {
 			return nil
 		}
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrCorrupt, err)
-		}
-		if hdr.Typeflag != tar.TypeReg {
-			continue
-		}
 		info.Entries = append(info.Entries, Entry{Path: hdr.Name, Size: hdr.Size})
-		if err := keep(hdr.Name, tr); err != nil {
+		if err := keep(hdr.Name, body); err != nil {
 			return fmt.Errorf("%w: %v", ErrCorrupt, err)
 		}
-	}
+		return nil
+	})
 }
 
 func inspectFolder(src string, info *Info, keep func(string, io.Reader) error) error {

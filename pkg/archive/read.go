@@ -225,12 +225,12 @@ func (c *checkedWriter) Write(p []byte) (int, error) {
 // countingReader counts the compressed bytes a tarball has consumed.
 type countingReader struct {
 	r io.Reader
-	n int64
+	n *int64
 }
 
-func (c *countingReader) Read(p []byte) (int, error) {
+func (c countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.n += int64(n)
+	*c.n += int64(n)
 	return n, err
 }
 
@@ -250,14 +250,20 @@ func decompressor(r io.Reader, format Format) (io.Reader, func(), error) {
 	return zr, zr.Close, nil
 }
 
-func (r *reader) readTar(src string, format Format) error {
+// walkTar opens a tarball, decompresses it and calls visit for each entry with the entry's
+// contents; counted, when set, adds up the compressed bytes read. A damaged stream is
+// ErrCorrupt.
+func walkTar(src string, format Format, counted *int64, visit func(*tar.Header, io.Reader) error) error {
 	f, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	raw := &countingReader{r: f}
-	dec, closeDec, err := decompressor(raw, format)
+	var in io.Reader = f
+	if counted != nil {
+		in = countingReader{r: f, n: counted}
+	}
+	dec, closeDec, err := decompressor(in, format)
 	if err != nil {
 		return err
 	}
@@ -265,36 +271,43 @@ func (r *reader) readTar(src string, format Format) error {
 	tr := tar.NewReader(dec)
 	for {
 		hdr, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrCorrupt, err)
 		}
+		if err := visit(hdr, tr); err != nil {
+			return err
+		}
+	}
+}
+
+func (r *reader) readTar(src string, format Format) error {
+	var compressed int64 // bytes read from the file so far
+	ratio := func(total int64) error {
+		if total > compressed*r.lim.MaxRatio+ratioSlack {
+			return &limitError{fmt.Errorf("%w of %d", ErrCompressionRatio, r.lim.MaxRatio)}
+		}
+		return nil
+	}
+	return walkTar(src, format, &compressed, func(hdr *tar.Header, body io.Reader) error {
 		switch hdr.Typeflag {
 		case tar.TypeDir:
 			if !localPath(strings.TrimSuffix(hdr.Name, "/")) {
 				return fmt.Errorf("%w: %q", ErrUnsafePath, hdr.Name)
 			}
-			continue
+			return nil
 		case tar.TypeReg:
 		case tar.TypeSymlink, tar.TypeLink:
 			return fmt.Errorf("%w: %q is a link; archives may not hold links", ErrUnsafePath, hdr.Name)
 		case tar.TypeXGlobalHeader:
-			continue
+			return nil
 		default:
 			return fmt.Errorf("%w: %q is not a regular file", ErrUnsafePath, hdr.Name)
 		}
-		ratio := func(total int64) error {
-			if total > raw.n*r.lim.MaxRatio+ratioSlack {
-				return &limitError{fmt.Errorf("%w of %d", ErrCompressionRatio, r.lim.MaxRatio)}
-			}
-			return nil
-		}
-		if err := r.fileChecked(hdr.Name, hdr.Size, 0, tr, ratio); err != nil {
-			return err
-		}
-	}
+		return r.fileChecked(hdr.Name, hdr.Size, 0, body, ratio)
+	})
 }
 
 // readFolder walks a no-archive folder; links must stay inside it.
