@@ -371,6 +371,7 @@ func TestBadArchives(t *testing.T) {
 		{"not an archive", write([]byte("just some text")), Limits{}, ErrUnknownFormat},
 		{"tar link", tarOf(t, []tarFile{{name: "m/link", link: "../../etc/passwd"}, {name: "m/" + ManifestPath, body: man}}), Limits{}, ErrUnsafePath},
 		{"tar slip", tarOf(t, []tarFile{{name: "../x", body: "x"}, {name: ManifestPath, body: man}}), Limits{}, ErrUnsafePath},
+		{"tar bomb ratio", tarOf(t, []tarFile{{name: "zeros.bin", body: bigZeros}, {name: ManifestPath, body: man}, {name: "model.onnx", body: "weights"}}), Limits{MaxRatio: 100}, ErrCompressionRatio},
 		{"tar two top folders", tarOf(t, []tarFile{{name: "a/model.onnx", body: "weights"}, {name: "b/" + ManifestPath, body: man}}), Limits{}, ErrNoManifest},
 	}
 	for _, c := range cases {
