@@ -40,9 +40,6 @@ type objectDetector struct {
 }
 
 func newObjectDetector(m *Model) (Handler, error) {
-	if len(m.Inputs) != 1 {
-		return nil, fmt.Errorf("object_detector needs a model with one image input, this one has %d inputs", len(m.Inputs))
-	}
 	c := config(m.Config)
 	// TorchServe's detector only scales pixels to [0, 1]; and a detector sees the whole
 	// image: resize straight to the model's input, no crop
@@ -52,7 +49,7 @@ func newObjectDetector(m *Model) (Handler, error) {
 	if _, ok := c["resize"]; !ok {
 		c = mergeConfig(c, config{"resize": 0})
 	}
-	spec, err := newImageSpec(m.Inputs[0], c)
+	spec, err := modelImageSpec("object_detector", m, c)
 	if err != nil {
 		return nil, err
 	}

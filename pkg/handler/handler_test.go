@@ -361,3 +361,16 @@ func BenchmarkImagePreprocess(b *testing.B) {
 		}
 	}
 }
+
+// TestImageHandlersNeedOneInput: each image handler refuses a model with two inputs and
+// names itself in the error.
+func TestImageHandlersNeedOneInput(t *testing.T) {
+	img := tensor.Info{Name: "x", DType: tensor.Float32, Shape: []int64{1, 3, 64, 64}}
+	m := &Model{Inputs: []tensor.Info{img, img}, Outputs: []tensor.Info{{Name: "out", DType: tensor.Float32, Shape: []int64{1, 3, 64, 64}}}, Dir: t.TempDir()}
+	for _, name := range []string{"image_classifier", "image_segmenter", "object_detector"} {
+		_, err := New(name, m)
+		if err == nil || !strings.Contains(err.Error(), name+" needs a model with one image input, this one has 2 inputs") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

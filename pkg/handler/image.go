@@ -42,6 +42,15 @@ type imageSpec struct {
 	scale    float64 // pixel values are divided by this first (255 → [0,1])
 }
 
+// modelImageSpec is newImageSpec for a model whose one input is the image; handler names
+// the handler in the error when the model has other inputs.
+func modelImageSpec(handler string, m *Model, c config) (imageSpec, error) {
+	if len(m.Inputs) != 1 {
+		return imageSpec{}, fmt.Errorf("%s needs a model with one image input, this one has %d inputs", handler, len(m.Inputs))
+	}
+	return newImageSpec(m.Inputs[0], c)
+}
+
 // newImageSpec derives the preprocessing from the model's image input and the handler's
 // settings (layout, channels, channel_order, size, resize, mean, std, scale). Defaults:
 // the layout and channel count from the input's shape, torchvision's Resize(256) +
@@ -183,7 +192,6 @@ func decodeBase64(data []byte) ([]byte, bool) {
 	return nil, false
 }
 
-// prepare resizes and centre-crops an image to the model's input size.
 // requestTensor decodes the request's image and makes the model's input tensor from it; it
 // also returns the image's own size.
 func (s imageSpec) requestTensor(req *Request) (*tensor.Tensor, image.Point, error) {
@@ -202,6 +210,16 @@ func (s imageSpec) requestTensor(req *Request) (*tensor.Tensor, image.Point, err
 	return t, img.Bounds().Size(), nil
 }
 
+// inputs is requestTensor as a handler's Preprocess returns it.
+func (s imageSpec) inputs(req *Request) ([]*tensor.Tensor, error) {
+	t, _, err := s.requestTensor(req)
+	if err != nil {
+		return nil, err
+	}
+	return []*tensor.Tensor{t}, nil
+}
+
+// prepare resizes and centre-crops an image to the model's input size.
 func (s imageSpec) prepare(img image.Image) image.Image {
 	b := img.Bounds()
 	if s.resize <= 0 {

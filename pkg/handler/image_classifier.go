@@ -19,11 +19,8 @@ type imageClassifier struct {
 }
 
 func newImageClassifier(m *Model) (Handler, error) {
-	if len(m.Inputs) != 1 {
-		return nil, fmt.Errorf("image_classifier needs a model with one image input, this one has %d inputs", len(m.Inputs))
-	}
 	c := config(m.Config)
-	spec, err := newImageSpec(m.Inputs[0], c)
+	spec, err := modelImageSpec("image_classifier", m, c)
 	if err != nil {
 		return nil, err
 	}
@@ -44,11 +41,7 @@ func newImageClassifier(m *Model) (Handler, error) {
 }
 
 func (h *imageClassifier) Preprocess(_ context.Context, req *Request) ([]*tensor.Tensor, error) {
-	t, _, err := h.spec.requestTensor(req)
-	if err != nil {
-		return nil, err
-	}
-	return []*tensor.Tensor{t}, nil
+	return h.spec.inputs(req)
 }
 
 func (h *imageClassifier) Postprocess(_ context.Context, _ *Request, outputs []*tensor.Tensor) (*Response, error) {

@@ -23,11 +23,8 @@ type imageSegmenter struct {
 }
 
 func newImageSegmenter(m *Model) (Handler, error) {
-	if len(m.Inputs) != 1 {
-		return nil, fmt.Errorf("image_segmenter needs a model with one image input, this one has %d inputs", len(m.Inputs))
-	}
 	c := config(m.Config)
-	spec, err := newImageSpec(m.Inputs[0], c)
+	spec, err := modelImageSpec("image_segmenter", m, c)
 	if err != nil {
 		return nil, err
 	}
@@ -54,11 +51,7 @@ func newImageSegmenter(m *Model) (Handler, error) {
 }
 
 func (h *imageSegmenter) Preprocess(_ context.Context, req *Request) ([]*tensor.Tensor, error) {
-	t, _, err := h.spec.requestTensor(req)
-	if err != nil {
-		return nil, err
-	}
-	return []*tensor.Tensor{t}, nil
+	return h.spec.inputs(req)
 }
 
 // segmentation is a per-pixel class map.
