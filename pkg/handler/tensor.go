@@ -430,46 +430,21 @@ func appendData(b []byte, t *tensor.Tensor) ([]byte, error) {
 	b = append(b, '[')
 	switch t.DType {
 	case tensor.String:
-		for i, s := range t.Strings {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendQuote(b, s)
-		}
+		b = appendList(b, t.Strings, strconv.AppendQuote)
 	case tensor.Bool:
-		for i, x := range t.Data {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendBool(b, x != 0)
-		}
+		b = appendList(b, t.Data, func(b []byte, x byte) []byte { return strconv.AppendBool(b, x != 0) })
 	case tensor.Int64:
 		v, _ := tensor.Values[int64](t)
-		for i, x := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendInt(b, x, 10)
-		}
+		b = appendList(b, v, func(b []byte, x int64) []byte { return strconv.AppendInt(b, x, 10) })
 	case tensor.Uint64:
 		v, _ := tensor.Values[uint64](t)
-		for i, x := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendUint(b, x, 10)
-		}
+		b = appendList(b, v, func(b []byte, x uint64) []byte { return strconv.AppendUint(b, x, 10) })
 	case tensor.Float32: // the common case, without converting the whole tensor first
 		v, err := tensor.Values[float32](t)
 		if err != nil {
 			return nil, err
 		}
-		for i, x := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendFloat(b, float64(x), 32)
-		}
+		b = appendList(b, v, func(b []byte, x float32) []byte { return appendFloat(b, float64(x), 32) })
 	default:
 		f, err := t.Float64s()
 		if err != nil {
@@ -479,14 +454,20 @@ func appendData(b []byte, t *tensor.Tensor) ([]byte, error) {
 		if t.DType == tensor.Float64 || t.DType == tensor.Int32 || t.DType == tensor.Uint32 {
 			bits = 64
 		}
-		for i, x := range f {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendFloat(b, x, bits)
-		}
+		b = appendList(b, f, func(b []byte, x float64) []byte { return appendFloat(b, x, bits) })
 	}
 	return append(b, ']'), nil
+}
+
+// appendList appends the elements of v, comma-separated, each written by each.
+func appendList[T any](b []byte, v []T, each func([]byte, T) []byte) []byte {
+	for i, x := range v {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = each(b, x)
+	}
+	return b
 }
 
 // appendFloat appends x as JSON at the precision of its type (bits): NaN and ±Inf, which
