@@ -85,28 +85,30 @@ type flag struct {
 	Negation string   // the negated long name (no-<long>, or the tag's own), when negatable
 }
 
+// words are the spellings of f that set it: --long and -s.
+func (f flag) words() []string {
+	if f.Short == "" {
+		return []string{"--" + f.Long}
+	}
+	return []string{"--" + f.Long, "-" + f.Short}
+}
+
 // ValueFlags are the flags of c that take a value, written as the shell sees them.
 func (c *command) ValueFlags() []string {
 	var out []string
 	for _, f := range c.Flags {
 		if f.Value {
-			out = append(out, "--"+f.Long)
-			if f.Short != "" {
-				out = append(out, "-"+f.Short)
-			}
+			out = append(out, f.words()...)
 		}
 	}
 	return out
 }
 
-// FlagWords are all the spellings of c's flags.
+// FlagWords are all the spellings of c's flags, negations included.
 func (c *command) FlagWords() []string {
 	var out []string
 	for _, f := range c.Flags {
-		out = append(out, "--"+f.Long)
-		if f.Short != "" {
-			out = append(out, "-"+f.Short)
-		}
+		out = append(out, f.words()...)
 		if f.Negation != "" {
 			out = append(out, "--"+f.Negation)
 		}
