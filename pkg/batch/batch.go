@@ -44,6 +44,10 @@ type Config struct {
 	MaxQueueTime time.Duration
 	// Adaptive chooses the delay from the measured arrival rate and run time, up to MaxDelay.
 	Adaptive bool
+	// Timeout is how long a request may take from Submit to its answer (0: no limit): past
+	// it Submit returns context.DeadlineExceeded and a run nobody else waits for is stopped.
+	// It costs less than a deadline on each request's context.
+	Timeout time.Duration
 }
 
 // Job is one request's inputs waiting in the queue.
@@ -54,6 +58,7 @@ type Job struct {
 	priority int
 	ctx      context.Context
 	enqueued time.Time
+	deadline time.Time // zero: none (Config.Timeout)
 	done     chan result
 	taken    bool
 }
@@ -78,7 +83,7 @@ type Batcher struct {
 	closed   bool
 	stats    stats
 	// inline runs a lone request on its caller's goroutine (set by the pool).
-	inline func(ctx context.Context, inputs []*tensor.Tensor, items int64) ([]*tensor.Tensor, error)
+	inline func(ctx context.Context, limit time.Duration, inputs []*tensor.Tensor, items int64) ([]*tensor.Tensor, error)
 }
 
 // New creates a batcher. batchable says the model has a dynamic first dimension on every
@@ -157,7 +162,8 @@ func (b *Batcher) Close() {
 }
 
 // Submit queues a request's inputs and waits for its outputs. Higher priority runs first.
-// When ctx ends first the request leaves the queue (or its result is dropped).
+// When ctx ends or Config.Timeout passes first, the request leaves the queue (or its result
+// is dropped).
 func (b *Batcher) Submit(ctx context.Context, inputs []*tensor.Tensor, priority int) ([]*tensor.Tensor, error) {
 	items := int64(1)
 	if b.batchable {
@@ -189,7 +195,7 @@ func (b *Batcher) Submit(ctx context.Context, inputs []*tensor.Tensor, priority 
 		b.inflight++
 		inline := b.inline
 		b.mu.Unlock()
-		outputs, err := inline(ctx, inputs, items)
+		outputs, err := inline(ctx, b.cfg.Timeout, inputs, items)
 		b.mu.Lock()
 		b.inflight--
 		b.stats.answered(b.clock.Now().Sub(enqueued))
@@ -200,6 +206,9 @@ func (b *Batcher) Submit(ctx context.Context, inputs []*tensor.Tensor, priority 
 		return outputs, err
 	}
 	j := &Job{inputs: inputs, priority: priority, ctx: ctx, done: make(chan result, 1), items: items, enqueued: enqueued}
+	if b.cfg.Timeout > 0 {
+		j.deadline = enqueued.Add(b.cfg.Timeout)
+	}
 	if b.batchable {
 		j.key = tensor.StackKey(inputs) // only queued jobs need it: to find their batch mates
 	}
@@ -215,10 +224,15 @@ func (b *Batcher) Submit(ctx context.Context, inputs []*tensor.Tensor, priority 
 	b.mu.Unlock()
 
 	// the queue policy: a request still queued after MaxQueueTime is rejected
-	var expired <-chan time.Time
+	var expired, timedOut <-chan time.Time
 	if b.cfg.MaxQueueTime > 0 {
 		var stop func()
 		expired, stop = b.clock.After(b.cfg.MaxQueueTime)
+		defer stop()
+	}
+	if b.cfg.Timeout > 0 {
+		var stop func()
+		timedOut, stop = b.clock.After(b.cfg.Timeout)
 		defer stop()
 	}
 	for {
@@ -231,6 +245,9 @@ func (b *Batcher) Submit(ctx context.Context, inputs []*tensor.Tensor, priority 
 		case <-ctx.Done():
 			b.unqueue(j) // if it was taken into a batch, its result is dropped (done is buffered)
 			return nil, ctx.Err()
+		case <-timedOut:
+			b.unqueue(j) // as for ctx; the batch's run stops at the last of its deadlines
+			return nil, context.DeadlineExceeded
 		case <-expired:
 			if b.unqueue(j) {
 				return nil, ErrQueueTime
@@ -322,12 +339,15 @@ func (b *Batcher) Next(ctx context.Context) (*Batch, error) {
 	}
 }
 
-// dropExpired removes cancelled jobs and rejects those past the queue time limit.
+// dropExpired removes cancelled jobs and rejects those past their deadline or the queue
+// time limit.
 func (b *Batcher) dropExpired(now time.Time) {
 	kept := b.queue[:0]
 	for _, j := range b.queue {
 		switch {
 		case j.ctx.Err() != nil:
+		case !j.deadline.IsZero() && !now.Before(j.deadline):
+			j.done <- result{err: context.DeadlineExceeded}
 		case b.cfg.MaxQueueTime > 0 && now.Sub(j.enqueued) > b.cfg.MaxQueueTime:
 			j.done <- result{err: ErrQueueTime}
 		default:
@@ -439,8 +459,23 @@ func (bt *Batch) Inputs() ([]*tensor.Tensor, error) {
 	return out, nil
 }
 
-// Context ends when every job of the batch has ended (cancelled or timed out), so a run
-// nobody waits for anymore can be stopped.
+// Limit is how long the batch's run may take: until the last of its jobs' deadlines, or no
+// limit (0) when a job has none.
+func (bt *Batch) Limit(now time.Time) time.Duration {
+	var last time.Time
+	for _, j := range bt.Jobs {
+		if j.deadline.IsZero() {
+			return 0
+		}
+		if j.deadline.After(last) {
+			last = j.deadline
+		}
+	}
+	return max(last.Sub(now), time.Nanosecond) // a passed deadline still stops the run
+}
+
+// Context ends when every job of the batch has been cancelled, so a run nobody waits for
+// anymore can be stopped (Limit stops it at the jobs' deadlines).
 func (bt *Batch) Context() (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var mu sync.Mutex

@@ -78,19 +78,21 @@ type recorder struct {
 	mu      sync.Mutex
 	sizes   []int64
 	firsts  []float32
+	limits  []time.Duration
 	hold    chan struct{} // when non-nil, each run waits until it is closed
 	sleep   time.Duration // each run takes at least this long
 	running atomic.Int32
 	panics  atomic.Int32
 }
 
-func (r *recorder) run(ctx context.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+func (r *recorder) run(ctx context.Context, limit time.Duration, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 	r.running.Add(1)
 	defer r.running.Add(-1)
 	v, _ := tensor.Values[float32](in[0])
 	r.mu.Lock()
 	r.sizes = append(r.sizes, in[0].Shape[0])
 	r.firsts = append(r.firsts, v[0])
+	r.limits = append(r.limits, limit)
 	hold := r.hold
 	r.mu.Unlock()
 	if r.panics.Load() > 0 {
@@ -99,10 +101,18 @@ func (r *recorder) run(ctx context.Context, in []*tensor.Tensor) ([]*tensor.Tens
 	}
 	time.Sleep(r.sleep)
 	if hold != nil {
+		var expired <-chan time.Time // real time: the engine's limit is
+		if limit > 0 {
+			timer := time.NewTimer(limit)
+			defer timer.Stop()
+			expired = timer.C
+		}
 		select {
 		case <-hold:
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		case <-expired:
+			return nil, context.DeadlineExceeded
 		}
 	}
 	out := make([]float32, len(v))
@@ -315,6 +325,55 @@ func TestCancelAndTimeout(t *testing.T) {
 	}
 }
 
+// TestConfigTimeout: with Config.Timeout, a queued request gets the deadline error once its
+// time is up and leaves the queue, a run is limited to the time its requests have left, and
+// an inline run past its limit is stopped.
+func TestConfigTimeout(t *testing.T) {
+	b, _, r, clock := setup(t, Config{BatchSize: 4, MaxDelay: time.Hour, QueueSize: 10, Timeout: time.Hour}, 1)
+	busy := submit(b, context.Background(), row(1), 0)
+	waitFor(t, "the first request to run", func() bool { return r.running.Load() == 1 })
+	late := submit(b, context.Background(), row(2), 0)
+	waitFor(t, "the second request to queue", func() bool { return b.Pending() == 1 })
+	clock.Advance(time.Hour)
+	if res := <-late; !errors.Is(res.err, context.DeadlineExceeded) {
+		t.Errorf("queued past the timeout: err = %v, want the deadline", res.err)
+	}
+	if b.Pending() != 0 {
+		t.Error("the timed-out request stayed queued")
+	}
+	// two requests queued 10 minutes after the running one, taken 10 minutes later: their
+	// batch may run for the 50 minutes they have left
+	clock.Advance(10 * time.Minute)
+	a, c := submit(b, context.Background(), row(3), 0), submit(b, context.Background(), row(4), 0)
+	waitFor(t, "two requests to queue", func() bool { return b.Pending() == 2 })
+	clock.Advance(10 * time.Minute)
+	r.release()
+	for _, ch := range []chan submitted{busy, a, c} {
+		if res := <-ch; res.err != nil {
+			t.Fatal(res.err)
+		}
+	}
+	r.mu.Lock()
+	limits := slices.Clone(r.limits)
+	r.mu.Unlock()
+	if want := []time.Duration{time.Hour, 50 * time.Minute}; !slices.Equal(limits, want) {
+		t.Errorf("run limits %v, want %v", limits, want)
+	}
+
+	// an inline run that outlives the timeout (real time here: the run's limit is)
+	b, _, r, _ = setup(t, Config{BatchSize: 1, QueueSize: 10, Timeout: 50 * time.Millisecond}, 1)
+	start := time.Now()
+	if _, err := b.Submit(context.Background(), row(5), 0); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("run past the timeout: err = %v, want the deadline", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the timeout took %v", took)
+	}
+	if n := r.running.Load(); n != 0 {
+		t.Errorf("%d runs still going", n)
+	}
+}
+
 func TestNoWorker(t *testing.T) {
 	b := New(Config{BatchSize: 4}, true, nil)
 	if _, err := b.Submit(context.Background(), row(1), 0); !errors.Is(err, ErrNoWorker) {
@@ -520,9 +579,9 @@ func TestLoneRequestRunsOnItsCaller(t *testing.T) {
 			var onCaller atomic.Bool
 			pool := b.inline
 			b.mu.Lock()
-			b.inline = func(ctx context.Context, in []*tensor.Tensor, items int64) ([]*tensor.Tensor, error) {
+			b.inline = func(ctx context.Context, limit time.Duration, in []*tensor.Tensor, items int64) ([]*tensor.Tensor, error) {
 				onCaller.Store(ctx.Value(callerKey{}) != nil)
-				return pool(ctx, in, items)
+				return pool(ctx, limit, in, items)
 			}
 			b.mu.Unlock()
 			second := submit(b, context.WithValue(context.Background(), callerKey{}, true), row(2), 0)

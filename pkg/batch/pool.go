@@ -11,8 +11,9 @@ import (
 	"github.com/tsserve/ts/pkg/tensor"
 )
 
-// RunFunc runs the model on a batch of stacked inputs.
-type RunFunc func(ctx context.Context, inputs []*tensor.Tensor) ([]*tensor.Tensor, error)
+// RunFunc runs the model on a batch of stacked inputs. It stops early when ctx ends, or,
+// with context.DeadlineExceeded, when it has taken longer than limit (0: no limit).
+type RunFunc func(ctx context.Context, limit time.Duration, inputs []*tensor.Tensor) ([]*tensor.Tensor, error)
 
 // Worker states, as TorchServe's describe shows them.
 const (
@@ -71,7 +72,7 @@ var notQueued = []time.Duration{0}
 
 // runInline runs a lone request on the caller's goroutine, with the same failure handling
 // and statistics as a worker's batch.
-func (p *Pool) runInline(ctx context.Context, inputs []*tensor.Tensor, items int64) (outputs []*tensor.Tensor, err error) {
+func (p *Pool) runInline(ctx context.Context, limit time.Duration, inputs []*tensor.Tensor, items int64) (outputs []*tensor.Tensor, err error) {
 	start := p.clock.Now()
 	defer func() {
 		if r := recover(); r != nil {
@@ -86,7 +87,7 @@ func (p *Pool) runInline(ctx context.Context, inputs []*tensor.Tensor, items int
 			p.OnBatch(max(items, 1), notQueued, run, err)
 		}
 	}()
-	return p.run(ctx, inputs)
+	return p.run(ctx, limit, inputs)
 }
 
 // Scale starts or stops workers until n run. Stopping workers finish their batch first;
@@ -182,7 +183,7 @@ func (p *Pool) runBatch(w *worker, bt *Batch) (panicked bool) {
 	}
 	ctx, cancel := bt.Context()
 	defer cancel()
-	outputs, err = p.run(ctx, inputs)
+	outputs, err = p.run(ctx, bt.Limit(p.clock.Now()), inputs)
 	return false
 }
 

@@ -113,6 +113,7 @@ func (v *Version) Scale(ctx context.Context, minWorkers, maxWorkers int) error {
 			BatchSize: st.BatchSize, MaxDelay: time.Duration(st.MaxBatchDelay) * time.Millisecond,
 			QueueSize: st.JobQueueSize, PreferredSizes: st.PreferredBatchSizes,
 			MaxQueueTime: time.Duration(st.MaxQueueTime) * time.Millisecond, Adaptive: st.AdaptiveBatching,
+			Timeout: time.Duration(st.ResponseTimeout) * time.Second,
 		}, v.batchable, v.reg.opts.Clock)
 		v.batcher.SetWorkers(minWorkers)
 	}
@@ -131,7 +132,7 @@ func (v *Version) Scale(ctx context.Context, minWorkers, maxWorkers int) error {
 	}
 	v.mu.Lock()
 	if v.pool == nil {
-		v.pool = batch.NewPool(v.batcher, v.session.Run, v.reg.log.With("model", v.Name, "version", v.Version))
+		v.pool = batch.NewPool(v.batcher, v.session.RunFor, v.reg.log.With("model", v.Name, "version", v.Version))
 		if on := v.reg.opts.OnBatch; on != nil {
 			v.pool.OnBatch = func(items int64, queued []time.Duration, run time.Duration, err error) {
 				on(v.Name, v.Version, items, queued, run, err)
@@ -333,9 +334,7 @@ func (v *Version) Infer(ctx context.Context, req *handler.Request, priority int)
 			return nil, apierror.BadRequest("%v", err)
 		}
 	}
-	runCtx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	outputs, err := b.Submit(runCtx, inputs, priority)
+	outputs, err := b.Submit(ctx, inputs, priority) // the batcher applies the response timeout
 	if err != nil {
 		return nil, v.inferError(ctx, err, timeout)
 	}

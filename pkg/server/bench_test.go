@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -79,12 +80,14 @@ func BenchmarkHandlerTiny(b *testing.B) {
 	body := float32Bytes(5.1, 3.5, 1.4, 0.2)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		req := httptest.NewRequest("POST", "/predictions/iris?shape=1,4", bytes.NewReader(body))
+		ctx, cancel := context.WithCancel(context.Background()) // as net/http gives each request
+		req := httptest.NewRequestWithContext(ctx, "POST", "/predictions/iris?shape=1,4", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/octet-stream")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		if rec.Code != 200 {
 			b.Fatal(rec.Code, rec.Body.String())
 		}
+		cancel()
 	}
 }
