@@ -427,7 +427,7 @@ func (s *Session) runUntil(ctx context.Context, deadline time.Time, inputs []*te
 		out[i], result[i] = v, t
 	}
 	var runOpts *ort.RunOptions
-	if ctx.Done() != nil || !deadline.IsZero() {
+	if !deadline.IsZero() || ctx.Done() != nil { // Done allocates a channel: ask only without a deadline
 		w, err := s.watch(ctx, deadline)
 		if err != nil {
 			return nil, fmt.Errorf("create run options: %w", err)
