@@ -17,8 +17,8 @@ import (
 )
 
 // slowServer serves a generated model that takes about a second for 128 rows,
-// with one worker and the given job queue size.
-func slowServer(t *testing.T, queue int) *testServer {
+// with one worker, the given job queue size and response timeout (seconds).
+func slowServer(t *testing.T, queue, timeout int) *testServer {
 	t.Helper()
 	ts := emptyServer(t, map[string]string{"job_queue_size": fmt.Sprint(queue)})
 	model := filepath.Join(t.TempDir(), "slow.onnx")
@@ -30,7 +30,7 @@ func slowServer(t *testing.T, queue int) *testServer {
 		t.Fatal(err)
 	}
 	os.Rename(res.Path, filepath.Join(ts.store, "slow.mar"))
-	exchange{"register", "POST", "/models?url=slow.mar&initial_workers=1&synchronous=true&response_timeout=1", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	exchange{"register", "POST", fmt.Sprintf("/models?url=slow.mar&initial_workers=1&synchronous=true&response_timeout=%d", timeout), "", nil, 200, "", ""}.run(t, ts.management.URL)
 	return ts
 }
 
@@ -51,7 +51,7 @@ func rawRows(n int) (string, []byte) {
 // TestResponseTimeout: a request past responseTimeout gets 408, its run is stopped, and
 // the worker serves the next request at once.
 func TestResponseTimeout(t *testing.T) {
-	ts := slowServer(t, 10)
+	ts := slowServer(t, 10, 1)
 	start := time.Now()
 	path, body := rawRows(2048) // several seconds of work
 	exchange{"too slow", "POST", path, "application/octet-stream", body, 408, "RequestTimeoutException", "timed out after 1s (responseTimeout)"}.run(t, ts.inference.URL)
@@ -65,9 +65,32 @@ func TestResponseTimeout(t *testing.T) {
 	}
 }
 
+// TestDisconnectStopsRun: a client that gives up on a long request (here long before the
+// response timeout) stops its run, so the worker serves the next request at once.
+func TestDisconnectStopsRun(t *testing.T) {
+	ts := slowServer(t, 10, 120)
+	path, body := rawRows(2048) // several seconds of work
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "POST", ts.inference.URL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	if res, err := http.DefaultClient.Do(req); err == nil {
+		res.Body.Close()
+		t.Fatalf("the long request was answered (%s) before the client gave up", res.Status)
+	}
+	start := time.Now()
+	exchange{"next request", "POST", "/predictions/slow", "", rows(1), 200, "", `"shape":[1,2]`}.run(t, ts.inference.URL)
+	if d := time.Since(start); d > 900*time.Millisecond {
+		t.Errorf("the worker stayed busy with the abandoned run: next request took %v", d)
+	}
+}
+
 // TestQueueFull: with the worker busy and the queue full, TorchServe's 503.
 func TestQueueFull(t *testing.T) {
-	ts := slowServer(t, 1) // response_timeout 1 s: the first request ends by then
+	ts := slowServer(t, 1, 1) // response_timeout 1 s: the first request ends by then
 	var wg sync.WaitGroup
 	codes := make([]int, 2)
 	for i := range codes {
