@@ -360,7 +360,7 @@ func (s *Session) Check(inputs []*tensor.Tensor) error {
 }
 
 // Run runs the model once on inputs given in the order of Inputs and returns the outputs in
-// the order of Outputs. Cancelling ctx stops a run in progress.
+// the order of Outputs. Cancelling ctx stops a run in progress (within watchInterval).
 func (s *Session) Run(ctx context.Context, inputs []*tensor.Tensor) ([]*tensor.Tensor, error) {
 	return s.RunFor(ctx, 0, inputs)
 }

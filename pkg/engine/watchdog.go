@@ -26,9 +26,9 @@ type runWatch struct {
 }
 
 // watchdog stops runs whose context ended or whose deadline passed. One goroutine polls the
-// runs in flight every watchInterval (and exits after watchIdle with none), so a run costs a
-// lock and a slice append to watch, where a context.AfterFunc and a timer per run cost more
-// than a tiny model's run itself (docs/performance.md).
+// runs in flight every watchInterval (and exits after watchIdle with none), so watching a run
+// costs a lock and a slice append, where a context.AfterFunc and a timer per run cost nearly
+// as much as a tiny model's whole run (docs/batching.md).
 type watchdog struct {
 	interval, idle time.Duration
 
