@@ -157,7 +157,7 @@ func (h *objectDetector) Postprocess(_ context.Context, req *Request, outputs []
 			b.WriteByte(',')
 		}
 		b.WriteString("\n  {")
-		b.WriteString(strconv.Quote(h.labels.name(d.class)))
+		b.Write(appendJSONString(nil, h.labels.name(d.class)))
 		b.WriteString(": [")
 		for k, v := range d.box {
 			if k > 0 {

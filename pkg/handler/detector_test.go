@@ -17,7 +17,9 @@ import (
 // non-maximum suppression, labels, and boxes scaled back to the image's own pixels.
 func TestObjectDetectorFormats(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, LabelsFile), []byte(`{"0": "cat", "1": "dog"}`), 0o644)
+	// a label with a control character must still come out as valid JSON
+	os.WriteFile(filepath.Join(dir, LabelsFile), []byte(`{"0": "cat\u0007", "1": "dog"}`), 0o644)
+	const cat = "cat\a"
 	input := tensor.Info{Name: "images", DType: tensor.Float32, Shape: []int64{1, 3, 64, 64}}
 	f32 := func(shape ...int64) tensor.Info { return tensor.Info{DType: tensor.Float32, Shape: shape} }
 
@@ -53,20 +55,20 @@ func TestObjectDetectorFormats(t *testing.T) {
 		{"yolo", []tensor.Info{f32(1, 3, 7)}, nil,
 			[]*tensor.Tensor{tensor.New([]int64{1, 3, 7}, yolo)}, []string{"dog"}},
 		{"yolo, low threshold, no NMS", []tensor.Info{f32(1, 3, 7)}, config{"threshold": 0.2, "nms": false},
-			[]*tensor.Tensor{tensor.New([]int64{1, 3, 7}, yolo)}, []string{"dog", "dog", "cat"}},
+			[]*tensor.Tensor{tensor.New([]int64{1, 3, 7}, yolo)}, []string{"dog", "dog", cat}},
 		{"yolov8", []tensor.Info{f32(1, 6, 3)}, config{"output_format": "yolov8"},
 			[]*tensor.Tensor{tensor.New([]int64{1, 6, 3}, yolov8)}, []string{"dog"}},
 		{"boxes (torchvision)", []tensor.Info{{Name: "boxes", DType: tensor.Float32, Shape: []int64{-1, 4}},
 			{Name: "labels", DType: tensor.Int64, Shape: []int64{-1}}, {Name: "scores", DType: tensor.Float32, Shape: []int64{-1}}}, nil,
 			[]*tensor.Tensor{tensor.New([]int64{2, 4}, []float32{15, 15, 25, 25, 40, 40, 60, 60}),
 				tensor.New([]int64{2}, []int64{1, 0}), tensor.New([]int64{2}, []float32{0.3, 0.95})},
-			[]string{"cat"}},
+			[]string{cat}},
 		{"boxes with other names", []tensor.Info{{Name: "det:boxes", DType: tensor.Float32, Shape: []int64{-1, 4}},
 			{Name: "det:scores", DType: tensor.Float32, Shape: []int64{-1}}, {Name: "det:classes", DType: tensor.Int64, Shape: []int64{-1}}},
 			config{"boxes": "det:boxes", "scores": "det:scores", "labels": "det:classes", "threshold": 0.2},
 			[]*tensor.Tensor{tensor.New([]int64{2, 4}, []float32{15, 15, 25, 25, 40, 40, 60, 60}),
 				tensor.New([]int64{2}, []float32{0.3, 0.95}), tensor.New([]int64{2}, []int64{1, 0})},
-			[]string{"cat", "dog"}},
+			[]string{cat, "dog"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

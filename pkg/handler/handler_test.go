@@ -293,6 +293,35 @@ func TestTensorHandler(t *testing.T) {
 	}
 }
 
+// TestTensorHandlerJSONStrings: output names and string tensors are written as valid JSON
+// whatever bytes they hold (Go's strconv quoting would write \x01 and \a, which JSON refuses).
+func TestTensorHandlerJSONStrings(t *testing.T) {
+	m := &Model{Outputs: []tensor.Info{{Name: "label\x01\"é", DType: tensor.String, Shape: []int64{-1}}}}
+	h, _ := newTensorHandler(m)
+	values := []string{"plain", "bell\a tab\t nl\n", "quote\" back\\", "bad utf-8 \xff", "café ✓"}
+	res, err := h.Postprocess(context.Background(), nil, []*tensor.Tensor{{DType: tensor.String, Shape: []int64{int64(len(values))}, Strings: values}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !json.Valid(res.Body) {
+		t.Fatalf("invalid JSON: %s", res.Body)
+	}
+	var got struct {
+		Outputs []struct {
+			Name string
+			Data []string
+		}
+	}
+	if err := json.Unmarshal(res.Body, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Clone(values)
+	want[3] = "bad utf-8 \ufffd"
+	if o := got.Outputs[0]; o.Name != m.Outputs[0].Name || !slices.Equal(o.Data, want) {
+		t.Errorf("decoded %q %q, want %q %q", o.Name, o.Data, m.Outputs[0].Name, want)
+	}
+}
+
 // TestMatchesTorchvision: the image_classifier's default preprocessing of a 1024×768 JPEG
 // (Resize(256) + CenterCrop(224), antialiased) matches torchvision's, made with Debian's
 // torchvision by testdata/make_reference.py, within a small tolerance. The differences come

@@ -25,10 +25,16 @@ import (
 type tensorHandler struct {
 	inputs  []tensor.Info
 	outputs []tensor.Info
+	// outputNames are the outputs' names as JSON strings, quoted once here.
+	outputNames [][]byte
 }
 
 func newTensorHandler(m *Model) (Handler, error) {
-	return &tensorHandler{inputs: m.Inputs, outputs: m.Outputs}, nil
+	h := &tensorHandler{inputs: m.Inputs, outputs: m.Outputs}
+	for _, o := range m.Outputs {
+		h.outputNames = append(h.outputNames, appendJSONString(nil, o.Name))
+	}
+	return h, nil
 }
 
 func (h *tensorHandler) Preprocess(_ context.Context, req *Request) ([]*tensor.Tensor, error) {
@@ -404,7 +410,7 @@ func (h *tensorHandler) Postprocess(_ context.Context, _ *Request, outputs []*te
 			b = append(b, ',')
 		}
 		b = append(b, `{"name":`...)
-		b = strconv.AppendQuote(b, h.outputs[i].Name)
+		b = append(b, h.outputNames[i]...)
 		b = append(b, `,"shape":[`...)
 		for d, n := range t.Shape {
 			if d > 0 {
@@ -425,12 +431,19 @@ func (h *tensorHandler) Postprocess(_ context.Context, _ *Request, outputs []*te
 	return &Response{Body: b, ContentType: "application/json"}, nil
 }
 
+// appendJSONString appends s as a JSON string. (strconv's quoting is Go's, not JSON's: it
+// writes \x01 or \a, which JSON parsers refuse.) Invalid UTF-8 becomes U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	q, _ := json.Marshal(s) // a string always marshals
+	return append(b, q...)
+}
+
 // appendData appends a tensor's elements as a flat JSON array.
 func appendData(b []byte, t *tensor.Tensor) ([]byte, error) {
 	b = append(b, '[')
 	switch t.DType {
 	case tensor.String:
-		b = appendList(b, t.Strings, strconv.AppendQuote)
+		b = appendList(b, t.Strings, appendJSONString)
 	case tensor.Bool:
 		b = appendList(b, t.Data, func(b []byte, x byte) []byte { return strconv.AppendBool(b, x != 0) })
 	case tensor.Int64:
