@@ -66,7 +66,8 @@ func (c *RegisterCmd) Run(g *Globals) error {
 		if err != nil {
 			var apiErr *client.Error
 			if errors.As(err, &apiErr) && apiErr.Code == 405 {
-				return fmt.Errorf("upload %s: the server does not take uploads (start it with --enable-upload): %w", c.Archive, err)
+				// the server's own message says the same: say it once, with both ways out
+				return fmt.Errorf("upload %s: the server cannot read this file and does not take uploads: put it in the server's model store, or start ts serve with --enable-upload", c.Archive)
 			}
 			return fmt.Errorf("upload %s: %w", c.Archive, err)
 		}
