@@ -1,11 +1,14 @@
 package server
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -93,8 +96,8 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) error {
 }
 
 // readRequest turns the HTTP request into handler inputs: each multipart or form field is
-// an input with its own name; any other body is one input named "body".
-
+// an input with its own name; any other body (and a "form" that is not one: notAForm) is one
+// input named "body".
 func (s *Server) readRequest(w http.ResponseWriter, r *http.Request) (*handler.Request, error) {
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestSize)
 	req := &handler.Request{ID: w.Header().Get("X-Request-Id"), Header: r.Header}
@@ -125,10 +128,19 @@ func (s *Server) readRequest(w http.ResponseWriter, r *http.Request) (*handler.R
 			req.Inputs = append(req.Inputs, handler.Input{Name: part.FormName(), ContentType: part.Header.Get("Content-Type"), Data: data})
 		}
 	case media == "application/x-www-form-urlencoded":
-		if err := r.ParseForm(); err != nil {
+		data, err := readBody(r)
+		if err != nil {
 			return nil, bodyError(err)
 		}
-		for name, values := range r.PostForm {
+		if ctype, ok := notAForm(data); ok {
+			req.Inputs = append(req.Inputs, handler.Input{Name: "body", ContentType: ctype, Data: data})
+			break
+		}
+		form, err := url.ParseQuery(string(data))
+		if err != nil {
+			return nil, bodyError(err)
+		}
+		for name, values := range form {
 			for _, v := range values {
 				req.Inputs = append(req.Inputs, handler.Input{Name: name, Data: []byte(v)})
 			}
@@ -141,6 +153,21 @@ func (s *Server) readRequest(w http.ResponseWriter, r *http.Request) (*handler.R
 		req.Inputs = append(req.Inputs, handler.Input{Name: "body", ContentType: ctype, Data: data})
 	}
 	return req, nil
+}
+
+// notAForm reports whether a body sent as application/x-www-form-urlencoded is really the data
+// itself, and its content type then: curl -d sends that type by default, so `curl -d
+// @input.json` sends JSON under it. A JSON document, or a body with no name=value pair, is
+// taken as one input named "body" (a form encoder would have percent-encoded JSON's braces and
+// quotes); anything else is parsed as a form, as TorchServe does.
+func notAForm(data []byte) (string, bool) {
+	switch {
+	case json.Valid(data):
+		return "application/json", true
+	case !bytes.ContainsRune(data, '='):
+		return "text/plain; charset=utf-8", true
+	}
+	return "", false
 }
 
 // readBody reads the whole body, in one allocation when its length is known.

@@ -11,6 +11,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -136,6 +137,12 @@ func TestInferenceAPI(t *testing.T) {
 		{"image as multipart", "POST", "/predictions/digits", mpType, mpBody, 200, "", `"3": 0.99`},
 		{"explicit version", "POST", "/predictions/digits/1.0", "", png, 200, "", `"3"`},
 		{"tensor JSON", "POST", "/predictions/iris", "application/json", setosa, 200, "", `"name":"probabilities","shape":[1,3]`},
+		// curl -d sends application/x-www-form-urlencoded: JSON or text with no name=value
+		// pair is the body itself; a real form's fields are inputs by name
+		{"JSON as curl -d sends it", "POST", "/predictions/iris", "application/x-www-form-urlencoded", setosa, 200, "", `"shape":[1,3]`},
+		{"text as curl -d sends it", "POST", "/predictions/iris", "application/x-www-form-urlencoded", []byte("hello there"), 400, "BadRequestException", "not valid JSON"},
+		{"form field", "POST", "/predictions/iris", "application/x-www-form-urlencoded", []byte("data=" + url.QueryEscape(string(setosa))), 200, "", `"shape":[1,3]`},
+		{"bad form", "POST", "/predictions/iris", "application/x-www-form-urlencoded", []byte("a=1;b=2"), 400, "BadRequestException", "cannot read the request body"},
 		{"not an image", "POST", "/predictions/digits", "", []byte("hello"), 400, "BadRequestException", "not a supported image"},
 		{"bad tensor JSON", "POST", "/predictions/iris", "", []byte(`{"inputs": {"features": [[1, 2]]}}`), 400, "BadRequestException", "[-1,4]"},
 		{"unknown model", "POST", "/predictions/nope", "", png, 404, "ModelNotFoundException", "Model not found: nope"},
