@@ -24,7 +24,7 @@ func (c *extractCmd) Run(g *globals) error {
 	}
 	m, err := archive.Extract(g.ctx, c.Archive, c.Dir, archive.DefaultLimits())
 	if err != nil {
-		return fmt.Errorf("%s: %w", c.Archive, err)
+		return archiveError(c.Archive, err)
 	}
 	if c.Output == "json" {
 		return printJSON(g.stdout, map[string]any{"path": c.Archive, "dir": c.Dir, "manifest": m})

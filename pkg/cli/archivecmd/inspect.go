@@ -19,7 +19,7 @@ type inspectCmd struct {
 func (c *inspectCmd) Run(g *globals) error {
 	info, err := archive.Inspect(c.Archive)
 	if err != nil {
-		return err
+		return archiveError(c.Archive, err)
 	}
 	if c.Output == "json" {
 		return printJSON(g.stdout, info)

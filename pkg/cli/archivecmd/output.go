@@ -2,9 +2,21 @@ package archivecmd
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 )
+
+// archiveError names the archive a command failed on, unless the error already does (a
+// failed open or stat names its path).
+func archiveError(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == path {
+		return err
+	}
+	return fmt.Errorf("%s: %w", path, err)
+}
 
 func printJSON(w io.Writer, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")

@@ -17,7 +17,7 @@ type verifyCmd struct {
 func (c *verifyCmd) Run(g *globals) error {
 	m, err := archive.Verify(g.ctx, c.Archive, archive.DefaultLimits())
 	if err != nil {
-		return fmt.Errorf("%s: %w", c.Archive, err)
+		return archiveError(c.Archive, err)
 	}
 	var total int64
 	for _, f := range m.Files {
