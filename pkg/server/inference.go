@@ -156,14 +156,16 @@ func (s *Server) readRequest(w http.ResponseWriter, r *http.Request) (*handler.R
 }
 
 // notAForm reports whether a body sent as application/x-www-form-urlencoded is really the data
-// itself, and its content type then: curl -d sends that type by default, so `curl -d
-// @input.json` sends JSON under it. A JSON document, or a body with no name=value pair, is
-// taken as one input named "body" (a form encoder would have percent-encoded JSON's braces and
-// quotes); anything else is parsed as a form, as TorchServe does.
+// itself, and its content type then: curl -d and --data-binary send that type by default, so
+// `curl -d @input.json` sends JSON under it. A JSON document, bytes no form encoder writes
+// (a form is percent-encoded ASCII), or text with no name=value pair is taken as one input
+// named "body"; anything else is parsed as a form, as TorchServe does.
 func notAForm(data []byte) (string, bool) {
 	switch {
 	case json.Valid(data):
 		return "application/json", true
+	case bytes.ContainsFunc(data, func(r rune) bool { return r >= 0x7f || (r < ' ' && r != '\t' && r != '\r' && r != '\n') }):
+		return "application/octet-stream", true
 	case !bytes.ContainsRune(data, '='):
 		return "text/plain; charset=utf-8", true
 	}
