@@ -106,6 +106,7 @@ func (b *Batcher) adaptiveDelay() time.Duration {
 // Stats is what describe and metrics show about a batcher.
 type Stats struct {
 	Pending        int     `json:"pendingRequests"`
+	Running        int     `json:"runningBatches"` // by workers or on their callers' goroutines
 	Remaining      int     `json:"remainingCapacity"`
 	Batches        int64   `json:"batches"`
 	MeanBatchItems float64 `json:"meanBatchSize"`
@@ -120,7 +121,7 @@ func (b *Batcher) Stats() Stats {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	s := Stats{
-		Pending: len(b.queue), Remaining: b.cfg.QueueSize - len(b.queue), Batches: b.stats.batches,
+		Pending: len(b.queue), Running: b.inflight, Remaining: b.cfg.QueueSize - len(b.queue), Batches: b.stats.batches,
 		MeanBatchItems: b.stats.batchItems, MeanRunMS: b.stats.runTime * 1000,
 		LastDelayMS: float64(b.stats.lastDelay) / float64(time.Millisecond),
 	}

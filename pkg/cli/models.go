@@ -312,7 +312,7 @@ func describeText(io *term.IO, d api.Description) {
 		{"archive", fmt.Sprintf("%s (sha256 %.12s)", d.ModelURL, d.ArchiveSHA256)},
 		{"workers", fmt.Sprintf("%d ready of %d (min %d, max %d)", ready, len(d.Workers), d.MinWorkers, d.MaxWorkers)},
 		{"batching", batchingText(d)},
-		{"queue", fmt.Sprintf("%d waiting, room for %d", d.JobQueueStatus.PendingRequests, d.JobQueueStatus.RemainingCapacity)},
+		{"queue", fmt.Sprintf("%d waiting, room for %d; %d running", d.JobQueueStatus.PendingRequests, d.JobQueueStatus.RemainingCapacity, d.Batching.Stats.Running)},
 		{"timeouts", fmt.Sprintf("response %ds, startup %ds", d.ResponseTimeout, d.StartupTimeout)},
 	}
 	if d.Error != "" {

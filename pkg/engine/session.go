@@ -38,6 +38,9 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// ErrClosed is the error of a run on a session closed or being unloaded (StopRuns).
+var ErrClosed = errors.New("the model was unloaded")
+
 // InputError is a problem with the tensors a caller passed to Run: a client mistake, not a
 // server failure.
 type InputError struct{ Msg string }
@@ -58,6 +61,8 @@ type Session struct {
 	// (same symbolic name), or -1.
 	batchInput []int
 	noPrealloc atomic.Bool
+	runMu      sync.RWMutex // runs hold it shared; Close takes it to wait for them
+	stopping   atomic.Bool  // StopRuns was called
 
 	watchMu       sync.Mutex
 	watches       []*runWatch // kept for the next runs
@@ -308,8 +313,11 @@ func (s *Session) Outputs() []tensor.Info { return s.outputs }
 // Provider is the execution provider the session runs on, e.g. "cpu" or "cuda:0".
 func (s *Session) Provider() string { return s.provider }
 
-// Close frees the session.
+// Close frees the session once the runs in flight have returned; later runs fail with
+// ErrClosed.
 func (s *Session) Close() error {
+	s.runMu.Lock() // waits for the runs in flight: ONNX Runtime must not lose the session under them
+	defer s.runMu.Unlock()
 	if s.s == nil {
 		return nil
 	}
@@ -317,6 +325,14 @@ func (s *Session) Close() error {
 	s.s = nil
 	s.closeWatches()
 	return err
+}
+
+// StopRuns stops the runs in flight, which fail with ErrClosed (a run with no context to
+// watch and no time limit finishes), and makes later runs fail at once: for a model being
+// unloaded while requests still run. Close still waits for the runs to return.
+func (s *Session) StopRuns() {
+	s.stopping.Store(true)
+	runWatchdog.stop(s)
 }
 
 // Check reports whether inputs (in the order of Inputs) fit the model: their count, element
@@ -380,6 +396,16 @@ func (s *Session) runUntil(ctx context.Context, deadline time.Time, inputs []*te
 	if err := s.Check(inputs); err != nil {
 		return nil, err
 	}
+	s.runMu.RLock()
+	defer s.runMu.RUnlock()
+	if s.s == nil || s.stopping.Load() {
+		return nil, ErrClosed
+	}
+	return s.run(ctx, deadline, inputs)
+}
+
+// run is runUntil's run, with the session held.
+func (s *Session) run(ctx context.Context, deadline time.Time, inputs []*tensor.Tensor) ([]*tensor.Tensor, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -434,8 +460,14 @@ func (s *Session) runUntil(ctx context.Context, deadline time.Time, inputs []*te
 		}
 		defer s.unwatch(w)
 		runOpts = w.ro
+		if s.stopping.Load() { // StopRuns came before the watchdog knew this run
+			return nil, ErrClosed
+		}
 	}
 	if err := s.s.RunWithOptions(in, out, runOpts); err != nil {
+		if s.stopping.Load() {
+			return nil, ErrClosed
+		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -443,7 +475,7 @@ func (s *Session) runUntil(ctx context.Context, deadline time.Time, inputs []*te
 			return nil, context.DeadlineExceeded
 		}
 		if s.dropPrealloc(result) { // the model's outputs did not follow its declared shapes
-			return s.runUntil(ctx, deadline, inputs)
+			return s.run(ctx, deadline, inputs)
 		}
 		return nil, fmt.Errorf("run model: %s", oneLine(err.Error()))
 	}

@@ -18,6 +18,7 @@ const watchIdle = time.Second
 // runWatch is a run the watchdog may stop, with the run options it raises the terminate flag
 // of. A session keeps its run watches for reuse: each owns its ONNX Runtime run options.
 type runWatch struct {
+	owner    *Session
 	ro       *ort.RunOptions
 	ctx      context.Context
 	deadline time.Time // zero: none
@@ -64,6 +65,18 @@ func (d *watchdog) remove(w *runWatch) (fired bool) {
 	return w.fired
 }
 
+// stop raises the terminate flag of every run of s in flight.
+func (d *watchdog) stop(s *Session) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, w := range d.runs {
+		if w.owner == s && !w.fired {
+			w.ro.Terminate()
+			w.fired = true
+		}
+	}
+}
+
 func (d *watchdog) loop() {
 	ticker := time.NewTicker(d.interval)
 	defer ticker.Stop()
@@ -106,7 +119,7 @@ func (s *Session) watch(ctx context.Context, deadline time.Time) (*runWatch, err
 		if err != nil {
 			return nil, err
 		}
-		w = &runWatch{ro: ro}
+		w = &runWatch{owner: s, ro: ro}
 	}
 	w.ctx, w.deadline, w.fired = ctx, deadline, false
 	runWatchdog.add(w)

@@ -103,3 +103,60 @@ func TestRunWatchesReused(t *testing.T) {
 		t.Errorf("the watchdog still watches %d runs", left)
 	}
 }
+
+// TestStopRunsAndClose: StopRuns stops a run in flight with ErrClosed; Close waits for a run
+// it cannot stop (no context, no limit) instead of freeing the session under it; runs after
+// Close fail with ErrClosed.
+func TestStopRunsAndClose(t *testing.T) {
+	s, x := slowSession(t)
+	running := func() bool {
+		runWatchdog.mu.Lock()
+		defer runWatchdog.mu.Unlock()
+		for _, w := range runWatchdog.runs {
+			if w.owner == s {
+				return true
+			}
+		}
+		return false
+	}
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := s.RunFor(context.Background(), time.Minute, []*tensor.Tensor{x})
+		done <- err
+	}()
+	for !running() {
+		time.Sleep(time.Millisecond)
+	}
+	s.StopRuns()
+	if err := <-done; !errors.Is(err, ErrClosed) {
+		t.Fatalf("stopped run: err = %v, want ErrClosed", err)
+	}
+	if took := time.Since(start); took > 500*time.Millisecond {
+		t.Errorf("the stopped run took %v to return", took)
+	}
+	if _, err := s.RunFor(context.Background(), time.Minute, []*tensor.Tensor{x}); !errors.Is(err, ErrClosed) {
+		t.Errorf("run after StopRuns: err = %v, want ErrClosed", err)
+	}
+
+	s2, x2 := slowSession(t)
+	go func() {
+		_, err := s2.Run(context.Background(), []*tensor.Tensor{x2}) // nothing to watch
+		done <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if err := s2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("the run Close waited for: %v", err)
+		}
+	default:
+		t.Fatal("Close returned before the run in flight")
+	}
+	if _, err := s2.Run(context.Background(), []*tensor.Tensor{x2}); !errors.Is(err, ErrClosed) {
+		t.Errorf("run after Close: err = %v, want ErrClosed", err)
+	}
+}

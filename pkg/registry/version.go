@@ -255,12 +255,15 @@ func (v *Version) drain(ctx context.Context, timeout time.Duration) error {
 	return err
 }
 
-// close unloads everything at once.
+// close unloads everything at once: requests still queued or running fail with 503.
 func (v *Version) close() {
 	v.mu.Lock()
 	v.closed = true
-	b := v.batcher
+	b, session := v.batcher, v.session
 	v.mu.Unlock()
+	if session != nil {
+		session.StopRuns() // the workers and inline runs return soon, and the session can go
+	}
 	if b != nil {
 		b.Close()
 	}
@@ -358,7 +361,7 @@ func (v *Version) inferError(client context.Context, err error, timeout time.Dur
 		return v.noWorker()
 	case errors.Is(err, batch.ErrQueueTime):
 		return apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable, "Request to model %s waited longer than maxQueueTime (%d ms) in the queue", v.Name, v.Settings().MaxQueueTime)
-	case errors.Is(err, batch.ErrClosed):
+	case errors.Is(err, batch.ErrClosed), errors.Is(err, engine.ErrClosed):
 		return apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable, "Model \"%s\" version %s is being unloaded", v.Name, v.Version)
 	case errors.As(err, &ie):
 		return apierror.BadRequest("%s", ie.Msg)

@@ -88,6 +88,49 @@ func TestDisconnectStopsRun(t *testing.T) {
 	}
 }
 
+// TestUnregisterDuringRun: a client that gives up on unregistering (so ts unloads at once)
+// while a long request runs on its caller's goroutine: the request fails with 503, the
+// process does not crash on the unloaded session, and the server keeps serving.
+func TestUnregisterDuringRun(t *testing.T) {
+	ts := slowServer(t, 10, 120)
+	exchange{"register iris", "POST", "/models?url=iris.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	path, body := rawRows(2048) // several seconds of work
+	long := make(chan int, 1)
+	go func() {
+		res, err := http.Post(ts.inference.URL+path, "application/octet-stream", bytes.NewReader(body))
+		if err != nil {
+			long <- 0
+			return
+		}
+		res.Body.Close()
+		long <- res.StatusCode
+	}()
+	v, err := ts.reg.Get("slow", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); v.Info().Queue.Running == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the long request never ran")
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "DELETE", ts.management.URL+"/models/slow", nil)
+	if res, err := http.DefaultClient.Do(req); err == nil {
+		res.Body.Close()
+	}
+	select {
+	case code := <-long:
+		if code != http.StatusServiceUnavailable {
+			t.Errorf("the long request: %d, want 503 (its model was unloaded)", code)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the long request did not end after its model was unloaded")
+	}
+	exchange{"still serving", "POST", "/predictions/iris", "application/json", []byte(`[[5.1, 3.5, 1.4, 0.2]]`), 200, "", `"shape":[1,3]`}.run(t, ts.inference.URL)
+}
+
 // TestQueueFull: with the worker busy and the queue full, TorchServe's 503.
 func TestQueueFull(t *testing.T) {
 	ts := slowServer(t, 1, 1) // response_timeout 1 s: the first request ends by then
