@@ -14,6 +14,7 @@ import (
 
 	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/onnxgen"
+	"github.com/tsserve/ts/pkg/registry"
 )
 
 // slowServer serves a generated model that takes about a second for 128 rows,
@@ -129,6 +130,39 @@ func TestUnregisterDuringRun(t *testing.T) {
 		t.Fatal("the long request did not end after its model was unloaded")
 	}
 	exchange{"still serving", "POST", "/predictions/iris", "application/json", []byte(`[[5.1, 3.5, 1.4, 0.2]]`), 200, "", `"shape":[1,3]`}.run(t, ts.inference.URL)
+}
+
+// TestScaleToZeroDuringRun: scaling a model to zero workers while a request runs on its
+// caller's goroutine unloads the model after that run, which is answered.
+func TestScaleToZeroDuringRun(t *testing.T) {
+	ts := slowServer(t, 10, 120)
+	path, body := rawRows(256) // about two seconds of work
+	long := make(chan int, 1)
+	go func() {
+		res, err := http.Post(ts.inference.URL+path, "application/octet-stream", bytes.NewReader(body))
+		if err != nil {
+			long <- 0
+			return
+		}
+		res.Body.Close()
+		long <- res.StatusCode
+	}()
+	v, err := ts.reg.Get("slow", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); v.Info().Queue.Running == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the long request never ran")
+		}
+	}
+	exchange{"scale to zero", "PUT", "/models/slow?min_worker=0&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	if code := <-long; code != http.StatusOK {
+		t.Errorf("the request in flight while scaling to zero: %d, want 200", code)
+	}
+	if st := v.Info().State; st != registry.StateStopped {
+		t.Errorf("state after scaling to zero: %s, want %s", st, registry.StateStopped)
+	}
 }
 
 // TestQueueFull: with the worker busy and the queue full, TorchServe's 503.
