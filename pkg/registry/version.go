@@ -27,6 +27,9 @@ const (
 	StateUnloading = "UNLOADING" // being unregistered
 )
 
+// ErrUnregistered is Scale's error on a version being unregistered (or already gone).
+var ErrUnregistered = errors.New("the model is being unregistered")
+
 // Version is one registered version of a model.
 type Version struct {
 	Name         string
@@ -89,7 +92,7 @@ func (v *Version) Scale(ctx context.Context, minWorkers, maxWorkers int) error {
 	v.mu.Lock()
 	if v.closed {
 		v.mu.Unlock()
-		return errors.New("the model is being unregistered")
+		return ErrUnregistered
 	}
 	if minWorkers != v.settings.MinWorkers || max(maxWorkers, minWorkers) != v.settings.MaxWorkers {
 		v.settings.Sources = v.settings.clone().Sources
@@ -143,7 +146,9 @@ func (v *Version) Scale(ctx context.Context, minWorkers, maxWorkers int) error {
 	v.mu.Unlock()
 	pool.Scale(minWorkers)
 	v.mu.Lock()
-	v.state = StateReady
+	if !v.closed {
+		v.state = StateReady
+	}
 	v.mu.Unlock()
 	v.reg.changed()
 	return nil
@@ -255,10 +260,19 @@ func (v *Version) drain(ctx context.Context, timeout time.Duration) error {
 	return err
 }
 
-// close unloads everything at once: requests still queued or running fail with 503.
+// close unloads everything at once: requests still queued or running fail with 503. It
+// waits for a Scale in progress (a model loading), whose workers it then stops.
 func (v *Version) close() {
 	v.mu.Lock()
-	v.closed = true
+	v.closed = true // a Scale that starts now does nothing
+	session := v.session
+	v.mu.Unlock()
+	if session != nil {
+		session.StopRuns() // runs in flight end soon, so a Scale waiting for them does too
+	}
+	v.scaleMu.Lock() // a Scale in progress (a model loading) finishes first
+	defer v.scaleMu.Unlock()
+	v.mu.Lock()
 	b, session := v.batcher, v.session
 	v.mu.Unlock()
 	if session != nil {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -244,6 +245,9 @@ func (s *Server) scaleWorkers(w http.ResponseWriter, r *http.Request) error {
 		return statusJSON(w, http.StatusAccepted, "Processing worker updates...")
 	}
 	if err := v.Scale(r.Context(), minW, maxW); err != nil {
+		if errors.Is(err, registry.ErrUnregistered) {
+			return apierror.ModelNotFound(v.Name) // unregistered meanwhile
+		}
 		return failed(err)
 	}
 	suffix := ""

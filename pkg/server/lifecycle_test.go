@@ -1,0 +1,94 @@
+package server
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tsserve/ts/pkg/internal/testenv"
+)
+
+// TestLifecycleRaces registers, scales (synchronously and not), unregisters and queries one
+// model from several clients at once for a few seconds, beside a model nobody touches. The
+// server must not crash or answer 500, the other model must keep answering, and once the
+// churn stops a fresh registration must serve.
+func TestLifecycleRaces(t *testing.T) {
+	ts := emptyServer(t, nil)
+	exchange{"register iris", "POST", "/models?url=iris.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	png, err := os.ReadFile(testenv.Path("samples/digits/3.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	do := func(method, url string, body []byte) (int, string) {
+		req, _ := http.NewRequest(method, url, bytes.NewReader(body))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	var mu sync.Mutex
+	bad := map[string]int{}
+	note := func(what string, code int, body string) {
+		if code >= 500 && code != http.StatusServiceUnavailable || code == 0 {
+			mu.Lock()
+			bad[fmt.Sprintf("%s: %d %.200s", what, code, body)]++
+			mu.Unlock()
+		}
+	}
+	stop := time.Now().Add(3 * time.Second)
+	var wg sync.WaitGroup
+	loop := func(f func()) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(stop) {
+				f()
+			}
+		}()
+	}
+	m := ts.management.URL
+	loop(func() {
+		code, body := do("POST", m+"/models?url=digits.mar&initial_workers=2&synchronous=true", nil)
+		note("register", code, body)
+		code, body = do("DELETE", m+"/models/digits", nil)
+		note("unregister", code, body)
+	})
+	loop(func() {
+		code, body := do("POST", m+"/models?url=digits.mar&initial_workers=1", nil) // loads in the background
+		note("register async", code, body)
+	})
+	loop(func() {
+		for _, w := range []int{0, 2, 1} {
+			code, body := do("PUT", fmt.Sprintf("%s/models/digits?min_worker=%d&synchronous=%v", m, w, w != 2), nil)
+			note("scale", code, body)
+		}
+	})
+	loop(func() {
+		code, body := do("POST", ts.inference.URL+"/predictions/digits", png)
+		note("infer digits", code, body)
+	})
+	loop(func() {
+		code, body := do("POST", ts.inference.URL+"/predictions/iris", []byte(`[[5.1, 3.5, 1.4, 0.2]]`))
+		if code != http.StatusOK {
+			note("infer iris (untouched)", code+1000, body) // always counted
+		}
+	})
+	wg.Wait()
+	for what, n := range bad {
+		t.Errorf("%d× %s", n, what)
+	}
+	// settle: whatever state the churn left, the model can be registered afresh and serves
+	do("DELETE", m+"/models/digits", nil)
+	time.Sleep(100 * time.Millisecond)
+	do("DELETE", m+"/models/digits", nil)
+	exchange{"register again", "POST", "/models?url=digits.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, m)
+	exchange{"serves", "POST", "/predictions/digits", "image/png", png, 200, "", `"3"`}.run(t, ts.inference.URL)
+}
