@@ -230,7 +230,12 @@ func errorOf(err error) *apierror.Error {
 // matching status.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := errorOf(err)
-	if e.Code >= 500 {
+	switch {
+	case e.Type == apierror.TypeServiceUnavailable:
+		// no worker, queue full, unloading: the load's answers, counted by the metrics; at
+		// Error they would flood the log just when the server is busiest
+		s.log.Debug("request refused", "method", r.Method, "uri", r.RequestURI, "code", e.Code, "err", e.Message)
+	case e.Code >= 500:
 		s.log.Error("request failed", "method", r.Method, "uri", r.RequestURI, "code", e.Code, "err", e.Message)
 	}
 	if e.Code >= 400 {
