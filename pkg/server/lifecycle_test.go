@@ -19,14 +19,25 @@ import (
 // TestLifecycleRaces registers, scales (synchronously and not), unregisters and queries one
 // model from several clients at once for a few seconds, beside a model nobody touches. The
 // server must not crash or answer 500, the other model must keep answering, and once the
-// churn stops a fresh registration must serve.
+// churn stops a fresh registration must serve. Built-in handler, then a custom (Python) one.
 func TestLifecycleRaces(t *testing.T) {
-	ts := emptyServer(t, nil)
-	exchange{"register iris", "POST", "/models?url=iris.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
 	png, err := os.ReadFile(testenv.Path("samples/digits/3.png"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Run("built-in handler", func(t *testing.T) {
+		ts := emptyServer(t, nil)
+		churn(t, ts, "digits", png, `"3"`)
+	})
+	t.Run("custom handler", func(t *testing.T) {
+		ts := customServer(t, "unruly.py", "unruly")
+		churn(t, ts, "unruly", []byte("5.1,3.5,1.4,0.2"), `"probabilities"`)
+	})
+}
+
+// churn runs TestLifecycleRaces on model name (NAME.mar in the store), sending body.
+func churn(t *testing.T, ts *testServer, name string, body []byte, answer string) {
+	exchange{"register iris", "POST", "/models?url=iris.mar&model_name=steady&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
 	do := func(method, url string, body []byte) (int, string) {
 		req, _ := http.NewRequest(method, url, bytes.NewReader(body))
 		res, err := http.DefaultClient.Do(req)
@@ -59,29 +70,29 @@ func TestLifecycleRaces(t *testing.T) {
 	}
 	m := ts.management.URL
 	loop(func() {
-		code, body := do("POST", m+"/models?url=digits.mar&initial_workers=2&synchronous=true", nil)
+		code, body := do("POST", m+"/models?url="+name+".mar&initial_workers=2&synchronous=true", nil)
 		note("register", code, body)
-		code, body = do("DELETE", m+"/models/digits", nil)
+		code, body = do("DELETE", m+"/models/"+name, nil)
 		note("unregister", code, body)
 	})
 	loop(func() {
-		code, body := do("POST", m+"/models?url=digits.mar&initial_workers=1", nil) // loads in the background
+		code, body := do("POST", m+"/models?url="+name+".mar&initial_workers=1", nil) // loads in the background
 		note("register async", code, body)
 	})
 	loop(func() {
 		for _, w := range []int{0, 2, 1} {
-			code, body := do("PUT", fmt.Sprintf("%s/models/digits?min_worker=%d&synchronous=%v", m, w, w != 2), nil)
+			code, body := do("PUT", fmt.Sprintf("%s/models/%s?min_worker=%d&synchronous=%v", m, name, w, w != 2), nil)
 			note("scale", code, body)
 		}
 	})
 	loop(func() {
-		code, body := do("POST", ts.inference.URL+"/predictions/digits", png)
-		note("infer digits", code, body)
+		code, body := do("POST", ts.inference.URL+"/predictions/"+name, body)
+		note("infer", code, body)
 	})
 	loop(func() {
-		code, body := do("POST", ts.inference.URL+"/predictions/iris", []byte(`[[5.1, 3.5, 1.4, 0.2]]`))
+		code, body := do("POST", ts.inference.URL+"/predictions/steady", []byte(`[[5.1, 3.5, 1.4, 0.2]]`))
 		if code != http.StatusOK {
-			note("infer iris (untouched)", code+1000, body) // always counted
+			note("infer the untouched model", code+1000, body) // always counted
 		}
 	})
 	wg.Wait()
@@ -89,11 +100,11 @@ func TestLifecycleRaces(t *testing.T) {
 		t.Errorf("%d× %s", n, what)
 	}
 	// settle: whatever state the churn left, the model can be registered afresh and serves
-	do("DELETE", m+"/models/digits", nil)
+	do("DELETE", m+"/models/"+name, nil)
 	time.Sleep(100 * time.Millisecond)
-	do("DELETE", m+"/models/digits", nil)
-	exchange{"register again", "POST", "/models?url=digits.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, m)
-	exchange{"serves", "POST", "/predictions/digits", "image/png", png, 200, "", `"3"`}.run(t, ts.inference.URL)
+	do("DELETE", m+"/models/"+name, nil)
+	exchange{"register again", "POST", "/models?url=" + name + ".mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, m)
+	exchange{"serves", "POST", "/predictions/" + name, "", body, 200, "", answer}.run(t, ts.inference.URL)
 }
 
 // logRecorder keeps the levels and messages logged.
