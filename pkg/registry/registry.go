@@ -4,6 +4,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -197,6 +198,9 @@ func (r *Registry) Register(ctx context.Context, s Spec) (*Version, error) {
 		return v, nil
 	}
 	if err := v.Scale(ctx, v.settings.MinWorkers, v.settings.MaxWorkers); err != nil {
+		if errors.Is(err, ErrUnregistered) { // unregistered meanwhile, by another request
+			return nil, apierror.ModelNotFound(v.Name)
+		}
 		// as TorchServe: a synchronous registration whose workers fail is undone
 		r.remove(v)
 		return nil, apierror.Internal("Failed to start workers for model %s version: %s: %v", v.Name, v.Version, err)
