@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/apierror"
@@ -157,14 +158,15 @@ func (s *Server) readRequest(w http.ResponseWriter, r *http.Request) (*handler.R
 
 // notAForm reports whether a body sent as application/x-www-form-urlencoded is really the data
 // itself, and its content type then: curl -d and --data-binary send that type by default, so
-// `curl -d @input.json` sends JSON under it. A JSON document, bytes no form encoder writes
-// (a form is percent-encoded ASCII), or text with no name=value pair is taken as one input
-// named "body"; anything else is parsed as a form, as TorchServe does.
+// `curl -d @input.json` sends JSON under it. A JSON document, binary bytes (not UTF-8 text,
+// or with control characters), or text with no name=value pair is taken as one input named
+// "body"; anything else is parsed as a form, as TorchServe does (`curl -d "data=café"`
+// included: curl does not percent-encode it).
 func notAForm(data []byte) (string, bool) {
 	switch {
 	case json.Valid(data):
 		return "application/json", true
-	case bytes.ContainsFunc(data, func(r rune) bool { return r >= 0x7f || (r < ' ' && r != '\t' && r != '\r' && r != '\n') }):
+	case !utf8.Valid(data) || bytes.ContainsFunc(data, func(r rune) bool { return r < ' ' && r != '\t' && r != '\r' && r != '\n' }):
 		return "application/octet-stream", true
 	case !bytes.ContainsRune(data, '='):
 		return "text/plain; charset=utf-8", true

@@ -142,6 +142,7 @@ func TestInferenceAPI(t *testing.T) {
 		{"JSON as curl -d sends it", "POST", "/predictions/iris", "application/x-www-form-urlencoded", setosa, 200, "", `"shape":[1,3]`},
 		{"text as curl -d sends it", "POST", "/predictions/iris", "application/x-www-form-urlencoded", []byte("hello there"), 400, "BadRequestException", "not valid JSON"},
 		{"image as curl --data-binary sends it", "POST", "/predictions/digits", "application/x-www-form-urlencoded", png, 200, "", `"3": 0.99`},
+		{"form field with UTF-8, as curl -d sends it", "POST", "/predictions/iris", "application/x-www-form-urlencoded", []byte("data=café"), 400, "BadRequestException", "invalid character 'c'"},
 		{"form field", "POST", "/predictions/iris", "application/x-www-form-urlencoded", []byte("data=" + url.QueryEscape(string(setosa))), 200, "", `"shape":[1,3]`},
 		{"bad form", "POST", "/predictions/iris", "application/x-www-form-urlencoded", []byte("a=1;b=2"), 400, "BadRequestException", "cannot read the request body"},
 		{"not an image", "POST", "/predictions/digits", "", []byte("hello"), 400, "BadRequestException", "not a supported image"},
