@@ -49,6 +49,33 @@ func rawRows(n int) (string, []byte) {
 	return fmt.Sprintf("/predictions/slow?shape=%d,512", n), float32Bytes(v...)
 }
 
+// startRun sends n rows to the slow model in the background and returns once their run is
+// under way: the channel gets the answer's status (0 if there was none), beside the version.
+func startRun(t *testing.T, ts *testServer, n int) (chan int, *registry.Version) {
+	t.Helper()
+	path, body := rawRows(n)
+	status := make(chan int, 1)
+	go func() {
+		res, err := http.Post(ts.inference.URL+path, "application/octet-stream", bytes.NewReader(body))
+		if err != nil {
+			status <- 0
+			return
+		}
+		res.Body.Close()
+		status <- res.StatusCode
+	}()
+	v, err := ts.reg.Get("slow", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); v.Info().Queue.Running == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the long request never ran")
+		}
+	}
+	return status, v
+}
+
 // TestResponseTimeout: a request past responseTimeout gets 408, its run is stopped, and
 // the worker serves the next request at once.
 func TestResponseTimeout(t *testing.T) {
@@ -95,26 +122,7 @@ func TestDisconnectStopsRun(t *testing.T) {
 func TestUnregisterDuringRun(t *testing.T) {
 	ts := slowServer(t, 10, 120)
 	exchange{"register iris", "POST", "/models?url=iris.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
-	path, body := rawRows(2048) // several seconds of work
-	long := make(chan int, 1)
-	go func() {
-		res, err := http.Post(ts.inference.URL+path, "application/octet-stream", bytes.NewReader(body))
-		if err != nil {
-			long <- 0
-			return
-		}
-		res.Body.Close()
-		long <- res.StatusCode
-	}()
-	v, err := ts.reg.Get("slow", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(5 * time.Second); v.Info().Queue.Running == 0; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the long request never ran")
-		}
-	}
+	long, _ := startRun(t, ts, 2048) // several seconds of work
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "DELETE", ts.management.URL+"/models/slow", nil)
@@ -136,26 +144,7 @@ func TestUnregisterDuringRun(t *testing.T) {
 // caller's goroutine unloads the model after that run, which is answered.
 func TestScaleToZeroDuringRun(t *testing.T) {
 	ts := slowServer(t, 10, 120)
-	path, body := rawRows(256) // about two seconds of work
-	long := make(chan int, 1)
-	go func() {
-		res, err := http.Post(ts.inference.URL+path, "application/octet-stream", bytes.NewReader(body))
-		if err != nil {
-			long <- 0
-			return
-		}
-		res.Body.Close()
-		long <- res.StatusCode
-	}()
-	v, err := ts.reg.Get("slow", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(5 * time.Second); v.Info().Queue.Running == 0; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the long request never ran")
-		}
-	}
+	long, v := startRun(t, ts, 256) // about two seconds of work
 	exchange{"scale to zero", "PUT", "/models/slow?min_worker=0&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
 	if code := <-long; code != http.StatusOK {
 		t.Errorf("the request in flight while scaling to zero: %d, want 200", code)
