@@ -224,17 +224,10 @@ func (b *Batcher) Submit(ctx context.Context, inputs []*tensor.Tensor, priority 
 	b.mu.Unlock()
 
 	// the queue policy: a request still queued after MaxQueueTime is rejected
-	var expired, timedOut <-chan time.Time
-	if b.cfg.MaxQueueTime > 0 {
-		var stop func()
-		expired, stop = b.clock.After(b.cfg.MaxQueueTime)
-		defer stop()
-	}
-	if b.cfg.Timeout > 0 {
-		var stop func()
-		timedOut, stop = b.clock.After(b.cfg.Timeout)
-		defer stop()
-	}
+	expired, stopExpired := b.after(b.cfg.MaxQueueTime)
+	defer stopExpired()
+	timedOut, stopTimedOut := b.after(b.cfg.Timeout)
+	defer stopTimedOut()
 	for {
 		select {
 		case r := <-j.done:
@@ -255,6 +248,15 @@ func (b *Batcher) Submit(ctx context.Context, inputs []*tensor.Tensor, priority 
 			expired = nil // already running: wait for it
 		}
 	}
+}
+
+// after is the clock's After for d > 0; for d ≤ 0 (no limit, or wait for the queue to
+// change) a channel that never fires.
+func (b *Batcher) after(d time.Duration) (<-chan time.Time, func()) {
+	if d <= 0 {
+		return nil, func() {}
+	}
+	return b.clock.After(d)
 }
 
 // goesAlone reports whether form would dispatch a lone request of items rows at once, were
@@ -322,11 +324,7 @@ func (b *Batcher) Next(ctx context.Context) (*Batch, error) {
 		}
 		changed := b.changed
 		b.mu.Unlock()
-		var timer <-chan time.Time
-		stop := func() {}
-		if wait > 0 {
-			timer, stop = b.clock.After(wait)
-		}
+		timer, stop := b.after(wait)
 		select {
 		case <-changed:
 		case <-b.kick:
