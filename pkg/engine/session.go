@@ -64,9 +64,8 @@ type Session struct {
 	runMu      sync.RWMutex // runs hold it shared; Close takes it to wait for them
 	stopping   atomic.Bool  // StopRuns was called
 
-	watchMu       sync.Mutex
-	watches       []*runWatch // kept for the next runs
-	watchesClosed bool
+	watchMu sync.Mutex
+	watches []*runWatch // kept for the next runs
 }
 
 // ParseProvider splits "cuda:1" into ("cuda", 1). A bare name means device 0.
@@ -385,16 +384,12 @@ func (s *Session) Run(ctx context.Context, inputs []*tensor.Tensor) ([]*tensor.T
 // context.DeadlineExceeded. It costs less than giving Run a context with a deadline, which
 // matters on a server's hot path. The run stops within watchInterval of its end.
 func (s *Session) RunFor(ctx context.Context, limit time.Duration, inputs []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	if err := s.Check(inputs); err != nil {
+		return nil, err
+	}
 	var deadline time.Time
 	if limit > 0 {
 		deadline = time.Now().Add(limit)
-	}
-	return s.runUntil(ctx, deadline, inputs)
-}
-
-func (s *Session) runUntil(ctx context.Context, deadline time.Time, inputs []*tensor.Tensor) ([]*tensor.Tensor, error) {
-	if err := s.Check(inputs); err != nil {
-		return nil, err
 	}
 	s.runMu.RLock()
 	defer s.runMu.RUnlock()
@@ -404,12 +399,12 @@ func (s *Session) runUntil(ctx context.Context, deadline time.Time, inputs []*te
 	return s.run(ctx, deadline, inputs)
 }
 
-// run is runUntil's run, with the session held.
+// run is RunFor's run, with the session held.
 func (s *Session) run(ctx context.Context, deadline time.Time, inputs []*tensor.Tensor) ([]*tensor.Tensor, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if !deadline.IsZero() && !time.Now().Before(deadline) {
+	if past(deadline, time.Now()) {
 		return nil, context.DeadlineExceeded
 	}
 	in := make([]ort.Value, len(inputs))
@@ -471,7 +466,7 @@ func (s *Session) run(ctx context.Context, deadline time.Time, inputs []*tensor.
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if !deadline.IsZero() && !time.Now().Before(deadline) {
+		if past(deadline, time.Now()) {
 			return nil, context.DeadlineExceeded
 		}
 		if s.dropPrealloc(result) { // the model's outputs did not follow its declared shapes

@@ -31,14 +31,23 @@ type runWatch struct {
 // costs a lock and a slice append, where a context.AfterFunc and a timer per run cost nearly
 // as much as a tiny model's whole run (docs/batching.md).
 type watchdog struct {
-	interval, idle time.Duration
-
 	mu      sync.Mutex
 	runs    []*runWatch
 	running bool
 }
 
-var runWatchdog = &watchdog{interval: watchInterval, idle: watchIdle}
+var runWatchdog = &watchdog{}
+
+// past reports whether deadline (zero: none) has come by now.
+func past(deadline, now time.Time) bool { return !deadline.IsZero() && !now.Before(deadline) }
+
+// terminate raises w's terminate flag, once (with the watchdog's lock held).
+func (w *runWatch) terminate() {
+	if !w.fired {
+		w.ro.Terminate()
+		w.fired = true
+	}
+}
 
 // add starts watching w.
 func (d *watchdog) add(w *runWatch) {
@@ -70,15 +79,14 @@ func (d *watchdog) stop(s *Session) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, w := range d.runs {
-		if w.owner == s && !w.fired {
-			w.ro.Terminate()
-			w.fired = true
+		if w.owner == s {
+			w.terminate()
 		}
 	}
 }
 
 func (d *watchdog) loop() {
-	ticker := time.NewTicker(d.interval)
+	ticker := time.NewTicker(watchInterval)
 	defer ticker.Stop()
 	var idleSince time.Time
 	for now := range ticker.C {
@@ -86,7 +94,7 @@ func (d *watchdog) loop() {
 		if len(d.runs) == 0 {
 			if idleSince.IsZero() {
 				idleSince = now
-			} else if now.Sub(idleSince) >= d.idle {
+			} else if now.Sub(idleSince) >= watchIdle {
 				d.running = false
 				d.mu.Unlock()
 				return
@@ -95,9 +103,8 @@ func (d *watchdog) loop() {
 			idleSince = time.Time{}
 		}
 		for _, w := range d.runs {
-			if !w.fired && (w.ctx.Err() != nil || (!w.deadline.IsZero() && !now.Before(w.deadline))) {
-				w.ro.Terminate()
-				w.fired = true
+			if w.ctx.Err() != nil || past(w.deadline, now) {
+				w.terminate()
 			}
 		}
 		d.mu.Unlock()
@@ -126,8 +133,8 @@ func (s *Session) watch(ctx context.Context, deadline time.Time) (*runWatch, err
 	return w, nil
 }
 
-// unwatch stops watching the run and keeps w for the next one (or frees it once the session
-// is closed).
+// unwatch stops watching the run and keeps w for the next one. (Runs hold the session's
+// runMu, so none gives a watch back after Close has freed them.)
 func (s *Session) unwatch(w *runWatch) {
 	if runWatchdog.remove(w) {
 		w.ro.UnsetTerminate()
@@ -135,19 +142,15 @@ func (s *Session) unwatch(w *runWatch) {
 	w.ctx = nil
 	s.watchMu.Lock()
 	defer s.watchMu.Unlock()
-	if s.watchesClosed {
-		w.ro.Destroy()
-		return
-	}
 	s.watches = append(s.watches, w)
 }
 
-// closeWatches frees the kept run watches, and those given back later.
+// closeWatches frees the kept run watches (Close, with no run left).
 func (s *Session) closeWatches() {
 	s.watchMu.Lock()
 	defer s.watchMu.Unlock()
 	for _, w := range s.watches {
 		w.ro.Destroy()
 	}
-	s.watches, s.watchesClosed = nil, true
+	s.watches = nil
 }
