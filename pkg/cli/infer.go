@@ -132,7 +132,6 @@ func (c *InferCmd) Run(g *Globals) error {
 	return nil
 }
 
-// predictor picks the server, or loads the archive in this process.
 // pickModel handles `ts infer FILE...` without a model: when the first argument is a local
 // file and not one of the server's models, it is a file, and the model is the server's only
 // one (or the user is asked to name one of them).
@@ -166,6 +165,7 @@ func (c *InferCmd) pickModel(ctx context.Context, cl *client.Client) error {
 	return nil
 }
 
+// predictor picks the server, or loads the archive in this process.
 func (c *InferCmd) predictor(ctx context.Context, g *Globals) (predictor, func(), error) {
 	if !c.Local {
 		cl, err := g.Client()
