@@ -42,7 +42,8 @@ type Metrics struct {
 // New creates the collectors, with Go runtime and process collectors.
 func New() *Metrics {
 	host, _ := os.Hostname()
-	m := &Metrics{Registry: prometheus.NewRegistry(), hostname: host, custom: map[string]*customMetric{}}
+	m := &Metrics{Registry: prometheus.NewRegistry(), hostname: host, custom: map[string]*customMetric{},
+		versions: map[versionKey]*versionMetrics{}, statuses: map[statusKey]prometheus.Counter{}}
 	model := []string{"model_name", "model_version", "hostname"}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ts_inference_requests_total", Help: "Inference requests answered, by model version."}, model)
@@ -85,33 +86,37 @@ type versionMetrics struct {
 
 type versionKey struct{ model, version string }
 
-func (m *Metrics) version(model, version string) *versionMetrics {
-	key := versionKey{model, version}
-	m.mu.RLock()
-	v, ok := m.versions[key]
-	m.mu.RUnlock()
+// cached returns series[key], made by create the first time; lookups after that take only
+// the read lock and allocate nothing (they run on every request).
+func cached[K comparable, V any](mu *sync.RWMutex, series map[K]V, key K, create func() V) V {
+	mu.RLock()
+	v, ok := series[key]
+	mu.RUnlock()
 	if ok {
 		return v
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if v, ok := m.versions[key]; ok {
+	mu.Lock()
+	defer mu.Unlock()
+	if v, ok := series[key]; ok {
 		return v
 	}
-	v = &versionMetrics{
-		requests:  m.requests.WithLabelValues(model, version, m.hostname),
-		latencyUS: m.latencyUS.WithLabelValues(model, version, m.hostname),
-		ok:        m.duration.WithLabelValues(model, version, "200"),
-		queueUS:   m.queueUS.WithLabelValues(model, version, m.hostname),
-		failures:  m.failures.WithLabelValues(model, version),
-		batchSize: m.batchSize.WithLabelValues(model, version),
-		runTime:   m.runTime.WithLabelValues(model, version),
-	}
-	if m.versions == nil {
-		m.versions = map[versionKey]*versionMetrics{}
-	}
-	m.versions[key] = v
+	v = create()
+	series[key] = v
 	return v
+}
+
+func (m *Metrics) version(model, version string) *versionMetrics {
+	return cached(&m.mu, m.versions, versionKey{model, version}, func() *versionMetrics {
+		return &versionMetrics{
+			requests:  m.requests.WithLabelValues(model, version, m.hostname),
+			latencyUS: m.latencyUS.WithLabelValues(model, version, m.hostname),
+			ok:        m.duration.WithLabelValues(model, version, "200"),
+			queueUS:   m.queueUS.WithLabelValues(model, version, m.hostname),
+			failures:  m.failures.WithLabelValues(model, version),
+			batchSize: m.batchSize.WithLabelValues(model, version),
+			runTime:   m.runTime.WithLabelValues(model, version),
+		}
+	})
 }
 
 // Request records an answered inference request.
@@ -135,20 +140,9 @@ func (m *Metrics) Status(api string, code int) {
 	case code >= 400 && code < 500:
 		class = "4XX"
 	}
-	key := statusKey{api, class}
-	m.mu.RLock()
-	c, ok := m.statuses[key]
-	m.mu.RUnlock()
-	if !ok {
-		c = m.status.WithLabelValues(api, class)
-		m.mu.Lock()
-		if m.statuses == nil {
-			m.statuses = map[statusKey]prometheus.Counter{}
-		}
-		m.statuses[key] = c
-		m.mu.Unlock()
-	}
-	c.Inc()
+	cached(&m.mu, m.statuses, statusKey{api, class}, func() prometheus.Counter {
+		return m.status.WithLabelValues(api, class)
+	}).Inc()
 }
 
 type statusKey struct{ api, class string }
