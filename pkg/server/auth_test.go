@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -31,17 +30,15 @@ func readKeys(t *testing.T, path string) keyFile {
 
 func call(t *testing.T, method, url, key string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(method, url, nil)
+	var header []string
 	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
+		header = []string{"Authorization", "Bearer " + key}
 	}
-	res, err := http.DefaultClient.Do(req)
+	status, b, _, err := send(method, url, nil, header...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(b)
+	return status, string(b)
 }
 
 // TestTokenAuthorization follows TorchServe's token authorization: keys in key_file.json

@@ -7,9 +7,7 @@ import (
 	"flag"
 	"image"
 	"image/png"
-	"io"
 	"math"
-	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -47,17 +45,11 @@ func fileExists(p string) bool {
 
 func post(t *testing.T, url string, body []byte, header ...string) (int, []byte, string) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
+	status, b, h, err := send("POST", url, body, header...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, b, res.Header.Get("Content-Type")
+	return status, b, h.Get("Content-Type")
 }
 
 // golden compares got with testdata/golden/name, or rewrites it with -update.

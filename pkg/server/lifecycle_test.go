@@ -1,10 +1,8 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -39,14 +37,11 @@ func TestLifecycleRaces(t *testing.T) {
 func churn(t *testing.T, ts *testServer, name string, body []byte, answer string) {
 	exchange{"register iris", "POST", "/models?url=iris.mar&model_name=steady&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
 	do := func(method, url string, body []byte) (int, string) {
-		req, _ := http.NewRequest(method, url, bytes.NewReader(body))
-		res, err := http.DefaultClient.Do(req)
+		status, b, _, err := send(method, url, body)
 		if err != nil {
 			return 0, err.Error()
 		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, string(b)
+		return status, string(b)
 	}
 	var mu sync.Mutex
 	bad := map[string]int{}

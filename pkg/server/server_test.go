@@ -77,28 +77,42 @@ type exchange struct {
 	contain string // a substring of the body
 }
 
-func (x exchange) run(t testing.TB, base string) {
-	t.Helper()
-	req, err := http.NewRequest(x.method, base+x.path, bytes.NewReader(x.body))
+// send makes one request (header: name, value pairs) and reads the whole answer. It does
+// not fail the test, so goroutines may call it.
+func send(method, url string, body []byte, header ...string) (int, []byte, http.Header, error) {
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
 	if err != nil {
-		t.Fatal(err)
+		return 0, nil, nil, err
 	}
-	if x.ctype != "" {
-		req.Header.Set("Content-Type", x.ctype)
-	}
-	if x.name == "bad priority" {
-		req.Header.Set("X-TS-Priority", "urgent")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return 0, nil, nil, err
 	}
 	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	if res.StatusCode != x.status {
-		t.Fatalf("%s %s: status %d, want %d\n%s", x.method, x.path, res.StatusCode, x.status, body)
+	b, err := io.ReadAll(res.Body)
+	return res.StatusCode, b, res.Header, err
+}
+
+func (x exchange) run(t testing.TB, base string) {
+	t.Helper()
+	var header []string
+	if x.ctype != "" {
+		header = append(header, "Content-Type", x.ctype)
 	}
-	if res.Header.Get("x-request-id") == "" {
+	if x.name == "bad priority" {
+		header = append(header, "X-TS-Priority", "urgent")
+	}
+	status, body, h, err := send(x.method, base+x.path, x.body, header...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status != x.status {
+		t.Fatalf("%s %s: status %d, want %d\n%s", x.method, x.path, status, x.status, body)
+	}
+	if h.Get("x-request-id") == "" {
 		t.Errorf("no x-request-id header")
 	}
 	if x.errType != "" {
