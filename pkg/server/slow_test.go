@@ -56,13 +56,8 @@ func startRun(t *testing.T, ts *testServer, n int) (chan int, *registry.Version)
 	path, body := rawRows(n)
 	status := make(chan int, 1)
 	go func() {
-		res, err := http.Post(ts.inference.URL+path, "application/octet-stream", bytes.NewReader(body))
-		if err != nil {
-			status <- 0
-			return
-		}
-		res.Body.Close()
-		status <- res.StatusCode
+		code, _, _, _ := send("POST", ts.inference.URL+path, body, "Content-Type", "application/octet-stream")
+		status <- code // 0 when there was no answer
 	}()
 	v, err := ts.reg.Get("slow", "")
 	if err != nil {
