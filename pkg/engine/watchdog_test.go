@@ -29,6 +29,19 @@ func slowSession(t *testing.T) (*Session, *tensor.Tensor) {
 	return s, tensor.New([]int64{128, 512}, x)
 }
 
+// watched is how many runs of s the watchdog watches.
+func watched(s *Session) int {
+	runWatchdog.mu.Lock()
+	defer runWatchdog.mu.Unlock()
+	n := 0
+	for _, w := range runWatchdog.runs {
+		if w.owner == s {
+			n++
+		}
+	}
+	return n
+}
+
 // TestRunStops: a run in progress stops soon after its context is cancelled or its time
 // limit passes, with the matching error, and the session runs normally afterwards.
 func TestRunStops(t *testing.T) {
@@ -96,10 +109,7 @@ func TestRunWatchesReused(t *testing.T) {
 	if kept < 1 || kept > 4 {
 		t.Errorf("the session keeps %d run options after 4 concurrent runners, want 1 to 4", kept)
 	}
-	runWatchdog.mu.Lock()
-	left := len(runWatchdog.runs)
-	runWatchdog.mu.Unlock()
-	if left != 0 {
+	if left := watched(s); left != 0 {
 		t.Errorf("the watchdog still watches %d runs", left)
 	}
 }
@@ -109,23 +119,13 @@ func TestRunWatchesReused(t *testing.T) {
 // Close fail with ErrClosed.
 func TestStopRunsAndClose(t *testing.T) {
 	s, x := slowSession(t)
-	running := func() bool {
-		runWatchdog.mu.Lock()
-		defer runWatchdog.mu.Unlock()
-		for _, w := range runWatchdog.runs {
-			if w.owner == s {
-				return true
-			}
-		}
-		return false
-	}
 	done := make(chan error, 1)
 	start := time.Now()
 	go func() {
 		_, err := s.RunFor(context.Background(), time.Minute, []*tensor.Tensor{x})
 		done <- err
 	}()
-	for !running() {
+	for watched(s) == 0 {
 		time.Sleep(time.Millisecond)
 	}
 	s.StopRuns()
