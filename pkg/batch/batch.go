@@ -309,6 +309,10 @@ func (b *Batcher) Next(ctx context.Context) (*Batch, error) {
 			b.mu.Unlock()
 			return nil, ErrClosed
 		}
+		if err := ctx.Err(); err != nil { // a worker scaled away takes no more batches
+			b.mu.Unlock()
+			return nil, err
+		}
 		now := b.clock.Now()
 		b.dropExpired(now)
 		jobs, wait := b.form(now)

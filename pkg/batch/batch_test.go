@@ -515,6 +515,31 @@ func TestScaleUnderLoad(t *testing.T) {
 	}
 }
 
+// A worker scaled away stops at once even while requests keep the queue full: Next gives it
+// no further batch (before, a scale-down under steady load waited seconds for a gap).
+func TestStoppedWorkerTakesNoBatch(t *testing.T) {
+	b := New(Config{BatchSize: 1, QueueSize: 10}, true, newFakeClock())
+	b.SetWorkers(1)
+	res := submit(b, context.Background(), row(1), 0)
+	waitFor(t, "the request to queue", func() bool { return b.Pending() == 1 })
+	stopped, cancel := context.WithCancel(context.Background())
+	cancel()
+	if bt, err := b.Next(stopped); !errors.Is(err, context.Canceled) || bt != nil {
+		t.Fatalf("a stopped worker got a batch (%v) and %v, want none and context.Canceled", bt != nil, err)
+	}
+	if n := b.Pending(); n != 1 {
+		t.Fatalf("%d requests queued after the stopped worker left, want 1", n)
+	}
+	bt, err := b.Next(context.Background()) // a worker still running takes it
+	if err != nil {
+		t.Fatal(err)
+	}
+	bt.Finish([]*tensor.Tensor{tensor.New([]int64{1, 2}, []float32{2, 2})}, time.Millisecond, nil)
+	if r := <-res; r.err != nil {
+		t.Fatal(r.err)
+	}
+}
+
 func TestAdaptiveDelay(t *testing.T) {
 	clock := newFakeClock()
 	b := New(Config{BatchSize: 8, MaxDelay: 100 * time.Millisecond, Adaptive: true}, true, clock)
