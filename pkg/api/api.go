@@ -88,6 +88,7 @@ type JobQueueStatus struct {
 // Batching shows the batcher's settings beyond TorchServe's and its measured behaviour.
 type Batching struct {
 	Batchable           bool        `json:"batchable"`
+	Unbatchable         string      `json:"unbatchable,omitempty"` // why not, when not batchable
 	JobQueueSize        int         `json:"jobQueueSize"`
 	PreferredBatchSizes []int       `json:"preferredBatchSizes,omitempty"`
 	MaxQueueTime        int         `json:"maxQueueTime,omitempty"`

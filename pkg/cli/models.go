@@ -319,7 +319,11 @@ func describeText(io *term.IO, d api.Description) {
 		pairs = append(pairs, [2]string{"error", io.Style(term.Bad, d.Error)})
 	}
 	if d.ExecutionProvider != "" {
-		pairs = append(pairs, [2]string{"runs on", fmt.Sprintf("%s, %d ONNX Runtime threads, loaded in %d ms", d.ExecutionProvider, d.IntraOpThreads, d.LoadTimeMS)})
+		threads := "threads"
+		if d.IntraOpThreads == 1 {
+			threads = "thread"
+		}
+		pairs = append(pairs, [2]string{"runs on", fmt.Sprintf("%s, %d ONNX Runtime %s, loaded in %d ms", d.ExecutionProvider, d.IntraOpThreads, threads, d.LoadTimeMS)})
 	}
 	if d.TrafficWeight != nil {
 		pairs = append(pairs, [2]string{"traffic", fmt.Sprintf("weight %d in the split", *d.TrafficWeight)})
@@ -335,7 +339,10 @@ func describeText(io *term.IO, d api.Description) {
 
 func batchingText(d api.Description) string {
 	if !d.Batching.Batchable {
-		return "off (the model has no dynamic batch dimension)"
+		if d.Batching.Unbatchable == "" { // a server that does not say why
+			return "off (the model has no dynamic batch dimension)"
+		}
+		return "off: " + d.Batching.Unbatchable
 	}
 	s := fmt.Sprintf("up to %d, delay %d ms", d.BatchSize, d.MaxBatchDelay)
 	if d.Batching.Adaptive {

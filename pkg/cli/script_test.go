@@ -46,6 +46,7 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("SAMPLES", testenv.Path("samples"))
+			env.Setenv("ENGINE_TESTDATA", testenv.Path("pkg/engine/testdata"))
 			env.Setenv(config.EnvORTLib, ortLib)
 			// a model store with the digits (image classifier) and iris (tensor) samples
 			store := filepath.Join(env.WorkDir, "store")

@@ -278,7 +278,7 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 	if err != nil {
 		return nil, invalid("%v", err)
 	}
-	v.batchable = batchable(v)
+	v.unbatchable = unbatchable(v.Inputs, v.Outputs)
 	return v, nil
 }
 

@@ -246,3 +246,71 @@ func TestBatchedAnswersMatchDirect(t *testing.T) {
 		t.Errorf("no batching happened: %+v", st)
 	}
 }
+
+// capture is a logger whose text lines can be read while it is in use.
+func capture() (*lockedBuilder, *slog.Logger) {
+	b := &lockedBuilder{}
+	return b, slog.New(slog.NewTextHandler(b, nil))
+}
+
+type lockedBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuilder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuilder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestUnbatchable(t *testing.T) {
+	batch := []int64{-1, 3}
+	cases := []struct {
+		name            string
+		inputs, outputs []tensor.Info
+		want            string
+	}{
+		{"dynamic first dimensions", []tensor.Info{{Name: "x", Shape: batch}}, []tensor.Info{{Name: "y", Shape: batch}}, ""},
+		{"scalar input", []tensor.Info{{Name: "x", Shape: batch}, {Name: "k"}}, []tensor.Info{{Name: "y", Shape: batch}}, `input "k" is a scalar`},
+		{"fixed input batch", []tensor.Info{{Name: "img:0", Shape: []int64{1, 224, 224, 3}}}, []tensor.Info{{Name: "y", Shape: batch}}, `input "img:0" has a fixed first dimension (1)`},
+		{"fixed output", []tensor.Info{{Name: "x", Shape: batch}}, []tensor.Info{{Name: "y", Shape: batch}, {Name: "n", Shape: []int64{4}}}, `output "n" has a fixed first dimension (4)`},
+	}
+	for _, c := range cases {
+		if got := unbatchable(c.inputs, c.outputs); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+// A batch size set for a model that cannot batch is shown as not in effect, with the
+// reason, in Info and in a warning when the model loads.
+func TestUnbatchableModelSaysWhy(t *testing.T) {
+	yaml := filepath.Join(t.TempDir(), "model-config.yaml")
+	os.WriteFile(yaml, []byte("batchSize: 4\n"), 0o644)
+	res, err := archive.Pack(context.Background(), archive.PackOptions{ModelName: "alltypes", Version: "1.0",
+		SerializedFile: testenv.Path("pkg/engine/testdata/alltypes.onnx"), Handler: "tensor", ConfigFile: yaml, ExportPath: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, logger := capture()
+	r := New(Options{TempDir: t.TempDir(), Cores: 2, Logger: logger})
+	t.Cleanup(func() { r.Close(context.Background()) })
+	v, err := r.Register(context.Background(), Spec{Path: res.Path, Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := v.Info()
+	if info.Batchable || info.Unbatchable != `input "k" is a scalar` {
+		t.Errorf("batchable %v, reason %q", info.Batchable, info.Unbatchable)
+	}
+	if !strings.Contains(log.String(), `level=WARN msg="batch size ignored: each request runs alone" model=alltypes version=1.0 batch_size=4 reason="input \"k\" is a scalar"`) {
+		t.Errorf("no warning in the log:\n%s", log.String())
+	}
+}

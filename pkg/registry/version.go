@@ -43,10 +43,11 @@ type Version struct {
 	Startup      bool
 	RegisteredAt time.Time
 
-	reg       *Registry
-	archive   *archive.Opened
-	handler   handler.Handler
-	batchable bool
+	reg     *Registry
+	archive *archive.Opened
+	handler handler.Handler
+	// unbatchable says why requests cannot share a batch ("" when they can).
+	unbatchable string
 
 	scaleMu sync.Mutex // serialises Scale
 
@@ -65,16 +66,23 @@ type Version struct {
 	inflight sync.WaitGroup
 }
 
-// batchable: requests can be stacked when every input and output has a dynamic first dimension.
-func batchable(v *Version) bool {
-	for _, infos := range [][]tensor.Info{v.Inputs, v.Outputs} {
-		for _, i := range infos {
-			if len(i.Shape) == 0 || i.Shape[0] >= 0 {
-				return false
+// unbatchable says why requests to a model with these inputs and outputs cannot be stacked
+// into one batch, or "" when they can: every input and output needs a dynamic first dimension.
+func unbatchable(inputs, outputs []tensor.Info) string {
+	for _, side := range []struct {
+		kind  string
+		infos []tensor.Info
+	}{{"input", inputs}, {"output", outputs}} {
+		for _, i := range side.infos {
+			switch {
+			case len(i.Shape) == 0:
+				return fmt.Sprintf("%s %q is a scalar", side.kind, i.Name)
+			case i.Shape[0] >= 0:
+				return fmt.Sprintf("%s %q has a fixed first dimension (%d)", side.kind, i.Name, i.Shape[0])
 			}
 		}
 	}
-	return true
+	return ""
 }
 
 // Settings returns the settings in effect.
@@ -117,7 +125,7 @@ func (v *Version) Scale(ctx context.Context, minWorkers, maxWorkers int) error {
 			QueueSize: st.JobQueueSize, PreferredSizes: st.PreferredBatchSizes,
 			MaxQueueTime: time.Duration(st.MaxQueueTime) * time.Millisecond, Adaptive: st.AdaptiveBatching,
 			Timeout: time.Duration(st.ResponseTimeout) * time.Second,
-		}, v.batchable, v.reg.opts.Clock)
+		}, v.unbatchable == "", v.reg.opts.Clock)
 		v.batcher.SetWorkers(minWorkers)
 	}
 	v.mu.Unlock()
@@ -214,7 +222,11 @@ func (v *Version) load(ctx context.Context, workers int) error {
 	v.loadTime, v.loadedAt = time.Since(start), time.Now()
 	v.reg.log.Info("model loaded", "model", v.Name, "version", v.Version, "provider", v.provider,
 		"workers", workers, "intra_op_threads", threads, "cores", v.reg.opts.Cores, "load_ms", v.loadTime.Milliseconds(),
-		"batch_size", v.settings.BatchSize, "batchable", v.batchable)
+		"batch_size", v.settings.BatchSize, "batchable", v.unbatchable == "")
+	if v.settings.BatchSize > 1 && v.unbatchable != "" {
+		v.reg.log.Warn("batch size ignored: each request runs alone", "model", v.Name, "version", v.Version,
+			"batch_size", v.settings.BatchSize, "reason", v.unbatchable)
+	}
 	return nil
 }
 
@@ -397,13 +409,15 @@ type Info struct {
 	Workers   []batch.WorkerInfo
 	Queue     batch.Stats
 	Batchable bool
+	// Unbatchable says why the model cannot batch ("" when it can).
+	Unbatchable string
 }
 
 // Info describes the version's current state.
 func (v *Version) Info() Info {
 	v.mu.Lock()
 	i := Info{State: v.state, Error: v.lastErr, Settings: v.settings.clone(), Provider: v.provider, Threads: v.threads,
-		LoadTime: v.loadTime, LoadedAt: v.loadedAt, Batchable: v.batchable}
+		LoadTime: v.loadTime, LoadedAt: v.loadedAt, Batchable: v.unbatchable == "", Unbatchable: v.unbatchable}
 	pool, b := v.pool, v.batcher
 	v.mu.Unlock()
 	if pool != nil {
