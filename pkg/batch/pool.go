@@ -46,7 +46,8 @@ type Pool struct {
 	run   RunFunc
 	log   *slog.Logger
 	clock Clock
-	// OnBatch, if set, is called after each batch with its size and run time.
+	// OnBatch, if set, is called after each batch with its size and run time. Set it before
+	// the first Scale: from then on requests run.
 	OnBatch func(items int64, queued []time.Duration, run time.Duration, err error)
 
 	mu       sync.Mutex
@@ -60,11 +61,7 @@ func NewPool(b *Batcher, run RunFunc, log *slog.Logger) *Pool {
 	if log == nil {
 		log = slog.Default()
 	}
-	p := &Pool{b: b, run: run, log: log, clock: b.clock}
-	b.mu.Lock()
-	b.inline = p.runInline
-	b.mu.Unlock()
-	return p
+	return &Pool{b: b, run: run, log: log, clock: b.clock}
 }
 
 // notQueued is the queue time of an inline run (read-only).
@@ -105,6 +102,9 @@ func (p *Pool) Scale(n int) {
 		w.cancel()
 		stopping = append(stopping, w)
 	}
+	p.b.mu.Lock()
+	p.b.inline = p.runInline // lone requests may run on their callers from now on
+	p.b.mu.Unlock()
 	p.b.SetWorkers(n)
 	p.mu.Unlock()
 	for _, w := range stopping {
