@@ -8,8 +8,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -247,6 +249,71 @@ func TestBatchedAnswersMatchDirect(t *testing.T) {
 	}
 }
 
+// Scaling keeps workers × threads ≈ cores: the model is reloaded with the new plan while
+// requests go on, unless the model fixes its intraOpThreads.
+func TestScaleReplansThreads(t *testing.T) {
+	log, logger := capture()
+	r := New(Options{TempDir: t.TempDir(), Cores: 4, Logger: logger})
+	t.Cleanup(func() { r.Close(context.Background()) })
+	v, err := r.Register(context.Background(), Spec{Path: irisArchive(t, "1.0", ""), Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var served atomic.Int64
+	for c := 0; c < 4; c++ { // requests throughout
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				res, err := v.Infer(context.Background(), &handler.Request{Inputs: []handler.Input{{Name: "body", Data: []byte(`[[5.1, 3.5, 1.4, 0.2]]`)}}}, 0)
+				if err != nil {
+					t.Errorf("during scaling: %v", err)
+					return
+				}
+				if !strings.Contains(string(res.Body), `"probabilities"`) {
+					t.Errorf("answer %s", res.Body)
+				}
+				served.Add(1)
+			}
+		}()
+	}
+	steps := []struct{ workers, threads, replans int }{
+		{1, 4, 0}, {2, 2, 1}, {4, 1, 2}, {8, 1, 2}, {3, 1, 2}, {1, 4, 3},
+	}
+	for _, s := range steps {
+		if err := v.Scale(context.Background(), s.workers, s.workers); err != nil {
+			t.Fatal(err)
+		}
+		before := served.Load()
+		for served.Load() < before+20 { // the new plan serves
+			time.Sleep(time.Millisecond)
+		}
+		if got, replans := v.Info().Threads, strings.Count(log.String(), "thread plan changed"); got != s.threads || replans != s.replans {
+			t.Errorf("%d workers: %d threads after %d reloads, want %d after %d", s.workers, got, replans, s.threads, s.replans)
+		}
+	}
+	close(stop)
+	wg.Wait()
+
+	fixed, err := r.Register(context.Background(), Spec{Path: irisArchive(t, "2.0", "intraOpThreads: 3\n"), Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fixed.Scale(context.Background(), 4, 4); err != nil {
+		t.Fatal(err)
+	}
+	if got := fixed.Info().Threads; got != 3 || strings.Count(log.String(), "thread plan changed") != 3 {
+		t.Errorf("intraOpThreads 3 set: %d threads after scaling, log:\n%s", got, log.String())
+	}
+}
+
 // capture is a logger whose text lines can be read while it is in use.
 func capture() (*lockedBuilder, *slog.Logger) {
 	b := &lockedBuilder{}
@@ -312,5 +379,25 @@ func TestUnbatchableModelSaysWhy(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), `level=WARN msg="batch size ignored: each request runs alone" model=alltypes version=1.0 batch_size=4 reason="input \"k\" is a scalar"`) {
 		t.Errorf("no warning in the log:\n%s", log.String())
+	}
+}
+
+func TestParseMemAvailable(t *testing.T) {
+	cases := []struct {
+		text string
+		want int64
+	}{
+		{"MemTotal:       24576000 kB\nMemFree:         1000000 kB\nMemAvailable:   20480000 kB\n", 20480000 << 10},
+		{"MemTotal:       24576000 kB\n", -1},
+		{"MemAvailable:   lots kB\n", -1},
+		{"", -1},
+	}
+	for _, c := range cases {
+		if got := parseMemAvailable([]byte(c.text)); got != c.want {
+			t.Errorf("%q: %d, want %d", c.text, got, c.want)
+		}
+	}
+	if got := memAvailable(); (runtime.GOOS == "linux") != (got > 0) {
+		t.Errorf("MemAvailable on %s: %d", runtime.GOOS, got)
 	}
 }

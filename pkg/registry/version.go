@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tsserve/ts/pkg/apierror"
@@ -51,11 +54,14 @@ type Version struct {
 
 	scaleMu sync.Mutex // serialises Scale
 
+	// session is the loaded model, shared by the workers: nil while not loaded; replaced
+	// when scaling changes the thread plan (replan).
+	session atomic.Pointer[engine.Session]
+
 	mu       sync.Mutex // guards the fields below
 	settings Settings
 	state    string
 	lastErr  string
-	session  *engine.Session
 	batcher  *batch.Batcher
 	pool     *batch.Pool
 	provider string
@@ -129,7 +135,8 @@ func (v *Version) Scale(ctx context.Context, minWorkers, maxWorkers int) error {
 		v.batcher.SetWorkers(minWorkers)
 	}
 	v.mu.Unlock()
-	if err := v.load(ctx, minWorkers); err != nil {
+	first, err := v.load(minWorkers)
+	if err != nil {
 		v.mu.Lock()
 		b, neverServed := v.batcher, v.pool == nil
 		if neverServed {
@@ -141,9 +148,12 @@ func (v *Version) Scale(ctx context.Context, minWorkers, maxWorkers int) error {
 		}
 		return err
 	}
+	if !first {
+		v.replan(minWorkers)
+	}
 	v.mu.Lock()
 	if v.pool == nil {
-		v.pool = batch.NewPool(v.batcher, v.session.RunFor, v.reg.log.With("model", v.Name, "version", v.Version))
+		v.pool = batch.NewPool(v.batcher, v.runFor, v.reg.log.With("model", v.Name, "version", v.Version))
 		if on := v.reg.opts.OnBatch; on != nil {
 			v.pool.OnBatch = func(items int64, queued []time.Duration, run time.Duration, err error) {
 				on(v.Name, v.Version, items, queued, run, err)
@@ -162,24 +172,62 @@ func (v *Version) Scale(ctx context.Context, minWorkers, maxWorkers int) error {
 	return nil
 }
 
-// load creates the session when there is none, within the startup timeout.
-func (v *Version) load(ctx context.Context, workers int) error {
+// load loads the model for this many workers when it is not loaded; it reports whether it
+// did.
+func (v *Version) load(workers int) (loaded bool, err error) {
 	v.mu.Lock()
-	if v.session != nil {
+	if v.session.Load() != nil {
 		v.mu.Unlock()
-		return nil
+		return false, nil
 	}
 	v.state, v.lastErr = StateLoading, ""
-	timeout := time.Duration(v.settings.StartupTimeout) * time.Second
+	v.mu.Unlock()
+	threads := v.threadPlan(workers)
+	start := time.Now()
+	s, err := v.newSession(threads)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if err != nil {
+		v.state, v.lastErr = StateFailed, err.Error()
+		v.reg.log.Error("model failed to load", "model", v.Name, "version", v.Version, "err", err)
+		return false, err
+	}
+	v.session.Store(s)
+	v.provider, v.threads = s.Provider(), threads
+	v.loadTime, v.loadedAt = time.Since(start), time.Now()
+	v.reg.log.Info("model loaded", "model", v.Name, "version", v.Version, "provider", v.provider,
+		"workers", workers, "intra_op_threads", threads, "cores", v.reg.opts.Cores, "load_ms", v.loadTime.Milliseconds(),
+		"batch_size", v.settings.BatchSize, "batchable", v.unbatchable == "")
+	if v.settings.BatchSize > 1 && v.unbatchable != "" {
+		v.reg.log.Warn("batch size ignored: each request runs alone", "model", v.Name, "version", v.Version,
+			"batch_size", v.settings.BatchSize, "reason", v.unbatchable)
+	}
+	return true, nil
+}
+
+// threadPlan is the ONNX Runtime intra-op threads of a run with this many workers: the
+// model's intraOpThreads, or else an equal share of the cores (workers × threads ≈ cores).
+func (v *Version) threadPlan(workers int) int {
+	v.mu.Lock()
 	threads := v.settings.IntraOpThreads
 	v.mu.Unlock()
-	if threads <= 0 {
-		threads = max(1, v.reg.opts.Cores/workers)
+	if threads > 0 {
+		return threads
+	}
+	return max(1, v.reg.opts.Cores/max(workers, 1))
+}
+
+// newSession loads the model with the given intra-op threads, within the startup timeout.
+func (v *Version) newSession(threads int) (*engine.Session, error) {
+	v.mu.Lock()
+	timeout := time.Duration(v.settings.StartupTimeout) * time.Second
+	v.mu.Unlock()
+	if timeout <= 0 {
+		return nil, errors.New("startupTimeout is 0")
 	}
 	opts := v.reg.opts.Engine
 	opts.IntraOpThreads = threads
 	opts.Logger = v.reg.log
-	start := time.Now()
 	type loaded struct {
 		s   *engine.Session
 		err error
@@ -189,52 +237,95 @@ func (v *Version) load(ctx context.Context, workers int) error {
 		s, err := engine.Load(v.archive.Path(v.Manifest.Model.SerializedFile), opts)
 		done <- loaded{s, err}
 	}()
-	var res loaded
-	if timeout <= 0 {
-		res.err = errors.New("startupTimeout is 0")
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case l := <-done:
+		return l.s, l.err
+	case <-timer.C:
 		go func() { // free the session if it loads anyway
 			if l := <-done; l.s != nil {
 				l.s.Close()
 			}
 		}()
-	} else {
-		timer := time.NewTimer(timeout)
-		select {
-		case res = <-done:
-		case <-timer.C:
-			res.err = fmt.Errorf("loading took longer than startupTimeout (%v)", timeout)
-			go func() {
-				if l := <-done; l.s != nil {
-					l.s.Close()
-				}
-			}()
-		}
-		timer.Stop()
+		return nil, fmt.Errorf("loading took longer than startupTimeout (%v)", timeout)
+	}
+}
+
+// replan reloads the model when scaling to this many workers changes its thread plan, so
+// that workers × threads stays ≈ cores. Requests keep running on the old session while the
+// new one loads; then new runs go to the new one, and the old one is freed once its runs
+// in flight return. If the new one fails to load, the old one stays, with a warning.
+func (v *Version) replan(workers int) {
+	threads := v.threadPlan(workers)
+	v.mu.Lock()
+	old, current := v.session.Load(), v.threads
+	v.mu.Unlock()
+	if old == nil || threads == current {
+		return
+	}
+	if size, avail := v.modelSize(), memAvailable(); avail >= 0 && avail < 2*size {
+		v.reg.log.Warn("thread plan kept: too little free memory to load the model again", "model", v.Name, "version", v.Version,
+			"workers", workers, "intra_op_threads", current, "model_mb", size>>20, "available_mb", avail>>20)
+		return
+	}
+	start := time.Now()
+	s, err := v.newSession(threads)
+	if err != nil {
+		v.reg.log.Warn("thread plan kept: reloading the model failed", "model", v.Name, "version", v.Version,
+			"workers", workers, "intra_op_threads", current, "err", err)
+		return
 	}
 	v.mu.Lock()
-	defer v.mu.Unlock()
-	if res.err != nil {
-		v.state, v.lastErr = StateFailed, res.err.Error()
-		v.reg.log.Error("model failed to load", "model", v.Name, "version", v.Version, "err", res.err)
-		return res.err
+	if v.closed || v.session.Load() != old { // being unregistered
+		v.mu.Unlock()
+		s.Close()
+		return
 	}
-	v.session, v.provider, v.threads = res.s, res.s.Provider(), threads
-	v.loadTime, v.loadedAt = time.Since(start), time.Now()
-	v.reg.log.Info("model loaded", "model", v.Name, "version", v.Version, "provider", v.provider,
-		"workers", workers, "intra_op_threads", threads, "cores", v.reg.opts.Cores, "load_ms", v.loadTime.Milliseconds(),
-		"batch_size", v.settings.BatchSize, "batchable", v.unbatchable == "")
-	if v.settings.BatchSize > 1 && v.unbatchable != "" {
-		v.reg.log.Warn("batch size ignored: each request runs alone", "model", v.Name, "version", v.Version,
-			"batch_size", v.settings.BatchSize, "reason", v.unbatchable)
+	v.session.Store(s)
+	v.provider, v.threads = s.Provider(), threads
+	v.mu.Unlock()
+	old.Close() // waits for the runs in flight on it; runFor sends later ones to s
+	v.reg.log.Info("thread plan changed", "model", v.Name, "version", v.Version, "workers", workers,
+		"intra_op_threads", threads, "cores", v.reg.opts.Cores, "load_ms", time.Since(start).Milliseconds())
+}
+
+// modelSize is the size of the archive's files (the model, its external data): about
+// what a second session needs.
+func (v *Version) modelSize() int64 {
+	var size int64
+	filepath.WalkDir(v.archive.Dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				size += fi.Size()
+			}
+		}
+		return nil
+	})
+	return size
+}
+
+// runFor runs a batch on the current session. A run that finds its session closed because
+// replan replaced it runs again on the new one.
+func (v *Version) runFor(ctx context.Context, limit time.Duration, inputs []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	for {
+		s := v.session.Load()
+		if s == nil {
+			return nil, engine.ErrClosed
+		}
+		out, err := s.RunFor(ctx, limit, inputs)
+		if next := v.session.Load(); errors.Is(err, engine.ErrClosed) && next != nil && next != s {
+			continue
+		}
+		return out, err
 	}
-	return nil
 }
 
 // stopWorkers stops the workers (queued requests fail with 503) and unloads the session.
 func (v *Version) stopWorkers() {
 	v.mu.Lock()
-	pool, session := v.pool, v.session
-	v.pool, v.batcher, v.session = nil, nil, nil
+	pool, session := v.pool, v.session.Swap(nil)
+	v.pool, v.batcher = nil, nil
 	if !v.closed {
 		v.state = StateStopped
 	}
@@ -277,17 +368,17 @@ func (v *Version) drain(ctx context.Context, timeout time.Duration) error {
 func (v *Version) close() {
 	v.mu.Lock()
 	v.closed = true // a Scale that starts now does nothing
-	session := v.session
 	v.mu.Unlock()
+	session := v.session.Load()
 	if session != nil {
 		session.StopRuns() // runs in flight end soon, so a Scale waiting for them does too
 	}
 	v.scaleMu.Lock() // a Scale in progress (a model loading) finishes first
 	defer v.scaleMu.Unlock()
 	v.mu.Lock()
-	b, session := v.batcher, v.session
+	b := v.batcher
 	v.mu.Unlock()
-	if session != nil {
+	if session := v.session.Load(); session != nil {
 		session.StopRuns() // the workers and inline runs return soon, and the session can go
 	}
 	if b != nil {
@@ -336,7 +427,7 @@ func (v *Version) Infer(ctx context.Context, req *handler.Request, priority int)
 		v.mu.Unlock()
 		return nil, apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable, "Model \"%s\" version %s is being unregistered", v.Name, v.Version)
 	}
-	b, session := v.batcher, v.session
+	b, session := v.batcher, v.session.Load()
 	timeout := time.Duration(v.settings.ResponseTimeout) * time.Second
 	v.inflight.Add(1)
 	v.mu.Unlock()
