@@ -171,6 +171,8 @@ func (r *Registry) Register(ctx context.Context, s Spec) (*Version, error) {
 		opened.Close()
 		return nil, err
 	}
+	// read before v is published: from then on another request may Scale it
+	minWorkers, maxWorkers, batchSize := v.settings.MinWorkers, v.settings.MaxWorkers, v.settings.BatchSize
 	r.mu.Lock()
 	m := r.models[v.Name]
 	if m == nil {
@@ -188,16 +190,16 @@ func (r *Registry) Register(ctx context.Context, s Spec) (*Version, error) {
 	}
 	r.mu.Unlock()
 	r.log.Info("model registered", "model", v.Name, "version", v.Version, "handler", v.Handler, "url", v.URL,
-		"min_workers", v.settings.MinWorkers, "batch_size", v.settings.BatchSize)
+		"min_workers", minWorkers, "batch_size", batchSize)
 	r.changed()
-	if v.settings.MinWorkers == 0 {
+	if minWorkers == 0 {
 		return v, nil
 	}
 	if !s.Synchronous {
-		go v.Scale(context.Background(), v.settings.MinWorkers, v.settings.MaxWorkers)
+		go v.Scale(context.Background(), minWorkers, maxWorkers)
 		return v, nil
 	}
-	if err := v.Scale(ctx, v.settings.MinWorkers, v.settings.MaxWorkers); err != nil {
+	if err := v.Scale(ctx, minWorkers, maxWorkers); err != nil {
 		if errors.Is(err, ErrUnregistered) { // unregistered meanwhile, by another request
 			return nil, apierror.ModelNotFound(v.Name)
 		}
@@ -526,8 +528,9 @@ func (r *Registry) Health() string {
 	wanted, ready := int(r.opening.Load()), 0
 	for _, m := range r.models {
 		v := m.versions[m.defaultVersion]
-		wanted += v.settings.MinWorkers
-		ready += min(v.readyWorkers(), v.settings.MinWorkers)
+		want := v.minWorkers()
+		wanted += want
+		ready += min(v.readyWorkers(), want)
 	}
 	r.mu.RUnlock()
 	switch {

@@ -391,6 +391,12 @@ func (v *Version) close() {
 	v.archive.Close()
 }
 
+func (v *Version) minWorkers() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.settings.MinWorkers
+}
+
 func (v *Version) readyWorkers() int {
 	v.mu.Lock()
 	pool := v.pool
