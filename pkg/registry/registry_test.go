@@ -21,6 +21,7 @@ import (
 	"github.com/tsserve/ts/pkg/handler"
 	"github.com/tsserve/ts/pkg/internal/enginetest"
 	"github.com/tsserve/ts/pkg/internal/testenv"
+	"github.com/tsserve/ts/pkg/onnxgen"
 	"github.com/tsserve/ts/pkg/tensor"
 )
 
@@ -311,6 +312,63 @@ func TestScaleReplansThreads(t *testing.T) {
 	}
 	if got := fixed.Info().Threads; got != 3 || strings.Count(log.String(), "thread plan changed") != 3 {
 		t.Errorf("intraOpThreads 3 set: %d threads after scaling, log:\n%s", got, log.String())
+	}
+}
+
+// A run that picked the old session just before replan swapped it, and found it closed,
+// runs again on the new one instead of failing.
+func TestRunMovesToTheNewSession(t *testing.T) {
+	model := filepath.Join(t.TempDir(), "slow.onnx")
+	if err := onnxgen.Write(model, onnxgen.Spec{Dim: 512, Out: 2, Depth: 800}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := archive.Pack(context.Background(), archive.PackOptions{ModelName: "slow", SerializedFile: model, Handler: "tensor", ExportPath: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRegistry(t, Defaults{})
+	v, err := r.Register(context.Background(), Spec{Path: res.Path, Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := func(n int64) []*tensor.Tensor {
+		return []*tensor.Tensor{tensor.New([]int64{n, 512}, make([]float32, n*512))}
+	}
+	next, err := v.newSession(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := v.session.Load()
+	long := make(chan error, 1)
+	go func() { // holds the old session for about a second (longer than the sleeps below)
+		_, err := old.Run(context.Background(), rows(128))
+		long <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	closed := make(chan struct{})
+	go func() { // as replan does: waits for the long run
+		old.Close()
+		close(closed)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	moved := make(chan error, 1)
+	go func() { // picks the old session, then waits behind Close
+		_, err := v.runFor(context.Background(), 0, rows(1))
+		moved <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	select {
+	case <-long:
+		t.Fatal("the long run ended before the swap: the test's timing does not hold on this machine")
+	default:
+	}
+	v.session.Store(next) // before the long run ends
+	if err := <-long; err != nil {
+		t.Errorf("the run on the old session: %v", err)
+	}
+	<-closed
+	if err := <-moved; err != nil {
+		t.Errorf("the run that found the old session closed: %v, want it run on the new one", err)
 	}
 }
 
