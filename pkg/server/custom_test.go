@@ -73,6 +73,18 @@ func TestCustomHandlerTakesOver(t *testing.T) {
 	if want := `ts_custom_echocalls{kind="test",model_name="echo",model_version="1.0"} 1`; !strings.Contains(string(b), want) {
 		t.Errorf("metrics lack %s", want)
 	}
+	// Its ONNX Runtime session serves no request: scaling does not reload it for a new
+	// thread plan (on 2 cores or more, 1 worker plans 2+ threads and 2 workers fewer).
+	v, err := ts.reg.Get("echo", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	threads := v.Info().Threads
+	exchange{"scale", "PUT", "/models/echo?min_worker=2&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	if got := v.Info().Threads; got != threads {
+		t.Errorf("scaling reloaded the unused session: %d threads, then %d", threads, got)
+	}
+	exchange{"echo after scaling", "POST", "/predictions/echo", "", []byte("abc"), 200, "", `"reversed": "cba"`}.run(t, ts.inference.URL)
 }
 
 // TestGoHandlerTemplate builds templates/go and serves iris through it.
