@@ -252,17 +252,17 @@ func (v *Version) newSession(threads int) (*engine.Session, error) {
 	}
 }
 
-// replan reloads the model when scaling to this many workers changes its thread plan, so
-// that workers × threads stays ≈ cores. Requests keep running on the old session while the
+// replan reloads a model that runs on the CPU when scaling to this many workers changes its
+// thread plan, so that workers × threads stays ≈ cores. Requests keep running on the old session while the
 // new one loads; then new runs go to the new one, and the old one is freed once its runs
 // in flight return. If the new one fails to load, the old one stays, with a warning.
 func (v *Version) replan(workers int) {
 	threads := v.threadPlan(workers)
 	v.mu.Lock()
-	old, current := v.session.Load(), v.threads
+	old, current, provider := v.session.Load(), v.threads, v.provider
 	v.mu.Unlock()
-	if old == nil || threads == current {
-		return
+	if old == nil || threads == current || provider != "cpu" {
+		return // on a GPU the model's work is not on these threads: not worth a reload
 	}
 	if d, ok := v.handler.(handler.Direct); ok && d.TakesOver() {
 		return // the custom handler runs its own model: the session serves no request
