@@ -117,18 +117,25 @@ models={"digits": {"1.0": {"batchSize": 8, "maxBatchDelay": 5}}}
 
 func TestInvalidValues(t *testing.T) {
 	cases := map[string]string{
-		"job_queue_size":     "many",
-		"enable_model_api":   "yes please",
-		"inference_address":  "https://127.0.0.1:8443",
-		"management_address": "localhost",
-		"models":             "{not json",
-		"allowed_urls":       "http://(unclosed",
-		"max_request_size":   "-5",
+		"job_queue_size":            "many",
+		"enable_model_api":          "yes please",
+		"inference_address":         "https://127.0.0.1:8443",
+		"management_address":        "localhost",
+		"models":                    "{not json",
+		"allowed_urls":              "http://(unclosed",
+		"max_request_size":          "-5",
+		"default_workers_per_model": "1000000",
+		"intra_op_threads":          "5000",
 	}
 	for key, v := range cases {
 		_, err := Load(Inputs{Flags: map[string]string{key: v}})
 		if err == nil || !strings.Contains(err.Error(), key) {
 			t.Errorf("%s=%s: error %v does not name the key", key, v, err)
+		}
+	}
+	for key, v := range map[string]string{"default_workers_per_model": "1024", "intra_op_threads": "1024"} {
+		if _, err := Load(Inputs{Flags: map[string]string{key: v}}); err != nil {
+			t.Errorf("%s=%s, the limit itself: %v", key, v, err)
 		}
 	}
 	if _, err := Load(Inputs{ConfigFile: filepath.Join(t.TempDir(), "missing.properties")}); err == nil {

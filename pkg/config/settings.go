@@ -21,6 +21,14 @@ import (
 // EnvConfigFile names the config.properties file (as TorchServe's TS_CONFIG_FILE).
 const EnvConfigFile = "TS_CONFIG_FILE"
 
+// Limits on a model version's workers and ONNX Runtime intra-op threads. Workers share one
+// session and threads beyond the cores only compete, so more serves nothing, while a typo of a
+// few zeros would start millions of them and exhaust the server's memory.
+const (
+	MaxWorkersPerModel = 1024
+	MaxIntraOpThreads  = 1024
+)
+
 // kind is how a setting's text is parsed.
 type kind int
 
@@ -323,6 +331,13 @@ func (s *Settings) parse() error {
 		}
 		return n
 	}
+	atMost := func(name string, n, max int64) int64 {
+		if n > max {
+			errs = append(errs, fmt.Errorf("%s (from %s): %d is more than ts allows (%d)", name, s.sources[name], n, max))
+			return max
+		}
+		return n
+	}
 	boolean := func(name string) bool {
 		b, err := strconv.ParseBool(strings.TrimSpace(str(name)))
 		if err != nil {
@@ -359,7 +374,7 @@ func (s *Settings) parse() error {
 			errs = append(errs, fmt.Errorf("models (from %s): not valid JSON of {name: {version: settings}}: %v", s.sources["models"], err))
 		}
 	}
-	s.DefaultWorkersPerModel = int(num("default_workers_per_model", 0))
+	s.DefaultWorkersPerModel = int(atMost("default_workers_per_model", num("default_workers_per_model", 0), MaxWorkersPerModel))
 	if s.DefaultWorkersPerModel == 0 {
 		s.DefaultWorkersPerModel = runtime.NumCPU()
 	}
@@ -391,7 +406,7 @@ func (s *Settings) parse() error {
 	s.CORSAllowedHeaders = str("cors_allowed_headers")
 	s.ExecutionProvider = str("execution_provider")
 	s.ProviderFallback = boolean("provider_fallback")
-	s.IntraOpThreads = int(num("intra_op_threads", 0))
+	s.IntraOpThreads = int(atMost("intra_op_threads", num("intra_op_threads", 0), MaxIntraOpThreads))
 	s.DrainTimeout = seconds("drain_timeout")
 	s.TokenAuthorization = !boolean("disable_token_authorization")
 	s.TokenExpiration = time.Duration(num("token_expiration_min", 1)) * time.Minute

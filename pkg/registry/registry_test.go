@@ -126,8 +126,14 @@ func TestSettingsPrecedence(t *testing.T) {
 	if info := v.Info(); info.Threads != 2 || len(info.Workers) != 2 {
 		t.Errorf("4 cores, 2 workers: %d threads, %d workers", info.Threads, len(info.Workers))
 	}
-	if _, err := r.Register(context.Background(), Spec{Path: irisArchive(t, "3.0", "batchSize: 0\n")}); err == nil || !strings.Contains(err.Error(), "batchSize") {
-		t.Errorf("bad yaml value: %v", err)
+	for yaml, want := range map[string]string{
+		"batchSize: 0\n":                           "batchSize",
+		"intraOpThreads: 5000\n":                   "intraOpThreads (from model-config.yaml) must be ≤ 1024",
+		"minWorkers: 100000\nmaxWorkers: 100000\n": "minWorkers (from model-config.yaml) must be ≤ 1024",
+	} {
+		if _, err := r.Register(context.Background(), Spec{Path: irisArchive(t, "3.0", yaml)}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("bad yaml %q: %v, want an error saying %q", yaml, err, want)
+		}
 	}
 }
 

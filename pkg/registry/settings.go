@@ -145,6 +145,10 @@ func (s Settings) validate() error {
 	switch {
 	case s.MinWorkers < 0:
 		return fmt.Errorf("minWorkers (from %s) must be ≥ 0, got %d", s.Sources["minWorkers"], s.MinWorkers)
+	case s.MinWorkers > config.MaxWorkersPerModel:
+		return fmt.Errorf("minWorkers (from %s) must be ≤ %d, got %d", s.Sources["minWorkers"], config.MaxWorkersPerModel, s.MinWorkers)
+	case s.IntraOpThreads > config.MaxIntraOpThreads:
+		return fmt.Errorf("intraOpThreads (from %s) must be ≤ %d, got %d", s.Sources["intraOpThreads"], config.MaxIntraOpThreads, s.IntraOpThreads)
 	case s.BatchSize < 1:
 		return fmt.Errorf("batchSize (from %s) must be ≥ 1, got %d", s.Sources["batchSize"], s.BatchSize)
 	case s.MaxBatchDelay < 0:

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/apierror"
+	"github.com/tsserve/ts/pkg/config"
 	"github.com/tsserve/ts/pkg/registry"
 )
 
@@ -239,6 +240,9 @@ func (s *Server) scaleWorkers(w http.ResponseWriter, r *http.Request) error {
 	}
 	if minW < 0 {
 		return failed(fmt.Errorf("min_worker %d is negative", minW))
+	}
+	if minW > config.MaxWorkersPerModel {
+		return apierror.BadRequest("min_worker %d is more than ts allows per model (%d)", minW, config.MaxWorkersPerModel)
 	}
 	if !boolParam(q, "synchronous", false) {
 		go v.Scale(context.Background(), minW, maxW) // outlives the request
