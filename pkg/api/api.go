@@ -38,19 +38,22 @@ type ModelList struct {
 
 // Description is one element of GET /models/{name}.
 type Description struct {
-	ModelName       string         `json:"modelName"`
-	ModelVersion    string         `json:"modelVersion"`
-	ModelURL        string         `json:"modelUrl"`
-	Runtime         string         `json:"runtime"`
-	MinWorkers      int            `json:"minWorkers"`
-	MaxWorkers      int            `json:"maxWorkers"`
-	BatchSize       int            `json:"batchSize"`
-	MaxBatchDelay   int            `json:"maxBatchDelay"`
-	ResponseTimeout int            `json:"responseTimeout"`
-	StartupTimeout  int            `json:"startupTimeout"`
-	LoadedAtStartup bool           `json:"loadedAtStartup"`
-	Workers         []Worker       `json:"workers"`
-	JobQueueStatus  JobQueueStatus `json:"jobQueueStatus"`
+	ModelName       string `json:"modelName"`
+	ModelVersion    string `json:"modelVersion"`
+	ModelURL        string `json:"modelUrl"`
+	Runtime         string `json:"runtime"`
+	MinWorkers      int    `json:"minWorkers"`
+	MaxWorkers      int    `json:"maxWorkers"`
+	BatchSize       int    `json:"batchSize"`
+	MaxBatchDelay   int    `json:"maxBatchDelay"`
+	ResponseTimeout int    `json:"responseTimeout"`
+	StartupTimeout  int    `json:"startupTimeout"`
+	// TorchServe's names for the queue time limit (ms, 0 = none) and the job ticket.
+	ClientTimeoutInMills int            `json:"clientTimeoutInMills"`
+	UseJobTicket         bool           `json:"useJobTicket"`
+	LoadedAtStartup      bool           `json:"loadedAtStartup"`
+	Workers              []Worker       `json:"workers"`
+	JobQueueStatus       JobQueueStatus `json:"jobQueueStatus"`
 
 	Default           bool              `json:"default"`
 	State             string            `json:"state"`

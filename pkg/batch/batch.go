@@ -48,6 +48,10 @@ type Config struct {
 	// it Submit returns context.DeadlineExceeded and a run nobody else waits for is stopped.
 	// It costs less than a deadline on each request's context.
 	Timeout time.Duration
+	// JobTicket accepts a request only when a free worker will take it (TorchServe's
+	// useJobTicket): the queue holds at most a batch per free worker, and nothing waits for
+	// a busy one; the others get ErrQueueFull.
+	JobTicket bool
 }
 
 // Job is one request's inputs waiting in the queue.
@@ -182,7 +186,7 @@ func (b *Batcher) Submit(ctx context.Context, inputs []*tensor.Tensor, priority 
 	case b.workers == 0:
 		b.mu.Unlock()
 		return nil, ErrNoWorker
-	case len(b.queue) >= b.cfg.QueueSize:
+	case len(b.queue) >= b.cfg.QueueSize, b.cfg.JobTicket && len(b.queue) >= (b.workers-b.inflight)*b.cfg.BatchSize:
 		b.mu.Unlock()
 		return nil, ErrQueueFull
 	}

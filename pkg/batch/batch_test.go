@@ -294,6 +294,38 @@ func TestQueuePolicyAndLimits(t *testing.T) {
 	}
 }
 
+// TorchServe's useJobTicket: a request is accepted only when a free worker will take it.
+func TestJobTicket(t *testing.T) {
+	b, _, r, _ := setup(t, Config{BatchSize: 4, MaxDelay: time.Hour, QueueSize: 100, JobTicket: true}, 2)
+	busy := submit(b, context.Background(), row(0), 0)
+	waitFor(t, "one worker busy", func() bool { return r.running.Load() == 1 })
+	// the other worker is free: it will take a batch of up to four, which waits to fill
+	var accepted []chan submitted
+	for i := 1; i <= 3; i++ {
+		accepted = append(accepted, submit(b, context.Background(), row(float32(i)), 0))
+		waitFor(t, "the request to queue for the free worker", func() bool { return b.Pending() == i })
+	}
+	accepted = append(accepted, submit(b, context.Background(), row(4), 0)) // fills the batch: it runs
+	waitFor(t, "both workers busy", func() bool { return r.running.Load() == 2 && b.Pending() == 0 })
+	select {
+	case res := <-submit(b, context.Background(), row(5), 0):
+		if !errors.Is(res.err, ErrQueueFull) {
+			t.Errorf("a request with every worker busy: %v, want ErrQueueFull", res.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("a request with every worker busy waits (%d queued), want ErrQueueFull at once", b.Pending())
+	}
+	r.release()
+	for _, ch := range append(accepted, busy) {
+		if res := <-ch; res.err != nil {
+			t.Errorf("an accepted request: %v", res.err)
+		}
+	}
+	if got := r.batches(); !slices.Equal(got, []int64{1, 4}) {
+		t.Errorf("batches %v, want [1 4]", got)
+	}
+}
+
 func TestCancelAndTimeout(t *testing.T) {
 	b, p, r, _ := setup(t, Config{BatchSize: 1, QueueSize: 10}, 1)
 	// a request whose run outlives its deadline: the run is stopped, the worker is free again

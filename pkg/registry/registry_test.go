@@ -137,6 +137,36 @@ func TestSettingsPrecedence(t *testing.T) {
 	}
 }
 
+// TorchServe's model-config.yaml names for the queue policy: clientTimeoutInMills is
+// maxQueueTime unless that is set too; useJobTicket turns the job ticket on.
+func TestTorchServeQueueKeys(t *testing.T) {
+	r := newRegistry(t, Defaults{})
+	cases := []struct {
+		yaml      string
+		queueTime int
+		ticket    bool
+	}{
+		{"clientTimeoutInMills: 250\nuseJobTicket: true\n", 250, true},
+		{"clientTimeoutInMills: 250\nmaxQueueTime: 40\n", 40, false},
+		{"", 0, false},
+	}
+	for i, c := range cases {
+		v, err := r.Register(context.Background(), Spec{Path: irisArchive(t, fmt.Sprintf("%d.0", i+1), c.yaml)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := v.Settings()
+		want := FromYAML
+		if c.yaml == "" {
+			want = FromDefault
+		}
+		if s.MaxQueueTime != c.queueTime || s.UseJobTicket != c.ticket || s.Sources["maxQueueTime"] != want {
+			t.Errorf("%q: maxQueueTime %d (from %s), useJobTicket %v; want %d (from %s), %v",
+				c.yaml, s.MaxQueueTime, s.Sources["maxQueueTime"], s.UseJobTicket, c.queueTime, want, c.ticket)
+		}
+	}
+}
+
 func TestRouteAndSplit(t *testing.T) {
 	r := newRegistry(t, Defaults{})
 	for _, ver := range []string{"1.0", "2.0"} {

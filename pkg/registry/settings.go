@@ -34,6 +34,7 @@ type Settings struct {
 	MaxQueueTime        int               `json:"maxQueueTime,omitempty"` // ms, 0 = none
 	AdaptiveBatching    bool              `json:"adaptiveBatching"`
 	IntraOpThreads      int               `json:"intraOpThreads,omitempty"` // 0 = cores / workers
+	UseJobTicket        bool              `json:"useJobTicket,omitempty"`   // accept only when a worker is free
 	Sources             map[string]string `json:"sources"`
 }
 
@@ -61,6 +62,10 @@ type modelYAML struct {
 	AdaptiveBatching    *bool          `yaml:"adaptiveBatching"`
 	IntraOpThreads      *int           `yaml:"intraOpThreads"`
 	Handler             map[string]any `yaml:"handler"`
+	// TorchServe's names: clientTimeoutInMills is maxQueueTime (when that is not set);
+	// useJobTicket accepts a request only when a worker is free.
+	ClientTimeoutInMills *int  `yaml:"clientTimeoutInMills"`
+	UseJobTicket         *bool `yaml:"useJobTicket"`
 }
 
 // readModelYAML reads the archive's model-config.yaml, if it has one.
@@ -118,11 +123,19 @@ func resolveSettings(d Defaults, props *config.ModelConfig, y *modelYAML, o Over
 	pick("responseTimeout", &s.ResponseTimeout, int(d.ResponseTimeout/time.Second), o.ResponseTimeout, y.ResponseTimeout, props.ResponseTimeout)
 	pick("startupTimeout", &s.StartupTimeout, int(d.StartupTimeout/time.Second), o.StartupTimeout, y.StartupTimeout, props.StartupTimeout)
 	pick("jobQueueSize", &s.JobQueueSize, d.JobQueueSize, nil, y.JobQueueSize, props.JobQueueSize)
-	pick("maxQueueTime", &s.MaxQueueTime, 0, nil, y.MaxQueueTime, nil)
+	queueTime := y.MaxQueueTime
+	if queueTime == nil {
+		queueTime = y.ClientTimeoutInMills
+	}
+	pick("maxQueueTime", &s.MaxQueueTime, 0, nil, queueTime, nil)
 	pick("intraOpThreads", &s.IntraOpThreads, d.IntraOpThreads, nil, y.IntraOpThreads, nil)
 	s.PreferredBatchSizes, s.Sources["preferredBatchSizes"] = nil, FromDefault
 	if y.PreferredBatchSizes != nil {
 		s.PreferredBatchSizes, s.Sources["preferredBatchSizes"] = y.PreferredBatchSizes, FromYAML
+	}
+	s.Sources["useJobTicket"] = FromDefault
+	if y.UseJobTicket != nil {
+		s.UseJobTicket, s.Sources["useJobTicket"] = *y.UseJobTicket, FromYAML
 	}
 	s.Sources["adaptiveBatching"] = FromDefault
 	if y.AdaptiveBatching != nil {

@@ -130,7 +130,7 @@ func (v *Version) Scale(ctx context.Context, minWorkers, maxWorkers int) error {
 			BatchSize: st.BatchSize, MaxDelay: time.Duration(st.MaxBatchDelay) * time.Millisecond,
 			QueueSize: st.JobQueueSize, PreferredSizes: st.PreferredBatchSizes,
 			MaxQueueTime: time.Duration(st.MaxQueueTime) * time.Millisecond, Adaptive: st.AdaptiveBatching,
-			Timeout: time.Duration(st.ResponseTimeout) * time.Second,
+			Timeout: time.Duration(st.ResponseTimeout) * time.Second, JobTicket: st.UseJobTicket,
 		}, v.unbatchable == "", v.reg.opts.Clock)
 		v.batcher.SetWorkers(minWorkers)
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -191,10 +192,18 @@ func TestDescribe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var d []api.Description
-	if err := json.NewDecoder(res.Body).Decode(&d); err != nil || len(d) != 1 {
+	if err := json.Unmarshal(body, &d); err != nil || len(d) != 1 {
 		t.Fatalf("%v %v", err, d)
+	}
+	// newer TorchServe's fields for the queue policy, after startupTimeout as it writes them
+	if !regexp.MustCompile(`"startupTimeout": 120,\s+"clientTimeoutInMills": 0,\s+"useJobTicket": false,`).Match(body) {
+		t.Errorf("describe lacks TorchServe's clientTimeoutInMills and useJobTicket:\n%s", body)
 	}
 	got := d[0]
 	if got.MinWorkers != 2 || len(got.Workers) != 2 || got.Workers[0].Status != "READY" || got.BatchSize != 4 || got.MaxBatchDelay != 7 ||
