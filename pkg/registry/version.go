@@ -99,7 +99,9 @@ func (v *Version) Settings() Settings {
 }
 
 // Scale runs min workers (max is kept for TorchServe's describe: scaling is manual). The
-// model is loaded when it gets its first worker and unloaded when it loses its last.
+// model is loaded when it gets its first worker and unloaded when it loses its last, and
+// reloaded when the new number of workers changes its thread plan (replan). ctx is not
+// used: a scale outlives the request that asked for it.
 func (v *Version) Scale(ctx context.Context, minWorkers, maxWorkers int) error {
 	v.scaleMu.Lock()
 	defer v.scaleMu.Unlock()
