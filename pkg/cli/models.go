@@ -312,7 +312,7 @@ func describeText(io *term.IO, d api.Description) {
 		{"archive", fmt.Sprintf("%s (sha256 %.12s)", d.ModelURL, d.ArchiveSHA256)},
 		{"workers", fmt.Sprintf("%d ready of %d (min %d, max %d)", ready, len(d.Workers), d.MinWorkers, d.MaxWorkers)},
 		{"batching", batchingText(d)},
-		{"queue", fmt.Sprintf("%d waiting, room for %d; %d running", d.JobQueueStatus.PendingRequests, d.JobQueueStatus.RemainingCapacity, d.Batching.Stats.Running)},
+		{"queue", queueText(d)},
 		{"timeouts", fmt.Sprintf("response %ds, startup %ds", d.ResponseTimeout, d.StartupTimeout)},
 	}
 	if d.Error != "" {
@@ -335,6 +335,17 @@ func describeText(io *term.IO, d api.Description) {
 		pairs = append(pairs, [2]string{"output", signature(out)})
 	}
 	io.KeyValues(pairs)
+}
+
+func queueText(d api.Description) string {
+	s := fmt.Sprintf("%d waiting, room for %d; %d running", d.JobQueueStatus.PendingRequests, d.JobQueueStatus.RemainingCapacity, d.Batching.Stats.Running)
+	if d.Batching.MaxQueueTime > 0 {
+		s += fmt.Sprintf("; waits at most %d ms", d.Batching.MaxQueueTime)
+	}
+	if d.UseJobTicket {
+		s += "; only when a worker is free (job ticket)"
+	}
+	return s
 }
 
 func batchingText(d api.Description) string {
