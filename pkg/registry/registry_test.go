@@ -298,6 +298,9 @@ func TestScaleReplansThreads(t *testing.T) {
 	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	var stopOnce sync.Once
+	stopClients := func() { stopOnce.Do(func() { close(stop); wg.Wait() }) }
+	defer stopClients() // also when the test fails early
 	var served atomic.Int64
 	for c := 0; c < 4; c++ { // requests throughout
 		wg.Add(1)
@@ -329,15 +332,16 @@ func TestScaleReplansThreads(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := served.Load()
-		for served.Load() < before+20 { // the new plan serves
-			time.Sleep(time.Millisecond)
+		for deadline := time.Now().Add(10 * time.Second); served.Load() < before+20; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) { // the new plan serves
+				t.Fatalf("%d workers: %d requests answered in 10 s", s.workers, served.Load()-before)
+			}
 		}
 		if got, replans := v.Info().Threads, strings.Count(log.String(), "thread plan changed"); got != s.threads || replans != s.replans {
 			t.Errorf("%d workers: %d threads after %d reloads, want %d after %d", s.workers, got, replans, s.threads, s.replans)
 		}
 	}
-	close(stop)
-	wg.Wait()
+	stopClients()
 
 	fixed, err := r.Register(context.Background(), Spec{Path: irisArchive(t, "2.0", "intraOpThreads: 3\n"), Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true})
 	if err != nil {
