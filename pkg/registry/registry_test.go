@@ -472,8 +472,8 @@ func TestUnbatchableModelSaysWhy(t *testing.T) {
 		t.Fatal(err)
 	}
 	info := v.Info()
-	if info.Batchable || info.Unbatchable != `input "k" is a scalar` {
-		t.Errorf("batchable %v, reason %q", info.Batchable, info.Unbatchable)
+	if info.Unbatchable != `input "k" is a scalar` {
+		t.Errorf("not batchable because %q, want because input \"k\" is a scalar", info.Unbatchable)
 	}
 	if !strings.Contains(log.String(), `level=WARN msg="batch size ignored: each request runs alone" model=alltypes version=1.0 batch_size=4 reason="input \"k\" is a scalar"`) {
 		t.Errorf("no warning in the log:\n%s", log.String())

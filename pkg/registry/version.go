@@ -255,15 +255,19 @@ func (v *Version) newSession(threads int) (*engine.Session, error) {
 }
 
 // replan reloads a model that runs on the CPU when scaling to this many workers changes its
-// thread plan, so that workers × threads stays ≈ cores. Requests keep running on the old session while the
-// new one loads; then new runs go to the new one, and the old one is freed once its runs
-// in flight return. If the new one fails to load, the old one stays, with a warning.
+// thread plan, so that workers × threads stays ≈ cores. Requests keep running on the old
+// session while the new one loads; then new runs go to the new one, and the old one is freed
+// once its runs in flight return. If the new one fails to load, the old one stays, with a
+// warning.
 func (v *Version) replan(workers int) {
 	threads := v.threadPlan(workers)
 	v.mu.Lock()
 	old, current, provider := v.session.Load(), v.threads, v.provider
 	v.mu.Unlock()
-	if old == nil || threads == current || provider != "cpu" {
+	if old == nil || threads == current {
+		return
+	}
+	if provider != "cpu" {
 		return // on a GPU the model's work is not on these threads: not worth a reload
 	}
 	if d, ok := v.handler.(handler.Direct); ok && d.TakesOver() {
@@ -501,16 +505,15 @@ func (v *Version) inferError(client context.Context, err error, timeout time.Dur
 
 // Info is a version as describe shows it.
 type Info struct {
-	State     string
-	Error     string
-	Settings  Settings
-	Provider  string
-	Threads   int
-	LoadTime  time.Duration
-	LoadedAt  time.Time
-	Workers   []batch.WorkerInfo
-	Queue     batch.Stats
-	Batchable bool
+	State    string
+	Error    string
+	Settings Settings
+	Provider string
+	Threads  int
+	LoadTime time.Duration
+	LoadedAt time.Time
+	Workers  []batch.WorkerInfo
+	Queue    batch.Stats
 	// Unbatchable says why the model cannot batch ("" when it can).
 	Unbatchable string
 }
@@ -519,7 +522,7 @@ type Info struct {
 func (v *Version) Info() Info {
 	v.mu.Lock()
 	i := Info{State: v.state, Error: v.lastErr, Settings: v.settings.clone(), Provider: v.provider, Threads: v.threads,
-		LoadTime: v.loadTime, LoadedAt: v.loadedAt, Batchable: v.unbatchable == "", Unbatchable: v.unbatchable}
+		LoadTime: v.loadTime, LoadedAt: v.loadedAt, Unbatchable: v.unbatchable}
 	pool, b := v.pool, v.batcher
 	v.mu.Unlock()
 	if pool != nil {

@@ -377,7 +377,7 @@ func describe(v *registry.Version, isDefault bool, split map[string]int) api.Des
 		Default:        isDefault, State: info.State, Error: info.Error, Handler: v.Handler, ArchiveSHA256: v.Digest,
 		RegisteredAt:      v.RegisteredAt.UTC().Format(timeLayout),
 		ExecutionProvider: info.Provider, IntraOpThreads: info.Threads,
-		Batching: api.Batching{Batchable: info.Batchable, Unbatchable: info.Unbatchable, JobQueueSize: s.JobQueueSize, PreferredBatchSizes: s.PreferredBatchSizes,
+		Batching: api.Batching{Batchable: info.Unbatchable == "", Unbatchable: info.Unbatchable, JobQueueSize: s.JobQueueSize, PreferredBatchSizes: s.PreferredBatchSizes,
 			MaxQueueTime: s.MaxQueueTime, Adaptive: s.AdaptiveBatching, Stats: info.Queue},
 		SettingSources: s.Sources, Inputs: v.Inputs, Outputs: v.Outputs,
 	}
