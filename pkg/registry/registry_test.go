@@ -21,7 +21,7 @@ import (
 	"github.com/tsserve/ts/pkg/handler"
 	"github.com/tsserve/ts/pkg/internal/enginetest"
 	"github.com/tsserve/ts/pkg/internal/testenv"
-	"github.com/tsserve/ts/pkg/onnxgen"
+	"github.com/tsserve/ts/pkg/internal/testmodels"
 	"github.com/tsserve/ts/pkg/tensor"
 )
 
@@ -29,7 +29,14 @@ func TestMain(m *testing.M) { enginetest.Main(m) }
 
 func irisArchive(t testing.TB, version string, yaml string) string {
 	t.Helper()
-	o := archive.PackOptions{ModelName: "iris", Version: version, SerializedFile: testenv.Path("samples/iris/model.onnx"), Handler: "tensor", ExportPath: t.TempDir()}
+	return modelArchive(t, "iris", version, testenv.Path("samples/iris/model.onnx"), yaml)
+}
+
+// modelArchive packs model with the tensor handler and, when yaml is not empty, a
+// model-config.yaml holding it.
+func modelArchive(t testing.TB, name, version, model, yaml string) string {
+	t.Helper()
+	o := archive.PackOptions{ModelName: name, Version: version, SerializedFile: model, Handler: "tensor", ExportPath: t.TempDir()}
 	if yaml != "" {
 		p := filepath.Join(t.TempDir(), "model-config.yaml")
 		os.WriteFile(p, []byte(yaml), 0o644)
@@ -358,16 +365,8 @@ func TestScaleReplansThreads(t *testing.T) {
 // A run that picked the old session just before replan swapped it, and found it closed,
 // runs again on the new one instead of failing.
 func TestRunMovesToTheNewSession(t *testing.T) {
-	model := filepath.Join(t.TempDir(), "slow.onnx")
-	if err := onnxgen.Write(model, onnxgen.Spec{Dim: 512, Out: 2, Depth: 800}); err != nil {
-		t.Fatal(err)
-	}
-	res, err := archive.Pack(context.Background(), archive.PackOptions{ModelName: "slow", SerializedFile: model, Handler: "tensor", ExportPath: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
 	r := newRegistry(t, Defaults{})
-	v, err := r.Register(context.Background(), Spec{Path: res.Path, Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true})
+	v, err := r.Register(context.Background(), Spec{Path: testmodels.SlowArchive(t), Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,17 +456,11 @@ func TestUnbatchable(t *testing.T) {
 // A batch size set for a model that cannot batch is shown as not in effect, with the
 // reason, in Info and in a warning when the model loads.
 func TestUnbatchableModelSaysWhy(t *testing.T) {
-	yaml := filepath.Join(t.TempDir(), "model-config.yaml")
-	os.WriteFile(yaml, []byte("batchSize: 4\n"), 0o644)
-	res, err := archive.Pack(context.Background(), archive.PackOptions{ModelName: "alltypes", Version: "1.0",
-		SerializedFile: testenv.Path("pkg/engine/testdata/alltypes.onnx"), Handler: "tensor", ConfigFile: yaml, ExportPath: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	path := modelArchive(t, "alltypes", "1.0", testenv.Path("pkg/engine/testdata/alltypes.onnx"), "batchSize: 4\n")
 	log, logger := capture()
 	r := New(Options{TempDir: t.TempDir(), Cores: 2, Logger: logger})
 	t.Cleanup(func() { r.Close(context.Background()) })
-	v, err := r.Register(context.Background(), Spec{Path: res.Path, Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true})
+	v, err := r.Register(context.Background(), Spec{Path: path, Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true})
 	if err != nil {
 		t.Fatal(err)
 	}

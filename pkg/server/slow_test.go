@@ -12,8 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tsserve/ts/pkg/archive"
-	"github.com/tsserve/ts/pkg/onnxgen"
+	"github.com/tsserve/ts/pkg/internal/testmodels"
 	"github.com/tsserve/ts/pkg/registry"
 )
 
@@ -22,15 +21,7 @@ import (
 func slowServer(t *testing.T, queue, timeout int) *testServer {
 	t.Helper()
 	ts := emptyServer(t, map[string]string{"job_queue_size": fmt.Sprint(queue)})
-	model := filepath.Join(t.TempDir(), "slow.onnx")
-	if err := onnxgen.Write(model, onnxgen.Spec{Dim: 512, Out: 2, Depth: 800}); err != nil {
-		t.Fatal(err)
-	}
-	res, err := archive.Pack(context.Background(), archive.PackOptions{ModelName: "slow", SerializedFile: model, Handler: "tensor", ExportPath: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Rename(res.Path, filepath.Join(ts.store, "slow.mar"))
+	os.Rename(testmodels.SlowArchive(t), filepath.Join(ts.store, "slow.mar"))
 	exchange{"register", "POST", fmt.Sprintf("/models?url=slow.mar&initial_workers=1&synchronous=true&response_timeout=%d", timeout), "", nil, 200, "", ""}.run(t, ts.management.URL)
 	return ts
 }
