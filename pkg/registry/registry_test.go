@@ -296,7 +296,7 @@ func TestBatchedAnswersMatchDirect(t *testing.T) {
 // Scaling keeps workers × threads ≈ cores: the model is reloaded with the new plan while
 // requests go on, unless the model fixes its intraOpThreads.
 func TestScaleReplansThreads(t *testing.T) {
-	log, logger := capture()
+	log, logger := testenv.NewLog()
 	r := New(Options{TempDir: t.TempDir(), Cores: 4, Logger: logger})
 	t.Cleanup(func() { r.Close(context.Background()) })
 	v, err := r.Register(context.Background(), Spec{Path: irisArchive(t, "1.0", ""), Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true})
@@ -411,29 +411,6 @@ func TestRunMovesToTheNewSession(t *testing.T) {
 	}
 }
 
-// capture is a logger whose text lines can be read while it is in use.
-func capture() (*lockedBuilder, *slog.Logger) {
-	b := &lockedBuilder{}
-	return b, slog.New(slog.NewTextHandler(b, nil))
-}
-
-type lockedBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuilder) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuilder) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func TestUnbatchable(t *testing.T) {
 	batch := []int64{-1, 3}
 	cases := []struct {
@@ -457,7 +434,7 @@ func TestUnbatchable(t *testing.T) {
 // reason, in Info and in a warning when the model loads.
 func TestUnbatchableModelSaysWhy(t *testing.T) {
 	path := modelArchive(t, "alltypes", "1.0", testenv.Path("pkg/engine/testdata/alltypes.onnx"), "batchSize: 4\n")
-	log, logger := capture()
+	log, logger := testenv.NewLog()
 	r := New(Options{TempDir: t.TempDir(), Cores: 2, Logger: logger})
 	t.Cleanup(func() { r.Close(context.Background()) })
 	v, err := r.Register(context.Background(), Spec{Path: path, Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true})

@@ -1,9 +1,7 @@
 package server
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -102,35 +100,17 @@ func churn(t *testing.T, ts *testServer, name string, body []byte, answer string
 	exchange{"serves", "POST", "/predictions/" + name, "", body, 200, "", answer}.run(t, ts.inference.URL)
 }
 
-// logRecorder keeps the levels and messages logged.
-type logRecorder struct {
-	mu      sync.Mutex
-	records []string
-}
-
-func (h *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-func (h *logRecorder) Handle(_ context.Context, r slog.Record) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.records = append(h.records, r.Level.String()+" "+r.Message)
-	return nil
-}
-func (h *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h *logRecorder) WithGroup(string) slog.Handler      { return h }
-
 // TestRefusalsAreNotErrors: a 503 because the model has no worker (as under overload) is
 // logged at Debug, not Error, so a busy server's log is not flooded; a 500 is an error.
 func TestRefusalsAreNotErrors(t *testing.T) {
 	ts := emptyServer(t, nil)
-	rec := &logRecorder{}
-	ts.srv.log = slog.New(rec)
+	log, logger := testenv.NewLog()
+	ts.srv.log = logger
 	exchange{"register, no workers", "POST", "/models?url=iris.mar&initial_workers=0", "", nil, 200, "", ""}.run(t, ts.management.URL)
 	exchange{"no worker", "POST", "/predictions/iris", "application/json", []byte(`[[5.1, 3.5, 1.4, 0.2]]`), 503, "ServiceUnavailableException", "no worker"}.run(t, ts.inference.URL)
 	exchange{"scale, negative", "PUT", "/models/iris?min_worker=-1&synchronous=true", "", nil, 500, "InternalServerException", ""}.run(t, ts.management.URL)
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	got := strings.Join(rec.records, "\n")
-	if !strings.Contains(got, "DEBUG request refused") || strings.Count(got, "ERROR ") != 1 || !strings.Contains(got, "ERROR request failed") {
+	got := log.String()
+	if !strings.Contains(got, `level=DEBUG msg="request refused"`) || strings.Count(got, "level=ERROR ") != 1 || !strings.Contains(got, `level=ERROR msg="request failed"`) {
 		t.Errorf("log records:\n%s\nwant the 503 at DEBUG and only the 500 at ERROR", got)
 	}
 }
