@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -325,6 +327,9 @@ func describeText(io *term.IO, d api.Description) {
 		}
 		pairs = append(pairs, [2]string{"runs on", fmt.Sprintf("%s, %d ONNX Runtime %s, loaded in %d ms", d.ExecutionProvider, d.IntraOpThreads, threads, d.LoadTimeMS)})
 	}
+	for _, line := range setByText(d.SettingSources) {
+		pairs = append(pairs, [2]string{"set by", line})
+	}
 	if d.TrafficWeight != nil {
 		pairs = append(pairs, [2]string{"traffic", fmt.Sprintf("weight %d in the split", *d.TrafficWeight)})
 	}
@@ -335,6 +340,24 @@ func describeText(io *term.IO, d api.Description) {
 		pairs = append(pairs, [2]string{"output", signature(out)})
 	}
 	io.KeyValues(pairs)
+}
+
+// setByText groups the settings that are not at their defaults by where they came from:
+// "model-config.yaml: batchSize, maxBatchDelay", one line per source.
+func setByText(sources map[string]string) []string {
+	bySource := map[string][]string{}
+	for setting, source := range sources {
+		if source != "default" {
+			bySource[source] = append(bySource[source], setting)
+		}
+	}
+	var lines []string
+	for _, source := range slices.Sorted(maps.Keys(bySource)) {
+		settings := bySource[source]
+		slices.Sort(settings)
+		lines = append(lines, source+": "+strings.Join(settings, ", "))
+	}
+	return lines
 }
 
 func queueText(d api.Description) string {

@@ -37,6 +37,10 @@ type Defaults struct {
 	StartupTimeout    time.Duration
 	UnregisterTimeout time.Duration
 	IntraOpThreads    int
+	// Sources says, for a per-model setting (e.g. "jobQueueSize") whose server-wide value
+	// was configured, where that came from, e.g. "job_queue_size (file config.properties)".
+	// A setting not listed has its built-in default.
+	Sources map[string]string
 	// Models is config.properties' per-model settings.
 	Models map[string]map[string]config.ModelConfig
 }
@@ -51,8 +55,26 @@ func DefaultsFrom(cfg *config.Settings) Defaults {
 		StartupWorkers: cfg.DefaultWorkersPerModel, RegisterWorkers: registerWorkers,
 		JobQueueSize: cfg.JobQueueSize, ResponseTimeout: cfg.DefaultResponseTimeout,
 		StartupTimeout: cfg.DefaultStartupTimeout, UnregisterTimeout: cfg.UnregisterModelTimeout,
-		IntraOpThreads: cfg.IntraOpThreads, Models: cfg.Models,
+		IntraOpThreads: cfg.IntraOpThreads, Models: cfg.Models, Sources: serverSources(cfg),
 	}
+}
+
+// serverSources names the server-wide keys behind the per-model settings that were
+// configured (by a flag, the environment or config.properties) rather than left at their
+// defaults.
+func serverSources(cfg *config.Settings) map[string]string {
+	keys := map[string]string{
+		"minWorkers": "default_workers_per_model", "maxWorkers": "default_workers_per_model",
+		"jobQueueSize": "job_queue_size", "responseTimeout": "default_response_timeout",
+		"startupTimeout": "default_startup_timeout", "intraOpThreads": "intra_op_threads",
+	}
+	sources := map[string]string{}
+	for setting, key := range keys {
+		if src := cfg.Source(key); src != "" && src != "default" {
+			sources[setting] = key + " (" + src + ")"
+		}
+	}
+	return sources
 }
 
 // Options configure a registry.

@@ -144,6 +144,37 @@ func TestSettingsPrecedence(t *testing.T) {
 	}
 }
 
+// A server-wide setting that was configured (config.properties, the environment, a flag)
+// is the source describe names, not "default".
+func TestServerSettingSources(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "config.properties")
+	os.WriteFile(file, []byte("job_queue_size=7\ndefault_workers_per_model=3\n"), 0o644)
+	cfg, err := config.Load(config.Inputs{ConfigFile: file, Flags: map[string]string{"intra_op_threads": "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRegistry(t, DefaultsFrom(cfg))
+	v, err := r.Register(context.Background(), Spec{Path: irisArchive(t, "1.0", "batchSize: 4\n"), Synchronous: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := v.Settings()
+	for key, want := range map[string]string{
+		"jobQueueSize":    "job_queue_size (file " + file + ")",
+		"minWorkers":      "default_workers_per_model (file " + file + ")",
+		"intraOpThreads":  "intra_op_threads (--intra-op-threads)",
+		"responseTimeout": FromDefault,
+		"batchSize":       FromYAML,
+	} {
+		if s.Sources[key] != want {
+			t.Errorf("%s from %q, want %q", key, s.Sources[key], want)
+		}
+	}
+	if s.JobQueueSize != 7 || s.MinWorkers != 3 || s.IntraOpThreads != 1 {
+		t.Errorf("job queue %d, workers %d, threads %d; want 7, 3, 1", s.JobQueueSize, s.MinWorkers, s.IntraOpThreads)
+	}
+}
+
 // TorchServe's model-config.yaml names for the queue policy: clientTimeoutInMills is
 // maxQueueTime unless that is set too; useJobTicket turns the job ticket on.
 func TestTorchServeQueueKeys(t *testing.T) {

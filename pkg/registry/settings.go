@@ -94,6 +94,9 @@ func resolveSettings(d Defaults, props *config.ModelConfig, y *modelYAML, o Over
 	}
 	pick := func(key string, dst *int, def int, reg, yml, prop *int) {
 		*dst, s.Sources[key] = def, FromDefault
+		if src, ok := d.Sources[key]; ok {
+			s.Sources[key] = src
+		}
 		if prop != nil {
 			*dst, s.Sources[key] = *prop, FromProperties
 		}
