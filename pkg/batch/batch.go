@@ -86,6 +86,9 @@ type Batcher struct {
 	workers  int
 	closed   bool
 	stats    stats
+	// unbatchable says why batching stopped while serving ("" while it goes on): the model's
+	// outputs did not follow the stacked inputs.
+	unbatchable string
 	// inline runs a lone request on its caller's goroutine (set by the pool).
 	inline func(ctx context.Context, limit time.Duration, inputs []*tensor.Tensor, items int64) ([]*tensor.Tensor, error)
 }
@@ -108,6 +111,31 @@ func New(cfg Config, batchable bool, clock Clock) *Batcher {
 
 // Config returns the settings in effect.
 func (b *Batcher) Config() Config { return b.cfg }
+
+// batchSize is the most items a batch may hold now: 1 once batching has stopped.
+func (b *Batcher) batchSize() int {
+	if b.unbatchable != "" {
+		return 1
+	}
+	return b.cfg.BatchSize
+}
+
+// StopBatching makes every later batch hold one request: the model's outputs do not follow
+// the stacked inputs (why says how). The first reason is kept.
+func (b *Batcher) StopBatching(why string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.unbatchable == "" {
+		b.unbatchable = why
+	}
+}
+
+// Unbatchable says why batching stopped while serving, or "" while it goes on.
+func (b *Batcher) Unbatchable() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.unbatchable
+}
 
 // signal wakes every waiting worker (rare events: workers or closing change).
 func (b *Batcher) signal() {
@@ -186,7 +214,7 @@ func (b *Batcher) Submit(ctx context.Context, inputs []*tensor.Tensor, priority 
 	case b.workers == 0:
 		b.mu.Unlock()
 		return nil, ErrNoWorker
-	case len(b.queue) >= b.cfg.QueueSize, b.cfg.JobTicket && len(b.queue) >= (b.workers-b.inflight)*b.cfg.BatchSize:
+	case len(b.queue) >= b.cfg.QueueSize, b.cfg.JobTicket && len(b.queue) >= (b.workers-b.inflight)*b.batchSize():
 		b.mu.Unlock()
 		return nil, ErrQueueFull
 	}
@@ -267,7 +295,7 @@ func (b *Batcher) after(d time.Duration) (<-chan time.Time, func()) {
 // it queued with nothing else: batching is off, or it fills a batch, or nothing asks to hold
 // it (an idle model, or a zero or adaptive delay with no hold target).
 func (b *Batcher) goesAlone(items int64) bool {
-	if b.cfg.BatchSize == 1 || items >= int64(b.cfg.BatchSize) {
+	if b.batchSize() == 1 || items >= int64(b.batchSize()) {
 		return true
 	}
 	if b.holdTarget() > 0 {
@@ -370,7 +398,7 @@ func (b *Batcher) form(now time.Time) ([]*Job, time.Duration) {
 		return nil, 0 // nothing to do, or every run slot is taken (by inline runs)
 	}
 	head := b.queue[0]
-	if head.items < 0 || head.items >= int64(b.cfg.BatchSize) || b.cfg.BatchSize == 1 {
+	if head.items < 0 || head.items >= int64(b.batchSize()) || b.batchSize() == 1 {
 		return b.take([]int{0}), 0
 	}
 	// the jobs that can join the head's batch, in queue order, up to the batch size
@@ -380,13 +408,13 @@ func (b *Batcher) form(now time.Time) ([]*Job, time.Duration) {
 		if j.key != head.key || j.items < 0 {
 			continue
 		}
-		if items+j.items > int64(b.cfg.BatchSize) {
+		if items+j.items > int64(b.batchSize()) {
 			break
 		}
 		picks = append(picks, i)
 		items += j.items
 	}
-	if idle := int64(b.workers - b.inflight); items < int64(b.cfg.BatchSize) && idle > 1 {
+	if idle := int64(b.workers - b.inflight); items < int64(b.batchSize()) && idle > 1 {
 		// Short of a full batch, leave the other free workers their share, so that they
 		// run batches of similar size rather than one large and several small ones.
 		share := (items + idle - 1) / idle
@@ -399,7 +427,7 @@ func (b *Batcher) form(now time.Time) ([]*Job, time.Duration) {
 			}
 		}
 	}
-	if items >= int64(b.cfg.BatchSize) {
+	if items >= int64(b.batchSize()) {
 		return b.take(picks), 0
 	}
 	if hold := b.holdTarget(); hold > 0 && items >= hold {
@@ -503,6 +531,56 @@ func (bt *Batch) Context() (context.Context, context.CancelFunc) {
 		}
 		cancel()
 	}
+}
+
+// Mismatch says how outputs of a run on the stacked inputs fail to follow the batch (each
+// output's first dimension must be the batch's items), or "" when they follow it.
+func (bt *Batch) Mismatch(outputs []*tensor.Tensor, names []string) string {
+	if len(bt.Jobs) < 2 {
+		return ""
+	}
+	items := bt.Items()
+	for i, out := range outputs {
+		name := fmt.Sprint(i)
+		if i < len(names) {
+			name = fmt.Sprintf("%q", names[i])
+		}
+		switch {
+		case len(out.Shape) == 0:
+			return fmt.Sprintf("output %s was a scalar for a batch of %d items", name, items)
+		case out.Shape[0] != items:
+			return fmt.Sprintf("output %s had %d rows for a batch of %d items", name, out.Shape[0], items)
+		}
+	}
+	return ""
+}
+
+// Alone is how to run one job of the batch by itself: its inputs, its context and how long
+// its run may take.
+func (bt *Batch) Alone(k int, now time.Time) ([]*tensor.Tensor, context.Context, time.Duration) {
+	j := bt.Jobs[k]
+	var limit time.Duration
+	if !j.deadline.IsZero() {
+		limit = max(j.deadline.Sub(now), time.Nanosecond)
+	}
+	return j.inputs, j.ctx, limit
+}
+
+// FinishEach hands each job the outputs (or error) of its own run, after the batch's jobs
+// were run one at a time, and frees the worker's slot.
+func (bt *Batch) FinishEach(outputs [][]*tensor.Tensor, errs []error, runTime time.Duration) {
+	for k, j := range bt.Jobs {
+		j.done <- result{outputs: outputs[k], err: errs[k]}
+	}
+	bt.b.mu.Lock()
+	bt.b.inflight--
+	for _, j := range bt.Jobs {
+		bt.b.stats.batch(max(j.items, 1), runTime/time.Duration(len(bt.Jobs)))
+	}
+	if len(bt.b.queue) > 0 {
+		bt.b.wake()
+	}
+	bt.b.mu.Unlock()
 }
 
 // Finish hands each job its share of the outputs (or err) and frees the worker's slot.

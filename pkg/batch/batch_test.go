@@ -435,6 +435,76 @@ func TestIncompatibleShapesNotMixed(t *testing.T) {
 	}
 }
 
+// A model whose outputs do not follow the stacked inputs (here a second output sums the
+// batch's rows: one row whatever the batch) cannot share its run among requests: the batch's
+// requests each run alone and get their own answer, and batching stops for the model.
+func TestBatchingStopsWhenOutputsDoNotFollowIt(t *testing.T) {
+	b := New(Config{BatchSize: 4, MaxDelay: time.Hour, QueueSize: 100}, true, newFakeClock())
+	r := &recorder{hold: make(chan struct{})}
+	total := func(ctx context.Context, limit time.Duration, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+		out, err := r.run(ctx, limit, in)
+		if err != nil {
+			return nil, err
+		}
+		v, _ := tensor.Values[float32](in[0])
+		sum := make([]float32, 2)
+		for i, x := range v {
+			sum[i%2] += x
+		}
+		return append(out, tensor.New([]int64{1, 2}, sum)), nil
+	}
+	p := NewPool(b, total, slog.New(slog.DiscardHandler))
+	p.OutputNames = []string{"y", "total"}
+	p.Scale(1)
+	t.Cleanup(func() { p.Scale(0) })
+
+	busy := submit(b, context.Background(), row(1), 0)
+	waitFor(t, "the worker busy", func() bool { return r.running.Load() == 1 })
+	var rest []chan submitted
+	for i := range 3 {
+		rest = append(rest, submit(b, context.Background(), row(float32(10+i)), 0))
+	}
+	waitFor(t, "3 queued", func() bool { return b.Pending() == 3 })
+	r.release()
+	<-busy
+	for i, ch := range rest {
+		res := <-ch
+		if res.err != nil {
+			t.Fatalf("request %d: %v", i, res.err)
+		}
+		x := float32(10 + i)
+		y, _ := tensor.Values[float32](res.out[0])
+		sum, _ := tensor.Values[float32](res.out[1])
+		if !slices.Equal(y, []float32{2 * x, 2 * x}) || !slices.Equal(sum, []float32{x, x}) {
+			t.Errorf("request %d got y %v, total %v; want its own run's", i, y, sum)
+		}
+	}
+	if got := r.batches(); !slices.Equal(got, []int64{1, 3, 1, 1, 1}) {
+		t.Errorf("runs %v, want [1 3 1 1 1]: the batch of 3, then each of its requests alone", got)
+	}
+	if why, want := b.Unbatchable(), `output "total" had 1 rows for a batch of 3 items`; why != want {
+		t.Errorf("Unbatchable() = %q, want %q", why, want)
+	}
+
+	// from now on every request runs alone
+	r.mu.Lock()
+	r.hold = make(chan struct{})
+	r.mu.Unlock()
+	busy = submit(b, context.Background(), row(1), 0)
+	waitFor(t, "the worker busy", func() bool { return r.running.Load() == 1 })
+	a, c := submit(b, context.Background(), row(2), 0), submit(b, context.Background(), row(3), 0)
+	waitFor(t, "2 queued", func() bool { return b.Pending() == 2 })
+	r.release()
+	for _, ch := range []chan submitted{busy, a, c} {
+		if res := <-ch; res.err != nil {
+			t.Fatal(res.err)
+		}
+	}
+	if got := r.batches(); !slices.Equal(got[5:], []int64{1, 1, 1}) {
+		t.Errorf("runs after batching stopped %v, want [1 1 1]", got[5:])
+	}
+}
+
 func TestWorkerPanicReplaced(t *testing.T) {
 	b, p, r, _ := setup(t, Config{BatchSize: 1, QueueSize: 10}, 1)
 	// the first request runs on its caller's goroutine (the model is idle); the second

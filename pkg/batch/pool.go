@@ -2,6 +2,7 @@ package batch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -49,6 +50,8 @@ type Pool struct {
 	// OnBatch, if set, is called after each batch with its size and run time. Set it before
 	// the first Scale: from then on requests run.
 	OnBatch func(items int64, queued []time.Duration, run time.Duration, err error)
+	// OutputNames are the model's output names, for messages. Set it before the first Scale.
+	OutputNames []string
 
 	mu       sync.Mutex
 	workers  []*worker
@@ -155,15 +158,22 @@ func (p *Pool) loop(ctx context.Context, w *worker, delay time.Duration) {
 func (p *Pool) runBatch(w *worker, bt *Batch) (panicked bool) {
 	start := p.clock.Now()
 	var outputs []*tensor.Tensor
+	var each [][]*tensor.Tensor // set when the batch's jobs ran one at a time
+	var errs []error
 	var err error
 	defer func() {
 		if r := recover(); r != nil {
-			panicked = true
+			panicked, each = true, nil
 			err = fmt.Errorf("%w: %v", ErrWorkerDied, r)
 			p.log.Error("worker panicked", "worker", w.info.ID, "panic", r, "stack", string(debug.Stack()))
 		}
 		run := p.clock.Now().Sub(start)
-		bt.Finish(outputs, run, err)
+		if each != nil {
+			bt.FinishEach(each, errs, run)
+			err = errors.Join(errs...)
+		} else {
+			bt.Finish(outputs, run, err)
+		}
 		p.mu.Lock()
 		w.info.Batches++
 		if err != nil {
@@ -184,6 +194,21 @@ func (p *Pool) runBatch(w *worker, bt *Batch) (panicked bool) {
 	ctx, cancel := bt.Context()
 	defer cancel()
 	outputs, err = p.run(ctx, bt.Limit(p.clock.Now()), inputs)
+	if err != nil {
+		return false
+	}
+	if why := bt.Mismatch(outputs, p.OutputNames); why != "" {
+		// The model's outputs do not follow its batch dimension (e.g. detections counted
+		// over the whole batch): the stacked run cannot be split among the requests. Batch
+		// no more, and run each request of this batch by itself.
+		p.b.StopBatching(why)
+		p.log.Warn("batching stopped: the model's outputs do not follow the batch; each request now runs alone", "reason", why)
+		each, errs = make([][]*tensor.Tensor, len(bt.Jobs)), make([]error, len(bt.Jobs))
+		for k := range bt.Jobs {
+			in, jctx, limit := bt.Alone(k, p.clock.Now())
+			each[k], errs[k] = p.run(jctx, limit, in)
+		}
+	}
 	return false
 }
 

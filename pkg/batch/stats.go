@@ -69,14 +69,14 @@ func (b *Batcher) delay() time.Duration {
 // the requests in flight at once (Little's law), up to the batch size. Below 2 (serial
 // clients) nothing is held: no company would come.
 func (b *Batcher) holdTarget() int64 {
-	if !b.cfg.Adaptive || b.cfg.BatchSize < 2 || b.cfg.MaxDelay <= 0 {
+	if !b.cfg.Adaptive || b.batchSize() < 2 || b.cfg.MaxDelay <= 0 {
 		return 0
 	}
 	share := int64(b.stats.concurrency()) / int64(max(b.workers, 1))
 	if share < 2 {
 		return 0
 	}
-	return min(share, int64(b.cfg.BatchSize))
+	return min(share, int64(b.batchSize()))
 }
 
 // adaptiveDelay: the expected time for the rows missing from the hold target to arrive at

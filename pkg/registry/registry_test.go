@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -477,6 +478,57 @@ func TestUnbatchableModelSaysWhy(t *testing.T) {
 		t.Errorf("not batchable because %q, want because input \"k\" is a scalar", info.Unbatchable)
 	}
 	if !strings.Contains(log.String(), `level=WARN msg="batch size ignored: each request runs alone" model=alltypes version=1.0 batch_size=4 reason="input \"k\" is a scalar"`) {
+		t.Errorf("no warning in the log:\n%s", log.String())
+	}
+}
+
+// A real model whose output does not follow the stacked inputs (liar.onnx declares y as
+// [batch, 3] but returns Concat(x, x), twice the rows): every request still gets its own
+// answer, batching stops, and Info and the log say why.
+func TestBatchingStopsForAModelThatDoesNotFollowIt(t *testing.T) {
+	path := modelArchive(t, "liar", "1.0", testenv.Path("pkg/engine/testdata/liar.onnx"), "batchSize: 8\nmaxBatchDelay: 20\n")
+	log, logger := testenv.NewLog()
+	r := New(Options{TempDir: t.TempDir(), Cores: 2, Logger: logger})
+	t.Cleanup(func() { r.Close(context.Background()) })
+	v, err := r.Register(context.Background(), Spec{Path: path, Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if why := v.Info().Unbatchable; why != "" {
+		t.Fatalf("batching off before serving: %s", why)
+	}
+	for round := 0; round < 50 && v.Info().Unbatchable == ""; round++ {
+		var wg sync.WaitGroup
+		for c := 0; c < 16; c++ {
+			wg.Add(1)
+			go func(c int) {
+				defer wg.Done()
+				x := []float32{float32(c), float32(round), 1}
+				body, _ := json.Marshal([][]float32{x})
+				res, err := v.Infer(context.Background(), &handler.Request{Inputs: []handler.Input{{Name: "body", Data: body}}}, 0)
+				if err != nil {
+					t.Errorf("client %d: %v", c, err)
+					return
+				}
+				var got struct {
+					Outputs []struct {
+						Shape []int64
+						Data  []float32
+					}
+				}
+				json.Unmarshal(res.Body, &got)
+				if want := append(slices.Clone(x), x...); len(got.Outputs) != 1 || !slices.Equal(got.Outputs[0].Shape, []int64{2, 3}) || !slices.Equal(got.Outputs[0].Data, want) {
+					t.Errorf("client %d got %s, want y [2,3] %v", c, res.Body, want)
+				}
+			}(c)
+		}
+		wg.Wait()
+	}
+	want := `stopped while serving: output "y" had `
+	if why := v.Info().Unbatchable; !strings.HasPrefix(why, want) {
+		t.Fatalf("Unbatchable = %q, want it to start %q", why, want)
+	}
+	if !strings.Contains(log.String(), `level=WARN msg="batching stopped: the model's outputs do not follow the batch; each request now runs alone" model=liar version=1.0 reason="output \"y\" had `) {
 		t.Errorf("no warning in the log:\n%s", log.String())
 	}
 }

@@ -156,6 +156,9 @@ func (v *Version) Scale(ctx context.Context, minWorkers, maxWorkers int) error {
 	v.mu.Lock()
 	if v.pool == nil {
 		v.pool = batch.NewPool(v.batcher, v.runFor, v.reg.log.With("model", v.Name, "version", v.Version))
+		for _, out := range v.Outputs {
+			v.pool.OutputNames = append(v.pool.OutputNames, out.Name)
+		}
 		if on := v.reg.opts.OnBatch; on != nil {
 			v.pool.OnBatch = func(items int64, queued []time.Duration, run time.Duration, err error) {
 				on(v.Name, v.Version, items, queued, run, err)
@@ -530,6 +533,9 @@ func (v *Version) Info() Info {
 	}
 	if b != nil {
 		i.Queue = b.Stats()
+		if why := b.Unbatchable(); why != "" && i.Unbatchable == "" {
+			i.Unbatchable = "stopped while serving: " + why
+		}
 	} else {
 		i.Queue.Remaining = i.Settings.JobQueueSize
 	}
