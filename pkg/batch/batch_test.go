@@ -505,6 +505,75 @@ func TestBatchingStopsWhenOutputsDoNotFollowIt(t *testing.T) {
 	}
 }
 
+// heldBatch runs a batch of the three given rows on one worker of a batcher whose run fails
+// as failing says, and returns each request's result and the rows of every run.
+func heldBatch(t *testing.T, failing func(rows int64, values []float32) bool, rows ...float32) (*Batcher, []submitted, []int64) {
+	b := New(Config{BatchSize: 4, MaxDelay: time.Hour, QueueSize: 100}, true, newFakeClock())
+	r := &recorder{hold: make(chan struct{})}
+	run := func(ctx context.Context, limit time.Duration, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+		out, err := r.run(ctx, limit, in)
+		if v, _ := tensor.Values[float32](in[0]); err == nil && failing(in[0].Shape[0], v) {
+			return nil, errors.New("run model: bad input")
+		}
+		return out, err
+	}
+	p := NewPool(b, run, slog.New(slog.DiscardHandler))
+	p.Scale(1)
+	t.Cleanup(func() { p.Scale(0) })
+	busy := submit(b, context.Background(), row(1), 0)
+	waitFor(t, "the worker busy", func() bool { return r.running.Load() == 1 })
+	var chans []chan submitted
+	for i, v := range rows {
+		chans = append(chans, submit(b, context.Background(), row(v), 0))
+		waitFor(t, "queued", func() bool { return b.Pending() == i+1 })
+	}
+	r.release()
+	<-busy
+	var results []submitted
+	for _, ch := range chans {
+		results = append(results, <-ch)
+	}
+	return b, results, r.batches()[1:]
+}
+
+// A batch whose run fails because of one request's values: each request runs alone, so
+// only that one fails, and batching goes on.
+func TestFailedBatchFailsOnlyTheFaultyRequest(t *testing.T) {
+	negative := func(_ int64, v []float32) bool { return slices.ContainsFunc(v, func(x float32) bool { return x < 0 }) }
+	b, results, runs := heldBatch(t, negative, 2, -3, 4)
+	for i, res := range results {
+		if wantErr := i == 1; (res.err != nil) != wantErr {
+			t.Errorf("request %d: error %v, want an error: %v", i, res.err, wantErr)
+		}
+	}
+	if v, _ := tensor.Values[float32](results[2].out[0]); !slices.Equal(v, []float32{8, 8}) {
+		t.Errorf("request 2 got %v, want [8 8]", v)
+	}
+	if !slices.Equal(runs, []int64{3, 1, 1, 1}) {
+		t.Errorf("runs %v, want [3 1 1 1]: the batch, then each request alone", runs)
+	}
+	if why := b.Unbatchable(); why != "" {
+		t.Errorf("batching stopped (%s); a faulty request is no reason to", why)
+	}
+}
+
+// A model that fails on any batch of more than one row (a fixed reshape) but runs each
+// request alone: every request gets its answer, and batching stops.
+func TestModelFailingOnBatchesStopsBatching(t *testing.T) {
+	b, results, runs := heldBatch(t, func(rows int64, _ []float32) bool { return rows > 1 }, 2, 3, 4)
+	for i, res := range results {
+		if res.err != nil {
+			t.Errorf("request %d: %v", i, res.err)
+		}
+	}
+	if !slices.Equal(runs, []int64{3, 1, 1, 1}) {
+		t.Errorf("runs %v, want [3 1 1 1]", runs)
+	}
+	if why, want := b.Unbatchable(), "a batch of 3 items failed where each of its requests ran alone (run model: bad input)"; why != want {
+		t.Errorf("Unbatchable() = %q, want %q", why, want)
+	}
+}
+
 func TestWorkerPanicReplaced(t *testing.T) {
 	b, p, r, _ := setup(t, Config{BatchSize: 1, QueueSize: 10}, 1)
 	// the first request runs on its caller's goroutine (the model is idle); the second

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -194,22 +195,45 @@ func (p *Pool) runBatch(w *worker, bt *Batch) (panicked bool) {
 	ctx, cancel := bt.Context()
 	defer cancel()
 	outputs, err = p.run(ctx, bt.Limit(p.clock.Now()), inputs)
-	if err != nil {
+	if len(bt.Jobs) < 2 {
 		return false
 	}
-	if why := bt.Mismatch(outputs, p.OutputNames); why != "" {
+	switch {
+	case err == nil:
+		why := bt.Mismatch(outputs, p.OutputNames)
+		if why == "" {
+			return false
+		}
 		// The model's outputs do not follow its batch dimension (e.g. detections counted
-		// over the whole batch): the stacked run cannot be split among the requests. Batch
-		// no more, and run each request of this batch by itself.
+		// over the whole batch): the stacked run cannot be shared out. Batch no more, and
+		// run each request of this batch by itself.
 		p.b.StopBatching(why)
 		p.log.Warn("batching stopped: the model's outputs do not follow the batch; each request now runs alone", "reason", why)
-		each, errs = make([][]*tensor.Tensor, len(bt.Jobs)), make([]error, len(bt.Jobs))
-		for k := range bt.Jobs {
-			in, jctx, limit := bt.Alone(k, p.clock.Now())
-			each[k], errs[k] = p.run(jctx, limit, in)
+		each, errs = p.runEach(bt)
+	case !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded):
+		// The stacked run failed: one request's values may be at fault (a token id past the
+		// vocabulary), or the model may not run batches at all (a fixed reshape). Each
+		// request runs alone, so that only a faulty one fails.
+		batchErr := err
+		each, errs = p.runEach(bt)
+		if slices.ContainsFunc(errs, func(e error) bool { return e != nil }) {
+			return false
 		}
+		why := fmt.Sprintf("a batch of %d items failed where each of its requests ran alone (%v)", bt.Items(), batchErr)
+		p.b.StopBatching(why)
+		p.log.Warn("batching stopped: the model fails on batches; each request now runs alone", "reason", why)
 	}
 	return false
+}
+
+// runEach runs each job of the batch by itself, with its own context and time limit.
+func (p *Pool) runEach(bt *Batch) ([][]*tensor.Tensor, []error) {
+	outputs, errs := make([][]*tensor.Tensor, len(bt.Jobs)), make([]error, len(bt.Jobs))
+	for k := range bt.Jobs {
+		in, ctx, limit := bt.Alone(k, p.clock.Now())
+		outputs[k], errs[k] = p.run(ctx, limit, in)
+	}
+	return outputs, errs
 }
 
 var fibonacci = []int{0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610, 987, 1597}

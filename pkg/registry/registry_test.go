@@ -533,6 +533,54 @@ func TestBatchingStopsForAModelThatDoesNotFollowIt(t *testing.T) {
 	}
 }
 
+// Under load on real models, a batch that fails to run costs only its faulty requests:
+// lookup.onnx fails on an id past its table (one client sends one); onerow.onnx fails on any
+// batch (it reshapes to a fixed [1, 3]) and stops batching.
+func TestFailedBatchesUnderLoad(t *testing.T) {
+	cases := []struct {
+		model, body, bad string
+		stops            bool
+	}{
+		{"lookup", "[[1, 2, 3, 9]]", "[[1, 2, 3, 10]]", false},
+		{"onerow", "[[1, 2, 3]]", "", true},
+	}
+	for _, c := range cases {
+		t.Run(c.model, func(t *testing.T) {
+			path := modelArchive(t, c.model, "1.0", testenv.Path("pkg/engine/testdata/"+c.model+".onnx"), "batchSize: 8\nmaxBatchDelay: 20\n")
+			r := newRegistry(t, Defaults{})
+			v, err := r.Register(context.Background(), Spec{Path: path, Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for round := 0; round < 20; round++ {
+				var wg sync.WaitGroup
+				for client := 0; client < 16; client++ {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						body := c.body
+						if client == 0 && c.bad != "" {
+							body = c.bad
+						}
+						_, err := v.Infer(context.Background(), &handler.Request{Inputs: []handler.Input{{Name: "body", Data: []byte(body)}}}, 0)
+						if bad := body == c.bad; (err != nil) != bad {
+							t.Errorf("round %d, client %d (%s): error %v, want one: %v", round, client, body, err, bad)
+						}
+					}()
+				}
+				wg.Wait()
+			}
+			info := v.Info()
+			if stopped := info.Unbatchable != ""; stopped != c.stops {
+				t.Errorf("batching stopped: %v (%q), want %v", stopped, info.Unbatchable, c.stops)
+			}
+			if !c.stops && info.Queue.MeanBatchItems <= 1 {
+				t.Errorf("no batching happened: %+v", info.Queue)
+			}
+		})
+	}
+}
+
 func TestParseMemAvailable(t *testing.T) {
 	cases := []struct {
 		text string

@@ -4,7 +4,8 @@
 alltypes.onnx: for each element type T in float32, float16, float64, int64, int32, int8,
 uint8 and bool, an input "x:T" (a name with a colon, as TensorFlow exports) of shape
 [batch, 3] and an output "y:T" = Identity(x), plus an int64 scalar input "k" and an output
-"k_twice" = k + k. Run: /usr/bin/python3 pkg/engine/testdata/make_models.py
+"k_twice" = k + k; liar.onnx, lookup.onnx and onerow.onnx are described below. Run:
+/usr/bin/python3 pkg/engine/testdata/make_models.py
 """
 import os
 
@@ -42,3 +43,27 @@ liar = helper.make_model(helper.make_graph([helper.make_node("Concat", ["x", "x"
                          opset_imports=[helper.make_opsetid("", 13)], producer_name="ts-tests")
 liar.ir_version = 8
 onnx.save(liar, os.path.join(here, "liar.onnx"))
+
+# lookup.onnx: y = Gather(table, ids) for int64 ids [batch, 4] into a [10, 2] table, as an
+# embedding layer does: an id past 9 makes the run fail, for that request's batch.
+ids = helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", 4])
+emb = helper.make_tensor_value_info("emb", TensorProto.FLOAT, ["batch", 4, 2])
+table = helper.make_tensor("table", TensorProto.FLOAT, [10, 2], [float(i) for i in range(20)])
+lookup = helper.make_model(helper.make_graph([helper.make_node("Gather", ["table", "ids"], ["emb"], axis=0)], "lookup",
+                                             [ids], [emb], initializer=[table]),
+                           opset_imports=[helper.make_opsetid("", 13)], producer_name="ts-tests")
+lookup.ir_version = 8
+onnx.checker.check_model(lookup)
+onnx.save(lookup, os.path.join(here, "lookup.onnx"))
+
+# onerow.onnx: declares x and y as [batch, 3] but reshapes to a fixed [1, 3], as models
+# exported with a hard-coded batch of 1 do: any batch of more than one row fails to run.
+x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3])
+y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 3])
+shape = helper.make_tensor("shape", TensorProto.INT64, [2], [1, 3])
+onerow = helper.make_model(helper.make_graph([helper.make_node("Reshape", ["x", "shape"], ["y"])], "onerow",
+                                             [x], [y], initializer=[shape]),
+                           opset_imports=[helper.make_opsetid("", 13)], producer_name="ts-tests")
+onerow.ir_version = 8
+onnx.checker.check_model(onerow)
+onnx.save(onerow, os.path.join(here, "onerow.onnx"))
