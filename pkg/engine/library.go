@@ -63,6 +63,7 @@ func Init(candidates []Candidate) (*Library, error) {
 			continue
 		}
 		current = &Library{Path: c.Path, Source: c.Source, Version: ort.GetVersion(), Providers: probeProviders()}
+		_ = ort.SetEnvironmentLogLevel(runtimeLogLevel)
 		return current, nil
 	}
 	return nil, &LoadError{Tried: tried}
@@ -103,6 +104,25 @@ func tryLoad(path string) error {
 	return nil
 }
 
+// runtimeLogLevel is the least severe of ONNX Runtime's own log lines that it prints.
+var runtimeLogLevel ort.LoggingLevel = ort.LoggingLevelError
+
+// SetRuntimeLogging sets which of ONNX Runtime's own log lines reach stderr, outside ts's
+// log: with verbose, its warnings and errors; otherwise only fatal ones, since every error of
+// a load or a run is returned, and so logged by ts and answered to the client, anyway.
+func SetRuntimeLogging(verbose bool) error {
+	initMu.Lock()
+	defer initMu.Unlock()
+	runtimeLogLevel = ort.LoggingLevelFatal
+	if verbose {
+		runtimeLogLevel = ort.LoggingLevelWarning
+	}
+	if current == nil {
+		return nil
+	}
+	return ort.SetEnvironmentLogLevel(runtimeLogLevel)
+}
+
 // oneLine folds a multi-line library message into one line.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
@@ -113,7 +133,7 @@ func oneLine(s string) string {
 func probeProviders() []string {
 	// A missing provider is the normal case here: keep ONNX Runtime from logging it.
 	_ = ort.SetEnvironmentLogLevel(ort.LoggingLevelFatal)
-	defer ort.SetEnvironmentLogLevel(ort.LoggingLevelError)
+	defer ort.SetEnvironmentLogLevel(runtimeLogLevel)
 	providers := []string{"cpu"}
 	probes := []struct {
 		name string

@@ -218,3 +218,32 @@ func TestSIGTERMDrains(t *testing.T) {
 		t.Errorf("exit after SIGTERM: %v\n%s", err, srv.Log())
 	}
 }
+
+// ONNX Runtime prints its own error lines to stderr, apart from ts's log: a failed run shows
+// once, in ts's log (and the answer), unless --log-level debug lets them through too.
+func TestRuntimeLogLines(t *testing.T) {
+	store := t.TempDir()
+	pack(t, store, "lookup", "1.0", testenv.Path("pkg/engine/testdata/lookup.onnx"))
+	for _, c := range []struct {
+		level   string
+		runtime bool
+	}{{"info", false}, {"debug", true}} {
+		srv := testenv.StartServer(t, "--model-store", store, "--models", "lookup=lookup-1.0.mar", "--workers", "1", "--log-level", c.level)
+		srv.WaitHealthy(t)
+		b := mustStatus(t, "POST", srv.Inference+"/predictions/lookup", []byte("[[1, 2, 3, 12]]"), 503)
+		if !strings.Contains(string(b), "indices element out of data bounds") {
+			t.Errorf("the answer does not say why: %s", b)
+		}
+		for deadline := time.Now().Add(5 * time.Second); !strings.Contains(srv.Log(), `msg="request failed"`) && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		log := srv.Log()
+		if !strings.Contains(log, `level=ERROR msg="request failed" method=POST uri=/predictions/lookup code=503`) {
+			t.Errorf("--log-level %s: ts did not log the failure:\n%s", c.level, log)
+		}
+		if got := strings.Contains(log, "[E:onnxruntime"); got != c.runtime {
+			t.Errorf("--log-level %s: ONNX Runtime's own error line shown: %v, want %v:\n%s", c.level, got, c.runtime, log)
+		}
+		srv.Stop(t)
+	}
+}

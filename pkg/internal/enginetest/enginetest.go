@@ -18,5 +18,6 @@ func Main(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "these tests need ONNX Runtime (run 'make setup'):", err)
 		os.Exit(1)
 	}
+	engine.SetRuntimeLogging(false) // as ts serves: the tests' failing runs need not print
 	os.Exit(m.Run())
 }
