@@ -39,6 +39,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "engine tests need ONNX Runtime (run 'make setup'):", err)
 		os.Exit(1)
 	}
+	SetRuntimeLogging(false) // as ts serves: the tests' failing runs need not print
 	os.Exit(m.Run())
 }
 
@@ -414,6 +415,29 @@ func TestWrongDeclaredShape(t *testing.T) {
 		if v, _ := tensor.Values[float32](out[0]); !slices.Equal(out[0].Shape, []int64{2, 3}) || !slices.Equal(v, []float32{1, 2, 3, 1, 2, 3}) {
 			t.Errorf("run %d: %v %v", i, out[0].Shape, v)
 		}
+	}
+	if !s.noPrealloc.Load() {
+		t.Error("outputs are still allocated from the declared shapes, which the model does not follow")
+	}
+}
+
+// TestFailedRunKeepsPrealloc: a run that fails on its values (an id past lookup.onnx's
+// table) fails without preallocation too; the session keeps allocating its outputs.
+func TestFailedRunKeepsPrealloc(t *testing.T) {
+	s := mustLoad(t, "testdata/lookup.onnx", Options{})
+	bad := tensor.New([]int64{1, 4}, []int64{1, 2, 3, 10})
+	if _, err := s.Run(context.Background(), []*tensor.Tensor{bad}); err == nil || !strings.Contains(err.Error(), "indices element out of data bounds") {
+		t.Fatalf("run with an id past the table: %v", err)
+	}
+	if s.noPrealloc.Load() {
+		t.Error("a run that failed on its values turned output preallocation off")
+	}
+	out, err := s.Run(context.Background(), []*tensor.Tensor{tensor.New([]int64{1, 4}, []int64{0, 1, 2, 9})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := tensor.Values[float32](out[0]); !slices.Equal(out[0].Shape, []int64{1, 4, 2}) || !slices.Equal(v, []float32{0, 1, 2, 3, 4, 5, 18, 19}) {
+		t.Errorf("got %v %v", out[0].Shape, v)
 	}
 }
 

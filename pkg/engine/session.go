@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -396,11 +397,12 @@ func (s *Session) RunFor(ctx context.Context, limit time.Duration, inputs []*ten
 	if s.s == nil || s.stopping.Load() {
 		return nil, ErrClosed
 	}
-	return s.run(ctx, deadline, inputs)
+	return s.run(ctx, deadline, inputs, !s.noPrealloc.Load())
 }
 
-// run is RunFor's run, with the session held.
-func (s *Session) run(ctx context.Context, deadline time.Time, inputs []*tensor.Tensor) ([]*tensor.Tensor, error) {
+// run is RunFor's run, with the session held; prealloc allocates the outputs whose shapes
+// are known beforehand.
+func (s *Session) run(ctx context.Context, deadline time.Time, inputs []*tensor.Tensor, prealloc bool) ([]*tensor.Tensor, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -433,7 +435,7 @@ func (s *Session) run(ctx context.Context, deadline time.Time, inputs []*tensor.
 	// Outputs whose shape is known from the inputs are allocated here, in Go memory: ONNX
 	// Runtime writes into them, and nothing is copied afterwards.
 	result := make([]*tensor.Tensor, len(s.outputs))
-	for i, shape := range s.outputShapes(inputs) {
+	for i, shape := range s.outputShapes(inputs, prealloc) {
 		if shape == nil {
 			continue
 		}
@@ -469,8 +471,15 @@ func (s *Session) run(ctx context.Context, deadline time.Time, inputs []*tensor.
 		if past(deadline, time.Now()) {
 			return nil, context.DeadlineExceeded
 		}
-		if s.dropPrealloc(result) { // the model's outputs did not follow its declared shapes
-			return s.run(ctx, deadline, inputs)
+		if slices.ContainsFunc(result, func(t *tensor.Tensor) bool { return t != nil }) {
+			// The model's outputs may not follow its declared shapes: run again with ONNX
+			// Runtime allocating them; if that succeeds, it allocates them from now on. (A run
+			// that fails anyway, e.g. on one request's bad values, changes nothing.)
+			out, err := s.run(ctx, deadline, inputs, false)
+			if err == nil {
+				s.noPrealloc.Store(true)
+			}
+			return out, err
 		}
 		return nil, fmt.Errorf("run model: %s", oneLine(err.Error()))
 	}
@@ -489,10 +498,10 @@ func (s *Session) run(ctx context.Context, deadline time.Time, inputs []*tensor.
 
 // outputShapes gives, for each output, its shape when it can be known before the run: all
 // dimensions fixed, or a first dimension named like an input's first dimension (the batch,
-// as exporters write it) with the others fixed. nil when unknown.
-func (s *Session) outputShapes(inputs []*tensor.Tensor) [][]int64 {
+// as exporters write it) with the others fixed. nil when unknown, and all nil without prealloc.
+func (s *Session) outputShapes(inputs []*tensor.Tensor, prealloc bool) [][]int64 {
 	shapes := make([][]int64, len(s.outputs))
-	if s.noPrealloc.Load() {
+	if !prealloc {
 		return shapes
 	}
 	for i, o := range s.outputs {
@@ -521,18 +530,6 @@ func (s *Session) outputShapes(inputs []*tensor.Tensor) [][]int64 {
 func (s *Session) outputSize(i int, shape []int64) int64 {
 	n, _ := tensor.NumElements(shape)
 	return n * int64(s.outputs[i].DType.Size())
-}
-
-// dropPrealloc turns output preallocation off after a run that failed with preallocated
-// outputs, reporting whether there were any (so the run is worth retrying).
-func (s *Session) dropPrealloc(result []*tensor.Tensor) bool {
-	for _, t := range result {
-		if t != nil {
-			s.noPrealloc.Store(true)
-			return true
-		}
-	}
-	return false
 }
 
 // toValue wraps a tensor for ONNX Runtime without copying its data.
