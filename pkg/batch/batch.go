@@ -87,7 +87,7 @@ type Batcher struct {
 	closed   bool
 	stats    stats
 	// unbatchable says why batching stopped while serving ("" while it goes on): the model's
-	// outputs did not follow the stacked inputs.
+	// outputs did not follow the stacked inputs, or it failed on batches.
 	unbatchable string
 	// inline runs a lone request on its caller's goroutine (set by the pool).
 	inline func(ctx context.Context, limit time.Duration, inputs []*tensor.Tensor, items int64) ([]*tensor.Tensor, error)
@@ -120,8 +120,8 @@ func (b *Batcher) batchSize() int {
 	return b.cfg.BatchSize
 }
 
-// StopBatching makes every later batch hold one request: the model's outputs do not follow
-// the stacked inputs (why says how). The first reason is kept.
+// StopBatching makes every later batch hold one request: the model cannot run batches (why
+// says how). The first reason is kept.
 func (b *Batcher) StopBatching(why string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -105,8 +105,8 @@ func (g *Globals) quietLogger() *slog.Logger {
 
 // InitEngine loads ONNX Runtime from --ort-lib, TS_ORT_LIB, beside the executable or the
 // set-up folder, after fixing the C allocator's mmap threshold so that the large buffers
-// ONNX Runtime frees go back to the system.
-// ONNX Runtime's own log lines (outside ts's log) show with --log-level debug only.
+// ONNX Runtime frees go back to the system. ONNX Runtime's own log lines (outside ts's log)
+// show with --log-level debug only.
 func (g *Globals) InitEngine() (*engine.Library, error) {
 	lib, err := engine.InitTuned(config.ORTCandidates(g.ORTLib), config.MallocMmapThreshold())
 	if err != nil {
