@@ -462,10 +462,12 @@ func TestUnbatchable(t *testing.T) {
 	}
 }
 
-// A batch size set for a model that cannot batch is shown as not in effect, with the
-// reason, in Info and in a warning when the model loads.
-func TestUnbatchableModelSaysWhy(t *testing.T) {
-	path := modelArchive(t, "alltypes", "1.0", testenv.Path("pkg/engine/testdata/alltypes.onnx"), "batchSize: 4\n")
+// registerTestModel registers the engine's test model pkg/engine/testdata/NAME.onnx with the
+// tensor handler, the given model-config.yaml and one worker, on a registry (2 cores) that
+// logs into the returned log.
+func registerTestModel(t *testing.T, name, yaml string) (*Version, *testenv.Log) {
+	t.Helper()
+	path := modelArchive(t, name, "1.0", testenv.Path("pkg/engine/testdata/"+name+".onnx"), yaml)
 	log, logger := testenv.NewLog()
 	r := New(Options{TempDir: t.TempDir(), Cores: 2, Logger: logger})
 	t.Cleanup(func() { r.Close(context.Background()) })
@@ -473,6 +475,13 @@ func TestUnbatchableModelSaysWhy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return v, log
+}
+
+// A batch size set for a model that cannot batch is shown as not in effect, with the
+// reason, in Info and in a warning when the model loads.
+func TestUnbatchableModelSaysWhy(t *testing.T) {
+	v, log := registerTestModel(t, "alltypes", "batchSize: 4\n")
 	info := v.Info()
 	if info.Unbatchable != `input "k" is a scalar` {
 		t.Errorf("not batchable because %q, want because input \"k\" is a scalar", info.Unbatchable)
@@ -486,14 +495,7 @@ func TestUnbatchableModelSaysWhy(t *testing.T) {
 // [batch, 3] but returns Concat(x, x), twice the rows): every request still gets its own
 // answer, batching stops, and Info and the log say why.
 func TestBatchingStopsForAModelThatDoesNotFollowIt(t *testing.T) {
-	path := modelArchive(t, "liar", "1.0", testenv.Path("pkg/engine/testdata/liar.onnx"), "batchSize: 8\nmaxBatchDelay: 20\n")
-	log, logger := testenv.NewLog()
-	r := New(Options{TempDir: t.TempDir(), Cores: 2, Logger: logger})
-	t.Cleanup(func() { r.Close(context.Background()) })
-	v, err := r.Register(context.Background(), Spec{Path: path, Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	v, log := registerTestModel(t, "liar", "batchSize: 8\nmaxBatchDelay: 20\n")
 	if why := v.Info().Unbatchable; why != "" {
 		t.Fatalf("batching off before serving: %s", why)
 	}
@@ -546,12 +548,7 @@ func TestFailedBatchesUnderLoad(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.model, func(t *testing.T) {
-			path := modelArchive(t, c.model, "1.0", testenv.Path("pkg/engine/testdata/"+c.model+".onnx"), "batchSize: 8\nmaxBatchDelay: 20\n")
-			r := newRegistry(t, Defaults{})
-			v, err := r.Register(context.Background(), Spec{Path: path, Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true})
-			if err != nil {
-				t.Fatal(err)
-			}
+			v, _ := registerTestModel(t, c.model, "batchSize: 8\nmaxBatchDelay: 20\n")
 			for round := 0; round < 20; round++ {
 				var wg sync.WaitGroup
 				for client := 0; client < 16; client++ {
