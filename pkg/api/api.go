@@ -48,6 +48,9 @@ type Description struct {
 	MaxBatchDelay   int    `json:"maxBatchDelay"`
 	ResponseTimeout int    `json:"responseTimeout"`
 	StartupTimeout  int    `json:"startupTimeout"`
+	// MaxRetryTimeoutInSec: seconds of worker failures after which failed workers are no
+	// longer replaced (TorchServe's, default 300).
+	MaxRetryTimeoutInSec int `json:"maxRetryTimeoutInSec"`
 	// TorchServe's names for the queue time limit (ms, 0 = none) and the job ticket.
 	ClientTimeoutInMills int            `json:"clientTimeoutInMills"`
 	UseJobTicket         bool           `json:"useJobTicket"`

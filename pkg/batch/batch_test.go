@@ -42,6 +42,13 @@ func (c *fakeClock) After(d time.Duration) (<-chan time.Time, func()) {
 	return ch, func() {}
 }
 
+// pending is the number of timers not yet fired.
+func (c *fakeClock) pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.timers)
+}
+
 func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -606,6 +613,69 @@ func TestWorkerPanicReplaced(t *testing.T) {
 	}
 	if _, err := b.Submit(context.Background(), row(5), 0); err != nil {
 		t.Errorf("after an inline panic: %v", err)
+	}
+}
+
+// Workers that keep failing are replaced with TorchServe's backoff until MaxRetry has passed
+// since the first failure (TorchServe's maxRetryTimeoutInSec); then the last one stays failed,
+// requests get ErrNoWorker at once, and a scale starts workers again.
+func TestFailingWorkersGiveUpAfterMaxRetry(t *testing.T) {
+	clock := newFakeClock()
+	b := New(Config{BatchSize: 1, QueueSize: 10}, true, clock)
+	r := &recorder{}
+	p := NewPool(b, r.run, slog.New(slog.DiscardHandler))
+	p.MaxRetry = 3 * time.Second
+	p.Scale(1)
+	t.Cleanup(func() { p.Scale(0) })
+	state := func() string { ws := p.Workers(); return ws[len(ws)-1].State }
+	// failOnce makes the worker panic on a request: a first one runs (held) on its caller's
+	// goroutine, so the second queues for the worker.
+	failOnce := func() {
+		t.Helper()
+		r.mu.Lock()
+		r.hold = make(chan struct{})
+		r.mu.Unlock()
+		inline := submit(b, context.Background(), row(1), 0)
+		waitFor(t, "the inline request running", func() bool { return r.running.Load() == 1 })
+		queued := submit(b, context.Background(), row(2), 0)
+		waitFor(t, "queued", func() bool { return b.Pending() == 1 })
+		r.panics.Store(1)
+		r.release()
+		if res := <-inline; res.err != nil {
+			t.Fatal(res.err)
+		}
+		if res := <-queued; !errors.Is(res.err, ErrWorkerDied) {
+			t.Fatalf("err = %v, want a worker failure", res.err)
+		}
+	}
+	// failures at 0 s, 1 s and 2 s: replaced after 0, 1 and 1 s (Fibonacci)
+	for _, backoff := range []time.Duration{0, time.Second, time.Second} {
+		failOnce()
+		if backoff > 0 {
+			waitFor(t, "a replacement waiting out its backoff", func() bool { return state() == StateRestarting && clock.pending() == 1 })
+			clock.Advance(backoff)
+		}
+		waitFor(t, "a ready replacement", func() bool { return state() == StateReady })
+	}
+	// the next backoff is 2 s; the failure after it comes 4 s after the first: no replacement
+	failOnce()
+	waitFor(t, "a replacement waiting out its backoff", func() bool { return state() == StateRestarting && clock.pending() == 1 })
+	clock.Advance(2 * time.Second)
+	waitFor(t, "a ready replacement", func() bool { return state() == StateReady })
+	failOnce()
+	waitFor(t, "the worker given up", func() bool { return state() == StateError })
+	if ws := p.Workers(); len(ws) != 1 || p.Ready() != 0 {
+		t.Fatalf("workers %+v, ready %d; want the failed one only", ws, p.Ready())
+	}
+	if _, err := b.Submit(context.Background(), row(3), 0); !errors.Is(err, ErrNoWorker) {
+		t.Fatalf("with no worker left: %v, want ErrNoWorker", err)
+	}
+	p.Scale(1)
+	if ws := p.Workers(); len(ws) != 1 || ws[0].State != StateReady {
+		t.Fatalf("after a scale: %+v, want one ready worker", ws)
+	}
+	if _, err := b.Submit(context.Background(), row(4), 0); err != nil {
+		t.Fatalf("after a scale: %v", err)
 	}
 }
 

@@ -22,7 +22,13 @@ const (
 	StateReady      = "READY"
 	StateRestarting = "RESTARTING"
 	StateStopping   = "STOPPING"
+	// StateError is a failed worker that was not replaced: workers had been failing for
+	// longer than the pool's MaxRetry. Scaling replaces it.
+	StateError = "ERROR"
 )
+
+// NoRetryLimit is a MaxRetry under which failed workers are always replaced.
+const NoRetryLimit time.Duration = -1
 
 // WorkerInfo describes a worker.
 type WorkerInfo struct {
@@ -53,11 +59,16 @@ type Pool struct {
 	OnBatch func(items int64, queued []time.Duration, run time.Duration, err error)
 	// OutputNames are the model's output names, for messages. Set it before the first Scale.
 	OutputNames []string
+	// MaxRetry is how long workers may keep failing (from the first failure with no
+	// successful batch since) and still be replaced: TorchServe's maxRetryTimeoutInSec.
+	// NewPool sets NoRetryLimit. Set it before the first Scale.
+	MaxRetry time.Duration
 
-	mu       sync.Mutex
-	workers  []*worker
-	nextID   int
-	restarts int
+	mu           sync.Mutex
+	workers      []*worker
+	nextID       int
+	restarts     int
+	firstFailure time.Time // of the failures since the last successful batch (zero: none)
 }
 
 // NewPool creates a pool with no workers.
@@ -65,7 +76,7 @@ func NewPool(b *Batcher, run RunFunc, log *slog.Logger) *Pool {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Pool{b: b, run: run, log: log, clock: b.clock}
+	return &Pool{b: b, run: run, log: log, clock: b.clock, MaxRetry: NoRetryLimit}
 }
 
 // notQueued is the queue time of an inline run (read-only).
@@ -91,11 +102,15 @@ func (p *Pool) runInline(ctx context.Context, limit time.Duration, inputs []*ten
 	return p.run(ctx, limit, inputs)
 }
 
-// Scale starts or stops workers until n run. Stopping workers finish their batch first;
-// Scale returns once the stopped workers have exited.
+// Scale starts or stops workers until n run, in place of any that failed for good. Stopping
+// workers finish their batch first; Scale returns once the stopped workers have exited.
 func (p *Pool) Scale(n int) {
 	p.mu.Lock()
 	var stopping []*worker
+	if live := slices.DeleteFunc(p.workers, func(w *worker) bool { return w.info.State == StateError }); len(live) < len(p.workers) {
+		p.workers = live // their goroutines have ended; a scale is a fresh start
+		p.restarts, p.firstFailure = 0, time.Time{}
+	}
 	for len(p.workers) < n {
 		p.startLocked(0)
 	}
@@ -181,7 +196,7 @@ func (p *Pool) runBatch(w *worker, bt *Batch) (panicked bool) {
 			w.info.Failures++
 			w.info.LastError = err.Error()
 		} else {
-			p.restarts = 0
+			p.restarts, p.firstFailure = 0, time.Time{}
 		}
 		p.mu.Unlock()
 		if p.OnBatch != nil {
@@ -242,6 +257,24 @@ var fibonacci = []int{0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 61
 func (p *Pool) replace(failed *worker) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	now := p.clock.Now()
+	if p.firstFailure.IsZero() {
+		p.firstFailure = now
+	}
+	if p.MaxRetry >= 0 && now.Sub(p.firstFailure) >= p.MaxRetry {
+		// As TorchServe: after maxRetryTimeoutInSec of failures, no more replacements.
+		failed.info.State = StateError
+		live := 0
+		for _, w := range p.workers {
+			if w.info.State != StateError {
+				live++
+			}
+		}
+		p.b.SetWorkers(live) // with none left, requests get 503 at once rather than wait
+		p.log.Error("worker not replaced: workers have failed for longer than maxRetryTimeoutInSec; scale the model to start workers again",
+			"worker", failed.info.ID, "failing_for", now.Sub(p.firstFailure).Round(time.Millisecond), "max_retry", p.MaxRetry, "workers_left", live)
+		return
+	}
 	for i, w := range p.workers {
 		if w == failed {
 			p.workers = append(p.workers[:i], p.workers[i+1:]...)

@@ -297,11 +297,18 @@ func (c *DescribeCmd) Run(g *Globals) error {
 }
 
 func describeText(io *term.IO, d api.Description) {
-	ready := 0
+	ready, failed := 0, 0
 	for _, w := range d.Workers {
-		if w.Status == "READY" {
+		switch w.Status {
+		case "READY":
 			ready++
+		case "ERROR":
+			failed++
 		}
+	}
+	workers := fmt.Sprintf("%d ready of %d (min %d, max %d)", ready, len(d.Workers), d.MinWorkers, d.MaxWorkers)
+	if failed > 0 {
+		workers += fmt.Sprintf("; %d failed for over %ds (maxRetryTimeoutInSec) and not replaced: scale to start them again", failed, d.MaxRetryTimeoutInSec)
 	}
 	title := d.ModelName + " " + d.ModelVersion
 	if d.Default {
@@ -312,7 +319,7 @@ func describeText(io *term.IO, d api.Description) {
 		{"state", d.State},
 		{"handler", d.Handler},
 		{"archive", fmt.Sprintf("%s (sha256 %.12s)", d.ModelURL, d.ArchiveSHA256)},
-		{"workers", fmt.Sprintf("%d ready of %d (min %d, max %d)", ready, len(d.Workers), d.MinWorkers, d.MaxWorkers)},
+		{"workers", workers},
 		{"batching", batchingText(d)},
 		{"queue", queueText(d)},
 		{"timeouts", fmt.Sprintf("response %ds, startup %ds", d.ResponseTimeout, d.StartupTimeout)},

@@ -34,6 +34,12 @@ type Scaler interface {
 	SetWorkers(n int)
 }
 
+// Stopper is a handler that can stop serving until the next scale: a custom handler whose
+// processes failed for longer than maxRetryTimeoutInSec. The model then has no ready worker.
+type Stopper interface {
+	Stopped() bool
+}
+
 // MetricFunc records a custom metric a handler reported.
 type MetricFunc func(name, typ, unit string, value float64, dimensions map[string]string)
 
@@ -56,8 +62,11 @@ type customHandler struct {
 	wait      chan struct{}
 	failures  int
 	notBefore time.Time
-	takesOver bool
-	closed    bool
+	// firstFailure begins the failures since the last success (zero: none); once they have
+	// lasted MaxRetry, no process is started again until the next scale.
+	firstFailure time.Time
+	takesOver    bool
+	closed       bool
 }
 
 type proc struct {
@@ -168,6 +177,9 @@ func (h *customHandler) SetWorkers(n int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.size = max(n, 1)
+	if h.givenUp() { // a scale is a fresh start
+		h.failures, h.firstFailure, h.notBefore = 0, time.Time{}, time.Time{}
+	}
 	for h.running > h.size && len(h.idle) > 0 {
 		p := h.idle[len(h.idle)-1]
 		h.idle = h.idle[:len(h.idle)-1]
@@ -272,7 +284,16 @@ func (h *customHandler) acquire(ctx context.Context) (*proc, error) {
 			h.mu.Unlock()
 			return p, nil
 		}
-		if h.running < h.size {
+		if h.running < h.size && h.givenUp() {
+			if h.running == 0 {
+				failing := time.Since(h.firstFailure).Round(time.Second)
+				h.mu.Unlock()
+				return nil, apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable,
+					"custom handler of model %s has failed for %v with no success (maxRetryTimeoutInSec %d): not started again; scale the model to try again",
+					h.model.Name, failing, int(h.model.MaxRetry/time.Second))
+			}
+			// the processes still alive serve; wait for one below
+		} else if h.running < h.size {
 			if wait := time.Until(h.notBefore); wait > 0 {
 				h.mu.Unlock()
 				select {
@@ -301,11 +322,24 @@ func (h *customHandler) acquire(ctx context.Context) (*proc, error) {
 	}
 }
 
+// Stopped reports whether no process runs and none will start until the next scale.
+func (h *customHandler) Stopped() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.running == 0 && h.givenUp()
+}
+
+// givenUp reports whether processes have failed for MaxRetry with no success since (h.mu
+// held).
+func (h *customHandler) givenUp() bool {
+	return !h.firstFailure.IsZero() && time.Since(h.firstFailure) >= h.model.MaxRetry
+}
+
 // release returns a healthy process to the pool.
 func (h *customHandler) release(p *proc) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.failures = 0
+	h.failures, h.firstFailure = 0, time.Time{}
 	if h.closed || h.running > h.size {
 		h.running--
 		go p.stop()
@@ -323,6 +357,13 @@ func (h *customHandler) failed() {
 	h.running--
 	h.notBefore = time.Now().Add(time.Duration(fibSeconds[min(h.failures, len(fibSeconds)-1)]) * time.Second)
 	h.failures++
+	if h.firstFailure.IsZero() {
+		h.firstFailure = time.Now()
+	}
+	if h.givenUp() {
+		h.log.Error("custom handler not started again: its processes have failed for longer than maxRetryTimeoutInSec; scale the model to try again",
+			"failing_for", time.Since(h.firstFailure).Round(time.Millisecond), "max_retry", h.model.MaxRetry)
+	}
 	close(h.wait)
 	h.wait = make(chan struct{})
 }

@@ -86,6 +86,10 @@ type Model struct {
 	Workers        int
 	Timeout        time.Duration
 	StartupTimeout time.Duration
+	// MaxRetry is how long a custom handler's processes may keep failing (from the first
+	// failure with no success since) and still be started again: TorchServe's
+	// maxRetryTimeoutInSec (0: never started again after a failure).
+	MaxRetry time.Duration
 }
 
 // Factory creates a handler for a model.

@@ -285,6 +285,7 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 		Name: v.Name, Version: v.Version, Dir: opened.Dir, Manifest: man,
 		Inputs: v.Inputs, Outputs: v.Outputs, Config: y.Handler, Workers: v.settings.MinWorkers,
 		Timeout: time.Duration(v.settings.ResponseTimeout) * time.Second, StartupTimeout: time.Duration(v.settings.StartupTimeout) * time.Second,
+		MaxRetry: time.Duration(v.settings.MaxRetryTimeout) * time.Second,
 	}
 	if handler.IsBuiltin(v.Handler) {
 		v.handler, err = handler.New(v.Handler, hm)

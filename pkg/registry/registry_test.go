@@ -102,7 +102,7 @@ func waitState(t *testing.T, r *Registry, name, state string) {
 }
 
 func TestSettingsPrecedence(t *testing.T) {
-	yaml := "minWorkers: 2\nmaxWorkers: 3\nbatchSize: 4\nmaxBatchDelay: 20\npreferredBatchSizes: [2, 4]\nadaptiveBatching: true\nhandler:\n  topk: 3\n"
+	yaml := "minWorkers: 2\nmaxWorkers: 3\nbatchSize: 4\nmaxBatchDelay: 20\npreferredBatchSizes: [2, 4]\nadaptiveBatching: true\nmaxRetryTimeoutInSec: 60\nhandler:\n  topk: 3\n"
 	props := map[string]map[string]config.ModelConfig{"iris": {"1.0": {BatchSize: ptr(16), ResponseTimeout: ptr(30), JobQueueSize: ptr(7)}}}
 	r := newRegistry(t, Defaults{Models: props})
 	v, err := r.Register(context.Background(), Spec{Path: irisArchive(t, "1.0", yaml), Overrides: Overrides{MaxBatchDelay: ptr(5)}, Synchronous: true})
@@ -122,6 +122,7 @@ func TestSettingsPrecedence(t *testing.T) {
 		{"responseTimeout", s.ResponseTimeout, 30, FromProperties},
 		{"jobQueueSize", s.JobQueueSize, 7, FromProperties},
 		{"startupTimeout", s.StartupTimeout, 120, FromDefault},
+		{"maxRetryTimeoutInSec", s.MaxRetryTimeout, 60, FromYAML},
 	}
 	for _, c := range checks {
 		if c.got != c.val || s.Sources[c.key] != c.source {
@@ -138,6 +139,7 @@ func TestSettingsPrecedence(t *testing.T) {
 		"batchSize: 0\n":                           "batchSize",
 		"intraOpThreads: 5000\n":                   "intraOpThreads (from model-config.yaml) must be ≤ 1024",
 		"minWorkers: 100000\nmaxWorkers: 100000\n": "minWorkers (from model-config.yaml) must be ≤ 1024",
+		"maxRetryTimeoutInSec: -1\n":               "maxRetryTimeoutInSec (from model-config.yaml) must be ≥ 0",
 	} {
 		if _, err := r.Register(context.Background(), Spec{Path: irisArchive(t, "3.0", yaml)}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("bad yaml %q: %v, want an error saying %q", yaml, err, want)

@@ -20,6 +20,10 @@ const (
 	FromScale      = "scale request"
 )
 
+// DefaultMaxRetryTimeout is TorchServe's maxRetryTimeoutInSec: after this many seconds of
+// worker failures with no successful batch, failed workers are no longer replaced.
+const DefaultMaxRetryTimeout = 300
+
 // Settings are the worker and batching settings in effect for a model version, with where
 // each came from.
 type Settings struct {
@@ -29,6 +33,7 @@ type Settings struct {
 	MaxBatchDelay       int               `json:"maxBatchDelay"` // ms
 	ResponseTimeout     int               `json:"responseTimeout"`
 	StartupTimeout      int               `json:"startupTimeout"`
+	MaxRetryTimeout     int               `json:"maxRetryTimeoutInSec"` // s of worker failures before no more replacements
 	JobQueueSize        int               `json:"jobQueueSize"`
 	PreferredBatchSizes []int             `json:"preferredBatchSizes,omitempty"`
 	MaxQueueTime        int               `json:"maxQueueTime,omitempty"` // ms, 0 = none
@@ -56,6 +61,7 @@ type modelYAML struct {
 	MaxBatchDelay       *int           `yaml:"maxBatchDelay"`
 	ResponseTimeout     *int           `yaml:"responseTimeout"`
 	StartupTimeout      *int           `yaml:"startupTimeout"`
+	MaxRetryTimeout     *int           `yaml:"maxRetryTimeoutInSec"` // TorchServe's
 	JobQueueSize        *int           `yaml:"jobQueueSize"`
 	PreferredBatchSizes []int          `yaml:"preferredBatchSizes"`
 	MaxQueueTime        *int           `yaml:"maxQueueTime"`
@@ -125,6 +131,7 @@ func resolveSettings(d Defaults, props *config.ModelConfig, y *modelYAML, o Over
 	pick("maxBatchDelay", &s.MaxBatchDelay, 100, o.MaxBatchDelay, y.MaxBatchDelay, props.MaxBatchDelay)
 	pick("responseTimeout", &s.ResponseTimeout, int(d.ResponseTimeout/time.Second), o.ResponseTimeout, y.ResponseTimeout, props.ResponseTimeout)
 	pick("startupTimeout", &s.StartupTimeout, int(d.StartupTimeout/time.Second), o.StartupTimeout, y.StartupTimeout, props.StartupTimeout)
+	pick("maxRetryTimeoutInSec", &s.MaxRetryTimeout, DefaultMaxRetryTimeout, nil, y.MaxRetryTimeout, nil)
 	pick("jobQueueSize", &s.JobQueueSize, d.JobQueueSize, nil, y.JobQueueSize, props.JobQueueSize)
 	queueTime := y.MaxQueueTime
 	if queueTime == nil {
@@ -173,6 +180,8 @@ func (s Settings) validate() error {
 		return fmt.Errorf("responseTimeout (from %s) must be > 0, got %d", s.Sources["responseTimeout"], s.ResponseTimeout)
 	case s.StartupTimeout < 0:
 		return fmt.Errorf("startupTimeout (from %s) must be ≥ 0, got %d", s.Sources["startupTimeout"], s.StartupTimeout)
+	case s.MaxRetryTimeout < 0:
+		return fmt.Errorf("maxRetryTimeoutInSec (from %s) must be ≥ 0, got %d", s.Sources["maxRetryTimeoutInSec"], s.MaxRetryTimeout)
 	case s.JobQueueSize < 1:
 		return fmt.Errorf("jobQueueSize (from %s) must be ≥ 1, got %d", s.Sources["jobQueueSize"], s.JobQueueSize)
 	case s.MaxQueueTime < 0 || s.IntraOpThreads < 0:

@@ -159,6 +159,7 @@ func (v *Version) Scale(ctx context.Context, minWorkers, maxWorkers int) error {
 		for _, out := range v.Outputs {
 			v.pool.OutputNames = append(v.pool.OutputNames, out.Name)
 		}
+		v.pool.MaxRetry = time.Duration(v.settings.MaxRetryTimeout) * time.Second
 		if on := v.reg.opts.OnBatch; on != nil {
 			v.pool.OnBatch = func(items int64, queued []time.Duration, run time.Duration, err error) {
 				on(v.Name, v.Version, items, queued, run, err)
@@ -415,6 +416,9 @@ func (v *Version) readyWorkers() int {
 	v.mu.Unlock()
 	if pool == nil {
 		return 0
+	}
+	if st, ok := v.handler.(handler.Stopper); ok && st.Stopped() {
+		return 0 // its custom handler gave up after maxRetryTimeoutInSec
 	}
 	return pool.Ready()
 }

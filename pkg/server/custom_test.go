@@ -15,16 +15,22 @@ import (
 	"github.com/tsserve/ts/pkg/internal/testenv"
 )
 
-// customServer serves iris through a Python custom handler from pkg/handler/testdata.
-func customServer(t *testing.T, handlerFile, name string) *testServer {
+// customServer serves iris through a Python custom handler from pkg/handler/testdata, with
+// the given model-config.yaml lines (none when empty).
+func customServer(t *testing.T, handlerFile, name, yaml string) *testServer {
 	t.Helper()
 	ts := emptyServer(t, nil)
-	res, err := archive.Pack(context.Background(), archive.PackOptions{
+	opts := archive.PackOptions{
 		ModelName: name, SerializedFile: testenv.Path("samples/iris/model.onnx"),
 		Handler:    testenv.Path("pkg/handler/testdata", handlerFile),
 		ExtraFiles: []string{testenv.Path("templates/python/ts_handler.py"), testenv.Path("samples/iris/index_to_name.json")},
 		ExportPath: t.TempDir(),
-	})
+	}
+	if yaml != "" {
+		opts.ConfigFile = filepath.Join(t.TempDir(), "model-config.yaml")
+		os.WriteFile(opts.ConfigFile, []byte(yaml), 0o644)
+	}
+	res, err := archive.Pack(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +43,7 @@ func customServer(t *testing.T, handlerFile, name string) *testServer {
 // process that crashes, hangs or writes garbage fails its request with a 5xx and is
 // replaced; the next request is served.
 func TestCustomHandlerFailures(t *testing.T) {
-	ts := customServer(t, "unruly.py", "unruly")
+	ts := customServer(t, "unruly.py", "unruly", "")
 	ok := exchange{"normal", "POST", "/predictions/unruly", "", []byte("5.1,3.5,1.4,0.2"), 200, "", `"state": {`}
 	ok.run(t, ts.inference.URL)
 	for _, x := range []exchange{
@@ -59,10 +65,30 @@ func TestCustomHandlerFailures(t *testing.T) {
 	ok.run(t, ts.inference.URL)
 }
 
+// TestCustomHandlerGivesUp: as TorchServe, processes that keep failing are started again only
+// until maxRetryTimeoutInSec has passed since the first failure (0 here: not at all); then
+// requests get 503 at once and /ping says Unhealthy, until a scale starts them again.
+func TestCustomHandlerGivesUp(t *testing.T) {
+	ts := customServer(t, "unruly.py", "unruly", "maxRetryTimeoutInSec: 0\n")
+	ok := exchange{"normal", "POST", "/predictions/unruly", "", []byte("5.1,3.5,1.4,0.2"), 200, "", `"probabilities"`}
+	for _, x := range []exchange{
+		ok,
+		{"crash", "POST", "/predictions/unruly", "", []byte("crash"), 500, "InternalServerException", "crashing on purpose"},
+		{"given up", "POST", "/predictions/unruly", "", []byte("5.1,3.5,1.4,0.2"), 503, "ServiceUnavailableException",
+			"custom handler of model unruly has failed for 0s with no success (maxRetryTimeoutInSec 0): not started again; scale the model to try again"},
+		{"unhealthy", "GET", "/ping", "", nil, 500, "", `"Unhealthy"`},
+	} {
+		x.run(t, ts.inference.URL)
+	}
+	exchange{"scale", "PUT", "/models/unruly?min_worker=1&synchronous=true", "", nil, 200, "", "Workers scaled to 1"}.run(t, ts.management.URL)
+	ok.run(t, ts.inference.URL)
+	exchange{"healthy", "GET", "/ping", "", nil, 200, "", `"Healthy"`}.run(t, ts.inference.URL)
+}
+
 // TestCustomHandlerTakesOver: a handler with inference() answers by itself, and its custom
 // metrics reach the metrics API.
 func TestCustomHandlerTakesOver(t *testing.T) {
-	ts := customServer(t, "takeover.py", "echo")
+	ts := customServer(t, "takeover.py", "echo", "")
 	exchange{"echo", "POST", "/predictions/echo", "", []byte("hello"), 200, "", `"reversed": "olleh"`}.run(t, ts.inference.URL)
 	res, err := http.Get(ts.metrics.URL + "/metrics")
 	if err != nil {

@@ -26,7 +26,7 @@ func TestLifecycleRaces(t *testing.T) {
 		churn(t, ts, "digits", png, `"3"`)
 	})
 	t.Run("custom handler", func(t *testing.T) {
-		ts := customServer(t, "unruly.py", "unruly")
+		ts := customServer(t, "unruly.py", "unruly", "")
 		churn(t, ts, "unruly", []byte("5.1,3.5,1.4,0.2"), `"probabilities"`)
 	})
 }

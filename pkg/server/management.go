@@ -371,7 +371,7 @@ func describe(v *registry.Version, isDefault bool, split map[string]int) api.Des
 		ModelName: v.Name, ModelVersion: v.Version, ModelURL: v.URL, Runtime: v.Manifest.Runtime,
 		MinWorkers: s.MinWorkers, MaxWorkers: s.MaxWorkers, BatchSize: s.BatchSize, MaxBatchDelay: s.MaxBatchDelay,
 		ResponseTimeout: s.ResponseTimeout, StartupTimeout: s.StartupTimeout, LoadedAtStartup: v.Startup,
-		ClientTimeoutInMills: s.MaxQueueTime, UseJobTicket: s.UseJobTicket,
+		MaxRetryTimeoutInSec: s.MaxRetryTimeout, ClientTimeoutInMills: s.MaxQueueTime, UseJobTicket: s.UseJobTicket,
 		Workers:        []api.Worker{},
 		JobQueueStatus: api.JobQueueStatus{RemainingCapacity: info.Queue.Remaining, PendingRequests: info.Queue.Pending},
 		Default:        isDefault, State: info.State, Error: info.Error, Handler: v.Handler, ArchiveSHA256: v.Digest,

@@ -201,9 +201,10 @@ func TestDescribe(t *testing.T) {
 	if err := json.Unmarshal(body, &d); err != nil || len(d) != 1 {
 		t.Fatalf("%v %v", err, d)
 	}
-	// newer TorchServe's fields for the queue policy, after startupTimeout as it writes them
-	if !regexp.MustCompile(`"startupTimeout": 120,\s+"clientTimeoutInMills": 0,\s+"useJobTicket": false,`).Match(body) {
-		t.Errorf("describe lacks TorchServe's clientTimeoutInMills and useJobTicket:\n%s", body)
+	// newer TorchServe's fields for worker retries and the queue policy, after startupTimeout
+	// as it writes them
+	if !regexp.MustCompile(`"startupTimeout": 120,\s+"maxRetryTimeoutInSec": 300,\s+"clientTimeoutInMills": 0,\s+"useJobTicket": false,`).Match(body) {
+		t.Errorf("describe lacks TorchServe's maxRetryTimeoutInSec, clientTimeoutInMills and useJobTicket:\n%s", body)
 	}
 	got := d[0]
 	if got.MinWorkers != 2 || len(got.Workers) != 2 || got.Workers[0].Status != "READY" || got.BatchSize != 4 || got.MaxBatchDelay != 7 ||

@@ -1,0 +1,39 @@
+package cli
+
+import (
+	"bytes"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/tsserve/ts/pkg/api"
+	"github.com/tsserve/ts/pkg/cli/term"
+)
+
+// describeText's lines for states a live test server rarely shows: workers failed for good,
+// batching stopped while serving, settings from several sources.
+func TestDescribeText(t *testing.T) {
+	d := api.Description{
+		ModelName: "m", ModelVersion: "1.0", MinWorkers: 2, MaxWorkers: 2, BatchSize: 8, MaxRetryTimeoutInSec: 300,
+		Workers:  []api.Worker{{Status: "READY"}, {Status: "ERROR"}},
+		Batching: api.Batching{Unbatchable: `stopped while serving: output "y" had 16 rows for a batch of 8 items`},
+		SettingSources: map[string]string{
+			"batchSize": "model-config.yaml", "maxBatchDelay": "model-config.yaml", "jobQueueSize": "job_queue_size (file config.properties)",
+			"responseTimeout": "default",
+		},
+	}
+	var out bytes.Buffer
+	describeText(term.New(&out, &out, nil, false), d)
+	for _, want := range []string{
+		`(?m)^workers +1 ready of 2 \(min 2, max 2\); 1 failed for over 300s \(maxRetryTimeoutInSec\) and not replaced: scale to start them again$`,
+		`(?m)^batching +off: stopped while serving: output "y" had 16 rows for a batch of 8 items$`,
+		`(?m)^set by +job_queue_size \(file config.properties\): jobQueueSize\nset by +model-config.yaml: batchSize, maxBatchDelay$`,
+	} {
+		if !regexp.MustCompile(want).MatchString(out.String()) {
+			t.Errorf("no line matching %s in:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "responseTimeout") {
+		t.Errorf("a setting at its default is listed:\n%s", out.String())
+	}
+}
