@@ -534,6 +534,11 @@ func (v *Version) Info() Info {
 	v.mu.Unlock()
 	if pool != nil {
 		i.Workers = pool.Workers()
+		if st, ok := v.handler.(handler.Stopper); ok && st.Stopped() {
+			for k := range i.Workers { // its custom handler gave up after maxRetryTimeoutInSec
+				i.Workers[k].State = batch.StateError
+			}
+		}
 	}
 	if b != nil {
 		i.Queue = b.Stats()

@@ -80,6 +80,7 @@ func TestCustomHandlerGivesUp(t *testing.T) {
 	} {
 		x.run(t, ts.inference.URL)
 	}
+	exchange{"described", "GET", "/models/unruly", "", nil, 200, "", `"status": "ERROR"`}.run(t, ts.management.URL)
 	exchange{"scale", "PUT", "/models/unruly?min_worker=1&synchronous=true", "", nil, 200, "", "Workers scaled to 1"}.run(t, ts.management.URL)
 	ok.run(t, ts.inference.URL)
 	exchange{"healthy", "GET", "/ping", "", nil, 200, "", `"Healthy"`}.run(t, ts.inference.URL)
