@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"slices"
 	"sort"
@@ -104,4 +106,24 @@ func (s series) spread() string {
 
 func ms(d time.Duration) string {
 	return fmt.Sprintf("%.3f", float64(d)/float64(time.Millisecond))
+}
+
+// distinctBurst sends n requests at once whose float32 bodies differ in their first value,
+// so that ts checks its first batch on distinct requests (docs/batching.md) before the
+// measurements rather than during them.
+func distinctBurst(url string, body []byte, ctype string, n int) {
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		b := slices.Clone(body)
+		binary.LittleEndian.PutUint32(b, math.Float32bits(float32(i)))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if res, err := http.Post(url, ctype, bytes.NewReader(b)); err == nil {
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
 }

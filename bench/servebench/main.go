@@ -274,14 +274,18 @@ func run(o options) error {
 		}
 		body := rawRow(w.itemShape)
 		q := shapeQuery(w.itemShape)
+		batching := ts.addr + "/predictions/" + w.name + "-batch?" + q
 		configs := []struct{ name, url string }{
 			{"no-op HTTP server (floor)", noop.addr + "/"},
 			{"naive server (net/http + 1 run/request)", naive.addr + "/"},
-			{"ts, batching on (batch 32, adaptive delay ≤ 5 ms)", ts.addr + "/predictions/" + w.name + "-batch?" + q},
+			{"ts, batching on (batch 32, adaptive delay ≤ 5 ms)", batching},
 			{"ts, batching off", ts.addr + "/predictions/" + w.name + "-single?" + q},
 		}
 		for _, c := range configs { // warm up
 			load(c.url, body, "application/octet-stream", 2, 200*time.Millisecond)
+		}
+		for range 2 { // let ts check its first batches (of distinct requests) now
+			distinctBurst(batching, body, "application/octet-stream", 16)
 		}
 		var rows []row
 		idx := map[string]int{}

@@ -11,6 +11,7 @@
 package batch
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -89,6 +90,10 @@ type Batcher struct {
 	// unbatchable says why batching stopped while serving ("" while it goes on): the model's
 	// outputs did not follow the stacked inputs, or it failed on batches.
 	unbatchable string
+	// checked: a batch of distinct requests gave each the outputs it gets alone; checks:
+	// the batches checked so far.
+	checked bool
+	checks  int
 	// inline runs a lone request on its caller's goroutine (set by the pool).
 	inline func(ctx context.Context, limit time.Duration, inputs []*tensor.Tensor, items int64) ([]*tensor.Tensor, error)
 }
@@ -128,6 +133,34 @@ func (b *Batcher) StopBatching(why string) {
 	if b.unbatchable == "" {
 		b.unbatchable = why
 	}
+}
+
+// maxChecks bounds the batches checked while none of distinct requests has been (identical
+// requests, as load tests send, may not show a model that mixes rows).
+const maxChecks = 3
+
+// NeedsCheck reports whether the next batch of several requests should be checked against
+// its requests run alone: until one of distinct requests has passed, at most maxChecks.
+func (b *Batcher) NeedsCheck() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return !b.checked && b.checks < maxChecks
+}
+
+// Checked reports whether a batch of distinct requests passed the check.
+func (b *Batcher) Checked() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.checked
+}
+
+// CheckPassed records that a batch's outputs matched its requests run alone; distinct says
+// its requests were not all the same.
+func (b *Batcher) CheckPassed(distinct bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.checks++
+	b.checked = b.checked || distinct
 }
 
 // Unbatchable says why batching stopped while serving, or "" while it goes on.
@@ -594,15 +627,23 @@ func (bt *Batch) Finish(outputs []*tensor.Tensor, runTime time.Duration, err err
 		}
 		bt.b.mu.Unlock()
 	}()
-	if err != nil {
-		for _, j := range bt.Jobs {
-			j.done <- result{err: err}
-		}
-		return
+	var shares [][]*tensor.Tensor
+	if err == nil {
+		shares, err = bt.Shares(outputs)
 	}
+	for k, j := range bt.Jobs {
+		if err != nil {
+			j.done <- result{err: err}
+		} else {
+			j.done <- result{outputs: shares[k]}
+		}
+	}
+}
+
+// Shares cuts the outputs of a run on the stacked inputs into each job's share.
+func (bt *Batch) Shares(outputs []*tensor.Tensor) ([][]*tensor.Tensor, error) {
 	if len(bt.Jobs) == 1 {
-		bt.Jobs[0].done <- result{outputs: outputs}
-		return
+		return [][]*tensor.Tensor{outputs}, nil
 	}
 	rows := make([]int64, len(bt.Jobs))
 	for k, j := range bt.Jobs {
@@ -612,17 +653,25 @@ func (bt *Batch) Finish(outputs []*tensor.Tensor, runTime time.Duration, err err
 	for _, out := range outputs {
 		parts, err := out.SplitRows(rows)
 		if err != nil {
-			err = fmt.Errorf("model output does not follow the batch: %w", err)
-			for _, j := range bt.Jobs {
-				j.done <- result{err: err}
-			}
-			return
+			return nil, fmt.Errorf("model output does not follow the batch: %w", err)
 		}
 		for k := range parts {
 			shares[k] = append(shares[k], parts[k])
 		}
 	}
-	for k, j := range bt.Jobs {
-		j.done <- result{outputs: shares[k]}
+	return shares, nil
+}
+
+// Distinct reports whether the jobs' inputs are not all the same (a batch of identical
+// requests cannot show whether the model mixes its rows).
+func (bt *Batch) Distinct() bool {
+	first := bt.Jobs[0].inputs
+	for _, j := range bt.Jobs[1:] {
+		for i, in := range j.inputs {
+			if !slices.Equal(in.Shape, first[i].Shape) || !bytes.Equal(in.Data, first[i].Data) || !slices.Equal(in.Strings, first[i].Strings) {
+				return true
+			}
+		}
 	}
+	return false
 }

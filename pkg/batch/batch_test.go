@@ -152,6 +152,7 @@ func submit(b *Batcher, ctx context.Context, in []*tensor.Tensor, prio int) chan
 func setup(t *testing.T, cfg Config, workers int) (*Batcher, *Pool, *recorder, *fakeClock) {
 	clock := newFakeClock()
 	b := New(cfg, true, clock)
+	b.CheckPassed(true) // the tests count runs: no check of the first batch (TestFirstBatchChecked)
 	r := &recorder{hold: make(chan struct{})}
 	p := NewPool(b, r.run, slog.New(slog.DiscardHandler))
 	p.Scale(workers)
@@ -512,19 +513,13 @@ func TestBatchingStopsWhenOutputsDoNotFollowIt(t *testing.T) {
 	}
 }
 
-// heldBatch runs a batch of the three given rows on one worker of a batcher whose run fails
-// as failing says, and returns each request's result and the rows of every run.
-func heldBatch(t *testing.T, failing func(rows int64, values []float32) bool, rows ...float32) (*Batcher, []submitted, []int64) {
+// heldBatch runs a batch of the given rows (after a lone first request) on one worker of a
+// batcher whose run is model(r) for a recorder r, and returns each request's result and the
+// rows of every run after the first.
+func heldBatch(t *testing.T, model func(r *recorder) RunFunc, rows ...float32) (*Batcher, []submitted, []int64) {
 	b := New(Config{BatchSize: 4, MaxDelay: time.Hour, QueueSize: 100}, true, newFakeClock())
 	r := &recorder{hold: make(chan struct{})}
-	run := func(ctx context.Context, limit time.Duration, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-		out, err := r.run(ctx, limit, in)
-		if v, _ := tensor.Values[float32](in[0]); err == nil && failing(in[0].Shape[0], v) {
-			return nil, errors.New("run model: bad input")
-		}
-		return out, err
-	}
-	p := NewPool(b, run, slog.New(slog.DiscardHandler))
+	p := NewPool(b, model(r), slog.New(slog.DiscardHandler))
 	p.Scale(1)
 	t.Cleanup(func() { p.Scale(0) })
 	busy := submit(b, context.Background(), row(1), 0)
@@ -543,11 +538,24 @@ func heldBatch(t *testing.T, failing func(rows int64, values []float32) bool, ro
 	return b, results, r.batches()[1:]
 }
 
+// failingOn is a recorder's run that fails where failing says.
+func failingOn(failing func(rows int64, values []float32) bool) func(r *recorder) RunFunc {
+	return func(r *recorder) RunFunc {
+		return func(ctx context.Context, limit time.Duration, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+			out, err := r.run(ctx, limit, in)
+			if v, _ := tensor.Values[float32](in[0]); err == nil && failing(in[0].Shape[0], v) {
+				return nil, errors.New("run model: bad input")
+			}
+			return out, err
+		}
+	}
+}
+
 // A batch whose run fails because of one request's values: each request runs alone, so
 // only that one fails, and batching goes on.
 func TestFailedBatchFailsOnlyTheFaultyRequest(t *testing.T) {
 	negative := func(_ int64, v []float32) bool { return slices.ContainsFunc(v, func(x float32) bool { return x < 0 }) }
-	b, results, runs := heldBatch(t, negative, 2, -3, 4)
+	b, results, runs := heldBatch(t, failingOn(negative), 2, -3, 4)
 	for i, res := range results {
 		if wantErr := i == 1; (res.err != nil) != wantErr {
 			t.Errorf("request %d: error %v, want an error: %v", i, res.err, wantErr)
@@ -567,7 +575,7 @@ func TestFailedBatchFailsOnlyTheFaultyRequest(t *testing.T) {
 // A model that fails on any batch of more than one row (a fixed reshape) but runs each
 // request alone: every request gets its answer, and batching stops.
 func TestModelFailingOnBatchesStopsBatching(t *testing.T) {
-	b, results, runs := heldBatch(t, func(rows int64, _ []float32) bool { return rows > 1 }, 2, 3, 4)
+	b, results, runs := heldBatch(t, failingOn(func(rows int64, _ []float32) bool { return rows > 1 }), 2, 3, 4)
 	for i, res := range results {
 		if res.err != nil {
 			t.Errorf("request %d: %v", i, res.err)
@@ -578,6 +586,69 @@ func TestModelFailingOnBatchesStopsBatching(t *testing.T) {
 	}
 	if why, want := b.Unbatchable(), "a batch of 3 items failed where each of its requests ran alone (run model: bad input)"; why != want {
 		t.Errorf("Unbatchable() = %q, want %q", why, want)
+	}
+}
+
+// The first batch of distinct requests is checked: each request runs alone too, and its
+// share of the batch must match. A model whose first dimension is not a batch (here each
+// output row adds the sum of the whole input, as attention over a sequence would) mixes the
+// stacked requests: each gets its own run's outputs and batching stops. A model that does
+// not passes once and is not checked again; identical requests are checked (a model may
+// still change their outputs) but prove nothing, so at most maxChecks batches are.
+func TestFirstBatchChecked(t *testing.T) {
+	mixing := func(r *recorder) RunFunc {
+		return func(ctx context.Context, limit time.Duration, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+			out, err := r.run(ctx, limit, in)
+			if err != nil {
+				return nil, err
+			}
+			x, _ := tensor.Values[float32](in[0])
+			y, _ := tensor.Values[float32](out[0])
+			var sum float32
+			for _, v := range x {
+				sum += v / 2
+			}
+			for i := range y {
+				y[i] += sum
+			}
+			return out, nil
+		}
+	}
+	b, results, runs := heldBatch(t, mixing, 2, 3, 4)
+	for i, res := range results {
+		x := float32(2 + i)
+		if y, _ := tensor.Values[float32](res.out[0]); res.err != nil || !slices.Equal(y, []float32{3 * x, 3 * x}) {
+			t.Errorf("request %d: %v %v, want its own run's [%g %g]", i, y, res.err, 3*x, 3*x)
+		}
+	}
+	if !slices.Equal(runs, []int64{3, 1, 1, 1}) {
+		t.Errorf("runs %v, want [3 1 1 1]: the batch, then each request alone", runs)
+	}
+	if why, want := b.Unbatchable(), `a batch of 3 requests changed their outputs (request 1, output 0, alone against batched: element 0: 6 against 13): the model mixes the stacked rows`; why != want {
+		t.Errorf("Unbatchable() = %q, want %q", why, want)
+	}
+
+	plain := func(r *recorder) RunFunc { return r.run }
+	b, results, runs = heldBatch(t, plain, 2, 3, 4)
+	for i, res := range results {
+		if y, _ := tensor.Values[float32](res.out[0]); res.err != nil || y[0] != 2*float32(2+i) {
+			t.Errorf("request %d: %v %v", i, y, res.err)
+		}
+	}
+	if !slices.Equal(runs, []int64{3, 1, 1, 1}) || !b.Checked() || b.Unbatchable() != "" {
+		t.Errorf("runs %v, checked %v, stopped %q; want [3 1 1 1], checked, not stopped", runs, b.Checked(), b.Unbatchable())
+	}
+
+	// identical requests are checked, but do not end the checks
+	b, _, runs = heldBatch(t, plain, 5, 5, 5)
+	if !slices.Equal(runs, []int64{3, 1, 1, 1}) || b.Checked() || !b.NeedsCheck() {
+		t.Errorf("identical requests: runs %v, checked %v, needs a check %v; want [3 1 1 1], not checked, needs one", runs, b.Checked(), b.NeedsCheck())
+	}
+	for range maxChecks - 1 {
+		b.CheckPassed(false)
+	}
+	if b.NeedsCheck() {
+		t.Errorf("still checking after %d batches", maxChecks)
 	}
 }
 

@@ -217,6 +217,9 @@ func (p *Pool) runBatch(w *worker, bt *Batch) (panicked bool) {
 	case err == nil:
 		why := bt.Mismatch(outputs, p.OutputNames)
 		if why == "" {
+			if p.b.NeedsCheck() {
+				each, errs = p.check(bt, outputs)
+			}
 			return false
 		}
 		// The model's outputs do not follow its batch dimension (e.g. detections counted
@@ -239,6 +242,54 @@ func (p *Pool) runBatch(w *worker, bt *Batch) (panicked bool) {
 		p.log.Warn("batching stopped: the model fails on batches; each request now runs alone", "reason", why)
 	}
 	return false
+}
+
+// Tolerances within which a request's share of a batch's outputs must match its own run.
+// They are loose on purpose: batched kernels round differently (most in half precision), and
+// dynamic quantization scales activations over the whole batch; a model that mixes stacked
+// rows changes its outputs far more.
+const (
+	checkAbsTol = 0.05
+	checkRelTol = 0.1
+)
+
+// check runs each job of the batch alone and compares its outputs with its share of the
+// batch's (until a batch of distinct requests passes: Batcher.NeedsCheck). A model whose
+// first dimension is not a batch (a sequence, boxes) mixes the stacked requests: then
+// batching stops, and the jobs get their own runs' outputs (returned; nil when the batch's
+// shares stand).
+func (p *Pool) check(bt *Batch, outputs []*tensor.Tensor) ([][]*tensor.Tensor, []error) {
+	shares, err := bt.Shares(outputs)
+	if err != nil {
+		return nil, nil // Finish reports it
+	}
+	each, errs := p.runEach(bt)
+	for k := range bt.Jobs {
+		if errs[k] != nil {
+			return nil, nil // no verdict from a failed run; the batch's shares stand
+		}
+	}
+	for k := range bt.Jobs {
+		for i, out := range each[k] {
+			diff := tensor.Differ(out, shares[k][i], checkAbsTol, checkRelTol)
+			if diff == "" {
+				continue
+			}
+			name := fmt.Sprint(i)
+			if i < len(p.OutputNames) {
+				name = fmt.Sprintf("%q", p.OutputNames[i])
+			}
+			why := fmt.Sprintf("a batch of %d requests changed their outputs (request %d, output %s, alone against batched: %s): the model mixes the stacked rows",
+				len(bt.Jobs), k+1, name, diff)
+			p.b.StopBatching(why)
+			p.log.Warn("batching stopped: requests batched together do not get the outputs they get alone; each request now runs alone", "reason", why)
+			return each, errs
+		}
+	}
+	distinct := bt.Distinct()
+	p.b.CheckPassed(distinct)
+	p.log.Debug("batching checked: a batch's outputs match its requests run alone", "requests", len(bt.Jobs), "distinct", distinct)
+	return nil, nil
 }
 
 // runEach runs each job of the batch by itself, with its own context and time limit.

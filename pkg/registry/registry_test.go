@@ -565,6 +565,34 @@ func TestBatchingStopsForAModelThatDoesNotFollowIt(t *testing.T) {
 	}
 }
 
+// A real model whose first dimension is not a batch (rowsoftmax.onnx: a softmax over it, as
+// attention over a sequence mixes its rows) would change every answer if requests were
+// stacked: the first batch is checked against its requests run alone, and batching stops.
+// Every request, identical or not, gets its own answer (all 1s).
+func TestBatchingStopsForAModelThatMixesRows(t *testing.T) {
+	v, log := registerTestModel(t, "rowsoftmax", "batchSize: 8\nmaxBatchDelay: 20\n")
+	burstsUntil(16, 1, func(c, burst int) {
+		body := fmt.Sprintf("[[%d, %d, 1]]", c%2, burst) // pairs of identical requests
+		res, err := v.Infer(context.Background(), &handler.Request{Inputs: []handler.Input{{Name: "body", Data: []byte(body)}}}, 0)
+		if err != nil {
+			t.Errorf("client %d: %v", c, err)
+			return
+		}
+		var got struct{ Outputs []struct{ Data []float32 } }
+		json.Unmarshal(res.Body, &got)
+		if len(got.Outputs) != 1 || !slices.Equal(got.Outputs[0].Data, []float32{1, 1, 1}) {
+			t.Errorf("client %d sent %s, got %s, want y [[1, 1, 1]]", c, body, res.Body)
+		}
+	}, func() bool { return v.Info().Unbatchable != "" })
+	want := `stopped while serving: a batch of `
+	if why := v.Info().Unbatchable; !strings.HasPrefix(why, want) || !strings.HasSuffix(why, "the model mixes the stacked rows") {
+		t.Fatalf("Unbatchable = %q, want %q… the model mixes the stacked rows", why, want)
+	}
+	if !strings.Contains(log.String(), `level=WARN msg="batching stopped: requests batched together do not get the outputs they get alone; each request now runs alone" model=rowsoftmax`) {
+		t.Errorf("no warning in the log:\n%s", log.String())
+	}
+}
+
 // Under load on real models, a batch that fails to run costs only its faulty requests:
 // lookup.onnx fails on an id past its table (one client sends one); onerow.onnx fails on any
 // batch (it reshapes to a fixed [1, 3]) and stops batching.

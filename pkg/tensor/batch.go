@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 )
@@ -89,4 +90,38 @@ func StackKey(ts []*Tensor) string {
 		b.WriteByte('|')
 	}
 	return b.String()
+}
+
+// Differ says how b differs from a, or "" when they have the same element type and shape
+// and each element of b is within atol + rtol × the larger magnitude of a's (strings must
+// be equal; NaN matches NaN).
+func Differ(a, b *Tensor, atol, rtol float64) string {
+	if a.DType != b.DType || !slices.Equal(a.Shape, b.Shape) {
+		return fmt.Sprintf("%s%s against %s%s", a.DType, ShapeString(a.Shape), b.DType, ShapeString(b.Shape))
+	}
+	if a.DType == String {
+		for i := range a.Strings {
+			if a.Strings[i] != b.Strings[i] {
+				return fmt.Sprintf("element %d: %q against %q", i, a.Strings[i], b.Strings[i])
+			}
+		}
+		return ""
+	}
+	x, err := a.Float64s()
+	if err != nil {
+		return err.Error()
+	}
+	y, err := b.Float64s()
+	if err != nil {
+		return err.Error()
+	}
+	for i := range x {
+		if math.IsNaN(x[i]) && math.IsNaN(y[i]) || x[i] == y[i] {
+			continue
+		}
+		if !(math.Abs(x[i]-y[i]) <= atol+rtol*max(math.Abs(x[i]), math.Abs(y[i]))) {
+			return fmt.Sprintf("element %d: %g against %g", i, x[i], y[i])
+		}
+	}
+	return ""
 }

@@ -158,3 +158,29 @@ func TestConcatSplit(t *testing.T) {
 		t.Errorf("strings %v", p[1].Strings)
 	}
 }
+
+func TestDiffer(t *testing.T) {
+	f := func(v ...float32) *Tensor { return New([]int64{int64(len(v))}, v) }
+	nan := float32(math.NaN())
+	cases := []struct {
+		name string
+		a, b *Tensor
+		want string
+	}{
+		{"equal", f(1, 2, 3), f(1, 2, 3), ""},
+		{"within the relative tolerance", f(1000, 2), f(1000.5, 2), ""},
+		{"within the absolute tolerance", f(0, 0.0001), f(0.0005, 0), ""},
+		{"beyond", f(0.5, 1), f(0.25, 1), "element 0: 0.5 against 0.25"},
+		{"NaN matches NaN", f(nan, 1), f(nan, 1), ""},
+		{"NaN against a number", f(nan), f(1), "element 0: NaN against 1"},
+		{"shape", f(1, 2), New([]int64{1, 2}, []float32{1, 2}), "float32[2] against float32[1,2]"},
+		{"type", f(1), New([]int64{1}, []int64{1}), "float32[1] against int64[1]"},
+		{"integers", New([]int64{2}, []int64{7, 8}), New([]int64{2}, []int64{7, 9}), "element 1: 8 against 9"},
+		{"strings", NewStrings([]int64{2}, []string{"a", "b"}), NewStrings([]int64{2}, []string{"a", "c"}), `element 1: "b" against "c"`},
+	}
+	for _, c := range cases {
+		if got := Differ(c.a, c.b, 1e-3, 1e-2); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}

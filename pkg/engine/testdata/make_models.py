@@ -4,7 +4,8 @@
 alltypes.onnx: for each element type T in float32, float16, float64, int64, int32, int8,
 uint8 and bool, an input "x:T" (a name with a colon, as TensorFlow exports) of shape
 [batch, 3] and an output "y:T" = Identity(x), plus an int64 scalar input "k" and an output
-"k_twice" = k + k; liar.onnx, lookup.onnx and onerow.onnx are described below. Run:
+"k_twice" = k + k; liar.onnx, lookup.onnx, onerow.onnx and rowsoftmax.onnx are described
+below. Run:
 /usr/bin/python3 pkg/engine/testdata/make_models.py
 """
 import os
@@ -67,3 +68,13 @@ onerow = helper.make_model(helper.make_graph([helper.make_node("Reshape", ["x", 
 onerow.ir_version = 8
 onnx.checker.check_model(onerow)
 onnx.save(onerow, os.path.join(here, "onerow.onnx"))
+
+# rowsoftmax.onnx: y = Softmax(x, axis=0) over x [n, 3]: its first dimension is not a batch
+# (as a sequence is not), so stacking requests changes every answer (alone, each is all 1s).
+x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3])
+y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 3])
+rowsoftmax = helper.make_model(helper.make_graph([helper.make_node("Softmax", ["x"], ["y"], axis=0)], "rowsoftmax", [x], [y]),
+                               opset_imports=[helper.make_opsetid("", 13)], producer_name="ts-tests")
+rowsoftmax.ir_version = 8
+onnx.checker.check_model(rowsoftmax)
+onnx.save(rowsoftmax, os.path.join(here, "rowsoftmax.onnx"))
