@@ -21,6 +21,21 @@ TYPES = {
     "uint8": TensorProto.UINT8, "bool": TensorProto.BOOL,
 }
 
+
+def save(name, nodes, inputs, outputs, initializer=(), check=True):
+    """Writes the graph as NAME.onnx (opset 13, IR version 8) beside this script."""
+    model = helper.make_model(helper.make_graph(nodes, name, inputs, outputs, initializer=list(initializer)),
+                              opset_imports=[helper.make_opsetid("", 13)], producer_name="ts-tests")
+    model.ir_version = 8
+    if check:
+        onnx.checker.check_model(model)
+    onnx.save(model, os.path.join(here, name + ".onnx"))
+
+
+def floats(name, dims):
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, dims)
+
+
 inputs, outputs, nodes = [], [], []
 for name, t in TYPES.items():
     inputs.append(helper.make_tensor_value_info(f"x:{name}", t, ["batch", 3]))
@@ -29,52 +44,25 @@ for name, t in TYPES.items():
 inputs.append(helper.make_tensor_value_info("k", TensorProto.INT64, []))
 outputs.append(helper.make_tensor_value_info("k_twice", TensorProto.INT64, []))
 nodes.append(helper.make_node("Add", ["k", "k"], ["k_twice"]))
-
-graph = helper.make_graph(nodes, "alltypes", inputs, outputs)
-model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="ts-tests")
-model.ir_version = 8
-onnx.checker.check_model(model)
-onnx.save(model, os.path.join(here, "alltypes.onnx"))
+save("alltypes", nodes, inputs, outputs)
 
 # liar.onnx: declares y as [batch, 3] but returns Concat(x, x) = [2 * batch, 3], as models
 # exported with wrong symbolic shapes do; ts must still return what the model computes.
-x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3])
-y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 3])
-liar = helper.make_model(helper.make_graph([helper.make_node("Concat", ["x", "x"], ["y"], axis=0)], "liar", [x], [y]),
-                         opset_imports=[helper.make_opsetid("", 13)], producer_name="ts-tests")
-liar.ir_version = 8
-onnx.save(liar, os.path.join(here, "liar.onnx"))
+save("liar", [helper.make_node("Concat", ["x", "x"], ["y"], axis=0)],
+     [floats("x", ["batch", 3])], [floats("y", ["batch", 3])], check=False)
 
 # lookup.onnx: y = Gather(table, ids) for int64 ids [batch, 4] into a [10, 2] table, as an
 # embedding layer does: an id past 9 makes the run fail, for that request's batch.
-ids = helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", 4])
-emb = helper.make_tensor_value_info("emb", TensorProto.FLOAT, ["batch", 4, 2])
-table = helper.make_tensor("table", TensorProto.FLOAT, [10, 2], [float(i) for i in range(20)])
-lookup = helper.make_model(helper.make_graph([helper.make_node("Gather", ["table", "ids"], ["emb"], axis=0)], "lookup",
-                                             [ids], [emb], initializer=[table]),
-                           opset_imports=[helper.make_opsetid("", 13)], producer_name="ts-tests")
-lookup.ir_version = 8
-onnx.checker.check_model(lookup)
-onnx.save(lookup, os.path.join(here, "lookup.onnx"))
+save("lookup", [helper.make_node("Gather", ["table", "ids"], ["emb"], axis=0)],
+     [helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", 4])], [floats("emb", ["batch", 4, 2])],
+     initializer=[helper.make_tensor("table", TensorProto.FLOAT, [10, 2], [float(i) for i in range(20)])])
 
 # onerow.onnx: declares x and y as [batch, 3] but reshapes to a fixed [1, 3], as models
 # exported with a hard-coded batch of 1 do: any batch of more than one row fails to run.
-x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3])
-y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 3])
-shape = helper.make_tensor("shape", TensorProto.INT64, [2], [1, 3])
-onerow = helper.make_model(helper.make_graph([helper.make_node("Reshape", ["x", "shape"], ["y"])], "onerow",
-                                             [x], [y], initializer=[shape]),
-                           opset_imports=[helper.make_opsetid("", 13)], producer_name="ts-tests")
-onerow.ir_version = 8
-onnx.checker.check_model(onerow)
-onnx.save(onerow, os.path.join(here, "onerow.onnx"))
+save("onerow", [helper.make_node("Reshape", ["x", "shape"], ["y"])],
+     [floats("x", ["batch", 3])], [floats("y", ["batch", 3])],
+     initializer=[helper.make_tensor("shape", TensorProto.INT64, [2], [1, 3])])
 
 # rowsoftmax.onnx: y = Softmax(x, axis=0) over x [n, 3]: its first dimension is not a batch
 # (as a sequence is not), so stacking requests changes every answer (alone, each is all 1s).
-x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3])
-y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 3])
-rowsoftmax = helper.make_model(helper.make_graph([helper.make_node("Softmax", ["x"], ["y"], axis=0)], "rowsoftmax", [x], [y]),
-                               opset_imports=[helper.make_opsetid("", 13)], producer_name="ts-tests")
-rowsoftmax.ir_version = 8
-onnx.checker.check_model(rowsoftmax)
-onnx.save(rowsoftmax, os.path.join(here, "rowsoftmax.onnx"))
+save("rowsoftmax", [helper.make_node("Softmax", ["x"], ["y"], axis=0)], [floats("x", ["n", 3])], [floats("y", ["n", 3])])
