@@ -252,6 +252,8 @@ func TestTensorHandler(t *testing.T) {
 		{"not json", iris, `features=1,2,3,4`, nil, "not valid JSON"},
 		{"string value", iris, `[["a", 2, 3, 4]]`, nil, "not a number"},
 		{"empty", iris, ``, nil, "no tensors"},
+		{"empty array", iris, `{"inputs": {"features": []}}`, nil, `input "features" is empty`},
+		{"empty rows", iris, `[[], []]`, nil, `input "features" is empty`},
 		{"missing input", multi, `{"inputs": {"k": 1}}`, nil, `"ids:0" is missing`},
 		{"wrong v2 dtype", iris, `{"inputs": [{"name": "features", "shape": [1, 4], "datatype": "INT64", "data": [1, 2, 3, 4]}]}`, nil, "must be float32"},
 		{"fraction in int64", multi, `{"inputs": {"ids:0": [[1.5, 2, 3]], "k": 1, "mask": [[true, true, true]]}}`, nil, "is not one"},

@@ -329,6 +329,9 @@ func build(info tensor.Info, shape []int64, leaves []any) (*tensor.Tensor, error
 	if err != nil || n != int64(len(leaves)) {
 		return nil, badInput("input %q: shape %s needs %d values, got %d", info.Name, tensor.ShapeString(shape), n, len(leaves))
 	}
+	if n == 0 {
+		return nil, badInput("input %q is empty", info.Name)
+	}
 	if len(shape) != len(info.Shape) {
 		return nil, badInput("input %q must have shape %s, got %s", info.Name, tensor.ShapeString(info.Shape), tensor.ShapeString(shape))
 	}
