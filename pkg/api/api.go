@@ -80,9 +80,14 @@ type Worker struct {
 	ID        string `json:"id"`
 	StartTime string `json:"startTime"`
 	Status    string `json:"status"`
-	GPU       bool   `json:"gpu"`
-	Batches   int64  `json:"batches"`
-	Failures  int    `json:"failures,omitempty"`
+	// MemoryUsage and PID are the server process's (its resident memory in bytes), which its
+	// workers share: TorchServe gives each worker process's.
+	MemoryUsage int64  `json:"memoryUsage"`
+	PID         int    `json:"pid"`
+	GPU         bool   `json:"gpu"`
+	GPUUsage    string `json:"gpuUsage"` // "N/A": ts does not query the GPU
+	Batches     int64  `json:"batches"`
+	Failures    int    `json:"failures,omitempty"`
 }
 
 // JobQueueStatus is TorchServe's queue summary.

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/prometheus/procfs"
+
 	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/config"
@@ -387,12 +389,27 @@ func describe(v *registry.Version, isDefault bool, split map[string]int) api.Des
 	if w, ok := split[v.Version]; ok {
 		d.TrafficWeight = &w
 	}
+	rss := residentMemory()
 	for _, wk := range info.Workers {
 		d.Workers = append(d.Workers, api.Worker{ID: strconv.Itoa(9000 + wk.ID - 1), StartTime: wk.Started.UTC().Format(timeLayout),
-			Status: wk.State, GPU: strings.HasPrefix(info.Provider, "cuda") || strings.HasPrefix(info.Provider, "tensorrt"),
+			Status: wk.State, MemoryUsage: rss, PID: os.Getpid(), GPUUsage: "N/A",
+			GPU:     strings.HasPrefix(info.Provider, "cuda") || strings.HasPrefix(info.Provider, "tensorrt"),
 			Batches: wk.Batches, Failures: wk.Failures})
 	}
 	return d
+}
+
+// residentMemory is this process's resident memory in bytes, or 0 where it cannot be read.
+func residentMemory() int64 {
+	p, err := procfs.Self()
+	if err != nil {
+		return 0
+	}
+	st, err := p.Stat()
+	if err != nil {
+		return 0
+	}
+	return int64(st.ResidentMemory())
 }
 
 // describeModel answers GET /models/{model}[/{version}|/all] with a JSON array.

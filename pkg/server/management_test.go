@@ -206,7 +206,14 @@ func TestDescribe(t *testing.T) {
 	if !regexp.MustCompile(`"startupTimeout": 120,\s+"maxRetryTimeoutInSec": 300,\s+"clientTimeoutInMills": 0,\s+"useJobTicket": false,`).Match(body) {
 		t.Errorf("describe lacks TorchServe's maxRetryTimeoutInSec, clientTimeoutInMills and useJobTicket:\n%s", body)
 	}
+	// TorchServe's worker fields, in its order; ts's workers share the server's process
+	if !regexp.MustCompile(`"status": "READY",\s+"memoryUsage": [1-9][0-9]*,\s+"pid": [0-9]+,\s+"gpu": false,\s+"gpuUsage": "N/A",`).Match(body) {
+		t.Errorf("describe's workers lack TorchServe's memoryUsage, pid and gpuUsage:\n%s", body)
+	}
 	got := d[0]
+	if pid := got.Workers[0].PID; pid != os.Getpid() {
+		t.Errorf("worker pid %d, want the server's %d", pid, os.Getpid())
+	}
 	if got.MinWorkers != 2 || len(got.Workers) != 2 || got.Workers[0].Status != "READY" || got.BatchSize != 4 || got.MaxBatchDelay != 7 ||
 		got.State != registry.StateReady || !got.Default || len(got.ArchiveSHA256) != 64 || got.Inputs[0].Name != "input" ||
 		got.SettingSources["batchSize"] != registry.FromRegister || got.SettingSources["responseTimeout"] != registry.FromDefault ||
