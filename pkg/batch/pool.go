@@ -253,42 +253,42 @@ const (
 	checkRelTol = 0.1
 )
 
-// check runs each job of the batch alone and compares its outputs with its share of the
+// check runs the batch's last job alone and compares its outputs with its share of the
 // batch's (until a batch of distinct requests passes: Batcher.NeedsCheck). A model whose
-// first dimension is not a batch (a sequence, boxes) mixes the stacked requests: then
-// batching stops, and the jobs get their own runs' outputs (returned; nil when the batch's
-// shares stand).
+// first dimension is not a batch (a sequence, boxes) mixes the stacked requests; the last
+// one shows it even when the mixing is causal (each row sees the rows before it). Then
+// batching stops, and every job gets its own run's outputs (returned; nil when the batch's
+// shares stand). One extra run is the check's whole cost while the model passes.
 func (p *Pool) check(bt *Batch, outputs []*tensor.Tensor) ([][]*tensor.Tensor, []error) {
 	shares, err := bt.Shares(outputs)
 	if err != nil {
 		return nil, nil // Finish reports it
 	}
-	each, errs := p.runEach(bt)
-	for k := range bt.Jobs {
-		if errs[k] != nil {
-			return nil, nil // no verdict from a failed run; the batch's shares stand
-		}
+	last := len(bt.Jobs) - 1
+	in, ctx, limit := bt.Alone(last, p.clock.Now())
+	alone, err := p.run(ctx, limit, in)
+	if err != nil {
+		return nil, nil // no verdict from a failed run; the batch's shares stand
 	}
-	for k := range bt.Jobs {
-		for i, out := range each[k] {
-			diff := tensor.Differ(out, shares[k][i], checkAbsTol, checkRelTol)
-			if diff == "" {
-				continue
-			}
-			name := fmt.Sprint(i)
-			if i < len(p.OutputNames) {
-				name = fmt.Sprintf("%q", p.OutputNames[i])
-			}
-			why := fmt.Sprintf("a batch of %d requests changed their outputs (request %d, output %s, alone against batched: %s): the model mixes the stacked rows",
-				len(bt.Jobs), k+1, name, diff)
-			p.b.StopBatching(why)
-			p.log.Warn("batching stopped: requests batched together do not get the outputs they get alone; each request now runs alone", "reason", why)
-			return each, errs
+	for i, out := range alone {
+		diff := tensor.Differ(out, shares[last][i], checkAbsTol, checkRelTol)
+		if diff == "" {
+			continue
 		}
+		name := fmt.Sprint(i)
+		if i < len(p.OutputNames) {
+			name = fmt.Sprintf("%q", p.OutputNames[i])
+		}
+		why := fmt.Sprintf("a batch of %d requests changed their outputs (request %d, output %s, alone against batched: %s): the model mixes the stacked rows",
+			len(bt.Jobs), last+1, name, diff)
+		p.b.StopBatching(why)
+		p.log.Warn("batching stopped: requests batched together do not get the outputs they get alone; each request now runs alone", "reason", why)
+		each, errs := p.runEach(&Batch{Jobs: bt.Jobs[:last], b: bt.b})
+		return append(each, alone), append(errs, nil)
 	}
 	distinct := bt.Distinct()
 	p.b.CheckPassed(distinct)
-	p.log.Debug("batching checked: a batch's outputs match its requests run alone", "requests", len(bt.Jobs), "distinct", distinct)
+	p.log.Debug("batching checked: a batch's last request alone matches its share", "requests", len(bt.Jobs), "distinct", distinct)
 	return nil, nil
 }
 
