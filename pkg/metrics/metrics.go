@@ -170,29 +170,33 @@ type VersionState struct {
 	ReadyWorkers   int
 	BatchDelay     time.Duration // the batcher's last chosen delay (adaptive mode moves it)
 	ArrivalRate    float64       // requests per second, moving average
+	// Batching is whether requests may share a batch: false for a model that cannot batch,
+	// or whose batching stopped while serving.
+	Batching bool
 }
 
 type versionCollector struct {
-	states                                  func() []VersionState
-	pending, workers, ready, delay, arrival *prometheus.Desc
+	states                                            func() []VersionState
+	pending, workers, ready, delay, arrival, batching *prometheus.Desc
 }
 
 // WatchVersions exposes gauges read from states at each scrape: queue length, workers,
-// the batch delay in effect and the arrival rate, per model version.
+// the batch delay in effect, the arrival rate and whether batching is on, per model version.
 func (m *Metrics) WatchVersions(states func() []VersionState) {
 	labels := []string{"model_name", "model_version"}
 	m.Registry.MustRegister(&versionCollector{
-		states:  states,
-		pending: prometheus.NewDesc("ts_queue_pending", "Requests waiting in the batch queue.", labels, nil),
-		workers: prometheus.NewDesc("ts_workers", "Workers of the model version.", labels, nil),
-		ready:   prometheus.NewDesc("ts_workers_ready", "Workers ready to run batches.", labels, nil),
-		delay:   prometheus.NewDesc("ts_batch_delay_seconds", "Batch delay in effect (chosen by the adaptive mode when on).", labels, nil),
-		arrival: prometheus.NewDesc("ts_arrival_rate", "Requests per second arriving at the queue (moving average).", labels, nil),
+		states:   states,
+		pending:  prometheus.NewDesc("ts_queue_pending", "Requests waiting in the batch queue.", labels, nil),
+		workers:  prometheus.NewDesc("ts_workers", "Workers of the model version.", labels, nil),
+		ready:    prometheus.NewDesc("ts_workers_ready", "Workers ready to run batches.", labels, nil),
+		delay:    prometheus.NewDesc("ts_batch_delay_seconds", "Batch delay in effect (chosen by the adaptive mode when on).", labels, nil),
+		arrival:  prometheus.NewDesc("ts_arrival_rate", "Requests per second arriving at the queue (moving average).", labels, nil),
+		batching: prometheus.NewDesc("ts_batching", "1 while requests may share a batch; 0 with batch size 1, for a model that cannot batch, or once batching stopped while serving (describe says why).", labels, nil),
 	})
 }
 
 func (c *versionCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.pending, c.workers, c.ready, c.delay, c.arrival} {
+	for _, d := range []*prometheus.Desc{c.pending, c.workers, c.ready, c.delay, c.arrival, c.batching} {
 		ch <- d
 	}
 }
@@ -203,10 +207,17 @@ func (c *versionCollector) Collect(ch chan<- prometheus.Metric) {
 			d *prometheus.Desc
 			v float64
 		}{{c.pending, float64(s.Pending)}, {c.workers, float64(s.Workers)}, {c.ready, float64(s.ReadyWorkers)},
-			{c.delay, s.BatchDelay.Seconds()}, {c.arrival, s.ArrivalRate}} {
+			{c.delay, s.BatchDelay.Seconds()}, {c.arrival, s.ArrivalRate}, {c.batching, boolGauge(s.Batching)}} {
 			ch <- prometheus.MustNewConstMetric(g.d, prometheus.GaugeValue, g.v, s.Model, s.Version)
 		}
 	}
+}
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // customMetric is a metric a custom handler reports, registered on first use.

@@ -225,6 +225,7 @@ func TestDescribe(t *testing.T) {
 func TestMetricsAPI(t *testing.T) {
 	ts := emptyServer(t, nil)
 	exchange{"register", "POST", "/models?url=iris.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	exchange{"register with batching", "POST", "/models?url=iris.mar&model_name=iris8&batch_size=8&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
 	exchange{"infer", "POST", "/predictions/iris", "", []byte(`[[5.1, 3.5, 1.4, 0.2]]`), 200, "", ""}.run(t, ts.inference.URL)
 	res, err := http.Get(ts.metrics.URL + "/metrics")
 	if err != nil {
@@ -232,7 +233,8 @@ func TestMetricsAPI(t *testing.T) {
 	}
 	b, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	for _, want := range []string{`ts_inference_requests_total{hostname=`, `model_name="iris",model_version="1.0"} 1`, `ts_batch_size_bucket`, `ts_http_requests_total{api="inference",class="2XX"} 1`, `ts_workers_ready{model_name="iris",model_version="1.0"} 1`, `ts_queue_pending{`} {
+	for _, want := range []string{`ts_inference_requests_total{hostname=`, `model_name="iris",model_version="1.0"} 1`, `ts_batch_size_bucket`, `ts_http_requests_total{api="inference",class="2XX"} 1`, `ts_workers_ready{model_name="iris",model_version="1.0"} 1`, `ts_queue_pending{`,
+		`ts_batching{model_name="iris",model_version="1.0"} 0`, `ts_batching{model_name="iris8",model_version="1.0"} 1`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("metrics lack %q", want)
 		}

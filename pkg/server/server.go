@@ -88,7 +88,8 @@ func (s *Server) versionStates() []metrics.VersionState {
 			}
 			out = append(out, metrics.VersionState{Model: v.Name, Version: v.Version, Pending: info.Queue.Pending,
 				Workers: len(info.Workers), ReadyWorkers: ready, ArrivalRate: info.Queue.ArrivalRate,
-				BatchDelay: time.Duration(info.Queue.LastDelayMS * float64(time.Millisecond))})
+				BatchDelay: time.Duration(info.Queue.LastDelayMS * float64(time.Millisecond)),
+				Batching:   info.Unbatchable == "" && info.Settings.BatchSize > 1})
 		}
 	}
 	return out
