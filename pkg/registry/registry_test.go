@@ -634,6 +634,90 @@ func TestFailedBatchesUnderLoad(t *testing.T) {
 	}
 }
 
+// TestMixedLoad: for 3 s, 24 clients send lookup.onnx requests with random ids and
+// priorities, one in 20 with an id past the table, one in 30 cancelled at once, while the
+// model is scaled between 1 and 3 workers. Every good request gets exactly its own rows,
+// every bad one an error, only cancelled ones fail otherwise, and batching goes on.
+func TestMixedLoad(t *testing.T) {
+	v, _ := registerTestModel(t, "lookup", "batchSize: 8\nmaxBatchDelay: 3\nadaptiveBatching: true\n")
+	stop := make(chan struct{})
+	scaled := make(chan struct{})
+	go func() {
+		defer close(scaled)
+		for n := 1; ; n = n%3 + 1 {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			if err := v.Scale(context.Background(), n, n); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	deadline := time.Now().Add(3 * time.Second)
+	var mu sync.Mutex
+	outcomes := map[string]int{}
+	var wg sync.WaitGroup
+	for c := 0; c < 24; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; time.Now().Before(deadline); k++ {
+				ids := []int{(c + k) % 10, (c * k) % 10, k % 10, c % 10}
+				bad := (c+k)%20 == 0
+				if bad {
+					ids[3] = 10
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				if (c*7+k)%30 == 0 {
+					cancel()
+				}
+				body, _ := json.Marshal([][]int{ids})
+				res, err := v.Infer(ctx, &handler.Request{Inputs: []handler.Input{{Name: "body", Data: body}}}, k%3-1)
+				cancelled := ctx.Err() != nil
+				cancel()
+				outcome := "answered"
+				switch {
+				case err != nil && (bad || cancelled):
+					outcome = "failed as it should"
+				case err != nil:
+					outcome = "good request failed: " + err.Error()
+				case bad:
+					outcome = "bad request answered"
+				default:
+					var got struct{ Outputs []struct{ Data []float32 } }
+					json.Unmarshal(res.Body, &got)
+					var want []float32
+					for _, id := range ids {
+						want = append(want, float32(2*id), float32(2*id+1))
+					}
+					if len(got.Outputs) != 1 || !slices.Equal(got.Outputs[0].Data, want) {
+						outcome = fmt.Sprintf("wrong answer: %s for ids %v", res.Body, ids)
+					}
+				}
+				mu.Lock()
+				outcomes[outcome]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	<-scaled
+	for outcome, n := range outcomes {
+		if outcome != "answered" && outcome != "failed as it should" {
+			t.Errorf("%d× %s", n, outcome)
+		}
+	}
+	if outcomes["answered"] == 0 {
+		t.Error("no request answered")
+	}
+	if why := v.Info().Unbatchable; why != "" {
+		t.Errorf("batching stopped: %s", why)
+	}
+}
+
 func TestParseMemAvailable(t *testing.T) {
 	cases := []struct {
 		text string
