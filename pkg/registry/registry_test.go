@@ -634,6 +634,45 @@ func TestFailedBatchesUnderLoad(t *testing.T) {
 	}
 }
 
+// TestBatchedManyOutputs: a model with a ':' in its input's name and five outputs of four
+// element types and two shapes (manyout.onnx), batched under 16 concurrent clients: each
+// client gets every output computed from its own row, in the model's order.
+func TestBatchedManyOutputs(t *testing.T) {
+	v, _ := registerTestModel(t, "manyout", "batchSize: 8\nmaxBatchDelay: 5\n")
+	type output struct {
+		Name  string
+		Shape []int64
+		Data  []any
+	}
+	burstsUntil(16, 10, func(c, burst int) {
+		x := []float64{float64(c) - 7.5, float64(burst), 0.25}
+		body, _ := json.Marshal(map[string]any{"inputs": map[string]any{"x:0": [][]float64{x}}})
+		res, err := v.Infer(context.Background(), &handler.Request{Inputs: []handler.Input{{Name: "body", Data: body}}}, 0)
+		if err != nil {
+			t.Errorf("client %d: %v", c, err)
+			return
+		}
+		var got struct{ Outputs []output }
+		json.Unmarshal(res.Body, &got)
+		want := []output{
+			{"y:0", []int64{1, 3}, []any{2 * x[0], 2 * x[1], 2 * x[2]}},
+			{"rounded", []int64{1, 3}, []any{float64(int64(x[0])), x[1], 0.0}},
+			{"sum", []int64{1, 1}, []any{x[0] + x[1] + x[2]}},
+			{"positive", []int64{1, 3}, []any{x[0] > 0, x[1] > 0, true}},
+			{"echo", []int64{1, 3}, []any{x[0], x[1], x[2]}},
+		}
+		if fmt.Sprint(got.Outputs) != fmt.Sprint(want) {
+			t.Errorf("client %d sent %v, got %v, want %v", c, x, got.Outputs, want)
+		}
+	}, func() bool { return v.Info().Queue.MeanBatchItems > 1 })
+	if st := v.Info().Queue; st.MeanBatchItems <= 1 {
+		t.Errorf("no batching happened: %+v", st)
+	}
+	if why := v.Info().Unbatchable; why != "" {
+		t.Errorf("batching stopped: %s", why)
+	}
+}
+
 // TestMixedLoad: for 3 s, 24 clients send lookup.onnx requests with random ids and
 // priorities, one in 20 with an id past the table, one in 30 cancelled at once, while the
 // model is scaled between 1 and 3 workers. Every good request gets exactly its own rows,

@@ -4,7 +4,7 @@
 alltypes.onnx: for each element type T in float32, float16, float64, int64, int32, int8,
 uint8 and bool, an input "x:T" (a name with a colon, as TensorFlow exports) of shape
 [batch, 3] and an output "y:T" = Identity(x), plus an int64 scalar input "k" and an output
-"k_twice" = k + k; liar.onnx, lookup.onnx, onerow.onnx and rowsoftmax.onnx are described
+"k_twice" = k + k; liar, lookup, onerow, rowsoftmax and manyout.onnx are described
 below. Run:
 /usr/bin/python3 pkg/engine/testdata/make_models.py
 """
@@ -66,3 +66,18 @@ save("onerow", [helper.make_node("Reshape", ["x", "shape"], ["y"])],
 # rowsoftmax.onnx: y = Softmax(x, axis=0) over x [n, 3]: its first dimension is not a batch
 # (as a sequence is not), so stacking requests changes every answer (alone, each is all 1s).
 save("rowsoftmax", [helper.make_node("Softmax", ["x"], ["y"], axis=0)], [floats("x", ["n", 3])], [floats("y", ["n", 3])])
+
+# manyout.onnx: from x:0 [batch, 3] (a name with a colon), five outputs of four element types
+# and ranks, all following the batch: "y:0" = 2x, "rounded" = int64(x), "sum" = the row sums
+# [batch, 1], "positive" = x > 0, "echo" = x.
+save("manyout", [
+    helper.make_node("Add", ["x:0", "x:0"], ["y:0"]),
+    helper.make_node("Cast", ["x:0"], ["rounded"], to=TensorProto.INT64),
+    helper.make_node("ReduceSum", ["x:0", "axes"], ["sum"], keepdims=1),
+    helper.make_node("Greater", ["x:0", "zero"], ["positive"]),
+    helper.make_node("Identity", ["x:0"], ["echo"]),
+], [floats("x:0", ["batch", 3])], [
+    floats("y:0", ["batch", 3]), helper.make_tensor_value_info("rounded", TensorProto.INT64, ["batch", 3]),
+    floats("sum", ["batch", 1]), helper.make_tensor_value_info("positive", TensorProto.BOOL, ["batch", 3]),
+    floats("echo", ["batch", 3]),
+], initializer=[helper.make_tensor("axes", TensorProto.INT64, [1], [1]), helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])])
