@@ -90,6 +90,10 @@ type Batcher struct {
 	// unbatchable says why batching stopped while serving ("" while it goes on): the model's
 	// outputs did not follow the stacked inputs, or it failed on batches.
 	unbatchable string
+	// limit caps the items of a batch below the batch size after a batch failed where its
+	// requests ran alone (0: no cap); limitWhy says why.
+	limit    int
+	limitWhy string
 	// checked: a batch of distinct requests gave each the outputs it gets alone; checks:
 	// the batches checked so far.
 	checked bool
@@ -117,12 +121,32 @@ func New(cfg Config, batchable bool, clock Clock) *Batcher {
 // Config returns the settings in effect.
 func (b *Batcher) Config() Config { return b.cfg }
 
-// batchSize is the most items a batch may hold now: 1 once batching has stopped.
+// batchSize is the most items a batch may hold now: 1 once batching has stopped, the limit
+// after failed batches.
 func (b *Batcher) batchSize() int {
-	if b.unbatchable != "" {
+	switch {
+	case b.unbatchable != "":
 		return 1
+	case b.limit > 0:
+		return min(b.limit, b.cfg.BatchSize)
 	}
 	return b.cfg.BatchSize
+}
+
+// BatchFailed records that a batch of items failed to run where each of its requests ran
+// alone (why says how): later batches hold at most half as many items (a GPU out of memory
+// at a large batch), and batching stops once that is one. It returns the new limit.
+func (b *Batcher) BatchFailed(items int64, why string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if n := int(items / 2); n <= 1 {
+		if b.unbatchable == "" {
+			b.unbatchable = why
+		}
+	} else if n < b.batchSize() {
+		b.limit, b.limitWhy = n, why
+	}
+	return b.batchSize()
 }
 
 // StopBatching makes every later batch hold one request: the model cannot run batches (why

@@ -589,6 +589,31 @@ func TestModelFailingOnBatchesStopsBatching(t *testing.T) {
 	}
 }
 
+// A model that fails on batches of more than two rows (a GPU out of memory at a large batch)
+// but runs each request alone: every request gets its answer, and later batches hold at most
+// half as many rows, not one.
+func TestFailedBatchHalvesTheBatchSize(t *testing.T) {
+	b, results, runs := heldBatch(t, failingOn(func(rows int64, _ []float32) bool { return rows > 2 }), 2, 3, 4, 5)
+	for i, res := range results {
+		if res.err != nil {
+			t.Errorf("request %d: %v", i, res.err)
+		}
+	}
+	if !slices.Equal(runs, []int64{4, 1, 1, 1, 1}) {
+		t.Errorf("runs %v, want [4 1 1 1 1]", runs)
+	}
+	st := b.Stats()
+	if want := "a batch of 4 items failed where each of its requests ran alone (run model: bad input)"; st.Limit != 2 || st.LimitReason != want || b.Unbatchable() != "" {
+		t.Errorf("limit %d (%q), stopped %q; want 2 (%q), not stopped", st.Limit, st.LimitReason, b.Unbatchable(), want)
+	}
+	b.mu.Lock()
+	size := b.batchSize()
+	b.mu.Unlock()
+	if size != 2 {
+		t.Errorf("batch size now %d, want 2", size)
+	}
+}
+
 // The first batch of distinct requests is checked: its last request runs alone too, and its
 // share of the batch must match. A model whose first dimension is not a batch (here each
 // output row adds the sum of the whole input, as attention over a sequence would) mixes the

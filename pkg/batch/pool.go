@@ -230,16 +230,20 @@ func (p *Pool) runBatch(w *worker, bt *Batch) (panicked bool) {
 		each, errs = p.runEach(bt)
 	case !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded):
 		// The stacked run failed: one request's values may be at fault (a token id past the
-		// vocabulary), or the model may not run batches at all (a fixed reshape). Each
-		// request runs alone, so that only a faulty one fails.
+		// vocabulary), the batch may be too large (out of GPU memory), or the model may not
+		// run batches at all (a fixed reshape). Each request runs alone, so that only a
+		// faulty one fails; if none is, later batches are halved.
 		batchErr := err
 		each, errs = p.runEach(bt)
 		if slices.ContainsFunc(errs, func(e error) bool { return e != nil }) {
 			return false
 		}
 		why := fmt.Sprintf("a batch of %d items failed where each of its requests ran alone (%v)", bt.Items(), batchErr)
-		p.b.StopBatching(why)
-		p.log.Warn("batching stopped: the model fails on batches; each request now runs alone", "reason", why)
+		if limit := p.b.BatchFailed(bt.Items(), why); limit > 1 {
+			p.log.Warn("batch size limited: a batch failed where its requests ran alone", "limit", limit, "reason", why)
+		} else {
+			p.log.Warn("batching stopped: the model fails on batches; each request now runs alone", "reason", why)
+		}
 	}
 	return false
 }

@@ -114,6 +114,10 @@ type Stats struct {
 	ArrivalRate    float64 `json:"arrivalRatePerSecond"`
 	Concurrency    float64 `json:"concurrency"`
 	LastDelayMS    float64 `json:"lastBatchDelayMs"`
+	// Limit caps a batch's items below the batch size after a batch failed where its
+	// requests ran alone (0: no cap); LimitReason is that batch's error.
+	Limit       int    `json:"batchLimit,omitempty"`
+	LimitReason string `json:"batchLimitReason,omitempty"`
 }
 
 // Stats returns the batcher's current statistics.
@@ -124,6 +128,9 @@ func (b *Batcher) Stats() Stats {
 		Pending: len(b.queue), Running: b.inflight, Remaining: b.cfg.QueueSize - len(b.queue), Batches: b.stats.batches,
 		MeanBatchItems: b.stats.batchItems, MeanRunMS: b.stats.runTime * 1000,
 		LastDelayMS: float64(b.stats.lastDelay) / float64(time.Millisecond),
+	}
+	if b.unbatchable == "" && b.limit > 0 {
+		s.Limit, s.LimitReason = b.limit, b.limitWhy
 	}
 	if b.stats.gap > 0 {
 		s.ArrivalRate = 1 / b.stats.gap

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tsserve/ts/pkg/api"
+	"github.com/tsserve/ts/pkg/batch"
 	"github.com/tsserve/ts/pkg/cli/term"
 )
 
@@ -35,5 +36,13 @@ func TestDescribeText(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "responseTimeout") {
 		t.Errorf("a setting at its default is listed:\n%s", out.String())
+	}
+
+	limited := api.Description{BatchSize: 8, MaxBatchDelay: 5, Batching: api.Batching{Batchable: true,
+		Stats: batch.Stats{Limit: 4, LimitReason: "a batch of 8 items failed where each of its requests ran alone (out of memory)"}}}
+	out.Reset()
+	describeText(term.New(&out, &out, nil, false), limited)
+	if want := `(?m)^batching +up to 4 \(limited from 8: a batch of 8 items failed where each of its requests ran alone \(out of memory\)\), delay 5 ms$`; !regexp.MustCompile(want).MatchString(out.String()) {
+		t.Errorf("no line matching %s in:\n%s", want, out.String())
 	}
 }

@@ -386,6 +386,9 @@ func batchingText(d api.Description) string {
 		return "off: " + d.Batching.Unbatchable
 	}
 	s := fmt.Sprintf("up to %d, delay %d ms", d.BatchSize, d.MaxBatchDelay)
+	if st := d.Batching.Stats; st.Limit > 0 {
+		s = fmt.Sprintf("up to %d (limited from %d: %s), delay %d ms", st.Limit, d.BatchSize, st.LimitReason, d.MaxBatchDelay)
+	}
 	if d.Batching.Adaptive {
 		s += " (adaptive)"
 	}
