@@ -159,7 +159,7 @@ func newImageSpec(in tensor.Info, c config) (imageSpec, error) {
 // images over MaxImagePixels before decoding them.
 func decodeImage(data []byte) (image.Image, error) {
 	if len(data) == 0 {
-		return nil, badInput("the request has no image: send JPEG, PNG or WebP bytes as the body or as a form field")
+		return nil, badInput("the request has no image: send JPEG, PNG, WebP, GIF or BMP bytes as the body or as a form field")
 	}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
@@ -197,7 +197,7 @@ func decodeBase64(data []byte) ([]byte, bool) {
 func (s imageSpec) requestTensor(req *Request) (*tensor.Tensor, image.Point, error) {
 	in, ok := req.Data()
 	if !ok {
-		return nil, image.Point{}, badInput("the request has no image: send JPEG, PNG or WebP bytes as the body or as a form field")
+		return nil, image.Point{}, badInput("the request has no image: send JPEG, PNG, WebP, GIF or BMP bytes as the body or as a form field")
 	}
 	img, err := decodeImage(in.Data)
 	if err != nil {
