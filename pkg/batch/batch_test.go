@@ -646,8 +646,8 @@ func TestFirstBatchChecked(t *testing.T) {
 			t.Errorf("request %d: %v %v, want its own run's [%g %g]", i, y, res.err, 3*x, 3*x)
 		}
 	}
-	if !slices.Equal(runs, []int64{3, 1, 1, 1}) {
-		t.Errorf("runs %v, want [3 1 1 1]: the batch, its last request alone, then the others", runs)
+	if !slices.Equal(runs, []int64{3, 1, 1, 1, 1}) {
+		t.Errorf("runs %v, want [3 1 1 1 1]: the batch, its last request alone twice, then the others", runs)
 	}
 	if why, want := b.Unbatchable(), `a batch of 3 requests changed their outputs (request 3, output 0, alone against batched: element 0: 12 against 17): the model mixes the stacked rows`; why != want {
 		t.Errorf("Unbatchable() = %q, want %q", why, want)
@@ -674,6 +674,39 @@ func TestFirstBatchChecked(t *testing.T) {
 	}
 	if b.NeedsCheck() {
 		t.Errorf("still checking after %d batches", maxChecks)
+	}
+}
+
+// A model whose outputs vary from run to run (here a counter added to every output, as random
+// sampling would) cannot be checked: the batch's shares stand, batching goes on, and no
+// batch is checked again.
+func TestNoisyModelNotChecked(t *testing.T) {
+	var calls atomic.Int32
+	noisy := func(r *recorder) RunFunc {
+		return func(ctx context.Context, limit time.Duration, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+			out, err := r.run(ctx, limit, in)
+			if err != nil {
+				return nil, err
+			}
+			y, _ := tensor.Values[float32](out[0])
+			n := 100 * float32(calls.Add(1))
+			for i := range y {
+				y[i] += n
+			}
+			return out, nil
+		}
+	}
+	b, results, runs := heldBatch(t, noisy, 2, 3, 4)
+	for i, res := range results {
+		if res.err != nil {
+			t.Errorf("request %d: %v", i, res.err)
+		}
+	}
+	if !slices.Equal(runs, []int64{3, 1, 1}) {
+		t.Errorf("runs %v, want [3 1 1]: the batch, the last request alone twice", runs)
+	}
+	if b.Unbatchable() != "" || b.NeedsCheck() {
+		t.Errorf("stopped %q, needs a check %v; want batching on and no more checks", b.Unbatchable(), b.NeedsCheck())
 	}
 }
 

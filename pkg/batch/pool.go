@@ -262,7 +262,9 @@ const (
 // first dimension is not a batch (a sequence, boxes) mixes the stacked requests; the last
 // one shows it even when the mixing is causal (each row sees the rows before it). Then
 // batching stops, and every job gets its own run's outputs (returned; nil when the batch's
-// shares stand). One extra run is the check's whole cost while the model passes.
+// shares stand). Before that verdict the job runs alone a second time: a model whose outputs
+// vary from run to run cannot be checked, and is not. One extra run is the check's whole
+// cost while the model passes.
 func (p *Pool) check(bt *Batch, outputs []*tensor.Tensor) ([][]*tensor.Tensor, []error) {
 	shares, err := bt.Shares(outputs)
 	if err != nil {
@@ -279,6 +281,13 @@ func (p *Pool) check(bt *Batch, outputs []*tensor.Tensor) ([][]*tensor.Tensor, [
 		if diff == "" {
 			continue
 		}
+		if again, err := p.run(ctx, limit, in); err != nil || !sameOutputs(alone, again) {
+			// The model's outputs vary from run to run (random sampling, dropout left on):
+			// no check can tell mixing from noise. The batch's shares stand; no more checks.
+			p.b.CheckPassed(true)
+			p.log.Info("batching not checked: the model's outputs vary from run to run", "requests", len(bt.Jobs))
+			return nil, nil
+		}
 		name := fmt.Sprint(i)
 		if i < len(p.OutputNames) {
 			name = fmt.Sprintf("%q", p.OutputNames[i])
@@ -294,6 +303,19 @@ func (p *Pool) check(bt *Batch, outputs []*tensor.Tensor) ([][]*tensor.Tensor, [
 	p.b.CheckPassed(distinct)
 	p.log.Debug("batching checked: a batch's last request alone matches its share", "requests", len(bt.Jobs), "distinct", distinct)
 	return nil, nil
+}
+
+// sameOutputs reports whether two runs' outputs match within the check's tolerances.
+func sameOutputs(a, b []*tensor.Tensor) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if tensor.Differ(a[i], b[i], checkAbsTol, checkRelTol) != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // runEach runs each job of the batch by itself, with its own context and time limit.
