@@ -761,6 +761,9 @@ func TestFailingWorkersGiveUpAfterMaxRetry(t *testing.T) {
 	// goroutine, so the second queues for the worker.
 	failOnce := func() {
 		t.Helper()
+		// the last batch's slot is freed just after its answers: wait, or the first request
+		// would queue for the worker instead of running on its caller's goroutine
+		waitFor(t, "no batch running", func() bool { return b.Stats().Running == 0 })
 		r.mu.Lock()
 		r.hold = make(chan struct{})
 		r.mu.Unlock()
