@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -598,10 +599,7 @@ func (bt *Batch) Mismatch(outputs []*tensor.Tensor, names []string) string {
 	}
 	items := bt.Items()
 	for i, out := range outputs {
-		name := fmt.Sprint(i)
-		if i < len(names) {
-			name = fmt.Sprintf("%q", names[i])
-		}
+		name := outputName(names, i)
 		switch {
 		case len(out.Shape) == 0:
 			return fmt.Sprintf("output %s was a scalar for a batch of %d items", name, items)
@@ -610,6 +608,14 @@ func (bt *Batch) Mismatch(outputs []*tensor.Tensor, names []string) string {
 		}
 	}
 	return ""
+}
+
+// outputName names output i in messages: its quoted name, or its index when names lack it.
+func outputName(names []string, i int) string {
+	if i < len(names) {
+		return strconv.Quote(names[i])
+	}
+	return strconv.Itoa(i)
 }
 
 // Alone is how to run one job of the batch by itself: its inputs, its context and how long
@@ -626,41 +632,43 @@ func (bt *Batch) Alone(k int, now time.Time) ([]*tensor.Tensor, context.Context,
 // FinishEach hands each job the outputs (or error) of its own run, after the batch's jobs
 // were run one at a time, and frees the worker's slot.
 func (bt *Batch) FinishEach(outputs [][]*tensor.Tensor, errs []error, runTime time.Duration) {
-	for k, j := range bt.Jobs {
-		j.done <- result{outputs: outputs[k], err: errs[k]}
-	}
-	bt.b.mu.Lock()
-	bt.b.inflight--
-	for _, j := range bt.Jobs {
-		bt.b.stats.batch(max(j.items, 1), runTime/time.Duration(len(bt.Jobs)))
-	}
-	if len(bt.b.queue) > 0 {
-		bt.b.wake()
-	}
-	bt.b.mu.Unlock()
+	bt.deliver(outputs, errs, runTime, true)
 }
 
 // Finish hands each job its share of the outputs (or err) and frees the worker's slot.
 func (bt *Batch) Finish(outputs []*tensor.Tensor, runTime time.Duration, err error) {
-	defer func() {
-		bt.b.mu.Lock()
-		bt.b.inflight--
-		bt.b.stats.batch(bt.Items(), runTime)
-		if len(bt.b.queue) > 0 {
-			bt.b.wake()
-		}
-		bt.b.mu.Unlock()
-	}()
-	var shares [][]*tensor.Tensor
+	shares, errs := make([][]*tensor.Tensor, len(bt.Jobs)), make([]error, len(bt.Jobs))
 	if err == nil {
-		shares, err = bt.Shares(outputs)
-	}
-	for k, j := range bt.Jobs {
-		if err != nil {
-			j.done <- result{err: err}
+		if s, serr := bt.Shares(outputs); serr != nil {
+			err = serr
 		} else {
-			j.done <- result{outputs: shares[k]}
+			shares = s
 		}
+	}
+	for k := range errs {
+		errs[k] = err
+	}
+	bt.deliver(shares, errs, runTime, false)
+}
+
+// deliver hands each job its outputs or error, then frees the worker's slot and records the
+// run: as one batch, or (alone) as one run per job sharing runTime.
+func (bt *Batch) deliver(outputs [][]*tensor.Tensor, errs []error, runTime time.Duration, alone bool) {
+	for k, j := range bt.Jobs {
+		j.done <- result{outputs: outputs[k], err: errs[k]}
+	}
+	bt.b.mu.Lock()
+	defer bt.b.mu.Unlock()
+	bt.b.inflight--
+	if alone {
+		for _, j := range bt.Jobs {
+			bt.b.stats.batch(max(j.items, 1), runTime/time.Duration(len(bt.Jobs)))
+		}
+	} else {
+		bt.b.stats.batch(bt.Items(), runTime)
+	}
+	if len(bt.b.queue) > 0 {
+		bt.b.wake()
 	}
 }
 

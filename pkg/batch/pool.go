@@ -271,59 +271,67 @@ func (p *Pool) check(bt *Batch, outputs []*tensor.Tensor) ([][]*tensor.Tensor, [
 		return nil, nil // Finish reports it
 	}
 	last := len(bt.Jobs) - 1
-	in, ctx, limit := bt.Alone(last, p.clock.Now())
-	alone, err := p.run(ctx, limit, in)
+	alone, err := p.runAlone(bt, last)
 	if err != nil {
 		return nil, nil // no verdict from a failed run; the batch's shares stand
 	}
-	for i, out := range alone {
-		diff := tensor.Differ(out, shares[last][i], checkAbsTol, checkRelTol)
-		if diff == "" {
-			continue
-		}
-		if again, err := p.run(ctx, limit, in); err != nil || !sameOutputs(alone, again) {
-			// The model's outputs vary from run to run (random sampling, dropout left on):
-			// no check can tell mixing from noise. The batch's shares stand; no more checks.
-			p.b.CheckPassed(true)
-			p.log.Info("batching not checked: the model's outputs vary from run to run", "requests", len(bt.Jobs))
-			return nil, nil
-		}
-		name := fmt.Sprint(i)
-		if i < len(p.OutputNames) {
-			name = fmt.Sprintf("%q", p.OutputNames[i])
-		}
-		why := fmt.Sprintf("a batch of %d requests changed their outputs (request %d, output %s, alone against batched: %s): the model mixes the stacked rows",
-			len(bt.Jobs), last+1, name, diff)
-		p.b.StopBatching(why)
-		p.log.Warn("batching stopped: requests batched together do not get the outputs they get alone; each request now runs alone", "reason", why)
-		each, errs := p.runEach(&Batch{Jobs: bt.Jobs[:last], b: bt.b})
-		return append(each, alone), append(errs, nil)
+	i, diff := diffOutputs(alone, shares[last])
+	if diff == "" {
+		distinct := bt.Distinct()
+		p.b.CheckPassed(distinct)
+		p.log.Debug("batching checked: a batch's last request alone matches its share", "requests", len(bt.Jobs), "distinct", distinct)
+		return nil, nil
 	}
-	distinct := bt.Distinct()
-	p.b.CheckPassed(distinct)
-	p.log.Debug("batching checked: a batch's last request alone matches its share", "requests", len(bt.Jobs), "distinct", distinct)
-	return nil, nil
+	if again, err := p.runAlone(bt, last); err != nil || !sameOutputs(alone, again) {
+		// The model's outputs vary from run to run (random sampling, dropout left on):
+		// no check can tell mixing from noise. The batch's shares stand; no more checks.
+		p.b.CheckPassed(true)
+		p.log.Info("batching not checked: the model's outputs vary from run to run", "requests", len(bt.Jobs))
+		return nil, nil
+	}
+	why := fmt.Sprintf("a batch of %d requests changed their outputs (request %d, output %s, alone against batched: %s): the model mixes the stacked rows",
+		len(bt.Jobs), last+1, outputName(p.OutputNames, i), diff)
+	p.b.StopBatching(why)
+	p.log.Warn("batching stopped: requests batched together do not get the outputs they get alone; each request now runs alone", "reason", why)
+	each, errs := make([][]*tensor.Tensor, len(bt.Jobs)), make([]error, len(bt.Jobs))
+	for k := range last {
+		each[k], errs[k] = p.runAlone(bt, k)
+	}
+	each[last] = alone
+	return each, errs
+}
+
+// diffOutputs says how the second run's outputs differ from the first's, within the
+// check's tolerances: the first output that differs and how, or "" when none does.
+func diffOutputs(a, b []*tensor.Tensor) (int, string) {
+	if len(a) != len(b) {
+		return 0, fmt.Sprintf("%d outputs against %d", len(a), len(b))
+	}
+	for i := range a {
+		if diff := tensor.Differ(a[i], b[i], checkAbsTol, checkRelTol); diff != "" {
+			return i, diff
+		}
+	}
+	return 0, ""
 }
 
 // sameOutputs reports whether two runs' outputs match within the check's tolerances.
 func sameOutputs(a, b []*tensor.Tensor) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if tensor.Differ(a[i], b[i], checkAbsTol, checkRelTol) != "" {
-			return false
-		}
-	}
-	return true
+	_, diff := diffOutputs(a, b)
+	return diff == ""
 }
 
-// runEach runs each job of the batch by itself, with its own context and time limit.
+// runAlone runs job k of the batch by itself, with its own context and time limit.
+func (p *Pool) runAlone(bt *Batch, k int) ([]*tensor.Tensor, error) {
+	in, ctx, limit := bt.Alone(k, p.clock.Now())
+	return p.run(ctx, limit, in)
+}
+
+// runEach runs each job of the batch by itself.
 func (p *Pool) runEach(bt *Batch) ([][]*tensor.Tensor, []error) {
 	outputs, errs := make([][]*tensor.Tensor, len(bt.Jobs)), make([]error, len(bt.Jobs))
 	for k := range bt.Jobs {
-		in, ctx, limit := bt.Alone(k, p.clock.Now())
-		outputs[k], errs[k] = p.run(ctx, limit, in)
+		outputs[k], errs[k] = p.runAlone(bt, k)
 	}
 	return outputs, errs
 }
