@@ -389,16 +389,3 @@ func (p *Pool) Size() int {
 	defer p.mu.Unlock()
 	return len(p.workers)
 }
-
-// Ready is the number of workers ready to run batches.
-func (p *Pool) Ready() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := 0
-	for _, w := range p.workers {
-		if w.info.State == StateReady {
-			n++
-		}
-	}
-	return n
-}

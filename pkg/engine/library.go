@@ -63,8 +63,7 @@ func Init(candidates []Candidate) (*Library, error) {
 			continue
 		}
 		current = &Library{Path: c.Path, Source: c.Source, Version: ort.GetVersion(), Providers: probeProviders()}
-		_ = ort.SetEnvironmentLogLevel(runtimeLogLevel)
-		return current, nil
+		return current, nil // probeProviders leaves the log level at runtimeLogLevel
 	}
 	return nil, &LoadError{Tried: tried}
 }

@@ -411,16 +411,31 @@ func (v *Version) minWorkers() int {
 }
 
 func (v *Version) readyWorkers() int {
+	ready := 0
+	for _, w := range v.workers() {
+		if w.State == batch.StateReady {
+			ready++
+		}
+	}
+	return ready
+}
+
+// workers describes the workers: ERROR all of them when the custom handler gave up after
+// maxRetryTimeoutInSec (its processes, not the goroutines, do the work).
+func (v *Version) workers() []batch.WorkerInfo {
 	v.mu.Lock()
 	pool := v.pool
 	v.mu.Unlock()
 	if pool == nil {
-		return 0
+		return nil
 	}
+	ws := pool.Workers()
 	if st, ok := v.handler.(handler.Stopper); ok && st.Stopped() {
-		return 0 // its custom handler gave up after maxRetryTimeoutInSec
+		for k := range ws {
+			ws[k].State = batch.StateError
+		}
 	}
-	return pool.Ready()
+	return ws
 }
 
 // Priority header values besides integers.
@@ -530,16 +545,9 @@ func (v *Version) Info() Info {
 	v.mu.Lock()
 	i := Info{State: v.state, Error: v.lastErr, Settings: v.settings.clone(), Provider: v.provider, Threads: v.threads,
 		LoadTime: v.loadTime, LoadedAt: v.loadedAt, Unbatchable: v.unbatchable}
-	pool, b := v.pool, v.batcher
+	b := v.batcher
 	v.mu.Unlock()
-	if pool != nil {
-		i.Workers = pool.Workers()
-		if st, ok := v.handler.(handler.Stopper); ok && st.Stopped() {
-			for k := range i.Workers { // its custom handler gave up after maxRetryTimeoutInSec
-				i.Workers[k].State = batch.StateError
-			}
-		}
-	}
+	i.Workers = v.workers()
 	if b != nil {
 		i.Queue = b.Stats()
 		if why := b.Unbatchable(); why != "" && i.Unbatchable == "" {
