@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tsserve/ts/pkg/backoff"
 	"github.com/tsserve/ts/pkg/tensor"
 )
 
@@ -26,9 +27,6 @@ const (
 	// longer than the pool's MaxRetry. Scaling replaces it.
 	StateError = "ERROR"
 )
-
-// NoRetryLimit is a MaxRetry under which failed workers are always replaced.
-const NoRetryLimit time.Duration = -1
 
 // WorkerInfo describes a worker.
 type WorkerInfo struct {
@@ -61,14 +59,13 @@ type Pool struct {
 	OutputNames []string
 	// MaxRetry is how long workers may keep failing (from the first failure with no
 	// successful batch since) and still be replaced: TorchServe's maxRetryTimeoutInSec.
-	// NewPool sets NoRetryLimit. Set it before the first Scale.
+	// NewPool sets backoff.NoLimit. Set it before the first Scale.
 	MaxRetry time.Duration
 
-	mu           sync.Mutex
-	workers      []*worker
-	nextID       int
-	restarts     int
-	firstFailure time.Time // of the failures since the last successful batch (zero: none)
+	mu       sync.Mutex
+	workers  []*worker
+	nextID   int
+	restarts backoff.Restarts
 }
 
 // NewPool creates a pool with no workers.
@@ -76,7 +73,7 @@ func NewPool(b *Batcher, run RunFunc, log *slog.Logger) *Pool {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Pool{b: b, run: run, log: log, clock: b.clock, MaxRetry: NoRetryLimit}
+	return &Pool{b: b, run: run, log: log, clock: b.clock, MaxRetry: backoff.NoLimit}
 }
 
 // notQueued is the queue time of an inline run (read-only).
@@ -109,7 +106,7 @@ func (p *Pool) Scale(n int) {
 	var stopping []*worker
 	if live := slices.DeleteFunc(p.workers, func(w *worker) bool { return w.info.State == StateError }); len(live) < len(p.workers) {
 		p.workers = live // their goroutines have ended; a scale is a fresh start
-		p.restarts, p.firstFailure = 0, time.Time{}
+		p.restarts.Succeeded()
 	}
 	for len(p.workers) < n {
 		p.startLocked(0)
@@ -196,7 +193,7 @@ func (p *Pool) runBatch(w *worker, bt *Batch) (panicked bool) {
 			w.info.Failures++
 			w.info.LastError = err.Error()
 		} else {
-			p.restarts, p.firstFailure = 0, time.Time{}
+			p.restarts.Succeeded()
 		}
 		p.mu.Unlock()
 		if p.OnBatch != nil {
@@ -336,17 +333,14 @@ func (p *Pool) runEach(bt *Batch) ([][]*tensor.Tensor, []error) {
 	return outputs, errs
 }
 
-var fibonacci = []int{0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610, 987, 1597}
-
-// replace swaps a failed worker for a new one after the backoff.
+// replace swaps a failed worker for a new one after TorchServe's backoff, unless workers
+// have failed for longer than MaxRetry.
 func (p *Pool) replace(failed *worker) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.clock.Now()
-	if p.firstFailure.IsZero() {
-		p.firstFailure = now
-	}
-	if p.MaxRetry >= 0 && now.Sub(p.firstFailure) >= p.MaxRetry {
+	delay := p.restarts.Fail(now)
+	if p.restarts.GivenUp(now, p.MaxRetry) {
 		// As TorchServe: after maxRetryTimeoutInSec of failures, no more replacements.
 		failed.info.State = StateError
 		live := 0
@@ -357,14 +351,12 @@ func (p *Pool) replace(failed *worker) {
 		}
 		p.b.SetWorkers(live) // with none left, requests get 503 at once rather than wait
 		p.log.Error("worker not replaced: workers have failed for longer than maxRetryTimeoutInSec; scale the model to start workers again",
-			"worker", failed.info.ID, "failing_for", now.Sub(p.firstFailure).Round(time.Millisecond), "max_retry", p.MaxRetry, "workers_left", live)
+			"worker", failed.info.ID, "failing_for", p.restarts.FailingFor(now).Round(time.Millisecond), "max_retry", p.MaxRetry, "workers_left", live)
 		return
 	}
 	for i, w := range p.workers {
 		if w == failed {
 			p.workers = append(p.workers[:i], p.workers[i+1:]...)
-			delay := time.Duration(fibonacci[min(p.restarts, len(fibonacci)-1)]) * time.Second
-			p.restarts++
 			nw := p.startLocked(delay)
 			p.log.Warn("worker replaced", "old", failed.info.ID, "new", nw.info.ID, "backoff", delay)
 			return

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tsserve/ts/pkg/apierror"
+	"github.com/tsserve/ts/pkg/backoff"
 	"github.com/tsserve/ts/pkg/handlerkit"
 	"github.com/tsserve/ts/pkg/tensor"
 )
@@ -55,18 +56,17 @@ type customHandler struct {
 	log      *slog.Logger
 	onMetric MetricFunc
 
-	mu        sync.Mutex
-	idle      []*proc
-	size      int // processes allowed
-	running   int // processes alive (idle or busy)
-	wait      chan struct{}
-	failures  int
+	mu      sync.Mutex
+	idle    []*proc
+	size    int // processes allowed
+	running int // processes alive (idle or busy)
+	wait    chan struct{}
+	// restarts counts the processes' failures since the last success; notBefore is when the
+	// next may start. Once failures have lasted MaxRetry, none starts until the next scale.
+	restarts  backoff.Restarts
 	notBefore time.Time
-	// firstFailure begins the failures since the last success (zero: none); once they have
-	// lasted MaxRetry, no process is started again until the next scale.
-	firstFailure time.Time
-	takesOver    bool
-	closed       bool
+	takesOver bool
+	closed    bool
 }
 
 type proc struct {
@@ -178,7 +178,8 @@ func (h *customHandler) SetWorkers(n int) {
 	defer h.mu.Unlock()
 	h.size = max(n, 1)
 	if h.givenUp() { // a scale is a fresh start
-		h.failures, h.firstFailure, h.notBefore = 0, time.Time{}, time.Time{}
+		h.restarts.Succeeded()
+		h.notBefore = time.Time{}
 	}
 	for h.running > h.size && len(h.idle) > 0 {
 		p := h.idle[len(h.idle)-1]
@@ -268,8 +269,6 @@ func (h *customHandler) spawn() (*proc, error) {
 	return p, nil
 }
 
-var fibSeconds = []int{0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610, 987, 1597}
-
 // acquire takes an idle process, starting one when the pool may grow.
 func (h *customHandler) acquire(ctx context.Context) (*proc, error) {
 	for {
@@ -286,7 +285,7 @@ func (h *customHandler) acquire(ctx context.Context) (*proc, error) {
 		}
 		if h.running < h.size && h.givenUp() {
 			if h.running == 0 {
-				failing := time.Since(h.firstFailure).Round(time.Second)
+				failing := h.restarts.FailingFor(time.Now()).Round(time.Second)
 				h.mu.Unlock()
 				return nil, apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable,
 					"custom handler of model %s has failed for %v with no success (maxRetryTimeoutInSec %d): not started again; scale the model to try again",
@@ -332,14 +331,14 @@ func (h *customHandler) Stopped() bool {
 // givenUp reports whether processes have failed for MaxRetry with no success since (h.mu
 // held).
 func (h *customHandler) givenUp() bool {
-	return !h.firstFailure.IsZero() && time.Since(h.firstFailure) >= h.model.MaxRetry
+	return h.restarts.GivenUp(time.Now(), h.model.MaxRetry)
 }
 
 // release returns a healthy process to the pool.
 func (h *customHandler) release(p *proc) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.failures, h.firstFailure = 0, time.Time{}
+	h.restarts.Succeeded()
 	if h.closed || h.running > h.size {
 		h.running--
 		go p.stop()
@@ -355,14 +354,11 @@ func (h *customHandler) failed() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.running--
-	h.notBefore = time.Now().Add(time.Duration(fibSeconds[min(h.failures, len(fibSeconds)-1)]) * time.Second)
-	h.failures++
-	if h.firstFailure.IsZero() {
-		h.firstFailure = time.Now()
-	}
+	now := time.Now()
+	h.notBefore = now.Add(h.restarts.Fail(now))
 	if h.givenUp() {
 		h.log.Error("custom handler not started again: its processes have failed for longer than maxRetryTimeoutInSec; scale the model to try again",
-			"failing_for", time.Since(h.firstFailure).Round(time.Millisecond), "max_retry", h.model.MaxRetry)
+			"failing_for", h.restarts.FailingFor(now).Round(time.Millisecond), "max_retry", h.model.MaxRetry)
 	}
 	close(h.wait)
 	h.wait = make(chan struct{})
