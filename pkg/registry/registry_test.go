@@ -757,7 +757,7 @@ func TestMixedLoad(t *testing.T) {
 	}
 }
 
-func TestParseMemAvailable(t *testing.T) {
+func TestMemAvailable(t *testing.T) {
 	cases := []struct {
 		text string
 		want int64
@@ -768,7 +768,9 @@ func TestParseMemAvailable(t *testing.T) {
 		{"", -1},
 	}
 	for _, c := range cases {
-		if got := parseMemAvailable([]byte(c.text)); got != c.want {
+		root := t.TempDir() // a proc file system holding only this meminfo
+		os.WriteFile(filepath.Join(root, "meminfo"), []byte(c.text), 0o644)
+		if got := memAvailableIn(root); got != c.want {
 			t.Errorf("%q: %d, want %d", c.text, got, c.want)
 		}
 	}
