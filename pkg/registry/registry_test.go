@@ -274,21 +274,7 @@ func TestBatchedAnswersMatchDirect(t *testing.T) {
 		v, _ := tensor.Values[float32](out[0])
 		return v
 	}
-	stop := make(chan struct{})
-	scaled := make(chan struct{})
-	go func() { // scale while the clients run
-		defer close(scaled)
-		for _, n := range []int{3, 1, 2, 4, 1} {
-			select {
-			case <-stop:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-			if err := v.Scale(context.Background(), n, n); err != nil {
-				t.Error(err)
-			}
-		}
-	}()
+	stopScaling := scaleInBackground(t, v, 20*time.Millisecond, 3, 1, 2, 4, 1) // while the clients run
 	// ask sends client c's request k and checks its answer against the direct run.
 	ask := func(c, k int) error {
 		x := flower(c, k)
@@ -322,8 +308,7 @@ func TestBatchedAnswersMatchDirect(t *testing.T) {
 		}(c)
 	}
 	wg.Wait()
-	close(stop)
-	<-scaled
+	stopScaling()
 	close(errs)
 	for err := range errs {
 		t.Error(err)
@@ -336,6 +321,30 @@ func TestBatchedAnswersMatchDirect(t *testing.T) {
 	}, func() bool { return v.Info().Queue.MeanBatchItems > 1 })
 	if !batched {
 		t.Errorf("no batching happened: %+v", v.Info().Queue)
+	}
+}
+
+// scaleInBackground scales v to each of counts in turn, every interval, over and over, until
+// the returned stop is called (which waits for a scale in progress).
+func scaleInBackground(t *testing.T, v *Version, every time.Duration, counts ...int) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for k := 0; ; k++ {
+			select {
+			case <-quit:
+				return
+			case <-time.After(every):
+			}
+			n := counts[k%len(counts)]
+			if err := v.Scale(context.Background(), n, n); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
 	}
 }
 
@@ -679,21 +688,7 @@ func TestBatchedManyOutputs(t *testing.T) {
 // every bad one an error, only cancelled ones fail otherwise, and batching goes on.
 func TestMixedLoad(t *testing.T) {
 	v, _ := registerTestModel(t, "lookup", "batchSize: 8\nmaxBatchDelay: 3\nadaptiveBatching: true\n")
-	stop := make(chan struct{})
-	scaled := make(chan struct{})
-	go func() {
-		defer close(scaled)
-		for n := 1; ; n = n%3 + 1 {
-			select {
-			case <-stop:
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-			if err := v.Scale(context.Background(), n, n); err != nil {
-				t.Error(err)
-			}
-		}
-	}()
+	stopScaling := scaleInBackground(t, v, 50*time.Millisecond, 1, 2, 3)
 	deadline := time.Now().Add(3 * time.Second)
 	var mu sync.Mutex
 	outcomes := map[string]int{}
@@ -742,8 +737,7 @@ func TestMixedLoad(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	close(stop)
-	<-scaled
+	stopScaling()
 	for outcome, n := range outcomes {
 		if outcome != "answered" && outcome != "failed as it should" {
 			t.Errorf("%d× %s", n, outcome)
