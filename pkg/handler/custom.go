@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -107,6 +108,9 @@ func customCommand(dir, handler string, c config) ([]string, error) {
 	file, fn, _ := strings.Cut(handler, ":")
 	p := filepath.Join(dir, filepath.FromSlash(file))
 	st, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("handler %q is neither built in (%s) nor a file in the archive", handler, strings.Join(Names(), ", "))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("custom handler %s: %w", handler, err)
 	}
@@ -142,7 +146,7 @@ func customCommand(dir, handler string, c config) ([]string, error) {
 // NewCustom creates the handler for a custom handler file or folder in the archive.
 func NewCustom(m *Model, log *slog.Logger, onMetric MetricFunc) (Handler, error) {
 	c := config(m.Config)
-	argv, err := customCommand(m.Dir, m.Manifest.Model.Handler, c)
+	argv, err := customCommand(m.Dir, m.Handler, c)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +154,7 @@ func NewCustom(m *Model, log *slog.Logger, onMetric MetricFunc) (Handler, error)
 		log = slog.Default()
 	}
 	h := &customHandler{model: m, argv: argv, timeout: m.Timeout, startup: m.StartupTimeout, size: max(m.Workers, 1),
-		log: log.With("model", m.Name, "version", m.Version, "handler", m.Manifest.Model.Handler), onMetric: onMetric, wait: make(chan struct{})}
+		log: log.With("model", m.Name, "version", m.Version, "handler", m.Handler), onMetric: onMetric, wait: make(chan struct{})}
 	if h.timeout <= 0 {
 		h.timeout = 120 * time.Second
 	}

@@ -78,8 +78,10 @@ type Model struct {
 	Version  string
 	Dir      string // the archive's files
 	Manifest *archive.Manifest
-	Inputs   []tensor.Info
-	Outputs  []tensor.Info
+	// Handler is the handler's name: the manifest's, or the one the registration asked for.
+	Handler string
+	Inputs  []tensor.Info
+	Outputs []tensor.Info
 	// Config is the "handler" section of the archive's model-config.yaml.
 	Config map[string]any
 	// Workers, Timeout and StartupTimeout size a custom handler's process pool.

@@ -281,27 +281,21 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 		}
 		v.Inputs, v.Outputs = m.Inputs, m.Outputs
 	}
-	hm := &handler.Model{
-		Name: v.Name, Version: v.Version, Dir: opened.Dir, Manifest: man,
+	v.handlerModel = &handler.Model{
+		Name: v.Name, Version: v.Version, Dir: opened.Dir, Manifest: man, Handler: v.Handler,
 		Inputs: v.Inputs, Outputs: v.Outputs, Config: y.Handler, Workers: v.settings.MinWorkers,
 		Timeout: time.Duration(v.settings.ResponseTimeout) * time.Second, StartupTimeout: time.Duration(v.settings.StartupTimeout) * time.Second,
 		MaxRetry: time.Duration(v.settings.MaxRetryTimeout) * time.Second,
 	}
-	if handler.IsBuiltin(v.Handler) {
-		v.handler, err = handler.New(v.Handler, hm)
-	} else {
-		var onMetric handler.MetricFunc
-		if f := r.opts.OnHandlerMetric; f != nil {
-			onMetric = func(name, typ, unit string, value float64, dims map[string]string) {
-				if err := f(v.Name, v.Version, name, typ, unit, value, dims); err != nil {
-					r.log.Warn("custom metric dropped", "model", v.Name, "version", v.Version, "err", err)
-				}
-			}
+	if err := v.startHandler(); err != nil {
+		if v.settings.MinWorkers > 0 {
+			return nil, invalid("%v", err)
 		}
-		v.handler, err = handler.NewCustom(hm, r.log, onMetric)
-	}
-	if err != nil {
-		return nil, invalid("%v", err)
+		// As TorchServe, whose workers load the handler: a version registered with no
+		// worker stays registered, FAILED, and scaling it up fails with the handler's error.
+		v.state, v.lastErr = StateFailed, err.Error()
+		r.log.Warn("handler failed; the model stays registered with no worker", "model", v.Name, "version", v.Version,
+			"handler", v.Handler, "err", err)
 	}
 	v.unbatchable = unbatchable(v.Inputs, v.Outputs)
 	return v, nil

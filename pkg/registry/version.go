@@ -48,7 +48,8 @@ type Version struct {
 
 	reg     *Registry
 	archive *archive.Opened
-	handler handler.Handler
+	// handlerModel is what the handler is created from.
+	handlerModel *handler.Model
 	// unbatchable says why requests cannot share a batch ("" when they can).
 	unbatchable string
 
@@ -58,7 +59,11 @@ type Version struct {
 	// when scaling changes the thread plan (replan).
 	session atomic.Pointer[engine.Session]
 
-	mu       sync.Mutex // guards the fields below
+	mu sync.Mutex // guards the fields below
+	// handler is nil only while a version registered with no worker has a handler that
+	// failed to start; Scale sets it (holding scaleMu, so that Scale and close read it
+	// without mu).
+	handler  handler.Handler
 	settings Settings
 	state    string
 	lastErr  string
@@ -116,7 +121,17 @@ func (v *Version) Scale(ctx context.Context, minWorkers, maxWorkers int) error {
 	}
 	v.settings.MinWorkers, v.settings.MaxWorkers = minWorkers, max(maxWorkers, minWorkers)
 	var pool *batch.Pool
+	missing := v.handler == nil
 	v.mu.Unlock()
+	if missing && minWorkers > 0 {
+		if err := v.startHandler(); err != nil {
+			v.mu.Lock()
+			v.state, v.lastErr = StateFailed, err.Error()
+			v.mu.Unlock()
+			v.reg.log.Error("handler failed to start", "model", v.Name, "version", v.Version, "handler", v.Handler, "err", err)
+			return err
+		}
+	}
 	if sc, ok := v.handler.(handler.Scaler); ok {
 		sc.SetWorkers(minWorkers)
 	}
@@ -404,6 +419,32 @@ func (v *Version) close() {
 	v.archive.Close()
 }
 
+// startHandler creates the version's handler; a custom handler starts its first process.
+func (v *Version) startHandler() error {
+	var h handler.Handler
+	var err error
+	if handler.IsBuiltin(v.Handler) {
+		h, err = handler.New(v.Handler, v.handlerModel)
+	} else {
+		var onMetric handler.MetricFunc
+		if f := v.reg.opts.OnHandlerMetric; f != nil {
+			onMetric = func(name, typ, unit string, value float64, dims map[string]string) {
+				if err := f(v.Name, v.Version, name, typ, unit, value, dims); err != nil {
+					v.reg.log.Warn("custom metric dropped", "model", v.Name, "version", v.Version, "err", err)
+				}
+			}
+		}
+		h, err = handler.NewCustom(v.handlerModel, v.reg.log, onMetric)
+	}
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	v.handler = h
+	v.mu.Unlock()
+	return nil
+}
+
 func (v *Version) minWorkers() int {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -430,7 +471,10 @@ func (v *Version) workers() []batch.WorkerInfo {
 		return nil
 	}
 	ws := pool.Workers()
-	if st, ok := v.handler.(handler.Stopper); ok && st.Stopped() {
+	v.mu.Lock()
+	h := v.handler
+	v.mu.Unlock()
+	if st, ok := h.(handler.Stopper); ok && st.Stopped() {
 		for k := range ws {
 			ws[k].State = batch.StateError
 		}
@@ -464,12 +508,12 @@ func (v *Version) Infer(ctx context.Context, req *handler.Request, priority int)
 		v.mu.Unlock()
 		return nil, apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable, "Model \"%s\" version %s is being unregistered", v.Name, v.Version)
 	}
-	b, session := v.batcher, v.session.Load()
+	b, session, h := v.batcher, v.session.Load(), v.handler
 	timeout := time.Duration(v.settings.ResponseTimeout) * time.Second
 	v.inflight.Add(1)
 	v.mu.Unlock()
 	defer v.inflight.Done()
-	if d, ok := v.handler.(handler.Direct); ok && d.TakesOver() {
+	if d, ok := h.(handler.Direct); ok && d.TakesOver() {
 		// the custom handler runs its own model: no batching, no ONNX Runtime run here
 		runCtx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
@@ -482,7 +526,7 @@ func (v *Version) Infer(ctx context.Context, req *handler.Request, priority int)
 	if b == nil {
 		return nil, v.noWorker()
 	}
-	inputs, err := v.handler.Preprocess(ctx, req)
+	inputs, err := h.Preprocess(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -495,7 +539,7 @@ func (v *Version) Infer(ctx context.Context, req *handler.Request, priority int)
 	if err != nil {
 		return nil, v.inferError(ctx, err, timeout)
 	}
-	return v.handler.Postprocess(ctx, req, outputs)
+	return h.Postprocess(ctx, req, outputs)
 }
 
 func (v *Version) noWorker() error {

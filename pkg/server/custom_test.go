@@ -161,4 +161,18 @@ func TestPythonSampleHandler(t *testing.T) {
 	if !strings.Contains(string(b), `ts_custom_irisflowers{model_name="iriscsv",model_version="1.0"} 2`) {
 		t.Errorf("the handler's IrisFlowers counter is not exposed")
 	}
+
+	// POST /models's handler parameter overrides the manifest's: an archive packed for the
+	// tensor handler, with the custom handler among its extra files, served through it.
+	res, err = archive.Pack(context.Background(), archive.PackOptions{
+		ModelName: "irisover", SerializedFile: testenv.Path("samples/iris/model.onnx"), Handler: "tensor",
+		ExtraFiles: []string{testenv.Path("samples/custom/iris_handler.py"), testenv.Path("templates/python/ts_handler.py"), testenv.Path("samples/iris/index_to_name.json")},
+		ExportPath: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Rename(res.Path, filepath.Join(ts.store, "irisover.mar"))
+	exchange{"register, handler overridden", "POST", "/models?url=irisover.mar&handler=iris_handler.py&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	exchange{"csv through the override", "POST", "/predictions/irisover", "", []byte("6.7,3.0,5.2,2.3\n"), 200, "", `"species": "virginica"`}.run(t, ts.inference.URL)
 }
