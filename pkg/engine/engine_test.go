@@ -441,6 +441,39 @@ func TestFailedRunKeepsPrealloc(t *testing.T) {
 	}
 }
 
+// TestOutOfResources: a run that ONNX Runtime cannot allocate memory for (hungry.onnx asked
+// for a 4 TB buffer) fails with ErrOutOfResources, which TorchServe answers 507; other
+// failures do not; the session serves the next run.
+func TestOutOfResources(t *testing.T) {
+	s := mustLoad(t, "testdata/hungry.onnx", Options{})
+	_, err := s.Run(context.Background(), []*tensor.Tensor{tensor.New([]int64{1}, []int64{1_000_000_000_000})})
+	if !errors.Is(err, ErrOutOfResources) || !strings.Contains(err.Error(), "Failed to allocate memory") {
+		t.Fatalf("run asking for 4 TB: %v, want ErrOutOfResources", err)
+	}
+	out, err := s.Run(context.Background(), []*tensor.Tensor{tensor.New([]int64{1}, []int64{1000})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := tensor.Values[float32](out[0]); !slices.Equal(v, []float32{1000}) {
+		t.Errorf("sum of 1000 ones: %v", v)
+	}
+	lookup := mustLoad(t, "testdata/lookup.onnx", Options{})
+	if _, err := lookup.Run(context.Background(), []*tensor.Tensor{tensor.New([]int64{1, 4}, []int64{1, 2, 3, 10})}); err == nil || errors.Is(err, ErrOutOfResources) {
+		t.Errorf("an id past the table: %v, want an error that is not ErrOutOfResources", err)
+	}
+	for msg, want := range map[string]bool{
+		"CUDA failure 2: out of memory ; GPU=0 ; hostname=x ; expr=cudaMalloc((void**)&p, size);": true,
+		"CUDNN failure 4: CUDNN_STATUS_ALLOC_FAILED":                                              true,
+		"std::bad_alloc": true,
+		"Non-zero status code returned while running Gather node. indices element out of data bounds": false,
+		"Got invalid dimensions for input: x for the following indices":                               false,
+	} {
+		if got := outOfResources(msg); got != want {
+			t.Errorf("outOfResources(%q) = %v, want %v", msg, got, want)
+		}
+	}
+}
+
 // TestConvertWeightsFP16: a float32 model with float16 weights (pkg/onnx) is half the size,
 // keeps float32 inputs and outputs, and predicts the same classes.
 func TestConvertWeightsFP16(t *testing.T) {

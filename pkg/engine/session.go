@@ -42,6 +42,32 @@ type Options struct {
 // ErrClosed is the error of a run on a session closed or being unloaded (StopRuns).
 var ErrClosed = errors.New("the model was unloaded")
 
+// ErrOutOfResources marks a run that failed for want of memory (ONNX Runtime could not
+// allocate a buffer, a CUDA error): TorchServe answers those 507.
+var ErrOutOfResources = errors.New("out of resources")
+
+// outOfResources reports whether ONNX Runtime's error message says a run lacked memory or
+// its GPU failed. TorchServe's rule is a Python MemoryError or a message naming CUDA; ONNX
+// Runtime's arena, allocators and CUDA provider word theirs as matched here.
+func outOfResources(msg string) bool {
+	if strings.Contains(msg, "CUDA") || strings.Contains(msg, "CUDNN") || strings.Contains(msg, "CUBLAS") {
+		return true
+	}
+	lower := strings.ToLower(msg)
+	for _, s := range []string{"failed to allocate memory", "out of memory", "bad_alloc", "alloc_failed"} {
+		if strings.Contains(lower, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// resourceError is a run's error that is ErrOutOfResources.
+type resourceError string
+
+func (e resourceError) Error() string        { return string(e) }
+func (e resourceError) Is(target error) bool { return target == ErrOutOfResources }
+
 // InputError is a problem with the tensors a caller passed to Run: a client mistake, not a
 // server failure.
 type InputError struct{ Msg string }
@@ -481,7 +507,11 @@ func (s *Session) run(ctx context.Context, deadline time.Time, inputs []*tensor.
 			}
 			return out, err
 		}
-		return nil, fmt.Errorf("run model: %s", oneLine(err.Error()))
+		msg := "run model: " + oneLine(err.Error())
+		if outOfResources(msg) {
+			return nil, resourceError(msg)
+		}
+		return nil, errors.New(msg)
 	}
 	for i, v := range out {
 		if result[i] != nil {

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/tsserve/ts/pkg/apierror"
@@ -368,6 +369,19 @@ func (h *customHandler) failed() {
 	h.wait = make(chan struct{})
 }
 
+// errOutOfResources marks a handler process killed from outside with SIGKILL, which is how
+// the kernel's out-of-memory killer ends a process.
+var errOutOfResources = errors.New("out of resources")
+
+// killed reports whether a process ended by SIGKILL (the exit code 137 of a shell).
+func killed(st *os.ProcessState) bool {
+	if st == nil {
+		return false
+	}
+	ws, ok := st.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL || st.ExitCode() == 137
+}
+
 // exchange sends one frame and reads the reply, within timeout.
 func (h *customHandler) exchange(ctx context.Context, p *proc, f *handlerkit.Frame, timeout time.Duration) (*handlerkit.Frame, error) {
 	p.seq++
@@ -392,6 +406,9 @@ func (h *customHandler) exchange(ctx context.Context, p *proc, f *handlerkit.Fra
 		if r.err != nil {
 			select {
 			case <-p.exited:
+				if killed(p.cmd.ProcessState) {
+					return nil, fmt.Errorf("%w: the handler process was killed (SIGKILL: the kernel's out-of-memory killer?): %s", errOutOfResources, p.stderr)
+				}
 				return nil, fmt.Errorf("the handler process exited (%s): %s", p.cmd.ProcessState, p.stderr)
 			case <-time.After(100 * time.Millisecond):
 			}
@@ -425,6 +442,9 @@ func (h *customHandler) call(ctx context.Context, f *handlerkit.Frame) (*handler
 			return nil, ctx.Err()
 		}
 		h.log.Error("custom handler failed; restarting it", "err", err)
+		if errors.Is(err, errOutOfResources) { // TorchServe: 507 for a worker whose exit code is 137
+			return nil, apierror.New(http.StatusInsufficientStorage, apierror.TypeInternal, "custom handler failed: %v", err)
+		}
 		return nil, apierror.Internal("custom handler failed: %v", err)
 	}
 	h.release(p)

@@ -3,9 +3,11 @@ package registry
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -16,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/config"
 	"github.com/tsserve/ts/pkg/engine"
@@ -523,6 +526,24 @@ func registerTestModel(t *testing.T, name, yaml string) (*Version, *testenv.Log)
 		t.Fatal(err)
 	}
 	return v, log
+}
+
+// A run that ONNX Runtime cannot allocate memory for (hungry.onnx, asked for 4 TB) gets
+// TorchServe's 507, not the 503 of other failed runs; the next request is served.
+func TestOutOfResourcesIs507(t *testing.T) {
+	v, _ := registerTestModel(t, "hungry", "")
+	infer := func(n string) error {
+		_, err := v.Infer(context.Background(), &handler.Request{Inputs: []handler.Input{{Name: "body", Data: []byte(`{"inputs": {"n": [` + n + `]}}`)}}}, 0)
+		return err
+	}
+	err := infer("1000000000000")
+	var ae *apierror.Error
+	if !errors.As(err, &ae) || ae.Code != http.StatusInsufficientStorage || ae.Type != apierror.TypeInternal || !strings.HasPrefix(ae.Message, "Out of resources: ") {
+		t.Errorf("a run asking for 4 TB: %#v, want a 507 InternalServerException \"Out of resources: ...\"", err)
+	}
+	if err := infer("1000"); err != nil {
+		t.Errorf("the next request: %v", err)
+	}
 }
 
 // A batch size set for a model that cannot batch is shown as not in effect, with the

@@ -563,6 +563,8 @@ func (v *Version) inferError(client context.Context, err error, timeout time.Dur
 		return apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable, "Model \"%s\" version %s is being unloaded", v.Name, v.Version)
 	case errors.As(err, &ie):
 		return apierror.BadRequest("%s", ie.Msg)
+	case errors.Is(err, engine.ErrOutOfResources):
+		return apierror.New(http.StatusInsufficientStorage, apierror.TypeInternal, "Out of resources: %v", err)
 	case errors.Is(err, batch.ErrWorkerDied):
 		return apierror.New(http.StatusInternalServerError, apierror.TypeInternal, "Worker died: %v", err)
 	}

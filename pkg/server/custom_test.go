@@ -40,8 +40,9 @@ func customServer(t *testing.T, handlerFile, name, yaml string) *testServer {
 }
 
 // TestCustomHandlerFailures: a custom handler's errors reach the client with their code; a
-// process that crashes, hangs or writes garbage fails its request with a 5xx and is
-// replaced; the next request is served.
+// process that crashes, hangs or writes garbage fails its request with a 5xx (507 when it
+// was killed as the out-of-memory killer kills, as TorchServe answers for an exit code of
+// 137) and is replaced; the next request is served.
 func TestCustomHandlerFailures(t *testing.T) {
 	ts := customServer(t, "unruly.py", "unruly", "")
 	ok := exchange{"normal", "POST", "/predictions/unruly", "", []byte("5.1,3.5,1.4,0.2"), 200, "", `"state": {`}
@@ -53,6 +54,8 @@ func TestCustomHandlerFailures(t *testing.T) {
 		{"after the crash", "POST", "/predictions/unruly", "", []byte("5.1,3.5,1.4,0.2"), 200, "", `"probabilities"`},
 		{"garbage", "POST", "/predictions/unruly", "", []byte("garbage"), 500, "InternalServerException", "not a protocol frame"},
 		{"after the garbage", "POST", "/predictions/unruly", "", []byte("5.1,3.5,1.4,0.2"), 200, "", `"probabilities"`},
+		{"killed, as by the out-of-memory killer", "POST", "/predictions/unruly", "", []byte("killed"), 507, "InternalServerException", "the handler process was killed (SIGKILL"},
+		{"after the kill", "POST", "/predictions/unruly", "", []byte("5.1,3.5,1.4,0.2"), 200, "", `"probabilities"`},
 	} {
 		t.Run(x.name, func(t *testing.T) { x.run(t, ts.inference.URL) })
 	}

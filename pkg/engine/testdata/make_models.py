@@ -4,7 +4,7 @@
 alltypes.onnx: for each element type T in float32, float16, float64, int64, int32, int8,
 uint8 and bool, an input "x:T" (a name with a colon, as TensorFlow exports) of shape
 [batch, 3] and an output "y:T" = Identity(x), plus an int64 scalar input "k" and an output
-"k_twice" = k + k; liar, lookup, onerow, rowsoftmax and manyout.onnx are described
+"k_twice" = k + k; liar, lookup, onerow, rowsoftmax, manyout and hungry.onnx are described
 below. Run:
 /usr/bin/python3 pkg/engine/testdata/make_models.py
 """
@@ -81,3 +81,9 @@ save("manyout", [
     floats("sum", ["batch", 1]), helper.make_tensor_value_info("positive", TensorProto.BOOL, ["batch", 3]),
     floats("echo", ["batch", 3]),
 ], initializer=[helper.make_tensor("axes", TensorProto.INT64, [1], [1]), helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])])
+
+# hungry.onnx: y = ReduceSum(ConstantOfShape(n)) for an int64 n [1]: n = 10^12 asks ONNX
+# Runtime for a 4 TB buffer, which it fails to allocate (out of memory, on a CPU).
+save("hungry", [helper.make_node("ConstantOfShape", ["n"], ["ones"], value=helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])),
+                helper.make_node("ReduceSum", ["ones"], ["y"], keepdims=0)],
+     [helper.make_tensor_value_info("n", TensorProto.INT64, [1])], [floats("y", [])])

@@ -1,9 +1,11 @@
 """A custom handler for tests: the iris model, plus requests that make it misbehave.
 
-Body "crash" exits the process, "hang" never answers, "garbage" writes junk to stdout,
+Body "crash" exits the process, "killed" kills it as the kernel's out-of-memory killer
+does (SIGKILL), "hang" never answers, "garbage" writes junk to stdout,
 "error" raises; anything else is parsed as four comma-separated numbers.
 """
 import os
+import signal
 import sys
 import time
 
@@ -16,6 +18,8 @@ class Unruly(BaseHandler):
         if body == "crash":
             print("crashing on purpose", file=sys.stderr)
             os._exit(3)
+        if body == "killed":
+            os.kill(os.getpid(), signal.SIGKILL)
         if body == "hang":
             time.sleep(3600)
         if body == "garbage":
