@@ -122,6 +122,22 @@ func TestRoundTrip(t *testing.T) {
 }
 
 // TestDefaultStoresWeights: the default .mar stores the weights and deflates small files.
+// TestPackNotesNonTensorOutputs: packing a classifier as skl2onnx exports it keeps its
+// tensor output in the signature and notes the sequence-of-maps output ts leaves out.
+func TestPackNotesNonTensorOutputs(t *testing.T) {
+	res, err := Pack(context.Background(), PackOptions{ModelName: "zm", SerializedFile: testenv.Path("pkg/engine/testdata/zipmap.onnx"),
+		Handler: "tensor", ExportPath: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if outs := res.Manifest.Signature.Outputs; len(outs) != 1 || outs[0].Name != "output_label" {
+		t.Errorf("signature outputs %v, want output_label only", outs)
+	}
+	if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], `output "output_probability" is a sequence of maps, not a tensor`) {
+		t.Errorf("notes %q", res.Notes)
+	}
+}
+
 func TestDefaultStoresWeights(t *testing.T) {
 	res := packDigits(t, t.TempDir(), Default)
 	zr, err := zip.OpenReader(res.Path)

@@ -52,6 +52,8 @@ type Result struct {
 	Path     string
 	Manifest *Manifest
 	Size     int64 // bytes of content packed (before compression)
+	// Notes are what the packer should tell: outputs ts will not serve.
+	Notes []string
 }
 
 // entry is one file to pack: where it goes in the archive and where it comes from.
@@ -175,6 +177,9 @@ func Pack(ctx context.Context, o PackOptions) (*Result, error) {
 	entries = slices.CompactFunc(entries, func(a, b entry) bool { return a.name == b.name })
 
 	res := &Result{Path: out, Manifest: m}
+	for _, n := range sig.Unserved {
+		res.Notes = append(res.Notes, n.Note())
+	}
 	for _, e := range entries {
 		res.Size += e.size
 	}

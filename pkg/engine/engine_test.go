@@ -474,6 +474,27 @@ func TestOutOfResources(t *testing.T) {
 	}
 }
 
+// TestNonTensorOutputLeftOut: a classifier as skl2onnx exports it (zipmap.onnx: a label
+// tensor and a sequence of maps) loads, says in the log that the sequence is left out, and
+// runs for its label.
+func TestNonTensorOutputLeftOut(t *testing.T) {
+	log, logger := testenv.NewLog()
+	s := mustLoad(t, "testdata/zipmap.onnx", Options{Logger: logger})
+	if len(s.Outputs()) != 1 || s.Outputs()[0].Name != "output_label" {
+		t.Fatalf("outputs %v, want output_label only", s.Outputs())
+	}
+	if !strings.Contains(log.String(), `output \"output_probability\" is a sequence of maps, not a tensor`) {
+		t.Errorf("no warning in the log:\n%s", log)
+	}
+	out, err := s.Run(context.Background(), []*tensor.Tensor{tensor.New([]int64{2, 3}, []float32{1, 2, 3, 3, 2, 1})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := tensor.Values[int64](out[0]); len(out) != 1 || !slices.Equal(v, []int64{2, 0}) {
+		t.Errorf("labels %v, want [2 0]", v)
+	}
+}
+
 // TestConvertWeightsFP16: a float32 model with float16 weights (pkg/onnx) is half the size,
 // keeps float32 inputs and outputs, and predicts the same classes.
 func TestConvertWeightsFP16(t *testing.T) {

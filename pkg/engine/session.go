@@ -246,8 +246,9 @@ func load(o Options, graph func() (*onnx.Model, error),
 		return nil, errors.New("ONNX Runtime is not loaded (engine.Init was not called)")
 	}
 	s := &Session{}
+	var unserved []onnx.NonTensor
 	if m, err := graph(); err == nil && validSignature(m) {
-		s.inputs, s.outputs = m.Inputs, m.Outputs
+		s.inputs, s.outputs, unserved = m.Inputs, m.Outputs, m.Unserved
 	} else {
 		cheap, _, err := sessionOptions(Options{OptLevel: "disable", IntraOpThreads: 1, InterOpThreads: 1}, false)
 		if err != nil {
@@ -266,12 +267,26 @@ func load(o Options, graph func() (*onnx.Model, error),
 			s.inputs = append(s.inputs, ti)
 		}
 		for _, i := range outs {
+			if i.OrtValueType != ort.ONNXTypeTensor {
+				unserved = append(unserved, onnx.NonTensor{Name: i.Name, Kind: kindOf(i.OrtValueType)})
+				continue
+			}
 			ti, err := infoOf(i)
 			if err != nil {
 				return nil, fmt.Errorf("output %q: %w", i.Name, err)
 			}
 			s.outputs = append(s.outputs, ti)
 		}
+		if len(s.outputs) == 0 {
+			return nil, errors.New("read model: no output is a tensor")
+		}
+	}
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	for _, n := range unserved { // the session runs for the tensor outputs only
+		logger.Warn(n.Note())
 	}
 	s.batchInput = make([]int, len(s.outputs))
 	for i, out := range s.outputs {
@@ -309,6 +324,21 @@ func validSignature(m *onnx.Model) bool {
 		}
 	}
 	return len(m.Outputs) > 0
+}
+
+// kindOf words an ONNX Runtime value type as onnx.NonTensor's Kind does.
+func kindOf(t ort.ONNXType) string {
+	switch t {
+	case ort.ONNXTypeSequence:
+		return "a sequence"
+	case ort.ONNXTypeMap:
+		return "a map"
+	case ort.ONNXTypeSparseTensor:
+		return "a sparse tensor"
+	case ort.ONNXTypeOptional:
+		return "an optional"
+	}
+	return "a value of another kind"
 }
 
 func infoOf(i ort.InputOutputInfo) (tensor.Info, error) {

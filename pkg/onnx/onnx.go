@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -24,8 +25,30 @@ type Model struct {
 	ProducerVersion string        `json:"producer_version,omitempty"`
 	Inputs          []tensor.Info `json:"inputs"`
 	Outputs         []tensor.Info `json:"outputs"`
+	// Unserved are the outputs that are not tensors (sklearn-onnx's ZipMap: a sequence of
+	// maps), which ts leaves out: it runs the model for its tensor outputs only.
+	Unserved []NonTensor `json:"unserved_outputs,omitempty"`
 	// Metadata holds the model's metadata_props (key/value strings).
 	Metadata map[string]string `json:"metadata,omitempty"`
+}
+
+// NonTensor is a graph output that is not a tensor.
+type NonTensor struct {
+	Name string `json:"name"`
+	// Kind says what it is: "a sequence of maps", "an optional of tensors" ...
+	Kind string `json:"kind"`
+}
+
+// Note says that the output is left out, and how to serve it instead.
+func (n NonTensor) Note() string {
+	return fmt.Sprintf("output %q is %s, not a tensor: ts leaves it out and serves the tensor outputs (to serve it, export it as a tensor: skl2onnx's options={'zipmap': False} for a classifier's probabilities)", n.Name, n.Kind)
+}
+
+// errNotTensor is a value that is not a tensor; kind says what it is.
+type errNotTensor struct{ name, kind string }
+
+func (e *errNotTensor) Error() string {
+	return fmt.Sprintf("%q is %s (sequences, maps and optionals are not supported)", e.name, e.kind)
 }
 
 // ErrNotONNX says the bytes are not an ONNX model.
@@ -127,6 +150,11 @@ func Read(r io.ReaderAt, size int64) (*Model, error) {
 			})
 		case 11, 12:
 			info, err := p.valueInfo(f.value)
+			var nt *errNotTensor
+			if f.num == 12 && errors.As(err, &nt) {
+				m.Unserved = append(m.Unserved, NonTensor{Name: nt.name, Kind: nt.kind})
+				return nil
+			}
 			if err != nil {
 				return err
 			}
@@ -148,6 +176,9 @@ func Read(r io.ReaderAt, size int64) (*Model, error) {
 		}
 	}
 	m.Outputs = outputs
+	if len(outputs) == 0 && len(m.Unserved) > 0 {
+		return nil, fmt.Errorf("no output is a tensor (%q is %s): ts serves tensor outputs only", m.Unserved[0].Name, m.Unserved[0].Kind)
+	}
 	return m, nil
 }
 
@@ -254,27 +285,68 @@ func (p *parser) stringField(s span, num protowire.Number) (string, error) {
 // shape=2 { dim=1 { dim_value=1, dim_param=2 } } }).
 func (p *parser) valueInfo(s span) (tensor.Info, error) {
 	var info tensor.Info
-	isTensor := false
+	kind := "of no type"
 	err := p.fields(s, func(f field) error {
 		var err error
 		switch {
 		case f.num == 1 && f.typ == protowire.BytesType:
 			info.Name, err = p.str(f.value)
 		case f.num == 2 && f.typ == protowire.BytesType:
-			err = p.fields(f.value, func(t field) error {
-				if t.num != 1 || t.typ != protowire.BytesType {
-					return nil
-				}
-				isTensor = true
-				return p.tensorType(t.value, &info)
-			})
+			if kind, err = p.typeKind(f.value, false); err == nil && kind == "a tensor" {
+				err = p.fields(f.value, func(t field) error {
+					if t.num != 1 || t.typ != protowire.BytesType {
+						return nil
+					}
+					return p.tensorType(t.value, &info)
+				})
+			}
 		}
 		return err
 	})
-	if err == nil && !isTensor {
-		err = fmt.Errorf("%q is not a tensor (sequences, maps and optionals are not supported)", info.Name)
+	switch {
+	case err != nil || kind == "a tensor":
+	case kind == "of no type" || strings.Contains(kind, "unknown type"):
+		// ONNX Runtime may still know it (the engine then asks it)
+		err = fmt.Errorf("%q is %s", info.Name, kind)
+	default:
+		err = &errNotTensor{name: info.Name, kind: kind}
 	}
 	return info, err
+}
+
+// typeKind says what a TypeProto describes: "a tensor", "a sequence of maps", "an optional
+// of tensors" ... (plural for what a sequence or optional holds).
+func (p *parser) typeKind(s span, plural bool) (string, error) {
+	kind := "an unknown type"
+	if plural {
+		kind = "values of an unknown type"
+	}
+	err := p.fields(s, func(f field) error {
+		if f.typ != protowire.BytesType {
+			return nil
+		}
+		noun := map[protowire.Number][2]string{1: {"a tensor", "tensors"}, 4: {"a sequence", "sequences"}, 5: {"a map", "maps"},
+			8: {"a sparse tensor", "sparse tensors"}, 9: {"an optional", "optionals"}}[f.num]
+		if noun[0] == "" {
+			return nil
+		}
+		kind = noun[0]
+		if plural {
+			kind = noun[1]
+		}
+		if f.num == 4 || f.num == 9 { // sequence_type, optional_type: elem_type = 1
+			return p.fields(f.value, func(e field) error {
+				if e.num != 1 || e.typ != protowire.BytesType {
+					return nil
+				}
+				elem, err := p.typeKind(e.value, true)
+				kind += " of " + elem
+				return err
+			})
+		}
+		return nil
+	})
+	return kind, err
 }
 
 func (p *parser) tensorType(s span, info *tensor.Info) error {

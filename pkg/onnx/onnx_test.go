@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/tsserve/ts/pkg/internal/testenv"
@@ -61,6 +62,29 @@ func TestReadFile(t *testing.T) {
 	}
 	if m.Inputs[0].DimNames[0] != "batch" || m.Opset != 13 || m.ProducerName != "pytorch" {
 		t.Errorf("dim names %q, opset %d, producer %q", m.Inputs[0].DimNames, m.Opset, m.ProducerName)
+	}
+}
+
+// TestNonTensorOutputs: an output that is not a tensor (skl2onnx's ZipMap: a sequence of
+// maps) is left out, with a note, and the tensor outputs are served; a model with no tensor
+// output is refused.
+func TestNonTensorOutputs(t *testing.T) {
+	m, err := ReadFile(testenv.Path("pkg/engine/testdata/zipmap.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Outputs) != 1 || m.Outputs[0].String() != "output_label: int64[-1]" {
+		t.Errorf("outputs %v, want output_label only", m.Outputs)
+	}
+	if want := []NonTensor{{Name: "output_probability", Kind: "a sequence of maps"}}; len(m.Unserved) != 1 || m.Unserved[0] != want[0] {
+		t.Errorf("unserved %v, want %v", m.Unserved, want)
+	}
+	if note := m.Unserved[0].Note(); !strings.Contains(note, `output "output_probability" is a sequence of maps, not a tensor: ts leaves it out`) || !strings.Contains(note, "zipmap") {
+		t.Errorf("note %q", note)
+	}
+	_, err = ReadFile(testenv.Path("pkg/engine/testdata/seqonly.onnx"))
+	if err == nil || errors.Is(err, ErrNotONNX) || !strings.Contains(err.Error(), `no output is a tensor ("output_probability" is a sequence of maps): ts serves tensor outputs only`) {
+		t.Errorf("a model with a sequence as its only output: %v", err)
 	}
 }
 

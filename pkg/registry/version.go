@@ -248,7 +248,7 @@ func (v *Version) newSession(threads int) (*engine.Session, error) {
 	}
 	opts := v.reg.opts.Engine
 	opts.IntraOpThreads = threads
-	opts.Logger = v.reg.log
+	opts.Logger = v.reg.log.With("model", v.Name, "version", v.Version)
 	type loaded struct {
 		s   *engine.Session
 		err error

@@ -40,6 +40,9 @@ func (c *PackCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
+	for _, n := range res.Notes {
+		fmt.Fprintf(g.stderr, "tsarchive: note: %s\n", n)
+	}
 	if c.Output == "json" {
 		return printJSON(g.stdout, map[string]any{"path": res.Path, "bytes": res.Size, "manifest": res.Manifest})
 	}

@@ -4,8 +4,8 @@
 alltypes.onnx: for each element type T in float32, float16, float64, int64, int32, int8,
 uint8 and bool, an input "x:T" (a name with a colon, as TensorFlow exports) of shape
 [batch, 3] and an output "y:T" = Identity(x), plus an int64 scalar input "k" and an output
-"k_twice" = k + k; liar, lookup, onerow, rowsoftmax, manyout and hungry.onnx are described
-below. Run:
+"k_twice" = k + k; liar, lookup, onerow, rowsoftmax, manyout, hungry, zipmap and seqonly.onnx
+are described below. Run:
 /usr/bin/python3 pkg/engine/testdata/make_models.py
 """
 import os
@@ -87,3 +87,28 @@ save("manyout", [
 save("hungry", [helper.make_node("ConstantOfShape", ["n"], ["ones"], value=helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])),
                 helper.make_node("ReduceSum", ["ones"], ["y"], keepdims=0)],
      [helper.make_tensor_value_info("n", TensorProto.INT64, [1])], [floats("y", [])])
+
+# zipmap.onnx: a classifier as skl2onnx exports one by default: from X [batch, 3],
+# "output_label" = ArgMax(Softmax(X)) (int64 [batch]) and "output_probability" =
+# ZipMap(Softmax(X)), a sequence of maps from class to probability, which is not a tensor;
+# seqonly.onnx has only that sequence output.
+probs_type = onnx.TypeProto()
+probs_type.map_type.key_type = TensorProto.INT64
+probs_type.map_type.value_type.CopyFrom(helper.make_tensor_type_proto(TensorProto.FLOAT, []))
+seq_of_maps = helper.make_value_info("output_probability", helper.make_sequence_type_proto(probs_type))
+softmax = helper.make_node("Softmax", ["X"], ["probs"], axis=1)
+zipmap = helper.make_node("ZipMap", ["probs"], ["output_probability"], domain="ai.onnx.ml", classlabels_int64s=[0, 1, 2])
+
+
+def save_ml(name, nodes, outputs):
+    model = helper.make_model(helper.make_graph(nodes, name, [floats("X", ["batch", 3])], outputs),
+                              opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("ai.onnx.ml", 1)],
+                              producer_name="ts-tests")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, os.path.join(here, name + ".onnx"))
+
+
+save_ml("zipmap", [softmax, helper.make_node("ArgMax", ["probs"], ["output_label"], axis=1, keepdims=0), zipmap],
+        [helper.make_tensor_value_info("output_label", TensorProto.INT64, ["batch"]), seq_of_maps])
+save_ml("seqonly", [softmax, zipmap], [seq_of_maps])
