@@ -402,18 +402,7 @@ func batchingText(d api.Description) string {
 }
 
 func signature(i tensor.Info) string {
-	parts := make([]string, len(i.Shape))
-	for k, d := range i.Shape {
-		switch {
-		case k < len(i.DimNames) && i.DimNames[k] != "":
-			parts[k] = i.DimNames[k]
-		case d < 0:
-			parts[k] = "?"
-		default:
-			parts[k] = strconv.FormatInt(d, 10)
-		}
-	}
-	return fmt.Sprintf("%s %s[%s]", i.Name, i.DType, strings.Join(parts, ","))
+	return fmt.Sprintf("%s %s%s", i.Name, i.DType, i.NamedShape())
 }
 
 // MetricsCmd is `ts metrics`: the Prometheus text, optionally filtered by metric name.

@@ -495,6 +495,35 @@ func TestNonTensorOutputLeftOut(t *testing.T) {
 	}
 }
 
+// TestAnyShape: a model that declares no shape for its input (norank.onnx) accepts tensors
+// of any rank, and the output's shape is what ONNX Runtime computes.
+func TestAnyShape(t *testing.T) {
+	s := mustLoad(t, "testdata/norank.onnx", Options{})
+	if !s.Inputs()[0].AnyShape() || !s.Outputs()[0].AnyShape() {
+		t.Fatalf("signature %v %v, want any shape", s.Inputs(), s.Outputs())
+	}
+	for _, x := range []*tensor.Tensor{
+		tensor.New([]int64{2, 2}, []float32{1, -2, 3, -4}),
+		tensor.New([]int64{3}, []float32{-1, 0, 5}),
+		tensor.New([]int64{1, 1, 2}, []float32{-7, 7}),
+	} {
+		out, err := s.Run(context.Background(), []*tensor.Tensor{x})
+		if err != nil {
+			t.Fatalf("%v: %v", x.Shape, err)
+		}
+		in, _ := tensor.Values[float32](x)
+		got, _ := tensor.Values[float32](out[0])
+		for i := range in {
+			if want := max(in[i], 0); got[i] != want {
+				t.Errorf("%v: element %d is %v, want %v", x.Shape, i, got[i], want)
+			}
+		}
+		if !slices.Equal(out[0].Shape, x.Shape) {
+			t.Errorf("output shape %v, want %v", out[0].Shape, x.Shape)
+		}
+	}
+}
+
 // TestConvertWeightsFP16: a float32 model with float16 weights (pkg/onnx) is half the size,
 // keeps float32 inputs and outputs, and predicts the same classes.
 func TestConvertWeightsFP16(t *testing.T) {

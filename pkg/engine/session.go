@@ -314,11 +314,12 @@ func load(o Options, graph func() (*onnx.Model, error),
 	return s, nil
 }
 
-// validSignature: every input and output is a tensor of a known type with a known rank.
+// validSignature: every input and output is a tensor of a known type. (A shape the file
+// leaves out stays open: ONNX Runtime would report it as a scalar's.)
 func validSignature(m *onnx.Model) bool {
 	for _, infos := range [][]tensor.Info{m.Inputs, m.Outputs} {
 		for _, i := range infos {
-			if !i.DType.Valid() || i.Shape == nil {
+			if !i.DType.Valid() {
 				return false
 			}
 		}
@@ -349,7 +350,7 @@ func infoOf(i ort.InputOutputInfo) (tensor.Info, error) {
 	if !dt.Valid() {
 		return tensor.Info{}, fmt.Errorf("element type %s is not supported", i.DataType)
 	}
-	return tensor.Info{Name: i.Name, DType: dt, Shape: append([]int64(nil), i.Dimensions...)}, nil
+	return tensor.Info{Name: i.Name, DType: dt, Shape: append([]int64{}, i.Dimensions...)}, nil
 }
 
 func names(infos []tensor.Info) []string {
@@ -404,6 +405,9 @@ func (s *Session) Check(inputs []*tensor.Tensor) error {
 		}
 		if t.DType != want.DType {
 			return inputErrorf("input %q must be %s, got %s", want.Name, want.DType, t.DType)
+		}
+		if want.AnyShape() {
+			continue // the model declares no shape: ONNX Runtime checks what it needs
 		}
 		if len(t.Shape) != len(want.Shape) {
 			return inputErrorf("input %q must have shape %s, got %s", want.Name, tensor.ShapeString(want.Shape), tensor.ShapeString(t.Shape))

@@ -179,6 +179,9 @@ func (h *tensorHandler) raw(req *Request, in Input) ([]*tensor.Tensor, error) {
 	}
 	spec := param(req, keyShape, "shape")
 	if spec == "" {
+		if info.AnyShape() {
+			return nil, badInput("a raw tensor needs its shape: header %s or query shape=, e.g. 2,3 (the model takes any)", HeaderShape)
+		}
 		return nil, badInput("a raw tensor needs its shape: header %s or query shape=, e.g. %s", HeaderShape, tensor.ShapeString(info.Shape))
 	}
 	var shape []int64
@@ -202,6 +205,15 @@ func (h *tensorHandler) raw(req *Request, in Input) ([]*tensor.Tensor, error) {
 	return []*tensor.Tensor{t}, nil
 }
 
+// example is an input's declared shape as a request may give it: [-1,4], or [...] when the
+// model declares none.
+func example(info tensor.Info) string {
+	if info.AnyShape() {
+		return "[...]"
+	}
+	return tensor.ShapeString(info.Shape)
+}
+
 func (h *tensorHandler) index(name string) int {
 	for i, in := range h.inputs {
 		if in.Name == name {
@@ -214,7 +226,7 @@ func (h *tensorHandler) index(name string) int {
 func (h *tensorHandler) names() string {
 	var parts []string
 	for _, in := range h.inputs {
-		parts = append(parts, fmt.Sprintf("%s (%s%s)", in.Name, in.DType, tensor.ShapeString(in.Shape)))
+		parts = append(parts, fmt.Sprintf("%s (%s%s)", in.Name, in.DType, example(in)))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -332,7 +344,7 @@ func build(info tensor.Info, shape []int64, leaves []any) (*tensor.Tensor, error
 	if n == 0 {
 		return nil, badInput("input %q is empty", info.Name)
 	}
-	if len(shape) != len(info.Shape) {
+	if len(shape) != len(info.Shape) && !info.AnyShape() {
 		return nil, badInput("input %q must have shape %s, got %s", info.Name, tensor.ShapeString(info.Shape), tensor.ShapeString(shape))
 	}
 	for d, want := range info.Shape {

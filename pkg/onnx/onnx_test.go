@@ -88,6 +88,25 @@ func TestNonTensorOutputs(t *testing.T) {
 	}
 }
 
+// TestNoShape: an input and output whose shape the file leaves out (not even a rank) read
+// as any shape, which is not a scalar's.
+func TestNoShape(t *testing.T) {
+	m, err := ReadFile(testenv.Path("pkg/engine/testdata/norank.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Inputs[0].String() + " " + m.Outputs[0].String(); got != "x: float32[...] y: float32[...]" {
+		t.Errorf("signature %q", got)
+	}
+	m, err = ReadFile(testenv.Path("pkg/engine/testdata/alltypes.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := m.Inputs[len(m.Inputs)-1]; k.AnyShape() || k.NamedShape() != "[]" {
+		t.Errorf("the scalar k reads as %v", k)
+	}
+}
+
 func TestNotONNX(t *testing.T) {
 	png, err := os.ReadFile(testenv.Path("samples/digits/3.png"))
 	if err != nil {

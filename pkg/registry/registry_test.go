@@ -501,7 +501,8 @@ func TestUnbatchable(t *testing.T) {
 		want            string
 	}{
 		{"dynamic first dimensions", []tensor.Info{{Name: "x", Shape: batch}}, []tensor.Info{{Name: "y", Shape: batch}}, ""},
-		{"scalar input", []tensor.Info{{Name: "x", Shape: batch}, {Name: "k"}}, []tensor.Info{{Name: "y", Shape: batch}}, `input "k" is a scalar`},
+		{"scalar input", []tensor.Info{{Name: "x", Shape: batch}, {Name: "k", Shape: []int64{}}}, []tensor.Info{{Name: "y", Shape: batch}}, `input "k" is a scalar`},
+		{"no declared shape", []tensor.Info{{Name: "x", Shape: batch}}, []tensor.Info{{Name: "y"}}, `output "y" has no declared shape`},
 		{"fixed input batch", []tensor.Info{{Name: "img:0", Shape: []int64{1, 224, 224, 3}}}, []tensor.Info{{Name: "y", Shape: batch}}, `input "img:0" has a fixed first dimension (1)`},
 		{"fixed output", []tensor.Info{{Name: "x", Shape: batch}}, []tensor.Info{{Name: "y", Shape: batch}, {Name: "n", Shape: []int64{4}}}, `output "n" has a fixed first dimension (4)`},
 	}
@@ -543,6 +544,30 @@ func TestOutOfResourcesIs507(t *testing.T) {
 	}
 	if err := infer("1000"); err != nil {
 		t.Errorf("the next request: %v", err)
+	}
+}
+
+// A model that declares no shape for its input serves requests of any shape, one at a time
+// (nothing says which dimension is a batch), and says so.
+func TestAnyShapeServed(t *testing.T) {
+	v, _ := registerTestModel(t, "norank", "batchSize: 4\n")
+	if why := v.Info().Unbatchable; why != `input "x" has no declared shape` {
+		t.Errorf("not batchable because %q", why)
+	}
+	for body, want := range map[string]string{
+		`[[1, -2], [3, -4]]`:         `"shape":[2,2],"dtype":"float32","data":[1,0,3,0]`,
+		`{"inputs": {"x": [-1, 2]}}`: `"shape":[2],"dtype":"float32","data":[0,2]`,
+		`{"inputs": {"x": -3}}`:      `"shape":[],"dtype":"float32","data":[0]`,
+		`{"inputs": {"x": [[[5]]]}}`: `"shape":[1,1,1],"dtype":"float32","data":[5]`,
+	} {
+		res, err := v.Infer(context.Background(), &handler.Request{Inputs: []handler.Input{{Name: "body", Data: []byte(body)}}}, 0)
+		if err != nil {
+			t.Errorf("%s: %v", body, err)
+			continue
+		}
+		if !strings.Contains(string(res.Body), want) {
+			t.Errorf("%s: %s, want %s", body, res.Body, want)
+		}
 	}
 }
 

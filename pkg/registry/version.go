@@ -86,6 +86,8 @@ func unbatchable(inputs, outputs []tensor.Info) string {
 	}{{"input", inputs}, {"output", outputs}} {
 		for _, i := range side.infos {
 			switch {
+			case i.AnyShape():
+				return fmt.Sprintf("%s %q has no declared shape", side.kind, i.Name)
 			case len(i.Shape) == 0:
 				return fmt.Sprintf("%s %q is a scalar", side.kind, i.Name)
 			case i.Shape[0] >= 0:

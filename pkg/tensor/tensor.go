@@ -3,6 +3,8 @@ package tensor
 import (
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 	"unsafe"
 
 	"github.com/x448/float16"
@@ -25,15 +27,43 @@ type Tensor struct {
 // Info describes a model input or output: its name, element type and shape, where a
 // negative dimension is dynamic (any size) and DimNames may name it ("batch").
 type Info struct {
-	Name     string   `json:"name"`
-	DType    DType    `json:"dtype"`
+	Name  string `json:"name"`
+	DType DType  `json:"dtype"`
+	// Shape is the declared shape, -1 for a dynamic dimension; [] for a scalar, nil when
+	// the model does not declare one (any rank: see AnyShape).
 	Shape    []int64  `json:"shape"`
 	DimNames []string `json:"dim_names,omitempty"`
 }
 
-// String formats the info as `name: float32[-1,3,224,224]`.
+// AnyShape reports whether the model declares no shape, rank included: any is accepted.
+func (i Info) AnyShape() bool { return i.Shape == nil }
+
+// String formats the info as `name: float32[-1,3,224,224]` (`[...]`: any shape).
 func (i Info) String() string {
+	if i.AnyShape() {
+		return fmt.Sprintf("%s: %s[...]", i.Name, i.DType)
+	}
 	return fmt.Sprintf("%s: %s%s", i.Name, i.DType, ShapeString(i.Shape))
+}
+
+// NamedShape writes the declared shape with its dynamic dimensions named: [batch,1,8,8]
+// (? for a dynamic dimension with no name, [...] for any shape).
+func (i Info) NamedShape() string {
+	if i.AnyShape() {
+		return "[...]"
+	}
+	parts := make([]string, len(i.Shape))
+	for d, n := range i.Shape {
+		switch {
+		case d < len(i.DimNames) && i.DimNames[d] != "":
+			parts[d] = i.DimNames[d]
+		case n < 0:
+			parts[d] = "?"
+		default:
+			parts[d] = strconv.FormatInt(n, 10)
+		}
+	}
+	return "[" + strings.Join(parts, ",") + "]"
 }
 
 // dtypeOf maps a Go element type to its DType.

@@ -2,7 +2,6 @@ package archivecmd
 
 import (
 	"fmt"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/tsserve/ts/pkg/archive"
@@ -66,7 +65,7 @@ func (c *inspectCmd) Run(g *globals) error {
 			infos []tensor.Info
 		}{{"input", m.Signature.Inputs}, {"output", m.Signature.Outputs}} {
 			for _, i := range part.infos {
-				fmt.Fprintf(w, "  %s\t%s\t%s %s\n", part.kind, i.Name, i.DType, shapeWithNames(i))
+				fmt.Fprintf(w, "  %s\t%s\t%s %s\n", part.kind, i.Name, i.DType, i.NamedShape())
 			}
 		}
 	} else {
@@ -80,20 +79,4 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// shapeWithNames writes a shape with dynamic dimensions named: [batch,1,8,8].
-func shapeWithNames(i tensor.Info) string {
-	parts := make([]string, len(i.Shape))
-	for d, n := range i.Shape {
-		switch {
-		case d < len(i.DimNames) && i.DimNames[d] != "":
-			parts[d] = i.DimNames[d]
-		case n < 0:
-			parts[d] = "?"
-		default:
-			parts[d] = fmt.Sprint(n)
-		}
-	}
-	return "[" + strings.Join(parts, ",") + "]"
 }

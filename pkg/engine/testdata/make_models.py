@@ -4,8 +4,8 @@
 alltypes.onnx: for each element type T in float32, float16, float64, int64, int32, int8,
 uint8 and bool, an input "x:T" (a name with a colon, as TensorFlow exports) of shape
 [batch, 3] and an output "y:T" = Identity(x), plus an int64 scalar input "k" and an output
-"k_twice" = k + k; liar, lookup, onerow, rowsoftmax, manyout, hungry, zipmap and seqonly.onnx
-are described below. Run:
+"k_twice" = k + k; liar, lookup, onerow, rowsoftmax, manyout, hungry, zipmap, seqonly and
+norank.onnx are described below. Run:
 /usr/bin/python3 pkg/engine/testdata/make_models.py
 """
 import os
@@ -112,3 +112,9 @@ def save_ml(name, nodes, outputs):
 save_ml("zipmap", [softmax, helper.make_node("ArgMax", ["probs"], ["output_label"], axis=1, keepdims=0), zipmap],
         [helper.make_tensor_value_info("output_label", TensorProto.INT64, ["batch"]), seq_of_maps])
 save_ml("seqonly", [softmax, zipmap], [seq_of_maps])
+
+# norank.onnx: y = Relu(x) where the file declares no shape for x and y, not even a rank (the
+# checker wants one; ONNX Runtime and some exporters do not): any shape must be accepted.
+save("norank", [helper.make_node("Relu", ["x"], ["y"])],
+     [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+     [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], check=False)
