@@ -295,6 +295,48 @@ func TestTensorHandler(t *testing.T) {
 	}
 }
 
+// TestTensorHandlerText: a model with one string input takes a plain text body as one
+// string, shaped as the input takes it; JSON bodies still work.
+func TestTensorHandlerText(t *testing.T) {
+	model := func(shape []int64) *Model {
+		return &Model{Inputs: []tensor.Info{{Name: "text", DType: tensor.String, Shape: shape}}}
+	}
+	cases := []struct {
+		name, body, contentType string
+		declared, shape         []int64
+		strings                 []string
+		err                     string
+	}{
+		{"a column of strings", "Win a FREE cruise!\n", "application/x-www-form-urlencoded", []int64{-1, 1}, []int64{1, 1}, []string{"Win a FREE cruise!\n"}, ""},
+		{"a row of strings", "héllo", "", []int64{-1}, []int64{1}, []string{"héllo"}, ""},
+		{"a scalar", "one", "", []int64{}, []int64{}, []string{"one"}, ""},
+		{"any shape", "one", "", nil, []int64{1}, []string{"one"}, ""},
+		{"text/plain that looks like JSON", `[URGENT] reply`, "text/plain; charset=utf-8", []int64{-1, 1}, []int64{1, 1}, []string{"[URGENT] reply"}, ""},
+		{"JSON still", `[["a"], ["b"]]`, "", []int64{-1, 1}, []int64{2, 1}, []string{"a", "b"}, ""},
+		{"JSON content type", `spam`, "application/json", []int64{-1, 1}, nil, nil, "not valid JSON"},
+		{"three strings per row", "hello", "", []int64{-1, 3}, nil, nil, `input "text" takes [-1,3] strings, not one text`},
+		{"not UTF-8", "\xff\xfe", "text/plain", []int64{-1, 1}, nil, nil, "must be UTF-8"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h, _ := newTensorHandler(model(c.declared))
+			in, err := h.Preprocess(context.Background(), &Request{Inputs: []Input{{Name: "body", Data: []byte(c.body), ContentType: c.contentType}}})
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("error %v, want one containing %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(in[0].Shape, c.shape) || !slices.Equal(in[0].Strings, c.strings) {
+				t.Errorf("got %v %q, want %v %q", in[0].Shape, in[0].Strings, c.shape, c.strings)
+			}
+		})
+	}
+}
+
 // TestTensorHandlerJSONStrings: output names and string tensors are written as valid JSON
 // whatever bytes they hold (Go's strconv quoting would write \x01 and \a, which JSON refuses).
 func TestTensorHandlerJSONStrings(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tsserve/ts/pkg/tensor"
 )
@@ -44,6 +45,9 @@ func (h *tensorHandler) Preprocess(_ context.Context, req *Request) ([]*tensor.T
 	}
 	if !ok || len(bytes.TrimSpace(in.Data)) == 0 {
 		return nil, badInput("the request has no tensors: send JSON {\"inputs\": {%s}}", h.example())
+	}
+	if h.takesText() && isText(in) {
+		return h.text(in)
 	}
 	dec := json.NewDecoder(bytes.NewReader(in.Data))
 	dec.UseNumber()
@@ -147,6 +151,45 @@ func HeaderValue(h http.Header, key string) string {
 
 func isRaw(req *Request, in Input) bool {
 	return strings.HasPrefix(in.ContentType, "application/octet-stream") || HeaderValue(req.Header, keyShape) != "" || req.Query.Get("shape") != ""
+}
+
+// takesText reports whether the model takes one string input, which a plain text body feeds
+// (a text pipeline exported from scikit-learn: strings [N] or [N, 1]).
+func (h *tensorHandler) takesText() bool {
+	return len(h.inputs) == 1 && h.inputs[0].DType == tensor.String
+}
+
+// isText reports whether a body is plain text rather than JSON: a text/* content type, or
+// anything but JSON's content type whose first character cannot start a JSON array, object
+// or string (curl -d sends form-encoded).
+func isText(in Input) bool {
+	if strings.HasPrefix(in.ContentType, "text/") {
+		return true
+	}
+	if strings.HasPrefix(in.ContentType, "application/json") {
+		return false
+	}
+	trimmed := bytes.TrimSpace(in.Data)
+	return len(trimmed) > 0 && !strings.ContainsRune(`[{"`, rune(trimmed[0]))
+}
+
+// text makes the body one string, shaped as the input takes a single one: [1], [1, 1], [].
+func (h *tensorHandler) text(in Input) ([]*tensor.Tensor, error) {
+	info := h.inputs[0]
+	if !utf8.Valid(in.Data) {
+		return nil, badInput("a text body must be UTF-8")
+	}
+	shape := []int64{1}
+	if !info.AnyShape() {
+		shape = make([]int64, len(info.Shape))
+		for d, n := range info.Shape {
+			if n > 1 {
+				return nil, badInput("input %q takes %s strings, not one text: send JSON {\"inputs\": {%s}}", info.Name, tensor.ShapeString(info.Shape), h.example())
+			}
+			shape[d] = 1
+		}
+	}
+	return []*tensor.Tensor{{DType: tensor.String, Shape: shape, Strings: []string{string(in.Data)}}}, nil
 }
 
 // param is a raw tensor parameter from its header (canonical key) or query parameter.
