@@ -138,6 +138,63 @@ func TestPackNotesNonTensorOutputs(t *testing.T) {
 	}
 }
 
+// TestPackExternalData: a model's external data file goes into the archive beside it, also
+// when given again with --extra-files (once); a missing one, or one outside the model's
+// folder, fails the packing; --fp16 refuses such a model. Extra files given twice are stored
+// once.
+func TestPackExternalData(t *testing.T) {
+	model := testenv.Path("pkg/engine/testdata/external.onnx")
+	data := testenv.Path("pkg/engine/testdata/external.onnx.data")
+	names := func(res *Result) []string {
+		var out []string
+		for _, f := range res.Manifest.Files {
+			out = append(out, f.Path)
+		}
+		slices.Sort(out)
+		return out
+	}
+	res, err := Pack(context.Background(), PackOptions{ModelName: "ext", SerializedFile: model, Handler: "tensor", ExportPath: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(res); !slices.Equal(got, []string{"external.onnx", "external.onnx.data"}) {
+		t.Errorf("files %q", got)
+	}
+	labels := testenv.Path("samples/iris/index_to_name.json")
+	res, err = Pack(context.Background(), PackOptions{ModelName: "ext", SerializedFile: model, Handler: "tensor", ExportPath: t.TempDir(),
+		ExtraFiles: []string{labels, filepath.Join(filepath.Dir(data), ".", "external.onnx.data"), labels}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(res); !slices.Equal(got, []string{"external.onnx", "external.onnx.data", "index_to_name.json"}) {
+		t.Errorf("files %q", got)
+	}
+	if _, err := Pack(context.Background(), PackOptions{ModelName: "ext", SerializedFile: model, Handler: "tensor", ExportPath: t.TempDir(), FP16: true}); err == nil ||
+		!strings.Contains(err.Error(), "--fp16 converts weights stored in the model file; this model keeps them in external.onnx.data") {
+		t.Errorf("--fp16: %v", err)
+	}
+	alone := filepath.Join(t.TempDir(), "external.onnx")
+	b, err := os.ReadFile(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(alone, b, 0o644)
+	out := t.TempDir()
+	if _, err := Pack(context.Background(), PackOptions{ModelName: "ext", SerializedFile: alone, Handler: "tensor", ExportPath: out}); err == nil ||
+		!strings.Contains(err.Error(), "serialized file: its external data: stat ") {
+		t.Errorf("without its data file: %v", err)
+	}
+	if left, _ := os.ReadDir(out); len(left) != 0 {
+		t.Errorf("a failed packing left %v", left)
+	}
+	escaping := filepath.Join(t.TempDir(), "escaping.onnx")
+	os.WriteFile(escaping, bytes.Replace(b, []byte("external.onnx.data"), []byte("../etc/passwd.data"), 1), 0o644)
+	if _, err := Pack(context.Background(), PackOptions{ModelName: "ext", SerializedFile: escaping, Handler: "tensor", ExportPath: t.TempDir()}); err == nil ||
+		!strings.Contains(err.Error(), `its external data "../etc/passwd.data" is not a path below the model's folder`) {
+		t.Errorf("external data outside the folder: %v", err)
+	}
+}
+
 func TestDefaultStoresWeights(t *testing.T) {
 	res := packDigits(t, t.TempDir(), Default)
 	zr, err := zip.OpenReader(res.Path)

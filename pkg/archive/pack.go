@@ -99,6 +99,9 @@ func Pack(ctx context.Context, o PackOptions) (*Result, error) {
 		return nil, err
 	}
 	modelSrc := o.SerializedFile
+	if o.FP16 && len(sig.ExternalData) > 0 {
+		return nil, fmt.Errorf("--fp16 converts weights stored in the model file; this model keeps them in %s", strings.Join(sig.ExternalData, ", "))
+	}
 	if o.FP16 {
 		half, err := halfWeights(o.SerializedFile, o.ExportPath)
 		if err != nil {
@@ -131,6 +134,15 @@ func Pack(ctx context.Context, o PackOptions) (*Result, error) {
 	}
 	if m.Model.SerializedFile, err = add(filepath.Base(o.SerializedFile), modelSrc); err != nil {
 		return nil, err
+	}
+	// the files the model keeps its weights in go beside it, where ONNX Runtime looks
+	for _, loc := range sig.ExternalData {
+		if !filepath.IsLocal(filepath.FromSlash(loc)) {
+			return nil, fmt.Errorf("serialized file: its external data %q is not a path below the model's folder", loc)
+		}
+		if _, err := add(path.Clean(loc), filepath.Join(filepath.Dir(o.SerializedFile), filepath.FromSlash(loc))); err != nil {
+			return nil, fmt.Errorf("serialized file: its external data: %w", err)
+		}
 	}
 	if m.Model.Handler, err = handlerEntry(o.Handler, add); err != nil {
 		return nil, err
@@ -165,16 +177,21 @@ func Pack(ctx context.Context, o PackOptions) (*Result, error) {
 		}
 	}
 	seen := map[string]string{}
+	unique := entries[:0]
 	for _, e := range entries {
 		if e.name == ManifestPath {
 			return nil, fmt.Errorf("%s would overwrite the archive's manifest", e.src)
 		}
-		if prev, dup := seen[e.name]; dup && prev != e.src {
+		prev, dup := seen[e.name]
+		if dup && !sameFile(prev, e.src) {
 			return nil, fmt.Errorf("%s and %s would both be stored as %q in the archive", prev, e.src, e.name)
 		}
-		seen[e.name] = e.src
+		if !dup { // the same file given twice is stored once
+			seen[e.name] = e.src
+			unique = append(unique, e)
+		}
 	}
-	entries = slices.CompactFunc(entries, func(a, b entry) bool { return a.name == b.name })
+	entries = unique
 
 	res := &Result{Path: out, Manifest: m}
 	for _, n := range sig.Unserved {
@@ -187,6 +204,17 @@ func Pack(ctx context.Context, o PackOptions) (*Result, error) {
 		return res, writeFolder(ctx, out, entries, m)
 	}
 	return res, writeFile(ctx, out, o.Format, o.ModelName, entries, m)
+}
+
+// sameFile reports whether two paths name the same file (an external data file given again
+// with --extra-files, spelled differently).
+func sameFile(a, b string) bool {
+	if a == b {
+		return true
+	}
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(sa, sb)
 }
 
 // halfWeights writes a float16-weights copy of a model next to the archive being made.

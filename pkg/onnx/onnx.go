@@ -28,6 +28,9 @@ type Model struct {
 	// Unserved are the outputs that are not tensors (sklearn-onnx's ZipMap: a sequence of
 	// maps), which ts leaves out: it runs the model for its tensor outputs only.
 	Unserved []NonTensor `json:"unserved_outputs,omitempty"`
+	// ExternalData are the files, relative to the model's, that hold initializers stored
+	// outside it (large models; onnx.save(..., save_as_external_data=True)), slash-separated.
+	ExternalData []string `json:"external_data,omitempty"`
 	// Metadata holds the model's metadata_props (key/value strings).
 	Metadata map[string]string `json:"metadata,omitempty"`
 }
@@ -138,12 +141,18 @@ func Read(r io.ReaderAt, size int64) (*Model, error) {
 		case 5: // initializer: TensorProto, name = 8
 			name, err := p.stringField(f.value, 8)
 			initializers[name] = true
+			if err == nil {
+				err = p.externalData(f.value, m)
+			}
 			return err
 		case 15: // sparse_initializer: SparseTensorProto, values = 1 (TensorProto)
 			return p.fields(f.value, func(v field) error {
 				if v.num == 1 && v.typ == protowire.BytesType {
 					name, err := p.stringField(v.value, 8)
 					initializers[name] = true
+					if err == nil {
+						err = p.externalData(v.value, m)
+					}
 					return err
 				}
 				return nil
@@ -266,6 +275,26 @@ func (p *parser) str(s span) (string, error) {
 }
 
 // stringField returns the first string field num in message s.
+// externalData adds to m.ExternalData the file a TensorProto's data is in, when it is stored
+// outside the model (external_data = 13: StringStringEntryProto key = 1, value = 2, the key
+// "location" naming the file).
+func (p *parser) externalData(s span, m *Model) error {
+	return p.fields(s, func(f field) error {
+		if f.num != 13 || f.typ != protowire.BytesType {
+			return nil
+		}
+		key, err := p.stringField(f.value, 1)
+		if err != nil || key != "location" {
+			return err
+		}
+		loc, err := p.stringField(f.value, 2)
+		if err == nil && !slices.Contains(m.ExternalData, loc) {
+			m.ExternalData = append(m.ExternalData, loc)
+		}
+		return err
+	})
+}
+
 func (p *parser) stringField(s span, num protowire.Number) (string, error) {
 	var out string
 	found := false

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -104,6 +105,20 @@ func TestNoShape(t *testing.T) {
 	}
 	if k := m.Inputs[len(m.Inputs)-1]; k.AnyShape() || k.NamedShape() != "[]" {
 		t.Errorf("the scalar k reads as %v", k)
+	}
+}
+
+// TestExternalData: a model that keeps its weights in another file names that file.
+func TestExternalData(t *testing.T) {
+	m, err := ReadFile(testenv.Path("pkg/engine/testdata/external.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(m.ExternalData, []string{"external.onnx.data"}) {
+		t.Errorf("external data %q, want external.onnx.data", m.ExternalData)
+	}
+	if m, err = ReadFile(testenv.Path("samples/iris/model.onnx")); err != nil || m.ExternalData != nil {
+		t.Errorf("iris: external data %q, %v", m.ExternalData, err)
 	}
 }
 

@@ -571,6 +571,18 @@ func TestAnyShapeServed(t *testing.T) {
 	}
 }
 
+// A model whose weights are in an external data file is packed with it and serves.
+func TestExternalDataServed(t *testing.T) {
+	v, _ := registerTestModel(t, "external", "")
+	res, err := v.Infer(context.Background(), &handler.Request{Inputs: []handler.Input{{Name: "body", Data: []byte(`[[1, 1, 1, 1]]`)}}}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `"data":[1.8,2.2,2.6]`; !strings.Contains(string(res.Body), want) {
+		t.Errorf("%s, want %s", res.Body, want)
+	}
+}
+
 // A batch size set for a model that cannot batch is shown as not in effect, with the
 // reason, in Info and in a warning when the model loads.
 func TestUnbatchableModelSaysWhy(t *testing.T) {

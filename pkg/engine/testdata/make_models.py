@@ -4,14 +4,15 @@
 alltypes.onnx: for each element type T in float32, float16, float64, int64, int32, int8,
 uint8 and bool, an input "x:T" (a name with a colon, as TensorFlow exports) of shape
 [batch, 3] and an output "y:T" = Identity(x), plus an int64 scalar input "k" and an output
-"k_twice" = k + k; liar, lookup, onerow, rowsoftmax, manyout, hungry, zipmap, seqonly and
-norank.onnx are described below. Run:
+"k_twice" = k + k; liar, lookup, onerow, rowsoftmax, manyout, hungry, zipmap, seqonly,
+norank and external.onnx are described below. Run:
 /usr/bin/python3 pkg/engine/testdata/make_models.py
 """
 import os
 
+import numpy
 import onnx
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 here = os.path.dirname(os.path.abspath(__file__))
 
@@ -118,3 +119,16 @@ save_ml("seqonly", [softmax, zipmap], [seq_of_maps])
 save("norank", [helper.make_node("Relu", ["x"], ["y"])],
      [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
      [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], check=False)
+
+# external.onnx: y = x W for x [batch, 4] and W [4, 3] = 0, 0.1, ... 1.1 row by row, with W
+# stored outside the model in external.onnx.data, as large models are
+# (onnx.save(..., save_as_external_data=True)).
+external = helper.make_model(
+    helper.make_graph([helper.make_node("MatMul", ["x", "W"], ["y"])], "external", [floats("x", ["batch", 4])],
+                      [floats("y", ["batch", 3])],
+                      initializer=[numpy_helper.from_array((numpy.arange(12, dtype=numpy.float32) / 10).reshape(4, 3), "W")]),
+    opset_imports=[helper.make_opsetid("", 13)], producer_name="ts-tests")
+external.ir_version = 8
+onnx.checker.check_model(external)
+onnx.save(external, os.path.join(here, "external.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
+          location="external.onnx.data", size_threshold=0)
