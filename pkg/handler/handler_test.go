@@ -337,6 +337,47 @@ func TestTensorHandlerText(t *testing.T) {
 	}
 }
 
+// TestTensorHandlerIntegers: the widest integers go in and come out exactly (uint64 past
+// 2^63, uint32 and int32 at their limits, as integers, not 4.294967295e+09); one past a
+// type's range is a 400.
+func TestTensorHandlerIntegers(t *testing.T) {
+	info := func(name string, dt tensor.DType) tensor.Info {
+		return tensor.Info{Name: name, DType: dt, Shape: []int64{-1, 2}}
+	}
+	m := &Model{Inputs: []tensor.Info{info("u64", tensor.Uint64), info("u32", tensor.Uint32), info("i32", tensor.Int32), info("u16", tensor.Uint16)}}
+	m.Outputs = m.Inputs
+	h, _ := newTensorHandler(m)
+	preprocess := func(body string) ([]*tensor.Tensor, error) {
+		return h.Preprocess(context.Background(), &Request{Inputs: []Input{{Name: "body", Data: []byte(body)}}})
+	}
+	in, err := preprocess(`{"inputs": {"u64": [[18446744073709551615, 9223372036854775809]], "u32": [[4294967295, 2]], "i32": [[-2147483648, 3]], "u16": [[65535, 0]]}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := tensor.Values[uint64](in[0]); !slices.Equal(v, []uint64{math.MaxUint64, 1<<63 + 1}) {
+		t.Errorf("uint64 %v", v)
+	}
+	res, err := h.Postprocess(context.Background(), nil, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"data":[18446744073709551615,9223372036854775809]`, `"data":[4294967295,2]`, `"data":[-2147483648,3]`, `"data":[65535,0]`} {
+		if !strings.Contains(string(res.Body), want) {
+			t.Errorf("answer %s lacks %s", res.Body, want)
+		}
+	}
+	for body, want := range map[string]string{
+		`{"inputs": {"u64": [[18446744073709551616, 0]], "u32": [[0, 0]], "i32": [[0, 0]], "u16": [[0, 0]]}}`: `input "u64" is uint64; value 0 (18446744073709551616) is not one`,
+		`{"inputs": {"u64": [[-1, 0]], "u32": [[0, 0]], "i32": [[0, 0]], "u16": [[0, 0]]}}`:                   `input "u64" is uint64; value 0 (-1) is not one`,
+		`{"inputs": {"u64": [[0, 0]], "u32": [[4294967296, 0]], "i32": [[0, 0]], "u16": [[0, 0]]}}`:           `value 4294967296 at index 0 does not fit uint32`,
+		`{"inputs": {"u64": [[0, 0]], "u32": [[0, 0]], "i32": [[2147483648, 0]], "u16": [[0, 0]]}}`:           `value 2147483648 at index 0 does not fit int32`,
+	} {
+		if _, err := preprocess(body); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error containing %q", body, err, want)
+		}
+	}
+}
+
 // TestTensorHandlerJSONStrings: output names and string tensors are written as valid JSON
 // whatever bytes they hold (Go's strconv quoting would write \x01 and \a, which JSON refuses).
 func TestTensorHandlerJSONStrings(t *testing.T) {

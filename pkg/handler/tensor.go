@@ -423,18 +423,16 @@ func build(info tensor.Info, shape []int64, leaves []any) (*tensor.Tensor, error
 		}
 		return tensor.NewBool(shape, b), nil
 	case info.DType == tensor.Int64:
-		// parsed exactly: int64 values above 2^53 do not survive a float64
-		v := make([]int64, len(leaves))
-		for i, x := range leaves {
-			num, ok := x.(json.Number)
-			if !ok {
-				return nil, badInput("input %q is int64; value %d is %v", info.Name, i, x)
-			}
-			n, err := strconv.ParseInt(string(num), 10, 64)
-			if err != nil {
-				return nil, badInput("input %q is int64; value %d (%s) is not one", info.Name, i, num)
-			}
-			v[i] = n
+		// parsed exactly: 64-bit values above 2^53 do not survive a float64
+		v, err := exactInts(info, leaves, func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) })
+		if err != nil {
+			return nil, err
+		}
+		return tensor.New(shape, v), nil
+	case info.DType == tensor.Uint64:
+		v, err := exactInts(info, leaves, func(s string) (uint64, error) { return strconv.ParseUint(s, 10, 64) })
+		if err != nil {
+			return nil, err
 		}
 		return tensor.New(shape, v), nil
 	}
@@ -455,6 +453,23 @@ func build(info tensor.Info, shape []int64, leaves []any) (*tensor.Tensor, error
 		return nil, badInput("input %q: %v", info.Name, err)
 	}
 	return t, nil
+}
+
+// exactInts parses JSON numbers as 64-bit integers with parse, without a float64 between.
+func exactInts[T int64 | uint64](info tensor.Info, leaves []any, parse func(string) (T, error)) ([]T, error) {
+	v := make([]T, len(leaves))
+	for i, x := range leaves {
+		num, ok := x.(json.Number)
+		if !ok {
+			return nil, badInput("input %q is %s; value %d is %v", info.Name, info.DType, i, x)
+		}
+		n, err := parse(string(num))
+		if err != nil {
+			return nil, badInput("input %q is %s; value %d (%s) is not one", info.Name, info.DType, i, num)
+		}
+		v[i] = n
+	}
+	return v, nil
 }
 
 // Postprocess answers {"outputs": [{"name", "shape", "dtype", "data"}]} with flat data.
@@ -521,11 +536,14 @@ func appendData(b []byte, t *tensor.Tensor) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		bits := 32
-		if t.DType == tensor.Float64 || t.DType == tensor.Int32 || t.DType == tensor.Uint32 {
-			bits = 64
+		switch {
+		case !t.DType.IsFloat(): // the narrower integers, exact in a float64
+			b = appendList(b, f, func(b []byte, x float64) []byte { return strconv.AppendInt(b, int64(x), 10) })
+		case t.DType == tensor.Float64:
+			b = appendList(b, f, func(b []byte, x float64) []byte { return appendFloat(b, x, 64) })
+		default:
+			b = appendList(b, f, func(b []byte, x float64) []byte { return appendFloat(b, x, 32) })
 		}
-		b = appendList(b, f, func(b []byte, x float64) []byte { return appendFloat(b, x, bits) })
 	}
 	return append(b, ']'), nil
 }

@@ -314,30 +314,32 @@ func FromFloat64s(dt DType, shape []int64, values []float64) (*Tensor, error) {
 		}
 		return NewBool(shape, out), nil
 	case Int8:
-		return intsFrom[int8](shape, values, math.MinInt8, math.MaxInt8)
+		return intsFrom[int8](shape, values, math.MinInt8, math.MaxInt8+1)
 	case Int16:
-		return intsFrom[int16](shape, values, math.MinInt16, math.MaxInt16)
+		return intsFrom[int16](shape, values, math.MinInt16, math.MaxInt16+1)
 	case Int32:
-		return intsFrom[int32](shape, values, math.MinInt32, math.MaxInt32)
+		return intsFrom[int32](shape, values, math.MinInt32, math.MaxInt32+1)
 	case Int64:
-		return intsFrom[int64](shape, values, -(1 << 63), (1<<63)-1)
+		return intsFrom[int64](shape, values, -(1 << 63), 1<<63)
 	case Uint8:
-		return intsFrom[uint8](shape, values, 0, math.MaxUint8)
+		return intsFrom[uint8](shape, values, 0, math.MaxUint8+1)
 	case Uint16:
-		return intsFrom[uint16](shape, values, 0, math.MaxUint16)
+		return intsFrom[uint16](shape, values, 0, math.MaxUint16+1)
 	case Uint32:
-		return intsFrom[uint32](shape, values, 0, math.MaxUint32)
+		return intsFrom[uint32](shape, values, 0, math.MaxUint32+1)
 	case Uint64:
-		return intsFrom[uint64](shape, values, 0, math.MaxUint64)
+		return intsFrom[uint64](shape, values, 0, 1<<64)
 	}
 	return nil, fmt.Errorf("cannot build a %s tensor from numbers", dt)
 }
 
-func intsFrom[T Number](shape []int64, values []float64, lo, hi float64) (*Tensor, error) {
+// intsFrom converts integral values in [lo, end) (end exclusive: 2^63 and 2^64 are exact in a
+// float64, their predecessors are not).
+func intsFrom[T Number](shape []int64, values []float64, lo, end float64) (*Tensor, error) {
 	out := make([]T, len(values))
 	for i, v := range values {
-		if v != math.Trunc(v) || v < lo || v > hi {
-			return nil, fmt.Errorf("value %v at index %d is not a %s", v, i, dtypeOf[T]())
+		if v != math.Trunc(v) || v < lo || v >= end {
+			return nil, fmt.Errorf("value %s at index %d does not fit %s", strconv.FormatFloat(v, 'f', -1, 64), i, dtypeOf[T]())
 		}
 		out[i] = T(v)
 	}

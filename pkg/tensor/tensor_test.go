@@ -184,3 +184,31 @@ func TestDiffer(t *testing.T) {
 		}
 	}
 }
+
+// TestIntegerRanges: values are converted only when whole and within the type's range, up
+// to its very end (2^63 and 2^64 are exact in a float64; before, they passed the check and
+// overflowed).
+func TestIntegerRanges(t *testing.T) {
+	cases := []struct {
+		dt    DType
+		value float64
+		ok    bool
+	}{
+		{Int64, 1 << 62, true}, {Int64, 1 << 63, false}, {Int64, -(1 << 63), true},
+		{Uint64, 1 << 63, true}, {Uint64, 1 << 64, false}, {Uint64, -1, false},
+		{Int32, math.MaxInt32, true}, {Int32, math.MaxInt32 + 1, false}, {Uint8, 255, true}, {Uint8, 256, false},
+		{Int8, -128, true}, {Int8, -129, false}, {Int16, 2.5, false},
+	}
+	for _, c := range cases {
+		got, err := FromFloat64s(c.dt, []int64{1}, []float64{c.value})
+		if (err == nil) != c.ok {
+			t.Errorf("%s from %v: error %v, want ok %v", c.dt, c.value, err, c.ok)
+			continue
+		}
+		if c.ok {
+			if f, _ := got.Float64s(); f[0] != c.value {
+				t.Errorf("%s from %v: got %v", c.dt, c.value, f[0])
+			}
+		}
+	}
+}
