@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"os"
@@ -24,17 +23,12 @@ func customServer(t *testing.T, handlerFile, name, yaml string) *testServer {
 		ModelName: name, SerializedFile: testenv.Path("samples/iris/model.onnx"),
 		Handler:    testenv.Path("pkg/handler/testdata", handlerFile),
 		ExtraFiles: []string{testenv.Path("templates/python/ts_handler.py"), testenv.Path("samples/iris/index_to_name.json")},
-		ExportPath: t.TempDir(),
 	}
 	if yaml != "" {
 		opts.ConfigFile = filepath.Join(t.TempDir(), "model-config.yaml")
 		os.WriteFile(opts.ConfigFile, []byte(yaml), 0o644)
 	}
-	res, err := archive.Pack(context.Background(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Rename(res.Path, filepath.Join(ts.store, name+".mar"))
+	ts.storeArchive(t, opts)
 	exchange{"register", "POST", "/models?url=" + name + ".mar&initial_workers=1&synchronous=true&response_timeout=2", "", nil, 200, "", ""}.run(t, ts.management.URL)
 	return ts
 }
@@ -127,13 +121,7 @@ func TestGoHandlerTemplate(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	ts := emptyServer(t, nil)
-	res, err := archive.Pack(context.Background(), archive.PackOptions{
-		ModelName: "irisgo", SerializedFile: testenv.Path("samples/iris/model.onnx"), Handler: bin, ExportPath: t.TempDir(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Rename(res.Path, filepath.Join(ts.store, "irisgo.mar"))
+	ts.storeArchive(t, archive.PackOptions{ModelName: "irisgo", SerializedFile: testenv.Path("samples/iris/model.onnx"), Handler: bin})
 	exchange{"register", "POST", "/models?url=irisgo.mar&initial_workers=2&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
 	exchange{"two flowers", "POST", "/predictions/irisgo", "", []byte("5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3"), 200, "", `"species": "virginica"`}.run(t, ts.inference.URL)
 	exchange{"bad csv", "POST", "/predictions/irisgo", "", []byte("5.1,3.5"), 400, "BadRequestException", "want four numbers"}.run(t, ts.inference.URL)
@@ -142,40 +130,30 @@ func TestGoHandlerTemplate(t *testing.T) {
 // TestPythonSampleHandler serves samples/custom/iris_handler.py as its README packs it.
 func TestPythonSampleHandler(t *testing.T) {
 	ts := emptyServer(t, nil)
-	res, err := archive.Pack(context.Background(), archive.PackOptions{
+	kit, labels := testenv.Path("templates/python/ts_handler.py"), testenv.Path("samples/iris/index_to_name.json")
+	ts.storeArchive(t, archive.PackOptions{
 		ModelName: "iriscsv", SerializedFile: testenv.Path("samples/iris/model.onnx"),
-		Handler:    testenv.Path("samples/custom/iris_handler.py"),
-		ExtraFiles: []string{testenv.Path("templates/python/ts_handler.py"), testenv.Path("samples/iris/index_to_name.json")},
-		ExportPath: t.TempDir(),
+		Handler: testenv.Path("samples/custom/iris_handler.py"), ExtraFiles: []string{kit, labels},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Rename(res.Path, filepath.Join(ts.store, "iriscsv.mar"))
 	exchange{"register", "POST", "/models?url=iriscsv.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
 	exchange{"csv", "POST", "/predictions/iriscsv", "", []byte("5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n"), 200, "", `"species": "virginica"`}.run(t, ts.inference.URL)
 	exchange{"bad csv", "POST", "/predictions/iriscsv", "", []byte("1,2,x,4"), 400, "BadRequestException", "four numbers"}.run(t, ts.inference.URL)
-	res2, err := http.Get(ts.metrics.URL + "/metrics")
+	res, err := http.Get(ts.metrics.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := io.ReadAll(res2.Body)
-	res2.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
 	if !strings.Contains(string(b), `ts_custom_irisflowers{model_name="iriscsv",model_version="1.0"} 2`) {
 		t.Errorf("the handler's IrisFlowers counter is not exposed")
 	}
 
 	// POST /models's handler parameter overrides the manifest's: an archive packed for the
 	// tensor handler, with the custom handler among its extra files, served through it.
-	res, err = archive.Pack(context.Background(), archive.PackOptions{
+	ts.storeArchive(t, archive.PackOptions{
 		ModelName: "irisover", SerializedFile: testenv.Path("samples/iris/model.onnx"), Handler: "tensor",
-		ExtraFiles: []string{testenv.Path("samples/custom/iris_handler.py"), testenv.Path("templates/python/ts_handler.py"), testenv.Path("samples/iris/index_to_name.json")},
-		ExportPath: t.TempDir(),
+		ExtraFiles: []string{testenv.Path("samples/custom/iris_handler.py"), kit, labels},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Rename(res.Path, filepath.Join(ts.store, "irisover.mar"))
 	exchange{"register, handler overridden", "POST", "/models?url=irisover.mar&handler=iris_handler.py&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
 	exchange{"csv through the override", "POST", "/predictions/irisover", "", []byte("6.7,3.0,5.2,2.3\n"), 200, "", `"species": "virginica"`}.run(t, ts.inference.URL)
 }

@@ -30,12 +30,21 @@ func sampleServer(t *testing.T, ts *testServer, name, sample, handler string, ex
 	if p := testenv.Path("samples", sample, "model-config.yaml"); fileExists(p) {
 		o.ConfigFile = p
 	}
+	ts.storeArchive(t, o)
+	exchange{"register " + name, "POST", "/models?url=" + name + ".mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+}
+
+// storeArchive packs an archive into the server's model store as MODELNAME.mar.
+func (ts *testServer) storeArchive(t *testing.T, o archive.PackOptions) {
+	t.Helper()
+	o.ExportPath = t.TempDir()
 	res, err := archive.Pack(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.Rename(res.Path, filepath.Join(ts.store, name+".mar"))
-	exchange{"register " + name, "POST", "/models?url=" + name + ".mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	if err := os.Rename(res.Path, filepath.Join(ts.store, o.ModelName+".mar")); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func fileExists(p string) bool {
