@@ -248,9 +248,9 @@ func (h *tensorHandler) raw(req *Request, in Input) ([]*tensor.Tensor, error) {
 	return []*tensor.Tensor{t}, nil
 }
 
-// example is an input's declared shape as a request may give it: [-1,4], or [...] when the
+// declaredShape is an input's declared shape as messages show it: [-1,4], or [...] when the
 // model declares none.
-func example(info tensor.Info) string {
+func declaredShape(info tensor.Info) string {
 	if info.AnyShape() {
 		return "[...]"
 	}
@@ -269,7 +269,7 @@ func (h *tensorHandler) index(name string) int {
 func (h *tensorHandler) names() string {
 	var parts []string
 	for _, in := range h.inputs {
-		parts = append(parts, fmt.Sprintf("%s (%s%s)", in.Name, in.DType, example(in)))
+		parts = append(parts, fmt.Sprintf("%s (%s%s)", in.Name, in.DType, declaredShape(in)))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -274,7 +274,6 @@ func (p *parser) str(s span) (string, error) {
 	return string(b), nil
 }
 
-// stringField returns the first string field num in message s.
 // externalData adds to m.ExternalData the file a TensorProto's data is in, when it is stored
 // outside the model (external_data = 13: StringStringEntryProto key = 1, value = 2, the key
 // "location" naming the file).
@@ -295,6 +294,7 @@ func (p *parser) externalData(s span, m *Model) error {
 	})
 }
 
+// stringField returns the first string field num in message s.
 func (p *parser) stringField(s span, num protowire.Number) (string, error) {
 	var out string
 	found := false
