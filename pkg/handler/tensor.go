@@ -401,7 +401,7 @@ func build(info tensor.Info, shape []int64, leaves []any) (*tensor.Tensor, error
 		for i, x := range leaves {
 			str, ok := x.(string)
 			if !ok {
-				return nil, badInput("input %q is a string tensor; value %d is %v", info.Name, i, x)
+				return nil, badInput("input %q is a string tensor; value %d is %s", info.Name, i, jsonText(x))
 			}
 			s[i] = str
 		}
@@ -418,7 +418,7 @@ func build(info tensor.Info, shape []int64, leaves []any) (*tensor.Tensor, error
 				}
 				b[i] = v == "1"
 			default:
-				return nil, badInput("input %q is bool; value %d is %v", info.Name, i, x)
+				return nil, badInput("input %q is bool; value %d is %s", info.Name, i, jsonText(x))
 			}
 		}
 		return tensor.NewBool(shape, b), nil
@@ -440,7 +440,7 @@ func build(info tensor.Info, shape []int64, leaves []any) (*tensor.Tensor, error
 	for i, x := range leaves {
 		num, ok := x.(json.Number)
 		if !ok {
-			return nil, badInput("input %q is %s; value %d is %v, not a number", info.Name, info.DType, i, x)
+			return nil, badInput("input %q is %s; value %d is %s, not a number", info.Name, info.DType, i, jsonText(x))
 		}
 		v, err := num.Float64()
 		if err != nil && !math.IsInf(v, 0) {
@@ -455,13 +455,25 @@ func build(info tensor.Info, shape []int64, leaves []any) (*tensor.Tensor, error
 	return t, nil
 }
 
+// jsonText shows a decoded JSON value in a message as JSON writes it: null, "NaN", true.
+func jsonText(x any) string {
+	switch x.(type) {
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	}
+	b, _ := json.Marshal(x)
+	return string(b)
+}
+
 // exactInts parses JSON numbers as 64-bit integers with parse, without a float64 between.
 func exactInts[T int64 | uint64](info tensor.Info, leaves []any, parse func(string) (T, error)) ([]T, error) {
 	v := make([]T, len(leaves))
 	for i, x := range leaves {
 		num, ok := x.(json.Number)
 		if !ok {
-			return nil, badInput("input %q is %s; value %d is %v", info.Name, info.DType, i, x)
+			return nil, badInput("input %q is %s; value %d is %s", info.Name, info.DType, i, jsonText(x))
 		}
 		n, err := parse(string(num))
 		if err != nil {
