@@ -122,19 +122,21 @@ func TestRoundTrip(t *testing.T) {
 }
 
 // TestDefaultStoresWeights: the default .mar stores the weights and deflates small files.
-// TestPackNotesNonTensorOutputs: packing a classifier as skl2onnx exports it keeps its
-// tensor output in the signature and notes the sequence-of-maps output ts leaves out.
+// TestPackNotesNonTensorOutputs: packing a classifier as skl2onnx exports it notes how its
+// sequence of maps is served, and a model with a sequence of tensors that it is left out.
 func TestPackNotesNonTensorOutputs(t *testing.T) {
-	res, err := Pack(context.Background(), PackOptions{ModelName: "zm", SerializedFile: testenv.Path("pkg/engine/testdata/zipmap.onnx"),
-		Handler: "tensor", ExportPath: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if outs := res.Manifest.Signature.Outputs; len(outs) != 1 || outs[0].Name != "output_label" {
-		t.Errorf("signature outputs %v, want output_label only", outs)
-	}
-	if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], `output "output_probability" is a sequence of maps, not a tensor`) {
-		t.Errorf("notes %q", res.Notes)
+	for model, want := range map[string]string{
+		"zipmap":     `output "output_probability" is a sequence of maps (as skl2onnx's ZipMap writes probabilities): ts serves it as a tensor [rows, keys]`,
+		"seqtensors": `output "parts" is a sequence of tensors, not a tensor: ts leaves it out`,
+	} {
+		res, err := Pack(context.Background(), PackOptions{ModelName: model, SerializedFile: testenv.Path("pkg/engine/testdata/" + model + ".onnx"),
+			Handler: "tensor", ExportPath: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], want) {
+			t.Errorf("%s: notes %q, want one containing %q", model, res.Notes, want)
+		}
 	}
 }
 

@@ -52,7 +52,7 @@ type Result struct {
 	Path     string
 	Manifest *Manifest
 	Size     int64 // bytes of content packed (before compression)
-	// Notes are what the packer should tell: outputs ts will not serve.
+	// Notes are what the packer should tell: outputs ts serves converted, or not at all.
 	Notes []string
 }
 
@@ -194,6 +194,9 @@ func Pack(ctx context.Context, o PackOptions) (*Result, error) {
 	entries = unique
 
 	res := &Result{Path: out, Manifest: m}
+	for _, name := range sig.FromMaps {
+		res.Notes = append(res.Notes, onnx.FromMapsNote(name))
+	}
 	for _, n := range sig.Unserved {
 		res.Notes = append(res.Notes, n.Note())
 	}

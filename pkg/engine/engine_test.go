@@ -474,24 +474,34 @@ func TestOutOfResources(t *testing.T) {
 	}
 }
 
-// TestNonTensorOutputLeftOut: a classifier as skl2onnx exports it (zipmap.onnx: a label
-// tensor and a sequence of maps) loads, says in the log that the sequence is left out, and
-// runs for its label.
-func TestNonTensorOutputLeftOut(t *testing.T) {
-	log, logger := testenv.NewLog()
-	s := mustLoad(t, "testdata/zipmap.onnx", Options{Logger: logger})
-	if len(s.Outputs()) != 1 || s.Outputs()[0].Name != "output_label" {
-		t.Fatalf("outputs %v, want output_label only", s.Outputs())
-	}
-	if !strings.Contains(log.String(), `output \"output_probability\" is a sequence of maps, not a tensor`) {
-		t.Errorf("no warning in the log:\n%s", log)
-	}
+// TestSequenceOfMaps: a classifier as skl2onnx exports it (zipmap.onnx) serves its label and
+// its probabilities, the sequence of maps as a tensor [rows, classes]; a sequence of tensors
+// (seqtensors.onnx) is left out, with a warning, and the model runs for its tensor.
+func TestSequenceOfMaps(t *testing.T) {
+	s := mustLoad(t, "testdata/zipmap.onnx", Options{})
 	out, err := s.Run(context.Background(), []*tensor.Tensor{tensor.New([]int64{2, 3}, []float32{1, 2, 3, 3, 2, 1})})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := tensor.Values[int64](out[0]); len(out) != 1 || !slices.Equal(v, []int64{2, 0}) {
-		t.Errorf("labels %v, want [2 0]", v)
+	if labels, _ := tensor.Values[int64](out[0]); !slices.Equal(labels, []int64{2, 0}) {
+		t.Errorf("labels %v, want [2 0]", labels)
+	}
+	e := func(x float64) float64 { return math.Exp(x) / (math.Exp(1) + math.Exp(2) + math.Exp(3)) }
+	want := tensor.New([]int64{2, 3}, []float32{float32(e(1)), float32(e(2)), float32(e(3)), float32(e(3)), float32(e(2)), float32(e(1))})
+	if diff := tensor.Differ(out[1], want, 1e-6, 1e-5); diff != "" {
+		t.Errorf("probabilities %v: %s", out[1].Shape, diff)
+	}
+
+	log, logger := testenv.NewLog()
+	s = mustLoad(t, "testdata/seqtensors.onnx", Options{Logger: logger})
+	if len(s.Outputs()) != 1 || s.Outputs()[0].Name != "y" {
+		t.Fatalf("outputs %v, want y only", s.Outputs())
+	}
+	if !strings.Contains(log.String(), `output \"parts\" is a sequence of tensors, not a tensor`) {
+		t.Errorf("no warning in the log:\n%s", log)
+	}
+	if out, err = s.Run(context.Background(), []*tensor.Tensor{tensor.New([]int64{1, 3}, []float32{1, 2, 3})}); err != nil || len(out) != 1 {
+		t.Errorf("run: %v, %d outputs", err, len(out))
 	}
 }
 

@@ -650,6 +650,49 @@ func fromValue(v ort.Value) (*tensor.Tensor, error) {
 			return nil, err
 		}
 		return tensor.NewStrings(shape, s), nil
+	case *ort.Sequence:
+		return fromMaps(x)
 	}
 	return nil, fmt.Errorf("output of type %T is not supported", v)
+}
+
+// fromMaps turns a sequence of maps with the same keys (skl2onnx's ZipMap: one map from
+// class to probability per row) into a tensor [rows, keys] of the maps' values, columns in
+// the order of the keys (ONNX Runtime's maps are ordered by key).
+func fromMaps(seq *ort.Sequence) (*tensor.Tensor, error) {
+	values, err := seq.GetValues()
+	if err != nil {
+		return nil, err
+	}
+	var rows []*tensor.Tensor
+	var keys *tensor.Tensor
+	for i, v := range values {
+		m, ok := v.(*ort.Map)
+		if !ok {
+			return nil, fmt.Errorf("a sequence of %T is not supported", v)
+		}
+		k, vals, err := m.GetKeysAndValues()
+		if err != nil {
+			return nil, err
+		}
+		kt, err := fromValue(k)
+		if err != nil {
+			return nil, fmt.Errorf("map %d's keys: %w", i, err)
+		}
+		if keys == nil {
+			keys = kt
+		} else if !slices.Equal(kt.Data, keys.Data) || !slices.Equal(kt.Strings, keys.Strings) {
+			return nil, fmt.Errorf("map %d's keys differ from map 0's: cannot make a tensor", i)
+		}
+		row, err := fromValue(vals)
+		if err != nil {
+			return nil, fmt.Errorf("map %d's values: %w", i, err)
+		}
+		row.Shape = []int64{1, int64(len(row.Data) / max(row.DType.Size(), 1))}
+		rows = append(rows, row)
+	}
+	if len(rows) == 0 {
+		return nil, errors.New("an empty sequence of maps")
+	}
+	return tensor.Concat(rows)
 }

@@ -25,9 +25,13 @@ type Model struct {
 	ProducerVersion string        `json:"producer_version,omitempty"`
 	Inputs          []tensor.Info `json:"inputs"`
 	Outputs         []tensor.Info `json:"outputs"`
-	// Unserved are the outputs that are not tensors (sklearn-onnx's ZipMap: a sequence of
-	// maps), which ts leaves out: it runs the model for its tensor outputs only.
+	// Unserved are the outputs that are not tensors (a sequence of tensors, an optional) and
+	// not sequences of maps either, which ts leaves out: it runs the model for the others.
 	Unserved []NonTensor `json:"unserved_outputs,omitempty"`
+	// FromMaps are the outputs that are sequences of maps (one map per row, as skl2onnx's
+	// ZipMap writes a classifier's probabilities), served as tensors [rows, keys] of the maps'
+	// values; they are among Outputs too.
+	FromMaps []string `json:"from_maps,omitempty"`
 	// ExternalData are the files, relative to the model's, that hold initializers stored
 	// outside it (large models; onnx.save(..., save_as_external_data=True)), slash-separated.
 	ExternalData []string `json:"external_data,omitempty"`
@@ -44,11 +48,19 @@ type NonTensor struct {
 
 // Note says that the output is left out, and how to serve it instead.
 func (n NonTensor) Note() string {
-	return fmt.Sprintf("output %q is %s, not a tensor: ts leaves it out and serves the tensor outputs (to serve it, export it as a tensor: skl2onnx's options={'zipmap': False} for a classifier's probabilities)", n.Name, n.Kind)
+	return fmt.Sprintf("output %q is %s, not a tensor: ts leaves it out and serves the other outputs (export it as a tensor to serve it)", n.Name, n.Kind)
 }
 
-// errNotTensor is a value that is not a tensor; kind says what it is.
-type errNotTensor struct{ name, kind string }
+// FromMapsNote says how an output that is a sequence of maps is served.
+func FromMapsNote(name string) string {
+	return fmt.Sprintf("output %q is a sequence of maps (as skl2onnx's ZipMap writes probabilities): ts serves it as a tensor [rows, keys] of the maps' values, its columns in the order of the keys", name)
+}
+
+// errNotTensor is a value that is not a tensor; kind says what it is, typ is its TypeProto.
+type errNotTensor struct {
+	name, kind string
+	typ        span
+}
 
 func (e *errNotTensor) Error() string {
 	return fmt.Sprintf("%q is %s (sequences, maps and optionals are not supported)", e.name, e.kind)
@@ -161,7 +173,12 @@ func Read(r io.ReaderAt, size int64) (*Model, error) {
 			info, err := p.valueInfo(f.value)
 			var nt *errNotTensor
 			if f.num == 12 && errors.As(err, &nt) {
-				m.Unserved = append(m.Unserved, NonTensor{Name: nt.name, Kind: nt.kind})
+				if dt, ok := p.mapValues(nt.typ); ok {
+					outputs = append(outputs, tensor.Info{Name: nt.name, DType: dt, Shape: []int64{-1, -1}})
+					m.FromMaps = append(m.FromMaps, nt.name)
+				} else {
+					m.Unserved = append(m.Unserved, NonTensor{Name: nt.name, Kind: nt.kind})
+				}
 				return nil
 			}
 			if err != nil {
@@ -315,12 +332,14 @@ func (p *parser) stringField(s span, num protowire.Number) (string, error) {
 func (p *parser) valueInfo(s span) (tensor.Info, error) {
 	var info tensor.Info
 	kind := "of no type"
+	var typ span
 	err := p.fields(s, func(f field) error {
 		var err error
 		switch {
 		case f.num == 1 && f.typ == protowire.BytesType:
 			info.Name, err = p.str(f.value)
 		case f.num == 2 && f.typ == protowire.BytesType:
+			typ = f.value
 			if kind, err = p.typeKind(f.value, false); err == nil && kind == "a tensor" {
 				err = p.fields(f.value, func(t field) error {
 					if t.num != 1 || t.typ != protowire.BytesType {
@@ -338,9 +357,42 @@ func (p *parser) valueInfo(s span) (tensor.Info, error) {
 		// ONNX Runtime may still know it (the engine then asks it)
 		err = fmt.Errorf("%q is %s", info.Name, kind)
 	default:
-		err = &errNotTensor{name: info.Name, kind: kind}
+		err = &errNotTensor{name: info.Name, kind: kind, typ: typ}
 	}
 	return info, err
+}
+
+// mapValues reports the element type of the values of a TypeProto that is a sequence of
+// maps to numeric tensors (sequence_type = 4 { elem_type = 1 { map_type = 5 { value_type = 2
+// { tensor_type = 1 { elem_type = 1 } } } } }).
+func (p *parser) mapValues(typ span) (tensor.DType, bool) {
+	s, ok := typ, true
+	for _, num := range []protowire.Number{4, 1, 5, 2, 1} {
+		if s, ok = p.message(s, num); !ok {
+			return 0, false
+		}
+	}
+	var dt tensor.DType
+	p.fields(s, func(f field) error {
+		if f.num == 1 && f.typ == protowire.VarintType {
+			dt = tensor.DType(int32(f.varint))
+		}
+		return nil
+	})
+	return dt, dt.Valid() && dt != tensor.String
+}
+
+// message returns the first embedded message field num of message s.
+func (p *parser) message(s span, num protowire.Number) (span, bool) {
+	var out span
+	found := false
+	p.fields(s, func(f field) error {
+		if !found && f.num == num && f.typ == protowire.BytesType {
+			out, found = f.value, true
+		}
+		return nil
+	})
+	return out, found
 }
 
 // typeKind says what a TypeProto describes: "a tensor", "a sequence of maps", "an optional

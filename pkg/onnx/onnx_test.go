@@ -66,25 +66,36 @@ func TestReadFile(t *testing.T) {
 	}
 }
 
-// TestNonTensorOutputs: an output that is not a tensor (skl2onnx's ZipMap: a sequence of
-// maps) is left out, with a note, and the tensor outputs are served; a model with no tensor
-// output is refused.
+// TestNonTensorOutputs: a sequence of maps (skl2onnx's ZipMap) reads as a tensor [rows,
+// keys] of its values; another output that is not a tensor (a sequence of tensors) is left
+// out, with a note; a model with no output ts can serve is refused.
 func TestNonTensorOutputs(t *testing.T) {
 	m, err := ReadFile(testenv.Path("pkg/engine/testdata/zipmap.onnx"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(m.Outputs) != 1 || m.Outputs[0].String() != "output_label: int64[-1]" {
-		t.Errorf("outputs %v, want output_label only", m.Outputs)
+	var outs []string
+	for _, o := range m.Outputs {
+		outs = append(outs, o.String())
 	}
-	if want := []NonTensor{{Name: "output_probability", Kind: "a sequence of maps"}}; len(m.Unserved) != 1 || m.Unserved[0] != want[0] {
-		t.Errorf("unserved %v, want %v", m.Unserved, want)
+	if want := []string{"output_label: int64[-1]", "output_probability: float32[-1,-1]"}; !slices.Equal(outs, want) {
+		t.Errorf("outputs %q, want %q", outs, want)
 	}
-	if note := m.Unserved[0].Note(); !strings.Contains(note, `output "output_probability" is a sequence of maps, not a tensor: ts leaves it out`) || !strings.Contains(note, "zipmap") {
+	if !slices.Equal(m.FromMaps, []string{"output_probability"}) || m.Unserved != nil {
+		t.Errorf("from maps %q, unserved %v", m.FromMaps, m.Unserved)
+	}
+	m, err = ReadFile(testenv.Path("pkg/engine/testdata/seqtensors.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []NonTensor{{Name: "parts", Kind: "a sequence of tensors"}}; len(m.Outputs) != 1 || len(m.Unserved) != 1 || m.Unserved[0] != want[0] {
+		t.Errorf("outputs %v, unserved %v, want y and %v", m.Outputs, m.Unserved, want)
+	}
+	if note := m.Unserved[0].Note(); !strings.Contains(note, `output "parts" is a sequence of tensors, not a tensor: ts leaves it out`) {
 		t.Errorf("note %q", note)
 	}
 	_, err = ReadFile(testenv.Path("pkg/engine/testdata/seqonly.onnx"))
-	if err == nil || errors.Is(err, ErrNotONNX) || !strings.Contains(err.Error(), `no output is a tensor ("output_probability" is a sequence of maps): ts serves tensor outputs only`) {
+	if err == nil || errors.Is(err, ErrNotONNX) || !strings.Contains(err.Error(), `no output is a tensor ("parts" is a sequence of tensors): ts serves tensor outputs only`) {
 		t.Errorf("a model with a sequence as its only output: %v", err)
 	}
 }

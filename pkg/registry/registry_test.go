@@ -583,6 +583,54 @@ func TestExternalDataServed(t *testing.T) {
 	}
 }
 
+// A classifier as skl2onnx exports it (zipmap.onnx) batches: each client gets the label and
+// the probabilities (the sequence of maps, served as a tensor) of its own row.
+func TestSequenceOfMapsBatched(t *testing.T) {
+	v, _ := registerTestModel(t, "zipmap", "batchSize: 8\nmaxBatchDelay: 20\n")
+	batched := burstsUntil(16, 10, func(client, burst int) {
+		x := []float64{float64(client % 3), float64(client % 5), float64(client % 7)}
+		body := fmt.Sprintf(`[[%g, %g, %g]]`, x[0], x[1], x[2])
+		res, err := v.Infer(context.Background(), &handler.Request{Inputs: []handler.Input{{Name: "body", Data: []byte(body)}}}, 0)
+		if err != nil {
+			t.Errorf("client %d: %v", client, err)
+			return
+		}
+		var answer struct {
+			Outputs []struct {
+				Name  string
+				Shape []int64
+				Data  []float64
+			}
+		}
+		if err := json.Unmarshal(res.Body, &answer); err != nil || len(answer.Outputs) != 2 {
+			t.Errorf("client %d: %s", client, res.Body)
+			return
+		}
+		sum := math.Exp(x[0]) + math.Exp(x[1]) + math.Exp(x[2])
+		probs := answer.Outputs[1]
+		if probs.Name != "output_probability" || !slices.Equal(probs.Shape, []int64{1, 3}) {
+			t.Errorf("client %d: %s", client, res.Body)
+			return
+		}
+		best := 0
+		for k := range x {
+			if math.Abs(probs.Data[k]-math.Exp(x[k])/sum) > 1e-5 {
+				t.Errorf("client %d (%s): probabilities %v", client, body, probs.Data)
+				return
+			}
+			if x[k] > x[best] {
+				best = k
+			}
+		}
+		if label := answer.Outputs[0].Data; len(label) != 1 || int(label[0]) != best {
+			t.Errorf("client %d (%s): label %v, want %d", client, body, label, best)
+		}
+	}, func() bool { return v.Info().Queue.MeanBatchItems > 1 })
+	if !batched || v.Info().Unbatchable != "" {
+		t.Errorf("no batches of several requests (%v) or batching stopped (%q)", batched, v.Info().Unbatchable)
+	}
+}
+
 // A batch size set for a model that cannot batch is shown as not in effect, with the
 // reason, in Info and in a warning when the model loads.
 func TestUnbatchableModelSaysWhy(t *testing.T) {

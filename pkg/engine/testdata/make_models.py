@@ -4,8 +4,8 @@
 alltypes.onnx: for each element type T in float32, float16, float64, int64, int32, int8,
 uint8 and bool, an input "x:T" (a name with a colon, as TensorFlow exports) of shape
 [batch, 3] and an output "y:T" = Identity(x), plus an int64 scalar input "k" and an output
-"k_twice" = k + k; liar, lookup, onerow, rowsoftmax, manyout, hungry, zipmap, seqonly,
-norank and external.onnx are described below. Run:
+"k_twice" = k + k; liar, lookup, onerow, rowsoftmax, manyout, hungry, zipmap, seqtensors,
+seqonly, norank and external.onnx are described below. Run:
 /usr/bin/python3 pkg/engine/testdata/make_models.py
 """
 import os
@@ -91,14 +91,17 @@ save("hungry", [helper.make_node("ConstantOfShape", ["n"], ["ones"], value=helpe
 
 # zipmap.onnx: a classifier as skl2onnx exports one by default: from X [batch, 3],
 # "output_label" = ArgMax(Softmax(X)) (int64 [batch]) and "output_probability" =
-# ZipMap(Softmax(X)), a sequence of maps from class to probability, which is not a tensor;
-# seqonly.onnx has only that sequence output.
+# ZipMap(Softmax(X)), a sequence of maps from class to probability, one per row.
+# seqtensors.onnx: "y" = X and "parts" = SequenceConstruct(X, X), a sequence of tensors, which
+# ts cannot serve; seqonly.onnx has only "parts".
 probs_type = onnx.TypeProto()
 probs_type.map_type.key_type = TensorProto.INT64
 probs_type.map_type.value_type.CopyFrom(helper.make_tensor_type_proto(TensorProto.FLOAT, []))
 seq_of_maps = helper.make_value_info("output_probability", helper.make_sequence_type_proto(probs_type))
 softmax = helper.make_node("Softmax", ["X"], ["probs"], axis=1)
 zipmap = helper.make_node("ZipMap", ["probs"], ["output_probability"], domain="ai.onnx.ml", classlabels_int64s=[0, 1, 2])
+parts = helper.make_node("SequenceConstruct", ["X", "X"], ["parts"])
+seq_of_tensors = helper.make_value_info("parts", helper.make_sequence_type_proto(helper.make_tensor_type_proto(TensorProto.FLOAT, ["batch", 3])))
 
 
 def save_ml(name, nodes, outputs):
@@ -112,7 +115,8 @@ def save_ml(name, nodes, outputs):
 
 save_ml("zipmap", [softmax, helper.make_node("ArgMax", ["probs"], ["output_label"], axis=1, keepdims=0), zipmap],
         [helper.make_tensor_value_info("output_label", TensorProto.INT64, ["batch"]), seq_of_maps])
-save_ml("seqonly", [softmax, zipmap], [seq_of_maps])
+save_ml("seqtensors", [helper.make_node("Identity", ["X"], ["y"]), parts], [floats("y", ["batch", 3]), seq_of_tensors])
+save_ml("seqonly", [parts], [seq_of_tensors])
 
 # norank.onnx: y = Relu(x) where the file declares no shape for x and y, not even a rank (the
 # checker wants one; ONNX Runtime and some exporters do not): any shape must be accepted.
@@ -130,5 +134,7 @@ external = helper.make_model(
     opset_imports=[helper.make_opsetid("", 13)], producer_name="ts-tests")
 external.ir_version = 8
 onnx.checker.check_model(external)
+if os.path.exists(os.path.join(here, "external.onnx.data")):
+    os.remove(os.path.join(here, "external.onnx.data"))  # onnx.save appends to it
 onnx.save(external, os.path.join(here, "external.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
           location="external.onnx.data", size_threshold=0)
