@@ -124,7 +124,9 @@ func TestPreprocessDigitsSample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, body := range map[string][]byte{"png": data, "base64": []byte(base64.StdEncoding.EncodeToString(data))} {
+	b64 := base64.StdEncoding.EncodeToString(data)
+	for name, body := range map[string][]byte{"png": data, "base64": []byte(b64),
+		"a JSON string (TorchServe)": []byte(`"` + b64 + `"`), `JSON {"data"}`: []byte(`{"data": "` + b64 + `"}`), `JSON {"b64"}`: []byte(` {"b64": "` + b64 + `"}`)} {
 		in, err := h.Preprocess(context.Background(), &Request{Inputs: []Input{{Name: "data", Data: body}}})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -151,6 +153,7 @@ func TestPreprocessBadInput(t *testing.T) {
 		"truncated jpeg": good[:len(good)/2],
 		"huge":           testenv.HugePNG(),
 		"json":           []byte(`{"inputs": [1, 2, 3]}`),
+		"json, not b64":  []byte(`{"data": "not base64 at all, sorry"}`),
 	}
 	for name, body := range cases {
 		_, err := h.Preprocess(context.Background(), &Request{Inputs: []Input{{Name: "body", Data: body}}})

@@ -3,6 +3,7 @@ package handler
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -166,6 +167,12 @@ func decodeImage(data []byte) (image.Image, error) {
 		if raw, ok := decodeBase64(data); ok {
 			return decodeImage(raw)
 		}
+		if text, ok := jsonImage(data); ok {
+			if raw, ok := decodeBase64([]byte(text)); ok {
+				return decodeImage(raw)
+			}
+			return nil, badInput("the JSON body's image is not base64 text")
+		}
 		return nil, badInput("input is not a supported image (JPEG, PNG, WebP, GIF or BMP): %v", err)
 	}
 	if int64(cfg.Width)*int64(cfg.Height) > MaxImagePixels || cfg.Width <= 0 || cfg.Height <= 0 {
@@ -176,6 +183,31 @@ func decodeImage(data []byte) (image.Image, error) {
 		return nil, badInput("cannot decode %s image: %v", format, err)
 	}
 	return img, nil
+}
+
+// jsonImage finds the base64 text of an image in a JSON body: a JSON string (as TorchServe's
+// vision handlers take it) or an object's "data" or "b64" field (as clients of TensorFlow
+// Serving send it).
+func jsonImage(data []byte) (string, bool) {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 || (trimmed[0] != '"' && trimmed[0] != '{') {
+		return "", false
+	}
+	var doc any
+	if json.Unmarshal(trimmed, &doc) != nil {
+		return "", false
+	}
+	switch d := doc.(type) {
+	case string:
+		return d, true
+	case map[string]any:
+		for _, key := range []string{"data", "b64"} {
+			if s, ok := d[key].(string); ok {
+				return s, true
+			}
+		}
+	}
+	return "", false
 }
 
 // decodeBase64 accepts base64 text (TorchServe's handlers take it too).
