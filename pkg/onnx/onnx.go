@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -68,6 +69,16 @@ func (e *errNotTensor) Error() string {
 
 // ErrNotONNX says the bytes are not an ONNX model.
 var ErrNotONNX = errors.New("not an ONNX model")
+
+// Hint says what to do with a file that is not an ONNX model, judging by its name: a
+// PyTorch, safetensors or pickle file is exported to ONNX first ("" for other names).
+func Hint(name string) string {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".pt", ".pth", ".bin", ".safetensors", ".ckpt", ".pkl", ".pickle", ".joblib", ".h5", ".keras", ".pb":
+		return "ts serves ONNX models: export it to ONNX first (torch.onnx.export, tf2onnx, skl2onnx) and pack the .onnx file"
+	}
+	return ""
+}
 
 // ReadFile reads the signature of the ONNX model at path.
 func ReadFile(path string) (*Model, error) {

@@ -133,6 +133,15 @@ func TestExternalData(t *testing.T) {
 	}
 }
 
+func TestHint(t *testing.T) {
+	for name, hinted := range map[string]bool{"model.pt": true, "weights.PTH": true, "model.safetensors": true, "clf.joblib": true,
+		"saved_model.pb": true, "model.onnx": false, "notes.txt": false, "model": false} {
+		if got := Hint(name) != ""; got != hinted {
+			t.Errorf("Hint(%q): %q", name, Hint(name))
+		}
+	}
+}
+
 func TestNotONNX(t *testing.T) {
 	png, err := os.ReadFile(testenv.Path("samples/digits/3.png"))
 	if err != nil {

@@ -276,8 +276,15 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 		v.Inputs, v.Outputs = sig.Inputs, sig.Outputs
 	} else {
 		m, err := onnx.ReadFile(opened.Path(man.Model.SerializedFile))
-		if err != nil {
-			return nil, invalid("%v", err)
+		switch {
+		case errors.Is(err, onnx.ErrNotONNX):
+			msg := fmt.Sprintf("its serialized file %s is not an ONNX model", man.Model.SerializedFile)
+			if hint := onnx.Hint(man.Model.SerializedFile); hint != "" {
+				msg += ": " + hint
+			}
+			return nil, invalid("%s", msg)
+		case err != nil:
+			return nil, invalid("serialized file %s: %v", man.Model.SerializedFile, err)
 		}
 		v.Inputs, v.Outputs = m.Inputs, m.Outputs
 	}

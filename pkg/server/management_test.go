@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/zip"
 
 	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/archive"
@@ -147,6 +150,33 @@ func TestManagementLifecycle(t *testing.T) {
 			waitReady(t, ts.reg, "iris", "1.0")
 		}
 	}
+}
+
+// TestRegisterPyTorchArchive: an archive torch-model-archiver made for a PyTorch model (no
+// signature in its manifest, model.pt inside) is refused with a 400 that says what to do, and
+// no temporary path.
+func TestRegisterPyTorchArchive(t *testing.T) {
+	ts := emptyServer(t, nil)
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for name, body := range map[string]string{
+		"MAR-INF/MANIFEST.json": `{"runtime": "python", "model": {"modelName": "resnet", "serializedFile": "model.pt", "handler": "image_classifier", "modelVersion": "1.0"}, "archiverVersion": "0.9.0"}`,
+		"model.pt":              "PK\x03\x04 a PyTorch checkpoint is a zip of pickles",
+	} {
+		w, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte(body))
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ts.store, "resnet.mar"), buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exchange{"register", "POST", "/models?url=resnet.mar&initial_workers=1&synchronous=true", "", nil, 400, "InvalidModelException",
+		`model resnet: its serialized file model.pt is not an ONNX model: ts serves ONNX models: export it to ONNX first`}.run(t, ts.management.URL)
 }
 
 func waitReady(t *testing.T, reg *registry.Registry, name, version string) {
