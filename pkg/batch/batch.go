@@ -11,7 +11,6 @@
 package batch
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -700,7 +699,7 @@ func (bt *Batch) Distinct() bool {
 	first := bt.Jobs[0].inputs
 	for _, j := range bt.Jobs[1:] {
 		for i, in := range j.inputs {
-			if !slices.Equal(in.Shape, first[i].Shape) || !bytes.Equal(in.Data, first[i].Data) || !slices.Equal(in.Strings, first[i].Strings) {
+			if !tensor.Equal(in, first[i]) {
 				return true
 			}
 		}

@@ -681,14 +681,14 @@ func fromMaps(seq *ort.Sequence) (*tensor.Tensor, error) {
 		}
 		if keys == nil {
 			keys = kt
-		} else if !slices.Equal(kt.Data, keys.Data) || !slices.Equal(kt.Strings, keys.Strings) {
+		} else if !tensor.Equal(kt, keys) {
 			return nil, fmt.Errorf("map %d's keys differ from map 0's: cannot make a tensor", i)
 		}
 		row, err := fromValue(vals)
 		if err != nil {
 			return nil, fmt.Errorf("map %d's values: %w", i, err)
 		}
-		row.Shape = []int64{1, int64(len(row.Data) / max(row.DType.Size(), 1))}
+		row.Shape = append([]int64{1}, row.Shape...) // [keys] → one row
 		rows = append(rows, row)
 	}
 	if len(rows) == 0 {

@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"slices"
@@ -90,6 +91,12 @@ func StackKey(ts []*Tensor) string {
 		b.WriteByte('|')
 	}
 	return b.String()
+}
+
+// Equal reports whether a and b hold the same element type, shape and elements, byte for
+// byte.
+func Equal(a, b *Tensor) bool {
+	return a.DType == b.DType && slices.Equal(a.Shape, b.Shape) && bytes.Equal(a.Data, b.Data) && slices.Equal(a.Strings, b.Strings)
 }
 
 // Differ says how b differs from a, or "" when they have the same element type and shape

@@ -212,3 +212,24 @@ func TestIntegerRanges(t *testing.T) {
 		}
 	}
 }
+
+func TestEqual(t *testing.T) {
+	a := New([]int64{1, 2}, []float32{1, 2})
+	for _, c := range []struct {
+		b    *Tensor
+		want bool
+	}{
+		{New([]int64{1, 2}, []float32{1, 2}), true},
+		{New([]int64{2, 1}, []float32{1, 2}), false},
+		{New([]int64{1, 2}, []float32{1, 3}), false},
+		{New([]int64{1, 2}, []int32{1, 2}), false},
+	} {
+		if got := Equal(a, c.b); got != c.want {
+			t.Errorf("Equal(%v, %v %v) = %v", a.Shape, c.b.DType, c.b.Shape, got)
+		}
+	}
+	if !Equal(NewStrings([]int64{2}, []string{"a", "b"}), NewStrings([]int64{2}, []string{"a", "b"})) ||
+		Equal(NewStrings([]int64{2}, []string{"a", "b"}), NewStrings([]int64{2}, []string{"a", "c"})) {
+		t.Error("Equal on strings")
+	}
+}
