@@ -189,7 +189,7 @@ func (h *tensorHandler) text(in Input) ([]*tensor.Tensor, error) {
 			shape[d] = 1
 		}
 	}
-	return []*tensor.Tensor{{DType: tensor.String, Shape: shape, Strings: []string{string(in.Data)}}}, nil
+	return []*tensor.Tensor{tensor.NewStrings(shape, []string{string(in.Data)})}, nil
 }
 
 // param is a raw tensor parameter from its header (canonical key) or query parameter.
@@ -248,15 +248,6 @@ func (h *tensorHandler) raw(req *Request, in Input) ([]*tensor.Tensor, error) {
 	return []*tensor.Tensor{t}, nil
 }
 
-// declaredShape is an input's declared shape as messages show it: [-1,4], or [...] when the
-// model declares none.
-func declaredShape(info tensor.Info) string {
-	if info.AnyShape() {
-		return "[...]"
-	}
-	return tensor.ShapeString(info.Shape)
-}
-
 func (h *tensorHandler) index(name string) int {
 	for i, in := range h.inputs {
 		if in.Name == name {
@@ -269,7 +260,7 @@ func (h *tensorHandler) index(name string) int {
 func (h *tensorHandler) names() string {
 	var parts []string
 	for _, in := range h.inputs {
-		parts = append(parts, fmt.Sprintf("%s (%s%s)", in.Name, in.DType, declaredShape(in)))
+		parts = append(parts, fmt.Sprintf("%s (%s%s)", in.Name, in.DType, in.ShapeText()))
 	}
 	return strings.Join(parts, ", ")
 }

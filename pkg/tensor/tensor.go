@@ -40,10 +40,15 @@ func (i Info) AnyShape() bool { return i.Shape == nil }
 
 // String formats the info as `name: float32[-1,3,224,224]` (`[...]`: any shape).
 func (i Info) String() string {
+	return fmt.Sprintf("%s: %s%s", i.Name, i.DType, i.ShapeText())
+}
+
+// ShapeText writes the declared shape: [-1,3,224,224], or [...] for any shape.
+func (i Info) ShapeText() string {
 	if i.AnyShape() {
-		return fmt.Sprintf("%s: %s[...]", i.Name, i.DType)
+		return "[...]"
 	}
-	return fmt.Sprintf("%s: %s%s", i.Name, i.DType, ShapeString(i.Shape))
+	return ShapeString(i.Shape)
 }
 
 // NamedShape writes the declared shape with its dynamic dimensions named: [batch,1,8,8]
