@@ -93,9 +93,6 @@ func Pack(ctx context.Context, o PackOptions) (*Result, error) {
 	}
 	sig, err := onnx.ReadFile(o.SerializedFile)
 	if err != nil {
-		if hint := onnx.Hint(o.SerializedFile); hint != "" && errors.Is(err, onnx.ErrNotONNX) {
-			return nil, fmt.Errorf("serialized file: %w; %s", err, hint)
-		}
 		return nil, fmt.Errorf("serialized file: %w", err)
 	}
 	if err := checkExportPath(o.ExportPath); err != nil {

@@ -80,7 +80,8 @@ func Hint(name string) string {
 	return ""
 }
 
-// ReadFile reads the signature of the ONNX model at path.
+// ReadFile reads the signature of the ONNX model at path. When the file is not one, the error
+// says what to do where its name tells (Hint).
 func ReadFile(path string) (*Model, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -95,6 +96,9 @@ func ReadFile(path string) (*Model, error) {
 		return nil, fmt.Errorf("%s is a folder, not an ONNX model", path)
 	}
 	m, err := Read(f, st.Size())
+	if hint := Hint(path); errors.Is(err, ErrNotONNX) && hint != "" {
+		return nil, fmt.Errorf("%s: %w; %s", path, err, hint)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
