@@ -35,8 +35,17 @@ type Options struct {
 	// ProviderFallback, when the provider cannot be used, logs a warning and runs on CPU
 	// instead of failing.
 	ProviderFallback bool
-	// Logger receives the fallback warning; nil means slog.Default().
+	// Logger receives the load's warnings (provider fallback, outputs left out); nil means
+	// slog.Default().
 	Logger *slog.Logger
+}
+
+// logger is Logger, or slog's default.
+func (o Options) logger() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.Default()
 }
 
 // ErrClosed is the error of a run on a session closed or being unloaded (StopRuns).
@@ -176,11 +185,7 @@ func sessionOptions(o Options, withProvider bool) (*ort.SessionOptions, string, 
 			return fail(fmt.Errorf("execution provider %s is not available in this ONNX Runtime library (%s); "+
 				"use a build with it (--ort-lib) or choose cpu", o.Provider, oneLine(err.Error())))
 		}
-		logger := o.Logger
-		if logger == nil {
-			logger = slog.Default()
-		}
-		logger.Warn("execution provider not available, running on CPU", "provider", o.Provider, "err", oneLine(err.Error()))
+		o.logger().Warn("execution provider not available, running on CPU", "provider", o.Provider, "err", oneLine(err.Error()))
 		return so, "cpu", nil
 	}
 	return so, fmt.Sprintf("%s:%d", name, device), nil
@@ -281,12 +286,8 @@ func load(o Options, graph func() (*onnx.Model, error),
 			return nil, errors.New("read model: no output is a tensor")
 		}
 	}
-	logger := o.Logger
-	if logger == nil {
-		logger = slog.Default()
-	}
 	for _, n := range unserved { // the session runs for the tensor outputs only
-		logger.Warn(n.Note())
+		o.logger().Warn(n.Note())
 	}
 	s.batchInput = make([]int, len(s.outputs))
 	for i, out := range s.outputs {
