@@ -334,6 +334,27 @@ func (r *Registry) Get(name, version string) (*Version, error) {
 	return v, nil
 }
 
+// StartupModel is the name of the only model (among those still registered) that was loaded
+// when the server started, or "" when there are none or several: SageMaker's /invocations
+// goes to it when the request names no model, as in TorchServe.
+func (r *Registry) StartupModel() string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	found := ""
+	for name, m := range r.models {
+		for _, v := range m.versions {
+			if v.Startup {
+				if found != "" {
+					return ""
+				}
+				found = name
+				break
+			}
+		}
+	}
+	return found
+}
+
 // Route picks the version that serves a request: the one asked for, else a version drawn
 // from the model's traffic split (by the hash of key when given, so a key always lands on
 // the same version), else the default version.

@@ -50,6 +50,8 @@ func TestCustomHandlerFailures(t *testing.T) {
 		{"after the garbage", "POST", "/predictions/unruly", "", []byte("5.1,3.5,1.4,0.2"), 200, "", `"probabilities"`},
 		{"killed, as by the out-of-memory killer", "POST", "/predictions/unruly", "", []byte("killed"), 507, "InternalServerException", "the handler process was killed (SIGKILL"},
 		{"after the kill", "POST", "/predictions/unruly", "", []byte("5.1,3.5,1.4,0.2"), 200, "", `"probabilities"`},
+		{"extra path segments reach the handler as url_path", "POST", "/predictions/unruly/1.0/v1/chat/completions", "", []byte("5.1,3.5,1.4,0.2"), 200, "", `"url_path": "v1/chat/completions"`},
+		{"no url_path without them", "POST", "/predictions/unruly/1.0", "", []byte("5.1,3.5,1.4,0.2"), 200, "", `"url_path": null`},
 	} {
 		t.Run(x.name, func(t *testing.T) { x.run(t, ts.inference.URL) })
 	}

@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -25,6 +26,8 @@ var (
 	keyPriority     = http.CanonicalHeaderKey(api.HeaderPriority)
 	keyRouteKey     = http.CanonicalHeaderKey(api.HeaderRouteKey)
 	keyModelVersion = http.CanonicalHeaderKey(api.HeaderModelVersion)
+	// keyURLPath is the header TorchServe gives handlers the path's extra segments in.
+	keyURLPath = http.CanonicalHeaderKey("url_path")
 )
 
 func (s *Server) inferenceRoutes() http.Handler {
@@ -35,7 +38,67 @@ func (s *Server) inferenceRoutes() http.Handler {
 	// TorchServe runs inference for any method but OPTIONS (curl -T sends PUT).
 	rt.handle("/predictions/{model}", s.predict)
 	rt.handle("/predictions/{model}/{version}", s.predict)
+	// Segments after the version reach the handler as the request header url_path, as
+	// TorchServe forwards them (its vLLM handler serves v1/chat/completions so).
+	rt.handle("/predictions/{model}/{version}/{path...}", s.predict)
+	// SageMaker's forms, which TorchServe also answers.
+	rt.handle("/invocations", s.invoke)
+	rt.handle("/models/{model}/invoke", s.invoke)
+	rt.fallback = legacyPredict(s)
 	return rt
+}
+
+// legacyPredict routes the forms MMS (TorchServe's predecessor) used, which TorchServe still
+// answers: /{model}/predict and /{model}/{version}/predict. Any other path gets nil, and so
+// do paths under the API's own first segments (/models/{m}/predict is not a legacy form).
+func legacyPredict(s *Server) func(*http.Request) apiFunc {
+	return func(r *http.Request) apiFunc {
+		seg := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		if len(seg) < 2 || len(seg) > 3 || seg[len(seg)-1] != "predict" || slices.Contains(seg, "") || reservedSegments[seg[0]] {
+			return nil
+		}
+		return func(w http.ResponseWriter, r *http.Request) error {
+			version := ""
+			if len(seg) == 3 {
+				version = seg[1]
+			}
+			return s.predictOn(w, r, seg[0], version, nil)
+		}
+	}
+}
+
+// reservedSegments are the inference API's first path segments, never a legacy model name.
+var reservedSegments = map[string]bool{"ping": true, "predictions": true, "explanations": true, "invocations": true, "models": true, "api-description": true}
+
+// invoke serves SageMaker's POST /invocations?model_name=M and POST /models/{model}/invoke as
+// TorchServe does: without a name, the only model loaded at start-up, else the request's
+// model_name field (a form field; it is not passed on to the handler).
+func (s *Server) invoke(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("model")
+	if name == "" {
+		name = r.URL.Query().Get("model_name")
+	}
+	if name == "" {
+		name = s.reg.StartupModel()
+	}
+	if name != "" {
+		return s.predictOn(w, r, name, "", nil)
+	}
+	req, err := s.readRequest(w, r)
+	if err != nil {
+		return err
+	}
+	for i, in := range req.Inputs {
+		if in.Name == "model_name" {
+			name = string(in.Data)
+			req.Inputs = slices.Delete(req.Inputs, i, i+1)
+			break
+		}
+	}
+	if name == "" {
+		return apierror.BadRequest("Parameter model_name is required.")
+	}
+	return s.predictOn(w, r, name, "", req)
 }
 
 // ping answers TorchServe's health check: 200 Healthy or Partial Healthy, 500 Unhealthy.
@@ -51,12 +114,23 @@ func (s *Server) ping(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, code, map[string]string{"status": status})
 }
 
+// predict serves /predictions/{model}[/{version}[/{path...}]].
 func (s *Server) predict(w http.ResponseWriter, r *http.Request) error {
+	if path := r.PathValue("path"); path != "" {
+		r.Header[keyURLPath] = []string{path}
+	}
+	return s.predictOn(w, r, r.PathValue("model"), r.PathValue("version"), nil)
+}
+
+// predictOn runs one inference request on a version of the named model ("": the default, or
+// one drawn from the traffic split); OPTIONS describes the model instead. req is the request
+// already read, or nil to read it once the model is found.
+func (s *Server) predictOn(w http.ResponseWriter, r *http.Request, name, version string, req *handler.Request) error {
 	if r.Method == http.MethodOptions {
-		return s.modelDescription(w, r)
+		return s.modelDescription(w, name, version)
 	}
 	start := time.Now()
-	v, err := s.reg.Route(r.PathValue("model"), r.PathValue("version"), handler.HeaderValue(r.Header, keyRouteKey))
+	v, err := s.reg.Route(name, version, handler.HeaderValue(r.Header, keyRouteKey))
 	if err != nil {
 		return err
 	}
@@ -73,9 +147,10 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fail(apierror.BadRequest("%s: %v", api.HeaderPriority, err))
 	}
-	req, err := s.readRequest(w, r)
-	if err != nil {
-		return fail(err)
+	if req == nil {
+		if req, err = s.readRequest(w, r); err != nil {
+			return fail(err)
+		}
 	}
 	res, err := v.Infer(r.Context(), req, priority)
 	if err != nil {

@@ -38,6 +38,16 @@ var apiDescriptions = map[string]map[string]map[string]op{
 			Parameters: []map[string]any{pathParam("model_name")}, Responses: responses(200, 400, 404, 408, 413, 503)}},
 		"/predictions/{model_name}/{model_version}": {"post": {Summary: "Predict with a version",
 			Parameters: []map[string]any{pathParam("model_name"), pathParam("model_version")}, Responses: responses(200, 400, 404, 408, 413, 503)}},
+		"/predictions/{model_name}/{model_version}/{url_path}": {"post": {Summary: "Predict with a version; the rest of the path reaches the handler as the header url_path",
+			Parameters: []map[string]any{pathParam("model_name"), pathParam("model_version"), pathParam("url_path")}, Responses: responses(200, 400, 404, 408, 413, 503)}},
+		"/invocations": {"post": {Summary: "SageMaker's form: predict with model_name (query or form field; the only start-up model when absent)",
+			Parameters: []map[string]any{queryParam("model_name", "string", "")}, Responses: responses(200, 400, 404, 408, 413, 503)}},
+		"/models/{model_name}/invoke": {"post": {Summary: "SageMaker's form: predict with the default version",
+			Parameters: []map[string]any{pathParam("model_name")}, Responses: responses(200, 400, 404, 408, 413, 503)}},
+		"/{model_name}/predict": {"post": {Summary: "MMS's legacy form: predict with the default version",
+			Parameters: []map[string]any{pathParam("model_name")}, Responses: responses(200, 400, 404, 408, 413, 503)}},
+		"/{model_name}/{model_version}/predict": {"post": {Summary: "MMS's legacy form: predict with a version",
+			Parameters: []map[string]any{pathParam("model_name"), pathParam("model_version")}, Responses: responses(200, 400, 404, 408, 413, 503)}},
 	},
 	Management: {
 		"/models": {
@@ -88,8 +98,8 @@ func (s *Server) apiDescription(api string) apiFunc {
 }
 
 // modelDescription answers OPTIONS /predictions/{model}: the model's inputs and outputs.
-func (s *Server) modelDescription(w http.ResponseWriter, r *http.Request) error {
-	v, err := s.reg.Get(r.PathValue("model"), r.PathValue("version"))
+func (s *Server) modelDescription(w http.ResponseWriter, name, version string) error {
+	v, err := s.reg.Get(name, version)
 	if err != nil {
 		return err
 	}

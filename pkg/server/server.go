@@ -107,6 +107,8 @@ type router struct {
 	s       *Server
 	api     string
 	headers http.Header // set on every response
+	// fallback, when set, may take a request no pattern matched (nil: it does not).
+	fallback func(*http.Request) apiFunc
 }
 
 func (s *Server) newRouter(api string) *router {
@@ -126,6 +128,14 @@ func (s *Server) newRouter(api string) *router {
 		}
 	}
 	rt.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if rt.fallback != nil {
+			if fn := rt.fallback(r); fn != nil {
+				if err := fn(w, r); err != nil {
+					s.writeError(w, r, err)
+				}
+				return
+			}
+		}
 		for _, m := range []string{"GET", "POST", "PUT", "DELETE", "OPTIONS"} {
 			probe := r.Clone(r.Context())
 			probe.Method = m

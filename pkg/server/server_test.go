@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -172,6 +173,23 @@ func TestInferenceAPI(t *testing.T) {
 		{"raw tensor", "POST", "/predictions/iris?shape=1,4", "application/octet-stream", float32Bytes(5.1, 3.5, 1.4, 0.2), 200, "", `"shape":[1,3]`},
 		{"raw tensor, wrong size", "POST", "/predictions/iris?shape=1,4", "application/octet-stream", float32Bytes(5.1, 3.5), 400, "BadRequestException", "needs 16 bytes"},
 		{"bad priority", "POST", "/predictions/iris", "", setosa, 400, "BadRequestException", "X-TS-Priority"},
+		// TorchServe's other forms of the same call: extra path segments (passed to the
+		// handler as url_path), SageMaker's, and MMS's legacy ones
+		{"extra path segments", "POST", "/predictions/digits/1.0/v1/chat/completions", "", png, 200, "", `"3": 0.99`},
+		{"extra path segments, unknown version", "POST", "/predictions/digits/9.9/v1", "", png, 404, "ModelVersionNotFoundException", "9.9"},
+		{"SageMaker, model_name in the query", "POST", "/invocations?model_name=digits", "", png, 200, "", `"3": 0.99`},
+		{"SageMaker, model_name as a form field", "POST", "/invocations", "application/x-www-form-urlencoded",
+			[]byte("model_name=iris&data=" + url.QueryEscape(string(setosa))), 200, "", `"shape":[1,3]`},
+		{"SageMaker, no model named (none loaded at start-up)", "POST", "/invocations", "", png, 400, "BadRequestException", "Parameter model_name is required."},
+		{"SageMaker, model in the path", "POST", "/models/digits/invoke", "", png, 200, "", `"3": 0.99`},
+		{"SageMaker, unknown model", "POST", "/models/nope/invoke", "", png, 404, "ModelNotFoundException", "Model not found: nope"},
+		{"SageMaker, other path", "POST", "/models/digits/predict", "", png, 404, "ResourceNotFoundException", ""},
+		{"legacy predict", "POST", "/digits/predict", "", png, 200, "", `"3": 0.99`},
+		{"legacy predict, version", "POST", "/iris/1.0/predict", "application/json", setosa, 200, "", `"shape":[1,3]`},
+		{"legacy predict, unknown model", "POST", "/nope/predict", "", png, 404, "ModelNotFoundException", "Model not found: nope"},
+		{"legacy predict, unknown version", "POST", "/digits/9.9/predict", "", png, 404, "ModelVersionNotFoundException", "9.9"},
+		{"legacy predict, OPTIONS describes the model", "OPTIONS", "/digits/predict", "", nil, 200, "", `"x-model"`},
+		{"not a legacy path", "POST", "/a/b/c/predict", "", png, 404, "ResourceNotFoundException", ""},
 	} {
 		t.Run(x.name, func(t *testing.T) { x.run(t, inference.URL) })
 	}
@@ -216,4 +234,23 @@ func float32Bytes(v ...float32) []byte {
 		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(x))
 	}
 	return b
+}
+
+// TestInvocationsStartupModel: SageMaker's /invocations with no model_name goes to the only
+// model loaded at start-up that is still registered, as in TorchServe; with several it needs
+// the name.
+func TestInvocationsStartupModel(t *testing.T) {
+	ts := emptyServer(t, nil)
+	one := 1
+	for _, url := range []string{"iris.mar", "digits.mar"} {
+		spec := registry.Spec{Path: filepath.Join(ts.store, url), URL: url, Startup: true, Synchronous: true}
+		spec.Overrides.InitialWorkers = &one
+		if _, err := ts.reg.Register(context.Background(), spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setosa, _ := os.ReadFile(testenv.Path("samples/iris/setosa.json"))
+	exchange{"two start-up models", "POST", "/invocations", "application/json", setosa, 400, "BadRequestException", "Parameter model_name is required."}.run(t, ts.inference.URL)
+	exchange{"unregister digits", "DELETE", "/models/digits", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	exchange{"the one left", "POST", "/invocations", "application/json", setosa, 200, "", `"shape":[1,3]`}.run(t, ts.inference.URL)
 }

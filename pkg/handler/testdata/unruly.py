@@ -2,7 +2,8 @@
 
 Body "crash" exits the process, "killed" kills it as the kernel's out-of-memory killer
 does (SIGKILL), "hang" never answers, "garbage" writes junk to stdout,
-"error" raises; anything else is parsed as four comma-separated numbers.
+"error" raises; anything else is parsed as four comma-separated numbers. The answer
+echoes the request header url_path (the path's segments after the version).
 """
 import os
 import signal
@@ -36,7 +37,8 @@ class Unruly(BaseHandler):
     def postprocess(self, outputs, request):
         p = outputs["probabilities"]
         values = p.tolist() if hasattr(p, "tolist") else p
-        return {"probabilities": values, "state": request.state, "pid": os.getpid()}
+        return {"probabilities": values, "state": request.state, "pid": os.getpid(),
+                "url_path": request.headers.get("url_path")}
 
 
 if __name__ == "__main__":
