@@ -115,6 +115,9 @@ func ParseHost(s string, defaultPort int) (*url.URL, error) {
 	if s == "" {
 		s = "127.0.0.1"
 	}
+	if strings.HasPrefix(s, "unix:") {
+		return nil, errors.New("the ts CLI connects over TCP, not to a Unix domain socket (ts serve listens on one with unix:/path; use curl --unix-socket)")
+	}
 	scheme := "http"
 	if i := strings.Index(s, "://"); i >= 0 {
 		scheme, s = strings.ToLower(s[:i]), s[i+3:]

@@ -27,6 +27,7 @@ func TestParseHost(t *testing.T) {
 		{"host:0", "", "bad port"},
 		{"host:http", "", "bad port"},
 		{"host:70000", "", "bad port"},
+		{"unix:/run/ts.sock", "", "not to a Unix domain socket"},
 	} {
 		u, err := ParseHost(c.in, 8080)
 		switch {

@@ -121,6 +121,7 @@ func TestInvalidValues(t *testing.T) {
 		"enable_model_api":          "yes please",
 		"inference_address":         "https://127.0.0.1:8443",
 		"management_address":        "localhost",
+		"metrics_address":           "unix:",
 		"models":                    "{not json",
 		"allowed_urls":              "http://(unclosed",
 		"max_request_size":          "-5",
@@ -133,7 +134,7 @@ func TestInvalidValues(t *testing.T) {
 			t.Errorf("%s=%s: error %v does not name the key", key, v, err)
 		}
 	}
-	for key, v := range map[string]string{"default_workers_per_model": "1024", "intra_op_threads": "1024"} {
+	for key, v := range map[string]string{"default_workers_per_model": "1024", "intra_op_threads": "1024", "inference_address": "unix:/run/ts/inference.sock"} {
 		if _, err := Load(Inputs{Flags: map[string]string{key: v}}); err != nil {
 			t.Errorf("%s=%s, the limit itself: %v", key, v, err)
 		}

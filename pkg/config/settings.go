@@ -414,15 +414,21 @@ func (s *Settings) parse() error {
 	return errors.Join(errs...)
 }
 
-// checkAddress accepts TorchServe's http://host:port and https://host:port.
+// checkAddress accepts TorchServe's http://host:port, https://host:port and unix:/path.
 func checkAddress(a string) error {
+	if path, ok := strings.CutPrefix(a, "unix:"); ok {
+		if path == "" {
+			return fmt.Errorf("%q: want unix:/path/to/socket", a)
+		}
+		return nil
+	}
 	rest, ok := strings.CutPrefix(a, "http://")
 	if !ok {
 		rest, ok = strings.CutPrefix(a, "https://")
 	}
 	if !ok {
 		if strings.Contains(a, "://") {
-			return fmt.Errorf("%q: want http://host:port or https://host:port", a)
+			return fmt.Errorf("%q: want http://host:port, https://host:port or unix:/path", a)
 		}
 		rest = a
 	}
@@ -441,6 +447,16 @@ func checkAddress(a string) error {
 func HostPort(address string) string {
 	address = strings.TrimPrefix(strings.TrimPrefix(address, "http://"), "https://")
 	return strings.TrimSuffix(address, "/")
+}
+
+// UnixSocket is the socket path of a unix:/path address (as TorchServe's Unix domain socket
+// addresses), or "" for an http(s) address.
+func UnixSocket(address string) string {
+	path, _ := strings.CutPrefix(address, "unix:")
+	if path == address {
+		return ""
+	}
+	return path
 }
 
 // IsTLS reports whether a TorchServe address is https://.

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -259,9 +260,18 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
-// Bind opens a listener for a TorchServe-style address (http://127.0.0.1:8080); an
-// https:// address serves TLS with tlsConfig (from TLSConfig).
+// Bind opens a listener for a TorchServe-style address (http://127.0.0.1:8080, or
+// unix:/path for a Unix domain socket); an https:// address serves TLS with tlsConfig (from
+// TLSConfig).
 func Bind(address string, tlsConfig *tls.Config) (net.Listener, error) {
+	if sock := config.UnixSocket(address); sock != "" {
+		removeStaleSocket(sock)
+		ln, err := net.Listen("unix", sock)
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", address, err)
+		}
+		return ln, nil
+	}
 	ln, err := net.Listen("tcp", config.HostPort(address))
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", address, err)
@@ -274,6 +284,20 @@ func Bind(address string, tlsConfig *tls.Config) (net.Listener, error) {
 		ln = tls.NewListener(ln, tlsConfig)
 	}
 	return ln, nil
+}
+
+// removeStaleSocket removes a socket file that no server answers on (left by a process that
+// was killed); a socket in use, or any other file, is left for Listen to refuse.
+func removeStaleSocket(path string) {
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode()&os.ModeSocket == 0 {
+		return
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return
+	}
+	os.Remove(path)
 }
 
 // TLSConfig loads the certificate and key for https:// addresses; nil when no address is
@@ -327,8 +351,11 @@ func (s *Server) Serve(ctx context.Context, listeners map[string]net.Listener, d
 		hs := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 		servers = append(servers, hs)
 		scheme := "http://"
-		if config.IsTLS(Addresses(s.cfg)[api]) {
+		switch {
+		case config.IsTLS(Addresses(s.cfg)[api]):
 			scheme = "https://"
+		case ln.Addr().Network() == "unix":
+			scheme = "unix:"
 		}
 		s.log.Info("listening", "api", api, "address", scheme+ln.Addr().String())
 		go func() {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -253,4 +254,44 @@ func TestInvocationsStartupModel(t *testing.T) {
 	exchange{"two start-up models", "POST", "/invocations", "application/json", setosa, 400, "BadRequestException", "Parameter model_name is required."}.run(t, ts.inference.URL)
 	exchange{"unregister digits", "DELETE", "/models/digits", "", nil, 200, "", ""}.run(t, ts.management.URL)
 	exchange{"the one left", "POST", "/invocations", "application/json", setosa, 200, "", `"shape":[1,3]`}.run(t, ts.inference.URL)
+}
+
+// TestUnixSocket: a unix:/path address (TorchServe's Unix domain socket addresses) serves the
+// API on that socket; a socket file left by a killed server is replaced, one in use is not.
+func TestUnixSocket(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "inference.sock")
+	cfg, err := config.Load(config.Inputs{Flags: map[string]string{"inference_address": "unix:" + sock}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a stale socket: its listener is gone, its file is not
+	stale, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale.(*net.UnixListener).SetUnlinkOnClose(false)
+	stale.Close()
+	ln, err := Bind(cfg.InferenceAddress, nil)
+	if err != nil {
+		t.Fatalf("bind over a stale socket: %v", err)
+	}
+	if _, err := Bind(cfg.InferenceAddress, nil); err == nil || !strings.Contains(err.Error(), "unix:"+sock) {
+		t.Errorf("a second server on the socket in use: %v", err)
+	}
+	h, _ := New(nil, Options{Settings: cfg, Logger: quiet}).Handler(Inference)
+	hs := &http.Server{Handler: h}
+	go hs.Serve(ln)
+	defer hs.Close()
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	res, err := client.Get("http://ts/api-description")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(b), `"openapi"`) {
+		t.Errorf("over the socket: %s %s", res.Status, b)
+	}
 }
