@@ -452,11 +452,10 @@ func HostPort(address string) string {
 // UnixSocket is the socket path of a unix:/path address (as TorchServe's Unix domain socket
 // addresses), or "" for an http(s) address.
 func UnixSocket(address string) string {
-	path, _ := strings.CutPrefix(address, "unix:")
-	if path == address {
-		return ""
+	if path, ok := strings.CutPrefix(address, "unix:"); ok {
+		return path
 	}
-	return path
+	return ""
 }
 
 // IsTLS reports whether a TorchServe address is https://.
