@@ -180,7 +180,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 			}
 		}
 	}()
-	srv := server.New(reg, server.Options{Settings: cfg, Metrics: m, Logger: log})
+	srv := server.New(reg, server.Options{Settings: cfg, Metrics: m, Logger: log, Version: Version})
 	err = srv.Serve(ctx, listeners, cfg.DrainTimeout)
 	snap.Store(nil) // what unloads now is the shutdown, not a change to remember
 	closeCtx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)

@@ -103,7 +103,7 @@ var unsupported = map[string]string{
 	"enable_metrics_api": "disabling the metrics API", "metric_time_interval": "system metrics", "disable_system_metrics": "system metrics",
 	"system_metrics_cmd": "system metrics", "model_metrics_auto_detect": "handler metrics",
 	"grpc_inference_address": "gRPC", "grpc_management_address": "gRPC", "grpc_inference_port": "gRPC",
-	"grpc_management_port": "gRPC", "enable_grpc_ssl": "gRPC", "ts_open_inference_protocol": "the Open Inference Protocol",
+	"grpc_management_port": "gRPC", "enable_grpc_ssl": "gRPC", "ts_open_inference_protocol": "turning the Open Inference Protocol off: ts always serves /v2",
 	"service_envelope": "service envelopes", "limit_max_image_pixels": "turning the image size limit off",
 	"ipex_enable": "IPEX", "cpu_launcher_enable": "the CPU launcher", "cpu_launcher_args": "the CPU launcher",
 	"model_server_home": "TorchServe's home folder", "plugins_path": "plugins", "model_snapshot": "TorchServe's snapshot format",

@@ -59,6 +59,8 @@ type Response struct {
 	ContentType string
 	// Status is the HTTP status; 0 means 200.
 	Status int
+	// Header holds more response headers (nil: none).
+	Header http.Header
 }
 
 // Handler prepares a model's inputs and reads its outputs. Both methods run on the

@@ -248,22 +248,9 @@ func (h *tensorHandler) raw(req *Request, in Input) ([]*tensor.Tensor, error) {
 	return []*tensor.Tensor{t}, nil
 }
 
-func (h *tensorHandler) index(name string) int {
-	for i, in := range h.inputs {
-		if in.Name == name {
-			return i
-		}
-	}
-	return -1
-}
+func (h *tensorHandler) index(name string) int { return indexOf(h.inputs, name) }
 
-func (h *tensorHandler) names() string {
-	var parts []string
-	for _, in := range h.inputs {
-		parts = append(parts, fmt.Sprintf("%s (%s%s)", in.Name, in.DType, in.ShapeText()))
-	}
-	return strings.Join(parts, ", ")
-}
+func (h *tensorHandler) names() string { return namesOf(h.inputs) }
 
 func (h *tensorHandler) example() string {
 	var parts []string
@@ -279,7 +266,30 @@ func (h *tensorHandler) fromV2(name string, v map[string]any) (*tensor.Tensor, e
 	if i < 0 {
 		return nil, badInput("model has no input %q; its inputs are %s", name, h.names())
 	}
-	info := h.inputs[i]
+	return tensorFromV2(h.inputs[i], v)
+}
+
+// tensorFromV2 reads an Open Inference Protocol (KServe v2) input object, {"name", "shape",
+// "datatype", "data"}, as a tensor for the model input info; data may be flat or nested.
+func tensorFromV2(info tensor.Info, v map[string]any) (*tensor.Tensor, error) {
+	shape, err := v2Shape(info.Name, v)
+	if err != nil {
+		return nil, err
+	}
+	if err := v2DType(info, v); err != nil {
+		return nil, err
+	}
+	flat, ok := v["data"].([]any)
+	if !ok {
+		return nil, badInput("input %q: \"data\" must be a list", info.Name)
+	}
+	var leaves []any
+	flatten(flat, &leaves)
+	return build(info, shape, leaves)
+}
+
+// v2Shape reads an OIP input's "shape".
+func v2Shape(name string, v map[string]any) ([]int64, error) {
 	rawShape, ok := v["shape"].([]any)
 	if !ok {
 		return nil, badInput("input %q: \"shape\" must be a list of integers", name)
@@ -292,26 +302,23 @@ func (h *tensorHandler) fromV2(name string, v map[string]any) (*tensor.Tensor, e
 		}
 		shape[d] = n
 	}
-	if dt, ok := v["datatype"].(string); ok {
-		got, err := tensor.ParseDType(dt)
-		if err != nil {
-			return nil, badInput("input %q: %v", name, err)
-		}
-		if got != info.DType {
-			return nil, badInput("input %q must be %s (%s), got %s", name, info.DType, info.DType.V2Name(), dt)
-		}
-	}
-	flat, ok := v["data"].([]any)
+	return shape, nil
+}
+
+// v2DType checks an OIP input's "datatype" (when given) against the model's.
+func v2DType(info tensor.Info, v map[string]any) error {
+	dt, ok := v["datatype"].(string)
 	if !ok {
-		return nil, badInput("input %q: \"data\" must be a list", name)
+		return nil
 	}
-	var leaves []any
-	flatten(flat, &leaves)
-	t, err := build(info, shape, leaves)
+	got, err := tensor.ParseDType(dt)
 	if err != nil {
-		return nil, err
+		return badInput("input %q: %v", info.Name, err)
 	}
-	return t, nil
+	if got != info.DType {
+		return badInput("input %q must be %s (%s), got %s", info.Name, info.DType, info.DType.V2Name(), dt)
+	}
+	return nil
 }
 
 func flatten(v any, out *[]any) {
@@ -375,16 +382,8 @@ func build(info tensor.Info, shape []int64, leaves []any) (*tensor.Tensor, error
 	if err != nil || n != int64(len(leaves)) {
 		return nil, badInput("input %q: shape %s needs %d values, got %d", info.Name, tensor.ShapeString(shape), n, len(leaves))
 	}
-	if n == 0 {
-		return nil, badInput("input %q is empty", info.Name)
-	}
-	if len(shape) != len(info.Shape) && !info.AnyShape() {
-		return nil, badInput("input %q must have shape %s, got %s", info.Name, tensor.ShapeString(info.Shape), tensor.ShapeString(shape))
-	}
-	for d, want := range info.Shape {
-		if want >= 0 && shape[d] != want {
-			return nil, badInput("input %q must have shape %s, got %s", info.Name, tensor.ShapeString(info.Shape), tensor.ShapeString(shape))
-		}
+	if err := checkShape(info, shape, n); err != nil {
+		return nil, err
 	}
 	switch {
 	case info.DType == tensor.String:
@@ -444,6 +443,22 @@ func build(info tensor.Info, shape []int64, leaves []any) (*tensor.Tensor, error
 		return nil, badInput("input %q: %v", info.Name, err)
 	}
 	return t, nil
+}
+
+// checkShape checks a request's shape (of n elements) against the input's declared one.
+func checkShape(info tensor.Info, shape []int64, n int64) error {
+	if n == 0 {
+		return badInput("input %q is empty", info.Name)
+	}
+	if len(shape) != len(info.Shape) && !info.AnyShape() {
+		return badInput("input %q must have shape %s, got %s", info.Name, tensor.ShapeString(info.Shape), tensor.ShapeString(shape))
+	}
+	for d, want := range info.Shape {
+		if want >= 0 && shape[d] != want {
+			return badInput("input %q must have shape %s, got %s", info.Name, tensor.ShapeString(info.Shape), tensor.ShapeString(shape))
+		}
+	}
+	return nil
 }
 
 // jsonText shows a decoded JSON value in a message as JSON writes it: null, "NaN", true.

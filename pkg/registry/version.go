@@ -505,15 +505,10 @@ func ParsePriority(s string) (int, error) {
 // Infer runs one request: the handler's preprocessing on the caller's goroutine, the model
 // in a batch, then postprocessing.
 func (v *Version) Infer(ctx context.Context, req *handler.Request, priority int) (*handler.Response, error) {
-	v.mu.Lock()
-	if v.closed {
-		v.mu.Unlock()
-		return nil, apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable, "Model \"%s\" version %s is being unregistered", v.Name, v.Version)
+	b, session, h, timeout, err := v.enter()
+	if err != nil {
+		return nil, err
 	}
-	b, session, h := v.batcher, v.session.Load(), v.handler
-	timeout := time.Duration(v.settings.ResponseTimeout) * time.Second
-	v.inflight.Add(1)
-	v.mu.Unlock()
 	defer v.inflight.Done()
 	if d, ok := h.(handler.Direct); ok && d.TakesOver() {
 		// the custom handler runs its own model: no batching, no ONNX Runtime run here
@@ -532,6 +527,45 @@ func (v *Version) Infer(ctx context.Context, req *handler.Request, priority int)
 	if err != nil {
 		return nil, err
 	}
+	outputs, err := v.submit(ctx, b, session, inputs, priority, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return h.Postprocess(ctx, req, outputs)
+}
+
+// InferTensors runs tensors through the model as they are, with no handler (the Open
+// Inference Protocol's path), batched like any request. A model whose custom handler runs
+// its own model takes requests only through its handler.
+func (v *Version) InferTensors(ctx context.Context, inputs []*tensor.Tensor, priority int) ([]*tensor.Tensor, error) {
+	b, session, h, timeout, err := v.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer v.inflight.Done()
+	if d, ok := h.(handler.Direct); ok && d.TakesOver() {
+		return nil, apierror.BadRequest("model %s runs in its custom handler, which takes requests only through /predictions/%s", v.Name, v.Name)
+	}
+	if b == nil {
+		return nil, v.noWorker()
+	}
+	return v.submit(ctx, b, session, inputs, priority, timeout)
+}
+
+// enter admits a request: the batcher, session and handler in effect and the response
+// timeout. The caller calls v.inflight.Done when the request ends (unregistering waits).
+func (v *Version) enter() (b *batch.Batcher, session *engine.Session, h handler.Handler, timeout time.Duration, err error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed {
+		return nil, nil, nil, 0, apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable, "Model \"%s\" version %s is being unregistered", v.Name, v.Version)
+	}
+	v.inflight.Add(1)
+	return v.batcher, v.session.Load(), v.handler, time.Duration(v.settings.ResponseTimeout) * time.Second, nil
+}
+
+// submit checks the inputs against the model and runs them through the batcher.
+func (v *Version) submit(ctx context.Context, b *batch.Batcher, session *engine.Session, inputs []*tensor.Tensor, priority int, timeout time.Duration) ([]*tensor.Tensor, error) {
 	if session != nil { // nil while the model loads: the run checks then
 		if err := session.Check(inputs); err != nil {
 			return nil, apierror.BadRequest("%v", err)
@@ -541,8 +575,11 @@ func (v *Version) Infer(ctx context.Context, req *handler.Request, priority int)
 	if err != nil {
 		return nil, v.inferError(ctx, err, timeout)
 	}
-	return h.Postprocess(ctx, req, outputs)
+	return outputs, nil
 }
+
+// Ready reports whether a worker is ready to run requests.
+func (v *Version) Ready() bool { return v.readyWorkers() > 0 }
 
 func (v *Version) noWorker() error {
 	return apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable,

@@ -44,6 +44,7 @@ func (s *Server) inferenceRoutes() http.Handler {
 	// SageMaker's forms, which TorchServe also answers.
 	rt.handle("/invocations", s.invoke)
 	rt.handle("/models/{model}/invoke", s.invoke)
+	s.v2Routes(rt)
 	rt.fallback = legacyPredict(s)
 	return rt
 }
@@ -68,7 +69,7 @@ func legacyPredict(s *Server) func(*http.Request) apiFunc {
 }
 
 // reservedSegments are the inference API's first path segments, never a legacy model name.
-var reservedSegments = map[string]bool{"ping": true, "predictions": true, "explanations": true, "invocations": true, "models": true, "api-description": true}
+var reservedSegments = map[string]bool{"ping": true, "predictions": true, "explanations": true, "invocations": true, "models": true, "api-description": true, "v1": true, "v2": true}
 
 // invoke serves SageMaker's POST /invocations?model_name=M and POST /models/{model}/invoke as
 // TorchServe does: without a name, the only model loaded at start-up, else the request's
@@ -129,6 +130,23 @@ func (s *Server) predictOn(w http.ResponseWriter, r *http.Request, name, version
 	if r.Method == http.MethodOptions {
 		return s.modelDescription(w, name, version)
 	}
+	return s.serveInference(w, r, name, version, func(v *registry.Version, priority int) (*handler.Response, error) {
+		in := req
+		if in == nil {
+			var err error
+			if in, err = s.readRequest(w, r); err != nil {
+				return nil, err
+			}
+		}
+		return v.Infer(r.Context(), in, priority)
+	})
+}
+
+// serveInference answers an inference request on the version routed to (the one named, else
+// the default or one drawn from the traffic split): it reads the priority header, counts the
+// request in the metrics, names the version that answered, and writes what run answers.
+func (s *Server) serveInference(w http.ResponseWriter, r *http.Request, name, version string,
+	run func(v *registry.Version, priority int) (*handler.Response, error)) error {
 	start := time.Now()
 	v, err := s.reg.Route(name, version, handler.HeaderValue(r.Header, keyRouteKey))
 	if err != nil {
@@ -147,12 +165,7 @@ func (s *Server) predictOn(w http.ResponseWriter, r *http.Request, name, version
 	if err != nil {
 		return fail(apierror.BadRequest("%s: %v", api.HeaderPriority, err))
 	}
-	if req == nil {
-		if req, err = s.readRequest(w, r); err != nil {
-			return fail(err)
-		}
-	}
-	res, err := v.Infer(r.Context(), req, priority)
+	res, err := run(v, priority)
 	if err != nil {
 		return fail(err)
 	}
@@ -162,6 +175,9 @@ func (s *Server) predictOn(w http.ResponseWriter, r *http.Request, name, version
 	}
 	if res.ContentType != "" {
 		w.Header().Set("Content-Type", res.ContentType)
+	}
+	for k, vs := range res.Header {
+		w.Header()[k] = vs
 	}
 	if res.Status != 0 {
 		code = res.Status

@@ -48,6 +48,15 @@ var apiDescriptions = map[string]map[string]map[string]op{
 			Parameters: []map[string]any{pathParam("model_name")}, Responses: responses(200, 400, 404, 408, 413, 503)}},
 		"/{model_name}/{model_version}/predict": {"post": {Summary: "MMS's legacy form: predict with a version",
 			Parameters: []map[string]any{pathParam("model_name"), pathParam("model_version")}, Responses: responses(200, 400, 404, 408, 413, 503)}},
+		"/v2":              {"get": {Summary: "Open Inference Protocol: server metadata", Responses: responses(200)}},
+		"/v2/health/live":  {"get": {Summary: "Open Inference Protocol: live", Responses: responses(200)}},
+		"/v2/health/ready": {"get": {Summary: "Open Inference Protocol: ready (400 when not)", Responses: responses(200, 400)}},
+		"/v2/models/{model_name}": {"get": {Summary: "Open Inference Protocol: model metadata (also /versions/{model_version})",
+			Parameters: []map[string]any{pathParam("model_name")}, Responses: responses(200, 404)}},
+		"/v2/models/{model_name}/ready": {"get": {Summary: "Open Inference Protocol: model ready, 400 when not (also /versions/{model_version}/ready)",
+			Parameters: []map[string]any{pathParam("model_name")}, Responses: responses(200, 400, 404)}},
+		"/v2/models/{model_name}/infer": {"post": {Summary: "Open Inference Protocol: inference on tensors, JSON or binary tensor data (also /versions/{model_version}/infer)",
+			Parameters: []map[string]any{pathParam("model_name")}, Responses: responses(200, 400, 404, 408, 413, 503)}},
 	},
 	Management: {
 		"/models": {

@@ -37,6 +37,8 @@ type Options struct {
 	Settings *config.Settings
 	Metrics  *metrics.Metrics // nil: no metrics
 	Logger   *slog.Logger
+	// Version is the server's version, for the Open Inference Protocol's GET /v2.
+	Version string
 }
 
 // Server answers the APIs for a registry.
@@ -45,6 +47,7 @@ type Server struct {
 	cfg     *config.Settings
 	metrics *metrics.Metrics
 	log     *slog.Logger
+	version string
 
 	active   atomic.Int64 // requests being answered
 	draining atomic.Bool  // stopping: /ping answers Unhealthy
@@ -65,7 +68,7 @@ func New(reg *registry.Registry, o Options) *Server {
 	if o.Settings == nil {
 		o.Settings, _ = config.Load(config.Inputs{})
 	}
-	s := &Server{reg: reg, cfg: o.Settings, metrics: o.Metrics, log: o.Logger}
+	s := &Server{reg: reg, cfg: o.Settings, metrics: o.Metrics, log: o.Logger, version: o.Version}
 	if s.cfg.TokenAuthorization {
 		s.auth, s.authErr = newTokenAuth(s.cfg.KeyFile, s.cfg.TokenExpiration)
 	}
@@ -255,7 +258,15 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		// cannot be taken for the next request
 		w.Header().Set("Connection", "close")
 	}
-	if werr := writeJSON(w, e.Code, e); werr != nil {
+	var body any = e
+	if isV2(r) {
+		// the Open Inference Protocol's clients read {"error": message}
+		body = struct {
+			*apierror.Error
+			V2Message string `json:"error"`
+		}{e, e.Message}
+	}
+	if werr := writeJSON(w, e.Code, body); werr != nil {
 		s.log.Debug("write error response", "err", werr)
 	}
 }

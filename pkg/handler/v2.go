@@ -1,0 +1,269 @@
+package handler
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// V2Request is an Open Inference Protocol (KServe v2, Triton) inference request, read for
+// one model: its inputs in the model's order and the outputs it asks for.
+type V2Request struct {
+	ID     string
+	Inputs []*tensor.Tensor
+	// Outputs are the outputs asked for, in the order asked; nil means all of them.
+	Outputs []V2Output
+	// BinaryOutput is the request parameter binary_data_output: every output in binary
+	// unless an output says otherwise.
+	BinaryOutput bool
+}
+
+// V2Output is an output a request asks for.
+type V2Output struct {
+	Name string
+	// Binary is the output parameter binary_data; nil when not given.
+	Binary *bool
+}
+
+// v2Doc is the JSON of an OIP inference request.
+type v2Doc struct {
+	ID         string         `json:"id"`
+	Parameters map[string]any `json:"parameters"`
+	Inputs     []map[string]any
+	Outputs    []struct {
+		Name       string         `json:"name"`
+		Parameters map[string]any `json:"parameters"`
+	} `json:"outputs"`
+}
+
+// DecodeV2 reads an OIP inference request for a model with these inputs and outputs. body
+// is the whole request body; headerLen is its Inference-Header-Content-Length (-1 when
+// absent): the JSON header's length, followed by the inputs sent as binary tensor data
+// (those with the parameter binary_data_size) in the order listed.
+func DecodeV2(body []byte, headerLen int, inputs, outputs []tensor.Info) (*V2Request, error) {
+	header, blobs := body, []byte(nil)
+	if headerLen >= 0 {
+		if headerLen > len(body) {
+			return nil, badInput("Inference-Header-Content-Length %d is longer than the body (%d bytes)", headerLen, len(body))
+		}
+		if headerLen == 0 {
+			return nil, badInput("Inference-Header-Content-Length 0 (a body of raw tensor data with no JSON) is not supported: send the JSON header first")
+		}
+		header, blobs = body[:headerLen], body[headerLen:]
+	}
+	dec := json.NewDecoder(bytes.NewReader(header))
+	dec.UseNumber()
+	var doc v2Doc
+	if err := dec.Decode(&doc); err != nil {
+		return nil, badInput("request is not an Open Inference Protocol JSON object: %v", err)
+	}
+	if doc.Inputs == nil {
+		return nil, badInput(`request has no "inputs": send {"inputs": [{"name", "shape", "datatype", "data"}]}`)
+	}
+	req := &V2Request{ID: doc.ID, Inputs: make([]*tensor.Tensor, len(inputs))}
+	if b, ok := doc.Parameters["binary_data_output"].(bool); ok {
+		req.BinaryOutput = b
+	}
+	for _, in := range doc.Inputs {
+		name, _ := in["name"].(string)
+		i := indexOf(inputs, name)
+		if i < 0 {
+			return nil, badInput("model has no input %q; its inputs are %s", name, namesOf(inputs))
+		}
+		if req.Inputs[i] != nil {
+			return nil, badInput("input %q is given twice", name)
+		}
+		var t *tensor.Tensor
+		var err error
+		if size, ok := binarySize(in); ok {
+			if size > int64(len(blobs)) {
+				return nil, badInput("input %q: binary_data_size %d runs past the end of the body", name, size)
+			}
+			t, err = tensorFromBinary(inputs[i], in, blobs[:size])
+			blobs = blobs[size:]
+		} else {
+			t, err = tensorFromV2(inputs[i], in)
+		}
+		if err != nil {
+			return nil, err
+		}
+		req.Inputs[i] = t
+	}
+	if len(blobs) > 0 {
+		return nil, badInput("%d bytes of binary data follow the inputs that binary_data_size accounts for", len(blobs))
+	}
+	for i, t := range req.Inputs {
+		if t == nil {
+			return nil, badInput("input %q is missing; the model takes %s", inputs[i].Name, namesOf(inputs))
+		}
+	}
+	for _, o := range doc.Outputs {
+		if indexOf(outputs, o.Name) < 0 {
+			return nil, badInput("model has no output %q; its outputs are %s", o.Name, namesOf(outputs))
+		}
+		out := V2Output{Name: o.Name}
+		if b, ok := o.Parameters["binary_data"].(bool); ok {
+			out.Binary = &b
+		}
+		req.Outputs = append(req.Outputs, out)
+	}
+	return req, nil
+}
+
+// binarySize reads an input's binary_data_size parameter.
+func binarySize(in map[string]any) (int64, bool) {
+	params, _ := in["parameters"].(map[string]any)
+	n, ok := params["binary_data_size"].(json.Number)
+	if !ok {
+		return 0, false
+	}
+	size, err := n.Int64()
+	return size, err == nil && size >= 0
+}
+
+// tensorFromBinary reads an input sent as binary tensor data: little-endian elements in
+// row-major order, BOOL one byte each, BYTES each a 4-byte little-endian length and its bytes.
+func tensorFromBinary(info tensor.Info, in map[string]any, data []byte) (*tensor.Tensor, error) {
+	shape, err := v2Shape(info.Name, in)
+	if err != nil {
+		return nil, err
+	}
+	if err := v2DType(info, in); err != nil {
+		return nil, err
+	}
+	n, err := tensor.NumElements(shape)
+	if err != nil {
+		return nil, badInput("input %q: %v", info.Name, err)
+	}
+	if err := checkShape(info, shape, n); err != nil {
+		return nil, err
+	}
+	if info.DType != tensor.String {
+		t, err := tensor.FromBytes(info.DType, shape, data)
+		if err != nil {
+			return nil, badInput("input %q: %v", info.Name, err)
+		}
+		return t, nil
+	}
+	var s []string
+	for len(data) > 0 {
+		if len(data) < 4 {
+			return nil, badInput("input %q: BYTES data ends inside an element's length", info.Name)
+		}
+		size := binary.LittleEndian.Uint32(data)
+		if uint64(size) > uint64(len(data)-4) {
+			return nil, badInput("input %q: a BYTES element of %d bytes runs past the end of its data", info.Name, size)
+		}
+		s = append(s, string(data[4:4+size]))
+		data = data[4+size:]
+	}
+	if int64(len(s)) != n {
+		return nil, badInput("input %q: shape %s needs %d elements, got %d", info.Name, tensor.ShapeString(shape), n, len(s))
+	}
+	return tensor.NewStrings(shape, s), nil
+}
+
+// EncodeV2 writes the OIP response for a request: model, version and id, and each output
+// asked for (all of them, in the model's order, when none was named) with its name, datatype
+// and shape, and its data as a flat JSON array or, when asked, as binary tensor data after
+// the JSON. headerLen is the JSON's length when binary data follows (the response's
+// Inference-Header-Content-Length), else -1.
+func EncodeV2(model, version string, req *V2Request, infos []tensor.Info, outputs []*tensor.Tensor) (body []byte, headerLen int, err error) {
+	want := req.Outputs
+	if want == nil {
+		for _, info := range infos {
+			want = append(want, V2Output{Name: info.Name})
+		}
+	}
+	b := append([]byte(nil), `{"model_name":`...)
+	b = appendJSONString(b, model)
+	b = append(b, `,"model_version":`...)
+	b = appendJSONString(b, version)
+	if req.ID != "" {
+		b = append(b, `,"id":`...)
+		b = appendJSONString(b, req.ID)
+	}
+	b = append(b, `,"outputs":[`...)
+	var blobs [][]byte
+	for k, o := range want {
+		t := outputs[indexOf(infos, o.Name)]
+		if k > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"name":`...)
+		b = appendJSONString(b, o.Name)
+		b = append(b, `,"datatype":"`...)
+		b = append(b, t.DType.V2Name()...)
+		b = append(b, `","shape":[`...)
+		for d, n := range t.Shape {
+			if d > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, n, 10)
+		}
+		b = append(b, ']')
+		binaryOut := req.BinaryOutput
+		if o.Binary != nil {
+			binaryOut = *o.Binary
+		}
+		if binaryOut {
+			blob := binaryData(t)
+			blobs = append(blobs, blob)
+			b = append(b, `,"parameters":{"binary_data_size":`...)
+			b = strconv.AppendInt(b, int64(len(blob)), 10)
+			b = append(b, "}}"...)
+			continue
+		}
+		b = append(b, `,"data":`...)
+		if b, err = appendData(b, t); err != nil {
+			return nil, 0, fmt.Errorf("output %q: %w", o.Name, err)
+		}
+		b = append(b, '}')
+	}
+	b = append(b, "]}"...)
+	if blobs == nil {
+		return append(b, '\n'), -1, nil
+	}
+	headerLen = len(b)
+	for _, blob := range blobs {
+		b = append(b, blob...)
+	}
+	return b, headerLen, nil
+}
+
+// binaryData is a tensor as OIP binary tensor data.
+func binaryData(t *tensor.Tensor) []byte {
+	if t.DType != tensor.String {
+		return t.Data
+	}
+	var b []byte
+	for _, s := range t.Strings {
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(s)))
+		b = append(b, s...)
+	}
+	return b
+}
+
+// indexOf is the index of the named input or output, or -1.
+func indexOf(infos []tensor.Info, name string) int {
+	for i, info := range infos {
+		if info.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// namesOf lists inputs or outputs for a message: "features (float32[-1,4]), ...".
+func namesOf(infos []tensor.Info) string {
+	parts := make([]string, len(infos))
+	for i, info := range infos {
+		parts[i] = fmt.Sprintf("%s (%s%s)", info.Name, info.DType, info.ShapeText())
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,179 @@
+package handler
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"math"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// v2Body is an OIP request: JSON, then binary tensor data; it returns the body and the
+// Inference-Header-Content-Length (-1 with no binary data).
+func v2Body(doc string, blobs ...[]byte) ([]byte, int) {
+	if len(blobs) == 0 {
+		return []byte(doc), -1
+	}
+	b := []byte(doc)
+	for _, blob := range blobs {
+		b = append(b, blob...)
+	}
+	return b, len(doc)
+}
+
+func float32LE(v ...float32) []byte {
+	var b []byte
+	for _, x := range v {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(x))
+	}
+	return b
+}
+
+func bytesElements(s ...string) []byte {
+	var b []byte
+	for _, x := range s {
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(x)))
+		b = append(b, x...)
+	}
+	return b
+}
+
+func TestDecodeV2(t *testing.T) {
+	inputs := []tensor.Info{
+		{Name: "x:0", DType: tensor.Float32, Shape: []int64{-1, 2}},
+		{Name: "text", DType: tensor.String, Shape: []int64{-1}},
+	}
+	outputs := []tensor.Info{{Name: "y", DType: tensor.Float32, Shape: []int64{-1, 2}}, {Name: "label", DType: tensor.String, Shape: []int64{-1}}}
+	both := `{"id":"7","inputs":[{"name":"x:0","shape":[1,2],"datatype":"FP32","data":[[1.5,-2]]},{"name":"text","shape":[1],"datatype":"BYTES","data":["héllo"]}]}`
+	binaryDoc := `{"inputs":[{"name":"text","shape":[2],"datatype":"BYTES","parameters":{"binary_data_size":10}},` +
+		`{"name":"x:0","shape":[2,2],"datatype":"FP32","parameters":{"binary_data_size":16}}],` +
+		`"outputs":[{"name":"label"},{"name":"y","parameters":{"binary_data":true}}],"parameters":{"binary_data_output":false}}`
+	for _, c := range []struct {
+		name   string
+		doc    string
+		blobs  [][]byte
+		err    string
+		x      []float32
+		text   []string
+		output string // the outputs asked for, "name:binary" each
+	}{
+		{name: "JSON, nested data", doc: both, x: []float32{1.5, -2}, text: []string{"héllo"}},
+		{name: "binary tensor data, inputs out of order", doc: binaryDoc, blobs: [][]byte{bytesElements("ab", ""), float32LE(1, 2, 3, 4)},
+			x: []float32{1, 2, 3, 4}, text: []string{"ab", ""}, output: "label:- y:true"},
+		{name: "no inputs", doc: `{"id":"1"}`, err: `no "inputs"`},
+		{name: "not JSON", doc: `inputs`, err: "not an Open Inference Protocol JSON object"},
+		{name: "unknown input", doc: `{"inputs":[{"name":"z","shape":[1],"datatype":"FP32","data":[1]}]}`, err: `no input "z"; its inputs are x:0 (float32[-1,2]), text (string[-1])`},
+		{name: "missing input", doc: `{"inputs":[{"name":"text","shape":[1],"datatype":"BYTES","data":["a"]}]}`, err: `input "x:0" is missing`},
+		{name: "input twice", doc: `{"inputs":[{"name":"text","shape":[1],"data":["a"]},{"name":"text","shape":[1],"data":["a"]}]}`, err: "given twice"},
+		{name: "wrong datatype", doc: strings.Replace(both, `"FP32"`, `"INT32"`, 1), err: "must be float32 (FP32), got INT32"},
+		{name: "wrong shape", doc: strings.Replace(both, `[1,2]`, `[1,3]`, 1), err: "needs 3 values, got 2"},
+		{name: "unknown output", doc: strings.Replace(both, `"inputs"`, `"outputs":[{"name":"z"}],"inputs"`, 1), err: `no output "z"`},
+		{name: "binary data short", doc: binaryDoc, blobs: [][]byte{bytesElements("ab", "")}, err: "runs past the end of the body"},
+		{name: "binary data left over", doc: binaryDoc, blobs: [][]byte{bytesElements("ab", ""), float32LE(1, 2, 3, 4), {0}}, err: "1 bytes of binary data follow"},
+		{name: "binary size wrong for the shape", doc: strings.Replace(binaryDoc, `[2,2]`, `[3,2]`, 1), blobs: [][]byte{bytesElements("ab", ""), float32LE(1, 2, 3, 4)}, err: "needs 24 bytes, got 16"},
+		{name: "BYTES element past its data", doc: strings.Replace(binaryDoc, `"binary_data_size":10`, `"binary_data_size":8`, 1),
+			blobs: [][]byte{bytesElements("ab", "")[:8], float32LE(1, 2, 3, 4)}, err: "BYTES data ends inside an element's length"},
+		{name: "BYTES element longer than its data", doc: binaryDoc, blobs: [][]byte{append(binary.LittleEndian.AppendUint32(nil, 100), "abcdef"...), float32LE(1, 2, 3, 4)},
+			err: "a BYTES element of 100 bytes runs past the end of its data"},
+		{name: "BYTES count wrong for the shape", doc: strings.Replace(binaryDoc, `"shape":[2]`, `"shape":[3]`, 1),
+			blobs: [][]byte{bytesElements("ab", ""), float32LE(1, 2, 3, 4)}, err: "needs 3 elements, got 2"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			body, headerLen := v2Body(c.doc, c.blobs...)
+			req, err := DecodeV2(body, headerLen, inputs, outputs)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("error %v, want one with %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			x, _ := tensor.Values[float32](req.Inputs[0])
+			if !slicesEqual(x, c.x) || !slicesEqual(req.Inputs[1].Strings, c.text) {
+				t.Errorf("inputs %v %q, want %v %q", x, req.Inputs[1].Strings, c.x, c.text)
+			}
+			var got []string
+			for _, o := range req.Outputs {
+				b := "-"
+				if o.Binary != nil {
+					b = strconv.FormatBool(*o.Binary)
+				}
+				got = append(got, o.Name+":"+b)
+			}
+			if strings.Join(got, " ") != c.output {
+				t.Errorf("outputs %q, want %q", strings.Join(got, " "), c.output)
+			}
+		})
+	}
+	if _, err := DecodeV2([]byte(both), len(both)+1, inputs, outputs); err == nil || !strings.Contains(err.Error(), "longer than the body") {
+		t.Errorf("header length past the body: %v", err)
+	}
+	if _, err := DecodeV2([]byte(both), 0, inputs, outputs); err == nil || !strings.Contains(err.Error(), "not supported") {
+		t.Errorf("raw binary request: %v", err)
+	}
+}
+
+func slicesEqual[T comparable](a, b []T) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestEncodeV2(t *testing.T) {
+	infos := []tensor.Info{{Name: "y", DType: tensor.Float32, Shape: []int64{-1, 2}}, {Name: "label", DType: tensor.String, Shape: []int64{-1}}}
+	outputs := []*tensor.Tensor{tensor.New([]int64{1, 2}, []float32{0.25, float32(math.NaN())}), tensor.NewStrings([]int64{1}, []string{"cat"})}
+	yes, no := true, false
+
+	body, headerLen, err := EncodeV2("m", "1.0", &V2Request{ID: "r"}, infos, outputs)
+	if err != nil || headerLen != -1 {
+		t.Fatal(err, headerLen)
+	}
+	want := `{"model_name":"m","model_version":"1.0","id":"r","outputs":[` +
+		`{"name":"y","datatype":"FP32","shape":[1,2],"data":[0.25,null]},{"name":"label","datatype":"BYTES","shape":[1],"data":["cat"]}]}` + "\n"
+	if string(body) != want || !json.Valid(body) {
+		t.Errorf("JSON response\n%s\nwant\n%s", body, want)
+	}
+
+	// binary for every output but the one that says otherwise, in the order asked
+	req := &V2Request{BinaryOutput: true, Outputs: []V2Output{{Name: "label"}, {Name: "y", Binary: &no}}}
+	body, headerLen, err = EncodeV2("m", "1.0", req, infos, outputs)
+	if err != nil || headerLen < 0 {
+		t.Fatal(err, headerLen)
+	}
+	var doc struct {
+		Outputs []struct {
+			Name       string
+			Parameters struct {
+				BinaryDataSize int `json:"binary_data_size"`
+			}
+			Data []any
+		}
+	}
+	if err := json.Unmarshal(body[:headerLen], &doc); err != nil {
+		t.Fatalf("%v: %s", err, body[:headerLen])
+	}
+	if len(doc.Outputs) != 2 || doc.Outputs[0].Name != "label" || doc.Outputs[0].Parameters.BinaryDataSize != 7 ||
+		doc.Outputs[1].Name != "y" || len(doc.Outputs[1].Data) != 2 {
+		t.Errorf("header %s", body[:headerLen])
+	}
+	if string(body[headerLen:]) != string(bytesElements("cat")) {
+		t.Errorf("binary data %q", body[headerLen:])
+	}
+
+	req = &V2Request{Outputs: []V2Output{{Name: "y", Binary: &yes}}}
+	body, headerLen, _ = EncodeV2("m", "1.0", req, infos, outputs)
+	if got := body[headerLen:]; string(got) != string(outputs[0].Data) {
+		t.Errorf("binary FP32 %v, want %v", got, outputs[0].Data)
+	}
+}

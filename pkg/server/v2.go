@@ -1,0 +1,142 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/tsserve/ts/pkg/apierror"
+	"github.com/tsserve/ts/pkg/handler"
+	"github.com/tsserve/ts/pkg/registry"
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// The Open Inference Protocol (KServe v2, Triton's HTTP API) on the inference API: server
+// and model metadata, health, and inference on raw tensors (JSON or binary tensor data),
+// beside TorchServe's paths. Inference goes through the model's batcher and workers like
+// /predictions, but not through its handler: OIP speaks tensors.
+
+// oipInferenceHeader is the binary tensor data extension's header: the length of the JSON
+// that starts the body.
+const oipInferenceHeader = "Inference-Header-Content-Length"
+
+func (s *Server) v2Routes(rt *router) {
+	rt.handle("GET /v2", s.v2Server)
+	rt.handle("GET /v2/health/live", func(w http.ResponseWriter, r *http.Request) error {
+		return writeJSON(w, http.StatusOK, map[string]bool{"live": true})
+	})
+	rt.handle("GET /v2/health/ready", s.v2ServerReady)
+	rt.handle("GET /v2/models/{model}", s.v2Model)
+	rt.handle("GET /v2/models/{model}/versions/{version}", s.v2Model)
+	rt.handle("GET /v2/models/{model}/ready", s.v2ModelReady)
+	rt.handle("GET /v2/models/{model}/versions/{version}/ready", s.v2ModelReady)
+	rt.handle("POST /v2/models/{model}/infer", s.v2Infer)
+	rt.handle("POST /v2/models/{model}/versions/{version}/infer", s.v2Infer)
+}
+
+// isV2 reports whether a request is on the OIP's paths, whose errors also carry the
+// protocol's {"error": message}.
+func isV2(r *http.Request) bool {
+	return r.URL.Path == "/v2" || strings.HasPrefix(r.URL.Path, "/v2/")
+}
+
+func (s *Server) v2Server(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, http.StatusOK, map[string]any{
+		"name": "ts", "version": s.version, "extensions": []string{"binary_tensor_data"},
+	})
+}
+
+// v2ServerReady: 200 when every default version has its workers ready (TorchServe's
+// Healthy), else 400 as the protocol asks (a 4xx for false).
+func (s *Server) v2ServerReady(w http.ResponseWriter, r *http.Request) error {
+	ready := s.reg.Health() == "Healthy" && !s.draining.Load()
+	return writeJSON(w, readyStatus(ready), map[string]bool{"ready": ready})
+}
+
+func readyStatus(ready bool) int {
+	if ready {
+		return http.StatusOK
+	}
+	return http.StatusBadRequest
+}
+
+// v2Tensor is a tensor's metadata in the protocol.
+type v2Tensor struct {
+	Name     string  `json:"name"`
+	Datatype string  `json:"datatype"`
+	Shape    []int64 `json:"shape"`
+}
+
+func v2Tensors(infos []tensor.Info) []v2Tensor {
+	out := make([]v2Tensor, len(infos))
+	for i, info := range infos {
+		out[i] = v2Tensor{Name: info.Name, Datatype: info.DType.V2Name(), Shape: info.Shape}
+	}
+	return out
+}
+
+// v2Model is the model metadata: every version of the model, and the inputs and outputs of
+// the one asked for (the default without a version).
+func (s *Server) v2Model(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.reg.Get(r.PathValue("model"), r.PathValue("version"))
+	if err != nil {
+		return err
+	}
+	var versions []string
+	for _, e := range s.reg.List() {
+		if e.Name == v.Name {
+			for _, other := range e.Versions {
+				versions = append(versions, other.Version)
+			}
+		}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{
+		"name": v.Name, "versions": versions, "platform": "onnxruntime_onnx",
+		"inputs": v2Tensors(v.Inputs), "outputs": v2Tensors(v.Outputs),
+	})
+}
+
+func (s *Server) v2ModelReady(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.reg.Get(r.PathValue("model"), r.PathValue("version"))
+	if err != nil {
+		return err
+	}
+	ready := v.Ready()
+	return writeJSON(w, readyStatus(ready), map[string]any{"name": v.Name, "ready": ready})
+}
+
+// v2Infer runs an OIP inference request. Without a version it goes where /predictions goes
+// (the default version, or one drawn from the traffic split).
+func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
+	return s.serveInference(w, r, r.PathValue("model"), r.PathValue("version"), func(v *registry.Version, priority int) (*handler.Response, error) {
+		headerLen := -1
+		if h := r.Header.Get(oipInferenceHeader); h != "" {
+			var err error
+			if headerLen, err = strconv.Atoi(h); err != nil || headerLen < 0 {
+				return nil, apierror.BadRequest("%s: %q is not a length", oipInferenceHeader, h)
+			}
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestSize)
+		body, err := readBody(r)
+		if err != nil {
+			return nil, bodyError(err)
+		}
+		req, err := handler.DecodeV2(body, headerLen, v.Inputs, v.Outputs)
+		if err != nil {
+			return nil, err
+		}
+		outputs, err := v.InferTensors(r.Context(), req.Inputs, priority)
+		if err != nil {
+			return nil, err
+		}
+		res, jsonLen, err := handler.EncodeV2(v.Name, v.Version, req, v.Outputs, outputs)
+		if err != nil {
+			return nil, err
+		}
+		if jsonLen < 0 {
+			return &handler.Response{Body: res, ContentType: "application/json"}, nil
+		}
+		return &handler.Response{Body: res, ContentType: "application/octet-stream",
+			Header: http.Header{oipInferenceHeader: {strconv.Itoa(jsonLen)}}}, nil
+	})
+}

@@ -1,0 +1,224 @@
+package server
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/tsserve/ts/pkg/archive"
+	"github.com/tsserve/ts/pkg/internal/testenv"
+)
+
+// v2Output is an output of an Open Inference Protocol response.
+type v2Output struct {
+	Name       string
+	Datatype   string
+	Shape      []int64
+	Data       []any
+	Parameters struct {
+		BinaryDataSize int `json:"binary_data_size"`
+	}
+}
+
+type v2Response struct {
+	ModelName    string `json:"model_name"`
+	ModelVersion string `json:"model_version"`
+	ID           string
+	Outputs      []v2Output
+	Error        string
+}
+
+// v2Infer posts an OIP request (JSON, then binary data when given) and decodes the answer:
+// its JSON part and the binary data after it.
+func v2Infer(t *testing.T, url, doc string, blob []byte) (int, v2Response, []byte) {
+	t.Helper()
+	header := []string{"Content-Type", "application/json"}
+	body := []byte(doc)
+	if blob != nil {
+		body = append(body, blob...)
+		header = []string{"Content-Type", "application/octet-stream", "Inference-Header-Content-Length", strconv.Itoa(len(doc))}
+	}
+	status, b, h, err := send("POST", url, body, header...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonPart, rest := b, []byte(nil)
+	if n := h.Get("Inference-Header-Content-Length"); n != "" {
+		k, _ := strconv.Atoi(n)
+		jsonPart, rest = b[:k], b[k:]
+	}
+	var res v2Response
+	if err := json.Unmarshal(jsonPart, &res); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+	return status, res, rest
+}
+
+// TestOpenInferenceProtocol: KServe v2 / Triton's HTTP API beside TorchServe's: metadata,
+// health, and inference on raw tensors in JSON and binary tensor data, batched like any
+// request, with the protocol's {"error"} on failures.
+func TestOpenInferenceProtocol(t *testing.T) {
+	ts := emptyServer(t, nil)
+	exchange{"register iris 1.0", "POST", "/models?url=iris.mar&initial_workers=2&synchronous=true&batch_size=8&max_batch_delay=20", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	exchange{"register iris 2.0", "POST", "/models?url=iris-v2.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	ts.storeArchive(t, archive.PackOptions{ModelName: "alltypes", SerializedFile: testenv.Path("pkg/engine/testdata/alltypes.onnx"), Handler: "tensor"})
+	exchange{"register alltypes", "POST", "/models?url=alltypes.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	base := ts.inference.URL
+
+	for _, x := range []exchange{
+		{"server metadata", "GET", "/v2", "", nil, 200, "", `"binary_tensor_data"`},
+		{"live", "GET", "/v2/health/live", "", nil, 200, "", `"live": true`},
+		{"ready", "GET", "/v2/health/ready", "", nil, 200, "", `"ready": true`},
+		{"model metadata", "GET", "/v2/models/iris", "", nil, 200, "", `"datatype": "FP32"`},
+		{"model metadata lists the versions", "GET", "/v2/models/iris/versions/2.0", "", nil, 200, "", `"versions": [
+    "1.0",
+    "2.0"
+  ]`},
+		{"model metadata: names with ':' and every datatype", "GET", "/v2/models/alltypes", "", nil, 200, "", `"name": "x:float16",
+      "datatype": "FP16"`},
+		{"model ready", "GET", "/v2/models/iris/versions/2.0/ready", "", nil, 200, "", `"ready": true`},
+		{"unknown model", "GET", "/v2/models/nope", "", nil, 404, "ModelNotFoundException", `"error": "Model not found: nope"`},
+		{"unknown version", "POST", "/v2/models/iris/versions/9/infer", "application/json", []byte(`{"inputs":[]}`), 404, "ModelVersionNotFoundException", `"error": "Model version: 9 does not exist`},
+		{"unknown path", "GET", "/v2/repository/index", "", nil, 404, "ResourceNotFoundException", `"error": "Requested resource is not found`},
+		{"not JSON", "POST", "/v2/models/iris/infer", "application/json", []byte(`features`), 400, "BadRequestException", `"error": "request is not an Open Inference Protocol JSON object`},
+	} {
+		t.Run(x.name, func(t *testing.T) { x.run(t, base) })
+	}
+	if status, b, _, _ := send("POST", base+"/v2/models/iris/infer", []byte(`{}`), "Inference-Header-Content-Length", "x"); status != 400 ||
+		!strings.Contains(string(b), `"error": "Inference-Header-Content-Length: \"x\" is not a length"`) {
+		t.Errorf("bad header length: %d %s", status, b)
+	}
+
+	// JSON: the same answer as /predictions gives, with the request's id echoed
+	rows := []float32{5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3}
+	status, res, _ := v2Infer(t, base+"/v2/models/iris/infer", `{"id":"req-1","inputs":[{"name":"features","shape":[2,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2,6.7,3.0,5.2,2.3]}]}`, nil)
+	if status != 200 || res.ModelName != "iris" || res.ModelVersion != "1.0" || res.ID != "req-1" || len(res.Outputs) != 1 {
+		t.Fatalf("%d %+v", status, res)
+	}
+	_, b, _, _ := send("POST", base+"/predictions/iris", []byte(`[[5.1,3.5,1.4,0.2],[6.7,3.0,5.2,2.3]]`), "Content-Type", "application/json")
+	var direct struct{ Outputs []v2Output }
+	json.Unmarshal(b, &direct)
+	if o := res.Outputs[0]; o.Name != "probabilities" || o.Datatype != "FP32" || fmt.Sprint(o.Shape) != "[2 3]" || fmt.Sprint(o.Data) != fmt.Sprint(direct.Outputs[0].Data) {
+		t.Errorf("OIP output %+v, /predictions %+v", o, direct.Outputs)
+	}
+
+	// binary tensor data in and out gives the same values
+	blob := make([]byte, 0, 32)
+	for _, x := range rows {
+		blob = binary.LittleEndian.AppendUint32(blob, math.Float32bits(x))
+	}
+	status, res, out := v2Infer(t, base+"/v2/models/iris/infer",
+		`{"inputs":[{"name":"features","shape":[2,4],"datatype":"FP32","parameters":{"binary_data_size":32}}],"parameters":{"binary_data_output":true}}`, blob)
+	if status != 200 || len(res.Outputs) != 1 || res.Outputs[0].Parameters.BinaryDataSize != 24 || len(out) != 24 {
+		t.Fatalf("binary: %d %+v, %d bytes", status, res, len(out))
+	}
+	for i, want := range direct.Outputs[0].Data {
+		got := math.Float32frombits(binary.LittleEndian.Uint32(out[4*i:]))
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("binary output %d: %v, JSON %v", i, got, want)
+		}
+	}
+
+	// every element type, through binary data both ways (Identity: the bytes come back), and
+	// the outputs asked for in the order asked, one of them as JSON
+	var inputs, outputs []string
+	blob = nil
+	types := []struct {
+		name, v2 string
+		size     int
+	}{{"float32", "FP32", 4}, {"float16", "FP16", 2}, {"float64", "FP64", 8}, {"int64", "INT64", 8}, {"int32", "INT32", 4},
+		{"int8", "INT8", 1}, {"uint8", "UINT8", 1}, {"bool", "BOOL", 1}}
+	for _, ty := range types {
+		data := make([]byte, 2*3*ty.size)
+		for i := range data {
+			data[i] = byte(i*7 + len(ty.name))
+		}
+		if ty.name == "bool" {
+			data = []byte{1, 0, 1, 1, 0, 0}
+		}
+		if ty.name == "float16" || ty.name == "float32" || ty.name == "float64" {
+			for i := ty.size - 1; i < len(data); i += ty.size {
+				data[i] = 0x3c // a finite, positive exponent: no NaN payloads to compare
+			}
+		}
+		blob = append(blob, data...)
+		inputs = append(inputs, fmt.Sprintf(`{"name":"x:%s","shape":[2,3],"datatype":"%s","parameters":{"binary_data_size":%d}}`, ty.name, ty.v2, len(data)))
+		outputs = append([]string{fmt.Sprintf(`{"name":"y:%s","parameters":{"binary_data":true}}`, ty.name)}, outputs...)
+	}
+	inputs = append(inputs, `{"name":"k","shape":[],"datatype":"INT64","data":[21]}`)
+	outputs = append(outputs, `{"name":"k_twice"}`)
+	doc := `{"inputs":[` + strings.Join(inputs, ",") + `],"outputs":[` + strings.Join(outputs, ",") + `]}`
+	status, res, out = v2Infer(t, base+"/v2/models/alltypes/infer", doc, blob)
+	if status != 200 || len(res.Outputs) != len(types)+1 {
+		t.Fatalf("alltypes: %d %+v", status, res)
+	}
+	for i, ty := range slicesReversed(types) {
+		o := res.Outputs[i]
+		if o.Name != "y:"+ty.name || o.Datatype != ty.v2 || fmt.Sprint(o.Shape) != "[2 3]" || o.Parameters.BinaryDataSize != 6*ty.size {
+			t.Errorf("output %d: %+v, want y:%s %s", i, o, ty.name, ty.v2)
+		}
+	}
+	if k := res.Outputs[len(types)]; k.Name != "k_twice" || k.Datatype != "INT64" || fmt.Sprint(k.Shape) != "[]" || fmt.Sprint(k.Data) != "[42]" {
+		t.Errorf("k_twice %+v", k)
+	}
+	// the binary outputs come in the order asked: the inputs' blobs reversed
+	var want []byte
+	for i := len(types) - 1; i >= 0; i-- {
+		off := 0
+		for _, ty := range types[:i] {
+			off += 6 * ty.size
+		}
+		want = append(want, blob[off:off+6*types[i].size]...)
+	}
+	if string(out) != string(want) {
+		t.Errorf("binary outputs differ from the inputs:\n%v\n%v", out, want)
+	}
+
+	// 32 concurrent clients, batch size 8: each gets its own answer
+	var wg sync.WaitGroup
+	answers := make([]string, 32)
+	for i := range answers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := fmt.Sprintf(`{"id":"%d","inputs":[{"name":"features","shape":[1,4],"datatype":"FP32","data":[%d,3,%d,1]}]}`, i, i%8, i%5)
+			status, res, _ := v2Infer(t, base+"/v2/models/iris/versions/1.0/infer", d, nil)
+			if status != 200 || res.ID != strconv.Itoa(i) {
+				t.Errorf("client %d: %d %+v", i, status, res)
+				return
+			}
+			answers[i] = fmt.Sprint(res.Outputs[0].Data)
+		}()
+	}
+	wg.Wait()
+	for i, got := range answers {
+		d := fmt.Sprintf(`[[%d,3,%d,1]]`, i%8, i%5)
+		_, b, _, _ := send("POST", base+"/predictions/iris/1.0", []byte(d), "Content-Type", "application/json")
+		var alone struct{ Outputs []v2Output }
+		json.Unmarshal(b, &alone)
+		if got != fmt.Sprint(alone.Outputs[0].Data) {
+			t.Errorf("client %d got %s, alone %v", i, got, alone.Outputs[0].Data)
+		}
+	}
+
+	// not ready: a version with no workers answers 400 {"ready": false}
+	exchange{"scale 2.0 to 0", "PUT", "/models/iris/2.0?min_worker=0&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	status, b, _, _ = send("GET", base+"/v2/models/iris/versions/2.0/ready", nil)
+	if status != http.StatusBadRequest || !strings.Contains(string(b), `"ready": false`) {
+		t.Errorf("model with no workers: %d %s", status, b)
+	}
+}
+
+func slicesReversed[T any](s []T) []T {
+	out := make([]T, len(s))
+	for i, x := range s {
+		out[len(s)-1-i] = x
+	}
+	return out
+}
