@@ -62,6 +62,9 @@ func DecodeV2(body []byte, headerLen int, inputs, outputs []tensor.Info) (*V2Req
 	if err := dec.Decode(&doc); err != nil {
 		return nil, badInput("request is not an Open Inference Protocol JSON object: %v", err)
 	}
+	if dec.More() {
+		return nil, badInput("request holds more than one JSON value (binary tensor data needs the Inference-Header-Content-Length header)")
+	}
 	if doc.Inputs == nil {
 		return nil, badInput(`request has no "inputs": send {"inputs": [{"name", "shape", "datatype", "data"}]}`)
 	}

@@ -65,6 +65,7 @@ func TestDecodeV2(t *testing.T) {
 			x: []float32{1, 2, 3, 4}, text: []string{"ab", ""}, output: "label:- y:true"},
 		{name: "no inputs", doc: `{"id":"1"}`, err: `no "inputs"`},
 		{name: "not JSON", doc: `inputs`, err: "not an Open Inference Protocol JSON object"},
+		{name: "binary data with no header length", doc: both + `{"x"}`, err: "needs the Inference-Header-Content-Length header"},
 		{name: "unknown input", doc: `{"inputs":[{"name":"z","shape":[1],"datatype":"FP32","data":[1]}]}`, err: `no input "z"; its inputs are x:0 (float32[-1,2]), text (string[-1])`},
 		{name: "missing input", doc: `{"inputs":[{"name":"text","shape":[1],"datatype":"BYTES","data":["a"]}]}`, err: `input "x:0" is missing`},
 		{name: "input twice", doc: `{"inputs":[{"name":"text","shape":[1],"data":["a"]},{"name":"text","shape":[1],"data":["a"]}]}`, err: "given twice"},
