@@ -21,18 +21,23 @@ func TestLifecycleRaces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	digitsV2 := `{"inputs":[{"name":"input","shape":[1,1,8,8],"datatype":"FP32","data":[` + strings.Repeat("0,", 63) + `0]}]}`
 	t.Run("built-in handler", func(t *testing.T) {
 		ts := emptyServer(t, nil)
-		churn(t, ts, "digits", png, `"3"`)
+		churn(t, ts, "digits", png, `"3"`, digitsV2)
 	})
 	t.Run("custom handler", func(t *testing.T) {
 		ts := customServer(t, "unruly.py", "unruly", "")
-		churn(t, ts, "unruly", []byte("5.1,3.5,1.4,0.2"), `"probabilities"`)
+		churn(t, ts, "unruly", []byte("5.1,3.5,1.4,0.2"), `"probabilities"`, irisV2)
 	})
 }
 
-// churn runs TestLifecycleRaces on model name (NAME.mar in the store), sending body.
-func churn(t *testing.T, ts *testServer, name string, body []byte, answer string) {
+// irisV2 is an Open Inference Protocol request for the iris model.
+const irisV2 = `{"inputs":[{"name":"features","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}]}`
+
+// churn runs TestLifecycleRaces on model name (NAME.mar in the store), sending body through
+// /predictions and v2 (an Open Inference Protocol request) through /v2.
+func churn(t *testing.T, ts *testServer, name string, body []byte, answer, v2 string) {
 	exchange{"register iris", "POST", "/models?url=iris.mar&model_name=steady&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
 	do := func(method, url string, body []byte) (int, string) {
 		status, b, _, err := send(method, url, body)
@@ -83,9 +88,19 @@ func churn(t *testing.T, ts *testServer, name string, body []byte, answer string
 		note("infer", code, body)
 	})
 	loop(func() {
-		code, body := do("POST", ts.inference.URL+"/predictions/steady", []byte(`[[5.1, 3.5, 1.4, 0.2]]`))
+		code, body := do("POST", ts.inference.URL+"/v2/models/"+name+"/infer", []byte(v2))
+		note("infer through /v2", code, body)
+	})
+	loop(func() {
+		for _, path := range []string{"/predictions/steady", "/steady/predict", "/invocations?model_name=steady"} {
+			code, body := do("POST", ts.inference.URL+path, []byte(`[[5.1, 3.5, 1.4, 0.2]]`))
+			if code != http.StatusOK {
+				note("infer the untouched model at "+path, code+1000, body) // always counted
+			}
+		}
+		code, body := do("POST", ts.inference.URL+"/v2/models/steady/infer", []byte(irisV2))
 		if code != http.StatusOK {
-			note("infer the untouched model", code+1000, body) // always counted
+			note("infer the untouched model through /v2", code+1000, body)
 		}
 	})
 	wg.Wait()
