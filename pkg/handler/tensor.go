@@ -22,7 +22,8 @@ import (
 //	nested array                                              (a model with one input)
 //
 // A nested array one dimension short of a model input with a dynamic first dimension gets a
-// batch dimension of 1.
+// batch dimension of 1, and so do one item's values given flat (or a lone number for a
+// [batch, 1] input): they take the item's shape.
 type tensorHandler struct {
 	inputs  []tensor.Info
 	outputs []tensor.Info
@@ -349,10 +350,29 @@ func fromNested(info tensor.Info, v any) (*tensor.Tensor, error) {
 	if err := collectRect(v, shape, &leaves); err != nil {
 		return nil, badInput("input %q: %v", info.Name, err)
 	}
-	if len(shape) == len(info.Shape)-1 && len(info.Shape) > 0 && info.Shape[0] < 0 {
-		shape = append([]int64{1}, shape...)
+	if len(shape) < len(info.Shape) && info.Shape[0] < 0 {
+		switch item, fixed := itemSize(info); {
+		case len(shape) == len(info.Shape)-1:
+			shape = append([]int64{1}, shape...)
+		case fixed && int64(len(leaves)) == item:
+			// one item's values, flat or as a lone number (curl -d 1 for a [batch, 1] input)
+			shape = append([]int64{1}, info.Shape[1:]...)
+		}
 	}
 	return build(info, shape, leaves)
+}
+
+// itemSize is the number of elements of one item of an input with a batch dimension, and
+// whether that is fixed (no other dynamic dimension).
+func itemSize(info tensor.Info) (int64, bool) {
+	n := int64(1)
+	for _, d := range info.Shape[1:] {
+		if d < 0 {
+			return 0, false
+		}
+		n *= d
+	}
+	return n, true
 }
 
 // collectRect checks that v is a rectangular array of the given shape and collects its leaves.
