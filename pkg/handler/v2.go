@@ -30,17 +30,6 @@ type V2Output struct {
 	Binary *bool
 }
 
-// v2Doc is the JSON of an OIP inference request.
-type v2Doc struct {
-	ID         string         `json:"id"`
-	Parameters map[string]any `json:"parameters"`
-	Inputs     []map[string]any
-	Outputs    []struct {
-		Name       string         `json:"name"`
-		Parameters map[string]any `json:"parameters"`
-	} `json:"outputs"`
-}
-
 // DecodeV2 reads an OIP inference request for a model with these inputs and outputs. body
 // is the whole request body; headerLen is its Inference-Header-Content-Length (-1 when
 // absent): the JSON header's length, followed by the inputs sent as binary tensor data
@@ -58,21 +47,40 @@ func DecodeV2(body []byte, headerLen int, inputs, outputs []tensor.Info) (*V2Req
 	}
 	dec := json.NewDecoder(bytes.NewReader(header))
 	dec.UseNumber()
-	var doc v2Doc
-	if err := dec.Decode(&doc); err != nil {
-		return nil, badInput("request is not an Open Inference Protocol JSON object: %v", err)
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, badInput("request is not valid JSON: %v", err)
+	}
+	doc, ok := v.(map[string]any)
+	if !ok {
+		return nil, badInput(`request must be a JSON object {"inputs": [...]}, not %s`, jsonText(v))
 	}
 	if dec.More() {
 		return nil, badInput("request holds more than one JSON value (binary tensor data needs the Inference-Header-Content-Length header)")
 	}
-	if doc.Inputs == nil {
+	docInputs, err := objects(doc, "inputs")
+	if err != nil {
+		return nil, err
+	}
+	if docInputs == nil {
 		return nil, badInput(`request has no "inputs": send {"inputs": [{"name", "shape", "datatype", "data"}]}`)
 	}
-	req := &V2Request{ID: doc.ID, Inputs: make([]*tensor.Tensor, len(inputs))}
-	if b, ok := doc.Parameters["binary_data_output"].(bool); ok {
-		req.BinaryOutput = b
+	docOutputs, err := objects(doc, "outputs")
+	if err != nil {
+		return nil, err
 	}
-	for _, in := range doc.Inputs {
+	req := &V2Request{Inputs: make([]*tensor.Tensor, len(inputs))}
+	switch id := doc["id"].(type) {
+	case nil:
+	case string:
+		req.ID = id
+	default:
+		return nil, badInput(`"id" must be a string, not %s`, jsonText(id))
+	}
+	if params, _ := doc["parameters"].(map[string]any); params != nil {
+		req.BinaryOutput, _ = params["binary_data_output"].(bool)
+	}
+	for _, in := range docInputs {
 		name, _ := in["name"].(string)
 		i := indexOf(inputs, name)
 		if i < 0 {
@@ -105,17 +113,38 @@ func DecodeV2(body []byte, headerLen int, inputs, outputs []tensor.Info) (*V2Req
 			return nil, badInput("input %q is missing; the model takes %s", inputs[i].Name, namesOf(inputs))
 		}
 	}
-	for _, o := range doc.Outputs {
-		if indexOf(outputs, o.Name) < 0 {
-			return nil, badInput("model has no output %q; its outputs are %s", o.Name, namesOf(outputs))
+	for _, o := range docOutputs {
+		name, _ := o["name"].(string)
+		if indexOf(outputs, name) < 0 {
+			return nil, badInput("model has no output %q; its outputs are %s", name, namesOf(outputs))
 		}
-		out := V2Output{Name: o.Name}
-		if b, ok := o.Parameters["binary_data"].(bool); ok {
+		out := V2Output{Name: name}
+		params, _ := o["parameters"].(map[string]any)
+		if b, ok := params["binary_data"].(bool); ok {
 			out.Binary = &b
 		}
 		req.Outputs = append(req.Outputs, out)
 	}
 	return req, nil
+}
+
+// objects reads a request field that must be a list of objects (nil when absent).
+func objects(doc map[string]any, key string) ([]map[string]any, error) {
+	raw, ok := doc[key]
+	if !ok || raw == nil {
+		return nil, nil
+	}
+	list, ok := raw.([]any)
+	if !ok {
+		return nil, badInput("%q must be a list of objects, not %s", key, jsonText(raw))
+	}
+	out := make([]map[string]any, len(list))
+	for i, x := range list {
+		if out[i], ok = x.(map[string]any); !ok {
+			return nil, badInput("%q[%d] must be an object, not %s", key, i, jsonText(x))
+		}
+	}
+	return out, nil
 }
 
 // binarySize reads an input's binary_data_size parameter.
