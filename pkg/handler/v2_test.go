@@ -182,3 +182,33 @@ func TestEncodeV2(t *testing.T) {
 		t.Errorf("binary FP32 %v, want %v", got, outputs[0].Data)
 	}
 }
+
+// FuzzDecodeV2: no request, however malformed, panics the decoder; a request it accepts
+// holds every input, each of the model's type.
+func FuzzDecodeV2(f *testing.F) {
+	inputs := []tensor.Info{
+		{Name: "x", DType: tensor.Float32, Shape: []int64{-1, 2}},
+		{Name: "s", DType: tensor.String, Shape: []int64{-1}},
+		{Name: "k", DType: tensor.Int64, Shape: []int64{}},
+	}
+	outputs := []tensor.Info{{Name: "y", DType: tensor.Float32, Shape: []int64{-1, 2}}}
+	doc := `{"inputs":[{"name":"x","shape":[1,2],"datatype":"FP32","parameters":{"binary_data_size":8}},` +
+		`{"name":"s","shape":[1],"datatype":"BYTES","parameters":{"binary_data_size":5}},{"name":"k","shape":[],"data":[3]}],` +
+		`"outputs":[{"name":"y","parameters":{"binary_data":true}}]}`
+	body, headerLen := v2Body(doc, float32LE(1, 2), bytesElements("a"))
+	f.Add(body, headerLen)
+	f.Add([]byte(`{"inputs":[{"name":"x","shape":[1,2],"data":[[1,2]]},{"name":"s","shape":[1],"data":["a"]},{"name":"k","shape":[],"data":[1]}]}`), -1)
+	f.Add([]byte(`{"inputs":[{"name":"x","shape":[4294967296,4294967296],"data":[]}]}`), -1)
+	f.Add([]byte(`[]`), -1)
+	f.Fuzz(func(t *testing.T, body []byte, headerLen int) {
+		req, err := DecodeV2(body, headerLen, inputs, outputs)
+		if err != nil {
+			return
+		}
+		for i, in := range req.Inputs {
+			if in == nil || in.DType != inputs[i].DType {
+				t.Fatalf("input %d: %+v", i, in)
+			}
+		}
+	})
+}
