@@ -99,12 +99,15 @@ type Model struct {
 // Factory creates a handler for a model.
 type Factory func(m *Model) (Handler, error)
 
+// TensorHandler is the name of the built-in handler that takes and answers raw tensors.
+const TensorHandler = "tensor"
+
 var builtins = map[string]Factory{
 	"image_classifier": newImageClassifier,
 	"image_segmenter":  newImageSegmenter,
 	"object_detector":  newObjectDetector,
 	"text_classifier":  newTextClassifier,
-	"tensor":           newTensorHandler,
+	TensorHandler:      newTensorHandler,
 }
 
 // IsBuiltin reports whether name is a built-in handler.

@@ -551,50 +551,73 @@ func appendJSONString(b []byte, s string) []byte {
 
 // appendData appends a tensor's elements as a flat JSON array.
 func appendData(b []byte, t *tensor.Tensor) ([]byte, error) {
-	b = append(b, '[')
+	flat := [1]int64{t.Len()}
+	return appendNested(b, t, flat[:])
+}
+
+// appendNested appends a tensor's elements as JSON arrays nested by shape (a lone value for
+// a scalar shape), each element at the precision of its type.
+func appendNested(b []byte, t *tensor.Tensor, shape []int64) ([]byte, error) {
 	switch t.DType {
 	case tensor.String:
-		b = appendList(b, t.Strings, appendJSONString)
+		return appendList(b, t.Strings, shape, appendJSONString), nil
 	case tensor.Bool:
-		b = appendList(b, t.Data, func(b []byte, x byte) []byte { return strconv.AppendBool(b, x != 0) })
+		return appendList(b, t.Data, shape, func(b []byte, x byte) []byte { return strconv.AppendBool(b, x != 0) }), nil
 	case tensor.Int64:
 		v, _ := tensor.Values[int64](t)
-		b = appendList(b, v, func(b []byte, x int64) []byte { return strconv.AppendInt(b, x, 10) })
+		return appendList(b, v, shape, func(b []byte, x int64) []byte { return strconv.AppendInt(b, x, 10) }), nil
 	case tensor.Uint64:
 		v, _ := tensor.Values[uint64](t)
-		b = appendList(b, v, func(b []byte, x uint64) []byte { return strconv.AppendUint(b, x, 10) })
+		return appendList(b, v, shape, func(b []byte, x uint64) []byte { return strconv.AppendUint(b, x, 10) }), nil
 	case tensor.Float32: // the common case, without converting the whole tensor first
 		v, err := tensor.Values[float32](t)
 		if err != nil {
 			return nil, err
 		}
-		b = appendList(b, v, func(b []byte, x float32) []byte { return appendFloat(b, float64(x), 32) })
-	default:
-		f, err := t.Float64s()
-		if err != nil {
-			return nil, err
-		}
-		switch {
-		case !t.DType.IsFloat(): // the narrower integers, exact in a float64
-			b = appendList(b, f, func(b []byte, x float64) []byte { return strconv.AppendInt(b, int64(x), 10) })
-		case t.DType == tensor.Float64:
-			b = appendList(b, f, func(b []byte, x float64) []byte { return appendFloat(b, x, 64) })
-		default:
-			b = appendList(b, f, func(b []byte, x float64) []byte { return appendFloat(b, x, 32) })
-		}
+		return appendList(b, v, shape, func(b []byte, x float32) []byte { return appendFloat(b, float64(x), 32) }), nil
 	}
-	return append(b, ']'), nil
+	f, err := t.Float64s()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case !t.DType.IsFloat(): // the narrower integers, exact in a float64
+		return appendList(b, f, shape, func(b []byte, x float64) []byte { return strconv.AppendInt(b, int64(x), 10) }), nil
+	case t.DType == tensor.Float64:
+		return appendList(b, f, shape, func(b []byte, x float64) []byte { return appendFloat(b, x, 64) }), nil
+	}
+	return appendList(b, f, shape, func(b []byte, x float64) []byte { return appendFloat(b, x, 32) }), nil
 }
 
-// appendList appends the elements of v, comma-separated, each written by each.
-func appendList[T any](b []byte, v []T, each func([]byte, T) []byte) []byte {
-	for i, x := range v {
-		if i > 0 {
-			b = append(b, ',')
+// appendList appends v as JSON arrays nested by shape (flat for one dimension, the lone
+// value for none), each element written by each.
+func appendList[T any](b []byte, v []T, shape []int64, each func([]byte, T) []byte) []byte {
+	if len(shape) == 0 {
+		if len(v) == 0 {
+			return append(b, "null"...)
 		}
-		b = each(b, x)
+		return each(b, v[0])
 	}
-	return b
+	b = append(b, '[')
+	if len(shape) == 1 {
+		for i, x := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = each(b, x)
+		}
+		return append(b, ']')
+	}
+	if n := int(shape[0]); n > 0 {
+		stride := len(v) / n
+		for i := range n {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendList(b, v[i*stride:(i+1)*stride], shape[1:], each)
+		}
+	}
+	return append(b, ']')
 }
 
 // appendFloat appends x as JSON at the precision of its type (bits): NaN and ±Inf, which

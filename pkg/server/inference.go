@@ -44,6 +44,7 @@ func (s *Server) inferenceRoutes() http.Handler {
 	// SageMaker's forms, which TorchServe also answers.
 	rt.handle("/invocations", s.invoke)
 	rt.handle("/models/{model}/invoke", s.invoke)
+	s.v1Routes(rt)
 	s.v2Routes(rt)
 	rt.fallback = legacyPredict(s)
 	return rt

@@ -28,6 +28,7 @@ func (s *Server) managementRoutes() http.Handler {
 	rt.handle("OPTIONS /{$}", s.apiDescription(Management))
 	rt.handle("GET /api-description", s.apiDescription(Management))
 	rt.handle("GET /models", s.listModels)
+	rt.handle("GET /v1/models/{model}", s.v1Ready) // KServe's readiness, as TorchServe answers it here too
 	if s.auth != nil {
 		rt.handle("/token", s.auth.rotate)
 	}

@@ -1,0 +1,170 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tsserve/ts/pkg/apierror"
+	"github.com/tsserve/ts/pkg/handler"
+	"github.com/tsserve/ts/pkg/registry"
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// KServe's v1 protocol (TensorFlow Serving's REST format), which TorchServe also answers on
+// its inference API (KServe's default protocol for TorchServe): model list and readiness, and
+// predict with instances (one item each) or columnar inputs.
+
+// v1Concurrency is how many of a request's instances run at once; the batcher stacks them.
+const v1Concurrency = 32
+
+func (s *Server) v1Routes(rt *router) {
+	rt.handle("GET /v1/models", s.v1List)
+	rt.handle("GET /v1/models/{model}", s.v1Ready)
+	// {model}:predict is one path segment
+	rt.handle("POST /v1/models/{target}", s.v1Predict)
+}
+
+func (s *Server) v1List(w http.ResponseWriter, r *http.Request) error {
+	names := []string{}
+	for _, e := range s.reg.List() {
+		names = append(names, e.Name)
+	}
+	return writeJSON(w, http.StatusOK, map[string][]string{"models": names})
+}
+
+// v1Ready: {"name", "ready"} for the default version, 503 when no worker is ready.
+func (s *Server) v1Ready(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.reg.Get(r.PathValue("model"), "")
+	if err != nil {
+		return err
+	}
+	ready, code := v.Ready(), http.StatusOK
+	if !ready {
+		code = http.StatusServiceUnavailable
+	}
+	return writeJSON(w, code, map[string]any{"name": v.Name, "ready": ready})
+}
+
+// v1Predict serves POST /v1/models/{model}:predict. A model served by the tensor handler takes
+// tensors: each instance is one item of its input (an object of input name → value for
+// several inputs) and each prediction that item's output (an object of output name → value
+// for several outputs), nested as JSON arrays; the columnar {"inputs"} answers {"outputs"}.
+// Any other handler gets each instance as a request of its own (a string as text, anything
+// else as JSON: {"data": "<base64>"} for the image handlers) and each prediction is its answer.
+func (s *Server) v1Predict(w http.ResponseWriter, r *http.Request) error {
+	target := r.PathValue("target")
+	i := strings.LastIndexByte(target, ':')
+	if i < 0 || target[i+1:] != "predict" {
+		return apierror.ResourceNotFound()
+	}
+	return s.serveInference(w, r, target[:i], "", func(v *registry.Version, priority int) (*handler.Response, error) {
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestSize)
+		body, err := readBody(r)
+		if err != nil {
+			return nil, bodyError(err)
+		}
+		req, err := handler.DecodeV1(body)
+		if err != nil {
+			return nil, err
+		}
+		var b []byte
+		if v.Handler == handler.TensorHandler {
+			b, err = v1Tensors(r.Context(), v, req, priority)
+		} else {
+			b, err = v1Handler(r, v, req, priority)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &handler.Response{Body: b, ContentType: "application/json"}, nil
+	})
+}
+
+// v1Tensors runs a v1 request on a tensor model.
+func v1Tensors(ctx context.Context, v *registry.Version, req *handler.V1Request, priority int) ([]byte, error) {
+	if req.Columnar {
+		inputs, err := handler.V1Tensors(req.Inputs, v.Inputs)
+		if err != nil {
+			return nil, err
+		}
+		outputs, err := v.InferTensors(ctx, inputs, priority)
+		if err != nil {
+			return nil, err
+		}
+		b, err := handler.AppendV1Value([]byte(`{"outputs":`), outputs, v.Outputs, false)
+		if err != nil {
+			return nil, err
+		}
+		return append(b, "}\n"...), nil
+	}
+	items := make([][]*tensor.Tensor, len(req.Instances))
+	for i, inst := range req.Instances {
+		inputs, err := handler.V1Tensors(inst, v.Inputs)
+		if err != nil {
+			return nil, apierror.BadRequest("instance %d: %v", i, err)
+		}
+		items[i] = inputs
+	}
+	answers := make([][]*tensor.Tensor, len(items))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(v1Concurrency)
+	for i, inputs := range items {
+		g.Go(func() error {
+			outputs, err := v.InferTensors(gctx, inputs, priority)
+			answers[i] = outputs
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	b := []byte(`{"predictions":[`)
+	for i, outputs := range answers {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = handler.AppendV1Value(b, outputs, v.Outputs, true); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, "]}\n"...), nil
+}
+
+// v1Handler runs each instance of a v1 request through the model's handler.
+func v1Handler(r *http.Request, v *registry.Version, req *handler.V1Request, priority int) ([]byte, error) {
+	if req.Columnar {
+		return nil, apierror.BadRequest(`model %s (handler %s) takes "instances", one request each; "inputs" is for tensor models`, v.Name, v.Handler)
+	}
+	answers := make([]json.RawMessage, len(req.Instances))
+	g, gctx := errgroup.WithContext(r.Context())
+	g.SetLimit(v1Concurrency)
+	for i, inst := range req.Instances {
+		in := handler.Input{Name: "body", ContentType: "application/json"}
+		if text, ok := inst.(string); ok {
+			in.Data, in.ContentType = []byte(text), "text/plain; charset=utf-8"
+		} else {
+			in.Data, _ = json.Marshal(inst) // decoded from JSON: it marshals
+		}
+		g.Go(func() error {
+			res, err := v.Infer(gctx, &handler.Request{ID: r.Header.Get("X-Request-Id"), Header: r.Header, Inputs: []handler.Input{in}}, priority)
+			if err != nil {
+				return err
+			}
+			if json.Valid(res.Body) {
+				answers[i] = res.Body
+			} else {
+				answers[i], _ = json.Marshal(string(res.Body))
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return json.MarshalIndent(map[string]any{"predictions": answers}, "", "  ")
+}
