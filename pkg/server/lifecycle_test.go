@@ -90,6 +90,8 @@ func churn(t *testing.T, ts *testServer, name string, body []byte, answer, v2 st
 	loop(func() {
 		code, body := do("POST", ts.inference.URL+"/v2/models/"+name+"/infer", []byte(v2))
 		note("infer through /v2", code, body)
+		code, body = do("POST", ts.inference.URL+"/v1/models/"+name+":predict", []byte(`{"instances": ["5.1,3.5,1.4,0.2"]}`))
+		note("infer through /v1", code, body)
 	})
 	loop(func() {
 		for _, path := range []string{"/predictions/steady", "/steady/predict", "/invocations?model_name=steady"} {
@@ -101,6 +103,10 @@ func churn(t *testing.T, ts *testServer, name string, body []byte, answer, v2 st
 		code, body := do("POST", ts.inference.URL+"/v2/models/steady/infer", []byte(irisV2))
 		if code != http.StatusOK {
 			note("infer the untouched model through /v2", code+1000, body)
+		}
+		code, body = do("POST", ts.inference.URL+"/v1/models/steady:predict", []byte(`{"instances": [[5.1, 3.5, 1.4, 0.2]]}`))
+		if code != http.StatusOK {
+			note("infer the untouched model through /v1", code+1000, body)
 		}
 	})
 	wg.Wait()
