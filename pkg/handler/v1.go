@@ -1,8 +1,6 @@
 package handler
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 
 	"github.com/tsserve/ts/pkg/tensor"
@@ -20,15 +18,9 @@ type V1Request struct {
 
 // DecodeV1 reads a KServe v1 predict request: {"instances": [...]} or {"inputs": ...}.
 func DecodeV1(body []byte) (*V1Request, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, badInput("request is not valid JSON: %v", err)
-	}
-	doc, ok := v.(map[string]any)
-	if !ok || dec.More() {
-		return nil, badInput(`request must be one JSON object, {"instances": [...]} or {"inputs": ...}`)
+	doc, err := decodeObject(body, `{"instances": [...]} or {"inputs": ...}`, "")
+	if err != nil {
+		return nil, err
 	}
 	instances, hasInstances := doc["instances"]
 	inputs, hasInputs := doc["inputs"]

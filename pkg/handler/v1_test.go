@@ -23,7 +23,7 @@ func TestDecodeV1(t *testing.T) {
 		{"neither", `{"data": [1]}`, 0, false, `no "instances"`},
 		{"no instances in the list", `{"instances": []}`, 0, false, `"instances" must be a list of one or more items, not an array`},
 		{"instances not a list", `{"instances": 3}`, 0, false, `not 3`},
-		{"not an object", `[[1, 2]]`, 0, false, "must be one JSON object"},
+		{"not an object", `[[1, 2]]`, 0, false, `must be a JSON object {"instances": [...]} or {"inputs": ...}, not an array`},
 		{"not JSON", `instances`, 0, false, "not valid JSON"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

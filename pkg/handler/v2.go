@@ -45,18 +45,9 @@ func DecodeV2(body []byte, headerLen int, inputs, outputs []tensor.Info) (*V2Req
 		}
 		header, blobs = body[:headerLen], body[headerLen:]
 	}
-	dec := json.NewDecoder(bytes.NewReader(header))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, badInput("request is not valid JSON: %v", err)
-	}
-	doc, ok := v.(map[string]any)
-	if !ok {
-		return nil, badInput(`request must be a JSON object {"inputs": [...]}, not %s`, jsonText(v))
-	}
-	if dec.More() {
-		return nil, badInput("request holds more than one JSON value (binary tensor data needs the Inference-Header-Content-Length header)")
+	doc, err := decodeObject(header, `{"inputs": [...]}`, " (binary tensor data needs the Inference-Header-Content-Length header)")
+	if err != nil {
+		return nil, err
 	}
 	docInputs, err := objects(doc, "inputs")
 	if err != nil {
@@ -126,6 +117,25 @@ func DecodeV2(body []byte, headerLen int, inputs, outputs []tensor.Info) (*V2Req
 		req.Outputs = append(req.Outputs, out)
 	}
 	return req, nil
+}
+
+// decodeObject reads a request that must be one JSON object (numbers kept as written); shape
+// shows what it should look like and moreHint explains more than one JSON value, in messages.
+func decodeObject(body []byte, shape, moreHint string) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, badInput("request is not valid JSON: %v", err)
+	}
+	doc, ok := v.(map[string]any)
+	if !ok {
+		return nil, badInput("request must be a JSON object %s, not %s", shape, jsonText(v))
+	}
+	if dec.More() {
+		return nil, badInput("request holds more than one JSON value%s", moreHint)
+	}
+	return doc, nil
 }
 
 // objects reads a request field that must be a list of objects (nil when absent).
