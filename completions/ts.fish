@@ -92,7 +92,7 @@ end
 complete -c ts -f
 complete -c ts -l ca-file -r -F -d 'PEM certificate authority for the server\'s TLS certificate.'
 complete -c ts -l help -s h -d 'Show context-sensitive help.'
-complete -c ts -l host -x -d 'Server address (inference API): host[:port] or http(s)://host[:port]; default 127.0.0.1:8080.'
+complete -c ts -l host -x -d 'Server address (inference API): host[:port], http(s)://host[:port] or unix:/path; default 127.0.0.1:8080.'
 complete -c ts -l insecure -d 'Do not verify the server\'s TLS certificate.'
 complete -c ts -l log-level -x -a 'debug info warn error' -d 'Log level: debug, info, warn or error.'
 complete -c ts -l management-host -x -d 'Management API address (default: the host\'s name, port 8081).'

@@ -39,7 +39,7 @@ type Globals struct {
 	LogLevel string `name:"log-level" default:"info" enum:"debug,info,warn,error" help:"Log level: debug, info, warn or error."`
 	Output   string `name:"output" short:"o" default:"text" enum:"text,json,yaml" help:"Output: text (tables on a terminal, tab-separated in a pipe), json or yaml."`
 
-	Host           string `name:"host" env:"${env_host}" placeholder:"ADDR" help:"Server address (inference API): host[:port] or http(s)://host[:port]; default 127.0.0.1:8080."`
+	Host           string `name:"host" env:"${env_host}" placeholder:"ADDR" help:"Server address (inference API): host[:port], http(s)://host[:port] or unix:/path; default 127.0.0.1:8080."`
 	ManagementHost string `name:"management-host" env:"${env_management_host}" placeholder:"ADDR" help:"Management API address (default: the host's name, port 8081)."`
 	MetricsHost    string `name:"metrics-host" env:"${env_metrics_host}" placeholder:"ADDR" help:"Metrics API address (default: the host's name, port 8082)."`
 	Token          string `name:"token" env:"${env_token}" placeholder:"TOKEN" help:"Bearer token for servers that want one."`

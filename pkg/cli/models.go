@@ -194,7 +194,7 @@ func (c *PingCmd) Run(g *Globals) error {
 	defer stop()
 	status, err := cl.Ping(ctx)
 	if err != nil {
-		return fmt.Errorf("ping %s: %w", cl.Inference, err)
+		return fmt.Errorf("ping %s: %w", client.Address(cl.Inference), err)
 	}
 	io := g.IO()
 	if ok, err := io.Data(api.Status{Status: status}); !ok {
@@ -207,7 +207,7 @@ func (c *PingCmd) Run(g *Globals) error {
 		return err
 	}
 	if status != "Healthy" {
-		return term.WithCode(term.ExitError, fmt.Errorf("%s is %s", cl.Inference, status))
+		return term.WithCode(term.ExitError, fmt.Errorf("%s is %s", client.Address(cl.Inference), status))
 	}
 	return nil
 }

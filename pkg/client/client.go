@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -71,6 +72,10 @@ func New(o Options) (*Client, error) {
 		if s != "" {
 			return ParseHost(s, port)
 		}
+		if socketPath(inf.Hostname()) != "" {
+			// a socket serves one API: the others at TorchServe's default addresses
+			return ParseHost("", port)
+		}
 		u := *inf
 		u.Host = net.JoinHostPort(inf.Hostname(), strconv.Itoa(port))
 		return &u, nil
@@ -84,6 +89,15 @@ func New(o Options) (*Client, error) {
 	}
 	c.InferenceToken, c.ManagementToken = firstOf(o.InferenceToken, o.Token), firstOf(o.ManagementToken, o.Token)
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = dialer()
+	if proxy := tr.Proxy; proxy != nil {
+		tr.Proxy = func(r *http.Request) (*url.URL, error) {
+			if socketPath(r.URL.Hostname()) != "" {
+				return nil, nil // a socket is never behind a proxy
+			}
+			return proxy(r)
+		}
+	}
 	if o.Insecure || o.CAFile != "" {
 		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: o.Insecure}
 		if o.CAFile != "" {
@@ -109,14 +123,57 @@ func firstOf(a, b string) string {
 	return b
 }
 
-// ParseHost reads "host", "host:port", ":port", "http(s)://host[:port]" with a default port.
+// unixHostSuffix ends the host of a URL that stands for a Unix domain socket: the socket's
+// path, hex-encoded (a URL's host cannot hold a path), which the client's dialer decodes.
+const unixHostSuffix = ".unix-socket"
+
+// socketPath is the Unix domain socket a host from ParseHost stands for, or "" for TCP.
+func socketPath(host string) string {
+	enc, ok := strings.CutSuffix(host, unixHostSuffix)
+	if !ok {
+		return ""
+	}
+	path, err := hex.DecodeString(enc)
+	if err != nil {
+		return ""
+	}
+	return string(path)
+}
+
+// Address shows a server URL as people type it: unix:/path for a Unix domain socket (then
+// the request's path after a space), else the URL with any password hidden.
+func Address(u *url.URL) string {
+	if sock := socketPath(u.Hostname()); sock != "" {
+		return strings.TrimSpace("unix:" + sock + " " + u.Path)
+	}
+	return u.Redacted()
+}
+
+// dialer connects to TCP addresses, and to Unix domain sockets for hosts from ParseHost.
+func dialer() func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if host, _, err := net.SplitHostPort(addr); err == nil {
+			if sock := socketPath(host); sock != "" {
+				return d.DialContext(ctx, "unix", sock)
+			}
+		}
+		return d.DialContext(ctx, network, addr)
+	}
+}
+
+// ParseHost reads "host", "host:port", ":port", "http(s)://host[:port]" with a default port,
+// or "unix:/path" for a Unix domain socket.
 func ParseHost(s string, defaultPort int) (*url.URL, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		s = "127.0.0.1"
 	}
-	if strings.HasPrefix(s, "unix:") {
-		return nil, errors.New("the ts CLI connects over TCP, not to a Unix domain socket (ts serve listens on one with unix:/path; use curl --unix-socket)")
+	if path, ok := strings.CutPrefix(s, "unix:"); ok {
+		if path == "" {
+			return nil, errors.New("want unix:/path/to/socket")
+		}
+		return &url.URL{Scheme: "http", Host: hex.EncodeToString([]byte(path)) + unixHostSuffix}, nil
 	}
 	scheme := "http"
 	if i := strings.Index(s, "://"); i >= 0 {
@@ -236,17 +293,17 @@ func (c *Client) do(ctx context.Context, method string, base *url.URL, token, pa
 		}
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
-			return nil, nil, fmt.Errorf("%s %s: %w", method, u.Redacted(), err)
+			return nil, nil, fmt.Errorf("%s %s: %w", method, Address(&u), err)
 		}
-		return nil, nil, &UnreachableError{URL: base.String(), Err: err}
+		return nil, nil, &UnreachableError{URL: Address(base), Err: err}
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read answer from %s: %w", u.Redacted(), err)
+		return nil, nil, fmt.Errorf("read answer from %s: %w", Address(&u), err)
 	}
 	if res.StatusCode >= 300 {
-		return res, b, apiError(res, b, u.Redacted())
+		return res, b, apiError(res, b, Address(&u))
 	}
 	return res, b, nil
 }
@@ -436,12 +493,12 @@ func (c *Client) send(ctx context.Context, req *http.Request, base *url.URL) (*h
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
 		}
-		return nil, nil, &UnreachableError{URL: base.String(), Err: err}
+		return nil, nil, &UnreachableError{URL: Address(base), Err: err}
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	if res.StatusCode >= 300 {
-		return res, b, apiError(res, b, req.URL.Redacted())
+		return res, b, apiError(res, b, Address(req.URL))
 	}
 	return res, b, nil
 }

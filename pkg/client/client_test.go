@@ -27,7 +27,7 @@ func TestParseHost(t *testing.T) {
 		{"host:0", "", "bad port"},
 		{"host:http", "", "bad port"},
 		{"host:70000", "", "bad port"},
-		{"unix:/run/ts.sock", "", "not to a Unix domain socket"},
+		{"unix:", "", "want unix:/path/to/socket"},
 	} {
 		u, err := ParseHost(c.in, 8080)
 		switch {
@@ -94,5 +94,48 @@ func TestErrors(t *testing.T) {
 	var u *UnreachableError
 	if !errors.As(err, &u) || !strings.Contains(err.Error(), "connection refused") || !strings.Contains(err.Error(), addr) {
 		t.Errorf("nothing listening: %v", err)
+	}
+}
+
+// TestUnixSocket: a unix:/path host reaches a server on that socket (never through a
+// proxy), is shown as typed in messages, and leaves the other APIs at their defaults.
+func TestUnixSocket(t *testing.T) {
+	sock := t.TempDir() + "/inference.sock"
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/ping" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write([]byte(`{"status": "Healthy"}`))
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	c, err := New(Options{Host: "unix:" + sock, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Address(c.Inference); got != "unix:"+sock {
+		t.Errorf("Address %q", got)
+	}
+	if c.Management.String() != "http://127.0.0.1:8081" || c.Metrics.String() != "http://127.0.0.1:8082" {
+		t.Errorf("derived %s %s", c.Management, c.Metrics)
+	}
+	req, _ := http.NewRequest("GET", c.Inference.String()+"/ping", nil)
+	if proxy, err := c.HTTP.Transport.(*http.Transport).Proxy(req); proxy != nil || err != nil {
+		t.Errorf("a socket's request goes through the proxy %v (%v)", proxy, err)
+	}
+	if status, err := c.Ping(context.Background()); err != nil || status != "Healthy" {
+		t.Fatalf("ping over the socket: %q %v", status, err)
+	}
+	c, _ = New(Options{Host: "unix:" + sock + ".gone"})
+	_, err = c.Ping(context.Background())
+	var ue *UnreachableError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "cannot reach unix:"+sock+".gone") {
+		t.Errorf("no server on the socket: %v", err)
 	}
 }
