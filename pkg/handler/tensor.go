@@ -522,14 +522,9 @@ func (h *tensorHandler) Postprocess(_ context.Context, _ *Request, outputs []*te
 		}
 		b = append(b, `{"name":`...)
 		b = append(b, h.outputNames[i]...)
-		b = append(b, `,"shape":[`...)
-		for d, n := range t.Shape {
-			if d > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendInt(b, n, 10)
-		}
-		b = append(b, `],"dtype":"`...)
+		b = append(b, `,"shape":`...)
+		b = appendShape(b, t.Shape)
+		b = append(b, `,"dtype":"`...)
 		b = append(b, t.DType.String()...)
 		b = append(b, `","data":`...)
 		var err error
@@ -587,6 +582,12 @@ func appendNested(b []byte, t *tensor.Tensor, shape []int64) ([]byte, error) {
 		return appendList(b, f, shape, func(b []byte, x float64) []byte { return appendFloat(b, x, 64) }), nil
 	}
 	return appendList(b, f, shape, func(b []byte, x float64) []byte { return appendFloat(b, x, 32) }), nil
+}
+
+// appendShape appends a shape as a JSON array of integers.
+func appendShape(b []byte, shape []int64) []byte {
+	flat := [1]int64{int64(len(shape))}
+	return appendList(b, shape, flat[:], func(b []byte, n int64) []byte { return strconv.AppendInt(b, n, 10) })
 }
 
 // appendList appends v as JSON arrays nested by shape (flat for one dimension, the lone

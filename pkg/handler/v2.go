@@ -241,14 +241,8 @@ func EncodeV2(model, version string, req *V2Request, infos []tensor.Info, output
 		b = appendJSONString(b, o.Name)
 		b = append(b, `,"datatype":"`...)
 		b = append(b, t.DType.V2Name()...)
-		b = append(b, `","shape":[`...)
-		for d, n := range t.Shape {
-			if d > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendInt(b, n, 10)
-		}
-		b = append(b, ']')
+		b = append(b, `","shape":`...)
+		b = appendShape(b, t.Shape)
 		binaryOut := req.BinaryOutput
 		if o.Binary != nil {
 			binaryOut = *o.Binary
