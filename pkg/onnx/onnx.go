@@ -410,6 +410,11 @@ func (p *parser) message(s span, num protowire.Number) (span, bool) {
 	return out, found
 }
 
+// typeNouns name TypeProto's value fields, singular and plural: tensor_type = 1,
+// sequence_type = 4, map_type = 5, sparse_tensor_type = 8, optional_type = 9.
+var typeNouns = map[protowire.Number][2]string{1: {"a tensor", "tensors"}, 4: {"a sequence", "sequences"}, 5: {"a map", "maps"},
+	8: {"a sparse tensor", "sparse tensors"}, 9: {"an optional", "optionals"}}
+
 // typeKind says what a TypeProto describes: "a tensor", "a sequence of maps", "an optional
 // of tensors" ... (plural for what a sequence or optional holds).
 func (p *parser) typeKind(s span, plural bool) (string, error) {
@@ -421,8 +426,7 @@ func (p *parser) typeKind(s span, plural bool) (string, error) {
 		if f.typ != protowire.BytesType {
 			return nil
 		}
-		noun := map[protowire.Number][2]string{1: {"a tensor", "tensors"}, 4: {"a sequence", "sequences"}, 5: {"a map", "maps"},
-			8: {"a sparse tensor", "sparse tensors"}, 9: {"an optional", "optionals"}}[f.num]
+		noun := typeNouns[f.num]
 		if noun[0] == "" {
 			return nil
 		}
