@@ -548,21 +548,38 @@ func (r *Registry) List() []Entry {
 	defer r.mu.RUnlock()
 	out := make([]Entry, 0, len(r.models))
 	for name, m := range r.models {
-		e := Entry{Name: name, DefaultVersion: m.defaultVersion}
-		for _, v := range m.versions {
-			e.Versions = append(e.Versions, v)
-		}
-		if m.split != nil {
-			e.Split = map[string]int{}
-			for k, w := range m.split {
-				e.Split[k] = w
-			}
-		}
-		sort.Slice(e.Versions, func(i, j int) bool { return e.Versions[i].Version < e.Versions[j].Version })
-		out = append(out, e)
+		out = append(out, entryOf(name, m))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// Model returns one model's entry, its versions sorted, or TorchServe's 404 for an unknown
+// model.
+func (r *Registry) Model(name string) (Entry, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	m := r.models[name]
+	if m == nil {
+		return Entry{}, apierror.ModelNotFound(name)
+	}
+	return entryOf(name, m), nil
+}
+
+// entryOf describes a model (r.mu held): its versions sorted, a copy of its split.
+func entryOf(name string, m *model) Entry {
+	e := Entry{Name: name, DefaultVersion: m.defaultVersion}
+	for _, v := range m.versions {
+		e.Versions = append(e.Versions, v)
+	}
+	if m.split != nil {
+		e.Split = map[string]int{}
+		for k, w := range m.split {
+			e.Split[k] = w
+		}
+	}
+	sort.Slice(e.Versions, func(i, j int) bool { return e.Versions[i].Version < e.Versions[j].Version })
+	return e
 }
 
 // Health is TorchServe's /ping status: "Healthy" when every default version has its

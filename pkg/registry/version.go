@@ -467,15 +467,12 @@ func (v *Version) readyWorkers() int {
 // maxRetryTimeoutInSec (its processes, not the goroutines, do the work).
 func (v *Version) workers() []batch.WorkerInfo {
 	v.mu.Lock()
-	pool := v.pool
+	pool, h := v.pool, v.handler
 	v.mu.Unlock()
 	if pool == nil {
 		return nil
 	}
 	ws := pool.Workers()
-	v.mu.Lock()
-	h := v.handler
-	v.mu.Unlock()
 	if st, ok := h.(handler.Stopper); ok && st.Stopped() {
 		for k := range ws {
 			ws[k].State = batch.StateError

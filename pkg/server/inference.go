@@ -266,6 +266,17 @@ func notAForm(data []byte) (string, bool) {
 	return "", false
 }
 
+// readWholeBody reads a request's whole body within max_request_size, as a tensor protocol's
+// request (/v2, /v1) is read: one document, no form fields.
+func (s *Server) readWholeBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestSize)
+	body, err := readBody(r)
+	if err != nil {
+		return nil, bodyError(err)
+	}
+	return body, nil
+}
+
 // readBody reads the whole body, in one allocation when its length is known.
 func readBody(r *http.Request) ([]byte, error) {
 	if n := r.ContentLength; n >= 0 && n <= 64<<20 {

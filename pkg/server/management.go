@@ -390,12 +390,11 @@ func describe(v *registry.Version, isDefault bool, split map[string]int) api.Des
 	if w, ok := split[v.Version]; ok {
 		d.TrafficWeight = &w
 	}
-	rss := residentMemory()
+	rss, pid := residentMemory(), os.Getpid()
+	gpu := strings.HasPrefix(info.Provider, "cuda") || strings.HasPrefix(info.Provider, "tensorrt")
 	for _, wk := range info.Workers {
 		d.Workers = append(d.Workers, api.Worker{ID: strconv.Itoa(9000 + wk.ID - 1), StartTime: wk.Started.UTC().Format(timeLayout),
-			Status: wk.State, MemoryUsage: rss, PID: os.Getpid(), GPUUsage: "N/A",
-			GPU:     strings.HasPrefix(info.Provider, "cuda") || strings.HasPrefix(info.Provider, "tensorrt"),
-			Batches: wk.Batches, Failures: wk.Failures})
+			Status: wk.State, MemoryUsage: rss, PID: pid, GPUUsage: "N/A", GPU: gpu, Batches: wk.Batches, Failures: wk.Failures})
 	}
 	return d
 }
@@ -416,14 +415,9 @@ func residentMemory() int64 {
 // describeModel answers GET /models/{model}[/{version}|/all] with a JSON array.
 func (s *Server) describeModel(w http.ResponseWriter, r *http.Request) error {
 	name, version := r.PathValue("model"), r.PathValue("version")
-	if _, err := s.reg.Get(name, ""); err != nil {
+	entry, err := s.reg.Model(name)
+	if err != nil {
 		return err
-	}
-	var entry registry.Entry
-	for _, e := range s.reg.List() {
-		if e.Name == name {
-			entry = e
-		}
 	}
 	out := []api.Description{}
 	for _, v := range entry.Versions {

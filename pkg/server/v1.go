@@ -62,10 +62,9 @@ func (s *Server) v1Predict(w http.ResponseWriter, r *http.Request) error {
 		return apierror.ResourceNotFound()
 	}
 	return s.serveInference(w, r, target[:i], "", func(v *registry.Version, priority int) (*handler.Response, error) {
-		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestSize)
-		body, err := readBody(r)
+		body, err := s.readWholeBody(w, r)
 		if err != nil {
-			return nil, bodyError(err)
+			return nil, err
 		}
 		req, err := handler.DecodeV1(body)
 		if err != nil {
@@ -110,16 +109,12 @@ func v1Tensors(ctx context.Context, v *registry.Version, req *handler.V1Request,
 		items[i] = inputs
 	}
 	answers := make([][]*tensor.Tensor, len(items))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(v1Concurrency)
-	for i, inputs := range items {
-		g.Go(func() error {
-			outputs, err := v.InferTensors(gctx, inputs, priority)
-			answers[i] = outputs
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
+	err := eachInstance(ctx, len(items), func(ctx context.Context, i int) error {
+		outputs, err := v.InferTensors(ctx, items[i], priority)
+		answers[i] = outputs
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	b := []byte(`{"predictions":[`)
@@ -135,35 +130,42 @@ func v1Tensors(ctx context.Context, v *registry.Version, req *handler.V1Request,
 	return append(b, "]}\n"...), nil
 }
 
+// eachInstance runs fn for each of n instances, v1Concurrency at a time (the batcher stacks
+// them), and returns the first error; ctx ends for the others then.
+func eachInstance(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(v1Concurrency)
+	for i := range n {
+		g.Go(func() error { return fn(gctx, i) })
+	}
+	return g.Wait()
+}
+
 // v1Handler runs each instance of a v1 request through the model's handler.
 func v1Handler(r *http.Request, v *registry.Version, req *handler.V1Request, priority int) ([]byte, error) {
 	if req.Columnar {
 		return nil, apierror.BadRequest(`model %s (handler %s) takes "instances", one request each; "inputs" is for tensor models`, v.Name, v.Handler)
 	}
 	answers := make([]json.RawMessage, len(req.Instances))
-	g, gctx := errgroup.WithContext(r.Context())
-	g.SetLimit(v1Concurrency)
-	for i, inst := range req.Instances {
+	err := eachInstance(r.Context(), len(req.Instances), func(ctx context.Context, i int) error {
 		in := handler.Input{Name: "body", ContentType: "application/json"}
-		if text, ok := inst.(string); ok {
+		if text, ok := req.Instances[i].(string); ok {
 			in.Data, in.ContentType = []byte(text), "text/plain; charset=utf-8"
 		} else {
-			in.Data, _ = json.Marshal(inst) // decoded from JSON: it marshals
+			in.Data, _ = json.Marshal(req.Instances[i]) // decoded from JSON: it marshals
 		}
-		g.Go(func() error {
-			res, err := v.Infer(gctx, &handler.Request{ID: r.Header.Get("X-Request-Id"), Header: r.Header, Inputs: []handler.Input{in}}, priority)
-			if err != nil {
-				return err
-			}
-			if json.Valid(res.Body) {
-				answers[i] = res.Body
-			} else {
-				answers[i], _ = json.Marshal(string(res.Body))
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+		res, err := v.Infer(ctx, &handler.Request{ID: r.Header.Get("X-Request-Id"), Header: r.Header, Inputs: []handler.Input{in}}, priority)
+		if err != nil {
+			return err
+		}
+		if json.Valid(res.Body) {
+			answers[i] = res.Body
+		} else {
+			answers[i], _ = json.Marshal(string(res.Body))
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return json.MarshalIndent(map[string]any{"predictions": answers}, "", "  ")

@@ -82,13 +82,13 @@ func (s *Server) v2Model(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	entry, err := s.reg.Model(v.Name)
+	if err != nil {
+		return err
+	}
 	var versions []string
-	for _, e := range s.reg.List() {
-		if e.Name == v.Name {
-			for _, other := range e.Versions {
-				versions = append(versions, other.Version)
-			}
-		}
+	for _, other := range entry.Versions {
+		versions = append(versions, other.Version)
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{
 		"name": v.Name, "versions": versions, "platform": "onnxruntime_onnx",
@@ -116,10 +116,9 @@ func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
 				return nil, apierror.BadRequest("%s: %q is not a length", oipInferenceHeader, h)
 			}
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestSize)
-		body, err := readBody(r)
+		body, err := s.readWholeBody(w, r)
 		if err != nil {
-			return nil, bodyError(err)
+			return nil, err
 		}
 		req, err := handler.DecodeV2(body, headerLen, v.Inputs, v.Outputs)
 		if err != nil {
