@@ -329,14 +329,8 @@ func TestTensorHandlerText(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			h, _ := newTensorHandler(model(c.declared))
 			in, err := h.Preprocess(context.Background(), &Request{Inputs: []Input{{Name: "body", Data: []byte(c.body), ContentType: c.contentType}}})
-			if c.err != "" {
-				if err == nil || !strings.Contains(err.Error(), c.err) {
-					t.Fatalf("error %v, want one containing %q", err, c.err)
-				}
+			if failsAs(t, err, c.err) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if !slices.Equal(in[0].Shape, c.shape) || !slices.Equal(in[0].Strings, c.strings) {
 				t.Errorf("got %v %q, want %v %q", in[0].Shape, in[0].Strings, c.shape, c.strings)
@@ -495,4 +489,20 @@ func TestImageHandlersNeedOneInput(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+}
+
+// failsAs checks a table case's error: when want is set, err must contain it and the case
+// ends there (true); otherwise err must be nil and the case goes on (false).
+func failsAs(t *testing.T, err error, want string) bool {
+	t.Helper()
+	if want != "" {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("error %v, want one containing %q", err, want)
+		}
+		return true
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return false
 }
