@@ -625,14 +625,10 @@ func TestFailedBatchHalvesTheBatchSize(t *testing.T) {
 	}
 }
 
-// The first batch of distinct requests is checked: its last request runs alone too, and its
-// share of the batch must match. A model whose first dimension is not a batch (here each
-// output row adds the sum of the whole input, as attention over a sequence would) mixes the
-// stacked requests: each gets its own run's outputs and batching stops. A model that does
-// not passes once and is not checked again; identical requests are checked (a model may
-// still change their outputs) but prove nothing, so at most maxChecks batches are.
-func TestFirstBatchChecked(t *testing.T) {
-	mixing := func(r *recorder) RunFunc {
+// altered makes a model for heldBatch from the recorder's: alter changes each run's first
+// output (y) in place, given its first input (x).
+func altered(alter func(x, y []float32)) func(r *recorder) RunFunc {
+	return func(r *recorder) RunFunc {
 		return func(ctx context.Context, limit time.Duration, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 			out, err := r.run(ctx, limit, in)
 			if err != nil {
@@ -640,16 +636,28 @@ func TestFirstBatchChecked(t *testing.T) {
 			}
 			x, _ := tensor.Values[float32](in[0])
 			y, _ := tensor.Values[float32](out[0])
-			var sum float32
-			for _, v := range x {
-				sum += v / 2
-			}
-			for i := range y {
-				y[i] += sum
-			}
+			alter(x, y)
 			return out, nil
 		}
 	}
+}
+
+// The first batch of distinct requests is checked: its last request runs alone too, and its
+// share of the batch must match. A model whose first dimension is not a batch (here each
+// output row adds the sum of the whole input, as attention over a sequence would) mixes the
+// stacked requests: each gets its own run's outputs and batching stops. A model that does
+// not passes once and is not checked again; identical requests are checked (a model may
+// still change their outputs) but prove nothing, so at most maxChecks batches are.
+func TestFirstBatchChecked(t *testing.T) {
+	mixing := altered(func(x, y []float32) {
+		var sum float32
+		for _, v := range x {
+			sum += v / 2
+		}
+		for i := range y {
+			y[i] += sum
+		}
+	})
 	b, results, runs := heldBatch(t, mixing, 2, 3, 4)
 	for i, res := range results {
 		x := float32(2 + i)
@@ -693,20 +701,12 @@ func TestFirstBatchChecked(t *testing.T) {
 // batch is checked again.
 func TestNoisyModelNotChecked(t *testing.T) {
 	var calls atomic.Int32
-	noisy := func(r *recorder) RunFunc {
-		return func(ctx context.Context, limit time.Duration, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-			out, err := r.run(ctx, limit, in)
-			if err != nil {
-				return nil, err
-			}
-			y, _ := tensor.Values[float32](out[0])
-			n := 100 * float32(calls.Add(1))
-			for i := range y {
-				y[i] += n
-			}
-			return out, nil
+	noisy := altered(func(_, y []float32) {
+		n := 100 * float32(calls.Add(1))
+		for i := range y {
+			y[i] += n
 		}
-	}
+	})
 	b, results, runs := heldBatch(t, noisy, 2, 3, 4)
 	for i, res := range results {
 		if res.err != nil {
