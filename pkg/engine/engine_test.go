@@ -234,6 +234,59 @@ func TestInputErrors(t *testing.T) {
 	}
 }
 
+// TestNamedDimensions checks that dimensions sharing a symbolic name across inputs must
+// agree (ONNX Runtime would fail deep in the graph, or not at all), and that a request that
+// keeps them equal runs.
+func TestNamedDimensions(t *testing.T) {
+	s := mustLoad(t, "testdata/masked.onnx", Options{})
+	ids := func(rows, cols int64) *tensor.Tensor {
+		return tensor.New([]int64{rows, cols}, make([]int32, rows*cols))
+	}
+	mask := func(rows, cols int64) *tensor.Tensor {
+		return tensor.NewBool([]int64{rows, cols}, make([]bool, rows*cols))
+	}
+	cases := []struct {
+		name string
+		in   []*tensor.Tensor
+		want string // "" when the run must succeed
+	}{
+		{"same", []*tensor.Tensor{ids(2, 3), mask(2, 3)}, ""},
+		{"seq differs", []*tensor.Tensor{ids(1, 3), mask(1, 2)}, `dimension "seq" must be the same size in every input: "ids" has 3 (shape [1,3]), "mask" has 2 (shape [1,2])`},
+		{"batch differs", []*tensor.Tensor{ids(2, 3), mask(1, 3)}, `dimension "batch" must be the same size in every input: "ids" has 2`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, err := s.Run(context.Background(), c.in)
+			if c.want == "" {
+				if err != nil || len(out) != 1 || !slices.Equal(out[0].Shape, c.in[0].Shape) {
+					t.Fatalf("Run = %v, %v; want one output of shape %v", out, err, c.in[0].Shape)
+				}
+				return
+			}
+			var ie *InputError
+			if !errors.As(err, &ie) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want an InputError containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestNoInputs runs a model that takes no inputs: its output comes from an initializer.
+func TestNoInputs(t *testing.T) {
+	s := mustLoad(t, "testdata/constant.onnx", Options{})
+	if len(s.Inputs()) != 0 {
+		t.Fatalf("inputs %v, want none", s.Inputs())
+	}
+	out, err := s.Run(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := out[0].Float64s()
+	if err != nil || !slices.Equal(got, []float64{3.5, -1}) {
+		t.Errorf("y = %v, %v; want [3.5 -1]", got, err)
+	}
+}
+
 // TestConcurrentRuns checks that one session shared by many goroutines gives each caller
 // exactly the answer a serial run gives.
 func TestConcurrentRuns(t *testing.T) {

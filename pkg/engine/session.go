@@ -96,6 +96,9 @@ type Session struct {
 	// batchInput[i] is the input whose first dimension output i's first dimension follows
 	// (same symbolic name), or -1.
 	batchInput []int
+	// sameDims groups the inputs' dynamic dimensions that share a symbolic name ("batch",
+	// "seq"): ONNX means them to be the same size, so a request must give them one.
+	sameDims   [][]dimRef
 	noPrealloc atomic.Bool
 	runMu      sync.RWMutex // runs hold it shared; Close takes it to wait for them
 	stopping   atomic.Bool  // StopRuns was called
@@ -302,6 +305,7 @@ func load(o Options, graph func() (*onnx.Model, error),
 			}
 		}
 	}
+	s.sameDims = namedDims(s.inputs)
 	so, provider, err := sessionOptions(o, true)
 	if err != nil {
 		return nil, err
@@ -313,6 +317,34 @@ func load(o Options, graph func() (*onnx.Model, error),
 		return nil, fmt.Errorf("create session: %s", oneLine(err.Error()))
 	}
 	return s, nil
+}
+
+// dimRef is one dimension of one input.
+type dimRef struct{ input, dim int }
+
+// namedDims groups the dynamic dimensions of inputs by their symbolic name, keeping the
+// names given to more than one dimension, in the order they first appear.
+func namedDims(inputs []tensor.Info) [][]dimRef {
+	var order []string
+	byName := map[string][]dimRef{}
+	for i, in := range inputs {
+		for d, name := range in.DimNames {
+			if name == "" || d >= len(in.Shape) || in.Shape[d] >= 0 {
+				continue
+			}
+			if _, seen := byName[name]; !seen {
+				order = append(order, name)
+			}
+			byName[name] = append(byName[name], dimRef{i, d})
+		}
+	}
+	var groups [][]dimRef
+	for _, name := range order {
+		if len(byName[name]) > 1 {
+			groups = append(groups, byName[name])
+		}
+	}
+	return groups
 }
 
 // validSignature: every input and output is a tensor of a known type. (A shape the file
@@ -394,7 +426,8 @@ func (s *Session) StopRuns() {
 }
 
 // Check reports whether inputs (in the order of Inputs) fit the model: their count, element
-// types, ranks and fixed dimensions. The error is an *InputError naming what was expected.
+// types, ranks and fixed dimensions, and that dimensions sharing a symbolic name agree. The
+// error is an *InputError naming what was expected.
 func (s *Session) Check(inputs []*tensor.Tensor) error {
 	if len(inputs) != len(s.inputs) {
 		return inputErrorf("model takes %d inputs (%s), got %d", len(s.inputs), strings.Join(names(s.inputs), ", "), len(inputs))
@@ -431,6 +464,17 @@ func (s *Session) Check(inputs []*tensor.Tensor) error {
 			}
 		} else if int64(len(t.Data)) != n*int64(t.DType.Size()) {
 			return inputErrorf("input %q: shape %s needs %d bytes of %s, got %d", want.Name, tensor.ShapeString(t.Shape), n*int64(t.DType.Size()), t.DType, len(t.Data))
+		}
+	}
+	for _, group := range s.sameDims {
+		first := group[0]
+		size := inputs[first.input].Shape[first.dim]
+		for _, r := range group[1:] {
+			if got := inputs[r.input].Shape[r.dim]; got != size {
+				a, b := s.inputs[first.input], s.inputs[r.input]
+				return inputErrorf("dimension %q must be the same size in every input: %q has %d (shape %s), %q has %d (shape %s)",
+					a.DimNames[first.dim], a.Name, size, tensor.ShapeString(inputs[first.input].Shape), b.Name, got, tensor.ShapeString(inputs[r.input].Shape))
+			}
 		}
 	}
 	return nil

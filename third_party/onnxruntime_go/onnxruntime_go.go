@@ -2976,8 +2976,15 @@ func (s *DynamicAdvancedSession) RunWithOptions(inputs, outputs []Value, opts *R
 	if opts != nil {
 		optsPtr = opts.o
 	}
-	status := C.RunOrtSessionWithOptions(s.s.ortSession, &inputValues[0],
-		&s.s.inputNames[0], C.int(len(inputs)), &outputValues[0],
+	// ts patch: a model may take no inputs (its outputs are constants or come from
+	// initializers); &inputValues[0] would panic then.
+	var inputPtr **C.OrtValue
+	var inputNamePtr **C.char
+	if len(inputs) > 0 {
+		inputPtr, inputNamePtr = &inputValues[0], &s.s.inputNames[0]
+	}
+	status := C.RunOrtSessionWithOptions(s.s.ortSession, inputPtr,
+		inputNamePtr, C.int(len(inputs)), &outputValues[0],
 		&s.s.outputNames[0], C.int(len(outputs)), optsPtr)
 	if status != nil {
 		return fmt.Errorf("Error running network: %w", statusToError(status))

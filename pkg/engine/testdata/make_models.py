@@ -5,7 +5,7 @@ alltypes.onnx: for each element type T in float32, float16, float64, int64, int3
 uint8 and bool, an input "x:T" (a name with a colon, as TensorFlow exports) of shape
 [batch, 3] and an output "y:T" = Identity(x), plus an int64 scalar input "k" and an output
 "k_twice" = k + k; liar, lookup, onerow, rowsoftmax, manyout, hungry, zipmap, seqtensors,
-seqonly, norank and external.onnx are described below. Run:
+seqonly, norank, masked, constant and external.onnx are described below. Run:
 /usr/bin/python3 pkg/engine/testdata/make_models.py
 """
 import os
@@ -123,6 +123,18 @@ save_ml("seqonly", [parts], [seq_of_tensors])
 save("norank", [helper.make_node("Relu", ["x"], ["y"])],
      [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
      [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], check=False)
+
+# masked.onnx: y = ids * int32(mask) for int32 ids and bool mask, both [batch, seq], as a
+# text model's input_ids and attention_mask: requests must give both the same batch and seq.
+save("masked", [helper.make_node("Cast", ["mask"], ["mask32"], to=TensorProto.INT32),
+                helper.make_node("Mul", ["ids", "mask32"], ["y"])],
+     [helper.make_tensor_value_info("ids", TensorProto.INT32, ["batch", "seq"]),
+      helper.make_tensor_value_info("mask", TensorProto.BOOL, ["batch", "seq"])],
+     [helper.make_tensor_value_info("y", TensorProto.INT32, ["batch", "seq"])])
+
+# constant.onnx: no inputs; y = [3.5, -1] from an initializer.
+save("constant", [helper.make_node("Identity", ["c"], ["y"])], [], [floats("y", [2])],
+     initializer=[helper.make_tensor("c", TensorProto.FLOAT, [2], [3.5, -1.0])])
 
 # external.onnx: y = x W for x [batch, 4] and W [4, 3] = 0, 0.1, ... 1.1 row by row, with W
 # stored outside the model in external.onnx.data, as large models are
