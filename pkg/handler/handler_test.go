@@ -250,9 +250,15 @@ func TestTensorHandler(t *testing.T) {
 		{"one item's values, flat", &Model{Inputs: []tensor.Info{{Name: "image", DType: tensor.Float32, Shape: []int64{-1, 1, 2, 2}}}}, `[1, 2, 3, 4]`, [][]int64{{1, 1, 2, 2}}, ""},
 		{"a lone number for a [batch, 1] input (curl -d 1)", &Model{Inputs: []tensor.Info{{Name: "modelInput", DType: tensor.Float32, Shape: []int64{-1, 1}}}}, `1`, [][]int64{{1, 1}}, ""},
 		{"flat values that are not one item", &Model{Inputs: []tensor.Info{{Name: "image", DType: tensor.Float32, Shape: []int64{-1, 1, 2, 2}}}}, `[1, 2, 3]`, nil, "must have shape [-1,1,2,2], got [3]"},
+		{"inputs by name at the top level", multi, `{"ids:0": [[1, 2, 3]], "k": 7, "mask": [[true, false, true]]}`, [][]int64{{1, 3}, {}, {1, 3}}, ""},
+		{"one input by name at the top level", iris, `{"features": [5.1, 3.5, 1.4, 0.2]}`, [][]int64{{1, 4}}, ""},
+		{"an input named inputs", &Model{Inputs: []tensor.Info{{Name: "inputs", DType: tensor.Float32, Shape: []int64{-1, 2}}, {Name: "k", DType: tensor.Int64, Shape: []int64{}}}}, `{"inputs": [[1, 2]], "k": 1}`, [][]int64{{1, 2}, {}}, ""},
+		{"no inputs, empty body", &Model{}, ``, [][]int64{}, ""},
+		{"no inputs, empty object", &Model{}, `{}`, [][]int64{}, ""},
 		{"kserve v2", iris, `{"inputs": [{"name": "features", "shape": [1, 4], "datatype": "FP32", "data": [5.1, 3.5, 1.4, 0.2]}]}`, [][]int64{{1, 4}}, ""},
 		{"int64 scalar, bool, colon", multi, `{"inputs": {"ids:0": [[9007199254740993, 2, 3]], "k": 7, "mask": [[true, false, 1]]}}`, [][]int64{{1, 3}, {}, {1, 3}}, ""},
 		{"wrong name", iris, `{"inputs": {"x": [[1, 2, 3, 4]]}}`, nil, `no input "x"`},
+		{"top-level key that is no input", multi, `{"ids:0": [[1, 2, 3]], "k": 7, "data": [1]}`, nil, `request JSON has "data", which is not an input of the model: send {"inputs": {"ids:0": [...], "k": [...], "mask": [...]}}`},
 		{"wrong shape", iris, `{"inputs": {"features": [[1, 2, 3]]}}`, nil, "must have shape [-1,4], got [1,3]"},
 		{"ragged", iris, `[[1, 2, 3, 4], [1, 2]]`, nil, "not rectangular"},
 		{"not json", iris, `features=1,2,3,4`, nil, "not valid JSON"},
@@ -279,6 +285,9 @@ func TestTensorHandler(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			if len(in) != len(c.model.Inputs) {
+				t.Fatalf("%d tensors, want %d", len(in), len(c.model.Inputs))
 			}
 			for i, s := range c.shapes {
 				if !slices.Equal(in[i].Shape, s) {

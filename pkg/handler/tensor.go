@@ -18,8 +18,11 @@ import (
 // values. Request bodies:
 //
 //	{"inputs": {"name": nested array, ...}}
+//	{"name": nested array, ...}                               (every key an input's name)
 //	{"inputs": [{"name": ..., "shape": [...], "datatype": "FP32", "data": [...]}]}  (KServe v2)
 //	nested array                                              (a model with one input)
+//
+// A model that takes no inputs runs on an empty body.
 //
 // A nested array one dimension short of a model input with a dynamic first dimension gets a
 // batch dimension of 1, and so do one item's values given flat (or a lone number for a
@@ -45,6 +48,9 @@ func (h *tensorHandler) Preprocess(_ context.Context, req *Request) ([]*tensor.T
 		return h.raw(req, in)
 	}
 	if !ok || len(bytes.TrimSpace(in.Data)) == 0 {
+		if len(h.inputs) == 0 {
+			return []*tensor.Tensor{}, nil
+		}
 		return nil, badInput("the request has no tensors: send JSON {\"inputs\": {%s}}", h.example())
 	}
 	if h.takesText() && isText(in) {
@@ -68,8 +74,15 @@ func (h *tensorHandler) Preprocess(_ context.Context, req *Request) ([]*tensor.T
 		values[h.inputs[0].Name] = d
 	case map[string]any:
 		raw, ok := d["inputs"]
-		if !ok {
-			return nil, badInput("request JSON has no \"inputs\": send {\"inputs\": {%s}}", h.example())
+		if !ok || h.index("inputs") >= 0 {
+			// the inputs by name at the top level, as {"input_ids": ..., "attention_mask": ...}
+			for name := range d {
+				if h.index(name) < 0 {
+					return nil, badInput("request JSON has %q, which is not an input of the model: send {\"inputs\": {%s}}", name, h.example())
+				}
+			}
+			values = d
+			break
 		}
 		switch x := raw.(type) {
 		case map[string]any:
