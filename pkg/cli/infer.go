@@ -429,14 +429,15 @@ func renderMask(io *term.IO, raw json.RawMessage) bool {
 	return true
 }
 
-// renderTensors: the tensor handler's outputs, summarised.
+// renderTensors: the tensor handler's outputs, summarised: the first values, and for numbers
+// the range and the index of the largest (NaN, written as null, left out of those).
 func renderTensors(io *term.IO, raw json.RawMessage) bool {
 	var doc struct {
 		Outputs []struct {
-			Name  string    `json:"name"`
-			Shape []int64   `json:"shape"`
-			DType string    `json:"dtype"`
-			Data  []float64 `json:"data"`
+			Name  string  `json:"name"`
+			Shape []int64 `json:"shape"`
+			DType string  `json:"dtype"`
+			Data  []any   `json:"data"`
 		} `json:"outputs"`
 	}
 	if json.Unmarshal(raw, &doc) != nil || len(doc.Outputs) == 0 {
@@ -444,32 +445,51 @@ func renderTensors(io *term.IO, raw json.RawMessage) bool {
 	}
 	var rows [][]string
 	for _, o := range doc.Outputs {
-		if len(o.Data) == 0 {
-			rows = append(rows, []string{o.Name, o.DType, shapeText(o.Shape), "", "", "", ""})
-			continue
-		}
-		lo, hi, sum := o.Data[0], o.Data[0], 0.0
-		best := 0
-		for i, v := range o.Data {
-			lo, hi, sum = math.Min(lo, v), math.Max(hi, v), sum+v
-			if v > o.Data[best] {
-				best = i
-			}
-		}
 		head := o.Data[:min(len(o.Data), 6)]
 		parts := make([]string, len(head))
 		for i, v := range head {
-			parts[i] = strconv.FormatFloat(v, 'g', 4, 64)
+			parts[i] = valueText(v)
 		}
 		first := strings.Join(parts, " ")
 		if len(o.Data) > len(head) {
 			first += " …"
 		}
-		rows = append(rows, []string{o.Name, o.DType, shapeText(o.Shape), first,
-			strconv.FormatFloat(lo, 'g', 4, 64), strconv.FormatFloat(hi, 'g', 4, 64), strconv.Itoa(best)})
+		lo, hi, best := math.Inf(1), math.Inf(-1), -1
+		for i, v := range o.Data {
+			if x, ok := v.(float64); ok {
+				lo = math.Min(lo, x)
+				if x > hi {
+					hi, best = x, i
+				}
+			}
+		}
+		row := []string{o.Name, o.DType, shapeText(o.Shape), first, "", "", ""}
+		if best >= 0 {
+			row[4], row[5], row[6] = strconv.FormatFloat(lo, 'g', 4, 64), strconv.FormatFloat(hi, 'g', 4, 64), strconv.Itoa(best)
+		}
+		rows = append(rows, row)
 	}
 	io.Table([]string{"OUTPUT", "DTYPE", "SHAPE", "VALUES", "MIN", "MAX", "ARGMAX"}, rows)
 	return true
+}
+
+// valueText writes one tensor element of the tensor handler's JSON: a number, a bool, a
+// string (quoted), or null (a NaN).
+func valueText(v any) string {
+	switch x := v.(type) {
+	case float64:
+		return strconv.FormatFloat(x, 'g', 4, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	case string:
+		if r := []rune(x); len(r) > 40 {
+			x = string(r[:40]) + "…"
+		}
+		return strconv.Quote(x)
+	case nil:
+		return "NaN"
+	}
+	return fmt.Sprint(v)
 }
 
 func shapeText(s []int64) string {
