@@ -37,6 +37,9 @@ func TestImageSpecDefaults(t *testing.T) {
 		{[]int64{1, 3, -1, -1}, tensor.Float16, false, 3, 224, 224, 256, 0.485, 255},
 		{[]int64{1, 3, 32, 48}, tensor.Float32, false, 3, 32, 48, 0, 0.485, 255},
 		{[]int64{1, 300, 300, 3}, tensor.Uint8, true, 3, 300, 300, 0, 0, 1},
+		// one image, no batch dimension (torchvision's detection models take [3,H,W])
+		{[]int64{3, -1, -1}, tensor.Float32, false, 3, 224, 224, 256, 0.485, 255},
+		{[]int64{480, 640, 3}, tensor.Uint8, true, 3, 480, 640, 0, 0, 1},
 	}
 	for _, c := range cases {
 		s, err := newImageSpec(tensor.Info{Name: "x", DType: c.dtype, Shape: c.shape}, nil)
@@ -46,12 +49,28 @@ func TestImageSpecDefaults(t *testing.T) {
 		if s.nhwc != c.nhwc || s.channels != c.channels || s.height != c.h || s.width != c.w || s.resize != c.rs || s.mean[0] != c.mean0 || s.scale != c.scale {
 			t.Errorf("%v %s: got %+v", c.shape, c.dtype, s)
 		}
+		// the tensor fed to the model has the input's rank: [1,...] or, with no batch, [...]
+		x, err := s.tensor(s.prepare(solid(50, 40, color.White)))
+		if err != nil {
+			t.Fatalf("%v: %v", c.shape, err)
+		}
+		want := []int64{1, int64(c.channels), int64(c.h), int64(c.w)}
+		if c.nhwc {
+			want = []int64{1, int64(c.h), int64(c.w), int64(c.channels)}
+		}
+		if len(c.shape) == 3 {
+			want = want[1:]
+		}
+		if !slices.Equal(x.Shape, want) || x.DType != c.dtype {
+			t.Errorf("%v: tensor %s%v, want %s%v", c.shape, x.DType, x.Shape, c.dtype, want)
+		}
 	}
 	for _, bad := range []struct {
 		shape []int64
 		cfg   config
 	}{
 		{[]int64{1, 4}, nil},
+		{[]int64{1, 3, 8, 8, 1}, nil},
 		{[]int64{1, 3, 8, 8}, config{"layout": "HWC"}},
 		{[]int64{1, 3, 8, 8}, config{"std": []any{0.0}}},
 		{[]int64{1, 3, 8, 8}, config{"mean": []any{1.0, 2.0}}},

@@ -33,6 +33,7 @@ var (
 type imageSpec struct {
 	input    tensor.Info
 	nhwc     bool // layout [N,H,W,C] instead of [N,C,H,W]
+	noBatch  bool // the input is one image, [C,H,W] or [H,W,C], with no batch dimension
 	channels int  // 1 (grayscale) or 3 (RGB)
 	bgr      bool // channel order BGR instead of RGB
 	height   int  // model input size: the crop
@@ -60,8 +61,14 @@ func modelImageSpec(handler string, m *Model, c config) (imageSpec, error) {
 // inputs and left as 0–255 for integer inputs.
 func newImageSpec(in tensor.Info, c config) (imageSpec, error) {
 	s := imageSpec{input: in}
-	if len(in.Shape) != 4 {
-		return s, fmt.Errorf("input %s: an image model takes a 4-D input [N,C,H,W] or [N,H,W,C]", in)
+	shape := in.Shape
+	switch len(shape) {
+	case 4:
+	case 3: // one image (torchvision's detection models take [3,H,W]): read it as [1,...]
+		s.noBatch = true
+		shape = append([]int64{1}, shape...)
+	default:
+		return s, fmt.Errorf("input %s: an image model takes an input [N,C,H,W] or [N,H,W,C] (or one image, [C,H,W] or [H,W,C])", in)
 	}
 	layout, err := c.string("layout", "")
 	if err != nil {
@@ -73,13 +80,13 @@ func newImageSpec(in tensor.Info, c config) (imageSpec, error) {
 	case "NHWC":
 		s.nhwc = true
 	case "":
-		s.nhwc = !isChannels(in.Shape[1]) && isChannels(in.Shape[3])
+		s.nhwc = !isChannels(shape[1]) && isChannels(shape[3])
 	default:
 		return s, fmt.Errorf("handler setting layout: want NCHW or NHWC, got %q", layout)
 	}
-	ch, hd, wd := in.Shape[1], in.Shape[2], in.Shape[3]
+	ch, hd, wd := shape[1], shape[2], shape[3]
 	if s.nhwc {
-		hd, wd, ch = in.Shape[1], in.Shape[2], in.Shape[3]
+		hd, wd, ch = shape[1], shape[2], shape[3]
 	}
 	defChannels := 3 // RGB unless the model says one channel
 	if ch == 1 {
@@ -272,7 +279,8 @@ func (s imageSpec) prepare(img image.Image) image.Image {
 	return imaging.Crop(resized, image.Rect(left, top, left+s.width, top+s.height))
 }
 
-// tensor converts a prepared image into a [1, ...] input tensor.
+// tensor converts a prepared image into a [1, ...] input tensor ([...] for a model that
+// takes one image with no batch dimension).
 func (s imageSpec) tensor(img image.Image) (*tensor.Tensor, error) {
 	nrgba := imaging.Clone(img) // *image.NRGBA with bounds at the origin
 	h, w := nrgba.Rect.Dy(), nrgba.Rect.Dx()
@@ -307,6 +315,9 @@ func (s imageSpec) tensor(img image.Image) (*tensor.Tensor, error) {
 	shape := []int64{1, int64(c), int64(h), int64(w)}
 	if s.nhwc {
 		shape = []int64{1, int64(h), int64(w), int64(c)}
+	}
+	if s.noBatch {
+		shape = shape[1:]
 	}
 	if !s.input.DType.IsFloat() {
 		for i, v := range out {
