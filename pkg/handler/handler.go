@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -108,6 +109,35 @@ var builtins = map[string]Factory{
 	"object_detector":  newObjectDetector,
 	"text_classifier":  newTextClassifier,
 	TensorHandler:      newTensorHandler,
+}
+
+// imageSettings are the image handlers' shared settings (imageSpec).
+var imageSettings = []string{"layout", "channels", "channel_order", "size", "resize", "mean", "std", "scale"}
+
+// settings lists the model-config.yaml handler settings each built-in handler reads.
+var settings = map[string][]string{
+	"image_classifier": slices.Concat(imageSettings, []string{"topk", "softmax"}),
+	"image_segmenter":  slices.Concat(imageSettings, []string{"output", "softmax"}),
+	"object_detector":  slices.Concat(imageSettings, []string{"output_format", "threshold", "nms", "nms_iou", "boxes", "labels", "scores"}),
+	"text_classifier":  {"max_length", "topk", "softmax", "tokenizer", "vocab", "lowercase"},
+	TensorHandler:      {},
+}
+
+// UnknownSettings lists, sorted, the keys of a model-config.yaml handler section that the
+// built-in handler name does not read: typos, or another handler's settings. Custom
+// handlers read what they like (nil).
+func UnknownSettings(name string, cfg map[string]any) (unknown, known []string) {
+	known, ok := settings[name]
+	if !ok {
+		return nil, nil
+	}
+	for k := range cfg {
+		if !slices.Contains(known, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	sort.Strings(unknown)
+	return unknown, known
 }
 
 // IsBuiltin reports whether name is a built-in handler.

@@ -534,3 +534,33 @@ func failsAs(t *testing.T, err error, want string) bool {
 	}
 	return false
 }
+
+// TestUnknownSettings: a model-config.yaml handler section's typos and other handlers'
+// settings are found for the built-in handlers; custom handlers read any.
+func TestUnknownSettings(t *testing.T) {
+	cfg := map[string]any{"topk": 3, "chanel_order": "BGR", "threshold": 0.2, "mean": []any{0.5}}
+	cases := []struct {
+		handler string
+		want    []string
+	}{
+		{"image_classifier", []string{"chanel_order", "threshold"}},
+		{"object_detector", []string{"chanel_order", "topk"}},
+		{"text_classifier", []string{"chanel_order", "mean", "threshold"}},
+		{"tensor", []string{"chanel_order", "mean", "threshold", "topk"}},
+		{"handler.py", nil},
+	}
+	for _, c := range cases {
+		got, known := UnknownSettings(c.handler, cfg)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: unknown %v, want %v", c.handler, got, c.want)
+		}
+		if IsBuiltin(c.handler) != (known != nil) {
+			t.Errorf("%s: known settings %v", c.handler, known)
+		}
+	}
+	for _, name := range Names() {
+		if _, ok := settings[name]; !ok {
+			t.Errorf("built-in handler %s lists no settings", name)
+		}
+	}
+}

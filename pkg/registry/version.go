@@ -427,6 +427,10 @@ func (v *Version) startHandler() error {
 	var err error
 	if handler.IsBuiltin(v.Handler) {
 		h, err = handler.New(v.Handler, v.handlerModel)
+		if unknown, known := handler.UnknownSettings(v.Handler, v.handlerModel.Config); len(unknown) > 0 && err == nil {
+			v.reg.log.Warn("model-config.yaml handler settings ignored: the handler does not read them",
+				"model", v.Name, "version", v.Version, "handler", v.Handler, "ignored", unknown, "settings", known)
+		}
 	} else {
 		var onMetric handler.MetricFunc
 		if f := v.reg.opts.OnHandlerMetric; f != nil {
