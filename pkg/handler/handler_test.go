@@ -564,3 +564,41 @@ func TestUnknownSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestTensorHandlerParts: a multipart request whose fields are named after the model's
+// inputs feeds each input from its field.
+func TestTensorHandlerParts(t *testing.T) {
+	multi := &Model{Inputs: []tensor.Info{{Name: "ids:0", DType: tensor.Int64, Shape: []int64{-1, 3}}, {Name: "k", DType: tensor.Int64, Shape: []int64{}},
+		{Name: "text", DType: tensor.String, Shape: []int64{-1}}}}
+	cases := []struct {
+		name   string
+		parts  []Input
+		shapes [][]int64
+		err    string
+	}{
+		{"each input its field", []Input{{Name: "k", Data: []byte("7")}, {Name: "ids:0", Data: []byte("[[1, 2, 3]]")}, {Name: "text", Data: []byte("hello there")}},
+			[][]int64{{1, 3}, {}, {1}}, ""},
+		{"a string input from JSON", []Input{{Name: "ids:0", Data: []byte("[[1, 2, 3], [4, 5, 6]]")}, {Name: "k", Data: []byte("1")}, {Name: "text", ContentType: "application/json", Data: []byte(`["a", "b"]`)}},
+			[][]int64{{2, 3}, {}, {2}}, ""},
+		{"a field missing", []Input{{Name: "ids:0", Data: []byte("[[1, 2, 3]]")}, {Name: "k", Data: []byte("7")}}, nil, `input "text" is missing`},
+		{"bad JSON in a field", []Input{{Name: "ids:0", Data: []byte("[[1, 2,")}, {Name: "k", Data: []byte("7")}}, nil, `field "ids:0" is not valid JSON`},
+		{"a field that is no input", []Input{{Name: "ids:0", Data: []byte("[[1, 2, 3]]")}, {Name: "other", Data: []byte("7")}}, nil, "a bare array only works for models with one input"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h, _ := newTensorHandler(multi)
+			in, err := h.Preprocess(context.Background(), &Request{Inputs: c.parts})
+			if failsAs(t, err, c.err) {
+				return
+			}
+			for i, s := range c.shapes {
+				if !slices.Equal(in[i].Shape, s) {
+					t.Errorf("input %d shape %v, want %v", i, in[i].Shape, s)
+				}
+			}
+			if v, _ := tensor.Values[int64](in[0]); v[0] != 1 {
+				t.Errorf("ids:0 starts with %d, want 1", v[0])
+			}
+		})
+	}
+}

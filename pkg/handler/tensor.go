@@ -19,6 +19,7 @@ import (
 //
 //	{"inputs": {"name": nested array, ...}}
 //	{"name": nested array, ...}                               (every key an input's name)
+//	multipart form fields named after the inputs, each one input's JSON (or text)
 //	{"inputs": [{"name": ..., "shape": [...], "datatype": "FP32", "data": [...]}]}  (KServe v2)
 //	nested array                                              (a model with one input)
 //
@@ -43,6 +44,12 @@ func newTensorHandler(m *Model) (Handler, error) {
 }
 
 func (h *tensorHandler) Preprocess(_ context.Context, req *Request) ([]*tensor.Tensor, error) {
+	if values, ok, err := h.partValues(req); ok {
+		if err != nil {
+			return nil, err
+		}
+		return h.fromValues(values)
+	}
 	in, ok := req.Data()
 	if ok && isRaw(req, in) {
 		return h.raw(req, in)
@@ -113,6 +120,48 @@ func (h *tensorHandler) Preprocess(_ context.Context, req *Request) ([]*tensor.T
 		}
 		values[h.inputs[0].Name] = doc
 	}
+	return h.fromValues(values)
+}
+
+// partValues reads a multipart request whose fields are named after the model's inputs
+// (curl -F input_ids='[[101, 2023]]' -F attention_mask='[[1, 1]]'): each field one input, as
+// JSON, or as text for a string input. ok is false for other requests.
+func (h *tensorHandler) partValues(req *Request) (values map[string]any, ok bool, err error) {
+	if len(req.Inputs) < 2 {
+		return nil, false, nil // one field: Data() reads it whatever its name
+	}
+	for _, part := range req.Inputs {
+		if h.index(part.Name) < 0 {
+			return nil, false, nil
+		}
+	}
+	values = make(map[string]any, len(req.Inputs))
+	for _, part := range req.Inputs {
+		info := h.inputs[h.index(part.Name)]
+		if info.DType == tensor.String && isText(part) {
+			if !utf8.Valid(part.Data) {
+				return nil, true, badInput("field %q: text must be UTF-8", part.Name)
+			}
+			values[part.Name] = string(part.Data)
+			continue
+		}
+		dec := json.NewDecoder(bytes.NewReader(part.Data))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return nil, true, badInput("field %q is not valid JSON: %v", part.Name, err)
+		}
+		if dec.More() {
+			return nil, true, badInput("field %q holds more than one JSON value", part.Name)
+		}
+		values[part.Name] = v
+	}
+	return values, true, nil
+}
+
+// fromValues builds the model's inputs from values by input name: nested arrays, numbers,
+// strings, or tensors already built.
+func (h *tensorHandler) fromValues(values map[string]any) ([]*tensor.Tensor, error) {
 	for name := range values {
 		if h.index(name) < 0 {
 			return nil, badInput("model has no input %q; its inputs are %s", name, h.names())
