@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -63,14 +64,9 @@ func (h *tensorHandler) Preprocess(_ context.Context, req *Request) ([]*tensor.T
 	if h.takesText() && isText(in) {
 		return h.text(in)
 	}
-	dec := json.NewDecoder(bytes.NewReader(in.Data))
-	dec.UseNumber()
-	var doc any
-	if err := dec.Decode(&doc); err != nil {
-		return nil, badInput("request body is not valid JSON: %v", err)
-	}
-	if dec.More() {
-		return nil, badInput("request body holds more than one JSON value")
+	doc, err := decodeJSON(in.Data)
+	if err != nil {
+		return nil, badInput("request body %v", err)
 	}
 	values := map[string]any{}
 	switch d := doc.(type) {
@@ -145,18 +141,28 @@ func (h *tensorHandler) partValues(req *Request) (values map[string]any, ok bool
 			values[part.Name] = string(part.Data)
 			continue
 		}
-		dec := json.NewDecoder(bytes.NewReader(part.Data))
-		dec.UseNumber()
-		var v any
-		if err := dec.Decode(&v); err != nil {
-			return nil, true, badInput("field %q is not valid JSON: %v", part.Name, err)
-		}
-		if dec.More() {
-			return nil, true, badInput("field %q holds more than one JSON value", part.Name)
+		v, err := decodeJSON(part.Data)
+		if err != nil {
+			return nil, true, badInput("field %q %v", part.Name, err)
 		}
 		values[part.Name] = v
 	}
 	return values, true, nil
+}
+
+// decodeJSON reads exactly one JSON value, its numbers kept exact (json.Number). The error
+// reads after the name of what held it: "is not valid JSON: ...".
+func decodeJSON(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("is not valid JSON: %v", err)
+	}
+	if dec.More() {
+		return nil, errors.New("holds more than one JSON value")
+	}
+	return v, nil
 }
 
 // fromValues builds the model's inputs from values by input name: nested arrays, numbers,
