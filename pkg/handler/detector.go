@@ -49,7 +49,7 @@ func newObjectDetector(m *Model) (Handler, error) {
 	if _, ok := c["resize"]; !ok {
 		c = mergeConfig(c, config{"resize": 0})
 	}
-	spec, err := modelImageSpec("object_detector", m, c)
+	spec, err := modelImageSpec("object_detector", m, c, true)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +147,7 @@ func (h *objectDetector) Postprocess(_ context.Context, req *Request, outputs []
 		dets = nms(dets, h.nmsIoU)
 	}
 	sx, sy := 1.0, 1.0
-	if size, ok := req.State.(imageSize); ok {
+	if size, ok := req.State.(imageSize); ok && h.spec.width > 0 {
 		sx, sy = float64(size.w)/float64(h.spec.width), float64(size.h)/float64(h.spec.height)
 	}
 	var b bytes.Buffer

@@ -3,9 +3,11 @@ package handler
 import (
 	"context"
 	"encoding/json"
+	"image/color"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -148,5 +150,69 @@ func TestSoftmaxSetting(t *testing.T) {
 		if _, err := c.build(&m); err == nil || !strings.Contains(err.Error(), "softmax") {
 			t.Errorf("%s accepted softmax: sometimes (%v)", name, err)
 		}
+	}
+}
+
+// TestImageOwnSize: for models whose height and width are both dynamic, the detector and the
+// segmenter feed each image at its own size, as TorchServe's do (boxes then need no scaling),
+// and the classifier resizes to 224; the size setting overrides either way.
+func TestImageOwnSize(t *testing.T) {
+	img := pngBytes(t, solid(50, 40, color.White))
+	boxes := []tensor.Info{{Name: "boxes", DType: tensor.Float32, Shape: []int64{-1, 4}},
+		{Name: "labels", DType: tensor.Int64, Shape: []int64{-1}}, {Name: "scores", DType: tensor.Float32, Shape: []int64{-1}}}
+	seg := []tensor.Info{{Name: "out", DType: tensor.Float32, Shape: []int64{-1, 2, -1, -1}}}
+	logits := []tensor.Info{{Name: "logits", DType: tensor.Float32, Shape: []int64{-1, 2}}}
+	image := func(shape ...int64) []tensor.Info {
+		return []tensor.Info{{Name: "images", DType: tensor.Float32, Shape: shape}}
+	}
+	cases := []struct {
+		name    string
+		factory Factory
+		model   Model
+		want    []int64 // the input tensor's shape; nil when the model must be refused
+		box     []any   // the detector's answer for a box at 10,10–20,20 of the model's input
+	}{
+		{"detector, [3,H,W]", newObjectDetector, Model{Inputs: image(3, -1, -1), Outputs: boxes}, []int64{3, 40, 50}, []any{10.0, 10.0, 20.0, 20.0}},
+		{"detector, size 100", newObjectDetector, Model{Inputs: image(3, -1, -1), Outputs: boxes, Config: config{"size": 100}}, []int64{3, 100, 100}, []any{5.0, 4.0, 10.0, 8.0}},
+		{"segmenter, [N,3,H,W]", newImageSegmenter, Model{Inputs: image(-1, 3, -1, -1), Outputs: seg}, []int64{1, 3, 40, 50}, nil},
+		{"classifier, [N,3,H,W]", newImageClassifier, Model{Inputs: image(-1, 3, -1, -1), Outputs: logits}, []int64{1, 3, 224, 224}, nil},
+		{"classifier, size 0", newImageClassifier, Model{Inputs: image(-1, 3, -1, -1), Outputs: logits, Config: config{"size": 0}}, []int64{1, 3, 40, 50}, nil},
+		{"size 0 for a fixed size", newImageClassifier, Model{Inputs: image(1, 3, 32, 32), Outputs: logits, Config: config{"size": 0}}, nil, nil},
+		{"negative size", newObjectDetector, Model{Inputs: image(3, -1, -1), Outputs: boxes, Config: config{"size": -1}}, nil, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			c.model.Dir = t.TempDir()
+			h, err := c.factory(&c.model)
+			if c.want == nil {
+				if err == nil || !strings.Contains(err.Error(), "handler setting size") {
+					t.Fatalf("error %v, want one about the size setting", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := &Request{Inputs: []Input{{Name: "body", Data: img}}}
+			in, err := h.Preprocess(context.Background(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(in[0].Shape, c.want) {
+				t.Errorf("input shape %v, want %v", in[0].Shape, c.want)
+			}
+			if c.box == nil {
+				return
+			}
+			res, err := h.Postprocess(context.Background(), req, []*tensor.Tensor{tensor.New([]int64{1, 4}, []float32{10, 10, 20, 20}),
+				tensor.New([]int64{1}, []int64{0}), tensor.New([]int64{1}, []float32{0.9})})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []map[string]any
+			if err := json.Unmarshal(res.Body, &got); err != nil || len(got) != 1 || !slices.Equal(got[0]["0"].([]any), c.box) {
+				t.Errorf("answer %s, want the box at %v", res.Body, c.box)
+			}
+		})
 	}
 }

@@ -36,7 +36,7 @@ type imageSpec struct {
 	noBatch  bool // the input is one image, [C,H,W] or [H,W,C], with no batch dimension
 	channels int  // 1 (grayscale) or 3 (RGB)
 	bgr      bool // channel order BGR instead of RGB
-	height   int  // model input size: the crop
+	height   int  // model input size: the crop; 0 (and width 0): each image's own size
 	width    int
 	resize   int // shorter side before the centre crop; 0 resizes straight to height×width
 	mean     []float64
@@ -46,11 +46,11 @@ type imageSpec struct {
 
 // modelImageSpec is newImageSpec for a model whose one input is the image; handler names
 // the handler in the error when the model has other inputs.
-func modelImageSpec(handler string, m *Model, c config) (imageSpec, error) {
+func modelImageSpec(handler string, m *Model, c config, keepSize bool) (imageSpec, error) {
 	if len(m.Inputs) != 1 {
 		return imageSpec{}, fmt.Errorf("%s needs a model with one image input, this one has %d inputs", handler, len(m.Inputs))
 	}
-	return newImageSpec(m.Inputs[0], c)
+	return newImageSpec(m.Inputs[0], c, keepSize)
 }
 
 // newImageSpec derives the preprocessing from the model's image input and the handler's
@@ -58,8 +58,10 @@ func modelImageSpec(handler string, m *Model, c config) (imageSpec, error) {
 // the layout and channel count from the input's shape, torchvision's Resize(256) +
 // CenterCrop(224) for 224-pixel (or dynamic) inputs and a direct resize otherwise, ImageNet
 // mean/std for RGB inputs and none for grayscale, pixel values scaled to [0, 1] for float
-// inputs and left as 0–255 for integer inputs.
-func newImageSpec(in tensor.Info, c config) (imageSpec, error) {
+// inputs and left as 0–255 for integer inputs. With keepSize, a model whose height and width
+// are both dynamic gets each image at its own size (size 0), as TorchServe's detector and
+// segmenter feed theirs.
+func newImageSpec(in tensor.Info, c config, keepSize bool) (imageSpec, error) {
 	s := imageSpec{input: in}
 	shape := in.Shape
 	switch len(shape) {
@@ -113,13 +115,19 @@ func newImageSpec(in tensor.Info, c config) (imageSpec, error) {
 	if hd > 0 && wd > 0 && hd != wd {
 		s.height, s.width = int(hd), int(wd)
 	} else {
-		if hd > 0 {
+		switch {
+		case hd > 0:
 			size = int(hd)
-		} else if wd > 0 {
+		case wd > 0:
 			size = int(wd)
+		case keepSize:
+			size = 0
 		}
 		if size, err = c.int("size", size); err != nil {
 			return s, err
+		}
+		if size < 0 || (size == 0 && (hd > 0 || wd > 0)) {
+			return s, fmt.Errorf("handler setting size: want a side in pixels, or 0 (each image at its own size) for a model whose height and width are both dynamic; got %d for input %s", size, in)
 		}
 		s.height, s.width = size, size
 	}
@@ -258,8 +266,12 @@ func (s imageSpec) inputs(req *Request) ([]*tensor.Tensor, error) {
 	return []*tensor.Tensor{t}, nil
 }
 
-// prepare resizes and centre-crops an image to the model's input size.
+// prepare resizes and centre-crops an image to the model's input size (or leaves it at its
+// own size).
 func (s imageSpec) prepare(img image.Image) image.Image {
+	if s.height == 0 {
+		return img
+	}
 	b := img.Bounds()
 	if s.resize <= 0 {
 		return imaging.Resize(img, s.width, s.height, imaging.Linear)
@@ -284,7 +296,7 @@ func (s imageSpec) prepare(img image.Image) image.Image {
 func (s imageSpec) tensor(img image.Image) (*tensor.Tensor, error) {
 	nrgba := imaging.Clone(img) // *image.NRGBA with bounds at the origin
 	h, w := nrgba.Rect.Dy(), nrgba.Rect.Dx()
-	if h != s.height || w != s.width {
+	if s.height != 0 && (h != s.height || w != s.width) {
 		return nil, fmt.Errorf("prepared image is %dx%d, want %dx%d", w, h, s.width, s.height)
 	}
 	c := s.channels

@@ -20,7 +20,7 @@ type imageClassifier struct {
 
 func newImageClassifier(m *Model) (Handler, error) {
 	c := config(m.Config)
-	spec, err := modelImageSpec("image_classifier", m, c)
+	spec, err := modelImageSpec("image_classifier", m, c, false)
 	if err != nil {
 		return nil, err
 	}
