@@ -9,6 +9,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -598,6 +599,45 @@ func TestTensorHandlerParts(t *testing.T) {
 			}
 			if v, _ := tensor.Values[int64](in[0]); v[0] != 1 {
 				t.Errorf("ids:0 starts with %d, want 1", v[0])
+			}
+		})
+	}
+}
+
+// TestLoadLabels: index_to_name.json's forms, and a Hugging Face config.json's id2label when
+// there is no index_to_name.json.
+func TestLoadLabels(t *testing.T) {
+	cases := []struct {
+		name  string
+		files map[string]string
+		want  map[int]string
+		err   string
+	}{
+		{"names", map[string]string{LabelsFile: `{"0": "cat", "1": "dog"}`}, map[int]string{0: "cat", 1: "dog"}, ""},
+		{"synsets", map[string]string{LabelsFile: `{"0": ["n02123045", "tabby"]}`}, map[int]string{0: "tabby"}, ""},
+		{"object_type_names", map[string]string{LabelsFile: `{"object_type_names": ["square", "circle"]}`}, map[int]string{0: "square", 1: "circle"}, ""},
+		{"hugging face id2label", map[string]string{HFConfigFile: `{"architectures": ["BertForSequenceClassification"], "id2label": {"0": "NEGATIVE", "1": "POSITIVE"}}`},
+			map[int]string{0: "NEGATIVE", 1: "POSITIVE"}, ""},
+		{"index_to_name.json first", map[string]string{LabelsFile: `{"0": "cat"}`, HFConfigFile: `{"id2label": {"0": "LABEL_0"}}`}, map[int]string{0: "cat"}, ""},
+		{"config.json without id2label", map[string]string{HFConfigFile: `{"hidden_size": 32}`}, nil, ""},
+		{"neither", nil, nil, ""},
+		{"bad index", map[string]string{LabelsFile: `{"cat": "dog"}`}, nil, `key "cat" is not a class index`},
+		{"bad id2label index", map[string]string{HFConfigFile: `{"id2label": {"first": "A"}}`}, nil, `id2label key "first" is not a class index`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, text := range c.files {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := loadLabels(dir)
+			if failsAs(t, err, c.err) {
+				return
+			}
+			if !maps.Equal(got, labels(c.want)) {
+				t.Errorf("labels %v, want %v", got, c.want)
 			}
 		})
 	}

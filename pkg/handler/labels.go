@@ -16,13 +16,18 @@ const LabelsFile = "index_to_name.json"
 // labels maps class indexes to names.
 type labels map[int]string
 
+// HFConfigFile is a Hugging Face model's config.json, whose id2label names the classes when
+// the archive has no index_to_name.json.
+const HFConfigFile = "config.json"
+
 // loadLabels reads index_to_name.json from the model folder: {"0": "cat"},
 // {"0": ["n02123045", "tabby"]} (the last element is the name) or
-// {"object_type_names": ["cat", ...]}. A missing file gives no labels.
+// {"object_type_names": ["cat", ...]}; without it, the id2label of a Hugging Face
+// config.json. Neither file gives no labels.
 func loadLabels(dir string) (labels, error) {
 	b, err := os.ReadFile(filepath.Join(dir, LabelsFile))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return hfLabels(dir)
 	}
 	if err != nil {
 		return nil, err
@@ -54,6 +59,36 @@ func loadLabels(dir string) (labels, error) {
 				return nil, fmt.Errorf("%s: class %s: want a name or a list of names", LabelsFile, k)
 			}
 			name = list[len(list)-1]
+		}
+		out[i] = name
+	}
+	return out, nil
+}
+
+// hfLabels reads the id2label map of a Hugging Face config.json ({"0": "NEGATIVE", ...}).
+// No file, or one without id2label, gives no labels.
+func hfLabels(dir string) (labels, error) {
+	b, err := os.ReadFile(filepath.Join(dir, HFConfigFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var cfg struct {
+		ID2Label map[string]string `json:"id2label"`
+	}
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return nil, nil // another tool's config.json: not ours to judge
+	}
+	if len(cfg.ID2Label) == 0 {
+		return nil, nil
+	}
+	out := labels{}
+	for k, name := range cfg.ID2Label {
+		i, err := strconv.Atoi(k)
+		if err != nil {
+			return nil, fmt.Errorf("%s: id2label key %q is not a class index", HFConfigFile, k)
 		}
 		out[i] = name
 	}
