@@ -15,11 +15,22 @@ type hfTokenizer struct {
 	pad int64
 }
 
-func newHFTokenizer(path string) (*hfTokenizer, error) {
+// newHFTokenizer reads the tokenizer.json at path. Texts are truncated to maxLen tokens, the
+// special tokens included (they stay: the text is cut, as Hugging Face's truncation does);
+// padding is the handler's, so the file's own is off.
+func newHFTokenizer(path string, maxLen int) (_ *hfTokenizer, err error) {
+	defer func() {
+		// the reader asserts the types of fields it expects and panics when a file lacks them
+		if p := recover(); p != nil {
+			err = fmt.Errorf("read %s: not a tokenizer.json this reader understands: %v", path, p)
+		}
+	}()
 	tk, err := pretrained.FromFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
+	tk.WithTruncation(&tokenizer.TruncationParams{MaxLength: maxLen, Strategy: tokenizer.LongestFirst})
+	tk.WithPadding(nil)
 	h := &hfTokenizer{tk: tk}
 	for _, name := range []string{"[PAD]", "<pad>"} {
 		if id, ok := tk.TokenToId(name); ok {
@@ -34,7 +45,12 @@ func (h *hfTokenizer) PadID() int64 { return h.pad }
 
 // Encode tokenises with the file's normaliser, pre-tokeniser and post-processor (adding
 // special tokens such as [CLS] and [SEP] when the file says so).
-func (h *hfTokenizer) Encode(text string) ([]int64, error) {
+func (h *hfTokenizer) Encode(text string) (_ []int64, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("tokenizer failed: %v", p)
+		}
+	}()
 	enc, err := h.tk.EncodeSingle(text, true)
 	if err != nil {
 		return nil, err

@@ -71,7 +71,7 @@ func newTextClassifier(m *Model) (Handler, error) {
 	if h.maxLen < 1 {
 		return nil, fmt.Errorf("handler setting max_length must be ≥ 1")
 	}
-	if h.tok, err = loadTokenizer(m.Dir, c); err != nil {
+	if h.tok, err = loadTokenizer(m.Dir, c, h.maxLen); err != nil {
 		return nil, err
 	}
 	h.padID = h.tok.PadID()
@@ -97,13 +97,13 @@ func names(infos []tensor.Info) []string {
 
 // loadTokenizer finds tokenizer.json, else vocab.txt, in the archive (or the files named
 // by the tokenizer and vocab settings).
-func loadTokenizer(dir string, c config) (textTokenizer, error) {
+func loadTokenizer(dir string, c config, maxLen int) (textTokenizer, error) {
 	tj, err := c.string("tokenizer", "tokenizer.json")
 	if err != nil {
 		return nil, err
 	}
 	if p := filepath.Join(dir, tj); fileExists(p) {
-		return newHFTokenizer(p)
+		return newHFTokenizer(p, maxLen)
 	}
 	vf, err := c.string("vocab", "vocab.txt")
 	if err != nil {
@@ -114,7 +114,7 @@ func loadTokenizer(dir string, c config) (textTokenizer, error) {
 		if err != nil {
 			return nil, err
 		}
-		return newVocabTokenizer(p, lower)
+		return newVocabTokenizer(p, lower, maxLen)
 	}
 	return nil, fmt.Errorf("text_classifier needs a tokenizer.json (Hugging Face) or a vocab.txt among the archive's extra files")
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -29,11 +30,12 @@ func TestTokenizersMatchPython(t *testing.T) {
 	if err := json.Unmarshal(b, &refs); err != nil {
 		t.Fatal(err)
 	}
-	hf, err := newHFTokenizer(testenv.Path("samples/text/tokenizer.json"))
+	const maxLen = 32 // the sample's max_length, as make_model.py truncates
+	hf, err := newHFTokenizer(testenv.Path("samples/text/tokenizer.json"), maxLen)
 	if err != nil {
 		t.Fatal(err)
 	}
-	vocab, err := newVocabTokenizer(testenv.Path("samples/text/vocab.txt"), true)
+	vocab, err := newVocabTokenizer(testenv.Path("samples/text/vocab.txt"), true, maxLen)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +62,7 @@ func TestTokenizersMatchPython(t *testing.T) {
 func TestWordPiece(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(dir+"/vocab.txt", []byte("[PAD]\n[UNK]\n[CLS]\nplay\n##ing\n##ed\nun\n##play\n!\n"), 0o644)
-	tok, err := newVocabTokenizer(dir+"/vocab.txt", true)
+	tok, err := newVocabTokenizer(dir+"/vocab.txt", true, 16)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,8 +70,23 @@ func TestWordPiece(t *testing.T) {
 	if want := []int64{3, 4, 6, 7, 5, 1, 8}; !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
+	// with [CLS] and [SEP] (BERT's vocab.txt), each text is [CLS] ... [SEP], and a long one is
+	// cut before [SEP], as BertTokenizer truncates
+	os.WriteFile(dir+"/bert.txt", []byte("[PAD]\n[UNK]\n[CLS]\n[SEP]\nplay\n##ing\n!\n"), 0o644)
+	for _, c := range []struct {
+		maxLen int
+		want   []int64
+	}{{16, []int64{2, 4, 5, 6, 3}}, {4, []int64{2, 4, 5, 3}}} {
+		bert, err := newVocabTokenizer(dir+"/bert.txt", true, c.maxLen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := bert.Encode("Playing!"); !slices.Equal(got, c.want) {
+			t.Errorf("max length %d: got %v, want %v", c.maxLen, got, c.want)
+		}
+	}
 	os.WriteFile(dir+"/bad.txt", []byte("a\nb\n"), 0o644)
-	if _, err := newVocabTokenizer(dir+"/bad.txt", true); err == nil {
+	if _, err := newVocabTokenizer(dir+"/bad.txt", true, 16); err == nil {
 		t.Error("a vocabulary without [UNK] was accepted")
 	}
 }
@@ -103,5 +120,42 @@ func TestTextClassifierPreprocess(t *testing.T) {
 		if !errors.As(err, &ae) || ae.Code != 400 {
 			t.Errorf("%s: %v, want a 400", name, err)
 		}
+	}
+}
+
+// TestHFTokenizerFiles: a tokenizer.json's post-processor adds its special tokens and keeps
+// them when a long text is truncated to max_length; a file the reader cannot use is an
+// error, not a panic (the reader asserts the fields it expects).
+func TestHFTokenizerFiles(t *testing.T) {
+	const vocab = `{"type": "WordLevel", "vocab": {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "a": 4, "b": 5}, "unk_token": "[UNK]"}`
+	bert := `{"model": ` + vocab + `, "pre_tokenizer": {"type": "Whitespace"},
+		"post_processor": {"type": "BertProcessing", "sep": ["[SEP]", 3], "cls": ["[CLS]", 2]}}`
+	cases := []struct {
+		name   string
+		file   string
+		maxLen int
+		want   []int64
+		err    string
+	}{
+		{"special tokens", bert, 16, []int64{2, 4, 5, 4, 3}, ""},
+		{"truncated, special tokens kept", bert, 4, []int64{2, 4, 5, 3}, ""},
+		{"a post-processor missing fields", `{"model": ` + vocab + `, "post_processor": {"type": "RobertaProcessing", "sep": ["[SEP]", 3], "cls": ["[CLS]", 2]}}`, 16, nil, "not a tokenizer.json this reader understands"},
+		{"not JSON", `{"model": `, 16, nil, "read "},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "tokenizer.json")
+			if err := os.WriteFile(path, []byte(c.file), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			tok, err := newHFTokenizer(path, c.maxLen)
+			if failsAs(t, err, c.err) {
+				return
+			}
+			got, err := tok.Encode("a b a")
+			if err != nil || !slices.Equal(got, c.want) {
+				t.Errorf("Encode = %v, %v; want %v", got, err, c.want)
+			}
+		})
 	}
 }

@@ -12,20 +12,24 @@ import (
 // models ship it. Text is lower-cased (unless lowercase is false) and split into words and
 // punctuation; with "##" continuation pieces in the vocabulary, words are split into the
 // longest known pieces (WordPiece), otherwise looked up whole. Unknown words map to [UNK].
+// When the vocabulary has [CLS] and [SEP] (BERT's), every text is [CLS] pieces [SEP], as
+// BertTokenizer encodes it, truncated to maxLen tokens with both kept.
 type vocabTokenizer struct {
 	ids       map[string]int64
 	unk, pad  int64
+	cls, sep  int64 // -1: the vocabulary has none
 	wordPiece bool
 	lower     bool
+	maxLen    int
 }
 
-func newVocabTokenizer(path string, lower bool) (*vocabTokenizer, error) {
+func newVocabTokenizer(path string, lower bool, maxLen int) (*vocabTokenizer, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	t := &vocabTokenizer{ids: map[string]int64{}, unk: -1, lower: lower}
+	t := &vocabTokenizer{ids: map[string]int64{}, unk: -1, cls: -1, sep: -1, lower: lower, maxLen: maxLen}
 	sc := bufio.NewScanner(f)
 	var n int64
 	for sc.Scan() {
@@ -56,6 +60,11 @@ func newVocabTokenizer(path string, lower bool) (*vocabTokenizer, error) {
 			break
 		}
 	}
+	cls, hasCLS := t.ids["[CLS]"]
+	sep, hasSEP := t.ids["[SEP]"]
+	if hasCLS && hasSEP && maxLen >= 2 {
+		t.cls, t.sep = cls, sep
+	}
 	return t, nil
 }
 
@@ -75,7 +84,13 @@ func (t *vocabTokenizer) Encode(text string) ([]int64, error) {
 		}
 		out = append(out, t.pieces(word)...)
 	}
-	return out, nil
+	if t.cls < 0 {
+		return out, nil
+	}
+	if len(out) > t.maxLen-2 {
+		out = out[:t.maxLen-2]
+	}
+	return append(append([]int64{t.cls}, out...), t.sep), nil
 }
 
 func (t *vocabTokenizer) lookup(s string) int64 {
