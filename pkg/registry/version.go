@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -421,10 +422,16 @@ func (v *Version) close() {
 	v.archive.Close()
 }
 
-// startHandler creates the version's handler; a custom handler starts its first process.
-func (v *Version) startHandler() error {
+// startHandler creates the version's handler; a custom handler starts its first process. A
+// handler that panics while it reads its files (a tokenizer, labels) fails this model only.
+func (v *Version) startHandler() (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("handler %s failed to start: %v", v.Handler, p)
+			v.reg.log.Error("handler panicked while starting", "model", v.Name, "version", v.Version, "handler", v.Handler, "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
 	var h handler.Handler
-	var err error
 	if handler.IsBuiltin(v.Handler) {
 		h, err = handler.New(v.Handler, v.handlerModel)
 		if unknown, known := handler.UnknownSettings(v.Handler, v.handlerModel.Config); len(unknown) > 0 && err == nil {

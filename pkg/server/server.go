@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -174,7 +175,7 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := rt.s.authorize(rt.api, r); err != nil {
 		rt.s.writeError(sw, r, err)
 	} else {
-		rt.mux.ServeHTTP(sw, r)
+		rt.serve(sw, r)
 	}
 	if rt.s.metrics != nil {
 		rt.s.metrics.Status(rt.api, sw.status)
@@ -183,6 +184,26 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rt.s.log.Debug("access", "api", rt.api, "remote", r.RemoteAddr, "method", r.Method, "uri", r.RequestURI,
 			"status", sw.status, "ms", time.Since(start).Milliseconds())
 	}
+}
+
+// serve runs the request's route. A panic there (a bug, or a library's on odd input) is
+// logged with its stack and answers a 500, and the server goes on; net/http alone would drop
+// the connection with no answer.
+func (rt *router) serve(w *statusWriter, r *http.Request) {
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		if p == http.ErrAbortHandler {
+			panic(p)
+		}
+		rt.s.log.Error("panic serving a request", "api", rt.api, "method", r.Method, "uri", r.RequestURI, "panic", p, "stack", string(debug.Stack()))
+		if w.status == 0 {
+			rt.s.writeError(w, r, apierror.New(http.StatusInternalServerError, apierror.TypeInternal, "Internal error while serving %s %s: %v", r.Method, r.URL.Path, p))
+		}
+	}()
+	rt.mux.ServeHTTP(w, r)
 }
 
 type statusWriter struct {

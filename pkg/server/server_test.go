@@ -295,3 +295,35 @@ func TestUnixSocket(t *testing.T) {
 		t.Errorf("over the socket: %s %s", res.Status, b)
 	}
 }
+
+// TestPanicAnswers500: a panic inside a route answers TorchServe's 500 error (net/http alone
+// would drop the connection with no answer), and the server goes on serving.
+func TestPanicAnswers500(t *testing.T) {
+	ts := emptyServer(t, nil)
+	rt := ts.srv.newRouter(Inference)
+	rt.mux.HandleFunc("POST /boom", func(http.ResponseWriter, *http.Request) { panic("a bug") })
+	rt.mux.HandleFunc("GET /fine", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })
+	srv := httptest.NewServer(rt)
+	defer srv.Close()
+	for range 2 {
+		res, err := http.Post(srv.URL+"/boom", "text/plain", nil)
+		if err != nil {
+			t.Fatalf("no answer: %v", err)
+		}
+		var body struct {
+			Code    int
+			Type    string
+			Message string
+		}
+		json.NewDecoder(res.Body).Decode(&body)
+		res.Body.Close()
+		if res.StatusCode != 500 || body.Code != 500 || body.Type != "InternalServerException" || !strings.Contains(body.Message, "a bug") {
+			t.Errorf("answer %d %+v, want a 500 InternalServerException naming the panic", res.StatusCode, body)
+		}
+	}
+	res, err := http.Get(srv.URL + "/fine")
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("after the panics: %v %v", res, err)
+	}
+	res.Body.Close()
+}
