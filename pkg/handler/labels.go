@@ -65,6 +65,12 @@ func loadLabels(dir string) (labels, error) {
 	return out, nil
 }
 
+// ClassLabels reads a model's class names from its archive's folder as the classifiers do
+// (index_to_name.json, else a Hugging Face config.json's id2label); nil when it has none.
+func ClassLabels(dir string) (map[int]string, error) {
+	return loadLabels(dir)
+}
+
 // hfLabels reads the id2label map of a Hugging Face config.json ({"0": "NEGATIVE", ...}).
 // No file, or one without id2label, gives no labels.
 func hfLabels(dir string) (labels, error) {

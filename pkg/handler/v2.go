@@ -2,9 +2,11 @@ package handler
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -28,6 +30,10 @@ type V2Output struct {
 	Name string
 	// Binary is the output parameter binary_data; nil when not given.
 	Binary *bool
+	// Classification is the output parameter classification (Triton's classification
+	// extension): answer the top this many classes as "value:index[:label]" strings instead
+	// of the tensor; 0 when not asked.
+	Classification int
 }
 
 // DecodeV2 reads an OIP inference request for a model with these inputs and outputs. body
@@ -113,6 +119,17 @@ func DecodeV2(body []byte, headerLen int, inputs, outputs []tensor.Info) (*V2Req
 		params, _ := o["parameters"].(map[string]any)
 		if b, ok := params["binary_data"].(bool); ok {
 			out.Binary = &b
+		}
+		if c, ok := params["classification"]; ok {
+			num, isNumber := c.(json.Number)
+			n, err := num.Int64()
+			if !isNumber || err != nil || n < 1 {
+				return nil, badInput("output %q: parameter classification must be a count of classes ≥ 1, got %v", name, c)
+			}
+			if dt := outputs[indexOf(outputs, name)].DType; dt == tensor.String || dt == tensor.Bool {
+				return nil, badInput("output %q is %s: classification needs a numeric output", name, dt)
+			}
+			out.Classification = int(n)
 		}
 		req.Outputs = append(req.Outputs, out)
 	}
@@ -213,9 +230,10 @@ func tensorFromBinary(info tensor.Info, in map[string]any, data []byte) (*tensor
 // EncodeV2 writes the OIP response for a request: model, version and id, and each output
 // asked for (all of them, in the model's order, when none was named) with its name, datatype
 // and shape, and its data as a flat JSON array or, when asked, as binary tensor data after
-// the JSON. headerLen is the JSON's length when binary data follows (the response's
-// Inference-Header-Content-Length), else -1.
-func EncodeV2(model, version string, req *V2Request, infos []tensor.Info, outputs []*tensor.Tensor) (body []byte, headerLen int, err error) {
+// the JSON; an output asked for as a classification is its top classes (labels names them,
+// when the model has labels). headerLen is the JSON's length when binary data follows (the
+// response's Inference-Header-Content-Length), else -1.
+func EncodeV2(model, version string, req *V2Request, infos []tensor.Info, outputs []*tensor.Tensor, labels map[int]string) (body []byte, headerLen int, err error) {
 	want := req.Outputs
 	if want == nil {
 		for _, info := range infos {
@@ -234,6 +252,11 @@ func EncodeV2(model, version string, req *V2Request, infos []tensor.Info, output
 	var blobs [][]byte
 	for k, o := range want {
 		t := outputs[indexOf(infos, o.Name)]
+		if o.Classification > 0 {
+			if t, err = classify(t, o.Classification, labels); err != nil {
+				return nil, 0, fmt.Errorf("output %q: %w", o.Name, err)
+			}
+		}
 		if k > 0 {
 			b = append(b, ',')
 		}
@@ -270,6 +293,53 @@ func EncodeV2(model, version string, req *V2Request, infos []tensor.Info, output
 		b = append(b, blob...)
 	}
 	return b, headerLen, nil
+}
+
+// classify is Triton's classification of an output: for each row (the first dimension of
+// an output of rank 2 or more; the whole output otherwise), its count highest values as
+// "value:index" strings, or "value:index:label" where labels name the class, highest first.
+func classify(t *tensor.Tensor, count int, labels map[int]string) (*tensor.Tensor, error) {
+	values, err := t.Float64s()
+	if err != nil {
+		return nil, err
+	}
+	rows := int64(1)
+	if len(t.Shape) >= 2 {
+		rows = t.Shape[0]
+	}
+	if rows == 0 || int64(len(values))%rows != 0 {
+		return nil, fmt.Errorf("cannot classify a tensor of shape %s", tensor.ShapeString(t.Shape))
+	}
+	classes := len(values) / int(rows)
+	k := min(count, classes)
+	out := make([]string, 0, int(rows)*k)
+	order := make([]int, classes)
+	for r := range int(rows) {
+		row := values[r*classes : (r+1)*classes]
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(row[b], row[a]) })
+		for _, i := range order[:k] {
+			var s []byte
+			if t.DType.IsFloat() {
+				s = strconv.AppendFloat(s, row[i], 'f', 6, 64)
+			} else {
+				s = strconv.AppendFloat(s, row[i], 'f', -1, 64)
+			}
+			s = append(s, ':')
+			s = strconv.AppendInt(s, int64(i), 10)
+			if name, ok := labels[i]; ok {
+				s = append(append(s, ':'), name...)
+			}
+			out = append(out, string(s))
+		}
+	}
+	shape := []int64{int64(k)}
+	if len(t.Shape) >= 2 {
+		shape = []int64{rows, int64(k)}
+	}
+	return tensor.NewStrings(shape, out), nil
 }
 
 // binaryData is a tensor as OIP binary tensor data.

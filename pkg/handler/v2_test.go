@@ -123,7 +123,7 @@ func TestEncodeV2(t *testing.T) {
 	outputs := []*tensor.Tensor{tensor.New([]int64{1, 2}, []float32{0.25, float32(math.NaN())}), tensor.NewStrings([]int64{1}, []string{"cat"})}
 	yes, no := true, false
 
-	body, headerLen, err := EncodeV2("m", "1.0", &V2Request{ID: "r"}, infos, outputs)
+	body, headerLen, err := EncodeV2("m", "1.0", &V2Request{ID: "r"}, infos, outputs, nil)
 	if err != nil || headerLen != -1 {
 		t.Fatal(err, headerLen)
 	}
@@ -135,7 +135,7 @@ func TestEncodeV2(t *testing.T) {
 
 	// binary for every output but the one that says otherwise, in the order asked
 	req := &V2Request{BinaryOutput: true, Outputs: []V2Output{{Name: "label"}, {Name: "y", Binary: &no}}}
-	body, headerLen, err = EncodeV2("m", "1.0", req, infos, outputs)
+	body, headerLen, err = EncodeV2("m", "1.0", req, infos, outputs, nil)
 	if err != nil || headerLen < 0 {
 		t.Fatal(err, headerLen)
 	}
@@ -160,9 +160,54 @@ func TestEncodeV2(t *testing.T) {
 	}
 
 	req = &V2Request{Outputs: []V2Output{{Name: "y", Binary: &yes}}}
-	body, headerLen, _ = EncodeV2("m", "1.0", req, infos, outputs)
+	body, headerLen, _ = EncodeV2("m", "1.0", req, infos, outputs, nil)
 	if got := body[headerLen:]; string(got) != string(outputs[0].Data) {
 		t.Errorf("binary FP32 %v, want %v", got, outputs[0].Data)
+	}
+}
+
+// TestV2Classification: Triton's classification extension, asked per output, answers each
+// row's top classes as "value:index[:label]" strings (BYTES), highest first.
+func TestV2Classification(t *testing.T) {
+	infos := []tensor.Info{{Name: "logits", DType: tensor.Float32, Shape: []int64{-1, 4}}, {Name: "votes", DType: tensor.Int64, Shape: []int64{-1}},
+		{Name: "name", DType: tensor.String, Shape: []int64{-1}}}
+	outputs := []*tensor.Tensor{tensor.New([]int64{2, 4}, []float32{0.1, 2.5, -1, 0.75, 3, 0, 0, 1}), tensor.New([]int64{3}, []int64{5, 10, 4}),
+		tensor.NewStrings([]int64{1}, []string{"x"})}
+	cases := []struct {
+		name, request string
+		labels        map[int]string
+		want          string // the outputs' JSON, or the decoding error
+	}{
+		{"top 2 with labels", `{"inputs": [], "outputs": [{"name": "logits", "parameters": {"classification": 2}}]}`, map[int]string{1: "cat", 0: "dog"},
+			`[{"name":"logits","datatype":"BYTES","shape":[2,2],"data":["2.500000:1:cat","0.750000:3","3.000000:0:dog","1.000000:3"]}]`},
+		{"a 1-D integer output, more classes than it has", `{"inputs": [], "outputs": [{"name": "votes", "parameters": {"classification": 5}}]}`, nil,
+			`[{"name":"votes","datatype":"BYTES","shape":[3],"data":["10:1","5:0","4:2"]}]`},
+		{"zero classes", `{"inputs": [], "outputs": [{"name": "logits", "parameters": {"classification": 0}}]}`, nil, "parameter classification must be a count of classes ≥ 1"},
+		{"not a number", `{"inputs": [], "outputs": [{"name": "logits", "parameters": {"classification": "2"}}]}`, nil, "parameter classification must be a count of classes ≥ 1"},
+		{"a string output", `{"inputs": [], "outputs": [{"name": "name", "parameters": {"classification": 1}}]}`, nil, "classification needs a numeric output"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req, err := DecodeV2([]byte(c.request), -1, nil, infos)
+			if strings.HasPrefix(c.want, "[") {
+				if err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				if err == nil || !strings.Contains(err.Error(), c.want) {
+					t.Fatalf("error %v, want %q", err, c.want)
+				}
+				return
+			}
+			body, _, err := EncodeV2("m", "1", req, infos, outputs, c.labels)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc struct{ Outputs json.RawMessage }
+			if err := json.Unmarshal(body, &doc); err != nil || string(doc.Outputs) != c.want {
+				t.Errorf("outputs %s (%v)\nwant    %s", doc.Outputs, err, c.want)
+			}
+		})
 	}
 }
 

@@ -294,6 +294,7 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 		Timeout: time.Duration(v.settings.ResponseTimeout) * time.Second, StartupTimeout: time.Duration(v.settings.StartupTimeout) * time.Second,
 		MaxRetry: time.Duration(v.settings.MaxRetryTimeout) * time.Second,
 	}
+	v.labels = sync.OnceValues(func() (map[int]string, error) { return handler.ClassLabels(opened.Dir) })
 	if err := v.startHandler(); err != nil {
 		if v.settings.MinWorkers > 0 {
 			return nil, invalid("%v", err)

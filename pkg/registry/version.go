@@ -53,6 +53,8 @@ type Version struct {
 	handlerModel *handler.Model
 	// unbatchable says why requests cannot share a batch ("" when they can).
 	unbatchable string
+	// labels reads the model's class names once.
+	labels func() (map[int]string, error)
 
 	scaleMu sync.Mutex // serialises Scale
 
@@ -584,6 +586,15 @@ func (v *Version) submit(ctx context.Context, b *batch.Batcher, session *engine.
 		return nil, v.inferError(ctx, err, timeout)
 	}
 	return outputs, nil
+}
+
+// Labels is the model's class names from its archive (index_to_name.json, or a Hugging Face
+// config.json's id2label), read once; nil when it has none.
+func (v *Version) Labels() (map[int]string, error) {
+	if v.labels == nil {
+		return nil, nil
+	}
+	return v.labels()
 }
 
 // Ready reports whether a worker is ready to run requests.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -42,7 +43,7 @@ func isV2(r *http.Request) bool {
 
 func (s *Server) v2Server(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, map[string]any{
-		"name": "ts", "version": s.version, "extensions": []string{"binary_tensor_data"},
+		"name": "ts", "version": s.version, "extensions": []string{"binary_tensor_data", "classification"},
 	})
 }
 
@@ -128,7 +129,13 @@ func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return nil, err
 		}
-		res, jsonLen, err := handler.EncodeV2(v.Name, v.Version, req, v.Outputs, outputs)
+		var labels map[int]string
+		if slices.ContainsFunc(req.Outputs, func(o handler.V2Output) bool { return o.Classification > 0 }) {
+			if labels, err = v.Labels(); err != nil {
+				return nil, apierror.New(http.StatusInternalServerError, apierror.TypeInternal, "Model %s: cannot read its class labels: %v", v.Name, err)
+			}
+		}
+		res, jsonLen, err := handler.EncodeV2(v.Name, v.Version, req, v.Outputs, outputs, labels)
 		if err != nil {
 			return nil, err
 		}

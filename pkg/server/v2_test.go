@@ -72,7 +72,8 @@ func TestOpenInferenceProtocol(t *testing.T) {
 	base := ts.inference.URL
 
 	for _, x := range []exchange{
-		{"server metadata", "GET", "/v2", "", nil, 200, "", `"binary_tensor_data"`},
+		{"server metadata", "GET", "/v2", "", nil, 200, "", `"binary_tensor_data",
+    "classification"`},
 		{"live", "GET", "/v2/health/live", "", nil, 200, "", `"live": true`},
 		{"ready", "GET", "/v2/health/ready", "", nil, 200, "", `"ready": true`},
 		{"model metadata", "GET", "/v2/models/iris", "", nil, 200, "", `"datatype": "FP32"`},
@@ -106,6 +107,30 @@ func TestOpenInferenceProtocol(t *testing.T) {
 	json.Unmarshal(b, &direct)
 	if o := res.Outputs[0]; o.Name != "probabilities" || o.Datatype != "FP32" || fmt.Sprint(o.Shape) != "[2 3]" || fmt.Sprint(o.Data) != fmt.Sprint(direct.Outputs[0].Data) {
 		t.Errorf("OIP output %+v, /predictions %+v", o, direct.Outputs)
+	}
+
+	// Triton's classification extension: each row's top classes, named from the archive's
+	// index_to_name.json
+	ts.storeArchive(t, archive.PackOptions{ModelName: "iris-labels", SerializedFile: testenv.Path("samples/iris/model.onnx"), Handler: "tensor",
+		ExtraFiles: []string{testenv.Path("samples/iris/index_to_name.json")}})
+	exchange{"register iris-labels", "POST", "/models?url=iris-labels.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	status, res, _ = v2Infer(t, base+"/v2/models/iris-labels/infer", `{"inputs":[{"name":"features","shape":[2,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2,6.7,3.0,5.2,2.3]}],`+
+		`"outputs":[{"name":"probabilities","parameters":{"classification":1}}]}`, nil)
+	names := []string{"setosa", "versicolor", "virginica"}
+	var classes []any
+	for r := range 2 {
+		row := direct.Outputs[0].Data[3*r : 3*r+3]
+		best := 0
+		for i := range row {
+			if row[i].(float64) > row[best].(float64) {
+				best = i
+			}
+		}
+		classes = append(classes, fmt.Sprintf("%.6f:%d:%s", row[best].(float64), best, names[best]))
+	}
+	if status != 200 || len(res.Outputs) != 1 || res.Outputs[0].Datatype != "BYTES" || fmt.Sprint(res.Outputs[0].Shape) != "[2 1]" ||
+		fmt.Sprint(res.Outputs[0].Data) != fmt.Sprint(classes) {
+		t.Errorf("classification: %d %+v, want data %v", status, res, classes)
 	}
 
 	// binary tensor data in and out gives the same values
