@@ -2,6 +2,8 @@ package handler
 
 import (
 	"fmt"
+
+	"github.com/tsserve/ts/pkg/tensor"
 )
 
 // config reads typed values from a handler's model-config.yaml section.
@@ -99,4 +101,20 @@ func (c config) softmaxMode() (string, error) {
 		return "", fmt.Errorf("handler setting softmax: want auto, always or never, got %q", mode)
 	}
 	return mode, nil
+}
+
+// output reads the output setting: the index of the model output the handler reads. Unset,
+// it is the output named def when the model has one, else the first.
+func (c config) output(outputs []tensor.Info, def string) (int, error) {
+	name, err := c.string("output", "")
+	if err != nil {
+		return 0, err
+	}
+	if name == "" {
+		return max(indexOf(outputs, def), 0), nil
+	}
+	if i := indexOf(outputs, name); i >= 0 {
+		return i, nil
+	}
+	return 0, fmt.Errorf("handler setting output: the model has no output %q; its outputs are %s", name, namesOf(outputs))
 }

@@ -216,3 +216,53 @@ func TestImageOwnSize(t *testing.T) {
 		})
 	}
 }
+
+// TestOutputSetting: the classifiers read the output the output setting names (the first by
+// default), and a name the model lacks stops it from loading.
+func TestOutputSetting(t *testing.T) {
+	image := []tensor.Info{{Name: "images", DType: tensor.Float32, Shape: []int64{-1, 3, 8, 8}}}
+	text := []tensor.Info{{Name: "input_ids", DType: tensor.Int64, Shape: []int64{-1, -1}}}
+	outs := []tensor.Info{{Name: "features", DType: tensor.Float32, Shape: []int64{-1, 3}}, {Name: "logits", DType: tensor.Float32, Shape: []int64{-1, 3}}}
+	tensors := []*tensor.Tensor{tensor.New([]int64{1, 3}, []float32{9, 0, 0}), tensor.New([]int64{1, 3}, []float32{0, 0, 9})}
+	for _, c := range []struct {
+		name    string
+		factory Factory
+		inputs  []tensor.Info
+		cfg     config
+		best    string // the top class answered; "" when the model must be refused
+	}{
+		{"image, first output", newImageClassifier, image, nil, "sports"},                       // class 0 in samples/text's labels
+		{"image, output logits", newImageClassifier, image, config{"output": "logits"}, "food"}, // class 2
+		{"text, output logits", newTextClassifier, text, config{"output": "logits"}, "food"},
+		{"image, no such output", newImageClassifier, image, config{"output": "probs"}, ""},
+		{"segmenter, no such output", newImageSegmenter, image, config{"output": "probs"}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h, err := c.factory(&Model{Inputs: c.inputs, Outputs: outs, Dir: testenv.Path("samples/text"), Config: c.cfg})
+			if c.best == "" {
+				if err == nil || !strings.Contains(err.Error(), `the model has no output "probs"; its outputs are features`) {
+					t.Fatalf("error %v, want one naming the missing output", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := h.Postprocess(context.Background(), &Request{}, tensors)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got map[string]float64
+			json.Unmarshal(res.Body, &got)
+			best := ""
+			for k, v := range got {
+				if best == "" || v > got[best] {
+					best = k
+				}
+			}
+			if best != c.best {
+				t.Errorf("top class %q in %s, want %s", best, res.Body, c.best)
+			}
+		})
+	}
+}

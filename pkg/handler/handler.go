@@ -116,10 +116,10 @@ var imageSettings = []string{"layout", "channels", "channel_order", "size", "res
 
 // settings lists the model-config.yaml handler settings each built-in handler reads.
 var settings = map[string][]string{
-	"image_classifier": slices.Concat(imageSettings, []string{"topk", "softmax"}),
+	"image_classifier": slices.Concat(imageSettings, []string{"output", "topk", "softmax"}),
 	"image_segmenter":  slices.Concat(imageSettings, []string{"output", "softmax"}),
 	"object_detector":  slices.Concat(imageSettings, []string{"output_format", "threshold", "nms", "nms_iou", "boxes", "labels", "scores"}),
-	"text_classifier":  {"max_length", "topk", "softmax", "tokenizer", "vocab", "lowercase"},
+	"text_classifier":  {"max_length", "output", "topk", "softmax", "tokenizer", "vocab", "lowercase"},
 	TensorHandler:      {},
 }
 

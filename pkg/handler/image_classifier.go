@@ -13,6 +13,7 @@ import (
 // their probabilities out, highest first.
 type imageClassifier struct {
 	spec    imageSpec
+	output  int // the output holding the scores
 	labels  labels
 	topk    int
 	softmax string // "auto" (when the outputs are not already probabilities), "always", "never"
@@ -25,6 +26,9 @@ func newImageClassifier(m *Model) (Handler, error) {
 		return nil, err
 	}
 	h := &imageClassifier{spec: spec}
+	if h.output, err = c.output(m.Outputs, ""); err != nil {
+		return nil, err
+	}
 	if h.topk, err = c.int("topk", 5); err != nil {
 		return nil, err
 	}
@@ -45,19 +49,20 @@ func (h *imageClassifier) Preprocess(_ context.Context, req *Request) ([]*tensor
 }
 
 func (h *imageClassifier) Postprocess(_ context.Context, _ *Request, outputs []*tensor.Tensor) (*Response, error) {
-	if len(outputs) == 0 {
-		return nil, fmt.Errorf("model returned no outputs")
+	if len(outputs) <= h.output {
+		return nil, fmt.Errorf("model returned %d outputs", len(outputs))
 	}
-	v, err := outputs[0].Float64s()
+	out := outputs[h.output]
+	v, err := out.Float64s()
 	if err != nil {
 		return nil, fmt.Errorf("read model output: %w", err)
 	}
 	rows := int64(1)
-	if len(outputs[0].Shape) > 0 {
-		rows = outputs[0].Shape[0]
+	if len(out.Shape) > 0 {
+		rows = out.Shape[0]
 	}
 	if rows < 1 || int64(len(v))%rows != 0 {
-		return nil, fmt.Errorf("model output has shape %v", outputs[0].Shape)
+		return nil, fmt.Errorf("model output has shape %v", out.Shape)
 	}
 	classes := len(v) / int(rows)
 	results := make([]scores, rows)

@@ -29,14 +29,8 @@ func newImageSegmenter(m *Model) (Handler, error) {
 		return nil, err
 	}
 	h := &imageSegmenter{spec: spec}
-	name, err := c.string("output", "out")
-	if err != nil {
+	if h.output, err = c.output(m.Outputs, "out"); err != nil {
 		return nil, err
-	}
-	for i, o := range m.Outputs {
-		if o.Name == name {
-			h.output = i
-		}
 	}
 	if len(m.Outputs[h.output].Shape) != 4 {
 		return nil, fmt.Errorf("image_segmenter needs an output [N, classes, H, W]; %s is %s", m.Outputs[h.output].Name, tensor.ShapeString(m.Outputs[h.output].Shape))

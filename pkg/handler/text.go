@@ -25,6 +25,7 @@ type textClassifier struct {
 	ids, mask int // input indexes (-1: absent)
 	types     int
 	inputs    []tensor.Info
+	output    int // the output holding the scores
 	labels    labels
 	softmax   string
 	topk      int
@@ -79,6 +80,9 @@ func newTextClassifier(m *Model) (Handler, error) {
 		return nil, err
 	}
 	if h.topk, err = c.int("topk", 0); err != nil {
+		return nil, err
+	}
+	if h.output, err = c.output(m.Outputs, ""); err != nil {
 		return nil, err
 	}
 	if h.labels, err = loadLabels(m.Dir); err != nil {
@@ -209,7 +213,10 @@ func (h *textClassifier) Preprocess(_ context.Context, req *Request) ([]*tensor.
 }
 
 func (h *textClassifier) Postprocess(_ context.Context, _ *Request, outputs []*tensor.Tensor) (*Response, error) {
-	v, err := outputs[0].Float64s()
+	if len(outputs) <= h.output {
+		return nil, fmt.Errorf("model returned %d outputs", len(outputs))
+	}
+	v, err := outputs[h.output].Float64s()
 	if err != nil {
 		return nil, err
 	}
