@@ -9,6 +9,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"maps"
 	"math"
 	"os"
@@ -640,5 +641,17 @@ func TestLoadLabels(t *testing.T) {
 				t.Errorf("labels %v, want %v", got, c.want)
 			}
 		})
+	}
+}
+
+// TestDecoderPanic: an image codec that panics on malformed data (third-party code fed by
+// clients) makes a 400 for that request, not a crash.
+func TestDecoderPanic(t *testing.T) {
+	image.RegisterFormat("tsboom", "TSBOOM", func(io.Reader) (image.Image, error) { panic("index out of range") },
+		func(io.Reader) (image.Config, error) { return image.Config{Width: 2, Height: 2}, nil })
+	_, err := decodeImage([]byte("TSBOOM and then garbage"))
+	var ae *apierror.Error
+	if !errors.As(err, &ae) || ae.Code != 400 || !strings.Contains(err.Error(), "cannot decode tsboom image: malformed image (index out of range)") {
+		t.Errorf("error %v, want a 400 naming the malformed image", err)
 	}
 }

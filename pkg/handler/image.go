@@ -193,11 +193,23 @@ func decodeImage(data []byte) (image.Image, error) {
 	if int64(cfg.Width)*int64(cfg.Height) > MaxImagePixels || cfg.Width <= 0 || cfg.Height <= 0 {
 		return nil, badInput("image is %dx%d pixels; the limit is %d pixels", cfg.Width, cfg.Height, MaxImagePixels)
 	}
-	img, _, err := image.Decode(bytes.NewReader(data))
+	img, err := decodeGuarded(data)
 	if err != nil {
 		return nil, badInput("cannot decode %s image: %v", format, err)
 	}
 	return img, nil
+}
+
+// decodeGuarded is image.Decode, with a decoder's panic on malformed data (the codecs are
+// third-party code fed by clients) turned into an error: the client's mistake is a 400.
+func decodeGuarded(data []byte) (img image.Image, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			img, err = nil, fmt.Errorf("malformed image (%v)", p)
+		}
+	}()
+	img, _, err = image.Decode(bytes.NewReader(data))
+	return img, err
 }
 
 // jsonImage finds the base64 text of an image in a JSON body: a JSON string (as TorchServe's
