@@ -655,3 +655,31 @@ func TestDecoderPanic(t *testing.T) {
 		t.Errorf("error %v, want a 400 naming the malformed image", err)
 	}
 }
+
+// FuzzTensorHandler: no body, however malformed, panics the tensor handler; a body it
+// accepts gives every input, of the model's element type and rank.
+func FuzzTensorHandler(f *testing.F) {
+	model := &Model{Inputs: []tensor.Info{
+		{Name: "ids:0", DType: tensor.Int64, Shape: []int64{-1, 3}},
+		{Name: "k", DType: tensor.Int64, Shape: []int64{}},
+		{Name: "mask", DType: tensor.Bool, Shape: []int64{-1, 3}},
+		{Name: "text", DType: tensor.String, Shape: []int64{-1}},
+		{Name: "x", DType: tensor.Float16, Shape: []int64{-1, 2, 2}},
+	}}
+	f.Add([]byte(`{"inputs": {"ids:0": [[1, 2, 3]], "k": 7, "mask": [[true, false, 1]], "text": ["a"], "x": [[[1, 2], [3, 4]]]}}`))
+	f.Add([]byte(`{"ids:0": [1, 2, 3], "k": 7, "mask": [true, false, true], "text": "a", "x": [1, 2, 3, 4]}`))
+	f.Add([]byte(`{"inputs": [{"name": "k", "shape": [], "datatype": "INT64", "data": [1]}]}`))
+	f.Add([]byte(`[[[1e400]]]`))
+	h, _ := newTensorHandler(model)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		in, err := h.Preprocess(context.Background(), &Request{Inputs: []Input{{Name: "body", ContentType: "application/json", Data: body}}})
+		if err != nil {
+			return
+		}
+		for i, x := range in {
+			if want := model.Inputs[i]; x == nil || x.DType != want.DType || len(x.Shape) != len(want.Shape) {
+				t.Fatalf("input %d: %+v, want %s", i, x, want)
+			}
+		}
+	})
+}
