@@ -24,6 +24,7 @@ type textClassifier struct {
 	padID     int64
 	ids, mask int // input indexes (-1: absent)
 	types     int
+	positions int
 	inputs    []tensor.Info
 	output    int // the output holding the scores
 	labels    labels
@@ -39,7 +40,8 @@ type textTokenizer interface {
 
 func newTextClassifier(m *Model) (Handler, error) {
 	c := config(m.Config)
-	h := &textClassifier{ids: -1, mask: -1, types: -1, inputs: m.Inputs}
+	h := &textClassifier{ids: -1, mask: -1, types: -1, positions: -1, inputs: m.Inputs}
+	var unknown []string
 	for i, in := range m.Inputs {
 		switch strings.ToLower(in.Name) {
 		case "input_ids", "input", "ids", "tokens":
@@ -48,15 +50,22 @@ func newTextClassifier(m *Model) (Handler, error) {
 			h.mask = i
 		case "token_type_ids", "segment_ids":
 			h.types = i
+		case "position_ids":
+			h.positions = i
+		default:
+			unknown = append(unknown, in.Name)
 		}
 	}
 	if h.ids < 0 && len(m.Inputs) == 1 {
-		h.ids = 0
+		h.ids, unknown = 0, nil
 	}
 	if h.ids < 0 {
 		return nil, fmt.Errorf("text_classifier: no input named input_ids among %v", names(m.Inputs))
 	}
-	for _, i := range []int{h.ids, h.mask, h.types} {
+	if len(unknown) > 0 {
+		return nil, fmt.Errorf("text_classifier feeds input_ids, attention_mask, token_type_ids and position_ids; the model also takes %s", strings.Join(unknown, ", "))
+	}
+	for _, i := range []int{h.ids, h.mask, h.types, h.positions} {
 		if i >= 0 && (len(m.Inputs[i].Shape) != 2 || (m.Inputs[i].DType != tensor.Int64 && m.Inputs[i].DType != tensor.Int32)) {
 			return nil, fmt.Errorf("text_classifier: input %s must be int64 or int32 [batch, sequence]", m.Inputs[i])
 		}
@@ -198,8 +207,11 @@ func (h *textClassifier) Preprocess(_ context.Context, req *Request) ([]*tensor.
 			v = mask
 		case h.types:
 			v = make([]int64, n)
-		default:
-			return nil, fmt.Errorf("text_classifier does not know what to feed input %s", info)
+		case h.positions:
+			v = make([]int64, n)
+			for k := range v {
+				v[k] = int64(k)
+			}
 		}
 		t := tensor.New([]int64{1, n}, v)
 		if info.DType == tensor.Int32 {

@@ -159,3 +159,32 @@ func TestHFTokenizerFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestTextClassifierInputs: the text classifier feeds each input it knows by name (token
+// types all 0, positions 0…n-1, int32 where the model wants it) and refuses at load a model
+// with an input it would not know how to feed.
+func TestTextClassifierInputs(t *testing.T) {
+	seq := func(name string, dt tensor.DType) tensor.Info {
+		return tensor.Info{Name: name, DType: dt, Shape: []int64{-1, -1}}
+	}
+	m := &Model{Dir: testenv.Path("samples/text"), Config: map[string]any{"max_length": 4}, Inputs: []tensor.Info{
+		seq("input_ids", tensor.Int64), seq("token_type_ids", tensor.Int64), seq("position_ids", tensor.Int32), seq("attention_mask", tensor.Int64)}}
+	h, err := newTextClassifier(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := h.Preprocess(context.Background(), &Request{Inputs: []Input{{Name: "body", Data: []byte("rain today")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	types, _ := tensor.Values[int64](in[1])
+	positions, _ := tensor.Values[int32](in[2])
+	mask, _ := tensor.Values[int64](in[3])
+	if !slices.Equal(types, []int64{0, 0, 0, 0}) || !slices.Equal(positions, []int32{0, 1, 2, 3}) || !slices.Equal(mask, []int64{1, 1, 0, 0}) {
+		t.Errorf("token types %v, positions %v, mask %v", types, positions, mask)
+	}
+	m.Inputs = append(m.Inputs, seq("pixel_values", tensor.Float32))
+	if _, err := newTextClassifier(m); err == nil || !strings.Contains(err.Error(), "the model also takes pixel_values") {
+		t.Errorf("a model with an input the handler cannot feed: %v", err)
+	}
+}
