@@ -63,6 +63,8 @@ fmt-check:
 fuzz:
 	$(GO) test ./pkg/onnx -run '^$$' -fuzz FuzzRead -fuzztime 100000x -fuzzminimizetime 50x
 	$(GO) test ./pkg/archive -run '^$$' -fuzz FuzzReader -fuzztime 500x -fuzzminimizetime 50x
+	$(GO) test ./pkg/handler -run '^$$' -fuzz FuzzDecodeV2 -fuzztime 20000x -fuzzminimizetime 50x
+	$(GO) test ./pkg/handler -run '^$$' -fuzz FuzzTensorHandler -fuzztime 20000x -fuzzminimizetime 50x
 
 ## bench: ts against the raw ONNX Runtime ceiling, a no-op HTTP server and a naive server
 ## (ResNet-18 and a tiny model; several minutes; not part of make test)
