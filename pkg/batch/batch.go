@@ -471,6 +471,9 @@ func (b *Batcher) form(now time.Time) ([]*Job, time.Duration) {
 		picks = append(picks, i)
 		items += j.items
 	}
+	if len(picks) > 1 && b.sendsAlone() && !b.stats.probeDue() {
+		return b.take(picks[:1]), 0 // batching does not pay here: each request goes alone, at once
+	}
 	if idle := int64(b.workers - b.inflight); items < int64(b.batchSize()) && idle > 1 {
 		// Short of a full batch, leave the other free workers their share, so that they
 		// run batches of similar size rather than one large and several small ones.

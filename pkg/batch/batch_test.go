@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -963,6 +964,87 @@ func TestAdaptiveDelay(t *testing.T) {
 	}
 	if b.Stats().LastDelayMS < 5 {
 		t.Errorf("stats %+v", b.Stats())
+	}
+}
+
+// TestAdaptiveSendsAloneWhenBatchingDoesNotPay: the adaptive mode measures an item's run
+// time alone and in batches; where batching does not make items faster (a CPU model already
+// compute-bound), requests go alone and unheld, with a batch now and then to measure again;
+// where it does, batches form as before. A fixed delay keeps batching as configured.
+func TestAdaptiveSendsAloneWhenBatchingDoesNotPay(t *testing.T) {
+	queue := func(b *Batcher, n int) {
+		b.queue = nil
+		for range n {
+			b.queue = append(b.queue, &Job{items: 1})
+		}
+	}
+	cases := []struct {
+		name       string
+		adaptive   bool
+		batchRun   time.Duration // the run time of a batch of 4 items; alone, an item takes 10 ms
+		sendsAlone bool
+		speedup    float64
+	}{
+		{"no faster in batches", true, 40 * time.Millisecond, true, 1},
+		{"a little faster, under 1.1×", true, 38 * time.Millisecond, true, 40.0 / 38},
+		{"three times faster in batches", true, 12 * time.Millisecond, false, 40.0 / 12},
+		{"fixed delay", false, 40 * time.Millisecond, false, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			clock := newFakeClock()
+			b := New(Config{BatchSize: 8, MaxDelay: 100 * time.Millisecond, Adaptive: c.adaptive}, true, clock)
+			b.SetWorkers(2)
+			for range minRuns - 1 {
+				b.stats.batch(1, 10*time.Millisecond)
+				b.stats.batch(4, c.batchRun)
+			}
+			if st := b.Stats(); st.SendsAlone || st.BatchSpeedup != 0 {
+				t.Fatalf("decided before %d runs each way: %+v", minRuns, st)
+			}
+			b.stats.batch(4, c.batchRun)
+			b.stats.batch(1, 10*time.Millisecond)
+			st := b.Stats()
+			if st.SendsAlone != c.sendsAlone || math.Abs(st.BatchSpeedup-c.speedup) > 0.01 {
+				t.Errorf("stats: sends alone %v, speedup %.2f; want %v, %.2f", st.SendsAlone, st.BatchSpeedup, c.sendsAlone, c.speedup)
+			}
+			// four requests queued, both workers free
+			queue(b, 4)
+			jobs, _ := b.form(clock.Now())
+			want := 2 // each free worker's share
+			if c.sendsAlone {
+				want = 1
+			}
+			if len(jobs) != want {
+				t.Errorf("took %d requests, want %d", len(jobs), want)
+			}
+			if !c.sendsAlone {
+				return
+			}
+			if b.holdTarget() != 0 {
+				t.Errorf("hold target %d while sending alone", b.holdTarget())
+			}
+			// after probeEvery runs alone in a row, one batch forms to measure batching again
+			for range probeEvery - 1 {
+				b.stats.batch(1, 10*time.Millisecond)
+			}
+			queue(b, 4)
+			if jobs, _ := b.form(clock.Now()); len(jobs) != 2 {
+				t.Errorf("probe: took %d requests, want 2", len(jobs))
+			}
+			// probes that find batches faster (2.5×) bring batching back within a few
+			probes := 1
+			for b.stats.batch(2, 4*time.Millisecond); b.Stats().SendsAlone && probes < 5; probes++ {
+				for range probeEvery {
+					b.stats.batch(1, 10*time.Millisecond)
+				}
+				b.stats.batch(2, 4*time.Millisecond)
+			}
+			queue(b, 4)
+			if jobs, _ := b.form(clock.Now()); len(jobs) != 2 || b.Stats().SendsAlone {
+				t.Errorf("after %d faster probes: took %d requests, stats %+v", probes, len(jobs), b.Stats())
+			}
+		})
 	}
 }
 

@@ -15,7 +15,24 @@ type stats struct {
 	batchItems  float64 // mean items per batch (EWMA)
 	batches     int64
 	lastDelay   time.Duration
+
+	// Run seconds per item, alone (batches of one item) and batched (two or more), to tell
+	// whether batching speeds the model up (EWMA), with how many runs each has seen, and the
+	// runs of one item since the last of two or more.
+	itemAlone, itemBatched float64
+	alone, batched         int64
+	aloneInARow            int
 }
+
+// Whether batching pays, in adaptive mode: each way needs minRuns runs measured, and
+// batching must run an item at least payingSpeedup times faster than alone; when it does
+// not, requests go alone, and one batch in probeEvery may form to measure it again.
+const (
+	minRuns        = 5
+	payingSpeedup  = 1.1
+	probeEvery     = 20
+	unknownSpeedup = 0
+)
 
 const ewmaWeight = 0.1
 
@@ -52,7 +69,37 @@ func (s *stats) batch(items int64, run time.Duration) {
 	s.runTime = ewma(s.runTime, run.Seconds(), s.batches == 0)
 	s.batchItems = ewma(s.batchItems, float64(items), s.batches == 0)
 	s.batches++
+	perItem := run.Seconds() / float64(max(items, 1))
+	if items <= 1 {
+		s.itemAlone = ewma(s.itemAlone, perItem, s.alone == 0)
+		s.alone++
+		s.aloneInARow++
+	} else {
+		s.itemBatched = ewma(s.itemBatched, perItem, s.batched == 0)
+		s.batched++
+		s.aloneInARow = 0
+	}
 }
+
+// speedup is how many times faster an item runs in a batch than alone; unknownSpeedup (0)
+// until both have been measured minRuns times.
+func (s *stats) speedup() float64 {
+	if s.alone < minRuns || s.batched < minRuns || s.itemBatched <= 0 {
+		return unknownSpeedup
+	}
+	return s.itemAlone / s.itemBatched
+}
+
+// batchingPays reports whether batching is worth its wait: not known yet, or items run at
+// least payingSpeedup times faster in batches.
+func (s *stats) batchingPays() bool {
+	sp := s.speedup()
+	return sp == unknownSpeedup || sp >= payingSpeedup
+}
+
+// probeDue reports whether a batch may form to measure batching again, after probeEvery runs
+// of one item in a row.
+func (s *stats) probeDue() bool { return s.aloneInARow >= probeEvery }
 
 // delay is how long the oldest request may wait for its batch to fill: the configured
 // delay, or in adaptive mode the expected time for the batch target to fill.
@@ -65,11 +112,18 @@ func (b *Batcher) delay() time.Duration {
 	return d
 }
 
+// sendsAlone reports whether the adaptive mode sends requests alone because batching does
+// not speed the model up (a CPU model already compute-bound on its threads): waiting for
+// company, and stacking, would only add latency.
+func (b *Batcher) sendsAlone() bool {
+	return b.cfg.Adaptive && b.batchSize() >= 2 && !b.stats.batchingPays()
+}
+
 // holdTarget is, in adaptive mode, how many rows a batch waits for: each worker's share of
 // the requests in flight at once (Little's law), up to the batch size. Below 2 (serial
-// clients) nothing is held: no company would come.
+// clients) nothing is held: no company would come; nor when batching does not pay.
 func (b *Batcher) holdTarget() int64 {
-	if !b.cfg.Adaptive || b.batchSize() < 2 || b.cfg.MaxDelay <= 0 {
+	if !b.cfg.Adaptive || b.batchSize() < 2 || b.cfg.MaxDelay <= 0 || b.sendsAlone() {
 		return 0
 	}
 	share := int64(b.stats.concurrency()) / int64(max(b.workers, 1))
@@ -118,6 +172,11 @@ type Stats struct {
 	// requests ran alone (0: no cap); LimitReason is that batch's error.
 	Limit       int    `json:"batchLimit,omitempty"`
 	LimitReason string `json:"batchLimitReason,omitempty"`
+	// BatchSpeedup is how many times faster an item runs in a batch than alone, measured (0
+	// until both are); SendsAlone says the adaptive mode found that batching does not pay
+	// (a speedup under 1.1) and sends requests alone.
+	BatchSpeedup float64 `json:"batchSpeedup,omitempty"`
+	SendsAlone   bool    `json:"sendsAlone,omitempty"`
 }
 
 // Stats returns the batcher's current statistics.
@@ -136,5 +195,7 @@ func (b *Batcher) Stats() Stats {
 		s.ArrivalRate = 1 / b.stats.gap
 	}
 	s.Concurrency = b.stats.concurrency()
+	s.BatchSpeedup = b.stats.speedup()
+	s.SendsAlone = b.sendsAlone()
 	return s
 }

@@ -38,6 +38,14 @@ func TestDescribeText(t *testing.T) {
 		t.Errorf("a setting at its default is listed:\n%s", out.String())
 	}
 
+	alone := api.Description{BatchSize: 32, MaxBatchDelay: 5, Batching: api.Batching{Batchable: true, Adaptive: true,
+		Stats: batch.Stats{Batches: 40, MeanBatchItems: 1.2, MeanRunMS: 61, BatchSpeedup: 0.97, SendsAlone: true}}}
+	out.Reset()
+	describeText(term.New(&out, &out, nil, false), alone)
+	if want := `(?m)^batching +up to 32, delay 5 ms \(adaptive\); 40 batches, 1\.2 items and 61\.00 ms each on average; items run only 0\.97× faster in batches, so requests go alone$`; !regexp.MustCompile(want).MatchString(out.String()) {
+		t.Errorf("no line matching %s in:\n%s", want, out.String())
+	}
+
 	limited := api.Description{BatchSize: 8, MaxBatchDelay: 5, Batching: api.Batching{Batchable: true,
 		Stats: batch.Stats{Limit: 4, LimitReason: "a batch of 8 items failed where each of its requests ran alone (out of memory)"}}}
 	out.Reset()

@@ -398,6 +398,12 @@ func batchingText(d api.Description) string {
 	if st := d.Batching.Stats; st.Batches > 0 {
 		s += fmt.Sprintf("; %d batches, %.1f items and %.2f ms each on average", st.Batches, st.MeanBatchItems, st.MeanRunMS)
 	}
+	switch st := d.Batching.Stats; {
+	case st.SendsAlone:
+		s += fmt.Sprintf("; items run only %.2f× faster in batches, so requests go alone", st.BatchSpeedup)
+	case st.BatchSpeedup > 0:
+		s += fmt.Sprintf("; items run %.2f× faster in batches", st.BatchSpeedup)
+	}
 	return s
 }
 

@@ -171,13 +171,17 @@ type VersionState struct {
 	BatchDelay     time.Duration // the batcher's last chosen delay (adaptive mode moves it)
 	ArrivalRate    float64       // requests per second, moving average
 	// Batching is whether requests may share a batch: false for a model that cannot batch,
-	// or whose batching stopped while serving.
+	// whose batching stopped while serving, or that the adaptive mode found batching does
+	// not speed up.
 	Batching bool
+	// BatchSpeedup is how many times faster an item runs in a batch than alone (0: not
+	// measured yet).
+	BatchSpeedup float64
 }
 
 type versionCollector struct {
-	states                                            func() []VersionState
-	pending, workers, ready, delay, arrival, batching *prometheus.Desc
+	states                                                     func() []VersionState
+	pending, workers, ready, delay, arrival, batching, speedup *prometheus.Desc
 }
 
 // WatchVersions exposes gauges read from states at each scrape: queue length, workers,
@@ -191,12 +195,13 @@ func (m *Metrics) WatchVersions(states func() []VersionState) {
 		ready:    prometheus.NewDesc("ts_workers_ready", "Workers ready to run batches.", labels, nil),
 		delay:    prometheus.NewDesc("ts_batch_delay_seconds", "Batch delay in effect (chosen by the adaptive mode when on).", labels, nil),
 		arrival:  prometheus.NewDesc("ts_arrival_rate", "Requests per second arriving at the queue (moving average).", labels, nil),
-		batching: prometheus.NewDesc("ts_batching", "1 while requests may share a batch; 0 with batch size 1, for a model that cannot batch, or once batching stopped while serving (describe says why).", labels, nil),
+		batching: prometheus.NewDesc("ts_batching", "1 while requests may share a batch; 0 with batch size 1, for a model that cannot batch, once batching stopped while serving, or while the adaptive mode sends requests alone because batches run no faster (describe says why).", labels, nil),
+		speedup:  prometheus.NewDesc("ts_batch_speedup", "How many times faster an item runs in a batch than alone, measured (0 until both are).", labels, nil),
 	})
 }
 
 func (c *versionCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.pending, c.workers, c.ready, c.delay, c.arrival, c.batching} {
+	for _, d := range []*prometheus.Desc{c.pending, c.workers, c.ready, c.delay, c.arrival, c.batching, c.speedup} {
 		ch <- d
 	}
 }
@@ -207,7 +212,7 @@ func (c *versionCollector) Collect(ch chan<- prometheus.Metric) {
 			d *prometheus.Desc
 			v float64
 		}{{c.pending, float64(s.Pending)}, {c.workers, float64(s.Workers)}, {c.ready, float64(s.ReadyWorkers)},
-			{c.delay, s.BatchDelay.Seconds()}, {c.arrival, s.ArrivalRate}, {c.batching, boolGauge(s.Batching)}} {
+			{c.delay, s.BatchDelay.Seconds()}, {c.arrival, s.ArrivalRate}, {c.batching, boolGauge(s.Batching)}, {c.speedup, s.BatchSpeedup}} {
 			ch <- prometheus.MustNewConstMetric(g.d, prometheus.GaugeValue, g.v, s.Model, s.Version)
 		}
 	}

@@ -93,8 +93,9 @@ func (s *Server) versionStates() []metrics.VersionState {
 			}
 			out = append(out, metrics.VersionState{Model: v.Name, Version: v.Version, Pending: info.Queue.Pending,
 				Workers: len(info.Workers), ReadyWorkers: ready, ArrivalRate: info.Queue.ArrivalRate,
-				BatchDelay: time.Duration(info.Queue.LastDelayMS * float64(time.Millisecond)),
-				Batching:   info.Unbatchable == "" && info.Settings.BatchSize > 1})
+				BatchDelay:   time.Duration(info.Queue.LastDelayMS * float64(time.Millisecond)),
+				Batching:     info.Unbatchable == "" && info.Settings.BatchSize > 1 && !info.Queue.SendsAlone,
+				BatchSpeedup: info.Queue.BatchSpeedup})
 		}
 	}
 	return out
