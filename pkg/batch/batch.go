@@ -471,8 +471,17 @@ func (b *Batcher) form(now time.Time) ([]*Job, time.Duration) {
 		picks = append(picks, i)
 		items += j.items
 	}
-	if len(picks) > 1 && b.sendsAlone() && !b.stats.probeDue() {
-		return b.take(picks[:1]), 0 // batching does not pay here: each request goes alone, at once
+	if len(picks) > 1 && b.sendsAlone() {
+		if !b.stats.probeDue() {
+			return b.take(picks[:1]), 0 // batching does not pay here: each request goes alone, at once
+		}
+		// a small batch, now, to measure batching again
+		var n int64
+		for k, i := range picks {
+			if n += b.queue[i].items; n >= probeItems || k == len(picks)-1 {
+				return b.take(picks[:k+1]), 0
+			}
+		}
 	}
 	if idle := int64(b.workers - b.inflight); items < int64(b.batchSize()) && idle > 1 {
 		// Short of a full batch, leave the other free workers their share, so that they

@@ -1024,20 +1024,32 @@ func TestAdaptiveSendsAloneWhenBatchingDoesNotPay(t *testing.T) {
 			if b.holdTarget() != 0 {
 				t.Errorf("hold target %d while sending alone", b.holdTarget())
 			}
-			// after probeEvery runs alone in a row, one batch forms to measure batching again
-			for range probeEvery - 1 {
-				b.stats.batch(1, 10*time.Millisecond)
+			alone := func(n int) {
+				for range n {
+					b.stats.batch(1, 10*time.Millisecond)
+				}
 			}
-			queue(b, 4)
-			if jobs, _ := b.form(clock.Now()); len(jobs) != 2 {
-				t.Errorf("probe: took %d requests, want 2", len(jobs))
+			probe := func(what string, want int) {
+				t.Helper()
+				queue(b, 4)
+				if jobs, _ := b.form(clock.Now()); len(jobs) != want {
+					t.Errorf("%s: took %d requests, want %d", what, len(jobs), want)
+				}
 			}
+			// after firstProbe runs alone in a row (one ran above), a small batch forms to
+			// measure batching again
+			alone(firstProbe - 1)
+			probe("first probe", probeItems)
+			// a probe that finds batching still not paying doubles the wait for the next
+			b.stats.batch(probeItems, probeItems*10*time.Millisecond)
+			alone(firstProbe)
+			probe("before the doubled wait", 1)
+			alone(firstProbe)
+			probe("after the doubled wait", probeItems)
 			// probes that find batches faster (2.5×) bring batching back within a few
 			probes := 1
 			for b.stats.batch(2, 4*time.Millisecond); b.Stats().SendsAlone && probes < 5; probes++ {
-				for range probeEvery {
-					b.stats.batch(1, 10*time.Millisecond)
-				}
+				alone(4 * firstProbe)
 				b.stats.batch(2, 4*time.Millisecond)
 			}
 			queue(b, 4)

@@ -22,15 +22,20 @@ type stats struct {
 	itemAlone, itemBatched float64
 	alone, batched         int64
 	aloneInARow            int
+	probeEvery             int // runs of one item in a row before a probe batch; 0: firstProbe
 }
 
 // Whether batching pays, in adaptive mode: each way needs minRuns runs measured, and
-// batching must run an item at least payingSpeedup times faster than alone; when it does
-// not, requests go alone, and one batch in probeEvery may form to measure it again.
+// batching must run an item at least payingSpeedup times faster than alone. When it does
+// not, requests go alone, and after firstProbe runs of one item in a row a batch of
+// probeItems may form to measure it again; each probe that finds batching still not paying
+// doubles the wait for the next, up to lastProbe.
 const (
 	minRuns        = 5
 	payingSpeedup  = 1.1
-	probeEvery     = 20
+	firstProbe     = 20
+	lastProbe      = 640
+	probeItems     = 2
 	unknownSpeedup = 0
 )
 
@@ -78,6 +83,11 @@ func (s *stats) batch(items int64, run time.Duration) {
 		s.itemBatched = ewma(s.itemBatched, perItem, s.batched == 0)
 		s.batched++
 		s.aloneInARow = 0
+		if s.batchingPays() {
+			s.probeEvery = firstProbe
+		} else {
+			s.probeEvery = min(2*max(s.probeEvery, firstProbe/2), lastProbe)
+		}
 	}
 }
 
@@ -97,9 +107,9 @@ func (s *stats) batchingPays() bool {
 	return sp == unknownSpeedup || sp >= payingSpeedup
 }
 
-// probeDue reports whether a batch may form to measure batching again, after probeEvery runs
-// of one item in a row.
-func (s *stats) probeDue() bool { return s.aloneInARow >= probeEvery }
+// probeDue reports whether a batch may form to measure batching again: after firstProbe runs
+// of one item in a row, or twice as many after each probe that found batching not paying.
+func (s *stats) probeDue() bool { return s.aloneInARow >= max(s.probeEvery, firstProbe) }
 
 // delay is how long the oldest request may wait for its batch to fill: the configured
 // delay, or in adaptive mode the expected time for the batch target to fill.
