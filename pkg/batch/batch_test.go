@@ -1060,6 +1060,24 @@ func TestAdaptiveSendsAloneWhenBatchingDoesNotPay(t *testing.T) {
 	}
 }
 
+// TestBatchSpeedupIgnoresPreemption: a run preempted or slowed by cold caches (milliseconds
+// added to a 40 µs run of a tiny model) does not decide whether batching pays: the least of
+// the latest runs does.
+func TestBatchSpeedupIgnoresPreemption(t *testing.T) {
+	b := New(Config{BatchSize: 8, MaxDelay: 5 * time.Millisecond, Adaptive: true}, true, newFakeClock())
+	for i := range 2 * minRuns {
+		b.stats.batch(1, 40*time.Microsecond)
+		batched := 40 * time.Microsecond // 4 items: 10 µs each, 4× faster than alone
+		if i%3 == 0 {
+			batched = 3 * time.Millisecond // preempted
+		}
+		b.stats.batch(4, batched)
+	}
+	if st := b.Stats(); st.SendsAlone || math.Abs(st.BatchSpeedup-4) > 0.01 {
+		t.Errorf("speedup %.2f, sends alone %v; want 4×, batching", st.BatchSpeedup, st.SendsAlone)
+	}
+}
+
 type callerKey struct{}
 
 // TestLoneRequestRunsOnItsCaller: when a run slot is free, nothing waits and the rules would

@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"slices"
 	"time"
 )
 
@@ -16,13 +17,36 @@ type stats struct {
 	batches     int64
 	lastDelay   time.Duration
 
-	// Run seconds per item, alone (batches of one item) and batched (two or more), to tell
-	// whether batching speeds the model up (EWMA), with how many runs each has seen, and the
-	// runs of one item since the last of two or more.
-	itemAlone, itemBatched float64
-	alone, batched         int64
+	// Run seconds per item of the latest runs alone (batches of one item) and batched (two
+	// or more), to tell whether batching speeds the model up, and the runs of one item since
+	// the last of two or more.
+	itemAlone, itemBatched recent
 	aloneInARow            int
 	probeEvery             int // runs of one item in a row before a probe batch; 0: firstProbe
+}
+
+// recent keeps the latest runWindow samples of a run time. Their least is the run's own
+// cost: preemption and cold caches only ever add to it (a tiny model's 40 µs run preempted
+// once takes milliseconds), and would swamp an average.
+type recent struct {
+	samples [runWindow]float64
+	n       int64 // samples seen
+}
+
+const runWindow = 16
+
+func (r *recent) add(v float64) {
+	r.samples[r.n%runWindow] = v
+	r.n++
+}
+
+// least is the least of the samples kept (0 with none).
+func (r *recent) least() float64 {
+	kept := r.samples[:min(r.n, runWindow)]
+	if len(kept) == 0 {
+		return 0
+	}
+	return slices.Min(kept)
 }
 
 // Whether batching pays, in adaptive mode: each way needs minRuns runs measured, and
@@ -76,12 +100,10 @@ func (s *stats) batch(items int64, run time.Duration) {
 	s.batches++
 	perItem := run.Seconds() / float64(max(items, 1))
 	if items <= 1 {
-		s.itemAlone = ewma(s.itemAlone, perItem, s.alone == 0)
-		s.alone++
+		s.itemAlone.add(perItem)
 		s.aloneInARow++
 	} else {
-		s.itemBatched = ewma(s.itemBatched, perItem, s.batched == 0)
-		s.batched++
+		s.itemBatched.add(perItem)
 		s.aloneInARow = 0
 		if s.batchingPays() {
 			s.probeEvery = firstProbe
@@ -91,13 +113,13 @@ func (s *stats) batch(items int64, run time.Duration) {
 	}
 }
 
-// speedup is how many times faster an item runs in a batch than alone; unknownSpeedup (0)
-// until both have been measured minRuns times.
+// speedup is how many times faster an item runs in a batch than alone, by the least of the
+// latest runs each way; unknownSpeedup (0) until both have been measured minRuns times.
 func (s *stats) speedup() float64 {
-	if s.alone < minRuns || s.batched < minRuns || s.itemBatched <= 0 {
+	if s.itemAlone.n < minRuns || s.itemBatched.n < minRuns || s.itemBatched.least() <= 0 {
 		return unknownSpeedup
 	}
-	return s.itemAlone / s.itemBatched
+	return s.itemAlone.least() / s.itemBatched.least()
 }
 
 // batchingPays reports whether batching is worth its wait: not known yet, or items run at
