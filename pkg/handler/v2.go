@@ -307,7 +307,10 @@ func classify(t *tensor.Tensor, count int, labels map[int]string) (*tensor.Tenso
 	if len(t.Shape) >= 2 {
 		rows = t.Shape[0]
 	}
-	if rows == 0 || int64(len(values))%rows != 0 {
+	if rows == 0 { // no rows (an empty detection list): no classes either
+		return tensor.NewStrings([]int64{0, 0}, nil), nil
+	}
+	if int64(len(values))%rows != 0 {
 		return nil, fmt.Errorf("cannot classify a tensor of shape %s", tensor.ShapeString(t.Shape))
 	}
 	classes := len(values) / int(rows)

@@ -170,9 +170,9 @@ func TestEncodeV2(t *testing.T) {
 // row's top classes as "value:index[:label]" strings (BYTES), highest first.
 func TestV2Classification(t *testing.T) {
 	infos := []tensor.Info{{Name: "logits", DType: tensor.Float32, Shape: []int64{-1, 4}}, {Name: "votes", DType: tensor.Int64, Shape: []int64{-1}},
-		{Name: "name", DType: tensor.String, Shape: []int64{-1}}}
+		{Name: "name", DType: tensor.String, Shape: []int64{-1}}, {Name: "empty", DType: tensor.Float32, Shape: []int64{-1, 5}}}
 	outputs := []*tensor.Tensor{tensor.New([]int64{2, 4}, []float32{0.1, 2.5, -1, 0.75, 3, 0, 0, 1}), tensor.New([]int64{3}, []int64{5, 10, 4}),
-		tensor.NewStrings([]int64{1}, []string{"x"})}
+		tensor.NewStrings([]int64{1}, []string{"x"}), tensor.New([]int64{0, 5}, []float32{})}
 	cases := []struct {
 		name, request string
 		labels        map[int]string
@@ -182,6 +182,8 @@ func TestV2Classification(t *testing.T) {
 			`[{"name":"logits","datatype":"BYTES","shape":[2,2],"data":["2.500000:1:cat","0.750000:3","3.000000:0:dog","1.000000:3"]}]`},
 		{"a 1-D integer output, more classes than it has", `{"inputs": [], "outputs": [{"name": "votes", "parameters": {"classification": 5}}]}`, nil,
 			`[{"name":"votes","datatype":"BYTES","shape":[3],"data":["10:1","5:0","4:2"]}]`},
+		{"no rows", `{"inputs": [], "outputs": [{"name": "empty", "parameters": {"classification": 3}}]}`, nil,
+			`[{"name":"empty","datatype":"BYTES","shape":[0,0],"data":[]}]`},
 		{"zero classes", `{"inputs": [], "outputs": [{"name": "logits", "parameters": {"classification": 0}}]}`, nil, "parameter classification must be a count of classes ≥ 1"},
 		{"not a number", `{"inputs": [], "outputs": [{"name": "logits", "parameters": {"classification": "2"}}]}`, nil, "parameter classification must be a count of classes ≥ 1"},
 		{"a string output", `{"inputs": [], "outputs": [{"name": "name", "parameters": {"classification": 1}}]}`, nil, "classification needs a numeric output"},
