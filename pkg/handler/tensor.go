@@ -20,6 +20,7 @@ import (
 //
 //	{"inputs": {"name": nested array, ...}}
 //	{"name": nested array, ...}                               (every key an input's name)
+//	{"data" | "instances" | "input": nested array}            (a model with one input)
 //	multipart form fields named after the inputs, each one input's JSON (or text)
 //	{"inputs": [{"name": ..., "shape": [...], "datatype": "FP32", "data": [...]}]}  (KServe v2)
 //	nested array                                              (a model with one input)
@@ -76,6 +77,10 @@ func (h *tensorHandler) Preprocess(_ context.Context, req *Request) ([]*tensor.T
 		}
 		values[h.inputs[0].Name] = d
 	case map[string]any:
+		if v, ok := h.wrapped(d); ok {
+			values[h.inputs[0].Name] = v
+			break
+		}
 		raw, ok := d["inputs"]
 		if !ok || h.index("inputs") >= 0 {
 			// the inputs by name at the top level, as {"input_ids": ..., "attention_mask": ...}
@@ -117,6 +122,25 @@ func (h *tensorHandler) Preprocess(_ context.Context, req *Request) ([]*tensor.T
 		values[h.inputs[0].Name] = doc
 	}
 	return h.fromValues(values)
+}
+
+// wrappers are the keys other servers' clients wrap one input's value in: {"data": ...}
+// (TorchServe's handlers read it), {"instances": [...]} (TensorFlow Serving's and KServe
+// v1's rows), {"input": ...}.
+var wrappers = []string{"data", "instances", "input"}
+
+// wrapped finds one input's value wrapped in an object of one such key, for a model with one
+// input not itself so named.
+func (h *tensorHandler) wrapped(d map[string]any) (any, bool) {
+	if len(h.inputs) != 1 || len(d) != 1 {
+		return nil, false
+	}
+	for _, key := range wrappers {
+		if v, ok := d[key]; ok && h.index(key) < 0 {
+			return v, true
+		}
+	}
+	return nil, false
 }
 
 // partValues reads a multipart request whose fields are named after the model's inputs
