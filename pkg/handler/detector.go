@@ -49,16 +49,20 @@ func newObjectDetector(m *Model) (Handler, error) {
 	if _, ok := c["resize"]; !ok {
 		c = mergeConfig(c, config{"resize": 0})
 	}
-	spec, err := modelImageSpec("object_detector", m, c, true)
-	if err != nil {
-		return nil, err
-	}
-	h := &objectDetector{spec: spec, boxes: -1, classes: -1, scores: -1}
+	h := &objectDetector{boxes: -1, classes: -1, scores: -1}
 	def := "yolo"
 	if len(m.Outputs) >= 3 {
 		def = "boxes"
 	}
+	var err error
 	if h.format, err = c.string("output_format", def); err != nil {
+		return nil, err
+	}
+	side := yoloSide
+	if h.format == "boxes" {
+		side = ownSize
+	}
+	if h.spec, err = modelImageSpec("object_detector", m, c, side); err != nil {
 		return nil, err
 	}
 	if h.threshold, err = c.float("threshold", 0.5); err != nil {

@@ -153,9 +153,10 @@ func TestSoftmaxSetting(t *testing.T) {
 	}
 }
 
-// TestImageOwnSize: for models whose height and width are both dynamic, the detector and the
-// segmenter feed each image at its own size, as TorchServe's do (boxes then need no scaling),
-// and the classifier resizes to 224; the size setting overrides either way.
+// TestImageOwnSize: for models whose height and width are both dynamic, torchvision-style
+// detectors and the segmenter feed each image at its own size, as TorchServe's do (boxes then
+// need no scaling), YOLO detectors resize to YOLO's 640 and the classifier to 224; the size
+// setting overrides either way.
 func TestImageOwnSize(t *testing.T) {
 	img := pngBytes(t, solid(50, 40, color.White))
 	boxes := []tensor.Info{{Name: "boxes", DType: tensor.Float32, Shape: []int64{-1, 4}},
@@ -174,6 +175,8 @@ func TestImageOwnSize(t *testing.T) {
 	}{
 		{"detector, [3,H,W]", newObjectDetector, Model{Inputs: image(3, -1, -1), Outputs: boxes}, []int64{3, 40, 50}, []any{10.0, 10.0, 20.0, 20.0}},
 		{"detector, size 100", newObjectDetector, Model{Inputs: image(3, -1, -1), Outputs: boxes, Config: config{"size": 100}}, []int64{3, 100, 100}, []any{5.0, 4.0, 10.0, 8.0}},
+		{"YOLO detector, [1,3,H,W]: YOLO's 640", newObjectDetector, Model{Inputs: image(1, 3, -1, -1),
+			Outputs: []tensor.Info{{Name: "output0", DType: tensor.Float32, Shape: []int64{1, 7, -1}}}, Config: config{"output_format": "yolov8"}}, []int64{1, 3, 640, 640}, nil},
 		{"segmenter, [N,3,H,W]", newImageSegmenter, Model{Inputs: image(-1, 3, -1, -1), Outputs: seg}, []int64{1, 3, 40, 50}, nil},
 		{"classifier, [N,3,H,W]", newImageClassifier, Model{Inputs: image(-1, 3, -1, -1), Outputs: logits}, []int64{1, 3, 224, 224}, nil},
 		{"classifier, size 0", newImageClassifier, Model{Inputs: image(-1, 3, -1, -1), Outputs: logits, Config: config{"size": 0}}, []int64{1, 3, 40, 50}, nil},

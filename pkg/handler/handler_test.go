@@ -44,7 +44,7 @@ func TestImageSpecDefaults(t *testing.T) {
 		{[]int64{480, 640, 3}, tensor.Uint8, true, 3, 480, 640, 0, 0, 1},
 	}
 	for _, c := range cases {
-		s, err := newImageSpec(tensor.Info{Name: "x", DType: c.dtype, Shape: c.shape}, nil, false)
+		s, err := newImageSpec(tensor.Info{Name: "x", DType: c.dtype, Shape: c.shape}, nil, classifierSide)
 		if err != nil {
 			t.Fatalf("%v: %v", c.shape, err)
 		}
@@ -79,7 +79,7 @@ func TestImageSpecDefaults(t *testing.T) {
 		{[]int64{1, 3, 8, 8}, config{"channels": 4}},
 		{[]int64{1, 3, 8, 8}, config{"resize": "big"}},
 	} {
-		if _, err := newImageSpec(tensor.Info{Name: "x", DType: tensor.Float32, Shape: bad.shape}, bad.cfg, false); err == nil {
+		if _, err := newImageSpec(tensor.Info{Name: "x", DType: tensor.Float32, Shape: bad.shape}, bad.cfg, classifierSide); err == nil {
 			t.Errorf("%v %v accepted", bad.shape, bad.cfg)
 		}
 	}
@@ -460,7 +460,7 @@ func TestMatchesTorchvision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec, err := newImageSpec(tensor.Info{Name: "x", DType: tensor.Float32, Shape: []int64{-1, 3, 224, 224}}, nil, false)
+	spec, err := newImageSpec(tensor.Info{Name: "x", DType: tensor.Float32, Shape: []int64{-1, 3, 224, 224}}, nil, classifierSide)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,22 +46,31 @@ type imageSpec struct {
 
 // modelImageSpec is newImageSpec for a model whose one input is the image; handler names
 // the handler in the error when the model has other inputs.
-func modelImageSpec(handler string, m *Model, c config, keepSize bool) (imageSpec, error) {
+func modelImageSpec(handler string, m *Model, c config, dynamicSide int) (imageSpec, error) {
 	if len(m.Inputs) != 1 {
 		return imageSpec{}, fmt.Errorf("%s needs a model with one image input, this one has %d inputs", handler, len(m.Inputs))
 	}
-	return newImageSpec(m.Inputs[0], c, keepSize)
+	return newImageSpec(m.Inputs[0], c, dynamicSide)
 }
+
+// The side of the square an image is resized to for a model whose height and width are both
+// dynamic, unless the size setting says otherwise: ImageNet's crop for classifiers, YOLO's
+// training size for its detectors, and each image's own size (0) for torchvision's detectors
+// and segmenters, which resize inside the model, as TorchServe feeds them.
+const (
+	classifierSide = 224
+	yoloSide       = 640
+	ownSize        = 0
+)
 
 // newImageSpec derives the preprocessing from the model's image input and the handler's
 // settings (layout, channels, channel_order, size, resize, mean, std, scale). Defaults:
 // the layout and channel count from the input's shape, torchvision's Resize(256) +
 // CenterCrop(224) for 224-pixel (or dynamic) inputs and a direct resize otherwise, ImageNet
 // mean/std for RGB inputs and none for grayscale, pixel values scaled to [0, 1] for float
-// inputs and left as 0–255 for integer inputs. With keepSize, a model whose height and width
-// are both dynamic gets each image at its own size (size 0), as TorchServe's detector and
-// segmenter feed theirs.
-func newImageSpec(in tensor.Info, c config, keepSize bool) (imageSpec, error) {
+// inputs and left as 0–255 for integer inputs. A model whose height and width are both
+// dynamic gets squares of dynamicSide (ownSize: each image at its own size).
+func newImageSpec(in tensor.Info, c config, dynamicSide int) (imageSpec, error) {
 	s := imageSpec{input: in}
 	shape := in.Shape
 	switch len(shape) {
@@ -111,7 +120,7 @@ func newImageSpec(in tensor.Info, c config, keepSize bool) (imageSpec, error) {
 	default:
 		return s, fmt.Errorf("handler setting channel_order: want RGB or BGR, got %q", order)
 	}
-	size := 224
+	size := dynamicSide
 	if hd > 0 && wd > 0 && hd != wd {
 		s.height, s.width = int(hd), int(wd)
 	} else {
@@ -120,8 +129,6 @@ func newImageSpec(in tensor.Info, c config, keepSize bool) (imageSpec, error) {
 			size = int(hd)
 		case wd > 0:
 			size = int(wd)
-		case keepSize:
-			size = 0
 		}
 		if size, err = c.int("size", size); err != nil {
 			return s, err

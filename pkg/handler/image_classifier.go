@@ -21,7 +21,7 @@ type imageClassifier struct {
 
 func newImageClassifier(m *Model) (Handler, error) {
 	c := config(m.Config)
-	spec, err := modelImageSpec("image_classifier", m, c, false)
+	spec, err := modelImageSpec("image_classifier", m, c, classifierSide)
 	if err != nil {
 		return nil, err
 	}

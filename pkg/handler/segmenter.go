@@ -24,7 +24,7 @@ type imageSegmenter struct {
 
 func newImageSegmenter(m *Model) (Handler, error) {
 	c := config(m.Config)
-	spec, err := modelImageSpec("image_segmenter", m, c, true)
+	spec, err := modelImageSpec("image_segmenter", m, c, ownSize)
 	if err != nil {
 		return nil, err
 	}
