@@ -117,15 +117,17 @@ func mergeConfig(a, b config) config {
 	return out
 }
 
-// imageSize remembers the original image's size for scaling boxes back.
-type imageSize struct{ w, h int }
+// imageSize remembers the original image's size, and the size the model saw, for scaling
+// boxes back.
+type imageSize struct{ w, h, fedW, fedH int }
 
 func (h *objectDetector) Preprocess(_ context.Context, req *Request) ([]*tensor.Tensor, error) {
 	t, size, err := h.spec.requestTensor(req)
 	if err != nil {
 		return nil, err
 	}
-	req.State = imageSize{size.X, size.Y}
+	fed := h.spec.fedSize(t)
+	req.State = imageSize{size.X, size.Y, fed.X, fed.Y}
 	return []*tensor.Tensor{t}, nil
 }
 
@@ -151,8 +153,8 @@ func (h *objectDetector) Postprocess(_ context.Context, req *Request, outputs []
 		dets = nms(dets, h.nmsIoU)
 	}
 	sx, sy := 1.0, 1.0
-	if size, ok := req.State.(imageSize); ok && h.spec.width > 0 {
-		sx, sy = float64(size.w)/float64(h.spec.width), float64(size.h)/float64(h.spec.height)
+	if size, ok := req.State.(imageSize); ok && size.fedW > 0 && size.fedH > 0 {
+		sx, sy = float64(size.w)/float64(size.fedW), float64(size.h)/float64(size.fedH)
 	}
 	var b bytes.Buffer
 	b.WriteByte('[')

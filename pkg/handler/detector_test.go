@@ -78,7 +78,7 @@ func TestObjectDetectorFormats(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			req := &Request{State: imageSize{128, 128}}
+			req := &Request{State: imageSize{128, 128, 64, 64}}
 			res, err := h.Postprocess(context.Background(), req, c.tensors)
 			if err != nil {
 				t.Fatal(err)
@@ -159,6 +159,7 @@ func TestSoftmaxSetting(t *testing.T) {
 // setting overrides either way.
 func TestImageOwnSize(t *testing.T) {
 	img := pngBytes(t, solid(50, 40, color.White))
+	big := pngBytes(t, solid(3000, 1500, color.White)) // over maxOwnSide: scaled to 2048x1024
 	boxes := []tensor.Info{{Name: "boxes", DType: tensor.Float32, Shape: []int64{-1, 4}},
 		{Name: "labels", DType: tensor.Int64, Shape: []int64{-1}}, {Name: "scores", DType: tensor.Float32, Shape: []int64{-1}}}
 	seg := []tensor.Info{{Name: "out", DType: tensor.Float32, Shape: []int64{-1, 2, -1, -1}}}
@@ -172,16 +173,19 @@ func TestImageOwnSize(t *testing.T) {
 		model   Model
 		want    []int64 // the input tensor's shape; nil when the model must be refused
 		box     []any   // the detector's answer for a box at 10,10–20,20 of the model's input
+		big     bool    // send the 3000x1500 image
 	}{
-		{"detector, [3,H,W]", newObjectDetector, Model{Inputs: image(3, -1, -1), Outputs: boxes}, []int64{3, 40, 50}, []any{10.0, 10.0, 20.0, 20.0}},
-		{"detector, size 100", newObjectDetector, Model{Inputs: image(3, -1, -1), Outputs: boxes, Config: config{"size": 100}}, []int64{3, 100, 100}, []any{5.0, 4.0, 10.0, 8.0}},
+		{"detector, [3,H,W]", newObjectDetector, Model{Inputs: image(3, -1, -1), Outputs: boxes}, []int64{3, 40, 50}, []any{10.0, 10.0, 20.0, 20.0}, false},
+		{"detector, [3,H,W], a large image", newObjectDetector, Model{Inputs: image(3, -1, -1), Outputs: boxes}, []int64{3, 1024, 2048},
+			[]any{14.65, 14.65, 29.3, 29.3}, true},
+		{"detector, size 100", newObjectDetector, Model{Inputs: image(3, -1, -1), Outputs: boxes, Config: config{"size": 100}}, []int64{3, 100, 100}, []any{5.0, 4.0, 10.0, 8.0}, false},
 		{"YOLO detector, [1,3,H,W]: YOLO's 640", newObjectDetector, Model{Inputs: image(1, 3, -1, -1),
-			Outputs: []tensor.Info{{Name: "output0", DType: tensor.Float32, Shape: []int64{1, 7, -1}}}, Config: config{"output_format": "yolov8"}}, []int64{1, 3, 640, 640}, nil},
-		{"segmenter, [N,3,H,W]", newImageSegmenter, Model{Inputs: image(-1, 3, -1, -1), Outputs: seg}, []int64{1, 3, 40, 50}, nil},
-		{"classifier, [N,3,H,W]", newImageClassifier, Model{Inputs: image(-1, 3, -1, -1), Outputs: logits}, []int64{1, 3, 224, 224}, nil},
-		{"classifier, size 0", newImageClassifier, Model{Inputs: image(-1, 3, -1, -1), Outputs: logits, Config: config{"size": 0}}, []int64{1, 3, 40, 50}, nil},
-		{"size 0 for a fixed size", newImageClassifier, Model{Inputs: image(1, 3, 32, 32), Outputs: logits, Config: config{"size": 0}}, nil, nil},
-		{"negative size", newObjectDetector, Model{Inputs: image(3, -1, -1), Outputs: boxes, Config: config{"size": -1}}, nil, nil},
+			Outputs: []tensor.Info{{Name: "output0", DType: tensor.Float32, Shape: []int64{1, 7, -1}}}, Config: config{"output_format": "yolov8"}}, []int64{1, 3, 640, 640}, nil, false},
+		{"segmenter, [N,3,H,W]", newImageSegmenter, Model{Inputs: image(-1, 3, -1, -1), Outputs: seg}, []int64{1, 3, 40, 50}, nil, false},
+		{"classifier, [N,3,H,W]", newImageClassifier, Model{Inputs: image(-1, 3, -1, -1), Outputs: logits}, []int64{1, 3, 224, 224}, nil, false},
+		{"classifier, size 0", newImageClassifier, Model{Inputs: image(-1, 3, -1, -1), Outputs: logits, Config: config{"size": 0}}, []int64{1, 3, 40, 50}, nil, false},
+		{"size 0 for a fixed size", newImageClassifier, Model{Inputs: image(1, 3, 32, 32), Outputs: logits, Config: config{"size": 0}}, nil, nil, false},
+		{"negative size", newObjectDetector, Model{Inputs: image(3, -1, -1), Outputs: boxes, Config: config{"size": -1}}, nil, nil, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -196,7 +200,11 @@ func TestImageOwnSize(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			req := &Request{Inputs: []Input{{Name: "body", Data: img}}}
+			body := img
+			if c.big {
+				body = big
+			}
+			req := &Request{Inputs: []Input{{Name: "body", Data: body}}}
 			in, err := h.Preprocess(context.Background(), req)
 			if err != nil {
 				t.Fatal(err)

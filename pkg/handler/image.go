@@ -276,6 +276,15 @@ func (s imageSpec) requestTensor(req *Request) (*tensor.Tensor, image.Point, err
 	return t, img.Bounds().Size(), nil
 }
 
+// fedSize is the width and height of the image in t, an input tensor this spec made.
+func (s imageSpec) fedSize(t *tensor.Tensor) image.Point {
+	n := len(t.Shape)
+	if s.nhwc {
+		return image.Point{X: int(t.Shape[n-2]), Y: int(t.Shape[n-3])}
+	}
+	return image.Point{X: int(t.Shape[n-1]), Y: int(t.Shape[n-2])}
+}
+
 // inputs is requestTensor as a handler's Preprocess returns it.
 func (s imageSpec) inputs(req *Request) ([]*tensor.Tensor, error) {
 	t, _, err := s.requestTensor(req)
@@ -285,10 +294,18 @@ func (s imageSpec) inputs(req *Request) ([]*tensor.Tensor, error) {
 	return []*tensor.Tensor{t}, nil
 }
 
+// maxOwnSide bounds an image fed at its own size: a larger one is scaled down to fit, its
+// aspect kept (a 50-megapixel photo would make a 600 MB float tensor and more in the model;
+// torchvision's detectors scale to 1333 pixels inside anyway).
+const maxOwnSide = 2048
+
 // prepare resizes and centre-crops an image to the model's input size (or leaves it at its
-// own size).
+// own size, within maxOwnSide).
 func (s imageSpec) prepare(img image.Image) image.Image {
 	if s.height == 0 {
+		if b := img.Bounds(); max(b.Dx(), b.Dy()) > maxOwnSide {
+			return imaging.Fit(img, maxOwnSide, maxOwnSide, imaging.Linear)
+		}
 		return img
 	}
 	b := img.Bounds()
