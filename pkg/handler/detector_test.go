@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"image/color"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -273,6 +274,61 @@ func TestOutputSetting(t *testing.T) {
 			}
 			if best != c.best {
 				t.Errorf("top class %q in %s, want %s", best, res.Body, c.best)
+			}
+		})
+	}
+}
+
+// TestSegmenterOutputs: the segmenter reads scores [1, classes, H, W], scores [1, H, W,
+// classes] for a model taking NHWC images, and class maps [1, H, W] (argmax inside the
+// model, probability 1), each pixel in TorchServe's [H][W][class, probability] answer.
+func TestSegmenterOutputs(t *testing.T) {
+	nchw := tensor.Info{Name: "x", DType: tensor.Float32, Shape: []int64{1, 3, 2, 2}}
+	nhwc := tensor.Info{Name: "x", DType: tensor.Float32, Shape: []int64{1, 2, 2, 3}}
+	out := func(dt tensor.DType, shape ...int64) []tensor.Info {
+		return []tensor.Info{{Name: "out", DType: dt, Shape: shape}}
+	}
+	// two classes over a 2x2 image: class 1 wins at pixels 1 and 3
+	first := tensor.New([]int64{1, 2, 2, 2}, []float32{0.9, 0.2, 0.8, 0.4, 0.1, 0.8, 0.2, 0.6})
+	last := tensor.New([]int64{1, 2, 2, 2}, []float32{0.9, 0.1, 0.2, 0.8, 0.8, 0.2, 0.4, 0.6})
+	cases := []struct {
+		name   string
+		input  tensor.Info
+		output []tensor.Info
+		result *tensor.Tensor
+		want   string // the answer, or the error
+	}{
+		{"classes first", nchw, out(tensor.Float32, 1, 2, 2, 2), first, `[[[0,0.9],[1,0.8]],[[0,0.8],[1,0.6]]]`},
+		{"classes last, NHWC images", nhwc, out(tensor.Float32, 1, 2, 2, 2), last, `[[[0,0.9],[1,0.8]],[[0,0.8],[1,0.6]]]`},
+		{"a class map", nchw, out(tensor.Int64, 1, 2, 2), tensor.New([]int64{1, 2, 2}, []int64{0, 1, 2, 1}), `[[[0,1],[1,1]],[[2,1],[1,1]]]`},
+		{"a class map past 255", nchw, out(tensor.Int64, 1, 2, 2), tensor.New([]int64{1, 2, 2}, []int64{0, 300, 2, 1}), "want class indexes 0-255"},
+		{"an output of rank 2", nchw, out(tensor.Float32, 1, 4), nil, "image_segmenter needs an output [N, classes, H, W]"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h, err := newImageSegmenter(&Model{Inputs: []tensor.Info{c.input}, Outputs: c.output, Dir: t.TempDir(), Config: config{"softmax": "never"}})
+			if c.result == nil {
+				failsAs(t, err, c.want)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := h.Postprocess(context.Background(), &Request{Header: http.Header{}}, []*tensor.Tensor{c.result})
+			if !strings.HasPrefix(c.want, "[") {
+				failsAs(t, err, c.want)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got any
+			if err := json.Unmarshal(res.Body, &got); err != nil {
+				t.Fatalf("%v: %s", err, res.Body)
+			}
+			compact, _ := json.Marshal(got)
+			if string(compact) != c.want {
+				t.Errorf("answer %s, want %s", compact, c.want)
 			}
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"math"
 	"strings"
 
 	"github.com/tsserve/ts/pkg/tensor"
@@ -16,10 +17,13 @@ import (
 // as [H][W][2] (class index, probability), or a PNG mask (palette index = class) when the
 // client asks for image/png.
 type imageSegmenter struct {
-	spec    imageSpec
-	output  int // index of the output holding per-pixel scores
-	softmax string
-	labels  labels
+	spec   imageSpec
+	output int // index of the output holding per-pixel scores
+	// scoresLast: the output is [1, H, W, classes] (a model taking NHWC images); classMap:
+	// it is [1, H, W] of class indexes (the argmax taken inside the model).
+	scoresLast, classMap bool
+	softmax              string
+	labels               labels
 }
 
 func newImageSegmenter(m *Model) (Handler, error) {
@@ -32,8 +36,13 @@ func newImageSegmenter(m *Model) (Handler, error) {
 	if h.output, err = c.output(m.Outputs, "out"); err != nil {
 		return nil, err
 	}
-	if len(m.Outputs[h.output].Shape) != 4 {
-		return nil, fmt.Errorf("image_segmenter needs an output [N, classes, H, W]; %s is %s", m.Outputs[h.output].Name, tensor.ShapeString(m.Outputs[h.output].Shape))
+	switch out := m.Outputs[h.output]; len(out.Shape) {
+	case 4:
+		h.scoresLast = spec.nhwc
+	case 3:
+		h.classMap = true
+	default:
+		return nil, fmt.Errorf("image_segmenter needs an output [N, classes, H, W] ([N, H, W, classes] for NHWC images) or a class map [N, H, W]; %s is %s", out.Name, tensor.ShapeString(out.Shape))
 	}
 	if h.softmax, err = c.softmaxMode(); err != nil {
 		return nil, err
@@ -56,10 +65,16 @@ type segmentation struct {
 }
 
 func (h *imageSegmenter) segment(out *tensor.Tensor) (*segmentation, error) {
+	if h.classMap {
+		return classMap(out)
+	}
 	if len(out.Shape) != 4 || out.Shape[0] != 1 {
 		return nil, fmt.Errorf("segmentation output has shape %s, want [1, classes, H, W]", tensor.ShapeString(out.Shape))
 	}
 	c, hh, ww := int(out.Shape[1]), int(out.Shape[2]), int(out.Shape[3])
+	if h.scoresLast {
+		hh, ww, c = int(out.Shape[1]), int(out.Shape[2]), int(out.Shape[3])
+	}
 	if c > 256 {
 		return nil, fmt.Errorf("segmentation output has %d classes; at most 256 are supported", c)
 	}
@@ -72,7 +87,11 @@ func (h *imageSegmenter) segment(out *tensor.Tensor) (*segmentation, error) {
 	plane := hh * ww
 	for p := 0; p < plane; p++ {
 		for k := 0; k < c; k++ {
-			scores[k] = v[k*plane+p]
+			if h.scoresLast {
+				scores[k] = v[p*c+k]
+			} else {
+				scores[k] = v[k*plane+p]
+			}
 		}
 		probs := probabilities(scores, h.softmax)
 		best := 0
@@ -82,6 +101,26 @@ func (h *imageSegmenter) segment(out *tensor.Tensor) (*segmentation, error) {
 			}
 		}
 		s.classes[p], s.probs[p] = uint8(best), float32(probs[best])
+	}
+	return s, nil
+}
+
+// classMap reads an output [1, H, W] of class indexes: each pixel's class, with probability 1.
+func classMap(out *tensor.Tensor) (*segmentation, error) {
+	if len(out.Shape) != 3 || out.Shape[0] != 1 {
+		return nil, fmt.Errorf("segmentation output has shape %s, want a class map [1, H, W]", tensor.ShapeString(out.Shape))
+	}
+	hh, ww := int(out.Shape[1]), int(out.Shape[2])
+	v, err := out.Float64s()
+	if err != nil {
+		return nil, err
+	}
+	s := &segmentation{h: hh, w: ww, classes: make([]uint8, hh*ww), probs: make([]float32, hh*ww)}
+	for p, x := range v {
+		if x < 0 || x > 255 || x != math.Trunc(x) {
+			return nil, fmt.Errorf("segmentation class map holds %v; want class indexes 0-255", x)
+		}
+		s.classes[p], s.probs[p] = uint8(x), 1
 	}
 	return s, nil
 }
