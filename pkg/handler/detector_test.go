@@ -300,6 +300,8 @@ func TestSegmenterOutputs(t *testing.T) {
 	}{
 		{"classes first", nchw, out(tensor.Float32, 1, 2, 2, 2), first, `[[[0,0.9],[1,0.8]],[[0,0.8],[1,0.6]]]`},
 		{"classes last, NHWC images", nhwc, out(tensor.Float32, 1, 2, 2, 2), last, `[[[0,0.9],[1,0.8]],[[0,0.8],[1,0.6]]]`},
+		{"one image's scores, no batch", tensor.Info{Name: "x", DType: tensor.Float32, Shape: []int64{3, 2, 2}}, out(tensor.Float32, 2, 2, 2),
+			tensor.New([]int64{2, 2, 2}, []float32{0.9, 0.2, 0.8, 0.4, 0.1, 0.8, 0.2, 0.6}), `[[[0,0.9],[1,0.8]],[[0,0.8],[1,0.6]]]`},
 		{"a class map", nchw, out(tensor.Int64, 1, 2, 2), tensor.New([]int64{1, 2, 2}, []int64{0, 1, 2, 1}), `[[[0,1],[1,1]],[[2,1],[1,1]]]`},
 		{"a class map past 255", nchw, out(tensor.Int64, 1, 2, 2), tensor.New([]int64{1, 2, 2}, []int64{0, 300, 2, 1}), "want class indexes 0-255"},
 		{"an output of rank 2", nchw, out(tensor.Float32, 1, 4), nil, "image_segmenter needs an output [N, classes, H, W]"},

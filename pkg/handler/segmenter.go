@@ -20,10 +20,11 @@ type imageSegmenter struct {
 	spec   imageSpec
 	output int // index of the output holding per-pixel scores
 	// scoresLast: the output is [1, H, W, classes] (a model taking NHWC images); classMap:
-	// it is [1, H, W] of class indexes (the argmax taken inside the model).
-	scoresLast, classMap bool
-	softmax              string
-	labels               labels
+	// it is [1, H, W] of class indexes (the argmax taken inside the model); noBatch: the
+	// scores have no batch dimension, as the image has none.
+	scoresLast, classMap, noBatch bool
+	softmax                       string
+	labels                        labels
 }
 
 func newImageSegmenter(m *Model) (Handler, error) {
@@ -40,7 +41,9 @@ func newImageSegmenter(m *Model) (Handler, error) {
 	case 4:
 		h.scoresLast = spec.nhwc
 	case 3:
-		h.classMap = true
+		// one image's scores when the model takes one image and answers floats, else a map
+		h.noBatch = spec.noBatch && out.DType.IsFloat()
+		h.classMap = !h.noBatch
 	default:
 		return nil, fmt.Errorf("image_segmenter needs an output [N, classes, H, W] ([N, H, W, classes] for NHWC images) or a class map [N, H, W]; %s is %s", out.Name, tensor.ShapeString(out.Shape))
 	}
@@ -67,6 +70,9 @@ type segmentation struct {
 func (h *imageSegmenter) segment(out *tensor.Tensor) (*segmentation, error) {
 	if h.classMap {
 		return classMap(out)
+	}
+	if h.noBatch {
+		out = &tensor.Tensor{DType: out.DType, Shape: append([]int64{1}, out.Shape...), Data: out.Data}
 	}
 	if len(out.Shape) != 4 || out.Shape[0] != 1 {
 		return nil, fmt.Errorf("segmentation output has shape %s, want [1, classes, H, W]", tensor.ShapeString(out.Shape))
