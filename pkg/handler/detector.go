@@ -50,7 +50,7 @@ func newObjectDetector(m *Model) (Handler, error) {
 		c = mergeConfig(c, config{"resize": 0})
 	}
 	h := &objectDetector{boxes: -1, classes: -1, scores: -1}
-	def := "yolo"
+	def := yoloLayout(m.Outputs[0].Shape)
 	if len(m.Outputs) >= 3 {
 		def = "boxes"
 	}
@@ -104,6 +104,21 @@ func newObjectDetector(m *Model) (Handler, error) {
 		return nil, err
 	}
 	return h, nil
+}
+
+// yoloLayout tells YOLOv8's output [1, 4+classes, boxes] from YOLOv5's [1, boxes,
+// 4+1+classes] by which dimension is the boxes': the dynamic one, or else the larger (a
+// model has far more candidate boxes than values per box: 8400 against 84). A middle
+// dimension under 5 cannot hold a box and a class score: it counts boxes.
+func yoloLayout(shape []int64) string {
+	if len(shape) != 3 || shape[1] < 5 {
+		return "yolo"
+	}
+	values, boxes := shape[1], shape[2]
+	if boxes < 0 || values < boxes {
+		return "yolov8"
+	}
+	return "yolo"
 }
 
 func mergeConfig(a, b config) config {

@@ -279,6 +279,27 @@ func TestOutputSetting(t *testing.T) {
 	}
 }
 
+// TestYOLOLayout: with no output_format set, the layout of a YOLO output is read from its
+// shape (YOLOv5 and YOLOv8 exports, fixed or with dynamic boxes).
+func TestYOLOLayout(t *testing.T) {
+	for _, c := range []struct {
+		shape []int64
+		want  string
+	}{
+		{[]int64{1, 25200, 85}, "yolo"},  // YOLOv5, 640x640, 80 classes
+		{[]int64{1, -1, 85}, "yolo"},     // YOLOv5, dynamic
+		{[]int64{1, 84, 8400}, "yolov8"}, // YOLOv8
+		{[]int64{1, 84, -1}, "yolov8"},   // YOLOv8, dynamic
+		{[]int64{1, 3, 7}, "yolo"},       // 3 boxes of 7 values: 3 cannot hold a box
+		{[]int64{1, -1, -1}, "yolo"},     // nothing to tell by: the default
+		{[]int64{1, 25200, 6}, "yolo"},   // one class
+	} {
+		if got := yoloLayout(c.shape); got != c.want {
+			t.Errorf("%v: %s, want %s", c.shape, got, c.want)
+		}
+	}
+}
+
 // TestSegmenterOutputs: the segmenter reads scores [1, classes, H, W], scores [1, H, W,
 // classes] for a model taking NHWC images, and class maps [1, H, W] (argmax inside the
 // model, probability 1), each pixel in TorchServe's [H][W][class, probability] answer.
