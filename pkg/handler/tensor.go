@@ -174,8 +174,12 @@ func (h *tensorHandler) partValues(req *Request) (values map[string]any, ok bool
 	return values, true, nil
 }
 
+// errMoreValues is decodeJSON's error for data holding more than one JSON value.
+var errMoreValues = errors.New("holds more than one JSON value")
+
 // decodeJSON reads exactly one JSON value, its numbers kept exact (json.Number). The error
-// reads after the name of what held it: "is not valid JSON: ...".
+// reads after the name of what held it: "is not valid JSON: ...". With errMoreValues it also
+// returns the first value, so that a caller may judge it first.
 func decodeJSON(data []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -184,7 +188,7 @@ func decodeJSON(data []byte) (any, error) {
 		return nil, fmt.Errorf("is not valid JSON: %v", err)
 	}
 	if dec.More() {
-		return nil, errors.New("holds more than one JSON value")
+		return v, errMoreValues
 	}
 	return v, nil
 }

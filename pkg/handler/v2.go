@@ -1,10 +1,10 @@
 package handler
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -139,18 +139,16 @@ func DecodeV2(body []byte, headerLen int, inputs, outputs []tensor.Info) (*V2Req
 // decodeObject reads a request that must be one JSON object (numbers kept as written); shape
 // shows what it should look like and moreHint explains more than one JSON value, in messages.
 func decodeObject(body []byte, shape, moreHint string) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, badInput("request is not valid JSON: %v", err)
+	v, err := decodeJSON(body)
+	if err != nil && !errors.Is(err, errMoreValues) {
+		return nil, badInput("request %v", err)
 	}
 	doc, ok := v.(map[string]any)
 	if !ok {
 		return nil, badInput("request must be a JSON object %s, not %s", shape, jsonText(v))
 	}
-	if dec.More() {
-		return nil, badInput("request holds more than one JSON value%s", moreHint)
+	if err != nil {
+		return nil, badInput("request %v%s", err, moreHint)
 	}
 	return doc, nil
 }
