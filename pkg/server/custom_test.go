@@ -28,8 +28,7 @@ func customServer(t *testing.T, handlerFile, name, yaml string) *testServer {
 		opts.ConfigFile = filepath.Join(t.TempDir(), "model-config.yaml")
 		os.WriteFile(opts.ConfigFile, []byte(yaml), 0o644)
 	}
-	ts.storeArchive(t, opts)
-	exchange{"register", "POST", "/models?url=" + name + ".mar&initial_workers=1&synchronous=true&response_timeout=2", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	ts.registerArchive(t, opts, "initial_workers=1&response_timeout=2")
 	return ts
 }
 
@@ -123,8 +122,7 @@ func TestGoHandlerTemplate(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	ts := emptyServer(t, nil)
-	ts.storeArchive(t, archive.PackOptions{ModelName: "irisgo", SerializedFile: testenv.Path("samples/iris/model.onnx"), Handler: bin})
-	exchange{"register", "POST", "/models?url=irisgo.mar&initial_workers=2&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	ts.registerArchive(t, archive.PackOptions{ModelName: "irisgo", SerializedFile: testenv.Path("samples/iris/model.onnx"), Handler: bin}, "initial_workers=2")
 	exchange{"two flowers", "POST", "/predictions/irisgo", "", []byte("5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3"), 200, "", `"species": "virginica"`}.run(t, ts.inference.URL)
 	exchange{"bad csv", "POST", "/predictions/irisgo", "", []byte("5.1,3.5"), 400, "BadRequestException", "want four numbers"}.run(t, ts.inference.URL)
 }
@@ -133,11 +131,10 @@ func TestGoHandlerTemplate(t *testing.T) {
 func TestPythonSampleHandler(t *testing.T) {
 	ts := emptyServer(t, nil)
 	kit, labels := testenv.Path("templates/python/ts_handler.py"), testenv.Path("samples/iris/index_to_name.json")
-	ts.storeArchive(t, archive.PackOptions{
+	ts.registerArchive(t, archive.PackOptions{
 		ModelName: "iriscsv", SerializedFile: testenv.Path("samples/iris/model.onnx"),
 		Handler: testenv.Path("samples/custom/iris_handler.py"), ExtraFiles: []string{kit, labels},
-	})
-	exchange{"register", "POST", "/models?url=iriscsv.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	}, "initial_workers=1")
 	exchange{"csv", "POST", "/predictions/iriscsv", "", []byte("5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n"), 200, "", `"species": "virginica"`}.run(t, ts.inference.URL)
 	exchange{"bad csv", "POST", "/predictions/iriscsv", "", []byte("1,2,x,4"), 400, "BadRequestException", "four numbers"}.run(t, ts.inference.URL)
 	res, err := http.Get(ts.metrics.URL + "/metrics")
@@ -152,10 +149,9 @@ func TestPythonSampleHandler(t *testing.T) {
 
 	// POST /models's handler parameter overrides the manifest's: an archive packed for the
 	// tensor handler, with the custom handler among its extra files, served through it.
-	ts.storeArchive(t, archive.PackOptions{
+	ts.registerArchive(t, archive.PackOptions{ // the handler overridden at registration
 		ModelName: "irisover", SerializedFile: testenv.Path("samples/iris/model.onnx"), Handler: "tensor",
 		ExtraFiles: []string{testenv.Path("samples/custom/iris_handler.py"), kit, labels},
-	})
-	exchange{"register, handler overridden", "POST", "/models?url=irisover.mar&handler=iris_handler.py&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	}, "handler=iris_handler.py&initial_workers=1")
 	exchange{"csv through the override", "POST", "/predictions/irisover", "", []byte("6.7,3.0,5.2,2.3\n"), 200, "", `"species": "virginica"`}.run(t, ts.inference.URL)
 }

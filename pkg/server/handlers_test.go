@@ -30,8 +30,15 @@ func sampleServer(t *testing.T, ts *testServer, name, sample, handler string, ex
 	if p := testenv.Path("samples", sample, "model-config.yaml"); fileExists(p) {
 		o.ConfigFile = p
 	}
+	ts.registerArchive(t, o, "initial_workers=1")
+}
+
+// registerArchive packs an archive into the server's model store and registers it
+// synchronously with the query parameters params ("initial_workers=1&...").
+func (ts *testServer) registerArchive(t *testing.T, o archive.PackOptions, params string) {
+	t.Helper()
 	ts.storeArchive(t, o)
-	exchange{"register " + name, "POST", "/models?url=" + name + ".mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	exchange{"register " + o.ModelName, "POST", "/models?url=" + o.ModelName + ".mar&synchronous=true&" + params, "", nil, 200, "", ""}.run(t, ts.management.URL)
 }
 
 // storeArchive packs an archive into the server's model store as MODELNAME.mar.

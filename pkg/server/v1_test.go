@@ -20,8 +20,7 @@ func TestKServeV1(t *testing.T) {
 	ts := emptyServer(t, nil)
 	exchange{"register iris", "POST", "/models?url=iris.mar&initial_workers=1&synchronous=true&batch_size=8&max_batch_delay=20", "", nil, 200, "", ""}.run(t, ts.management.URL)
 	exchange{"register digits", "POST", "/models?url=digits.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
-	ts.storeArchive(t, archive.PackOptions{ModelName: "manyout", SerializedFile: testenv.Path("pkg/engine/testdata/manyout.onnx"), Handler: "tensor"})
-	exchange{"register manyout", "POST", "/models?url=manyout.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	ts.registerArchive(t, archive.PackOptions{ModelName: "manyout", SerializedFile: testenv.Path("pkg/engine/testdata/manyout.onnx"), Handler: "tensor"}, "initial_workers=1")
 	png, _ := os.ReadFile(testenv.Path("samples/digits/3.png"))
 	b64 := base64.StdEncoding.EncodeToString(png)
 	base := ts.inference.URL

@@ -67,8 +67,7 @@ func TestOpenInferenceProtocol(t *testing.T) {
 	ts := emptyServer(t, nil)
 	exchange{"register iris 1.0", "POST", "/models?url=iris.mar&initial_workers=2&synchronous=true&batch_size=8&max_batch_delay=20", "", nil, 200, "", ""}.run(t, ts.management.URL)
 	exchange{"register iris 2.0", "POST", "/models?url=iris-v2.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
-	ts.storeArchive(t, archive.PackOptions{ModelName: "alltypes", SerializedFile: testenv.Path("pkg/engine/testdata/alltypes.onnx"), Handler: "tensor"})
-	exchange{"register alltypes", "POST", "/models?url=alltypes.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	ts.registerArchive(t, archive.PackOptions{ModelName: "alltypes", SerializedFile: testenv.Path("pkg/engine/testdata/alltypes.onnx"), Handler: "tensor"}, "initial_workers=1")
 	base := ts.inference.URL
 
 	for _, x := range []exchange{
@@ -111,9 +110,8 @@ func TestOpenInferenceProtocol(t *testing.T) {
 
 	// Triton's classification extension: each row's top classes, named from the archive's
 	// index_to_name.json
-	ts.storeArchive(t, archive.PackOptions{ModelName: "iris-labels", SerializedFile: testenv.Path("samples/iris/model.onnx"), Handler: "tensor",
-		ExtraFiles: []string{testenv.Path("samples/iris/index_to_name.json")}})
-	exchange{"register iris-labels", "POST", "/models?url=iris-labels.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	ts.registerArchive(t, archive.PackOptions{ModelName: "iris-labels", SerializedFile: testenv.Path("samples/iris/model.onnx"), Handler: "tensor",
+		ExtraFiles: []string{testenv.Path("samples/iris/index_to_name.json")}}, "initial_workers=1")
 	status, res, _ = v2Infer(t, base+"/v2/models/iris-labels/infer", `{"inputs":[{"name":"features","shape":[2,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2,6.7,3.0,5.2,2.3]}],`+
 		`"outputs":[{"name":"probabilities","parameters":{"classification":1}}]}`, nil)
 	names := []string{"setosa", "versicolor", "virginica"}
