@@ -590,12 +590,7 @@ func (v *Version) submit(ctx context.Context, b *batch.Batcher, session *engine.
 
 // Labels is the model's class names from its archive (index_to_name.json, or a Hugging Face
 // config.json's id2label), read once; nil when it has none.
-func (v *Version) Labels() (map[int]string, error) {
-	if v.labels == nil {
-		return nil, nil
-	}
-	return v.labels()
-}
+func (v *Version) Labels() (map[int]string, error) { return v.labels() }
 
 // Ready reports whether a worker is ready to run requests.
 func (v *Version) Ready() bool { return v.readyWorkers() > 0 }
