@@ -31,7 +31,7 @@ func (s *Server) resolveURL(ctx context.Context, raw string) (string, string, er
 	switch {
 	case isRemote:
 		if !s.allowed(raw) {
-			return "", "", apierror.BadRequest("Given URL %s does not match any allowed URL(s) (allowed_urls)", raw)
+			return "", "", notAllowed(raw)
 		}
 		return s.download(ctx, raw, u)
 	case isFileURL || filepath.IsAbs(raw):
@@ -43,24 +43,31 @@ func (s *Server) resolveURL(ctx context.Context, raw string) (string, string, er
 			return p, filepath.Base(p), nil
 		}
 		if !s.allowed(raw) {
-			return "", "", apierror.BadRequest("url %s is outside the model store and does not match any allowed URL(s) (allowed_urls)", raw)
+			return "", "", notAllowed(raw)
 		}
 		if _, err := os.Stat(p); err != nil {
 			return "", "", apierror.New(http.StatusNotFound, apierror.TypeModelNotFound, "Model not found at: %s", raw)
 		}
 		return p, raw, nil
 	}
-	if strings.Contains(raw, "..") || strings.ContainsAny(raw, `/\`) {
-		return "", "", apierror.BadRequest("Relative path is not allowed in url: %s (give a file name in the model store)", raw)
+	// TorchServe's checks and messages (ModelArchive.downloadModel), word for word: its
+	// clients and tests compare them.
+	if strings.Contains(raw, "..") || !filepath.IsLocal(raw) {
+		return "", "", apierror.New(http.StatusNotFound, apierror.TypeModelNotFound, "Relative path is not allowed in url: %s", raw)
 	}
 	if store == "" {
-		return "", "", apierror.BadRequest("no model store is configured (model_store): cannot find %s", raw)
+		return "", "", apierror.New(http.StatusNotFound, apierror.TypeModelNotFound, "Model store has not been configured.")
 	}
 	p := filepath.Join(store, raw)
 	if _, err := os.Stat(p); err != nil {
 		return "", "", apierror.New(http.StatusNotFound, apierror.TypeModelNotFound, "Model not found in model store: %s", raw)
 	}
 	return p, raw, nil
+}
+
+// notAllowed is TorchServe's answer to a URL that allowed_urls does not let in.
+func notAllowed(raw string) error {
+	return apierror.New(http.StatusNotFound, apierror.TypeModelNotFound, "Given URL %s does not match any allowed URL(s)", raw)
 }
 
 // inside reports whether p resolves inside dir (after cleaning, following no links).
