@@ -94,7 +94,7 @@ complete -c tsarchive -n '__tsarchive_in \'\'' -l handler -x -d 'A built-in hand
 complete -c tsarchive -n '__tsarchive_in \'\'' -l model-name -x -d 'Model name; the archive is NAME.mar.'
 complete -c tsarchive -n '__tsarchive_in \'\'' -l output -s o -x -a 'text json' -d 'Output: text or json.'
 complete -c tsarchive -n '__tsarchive_in \'\'' -l requirements-file -s r -r -F -d 'Requirements file for a custom handler.'
-complete -c tsarchive -n '__tsarchive_in \'\'' -l runtime -x -d 'Runtime recorded in the manifest (TorchServe\'s field).'
+complete -c tsarchive -n '__tsarchive_in \'\'' -l runtime -x -d 'Runtime recorded in the manifest (TorchServe\'s field): python, python3, LSP or onnx.'
 complete -c tsarchive -n '__tsarchive_in \'\'' -l serialized-file -r -F -d 'The ONNX model (.onnx).'
 complete -c tsarchive -n '__tsarchive_in \'\'' -l version -s v -x -d 'Model version.'
 
@@ -109,7 +109,7 @@ complete -c tsarchive -n '__tsarchive_in \'pack\'' -l handler -x -d 'A built-in 
 complete -c tsarchive -n '__tsarchive_in \'pack\'' -l model-name -x -d 'Model name; the archive is NAME.mar.'
 complete -c tsarchive -n '__tsarchive_in \'pack\'' -l output -s o -x -a 'text json' -d 'Output: text or json.'
 complete -c tsarchive -n '__tsarchive_in \'pack\'' -l requirements-file -s r -r -F -d 'Requirements file for a custom handler.'
-complete -c tsarchive -n '__tsarchive_in \'pack\'' -l runtime -x -d 'Runtime recorded in the manifest (TorchServe\'s field).'
+complete -c tsarchive -n '__tsarchive_in \'pack\'' -l runtime -x -d 'Runtime recorded in the manifest (TorchServe\'s field): python, python3, LSP or onnx.'
 complete -c tsarchive -n '__tsarchive_in \'pack\'' -l serialized-file -r -F -d 'The ONNX model (.onnx).'
 complete -c tsarchive -n '__tsarchive_in \'pack\'' -l version -s v -x -d 'Model version.'
 

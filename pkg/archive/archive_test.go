@@ -285,6 +285,7 @@ func TestPackErrors(t *testing.T) {
 		{"bad name", func(o *PackOptions) { o.ModelName = "-bad/name" }, "invalid model name"},
 		{"empty name", func(o *PackOptions) { o.ModelName = "" }, "invalid model name"},
 		{"bad version", func(o *PackOptions) { o.Version = "1/2" }, "invalid model version"},
+		{"unknown runtime", func(o *PackOptions) { o.Runtime = "java" }, "Invalid RuntimeType value: java (one of python, python3, LSP, onnx)"},
 		{"missing model", func(o *PackOptions) { o.SerializedFile = filepath.Join(dir, "nope.onnx") }, "no such file"},
 		{"no model", func(o *PackOptions) { o.SerializedFile = "" }, "--serialized-file is required"},
 		{"not onnx", func(o *PackOptions) { o.SerializedFile = testenv.Path("samples/digits/3.png") }, "not an ONNX model"},

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -77,8 +78,20 @@ func ValidVersion(v string) error {
 	return nil
 }
 
-// ParseManifest reads and checks a manifest: a model name and handler are required, the
-// version defaults to "1.0" as TorchServe does.
+// Runtimes are the manifest runtimes a model archive may declare: TorchServe's (python,
+// python3, LSP; ts runs every model itself, whatever the value) and onnx.
+var Runtimes = []string{"python", "python3", "LSP", "onnx"}
+
+// ValidRuntime checks a runtime against Runtimes, with TorchServe's message.
+func ValidRuntime(r string) error {
+	if !slices.Contains(Runtimes, r) {
+		return fmt.Errorf("Invalid RuntimeType value: %s (one of %s)", r, strings.Join(Runtimes, ", "))
+	}
+	return nil
+}
+
+// ParseManifest reads and checks a manifest: a model name is required, the version
+// defaults to "1.0" as TorchServe does, and a runtime, when given, must be one of Runtimes.
 func ParseManifest(b []byte) (*Manifest, error) {
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
@@ -95,6 +108,11 @@ func ParseManifest(b []byte) (*Manifest, error) {
 	}
 	if err := ValidVersion(m.Model.ModelVersion); err != nil {
 		return nil, fmt.Errorf("%s: %w", ManifestPath, err)
+	}
+	if m.Runtime != "" { // archives from other tools may leave it out
+		if err := ValidRuntime(m.Runtime); err != nil {
+			return nil, fmt.Errorf("%s: %w", ManifestPath, err)
+		}
 	}
 	for _, f := range m.Files {
 		if !localPath(f.Path) {

@@ -85,6 +85,9 @@ func Pack(ctx context.Context, o PackOptions) (*Result, error) {
 	if err := ValidVersion(o.Version); err != nil {
 		return nil, err
 	}
+	if err := ValidRuntime(o.Runtime); err != nil {
+		return nil, err
+	}
 	if _, err := ParseFormat(string(o.Format)); err != nil {
 		return nil, err
 	}

@@ -173,14 +173,12 @@ type Spec struct {
 	Default bool
 }
 
-var runtimes = map[string]bool{"python": true, "python3": true, "LSP": true, "onnx": true, "": true}
-
 // Register opens an archive, checks it and adds it as a version of its model; the first
 // version of a model becomes its default. Workers start as the settings say: Register waits
 // for them when s.Synchronous, otherwise they load in the background.
 func (r *Registry) Register(ctx context.Context, s Spec) (*Version, error) {
-	if !runtimes[s.Runtime] {
-		return nil, apierror.BadRequest("Invalid RuntimeType value: %s", s.Runtime)
+	if s.Runtime != "" && archive.ValidRuntime(s.Runtime) != nil {
+		return nil, apierror.BadRequest("Invalid RuntimeType value: %s", s.Runtime) // TorchServe's words
 	}
 	r.opening.Add(1)
 	defer r.opening.Add(-1)

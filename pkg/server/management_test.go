@@ -85,7 +85,7 @@ func TestManagementLifecycle(t *testing.T) {
 	steps := []exchange{
 		{"register without url", "POST", "/models", "", nil, 400, "BadRequestException", "Parameter url is required."},
 		{"register empty url", "POST", "/models?url=", "", nil, 404, "ModelNotFoundException", "empty url"},
-		{"register bad runtime", "POST", "/models?url=iris.mar&runtime=python4", "", nil, 400, "BadRequestException", "Invalid RuntimeType value: python4"},
+		{"register bad runtime", "POST", "/models?url=iris.mar&runtime=python4", "", nil, 400, "BadRequestException", "\"message\": \"Invalid RuntimeType value: python4\""},
 		{"register relative path", "POST", "/models?url=..%2Firis.mar", "", nil, 404, "ModelNotFoundException", "Relative path is not allowed in url: ../iris.mar"},
 		{"register relative path in a folder", "POST", "/models?url=a/../../iris.mar", "", nil, 404, "ModelNotFoundException", "Relative path is not allowed in url: a/../../iris.mar"},
 		{"register outside the store", "POST", "/models?url=/etc/passwd", "", nil, 404, "ModelNotFoundException", "Given URL /etc/passwd does not match any allowed URL(s)"},

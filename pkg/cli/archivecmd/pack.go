@@ -16,7 +16,7 @@ type PackCmd struct {
 	ExtraFiles       string `name:"extra-files" placeholder:"FILES" help:"Comma-separated files and folders to add (a folder's contents go to the archive's root)."`
 	RequirementsFile string `name:"requirements-file" short:"r" placeholder:"FILE" help:"Requirements file for a custom handler."`
 	ConfigFile       string `name:"config-file" short:"c" placeholder:"FILE" help:"model-config.yaml with batching, worker and handler settings."`
-	Runtime          string `name:"runtime" default:"python" help:"Runtime recorded in the manifest (TorchServe's field)."`
+	Runtime          string `name:"runtime" default:"python" help:"Runtime recorded in the manifest (TorchServe's field): python, python3, LSP or onnx."`
 	ExportPath       string `name:"export-path" default:"." placeholder:"DIR" help:"Folder to write the archive to (created if missing)."`
 	ArchiveFormat    string `name:"archive-format" default:"default" enum:"default,zip-store,tgz,tzst,no-archive" help:"default (.mar zip, weights stored), zip-store, tgz, tzst (zstd tarball) or no-archive (a folder)."`
 	Force            bool   `name:"force" short:"f" help:"Replace an existing archive."`
