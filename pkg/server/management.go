@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -59,7 +60,8 @@ func (s *Server) modelAPI(fn apiFunc) apiFunc {
 }
 
 // params reads request parameters from the query string, or from a JSON object body with
-// the same snake_case keys (as TorchServe accepts for POST /models).
+// the same snake_case keys (as TorchServe accepts for POST /models); a key in both takes the
+// body's value.
 func params(r *http.Request) (url.Values, error) {
 	q := r.URL.Query()
 	media, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -74,13 +76,13 @@ func params(r *http.Request) (url.Values, error) {
 		return q, nil
 	}
 	var body map[string]any
-	if err := json.Unmarshal(b, &body); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber() // 1000000 stays "1000000", not "1e+06"
+	if err := dec.Decode(&body); err != nil {
 		return nil, apierror.BadRequest("request body is not a JSON object: %v", err)
 	}
-	for k, v := range body {
-		if _, set := q[k]; !set {
-			q.Set(k, fmt.Sprint(v))
-		}
+	for k, v := range body { // TorchServe reads the body alone: its values win
+		q.Set(k, fmt.Sprint(v))
 	}
 	return q, nil
 }
