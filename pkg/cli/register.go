@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,6 +75,10 @@ func (c *RegisterCmd) Run(g *Globals) error {
 		return done(g, status)
 	}
 	status, err := cl.Register(ctx, o)
+	var apiErr *client.Error
+	if errors.As(err, &apiErr) && apiErr.Code == 404 && errors.Is(statErr, fs.ErrNotExist) && !strings.Contains(c.Archive, "://") {
+		return fmt.Errorf("register %s: no such file here, nor in the server's model store (%w)", c.Archive, err)
+	}
 	if err != nil {
 		return fmt.Errorf("register %s: %w", c.Archive, err)
 	}
