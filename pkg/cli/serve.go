@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -111,6 +113,9 @@ func (c *ServeCmd) Run(g *Globals) error {
 	}
 	if _, _, err := engine.ParseProvider(cfg.ExecutionProvider); err != nil {
 		return fmt.Errorf("execution_provider: %w", err)
+	}
+	if err := checkModelStore(cfg); err != nil {
+		return err
 	}
 	lib, err := g.InitEngine()
 	if err != nil {
@@ -285,4 +290,22 @@ func listArchives(dir string) ([]string, error) {
 		return nil, fmt.Errorf("no model archives in %s", dir)
 	}
 	return out, nil
+}
+
+// checkModelStore stops start-up on a model store that is not a folder, as torchserve's
+// "--model-store directory not found" does, rather than serving with every archive missing.
+func checkModelStore(cfg *config.Settings) error {
+	if cfg.ModelStore == "" {
+		return nil
+	}
+	st, err := os.Stat(cfg.ModelStore)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("model_store (from %s): folder %s not found", cfg.Source("model_store"), cfg.ModelStore)
+	case err != nil:
+		return fmt.Errorf("model_store (from %s): %w", cfg.Source("model_store"), err)
+	case !st.IsDir():
+		return fmt.Errorf("model_store (from %s): %s is not a folder", cfg.Source("model_store"), cfg.ModelStore)
+	}
+	return nil
 }

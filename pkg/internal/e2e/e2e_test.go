@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tsserve/ts/pkg/internal/testenv"
 )
@@ -163,6 +164,49 @@ func TestMissingLibrary(t *testing.T) {
 			msg := stderr.String()
 			if strings.Count(msg, "\n") != 1 || !strings.HasPrefix(msg, "ts: cannot load ONNX Runtime: tried ") || !strings.Contains(msg, "make setup") {
 				t.Errorf("stderr is not one helpful line:\n%s", msg)
+			}
+		})
+	}
+}
+
+// TestBadModelStore: ts serve stops at once, with one line naming the setting, when the model
+// store is not a folder (torchserve: "--model-store directory not found").
+func TestBadModelStore(t *testing.T) {
+	bin := filepath.Join(testenv.Binaries(t), "ts")
+	file := filepath.Join(t.TempDir(), "store.txt")
+	os.WriteFile(file, []byte("x"), 0o644)
+	conf := filepath.Join(t.TempDir(), "config.properties")
+	os.WriteFile(conf, []byte("model_store=/nonexistent/store\n"), 0o644)
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing", []string{"serve", "--model-store", "/nonexistent/store"}, "ts: model_store (from --model-store): folder /nonexistent/store not found\n"},
+		{"a file", []string{"serve", "--model-store", file}, "ts: model_store (from --model-store): " + file + " is not a folder\n"},
+		{"from the file", []string{"serve", "--ts-config", conf}, "ts: model_store (from file " + conf + "): folder /nonexistent/store not found\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command(bin, append(c.args, "--inference-address", "http://127.0.0.1:0", "--management-address", "http://127.0.0.1:0", "--metrics-address", "http://127.0.0.1:0")...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			done := make(chan error, 1)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				if err == nil || cmd.ProcessState.ExitCode() != 1 {
+					t.Fatalf("exit %v, want 1", err)
+				}
+			case <-time.After(20 * time.Second):
+				cmd.Process.Kill()
+				t.Fatalf("ts serve kept running\n%s", stderr.String())
+			}
+			if stderr.String() != c.want {
+				t.Errorf("stderr %q, want %q", stderr.String(), c.want)
 			}
 		})
 	}
