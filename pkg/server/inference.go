@@ -32,7 +32,7 @@ var (
 
 func (s *Server) inferenceRoutes() http.Handler {
 	rt := s.newRouter(Inference)
-	rt.handle("GET /ping", s.ping)
+	rt.handle("/ping", s.ping) // TorchServe answers /ping whatever the method
 	rt.handle("OPTIONS /{$}", s.apiDescription(Inference))
 	rt.handle("GET /api-description", s.apiDescription(Inference))
 	// TorchServe runs inference for any method but OPTIONS (curl -T sends PUT).
