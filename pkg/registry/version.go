@@ -595,9 +595,25 @@ func (v *Version) Labels() (map[int]string, error) { return v.labels() }
 // Ready reports whether a worker is ready to run requests.
 func (v *Version) Ready() bool { return v.readyWorkers() > 0 }
 
-func (v *Version) noWorker() error {
+func (v *Version) noWorker() error { return &NoWorkerError{Model: v.Name} }
+
+// NoWorkerError is TorchServe's 503 for a version with no worker to take a request (none
+// running, or its queue full). Version is set when the request named it, as TorchServe's
+// message then does.
+type NoWorkerError struct{ Model, Version string }
+
+func (e *NoWorkerError) Error() string { return e.api().Message }
+
+// Unwrap gives the API error, for apierror.From.
+func (e *NoWorkerError) Unwrap() error { return e.api() }
+
+func (e *NoWorkerError) api() *apierror.Error {
+	version := ""
+	if e.Version != "" {
+		version = " Version " + e.Version
+	}
 	return apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable,
-		"Model \"%s\" has no worker to serve inference request. Please use scale workers API to add workers.", v.Name)
+		"Model \"%s\"%s has no worker to serve inference request. Please use scale workers API to add workers.", e.Model, version)
 }
 
 // inferError maps batching and run errors to API errors.

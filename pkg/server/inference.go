@@ -167,6 +167,10 @@ func (s *Server) serveInference(w http.ResponseWriter, r *http.Request, name, ve
 		return fail(apierror.BadRequest("%s: %v", api.HeaderPriority, err))
 	}
 	res, err := run(v, priority)
+	var noWorker *registry.NoWorkerError
+	if version != "" && errors.As(err, &noWorker) {
+		noWorker.Version = version // TorchServe's message names the version the URL named
+	}
 	if err != nil {
 		return fail(err)
 	}

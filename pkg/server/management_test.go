@@ -109,6 +109,7 @@ func TestManagementLifecycle(t *testing.T) {
 		{"unregister it again", "DELETE", "/models/digits", "", nil, 200, "", `Model \"digits\" unregistered`},
 		{"register beyond the worker limit", "POST", "/models?url=iris-v2.mar&initial_workers=5000", "", nil, 400, "InvalidModelException", "minWorkers (from register request) must be ≤ 1024, got 5000"},
 		{"infer with no worker", "POST", "@/predictions/iris", "", []byte(`[[1,2,3,4]]`), 503, "ServiceUnavailableException", `Model \"iris\" has no worker to serve inference request. Please use scale workers API to add workers.`},
+		{"infer a named version with no worker", "POST", "@/predictions/iris/1.0", "", []byte(`[[1,2,3,4]]`), 503, "ServiceUnavailableException", `Model \"iris\" Version 1.0 has no worker to serve inference request. Please use scale workers API to add workers.`},
 		{"scale min > max", "PUT", "/models/iris?min_worker=2&max_worker=1", "", nil, 400, "BadRequestException", ""},
 		{"scale max -1", "PUT", "/models/iris?max_worker=-1", "", nil, 400, "BadRequestException", ""},
 		{"scale min -1", "PUT", "/models/iris?min_worker=-1", "", nil, 500, "InternalServerException", "Failed to start workers"},
