@@ -196,7 +196,9 @@ func (s *Server) serveInference(w http.ResponseWriter, r *http.Request, name, ve
 // an input with its own name; any other body (and a "form" that is not one: notAForm) is one
 // input named "body".
 func (s *Server) readRequest(w http.ResponseWriter, r *http.Request) (*handler.Request, error) {
-	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestSize)
+	if err := limitBody(w, r, s.cfg.MaxRequestSize); err != nil {
+		return nil, err
+	}
 	req := &handler.Request{ID: w.Header().Get("X-Request-Id"), Header: r.Header}
 	if r.URL.RawQuery != "" {
 		req.Query = r.URL.Query()
@@ -273,7 +275,9 @@ func notAForm(data []byte) (string, bool) {
 // readWholeBody reads a request's whole body within max_request_size, as a tensor protocol's
 // request (/v2, /v1) is read: one document, no form fields.
 func (s *Server) readWholeBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestSize)
+	if err := limitBody(w, r, s.cfg.MaxRequestSize); err != nil {
+		return nil, err
+	}
 	body, err := readBody(r)
 	if err != nil {
 		return nil, bodyError(err)
@@ -297,6 +301,17 @@ func readBody(r *http.Request) ([]byte, error) {
 		return b, nil
 	}
 	return io.ReadAll(r.Body)
+}
+
+// limitBody caps the request body at max bytes. A body whose declared length is already
+// larger is refused (413) before any of it is read, so a client that sent "Expect:
+// 100-continue" is not asked to send it.
+func limitBody(w http.ResponseWriter, r *http.Request, max int64) error {
+	if r.ContentLength > max {
+		return &http.MaxBytesError{Limit: max}
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, max)
+	return nil
 }
 
 func bodyError(err error) error {

@@ -181,14 +181,22 @@ func (s *Server) uploadModel(w http.ResponseWriter, r *http.Request) error {
 	if _, err := os.Stat(dst); err == nil {
 		return apierror.New(http.StatusConflict, apierror.TypeConflict, "Model file already exists %s", name)
 	}
+	tooLarge := apierror.New(http.StatusRequestEntityTooLarge, apierror.TypeTooLarge, "the archive is larger than max_upload_size (%d bytes)", s.cfg.MaxUploadSize)
+	if err := limitBody(w, r, s.cfg.MaxUploadSize); err != nil {
+		return tooLarge
+	}
 	tmp, err := os.CreateTemp(s.cfg.ModelStore, "."+name+".upload-*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	n, err := io.Copy(tmp, http.MaxBytesReader(w, r.Body, s.cfg.MaxUploadSize))
+	n, err := io.Copy(tmp, r.Body)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
+	}
+	var over *http.MaxBytesError
+	if errors.As(err, &over) {
+		return tooLarge
 	}
 	if err != nil {
 		return bodyError(err)

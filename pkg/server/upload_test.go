@@ -1,15 +1,20 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/config"
@@ -99,5 +104,53 @@ func TestUpload(t *testing.T) {
 	r.Body.Close()
 	if code, _, body := post(srv, "filename=iris.mar", mar); code != http.StatusConflict {
 		t.Errorf("second upload of iris.mar: %d %s", code, body)
+	}
+}
+
+// TestDeclaredTooLarge: a body whose Content-Length is past the limit gets 413 before any of
+// it is read: a client that sent "Expect: 100-continue" gets no 100 and need not send it.
+// A body of no declared length is cut at the limit.
+func TestDeclaredTooLarge(t *testing.T) {
+	inference, _ := newTestServer(t) // max_request_size 65536
+	head := func(url, path string, length int) string {
+		t.Helper()
+		conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", path, length)
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.Status + " " + string(b)
+	}
+	if got := head(inference.URL, "/predictions/iris", 1<<30); !strings.HasPrefix(got, "413 ") || !strings.Contains(got, "max_request_size (65536 bytes)") {
+		t.Errorf("1 GiB declared to the inference API: %s", got)
+	}
+	if got := head(inference.URL, "/v2/models/iris/infer", 65537); !strings.HasPrefix(got, "413 ") {
+		t.Errorf("one byte past the limit, declared to /v2: %s", got)
+	}
+
+	srv, store := uploadServer(t, map[string]string{"enable_model_upload": "true", "max_upload_size": "200000"})
+	if got := head(srv.URL, "/models/upload?filename=big.mar", 1<<30); !strings.HasPrefix(got, "413 ") || !strings.Contains(got, "the archive is larger than max_upload_size (200000 bytes)") {
+		t.Errorf("1 GiB declared to the upload: %s", got)
+	}
+	// no Content-Length: chunked, cut at the limit
+	r, err := http.Post(srv.URL+"/models/upload?filename=big.mar", "application/octet-stream", io.MultiReader(bytes.NewReader(make([]byte, 300000))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	if r.StatusCode != 413 || !strings.Contains(string(b), "max_upload_size (200000 bytes)") {
+		t.Errorf("chunked upload past the limit: %s %s", r.Status, b)
+	}
+	if left, _ := os.ReadDir(store); len(left) != 0 {
+		t.Errorf("refused uploads left %v in the model store", left)
 	}
 }
