@@ -456,7 +456,10 @@ func (c *Client) Upload(ctx context.Context, archive string, o RegisterOptions, 
 	q := o.query()
 	q.Del("url")
 	q.Set("filename", baseName(archive))
-	h := http.Header{"Content-Type": {"application/octet-stream"}, "Content-Length": {strconv.FormatInt(st.Size(), 10)}}
+	// Expect: 100-continue: a server that refuses the archive on its size (max_upload_size)
+	// says so before any of it is sent.
+	h := http.Header{"Content-Type": {"application/octet-stream"}, "Content-Length": {strconv.FormatInt(st.Size(), 10)},
+		"Expect": {"100-continue"}}
 	u := *c.Management
 	u.Path, u.RawQuery = "/models/upload", q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), body)

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -137,5 +139,36 @@ func TestUnixSocket(t *testing.T) {
 	var ue *UnreachableError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "cannot reach unix:"+sock+".gone") {
 		t.Errorf("no server on the socket: %v", err)
+	}
+}
+
+// TestUploadWaitsForTheServer: an upload asks the server first (Expect: 100-continue), so an
+// archive the server refuses on its declared size is not sent at all.
+func TestUploadWaitsForTheServer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > 1000 { // refused unread, as ts serve refuses past max_upload_size
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			w.Write([]byte(`{"code": 413, "type": "RequestEntityTooLargeException", "message": "the archive is larger than max_upload_size (1000 bytes)"}`))
+			return
+		}
+		w.Write([]byte(`{"status": "ok"}`))
+	}))
+	defer srv.Close()
+	big := filepath.Join(t.TempDir(), "big.mar")
+	if err := os.WriteFile(big, make([]byte, 8<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Options{Host: srv.URL, Management: srv.URL, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent int64
+	_, err = c.Upload(context.Background(), big, RegisterOptions{}, func(n, total int64) { sent = max(sent, n) })
+	var e *Error
+	if !errors.As(err, &e) || e.Code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("upload of 8 MiB: %v, want the server's 413", err)
+	}
+	if sent != 0 {
+		t.Errorf("%d bytes of a refused archive were sent", sent)
 	}
 }
