@@ -52,11 +52,26 @@ type Description struct {
 	// longer replaced (TorchServe's, default 300).
 	MaxRetryTimeoutInSec int `json:"maxRetryTimeoutInSec"`
 	// TorchServe's names for the queue time limit (ms, 0 = none) and the job ticket.
-	ClientTimeoutInMills int            `json:"clientTimeoutInMills"`
-	UseJobTicket         bool           `json:"useJobTicket"`
-	LoadedAtStartup      bool           `json:"loadedAtStartup"`
-	Workers              []Worker       `json:"workers"`
-	JobQueueStatus       JobQueueStatus `json:"jobQueueStatus"`
+	ClientTimeoutInMills int `json:"clientTimeoutInMills"`
+	// TorchServe's fields for features ts has no use for (model parallelism, continuous
+	// batching, Python virtual environments, stateful sequences), at the values TorchServe
+	// shows for a model that uses none: clients that read them find them. DeviceType is
+	// "gpu" when the model runs on a GPU provider, else "cpu".
+	ParallelType            string `json:"parallelType"`
+	ParallelLevel           int    `json:"parallelLevel"`
+	DeviceType              string `json:"deviceType"`
+	ContinuousBatching      bool   `json:"continuousBatching"`
+	UseJobTicket            bool   `json:"useJobTicket"`
+	UseVenv                 bool   `json:"useVenv"`
+	Stateful                bool   `json:"stateful"`
+	SequenceMaxIdleMSec     int64  `json:"sequenceMaxIdleMSec"`
+	SequenceTimeoutMSec     int64  `json:"sequenceTimeoutMSec"`
+	MaxNumSequence          int    `json:"maxNumSequence"`
+	MaxSequenceJobQueueSize int    `json:"maxSequenceJobQueueSize"`
+
+	LoadedAtStartup bool           `json:"loadedAtStartup"`
+	Workers         []Worker       `json:"workers"`
+	JobQueueStatus  JobQueueStatus `json:"jobQueueStatus"`
 
 	Default           bool              `json:"default"`
 	State             string            `json:"state"`

@@ -380,11 +380,17 @@ const timeLayout = "2006-01-02T15:04:05.000Z"
 func describe(v *registry.Version, isDefault bool, split map[string]int) api.Description {
 	info := v.Info()
 	s := info.Settings
+	gpu := strings.HasPrefix(info.Provider, "cuda") || strings.HasPrefix(info.Provider, "tensorrt")
+	device := "cpu"
+	if gpu {
+		device = "gpu"
+	}
 	d := api.Description{
 		ModelName: v.Name, ModelVersion: v.Version, ModelURL: v.URL, Runtime: v.Manifest.Runtime,
 		MinWorkers: s.MinWorkers, MaxWorkers: s.MaxWorkers, BatchSize: s.BatchSize, MaxBatchDelay: s.MaxBatchDelay,
 		ResponseTimeout: s.ResponseTimeout, StartupTimeout: s.StartupTimeout, LoadedAtStartup: v.Startup,
 		MaxRetryTimeoutInSec: s.MaxRetryTimeout, ClientTimeoutInMills: s.MaxQueueTime, UseJobTicket: s.UseJobTicket,
+		DeviceType: device, MaxNumSequence: 1, MaxSequenceJobQueueSize: 1,
 		Workers:        []api.Worker{},
 		JobQueueStatus: api.JobQueueStatus{RemainingCapacity: info.Queue.Remaining, PendingRequests: info.Queue.Pending},
 		Default:        isDefault, State: info.State, Error: info.Error, Handler: v.Handler, ArchiveSHA256: v.Digest,
@@ -401,7 +407,6 @@ func describe(v *registry.Version, isDefault bool, split map[string]int) api.Des
 		d.TrafficWeight = &w
 	}
 	rss, pid := residentMemory(), os.Getpid()
-	gpu := strings.HasPrefix(info.Provider, "cuda") || strings.HasPrefix(info.Provider, "tensorrt")
 	for _, wk := range info.Workers {
 		d.Workers = append(d.Workers, api.Worker{ID: strconv.Itoa(9000 + wk.ID - 1), StartTime: wk.Started.UTC().Format(timeLayout),
 			Status: wk.State, MemoryUsage: rss, PID: pid, GPUUsage: "N/A", GPU: gpu, Batches: wk.Batches, Failures: wk.Failures})

@@ -281,10 +281,13 @@ func TestDescribe(t *testing.T) {
 	if err := json.Unmarshal(body, &d); err != nil || len(d) != 1 {
 		t.Fatalf("%v %v", err, d)
 	}
-	// newer TorchServe's fields for worker retries and the queue policy, after startupTimeout
-	// as it writes them
-	if !regexp.MustCompile(`"startupTimeout": 120,\s+"maxRetryTimeoutInSec": 300,\s+"clientTimeoutInMills": 0,\s+"useJobTicket": false,`).Match(body) {
-		t.Errorf("describe lacks TorchServe's maxRetryTimeoutInSec, clientTimeoutInMills and useJobTicket:\n%s", body)
+	// newer TorchServe's fields, after startupTimeout as it writes them: worker retries, the
+	// queue policy, and those of features ts has no use for, at TorchServe's values for a
+	// model using none, on a CPU
+	if !regexp.MustCompile(`"startupTimeout": 120,\s+"maxRetryTimeoutInSec": 300,\s+"clientTimeoutInMills": 0,\s+` +
+		`"parallelType": "",\s+"parallelLevel": 0,\s+"deviceType": "cpu",\s+"continuousBatching": false,\s+"useJobTicket": false,\s+` +
+		`"useVenv": false,\s+"stateful": false,\s+"sequenceMaxIdleMSec": 0,\s+"sequenceTimeoutMSec": 0,\s+"maxNumSequence": 1,\s+"maxSequenceJobQueueSize": 1,\s+"loadedAtStartup": false,`).Match(body) {
+		t.Errorf("describe lacks TorchServe's fields from maxRetryTimeoutInSec to loadedAtStartup, in its order:\n%s", body)
 	}
 	// TorchServe's worker fields, in its order; ts's workers share the server's process
 	if !regexp.MustCompile(`"status": "READY",\s+"memoryUsage": [1-9][0-9]*,\s+"pid": [0-9]+,\s+"gpu": false,\s+"gpuUsage": "N/A",`).Match(body) {
