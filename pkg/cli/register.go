@@ -76,8 +76,11 @@ func (c *RegisterCmd) Run(g *Globals) error {
 	}
 	status, err := cl.Register(ctx, o)
 	var apiErr *client.Error
-	if errors.As(err, &apiErr) && apiErr.Code == 404 && errors.Is(statErr, fs.ErrNotExist) && !strings.Contains(c.Archive, "://") {
-		return fmt.Errorf("register %s: no such file here, nor in the server's model store (%w)", c.Archive, err)
+	// not here, and the server found nothing at that url (404) or will not look there (a path
+	// outside its store: 400 BadRequestException; a broken archive it found is another type)
+	refused := errors.As(err, &apiErr) && (apiErr.Code == 404 || apiErr.Code == 400 && apiErr.Type == "BadRequestException")
+	if refused && errors.Is(statErr, fs.ErrNotExist) && !strings.Contains(c.Archive, "://") {
+		return term.WithCode(term.ExitNotFound, fmt.Errorf("register %s: no such file here, nor in the server's model store (%w)", c.Archive, err))
 	}
 	if err != nil {
 		return fmt.Errorf("register %s: %w", c.Archive, err)

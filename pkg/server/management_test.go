@@ -86,11 +86,11 @@ func TestManagementLifecycle(t *testing.T) {
 		{"register without url", "POST", "/models", "", nil, 400, "BadRequestException", "Parameter url is required."},
 		{"register empty url", "POST", "/models?url=", "", nil, 404, "ModelNotFoundException", "empty url"},
 		{"register bad runtime", "POST", "/models?url=iris.mar&runtime=python4", "", nil, 400, "BadRequestException", "\"message\": \"Invalid RuntimeType value: python4\""},
-		{"register relative path", "POST", "/models?url=..%2Firis.mar", "", nil, 404, "ModelNotFoundException", "Relative path is not allowed in url: ../iris.mar"},
-		{"register relative path in a folder", "POST", "/models?url=a/../../iris.mar", "", nil, 404, "ModelNotFoundException", "Relative path is not allowed in url: a/../../iris.mar"},
-		{"register outside the store", "POST", "/models?url=/etc/passwd", "", nil, 404, "ModelNotFoundException", "Given URL /etc/passwd does not match any allowed URL(s)"},
-		{"register file url outside the store", "POST", "/models?url=file:///etc/passwd", "", nil, 404, "ModelNotFoundException", "Given URL file:///etc/passwd does not match any allowed URL(s)"},
-		{"register http url, not allowed", "POST", "/models?url=http://127.0.0.1:1/x.mar", "", nil, 404, "ModelNotFoundException", "Given URL http://127.0.0.1:1/x.mar does not match any allowed URL(s)"},
+		{"register relative path", "POST", "/models?url=..%2Firis.mar", "", nil, 400, "BadRequestException", "Relative path is not allowed in url: ../iris.mar"},
+		{"register relative path in a folder", "POST", "/models?url=a/../../iris.mar", "", nil, 400, "BadRequestException", "Relative path is not allowed in url: a/../../iris.mar"},
+		{"register outside the store", "POST", "/models?url=/etc/passwd", "", nil, 400, "BadRequestException", "Given URL /etc/passwd does not match any allowed URL(s)"},
+		{"register file url outside the store", "POST", "/models?url=file:///etc/passwd", "", nil, 400, "BadRequestException", "Given URL file:///etc/passwd does not match any allowed URL(s)"},
+		{"register http url, not allowed", "POST", "/models?url=http://127.0.0.1:1/x.mar", "", nil, 400, "BadRequestException", "Given URL http://127.0.0.1:1/x.mar does not match any allowed URL(s)"},
 		{"register missing archive", "POST", "/models?url=nope.mar", "", nil, 404, "ModelNotFoundException", "nope.mar"},
 		{"register, no workers", "POST", "/models?url=iris.mar", "", nil, 200, "", `Model \"iris\" Version: 1.0 registered with 0 initial workers. Use scale workers API to add workers for the model.`},
 		{"register again", "POST", "/models?url=iris.mar", "", nil, 409, "ConflictStatusException", "Model version 1.0 is already registered for model iris"},
@@ -252,7 +252,7 @@ func TestAllowedURLs(t *testing.T) {
 	defer files.Close()
 	ts := emptyServer(t, map[string]string{"allowed_urls": files.URL + "/models/.*"})
 	for _, x := range []exchange{
-		{"not allowed", "POST", "/models?url=" + files.URL + "/elsewhere/x.mar", "", nil, 404, "ModelNotFoundException", "does not match any allowed URL(s)"},
+		{"not allowed", "POST", "/models?url=" + files.URL + "/elsewhere/x.mar", "", nil, 400, "BadRequestException", "does not match any allowed URL(s)"},
 		{"allowed but missing", "POST", "/models?url=" + files.URL + "/models/missing.mar", "", nil, 400, "DownloadArchiveException", "Failed to download archive from"},
 		{"allowed", "POST", "/models?url=" + files.URL + "/models/remote.mar&model_name=remote&initial_workers=1&synchronous=true", "", nil, 200, "", "registered with 1 initial workers"},
 		{"file already in the store", "POST", "/models?url=" + files.URL + "/models/remote.mar&model_name=other", "", nil, 500, "InternalServerException", "Model file already exists remote.mar"},
