@@ -72,6 +72,9 @@ type Description struct {
 	LoadedAtStartup bool           `json:"loadedAtStartup"`
 	Workers         []Worker       `json:"workers"`
 	JobQueueStatus  JobQueueStatus `json:"jobQueueStatus"`
+	// CustomizedMetadata, with ?customized=true, is what the ONNX model says of itself
+	// (TorchServe puts there what the handler's describe_handle returns).
+	CustomizedMetadata *ModelMetadata `json:"customizedMetadata,omitempty"`
 
 	Default           bool              `json:"default"`
 	State             string            `json:"state"`
@@ -88,6 +91,16 @@ type Description struct {
 	SettingSources    map[string]string `json:"settingSources"`
 	Inputs            []tensor.Info     `json:"inputs"`
 	Outputs           []tensor.Info     `json:"outputs"`
+}
+
+// ModelMetadata is the ONNX model's own header: its producer, IR version, opset and
+// metadata_props.
+type ModelMetadata struct {
+	ProducerName    string            `json:"producerName,omitempty"`
+	ProducerVersion string            `json:"producerVersion,omitempty"`
+	IRVersion       int64             `json:"irVersion"`
+	Opset           int64             `json:"opset,omitempty"`
+	Metadata        map[string]string `json:"metadata,omitempty"`
 }
 
 // Worker is a worker as describe shows it.

@@ -293,6 +293,7 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 		MaxRetry: time.Duration(v.settings.MaxRetryTimeout) * time.Second,
 	}
 	v.labels = sync.OnceValues(func() (map[int]string, error) { return handler.ClassLabels(opened.Dir) })
+	v.graph = sync.OnceValues(func() (*onnx.Model, error) { return onnx.ReadFile(opened.Path(man.Model.SerializedFile)) })
 	if err := v.startHandler(); err != nil {
 		if v.settings.MinWorkers > 0 {
 			return nil, invalid("%v", err)

@@ -19,6 +19,7 @@ import (
 	"github.com/tsserve/ts/pkg/batch"
 	"github.com/tsserve/ts/pkg/engine"
 	"github.com/tsserve/ts/pkg/handler"
+	"github.com/tsserve/ts/pkg/onnx"
 	"github.com/tsserve/ts/pkg/tensor"
 )
 
@@ -55,6 +56,8 @@ type Version struct {
 	unbatchable string
 	// labels reads the model's class names once.
 	labels func() (map[int]string, error)
+	// graph reads the ONNX model's header (producer, opset, metadata_props) once.
+	graph func() (*onnx.Model, error)
 
 	scaleMu sync.Mutex // serialises Scale
 
@@ -591,6 +594,10 @@ func (v *Version) submit(ctx context.Context, b *batch.Batcher, session *engine.
 // Labels is the model's class names from its archive (index_to_name.json, or a Hugging Face
 // config.json's id2label), read once; nil when it has none.
 func (v *Version) Labels() (map[int]string, error) { return v.labels() }
+
+// ModelInfo is what the ONNX model says of itself (producer, IR version, opset and its
+// metadata_props), read from the file once.
+func (v *Version) ModelInfo() (*onnx.Model, error) { return v.graph() }
 
 // Ready reports whether a worker is ready to run requests.
 func (v *Version) Ready() bool { return v.readyWorkers() > 0 }

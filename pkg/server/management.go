@@ -427,17 +427,33 @@ func residentMemory() int64 {
 	return int64(st.ResidentMemory())
 }
 
-// describeModel answers GET /models/{model}[/{version}|/all] with a JSON array.
+// modelMetadata is what the version's ONNX model says of itself; nil when it cannot be
+// read (the version is being unregistered).
+func modelMetadata(v *registry.Version) *api.ModelMetadata {
+	m, err := v.ModelInfo()
+	if err != nil {
+		return nil
+	}
+	return &api.ModelMetadata{ProducerName: m.ProducerName, ProducerVersion: m.ProducerVersion, IRVersion: m.IRVersion, Opset: m.Opset, Metadata: m.Metadata}
+}
+
+// describeModel answers GET /models/{model}[/{version}|/all] with a JSON array; with
+// customized=true each description carries the ONNX model's own metadata.
 func (s *Server) describeModel(w http.ResponseWriter, r *http.Request) error {
 	name, version := r.PathValue("model"), r.PathValue("version")
 	entry, err := s.reg.Model(name)
 	if err != nil {
 		return err
 	}
+	customized := boolParam(r.URL.Query(), "customized", false)
 	out := []api.Description{}
 	for _, v := range entry.Versions {
 		if version == "all" || v.Version == version || (version == "" && v.Version == entry.DefaultVersion) {
-			out = append(out, describe(v, v.Version == entry.DefaultVersion, entry.Split))
+			d := describe(v, v.Version == entry.DefaultVersion, entry.Split)
+			if customized {
+				d.CustomizedMetadata = modelMetadata(v)
+			}
+			out = append(out, d)
 		}
 	}
 	if len(out) == 0 {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zip"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/archive"
@@ -322,5 +323,51 @@ func TestMetricsAPI(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+}
+
+// TestDescribeCustomized: with customized=true, describe carries what the ONNX model says of
+// itself, its metadata_props included; without it, nothing.
+func TestDescribeCustomized(t *testing.T) {
+	ts := emptyServer(t, nil)
+	model, err := os.ReadFile(testenv.Path("samples/iris/model.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a field may come anywhere in a protobuf message: append ModelProto.metadata_props (14)
+	for _, kv := range [][2]string{{"author", "ts tests"}, {"labels", "setosa,versicolor,virginica"}} {
+		var entry []byte
+		entry = protowire.AppendTag(entry, 1, protowire.BytesType)
+		entry = protowire.AppendString(entry, kv[0])
+		entry = protowire.AppendTag(entry, 2, protowire.BytesType)
+		entry = protowire.AppendString(entry, kv[1])
+		model = protowire.AppendTag(model, 14, protowire.BytesType)
+		model = protowire.AppendBytes(model, entry)
+	}
+	path := filepath.Join(t.TempDir(), "model.onnx")
+	if err := os.WriteFile(path, model, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ts.registerArchive(t, archive.PackOptions{ModelName: "meta", SerializedFile: path, Handler: "tensor"}, "")
+	get := func(query string) []api.Description {
+		t.Helper()
+		res, err := http.Get(ts.management.URL + "/models/meta" + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var d []api.Description
+		if err := json.NewDecoder(res.Body).Decode(&d); err != nil || len(d) != 1 {
+			t.Fatalf("%v %v", err, d)
+		}
+		return d
+	}
+	if d := get(""); d[0].CustomizedMetadata != nil {
+		t.Errorf("customizedMetadata without customized=true: %+v", d[0].CustomizedMetadata)
+	}
+	m := get("?customized=true")[0].CustomizedMetadata
+	if m == nil || m.ProducerName != "pytorch" || m.IRVersion < 3 || m.Opset < 7 ||
+		m.Metadata["author"] != "ts tests" || m.Metadata["labels"] != "setosa,versicolor,virginica" {
+		t.Errorf("customizedMetadata %+v", m)
 	}
 }

@@ -80,12 +80,12 @@ var apiDescriptions = map[string]map[string]map[string]op{
 			queryParam("initial_workers", "integer", ""), queryParam("synchronous", "boolean", ""),
 		}, Responses: responses(200, 202, 400, 405, 409, 413, 500)}},
 		"/models/{model_name}": {
-			"get":    {Summary: "Describe the default version", Parameters: []map[string]any{pathParam("model_name")}, Responses: responses(200, 404)},
+			"get":    {Summary: "Describe the default version", Parameters: []map[string]any{pathParam("model_name"), queryParam("customized", "boolean", "add customizedMetadata: the ONNX model's own metadata")}, Responses: responses(200, 404)},
 			"put":    {Summary: "Scale workers", Parameters: []map[string]any{pathParam("model_name"), queryParam("min_worker", "integer", ""), queryParam("max_worker", "integer", ""), queryParam("synchronous", "boolean", "")}, Responses: responses(200, 202, 400, 404, 500)},
 			"delete": {Summary: "Unregister the default version", Parameters: []map[string]any{pathParam("model_name")}, Responses: responses(200, 403, 404, 408)},
 		},
 		"/models/{model_name}/{model_version}": {
-			"get":    {Summary: "Describe a version (all: every version)", Parameters: []map[string]any{pathParam("model_name"), pathParam("model_version")}, Responses: responses(200, 404)},
+			"get":    {Summary: "Describe a version (all: every version)", Parameters: []map[string]any{pathParam("model_name"), pathParam("model_version"), queryParam("customized", "boolean", "add customizedMetadata: the ONNX model's own metadata")}, Responses: responses(200, 404)},
 			"put":    {Summary: "Scale a version's workers", Parameters: []map[string]any{pathParam("model_name"), pathParam("model_version")}, Responses: responses(200, 202, 400, 404, 500)},
 			"delete": {Summary: "Unregister a version", Parameters: []map[string]any{pathParam("model_name"), pathParam("model_version")}, Responses: responses(200, 403, 404, 408)},
 		},
