@@ -125,7 +125,7 @@ complete -c ts -n '__ts_in \'serve\'' -l key-file -r -F -d 'Where the API keys a
 complete -c ts -n '__ts_in \'serve\'' -l management-address -x -d 'Management API address (management_address, default http://127.0.0.1:8081).'
 complete -c ts -n '__ts_in \'serve\'' -l metrics-address -x -d 'Metrics API address (metrics_address, default http://127.0.0.1:8082).'
 complete -c ts -n '__ts_in \'serve\'' -l model-store -r -F -d 'Folder of model archives (model_store).'
-complete -c ts -n '__ts_in \'serve\'' -l models -r -F -d 'Models to load at start: all, FILE.mar or NAME=FILE.mar; repeat or separate with commas (load_models).'
+complete -c ts -n '__ts_in \'serve\'' -l models -r -F -d 'Models to load at start: all, FILE.mar or NAME=FILE.mar (a file in the model store, or a URL allowed_urls lets in); repeat or separate with commas (load_models).'
 complete -c ts -n '__ts_in \'serve\'' -l ncs -d 'Neither restore nor save the model snapshot.'
 complete -c ts -n '__ts_in \'serve\'' -l print-config -d 'Print every setting with its value and where it came from, then exit.'
 complete -c ts -n '__ts_in \'serve\'' -l private-key-file -r -F -d 'PEM private key for https:// addresses (private_key_file).'

@@ -30,7 +30,7 @@ import (
 type ServeCmd struct {
 	TSConfig          string   `name:"ts-config" type:"path" placeholder:"FILE" help:"config.properties to read (default: $$TS_CONFIG_FILE, else ./config.properties when present)."`
 	ModelStore        *string  `name:"model-store" placeholder:"DIR" help:"Folder of model archives (model_store)."`
-	Models            []string `name:"models" placeholder:"NAME=FILE.mar" help:"Models to load at start: all, FILE.mar or NAME=FILE.mar; repeat or separate with commas (load_models)."`
+	Models            []string `name:"models" placeholder:"NAME=FILE.mar" help:"Models to load at start: all, FILE.mar or NAME=FILE.mar (a file in the model store, or a URL allowed_urls lets in); repeat or separate with commas (load_models)."`
 	InferenceAddress  *string  `name:"inference-address" placeholder:"ADDR" help:"Inference API address (inference_address, default http://127.0.0.1:8080)."`
 	ManagementAddress *string  `name:"management-address" placeholder:"ADDR" help:"Management API address (management_address, default http://127.0.0.1:8081)."`
 	MetricsAddress    *string  `name:"metrics-address" placeholder:"ADDR" help:"Metrics API address (metrics_address, default http://127.0.0.1:8082)."`
@@ -168,6 +168,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 		},
 	})
 
+	srv := server.New(reg, server.Options{Settings: cfg, Metrics: m, Logger: log, Version: Version})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	release := reg.Hold()
@@ -176,7 +177,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 		if cfg.EnableModelSnapshot {
 			restoreSnapshot(ctx, reg, cfg, log)
 		}
-		loadAll(ctx, reg, toLoad, log)
+		loadAll(ctx, reg, srv, toLoad, log)
 		if cfg.EnableModelSnapshot {
 			w := &registry.SnapshotWriter{Path: cfg.ModelSnapshotFile}
 			snap.Store(w)
@@ -185,7 +186,6 @@ func (c *ServeCmd) Run(g *Globals) error {
 			}
 		}
 	}()
-	srv := server.New(reg, server.Options{Settings: cfg, Metrics: m, Logger: log, Version: Version})
 	err = srv.Serve(ctx, listeners, cfg.DrainTimeout)
 	snap.Store(nil) // what unloads now is the shutdown, not a change to remember
 	closeCtx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
@@ -195,16 +195,20 @@ func (c *ServeCmd) Run(g *Globals) error {
 	return err
 }
 
-// loadAll loads the start-up models in parallel; a model that fails is logged and skipped.
-func loadAll(ctx context.Context, reg *registry.Registry, models []config.ModelToLoad, log *slog.Logger) {
+// loadAll loads the start-up models in parallel, each url found as POST /models finds it;
+// a model that fails is logged and skipped, as TorchServe does.
+func loadAll(ctx context.Context, reg *registry.Registry, srv *server.Server, models []config.ModelToLoad, log *slog.Logger) {
 	var wg sync.WaitGroup
 	for _, m := range models {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := reg.Register(ctx, registry.Spec{Path: m.Path, URL: m.File, Name: m.Name, Startup: true, Synchronous: true})
+			path, shown, err := srv.ResolveArchive(ctx, m.URL)
+			if err == nil {
+				_, err = reg.Register(ctx, registry.Spec{Path: path, URL: shown, Name: m.Name, Startup: true, Synchronous: true})
+			}
 			if err != nil {
-				log.Error("model failed to load", "file", m.File, "err", err)
+				log.Error("model failed to load", "url", m.URL, "err", err)
 			}
 		}()
 	}

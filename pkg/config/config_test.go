@@ -47,25 +47,27 @@ func TestModelsToLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names, files []string
+	var names, urls []string
 	for _, m := range got {
 		names = append(names, m.Name)
-		files = append(files, m.File)
+		urls = append(urls, m.URL)
 	}
-	if !slices.Equal(names, []string{"digits", "", "", ""}) || !slices.Equal(files, []string{"digits.mar", "iris.mar", "a.mar", "b.mar"}) {
-		t.Errorf("names %q files %q", names, files)
+	if !slices.Equal(names, []string{"digits", "", "", ""}) || !slices.Equal(urls, []string{"digits.mar", "iris.mar", "a.mar", "b.mar"}) {
+		t.Errorf("names %q urls %q", names, urls)
 	}
-	if got[0].Path != filepath.Join(store, "digits.mar") {
-		t.Errorf("path %s", got[0].Path)
+	// entries are urls, checked where they are resolved (as POST /models'); a URL's own "="
+	// does not make a name
+	s = Settings{ModelStore: store, LoadModels: []string{"x=../secret.mar", "http://h/m.mar?a=b", "r=http://h/m.mar?a=b", "team/m.mar"}}
+	got, err = s.ModelsToLoad(list)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, bad := range []Settings{
-		{LoadModels: []string{"a.mar"}},
-		{ModelStore: store, LoadModels: []string{"x=../secret.mar"}},
-		{ModelStore: store, LoadModels: []string{"/etc/passwd"}},
-	} {
-		if _, err := bad.ModelsToLoad(list); err == nil {
-			t.Errorf("%+v accepted", bad)
-		}
+	want := []ModelToLoad{{"x", "../secret.mar"}, {"", "http://h/m.mar?a=b"}, {"r", "http://h/m.mar?a=b"}, {"", "team/m.mar"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if _, err := (&Settings{LoadModels: []string{"a.mar"}}).ModelsToLoad(list); err == nil {
+		t.Errorf("load_models without a model store accepted")
 	}
 }
 

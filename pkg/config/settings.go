@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"sort"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/magiconair/properties"
+
+	"github.com/tsserve/ts/pkg/archive"
 )
 
 // EnvConfigFile names the config.properties file (as TorchServe's TS_CONFIG_FILE).
@@ -58,7 +59,7 @@ var Keys = []Key{
 	{"management_address", "management-address", "http://127.0.0.1:8081", kString, "management API address"},
 	{"metrics_address", "metrics-address", "http://127.0.0.1:8082", kString, "metrics API address"},
 	{"model_store", "model-store", "", kString, "folder of model archives"},
-	{"load_models", "models", "", kList, "models to load at start: all, FILE.mar or NAME=FILE.mar, comma-separated"},
+	{"load_models", "models", "", kList, "models to load at start: all, URL or NAME=URL (as POST /models' url), comma-separated"},
 	{"models", "", "", kJSON, `per-model settings: {"name": {"version": {"minWorkers": 1, "batchSize": 4, ...}}}`},
 	{"default_workers_per_model", "workers", "0", kInt, "workers for models loaded at start and registered without initial_workers (0 = one per CPU core)"},
 	{"job_queue_size", "", "100", kInt, "requests a model version may queue before answering 503"},
@@ -491,15 +492,16 @@ func (s *Settings) Print(w io.Writer) error {
 	return nil
 }
 
-// ModelToLoad is one entry of load_models resolved against the model store.
+// ModelToLoad is one entry of load_models.
 type ModelToLoad struct {
 	Name string // "" = the manifest's name
-	File string // as given (a name in the model store)
-	Path string // on disk
+	// URL is the archive as given, resolved as POST /models resolves its url: a file or
+	// folder in the model store, or a path or URL that allowed_urls lets in.
+	URL string
 }
 
-// ModelsToLoad resolves load_models: "all" loads every archive in the model store,
-// "name=file.mar" names a model, "file.mar" uses the manifest's name.
+// ModelsToLoad reads load_models: "all" loads every archive in the model store,
+// "name=url" names a model, "url" uses the manifest's name.
 func (s *Settings) ModelsToLoad(list func(dir string) ([]string, error)) ([]ModelToLoad, error) {
 	var out []ModelToLoad
 	for _, entry := range s.LoadModels {
@@ -512,18 +514,16 @@ func (s *Settings) ModelsToLoad(list func(dir string) ([]string, error)) ([]Mode
 				return nil, fmt.Errorf("model store: %w", err)
 			}
 			for _, f := range files {
-				out = append(out, ModelToLoad{File: f, Path: filepath.Join(s.ModelStore, f)})
+				out = append(out, ModelToLoad{URL: f})
 			}
 			continue
 		}
-		name, file, hasName := strings.Cut(entry, "=")
-		if !hasName {
-			name, file = "", entry
+		// name=url, where name is a model name: a URL's own "=" (in its query) is no name
+		name, url, hasName := strings.Cut(entry, "=")
+		if !hasName || archive.ValidModelName(name) != nil {
+			name, url = "", entry
 		}
-		if !filepath.IsLocal(file) || strings.ContainsAny(file, `/\`) {
-			return nil, fmt.Errorf("load_models %q: give a file name inside the model store", entry)
-		}
-		out = append(out, ModelToLoad{Name: name, File: file, Path: filepath.Join(s.ModelStore, file)})
+		out = append(out, ModelToLoad{Name: name, URL: url})
 	}
 	return out, nil
 }

@@ -15,6 +15,12 @@ import (
 	"github.com/tsserve/ts/pkg/apierror"
 )
 
+// ResolveArchive finds the archive a url names, as POST /models does (see resolveURL): the
+// models loaded at start (load_models) go through it too.
+func (s *Server) ResolveArchive(ctx context.Context, url string) (path, shown string, err error) {
+	return s.resolveURL(ctx, url)
+}
+
 // resolveURL turns POST /models' url into an archive on disk. A name in the model store
 // is always allowed; anything else (a path outside it, file://, http(s)://) only when it
 // matches allowed_urls — none by default, safer than TorchServe's (see its ShellTorch CVE).

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -245,5 +246,51 @@ func TestRuntimeLogLines(t *testing.T) {
 			t.Errorf("--log-level %s: ONNX Runtime's own error line shown: %v, want %v:\n%s", c.level, got, c.runtime, log)
 		}
 		srv.Stop(t)
+	}
+}
+
+// TestLoadModelsURLs: load_models entries are urls, found as POST /models finds its url: a
+// name in a folder of the model store, an http URL that allowed_urls lets in (downloaded into
+// the store), a URL with "=" in its query; an entry refused is logged and the others load.
+func TestLoadModelsURLs(t *testing.T) {
+	store := t.TempDir()
+	pack(t, store, "iris", "1.0", testenv.Path("samples/iris/model.onnx"))
+	remote := t.TempDir()
+	pack(t, remote, "remote", "1.0", testenv.Path("samples/iris/model.onnx"))
+	archiveBytes, err := os.ReadFile(filepath.Join(remote, "remote-1.0.mar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/mars/remote.mar" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(archiveBytes)
+	}))
+	defer files.Close()
+	if err := os.Mkdir(filepath.Join(store, "team"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(store, "iris-1.0.mar"), filepath.Join(store, "team", "iris.mar")); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(t.TempDir(), "config.properties")
+	os.WriteFile(conf, []byte("allowed_urls="+files.URL+"/mars/.*\n"), 0o644)
+	srv := testenv.StartServer(t, "--ts-config", conf, "--model-store", store,
+		"--models", "flowers=team/iris.mar,remote="+files.URL+"/mars/remote.mar?token=a=b,bad=../elsewhere.mar")
+	srv.WaitHealthy(t)
+	for _, name := range []string{"flowers", "remote"} {
+		body := mustStatus(t, "POST", srv.Inference+"/predictions/"+name, []byte(`[[5.1, 3.5, 1.4, 0.2]]`), 200)
+		if !strings.Contains(string(body), `"probabilities"`) {
+			t.Errorf("%s: %s", name, body)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(store, "remote.mar")); err != nil {
+		t.Errorf("the download is not in the model store: %v", err)
+	}
+	mustStatus(t, "GET", srv.Management+"/models/bad", nil, 404)
+	if !strings.Contains(srv.Log(), "Relative path is not allowed in url: ../elsewhere.mar") {
+		t.Errorf("the refused entry is not logged:\n%s", srv.Log())
 	}
 }
