@@ -2,6 +2,7 @@ package handler
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/tsserve/ts/pkg/tensor"
 )
@@ -101,6 +102,53 @@ func (c config) softmaxMode() (string, error) {
 		return "", fmt.Errorf("handler setting softmax: want auto, always or never, got %q", mode)
 	}
 	return mode, nil
+}
+
+// classifierOutput is the output a classifier reads: the output setting when given, else,
+// for a model with several outputs, the one holding the class scores (scoresOutput).
+func (c config) classifierOutput(outputs []tensor.Info, lb labels) (int, error) {
+	if name, err := c.string("output", ""); err != nil || name != "" {
+		return c.output(outputs, "")
+	}
+	return scoresOutput(outputs, len(lb)), nil
+}
+
+// scoreNames are words in the names of outputs that hold class scores.
+var scoreNames = []string{"logit", "prob", "score", "softmax", "class", "pred", "output"}
+
+// scoresOutput picks, among a model's outputs, the one holding class scores: the floating-
+// point output whose last dimension is the number of labels (when the archive has labels),
+// else the first floating-point one named like scores (logits, probabilities ...), else the
+// first floating-point one, else the first. (A model may also return features, or class
+// indices as integers, before its scores.)
+func scoresOutput(outputs []tensor.Info, labelCount int) int {
+	isFloat := func(o tensor.Info) bool {
+		switch o.DType {
+		case tensor.Float32, tensor.Float16, tensor.BFloat16, tensor.Float64:
+			return len(o.Shape) > 0 || o.AnyShape()
+		}
+		return false
+	}
+	if labelCount > 0 {
+		for i, o := range outputs {
+			if isFloat(o) && len(o.Shape) > 0 && o.Shape[len(o.Shape)-1] == int64(labelCount) {
+				return i
+			}
+		}
+	}
+	for _, word := range scoreNames {
+		for i, o := range outputs {
+			if isFloat(o) && strings.Contains(strings.ToLower(o.Name), word) {
+				return i
+			}
+		}
+	}
+	for i, o := range outputs {
+		if isFloat(o) {
+			return i
+		}
+	}
+	return 0
 }
 
 // output reads the output setting: the index of the model output the handler reads. Unset,

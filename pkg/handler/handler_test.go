@@ -686,3 +686,33 @@ func FuzzTensorHandler(f *testing.F) {
 		}
 	})
 }
+
+// TestScoresOutput: a classifier with several outputs reads the one holding class scores.
+func TestScoresOutput(t *testing.T) {
+	f := func(name string, shape ...int64) tensor.Info {
+		return tensor.Info{Name: name, DType: tensor.Float32, Shape: shape}
+	}
+	i64 := func(name string, shape ...int64) tensor.Info {
+		return tensor.Info{Name: name, DType: tensor.Int64, Shape: shape}
+	}
+	cases := []struct {
+		name    string
+		outputs []tensor.Info
+		labels  int
+		want    int
+	}{
+		{"one output", []tensor.Info{f("y", -1, 10)}, 0, 0},
+		{"features, then scores of as many classes as labels", []tensor.Info{f("features", -1, 512), f("head", -1, 10)}, 10, 1},
+		{"features, then probabilities by name", []tensor.Info{f("features", -1, 512), f("probs", -1, 10)}, 0, 1},
+		{"logits after hidden states", []tensor.Info{f("last_hidden_state", -1, 8, 768), f("logits", -1, 2)}, 0, 1},
+		{"sklearn: label, then probabilities", []tensor.Info{i64("output_label", -1), f("output_probability", -1, 3)}, 0, 1},
+		{"integer class first, no names", []tensor.Info{i64("y", -1), f("z", -1, 3)}, 0, 1},
+		{"nothing to go by: the first", []tensor.Info{f("a", -1, 512), f("b", -1, 10)}, 0, 0},
+		{"labels decide over names", []tensor.Info{f("output_0", -1, 512), f("output_1", -1, 10)}, 10, 1},
+	}
+	for _, c := range cases {
+		if got := scoresOutput(c.outputs, c.labels); got != c.want {
+			t.Errorf("%s: output %d, want %d", c.name, got, c.want)
+		}
+	}
+}

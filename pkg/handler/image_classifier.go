@@ -26,7 +26,10 @@ func newImageClassifier(m *Model) (Handler, error) {
 		return nil, err
 	}
 	h := &imageClassifier{spec: spec}
-	if h.output, err = c.output(m.Outputs, ""); err != nil {
+	if h.labels, err = loadLabels(m.Dir); err != nil {
+		return nil, err
+	}
+	if h.output, err = c.classifierOutput(m.Outputs, h.labels); err != nil {
 		return nil, err
 	}
 	if h.topk, err = c.int("topk", 5); err != nil {
@@ -36,9 +39,6 @@ func newImageClassifier(m *Model) (Handler, error) {
 		return nil, fmt.Errorf("handler setting topk must be at least 1, got %d", h.topk)
 	}
 	if h.softmax, err = c.softmaxMode(); err != nil {
-		return nil, err
-	}
-	if h.labels, err = loadLabels(m.Dir); err != nil {
 		return nil, err
 	}
 	return h, nil

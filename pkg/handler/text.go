@@ -91,10 +91,10 @@ func newTextClassifier(m *Model) (Handler, error) {
 	if h.topk, err = c.int("topk", 0); err != nil {
 		return nil, err
 	}
-	if h.output, err = c.output(m.Outputs, ""); err != nil {
+	if h.labels, err = loadLabels(m.Dir); err != nil {
 		return nil, err
 	}
-	if h.labels, err = loadLabels(m.Dir); err != nil {
+	if h.output, err = c.classifierOutput(m.Outputs, h.labels); err != nil {
 		return nil, err
 	}
 	return h, nil
