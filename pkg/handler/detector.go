@@ -80,6 +80,8 @@ func newObjectDetector(m *Model) (Handler, error) {
 			return nil, fmt.Errorf("output_format %s needs an output [N, boxes, values]; %s", h.format, m.Outputs[0])
 		}
 	case "boxes":
+		byShape := map[string]int{}
+		byShape["boxes"], byShape["labels"], byShape["scores"] = boxRoles(m.Outputs)
 		for _, x := range []struct {
 			key, def string
 			dst      *int
@@ -93,6 +95,9 @@ func newObjectDetector(m *Model) (Handler, error) {
 					*x.dst = i
 				}
 			}
+			if _, set := c[x.key]; *x.dst < 0 && !set {
+				*x.dst = byShape[x.key] // names that say nothing: an export without output names
+			}
 			if *x.dst < 0 {
 				return nil, fmt.Errorf("output_format boxes: the model has no output %q (set handler.%s in model-config.yaml)", name, x.key)
 			}
@@ -104,6 +109,41 @@ func newObjectDetector(m *Model) (Handler, error) {
 		return nil, err
 	}
 	return h, nil
+}
+
+// boxRoles finds the boxes, labels and scores outputs of a torchvision-style detector by
+// their types and shapes, for a model whose output names say nothing (exported without
+// output names: "2096", "2065" ...): boxes is the one floating-point output whose last
+// dimension is 4, labels the one integer output of rank 1 or 2, scores the one other
+// floating-point output of rank 1 or 2. Each is -1 where that is not unambiguous.
+func boxRoles(outputs []tensor.Info) (boxes, labels, scores int) {
+	boxes, labels, scores = -1, -1, -1
+	only := func(match func(tensor.Info) bool) int {
+		found := -1
+		for i, o := range outputs {
+			if match(o) {
+				if found >= 0 {
+					return -1
+				}
+				found = i
+			}
+		}
+		return found
+	}
+	isFloat := func(o tensor.Info) bool {
+		return o.DType == tensor.Float32 || o.DType == tensor.Float16 || o.DType == tensor.Float64 || o.DType == tensor.BFloat16
+	}
+	isBoxes := func(o tensor.Info) bool {
+		n := len(o.Shape)
+		return isFloat(o) && (n == 2 || n == 3) && o.Shape[n-1] == 4
+	}
+	perBox := func(o tensor.Info) bool { return len(o.Shape) == 1 || len(o.Shape) == 2 }
+	boxes = only(isBoxes)
+	labels = only(func(o tensor.Info) bool {
+		return perBox(o) && (o.DType == tensor.Int64 || o.DType == tensor.Int32)
+	})
+	scores = only(func(o tensor.Info) bool { return perBox(o) && isFloat(o) && !isBoxes(o) })
+	return boxes, labels, scores
 }
 
 // yoloLayout tells YOLOv8's output [1, 4+classes, boxes] from YOLOv5's [1, boxes,

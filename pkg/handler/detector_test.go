@@ -72,6 +72,12 @@ func TestObjectDetectorFormats(t *testing.T) {
 			[]*tensor.Tensor{tensor.New([]int64{2, 4}, []float32{15, 15, 25, 25, 40, 40, 60, 60}),
 				tensor.New([]int64{2}, []float32{0.3, 0.95}), tensor.New([]int64{2}, []int64{1, 0})},
 			[]string{cat, "dog"}},
+		{"boxes, outputs named by number (an export without output names)", []tensor.Info{{Name: "2096", DType: tensor.Float32, Shape: []int64{-1, 4}},
+			{Name: "2065", DType: tensor.Float32, Shape: []int64{-1}}, {Name: "2066", DType: tensor.Int64, Shape: []int64{-1}}},
+			config{"threshold": 0.2},
+			[]*tensor.Tensor{tensor.New([]int64{2, 4}, []float32{15, 15, 25, 25, 40, 40, 60, 60}),
+				tensor.New([]int64{2}, []float32{0.3, 0.95}), tensor.New([]int64{2}, []int64{1, 0})},
+			[]string{cat, "dog"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -119,6 +125,12 @@ func TestObjectDetectorFormats(t *testing.T) {
 		"boxes without a scores output": {Inputs: []tensor.Info{input}, Config: config{"output_format": "boxes"},
 			Outputs: []tensor.Info{{Name: "boxes", Shape: []int64{-1, 4}}, {Name: "labels", Shape: []int64{-1}}, {Name: "other", Shape: []int64{-1}}}},
 		"two inputs": {Inputs: []tensor.Info{input, input}, Outputs: []tensor.Info{f32(1, 3, 7)}},
+		"unnamed outputs, two that could be scores": {Inputs: []tensor.Info{input}, Outputs: []tensor.Info{
+			{Name: "1", DType: tensor.Float32, Shape: []int64{-1, 4}}, {Name: "2", DType: tensor.Float32, Shape: []int64{-1}},
+			{Name: "3", DType: tensor.Float32, Shape: []int64{-1}}}},
+		"unnamed outputs, a name set that is not there": {Inputs: []tensor.Info{input}, Config: config{"scores": "conf"}, Outputs: []tensor.Info{
+			{Name: "1", DType: tensor.Float32, Shape: []int64{-1, 4}}, {Name: "2", DType: tensor.Float32, Shape: []int64{-1}},
+			{Name: "3", DType: tensor.Int64, Shape: []int64{-1}}}},
 	} {
 		m.Dir = dir
 		if _, err := newObjectDetector(m); err == nil {
