@@ -90,8 +90,9 @@ func ValidRuntime(r string) error {
 	return nil
 }
 
-// ParseManifest reads and checks a manifest: a model name is required, the version
-// defaults to "1.0" as TorchServe does, and a runtime, when given, must be one of Runtimes.
+// ParseManifest reads and checks a manifest: a model name is required and the version
+// defaults to "1.0" as TorchServe does. The runtime is not checked here (tsarchive inspect
+// shows any), but by the server, which refuses one not in Runtimes.
 func ParseManifest(b []byte) (*Manifest, error) {
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
@@ -108,11 +109,6 @@ func ParseManifest(b []byte) (*Manifest, error) {
 	}
 	if err := ValidVersion(m.Model.ModelVersion); err != nil {
 		return nil, fmt.Errorf("%s: %w", ManifestPath, err)
-	}
-	if m.Runtime != "" { // archives from other tools may leave it out
-		if err := ValidRuntime(m.Runtime); err != nil {
-			return nil, fmt.Errorf("%s: %w", ManifestPath, err)
-		}
 	}
 	for _, f := range m.Files {
 		if !localPath(f.Path) {

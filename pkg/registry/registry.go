@@ -256,6 +256,11 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 	invalid := func(format string, args ...any) error {
 		return apierror.New(http.StatusBadRequest, apierror.TypeInvalidModel, "model %s: %s", v.Name, fmt.Sprintf(format, args...))
 	}
+	if man.Runtime != "" { // archives from other tools may leave it out
+		if err := archive.ValidRuntime(man.Runtime); err != nil {
+			return nil, invalid("%s: %v", archive.ManifestPath, err)
+		}
+	}
 	y, err := readModelYAML(opened)
 	if err != nil {
 		return nil, invalid("%v", err)

@@ -371,3 +371,24 @@ func TestDescribeCustomized(t *testing.T) {
 		t.Errorf("customizedMetadata %+v", m)
 	}
 }
+
+// TestRegisterUnknownRuntime: an archive whose manifest names a runtime TorchServe does not
+// know is refused (TorchServe: "Runtime is not defined or invalid").
+func TestRegisterUnknownRuntime(t *testing.T) {
+	ts := emptyServer(t, nil)
+	res, err := archive.Pack(context.Background(), archive.PackOptions{ModelName: "java", SerializedFile: testenv.Path("samples/iris/model.onnx"),
+		Handler: "tensor", ExportPath: ts.store, Format: archive.Folder})
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest := filepath.Join(res.Path, archive.ManifestPath)
+	b, err := os.ReadFile(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(manifest, bytes.Replace(b, []byte(`"runtime": "python"`), []byte(`"runtime": "java"`), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exchange{"register", "POST", "/models?url=java&initial_workers=1&synchronous=true", "", nil, 400, "InvalidModelException",
+		"Invalid RuntimeType value: java (one of python, python3, LSP, onnx)"}.run(t, ts.management.URL)
+}
