@@ -203,7 +203,7 @@ func loadAll(ctx context.Context, reg *registry.Registry, srv *server.Server, mo
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			path, shown, err := srv.ResolveArchive(ctx, m.URL)
+			path, shown, err := srv.ResolveStartupArchive(ctx, m.URL)
 			if err == nil {
 				_, err = reg.Register(ctx, registry.Spec{Path: path, URL: shown, Name: m.Name, Startup: true, Synchronous: true})
 			}

@@ -15,10 +15,18 @@ import (
 	"github.com/tsserve/ts/pkg/apierror"
 )
 
-// ResolveArchive finds the archive a url names, as POST /models does (see resolveURL): the
-// models loaded at start (load_models) go through it too.
-func (s *Server) ResolveArchive(ctx context.Context, url string) (path, shown string, err error) {
-	return s.resolveURL(ctx, url)
+// ResolveStartupArchive finds the archive a load_models url names, as POST /models does
+// (see resolveURL), except that an http(s) archive already downloaded into the model store
+// (by the last start) is used again: TorchServe refuses to start such a model a second time.
+func (s *Server) ResolveStartupArchive(ctx context.Context, raw string) (file, shown string, err error) {
+	if u, err := url.Parse(raw); err == nil && (u.Scheme == "http" || u.Scheme == "https") && s.allowed(raw) && s.cfg.ModelStore != "" {
+		name := path.Base(u.Path)
+		if dst := filepath.Join(s.cfg.ModelStore, name); validDownloadName(name) && isRegularFile(dst) {
+			s.log.Info("using the archive already downloaded into the model store", "url", raw, "file", name)
+			return dst, name, nil
+		}
+	}
+	return s.resolveURL(ctx, raw)
 }
 
 // resolveURL turns POST /models' url into an archive on disk. A name in the model store
@@ -78,6 +86,16 @@ func notAllowed(raw string) error {
 	return apierror.BadRequest("Given URL %s does not match any allowed URL(s)", raw)
 }
 
+// validDownloadName reports whether a URL's last path segment can name a downloaded archive.
+func validDownloadName(name string) bool {
+	return name != "" && name != "/" && name != "." && !strings.HasPrefix(name, ".")
+}
+
+func isRegularFile(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
+}
+
 // inside reports whether p resolves inside dir (after cleaning, following no links).
 func inside(dir, p string) bool {
 	absDir, err1 := filepath.Abs(dir)
@@ -106,7 +124,7 @@ func (s *Server) download(ctx context.Context, raw string, u *url.URL) (string, 
 		return "", "", apierror.New(http.StatusBadRequest, apierror.TypeDownload, "Failed to download archive from: %s", raw)
 	}
 	name := path.Base(u.Path)
-	if name == "" || name == "/" || name == "." || strings.HasPrefix(name, ".") {
+	if !validDownloadName(name) {
 		return "", "", apierror.BadRequest("url %s does not end in an archive file name", raw)
 	}
 	if s.cfg.ModelStore == "" {

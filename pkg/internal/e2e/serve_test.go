@@ -251,7 +251,8 @@ func TestRuntimeLogLines(t *testing.T) {
 
 // TestLoadModelsURLs: load_models entries are urls, found as POST /models finds its url: a
 // name in a folder of the model store, an http URL that allowed_urls lets in (downloaded into
-// the store), a URL with "=" in its query; an entry refused is logged and the others load.
+// the store, and used again at the next start), a URL with "=" in its query; an entry
+// refused is logged and the others load.
 func TestLoadModelsURLs(t *testing.T) {
 	store := t.TempDir()
 	pack(t, store, "iris", "1.0", testenv.Path("samples/iris/model.onnx"))
@@ -292,5 +293,18 @@ func TestLoadModelsURLs(t *testing.T) {
 	mustStatus(t, "GET", srv.Management+"/models/bad", nil, 404)
 	if !strings.Contains(srv.Log(), "Relative path is not allowed in url: ../elsewhere.mar") {
 		t.Errorf("the refused entry is not logged:\n%s", srv.Log())
+	}
+	if err := srv.Stop(t); err != nil {
+		t.Fatal(err)
+	}
+
+	// the same command again: the archive downloaded last time is used (POST /models would
+	// refuse it: "Model file already exists"), even with its source gone
+	files.Close()
+	srv = testenv.StartServer(t, "--ts-config", conf, "--model-store", store, "--models", "remote="+files.URL+"/mars/remote.mar?token=a=b")
+	srv.WaitHealthy(t)
+	mustStatus(t, "POST", srv.Inference+"/predictions/remote", []byte(`[[5.1, 3.5, 1.4, 0.2]]`), 200)
+	if !strings.Contains(srv.Log(), "using the archive already downloaded into the model store") {
+		t.Errorf("no word of the archive used again:\n%s", srv.Log())
 	}
 }
