@@ -122,13 +122,7 @@ var scoreNames = []string{"logit", "prob", "score", "softmax", "class", "pred", 
 // first floating-point one, else the first. (A model may also return features, or class
 // indices as integers, before its scores.)
 func scoresOutput(outputs []tensor.Info, labelCount int) int {
-	isFloat := func(o tensor.Info) bool {
-		switch o.DType {
-		case tensor.Float32, tensor.Float16, tensor.BFloat16, tensor.Float64:
-			return len(o.Shape) > 0 || o.AnyShape()
-		}
-		return false
-	}
+	isFloat := func(o tensor.Info) bool { return o.DType.IsFloat() && (len(o.Shape) > 0 || o.AnyShape()) }
 	if labelCount > 0 {
 		for i, o := range outputs {
 			if isFloat(o) && len(o.Shape) > 0 && o.Shape[len(o.Shape)-1] == int64(labelCount) {

@@ -130,19 +130,16 @@ func boxRoles(outputs []tensor.Info) (boxes, labels, scores int) {
 		}
 		return found
 	}
-	isFloat := func(o tensor.Info) bool {
-		return o.DType == tensor.Float32 || o.DType == tensor.Float16 || o.DType == tensor.Float64 || o.DType == tensor.BFloat16
-	}
 	isBoxes := func(o tensor.Info) bool {
 		n := len(o.Shape)
-		return isFloat(o) && (n == 2 || n == 3) && o.Shape[n-1] == 4
+		return o.DType.IsFloat() && (n == 2 || n == 3) && o.Shape[n-1] == 4
 	}
 	perBox := func(o tensor.Info) bool { return len(o.Shape) == 1 || len(o.Shape) == 2 }
 	boxes = only(isBoxes)
 	labels = only(func(o tensor.Info) bool {
 		return perBox(o) && (o.DType == tensor.Int64 || o.DType == tensor.Int32)
 	})
-	scores = only(func(o tensor.Info) bool { return perBox(o) && isFloat(o) && !isBoxes(o) })
+	scores = only(func(o tensor.Info) bool { return perBox(o) && o.DType.IsFloat() && !isBoxes(o) })
 	return boxes, labels, scores
 }
 

@@ -243,14 +243,7 @@ func TestAllowedURLs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/models/remote.mar" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Write(archiveBytes)
-	}))
-	defer files.Close()
+	files := testenv.FileServer(t, "/models/remote.mar", archiveBytes)
 	ts := emptyServer(t, map[string]string{"allowed_urls": files.URL + "/models/.*"})
 	for _, x := range []exchange{
 		{"not allowed", "POST", "/models?url=" + files.URL + "/elsewhere/x.mar", "", nil, 400, "BadRequestException", "does not match any allowed URL(s)"},

@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -262,14 +261,7 @@ func TestLoadModelsURLs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/mars/remote.mar" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Write(archiveBytes)
-	}))
-	defer files.Close()
+	files := testenv.FileServer(t, "/mars/remote.mar", archiveBytes)
 	if err := os.Mkdir(filepath.Join(store, "team"), 0o755); err != nil {
 		t.Fatal(err)
 	}

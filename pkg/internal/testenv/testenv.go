@@ -5,9 +5,12 @@ package testenv
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
+	"testing"
 
 	"github.com/tsserve/ts/pkg/tensor"
 )
@@ -65,4 +68,18 @@ func LoadReference(path string) (*Reference, error) {
 		}
 	}
 	return ref, nil
+}
+
+// FileServer serves one file's bytes at path over HTTP on 127.0.0.1 (404 for any other
+// path), as a remote archive for registration from a URL; it stops with the test.
+func FileServer(t testing.TB, path string, body []byte) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != path {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
 }
