@@ -82,6 +82,9 @@ func params(r *http.Request) (url.Values, error) {
 		return nil, apierror.BadRequest("request body is not a JSON object: %v", err)
 	}
 	for k, v := range body { // TorchServe reads the body alone: its values win
+		if v == nil {
+			continue // null: not given
+		}
 		q.Set(k, fmt.Sprint(v))
 	}
 	return q, nil

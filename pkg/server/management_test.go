@@ -205,13 +205,14 @@ func TestModelAPIDisabled(t *testing.T) {
 }
 
 // TestRegisterJSONBody: with a JSON body, its values win over the query's (TorchServe reads
-// the body alone), and large numbers keep their value.
+// the body alone), large numbers keep their value, and null is not given.
 func TestRegisterJSONBody(t *testing.T) {
 	ts := emptyServer(t, nil)
 	for _, x := range []exchange{
 		{"register", "POST", "/models?model_name=fromquery&response_timeout=5", "application/json",
-			[]byte(`{"url": "iris.mar", "model_name": "frombody", "response_timeout": 1000000}`), 200, "", `Model \"frombody\" Version: 1.0 registered`},
+			[]byte(`{"url": "iris.mar", "model_name": "frombody", "response_timeout": 1000000, "handler": null}`), 200, "", `Model \"frombody\" Version: 1.0 registered`},
 		{"describe", "GET", "/models/frombody", "", nil, 200, "", `"responseTimeout": 1000000,`},
+		{"null is not given: the manifest's handler", "GET", "/models/frombody", "", nil, 200, "", `"handler": "tensor",`},
 		{"not registered under the query's name", "GET", "/models/fromquery", "", nil, 404, "ModelNotFoundException", ""},
 		{"not an object", "POST", "/models", "application/json", []byte(`["iris.mar"]`), 400, "BadRequestException", "request body is not a JSON object"},
 	} {
