@@ -503,3 +503,27 @@ func tarOf(t *testing.T, files []tarFile) string {
 	os.WriteFile(p, b.Bytes(), 0o644)
 	return p
 }
+
+// TestExtraFilesPatterns: --extra-files takes wildcard patterns, as torch-model-archiver does;
+// a pattern that matches nothing is an error.
+func TestExtraFilesPatterns(t *testing.T) {
+	src := t.TempDir()
+	for _, name := range []string{"a.json", "b.json", "notes.txt"} {
+		os.WriteFile(filepath.Join(src, name), []byte(name), 0o644)
+	}
+	o := PackOptions{ModelName: "m", SerializedFile: testenv.Path("samples/iris/model.onnx"), Handler: "tensor",
+		ExportPath: t.TempDir(), Format: Folder, ExtraFiles: []string{filepath.Join(src, "*.json")}}
+	res, err := Pack(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]bool{"a.json": true, "b.json": true, "notes.txt": false} {
+		if _, err := os.Stat(filepath.Join(res.Path, name)); (err == nil) != want {
+			t.Errorf("%s in the archive: %v, want %v", name, err == nil, want)
+		}
+	}
+	o.ExtraFiles, o.Force = []string{filepath.Join(src, "*.yaml")}, true
+	if _, err := Pack(context.Background(), o); err == nil || !strings.Contains(err.Error(), "matches no file") {
+		t.Errorf("a pattern matching nothing: %v", err)
+	}
+}

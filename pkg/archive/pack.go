@@ -160,10 +160,11 @@ func Pack(ctx context.Context, o PackOptions) (*Result, error) {
 			return nil, fmt.Errorf("config file: %w", err)
 		}
 	}
-	for _, x := range o.ExtraFiles {
-		if x = strings.TrimSpace(x); x == "" {
-			continue
-		}
+	extra, err := expandExtraFiles(o.ExtraFiles)
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range extra {
 		st, err := os.Stat(x)
 		if err != nil {
 			return nil, fmt.Errorf("extra file: %w", err)
@@ -210,6 +211,30 @@ func Pack(ctx context.Context, o PackOptions) (*Result, error) {
 		return res, writeFolder(ctx, out, entries, m)
 	}
 	return res, writeFile(ctx, out, o.Format, o.ModelName, entries, m)
+}
+
+// expandExtraFiles reads --extra-files as torch-model-archiver does: each entry a file, a
+// folder or a wildcard pattern (*.json, labels/*) that matches at least one of them.
+func expandExtraFiles(list []string) ([]string, error) {
+	var out []string
+	for _, x := range list {
+		if x = strings.TrimSpace(x); x == "" {
+			continue
+		}
+		if _, err := os.Stat(x); err == nil || !strings.ContainsAny(x, "*?[") {
+			out = append(out, x) // a path (a missing one is reported by the caller)
+			continue
+		}
+		matches, err := filepath.Glob(x)
+		if err != nil {
+			return nil, fmt.Errorf("extra file: pattern %q: %w", x, err)
+		}
+		if len(matches) == 0 {
+			return nil, fmt.Errorf("extra file: pattern %q matches no file", x)
+		}
+		out = append(out, matches...)
+	}
+	return out, nil
 }
 
 // sameFile reports whether two paths name the same file (an external data file given again

@@ -13,7 +13,7 @@ type PackCmd struct {
 	Version          string `name:"version" short:"v" default:"1.0" help:"Model version."`
 	SerializedFile   string `name:"serialized-file" required:"" placeholder:"FILE" help:"The ONNX model (.onnx)."`
 	Handler          string `name:"handler" required:"" placeholder:"HANDLER" help:"A built-in handler (${builtin_handlers}) or a custom handler file or folder."`
-	ExtraFiles       string `name:"extra-files" placeholder:"FILES" help:"Comma-separated files and folders to add (a folder's contents go to the archive's root)."`
+	ExtraFiles       string `name:"extra-files" placeholder:"FILES" help:"Comma-separated files, folders and wildcard patterns to add (a folder's contents go to the archive's root)."`
 	RequirementsFile string `name:"requirements-file" short:"r" placeholder:"FILE" help:"Requirements file for a custom handler."`
 	ConfigFile       string `name:"config-file" short:"c" placeholder:"FILE" help:"model-config.yaml with batching, worker and handler settings."`
 	Runtime          string `name:"runtime" default:"python" help:"Runtime recorded in the manifest (TorchServe's field): python, python3, LSP or onnx."`
