@@ -504,7 +504,7 @@ func tarOf(t *testing.T, files []tarFile) string {
 	return p
 }
 
-// TestExtraFilesPatterns: --extra-files takes wildcard patterns, as torch-model-archiver does;
+// TestExtraFilesPatterns: --extra-files takes wildcard patterns (quoted, the shell leaves them);
 // a pattern that matches nothing is an error.
 func TestExtraFilesPatterns(t *testing.T) {
 	src := t.TempDir()

@@ -213,8 +213,9 @@ func Pack(ctx context.Context, o PackOptions) (*Result, error) {
 	return res, writeFile(ctx, out, o.Format, o.ModelName, entries, m)
 }
 
-// expandExtraFiles reads --extra-files as torch-model-archiver does: each entry a file, a
-// folder or a wildcard pattern (*.json, labels/*) that matches at least one of them.
+// expandExtraFiles reads --extra-files: each entry a file, a folder, or a wildcard pattern
+// (*.json, labels/*) that matches at least one of them (torch-model-archiver globs its
+// entries too, but first requires each to exist as written).
 func expandExtraFiles(list []string) ([]string, error) {
 	var out []string
 	for _, x := range list {
