@@ -121,13 +121,14 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-// TestDefaultStoresWeights: the default .mar stores the weights and deflates small files.
-// TestPackNotesNonTensorOutputs: packing a classifier as skl2onnx exports it notes how its
-// sequence of maps is served, and a model with a sequence of tensors that it is left out.
-func TestPackNotesNonTensorOutputs(t *testing.T) {
+// TestPackNotes: packing a classifier as skl2onnx exports it notes how its sequence of maps
+// is served, a model with a sequence of tensors that it is left out, and a model using a
+// custom operator library's operators that the server will not load it.
+func TestPackNotes(t *testing.T) {
 	for model, want := range map[string]string{
 		"zipmap":     `output "output_probability" is a sequence of maps (as skl2onnx's ZipMap writes probabilities): ts serves it as a tensor [rows, keys]`,
 		"seqtensors": `output "parts" is a sequence of tensors, not a tensor: ts leaves it out`,
+		"contrib":    `the model uses operators of ai.onnx.contrib, which ONNX Runtime does not implement`,
 	} {
 		res, err := Pack(context.Background(), PackOptions{ModelName: model, SerializedFile: testenv.Path("pkg/engine/testdata/" + model + ".onnx"),
 			Handler: "tensor", ExportPath: t.TempDir()})
@@ -197,6 +198,7 @@ func TestPackExternalData(t *testing.T) {
 	}
 }
 
+// TestDefaultStoresWeights: the default .mar stores the weights and deflates small files.
 func TestDefaultStoresWeights(t *testing.T) {
 	res := packDigits(t, t.TempDir(), Default)
 	zr, err := zip.OpenReader(res.Path)

@@ -204,6 +204,9 @@ func Pack(ctx context.Context, o PackOptions) (*Result, error) {
 	for _, n := range sig.Unserved {
 		res.Notes = append(res.Notes, n.Note())
 	}
+	if note := sig.CustomDomainsNote(); note != "" {
+		res.Notes = append(res.Notes, note)
+	}
 	for _, e := range entries {
 		res.Size += e.size
 	}

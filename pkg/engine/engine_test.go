@@ -627,3 +627,27 @@ func TestConvertWeightsFP16(t *testing.T) {
 	}
 	closeTo(t, "logits", b[0], a[0], 5e-2)
 }
+
+// TestCustomOperatorDomain: a model using an operator from a custom operator library (here
+// onnxruntime-extensions' ai.onnx.contrib) fails to load, saying why; pkg/onnx sees the domain
+// before it is loaded.
+func TestCustomOperatorDomain(t *testing.T) {
+	_, err := Load("testdata/contrib.onnx", Options{})
+	if err == nil || !strings.Contains(err.Error(), "StringRegexReplace") || !strings.Contains(err.Error(), "custom operator library") {
+		t.Fatalf("load: %v", err)
+	}
+	m, err := onnx.ReadFile("testdata/contrib.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Opset != 13 || !slices.Equal(m.Domains, []string{"ai.onnx.contrib"}) || !strings.Contains(m.CustomDomainsNote(), "ai.onnx.contrib") {
+		t.Errorf("opset %d, domains %q, note %q", m.Opset, m.Domains, m.CustomDomainsNote())
+	}
+	zipmap, err := onnx.ReadFile("testdata/zipmap.onnx") // ai.onnx.ml: ONNX Runtime's own
+	if err != nil {
+		t.Fatal(err)
+	}
+	if zipmap.Opset != 13 || !slices.Equal(zipmap.Domains, []string{"ai.onnx.ml"}) || zipmap.CustomDomainsNote() != "" {
+		t.Errorf("zipmap: opset %d, domains %q, note %q", zipmap.Opset, zipmap.Domains, zipmap.CustomDomainsNote())
+	}
+}

@@ -314,7 +314,12 @@ func load(o Options, graph func() (*onnx.Model, error),
 	s.provider = provider
 	s.s, err = create(names(s.inputs), names(s.outputs), so)
 	if err != nil {
-		return nil, fmt.Errorf("create session: %s", oneLine(err.Error()))
+		msg := oneLine(err.Error())
+		if strings.Contains(msg, "is not a registered function/op") {
+			msg += " (the model uses an operator this ONNX Runtime does not have: one from a custom operator library, " +
+				"such as onnxruntime-extensions' ai.onnx.contrib, which ts does not load, or one newer than its opsets)"
+		}
+		return nil, fmt.Errorf("create session: %s", msg)
 	}
 	return s, nil
 }

@@ -38,6 +38,28 @@ type Model struct {
 	ExternalData []string `json:"external_data,omitempty"`
 	// Metadata holds the model's metadata_props (key/value strings).
 	Metadata map[string]string `json:"metadata,omitempty"`
+	// Domains are the operator set domains the model imports besides ONNX's own (ai.onnx.ml,
+	// com.microsoft, or a custom one such as onnxruntime-extensions' ai.onnx.contrib).
+	Domains []string `json:"domains,omitempty"`
+}
+
+// RuntimeDomains are the operator domains ONNX Runtime implements itself; a model using
+// another needs a custom operator library.
+var RuntimeDomains = []string{"", "ai.onnx", "ai.onnx.ml", "ai.onnx.training", "ai.onnx.preview.training", "com.microsoft", "com.microsoft.nchwc", "com.ms.internal.nhwc"}
+
+// CustomDomainsNote says that a model uses operators ONNX Runtime does not have ("" when it
+// uses none).
+func (m *Model) CustomDomainsNote() string {
+	var custom []string
+	for _, d := range m.Domains {
+		if !slices.Contains(RuntimeDomains, d) {
+			custom = append(custom, d)
+		}
+	}
+	if len(custom) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("the model uses operators of %s, which ONNX Runtime does not implement (they come from a custom operator library, such as onnxruntime-extensions' for ai.onnx.contrib, which ts does not load): the server will fail to load it", strings.Join(custom, ", "))
 }
 
 // NonTensor is a graph output that is not a tensor.
@@ -127,13 +149,26 @@ func Read(r io.ReaderAt, size int64) (*Model, error) {
 			g := f.value
 			graph = &g
 		case f.num == 8 && f.typ == protowire.BytesType:
-			return p.fields(f.value, func(o field) error {
-				// OperatorSetIdProto: domain=1, version=2; the default domain is ""
-				if o.num == 2 && o.typ == protowire.VarintType && int64(o.varint) > m.Opset {
-					m.Opset = int64(o.varint)
+			// OperatorSetIdProto: domain=1, version=2; the default domain is "" (ai.onnx)
+			var domain string
+			var version int64
+			err := p.fields(f.value, func(o field) error {
+				switch {
+				case o.num == 1 && o.typ == protowire.BytesType:
+					s, err := p.str(o.value)
+					domain = s
+					return err
+				case o.num == 2 && o.typ == protowire.VarintType:
+					version = int64(o.varint)
 				}
 				return nil
 			})
+			if domain == "" || domain == "ai.onnx" {
+				m.Opset = max(m.Opset, version)
+			} else if !slices.Contains(m.Domains, domain) {
+				m.Domains = append(m.Domains, domain)
+			}
+			return err
 		case f.num == 14 && f.typ == protowire.BytesType:
 			var k, v string
 			err := p.fields(f.value, func(kv field) error {

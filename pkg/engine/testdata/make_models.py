@@ -150,3 +150,16 @@ if os.path.exists(os.path.join(here, "external.onnx.data")):
     os.remove(os.path.join(here, "external.onnx.data"))  # onnx.save appends to it
 onnx.save(external, os.path.join(here, "external.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
           location="external.onnx.data", size_threshold=0)
+
+# contrib.onnx: y = StringRegexReplace(x, "a", "b"), an operator of onnxruntime-extensions'
+# ai.onnx.contrib domain, which ONNX Runtime itself does not have: loading it must fail with
+# a message that says so.
+contrib = helper.make_model(
+    helper.make_graph([helper.make_node("StringRegexReplace", ["x", "p", "r"], ["y"], domain="ai.onnx.contrib")], "contrib",
+                      [helper.make_tensor_value_info("x", TensorProto.STRING, ["n"])],
+                      [helper.make_tensor_value_info("y", TensorProto.STRING, ["n"])],
+                      initializer=[helper.make_tensor("p", TensorProto.STRING, [1], [b"a"]),
+                                   helper.make_tensor("r", TensorProto.STRING, [1], [b"b"])]),
+    opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("ai.onnx.contrib", 1)], producer_name="ts-tests")
+contrib.ir_version = 8
+onnx.save(contrib, os.path.join(here, "contrib.onnx"))
