@@ -42,6 +42,10 @@ func TestImageSpecDefaults(t *testing.T) {
 		// one image, no batch dimension (torchvision's detection models take [3,H,W])
 		{[]int64{3, -1, -1}, tensor.Float32, false, 3, 224, 224, 256, 0.485, 255},
 		{[]int64{480, 640, 3}, tensor.Uint8, true, 3, 480, 640, 0, 0, 1},
+		// flattened: MNIST's classic [N,784], CIFAR's [N,3072] as PyTorch flattens [3,32,32]
+		{[]int64{-1, 784}, tensor.Float32, false, 1, 28, 28, 0, 0, 255},
+		{[]int64{-1, 3072}, tensor.Float32, false, 3, 32, 32, 0, 0.485, 255},
+		{[]int64{784}, tensor.Float32, false, 1, 28, 28, 0, 0, 255},
 	}
 	for _, c := range cases {
 		s, err := newImageSpec(tensor.Info{Name: "x", DType: c.dtype, Shape: c.shape}, nil, classifierSide)
@@ -60,8 +64,13 @@ func TestImageSpecDefaults(t *testing.T) {
 		if c.nhwc {
 			want = []int64{1, int64(c.h), int64(c.w), int64(c.channels)}
 		}
-		if len(c.shape) == 3 {
+		switch len(c.shape) {
+		case 3:
 			want = want[1:]
+		case 2:
+			want = []int64{1, int64(c.channels * c.h * c.w)}
+		case 1:
+			want = []int64{int64(c.channels * c.h * c.w)}
 		}
 		if !slices.Equal(x.Shape, want) || x.DType != c.dtype {
 			t.Errorf("%v: tensor %s%v, want %s%v", c.shape, x.DType, x.Shape, c.dtype, want)
@@ -71,7 +80,10 @@ func TestImageSpecDefaults(t *testing.T) {
 		shape []int64
 		cfg   config
 	}{
-		{[]int64{1, 4}, nil},
+		{[]int64{1, 4}, nil},  // a table's features (iris), not an image
+		{[]int64{1, 50}, nil}, // not square
+		{[]int64{1, -1}, nil}, // unknown length
+		{[]int64{1, 49}, nil}, // 7×7: under 8×8
 		{[]int64{1, 3, 8, 8, 1}, nil},
 		{[]int64{1, 3, 8, 8}, config{"layout": "HWC"}},
 		{[]int64{1, 3, 8, 8}, config{"std": []any{0.0}}},

@@ -34,6 +34,7 @@ type imageSpec struct {
 	input    tensor.Info
 	nhwc     bool // layout [N,H,W,C] instead of [N,C,H,W]
 	noBatch  bool // the input is one image, [C,H,W] or [H,W,C], with no batch dimension
+	flat     bool // the input is the image's values in one row, [N,C×H×W] (or [C×H×W])
 	channels int  // 1 (grayscale) or 3 (RGB)
 	bgr      bool // channel order BGR instead of RGB
 	height   int  // model input size: the crop; 0 (and width 0): each image's own size
@@ -78,8 +79,14 @@ func newImageSpec(in tensor.Info, c config, dynamicSide int) (imageSpec, error) 
 	case 3: // one image (torchvision's detection models take [3,H,W]): read it as [1,...]
 		s.noBatch = true
 		shape = append([]int64{1}, shape...)
+	case 1, 2: // a flattened image, as MNIST's classic models take [N,784]
+		s.flat, s.noBatch = true, len(shape) == 1
+		var ok bool
+		if shape, ok = unflatten(shape[len(shape)-1]); !ok {
+			return s, fmt.Errorf("input %s: an image model takes an input [N,C,H,W] or [N,H,W,C] (or one image, [C,H,W] or [H,W,C]), or a flattened square image [N,H×W] or [N,3×H×W]", in)
+		}
 	default:
-		return s, fmt.Errorf("input %s: an image model takes an input [N,C,H,W] or [N,H,W,C] (or one image, [C,H,W] or [H,W,C])", in)
+		return s, fmt.Errorf("input %s: an image model takes an input [N,C,H,W] or [N,H,W,C] (or one image, [C,H,W] or [H,W,C]), or a flattened square image [N,H×W] or [N,3×H×W]", in)
 	}
 	layout, err := c.string("layout", "")
 	if err != nil {
@@ -91,7 +98,8 @@ func newImageSpec(in tensor.Info, c config, dynamicSide int) (imageSpec, error) 
 	case "NHWC":
 		s.nhwc = true
 	case "":
-		s.nhwc = !isChannels(shape[1]) && isChannels(shape[3])
+		// a flattened RGB image is read as PyTorch flattens [3,H,W]; layout: NHWC for Keras's order
+		s.nhwc = !s.flat && !isChannels(shape[1]) && isChannels(shape[3])
 	default:
 		return s, fmt.Errorf("handler setting layout: want NCHW or NHWC, got %q", layout)
 	}
@@ -176,6 +184,22 @@ func newImageSpec(in tensor.Info, c config, dynamicSide int) (imageSpec, error) 
 		return s, errors.New("handler setting scale: must not be 0")
 	}
 	return s, nil
+}
+
+// unflatten reads the length of a flattened image: a square grayscale image (784 = 28×28)
+// or a square RGB one (3×32×32) of at least 8×8 pixels (fewer values are a table's
+// features, not an image), as the shape [1, C, side, side].
+func unflatten(n int64) ([]int64, bool) {
+	for _, c := range []int64{1, 3} {
+		if n <= 0 || n%c != 0 {
+			continue
+		}
+		side := int64(math.Round(math.Sqrt(float64(n / c))))
+		if side*side*c == n && side >= 8 {
+			return []int64{1, c, side, side}, true
+		}
+	}
+	return nil, false
 }
 
 // decodeImage decodes JPEG, PNG, WebP, GIF or BMP bytes (or their base64 text), refusing
@@ -363,6 +387,9 @@ func (s imageSpec) tensor(img image.Image) (*tensor.Tensor, error) {
 	shape := []int64{1, int64(c), int64(h), int64(w)}
 	if s.nhwc {
 		shape = []int64{1, int64(h), int64(w), int64(c)}
+	}
+	if s.flat {
+		shape = []int64{1, int64(c * h * w)}
 	}
 	if s.noBatch {
 		shape = shape[1:]
