@@ -76,6 +76,19 @@ func TestImageSpecDefaults(t *testing.T) {
 			t.Errorf("%v: tensor %s%v, want %s%v", c.shape, x.DType, x.Shape, c.dtype, want)
 		}
 	}
+	// a flattened RGB image in Keras's order: the values of each pixel together
+	s, err := newImageSpec(tensor.Info{Name: "x", DType: tensor.Float32, Shape: []int64{-1, 3 * 16 * 16}}, config{"layout": "NHWC", "mean": []any{0.0}, "std": []any{1.0}}, classifierSide)
+	if err != nil {
+		t.Fatal(err)
+	}
+	red := color.NRGBA{R: 255, A: 255}
+	x, err := s.tensor(s.prepare(solid(16, 16, red)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := tensor.Values[float32](x); !s.nhwc || s.channels != 3 || s.height != 16 || !slices.Equal(x.Shape, []int64{1, 768}) || !slices.Equal(v[:6], []float32{1, 0, 0, 1, 0, 0}) {
+		t.Errorf("flattened NHWC: spec %+v, tensor %v %v", s, x.Shape, v[:6])
+	}
 	for _, bad := range []struct {
 		shape []int64
 		cfg   config

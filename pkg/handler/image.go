@@ -103,6 +103,9 @@ func newImageSpec(in tensor.Info, c config, dynamicSide int) (imageSpec, error) 
 	default:
 		return s, fmt.Errorf("handler setting layout: want NCHW or NHWC, got %q", layout)
 	}
+	if s.flat && s.nhwc { // unflatten reads [1,C,H,W]
+		shape = []int64{1, shape[2], shape[3], shape[1]}
+	}
 	ch, hd, wd := shape[1], shape[2], shape[3]
 	if s.nhwc {
 		hd, wd, ch = shape[1], shape[2], shape[3]
