@@ -38,12 +38,22 @@ type textTokenizer interface {
 	PadID() int64
 }
 
+// textInputRole is an input's name as the roles are named: lower case, without what
+// TensorFlow's exporters add ("serving_default_input_ids:0" is input_ids).
+func textInputRole(name string) string {
+	name = strings.ToLower(name)
+	if i := strings.LastIndexByte(name, ':'); i >= 0 && i < len(name)-1 && strings.Trim(name[i+1:], "0123456789") == "" {
+		name = name[:i]
+	}
+	return strings.TrimPrefix(name, "serving_default_")
+}
+
 func newTextClassifier(m *Model) (Handler, error) {
 	c := config(m.Config)
 	h := &textClassifier{ids: -1, mask: -1, types: -1, positions: -1, inputs: m.Inputs}
 	var unknown []string
 	for i, in := range m.Inputs {
-		switch strings.ToLower(in.Name) {
+		switch textInputRole(in.Name) {
 		case "input_ids", "input", "ids", "tokens":
 			h.ids = i
 		case "attention_mask", "mask":

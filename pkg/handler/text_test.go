@@ -183,8 +183,26 @@ func TestTextClassifierInputs(t *testing.T) {
 	if !slices.Equal(types, []int64{0, 0, 0, 0}) || !slices.Equal(positions, []int32{0, 1, 2, 3}) || !slices.Equal(mask, []int64{1, 1, 0, 0}) {
 		t.Errorf("token types %v, positions %v, mask %v", types, positions, mask)
 	}
+	// as TensorFlow's exporters name them (tf2onnx: "input_ids:0"; a SavedModel's signature:
+	// "serving_default_input_ids:0"), in another order
+	m.Inputs = []tensor.Info{seq("serving_default_attention_mask:0", tensor.Int64), seq("input_ids:0", tensor.Int64)}
+	h, err = newTextClassifier(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in, err = h.Preprocess(context.Background(), &Request{Inputs: []Input{{Name: "body", Data: []byte("rain today")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if mask, _ := tensor.Values[int64](in[0]); !slices.Equal(mask, []int64{1, 1, 0, 0}) {
+		t.Errorf("TensorFlow's names: the first input, the mask, is %v", mask)
+	}
 	m.Inputs = append(m.Inputs, seq("pixel_values", tensor.Float32))
 	if _, err := newTextClassifier(m); err == nil || !strings.Contains(err.Error(), "the model also takes pixel_values") {
 		t.Errorf("a model with an input the handler cannot feed: %v", err)
+	}
+	for name, want := range map[string]string{"input_ids": "input_ids", "Input_IDs:0": "input_ids", "serving_default_mask:12": "mask", "ids:": "ids:", "a:b": "a:b"} {
+		if got := textInputRole(name); got != want {
+			t.Errorf("textInputRole(%q) = %q, want %q", name, got, want)
+		}
 	}
 }
