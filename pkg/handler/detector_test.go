@@ -313,8 +313,9 @@ func TestYOLOLayout(t *testing.T) {
 }
 
 // TestSegmenterOutputs: the segmenter reads scores [1, classes, H, W], scores [1, H, W,
-// classes] for a model taking NHWC images, and class maps [1, H, W] (argmax inside the
-// model, probability 1), each pixel in TorchServe's [H][W][class, probability] answer.
+// classes] for a model taking NHWC images, one-channel masks (class 1's probability), and
+// class maps [1, H, W] (argmax inside the model, probability 1), each pixel in TorchServe's
+// [H][W][class, probability] answer.
 func TestSegmenterOutputs(t *testing.T) {
 	nchw := tensor.Info{Name: "x", DType: tensor.Float32, Shape: []int64{1, 3, 2, 2}}
 	nhwc := tensor.Info{Name: "x", DType: tensor.Float32, Shape: []int64{1, 2, 2, 3}}
@@ -336,6 +337,8 @@ func TestSegmenterOutputs(t *testing.T) {
 		{"one image's scores, no batch", tensor.Info{Name: "x", DType: tensor.Float32, Shape: []int64{3, 2, 2}}, out(tensor.Float32, 2, 2, 2),
 			tensor.New([]int64{2, 2, 2}, []float32{0.9, 0.2, 0.8, 0.4, 0.1, 0.8, 0.2, 0.6}), `[[[0,0.9],[1,0.8]],[[0,0.8],[1,0.6]]]`},
 		{"a class map", nchw, out(tensor.Int64, 1, 2, 2), tensor.New([]int64{1, 2, 2}, []int64{0, 1, 2, 1}), `[[[0,1],[1,1]],[[2,1],[1,1]]]`},
+		// one channel: a binary mask, each pixel the probability of class 1
+		{"a binary mask", nchw, out(tensor.Float32, 1, 1, 2, 2), tensor.New([]int64{1, 1, 2, 2}, []float32{0.25, 0.75, 0.5, 1}), `[[[0,0.75],[1,0.75]],[[0,0.5],[1,1]]]`},
 		{"a class map past 255", nchw, out(tensor.Int64, 1, 2, 2), tensor.New([]int64{1, 2, 2}, []int64{0, 300, 2, 1}), "want class indexes 0-255"},
 		{"an output of rank 2", nchw, out(tensor.Float32, 1, 4), nil, "image_segmenter needs an output [N, classes, H, W]"},
 	}

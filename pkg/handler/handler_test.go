@@ -227,6 +227,10 @@ func TestClassifierPostprocess(t *testing.T) {
 		{"probabilities kept", `{"0": ["n1", "cat"], "1": ["n2", "dog"], "2": ["n3", "fox"]}`, nil, []float32{0.2, 0.5, 0.3}, []string{"dog", "fox", "cat"}, []float64{0.5, 0.3, 0.2}},
 		{"no labels, topk 2", "", config{"topk": 2}, []float32{0.1, 0.2, 0.7}, []string{"2", "1"}, nil},
 		{"object_type_names", `{"object_type_names": ["a", "b"]}`, config{"softmax": "never"}, []float32{5, 7}, []string{"b", "a"}, []float64{7, 5}},
+		// a binary classifier's one score: class 1's logit, or its probability
+		{"one logit", `{"0": "cat", "1": "dog"}`, nil, []float32{2}, []string{"dog", "cat"}, []float64{0.8807970779778823, 0.11920292202211769}},
+		{"one probability", "", nil, []float32{0.25}, []string{"0", "1"}, []float64{0.75, 0.25}},
+		{"one logit in [0, 1], softmax always", "", config{"softmax": "always"}, []float32{0.25}, []string{"1", "0"}, []float64{0.5621765008857981, 0.43782349911420193}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

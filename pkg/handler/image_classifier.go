@@ -81,8 +81,17 @@ func (h *imageClassifier) top(row []float64) scores {
 }
 
 // probabilities applies the softmax setting to one row of scores: always, never, or (auto)
-// when the row is not already a distribution.
+// when the row is not already a distribution. A row of one score is a binary classifier's:
+// the probability of class 1 (after a sigmoid, under the same setting: auto when the score
+// is outside [0, 1]), answered as classes 0 and 1.
 func probabilities(row []float64, mode string) []float64 {
+	if len(row) == 1 {
+		p := row[0]
+		if mode == "always" || (mode == "auto" && (p < 0 || p > 1)) {
+			p = 1 / (1 + math.Exp(-p))
+		}
+		return []float64{1 - p, p}
+	}
 	if mode == "always" || (mode == "auto" && !isDistribution(row)) {
 		return softmax(row)
 	}
