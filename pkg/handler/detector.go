@@ -20,13 +20,17 @@ import (
 //	        then C class scores (score = objectness × best class score)
 //	yolov8: one output [N, 4+C, boxes]: centre x, centre y, width, height, then C class
 //	        scores (no objectness)
+//	end2end: one output [N, boxes, 6]: x1, y1, x2, y2, score, class, from a model that ends
+//	        with its own non-maximum suppression (Ultralytics' exports with nms=True, YOLOv10);
+//	        the default for such an output of at most 1000 boxes (YOLOv5's single-class
+//	        [N, boxes, 6] has more candidates than that even at 160 pixels)
 //	boxes:  separate outputs (names set by boxes, labels, scores; default "boxes", "labels",
 //	        "scores"): boxes [boxes, 4] as x1, y1, x2, y2, labels [boxes], scores [boxes], as
 //	        torchvision's detection models export them
 //
 // Detections under threshold (default 0.5) are dropped and overlapping boxes of the same
-// class removed by non-maximum suppression (nms_iou, default 0.45; for the boxes format only
-// when nms is true, since such models usually include it).
+// class removed by non-maximum suppression (nms_iou, default 0.45; for the boxes and end2end
+// formats only when nms is true, since such models include it).
 type objectDetector struct {
 	spec      imageSpec
 	format    string // output_format: yolo, yolov8 or boxes
@@ -51,6 +55,9 @@ func newObjectDetector(m *Model) (Handler, error) {
 	}
 	h := &objectDetector{boxes: -1, classes: -1, scores: -1}
 	def := yoloLayout(m.Outputs[0].Shape)
+	if shape := m.Outputs[0].Shape; len(shape) == 3 && shape[2] == 6 && shape[1] > 0 && shape[1] <= maxEnd2EndBoxes {
+		def = "end2end"
+	}
 	if len(m.Outputs) >= 3 {
 		def = "boxes"
 	}
@@ -71,13 +78,17 @@ func newObjectDetector(m *Model) (Handler, error) {
 	if h.nmsIoU, err = c.float("nms_iou", 0.45); err != nil {
 		return nil, err
 	}
-	if h.nms, err = c.bool("nms", h.format != "boxes"); err != nil {
+	if h.nms, err = c.bool("nms", h.format == "yolo" || h.format == "yolov8"); err != nil {
 		return nil, err
 	}
 	switch h.format {
 	case "yolo", "yolov8":
 		if len(m.Outputs[0].Shape) != 3 {
 			return nil, fmt.Errorf("output_format %s needs an output [N, boxes, values]; %s", h.format, m.Outputs[0])
+		}
+	case "end2end":
+		if shape := m.Outputs[0].Shape; len(shape) != 3 || (shape[2] >= 0 && shape[2] != 6) {
+			return nil, fmt.Errorf("output_format end2end needs an output [N, boxes, 6] (x1, y1, x2, y2, score, class); %s", m.Outputs[0])
 		}
 	case "boxes":
 		byShape := map[string]int{}
@@ -103,7 +114,7 @@ func newObjectDetector(m *Model) (Handler, error) {
 			}
 		}
 	default:
-		return nil, fmt.Errorf("handler setting output_format: want yolo, yolov8 or boxes, got %q", h.format)
+		return nil, fmt.Errorf("handler setting output_format: want yolo, yolov8, end2end or boxes, got %q", h.format)
 	}
 	if h.labels, err = loadLabels(m.Dir); err != nil {
 		return nil, err
@@ -195,6 +206,8 @@ func (h *objectDetector) Postprocess(_ context.Context, req *Request, outputs []
 	switch h.format {
 	case "yolo", "yolov8":
 		dets, err = h.decodeYOLO(outputs[0])
+	case "end2end":
+		dets, err = h.decodeEnd2End(outputs[0])
 	default:
 		dets, err = h.decodeBoxes(outputs)
 	}
@@ -275,6 +288,31 @@ func (h *objectDetector) decodeYOLO(out *tensor.Tensor) ([]detection, error) {
 		cx, cy, w, hh := at(i, 0), at(i, 1), at(i, 2), at(i, 3)
 		dets = append(dets, detection{box: [4]float64{cx - w/2, cy - hh/2, cx + w/2, cy + hh/2}, class: best - first, score: score})
 	}
+	return dets, nil
+}
+
+// maxEnd2EndBoxes is the most boxes an end2end output is taken to hold by default.
+const maxEnd2EndBoxes = 1000
+
+// decodeEnd2End reads the detections of a model that ends with its own non-maximum
+// suppression (Ultralytics' exports with nms=True, YOLOv10): [1, boxes, 6] rows of x1, y1,
+// x2, y2, score, class, in the input's pixels.
+func (h *objectDetector) decodeEnd2End(out *tensor.Tensor) ([]detection, error) {
+	if len(out.Shape) != 3 || out.Shape[0] != 1 || out.Shape[2] != 6 {
+		return nil, fmt.Errorf("detection output has shape %s, want [1, boxes, 6]", tensor.ShapeString(out.Shape))
+	}
+	v, err := out.Float64s()
+	if err != nil {
+		return nil, err
+	}
+	var dets []detection
+	for i := 0; i+6 <= len(v); i += 6 {
+		if v[i+4] < h.threshold {
+			continue
+		}
+		dets = append(dets, detection{box: [4]float64(v[i : i+4]), class: int(v[i+5]), score: v[i+4]})
+	}
+	sort.SliceStable(dets, func(a, b int) bool { return dets[a].score > dets[b].score })
 	return dets, nil
 }
 

@@ -72,6 +72,13 @@ func TestObjectDetectorFormats(t *testing.T) {
 			[]*tensor.Tensor{tensor.New([]int64{2, 4}, []float32{15, 15, 25, 25, 40, 40, 60, 60}),
 				tensor.New([]int64{2}, []float32{0.3, 0.95}), tensor.New([]int64{2}, []int64{1, 0})},
 			[]string{cat, "dog"}},
+		// NMS inside the model: rows of x1, y1, x2, y2, score, class in the 64x64 input
+		{"end2end (YOLOv10, Ultralytics' nms=True)", []tensor.Info{f32(1, 300, 6)}, nil,
+			[]*tensor.Tensor{tensor.New([]int64{1, 3, 6}, []float32{40, 40, 60, 60, 0.3, 0, 15, 15, 25, 25, 0.95, 1, 0, 0, 0, 0, 0, 0})},
+			[]string{"dog"}},
+		{"end2end, set, low threshold", []tensor.Info{f32(1, -1, 6)}, config{"output_format": "end2end", "threshold": 0.2},
+			[]*tensor.Tensor{tensor.New([]int64{1, 3, 6}, []float32{40, 40, 60, 60, 0.3, 0, 15, 15, 25, 25, 0.95, 1, 0, 0, 0, 0, 0, 0})},
+			[]string{"dog", cat}},
 		{"boxes, outputs named by number (an export without output names)", []tensor.Info{{Name: "2096", DType: tensor.Float32, Shape: []int64{-1, 4}},
 			{Name: "2065", DType: tensor.Float32, Shape: []int64{-1}}, {Name: "2066", DType: tensor.Int64, Shape: []int64{-1}}},
 			config{"threshold": 0.2},
@@ -124,7 +131,8 @@ func TestObjectDetectorFormats(t *testing.T) {
 		"yolo on a 2-D output": {Inputs: []tensor.Info{input}, Outputs: []tensor.Info{f32(1, 7)}},
 		"boxes without a scores output": {Inputs: []tensor.Info{input}, Config: config{"output_format": "boxes"},
 			Outputs: []tensor.Info{{Name: "boxes", Shape: []int64{-1, 4}}, {Name: "labels", Shape: []int64{-1}}, {Name: "other", Shape: []int64{-1}}}},
-		"two inputs": {Inputs: []tensor.Info{input, input}, Outputs: []tensor.Info{f32(1, 3, 7)}},
+		"two inputs":             {Inputs: []tensor.Info{input, input}, Outputs: []tensor.Info{f32(1, 3, 7)}},
+		"end2end with rows of 7": {Inputs: []tensor.Info{input}, Outputs: []tensor.Info{f32(1, 300, 7)}, Config: config{"output_format": "end2end"}},
 		"unnamed outputs, two that could be scores": {Inputs: []tensor.Info{input}, Outputs: []tensor.Info{
 			{Name: "1", DType: tensor.Float32, Shape: []int64{-1, 4}}, {Name: "2", DType: tensor.Float32, Shape: []int64{-1}},
 			{Name: "3", DType: tensor.Float32, Shape: []int64{-1}}}},
