@@ -276,6 +276,21 @@ func TestClassifierPostprocess(t *testing.T) {
 			}
 		})
 	}
+	// a model that ends with its argmax: an integer class index per image, probability 1
+	os.WriteFile(filepath.Join(dir, LabelsFile), []byte(`{"0": "cat", "1": "dog", "2": "fox"}`), 0o644)
+	h, err := newImageClassifier(&Model{Inputs: []tensor.Info{digitsInput}, Dir: dir,
+		Outputs: []tensor.Info{{Name: "label", DType: tensor.Int64, Shape: []int64{-1}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := h.Postprocess(context.Background(), nil, []*tensor.Tensor{tensor.New([]int64{2}, []int64{2, 0})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(strings.Fields(string(res.Body)), ""); got != `[{"fox":1},{"cat":1}]` {
+		t.Errorf("class indexes: %s", res.Body)
+	}
+
 	os.WriteFile(filepath.Join(dir, LabelsFile), []byte(`{"zero": "cat"}`), 0o644)
 	if _, err := newImageClassifier(&Model{Inputs: []tensor.Info{digitsInput}, Dir: dir}); err == nil {
 		t.Error("bad index_to_name.json accepted")

@@ -67,7 +67,7 @@ func (h *imageClassifier) Postprocess(_ context.Context, _ *Request, outputs []*
 	classes := len(v) / int(rows)
 	results := make([]scores, rows)
 	for r := range results {
-		results[r] = h.top(v[r*classes : (r+1)*classes])
+		results[r] = classScores(v[r*classes:(r+1)*classes], !out.DType.IsFloat(), h.softmax, h.topk, h.labels)
 	}
 	if len(results) == 1 {
 		return jsonResponse(results[0])
@@ -75,9 +75,14 @@ func (h *imageClassifier) Postprocess(_ context.Context, _ *Request, outputs []*
 	return jsonResponse(results)
 }
 
-// top returns the k best classes of one row of scores, as probabilities.
-func (h *imageClassifier) top(row []float64) scores {
-	return topScores(probabilities(row, h.softmax), h.topk, h.labels)
+// classScores is one row of a classifier's output as its top k classes: scores made
+// probabilities under the softmax setting, or, from an integer output (a model that ends
+// with its argmax), the class the row names, with probability 1.
+func classScores(row []float64, classIndex bool, mode string, k int, l labels) scores {
+	if classIndex && len(row) > 0 {
+		return scores{{Label: l.name(int(row[0])), Score: 1}}
+	}
+	return topScores(probabilities(row, mode), k, l)
 }
 
 // probabilities applies the softmax setting to one row of scores: always, never, or (auto)

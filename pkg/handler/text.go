@@ -238,10 +238,10 @@ func (h *textClassifier) Postprocess(_ context.Context, _ *Request, outputs []*t
 	if len(outputs) <= h.output {
 		return nil, fmt.Errorf("model returned %d outputs", len(outputs))
 	}
-	v, err := outputs[h.output].Float64s()
+	o := outputs[h.output]
+	v, err := o.Float64s()
 	if err != nil {
 		return nil, err
 	}
-	out := topScores(probabilities(v, h.softmax), h.topk, h.labels)
-	return jsonResponse(out)
+	return jsonResponse(classScores(v, !o.DType.IsFloat(), h.softmax, h.topk, h.labels))
 }
