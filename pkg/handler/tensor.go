@@ -193,19 +193,24 @@ func decodeJSON(data []byte) (any, error) {
 	return v, nil
 }
 
-// fromValues builds the model's inputs from values by input name: nested arrays, numbers,
-// strings, or tensors already built.
+// fromValues builds the model's inputs from values by input name.
 func (h *tensorHandler) fromValues(values map[string]any) ([]*tensor.Tensor, error) {
+	return tensorsByName(h.inputs, values)
+}
+
+// tensorsByName builds a model's inputs from values by input name: nested arrays, numbers,
+// strings, or tensors already built. Every input must be given, and nothing else.
+func tensorsByName(inputs []tensor.Info, values map[string]any) ([]*tensor.Tensor, error) {
 	for name := range values {
-		if h.index(name) < 0 {
-			return nil, badInput("model has no input %q; its inputs are %s", name, h.names())
+		if indexOf(inputs, name) < 0 {
+			return nil, badInput("model has no input %q; its inputs are %s", name, namesOf(inputs))
 		}
 	}
-	out := make([]*tensor.Tensor, len(h.inputs))
-	for i, info := range h.inputs {
+	out := make([]*tensor.Tensor, len(inputs))
+	for i, info := range inputs {
 		v, ok := values[info.Name]
 		if !ok {
-			return nil, badInput("input %q is missing; the model takes %s", info.Name, h.names())
+			return nil, badInput("input %q is missing; the model takes %s", info.Name, namesOf(inputs))
 		}
 		if t, ok := v.(*tensor.Tensor); ok {
 			out[i] = t

@@ -55,24 +55,7 @@ func V1Tensors(value any, inputs []tensor.Info) ([]*tensor.Tensor, error) {
 	default:
 		return nil, badInput("this model takes %d inputs: send an object of input name → value (%s)", len(inputs), namesOf(inputs))
 	}
-	for name := range values {
-		if indexOf(inputs, name) < 0 {
-			return nil, badInput("model has no input %q; its inputs are %s", name, namesOf(inputs))
-		}
-	}
-	out := make([]*tensor.Tensor, len(inputs))
-	for i, info := range inputs {
-		v, ok := values[info.Name]
-		if !ok {
-			return nil, badInput("input %q is missing; the model takes %s", info.Name, namesOf(inputs))
-		}
-		t, err := fromNested(info, v)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = t
-	}
-	return out, nil
+	return tensorsByName(inputs, values)
 }
 
 // isInputNamed reports whether an object's keys are all input names (an instance given as
