@@ -1,10 +1,11 @@
 package handler
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 
 	"github.com/tsserve/ts/pkg/tensor"
 )
@@ -105,19 +106,26 @@ func probabilities(row []float64, mode string) []float64 {
 
 // topScores is the k best of probs (all when k ≤ 0), best first, with their labels.
 func topScores(probs []float64, k int, l labels) scores {
-	idx := make([]int, len(probs))
+	idx := topIndexes(probs, k)
+	out := make(scores, len(idx))
+	for i, c := range idx {
+		out[i] = scored{Label: l.name(c), Score: float64(float32(probs[c]))}
+	}
+	return out
+}
+
+// topIndexes is the indexes of the k largest values (all when k ≤ 0 or k is more), largest
+// first, ties in index order.
+func topIndexes(values []float64, k int) []int {
+	idx := make([]int, len(values))
 	for i := range idx {
 		idx[i] = i
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return probs[idx[a]] > probs[idx[b]] })
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(values[b], values[a]) })
 	if k <= 0 || k > len(idx) {
 		k = len(idx)
 	}
-	out := make(scores, k)
-	for i := range out {
-		out[i] = scored{Label: l.name(idx[i]), Score: float64(float32(probs[idx[i]]))}
-	}
-	return out
+	return idx[:k]
 }
 
 // isDistribution reports whether row already holds probabilities.

@@ -1,12 +1,10 @@
 package handler
 
 import (
-	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -314,14 +312,9 @@ func classify(t *tensor.Tensor, count int, labels map[int]string) (*tensor.Tenso
 	classes := len(values) / int(rows)
 	k := min(count, classes)
 	out := make([]string, 0, int(rows)*k)
-	order := make([]int, classes)
 	for r := range int(rows) {
 		row := values[r*classes : (r+1)*classes]
-		for i := range order {
-			order[i] = i
-		}
-		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(row[b], row[a]) })
-		for _, i := range order[:k] {
+		for _, i := range topIndexes(row, k) {
 			var s []byte
 			if t.DType.IsFloat() {
 				s = strconv.AppendFloat(s, row[i], 'f', 6, 64)
