@@ -274,11 +274,14 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 	if v.settings, err = resolveSettings(r.opts.Defaults, props, y, s.Overrides, s.Startup); err != nil {
 		return nil, invalid("%v", err)
 	}
+	// the ONNX model's header, read once: for the signature here when the manifest has none,
+	// and for describe's customizedMetadata
+	v.graph = sync.OnceValues(func() (*onnx.Model, error) { return onnx.ReadFile(opened.Path(man.Model.SerializedFile)) })
 	// the signature, from the manifest or else the ONNX graph: no session is needed yet
 	if sig := man.Signature; sig != nil {
 		v.Inputs, v.Outputs = sig.Inputs, sig.Outputs
 	} else {
-		m, err := onnx.ReadFile(opened.Path(man.Model.SerializedFile))
+		m, err := v.graph()
 		switch {
 		case errors.Is(err, onnx.ErrNotONNX):
 			msg := fmt.Sprintf("its serialized file %s is not an ONNX model", man.Model.SerializedFile)
@@ -298,7 +301,6 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 		MaxRetry: time.Duration(v.settings.MaxRetryTimeout) * time.Second,
 	}
 	v.labels = sync.OnceValues(func() (map[int]string, error) { return handler.ClassLabels(opened.Dir) })
-	v.graph = sync.OnceValues(func() (*onnx.Model, error) { return onnx.ReadFile(opened.Path(man.Model.SerializedFile)) })
 	if err := v.startHandler(); err != nil {
 		if v.settings.MinWorkers > 0 {
 			return nil, invalid("%v", err)
