@@ -155,3 +155,22 @@ func TestPythonSampleHandler(t *testing.T) {
 	}, "handler=iris_handler.py&initial_workers=1")
 	exchange{"csv through the override", "POST", "/predictions/irisover", "", []byte("6.7,3.0,5.2,2.3\n"), 200, "", `"species": "virginica"`}.run(t, ts.inference.URL)
 }
+
+// TestRequestIDReachesHandler: a custom handler sees the request's id, the X-Request-Id the
+// server answers with, on /predictions and on KServe v1's predict.
+func TestRequestIDReachesHandler(t *testing.T) {
+	ts := customServer(t, "unruly.py", "unruly", "")
+	for _, c := range []struct{ path, body string }{
+		{"/predictions/unruly", "5.1,3.5,1.4,0.2"},
+		{"/v1/models/unruly:predict", `{"instances": ["5.1,3.5,1.4,0.2"]}`},
+	} {
+		status, body, h, err := send("POST", ts.inference.URL+c.path, []byte(c.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := h.Get("X-Request-Id")
+		if status != 200 || id == "" || !strings.Contains(string(body), `"request_id": "`+id+`"`) {
+			t.Errorf("%s: %d, X-Request-Id %q, answer %s", c.path, status, id, body)
+		}
+	}
+}

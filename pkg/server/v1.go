@@ -74,7 +74,7 @@ func (s *Server) v1Predict(w http.ResponseWriter, r *http.Request) error {
 		if v.Handler == handler.TensorHandler {
 			b, err = v1Tensors(r.Context(), v, req, priority)
 		} else {
-			b, err = v1Handler(r, v, req, priority)
+			b, err = v1Handler(r, w.Header().Get("X-Request-Id"), v, req, priority)
 		}
 		if err != nil {
 			return nil, err
@@ -141,8 +141,9 @@ func eachInstance(ctx context.Context, n int, fn func(ctx context.Context, i int
 	return g.Wait()
 }
 
-// v1Handler runs each instance of a v1 request through the model's handler.
-func v1Handler(r *http.Request, v *registry.Version, req *handler.V1Request, priority int) ([]byte, error) {
+// v1Handler runs each instance of a v1 request through the model's handler, each with the
+// request's id (the X-Request-Id the server gave it).
+func v1Handler(r *http.Request, id string, v *registry.Version, req *handler.V1Request, priority int) ([]byte, error) {
 	if req.Columnar {
 		return nil, apierror.BadRequest(`model %s (handler %s) takes "instances", one request each; "inputs" is for tensor models`, v.Name, v.Handler)
 	}
@@ -154,7 +155,7 @@ func v1Handler(r *http.Request, v *registry.Version, req *handler.V1Request, pri
 		} else {
 			in.Data, _ = json.Marshal(req.Instances[i]) // decoded from JSON: it marshals
 		}
-		res, err := v.Infer(ctx, &handler.Request{ID: r.Header.Get("X-Request-Id"), Header: r.Header, Inputs: []handler.Input{in}}, priority)
+		res, err := v.Infer(ctx, &handler.Request{ID: id, Header: r.Header, Inputs: []handler.Input{in}}, priority)
 		if err != nil {
 			return err
 		}
