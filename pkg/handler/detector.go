@@ -185,12 +185,11 @@ func mergeConfig(a, b config) config {
 type imageSize struct{ w, h, fedW, fedH int }
 
 func (h *objectDetector) Preprocess(_ context.Context, req *Request) ([]*tensor.Tensor, error) {
-	t, size, err := h.spec.requestTensor(req)
+	t, own, fed, err := h.spec.requestTensor(req)
 	if err != nil {
 		return nil, err
 	}
-	fed := h.spec.fedSize(t)
-	req.State = imageSize{size.X, size.Y, fed.X, fed.Y}
+	req.State = imageSize{own.X, own.Y, fed.X, fed.Y}
 	return []*tensor.Tensor{t}, nil
 }
 

@@ -379,3 +379,37 @@ func TestSegmenterOutputs(t *testing.T) {
 		})
 	}
 }
+
+// TestDetectorRemembersSizes: Preprocess keeps the image's own size and the size the model
+// was fed, which boxes are scaled back by: a fixed input, one at the image's own size (cut
+// to 2048 pixels), and a flattened one (whose tensor has no height or width to read).
+func TestDetectorRemembersSizes(t *testing.T) {
+	f32 := func(shape ...int64) tensor.Info { return tensor.Info{Name: "x", DType: tensor.Float32, Shape: shape} }
+	boxes := []tensor.Info{{Name: "boxes", DType: tensor.Float32, Shape: []int64{-1, 4}},
+		{Name: "labels", DType: tensor.Int64, Shape: []int64{-1}}, {Name: "scores", DType: tensor.Float32, Shape: []int64{-1}}}
+	for _, c := range []struct {
+		name       string
+		input      tensor.Info
+		imgW       int
+		imgH       int
+		fedW, fedH int
+	}{
+		{"fixed 64x64", f32(1, 3, 64, 64), 100, 50, 64, 64},
+		{"own size", f32(3, -1, -1), 4096, 1024, 2048, 512},
+		{"flattened 16x16", f32(3 * 16 * 16), 40, 30, 16, 16},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h, err := newObjectDetector(&Model{Inputs: []tensor.Info{c.input}, Outputs: boxes, Dir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := &Request{Inputs: []Input{{Name: "body", Data: pngBytes(t, solid(c.imgW, c.imgH, color.White))}}}
+			if _, err := h.Preprocess(context.Background(), req); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := req.State, (imageSize{c.imgW, c.imgH, c.fedW, c.fedH}); got != want {
+				t.Errorf("sizes %+v, want %+v", got, want)
+			}
+		})
+	}
+}

@@ -286,35 +286,26 @@ func decodeBase64(data []byte) ([]byte, bool) {
 }
 
 // requestTensor decodes the request's image and makes the model's input tensor from it; it
-// also returns the image's own size.
-func (s imageSpec) requestTensor(req *Request) (*tensor.Tensor, image.Point, error) {
+// also returns the image's own size and the size the model is fed (the prepared image's).
+func (s imageSpec) requestTensor(req *Request) (t *tensor.Tensor, own, fed image.Point, err error) {
 	in, ok := req.Data()
 	if !ok {
-		return nil, image.Point{}, badInput("the request has no image: send JPEG, PNG, WebP, GIF or BMP bytes as the body or as a form field")
+		return nil, own, fed, badInput("the request has no image: send JPEG, PNG, WebP, GIF or BMP bytes as the body or as a form field")
 	}
 	img, err := decodeImage(in.Data)
 	if err != nil {
-		return nil, image.Point{}, err
+		return nil, own, fed, err
 	}
-	t, err := s.tensor(s.prepare(img))
-	if err != nil {
-		return nil, image.Point{}, err
+	prepared := s.prepare(img)
+	if t, err = s.tensor(prepared); err != nil {
+		return nil, own, fed, err
 	}
-	return t, img.Bounds().Size(), nil
-}
-
-// fedSize is the width and height of the image in t, an input tensor this spec made.
-func (s imageSpec) fedSize(t *tensor.Tensor) image.Point {
-	n := len(t.Shape)
-	if s.nhwc {
-		return image.Point{X: int(t.Shape[n-2]), Y: int(t.Shape[n-3])}
-	}
-	return image.Point{X: int(t.Shape[n-1]), Y: int(t.Shape[n-2])}
+	return t, img.Bounds().Size(), prepared.Bounds().Size(), nil
 }
 
 // inputs is requestTensor as a handler's Preprocess returns it.
 func (s imageSpec) inputs(req *Request) ([]*tensor.Tensor, error) {
-	t, _, err := s.requestTensor(req)
+	t, _, _, err := s.requestTensor(req)
 	if err != nil {
 		return nil, err
 	}
