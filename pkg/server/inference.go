@@ -169,7 +169,8 @@ func (s *Server) serveInference(w http.ResponseWriter, r *http.Request, name, ve
 	res, err := run(v, priority)
 	var noWorker *registry.NoWorkerError
 	if version != "" && errors.As(err, &noWorker) {
-		noWorker.Version = version // TorchServe's message names the version the URL named
+		// TorchServe's message names the version the URL named
+		err = &registry.NoWorkerError{Model: noWorker.Model, Version: version}
 	}
 	if err != nil {
 		return fail(err)
