@@ -119,7 +119,7 @@ func (s *Server) registerModel(w http.ResponseWriter, r *http.Request) error {
 	if _, ok := q["url"]; !ok {
 		return apierror.BadRequest("Parameter url is required.")
 	}
-	path, shown, err := s.resolveURL(r.Context(), q.Get("url"))
+	path, shown, err := s.resolveURL(r.Context(), q.Get("url"), false)
 	if err != nil {
 		return err
 	}

@@ -19,14 +19,7 @@ import (
 // (see resolveURL), except that an http(s) archive already downloaded into the model store
 // (by the last start) is used again: TorchServe refuses to start such a model a second time.
 func (s *Server) ResolveStartupArchive(ctx context.Context, raw string) (file, shown string, err error) {
-	if u, err := url.Parse(raw); err == nil && (u.Scheme == "http" || u.Scheme == "https") && s.allowed(raw) && s.cfg.ModelStore != "" {
-		name := path.Base(u.Path)
-		if dst := filepath.Join(s.cfg.ModelStore, name); validDownloadName(name) && isRegularFile(dst) {
-			s.log.Info("using the archive already downloaded into the model store", "url", raw, "file", name)
-			return dst, name, nil
-		}
-	}
-	return s.resolveURL(ctx, raw)
+	return s.resolveURL(ctx, raw, true)
 }
 
 // resolveURL turns POST /models' url into an archive on disk. A name in the model store
@@ -34,7 +27,7 @@ func (s *Server) ResolveStartupArchive(ctx context.Context, raw string) (file, s
 // matches allowed_urls — none by default, safer than TorchServe's (see its ShellTorch CVE).
 // Allowed http(s) archives are downloaded into the model store with a size limit and a
 // timeout. It returns the path and the name to show as modelUrl.
-func (s *Server) resolveURL(ctx context.Context, raw string) (string, string, error) {
+func (s *Server) resolveURL(ctx context.Context, raw string, reuseDownload bool) (string, string, error) {
 	if raw == "" {
 		return "", "", apierror.New(http.StatusNotFound, apierror.TypeModelNotFound, "empty url")
 	}
@@ -47,7 +40,7 @@ func (s *Server) resolveURL(ctx context.Context, raw string) (string, string, er
 		if !s.allowed(raw) {
 			return "", "", notAllowed(raw)
 		}
-		return s.download(ctx, raw, u)
+		return s.download(ctx, raw, u, reuseDownload)
 	case isFileURL || filepath.IsAbs(raw):
 		p := raw
 		if isFileURL {
@@ -86,16 +79,6 @@ func notAllowed(raw string) error {
 	return apierror.BadRequest("Given URL %s does not match any allowed URL(s)", raw)
 }
 
-// validDownloadName reports whether a URL's last path segment can name a downloaded archive.
-func validDownloadName(name string) bool {
-	return name != "" && name != "/" && name != "." && !strings.HasPrefix(name, ".")
-}
-
-func isRegularFile(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.Mode().IsRegular()
-}
-
 // inside reports whether p resolves inside dir (after cleaning, following no links).
 func inside(dir, p string) bool {
 	absDir, err1 := filepath.Abs(dir)
@@ -117,21 +100,25 @@ func (s *Server) allowed(raw string) bool {
 }
 
 // download fetches an allowed archive into the model store, keeping its file name; a file
-// of that name already there is an error, as in TorchServe.
-func (s *Server) download(ctx context.Context, raw string, u *url.URL) (string, string, error) {
+// of that name already there is an error, as in TorchServe, unless reuse says to use it.
+func (s *Server) download(ctx context.Context, raw string, u *url.URL, reuse bool) (string, string, error) {
 	fail := func(err error) (string, string, error) {
 		s.log.Warn("download failed", "url", raw, "err", err)
 		return "", "", apierror.New(http.StatusBadRequest, apierror.TypeDownload, "Failed to download archive from: %s", raw)
 	}
 	name := path.Base(u.Path)
-	if !validDownloadName(name) {
+	if name == "" || name == "/" || name == "." || strings.HasPrefix(name, ".") {
 		return "", "", apierror.BadRequest("url %s does not end in an archive file name", raw)
 	}
 	if s.cfg.ModelStore == "" {
 		return "", "", apierror.BadRequest("downloading %s needs a model store (model_store)", raw)
 	}
 	dst := filepath.Join(s.cfg.ModelStore, name)
-	if _, err := os.Stat(dst); err == nil {
+	if st, err := os.Stat(dst); err == nil {
+		if reuse && st.Mode().IsRegular() {
+			s.log.Info("using the archive already downloaded into the model store", "url", raw, "file", name)
+			return dst, name, nil
+		}
 		return "", "", apierror.Internal("Model file already exists %s", name)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.DownloadTimeout)
