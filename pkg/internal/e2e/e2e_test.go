@@ -3,6 +3,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -150,18 +151,11 @@ func TestMissingLibrary(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cmd := exec.Command(bin, c.args...)
-			cmd.Env = os.Environ()
+			var env []string
 			if c.env != "" {
-				cmd.Env = append(cmd.Env, c.env)
+				env = append(env, c.env)
 			}
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			err := cmd.Run()
-			if err == nil || cmd.ProcessState.ExitCode() != 1 {
-				t.Fatalf("exit %v, want 1", err)
-			}
-			msg := stderr.String()
+			msg := mustFail(t, bin, env, c.args...)
 			if strings.Count(msg, "\n") != 1 || !strings.HasPrefix(msg, "ts: cannot load ONNX Runtime: tried ") || !strings.Contains(msg, "make setup") {
 				t.Errorf("stderr is not one helpful line:\n%s", msg)
 			}
@@ -188,26 +182,31 @@ func TestBadModelStore(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cmd := exec.Command(bin, append(c.args, "--inference-address", "http://127.0.0.1:0", "--management-address", "http://127.0.0.1:0", "--metrics-address", "http://127.0.0.1:0")...)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			done := make(chan error, 1)
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			go func() { done <- cmd.Wait() }()
-			select {
-			case err := <-done:
-				if err == nil || cmd.ProcessState.ExitCode() != 1 {
-					t.Fatalf("exit %v, want 1", err)
-				}
-			case <-time.After(20 * time.Second):
-				cmd.Process.Kill()
-				t.Fatalf("ts serve kept running\n%s", stderr.String())
-			}
-			if stderr.String() != c.want {
-				t.Errorf("stderr %q, want %q", stderr.String(), c.want)
+			msg := mustFail(t, bin, nil, append(c.args, "--inference-address", "http://127.0.0.1:0", "--management-address", "http://127.0.0.1:0", "--metrics-address", "http://127.0.0.1:0")...)
+			if msg != c.want {
+				t.Errorf("stderr %q, want %q", msg, c.want)
 			}
 		})
 	}
+}
+
+// mustFail runs bin with args (and env added to this process's) and returns its stderr,
+// failing the test unless it exits with 1 within 20 s (a server that should have refused to
+// start is killed then).
+func mustFail(t *testing.T, bin string, env []string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("%s %v kept running\n%s", filepath.Base(bin), args, stderr.String())
+	}
+	if err == nil || cmd.ProcessState.ExitCode() != 1 {
+		t.Fatalf("exit %v, want 1\n%s", err, stderr.String())
+	}
+	return stderr.String()
 }
