@@ -140,21 +140,34 @@ func TestStopRunsAndClose(t *testing.T) {
 	}
 
 	s2, x2 := slowSession(t)
+	type result struct {
+		out []*tensor.Tensor
+		err error
+	}
+	finished := make(chan result, 1)
 	go func() {
-		_, err := s2.Run(context.Background(), []*tensor.Tensor{x2}) // nothing to watch
-		done <- err
+		out, err := s2.Run(context.Background(), []*tensor.Tensor{x2}) // nothing to watch
+		finished <- result{out, err}
 	}()
-	time.Sleep(100 * time.Millisecond)
+	// The run is in flight once it holds the session for reading.
+	for waited := time.Now(); s2.runMu.TryLock(); {
+		s2.runMu.Unlock()
+		if time.Since(waited) > time.Minute {
+			t.Fatal("the run never started")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	if err := s2.Close(); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("the run Close waited for: %v", err)
+	case r := <-finished:
+		// Had Close freed the session under it, the run would have failed or crashed.
+		if r.err != nil || len(r.out) == 0 || r.out[0] == nil {
+			t.Errorf("the run Close waited for: outputs %v, err %v", r.out, r.err)
 		}
-	default:
-		t.Fatal("Close returned before the run in flight")
+	case <-time.After(time.Minute):
+		t.Fatal("the run in flight did not return")
 	}
 	if _, err := s2.Run(context.Background(), []*tensor.Tensor{x2}); !errors.Is(err, ErrClosed) {
 		t.Errorf("run after Close: err = %v, want ErrClosed", err)
