@@ -17,6 +17,7 @@ import (
 	"github.com/tsserve/ts/pkg/internal/testenv"
 	"github.com/tsserve/ts/pkg/onnx"
 	"github.com/tsserve/ts/pkg/tensor"
+	ort "github.com/yalue/onnxruntime_go"
 )
 
 // badLibEnv makes the test binary try to load the library it names and exit, so that load
@@ -491,6 +492,54 @@ func TestFailedRunKeepsPrealloc(t *testing.T) {
 	}
 	if v, _ := tensor.Values[float32](out[0]); !slices.Equal(out[0].Shape, []int64{1, 4, 2}) || !slices.Equal(v, []float32{0, 1, 2, 3, 4, 5, 18, 19}) {
 		t.Errorf("got %v %v", out[0].Shape, v)
+	}
+}
+
+// TestKernelRefusal: a run that fails inside an operator on what the input holds (an id past
+// lookup.onnx's table: ONNX Runtime's INVALID_ARGUMENT; two rows for onerow.onnx's fixed
+// reshape: its RUNTIME_EXCEPTION) is an *InputError that names the operator and says why,
+// without ONNX Runtime's source locations; other failures are not.
+func TestKernelRefusal(t *testing.T) {
+	cases := []struct {
+		model string
+		input *tensor.Tensor
+		want  string // "" : not an input error
+	}{
+		{"lookup", tensor.New([]int64{1, 4}, []int64{1, 2, 3, 10}),
+			"the model cannot run on this input: its Gather operator failed: indices element out of data bounds, idx=10 must be within the inclusive range [-10,9]"},
+		{"onerow", tensor.New([]int64{2, 3}, make([]float32, 6)),
+			"the model cannot run on this input: its Reshape operator failed: The input tensor cannot be reshaped to the requested shape. Input shape:{2,3}, requested shape:{1,3}"},
+		{"hungry", tensor.New([]int64{1}, []int64{1_000_000_000_000}), ""},
+	}
+	for _, c := range cases {
+		s := mustLoad(t, "testdata/"+c.model+".onnx", Options{})
+		_, err := s.Run(context.Background(), []*tensor.Tensor{c.input})
+		var ie *InputError
+		switch {
+		case err == nil:
+			t.Errorf("%s: the run did not fail", c.model)
+		case c.want == "" && errors.As(err, &ie):
+			t.Errorf("%s: %v is an input error", c.model, err)
+		case c.want != "" && (!errors.As(err, &ie) || ie.Msg != c.want):
+			t.Errorf("%s: %#v\nwant the input error %q", c.model, err, c.want)
+		}
+	}
+	kernel := "Non-zero status code returned while running Add node. Name:'/layer.0/Add' Status Message: "
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{&ort.StatusError{Code: ort.ErrorCodeRuntimeException, Message: kernel + "/onnxruntime_src/onnxruntime/core/providers/cpu/math/element_wise_ops.h:540 void onnxruntime::BroadcastIterator::Init(ptrdiff_t, ptrdiff_t) axis == 1 || axis == largest was false. Attempting to broadcast an axis by a dimension other than 1. 2 by 3\n"},
+			`the model cannot run on this input: its Add operator (node "/layer.0/Add") failed: Attempting to broadcast an axis by a dimension other than 1. 2 by 3`},
+		{fmt.Errorf("Error running network: %w", &ort.StatusError{Code: ort.ErrorCodeFail, Message: kernel + "concat.cc:154 PrepareForCompute Non concat axis dimensions must match"}),
+			`the model cannot run on this input: its Add operator (node "/layer.0/Add") failed: Non concat axis dimensions must match`},
+		{&ort.StatusError{Code: ort.ErrorCodeEPFail, Message: kernel + "the provider failed"}, ""},
+		{&ort.StatusError{Code: ort.ErrorCodeInvalidArgument, Message: "Got invalid dimensions for input: x"}, ""},
+		{errors.New(kernel + "no status code"), ""},
+	} {
+		if got := kernelRefusal(c.err); got != c.want {
+			t.Errorf("kernelRefusal(%v) = %q, want %q", c.err, got, c.want)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -76,6 +77,46 @@ type resourceError string
 
 func (e resourceError) Error() string        { return string(e) }
 func (e resourceError) Is(target error) bool { return target == ErrOutOfResources }
+
+// kernelRefusal words a run's failure inside one of the model's operators (an id past an
+// embedding table, k larger than the axis, free dimensions that do not broadcast) as a
+// refusal of the input; "" for other failures. ONNX Runtime checked the graph when it loaded
+// it, and Check the inputs' names, types, ranks and declared dimensions: what still fails in
+// an operator follows from the input's values or free dimensions, a client's mistake, so it
+// gets a 400 that says why rather than a 5xx that invites the same request again.
+func kernelRefusal(err error) string {
+	var se *ort.StatusError
+	if !errors.As(err, &se) {
+		return ""
+	}
+	switch se.Code {
+	case ort.ErrorCodeFail, ort.ErrorCodeInvalidArgument, ort.ErrorCodeRuntimeException:
+	default:
+		return ""
+	}
+	m := kernelFailure.FindStringSubmatch(oneLine(se.Message))
+	if m == nil {
+		return ""
+	}
+	op, name, why := m[1], m[2], m[3]
+	if _, after, ok := strings.Cut(why, " was false. "); ok {
+		why = after // ORT_ENFORCE's "file:line function condition was false. message"
+	}
+	why = sourcePrefix.ReplaceAllString(why, "")
+	node := op + " operator"
+	if name != "" {
+		node = fmt.Sprintf("%s operator (node %q)", op, name)
+	}
+	return fmt.Sprintf("the model cannot run on this input: its %s failed: %s", node, why)
+}
+
+var (
+	// kernelFailure matches ONNX Runtime's message for an operator that failed during a run.
+	kernelFailure = regexp.MustCompile(`^Non-zero status code returned while running (\S+) node\. Name:'([^']*)' Status Message: (.+)$`)
+	// sourcePrefix matches the source location some of its messages start with
+	// ("concat.cc:154 PrepareForCompute ").
+	sourcePrefix = regexp.MustCompile(`^\S+\.(?:cc|cpp|h|cu):\d+ \S+ `)
+)
 
 // InputError is a problem with the tensors a caller passed to Run: a client mistake, not a
 // server failure.
@@ -594,6 +635,9 @@ func (s *Session) run(ctx context.Context, deadline time.Time, inputs []*tensor.
 		msg := "run model: " + oneLine(err.Error())
 		if outOfResources(msg) {
 			return nil, resourceError(msg)
+		}
+		if refusal := kernelRefusal(err); refusal != "" {
+			return nil, &InputError{Msg: refusal}
 		}
 		return nil, errors.New(msg)
 	}

@@ -274,6 +274,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Debug("request refused", "method", r.Method, "uri", r.RequestURI, "code", e.Code, "err", e.Message)
 	case e.Code >= 500:
 		s.log.Error("request failed", "method", r.Method, "uri", r.RequestURI, "code", e.Code, "err", e.Message)
+	default: // the client's mistake, answered to it
+		s.log.Debug("request rejected", "method", r.Method, "uri", r.RequestURI, "code", e.Code, "err", e.Message)
 	}
 	if e.Code >= 400 {
 		// as TorchServe: close the connection after an error, so a body we did not read

@@ -58,9 +58,41 @@ func statusToError(status *C.OrtStatus) error {
 	}
 	msg := C.GetErrorMessage(status)
 	goMsg := C.GoString(msg)
+	code := ErrorCode(C.GetErrorCode(status)) // ts patch: keep the status's code
 	C.ReleaseOrtStatus(status)
-	return fmt.Errorf("%s", strings.TrimSpace(goMsg))
+	return &StatusError{Code: code, Message: strings.TrimSpace(goMsg)}
 }
+
+// ErrorCode is ONNX Runtime's OrtErrorCode. (ts patch)
+type ErrorCode int
+
+// ONNX Runtime's error codes (OrtErrorCode in onnxruntime_c_api.h). (ts patch)
+const (
+	ErrorCodeOK ErrorCode = iota
+	ErrorCodeFail
+	ErrorCodeInvalidArgument
+	ErrorCodeNoSuchFile
+	ErrorCodeNoModel
+	ErrorCodeEngineError
+	ErrorCodeRuntimeException
+	ErrorCodeInvalidProtobuf
+	ErrorCodeModelLoaded
+	ErrorCodeNotImplemented
+	ErrorCodeInvalidGraph
+	ErrorCodeEPFail
+	ErrorCodeModelLoadCanceled
+	ErrorCodeModelRequiresCompilation
+	ErrorCodeNotFound
+)
+
+// StatusError is an error ONNX Runtime returned, with its code; errors.As finds it in the
+// errors this package wraps. (ts patch)
+type StatusError struct {
+	Code    ErrorCode
+	Message string
+}
+
+func (e *StatusError) Error() string { return e.Message }
 
 // Use this function to set the path to the "onnxruntime.so" or
 // "onnxruntime.dll" function. By default, it will be set to "onnxruntime.so"

@@ -86,6 +86,12 @@ const char *GetErrorMessage(OrtStatus *status) {
   return ort_api->GetErrorMessage(status);
 }
 
+// ts patch: the status's error code.
+int GetErrorCode(OrtStatus *status) {
+  if (!status) return 0;
+  return (int) ort_api->GetErrorCode(status);
+}
+
 OrtStatus *CreateSessionOptions(OrtSessionOptions **o) {
   return ort_api->CreateSessionOptions(o);
 }

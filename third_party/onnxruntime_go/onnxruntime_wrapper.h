@@ -71,6 +71,9 @@ void ReleaseOrtMemoryInfo(OrtMemoryInfo *info);
 // Returns the message associated with the given ORT status.
 const char *GetErrorMessage(OrtStatus *status);
 
+// ts patch: returns the error code (OrtErrorCode) of the given ORT status.
+int GetErrorCode(OrtStatus *status);
+
 // Wraps ort_api->CreateSessionOptions
 OrtStatus *CreateSessionOptions(OrtSessionOptions **o);
 
