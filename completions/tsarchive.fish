@@ -95,7 +95,7 @@ complete -c tsarchive -n '__tsarchive_in \'\'' -l model-name -x -d 'Model name; 
 complete -c tsarchive -n '__tsarchive_in \'\'' -l output -s o -x -a 'text json' -d 'Output: text or json.'
 complete -c tsarchive -n '__tsarchive_in \'\'' -l requirements-file -s r -r -F -d 'Requirements file for a custom handler.'
 complete -c tsarchive -n '__tsarchive_in \'\'' -l runtime -x -d 'Runtime recorded in the manifest (TorchServe\'s field): python, python3, LSP or onnx.'
-complete -c tsarchive -n '__tsarchive_in \'\'' -l serialized-file -r -F -d 'The ONNX model (.onnx).'
+complete -c tsarchive -n '__tsarchive_in \'\'' -l serialized-file -r -F -d 'The ONNX model (.onnx); may be left out for a custom handler that runs its own model (defines inference).'
 complete -c tsarchive -n '__tsarchive_in \'\'' -l version -s v -x -d 'Model version.'
 
 complete -c tsarchive -n '__tsarchive_in \'pack\'' -l archive-format -x -a 'default zip-store tgz tzst no-archive' -d 'default (.mar zip, weights stored), zip-store, tgz, tzst (zstd tarball) or no-archive (a folder).'
@@ -110,7 +110,7 @@ complete -c tsarchive -n '__tsarchive_in \'pack\'' -l model-name -x -d 'Model na
 complete -c tsarchive -n '__tsarchive_in \'pack\'' -l output -s o -x -a 'text json' -d 'Output: text or json.'
 complete -c tsarchive -n '__tsarchive_in \'pack\'' -l requirements-file -s r -r -F -d 'Requirements file for a custom handler.'
 complete -c tsarchive -n '__tsarchive_in \'pack\'' -l runtime -x -d 'Runtime recorded in the manifest (TorchServe\'s field): python, python3, LSP or onnx.'
-complete -c tsarchive -n '__tsarchive_in \'pack\'' -l serialized-file -r -F -d 'The ONNX model (.onnx).'
+complete -c tsarchive -n '__tsarchive_in \'pack\'' -l serialized-file -r -F -d 'The ONNX model (.onnx); may be left out for a custom handler that runs its own model (defines inference).'
 complete -c tsarchive -n '__tsarchive_in \'pack\'' -l version -s v -x -d 'Model version.'
 
 complete -c tsarchive -n '__tsarchive_in \'inspect\'' -l output -s o -x -a 'text json' -d 'Output: text or json.'

@@ -274,6 +274,27 @@ func assertNoTemp(t *testing.T, dir string) {
 	}
 }
 
+// TestPackHandlerOnly: with no --serialized-file (a custom handler that runs its own model,
+// as torch-model-archiver allows), the archive holds the handler, names no model and records
+// no signature, and reads back whole.
+func TestPackHandlerOnly(t *testing.T) {
+	res, err := Pack(context.Background(), PackOptions{ModelName: "echo", Handler: testenv.Path("pkg/handler/testdata/takeover.py"), ExportPath: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Verify(context.Background(), res.Path, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Model.SerializedFile != "" || m.Signature != nil || m.Model.Handler != "takeover.py" || len(m.Files) != 1 || m.Files[0].Path != "takeover.py" {
+		t.Errorf("manifest: %+v, files %+v", m.Model, m.Files)
+	}
+	raw, _ := json.Marshal(m)
+	if strings.Contains(string(raw), "serializedFile") {
+		t.Errorf("the manifest names a serializedFile: %s", raw)
+	}
+}
+
 func TestPackErrors(t *testing.T) {
 	dir := t.TempDir()
 	notDir := filepath.Join(dir, "file")
@@ -289,7 +310,10 @@ func TestPackErrors(t *testing.T) {
 		{"bad version", func(o *PackOptions) { o.Version = "1/2" }, "invalid model version"},
 		{"unknown runtime", func(o *PackOptions) { o.Runtime = "java" }, "Invalid RuntimeType value: java (one of python, python3, LSP, onnx)"},
 		{"missing model", func(o *PackOptions) { o.SerializedFile = filepath.Join(dir, "nope.onnx") }, "no such file"},
-		{"no model", func(o *PackOptions) { o.SerializedFile = "" }, "--serialized-file is required"},
+		{"no model for a built-in handler", func(o *PackOptions) { o.SerializedFile = "" }, "--serialized-file is required: the .onnx model the built-in handler tensor runs"},
+		{"fp16 with no model", func(o *PackOptions) {
+			o.SerializedFile, o.Handler, o.FP16 = "", testenv.Path("pkg/handler/testdata/takeover.py"), true
+		}, "--fp16 converts the weights of --serialized-file, and none is given"},
 		{"not onnx", func(o *PackOptions) { o.SerializedFile = testenv.Path("samples/digits/3.png") }, "not an ONNX model"},
 		{"unknown handler", func(o *PackOptions) { o.Handler = "nonexistent_handler" }, `unknown handler "nonexistent_handler"`},
 		{"no handler", func(o *PackOptions) { o.Handler = "" }, "--handler is required"},

@@ -92,11 +92,21 @@ func Pack(ctx context.Context, o PackOptions) (*Result, error) {
 		return nil, err
 	}
 	if o.SerializedFile == "" {
-		return nil, errors.New("--serialized-file is required: the .onnx model to pack")
+		// As torch-model-archiver, the model may be left out: for a custom handler that
+		// runs its own (its inference); a built-in handler runs the .onnx model.
+		switch {
+		case slices.Contains(BuiltinHandlers, o.Handler):
+			return nil, fmt.Errorf("--serialized-file is required: the .onnx model the built-in handler %s runs", o.Handler)
+		case o.FP16:
+			return nil, errors.New("--fp16 converts the weights of --serialized-file, and none is given")
+		}
 	}
-	sig, err := onnx.ReadFile(o.SerializedFile)
-	if err != nil {
-		return nil, fmt.Errorf("serialized file: %w", err)
+	sig := &onnx.Model{}
+	if o.SerializedFile != "" {
+		var err error
+		if sig, err = onnx.ReadFile(o.SerializedFile); err != nil {
+			return nil, fmt.Errorf("serialized file: %w", err)
+		}
 	}
 	if err := checkExportPath(o.ExportPath); err != nil {
 		return nil, err
@@ -127,7 +137,6 @@ func Pack(ctx context.Context, o PackOptions) (*Result, error) {
 			ModelName:    o.ModelName,
 			ModelVersion: o.Version,
 		},
-		Signature: &Signature{Inputs: sig.Inputs, Outputs: sig.Outputs},
 	}
 	var entries []entry
 	add := func(name, src string) (string, error) {
@@ -135,8 +144,12 @@ func Pack(ctx context.Context, o PackOptions) (*Result, error) {
 		entries = append(entries, es...)
 		return name, err
 	}
-	if m.Model.SerializedFile, err = add(filepath.Base(o.SerializedFile), modelSrc); err != nil {
-		return nil, err
+	var err error
+	if o.SerializedFile != "" {
+		m.Signature = &Signature{Inputs: sig.Inputs, Outputs: sig.Outputs}
+		if m.Model.SerializedFile, err = add(filepath.Base(o.SerializedFile), modelSrc); err != nil {
+			return nil, err
+		}
 	}
 	// the files the model keeps its weights in go beside it, where ONNX Runtime looks
 	for _, loc := range sig.ExternalData {

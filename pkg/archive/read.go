@@ -435,12 +435,12 @@ func (r *reader) check(manifestBytes func(name string) ([]byte, error)) (*Manife
 			}
 		}
 	}
+	// a manifest may name no model, as torch-model-archiver's may: for a custom handler that
+	// runs its own (the server checks that it does)
 	if sf := m.Model.SerializedFile; sf != "" {
 		if _, ok := got[sf]; !ok {
 			return nil, "", fmt.Errorf("%w: %s", ErrMissingModel, sf)
 		}
-	} else {
-		return nil, "", fmt.Errorf("%w: the manifest names no serializedFile", ErrMissingModel)
 	}
 	return m, prefix, nil
 }

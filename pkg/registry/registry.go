@@ -23,6 +23,7 @@ import (
 	"github.com/tsserve/ts/pkg/engine"
 	"github.com/tsserve/ts/pkg/handler"
 	"github.com/tsserve/ts/pkg/onnx"
+	"github.com/tsserve/ts/pkg/tensor"
 )
 
 // Defaults are the server-wide settings a version starts from.
@@ -278,9 +279,18 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 	// and for describe's customizedMetadata
 	v.graph = sync.OnceValues(func() (*onnx.Model, error) { return onnx.ReadFile(opened.Path(man.Model.SerializedFile)) })
 	// the signature, from the manifest or else the ONNX graph: no session is needed yet
-	if sig := man.Signature; sig != nil {
+	switch sig := man.Signature; {
+	case man.Model.SerializedFile == "":
+		// As TorchServe, an archive may hold no model, for a custom handler that runs its
+		// own (startHandler checks that it does)
+		if handler.IsBuiltin(v.Handler) {
+			return nil, invalid("its manifest names no serializedFile, the .onnx model the built-in handler %s runs", v.Handler)
+		}
+		v.graph = func() (*onnx.Model, error) { return nil, errNoModel }
+		v.Inputs, v.Outputs = []tensor.Info{}, []tensor.Info{}
+	case sig != nil:
 		v.Inputs, v.Outputs = sig.Inputs, sig.Outputs
-	} else {
+	default:
 		m, err := v.graph()
 		switch {
 		case errors.Is(err, onnx.ErrNotONNX):

@@ -35,6 +35,10 @@ const (
 // ErrUnregistered is Scale's error on a version being unregistered (or already gone).
 var ErrUnregistered = errors.New("the model is being unregistered")
 
+// errNoModel is what a version whose archive holds no .onnx model (its custom handler runs
+// its own) says when asked for the model.
+var errNoModel = errors.New("the archive holds no ONNX model: its handler runs its own")
+
 // Version is one registered version of a model.
 type Version struct {
 	Name         string
@@ -205,7 +209,7 @@ func (v *Version) Scale(ctx context.Context, minWorkers, maxWorkers int) error {
 // did.
 func (v *Version) load(workers int) (loaded bool, err error) {
 	v.mu.Lock()
-	if v.session.Load() != nil {
+	if v.session.Load() != nil || v.Manifest.Model.SerializedFile == "" { // loaded, or no model: the handler runs its own
 		v.mu.Unlock()
 		return false, nil
 	}
@@ -456,6 +460,12 @@ func (v *Version) startHandler() (err error) {
 	}
 	if err != nil {
 		return err
+	}
+	if d, ok := h.(handler.Direct); v.Manifest.Model.SerializedFile == "" && !(ok && d.TakesOver()) {
+		if c, ok := h.(io.Closer); ok {
+			c.Close()
+		}
+		return fmt.Errorf("its manifest names no serializedFile, and its handler %s does not define inference: a handler without an .onnx model must run its own", v.Handler)
 	}
 	v.mu.Lock()
 	v.handler = h

@@ -112,6 +112,44 @@ func TestCustomHandlerTakesOver(t *testing.T) {
 	exchange{"echo after scaling", "POST", "/predictions/echo", "", []byte("abc"), 200, "", `"reversed": "cba"`}.run(t, ts.inference.URL)
 }
 
+// TestHandlerOnlyArchive: as with torch-model-archiver, an archive may hold no model when its
+// custom handler runs its own (defines inference): it registers and serves with no ONNX
+// Runtime session. A handler without inference, or a built-in handler, cannot do without one:
+// registering with workers is a 400, scaling a version registered without workers a 500.
+func TestHandlerOnlyArchive(t *testing.T) {
+	ts := emptyServer(t, nil)
+	kit := []string{testenv.Path("templates/python/ts_handler.py")}
+	ts.storeArchive(t, archive.PackOptions{ModelName: "echo", Handler: testenv.Path("pkg/handler/testdata/takeover.py"), ExtraFiles: kit})
+	ts.storeArchive(t, archive.PackOptions{ModelName: "unruly", Handler: testenv.Path("pkg/handler/testdata/unruly.py"), ExtraFiles: kit})
+	noInference := "its manifest names no serializedFile, and its handler unruly.py does not define inference: a handler without an .onnx model must run its own"
+	m, i := ts.management.URL, ts.inference.URL
+	for _, x := range []exchange{
+		{"built-in handler", "POST", m + "/models?url=echo.mar&handler=tensor&initial_workers=1&synchronous=true", "", nil, 400, "InvalidModelException",
+			"model echo: its manifest names no serializedFile, the .onnx model the built-in handler tensor runs"},
+		{"register", "POST", m + "/models?url=echo.mar&initial_workers=1&synchronous=true", "", nil, 200, "", "registered with 1 initial workers"},
+		{"serves", "POST", i + "/predictions/echo", "", []byte("hello"), 200, "", `"reversed": "olleh"`},
+		{"describe", "GET", m + "/models/echo", "", nil, 200, "", `"inputs": [],`},
+		{"no model metadata", "GET", m + "/models/echo?customized=true", "", nil, 200, "", `"state": "READY"`},
+		{"scale", "PUT", m + "/models/echo?min_worker=2&synchronous=true", "", nil, 200, "", "Workers scaled to 2"},
+		{"serves after scaling", "POST", i + "/predictions/echo", "", []byte("abc"), 200, "", `"reversed": "cba"`},
+		{"no tensors to take", "POST", i + "/v2/models/echo/infer", "", []byte(`{"inputs": []}`), 400, "BadRequestException", "takes requests only through /predictions/echo"},
+		{"no inference, with workers", "POST", m + "/models?url=unruly.mar&initial_workers=1&synchronous=true", "", nil, 400, "InvalidModelException", noInference},
+		{"no inference, no workers", "POST", m + "/models?url=unruly.mar", "", nil, 200, "", "registered with 0 initial workers"},
+		{"scaled", "PUT", m + "/models/unruly?min_worker=1&synchronous=true", "", nil, 500, "InternalServerException", noInference},
+	} {
+		x.run(t, "")
+	}
+	res, err := http.Get(m + "/models/echo?customized=true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if strings.Contains(string(b), "customizedMetadata") {
+		t.Errorf("model metadata described for an archive with no model:\n%s", b)
+	}
+}
+
 // TestGoHandlerTemplate builds templates/go and serves iris through it.
 func TestGoHandlerTemplate(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "handler")

@@ -32,7 +32,11 @@ func (c *inspectCmd) Run(g *globals) error {
 	fmt.Fprintf(w, "%s\t(%s%s)\n", info.Path, info.Format, size)
 	fmt.Fprintf(w, "model\t%s %s\n", m.Model.ModelName, m.Model.ModelVersion)
 	fmt.Fprintf(w, "handler\t%s\n", m.Model.Handler)
-	fmt.Fprintf(w, "serialized file\t%s\n", m.Model.SerializedFile)
+	serialized := m.Model.SerializedFile
+	if serialized == "" {
+		serialized = "none (the handler runs its own model)"
+	}
+	fmt.Fprintf(w, "serialized file\t%s\n", serialized)
 	for _, f := range []struct{ k, v string }{{"requirements", m.Model.RequirementsFile}, {"config", m.Model.ConfigFile}, {"description", m.Description}} {
 		if f.v != "" {
 			fmt.Fprintf(w, "%s\t%s\n", f.k, f.v)
@@ -68,7 +72,7 @@ func (c *inspectCmd) Run(g *globals) error {
 				fmt.Fprintf(w, "  %s\t%s\t%s %s\n", part.kind, i.Name, i.DType, i.NamedShape())
 			}
 		}
-	} else {
+	} else if m.Model.SerializedFile != "" {
 		fmt.Fprintln(w, "\nsignature: not recorded (archive made by torch-model-archiver?)")
 	}
 	return w.Flush()

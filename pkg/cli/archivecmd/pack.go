@@ -2,16 +2,18 @@ package archivecmd
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/tsserve/ts/pkg/archive"
+	"github.com/tsserve/ts/pkg/cli/term"
 )
 
 // PackCmd packs a model; its flags are torch-model-archiver's.
 type PackCmd struct {
 	ModelName        string `name:"model-name" required:"" placeholder:"NAME" help:"Model name; the archive is NAME.mar."`
 	Version          string `name:"version" short:"v" default:"1.0" help:"Model version."`
-	SerializedFile   string `name:"serialized-file" required:"" placeholder:"FILE" help:"The ONNX model (.onnx)."`
+	SerializedFile   string `name:"serialized-file" placeholder:"FILE" help:"The ONNX model (.onnx); may be left out for a custom handler that runs its own model (defines inference)."`
 	Handler          string `name:"handler" required:"" placeholder:"HANDLER" help:"A built-in handler (${builtin_handlers}) or a custom handler file or folder."`
 	ExtraFiles       string `name:"extra-files" placeholder:"FILES" help:"Comma-separated files, folders and wildcard patterns to add (a folder's contents go to the archive's root)."`
 	RequirementsFile string `name:"requirements-file" short:"r" placeholder:"FILE" help:"Requirements file for a custom handler."`
@@ -27,6 +29,9 @@ type PackCmd struct {
 
 // Run packs the archive and prints where it went.
 func (c *PackCmd) Run(g *globals) error {
+	if c.SerializedFile == "" && slices.Contains(archive.BuiltinHandlers, c.Handler) {
+		return term.Usagef("--serialized-file is required: the .onnx model the built-in handler %s runs (see --help)", c.Handler)
+	}
 	var extra []string
 	if c.ExtraFiles != "" {
 		extra = strings.Split(c.ExtraFiles, ",")
