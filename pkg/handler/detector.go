@@ -7,6 +7,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/tsserve/ts/pkg/tensor"
 )
@@ -26,7 +27,9 @@ import (
 //	        [N, boxes, 6] has more candidates than that even at 160 pixels)
 //	boxes:  separate outputs (names set by boxes, labels, scores; default "boxes", "labels",
 //	        "scores"): boxes [boxes, 4] as x1, y1, x2, y2, labels [boxes], scores [boxes], as
-//	        torchvision's detection models export them
+//	        torchvision's detection models export them; or as TensorFlow's Object Detection
+//	        API exports them (detection_boxes [1, boxes, 4] as y1, x1, y2, x2 in [0, 1],
+//	        detection_classes and detection_scores [1, boxes], num_detections [1])
 //
 // Detections under threshold (default 0.5) are dropped and overlapping boxes of the same
 // class removed by non-maximum suppression (nms_iou, default 0.45; for the boxes and end2end
@@ -41,6 +44,40 @@ type objectDetector struct {
 	boxes     int // output indexes, boxes format
 	classes   int
 	scores    int
+	count     int  // the output holding how many detections are valid (-1: all)
+	yxyx      bool // boxes are y1, x1, y2, x2 (box_format yxyx)
+	// normalized: boxes are in [0, 1] of the image fed (normalized_boxes); nil: decided per
+	// answer, by whether every box found lies within [0, 1]
+	normalized *bool
+}
+
+// detectionOutputs are the output names each role of the boxes format is known by: first
+// torchvision's, then TensorFlow's Object Detection API's, then others found in exports.
+var detectionOutputs = map[string][]string{
+	"boxes":  {"boxes", "detection_boxes", "bboxes", "detection_bboxes"},
+	"labels": {"labels", "detection_classes", "classes", "detection_labels"},
+	"scores": {"scores", "detection_scores", "confidences"},
+	"count":  {"num_detections", "detection_count"},
+}
+
+// baseName is an output's name without TensorFlow's ":0" suffix.
+func baseName(name string) string {
+	if i := strings.LastIndexByte(name, ':'); i > 0 && i < len(name)-1 && strings.Trim(name[i+1:], "0123456789") == "" {
+		return name[:i]
+	}
+	return name
+}
+
+// outputNamed finds the output a role of the boxes format is known by (-1: none).
+func outputNamed(outputs []tensor.Info, names []string) int {
+	for _, want := range names {
+		for i, o := range outputs {
+			if o.Name == want || baseName(o.Name) == want {
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 func newObjectDetector(m *Model) (Handler, error) {
@@ -53,7 +90,7 @@ func newObjectDetector(m *Model) (Handler, error) {
 	if _, ok := c["resize"]; !ok {
 		c = mergeConfig(c, config{"resize": 0})
 	}
-	h := &objectDetector{boxes: -1, classes: -1, scores: -1}
+	h := &objectDetector{boxes: -1, classes: -1, scores: -1, count: -1}
 	def := yoloLayout(m.Outputs[0].Shape)
 	if shape := m.Outputs[0].Shape; len(shape) == 3 && shape[2] == 6 && shape[1] > 0 && shape[1] <= maxEnd2EndBoxes {
 		def = "end2end"
@@ -94,24 +131,45 @@ func newObjectDetector(m *Model) (Handler, error) {
 		byShape := map[string]int{}
 		byShape["boxes"], byShape["labels"], byShape["scores"] = boxRoles(m.Outputs)
 		for _, x := range []struct {
-			key, def string
-			dst      *int
-		}{{"boxes", "boxes", &h.boxes}, {"labels", "labels", &h.classes}, {"scores", "scores", &h.scores}} {
-			name, err := c.string(x.key, x.def)
+			key string
+			dst *int
+		}{{"boxes", &h.boxes}, {"labels", &h.classes}, {"scores", &h.scores}, {"count", &h.count}} {
+			name, err := c.string(x.key, "")
 			if err != nil {
 				return nil, err
 			}
-			for i, o := range m.Outputs {
-				if o.Name == name {
-					*x.dst = i
+			switch {
+			case name != "":
+				*x.dst = outputNamed(m.Outputs, []string{name})
+			case x.key == "count":
+				*x.dst = outputNamed(m.Outputs, detectionOutputs[x.key]) // optional
+				continue
+			default:
+				if *x.dst = outputNamed(m.Outputs, detectionOutputs[x.key]); *x.dst < 0 {
+					*x.dst = byShape[x.key] // names that say nothing: an export without output names
 				}
-			}
-			if _, set := c[x.key]; *x.dst < 0 && !set {
-				*x.dst = byShape[x.key] // names that say nothing: an export without output names
+				name = x.key
 			}
 			if *x.dst < 0 {
 				return nil, fmt.Errorf("output_format boxes: the model has no output %q (set handler.%s in model-config.yaml)", name, x.key)
 			}
+		}
+		// TensorFlow's Object Detection API gives y1, x1, y2, x2, in [0, 1]
+		tf := baseName(m.Outputs[h.boxes].Name) == "detection_boxes"
+		format, err := c.string("box_format", map[bool]string{true: "yxyx", false: "xyxy"}[tf])
+		if err != nil {
+			return nil, err
+		}
+		if format != "xyxy" && format != "yxyx" {
+			return nil, fmt.Errorf("handler setting box_format: want xyxy or yxyx, got %q", format)
+		}
+		h.yxyx = format == "yxyx"
+		if _, set := c["normalized_boxes"]; set {
+			n, err := c.bool("normalized_boxes", false)
+			if err != nil {
+				return nil, err
+			}
+			h.normalized = &n
 		}
 	default:
 		return nil, fmt.Errorf("handler setting output_format: want yolo, yolov8, end2end or boxes, got %q", h.format)
@@ -219,6 +277,9 @@ func (h *objectDetector) Postprocess(_ context.Context, req *Request, outputs []
 	sx, sy := 1.0, 1.0
 	if size, ok := req.State.(imageSize); ok && size.fedW > 0 && size.fedH > 0 {
 		sx, sy = float64(size.w)/float64(size.fedW), float64(size.h)/float64(size.fedH)
+		if h.format == "boxes" && h.normalizedBoxes(dets) {
+			sx, sy = float64(size.w), float64(size.h) // [0, 1] of the image
+		}
 	}
 	var b bytes.Buffer
 	b.WriteByte('[')
@@ -332,15 +393,44 @@ func (h *objectDetector) decodeBoxes(outputs []*tensor.Tensor) ([]detection, err
 	if len(classes) != n || len(boxes) != 4*n {
 		return nil, fmt.Errorf("detection outputs disagree: %d boxes values, %d labels, %d scores", len(boxes), len(classes), n)
 	}
+	if h.count >= 0 {
+		count, err := outputs[h.count].Float64s()
+		if err != nil {
+			return nil, err
+		}
+		if len(count) > 0 && count[0] >= 0 && count[0] < float64(n) {
+			n = int(count[0])
+		}
+	}
 	var dets []detection
 	for i := 0; i < n; i++ {
 		if scores[i] < h.threshold {
 			continue
 		}
-		dets = append(dets, detection{box: [4]float64(boxes[4*i : 4*i+4]), class: int(classes[i]), score: scores[i]})
+		box := [4]float64(boxes[4*i : 4*i+4])
+		if h.yxyx {
+			box = [4]float64{box[1], box[0], box[3], box[2]}
+		}
+		dets = append(dets, detection{box: box, class: int(classes[i]), score: scores[i]})
 	}
 	sort.SliceStable(dets, func(a, b int) bool { return dets[a].score > dets[b].score })
 	return dets, nil
+}
+
+// normalizedBoxes reports whether boxes are in [0, 1] of the image (normalized_boxes; unset,
+// whether every box found lies within [0, 1], as no box in pixels does).
+func (h *objectDetector) normalizedBoxes(dets []detection) bool {
+	if h.normalized != nil {
+		return *h.normalized
+	}
+	for _, d := range dets {
+		for _, v := range d.box {
+			if v < 0 || v > 1 {
+				return false
+			}
+		}
+	}
+	return len(dets) > 0
 }
 
 // nms keeps, per class, the highest-scoring box of every group overlapping more than

@@ -147,6 +147,60 @@ func TestObjectDetectorFormats(t *testing.T) {
 	}
 }
 
+// TestTensorFlowDetector: outputs as TensorFlow's Object Detection API exports them (and
+// tf2onnx keeps them: names with ":0", a batch dimension, float classes) are found by name;
+// their boxes, y1, x1, y2, x2 in [0, 1] of the image, come out as x1, y1, x2, y2 in the
+// image's pixels; only num_detections of them count. box_format and normalized_boxes
+// override what is inferred.
+func TestTensorFlowDetector(t *testing.T) {
+	input := tensor.Info{Name: "image_tensor:0", DType: tensor.Uint8, Shape: []int64{-1, -1, -1, 3}}
+	outputs := []tensor.Info{
+		{Name: "detection_boxes:0", DType: tensor.Float32, Shape: []int64{-1, 3, 4}},
+		{Name: "detection_classes:0", DType: tensor.Float32, Shape: []int64{-1, 3}},
+		{Name: "detection_scores:0", DType: tensor.Float32, Shape: []int64{-1, 3}},
+		{Name: "num_detections:0", DType: tensor.Float32, Shape: []int64{-1}},
+	}
+	tensors := []*tensor.Tensor{
+		tensor.New([]int64{1, 3, 4}, []float32{0.1, 0.2, 0.3, 0.4, 0.5, 0.5, 1, 1, 0, 0, 1, 1}),
+		tensor.New([]int64{1, 3}, []float32{18, 1, 1}),
+		tensor.New([]int64{1, 3}, []float32{0.9, 0.6, 0.99}),
+		tensor.New([]int64{1}, []float32{2}), // the third row does not count
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, LabelsFile), []byte(`{"1": "person", "18": "dog"}`), 0o644)
+	cases := []struct {
+		name string
+		cfg  config
+		want string
+	}{
+		{"inferred", nil, `[{"dog":[40,20,80,60],"score":0.9},{"person":[100,100,200,200],"score":0.6}]`},
+		{"set as x1, y1, x2, y2 in pixels", config{"box_format": "xyxy", "normalized_boxes": false},
+			`[{"dog":[0.1,0.2,0.3,0.4],"score":0.9},{"person":[0.5,0.5,1,1],"score":0.6}]`},
+	}
+	for _, c := range cases {
+		h, err := newObjectDetector(&Model{Inputs: []tensor.Info{input}, Outputs: outputs, Dir: dir, Config: c.cfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// a 200x200 image, fed at its own size
+		res, err := h.Postprocess(context.Background(), &Request{State: imageSize{200, 200, 200, 200}}, tensors)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got any
+		if err := json.Unmarshal(res.Body, &got); err != nil {
+			t.Fatalf("%s: %v: %s", c.name, err, res.Body)
+		}
+		if b, _ := json.Marshal(got); string(b) != c.want {
+			t.Errorf("%s: %s\nwant %s", c.name, b, c.want)
+		}
+	}
+	if _, err := newObjectDetector(&Model{Inputs: []tensor.Info{input}, Outputs: outputs, Dir: dir, Config: config{"box_format": "cxcywh"}}); err == nil ||
+		!strings.Contains(err.Error(), `box_format: want xyxy or yxyx, got "cxcywh"`) {
+		t.Errorf("box_format cxcywh: %v", err)
+	}
+}
+
 // TestSoftmaxSetting: every handler with a softmax setting rejects a value it does not know.
 func TestSoftmaxSetting(t *testing.T) {
 	image := tensor.Info{Name: "input", DType: tensor.Float32, Shape: []int64{1, 3, 64, 64}}

@@ -85,6 +85,29 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
+// TestTensorFlowDetectorModel: an object detector as TensorFlow's Object Detection API and
+// tf2onnx export it (tfdetector.onnx: a uint8 NHWC image of any size in, outputs named
+// detection_boxes:0 ..., boxes y1, x1, y2, x2 in [0, 1]) serves with the built-in
+// object_detector and no settings: the boxes come back as x1, y1, x2, y2 in the pixels of the
+// image sent, only num_detections of them, labelled from index_to_name.json.
+func TestTensorFlowDetectorModel(t *testing.T) {
+	ts := emptyServer(t, nil)
+	labels := filepath.Join(t.TempDir(), "index_to_name.json")
+	os.WriteFile(labels, []byte(`{"1": "person", "18": "dog"}`), 0o644)
+	ts.registerArchive(t, archive.PackOptions{ModelName: "tfod", SerializedFile: testenv.Path("pkg/engine/testdata/tfdetector.onnx"),
+		Handler: "object_detector", ExtraFiles: []string{labels}}, "initial_workers=1")
+	var img bytes.Buffer
+	png.Encode(&img, image.NewRGBA(image.Rect(0, 0, 300, 100)))
+	code, body, _ := post(t, ts.inference.URL+"/predictions/tfod", img.Bytes())
+	var got any
+	if err := json.Unmarshal(body, &got); code != 200 || err != nil {
+		t.Fatalf("%d %v %s", code, err, body)
+	}
+	if b, _ := json.Marshal(got); string(b) != `[{"dog":[60,10,120,30],"score":0.9},{"person":[150,50,300,100],"score":0.6}]` {
+		t.Errorf("detections %s", b)
+	}
+}
+
 // TestBuiltinHandlersOnSamples: each built-in handler with its sample model and real inputs
 // gives the expected labels, boxes or masks; bad inputs get a 400.
 func TestBuiltinHandlersOnSamples(t *testing.T) {

@@ -5,7 +5,7 @@ alltypes.onnx: for each element type T in float32, float16, float64, int64, int3
 uint8 and bool, an input "x:T" (a name with a colon, as TensorFlow exports) of shape
 [batch, 3] and an output "y:T" = Identity(x), plus an int64 scalar input "k" and an output
 "k_twice" = k + k; liar, lookup, onerow, rowsoftmax, manyout, hungry, zipmap, seqtensors,
-seqonly, norank, masked, constant and external.onnx are described below. Run:
+seqonly, norank, masked, constant, external and tfdetector.onnx are described below. Run:
 /usr/bin/python3 pkg/engine/testdata/make_models.py
 """
 import os
@@ -163,3 +163,23 @@ contrib = helper.make_model(
     opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("ai.onnx.contrib", 1)], producer_name="ts-tests")
 contrib.ir_version = 8
 onnx.save(contrib, os.path.join(here, "contrib.onnx"))
+
+# tfdetector.onnx: an object detector as TensorFlow's Object Detection API exports it
+# (through tf2onnx): a uint8 NHWC image of any size, image_tensor:0 [batch, height, width,
+# 3], in; detection_boxes:0 [batch, 3, 4] (y1, x1, y2, x2 in [0, 1] of the image),
+# detection_classes:0 and detection_scores:0 [batch, 3] (float classes) and num_detections:0
+# [batch] out. Its detections are fixed: a dog (class 18, 0.9), a person (class 1, 0.6), and a
+# third row that num_detections (2) leaves out.
+boxes = numpy.array([[[0.1, 0.2, 0.3, 0.4], [0.5, 0.5, 1.0, 1.0], [0, 0, 1, 1]]], numpy.float32)
+detections = [("detection_boxes:0", boxes), ("detection_classes:0", numpy.array([[18, 1, 1]], numpy.float32)),
+              ("detection_scores:0", numpy.array([[0.9, 0.6, 0.99]], numpy.float32)),
+              ("num_detections:0", numpy.array([2], numpy.float32))]
+nodes = [helper.make_node("Cast", ["image_tensor:0"], ["pixels"], to=TensorProto.FLOAT),
+         helper.make_node("ReduceMax", ["pixels"], ["brightest"], keepdims=0),
+         helper.make_node("Mul", ["brightest", "zero"], ["nothing"])]  # the outputs depend on the input
+nodes += [helper.make_node("Add", [name + "_value", "nothing"], [name]) for name, _ in detections]
+save("tfdetector", nodes, [helper.make_tensor_value_info("image_tensor:0", TensorProto.UINT8, ["batch", "height", "width", 3])],
+     [floats("detection_boxes:0", ["batch", 3, 4]), floats("detection_classes:0", ["batch", 3]),
+      floats("detection_scores:0", ["batch", 3]), floats("num_detections:0", ["batch"])],
+     initializer=[numpy_helper.from_array(v, name + "_value") for name, v in detections]
+     + [numpy_helper.from_array(numpy.array(0, numpy.float32), "zero")])
