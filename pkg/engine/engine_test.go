@@ -475,6 +475,28 @@ func TestWrongDeclaredShape(t *testing.T) {
 	}
 }
 
+// TestPassThroughOutput: an output that is the graph's input itself (passthrough.onnx) comes
+// back holding the input's values, run after run (ONNX Runtime ignores a buffer given for
+// such an output: allocated in advance, it came back as zeros).
+func TestPassThroughOutput(t *testing.T) {
+	s := mustLoad(t, "testdata/passthrough.onnx", Options{})
+	for i, x := range [][]float32{{1, 2, 3, 4, 5, 6}, {-1, 0, 0.5, 7, 8, 9}} {
+		out, err := s.Run(context.Background(), []*tensor.Tensor{tensor.New([]int64{2, 3}, x)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		same, _ := tensor.Values[float32](out[0])
+		plusOne, _ := tensor.Values[float32](out[1])
+		want := make([]float32, len(x))
+		for k, v := range x {
+			want[k] = v + 1
+		}
+		if !slices.Equal(same, x) || !slices.Equal(out[0].Shape, []int64{2, 3}) || !slices.Equal(plusOne, want) {
+			t.Errorf("run %d: x %v %v, y %v; want x %v, y %v", i, out[0].Shape, same, plusOne, x, want)
+		}
+	}
+}
+
 // TestFailedRunKeepsPrealloc: a run that fails on its values (an id past lookup.onnx's
 // table) fails without preallocation too; the session keeps allocating its outputs.
 func TestFailedRunKeepsPrealloc(t *testing.T) {

@@ -137,6 +137,9 @@ type Session struct {
 	// batchInput[i] is the input whose first dimension output i's first dimension follows
 	// (same symbolic name), or -1.
 	batchInput []int
+	// passThrough[i] is whether output i is one of the graph's inputs, handed back as it
+	// came: ONNX Runtime ignores an output buffer given for it, so it allocates that one.
+	passThrough []bool
 	// sameDims groups the inputs' dynamic dimensions that share a symbolic name ("batch",
 	// "seq"): ONNX means them to be the same size, so a request must give them one.
 	sameDims   [][]dimRef
@@ -334,7 +337,9 @@ func load(o Options, graph func() (*onnx.Model, error),
 		o.logger().Warn(n.Note())
 	}
 	s.batchInput = make([]int, len(s.outputs))
+	s.passThrough = make([]bool, len(s.outputs))
 	for i, out := range s.outputs {
+		s.passThrough[i] = slices.ContainsFunc(s.inputs, func(in tensor.Info) bool { return in.Name == out.Name })
 		s.batchInput[i] = -1
 		if len(out.DimNames) == 0 || out.DimNames[0] == "" {
 			continue
@@ -663,7 +668,7 @@ func (s *Session) outputShapes(inputs []*tensor.Tensor, prealloc bool) [][]int64
 		return shapes
 	}
 	for i, o := range s.outputs {
-		if o.DType == tensor.String || len(o.Shape) == 0 {
+		if o.DType == tensor.String || len(o.Shape) == 0 || s.passThrough[i] {
 			continue
 		}
 		shape := append([]int64(nil), o.Shape...)

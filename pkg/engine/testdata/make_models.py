@@ -5,7 +5,8 @@ alltypes.onnx: for each element type T in float32, float16, float64, int64, int3
 uint8 and bool, an input "x:T" (a name with a colon, as TensorFlow exports) of shape
 [batch, 3] and an output "y:T" = Identity(x), plus an int64 scalar input "k" and an output
 "k_twice" = k + k; liar, lookup, onerow, rowsoftmax, manyout, hungry, zipmap, seqtensors,
-seqonly, norank, masked, constant, external and tfdetector.onnx are described below. Run:
+seqonly, norank, masked, constant, external, tfdetector and passthrough.onnx are described
+below. Run:
 /usr/bin/python3 pkg/engine/testdata/make_models.py
 """
 import os
@@ -183,3 +184,10 @@ save("tfdetector", nodes, [helper.make_tensor_value_info("image_tensor:0", Tenso
       floats("detection_scores:0", ["batch", 3]), floats("num_detections:0", ["batch"])],
      initializer=[numpy_helper.from_array(v, name + "_value") for name, v in detections]
      + [numpy_helper.from_array(numpy.array(0, numpy.float32), "zero")])
+
+# passthrough.onnx: hands its input x [batch, 3] back as the output x (no node: the graph's
+# output is its input), beside y = x + 1, as models that return an input (a mask, a size)
+# alongside their results do.
+save("passthrough", [helper.make_node("Add", ["x", "one"], ["y"])], [floats("x", ["batch", 3])],
+     [floats("x", ["batch", 3]), floats("y", ["batch", 3])],
+     initializer=[numpy_helper.from_array(numpy.array(1, numpy.float32), "one")])
