@@ -84,12 +84,7 @@ func newObjectDetector(m *Model) (Handler, error) {
 	c := config(m.Config)
 	// TorchServe's detector only scales pixels to [0, 1]; and a detector sees the whole
 	// image: resize straight to the model's input, no crop
-	if _, ok := c["mean"]; !ok {
-		c = mergeConfig(c, config{"mean": []any{0.0}, "std": []any{1.0}})
-	}
-	if _, ok := c["resize"]; !ok {
-		c = mergeConfig(c, config{"resize": 0})
-	}
+	defaults := config{"mean": []any{0.0}, "std": []any{1.0}, "resize": 0}
 	h := &objectDetector{boxes: -1, classes: -1, scores: -1, count: -1}
 	def := yoloLayout(m.Outputs[0].Shape)
 	if shape := m.Outputs[0].Shape; len(shape) == 3 && shape[2] == 6 && shape[1] > 0 && shape[1] <= maxEnd2EndBoxes {
@@ -106,7 +101,7 @@ func newObjectDetector(m *Model) (Handler, error) {
 	if h.format == "boxes" {
 		side = ownSize
 	}
-	if h.spec, err = modelImageSpec("object_detector", m, c, side); err != nil {
+	if h.spec, err = modelImageSpec("object_detector", m, c, defaults, side); err != nil {
 		return nil, err
 	}
 	if h.threshold, err = c.float("threshold", 0.5); err != nil {

@@ -48,7 +48,7 @@ func TestImageSpecDefaults(t *testing.T) {
 		{[]int64{784}, tensor.Float32, false, 1, 28, 28, 0, 0, 255},
 	}
 	for _, c := range cases {
-		s, err := newImageSpec(tensor.Info{Name: "x", DType: c.dtype, Shape: c.shape}, nil, classifierSide)
+		s, err := newImageSpec(tensor.Info{Name: "x", DType: c.dtype, Shape: c.shape}, nil, nil, classifierSide)
 		if err != nil {
 			t.Fatalf("%v: %v", c.shape, err)
 		}
@@ -77,7 +77,7 @@ func TestImageSpecDefaults(t *testing.T) {
 		}
 	}
 	// a flattened RGB image in Keras's order: the values of each pixel together
-	s, err := newImageSpec(tensor.Info{Name: "x", DType: tensor.Float32, Shape: []int64{-1, 3 * 16 * 16}}, config{"layout": "NHWC", "mean": []any{0.0}, "std": []any{1.0}}, classifierSide)
+	s, err := newImageSpec(tensor.Info{Name: "x", DType: tensor.Float32, Shape: []int64{-1, 3 * 16 * 16}}, config{"layout": "NHWC", "mean": []any{0.0}, "std": []any{1.0}}, nil, classifierSide)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestImageSpecDefaults(t *testing.T) {
 		{[]int64{1, 3, 8, 8}, config{"channels": 4}},
 		{[]int64{1, 3, 8, 8}, config{"resize": "big"}},
 	} {
-		if _, err := newImageSpec(tensor.Info{Name: "x", DType: tensor.Float32, Shape: bad.shape}, bad.cfg, classifierSide); err == nil {
+		if _, err := newImageSpec(tensor.Info{Name: "x", DType: tensor.Float32, Shape: bad.shape}, bad.cfg, nil, classifierSide); err == nil {
 			t.Errorf("%v %v accepted", bad.shape, bad.cfg)
 		}
 	}
@@ -504,7 +504,7 @@ func TestMatchesTorchvision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec, err := newImageSpec(tensor.Info{Name: "x", DType: tensor.Float32, Shape: []int64{-1, 3, 224, 224}}, nil, classifierSide)
+	spec, err := newImageSpec(tensor.Info{Name: "x", DType: tensor.Float32, Shape: []int64{-1, 3, 224, 224}}, nil, nil, classifierSide)
 	if err != nil {
 		t.Fatal(err)
 	}

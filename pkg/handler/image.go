@@ -46,12 +46,18 @@ type imageSpec struct {
 }
 
 // modelImageSpec is newImageSpec for a model whose one input is the image; handler names
-// the handler in the error when the model has other inputs.
-func modelImageSpec(handler string, m *Model, c config, dynamicSide int) (imageSpec, error) {
+// the handler in the error when the model has other inputs. The settings come from c (the
+// handler's section of model-config.yaml), else the archive's Hugging Face
+// preprocessor_config.json, else defaults (the handler's own, then newImageSpec's).
+func modelImageSpec(handler string, m *Model, c, defaults config, dynamicSide int) (imageSpec, error) {
 	if len(m.Inputs) != 1 {
 		return imageSpec{}, fmt.Errorf("%s needs a model with one image input, this one has %d inputs", handler, len(m.Inputs))
 	}
-	return newImageSpec(m.Inputs[0], c, dynamicSide)
+	hf, err := hfImageSettings(m.Dir)
+	if err != nil {
+		return imageSpec{}, err
+	}
+	return newImageSpec(m.Inputs[0], c, mergeConfig(defaults, hf), dynamicSide)
 }
 
 // The side of the square an image is resized to for a model whose height and width are both
@@ -70,8 +76,11 @@ const (
 // CenterCrop(224) for 224-pixel (or dynamic) inputs and a direct resize otherwise, ImageNet
 // mean/std for RGB inputs and none for grayscale, pixel values scaled to [0, 1] for float
 // inputs and left as 0–255 for integer inputs. A model whose height and width are both
-// dynamic gets squares of dynamicSide (ownSize: each image at its own size).
-func newImageSpec(in tensor.Info, c config, dynamicSide int) (imageSpec, error) {
+// dynamic gets squares of dynamicSide (ownSize: each image at its own size). fallback holds
+// settings that c lacks; its size yields to the model's fixed height and width.
+func newImageSpec(in tensor.Info, c, fallback config, dynamicSide int) (imageSpec, error) {
+	settings := c
+	c = mergeConfig(fallback, c)
 	s := imageSpec{input: in}
 	shape := in.Shape
 	switch len(shape) {
@@ -135,13 +144,14 @@ func newImageSpec(in tensor.Info, c config, dynamicSide int) (imageSpec, error) 
 	if hd > 0 && wd > 0 && hd != wd {
 		s.height, s.width = int(hd), int(wd)
 	} else {
+		sizes := c
 		switch {
 		case hd > 0:
-			size = int(hd)
+			size, sizes = int(hd), settings
 		case wd > 0:
-			size = int(wd)
+			size, sizes = int(wd), settings
 		}
-		if size, err = c.int("size", size); err != nil {
+		if size, err = sizes.int("size", size); err != nil {
 			return s, err
 		}
 		if size < 0 || (size == 0 && (hd > 0 || wd > 0)) {

@@ -22,7 +22,7 @@ type imageClassifier struct {
 
 func newImageClassifier(m *Model) (Handler, error) {
 	c := config(m.Config)
-	spec, err := modelImageSpec("image_classifier", m, c, classifierSide)
+	spec, err := modelImageSpec("image_classifier", m, c, nil, classifierSide)
 	if err != nil {
 		return nil, err
 	}

@@ -29,7 +29,7 @@ type imageSegmenter struct {
 
 func newImageSegmenter(m *Model) (Handler, error) {
 	c := config(m.Config)
-	spec, err := modelImageSpec("image_segmenter", m, c, ownSize)
+	spec, err := modelImageSpec("image_segmenter", m, c, nil, ownSize)
 	if err != nil {
 		return nil, err
 	}
