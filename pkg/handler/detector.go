@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,6 +26,10 @@ import (
 //	        with its own non-maximum suppression (Ultralytics' exports with nms=True, YOLOv10);
 //	        the default for such an output of at most 1000 boxes (YOLOv5's single-class
 //	        [N, boxes, 6] has more candidates than that even at 160 pixels)
+//	detr:   DETR's set of predictions, as Hugging Face exports DETR, YOLOS, Conditional DETR,
+//	        Deformable DETR and RT-DETR: logits [N, queries, classes (+1 "no object")] and
+//	        pred_boxes [N, queries, 4] as centre x, centre y, width, height in [0, 1] of the
+//	        image; activation softmax (the last class is "no object") or sigmoid
 //	boxes:  separate outputs (names set by boxes, labels, scores; default "boxes", "labels",
 //	        "scores"): boxes [boxes, 4] as x1, y1, x2, y2, labels [boxes], scores [boxes], as
 //	        torchvision's detection models export them; or as TensorFlow's Object Detection
@@ -49,6 +54,7 @@ type objectDetector struct {
 	// normalized: boxes are in [0, 1] of the image fed (normalized_boxes); nil: decided per
 	// answer, by whether every box found lies within [0, 1]
 	normalized *bool
+	sigmoid    bool // detr: each logit is a class's own (activation sigmoid), no "no object" class
 }
 
 // detectionOutputs are the output names each role of the boxes format is known by: first
@@ -93,13 +99,21 @@ func newObjectDetector(m *Model) (Handler, error) {
 	if len(m.Outputs) >= 3 {
 		def = "boxes"
 	}
+	if outputNamed(m.Outputs, []string{"logits"}) >= 0 && outputNamed(m.Outputs, []string{"pred_boxes"}) >= 0 {
+		def = "detr"
+	}
 	var err error
 	if h.format, err = c.string("output_format", def); err != nil {
 		return nil, err
 	}
 	side := yoloSide
-	if h.format == "boxes" {
+	switch h.format {
+	case "boxes":
 		side = ownSize
+	case "detr":
+		// DETR's image processors normalize with ImageNet's statistics and keep the
+		// image's proportions (preprocessor_config.json says otherwise where they differ)
+		side, defaults = ownSize, config{"resize": 0}
 	}
 	if h.spec, err = modelImageSpec("object_detector", m, c, defaults, side); err != nil {
 		return nil, err
@@ -113,7 +127,14 @@ func newObjectDetector(m *Model) (Handler, error) {
 	if h.nms, err = c.bool("nms", h.format == "yolo" || h.format == "yolov8"); err != nil {
 		return nil, err
 	}
+	if h.labels, err = loadLabels(m.Dir); err != nil {
+		return nil, err
+	}
 	switch h.format {
+	case "detr":
+		if err := h.detrOutputs(m.Outputs, c); err != nil {
+			return nil, err
+		}
 	case "yolo", "yolov8":
 		if len(m.Outputs[0].Shape) != 3 {
 			return nil, fmt.Errorf("output_format %s needs an output [N, boxes, values]; %s", h.format, m.Outputs[0])
@@ -167,12 +188,45 @@ func newObjectDetector(m *Model) (Handler, error) {
 			h.normalized = &n
 		}
 	default:
-		return nil, fmt.Errorf("handler setting output_format: want yolo, yolov8, end2end or boxes, got %q", h.format)
-	}
-	if h.labels, err = loadLabels(m.Dir); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("handler setting output_format: want yolo, yolov8, end2end, detr or boxes, got %q", h.format)
 	}
 	return h, nil
+}
+
+// detrOutputs finds DETR's logits and pred_boxes (the settings scores and boxes name them)
+// and reads the activation setting: by default sigmoid when the logits hold exactly the
+// classes the labels name (RT-DETR, Deformable DETR), else softmax with a last "no object"
+// class (DETR, YOLOS).
+func (h *objectDetector) detrOutputs(outputs []tensor.Info, c config) error {
+	for _, x := range []struct {
+		key, def string
+		dst      *int
+	}{{"scores", "logits", &h.scores}, {"boxes", "pred_boxes", &h.boxes}} {
+		name, err := c.string(x.key, x.def)
+		if err != nil {
+			return err
+		}
+		if *x.dst = outputNamed(outputs, []string{name}); *x.dst < 0 {
+			return fmt.Errorf("output_format detr: the model has no output %q (set handler.%s in model-config.yaml)", name, x.key)
+		}
+	}
+	logits, boxes := outputs[h.scores], outputs[h.boxes]
+	if len(logits.Shape) != 3 || len(boxes.Shape) != 3 || (boxes.Shape[2] >= 0 && boxes.Shape[2] != 4) {
+		return fmt.Errorf("output_format detr needs logits [N, queries, classes] and boxes [N, queries, 4]; %s, %s", logits, boxes)
+	}
+	def := "softmax"
+	if classes := logits.Shape[2]; classes > 0 && len(h.labels) > 0 && int(classes) == h.labels.maxIndex()+1 {
+		def = "sigmoid"
+	}
+	activation, err := c.string("activation", def)
+	if err != nil {
+		return err
+	}
+	if activation != "softmax" && activation != "sigmoid" {
+		return fmt.Errorf("handler setting activation: want softmax or sigmoid, got %q", activation)
+	}
+	h.sigmoid = activation == "sigmoid"
+	return nil
 }
 
 // boxRoles finds the boxes, labels and scores outputs of a torchvision-style detector by
@@ -256,6 +310,8 @@ func (h *objectDetector) Postprocess(_ context.Context, req *Request, outputs []
 	var dets []detection
 	var err error
 	switch h.format {
+	case "detr":
+		dets, err = h.decodeDETR(outputs[h.scores], outputs[h.boxes])
 	case "yolo", "yolov8":
 		dets, err = h.decodeYOLO(outputs[0])
 	case "end2end":
@@ -272,7 +328,7 @@ func (h *objectDetector) Postprocess(_ context.Context, req *Request, outputs []
 	sx, sy := 1.0, 1.0
 	if size, ok := req.State.(imageSize); ok && size.fedW > 0 && size.fedH > 0 {
 		sx, sy = float64(size.w)/float64(size.fedW), float64(size.h)/float64(size.fedH)
-		if h.format == "boxes" && h.normalizedBoxes(dets) {
+		if h.format == "detr" || (h.format == "boxes" && h.normalizedBoxes(dets)) {
 			sx, sy = float64(size.w), float64(size.h) // [0, 1] of the image
 		}
 	}
@@ -407,6 +463,56 @@ func (h *objectDetector) decodeBoxes(outputs []*tensor.Tensor) ([]detection, err
 			box = [4]float64{box[1], box[0], box[3], box[2]}
 		}
 		dets = append(dets, detection{box: box, class: int(classes[i]), score: scores[i]})
+	}
+	sort.SliceStable(dets, func(a, b int) bool { return dets[a].score > dets[b].score })
+	return dets, nil
+}
+
+// decodeDETR reads DETR's predictions: per query, the best class (softmax over the classes
+// and a last "no object" one, which never wins; or each class's own sigmoid) and its box,
+// centre x, centre y, width, height in [0, 1] of the image, as x1, y1, x2, y2.
+func (h *objectDetector) decodeDETR(logitsOut, boxesOut *tensor.Tensor) ([]detection, error) {
+	if len(logitsOut.Shape) != 3 || logitsOut.Shape[0] != 1 || len(boxesOut.Shape) != 3 || boxesOut.Shape[2] != 4 || boxesOut.Shape[1] != logitsOut.Shape[1] {
+		return nil, fmt.Errorf("detection outputs have shapes %s and %s, want [1, queries, classes] and [1, queries, 4]",
+			tensor.ShapeString(logitsOut.Shape), tensor.ShapeString(boxesOut.Shape))
+	}
+	logits, err := logitsOut.Float64s()
+	if err != nil {
+		return nil, err
+	}
+	boxes, err := boxesOut.Float64s()
+	if err != nil {
+		return nil, err
+	}
+	queries, k := int(logitsOut.Shape[1]), int(logitsOut.Shape[2])
+	classes := k
+	if !h.sigmoid {
+		classes = k - 1 // the last is "no object"
+	}
+	var dets []detection
+	for q := 0; q < queries && classes > 0; q++ {
+		row := logits[q*k : (q+1)*k]
+		best := 0
+		for j := 1; j < classes; j++ {
+			if row[j] > row[best] {
+				best = j
+			}
+		}
+		var score float64
+		if h.sigmoid {
+			score = 1 / (1 + math.Exp(-row[best]))
+		} else {
+			top, sum := slices.Max(row), 0.0
+			for _, v := range row {
+				sum += math.Exp(v - top)
+			}
+			score = math.Exp(row[best]-top) / sum
+		}
+		if score < h.threshold {
+			continue
+		}
+		cx, cy, w, hh := boxes[4*q], boxes[4*q+1], boxes[4*q+2], boxes[4*q+3]
+		dets = append(dets, detection{box: [4]float64{cx - w/2, cy - hh/2, cx + w/2, cy + hh/2}, class: best, score: score})
 	}
 	sort.SliceStable(dets, func(a, b int) bool { return dets[a].score > dets[b].score })
 	return dets, nil

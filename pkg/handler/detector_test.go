@@ -201,30 +201,63 @@ func TestTensorFlowDetector(t *testing.T) {
 	}
 }
 
-// TestSoftmaxSetting: every handler with a softmax setting rejects a value it does not know.
-func TestSoftmaxSetting(t *testing.T) {
-	image := tensor.Info{Name: "input", DType: tensor.Float32, Shape: []int64{1, 3, 64, 64}}
-	text := []tensor.Info{{Name: "input_ids", DType: tensor.Int64, Shape: []int64{-1, -1}}, {Name: "attention_mask", DType: tensor.Int64, Shape: []int64{-1, -1}}}
-	for name, c := range map[string]struct {
-		build func(*Model) (Handler, error)
-		model Model
+// TestDETRDetector: outputs as Hugging Face exports DETR-style models (logits and
+// pred_boxes) are read as DETR's set of predictions: softmax with a last "no object" class
+// (which never wins) when the logits have one column more than the labels, else sigmoid per
+// class; boxes, centre x, centre y, width, height in [0, 1], come out as x1, y1, x2, y2 in
+// the image's pixels.
+func TestDETRDetector(t *testing.T) {
+	input := tensor.Info{Name: "pixel_values", DType: tensor.Float32, Shape: []int64{-1, 3, -1, -1}}
+	boxes := tensor.New([]int64{1, 3, 4}, []float32{0.5, 0.5, 0.2, 0.4, 0.5, 0.5, 1, 1, 0.25, 0.25, 0.5, 0.5})
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"id2label": {"0": "cat", "1": "dog", "2": "bird"}}`), 0o644)
+	cases := []struct {
+		name    string
+		classes int64
+		cfg     config
+		logits  []float32
+		want    []string // each detection's start, best first
 	}{
-		"image_classifier": {newImageClassifier, Model{Inputs: []tensor.Info{image}, Outputs: []tensor.Info{{Name: "logits", DType: tensor.Float32, Shape: []int64{1, 2}}}}},
-		"image_segmenter":  {newImageSegmenter, Model{Inputs: []tensor.Info{image}, Outputs: []tensor.Info{{Name: "out", DType: tensor.Float32, Shape: []int64{1, 3, 64, 64}}}}},
-		"text_classifier":  {newTextClassifier, Model{Inputs: text, Dir: testenv.Path("samples/text"), Outputs: []tensor.Info{{Name: "logits", DType: tensor.Float32, Shape: []int64{1, 3}}}}},
-	} {
-		for _, mode := range []string{"auto", "always", "never"} {
-			m := c.model
-			m.Config = map[string]any{"softmax": mode}
-			if _, err := c.build(&m); err != nil {
-				t.Errorf("%s, softmax %s: %v", name, mode, err)
-			}
+		{"softmax, with no object", 4, nil, []float32{0, 5, 0, 0, 0, 0, 0, 9, 3, 0, 0, 0},
+			[]string{`{"dog":[80,30,120,70],"score":0.98`, `{"cat":[0,0,100,50],"score":0.87`}},
+		{"sigmoid, each class its own", 3, nil, []float32{-5, 2, -5, -5, -5, -5, 1, -5, -5},
+			[]string{`{"dog":[80,30,120,70],"score":0.880797`, `{"cat":[0,0,100,50],"score":0.731058`}},
+		{"activation set: the fourth column is a class", 4, config{"activation": "sigmoid", "threshold": 0.99}, []float32{0, 5, 0, 0, 0, 0, 0, 9, 3, 0, 0, 0},
+			[]string{`{"3":[0,0,200,100],"score":0.9998`, `{"dog":[80,30,120,70],"score":0.9933`}},
+	}
+	for _, c := range cases {
+		outputs := []tensor.Info{{Name: "logits", DType: tensor.Float32, Shape: []int64{-1, 3, c.classes}},
+			{Name: "pred_boxes", DType: tensor.Float32, Shape: []int64{-1, 3, 4}}}
+		h, err := newObjectDetector(&Model{Inputs: []tensor.Info{input}, Outputs: outputs, Dir: dir, Config: c.cfg})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
 		}
-		m := c.model
-		m.Config = map[string]any{"softmax": "sometimes"}
-		if _, err := c.build(&m); err == nil || !strings.Contains(err.Error(), "softmax") {
-			t.Errorf("%s accepted softmax: sometimes (%v)", name, err)
+		res, err := h.Postprocess(context.Background(), &Request{State: imageSize{200, 100, 200, 100}},
+			[]*tensor.Tensor{tensor.New([]int64{1, 3, c.classes}, c.logits), boxes})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
 		}
+		var got []any
+		if err := json.Unmarshal(res.Body, &got); err != nil {
+			t.Fatalf("%s: %v: %s", c.name, err, res.Body)
+		}
+		ok := len(got) == len(c.want)
+		for i := 0; ok && i < len(got); i++ {
+			b, _ := json.Marshal(got[i])
+			ok = strings.HasPrefix(string(b), c.want[i])
+		}
+		if !ok {
+			t.Errorf("%s: %s\nwant detections starting %v", c.name, res.Body, c.want)
+		}
+	}
+	outputs := []tensor.Info{{Name: "logits", DType: tensor.Float32, Shape: []int64{-1, 3, 4}}, {Name: "pred_boxes", DType: tensor.Float32, Shape: []int64{-1, 3, 4}}}
+	if _, err := newObjectDetector(&Model{Inputs: []tensor.Info{input}, Outputs: outputs, Dir: dir, Config: config{"activation": "relu"}}); err == nil ||
+		!strings.Contains(err.Error(), `activation: want softmax or sigmoid, got "relu"`) {
+		t.Errorf("activation relu: %v", err)
+	}
+	outputs[1].Shape = []int64{-1, 3, 5}
+	if _, err := newObjectDetector(&Model{Inputs: []tensor.Info{input}, Outputs: outputs, Dir: dir}); err == nil {
+		t.Error("pred_boxes of 5 values accepted")
 	}
 }
 

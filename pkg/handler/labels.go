@@ -108,3 +108,12 @@ func (l labels) name(i int) string {
 	}
 	return strconv.Itoa(i)
 }
+
+// maxIndex is the largest class index named (-1: none).
+func (l labels) maxIndex() int {
+	top := -1
+	for i := range l {
+		top = max(top, i)
+	}
+	return top
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"image"
 	"image/png"
 	"math"
@@ -105,6 +106,28 @@ func TestTensorFlowDetectorModel(t *testing.T) {
 	}
 	if b, _ := json.Marshal(got); string(b) != `[{"dog":[60,10,120,30],"score":0.9},{"person":[150,50,300,100],"score":0.6}]` {
 		t.Errorf("detections %s", b)
+	}
+}
+
+// TestDETRModel: an object detector as Hugging Face exports DETR (detr.onnx: logits and
+// pred_boxes, labels in config.json's id2label) serves with the built-in object_detector
+// and no settings: its predictions come back in the pixels of the image sent, the "no
+// object" query left out.
+func TestDETRModel(t *testing.T) {
+	ts := emptyServer(t, nil)
+	hfConfig := filepath.Join(t.TempDir(), "config.json")
+	os.WriteFile(hfConfig, []byte(`{"id2label": {"0": "cat", "1": "dog", "2": "bird"}}`), 0o644)
+	ts.registerArchive(t, archive.PackOptions{ModelName: "detr", SerializedFile: testenv.Path("pkg/engine/testdata/detr.onnx"),
+		Handler: "object_detector", ExtraFiles: []string{hfConfig}}, "initial_workers=1")
+	var img bytes.Buffer
+	png.Encode(&img, image.NewRGBA(image.Rect(0, 0, 300, 100)))
+	code, body, _ := post(t, ts.inference.URL+"/predictions/detr", img.Bytes())
+	var got []map[string]any
+	if err := json.Unmarshal(body, &got); code != 200 || err != nil {
+		t.Fatalf("%d %v %s", code, err, body)
+	}
+	if len(got) != 2 || fmt.Sprint(got[0]["dog"]) != "[120 30 180 70]" || fmt.Sprint(got[1]["cat"]) != "[0 0 150 50]" {
+		t.Errorf("detections %s", body)
 	}
 }
 

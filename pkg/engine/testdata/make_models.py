@@ -5,7 +5,7 @@ alltypes.onnx: for each element type T in float32, float16, float64, int64, int3
 uint8 and bool, an input "x:T" (a name with a colon, as TensorFlow exports) of shape
 [batch, 3] and an output "y:T" = Identity(x), plus an int64 scalar input "k" and an output
 "k_twice" = k + k; liar, lookup, onerow, rowsoftmax, manyout, hungry, zipmap, seqtensors,
-seqonly, norank, masked, constant, external, tfdetector and passthrough.onnx are described
+seqonly, norank, masked, constant, external, tfdetector, passthrough and detr.onnx are described
 below. Run:
 /usr/bin/python3 pkg/engine/testdata/make_models.py
 """
@@ -191,3 +191,18 @@ save("tfdetector", nodes, [helper.make_tensor_value_info("image_tensor:0", Tenso
 save("passthrough", [helper.make_node("Add", ["x", "one"], ["y"])], [floats("x", ["batch", 3])],
      [floats("x", ["batch", 3]), floats("y", ["batch", 3])],
      initializer=[numpy_helper.from_array(numpy.array(1, numpy.float32), "one")])
+
+# detr.onnx: an object detector as Hugging Face exports DETR (transformers, optimum):
+# pixel_values [batch, 3, height, width] in; logits [batch, 3, 4] (3 queries, 3 classes and
+# "no object") and pred_boxes [batch, 3, 4] (centre x, centre y, width, height in [0, 1]) out.
+# Its predictions are fixed: class 1 (0.98) in the middle, "no object", class 0 (0.87) in the
+# top-left quarter.
+detr = [("logits", numpy.array([[[0, 5, 0, 0], [0, 0, 0, 9], [3, 0, 0, 0]]], numpy.float32)),
+        ("pred_boxes", numpy.array([[[0.5, 0.5, 0.2, 0.4], [0.5, 0.5, 1, 1], [0.25, 0.25, 0.5, 0.5]]], numpy.float32))]
+nodes = [helper.make_node("ReduceMax", ["pixel_values"], ["brightest"], keepdims=0),
+         helper.make_node("Mul", ["brightest", "zero"], ["nothing"])]  # the outputs depend on the input
+nodes += [helper.make_node("Add", [name + "_value", "nothing"], [name]) for name, _ in detr]
+save("detr", nodes, [floats("pixel_values", ["batch", 3, "height", "width"])],
+     [floats("logits", ["batch", 3, 4]), floats("pred_boxes", ["batch", 3, 4])],
+     initializer=[numpy_helper.from_array(v, name + "_value") for name, v in detr]
+     + [numpy_helper.from_array(numpy.array(0, numpy.float32), "zero")])
