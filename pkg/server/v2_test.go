@@ -72,7 +72,8 @@ func TestOpenInferenceProtocol(t *testing.T) {
 
 	for _, x := range []exchange{
 		{"server metadata", "GET", "/v2", "", nil, 200, "", `"binary_tensor_data",
-    "classification"`},
+    "classification",
+    "model_configuration"`},
 		{"live", "GET", "/v2/health/live", "", nil, 200, "", `"live": true`},
 		{"ready", "GET", "/v2/health/ready", "", nil, 200, "", `"ready": true`},
 		{"model metadata", "GET", "/v2/models/iris", "", nil, 200, "", `"datatype": "FP32"`},
@@ -244,4 +245,53 @@ func slicesReversed[T any](s []T) []T {
 		out[len(s)-1-i] = x
 	}
 	return out
+}
+
+// TestTritonModelConfig: Triton's model configuration extension (tritonclient's
+// get_model_config, perf_analyzer): a batching model has max_batch_size ts's batch size, dims
+// without the batch dimension and the dynamic batcher's settings; a model that cannot batch
+// (alltypes.onnx takes a scalar) has 0 and its full shapes.
+func TestTritonModelConfig(t *testing.T) {
+	ts := emptyServer(t, nil)
+	exchange{"register iris", "POST", "/models?url=iris.mar&initial_workers=2&synchronous=true&batch_size=8&max_batch_delay=20", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	ts.registerArchive(t, archive.PackOptions{ModelName: "alltypes", SerializedFile: testenv.Path("pkg/engine/testdata/alltypes.onnx"), Handler: "tensor"}, "initial_workers=1")
+	type tensorConfig struct {
+		Name     string
+		DataType string `json:"data_type"`
+		Dims     []int64
+	}
+	type config struct {
+		Name            string
+		Platform        string
+		MaxBatchSize    int `json:"max_batch_size"`
+		Input, Output   []tensorConfig
+		DynamicBatching *struct {
+			MaxQueueDelay int64 `json:"max_queue_delay_microseconds"`
+		} `json:"dynamic_batching"`
+		InstanceGroup []struct {
+			Kind  string
+			Count int
+		} `json:"instance_group"`
+	}
+	get := func(path string) config {
+		t.Helper()
+		status, b, _, err := send("GET", ts.inference.URL+path, nil)
+		var c config
+		if err != nil || status != 200 || json.Unmarshal(b, &c) != nil {
+			t.Fatalf("%s: %d %v %s", path, status, err, b)
+		}
+		return c
+	}
+	iris := get("/v2/models/iris/config")
+	if iris.Name != "iris" || iris.Platform != "onnxruntime_onnx" || iris.MaxBatchSize != 8 || iris.DynamicBatching == nil || iris.DynamicBatching.MaxQueueDelay != 20000 ||
+		fmt.Sprint(iris.Input) != "[{features TYPE_FP32 [4]}]" || fmt.Sprint(iris.Output) != "[{probabilities TYPE_FP32 [3]}]" ||
+		len(iris.InstanceGroup) != 1 || iris.InstanceGroup[0].Kind != "KIND_CPU" || iris.InstanceGroup[0].Count != 2 {
+		t.Errorf("iris: %+v", iris)
+	}
+	all := get("/v2/models/alltypes/versions/1.0/config")
+	if all.MaxBatchSize != 0 || all.DynamicBatching != nil || len(all.Input) != 9 ||
+		fmt.Sprint(all.Input[1]) != "{x:float16 TYPE_FP16 [-1 3]}" || fmt.Sprint(all.Input[8]) != "{k TYPE_INT64 []}" {
+		t.Errorf("alltypes: %+v", all)
+	}
+	exchange{"unknown model", "GET", "/v2/models/nope/config", "", nil, 404, "ModelNotFoundException", `"error": "Model not found: nope"`}.run(t, ts.inference.URL)
 }

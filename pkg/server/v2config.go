@@ -1,0 +1,143 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/tsserve/ts/pkg/registry"
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// Triton's model configuration extension of the Open Inference Protocol: GET
+// /v2/models/{model}[/versions/{version}]/config answers a version's configuration as
+// Triton's ModelConfig (its JSON form), which tritonclient's get_model_config and
+// perf_analyzer read: the batching limit, the inputs and outputs without the batch dimension
+// when the model batches, the dynamic batcher's settings and the workers.
+
+// tritonConfig is the part of Triton's ModelConfig that describes a ts model version.
+type tritonConfig struct {
+	Name                 string                `json:"name"`
+	Platform             string                `json:"platform"`
+	Backend              string                `json:"backend"`
+	VersionPolicy        map[string]any        `json:"version_policy"`
+	MaxBatchSize         int                   `json:"max_batch_size"`
+	Input                []tritonInput         `json:"input"`
+	Output               []tritonOutput        `json:"output"`
+	DynamicBatching      *tritonDynamicBatcher `json:"dynamic_batching,omitempty"`
+	InstanceGroup        []tritonInstanceGroup `json:"instance_group"`
+	DefaultModelFilename string                `json:"default_model_filename"`
+	Parameters           map[string]any        `json:"parameters"`
+}
+
+type tritonInput struct {
+	Name             string  `json:"name"`
+	DataType         string  `json:"data_type"`
+	Format           string  `json:"format"`
+	Dims             []int64 `json:"dims"`
+	IsShapeTensor    bool    `json:"is_shape_tensor"`
+	AllowRaggedBatch bool    `json:"allow_ragged_batch"`
+	Optional         bool    `json:"optional"`
+}
+
+type tritonOutput struct {
+	Name          string  `json:"name"`
+	DataType      string  `json:"data_type"`
+	Dims          []int64 `json:"dims"`
+	LabelFilename string  `json:"label_filename"`
+	IsShapeTensor bool    `json:"is_shape_tensor"`
+}
+
+type tritonDynamicBatcher struct {
+	PreferredBatchSize        []int             `json:"preferred_batch_size"`
+	MaxQueueDelayMicroseconds int64             `json:"max_queue_delay_microseconds"`
+	PreserveOrdering          bool              `json:"preserve_ordering"`
+	PriorityLevels            int               `json:"priority_levels"`
+	DefaultPriorityLevel      int               `json:"default_priority_level"`
+	DefaultQueuePolicy        tritonQueuePolicy `json:"default_queue_policy"`
+	PriorityQueuePolicy       map[string]any    `json:"priority_queue_policy"`
+}
+
+type tritonQueuePolicy struct {
+	TimeoutAction              string `json:"timeout_action"`
+	DefaultTimeoutMicroseconds int64  `json:"default_timeout_microseconds"`
+	AllowTimeoutOverride       bool   `json:"allow_timeout_override"`
+	MaxQueueSize               int    `json:"max_queue_size"`
+}
+
+type tritonInstanceGroup struct {
+	Name  string `json:"name"`
+	Kind  string `json:"kind"`
+	Count int    `json:"count"`
+	GPUs  []int  `json:"gpus"`
+}
+
+// tritonDataType is Triton's name of an element type in a model configuration.
+func tritonDataType(d tensor.DType) string {
+	if d == tensor.String {
+		return "TYPE_STRING"
+	}
+	return "TYPE_" + d.V2Name()
+}
+
+// tritonModelConfig builds a version's configuration. A model that batches (its inputs and
+// outputs share a dynamic first dimension) has max_batch_size ts's batch size (at least 1)
+// and dims without that dimension, as in Triton; one that does not has 0 and full shapes.
+func tritonModelConfig(v *registry.Version) tritonConfig {
+	info := v.Info()
+	st := info.Settings
+	batches := info.Unbatchable == "" && len(v.Inputs) > 0
+	c := tritonConfig{
+		Name: v.Name, Platform: "onnxruntime_onnx", Backend: "onnxruntime",
+		VersionPolicy: map[string]any{"latest": map[string]int{"num_versions": 1}},
+		Input:         []tritonInput{}, Output: []tritonOutput{},
+		DefaultModelFilename: v.Manifest.Model.SerializedFile,
+		Parameters:           map[string]any{},
+	}
+	dims := func(shape []int64) []int64 {
+		if batches && len(shape) > 0 {
+			shape = shape[1:]
+		}
+		return append([]int64{}, shape...)
+	}
+	if batches {
+		c.MaxBatchSize = max(st.BatchSize, 1)
+	}
+	for _, in := range v.Inputs {
+		c.Input = append(c.Input, tritonInput{Name: in.Name, DataType: tritonDataType(in.DType), Format: "FORMAT_NONE", Dims: dims(in.Shape)})
+	}
+	for _, out := range v.Outputs {
+		c.Output = append(c.Output, tritonOutput{Name: out.Name, DataType: tritonDataType(out.DType), Dims: dims(out.Shape)})
+	}
+	if batches && st.BatchSize > 1 {
+		c.DynamicBatching = &tritonDynamicBatcher{
+			PreferredBatchSize:        append([]int{}, st.PreferredBatchSizes...),
+			MaxQueueDelayMicroseconds: int64(st.MaxBatchDelay) * 1000,
+			DefaultQueuePolicy: tritonQueuePolicy{TimeoutAction: "REJECT", DefaultTimeoutMicroseconds: int64(st.MaxQueueTime) * 1000,
+				MaxQueueSize: st.JobQueueSize},
+			PriorityQueuePolicy: map[string]any{},
+		}
+	}
+	kind := "KIND_CPU"
+	if info.Provider != "" && info.Provider != "cpu" {
+		kind = "KIND_GPU"
+	}
+	c.InstanceGroup = []tritonInstanceGroup{{Name: v.Name, Kind: kind, Count: st.MinWorkers, GPUs: []int{}}}
+	if kind == "KIND_GPU" {
+		if _, id, ok := strings.Cut(info.Provider, ":"); ok && id != "" {
+			if n, err := strconv.Atoi(id); err == nil {
+				c.InstanceGroup[0].GPUs = []int{n}
+			}
+		}
+	}
+	return c
+}
+
+// v2ModelConfig answers GET /v2/models/{model}[/versions/{version}]/config.
+func (s *Server) v2ModelConfig(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.reg.Get(r.PathValue("model"), r.PathValue("version"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, tritonModelConfig(v))
+}
