@@ -62,6 +62,8 @@ type Version struct {
 	labels func() (map[int]string, error)
 	// graph reads the ONNX model's header (producer, opset, metadata_props) once.
 	graph func() (*onnx.Model, error)
+	// stats accumulates what the version served, for Triton's statistics extension.
+	stats statsRecorder
 
 	scaleMu sync.Mutex // serialises Scale
 
@@ -187,8 +189,10 @@ func (v *Version) Scale(ctx context.Context, minWorkers, maxWorkers int) error {
 			v.pool.OutputNames = append(v.pool.OutputNames, out.Name)
 		}
 		v.pool.MaxRetry = time.Duration(v.settings.MaxRetryTimeout) * time.Second
-		if on := v.reg.opts.OnBatch; on != nil {
-			v.pool.OnBatch = func(items int64, queued []time.Duration, run time.Duration, err error) {
+		on := v.reg.opts.OnBatch
+		v.pool.OnBatch = func(items int64, queued []time.Duration, run time.Duration, err error) {
+			v.stats.run(items, queued, run, err)
+			if on != nil {
 				on(v.Name, v.Version, items, queued, run, err)
 			}
 		}
@@ -527,12 +531,15 @@ func ParsePriority(s string) (int, error) {
 
 // Infer runs one request: the handler's preprocessing on the caller's goroutine, the model
 // in a batch, then postprocessing.
-func (v *Version) Infer(ctx context.Context, req *handler.Request, priority int) (*handler.Response, error) {
+func (v *Version) Infer(ctx context.Context, req *handler.Request, priority int) (res *handler.Response, err error) {
+	start := time.Now()
 	b, session, h, timeout, err := v.enter()
 	if err != nil {
 		return nil, err
 	}
 	defer v.inflight.Done()
+	var pre, post time.Duration
+	defer func() { v.stats.request(start, pre, post, err) }()
 	if d, ok := h.(handler.Direct); ok && d.TakesOver() {
 		// the custom handler runs its own model: no batching, no ONNX Runtime run here
 		runCtx, cancel := context.WithTimeout(ctx, timeout)
@@ -547,6 +554,7 @@ func (v *Version) Infer(ctx context.Context, req *handler.Request, priority int)
 		return nil, v.noWorker()
 	}
 	inputs, err := h.Preprocess(ctx, req)
+	pre = time.Since(start)
 	if err != nil {
 		return nil, err
 	}
@@ -554,18 +562,23 @@ func (v *Version) Infer(ctx context.Context, req *handler.Request, priority int)
 	if err != nil {
 		return nil, err
 	}
-	return h.Postprocess(ctx, req, outputs)
+	postStart := time.Now()
+	res, err = h.Postprocess(ctx, req, outputs)
+	post = time.Since(postStart)
+	return res, err
 }
 
 // InferTensors runs tensors through the model as they are, with no handler (the Open
 // Inference Protocol's path), batched like any request. A model whose custom handler runs
 // its own model takes requests only through its handler.
-func (v *Version) InferTensors(ctx context.Context, inputs []*tensor.Tensor, priority int) ([]*tensor.Tensor, error) {
+func (v *Version) InferTensors(ctx context.Context, inputs []*tensor.Tensor, priority int) (outputs []*tensor.Tensor, err error) {
+	start := time.Now()
 	b, session, h, timeout, err := v.enter()
 	if err != nil {
 		return nil, err
 	}
 	defer v.inflight.Done()
+	defer func() { v.stats.request(start, 0, 0, err) }()
 	if d, ok := h.(handler.Direct); ok && d.TakesOver() {
 		return nil, apierror.BadRequest("model %s runs in its custom handler, which takes requests only through /predictions/%s", v.Name, v.Name)
 	}
@@ -671,6 +684,9 @@ type Info struct {
 	// Unbatchable says why the model cannot batch ("" when it can).
 	Unbatchable string
 }
+
+// Statistics is what the version has served since it was registered.
+func (v *Version) Statistics() Statistics { return v.stats.snapshot() }
 
 // Info describes the version's current state.
 func (v *Version) Info() Info {

@@ -29,6 +29,9 @@ func (s *Server) v2Routes(rt *router) {
 	rt.handle("GET /v2/health/ready", s.v2ServerReady)
 	rt.handle("GET /v2/models/{model}", s.v2Model)
 	rt.handle("GET /v2/models/{model}/versions/{version}", s.v2Model)
+	rt.handle("GET /v2/models/stats", s.v2Stats)
+	rt.handle("GET /v2/models/{model}/stats", s.v2Stats)
+	rt.handle("GET /v2/models/{model}/versions/{version}/stats", s.v2Stats)
 	rt.handle("GET /v2/models/{model}/config", s.v2ModelConfig)
 	rt.handle("GET /v2/models/{model}/versions/{version}/config", s.v2ModelConfig)
 	rt.handle("GET /v2/models/{model}/ready", s.v2ModelReady)
@@ -45,7 +48,7 @@ func isV2(r *http.Request) bool {
 
 func (s *Server) v2Server(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, map[string]any{
-		"name": "ts", "version": s.version, "extensions": []string{"binary_tensor_data", "classification", "model_configuration"},
+		"name": "ts", "version": s.version, "extensions": []string{"binary_tensor_data", "classification", "model_configuration", "statistics"},
 	})
 }
 

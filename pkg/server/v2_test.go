@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/internal/testenv"
@@ -294,4 +295,67 @@ func TestTritonModelConfig(t *testing.T) {
 		t.Errorf("alltypes: %+v", all)
 	}
 	exchange{"unknown model", "GET", "/v2/models/nope/config", "", nil, 404, "ModelNotFoundException", `"error": "Model not found: nope"`}.run(t, ts.inference.URL)
+}
+
+// TestTritonStatistics: Triton's statistics extension counts what each version served:
+// requests that succeeded and failed, items and runs, time queued and running, runs by batch
+// size; for every model, one model, or one version.
+func TestTritonStatistics(t *testing.T) {
+	ts := emptyServer(t, nil)
+	exchange{"register iris", "POST", "/models?url=iris.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	ts.registerArchive(t, archive.PackOptions{ModelName: "alltypes", SerializedFile: testenv.Path("pkg/engine/testdata/alltypes.onnx"), Handler: "tensor"}, "initial_workers=1")
+	base := ts.inference.URL
+	for i := 0; i < 3; i++ {
+		exchange{"two rows", "POST", "/predictions/iris", "application/json", []byte(`[[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]`), 200, "", ""}.run(t, base)
+	}
+	exchange{"two rows through the protocol", "POST", "/v2/models/iris/infer", "application/json",
+		[]byte(`{"inputs":[{"name":"features","shape":[2,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2,6.7,3.0,5.2,2.3]}]}`), 200, "", ""}.run(t, base)
+	exchange{"a bad request", "POST", "/predictions/iris", "application/json", []byte(`[[5.1]]`), 400, "BadRequestException", ""}.run(t, base)
+
+	type duration struct{ Count, NS int64 }
+	type stats struct {
+		Name           string
+		Version        string
+		LastInference  int64 `json:"last_inference"`
+		InferenceCount int64 `json:"inference_count"`
+		ExecutionCount int64 `json:"execution_count"`
+		InferenceStats struct {
+			Success, Fail, Queue duration
+			ComputeInfer         duration `json:"compute_infer"`
+			ComputeInput         duration `json:"compute_input"`
+		} `json:"inference_stats"`
+		BatchStats []struct {
+			BatchSize    int64    `json:"batch_size"`
+			ComputeInfer duration `json:"compute_infer"`
+		} `json:"batch_stats"`
+	}
+	get := func(path string) []stats {
+		t.Helper()
+		status, b, _, err := send("GET", base+path, nil)
+		var res struct {
+			ModelStats []stats `json:"model_stats"`
+		}
+		if err != nil || status != 200 || json.Unmarshal(b, &res) != nil {
+			t.Fatalf("%s: %d %v %s", path, status, err, b)
+		}
+		return res.ModelStats
+	}
+	for _, path := range []string{"/v2/models/iris/stats", "/v2/models/iris/versions/1.0/stats"} {
+		got := get(path)
+		if len(got) != 1 {
+			t.Fatalf("%s: %+v", path, got)
+		}
+		s := got[0]
+		is := s.InferenceStats
+		if s.Name != "iris" || s.Version != "1.0" || s.InferenceCount != 8 || s.ExecutionCount != 4 || s.LastInference < time.Now().Add(-time.Minute).UnixMilli() ||
+			is.Success.Count != 4 || is.Success.NS <= 0 || is.Fail.Count != 1 || is.Queue.Count != 4 || is.ComputeInfer.Count != 4 || is.ComputeInfer.NS <= 0 ||
+			is.ComputeInput.Count != 4 || is.ComputeInfer.NS > is.Success.NS ||
+			len(s.BatchStats) != 1 || s.BatchStats[0].BatchSize != 2 || s.BatchStats[0].ComputeInfer.Count != 4 {
+			t.Errorf("%s: %+v", path, s)
+		}
+	}
+	if all := get("/v2/models/stats"); len(all) != 2 || all[0].Name != "alltypes" || all[0].InferenceStats.Success.Count != 0 || all[1].Name != "iris" {
+		t.Errorf("every model: %+v", all)
+	}
+	exchange{"unknown model", "GET", "/v2/models/nope/stats", "", nil, 404, "ModelNotFoundException", `"error": "Model not found: nope"`}.run(t, base)
 }

@@ -141,3 +141,91 @@ func (s *Server) v2ModelConfig(w http.ResponseWriter, r *http.Request) error {
 	}
 	return writeJSON(w, http.StatusOK, tritonModelConfig(v))
 }
+
+// Triton's statistics extension: GET /v2/models[/{model}[/versions/{version}]]/stats answers
+// what each version has served since it was registered (tritonclient's
+// get_inference_statistics; perf_analyzer's server-side figures).
+
+// tritonDuration is a count and a total time in nanoseconds.
+type tritonDuration struct {
+	Count int64 `json:"count"`
+	NS    int64 `json:"ns"`
+}
+
+func tritonDurationOf(d registry.Duration) tritonDuration {
+	return tritonDuration{Count: d.Count, NS: d.Total.Nanoseconds()}
+}
+
+type tritonModelStats struct {
+	Name           string `json:"name"`
+	Version        string `json:"version"`
+	LastInference  int64  `json:"last_inference"` // ms since the epoch
+	InferenceCount int64  `json:"inference_count"`
+	ExecutionCount int64  `json:"execution_count"`
+	InferenceStats struct {
+		Success       tritonDuration `json:"success"`
+		Fail          tritonDuration `json:"fail"`
+		Queue         tritonDuration `json:"queue"`
+		ComputeInput  tritonDuration `json:"compute_input"`
+		ComputeInfer  tritonDuration `json:"compute_infer"`
+		ComputeOutput tritonDuration `json:"compute_output"`
+		CacheHit      tritonDuration `json:"cache_hit"`
+		CacheMiss     tritonDuration `json:"cache_miss"`
+	} `json:"inference_stats"`
+	BatchStats  []tritonBatchStats `json:"batch_stats"`
+	MemoryUsage []any              `json:"memory_usage"`
+}
+
+type tritonBatchStats struct {
+	BatchSize     int64          `json:"batch_size"`
+	ComputeInput  tritonDuration `json:"compute_input"`
+	ComputeInfer  tritonDuration `json:"compute_infer"`
+	ComputeOutput tritonDuration `json:"compute_output"`
+}
+
+func tritonStatsOf(v *registry.Version) tritonModelStats {
+	st := v.Statistics()
+	m := tritonModelStats{Name: v.Name, Version: v.Version, InferenceCount: st.InferenceCount, ExecutionCount: st.ExecutionCount,
+		BatchStats: []tritonBatchStats{}, MemoryUsage: []any{}}
+	if !st.LastInference.IsZero() {
+		m.LastInference = st.LastInference.UnixMilli()
+	}
+	is := &m.InferenceStats
+	is.Success, is.Fail, is.Queue = tritonDurationOf(st.Success), tritonDurationOf(st.Fail), tritonDurationOf(st.Queue)
+	is.ComputeInput, is.ComputeInfer, is.ComputeOutput = tritonDurationOf(st.ComputeInput), tritonDurationOf(st.ComputeInfer), tritonDurationOf(st.ComputeOutput)
+	for _, b := range st.Batches {
+		none := tritonDuration{Count: b.ComputeInfer.Count}
+		m.BatchStats = append(m.BatchStats, tritonBatchStats{BatchSize: b.Size, ComputeInput: none, ComputeInfer: tritonDurationOf(b.ComputeInfer), ComputeOutput: none})
+	}
+	return m
+}
+
+// v2Stats answers the statistics of every version of every model, of a model's versions, or
+// of one version.
+func (s *Server) v2Stats(w http.ResponseWriter, r *http.Request) error {
+	name, version := r.PathValue("model"), r.PathValue("version")
+	var versions []*registry.Version
+	switch {
+	case version != "":
+		v, err := s.reg.Get(name, version)
+		if err != nil {
+			return err
+		}
+		versions = append(versions, v)
+	case name != "":
+		entry, err := s.reg.Model(name)
+		if err != nil {
+			return err
+		}
+		versions = entry.Versions
+	default:
+		for _, entry := range s.reg.List() {
+			versions = append(versions, entry.Versions...)
+		}
+	}
+	stats := make([]tritonModelStats, 0, len(versions))
+	for _, v := range versions {
+		stats = append(stats, tritonStatsOf(v))
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"model_stats": stats})
+}
