@@ -29,6 +29,9 @@ func (s *Server) v2Routes(rt *router) {
 	rt.handle("GET /v2/health/ready", s.v2ServerReady)
 	rt.handle("GET /v2/models/{model}", s.v2Model)
 	rt.handle("GET /v2/models/{model}/versions/{version}", s.v2Model)
+	rt.handle("POST /v2/repository/index", s.v2RepositoryIndex)
+	rt.handle("POST /v2/repository/models/{model}/load", s.v2RepositoryControl)
+	rt.handle("POST /v2/repository/models/{model}/unload", s.v2RepositoryControl)
 	rt.handle("GET /v2/models/stats", s.v2Stats)
 	rt.handle("GET /v2/models/{model}/stats", s.v2Stats)
 	rt.handle("GET /v2/models/{model}/versions/{version}/stats", s.v2Stats)
@@ -48,7 +51,7 @@ func isV2(r *http.Request) bool {
 
 func (s *Server) v2Server(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, map[string]any{
-		"name": "ts", "version": s.version, "extensions": []string{"binary_tensor_data", "classification", "model_configuration", "statistics"},
+		"name": "ts", "version": s.version, "extensions": []string{"binary_tensor_data", "classification", "model_configuration", "statistics", "model_repository"},
 	})
 }
 

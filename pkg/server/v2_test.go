@@ -87,7 +87,7 @@ func TestOpenInferenceProtocol(t *testing.T) {
 		{"model ready", "GET", "/v2/models/iris/versions/2.0/ready", "", nil, 200, "", `"ready": true`},
 		{"unknown model", "GET", "/v2/models/nope", "", nil, 404, "ModelNotFoundException", `"error": "Model not found: nope"`},
 		{"unknown version", "POST", "/v2/models/iris/versions/9/infer", "application/json", []byte(`{"inputs":[]}`), 404, "ModelVersionNotFoundException", `"error": "Model version: 9 does not exist`},
-		{"unknown path", "GET", "/v2/repository/index", "", nil, 404, "ResourceNotFoundException", `"error": "Requested resource is not found`},
+		{"unknown path", "GET", "/v2/logging", "", nil, 404, "ResourceNotFoundException", `"error": "Requested resource is not found`},
 		{"not JSON", "POST", "/v2/models/iris/infer", "application/json", []byte(`features`), 400, "BadRequestException", `"error": "request is not valid JSON`},
 	} {
 		t.Run(x.name, func(t *testing.T) { x.run(t, base) })
@@ -358,4 +358,37 @@ func TestTritonStatistics(t *testing.T) {
 		t.Errorf("every model: %+v", all)
 	}
 	exchange{"unknown model", "GET", "/v2/models/nope/stats", "", nil, 404, "ModelNotFoundException", `"error": "Model not found: nope"`}.run(t, base)
+}
+
+// TestTritonRepositoryIndex: Triton's model repository extension, read-only: the index lists
+// the registered versions and their states ({"ready": true}: the ready ones only); loading
+// and unloading are refused with a 400 that points to the management API.
+func TestTritonRepositoryIndex(t *testing.T) {
+	ts := emptyServer(t, nil)
+	exchange{"register iris", "POST", "/models?url=iris.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	exchange{"register digits, no workers", "POST", "/models?url=digits.mar", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	base := ts.inference.URL
+	index := func(body string) string {
+		t.Helper()
+		status, b, _, err := send("POST", base+"/v2/repository/index", []byte(body))
+		var got []map[string]string
+		if err != nil || status != 200 || json.Unmarshal(b, &got) != nil {
+			t.Fatalf("index %s: %d %v %s", body, status, err, b)
+		}
+		return fmt.Sprint(got)
+	}
+	want := "[map[name:digits reason:no worker: scale the model (PUT /models on the management API) state:UNAVAILABLE version:1.0] map[name:iris reason: state:READY version:1.0]]"
+	if got := index(""); got != want {
+		t.Errorf("index: %s\nwant %s", got, want)
+	}
+	if got := index(`{"ready": true}`); got != "[map[name:iris reason: state:READY version:1.0]]" {
+		t.Errorf("ready index: %s", got)
+	}
+	for _, x := range []exchange{
+		{"load", "POST", "/v2/repository/models/digits/load", "", nil, 400, "BadRequestException", `"error": "models are loaded and unloaded through the management API`},
+		{"unload", "POST", "/v2/repository/models/iris/unload", "", nil, 400, "BadRequestException", `DELETE /models/iris`},
+		{"bad index request", "POST", "/v2/repository/index", "application/json", []byte(`{"ready":`), 400, "BadRequestException", `not valid JSON`},
+	} {
+		x.run(t, base)
+	}
 }

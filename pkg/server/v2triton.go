@@ -1,10 +1,14 @@
 package server
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/registry"
 	"github.com/tsserve/ts/pkg/tensor"
 )
@@ -228,4 +232,59 @@ func (s *Server) v2Stats(w http.ResponseWriter, r *http.Request) error {
 		stats = append(stats, tritonStatsOf(v))
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"model_stats": stats})
+}
+
+// Triton's model repository extension, read-only: POST /v2/repository/index lists the
+// registered model versions and their states (tritonclient's get_model_repository_index);
+// loading and unloading are the management API's (POST and DELETE /models), so
+// /v2/repository/models/{model}/load and /unload answer 400 saying so, as Triton does when
+// its model control mode forbids them.
+
+type tritonRepositoryModel struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	State   string `json:"state"`
+	Reason  string `json:"reason"`
+}
+
+func (s *Server) v2RepositoryIndex(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Ready bool `json:"ready"`
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := json.Unmarshal(body, &req); err != nil {
+			return apierror.BadRequest("repository index request is not valid JSON: %v", err)
+		}
+	}
+	index := []tritonRepositoryModel{}
+	for _, entry := range s.reg.List() {
+		for _, v := range entry.Versions {
+			m := tritonRepositoryModel{Name: v.Name, Version: v.Version, State: "UNAVAILABLE"}
+			info := v.Info()
+			switch {
+			case v.Ready():
+				m.State = "READY"
+			case info.State == registry.StateLoading:
+				m.State = "LOADING"
+			case info.State == registry.StateUnloading:
+				m.State = "UNLOADING"
+			case info.Error != "":
+				m.Reason = info.Error
+			default:
+				m.Reason = "no worker: scale the model (PUT /models on the management API)"
+			}
+			if !req.Ready || m.State == "READY" {
+				index = append(index, m)
+			}
+		}
+	}
+	return writeJSON(w, http.StatusOK, index)
+}
+
+func (s *Server) v2RepositoryControl(w http.ResponseWriter, r *http.Request) error {
+	return apierror.BadRequest("models are loaded and unloaded through the management API (POST /models?url=..., DELETE /models/%s), not the model repository extension", r.PathValue("model"))
 }
