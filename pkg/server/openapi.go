@@ -62,6 +62,11 @@ var apiDescriptions = map[string]map[string]map[string]op{
 			Parameters: []map[string]any{pathParam("model_name")}, Responses: responses(200, 400, 404)}},
 		"/v2/models/{model_name}/infer": {"post": {Summary: "Open Inference Protocol: inference on tensors, JSON or binary tensor data (also /versions/{model_version}/infer)",
 			Parameters: []map[string]any{pathParam("model_name")}, Responses: responses(200, 400, 404, 408, 413, 503)}},
+		"/v2/models/{model_name}/config": {"get": {Summary: "Triton's model configuration (also /versions/{model_version}/config)",
+			Parameters: []map[string]any{pathParam("model_name")}, Responses: responses(200, 404)}},
+		"/v2/models/{model_name}/stats": {"get": {Summary: "Triton's statistics of the model's versions (also /v2/models/stats for every model, /versions/{model_version}/stats)",
+			Parameters: []map[string]any{pathParam("model_name")}, Responses: responses(200, 404)}},
+		"/v2/repository/index": {"post": {Summary: `Triton's model repository index ({"ready": true}: ready versions only)`, Responses: responses(200, 400)}},
 	},
 	Management: {
 		"/models": {
