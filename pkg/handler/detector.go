@@ -127,7 +127,7 @@ func newObjectDetector(m *Model) (Handler, error) {
 	if h.nms, err = c.bool("nms", h.format == "yolo" || h.format == "yolov8"); err != nil {
 		return nil, err
 	}
-	if h.labels, err = loadLabels(m.Dir); err != nil {
+	if h.labels, err = loadLabels(m.Dir, m.Metadata); err != nil {
 		return nil, err
 	}
 	switch h.format {
@@ -381,10 +381,16 @@ func (h *objectDetector) decodeYOLO(out *tensor.Tensor) ([]detection, error) {
 	if k <= first {
 		return nil, fmt.Errorf("detection output rows hold %d values, want 4 box values, %s and class scores", k, map[bool]string{true: "objectness", false: "no objectness"}[first == 5])
 	}
+	last := k // past the class scores
+	if classes := h.labels.maxIndex() + 1; classes > 0 && first+classes < k {
+		// the labels name fewer classes than the row has values: the rest are not class
+		// scores (the mask coefficients of a -seg model, the keypoints of a -pose one)
+		last = first + classes
+	}
 	var dets []detection
 	for i := 0; i < n; i++ {
 		best := first
-		for j := first + 1; j < k; j++ {
+		for j := first + 1; j < last; j++ {
 			if at(i, j) > at(i, best) {
 				best = j
 			}

@@ -61,6 +61,11 @@ func TestObjectDetectorFormats(t *testing.T) {
 			[]*tensor.Tensor{tensor.New([]int64{1, 3, 7}, yolo)}, []string{"dog", "dog", cat}},
 		{"yolov8", []tensor.Info{f32(1, 6, 3)}, config{"output_format": "yolov8"},
 			[]*tensor.Tensor{tensor.New([]int64{1, 6, 3}, yolov8)}, []string{"dog"}},
+		// a -seg model's rows: 4 box values, 2 class scores (the labels name 2 classes), then
+		// 3 mask coefficients, which must not be taken for classes
+		{"yolov8-seg, mask coefficients after the classes", []tensor.Info{f32(1, 9, 2)}, config{"output_format": "yolov8"},
+			[]*tensor.Tensor{tensor.New([]int64{1, 9, 2}, []float32{20, 50, 20, 50, 10, 8, 10, 8, 0.1, 0.2, 0.9, 0.3, 5, 9, -3, 9, 7, 9})},
+			[]string{"dog"}},
 		{"boxes (torchvision)", []tensor.Info{{Name: "boxes", DType: tensor.Float32, Shape: []int64{-1, 4}},
 			{Name: "labels", DType: tensor.Int64, Shape: []int64{-1}}, {Name: "scores", DType: tensor.Float32, Shape: []int64{-1}}}, nil,
 			[]*tensor.Tensor{tensor.New([]int64{2, 4}, []float32{15, 15, 25, 25, 40, 40, 60, 60}),

@@ -87,6 +87,8 @@ type Model struct {
 	Outputs []tensor.Info
 	// Config is the "handler" section of the archive's model-config.yaml.
 	Config map[string]any
+	// Metadata is the ONNX model's metadata_props (nil when it has none, or no model).
+	Metadata map[string]string
 	// Workers, Timeout and StartupTimeout size a custom handler's process pool.
 	Workers        int
 	Timeout        time.Duration

@@ -652,25 +652,31 @@ func TestTensorHandlerParts(t *testing.T) {
 	}
 }
 
-// TestLoadLabels: index_to_name.json's forms, and a Hugging Face config.json's id2label when
-// there is no index_to_name.json.
+// TestLoadLabels: index_to_name.json's forms, a Hugging Face config.json's id2label when
+// there is no index_to_name.json, and an Ultralytics export's names in the ONNX metadata
+// when there is neither.
 func TestLoadLabels(t *testing.T) {
+	yolo := map[string]string{"names": `{0: 'person', 1: 'bicycle', 2: "teddy's bear", 10: 'fire hydrant'}`, "task": "detect"}
 	cases := []struct {
-		name  string
-		files map[string]string
-		want  map[int]string
-		err   string
+		name     string
+		files    map[string]string
+		metadata map[string]string
+		want     map[int]string
+		err      string
 	}{
-		{"names", map[string]string{LabelsFile: `{"0": "cat", "1": "dog"}`}, map[int]string{0: "cat", 1: "dog"}, ""},
-		{"synsets", map[string]string{LabelsFile: `{"0": ["n02123045", "tabby"]}`}, map[int]string{0: "tabby"}, ""},
-		{"object_type_names", map[string]string{LabelsFile: `{"object_type_names": ["square", "circle"]}`}, map[int]string{0: "square", 1: "circle"}, ""},
+		{"ultralytics names", nil, yolo, map[int]string{0: "person", 1: "bicycle", 2: "teddy's bear", 10: "fire hydrant"}, ""},
+		{"files before the metadata", map[string]string{LabelsFile: `{"0": "cat"}`}, yolo, map[int]string{0: "cat"}, ""},
+		{"other metadata names", nil, map[string]string{"names": "person,bicycle"}, nil, ""},
+		{"names", map[string]string{LabelsFile: `{"0": "cat", "1": "dog"}`}, nil, map[int]string{0: "cat", 1: "dog"}, ""},
+		{"synsets", map[string]string{LabelsFile: `{"0": ["n02123045", "tabby"]}`}, nil, map[int]string{0: "tabby"}, ""},
+		{"object_type_names", map[string]string{LabelsFile: `{"object_type_names": ["square", "circle"]}`}, nil, map[int]string{0: "square", 1: "circle"}, ""},
 		{"hugging face id2label", map[string]string{HFConfigFile: `{"architectures": ["BertForSequenceClassification"], "id2label": {"0": "NEGATIVE", "1": "POSITIVE"}}`},
-			map[int]string{0: "NEGATIVE", 1: "POSITIVE"}, ""},
-		{"index_to_name.json first", map[string]string{LabelsFile: `{"0": "cat"}`, HFConfigFile: `{"id2label": {"0": "LABEL_0"}}`}, map[int]string{0: "cat"}, ""},
-		{"config.json without id2label", map[string]string{HFConfigFile: `{"hidden_size": 32}`}, nil, ""},
-		{"neither", nil, nil, ""},
-		{"bad index", map[string]string{LabelsFile: `{"cat": "dog"}`}, nil, `key "cat" is not a class index`},
-		{"bad id2label index", map[string]string{HFConfigFile: `{"id2label": {"first": "A"}}`}, nil, `id2label key "first" is not a class index`},
+			nil, map[int]string{0: "NEGATIVE", 1: "POSITIVE"}, ""},
+		{"index_to_name.json first", map[string]string{LabelsFile: `{"0": "cat"}`, HFConfigFile: `{"id2label": {"0": "LABEL_0"}}`}, nil, map[int]string{0: "cat"}, ""},
+		{"config.json without id2label", map[string]string{HFConfigFile: `{"hidden_size": 32}`}, nil, nil, ""},
+		{"neither", nil, nil, nil, ""},
+		{"bad index", map[string]string{LabelsFile: `{"cat": "dog"}`}, nil, nil, `key "cat" is not a class index`},
+		{"bad id2label index", map[string]string{HFConfigFile: `{"id2label": {"first": "A"}}`}, nil, nil, `id2label key "first" is not a class index`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -680,7 +686,7 @@ func TestLoadLabels(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			got, err := loadLabels(dir)
+			got, err := loadLabels(dir, c.metadata)
 			if failsAs(t, err, c.err) {
 				return
 			}

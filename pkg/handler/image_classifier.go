@@ -27,7 +27,7 @@ func newImageClassifier(m *Model) (Handler, error) {
 		return nil, err
 	}
 	h := &imageClassifier{spec: spec}
-	if h.labels, err = loadLabels(m.Dir); err != nil {
+	if h.labels, err = loadLabels(m.Dir, m.Metadata); err != nil {
 		return nil, err
 	}
 	if h.output, err = c.classifierOutput(m.Outputs, h.labels); err != nil {

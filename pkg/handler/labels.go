@@ -7,7 +7,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
+	"strings"
 )
 
 // LabelsFile is where classifiers find their class names, as in TorchServe.
@@ -23,11 +25,16 @@ const HFConfigFile = "config.json"
 // loadLabels reads index_to_name.json from the model folder: {"0": "cat"},
 // {"0": ["n02123045", "tabby"]} (the last element is the name) or
 // {"object_type_names": ["cat", ...]}; without it, the id2label of a Hugging Face
-// config.json. Neither file gives no labels.
-func loadLabels(dir string) (labels, error) {
+// config.json; without either, the class names an Ultralytics export keeps in the ONNX
+// model's metadata (metadata_props "names"). None of them gives no labels.
+func loadLabels(dir string, metadata map[string]string) (labels, error) {
 	b, err := os.ReadFile(filepath.Join(dir, LabelsFile))
 	if errors.Is(err, fs.ErrNotExist) {
-		return hfLabels(dir)
+		l, err := hfLabels(dir)
+		if l == nil && err == nil {
+			l = ultralyticsLabels(metadata["names"])
+		}
+		return l, err
 	}
 	if err != nil {
 		return nil, err
@@ -65,10 +72,35 @@ func loadLabels(dir string) (labels, error) {
 	return out, nil
 }
 
-// ClassLabels reads a model's class names from its archive's folder as the classifiers do
-// (index_to_name.json, else a Hugging Face config.json's id2label); nil when it has none.
-func ClassLabels(dir string) (map[int]string, error) {
-	return loadLabels(dir)
+// ClassLabels reads a model's class names as the classifiers do: from its archive's folder
+// (index_to_name.json, else a Hugging Face config.json's id2label), else from the ONNX
+// model's metadata (Ultralytics' "names"); nil when it has none.
+func ClassLabels(dir string, metadata map[string]string) (map[int]string, error) {
+	return loadLabels(dir, metadata)
+}
+
+// ultralyticsName is one class of the Python dict an Ultralytics export writes as the ONNX
+// metadata "names": {0: 'person', 1: 'bicycle', ...} (a name with a quote in "...").
+var ultralyticsName = regexp.MustCompile(`(\d+)\s*:\s*(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")`)
+
+// ultralyticsLabels reads Ultralytics' names; nil for anything else.
+func ultralyticsLabels(names string) labels {
+	if !strings.HasPrefix(strings.TrimSpace(names), "{") {
+		return nil
+	}
+	out := labels{}
+	for _, m := range ultralyticsName.FindAllStringSubmatch(names, -1) {
+		i, err := strconv.Atoi(m[1])
+		if err != nil {
+			continue
+		}
+		name := m[2] + m[3] // one of them matched
+		out[i] = strings.NewReplacer(`\'`, `'`, `\"`, `"`, `\\`, `\`).Replace(name)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // hfLabels reads the id2label map of a Hugging Face config.json ({"0": "NEGATIVE", ...}).

@@ -50,7 +50,7 @@ func newImageSegmenter(m *Model) (Handler, error) {
 	if h.softmax, err = c.softmaxMode(); err != nil {
 		return nil, err
 	}
-	if h.labels, err = loadLabels(m.Dir); err != nil {
+	if h.labels, err = loadLabels(m.Dir, m.Metadata); err != nil {
 		return nil, err
 	}
 	return h, nil

@@ -101,7 +101,7 @@ func newTextClassifier(m *Model) (Handler, error) {
 	if h.topk, err = c.int("topk", 0); err != nil {
 		return nil, err
 	}
-	if h.labels, err = loadLabels(m.Dir); err != nil {
+	if h.labels, err = loadLabels(m.Dir, m.Metadata); err != nil {
 		return nil, err
 	}
 	if h.output, err = c.classifierOutput(m.Outputs, h.labels); err != nil {

@@ -304,13 +304,17 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 		}
 		v.Inputs, v.Outputs = m.Inputs, m.Outputs
 	}
+	var metadata map[string]string // the ONNX model's metadata_props: class names some exporters keep there
+	if m, err := v.graph(); err == nil {
+		metadata = m.Metadata
+	}
 	v.handlerModel = &handler.Model{
 		Name: v.Name, Version: v.Version, Dir: opened.Dir, Manifest: man, Handler: v.Handler,
-		Inputs: v.Inputs, Outputs: v.Outputs, Config: y.Handler, Workers: v.settings.MinWorkers,
+		Inputs: v.Inputs, Outputs: v.Outputs, Config: y.Handler, Metadata: metadata, Workers: v.settings.MinWorkers,
 		Timeout: time.Duration(v.settings.ResponseTimeout) * time.Second, StartupTimeout: time.Duration(v.settings.StartupTimeout) * time.Second,
 		MaxRetry: time.Duration(v.settings.MaxRetryTimeout) * time.Second,
 	}
-	v.labels = sync.OnceValues(func() (map[int]string, error) { return handler.ClassLabels(opened.Dir) })
+	v.labels = sync.OnceValues(func() (map[int]string, error) { return handler.ClassLabels(opened.Dir, metadata) })
 	if err := v.startHandler(); err != nil {
 		if v.settings.MinWorkers > 0 {
 			return nil, invalid("%v", err)

@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/tsserve/ts/pkg/archive"
@@ -128,6 +129,32 @@ func TestDETRModel(t *testing.T) {
 	}
 	if len(got) != 2 || fmt.Sprint(got[0]["dog"]) != "[120 30 180 70]" || fmt.Sprint(got[1]["cat"]) != "[0 0 150 50]" {
 		t.Errorf("detections %s", body)
+	}
+}
+
+// TestUltralyticsNames: a model that keeps its class names in its ONNX metadata, as
+// Ultralytics' exports do (named.onnx: "names" = "{0: 'cat', 1: 'dog'}"), answers with those
+// names when its archive has no index_to_name.json, through the handler and through the
+// Open Inference Protocol's classification.
+func TestUltralyticsNames(t *testing.T) {
+	ts := emptyServer(t, nil)
+	ts.registerArchive(t, archive.PackOptions{ModelName: "named", SerializedFile: testenv.Path("pkg/engine/testdata/named.onnx"), Handler: "image_classifier"}, "initial_workers=1")
+	red := image.NewRGBA(image.Rect(0, 0, 40, 40))
+	for i := 0; i < len(red.Pix); i += 4 {
+		red.Pix[i], red.Pix[i+3] = 255, 255
+	}
+	var img bytes.Buffer
+	png.Encode(&img, red)
+	code, body, _ := post(t, ts.inference.URL+"/predictions/named", img.Bytes())
+	var got map[string]float64
+	if err := json.Unmarshal(body, &got); code != 200 || err != nil || len(got) != 2 || got["cat"] <= got["dog"] {
+		t.Errorf("a red image: %d %v %s, want cat before dog", code, err, body)
+	}
+	code, body, _ = post(t, ts.inference.URL+"/v2/models/named/infer",
+		[]byte(`{"inputs":[{"name":"images","shape":[1,3,32,32],"datatype":"FP32","data":[`+strings.TrimSuffix(strings.Repeat("0,", 3*32*32), ",")+`]}],
+		"outputs":[{"name":"output0","parameters":{"classification":1}}]}`), "Content-Type", "application/json")
+	if code != 200 || !strings.Contains(string(body), ":0:cat") {
+		t.Errorf("classification: %d %s", code, body)
 	}
 }
 

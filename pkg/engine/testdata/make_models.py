@@ -5,8 +5,8 @@ alltypes.onnx: for each element type T in float32, float16, float64, int64, int3
 uint8 and bool, an input "x:T" (a name with a colon, as TensorFlow exports) of shape
 [batch, 3] and an output "y:T" = Identity(x), plus an int64 scalar input "k" and an output
 "k_twice" = k + k; liar, lookup, onerow, rowsoftmax, manyout, hungry, zipmap, seqtensors,
-seqonly, norank, masked, constant, external, tfdetector, passthrough and detr.onnx are described
-below. Run:
+seqonly, norank, masked, constant, external, tfdetector, passthrough, detr and named.onnx are
+described below. Run:
 /usr/bin/python3 pkg/engine/testdata/make_models.py
 """
 import os
@@ -206,3 +206,20 @@ save("detr", nodes, [floats("pixel_values", ["batch", 3, "height", "width"])],
      [floats("logits", ["batch", 3, 4]), floats("pred_boxes", ["batch", 3, 4])],
      initializer=[numpy_helper.from_array(v, name + "_value") for name, v in detr]
      + [numpy_helper.from_array(numpy.array(0, numpy.float32), "zero")])
+
+# named.onnx: an image classifier as Ultralytics exports one (yolov8n-cls): images
+# [batch, 3, 32, 32] in, probabilities [batch, 2] out, and its class names in the model's
+# metadata_props, "names" = "{0: 'cat', 1: 'dog'}" (a Python dict), beside "task".
+named = helper.make_model(
+    helper.make_graph([helper.make_node("ReduceMean", ["images"], ["mean"], axes=[2, 3], keepdims=0),
+                       helper.make_node("MatMul", ["mean", "W"], ["logits"]),
+                       helper.make_node("Softmax", ["logits"], ["output0"], axis=1)], "named",
+                      [floats("images", ["batch", 3, 32, 32])], [floats("output0", ["batch", 2])],
+                      initializer=[numpy_helper.from_array(numpy.array([[1, -1], [0, 0], [-1, 1]], numpy.float32), "W")]),
+    opset_imports=[helper.make_opsetid("", 13)], producer_name="pytorch")
+named.ir_version = 8
+for key, value in {"names": "{0: 'cat', 1: 'dog'}", "task": "classify", "imgsz": "[32, 32]"}.items():
+    entry = named.metadata_props.add()
+    entry.key, entry.value = key, value
+onnx.checker.check_model(named)
+onnx.save(named, os.path.join(here, "named.onnx"))
