@@ -11,7 +11,8 @@ import (
 
 // TestHFImageProcessor: a Hugging Face preprocessor_config.json in the archive sets the
 // image preprocessing (as the model's processors in transformers do it) under the handler's
-// own settings, and its size yields to a model's fixed height and width.
+// own settings, and its size yields to a model's fixed height and width; an Ultralytics
+// export (its ONNX metadata says so) is not normalised.
 func TestHFImageProcessor(t *testing.T) {
 	dynamic := tensor.Info{Name: "pixel_values", DType: tensor.Float32, Shape: []int64{-1, 3, -1, -1}}
 	fixed := tensor.Info{Name: "pixel_values", DType: tensor.Float32, Shape: []int64{-1, 3, 224, 224}}
@@ -63,6 +64,11 @@ func TestHFImageProcessor(t *testing.T) {
 			!slices.Equal(got.std, c.want.std) || got.scale != c.want.scale || got.bgr != c.want.bgr {
 			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
 		}
+	}
+	// Ultralytics' models take pixels in [0, 1], not normalised
+	yolo := &Model{Inputs: []tensor.Info{fixed}, Dir: t.TempDir(), Metadata: map[string]string{"author": "Ultralytics", "task": "classify"}}
+	if s, err := modelImageSpec("image_classifier", yolo, nil, nil, classifierSide); err != nil || !slices.Equal(s.mean, []float64{0}) || !slices.Equal(s.std, []float64{1}) {
+		t.Errorf("Ultralytics: mean %v, std %v, %v", s.mean, s.std, err)
 	}
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, HFImageProcessorFile), []byte(`{"size": "big"}`), 0o644)

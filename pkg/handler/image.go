@@ -57,7 +57,16 @@ func modelImageSpec(handler string, m *Model, c, defaults config, dynamicSide in
 	if err != nil {
 		return imageSpec{}, err
 	}
+	if ultralytics(m.Metadata) {
+		// Ultralytics' models take pixels scaled to [0, 1], not normalised
+		defaults = mergeConfig(defaults, config{"mean": []any{0.0}, "std": []any{1.0}})
+	}
 	return newImageSpec(m.Inputs[0], c, mergeConfig(defaults, hf), dynamicSide)
+}
+
+// ultralytics reports whether the ONNX metadata says Ultralytics exported the model.
+func ultralytics(metadata map[string]string) bool {
+	return metadata["author"] == "Ultralytics" || strings.HasPrefix(metadata["description"], "Ultralytics ")
 }
 
 // The side of the square an image is resized to for a model whose height and width are both
