@@ -108,6 +108,10 @@ func newObjectDetector(m *Model) (Handler, error) {
 	}
 	side := yoloSide
 	switch h.format {
+	case "yolo", "yolov8", "end2end":
+		if ultralytics(m.Metadata) {
+			defaults["letterbox"] = true // as Ultralytics trains and runs its models
+		}
 	case "boxes":
 		side = ownSize
 	case "detr":
@@ -287,16 +291,12 @@ func mergeConfig(a, b config) config {
 	return out
 }
 
-// imageSize remembers the original image's size, and the size the model saw, for scaling
-// boxes back.
-type imageSize struct{ w, h, fedW, fedH int }
-
 func (h *objectDetector) Preprocess(_ context.Context, req *Request) ([]*tensor.Tensor, error) {
-	t, own, fed, err := h.spec.requestTensor(req)
+	t, size, err := h.spec.requestTensor(req)
 	if err != nil {
 		return nil, err
 	}
-	req.State = imageSize{own.X, own.Y, fed.X, fed.Y}
+	req.State = size
 	return []*tensor.Tensor{t}, nil
 }
 
@@ -325,12 +325,14 @@ func (h *objectDetector) Postprocess(_ context.Context, req *Request, outputs []
 	if h.nms {
 		dets = nms(dets, h.nmsIoU)
 	}
-	sx, sy := 1.0, 1.0
+	// boxes in the pixels of the image fed (or fractions of it), mapped back to the image's
+	toImage := func(x, y float64) (float64, float64) { return x, y }
 	if size, ok := req.State.(imageSize); ok && size.fedW > 0 && size.fedH > 0 {
-		sx, sy = float64(size.w)/float64(size.fedW), float64(size.h)/float64(size.fedH)
+		fx, fy := 1.0, 1.0
 		if h.format == "detr" || (h.format == "boxes" && h.normalizedBoxes(dets)) {
-			sx, sy = float64(size.w), float64(size.h) // [0, 1] of the image
+			fx, fy = float64(size.fedW), float64(size.fedH) // [0, 1] of the image fed
 		}
+		toImage = func(x, y float64) (float64, float64) { return size.toImage(x*fx, y*fy) }
 	}
 	var b bytes.Buffer
 	b.WriteByte('[')
@@ -341,15 +343,13 @@ func (h *objectDetector) Postprocess(_ context.Context, req *Request, outputs []
 		b.WriteString("\n  {")
 		b.Write(appendJSONString(nil, h.labels.name(d.class)))
 		b.WriteString(": [")
-		for k, v := range d.box {
+		x1, y1 := toImage(d.box[0], d.box[1])
+		x2, y2 := toImage(d.box[2], d.box[3])
+		for k, v := range [4]float64{x1, y1, x2, y2} {
 			if k > 0 {
 				b.WriteString(", ")
 			}
-			s := sx
-			if k%2 == 1 {
-				s = sy
-			}
-			b.WriteString(strconv.FormatFloat(math.Round(v*s*100)/100, 'f', -1, 64))
+			b.WriteString(strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64))
 		}
 		b.WriteString("], \"score\": ")
 		b.WriteString(formatFloat32(float32(d.score)))

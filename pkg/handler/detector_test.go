@@ -3,6 +3,7 @@ package handler
 import (
 	"context"
 	"encoding/json"
+	"image"
 	"image/color"
 	"math"
 	"net/http"
@@ -97,7 +98,7 @@ func TestObjectDetectorFormats(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			req := &Request{State: imageSize{128, 128, 64, 64}}
+			req := &Request{State: imageSize{w: 128, h: 128, fedW: 64, fedH: 64}}
 			res, err := h.Postprocess(context.Background(), req, c.tensors)
 			if err != nil {
 				t.Fatal(err)
@@ -188,7 +189,7 @@ func TestTensorFlowDetector(t *testing.T) {
 			t.Fatal(err)
 		}
 		// a 200x200 image, fed at its own size
-		res, err := h.Postprocess(context.Background(), &Request{State: imageSize{200, 200, 200, 200}}, tensors)
+		res, err := h.Postprocess(context.Background(), &Request{State: imageSize{w: 200, h: 200, fedW: 200, fedH: 200}}, tensors)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -237,7 +238,7 @@ func TestDETRDetector(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		res, err := h.Postprocess(context.Background(), &Request{State: imageSize{200, 100, 200, 100}},
+		res, err := h.Postprocess(context.Background(), &Request{State: imageSize{w: 200, h: 100, fedW: 200, fedH: 100}},
 			[]*tensor.Tensor{tensor.New([]int64{1, 3, c.classes}, c.logits), boxes})
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
@@ -474,24 +475,34 @@ func TestSegmenterOutputs(t *testing.T) {
 
 // TestDetectorRemembersSizes: Preprocess keeps the image's own size and the size the model
 // was fed, which boxes are scaled back by: a fixed input, one at the image's own size (cut
-// to 2048 pixels), and a flattened one (whose tensor has no height or width to read).
+// to 2048 pixels), a flattened one (whose tensor has no height or width to read), and a
+// letterboxed one (where in the input the image lies), set or for an Ultralytics export.
 func TestDetectorRemembersSizes(t *testing.T) {
 	f32 := func(shape ...int64) tensor.Info { return tensor.Info{Name: "x", DType: tensor.Float32, Shape: shape} }
 	boxes := []tensor.Info{{Name: "boxes", DType: tensor.Float32, Shape: []int64{-1, 4}},
 		{Name: "labels", DType: tensor.Int64, Shape: []int64{-1}}, {Name: "scores", DType: tensor.Float32, Shape: []int64{-1}}}
+	yolo := []tensor.Info{f32(1, 84, 8400)}
+	ultralytics := map[string]string{"author": "Ultralytics", "task": "detect"}
 	for _, c := range []struct {
 		name       string
 		input      tensor.Info
+		outputs    []tensor.Info
+		cfg        config
+		metadata   map[string]string
 		imgW       int
 		imgH       int
 		fedW, fedH int
+		content    image.Rectangle
 	}{
-		{"fixed 64x64", f32(1, 3, 64, 64), 100, 50, 64, 64},
-		{"own size", f32(3, -1, -1), 4096, 1024, 2048, 512},
-		{"flattened 16x16", f32(3 * 16 * 16), 40, 30, 16, 16},
+		{"fixed 64x64", f32(1, 3, 64, 64), boxes, nil, nil, 100, 50, 64, 64, image.Rectangle{}},
+		{"own size", f32(3, -1, -1), boxes, nil, nil, 4096, 1024, 2048, 512, image.Rectangle{}},
+		{"flattened 16x16", f32(3 * 16 * 16), boxes, nil, nil, 40, 30, 16, 16, image.Rectangle{}},
+		{"letterboxed", f32(1, 3, 64, 64), boxes, config{"letterbox": true}, nil, 100, 50, 64, 64, image.Rect(0, 16, 64, 48)},
+		{"letterboxed: an Ultralytics export", f32(1, 3, 64, 64), yolo, nil, ultralytics, 50, 100, 64, 64, image.Rect(16, 0, 48, 64)},
+		{"an Ultralytics export, letterbox off", f32(1, 3, 64, 64), yolo, config{"letterbox": false}, ultralytics, 50, 100, 64, 64, image.Rectangle{}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			h, err := newObjectDetector(&Model{Inputs: []tensor.Info{c.input}, Outputs: boxes, Dir: t.TempDir()})
+			h, err := newObjectDetector(&Model{Inputs: []tensor.Info{c.input}, Outputs: c.outputs, Dir: t.TempDir(), Config: c.cfg, Metadata: c.metadata})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -499,9 +510,41 @@ func TestDetectorRemembersSizes(t *testing.T) {
 			if _, err := h.Preprocess(context.Background(), req); err != nil {
 				t.Fatal(err)
 			}
-			if got, want := req.State, (imageSize{c.imgW, c.imgH, c.fedW, c.fedH}); got != want {
+			if got, want := req.State, (imageSize{w: c.imgW, h: c.imgH, fedW: c.fedW, fedH: c.fedH, content: c.content}); got != want {
 				t.Errorf("sizes %+v, want %+v", got, want)
 			}
 		})
+	}
+}
+
+// TestLetterbox: a letterboxed image keeps its aspect, centred on Ultralytics' grey, and the
+// boxes found in it map back to the image's own pixels.
+func TestLetterbox(t *testing.T) {
+	prepared, content := letterbox(solid(100, 50, color.White), 64, 64)
+	if b := prepared.Bounds(); b.Dx() != 64 || b.Dy() != 64 || content != image.Rect(0, 16, 64, 48) {
+		t.Fatalf("letterboxed to %v, content %v", b, content)
+	}
+	for _, p := range []struct {
+		x, y int
+		want uint8
+	}{{0, 0, 114}, {63, 15, 114}, {32, 32, 255}, {0, 48, 114}} {
+		if r, _, _, _ := prepared.At(p.x, p.y).RGBA(); uint8(r>>8) != p.want {
+			t.Errorf("pixel (%d, %d) = %d, want %d", p.x, p.y, r>>8, p.want)
+		}
+	}
+	h, err := newObjectDetector(&Model{Inputs: []tensor.Info{{Name: "images", DType: tensor.Float32, Shape: []int64{1, 3, 64, 64}}},
+		Outputs: []tensor.Info{{Name: "output0", DType: tensor.Float32, Shape: []int64{1, 1, 7}}}, Dir: t.TempDir(), Config: config{"letterbox": true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// one box centred in the input, 32 x 16: in the letterboxed 100 x 50 image, x 16-48 and
+	// y 24-40 of the input are x 25-75 and y 12.5-37.5 of the image
+	res, err := h.Postprocess(context.Background(), &Request{State: imageSize{w: 100, h: 50, fedW: 64, fedH: 64, content: content}},
+		[]*tensor.Tensor{tensor.New([]int64{1, 1, 7}, []float32{32, 32, 32, 16, 0.9, 0.1, 0.9})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(strings.Fields(string(res.Body)), ""); got != `[{"1":[25,12.5,75,37.5],"score":0.80999994}]` {
+		t.Errorf("detections %s", got)
 	}
 }

@@ -114,7 +114,7 @@ var builtins = map[string]Factory{
 }
 
 // imageSettings are the image handlers' shared settings (imageSpec).
-var imageSettings = []string{"layout", "channels", "channel_order", "size", "resize", "mean", "std", "scale"}
+var imageSettings = []string{"layout", "channels", "channel_order", "size", "resize", "letterbox", "mean", "std", "scale"}
 
 // settings lists the model-config.yaml handler settings each built-in handler reads.
 var settings = map[string][]string{

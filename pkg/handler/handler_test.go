@@ -56,7 +56,8 @@ func TestImageSpecDefaults(t *testing.T) {
 			t.Errorf("%v %s: got %+v", c.shape, c.dtype, s)
 		}
 		// the tensor fed to the model has the input's rank: [1,...] or, with no batch, [...]
-		x, err := s.tensor(s.prepare(solid(50, 40, color.White)))
+		prepared, _ := s.prepare(solid(50, 40, color.White))
+		x, err := s.tensor(prepared)
 		if err != nil {
 			t.Fatalf("%v: %v", c.shape, err)
 		}
@@ -82,7 +83,8 @@ func TestImageSpecDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	red := color.NRGBA{R: 255, A: 255}
-	x, err := s.tensor(s.prepare(solid(16, 16, red)))
+	prepared, _ := s.prepare(solid(16, 16, red))
+	x, err := s.tensor(prepared)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -512,7 +514,7 @@ func TestMatchesTorchvision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := spec.prepare(img)
+	got, _ := spec.prepare(img)
 	if got.Bounds().Dx() != 224 || got.Bounds().Dy() != 224 {
 		t.Fatalf("prepared %v", got.Bounds())
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	_ "image/gif" // register decoders
 	_ "image/jpeg"
 	_ "image/png"
@@ -40,9 +41,12 @@ type imageSpec struct {
 	height   int  // model input size: the crop; 0 (and width 0): each image's own size
 	width    int
 	resize   int // shorter side before the centre crop; 0 resizes straight to height×width
-	mean     []float64
-	std      []float64
-	scale    float64 // pixel values are divided by this first (255 → [0,1])
+	// letterbox scales the image to fit height×width, its aspect kept, centred on grey
+	// (114) padding, as Ultralytics' YOLO models are trained and run
+	letterbox bool
+	mean      []float64
+	std       []float64
+	scale     float64 // pixel values are divided by this first (255 → [0,1])
 }
 
 // modelImageSpec is newImageSpec for a model whose one input is the image; handler names
@@ -173,6 +177,9 @@ func newImageSpec(in tensor.Info, c, fallback config, dynamicSide int) (imageSpe
 		defResize = 256
 	}
 	if s.resize, err = c.int("resize", defResize); err != nil {
+		return s, err
+	}
+	if s.letterbox, err = c.bool("letterbox", false); err != nil {
 		return s, err
 	}
 	defMean, defStd := []float64{0}, []float64{1}
@@ -306,25 +313,42 @@ func decodeBase64(data []byte) ([]byte, bool) {
 
 // requestTensor decodes the request's image and makes the model's input tensor from it; it
 // also returns the image's own size and the size the model is fed (the prepared image's).
-func (s imageSpec) requestTensor(req *Request) (t *tensor.Tensor, own, fed image.Point, err error) {
+func (s imageSpec) requestTensor(req *Request) (t *tensor.Tensor, size imageSize, err error) {
 	in, ok := req.Data()
 	if !ok {
-		return nil, own, fed, badInput("the request has no image: send JPEG, PNG, WebP, GIF or BMP bytes as the body or as a form field")
+		return nil, size, badInput("the request has no image: send JPEG, PNG, WebP, GIF or BMP bytes as the body or as a form field")
 	}
 	img, err := decodeImage(in.Data)
 	if err != nil {
-		return nil, own, fed, err
+		return nil, size, err
 	}
-	prepared := s.prepare(img)
+	prepared, content := s.prepare(img)
 	if t, err = s.tensor(prepared); err != nil {
-		return nil, own, fed, err
+		return nil, size, err
 	}
-	return t, img.Bounds().Size(), prepared.Bounds().Size(), nil
+	own, fed := img.Bounds().Size(), prepared.Bounds().Size()
+	return t, imageSize{w: own.X, h: own.Y, fedW: fed.X, fedH: fed.Y, content: content}, nil
+}
+
+// imageSize remembers the original image's size, the size the model saw, and where the
+// image lies in what it saw (all of it, unless letterboxed), for mapping boxes back.
+type imageSize struct {
+	w, h, fedW, fedH int
+	content          image.Rectangle
+}
+
+// toImage maps a point of the image fed to the model back to the original image.
+func (z imageSize) toImage(x, y float64) (float64, float64) {
+	c := z.content
+	if c.Empty() {
+		c = image.Rect(0, 0, z.fedW, z.fedH)
+	}
+	return (x - float64(c.Min.X)) * float64(z.w) / float64(c.Dx()), (y - float64(c.Min.Y)) * float64(z.h) / float64(c.Dy())
 }
 
 // inputs is requestTensor as a handler's Preprocess returns it.
 func (s imageSpec) inputs(req *Request) ([]*tensor.Tensor, error) {
-	t, _, _, err := s.requestTensor(req)
+	t, _, err := s.requestTensor(req)
 	if err != nil {
 		return nil, err
 	}
@@ -336,18 +360,22 @@ func (s imageSpec) inputs(req *Request) ([]*tensor.Tensor, error) {
 // torchvision's detectors scale to 1333 pixels inside anyway).
 const maxOwnSide = 2048
 
-// prepare resizes and centre-crops an image to the model's input size (or leaves it at its
-// own size, within maxOwnSide).
-func (s imageSpec) prepare(img image.Image) image.Image {
+// prepare resizes and centre-crops (or letterboxes) an image to the model's input size, or
+// leaves it at its own size, within maxOwnSide; content is where the image lies in the
+// result when letterboxed (empty otherwise: all of it).
+func (s imageSpec) prepare(img image.Image) (prepared image.Image, content image.Rectangle) {
 	if s.height == 0 {
 		if b := img.Bounds(); max(b.Dx(), b.Dy()) > maxOwnSide {
-			return imaging.Fit(img, maxOwnSide, maxOwnSide, imaging.Linear)
+			return imaging.Fit(img, maxOwnSide, maxOwnSide, imaging.Linear), content
 		}
-		return img
+		return img, content
 	}
 	b := img.Bounds()
+	if s.letterbox {
+		return letterbox(img, s.width, s.height)
+	}
 	if s.resize <= 0 {
-		return imaging.Resize(img, s.width, s.height, imaging.Linear)
+		return imaging.Resize(img, s.width, s.height, imaging.Linear), content
 	}
 	// torchvision Resize(int): the shorter side becomes resize, keeping the aspect ratio
 	w, h := b.Dx(), b.Dy()
@@ -361,7 +389,23 @@ func (s imageSpec) prepare(img image.Image) image.Image {
 	// torchvision CenterCrop: offsets rounded half to even, as Python's round()
 	top := int(math.RoundToEven(float64(nh-s.height) / 2))
 	left := int(math.RoundToEven(float64(nw-s.width) / 2))
-	return imaging.Crop(resized, image.Rect(left, top, left+s.width, top+s.height))
+	return imaging.Crop(resized, image.Rect(left, top, left+s.width, top+s.height)), content
+}
+
+// letterboxGrey is the padding Ultralytics' letterbox uses.
+var letterboxGrey = color.NRGBA{R: 114, G: 114, B: 114, A: 255}
+
+// letterbox scales img to fit width×height, its aspect kept, and centres it on grey, as
+// Ultralytics' LetterBox does (the padding split with its rounding).
+func letterbox(img image.Image, width, height int) (image.Image, image.Rectangle) {
+	b := img.Bounds()
+	scale := math.Min(float64(width)/float64(b.Dx()), float64(height)/float64(b.Dy()))
+	nw, nh := max(1, int(math.Round(float64(b.Dx())*scale))), max(1, int(math.Round(float64(b.Dy())*scale)))
+	left := int(math.Round(float64(width-nw)/2 - 0.1))
+	top := int(math.Round(float64(height-nh)/2 - 0.1))
+	canvas := imaging.New(width, height, letterboxGrey)
+	content := image.Rect(left, top, left+nw, top+nh)
+	return imaging.Paste(canvas, imaging.Resize(img, nw, nh, imaging.Linear), content.Min), content
 }
 
 // tensor converts a prepared image into a [1, ...] input tensor ([...] for a model that
