@@ -12,7 +12,8 @@ import (
 // TestHFImageProcessor: a Hugging Face preprocessor_config.json in the archive sets the
 // image preprocessing (as the model's processors in transformers do it) under the handler's
 // own settings, and its size yields to a model's fixed height and width; an Ultralytics
-// export (its ONNX metadata says so) is not normalised.
+// export (its ONNX metadata says so) is not normalised, and its classifier resizes to the
+// crop's size.
 func TestHFImageProcessor(t *testing.T) {
 	dynamic := tensor.Info{Name: "pixel_values", DType: tensor.Float32, Shape: []int64{-1, 3, -1, -1}}
 	fixed := tensor.Info{Name: "pixel_values", DType: tensor.Float32, Shape: []int64{-1, 3, 224, 224}}
@@ -66,9 +67,9 @@ func TestHFImageProcessor(t *testing.T) {
 		}
 	}
 	// Ultralytics' models take pixels in [0, 1], not normalised
-	yolo := &Model{Inputs: []tensor.Info{fixed}, Dir: t.TempDir(), Metadata: map[string]string{"author": "Ultralytics", "task": "classify"}}
-	if s, err := modelImageSpec("image_classifier", yolo, nil, nil, classifierSide); err != nil || !slices.Equal(s.mean, []float64{0}) || !slices.Equal(s.std, []float64{1}) {
-		t.Errorf("Ultralytics: mean %v, std %v, %v", s.mean, s.std, err)
+	yolo := &Model{Inputs: []tensor.Info{fixed}, Dir: t.TempDir(), Metadata: map[string]string{"author": "Ultralytics", "task": "classify", "imgsz": "[224, 224]"}}
+	if s, err := modelImageSpec("image_classifier", yolo, nil, nil, classifierSide); err != nil || !slices.Equal(s.mean, []float64{0}) || !slices.Equal(s.std, []float64{1}) || s.resize != 224 {
+		t.Errorf("Ultralytics: mean %v, std %v, resize %d, %v", s.mean, s.std, s.resize, err)
 	}
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, HFImageProcessorFile), []byte(`{"size": "big"}`), 0o644)

@@ -62,10 +62,24 @@ func modelImageSpec(handler string, m *Model, c, defaults config, dynamicSide in
 		return imageSpec{}, err
 	}
 	if ultralytics(m.Metadata) {
-		// Ultralytics' models take pixels scaled to [0, 1], not normalised
+		// Ultralytics' models take pixels scaled to [0, 1], not normalised; its classifiers
+		// resize the shorter side to the input's size before the centre crop (no 256 → 224)
 		defaults = mergeConfig(defaults, config{"mean": []any{0.0}, "std": []any{1.0}})
+		if side := ultralyticsSize(m.Metadata["imgsz"]); side > 0 && m.Metadata["task"] == "classify" {
+			defaults["resize"] = side
+		}
 	}
 	return newImageSpec(m.Inputs[0], c, mergeConfig(defaults, hf), dynamicSide)
+}
+
+// ultralyticsSize reads the square side of Ultralytics' metadata "imgsz" ("[224, 224]"); 0
+// for anything else.
+func ultralyticsSize(imgsz string) int {
+	var h, w int
+	if _, err := fmt.Sscanf(strings.ReplaceAll(imgsz, " ", ""), "[%d,%d]", &h, &w); err != nil || h != w || h <= 0 {
+		return 0
+	}
+	return h
 }
 
 // ultralytics reports whether the ONNX metadata says Ultralytics exported the model.
