@@ -326,7 +326,8 @@ func decodeBase64(data []byte) ([]byte, bool) {
 }
 
 // requestTensor decodes the request's image and makes the model's input tensor from it; it
-// also returns the image's own size and the size the model is fed (the prepared image's).
+// also returns the image's own size, the size the model is fed (the prepared image's) and
+// where the image lies in it.
 func (s imageSpec) requestTensor(req *Request) (t *tensor.Tensor, size imageSize, err error) {
 	in, ok := req.Data()
 	if !ok {
