@@ -55,6 +55,10 @@ type objectDetector struct {
 	// answer, by whether every box found lies within [0, 1]
 	normalized *bool
 	sigmoid    bool // detr: each logit is a class's own (activation sigmoid), no "no object" class
+	// perClass: boxes format with scores [1, boxes, classes] and no labels output; background
+	// is the column that is no class (-1: none)
+	perClass   bool
+	background int
 }
 
 // detectionOutputs are the output names each role of the boxes format is known by: first
@@ -96,7 +100,7 @@ func newObjectDetector(m *Model) (Handler, error) {
 	if shape := m.Outputs[0].Shape; len(shape) == 3 && shape[2] == 6 && shape[1] > 0 && shape[1] <= maxEnd2EndBoxes {
 		def = "end2end"
 	}
-	if len(m.Outputs) >= 3 {
+	if len(m.Outputs) >= 3 || (outputNamed(m.Outputs, detectionOutputs["boxes"]) >= 0 && outputNamed(m.Outputs, detectionOutputs["scores"]) >= 0) {
 		def = "boxes"
 	}
 	if outputNamed(m.Outputs, []string{"logits"}) >= 0 && outputNamed(m.Outputs, []string{"pred_boxes"}) >= 0 {
@@ -150,6 +154,13 @@ func newObjectDetector(m *Model) (Handler, error) {
 	case "boxes":
 		byShape := map[string]int{}
 		byShape["boxes"], byShape["labels"], byShape["scores"] = boxRoles(m.Outputs)
+		// scores [1, boxes, classes]: a score per class for each box (an SSD's or a face
+		// detector's raw output), so no labels output; columns left to the decoder
+		if i := outputNamed(m.Outputs, detectionOutputs["scores"]); i >= 0 && len(m.Outputs[i].Shape) == 3 {
+			if _, set := c["labels"]; !set && outputNamed(m.Outputs, detectionOutputs["labels"]) < 0 {
+				byShape["labels"], h.perClass = -2, true
+			}
+		}
 		for _, x := range []struct {
 			key string
 			dst *int
@@ -170,6 +181,10 @@ func newObjectDetector(m *Model) (Handler, error) {
 				}
 				name = x.key
 			}
+			if *x.dst == -2 { // labels: the class is the best of the per-class scores
+				*x.dst = -1
+				continue
+			}
 			if *x.dst < 0 {
 				return nil, fmt.Errorf("output_format boxes: the model has no output %q (set handler.%s in model-config.yaml)", name, x.key)
 			}
@@ -184,6 +199,16 @@ func newObjectDetector(m *Model) (Handler, error) {
 			return nil, fmt.Errorf("handler setting box_format: want xyxy or yxyx, got %q", format)
 		}
 		h.yxyx = format == "yxyx"
+		if h.perClass {
+			// raw per-box scores: column 0 is the background (SSD's convention) unless
+			// background says otherwise (-1: none); overlapping boxes are left to NMS
+			if h.background, err = c.int("background", 0); err != nil {
+				return nil, err
+			}
+			if h.nms, err = c.bool("nms", true); err != nil {
+				return nil, err
+			}
+		}
 		if _, set := c["normalized_boxes"]; set {
 			n, err := c.bool("normalized_boxes", false)
 			if err != nil {
@@ -438,11 +463,16 @@ func (h *objectDetector) decodeBoxes(outputs []*tensor.Tensor) ([]detection, err
 	if err != nil {
 		return nil, err
 	}
-	classes, err := outputs[h.classes].Float64s()
+	scores, err := outputs[h.scores].Float64s()
 	if err != nil {
 		return nil, err
 	}
-	scores, err := outputs[h.scores].Float64s()
+	var classes []float64
+	if h.perClass {
+		classes, scores, err = h.bestClasses(scores, outputs[h.scores].Shape, len(boxes)/4)
+	} else {
+		classes, err = outputs[h.classes].Float64s()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -472,6 +502,27 @@ func (h *objectDetector) decodeBoxes(outputs []*tensor.Tensor) ([]detection, err
 	}
 	sort.SliceStable(dets, func(a, b int) bool { return dets[a].score > dets[b].score })
 	return dets, nil
+}
+
+// bestClasses reads scores [1, boxes, classes] as each box's best class (the background
+// column left out) and its score.
+func (h *objectDetector) bestClasses(scores []float64, shape []int64, boxes int) (classes, best []float64, err error) {
+	if len(shape) != 3 || shape[1] != int64(boxes) || shape[2] < 1 {
+		return nil, nil, fmt.Errorf("detection scores have shape %s for %d boxes, want [1, %d, classes]", tensor.ShapeString(shape), boxes, boxes)
+	}
+	k := int(shape[2])
+	classes, best = make([]float64, boxes), make([]float64, boxes)
+	for i := range boxes {
+		row := scores[i*k : (i+1)*k]
+		top := -1
+		for j, v := range row {
+			if (j != h.background || k == 1) && (top < 0 || v > row[top]) {
+				top = j
+			}
+		}
+		classes[i], best[i] = float64(top), row[top]
+	}
+	return classes, best, nil
 }
 
 // decodeDETR reads DETR's predictions: per query, the best class (softmax over the classes

@@ -548,3 +548,37 @@ func TestLetterbox(t *testing.T) {
 		t.Errorf("detections %s", got)
 	}
 }
+
+// TestPerClassScores: a detector whose outputs are boxes [1, boxes, 4] and a score per class
+// for each box, scores [1, boxes, classes], with no labels (an SSD's or a face detector's raw
+// output, such as Ultra-Light-Fast-Generic-Face-Detector's): each box's best class other
+// than the background column, overlapping boxes suppressed, fractions of the image mapped to
+// its pixels.
+func TestPerClassScores(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, LabelsFile), []byte(`{"1": "face"}`), 0o644)
+	input := tensor.Info{Name: "input", DType: tensor.Float32, Shape: []int64{1, 3, 240, 320}}
+	outputs := []tensor.Info{{Name: "scores", DType: tensor.Float32, Shape: []int64{1, -1, 2}}, {Name: "boxes", DType: tensor.Float32, Shape: []int64{1, -1, 4}}}
+	scores := tensor.New([]int64{1, 3, 2}, []float32{0.1, 0.9, 0.2, 0.8, 0.95, 0.05})
+	boxes := tensor.New([]int64{1, 3, 4}, []float32{0.1, 0.1, 0.5, 0.5, 0.12, 0.1, 0.5, 0.52, 0.6, 0.6, 0.9, 0.9})
+	for _, c := range []struct {
+		name string
+		cfg  config
+		want string
+	}{
+		{"defaults", nil, `[{"face":[20,10,100,50],"score":0.9}]`},
+		{"no NMS, no background column", config{"nms": false, "background": -1}, `[{"0":[120,60,180,90],"score":0.95},{"face":[20,10,100,50],"score":0.9},{"face":[24,10,100,52],"score":0.8}]`},
+	} {
+		h, err := newObjectDetector(&Model{Inputs: []tensor.Info{input}, Outputs: outputs, Dir: dir, Config: c.cfg})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		res, err := h.Postprocess(context.Background(), &Request{State: imageSize{w: 200, h: 100, fedW: 320, fedH: 240}}, []*tensor.Tensor{scores, boxes})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got := strings.Join(strings.Fields(string(res.Body)), ""); got != c.want {
+			t.Errorf("%s: %s\nwant %s", c.name, got, c.want)
+		}
+	}
+}
