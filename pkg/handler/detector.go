@@ -200,9 +200,8 @@ func newObjectDetector(m *Model) (Handler, error) {
 		}
 		h.yxyx = format == "yxyx"
 		if h.perClass {
-			// raw per-box scores: column 0 is the background (SSD's convention) unless
-			// background says otherwise (-1: none); overlapping boxes are left to NMS
-			if h.background, err = c.int("background", 0); err != nil {
+			// raw per-box scores; overlapping boxes are left to NMS
+			if h.background, err = c.int("background", h.backgroundColumn(m.Outputs[h.scores])); err != nil {
 				return nil, err
 			}
 			if h.nms, err = c.bool("nms", true); err != nil {
@@ -502,6 +501,26 @@ func (h *objectDetector) decodeBoxes(outputs []*tensor.Tensor) ([]detection, err
 	}
 	sort.SliceStable(dets, func(a, b int) bool { return dets[a].score > dets[b].score })
 	return dets, nil
+}
+
+// backgroundColumn guesses which column of per-class scores is the background (-1: none):
+// column 0 when the labels leave class 0 unnamed or call it background (SSD's convention,
+// TensorFlow's 1-based class ids), or, with no labels, for two columns (a face detector's
+// "background, face"); a YOLO model's classes start at 0 and have no background.
+func (h *objectDetector) backgroundColumn(scores tensor.Info) int {
+	if len(h.labels) == 0 {
+		if len(scores.Shape) == 3 && scores.Shape[2] == 2 {
+			return 0
+		}
+		return -1
+	}
+	switch name, ok := h.labels[0]; {
+	case !ok:
+		return 0
+	case slices.Contains([]string{"background", "__background__", "bg", "__bg__"}, strings.ToLower(name)):
+		return 0
+	}
+	return -1
 }
 
 // bestClasses reads scores [1, boxes, classes] as each box's best class (the background

@@ -568,7 +568,12 @@ func TestPerClassScores(t *testing.T) {
 	}{
 		{"defaults", nil, `[{"face":[20,10,100,50],"score":0.9}]`},
 		{"no NMS, no background column", config{"nms": false, "background": -1}, `[{"0":[120,60,180,90],"score":0.95},{"face":[20,10,100,50],"score":0.9},{"face":[24,10,100,52],"score":0.8}]`},
+		// a YOLO model's split outputs: class 0 is a class (person), not a background
+		{"labels naming class 0", config{"threshold": 0.85}, `[{"person":[120,60,180,90],"score":0.95},{"face":[20,10,100,50],"score":0.9}]`},
 	} {
+		if c.name == "labels naming class 0" {
+			os.WriteFile(filepath.Join(dir, LabelsFile), []byte(`{"0": "person", "1": "face"}`), 0o644)
+		}
 		h, err := newObjectDetector(&Model{Inputs: []tensor.Info{input}, Outputs: outputs, Dir: dir, Config: c.cfg})
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
@@ -579,6 +584,27 @@ func TestPerClassScores(t *testing.T) {
 		}
 		if got := strings.Join(strings.Fields(string(res.Body)), ""); got != c.want {
 			t.Errorf("%s: %s\nwant %s", c.name, got, c.want)
+		}
+	}
+}
+
+// TestBackgroundColumn: which column of per-class scores is taken for the background.
+func TestBackgroundColumn(t *testing.T) {
+	scores := func(classes int64) tensor.Info { return tensor.Info{Shape: []int64{1, -1, classes}} }
+	for _, c := range []struct {
+		labels  labels
+		classes int64
+		want    int
+	}{
+		{nil, 2, 0},   // background, face
+		{nil, 80, -1}, // a YOLO model's classes
+		{labels{1: "face"}, 2, 0},
+		{labels{0: "__background__", 1: "person"}, 91, 0},
+		{labels{0: "person", 1: "bicycle"}, 80, -1},
+	} {
+		h := &objectDetector{labels: c.labels}
+		if got := h.backgroundColumn(scores(c.classes)); got != c.want {
+			t.Errorf("labels %v, %d columns: background %d, want %d", c.labels, c.classes, got, c.want)
 		}
 	}
 }
