@@ -96,7 +96,11 @@ func newObjectDetector(m *Model) (Handler, error) {
 	// image: resize straight to the model's input, no crop
 	defaults := config{"mean": []any{0.0}, "std": []any{1.0}, "resize": 0}
 	h := &objectDetector{boxes: -1, classes: -1, scores: -1, count: -1}
-	def := yoloLayout(m.Outputs[0].Shape)
+	var err error
+	if h.labels, err = loadLabels(m.Dir, m.Metadata); err != nil {
+		return nil, err
+	}
+	def := yoloLayout(m.Outputs[0].Shape, h.labels.maxIndex()+1)
 	if shape := m.Outputs[0].Shape; len(shape) == 3 && shape[2] == 6 && shape[1] > 0 && shape[1] <= maxEnd2EndBoxes {
 		def = "end2end"
 	}
@@ -106,7 +110,6 @@ func newObjectDetector(m *Model) (Handler, error) {
 	if outputNamed(m.Outputs, []string{"logits"}) >= 0 && outputNamed(m.Outputs, []string{"pred_boxes"}) >= 0 {
 		def = "detr"
 	}
-	var err error
 	if h.format, err = c.string("output_format", def); err != nil {
 		return nil, err
 	}
@@ -133,9 +136,6 @@ func newObjectDetector(m *Model) (Handler, error) {
 		return nil, err
 	}
 	if h.nms, err = c.bool("nms", h.format == "yolo" || h.format == "yolov8"); err != nil {
-		return nil, err
-	}
-	if h.labels, err = loadLabels(m.Dir, m.Metadata); err != nil {
 		return nil, err
 	}
 	switch h.format {
@@ -290,11 +290,18 @@ func boxRoles(outputs []tensor.Info) (boxes, labels, scores int) {
 }
 
 // yoloLayout tells YOLOv8's output [1, 4+classes, boxes] from YOLOv5's [1, boxes,
-// 4+1+classes] by which dimension is the boxes': the dynamic one, or else the larger (a
+// 4+1+classes]: by the number of classes the labels name (0: unknown) where it fits one
+// exactly, else by which dimension is the boxes': the dynamic one, or else the larger (a
 // model has far more candidate boxes than values per box: 8400 against 84). A middle
 // dimension under 5 cannot hold a box and a class score: it counts boxes.
-func yoloLayout(shape []int64) string {
+func yoloLayout(shape []int64, classes int) string {
 	if len(shape) != 3 || shape[1] < 5 {
+		return "yolo"
+	}
+	switch n := int64(classes); {
+	case n > 0 && shape[1] == 4+n && shape[2] != 5+n:
+		return "yolov8"
+	case n > 0 && shape[2] == 5+n && shape[1] != 4+n:
 		return "yolo"
 	}
 	values, boxes := shape[1], shape[2]

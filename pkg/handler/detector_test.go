@@ -393,22 +393,27 @@ func TestOutputSetting(t *testing.T) {
 }
 
 // TestYOLOLayout: with no output_format set, the layout of a YOLO output is read from its
-// shape (YOLOv5 and YOLOv8 exports, fixed or with dynamic boxes).
+// shape (YOLOv5 and YOLOv8 exports, fixed or with dynamic boxes), and from the number of
+// classes the labels name where it fits one layout exactly.
 func TestYOLOLayout(t *testing.T) {
 	for _, c := range []struct {
-		shape []int64
-		want  string
+		shape   []int64
+		classes int
+		want    string
 	}{
-		{[]int64{1, 25200, 85}, "yolo"},  // YOLOv5, 640x640, 80 classes
-		{[]int64{1, -1, 85}, "yolo"},     // YOLOv5, dynamic
-		{[]int64{1, 84, 8400}, "yolov8"}, // YOLOv8
-		{[]int64{1, 84, -1}, "yolov8"},   // YOLOv8, dynamic
-		{[]int64{1, 3, 7}, "yolo"},       // 3 boxes of 7 values: 3 cannot hold a box
-		{[]int64{1, -1, -1}, "yolo"},     // nothing to tell by: the default
-		{[]int64{1, 25200, 6}, "yolo"},   // one class
+		{[]int64{1, 25200, 85}, 0, "yolo"},    // YOLOv5, 640x640, 80 classes
+		{[]int64{1, -1, 85}, 0, "yolo"},       // YOLOv5, dynamic
+		{[]int64{1, 84, 8400}, 0, "yolov8"},   // YOLOv8
+		{[]int64{1, 84, -1}, 0, "yolov8"},     // YOLOv8, dynamic
+		{[]int64{1, 3, 7}, 0, "yolo"},         // 3 boxes of 7 values: 3 cannot hold a box
+		{[]int64{1, -1, -1}, 0, "yolo"},       // nothing to tell by: the default
+		{[]int64{1, 25200, 6}, 0, "yolo"},     // one class
+		{[]int64{1, 6, 3}, 2, "yolov8"},       // 3 boxes of 4 values and 2 class scores
+		{[]int64{1, 6, 7}, 2, "yolo"},         // 6 boxes of 4 values, objectness, 2 classes
+		{[]int64{1, 116, 8400}, 80, "yolov8"}, // YOLOv8-seg: classes and mask coefficients
 	} {
-		if got := yoloLayout(c.shape); got != c.want {
-			t.Errorf("%v: %s, want %s", c.shape, got, c.want)
+		if got := yoloLayout(c.shape, c.classes); got != c.want {
+			t.Errorf("%v, %d classes: %s, want %s", c.shape, c.classes, got, c.want)
 		}
 	}
 }
