@@ -409,7 +409,7 @@ func TestYOLOLayout(t *testing.T) {
 		{[]int64{1, -1, -1}, 0, "yolo"},       // nothing to tell by: the default
 		{[]int64{1, 25200, 6}, 0, "yolo"},     // one class
 		{[]int64{1, 6, 3}, 2, "yolov8"},       // 3 boxes of 4 values and 2 class scores
-		{[]int64{1, 6, 7}, 2, "yolo"},         // 6 boxes of 4 values, objectness, 2 classes
+		{[]int64{1, 10, 12}, 7, "yolo"},       // 10 boxes of 4 values, objectness, 7 classes
 		{[]int64{1, 116, 8400}, 80, "yolov8"}, // YOLOv8-seg: classes and mask coefficients
 	} {
 		if got := yoloLayout(c.shape, c.classes); got != c.want {
