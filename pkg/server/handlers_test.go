@@ -158,6 +158,25 @@ func TestUltralyticsNames(t *testing.T) {
 	}
 }
 
+// TestUltralyticsDetector: a YOLOv8 detector as Ultralytics exports it (yolov8.onnx: its
+// class names, task and size in the ONNX metadata) serves with the built-in object_detector
+// and no settings or labels file: the output's layout read from the classes, the image
+// letterboxed into the input, the boxes mapped back to the pixels of the wide image sent.
+func TestUltralyticsDetector(t *testing.T) {
+	ts := emptyServer(t, nil)
+	ts.registerArchive(t, archive.PackOptions{ModelName: "yolo", SerializedFile: testenv.Path("pkg/engine/testdata/yolov8.onnx"), Handler: "object_detector"}, "initial_workers=1")
+	var img bytes.Buffer
+	png.Encode(&img, image.NewRGBA(image.Rect(0, 0, 128, 64))) // letterboxed to 64x32, 16 pixels of grey above and below
+	code, body, _ := post(t, ts.inference.URL+"/predictions/yolo", img.Bytes())
+	var got any
+	if err := json.Unmarshal(body, &got); code != 200 || err != nil {
+		t.Fatalf("%d %v %s", code, err, body)
+	}
+	if b, _ := json.Marshal(got); string(b) != `[{"dog":[32,16,96,48],"score":0.9},{"cat":[92,60,108,76],"score":0.7}]` {
+		t.Errorf("detections %s", b)
+	}
+}
+
 // TestBuiltinHandlersOnSamples: each built-in handler with its sample model and real inputs
 // gives the expected labels, boxes or masks; bad inputs get a 400.
 func TestBuiltinHandlersOnSamples(t *testing.T) {

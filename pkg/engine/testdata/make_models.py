@@ -5,7 +5,7 @@ alltypes.onnx: for each element type T in float32, float16, float64, int64, int3
 uint8 and bool, an input "x:T" (a name with a colon, as TensorFlow exports) of shape
 [batch, 3] and an output "y:T" = Identity(x), plus an int64 scalar input "k" and an output
 "k_twice" = k + k; liar, lookup, onerow, rowsoftmax, manyout, hungry, zipmap, seqtensors,
-seqonly, norank, masked, constant, external, tfdetector, passthrough, detr and named.onnx are
+seqonly, norank, masked, constant, external, tfdetector, passthrough, detr, named and yolov8.onnx are
 described below. Run:
 /usr/bin/python3 pkg/engine/testdata/make_models.py
 """
@@ -223,3 +223,25 @@ for key, value in {"names": "{0: 'cat', 1: 'dog'}", "task": "classify", "imgsz":
     entry.key, entry.value = key, value
 onnx.checker.check_model(named)
 onnx.save(named, os.path.join(here, "named.onnx"))
+
+# yolov8.onnx: a detector as Ultralytics exports YOLOv8: images [1, 3, 64, 64] in, output0
+# [1, 4 + 2 classes, 3 candidate boxes] out (centre x, centre y, width, height in the input's
+# pixels, then a score per class), and the metadata Ultralytics writes (author, task, names,
+# imgsz). Its candidates are fixed: a dog in the middle (0.9), nothing, a cat (0.7).
+rows = numpy.zeros((1, 6, 3), numpy.float32)
+rows[0, :, 0] = [32, 32, 32, 16, 0.1, 0.9]
+rows[0, :, 1] = [10, 10, 4, 4, 0.2, 0.1]
+rows[0, :, 2] = [50, 50, 8, 8, 0.7, 0.1]
+yolov8 = helper.make_model(
+    helper.make_graph([helper.make_node("ReduceMax", ["images"], ["brightest"], keepdims=0),
+                       helper.make_node("Mul", ["brightest", "zero"], ["nothing"]),
+                       helper.make_node("Add", ["rows", "nothing"], ["output0"])], "yolov8",
+                      [floats("images", [1, 3, 64, 64])], [floats("output0", [1, 6, 3])],
+                      initializer=[numpy_helper.from_array(rows, "rows"), numpy_helper.from_array(numpy.array(0, numpy.float32), "zero")]),
+    opset_imports=[helper.make_opsetid("", 13)], producer_name="pytorch")
+yolov8.ir_version = 8
+for key, value in {"author": "Ultralytics", "task": "detect", "names": "{0: 'cat', 1: 'dog'}", "imgsz": "[64, 64]"}.items():
+    entry = yolov8.metadata_props.add()
+    entry.key, entry.value = key, value
+onnx.checker.check_model(yolov8)
+onnx.save(yolov8, os.path.join(here, "yolov8.onnx"))
