@@ -15,8 +15,10 @@ import (
 
 // objectDetector is TorchServe's object_detector: an image in, the objects found out, as
 // [{"<label>": [x1, y1, x2, y2], "score": s}, ...] in the image's own pixel coordinates,
-// highest score first. Output formats (handler setting output_format; the default is boxes
-// for a model with three or more outputs, else yolo):
+// highest score first. Output formats (handler setting output_format; the default: detr
+// for outputs logits and pred_boxes, boxes for three or more outputs or outputs named like
+// boxes and scores, end2end for one [N, ≤1000, 6], else yolo or yolov8 by the output's shape
+// and the number of classes):
 //
 //	yolo:   one output [N, boxes, 4+1+C]: centre x, centre y, width, height, objectness,
 //	        then C class scores (score = objectness × best class score)
@@ -34,14 +36,16 @@ import (
 //	        "scores"): boxes [boxes, 4] as x1, y1, x2, y2, labels [boxes], scores [boxes], as
 //	        torchvision's detection models export them; or as TensorFlow's Object Detection
 //	        API exports them (detection_boxes [1, boxes, 4] as y1, x1, y2, x2 in [0, 1],
-//	        detection_classes and detection_scores [1, boxes], num_detections [1])
+//	        detection_classes and detection_scores [1, boxes], num_detections [1]); or
+//	        boxes [1, boxes, 4] with scores [1, boxes, classes] and no labels (raw per-class
+//	        scores, an SSD's or a face detector's: the best class but the background)
 //
 // Detections under threshold (default 0.5) are dropped and overlapping boxes of the same
 // class removed by non-maximum suppression (nms_iou, default 0.45; for the boxes and end2end
 // formats only when nms is true, since such models include it).
 type objectDetector struct {
 	spec      imageSpec
-	format    string // output_format: yolo, yolov8 or boxes
+	format    string // output_format: yolo, yolov8, end2end, detr or boxes
 	threshold float64
 	nmsIoU    float64
 	nms       bool
