@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"image"
 	"image/png"
 	"math"
@@ -87,48 +86,48 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
-// TestTensorFlowDetectorModel: an object detector as TensorFlow's Object Detection API and
-// tf2onnx export it (tfdetector.onnx: a uint8 NHWC image of any size in, outputs named
-// detection_boxes:0 ..., boxes y1, x1, y2, x2 in [0, 1]) serves with the built-in
-// object_detector and no settings: the boxes come back as x1, y1, x2, y2 in the pixels of the
-// image sent, only num_detections of them, labelled from index_to_name.json.
-func TestTensorFlowDetectorModel(t *testing.T) {
+// TestThirdPartyDetectors: object detectors as other tools export them serve with the
+// built-in object_detector and no settings, their boxes in the pixels of the image sent:
+// TensorFlow's Object Detection API through tf2onnx (tfdetector.onnx: a uint8 NHWC image of
+// any size, outputs detection_boxes:0 ... with boxes y1, x1, y2, x2 in [0, 1], only
+// num_detections of them), Hugging Face's DETR (detr.onnx: logits and pred_boxes, labels in
+// config.json's id2label, the "no object" query left out), and Ultralytics' YOLOv8
+// (yolov8.onnx: class names, task and size in the ONNX metadata; the layout read from the
+// classes, the image letterboxed into the input).
+func TestThirdPartyDetectors(t *testing.T) {
 	ts := emptyServer(t, nil)
-	labels := filepath.Join(t.TempDir(), "index_to_name.json")
-	os.WriteFile(labels, []byte(`{"1": "person", "18": "dog"}`), 0o644)
-	ts.registerArchive(t, archive.PackOptions{ModelName: "tfod", SerializedFile: testenv.Path("pkg/engine/testdata/tfdetector.onnx"),
-		Handler: "object_detector", ExtraFiles: []string{labels}}, "initial_workers=1")
-	var img bytes.Buffer
-	png.Encode(&img, image.NewRGBA(image.Rect(0, 0, 300, 100)))
-	code, body, _ := post(t, ts.inference.URL+"/predictions/tfod", img.Bytes())
-	var got any
-	if err := json.Unmarshal(body, &got); code != 200 || err != nil {
-		t.Fatalf("%d %v %s", code, err, body)
-	}
-	if b, _ := json.Marshal(got); string(b) != `[{"dog":[60,10,120,30],"score":0.9},{"person":[150,50,300,100],"score":0.6}]` {
-		t.Errorf("detections %s", b)
-	}
-}
-
-// TestDETRModel: an object detector as Hugging Face exports DETR (detr.onnx: logits and
-// pred_boxes, labels in config.json's id2label) serves with the built-in object_detector
-// and no settings: its predictions come back in the pixels of the image sent, the "no
-// object" query left out.
-func TestDETRModel(t *testing.T) {
-	ts := emptyServer(t, nil)
-	hfConfig := filepath.Join(t.TempDir(), "config.json")
-	os.WriteFile(hfConfig, []byte(`{"id2label": {"0": "cat", "1": "dog", "2": "bird"}}`), 0o644)
-	ts.registerArchive(t, archive.PackOptions{ModelName: "detr", SerializedFile: testenv.Path("pkg/engine/testdata/detr.onnx"),
-		Handler: "object_detector", ExtraFiles: []string{hfConfig}}, "initial_workers=1")
-	var img bytes.Buffer
-	png.Encode(&img, image.NewRGBA(image.Rect(0, 0, 300, 100)))
-	code, body, _ := post(t, ts.inference.URL+"/predictions/detr", img.Bytes())
-	var got []map[string]any
-	if err := json.Unmarshal(body, &got); code != 200 || err != nil {
-		t.Fatalf("%d %v %s", code, err, body)
-	}
-	if len(got) != 2 || fmt.Sprint(got[0]["dog"]) != "[120 30 180 70]" || fmt.Sprint(got[1]["cat"]) != "[0 0 150 50]" {
-		t.Errorf("detections %s", body)
+	for _, c := range []struct {
+		name, model       string
+		labelFile, labels string // an extra file for the archive, when not ""
+		width, height     int
+		want              string
+	}{
+		{"tensorflow", "tfdetector", "index_to_name.json", `{"1": "person", "18": "dog"}`, 300, 100,
+			`[{"dog":[60,10,120,30],"score":0.9},{"person":[150,50,300,100],"score":0.6}]`},
+		{"detr", "detr", "config.json", `{"id2label": {"0": "cat", "1": "dog", "2": "bird"}}`, 300, 100,
+			`[{"dog":[120,30,180,70],"score":0.98018664},{"cat":[0,0,150,50],"score":0.8700485}]`},
+		{"ultralytics", "yolov8", "", "", 128, 64, // letterboxed to 64x32, 16 pixels of grey above and below
+			`[{"dog":[32,16,96,48],"score":0.9},{"cat":[92,60,108,76],"score":0.7}]`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			opts := archive.PackOptions{ModelName: c.name, SerializedFile: testenv.Path("pkg/engine/testdata/" + c.model + ".onnx"), Handler: "object_detector"}
+			if c.labelFile != "" {
+				file := filepath.Join(t.TempDir(), c.labelFile)
+				os.WriteFile(file, []byte(c.labels), 0o644)
+				opts.ExtraFiles = []string{file}
+			}
+			ts.registerArchive(t, opts, "initial_workers=1")
+			var img bytes.Buffer
+			png.Encode(&img, image.NewRGBA(image.Rect(0, 0, c.width, c.height)))
+			code, body, _ := post(t, ts.inference.URL+"/predictions/"+c.name, img.Bytes())
+			var got any
+			if err := json.Unmarshal(body, &got); code != 200 || err != nil {
+				t.Fatalf("%d %v %s", code, err, body)
+			}
+			if b, _ := json.Marshal(got); string(b) != c.want {
+				t.Errorf("detections %s\nwant %s", b, c.want)
+			}
+		})
 	}
 }
 
@@ -155,25 +154,6 @@ func TestUltralyticsNames(t *testing.T) {
 		"outputs":[{"name":"output0","parameters":{"classification":1}}]}`), "Content-Type", "application/json")
 	if code != 200 || !strings.Contains(string(body), ":0:cat") {
 		t.Errorf("classification: %d %s", code, body)
-	}
-}
-
-// TestUltralyticsDetector: a YOLOv8 detector as Ultralytics exports it (yolov8.onnx: its
-// class names, task and size in the ONNX metadata) serves with the built-in object_detector
-// and no settings or labels file: the output's layout read from the classes, the image
-// letterboxed into the input, the boxes mapped back to the pixels of the wide image sent.
-func TestUltralyticsDetector(t *testing.T) {
-	ts := emptyServer(t, nil)
-	ts.registerArchive(t, archive.PackOptions{ModelName: "yolo", SerializedFile: testenv.Path("pkg/engine/testdata/yolov8.onnx"), Handler: "object_detector"}, "initial_workers=1")
-	var img bytes.Buffer
-	png.Encode(&img, image.NewRGBA(image.Rect(0, 0, 128, 64))) // letterboxed to 64x32, 16 pixels of grey above and below
-	code, body, _ := post(t, ts.inference.URL+"/predictions/yolo", img.Bytes())
-	var got any
-	if err := json.Unmarshal(body, &got); code != 200 || err != nil {
-		t.Fatalf("%d %v %s", code, err, body)
-	}
-	if b, _ := json.Marshal(got); string(b) != `[{"dog":[32,16,96,48],"score":0.9},{"cat":[92,60,108,76],"score":0.7}]` {
-		t.Errorf("detections %s", b)
 	}
 }
 
