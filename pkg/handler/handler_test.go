@@ -669,6 +669,7 @@ func TestLoadLabels(t *testing.T) {
 		{"ultralytics names", nil, yolo, map[int]string{0: "person", 1: "bicycle", 2: "teddy's bear", 10: "fire hydrant"}, ""},
 		{"files before the metadata", map[string]string{LabelsFile: `{"0": "cat"}`}, yolo, map[int]string{0: "cat"}, ""},
 		{"other metadata names", nil, map[string]string{"names": "person,bicycle"}, nil, ""},
+		{"an older YOLOv5 export's list", nil, map[string]string{"names": `['person', "teddy's bear"]`}, map[int]string{0: "person", 1: "teddy's bear"}, ""},
 		{"names", map[string]string{LabelsFile: `{"0": "cat", "1": "dog"}`}, nil, map[int]string{0: "cat", 1: "dog"}, ""},
 		{"synsets", map[string]string{LabelsFile: `{"0": ["n02123045", "tabby"]}`}, nil, map[int]string{0: "tabby"}, ""},
 		{"object_type_names", map[string]string{LabelsFile: `{"object_type_names": ["square", "circle"]}`}, nil, map[int]string{0: "square", 1: "circle"}, ""},

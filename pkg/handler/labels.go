@@ -80,19 +80,25 @@ func ClassLabels(dir string, metadata map[string]string) (map[int]string, error)
 }
 
 // ultralyticsName is one class of the Python dict an Ultralytics export writes as the ONNX
-// metadata "names": {0: 'person', 1: 'bicycle', ...} (a name with a quote in "...").
-var ultralyticsName = regexp.MustCompile(`(\d+)\s*:\s*(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")`)
+// metadata "names": {0: 'person', 1: 'bicycle', ...} (a name with a quote in "..."), or of
+// the list older YOLOv5 exports write: ['person', 'bicycle', ...].
+var ultralyticsName = regexp.MustCompile(`(?:(\d+)\s*:\s*)?(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")`)
 
 // ultralyticsLabels reads Ultralytics' names; nil for anything else.
 func ultralyticsLabels(names string) labels {
-	if !strings.HasPrefix(strings.TrimSpace(names), "{") {
+	names = strings.TrimSpace(names)
+	list := strings.HasPrefix(names, "[")
+	if !list && !strings.HasPrefix(names, "{") {
 		return nil
 	}
 	out := labels{}
-	for _, m := range ultralyticsName.FindAllStringSubmatch(names, -1) {
-		i, err := strconv.Atoi(m[1])
-		if err != nil {
-			continue
+	for k, m := range ultralyticsName.FindAllStringSubmatch(names, -1) {
+		i := k
+		if !list {
+			var err error
+			if i, err = strconv.Atoi(m[1]); err != nil {
+				continue
+			}
 		}
 		name := m[2] + m[3] // one of them matched
 		out[i] = strings.NewReplacer(`\'`, `'`, `\"`, `"`, `\\`, `\`).Replace(name)
