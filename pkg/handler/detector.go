@@ -16,9 +16,9 @@ import (
 // objectDetector is TorchServe's object_detector: an image in, the objects found out, as
 // [{"<label>": [x1, y1, x2, y2], "score": s}, ...] in the image's own pixel coordinates,
 // highest score first. Output formats (handler setting output_format; the default: detr
-// for outputs logits and pred_boxes, boxes for three or more outputs or outputs named like
-// boxes and scores, end2end for one [N, ≤1000, 6], else yolo or yolov8 by the output's shape
-// and the number of classes):
+// for outputs logits and pred_boxes, boxes for three or more outputs, outputs named like
+// boxes and scores, or two outputs [1, boxes, 4] and [1, boxes, classes], end2end for one
+// [N, ≤1000, 6], else yolo or yolov8 by the output's shape and the number of classes):
 //
 //	yolo:   one output [N, boxes, 4+1+C]: centre x, centre y, width, height, objectness,
 //	        then C class scores (score = objectness × best class score)
@@ -111,6 +111,9 @@ func newObjectDetector(m *Model) (Handler, error) {
 	if len(m.Outputs) >= 3 || (outputNamed(m.Outputs, detectionOutputs["boxes"]) >= 0 && outputNamed(m.Outputs, detectionOutputs["scores"]) >= 0) {
 		def = "boxes"
 	}
+	if b, _ := boxesAndClassScores(m.Outputs); b >= 0 {
+		def = "boxes"
+	}
 	if outputNamed(m.Outputs, []string{"logits"}) >= 0 && outputNamed(m.Outputs, []string{"pred_boxes"}) >= 0 {
 		def = "detr"
 	}
@@ -159,8 +162,15 @@ func newObjectDetector(m *Model) (Handler, error) {
 		byShape := map[string]int{}
 		byShape["boxes"], byShape["labels"], byShape["scores"] = boxRoles(m.Outputs)
 		// scores [1, boxes, classes]: a score per class for each box (an SSD's or a face
-		// detector's raw output), so no labels output; columns left to the decoder
-		if i := outputNamed(m.Outputs, detectionOutputs["scores"]); i >= 0 && len(m.Outputs[i].Shape) == 3 {
+		// detector's raw output, YOLO-NAS's), so no labels output; columns left to the decoder
+		i := outputNamed(m.Outputs, detectionOutputs["scores"])
+		if b, sc := boxesAndClassScores(m.Outputs); b >= 0 {
+			byShape["boxes"], byShape["scores"] = b, sc
+			if i < 0 {
+				i = sc
+			}
+		}
+		if i >= 0 && len(m.Outputs[i].Shape) == 3 {
 			if _, set := c["labels"]; !set && outputNamed(m.Outputs, detectionOutputs["labels"]) < 0 {
 				byShape["labels"], h.perClass = -2, true
 			}
@@ -291,6 +301,28 @@ func boxRoles(outputs []tensor.Info) (boxes, labels, scores int) {
 	})
 	scores = only(func(o tensor.Info) bool { return perBox(o) && o.DType.IsFloat() && !isBoxes(o) })
 	return boxes, labels, scores
+}
+
+// boxesAndClassScores finds, in a model with two outputs whatever their names, boxes
+// [1, boxes, 4] and a score per class for each box [1, boxes, classes] (YOLO-NAS's and other
+// exports without NMS); -1, -1 when the outputs are not that.
+func boxesAndClassScores(outputs []tensor.Info) (boxes, scores int) {
+	if len(outputs) != 2 {
+		return -1, -1
+	}
+	fits := func(b, s tensor.Info) bool {
+		if !b.DType.IsFloat() || !s.DType.IsFloat() || len(b.Shape) != 3 || len(s.Shape) != 3 || b.Shape[2] != 4 || s.Shape[2] == 4 {
+			return false
+		}
+		return b.Shape[1] < 0 || s.Shape[1] < 0 || b.Shape[1] == s.Shape[1]
+	}
+	switch {
+	case fits(outputs[0], outputs[1]):
+		return 0, 1
+	case fits(outputs[1], outputs[0]):
+		return 1, 0
+	}
+	return -1, -1
 }
 
 // yoloLayout tells YOLOv8's output [1, 4+classes, boxes] from YOLOv5's [1, boxes,

@@ -593,6 +593,35 @@ func TestPerClassScores(t *testing.T) {
 	}
 }
 
+// TestUnnamedBoxesAndScores: two outputs with names that say nothing, boxes [1, boxes, 4]
+// in the input's pixels and a score per class [1, boxes, classes] (YOLO-NAS's export), read
+// as the boxes format with per-class scores: no background, NMS.
+func TestUnnamedBoxesAndScores(t *testing.T) {
+	input := tensor.Info{Name: "input", DType: tensor.Float32, Shape: []int64{1, 3, 64, 64}}
+	outputs := []tensor.Info{{Name: "911", DType: tensor.Float32, Shape: []int64{1, 2, 3}}, {Name: "903", DType: tensor.Float32, Shape: []int64{1, 2, 4}}}
+	h, err := newObjectDetector(&Model{Inputs: []tensor.Info{input}, Outputs: outputs, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := h.Postprocess(context.Background(), &Request{State: imageSize{w: 128, h: 128, fedW: 64, fedH: 64}},
+		[]*tensor.Tensor{tensor.New([]int64{1, 2, 3}, []float32{0.8, 0.1, 0.1, 0.1, 0.1, 0.2}), tensor.New([]int64{1, 2, 4}, []float32{8, 8, 24, 24, 0, 0, 4, 4})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(strings.Fields(string(res.Body)), ""); got != `[{"0":[16,16,48,48],"score":0.8}]` {
+		t.Errorf("detections %s", got)
+	}
+	for _, bad := range [][]tensor.Info{
+		{outputs[0], outputs[1], outputs[1]},                           // three outputs
+		{{DType: tensor.Float32, Shape: []int64{1, 5, 3}}, outputs[1]}, // 5 boxes against 2
+		{{DType: tensor.Float32, Shape: []int64{1, 2, 4}}, outputs[1]}, // both could be boxes
+	} {
+		if b, s := boxesAndClassScores(bad); b >= 0 || s >= 0 {
+			t.Errorf("%v: boxes %d, scores %d", bad, b, s)
+		}
+	}
+}
+
 // TestBackgroundColumn: which column of per-class scores is taken for the background.
 func TestBackgroundColumn(t *testing.T) {
 	scores := func(classes int64) tensor.Info { return tensor.Info{Shape: []int64{1, -1, classes}} }
