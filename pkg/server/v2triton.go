@@ -257,7 +257,7 @@ func (s *Server) v2RepositoryIndex(w http.ResponseWriter, r *http.Request) error
 	}
 	if len(bytes.TrimSpace(body)) > 0 {
 		if err := json.Unmarshal(body, &req); err != nil {
-			return apierror.BadRequest("repository index request is not valid JSON: %v", err)
+			return apierror.BadRequest(`repository index request is not valid JSON: want an object such as {"ready": true}`)
 		}
 	}
 	index := []tritonRepositoryModel{}
