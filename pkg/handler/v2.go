@@ -76,7 +76,10 @@ func DecodeV2(body []byte, headerLen int, inputs, outputs []tensor.Info) (*V2Req
 		req.BinaryOutput, _ = params["binary_data_output"].(bool)
 	}
 	for _, in := range docInputs {
-		name, _ := in["name"].(string)
+		name, ok := in["name"].(string)
+		if !ok {
+			return nil, badInput(`each input needs a "name", a string; got %s`, jsonText(in["name"]))
+		}
 		i := indexOf(inputs, name)
 		if i < 0 {
 			return nil, badInput("model has no input %q; its inputs are %s", name, namesOf(inputs))
@@ -109,7 +112,10 @@ func DecodeV2(body []byte, headerLen int, inputs, outputs []tensor.Info) (*V2Req
 		}
 	}
 	for _, o := range docOutputs {
-		name, _ := o["name"].(string)
+		name, ok := o["name"].(string)
+		if !ok {
+			return nil, badInput(`each requested output needs a "name", a string; got %s`, jsonText(o["name"]))
+		}
 		if indexOf(outputs, name) < 0 {
 			return nil, badInput("model has no output %q; its outputs are %s", name, namesOf(outputs))
 		}

@@ -74,6 +74,8 @@ func TestDecodeV2(t *testing.T) {
 		{name: "unknown input", doc: `{"inputs":[{"name":"z","shape":[1],"datatype":"FP32","data":[1]}]}`, err: `no input "z"; its inputs are x:0 (float32[-1,2]), text (string[-1])`},
 		{name: "missing input", doc: `{"inputs":[{"name":"text","shape":[1],"datatype":"BYTES","data":["a"]}]}`, err: `input "x:0" is missing`},
 		{name: "input twice", doc: `{"inputs":[{"name":"text","shape":[1],"data":["a"]},{"name":"text","shape":[1],"data":["a"]}]}`, err: "given twice"},
+		{name: "input named by a number", doc: `{"inputs":[{"name":3,"shape":[1],"data":["a"]}]}`, err: `each input needs a "name", a string; got 3`},
+		{name: "output with no name", doc: strings.Replace(both, `"inputs"`, `"outputs":[{}],"inputs"`, 1), err: `each requested output needs a "name", a string; got null`},
 		{name: "wrong datatype", doc: strings.Replace(both, `"FP32"`, `"INT32"`, 1), err: "must be float32 (FP32), got INT32"},
 		{name: "wrong shape", doc: strings.Replace(both, `[1,2]`, `[1,3]`, 1), err: "needs 3 values, got 2"},
 		{name: "unknown output", doc: strings.Replace(both, `"inputs"`, `"outputs":[{"name":"z"}],"inputs"`, 1), err: `no output "z"`},
