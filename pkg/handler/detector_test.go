@@ -3,6 +3,7 @@ package handler
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/color"
 	"math"
@@ -640,5 +641,47 @@ func TestBackgroundColumn(t *testing.T) {
 		if got := h.backgroundColumn(scores(c.classes)); got != c.want {
 			t.Errorf("labels %v, %d columns: background %d, want %d", c.labels, c.classes, got, c.want)
 		}
+	}
+}
+
+// TestSegmenterMaskSize: with mask_size image, the mask (here 2x2, from a 4x4 input) is
+// resampled to the image's own size (8x4), each pixel taking the class under it; the
+// default answers the model's own size; an unknown value is refused.
+func TestSegmenterMaskSize(t *testing.T) {
+	input := tensor.Info{Name: "x", DType: tensor.Float32, Shape: []int64{1, 3, 4, 4}}
+	output := tensor.Info{Name: "out", DType: tensor.Float32, Shape: []int64{1, 2, 2, 2}}
+	scores := tensor.New([]int64{1, 2, 2, 2}, []float32{1, 0, 0, 1, 0, 1, 1, 0}) // classes [[0 1] [1 0]]
+	for _, c := range []struct {
+		cfg  config
+		want string
+	}{
+		{nil, "[[0 1] [1 0]]"},
+		{config{"mask_size": "image"}, "[[0 0 0 0 1 1 1 1] [0 0 0 0 1 1 1 1] [1 1 1 1 0 0 0 0] [1 1 1 1 0 0 0 0]]"},
+	} {
+		h, err := newImageSegmenter(&Model{Inputs: []tensor.Info{input}, Outputs: []tensor.Info{output}, Dir: t.TempDir(), Config: c.cfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := h.Postprocess(context.Background(), &Request{State: imageSize{w: 8, h: 4, fedW: 4, fedH: 4}}, []*tensor.Tensor{scores})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mask [][][2]float64
+		if err := json.Unmarshal(res.Body, &mask); err != nil {
+			t.Fatal(err)
+		}
+		classes := make([][]int, len(mask))
+		for y, row := range mask {
+			for _, p := range row {
+				classes[y] = append(classes[y], int(p[0]))
+			}
+		}
+		if got := fmt.Sprint(classes); got != c.want {
+			t.Errorf("mask_size %v: %s, want %s", c.cfg["mask_size"], got, c.want)
+		}
+	}
+	if _, err := newImageSegmenter(&Model{Inputs: []tensor.Info{input}, Outputs: []tensor.Info{output}, Dir: t.TempDir(), Config: config{"mask_size": "big"}}); err == nil ||
+		!strings.Contains(err.Error(), `mask_size: want model or image, got "big"`) {
+		t.Errorf("mask_size big: %v", err)
 	}
 }

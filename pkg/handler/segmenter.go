@@ -25,6 +25,9 @@ type imageSegmenter struct {
 	scoresLast, classMap, noBatch bool
 	softmax                       string
 	labels                        labels
+	// toImage: the mask is resampled (nearest) to the image's own size (mask_size: image)
+	// rather than answered at the model's output size (model, TorchServe's)
+	toImage bool
 }
 
 func newImageSegmenter(m *Model) (Handler, error) {
@@ -53,11 +56,24 @@ func newImageSegmenter(m *Model) (Handler, error) {
 	if h.labels, err = loadLabels(m.Dir, m.Metadata); err != nil {
 		return nil, err
 	}
+	switch size, err := c.string("mask_size", "model"); {
+	case err != nil:
+		return nil, err
+	case size == "image":
+		h.toImage = true
+	case size != "model":
+		return nil, fmt.Errorf("handler setting mask_size: want model or image, got %q", size)
+	}
 	return h, nil
 }
 
 func (h *imageSegmenter) Preprocess(_ context.Context, req *Request) ([]*tensor.Tensor, error) {
-	return h.spec.inputs(req)
+	t, size, err := h.spec.requestTensor(req)
+	if err != nil {
+		return nil, err
+	}
+	req.State = size
+	return []*tensor.Tensor{t}, nil
 }
 
 // segmentation is a per-pixel class map.
@@ -153,6 +169,9 @@ func (h *imageSegmenter) Postprocess(_ context.Context, req *Request, outputs []
 	if err != nil {
 		return nil, err
 	}
+	if size, ok := req.State.(imageSize); h.toImage && ok && size.w > 0 && size.h > 0 {
+		s = s.resample(size)
+	}
 	if strings.Contains(req.Header.Get("Accept"), "image/png") {
 		n := 1
 		for _, c := range s.classes {
@@ -185,4 +204,30 @@ func (h *imageSegmenter) Postprocess(_ context.Context, req *Request, outputs []
 	}
 	b = append(b, "]\n"...)
 	return &Response{Body: b, ContentType: "application/json"}, nil
+}
+
+// resample maps the mask onto the image's own pixels (nearest neighbour): each pixel takes
+// the class of the point of the model's output it falls on, through where the image lies in
+// what the model was fed (all of it, unless letterboxed).
+func (s *segmentation) resample(size imageSize) *segmentation {
+	c := size.content
+	if c.Empty() {
+		c = image.Rect(0, 0, size.fedW, size.fedH)
+	}
+	if size.fedW <= 0 || size.fedH <= 0 || c.Empty() {
+		return s
+	}
+	out := &segmentation{h: size.h, w: size.w, classes: make([]uint8, size.w*size.h), probs: make([]float32, size.w*size.h)}
+	// output pixels per fed pixel: the model's mask may be smaller than its input (SegFormer's is a quarter)
+	kx, ky := float64(s.w)/float64(size.fedW), float64(s.h)/float64(size.fedH)
+	for y := 0; y < size.h; y++ {
+		fy := float64(c.Min.Y) + (float64(y)+0.5)*float64(c.Dy())/float64(size.h)
+		sy := min(s.h-1, max(0, int(fy*ky)))
+		for x := 0; x < size.w; x++ {
+			fx := float64(c.Min.X) + (float64(x)+0.5)*float64(c.Dx())/float64(size.w)
+			sx := min(s.w-1, max(0, int(fx*kx)))
+			out.classes[y*size.w+x], out.probs[y*size.w+x] = s.classes[sy*s.w+sx], s.probs[sy*s.w+sx]
+		}
+	}
+	return out
 }
