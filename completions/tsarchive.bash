@@ -13,8 +13,8 @@ __tsarchive_sub() {
 
 __tsarchive_takes_value() {
     case "$1|$2" in
-    "|--archive-format" | "|--config-file" | "|-c" | "|--description" | "|--export-path" | "|--extra-files" | "|--handler" | "|--model-name" | "|--output" | "|-o" | "|--requirements-file" | "|-r" | "|--runtime" | "|--serialized-file" | "|--version" | "|-v") return 0 ;;
-    "pack|--archive-format" | "pack|--config-file" | "pack|-c" | "pack|--description" | "pack|--export-path" | "pack|--extra-files" | "pack|--handler" | "pack|--model-name" | "pack|--output" | "pack|-o" | "pack|--requirements-file" | "pack|-r" | "pack|--runtime" | "pack|--serialized-file" | "pack|--version" | "pack|-v") return 0 ;;
+    "|--archive-format" | "|--config-file" | "|-c" | "|--description" | "|--export-path" | "|--extra-files" | "|--handler" | "|--model-file" | "|--model-name" | "|--output" | "|-o" | "|--requirements-file" | "|-r" | "|--runtime" | "|--serialized-file" | "|--version" | "|-v") return 0 ;;
+    "pack|--archive-format" | "pack|--config-file" | "pack|-c" | "pack|--description" | "pack|--export-path" | "pack|--extra-files" | "pack|--handler" | "pack|--model-file" | "pack|--model-name" | "pack|--output" | "pack|-o" | "pack|--requirements-file" | "pack|-r" | "pack|--runtime" | "pack|--serialized-file" | "pack|--version" | "pack|-v") return 0 ;;
     "inspect|--output" | "inspect|-o") return 0 ;;
     "verify|--output" | "verify|-o") return 0 ;;
     "extract|--output" | "extract|-o") return 0 ;;
@@ -28,6 +28,7 @@ __tsarchive_values() {
     "|--config-file" | "|-c") echo "__files__" ;;
     "|--export-path") echo "__files__" ;;
     "|--extra-files") echo "__files__" ;;
+    "|--model-file") echo "__files__" ;;
     "|--output" | "|-o") echo "text json" ;;
     "|--requirements-file" | "|-r") echo "__files__" ;;
     "|--serialized-file") echo "__files__" ;;
@@ -35,6 +36,7 @@ __tsarchive_values() {
     "pack|--config-file" | "pack|-c") echo "__files__" ;;
     "pack|--export-path") echo "__files__" ;;
     "pack|--extra-files") echo "__files__" ;;
+    "pack|--model-file") echo "__files__" ;;
     "pack|--output" | "pack|-o") echo "text json" ;;
     "pack|--requirements-file" | "pack|-r") echo "__files__" ;;
     "pack|--serialized-file") echo "__files__" ;;
@@ -47,8 +49,8 @@ __tsarchive_values() {
 __tsarchive_flags() {
     echo "--help -h"
     case "$1" in
-    "") echo "--archive-format --config-file -c --description --export-path --extra-files --force -f --fp16 --handler --model-name --output -o --requirements-file -r --runtime --serialized-file --version -v" ;;
-    "pack") echo "--archive-format --config-file -c --description --export-path --extra-files --force -f --fp16 --handler --model-name --output -o --requirements-file -r --runtime --serialized-file --version -v" ;;
+    "") echo "--archive-format --config-file -c --description --export-path --extra-files --force -f --fp16 --handler --model-file --model-name --output -o --requirements-file -r --runtime --serialized-file --version -v" ;;
+    "pack") echo "--archive-format --config-file -c --description --export-path --extra-files --force -f --fp16 --handler --model-file --model-name --output -o --requirements-file -r --runtime --serialized-file --version -v" ;;
     "inspect") echo "--output -o" ;;
     "verify") echo "--output -o" ;;
     "extract") echo "--output -o" ;;

@@ -18,9 +18,9 @@ end
 
 function __tsarchive_takes_value
     switch "$argv[1]|$argv[2]"
-        case '|--archive-format' '|--config-file' '|-c' '|--description' '|--export-path' '|--extra-files' '|--handler' '|--model-name' '|--output' '|-o' '|--requirements-file' '|-r' '|--runtime' '|--serialized-file' '|--version' '|-v'
+        case '|--archive-format' '|--config-file' '|-c' '|--description' '|--export-path' '|--extra-files' '|--handler' '|--model-file' '|--model-name' '|--output' '|-o' '|--requirements-file' '|-r' '|--runtime' '|--serialized-file' '|--version' '|-v'
             return 0
-        case 'pack|--archive-format' 'pack|--config-file' 'pack|-c' 'pack|--description' 'pack|--export-path' 'pack|--extra-files' 'pack|--handler' 'pack|--model-name' 'pack|--output' 'pack|-o' 'pack|--requirements-file' 'pack|-r' 'pack|--runtime' 'pack|--serialized-file' 'pack|--version' 'pack|-v'
+        case 'pack|--archive-format' 'pack|--config-file' 'pack|-c' 'pack|--description' 'pack|--export-path' 'pack|--extra-files' 'pack|--handler' 'pack|--model-file' 'pack|--model-name' 'pack|--output' 'pack|-o' 'pack|--requirements-file' 'pack|-r' 'pack|--runtime' 'pack|--serialized-file' 'pack|--version' 'pack|-v'
             return 0
         case 'inspect|--output' 'inspect|-o'
             return 0
@@ -91,6 +91,7 @@ complete -c tsarchive -n '__tsarchive_in \'\'' -l extra-files -r -F -d 'Comma-se
 complete -c tsarchive -n '__tsarchive_in \'\'' -l force -s f -d 'Replace an existing archive.'
 complete -c tsarchive -n '__tsarchive_in \'\'' -l fp16 -d 'Store the model\'s float32 weights as float16 (half the size; inputs, outputs and arithmetic stay float32).'
 complete -c tsarchive -n '__tsarchive_in \'\'' -l handler -x -d 'A built-in handler (image_classifier, image_segmenter, object_detector, text_classifier, tensor) or a custom handler file or folder.'
+complete -c tsarchive -n '__tsarchive_in \'\'' -l model-file -r -F -d 'torch-model-archiver\'s Python file with the model\'s class: packed for a custom handler that imports it (ts runs the ONNX model).'
 complete -c tsarchive -n '__tsarchive_in \'\'' -l model-name -x -d 'Model name; the archive is NAME.mar.'
 complete -c tsarchive -n '__tsarchive_in \'\'' -l output -s o -x -a 'text json' -d 'Output: text or json.'
 complete -c tsarchive -n '__tsarchive_in \'\'' -l requirements-file -s r -r -F -d 'Requirements file for a custom handler.'
@@ -106,6 +107,7 @@ complete -c tsarchive -n '__tsarchive_in \'pack\'' -l extra-files -r -F -d 'Comm
 complete -c tsarchive -n '__tsarchive_in \'pack\'' -l force -s f -d 'Replace an existing archive.'
 complete -c tsarchive -n '__tsarchive_in \'pack\'' -l fp16 -d 'Store the model\'s float32 weights as float16 (half the size; inputs, outputs and arithmetic stay float32).'
 complete -c tsarchive -n '__tsarchive_in \'pack\'' -l handler -x -d 'A built-in handler (image_classifier, image_segmenter, object_detector, text_classifier, tensor) or a custom handler file or folder.'
+complete -c tsarchive -n '__tsarchive_in \'pack\'' -l model-file -r -F -d 'torch-model-archiver\'s Python file with the model\'s class: packed for a custom handler that imports it (ts runs the ONNX model).'
 complete -c tsarchive -n '__tsarchive_in \'pack\'' -l model-name -x -d 'Model name; the archive is NAME.mar.'
 complete -c tsarchive -n '__tsarchive_in \'pack\'' -l output -s o -x -a 'text json' -d 'Output: text or json.'
 complete -c tsarchive -n '__tsarchive_in \'pack\'' -l requirements-file -s r -r -F -d 'Requirements file for a custom handler.'

@@ -28,9 +28,12 @@ var BuiltinHandlers = []string{"image_classifier", "image_segmenter", "object_de
 
 // PackOptions are torch-model-archiver's flags.
 type PackOptions struct {
-	ModelName        string
-	Version          string
-	SerializedFile   string
+	ModelName      string
+	Version        string
+	SerializedFile string
+	// ModelFile is torch-model-archiver's --model-file (a Python file with the model's
+	// class): packed and named in the manifest, for a custom handler that imports it.
+	ModelFile        string
 	Handler          string
 	ExtraFiles       []string
 	RequirementsFile string
@@ -162,6 +165,11 @@ func Pack(ctx context.Context, o PackOptions) (*Result, error) {
 	}
 	if m.Model.Handler, err = handlerEntry(o.Handler, add); err != nil {
 		return nil, err
+	}
+	if o.ModelFile != "" {
+		if m.Model.ModelFile, err = add(filepath.Base(o.ModelFile), o.ModelFile); err != nil {
+			return nil, fmt.Errorf("model file: %w", err)
+		}
 	}
 	if o.RequirementsFile != "" {
 		if m.Model.RequirementsFile, err = add(filepath.Base(o.RequirementsFile), o.RequirementsFile); err != nil {

@@ -37,7 +37,7 @@ func (c *inspectCmd) Run(g *globals) error {
 		serialized = "none (the handler runs its own model)"
 	}
 	fmt.Fprintf(w, "serialized file\t%s\n", serialized)
-	for _, f := range []struct{ k, v string }{{"requirements", m.Model.RequirementsFile}, {"config", m.Model.ConfigFile}, {"description", m.Description}} {
+	for _, f := range []struct{ k, v string }{{"model file", m.Model.ModelFile}, {"requirements", m.Model.RequirementsFile}, {"config", m.Model.ConfigFile}, {"description", m.Description}} {
 		if f.v != "" {
 			fmt.Fprintf(w, "%s\t%s\n", f.k, f.v)
 		}

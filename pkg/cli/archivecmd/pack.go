@@ -14,6 +14,7 @@ type PackCmd struct {
 	ModelName        string `name:"model-name" required:"" placeholder:"NAME" help:"Model name; the archive is NAME.mar."`
 	Version          string `name:"version" short:"v" default:"1.0" help:"Model version."`
 	SerializedFile   string `name:"serialized-file" placeholder:"FILE" help:"The ONNX model (.onnx); may be left out for a custom handler that runs its own model (defines inference)."`
+	ModelFile        string `name:"model-file" placeholder:"FILE" help:"torch-model-archiver's Python file with the model's class: packed for a custom handler that imports it (ts runs the ONNX model)."`
 	Handler          string `name:"handler" required:"" placeholder:"HANDLER" help:"A built-in handler (${builtin_handlers}) or a custom handler file or folder."`
 	ExtraFiles       string `name:"extra-files" placeholder:"FILES" help:"Comma-separated files, folders and wildcard patterns to add (a folder's contents go to the archive's root)."`
 	RequirementsFile string `name:"requirements-file" short:"r" placeholder:"FILE" help:"Requirements file for a custom handler."`
@@ -37,7 +38,7 @@ func (c *PackCmd) Run(g *globals) error {
 		extra = strings.Split(c.ExtraFiles, ",")
 	}
 	res, err := archive.Pack(g.ctx, archive.PackOptions{
-		ModelName: c.ModelName, Version: c.Version, SerializedFile: c.SerializedFile, Handler: c.Handler,
+		ModelName: c.ModelName, Version: c.Version, SerializedFile: c.SerializedFile, ModelFile: c.ModelFile, Handler: c.Handler,
 		ExtraFiles: extra, RequirementsFile: c.RequirementsFile, ConfigFile: c.ConfigFile,
 		ExportPath: c.ExportPath, Format: archive.Format(c.ArchiveFormat), Force: c.Force,
 		Runtime: c.Runtime, Description: c.Description, ArchiverVersion: Version, FP16: c.FP16,
