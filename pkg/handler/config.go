@@ -91,15 +91,16 @@ func (c config) bool(key string, def bool) (bool, error) {
 	return b, nil
 }
 
-// softmaxMode reads the softmax setting: auto (the default: when scores are not already
-// probabilities), always or never.
-func (c config) softmaxMode() (string, error) {
-	mode, err := c.string("softmax", "auto")
+// softmaxMode reads the softmax setting: auto (when scores are not already probabilities),
+// always, never, or sigmoid (each class's own probability, as a multi-label classifier's);
+// def is the default.
+func (c config) softmaxMode(def string) (string, error) {
+	mode, err := c.string("softmax", def)
 	if err != nil {
 		return "", err
 	}
-	if mode != "auto" && mode != "always" && mode != "never" {
-		return "", fmt.Errorf("handler setting softmax: want auto, always or never, got %q", mode)
+	if mode != "auto" && mode != "always" && mode != "never" && mode != "sigmoid" {
+		return "", fmt.Errorf("handler setting softmax: want auto, always, never or sigmoid, got %q", mode)
 	}
 	return mode, nil
 }

@@ -215,6 +215,34 @@ func TestPreprocessBadInput(t *testing.T) {
 	}
 }
 
+// TestMultiLabelDefault: a Hugging Face classifier trained for several labels at once
+// (config.json's problem_type multi_label_classification) gets a sigmoid per class by
+// default, as transformers' pipelines apply; others auto; the setting wins.
+func TestMultiLabelDefault(t *testing.T) {
+	for _, c := range []struct {
+		hfConfig string
+		cfg      config
+		want     string
+	}{
+		{`{"problem_type": "multi_label_classification", "id2label": {"0": "toxic", "1": "insult"}}`, nil, "sigmoid"},
+		{`{"problem_type": "single_label_classification"}`, nil, "auto"},
+		{"", nil, "auto"},
+		{`{"problem_type": "multi_label_classification"}`, config{"softmax": "always"}, "always"},
+	} {
+		dir := t.TempDir()
+		if c.hfConfig != "" {
+			os.WriteFile(filepath.Join(dir, HFConfigFile), []byte(c.hfConfig), 0o644)
+		}
+		h, err := newImageClassifier(&Model{Inputs: []tensor.Info{digitsInput}, Dir: dir, Config: c.cfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := h.(*imageClassifier).softmax; got != c.want {
+			t.Errorf("config.json %s, settings %v: %s, want %s", c.hfConfig, c.cfg, got, c.want)
+		}
+	}
+}
+
 func TestClassifierPostprocess(t *testing.T) {
 	dir := t.TempDir()
 	cases := []struct {
@@ -233,6 +261,8 @@ func TestClassifierPostprocess(t *testing.T) {
 		{"one logit", `{"0": "cat", "1": "dog"}`, nil, []float32{2}, []string{"dog", "cat"}, []float64{0.8807970779778823, 0.11920292202211769}},
 		{"one probability", "", nil, []float32{0.25}, []string{"0", "1"}, []float64{0.75, 0.25}},
 		{"one logit in [0, 1], softmax always", "", config{"softmax": "always"}, []float32{0.25}, []string{"1", "0"}, []float64{0.5621765008857981, 0.43782349911420193}},
+		// a multi-label classifier's logits: each class's own probability
+		{"sigmoid", "", config{"softmax": "sigmoid"}, []float32{2, -1, 0}, []string{"0", "2", "1"}, []float64{0.8807970779778823, 0.5, 0.2689414213699951}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -39,7 +39,7 @@ func newImageClassifier(m *Model) (Handler, error) {
 	if h.topk < 1 {
 		return nil, fmt.Errorf("handler setting topk must be at least 1, got %d", h.topk)
 	}
-	if h.softmax, err = c.softmaxMode(); err != nil {
+	if h.softmax, err = c.softmaxMode(defaultActivation(m.Dir)); err != nil {
 		return nil, err
 	}
 	return h, nil
@@ -86,17 +86,24 @@ func classScores(row []float64, classIndex bool, mode string, k int, l labels) s
 	return topScores(probabilities(row, mode), k, l)
 }
 
-// probabilities applies the softmax setting to one row of scores: always, never, or (auto)
-// when the row is not already a distribution. A row of one score is a binary classifier's:
+// probabilities applies the softmax setting to one row of scores: always, never, (auto)
+// when the row is not already a distribution, or a sigmoid per class (sigmoid). A row of one score is a binary classifier's:
 // the probability of class 1 (after a sigmoid, under the same setting: auto when the score
 // is outside [0, 1]), answered as classes 0 and 1.
 func probabilities(row []float64, mode string) []float64 {
 	if len(row) == 1 {
 		p := row[0]
-		if mode == "always" || (mode == "auto" && (p < 0 || p > 1)) {
+		if mode == "always" || mode == "sigmoid" || (mode == "auto" && (p < 0 || p > 1)) {
 			p = 1 / (1 + math.Exp(-p))
 		}
 		return []float64{1 - p, p}
+	}
+	if mode == "sigmoid" { // multi-label: each class on its own
+		out := make([]float64, len(row))
+		for i, v := range row {
+			out[i] = 1 / (1 + math.Exp(-v))
+		}
+		return out
 	}
 	if mode == "always" || (mode == "auto" && !isDistribution(row)) {
 		return softmax(row)

@@ -155,3 +155,20 @@ func (l labels) maxIndex() int {
 	}
 	return top
 }
+
+// defaultActivation is the softmax setting's default: sigmoid for a Hugging Face classifier
+// trained for several labels at once (config.json's problem_type
+// multi_label_classification, where transformers' pipelines apply a sigmoid), else auto.
+func defaultActivation(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, HFConfigFile))
+	if err != nil {
+		return "auto"
+	}
+	var cfg struct {
+		ProblemType string `json:"problem_type"`
+	}
+	if json.Unmarshal(b, &cfg) == nil && cfg.ProblemType == "multi_label_classification" {
+		return "sigmoid"
+	}
+	return "auto"
+}

@@ -50,7 +50,7 @@ func newImageSegmenter(m *Model) (Handler, error) {
 	default:
 		return nil, fmt.Errorf("image_segmenter needs an output [N, classes, H, W] ([N, H, W, classes] for NHWC images) or a class map [N, H, W]; %s is %s", out.Name, tensor.ShapeString(out.Shape))
 	}
-	if h.softmax, err = c.softmaxMode(); err != nil {
+	if h.softmax, err = c.softmaxMode(defaultActivation(m.Dir)); err != nil {
 		return nil, err
 	}
 	if h.labels, err = loadLabels(m.Dir, m.Metadata); err != nil {

@@ -95,7 +95,7 @@ func newTextClassifier(m *Model) (Handler, error) {
 		return nil, err
 	}
 	h.padID = h.tok.PadID()
-	if h.softmax, err = c.softmaxMode(); err != nil {
+	if h.softmax, err = c.softmaxMode(defaultActivation(m.Dir)); err != nil {
 		return nil, err
 	}
 	if h.topk, err = c.int("topk", 0); err != nil {
