@@ -161,3 +161,24 @@ func (c config) output(outputs []tensor.Info, def string) (int, error) {
 	}
 	return 0, fmt.Errorf("handler setting output: the model has no output %q; its outputs are %s", name, namesOf(outputs))
 }
+
+// oneScoreRow checks that a classifier's output holds one row of class scores per item:
+// past the batch dimension, at most one dimension may be more than 1 ([N, classes],
+// Caffe's [N, classes, 1, 1]); [N, sequence, labels] scores each token and [N, classes, H,
+// W] each pixel, which a classifier cannot answer as one set of classes.
+func oneScoreRow(outputs []tensor.Info, i int, handler, instead string) error {
+	if i < 0 || i >= len(outputs) {
+		return nil // no output described: the run tells
+	}
+	out := outputs[i]
+	wide := 0
+	for k, d := range out.Shape {
+		if k > 0 && d != 1 {
+			wide++
+		}
+	}
+	if wide > 1 {
+		return fmt.Errorf("%s answers one set of classes per input, but output %s holds several (%s): %s", handler, out, tensor.ShapeString(out.Shape), instead)
+	}
+	return nil
+}

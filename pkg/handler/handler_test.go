@@ -799,3 +799,28 @@ func TestScoresOutput(t *testing.T) {
 		}
 	}
 }
+
+// TestOneScoreRow: a classifier refuses, when the model loads, an output that scores each
+// token or pixel rather than each input ([batch, sequence, labels], [1, classes, H, W]),
+// and takes [N, classes] and Caffe's [N, classes, 1, 1].
+func TestOneScoreRow(t *testing.T) {
+	for _, c := range []struct {
+		shape []int64
+		ok    bool
+	}{
+		{[]int64{-1, 10}, true},
+		{[]int64{1, 1000, 1, 1}, true},
+		{[]int64{-1, 1}, true},
+		{[]int64{-1, -1, 9}, false},
+		{[]int64{1, 21, 64, 64}, false},
+	} {
+		err := oneScoreRow([]tensor.Info{{Name: "logits", DType: tensor.Float32, Shape: c.shape}}, 0, "text_classifier", "a score per token")
+		if (err == nil) != c.ok {
+			t.Errorf("%v: %v, want accepted %v", c.shape, err, c.ok)
+		}
+	}
+	_, err := newImageClassifier(&Model{Inputs: []tensor.Info{digitsInput}, Outputs: []tensor.Info{{Name: "out", DType: tensor.Float32, Shape: []int64{1, 21, 8, 8}}}, Dir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "image_classifier answers one set of classes per input, but output out") || !strings.Contains(err.Error(), "image_segmenter") {
+		t.Errorf("a per-pixel output: %v", err)
+	}
+}

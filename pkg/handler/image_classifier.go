@@ -33,6 +33,9 @@ func newImageClassifier(m *Model) (Handler, error) {
 	if h.output, err = c.classifierOutput(m.Outputs, h.labels); err != nil {
 		return nil, err
 	}
+	if err := oneScoreRow(m.Outputs, h.output, "image_classifier", "a score per pixel is image_segmenter's, boxes object_detector's"); err != nil {
+		return nil, err
+	}
 	if h.topk, err = c.int("topk", 5); err != nil {
 		return nil, err
 	}

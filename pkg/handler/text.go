@@ -107,6 +107,9 @@ func newTextClassifier(m *Model) (Handler, error) {
 	if h.output, err = c.classifierOutput(m.Outputs, h.labels); err != nil {
 		return nil, err
 	}
+	if err := oneScoreRow(m.Outputs, h.output, "text_classifier", "a score per token (token classification): serve it with the tensor handler or a custom one"); err != nil {
+		return nil, err
+	}
 	return h, nil
 }
 
