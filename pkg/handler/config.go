@@ -178,7 +178,7 @@ func oneScoreRow(outputs []tensor.Info, i int, handler, instead string) error {
 		}
 	}
 	if wide > 1 {
-		return fmt.Errorf("%s answers one set of classes per input, but output %s holds several (%s): %s", handler, out, tensor.ShapeString(out.Shape), instead)
+		return fmt.Errorf("%s answers one set of classes per input, but output %s holds several: %s", handler, out, instead)
 	}
 	return nil
 }
