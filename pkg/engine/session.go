@@ -146,6 +146,7 @@ type Session struct {
 	noPrealloc atomic.Bool
 	runMu      sync.RWMutex // runs hold it shared; Close takes it to wait for them
 	stopping   atomic.Bool  // StopRuns was called
+	running    atomic.Int32 // runs holding the session
 
 	watchMu sync.Mutex
 	watches []*runWatch // kept for the next runs
@@ -553,8 +554,13 @@ func (s *Session) RunFor(ctx context.Context, limit time.Duration, inputs []*ten
 	if s.s == nil || s.stopping.Load() {
 		return nil, ErrClosed
 	}
+	s.running.Add(1)
+	defer s.running.Add(-1)
 	return s.run(ctx, deadline, inputs, !s.noPrealloc.Load())
 }
+
+// Running is the number of runs under way on the session.
+func (s *Session) Running() int { return int(s.running.Load()) }
 
 // run is RunFor's run, with the session held; prealloc allocates the outputs whose shapes
 // are known beforehand.

@@ -149,13 +149,10 @@ func TestStopRunsAndClose(t *testing.T) {
 		out, err := s2.Run(context.Background(), []*tensor.Tensor{x2}) // nothing to watch
 		finished <- result{out, err}
 	}()
-	// The run is in flight once it holds the session for reading.
-	for waited := time.Now(); s2.runMu.TryLock(); {
-		s2.runMu.Unlock()
+	for waited := time.Now(); s2.Running() == 0; time.Sleep(time.Millisecond) {
 		if time.Since(waited) > time.Minute {
 			t.Fatal("the run never started")
 		}
-		time.Sleep(time.Millisecond)
 	}
 	if err := s2.Close(); err != nil {
 		t.Fatal(err)

@@ -465,7 +465,11 @@ func TestRunMovesToTheNewSession(t *testing.T) {
 		_, err := old.Run(context.Background(), rows(128))
 		long <- err
 	}()
-	time.Sleep(100 * time.Millisecond)
+	for deadline := time.Now().Add(time.Minute); old.Running() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the long run never started")
+		}
+	}
 	closed := make(chan struct{})
 	go func() { // as replan does: waits for the long run
 		old.Close()
