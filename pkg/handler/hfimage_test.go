@@ -71,6 +71,17 @@ func TestHFImageProcessor(t *testing.T) {
 	if s, err := modelImageSpec("image_classifier", yolo, nil, nil, classifierSide); err != nil || !slices.Equal(s.mean, []float64{0}) || !slices.Equal(s.std, []float64{1}) || s.resize != 224 {
 		t.Errorf("Ultralytics: mean %v, std %v, resize %d, %v", s.mean, s.std, s.resize, err)
 	}
+	// a dynamic-size export is fed at the size it was exported for; a fixed one at its own
+	detect := map[string]string{"author": "Ultralytics", "task": "detect", "imgsz": "[320, 320]"}
+	for _, c := range []struct {
+		input tensor.Info
+		want  int
+	}{{dynamic, 320}, {fixed, 224}} {
+		s, err := modelImageSpec("object_detector", &Model{Inputs: []tensor.Info{c.input}, Dir: t.TempDir(), Metadata: detect}, nil, nil, yoloSide)
+		if err != nil || s.height != c.want || s.width != c.want {
+			t.Errorf("Ultralytics detector, input %v: %dx%d, %v; want %d", c.input.Shape, s.width, s.height, err, c.want)
+		}
+	}
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, HFImageProcessorFile), []byte(`{"size": "big"}`), 0o644)
 	if _, err := modelImageSpec("image_classifier", &Model{Inputs: []tensor.Info{dynamic}, Dir: dir}, nil, nil, classifierSide); err == nil {

@@ -62,11 +62,15 @@ func modelImageSpec(handler string, m *Model, c, defaults config, dynamicSide in
 		return imageSpec{}, err
 	}
 	if ultralytics(m.Metadata) {
-		// Ultralytics' models take pixels scaled to [0, 1], not normalised; its classifiers
-		// resize the shorter side to the input's size before the centre crop (no 256 → 224)
+		// Ultralytics' models take pixels scaled to [0, 1], not normalised, at the size they
+		// were exported for (imgsz; what a model with dynamic height and width is fed); its
+		// classifiers resize the shorter side to that size before the centre crop (no 256 → 224)
 		defaults = mergeConfig(defaults, config{"mean": []any{0.0}, "std": []any{1.0}})
-		if side := ultralyticsSize(m.Metadata["imgsz"]); side > 0 && m.Metadata["task"] == "classify" {
-			defaults["resize"] = side
+		if side := ultralyticsSize(m.Metadata["imgsz"]); side > 0 {
+			defaults["size"] = side
+			if m.Metadata["task"] == "classify" {
+				defaults["resize"] = side
+			}
 		}
 	}
 	return newImageSpec(m.Inputs[0], c, mergeConfig(defaults, hf), dynamicSide)
