@@ -142,9 +142,6 @@ func newObjectDetector(m *Model) (Handler, error) {
 	if h.nmsIoU, err = c.float("nms_iou", 0.45); err != nil {
 		return nil, err
 	}
-	if h.nms, err = c.bool("nms", h.format == "yolo" || h.format == "yolov8"); err != nil {
-		return nil, err
-	}
 	switch h.format {
 	case "detr":
 		if err := h.detrOutputs(m.Outputs, c); err != nil {
@@ -161,24 +158,24 @@ func newObjectDetector(m *Model) (Handler, error) {
 	case "boxes":
 		byShape := map[string]int{}
 		byShape["boxes"], byShape["labels"], byShape["scores"] = boxRoles(m.Outputs)
-		// scores [1, boxes, classes]: a score per class for each box (an SSD's or a face
-		// detector's raw output, YOLO-NAS's), so no labels output; columns left to the decoder
-		i := outputNamed(m.Outputs, detectionOutputs["scores"])
+		scores := outputNamed(m.Outputs, detectionOutputs["scores"])
 		if b, sc := boxesAndClassScores(m.Outputs); b >= 0 {
 			byShape["boxes"], byShape["scores"] = b, sc
-			if i < 0 {
-				i = sc
+			if scores < 0 {
+				scores = sc
 			}
 		}
-		if i >= 0 && len(m.Outputs[i].Shape) == 3 {
-			if _, set := c["labels"]; !set && outputNamed(m.Outputs, detectionOutputs["labels"]) < 0 {
-				byShape["labels"], h.perClass = -2, true
-			}
-		}
+		// scores [1, boxes, classes] and no labels output: a score per class for each box (an
+		// SSD's or a face detector's raw output, YOLO-NAS's); the decoder takes the best
+		_, labelsSet := c["labels"]
+		h.perClass = scores >= 0 && len(m.Outputs[scores].Shape) == 3 && !labelsSet && outputNamed(m.Outputs, detectionOutputs["labels"]) < 0
 		for _, x := range []struct {
 			key string
 			dst *int
 		}{{"boxes", &h.boxes}, {"labels", &h.classes}, {"scores", &h.scores}, {"count", &h.count}} {
+			if x.key == "labels" && h.perClass {
+				continue
+			}
 			name, err := c.string(x.key, "")
 			if err != nil {
 				return nil, err
@@ -195,10 +192,6 @@ func newObjectDetector(m *Model) (Handler, error) {
 				}
 				name = x.key
 			}
-			if *x.dst == -2 { // labels: the class is the best of the per-class scores
-				*x.dst = -1
-				continue
-			}
 			if *x.dst < 0 {
 				return nil, fmt.Errorf("output_format boxes: the model has no output %q (set handler.%s in model-config.yaml)", name, x.key)
 			}
@@ -214,11 +207,7 @@ func newObjectDetector(m *Model) (Handler, error) {
 		}
 		h.yxyx = format == "yxyx"
 		if h.perClass {
-			// raw per-box scores; overlapping boxes are left to NMS
 			if h.background, err = c.int("background", h.backgroundColumn(m.Outputs[h.scores])); err != nil {
-				return nil, err
-			}
-			if h.nms, err = c.bool("nms", true); err != nil {
 				return nil, err
 			}
 		}
@@ -231,6 +220,11 @@ func newObjectDetector(m *Model) (Handler, error) {
 		}
 	default:
 		return nil, fmt.Errorf("handler setting output_format: want yolo, yolov8, end2end, detr or boxes, got %q", h.format)
+	}
+	// raw candidates (YOLO's, per-class scores') overlap: NMS by default; models with
+	// their own NMS (boxes with labels, end2end, detr) need none
+	if h.nms, err = c.bool("nms", h.format == "yolo" || h.format == "yolov8" || h.perClass); err != nil {
+		return nil, err
 	}
 	return h, nil
 }
@@ -617,15 +611,9 @@ func (h *objectDetector) decodeDETR(logitsOut, boxesOut *tensor.Tensor) ([]detec
 				best = j
 			}
 		}
-		var score float64
-		if h.sigmoid {
-			score = 1 / (1 + math.Exp(-row[best]))
-		} else {
-			top, sum := slices.Max(row), 0.0
-			for _, v := range row {
-				sum += math.Exp(v - top)
-			}
-			score = math.Exp(row[best]-top) / sum
+		score := sigmoid(row[best])
+		if !h.sigmoid {
+			score = softmax(row)[best] // over the classes and "no object"
 		}
 		if score < h.threshold {
 			continue

@@ -356,12 +356,18 @@ type imageSize struct {
 	content          image.Rectangle
 }
 
+// region is where the image lies in what the model was fed: content when letterboxed, else
+// all of it.
+func (z imageSize) region() image.Rectangle {
+	if z.content.Empty() {
+		return image.Rect(0, 0, z.fedW, z.fedH)
+	}
+	return z.content
+}
+
 // toImage maps a point of the image fed to the model back to the original image.
 func (z imageSize) toImage(x, y float64) (float64, float64) {
-	c := z.content
-	if c.Empty() {
-		c = image.Rect(0, 0, z.fedW, z.fedH)
-	}
+	c := z.region()
 	return (x - float64(c.Min.X)) * float64(z.w) / float64(c.Dx()), (y - float64(c.Min.Y)) * float64(z.h) / float64(c.Dy())
 }
 

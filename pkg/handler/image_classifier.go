@@ -97,14 +97,14 @@ func probabilities(row []float64, mode string) []float64 {
 	if len(row) == 1 {
 		p := row[0]
 		if mode == "always" || mode == "sigmoid" || (mode == "auto" && (p < 0 || p > 1)) {
-			p = 1 / (1 + math.Exp(-p))
+			p = sigmoid(p)
 		}
 		return []float64{1 - p, p}
 	}
 	if mode == "sigmoid" { // multi-label: each class on its own
 		out := make([]float64, len(row))
 		for i, v := range row {
-			out[i] = 1 / (1 + math.Exp(-v))
+			out[i] = sigmoid(v)
 		}
 		return out
 	}
@@ -149,6 +149,8 @@ func isDistribution(row []float64) bool {
 	}
 	return math.Abs(sum-1) < 1e-3
 }
+
+func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 
 func softmax(row []float64) []float64 {
 	maxv := math.Inf(-1)

@@ -112,21 +112,9 @@ func ultralyticsLabels(names string) labels {
 // hfLabels reads the id2label map of a Hugging Face config.json ({"0": "NEGATIVE", ...}).
 // No file, or one without id2label, gives no labels.
 func hfLabels(dir string) (labels, error) {
-	b, err := os.ReadFile(filepath.Join(dir, HFConfigFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
+	cfg, err := readHFConfig(dir)
+	if cfg == nil || len(cfg.ID2Label) == 0 {
 		return nil, err
-	}
-	var cfg struct {
-		ID2Label map[string]string `json:"id2label"`
-	}
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		return nil, nil // another tool's config.json: not ours to judge
-	}
-	if len(cfg.ID2Label) == 0 {
-		return nil, nil
 	}
 	out := labels{}
 	for k, name := range cfg.ID2Label {
@@ -137,6 +125,29 @@ func hfLabels(dir string) (labels, error) {
 		out[i] = name
 	}
 	return out, nil
+}
+
+// hfConfig is the part of a Hugging Face config.json the handlers read.
+type hfConfig struct {
+	ID2Label    map[string]string `json:"id2label"`
+	ProblemType string            `json:"problem_type"`
+}
+
+// readHFConfig reads the archive's config.json; nil when it has none, or one that is not
+// JSON (another tool's config.json: not ours to judge).
+func readHFConfig(dir string) (*hfConfig, error) {
+	b, err := os.ReadFile(filepath.Join(dir, HFConfigFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var cfg hfConfig
+	if json.Unmarshal(b, &cfg) != nil {
+		return nil, nil
+	}
+	return &cfg, nil
 }
 
 // name is the label of class i, or its index when there is none.
@@ -160,14 +171,7 @@ func (l labels) maxIndex() int {
 // trained for several labels at once (config.json's problem_type
 // multi_label_classification, where transformers' pipelines apply a sigmoid), else auto.
 func defaultActivation(dir string) string {
-	b, err := os.ReadFile(filepath.Join(dir, HFConfigFile))
-	if err != nil {
-		return "auto"
-	}
-	var cfg struct {
-		ProblemType string `json:"problem_type"`
-	}
-	if json.Unmarshal(b, &cfg) == nil && cfg.ProblemType == "multi_label_classification" {
+	if cfg, _ := readHFConfig(dir); cfg != nil && cfg.ProblemType == "multi_label_classification" {
 		return "sigmoid"
 	}
 	return "auto"

@@ -210,10 +210,7 @@ func (h *imageSegmenter) Postprocess(_ context.Context, req *Request, outputs []
 // the class of the point of the model's output it falls on, through where the image lies in
 // what the model was fed (all of it, unless letterboxed).
 func (s *segmentation) resample(size imageSize) *segmentation {
-	c := size.content
-	if c.Empty() {
-		c = image.Rect(0, 0, size.fedW, size.fedH)
-	}
+	c := size.region()
 	if size.fedW <= 0 || size.fedH <= 0 || c.Empty() {
 		return s
 	}
