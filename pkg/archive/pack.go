@@ -23,6 +23,10 @@ import (
 	"github.com/tsserve/ts/pkg/onnx"
 )
 
+// ErrNeedsModel is Pack's error when the model is left out but the handler needs one (a
+// built-in handler runs the .onnx model): a usage error.
+var ErrNeedsModel = errors.New("--serialized-file is required")
+
 // BuiltinHandlers are the handler names ts serves without custom code.
 var BuiltinHandlers = []string{"image_classifier", "image_segmenter", "object_detector", "text_classifier", "tensor"}
 
@@ -99,7 +103,7 @@ func Pack(ctx context.Context, o PackOptions) (*Result, error) {
 		// runs its own (its inference); a built-in handler runs the .onnx model.
 		switch {
 		case slices.Contains(BuiltinHandlers, o.Handler):
-			return nil, fmt.Errorf("--serialized-file is required: the .onnx model the built-in handler %s runs", o.Handler)
+			return nil, fmt.Errorf("%w: the .onnx model the built-in handler %s runs", ErrNeedsModel, o.Handler)
 		case o.FP16:
 			return nil, errors.New("--fp16 converts the weights of --serialized-file, and none is given")
 		}

@@ -5,10 +5,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"strconv"
-	"strings"
 
 	"github.com/tsserve/ts/pkg/apierror"
+	"github.com/tsserve/ts/pkg/engine"
 	"github.com/tsserve/ts/pkg/registry"
 	"github.com/tsserve/ts/pkg/tensor"
 )
@@ -122,18 +121,11 @@ func tritonModelConfig(v *registry.Version) tritonConfig {
 			PriorityQueuePolicy: map[string]any{},
 		}
 	}
-	kind := "KIND_CPU"
-	if info.Provider != "" && info.Provider != "cpu" {
-		kind = "KIND_GPU"
+	group := tritonInstanceGroup{Name: v.Name, Kind: "KIND_CPU", Count: st.MinWorkers, GPUs: []int{}}
+	if provider, device, err := engine.ParseProvider(info.Provider); err == nil && provider != "cpu" {
+		group.Kind, group.GPUs = "KIND_GPU", []int{device}
 	}
-	c.InstanceGroup = []tritonInstanceGroup{{Name: v.Name, Kind: kind, Count: st.MinWorkers, GPUs: []int{}}}
-	if kind == "KIND_GPU" {
-		if _, id, ok := strings.Cut(info.Provider, ":"); ok && id != "" {
-			if n, err := strconv.Atoi(id); err == nil {
-				c.InstanceGroup[0].GPUs = []int{n}
-			}
-		}
-	}
+	c.InstanceGroup = []tritonInstanceGroup{group}
 	return c
 }
 

@@ -1,8 +1,8 @@
 package archivecmd
 
 import (
+	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/tsserve/ts/pkg/archive"
@@ -30,9 +30,6 @@ type PackCmd struct {
 
 // Run packs the archive and prints where it went.
 func (c *PackCmd) Run(g *globals) error {
-	if c.SerializedFile == "" && slices.Contains(archive.BuiltinHandlers, c.Handler) {
-		return term.Usagef("--serialized-file is required: the .onnx model the built-in handler %s runs (see --help)", c.Handler)
-	}
 	var extra []string
 	if c.ExtraFiles != "" {
 		extra = strings.Split(c.ExtraFiles, ",")
@@ -43,6 +40,9 @@ func (c *PackCmd) Run(g *globals) error {
 		ExportPath: c.ExportPath, Format: archive.Format(c.ArchiveFormat), Force: c.Force,
 		Runtime: c.Runtime, Description: c.Description, ArchiverVersion: Version, FP16: c.FP16,
 	})
+	if errors.Is(err, archive.ErrNeedsModel) {
+		return term.Usagef("%v (see --help)", err)
+	}
 	if err != nil {
 		return err
 	}
