@@ -12,6 +12,7 @@ __ts_sub() {
     "|set-default") echo set-default ;;
     "|split") echo split ;;
     "|infer") echo infer ;;
+    "|explain") echo explain ;;
     "|metrics") echo metrics ;;
     "|ping") echo ping ;;
     "|version") echo version ;;
@@ -25,6 +26,7 @@ __ts_takes_value() {
     "register|--batch-size" | "register|--handler" | "register|--max-batch-delay" | "register|--name" | "register|--timeout" | "register|--version" | "register|--workers") return 0 ;;
     "scale|--max" | "scale|--min") return 0 ;;
     "infer|--accept" | "infer|--concurrency" | "infer|-c" | "infer|--save" | "infer|--timeout" | "infer|--version") return 0 ;;
+    "explain|--baseline" | "explain|--concurrency" | "explain|-c" | "explain|--patch" | "explain|--save" | "explain|--target" | "explain|--tensor-output" | "explain|--timeout" | "explain|--version") return 0 ;;
     esac
     return 1
 }
@@ -43,6 +45,7 @@ __ts_values() {
     "serve|--private-key-file") echo "__files__" ;;
     "serve|--ts-config") echo "__files__" ;;
     "infer|--save") echo "__files__" ;;
+    "explain|--save") echo "__files__" ;;
     esac
 }
 
@@ -54,12 +57,13 @@ __ts_flags() {
     "scale") echo "--max --min --sync --no-sync" ;;
     "split") echo "--clear" ;;
     "infer") echo "--accept --concurrency -c --local --save --timeout --version" ;;
+    "explain") echo "--baseline --concurrency -c --local --patch --save --target --tensor-output --timeout --version" ;;
     esac
 }
 
 __ts_subs() {
     case "$1" in
-    "") echo "serve register unregister list ls describe scale set-default split infer metrics ping version" ;;
+    "") echo "serve register unregister list ls describe scale set-default split infer explain metrics ping version" ;;
     esac
 }
 
@@ -72,6 +76,7 @@ __ts_args() {
     "set-default") echo model ;;
     "split") echo model ;;
     "infer") echo model+files ;;
+    "explain") echo model+files ;;
     esac
 }
 

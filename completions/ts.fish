@@ -21,6 +21,8 @@ function __ts_sub
             echo split
         case '|infer'
             echo infer
+        case '|explain'
+            echo explain
         case '|metrics'
             echo metrics
         case '|ping'
@@ -41,6 +43,8 @@ function __ts_takes_value
         case 'scale|--max' 'scale|--min'
             return 0
         case 'infer|--accept' 'infer|--concurrency' 'infer|-c' 'infer|--save' 'infer|--timeout' 'infer|--version'
+            return 0
+        case 'explain|--baseline' 'explain|--concurrency' 'explain|-c' 'explain|--patch' 'explain|--save' 'explain|--target' 'explain|--tensor-output' 'explain|--timeout' 'explain|--version'
             return 0
     end
     return 1
@@ -111,6 +115,7 @@ complete -c ts -n '__ts_at \'\' 0' -a scale -d 'Set a model version\'s workers.'
 complete -c ts -n '__ts_at \'\' 0' -a set-default -d 'Make a version the model\'s default.'
 complete -c ts -n '__ts_at \'\' 0' -a split -d 'Show or set a model\'s traffic split across versions (A/B tests, canaries).'
 complete -c ts -n '__ts_at \'\' 0' -a infer -d 'Send files to a model and show the answers (or run an archive locally with --local).'
+complete -c ts -n '__ts_at \'\' 0' -a explain -d 'Show which parts of files (image patches, words, tensor elements) made a model answer as it did.'
 complete -c ts -n '__ts_at \'\' 0' -a metrics -d 'Print the server\'s Prometheus metrics.'
 complete -c ts -n '__ts_at \'\' 0' -a ping -d 'Check the server\'s health.'
 complete -c ts -n '__ts_at \'\' 0' -a version -d 'Print the versions of ts and ONNX Runtime, and the execution providers available.'
@@ -172,6 +177,18 @@ complete -c ts -n '__ts_in \'infer\'' -l timeout -x -d 'Give up on a request aft
 complete -c ts -n '__ts_in \'infer\'' -l version -x -d 'Model version (default: the default version, or the traffic split).'
 complete -c ts -n '__ts_at \'infer\' 0' -a '(command -q ts; and ts completion models 2>/dev/null)'
 complete -c ts -n '__ts_in \'infer\'; and not __ts_at \'infer\' 0' -F
+
+complete -c ts -n '__ts_in \'explain\'' -l baseline -x -d 'Tensor models: the value hidden elements take (default 0).'
+complete -c ts -n '__ts_in \'explain\'' -l concurrency -s c -x -d 'Files explained at once.'
+complete -c ts -n '__ts_in \'explain\'' -l local -d 'Run MODEL, an archive, in this process instead of on a server.'
+complete -c ts -n '__ts_in \'explain\'' -l patch -x -d 'Side of the image patches hidden in turn (default: an eighth of the image\'s longer side).'
+complete -c ts -n '__ts_in \'explain\'' -l save -r -F -d 'Also write each raw answer to DIR/<file>.json.'
+complete -c ts -n '__ts_in \'explain\'' -l target -x -d 'Class to explain, an index or a label (default: the top class); for tensor models the output element\'s flat index (default: the largest).'
+complete -c ts -n '__ts_in \'explain\'' -l tensor-output -x -d 'Tensor models: the output to explain (default: the first floating-point one).'
+complete -c ts -n '__ts_in \'explain\'' -l timeout -x -d 'Give up on a request after this long (an explanation runs the model once per part).'
+complete -c ts -n '__ts_in \'explain\'' -l version -x -d 'Model version (default: the default version, or the traffic split).'
+complete -c ts -n '__ts_at \'explain\' 0' -a '(command -q ts; and ts completion models 2>/dev/null)'
+complete -c ts -n '__ts_in \'explain\'; and not __ts_at \'explain\' 0' -F
 
 
 

@@ -17,6 +17,12 @@ const (
 	HeaderRouteKey = "X-TS-Route-Key"
 	// HeaderModelVersion, on responses, names the version that answered.
 	HeaderModelVersion = "X-TS-Model-Version"
+	// HeaderExplainTarget, on explanations, names what was explained: a class's label, an
+	// output's element.
+	HeaderExplainTarget = "X-TS-Explain-Target"
+	// HeaderExplainScore, on explanations, is the target's score on the request's own
+	// input (a probability for classifiers).
+	HeaderExplainScore = "X-TS-Explain-Score"
 )
 
 // Status is TorchServe's {"status": "..."} answer.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"mime"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/cli/term"
 	"github.com/tsserve/ts/pkg/client"
 	"github.com/tsserve/ts/pkg/handler"
@@ -34,18 +36,25 @@ type InferCmd struct {
 	Accept      string        `name:"accept" placeholder:"TYPE" help:"Accept header (e.g. image/png for a segmentation mask)."`
 	Concurrency int           `name:"concurrency" short:"c" default:"4" help:"Requests in flight at once when sending many files."`
 	Save        string        `name:"save" type:"path" placeholder:"DIR" help:"Also write each raw answer to DIR/<file>.<ext> (binary answers such as PNG masks always need it)."`
+
+	// explain, when not nil, asks for explanations instead of predictions, with these
+	// query parameters (ts explain).
+	explain url.Values
 }
 
 // answer is one file's result.
 type answer struct {
-	File        string          `json:"file"`
-	Version     string          `json:"version,omitempty"`
-	ContentType string          `json:"contentType,omitempty"`
-	Answer      json.RawMessage `json:"answer,omitempty"`
-	Saved       string          `json:"saved,omitempty"`
-	Error       string          `json:"error,omitempty"`
-	body        []byte
-	err         error
+	File        string `json:"file"`
+	Version     string `json:"version,omitempty"`
+	ContentType string `json:"contentType,omitempty"`
+	// Target and Score are what an explanation explained and its score.
+	Target string          `json:"target,omitempty"`
+	Score  *float64        `json:"score,omitempty"`
+	Answer json.RawMessage `json:"answer,omitempty"`
+	Saved  string          `json:"saved,omitempty"`
+	Error  string          `json:"error,omitempty"`
+	body   []byte
+	err    error
 }
 
 // predictor runs one request, on a server or locally.
@@ -182,7 +191,11 @@ func (c *InferCmd) predictor(ctx context.Context, g *Globals) (predictor, func()
 		return func(ctx context.Context, body []byte, ctype string) (*client.Prediction, error) {
 			ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 			defer cancel()
-			return cl.Predict(ctx, name, body, client.PredictOptions{Version: version, ContentType: ctype, Accept: c.Accept})
+			o := client.PredictOptions{Version: version, ContentType: ctype, Accept: c.Accept, Query: c.explain}
+			if c.explain != nil {
+				return cl.Explain(ctx, name, body, o)
+			}
+			return cl.Predict(ctx, name, body, o)
 		}, func() {}, nil
 	}
 	if len(c.Files) == 0 {
@@ -217,12 +230,20 @@ func (c *InferCmd) predictor(ctx context.Context, g *Globals) (predictor, func()
 		if c.Accept != "" {
 			h["Accept"] = []string{c.Accept}
 		}
-		res, err := v.Infer(ctx, &handler.Request{ID: "local", Header: h,
-			Inputs: []handler.Input{{Name: "body", ContentType: ctype, Data: body}}}, 0)
+		req := &handler.Request{ID: "local", Header: h, Query: c.explain,
+			Inputs: []handler.Input{{Name: "body", ContentType: ctype, Data: body}}}
+		infer := v.Infer
+		if c.explain != nil {
+			infer = v.Explain
+		}
+		res, err := infer(ctx, req, 0)
 		if err != nil {
 			return nil, err
 		}
-		return &client.Prediction{Body: res.Body, ContentType: res.ContentType, Version: v.Version}, nil
+		p := &client.Prediction{Body: res.Body, ContentType: res.ContentType, Version: v.Version,
+			Target: res.Header.Get(api.HeaderExplainTarget)}
+		p.Score, _ = strconv.ParseFloat(res.Header.Get(api.HeaderExplainScore), 64)
+		return p, nil
 	}, closeFn, nil
 }
 
@@ -263,6 +284,9 @@ func (c *InferCmd) one(ctx context.Context, predict predictor, file string) *ans
 		return a
 	}
 	a.Version, a.ContentType, a.body = p.Version, p.ContentType, p.Body
+	if c.explain != nil {
+		a.Target, a.Score = p.Target, &p.Score
+	}
 	if json.Valid(p.Body) {
 		a.Answer = json.RawMessage(bytes.TrimSpace(p.Body))
 	}
@@ -306,6 +330,7 @@ func render(io *term.IO, a *answer) {
 	switch {
 	case a.Answer == nil:
 		io.Println(fmt.Sprintf("%s answer (%d bytes) saved to %s", a.ContentType, len(a.body), a.Saved))
+	case a.Score != nil && renderExplanation(io, a):
 	case renderScores(io, a.Answer), renderDetections(io, a.Answer), renderTensors(io, a.Answer), renderMask(io, a.Answer):
 	default:
 		var pretty bytes.Buffer

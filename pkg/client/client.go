@@ -567,6 +567,10 @@ type Prediction struct {
 	ContentType string
 	// Version is the version that answered (X-TS-Model-Version).
 	Version string
+	// Target and Score, on explanations, are what was explained and its score on the
+	// request's own input (X-TS-Explain-Target, X-TS-Explain-Score).
+	Target string
+	Score  float64
 }
 
 // PredictOptions are optional inference settings.
@@ -576,10 +580,23 @@ type PredictOptions struct {
 	Accept      string
 	Priority    string
 	RouteKey    string
+	// Query holds query parameters (an explanation's target, patch ...).
+	Query url.Values
 }
 
 // Predict is POST /predictions/{name}[/{version}] with body as the request body.
 func (c *Client) Predict(ctx context.Context, name string, body []byte, o PredictOptions) (*Prediction, error) {
+	return c.infer(ctx, "/predictions/", name, body, o)
+}
+
+// Explain is POST /explanations/{name}[/{version}]: how much each part of the input
+// (an image's patches, a text's tokens, a tensor's elements) supports the answer.
+func (c *Client) Explain(ctx context.Context, name string, body []byte, o PredictOptions) (*Prediction, error) {
+	return c.infer(ctx, "/explanations/", name, body, o)
+}
+
+// infer posts body to a model under route (/predictions/ or /explanations/).
+func (c *Client) infer(ctx context.Context, route, name string, body []byte, o PredictOptions) (*Prediction, error) {
 	h := http.Header{}
 	if o.ContentType != "" {
 		h.Set("Content-Type", o.ContentType)
@@ -593,15 +610,18 @@ func (c *Client) Predict(ctx context.Context, name string, body []byte, o Predic
 	if o.RouteKey != "" {
 		h.Set(api.HeaderRouteKey, o.RouteKey)
 	}
-	p := "/predictions/" + url.PathEscape(name)
+	p := route + url.PathEscape(name)
 	if o.Version != "" {
 		p += "/" + url.PathEscape(o.Version)
 	}
-	res, b, err := c.do(ctx, http.MethodPost, c.Inference, c.InferenceToken, p, nil, bytes.NewReader(body), h)
+	res, b, err := c.do(ctx, http.MethodPost, c.Inference, c.InferenceToken, p, o.Query, bytes.NewReader(body), h)
 	if err != nil {
 		return nil, err
 	}
-	return &Prediction{Body: b, ContentType: res.Header.Get("Content-Type"), Version: res.Header.Get(api.HeaderModelVersion)}, nil
+	pred := &Prediction{Body: b, ContentType: res.Header.Get("Content-Type"), Version: res.Header.Get(api.HeaderModelVersion),
+		Target: res.Header.Get(api.HeaderExplainTarget)}
+	pred.Score, _ = strconv.ParseFloat(res.Header.Get(api.HeaderExplainScore), 64)
+	return pred, nil
 }
 
 // RawMetrics returns GET /metrics in Prometheus text format.

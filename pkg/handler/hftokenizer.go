@@ -43,6 +43,12 @@ func newHFTokenizer(path string, maxLen int) (_ *hfTokenizer, err error) {
 
 func (h *hfTokenizer) PadID() int64 { return h.pad }
 
+// Token is the vocabulary's token for id ("" for none).
+func (h *hfTokenizer) Token(id int64) string {
+	tok, _ := h.tk.IdToToken(int(id))
+	return tok
+}
+
 // Encode tokenises with the file's normaliser, pre-tokeniser and post-processor (adding
 // special tokens such as [CLS] and [SEP] when the file says so).
 func (h *hfTokenizer) Encode(text string) (_ []int64, err error) {

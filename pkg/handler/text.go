@@ -36,6 +36,8 @@ type textClassifier struct {
 type textTokenizer interface {
 	Encode(text string) ([]int64, error)
 	PadID() int64
+	// Token is the vocabulary's token for id, for explanations ("" for none).
+	Token(id int64) string
 }
 
 // textInputRole is an input's name as the roles are named: lower case, without what

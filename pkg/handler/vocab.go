@@ -16,6 +16,7 @@ import (
 // BertTokenizer encodes it, truncated to maxLen tokens with both kept.
 type vocabTokenizer struct {
 	ids       map[string]int64
+	tokens    []string // by id
 	unk, pad  int64
 	cls, sep  int64 // -1: the vocabulary has none
 	wordPiece bool
@@ -34,6 +35,7 @@ func newVocabTokenizer(path string, lower bool, maxLen int) (*vocabTokenizer, er
 	var n int64
 	for sc.Scan() {
 		tok := strings.TrimRight(sc.Text(), "\r")
+		t.tokens = append(t.tokens, tok)
 		if _, dup := t.ids[tok]; !dup && tok != "" {
 			t.ids[tok] = n
 		}
@@ -69,6 +71,14 @@ func newVocabTokenizer(path string, lower bool, maxLen int) (*vocabTokenizer, er
 }
 
 func (t *vocabTokenizer) PadID() int64 { return t.pad }
+
+// Token is the vocabulary's token for id ("" for none).
+func (t *vocabTokenizer) Token(id int64) string {
+	if id < 0 || id >= int64(len(t.tokens)) {
+		return ""
+	}
+	return t.tokens[id]
+}
 
 // Encode splits text as Hugging Face's Whitespace pre-tokenizer does (runs of word
 // characters, runs of other non-space characters) and maps the pieces to ids.

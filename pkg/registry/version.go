@@ -14,10 +14,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/batch"
 	"github.com/tsserve/ts/pkg/engine"
+	"github.com/tsserve/ts/pkg/explain"
 	"github.com/tsserve/ts/pkg/handler"
 	"github.com/tsserve/ts/pkg/onnx"
 	"github.com/tsserve/ts/pkg/tensor"
@@ -566,6 +568,74 @@ func (v *Version) Infer(ctx context.Context, req *handler.Request, priority int)
 	res, err = h.Postprocess(ctx, req, outputs)
 	post = time.Since(postStart)
 	return res, err
+}
+
+// explainBatch is how many perturbed copies of a request one run of an explanation holds,
+// for a model that takes batches.
+const explainBatch = 16
+
+// Explain explains one request's answer: a built-in handler's by occlusion (package
+// explain: parts of the input hidden in turn, the copies batched like any request), a
+// custom handler's by the handler itself, which gets the request with TorchServe's header
+// explain=True.
+func (v *Version) Explain(ctx context.Context, req *handler.Request, priority int) (res *handler.Response, err error) {
+	b, session, h, timeout, err := v.enter()
+	if err != nil {
+		return nil, err
+	}
+	if !handler.IsBuiltin(v.Handler) {
+		v.inflight.Done()
+		if req.Header == nil {
+			req.Header = http.Header{}
+		}
+		req.Header.Set(handler.ExplainHeader, "True")
+		return v.Infer(ctx, req, priority)
+	}
+	defer v.inflight.Done()
+	start := time.Now()
+	defer func() { v.stats.request(start, 0, 0, err) }()
+	e, ok := h.(handler.Explainer)
+	if !ok {
+		return nil, apierror.BadRequest("the %s handler does not explain its answers: explanations are for image_classifier, text_classifier and tensor models", v.Handler)
+	}
+	if b == nil {
+		return nil, v.noWorker()
+	}
+	inputs, err := h.Preprocess(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	run := func(ctx context.Context, inputs []*tensor.Tensor) ([]*tensor.Tensor, error) {
+		return v.submit(ctx, b, session, inputs, priority, timeout)
+	}
+	outputs, err := run(ctx, inputs)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := e.Explain(req, inputs, outputs)
+	if err != nil {
+		return nil, err
+	}
+	o := explain.Options{Batch: 1, Parallel: b.Workers()}
+	if v.unbatchable == "" && b.Unbatchable() == "" {
+		o.Batch = explainBatch
+	}
+	attributions, err := explain.Occlude(ctx, inputs, plan.Features, plan.Base, plan.Score, run, o)
+	if errors.Is(err, explain.ErrTooManyFeatures) {
+		return nil, apierror.BadRequest("cannot explain this request: %v", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if res, err = plan.Answer(attributions); err != nil {
+		return nil, err
+	}
+	if res.Header == nil {
+		res.Header = http.Header{}
+	}
+	res.Header.Set(api.HeaderExplainTarget, plan.Target)
+	res.Header.Set(api.HeaderExplainScore, strconv.FormatFloat(plan.Base, 'g', 6, 64))
+	return res, nil
 }
 
 // InferTensors runs tensors through the model as they are, with no handler (the Open

@@ -41,6 +41,8 @@ func (s *Server) inferenceRoutes() http.Handler {
 	// Segments after the version reach the handler as the request header url_path, as
 	// TorchServe forwards them (its vLLM handler serves v1/chat/completions so).
 	rt.handle("/predictions/{model}/{version}/{path...}", s.predict)
+	rt.handle("/explanations/{model}", s.explainRoute)
+	rt.handle("/explanations/{model}/{version}", s.explainRoute)
 	// SageMaker's forms, which TorchServe also answers.
 	rt.handle("/invocations", s.invoke)
 	rt.handle("/models/{model}/invoke", s.invoke)
@@ -122,6 +124,22 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) error {
 		r.Header[keyURLPath] = []string{path}
 	}
 	return s.predictOn(w, r, r.PathValue("model"), r.PathValue("version"), nil)
+}
+
+// explainRoute serves /explanations/{model}[/{version}]: TorchServe's explanations, any method
+// but OPTIONS (which describes the model), as its predictions.
+func (s *Server) explainRoute(w http.ResponseWriter, r *http.Request) error {
+	name, version := r.PathValue("model"), r.PathValue("version")
+	if r.Method == http.MethodOptions {
+		return s.modelDescription(w, name, version)
+	}
+	return s.serveInference(w, r, name, version, func(v *registry.Version, priority int) (*handler.Response, error) {
+		req, err := s.readRequest(w, r)
+		if err != nil {
+			return nil, err
+		}
+		return v.Explain(r.Context(), req, priority)
+	})
 }
 
 // predictOn runs one inference request on a version of the named model ("": the default, or

@@ -55,12 +55,14 @@ func (s *Server) v1Ready(w http.ResponseWriter, r *http.Request) error {
 // for several outputs), nested as JSON arrays; the columnar {"inputs"} answers {"outputs"}.
 // Any other handler gets each instance as a request of its own (a string as text, anything
 // else as JSON: {"data": "<base64>"} for the image handlers) and each prediction is its answer.
+// {model}:explain answers {"explanations"}, each instance explained as /explanations does.
 func (s *Server) v1Predict(w http.ResponseWriter, r *http.Request) error {
 	target := r.PathValue("target")
 	i := strings.LastIndexByte(target, ':')
-	if i < 0 || target[i+1:] != "predict" {
+	if i < 0 || (target[i+1:] != "predict" && target[i+1:] != "explain") {
 		return apierror.ResourceNotFound()
 	}
+	explain := target[i+1:] == "explain"
 	return s.serveInference(w, r, target[:i], "", func(v *registry.Version, priority int) (*handler.Response, error) {
 		body, err := s.readWholeBody(w, r)
 		if err != nil {
@@ -71,10 +73,17 @@ func (s *Server) v1Predict(w http.ResponseWriter, r *http.Request) error {
 			return nil, err
 		}
 		var b []byte
-		if v.Handler == handler.TensorHandler {
+		switch {
+		case explain:
+			b, err = v1Handler(r, w.Header().Get("X-Request-Id"), v, req, "explanations", func(ctx context.Context, req *handler.Request) (*handler.Response, error) {
+				return v.Explain(ctx, req, priority)
+			})
+		case v.Handler == handler.TensorHandler:
 			b, err = v1Tensors(r.Context(), v, req, priority)
-		} else {
-			b, err = v1Handler(r, w.Header().Get("X-Request-Id"), v, req, priority)
+		default:
+			b, err = v1Handler(r, w.Header().Get("X-Request-Id"), v, req, "predictions", func(ctx context.Context, req *handler.Request) (*handler.Response, error) {
+				return v.Infer(ctx, req, priority)
+			})
 		}
 		if err != nil {
 			return nil, err
@@ -141,9 +150,11 @@ func eachInstance(ctx context.Context, n int, fn func(ctx context.Context, i int
 	return g.Wait()
 }
 
-// v1Handler runs each instance of a v1 request through the model's handler, each with the
-// request's id (the X-Request-Id the server gave it).
-func v1Handler(r *http.Request, id string, v *registry.Version, req *handler.V1Request, priority int) ([]byte, error) {
+// v1Handler runs each instance of a v1 request through the model's handler (run: a
+// prediction or an explanation), each with the request's id (the X-Request-Id the server
+// gave it), and answers the list of answers under key.
+func v1Handler(r *http.Request, id string, v *registry.Version, req *handler.V1Request, key string,
+	run func(ctx context.Context, req *handler.Request) (*handler.Response, error)) ([]byte, error) {
 	if req.Columnar {
 		return nil, apierror.BadRequest(`model %s (handler %s) takes "instances", one request each; "inputs" is for tensor models`, v.Name, v.Handler)
 	}
@@ -155,7 +166,7 @@ func v1Handler(r *http.Request, id string, v *registry.Version, req *handler.V1R
 		} else {
 			in.Data, _ = json.Marshal(req.Instances[i]) // decoded from JSON: it marshals
 		}
-		res, err := v.Infer(ctx, &handler.Request{ID: id, Header: r.Header, Inputs: []handler.Input{in}}, priority)
+		res, err := run(ctx, &handler.Request{ID: id, Header: r.Header.Clone(), Query: r.URL.Query(), Inputs: []handler.Input{in}})
 		if err != nil {
 			return err
 		}
@@ -169,5 +180,5 @@ func v1Handler(r *http.Request, id string, v *registry.Version, req *handler.V1R
 	if err != nil {
 		return nil, err
 	}
-	return json.MarshalIndent(map[string]any{"predictions": answers}, "", "  ")
+	return json.MarshalIndent(map[string]any{key: answers}, "", "  ")
 }

@@ -3,8 +3,8 @@
 Body "crash" exits the process, "killed" kills it as the kernel's out-of-memory killer
 does (SIGKILL), "hang" never answers, "garbage" writes junk to stdout,
 "error" raises; anything else is parsed as four comma-separated numbers. The answer
-echoes the request header url_path (the path's segments after the version) and the
-request's id.
+echoes the request headers url_path (the path's segments after the version) and explain
+(True on /explanations) and the request's id.
 """
 import os
 import signal
@@ -39,7 +39,8 @@ class Unruly(BaseHandler):
         p = outputs["probabilities"]
         values = p.tolist() if hasattr(p, "tolist") else p
         return {"probabilities": values, "state": request.state, "pid": os.getpid(),
-                "url_path": request.headers.get("url_path"), "request_id": request.id}
+                "url_path": request.headers.get("url_path"), "request_id": request.id,
+                "explain": request.headers.get("explain")}
 
 
 if __name__ == "__main__":
