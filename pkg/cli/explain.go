@@ -151,8 +151,9 @@ func renderHeatMap(io *term.IO, raw json.RawMessage) bool {
 		return false
 	}
 	d0, d1, d2 := len(nested), len(nested[0]), len(nested[0][0])
-	// channels lead when the first dimension is a few and the last is not
-	channelsFirst := d0 <= 4 && d2 > 4
+	// channels lead when the first dimension is a few (1 to 4) and the last is not fewer:
+	// [3][224][224], [1][4][4]; [224][224][3] has them last
+	channelsFirst := d0 <= 4 && (d2 > 4 || d0 <= d2)
 	h, w := d0, d1
 	if channelsFirst {
 		h, w = d1, d2

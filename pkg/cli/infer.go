@@ -72,7 +72,7 @@ func (c *InferCmd) Run(g *Globals) error {
 	answers := make([]*answer, len(c.Files))
 	var bar *term.Progress
 	if len(c.Files) > 8 { // a bar for batches of files, not for a few
-		bar = io.NewProgress("inferring", int64(len(c.Files)))
+		bar = io.NewProgress(map[string]string{"infer": "inferring", "explain": "explaining"}[c.command()], int64(len(c.Files)))
 	}
 	var mu sync.Mutex
 	finished := int64(0)
@@ -141,6 +141,14 @@ func (c *InferCmd) Run(g *Globals) error {
 	return nil
 }
 
+// command is the command's name in messages: infer, or explain.
+func (c *InferCmd) command() string {
+	if c.explain != nil {
+		return "explain"
+	}
+	return "infer"
+}
+
 // pickModel handles `ts infer FILE...` without a model: when the first argument is a local
 // file and not one of the server's models, it is a file, and the model is the server's only
 // one (or the user is asked to name one of them).
@@ -165,11 +173,11 @@ func (c *InferCmd) pickModel(ctx context.Context, cl *client.Client) error {
 		case 0:
 			return term.Usagef("the server has no models: register one first (ts register ARCHIVE)")
 		default:
-			return term.Usagef("which model? the server has %s: ts infer MODEL %s", strings.Join(names, ", "), c.Model)
+			return term.Usagef("which model? the server has %s: ts %s MODEL %s", strings.Join(names, ", "), c.command(), c.Model)
 		}
 	}
 	if len(c.Files) == 0 {
-		return term.Usagef("no files: ts infer %s FILE... (- reads stdin)", c.Model)
+		return term.Usagef("no files: ts %s %s FILE... (- reads stdin)", c.command(), c.Model)
 	}
 	return nil
 }
@@ -199,7 +207,7 @@ func (c *InferCmd) predictor(ctx context.Context, g *Globals) (predictor, func()
 		}, func() {}, nil
 	}
 	if len(c.Files) == 0 {
-		return nil, nil, term.Usagef("no files: ts infer --local ARCHIVE FILE... (- reads stdin)")
+		return nil, nil, term.Usagef("no files: ts %s --local ARCHIVE FILE... (- reads stdin)", c.command())
 	}
 	if _, err := g.InitEngine(); err != nil {
 		return nil, nil, err
