@@ -133,8 +133,8 @@ func (h *imageClassifier) Explain(req *Request, inputs, outputs []*tensor.Tensor
 	var channels, height, width int
 	channelsLast := h.spec.nhwc
 	switch {
-	case h.spec.flat:
-		channels, height, width, channelsLast = h.spec.channels, h.spec.height, h.spec.width, false
+	case h.spec.flat: // one row of C×H×W values, or H×W×C in Keras's order (layout NHWC)
+		channels, height, width = h.spec.channels, h.spec.height, h.spec.width
 	case len(item) == 3 && channelsLast:
 		height, width, channels = int(item[0]), int(item[1]), int(item[2])
 	case len(item) == 3:
