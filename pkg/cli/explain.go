@@ -175,7 +175,9 @@ func renderHeatMap(io *term.IO, raw json.RawMessage) bool {
 			}
 		}
 	}
-	rows, cols := min(h, heatRows), min(w, heatCols)
+	// cells two characters wide are about square: keep the image's aspect
+	f := min(float64(heatCols)/float64(w), float64(heatRows)/float64(h), 1)
+	rows, cols := max(1, int(math.Round(float64(h)*f))), max(1, int(math.Round(float64(w)*f)))
 	cells := make([][]float64, rows)
 	scale := 0.0
 	for r := range cells {

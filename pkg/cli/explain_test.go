@@ -29,6 +29,8 @@ func TestRenderExplanation(t *testing.T) {
 			[]string{"explained: weather (score 0.9000)", "attributions over the 5×2 image (5×2 cells; darker supports the target more, - and = against it)", "██▒▒      ", "        =="}},
 		{"image [H][W][C]", `[[[1,1,1],[0,0,0]],[[0,0,0],[0,0,0]],[[0,0,0],[0,0,0]],[[0,0,0],[0,0,0]],[[0,0,0],[-0.5,-0.5,-0.5]]]`,
 			[]string{"explained: weather (score 0.9000)", "attributions over the 2×5 image (2×5 cells; darker supports the target more, - and = against it)", "██  ", "    ", "  --"}},
+		{"a wide image keeps its aspect", `[[` + strings.Repeat(`[`+strings.Repeat("1,", 63)+`1],`, 1) + `[` + strings.Repeat("1,", 63) + `1]]]`,
+			[]string{"explained: weather (score 0.9000)", "attributions over the 64×2 image (32×1 cells; darker supports the target more, - and = against it)", strings.Repeat("██", 32)}},
 		{"image [1][4][4]", `[[[1,0,0,0],[0,0,0,0],[0,0,0,0],[0,0,0,1]]]`,
 			[]string{"explained: weather (score 0.9000)", "attributions over the 4×4 image (4×4 cells; darker supports the target more, - and = against it)", "██      ", "      ██"}},
 	} {
