@@ -28,6 +28,9 @@ type Explanation struct {
 	Base float64
 	// Target names what is explained: a class's label, an output's element.
 	Target string
+	// Hidden lists the inputs the features hide (the tensor handler's: each answered
+	// with its attributions).
+	Hidden []int
 	// Answer writes the response from the features' attributions.
 	Answer func(attributions []float64) (*Response, error)
 }
@@ -304,7 +307,7 @@ func (h *tensorHandler) Explain(req *Request, inputs, outputs []*tensor.Tensor) 
 		}
 		return v[r*item+target], nil
 	}
-	e := &Explanation{Features: features, Score: score, Base: values[target], Target: fmt.Sprintf("%s[%d]", h.outputs[out].Name, target)}
+	e := &Explanation{Features: features, Score: score, Base: values[target], Target: fmt.Sprintf("%s[%d]", h.outputs[out].Name, target), Hidden: explained}
 	e.Answer = func(attributions []float64) (*Response, error) {
 		res := tensorExplanation{Target: explainedElement{Output: h.outputs[out].Name, Index: target, Value: e.Base}, Baseline: baseline}
 		for _, i := range explained {
@@ -317,6 +320,13 @@ func (h *tensorHandler) Explain(req *Request, inputs, outputs []*tensor.Tensor) 
 		return jsonResponse(res)
 	}
 	return e, nil
+}
+
+// TensorExplainer explains requests of tensors to a model with these inputs and outputs as
+// the tensor handler does (the Open Inference Protocol's explain, which bypasses the
+// archive's handler).
+func TensorExplainer(inputs, outputs []tensor.Info) Explainer {
+	return &tensorHandler{inputs: inputs, outputs: outputs}
 }
 
 // explainedOutput is the output a tensor model's explanation reads: the one the request

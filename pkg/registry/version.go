@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
@@ -605,25 +606,7 @@ func (v *Version) Explain(ctx context.Context, req *handler.Request, priority in
 	if err != nil {
 		return nil, err
 	}
-	run := func(ctx context.Context, inputs []*tensor.Tensor) ([]*tensor.Tensor, error) {
-		return v.submit(ctx, b, session, inputs, priority, timeout)
-	}
-	outputs, err := run(ctx, inputs)
-	if err != nil {
-		return nil, err
-	}
-	plan, err := e.Explain(req, inputs, outputs)
-	if err != nil {
-		return nil, err
-	}
-	o := explain.Options{Batch: 1, Parallel: b.Workers()}
-	if v.unbatchable == "" && b.Unbatchable() == "" {
-		o.Batch = explainBatch
-	}
-	attributions, err := explain.Occlude(ctx, inputs, plan.Features, plan.Base, plan.Score, run, o)
-	if errors.Is(err, explain.ErrTooManyFeatures) {
-		return nil, apierror.BadRequest("cannot explain this request: %v", err)
-	}
+	plan, attributions, err := v.occlude(ctx, b, session, e, req, inputs, priority, timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -636,6 +619,56 @@ func (v *Version) Explain(ctx context.Context, req *handler.Request, priority in
 	res.Header.Set(api.HeaderExplainTarget, plan.Target)
 	res.Header.Set(api.HeaderExplainScore, strconv.FormatFloat(plan.Base, 'g', 6, 64))
 	return res, nil
+}
+
+// ExplainTensors explains a request of tensors (the Open Inference Protocol's explain) as the
+// tensor handler explains one, whatever handler the archive names; params are its
+// parameters (target, output, baseline). It answers the plan (its target, score and the
+// inputs it hid) and the features' attributions.
+func (v *Version) ExplainTensors(ctx context.Context, inputs []*tensor.Tensor, params url.Values, priority int) (plan *handler.Explanation, attributions []float64, err error) {
+	b, session, h, timeout, err := v.enter()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer v.inflight.Done()
+	start := time.Now()
+	defer func() { v.stats.request(start, 0, 0, err) }()
+	if d, ok := h.(handler.Direct); ok && d.TakesOver() {
+		return nil, nil, apierror.BadRequest("model %s runs in its custom handler, which takes requests only through /explanations/%s", v.Name, v.Name)
+	}
+	if b == nil {
+		return nil, nil, v.noWorker()
+	}
+	return v.occlude(ctx, b, session, handler.TensorExplainer(v.Inputs, v.Outputs), &handler.Request{Query: params}, inputs, priority, timeout)
+}
+
+// occlude runs an explanation: the request's inputs once, then the copies its explainer's
+// plan hides features of, through the version's batcher.
+func (v *Version) occlude(ctx context.Context, b *batch.Batcher, session *engine.Session, e handler.Explainer, req *handler.Request,
+	inputs []*tensor.Tensor, priority int, timeout time.Duration) (*handler.Explanation, []float64, error) {
+	run := func(ctx context.Context, inputs []*tensor.Tensor) ([]*tensor.Tensor, error) {
+		return v.submit(ctx, b, session, inputs, priority, timeout)
+	}
+	outputs, err := run(ctx, inputs)
+	if err != nil {
+		return nil, nil, err
+	}
+	plan, err := e.Explain(req, inputs, outputs)
+	if err != nil {
+		return nil, nil, err
+	}
+	o := explain.Options{Batch: 1, Parallel: b.Workers()}
+	if v.unbatchable == "" && b.Unbatchable() == "" {
+		o.Batch = explainBatch
+	}
+	attributions, err := explain.Occlude(ctx, inputs, plan.Features, plan.Base, plan.Score, run, o)
+	if errors.Is(err, explain.ErrTooManyFeatures) {
+		return nil, nil, apierror.BadRequest("cannot explain this request: %v", err)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return plan, attributions, nil
 }
 
 // InferTensors runs tensors through the model as they are, with no handler (the Open

@@ -175,7 +175,8 @@ func multipartFields(t *testing.T, fields map[string][]byte) (string, []byte) {
 // read here from the model's answers for the unit vectors. The copies run stacked in
 // batches (the model takes them); a model whose rows are not independent (rowsoftmax: a
 // softmax across dimension 0, all 1s for one row alone) or that runs one row only
-// (onerow) has them run one by one, and answers as it does alone.
+// (onerow) has them run one by one, and answers as it does alone. The Open Inference
+// Protocol's explain answers the same attributions as an output named "explain".
 func TestExplainTensorModel(t *testing.T) {
 	const dim, out = 6, 3
 	ts := emptyServer(t, nil)
@@ -265,6 +266,37 @@ func TestExplainTensorModel(t *testing.T) {
 		}
 	}
 
+	// the Open Inference Protocol's explain: the same attributions as an output "explain"
+	v2 := fmt.Sprintf(`{"id": "q1", "inputs": [{"name": "x", "shape": [1, %d], "datatype": "FP32", "data": %s}]}`, dim, xs[1:len(xs)-1])
+	body, target, score := explainOK(t, base+"/v2/models/linear/versions/1.0/explain?target=2&baseline=0.5", []byte(v2))
+	var oip struct {
+		ModelName  string `json:"model_name"`
+		ID         string `json:"id"`
+		Parameters struct {
+			Target string  `json:"target"`
+			Score  float64 `json:"score"`
+		} `json:"parameters"`
+		Outputs []struct {
+			Name       string            `json:"name"`
+			Datatype   string            `json:"datatype"`
+			Shape      []int64           `json:"shape"`
+			Data       []float64         `json:"data"`
+			Parameters map[string]string `json:"parameters"`
+		} `json:"outputs"`
+	}
+	if err := json.Unmarshal(body, &oip); err != nil || oip.ModelName != "linear" || oip.ID != "q1" || oip.Parameters.Target != "y[2]" || target != "y[2]" ||
+		math.Abs(oip.Parameters.Score-y[2]) > 1e-4 || math.Abs(score-y[2]) > 1e-4 || len(oip.Outputs) != 1 {
+		t.Fatalf("v2 explain: %s", body)
+	}
+	if o := oip.Outputs[0]; o.Name != "explain" || o.Datatype != "FP64" || fmt.Sprint(o.Shape) != "[1 6]" || o.Parameters["input"] != "x" || len(o.Data) != dim {
+		t.Fatalf("v2 explain output %+v", o)
+	}
+	for i, got := range oip.Outputs[0].Data {
+		if want := g(2, i) * (x[i] - 0.5); math.Abs(got-want) > 1e-4 {
+			t.Errorf("v2 explain: attribution of x%d = %g, want %g", i, got, want)
+		}
+	}
+
 	// rows not independent, and one row only: each copy alone
 	attributions := func(body []byte) string {
 		var e struct {
@@ -277,11 +309,11 @@ func TestExplainTensorModel(t *testing.T) {
 		}
 		return fmt.Sprint(e.Attributions[0].Data)
 	}
-	body, _, _ := explainOK(t, base+"/explanations/rowsoftmax", []byte("[[1, 2, 3]]"))
+	body, _, _ = explainOK(t, base+"/explanations/rowsoftmax", []byte("[[1, 2, 3]]"))
 	if got := attributions(body); got != "[0 0 0]" {
 		t.Errorf("rowsoftmax: attributions %s, want 0s (alone each row is all 1s)", got)
 	}
-	body, target, _ := explainOK(t, base+"/explanations/onerow", []byte("[[1, 5, 3]]"))
+	body, target, _ = explainOK(t, base+"/explanations/onerow", []byte("[[1, 5, 3]]"))
 	if got := attributions(body); target != "y[1]" || got != "[0 5 0]" {
 		t.Errorf("onerow: %s explained, attributions %s; want y[1] = x1 attributed to x1 alone", target, got)
 	}
@@ -291,6 +323,8 @@ func TestExplainTensorModel(t *testing.T) {
 		{"unknown output", "POST", "/explanations/linear?output=z", "", xs, 400, "BadRequestException", `is not an output of the model`},
 		{"baseline not a number", "POST", "/explanations/linear?baseline=NaN", "", xs, 400, "BadRequestException", "baseline must be a number"},
 		{"wrong width", "POST", "/explanations/linear", "", []byte("[[1, 2]]"), 400, "BadRequestException", ""},
+		{"v2: no inputs", "POST", "/v2/models/linear/explain", "", []byte(`{"inputs": []}`), 400, "BadRequestException", "is missing"},
+		{"v2: unknown model", "POST", "/v2/models/nope/explain", "", []byte(v2), 404, "ModelNotFoundException", ""},
 	} {
 		x.run(t, base)
 	}

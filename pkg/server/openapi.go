@@ -68,6 +68,8 @@ var apiDescriptions = map[string]map[string]map[string]op{
 			Parameters: []map[string]any{pathParam("model_name")}, Responses: responses(200, 400, 404)}},
 		"/v2/models/{model_name}/infer": {"post": {Summary: "Open Inference Protocol: inference on tensors, JSON or binary tensor data (also /versions/{model_version}/infer)",
 			Parameters: []map[string]any{pathParam("model_name")}, Responses: responses(200, 400, 404, 408, 413, 503)}},
+		"/v2/models/{model_name}/explain": {"post": {Summary: `Open Inference Protocol: explain a request of tensors by occlusion (target, output, baseline as query parameters); the attributions as an output "explain" (also /versions/{model_version}/explain)`,
+			Parameters: []map[string]any{pathParam("model_name"), queryParam("target", "string", ""), queryParam("output", "string", ""), queryParam("baseline", "number", "")}, Responses: responses(200, 400, 404, 408, 413, 503)}},
 		"/v2/models/{model_name}/config": {"get": {Summary: "Triton's model configuration (also /versions/{model_version}/config)",
 			Parameters: []map[string]any{pathParam("model_name")}, Responses: responses(200, 404)}},
 		"/v2/models/{model_name}/stats": {"get": {Summary: "Triton's statistics of the model's versions (also /v2/models/stats for every model, /versions/{model_version}/stats)",

@@ -1,12 +1,15 @@
 package server
 
 import (
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/apierror"
+	"github.com/tsserve/ts/pkg/explain"
 	"github.com/tsserve/ts/pkg/handler"
 	"github.com/tsserve/ts/pkg/registry"
 	"github.com/tsserve/ts/pkg/tensor"
@@ -41,6 +44,8 @@ func (s *Server) v2Routes(rt *router) {
 	rt.handle("GET /v2/models/{model}/versions/{version}/ready", s.v2ModelReady)
 	rt.handle("POST /v2/models/{model}/infer", s.v2Infer)
 	rt.handle("POST /v2/models/{model}/versions/{version}/infer", s.v2Infer)
+	rt.handle("POST /v2/models/{model}/explain", s.v2Explain)
+	rt.handle("POST /v2/models/{model}/versions/{version}/explain", s.v2Explain)
 }
 
 // isV2 reports whether a request is on the OIP's paths, whose errors also carry the
@@ -152,5 +157,69 @@ func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
 		}
 		return &handler.Response{Body: res, ContentType: "application/octet-stream",
 			Header: http.Header{oipInferenceHeader: {strconv.Itoa(jsonLen)}}}, nil
+	})
+}
+
+// v2Explanation is the answer to an OIP explain request: TorchServe's (an output named
+// "explain"), one output per input hidden, with the target and its score as parameters.
+type v2Explanation struct {
+	ModelName    string              `json:"model_name"`
+	ModelVersion string              `json:"model_version"`
+	ID           string              `json:"id,omitempty"`
+	Parameters   v2ExplainParameters `json:"parameters"`
+	Outputs      []v2Attributions    `json:"outputs"`
+}
+
+type v2ExplainParameters struct {
+	Target string  `json:"target"`
+	Score  float64 `json:"score"`
+}
+
+type v2Attributions struct {
+	Name       string            `json:"name"`
+	Datatype   string            `json:"datatype"`
+	Shape      []int64           `json:"shape"`
+	Data       []float64         `json:"data"`
+	Parameters map[string]string `json:"parameters"`
+}
+
+// v2Explain serves POST /v2/models/{model}[/versions/{version}]/explain: the request's tensors
+// explained as the tensor handler explains them (docs/explain.md; query parameters target,
+// output, baseline), whatever the archive's handler. The attributions of each input hidden
+// come back as an output named "explain" (TorchServe's name; "explain:INPUT" when there are
+// several), shaped like the input, with the input's name among its parameters.
+func (s *Server) v2Explain(w http.ResponseWriter, r *http.Request) error {
+	return s.serveInference(w, r, r.PathValue("model"), r.PathValue("version"), func(v *registry.Version, priority int) (*handler.Response, error) {
+		body, err := s.readWholeBody(w, r)
+		if err != nil {
+			return nil, err
+		}
+		req, err := handler.DecodeV2(body, -1, v.Inputs, v.Outputs)
+		if err != nil {
+			return nil, err
+		}
+		plan, attributions, err := v.ExplainTensors(r.Context(), req.Inputs, r.URL.Query(), priority)
+		if err != nil {
+			return nil, err
+		}
+		res := v2Explanation{ModelName: v.Name, ModelVersion: v.Version, ID: req.ID,
+			Parameters: v2ExplainParameters{Target: plan.Target, Score: plan.Base}}
+		for _, i := range plan.Hidden {
+			name := "explain"
+			if len(plan.Hidden) > 1 {
+				name += ":" + v.Inputs[i].Name
+			}
+			res.Outputs = append(res.Outputs, v2Attributions{Name: name, Datatype: "FP64", Shape: req.Inputs[i].Shape,
+				Data:       explain.Spread(int(req.Inputs[i].Len()), plan.Features, i, attributions),
+				Parameters: map[string]string{"input": v.Inputs[i].Name}})
+		}
+		b, err := json.Marshal(res)
+		if err != nil {
+			return nil, err
+		}
+		h := http.Header{}
+		h.Set(api.HeaderExplainTarget, plan.Target)
+		h.Set(api.HeaderExplainScore, strconv.FormatFloat(plan.Base, 'g', 6, 64))
+		return &handler.Response{Body: append(b, '\n'), ContentType: "application/json", Header: h}, nil
 	})
 }
