@@ -94,20 +94,21 @@ func rowOf(t *tensor.Tensor, r int) ([]float64, error) {
 
 // classifierExplanation explains a classifier's answer: the probability of the target class
 // in output.
-func classifierExplanation(req *Request, outputs []*tensor.Tensor, output int, mode string, l labels) (target int, e *Explanation, err error) {
+func classifierExplanation(req *Request, outputs []*tensor.Tensor, output int, mode string, l labels) (*Explanation, error) {
 	if len(outputs) <= output {
-		return 0, nil, fmt.Errorf("model returned %d outputs", len(outputs))
+		return nil, fmt.Errorf("model returned %d outputs", len(outputs))
 	}
 	if !outputs[output].DType.IsFloat() {
-		return 0, nil, badInput("this model answers class indexes, not scores: there is no score to explain")
+		return nil, badInput("this model answers class indexes, not scores: there is no score to explain")
 	}
 	row, err := rowOf(outputs[output], 0)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	probs := probabilities(row, mode)
-	if target, err = classTarget(req, probs, l); err != nil {
-		return 0, nil, err
+	target, err := classTarget(req, probs, l)
+	if err != nil {
+		return nil, err
 	}
 	score := func(outputs []*tensor.Tensor, r int) (float64, error) {
 		row, err := rowOf(outputs[output], r)
@@ -116,7 +117,7 @@ func classifierExplanation(req *Request, outputs []*tensor.Tensor, output int, m
 		}
 		return probabilities(row, mode)[target], nil
 	}
-	return target, &Explanation{Score: score, Base: probs[target], Target: l.name(target)}, nil
+	return &Explanation{Score: score, Base: probs[target], Target: l.name(target)}, nil
 }
 
 // Explain attributes the target class's probability (the top class unless the request's
@@ -124,7 +125,7 @@ func classifierExplanation(req *Request, outputs []*tensor.Tensor, output int, m
 // shaped like the model's input for one image, each element holding its patch's
 // attribution.
 func (h *imageClassifier) Explain(req *Request, inputs, outputs []*tensor.Tensor) (*Explanation, error) {
-	_, e, err := classifierExplanation(req, outputs, h.output, h.softmax, h.labels)
+	e, err := classifierExplanation(req, outputs, h.output, h.softmax, h.labels)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +182,7 @@ func (h *imageClassifier) Explain(req *Request, inputs, outputs []*tensor.Tensor
 // turn (replaced by padding and masked out): TorchServe's answer {"words", "importances"},
 // the importances scaled to a unit norm as TorchServe's, with the target's label.
 func (h *textClassifier) Explain(req *Request, inputs, outputs []*tensor.Tensor) (*Explanation, error) {
-	_, e, err := classifierExplanation(req, outputs, h.output, h.softmax, h.labels)
+	e, err := classifierExplanation(req, outputs, h.output, h.softmax, h.labels)
 	if err != nil {
 		return nil, err
 	}
