@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -39,6 +40,15 @@ import (
 //	        detection_classes and detection_scores [1, boxes], num_detections [1]); or
 //	        boxes [1, boxes, 4] with scores [1, boxes, classes] and no labels (raw per-class
 //	        scores, an SSD's or a face detector's: the best class but the background)
+//	selected_indices: boxes [1, boxes, 4] (y1, x1, y2, x2 unless box_format says xyxy),
+//	        scores [1, classes, boxes] and the integer indices [selected, 3] (batch, class,
+//	        box) of ONNX's NonMaxSuppression, as YOLOv3 and Tiny YOLOv3 of ONNX's model zoo
+//	        end; the default for three such outputs (images letterboxed to 416 × 416 when the
+//	        input's size is dynamic)
+//
+// Besides the image, a detector may take the image's size (inputs named as sizeInputs:
+// YOLOv3's image_shape, RT-DETR's orig_target_sizes ...): ts feeds the size of the image fed
+// to the model, so that boxes come back in its pixels and are mapped to the image's own.
 //
 // Detections under threshold (default 0.5) are dropped and overlapping boxes of the same
 // class removed by non-maximum suppression (nms_iou, default 0.45; for the boxes and end2end
@@ -63,6 +73,51 @@ type objectDetector struct {
 	// is the column that is no class (-1: none)
 	perClass   bool
 	background int
+	// selected: the indices output of ONNX's NonMaxSuppression (selected_indices format)
+	selected int
+	// inputs are the model's; image is the image's, sizes the others (the image's size)
+	inputs []tensor.Info
+	image  int
+	sizes  []sizeInput
+}
+
+// sizeInputs are the names detectors take the image's size by beside the image (ONNX's
+// model zoo YOLOv3's image_shape, RT-DETR's orig_target_sizes, PaddleDetection's im_shape
+// and scale_factor), with the order of their two values: height then width (hw), width then
+// height (wh), or a scale (1, 1).
+var sizeInputs = map[string]string{
+	"image_shape": "hw", "im_shape": "hw", "image_size": "hw", "img_size": "hw", "input_shape": "hw", "target_sizes": "hw",
+	"orig_target_sizes": "wh", "orig_size": "wh", "orig_sizes": "wh", "scale_factor": "scale",
+}
+
+// sizeInput is a detector's input that takes the image's size.
+type sizeInput struct {
+	index int
+	order string // hw, wh or scale
+	info  tensor.Info
+}
+
+// detectorInputs finds a detector's image input and its size inputs: every input but the
+// image must be one of sizeInputs, of two values ([2] or [N, 2]).
+func detectorInputs(inputs []tensor.Info) (image int, sizes []sizeInput, err error) {
+	image = -1
+	for i, in := range inputs {
+		order, ok := sizeInputs[strings.ToLower(baseName(in.Name))]
+		n := len(in.Shape)
+		switch {
+		case ok && (n == 1 || n == 2) && in.Shape[n-1] == 2 && in.DType != tensor.String && in.DType != tensor.Bool:
+			sizes = append(sizes, sizeInput{index: i, order: order, info: in})
+		case image < 0:
+			image = i
+		default:
+			return -1, nil, fmt.Errorf("object_detector needs a model with one image input, this one has %d inputs (%s); besides the image it feeds only inputs for the image's size, named %s",
+				len(inputs), strings.Join(names(inputs), ", "), strings.Join(slices.Sorted(maps.Keys(sizeInputs)), ", "))
+		}
+	}
+	if image < 0 {
+		return -1, nil, fmt.Errorf("object_detector needs a model with an image input; this one has %s", strings.Join(names(inputs), ", "))
+	}
+	return image, sizes, nil
 }
 
 // detectionOutputs are the output names each role of the boxes format is known by: first
@@ -99,8 +154,11 @@ func newObjectDetector(m *Model) (Handler, error) {
 	// TorchServe's detector only scales pixels to [0, 1]; and a detector sees the whole
 	// image: resize straight to the model's input, no crop
 	defaults := config{"mean": []any{0.0}, "std": []any{1.0}, "resize": 0}
-	h := &objectDetector{boxes: -1, classes: -1, scores: -1, count: -1}
+	h := &objectDetector{boxes: -1, classes: -1, scores: -1, count: -1, selected: -1, inputs: m.Inputs}
 	var err error
+	if h.image, h.sizes, err = detectorInputs(m.Inputs); err != nil {
+		return nil, err
+	}
 	if h.labels, err = loadLabels(m.Dir, m.Metadata); err != nil {
 		return nil, err
 	}
@@ -117,6 +175,9 @@ func newObjectDetector(m *Model) (Handler, error) {
 	if outputNamed(m.Outputs, []string{"logits"}) >= 0 && outputNamed(m.Outputs, []string{"pred_boxes"}) >= 0 {
 		def = "detr"
 	}
+	if _, _, sel := selectedIndices(m.Outputs); sel >= 0 {
+		def = "selected_indices"
+	}
 	if h.format, err = c.string("output_format", def); err != nil {
 		return nil, err
 	}
@@ -132,8 +193,13 @@ func newObjectDetector(m *Model) (Handler, error) {
 		// DETR's image processors normalize with ImageNet's statistics and keep the
 		// image's proportions (preprocessor_config.json says otherwise where they differ)
 		side, defaults = ownSize, config{"resize": 0}
+	case "selected_indices":
+		// YOLOv3 of ONNX's model zoo: letterboxed into 416 × 416 (keras-yolo3's letterbox_image)
+		side, defaults["letterbox"] = yoloV3Side, true
 	}
-	if h.spec, err = modelImageSpec("object_detector", m, c, defaults, side); err != nil {
+	imageOnly := *m
+	imageOnly.Inputs = []tensor.Info{m.Inputs[h.image]}
+	if h.spec, err = modelImageSpec("object_detector", &imageOnly, c, defaults, side); err != nil {
 		return nil, err
 	}
 	if h.threshold, err = c.float("threshold", 0.5); err != nil {
@@ -218,8 +284,21 @@ func newObjectDetector(m *Model) (Handler, error) {
 			}
 			h.normalized = &n
 		}
+	case "selected_indices":
+		if h.boxes, h.scores, h.selected = selectedIndices(m.Outputs); h.selected < 0 {
+			return nil, fmt.Errorf("output_format selected_indices needs boxes [1, boxes, 4], scores [1, classes, boxes] and the selected indices [selected, 3] of ONNX's NonMaxSuppression; the model has %s", strings.Join(names(m.Outputs), ", "))
+		}
+		// ONNX's NonMaxSuppression takes corners as y1, x1, y2, x2 unless told otherwise
+		format, err := c.string("box_format", "yxyx")
+		if err != nil {
+			return nil, err
+		}
+		if format != "xyxy" && format != "yxyx" {
+			return nil, fmt.Errorf("handler setting box_format: want xyxy or yxyx, got %q", format)
+		}
+		h.yxyx = format == "yxyx"
 	default:
-		return nil, fmt.Errorf("handler setting output_format: want yolo, yolov8, end2end, detr or boxes, got %q", h.format)
+		return nil, fmt.Errorf("handler setting output_format: want yolo, yolov8, end2end, detr, boxes or selected_indices, got %q", h.format)
 	}
 	// raw candidates (YOLO's, per-class scores') overlap: NMS by default; models with
 	// their own NMS (boxes with labels, end2end, detr) need none
@@ -263,6 +342,36 @@ func (h *objectDetector) detrOutputs(outputs []tensor.Info, c config) error {
 	}
 	h.sigmoid = activation == "sigmoid"
 	return nil
+}
+
+// yoloV3Side is the side images are letterboxed to for a selected_indices detector with a
+// dynamic input: 416, as ONNX's model zoo runs its YOLOv3 and Tiny YOLOv3.
+const yoloV3Side = 416
+
+// selectedIndices finds the outputs of a model that ends with ONNX's NonMaxSuppression and
+// answers its selected indices (YOLOv3 and Tiny YOLOv3 of ONNX's model zoo): boxes [1, boxes,
+// 4], scores [1, classes, boxes] and an integer output [selected, 3] (or [1, selected, 3])
+// of batch, class and box indexes; -1s when the outputs are not that.
+func selectedIndices(outputs []tensor.Info) (boxes, scores, selected int) {
+	boxes, scores, selected = -1, -1, -1
+	if len(outputs) != 3 {
+		return -1, -1, -1
+	}
+	for i, o := range outputs {
+		n := len(o.Shape)
+		switch {
+		case (o.DType == tensor.Int32 || o.DType == tensor.Int64) && (n == 2 || n == 3) && o.Shape[n-1] == 3:
+			selected = i
+		case o.DType.IsFloat() && n == 3 && o.Shape[2] == 4:
+			boxes = i
+		case o.DType.IsFloat() && n == 3:
+			scores = i
+		}
+	}
+	if boxes < 0 || scores < 0 || selected < 0 {
+		return -1, -1, -1
+	}
+	return boxes, scores, selected
 }
 
 // boxRoles finds the boxes, labels and scores outputs of a torchvision-style detector by
@@ -358,7 +467,30 @@ func (h *objectDetector) Preprocess(_ context.Context, req *Request) ([]*tensor.
 		return nil, err
 	}
 	req.State = size
-	return []*tensor.Tensor{t}, nil
+	if len(h.sizes) == 0 {
+		return []*tensor.Tensor{t}, nil
+	}
+	// the size inputs get the size of the image fed, so that boxes come back in its pixels
+	// (mapped to the image's own as any detector's)
+	inputs := make([]*tensor.Tensor, len(h.inputs))
+	inputs[h.image] = t
+	for _, in := range h.sizes {
+		values := []float64{float64(size.fedH), float64(size.fedW)}
+		switch in.order {
+		case "wh":
+			values[0], values[1] = values[1], values[0]
+		case "scale":
+			values = []float64{1, 1}
+		}
+		shape := []int64{2}
+		if len(in.info.Shape) == 2 {
+			shape = []int64{1, 2}
+		}
+		if inputs[in.index], err = tensor.FromFloat64s(in.info.DType, shape, values); err != nil {
+			return nil, fmt.Errorf("input %s: %w", in.info.Name, err)
+		}
+	}
+	return inputs, nil
 }
 
 type detection struct {
@@ -377,6 +509,8 @@ func (h *objectDetector) Postprocess(_ context.Context, req *Request, outputs []
 		dets, err = h.decodeYOLO(outputs[0])
 	case "end2end":
 		dets, err = h.decodeEnd2End(outputs[0])
+	case "selected_indices":
+		dets, err = h.decodeSelected(outputs[h.boxes], outputs[h.scores], outputs[h.selected])
 	default:
 		dets, err = h.decodeBoxes(outputs)
 	}
@@ -489,6 +623,46 @@ func (h *objectDetector) decodeEnd2End(out *tensor.Tensor) ([]detection, error) 
 			continue
 		}
 		dets = append(dets, detection{box: [4]float64(v[i : i+4]), class: int(v[i+5]), score: v[i+4]})
+	}
+	sort.SliceStable(dets, func(a, b int) bool { return dets[a].score > dets[b].score })
+	return dets, nil
+}
+
+// decodeSelected reads the detections ONNX's NonMaxSuppression selected: each row of
+// selected names a batch, a class and a box; its score is that class's score for that box.
+func (h *objectDetector) decodeSelected(boxesOut, scoresOut, selectedOut *tensor.Tensor) ([]detection, error) {
+	if len(boxesOut.Shape) != 3 || boxesOut.Shape[0] != 1 || boxesOut.Shape[2] != 4 || len(scoresOut.Shape) != 3 || scoresOut.Shape[2] != boxesOut.Shape[1] {
+		return nil, fmt.Errorf("detection outputs have shapes %s and %s, want [1, boxes, 4] and [1, classes, boxes]",
+			tensor.ShapeString(boxesOut.Shape), tensor.ShapeString(scoresOut.Shape))
+	}
+	boxes, err := boxesOut.Float64s()
+	if err != nil {
+		return nil, err
+	}
+	scores, err := scoresOut.Float64s()
+	if err != nil {
+		return nil, err
+	}
+	selected, err := selectedOut.Float64s()
+	if err != nil {
+		return nil, err
+	}
+	n, classes := int(boxesOut.Shape[1]), int(scoresOut.Shape[1])
+	var dets []detection
+	for r := 0; r+3 <= len(selected); r += 3 {
+		batch, class, box := int(selected[r]), int(selected[r+1]), int(selected[r+2])
+		if batch != 0 || class < 0 || class >= classes || box < 0 || box >= n {
+			continue // padding (-1s), or another image's
+		}
+		score := scores[class*n+box]
+		if score < h.threshold {
+			continue
+		}
+		b := [4]float64(boxes[4*box : 4*box+4])
+		if h.yxyx {
+			b = [4]float64{b[1], b[0], b[3], b[2]}
+		}
+		dets = append(dets, detection{box: b, class: class, score: score})
 	}
 	sort.SliceStable(dets, func(a, b int) bool { return dets[a].score > dets[b].score })
 	return dets, nil

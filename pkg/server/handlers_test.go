@@ -93,7 +93,10 @@ func golden(t *testing.T, name string, got []byte) {
 // num_detections of them), Hugging Face's DETR (detr.onnx: logits and pred_boxes, labels in
 // config.json's id2label, the "no object" query left out), and Ultralytics' YOLOv8
 // (yolov8.onnx: class names, task and size in the ONNX metadata; the layout read from the
-// classes, the image letterboxed into the input).
+// classes, the image letterboxed into the input), YOLOv3 as ONNX's model zoo has it
+// (yolov3.onnx: the image's size as a second input, the indices ONNX's NonMaxSuppression
+// selected as an output) and RT-DETR's exports (sizedetector.onnx: the size as
+// orig_target_sizes, width first).
 func TestThirdPartyDetectors(t *testing.T) {
 	ts := emptyServer(t, nil)
 	for _, c := range []struct {
@@ -108,6 +111,14 @@ func TestThirdPartyDetectors(t *testing.T) {
 			`[{"dog":[120,30,180,70],"score":0.98018664},{"cat":[0,0,150,50],"score":0.8700485}]`},
 		{"ultralytics", "yolov8", "", "", 128, 64, // letterboxed to 64x32, 16 pixels of grey above and below
 			`[{"dog":[32,16,96,48],"score":0.9},{"cat":[92,60,108,76],"score":0.7}]`},
+		// letterboxed to 416x208 in 416x416 (104 pixels of grey above and below), image_shape
+		// [416, 416]: the boxes come back in those pixels, y1, x1, y2, x2; class 5 is under
+		// the threshold
+		{"onnx-model-zoo-yolov3", "yolov3", "", "", 832, 416,
+			`[{"3":[208,0,624,416],"score":0.9},{"7":[416,208,499.2,291.2],"score":0.8}]`},
+		// fed at its own size, orig_target_sizes [128, 64] (width, height)
+		{"rt-detr-orig-target-sizes", "sizedetector", "index_to_name.json", `{"1": "dog"}`, 128, 64,
+			`[{"dog":[32,16,96,48],"score":0.95}]`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			opts := archive.PackOptions{ModelName: c.name, SerializedFile: testenv.Path("pkg/engine/testdata/" + c.model + ".onnx"), Handler: "object_detector"}

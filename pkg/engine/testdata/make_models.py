@@ -5,8 +5,8 @@ alltypes.onnx: for each element type T in float32, float16, float64, int64, int3
 uint8 and bool, an input "x:T" (a name with a colon, as TensorFlow exports) of shape
 [batch, 3] and an output "y:T" = Identity(x), plus an int64 scalar input "k" and an output
 "k_twice" = k + k; liar, lookup, onerow, rowsoftmax, manyout, hungry, zipmap, seqtensors,
-seqonly, norank, masked, constant, external, tfdetector, passthrough, detr, named and yolov8.onnx are
-described below. Run:
+seqonly, norank, masked, constant, external, tfdetector, passthrough, detr, named, yolov8, yolov3
+and sizedetector.onnx are described below. Run:
 /usr/bin/python3 pkg/engine/testdata/make_models.py
 """
 import os
@@ -245,3 +245,53 @@ for key, value in {"author": "Ultralytics", "task": "detect", "names": "{0: 'cat
     entry.key, entry.value = key, value
 onnx.checker.check_model(yolov8)
 onnx.save(yolov8, os.path.join(here, "yolov8.onnx"))
+
+# yolov3.onnx: a detector with the signature of YOLOv3 in ONNX's model zoo: input_1 [N, 3, ?,
+# ?] (the letterboxed image) and image_shape [N, 2] (height, width) in; out boxes [1, boxes, 4]
+# (y1, x1, y2, x2 in the pixels image_shape names), scores [1, 80, boxes] and the int32
+# indices [selected, 3] (batch, class, box) of ONNX's NonMaxSuppression. Its two boxes follow
+# image_shape: a class 3 box over the middle half (0.9; class 5 scores 0.3 there, selected but
+# under the handler's threshold) and a class 7 box (0.8) at 50-60 % of each side.
+zoo_scores = numpy.full((1, 80, 2), 0.01, numpy.float32)
+zoo_scores[0, 3, 0], zoo_scores[0, 5, 0], zoo_scores[0, 7, 1] = 0.9, 0.3, 0.8
+corners = numpy.array([[0.25, 0, 0.75, 0, 0.5, 0, 0.6, 0],   # times the height
+                       [0, 0.25, 0, 0.75, 0, 0.5, 0, 0.6]],  # times the width
+                      numpy.float32)
+save("yolov3", [
+    helper.make_node("MatMul", ["image_shape", "corners"], ["flat_boxes"]),
+    helper.make_node("Reshape", ["flat_boxes", "boxes_shape"], ["yolonms_layer_1/ExpandDims_1:0"]),
+    helper.make_node("ReduceMax", ["input_1"], ["brightest"], keepdims=0),
+    helper.make_node("Mul", ["brightest", "zero"], ["nothing"]),
+    helper.make_node("Add", ["zoo_scores", "nothing"], ["yolonms_layer_1/ExpandDims_3:0"]),
+    helper.make_node("NonMaxSuppression", ["yolonms_layer_1/ExpandDims_1:0", "yolonms_layer_1/ExpandDims_3:0",
+                                           "max_boxes", "iou", "min_score"], ["selected"]),
+    helper.make_node("Cast", ["selected"], ["yolonms_layer_1/concat_2:0"], to=TensorProto.INT32),
+], [floats("input_1", ["N", 3, "unk__576", "unk__577"]), floats("image_shape", ["N", 2])],
+    [floats("yolonms_layer_1/ExpandDims_1:0", [1, "boxes", 4]), floats("yolonms_layer_1/ExpandDims_3:0", [1, 80, "boxes"]),
+     helper.make_tensor_value_info("yolonms_layer_1/concat_2:0", TensorProto.INT32, ["selected", 3])],
+    initializer=[numpy_helper.from_array(corners, "corners"), numpy_helper.from_array(zoo_scores, "zoo_scores"),
+                 numpy_helper.from_array(numpy.array([1, 2, 4], numpy.int64), "boxes_shape"),
+                 numpy_helper.from_array(numpy.array(0, numpy.float32), "zero"),
+                 numpy_helper.from_array(numpy.array([10], numpy.int64), "max_boxes"),
+                 numpy_helper.from_array(numpy.array([0.5], numpy.float32), "iou"),
+                 numpy_helper.from_array(numpy.array([0.2], numpy.float32), "min_score")])
+
+# sizedetector.onnx: a detector that takes the image's size beside the image, as RT-DETR's
+# exports take orig_target_sizes [N, 2] (width, height; int64) and answer labels, boxes
+# (x1, y1, x2, y2 in those pixels) and scores: images [1, 3, ?, ?] in; one class 1 box over
+# the middle half of the size given (0.95).
+save("sizedetector", [
+    helper.make_node("Cast", ["orig_target_sizes"], ["size"], to=TensorProto.FLOAT),
+    helper.make_node("MatMul", ["size", "half"], ["flat"]),
+    helper.make_node("Reshape", ["flat", "one_box"], ["boxes"]),
+    helper.make_node("ReduceMax", ["images"], ["brightest"], keepdims=0),
+    helper.make_node("Mul", ["brightest", "zero"], ["nothing"]),
+    helper.make_node("Add", ["score", "nothing"], ["scores"]),
+    helper.make_node("Identity", ["label"], ["labels"]),
+], [floats("images", [1, 3, "h", "w"]), helper.make_tensor_value_info("orig_target_sizes", TensorProto.INT64, [1, 2])],
+    [helper.make_tensor_value_info("labels", TensorProto.INT64, [1, 1]), floats("boxes", [1, 1, 4]), floats("scores", [1, 1])],
+    initializer=[numpy_helper.from_array(numpy.array([[0.25, 0, 0.75, 0], [0, 0.25, 0, 0.75]], numpy.float32), "half"),
+                 numpy_helper.from_array(numpy.array([1, 1, 4], numpy.int64), "one_box"),
+                 numpy_helper.from_array(numpy.array(0, numpy.float32), "zero"),
+                 numpy_helper.from_array(numpy.array([[0.95]], numpy.float32), "score"),
+                 numpy_helper.from_array(numpy.array([[1]], numpy.int64), "label")])
