@@ -19,6 +19,10 @@ import (
 // MaxFeatures bounds the features of one explanation: each costs one item of a model run.
 const MaxFeatures = 4096
 
+// maxRunBytes bounds the inputs of one run of stacked copies: a request of 40 MB runs its
+// copies one at a time, not 16 (640 MB) per run.
+const maxRunBytes = 64 << 20
+
 // Edit sets elements of one model input in a perturbed copy.
 type Edit struct {
 	// Input is the input's index, in the model's order.
@@ -64,6 +68,11 @@ func Occlude(ctx context.Context, inputs []*tensor.Tensor, features []Feature, b
 		return nil, err
 	}
 	batch := max(o.Batch, 1)
+	size := 0
+	for _, in := range inputs {
+		size += len(in.Data)
+	}
+	batch = min(batch, max(1, maxRunBytes/max(size, 1))) // large inputs: fewer copies per run
 	if batch > 1 {
 		for _, in := range inputs {
 			if len(in.Shape) == 0 || in.Shape[0] != 1 {

@@ -155,6 +155,29 @@ func TestOcclude(t *testing.T) {
 	}
 }
 
+// TestOccludeBoundsRunSize: copies of a large input are stacked only as many as fit in
+// maxRunBytes.
+func TestOccludeBoundsRunSize(t *testing.T) {
+	rows := 3 * (maxRunBytes/4/3/4 + 1) // a quarter of maxRunBytes and a bit: 3 copies per run
+	x := make([]float32, rows)
+	var maxRows atomic.Int64
+	run := func(_ context.Context, inputs []*tensor.Tensor) ([]*tensor.Tensor, error) {
+		maxRows.Store(max(maxRows.Load(), inputs[0].Shape[0]))
+		return []*tensor.Tensor{tensor.New([]int64{inputs[0].Shape[0]}, make([]float32, inputs[0].Shape[0]))}, nil
+	}
+	features := make([]Feature, 8)
+	for i := range features {
+		features[i] = Feature{{Input: 0, Index: []int{i}}}
+	}
+	score := func(outputs []*tensor.Tensor, row int) (float64, error) { return 0, nil }
+	if _, err := Occlude(context.Background(), []*tensor.Tensor{tensor.New([]int64{1, int64(rows)}, x)}, features, 0, score, run, Options{Batch: 16}); err != nil {
+		t.Fatal(err)
+	}
+	if got := maxRows.Load(); got != 3 {
+		t.Errorf("runs of up to %d copies, want 3", got)
+	}
+}
+
 func TestOccludeRefuses(t *testing.T) {
 	m := &linear{}
 	inputs := []*tensor.Tensor{tensor.New([]int64{1, 3}, []float32{1, 2, 3})}
