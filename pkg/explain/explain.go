@@ -95,11 +95,11 @@ func Occlude(ctx context.Context, inputs []*tensor.Tensor, features []Feature, b
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		check := math.NaN()
+		unperturbed := math.NaN()
 		if err == nil {
-			check, err = score(outputs, n)
+			unperturbed, err = score(outputs, n)
 		}
-		if err == nil && math.Abs(check-base) <= 1e-4+1e-3*math.Abs(base) {
+		if err == nil && math.Abs(unperturbed-base) <= 1e-4+1e-3*math.Abs(base) {
 			for k := range n {
 				s, err := score(outputs, k)
 				if err != nil {
