@@ -40,6 +40,10 @@ import (
 //	        detection_classes and detection_scores [1, boxes], num_detections [1]); or
 //	        boxes [1, boxes, 4] with scores [1, boxes, classes] and no labels (raw per-class
 //	        scores, an SSD's or a face detector's: the best class but the background)
+//	yolov2: one output [1, anchors×(5+C), rows, columns] (or [1, rows, columns, anchors×(5+C)]),
+//	        YOLOv2's and Tiny YOLOv2's grid: per cell and anchor x, y, w, h, objectness and
+//	        C class scores, decoded with the anchors (setting anchors; Darknet's for 20 or 80
+//	        classes by default); the default for one output of rank 4
 //	selected_indices: boxes [1, boxes, 4] (y1, x1, y2, x2 unless box_format says xyxy),
 //	        scores [1, classes, boxes] and the integer indices [selected, 3] (batch, class,
 //	        box) of ONNX's NonMaxSuppression, as YOLOv3 and Tiny YOLOv3 of ONNX's model zoo
@@ -75,6 +79,8 @@ type objectDetector struct {
 	background int
 	// selected: the indices output of ONNX's NonMaxSuppression (selected_indices format)
 	selected int
+	// anchors are YOLOv2's anchor boxes, width and height pairs in grid cells (yolov2)
+	anchors []float64
 	// inputs are the model's; image is the image's, sizes the others (the image's size)
 	inputs []tensor.Info
 	image  int
@@ -178,6 +184,9 @@ func newObjectDetector(m *Model) (Handler, error) {
 	if _, _, sel := selectedIndices(m.Outputs); sel >= 0 {
 		def = "selected_indices"
 	}
+	if len(m.Outputs) == 1 && len(m.Outputs[0].Shape) == 4 {
+		def = "yolov2"
+	}
 	if h.format, err = c.string("output_format", def); err != nil {
 		return nil, err
 	}
@@ -196,6 +205,13 @@ func newObjectDetector(m *Model) (Handler, error) {
 	case "selected_indices":
 		// YOLOv3 of ONNX's model zoo: letterboxed into 416 × 416 (keras-yolo3's letterbox_image)
 		side, defaults["letterbox"] = yoloV3Side, true
+	case "yolov2":
+		side = yoloV3Side
+		if classes, _ := yoloV2Classes(m.Outputs[0].Shape, 5); classes == len(vocTinyAnchors)*2 {
+			// Tiny YOLOv2 of ONNX's model zoo (Pascal VOC's 20 classes, from Core ML) scales
+			// pixels itself: it takes them as 0-255
+			defaults["scale"] = 1.0
+		}
 	}
 	imageOnly := *m
 	imageOnly.Inputs = []tensor.Info{m.Inputs[h.image]}
@@ -284,6 +300,10 @@ func newObjectDetector(m *Model) (Handler, error) {
 			}
 			h.normalized = &n
 		}
+	case "yolov2":
+		if err := h.yoloV2Anchors(m.Outputs[0], c); err != nil {
+			return nil, err
+		}
 	case "selected_indices":
 		if h.boxes, h.scores, h.selected = selectedIndices(m.Outputs); h.selected < 0 {
 			return nil, fmt.Errorf("output_format selected_indices needs boxes [1, boxes, 4], scores [1, classes, boxes] and the selected indices [selected, 3] of ONNX's NonMaxSuppression; the model has %s", strings.Join(names(m.Outputs), ", "))
@@ -298,11 +318,11 @@ func newObjectDetector(m *Model) (Handler, error) {
 		}
 		h.yxyx = format == "yxyx"
 	default:
-		return nil, fmt.Errorf("handler setting output_format: want yolo, yolov8, end2end, detr, boxes or selected_indices, got %q", h.format)
+		return nil, fmt.Errorf("handler setting output_format: want yolo, yolov8, yolov2, end2end, detr, boxes or selected_indices, got %q", h.format)
 	}
 	// raw candidates (YOLO's, per-class scores') overlap: NMS by default; models with
 	// their own NMS (boxes with labels, end2end, detr) need none
-	if h.nms, err = c.bool("nms", h.format == "yolo" || h.format == "yolov8" || h.perClass); err != nil {
+	if h.nms, err = c.bool("nms", h.format == "yolo" || h.format == "yolov8" || h.format == "yolov2" || h.perClass); err != nil {
 		return nil, err
 	}
 	return h, nil
@@ -341,6 +361,60 @@ func (h *objectDetector) detrOutputs(outputs []tensor.Info, c config) error {
 		return fmt.Errorf("handler setting activation: want softmax or sigmoid, got %q", activation)
 	}
 	h.sigmoid = activation == "sigmoid"
+	return nil
+}
+
+// vocTinyAnchors and cocoAnchors are YOLOv2's anchor boxes (width, height in grid cells of
+// 32 pixels) for Pascal VOC's 20 classes (Tiny YOLOv2's, as ONNX's model zoo has it) and
+// COCO's 80 (YOLOv2's), from Darknet's configurations.
+var (
+	vocTinyAnchors = []float64{1.08, 1.19, 3.42, 4.41, 6.63, 11.38, 9.42, 5.11, 16.62, 10.52}
+	cocoAnchors    = []float64{0.57273, 0.677385, 1.87446, 2.06253, 3.33843, 5.47434, 7.88282, 3.52778, 9.77052, 9.16828}
+)
+
+// yoloV2Grid reads a YOLOv2 output's shape, [1, anchors×(5+classes), rows, columns] or, as
+// Keras exports it, [1, rows, columns, anchors×(5+classes)]: its channels and grid, and
+// whether the channels come last.
+func yoloV2Grid(shape []int64) (channels, rows, cols int, last bool) {
+	if len(shape) != 4 {
+		return 0, 0, 0, false
+	}
+	if shape[3] > shape[1] {
+		return int(shape[3]), int(shape[1]), int(shape[2]), true
+	}
+	return int(shape[1]), int(shape[2]), int(shape[3]), false
+}
+
+// yoloV2Classes is the number of classes a YOLOv2 output holds with the given number of
+// anchors (0 when its channels do not divide so).
+func yoloV2Classes(shape []int64, anchors int) (int, bool) {
+	channels, _, _, _ := yoloV2Grid(shape)
+	if anchors < 1 || channels <= 0 || channels%anchors != 0 || channels/anchors <= 5 {
+		return 0, false
+	}
+	return channels/anchors - 5, true
+}
+
+// yoloV2Anchors reads the anchors setting, by default Darknet's for 20 classes (Tiny YOLOv2,
+// Pascal VOC) or 80 (YOLOv2, COCO) with 5 anchors.
+func (h *objectDetector) yoloV2Anchors(out tensor.Info, c config) error {
+	var def []float64
+	if classes, ok := yoloV2Classes(out.Shape, 5); ok && classes == 20 {
+		def = vocTinyAnchors
+	} else if ok && classes == 80 {
+		def = cocoAnchors
+	}
+	anchors, err := c.floats("anchors", def)
+	if err != nil {
+		return err
+	}
+	if len(anchors) == 0 {
+		return fmt.Errorf("output_format yolov2: output %s holds no 5 anchors of 20 or 80 classes: set handler.anchors in model-config.yaml (width, height pairs in grid cells)", out)
+	}
+	if _, ok := yoloV2Classes(out.Shape, len(anchors)/2); !ok || len(anchors)%2 != 0 {
+		return fmt.Errorf("output_format yolov2: %d anchors do not divide the channels of output %s into boxes of 5 values and class scores", len(anchors)/2, out)
+	}
+	h.anchors = anchors
 	return nil
 }
 
@@ -511,6 +585,9 @@ func (h *objectDetector) Postprocess(_ context.Context, req *Request, outputs []
 		dets, err = h.decodeEnd2End(outputs[0])
 	case "selected_indices":
 		dets, err = h.decodeSelected(outputs[h.boxes], outputs[h.scores], outputs[h.selected])
+	case "yolov2":
+		size, _ := req.State.(imageSize)
+		dets, err = h.decodeYOLOv2(outputs[0], size.fedW, size.fedH)
 	default:
 		dets, err = h.decodeBoxes(outputs)
 	}
@@ -623,6 +700,55 @@ func (h *objectDetector) decodeEnd2End(out *tensor.Tensor) ([]detection, error) 
 			continue
 		}
 		dets = append(dets, detection{box: [4]float64(v[i : i+4]), class: int(v[i+5]), score: v[i+4]})
+	}
+	sort.SliceStable(dets, func(a, b int) bool { return dets[a].score > dets[b].score })
+	return dets, nil
+}
+
+// decodeYOLOv2 reads YOLOv2's grid: for each cell and anchor, the box's centre (a sigmoid
+// within the cell), its size (the anchor's, scaled by an exponential), the objectness (a
+// sigmoid) and the classes (a softmax), as Darknet's region layer decodes them, in the
+// pixels of the image fed (fedW × fedH).
+func (h *objectDetector) decodeYOLOv2(out *tensor.Tensor, fedW, fedH int) ([]detection, error) {
+	channels, rows, cols, last := yoloV2Grid(out.Shape)
+	anchors := len(h.anchors) / 2
+	if out.Shape[0] != 1 || channels != anchors*(channels/anchors) || rows < 1 || cols < 1 || fedW < 1 || fedH < 1 {
+		return nil, fmt.Errorf("detection output has shape %s, want [1, %d×(5+classes), rows, columns]", tensor.ShapeString(out.Shape), anchors)
+	}
+	v, err := out.Float64s()
+	if err != nil {
+		return nil, err
+	}
+	per := channels / anchors
+	at := func(k, y, x int) float64 { return v[(k*rows+y)*cols+x] }
+	if last {
+		at = func(k, y, x int) float64 { return v[(y*cols+x)*channels+k] }
+	}
+	cellW, cellH := float64(fedW)/float64(cols), float64(fedH)/float64(rows)
+	classes := make([]float64, per-5)
+	var dets []detection
+	for a := range anchors {
+		for y := range rows {
+			for x := range cols {
+				k := a * per
+				objectness := sigmoid(at(k+4, y, x))
+				if objectness < h.threshold {
+					continue // the score is at most the objectness
+				}
+				for c := range classes {
+					classes[c] = at(k+5+c, y, x)
+				}
+				probs := softmax(classes)
+				best := topIndexes(probs, 1)[0]
+				score := objectness * probs[best]
+				if score < h.threshold {
+					continue
+				}
+				cx, cy := (float64(x)+sigmoid(at(k, y, x)))*cellW, (float64(y)+sigmoid(at(k+1, y, x)))*cellH
+				w, hh := math.Exp(at(k+2, y, x))*h.anchors[2*a]*cellW, math.Exp(at(k+3, y, x))*h.anchors[2*a+1]*cellH
+				dets = append(dets, detection{box: [4]float64{cx - w/2, cy - hh/2, cx + w/2, cy + hh/2}, class: best, score: score})
+			}
+		}
 	}
 	sort.SliceStable(dets, func(a, b int) bool { return dets[a].score > dets[b].score })
 	return dets, nil

@@ -685,3 +685,61 @@ func TestSegmenterMaskSize(t *testing.T) {
 		t.Errorf("mask_size big: %v", err)
 	}
 }
+
+// TestYOLOv2Grid: YOLOv2's grid decodes the same whether its channels come first (Core ML's
+// and ONNX's model zoo's [1, 125, rows, columns]) or last (Keras's [1, rows, columns, 125]);
+// a grid of classes that are neither 20 nor 80 needs its anchors set.
+func TestYOLOv2Grid(t *testing.T) {
+	const rows, cols, channels = 2, 2, 125
+	first := make([]float32, channels*rows*cols)
+	last := make([]float32, channels*rows*cols)
+	set := func(k, y, x int, v float32) {
+		first[(k*rows+y)*cols+x] = v
+		last[(y*cols+x)*channels+k] = v
+	}
+	for a := range 5 {
+		for y := range rows {
+			for x := range cols {
+				set(a*25+4, y, x, -30)
+			}
+		}
+	}
+	set(4, 0, 1, 30)
+	set(5+14, 0, 1, 30)
+	set(2*25+4, 1, 0, 30) // anchor 2 in row 1, column 0: classes all alike, so 1/20 × 1
+	for _, c := range []struct {
+		name  string
+		shape []int64
+		data  []float32
+	}{{"channels first", []int64{1, channels, rows, cols}, first}, {"channels last", []int64{1, rows, cols, channels}, last}} {
+		t.Run(c.name, func(t *testing.T) {
+			h := &objectDetector{threshold: 0.5}
+			if err := h.yoloV2Anchors(tensor.Info{Name: "grid", DType: tensor.Float32, Shape: c.shape}, nil); err != nil {
+				t.Fatal(err)
+			}
+			dets, err := h.decodeYOLOv2(tensor.New(c.shape, c.data), 64, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := [4]float64{48 - 1.08*16, 16 - 1.19*16, 48 + 1.08*16, 16 + 1.19*16}
+			if len(dets) != 1 || dets[0].class != 14 || math.Abs(dets[0].score-1) > 1e-6 {
+				t.Fatalf("detections %+v, want one of class 14", dets)
+			}
+			for i := range want {
+				if math.Abs(dets[0].box[i]-want[i]) > 1e-9 {
+					t.Errorf("box %v, want %v", dets[0].box, want)
+				}
+			}
+		})
+	}
+	h := &objectDetector{}
+	if err := h.yoloV2Anchors(tensor.Info{Name: "grid", Shape: []int64{1, 40, 13, 13}}, nil); err == nil || !strings.Contains(err.Error(), "set handler.anchors") {
+		t.Errorf("a grid of 3 classes: %v", err)
+	}
+	if err := h.yoloV2Anchors(tensor.Info{Name: "grid", Shape: []int64{1, 40, 13, 13}}, config{"anchors": []any{1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 4.0, 4.0, 5.0, 5.0}}); err != nil || len(h.anchors) != 10 {
+		t.Errorf("anchors set: %v %v", err, h.anchors)
+	}
+	if err := h.yoloV2Anchors(tensor.Info{Name: "grid", Shape: []int64{1, 40, 13, 13}}, config{"anchors": []any{1.0, 1.0, 2.0}}); err == nil {
+		t.Error("an odd number of anchor values taken")
+	}
+}

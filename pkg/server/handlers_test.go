@@ -95,8 +95,9 @@ func golden(t *testing.T, name string, got []byte) {
 // (yolov8.onnx: class names, task and size in the ONNX metadata; the layout read from the
 // classes, the image letterboxed into the input), YOLOv3 as ONNX's model zoo has it
 // (yolov3.onnx: the image's size as a second input, the indices ONNX's NonMaxSuppression
-// selected as an output) and RT-DETR's exports (sizedetector.onnx: the size as
-// orig_target_sizes, width first).
+// selected as an output), RT-DETR's exports (sizedetector.onnx: the size as
+// orig_target_sizes, width first) and Tiny YOLOv2 as ONNX's model zoo has it (yolov2.onnx:
+// a grid of anchors' boxes).
 func TestThirdPartyDetectors(t *testing.T) {
 	ts := emptyServer(t, nil)
 	for _, c := range []struct {
@@ -116,6 +117,10 @@ func TestThirdPartyDetectors(t *testing.T) {
 		// the threshold
 		{"onnx-model-zoo-yolov3", "yolov3", "", "", 832, 416,
 			`[{"3":[208,0,624,416],"score":0.9},{"7":[416,208,499.2,291.2],"score":0.8}]`},
+		// stretched to 64x64: a cell of 32 pixels is 64 wide in the image; anchor 0 is 1.08 x
+		// 1.19 cells
+		{"tiny-yolov2", "yolov2", "", "", 128, 64,
+			`[{"14":[61.44,-3.04,130.56,35.04],"score":1}]`},
 		// fed at its own size, orig_target_sizes [128, 64] (width, height)
 		{"rt-detr-orig-target-sizes", "sizedetector", "index_to_name.json", `{"1": "dog"}`, 128, 64,
 			`[{"dog":[32,16,96,48],"score":0.95}]`},

@@ -5,8 +5,8 @@ alltypes.onnx: for each element type T in float32, float16, float64, int64, int3
 uint8 and bool, an input "x:T" (a name with a colon, as TensorFlow exports) of shape
 [batch, 3] and an output "y:T" = Identity(x), plus an int64 scalar input "k" and an output
 "k_twice" = k + k; liar, lookup, onerow, rowsoftmax, manyout, hungry, zipmap, seqtensors,
-seqonly, norank, masked, constant, external, tfdetector, passthrough, detr, named, yolov8, yolov3
-and sizedetector.onnx are described below. Run:
+seqonly, norank, masked, constant, external, tfdetector, passthrough, detr, named, yolov8, yolov3,
+sizedetector and yolov2.onnx are described below. Run:
 /usr/bin/python3 pkg/engine/testdata/make_models.py
 """
 import os
@@ -295,3 +295,18 @@ save("sizedetector", [
                  numpy_helper.from_array(numpy.array(0, numpy.float32), "zero"),
                  numpy_helper.from_array(numpy.array([[0.95]], numpy.float32), "score"),
                  numpy_helper.from_array(numpy.array([[1]], numpy.int64), "label")])
+
+# yolov2.onnx: a detector with Tiny YOLOv2's output as ONNX's model zoo has it (converted from
+# Core ML): image [1, 3, 64, 64] in, grid [1, 125, 2, 2] out: per cell of 32 pixels, 5 anchors
+# of x, y, w, h, objectness and 20 class scores. One box: anchor 0 in the cell of row 0,
+# column 1, centred (x, y 0: the middle of the cell), the anchor's own size (w, h 0), class 14
+# all but certain; every other anchor's objectness is nil.
+grid = numpy.zeros((1, 125, 2, 2), numpy.float32)
+for anchor in range(5):
+    grid[0, anchor * 25 + 4] = -30
+grid[0, 4, 0, 1], grid[0, 5 + 14, 0, 1] = 30, 30
+save("yolov2", [helper.make_node("ReduceMax", ["image"], ["brightest"], keepdims=0),
+                helper.make_node("Mul", ["brightest", "zero"], ["nothing"]),
+                helper.make_node("Add", ["cells", "nothing"], ["grid"])],
+     [floats("image", [1, 3, 64, 64])], [floats("grid", [1, 125, 2, 2])],
+     initializer=[numpy_helper.from_array(grid, "cells"), numpy_helper.from_array(numpy.array(0, numpy.float32), "zero")])
