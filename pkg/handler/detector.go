@@ -207,9 +207,10 @@ func newObjectDetector(m *Model) (Handler, error) {
 		side, defaults["letterbox"] = yoloV3Side, true
 	case "yolov2":
 		side = yoloV3Side
-		if classes, _ := yoloV2Classes(m.Outputs[0].Shape, 5); classes == len(vocTinyAnchors)*2 {
-			// Tiny YOLOv2 of ONNX's model zoo (Pascal VOC's 20 classes, from Core ML) scales
-			// pixels itself: it takes them as 0-255
+		classes, _ := yoloV2Classes(m.Outputs[0].Shape, 5)
+		if _, _, _, last := yoloV2Grid(m.Outputs[0].Shape); classes == 20 && !last {
+			// Tiny YOLOv2 of ONNX's model zoo (Pascal VOC's 20 classes, channels first, from
+			// Core ML) scales pixels itself: it takes them as 0-255
 			defaults["scale"] = 1.0
 		}
 	}
