@@ -44,6 +44,10 @@ import (
 //	        YOLOv2's and Tiny YOLOv2's grid: per cell and anchor x, y, w, h, objectness and
 //	        C class scores, decoded with the anchors (setting anchors; Darknet's for 20 or 80
 //	        classes by default); the default for one output of rank 4
+//	yolov4: YOLOv4's heads, [1, rows, columns, anchors, 5+C] each, as ONNX's model zoo has
+//	        it: per cell and anchor x, y, w, h, objectness and C class scores (the last two
+//	        already sigmoids), decoded with the anchors (pixels) and xy_scale settings
+//	        (the zoo's by default); the default for such outputs
 //	selected_indices: boxes [1, boxes, 4] (y1, x1, y2, x2 unless box_format says xyxy),
 //	        scores [1, classes, boxes] and the integer indices [selected, 3] (batch, class,
 //	        box) of ONNX's NonMaxSuppression, as YOLOv3 and Tiny YOLOv3 of ONNX's model zoo
@@ -79,8 +83,11 @@ type objectDetector struct {
 	background int
 	// selected: the indices output of ONNX's NonMaxSuppression (selected_indices format)
 	selected int
-	// anchors are YOLOv2's anchor boxes, width and height pairs in grid cells (yolov2)
+	// anchors are YOLOv2's anchor boxes, width and height pairs in grid cells (yolov2), or
+	// YOLOv4's in pixels, the heads' in order of stride (yolov4)
 	anchors []float64
+	// xyScale is YOLOv4's scale of each head's centre offsets, in order of stride (yolov4)
+	xyScale []float64
 	// inputs are the model's; image is the image's, sizes the others (the image's size)
 	inputs []tensor.Info
 	image  int
@@ -187,6 +194,9 @@ func newObjectDetector(m *Model) (Handler, error) {
 	if len(m.Outputs) == 1 && len(m.Outputs[0].Shape) == 4 {
 		def = "yolov2"
 	}
+	if yoloV4Heads(m.Outputs) {
+		def = "yolov4"
+	}
 	if h.format, err = c.string("output_format", def); err != nil {
 		return nil, err
 	}
@@ -204,6 +214,9 @@ func newObjectDetector(m *Model) (Handler, error) {
 		side, defaults = ownSize, config{"resize": 0}
 	case "selected_indices":
 		// YOLOv3 of ONNX's model zoo: letterboxed into 416 × 416 (keras-yolo3's letterbox_image)
+		side, defaults["letterbox"] = yoloV3Side, true
+	case "yolov4":
+		// YOLOv4 of ONNX's model zoo: letterboxed into 416 × 416
 		side, defaults["letterbox"] = yoloV3Side, true
 	case "yolov2":
 		side = yoloV3Side
@@ -305,6 +318,10 @@ func newObjectDetector(m *Model) (Handler, error) {
 		if err := h.yoloV2Anchors(m.Outputs[0], c); err != nil {
 			return nil, err
 		}
+	case "yolov4":
+		if err := h.yoloV4Settings(m.Outputs, c); err != nil {
+			return nil, err
+		}
 	case "selected_indices":
 		if h.boxes, h.scores, h.selected = selectedIndices(m.Outputs); h.selected < 0 {
 			return nil, fmt.Errorf("output_format selected_indices needs boxes [1, boxes, 4], scores [1, classes, boxes] and the selected indices [selected, 3] of ONNX's NonMaxSuppression; the model has %s", strings.Join(names(m.Outputs), ", "))
@@ -319,11 +336,11 @@ func newObjectDetector(m *Model) (Handler, error) {
 		}
 		h.yxyx = format == "yxyx"
 	default:
-		return nil, fmt.Errorf("handler setting output_format: want yolo, yolov8, yolov2, end2end, detr, boxes or selected_indices, got %q", h.format)
+		return nil, fmt.Errorf("handler setting output_format: want yolo, yolov8, yolov2, yolov4, end2end, detr, boxes or selected_indices, got %q", h.format)
 	}
 	// raw candidates (YOLO's, per-class scores') overlap: NMS by default; models with
 	// their own NMS (boxes with labels, end2end, detr) need none
-	if h.nms, err = c.bool("nms", h.format == "yolo" || h.format == "yolov8" || h.format == "yolov2" || h.perClass); err != nil {
+	if h.nms, err = c.bool("nms", h.format == "yolo" || h.format == "yolov8" || h.format == "yolov2" || h.format == "yolov4" || h.perClass); err != nil {
 		return nil, err
 	}
 	return h, nil
@@ -417,6 +434,114 @@ func (h *objectDetector) yoloV2Anchors(out tensor.Info, c config) error {
 	}
 	h.anchors = anchors
 	return nil
+}
+
+// YOLOv4's anchors (pixels, three per head, the heads in order of stride: 8, 16, 32) and the
+// scales of its heads' centre offsets, as ONNX's model zoo runs it.
+var (
+	yoloV4Anchors = []float64{12, 16, 19, 36, 40, 28, 36, 75, 76, 55, 72, 146, 142, 110, 192, 243, 459, 401}
+	yoloV4XYScale = []float64{1.2, 1.1, 1.05}
+)
+
+// yoloV4Heads reports whether outputs are YOLOv4's heads: each [1, rows, columns, anchors,
+// 5+classes], the same anchors and classes in all.
+func yoloV4Heads(outputs []tensor.Info) bool {
+	if len(outputs) == 0 {
+		return false
+	}
+	for _, o := range outputs {
+		if len(o.Shape) != 5 || !o.DType.IsFloat() || o.Shape[4] <= 5 || o.Shape[3] != outputs[0].Shape[3] || o.Shape[4] != outputs[0].Shape[4] {
+			return false
+		}
+	}
+	return true
+}
+
+// yoloV4Settings reads the anchors and xy_scale settings of YOLOv4's heads: by default the
+// zoo's YOLOv4 for three heads of three anchors of 80 classes.
+func (h *objectDetector) yoloV4Settings(outputs []tensor.Info, c config) error {
+	if !yoloV4Heads(outputs) {
+		return fmt.Errorf("output_format yolov4 needs outputs [1, rows, columns, anchors, 5+classes]; the model has %s", strings.Join(names(outputs), ", "))
+	}
+	anchors := int(outputs[0].Shape[3])
+	var defAnchors, defScale []float64
+	if len(outputs) == 3 && anchors == 3 && outputs[0].Shape[4] == 85 {
+		defAnchors, defScale = yoloV4Anchors, yoloV4XYScale
+	}
+	var err error
+	if h.anchors, err = c.floats("anchors", defAnchors); err != nil {
+		return err
+	}
+	if want := 2 * anchors * len(outputs); len(h.anchors) != want {
+		return fmt.Errorf("output_format yolov4: %d heads of %d anchors need %d anchor values (width, height in pixels, the heads in order of stride): set handler.anchors in model-config.yaml", len(outputs), anchors, want)
+	}
+	if defScale == nil {
+		defScale = slices.Repeat([]float64{1}, len(outputs))
+	}
+	if h.xyScale, err = c.floats("xy_scale", defScale); err != nil {
+		return err
+	}
+	if len(h.xyScale) != len(outputs) {
+		return fmt.Errorf("handler setting xy_scale: want one value per head (%d), got %d", len(outputs), len(h.xyScale))
+	}
+	return nil
+}
+
+// decodeYOLOv4 reads YOLOv4's heads, as the zoo's YOLOv4 post-processes them: per cell and
+// anchor the centre ((sigmoid × xy_scale − (xy_scale − 1)/2 + cell) × stride), the size (the
+// anchor's times an exponential), and the objectness and class scores as the model gives them
+// (sigmoids already); the heads' strides are the image fed's size over their grids, and the
+// anchors go to the heads in order of stride.
+func (h *objectDetector) decodeYOLOv4(outputs []*tensor.Tensor, fedW, fedH int) ([]detection, error) {
+	order := make([]int, len(outputs))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return outputs[order[a]].Shape[2] > outputs[order[b]].Shape[2] }) // finest grid: smallest stride
+	var dets []detection
+	for rank, i := range order {
+		out := outputs[i]
+		if len(out.Shape) != 5 || out.Shape[0] != 1 || fedW < 1 || fedH < 1 {
+			return nil, fmt.Errorf("detection output has shape %s, want [1, rows, columns, anchors, 5+classes]", tensor.ShapeString(out.Shape))
+		}
+		v, err := out.Float64s()
+		if err != nil {
+			return nil, err
+		}
+		rows, cols, anchors, per := int(out.Shape[1]), int(out.Shape[2]), int(out.Shape[3]), int(out.Shape[4])
+		if 2*anchors*(rank+1) > len(h.anchors) {
+			return nil, fmt.Errorf("detection output %d has %d anchors, more than the anchors setting holds", i, anchors)
+		}
+		strideX, strideY := float64(fedW)/float64(cols), float64(fedH)/float64(rows)
+		scale := h.xyScale[rank]
+		for y := range rows {
+			for x := range cols {
+				for a := range anchors {
+					p := v[((y*cols+x)*anchors+a)*per:][:per]
+					if p[4] < h.threshold {
+						continue
+					}
+					best := 5
+					for k := 6; k < per; k++ {
+						if p[k] > p[best] {
+							best = k
+						}
+					}
+					score := p[4] * p[best]
+					if score < h.threshold {
+						continue
+					}
+					cx := (sigmoid(p[0])*scale - (scale-1)/2 + float64(x)) * strideX
+					cy := (sigmoid(p[1])*scale - (scale-1)/2 + float64(y)) * strideY
+					anchor := h.anchors[2*(rank*anchors+a):]
+					w, hh := math.Exp(p[2])*anchor[0], math.Exp(p[3])*anchor[1]
+					dets = append(dets, detection{box: [4]float64{cx - w/2, cy - hh/2, cx + w/2, cy + hh/2}, class: best - 5, score: score})
+				}
+			}
+		}
+	}
+	sort.SliceStable(dets, func(a, b int) bool { return dets[a].score > dets[b].score })
+	return dets, nil
 }
 
 // yoloV3Side is the side images are letterboxed to for a selected_indices detector with a
@@ -589,6 +714,9 @@ func (h *objectDetector) Postprocess(_ context.Context, req *Request, outputs []
 	case "yolov2":
 		size, _ := req.State.(imageSize)
 		dets, err = h.decodeYOLOv2(outputs[0], size.fedW, size.fedH)
+	case "yolov4":
+		size, _ := req.State.(imageSize)
+		dets, err = h.decodeYOLOv4(outputs, size.fedW, size.fedH)
 	default:
 		dets, err = h.decodeBoxes(outputs)
 	}

@@ -96,8 +96,8 @@ func golden(t *testing.T, name string, got []byte) {
 // classes, the image letterboxed into the input), YOLOv3 as ONNX's model zoo has it
 // (yolov3.onnx: the image's size as a second input, the indices ONNX's NonMaxSuppression
 // selected as an output), RT-DETR's exports (sizedetector.onnx: the size as
-// orig_target_sizes, width first) and Tiny YOLOv2 as ONNX's model zoo has it (yolov2.onnx:
-// a grid of anchors' boxes).
+// orig_target_sizes, width first), Tiny YOLOv2 and YOLOv4 as ONNX's model zoo has them
+// (yolov2.onnx: a grid of anchors' boxes; yolov4.onnx: three heads of them).
 func TestThirdPartyDetectors(t *testing.T) {
 	ts := emptyServer(t, nil)
 	for _, c := range []struct {
@@ -121,6 +121,10 @@ func TestThirdPartyDetectors(t *testing.T) {
 		// 1.19 cells
 		{"tiny-yolov2", "yolov2", "", "", 128, 64,
 			`[{"14":[61.44,-3.04,130.56,35.04],"score":1}]`},
+		// letterboxed to 64x32 in 64x64 (16 pixels of grey above and below); anchor 2 of the
+		// finest head is 40 x 28 pixels of the image fed
+		{"yolov4", "yolov4", "", "", 128, 64,
+			`[{"2":[32,-4,112,52],"score":1}]`},
 		// fed at its own size, orig_target_sizes [128, 64] (width, height)
 		{"rt-detr-orig-target-sizes", "sizedetector", "index_to_name.json", `{"1": "dog"}`, 128, 64,
 			`[{"dog":[32,16,96,48],"score":0.95}]`},

@@ -6,7 +6,7 @@ uint8 and bool, an input "x:T" (a name with a colon, as TensorFlow exports) of s
 [batch, 3] and an output "y:T" = Identity(x), plus an int64 scalar input "k" and an output
 "k_twice" = k + k; liar, lookup, onerow, rowsoftmax, manyout, hungry, zipmap, seqtensors,
 seqonly, norank, masked, constant, external, tfdetector, passthrough, detr, named, yolov8, yolov3,
-sizedetector and yolov2.onnx are described below. Run:
+sizedetector, yolov2 and yolov4.onnx are described below. Run:
 /usr/bin/python3 pkg/engine/testdata/make_models.py
 """
 import os
@@ -310,3 +310,21 @@ save("yolov2", [helper.make_node("ReduceMax", ["image"], ["brightest"], keepdims
                 helper.make_node("Add", ["cells", "nothing"], ["grid"])],
      [floats("image", [1, 3, 64, 64])], [floats("grid", [1, 125, 2, 2])],
      initializer=[numpy_helper.from_array(grid, "cells"), numpy_helper.from_array(numpy.array(0, numpy.float32), "zero")])
+
+# yolov4.onnx: a detector with the outputs of YOLOv4 in ONNX's model zoo: input_1:0 [1, 64, 64,
+# 3] (NHWC) in, three heads [1, rows, columns, 3 anchors, 5 + 80] out (Identity:0 of 8 x 8
+# cells, Identity_1:0 of 4 x 4, Identity_2:0 of 2 x 2), x, y, w, h raw, objectness and class
+# scores already sigmoids. One box: in the finest head (stride 8), row 3, column 4, anchor 2
+# (40 x 28 pixels), centred (x, y 0), the anchor's size (w, h 0), objectness and class 2 1.
+heads = []
+for name, cells in [("Identity:0", 8), ("Identity_1:0", 4), ("Identity_2:0", 2)]:
+    head = numpy.zeros((1, cells, cells, 3, 85), numpy.float32)
+    if cells == 8:
+        head[0, 3, 4, 2, 4], head[0, 3, 4, 2, 5 + 2] = 1, 1
+    heads.append((name, head))
+save("yolov4", [helper.make_node("ReduceMax", ["input_1:0"], ["brightest"], keepdims=0),
+                helper.make_node("Mul", ["brightest", "zero"], ["nothing"])] +
+     [helper.make_node("Add", [f"head{i}", "nothing"], [name]) for i, (name, _) in enumerate(heads)],
+     [floats("input_1:0", [1, 64, 64, 3])], [floats(name, list(head.shape)) for name, head in heads],
+     initializer=[numpy_helper.from_array(head, f"head{i}") for i, (_, head) in enumerate(heads)] +
+                 [numpy_helper.from_array(numpy.array(0, numpy.float32), "zero")])
