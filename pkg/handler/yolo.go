@@ -1,0 +1,318 @@
+package handler
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// The YOLO output formats of the object_detector (detector.go): YOLOv5's and YOLOv8's
+// candidate rows, end-to-end rows, YOLOv2's grid and YOLOv4's heads.
+
+// vocTinyAnchors and cocoAnchors are YOLOv2's anchor boxes (width, height in grid cells of
+// 32 pixels) for Pascal VOC's 20 classes (Tiny YOLOv2's, as ONNX's model zoo has it) and
+// COCO's 80 (YOLOv2's), from Darknet's configurations.
+var (
+	vocTinyAnchors = []float64{1.08, 1.19, 3.42, 4.41, 6.63, 11.38, 9.42, 5.11, 16.62, 10.52}
+	cocoAnchors    = []float64{0.57273, 0.677385, 1.87446, 2.06253, 3.33843, 5.47434, 7.88282, 3.52778, 9.77052, 9.16828}
+)
+
+// YOLOv4's anchors (pixels, three per head, the heads in order of stride: 8, 16, 32) and the
+// scales of its heads' centre offsets, as ONNX's model zoo runs it.
+var (
+	yoloV4Anchors = []float64{12, 16, 19, 36, 40, 28, 36, 75, 76, 55, 72, 146, 142, 110, 192, 243, 459, 401}
+	yoloV4XYScale = []float64{1.2, 1.1, 1.05}
+)
+
+// yoloV2Grid reads a YOLOv2 output's shape, [1, anchors×(5+classes), rows, columns] or, as
+// Keras exports it, [1, rows, columns, anchors×(5+classes)]: its channels and grid, and
+// whether the channels come last.
+func yoloV2Grid(shape []int64) (channels, rows, cols int, last bool) {
+	if len(shape) != 4 {
+		return 0, 0, 0, false
+	}
+	if shape[3] > shape[1] {
+		return int(shape[3]), int(shape[1]), int(shape[2]), true
+	}
+	return int(shape[1]), int(shape[2]), int(shape[3]), false
+}
+
+// yoloV2Classes is the number of classes a YOLOv2 output holds with the given number of
+// anchors (0 when its channels do not divide so).
+func yoloV2Classes(shape []int64, anchors int) (int, bool) {
+	channels, _, _, _ := yoloV2Grid(shape)
+	if anchors < 1 || channels <= 0 || channels%anchors != 0 || channels/anchors <= 5 {
+		return 0, false
+	}
+	return channels/anchors - 5, true
+}
+
+// yoloV2Anchors reads the anchors setting, by default Darknet's for 20 classes (Tiny YOLOv2,
+// Pascal VOC) or 80 (YOLOv2, COCO) with 5 anchors.
+func (h *objectDetector) yoloV2Anchors(out tensor.Info, c config) error {
+	var def []float64
+	if classes, ok := yoloV2Classes(out.Shape, 5); ok && classes == 20 {
+		def = vocTinyAnchors
+	} else if ok && classes == 80 {
+		def = cocoAnchors
+	}
+	anchors, err := c.floats("anchors", def)
+	if err != nil {
+		return err
+	}
+	if len(anchors) == 0 {
+		return fmt.Errorf("output_format yolov2: output %s holds no 5 anchors of 20 or 80 classes: set handler.anchors in model-config.yaml (width, height pairs in grid cells)", out)
+	}
+	if _, ok := yoloV2Classes(out.Shape, len(anchors)/2); !ok || len(anchors)%2 != 0 {
+		return fmt.Errorf("output_format yolov2: %d anchors do not divide the channels of output %s into boxes of 5 values and class scores", len(anchors)/2, out)
+	}
+	h.anchors = anchors
+	return nil
+}
+
+// yoloV4Heads reports whether outputs are YOLOv4's heads: each [1, rows, columns, anchors,
+// 5+classes], the same anchors and classes in all.
+func yoloV4Heads(outputs []tensor.Info) bool {
+	if len(outputs) == 0 {
+		return false
+	}
+	for _, o := range outputs {
+		if len(o.Shape) != 5 || !o.DType.IsFloat() || o.Shape[4] <= 5 || o.Shape[3] != outputs[0].Shape[3] || o.Shape[4] != outputs[0].Shape[4] {
+			return false
+		}
+	}
+	return true
+}
+
+// yoloV4Settings reads the anchors and xy_scale settings of YOLOv4's heads: by default the
+// zoo's YOLOv4 for three heads of three anchors of 80 classes.
+func (h *objectDetector) yoloV4Settings(outputs []tensor.Info, c config) error {
+	if !yoloV4Heads(outputs) {
+		return fmt.Errorf("output_format yolov4 needs outputs [1, rows, columns, anchors, 5+classes]; the model has %s", strings.Join(names(outputs), ", "))
+	}
+	anchors := int(outputs[0].Shape[3])
+	var defAnchors, defScale []float64
+	if len(outputs) == 3 && anchors == 3 && outputs[0].Shape[4] == 85 {
+		defAnchors, defScale = yoloV4Anchors, yoloV4XYScale
+	}
+	var err error
+	if h.anchors, err = c.floats("anchors", defAnchors); err != nil {
+		return err
+	}
+	if want := 2 * anchors * len(outputs); len(h.anchors) != want {
+		return fmt.Errorf("output_format yolov4: %d heads of %d anchors need %d anchor values (width, height in pixels, the heads in order of stride): set handler.anchors in model-config.yaml", len(outputs), anchors, want)
+	}
+	if defScale == nil {
+		defScale = slices.Repeat([]float64{1}, len(outputs))
+	}
+	if h.xyScale, err = c.floats("xy_scale", defScale); err != nil {
+		return err
+	}
+	if len(h.xyScale) != len(outputs) {
+		return fmt.Errorf("handler setting xy_scale: want one value per head (%d), got %d", len(outputs), len(h.xyScale))
+	}
+	return nil
+}
+
+// decodeYOLOv4 reads YOLOv4's heads, as the zoo's YOLOv4 post-processes them: per cell and
+// anchor the centre ((sigmoid × xy_scale − (xy_scale − 1)/2 + cell) × stride), the size (the
+// anchor's times an exponential), and the objectness and class scores as the model gives them
+// (sigmoids already); the heads' strides are the image fed's size over their grids, and the
+// anchors go to the heads in order of stride.
+func (h *objectDetector) decodeYOLOv4(outputs []*tensor.Tensor, fedW, fedH int) ([]detection, error) {
+	order := make([]int, len(outputs))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return outputs[order[a]].Shape[2] > outputs[order[b]].Shape[2] }) // finest grid: smallest stride
+	var dets []detection
+	for rank, i := range order {
+		out := outputs[i]
+		if len(out.Shape) != 5 || out.Shape[0] != 1 || fedW < 1 || fedH < 1 {
+			return nil, fmt.Errorf("detection output has shape %s, want [1, rows, columns, anchors, 5+classes]", tensor.ShapeString(out.Shape))
+		}
+		v, err := out.Float64s()
+		if err != nil {
+			return nil, err
+		}
+		rows, cols, anchors, per := int(out.Shape[1]), int(out.Shape[2]), int(out.Shape[3]), int(out.Shape[4])
+		if 2*anchors*(rank+1) > len(h.anchors) {
+			return nil, fmt.Errorf("detection output %d has %d anchors, more than the anchors setting holds", i, anchors)
+		}
+		strideX, strideY := float64(fedW)/float64(cols), float64(fedH)/float64(rows)
+		scale := h.xyScale[rank]
+		for y := range rows {
+			for x := range cols {
+				for a := range anchors {
+					p := v[((y*cols+x)*anchors+a)*per:][:per]
+					if p[4] < h.threshold {
+						continue
+					}
+					best := 5
+					for k := 6; k < per; k++ {
+						if p[k] > p[best] {
+							best = k
+						}
+					}
+					score := p[4] * p[best]
+					if score < h.threshold {
+						continue
+					}
+					cx := (sigmoid(p[0])*scale - (scale-1)/2 + float64(x)) * strideX
+					cy := (sigmoid(p[1])*scale - (scale-1)/2 + float64(y)) * strideY
+					anchor := h.anchors[2*(rank*anchors+a):]
+					w, hh := math.Exp(p[2])*anchor[0], math.Exp(p[3])*anchor[1]
+					dets = append(dets, detection{box: [4]float64{cx - w/2, cy - hh/2, cx + w/2, cy + hh/2}, class: best - 5, score: score})
+				}
+			}
+		}
+	}
+	sort.SliceStable(dets, func(a, b int) bool { return dets[a].score > dets[b].score })
+	return dets, nil
+}
+
+// yoloLayout tells YOLOv8's output [1, 4+classes, boxes] from YOLOv5's [1, boxes,
+// 4+1+classes]: by the number of classes the labels name (0: unknown) where it fits one
+// exactly, else by which dimension is the boxes': the dynamic one, or else the larger (a
+// model has far more candidate boxes than values per box: 8400 against 84). A middle
+// dimension under 5 cannot hold a box and a class score: it counts boxes.
+func yoloLayout(shape []int64, classes int) string {
+	if len(shape) != 3 || shape[1] < 5 {
+		return "yolo"
+	}
+	switch n := int64(classes); {
+	case n > 0 && shape[1] == 4+n && shape[2] != 5+n:
+		return "yolov8"
+	case n > 0 && shape[2] == 5+n && shape[1] != 4+n:
+		return "yolo"
+	}
+	values, boxes := shape[1], shape[2]
+	if boxes < 0 || values < boxes {
+		return "yolov8"
+	}
+	return "yolo"
+}
+
+func (h *objectDetector) decodeYOLO(out *tensor.Tensor) ([]detection, error) {
+	if len(out.Shape) != 3 || out.Shape[0] != 1 {
+		return nil, fmt.Errorf("detection output has shape %s, want [1, boxes, values]", tensor.ShapeString(out.Shape))
+	}
+	v, err := out.Float64s()
+	if err != nil {
+		return nil, err
+	}
+	n, k := int(out.Shape[1]), int(out.Shape[2])
+	at := func(i, j int) float64 { return v[i*k+j] }
+	first := 5 // class scores start after cx, cy, w, h, objectness
+	if h.format == "yolov8" {
+		n, k = k, n // [4+C, boxes]
+		at = func(i, j int) float64 { return v[j*n+i] }
+		first = 4
+	}
+	if k <= first {
+		return nil, fmt.Errorf("detection output rows hold %d values, want 4 box values, %s and class scores", k, map[bool]string{true: "objectness", false: "no objectness"}[first == 5])
+	}
+	last := k // past the class scores
+	if classes := h.labels.maxIndex() + 1; classes > 0 && first+classes < k {
+		// the labels name fewer classes than the row has values: the rest are not class
+		// scores (the mask coefficients of a -seg model, the keypoints of a -pose one)
+		last = first + classes
+	}
+	var dets []detection
+	for i := 0; i < n; i++ {
+		best := first
+		for j := first + 1; j < last; j++ {
+			if at(i, j) > at(i, best) {
+				best = j
+			}
+		}
+		score := at(i, best)
+		if first == 5 {
+			score *= at(i, 4)
+		}
+		if score < h.threshold {
+			continue
+		}
+		cx, cy, w, hh := at(i, 0), at(i, 1), at(i, 2), at(i, 3)
+		dets = append(dets, detection{box: [4]float64{cx - w/2, cy - hh/2, cx + w/2, cy + hh/2}, class: best - first, score: score})
+	}
+	return dets, nil
+}
+
+// maxEnd2EndBoxes is the most boxes an end2end output is taken to hold by default.
+const maxEnd2EndBoxes = 1000
+
+// decodeEnd2End reads the detections of a model that ends with its own non-maximum
+// suppression (Ultralytics' exports with nms=True, YOLOv10): [1, boxes, 6] rows of x1, y1,
+// x2, y2, score, class, in the input's pixels.
+func (h *objectDetector) decodeEnd2End(out *tensor.Tensor) ([]detection, error) {
+	if len(out.Shape) != 3 || out.Shape[0] != 1 || out.Shape[2] != 6 {
+		return nil, fmt.Errorf("detection output has shape %s, want [1, boxes, 6]", tensor.ShapeString(out.Shape))
+	}
+	v, err := out.Float64s()
+	if err != nil {
+		return nil, err
+	}
+	var dets []detection
+	for i := 0; i+6 <= len(v); i += 6 {
+		if v[i+4] < h.threshold {
+			continue
+		}
+		dets = append(dets, detection{box: [4]float64(v[i : i+4]), class: int(v[i+5]), score: v[i+4]})
+	}
+	sort.SliceStable(dets, func(a, b int) bool { return dets[a].score > dets[b].score })
+	return dets, nil
+}
+
+// decodeYOLOv2 reads YOLOv2's grid: for each cell and anchor, the box's centre (a sigmoid
+// within the cell), its size (the anchor's, scaled by an exponential), the objectness (a
+// sigmoid) and the classes (a softmax), as Darknet's region layer decodes them, in the
+// pixels of the image fed (fedW × fedH).
+func (h *objectDetector) decodeYOLOv2(out *tensor.Tensor, fedW, fedH int) ([]detection, error) {
+	channels, rows, cols, last := yoloV2Grid(out.Shape)
+	anchors := len(h.anchors) / 2
+	if out.Shape[0] != 1 || channels != anchors*(channels/anchors) || rows < 1 || cols < 1 || fedW < 1 || fedH < 1 {
+		return nil, fmt.Errorf("detection output has shape %s, want [1, %d×(5+classes), rows, columns]", tensor.ShapeString(out.Shape), anchors)
+	}
+	v, err := out.Float64s()
+	if err != nil {
+		return nil, err
+	}
+	per := channels / anchors
+	at := func(k, y, x int) float64 { return v[(k*rows+y)*cols+x] }
+	if last {
+		at = func(k, y, x int) float64 { return v[(y*cols+x)*channels+k] }
+	}
+	cellW, cellH := float64(fedW)/float64(cols), float64(fedH)/float64(rows)
+	classes := make([]float64, per-5)
+	var dets []detection
+	for a := range anchors {
+		for y := range rows {
+			for x := range cols {
+				k := a * per
+				objectness := sigmoid(at(k+4, y, x))
+				if objectness < h.threshold {
+					continue // the score is at most the objectness
+				}
+				for c := range classes {
+					classes[c] = at(k+5+c, y, x)
+				}
+				probs := softmax(classes)
+				best := topIndexes(probs, 1)[0]
+				score := objectness * probs[best]
+				if score < h.threshold {
+					continue
+				}
+				cx, cy := (float64(x)+sigmoid(at(k, y, x)))*cellW, (float64(y)+sigmoid(at(k+1, y, x)))*cellH
+				w, hh := math.Exp(at(k+2, y, x))*h.anchors[2*a]*cellW, math.Exp(at(k+3, y, x))*h.anchors[2*a+1]*cellH
+				dets = append(dets, detection{box: [4]float64{cx - w/2, cy - hh/2, cx + w/2, cy + hh/2}, class: best, score: score})
+			}
+		}
+	}
+	sort.SliceStable(dets, func(a, b int) bool { return dets[a].score > dets[b].score })
+	return dets, nil
+}
