@@ -360,9 +360,11 @@ func TestTritonStatistics(t *testing.T) {
 	exchange{"unknown model", "GET", "/v2/models/nope/stats", "", nil, 404, "ModelNotFoundException", `"error": "Model not found: nope"`}.run(t, base)
 }
 
-// TestTritonRepositoryIndex: Triton's model repository extension, read-only: the index lists
-// the registered versions and their states ({"ready": true}: the ready ones only); loading
-// and unloading are refused with a 400 that points to the management API.
+// TestTritonRepositoryIndex: Triton's model repository extension: the index lists the
+// registered versions and their states ({"ready": true}: the ready ones only); unload
+// unregisters every version of a model, load registers {model}.mar from the model store with
+// its workers (a model registered already stays as it is); with enable_model_api off both
+// are refused.
 func TestTritonRepositoryIndex(t *testing.T) {
 	ts := emptyServer(t, nil)
 	exchange{"register iris", "POST", "/models?url=iris.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
@@ -384,11 +386,26 @@ func TestTritonRepositoryIndex(t *testing.T) {
 	if got := index(`{"ready": true}`); got != "[map[name:iris reason: state:READY version:1.0]]" {
 		t.Errorf("ready index: %s", got)
 	}
+	exchange{"register iris 2.0", "POST", "/models?url=iris-v2.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	features := []byte(`{"inputs": [{"name": "features", "shape": [1, 4], "datatype": "FP32", "data": [5.1, 3.5, 1.4, 0.2]}]}`)
 	for _, x := range []exchange{
-		{"load", "POST", "/v2/repository/models/digits/load", "", nil, 400, "BadRequestException", `"error": "models are loaded and unloaded through the management API`},
-		{"unload", "POST", "/v2/repository/models/iris/unload", "", nil, 400, "BadRequestException", `DELETE /models/iris`},
+		{"unload both versions", "POST", "/v2/repository/models/iris/unload", "", nil, 200, "", "{}"},
+		{"iris is gone", "GET", "/v2/models/iris", "", nil, 404, "ModelNotFoundException", ""},
+		{"unload again", "POST", "/v2/repository/models/iris/unload", "", nil, 404, "ModelNotFoundException", `"error": "Model not found: iris"`},
+		{"load iris.mar", "POST", "/v2/repository/models/iris/load", "", nil, 200, "", "{}"},
+		{"iris serves", "POST", "/v2/models/iris/infer", "application/json", features, 200, "", `"model_version":"1.0"`},
+		{"load digits: registered already", "POST", "/v2/repository/models/digits/load", "", nil, 200, "", "{}"},
+		{"load a model the store lacks", "POST", "/v2/repository/models/nope/load", "", nil, 404, "ModelNotFoundException", `no nope.mar`},
 		{"bad index request", "POST", "/v2/repository/index", "application/json", []byte(`{"ready":`), 400, "BadRequestException", `not valid JSON`},
 	} {
 		x.run(t, base)
+	}
+	if got := index(""); got != want {
+		t.Errorf("index after unloading and loading iris: %s\nwant %s", got, want)
+	}
+
+	off := emptyServer(t, map[string]string{"enable_model_api": "false"})
+	for _, path := range []string{"/v2/repository/models/iris/load", "/v2/repository/models/iris/unload"} {
+		exchange{path, "POST", path, "", nil, 400, "BadRequestException", "model control is off"}.run(t, off.inference.URL)
 	}
 }

@@ -2,9 +2,12 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/engine"
@@ -277,6 +280,74 @@ func (s *Server) v2RepositoryIndex(w http.ResponseWriter, r *http.Request) error
 	return writeJSON(w, http.StatusOK, index)
 }
 
+// v2RepositoryControl serves Triton's model repository extension's load and unload
+// (tritonclient's load_model, unload_model). Load registers the model's archive from the
+// model store ({model}.mar, .tar.gz, .tgz or .tar.zst, or a folder of that name) under the
+// model's name, with its workers started (one at least), and answers once they are (a model
+// already registered stays as it is); unload unregisters every version of the model. Both change
+// what the server serves from its inference API, so they need enable_model_api and answer
+// 400 under token authorization, whose management key guards registering: the management
+// API (POST /models, DELETE /models/{model}) does it then.
 func (s *Server) v2RepositoryControl(w http.ResponseWriter, r *http.Request) error {
-	return apierror.BadRequest("models are loaded and unloaded through the management API (POST /models?url=..., DELETE /models/%s), not the model repository extension", r.PathValue("model"))
+	name := r.PathValue("model")
+	switch {
+	case !s.cfg.EnableModelAPI:
+		return apierror.BadRequest("model control is off: start ts serve with --enable-model-api (enable_model_api=true) to load and unload models")
+	case s.auth != nil:
+		return apierror.BadRequest("with token authorization, models are loaded and unloaded through the management API, with its key (POST /models?url=..., DELETE /models/%s)", name)
+	}
+	if strings.HasSuffix(r.URL.Path, "/unload") {
+		return s.v2Unload(w, r, name)
+	}
+	if _, err := s.reg.Model(name); err == nil {
+		return writeJSON(w, http.StatusOK, struct{}{}) // loaded already
+	}
+	var path, shown string
+	for _, file := range []string{name + ".mar", name + ".tar.gz", name + ".tgz", name + ".tar.zst", name} {
+		var err error
+		if path, shown, err = s.resolveURL(r.Context(), file, false); err == nil {
+			break
+		} else if errorOf(err).Code != http.StatusNotFound {
+			return err
+		}
+		path = ""
+	}
+	if path == "" {
+		return apierror.New(http.StatusNotFound, apierror.TypeModelNotFound, "failed to load '%s': no %s.mar, .tar.gz, .tgz, .tar.zst or folder %s in the model store", name, name, name)
+	}
+	v, err := s.reg.Register(r.Context(), registry.Spec{Path: path, URL: shown, Name: name, Synchronous: true})
+	if err != nil {
+		return err
+	}
+	if v.Settings().MinWorkers == 0 { // Triton's loaded model serves: one worker at least
+		if err := v.Scale(r.Context(), 1, 1); err != nil {
+			return apierror.Internal("failed to load '%s': %v", name, err)
+		}
+	}
+	return writeJSON(w, http.StatusOK, struct{}{})
+}
+
+// v2Unload unregisters every version of a model, the default last.
+func (s *Server) v2Unload(w http.ResponseWriter, r *http.Request, name string) error {
+	e, err := s.reg.Model(name)
+	if err != nil {
+		return err
+	}
+	slices.SortStableFunc(e.Versions, func(a, b *registry.Version) int {
+		return cmp.Compare(boolRank(a.Version == e.DefaultVersion), boolRank(b.Version == e.DefaultVersion))
+	})
+	for _, v := range e.Versions {
+		if _, err := s.reg.Unregister(r.Context(), name, v.Version); err != nil {
+			return err
+		}
+	}
+	return writeJSON(w, http.StatusOK, struct{}{})
+}
+
+// boolRank orders false before true.
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
