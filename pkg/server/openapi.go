@@ -75,6 +75,10 @@ var apiDescriptions = map[string]map[string]map[string]op{
 		"/v2/models/{model_name}/stats": {"get": {Summary: "Triton's statistics of the model's versions (also /v2/models/stats for every model, /versions/{model_version}/stats)",
 			Parameters: []map[string]any{pathParam("model_name")}, Responses: responses(200, 404)}},
 		"/v2/repository/index": {"post": {Summary: `Triton's model repository index ({"ready": true}: ready versions only)`, Responses: responses(200, 400)}},
+		"/v2/repository/models/{model_name}/load": {"post": {Summary: "Triton's model repository: register {model_name}.mar from the model store with a worker at least (enable_model_api; not under token authorization)",
+			Parameters: []map[string]any{pathParam("model_name")}, Responses: responses(200, 400, 404)}},
+		"/v2/repository/models/{model_name}/unload": {"post": {Summary: "Triton's model repository: unregister every version of the model (enable_model_api; not under token authorization)",
+			Parameters: []map[string]any{pathParam("model_name")}, Responses: responses(200, 400, 404)}},
 	},
 	Management: {
 		"/models": {
