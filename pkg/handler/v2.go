@@ -45,7 +45,7 @@ func DecodeV2(body []byte, headerLen int, inputs, outputs []tensor.Info) (*V2Req
 			return nil, badInput("Inference-Header-Content-Length %d is longer than the body (%d bytes)", headerLen, len(body))
 		}
 		if headerLen == 0 {
-			return nil, badInput("Inference-Header-Content-Length 0 (a body of raw tensor data with no JSON) is not supported: send the JSON header first")
+			return decodeRawV2(body, inputs)
 		}
 		header, blobs = body[:headerLen], body[headerLen:]
 	}
@@ -138,6 +138,52 @@ func DecodeV2(body []byte, headerLen int, inputs, outputs []tensor.Info) (*V2Req
 		req.Outputs = append(req.Outputs, out)
 	}
 	return req, nil
+}
+
+// decodeRawV2 reads the binary tensor data extension's raw request (Inference-Header-Content-
+// Length 0): the body is the one input of a model with one input, its shape the model's with
+// a batch of 1 for a dynamic first dimension and at most one other dynamic dimension, which
+// the body's size tells; every output comes back as binary data.
+func decodeRawV2(body []byte, inputs []tensor.Info) (*V2Request, error) {
+	if len(inputs) != 1 {
+		return nil, badInput("a raw request (Inference-Header-Content-Length 0) is for models with one input; this one takes %d: send the JSON header first", len(inputs))
+	}
+	in := inputs[0]
+	if in.DType == tensor.String || in.AnyShape() {
+		return nil, badInput("a raw request (Inference-Header-Content-Length 0) needs an input of numbers with a declared shape; %s: send the JSON header first", in)
+	}
+	size := in.DType.Size()
+	if len(body)%size != 0 {
+		return nil, badInput("a raw request of %d bytes is not a whole number of %s elements", len(body), in.DType)
+	}
+	shape := append([]int64(nil), in.Shape...)
+	if len(shape) > 0 && shape[0] < 0 {
+		shape[0] = 1 // a batch of one
+	}
+	known, variable := int64(1), -1
+	for d, n := range shape {
+		switch {
+		case n >= 0:
+			known *= n
+		case variable >= 0:
+			return nil, badInput("a raw request (Inference-Header-Content-Length 0) cannot tell the shape of input %s: it has more than one dynamic dimension besides the batch; send the JSON header first", in)
+		default:
+			variable = d
+		}
+	}
+	count := int64(len(body) / size)
+	switch {
+	case variable >= 0 && known > 0 && count%known == 0:
+		shape[variable] = count / known
+	case variable < 0 && count == known:
+	default:
+		return nil, badInput("a raw request of %d %s elements does not fit input %s", count, in.DType, in)
+	}
+	t, err := tensor.FromBytes(in.DType, shape, body)
+	if err != nil {
+		return nil, badInput("raw request: %v", err)
+	}
+	return &V2Request{Inputs: []*tensor.Tensor{t}, BinaryOutput: true}, nil
 }
 
 // decodeObject reads a request that must be one JSON object (numbers kept as written); shape

@@ -3,6 +3,7 @@ package handler
 import (
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -115,8 +116,41 @@ func TestDecodeV2(t *testing.T) {
 	if _, err := DecodeV2([]byte(both), len(both)+1, inputs, outputs); err == nil || !strings.Contains(err.Error(), "longer than the body") {
 		t.Errorf("header length past the body: %v", err)
 	}
-	if _, err := DecodeV2([]byte(both), 0, inputs, outputs); err == nil || !strings.Contains(err.Error(), "not supported") {
-		t.Errorf("raw binary request: %v", err)
+	if _, err := DecodeV2([]byte(both), 0, inputs, outputs); err == nil || !strings.Contains(err.Error(), "models with one input; this one takes 2") {
+		t.Errorf("raw binary request to a model of two inputs: %v", err)
+	}
+}
+
+// TestDecodeRawV2: a raw request (Inference-Header-Content-Length 0) is the one input, with a
+// batch of 1 and its one other dynamic dimension told by the body's size; all outputs come
+// back binary.
+func TestDecodeRawV2(t *testing.T) {
+	f32 := func(n int) []byte { return tensor.New([]int64{int64(n)}, make([]float32, n)).Data }
+	for _, c := range []struct {
+		name  string
+		input tensor.Info
+		body  []byte
+		shape string
+		err   string
+	}{
+		{"batch of one", tensor.Info{Name: "x", DType: tensor.Float32, Shape: []int64{-1, 4}}, f32(4), "[1 4]", ""},
+		{"fixed shape", tensor.Info{Name: "x", DType: tensor.Float32, Shape: []int64{2, 3}}, f32(6), "[2 3]", ""},
+		{"a dynamic length", tensor.Info{Name: "ids", DType: tensor.Int64, Shape: []int64{-1, -1}}, tensor.New([]int64{5}, make([]int64, 5)).Data, "[1 5]", ""},
+		{"a dynamic middle", tensor.Info{Name: "x", DType: tensor.Float32, Shape: []int64{-1, -1, 2}}, f32(6), "[1 3 2]", ""},
+		{"too short", tensor.Info{Name: "x", DType: tensor.Float32, Shape: []int64{-1, 4}}, f32(3), "", "does not fit input"},
+		{"not whole elements", tensor.Info{Name: "x", DType: tensor.Float32, Shape: []int64{-1, 4}}, make([]byte, 7), "", "whole number"},
+		{"two dynamic dimensions", tensor.Info{Name: "x", DType: tensor.Float32, Shape: []int64{-1, -1, -1}}, f32(4), "", "more than one dynamic"},
+		{"strings", tensor.Info{Name: "s", DType: tensor.String, Shape: []int64{-1}}, []byte("abcd"), "", "input of numbers"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			req, err := DecodeV2(c.body, 0, []tensor.Info{c.input}, nil)
+			if failsAs(t, err, c.err) {
+				return
+			}
+			if got := fmt.Sprint(req.Inputs[0].Shape); got != c.shape || !req.BinaryOutput || req.Inputs[0].DType != c.input.DType {
+				t.Errorf("shape %s (binary outputs %v), want %s", got, req.BinaryOutput, c.shape)
+			}
+		})
 	}
 }
 

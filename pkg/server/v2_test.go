@@ -248,6 +248,38 @@ func slicesReversed[T any](s []T) []T {
 	return out
 }
 
+// TestOIPRawRequest: the binary tensor data extension's raw request (Inference-Header-Content-
+// Length 0, the body the one input's bytes) runs iris as its JSON form does and answers every
+// output as binary data after the JSON header.
+func TestOIPRawRequest(t *testing.T) {
+	ts := emptyServer(t, nil)
+	exchange{"register iris", "POST", "/models?url=iris.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	url := ts.inference.URL + "/v2/models/iris/infer"
+	_, want, _ := v2Infer(t, url, `{"inputs": [{"name": "features", "shape": [1, 4], "datatype": "FP32", "data": [5.1, 3.5, 1.4, 0.2]}]}`, nil)
+	status, b, h, err := send("POST", url, float32Bytes(5.1, 3.5, 1.4, 0.2), "Content-Type", "application/octet-stream", "Inference-Header-Content-Length", "0")
+	if err != nil || status != 200 {
+		t.Fatalf("raw request: %d %v %s", status, err, b)
+	}
+	k, err := strconv.Atoi(h.Get("Inference-Header-Content-Length"))
+	if err != nil || k > len(b) {
+		t.Fatalf("answer's Inference-Header-Content-Length %q", h.Get("Inference-Header-Content-Length"))
+	}
+	var res v2Response
+	if err := json.Unmarshal(b[:k], &res); err != nil || len(res.Outputs) != 1 || res.Outputs[0].Parameters.BinaryDataSize != 12 || len(b)-k != 12 {
+		t.Fatalf("answer %s + %d bytes", b[:k], len(b)-k)
+	}
+	for i := range 3 {
+		got := math.Float32frombits(binary.LittleEndian.Uint32(b[k+4*i:]))
+		if w := want.Outputs[0].Data[i].(float64); math.Abs(float64(got)-w) > 1e-6 {
+			t.Errorf("probability %d: %g raw, %g from JSON", i, got, w)
+		}
+	}
+	status, b, _, err = send("POST", url, float32Bytes(1, 2, 3), "Inference-Header-Content-Length", "0")
+	if err != nil || status != 400 || !strings.Contains(string(b), "does not fit input") {
+		t.Errorf("raw request of 3 values: %d %v %s", status, err, b)
+	}
+}
+
 // TestTritonModelConfig: Triton's model configuration extension (tritonclient's
 // get_model_config, perf_analyzer): a batching model has max_batch_size ts's batch size, dims
 // without the batch dimension and the dynamic batcher's settings; a model that cannot batch
