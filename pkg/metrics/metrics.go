@@ -28,13 +28,15 @@ type Metrics struct {
 	queueUS   *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
 	status    *prometheus.CounterVec
+	// classes are TorchServe's Requests2XX, Requests4XX and Requests5XX
+	classes   map[string]prometheus.Counter
 	batchSize *prometheus.HistogramVec
 	runTime   *prometheus.HistogramVec
 	failures  *prometheus.CounterVec
 	hostname  string
 	mu        sync.RWMutex
 	versions  map[versionKey]*versionMetrics
-	statuses  map[statusKey]prometheus.Counter
+	statuses  map[statusKey][2]prometheus.Counter
 	customMu  sync.Mutex
 	custom    map[string]*customMetric
 }
@@ -43,7 +45,7 @@ type Metrics struct {
 func New() *Metrics {
 	host, _ := os.Hostname()
 	m := &Metrics{Registry: prometheus.NewRegistry(), hostname: host, custom: map[string]*customMetric{},
-		versions: map[versionKey]*versionMetrics{}, statuses: map[statusKey]prometheus.Counter{}}
+		versions: map[versionKey]*versionMetrics{}, statuses: map[statusKey][2]prometheus.Counter{}, classes: map[string]prometheus.Counter{}}
 	model := []string{"model_name", "model_version", "hostname"}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ts_inference_requests_total", Help: "Inference requests answered, by model version."}, model)
@@ -69,7 +71,16 @@ func New() *Metrics {
 	m.failures = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ts_batch_failures_total", Help: "Batches whose run failed."}, []string{"model_name", "model_version"})
 	m.Registry.MustRegister(m.requests, m.latencyUS, m.queueUS, m.duration, m.status, m.batchSize, m.runTime, m.failures,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newSystemCollector(host))
+	// TorchServe's frontend counters, by status class over every API, labelled as its
+	// metrics.yaml declares them
+	for _, class := range []string{"2XX", "4XX", "5XX"} {
+		c := prometheus.NewCounter(prometheus.CounterOpts{Name: "Requests" + class,
+			Help:        "Torchserve prometheus counter metric with unit: Count",
+			ConstLabels: prometheus.Labels{"Level": "Host", "Hostname": host}})
+		m.Registry.MustRegister(c)
+		m.classes[class] = c
+	}
 	return m
 }
 
@@ -131,7 +142,9 @@ func (m *Metrics) Request(model, version string, code int, d time.Duration) {
 	}
 }
 
-// Status records any API response by status class.
+// Status records any API response by status class: ts_http_requests_total by API, and
+// TorchServe's Requests2XX, Requests4XX and Requests5XX over all of them (1xx and 3xx count
+// as 5XX, as TorchServe counts them).
 func (m *Metrics) Status(api string, code int) {
 	class := "5XX"
 	switch {
@@ -140,9 +153,11 @@ func (m *Metrics) Status(api string, code int) {
 	case code >= 400 && code < 500:
 		class = "4XX"
 	}
-	cached(&m.mu, m.statuses, statusKey{api, class}, func() prometheus.Counter {
-		return m.status.WithLabelValues(api, class)
-	}).Inc()
+	counters := cached(&m.mu, m.statuses, statusKey{api, class}, func() [2]prometheus.Counter {
+		return [2]prometheus.Counter{m.status.WithLabelValues(api, class), m.classes[class]}
+	})
+	counters[0].Inc()
+	counters[1].Inc()
 }
 
 type statusKey struct{ api, class string }

@@ -1,0 +1,89 @@
+package metrics
+
+import (
+	"os"
+	"runtime"
+	"testing"
+
+	dto "github.com/prometheus/client_model/go"
+)
+
+// gathered is every sample of the registry by metric name, with its labels.
+func gathered(t *testing.T, m *Metrics) map[string][]*dto.Metric {
+	t.Helper()
+	families, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]*dto.Metric{}
+	for _, f := range families {
+		out[f.GetName()] = f.GetMetric()
+	}
+	return out
+}
+
+func label(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+// TestTorchServeStatusCounters: every API response counts in ts_http_requests_total by API
+// and in TorchServe's Requests2XX, Requests4XX or Requests5XX (1xx and 3xx as 5XX), labelled
+// Level="Host" and Hostname as TorchServe labels them.
+func TestTorchServeStatusCounters(t *testing.T) {
+	m := New()
+	for _, c := range []struct {
+		api  string
+		code int
+	}{{"inference", 200}, {"inference", 201}, {"management", 404}, {"inference", 302}, {"metrics", 200}} {
+		m.Status(c.api, c.code)
+	}
+	host, _ := os.Hostname()
+	got := gathered(t, m)
+	for name, want := range map[string]float64{"Requests2XX": 3, "Requests4XX": 1, "Requests5XX": 1} {
+		s := got[name]
+		if len(s) != 1 || s[0].GetCounter().GetValue() != want || label(s[0], "Level") != "Host" || label(s[0], "Hostname") != host {
+			t.Errorf("%s: %v, want %g with Level Host, Hostname %s", name, s, want, host)
+		}
+	}
+	if s := got["ts_http_requests_total"]; len(s) != 4 {
+		t.Errorf("ts_http_requests_total: %d series, want 4 (inference 2XX and 5XX, management 4XX, metrics 2XX)", len(s))
+	}
+}
+
+// TestSystemMetrics: TorchServe's host metrics are read at each scrape, in its units.
+func TestSystemMetrics(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the system metrics read /proc") // ts serves on Linux; CI runs there
+	}
+	m := New()
+	got := gathered(t, m)
+	value := func(name string) float64 {
+		s := got[name]
+		if len(s) != 1 || label(s[0], "Level") != "Host" {
+			t.Fatalf("%s: %v", name, s)
+		}
+		return s[0].GetGauge().GetValue()
+	}
+	for _, name := range []string{"CPUUtilization", "MemoryUtilization", "DiskUtilization"} {
+		if v := value(name); v < 0 || v > 100 {
+			t.Errorf("%s = %g, want a percentage", name, v)
+		}
+	}
+	if v := value("MemoryUtilization"); v <= 0 {
+		t.Errorf("MemoryUtilization = %g: this process uses memory", v)
+	}
+	for _, name := range []string{"MemoryUsed", "MemoryAvailable", "DiskUsage", "DiskAvailable"} {
+		if v := value(name); v <= 0 {
+			t.Errorf("%s = %g, want more than nothing", name, v)
+		}
+	}
+	// megabytes: this machine has more than 64 MB and less than 64 TB of memory
+	if total := value("MemoryUsed") + value("MemoryAvailable"); total < 64 || total > 64<<20 {
+		t.Errorf("MemoryUsed + MemoryAvailable = %g MB", total)
+	}
+}
