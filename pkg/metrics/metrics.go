@@ -29,16 +29,20 @@ type Metrics struct {
 	duration  *prometheus.HistogramVec
 	status    *prometheus.CounterVec
 	// classes are TorchServe's Requests2XX, Requests4XX and Requests5XX
-	classes   map[string]prometheus.Counter
-	batchSize *prometheus.HistogramVec
-	runTime   *prometheus.HistogramVec
-	failures  *prometheus.CounterVec
-	hostname  string
-	mu        sync.RWMutex
-	versions  map[versionKey]*versionMetrics
-	statuses  map[statusKey][2]prometheus.Counter
-	customMu  sync.Mutex
-	custom    map[string]*customMetric
+	classes map[string]prometheus.Counter
+	// TorchServe's gauges: QueueTime (host), HandlerTime and PredictionTime (per model)
+	queueTime      prometheus.Gauge
+	handlerTime    *prometheus.GaugeVec
+	predictionTime *prometheus.GaugeVec
+	batchSize      *prometheus.HistogramVec
+	runTime        *prometheus.HistogramVec
+	failures       *prometheus.CounterVec
+	hostname       string
+	mu             sync.RWMutex
+	versions       map[versionKey]*versionMetrics
+	statuses       map[statusKey][2]prometheus.Counter
+	customMu       sync.Mutex
+	custom         map[string]*customMetric
 }
 
 // New creates the collectors, with Go runtime and process collectors.
@@ -81,6 +85,14 @@ func New() *Metrics {
 		m.Registry.MustRegister(c)
 		m.classes[class] = c
 	}
+	ms := "Torchserve prometheus gauge metric with unit: Milliseconds"
+	m.queueTime = prometheus.NewGauge(prometheus.GaugeOpts{Name: "QueueTime", Help: ms + " (the last batch's longest wait in the queue)",
+		ConstLabels: prometheus.Labels{"Level": "Host", "Hostname": host}})
+	m.handlerTime = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "HandlerTime", Help: ms + " (the model's last request, handler and run)",
+		ConstLabels: prometheus.Labels{"Level": "Model", "Hostname": host}}, []string{"ModelName"})
+	m.predictionTime = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "PredictionTime", Help: ms + " (the model's last batch in ONNX Runtime)",
+		ConstLabels: prometheus.Labels{"Level": "Model", "Hostname": host}}, []string{"ModelName"})
+	m.Registry.MustRegister(m.queueTime, m.handlerTime, m.predictionTime)
 	return m
 }
 
@@ -93,6 +105,7 @@ func (m *Metrics) Handler() http.Handler {
 type versionMetrics struct {
 	requests, latencyUS, queueUS, failures prometheus.Counter
 	ok, batchSize, runTime                 prometheus.Observer
+	handlerTime, predictionTime            prometheus.Gauge
 }
 
 type versionKey struct{ model, version string }
@@ -126,6 +139,9 @@ func (m *Metrics) version(model, version string) *versionMetrics {
 			failures:  m.failures.WithLabelValues(model, version),
 			batchSize: m.batchSize.WithLabelValues(model, version),
 			runTime:   m.runTime.WithLabelValues(model, version),
+			// TorchServe labels these by model alone: its versions share the series
+			handlerTime:    m.handlerTime.WithLabelValues(model),
+			predictionTime: m.predictionTime.WithLabelValues(model),
 		}
 	})
 }
@@ -135,6 +151,7 @@ func (m *Metrics) Request(model, version string, code int, d time.Duration) {
 	v := m.version(model, version)
 	v.requests.Inc()
 	v.latencyUS.Add(float64(d.Microseconds()))
+	v.handlerTime.Set(float64(d.Microseconds()) / 1000)
 	if code == 200 {
 		v.ok.Observe(d.Seconds())
 	} else {
@@ -167,11 +184,14 @@ func (m *Metrics) Batch(model, version string, items int64, queued []time.Durati
 	v := m.version(model, version)
 	v.batchSize.Observe(float64(items))
 	v.runTime.Observe(run.Seconds())
-	var q int64
+	v.predictionTime.Set(float64(run.Microseconds()) / 1000)
+	var q, longest int64
 	for _, d := range queued {
 		q += d.Microseconds()
+		longest = max(longest, d.Microseconds())
 	}
 	v.queueUS.Add(float64(q))
+	m.queueTime.Set(float64(longest) / 1000)
 	if err != nil {
 		v.failures.Inc()
 	}

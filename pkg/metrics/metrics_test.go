@@ -4,6 +4,7 @@ import (
 	"os"
 	"runtime"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 )
@@ -85,5 +86,24 @@ func TestSystemMetrics(t *testing.T) {
 	// megabytes: this machine has more than 64 MB and less than 64 TB of memory
 	if total := value("MemoryUsed") + value("MemoryAvailable"); total < 64 || total > 64<<20 {
 		t.Errorf("MemoryUsed + MemoryAvailable = %g MB", total)
+	}
+}
+
+// TestTorchServeGauges: QueueTime is the last batch's longest wait, PredictionTime its run
+// and HandlerTime the model's last request, in milliseconds, labelled as TorchServe labels
+// them.
+func TestTorchServeGauges(t *testing.T) {
+	m := New()
+	m.Batch("digits", "1.0", 2, []time.Duration{3 * time.Millisecond, 7 * time.Millisecond}, 12*time.Millisecond, nil)
+	m.Request("digits", "1.0", 200, 25*time.Millisecond)
+	got := gathered(t, m)
+	for name, want := range map[string]float64{"QueueTime": 7, "PredictionTime": 12, "HandlerTime": 25} {
+		s := got[name]
+		if len(s) != 1 || s[0].GetGauge().GetValue() != want || label(s[0], "Hostname") == "" {
+			t.Errorf("%s: %v, want %g ms", name, s, want)
+		}
+	}
+	if s := got["HandlerTime"]; len(s) == 1 && (label(s[0], "ModelName") != "digits" || label(s[0], "Level") != "Model") {
+		t.Errorf("HandlerTime's labels: %v", s[0].GetLabel())
 	}
 }
