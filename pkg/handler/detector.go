@@ -214,12 +214,12 @@ func newObjectDetector(m *Model) (Handler, error) {
 		side, defaults = ownSize, config{"resize": 0}
 	case "selected_indices":
 		// YOLOv3 of ONNX's model zoo: letterboxed into 416 × 416 (keras-yolo3's letterbox_image)
-		side, defaults["letterbox"] = yoloV3Side, true
+		side, defaults["letterbox"] = zooYOLOSide, true
 	case "yolov4":
 		// YOLOv4 of ONNX's model zoo: letterboxed into 416 × 416
-		side, defaults["letterbox"] = yoloV3Side, true
+		side, defaults["letterbox"] = zooYOLOSide, true
 	case "yolov2":
-		side = yoloV3Side
+		side = zooYOLOSide
 		classes, _ := yoloV2Classes(m.Outputs[0].Shape, 5)
 		if _, _, _, last := yoloV2Grid(m.Outputs[0].Shape); classes == 20 && !last {
 			// Tiny YOLOv2 of ONNX's model zoo (Pascal VOC's 20 classes, channels first, from
@@ -382,9 +382,9 @@ func (h *objectDetector) detrOutputs(outputs []tensor.Info, c config) error {
 	return nil
 }
 
-// yoloV3Side is the side images are letterboxed to for a selected_indices detector with a
-// dynamic input: 416, as ONNX's model zoo runs its YOLOv3 and Tiny YOLOv3.
-const yoloV3Side = 416
+// zooYOLOSide is the side images are fed at to a selected_indices, yolov2 or yolov4 detector
+// with a dynamic input: 416, as ONNX's model zoo runs its YOLOv2, YOLOv3 and YOLOv4.
+const zooYOLOSide = 416
 
 // selectedIndices finds the outputs of a model that ends with ONNX's NonMaxSuppression and
 // answers its selected indices (YOLOv3 and Tiny YOLOv3 of ONNX's model zoo): boxes [1, boxes,
