@@ -45,7 +45,7 @@ release-snapshot: release-check completions
 	@command -v aarch64-linux-gnu-gcc >/dev/null || { echo "release: needs aarch64-linux-gnu-gcc: apt-get install gcc-aarch64-linux-gnu" >&2; exit 1; }
 	$(GORELEASER) release --snapshot --clean
 
-## demo: pack the digits sample, serve it, classify a sample image, stop
+## demo: pack the digits sample, serve it, classify and explain sample images, stop
 demo: build
 	@bash scripts/demo.sh
 

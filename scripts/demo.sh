@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The five steps on the digits sample: pack it with tsarchive, serve it with ts serve on free
-# ports, classify sample images with curl and with ts infer, list the models, and stop the
-# server. Run through `make demo`.
+# ports, classify sample images with curl and with ts infer, explain one, list the models, and
+# stop the server. Run through `make demo`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -44,6 +44,8 @@ echo "== 5. curl -T samples/digits/3.png $inference/predictions/digits"
 curl -fsS -T samples/digits/3.png "$inference/predictions/digits"
 echo "== 5. ts infer digits samples/digits/3.png samples/digits/7.png"
 bin/ts --host "$inference" --management-host "$management" infer digits samples/digits/3.png samples/digits/7.png
+echo "== ts explain digits samples/digits/3.png (which pixels made it a 3)"
+bin/ts --host "$inference" --management-host "$management" explain digits samples/digits/3.png --patch 2
 echo "== ts list"
 bin/ts --host "$inference" --management-host "$management" list
 
