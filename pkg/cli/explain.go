@@ -59,7 +59,8 @@ func renderExplanation(io *term.IO, a *answer) bool {
 }
 
 // renderWords: a text classifier's {"words", "importances"}, in the text's order, with
-// bars (green for words that support the target, red for those against it).
+// bars (green for words that support the target, red for those against it); on a terminal
+// the text comes first, each word coloured so.
 func renderWords(io *term.IO, raw json.RawMessage) bool {
 	var doc struct {
 		Words       []string  `json:"words"`
@@ -67,6 +68,24 @@ func renderWords(io *term.IO, raw json.RawMessage) bool {
 	}
 	if json.Unmarshal(raw, &doc) != nil || doc.Words == nil || len(doc.Words) != len(doc.Importances) {
 		return false
+	}
+	if io.OutTTY { // the text first, each word coloured by its importance
+		words := make([]string, len(doc.Words))
+		for i, w := range doc.Words {
+			switch v := doc.Importances[i]; {
+			case v >= 0.3:
+				words[i] = io.Style(term.Good.Bold(true), w)
+			case v > 0.05:
+				words[i] = io.Style(term.Good, w)
+			case v <= -0.3:
+				words[i] = io.Style(term.Bad.Bold(true), w)
+			case v < -0.05:
+				words[i] = io.Style(term.Bad, w)
+			default:
+				words[i] = io.Style(term.Faint, w)
+			}
+		}
+		io.Println(strings.Join(words, " "))
 	}
 	var rows [][]string
 	for i, w := range doc.Words {

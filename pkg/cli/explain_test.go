@@ -56,3 +56,18 @@ func TestRenderExplanation(t *testing.T) {
 		})
 	}
 }
+
+// On a terminal a text's explanation starts with the text itself, word by word, before the
+// table.
+func TestRenderWordsOnTerminal(t *testing.T) {
+	var out bytes.Buffer
+	score := 0.9
+	a := &answer{Target: "weather", Score: &score, Answer: []byte(`{"words":["rain","and","wind"],"importances":[0.9,0,-0.4]}`)}
+	if !renderExplanation(term.New(&out, &out, []string{"NO_COLOR=1"}, true), a) {
+		t.Fatal("not rendered")
+	}
+	lines := strings.Split(out.String(), "\n")
+	if len(lines) < 3 || lines[1] != "rain and wind" || !strings.Contains(out.String(), "IMPORTANCE") {
+		t.Errorf("on a terminal:\n%s", out.String())
+	}
+}
