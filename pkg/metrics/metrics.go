@@ -212,11 +212,18 @@ type VersionState struct {
 	// BatchSpeedup is how many times faster an item runs in a batch than alone (0: not
 	// measured yet).
 	BatchSpeedup float64
+	// WorkerNames are the workers as TorchServe names them (W-9000-model_1.0), and LoadTime
+	// how long the model took to load for them (they share it).
+	WorkerNames []string
+	LoadTime    time.Duration
 }
 
 type versionCollector struct {
 	states                                                     func() []VersionState
 	pending, workers, ready, delay, arrival, batching, speedup *prometheus.Desc
+	// loadTime is TorchServe's WorkerLoadTime, per worker
+	loadTime *prometheus.Desc
+	host     string
 }
 
 // WatchVersions exposes gauges read from states at each scrape: queue length, workers,
@@ -232,11 +239,14 @@ func (m *Metrics) WatchVersions(states func() []VersionState) {
 		arrival:  prometheus.NewDesc("ts_arrival_rate", "Requests per second arriving at the queue (moving average).", labels, nil),
 		batching: prometheus.NewDesc("ts_batching", "1 while requests may share a batch; 0 with batch size 1, for a model that cannot batch, once batching stopped while serving, or while the adaptive mode sends requests alone because batches run no faster (describe says why).", labels, nil),
 		speedup:  prometheus.NewDesc("ts_batch_speedup", "How many times faster an item runs in a batch than alone, measured (0 until both are).", labels, nil),
+		loadTime: prometheus.NewDesc("WorkerLoadTime", "Torchserve prometheus gauge metric with unit: Milliseconds (the model's load, which its workers share)",
+			[]string{"WorkerName", "Level", "Hostname"}, nil),
+		host: m.hostname,
 	})
 }
 
 func (c *versionCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.pending, c.workers, c.ready, c.delay, c.arrival, c.batching, c.speedup} {
+	for _, d := range []*prometheus.Desc{c.pending, c.workers, c.ready, c.delay, c.arrival, c.batching, c.speedup, c.loadTime} {
 		ch <- d
 	}
 }
@@ -249,6 +259,11 @@ func (c *versionCollector) Collect(ch chan<- prometheus.Metric) {
 		}{{c.pending, float64(s.Pending)}, {c.workers, float64(s.Workers)}, {c.ready, float64(s.ReadyWorkers)},
 			{c.delay, s.BatchDelay.Seconds()}, {c.arrival, s.ArrivalRate}, {c.batching, boolGauge(s.Batching)}, {c.speedup, s.BatchSpeedup}} {
 			ch <- prometheus.MustNewConstMetric(g.d, prometheus.GaugeValue, g.v, s.Model, s.Version)
+		}
+		if s.LoadTime > 0 {
+			for _, w := range s.WorkerNames {
+				ch <- prometheus.MustNewConstMetric(c.loadTime, prometheus.GaugeValue, float64(s.LoadTime.Microseconds())/1000, w, "Host", c.host)
+			}
 		}
 	}
 }

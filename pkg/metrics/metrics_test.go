@@ -107,3 +107,24 @@ func TestTorchServeGauges(t *testing.T) {
 		t.Errorf("HandlerTime's labels: %v", s[0].GetLabel())
 	}
 }
+
+// TestWorkerLoadTime: each worker of a loaded model version reports the model's load time as
+// TorchServe's WorkerLoadTime, named as TorchServe names workers.
+func TestWorkerLoadTime(t *testing.T) {
+	m := New()
+	m.WatchVersions(func() []VersionState {
+		return []VersionState{
+			{Model: "digits", Version: "1.0", WorkerNames: []string{"W-9000-digits_1.0", "W-9001-digits_1.0"}, LoadTime: 42 * time.Millisecond},
+			{Model: "iris", Version: "1.0", WorkerNames: []string{"W-9000-iris_1.0"}}, // not loaded yet
+		}
+	})
+	s := gathered(t, m)["WorkerLoadTime"]
+	if len(s) != 2 {
+		t.Fatalf("WorkerLoadTime: %v, want the two workers of digits", s)
+	}
+	for i, want := range []string{"W-9000-digits_1.0", "W-9001-digits_1.0"} {
+		if label(s[i], "WorkerName") != want || label(s[i], "Level") != "Host" || s[i].GetGauge().GetValue() != 42 {
+			t.Errorf("WorkerLoadTime %d: %v", i, s[i])
+		}
+	}
+}

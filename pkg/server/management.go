@@ -229,6 +229,9 @@ func archiveName(n string) bool {
 	return false
 }
 
+// workerID is a worker's id as TorchServe numbers its workers (by port, from 9000).
+func workerID(n int) string { return strconv.Itoa(9000 + n - 1) }
+
 // scaleWorkers is PUT /models/{model}[/{version}].
 func (s *Server) scaleWorkers(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
@@ -411,7 +414,7 @@ func describe(v *registry.Version, isDefault bool, split map[string]int) api.Des
 	}
 	rss, pid := residentMemory(), os.Getpid()
 	for _, wk := range info.Workers {
-		d.Workers = append(d.Workers, api.Worker{ID: strconv.Itoa(9000 + wk.ID - 1), StartTime: wk.Started.UTC().Format(timeLayout),
+		d.Workers = append(d.Workers, api.Worker{ID: workerID(wk.ID), StartTime: wk.Started.UTC().Format(timeLayout),
 			Status: wk.State, MemoryUsage: rss, PID: pid, GPUUsage: "N/A", GPU: gpu, Batches: wk.Batches, Failures: wk.Failures})
 	}
 	return d

@@ -86,13 +86,16 @@ func (s *Server) versionStates() []metrics.VersionState {
 		for _, v := range e.Versions {
 			info := v.Info()
 			ready := 0
+			var names []string
 			for _, w := range info.Workers {
 				if w.State == batch.StateReady {
 					ready++
 				}
+				names = append(names, fmt.Sprintf("W-%s-%s_%s", workerID(w.ID), v.Name, v.Version))
 			}
 			out = append(out, metrics.VersionState{Model: v.Name, Version: v.Version, Pending: info.Queue.Pending,
 				Workers: len(info.Workers), ReadyWorkers: ready, ArrivalRate: info.Queue.ArrivalRate,
+				WorkerNames: names, LoadTime: info.LoadTime,
 				BatchDelay:   time.Duration(info.Queue.LastDelayMS * float64(time.Millisecond)),
 				Batching:     info.Unbatchable == "" && info.Settings.BatchSize > 1 && !info.Queue.SendsAlone,
 				BatchSpeedup: info.Queue.BatchSpeedup})
