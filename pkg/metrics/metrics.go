@@ -4,7 +4,6 @@ package metrics
 
 import (
 	"fmt"
-	"net/http"
 	"os"
 	"regexp"
 	"slices"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Metrics are a server's collectors, on a registry of their own.
@@ -94,11 +92,6 @@ func New() *Metrics {
 		ConstLabels: prometheus.Labels{"Level": "Model", "Hostname": host}}, []string{"ModelName"})
 	m.Registry.MustRegister(m.queueTime, m.handlerTime, m.predictionTime)
 	return m
-}
-
-// Handler serves the metrics in the format the scraper asks for (text, OpenMetrics, protobuf).
-func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{EnableOpenMetrics: true, Registry: m.Registry})
 }
 
 // versionMetrics are one version's series, looked up once.

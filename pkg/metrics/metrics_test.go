@@ -1,12 +1,17 @@
 package metrics
 
 import (
+	"net/http/httptest"
 	"os"
+	"regexp"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // gathered is every sample of the registry by metric name, with its labels.
@@ -126,5 +131,53 @@ func TestWorkerLoadTime(t *testing.T) {
 		if label(s[i], "WorkerName") != want || label(s[i], "Level") != "Host" || s[i].GetGauge().GetValue() != 42 {
 			t.Errorf("WorkerLoadTime %d: %v", i, s[i])
 		}
+	}
+}
+
+// TestTorchServeText: in the text format TorchServe's metrics are written as its Java client
+// writes them, which TorchServe's API tests match (Requests2XX{Level="Host",Hostname="h",}
+// 8.0); the output still parses as Prometheus text; name[] filters as TorchServe's does; and
+// OpenMetrics is the library's.
+func TestTorchServeText(t *testing.T) {
+	m := New()
+	m.Status("inference", 200)
+	m.Request("digits", "1.0", 200, 3*time.Millisecond)
+	get := func(query, accept string) string {
+		t.Helper()
+		req := httptest.NewRequest("GET", "/metrics"+query, nil)
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		rec := httptest.NewRecorder()
+		m.Handler().ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Fatalf("%s: %d %s", query, rec.Code, rec.Body)
+		}
+		return rec.Body.String()
+	}
+	text := get("", "")
+	for _, re := range []string{
+		`(?m)^Requests2XX\{Level="Host",Hostname=".*",\} \d+\.\d+$`, // TorchServe's postman test
+		`(?m)^ts_inference_requests_total\{model_name="digits",model_version="1.0",hostname=".*",\} 1\.0$`,
+		`(?m)^HandlerTime\{ModelName="digits",Level="Model",Hostname=".*",\} 3\.0$`,
+		`(?m)^# TYPE Requests2XX counter$`,
+		`(?m)^go_goroutines \d+$`, // the others as client_golang writes them
+	} {
+		if !regexp.MustCompile(re).MatchString(text) {
+			t.Errorf("no line matching %s in:\n%.2000s", re, text)
+		}
+	}
+	parser := expfmt.NewTextParser(model.LegacyValidation) // Prometheus's classic names
+	families, err := parser.TextToMetricFamilies(strings.NewReader(text))
+	if err != nil || families["Requests2XX"] == nil || families["Requests2XX"].GetMetric()[0].GetCounter().GetValue() != 1 {
+		t.Errorf("the text does not parse back: %v", err)
+	}
+	only := get("?name[]=Requests2XX&name[]=Requests5XX", "")
+	if !strings.Contains(only, "Requests2XX{") || !strings.Contains(only, "Requests5XX{") || strings.Contains(only, "Requests4XX") || strings.Contains(only, "go_") {
+		t.Errorf("name[] filter:\n%s", only)
+	}
+	om := get("?name[]=ts_inference_requests_total", "application/openmetrics-text; version=1.0.0")
+	if !strings.HasSuffix(om, "# EOF\n") || strings.Contains(om, ",}") {
+		t.Errorf("OpenMetrics:\n%s", om)
 	}
 }
