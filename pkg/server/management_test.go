@@ -311,7 +311,7 @@ func TestMetricsAPI(t *testing.T) {
 	}
 	b, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	for _, want := range []string{`ts_inference_requests_total{hostname=`, `model_name="iris",model_version="1.0"} 1`, `ts_batch_size_bucket`, `ts_http_requests_total{api="inference",class="2XX"} 1`, `ts_workers_ready{model_name="iris",model_version="1.0"} 1`, `ts_queue_pending{`,
+	for _, want := range []string{`ts_inference_requests_total{model_name="iris",model_version="1.0",hostname=`, `Requests2XX{Level="Host",Hostname=`, `ts_batch_size_bucket`, `ts_http_requests_total{api="inference",class="2XX"} 1`, `ts_workers_ready{model_name="iris",model_version="1.0"} 1`, `ts_queue_pending{`,
 		`ts_batching{model_name="iris",model_version="1.0"} 0`, `ts_batching{model_name="iris8",model_version="1.0"} 1`,
 		`ts_batch_speedup{model_name="iris8",model_version="1.0"} 0`} {
 		if !strings.Contains(string(b), want) {
