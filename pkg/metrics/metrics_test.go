@@ -181,3 +181,24 @@ func TestTorchServeText(t *testing.T) {
 		t.Errorf("OpenMetrics:\n%s", om)
 	}
 }
+
+// TestTorchServeTextEscapes: label values are escaped as the text format wants.
+func TestTorchServeTextEscapes(t *testing.T) {
+	name, help, value := "WorkerLoadTime", "load", 1.5
+	gauge := dto.MetricType_GAUGE
+	ln, lv := "WorkerName", "W-\"9000\"-a\\b\nc"
+	f := &dto.MetricFamily{Name: &name, Help: &help, Type: &gauge,
+		Metric: []*dto.Metric{{Label: []*dto.LabelPair{{Name: &ln, Value: &lv}}, Gauge: &dto.Gauge{Value: &value}}}}
+	var b strings.Builder
+	if err := writeText(&b, []*dto.MetricFamily{f}); err != nil {
+		t.Fatal(err)
+	}
+	if want := `WorkerLoadTime{WorkerName="W-\"9000\"-a\\b\nc",} 1.5`; !strings.Contains(b.String(), want) {
+		t.Errorf("got:\n%s\nwant a line %s", b.String(), want)
+	}
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(b.String()))
+	if err != nil || families[name].GetMetric()[0].GetLabel()[0].GetValue() != lv {
+		t.Errorf("does not parse back: %v", err)
+	}
+}

@@ -80,7 +80,7 @@ func writeText(w io.Writer, families []*dto.MetricFamily) error {
 			b.WriteString(f.GetName())
 			b.WriteByte('{')
 			for _, l := range labels {
-				fmt.Fprintf(b, "%s=%s,", l.GetName(), strconv.Quote(l.GetValue()))
+				fmt.Fprintf(b, "%s=\"%s\",", l.GetName(), labelEscaper.Replace(l.GetValue()))
 			}
 			b.WriteString("} ")
 			v := s.GetGauge().GetValue()
@@ -119,6 +119,9 @@ func javaDouble(v float64) string {
 	}
 	return s
 }
+
+// labelEscaper escapes a label value as the text format wants: backslash, quote, newline.
+var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 
 func escapeHelp(s string) string {
 	return strings.NewReplacer(`\`, `\\`, "\n", `\n`).Replace(s)
