@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -134,6 +135,11 @@ func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return nil, err
 		}
+		if v.Handler != handler.TensorHandler && headerLen < 0 {
+			if hreq, ok := handler.DecodeV2Handler(body, v.Inputs); ok {
+				return v2ThroughHandler(r, w.Header().Get("X-Request-Id"), v, hreq, priority)
+			}
+		}
 		req, err := handler.DecodeV2(body, headerLen, v.Inputs, v.Outputs)
 		if err != nil {
 			return nil, err
@@ -222,4 +228,33 @@ func (s *Server) v2Explain(w http.ResponseWriter, r *http.Request) error {
 		h.Set(api.HeaderExplainScore, strconv.FormatFloat(plan.Base, 'g', 6, 64))
 		return &handler.Response{Body: append(b, '\n'), ContentType: "application/json", Header: h}, nil
 	})
+}
+
+// v2ThroughHandler answers an OIP request of BYTES inputs to a model that takes no strings as
+// TorchServe's kservev2 envelope does: each element (an image's bytes or base64 text, a text)
+// is a request to the model's handler, run as the instances of KServe v1 are, and each answer
+// an output named predict.
+func v2ThroughHandler(r *http.Request, requestID string, v *registry.Version, req *handler.V2HandlerRequest, priority int) (*handler.Response, error) {
+	answers := make([]handler.V2Answer, len(req.Bodies))
+	err := eachInstance(r.Context(), len(req.Bodies), func(ctx context.Context, i int) error {
+		res, err := v.Infer(ctx, &handler.Request{ID: requestID, Header: r.Header.Clone(), Query: r.URL.Query(),
+			Inputs: []handler.Input{{Name: "body", Data: req.Bodies[i]}}}, priority)
+		if err != nil {
+			return err
+		}
+		answers[i] = handler.V2HandlerOutput(res.Body)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	id := req.ID
+	if id == "" {
+		id = requestID
+	}
+	b, err := json.Marshal(map[string]any{"id": id, "model_name": v.Name, "model_version": v.Version, "outputs": answers})
+	if err != nil {
+		return nil, err
+	}
+	return &handler.Response{Body: append(b, '\n'), ContentType: "application/json"}, nil
 }

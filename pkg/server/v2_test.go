@@ -1,11 +1,13 @@
 package server
 
 import (
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -278,6 +280,47 @@ func TestOIPRawRequest(t *testing.T) {
 	if err != nil || status != 400 || !strings.Contains(string(b), "does not fit input") {
 		t.Errorf("raw request of 3 values: %d %v %s", status, err, b)
 	}
+}
+
+// TestOIPThroughHandler: an OIP request of BYTES inputs to a model that takes no strings goes
+// to the model's handler, as TorchServe's kservev2 envelope passes it: each element (here an
+// image's base64 text) one request, each answer an output named predict; the tensor handler's
+// models take tensors only.
+func TestOIPThroughHandler(t *testing.T) {
+	ts := emptyServer(t, nil)
+	exchange{"register digits", "POST", "/models?url=digits.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	exchange{"register iris", "POST", "/models?url=iris.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	var images []string
+	for _, d := range []string{"3", "7"} {
+		b, err := os.ReadFile(testenv.Path("samples/digits/" + d + ".png"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		images = append(images, base64.StdEncoding.EncodeToString(b))
+	}
+	body, _ := json.Marshal(map[string]any{"id": "k1", "inputs": []any{map[string]any{"name": "312a4eb0", "shape": []int{-1}, "datatype": "BYTES", "data": images}}})
+	status, res, _ := v2Infer(t, ts.inference.URL+"/v2/models/digits/infer", string(body), nil)
+	if status != 200 || res.ID != "k1" || res.ModelName != "digits" || len(res.Outputs) != 2 {
+		t.Fatalf("%d %+v", status, res)
+	}
+	for i, want := range []string{"3", "7"} {
+		o := res.Outputs[i]
+		var scores map[string]float64
+		if o.Name != "predict" || o.Datatype != "BYTES" || len(o.Data) != 1 || json.Unmarshal([]byte(fmt.Sprint(o.Data[0])), &scores) != nil {
+			t.Fatalf("output %d: %+v", i, o)
+		}
+		best := ""
+		for label, p := range scores {
+			if best == "" || p > scores[best] {
+				best = label
+			}
+		}
+		if best != want {
+			t.Errorf("image %d: %v, want %s first", i, scores, want)
+		}
+	}
+	exchange{"tensor model, BYTES", "POST", "/v2/models/iris/infer", "application/json", []byte(`{"inputs": [{"name": "x", "datatype": "BYTES", "data": ["abc"]}]}`), 400, "BadRequestException", `model has no input \"x\"`}.run(t, ts.inference.URL)
+	exchange{"not an image", "POST", "/v2/models/digits/infer", "application/json", []byte(`{"inputs": [{"name": "x", "datatype": "BYTES", "data": ["abc"]}]}`), 400, "BadRequestException", ""}.run(t, ts.inference.URL)
 }
 
 // TestTritonModelConfig: Triton's model configuration extension (tritonclient's
