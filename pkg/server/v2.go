@@ -137,7 +137,9 @@ func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
 		}
 		if v.Handler != handler.TensorHandler && headerLen < 0 {
 			if hreq, ok := handler.DecodeV2Handler(body, v.Inputs); ok {
-				return v2ThroughHandler(r, w.Header().Get("X-Request-Id"), v, hreq, priority)
+				return v2ThroughHandler(r, w.Header().Get("X-Request-Id"), v, hreq, "predict", func(ctx context.Context, req *handler.Request) (*handler.Response, error) {
+					return v.Infer(ctx, req, priority)
+				})
 			}
 		}
 		req, err := handler.DecodeV2(body, headerLen, v.Inputs, v.Outputs)
@@ -191,7 +193,9 @@ type v2Attributions struct {
 
 // v2Explain serves POST /v2/models/{model}[/versions/{version}]/explain: the request's tensors
 // explained as the tensor handler explains them (docs/explain.md; query parameters target,
-// output, baseline), whatever the archive's handler. The attributions of each input hidden
+// output, baseline), whatever the archive's handler; BYTES inputs to a model that takes no
+// strings are explained by its handler instead, as /explanations explains them, each answer
+// an output named explain. The attributions of each input hidden
 // come back as an output named "explain" (TorchServe's name; "explain:INPUT" when there are
 // several), shaped like the input, with the input's name among its parameters.
 func (s *Server) v2Explain(w http.ResponseWriter, r *http.Request) error {
@@ -199,6 +203,13 @@ func (s *Server) v2Explain(w http.ResponseWriter, r *http.Request) error {
 		body, err := s.readWholeBody(w, r)
 		if err != nil {
 			return nil, err
+		}
+		if v.Handler != handler.TensorHandler {
+			if hreq, ok := handler.DecodeV2Handler(body, v.Inputs); ok {
+				return v2ThroughHandler(r, w.Header().Get("X-Request-Id"), v, hreq, "explain", func(ctx context.Context, req *handler.Request) (*handler.Response, error) {
+					return v.Explain(ctx, req, priority)
+				})
+			}
 		}
 		req, err := handler.DecodeV2(body, -1, v.Inputs, v.Outputs)
 		if err != nil {
@@ -232,17 +243,19 @@ func (s *Server) v2Explain(w http.ResponseWriter, r *http.Request) error {
 
 // v2ThroughHandler answers an OIP request of BYTES inputs to a model that takes no strings as
 // TorchServe's kservev2 envelope does: each element (an image's bytes or base64 text, a text)
-// is a request to the model's handler, run as the instances of KServe v1 are, and each answer
-// an output named predict.
-func v2ThroughHandler(r *http.Request, requestID string, v *registry.Version, req *handler.V2HandlerRequest, priority int) (*handler.Response, error) {
+// is a request to the model's handler (run: a prediction or an explanation), run as the
+// instances of KServe v1 are, and each answer an output named name (predict, explain).
+func v2ThroughHandler(r *http.Request, requestID string, v *registry.Version, req *handler.V2HandlerRequest, name string,
+	run func(ctx context.Context, req *handler.Request) (*handler.Response, error)) (*handler.Response, error) {
 	answers := make([]handler.V2Answer, len(req.Bodies))
 	err := eachInstance(r.Context(), len(req.Bodies), func(ctx context.Context, i int) error {
-		res, err := v.Infer(ctx, &handler.Request{ID: requestID, Header: r.Header.Clone(), Query: r.URL.Query(),
-			Inputs: []handler.Input{{Name: "body", Data: req.Bodies[i]}}}, priority)
+		res, err := run(ctx, &handler.Request{ID: requestID, Header: r.Header.Clone(), Query: r.URL.Query(),
+			Inputs: []handler.Input{{Name: "body", Data: req.Bodies[i]}}})
 		if err != nil {
 			return err
 		}
 		answers[i] = handler.V2HandlerOutput(res.Body)
+		answers[i].Name = name
 		return nil
 	})
 	if err != nil {

@@ -284,8 +284,8 @@ func TestOIPRawRequest(t *testing.T) {
 
 // TestOIPThroughHandler: an OIP request of BYTES inputs to a model that takes no strings goes
 // to the model's handler, as TorchServe's kservev2 envelope passes it: each element (here an
-// image's base64 text) one request, each answer an output named predict; the tensor handler's
-// models take tensors only.
+// image's base64 text) one request, each answer an output named predict (explain, on the
+// protocol's explain); the tensor handler's models take tensors only.
 func TestOIPThroughHandler(t *testing.T) {
 	ts := emptyServer(t, nil)
 	exchange{"register digits", "POST", "/models?url=digits.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
@@ -318,6 +318,12 @@ func TestOIPThroughHandler(t *testing.T) {
 		if best != want {
 			t.Errorf("image %d: %v, want %s first", i, scores, want)
 		}
+	}
+	// and explained by the handler: the digits' attributions, shaped [1, 8, 8]
+	status, res, _ = v2Infer(t, ts.inference.URL+"/v2/models/digits/explain?patch=4", string(body), nil)
+	if status != 200 || len(res.Outputs) != 2 || res.Outputs[0].Name != "explain" || res.Outputs[0].Datatype != "FP64" ||
+		fmt.Sprint(res.Outputs[0].Shape) != "[1 8 8]" || len(res.Outputs[0].Data) != 64 {
+		t.Errorf("explain: %d %+v", status, res)
 	}
 	exchange{"tensor model, BYTES", "POST", "/v2/models/iris/infer", "application/json", []byte(`{"inputs": [{"name": "x", "datatype": "BYTES", "data": ["abc"]}]}`), 400, "BadRequestException", `model has no input \"x\"`}.run(t, ts.inference.URL)
 	exchange{"not an image", "POST", "/v2/models/digits/infer", "application/json", []byte(`{"inputs": [{"name": "x", "datatype": "BYTES", "data": ["abc"]}]}`), 400, "BadRequestException", ""}.run(t, ts.inference.URL)
