@@ -193,11 +193,11 @@ type v2Attributions struct {
 
 // v2Explain serves POST /v2/models/{model}[/versions/{version}]/explain: the request's tensors
 // explained as the tensor handler explains them (docs/explain.md; query parameters target,
-// output, baseline), whatever the archive's handler; BYTES inputs to a model that takes no
-// strings are explained by its handler instead, as /explanations explains them, each answer
-// an output named explain. The attributions of each input hidden
+// output, baseline), whatever the archive's handler. The attributions of each input hidden
 // come back as an output named "explain" (TorchServe's name; "explain:INPUT" when there are
-// several), shaped like the input, with the input's name among its parameters.
+// several), shaped like the input, with the input's name among its parameters. BYTES inputs
+// to a model that takes no strings are explained by its handler instead, as /explanations
+// explains them, each answer an output named explain.
 func (s *Server) v2Explain(w http.ResponseWriter, r *http.Request) error {
 	return s.serveInference(w, r, r.PathValue("model"), r.PathValue("version"), func(v *registry.Version, priority int) (*handler.Response, error) {
 		body, err := s.readWholeBody(w, r)
