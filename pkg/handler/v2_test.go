@@ -249,8 +249,8 @@ func TestV2Classification(t *testing.T) {
 	}
 }
 
-// FuzzDecodeV2: no request, however malformed, panics the decoder; a request it accepts
-// holds every input, each of the model's type.
+// FuzzDecodeV2: no request, however malformed, panics the decoder (nor its raw and handler
+// forms); a request it accepts holds every input, each of the model's type.
 func FuzzDecodeV2(f *testing.F) {
 	inputs := []tensor.Info{
 		{Name: "x", DType: tensor.Float32, Shape: []int64{-1, 2}},
@@ -266,7 +266,16 @@ func FuzzDecodeV2(f *testing.F) {
 	f.Add([]byte(`{"inputs":[{"name":"x","shape":[1,2],"data":[[1,2]]},{"name":"s","shape":[1],"data":["a"]},{"name":"k","shape":[],"data":[1]}]}`), -1)
 	f.Add([]byte(`{"inputs":[{"name":"x","shape":[4294967296,4294967296],"data":[]}]}`), -1)
 	f.Add([]byte(`[]`), -1)
+	raw := []tensor.Info{{Name: "x", DType: tensor.Float32, Shape: []int64{-1, -1, 2}}}
 	f.Fuzz(func(t *testing.T, body []byte, headerLen int) {
+		// a raw request to a model of one input: the body is that input, whole
+		if req, err := DecodeV2(body, 0, raw, outputs); err == nil && int(req.Inputs[0].Len())*4 != len(body) {
+			t.Fatalf("raw request of %d bytes read as %v", len(body), req.Inputs[0].Shape)
+		}
+		// a request for the handler: each body an element of its BYTES inputs
+		if hreq, ok := DecodeV2Handler(body, raw); ok && len(hreq.Bodies) == 0 {
+			t.Fatal("a handler's request with no bodies")
+		}
 		req, err := DecodeV2(body, headerLen, inputs, outputs)
 		if err != nil {
 			return
