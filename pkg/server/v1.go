@@ -158,27 +158,40 @@ func v1Handler(r *http.Request, id string, v *registry.Version, req *handler.V1R
 	if req.Columnar {
 		return nil, apierror.BadRequest(`model %s (handler %s) takes "instances", one request each; "inputs" is for tensor models`, v.Name, v.Handler)
 	}
-	answers := make([]json.RawMessage, len(req.Instances))
-	err := eachInstance(r.Context(), len(req.Instances), func(ctx context.Context, i int) error {
-		in := handler.Input{Name: "body", ContentType: "application/json"}
-		if text, ok := req.Instances[i].(string); ok {
-			in.Data, in.ContentType = []byte(text), "text/plain; charset=utf-8"
+	inputs := make([]handler.Input, len(req.Instances))
+	for i, inst := range req.Instances {
+		inputs[i] = handler.Input{Name: "body", ContentType: "application/json"}
+		if text, ok := inst.(string); ok {
+			inputs[i].Data, inputs[i].ContentType = []byte(text), "text/plain; charset=utf-8"
 		} else {
-			in.Data, _ = json.Marshal(req.Instances[i]) // decoded from JSON: it marshals
+			inputs[i].Data, _ = json.Marshal(inst) // decoded from JSON: it marshals
 		}
-		res, err := run(ctx, &handler.Request{ID: id, Header: r.Header.Clone(), Query: r.URL.Query(), Inputs: []handler.Input{in}})
-		if err != nil {
-			return err
-		}
+	}
+	responses, err := eachRequest(r, id, inputs, run)
+	if err != nil {
+		return nil, err
+	}
+	answers := make([]json.RawMessage, len(responses))
+	for i, res := range responses {
 		if json.Valid(res.Body) {
 			answers[i] = res.Body
 		} else {
 			answers[i], _ = json.Marshal(string(res.Body))
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
 	return json.MarshalIndent(map[string]any{key: answers}, "", "  ")
+}
+
+// eachRequest runs each input as a request of its own to the model's handler (run: a
+// prediction or an explanation), v1Concurrency at a time, each with the request's id, headers
+// and query, and answers the responses in order.
+func eachRequest(r *http.Request, id string, inputs []handler.Input,
+	run func(ctx context.Context, req *handler.Request) (*handler.Response, error)) ([]*handler.Response, error) {
+	responses := make([]*handler.Response, len(inputs))
+	err := eachInstance(r.Context(), len(inputs), func(ctx context.Context, i int) error {
+		res, err := run(ctx, &handler.Request{ID: id, Header: r.Header.Clone(), Query: r.URL.Query(), Inputs: inputs[i : i+1]})
+		responses[i] = res
+		return err
+	})
+	return responses, err
 }

@@ -135,16 +135,11 @@ func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return nil, err
 		}
-		if v.Handler != handler.TensorHandler && headerLen < 0 {
-			if hreq, ok := handler.DecodeV2Handler(body, v.Inputs); ok {
-				return v2ThroughHandler(r, w.Header().Get("X-Request-Id"), v, hreq, "predict", func(ctx context.Context, req *handler.Request) (*handler.Response, error) {
-					return v.Infer(ctx, req, priority)
-				})
-			}
-		}
 		req, err := handler.DecodeV2(body, headerLen, v.Inputs, v.Outputs)
 		if err != nil {
-			return nil, err
+			return v2ViaHandler(r, w, v, body, headerLen, err, "predict", func(ctx context.Context, req *handler.Request) (*handler.Response, error) {
+				return v.Infer(ctx, req, priority)
+			})
 		}
 		outputs, err := v.InferTensors(r.Context(), req.Inputs, priority)
 		if err != nil {
@@ -204,16 +199,11 @@ func (s *Server) v2Explain(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return nil, err
 		}
-		if v.Handler != handler.TensorHandler {
-			if hreq, ok := handler.DecodeV2Handler(body, v.Inputs); ok {
-				return v2ThroughHandler(r, w.Header().Get("X-Request-Id"), v, hreq, "explain", func(ctx context.Context, req *handler.Request) (*handler.Response, error) {
-					return v.Explain(ctx, req, priority)
-				})
-			}
-		}
 		req, err := handler.DecodeV2(body, -1, v.Inputs, v.Outputs)
 		if err != nil {
-			return nil, err
+			return v2ViaHandler(r, w, v, body, -1, err, "explain", func(ctx context.Context, req *handler.Request) (*handler.Response, error) {
+				return v.Explain(ctx, req, priority)
+			})
 		}
 		plan, attributions, err := v.ExplainTensors(r.Context(), req.Inputs, r.URL.Query(), priority)
 		if err != nil {
@@ -241,25 +231,34 @@ func (s *Server) v2Explain(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
-// v2ThroughHandler answers an OIP request of BYTES inputs to a model that takes no strings as
-// TorchServe's kservev2 envelope does: each element (an image's bytes or base64 text, a text)
-// is a request to the model's handler (run: a prediction or an explanation), run as the
-// instances of KServe v1 are, and each answer an output named name (predict, explain).
-func v2ThroughHandler(r *http.Request, requestID string, v *registry.Version, req *handler.V2HandlerRequest, name string,
+// v2ViaHandler answers an OIP request whose tensors did not decode (decodeErr) through the
+// model's handler when it is what TorchServe's kservev2 envelope passes a handler: JSON with
+// every input BYTES (an image's bytes or base64 text, a text) for a model that takes no strings
+// and has a handler other than tensor. Each element is a request to the handler (run: a
+// prediction or an explanation), run as the instances of KServe v1 are, and each answer an
+// output named name (predict, explain). Any other request gets decodeErr.
+func v2ViaHandler(r *http.Request, w http.ResponseWriter, v *registry.Version, body []byte, headerLen int, decodeErr error, name string,
 	run func(ctx context.Context, req *handler.Request) (*handler.Response, error)) (*handler.Response, error) {
-	answers := make([]handler.V2Answer, len(req.Bodies))
-	err := eachInstance(r.Context(), len(req.Bodies), func(ctx context.Context, i int) error {
-		res, err := run(ctx, &handler.Request{ID: requestID, Header: r.Header.Clone(), Query: r.URL.Query(),
-			Inputs: []handler.Input{{Name: "body", Data: req.Bodies[i]}}})
-		if err != nil {
-			return err
-		}
-		answers[i] = handler.V2HandlerOutput(res.Body)
-		answers[i].Name = name
-		return nil
-	})
+	if v.Handler == handler.TensorHandler || headerLen >= 0 {
+		return nil, decodeErr
+	}
+	req, ok := handler.DecodeV2Handler(body, v.Inputs)
+	if !ok {
+		return nil, decodeErr
+	}
+	inputs := make([]handler.Input, len(req.Bodies))
+	for i, b := range req.Bodies {
+		inputs[i] = handler.Input{Name: "body", Data: b}
+	}
+	requestID := w.Header().Get("X-Request-Id")
+	responses, err := eachRequest(r, requestID, inputs, run)
 	if err != nil {
 		return nil, err
+	}
+	answers := make([]handler.V2Answer, len(responses))
+	for i, res := range responses {
+		answers[i] = handler.V2HandlerOutput(res.Body)
+		answers[i].Name = name
 	}
 	id := req.ID
 	if id == "" {
