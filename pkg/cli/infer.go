@@ -17,7 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/cli/term"
 	"github.com/tsserve/ts/pkg/client"
 	"github.com/tsserve/ts/pkg/handler"
@@ -248,10 +247,7 @@ func (c *InferCmd) predictor(ctx context.Context, g *Globals) (predictor, func()
 		if err != nil {
 			return nil, err
 		}
-		p := &client.Prediction{Body: res.Body, ContentType: res.ContentType, Version: v.Version,
-			Target: res.Header.Get(api.HeaderExplainTarget)}
-		p.Score, _ = strconv.ParseFloat(res.Header.Get(api.HeaderExplainScore), 64)
-		return p, nil
+		return client.NewPrediction(res.Body, res.ContentType, v.Version, res.Header), nil
 	}, closeFn, nil
 }
 

@@ -618,10 +618,15 @@ func (c *Client) infer(ctx context.Context, route, name string, body []byte, o P
 	if err != nil {
 		return nil, err
 	}
-	pred := &Prediction{Body: b, ContentType: res.Header.Get("Content-Type"), Version: res.Header.Get(api.HeaderModelVersion),
-		Target: res.Header.Get(api.HeaderExplainTarget)}
-	pred.Score, _ = strconv.ParseFloat(res.Header.Get(api.HeaderExplainScore), 64)
-	return pred, nil
+	return NewPrediction(b, res.Header.Get("Content-Type"), res.Header.Get(api.HeaderModelVersion), res.Header), nil
+}
+
+// NewPrediction is an answer with its body, type and version, and what an explanation's
+// headers say (X-TS-Explain-Target, X-TS-Explain-Score; none for a prediction).
+func NewPrediction(body []byte, contentType, version string, h http.Header) *Prediction {
+	p := &Prediction{Body: body, ContentType: contentType, Version: version, Target: h.Get(api.HeaderExplainTarget)}
+	p.Score, _ = strconv.ParseFloat(h.Get(api.HeaderExplainScore), 64)
+	return p
 }
 
 // RawMetrics returns GET /metrics in Prometheus text format.

@@ -3,9 +3,11 @@ package handler
 import (
 	"fmt"
 	"math"
+	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/explain"
 	"github.com/tsserve/ts/pkg/tensor"
 )
@@ -33,6 +35,15 @@ type Explanation struct {
 	Hidden []int
 	// Answer writes the response from the features' attributions.
 	Answer func(attributions []float64) (*Response, error)
+}
+
+// Header is the explanation's response headers: what was explained and its score on the
+// request's own input (api.HeaderExplainTarget, api.HeaderExplainScore).
+func (e *Explanation) Header() http.Header {
+	h := http.Header{}
+	h.Set(api.HeaderExplainTarget, e.Target)
+	h.Set(api.HeaderExplainScore, strconv.FormatFloat(e.Base, 'g', 6, 64))
+	return h
 }
 
 // patchesAlong is how many patches an image explanation has along its longer side by

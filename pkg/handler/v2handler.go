@@ -68,10 +68,11 @@ func DecodeV2Handler(body []byte, inputs []tensor.Info) (*V2HandlerRequest, bool
 
 // V2Answer is one output of an Open Inference Protocol answer.
 type V2Answer struct {
-	Name     string `json:"name"`
-	Datatype string `json:"datatype"`
-	Shape    []int  `json:"shape"`
-	Data     any    `json:"data"`
+	Name       string            `json:"name"`
+	Datatype   string            `json:"datatype"`
+	Shape      []int64           `json:"shape"`
+	Data       any               `json:"data"`
+	Parameters map[string]string `json:"parameters,omitempty"`
 }
 
 // V2HandlerOutput is one handler answer as an Open Inference Protocol output named predict,
@@ -96,19 +97,19 @@ func V2HandlerOutput(answer []byte) V2Answer {
 	if json.Compact(&compact, answer) == nil {
 		text = compact.String()
 	}
-	return V2Answer{Name: "predict", Datatype: "BYTES", Shape: []int{1}, Data: []string{text}}
+	return V2Answer{Name: "predict", Datatype: "BYTES", Shape: []int64{1}, Data: []string{text}}
 }
 
 // numericJSON flattens a JSON number, or a regular nested list of numbers, with its shape.
-func numericJSON(v any) (shape []int, values []float64, ok bool) {
+func numericJSON(v any) (shape []int64, values []float64, ok bool) {
 	switch x := v.(type) {
 	case float64:
-		return []int{1}, []float64{x}, true
+		return []int64{1}, []float64{x}, true
 	case []any:
 		if len(x) == 0 {
 			return nil, nil, false
 		}
-		var inner []int
+		var inner []int64
 		for i, e := range x {
 			s, vs, ok := numericJSON(e)
 			if !ok {
@@ -123,7 +124,7 @@ func numericJSON(v any) (shape []int, values []float64, ok bool) {
 			inner = s
 			values = append(values, vs...)
 		}
-		return append([]int{len(x)}, inner...), values, true
+		return append([]int64{int64(len(x))}, inner...), values, true
 	}
 	return nil, nil, false
 }

@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/batch"
@@ -616,8 +615,9 @@ func (v *Version) Explain(ctx context.Context, req *handler.Request, priority in
 	if res.Header == nil {
 		res.Header = http.Header{}
 	}
-	res.Header.Set(api.HeaderExplainTarget, plan.Target)
-	res.Header.Set(api.HeaderExplainScore, strconv.FormatFloat(plan.Base, 'g', 6, 64))
+	for k, vs := range plan.Header() {
+		res.Header[k] = vs
+	}
 	return res, nil
 }
 

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/explain"
 	"github.com/tsserve/ts/pkg/handler"
@@ -170,20 +169,12 @@ type v2Explanation struct {
 	ModelVersion string              `json:"model_version"`
 	ID           string              `json:"id,omitempty"`
 	Parameters   v2ExplainParameters `json:"parameters"`
-	Outputs      []v2Attributions    `json:"outputs"`
+	Outputs      []handler.V2Answer  `json:"outputs"`
 }
 
 type v2ExplainParameters struct {
 	Target string  `json:"target"`
 	Score  float64 `json:"score"`
-}
-
-type v2Attributions struct {
-	Name       string            `json:"name"`
-	Datatype   string            `json:"datatype"`
-	Shape      []int64           `json:"shape"`
-	Data       []float64         `json:"data"`
-	Parameters map[string]string `json:"parameters"`
 }
 
 // v2Explain serves POST /v2/models/{model}[/versions/{version}]/explain: the request's tensors
@@ -216,7 +207,7 @@ func (s *Server) v2Explain(w http.ResponseWriter, r *http.Request) error {
 			if len(plan.Hidden) > 1 {
 				name += ":" + v.Inputs[i].Name
 			}
-			res.Outputs = append(res.Outputs, v2Attributions{Name: name, Datatype: "FP64", Shape: req.Inputs[i].Shape,
+			res.Outputs = append(res.Outputs, handler.V2Answer{Name: name, Datatype: "FP64", Shape: req.Inputs[i].Shape,
 				Data:       explain.Spread(int(req.Inputs[i].Len()), plan.Features, i, attributions),
 				Parameters: map[string]string{"input": v.Inputs[i].Name}})
 		}
@@ -224,10 +215,7 @@ func (s *Server) v2Explain(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return nil, err
 		}
-		h := http.Header{}
-		h.Set(api.HeaderExplainTarget, plan.Target)
-		h.Set(api.HeaderExplainScore, strconv.FormatFloat(plan.Base, 'g', 6, 64))
-		return &handler.Response{Body: append(b, '\n'), ContentType: "application/json", Header: h}, nil
+		return &handler.Response{Body: append(b, '\n'), ContentType: "application/json", Header: plan.Header()}, nil
 	})
 }
 
