@@ -293,15 +293,9 @@ func newObjectDetector(m *Model) (Handler, error) {
 			}
 		}
 		// TensorFlow's Object Detection API gives y1, x1, y2, x2, in [0, 1]
-		tf := baseName(m.Outputs[h.boxes].Name) == "detection_boxes"
-		format, err := c.string("box_format", map[bool]string{true: "yxyx", false: "xyxy"}[tf])
-		if err != nil {
+		if h.yxyx, err = c.yxyx(baseName(m.Outputs[h.boxes].Name) == "detection_boxes"); err != nil {
 			return nil, err
 		}
-		if format != "xyxy" && format != "yxyx" {
-			return nil, fmt.Errorf("handler setting box_format: want xyxy or yxyx, got %q", format)
-		}
-		h.yxyx = format == "yxyx"
 		if h.perClass {
 			if h.background, err = c.int("background", h.backgroundColumn(m.Outputs[h.scores])); err != nil {
 				return nil, err
@@ -327,14 +321,9 @@ func newObjectDetector(m *Model) (Handler, error) {
 			return nil, fmt.Errorf("output_format selected_indices needs boxes [1, boxes, 4], scores [1, classes, boxes] and the selected indices [selected, 3] of ONNX's NonMaxSuppression; the model has %s", strings.Join(names(m.Outputs), ", "))
 		}
 		// ONNX's NonMaxSuppression takes corners as y1, x1, y2, x2 unless told otherwise
-		format, err := c.string("box_format", "yxyx")
-		if err != nil {
+		if h.yxyx, err = c.yxyx(true); err != nil {
 			return nil, err
 		}
-		if format != "xyxy" && format != "yxyx" {
-			return nil, fmt.Errorf("handler setting box_format: want xyxy or yxyx, got %q", format)
-		}
-		h.yxyx = format == "yxyx"
 	default:
 		return nil, fmt.Errorf("handler setting output_format: want yolo, yolov8, yolov2, yolov4, end2end, detr, boxes or selected_indices, got %q", h.format)
 	}
@@ -380,6 +369,19 @@ func (h *objectDetector) detrOutputs(outputs []tensor.Info, c config) error {
 	}
 	h.sigmoid = activation == "sigmoid"
 	return nil
+}
+
+// yxyx reads the box_format setting (xyxy or yxyx; yxyx by default when def is true): whether
+// boxes are y1, x1, y2, x2.
+func (c config) yxyx(def bool) (bool, error) {
+	format, err := c.string("box_format", map[bool]string{true: "yxyx", false: "xyxy"}[def])
+	if err != nil {
+		return false, err
+	}
+	if format != "xyxy" && format != "yxyx" {
+		return false, fmt.Errorf("handler setting box_format: want xyxy or yxyx, got %q", format)
+	}
+	return format == "yxyx", nil
 }
 
 // zooYOLOSide is the side images are fed at to a selected_indices, yolov2 or yolov4 detector
@@ -539,6 +541,7 @@ func (h *objectDetector) Postprocess(_ context.Context, req *Request, outputs []
 	if err != nil {
 		return nil, err
 	}
+	sort.SliceStable(dets, func(a, b int) bool { return dets[a].score > dets[b].score }) // best first, once
 	if h.nms {
 		dets = nms(dets, h.nmsIoU)
 	}
@@ -615,7 +618,6 @@ func (h *objectDetector) decodeSelected(boxesOut, scoresOut, selectedOut *tensor
 		}
 		dets = append(dets, detection{box: b, class: class, score: score})
 	}
-	sort.SliceStable(dets, func(a, b int) bool { return dets[a].score > dets[b].score })
 	return dets, nil
 }
 
@@ -661,7 +663,6 @@ func (h *objectDetector) decodeBoxes(outputs []*tensor.Tensor) ([]detection, err
 		}
 		dets = append(dets, detection{box: box, class: int(classes[i]), score: scores[i]})
 	}
-	sort.SliceStable(dets, func(a, b int) bool { return dets[a].score > dets[b].score })
 	return dets, nil
 }
 
@@ -746,7 +747,6 @@ func (h *objectDetector) decodeDETR(logitsOut, boxesOut *tensor.Tensor) ([]detec
 		cx, cy, w, hh := boxes[4*q], boxes[4*q+1], boxes[4*q+2], boxes[4*q+3]
 		dets = append(dets, detection{box: [4]float64{cx - w/2, cy - hh/2, cx + w/2, cy + hh/2}, class: best, score: score})
 	}
-	sort.SliceStable(dets, func(a, b int) bool { return dets[a].score > dets[b].score })
 	return dets, nil
 }
 
@@ -767,9 +767,8 @@ func (h *objectDetector) normalizedBoxes(dets []detection) bool {
 }
 
 // nms keeps, per class, the highest-scoring box of every group overlapping more than
-// maxIoU, in order of score.
+// maxIoU; dets come sorted by score, best first, and stay so.
 func nms(dets []detection, maxIoU float64) []detection {
-	sort.SliceStable(dets, func(a, b int) bool { return dets[a].score > dets[b].score })
 	var kept []detection
 	for _, d := range dets {
 		keep := true

@@ -171,7 +171,6 @@ func (h *objectDetector) decodeYOLOv4(outputs []*tensor.Tensor, fedW, fedH int) 
 			}
 		}
 	}
-	sort.SliceStable(dets, func(a, b int) bool { return dets[a].score > dets[b].score })
 	return dets, nil
 }
 
@@ -264,7 +263,6 @@ func (h *objectDetector) decodeEnd2End(out *tensor.Tensor) ([]detection, error) 
 		}
 		dets = append(dets, detection{box: [4]float64(v[i : i+4]), class: int(v[i+5]), score: v[i+4]})
 	}
-	sort.SliceStable(dets, func(a, b int) bool { return dets[a].score > dets[b].score })
 	return dets, nil
 }
 
@@ -313,6 +311,5 @@ func (h *objectDetector) decodeYOLOv2(out *tensor.Tensor, fedW, fedH int) ([]det
 			}
 		}
 	}
-	sort.SliceStable(dets, func(a, b int) bool { return dets[a].score > dets[b].score })
 	return dets, nil
 }
