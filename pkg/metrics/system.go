@@ -21,16 +21,26 @@ type systemCollector struct {
 	descs   map[string]*prometheus.Desc
 }
 
-// systemMetrics are the names, units and help of the system metrics, in TorchServe's words.
-var systemMetrics = []struct{ name, help string }{
-	{"CPUUtilization", "Torchserve prometheus gauge metric with unit: Percent (CPU busy since the previous scrape)"},
-	{"MemoryUsed", "Torchserve prometheus gauge metric with unit: Megabytes"},
-	{"MemoryAvailable", "Torchserve prometheus gauge metric with unit: Megabytes"},
-	{"MemoryUtilization", "Torchserve prometheus gauge metric with unit: Percent"},
-	{"DiskUsage", "Torchserve prometheus gauge metric with unit: Gigabytes (the root file system)"},
-	{"DiskAvailable", "Torchserve prometheus gauge metric with unit: Gigabytes (the root file system)"},
-	{"DiskUtilization", "Torchserve prometheus gauge metric with unit: Percent (the root file system)"},
+// systemMetric is a system metric: its name, help in TorchServe's words, and value in its
+// units.
+type systemMetric struct {
+	name, help string
+	value      func(s hostSample) float64
 }
+
+// systemMetrics are the system metrics' names, help in TorchServe's words, and values in
+// its units.
+var systemMetrics = []systemMetric{
+	{"CPUUtilization", "Torchserve prometheus gauge metric with unit: Percent (CPU busy since the previous scrape)", func(s hostSample) float64 { return s.cpuPercent }},
+	{"MemoryUsed", "Torchserve prometheus gauge metric with unit: Megabytes", func(s hostSample) float64 { return s.memUsed / mb }},
+	{"MemoryAvailable", "Torchserve prometheus gauge metric with unit: Megabytes", func(s hostSample) float64 { return s.memAvailable / mb }},
+	{"MemoryUtilization", "Torchserve prometheus gauge metric with unit: Percent", func(s hostSample) float64 { return s.memPercent }},
+	{"DiskUsage", "Torchserve prometheus gauge metric with unit: Gigabytes (the root file system)", func(s hostSample) float64 { return s.diskUsed / gb }},
+	{"DiskAvailable", "Torchserve prometheus gauge metric with unit: Gigabytes (the root file system)", func(s hostSample) float64 { return s.diskAvailable / gb }},
+	{"DiskUtilization", "Torchserve prometheus gauge metric with unit: Percent (the root file system)", func(s hostSample) float64 { return s.diskPercent }},
+}
+
+const mb, gb = 1 << 20, 1 << 30
 
 func newSystemCollector(host string) *systemCollector {
 	c := &systemCollector{host: host, descs: map[string]*prometheus.Desc{}}
@@ -51,12 +61,7 @@ func (c *systemCollector) Collect(ch chan<- prometheus.Metric) {
 	if err != nil {
 		return // no /proc (another OS, a sandbox): the system metrics are left out
 	}
-	const mb, gb = 1 << 20, 1 << 30
-	for name, v := range map[string]float64{
-		"CPUUtilization": s.cpuPercent, "MemoryUsed": s.memUsed / mb, "MemoryAvailable": s.memAvailable / mb,
-		"MemoryUtilization": s.memPercent, "DiskUsage": s.diskUsed / gb, "DiskAvailable": s.diskAvailable / gb,
-		"DiskUtilization": s.diskPercent,
-	} {
-		ch <- prometheus.MustNewConstMetric(c.descs[name], prometheus.GaugeValue, v, "Host", c.host)
+	for _, m := range systemMetrics {
+		ch <- prometheus.MustNewConstMetric(c.descs[m.name], prometheus.GaugeValue, m.value(s), "Host", c.host)
 	}
 }

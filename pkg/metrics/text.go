@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 )
 
-// torchServeNames are the metrics that carry TorchServe's names: in the text format they are
+// torchServeNames, with systemMetrics, are the metrics that carry TorchServe's names: in the text format they are
 // written as TorchServe's Java client writes them, labels in TorchServe's order with a
 // trailing comma and values with a decimal point (Requests2XX{Level="Host",Hostname="h",} 8.0),
 // which TorchServe's API tests match.
@@ -24,8 +24,11 @@ var torchServeNames = map[string]bool{
 	"Requests2XX": true, "Requests4XX": true, "Requests5XX": true,
 	"ts_inference_requests_total": true, "ts_inference_latency_microseconds": true, "ts_queue_latency_microseconds": true,
 	"QueueTime": true, "HandlerTime": true, "PredictionTime": true, "WorkerLoadTime": true,
-	"CPUUtilization": true, "MemoryUsed": true, "MemoryAvailable": true, "MemoryUtilization": true,
-	"DiskUsage": true, "DiskAvailable": true, "DiskUtilization": true,
+}
+
+// torchServeName reports whether a metric carries TorchServe's name.
+func torchServeName(name string) bool {
+	return torchServeNames[name] || slices.ContainsFunc(systemMetrics, func(m systemMetric) bool { return m.name == name })
 }
 
 // labelOrder is TorchServe's order of its labels (dimensions first, the host last).
@@ -67,7 +70,7 @@ func (m *Metrics) Handler() http.Handler {
 func writeText(w io.Writer, families []*dto.MetricFamily) error {
 	b := bufio.NewWriter(w)
 	for _, f := range families {
-		if !torchServeNames[f.GetName()] || (f.GetType() != dto.MetricType_COUNTER && f.GetType() != dto.MetricType_GAUGE) {
+		if !torchServeName(f.GetName()) || (f.GetType() != dto.MetricType_COUNTER && f.GetType() != dto.MetricType_GAUGE) {
 			if _, err := expfmt.MetricFamilyToText(b, f); err != nil {
 				return err
 			}
