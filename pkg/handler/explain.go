@@ -85,22 +85,16 @@ func classTarget(req *Request, probs []float64, l labels) (int, error) {
 	return 0, badInput("target %q is neither a class index nor a label of this model", asked)
 }
 
-// rowOf is row r of a tensor whose dimension 0 counts rows (the whole tensor, for r = 0,
-// when it has no dimensions).
+// rowOf is row r of a tensor whose dimension 0 counts rows (scoreRows).
 func rowOf(t *tensor.Tensor, r int) ([]float64, error) {
-	v, err := t.Float64s()
+	rows, err := scoreRows(t)
 	if err != nil {
 		return nil, err
 	}
-	rows := 1
-	if len(t.Shape) > 0 {
-		rows = int(t.Shape[0])
-	}
-	if rows < 1 || len(v)%rows != 0 || r >= rows {
+	if r >= len(rows) {
 		return nil, fmt.Errorf("model output has shape %s, no row %d", tensor.ShapeString(t.Shape), r)
 	}
-	n := len(v) / rows
-	return v[r*n : (r+1)*n], nil
+	return rows[r], nil
 }
 
 // classifierExplanation explains a classifier's answer: the probability of the target class

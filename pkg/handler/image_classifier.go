@@ -57,26 +57,40 @@ func (h *imageClassifier) Postprocess(_ context.Context, _ *Request, outputs []*
 		return nil, fmt.Errorf("model returned %d outputs", len(outputs))
 	}
 	out := outputs[h.output]
-	v, err := out.Float64s()
+	rows, err := scoreRows(out)
 	if err != nil {
-		return nil, fmt.Errorf("read model output: %w", err)
+		return nil, err
 	}
-	rows := int64(1)
-	if len(out.Shape) > 0 {
-		rows = out.Shape[0]
-	}
-	if rows < 1 || int64(len(v))%rows != 0 {
-		return nil, fmt.Errorf("model output has shape %v", out.Shape)
-	}
-	classes := len(v) / int(rows)
-	results := make([]scores, rows)
-	for r := range results {
-		results[r] = classScores(v[r*classes:(r+1)*classes], !out.DType.IsFloat(), h.softmax, h.topk, h.labels)
+	results := make([]scores, len(rows))
+	for r, row := range rows {
+		results[r] = classScores(row, !out.DType.IsFloat(), h.softmax, h.topk, h.labels)
 	}
 	if len(results) == 1 {
 		return jsonResponse(results[0])
 	}
 	return jsonResponse(results)
+}
+
+// scoreRows cuts a classifier's output into its rows of scores: dimension 0 counts the rows
+// (the whole tensor is one row when it has no dimensions).
+func scoreRows(t *tensor.Tensor) ([][]float64, error) {
+	v, err := t.Float64s()
+	if err != nil {
+		return nil, fmt.Errorf("read model output: %w", err)
+	}
+	n := 1
+	if len(t.Shape) > 0 {
+		n = int(t.Shape[0])
+	}
+	if n < 1 || len(v)%n != 0 {
+		return nil, fmt.Errorf("model output has shape %s", tensor.ShapeString(t.Shape))
+	}
+	width := len(v) / n
+	rows := make([][]float64, n)
+	for r := range rows {
+		rows[r] = v[r*width : (r+1)*width]
+	}
+	return rows, nil
 }
 
 // classScores is one row of a classifier's output as its top k classes: scores made
