@@ -18,10 +18,7 @@ import (
 // attribution — found by hiding the parts in turn (occlusion) on the server, or in this
 // process with --local.
 type ExplainCmd struct {
-	Model       string        `arg:"" placeholder:"MODEL|ARCHIVE" predictor:"model" help:"Model name (model/version for a version), or with --local an archive; may be left out when the server has one model."`
-	Files       []string      `arg:"" optional:"" placeholder:"FILE" help:"Images, text files, JSON tensors; - reads stdin."`
-	Local       bool          `name:"local" help:"Run MODEL, an archive, in this process instead of on a server."`
-	Version     string        `name:"version" placeholder:"VERSION" help:"Model version (default: the default version, or the traffic split)."`
+	modelFiles  `embed:""`
 	Target      string        `name:"target" placeholder:"CLASS" help:"Class to explain, an index or a label (default: the top class); for tensor models the output element's flat index (default: the largest)."`
 	Patch       int           `name:"patch" placeholder:"PIXELS" help:"Side of the image patches hidden in turn (default: an eighth of the image's longer side)."`
 	Baseline    string        `name:"baseline" placeholder:"NUMBER" help:"Tensor models: the value hidden elements take (default 0)."`
@@ -44,8 +41,7 @@ func (c *ExplainCmd) Run(g *Globals) error {
 	if c.Patch > 0 {
 		q.Set("patch", strconv.Itoa(c.Patch))
 	}
-	infer := &InferCmd{Model: c.Model, Files: c.Files, Local: c.Local, Version: c.Version, Timeout: c.Timeout,
-		Concurrency: c.Concurrency, Save: c.Save, explain: q}
+	infer := &InferCmd{modelFiles: c.modelFiles, Timeout: c.Timeout, Concurrency: c.Concurrency, Save: c.Save, explain: q}
 	return infer.Run(g)
 }
 

@@ -27,10 +27,7 @@ import (
 // top-k table for classifiers, boxes for detectors, a summary for tensors. With --local the
 // archive runs in this process, no server needed (for CI smoke tests of a fresh archive).
 type InferCmd struct {
-	Model       string        `arg:"" placeholder:"MODEL|ARCHIVE" predictor:"model" help:"Model name (model/version for a version), or with --local an archive; may be left out when the server has one model."`
-	Files       []string      `arg:"" optional:"" placeholder:"FILE" help:"Images, text files, JSON tensors; - reads stdin."`
-	Local       bool          `name:"local" help:"Run MODEL, an archive, in this process instead of on a server."`
-	Version     string        `name:"version" placeholder:"VERSION" help:"Model version (default: the default version, or the traffic split)."`
+	modelFiles  `embed:""`
 	Timeout     time.Duration `name:"timeout" default:"60s" help:"Give up on a request after this long."`
 	Accept      string        `name:"accept" placeholder:"TYPE" help:"Accept header (e.g. image/png for a segmentation mask)."`
 	Concurrency int           `name:"concurrency" short:"c" default:"4" help:"Requests in flight at once when sending many files."`
@@ -39,6 +36,15 @@ type InferCmd struct {
 	// explain, when not nil, asks for explanations instead of predictions, with these
 	// query parameters (ts explain).
 	explain url.Values
+}
+
+// modelFiles are the arguments and flags ts infer and ts explain share: the model (or an
+// archive with --local), the files, and the version.
+type modelFiles struct {
+	Model   string   `arg:"" placeholder:"MODEL|ARCHIVE" predictor:"model" help:"Model name (model/version for a version), or with --local an archive; may be left out when the server has one model."`
+	Files   []string `arg:"" optional:"" placeholder:"FILE" help:"Images, text files, JSON tensors; - reads stdin."`
+	Local   bool     `name:"local" help:"Run MODEL, an archive, in this process instead of on a server."`
+	Version string   `name:"version" placeholder:"VERSION" help:"Model version (default: the default version, or the traffic split)."`
 }
 
 // answer is one file's result.
