@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -129,23 +130,20 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) error {
 // explainRoute serves /explanations/{model}[/{version}]: TorchServe's explanations, any method
 // but OPTIONS (which describes the model), as its predictions.
 func (s *Server) explainRoute(w http.ResponseWriter, r *http.Request) error {
-	name, version := r.PathValue("model"), r.PathValue("version")
-	if r.Method == http.MethodOptions {
-		return s.modelDescription(w, name, version)
-	}
-	return s.serveInference(w, r, name, version, func(v *registry.Version, priority int) (*handler.Response, error) {
-		req, err := s.readRequest(w, r)
-		if err != nil {
-			return nil, err
-		}
-		return v.Explain(r.Context(), req, priority)
-	})
+	return s.handleOn(w, r, r.PathValue("model"), r.PathValue("version"), nil, (*registry.Version).Explain)
 }
 
 // predictOn runs one inference request on a version of the named model ("": the default, or
 // one drawn from the traffic split); OPTIONS describes the model instead. req is the request
 // already read, or nil to read it once the model is found.
 func (s *Server) predictOn(w http.ResponseWriter, r *http.Request, name, version string, req *handler.Request) error {
+	return s.handleOn(w, r, name, version, req, (*registry.Version).Infer)
+}
+
+// handleOn runs one request through a version's handler (run: a prediction or an
+// explanation), as predictOn describes.
+func (s *Server) handleOn(w http.ResponseWriter, r *http.Request, name, version string, req *handler.Request,
+	run func(v *registry.Version, ctx context.Context, req *handler.Request, priority int) (*handler.Response, error)) error {
 	if r.Method == http.MethodOptions {
 		return s.modelDescription(w, name, version)
 	}
@@ -157,7 +155,7 @@ func (s *Server) predictOn(w http.ResponseWriter, r *http.Request, name, version
 				return nil, err
 			}
 		}
-		return v.Infer(r.Context(), in, priority)
+		return run(v, r.Context(), in, priority)
 	})
 }
 
