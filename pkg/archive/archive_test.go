@@ -67,6 +67,11 @@ func TestRoundTrip(t *testing.T) {
 			if want := filepath.Join(dir, f.OutputName("digits")); res.Path != want {
 				t.Errorf("wrote %s, want %s", res.Path, want)
 			}
+			if st, err := os.Stat(res.Path); err != nil {
+				t.Error(err)
+			} else if f != Folder && st.Mode().Perm() != 0o644 {
+				t.Errorf("archive mode %v, want -rw-r--r--", st.Mode())
+			}
 			if got, err := Detect(res.Path); err != nil || (got != f && !(f == ZipStore && got == Default)) {
 				t.Errorf("Detect = %v, %v", got, err)
 			}

@@ -429,6 +429,11 @@ func writeFile(ctx context.Context, out string, format Format, model string, ent
 	if err != nil {
 		return err
 	}
+	// CreateTemp makes the file private (0600); an archive is read by servers that may run as
+	// another user, so it gets a plain file's mode, as torch-model-archiver's has.
+	if err = tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("set the archive's mode: %w", err)
+	}
 	if err = tmp.Sync(); err != nil {
 		return fmt.Errorf("sync archive: %w", err)
 	}
