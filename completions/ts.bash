@@ -25,8 +25,8 @@ __ts_takes_value() {
     "serve|--certificate-file" | "serve|--inference-address" | "serve|--intra-op-threads" | "serve|--key-file" | "serve|--management-address" | "serve|--metrics-address" | "serve|--model-store" | "serve|--models" | "serve|--private-key-file" | "serve|--provider" | "serve|--ts-config" | "serve|--workers") return 0 ;;
     "register|--batch-size" | "register|--handler" | "register|--max-batch-delay" | "register|--name" | "register|--timeout" | "register|--version" | "register|--workers") return 0 ;;
     "scale|--max" | "scale|--min") return 0 ;;
-    "infer|--accept" | "infer|--concurrency" | "infer|-c" | "infer|--save" | "infer|--timeout" | "infer|--version") return 0 ;;
-    "explain|--baseline" | "explain|--concurrency" | "explain|-c" | "explain|--patch" | "explain|--save" | "explain|--target" | "explain|--tensor-output" | "explain|--timeout" | "explain|--version") return 0 ;;
+    "infer|--accept" | "infer|--concurrency" | "infer|-c" | "infer|--data" | "infer|-d" | "infer|--save" | "infer|--timeout" | "infer|--version") return 0 ;;
+    "explain|--baseline" | "explain|--concurrency" | "explain|-c" | "explain|--data" | "explain|-d" | "explain|--patch" | "explain|--save" | "explain|--target" | "explain|--tensor-output" | "explain|--timeout" | "explain|--version") return 0 ;;
     esac
     return 1
 }
@@ -56,8 +56,8 @@ __ts_flags() {
     "register") echo "--batch-size --handler --max-batch-delay --name --sync --no-sync --timeout --upload --version --workers" ;;
     "scale") echo "--max --min --sync --no-sync" ;;
     "split") echo "--clear" ;;
-    "infer") echo "--accept --concurrency -c --local --save --timeout --version" ;;
-    "explain") echo "--baseline --concurrency -c --local --patch --save --target --tensor-output --timeout --version" ;;
+    "infer") echo "--accept --concurrency -c --data -d --local --save --timeout --version" ;;
+    "explain") echo "--baseline --concurrency -c --data -d --local --patch --save --target --tensor-output --timeout --version" ;;
     esac
 }
 

@@ -42,9 +42,9 @@ function __ts_takes_value
             return 0
         case 'scale|--max' 'scale|--min'
             return 0
-        case 'infer|--accept' 'infer|--concurrency' 'infer|-c' 'infer|--save' 'infer|--timeout' 'infer|--version'
+        case 'infer|--accept' 'infer|--concurrency' 'infer|-c' 'infer|--data' 'infer|-d' 'infer|--save' 'infer|--timeout' 'infer|--version'
             return 0
-        case 'explain|--baseline' 'explain|--concurrency' 'explain|-c' 'explain|--patch' 'explain|--save' 'explain|--target' 'explain|--tensor-output' 'explain|--timeout' 'explain|--version'
+        case 'explain|--baseline' 'explain|--concurrency' 'explain|-c' 'explain|--data' 'explain|-d' 'explain|--patch' 'explain|--save' 'explain|--target' 'explain|--tensor-output' 'explain|--timeout' 'explain|--version'
             return 0
     end
     return 1
@@ -171,6 +171,7 @@ complete -c ts -n '__ts_at \'split\' 0' -a '(command -q ts; and ts completion mo
 
 complete -c ts -n '__ts_in \'infer\'' -l accept -x -d 'Accept header (e.g. image/png for a segmentation mask).'
 complete -c ts -n '__ts_in \'infer\'' -l concurrency -s c -x -d 'Requests in flight at once when sending many files.'
+complete -c ts -n '__ts_in \'infer\'' -l data -s d -x -d 'A request given on the command line, text or JSON, sent as is (after the files); repeatable.'
 complete -c ts -n '__ts_in \'infer\'' -l local -d 'Run MODEL, an archive, in this process instead of on a server.'
 complete -c ts -n '__ts_in \'infer\'' -l save -r -F -d 'Also write each raw answer to DIR/<file>.<ext> (binary answers such as PNG masks always need it).'
 complete -c ts -n '__ts_in \'infer\'' -l timeout -x -d 'Give up on a request after this long.'
@@ -180,6 +181,7 @@ complete -c ts -n '__ts_in \'infer\'; and not __ts_at \'infer\' 0' -F
 
 complete -c ts -n '__ts_in \'explain\'' -l baseline -x -d 'Tensor models: the value hidden elements take (default 0).'
 complete -c ts -n '__ts_in \'explain\'' -l concurrency -s c -x -d 'Files explained at once.'
+complete -c ts -n '__ts_in \'explain\'' -l data -s d -x -d 'A request given on the command line, text or JSON, sent as is (after the files); repeatable.'
 complete -c ts -n '__ts_in \'explain\'' -l local -d 'Run MODEL, an archive, in this process instead of on a server.'
 complete -c ts -n '__ts_in \'explain\'' -l patch -x -d 'Side of the image patches hidden in turn (default: an eighth of the image\'s longer side).'
 complete -c ts -n '__ts_in \'explain\'' -l save -r -F -d 'Also write each raw answer to DIR/<file>.json.'

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"mime"
 	"net/url"
@@ -41,15 +43,17 @@ type InferCmd struct {
 // modelFiles are the arguments and flags ts infer and ts explain share: the model (or an
 // archive with --local), the files, and the version.
 type modelFiles struct {
-	Model   string   `arg:"" placeholder:"MODEL|ARCHIVE" predictor:"model" help:"Model name (model/version for a version), or with --local an archive; may be left out when the server has one model."`
+	Model   string   `arg:"" optional:"" placeholder:"MODEL|ARCHIVE" predictor:"model" help:"Model name (model/version for a version), or with --local an archive; may be left out when the server has one model."`
 	Files   []string `arg:"" optional:"" placeholder:"FILE" help:"Images, text files, JSON tensors; - reads stdin."`
+	Data    []string `name:"data" short:"d" sep:"none" placeholder:"TEXT" help:"A request given on the command line, text or JSON, sent as is (after the files); repeatable."`
 	Local   bool     `name:"local" help:"Run MODEL, an archive, in this process instead of on a server."`
 	Version string   `name:"version" placeholder:"VERSION" help:"Model version (default: the default version, or the traffic split)."`
 }
 
 // answer is one file's result.
 type answer struct {
-	File        string `json:"file"`
+	File        string `json:"file,omitempty"`
+	Data        string `json:"data,omitempty"` // the request, for --data
 	Version     string `json:"version,omitempty"`
 	ContentType string `json:"contentType,omitempty"`
 	// Target and Score are what an explanation explained and its score.
@@ -74,22 +78,23 @@ func (c *InferCmd) Run(g *Globals) error {
 	}
 	defer closeFn()
 	io := g.IO()
-	answers := make([]*answer, len(c.Files))
+	requests := c.requests()
+	answers := make([]*answer, len(requests))
 	var bar *term.Progress
-	if len(c.Files) > 8 { // a bar for batches of files, not for a few
-		bar = io.NewProgress(map[string]string{"infer": "inferring", "explain": "explaining"}[c.command()], int64(len(c.Files)))
+	if len(requests) > 8 { // a bar for batches of files, not for a few
+		bar = io.NewProgress(map[string]string{"infer": "inferring", "explain": "explaining"}[c.command()], int64(len(requests)))
 	}
 	var mu sync.Mutex
 	finished := int64(0)
 	sem := make(chan struct{}, max(c.Concurrency, 1))
 	var wg sync.WaitGroup
-	for i, f := range c.Files {
+	for i, r := range requests {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			answers[i] = c.one(ctx, predict, f)
+			answers[i] = c.one(ctx, predict, r)
 			mu.Lock()
 			finished++
 			if bar != nil {
@@ -125,7 +130,7 @@ func (c *InferCmd) Run(g *Globals) error {
 				if i > 0 {
 					io.Println("")
 				}
-				io.Println(io.Style(term.Bold, a.File))
+				io.Println(io.Style(term.Bold, a.label()))
 			}
 			render(io, a)
 		}
@@ -141,7 +146,7 @@ func (c *InferCmd) Run(g *Globals) error {
 		if len(answers) == 1 {
 			return first
 		}
-		return fmt.Errorf("%d of %d files failed; first: %w", failed, len(answers), first)
+		return fmt.Errorf("%d of %d requests failed; first: %w", failed, len(answers), first)
 	}
 	return nil
 }
@@ -154,12 +159,51 @@ func (c *InferCmd) command() string {
 	return "infer"
 }
 
+// request is one request to send: a file's contents (or stdin's), or --data's text.
+type request struct {
+	file string
+	data *string
+}
+
+// requests lists the files, then the --data texts.
+func (c *InferCmd) requests() []request {
+	var rs []request
+	for _, f := range c.Files {
+		rs = append(rs, request{file: f})
+	}
+	for i := range c.Data {
+		rs = append(rs, request{data: &c.Data[i]})
+	}
+	return rs
+}
+
+// read returns the request's body and its content type: a file's guessed from its name,
+// --data's JSON when it parses as JSON, else plain text.
+func (r request) read() ([]byte, string, error) {
+	switch {
+	case r.data != nil:
+		if json.Valid([]byte(*r.data)) {
+			return []byte(*r.data), "application/json", nil
+		}
+		return []byte(*r.data), "text/plain; charset=utf-8", nil
+	case r.file == "-":
+		b, err := io.ReadAll(os.Stdin)
+		return b, "", err
+	}
+	b, err := os.ReadFile(r.file)
+	if errors.Is(err, fs.ErrNotExist) {
+		err = fmt.Errorf("%w (to send text or JSON itself, use --data)", err)
+	}
+	return b, contentType(r.file), err
+}
+
 // pickModel handles `ts infer FILE...` without a model: when the first argument is a local
 // file and not one of the server's models, it is a file, and the model is the server's only
-// one (or the user is asked to name one of them).
+// one (or the user is asked to name one of them). With --data alone the model may be left
+// out too.
 func (c *InferCmd) pickModel(ctx context.Context, cl *client.Client) error {
 	st, err := os.Stat(c.Model)
-	if c.Model == "-" || (err == nil && st.Mode().IsRegular()) {
+	if c.Model == "" || c.Model == "-" || (err == nil && st.Mode().IsRegular()) {
 		refs, err := cl.AllModels(ctx)
 		if err != nil {
 			return fmt.Errorf("list models: %w", err)
@@ -173,16 +217,22 @@ func (c *InferCmd) pickModel(ctx context.Context, cl *client.Client) error {
 		}
 		switch len(names) {
 		case 1:
-			c.Files, c.Model = append([]string{c.Model}, c.Files...), names[0]
-			return nil
+			if c.Model != "" {
+				c.Files = append([]string{c.Model}, c.Files...)
+			}
+			c.Model = names[0]
 		case 0:
 			return term.Usagef("the server has no models: register one first (ts register ARCHIVE)")
 		default:
-			return term.Usagef("which model? the server has %s: ts %s MODEL %s", strings.Join(names, ", "), c.command(), c.Model)
+			rest := c.Model
+			if rest == "" {
+				rest = "..."
+			}
+			return term.Usagef("which model? the server has %s: ts %s MODEL %s", strings.Join(names, ", "), c.command(), rest)
 		}
 	}
-	if len(c.Files) == 0 {
-		return term.Usagef("no files: ts %s %s FILE... (- reads stdin)", c.command(), c.Model)
+	if len(c.Files) == 0 && len(c.Data) == 0 {
+		return term.Usagef("no files: ts %s %s FILE... (- reads stdin; --data TEXT sends TEXT)", c.command(), c.Model)
 	}
 	return nil
 }
@@ -211,8 +261,11 @@ func (c *InferCmd) predictor(ctx context.Context, g *Globals) (predictor, func()
 			return cl.Predict(ctx, name, body, o)
 		}, func() {}, nil
 	}
-	if len(c.Files) == 0 {
-		return nil, nil, term.Usagef("no files: ts %s --local ARCHIVE FILE... (- reads stdin)", c.command())
+	if c.Model == "" {
+		return nil, nil, term.Usagef("no archive: ts %s --local ARCHIVE FILE...", c.command())
+	}
+	if len(c.Files) == 0 && len(c.Data) == 0 {
+		return nil, nil, term.Usagef("no files: ts %s --local ARCHIVE FILE... (- reads stdin; --data TEXT sends TEXT)", c.command())
 	}
 	if _, err := g.InitEngine(); err != nil {
 		return nil, nil, err
@@ -275,22 +328,19 @@ func contentType(name string) string {
 	return ""
 }
 
-func (c *InferCmd) one(ctx context.Context, predict predictor, file string) *answer {
-	a := &answer{File: file}
-	var body []byte
-	var err error
-	if file == "-" {
-		body, err = io.ReadAll(os.Stdin)
-	} else {
-		body, err = os.ReadFile(file)
+func (c *InferCmd) one(ctx context.Context, predict predictor, r request) *answer {
+	a := &answer{File: r.file}
+	if r.data != nil {
+		a.Data = *r.data
 	}
+	body, ctype, err := r.read()
 	if err != nil {
 		a.fail(err)
 		return a
 	}
-	p, err := predict(ctx, body, contentType(file))
+	p, err := predict(ctx, body, ctype)
 	if err != nil {
-		a.fail(fmt.Errorf("%s: %w", file, err))
+		a.fail(fmt.Errorf("%s: %w", a.label(), err))
 		return a
 	}
 	a.Version, a.ContentType, a.body = p.Version, p.ContentType, p.Body
@@ -309,8 +359,11 @@ func (c *InferCmd) one(ctx context.Context, predict predictor, file string) *ans
 		if exts, _ := mime.ExtensionsByType(strings.Split(p.ContentType, ";")[0]); len(exts) > 0 {
 			ext = exts[len(exts)-1]
 		}
-		base := filepath.Base(file)
-		if file == "-" {
+		base := filepath.Base(r.file)
+		switch {
+		case r.data != nil:
+			base = "data"
+		case r.file == "-":
 			base = "stdin"
 		}
 		out := filepath.Join(dir, base+ext)
@@ -325,6 +378,22 @@ func (c *InferCmd) one(ctx context.Context, predict predictor, file string) *ans
 		a.Saved = out
 	}
 	return a
+}
+
+// label names the answer's request for people: the file, or --data's text (its first line,
+// shortened).
+func (a *answer) label() string {
+	if a.File != "" || a.Data == "" {
+		return a.File
+	}
+	text, _, cut := strings.Cut(a.Data, "\n")
+	if r := []rune(text); len(r) > 40 {
+		text, cut = string(r[:40]), true
+	}
+	if cut {
+		text += "…"
+	}
+	return strconv.Quote(text)
 }
 
 func (a *answer) fail(err error) {
