@@ -500,7 +500,10 @@ func collectRect(v any, shape []int64, out *[]any) error {
 // build converts JSON leaves (numbers, booleans, strings) to a tensor of the input's type.
 func build(info tensor.Info, shape []int64, leaves []any) (*tensor.Tensor, error) {
 	n, err := tensor.NumElements(shape)
-	if err != nil || n != int64(len(leaves)) {
+	if err != nil {
+		return nil, badInput("input %q: %v", info.Name, err)
+	}
+	if n != int64(len(leaves)) {
 		return nil, badInput("input %q: shape %s needs %d values, got %d", info.Name, tensor.ShapeString(shape), n, len(leaves))
 	}
 	if err := checkShape(info, shape, n); err != nil {

@@ -79,6 +79,7 @@ func TestDecodeV2(t *testing.T) {
 		{name: "output with no name", doc: strings.Replace(both, `"inputs"`, `"outputs":[{}],"inputs"`, 1), err: `each requested output needs a "name", a string; got null`},
 		{name: "wrong datatype", doc: strings.Replace(both, `"FP32"`, `"INT32"`, 1), err: "must be float32 (FP32), got INT32"},
 		{name: "wrong shape", doc: strings.Replace(both, `[1,2]`, `[1,3]`, 1), err: "needs 3 values, got 2"},
+		{name: "shape too large", doc: strings.Replace(both, `[1,2]`, `[1000000000,1000000000]`, 1), err: `input "x:0": shape [1000000000,1000000000] is too large`},
 		{name: "unknown output", doc: strings.Replace(both, `"inputs"`, `"outputs":[{"name":"z"}],"inputs"`, 1), err: `no output "z"`},
 		{name: "binary data short", doc: binaryDoc, blobs: [][]byte{bytesElements("ab", "")}, err: "runs past the end of the body"},
 		{name: "binary data left over", doc: binaryDoc, blobs: [][]byte{bytesElements("ab", ""), float32LE(1, 2, 3, 4), {0}}, err: "1 bytes of binary data follow"},
