@@ -270,8 +270,9 @@ func TestDETRDetector(t *testing.T) {
 
 // TestImageOwnSize: for models whose height and width are both dynamic, torchvision-style
 // detectors and the segmenter feed each image at its own size, as TorchServe's do (boxes then
-// need no scaling), YOLO detectors resize to YOLO's 640 and the classifier to 224; the size
-// setting overrides either way.
+// need no scaling) within 2048 pixels (520 for the segmenter; the max_size setting), YOLO
+// detectors resize to YOLO's 640 and the classifier to 224; the size setting overrides
+// either way.
 func TestImageOwnSize(t *testing.T) {
 	img := pngBytes(t, solid(50, 40, color.White))
 	big := pngBytes(t, solid(3000, 1500, color.White)) // over maxOwnSide: scaled to 2048x1024
@@ -297,6 +298,9 @@ func TestImageOwnSize(t *testing.T) {
 		{"YOLO detector, [1,3,H,W]: YOLO's 640", newObjectDetector, Model{Inputs: image(1, 3, -1, -1),
 			Outputs: []tensor.Info{{Name: "output0", DType: tensor.Float32, Shape: []int64{1, 7, -1}}}, Config: config{"output_format": "yolov8"}}, []int64{1, 3, 640, 640}, nil, false},
 		{"segmenter, [N,3,H,W]", newImageSegmenter, Model{Inputs: image(-1, 3, -1, -1), Outputs: seg}, []int64{1, 3, 40, 50}, nil, false},
+		{"segmenter, a large image: within 520 pixels", newImageSegmenter, Model{Inputs: image(-1, 3, -1, -1), Outputs: seg}, []int64{1, 3, 260, 520}, nil, true},
+		{"segmenter, max_size 1000", newImageSegmenter, Model{Inputs: image(-1, 3, -1, -1), Outputs: seg, Config: config{"max_size": 1000}}, []int64{1, 3, 500, 1000}, nil, true},
+		{"detector, max_size 0", newObjectDetector, Model{Inputs: image(3, -1, -1), Outputs: boxes, Config: config{"max_size": 0}}, nil, nil, false},
 		{"classifier, [N,3,H,W]", newImageClassifier, Model{Inputs: image(-1, 3, -1, -1), Outputs: logits}, []int64{1, 3, 224, 224}, nil, false},
 		{"classifier, size 0", newImageClassifier, Model{Inputs: image(-1, 3, -1, -1), Outputs: logits, Config: config{"size": 0}}, []int64{1, 3, 40, 50}, nil, false},
 		{"size 0 for a fixed size", newImageClassifier, Model{Inputs: image(1, 3, 32, 32), Outputs: logits, Config: config{"size": 0}}, nil, nil, false},
@@ -307,8 +311,8 @@ func TestImageOwnSize(t *testing.T) {
 			c.model.Dir = t.TempDir()
 			h, err := c.factory(&c.model)
 			if c.want == nil {
-				if err == nil || !strings.Contains(err.Error(), "handler setting size") {
-					t.Fatalf("error %v, want one about the size setting", err)
+				if err == nil || !strings.Contains(err.Error(), "handler setting size") && !strings.Contains(err.Error(), "handler setting max_size") {
+					t.Fatalf("error %v, want one about the size or max_size setting", err)
 				}
 				return
 			}

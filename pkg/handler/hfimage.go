@@ -106,6 +106,10 @@ func hfImageSettings(dir string) (config, error) {
 		if p.CropPct != nil && *p.CropPct > 0 && size.ShortestEdge < 384 {
 			c["resize"] = int(float64(size.ShortestEdge) / *p.CropPct)
 		}
+	case size.LongestEdge > 0:
+		// DETR's processors: the shorter side to shortest_edge, the longer within
+		// longest_edge; ts feeds such a model each image at its own size, bounded so
+		c["max_size"] = size.LongestEdge
 	}
 	return c, nil
 }

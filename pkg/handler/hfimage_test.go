@@ -66,6 +66,12 @@ func TestHFImageProcessor(t *testing.T) {
 			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
 		}
 	}
+	// DETR's processor: images at their own size (the detector's default), within longest_edge
+	detr := t.TempDir()
+	os.WriteFile(filepath.Join(detr, HFImageProcessorFile), []byte(`{"do_resize": true, "size": {"shortest_edge": 800, "longest_edge": 1333}}`), 0o644)
+	if s, err := modelImageSpec("object_detector", &Model{Inputs: []tensor.Info{dynamic}, Dir: detr}, nil, nil, ownSize); err != nil || s.height != 0 || s.maxSide != 1333 {
+		t.Errorf("DETR: size %d, max_size %d, %v; want 0 (own size) and 1333", s.height, s.maxSide, err)
+	}
 	// Ultralytics' models take pixels in [0, 1], not normalised
 	yolo := &Model{Inputs: []tensor.Info{fixed}, Dir: t.TempDir(), Metadata: map[string]string{"author": "Ultralytics", "task": "classify", "imgsz": "[224, 224]"}}
 	if s, err := modelImageSpec("image_classifier", yolo, nil, nil, classifierSide); err != nil || !slices.Equal(s.mean, []float64{0}) || !slices.Equal(s.std, []float64{1}) || s.resize != 224 {

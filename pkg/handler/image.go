@@ -40,6 +40,7 @@ type imageSpec struct {
 	bgr      bool // channel order BGR instead of RGB
 	height   int  // model input size: the crop; 0 (and width 0): each image's own size
 	width    int
+	maxSide  int // an image fed at its own size is scaled down to fit maxSide × maxSide
 	resize   int // shorter side before the centre crop; 0 resizes straight to height×width
 	// letterbox scales the image to fit height×width, its aspect kept, centred on grey
 	// (114) padding, as Ultralytics' YOLO models are trained and run
@@ -189,6 +190,12 @@ func newImageSpec(in tensor.Info, c, fallback config, dynamicSide int) (imageSpe
 			return s, fmt.Errorf("handler setting size: want a side in pixels, or 0 (each image at its own size) for a model whose height and width are both dynamic; got %d for input %s", size, in)
 		}
 		s.height, s.width = size, size
+	}
+	if s.maxSide, err = c.int("max_size", maxOwnSide); err != nil {
+		return s, err
+	}
+	if s.maxSide < 1 {
+		return s, fmt.Errorf("handler setting max_size: want the longest side in pixels of an image fed at its own size, got %d", s.maxSide)
 	}
 	defResize := 0
 	if s.height == 224 && s.width == 224 {
@@ -380,18 +387,19 @@ func (s imageSpec) inputs(req *Request) ([]*tensor.Tensor, error) {
 	return []*tensor.Tensor{t}, nil
 }
 
-// maxOwnSide bounds an image fed at its own size: a larger one is scaled down to fit, its
-// aspect kept (a 50-megapixel photo would make a 600 MB float tensor and more in the model;
-// torchvision's detectors scale to 1333 pixels inside anyway).
+// maxOwnSide bounds an image fed at its own size, unless the max_size setting says
+// otherwise: a larger one is scaled down to fit, its aspect kept (a 50-megapixel photo would
+// make a 600 MB float tensor and more in the model; torchvision's detectors scale to 1333
+// pixels inside anyway).
 const maxOwnSide = 2048
 
 // prepare resizes and centre-crops (or letterboxes) an image to the model's input size, or
-// leaves it at its own size, within maxOwnSide; content is where the image lies in the
+// leaves it at its own size, within maxSide; content is where the image lies in the
 // result when letterboxed (empty otherwise: all of it).
 func (s imageSpec) prepare(img image.Image) (prepared image.Image, content image.Rectangle) {
 	if s.height == 0 {
-		if b := img.Bounds(); max(b.Dx(), b.Dy()) > maxOwnSide {
-			return imaging.Fit(img, maxOwnSide, maxOwnSide, imaging.Linear), content
+		if b := img.Bounds(); max(b.Dx(), b.Dy()) > s.maxSide {
+			return imaging.Fit(img, s.maxSide, s.maxSide, imaging.Linear), content
 		}
 		return img, content
 	}

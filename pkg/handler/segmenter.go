@@ -30,9 +30,16 @@ type imageSegmenter struct {
 	toImage bool
 }
 
+// segmenterMaxSide bounds the images the segmenter feeds at their own size (a model with
+// dynamic height and width): its answer has a class and a probability per pixel, and at
+// 520 × 520 pixels at most (torchvision's segmentation weights are evaluated at 520) that
+// JSON stays within TorchServe's default max_response_size of 6.5 MB, where a photo at
+// 2048 pixels would make some 50 MB and take seconds to compute on a CPU.
+const segmenterMaxSide = 520
+
 func newImageSegmenter(m *Model) (Handler, error) {
 	c := config(m.Config)
-	spec, err := modelImageSpec("image_segmenter", m, c, nil, ownSize)
+	spec, err := modelImageSpec("image_segmenter", m, c, config{"max_size": segmenterMaxSide}, ownSize)
 	if err != nil {
 		return nil, err
 	}

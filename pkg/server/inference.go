@@ -193,7 +193,8 @@ func (s *Server) serveInference(w http.ResponseWriter, r *http.Request, name, ve
 	}
 	if int64(len(res.Body)) > s.cfg.MaxResponseSize {
 		return fail(apierror.New(http.StatusInternalServerError, apierror.TypeInternal,
-			"response of %d bytes exceeds max_response_size (%d bytes)", len(res.Body), s.cfg.MaxResponseSize))
+			"response of %d bytes exceeds max_response_size (%d bytes): raise max_response_size, or ask for less "+
+				"(a segmentation mask as a PNG with Accept: image/png, a smaller image)", len(res.Body), s.cfg.MaxResponseSize))
 	}
 	if res.ContentType != "" {
 		w.Header().Set("Content-Type", res.ContentType)

@@ -328,3 +328,13 @@ func TestPanicAnswers500(t *testing.T) {
 	}
 	res.Body.Close()
 }
+
+// TestMaxResponseSize: an answer larger than max_response_size is not sent; the error says
+// which limit it met and how to get an answer, and the next small answer goes out.
+func TestMaxResponseSize(t *testing.T) {
+	ts := emptyServer(t, map[string]string{"max_response_size": "100"})
+	exchange{"register", "POST", "/models?url=iris.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	exchange{"too large", "POST", "/predictions/iris?shape=1,4", "application/octet-stream", float32Bytes(5.1, 3.5, 1.4, 0.2),
+		500, "InternalServerException", "exceeds max_response_size (100 bytes): raise max_response_size, or ask for less"}.run(t, ts.inference.URL)
+	exchange{"ping still answers", "GET", "/ping", "", nil, 200, "", "Healthy"}.run(t, ts.inference.URL)
+}
