@@ -52,10 +52,10 @@ type modelFiles struct {
 
 // answer is one file's result.
 type answer struct {
-	File        string `json:"file,omitempty"`
-	Data        string `json:"data,omitempty"` // the request, for --data
-	Version     string `json:"version,omitempty"`
-	ContentType string `json:"contentType,omitempty"`
+	File        string  `json:"file,omitempty"`
+	Data        *string `json:"data,omitempty"` // the request, for --data
+	Version     string  `json:"version,omitempty"`
+	ContentType string  `json:"contentType,omitempty"`
 	// Target and Score are what an explanation explained and its score.
 	Target string          `json:"target,omitempty"`
 	Score  *float64        `json:"score,omitempty"`
@@ -159,10 +159,12 @@ func (c *InferCmd) command() string {
 	return "infer"
 }
 
-// request is one request to send: a file's contents (or stdin's), or --data's text.
+// request is one request to send: a file's contents (or stdin's), or --data's text (the
+// n-th, from 1).
 type request struct {
 	file string
 	data *string
+	n    int
 }
 
 // requests lists the files, then the --data texts.
@@ -172,7 +174,7 @@ func (c *InferCmd) requests() []request {
 		rs = append(rs, request{file: f})
 	}
 	for i := range c.Data {
-		rs = append(rs, request{data: &c.Data[i]})
+		rs = append(rs, request{data: &c.Data[i], n: i + 1})
 	}
 	return rs
 }
@@ -329,10 +331,7 @@ func contentType(name string) string {
 }
 
 func (c *InferCmd) one(ctx context.Context, predict predictor, r request) *answer {
-	a := &answer{File: r.file}
-	if r.data != nil {
-		a.Data = *r.data
-	}
+	a := &answer{File: r.file, Data: r.data}
 	body, ctype, err := r.read()
 	if err != nil {
 		a.fail(err)
@@ -362,7 +361,7 @@ func (c *InferCmd) one(ctx context.Context, predict predictor, r request) *answe
 		base := filepath.Base(r.file)
 		switch {
 		case r.data != nil:
-			base = "data"
+			base = fmt.Sprintf("data%d", r.n)
 		case r.file == "-":
 			base = "stdin"
 		}
@@ -383,17 +382,17 @@ func (c *InferCmd) one(ctx context.Context, predict predictor, r request) *answe
 // label names the answer's request for people: the file, or --data's text (its first line,
 // shortened).
 func (a *answer) label() string {
-	if a.File != "" || a.Data == "" {
+	if a.Data == nil {
 		return a.File
 	}
-	text, _, cut := strings.Cut(a.Data, "\n")
+	text, _, cut := strings.Cut(*a.Data, "\n")
 	if r := []rune(text); len(r) > 40 {
 		text, cut = string(r[:40]), true
 	}
 	if cut {
 		text += "…"
 	}
-	return strconv.Quote(text)
+	return `"` + text + `"`
 }
 
 func (a *answer) fail(err error) {
