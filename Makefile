@@ -6,7 +6,7 @@ LDFLAGS  := -X github.com/tsserve/ts/pkg/cli.Version=$(VERSION) \
             -X github.com/tsserve/ts/pkg/cli/archivecmd.Version=$(VERSION) \
             -X github.com/tsserve/ts/pkg/config.SetupDir=$(CURDIR)/.ort
 
-.PHONY: all setup build test demo vet fmt fmt-check fuzz clean samples bench-archive bench bench-models completions release-check release-snapshot
+.PHONY: all setup build test demo vet fmt fmt-check fuzz clean samples bench-archive bench bench-models completions release-check release-snapshot proto
 
 all: build
 
@@ -32,6 +32,18 @@ completions:
 	CGO_ENABLED=0 $(GO) run ./cmd/tsarchive completion bash > completions/tsarchive.bash
 	CGO_ENABLED=0 $(GO) run ./cmd/tsarchive completion zsh > completions/_tsarchive
 	CGO_ENABLED=0 $(GO) run ./cmd/tsarchive completion fish > completions/tsarchive.fish
+
+## proto: regenerate pkg/api/grpc from pkg/api/proto (TorchServe's gRPC APIs; the generated
+## code is committed, so building needs none of this): Debian's protobuf-compiler and
+## protoc-gen-go / protoc-gen-go-grpc from go install
+PROTOC_GEN_GO_VERSION ?= v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
+proto:
+	@command -v protoc >/dev/null || { echo "proto: needs protoc: apt-get install protobuf-compiler" >&2; exit 1; }
+	GOBIN=$(CURDIR)/.cache/bin $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	GOBIN=$(CURDIR)/.cache/bin $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+	PATH=$(CURDIR)/.cache/bin:$$PATH protoc -I pkg/api/proto --go_out=. --go_opt=module=github.com/tsserve/ts \
+		--go-grpc_out=. --go-grpc_opt=module=github.com/tsserve/ts pkg/api/proto/inference.proto pkg/api/proto/management.proto
 
 ## release-check / release-snapshot: check goreleaser.yaml; build every release archive into
 ## dist/ (needs Debian's gcc-aarch64-linux-gnu for ts on arm64)

@@ -36,7 +36,7 @@ function __ts_takes_value
     switch "$argv[1]|$argv[2]"
         case '*|--ca-file' '*|--host' '*|--log-level' '*|--management-host' '*|--metrics-host' '*|--ort-lib' '*|--output' '*|-o' '*|--token' '*|--token-file'
             return 0
-        case 'serve|--certificate-file' 'serve|--inference-address' 'serve|--intra-op-threads' 'serve|--key-file' 'serve|--management-address' 'serve|--metrics-address' 'serve|--model-store' 'serve|--models' 'serve|--private-key-file' 'serve|--provider' 'serve|--ts-config' 'serve|--workers'
+        case 'serve|--certificate-file' 'serve|--grpc-inference-port' 'serve|--grpc-management-port' 'serve|--inference-address' 'serve|--intra-op-threads' 'serve|--key-file' 'serve|--management-address' 'serve|--metrics-address' 'serve|--model-store' 'serve|--models' 'serve|--private-key-file' 'serve|--provider' 'serve|--ts-config' 'serve|--workers'
             return 0
         case 'register|--batch-size' 'register|--handler' 'register|--max-batch-delay' 'register|--name' 'register|--timeout' 'register|--version' 'register|--workers'
             return 0
@@ -124,6 +124,10 @@ complete -c ts -n '__ts_in \'serve\'' -l certificate-file -r -F -d 'PEM certific
 complete -c ts -n '__ts_in \'serve\'' -l enable-model-api -d 'Allow registering and unregistering models through the management API (on by default).'
 complete -c ts -n '__ts_in \'serve\'' -l no-enable-model-api -d 'Allow registering and unregistering models through the management API (on by default).'
 complete -c ts -n '__ts_in \'serve\'' -l enable-upload -d 'Accept archives uploaded into the model store (ts register of a local file on a remote server).'
+complete -c ts -n '__ts_in \'serve\'' -l grpc -d 'Serve TorchServe\'s gRPC inference and management APIs (enable_grpc; on by default, 127.0.0.1:7070 and :7071).'
+complete -c ts -n '__ts_in \'serve\'' -l no-grpc -d 'Serve TorchServe\'s gRPC inference and management APIs (enable_grpc; on by default, 127.0.0.1:7070 and :7071).'
+complete -c ts -n '__ts_in \'serve\'' -l grpc-inference-port -x -d 'gRPC inference API port (grpc_inference_port, default 7070).'
+complete -c ts -n '__ts_in \'serve\'' -l grpc-management-port -x -d 'gRPC management API port (grpc_management_port, default 7071).'
 complete -c ts -n '__ts_in \'serve\'' -l inference-address -x -d 'Inference API address (inference_address, default http://127.0.0.1:8080).'
 complete -c ts -n '__ts_in \'serve\'' -l intra-op-threads -x -d 'ONNX Runtime intra-op threads per model (default: cores / workers).'
 complete -c ts -n '__ts_in \'serve\'' -l key-file -r -F -d 'Where the API keys are written with --token-auth (key_file, default ./key_file.json).'

@@ -21,7 +21,8 @@ bin/tsarchive --model-name digits --version 1.0 --serialized-file samples/digits
 
 echo "== 4. ts serve"
 bin/ts serve --model-store "$work/model_store" --models digits=digits.mar \
-  --inference-address 127.0.0.1:0 --management-address 127.0.0.1:0 --metrics-address 127.0.0.1:0 2>"$log" &
+  --inference-address 127.0.0.1:0 --management-address 127.0.0.1:0 --metrics-address 127.0.0.1:0 \
+  --grpc-inference-port 0 --grpc-management-port 0 2>"$log" &
 pid=$!
 inference=""
 for _ in $(seq 1 100); do

@@ -113,7 +113,7 @@ func freePort() string {
 func startTS(o options, store string, models []string, extra ...string) (*process, error) {
 	inf, mgmt, met := freePort(), freePort(), freePort()
 	args := []string{"serve", "--model-store", store, "--models", strings.Join(models, ","), "--inference-address", inf,
-		"--management-address", mgmt, "--metrics-address", met, "--log-level", "warn"}
+		"--management-address", mgmt, "--metrics-address", met, "--no-grpc", "--log-level", "warn"}
 	cmd := exec.Command(o.ts, append(args, extra...)...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -460,7 +460,8 @@ func memoryAndColdStart(o options, store string, resnet workload, verdict func(b
 		inf := freePort()
 		start := time.Now()
 		cmd := exec.Command(o.ts, "serve", "--model-store", dstore, "--models", "digits=digits.mar", "--inference-address", inf,
-			"--management-address", freePort(), "--metrics-address", freePort(), "--log-level", "warn")
+			"--management-address", freePort(), "--metrics-address", freePort(), "--grpc-inference-port", "0",
+			"--grpc-management-port", "0", "--log-level", "warn")
 		if err := cmd.Start(); err != nil {
 			return err
 		}

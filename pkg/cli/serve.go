@@ -34,6 +34,9 @@ type ServeCmd struct {
 	InferenceAddress  *string  `name:"inference-address" placeholder:"ADDR" help:"Inference API address (inference_address, default http://127.0.0.1:8080)."`
 	ManagementAddress *string  `name:"management-address" placeholder:"ADDR" help:"Management API address (management_address, default http://127.0.0.1:8081)."`
 	MetricsAddress    *string  `name:"metrics-address" placeholder:"ADDR" help:"Metrics API address (metrics_address, default http://127.0.0.1:8082)."`
+	GRPC              *bool    `name:"grpc" negatable:"" help:"Serve TorchServe's gRPC inference and management APIs (enable_grpc; on by default, 127.0.0.1:7070 and :7071)."`
+	GRPCInferencePort *int     `name:"grpc-inference-port" placeholder:"PORT" help:"gRPC inference API port (grpc_inference_port, default 7070)."`
+	GRPCManagePort    *int     `name:"grpc-management-port" placeholder:"PORT" help:"gRPC management API port (grpc_management_port, default 7071)."`
 	Workers           *int     `name:"workers" placeholder:"N" help:"Workers per model loaded at start (default_workers_per_model; default: one per CPU core)."`
 	Provider          *string  `name:"provider" placeholder:"EP" help:"Execution provider: cpu, cuda[:N] or tensorrt[:N] (execution_provider)."`
 	ProviderFallback  *bool    `name:"provider-fallback" help:"Run on CPU, with a warning, when the execution provider is unavailable."`
@@ -76,6 +79,9 @@ func (c *ServeCmd) flags() map[string]string {
 	str("inference_address", c.InferenceAddress)
 	str("management_address", c.ManagementAddress)
 	str("metrics_address", c.MetricsAddress)
+	boolean("enable_grpc", c.GRPC)
+	num("grpc_inference_port", c.GRPCInferencePort)
+	num("grpc_management_port", c.GRPCManagePort)
 	num("default_workers_per_model", c.Workers)
 	str("execution_provider", c.Provider)
 	boolean("provider_fallback", c.ProviderFallback)
@@ -137,7 +143,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 		return err
 	}
 	for api, addr := range server.Addresses(cfg) {
-		ln, err := server.Bind(addr, tlsConfig)
+		ln, err := server.Listen(api, addr, tlsConfig)
 		if err != nil {
 			return fmt.Errorf("%s_address: %w", api, err)
 		}

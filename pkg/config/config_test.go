@@ -129,6 +129,9 @@ func TestInvalidValues(t *testing.T) {
 		"max_request_size":          "-5",
 		"default_workers_per_model": "1000000",
 		"intra_op_threads":          "5000",
+		"enable_grpc_ssl":           "true", // with no certificate
+		"grpc_inference_port":       "70000",
+		"grpc_management_address":   "http://127.0.0.1",
 	}
 	for key, v := range cases {
 		_, err := Load(Inputs{Flags: map[string]string{key: v}})
@@ -147,6 +150,30 @@ func TestInvalidValues(t *testing.T) {
 	s, err := Load(Inputs{Env: []string{}})
 	if err != nil || s.DefaultWorkersPerModel < 1 || s.EnableModelAPI != true || len(s.AllowedURLs) != 0 {
 		t.Errorf("defaults: %+v %v", s, err)
+	}
+}
+
+// TestGRPCAddresses: TorchServe's gRPC keys, a host and a port each, make the gRPC APIs'
+// addresses; enable_grpc_ssl makes them https://; enable_grpc=false leaves them empty.
+func TestGRPCAddresses(t *testing.T) {
+	for _, c := range []struct {
+		name           string
+		flags          map[string]string
+		inference, mgr string
+	}{
+		{"defaults", nil, "http://127.0.0.1:7070", "http://127.0.0.1:7071"},
+		{"hosts and ports", map[string]string{"grpc_inference_address": "0.0.0.0", "grpc_inference_port": "9070",
+			"grpc_management_address": "::1", "grpc_management_port": "0"}, "http://0.0.0.0:9070", "http://[::1]:0"},
+		{"TLS", map[string]string{"enable_grpc_ssl": "true", "certificate_file": "c.pem", "private_key_file": "k.pem"},
+			"https://127.0.0.1:7070", "https://127.0.0.1:7071"},
+		{"off", map[string]string{"enable_grpc": "false"}, "", ""},
+	} {
+		s, err := Load(Inputs{Flags: c.flags, Env: []string{}})
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+		} else if s.GRPCInferenceAddress != c.inference || s.GRPCManagementAddress != c.mgr {
+			t.Errorf("%s: %q, %q, want %q, %q", c.name, s.GRPCInferenceAddress, s.GRPCManagementAddress, c.inference, c.mgr)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"regexp"
 	"runtime"
@@ -58,6 +59,12 @@ var Keys = []Key{
 	{"inference_address", "inference-address", "http://127.0.0.1:8080", kString, "inference API address"},
 	{"management_address", "management-address", "http://127.0.0.1:8081", kString, "management API address"},
 	{"metrics_address", "metrics-address", "http://127.0.0.1:8082", kString, "metrics API address"},
+	{"enable_grpc", "grpc", "true", kBool, "serve TorchServe's gRPC APIs (ts's own key; false: no gRPC listeners)"},
+	{"grpc_inference_address", "", "127.0.0.1", kString, "gRPC inference API host (TorchServe's InferenceAPIsService)"},
+	{"grpc_inference_port", "grpc-inference-port", "7070", kInt, "gRPC inference API port"},
+	{"grpc_management_address", "", "127.0.0.1", kString, "gRPC management API host (TorchServe's ManagementAPIsService)"},
+	{"grpc_management_port", "grpc-management-port", "7071", kInt, "gRPC management API port"},
+	{"enable_grpc_ssl", "", "false", kBool, "serve gRPC over TLS with certificate_file and private_key_file"},
 	{"model_store", "model-store", "", kString, "folder of model archives"},
 	{"load_models", "models", "", kList, "models to load at start: all, URL or NAME=URL (as POST /models' url), comma-separated"},
 	{"models", "", "", kJSON, `per-model settings: {"name": {"version": {"minWorkers": 1, "batchSize": 4, ...}}}`},
@@ -103,9 +110,10 @@ var unsupported = map[string]string{
 	"metrics_mode": "metrics modes (the metrics API is always Prometheus)", "metrics_config": "metrics.yaml",
 	"enable_metrics_api": "disabling the metrics API", "metric_time_interval": "system metrics", "disable_system_metrics": "system metrics",
 	"system_metrics_cmd": "system metrics", "model_metrics_auto_detect": "handler metrics",
-	"grpc_inference_address": "gRPC", "grpc_management_address": "gRPC", "grpc_inference_port": "gRPC",
-	"grpc_management_port": "gRPC", "enable_grpc_ssl": "gRPC", "ts_open_inference_protocol": "turning the Open Inference Protocol off: ts always serves /v2",
-	"service_envelope": "service envelopes", "limit_max_image_pixels": "turning the image size limit off",
+	"grpc_inference_max_connection_age_ms": "gRPC connection ages", "grpc_inference_max_connection_age_grace_ms": "gRPC connection ages",
+	"grpc_management_max_connection_age_ms": "gRPC connection ages", "grpc_management_max_connection_age_grace_ms": "gRPC connection ages",
+	"ts_open_inference_protocol": "turning the Open Inference Protocol off: ts always serves /v2",
+	"service_envelope":           "service envelopes", "limit_max_image_pixels": "turning the image size limit off",
 	"ipex_enable": "IPEX", "cpu_launcher_enable": "the CPU launcher", "cpu_launcher_args": "the CPU launcher",
 	"model_server_home": "TorchServe's home folder", "plugins_path": "plugins", "model_snapshot": "TorchServe's snapshot format",
 	"use_native_io": "Netty", "io_ratio": "Netty",
@@ -126,9 +134,13 @@ type ModelConfig struct {
 
 // Settings are the effective settings of a server.
 type Settings struct {
-	InferenceAddress       string
-	ManagementAddress      string
-	MetricsAddress         string
+	InferenceAddress  string
+	ManagementAddress string
+	MetricsAddress    string
+	// GRPCInferenceAddress and GRPCManagementAddress are the gRPC APIs' addresses,
+	// http://host:port (https:// with enable_grpc_ssl); "" when enable_grpc is off.
+	GRPCInferenceAddress   string
+	GRPCManagementAddress  string
 	ModelStore             string
 	LoadModels             []string
 	Models                 map[string]map[string]ModelConfig
@@ -367,6 +379,28 @@ func (s *Settings) parse() error {
 		} else if IsTLS(str(a)) && (s.CertificateFile == "" || s.PrivateKeyFile == "") {
 			errs = append(errs, fmt.Errorf("%s (from %s): an https:// address needs certificate_file and private_key_file", a, s.sources[a]))
 		}
+	}
+	if boolean("enable_grpc") {
+		scheme := "http://"
+		if boolean("enable_grpc_ssl") {
+			scheme = "https://"
+			if s.CertificateFile == "" || s.PrivateKeyFile == "" {
+				errs = append(errs, fmt.Errorf("enable_grpc_ssl (from %s): needs certificate_file and private_key_file", s.sources["enable_grpc_ssl"]))
+			}
+		}
+		grpcAddress := func(host, port string) string {
+			h := strings.TrimSpace(str(host))
+			if h == "" || strings.ContainsAny(h, "/ ") {
+				errs = append(errs, fmt.Errorf("%s (from %s): %q is not a host name or IP address", host, s.sources[host], h))
+			}
+			p := num(port, 0)
+			if p > 65535 {
+				errs = append(errs, fmt.Errorf("%s (from %s): %d is not a port", port, s.sources[port], p))
+			}
+			return scheme + net.JoinHostPort(strings.Trim(h, "[]"), strconv.FormatInt(p, 10))
+		}
+		s.GRPCInferenceAddress = grpcAddress("grpc_inference_address", "grpc_inference_port")
+		s.GRPCManagementAddress = grpcAddress("grpc_management_address", "grpc_management_port")
 	}
 	s.ModelStore = str("model_store")
 	s.LoadModels = list("load_models")

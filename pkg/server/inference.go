@@ -214,6 +214,11 @@ func (s *Server) serveInference(w http.ResponseWriter, r *http.Request, name, ve
 // an input with its own name; any other body (and a "form" that is not one: notAForm) is one
 // input named "body".
 func (s *Server) readRequest(w http.ResponseWriter, r *http.Request) (*handler.Request, error) {
+	if prepared, ok := r.Body.(preparedBody); ok { // a gRPC prediction's inputs
+		req := prepared.req
+		req.ID, req.Header = w.Header().Get("X-Request-Id"), r.Header
+		return req, nil
+	}
 	if err := limitBody(w, r, s.cfg.MaxRequestSize); err != nil {
 		return nil, err
 	}

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/batch"
@@ -355,9 +357,22 @@ func TLSConfig(cfg *config.Settings) (*tls.Config, error) {
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
-// Addresses are the configured address of each API.
+// Addresses are the configured address of each API (the gRPC APIs' when enable_grpc is on).
 func Addresses(cfg *config.Settings) map[string]string {
-	return map[string]string{Inference: cfg.InferenceAddress, Management: cfg.ManagementAddress, Metrics: cfg.MetricsAddress}
+	a := map[string]string{Inference: cfg.InferenceAddress, Management: cfg.ManagementAddress, Metrics: cfg.MetricsAddress}
+	if cfg.GRPCInferenceAddress != "" {
+		a[GRPCInference], a[GRPCManagement] = cfg.GRPCInferenceAddress, cfg.GRPCManagementAddress
+	}
+	return a
+}
+
+// Listen opens api's listener at address, as Bind does, but for a gRPC API a plain TCP
+// one: gRPC's TLS is the gRPC server's own (it negotiates HTTP/2 by ALPN).
+func Listen(api, address string, tlsConfig *tls.Config) (net.Listener, error) {
+	if isGRPC(api) {
+		return Bind("http://"+config.HostPort(address), nil)
+	}
+	return Bind(address, tlsConfig)
 }
 
 // Handler returns the http.Handler of an API.
@@ -380,8 +395,27 @@ func (s *Server) Handler(api string) (http.Handler, error) {
 // connections and lets requests in flight finish for up to drain.
 func (s *Server) Serve(ctx context.Context, listeners map[string]net.Listener, drain time.Duration) error {
 	var servers []*http.Server
+	var grpcServers []*grpc.Server
 	errc := make(chan error, len(listeners))
 	for api, ln := range listeners {
+		if isGRPC(api) {
+			gs, err := s.grpcServer(api)
+			if err != nil {
+				return err
+			}
+			grpcServers = append(grpcServers, gs)
+			scheme := "http://"
+			if config.IsTLS(Addresses(s.cfg)[api]) {
+				scheme = "https://"
+			}
+			s.log.Info("listening", "api", api, "address", scheme+ln.Addr().String())
+			go func() {
+				if err := gs.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+					errc <- fmt.Errorf("%s API: %w", api, err)
+				}
+			}()
+			continue
+		}
 		h, err := s.Handler(api)
 		if err != nil {
 			return err
@@ -426,8 +460,37 @@ func (s *Server) Serve(ctx context.Context, listeners map[string]net.Listener, d
 			}
 		}()
 	}
+	for _, gs := range grpcServers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stopped := make(chan struct{})
+			go func() {
+				gs.GracefulStop()
+				close(stopped)
+			}()
+			select {
+			case <-stopped:
+			case <-shutdown.Done():
+				gs.Stop()
+			}
+		}()
+	}
 	wg.Wait()
 	return err
+}
+
+// grpcServer is a gRPC API's server, with TLS when its address is https:// (enable_grpc_ssl).
+func (s *Server) grpcServer(api string) (*grpc.Server, error) {
+	var opts []grpc.ServerOption
+	if config.IsTLS(Addresses(s.cfg)[api]) {
+		tlsConfig, err := TLSConfig(s.cfg)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsConfig)))
+	}
+	return s.newGRPCServer(api, opts...)
 }
 
 // quietPeriod is how long no request may be in flight before the listeners close: clients

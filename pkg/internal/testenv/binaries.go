@@ -61,8 +61,10 @@ type Server struct {
 	Inference  string // http://127.0.0.1:port
 	Management string
 	Metrics    string
-	log        *lockedBuffer
-	done       chan error
+	// GRPCInference and GRPCManagement are the gRPC APIs' addresses (unless --no-grpc).
+	GRPCInference, GRPCManagement string
+	log                           *lockedBuffer
+	done                          chan error
 }
 
 type lockedBuffer struct {
@@ -85,7 +87,7 @@ func (l *lockedBuffer) String() string {
 var listeningRE = regexp.MustCompile(`msg=listening api=(\w+) address=(\S+)`)
 
 // StartServer runs `ts serve` with args (on random free 127.0.0.1 ports unless the args
-// give addresses) and waits until its three APIs listen. The server is stopped when the
+// give addresses) and waits until its APIs listen. The server is stopped when the
 // test ends.
 func StartServer(t testing.TB, args ...string) *Server {
 	t.Helper()
@@ -117,6 +119,13 @@ func Launch(args ...string) (*Server, error) {
 	if !strings.Contains(joined, "--metrics-address") {
 		args = append(args, "--metrics-address", "127.0.0.1:0")
 	}
+	grpc := !strings.Contains(joined, "--no-grpc")
+	if grpc && !strings.Contains(joined, "--grpc-inference-port") {
+		args = append(args, "--grpc-inference-port", "0")
+	}
+	if grpc && !strings.Contains(joined, "--grpc-management-port") {
+		args = append(args, "--grpc-management-port", "0")
+	}
 	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
 	cmd.Dir = Root()
 	stderr, err := cmd.StderrPipe()
@@ -143,8 +152,13 @@ func Launch(args ...string) (*Server, error) {
 					s.Management = m[2]
 				case "metrics":
 					s.Metrics = m[2]
+				case "grpc_inference":
+					s.GRPCInference = m[2]
+				case "grpc_management":
+					s.GRPCManagement = m[2]
 				}
-				ready := s.Inference != "" && s.Management != "" && s.Metrics != ""
+				ready := s.Inference != "" && s.Management != "" && s.Metrics != "" &&
+					(!grpc || s.GRPCInference != "" && s.GRPCManagement != "")
 				s.log.mu.Unlock()
 				if ready && !closed {
 					close(found)

@@ -1,0 +1,93 @@
+package e2e
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/tsserve/ts/pkg/api/grpc/inferencepb"
+	"github.com/tsserve/ts/pkg/api/grpc/managementpb"
+	"github.com/tsserve/ts/pkg/config"
+	"github.com/tsserve/ts/pkg/internal/testenv"
+)
+
+// TestServeGRPC drives the real `ts serve`'s gRPC APIs with a gRPC client, in plain text and
+// over TLS (enable_grpc_ssl): register through the management API, predict through the
+// inference API (the REST API's answer), and a SIGTERM that stops the gRPC listeners too.
+func TestServeGRPC(t *testing.T) {
+	store := t.TempDir()
+	pack(t, store, "iris", "1.0", testenv.Path("samples/iris/model.onnx"))
+	certFile, keyFile, err := testenv.SelfSigned(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		args  []string
+		creds credentials.TransportCredentials
+	}{
+		{"plain", nil, insecure.NewCredentials()},
+		// the test's own certificate: not checked by the client
+		{"TLS", []string{"--ts-config", sslConfig(t, certFile, keyFile)}, credentials.NewTLS(&tls.Config{InsecureSkipVerify: true})},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := testenv.StartServer(t, append([]string{"--model-store", store}, c.args...)...)
+			srv.WaitHealthy(t)
+			scheme := "http://"
+			if c.creds.Info().SecurityProtocol == "tls" {
+				scheme = "https://"
+			}
+			if !strings.HasPrefix(srv.GRPCInference, scheme) || !strings.HasPrefix(srv.GRPCManagement, scheme) {
+				t.Fatalf("gRPC addresses %q and %q, want %s", srv.GRPCInference, srv.GRPCManagement, scheme)
+			}
+			dial := func(address string) *grpc.ClientConn {
+				conn, err := grpc.NewClient(config.HostPort(address), grpc.WithTransportCredentials(c.creds))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { conn.Close() })
+				return conn
+			}
+			inf := inferencepb.NewInferenceAPIsServiceClient(dial(srv.GRPCInference))
+			mgmt := managementpb.NewManagementAPIsServiceClient(dial(srv.GRPCManagement))
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if res, err := inf.Ping(ctx, &emptypb.Empty{}); err != nil || !strings.Contains(res.GetHealth(), "Healthy") {
+				t.Fatalf("ping: %v %v", res, err)
+			}
+			if res, err := mgmt.RegisterModel(ctx, &managementpb.RegisterModelRequest{Url: "iris-1.0.mar", InitialWorkers: 1, Synchronous: true}); err != nil ||
+				!strings.Contains(res.GetMsg(), "registered") {
+				t.Fatalf("register: %v %v", res, err)
+			}
+			body := []byte(`{"inputs": {"features": [[5.1, 3.5, 1.4, 0.2]]}}`)
+			rest := mustStatus(t, "POST", srv.Inference+"/predictions/iris", body, 200)
+			res, err := inf.Predictions(ctx, &inferencepb.PredictionsRequest{ModelName: "iris", Input: map[string][]byte{"data": body}})
+			if err != nil || string(res.GetPrediction()) != string(rest) {
+				t.Fatalf("prediction over gRPC: %q %v, want the REST answer %q", res.GetPrediction(), err, rest)
+			}
+			if err := srv.Stop(t); err != nil { // SIGTERM
+				t.Fatalf("ts serve exited with %v after SIGTERM\n%s", err, srv.Log())
+			}
+		})
+	}
+}
+
+// sslConfig writes a config.properties that serves gRPC over TLS with the certificate.
+func sslConfig(t *testing.T, certFile, keyFile string) string {
+	conf := filepath.Join(t.TempDir(), "config.properties")
+	text := fmt.Sprintf("enable_grpc_ssl=true\ncertificate_file=%s\nprivate_key_file=%s\n", certFile, keyFile)
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return conf
+}

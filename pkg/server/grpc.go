@@ -1,0 +1,371 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/tsserve/ts/pkg/api/grpc/inferencepb"
+	"github.com/tsserve/ts/pkg/api/grpc/managementpb"
+	"github.com/tsserve/ts/pkg/apierror"
+	"github.com/tsserve/ts/pkg/handler"
+)
+
+// TorchServe's gRPC APIs (its InferenceAPIsService on port 7070, ManagementAPIsService on
+// 7071). Each call runs through the REST API's routes in this process — the same checks,
+// token authorization, metrics and errors — and answers what the REST API answers: the
+// prediction's body, the management API's JSON as text. An error's HTTP status becomes the
+// gRPC code TorchServe gives it (grpcCode), with the REST error's message.
+const (
+	GRPCInference  = "grpc_inference"
+	GRPCManagement = "grpc_management"
+)
+
+// isGRPC reports whether api is one of the gRPC APIs.
+func isGRPC(api string) bool { return api == GRPCInference || api == GRPCManagement }
+
+// newGRPCServer makes the gRPC server of a gRPC API, its messages limited to
+// max_request_size as the REST API's bodies are.
+func (s *Server) newGRPCServer(api string, opts ...grpc.ServerOption) (*grpc.Server, error) {
+	rest := Inference
+	if api == GRPCManagement {
+		rest = Management
+	}
+	h, err := s.Handler(rest)
+	if err != nil {
+		return nil, err
+	}
+	gs := grpc.NewServer(append(opts, grpc.MaxRecvMsgSize(int(min(s.cfg.MaxRequestSize, 1<<31-1))))...)
+	if api == GRPCInference {
+		inferencepb.RegisterInferenceAPIsServiceServer(gs, &grpcInference{rest: h})
+	} else {
+		managementpb.RegisterManagementAPIsServiceServer(gs, &grpcManagement{rest: h})
+	}
+	return gs, nil
+}
+
+// preparedBody is the body of a REST request made for a gRPC prediction: its inputs are
+// already read (readRequest takes them as they are).
+type preparedBody struct{ req *handler.Request }
+
+func (preparedBody) Read([]byte) (int, error) { return 0, io.EOF }
+func (preparedBody) Close() error             { return nil }
+
+// restAnswer is what a REST route wrote.
+type restAnswer struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (a *restAnswer) Header() http.Header { return a.header }
+func (a *restAnswer) WriteHeader(code int) {
+	if a.status == 0 {
+		a.status = code
+	}
+}
+func (a *restAnswer) Write(b []byte) (int, error) {
+	a.WriteHeader(http.StatusOK)
+	return a.body.Write(b)
+}
+
+// serveREST runs a request through a REST API's routes in this process: the gRPC call's
+// metadata become its headers (authorization included), its peer the remote address.
+func serveREST(ctx context.Context, h http.Handler, method, target string, prepared *handler.Request) (*restAnswer, error) {
+	var body io.Reader
+	if prepared != nil {
+		body = preparedBody{prepared}
+	}
+	r, err := http.NewRequestWithContext(ctx, method, target, body)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	r.RequestURI = target
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		for k, vs := range md {
+			if strings.HasPrefix(k, ":") || strings.HasPrefix(k, "grpc-") || k == "content-type" || k == "te" {
+				continue
+			}
+			r.Header[http.CanonicalHeaderKey(k)] = vs
+		}
+	}
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		r.RemoteAddr = p.Addr.String()
+	}
+	a := &restAnswer{header: http.Header{}}
+	h.ServeHTTP(a, r)
+	if a.status == 0 {
+		a.status = http.StatusOK
+	}
+	return a, nil
+}
+
+// callREST is serveREST's body, or its error as the gRPC status grpcCode gives it, with the
+// REST error's message.
+func callREST(ctx context.Context, h http.Handler, method, target string, prepared *handler.Request) ([]byte, error) {
+	a, err := serveREST(ctx, h, method, target, prepared)
+	if err != nil {
+		return nil, err
+	}
+	if a.status < 400 {
+		return a.body.Bytes(), nil
+	}
+	return nil, a.err()
+}
+
+// err is a REST error answer as a gRPC status.
+func (a *restAnswer) err() error {
+	var e apierror.Error
+	msg := strings.TrimSpace(a.body.String())
+	if json.Unmarshal(a.body.Bytes(), &e) == nil && e.Message != "" {
+		msg = e.Message
+	}
+	return status.Error(grpcCode(a.status, e.Type), msg)
+}
+
+// grpcCode is the gRPC code TorchServe answers for an HTTP status. A refused API key is
+// UNAUTHENTICATED (the REST API's 400 InvalidKeyException), and a 405, which the gRPC
+// calls meet only when the model API is off, PERMISSION_DENIED, as TorchServe's.
+func grpcCode(httpStatus int, errType string) codes.Code {
+	if errType == apierror.TypeInvalidKey {
+		return codes.Unauthenticated
+	}
+	switch httpStatus {
+	case http.StatusBadRequest:
+		return codes.InvalidArgument
+	case http.StatusUnauthorized:
+		return codes.Unauthenticated
+	case http.StatusForbidden, http.StatusMethodNotAllowed:
+		return codes.PermissionDenied
+	case http.StatusNotFound:
+		return codes.NotFound
+	case http.StatusConflict:
+		return codes.Aborted
+	case http.StatusRequestEntityTooLarge, http.StatusTooManyRequests, http.StatusInsufficientStorage:
+		return codes.ResourceExhausted
+	case http.StatusRequestedRangeNotSatisfiable:
+		return codes.OutOfRange
+	case 499:
+		return codes.Canceled
+	case http.StatusNotImplemented:
+		return codes.Unimplemented
+	case http.StatusServiceUnavailable:
+		return codes.Unavailable
+	case http.StatusRequestTimeout, http.StatusGatewayTimeout:
+		return codes.DeadlineExceeded
+	}
+	if httpStatus < 500 {
+		return codes.FailedPrecondition
+	}
+	return codes.Internal
+}
+
+// modelPath is /models/{name}[/{version}] (or /predictions/...: prefix), its segments
+// escaped; a call without a model name is refused before it reaches the routes.
+func modelPath(prefix, name, version string) (string, error) {
+	if name == "" {
+		return "", status.Error(codes.InvalidArgument, "model_name is required")
+	}
+	p := prefix + "/" + url.PathEscape(name)
+	if version != "" {
+		p += "/" + url.PathEscape(version)
+	}
+	return p, nil
+}
+
+// withQuery appends the query's non-empty values.
+func withQuery(path string, q url.Values) string {
+	for k, vs := range q {
+		if len(vs) == 0 || vs[0] == "" {
+			delete(q, k)
+		}
+	}
+	if len(q) == 0 {
+		return path
+	}
+	return path + "?" + q.Encode()
+}
+
+// number is a proto3 int32 as a query value: 0 (unset in proto3) is left out, so that the
+// REST API applies its default.
+func number(n int32) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.Itoa(int(n))
+}
+
+// trueOrEmpty is a proto3 bool as a query value: false (unset in proto3) is left out.
+func trueOrEmpty(b bool) string {
+	if b {
+		return "true"
+	}
+	return ""
+}
+
+// grpcInference is TorchServe's InferenceAPIsService.
+type grpcInference struct {
+	inferencepb.UnimplementedInferenceAPIsServiceServer
+	rest http.Handler
+}
+
+// Ping answers the REST API's /ping body, {"status": "Healthy"} (or "Unhealthy", a 500 for
+// REST, still an answer here).
+func (g *grpcInference) Ping(ctx context.Context, _ *emptypb.Empty) (*inferencepb.TorchServeHealthResponse, error) {
+	a, err := serveREST(ctx, g.rest, http.MethodGet, "/ping", nil)
+	if err != nil {
+		return nil, err
+	}
+	if a.status >= 400 && a.status != http.StatusInternalServerError {
+		return nil, a.err()
+	}
+	return &inferencepb.TorchServeHealthResponse{Health: strings.TrimSpace(a.body.String())}, nil
+}
+
+// predict runs one prediction: the request's inputs are the handler's, by name, as the
+// fields of a REST form.
+func (g *grpcInference) predict(ctx context.Context, in *inferencepb.PredictionsRequest) ([]byte, error) {
+	path, err := modelPath("/predictions", in.GetModelName(), in.GetModelVersion())
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(in.GetInput()))
+	for name := range in.GetInput() {
+		names = append(names, name)
+	}
+	slices.Sort(names) // a map has no order; the handler sees the inputs sorted by name
+	req := &handler.Request{}
+	for _, name := range names {
+		req.Inputs = append(req.Inputs, handler.Input{Name: name, Data: in.GetInput()[name]})
+	}
+	return callREST(ctx, g.rest, http.MethodPost, path, req)
+}
+
+func (g *grpcInference) Predictions(ctx context.Context, in *inferencepb.PredictionsRequest) (*inferencepb.PredictionResponse, error) {
+	out, err := g.predict(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return &inferencepb.PredictionResponse{Prediction: out}, nil
+}
+
+// StreamPredictions sends the prediction as one message: ts's handlers answer whole.
+func (g *grpcInference) StreamPredictions(in *inferencepb.PredictionsRequest, stream grpc.ServerStreamingServer[inferencepb.PredictionResponse]) error {
+	out, err := g.predict(stream.Context(), in)
+	if err != nil {
+		return err
+	}
+	return stream.Send(&inferencepb.PredictionResponse{Prediction: out})
+}
+
+// StreamPredictions2 answers each request of the stream in turn, with its sequence id (the
+// first request's for those without one; "ts-seq-<uuid>" when the stream names none). A
+// failed prediction answers its status in the stream, which goes on.
+func (g *grpcInference) StreamPredictions2(stream grpc.BidiStreamingServer[inferencepb.PredictionsRequest, inferencepb.PredictionResponse]) error {
+	sequence := ""
+	for {
+		in, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if in.SequenceId != nil && *in.SequenceId != "" {
+			sequence = *in.SequenceId
+		} else if sequence == "" {
+			sequence = "ts-seq-" + uuid.NewString()
+		}
+		res := &inferencepb.PredictionResponse{SequenceId: &sequence}
+		out, err := g.predict(stream.Context(), in)
+		if err != nil {
+			st, _ := status.FromError(err)
+			res.Status = &spb.Status{Code: int32(st.Code()), Message: st.Message()}
+		}
+		res.Prediction = out
+		if err := stream.Send(res); err != nil {
+			return err
+		}
+	}
+}
+
+// grpcManagement is TorchServe's ManagementAPIsService: each call is the REST call of the
+// same name, its JSON answer the message.
+type grpcManagement struct {
+	managementpb.UnimplementedManagementAPIsServiceServer
+	rest http.Handler
+}
+
+func (g *grpcManagement) answer(ctx context.Context, method, target string) (*managementpb.ManagementResponse, error) {
+	out, err := callREST(ctx, g.rest, method, target, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &managementpb.ManagementResponse{Msg: string(out)}, nil
+}
+
+func (g *grpcManagement) DescribeModel(ctx context.Context, in *managementpb.DescribeModelRequest) (*managementpb.ManagementResponse, error) {
+	path, err := modelPath("/models", in.GetModelName(), in.GetModelVersion())
+	if err != nil {
+		return nil, err
+	}
+	return g.answer(ctx, http.MethodGet, withQuery(path, url.Values{"customized": {trueOrEmpty(in.GetCustomized())}}))
+}
+
+func (g *grpcManagement) ListModels(ctx context.Context, in *managementpb.ListModelsRequest) (*managementpb.ManagementResponse, error) {
+	return g.answer(ctx, http.MethodGet, withQuery("/models", url.Values{
+		"limit": {number(in.GetLimit())}, "next_page_token": {number(in.GetNextPageToken())}}))
+}
+
+func (g *grpcManagement) RegisterModel(ctx context.Context, in *managementpb.RegisterModelRequest) (*managementpb.ManagementResponse, error) {
+	return g.answer(ctx, http.MethodPost, withQuery("/models", url.Values{
+		"url": {in.GetUrl()}, "model_name": {in.GetModelName()}, "handler": {in.GetHandler()}, "runtime": {in.GetRuntime()},
+		"batch_size": {number(in.GetBatchSize())}, "max_batch_delay": {number(in.GetMaxBatchDelay())},
+		"initial_workers": {number(in.GetInitialWorkers())}, "response_timeout": {number(in.GetResponseTimeout())},
+		"synchronous": {trueOrEmpty(in.GetSynchronous())}, "s3_sse_kms": {trueOrEmpty(in.GetS3SseKms())}}))
+}
+
+func (g *grpcManagement) ScaleWorker(ctx context.Context, in *managementpb.ScaleWorkerRequest) (*managementpb.ManagementResponse, error) {
+	path, err := modelPath("/models", in.GetModelName(), in.GetModelVersion())
+	if err != nil {
+		return nil, err
+	}
+	return g.answer(ctx, http.MethodPut, withQuery(path, url.Values{
+		"min_worker": {number(in.GetMinWorker())}, "max_worker": {number(in.GetMaxWorker())}, "number_gpu": {number(in.GetNumberGpu())},
+		"synchronous": {trueOrEmpty(in.GetSynchronous())}, "timeout": {number(in.GetTimeout())}}))
+}
+
+func (g *grpcManagement) SetDefault(ctx context.Context, in *managementpb.SetDefaultRequest) (*managementpb.ManagementResponse, error) {
+	if in.GetModelVersion() == "" {
+		return nil, status.Error(codes.InvalidArgument, "model_version is required")
+	}
+	path, err := modelPath("/models", in.GetModelName(), in.GetModelVersion())
+	if err != nil {
+		return nil, err
+	}
+	return g.answer(ctx, http.MethodPut, path+"/set-default")
+}
+
+func (g *grpcManagement) UnregisterModel(ctx context.Context, in *managementpb.UnregisterModelRequest) (*managementpb.ManagementResponse, error) {
+	path, err := modelPath("/models", in.GetModelName(), in.GetModelVersion())
+	if err != nil {
+		return nil, err
+	}
+	return g.answer(ctx, http.MethodDelete, path)
+}
