@@ -33,9 +33,9 @@ completions:
 	CGO_ENABLED=0 $(GO) run ./cmd/tsarchive completion zsh > completions/_tsarchive
 	CGO_ENABLED=0 $(GO) run ./cmd/tsarchive completion fish > completions/tsarchive.fish
 
-## proto: regenerate pkg/api/grpc from pkg/api/proto (TorchServe's gRPC APIs; the generated
-## code is committed, so building needs none of this): Debian's protobuf-compiler and
-## protoc-gen-go / protoc-gen-go-grpc from go install
+## proto: regenerate pkg/api/grpc from pkg/api/proto (TorchServe's gRPC APIs and the Open
+## Inference Protocol's; the generated code is committed, so building needs none of this):
+## Debian's protobuf-compiler and protoc-gen-go / protoc-gen-go-grpc from go install
 PROTOC_GEN_GO_VERSION ?= v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
 proto:
@@ -43,7 +43,7 @@ proto:
 	GOBIN=$(CURDIR)/.cache/bin $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 	GOBIN=$(CURDIR)/.cache/bin $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
 	PATH=$(CURDIR)/.cache/bin:$$PATH protoc -I pkg/api/proto --go_out=. --go_opt=module=github.com/tsserve/ts \
-		--go-grpc_out=. --go-grpc_opt=module=github.com/tsserve/ts pkg/api/proto/inference.proto pkg/api/proto/management.proto
+		--go-grpc_out=. --go-grpc_opt=module=github.com/tsserve/ts pkg/api/proto/inference.proto pkg/api/proto/management.proto pkg/api/proto/oip.proto
 
 ## release-check / release-snapshot: check goreleaser.yaml; build every release archive into
 ## dist/ (needs Debian's gcc-aarch64-linux-gnu for ts on arm64)

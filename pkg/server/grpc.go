@@ -23,6 +23,7 @@ import (
 
 	"github.com/tsserve/ts/pkg/api/grpc/inferencepb"
 	"github.com/tsserve/ts/pkg/api/grpc/managementpb"
+	"github.com/tsserve/ts/pkg/api/grpc/oippb"
 	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/handler"
 )
@@ -54,6 +55,7 @@ func (s *Server) newGRPCServer(api string, opts ...grpc.ServerOption) (*grpc.Ser
 	gs := grpc.NewServer(append(opts, grpc.MaxRecvMsgSize(int(min(s.cfg.MaxRequestSize, 1<<31-1))))...)
 	if api == GRPCInference {
 		inferencepb.RegisterInferenceAPIsServiceServer(gs, &grpcInference{rest: h})
+		oippb.RegisterGRPCInferenceServiceServer(gs, &grpcOIP{rest: h})
 	} else {
 		managementpb.RegisterManagementAPIsServiceServer(gs, &grpcManagement{rest: h})
 	}
@@ -86,12 +88,9 @@ func (a *restAnswer) Write(b []byte) (int, error) {
 }
 
 // serveREST runs a request through a REST API's routes in this process: the gRPC call's
-// metadata become its headers (authorization included), its peer the remote address.
-func serveREST(ctx context.Context, h http.Handler, method, target string, prepared *handler.Request) (*restAnswer, error) {
-	var body io.Reader
-	if prepared != nil {
-		body = preparedBody{prepared}
-	}
+// metadata become its headers (authorization included) beside header, its peer the remote
+// address. body is nil, a preparedBody, or the bytes of a REST body.
+func serveREST(ctx context.Context, h http.Handler, method, target string, body io.Reader, header http.Header) (*restAnswer, error) {
 	r, err := http.NewRequestWithContext(ctx, method, target, body)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
@@ -104,6 +103,9 @@ func serveREST(ctx context.Context, h http.Handler, method, target string, prepa
 			}
 			r.Header[http.CanonicalHeaderKey(k)] = vs
 		}
+	}
+	for k, vs := range header {
+		r.Header[k] = vs
 	}
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		r.RemoteAddr = p.Addr.String()
@@ -119,7 +121,11 @@ func serveREST(ctx context.Context, h http.Handler, method, target string, prepa
 // callREST is serveREST's body, or its error as the gRPC status grpcCode gives it, with the
 // REST error's message.
 func callREST(ctx context.Context, h http.Handler, method, target string, prepared *handler.Request) ([]byte, error) {
-	a, err := serveREST(ctx, h, method, target, prepared)
+	var body io.Reader
+	if prepared != nil {
+		body = preparedBody{prepared}
+	}
+	a, err := serveREST(ctx, h, method, target, body, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +234,7 @@ type grpcInference struct {
 // Ping answers the REST API's /ping body, {"status": "Healthy"} (or "Unhealthy", a 500 for
 // REST, still an answer here).
 func (g *grpcInference) Ping(ctx context.Context, _ *emptypb.Empty) (*inferencepb.TorchServeHealthResponse, error) {
-	a, err := serveREST(ctx, g.rest, http.MethodGet, "/ping", nil)
+	a, err := serveREST(ctx, g.rest, http.MethodGet, "/ping", nil, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -2,12 +2,15 @@ package server
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +24,8 @@ import (
 
 	"github.com/tsserve/ts/pkg/api/grpc/inferencepb"
 	"github.com/tsserve/ts/pkg/api/grpc/managementpb"
+	"github.com/tsserve/ts/pkg/api/grpc/oippb"
+	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/internal/testenv"
 )
 
@@ -255,5 +260,172 @@ func TestGRPCCancel(t *testing.T) {
 	wantCode(t, "expired deadline", err, codes.DeadlineExceeded, "")
 	if _, err := inf.Predictions(context.Background(), &inferencepb.PredictionsRequest{ModelName: "iris", Input: map[string][]byte{"data": setosa}}); err != nil {
 		t.Errorf("the next prediction: %v", err)
+	}
+}
+
+// TestGRPCOpenInference: the Open Inference Protocol's gRPC service (Triton's clients') on
+// the gRPC inference API: health, metadata, and inference with typed contents or raw
+// contents for every datatype, the answers those of the REST form.
+func TestGRPCOpenInference(t *testing.T) {
+	ctx := context.Background()
+	ts := emptyServer(t, nil)
+	exchange{"register", "POST", "/models?url=iris.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	ts.registerArchive(t, archive.PackOptions{ModelName: "alltypes", SerializedFile: testenv.Path("pkg/engine/testdata/alltypes.onnx"), Handler: "tensor"}, "initial_workers=1")
+	gs, err := ts.srv.newGRPCServer(GRPCInference)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gs.Serve(ln)
+	t.Cleanup(gs.Stop)
+	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	oip := oippb.NewGRPCInferenceServiceClient(conn)
+
+	if res, err := oip.ServerLive(ctx, &oippb.ServerLiveRequest{}); err != nil || !res.GetLive() {
+		t.Errorf("live: %v %v", res, err)
+	}
+	if res, err := oip.ServerReady(ctx, &oippb.ServerReadyRequest{}); err != nil || !res.GetReady() {
+		t.Errorf("ready: %v %v", res, err)
+	}
+	if res, err := oip.ServerMetadata(ctx, &oippb.ServerMetadataRequest{}); err != nil || res.GetName() != "ts" || !slices.Contains(res.GetExtensions(), "binary_tensor_data") {
+		t.Errorf("server metadata: %v %v", res, err)
+	}
+	meta, err := oip.ModelMetadata(ctx, &oippb.ModelMetadataRequest{Name: "iris"})
+	if err != nil || meta.GetPlatform() != "onnxruntime_onnx" || len(meta.GetInputs()) != 1 || meta.GetInputs()[0].GetName() != "features" ||
+		meta.GetInputs()[0].GetDatatype() != "FP32" || fmt.Sprint(meta.GetInputs()[0].GetShape()) != "[-1 4]" || fmt.Sprint(meta.GetVersions()) != "[1.0]" {
+		t.Errorf("model metadata: %v %v", meta, err)
+	}
+	if res, err := oip.ModelReady(ctx, &oippb.ModelReadyRequest{Name: "iris", Version: "1.0"}); err != nil || !res.GetReady() {
+		t.Errorf("model ready: %v %v", res, err)
+	}
+	_, err = oip.ModelReady(ctx, &oippb.ModelReadyRequest{Name: "nope"})
+	wantCode(t, "model ready, unknown model", err, codes.NotFound, "Model not found: nope")
+
+	// iris: typed contents and raw contents give the REST form's answer
+	flowers := []float32{5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3}
+	_, restBody, _, err := send("POST", ts.inference.URL+"/v2/models/iris/infer",
+		[]byte(`{"inputs":[{"name":"features","shape":[2,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2,6.7,3.0,5.2,2.3]}]}`))
+	var rest struct{ Outputs []struct{ Data []float32 } }
+	if err != nil || json.Unmarshal(restBody, &rest) != nil || len(rest.Outputs) != 1 {
+		t.Fatalf("REST answer %s: %v", restBody, err)
+	}
+	typed := &oippb.ModelInferRequest{ModelName: "iris", Id: "req-1", Inputs: []*oippb.ModelInferRequest_InferInputTensor{
+		{Name: "features", Datatype: "FP32", Shape: []int64{2, 4}, Contents: &oippb.InferTensorContents{Fp32Contents: flowers}}}}
+	raw := &oippb.ModelInferRequest{ModelName: "iris", ModelVersion: "1.0", Inputs: []*oippb.ModelInferRequest_InferInputTensor{
+		{Name: "features", Datatype: "FP32", Shape: []int64{2, 4}}}, RawInputContents: [][]byte{float32Bytes(flowers...)}}
+	for name, req := range map[string]*oippb.ModelInferRequest{"typed contents": typed, "raw contents": raw} {
+		res, err := oip.ModelInfer(ctx, req)
+		if err != nil || res.GetModelName() != "iris" || res.GetModelVersion() != "1.0" || res.GetId() != req.GetId() || len(res.GetOutputs()) != 1 {
+			t.Fatalf("%s: %v %v", name, res, err)
+		}
+		o := res.GetOutputs()[0]
+		if o.GetName() != "probabilities" || o.GetDatatype() != "FP32" || fmt.Sprint(o.GetShape()) != "[2 3]" ||
+			string(res.GetRawOutputContents()[0]) != string(float32Bytes(rest.Outputs[0].Data...)) {
+			t.Errorf("%s: output %v %v, want the REST form's %v", name, o, res.GetRawOutputContents(), rest.Outputs[0].Data)
+		}
+	}
+	// Triton's classification extension: the top 2 classes as BYTES
+	cls := &oippb.ModelInferRequest{ModelName: "iris", Inputs: typed.Inputs, Outputs: []*oippb.ModelInferRequest_InferRequestedOutputTensor{
+		{Name: "probabilities", Parameters: map[string]*oippb.InferParameter{"classification": {ParameterChoice: &oippb.InferParameter_Int64Param{Int64Param: 2}}}}}}
+	res, err := oip.ModelInfer(ctx, cls)
+	if err != nil || res.GetOutputs()[0].GetDatatype() != "BYTES" || fmt.Sprint(res.GetOutputs()[0].GetShape()) != "[2 2]" {
+		t.Fatalf("classification: %v %v", res, err)
+	}
+	if first := res.GetRawOutputContents()[0]; len(first) < 4 || !strings.HasSuffix(string(first[4:4+binary.LittleEndian.Uint32(first)]), ":0") {
+		t.Errorf("classification of a setosa: %q, want its top class 0 first", first)
+	}
+
+	// every datatype through alltypes' Identity outputs, typed contents (FP16 raw: it has none)
+	contents := map[string]*oippb.InferTensorContents{
+		"FP32": {Fp32Contents: []float32{1.5, -2, 3, 4, 5, 6}}, "FP64": {Fp64Contents: []float64{1e300, -2, 3, 4, 5, 6}},
+		"INT64": {Int64Contents: []int64{1 << 60, -2, 3, 4, 5, 6}}, "INT32": {IntContents: []int32{-1 << 30, 2, 3, 4, 5, 6}},
+		"INT8": {IntContents: []int32{-128, 127, 3, 4, 5, 6}}, "UINT8": {UintContents: []uint32{255, 0, 3, 4, 5, 6}},
+		"BOOL": {BoolContents: []bool{true, false, true, true, false, false}},
+	}
+	names := map[string]string{"FP32": "float32", "FP16": "float16", "FP64": "float64", "INT64": "int64", "INT32": "int32", "INT8": "int8", "UINT8": "uint8", "BOOL": "bool"}
+	req := &oippb.ModelInferRequest{ModelName: "alltypes"}
+	var rawInputs [][]byte
+	want := map[string][]byte{}
+	for _, dt := range []string{"FP32", "FP16", "FP64", "INT64", "INT32", "INT8", "UINT8", "BOOL"} {
+		in := &oippb.ModelInferRequest_InferInputTensor{Name: "x:" + names[dt], Datatype: dt, Shape: []int64{2, 3}, Contents: contents[dt]}
+		if dt == "FP16" {
+			in.Contents = nil
+		} else if want["y:"+names[dt]], err = rawContents(in); err != nil {
+			t.Fatal(err)
+		}
+		req.Inputs = append(req.Inputs, in)
+	}
+	want["y:float16"] = []byte{0, 0x3c, 0, 0x40, 0, 0x42, 0, 0x44, 0, 0x45, 0, 0x46} // 1, 2, 3, 4, 5, 6
+	req.Inputs = append(req.Inputs, &oippb.ModelInferRequest_InferInputTensor{Name: "k", Datatype: "INT64", Shape: []int64{}, Contents: &oippb.InferTensorContents{Int64Contents: []int64{21}}})
+	want["k_twice"] = binary.LittleEndian.AppendUint64(nil, 42)
+	// typed contents for all but FP16 are not allowed beside raw ones: send them all raw
+	for _, in := range req.Inputs {
+		b := binary.LittleEndian.AppendUint64(nil, 21) // k
+		if in.GetName() != "k" {
+			b = want["y:"+in.GetName()[2:]]
+		}
+		rawInputs = append(rawInputs, b)
+	}
+	withFP16 := &oippb.ModelInferRequest{ModelName: "alltypes", RawInputContents: rawInputs}
+	for _, in := range req.Inputs {
+		withFP16.Inputs = append(withFP16.Inputs, &oippb.ModelInferRequest_InferInputTensor{Name: in.GetName(), Datatype: in.GetDatatype(), Shape: in.GetShape()})
+	}
+	res, err = oip.ModelInfer(ctx, withFP16)
+	if err != nil || len(res.GetOutputs()) != len(want) {
+		t.Fatalf("alltypes, raw contents: %v %v", res, err)
+	}
+	for i, o := range res.GetOutputs() {
+		if string(res.GetRawOutputContents()[i]) != string(want[o.GetName()]) {
+			t.Errorf("alltypes output %s (%s): %v, want %v", o.GetName(), o.GetDatatype(), res.GetRawOutputContents()[i], want[o.GetName()])
+		}
+	}
+	// FP16 has no typed contents: a request that gives it none is refused, naming the input
+	_, err = oip.ModelInfer(ctx, req)
+	wantCode(t, "FP16 without contents", err, codes.InvalidArgument, "float16")
+
+	// errors
+	_, err = oip.ModelInfer(ctx, &oippb.ModelInferRequest{ModelName: "iris", Inputs: []*oippb.ModelInferRequest_InferInputTensor{
+		{Name: "features", Datatype: "FP32", Shape: []int64{2, 4}, Contents: &oippb.InferTensorContents{Fp32Contents: flowers[:4]}}}})
+	wantCode(t, "too few values", err, codes.InvalidArgument, "needs 32 bytes, got 16")
+	_, err = oip.ModelInfer(ctx, &oippb.ModelInferRequest{ModelName: "iris", Inputs: raw.Inputs, RawInputContents: [][]byte{{1}, {2}}})
+	wantCode(t, "raw contents for two inputs", err, codes.InvalidArgument, "raw_input_contents holds 2 tensors for 1 inputs")
+	_, err = oip.ModelInfer(ctx, &oippb.ModelInferRequest{ModelName: "nope", Inputs: typed.Inputs})
+	wantCode(t, "unknown model", err, codes.NotFound, "Model not found: nope")
+}
+
+// TestRawContents: typed contents are laid out as the binary tensor data extension's bytes.
+func TestRawContents(t *testing.T) {
+	for _, c := range []struct {
+		datatype string
+		contents *oippb.InferTensorContents
+		want     []byte
+	}{
+		{"BOOL", &oippb.InferTensorContents{BoolContents: []bool{true, false}}, []byte{1, 0}},
+		{"INT8", &oippb.InferTensorContents{IntContents: []int32{-128, 127}}, []byte{0x80, 0x7f}},
+		{"INT16", &oippb.InferTensorContents{IntContents: []int32{-2}}, []byte{0xfe, 0xff}},
+		{"INT32", &oippb.InferTensorContents{IntContents: []int32{1 << 24}}, []byte{0, 0, 0, 1}},
+		{"INT64", &oippb.InferTensorContents{Int64Contents: []int64{-1}}, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}},
+		{"UINT8", &oippb.InferTensorContents{UintContents: []uint32{255}}, []byte{255}},
+		{"UINT16", &oippb.InferTensorContents{UintContents: []uint32{0x1234}}, []byte{0x34, 0x12}},
+		{"UINT32", &oippb.InferTensorContents{UintContents: []uint32{0x01020304}}, []byte{4, 3, 2, 1}},
+		{"UINT64", &oippb.InferTensorContents{Uint64Contents: []uint64{1}}, []byte{1, 0, 0, 0, 0, 0, 0, 0}},
+		{"FP32", &oippb.InferTensorContents{Fp32Contents: []float32{1.5}}, []byte{0, 0, 0xc0, 0x3f}},
+		{"FP64", &oippb.InferTensorContents{Fp64Contents: []float64{-2}}, []byte{0, 0, 0, 0, 0, 0, 0, 0xc0}},
+		{"BYTES", &oippb.InferTensorContents{BytesContents: [][]byte{[]byte("ab"), {}}}, []byte{2, 0, 0, 0, 'a', 'b', 0, 0, 0, 0}},
+	} {
+		got, err := rawContents(&oippb.ModelInferRequest_InferInputTensor{Name: "x", Datatype: c.datatype, Contents: c.contents})
+		if err != nil || string(got) != string(c.want) {
+			t.Errorf("%s: %v %v, want %v", c.datatype, got, err, c.want)
+		}
+	}
+	if _, err := rawContents(&oippb.ModelInferRequest_InferInputTensor{Name: "x", Datatype: "FP16"}); err == nil {
+		t.Error("FP16 contents accepted")
 	}
 }

@@ -1,0 +1,336 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/tsserve/ts/pkg/api/grpc/oippb"
+)
+
+// grpcOIP is the Open Inference Protocol's gRPC service (KServe v2's GRPCInferenceService,
+// which Triton's clients speak), on the gRPC inference API. Each call is its REST form's
+// (/v2/...) in this process; inference sends the tensors as the binary tensor data
+// extension and asks every output back so, which are then the response's
+// raw_output_contents.
+type grpcOIP struct {
+	oippb.UnimplementedGRPCInferenceServiceServer
+	rest http.Handler
+}
+
+// oipPath is /v2/models/{name}[/versions/{version}] and then suffix.
+func oipPath(name, version, suffix string) (string, error) {
+	if name == "" {
+		return "", status.Error(codes.InvalidArgument, "the model's name is required")
+	}
+	p := "/v2/models/" + url.PathEscape(name)
+	if version != "" {
+		p += "/versions/" + url.PathEscape(version)
+	}
+	return p + suffix, nil
+}
+
+// getJSON GETs a /v2 path and decodes its JSON answer into v; statuses in ok (beside 200)
+// are answers too (the protocol's 400 for "not ready").
+func (g *grpcOIP) getJSON(ctx context.Context, target string, v any, ok ...int) error {
+	a, err := serveREST(ctx, g.rest, http.MethodGet, target, nil, nil)
+	if err != nil {
+		return err
+	}
+	if a.status >= 400 {
+		answered := false
+		for _, code := range ok {
+			answered = answered || a.status == code
+		}
+		var probe map[string]any
+		if !answered || json.Unmarshal(a.body.Bytes(), &probe) != nil || probe["code"] != nil {
+			return a.err()
+		}
+	}
+	if err := json.Unmarshal(a.body.Bytes(), v); err != nil {
+		return status.Errorf(codes.Internal, "read the answer of %s: %v", target, err)
+	}
+	return nil
+}
+
+func (g *grpcOIP) ServerLive(ctx context.Context, _ *oippb.ServerLiveRequest) (*oippb.ServerLiveResponse, error) {
+	var doc struct{ Live bool }
+	if err := g.getJSON(ctx, "/v2/health/live", &doc); err != nil {
+		return nil, err
+	}
+	return &oippb.ServerLiveResponse{Live: doc.Live}, nil
+}
+
+func (g *grpcOIP) ServerReady(ctx context.Context, _ *oippb.ServerReadyRequest) (*oippb.ServerReadyResponse, error) {
+	var doc struct{ Ready bool }
+	if err := g.getJSON(ctx, "/v2/health/ready", &doc, http.StatusBadRequest); err != nil {
+		return nil, err
+	}
+	return &oippb.ServerReadyResponse{Ready: doc.Ready}, nil
+}
+
+func (g *grpcOIP) ModelReady(ctx context.Context, in *oippb.ModelReadyRequest) (*oippb.ModelReadyResponse, error) {
+	path, err := oipPath(in.GetName(), in.GetVersion(), "/ready")
+	if err != nil {
+		return nil, err
+	}
+	var doc struct{ Ready bool }
+	if err := g.getJSON(ctx, path, &doc, http.StatusBadRequest); err != nil {
+		return nil, err
+	}
+	return &oippb.ModelReadyResponse{Ready: doc.Ready}, nil
+}
+
+func (g *grpcOIP) ServerMetadata(ctx context.Context, _ *oippb.ServerMetadataRequest) (*oippb.ServerMetadataResponse, error) {
+	var doc struct {
+		Name, Version string
+		Extensions    []string
+	}
+	if err := g.getJSON(ctx, "/v2", &doc); err != nil {
+		return nil, err
+	}
+	return &oippb.ServerMetadataResponse{Name: doc.Name, Version: doc.Version, Extensions: doc.Extensions}, nil
+}
+
+func (g *grpcOIP) ModelMetadata(ctx context.Context, in *oippb.ModelMetadataRequest) (*oippb.ModelMetadataResponse, error) {
+	path, err := oipPath(in.GetName(), in.GetVersion(), "")
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Name, Platform  string
+		Versions        []string
+		Inputs, Outputs []*oippb.ModelMetadataResponse_TensorMetadata
+	}
+	if err := g.getJSON(ctx, path, &doc); err != nil {
+		return nil, err
+	}
+	return &oippb.ModelMetadataResponse{Name: doc.Name, Versions: doc.Versions, Platform: doc.Platform, Inputs: doc.Inputs, Outputs: doc.Outputs}, nil
+}
+
+// ModelInfer runs the REST form's inference with every input as binary tensor data and
+// every output asked back so.
+func (g *grpcOIP) ModelInfer(ctx context.Context, in *oippb.ModelInferRequest) (*oippb.ModelInferResponse, error) {
+	path, err := oipPath(in.GetModelName(), in.GetModelVersion(), "/infer")
+	if err != nil {
+		return nil, err
+	}
+	raw := in.GetRawInputContents()
+	if len(raw) > 0 && len(raw) != len(in.GetInputs()) {
+		return nil, status.Errorf(codes.InvalidArgument, "raw_input_contents holds %d tensors for %d inputs", len(raw), len(in.GetInputs()))
+	}
+	type jsonInput struct {
+		Name       string         `json:"name"`
+		Datatype   string         `json:"datatype"`
+		Shape      []int64        `json:"shape"`
+		Parameters map[string]any `json:"parameters"`
+	}
+	type jsonOutput struct {
+		Name       string         `json:"name"`
+		Parameters map[string]any `json:"parameters"`
+	}
+	doc := struct {
+		ID         string         `json:"id,omitempty"`
+		Parameters map[string]any `json:"parameters"`
+		Inputs     []jsonInput    `json:"inputs"`
+		Outputs    []jsonOutput   `json:"outputs,omitempty"`
+	}{ID: in.GetId(), Parameters: jsonParameters(in.GetParameters())}
+	doc.Parameters["binary_data_output"] = true
+	var blobs bytes.Buffer
+	for i, t := range in.GetInputs() {
+		var data []byte
+		if len(raw) > 0 {
+			if t.GetContents() != nil {
+				return nil, status.Errorf(codes.InvalidArgument, "input %q: contents and raw_input_contents both given; send one", t.GetName())
+			}
+			data = raw[i]
+		} else if data, err = rawContents(t); err != nil {
+			return nil, err
+		}
+		p := jsonParameters(t.GetParameters())
+		p["binary_data_size"] = len(data)
+		shape := t.GetShape()
+		if shape == nil {
+			shape = []int64{} // a scalar's
+		}
+		doc.Inputs = append(doc.Inputs, jsonInput{Name: t.GetName(), Datatype: t.GetDatatype(), Shape: shape, Parameters: p})
+		blobs.Write(data)
+	}
+	for _, o := range in.GetOutputs() {
+		p := jsonParameters(o.GetParameters())
+		p["binary_data"] = true
+		doc.Outputs = append(doc.Outputs, jsonOutput{Name: o.GetName(), Parameters: p})
+	}
+	header, err := json.Marshal(doc)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	body := append(header, blobs.Bytes()...)
+	a, err := serveREST(ctx, g.rest, http.MethodPost, path, bytes.NewReader(body), http.Header{
+		"Content-Type":     {"application/octet-stream"},
+		oipInferenceHeader: {strconv.Itoa(len(header))},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if a.status >= 400 {
+		return nil, a.err()
+	}
+	return inferResponse(a)
+}
+
+// inferResponse reads the REST form's binary answer: a JSON header, then each output's
+// bytes in order.
+func inferResponse(a *restAnswer) (*oippb.ModelInferResponse, error) {
+	body := a.body.Bytes()
+	n, err := strconv.Atoi(a.header.Get(oipInferenceHeader))
+	if err != nil || n < 0 || n > len(body) {
+		n = len(body)
+	}
+	var doc struct {
+		ModelName    string         `json:"model_name"`
+		ModelVersion string         `json:"model_version"`
+		ID           string         `json:"id"`
+		Parameters   map[string]any `json:"parameters"`
+		Outputs      []struct {
+			Name       string         `json:"name"`
+			Datatype   string         `json:"datatype"`
+			Shape      []int64        `json:"shape"`
+			Parameters map[string]any `json:"parameters"`
+		} `json:"outputs"`
+	}
+	if err := json.Unmarshal(body[:n], &doc); err != nil {
+		return nil, status.Errorf(codes.Internal, "read the inference answer: %v", err)
+	}
+	res := &oippb.ModelInferResponse{ModelName: doc.ModelName, ModelVersion: doc.ModelVersion, Id: doc.ID, Parameters: protoParameters(doc.Parameters)}
+	rest := body[n:]
+	for _, o := range doc.Outputs {
+		size, ok := o.Parameters["binary_data_size"].(float64)
+		if !ok || size < 0 || int(size) > len(rest) {
+			return nil, status.Errorf(codes.Internal, "output %q came without its binary data", o.Name)
+		}
+		delete(o.Parameters, "binary_data_size")
+		res.Outputs = append(res.Outputs, &oippb.ModelInferResponse_InferOutputTensor{Name: o.Name, Datatype: o.Datatype, Shape: o.Shape, Parameters: protoParameters(o.Parameters)})
+		res.RawOutputContents = append(res.RawOutputContents, rest[:int(size)])
+		rest = rest[int(size):]
+	}
+	return res, nil
+}
+
+// jsonParameters are a request's parameters as the REST form's JSON values (never nil).
+func jsonParameters(ps map[string]*oippb.InferParameter) map[string]any {
+	out := map[string]any{}
+	for k, p := range ps {
+		switch v := p.GetParameterChoice().(type) {
+		case *oippb.InferParameter_BoolParam:
+			out[k] = v.BoolParam
+		case *oippb.InferParameter_Int64Param:
+			out[k] = v.Int64Param
+		case *oippb.InferParameter_StringParam:
+			out[k] = v.StringParam
+		case *oippb.InferParameter_DoubleParam:
+			out[k] = v.DoubleParam
+		case *oippb.InferParameter_Uint64Param:
+			out[k] = v.Uint64Param
+		}
+	}
+	return out
+}
+
+// protoParameters are JSON parameters as the protocol's (whole numbers as int64_param).
+func protoParameters(ps map[string]any) map[string]*oippb.InferParameter {
+	if len(ps) == 0 {
+		return nil
+	}
+	out := map[string]*oippb.InferParameter{}
+	for k, v := range ps {
+		switch v := v.(type) {
+		case bool:
+			out[k] = &oippb.InferParameter{ParameterChoice: &oippb.InferParameter_BoolParam{BoolParam: v}}
+		case string:
+			out[k] = &oippb.InferParameter{ParameterChoice: &oippb.InferParameter_StringParam{StringParam: v}}
+		case float64:
+			if v == math.Trunc(v) && math.Abs(v) < 1<<53 {
+				out[k] = &oippb.InferParameter{ParameterChoice: &oippb.InferParameter_Int64Param{Int64Param: int64(v)}}
+			} else {
+				out[k] = &oippb.InferParameter{ParameterChoice: &oippb.InferParameter_DoubleParam{DoubleParam: v}}
+			}
+		}
+	}
+	return out
+}
+
+// rawContents lays an input's typed contents out as the binary tensor data extension
+// does: little-endian values of the datatype's size; BYTES elements each after its length
+// in 4 bytes. FP16 and BF16 have no typed contents: they come as raw_input_contents.
+func rawContents(t *oippb.ModelInferRequest_InferInputTensor) ([]byte, error) {
+	c := t.GetContents()
+	var b []byte
+	switch t.GetDatatype() {
+	case "BOOL":
+		for _, v := range c.GetBoolContents() {
+			if v {
+				b = append(b, 1)
+			} else {
+				b = append(b, 0)
+			}
+		}
+	case "INT8":
+		for _, v := range c.GetIntContents() {
+			b = append(b, byte(int8(v)))
+		}
+	case "INT16":
+		for _, v := range c.GetIntContents() {
+			b = binary.LittleEndian.AppendUint16(b, uint16(int16(v)))
+		}
+	case "INT32":
+		for _, v := range c.GetIntContents() {
+			b = binary.LittleEndian.AppendUint32(b, uint32(v))
+		}
+	case "INT64":
+		for _, v := range c.GetInt64Contents() {
+			b = binary.LittleEndian.AppendUint64(b, uint64(v))
+		}
+	case "UINT8":
+		for _, v := range c.GetUintContents() {
+			b = append(b, byte(v))
+		}
+	case "UINT16":
+		for _, v := range c.GetUintContents() {
+			b = binary.LittleEndian.AppendUint16(b, uint16(v))
+		}
+	case "UINT32":
+		for _, v := range c.GetUintContents() {
+			b = binary.LittleEndian.AppendUint32(b, v)
+		}
+	case "UINT64":
+		for _, v := range c.GetUint64Contents() {
+			b = binary.LittleEndian.AppendUint64(b, v)
+		}
+	case "FP32":
+		for _, v := range c.GetFp32Contents() {
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
+		}
+	case "FP64":
+		for _, v := range c.GetFp64Contents() {
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+		}
+	case "BYTES":
+		for _, v := range c.GetBytesContents() {
+			b = binary.LittleEndian.AppendUint32(b, uint32(len(v)))
+			b = append(b, v...)
+		}
+	default:
+		return nil, status.Error(codes.InvalidArgument, fmt.Sprintf("input %q: datatype %q has no typed contents; send its values in raw_input_contents", t.GetName(), t.GetDatatype()))
+	}
+	return b, nil
+}
