@@ -112,9 +112,9 @@ var unsupported = map[string]string{
 	"system_metrics_cmd": "system metrics", "model_metrics_auto_detect": "handler metrics",
 	"grpc_inference_max_connection_age_ms": "gRPC connection ages", "grpc_inference_max_connection_age_grace_ms": "gRPC connection ages",
 	"grpc_management_max_connection_age_ms": "gRPC connection ages", "grpc_management_max_connection_age_grace_ms": "gRPC connection ages",
-	"ts_open_inference_protocol": "turning the Open Inference Protocol off: ts always serves /v2",
-	"service_envelope":           "service envelopes", "limit_max_image_pixels": "turning the image size limit off",
-	"ipex_enable": "IPEX", "cpu_launcher_enable": "the CPU launcher", "cpu_launcher_args": "the CPU launcher",
+	"ts_open_inference_protocol": "turning the Open Inference Protocol off: ts always serves /v2", "service_envelope": "service envelopes",
+	"limit_max_image_pixels": "turning the image size limit off", "ipex_enable": "IPEX",
+	"cpu_launcher_enable": "the CPU launcher", "cpu_launcher_args": "the CPU launcher",
 	"model_server_home": "TorchServe's home folder", "plugins_path": "plugins", "model_snapshot": "TorchServe's snapshot format",
 	"use_native_io": "Netty", "io_ratio": "Netty",
 }

@@ -404,11 +404,7 @@ func (s *Server) Serve(ctx context.Context, listeners map[string]net.Listener, d
 				return err
 			}
 			grpcServers = append(grpcServers, gs)
-			scheme := "http://"
-			if config.IsTLS(Addresses(s.cfg)[api]) {
-				scheme = "https://"
-			}
-			s.log.Info("listening", "api", api, "address", scheme+ln.Addr().String())
+			s.log.Info("listening", "api", api, "address", s.listenAddress(api, ln))
 			go func() {
 				if err := gs.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 					errc <- fmt.Errorf("%s API: %w", api, err)
@@ -422,14 +418,7 @@ func (s *Server) Serve(ctx context.Context, listeners map[string]net.Listener, d
 		}
 		hs := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 		servers = append(servers, hs)
-		scheme := "http://"
-		switch {
-		case config.IsTLS(Addresses(s.cfg)[api]):
-			scheme = "https://"
-		case ln.Addr().Network() == "unix":
-			scheme = "unix:"
-		}
-		s.log.Info("listening", "api", api, "address", scheme+ln.Addr().String())
+		s.log.Info("listening", "api", api, "address", s.listenAddress(api, ln))
 		go func() {
 			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("%s API: %w", api, err)
@@ -478,6 +467,18 @@ func (s *Server) Serve(ctx context.Context, listeners map[string]net.Listener, d
 	}
 	wg.Wait()
 	return err
+}
+
+// listenAddress is where an API listens, as the log says it: its scheme and the listener's
+// address (the port chosen for port 0).
+func (s *Server) listenAddress(api string, ln net.Listener) string {
+	switch {
+	case config.IsTLS(Addresses(s.cfg)[api]):
+		return "https://" + ln.Addr().String()
+	case ln.Addr().Network() == "unix":
+		return "unix:" + ln.Addr().String()
+	}
+	return "http://" + ln.Addr().String()
 }
 
 // grpcServer is a gRPC API's server, with TLS when its address is https:// (enable_grpc_ssl).
