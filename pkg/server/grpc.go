@@ -145,36 +145,27 @@ func (a *restAnswer) err() error {
 	return status.Error(grpcCode(a.status, e.Type), msg)
 }
 
-// grpcCode is the gRPC code TorchServe answers for an HTTP status. A refused API key is
+// grpcCodes are TorchServe's gRPC codes for HTTP statuses; other 4xx are
+// FAILED_PRECONDITION, other 5xx INTERNAL.
+var grpcCodes = map[int]codes.Code{
+	http.StatusBadRequest: codes.InvalidArgument, http.StatusUnauthorized: codes.Unauthenticated,
+	http.StatusForbidden: codes.PermissionDenied, http.StatusMethodNotAllowed: codes.PermissionDenied,
+	http.StatusNotFound: codes.NotFound, http.StatusConflict: codes.Aborted,
+	http.StatusRequestEntityTooLarge: codes.ResourceExhausted, http.StatusTooManyRequests: codes.ResourceExhausted,
+	http.StatusInsufficientStorage: codes.ResourceExhausted, http.StatusRequestedRangeNotSatisfiable: codes.OutOfRange,
+	499: codes.Canceled, http.StatusNotImplemented: codes.Unimplemented, http.StatusServiceUnavailable: codes.Unavailable,
+	http.StatusRequestTimeout: codes.DeadlineExceeded, http.StatusGatewayTimeout: codes.DeadlineExceeded,
+}
+
+// grpcCode is the gRPC code TorchServe answers for an HTTP status (grpcCodes). A refused API key is
 // UNAUTHENTICATED (the REST API's 400 InvalidKeyException), and a 405, which the gRPC
 // calls meet only when the model API is off, PERMISSION_DENIED, as TorchServe's.
 func grpcCode(httpStatus int, errType string) codes.Code {
 	if errType == apierror.TypeInvalidKey {
 		return codes.Unauthenticated
 	}
-	switch httpStatus {
-	case http.StatusBadRequest:
-		return codes.InvalidArgument
-	case http.StatusUnauthorized:
-		return codes.Unauthenticated
-	case http.StatusForbidden, http.StatusMethodNotAllowed:
-		return codes.PermissionDenied
-	case http.StatusNotFound:
-		return codes.NotFound
-	case http.StatusConflict:
-		return codes.Aborted
-	case http.StatusRequestEntityTooLarge, http.StatusTooManyRequests, http.StatusInsufficientStorage:
-		return codes.ResourceExhausted
-	case http.StatusRequestedRangeNotSatisfiable:
-		return codes.OutOfRange
-	case 499:
-		return codes.Canceled
-	case http.StatusNotImplemented:
-		return codes.Unimplemented
-	case http.StatusServiceUnavailable:
-		return codes.Unavailable
-	case http.StatusRequestTimeout, http.StatusGatewayTimeout:
-		return codes.DeadlineExceeded
+	if code, ok := grpcCodes[httpStatus]; ok {
+		return code
 	}
 	if httpStatus < 500 {
 		return codes.FailedPrecondition

@@ -29,29 +29,32 @@ import (
 	"github.com/tsserve/ts/pkg/internal/testenv"
 )
 
-// grpcClients serves ts's gRPC APIs for a test server on 127.0.0.1 and dials them, as a
-// TorchServe gRPC client would.
+// grpcDial serves a gRPC API of a test server on 127.0.0.1 and dials it, as a gRPC client
+// would.
+func grpcDial(t *testing.T, ts *testServer, api string) *grpc.ClientConn {
+	t.Helper()
+	gs, err := ts.srv.newGRPCServer(api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gs.Serve(ln)
+	t.Cleanup(gs.Stop)
+	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// grpcClients are TorchServe's gRPC clients of a test server.
 func grpcClients(t *testing.T, ts *testServer) (inferencepb.InferenceAPIsServiceClient, managementpb.ManagementAPIsServiceClient) {
 	t.Helper()
-	dial := func(api string) *grpc.ClientConn {
-		gs, err := ts.srv.newGRPCServer(api)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		go gs.Serve(ln)
-		t.Cleanup(gs.Stop)
-		conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
-		return conn
-	}
-	return inferencepb.NewInferenceAPIsServiceClient(dial(GRPCInference)), managementpb.NewManagementAPIsServiceClient(dial(GRPCManagement))
+	return inferencepb.NewInferenceAPIsServiceClient(grpcDial(t, ts, GRPCInference)), managementpb.NewManagementAPIsServiceClient(grpcDial(t, ts, GRPCManagement))
 }
 
 // wantCode fails the test unless err is a gRPC status with code and a message containing msg.
@@ -271,22 +274,7 @@ func TestGRPCOpenInference(t *testing.T) {
 	ts := emptyServer(t, nil)
 	exchange{"register", "POST", "/models?url=iris.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
 	ts.registerArchive(t, archive.PackOptions{ModelName: "alltypes", SerializedFile: testenv.Path("pkg/engine/testdata/alltypes.onnx"), Handler: "tensor"}, "initial_workers=1")
-	gs, err := ts.srv.newGRPCServer(GRPCInference)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go gs.Serve(ln)
-	t.Cleanup(gs.Stop)
-	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	oip := oippb.NewGRPCInferenceServiceClient(conn)
+	oip := oippb.NewGRPCInferenceServiceClient(grpcDial(t, ts, GRPCInference))
 
 	if res, err := oip.ServerLive(ctx, &oippb.ServerLiveRequest{}); err != nil || !res.GetLive() {
 		t.Errorf("live: %v %v", res, err)
