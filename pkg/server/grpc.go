@@ -157,9 +157,9 @@ var grpcCodes = map[int]codes.Code{
 	http.StatusRequestTimeout: codes.DeadlineExceeded, http.StatusGatewayTimeout: codes.DeadlineExceeded,
 }
 
-// grpcCode is the gRPC code TorchServe answers for an HTTP status (grpcCodes). A refused API key is
-// UNAUTHENTICATED (the REST API's 400 InvalidKeyException), and a 405, which the gRPC
-// calls meet only when the model API is off, PERMISSION_DENIED, as TorchServe's.
+// grpcCode is the gRPC code TorchServe answers for an HTTP status (grpcCodes). A refused
+// API key is UNAUTHENTICATED (the REST API's 400 InvalidKeyException), and a 405, which the
+// gRPC calls meet only when the model API is off, PERMISSION_DENIED, as TorchServe's.
 func grpcCode(httpStatus int, errType string) codes.Code {
 	if errType == apierror.TypeInvalidKey {
 		return codes.Unauthenticated
