@@ -129,7 +129,7 @@ func callREST(ctx context.Context, h http.Handler, method, target string, prepar
 	if err != nil {
 		return nil, err
 	}
-	if a.status < 400 {
+	if a.status < 300 {
 		return a.body.Bytes(), nil
 	}
 	return nil, a.err()
@@ -146,7 +146,7 @@ func (a *restAnswer) err() error {
 }
 
 // grpcCodes are TorchServe's gRPC codes for HTTP statuses; other 4xx are
-// FAILED_PRECONDITION, other 5xx INTERNAL.
+// FAILED_PRECONDITION, anything else INTERNAL.
 var grpcCodes = map[int]codes.Code{
 	http.StatusBadRequest: codes.InvalidArgument, http.StatusUnauthorized: codes.Unauthenticated,
 	http.StatusForbidden: codes.PermissionDenied, http.StatusMethodNotAllowed: codes.PermissionDenied,
@@ -167,7 +167,7 @@ func grpcCode(httpStatus int, errType string) codes.Code {
 	if code, ok := grpcCodes[httpStatus]; ok {
 		return code
 	}
-	if httpStatus < 500 {
+	if httpStatus >= 400 && httpStatus < 500 {
 		return codes.FailedPrecondition
 	}
 	return codes.Internal
@@ -179,11 +179,25 @@ func modelPath(prefix, name, version string) (string, error) {
 	if name == "" {
 		return "", status.Error(codes.InvalidArgument, "model_name is required")
 	}
+	if err := pathSegments(name, version); err != nil {
+		return "", err
+	}
 	p := prefix + "/" + url.PathEscape(name)
 	if version != "" {
 		p += "/" + url.PathEscape(version)
 	}
 	return p, nil
+}
+
+// pathSegments refuses a name or version "." or "..", which a path cannot carry as itself
+// (the routes would take the path cleaned, another one).
+func pathSegments(values ...string) error {
+	for _, v := range values {
+		if v == "." || v == ".." {
+			return status.Errorf(codes.InvalidArgument, "%q is not a model name or version", v)
+		}
+	}
+	return nil
 }
 
 // withQuery appends the query's non-empty values.

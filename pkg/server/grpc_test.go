@@ -140,6 +140,10 @@ func TestGRPC(t *testing.T) {
 	wantCode(t, "not an image", err, codes.InvalidArgument, "not a supported image")
 	_, err = inf.Predictions(ctx, &inferencepb.PredictionsRequest{Input: map[string][]byte{"data": png}})
 	wantCode(t, "no model name", err, codes.InvalidArgument, "model_name is required")
+	_, err = inf.Predictions(ctx, &inferencepb.PredictionsRequest{ModelName: "digits", ModelVersion: "..", Input: map[string][]byte{"data": png}})
+	wantCode(t, "version ..", err, codes.InvalidArgument, `".." is not a model name or version`)
+	_, err = mgmt.DescribeModel(ctx, &managementpb.DescribeModelRequest{ModelName: "."})
+	wantCode(t, "describe model .", err, codes.InvalidArgument, `"." is not a model name or version`)
 	_, err = mgmt.RegisterModel(ctx, &managementpb.RegisterModelRequest{})
 	wantCode(t, "register without url", err, codes.InvalidArgument, "Parameter url is required.")
 	_, err = mgmt.SetDefault(ctx, &managementpb.SetDefaultRequest{ModelName: "iris", ModelVersion: "3.0"})
@@ -293,6 +297,8 @@ func TestGRPCOpenInference(t *testing.T) {
 	if res, err := oip.ModelReady(ctx, &oippb.ModelReadyRequest{Name: "iris", Version: "1.0"}); err != nil || !res.GetReady() {
 		t.Errorf("model ready: %v %v", res, err)
 	}
+	_, err = oip.ModelReady(ctx, &oippb.ModelReadyRequest{Name: "iris", Version: ".."})
+	wantCode(t, "model ready, version ..", err, codes.InvalidArgument, `".." is not a model name or version`)
 	_, err = oip.ModelReady(ctx, &oippb.ModelReadyRequest{Name: "nope"})
 	wantCode(t, "model ready, unknown model", err, codes.NotFound, "Model not found: nope")
 

@@ -32,6 +32,9 @@ func oipPath(name, version, suffix string) (string, error) {
 	if name == "" {
 		return "", status.Error(codes.InvalidArgument, "the model's name is required")
 	}
+	if err := pathSegments(name, version); err != nil {
+		return "", err
+	}
 	p := "/v2/models/" + url.PathEscape(name)
 	if version != "" {
 		p += "/versions/" + url.PathEscape(version)
@@ -46,7 +49,7 @@ func (g *grpcOIP) getJSON(ctx context.Context, target string, v any, ok ...int) 
 	if err != nil {
 		return err
 	}
-	if a.status >= 400 {
+	if a.status >= 300 {
 		answered := false
 		for _, code := range ok {
 			answered = answered || a.status == code
@@ -182,7 +185,7 @@ func (g *grpcOIP) ModelInfer(ctx context.Context, in *oippb.ModelInferRequest) (
 	if err != nil {
 		return nil, err
 	}
-	if a.status >= 400 {
+	if a.status >= 300 {
 		return nil, a.err()
 	}
 	return inferResponse(a)
