@@ -60,7 +60,9 @@ func TestNewDerivesAddresses(t *testing.T) {
 // TestErrors: a server's error answer becomes an *Error with TorchServe's fields (or the
 // text it sent); nothing listening is an *UnreachableError naming the cause.
 func TestErrors(t *testing.T) {
+	var lastURI string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lastURI = r.RequestURI
 		if r.Header.Get("Authorization") != "Bearer secret" {
 			w.WriteHeader(http.StatusUnauthorized)
 			w.Write([]byte("no token"))
@@ -78,6 +80,18 @@ func TestErrors(t *testing.T) {
 	var e *Error
 	if !errors.As(err, &e) || e.Code != 404 || e.Type != "ModelNotFoundException" || e.Error() != "Model not found: x" {
 		t.Errorf("describe: %#v", err)
+	}
+	// "." and ".." would reach the server as another path; names are sent escaped once
+	for _, ref := range [][2]string{{"..", ""}, {"x", ".."}, {"x", "."}} {
+		if _, err := c.Describe(context.Background(), ref[0], ref[1]); err == nil || !strings.Contains(err.Error(), "is not a model name or version") {
+			t.Errorf("describe %q %q: %v", ref[0], ref[1], err)
+		}
+	}
+	if _, err := c.Predict(context.Background(), "..", nil, PredictOptions{}); err == nil || !strings.Contains(err.Error(), `".." is not a model name or version`) {
+		t.Errorf("predict ..: %v", err)
+	}
+	if c.Describe(context.Background(), "x", "1.0 beta"); lastURI != "/models/x/1.0%20beta" {
+		t.Errorf("describe x, version 1.0 beta: requested %s, want /models/x/1.0%%20beta", lastURI)
 	}
 	c.ManagementToken = ""
 	_, err = c.Describe(context.Background(), "x", "")
