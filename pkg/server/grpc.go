@@ -303,7 +303,8 @@ func (g *grpcInference) StreamPredictions2(stream grpc.BidiStreamingServer[infer
 		} else if sequence == "" {
 			sequence = "ts-seq-" + uuid.NewString()
 		}
-		res := &inferencepb.PredictionResponse{SequenceId: &sequence}
+		id := sequence
+		res := &inferencepb.PredictionResponse{SequenceId: &id}
 		out, err := g.predict(stream.Context(), in)
 		if err != nil {
 			st, _ := status.FromError(err)
