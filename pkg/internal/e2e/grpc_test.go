@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -90,4 +92,22 @@ func sslConfig(t *testing.T, certFile, keyFile string) string {
 		t.Fatal(err)
 	}
 	return conf
+}
+
+// TestGRPCPortTaken: the gRPC APIs are on by default, so a second server on a machine meets
+// the first one's ports: ts serve stops with a last line that says how to go on.
+func TestGRPCPortTaken(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	port := strconv.Itoa(taken.Addr().(*net.TCPAddr).Port)
+	bin := filepath.Join(testenv.Binaries(t), "ts")
+	msg := mustFail(t, bin, nil, "serve", "--model-store", t.TempDir(), "--inference-address", "http://127.0.0.1:0", "--management-address", "http://127.0.0.1:0",
+		"--metrics-address", "http://127.0.0.1:0", "--grpc-inference-port", port, "--grpc-management-port", "0")
+	want := "ts: grpc_inference_address: listen on http://127.0.0.1:" + port + ": listen tcp 127.0.0.1:" + port + ": bind: address already in use (choose another --grpc-inference-port, or --no-grpc)\n"
+	if !strings.HasSuffix(msg, "\n"+want) { // after the log line that ONNX Runtime loaded
+		t.Errorf("stderr %q, want it to end with %q", msg, want)
+	}
 }
