@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestORTCandidates(t *testing.T) {
@@ -119,19 +120,20 @@ models={"digits": {"1.0": {"batchSize": 8, "maxBatchDelay": 5}}}
 
 func TestInvalidValues(t *testing.T) {
 	cases := map[string]string{
-		"job_queue_size":            "many",
-		"enable_model_api":          "yes please",
-		"inference_address":         "https://127.0.0.1:8443",
-		"management_address":        "localhost",
-		"metrics_address":           "unix:",
-		"models":                    "{not json",
-		"allowed_urls":              "http://(unclosed",
-		"max_request_size":          "-5",
-		"default_workers_per_model": "1000000",
-		"intra_op_threads":          "5000",
-		"enable_grpc_ssl":           "true", // with no certificate
-		"grpc_inference_port":       "70000",
-		"grpc_management_address":   "http://127.0.0.1",
+		"job_queue_size":                        "many",
+		"enable_model_api":                      "yes please",
+		"inference_address":                     "https://127.0.0.1:8443",
+		"management_address":                    "localhost",
+		"metrics_address":                       "unix:",
+		"models":                                "{not json",
+		"allowed_urls":                          "http://(unclosed",
+		"max_request_size":                      "-5",
+		"default_workers_per_model":             "1000000",
+		"intra_op_threads":                      "5000",
+		"enable_grpc_ssl":                       "true", // with no certificate
+		"grpc_inference_port":                   "70000",
+		"grpc_management_address":               "http://127.0.0.1",
+		"grpc_management_max_connection_age_ms": "-1",
 	}
 	for key, v := range cases {
 		_, err := Load(Inputs{Flags: map[string]string{key: v}})
@@ -174,6 +176,11 @@ func TestGRPCAddresses(t *testing.T) {
 		} else if s.GRPCInferenceAddress != c.inference || s.GRPCManagementAddress != c.mgr {
 			t.Errorf("%s: %q, %q, want %q, %q", c.name, s.GRPCInferenceAddress, s.GRPCManagementAddress, c.inference, c.mgr)
 		}
+	}
+	s, err := Load(Inputs{Flags: map[string]string{"grpc_inference_max_connection_age_ms": "1500", "grpc_inference_max_connection_age_grace_ms": "250"}, Env: []string{}})
+	if err != nil || s.GRPCMaxConnectionAge["inference"] != 1500*time.Millisecond || s.GRPCMaxConnectionAgeGrace["inference"] != 250*time.Millisecond ||
+		s.GRPCMaxConnectionAge["management"] != 0 {
+		t.Errorf("connection ages: %v, %v (%v)", s.GRPCMaxConnectionAge, s.GRPCMaxConnectionAgeGrace, err)
 	}
 }
 

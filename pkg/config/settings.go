@@ -65,6 +65,10 @@ var Keys = []Key{
 	{"grpc_management_address", "", "127.0.0.1", kString, "gRPC management API host (TorchServe's ManagementAPIsService)"},
 	{"grpc_management_port", "grpc-management-port", "7071", kInt, "gRPC management API port"},
 	{"enable_grpc_ssl", "", "false", kBool, "serve gRPC over TLS with certificate_file and private_key_file"},
+	{"grpc_inference_max_connection_age_ms", "", "0", kInt, "close gRPC inference connections this old (ms; 0 = never), as load balancers need to spread clients"},
+	{"grpc_inference_max_connection_age_grace_ms", "", "0", kInt, "then give their calls this long to finish (ms; 0 = as long as they take)"},
+	{"grpc_management_max_connection_age_ms", "", "0", kInt, "the same for gRPC management connections (ms; 0 = never)"},
+	{"grpc_management_max_connection_age_grace_ms", "", "0", kInt, "(ms; 0 = as long as they take)"},
 	{"model_store", "model-store", "", kString, "folder of model archives"},
 	{"load_models", "models", "", kList, "models to load at start: all, URL or NAME=URL (as POST /models' url), comma-separated"},
 	{"models", "", "", kJSON, `per-model settings: {"name": {"version": {"minWorkers": 1, "batchSize": 4, ...}}}`},
@@ -110,8 +114,6 @@ var unsupported = map[string]string{
 	"metrics_mode": "metrics modes (the metrics API is always Prometheus)", "metrics_config": "metrics.yaml",
 	"enable_metrics_api": "disabling the metrics API", "metric_time_interval": "system metrics", "disable_system_metrics": "system metrics",
 	"system_metrics_cmd": "system metrics", "model_metrics_auto_detect": "handler metrics",
-	"grpc_inference_max_connection_age_ms": "gRPC connection ages", "grpc_inference_max_connection_age_grace_ms": "gRPC connection ages",
-	"grpc_management_max_connection_age_ms": "gRPC connection ages", "grpc_management_max_connection_age_grace_ms": "gRPC connection ages",
 	"ts_open_inference_protocol": "turning the Open Inference Protocol off: ts always serves /v2", "service_envelope": "service envelopes",
 	"limit_max_image_pixels": "turning the image size limit off", "ipex_enable": "IPEX",
 	"cpu_launcher_enable": "the CPU launcher", "cpu_launcher_args": "the CPU launcher",
@@ -134,13 +136,9 @@ type ModelConfig struct {
 
 // Settings are the effective settings of a server.
 type Settings struct {
-	InferenceAddress  string
-	ManagementAddress string
-	MetricsAddress    string
-	// GRPCInferenceAddress and GRPCManagementAddress are the gRPC APIs' addresses,
-	// http://host:port (https:// with enable_grpc_ssl); "" when enable_grpc is off.
-	GRPCInferenceAddress   string
-	GRPCManagementAddress  string
+	InferenceAddress       string
+	ManagementAddress      string
+	MetricsAddress         string
 	ModelStore             string
 	LoadModels             []string
 	Models                 map[string]map[string]ModelConfig
@@ -172,6 +170,15 @@ type Settings struct {
 	TokenAuthorization bool
 	TokenExpiration    time.Duration
 	KeyFile            string
+
+	// GRPCInferenceAddress and GRPCManagementAddress are the gRPC APIs' addresses,
+	// http://host:port (https:// with enable_grpc_ssl); "" when enable_grpc is off.
+	GRPCInferenceAddress  string
+	GRPCManagementAddress string
+	// GRPCMaxConnectionAge and GRPCMaxConnectionAgeGrace hold each gRPC API's
+	// grpc_*_max_connection_age_ms and _grace_ms, by API ("inference", "management"); 0: none.
+	GRPCMaxConnectionAge      map[string]time.Duration
+	GRPCMaxConnectionAgeGrace map[string]time.Duration
 
 	// ConfigFile is the config.properties read ("" if none).
 	ConfigFile string
@@ -401,6 +408,11 @@ func (s *Settings) parse() error {
 		}
 		s.GRPCInferenceAddress = grpcAddress("grpc_inference_address", "grpc_inference_port")
 		s.GRPCManagementAddress = grpcAddress("grpc_management_address", "grpc_management_port")
+		s.GRPCMaxConnectionAge, s.GRPCMaxConnectionAgeGrace = map[string]time.Duration{}, map[string]time.Duration{}
+		for _, api := range []string{"inference", "management"} {
+			s.GRPCMaxConnectionAge[api] = time.Duration(num("grpc_"+api+"_max_connection_age_ms", 0)) * time.Millisecond
+			s.GRPCMaxConnectionAgeGrace[api] = time.Duration(num("grpc_"+api+"_max_connection_age_grace_ms", 0)) * time.Millisecond
+		}
 	}
 	s.ModelStore = str("model_store")
 	s.LoadModels = list("load_models")

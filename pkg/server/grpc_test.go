@@ -33,7 +33,7 @@ import (
 // would.
 func grpcDial(t *testing.T, ts *testServer, api string) *grpc.ClientConn {
 	t.Helper()
-	gs, err := ts.srv.newGRPCServer(api)
+	gs, err := ts.srv.grpcServer(api)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,5 +421,40 @@ func TestRawContents(t *testing.T) {
 	}
 	if _, err := rawContents(&oippb.ModelInferRequest_InferInputTensor{Name: "x", Datatype: "FP16"}); err == nil {
 		t.Error("FP16 contents accepted")
+	}
+}
+
+// TestGRPCMaxConnectionAge: with grpc_inference_max_connection_age_ms and its grace, a
+// connection is closed once that old, a stream on it then ended, as TorchServe's keys ask
+// (load balancers spread clients so); the client's next call opens a new connection.
+func TestGRPCMaxConnectionAge(t *testing.T) {
+	ctx := context.Background()
+	ts := emptyServer(t, map[string]string{"grpc_inference_max_connection_age_ms": "200", "grpc_inference_max_connection_age_grace_ms": "100"})
+	exchange{"register", "POST", "/models?url=iris.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	inf, _ := grpcClients(t, ts)
+	setosa, _ := os.ReadFile(testenv.Path("samples/iris/setosa.json"))
+	stream, err := inf.StreamPredictions2(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&inferencepb.PredictionsRequest{ModelName: "iris", Input: map[string][]byte{"data": setosa}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan error, 1)
+	go func() {
+		_, err := stream.Recv() // nothing more is sent: only the server's closing ends it
+		ended <- err
+	}()
+	select {
+	case err := <-ended:
+		wantCode(t, "the stream past the connection's age and grace", err, codes.Unavailable, "")
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream was still open 5 s after the connection's age (200 ms) and grace (100 ms)")
+	}
+	if _, err := inf.Predictions(ctx, &inferencepb.PredictionsRequest{ModelName: "iris", Input: map[string][]byte{"data": setosa}}); err != nil {
+		t.Errorf("the next call, on a new connection: %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/batch"
@@ -481,9 +483,15 @@ func (s *Server) listenAddress(api string, ln net.Listener) string {
 	return "http://" + ln.Addr().String()
 }
 
-// grpcServer is a gRPC API's server, with TLS when its address is https:// (enable_grpc_ssl).
+// grpcServer is a gRPC API's server, with TLS when its address is https:// (enable_grpc_ssl)
+// and its connections' age bounded when grpc_*_max_connection_age_ms says so.
 func (s *Server) grpcServer(api string) (*grpc.Server, error) {
 	var opts []grpc.ServerOption
+	key := strings.TrimPrefix(api, "grpc_") // the settings' "inference" or "management"
+	if age := s.cfg.GRPCMaxConnectionAge[key]; age > 0 {
+		// a grace of 0 is gRPC's default: calls in flight may take as long as they take
+		opts = append(opts, grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionAge: age, MaxConnectionAgeGrace: s.cfg.GRPCMaxConnectionAgeGrace[key]}))
+	}
 	if config.IsTLS(Addresses(s.cfg)[api]) {
 		tlsConfig, err := TLSConfig(s.cfg)
 		if err != nil {
