@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
@@ -59,6 +60,7 @@ func (s *Server) newGRPCServer(api string, opts ...grpc.ServerOption) (*grpc.Ser
 	} else {
 		managementpb.RegisterManagementAPIsServiceServer(gs, &grpcManagement{rest: h})
 	}
+	reflection.Register(gs) // clients such as grpcurl find the services without the .proto files
 	return gs, nil
 }
 

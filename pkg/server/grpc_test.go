@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
@@ -456,5 +457,37 @@ func TestGRPCMaxConnectionAge(t *testing.T) {
 	}
 	if _, err := inf.Predictions(ctx, &inferencepb.PredictionsRequest{ModelName: "iris", Input: map[string][]byte{"data": setosa}}); err != nil {
 		t.Errorf("the next call, on a new connection: %v", err)
+	}
+}
+
+// TestGRPCReflection: each gRPC API lists its services through gRPC's server reflection, as
+// grpcurl asks, so no .proto file is needed to call them.
+func TestGRPCReflection(t *testing.T) {
+	ts := emptyServer(t, nil)
+	for api, want := range map[string][]string{
+		GRPCInference:  {"inference.GRPCInferenceService", "org.pytorch.serve.grpc.inference.InferenceAPIsService"},
+		GRPCManagement: {"org.pytorch.serve.grpc.management.ManagementAPIsService"},
+	} {
+		stream, err := reflectionpb.NewServerReflectionClient(grpcDial(t, ts, api)).ServerReflectionInfo(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
+			t.Fatal(err)
+		}
+		res, err := stream.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, s := range res.GetListServicesResponse().GetService() {
+			if !strings.HasPrefix(s.GetName(), "grpc.reflection.") {
+				got = append(got, s.GetName())
+			}
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s lists %v, want %v", api, got, want)
+		}
 	}
 }
