@@ -491,3 +491,82 @@ func TestGRPCReflection(t *testing.T) {
 		}
 	}
 }
+
+// TestGRPCTritonExtensions: Triton's calls beyond KServe v2 on the gRPC inference API, each
+// the REST form's: streamed inference, the model configuration, statistics, and the
+// repository's index, load and unload.
+func TestGRPCTritonExtensions(t *testing.T) {
+	ctx := context.Background()
+	ts := emptyServer(t, nil)
+	exchange{"register", "POST", "/models?url=iris.mar&initial_workers=1&synchronous=true&batch_size=4&max_batch_delay=7", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	oip := oippb.NewGRPCInferenceServiceClient(grpcDial(t, ts, GRPCInference))
+	flowers := []float32{5.1, 3.5, 1.4, 0.2}
+	infer := func(id string, values []float32) *oippb.ModelInferRequest {
+		return &oippb.ModelInferRequest{ModelName: "iris", Id: id, Inputs: []*oippb.ModelInferRequest_InferInputTensor{
+			{Name: "features", Datatype: "FP32", Shape: []int64{1, 4}, Contents: &oippb.InferTensorContents{Fp32Contents: values}}}}
+	}
+
+	stream, err := oip.ModelStreamInfer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, req := range []*oippb.ModelInferRequest{infer("a", flowers), infer("b", flowers[:2]), infer("c", flowers)} {
+		if err := stream.Send(req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stream.CloseSend()
+	var answers []string
+	for {
+		res, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		answers = append(answers, res.GetInferResponse().GetId()+"|"+res.GetErrorMessage())
+	}
+	if len(answers) != 3 || answers[0] != "a|" || !strings.HasPrefix(answers[1], "|") || !strings.Contains(answers[1], "needs 16 bytes, got 8") || answers[2] != "c|" {
+		t.Errorf("streamed answers %q: want a, an error, c", answers)
+	}
+
+	cfg, err := oip.ModelConfig(ctx, &oippb.ModelConfigRequest{Name: "iris"})
+	c := cfg.GetConfig()
+	if err != nil || c.GetName() != "iris" || c.GetPlatform() != "onnxruntime_onnx" || c.GetMaxBatchSize() != 4 || len(c.GetInput()) != 1 ||
+		c.GetInput()[0].GetDataType() != oippb.DataType_TYPE_FP32 || fmt.Sprint(c.GetInput()[0].GetDims()) != "[4]" ||
+		c.GetDynamicBatching().GetMaxQueueDelayMicroseconds() != 7000 || c.GetInstanceGroup()[0].GetKind() != oippb.ModelInstanceGroup_KIND_CPU ||
+		c.GetInstanceGroup()[0].GetCount() != 1 || c.GetVersionPolicy().GetLatest().GetNumVersions() != 1 {
+		t.Errorf("model config: %v %v", cfg, err)
+	}
+	_, err = oip.ModelConfig(ctx, &oippb.ModelConfigRequest{Name: "nope"})
+	wantCode(t, "config of an unknown model", err, codes.NotFound, "Model not found: nope")
+
+	stats, err := oip.ModelStatistics(ctx, &oippb.ModelStatisticsRequest{Name: "iris"})
+	if err != nil || len(stats.GetModelStats()) != 1 || stats.GetModelStats()[0].GetInferenceCount() != 2 ||
+		stats.GetModelStats()[0].GetInferenceStats().GetSuccess().GetCount() != 2 || stats.GetModelStats()[0].GetInferenceStats().GetComputeInfer().GetNs() == 0 {
+		t.Errorf("statistics after 2 inferences (and a request refused before the model): %v %v", stats, err)
+	}
+	if all, err := oip.ModelStatistics(ctx, &oippb.ModelStatisticsRequest{}); err != nil || len(all.GetModelStats()) != 1 {
+		t.Errorf("every model's statistics: %v %v", all, err)
+	}
+
+	if _, err := oip.RepositoryModelLoad(ctx, &oippb.RepositoryModelLoadRequest{ModelName: "digits"}); err != nil {
+		t.Fatalf("load digits: %v", err)
+	}
+	index, err := oip.RepositoryIndex(ctx, &oippb.RepositoryIndexRequest{Ready: true})
+	var names []string
+	for _, m := range index.GetModels() {
+		names = append(names, m.GetName()+" "+m.GetVersion()+" "+m.GetState())
+	}
+	if err != nil || fmt.Sprint(names) != "[digits 1.0 READY iris 1.0 READY]" {
+		t.Errorf("index: %v %v", names, err)
+	}
+	if _, err := oip.RepositoryModelUnload(ctx, &oippb.RepositoryModelUnloadRequest{ModelName: "digits"}); err != nil {
+		t.Errorf("unload digits: %v", err)
+	}
+	_, err = oip.ModelReady(ctx, &oippb.ModelReadyRequest{Name: "digits"})
+	wantCode(t, "digits after unloading", err, codes.NotFound, "Model not found: digits")
+	_, err = oip.RepositoryModelLoad(ctx, &oippb.RepositoryModelLoadRequest{ModelName: "nothing"})
+	wantCode(t, "load a model the store lacks", err, codes.NotFound, "no nothing.mar")
+}

@@ -5,14 +5,19 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/url"
 	"strconv"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/tsserve/ts/pkg/api/grpc/oippb"
 )
@@ -336,4 +341,115 @@ func rawContents(t *oippb.ModelInferRequest_InferInputTensor) ([]byte, error) {
 		return nil, status.Error(codes.InvalidArgument, fmt.Sprintf("input %q: datatype %q has no typed contents; send its values in raw_input_contents", t.GetName(), t.GetDatatype()))
 	}
 	return b, nil
+}
+
+// ModelStreamInfer answers each request of the stream in turn, as ModelInfer does; a
+// failed one answers its error_message, and the stream goes on.
+func (g *grpcOIP) ModelStreamInfer(stream grpc.BidiStreamingServer[oippb.ModelInferRequest, oippb.ModelStreamInferResponse]) error {
+	for {
+		in, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		res := &oippb.ModelStreamInferResponse{}
+		if res.InferResponse, err = g.ModelInfer(stream.Context(), in); err != nil {
+			res.ErrorMessage = status.Convert(err).Message()
+		}
+		if err := stream.Send(res); err != nil {
+			return err
+		}
+	}
+}
+
+// protoJSON reads the REST forms' JSON into Triton's messages, which declare only the fields
+// ts answers.
+var protoJSON = protojson.UnmarshalOptions{DiscardUnknown: true}
+
+// restMessage runs a /v2 request and reads its JSON answer into m.
+func (g *grpcOIP) restMessage(ctx context.Context, method, target string, body []byte, m proto.Message) error {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	a, err := serveREST(ctx, g.rest, method, target, r, nil)
+	if err != nil {
+		return err
+	}
+	if a.status >= 300 {
+		return a.err()
+	}
+	if err := protoJSON.Unmarshal(a.body.Bytes(), m); err != nil {
+		return status.Errorf(codes.Internal, "read the answer of %s: %v", target, err)
+	}
+	return nil
+}
+
+// ModelConfig is Triton's model configuration, GET /v2/models/{model}/config's.
+func (g *grpcOIP) ModelConfig(ctx context.Context, in *oippb.ModelConfigRequest) (*oippb.ModelConfigResponse, error) {
+	path, err := oipPath(in.GetName(), in.GetVersion(), "/config")
+	if err != nil {
+		return nil, err
+	}
+	res := &oippb.ModelConfigResponse{Config: &oippb.ModelConfig{}}
+	return res, g.restMessage(ctx, http.MethodGet, path, nil, res.Config)
+}
+
+// ModelStatistics is Triton's statistics of every model, a model's versions or one version.
+func (g *grpcOIP) ModelStatistics(ctx context.Context, in *oippb.ModelStatisticsRequest) (*oippb.ModelStatisticsResponse, error) {
+	path := "/v2/models/stats"
+	if in.GetName() != "" {
+		var err error
+		if path, err = oipPath(in.GetName(), in.GetVersion(), "/stats"); err != nil {
+			return nil, err
+		}
+	}
+	res := &oippb.ModelStatisticsResponse{}
+	return res, g.restMessage(ctx, http.MethodGet, path, nil, res)
+}
+
+// RepositoryIndex lists the registered versions (ts has one repository: the name is not
+// read).
+func (g *grpcOIP) RepositoryIndex(ctx context.Context, in *oippb.RepositoryIndexRequest) (*oippb.RepositoryIndexResponse, error) {
+	body := []byte(`{"ready": false}`)
+	if in.GetReady() {
+		body = []byte(`{"ready": true}`)
+	}
+	a, err := serveREST(ctx, g.rest, http.MethodPost, "/v2/repository/index", bytes.NewReader(body), nil)
+	if err != nil {
+		return nil, err
+	}
+	if a.status >= 300 {
+		return nil, a.err()
+	}
+	res := &oippb.RepositoryIndexResponse{}
+	models := append(append([]byte(`{"models": `), a.body.Bytes()...), '}') // the REST form answers the list alone
+	if err := protoJSON.Unmarshal(models, res); err != nil {
+		return nil, status.Errorf(codes.Internal, "read the repository index: %v", err)
+	}
+	return res, nil
+}
+
+// RepositoryModelLoad registers {model}.mar (or the like) from the model store, as POST
+// /v2/repository/models/{model}/load does.
+func (g *grpcOIP) RepositoryModelLoad(ctx context.Context, in *oippb.RepositoryModelLoadRequest) (*oippb.RepositoryModelLoadResponse, error) {
+	return &oippb.RepositoryModelLoadResponse{}, g.repositoryControl(ctx, in.GetModelName(), "/load")
+}
+
+// RepositoryModelUnload unregisters every version of the model.
+func (g *grpcOIP) RepositoryModelUnload(ctx context.Context, in *oippb.RepositoryModelUnloadRequest) (*oippb.RepositoryModelUnloadResponse, error) {
+	return &oippb.RepositoryModelUnloadResponse{}, g.repositoryControl(ctx, in.GetModelName(), "/unload")
+}
+
+func (g *grpcOIP) repositoryControl(ctx context.Context, name, action string) error {
+	if name == "" {
+		return status.Error(codes.InvalidArgument, "the model's name is required")
+	}
+	if err := pathSegments(name); err != nil {
+		return err
+	}
+	_, err := callREST(ctx, g.rest, http.MethodPost, "/v2/repository/models/"+url.PathEscape(name)+action, nil)
+	return err
 }
