@@ -298,6 +298,10 @@ func TestGRPCOpenInference(t *testing.T) {
 	if res, err := oip.ModelReady(ctx, &oippb.ModelReadyRequest{Name: "iris", Version: "1.0"}); err != nil || !res.GetReady() {
 		t.Errorf("model ready: %v %v", res, err)
 	}
+	exchange{"register digits, no workers", "POST", "/models?url=digits.mar&initial_workers=0&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	if res, err := oip.ModelReady(ctx, &oippb.ModelReadyRequest{Name: "digits"}); err != nil || res.GetReady() {
+		t.Errorf("model ready, no workers: %v %v, want not ready", res, err)
+	}
 	_, err = oip.ModelReady(ctx, &oippb.ModelReadyRequest{Name: "iris", Version: ".."})
 	wantCode(t, "model ready, version ..", err, codes.InvalidArgument, `".." is not a model name or version`)
 	_, err = oip.ModelReady(ctx, &oippb.ModelReadyRequest{Name: "nope"})

@@ -11,6 +11,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"google.golang.org/grpc"
@@ -47,43 +48,14 @@ func oipPath(name, version, suffix string) (string, error) {
 	return p + suffix, nil
 }
 
-// getJSON GETs a /v2 path and decodes its JSON answer into v; statuses in ok (beside 200)
-// are answers too (the protocol's 400 for "not ready").
-func (g *grpcOIP) getJSON(ctx context.Context, target string, v any, ok ...int) error {
-	a, err := serveREST(ctx, g.rest, http.MethodGet, target, nil, nil)
-	if err != nil {
-		return err
-	}
-	if a.status >= 300 {
-		answered := false
-		for _, code := range ok {
-			answered = answered || a.status == code
-		}
-		var probe map[string]any
-		if !answered || json.Unmarshal(a.body.Bytes(), &probe) != nil || probe["code"] != nil {
-			return a.err()
-		}
-	}
-	if err := json.Unmarshal(a.body.Bytes(), v); err != nil {
-		return status.Errorf(codes.Internal, "read the answer of %s: %v", target, err)
-	}
-	return nil
-}
-
 func (g *grpcOIP) ServerLive(ctx context.Context, _ *oippb.ServerLiveRequest) (*oippb.ServerLiveResponse, error) {
-	var doc struct{ Live bool }
-	if err := g.getJSON(ctx, "/v2/health/live", &doc); err != nil {
-		return nil, err
-	}
-	return &oippb.ServerLiveResponse{Live: doc.Live}, nil
+	res := &oippb.ServerLiveResponse{}
+	return res, g.restMessage(ctx, http.MethodGet, "/v2/health/live", nil, res)
 }
 
 func (g *grpcOIP) ServerReady(ctx context.Context, _ *oippb.ServerReadyRequest) (*oippb.ServerReadyResponse, error) {
-	var doc struct{ Ready bool }
-	if err := g.getJSON(ctx, "/v2/health/ready", &doc, http.StatusBadRequest); err != nil {
-		return nil, err
-	}
-	return &oippb.ServerReadyResponse{Ready: doc.Ready}, nil
+	res := &oippb.ServerReadyResponse{}
+	return res, g.restMessage(ctx, http.MethodGet, "/v2/health/ready", nil, res, http.StatusBadRequest)
 }
 
 func (g *grpcOIP) ModelReady(ctx context.Context, in *oippb.ModelReadyRequest) (*oippb.ModelReadyResponse, error) {
@@ -91,22 +63,13 @@ func (g *grpcOIP) ModelReady(ctx context.Context, in *oippb.ModelReadyRequest) (
 	if err != nil {
 		return nil, err
 	}
-	var doc struct{ Ready bool }
-	if err := g.getJSON(ctx, path, &doc, http.StatusBadRequest); err != nil {
-		return nil, err
-	}
-	return &oippb.ModelReadyResponse{Ready: doc.Ready}, nil
+	res := &oippb.ModelReadyResponse{}
+	return res, g.restMessage(ctx, http.MethodGet, path, nil, res, http.StatusBadRequest)
 }
 
 func (g *grpcOIP) ServerMetadata(ctx context.Context, _ *oippb.ServerMetadataRequest) (*oippb.ServerMetadataResponse, error) {
-	var doc struct {
-		Name, Version string
-		Extensions    []string
-	}
-	if err := g.getJSON(ctx, "/v2", &doc); err != nil {
-		return nil, err
-	}
-	return &oippb.ServerMetadataResponse{Name: doc.Name, Version: doc.Version, Extensions: doc.Extensions}, nil
+	res := &oippb.ServerMetadataResponse{}
+	return res, g.restMessage(ctx, http.MethodGet, "/v2", nil, res)
 }
 
 func (g *grpcOIP) ModelMetadata(ctx context.Context, in *oippb.ModelMetadataRequest) (*oippb.ModelMetadataResponse, error) {
@@ -114,15 +77,8 @@ func (g *grpcOIP) ModelMetadata(ctx context.Context, in *oippb.ModelMetadataRequ
 	if err != nil {
 		return nil, err
 	}
-	var doc struct {
-		Name, Platform  string
-		Versions        []string
-		Inputs, Outputs []*oippb.ModelMetadataResponse_TensorMetadata
-	}
-	if err := g.getJSON(ctx, path, &doc); err != nil {
-		return nil, err
-	}
-	return &oippb.ModelMetadataResponse{Name: doc.Name, Versions: doc.Versions, Platform: doc.Platform, Inputs: doc.Inputs, Outputs: doc.Outputs}, nil
+	res := &oippb.ModelMetadataResponse{}
+	return res, g.restMessage(ctx, http.MethodGet, path, nil, res)
 }
 
 // ModelInfer runs the REST form's inference with every input as binary tensor data and
@@ -368,8 +324,10 @@ func (g *grpcOIP) ModelStreamInfer(stream grpc.BidiStreamingServer[oippb.ModelIn
 // ts answers.
 var protoJSON = protojson.UnmarshalOptions{DiscardUnknown: true}
 
-// restMessage runs a /v2 request and reads its JSON answer into m.
-func (g *grpcOIP) restMessage(ctx context.Context, method, target string, body []byte, m proto.Message) error {
+// restMessage runs a /v2 request and reads its JSON answer into m; statuses in answers
+// (beside 2xx) are answers too, when their body is not an error (the protocol's 400 for "not
+// ready").
+func (g *grpcOIP) restMessage(ctx context.Context, method, target string, body []byte, m proto.Message, answers ...int) error {
 	var r io.Reader
 	if body != nil {
 		r = bytes.NewReader(body)
@@ -379,7 +337,10 @@ func (g *grpcOIP) restMessage(ctx context.Context, method, target string, body [
 		return err
 	}
 	if a.status >= 300 {
-		return a.err()
+		var probe map[string]any
+		if !slices.Contains(answers, a.status) || json.Unmarshal(a.body.Bytes(), &probe) != nil || probe["code"] != nil {
+			return a.err()
+		}
 	}
 	if err := protoJSON.Unmarshal(a.body.Bytes(), m); err != nil {
 		return status.Errorf(codes.Internal, "read the answer of %s: %v", target, err)
