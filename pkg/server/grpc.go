@@ -175,18 +175,24 @@ func grpcCode(httpStatus int, errType string) codes.Code {
 	return codes.Internal
 }
 
-// modelPath is /models/{name}[/{version}] (or /predictions/...: prefix), its segments
-// escaped; a call without a model name is refused before it reaches the routes.
+// modelPath is /models/{name}[/{version}] (or /predictions/...: prefix), as routePath makes it.
 func modelPath(prefix, name, version string) (string, error) {
+	return routePath(prefix+"/", "/", "model_name", name, version)
+}
+
+// routePath is prefix, then the name and after versionPrefix the version when there is one,
+// each escaped; a call without a name (its field: field) is refused before it reaches the
+// routes.
+func routePath(prefix, versionPrefix, field, name, version string) (string, error) {
 	if name == "" {
-		return "", status.Error(codes.InvalidArgument, "model_name is required")
+		return "", status.Errorf(codes.InvalidArgument, "%s is required", field)
 	}
 	if err := pathSegments(name, version); err != nil {
 		return "", err
 	}
-	p := prefix + "/" + url.PathEscape(name)
+	p := prefix + url.PathEscape(name)
 	if version != "" {
-		p += "/" + url.PathEscape(version)
+		p += versionPrefix + url.PathEscape(version)
 	}
 	return p, nil
 }

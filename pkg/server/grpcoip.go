@@ -10,7 +10,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 
@@ -35,17 +34,8 @@ type grpcOIP struct {
 
 // oipPath is /v2/models/{name}[/versions/{version}] and then suffix.
 func oipPath(name, version, suffix string) (string, error) {
-	if name == "" {
-		return "", status.Error(codes.InvalidArgument, "the model's name is required")
-	}
-	if err := pathSegments(name, version); err != nil {
-		return "", err
-	}
-	p := "/v2/models/" + url.PathEscape(name)
-	if version != "" {
-		p += "/versions/" + url.PathEscape(version)
-	}
-	return p + suffix, nil
+	p, err := routePath("/v2/models/", "/versions/", "the model's name", name, version)
+	return p + suffix, err
 }
 
 func (g *grpcOIP) ServerLive(ctx context.Context, _ *oippb.ServerLiveRequest) (*oippb.ServerLiveResponse, error) {
@@ -405,12 +395,10 @@ func (g *grpcOIP) RepositoryModelUnload(ctx context.Context, in *oippb.Repositor
 }
 
 func (g *grpcOIP) repositoryControl(ctx context.Context, name, action string) error {
-	if name == "" {
-		return status.Error(codes.InvalidArgument, "the model's name is required")
-	}
-	if err := pathSegments(name); err != nil {
+	path, err := routePath("/v2/repository/models/", "", "model_name", name, "")
+	if err != nil {
 		return err
 	}
-	_, err := callREST(ctx, g.rest, http.MethodPost, "/v2/repository/models/"+url.PathEscape(name)+action, nil)
+	_, err = callREST(ctx, g.rest, http.MethodPost, path+action, nil)
 	return err
 }
