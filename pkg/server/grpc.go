@@ -298,6 +298,26 @@ func (g *grpcInference) StreamPredictions(in *inferencepb.PredictionsRequest, st
 // failed prediction answers its status in the stream, which goes on.
 func (g *grpcInference) StreamPredictions2(stream grpc.BidiStreamingServer[inferencepb.PredictionsRequest, inferencepb.PredictionResponse]) error {
 	sequence := ""
+	return answerEach(stream, func(in *inferencepb.PredictionsRequest) *inferencepb.PredictionResponse {
+		if in.GetSequenceId() != "" {
+			sequence = in.GetSequenceId()
+		} else if sequence == "" {
+			sequence = "ts-seq-" + uuid.NewString()
+		}
+		id := sequence
+		res := &inferencepb.PredictionResponse{SequenceId: &id}
+		var err error
+		if res.Prediction, err = g.predict(stream.Context(), in); err != nil {
+			st := status.Convert(err)
+			res.Status = &spb.Status{Code: int32(st.Code()), Message: st.Message()}
+		}
+		return res
+	})
+}
+
+// answerEach answers each request of a bidirectional stream in turn until the client ends
+// it; a request's failure is for answer to say within its answer, so that the stream goes on.
+func answerEach[Req, Res any](stream grpc.BidiStreamingServer[Req, Res], answer func(*Req) *Res) error {
 	for {
 		in, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -306,20 +326,7 @@ func (g *grpcInference) StreamPredictions2(stream grpc.BidiStreamingServer[infer
 		if err != nil {
 			return err
 		}
-		if in.SequenceId != nil && *in.SequenceId != "" {
-			sequence = *in.SequenceId
-		} else if sequence == "" {
-			sequence = "ts-seq-" + uuid.NewString()
-		}
-		id := sequence
-		res := &inferencepb.PredictionResponse{SequenceId: &id}
-		out, err := g.predict(stream.Context(), in)
-		if err != nil {
-			st, _ := status.FromError(err)
-			res.Status = &spb.Status{Code: int32(st.Code()), Message: st.Message()}
-		}
-		res.Prediction = out
-		if err := stream.Send(res); err != nil {
+		if err := stream.Send(answer(in)); err != nil {
 			return err
 		}
 	}

@@ -58,6 +58,29 @@ func grpcClients(t *testing.T, ts *testServer) (inferencepb.InferenceAPIsService
 	return inferencepb.NewInferenceAPIsServiceClient(grpcDial(t, ts, GRPCInference)), managementpb.NewManagementAPIsServiceClient(grpcDial(t, ts, GRPCManagement))
 }
 
+// exchangeAll sends every request on a bidirectional stream, closes the client's side, and
+// returns the answers until the server ends the stream.
+func exchangeAll[Req, Res any](t *testing.T, stream grpc.BidiStreamingClient[Req, Res], reqs []*Req) []*Res {
+	t.Helper()
+	for _, req := range reqs {
+		if err := stream.Send(req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stream.CloseSend()
+	var answers []*Res
+	for {
+		res, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return answers
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		answers = append(answers, res)
+	}
+}
+
 // wantCode fails the test unless err is a gRPC status with code and a message containing msg.
 func wantCode(t *testing.T, what string, err error, code codes.Code, msg string) {
 	t.Helper()
@@ -173,27 +196,14 @@ func TestGRPCStreamPredictions2(t *testing.T) {
 		t.Fatal(err)
 	}
 	seq := "session-1"
+	var reqs []*inferencepb.PredictionsRequest
 	for i, body := range [][]byte{setosa, []byte("not JSON"), virginica} {
-		req := &inferencepb.PredictionsRequest{ModelName: "iris", Input: map[string][]byte{"data": body}}
+		reqs = append(reqs, &inferencepb.PredictionsRequest{ModelName: "iris", Input: map[string][]byte{"data": body}})
 		if i == 0 {
-			req.SequenceId = &seq
-		}
-		if err := stream.Send(req); err != nil {
-			t.Fatal(err)
+			reqs[i].SequenceId = &seq
 		}
 	}
-	stream.CloseSend()
-	var got []*inferencepb.PredictionResponse
-	for {
-		res, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, res)
-	}
+	got := exchangeAll(t, stream, reqs)
 	if len(got) != 3 {
 		t.Fatalf("%d answers, want 3", len(got))
 	}
@@ -514,21 +524,8 @@ func TestGRPCTritonExtensions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, req := range []*oippb.ModelInferRequest{infer("a", flowers), infer("b", flowers[:2]), infer("c", flowers)} {
-		if err := stream.Send(req); err != nil {
-			t.Fatal(err)
-		}
-	}
-	stream.CloseSend()
 	var answers []string
-	for {
-		res, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, res := range exchangeAll(t, stream, []*oippb.ModelInferRequest{infer("a", flowers), infer("b", flowers[:2]), infer("c", flowers)}) {
 		answers = append(answers, res.GetInferResponse().GetId()+"|"+res.GetErrorMessage())
 	}
 	if len(answers) != 3 || answers[0] != "a|" || !strings.HasPrefix(answers[1], "|") || !strings.Contains(answers[1], "needs 16 bytes, got 8") || answers[2] != "c|" {

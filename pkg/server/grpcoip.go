@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -292,22 +291,14 @@ func rawContents(t *oippb.ModelInferRequest_InferInputTensor) ([]byte, error) {
 // ModelStreamInfer answers each request of the stream in turn, as ModelInfer does; a
 // failed one answers its error_message, and the stream goes on.
 func (g *grpcOIP) ModelStreamInfer(stream grpc.BidiStreamingServer[oippb.ModelInferRequest, oippb.ModelStreamInferResponse]) error {
-	for {
-		in, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	return answerEach(stream, func(in *oippb.ModelInferRequest) *oippb.ModelStreamInferResponse {
 		res := &oippb.ModelStreamInferResponse{}
+		var err error
 		if res.InferResponse, err = g.ModelInfer(stream.Context(), in); err != nil {
 			res.ErrorMessage = status.Convert(err).Message()
 		}
-		if err := stream.Send(res); err != nil {
-			return err
-		}
-	}
+		return res
+	})
 }
 
 // protoJSON reads the REST forms' JSON into Triton's messages, which declare only the fields
