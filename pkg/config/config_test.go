@@ -173,14 +173,14 @@ func TestGRPCAddresses(t *testing.T) {
 		s, err := Load(Inputs{Flags: c.flags, Env: []string{}})
 		if err != nil {
 			t.Errorf("%s: %v", c.name, err)
-		} else if s.GRPCInferenceAddress != c.inference || s.GRPCManagementAddress != c.mgr {
-			t.Errorf("%s: %q, %q, want %q, %q", c.name, s.GRPCInferenceAddress, s.GRPCManagementAddress, c.inference, c.mgr)
+		} else if s.GRPCInference.Address != c.inference || s.GRPCManagement.Address != c.mgr {
+			t.Errorf("%s: %q, %q, want %q, %q", c.name, s.GRPCInference.Address, s.GRPCManagement.Address, c.inference, c.mgr)
 		}
 	}
 	s, err := Load(Inputs{Flags: map[string]string{"grpc_inference_max_connection_age_ms": "1500", "grpc_inference_max_connection_age_grace_ms": "250"}, Env: []string{}})
-	if err != nil || s.GRPCMaxConnectionAge["inference"] != 1500*time.Millisecond || s.GRPCMaxConnectionAgeGrace["inference"] != 250*time.Millisecond ||
-		s.GRPCMaxConnectionAge["management"] != 0 {
-		t.Errorf("connection ages: %v, %v (%v)", s.GRPCMaxConnectionAge, s.GRPCMaxConnectionAgeGrace, err)
+	if err != nil || s.GRPCInference.MaxConnectionAge != 1500*time.Millisecond || s.GRPCInference.MaxConnectionAgeGrace != 250*time.Millisecond ||
+		s.GRPCManagement.MaxConnectionAge != 0 {
+		t.Errorf("connection ages: %+v, %+v (%v)", s.GRPCInference, s.GRPCManagement, err)
 	}
 }
 

@@ -171,14 +171,9 @@ type Settings struct {
 	TokenExpiration    time.Duration
 	KeyFile            string
 
-	// GRPCInferenceAddress and GRPCManagementAddress are the gRPC APIs' addresses,
-	// http://host:port (https:// with enable_grpc_ssl); "" when enable_grpc is off.
-	GRPCInferenceAddress  string
-	GRPCManagementAddress string
-	// GRPCMaxConnectionAge and GRPCMaxConnectionAgeGrace hold each gRPC API's
-	// grpc_*_max_connection_age_ms and _grace_ms, by API ("inference", "management"); 0: none.
-	GRPCMaxConnectionAge      map[string]time.Duration
-	GRPCMaxConnectionAgeGrace map[string]time.Duration
+	// GRPCInference and GRPCManagement are the gRPC APIs' settings (their keys grpc_inference_*
+	// and grpc_management_*).
+	GRPCInference, GRPCManagement GRPCAPI
 
 	// ConfigFile is the config.properties read ("" if none).
 	ConfigFile string
@@ -187,6 +182,15 @@ type Settings struct {
 
 	values  map[string]string
 	sources map[string]string
+}
+
+// GRPCAPI is one gRPC API's settings.
+type GRPCAPI struct {
+	// Address is http://host:port (https:// with enable_grpc_ssl); "" when enable_grpc is off.
+	Address string
+	// MaxConnectionAge and MaxConnectionAgeGrace are grpc_*_max_connection_age_ms and
+	// _grace_ms; 0: none.
+	MaxConnectionAge, MaxConnectionAgeGrace time.Duration
 }
 
 // Inputs are where settings come from, besides the defaults.
@@ -395,7 +399,8 @@ func (s *Settings) parse() error {
 				errs = append(errs, fmt.Errorf("enable_grpc_ssl (from %s): needs certificate_file and private_key_file", s.sources["enable_grpc_ssl"]))
 			}
 		}
-		grpcAddress := func(host, port string) string {
+		grpcAPI := func(prefix string) GRPCAPI { // prefix: grpc_inference or grpc_management
+			host, port := prefix+"_address", prefix+"_port"
 			h := strings.TrimSpace(str(host))
 			if h == "" || strings.ContainsAny(h, "/ ") {
 				errs = append(errs, fmt.Errorf("%s (from %s): %q is not a host name or IP address", host, s.sources[host], h))
@@ -404,15 +409,11 @@ func (s *Settings) parse() error {
 			if p > 65535 {
 				errs = append(errs, fmt.Errorf("%s (from %s): %d is not a port", port, s.sources[port], p))
 			}
-			return scheme + net.JoinHostPort(strings.Trim(h, "[]"), strconv.FormatInt(p, 10))
+			ms := func(key string) time.Duration { return time.Duration(num(key, 0)) * time.Millisecond }
+			return GRPCAPI{Address: scheme + net.JoinHostPort(strings.Trim(h, "[]"), strconv.FormatInt(p, 10)),
+				MaxConnectionAge: ms(prefix + "_max_connection_age_ms"), MaxConnectionAgeGrace: ms(prefix + "_max_connection_age_grace_ms")}
 		}
-		s.GRPCInferenceAddress = grpcAddress("grpc_inference_address", "grpc_inference_port")
-		s.GRPCManagementAddress = grpcAddress("grpc_management_address", "grpc_management_port")
-		s.GRPCMaxConnectionAge, s.GRPCMaxConnectionAgeGrace = map[string]time.Duration{}, map[string]time.Duration{}
-		for _, api := range []string{"inference", "management"} {
-			s.GRPCMaxConnectionAge[api] = time.Duration(num("grpc_"+api+"_max_connection_age_ms", 0)) * time.Millisecond
-			s.GRPCMaxConnectionAgeGrace[api] = time.Duration(num("grpc_"+api+"_max_connection_age_grace_ms", 0)) * time.Millisecond
-		}
+		s.GRPCInference, s.GRPCManagement = grpcAPI("grpc_inference"), grpcAPI("grpc_management")
 	}
 	s.ModelStore = str("model_store")
 	s.LoadModels = list("load_models")

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -362,8 +361,8 @@ func TLSConfig(cfg *config.Settings) (*tls.Config, error) {
 // Addresses are the configured address of each API (the gRPC APIs' when enable_grpc is on).
 func Addresses(cfg *config.Settings) map[string]string {
 	a := map[string]string{Inference: cfg.InferenceAddress, Management: cfg.ManagementAddress, Metrics: cfg.MetricsAddress}
-	if cfg.GRPCInferenceAddress != "" {
-		a[GRPCInference], a[GRPCManagement] = cfg.GRPCInferenceAddress, cfg.GRPCManagementAddress
+	if cfg.GRPCInference.Address != "" {
+		a[GRPCInference], a[GRPCManagement] = cfg.GRPCInference.Address, cfg.GRPCManagement.Address
 	}
 	return a
 }
@@ -487,12 +486,16 @@ func (s *Server) listenAddress(api string, ln net.Listener) string {
 // and its connections' age bounded when grpc_*_max_connection_age_ms says so.
 func (s *Server) grpcServer(api string) (*grpc.Server, error) {
 	var opts []grpc.ServerOption
-	key := strings.TrimPrefix(api, "grpc_") // the settings' "inference" or "management"
-	if age := s.cfg.GRPCMaxConnectionAge[key]; age > 0 {
-		// a grace of 0 is gRPC's default: calls in flight may take as long as they take
-		opts = append(opts, grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionAge: age, MaxConnectionAgeGrace: s.cfg.GRPCMaxConnectionAgeGrace[key]}))
+	settings := s.cfg.GRPCInference
+	if api == GRPCManagement {
+		settings = s.cfg.GRPCManagement
 	}
-	if config.IsTLS(Addresses(s.cfg)[api]) {
+	if settings.MaxConnectionAge > 0 {
+		// a grace of 0 is gRPC's default: calls in flight may take as long as they take
+		opts = append(opts, grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionAge: settings.MaxConnectionAge,
+			MaxConnectionAgeGrace: settings.MaxConnectionAgeGrace}))
+	}
+	if config.IsTLS(settings.Address) {
 		tlsConfig, err := TLSConfig(s.cfg)
 		if err != nil {
 			return nil, err
