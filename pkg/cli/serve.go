@@ -145,7 +145,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 	for api, addr := range server.Addresses(cfg) {
 		ln, err := server.Listen(api, addr, tlsConfig)
 		if err != nil {
-			if api == server.GRPCInference || api == server.GRPCManagement {
+			if server.IsGRPC(api) {
 				// on by default, so a second server on the machine meets the first one's ports
 				return fmt.Errorf("%s_address: %w (choose another --%s-port, or --no-grpc)", api, err, strings.ReplaceAll(api, "_", "-"))
 			}

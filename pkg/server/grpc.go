@@ -39,8 +39,8 @@ const (
 	GRPCManagement = "grpc_management"
 )
 
-// isGRPC reports whether api is one of the gRPC APIs.
-func isGRPC(api string) bool { return api == GRPCInference || api == GRPCManagement }
+// IsGRPC reports whether api is one of the gRPC APIs.
+func IsGRPC(api string) bool { return api == GRPCInference || api == GRPCManagement }
 
 // newGRPCServer makes the gRPC server of a gRPC API, its messages limited to
 // max_request_size as the REST API's bodies are.

@@ -370,7 +370,7 @@ func Addresses(cfg *config.Settings) map[string]string {
 // Listen opens api's listener at address, as Bind does, but for a gRPC API a plain TCP
 // one: gRPC's TLS is the gRPC server's own (it negotiates HTTP/2 by ALPN).
 func Listen(api, address string, tlsConfig *tls.Config) (net.Listener, error) {
-	if isGRPC(api) {
+	if IsGRPC(api) {
 		return Bind("http://"+config.HostPort(address), nil)
 	}
 	return Bind(address, tlsConfig)
@@ -399,7 +399,7 @@ func (s *Server) Serve(ctx context.Context, listeners map[string]net.Listener, d
 	var grpcServers []*grpc.Server
 	errc := make(chan error, len(listeners))
 	for api, ln := range listeners {
-		if isGRPC(api) {
+		if IsGRPC(api) {
 			gs, err := s.grpcServer(api)
 			if err != nil {
 				return err
