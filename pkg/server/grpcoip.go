@@ -98,7 +98,7 @@ func (g *grpcOIP) ModelInfer(ctx context.Context, in *oippb.ModelInferRequest) (
 		Outputs    []jsonOutput   `json:"outputs,omitempty"`
 	}{ID: in.GetId(), Parameters: jsonParameters(in.GetParameters())}
 	doc.Parameters["binary_data_output"] = true
-	var blobs bytes.Buffer
+	blobs, size := make([][]byte, 0, len(in.GetInputs())), 0
 	for i, t := range in.GetInputs() {
 		var data []byte
 		if len(raw) > 0 {
@@ -116,7 +116,7 @@ func (g *grpcOIP) ModelInfer(ctx context.Context, in *oippb.ModelInferRequest) (
 			shape = []int64{} // a scalar's
 		}
 		doc.Inputs = append(doc.Inputs, jsonInput{Name: t.GetName(), Datatype: t.GetDatatype(), Shape: shape, Parameters: p})
-		blobs.Write(data)
+		blobs, size = append(blobs, data), size+len(data)
 	}
 	for _, o := range in.GetOutputs() {
 		p := jsonParameters(o.GetParameters())
@@ -127,7 +127,10 @@ func (g *grpcOIP) ModelInfer(ctx context.Context, in *oippb.ModelInferRequest) (
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
-	body := append(header, blobs.Bytes()...)
+	body := append(make([]byte, 0, len(header)+size), header...) // the inputs' bytes copied once
+	for _, b := range blobs {
+		body = append(body, b...)
+	}
 	a, err := serveREST(ctx, g.rest, http.MethodPost, path, bytes.NewReader(body), http.Header{
 		"Content-Type":     {"application/octet-stream"},
 		oipInferenceHeader: {strconv.Itoa(len(header))},
