@@ -178,7 +178,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 		},
 	})
 
-	srv := server.New(reg, server.Options{Settings: cfg, Metrics: m, Logger: log, Version: Version})
+	srv := server.New(reg, server.Options{Settings: cfg, Metrics: m, Logger: log, Version: Version, TLS: tlsConfig})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	release := reg.Hold()

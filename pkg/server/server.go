@@ -43,6 +43,9 @@ type Options struct {
 	Logger   *slog.Logger
 	// Version is the server's version, for the Open Inference Protocol's GET /v2.
 	Version string
+	// TLS is the certificate for https:// addresses (TLSConfig's): the gRPC servers serve it
+	// themselves (the REST listeners have it from Bind).
+	TLS *tls.Config
 }
 
 // Server answers the APIs for a registry.
@@ -52,6 +55,7 @@ type Server struct {
 	metrics *metrics.Metrics
 	log     *slog.Logger
 	version string
+	tls     *tls.Config
 
 	active   atomic.Int64 // requests being answered
 	draining atomic.Bool  // stopping: /ping answers Unhealthy
@@ -72,7 +76,7 @@ func New(reg *registry.Registry, o Options) *Server {
 	if o.Settings == nil {
 		o.Settings, _ = config.Load(config.Inputs{})
 	}
-	s := &Server{reg: reg, cfg: o.Settings, metrics: o.Metrics, log: o.Logger, version: o.Version}
+	s := &Server{reg: reg, cfg: o.Settings, metrics: o.Metrics, log: o.Logger, version: o.Version, tls: o.TLS}
 	if s.cfg.TokenAuthorization {
 		s.auth, s.authErr = newTokenAuth(s.cfg.KeyFile, s.cfg.TokenExpiration)
 	}
@@ -496,11 +500,10 @@ func (s *Server) grpcServer(api string) (*grpc.Server, error) {
 			MaxConnectionAgeGrace: settings.MaxConnectionAgeGrace}))
 	}
 	if config.IsTLS(settings.Address) {
-		tlsConfig, err := TLSConfig(s.cfg)
-		if err != nil {
-			return nil, err
+		if s.tls == nil {
+			return nil, fmt.Errorf("%s API at %s: no certificate", api, settings.Address)
 		}
-		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsConfig)))
+		opts = append(opts, grpc.Creds(credentials.NewTLS(s.tls)))
 	}
 	return s.newGRPCServer(api, opts...)
 }
