@@ -4,6 +4,8 @@
 package api
 
 import (
+	"fmt"
+
 	"github.com/tsserve/ts/pkg/batch"
 	"github.com/tsserve/ts/pkg/tensor"
 )
@@ -24,6 +26,15 @@ const (
 	// input (a probability for classifiers).
 	HeaderExplainScore = "X-TS-Explain-Score"
 )
+
+// CheckSegment refuses a model name or version that a URL path cannot carry as itself:
+// "." and ".." (an HTTP server takes such a path cleaned, as another one).
+func CheckSegment(segment string) error {
+	if segment == "." || segment == ".." {
+		return fmt.Errorf("%q is not a model name or version", segment)
+	}
+	return nil
+}
 
 // Status is TorchServe's {"status": "..."} answer.
 type Status struct {

@@ -273,8 +273,8 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 // do sends a request and returns the body of a 2xx answer, or an *Error.
 func (c *Client) do(ctx context.Context, method string, base *url.URL, token, path string, query url.Values, body io.Reader, header http.Header) (*http.Response, []byte, error) {
 	for _, seg := range strings.Split(path, "/") {
-		if seg == "." || seg == ".." { // the server would take the path cleaned: another one
-			return nil, nil, fmt.Errorf("%q is not a model name or version", seg)
+		if err := api.CheckSegment(seg); err != nil {
+			return nil, nil, err
 		}
 	}
 	u := *base

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/api/grpc/inferencepb"
 	"github.com/tsserve/ts/pkg/api/grpc/managementpb"
 	"github.com/tsserve/ts/pkg/api/grpc/oippb"
@@ -201,8 +202,8 @@ func routePath(prefix, versionPrefix, field, name, version string) (string, erro
 // (the routes would take the path cleaned, another one).
 func pathSegments(values ...string) error {
 	for _, v := range values {
-		if v == "." || v == ".." {
-			return status.Errorf(codes.InvalidArgument, "%q is not a model name or version", v)
+		if err := api.CheckSegment(v); err != nil {
+			return status.Error(codes.InvalidArgument, err.Error())
 		}
 	}
 	return nil
