@@ -38,6 +38,7 @@ const (
 	TypeDownload           = "DownloadArchiveException"
 	TypeIllegalArgument    = "IllegalArgumentException"
 	TypeInvalidKey         = "InvalidKeyException"
+	TypeWorkflowNotFound   = "WorkflowNotFoundException"
 )
 
 // BadRequest is a 400 for a client mistake.
@@ -48,6 +49,11 @@ func BadRequest(format string, args ...any) *Error {
 // ModelNotFound is TorchServe's 404 for an unknown model.
 func ModelNotFound(name string) *Error {
 	return New(http.StatusNotFound, TypeModelNotFound, "Model not found: %s", name)
+}
+
+// WorkflowNotFound is TorchServe's 404 for an unknown workflow.
+func WorkflowNotFound(name string) *Error {
+	return New(http.StatusNotFound, TypeWorkflowNotFound, "Workflow not found: %s", name)
 }
 
 // VersionNotFound is TorchServe's 404 for an unknown version of a known model.

@@ -185,42 +185,12 @@ func Pack(ctx context.Context, o PackOptions) (*Result, error) {
 			return nil, fmt.Errorf("config file: %w", err)
 		}
 	}
-	extra, err := expandExtraFiles(o.ExtraFiles)
-	if err != nil {
+	if err := addExtraFiles(o.ExtraFiles, add); err != nil {
 		return nil, err
 	}
-	for _, x := range extra {
-		st, err := os.Stat(x)
-		if err != nil {
-			return nil, fmt.Errorf("extra file: %w", err)
-		}
-		if st.IsDir() {
-			// as torch-model-archiver: a folder's contents go to the archive's root, keeping
-			// their paths relative to the folder
-			_, err = add("", x)
-		} else {
-			_, err = add(filepath.Base(x), x)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("extra file: %w", err)
-		}
+	if entries, err = uniqueEntries(entries, ManifestPath); err != nil {
+		return nil, err
 	}
-	seen := map[string]string{}
-	unique := entries[:0]
-	for _, e := range entries {
-		if e.name == ManifestPath {
-			return nil, fmt.Errorf("%s would overwrite the archive's manifest", e.src)
-		}
-		prev, dup := seen[e.name]
-		if dup && !sameFile(prev, e.src) {
-			return nil, fmt.Errorf("%s and %s would both be stored as %q in the archive", prev, e.src, e.name)
-		}
-		if !dup { // the same file given twice is stored once
-			seen[e.name] = e.src
-			unique = append(unique, e)
-		}
-	}
-	entries = unique
 
 	res := &Result{Path: out, Manifest: m}
 	for _, name := range sig.FromMaps {
@@ -239,6 +209,52 @@ func Pack(ctx context.Context, o PackOptions) (*Result, error) {
 		return res, writeFolder(ctx, out, entries, m)
 	}
 	return res, writeFile(ctx, out, o.Format, o.ModelName, entries, m)
+}
+
+// addExtraFiles adds --extra-files through add: a folder's contents go to the archive's
+// root, keeping their paths relative to the folder (as torch-model-archiver does), a file
+// goes there by its name.
+func addExtraFiles(list []string, add func(name, src string) (string, error)) error {
+	extra, err := expandExtraFiles(list)
+	if err != nil {
+		return err
+	}
+	for _, x := range extra {
+		st, err := os.Stat(x)
+		if err != nil {
+			return fmt.Errorf("extra file: %w", err)
+		}
+		if st.IsDir() {
+			_, err = add("", x)
+		} else {
+			_, err = add(filepath.Base(x), x)
+		}
+		if err != nil {
+			return fmt.Errorf("extra file: %w", err)
+		}
+	}
+	return nil
+}
+
+// uniqueEntries drops a file given twice (it is stored once) and refuses two files stored
+// under one name, or one stored as the manifest.
+func uniqueEntries(entries []entry, manifest string) ([]entry, error) {
+	seen := map[string]string{}
+	unique := entries[:0]
+	for _, e := range entries {
+		if e.name == manifest {
+			return nil, fmt.Errorf("%s would overwrite the archive's manifest", e.src)
+		}
+		prev, dup := seen[e.name]
+		if dup && !sameFile(prev, e.src) {
+			return nil, fmt.Errorf("%s and %s would both be stored as %q in the archive", prev, e.src, e.name)
+		}
+		if !dup {
+			seen[e.name] = e.src
+			unique = append(unique, e)
+		}
+	}
+	return unique, nil
 }
 
 // expandExtraFiles reads --extra-files: each entry a file, a folder, or a wildcard pattern
@@ -409,7 +425,7 @@ func stored(name string) bool {
 }
 
 // writeFile writes a single-file archive through a temporary file and a rename.
-func writeFile(ctx context.Context, out string, format Format, model string, entries []entry, m *Manifest) (err error) {
+func writeFile(ctx context.Context, out string, format Format, model string, entries []entry, m manifestFile) (err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("create archive: %w", err)
@@ -457,9 +473,24 @@ func syncDir(dir string) {
 	}
 }
 
+// manifestFile is the manifest a packer writes beside the files: a model's (MAR-INF) or a
+// workflow's (WAR-INF).
+type manifestFile interface {
+	location() string // its path inside the archive
+	created() time.Time
+	setFiles([]File)
+	encode() ([]byte, error)
+}
+
+func (m *Manifest) location() string        { return ManifestPath }
+func (m *Manifest) created() time.Time      { return m.Created() }
+func (m *Manifest) setFiles(files []File)   { m.Files = files }
+func (m *Manifest) encode() ([]byte, error) { return manifestJSON(m) }
+
 // packEntries copies each entry through create(e) and records its size and hash.
-func packEntries(ctx context.Context, entries []entry, m *Manifest, create func(e entry) (io.Writer, error)) error {
-	m.Files = m.Files[:0]
+func packEntries(ctx context.Context, entries []entry, m manifestFile, create func(e entry) (io.Writer, error)) error {
+	files := make([]File, 0, len(entries))
+	defer func() { m.setFiles(files) }()
 	for _, e := range entries {
 		w, err := create(e)
 		if err != nil {
@@ -477,12 +508,12 @@ func packEntries(ctx context.Context, entries []entry, m *Manifest, create func(
 		if n != e.size {
 			return fmt.Errorf("add %s: %s changed size while being packed", e.name, e.src)
 		}
-		m.Files = append(m.Files, File{Path: e.name, Size: n, SHA256: sum})
+		files = append(files, File{Path: e.name, Size: n, SHA256: sum})
 	}
 	return nil
 }
 
-func manifestJSON(m *Manifest) ([]byte, error) {
+func manifestJSON(m any) ([]byte, error) {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return nil, err
@@ -490,12 +521,12 @@ func manifestJSON(m *Manifest) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-func writeZip(ctx context.Context, w io.Writer, format Format, entries []entry, m *Manifest) error {
+func writeZip(ctx context.Context, w io.Writer, format Format, entries []entry, m manifestFile) error {
 	zw := zip.NewWriter(w)
 	zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) {
 		return flate.NewWriter(w, flate.DefaultCompression)
 	})
-	modified := m.Created()
+	modified := m.created()
 	err := packEntries(ctx, entries, m, func(e entry) (io.Writer, error) {
 		method := zip.Deflate
 		if format == ZipStore || stored(e.name) {
@@ -506,11 +537,11 @@ func writeZip(ctx context.Context, w io.Writer, format Format, entries []entry, 
 	if err != nil {
 		return err
 	}
-	b, err := manifestJSON(m)
+	b, err := m.encode()
 	if err != nil {
 		return err
 	}
-	mw, err := zw.CreateHeader(&zip.FileHeader{Name: ManifestPath, Method: zip.Deflate, Modified: modified})
+	mw, err := zw.CreateHeader(&zip.FileHeader{Name: m.location(), Method: zip.Deflate, Modified: modified})
 	if err != nil {
 		return err
 	}
@@ -521,7 +552,7 @@ func writeZip(ctx context.Context, w io.Writer, format Format, entries []entry, 
 }
 
 // writeTar writes TorchServe's tarball layout: every file under "<model>/".
-func writeTar(ctx context.Context, w io.Writer, format Format, model string, entries []entry, m *Manifest) error {
+func writeTar(ctx context.Context, w io.Writer, format Format, model string, entries []entry, m manifestFile) error {
 	var comp io.WriteCloser
 	var err error
 	if format == Tgz {
@@ -533,7 +564,7 @@ func writeTar(ctx context.Context, w io.Writer, format Format, model string, ent
 		return err
 	}
 	tw := tar.NewWriter(comp)
-	modified := m.Created()
+	modified := m.created()
 	header := func(name string, size int64) *tar.Header {
 		return &tar.Header{Name: model + "/" + name, Mode: 0o644, Size: size, ModTime: modified, Typeflag: tar.TypeReg, Format: tar.FormatPAX}
 	}
@@ -543,11 +574,11 @@ func writeTar(ctx context.Context, w io.Writer, format Format, model string, ent
 	if err != nil {
 		return err
 	}
-	b, err := manifestJSON(m)
+	b, err := m.encode()
 	if err != nil {
 		return err
 	}
-	if err := tw.WriteHeader(header(ManifestPath, int64(len(b)))); err != nil {
+	if err := tw.WriteHeader(header(m.location(), int64(len(b)))); err != nil {
 		return err
 	}
 	if _, err := tw.Write(b); err != nil {
@@ -561,7 +592,7 @@ func writeTar(ctx context.Context, w io.Writer, format Format, model string, ent
 
 // writeFolder writes the no-archive layout: a folder named after the model, built under a
 // temporary name and renamed into place.
-func writeFolder(ctx context.Context, out string, entries []entry, m *Manifest) (err error) {
+func writeFolder(ctx context.Context, out string, entries []entry, m manifestFile) (err error) {
 	tmp, err := os.MkdirTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("create folder: %w", err)
@@ -597,14 +628,15 @@ func writeFolder(ctx context.Context, out string, entries []entry, m *Manifest) 
 			return err
 		}
 	}
-	b, err := manifestJSON(m)
+	b, err := m.encode()
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Join(tmp, "MAR-INF"), 0o755); err != nil {
+	manifest := filepath.Join(tmp, filepath.FromSlash(m.location()))
+	if err := os.MkdirAll(filepath.Dir(manifest), 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(tmp, filepath.FromSlash(ManifestPath)), b, 0o644); err != nil {
+	if err := os.WriteFile(manifest, b, 0o644); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {

@@ -372,25 +372,76 @@ func (r *reader) read(src string) (Format, error) {
 // root finds the manifest: at the top, or inside a single top-level folder (TorchServe's
 // tarball layout). It returns the folder prefix ("" or "name/").
 func (r *reader) root() (string, error) {
-	if r.seen[ManifestPath] {
-		return "", nil
+	prefix, ok := r.rootOf(ManifestPath)
+	if !ok {
+		return "", ErrNoManifest
+	}
+	return prefix, nil
+}
+
+// rootOf finds the folder prefix of the manifest at path manifest, as root does.
+func (r *reader) rootOf(manifest string) (string, bool) {
+	if r.seen[manifest] {
+		return "", true
 	}
 	var prefix string
 	for _, m := range r.members {
 		top, _, ok := strings.Cut(m.name, "/")
 		if !ok {
-			return "", ErrNoManifest
+			return "", false
 		}
 		if prefix == "" {
 			prefix = top + "/"
 		} else if prefix != top+"/" {
-			return "", ErrNoManifest
+			return "", false
 		}
 	}
-	if prefix == "" || !r.seen[prefix+ManifestPath] {
-		return "", ErrNoManifest
+	if prefix == "" || !r.seen[prefix+manifest] {
+		return "", false
 	}
-	return prefix, nil
+	return prefix, true
+}
+
+// below returns the files read under prefix, by their paths below it, the manifest left out.
+func (r *reader) below(prefix, manifest string) map[string]member {
+	got := map[string]member{}
+	for _, x := range r.members {
+		name := strings.TrimPrefix(x.name, prefix)
+		if name != manifest {
+			got[name] = x
+		}
+	}
+	return got
+}
+
+// checkFiles checks the files read (got) against those a manifest lists, when it lists any:
+// each there, with its size and sha256, and nothing else.
+func checkFiles(files []File, got map[string]member) error {
+	if len(files) == 0 {
+		return nil
+	}
+	listed := map[string]bool{}
+	for _, f := range files {
+		listed[f.Path] = true
+		x, ok := got[f.Path]
+		switch {
+		case !ok:
+			return fmt.Errorf("%w: %s", ErrMissingFile, f.Path)
+		case x.size != f.Size || x.sha256 != f.SHA256:
+			return fmt.Errorf("%w: %s (sha256 %s, manifest says %s)", ErrDigestMismatch, f.Path, short(x.sha256), short(f.SHA256))
+		}
+	}
+	names := make([]string, 0, len(got))
+	for name := range got {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if !listed[name] {
+			return fmt.Errorf("%w: %s", ErrExtraFile, name)
+		}
+	}
+	return nil
 }
 
 // check finds the manifest among what was read and checks every file against it.
@@ -407,33 +458,9 @@ func (r *reader) check(manifestBytes func(name string) ([]byte, error)) (*Manife
 	if err != nil {
 		return nil, "", err
 	}
-	got := map[string]member{}
-	for _, x := range r.members {
-		name := strings.TrimPrefix(x.name, prefix)
-		if name != ManifestPath {
-			got[name] = x
-		}
-	}
-	if len(m.Files) > 0 {
-		for _, f := range m.Files {
-			x, ok := got[f.Path]
-			switch {
-			case !ok:
-				return nil, "", fmt.Errorf("%w: %s", ErrMissingFile, f.Path)
-			case x.size != f.Size || x.sha256 != f.SHA256:
-				return nil, "", fmt.Errorf("%w: %s (sha256 %s, manifest says %s)", ErrDigestMismatch, f.Path, short(x.sha256), short(f.SHA256))
-			}
-		}
-		names := make([]string, 0, len(got))
-		for name := range got {
-			names = append(names, name)
-		}
-		sort.Strings(names)
-		for _, name := range names {
-			if _, ok := m.FileDigest(name); !ok {
-				return nil, "", fmt.Errorf("%w: %s", ErrExtraFile, name)
-			}
-		}
+	got := r.below(prefix, ManifestPath)
+	if err := checkFiles(m.Files, got); err != nil {
+		return nil, "", err
 	}
 	// a manifest may name no model, as torch-model-archiver's may: for a custom handler that
 	// runs its own (the server checks that it does)
@@ -488,15 +515,26 @@ func (nopCloser) Close() error { return nil }
 // Extract unpacks an archive (any format) into dest, which must not exist yet, checking
 // every file against the manifest. On any failure nothing is left at dest.
 func Extract(ctx context.Context, src, dest string, lim Limits) (m *Manifest, err error) {
+	err = extract(ctx, src, dest, lim, func(r *reader, read func(name string) ([]byte, error)) (prefix string, err error) {
+		m, prefix, err = r.check(read)
+		return prefix, err
+	})
+	return m, err
+}
+
+// extract unpacks an archive into dest as Extract describes; check finds the manifest among
+// the files read (read reads one of them) and checks them against it, returning the
+// manifest's folder prefix.
+func extract(ctx context.Context, src, dest string, lim Limits, check func(r *reader, read func(name string) ([]byte, error)) (string, error)) (err error) {
 	if _, err := os.Lstat(dest); err == nil {
-		return nil, fmt.Errorf("%s already exists", dest)
+		return fmt.Errorf("%s already exists", dest)
 	}
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-		return nil, err
+		return err
 	}
 	stage, err := os.MkdirTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".tmp-*")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer func() {
 		if err != nil {
@@ -511,22 +549,22 @@ func Extract(ctx context.Context, src, dest string, lim Limits) (m *Manifest, er
 		return os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	})
 	if _, err = r.read(src); err != nil {
-		return nil, err
+		return err
 	}
-	m, prefix, err := r.check(func(name string) ([]byte, error) {
+	prefix, err := check(r, func(name string) ([]byte, error) {
 		return os.ReadFile(filepath.Join(stage, filepath.FromSlash(name)))
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	root := filepath.Join(stage, filepath.FromSlash(prefix))
 	if err = os.Rename(root, dest); err != nil {
-		return nil, err
+		return err
 	}
 	if prefix != "" {
 		os.RemoveAll(stage)
 	}
-	return m, nil
+	return nil
 }
 
 // Opened is an archive whose files are on disk, ready to load.

@@ -1,0 +1,156 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/tsserve/ts/pkg/apierror"
+	"github.com/tsserve/ts/pkg/handler"
+)
+
+// Invoke runs one node on its inputs and returns what it answered.
+type Invoke func(ctx context.Context, node *Node, inputs []handler.Input) ([]byte, error)
+
+// Output is a leaf node's answer.
+type Output struct {
+	Node string
+	Body []byte
+}
+
+// Run sends a request's inputs through the DAG, as TorchServe's DagExecutor does: the start
+// node receives the request's inputs; a node with one parent receives the parent's answer
+// as its input "body"; a node with several receives each parent's answer as an input named
+// after that parent. Nodes run as soon as all their parents have answered, in parallel
+// where the DAG branches. Each call has the node's timeout-ms and is tried up to
+// retry-attempts times more when it times out or fails on the server's side (a 4xx, the
+// request's own fault, is not retried). The first failure ends the run and cancels the calls in flight.
+// Run returns the leaves' answers in Leaves' order.
+func (s *Spec) Run(ctx context.Context, inputs []handler.Input, invoke Invoke) ([]Output, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		node string
+		body []byte
+		err  error
+	}
+	answers := map[string][]byte{}
+	waiting := map[string]int{}
+	for name, n := range s.Nodes {
+		waiting[name] = len(n.Parents)
+	}
+	done := make(chan result)
+	start := func(name string, in []handler.Input) {
+		go func() {
+			body, err := s.call(ctx, s.Nodes[name], in, invoke)
+			select {
+			case done <- result{name, body, err}:
+			case <-ctx.Done():
+			}
+		}()
+	}
+	start(s.Start, inputs)
+	for running := 1; running > 0; {
+		var r result
+		select {
+		case r = <-done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		running--
+		if r.err != nil {
+			return nil, r.err
+		}
+		answers[r.node] = r.body
+		for _, c := range s.Nodes[r.node].Children {
+			if waiting[c]--; waiting[c] == 0 {
+				start(c, s.inputsOf(c, answers))
+				running++
+			}
+		}
+	}
+	var out []Output
+	for _, name := range s.Leaves() {
+		out = append(out, Output{Node: name, Body: answers[name]})
+	}
+	return out, nil
+}
+
+// inputsOf is what a node receives once all its parents have answered.
+func (s *Spec) inputsOf(name string, answers map[string][]byte) []handler.Input {
+	parents := s.Nodes[name].Parents
+	if len(parents) == 1 {
+		return []handler.Input{{Name: "body", Data: answers[parents[0]]}}
+	}
+	in := make([]handler.Input, 0, len(parents))
+	for _, p := range parents {
+		in = append(in, handler.Input{Name: p, Data: answers[p]})
+	}
+	return in
+}
+
+// call invokes a node with its timeout and retries, and names the node in its error.
+func (s *Spec) call(ctx context.Context, n *Node, in []handler.Input, invoke Invoke) ([]byte, error) {
+	var err error
+	for attempt := 0; attempt <= n.Settings.RetryAttempts; attempt++ {
+		var body []byte
+		body, err = s.attempt(ctx, n, in, invoke)
+		if err == nil {
+			return body, nil
+		}
+		if code := errorOf(err).Code; ctx.Err() != nil || (code < 500 && code != http.StatusRequestTimeout) {
+			break
+		}
+	}
+	if ctx.Err() != nil { // the request was cancelled, or another node failed
+		return nil, ctx.Err()
+	}
+	e := errorOf(err)
+	return nil, apierror.New(e.Code, e.Type, "workflow node %s: %s", n.Name, e.Message)
+}
+
+func (s *Spec) attempt(ctx context.Context, n *Node, in []handler.Input, invoke Invoke) ([]byte, error) {
+	if n.Settings.TimeoutMS > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(n.Settings.TimeoutMS)*time.Millisecond)
+		defer cancel()
+	}
+	body, err := invoke(ctx, n, in)
+	if errors.Is(err, context.DeadlineExceeded) || (err == nil && ctx.Err() != nil) {
+		return nil, apierror.New(http.StatusRequestTimeout, apierror.TypeRequestTimeout, "no answer within its timeout-ms (%d ms)", n.Settings.TimeoutMS)
+	}
+	return body, err
+}
+
+func errorOf(err error) *apierror.Error {
+	var e *apierror.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return apierror.Internal("%v", err)
+}
+
+// Answer is the workflow's response body, as TorchServe answers /wfpredict: the one leaf's
+// answer as it is, or, with several leaves, a JSON object of each leaf's answer by node name
+// (an answer that is not JSON is given as a string).
+func Answer(outputs []Output) ([]byte, error) {
+	if len(outputs) == 1 {
+		return outputs[0].Body, nil
+	}
+	obj := make(map[string]any, len(outputs))
+	for _, o := range outputs {
+		var v any = string(o.Body)
+		if json.Valid(o.Body) {
+			v = json.RawMessage(o.Body)
+		}
+		obj[o.Node] = v
+	}
+	b, err := json.MarshalIndent(obj, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("workflow answer: %w", err)
+	}
+	return append(b, '\n'), nil
+}
