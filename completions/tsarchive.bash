@@ -7,6 +7,7 @@ __tsarchive_sub() {
     "|inspect") echo inspect ;;
     "|verify") echo verify ;;
     "|extract") echo extract ;;
+    "|workflow") echo workflow ;;
     "|version") echo version ;;
     esac
 }
@@ -18,6 +19,7 @@ __tsarchive_takes_value() {
     "inspect|--output" | "inspect|-o") return 0 ;;
     "verify|--output" | "verify|-o") return 0 ;;
     "extract|--output" | "extract|-o") return 0 ;;
+    "workflow|--export-path" | "workflow|--extra-files" | "workflow|--handler" | "workflow|--output" | "workflow|-o" | "workflow|--spec-file" | "workflow|--workflow-name") return 0 ;;
     esac
     return 1
 }
@@ -43,6 +45,11 @@ __tsarchive_values() {
     "inspect|--output" | "inspect|-o") echo "text json" ;;
     "verify|--output" | "verify|-o") echo "text json" ;;
     "extract|--output" | "extract|-o") echo "text json" ;;
+    "workflow|--export-path") echo "__files__" ;;
+    "workflow|--extra-files") echo "__files__" ;;
+    "workflow|--handler") echo "__files__" ;;
+    "workflow|--output" | "workflow|-o") echo "text json" ;;
+    "workflow|--spec-file") echo "__files__" ;;
     esac
 }
 
@@ -54,12 +61,13 @@ __tsarchive_flags() {
     "inspect") echo "--output -o" ;;
     "verify") echo "--output -o" ;;
     "extract") echo "--output -o" ;;
+    "workflow") echo "--export-path --extra-files --force -f --handler --output -o --spec-file --workflow-name" ;;
     esac
 }
 
 __tsarchive_subs() {
     case "$1" in
-    "") echo "pack inspect verify extract version" ;;
+    "") echo "pack inspect verify extract workflow version" ;;
     esac
 }
 

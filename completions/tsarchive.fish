@@ -11,6 +11,8 @@ function __tsarchive_sub
             echo verify
         case '|extract'
             echo extract
+        case '|workflow'
+            echo workflow
         case '|version'
             echo version
     end
@@ -27,6 +29,8 @@ function __tsarchive_takes_value
         case 'verify|--output' 'verify|-o'
             return 0
         case 'extract|--output' 'extract|-o'
+            return 0
+        case 'workflow|--export-path' 'workflow|--extra-files' 'workflow|--handler' 'workflow|--output' 'workflow|-o' 'workflow|--spec-file' 'workflow|--workflow-name'
             return 0
     end
     return 1
@@ -82,6 +86,7 @@ complete -c tsarchive -n '__tsarchive_at \'\' 0' -a pack -d 'Pack a model into a
 complete -c tsarchive -n '__tsarchive_at \'\' 0' -a inspect -d 'Show an archive\'s manifest, files and model signature.'
 complete -c tsarchive -n '__tsarchive_at \'\' 0' -a verify -d 'Re-hash every file of an archive against its manifest.'
 complete -c tsarchive -n '__tsarchive_at \'\' 0' -a extract -d 'Extract an archive into a folder, checking every file.'
+complete -c tsarchive -n '__tsarchive_at \'\' 0' -a workflow -d 'Pack a workflow (models and functions in a DAG) into NAME.war (flags as torch-workflow-archiver).'
 complete -c tsarchive -n '__tsarchive_at \'\' 0' -a version -d 'Print tsarchive\'s version.'
 complete -c tsarchive -n '__tsarchive_in \'\'' -l archive-format -x -a 'default zip-store tgz tzst no-archive' -d 'default (.mar zip, weights stored), zip-store, tgz, tzst (zstd tarball) or no-archive (a folder).'
 complete -c tsarchive -n '__tsarchive_in \'\'' -l config-file -s c -r -F -d 'model-config.yaml with batching, worker and handler settings.'
@@ -123,4 +128,12 @@ complete -c tsarchive -n '__tsarchive_in \'verify\'' -F
 
 complete -c tsarchive -n '__tsarchive_in \'extract\'' -l output -s o -x -a 'text json' -d 'Output: text or json.'
 complete -c tsarchive -n '__tsarchive_in \'extract\'' -F
+
+complete -c tsarchive -n '__tsarchive_in \'workflow\'' -l export-path -r -F -d 'Folder to write the archive to (created if missing).'
+complete -c tsarchive -n '__tsarchive_in \'workflow\'' -l extra-files -r -F -d 'Comma-separated files, folders and wildcard patterns to add (a folder\'s contents go to the archive\'s root).'
+complete -c tsarchive -n '__tsarchive_in \'workflow\'' -l force -s f -d 'Replace an existing archive.'
+complete -c tsarchive -n '__tsarchive_in \'workflow\'' -l handler -r -F -d 'Python file with the DAG\'s function nodes, fn(data, context); needed when the DAG has functions.'
+complete -c tsarchive -n '__tsarchive_in \'workflow\'' -l output -s o -x -a 'text json' -d 'Output: text or json.'
+complete -c tsarchive -n '__tsarchive_in \'workflow\'' -l spec-file -r -F -d 'The workflow specification (YAML): its models (archives in the model store) and the DAG of models and functions.'
+complete -c tsarchive -n '__tsarchive_in \'workflow\'' -l workflow-name -x -d 'Workflow name; the archive is NAME.war.'
 

@@ -53,6 +53,42 @@ type ModelList struct {
 	Models        []ModelRef `json:"models"`
 }
 
+// WorkflowRef is one entry of GET /workflows.
+type WorkflowRef struct {
+	WorkflowName string `json:"workflowName"`
+	WorkflowURL  string `json:"workflowUrl"`
+}
+
+// WorkflowList is GET /workflows.
+type WorkflowList struct {
+	NextPageToken string        `json:"nextPageToken,omitempty"`
+	Workflows     []WorkflowRef `json:"workflows"`
+}
+
+// WorkflowDescription is one element of GET /workflows/{name}: TorchServe's fields (the
+// global settings of the workflow's models, the DAG as its spec file gives it), and ts's
+// Nodes.
+type WorkflowDescription struct {
+	WorkflowName  string `json:"workflowName"`
+	WorkflowURL   string `json:"workflowUrl"`
+	MinWorkers    int    `json:"minWorkers"`
+	MaxWorkers    int    `json:"maxWorkers"`
+	BatchSize     int    `json:"batchSize"`
+	MaxBatchDelay int    `json:"maxBatchDelay"`
+	WorkflowDag   string `json:"workflowDag"`
+	// Nodes are the DAG's nodes in the order they run, each with the model it is registered
+	// as (GET /models lists them too).
+	Nodes []WorkflowNode `json:"nodes,omitempty"`
+}
+
+// WorkflowNode is one node of a workflow.
+type WorkflowNode struct {
+	Name     string   `json:"name"`
+	Model    string   `json:"model"`
+	ModelURL string   `json:"modelUrl,omitempty"` // empty for a function of the handler file
+	Feeds    []string `json:"feeds,omitempty"`
+}
+
 // Description is one element of GET /models/{name}.
 type Description struct {
 	ModelName       string `json:"modelName"`

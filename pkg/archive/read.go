@@ -483,17 +483,24 @@ func short(sum string) string {
 // manifest, returning the manifest. The error names the first file that differs, is
 // missing or is extra.
 func Verify(ctx context.Context, src string, lim Limits) (*Manifest, error) {
-	var manifest []byte
+	manifests := map[string]*[]byte{} // the manifest, at the top or in one folder
 	r := newReader(ctx, lim, func(name string) (io.WriteCloser, error) {
-		if path.Base(name) == "MANIFEST.json" {
-			return &bufferCloser{buf: &manifest}, nil
+		if name == ManifestPath || strings.HasSuffix(name, "/"+ManifestPath) {
+			buf := new([]byte)
+			manifests[name] = buf
+			return &bufferCloser{buf: buf}, nil
 		}
 		return nopCloser{io.Discard}, nil
 	})
 	if _, err := r.read(src); err != nil {
 		return nil, err
 	}
-	m, _, err := r.check(func(string) ([]byte, error) { return manifest, nil })
+	m, _, err := r.check(func(name string) ([]byte, error) {
+		if b := manifests[name]; b != nil {
+			return *b, nil
+		}
+		return nil, ErrNoManifest
+	})
 	return m, err
 }
 

@@ -30,6 +30,7 @@ import (
 type ServeCmd struct {
 	TSConfig          string   `name:"ts-config" type:"path" placeholder:"FILE" help:"config.properties to read (default: $$TS_CONFIG_FILE, else ./config.properties when present)."`
 	ModelStore        *string  `name:"model-store" placeholder:"DIR" help:"Folder of model archives (model_store)."`
+	WorkflowStore     *string  `name:"workflow-store" placeholder:"DIR" help:"Folder of workflow archives, .war (workflow_store; default: the model store)."`
 	Models            []string `name:"models" placeholder:"NAME=FILE.mar" help:"Models to load at start: all, FILE.mar or NAME=FILE.mar (a file in the model store, or a URL allowed_urls lets in); repeat or separate with commas (load_models)."`
 	InferenceAddress  *string  `name:"inference-address" placeholder:"ADDR" help:"Inference API address (inference_address, default http://127.0.0.1:8080)."`
 	ManagementAddress *string  `name:"management-address" placeholder:"ADDR" help:"Management API address (management_address, default http://127.0.0.1:8081)."`
@@ -73,6 +74,7 @@ func (c *ServeCmd) flags() map[string]string {
 		}
 	}
 	str("model_store", c.ModelStore)
+	str("workflow_store", c.WorkflowStore)
 	if c.Models != nil {
 		f["load_models"] = strings.Join(c.Models, ",")
 	}

@@ -70,6 +70,7 @@ var Keys = []Key{
 	{"grpc_management_max_connection_age_ms", "", "0", kInt, "the same for gRPC management connections (ms; 0 = never)"},
 	{"grpc_management_max_connection_age_grace_ms", "", "0", kInt, "(ms; 0 = as long as they take)"},
 	{"model_store", "model-store", "", kString, "folder of model archives"},
+	{"workflow_store", "workflow-store", "", kString, "folder of workflow archives (.war; default: the model store)"},
 	{"load_models", "models", "", kList, "models to load at start: all, URL or NAME=URL (as POST /models' url), comma-separated"},
 	{"models", "", "", kJSON, `per-model settings: {"name": {"version": {"minWorkers": 1, "batchSize": 4, ...}}}`},
 	{"default_workers_per_model", "workers", "0", kInt, "workers for models loaded at start and registered without initial_workers (0 = one per CPU core)"},
@@ -109,8 +110,8 @@ var unsupported = map[string]string{
 	"prefer_direct_buffer": "Netty", "async_logging": "log4j", "initial_worker_port": "Python workers",
 	"install_py_dep_per_model": "Python workers", "blacklist_env_vars": "Python workers",
 	"default_service_handler": "Python handlers", "decode_input_request": "Python workers",
-	"number_of_gpu": "TorchServe's GPU assignment (use execution_provider)", "workflow_store": "workflows",
-	"keystore": "PKCS12 keystores (use certificate_file and private_key_file)", "keystore_pass": "PKCS12 keystores", "keystore_type": "PKCS12 keystores",
+	"number_of_gpu": "TorchServe's GPU assignment (use execution_provider)",
+	"keystore":      "PKCS12 keystores (use certificate_file and private_key_file)", "keystore_pass": "PKCS12 keystores", "keystore_type": "PKCS12 keystores",
 	"metrics_mode": "metrics modes (the metrics API is always Prometheus)", "metrics_config": "metrics.yaml",
 	"enable_metrics_api": "disabling the metrics API", "metric_time_interval": "system metrics", "disable_system_metrics": "system metrics",
 	"system_metrics_cmd": "system metrics", "model_metrics_auto_detect": "handler metrics",
@@ -140,6 +141,7 @@ type Settings struct {
 	ManagementAddress      string
 	MetricsAddress         string
 	ModelStore             string
+	WorkflowStore          string // workflow archives (.war); the model store unless set
 	LoadModels             []string
 	Models                 map[string]map[string]ModelConfig
 	DefaultWorkersPerModel int
@@ -416,6 +418,9 @@ func (s *Settings) parse() error {
 		s.GRPCInference, s.GRPCManagement = grpcAPI("grpc_inference"), grpcAPI("grpc_management")
 	}
 	s.ModelStore = str("model_store")
+	if s.WorkflowStore = str("workflow_store"); s.WorkflowStore == "" {
+		s.WorkflowStore = s.ModelStore // TorchServe's default
+	}
 	s.LoadModels = list("load_models")
 	if v := str("models"); v != "" {
 		if err := json.Unmarshal([]byte(v), &s.Models); err != nil {

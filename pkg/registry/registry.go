@@ -172,6 +172,14 @@ type Spec struct {
 	Synchronous bool
 	// Default makes this version the model's default.
 	Default bool
+	// Workflow names the workflow the model is a node of (see Version.Workflow).
+	Workflow string
+}
+
+// Extraction is where archives are extracted and the limits they are read with, for other
+// archives the server unpacks (workflows).
+func (r *Registry) Extraction() (tempDir string, lim archive.Limits) {
+	return r.opts.TempDir, r.opts.Limits
 }
 
 // Register opens an archive, checks it and adds it as a version of its model; the first
@@ -236,7 +244,7 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 	man := opened.Manifest
 	v := &Version{
 		Name: man.Model.ModelName, Version: man.Model.ModelVersion, URL: s.URL, Manifest: man,
-		Digest: opened.Digest, Handler: man.Model.Handler, Startup: s.Startup,
+		Digest: opened.Digest, Handler: man.Model.Handler, Startup: s.Startup, Workflow: s.Workflow,
 		RegisteredAt: time.Now(), archive: opened, reg: r, state: StateStopped,
 	}
 	if s.Name != "" {

@@ -31,11 +31,14 @@ type SnapshotModel struct {
 	SplitWeight     int    `json:"splitWeight,omitempty"`
 }
 
-// Snapshot lists every registered version with its settings.
+// Snapshot lists every registered version with its settings, but the nodes of workflows.
 func (r *Registry) Snapshot() Snapshot {
 	snap := Snapshot{Created: time.Now().UTC().Format(time.RFC3339), Models: []SnapshotModel{}}
 	for _, e := range r.List() {
 		for _, v := range e.Versions {
+			if v.Workflow != "" {
+				continue // workflows are not in snapshots, as in TorchServe
+			}
 			s := v.Settings()
 			snap.Models = append(snap.Models, SnapshotModel{
 				Name: v.Name, Version: v.Version, URL: v.URL, Handler: v.Handler, Default: v.Version == e.DefaultVersion,

@@ -43,15 +43,18 @@ var errNoModel = errors.New("the archive holds no ONNX model: its handler runs i
 
 // Version is one registered version of a model.
 type Version struct {
-	Name         string
-	Version      string
-	URL          string
-	Manifest     *archive.Manifest
-	Digest       string
-	Handler      string
-	Inputs       []tensor.Info
-	Outputs      []tensor.Info
-	Startup      bool
+	Name     string
+	Version  string
+	URL      string
+	Manifest *archive.Manifest
+	Digest   string
+	Handler  string
+	Inputs   []tensor.Info
+	Outputs  []tensor.Info
+	Startup  bool
+	// Workflow is the workflow the version is a node of ("" for a model registered alone):
+	// such versions come and go with their workflow and stay out of snapshots.
+	Workflow     string
 	RegisteredAt time.Time
 
 	reg     *Registry

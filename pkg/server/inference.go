@@ -44,6 +44,7 @@ func (s *Server) inferenceRoutes() http.Handler {
 	rt.handle("/predictions/{model}/{version}/{path...}", s.predict)
 	rt.handle("/explanations/{model}", s.explainRoute)
 	rt.handle("/explanations/{model}/{version}", s.explainRoute)
+	rt.handle("/wfpredict/{name}", s.workflowPredict) // TorchServe runs workflows for any method
 	// SageMaker's forms, which TorchServe also answers.
 	rt.handle("/invocations", s.invoke)
 	rt.handle("/models/{model}/invoke", s.invoke)
@@ -73,7 +74,7 @@ func legacyPredict(s *Server) func(*http.Request) apiFunc {
 }
 
 // reservedSegments are the inference API's first path segments, never a legacy model name.
-var reservedSegments = map[string]bool{"ping": true, "predictions": true, "explanations": true, "invocations": true, "models": true, "api-description": true, "v1": true, "v2": true}
+var reservedSegments = map[string]bool{"ping": true, "predictions": true, "explanations": true, "invocations": true, "wfpredict": true, "models": true, "api-description": true, "v1": true, "v2": true}
 
 // invoke serves SageMaker's POST /invocations?model_name=M and POST /models/{model}/invoke as
 // TorchServe does: without a name, the only model loaded at start-up, else the request's

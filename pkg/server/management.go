@@ -46,6 +46,7 @@ func (s *Server) managementRoutes() http.Handler {
 	rt.handle("GET /models/{model}/split", s.getSplit)
 	rt.handle("PUT /models/{model}/split", s.modelAPI(s.putSplit))
 	rt.handle("DELETE /models/{model}/split", s.modelAPI(s.deleteSplit))
+	s.workflowRoutes(rt)
 	return rt
 }
 
@@ -351,18 +352,25 @@ func (s *Server) deleteSplit(w http.ResponseWriter, r *http.Request) error {
 	return statusJSON(w, http.StatusOK, "Traffic split of model \"%s\" removed; requests go to the default version", name)
 }
 
-// listModels answers GET /models as TorchServe does: default versions, sorted by name,
-// paged with limit (default and maximum 100) and next_page_token (an offset).
-func (s *Server) listModels(w http.ResponseWriter, r *http.Request) error {
+// page reads a list's paging parameters as TorchServe does: next_page_token is the offset
+// (0 when missing or negative), limit at most 100 (100 when missing or out of range).
+func page(r *http.Request) (offset, limit int) {
 	q := r.URL.Query()
 	limit, err := strconv.Atoi(q.Get("limit"))
 	if err != nil || limit <= 0 || limit > 100 {
 		limit = 100
 	}
-	offset, err := strconv.Atoi(q.Get("next_page_token"))
+	offset, err = strconv.Atoi(q.Get("next_page_token"))
 	if err != nil || offset < 0 {
 		offset = 0
 	}
+	return offset, limit
+}
+
+// listModels answers GET /models as TorchServe does: default versions, sorted by name,
+// paged with limit (default and maximum 100) and next_page_token (an offset).
+func (s *Server) listModels(w http.ResponseWriter, r *http.Request) error {
+	offset, limit := page(r)
 	entries := s.reg.List()
 	res := api.ModelList{Models: []api.ModelRef{}}
 	for i := offset; i < len(entries) && i < offset+limit; i++ {

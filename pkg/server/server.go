@@ -62,6 +62,8 @@ type Server struct {
 
 	auth    *tokenAuth // nil: token authorization off
 	authErr error      // the key file could not be written
+
+	wf workflows
 }
 
 // Request ids come from a pool of random bytes, not a read per request. EnableRandPool must

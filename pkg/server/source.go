@@ -22,16 +22,39 @@ func (s *Server) ResolveStartupArchive(ctx context.Context, raw string) (file, s
 	return s.resolveURL(ctx, raw, true)
 }
 
+// store is a folder archives are registered from: the model store, or the workflow store.
+type store struct {
+	dir  string
+	kind string // "Model" or "Workflow", as TorchServe's messages name them
+}
+
+func (s *Server) modelStore() store    { return store{s.cfg.ModelStore, "Model"} }
+func (s *Server) workflowStore() store { return store{s.cfg.WorkflowStore, "Workflow"} }
+
+// notFound is TorchServe's 404 for an archive that is not where its url says.
+func (st store) notFound(format string, args ...any) error {
+	typ := apierror.TypeModelNotFound
+	if st.kind == "Workflow" {
+		typ = apierror.TypeWorkflowNotFound
+	}
+	return apierror.New(http.StatusNotFound, typ, format, args...)
+}
+
 // resolveURL turns POST /models' url into an archive on disk. A name in the model store
 // is always allowed; anything else (a path outside it, file://, http(s)://) only when it
 // matches allowed_urls — none by default, safer than TorchServe's (see its ShellTorch CVE).
 // Allowed http(s) archives are downloaded into the model store with a size limit and a
 // timeout. It returns the path and the name to show as modelUrl.
 func (s *Server) resolveURL(ctx context.Context, raw string, reuseDownload bool) (string, string, error) {
+	return s.resolveIn(ctx, s.modelStore(), raw, reuseDownload)
+}
+
+// resolveIn is resolveURL for the archives of a store (a workflow's url: the workflow store).
+func (s *Server) resolveIn(ctx context.Context, st store, raw string, reuseDownload bool) (string, string, error) {
 	if raw == "" {
-		return "", "", apierror.New(http.StatusNotFound, apierror.TypeModelNotFound, "empty url")
+		return "", "", st.notFound("empty url")
 	}
-	store := s.cfg.ModelStore
+	store := st.dir
 	u, err := url.Parse(raw)
 	isRemote := err == nil && (u.Scheme == "http" || u.Scheme == "https")
 	isFileURL := err == nil && u.Scheme == "file"
@@ -40,7 +63,7 @@ func (s *Server) resolveURL(ctx context.Context, raw string, reuseDownload bool)
 		if !s.allowed(raw) {
 			return "", "", notAllowed(raw)
 		}
-		return s.download(ctx, raw, u, reuseDownload)
+		return s.download(ctx, st, raw, u, reuseDownload)
 	case isFileURL || filepath.IsAbs(raw):
 		p := raw
 		if isFileURL {
@@ -53,7 +76,7 @@ func (s *Server) resolveURL(ctx context.Context, raw string, reuseDownload bool)
 			return "", "", notAllowed(raw)
 		}
 		if _, err := os.Stat(p); err != nil {
-			return "", "", apierror.New(http.StatusNotFound, apierror.TypeModelNotFound, "Model not found at: %s", raw)
+			return "", "", st.notFound("%s not found at: %s", st.kind, raw)
 		}
 		return p, raw, nil
 	}
@@ -63,11 +86,11 @@ func (s *Server) resolveURL(ctx context.Context, raw string, reuseDownload bool)
 		return "", "", apierror.BadRequest("Relative path is not allowed in url: %s", raw)
 	}
 	if store == "" {
-		return "", "", apierror.BadRequest("Model store has not been configured.")
+		return "", "", apierror.BadRequest("%s store has not been configured.", st.kind)
 	}
 	p := filepath.Join(store, raw)
 	if _, err := os.Stat(p); err != nil {
-		return "", "", apierror.New(http.StatusNotFound, apierror.TypeModelNotFound, "Model not found in model store: %s", raw)
+		return "", "", st.notFound("%s not found in %s store: %s", st.kind, strings.ToLower(st.kind), raw)
 	}
 	return p, raw, nil
 }
@@ -99,9 +122,9 @@ func (s *Server) allowed(raw string) bool {
 	return false
 }
 
-// download fetches an allowed archive into the model store, keeping its file name; a file
-// of that name already there is an error, as in TorchServe, unless reuse says to use it.
-func (s *Server) download(ctx context.Context, raw string, u *url.URL, reuse bool) (string, string, error) {
+// download fetches an allowed archive into the store, keeping its file name; a file of that
+// name already there is an error, as in TorchServe, unless reuse says to use it.
+func (s *Server) download(ctx context.Context, st store, raw string, u *url.URL, reuse bool) (string, string, error) {
 	fail := func(err error) (string, string, error) {
 		s.log.Warn("download failed", "url", raw, "err", err)
 		return "", "", apierror.New(http.StatusBadRequest, apierror.TypeDownload, "Failed to download archive from: %s", raw)
@@ -110,16 +133,16 @@ func (s *Server) download(ctx context.Context, raw string, u *url.URL, reuse boo
 	if name == "" || name == "/" || name == "." || strings.HasPrefix(name, ".") {
 		return "", "", apierror.BadRequest("url %s does not end in an archive file name", raw)
 	}
-	if s.cfg.ModelStore == "" {
-		return "", "", apierror.BadRequest("downloading %s needs a model store (model_store)", raw)
+	if st.dir == "" {
+		return "", "", apierror.BadRequest("downloading %s needs a %s store (%s_store)", raw, strings.ToLower(st.kind), strings.ToLower(st.kind))
 	}
-	dst := filepath.Join(s.cfg.ModelStore, name)
-	if st, err := os.Stat(dst); err == nil {
-		if reuse && st.Mode().IsRegular() {
-			s.log.Info("using the archive already downloaded into the model store", "url", raw, "file", name)
+	dst := filepath.Join(st.dir, name)
+	if fi, err := os.Stat(dst); err == nil {
+		if reuse && fi.Mode().IsRegular() {
+			s.log.Info("using the archive already downloaded into the "+strings.ToLower(st.kind)+" store", "url", raw, "file", name)
 			return dst, name, nil
 		}
-		return "", "", apierror.Internal("Model file already exists %s", name)
+		return "", "", apierror.Internal("%s file already exists %s", st.kind, name)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.DownloadTimeout)
 	defer cancel()
@@ -135,7 +158,7 @@ func (s *Server) download(ctx context.Context, raw string, u *url.URL, reuse boo
 	if res.StatusCode != http.StatusOK {
 		return fail(fmt.Errorf("status %s", res.Status))
 	}
-	tmp, err := os.CreateTemp(s.cfg.ModelStore, "."+name+".download-*")
+	tmp, err := os.CreateTemp(st.dir, "."+name+".download-*")
 	if err != nil {
 		return fail(err)
 	}
@@ -152,7 +175,7 @@ func (s *Server) download(ctx context.Context, raw string, u *url.URL, reuse boo
 	}
 	if err := os.Link(tmp.Name(), dst); err != nil { // fails if the name appeared meanwhile
 		if errors.Is(err, os.ErrExist) {
-			return "", "", apierror.Internal("Model file already exists %s", name)
+			return "", "", apierror.Internal("%s file already exists %s", st.kind, name)
 		}
 		if err := os.Rename(tmp.Name(), dst); err != nil {
 			return fail(err)

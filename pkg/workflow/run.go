@@ -12,19 +12,22 @@ import (
 	"github.com/tsserve/ts/pkg/handler"
 )
 
-// Invoke runs one node on its inputs and returns what it answered.
-type Invoke func(ctx context.Context, node *Node, inputs []handler.Input) ([]byte, error)
+// Invoke runs one node on its inputs and returns what it answered, as an input for the
+// nodes it feeds (Data, and ContentType when known; its Name is set by Run).
+type Invoke func(ctx context.Context, node *Node, inputs []handler.Input) (handler.Input, error)
 
 // Output is a leaf node's answer.
 type Output struct {
-	Node string
-	Body []byte
+	Node        string
+	Body        []byte
+	ContentType string
 }
 
 // Run sends a request's inputs through the DAG, as TorchServe's DagExecutor does: the start
 // node receives the request's inputs; a node with one parent receives the parent's answer
 // as its input "body"; a node with several receives each parent's answer as an input named
-// after that parent. Nodes run as soon as all their parents have answered, in parallel
+// after that parent. (ts keeps the content type of each answer with it; TorchServe's nodes
+// get bytes alone.) Nodes run as soon as all their parents have answered, in parallel
 // where the DAG branches. Each call has the node's timeout-ms and is tried up to
 // retry-attempts times more when it times out or fails on the server's side (a 4xx, the
 // request's own fault, is not retried). The first failure ends the run and cancels the calls in flight.
@@ -33,11 +36,11 @@ func (s *Spec) Run(ctx context.Context, inputs []handler.Input, invoke Invoke) (
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
-		node string
-		body []byte
-		err  error
+		node   string
+		answer handler.Input
+		err    error
 	}
-	answers := map[string][]byte{}
+	answers := map[string]handler.Input{}
 	waiting := map[string]int{}
 	for name, n := range s.Nodes {
 		waiting[name] = len(n.Parents)
@@ -45,9 +48,9 @@ func (s *Spec) Run(ctx context.Context, inputs []handler.Input, invoke Invoke) (
 	done := make(chan result)
 	start := func(name string, in []handler.Input) {
 		go func() {
-			body, err := s.call(ctx, s.Nodes[name], in, invoke)
+			answer, err := s.call(ctx, s.Nodes[name], in, invoke)
 			select {
-			case done <- result{name, body, err}:
+			case done <- result{name, answer, err}:
 			case <-ctx.Done():
 			}
 		}()
@@ -64,7 +67,7 @@ func (s *Spec) Run(ctx context.Context, inputs []handler.Input, invoke Invoke) (
 		if r.err != nil {
 			return nil, r.err
 		}
-		answers[r.node] = r.body
+		answers[r.node] = r.answer
 		for _, c := range s.Nodes[r.node].Children {
 			if waiting[c]--; waiting[c] == 0 {
 				start(c, s.inputsOf(c, answers))
@@ -74,55 +77,57 @@ func (s *Spec) Run(ctx context.Context, inputs []handler.Input, invoke Invoke) (
 	}
 	var out []Output
 	for _, name := range s.Leaves() {
-		out = append(out, Output{Node: name, Body: answers[name]})
+		out = append(out, Output{Node: name, Body: answers[name].Data, ContentType: answers[name].ContentType})
 	}
 	return out, nil
 }
 
 // inputsOf is what a node receives once all its parents have answered.
-func (s *Spec) inputsOf(name string, answers map[string][]byte) []handler.Input {
+func (s *Spec) inputsOf(name string, answers map[string]handler.Input) []handler.Input {
 	parents := s.Nodes[name].Parents
-	if len(parents) == 1 {
-		return []handler.Input{{Name: "body", Data: answers[parents[0]]}}
-	}
 	in := make([]handler.Input, 0, len(parents))
 	for _, p := range parents {
-		in = append(in, handler.Input{Name: p, Data: answers[p]})
+		a := answers[p]
+		a.Name = p
+		if len(parents) == 1 {
+			a.Name = "body"
+		}
+		in = append(in, a)
 	}
 	return in
 }
 
 // call invokes a node with its timeout and retries, and names the node in its error.
-func (s *Spec) call(ctx context.Context, n *Node, in []handler.Input, invoke Invoke) ([]byte, error) {
+func (s *Spec) call(ctx context.Context, n *Node, in []handler.Input, invoke Invoke) (handler.Input, error) {
 	var err error
 	for attempt := 0; attempt <= n.Settings.RetryAttempts; attempt++ {
-		var body []byte
-		body, err = s.attempt(ctx, n, in, invoke)
+		var answer handler.Input
+		answer, err = s.attempt(ctx, n, in, invoke)
 		if err == nil {
-			return body, nil
+			return answer, nil
 		}
 		if code := errorOf(err).Code; ctx.Err() != nil || (code < 500 && code != http.StatusRequestTimeout) {
 			break
 		}
 	}
 	if ctx.Err() != nil { // the request was cancelled, or another node failed
-		return nil, ctx.Err()
+		return handler.Input{}, ctx.Err()
 	}
 	e := errorOf(err)
-	return nil, apierror.New(e.Code, e.Type, "workflow node %s: %s", n.Name, e.Message)
+	return handler.Input{}, apierror.New(e.Code, e.Type, "workflow node %s: %s", n.Name, e.Message)
 }
 
-func (s *Spec) attempt(ctx context.Context, n *Node, in []handler.Input, invoke Invoke) ([]byte, error) {
+func (s *Spec) attempt(ctx context.Context, n *Node, in []handler.Input, invoke Invoke) (handler.Input, error) {
 	if n.Settings.TimeoutMS > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(n.Settings.TimeoutMS)*time.Millisecond)
 		defer cancel()
 	}
-	body, err := invoke(ctx, n, in)
+	answer, err := invoke(ctx, n, in)
 	if errors.Is(err, context.DeadlineExceeded) || (err == nil && ctx.Err() != nil) {
-		return nil, apierror.New(http.StatusRequestTimeout, apierror.TypeRequestTimeout, "no answer within its timeout-ms (%d ms)", n.Settings.TimeoutMS)
+		return handler.Input{}, apierror.New(http.StatusRequestTimeout, apierror.TypeRequestTimeout, "no answer within its timeout-ms (%d ms)", n.Settings.TimeoutMS)
 	}
-	return body, err
+	return answer, err
 }
 
 func errorOf(err error) *apierror.Error {
@@ -133,12 +138,16 @@ func errorOf(err error) *apierror.Error {
 	return apierror.Internal("%v", err)
 }
 
-// Answer is the workflow's response body, as TorchServe answers /wfpredict: the one leaf's
-// answer as it is, or, with several leaves, a JSON object of each leaf's answer by node name
-// (an answer that is not JSON is given as a string).
-func Answer(outputs []Output) ([]byte, error) {
+// Answer is the workflow's response body and its content type, as TorchServe answers
+// /wfpredict: the one leaf's answer as it is, or, with several leaves, a JSON object of each
+// leaf's answer by node name (an answer that is not JSON is given as a string).
+func Answer(outputs []Output) ([]byte, string, error) {
 	if len(outputs) == 1 {
-		return outputs[0].Body, nil
+		ctype := outputs[0].ContentType
+		if ctype == "" {
+			ctype = "application/json" // TorchServe's, whatever the answer
+		}
+		return outputs[0].Body, ctype, nil
 	}
 	obj := make(map[string]any, len(outputs))
 	for _, o := range outputs {
@@ -150,7 +159,7 @@ func Answer(outputs []Output) ([]byte, error) {
 	}
 	b, err := json.MarshalIndent(obj, "", "  ")
 	if err != nil {
-		return nil, fmt.Errorf("workflow answer: %w", err)
+		return nil, "", fmt.Errorf("workflow answer: %w", err)
 	}
-	return append(b, '\n'), nil
+	return append(b, '\n'), "application/json", nil
 }

@@ -136,11 +136,11 @@ func TestRunDataFlow(t *testing.T) {
 	}
 	var mu sync.Mutex
 	seen := map[string]string{}
-	out, err := s.Run(context.Background(), []handler.Input{{Name: "data", Data: []byte("hello")}}, func(ctx context.Context, n *Node, in []handler.Input) ([]byte, error) {
+	out, err := s.Run(context.Background(), []handler.Input{{Name: "data", Data: []byte("hello")}}, func(ctx context.Context, n *Node, in []handler.Input) (handler.Input, error) {
 		mu.Lock()
 		seen[n.Name] = describe(in)
 		mu.Unlock()
-		return []byte(n.Name + "(" + describe(in) + ")"), nil
+		return handler.Input{Data: []byte(n.Name + "(" + describe(in) + ")"), ContentType: "text/plain"}, nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +156,7 @@ func TestRunDataFlow(t *testing.T) {
 			t.Errorf("%s received %q, want %q", node, seen[node], w)
 		}
 	}
-	if len(out) != 1 || out[0].Node != "aggregate_func" || !strings.HasPrefix(string(out[0].Body), "aggregate_func(") {
+	if len(out) != 1 || out[0].Node != "aggregate_func" || !strings.HasPrefix(string(out[0].Body), "aggregate_func(") || out[0].ContentType != "text/plain" {
 		t.Errorf("outputs %+v", out)
 	}
 }
@@ -170,7 +170,7 @@ func TestRunBranchesInParallel(t *testing.T) {
 	// would time out here
 	var both sync.WaitGroup
 	both.Add(2)
-	_, err = s.Run(context.Background(), nil, func(ctx context.Context, n *Node, in []handler.Input) ([]byte, error) {
+	_, err = s.Run(context.Background(), nil, func(ctx context.Context, n *Node, in []handler.Input) (handler.Input, error) {
 		if strings.HasPrefix(n.Name, "nmt_") {
 			both.Done()
 			waited := make(chan struct{})
@@ -178,10 +178,10 @@ func TestRunBranchesInParallel(t *testing.T) {
 			select {
 			case <-waited:
 			case <-time.After(5 * time.Second):
-				return nil, errors.New("the other branch did not start")
+				return handler.Input{}, errors.New("the other branch did not start")
 			}
 		}
-		return []byte("{}"), nil
+		return handler.Input{Data: []byte("{}")}, nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -213,16 +213,16 @@ func TestRunFailures(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var calls, post atomic.Int32
-			_, err := s.Run(context.Background(), nil, func(ctx context.Context, n *Node, in []handler.Input) ([]byte, error) {
+			_, err := s.Run(context.Background(), nil, func(ctx context.Context, n *Node, in []handler.Input) (handler.Input, error) {
 				switch n.Name {
 				case "m":
 					if err := tc.fail(calls.Add(1)); err != nil {
-						return nil, err
+						return handler.Input{}, err
 					}
 				case "post":
 					post.Add(1)
 				}
-				return []byte("ok"), nil
+				return handler.Input{Data: []byte("ok")}, nil
 			})
 			if calls.Load() != tc.wantCalls {
 				t.Errorf("m called %d times, want %d", calls.Load(), tc.wantCalls)
@@ -250,10 +250,10 @@ func TestRunCancelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	_, err = s.Run(ctx, nil, func(ctx context.Context, n *Node, in []handler.Input) ([]byte, error) {
+	_, err = s.Run(ctx, nil, func(ctx context.Context, n *Node, in []handler.Input) (handler.Input, error) {
 		cancel() // the client went away while a ran
 		<-ctx.Done()
-		return nil, ctx.Err()
+		return handler.Input{}, ctx.Err()
 	})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v, want context.Canceled", err)
@@ -261,13 +261,16 @@ func TestRunCancelled(t *testing.T) {
 }
 
 func TestAnswer(t *testing.T) {
-	one, _ := Answer([]Output{{Node: "a", Body: []byte("raw bytes")}})
-	if string(one) != "raw bytes" {
-		t.Errorf("one leaf: %q", one)
+	one, ctype, _ := Answer([]Output{{Node: "a", Body: []byte("raw bytes"), ContentType: "text/plain"}})
+	if string(one) != "raw bytes" || ctype != "text/plain" {
+		t.Errorf("one leaf: %q, %s", one, ctype)
 	}
-	two, err := Answer([]Output{{Node: "a", Body: []byte(`{"x": 1}`)}, {Node: "b", Body: []byte("text")}})
-	if err != nil {
-		t.Fatal(err)
+	if _, ctype, _ := Answer([]Output{{Node: "a", Body: []byte("{}")}}); ctype != "application/json" {
+		t.Errorf("one leaf with no content type: %s, want TorchServe's application/json", ctype)
+	}
+	two, ctype, err := Answer([]Output{{Node: "a", Body: []byte(`{"x": 1}`)}, {Node: "b", Body: []byte("text")}})
+	if err != nil || ctype != "application/json" {
+		t.Fatal(err, ctype)
 	}
 	if want := "{\n  \"a\": {\n    \"x\": 1\n  },\n  \"b\": \"text\"\n}\n"; string(two) != want {
 		t.Errorf("two leaves: %s, want %s", two, want)

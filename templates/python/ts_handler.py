@@ -18,11 +18,16 @@ defines inference() takes over: each request goes to inference(request), whose r
 the response. Only the standard library is needed; numpy arrays are accepted and returned when
 numpy is installed.
 
+A TorchServe workflow's function nodes (plain functions fn(data, context) in the workflow's
+handler file) run through run_function, which ts serve calls itself.
+
 The process speaks ts's frame protocol on stdin/stdout (docs/custom-handlers.md): anything a
 handler prints must go to stderr (print(..., file=sys.stderr), or logging), which ts logs.
 """
 import array
+import importlib.util
 import json
+import os
 import struct
 import sys
 import traceback
@@ -32,7 +37,7 @@ try:
 except ImportError:  # numpy is optional
     numpy = None
 
-__all__ = ["BaseHandler", "Context", "Request", "Tensor", "HandlerError", "run"]
+__all__ = ["BaseHandler", "Context", "Request", "Tensor", "HandlerError", "run", "run_function"]
 
 _FORMATS = {"float32": "f", "float64": "d", "int8": "b", "int16": "h", "int32": "i", "int64": "q",
             "uint8": "B", "uint16": "H", "uint32": "I", "uint64": "Q", "bool": "B"}
@@ -277,3 +282,31 @@ def _with_metrics(reply, context):
     if context is not None and context.metrics.pending:
         reply["metrics"], context.metrics.pending = context.metrics.pending, []
     return reply
+
+
+class FunctionHandler(BaseHandler):
+    """Runs a TorchServe workflow function, fn(data, context), as a handler that takes over
+    inference: data is a batch of one, a dict of the request's inputs by name (bytearray), and
+    the first item of what fn returns is the answer."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def inference(self, request):
+        item = {name: bytearray(data) for name, data in request.inputs.items()}
+        out = self.fn([item], self.context)
+        if out is None or len(out) == 0:
+            raise HandlerError("workflow function %s returned no output" % self.fn.__name__, 500)
+        return out[0]
+
+
+def run_function(path, name):
+    """Serves the function name of the Python file at path (a workflow's function node)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))  # its own imports
+    spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(path))[0], path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        sys.exit("%s has no function %s" % (os.path.basename(path), name))
+    run(lambda: FunctionHandler(fn))

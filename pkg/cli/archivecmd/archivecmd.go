@@ -30,11 +30,12 @@ type globals struct {
 }
 
 type archiverCLI struct {
-	Pack    PackCmd    `cmd:"" default:"withargs" help:"Pack a model into an archive (the default command; flags as torch-model-archiver)."`
-	Inspect inspectCmd `cmd:"" help:"Show an archive's manifest, files and model signature."`
-	Verify  verifyCmd  `cmd:"" help:"Re-hash every file of an archive against its manifest."`
-	Extract extractCmd `cmd:"" help:"Extract an archive into a folder, checking every file."`
-	Version versionCmd `cmd:"" help:"Print tsarchive's version."`
+	Pack     PackCmd     `cmd:"" default:"withargs" help:"Pack a model into an archive (the default command; flags as torch-model-archiver)."`
+	Inspect  inspectCmd  `cmd:"" help:"Show an archive's manifest, files and model signature."`
+	Verify   verifyCmd   `cmd:"" help:"Re-hash every file of an archive against its manifest."`
+	Extract  extractCmd  `cmd:"" help:"Extract an archive into a folder, checking every file."`
+	Workflow workflowCmd `cmd:"" help:"Pack a workflow (models and functions in a DAG) into NAME.war (flags as torch-workflow-archiver)."`
+	Version  versionCmd  `cmd:"" help:"Print tsarchive's version."`
 
 	Completion completionCmd `cmd:"" hidden:"" help:"Print a shell completion script (bash, zsh or fish)."`
 }
