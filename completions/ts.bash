@@ -13,9 +13,15 @@ __ts_sub() {
     "|split") echo split ;;
     "|infer") echo infer ;;
     "|explain") echo explain ;;
+    "|workflow") echo workflow ;;
     "|metrics") echo metrics ;;
     "|ping") echo ping ;;
     "|version") echo version ;;
+    "workflow|register") echo register ;;
+    "workflow|unregister") echo unregister ;;
+    "workflow|list" | "workflow|ls") echo list ;;
+    "workflow|describe") echo describe ;;
+    "workflow|infer") echo infer ;;
     esac
 }
 
@@ -27,6 +33,8 @@ __ts_takes_value() {
     "scale|--max" | "scale|--min") return 0 ;;
     "infer|--accept" | "infer|--concurrency" | "infer|-c" | "infer|--data" | "infer|-d" | "infer|--save" | "infer|--timeout" | "infer|--version") return 0 ;;
     "explain|--baseline" | "explain|--concurrency" | "explain|-c" | "explain|--data" | "explain|-d" | "explain|--patch" | "explain|--save" | "explain|--target" | "explain|--tensor-output" | "explain|--timeout" | "explain|--version") return 0 ;;
+    "workflow register|--name" | "workflow register|--startup-timeout" | "workflow register|--timeout") return 0 ;;
+    "workflow infer|--concurrency" | "workflow infer|-c" | "workflow infer|--data" | "workflow infer|-d" | "workflow infer|--save" | "workflow infer|--timeout") return 0 ;;
     esac
     return 1
 }
@@ -47,6 +55,7 @@ __ts_values() {
     "serve|--workflow-store") echo "__files__" ;;
     "infer|--save") echo "__files__" ;;
     "explain|--save") echo "__files__" ;;
+    "workflow infer|--save") echo "__files__" ;;
     esac
 }
 
@@ -59,12 +68,15 @@ __ts_flags() {
     "split") echo "--clear" ;;
     "infer") echo "--accept --concurrency -c --data -d --local --save --timeout --version" ;;
     "explain") echo "--baseline --concurrency -c --data -d --local --patch --save --target --tensor-output --timeout --version" ;;
+    "workflow register") echo "--name --startup-timeout --timeout" ;;
+    "workflow infer") echo "--concurrency -c --data -d --save --timeout" ;;
     esac
 }
 
 __ts_subs() {
     case "$1" in
-    "") echo "serve register unregister list ls describe scale set-default split infer explain metrics ping version" ;;
+    "") echo "serve register unregister list ls describe scale set-default split infer explain workflow metrics ping version" ;;
+    "workflow") echo "register unregister list ls describe infer" ;;
     esac
 }
 
@@ -78,6 +90,8 @@ __ts_args() {
     "split") echo model ;;
     "infer") echo model+files ;;
     "explain") echo model+files ;;
+    "workflow register") echo files ;;
+    "workflow infer") echo files ;;
     esac
 }
 

@@ -23,12 +23,24 @@ function __ts_sub
             echo infer
         case '|explain'
             echo explain
+        case '|workflow'
+            echo workflow
         case '|metrics'
             echo metrics
         case '|ping'
             echo ping
         case '|version'
             echo version
+        case 'workflow|register'
+            echo register
+        case 'workflow|unregister'
+            echo unregister
+        case 'workflow|list' 'workflow|ls'
+            echo list
+        case 'workflow|describe'
+            echo describe
+        case 'workflow|infer'
+            echo infer
     end
 end
 
@@ -45,6 +57,10 @@ function __ts_takes_value
         case 'infer|--accept' 'infer|--concurrency' 'infer|-c' 'infer|--data' 'infer|-d' 'infer|--save' 'infer|--timeout' 'infer|--version'
             return 0
         case 'explain|--baseline' 'explain|--concurrency' 'explain|-c' 'explain|--data' 'explain|-d' 'explain|--patch' 'explain|--save' 'explain|--target' 'explain|--tensor-output' 'explain|--timeout' 'explain|--version'
+            return 0
+        case 'workflow register|--name' 'workflow register|--startup-timeout' 'workflow register|--timeout'
+            return 0
+        case 'workflow infer|--concurrency' 'workflow infer|-c' 'workflow infer|--data' 'workflow infer|-d' 'workflow infer|--save' 'workflow infer|--timeout'
             return 0
     end
     return 1
@@ -116,6 +132,7 @@ complete -c ts -n '__ts_at \'\' 0' -a set-default -d 'Make a version the model\'
 complete -c ts -n '__ts_at \'\' 0' -a split -d 'Show or set a model\'s traffic split across versions (A/B tests, canaries).'
 complete -c ts -n '__ts_at \'\' 0' -a infer -d 'Send files to a model and show the answers (or run an archive locally with --local).'
 complete -c ts -n '__ts_at \'\' 0' -a explain -d 'Show which parts of files (image patches, words, tensor elements) made a model answer as it did.'
+complete -c ts -n '__ts_at \'\' 0' -a workflow -d 'Register, list, describe, run and unregister workflows (models and functions in a DAG, .war archives).'
 complete -c ts -n '__ts_at \'\' 0' -a metrics -d 'Print the server\'s Prometheus metrics.'
 complete -c ts -n '__ts_at \'\' 0' -a ping -d 'Check the server\'s health.'
 complete -c ts -n '__ts_at \'\' 0' -a version -d 'Print the versions of ts and ONNX Runtime, and the execution providers available.'
@@ -196,6 +213,26 @@ complete -c ts -n '__ts_in \'explain\'' -l timeout -x -d 'Give up on a request a
 complete -c ts -n '__ts_in \'explain\'' -l version -x -d 'Model version (default: the default version, or the traffic split).'
 complete -c ts -n '__ts_at \'explain\' 0' -a '(command -q ts; and ts completion models 2>/dev/null)'
 complete -c ts -n '__ts_in \'explain\'; and not __ts_at \'explain\' 0' -F
+
+complete -c ts -n '__ts_at \'workflow\' 0' -a register -d 'Register a workflow archive (.war): a name in the server\'s workflow store, a path it can read, or a URL.'
+complete -c ts -n '__ts_at \'workflow\' 0' -a unregister -d 'Unregister a workflow and its models.'
+complete -c ts -n '__ts_at \'workflow\' 0' -a list -d 'List the registered workflows.'
+complete -c ts -n '__ts_at \'workflow\' 0' -a describe -d 'Describe a workflow: its models\' settings and its DAG.'
+complete -c ts -n '__ts_at \'workflow\' 0' -a infer -d 'Send files through a workflow and show the answers.'
+
+complete -c ts -n '__ts_in \'workflow register\'' -l name -x -d 'Workflow name (default: the archive\'s).'
+complete -c ts -n '__ts_in \'workflow register\'' -l startup-timeout -x -d 'How long each model may take to start.'
+complete -c ts -n '__ts_in \'workflow register\'' -l timeout -x -d 'Response timeout of each of its models.'
+complete -c ts -n '__ts_in \'workflow register\'' -F
+
+
+
+
+complete -c ts -n '__ts_in \'workflow infer\'' -l concurrency -s c -x -d 'Requests in flight at once when sending many files.'
+complete -c ts -n '__ts_in \'workflow infer\'' -l data -s d -x -d 'A request given on the command line, text or JSON, sent as is (after the files); repeatable.'
+complete -c ts -n '__ts_in \'workflow infer\'' -l save -r -F -d 'Also write each raw answer to DIR/<file>.<ext>.'
+complete -c ts -n '__ts_in \'workflow infer\'' -l timeout -x -d 'Give up on a request after this long.'
+complete -c ts -n '__ts_in \'workflow infer\'' -F
 
 
 

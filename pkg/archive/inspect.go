@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -26,12 +27,14 @@ type Info struct {
 	Path     string    `json:"path"`
 	Format   Format    `json:"format"`
 	Size     int64     `json:"size"` // of the archive file (0 for a folder)
-	Manifest *Manifest `json:"manifest"`
-	Entries  []Entry   `json:"entries"`
+	Manifest *Manifest `json:"manifest,omitempty"`
+	// Workflow is a workflow archive's manifest (then Manifest is nil).
+	Workflow *WorkflowManifest `json:"workflow,omitempty"`
+	Entries  []Entry           `json:"entries"`
 }
 
 // Inspect reads an archive's manifest and lists its files, without extracting or hashing
-// them (Verify does that).
+// them (Verify does that). A workflow archive (.war) is read too: its manifest is Workflow.
 func Inspect(src string) (*Info, error) {
 	format, err := Detect(src)
 	if err != nil {
@@ -39,11 +42,17 @@ func Inspect(src string) (*Info, error) {
 	}
 	info := &Info{Path: src, Format: format}
 	var manifest []byte
+	manifestPath := ManifestPath
 	keep := func(name string, r io.Reader) error {
-		if name == ManifestPath || strings.HasSuffix(name, "/"+ManifestPath) {
-			b, err := io.ReadAll(io.LimitReader(r, 16<<20))
-			manifest = b
-			return err
+		for _, mp := range []string{ManifestPath, WorkflowManifestPath} {
+			if name == mp || strings.HasSuffix(name, "/"+mp) {
+				if mp == WorkflowManifestPath && manifest != nil && manifestPath == ManifestPath {
+					return nil // a model archive's: its own manifest wins
+				}
+				b, err := io.ReadAll(io.LimitReader(r, 16<<20))
+				manifest, manifestPath = b, mp
+				return err
+			}
 		}
 		return nil
 	}
@@ -63,20 +72,25 @@ func Inspect(src string) (*Info, error) {
 	}
 	prefix := ""
 	for _, e := range info.Entries {
-		if strings.HasSuffix(e.Path, "/"+ManifestPath) {
-			prefix = strings.TrimSuffix(e.Path, ManifestPath)
+		if strings.HasSuffix(e.Path, "/"+manifestPath) {
+			prefix = strings.TrimSuffix(e.Path, manifestPath)
 		}
 	}
 	if manifest == nil {
 		return nil, fmt.Errorf("%s: %w", src, ErrNoManifest)
 	}
-	if info.Manifest, err = ParseManifest(manifest); err != nil {
+	if manifestPath == WorkflowManifestPath {
+		info.Workflow, err = ParseWorkflowManifest(manifest)
+	} else {
+		info.Manifest, err = ParseManifest(manifest)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
 	entries := info.Entries[:0]
 	for _, e := range info.Entries {
 		e.Path = strings.TrimPrefix(e.Path, prefix)
-		if e.Path != ManifestPath {
+		if e.Path != manifestPath {
 			entries = append(entries, e)
 		}
 	}
@@ -100,7 +114,7 @@ func inspectZip(src string, info *Info, keep func(string, io.Reader) error) erro
 			method = "stored"
 		}
 		info.Entries = append(info.Entries, Entry{Path: f.Name, Size: int64(f.UncompressedSize64), Compressed: int64(f.CompressedSize64), Method: method})
-		if f.Name == ManifestPath || strings.HasSuffix(f.Name, "/"+ManifestPath) {
+		if path.Base(f.Name) == "MANIFEST.json" { // keep decides which
 			rc, err := f.Open()
 			if err != nil {
 				return fmt.Errorf("%w: %v", ErrCorrupt, err)
@@ -140,7 +154,7 @@ func inspectFolder(src string, info *Info, keep func(string, io.Reader) error) e
 			return err
 		}
 		info.Entries = append(info.Entries, Entry{Path: name, Size: st.Size()})
-		if name == ManifestPath {
+		if name == ManifestPath || name == WorkflowManifestPath {
 			f, err := os.Open(p)
 			if err != nil {
 				return err

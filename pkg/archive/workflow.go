@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -72,30 +74,62 @@ func ParseWorkflowManifest(b []byte) (*WorkflowManifest, error) {
 // must be there, and every file must match the manifest's list when it has one. On any
 // failure nothing is left at dest.
 func ExtractWorkflow(ctx context.Context, src, dest string, lim Limits) (m *WorkflowManifest, err error) {
-	err = extract(ctx, src, dest, lim, func(r *reader, read func(name string) ([]byte, error)) (string, error) {
-		prefix, ok := r.rootOf(WorkflowManifestPath)
-		if !ok {
-			return "", ErrNoWorkflowManifest
-		}
-		b, err := read(prefix + WorkflowManifestPath)
-		if err != nil {
-			return "", err
-		}
-		if m, err = ParseWorkflowManifest(b); err != nil {
-			return "", err
-		}
-		got := r.below(prefix, WorkflowManifestPath)
-		if err := checkFiles(m.Files, got); err != nil {
-			return "", err
-		}
-		for _, f := range []string{m.Workflow.SpecFile, m.Workflow.Handler} {
-			if _, ok := got[f]; f != "" && !ok {
-				return "", fmt.Errorf("%w: %s", ErrMissingFile, f)
-			}
-		}
-		return prefix, nil
+	err = extract(ctx, src, dest, lim, func(r *reader, read func(name string) ([]byte, error)) (prefix string, err error) {
+		m, prefix, err = r.checkWorkflow(read)
+		return prefix, err
 	})
 	return m, err
+}
+
+// VerifyWorkflow re-reads every file of a workflow archive and checks it as ExtractWorkflow
+// does, writing nothing.
+func VerifyWorkflow(ctx context.Context, src string, lim Limits) (*WorkflowManifest, error) {
+	manifests := map[string]*[]byte{}
+	r := newReader(ctx, lim, func(name string) (io.WriteCloser, error) {
+		if name == WorkflowManifestPath || strings.HasSuffix(name, "/"+WorkflowManifestPath) {
+			buf := new([]byte)
+			manifests[name] = buf
+			return &bufferCloser{buf: buf}, nil
+		}
+		return nopCloser{io.Discard}, nil
+	})
+	if _, err := r.read(src); err != nil {
+		return nil, err
+	}
+	m, _, err := r.checkWorkflow(func(name string) ([]byte, error) {
+		if b := manifests[name]; b != nil {
+			return *b, nil
+		}
+		return nil, ErrNoWorkflowManifest
+	})
+	return m, err
+}
+
+// checkWorkflow finds the workflow manifest among what was read and checks the files
+// against it: the spec and handler there, and every file as listed when it lists them.
+func (r *reader) checkWorkflow(read func(name string) ([]byte, error)) (*WorkflowManifest, string, error) {
+	prefix, ok := r.rootOf(WorkflowManifestPath)
+	if !ok {
+		return nil, "", ErrNoWorkflowManifest
+	}
+	b, err := read(prefix + WorkflowManifestPath)
+	if err != nil {
+		return nil, "", err
+	}
+	m, err := ParseWorkflowManifest(b)
+	if err != nil {
+		return nil, "", err
+	}
+	got := r.below(prefix, WorkflowManifestPath)
+	if err := checkFiles(m.Files, got); err != nil {
+		return nil, "", err
+	}
+	for _, f := range []string{m.Workflow.SpecFile, m.Workflow.Handler} {
+		if _, ok := got[f]; f != "" && !ok {
+			return nil, "", fmt.Errorf("%w: %s", ErrMissingFile, f)
+		}
+	}
+	return m, prefix, nil
 }
 
 // WorkflowPackOptions are torch-workflow-archiver's flags.

@@ -52,6 +52,13 @@ func TestWorkflowRoundTrip(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	info, err := Inspect(res.Path)
+	if err != nil || info.Manifest != nil || info.Workflow == nil || info.Workflow.Workflow != want || len(info.Entries) != 3 {
+		t.Errorf("inspect: %v %+v", err, info)
+	}
+	if vm, err := VerifyWorkflow(context.Background(), res.Path, Limits{}); err != nil || len(vm.Files) != 3 {
+		t.Errorf("verify: %v", err)
+	}
 	// a model archive is not a workflow archive, nor the reverse
 	if _, err := ExtractWorkflow(context.Background(), packDigits(t, t.TempDir(), Default).Path, filepath.Join(t.TempDir(), "x"), Limits{}); !errors.Is(err, ErrNoWorkflowManifest) {
 		t.Errorf("a .mar read as a workflow: %v", err)

@@ -131,6 +131,7 @@ type tsCLI struct {
 	Split      SplitCmd      `cmd:"" help:"Show or set a model's traffic split across versions (A/B tests, canaries)."`
 	Infer      InferCmd      `cmd:"" help:"Send files to a model and show the answers (or run an archive locally with --local)."`
 	Explain    ExplainCmd    `cmd:"" help:"Show which parts of files (image patches, words, tensor elements) made a model answer as it did."`
+	Workflow   WorkflowCmd   `cmd:"" help:"Register, list, describe, run and unregister workflows (models and functions in a DAG, .war archives)."`
 	Metrics    MetricsCmd    `cmd:"" help:"Print the server's Prometheus metrics."`
 	Ping       PingCmd       `cmd:"" help:"Check the server's health."`
 	Version    VersionCmd    `cmd:"" help:"Print the versions of ts and ONNX Runtime, and the execution providers available."`

@@ -38,6 +38,8 @@ type InferCmd struct {
 	// explain, when not nil, asks for explanations instead of predictions, with these
 	// query parameters (ts explain).
 	explain url.Values
+	// workflow, when set, sends the requests through that workflow (ts workflow infer).
+	workflow string
 }
 
 // modelFiles are the arguments and flags ts infer and ts explain share: the model (or an
@@ -82,7 +84,7 @@ func (c *InferCmd) Run(g *Globals) error {
 	answers := make([]*answer, len(requests))
 	var bar *term.Progress
 	if len(requests) > 8 { // a bar for batches of files, not for a few
-		bar = io.NewProgress(map[string]string{"infer": "inferring", "explain": "explaining"}[c.command()], int64(len(requests)))
+		bar = io.NewProgress(map[string]string{"infer": "inferring", "explain": "explaining", "workflow infer": "inferring"}[c.command()], int64(len(requests)))
 	}
 	var mu sync.Mutex
 	finished := int64(0)
@@ -153,8 +155,11 @@ func (c *InferCmd) Run(g *Globals) error {
 
 // command is the command's name in messages: infer, or explain.
 func (c *InferCmd) command() string {
-	if c.explain != nil {
+	switch {
+	case c.explain != nil:
 		return "explain"
+	case c.workflow != "":
+		return "workflow infer"
 	}
 	return "infer"
 }
@@ -245,6 +250,13 @@ func (c *InferCmd) predictor(ctx context.Context, g *Globals) (predictor, func()
 		cl, err := g.Client()
 		if err != nil {
 			return nil, nil, err
+		}
+		if c.workflow != "" {
+			return func(ctx context.Context, body []byte, ctype string) (*client.Prediction, error) {
+				ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+				defer cancel()
+				return cl.PredictWorkflow(ctx, c.workflow, body, client.PredictOptions{ContentType: ctype, Accept: c.Accept})
+			}, func() {}, nil
 		}
 		if err := c.pickModel(ctx, cl); err != nil {
 			return nil, nil, err

@@ -637,6 +637,82 @@ func NewPrediction(body []byte, contentType, version string, h http.Header) *Pre
 	return p
 }
 
+// ListWorkflows returns one page of GET /workflows.
+func (c *Client) ListWorkflows(ctx context.Context, limit int, pageToken string) (*api.WorkflowList, error) {
+	q := url.Values{}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	if pageToken != "" {
+		q.Set("next_page_token", pageToken)
+	}
+	var l api.WorkflowList
+	return &l, c.mgmt(ctx, http.MethodGet, "/workflows", q, nil, &l)
+}
+
+// AllWorkflows follows every page of GET /workflows.
+func (c *Client) AllWorkflows(ctx context.Context) ([]api.WorkflowRef, error) {
+	var out []api.WorkflowRef
+	token := ""
+	for {
+		page, err := c.ListWorkflows(ctx, 100, token)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Workflows...)
+		if page.NextPageToken == "" {
+			return out, nil
+		}
+		token = page.NextPageToken
+	}
+}
+
+// DescribeWorkflow is GET /workflows/{name}.
+func (c *Client) DescribeWorkflow(ctx context.Context, name string) ([]api.WorkflowDescription, error) {
+	var d []api.WorkflowDescription
+	return d, c.mgmt(ctx, http.MethodGet, "/workflows/"+url.PathEscape(name), nil, nil, &d)
+}
+
+// RegisterWorkflowOptions are POST /workflows's parameters; zero values are not sent.
+type RegisterWorkflowOptions struct {
+	URL             string
+	Name            string // workflow_name (default: the archive's)
+	ResponseTimeout int    // s, for each of its models
+	StartupTimeout  int    // s
+}
+
+// RegisterWorkflow is POST /workflows: the workflow's models are registered and their
+// workers started before the answer.
+func (c *Client) RegisterWorkflow(ctx context.Context, o RegisterWorkflowOptions) (string, error) {
+	q := url.Values{"url": {o.URL}}
+	if o.Name != "" {
+		q.Set("workflow_name", o.Name)
+	}
+	if o.ResponseTimeout > 0 {
+		q.Set("response_timeout", strconv.Itoa(o.ResponseTimeout))
+	}
+	if o.StartupTimeout > 0 {
+		q.Set("startup_timeout", strconv.Itoa(o.StartupTimeout))
+	}
+	var s api.Status
+	err := c.mgmt(ctx, http.MethodPost, "/workflows", q, nil, &s)
+	return s.Status, err
+}
+
+// UnregisterWorkflow is DELETE /workflows/{name}.
+func (c *Client) UnregisterWorkflow(ctx context.Context, name string) (string, error) {
+	var s api.Status
+	err := c.mgmt(ctx, http.MethodDelete, "/workflows/"+url.PathEscape(name), nil, nil, &s)
+	return s.Status, err
+}
+
+// PredictWorkflow is POST /wfpredict/{name}: body through the workflow's DAG (o.Version is
+// not used: workflows have none).
+func (c *Client) PredictWorkflow(ctx context.Context, name string, body []byte, o PredictOptions) (*Prediction, error) {
+	o.Version = ""
+	return c.infer(ctx, "/wfpredict/", name, body, o)
+}
+
 // RawMetrics returns GET /metrics in Prometheus text format.
 func (c *Client) RawMetrics(ctx context.Context) ([]byte, error) {
 	_, b, err := c.do(ctx, http.MethodGet, c.Metrics, "", "/metrics", nil, nil, http.Header{"Accept": {"text/plain"}})

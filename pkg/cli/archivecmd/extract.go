@@ -22,6 +22,17 @@ func (c *extractCmd) Run(g *globals) error {
 	if err := removeIfEmptyDir(c.Dir); err != nil {
 		return err
 	}
+	if isWorkflow(c.Archive) {
+		m, err := archive.ExtractWorkflow(g.ctx, c.Archive, c.Dir, archive.DefaultLimits())
+		if err != nil {
+			return archiveError(c.Archive, err)
+		}
+		if c.Output == "json" {
+			return printJSON(g.stdout, map[string]any{"path": c.Archive, "dir": c.Dir, "workflow": m})
+		}
+		_, err = fmt.Fprintf(g.stdout, "%s: extracted workflow %s into %s\n", c.Archive, m.Workflow.WorkflowName, c.Dir)
+		return err
+	}
 	m, err := archive.Extract(g.ctx, c.Archive, c.Dir, archive.DefaultLimits())
 	if err != nil {
 		return archiveError(c.Archive, err)

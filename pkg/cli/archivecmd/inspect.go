@@ -23,13 +23,23 @@ func (c *inspectCmd) Run(g *globals) error {
 	if c.Output == "json" {
 		return printJSON(g.stdout, info)
 	}
-	m := info.Manifest
 	w := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
 	size := ""
 	if info.Size > 0 {
 		size = ", " + humanBytes(info.Size)
 	}
 	fmt.Fprintf(w, "%s\t(%s%s)\n", info.Path, info.Format, size)
+	if wf := info.Workflow; wf != nil {
+		fmt.Fprintf(w, "workflow\t%s\n", wf.Workflow.WorkflowName)
+		fmt.Fprintf(w, "spec file\t%s\n", wf.Workflow.SpecFile)
+		fmt.Fprintf(w, "handler\t%s\n", orDash(wf.Workflow.Handler))
+		fmt.Fprintf(w, "created\t%s, archiver %s\n", wf.CreatedOn, orDash(wf.ArchiverVersion))
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		return printEntries(g, info.Entries, wf.Files)
+	}
+	m := info.Manifest
 	fmt.Fprintf(w, "model\t%s %s\n", m.Model.ModelName, m.Model.ModelVersion)
 	fmt.Fprintf(w, "handler\t%s\n", m.Model.Handler)
 	serialized := m.Model.SerializedFile
@@ -46,19 +56,7 @@ func (c *inspectCmd) Run(g *globals) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintln(g.stdout, "\nfiles")
-	w = tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-	for _, e := range info.Entries {
-		line := fmt.Sprintf("  %s\t%s", e.Path, humanBytes(e.Size))
-		if e.Method != "" {
-			line += "\t" + e.Method
-		}
-		if d, ok := m.FileDigest(e.Path); ok {
-			line += "\tsha256 " + d.SHA256[:16] + "…"
-		}
-		fmt.Fprintln(w, line)
-	}
-	if err := w.Flush(); err != nil {
+	if err := printEntries(g, info.Entries, m.Files); err != nil {
 		return err
 	}
 	w = tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
@@ -74,6 +72,25 @@ func (c *inspectCmd) Run(g *globals) error {
 		}
 	} else if m.Model.SerializedFile != "" {
 		fmt.Fprintln(w, "\nsignature: not recorded (archive made by torch-model-archiver?)")
+	}
+	return w.Flush()
+}
+
+// printEntries lists an archive's files, with their hashes when the manifest has them.
+func printEntries(g *globals, entries []archive.Entry, files []archive.File) error {
+	fmt.Fprintln(g.stdout, "\nfiles")
+	w := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
+	for _, e := range entries {
+		line := fmt.Sprintf("  %s\t%s", e.Path, humanBytes(e.Size))
+		if e.Method != "" {
+			line += "\t" + e.Method
+		}
+		for _, f := range files {
+			if f.Path == e.Path {
+				line += "\tsha256 " + f.SHA256[:min(16, len(f.SHA256))] + "…"
+			}
+		}
+		fmt.Fprintln(w, line)
 	}
 	return w.Flush()
 }
