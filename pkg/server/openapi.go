@@ -52,6 +52,8 @@ var apiDescriptions = map[string]map[string]map[string]op{
 			Parameters: []map[string]any{pathParam("model_name")}, Responses: responses(200, 400, 404, 408, 413, 503)}},
 		"/{model_name}/{model_version}/predict": {"post": {Summary: "MMS's legacy form: predict with a version",
 			Parameters: []map[string]any{pathParam("model_name"), pathParam("model_version")}, Responses: responses(200, 400, 404, 408, 413, 503)}},
+		"/wfpredict/{workflow_name}": {"post": {Summary: "Run a request through a workflow's DAG: the leaf's answer (several leaves: a JSON object by node name)",
+			Parameters: []map[string]any{pathParam("workflow_name")}, Responses: responses(200, 400, 404, 408, 413, 503)}},
 		"/v1/models": {"get": {Summary: "KServe v1: model names", Responses: responses(200)}},
 		"/v1/models/{model_name}": {"get": {Summary: "KServe v1: model ready (503 when not)",
 			Parameters: []map[string]any{pathParam("model_name")}, Responses: responses(200, 404, 503)}},
@@ -107,6 +109,17 @@ var apiDescriptions = map[string]map[string]map[string]op{
 			"delete": {Summary: "Unregister a version", Parameters: []map[string]any{pathParam("model_name"), pathParam("model_version")}, Responses: responses(200, 403, 404, 408)},
 		},
 		"/models/{model_name}/{model_version}/set-default": {"put": {Summary: "Make a version the default", Parameters: []map[string]any{pathParam("model_name"), pathParam("model_version")}, Responses: responses(200, 404)}},
+		"/workflows": {
+			"get": {Summary: "List workflows", Parameters: []map[string]any{queryParam("limit", "integer", "page size (≤ 100)"), queryParam("next_page_token", "string", "offset")}, Responses: responses(200)},
+			"post": {Summary: "Register a workflow archive (.war) and start its models", Parameters: []map[string]any{
+				queryParam("url", "string", "archive in the workflow store (or an allowed URL)"), queryParam("workflow_name", "string", ""),
+				queryParam("response_timeout", "integer", "s"), queryParam("startup_timeout", "integer", "s"),
+			}, Responses: responses(200, 400, 404, 409, 500)},
+		},
+		"/workflows/{workflow_name}": {
+			"get":    {Summary: "Describe a workflow", Parameters: []map[string]any{pathParam("workflow_name")}, Responses: responses(200, 404)},
+			"delete": {Summary: "Unregister a workflow and its models", Parameters: []map[string]any{pathParam("workflow_name")}, Responses: responses(200, 404)},
+		},
 		"/models/{model_name}/split": {
 			"get":    {Summary: "Traffic split across versions", Parameters: []map[string]any{pathParam("model_name")}, Responses: responses(200, 404)},
 			"put":    {Summary: `Set the traffic split: body {"1.0": 90, "2.0": 10} or ?weights=1.0:90,2.0:10`, Parameters: []map[string]any{pathParam("model_name")}, Responses: responses(200, 400, 404)},
