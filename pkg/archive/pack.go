@@ -70,6 +70,16 @@ type entry struct {
 	size int64
 }
 
+// entryList collects the files to pack.
+type entryList []entry
+
+// add adds the file or folder src under name (see collect) and returns name.
+func (l *entryList) add(name, src string) (string, error) {
+	es, err := collect(name, src)
+	*l = append(*l, es...)
+	return name, err
+}
+
 // Pack writes a model archive. The archive appears whole or not at all: it is written to a
 // temporary name in the export folder, synced, and renamed; any failure or cancellation of
 // ctx removes the temporary file. An existing archive is replaced only with Force.
@@ -145,12 +155,8 @@ func Pack(ctx context.Context, o PackOptions) (*Result, error) {
 			ModelVersion: o.Version,
 		},
 	}
-	var entries []entry
-	add := func(name, src string) (string, error) {
-		es, err := collect(name, src)
-		entries = append(entries, es...)
-		return name, err
-	}
+	var entries entryList
+	add := entries.add
 	var err error
 	if o.SerializedFile != "" {
 		m.Signature = &Signature{Inputs: sig.Inputs, Outputs: sig.Outputs}

@@ -482,10 +482,21 @@ func short(sum string) string {
 // Verify re-reads every file of an archive (any format) and checks it against the
 // manifest, returning the manifest. The error names the first file that differs, is
 // missing or is extra.
-func Verify(ctx context.Context, src string, lim Limits) (*Manifest, error) {
-	manifests := map[string]*[]byte{} // the manifest, at the top or in one folder
+func Verify(ctx context.Context, src string, lim Limits) (m *Manifest, err error) {
+	err = verify(ctx, src, lim, ManifestPath, ErrNoManifest, func(r *reader, read func(name string) ([]byte, error)) (err error) {
+		m, _, err = r.check(read)
+		return err
+	})
+	return m, err
+}
+
+// verify reads every file of an archive, keeping in memory only the manifests at
+// manifestPath (at the top or in a folder: check picks the one at the root), then runs
+// check on what was read; read gives a kept manifest, or missing when there is none.
+func verify(ctx context.Context, src string, lim Limits, manifestPath string, missing error, check func(r *reader, read func(name string) ([]byte, error)) error) error {
+	manifests := map[string]*[]byte{}
 	r := newReader(ctx, lim, func(name string) (io.WriteCloser, error) {
-		if name == ManifestPath || strings.HasSuffix(name, "/"+ManifestPath) {
+		if name == manifestPath || strings.HasSuffix(name, "/"+manifestPath) {
 			buf := new([]byte)
 			manifests[name] = buf
 			return &bufferCloser{buf: buf}, nil
@@ -493,15 +504,14 @@ func Verify(ctx context.Context, src string, lim Limits) (*Manifest, error) {
 		return nopCloser{io.Discard}, nil
 	})
 	if _, err := r.read(src); err != nil {
-		return nil, err
+		return err
 	}
-	m, _, err := r.check(func(name string) ([]byte, error) {
+	return check(r, func(name string) ([]byte, error) {
 		if b := manifests[name]; b != nil {
 			return *b, nil
 		}
-		return nil, ErrNoManifest
+		return nil, missing
 	})
-	return m, err
 }
 
 type bufferCloser struct{ buf *[]byte }

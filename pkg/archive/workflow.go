@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -83,24 +81,10 @@ func ExtractWorkflow(ctx context.Context, src, dest string, lim Limits) (m *Work
 
 // VerifyWorkflow re-reads every file of a workflow archive and checks it as ExtractWorkflow
 // does, writing nothing.
-func VerifyWorkflow(ctx context.Context, src string, lim Limits) (*WorkflowManifest, error) {
-	manifests := map[string]*[]byte{}
-	r := newReader(ctx, lim, func(name string) (io.WriteCloser, error) {
-		if name == WorkflowManifestPath || strings.HasSuffix(name, "/"+WorkflowManifestPath) {
-			buf := new([]byte)
-			manifests[name] = buf
-			return &bufferCloser{buf: buf}, nil
-		}
-		return nopCloser{io.Discard}, nil
-	})
-	if _, err := r.read(src); err != nil {
-		return nil, err
-	}
-	m, _, err := r.checkWorkflow(func(name string) ([]byte, error) {
-		if b := manifests[name]; b != nil {
-			return *b, nil
-		}
-		return nil, ErrNoWorkflowManifest
+func VerifyWorkflow(ctx context.Context, src string, lim Limits) (m *WorkflowManifest, err error) {
+	err = verify(ctx, src, lim, WorkflowManifestPath, ErrNoWorkflowManifest, func(r *reader, read func(name string) ([]byte, error)) (err error) {
+		m, _, err = r.checkWorkflow(read)
+		return err
 	})
 	return m, err
 }
@@ -179,12 +163,8 @@ func PackWorkflow(ctx context.Context, o WorkflowPackOptions) (*WorkflowResult, 
 		CreatedOn: now(PackOptions{Now: o.Now}).Format(CreatedOnLayout), Description: o.Description,
 		ArchiverVersion: o.ArchiverVersion, Workflow: Workflow{WorkflowName: o.WorkflowName},
 	}
-	var entries []entry
-	add := func(name, src string) (string, error) {
-		es, err := collect(name, src)
-		entries = append(entries, es...)
-		return name, err
-	}
+	var entries entryList
+	add := entries.add
 	var err error
 	if m.Workflow.SpecFile, err = add(filepath.Base(o.SpecFile), o.SpecFile); err != nil {
 		return nil, fmt.Errorf("spec file: %w", err)

@@ -347,6 +347,41 @@ func (c *Client) Ping(ctx context.Context) (string, error) {
 
 // ListModels returns one page of GET /models.
 func (c *Client) ListModels(ctx context.Context, limit int, pageToken string) (*api.ModelList, error) {
+	var l api.ModelList
+	return &l, c.mgmt(ctx, http.MethodGet, "/models", pageQuery(limit, pageToken), nil, &l)
+}
+
+// AllModels follows every page of GET /models.
+func (c *Client) AllModels(ctx context.Context) ([]api.ModelRef, error) {
+	return allPages(func(token string) ([]api.ModelRef, string, error) {
+		page, err := c.ListModels(ctx, 100, token)
+		if err != nil {
+			return nil, "", err
+		}
+		return page.Models, page.NextPageToken, nil
+	})
+}
+
+// allPages gathers a paged list: page returns the items after token and the next token
+// ("" after the last page).
+func allPages[T any](page func(token string) ([]T, string, error)) ([]T, error) {
+	var out []T
+	token := ""
+	for {
+		items, next, err := page(token)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, items...)
+		if next == "" {
+			return out, nil
+		}
+		token = next
+	}
+}
+
+// pageQuery is a list's paging parameters (zero values are not sent).
+func pageQuery(limit int, pageToken string) url.Values {
 	q := url.Values{}
 	if limit > 0 {
 		q.Set("limit", strconv.Itoa(limit))
@@ -354,25 +389,7 @@ func (c *Client) ListModels(ctx context.Context, limit int, pageToken string) (*
 	if pageToken != "" {
 		q.Set("next_page_token", pageToken)
 	}
-	var l api.ModelList
-	return &l, c.mgmt(ctx, http.MethodGet, "/models", q, nil, &l)
-}
-
-// AllModels follows every page of GET /models.
-func (c *Client) AllModels(ctx context.Context) ([]api.ModelRef, error) {
-	var out []api.ModelRef
-	token := ""
-	for {
-		page, err := c.ListModels(ctx, 100, token)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, page.Models...)
-		if page.NextPageToken == "" {
-			return out, nil
-		}
-		token = page.NextPageToken
-	}
+	return q
 }
 
 // Describe returns GET /models/{name}[/{version}]; version "all" gives every version.
@@ -639,32 +656,19 @@ func NewPrediction(body []byte, contentType, version string, h http.Header) *Pre
 
 // ListWorkflows returns one page of GET /workflows.
 func (c *Client) ListWorkflows(ctx context.Context, limit int, pageToken string) (*api.WorkflowList, error) {
-	q := url.Values{}
-	if limit > 0 {
-		q.Set("limit", strconv.Itoa(limit))
-	}
-	if pageToken != "" {
-		q.Set("next_page_token", pageToken)
-	}
 	var l api.WorkflowList
-	return &l, c.mgmt(ctx, http.MethodGet, "/workflows", q, nil, &l)
+	return &l, c.mgmt(ctx, http.MethodGet, "/workflows", pageQuery(limit, pageToken), nil, &l)
 }
 
 // AllWorkflows follows every page of GET /workflows.
 func (c *Client) AllWorkflows(ctx context.Context) ([]api.WorkflowRef, error) {
-	var out []api.WorkflowRef
-	token := ""
-	for {
+	return allPages(func(token string) ([]api.WorkflowRef, string, error) {
 		page, err := c.ListWorkflows(ctx, 100, token)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		out = append(out, page.Workflows...)
-		if page.NextPageToken == "" {
-			return out, nil
-		}
-		token = page.NextPageToken
-	}
+		return page.Workflows, page.NextPageToken, nil
+	})
 }
 
 // DescribeWorkflow is GET /workflows/{name}.

@@ -295,8 +295,11 @@ class FunctionHandler(BaseHandler):
     def inference(self, request):
         item = {name: bytearray(data) for name, data in request.inputs.items()}
         out = self.fn([item], self.context)
-        if out is None or len(out) == 0:
+        if out is None or (isinstance(out, (list, tuple)) and len(out) == 0):
             raise HandlerError("workflow function %s returned no output" % self.fn.__name__, 500)
+        if not isinstance(out, (list, tuple)):
+            raise HandlerError("workflow function %s must return a list, one answer per request; it returned %s"
+                               % (self.fn.__name__, type(out).__name__), 500)
         return out[0]
 
 
