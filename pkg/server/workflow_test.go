@@ -173,7 +173,7 @@ func TestWorkflows(t *testing.T) {
 
 	for _, x := range []exchange{
 		{"a function's own error code", "POST", "/wfpredict/vote", "", []byte("refuse"), 422, "BadRequestException", "workflow node parse_csv: refused on purpose"},
-		{"a function's exception", "POST", "/wfpredict/vote", "", []byte("a,b"), 500, "InternalServerException", "workflow node parse_csv: ValueError"},
+		{"a function's exception", "POST", "/wfpredict/vote", "", []byte("a,b"), 500, "InternalServerException", "workflow node parse_csv failed after 2 attempts: ValueError"},
 		{"a model's 4xx", "POST", "/wfpredict/vote", "", []byte("1,2"), 400, "BadRequestException", "workflow node iris"},
 		{"unknown workflow", "POST", "/wfpredict/nothing", "", []byte("1"), 404, "WorkflowNotFoundException", "Workflow not found: nothing"},
 	} {

@@ -30,7 +30,8 @@ type Output struct {
 // get bytes alone.) Nodes run as soon as all their parents have answered, in parallel
 // where the DAG branches. Each call has the node's timeout-ms and is tried up to
 // retry-attempts times more when it times out or fails on the server's side (a 4xx, the
-// request's own fault, is not retried). The first failure ends the run and cancels the calls in flight.
+// request's own fault, is not retried, and keeps its status); a node that still fails
+// answers its 5xx, or a 500 for a timeout, as TorchServe does. The first failure ends the run and cancels the calls in flight.
 // Run returns the leaves' answers in Leaves' order.
 func (s *Spec) Run(ctx context.Context, inputs []handler.Input, invoke Invoke) ([]Output, error) {
 	ctx, cancel := context.WithCancel(ctx)
@@ -100,13 +101,15 @@ func (s *Spec) inputsOf(name string, answers map[string]handler.Input) []handler
 // call invokes a node with its timeout and retries, and names the node in its error.
 func (s *Spec) call(ctx context.Context, n *Node, in []handler.Input, invoke Invoke) (handler.Input, error) {
 	var err error
-	for attempt := 0; attempt <= n.Settings.RetryAttempts; attempt++ {
+	attempts := 0
+	for attempts <= n.Settings.RetryAttempts {
 		var answer handler.Input
 		answer, err = s.attempt(ctx, n, in, invoke)
+		attempts++
 		if err == nil {
 			return answer, nil
 		}
-		if code := errorOf(err).Code; ctx.Err() != nil || (code < 500 && code != http.StatusRequestTimeout) {
+		if ctx.Err() != nil || !retryable(errorOf(err).Code) {
 			break
 		}
 	}
@@ -114,7 +117,21 @@ func (s *Spec) call(ctx context.Context, n *Node, in []handler.Input, invoke Inv
 		return handler.Input{}, ctx.Err()
 	}
 	e := errorOf(err)
-	return handler.Input{}, apierror.New(e.Code, e.Type, "workflow node %s: %s", n.Name, e.Message)
+	if !retryable(e.Code) {
+		return handler.Input{}, apierror.New(e.Code, e.Type, "workflow node %s: %s", n.Name, e.Message)
+	}
+	// the server's failure, as TorchServe answers it (a 500, also for a timeout), with its cause
+	code, typ := e.Code, e.Type
+	if code == http.StatusRequestTimeout {
+		code, typ = http.StatusInternalServerError, apierror.TypeInternal
+	}
+	return handler.Input{}, apierror.New(code, typ, "workflow node %s failed after %d attempt%s: %s", n.Name, attempts, map[bool]string{true: "s"}[attempts > 1], e.Message)
+}
+
+// retryable reports whether a node's failure is the server's (a 5xx or a timeout), which
+// TorchServe retries; a 4xx is the request's own fault.
+func retryable(code int) bool {
+	return code >= 500 || code == http.StatusRequestTimeout
 }
 
 func (s *Spec) attempt(ctx context.Context, n *Node, in []handler.Input, invoke Invoke) (handler.Input, error) {

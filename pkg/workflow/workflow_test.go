@@ -201,7 +201,10 @@ func TestRunFailures(t *testing.T) {
 		wantCode  int
 		wantMsg   string
 	}{
-		{"server error retried then given up", func(int32) error { return apierror.Internal("boom") }, 3, 500, "workflow node m: boom"},
+		{"server error retried then given up", func(int32) error { return apierror.Internal("boom") }, 3, 500, "workflow node m failed after 3 attempts: boom"},
+		{"busy, retried then given up", func(int32) error {
+			return apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable, "queue full")
+		}, 3, 503, "failed after 3 attempts: queue full"},
 		{"server error retried then passes", func(a int32) error {
 			if a < 2 {
 				return errors.New("flaky")
@@ -209,7 +212,7 @@ func TestRunFailures(t *testing.T) {
 			return nil
 		}, 2, 0, ""},
 		{"client error not retried", func(int32) error { return apierror.BadRequest("not an image") }, 1, 400, "workflow node m: not an image"},
-		{"timeout retried", func(int32) error { time.Sleep(300 * time.Millisecond); return nil }, 3, http.StatusRequestTimeout, "timeout-ms (100 ms)"},
+		{"timeout retried", func(int32) error { time.Sleep(300 * time.Millisecond); return nil }, 3, 500, "failed after 3 attempts: no answer within its timeout-ms (100 ms)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var calls, post atomic.Int32
