@@ -319,6 +319,16 @@ func (s *Server) describeWorkflow(w http.ResponseWriter, r *http.Request) error 
 	return writeJSON(w, http.StatusOK, []api.WorkflowDescription{d})
 }
 
+// answerType is the content type a node's answer goes on with: its own, but JSON for bytes
+// that are JSON (a function that returns json.dumps(x).encode(), as TorchServe's often do,
+// answers application/octet-stream, which the tensor handler would read as a raw tensor).
+func answerType(res *handler.Response) string {
+	if (res.ContentType == "" || strings.HasPrefix(res.ContentType, "application/octet-stream")) && json.Valid(res.Body) {
+		return "application/json"
+	}
+	return res.ContentType
+}
+
 // workflowPredict is /wfpredict/{name} (any method): the request runs through the workflow's
 // DAG (workflow.Spec.Run), each node on its model as a prediction would, and the answer is
 // its leaf's (or its leaves', as one JSON object).
@@ -365,7 +375,7 @@ func (s *Server) workflowPredict(w http.ResponseWriter, r *http.Request) error {
 		if res.Status >= 400 {
 			return handler.Input{}, apierror.New(res.Status, apierror.TypeInternal, "%s", strings.TrimSpace(string(res.Body)))
 		}
-		return handler.Input{ContentType: res.ContentType, Data: res.Body}, nil
+		return handler.Input{ContentType: answerType(res), Data: res.Body}, nil
 	}
 	out, err := wf.spec.Run(r.Context(), req.Inputs, invoke)
 	if err != nil {

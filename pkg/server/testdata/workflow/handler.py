@@ -9,7 +9,8 @@ def parse_csv(data, context):
     text = bytes(data[0].get("data") or data[0].get("body")).decode()
     if text.startswith("refuse"):
         raise HandlerError("refused on purpose", 422)
-    return [{"inputs": {"features": [[float(x) for x in line.split(",")] for line in text.splitlines()]}}]
+    rows = [[float(x) for x in line.split(",")] for line in text.splitlines()]
+    return [json.dumps({"inputs": {"features": rows}}).encode()]  # bytes, as TorchServe's functions often answer
 
 
 def vote(data, context):
