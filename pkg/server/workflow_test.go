@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/tsserve/ts/pkg/api"
@@ -159,6 +160,26 @@ func TestWorkflows(t *testing.T) {
 		if !slices.Equal(answer.Inputs, []string{"iris", "iris2"}) || !slices.Equal(answer.Choice["iris"], want) || !slices.Equal(answer.Choice["iris2"], want) {
 			t.Errorf("answer %s, want both models' classes %v", b, want)
 		}
+	})
+
+	t.Run("concurrent requests each get their own answer", func(t *testing.T) {
+		lines := strings.Split(flowers, "\n")
+		var wg sync.WaitGroup
+		for i := range 24 {
+			wg.Go(func() {
+				line := lines[i%len(lines)]
+				status, b, _, err := send("POST", ts.inference.URL+"/wfpredict/vote", []byte(line))
+				var answer struct{ Choice map[string][]int }
+				if err != nil || status != 200 || json.Unmarshal(b, &answer) != nil {
+					t.Errorf("request %d: %v %d %s", i, err, status, b)
+					return
+				}
+				if w := want[i%len(lines)]; !slices.Equal(answer.Choice["iris"], []int{w}) || !slices.Equal(answer.Choice["iris2"], []int{w}) {
+					t.Errorf("request %d (%s): %s, want class %d", i, line, b, w)
+				}
+			})
+		}
+		wg.Wait()
 	})
 
 	t.Run("two leaves", func(t *testing.T) {
