@@ -77,50 +77,22 @@ func (s *Server) registerWorkflow(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	tmpRoot, lim := s.reg.Extraction()
-	if tmpRoot == "" {
-		tmpRoot = os.TempDir()
-	}
-	if err := os.MkdirAll(tmpRoot, 0o755); err != nil {
-		return err
-	}
-	dir, err := os.MkdirTemp(tmpRoot, "workflow-*")
+	dir, man, spec, err := s.unpackWorkflow(r.Context(), path, shown)
 	if err != nil {
 		return err
 	}
-	os.Remove(dir) // ExtractWorkflow creates it
 	keep := false
 	defer func() {
 		if !keep {
 			os.RemoveAll(dir)
 		}
 	}()
-	man, err := archive.ExtractWorkflow(r.Context(), path, dir, lim)
-	if err != nil {
-		return apierror.New(http.StatusBadRequest, apierror.TypeInvalidModel, "invalid workflow archive %s: %v", shown, err)
-	}
 	name := man.Workflow.WorkflowName
 	if n := q.Get("workflow_name"); n != "" {
 		if err := archive.ValidModelName(n); err != nil {
 			return apierror.BadRequest("workflow_name: %v", err)
 		}
 		name = n
-	}
-	b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(man.Workflow.SpecFile)))
-	if err != nil {
-		return err
-	}
-	spec, err := workflow.ParseSpec(b)
-	if err != nil {
-		return apierror.BadRequest("Invalid workflow specification %s: %v", man.Workflow.SpecFile, err)
-	}
-	if fns := spec.Functions(); len(fns) > 0 {
-		if man.Workflow.Handler == "" {
-			return apierror.BadRequest("Invalid workflow specification %s: %s is neither a model of its models section nor a function, and the archive has no handler file for functions", man.Workflow.SpecFile, fns[0])
-		}
-		if err := writeFunctionRunner(dir, man.Workflow.Handler); err != nil {
-			return err
-		}
 	}
 	if err := s.reserveWorkflow(name); err != nil {
 		return err
@@ -138,6 +110,47 @@ func (s *Server) registerWorkflow(w http.ResponseWriter, r *http.Request) error 
 	keep = true
 	s.log.Info("workflow registered", "workflow", name, "url", shown, "nodes", len(spec.Nodes))
 	return statusJSON(w, http.StatusOK, "Workflow %s has been registered and scaled successfully.", name)
+}
+
+// unpackWorkflow extracts a workflow archive into a new folder under the registry's
+// extraction folder, reads and checks its specification, and writes what runs its function
+// nodes there (writeFunctionRunner). On failure nothing is left behind.
+func (s *Server) unpackWorkflow(ctx context.Context, path, shown string) (dir string, man *archive.WorkflowManifest, spec *workflow.Spec, err error) {
+	tmpRoot, lim := s.reg.Extraction()
+	if tmpRoot == "" {
+		tmpRoot = os.TempDir()
+	}
+	if err := os.MkdirAll(tmpRoot, 0o755); err != nil {
+		return "", nil, nil, err
+	}
+	if dir, err = os.MkdirTemp(tmpRoot, "workflow-*"); err != nil {
+		return "", nil, nil, err
+	}
+	os.Remove(dir) // ExtractWorkflow creates it
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
+	if man, err = archive.ExtractWorkflow(ctx, path, dir, lim); err != nil {
+		return "", nil, nil, apierror.New(http.StatusBadRequest, apierror.TypeInvalidModel, "invalid workflow archive %s: %v", shown, err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(man.Workflow.SpecFile)))
+	if err != nil {
+		return "", nil, nil, err
+	}
+	if spec, err = workflow.ParseSpec(b); err != nil {
+		return "", nil, nil, apierror.BadRequest("Invalid workflow specification %s: %v", man.Workflow.SpecFile, err)
+	}
+	if fns := spec.Functions(); len(fns) > 0 {
+		if man.Workflow.Handler == "" {
+			return "", nil, nil, apierror.BadRequest("Invalid workflow specification %s: %s is neither a model of its models section nor a function, and the archive has no handler file for functions", man.Workflow.SpecFile, fns[0])
+		}
+		if err = writeFunctionRunner(dir, man.Workflow.Handler); err != nil {
+			return "", nil, nil, err
+		}
+	}
+	return dir, man, spec, nil
 }
 
 // reserveWorkflow claims a name for a registration in progress (409 when taken).
