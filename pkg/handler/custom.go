@@ -258,7 +258,7 @@ func (h *customHandler) spawn() (*proc, error) {
 	props := map[string]any{"model_dir": m.Dir, "batch_size": 1, "gpu_id": nil, "server_name": "ts", "limit_max_image_pixels": true}
 	init := &handlerkit.Frame{Type: "init", Model: &handlerkit.FrameModel{Name: m.Name, Version: m.Version, Dir: m.Dir, Manifest: m.Manifest,
 		Inputs: m.Inputs, Outputs: m.Outputs, Config: m.Config, Properties: props}}
-	reply, err := h.exchange(context.Background(), p, init, h.startup)
+	reply, err := h.exchange(context.Background(), p, init, h.startup, nil)
 	if err != nil {
 		p.kill()
 		return nil, fmt.Errorf("custom handler did not start: %w", err)
@@ -382,64 +382,100 @@ func killed(st *os.ProcessState) bool {
 	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL || st.ExitCode() == 137
 }
 
-// exchange sends one frame and reads the reply, within timeout.
-func (h *customHandler) exchange(ctx context.Context, p *proc, f *handlerkit.Frame, timeout time.Duration) (*handlerkit.Frame, error) {
+// exchange sends one frame and reads the reply, within timeout. Parts of the answer the
+// handler sends first ("intermediate" frames) go to onPart (nil: none expected), each
+// restarting the timeout: it bounds the handler's silence, not a long stream.
+func (h *customHandler) exchange(ctx context.Context, p *proc, f *handlerkit.Frame, timeout time.Duration, onPart func(*handlerkit.Frame) error) (*handlerkit.Frame, error) {
 	p.seq++
 	f.ID = p.seq
 	type result struct {
 		f   *handlerkit.Frame
 		err error
 	}
-	done := make(chan result, 1)
+	frames := make(chan result, 1)
+	next := make(chan struct{}, 1) // the reader may read the next frame
 	go func() {
 		if err := handlerkit.WriteFrame(p.in, f); err != nil {
-			done <- result{err: err}
+			frames <- result{err: err}
 			return
 		}
-		r, err := handlerkit.ReadFrame(p.out)
-		done <- result{r, err}
+		for {
+			r, err := handlerkit.ReadFrame(p.out)
+			frames <- result{r, err}
+			if err != nil || r.Type != "intermediate" {
+				return
+			}
+			if _, ok := <-next; !ok {
+				return
+			}
+		}
 	}()
+	defer close(next)
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
-	select {
-	case r := <-done:
-		if r.err != nil {
-			select {
-			case <-p.exited:
-				if killed(p.cmd.ProcessState) {
-					return nil, fmt.Errorf("%w: the handler process was killed (SIGKILL: the kernel's out-of-memory killer?): %s", errOutOfResources, p.stderr)
+	for {
+		select {
+		case r := <-frames:
+			if r.err != nil {
+				select {
+				case <-p.exited:
+					if killed(p.cmd.ProcessState) {
+						return nil, fmt.Errorf("%w: the handler process was killed (SIGKILL: the kernel's out-of-memory killer?): %s", errOutOfResources, p.stderr)
+					}
+					return nil, fmt.Errorf("the handler process exited (%s): %s", p.cmd.ProcessState, p.stderr)
+				case <-time.After(100 * time.Millisecond):
 				}
-				return nil, fmt.Errorf("the handler process exited (%s): %s", p.cmd.ProcessState, p.stderr)
-			case <-time.After(100 * time.Millisecond):
+				if errors.Is(r.err, io.EOF) || errors.Is(r.err, io.ErrUnexpectedEOF) {
+					return nil, fmt.Errorf("the handler process closed its output: %s", p.stderr)
+				}
+				return nil, r.err
 			}
-			if errors.Is(r.err, io.EOF) || errors.Is(r.err, io.ErrUnexpectedEOF) {
-				return nil, fmt.Errorf("the handler process closed its output: %s", p.stderr)
+			if r.f.ID != f.ID && r.f.Type != "ready" {
+				return nil, fmt.Errorf("%w (reply to message %d, expected %d)", handlerkit.ErrGarbage, r.f.ID, f.ID)
 			}
-			return nil, r.err
+			if r.f.Type != "intermediate" {
+				return r.f, nil
+			}
+			if onPart == nil {
+				return nil, fmt.Errorf("%w: a part of an answer to %s", handlerkit.ErrGarbage, f.Type)
+			}
+			if err := onPart(r.f); err != nil {
+				return nil, &partError{err}
+			}
+			timer.Reset(timeout)
+			next <- struct{}{}
+		case <-timer.C:
+			return nil, fmt.Errorf("the handler did not answer within %v", timeout)
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
-		if r.f.ID != f.ID && r.f.Type != "ready" {
-			return nil, fmt.Errorf("%w (reply to message %d, expected %d)", handlerkit.ErrGarbage, r.f.ID, f.ID)
-		}
-		return r.f, nil
-	case <-timer.C:
-		return nil, fmt.Errorf("the handler did not answer within %v", timeout)
-	case <-ctx.Done():
-		return nil, ctx.Err()
 	}
 }
 
+// partError is a part of an answer that could not be passed on (the client has gone): the
+// process still has the rest of its answer to write, so it is replaced.
+type partError struct{ err error }
+
+func (e *partError) Error() string { return "sending a part of the answer: " + e.err.Error() }
+func (e *partError) Unwrap() error { return e.err }
+
 // call runs one exchange on a pooled process; a broken process is killed and replaced.
-func (h *customHandler) call(ctx context.Context, f *handlerkit.Frame) (*handlerkit.Frame, error) {
+// onPart receives the parts of the answer sent before the reply (nil: none expected).
+func (h *customHandler) call(ctx context.Context, f *handlerkit.Frame, onPart func(*handlerkit.Frame) error) (*handlerkit.Frame, error) {
 	p, err := h.acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
-	reply, err := h.exchange(ctx, p, f, h.timeout)
+	reply, err := h.exchange(ctx, p, f, h.timeout, onPart)
 	if err != nil {
 		p.kill()
 		h.failed()
-		if ctx.Err() != nil {
+		var part *partError
+		switch {
+		case ctx.Err() != nil:
 			return nil, ctx.Err()
+		case errors.As(err, &part): // the client has gone
+			return nil, part.err
 		}
 		h.log.Error("custom handler failed; restarting it", "err", err)
 		if errors.Is(err, errOutOfResources) { // TorchServe: 507 for a worker whose exit code is 137
@@ -482,7 +518,7 @@ func requestFrame(typ string, req *Request) *handlerkit.Frame {
 }
 
 func (h *customHandler) Preprocess(ctx context.Context, req *Request) ([]*tensor.Tensor, error) {
-	reply, err := h.call(ctx, requestFrame("preprocess", req))
+	reply, err := h.call(ctx, requestFrame("preprocess", req), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -529,28 +565,41 @@ func (h *customHandler) Postprocess(ctx context.Context, req *Request, outputs [
 		f.Blobs = append(f.Blobs, handlerkit.Blob{Name: h.model.Outputs[i].Name, DType: t.DType.String(), Shape: t.Shape})
 		f.Data = append(f.Data, t.Data)
 	}
-	reply, err := h.call(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	return responseOf(reply)
+	return h.answer(ctx, req, f)
 }
 
 func (h *customHandler) Handle(ctx context.Context, req *Request) (*Response, error) {
-	reply, err := h.call(ctx, requestFrame("handle", req))
+	return h.answer(ctx, req, requestFrame("handle", req))
+}
+
+// answer sends a frame whose reply is the request's response, passing the parts the handler
+// sends first to req.Stream, or joining them in front of the last when there is none.
+func (h *customHandler) answer(ctx context.Context, req *Request, f *handlerkit.Frame) (*Response, error) {
+	var joined []byte
+	onPart := func(part *handlerkit.Frame) error {
+		var body []byte
+		if len(part.Data) > 0 {
+			body = part.Data[0]
+		}
+		if req.Stream != nil {
+			return req.Stream(body, part.ContentType)
+		}
+		joined = append(joined, body...)
+		return nil
+	}
+	reply, err := h.call(ctx, f, onPart)
 	if err != nil {
 		return nil, err
 	}
-	return responseOf(reply)
-}
-
-func responseOf(f *handlerkit.Frame) (*Response, error) {
-	if f.Type != "response" {
-		return nil, apierror.Internal("custom handler answered %q, want response", f.Type)
+	if reply.Type != "response" {
+		return nil, apierror.Internal("custom handler answered %q, want response", reply.Type)
 	}
-	res := &Response{ContentType: f.ContentType, Status: f.Status}
-	if len(f.Data) > 0 {
-		res.Body = f.Data[0]
+	res := &Response{ContentType: reply.ContentType, Status: reply.Status}
+	if len(reply.Data) > 0 {
+		res.Body = reply.Data[0]
+	}
+	if joined != nil {
+		res.Body = append(joined, res.Body...)
 	}
 	return res, nil
 }

@@ -36,6 +36,10 @@ type Request struct {
 	Query url.Values
 	// State carries what Preprocess wants Postprocess to know (an image's size, ...).
 	State any
+	// Stream, when set, receives the parts of the answer a custom handler sends before its
+	// last (TorchServe's send_intermediate_predict_response), as they come: a streaming
+	// client's. When nil, those parts are joined, in order, in front of the last one.
+	Stream func(part []byte, contentType string) error
 }
 
 // Data returns the request's main payload, as TorchServe's handlers pick it: the input

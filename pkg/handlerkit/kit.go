@@ -18,6 +18,25 @@ import (
 type Context struct {
 	Model   FrameModel
 	Metrics *Metrics
+
+	out *bufio.Writer // the protocol's stream, for SendIntermediate
+	id  int64         // the frame being answered
+}
+
+// SendIntermediate sends a part of the current request's answer now, before the rest (a
+// token of a generated text, say): TorchServe's send_intermediate_predict_response. A
+// streaming client (HTTP, gRPC StreamPredictions) gets each part as it is sent; others get
+// the parts joined in front of the final answer.
+func (c *Context) SendIntermediate(r *Response) error {
+	if c.out == nil || c.id == 0 {
+		return errors.New("SendIntermediate: no request is being answered")
+	}
+	f := responseFrame(r)
+	f.Type, f.ID, f.Status = "intermediate", c.id, 0
+	if err := WriteFrame(c.out, f); err != nil {
+		return err
+	}
+	return c.out.Flush()
 }
 
 // Metrics collects custom metrics; they are sent with the reply to the current request and
@@ -106,7 +125,7 @@ func Run(h Handler) error {
 func Serve(h Handler, in io.Reader, out io.Writer) error {
 	r := bufio.NewReaderSize(in, 1<<16)
 	w := bufio.NewWriterSize(out, 1<<16)
-	ctx := &Context{Metrics: &Metrics{}}
+	ctx := &Context{Metrics: &Metrics{}, out: w}
 	_, takesOver := h.(Inferencer)
 	for {
 		f, err := ReadFrame(r)
@@ -116,7 +135,9 @@ func Serve(h Handler, in io.Reader, out io.Writer) error {
 		if err != nil {
 			return err
 		}
+		ctx.id = f.ID
 		reply := answer(h, ctx, f, takesOver)
+		ctx.id = 0
 		reply.ID = f.ID
 		if len(ctx.Metrics.pending) > 0 {
 			reply.Metrics, ctx.Metrics.pending = ctx.Metrics.pending, nil

@@ -546,9 +546,15 @@ func (v *Version) Infer(ctx context.Context, req *handler.Request, priority int)
 	var pre, post time.Duration
 	defer func() { v.stats.request(start, pre, post, err) }()
 	if d, ok := h.(handler.Direct); ok && d.TakesOver() {
-		// the custom handler runs its own model: no batching, no ONNX Runtime run here
-		runCtx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
+		// the custom handler runs its own model: no batching, no ONNX Runtime run here. A
+		// streamed answer is bounded by the handler's silence (each part restarts its
+		// timeout, as TorchServe's), not in total.
+		runCtx := ctx
+		if req.Stream == nil {
+			var cancel context.CancelFunc
+			runCtx, cancel = context.WithTimeout(ctx, timeout)
+			defer cancel()
+		}
 		res, err := d.Handle(runCtx, req)
 		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 			return nil, v.inferError(ctx, err, timeout)

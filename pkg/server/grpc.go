@@ -259,8 +259,10 @@ func (g *grpcInference) Ping(ctx context.Context, _ *emptypb.Empty) (*inferencep
 }
 
 // predict runs one prediction: the request's inputs are the handler's, by name, as the
-// fields of a REST form.
-func (g *grpcInference) predict(ctx context.Context, in *inferencepb.PredictionsRequest) ([]byte, error) {
+// fields of a REST form. stream, when set, receives the parts of the answer a custom
+// handler sends before the last (which predict returns); otherwise they are joined in front
+// of it.
+func (g *grpcInference) predict(ctx context.Context, in *inferencepb.PredictionsRequest, stream func(part []byte, contentType string) error) ([]byte, error) {
 	path, err := modelPath("/predictions", in.GetModelName(), in.GetModelVersion())
 	if err != nil {
 		return nil, err
@@ -270,7 +272,7 @@ func (g *grpcInference) predict(ctx context.Context, in *inferencepb.Predictions
 		names = append(names, name)
 	}
 	slices.Sort(names) // a map has no order; the handler sees the inputs sorted by name
-	req := &handler.Request{}
+	req := &handler.Request{Stream: stream}
 	for _, name := range names {
 		req.Inputs = append(req.Inputs, handler.Input{Name: name, Data: in.GetInput()[name]})
 	}
@@ -278,16 +280,20 @@ func (g *grpcInference) predict(ctx context.Context, in *inferencepb.Predictions
 }
 
 func (g *grpcInference) Predictions(ctx context.Context, in *inferencepb.PredictionsRequest) (*inferencepb.PredictionResponse, error) {
-	out, err := g.predict(ctx, in)
+	out, err := g.predict(ctx, in, nil)
 	if err != nil {
 		return nil, err
 	}
 	return &inferencepb.PredictionResponse{Prediction: out}, nil
 }
 
-// StreamPredictions sends the prediction as one message: ts's handlers answer whole.
+// StreamPredictions sends each part of the answer a custom handler streams
+// (send_intermediate_predict_response) as a message when it comes, then the last part;
+// other handlers' answers are one message.
 func (g *grpcInference) StreamPredictions(in *inferencepb.PredictionsRequest, stream grpc.ServerStreamingServer[inferencepb.PredictionResponse]) error {
-	out, err := g.predict(stream.Context(), in)
+	out, err := g.predict(stream.Context(), in, func(part []byte, _ string) error {
+		return stream.Send(&inferencepb.PredictionResponse{Prediction: part})
+	})
 	if err != nil {
 		return err
 	}
@@ -308,7 +314,7 @@ func (g *grpcInference) StreamPredictions2(stream grpc.BidiStreamingServer[infer
 		id := sequence
 		res := &inferencepb.PredictionResponse{SequenceId: &id}
 		var err error
-		if res.Prediction, err = g.predict(stream.Context(), in); err != nil {
+		if res.Prediction, err = g.predict(stream.Context(), in, nil); err != nil {
 			st := status.Convert(err)
 			res.Status = &spb.Status{Code: int32(st.Code()), Message: st.Message()}
 		}

@@ -156,8 +156,36 @@ func (s *Server) handleOn(w http.ResponseWriter, r *http.Request, name, version 
 				return nil, err
 			}
 		}
+		if in.Stream == nil && !handler.IsBuiltin(v.Handler) {
+			in.Stream = streamTo(w)
+		}
 		return run(v, r.Context(), in, priority)
 	})
+}
+
+// streamTo sends the parts of a custom handler's answer to the client as they come, as
+// TorchServe does (HTTP/1.1 chunked transfer encoding, a chunk each): the first part sends
+// the status (200) and headers, with its content type. serveInference then writes the last
+// part (its status and headers are ignored: they are sent), or, on a failure, the error's
+// JSON as the last part.
+func streamTo(w http.ResponseWriter) func(part []byte, contentType string) error {
+	started := false
+	return func(part []byte, contentType string) error {
+		if !started {
+			if contentType != "" {
+				w.Header().Set("Content-Type", contentType)
+			}
+			w.WriteHeader(http.StatusOK)
+			started = true
+		}
+		if _, err := w.Write(part); err != nil {
+			return err
+		}
+		if err := http.NewResponseController(w).Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		return nil
+	}
 }
 
 // serveInference answers an inference request on the version routed to (the one named, else

@@ -224,10 +224,17 @@ type statusWriter struct {
 	status int
 }
 
+// WriteHeader sends the status once: after a streamed answer's first part, the status and
+// headers are on their way, and a later call (an error's) only writes its body.
 func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
+	if code < 200 { // informational (103 Early Hints): more may follow
+		w.ResponseWriter.WriteHeader(code)
+		return
 	}
+	if w.status != 0 {
+		return
+	}
+	w.status = code
 	w.ResponseWriter.WriteHeader(code)
 }
 

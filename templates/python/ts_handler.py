@@ -37,7 +37,8 @@ try:
 except ImportError:  # numpy is optional
     numpy = None
 
-__all__ = ["BaseHandler", "Context", "Request", "Tensor", "HandlerError", "run", "run_function"]
+__all__ = ["BaseHandler", "Context", "Request", "Tensor", "HandlerError", "run", "run_function",
+           "send_intermediate_predict_response"]
 
 _FORMATS = {"float32": "f", "float64": "d", "int8": "b", "int16": "h", "int32": "i", "int64": "q",
             "uint8": "B", "uint16": "H", "uint32": "I", "uint64": "Q", "bool": "B"}
@@ -228,8 +229,27 @@ def _encode_body(value):
     return (json.dumps(value, indent=2) + "\n").encode(), "application/json"
 
 
+_current = None  # (stdout, frame id) of the request being answered, for intermediate parts
+
+
+def send_intermediate_predict_response(ret, req_id_map=None, message="Intermediate Prediction success", code=200,
+                                       context=None):
+    """TorchServe's ts.handler_utils.utils.send_intermediate_predict_response: sends a part of
+    the answer to the client now (a token of a generated text, say), before the rest. ret is
+    the batch's parts, one per request (ts sends one request at a time: ret[0]); each part is
+    bytes, a str, or anything JSON can hold. A streaming client (HTTP, gRPC StreamPredictions)
+    gets each part as it is sent; others get the parts joined in front of the final answer."""
+    if _current is None:
+        raise RuntimeError("send_intermediate_predict_response: no request is being answered")
+    part = ret[0] if isinstance(ret, (list, tuple)) else ret
+    body, ctype = _encode_body(part)
+    stdout, fid = _current
+    _write_frame(stdout, {"type": "intermediate", "id": fid, "content_type": ctype, "blobs": [{}]}, [body])
+
+
 def run(handler_class):
     """Serves requests for ts until stdin closes."""
+    global _current
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print() must not corrupt the protocol
     handler = handler_class()
@@ -248,6 +268,7 @@ def run(handler_class):
                 _write_frame(stdout, {"type": "ready", "id": fid, "inference": bool(takes_over)})
                 continue
             request = Request(frame, blobs)
+            _current = (stdout, fid)
             if kind == "preprocess":
                 tensors = handler.preprocess(request)
                 if isinstance(tensors, dict):
@@ -276,6 +297,8 @@ def run(handler_class):
         except Exception as e:  # the request fails, the process goes on
             traceback.print_exc(file=sys.stderr)
             _write_frame(stdout, {"type": "error", "id": fid, "code": 500, "message": "%s: %s" % (type(e).__name__, e)})
+        finally:
+            _current = None
 
 
 def _with_metrics(reply, context):

@@ -36,7 +36,8 @@ const (
 type InferenceAPIsServiceClient interface {
 	Ping(ctx context.Context, in *emptypb.Empty, opts ...grpc.CallOption) (*TorchServeHealthResponse, error)
 	Predictions(ctx context.Context, in *PredictionsRequest, opts ...grpc.CallOption) (*PredictionResponse, error)
-	// One answer per request in ts (handlers answer whole, not in parts).
+	// The parts a custom handler streams (send_intermediate_predict_response), each a
+	// message as it comes, then the last; other handlers' answers are one message.
 	StreamPredictions(ctx context.Context, in *PredictionsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[PredictionResponse], error)
 	// Requests and answers in order, on one stream; a failure answers a status and the
 	// stream goes on.
@@ -109,7 +110,8 @@ type InferenceAPIsService_StreamPredictions2Client = grpc.BidiStreamingClient[Pr
 type InferenceAPIsServiceServer interface {
 	Ping(context.Context, *emptypb.Empty) (*TorchServeHealthResponse, error)
 	Predictions(context.Context, *PredictionsRequest) (*PredictionResponse, error)
-	// One answer per request in ts (handlers answer whole, not in parts).
+	// The parts a custom handler streams (send_intermediate_predict_response), each a
+	// message as it comes, then the last; other handlers' answers are one message.
 	StreamPredictions(*PredictionsRequest, grpc.ServerStreamingServer[PredictionResponse]) error
 	// Requests and answers in order, on one stream; a failure answers a status and the
 	// stream goes on.
