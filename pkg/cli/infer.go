@@ -17,7 +17,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tsserve/ts/pkg/cli/term"
 	"github.com/tsserve/ts/pkg/client"
@@ -40,6 +42,10 @@ type InferCmd struct {
 	explain url.Values
 	// workflow, when set, sends the requests through that workflow (ts workflow infer).
 	workflow string
+	// onPart, when set, prints a text answer the server streams as it comes (one request,
+	// text output); streamed says it did.
+	onPart   func(part []byte, contentType string)
+	streamed atomic.Bool
 }
 
 // modelFiles are the arguments and flags ts infer and ts explain share: the model (or an
@@ -62,10 +68,14 @@ type answer struct {
 	Target string          `json:"target,omitempty"`
 	Score  *float64        `json:"score,omitempty"`
 	Answer json.RawMessage `json:"answer,omitempty"`
-	Saved  string          `json:"saved,omitempty"`
-	Error  string          `json:"error,omitempty"`
-	body   []byte
-	err    error
+	// Text is an answer of plain text (text/*, UTF-8).
+	Text  *string `json:"text,omitempty"`
+	Saved string  `json:"saved,omitempty"`
+	Error string  `json:"error,omitempty"`
+	body  []byte
+	err   error
+	// streamed: the answer was printed as it came (a streamed text answer)
+	streamed bool
 }
 
 // predictor runs one request, on a server or locally.
@@ -82,6 +92,15 @@ func (c *InferCmd) Run(g *Globals) error {
 	io := g.IO()
 	requests := c.requests()
 	answers := make([]*answer, len(requests))
+	if len(requests) == 1 && g.Output == "text" && c.explain == nil && c.Save == "" {
+		// a text answer the server streams (a custom handler's parts) is shown as it comes
+		c.onPart = func(part []byte, contentType string) {
+			if strings.HasPrefix(contentType, "text/") {
+				io.Out.Write(part)
+				c.streamed.Store(true)
+			}
+		}
+	}
 	var bar *term.Progress
 	if len(requests) > 8 { // a bar for batches of files, not for a few
 		bar = io.NewProgress(map[string]string{"infer": "inferring", "explain": "explaining", "workflow infer": "inferring"}[c.command()], int64(len(requests)))
@@ -255,7 +274,7 @@ func (c *InferCmd) predictor(ctx context.Context, g *Globals) (predictor, func()
 			return func(ctx context.Context, body []byte, ctype string) (*client.Prediction, error) {
 				ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 				defer cancel()
-				return cl.PredictWorkflow(ctx, c.workflow, body, client.PredictOptions{ContentType: ctype, Accept: c.Accept})
+				return cl.PredictWorkflow(ctx, c.workflow, body, client.PredictOptions{ContentType: ctype, Accept: c.Accept, OnPart: c.onPart})
 			}, func() {}, nil
 		}
 		if err := c.pickModel(ctx, cl); err != nil {
@@ -268,7 +287,7 @@ func (c *InferCmd) predictor(ctx context.Context, g *Globals) (predictor, func()
 		return func(ctx context.Context, body []byte, ctype string) (*client.Prediction, error) {
 			ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 			defer cancel()
-			o := client.PredictOptions{Version: version, ContentType: ctype, Accept: c.Accept, Query: c.explain}
+			o := client.PredictOptions{Version: version, ContentType: ctype, Accept: c.Accept, Query: c.explain, OnPart: c.onPart}
 			if c.explain != nil {
 				return cl.Explain(ctx, name, body, o)
 			}
@@ -358,10 +377,15 @@ func (c *InferCmd) one(ctx context.Context, predict predictor, r request) *answe
 	if c.explain != nil {
 		a.Target, a.Score = p.Target, &p.Score
 	}
-	if json.Valid(p.Body) {
+	a.streamed = c.streamed.Load()
+	switch {
+	case json.Valid(p.Body):
 		a.Answer = json.RawMessage(bytes.TrimSpace(p.Body))
+	case strings.HasPrefix(p.ContentType, "text/") && utf8.Valid(p.Body):
+		text := string(p.Body)
+		a.Text = &text
 	}
-	if c.Save != "" || a.Answer == nil {
+	if c.Save != "" || (a.Answer == nil && a.Text == nil) {
 		dir := c.Save
 		if dir == "" {
 			dir = "."
@@ -418,6 +442,12 @@ func render(io *term.IO, a *answer) {
 		return
 	}
 	switch {
+	case a.Text != nil && a.streamed: // printed as it came
+		if !strings.HasSuffix(*a.Text, "\n") {
+			io.Println("")
+		}
+	case a.Text != nil:
+		io.Println(strings.TrimSuffix(*a.Text, "\n"))
 	case a.Answer == nil:
 		io.Println(fmt.Sprintf("%s answer (%d bytes) saved to %s", a.ContentType, len(a.body), a.Saved))
 	case a.Score != nil && renderExplanation(io, a):
@@ -429,7 +459,7 @@ func render(io *term.IO, a *answer) {
 		}
 		io.Println(pretty.String())
 	}
-	if a.Saved != "" && a.Answer != nil {
+	if a.Saved != "" && (a.Answer != nil || a.Text != nil) {
 		io.Println(io.Style(term.Faint, "saved to "+a.Saved))
 	}
 }

@@ -47,6 +47,8 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("SAMPLES", testenv.Path("samples"))
 			env.Setenv("ENGINE_TESTDATA", testenv.Path("pkg/engine/testdata"))
+			env.Setenv("HANDLER_TESTDATA", testenv.Path("pkg/handler/testdata"))
+			env.Setenv("TEMPLATES", testenv.Path("templates"))
 			env.Setenv(config.EnvORTLib, ortLib)
 			// a model store with the digits (image classifier) and iris (tensor) samples
 			store := filepath.Join(env.WorkDir, "store")

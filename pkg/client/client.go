@@ -272,6 +272,12 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 
 // do sends a request and returns the body of a 2xx answer, or an *Error.
 func (c *Client) do(ctx context.Context, method string, base *url.URL, token, path string, query url.Values, body io.Reader, header http.Header) (*http.Response, []byte, error) {
+	return c.doParts(ctx, method, base, token, path, query, body, header, nil)
+}
+
+// doParts is do; when onPart is set and a 2xx answer comes in parts (chunked, no length), it
+// also receives the body's bytes as they arrive, with the answer's content type.
+func (c *Client) doParts(ctx context.Context, method string, base *url.URL, token, path string, query url.Values, body io.Reader, header http.Header, onPart func(part []byte, contentType string)) (*http.Response, []byte, error) {
 	for _, seg := range strings.Split(path, "/") {
 		if err := api.CheckSegment(seg); err != nil {
 			return nil, nil, err
@@ -306,7 +312,11 @@ func (c *Client) do(ctx context.Context, method string, base *url.URL, token, pa
 		return nil, nil, &UnreachableError{URL: Address(base), Err: err}
 	}
 	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
+	var r io.Reader = res.Body
+	if onPart != nil && res.StatusCode < 300 && res.ContentLength < 0 {
+		r = partReader{res.Body, func(p []byte) { onPart(p, res.Header.Get("Content-Type")) }}
+	}
+	b, err := io.ReadAll(r)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read answer from %s: %w", Address(&u), err)
 	}
@@ -607,6 +617,9 @@ type PredictOptions struct {
 	RouteKey    string
 	// Query holds query parameters (an explanation's target, patch ...).
 	Query url.Values
+	// OnPart, when set, receives an answer the server streams (a custom handler's parts,
+	// chunked) as it arrives, with its content type; the Prediction still holds it whole.
+	OnPart func(part []byte, contentType string)
 }
 
 // Predict is POST /predictions/{name}[/{version}] with body as the request body.
@@ -639,11 +652,25 @@ func (c *Client) infer(ctx context.Context, route, name string, body []byte, o P
 	if o.Version != "" {
 		p += "/" + url.PathEscape(o.Version)
 	}
-	res, b, err := c.do(ctx, http.MethodPost, c.Inference, c.InferenceToken, p, o.Query, bytes.NewReader(body), h)
+	res, b, err := c.doParts(ctx, http.MethodPost, c.Inference, c.InferenceToken, p, o.Query, bytes.NewReader(body), h, o.OnPart)
 	if err != nil {
 		return nil, err
 	}
 	return NewPrediction(b, res.Header.Get("Content-Type"), res.Header.Get(api.HeaderModelVersion), res.Header), nil
+}
+
+// partReader passes on the bytes it reads as they come.
+type partReader struct {
+	r      io.Reader
+	onPart func([]byte)
+}
+
+func (p partReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.onPart(b[:n])
+	}
+	return n, err
 }
 
 // NewPrediction is an answer with its body, type and version, and what an explanation's
