@@ -88,6 +88,9 @@ var Keys = []Key{
 	{"use_env_allowed_urls", "", "false", kBool, "let TS_ALLOWED_URLS set allowed_urls"},
 	{"max_download_size", "", "4294967296", kBytes, "largest archive downloaded from an allowed URL, bytes"},
 	{"download_timeout", "", "300", kSeconds, "seconds a download from an allowed URL may take"},
+	{"ts_header_key_sequence_id", "", "ts_request_sequence_id", kString, "request header naming a stateful model's sequence (sequenceBatching); answered with the id, new when absent"},
+	{"ts_header_key_sequence_start", "", "ts_request_sequence_start", kString, "request header starting a sequence afresh"},
+	{"ts_header_key_sequence_end", "", "ts_request_sequence_end", kString, "request header ending a sequence after its answer"},
 	{"enable_model_snapshot", "snapshot", "false", kBool, "save registered models after each change and restore them at start"},
 	{"model_snapshot_file", "", "logs/config/snapshot.json", kString, "where the snapshot is saved"},
 	{"cors_allowed_origin", "", "", kString, "CORS Access-Control-Allow-Origin (CORS off when empty)"},
@@ -103,6 +106,9 @@ var Keys = []Key{
 	{"token_expiration_min", "", "60", kInt, "minutes an inference or management key stays valid (GET /token?type=... makes a new one)"},
 	{"key_file", "key-file", "key_file.json", kString, "where the keys are written (mode 0600) when token authorization is on; removed at stop"},
 }
+
+// SequenceHeaders name the request headers of a stateful model's sequences.
+type SequenceHeaders struct{ ID, Start, End string }
 
 // unsupported are TorchServe keys ts accepts and ignores, with a warning.
 var unsupported = map[string]string{
@@ -152,22 +158,25 @@ type Settings struct {
 	MaxRequestSize         int64
 	MaxResponseSize        int64
 	EnableModelAPI         bool
-	EnableModelUpload      bool
-	MaxUploadSize          int64
-	AllowedURLs            []*regexp.Regexp
-	MaxDownloadSize        int64
-	DownloadTimeout        time.Duration
-	EnableModelSnapshot    bool
-	ModelSnapshotFile      string
-	CORSAllowedOrigin      string
-	CORSAllowedMethods     string
-	CORSAllowedHeaders     string
-	ExecutionProvider      string
-	ProviderFallback       bool
-	IntraOpThreads         int
-	DrainTimeout           time.Duration
-	CertificateFile        string
-	PrivateKeyFile         string
+	// SequenceHeaders are the request headers of stateful models' sequences: its id, its
+	// start, its end (TorchServe's ts_header_key_sequence_*).
+	SequenceHeaders     SequenceHeaders
+	EnableModelUpload   bool
+	MaxUploadSize       int64
+	AllowedURLs         []*regexp.Regexp
+	MaxDownloadSize     int64
+	DownloadTimeout     time.Duration
+	EnableModelSnapshot bool
+	ModelSnapshotFile   string
+	CORSAllowedOrigin   string
+	CORSAllowedMethods  string
+	CORSAllowedHeaders  string
+	ExecutionProvider   string
+	ProviderFallback    bool
+	IntraOpThreads      int
+	DrainTimeout        time.Duration
+	CertificateFile     string
+	PrivateKeyFile      string
 	// TokenAuthorization is !disable_token_authorization: API keys are required.
 	TokenAuthorization bool
 	TokenExpiration    time.Duration
@@ -439,6 +448,7 @@ func (s *Settings) parse() error {
 	s.MaxResponseSize = num("max_response_size", 1)
 	boolean("enable_envvars_config")
 	s.EnableModelAPI = boolean("enable_model_api")
+	s.SequenceHeaders = SequenceHeaders{ID: str("ts_header_key_sequence_id"), Start: str("ts_header_key_sequence_start"), End: str("ts_header_key_sequence_end")}
 	s.EnableModelUpload = boolean("enable_model_upload")
 	s.MaxUploadSize = num("max_upload_size", 1)
 	for _, pat := range list("allowed_urls") {

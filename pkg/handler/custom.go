@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -69,6 +70,15 @@ type customHandler struct {
 	notBefore time.Time
 	takesOver bool
 	closed    bool
+	// sequences binds each open sequence of a stateful model to the process that keeps its
+	// state (h.mu).
+	sequences map[string]*sequence
+}
+
+// sequence is an open sequence: its process, and when it was last used.
+type sequence struct {
+	p    *proc
+	last time.Time
 }
 
 type proc struct {
@@ -190,6 +200,7 @@ func (h *customHandler) SetWorkers(n int) {
 		p := h.idle[len(h.idle)-1]
 		h.idle = h.idle[:len(h.idle)-1]
 		h.running--
+		h.unbind(p)
 		go p.stop()
 	}
 }
@@ -274,17 +285,45 @@ func (h *customHandler) spawn() (*proc, error) {
 	return p, nil
 }
 
-// acquire takes an idle process, starting one when the pool may grow.
-func (h *customHandler) acquire(ctx context.Context) (*proc, error) {
+// acquire takes an idle process, starting one when the pool may grow. A request of a
+// sequence (seq) takes the process its sequence is bound to, waiting while it is busy; a new
+// sequence is bound to the process it gets.
+func (h *customHandler) acquire(ctx context.Context, seq string) (*proc, error) {
 	for {
 		h.mu.Lock()
 		if h.closed {
 			h.mu.Unlock()
 			return nil, apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable, "model %s is being unloaded", h.model.Name)
 		}
+		if seq != "" {
+			p, bound, err := h.takeBound(seq)
+			if err != nil {
+				h.mu.Unlock()
+				return nil, err
+			}
+			if p != nil {
+				h.mu.Unlock()
+				return p, nil
+			}
+			if bound { // busy: wait for it
+				wait := h.wait
+				h.mu.Unlock()
+				select {
+				case <-wait:
+					continue
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}
+		}
 		if n := len(h.idle); n > 0 {
-			p := h.idle[n-1]
-			h.idle = h.idle[:n-1]
+			i := n - 1
+			if seq != "" { // a new sequence: the process with the fewest
+				i = h.leastBound()
+			}
+			p := h.idle[i]
+			h.idle = slices.Delete(h.idle, i, i+1)
+			h.bind(seq, p)
 			h.mu.Unlock()
 			return p, nil
 		}
@@ -314,6 +353,9 @@ func (h *customHandler) acquire(ctx context.Context) (*proc, error) {
 				h.failed()
 				return nil, apierror.Internal("custom handler could not start: %v", err)
 			}
+			h.mu.Lock()
+			h.bind(seq, p)
+			h.mu.Unlock()
 			return p, nil
 		}
 		wait := h.wait
@@ -324,6 +366,86 @@ func (h *customHandler) acquire(ctx context.Context) (*proc, error) {
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// takeBound takes the idle process a sequence is bound to. It answers (nil, true) while
+// that process is busy, and (nil, false) for a sequence not bound (a new one, or one whose
+// process has ended: it starts again on another). Sequences idle past SequenceIdle end
+// first; a new sequence beyond MaxSequences is refused (503). h.mu held.
+func (h *customHandler) takeBound(seq string) (*proc, bool, error) {
+	now := time.Now()
+	if idle := h.model.SequenceIdle; idle > 0 {
+		for id, s := range h.sequences {
+			if now.Sub(s.last) > idle {
+				delete(h.sequences, id)
+			}
+		}
+	}
+	s := h.sequences[seq]
+	if s == nil {
+		if limit := h.model.MaxSequences; limit > 0 && len(h.sequences) >= limit {
+			return nil, false, apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable,
+				"model %s has %d open sequences, its maxNumSequence: end one (its last request with the sequence end header) or let one idle out (sequenceMaxIdleMSec)",
+				h.model.Name, len(h.sequences))
+		}
+		return nil, false, nil
+	}
+	s.last = now
+	if i := slices.Index(h.idle, s.p); i >= 0 {
+		h.idle = slices.Delete(h.idle, i, i+1)
+		return s.p, true, nil
+	}
+	select {
+	case <-s.p.exited:
+		delete(h.sequences, seq)
+		return nil, false, nil
+	default:
+		return nil, true, nil
+	}
+}
+
+// bind binds a new sequence to p (seq "": none). h.mu held.
+func (h *customHandler) bind(seq string, p *proc) {
+	if seq == "" {
+		return
+	}
+	if h.sequences == nil {
+		h.sequences = map[string]*sequence{}
+	}
+	h.sequences[seq] = &sequence{p: p, last: time.Now()}
+}
+
+// leastBound is the index of the idle process with the fewest sequences. h.mu held.
+func (h *customHandler) leastBound() int {
+	best, fewest := len(h.idle)-1, -1
+	for i, p := range h.idle {
+		n := 0
+		for _, s := range h.sequences {
+			if s.p == p {
+				n++
+			}
+		}
+		if fewest < 0 || n < fewest {
+			best, fewest = i, n
+		}
+	}
+	return best
+}
+
+// unbind ends the sequences bound to p, a process that stops. h.mu held.
+func (h *customHandler) unbind(p *proc) {
+	for id, s := range h.sequences {
+		if s.p == p {
+			delete(h.sequences, id)
+		}
+	}
+}
+
+// endSequence ends a sequence (its end header, or a start afresh).
+func (h *customHandler) endSequence(seq string) {
+	h.mu.Lock()
+	delete(h.sequences, seq)
+	h.mu.Unlock()
 }
 
 // Stopped reports whether no process runs and none will start until the next scale.
@@ -346,6 +468,7 @@ func (h *customHandler) release(p *proc) {
 	h.restarts.Succeeded()
 	if h.closed || h.running > h.size {
 		h.running--
+		h.unbind(p)
 		go p.stop()
 	} else {
 		h.idle = append(h.idle, p)
@@ -462,13 +585,20 @@ func (e *partError) Unwrap() error { return e.err }
 // call runs one exchange on a pooled process; a broken process is killed and replaced.
 // onPart receives the parts of the answer sent before the reply (nil: none expected).
 func (h *customHandler) call(ctx context.Context, f *handlerkit.Frame, onPart func(*handlerkit.Frame) error) (*handlerkit.Frame, error) {
-	p, err := h.acquire(ctx)
+	seq := ""
+	if f.Request != nil {
+		seq = f.Request.SequenceID
+	}
+	p, err := h.acquire(ctx, seq)
 	if err != nil {
 		return nil, err
 	}
 	reply, err := h.exchange(ctx, p, f, h.timeout, onPart)
 	if err != nil {
 		p.kill()
+		h.mu.Lock()
+		h.unbind(p) // their state went with the process
+		h.mu.Unlock()
 		h.failed()
 		var part *partError
 		switch {
@@ -509,7 +639,7 @@ func (h *customHandler) record(ms []handlerkit.Metric) {
 }
 
 func requestFrame(typ string, req *Request) *handlerkit.Frame {
-	f := &handlerkit.Frame{Type: typ, Request: &handlerkit.FrameRequest{ID: req.ID, Headers: req.Header, Query: req.Query}}
+	f := &handlerkit.Frame{Type: typ, Request: &handlerkit.FrameRequest{ID: req.ID, SequenceID: req.Sequence, Headers: req.Header, Query: req.Query}}
 	for _, in := range req.Inputs {
 		f.Blobs = append(f.Blobs, handlerkit.Blob{Name: in.Name, ContentType: in.ContentType})
 		f.Data = append(f.Data, in.Data)
@@ -518,6 +648,7 @@ func requestFrame(typ string, req *Request) *handlerkit.Frame {
 }
 
 func (h *customHandler) Preprocess(ctx context.Context, req *Request) ([]*tensor.Tensor, error) {
+	h.startSequence(req)
 	reply, err := h.call(ctx, requestFrame("preprocess", req), nil)
 	if err != nil {
 		return nil, err
@@ -554,7 +685,7 @@ func (h *customHandler) Preprocess(ctx context.Context, req *Request) ([]*tensor
 }
 
 func (h *customHandler) Postprocess(ctx context.Context, req *Request, outputs []*tensor.Tensor) (*Response, error) {
-	f := &handlerkit.Frame{Type: "postprocess", Request: &handlerkit.FrameRequest{ID: req.ID, Headers: req.Header, Query: req.Query}}
+	f := &handlerkit.Frame{Type: "postprocess", Request: &handlerkit.FrameRequest{ID: req.ID, SequenceID: req.Sequence, Headers: req.Header, Query: req.Query}}
 	if state, ok := req.State.(json.RawMessage); ok {
 		f.State = state
 	}
@@ -569,7 +700,16 @@ func (h *customHandler) Postprocess(ctx context.Context, req *Request, outputs [
 }
 
 func (h *customHandler) Handle(ctx context.Context, req *Request) (*Response, error) {
+	h.startSequence(req)
 	return h.answer(ctx, req, requestFrame("handle", req))
+}
+
+// startSequence ends the request's sequence before its first call when the request begins
+// it afresh: it binds anew, to any process.
+func (h *customHandler) startSequence(req *Request) {
+	if req.Sequence != "" && req.SequenceStart {
+		h.endSequence(req.Sequence)
+	}
 }
 
 // answer sends a frame whose reply is the request's response, passing the parts the handler
@@ -588,6 +728,9 @@ func (h *customHandler) answer(ctx context.Context, req *Request, f *handlerkit.
 		return nil
 	}
 	reply, err := h.call(ctx, f, onPart)
+	if req.Sequence != "" && req.SequenceEnd {
+		h.endSequence(req.Sequence)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -40,6 +40,12 @@ type Request struct {
 	// last (TorchServe's send_intermediate_predict_response), as they come: a streaming
 	// client's. When nil, those parts are joined, in order, in front of the last one.
 	Stream func(part []byte, contentType string) error
+	// Sequence is the request's sequence id, for a stateful model (sequenceBatching): a
+	// custom handler's requests of one sequence go to the same process. SequenceEnd ends
+	// the sequence after this request, SequenceStart begins it afresh.
+	Sequence      string
+	SequenceStart bool
+	SequenceEnd   bool
 }
 
 // Data returns the request's main payload, as TorchServe's handlers pick it: the input
@@ -101,6 +107,10 @@ type Model struct {
 	// failure with no success since) and still be started again: TorchServe's
 	// maxRetryTimeoutInSec (0: never started again after a failure).
 	MaxRetry time.Duration
+	// MaxSequences is how many sequences of a stateful model may be open at once, and
+	// SequenceIdle how long one may be idle before it ends (0: never).
+	MaxSequences int
+	SequenceIdle time.Duration
 }
 
 // Factory creates a handler for a model.

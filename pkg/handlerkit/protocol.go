@@ -53,9 +53,11 @@ type Frame struct {
 
 // FrameRequest is the request a frame is about.
 type FrameRequest struct {
-	ID      string              `json:"id"`
-	Headers map[string][]string `json:"headers,omitempty"`
-	Query   map[string][]string `json:"query,omitempty"`
+	ID string `json:"id"`
+	// SequenceID is a stateful model's sequence the request belongs to ("" for none).
+	SequenceID string              `json:"sequence_id,omitempty"`
+	Headers    map[string][]string `json:"headers,omitempty"`
+	Query      map[string][]string `json:"query,omitempty"`
 }
 
 // FrameModel is what the init frame says about the model.

@@ -322,6 +322,10 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 		Timeout: time.Duration(v.settings.ResponseTimeout) * time.Second, StartupTimeout: time.Duration(v.settings.StartupTimeout) * time.Second,
 		MaxRetry: time.Duration(v.settings.MaxRetryTimeout) * time.Second,
 	}
+	if v.settings.SequenceBatching {
+		v.handlerModel.MaxSequences = v.settings.MaxNumSequence
+		v.handlerModel.SequenceIdle = time.Duration(v.settings.SequenceMaxIdleMSec) * time.Millisecond
+	}
 	v.labels = sync.OnceValues(func() (map[int]string, error) { return handler.ClassLabels(opened.Dir, metadata) })
 	if err := v.startHandler(); err != nil {
 		if v.settings.MinWorkers > 0 {

@@ -27,19 +27,27 @@ const DefaultMaxRetryTimeout = 300
 // Settings are the worker and batching settings in effect for a model version, with where
 // each came from.
 type Settings struct {
-	MinWorkers          int               `json:"minWorkers"`
-	MaxWorkers          int               `json:"maxWorkers"`
-	BatchSize           int               `json:"batchSize"`
-	MaxBatchDelay       int               `json:"maxBatchDelay"` // ms
-	ResponseTimeout     int               `json:"responseTimeout"`
-	StartupTimeout      int               `json:"startupTimeout"`
-	MaxRetryTimeout     int               `json:"maxRetryTimeoutInSec"` // s of worker failures before no more replacements
-	JobQueueSize        int               `json:"jobQueueSize"`
-	PreferredBatchSizes []int             `json:"preferredBatchSizes,omitempty"`
-	MaxQueueTime        int               `json:"maxQueueTime,omitempty"` // ms, 0 = none
-	AdaptiveBatching    bool              `json:"adaptiveBatching"`
-	IntraOpThreads      int               `json:"intraOpThreads,omitempty"` // 0 = cores / workers
-	UseJobTicket        bool              `json:"useJobTicket,omitempty"`   // accept only when a worker is free
+	MinWorkers          int   `json:"minWorkers"`
+	MaxWorkers          int   `json:"maxWorkers"`
+	BatchSize           int   `json:"batchSize"`
+	MaxBatchDelay       int   `json:"maxBatchDelay"` // ms
+	ResponseTimeout     int   `json:"responseTimeout"`
+	StartupTimeout      int   `json:"startupTimeout"`
+	MaxRetryTimeout     int   `json:"maxRetryTimeoutInSec"` // s of worker failures before no more replacements
+	JobQueueSize        int   `json:"jobQueueSize"`
+	PreferredBatchSizes []int `json:"preferredBatchSizes,omitempty"`
+	MaxQueueTime        int   `json:"maxQueueTime,omitempty"` // ms, 0 = none
+	AdaptiveBatching    bool  `json:"adaptiveBatching"`
+	IntraOpThreads      int   `json:"intraOpThreads,omitempty"` // 0 = cores / workers
+	UseJobTicket        bool  `json:"useJobTicket,omitempty"`   // accept only when a worker is free
+	// SequenceBatching makes the model stateful (TorchServe's sequence batching, for custom
+	// handlers): the requests of a sequence (one sequence id) go to the same handler
+	// process, one at a time, so that it can keep the sequence's state.
+	SequenceBatching bool `json:"sequenceBatching,omitempty"`
+	// MaxNumSequence is how many sequences may be open at once (TorchServe's default 1);
+	// SequenceMaxIdleMSec ends a sequence idle that long (0: never).
+	MaxNumSequence      int               `json:"maxNumSequence,omitempty"`
+	SequenceMaxIdleMSec int               `json:"sequenceMaxIdleMSec,omitempty"`
 	Sources             map[string]string `json:"sources"`
 }
 
@@ -72,6 +80,10 @@ type modelYAML struct {
 	// useJobTicket accepts a request only when a worker is free.
 	ClientTimeoutInMills *int  `yaml:"clientTimeoutInMills"`
 	UseJobTicket         *bool `yaml:"useJobTicket"`
+	// TorchServe's stateful models
+	SequenceBatching    *bool `yaml:"sequenceBatching"`
+	MaxNumSequence      *int  `yaml:"maxNumSequence"`
+	SequenceMaxIdleMSec *int  `yaml:"sequenceMaxIdleMSec"`
 }
 
 // readModelYAML reads the archive's model-config.yaml, if it has one.
@@ -151,6 +163,12 @@ func resolveSettings(d Defaults, props *config.ModelConfig, y *modelYAML, o Over
 	if y.AdaptiveBatching != nil {
 		s.AdaptiveBatching, s.Sources["adaptiveBatching"] = *y.AdaptiveBatching, FromYAML
 	}
+	s.Sources["sequenceBatching"] = FromDefault
+	if y.SequenceBatching != nil {
+		s.SequenceBatching, s.Sources["sequenceBatching"] = *y.SequenceBatching, FromYAML
+	}
+	pick("maxNumSequence", &s.MaxNumSequence, 1, nil, y.MaxNumSequence, nil)
+	pick("sequenceMaxIdleMSec", &s.SequenceMaxIdleMSec, 0, nil, y.SequenceMaxIdleMSec, nil)
 	return s, s.validate()
 }
 
@@ -186,6 +204,10 @@ func (s Settings) validate() error {
 		return fmt.Errorf("jobQueueSize (from %s) must be ≥ 1, got %d", s.Sources["jobQueueSize"], s.JobQueueSize)
 	case s.MaxQueueTime < 0 || s.IntraOpThreads < 0:
 		return fmt.Errorf("maxQueueTime and intraOpThreads must be ≥ 0")
+	case s.MaxNumSequence < 1:
+		return fmt.Errorf("maxNumSequence (from %s) must be ≥ 1, got %d", s.Sources["maxNumSequence"], s.MaxNumSequence)
+	case s.SequenceMaxIdleMSec < 0:
+		return fmt.Errorf("sequenceMaxIdleMSec (from %s) must be ≥ 0, got %d", s.Sources["sequenceMaxIdleMSec"], s.SequenceMaxIdleMSec)
 	}
 	for _, p := range s.PreferredBatchSizes {
 		if p < 1 || p > s.BatchSize {

@@ -272,7 +272,7 @@ func (g *grpcInference) predict(ctx context.Context, in *inferencepb.Predictions
 		names = append(names, name)
 	}
 	slices.Sort(names) // a map has no order; the handler sees the inputs sorted by name
-	req := &handler.Request{Stream: stream}
+	req := &handler.Request{Stream: stream, Sequence: in.GetSequenceId()}
 	for _, name := range names {
 		req.Inputs = append(req.Inputs, handler.Input{Name: name, Data: in.GetInput()[name]})
 	}
@@ -284,7 +284,7 @@ func (g *grpcInference) Predictions(ctx context.Context, in *inferencepb.Predict
 	if err != nil {
 		return nil, err
 	}
-	return &inferencepb.PredictionResponse{Prediction: out}, nil
+	return &inferencepb.PredictionResponse{Prediction: out, SequenceId: in.SequenceId}, nil
 }
 
 // StreamPredictions sends each part of the answer a custom handler streams
@@ -312,6 +312,7 @@ func (g *grpcInference) StreamPredictions2(stream grpc.BidiStreamingServer[infer
 			sequence = "ts-seq-" + uuid.NewString()
 		}
 		id := sequence
+		in.SequenceId = &id // a stateful model's requests of this stream are one sequence
 		res := &inferencepb.PredictionResponse{SequenceId: &id}
 		var err error
 		if res.Prediction, err = g.predict(stream.Context(), in, nil); err != nil {

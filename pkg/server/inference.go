@@ -15,6 +15,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+
 	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/handler"
@@ -156,11 +158,34 @@ func (s *Server) handleOn(w http.ResponseWriter, r *http.Request, name, version 
 				return nil, err
 			}
 		}
-		if in.Stream == nil && !handler.IsBuiltin(v.Handler) {
-			in.Stream = streamTo(w)
+		if !handler.IsBuiltin(v.Handler) {
+			if in.Stream == nil {
+				in.Stream = streamTo(w)
+			}
+			s.sequence(w, r, v, in)
 		}
 		return run(v, r.Context(), in, priority)
 	})
+}
+
+// sequence reads a stateful model's sequence (sequenceBatching): its id from the request
+// (its header, or a gRPC request's field), a new "ts-seq-<uuid>" when there is none, answered
+// in the same header for the client's next request; and whether the request starts or ends
+// it (their headers). Other models' requests are left as they are.
+func (s *Server) sequence(w http.ResponseWriter, r *http.Request, v *registry.Version, req *handler.Request) {
+	if !v.Settings().SequenceBatching {
+		return
+	}
+	keys := s.cfg.SequenceHeaders
+	if req.Sequence == "" {
+		req.Sequence = r.Header.Get(keys.ID)
+	}
+	if req.Sequence == "" {
+		req.Sequence = "ts-seq-" + uuid.NewString()
+	}
+	req.SequenceStart = req.SequenceStart || r.Header.Get(keys.Start) != ""
+	req.SequenceEnd = req.SequenceEnd || r.Header.Get(keys.End) != ""
+	w.Header().Set(keys.ID, req.Sequence)
 }
 
 // streamTo sends the parts of a custom handler's answer to the client as they come, as

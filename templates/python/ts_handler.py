@@ -138,6 +138,23 @@ class Context:
         self.inputs = model.get("inputs") or []
         self.outputs = model.get("outputs") or []
         self.metrics = Metrics()
+        self.request = None  # the request being answered
+        # TorchServe's names of a stateful model's sequence headers (ts_header_key_sequence_*)
+        self.header_key_sequence_id = "ts_request_sequence_id"
+        self.header_key_sequence_start = "ts_request_sequence_start"
+        self.header_key_sequence_end = "ts_request_sequence_end"
+
+    # TorchServe's per-request accessors; ts sends one request at a time, so idx is 0.
+    def get_request_id(self, idx=0):
+        return self.request.id if self.request else None
+
+    def get_request_header(self, idx, key):
+        return self.request.headers.get(key.lower()) if self.request else None
+
+    def get_sequence_id(self, idx=0):
+        """A stateful model's sequence (sequenceBatching) the request belongs to: its
+        requests come to this process, one at a time, so state kept by this id stays here."""
+        return self.request.sequence_id if self.request else None
 
     @property
     def model_dir(self):
@@ -151,6 +168,7 @@ class Request:
     def __init__(self, frame, blobs):
         req = frame.get("request") or {}
         self.id = req.get("id")
+        self.sequence_id = req.get("sequence_id")
         self.headers = {k.lower(): v[0] if v else "" for k, v in (req.get("headers") or {}).items()}
         self.query = {k: v[0] if v else "" for k, v in (req.get("query") or {}).items()}
         self.inputs = {}
@@ -269,6 +287,8 @@ def run(handler_class):
                 continue
             request = Request(frame, blobs)
             _current = (stdout, fid)
+            if context is not None:
+                context.request = request
             if kind == "preprocess":
                 tensors = handler.preprocess(request)
                 if isinstance(tensors, dict):

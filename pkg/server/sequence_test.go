@@ -1,0 +1,137 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tsserve/ts/pkg/api/grpc/inferencepb"
+	"github.com/tsserve/ts/pkg/archive"
+	"github.com/tsserve/ts/pkg/internal/testenv"
+)
+
+type sumAnswer struct {
+	Sum      int
+	Pid      int
+	Sequence string
+}
+
+// sendInSequence posts value to the stateful model with the sequence headers given (name,
+// value pairs) and returns the answer and the sequence id header of the response.
+func sendInSequence(t *testing.T, ts *testServer, value int, header ...string) (sumAnswer, string) {
+	t.Helper()
+	status, b, h, err := send("POST", ts.inference.URL+"/predictions/stateful", []byte(fmt.Sprint(value)), header...)
+	var a sumAnswer
+	if err != nil || status != 200 || json.Unmarshal(b, &a) != nil {
+		t.Fatalf("%d %s %v", status, b, err)
+	}
+	return a, h.Get("ts_request_sequence_id")
+}
+
+// TestStatefulSequences: TorchServe's sequence batching test, on two handler processes:
+// each sequence's requests reach the process that keeps its sum, so two sequences sent at
+// once each get their own running sums (1 4 9 16 25 and 2 6 12 20 30).
+func TestStatefulSequences(t *testing.T) {
+	ts := emptyServer(t, nil)
+	yaml := filepath.Join(t.TempDir(), "model-config.yaml")
+	os.WriteFile(yaml, []byte("minWorkers: 2\nmaxWorkers: 2\nsequenceBatching: true\nmaxNumSequence: 3\nsequenceMaxIdleMSec: 60000\n"), 0o644)
+	ts.registerArchive(t, archive.PackOptions{ModelName: "stateful", Handler: testenv.Path("pkg/handler/testdata/stateful.py"),
+		ExtraFiles: []string{testenv.Path("templates/python/ts_handler.py")}, ConfigFile: yaml}, "")
+	exchange{"described", "GET", "/models/stateful", "", nil, 200, "", `"maxNumSequence": 3`}.run(t, ts.management.URL)
+
+	var wg sync.WaitGroup
+	sums := make([][]string, 2)
+	pids := make([]map[int]bool, 2)
+	for s := range 2 {
+		wg.Go(func() {
+			pids[s] = map[int]bool{}
+			for i := range 5 {
+				a, id := sendInSequence(t, ts, 2*i+s+1, "ts_request_sequence_id", fmt.Sprintf("seq_%d", s))
+				if id != fmt.Sprintf("seq_%d", s) || a.Sequence != id {
+					t.Errorf("sequence %q answered as %q (header %q)", fmt.Sprintf("seq_%d", s), a.Sequence, id)
+				}
+				sums[s] = append(sums[s], fmt.Sprint(a.Sum))
+				pids[s][a.Pid] = true
+			}
+		})
+	}
+	wg.Wait()
+	if got := strings.Join(sums[0], " "); got != "1 4 9 16 25" {
+		t.Errorf("seq_0: %s", got)
+	}
+	if got := strings.Join(sums[1], " "); got != "2 6 12 20 30" {
+		t.Errorf("seq_1: %s", got)
+	}
+	if len(pids[0]) != 1 || len(pids[1]) != 1 {
+		t.Errorf("a sequence's requests went to several processes: %v", pids)
+	}
+
+	// no sequence id: a new one, answered in the header, which the next request carries on
+	a, id := sendInSequence(t, ts, 5)
+	if !strings.HasPrefix(id, "ts-seq-") || a.Sequence != id || a.Sum != 5 {
+		t.Fatalf("new sequence %q: %+v", id, a)
+	}
+	if a, _ := sendInSequence(t, ts, 2, "ts_request_sequence_id", id); a.Sum != 7 {
+		t.Errorf("carried on: %+v", a)
+	}
+	// seq_0, seq_1 and this one are open: maxNumSequence 3 refuses a fourth
+	exchange{"a fourth sequence", "POST", "/predictions/stateful", "", []byte("1"), 503, "ServiceUnavailableException", "3 open sequences, its maxNumSequence"}.run(t, ts.inference.URL)
+	// the end header ends one: a new sequence may open
+	if a, _ := sendInSequence(t, ts, 1, "ts_request_sequence_id", id, "ts_request_sequence_end", "true"); a.Sum != 8 {
+		t.Errorf("last of the sequence: %+v", a)
+	}
+	if a, _ := sendInSequence(t, ts, 1, "ts_request_sequence_id", "seq_new"); a.Sum != 1 {
+		t.Errorf("a new sequence: %+v", a)
+	}
+	// the start header begins a sequence afresh
+	if a, _ := sendInSequence(t, ts, 3, "ts_request_sequence_id", "seq_0", "ts_request_sequence_start", "true"); a.Sum != 3 {
+		t.Errorf("restarted: %+v", a)
+	}
+
+	// over gRPC: a StreamPredictions2 stream is one sequence (its id generated here)
+	c, _ := grpcClients(t, ts)
+	for _, seq := range []string{"seq_0", "seq_1", "seq_new"} {
+		sendInSequence(t, ts, 0, "ts_request_sequence_id", seq, "ts_request_sequence_end", "true")
+	}
+	stream, err := c.StreamPredictions2(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reqs []*inferencepb.PredictionsRequest
+	for _, v := range []string{"1", "2", "3"} {
+		reqs = append(reqs, &inferencepb.PredictionsRequest{ModelName: "stateful", Input: map[string][]byte{"body": []byte(v)}})
+	}
+	var got []int
+	for _, res := range exchangeAll(t, stream, reqs) {
+		var a sumAnswer
+		json.Unmarshal(res.GetPrediction(), &a)
+		if a.Sequence != res.GetSequenceId() {
+			t.Errorf("answer of sequence %q in stream %q", a.Sequence, res.GetSequenceId())
+		}
+		got = append(got, a.Sum)
+	}
+	if fmt.Sprint(got) != "[1 3 6]" {
+		t.Errorf("gRPC stream sums %v", got)
+	}
+}
+
+// TestSequenceIdle: a sequence idle for sequenceMaxIdleMSec ends, and makes room for another.
+func TestSequenceIdle(t *testing.T) {
+	ts := emptyServer(t, nil)
+	yaml := filepath.Join(t.TempDir(), "model-config.yaml")
+	os.WriteFile(yaml, []byte("minWorkers: 1\nmaxWorkers: 1\nsequenceBatching: true\nmaxNumSequence: 1\nsequenceMaxIdleMSec: 1000\n"), 0o644)
+	ts.registerArchive(t, archive.PackOptions{ModelName: "stateful", Handler: testenv.Path("pkg/handler/testdata/stateful.py"),
+		ExtraFiles: []string{testenv.Path("templates/python/ts_handler.py")}, ConfigFile: yaml}, "")
+	sendInSequence(t, ts, 1, "ts_request_sequence_id", "a")
+	exchange{"a second sequence", "POST", "/predictions/stateful", "", []byte("1"), 503, "ServiceUnavailableException", "maxNumSequence"}.run(t, ts.inference.URL)
+	time.Sleep(1200 * time.Millisecond)
+	if a, _ := sendInSequence(t, ts, 2, "ts_request_sequence_id", "b"); a.Sum != 2 {
+		t.Errorf("after a idled out: %+v", a)
+	}
+}
