@@ -55,7 +55,10 @@ func (m *Metrics) Counter(name string, value float64, dims map[string]string) {
 
 // Request is one request: its inputs by name ("body" for a raw body, form fields by name).
 type Request struct {
-	ID           string
+	ID string
+	// SequenceID is a stateful model's sequence (sequenceBatching): its requests come to
+	// this process, one at a time ("" for none).
+	SequenceID   string
 	Headers      http.Header
 	Query        url.Values
 	Inputs       map[string][]byte
@@ -177,7 +180,7 @@ func answer(h Handler, ctx *Context, f *Frame, takesOver bool) (reply *Frame) {
 	}
 	req := &Request{Inputs: map[string][]byte{}, ContentTypes: map[string]string{}, State: f.State}
 	if f.Request != nil {
-		req.ID, req.Headers, req.Query = f.Request.ID, f.Request.Headers, f.Request.Query
+		req.ID, req.SequenceID, req.Headers, req.Query = f.Request.ID, f.Request.SequenceID, f.Request.Headers, f.Request.Query
 	}
 	switch f.Type {
 	case "preprocess", "handle":

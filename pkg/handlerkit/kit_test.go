@@ -19,7 +19,7 @@ func (streamer) Postprocess(*Context, *Request, map[string]*tensor.Tensor) (*Res
 	return nil, nil
 }
 func (streamer) Inference(ctx *Context, r *Request) (*Response, error) {
-	for _, part := range []string{"one ", "two "} {
+	for _, part := range []string{"one ", "two ", r.SequenceID + " "} {
 		if err := ctx.SendIntermediate(&Response{Body: []byte(part), ContentType: "text/plain"}); err != nil {
 			return nil, err
 		}
@@ -31,7 +31,7 @@ func (streamer) Inference(ctx *Context, r *Request) (*Response, error) {
 // before its response.
 func TestSendIntermediate(t *testing.T) {
 	var in bytes.Buffer
-	for _, f := range []*Frame{{Type: "init", ID: 1, Model: &FrameModel{Name: "m"}}, {Type: "handle", ID: 2, Request: &FrameRequest{ID: "r"}}} {
+	for _, f := range []*Frame{{Type: "init", ID: 1, Model: &FrameModel{Name: "m"}}, {Type: "handle", ID: 2, Request: &FrameRequest{ID: "r", SequenceID: "s1"}}} {
 		if err := WriteFrame(&in, f); err != nil {
 			t.Fatal(err)
 		}
@@ -58,7 +58,7 @@ func TestSendIntermediate(t *testing.T) {
 			t.Errorf("%s frame with id %d, want 2", f.Type, f.ID)
 		}
 	}
-	want := []string{"ready:", "intermediate:one ", "intermediate:two ", "response:last"}
+	want := []string{"ready:", "intermediate:one ", "intermediate:two ", "intermediate:s1 ", "response:last"}
 	if len(got) != len(want) {
 		t.Fatalf("frames %q, want %q", got, want)
 	}
