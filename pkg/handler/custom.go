@@ -586,7 +586,7 @@ func (e *partError) Unwrap() error { return e.err }
 // onPart receives the parts of the answer sent before the reply (nil: none expected).
 func (h *customHandler) call(ctx context.Context, f *handlerkit.Frame, onPart func(*handlerkit.Frame) error) (*handlerkit.Frame, error) {
 	seq := ""
-	if f.Request != nil {
+	if f.Request != nil && h.model.MaxSequences > 0 { // a stateful model
 		seq = f.Request.SequenceID
 	}
 	p, err := h.acquire(ctx, seq)

@@ -107,8 +107,9 @@ type Model struct {
 	// failure with no success since) and still be started again: TorchServe's
 	// maxRetryTimeoutInSec (0: never started again after a failure).
 	MaxRetry time.Duration
-	// MaxSequences is how many sequences of a stateful model may be open at once, and
-	// SequenceIdle how long one may be idle before it ends (0: never).
+	// MaxSequences is how many sequences of a stateful model may be open at once (0: the
+	// model is not stateful), and SequenceIdle how long one may be idle before it ends (0:
+	// never).
 	MaxSequences int
 	SequenceIdle time.Duration
 }
