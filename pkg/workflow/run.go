@@ -31,8 +31,8 @@ type Output struct {
 // where the DAG branches. Each call has the node's timeout-ms and is tried up to
 // retry-attempts times more when it times out or fails on the server's side (a 4xx, the
 // request's own fault, is not retried, and keeps its status); a node that still fails
-// answers its 5xx, or a 500 for a timeout, as TorchServe does. The first failure ends the run and cancels the calls in flight.
-// Run returns the leaves' answers in Leaves' order.
+// answers its 5xx, or a 500 for a timeout, as TorchServe does. The first failure ends the
+// run and cancels the calls in flight. Run returns the leaves' answers in Leaves' order.
 func (s *Spec) Run(ctx context.Context, inputs []handler.Input, invoke Invoke) ([]Output, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
