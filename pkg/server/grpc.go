@@ -261,11 +261,12 @@ func (g *grpcInference) Ping(ctx context.Context, _ *emptypb.Empty) (*inferencep
 // predict runs one prediction: the request's inputs are the handler's, by name, as the
 // fields of a REST form. stream, when set, receives the parts of the answer a custom
 // handler sends before the last (which predict returns); otherwise they are joined in front
-// of it.
-func (g *grpcInference) predict(ctx context.Context, in *inferencepb.PredictionsRequest, stream func(part []byte, contentType string) error) ([]byte, error) {
+// of it. It also returns the request's sequence id: a stateful model's (the one given, or
+// a new one), "" for other models.
+func (g *grpcInference) predict(ctx context.Context, in *inferencepb.PredictionsRequest, stream func(part []byte, contentType string) error) ([]byte, string, error) {
 	path, err := modelPath("/predictions", in.GetModelName(), in.GetModelVersion())
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	names := make([]string, 0, len(in.GetInput()))
 	for name := range in.GetInput() {
@@ -276,22 +277,27 @@ func (g *grpcInference) predict(ctx context.Context, in *inferencepb.Predictions
 	for _, name := range names {
 		req.Inputs = append(req.Inputs, handler.Input{Name: name, Data: in.GetInput()[name]})
 	}
-	return callREST(ctx, g.rest, http.MethodPost, path, req)
+	out, err := callREST(ctx, g.rest, http.MethodPost, path, req)
+	return out, req.Sequence, err
 }
 
 func (g *grpcInference) Predictions(ctx context.Context, in *inferencepb.PredictionsRequest) (*inferencepb.PredictionResponse, error) {
-	out, err := g.predict(ctx, in, nil)
+	out, seq, err := g.predict(ctx, in, nil)
 	if err != nil {
 		return nil, err
 	}
-	return &inferencepb.PredictionResponse{Prediction: out, SequenceId: in.SequenceId}, nil
+	res := &inferencepb.PredictionResponse{Prediction: out}
+	if seq != "" {
+		res.SequenceId = &seq
+	}
+	return res, nil
 }
 
 // StreamPredictions sends each part of the answer a custom handler streams
 // (send_intermediate_predict_response) as a message when it comes, then the last part;
 // other handlers' answers are one message.
 func (g *grpcInference) StreamPredictions(in *inferencepb.PredictionsRequest, stream grpc.ServerStreamingServer[inferencepb.PredictionResponse]) error {
-	out, err := g.predict(stream.Context(), in, func(part []byte, _ string) error {
+	out, _, err := g.predict(stream.Context(), in, func(part []byte, _ string) error {
 		return stream.Send(&inferencepb.PredictionResponse{Prediction: part})
 	})
 	if err != nil {
@@ -315,7 +321,7 @@ func (g *grpcInference) StreamPredictions2(stream grpc.BidiStreamingServer[infer
 		in.SequenceId = &id // a stateful model's requests of this stream are one sequence
 		res := &inferencepb.PredictionResponse{SequenceId: &id}
 		var err error
-		if res.Prediction, err = g.predict(stream.Context(), in, nil); err != nil {
+		if res.Prediction, _, err = g.predict(stream.Context(), in, nil); err != nil {
 			st := status.Convert(err)
 			res.Status = &spb.Status{Code: int32(st.Code()), Message: st.Message()}
 		}

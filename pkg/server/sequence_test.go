@@ -119,6 +119,17 @@ func TestStatefulSequences(t *testing.T) {
 	if fmt.Sprint(got) != "[1 3 6]" {
 		t.Errorf("gRPC stream sums %v", got)
 	}
+	// a unary call with no sequence id opens one, and answers its id for the next call
+	one, err := c.Predictions(context.Background(), &inferencepb.PredictionsRequest{ModelName: "stateful", Input: map[string][]byte{"body": []byte("4")}})
+	if err != nil || !strings.HasPrefix(one.GetSequenceId(), "ts-seq-") {
+		t.Fatalf("unary: %v, %v", one, err)
+	}
+	unaryID := one.GetSequenceId()
+	two, err := c.Predictions(context.Background(), &inferencepb.PredictionsRequest{ModelName: "stateful", SequenceId: &unaryID, Input: map[string][]byte{"body": []byte("1")}})
+	var a2 sumAnswer
+	if err != nil || json.Unmarshal(two.GetPrediction(), &a2) != nil || a2.Sum != 5 || two.GetSequenceId() != unaryID {
+		t.Errorf("unary, same sequence: %v, %v", two, err)
+	}
 }
 
 // TestSequenceIdle: a sequence idle for sequenceMaxIdleMSec ends, and makes room for another.
