@@ -54,7 +54,7 @@ function __ts_takes_value
             return 0
         case 'scale|--max' 'scale|--min'
             return 0
-        case 'infer|--accept' 'infer|--concurrency' 'infer|-c' 'infer|--data' 'infer|-d' 'infer|--save' 'infer|--timeout' 'infer|--version'
+        case 'infer|--accept' 'infer|--concurrency' 'infer|-c' 'infer|--data' 'infer|-d' 'infer|--header' 'infer|-H' 'infer|--save' 'infer|--timeout' 'infer|--version'
             return 0
         case 'explain|--baseline' 'explain|--concurrency' 'explain|-c' 'explain|--data' 'explain|-d' 'explain|--patch' 'explain|--save' 'explain|--target' 'explain|--tensor-output' 'explain|--timeout' 'explain|--version'
             return 0
@@ -194,6 +194,7 @@ complete -c ts -n '__ts_at \'split\' 0' -a '(command -q ts; and ts completion mo
 complete -c ts -n '__ts_in \'infer\'' -l accept -x -d 'Accept header (e.g. image/png for a segmentation mask).'
 complete -c ts -n '__ts_in \'infer\'' -l concurrency -s c -x -d 'Requests in flight at once when sending many files.'
 complete -c ts -n '__ts_in \'infer\'' -l data -s d -x -d 'A request given on the command line, text or JSON, sent as is (after the files); repeatable.'
+complete -c ts -n '__ts_in \'infer\'' -l header -s H -x -d 'A request header, as curl\'s -H (a stateful model\'s ts_request_sequence_id: ID, X-TS-Priority: high); repeatable.'
 complete -c ts -n '__ts_in \'infer\'' -l local -d 'Run MODEL, an archive, in this process instead of on a server.'
 complete -c ts -n '__ts_in \'infer\'' -l save -r -F -d 'Also write each raw answer to DIR/<file>.<ext> (binary answers such as PNG masks always need it).'
 complete -c ts -n '__ts_in \'infer\'' -l timeout -x -d 'Give up on a request after this long.'

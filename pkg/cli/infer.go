@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"math"
 	"mime"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -36,6 +37,7 @@ type InferCmd struct {
 	Accept      string        `name:"accept" placeholder:"TYPE" help:"Accept header (e.g. image/png for a segmentation mask)."`
 	Concurrency int           `name:"concurrency" short:"c" default:"4" help:"Requests in flight at once when sending many files."`
 	Save        string        `name:"save" type:"path" placeholder:"DIR" help:"Also write each raw answer to DIR/<file>.<ext> (binary answers such as PNG masks always need it)."`
+	Header      []string      `name:"header" short:"H" sep:"none" placeholder:"NAME: VALUE" help:"A request header, as curl's -H (a stateful model's ts_request_sequence_id: ID, X-TS-Priority: high); repeatable."`
 
 	// explain, when not nil, asks for explanations instead of predictions, with these
 	// query parameters (ts explain).
@@ -46,6 +48,7 @@ type InferCmd struct {
 	// text output); streamed says it did.
 	onPart   func(part []byte, contentType string)
 	streamed atomic.Bool
+	headers  http.Header // --header, parsed
 }
 
 // modelFiles are the arguments and flags ts infer and ts explain share: the model (or an
@@ -84,6 +87,11 @@ type predictor func(ctx context.Context, body []byte, contentType string) (*clie
 func (c *InferCmd) Run(g *Globals) error {
 	ctx, stop := commandContext()
 	defer stop()
+	headers, err := parseHeaders(c.Header)
+	if err != nil {
+		return err
+	}
+	c.headers = headers
 	predict, closeFn, err := c.predictor(ctx, g)
 	if err != nil {
 		return err
@@ -183,6 +191,23 @@ func (c *InferCmd) command() string {
 	return "infer"
 }
 
+// parseHeaders reads --header values, "Name: value" as curl's -H.
+func parseHeaders(list []string) (http.Header, error) {
+	if len(list) == 0 {
+		return nil, nil
+	}
+	h := http.Header{}
+	for _, x := range list {
+		name, value, ok := strings.Cut(x, ":")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || strings.ContainsAny(name, " \t") {
+			return nil, term.Usagef("--header %q: write it as NAME: VALUE", x)
+		}
+		h.Add(name, strings.TrimSpace(value))
+	}
+	return h, nil
+}
+
 // request is one request to send: a file's contents (or stdin's), or --data's text (the
 // n-th, from 1).
 type request struct {
@@ -274,7 +299,7 @@ func (c *InferCmd) predictor(ctx context.Context, g *Globals) (predictor, func()
 			return func(ctx context.Context, body []byte, ctype string) (*client.Prediction, error) {
 				ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 				defer cancel()
-				return cl.PredictWorkflow(ctx, c.workflow, body, client.PredictOptions{ContentType: ctype, Accept: c.Accept, OnPart: c.onPart})
+				return cl.PredictWorkflow(ctx, c.workflow, body, client.PredictOptions{ContentType: ctype, Accept: c.Accept, OnPart: c.onPart, Header: c.headers})
 			}, func() {}, nil
 		}
 		if err := c.pickModel(ctx, cl); err != nil {
@@ -287,7 +312,7 @@ func (c *InferCmd) predictor(ctx context.Context, g *Globals) (predictor, func()
 		return func(ctx context.Context, body []byte, ctype string) (*client.Prediction, error) {
 			ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 			defer cancel()
-			o := client.PredictOptions{Version: version, ContentType: ctype, Accept: c.Accept, Query: c.explain, OnPart: c.onPart}
+			o := client.PredictOptions{Version: version, ContentType: ctype, Accept: c.Accept, Query: c.explain, OnPart: c.onPart, Header: c.headers}
 			if c.explain != nil {
 				return cl.Explain(ctx, name, body, o)
 			}
@@ -323,6 +348,9 @@ func (c *InferCmd) predictor(ctx context.Context, g *Globals) (predictor, func()
 		ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 		defer cancel()
 		h := map[string][]string{}
+		for k, vs := range c.headers {
+			h[http.CanonicalHeaderKey(k)] = vs
+		}
 		if ctype != "" {
 			h["Content-Type"] = []string{ctype}
 		}

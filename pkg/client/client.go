@@ -617,6 +617,8 @@ type PredictOptions struct {
 	RouteKey    string
 	// Query holds query parameters (an explanation's target, patch ...).
 	Query url.Values
+	// Header holds more request headers (a stateful model's ts_request_sequence_id ...).
+	Header http.Header
 	// OnPart, when set, receives an answer the server streams (a custom handler's parts,
 	// chunked) as it arrives, with its content type; the Prediction still holds it whole.
 	OnPart func(part []byte, contentType string)
@@ -641,6 +643,9 @@ func (c *Client) infer(ctx context.Context, route, name string, body []byte, o P
 	}
 	if o.Accept != "" {
 		h.Set("Accept", o.Accept)
+	}
+	for k, vs := range o.Header {
+		h[k] = vs
 	}
 	if o.Priority != "" {
 		h.Set(api.HeaderPriority, o.Priority)
