@@ -52,9 +52,9 @@ type Pool struct {
 	run   RunFunc
 	log   *slog.Logger
 	clock Clock
-	// OnBatch, if set, is called after each batch with its size and run time. Set it before
-	// the first Scale: from then on requests run.
-	OnBatch func(items int64, queued []time.Duration, run time.Duration, err error)
+	// OnBatch, if set, is called after each batch with its report. Set it before the first
+	// Scale: from then on requests run.
+	OnBatch func(Report)
 	// OutputNames are the model's output names, for messages. Set it before the first Scale.
 	OutputNames []string
 	// MaxRetry is how long workers may keep failing (from the first failure with no
@@ -76,6 +76,18 @@ func NewPool(b *Batcher, run RunFunc, log *slog.Logger) *Pool {
 	return &Pool{b: b, run: run, log: log, clock: b.clock, MaxRetry: backoff.NoLimit}
 }
 
+// Report is what a worker tells of a batch it ran.
+type Report struct {
+	Items  int64
+	Queued []time.Duration // each request's wait in the queue (read-only)
+	Run    time.Duration   // the batch's run, its inputs stacked
+	// Worker is the worker's own time on the batch besides the model's run: stacking the
+	// inputs, sharing out the outputs (TorchServe's WorkerThreadTime; 0 for a lone request
+	// run on its own goroutine).
+	Worker time.Duration
+	Err    error
+}
+
 // notQueued is the queue time of an inline run (read-only).
 var notQueued = []time.Duration{0}
 
@@ -93,7 +105,7 @@ func (p *Pool) runInline(ctx context.Context, limit time.Duration, inputs []*ten
 		p.b.stats.batch(max(items, 1), run)
 		p.b.mu.Unlock()
 		if p.OnBatch != nil {
-			p.OnBatch(max(items, 1), notQueued, run, err)
+			p.OnBatch(Report{Items: max(items, 1), Queued: notQueued, Run: run, Err: err})
 		}
 	}()
 	return p.run(ctx, limit, inputs)
@@ -170,6 +182,7 @@ func (p *Pool) loop(ctx context.Context, w *worker, delay time.Duration) {
 // runBatch runs one batch; it reports whether the run panicked.
 func (p *Pool) runBatch(w *worker, bt *Batch) (panicked bool) {
 	start := p.clock.Now()
+	var model time.Duration // the stacked run's own time
 	var outputs []*tensor.Tensor
 	var each [][]*tensor.Tensor // set when the batch's jobs ran one at a time
 	var errs []error
@@ -197,7 +210,7 @@ func (p *Pool) runBatch(w *worker, bt *Batch) (panicked bool) {
 		}
 		p.mu.Unlock()
 		if p.OnBatch != nil {
-			p.OnBatch(bt.Items(), bt.Queued, run, err)
+			p.OnBatch(Report{Items: bt.Items(), Queued: bt.Queued, Run: run, Worker: p.clock.Now().Sub(start) - model, Err: err})
 		}
 	}()
 	inputs, err := bt.Inputs()
@@ -206,7 +219,9 @@ func (p *Pool) runBatch(w *worker, bt *Batch) (panicked bool) {
 	}
 	ctx, cancel := bt.Context()
 	defer cancel()
-	outputs, err = p.run(ctx, bt.Limit(p.clock.Now()), inputs)
+	runStart := p.clock.Now()
+	outputs, err = p.run(ctx, bt.Limit(runStart), inputs)
+	model = p.clock.Now().Sub(runStart)
 	if len(bt.Jobs) < 2 {
 		return false
 	}

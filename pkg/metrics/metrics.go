@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/tsserve/ts/pkg/batch"
 )
 
 // Metrics are a server's collectors, on a registry of their own.
@@ -29,18 +31,18 @@ type Metrics struct {
 	// classes are TorchServe's Requests2XX, Requests4XX and Requests5XX
 	classes map[string]prometheus.Counter
 	// TorchServe's gauges: QueueTime (host), HandlerTime and PredictionTime (per model)
-	queueTime      prometheus.Gauge
-	handlerTime    *prometheus.GaugeVec
-	predictionTime *prometheus.GaugeVec
-	batchSize      *prometheus.HistogramVec
-	runTime        *prometheus.HistogramVec
-	failures       *prometheus.CounterVec
-	hostname       string
-	mu             sync.RWMutex
-	versions       map[versionKey]*versionMetrics
-	statuses       map[statusKey][2]prometheus.Counter
-	customMu       sync.Mutex
-	custom         map[string]*customMetric
+	queueTime, workerThreadTime prometheus.Gauge
+	handlerTime                 *prometheus.GaugeVec
+	predictionTime              *prometheus.GaugeVec
+	batchSize                   *prometheus.HistogramVec
+	runTime                     *prometheus.HistogramVec
+	failures                    *prometheus.CounterVec
+	hostname                    string
+	mu                          sync.RWMutex
+	versions                    map[versionKey]*versionMetrics
+	statuses                    map[statusKey][2]prometheus.Counter
+	customMu                    sync.Mutex
+	custom                      map[string]*customMetric
 }
 
 // New creates the collectors, with Go runtime and process collectors.
@@ -90,7 +92,9 @@ func New() *Metrics {
 		ConstLabels: prometheus.Labels{"Level": "Model", "Hostname": host}}, []string{"ModelName"})
 	m.predictionTime = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "PredictionTime", Help: ms + " (the model's last batch in ONNX Runtime)",
 		ConstLabels: prometheus.Labels{"Level": "Model", "Hostname": host}}, []string{"ModelName"})
-	m.Registry.MustRegister(m.queueTime, m.handlerTime, m.predictionTime)
+	m.workerThreadTime = prometheus.NewGauge(prometheus.GaugeOpts{Name: "WorkerThreadTime", Help: ms + " (the last batch's worker time besides the model's run: stacking inputs, sharing out outputs)",
+		ConstLabels: prometheus.Labels{"Level": "Host", "Hostname": host}})
+	m.Registry.MustRegister(m.queueTime, m.workerThreadTime, m.handlerTime, m.predictionTime)
 	return m
 }
 
@@ -173,19 +177,20 @@ func (m *Metrics) Status(api string, code int) {
 type statusKey struct{ api, class string }
 
 // Batch records a batch a worker ran.
-func (m *Metrics) Batch(model, version string, items int64, queued []time.Duration, run time.Duration, err error) {
+func (m *Metrics) Batch(model, version string, r batch.Report) {
 	v := m.version(model, version)
-	v.batchSize.Observe(float64(items))
-	v.runTime.Observe(run.Seconds())
-	v.predictionTime.Set(float64(run.Microseconds()) / 1000)
+	v.batchSize.Observe(float64(r.Items))
+	v.runTime.Observe(r.Run.Seconds())
+	v.predictionTime.Set(float64(r.Run.Microseconds()) / 1000)
 	var q, longest int64
-	for _, d := range queued {
+	for _, d := range r.Queued {
 		q += d.Microseconds()
 		longest = max(longest, d.Microseconds())
 	}
 	v.queueUS.Add(float64(q))
 	m.queueTime.Set(float64(longest) / 1000)
-	if err != nil {
+	m.workerThreadTime.Set(float64(r.Worker.Microseconds()) / 1000)
+	if r.Err != nil {
 		v.failures.Inc()
 	}
 }

@@ -12,6 +12,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/tsserve/ts/pkg/batch"
 )
 
 // gathered is every sample of the registry by metric name, with its labels.
@@ -99,10 +101,10 @@ func TestSystemMetrics(t *testing.T) {
 // them.
 func TestTorchServeGauges(t *testing.T) {
 	m := New()
-	m.Batch("digits", "1.0", 2, []time.Duration{3 * time.Millisecond, 7 * time.Millisecond}, 12*time.Millisecond, nil)
+	m.Batch("digits", "1.0", batch.Report{Items: 2, Queued: []time.Duration{3 * time.Millisecond, 7 * time.Millisecond}, Run: 12 * time.Millisecond, Worker: 500 * time.Microsecond})
 	m.Request("digits", "1.0", 200, 25*time.Millisecond)
 	got := gathered(t, m)
-	for name, want := range map[string]float64{"QueueTime": 7, "PredictionTime": 12, "HandlerTime": 25} {
+	for name, want := range map[string]float64{"QueueTime": 7, "PredictionTime": 12, "HandlerTime": 25, "WorkerThreadTime": 0.5} {
 		s := got[name]
 		if len(s) != 1 || s[0].GetGauge().GetValue() != want || label(s[0], "Hostname") == "" {
 			t.Errorf("%s: %v, want %g ms", name, s, want)

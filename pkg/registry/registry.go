@@ -94,7 +94,7 @@ type Options struct {
 	// OnChange is called after every change of what is registered (for snapshots).
 	OnChange func()
 	// OnBatch is called after each batch (for metrics).
-	OnBatch func(model, version string, items int64, queued []time.Duration, run time.Duration, err error)
+	OnBatch func(model, version string, r batch.Report)
 	// OnHandlerMetric receives the custom metrics custom handlers report; an error (a
 	// metric that cannot be recorded) is logged.
 	OnHandlerMetric func(model, version, name, typ, unit string, value float64, dimensions map[string]string) error

@@ -195,10 +195,10 @@ func (v *Version) Scale(ctx context.Context, minWorkers, maxWorkers int) error {
 		}
 		v.pool.MaxRetry = time.Duration(v.settings.MaxRetryTimeout) * time.Second
 		on := v.reg.opts.OnBatch
-		v.pool.OnBatch = func(items int64, queued []time.Duration, run time.Duration, err error) {
-			v.stats.run(items, queued, run, err)
+		v.pool.OnBatch = func(r batch.Report) {
+			v.stats.run(r.Items, r.Queued, r.Run, r.Err)
 			if on != nil {
-				on(v.Name, v.Version, items, queued, run, err)
+				on(v.Name, v.Version, r)
 			}
 		}
 	}
