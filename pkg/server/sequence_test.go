@@ -136,12 +136,12 @@ func TestStatefulSequences(t *testing.T) {
 func TestSequenceIdle(t *testing.T) {
 	ts := emptyServer(t, nil)
 	yaml := filepath.Join(t.TempDir(), "model-config.yaml")
-	os.WriteFile(yaml, []byte("minWorkers: 1\nmaxWorkers: 1\nsequenceBatching: true\nmaxNumSequence: 1\nsequenceMaxIdleMSec: 1000\n"), 0o644)
+	os.WriteFile(yaml, []byte("minWorkers: 1\nmaxWorkers: 1\nsequenceBatching: true\nmaxNumSequence: 1\nsequenceMaxIdleMSec: 1500\n"), 0o644)
 	ts.registerArchive(t, archive.PackOptions{ModelName: "stateful", Handler: testenv.Path("pkg/handler/testdata/stateful.py"),
 		ExtraFiles: []string{testenv.Path("templates/python/ts_handler.py")}, ConfigFile: yaml}, "")
 	sendInSequence(t, ts, 1, "ts_request_sequence_id", "a")
 	exchange{"a second sequence", "POST", "/predictions/stateful", "", []byte("1"), 503, "ServiceUnavailableException", "maxNumSequence"}.run(t, ts.inference.URL)
-	time.Sleep(1200 * time.Millisecond)
+	time.Sleep(1800 * time.Millisecond)
 	if a, _ := sendInSequence(t, ts, 2, "ts_request_sequence_id", "b"); a.Sum != 2 {
 		t.Errorf("after a idled out: %+v", a)
 	}

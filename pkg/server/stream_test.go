@@ -17,12 +17,12 @@ import (
 )
 
 // streamServer serves pkg/handler/testdata/streamer.py as the model "streamer".
-// Its response timeout is 1 s.
+// Its response timeout is 2 s.
 func streamServer(t *testing.T) *testServer {
 	t.Helper()
 	ts := emptyServer(t, nil)
 	ts.registerArchive(t, archive.PackOptions{ModelName: "streamer", Handler: testenv.Path("pkg/handler/testdata/streamer.py"),
-		ExtraFiles: []string{testenv.Path("templates/python/ts_handler.py")}}, "initial_workers=1&response_timeout=1")
+		ExtraFiles: []string{testenv.Path("templates/python/ts_handler.py")}}, "initial_workers=1&response_timeout=2")
 	return ts
 }
 
@@ -66,11 +66,11 @@ func TestStreamedAnswer(t *testing.T) {
 	exchange{"after", "POST", "/predictions/streamer", "", streamAsk(t, 2, "", false), 200, "", "part 0 part 1 last"}.run(t, ts.inference.URL)
 
 	// the response timeout bounds the handler's silence, not the whole stream: three parts
-	// 0.6 s apart take 1.8 s, past the timeout of 1 s
-	slow := []byte(`{"parts": 3, "sleep": 0.6}`)
+	// 1 s apart take 3 s, past the timeout of 2 s
+	slow := []byte(`{"parts": 3, "sleep": 1}`)
 	exchange{"slow stream", "POST", "/predictions/streamer", "", slow, 200, "", "part 0 part 1 part 2 last"}.run(t, ts.inference.URL)
 	// silence past it fails the request
-	exchange{"silent", "POST", "/predictions/streamer", "", []byte(`{"parts": 1, "sleep": 1.5}`), 500, "InternalServerException", "did not answer within 1s"}.run(t, ts.inference.URL)
+	exchange{"silent", "POST", "/predictions/streamer", "", []byte(`{"parts": 1, "sleep": 3}`), 500, "InternalServerException", "did not answer within 2s"}.run(t, ts.inference.URL)
 }
 
 // TestStreamedAnswerGRPC: StreamPredictions sends each part as a message, then the last;
