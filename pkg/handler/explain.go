@@ -134,42 +134,53 @@ func (h *imageClassifier) Explain(req *Request, inputs, outputs []*tensor.Tensor
 	if err != nil {
 		return nil, err
 	}
-	img := inputs[0]
+	if e.Features, e.Answer, err = h.spec.patchPlan(req, inputs[0]); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// patchPlan hides square patches of a request's image input in turn (every channel of their
+// pixels; "patch" in the request sets their side, default the longer side ÷ 8), and answers
+// TorchServe's shape for image explanations: a nested list shaped like the model's input for
+// one image, each element holding its patch's attribution.
+func (spec imageSpec) patchPlan(req *Request, img *tensor.Tensor) ([]explain.Feature, func([]float64) (*Response, error), error) {
 	item := img.Shape
-	if !h.spec.noBatch && len(item) > 0 {
+	if !spec.noBatch && len(item) > 0 {
 		item = item[1:]
 	}
 	var channels, height, width int
-	channelsLast := h.spec.nhwc
+	channelsLast := spec.nhwc
 	switch {
-	case h.spec.flat: // one row of C×H×W values, or H×W×C in Keras's order (layout NHWC)
-		channels, height, width = h.spec.channels, h.spec.height, h.spec.width
+	case spec.flat: // one row of C×H×W values, or H×W×C in Keras's order (layout NHWC)
+		channels, height, width = spec.channels, spec.height, spec.width
 	case len(item) == 3 && channelsLast:
 		height, width, channels = int(item[0]), int(item[1]), int(item[2])
 	case len(item) == 3:
 		channels, height, width = int(item[0]), int(item[1]), int(item[2])
 	default:
-		return nil, fmt.Errorf("image input of shape %s", tensor.ShapeString(img.Shape))
+		return nil, nil, fmt.Errorf("image input of shape %s", tensor.ShapeString(img.Shape))
 	}
 	if n, _ := tensor.NumElements(item); int64(channels*height*width) != n || n != img.Len() {
-		return nil, fmt.Errorf("image input of shape %s is not %d×%d×%d", tensor.ShapeString(img.Shape), channels, height, width)
+		return nil, nil, fmt.Errorf("image input of shape %s is not %d×%d×%d", tensor.ShapeString(img.Shape), channels, height, width)
 	}
 	side := (max(height, width) + patchesAlong - 1) / patchesAlong
 	if asked := requestParam(req, "patch"); asked != "" {
+		var err error
 		if side, err = strconv.Atoi(asked); err != nil || side < 1 {
-			return nil, badInput("patch must be a whole number of pixels ≥ 1, got %q", asked)
+			return nil, nil, badInput("patch must be a whole number of pixels ≥ 1, got %q", asked)
 		}
 	}
 	patches := explain.Patches(channels, height, width, side, channelsLast)
 	if len(patches) > explain.MaxFeatures {
-		return nil, badInput("a patch of %d pixels makes %d patches on this %d×%d image, each a model run: at most %d; ask for a larger patch", side, len(patches), width, height, explain.MaxFeatures)
+		return nil, nil, badInput("a patch of %d pixels makes %d patches on this %d×%d image, each a model run: at most %d; ask for a larger patch", side, len(patches), width, height, explain.MaxFeatures)
 	}
-	e.Features = make([]explain.Feature, len(patches))
+	features := make([]explain.Feature, len(patches))
 	for i, p := range patches {
-		e.Features[i] = explain.Feature{{Input: 0, Index: p}}
+		features[i] = explain.Feature{{Input: 0, Index: p}}
 	}
-	e.Answer = func(attributions []float64) (*Response, error) {
-		values := explain.Spread(int(img.Len()), e.Features, 0, attributions)
+	answer := func(attributions []float64) (*Response, error) {
+		values := explain.Spread(int(img.Len()), features, 0, attributions)
 		t, err := tensor.FromFloat64s(tensor.Float32, item, values)
 		if err != nil {
 			return nil, err
@@ -180,7 +191,7 @@ func (h *imageClassifier) Explain(req *Request, inputs, outputs []*tensor.Tensor
 		}
 		return &Response{Body: append(b, '\n'), ContentType: "application/json"}, nil
 	}
-	return e, nil
+	return features, answer, nil
 }
 
 // Explain attributes the target class's probability to the text's tokens, each hidden in
