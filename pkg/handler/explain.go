@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -410,3 +411,80 @@ type attributionTensor struct {
 // ExplainHeader marks a request to a custom handler as an explanation, as TorchServe does
 // (its handlers read the request header "explain").
 const ExplainHeader = "explain"
+
+// Explain attributes the share of the image's pixels the model gives the target class (by
+// default the class with the most pixels but class 0, the background of torchvision's and
+// most segmentation models; "target" names another) to square patches of the image, as the
+// image classifier's: the answer is shaped like the model's input for one image, each element
+// holding its patch's attribution, the drop of the target's share when it is hidden.
+func (h *imageSegmenter) Explain(req *Request, inputs, outputs []*tensor.Tensor) (*Explanation, error) {
+	if len(outputs) <= h.output {
+		return nil, fmt.Errorf("model returned %d outputs", len(outputs))
+	}
+	segmentRow := func(outputs []*tensor.Tensor, r int) (*segmentation, error) {
+		out, err := h.outputRow(outputs[h.output], r)
+		if err != nil {
+			return nil, err
+		}
+		return h.segment(out)
+	}
+	s, err := segmentRow(outputs, 0)
+	if err != nil {
+		return nil, err
+	}
+	classes := len(h.labels)
+	if out := outputs[h.output]; !h.classMap && len(out.Shape) == 4 {
+		classes = int(out.Shape[1])
+		if h.scoresLast {
+			classes = int(out.Shape[3])
+		}
+	}
+	pixels := make([]float64, 256)
+	for _, c := range s.classes {
+		pixels[c]++
+		classes = max(classes, int(c)+1)
+	}
+	pixels = pixels[:classes]
+	target := 0
+	if requestParam(req, "target") != "" {
+		if target, err = classTarget(req, pixels, h.labels); err != nil {
+			return nil, err
+		}
+	} else if len(pixels) > 1 && slices.Max(pixels[1:]) > 0 {
+		target = 1 + slices.Index(pixels[1:], slices.Max(pixels[1:]))
+	}
+	share := func(s *segmentation) float64 {
+		n := 0
+		for _, c := range s.classes {
+			if int(c) == target {
+				n++
+			}
+		}
+		return float64(n) / float64(max(len(s.classes), 1))
+	}
+	e := &Explanation{Base: share(s), Target: h.labels.name(target)}
+	e.Score = func(outputs []*tensor.Tensor, r int) (float64, error) {
+		s, err := segmentRow(outputs, r)
+		if err != nil {
+			return 0, err
+		}
+		return share(s), nil
+	}
+	if e.Features, e.Answer, err = h.spec.patchPlan(req, inputs[0]); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// outputRow is row r of a segmentation output whose dimension 0 counts images, as a batch of
+// one (the output itself for a model that takes one image with no batch dimension).
+func (h *imageSegmenter) outputRow(out *tensor.Tensor, r int) (*tensor.Tensor, error) {
+	if h.noBatch {
+		return out, nil
+	}
+	if len(out.Shape) == 0 || out.Shape[0] <= int64(r) || len(out.Data)%int(out.Shape[0]) != 0 {
+		return nil, fmt.Errorf("segmentation output of shape %s has no row %d", tensor.ShapeString(out.Shape), r)
+	}
+	size := len(out.Data) / int(out.Shape[0])
+	return &tensor.Tensor{DType: out.DType, Shape: append([]int64{1}, out.Shape[1:]...), Data: out.Data[r*size : (r+1)*size]}, nil
+}

@@ -605,7 +605,7 @@ func (v *Version) Explain(ctx context.Context, req *handler.Request, priority in
 	defer func() { v.stats.request(start, 0, 0, err) }()
 	e, ok := h.(handler.Explainer)
 	if !ok {
-		return nil, apierror.BadRequest("the %s handler does not explain its answers: explanations are for image_classifier, text_classifier and tensor models", v.Handler)
+		return nil, apierror.BadRequest("the %s handler does not explain its answers: explanations are for image_classifier, image_segmenter, text_classifier and tensor models", v.Handler)
 	}
 	if b == nil {
 		return nil, v.noWorker()

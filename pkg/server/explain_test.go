@@ -371,6 +371,58 @@ func TestExplainText(t *testing.T) {
 // TestExplainOtherHandlers: the detector cannot explain its answers (a 400 that says which
 // handlers can); a custom handler gets the request with TorchServe's header explain=True
 // and answers it itself.
+// TestExplainSegmenter: a segmenter's explanation attributes the share of pixels of the
+// class with the most pixels (but the background) to patches of the image: the patches over
+// that shape support it more than the others, and the score is the share of the prediction's
+// own mask.
+func TestExplainSegmenter(t *testing.T) {
+	ts := emptyServer(t, nil)
+	sampleServer(t, ts, "shapes", "segmenter", "image_segmenter")
+	img, err := os.ReadFile(testenv.Path("samples/segmenter/shapes_1.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, predBody, _ := post(t, ts.inference.URL+"/predictions/shapes", img)
+	var mask [][][2]float64
+	if err := json.Unmarshal(predBody, &mask); status != 200 || err != nil || len(mask) != 64 || len(mask[0]) != 64 {
+		t.Fatalf("predict: %d %v %.200s", status, err, predBody)
+	}
+	names := []string{"background", "circle", "square"}
+	counts := make([]int, 3)
+	for _, row := range mask {
+		for _, px := range row {
+			counts[int(px[0])]++
+		}
+	}
+	top := 1
+	if counts[2] > counts[1] {
+		top = 2
+	}
+	body, target, score := explainOK(t, ts.inference.URL+"/explanations/shapes", img)
+	if target != names[top] || math.Abs(score-float64(counts[top])/4096) > 1e-5 {
+		t.Errorf("explained %q (%g), want %q (%g of the pixels)", target, score, names[top], float64(counts[top])/4096)
+	}
+	var nested [][][]float64
+	if err := json.Unmarshal(body, &nested); err != nil || len(nested) != 3 || len(nested[0]) != 64 || len(nested[0][0]) != 64 {
+		t.Fatalf("attributions %v: %.200s", err, body)
+	}
+	var on, off, nOn, nOff float64
+	for y, row := range mask {
+		for x, px := range row {
+			if int(px[0]) == top {
+				on, nOn = on+nested[0][y][x], nOn+1
+			} else {
+				off, nOff = off+nested[0][y][x], nOff+1
+			}
+		}
+	}
+	if on/nOn <= off/nOff+0.001 {
+		t.Errorf("patches over the %s support it no more than the others: %g against %g", names[top], on/nOn, off/nOff)
+	}
+	exchange{"another target", "POST", "/explanations/shapes?target=background", "", img, 200, "", ""}.run(t, ts.inference.URL)
+	exchange{"no such class", "POST", "/explanations/shapes?target=7", "", img, 400, "BadRequestException", "target 7 is not a class of this model (0 to 2)"}.run(t, ts.inference.URL)
+}
+
 func TestExplainOtherHandlers(t *testing.T) {
 	ts := emptyServer(t, nil)
 	sampleServer(t, ts, "shapes", "detector", "object_detector")
@@ -378,7 +430,7 @@ func TestExplainOtherHandlers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exchange{"detector", "POST", "/explanations/shapes", "", img, 400, "BadRequestException", "image_classifier, text_classifier and tensor"}.run(t, ts.inference.URL)
+	exchange{"detector", "POST", "/explanations/shapes", "", img, 400, "BadRequestException", "image_classifier, image_segmenter, text_classifier and tensor"}.run(t, ts.inference.URL)
 
 	custom := customServer(t, "unruly.py", "unruly", "")
 	exchange{"custom", "POST", "/explanations/unruly", "", []byte("5.1,3.5,1.4,0.2"), 200, "", `"explain": "True"`}.run(t, custom.inference.URL)
