@@ -518,32 +518,9 @@ type detection struct {
 }
 
 func (h *objectDetector) Postprocess(_ context.Context, req *Request, outputs []*tensor.Tensor) (*Response, error) {
-	var dets []detection
-	var err error
-	switch h.format {
-	case "detr":
-		dets, err = h.decodeDETR(outputs[h.scores], outputs[h.boxes])
-	case "yolo", "yolov8":
-		dets, err = h.decodeYOLO(outputs[0])
-	case "end2end":
-		dets, err = h.decodeEnd2End(outputs[0])
-	case "selected_indices":
-		dets, err = h.decodeSelected(outputs[h.boxes], outputs[h.scores], outputs[h.selected])
-	case "yolov2":
-		size, _ := req.State.(imageSize)
-		dets, err = h.decodeYOLOv2(outputs[0], size.fedW, size.fedH)
-	case "yolov4":
-		size, _ := req.State.(imageSize)
-		dets, err = h.decodeYOLOv4(outputs, size.fedW, size.fedH)
-	default:
-		dets, err = h.decodeBoxes(outputs)
-	}
+	dets, err := h.detect(req, outputs)
 	if err != nil {
 		return nil, err
-	}
-	sort.SliceStable(dets, func(a, b int) bool { return dets[a].score > dets[b].score }) // best first, once
-	if h.nms {
-		dets = nms(dets, h.nmsIoU)
 	}
 	// boxes in the pixels of the image fed (or fractions of it), mapped back to the image's
 	toImage := func(x, y float64) (float64, float64) { return x, y }
@@ -580,6 +557,39 @@ func (h *objectDetector) Postprocess(_ context.Context, req *Request, outputs []
 	}
 	b.WriteString("]\n")
 	return &Response{Body: b.Bytes(), ContentType: "application/json"}, nil
+}
+
+// detect reads one image's detections from the model's outputs, best first, after
+// non-maximum suppression when the format wants it.
+func (h *objectDetector) detect(req *Request, outputs []*tensor.Tensor) ([]detection, error) {
+	var dets []detection
+	var err error
+	switch h.format {
+	case "detr":
+		dets, err = h.decodeDETR(outputs[h.scores], outputs[h.boxes])
+	case "yolo", "yolov8":
+		dets, err = h.decodeYOLO(outputs[0])
+	case "end2end":
+		dets, err = h.decodeEnd2End(outputs[0])
+	case "selected_indices":
+		dets, err = h.decodeSelected(outputs[h.boxes], outputs[h.scores], outputs[h.selected])
+	case "yolov2":
+		size, _ := req.State.(imageSize)
+		dets, err = h.decodeYOLOv2(outputs[0], size.fedW, size.fedH)
+	case "yolov4":
+		size, _ := req.State.(imageSize)
+		dets, err = h.decodeYOLOv4(outputs, size.fedW, size.fedH)
+	default:
+		dets, err = h.decodeBoxes(outputs)
+	}
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(dets, func(a, b int) bool { return dets[a].score > dets[b].score }) // best first, once
+	if h.nms {
+		dets = nms(dets, h.nmsIoU)
+	}
+	return dets, nil
 }
 
 // decodeSelected reads the detections ONNX's NonMaxSuppression selected: each row of

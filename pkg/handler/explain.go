@@ -36,6 +36,9 @@ type Explanation struct {
 	Hidden []int
 	// Answer writes the response from the features' attributions.
 	Answer func(attributions []float64) (*Response, error)
+	// Alone runs each perturbed copy by itself, for a Score that reads one image's
+	// outputs (a detector's, whose outputs need not have a batch dimension).
+	Alone bool
 }
 
 // Header is the explanation's response headers: what was explained and its score on the
@@ -135,17 +138,18 @@ func (h *imageClassifier) Explain(req *Request, inputs, outputs []*tensor.Tensor
 	if err != nil {
 		return nil, err
 	}
-	if e.Features, e.Answer, err = h.spec.patchPlan(req, inputs[0]); err != nil {
+	if e.Features, e.Answer, err = h.spec.patchPlan(req, inputs, 0); err != nil {
 		return nil, err
 	}
 	return e, nil
 }
 
-// patchPlan hides square patches of a request's image input in turn (every channel of their
+// patchPlan hides square patches of a request's image input (inputs[input]) in turn (every channel of their
 // pixels; "patch" in the request sets their side, default the longer side ÷ 8), and answers
 // TorchServe's shape for image explanations: a nested list shaped like the model's input for
 // one image, each element holding its patch's attribution.
-func (spec imageSpec) patchPlan(req *Request, img *tensor.Tensor) ([]explain.Feature, func([]float64) (*Response, error), error) {
+func (spec imageSpec) patchPlan(req *Request, inputs []*tensor.Tensor, input int) ([]explain.Feature, func([]float64) (*Response, error), error) {
+	img := inputs[input]
 	item := img.Shape
 	if !spec.noBatch && len(item) > 0 {
 		item = item[1:]
@@ -178,10 +182,10 @@ func (spec imageSpec) patchPlan(req *Request, img *tensor.Tensor) ([]explain.Fea
 	}
 	features := make([]explain.Feature, len(patches))
 	for i, p := range patches {
-		features[i] = explain.Feature{{Input: 0, Index: p}}
+		features[i] = explain.Feature{{Input: input, Index: p}}
 	}
 	answer := func(attributions []float64) (*Response, error) {
-		values := explain.Spread(int(img.Len()), features, 0, attributions)
+		values := explain.Spread(int(img.Len()), features, input, attributions)
 		t, err := tensor.FromFloat64s(tensor.Float32, item, values)
 		if err != nil {
 			return nil, err
@@ -470,7 +474,7 @@ func (h *imageSegmenter) Explain(req *Request, inputs, outputs []*tensor.Tensor)
 		}
 		return share(s), nil
 	}
-	if e.Features, e.Answer, err = h.spec.patchPlan(req, inputs[0]); err != nil {
+	if e.Features, e.Answer, err = h.spec.patchPlan(req, inputs, 0); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -487,4 +491,49 @@ func (h *imageSegmenter) outputRow(out *tensor.Tensor, r int) (*tensor.Tensor, e
 	}
 	size := len(out.Data) / int(out.Shape[0])
 	return &tensor.Tensor{DType: out.DType, Shape: append([]int64{1}, out.Shape[1:]...), Data: out.Data[r*size : (r+1)*size]}, nil
+}
+
+// Explain attributes the score of the detector's best detection (of the class "target"
+// names, else of any) to square patches of the image, as the image classifier's: when a
+// patch is hidden, the detection's score is the best of the same class's boxes that overlap
+// it (IoU ≥ 0.5), 0 when none is found any more. Each hidden copy runs alone: a detector's
+// outputs need not have a batch dimension.
+func (h *objectDetector) Explain(req *Request, inputs, outputs []*tensor.Tensor) (*Explanation, error) {
+	dets, err := h.detect(req, outputs)
+	if err != nil {
+		return nil, err
+	}
+	class := -1
+	if asked := requestParam(req, "target"); asked != "" {
+		n := len(h.labels)
+		for _, d := range dets {
+			n = max(n, d.class+1)
+		}
+		if class, err = classTarget(req, make([]float64, n), h.labels); err != nil {
+			return nil, err
+		}
+	}
+	i := slices.IndexFunc(dets, func(d detection) bool { return class < 0 || d.class == class })
+	if i < 0 {
+		return nil, badInput("nothing detected above the threshold (%g)%s: nothing to explain", h.threshold, map[bool]string{true: " of the target class"}[class >= 0])
+	}
+	target := dets[i]
+	e := &Explanation{Base: target.score, Target: h.labels.name(target.class), Alone: true}
+	e.Score = func(outputs []*tensor.Tensor, _ int) (float64, error) {
+		dets, err := h.detect(req, outputs)
+		if err != nil {
+			return 0, err
+		}
+		best := 0.0
+		for _, d := range dets {
+			if d.class == target.class && iou(d.box, target.box) >= 0.5 {
+				best = max(best, d.score)
+			}
+		}
+		return best, nil
+	}
+	if e.Features, e.Answer, err = h.spec.patchPlan(req, inputs, h.image); err != nil {
+		return nil, err
+	}
+	return e, nil
 }

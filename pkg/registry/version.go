@@ -605,7 +605,7 @@ func (v *Version) Explain(ctx context.Context, req *handler.Request, priority in
 	defer func() { v.stats.request(start, 0, 0, err) }()
 	e, ok := h.(handler.Explainer)
 	if !ok {
-		return nil, apierror.BadRequest("the %s handler does not explain its answers: explanations are for image_classifier, image_segmenter, text_classifier and tensor models", v.Handler)
+		return nil, apierror.BadRequest("the %s handler does not explain its answers: explanations are for image_classifier, image_segmenter, object_detector, text_classifier and tensor models", v.Handler)
 	}
 	if b == nil {
 		return nil, v.noWorker()
@@ -667,7 +667,7 @@ func (v *Version) occlude(ctx context.Context, b *batch.Batcher, session *engine
 		return nil, nil, err
 	}
 	o := explain.Options{Batch: 1, Parallel: b.Workers()}
-	if v.unbatchable == "" && b.Unbatchable() == "" {
+	if v.unbatchable == "" && b.Unbatchable() == "" && !plan.Alone {
 		o.Batch = explainBatch
 	}
 	attributions, err := explain.Occlude(ctx, inputs, plan.Features, plan.Base, plan.Score, run, o)

@@ -1,9 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -423,15 +426,63 @@ func TestExplainSegmenter(t *testing.T) {
 	exchange{"no such class", "POST", "/explanations/shapes?target=7", "", img, 400, "BadRequestException", "target 7 is not a class of this model (0 to 2)"}.run(t, ts.inference.URL)
 }
 
-func TestExplainOtherHandlers(t *testing.T) {
+// TestExplainDetector: a detector's explanation attributes its best detection's score to
+// patches of the image (64×64, as the model's input): the patches inside that box support it
+// more than those outside.
+func TestExplainDetector(t *testing.T) {
 	ts := emptyServer(t, nil)
 	sampleServer(t, ts, "shapes", "detector", "object_detector")
 	img, err := os.ReadFile(testenv.Path("samples/detector/shapes_1.png"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	exchange{"detector", "POST", "/explanations/shapes", "", img, 400, "BadRequestException", "image_classifier, image_segmenter, text_classifier and tensor"}.run(t, ts.inference.URL)
+	status, predBody, _ := post(t, ts.inference.URL+"/predictions/shapes", img)
+	var dets []map[string]any
+	if err := json.Unmarshal(predBody, &dets); status != 200 || err != nil || len(dets) == 0 {
+		t.Fatalf("predict: %d %v %s", status, err, predBody)
+	}
+	var label string
+	var box []any
+	for k, v := range dets[0] {
+		if k != "score" {
+			label, box = k, v.([]any)
+		}
+	}
+	body, target, score := explainOK(t, ts.inference.URL+"/explanations/shapes", img)
+	if target != label || math.Abs(score-dets[0]["score"].(float64)) > 1e-4 {
+		t.Errorf("explained %q (%g), want the best detection %q (%v)", target, score, label, dets[0]["score"])
+	}
+	var nested [][][]float64
+	if err := json.Unmarshal(body, &nested); err != nil || len(nested) != 3 || len(nested[0]) != 64 || len(nested[0][0]) != 64 {
+		t.Fatalf("attributions %v: %.200s", err, body)
+	}
+	x1, y1, x2, y2 := box[0].(float64), box[1].(float64), box[2].(float64), box[3].(float64)
+	var in, out, nIn, nOut float64
+	for y := range 64 {
+		for x := range 64 {
+			if float64(x) >= x1 && float64(x) < x2 && float64(y) >= y1 && float64(y) < y2 {
+				in, nIn = in+nested[0][y][x], nIn+1
+			} else {
+				out, nOut = out+nested[0][y][x], nOut+1
+			}
+		}
+	}
+	if in/nIn <= out/nOut+0.001 {
+		t.Errorf("patches inside the %s's box support it no more than the others: %g against %g", label, in/nIn, out/nOut)
+	}
+	other := map[string]string{"circle": "square", "square": "circle"}[label]
+	_, target, _ = explainOK(t, ts.inference.URL+"/explanations/shapes?target="+other, img)
+	if target != other {
+		t.Errorf("explained %q, want the asked %q", target, other)
+	}
+	var blank bytes.Buffer
+	png.Encode(&blank, image.NewGray(image.Rect(0, 0, 64, 64)))
+	exchange{"nothing detected", "POST", "/explanations/shapes", "", blank.Bytes(), 400, "BadRequestException", "nothing detected above the threshold"}.run(t, ts.inference.URL)
+}
 
+// TestExplainCustomHandler: a custom handler gets an explanation as a prediction with the
+// header explain=True, as TorchServe's handlers do.
+func TestExplainCustomHandler(t *testing.T) {
 	custom := customServer(t, "unruly.py", "unruly", "")
 	exchange{"custom", "POST", "/explanations/unruly", "", []byte("5.1,3.5,1.4,0.2"), 200, "", `"explain": "True"`}.run(t, custom.inference.URL)
 	exchange{"custom predicts", "POST", "/predictions/unruly", "", []byte("5.1,3.5,1.4,0.2"), 200, "", `"explain": null`}.run(t, custom.inference.URL)
