@@ -122,6 +122,14 @@ func (v *Version) Settings() Settings {
 	return v.settings.clone()
 }
 
+// Stateful reports whether the version's model is stateful (sequenceBatching): its
+// requests carry sequences. It does not copy the settings, as Settings does.
+func (v *Version) Stateful() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.settings.SequenceBatching
+}
+
 // Scale runs min workers (max is kept for TorchServe's describe: scaling is manual). The
 // model is loaded when it gets its first worker and unloaded when it loses its last, and
 // reloaded when the new number of workers changes its thread plan (replan). ctx is not

@@ -173,7 +173,7 @@ func (s *Server) handleOn(w http.ResponseWriter, r *http.Request, name, version 
 // in the same header for the client's next request; and whether the request starts or ends
 // it (their headers). Other models' requests are left as they are.
 func (s *Server) sequence(w http.ResponseWriter, r *http.Request, v *registry.Version, req *handler.Request) {
-	if !v.Settings().SequenceBatching {
+	if !v.Stateful() {
 		return
 	}
 	keys := s.cfg.SequenceHeaders

@@ -109,14 +109,14 @@ func (s *Spec) call(ctx context.Context, n *Node, in []handler.Input, invoke Inv
 		if err == nil {
 			return answer, nil
 		}
-		if ctx.Err() != nil || !retryable(errorOf(err).Code) {
+		if ctx.Err() != nil || !retryable(apierror.From(err).Code) {
 			break
 		}
 	}
 	if ctx.Err() != nil { // the request was cancelled, or another node failed
 		return handler.Input{}, ctx.Err()
 	}
-	e := errorOf(err)
+	e := apierror.From(err)
 	if !retryable(e.Code) {
 		return handler.Input{}, apierror.New(e.Code, e.Type, "workflow node %s: %s", n.Name, e.Message)
 	}
@@ -145,14 +145,6 @@ func (s *Spec) attempt(ctx context.Context, n *Node, in []handler.Input, invoke 
 		return handler.Input{}, apierror.New(http.StatusRequestTimeout, apierror.TypeRequestTimeout, "no answer within its timeout-ms (%d ms)", n.Settings.TimeoutMS)
 	}
 	return answer, err
-}
-
-func errorOf(err error) *apierror.Error {
-	var e *apierror.Error
-	if errors.As(err, &e) {
-		return e
-	}
-	return apierror.Internal("%v", err)
 }
 
 // Answer is the workflow's response body and its content type, as TorchServe answers
