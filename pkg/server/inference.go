@@ -245,10 +245,8 @@ func (s *Server) serveInference(w http.ResponseWriter, r *http.Request, name, ve
 	if err != nil {
 		return fail(err)
 	}
-	if int64(len(res.Body)) > s.cfg.MaxResponseSize {
-		return fail(apierror.New(http.StatusInternalServerError, apierror.TypeInternal,
-			"response of %d bytes exceeds max_response_size (%d bytes): raise max_response_size, or ask for less "+
-				"(a segmentation mask as a PNG with Accept: image/png, a smaller image)", len(res.Body), s.cfg.MaxResponseSize))
+	if err := s.checkResponseSize(len(res.Body)); err != nil {
+		return fail(err)
 	}
 	if res.ContentType != "" {
 		w.Header().Set("Content-Type", res.ContentType)
@@ -262,6 +260,17 @@ func (s *Server) serveInference(w http.ResponseWriter, r *http.Request, name, ve
 	w.WriteHeader(code)
 	_, err = w.Write(res.Body)
 	return err
+}
+
+// checkResponseSize refuses an answer of n bytes larger than max_response_size (a 500, as
+// TorchServe's), saying how to get one.
+func (s *Server) checkResponseSize(n int) error {
+	if int64(n) <= s.cfg.MaxResponseSize {
+		return nil
+	}
+	return apierror.New(http.StatusInternalServerError, apierror.TypeInternal,
+		"response of %d bytes exceeds max_response_size (%d bytes): raise max_response_size, or ask for less "+
+			"(a segmentation mask as a PNG with Accept: image/png, a smaller image)", n, s.cfg.MaxResponseSize)
 }
 
 // readRequest turns the HTTP request into handler inputs: each multipart or form field is

@@ -113,18 +113,27 @@ func boolParam(q url.Values, key string, def bool) bool {
 
 // registerModel is POST /models.
 func (s *Server) registerModel(w http.ResponseWriter, r *http.Request) error {
-	q, err := params(r)
-	if err != nil {
-		return err
-	}
-	if _, ok := q["url"]; !ok {
-		return apierror.BadRequest("Parameter url is required.")
-	}
-	path, shown, err := s.resolveURL(r.Context(), q.Get("url"), false)
+	q, path, shown, err := s.archiveParams(r, s.modelStore())
 	if err != nil {
 		return err
 	}
 	return s.register(w, r, q, path, shown)
+}
+
+// archiveParams reads a registration's parameters (params) and finds the archive its
+// required url names in st (resolveIn): the parameters, the archive's path and the name to
+// show for it.
+func (s *Server) archiveParams(r *http.Request, st store) (q url.Values, path, shown string, err error) {
+	if q, err = params(r); err != nil {
+		return nil, "", "", err
+	}
+	if _, ok := q["url"]; !ok {
+		return nil, "", "", apierror.BadRequest("Parameter url is required.")
+	}
+	if path, shown, err = s.resolveIn(r.Context(), st, q.Get("url"), false); err != nil {
+		return nil, "", "", err
+	}
+	return q, path, shown, nil
 }
 
 // register registers the archive at path with POST /models's parameters (and ts's

@@ -66,14 +66,7 @@ func (s *Server) workflow(name string) (*servedWorkflow, error) {
 // model named <workflow>__<node> and its workers started before the answer (TorchServe
 // registers workflows synchronously); if any fails, those already registered are removed.
 func (s *Server) registerWorkflow(w http.ResponseWriter, r *http.Request) error {
-	q, err := params(r)
-	if err != nil {
-		return err
-	}
-	if _, ok := q["url"]; !ok {
-		return apierror.BadRequest("Parameter url is required.")
-	}
-	path, shown, err := s.resolveIn(r.Context(), s.workflowStore(), q.Get("url"), false)
+	q, path, shown, err := s.archiveParams(r, s.workflowStore())
 	if err != nil {
 		return err
 	}
@@ -398,9 +391,8 @@ func (s *Server) workflowPredict(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if int64(len(body)) > s.cfg.MaxResponseSize {
-		return apierror.New(http.StatusInternalServerError, apierror.TypeInternal,
-			"response of %d bytes exceeds max_response_size (%d bytes)", len(body), s.cfg.MaxResponseSize)
+	if err := s.checkResponseSize(len(body)); err != nil {
+		return err
 	}
 	w.Header().Set("Content-Type", ctype)
 	_, err = w.Write(body)
