@@ -16,6 +16,18 @@ import (
 	"github.com/tsserve/ts/pkg/internal/testenv"
 )
 
+// statefulServer serves pkg/handler/testdata/stateful.py as the model "stateful", with the
+// model-config.yaml given.
+func statefulServer(t *testing.T, yaml string) *testServer {
+	t.Helper()
+	ts := emptyServer(t, nil)
+	file := filepath.Join(t.TempDir(), "model-config.yaml")
+	os.WriteFile(file, []byte(yaml), 0o644)
+	ts.registerArchive(t, archive.PackOptions{ModelName: "stateful", Handler: testenv.Path("pkg/handler/testdata/stateful.py"),
+		ExtraFiles: []string{testenv.Path("templates/python/ts_handler.py")}, ConfigFile: file}, "")
+	return ts
+}
+
 type sumAnswer struct {
 	Sum      int
 	Pid      int
@@ -38,11 +50,7 @@ func sendInSequence(t *testing.T, ts *testServer, value int, header ...string) (
 // each sequence's requests reach the process that keeps its sum, so two sequences sent at
 // once each get their own running sums (1 4 9 16 25 and 2 6 12 20 30).
 func TestStatefulSequences(t *testing.T) {
-	ts := emptyServer(t, nil)
-	yaml := filepath.Join(t.TempDir(), "model-config.yaml")
-	os.WriteFile(yaml, []byte("minWorkers: 2\nmaxWorkers: 2\nsequenceBatching: true\nmaxNumSequence: 3\nsequenceMaxIdleMSec: 60000\n"), 0o644)
-	ts.registerArchive(t, archive.PackOptions{ModelName: "stateful", Handler: testenv.Path("pkg/handler/testdata/stateful.py"),
-		ExtraFiles: []string{testenv.Path("templates/python/ts_handler.py")}, ConfigFile: yaml}, "")
+	ts := statefulServer(t, "minWorkers: 2\nmaxWorkers: 2\nsequenceBatching: true\nmaxNumSequence: 3\nsequenceMaxIdleMSec: 60000\n")
 	exchange{"described", "GET", "/models/stateful", "", nil, 200, "", `"maxNumSequence": 3`}.run(t, ts.management.URL)
 
 	var wg sync.WaitGroup
@@ -134,11 +142,7 @@ func TestStatefulSequences(t *testing.T) {
 
 // TestSequenceIdle: a sequence idle for sequenceMaxIdleMSec ends, and makes room for another.
 func TestSequenceIdle(t *testing.T) {
-	ts := emptyServer(t, nil)
-	yaml := filepath.Join(t.TempDir(), "model-config.yaml")
-	os.WriteFile(yaml, []byte("minWorkers: 1\nmaxWorkers: 1\nsequenceBatching: true\nmaxNumSequence: 1\nsequenceMaxIdleMSec: 1500\n"), 0o644)
-	ts.registerArchive(t, archive.PackOptions{ModelName: "stateful", Handler: testenv.Path("pkg/handler/testdata/stateful.py"),
-		ExtraFiles: []string{testenv.Path("templates/python/ts_handler.py")}, ConfigFile: yaml}, "")
+	ts := statefulServer(t, "minWorkers: 1\nmaxWorkers: 1\nsequenceBatching: true\nmaxNumSequence: 1\nsequenceMaxIdleMSec: 1500\n")
 	sendInSequence(t, ts, 1, "ts_request_sequence_id", "a")
 	exchange{"a second sequence", "POST", "/predictions/stateful", "", []byte("1"), 503, "ServiceUnavailableException", "maxNumSequence"}.run(t, ts.inference.URL)
 	time.Sleep(1800 * time.Millisecond)
