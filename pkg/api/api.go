@@ -137,6 +137,7 @@ type Description struct {
 	RegisteredAt      string            `json:"registeredAt"`
 	LoadedAt          string            `json:"loadedAt,omitempty"`
 	LoadTimeMS        int64             `json:"loadTimeMs,omitempty"`
+	Warmup            *Warmup           `json:"warmup,omitempty"`
 	ExecutionProvider string            `json:"executionProvider,omitempty"`
 	IntraOpThreads    int               `json:"intraOpThreads,omitempty"`
 	Batching          Batching          `json:"batching"`
@@ -186,6 +187,17 @@ type Batching struct {
 	MaxQueueTime        int         `json:"maxQueueTime,omitempty"`
 	Adaptive            bool        `json:"adaptive"`
 	Stats               batch.Stats `json:"stats"`
+}
+
+// Warmup is a model's warm-up (model-config.yaml's warmup) as describe shows it: what runs
+// when the model loads, before it serves, and how long it took the last time (part of
+// loadTimeMs).
+type Warmup struct {
+	Runs       int                `json:"runs"`
+	BatchSizes []int              `json:"batchSizes,omitempty"` // empty when the model does not batch
+	Data       string             `json:"data"`
+	Shapes     map[string][]int64 `json:"shapes,omitempty"`
+	TimeMS     int64              `json:"timeMs"`
 }
 
 // Split is a model's traffic split (GET/PUT /models/{name}/split).

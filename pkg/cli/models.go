@@ -334,6 +334,9 @@ func describeText(io *term.IO, d api.Description) {
 		}
 		pairs = append(pairs, [2]string{"runs on", fmt.Sprintf("%s, %d ONNX Runtime %s, loaded in %d ms", d.ExecutionProvider, d.IntraOpThreads, threads, d.LoadTimeMS)})
 	}
+	if w := d.Warmup; w != nil {
+		pairs = append(pairs, [2]string{"warm-up", warmupText(w)})
+	}
 	for _, line := range setByText(d.SettingSources) {
 		pairs = append(pairs, [2]string{"set by", line})
 	}
@@ -347,6 +350,27 @@ func describeText(io *term.IO, d api.Description) {
 		pairs = append(pairs, [2]string{"output", signature(out)})
 	}
 	io.KeyValues(pairs)
+}
+
+// warmupText says what the warm-up runs: "2 runs at batch 1 and 8, zero data, 14 ms at the
+// last load".
+func warmupText(w *api.Warmup) string {
+	runs := "runs"
+	if w.Runs == 1 {
+		runs = "run"
+	}
+	text := fmt.Sprintf("%d %s", w.Runs, runs)
+	if len(w.BatchSizes) > 0 {
+		sizes := make([]string, len(w.BatchSizes))
+		for i, b := range w.BatchSizes {
+			sizes[i] = strconv.Itoa(b)
+		}
+		text += " at batch " + strings.Join(sizes, ", ")
+		if len(w.BatchSizes) > 1 {
+			text += " each"
+		}
+	}
+	return fmt.Sprintf("%s, %s data, %d ms at the last load", text, w.Data, w.TimeMS)
 }
 
 // setByText groups the settings that are not at their defaults by where they came from:

@@ -327,6 +327,18 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 		v.handlerModel.SequenceIdle = time.Duration(v.settings.SequenceMaxIdleMSec) * time.Millisecond
 	}
 	v.labels = sync.OnceValues(func() (map[int]string, error) { return handler.ClassLabels(opened.Dir, metadata) })
+	v.unbatchable = unbatchable(v.Inputs, v.Outputs)
+	if w := v.settings.Warmup; w != nil {
+		if man.Model.SerializedFile == "" && w.Runs > 0 {
+			return nil, invalid("warmup: the archive holds no ONNX model to warm up")
+		}
+		if err := w.check(v.Inputs, v.unbatchable == ""); err != nil {
+			return nil, invalid("%v", err)
+		}
+		if w.Runs == 0 {
+			v.settings.Warmup = nil // warmup: 0 turns it off
+		}
+	}
 	if err := v.startHandler(); err != nil {
 		if v.settings.MinWorkers > 0 {
 			return nil, invalid("%v", err)
@@ -337,7 +349,6 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 		r.log.Warn("handler failed; the model stays registered with no worker", "model", v.Name, "version", v.Version,
 			"handler", v.Handler, "err", err)
 	}
-	v.unbatchable = unbatchable(v.Inputs, v.Outputs)
 	return v, nil
 }
 

@@ -455,7 +455,7 @@ func TestRunMovesToTheNewSession(t *testing.T) {
 	rows := func(n int64) []*tensor.Tensor {
 		return []*tensor.Tensor{tensor.New([]int64{n, 512}, make([]float32, n*512))}
 	}
-	next, err := v.newSession(1)
+	next, _, err := v.newSession(1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,9 +46,11 @@ type Settings struct {
 	SequenceBatching bool `json:"sequenceBatching,omitempty"`
 	// MaxNumSequence is how many sequences may be open at once (TorchServe's default 1);
 	// SequenceMaxIdleMSec ends a sequence idle that long (0: never).
-	MaxNumSequence      int               `json:"maxNumSequence,omitempty"`
-	SequenceMaxIdleMSec int               `json:"sequenceMaxIdleMSec,omitempty"`
-	Sources             map[string]string `json:"sources"`
+	MaxNumSequence      int `json:"maxNumSequence,omitempty"`
+	SequenceMaxIdleMSec int `json:"sequenceMaxIdleMSec,omitempty"`
+	// Warmup runs the model on generated inputs when it loads, before it serves (nil: none).
+	Warmup  *Warmup           `json:"warmup,omitempty"`
+	Sources map[string]string `json:"sources"`
 }
 
 // Overrides are the settings a register request gives (nil: not given).
@@ -84,6 +86,8 @@ type modelYAML struct {
 	SequenceBatching    *bool `yaml:"sequenceBatching"`
 	MaxNumSequence      *int  `yaml:"maxNumSequence"`
 	SequenceMaxIdleMSec *int  `yaml:"sequenceMaxIdleMSec"`
+	// Triton's model_warmup
+	Warmup *Warmup `yaml:"warmup"`
 }
 
 // readModelYAML reads the archive's model-config.yaml, if it has one.
@@ -169,6 +173,10 @@ func resolveSettings(d Defaults, props *config.ModelConfig, y *modelYAML, o Over
 	}
 	pick("maxNumSequence", &s.MaxNumSequence, 1, nil, y.MaxNumSequence, nil)
 	pick("sequenceMaxIdleMSec", &s.SequenceMaxIdleMSec, 0, nil, y.SequenceMaxIdleMSec, nil)
+	s.Sources["warmup"] = FromDefault
+	if y.Warmup != nil {
+		s.Warmup, s.Sources["warmup"] = y.Warmup, FromYAML
+	}
 	return s, s.validate()
 }
 
@@ -179,6 +187,7 @@ func (s Settings) clone() Settings {
 		c.Sources[k] = v
 	}
 	c.PreferredBatchSizes = append([]int(nil), s.PreferredBatchSizes...)
+	// c.Warmup is shared: nothing changes a warm-up once read
 	return c
 }
 

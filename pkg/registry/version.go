@@ -89,6 +89,7 @@ type Version struct {
 	provider string
 	threads  int
 	loadTime time.Duration
+	warmTime time.Duration // of loadTime, the warm-up's
 	loadedAt time.Time
 	closed   bool
 	inflight sync.WaitGroup
@@ -234,7 +235,7 @@ func (v *Version) load(workers int) (loaded bool, err error) {
 	v.mu.Unlock()
 	threads := v.threadPlan(workers)
 	start := time.Now()
-	s, err := v.newSession(threads)
+	s, warm, err := v.newSession(threads)
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if err != nil {
@@ -244,10 +245,14 @@ func (v *Version) load(workers int) (loaded bool, err error) {
 	}
 	v.session.Store(s)
 	v.provider, v.threads = s.Provider(), threads
-	v.loadTime, v.loadedAt = time.Since(start), time.Now()
+	v.loadTime, v.warmTime, v.loadedAt = time.Since(start), warm, time.Now()
 	v.reg.log.Info("model loaded", "model", v.Name, "version", v.Version, "provider", v.provider,
 		"workers", workers, "intra_op_threads", threads, "cores", v.reg.opts.Cores, "load_ms", v.loadTime.Milliseconds(),
 		"batch_size", v.settings.BatchSize, "batchable", v.unbatchable == "")
+	if w := v.settings.Warmup; w != nil {
+		v.reg.log.Info("model warmed up", "model", v.Name, "version", v.Version, "runs", w.Runs,
+			"batch_sizes", w.RunBatchSizes(v.unbatchable == "", v.settings.BatchSize), "data", w.DataKind(), "warmup_ms", warm.Milliseconds())
+	}
 	if v.settings.BatchSize > 1 && v.unbatchable != "" {
 		v.reg.log.Warn("batch size ignored: each request runs alone", "model", v.Name, "version", v.Version,
 			"batch_size", v.settings.BatchSize, "reason", v.unbatchable)
@@ -267,38 +272,54 @@ func (v *Version) threadPlan(workers int) int {
 	return max(1, v.reg.opts.Cores/max(workers, 1))
 }
 
-// newSession loads the model with the given intra-op threads, within the startup timeout.
-func (v *Version) newSession(threads int) (*engine.Session, error) {
+// newSession loads the model with the given intra-op threads and warms it up (when its
+// settings ask), within the startup timeout; it says how long the warm-up took.
+func (v *Version) newSession(threads int) (*engine.Session, time.Duration, error) {
 	v.mu.Lock()
 	timeout := time.Duration(v.settings.StartupTimeout) * time.Second
+	warmup, batchSize := v.settings.Warmup, v.settings.BatchSize
 	v.mu.Unlock()
 	if timeout <= 0 {
-		return nil, errors.New("startupTimeout is 0")
+		return nil, 0, errors.New("startupTimeout is 0")
 	}
 	opts := v.reg.opts.Engine
 	opts.IntraOpThreads = threads
 	opts.Logger = v.reg.log.With("model", v.Name, "version", v.Version)
 	type loaded struct {
-		s   *engine.Session
-		err error
+		s    *engine.Session
+		warm time.Duration
+		err  error
 	}
+	ctx, cancel := context.WithCancel(context.Background()) // ends a warm-up past the timeout
+	defer cancel()
 	done := make(chan loaded, 1)
 	go func() {
 		s, err := engine.Load(v.archive.Path(v.Manifest.Model.SerializedFile), opts)
-		done <- loaded{s, err}
+		var warm time.Duration
+		if err == nil && warmup != nil {
+			if warm, err = warmUp(ctx, s, warmup, v.unbatchable == "", batchSize); err != nil {
+				s.Close()
+				s = nil
+			}
+		}
+		done <- loaded{s, warm, err}
 	}()
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	select {
 	case l := <-done:
-		return l.s, l.err
+		return l.s, l.warm, l.err
 	case <-timer.C:
 		go func() { // free the session if it loads anyway
 			if l := <-done; l.s != nil {
 				l.s.Close()
 			}
 		}()
-		return nil, fmt.Errorf("loading took longer than startupTimeout (%v)", timeout)
+		what := "loading"
+		if warmup != nil {
+			what = "loading and warming up"
+		}
+		return nil, 0, fmt.Errorf("%s took longer than startupTimeout (%v)", what, timeout)
 	}
 }
 
@@ -327,7 +348,7 @@ func (v *Version) replan(workers int) {
 		return
 	}
 	start := time.Now()
-	s, err := v.newSession(threads)
+	s, warm, err := v.newSession(threads)
 	if err != nil {
 		v.reg.log.Warn("thread plan kept: reloading the model failed", "model", v.Name, "version", v.Version,
 			"workers", workers, "intra_op_threads", current, "err", err)
@@ -341,6 +362,7 @@ func (v *Version) replan(workers int) {
 	}
 	v.session.Store(s)
 	v.provider, v.threads = s.Provider(), threads
+	v.loadTime, v.warmTime, v.loadedAt = time.Since(start), warm, time.Now() // describe's: the session's that serves
 	v.mu.Unlock()
 	old.Close() // waits for the runs in flight on it; runFor sends later ones to s
 	v.reg.log.Info("thread plan changed", "model", v.Name, "version", v.Version, "workers", workers,
@@ -798,9 +820,11 @@ type Info struct {
 	Provider string
 	Threads  int
 	LoadTime time.Duration
-	LoadedAt time.Time
-	Workers  []batch.WorkerInfo
-	Queue    batch.Stats
+	// WarmupTime is the part of LoadTime the warm-up took.
+	WarmupTime time.Duration
+	LoadedAt   time.Time
+	Workers    []batch.WorkerInfo
+	Queue      batch.Stats
 	// Unbatchable says why the model cannot batch ("" when it can).
 	Unbatchable string
 }
@@ -812,7 +836,7 @@ func (v *Version) Statistics() Statistics { return v.stats.snapshot() }
 func (v *Version) Info() Info {
 	v.mu.Lock()
 	i := Info{State: v.state, Error: v.lastErr, Settings: v.settings.clone(), Provider: v.provider, Threads: v.threads,
-		LoadTime: v.loadTime, LoadedAt: v.loadedAt, Unbatchable: v.unbatchable}
+		LoadTime: v.loadTime, WarmupTime: v.warmTime, LoadedAt: v.loadedAt, Unbatchable: v.unbatchable}
 	b := v.batcher
 	v.mu.Unlock()
 	i.Workers = v.workers()

@@ -427,6 +427,10 @@ func describe(v *registry.Version, isDefault bool, split map[string]int) api.Des
 	if !info.LoadedAt.IsZero() {
 		d.LoadedAt, d.LoadTimeMS = info.LoadedAt.UTC().Format(timeLayout), info.LoadTime.Milliseconds()
 	}
+	if w := s.Warmup; w != nil {
+		d.Warmup = &api.Warmup{Runs: w.Runs, BatchSizes: w.RunBatchSizes(info.Unbatchable == "", s.BatchSize),
+			Data: w.DataKind(), Shapes: w.Shapes, TimeMS: info.WarmupTime.Milliseconds()}
+	}
 	if w, ok := split[v.Version]; ok {
 		d.TrafficWeight = &w
 	}

@@ -8,12 +8,14 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/internal/testenv"
 )
@@ -488,5 +490,74 @@ func TestTritonRepositoryIndex(t *testing.T) {
 	off := emptyServer(t, map[string]string{"enable_model_api": "false"})
 	for _, path := range []string{"/v2/repository/models/iris/load", "/v2/repository/models/iris/unload"} {
 		exchange{path, "POST", path, "", nil, 400, "BadRequestException", "model control is off"}.run(t, off.inference.URL)
+	}
+}
+
+// TestWarmupShown: a model's warm-up (model-config.yaml) runs when it registers, on every
+// element type (alltypes.onnx: eight of them and an int64 scalar, on random data); describe
+// shows it with its time, and Triton's model configuration as model_warmup.
+func TestWarmupShown(t *testing.T) {
+	ts := emptyServer(t, nil)
+	yaml := func(text string) string {
+		p := filepath.Join(t.TempDir(), "model-config.yaml")
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ts.registerArchive(t, archive.PackOptions{ModelName: "alltypes", SerializedFile: testenv.Path("pkg/engine/testdata/alltypes.onnx"), Handler: "tensor",
+		ConfigFile: yaml("warmup: {runs: 2, data: random}\n")}, "initial_workers=1")
+	ts.registerArchive(t, archive.PackOptions{ModelName: "digits", SerializedFile: testenv.Path("samples/digits/model.onnx"), Handler: "tensor",
+		ConfigFile: yaml("batchSize: 8\nwarmup: 3\n")}, "initial_workers=1")
+
+	var described []api.Description
+	getJSON(t, ts.management.URL+"/models/alltypes", &described)
+	w := described[0].Warmup
+	if w == nil || w.Runs != 2 || w.Data != "random" || len(w.BatchSizes) != 0 || w.TimeMS < 0 || w.TimeMS > described[0].LoadTimeMS ||
+		described[0].SettingSources["warmup"] != "model-config.yaml" {
+		t.Errorf("alltypes: warm-up %+v (load %d ms, from %s)", w, described[0].LoadTimeMS, described[0].SettingSources["warmup"])
+	}
+	getJSON(t, ts.management.URL+"/models/digits", &described)
+	if w := described[0].Warmup; w == nil || w.Runs != 3 || w.Data != "zero" || fmt.Sprint(w.BatchSizes) != "[1 8]" {
+		t.Errorf("digits: warm-up %+v", w)
+	}
+
+	type warmup struct {
+		Name      string
+		BatchSize int `json:"batch_size"`
+		Count     int
+		Inputs    map[string]struct {
+			DataType   string `json:"data_type"`
+			Dims       []int64
+			ZeroData   bool `json:"zero_data"`
+			RandomData bool `json:"random_data"`
+		}
+	}
+	var config struct {
+		ModelWarmup []warmup `json:"model_warmup"`
+	}
+	getJSON(t, ts.inference.URL+"/v2/models/digits/config", &config)
+	if got := fmt.Sprintf("%+v", config.ModelWarmup); got != "[{Name:batch 1 BatchSize:1 Count:3 Inputs:map[input:{DataType:TYPE_FP32 Dims:[1 8 8] ZeroData:true RandomData:false}]} "+
+		"{Name:batch 8 BatchSize:8 Count:3 Inputs:map[input:{DataType:TYPE_FP32 Dims:[1 8 8] ZeroData:true RandomData:false}]}]" {
+		t.Errorf("digits' model_warmup: %s", got)
+	}
+	config.ModelWarmup = nil
+	getJSON(t, ts.inference.URL+"/v2/models/alltypes/config", &config)
+	if len(config.ModelWarmup) != 1 || config.ModelWarmup[0].BatchSize != 0 || len(config.ModelWarmup[0].Inputs) != 9 ||
+		fmt.Sprint(config.ModelWarmup[0].Inputs["k"].Dims) != "[]" || fmt.Sprint(config.ModelWarmup[0].Inputs["x:bool"].Dims) != "[1 3]" ||
+		!config.ModelWarmup[0].Inputs["k"].RandomData {
+		t.Errorf("alltypes' model_warmup: %+v", config.ModelWarmup)
+	}
+}
+
+// getJSON reads a 200 answer's JSON into v.
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	status, b, _, err := send("GET", url, nil)
+	if err != nil || status != 200 {
+		t.Fatalf("GET %s: %d %v %s", url, status, err, b)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("GET %s: %v in %s", url, err, b)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -34,6 +35,22 @@ type tritonConfig struct {
 	InstanceGroup        []tritonInstanceGroup `json:"instance_group"`
 	DefaultModelFilename string                `json:"default_model_filename"`
 	Parameters           map[string]any        `json:"parameters"`
+	ModelWarmup          []tritonWarmup        `json:"model_warmup,omitempty"`
+}
+
+// tritonWarmup is one of Triton's ModelWarmup entries: a batch size's warm-up runs.
+type tritonWarmup struct {
+	Name      string                       `json:"name"`
+	BatchSize int                          `json:"batch_size"`
+	Inputs    map[string]tritonWarmupInput `json:"inputs"`
+	Count     int                          `json:"count"`
+}
+
+type tritonWarmupInput struct {
+	DataType   string  `json:"data_type"`
+	Dims       []int64 `json:"dims"`
+	ZeroData   bool    `json:"zero_data,omitempty"`
+	RandomData bool    `json:"random_data,omitempty"`
 }
 
 type tritonInput struct {
@@ -129,6 +146,24 @@ func tritonModelConfig(v *registry.Version) tritonConfig {
 		group.Kind, group.GPUs = "KIND_GPU", []int{device}
 	}
 	c.InstanceGroup = []tritonInstanceGroup{group}
+	if w := st.Warmup; w != nil {
+		sizes := w.RunBatchSizes(batches, st.BatchSize)
+		if !batches {
+			sizes = []int{0} // Triton's batch size of a model that does not batch
+		}
+		for _, b := range sizes {
+			entry := tritonWarmup{Name: fmt.Sprintf("batch %d", b), BatchSize: b, Inputs: map[string]tritonWarmupInput{}, Count: w.Runs}
+			for _, in := range v.Inputs {
+				shape, err := w.Shape(in, batches, max(b, 1))
+				if err != nil {
+					continue // checked at registration
+				}
+				entry.Inputs[in.Name] = tritonWarmupInput{DataType: tritonDataType(in.DType), Dims: dims(shape),
+					ZeroData: w.DataKind() == registry.WarmupZero, RandomData: w.DataKind() == registry.WarmupRandom}
+			}
+			c.ModelWarmup = append(c.ModelWarmup, entry)
+		}
+	}
 	return c
 }
 

@@ -1,0 +1,235 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/tsserve/ts/pkg/engine"
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// Warm-up data kinds.
+const (
+	WarmupZero   = "zero"   // zeros, false and empty strings (Triton's zero_data)
+	WarmupRandom = "random" // numbers in [0, 1), integers 0 or 1, random bools and letters (Triton's random_data)
+)
+
+// Limits on a warm-up, so that a model-config.yaml cannot make the server allocate without end.
+const (
+	maxWarmupRuns      = 1000
+	maxWarmupBatch     = 4096
+	maxWarmupElements  = 1 << 26 // per input
+	warmupStringLength = 8       // letters in a random string
+)
+
+// Warmup is a model's warm-up (Triton's model_warmup), from model-config.yaml: when the
+// model loads, and before it serves a request, it runs Runs times for each batch size on
+// generated inputs, so that the first clients do not pay for ONNX Runtime's first runs
+// (allocations, a GPU's kernel selection). A run that fails fails the load.
+type Warmup struct {
+	// Runs per batch size; 0 turns the warm-up off.
+	Runs int `yaml:"runs" json:"runs"`
+	// BatchSizes are the batch sizes to run when the model batches (its inputs' first
+	// dimension is the batch): by default 1 and the model's batchSize.
+	BatchSizes []int `yaml:"batchSizes" json:"batchSizes,omitempty"`
+	// Data is WarmupZero (the default) or WarmupRandom.
+	Data string `yaml:"data" json:"data"`
+	// Shapes give inputs' dynamic dimensions (others are 1), by input name: for a model that
+	// batches, the dimensions after the batch dimension (as Triton's dims); else the whole
+	// shape. An input whose model declares no shape needs one.
+	Shapes map[string][]int64 `yaml:"shapes" json:"shapes,omitempty"`
+}
+
+// UnmarshalYAML reads the warm-up's section, or a number alone as its runs (warmup: 2).
+func (w *Warmup) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		return n.Decode(&w.Runs)
+	}
+	type plain Warmup // without this method
+	return n.Decode((*plain)(w))
+}
+
+// RunBatchSizes are the batch sizes the warm-up runs for a model with this batchSize; none
+// when the model does not batch (its inputs then have one warm-up shape).
+func (w *Warmup) RunBatchSizes(batchable bool, batchSize int) []int {
+	switch {
+	case !batchable:
+		return nil
+	case len(w.BatchSizes) > 0:
+		return w.BatchSizes
+	case batchSize > 1:
+		return []int{1, batchSize}
+	}
+	return []int{1}
+}
+
+// runShapes are the batch sizes of the warm-up's runs, or one 0 (no batch dimension) when
+// the model does not batch.
+func (w *Warmup) runShapes(batchable bool, batchSize int) []int {
+	if !batchable {
+		return []int{0}
+	}
+	return w.RunBatchSizes(batchable, batchSize)
+}
+
+// check says what is wrong with the warm-up for a model with these inputs, or nil.
+func (w *Warmup) check(inputs []tensor.Info, batchable bool) error {
+	switch {
+	case w.Runs < 0 || w.Runs > maxWarmupRuns:
+		return fmt.Errorf("warmup.runs must be between 0 and %d, got %d", maxWarmupRuns, w.Runs)
+	case w.Data != "" && w.Data != WarmupZero && w.Data != WarmupRandom:
+		return fmt.Errorf("warmup.data must be %q or %q, got %q", WarmupZero, WarmupRandom, w.Data)
+	}
+	for _, b := range w.BatchSizes {
+		if b < 1 || b > maxWarmupBatch {
+			return fmt.Errorf("warmup.batchSizes: %d is not between 1 and %d", b, maxWarmupBatch)
+		}
+	}
+	names := make([]string, len(inputs))
+	for i, in := range inputs {
+		names[i] = in.Name
+	}
+	for name := range w.Shapes {
+		if !slices.Contains(names, name) {
+			return fmt.Errorf("warmup.shapes names %q, which is not an input of the model (its inputs: %s)", name, strings.Join(names, ", "))
+		}
+	}
+	for _, in := range inputs {
+		for _, b := range w.runShapes(batchable, 1) {
+			if _, err := w.Shape(in, batchable, b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Shape is the shape of input in's warm-up tensor for a run of batch size b.
+func (w *Warmup) Shape(in tensor.Info, batchable bool, b int) ([]int64, error) {
+	given, ok := w.Shapes[in.Name]
+	declared := in.Shape
+	if batchable && !in.AnyShape() {
+		declared = declared[1:] // the batch dimension comes first
+	}
+	var shape []int64
+	switch {
+	case in.AnyShape() && !ok:
+		return nil, fmt.Errorf("warmup: input %q has no declared shape: give it one in warmup.shapes", in.Name)
+	case in.AnyShape():
+		shape = slices.Clone(given)
+	case ok && len(given) != len(declared):
+		what := "its shape"
+		if batchable {
+			what = "its dimensions after the batch dimension (the model batches)"
+		}
+		return nil, fmt.Errorf("warmup.shapes.%s must give %s, %d of them for %s; got %d", in.Name, what, len(declared), in.ShapeText(), len(given))
+	default:
+		shape = make([]int64, len(declared))
+		for i, d := range declared {
+			switch {
+			case d >= 0 && ok && given[i] != d:
+				return nil, fmt.Errorf("warmup.shapes.%s: dimension %d is fixed at %d in %s, got %d", in.Name, i+len(in.Shape)-len(declared), d, in.ShapeText(), given[i])
+			case d >= 0:
+				shape[i] = d
+			case ok:
+				shape[i] = given[i]
+			default:
+				shape[i] = 1
+			}
+		}
+	}
+	if batchable && !in.AnyShape() {
+		shape = append([]int64{int64(b)}, shape...)
+	}
+	n, err := tensor.NumElements(shape)
+	switch {
+	case err != nil || slices.ContainsFunc(shape, func(d int64) bool { return d < 0 }):
+		return nil, fmt.Errorf("warmup: input %q: shape %s is not valid", in.Name, tensor.ShapeString(shape))
+	case n > maxWarmupElements:
+		return nil, fmt.Errorf("warmup: input %q: shape %s holds %d elements, over the warm-up's limit of %d", in.Name, tensor.ShapeString(shape), n, maxWarmupElements)
+	}
+	return shape, nil
+}
+
+// inputs are the warm-up tensors of a run of batch size b.
+func (w *Warmup) inputs(infos []tensor.Info, batchable bool, b int, rng *rand.Rand) ([]*tensor.Tensor, error) {
+	out := make([]*tensor.Tensor, len(infos))
+	for i, in := range infos {
+		shape, err := w.Shape(in, batchable, b)
+		if err != nil {
+			return nil, err
+		}
+		n, _ := tensor.NumElements(shape)
+		random := w.Data == WarmupRandom
+		switch in.DType {
+		case tensor.String:
+			values := make([]string, n)
+			for j := range values {
+				if random {
+					letters := make([]byte, warmupStringLength)
+					for k := range letters {
+						letters[k] = 'a' + byte(rng.IntN(26))
+					}
+					values[j] = string(letters)
+				}
+			}
+			out[i] = tensor.NewStrings(shape, values)
+		default:
+			values := make([]float64, n)
+			if random {
+				for j := range values {
+					if in.DType.IsFloat() {
+						values[j] = rng.Float64()
+					} else {
+						values[j] = float64(rng.IntN(2)) // valid as an index, a mask, a bool
+					}
+				}
+			}
+			if out[i], err = tensor.FromFloat64s(in.DType, shape, values); err != nil {
+				return nil, fmt.Errorf("warmup: input %q: %w", in.Name, err)
+			}
+		}
+	}
+	return out, nil
+}
+
+// warmUp runs the warm-up on a session just loaded (before it serves) and says how long it
+// took; a run that fails, or ctx ending, fails it.
+func warmUp(ctx context.Context, s *engine.Session, w *Warmup, batchable bool, batchSize int) (time.Duration, error) {
+	start := time.Now()
+	rng := rand.New(rand.NewPCG(1, 2)) // the same data at every load
+	for _, b := range w.runShapes(batchable, batchSize) {
+		inputs, err := w.inputs(s.Inputs(), batchable, b, rng)
+		if err != nil {
+			return 0, err
+		}
+		for run := 1; run <= w.Runs; run++ {
+			if _, err := s.Run(ctx, inputs); err != nil {
+				if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+					return 0, err
+				}
+				var shapes []string
+				for _, t := range inputs {
+					shapes = append(shapes, tensor.ShapeString(t.Shape))
+				}
+				return 0, fmt.Errorf("warm-up run %d of %d on %s inputs of shape %s failed: %w", run, w.Runs, w.DataKind(), strings.Join(shapes, ", "), err)
+			}
+		}
+	}
+	return time.Since(start), nil
+}
+
+// DataKind is the warm-up's data kind, WarmupZero when not given.
+func (w *Warmup) DataKind() string {
+	if w.Data == "" {
+		return WarmupZero
+	}
+	return w.Data
+}
