@@ -138,6 +138,7 @@ type Description struct {
 	LoadedAt          string            `json:"loadedAt,omitempty"`
 	LoadTimeMS        int64             `json:"loadTimeMs,omitempty"`
 	Warmup            *Warmup           `json:"warmup,omitempty"`
+	ResponseCache     *ResponseCache    `json:"responseCache,omitempty"`
 	ExecutionProvider string            `json:"executionProvider,omitempty"`
 	IntraOpThreads    int               `json:"intraOpThreads,omitempty"`
 	Batching          Batching          `json:"batching"`
@@ -198,6 +199,14 @@ type Warmup struct {
 	Data       string             `json:"data"`
 	Shapes     map[string][]int64 `json:"shapes,omitempty"`
 	TimeMS     int64              `json:"timeMs"`
+}
+
+// ResponseCache is how a model that asks for the response cache (model-config.yaml's
+// responseCache) uses it: Active is false when the server has none (response_cache_size 0).
+type ResponseCache struct {
+	Active bool  `json:"active"`
+	Hits   int64 `json:"hits"`
+	Misses int64 `json:"misses"`
 }
 
 // Split is a model's traffic split (GET/PUT /models/{name}/split).

@@ -337,6 +337,13 @@ func describeText(io *term.IO, d api.Description) {
 	if w := d.Warmup; w != nil {
 		pairs = append(pairs, [2]string{"warm-up", warmupText(w)})
 	}
+	if c := d.ResponseCache; c != nil {
+		text := fmt.Sprintf("on: %d hits, %d misses", c.Hits, c.Misses)
+		if !c.Active {
+			text = io.Style(term.Bad, "asked for, but the server has no response cache (response_cache_size 0)")
+		}
+		pairs = append(pairs, [2]string{"cache", text})
+	}
 	for _, line := range setByText(d.SettingSources) {
 		pairs = append(pairs, [2]string{"set by", line})
 	}

@@ -80,6 +80,7 @@ var Keys = []Key{
 	{"unregister_model_timeout", "", "120", kSeconds, "seconds an unregister waits for requests in flight"},
 	{"max_request_size", "", "6553500", kBytes, "largest request body, bytes"},
 	{"max_response_size", "", "6553500", kBytes, "largest response body, bytes"},
+	{"response_cache_size", "", "67108864", kBytes, "memory for the answers of models whose model-config.yaml sets responseCache: true, bytes (0: no cache); Triton's response cache"},
 	{"enable_envvars_config", "", "false", kBool, "let TS_<KEY> environment variables set these keys"},
 	{"enable_model_api", "", "true", kBool, "allow POST /models and DELETE /models (register and unregister)"},
 	{"enable_model_upload", "enable-upload", "false", kBool, "allow POST /models/upload: clients send archives into the model store (ts register of a local file)"},
@@ -157,7 +158,9 @@ type Settings struct {
 	UnregisterModelTimeout time.Duration
 	MaxRequestSize         int64
 	MaxResponseSize        int64
-	EnableModelAPI         bool
+	// ResponseCacheSize bounds the response cache, in bytes (0: no cache).
+	ResponseCacheSize int64
+	EnableModelAPI    bool
 	// SequenceHeaders are the request headers of stateful models' sequences: its id, its
 	// start, its end (TorchServe's ts_header_key_sequence_*).
 	SequenceHeaders     SequenceHeaders
@@ -446,6 +449,7 @@ func (s *Settings) parse() error {
 	s.UnregisterModelTimeout = seconds("unregister_model_timeout")
 	s.MaxRequestSize = num("max_request_size", 1)
 	s.MaxResponseSize = num("max_response_size", 1)
+	s.ResponseCacheSize = num("response_cache_size", 0)
 	boolean("enable_envvars_config")
 	s.EnableModelAPI = boolean("enable_model_api")
 	s.SequenceHeaders = SequenceHeaders{ID: str("ts_header_key_sequence_id"), Start: str("ts_header_key_sequence_start"), End: str("ts_header_key_sequence_end")}

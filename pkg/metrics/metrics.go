@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/tsserve/ts/pkg/batch"
+	"github.com/tsserve/ts/pkg/respcache"
 )
 
 // Metrics are a server's collectors, on a registry of their own.
@@ -214,11 +214,16 @@ type VersionState struct {
 	// how long the model took to load for them (they share it).
 	WorkerNames []string
 	LoadTime    time.Duration
+	// Cached is whether the version uses the response cache; CacheHits and CacheMisses
+	// count its requests answered from it and not.
+	Cached                 bool
+	CacheHits, CacheMisses int64
 }
 
 type versionCollector struct {
 	states                                                     func() []VersionState
 	pending, workers, ready, delay, arrival, batching, speedup *prometheus.Desc
+	cacheHits, cacheMisses                                     *prometheus.Desc
 	// loadTime is TorchServe's WorkerLoadTime, per worker
 	loadTime *prometheus.Desc
 	host     string
@@ -229,14 +234,16 @@ type versionCollector struct {
 func (m *Metrics) WatchVersions(states func() []VersionState) {
 	labels := []string{"model_name", "model_version"}
 	m.Registry.MustRegister(&versionCollector{
-		states:   states,
-		pending:  prometheus.NewDesc("ts_queue_pending", "Requests waiting in the batch queue.", labels, nil),
-		workers:  prometheus.NewDesc("ts_workers", "Workers of the model version.", labels, nil),
-		ready:    prometheus.NewDesc("ts_workers_ready", "Workers ready to run batches.", labels, nil),
-		delay:    prometheus.NewDesc("ts_batch_delay_seconds", "Batch delay in effect (chosen by the adaptive mode when on).", labels, nil),
-		arrival:  prometheus.NewDesc("ts_arrival_rate", "Requests per second arriving at the queue (moving average).", labels, nil),
-		batching: prometheus.NewDesc("ts_batching", "1 while requests may share a batch; 0 with batch size 1, for a model that cannot batch, once batching stopped while serving, or while the adaptive mode sends requests alone because batches run no faster (describe says why).", labels, nil),
-		speedup:  prometheus.NewDesc("ts_batch_speedup", "How many times faster an item runs in a batch than alone, measured (0 until both are).", labels, nil),
+		states:      states,
+		pending:     prometheus.NewDesc("ts_queue_pending", "Requests waiting in the batch queue.", labels, nil),
+		workers:     prometheus.NewDesc("ts_workers", "Workers of the model version.", labels, nil),
+		ready:       prometheus.NewDesc("ts_workers_ready", "Workers ready to run batches.", labels, nil),
+		delay:       prometheus.NewDesc("ts_batch_delay_seconds", "Batch delay in effect (chosen by the adaptive mode when on).", labels, nil),
+		arrival:     prometheus.NewDesc("ts_arrival_rate", "Requests per second arriving at the queue (moving average).", labels, nil),
+		batching:    prometheus.NewDesc("ts_batching", "1 while requests may share a batch; 0 with batch size 1, for a model that cannot batch, once batching stopped while serving, or while the adaptive mode sends requests alone because batches run no faster (describe says why).", labels, nil),
+		speedup:     prometheus.NewDesc("ts_batch_speedup", "How many times faster an item runs in a batch than alone, measured (0 until both are).", labels, nil),
+		cacheHits:   prometheus.NewDesc("ts_cache_hits_total", "Requests answered from the response cache (models with responseCache: true).", labels, nil),
+		cacheMisses: prometheus.NewDesc("ts_cache_misses_total", "Requests of models with responseCache: true that the response cache did not hold.", labels, nil),
 		loadTime: prometheus.NewDesc("WorkerLoadTime", "Torchserve prometheus gauge metric with unit: Milliseconds (the model's load, which its workers share)",
 			[]string{"WorkerName", "Level", "Hostname"}, nil),
 		host: m.hostname,
@@ -244,7 +251,7 @@ func (m *Metrics) WatchVersions(states func() []VersionState) {
 }
 
 func (c *versionCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.pending, c.workers, c.ready, c.delay, c.arrival, c.batching, c.speedup, c.loadTime} {
+	for _, d := range []*prometheus.Desc{c.pending, c.workers, c.ready, c.delay, c.arrival, c.batching, c.speedup, c.loadTime, c.cacheHits, c.cacheMisses} {
 		ch <- d
 	}
 }
@@ -258,12 +265,46 @@ func (c *versionCollector) Collect(ch chan<- prometheus.Metric) {
 			{c.delay, s.BatchDelay.Seconds()}, {c.arrival, s.ArrivalRate}, {c.batching, boolGauge(s.Batching)}, {c.speedup, s.BatchSpeedup}} {
 			ch <- prometheus.MustNewConstMetric(g.d, prometheus.GaugeValue, g.v, s.Model, s.Version)
 		}
+		if s.Cached {
+			ch <- prometheus.MustNewConstMetric(c.cacheHits, prometheus.CounterValue, float64(s.CacheHits), s.Model, s.Version)
+			ch <- prometheus.MustNewConstMetric(c.cacheMisses, prometheus.CounterValue, float64(s.CacheMisses), s.Model, s.Version)
+		}
 		if s.LoadTime > 0 {
 			for _, w := range s.WorkerNames {
 				ch <- prometheus.MustNewConstMetric(c.loadTime, prometheus.GaugeValue, float64(s.LoadTime.Microseconds())/1000, w, "Host", c.host)
 			}
 		}
 	}
+}
+
+// WatchCache exposes the response cache's figures, read from stats at each scrape.
+func (m *Metrics) WatchCache(stats func() respcache.Stats) {
+	m.Registry.MustRegister(&cacheCollector{
+		stats:     stats,
+		entries:   prometheus.NewDesc("ts_cache_entries", "Answers in the response cache.", nil, nil),
+		bytes:     prometheus.NewDesc("ts_cache_bytes", "Memory the response cache's answers take, bytes.", nil, nil),
+		maxBytes:  prometheus.NewDesc("ts_cache_max_bytes", "The response cache's size (response_cache_size), bytes.", nil, nil),
+		evictions: prometheus.NewDesc("ts_cache_evictions_total", "Answers dropped from the response cache to make room.", nil, nil),
+	})
+}
+
+type cacheCollector struct {
+	stats                               func() respcache.Stats
+	entries, bytes, maxBytes, evictions *prometheus.Desc
+}
+
+func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.entries, c.bytes, c.maxBytes, c.evictions} {
+		ch <- d
+	}
+}
+
+func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.stats()
+	ch <- prometheus.MustNewConstMetric(c.entries, prometheus.GaugeValue, float64(s.Entries))
+	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(s.Bytes))
+	ch <- prometheus.MustNewConstMetric(c.maxBytes, prometheus.GaugeValue, float64(s.MaxBytes))
+	ch <- prometheus.MustNewConstMetric(c.evictions, prometheus.CounterValue, float64(s.Evictions))
 }
 
 func boolGauge(b bool) float64 {

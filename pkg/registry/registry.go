@@ -23,6 +23,7 @@ import (
 	"github.com/tsserve/ts/pkg/engine"
 	"github.com/tsserve/ts/pkg/handler"
 	"github.com/tsserve/ts/pkg/onnx"
+	"github.com/tsserve/ts/pkg/respcache"
 	"github.com/tsserve/ts/pkg/tensor"
 )
 
@@ -38,6 +39,9 @@ type Defaults struct {
 	StartupTimeout    time.Duration
 	UnregisterTimeout time.Duration
 	IntraOpThreads    int
+	// ResponseCacheSize is the response cache's size in bytes, shared by the versions that
+	// ask for it (0: no cache).
+	ResponseCacheSize int64
 	// Sources says, for a per-model setting (e.g. "jobQueueSize") whose server-wide value
 	// was configured, where that came from, e.g. "job_queue_size (file config.properties)".
 	// A setting not listed has its built-in default.
@@ -57,6 +61,7 @@ func DefaultsFrom(cfg *config.Settings) Defaults {
 		JobQueueSize: cfg.JobQueueSize, ResponseTimeout: cfg.DefaultResponseTimeout,
 		StartupTimeout: cfg.DefaultStartupTimeout, UnregisterTimeout: cfg.UnregisterModelTimeout,
 		IntraOpThreads: cfg.IntraOpThreads, Models: cfg.Models, Sources: serverSources(cfg),
+		ResponseCacheSize: cfg.ResponseCacheSize,
 	}
 }
 
@@ -109,6 +114,12 @@ type Registry struct {
 	models map[string]*model
 	// opening counts registrations still reading their archive: /ping is not Healthy yet.
 	opening atomic.Int32
+	// cache keeps the answers of the versions whose settings ask for it (nil: no cache,
+	// those versions run every request).
+	cache *respcache.Cache
+	// versions numbers the versions created, for the response cache's keys: a version
+	// registered again with the same name never reads its predecessor's answers.
+	versions atomic.Uint64
 }
 
 type model struct {
@@ -144,7 +155,11 @@ func New(o Options) *Registry {
 	if d.StartupWorkers <= 0 {
 		d.StartupWorkers = o.Cores
 	}
-	return &Registry{opts: o, log: o.Logger, models: map[string]*model{}}
+	r := &Registry{opts: o, log: o.Logger, models: map[string]*model{}}
+	if d.ResponseCacheSize > 0 {
+		r.cache = respcache.New(d.ResponseCacheSize)
+	}
+	return r
 }
 
 func (r *Registry) changed() {
@@ -328,6 +343,17 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 	}
 	v.labels = sync.OnceValues(func() (map[int]string, error) { return handler.ClassLabels(opened.Dir, metadata) })
 	v.unbatchable = unbatchable(v.Inputs, v.Outputs)
+	v.cacheOwner = r.versions.Add(1)
+	if v.settings.ResponseCache {
+		switch {
+		case man.Model.SerializedFile == "" || !handler.IsBuiltin(v.Handler):
+			return nil, invalid("responseCache: only models with a built-in handler can use the response cache (a custom handler's answers are its own)")
+		case r.cache == nil:
+			r.log.Warn("responseCache asked for, but the server has no response cache (response_cache_size 0): every request runs", "model", v.Name, "version", v.Version)
+		default:
+			v.cache = r.cache
+		}
+	}
 	if w := v.settings.Warmup; w != nil {
 		if man.Model.SerializedFile == "" && w.Runs > 0 {
 			return nil, invalid("warmup: the archive holds no ONNX model to warm up")
@@ -351,6 +377,9 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 	}
 	return v, nil
 }
+
+// ResponseCache is the response cache the versions that ask for it share (nil: none).
+func (r *Registry) ResponseCache() *respcache.Cache { return r.cache }
 
 // Hold keeps /ping from reporting Healthy until release is called: the server holds it
 // while its start-up models load.

@@ -48,6 +48,9 @@ type Settings struct {
 	// SequenceMaxIdleMSec ends a sequence idle that long (0: never).
 	MaxNumSequence      int `json:"maxNumSequence,omitempty"`
 	SequenceMaxIdleMSec int `json:"sequenceMaxIdleMSec,omitempty"`
+	// ResponseCache keeps the model's answers in the server's response cache (Triton's):
+	// a request whose input tensors were answered before gets that answer without a run.
+	ResponseCache bool `json:"responseCache,omitempty"`
 	// Warmup runs the model on generated inputs when it loads, before it serves (nil: none).
 	Warmup  *Warmup           `json:"warmup,omitempty"`
 	Sources map[string]string `json:"sources"`
@@ -86,8 +89,9 @@ type modelYAML struct {
 	SequenceBatching    *bool `yaml:"sequenceBatching"`
 	MaxNumSequence      *int  `yaml:"maxNumSequence"`
 	SequenceMaxIdleMSec *int  `yaml:"sequenceMaxIdleMSec"`
-	// Triton's model_warmup
-	Warmup *Warmup `yaml:"warmup"`
+	// Triton's model_warmup and response_cache
+	Warmup        *Warmup `yaml:"warmup"`
+	ResponseCache *bool   `yaml:"responseCache"`
 }
 
 // readModelYAML reads the archive's model-config.yaml, if it has one.
@@ -173,6 +177,10 @@ func resolveSettings(d Defaults, props *config.ModelConfig, y *modelYAML, o Over
 	}
 	pick("maxNumSequence", &s.MaxNumSequence, 1, nil, y.MaxNumSequence, nil)
 	pick("sequenceMaxIdleMSec", &s.SequenceMaxIdleMSec, 0, nil, y.SequenceMaxIdleMSec, nil)
+	s.Sources["responseCache"] = FromDefault
+	if y.ResponseCache != nil {
+		s.ResponseCache, s.Sources["responseCache"] = *y.ResponseCache, FromYAML
+	}
 	s.Sources["warmup"] = FromDefault
 	if y.Warmup != nil {
 		s.Warmup, s.Sources["warmup"] = y.Warmup, FromYAML

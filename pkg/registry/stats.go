@@ -39,7 +39,10 @@ type Statistics struct {
 	ComputeInput   Duration
 	ComputeInfer   Duration
 	ComputeOutput  Duration
-	Batches        []BatchStatistics // by size, smallest first
+	// CacheHit counts the requests answered from the response cache and the time their
+	// lookups took; CacheMiss those that were not, their lookups and insertions, as Triton's.
+	CacheHit, CacheMiss Duration
+	Batches             []BatchStatistics // by size, smallest first
 }
 
 // statsRecorder accumulates a version's Statistics.
@@ -84,6 +87,21 @@ func (r *statsRecorder) request(start time.Time, pre, post time.Duration, err er
 	r.s.Success.add(1, now.Sub(start))
 	r.s.ComputeInput.add(1, pre)
 	r.s.ComputeOutput.add(1, post)
+}
+
+// cacheHit records a request answered from the response cache, after a lookup of took.
+func (r *statsRecorder) cacheHit(took time.Duration) {
+	r.mu.Lock()
+	r.s.CacheHit.add(1, took)
+	r.mu.Unlock()
+}
+
+// cacheMiss records a request the response cache did not hold: its lookup and insertion
+// took this long.
+func (r *statsRecorder) cacheMiss(took time.Duration) {
+	r.mu.Lock()
+	r.s.CacheMiss.add(1, took)
+	r.mu.Unlock()
 }
 
 // snapshot is a copy of the statistics so far.

@@ -22,6 +22,7 @@ import (
 	"github.com/tsserve/ts/pkg/explain"
 	"github.com/tsserve/ts/pkg/handler"
 	"github.com/tsserve/ts/pkg/onnx"
+	"github.com/tsserve/ts/pkg/respcache"
 	"github.com/tsserve/ts/pkg/tensor"
 )
 
@@ -69,6 +70,10 @@ type Version struct {
 	graph func() (*onnx.Model, error)
 	// stats accumulates what the version served, for Triton's statistics extension.
 	stats statsRecorder
+	// cache keeps answers when the settings ask for it (nil: none), under keys of
+	// cacheOwner (unique to this version) and the inputs.
+	cache      *respcache.Cache
+	cacheOwner uint64
 
 	scaleMu sync.Mutex // serialises Scale
 
@@ -467,6 +472,9 @@ func (v *Version) close() {
 	if c, ok := v.handler.(io.Closer); ok {
 		c.Close()
 	}
+	if v.cache != nil {
+		v.cache.Drop(v.cacheOwner)
+	}
 	v.archive.Close()
 }
 
@@ -742,16 +750,34 @@ func (v *Version) enter() (b *batch.Batcher, session *engine.Session, h handler.
 	return v.batcher, v.session.Load(), v.handler, time.Duration(v.settings.ResponseTimeout) * time.Second, nil
 }
 
-// submit checks the inputs against the model and runs them through the batcher.
+// submit checks the inputs against the model and runs them through the batcher, or answers
+// from the response cache when the version uses it and holds the answer.
 func (v *Version) submit(ctx context.Context, b *batch.Batcher, session *engine.Session, inputs []*tensor.Tensor, priority int, timeout time.Duration) ([]*tensor.Tensor, error) {
 	if session != nil { // nil while the model loads: the run checks then
 		if err := session.Check(inputs); err != nil {
 			return nil, apierror.BadRequest("%v", err)
 		}
 	}
+	var key respcache.Key
+	var lookup time.Duration
+	if v.cache != nil {
+		start := time.Now()
+		key = respcache.KeyOf(v.cacheOwner, inputs)
+		outputs, hit := v.cache.Get(key)
+		lookup = time.Since(start)
+		if hit {
+			v.stats.cacheHit(lookup)
+			return outputs, nil
+		}
+	}
 	outputs, err := b.Submit(ctx, inputs, priority) // the batcher applies the response timeout
 	if err != nil {
 		return nil, v.inferError(ctx, err, timeout)
+	}
+	if v.cache != nil {
+		start := time.Now()
+		v.cache.Put(key, v.cacheOwner, outputs)
+		v.stats.cacheMiss(lookup + time.Since(start))
 	}
 	return outputs, nil
 }
@@ -827,6 +853,9 @@ type Info struct {
 	Queue      batch.Stats
 	// Unbatchable says why the model cannot batch ("" when it can).
 	Unbatchable string
+	// Cached is whether the version's answers go to the response cache (its settings ask
+	// for it and the server has one).
+	Cached bool
 }
 
 // Statistics is what the version has served since it was registered.
@@ -836,7 +865,7 @@ func (v *Version) Statistics() Statistics { return v.stats.snapshot() }
 func (v *Version) Info() Info {
 	v.mu.Lock()
 	i := Info{State: v.state, Error: v.lastErr, Settings: v.settings.clone(), Provider: v.provider, Threads: v.threads,
-		LoadTime: v.loadTime, WarmupTime: v.warmTime, LoadedAt: v.loadedAt, Unbatchable: v.unbatchable}
+		LoadTime: v.loadTime, WarmupTime: v.warmTime, LoadedAt: v.loadedAt, Unbatchable: v.unbatchable, Cached: v.cache != nil}
 	b := v.batcher
 	v.mu.Unlock()
 	i.Workers = v.workers()

@@ -427,6 +427,10 @@ func describe(v *registry.Version, isDefault bool, split map[string]int) api.Des
 	if !info.LoadedAt.IsZero() {
 		d.LoadedAt, d.LoadTimeMS = info.LoadedAt.UTC().Format(timeLayout), info.LoadTime.Milliseconds()
 	}
+	if s.ResponseCache {
+		st := v.Statistics()
+		d.ResponseCache = &api.ResponseCache{Active: info.Cached, Hits: st.CacheHit.Count, Misses: st.CacheMiss.Count}
+	}
 	if w := s.Warmup; w != nil {
 		d.Warmup = &api.Warmup{Runs: w.Runs, BatchSizes: w.RunBatchSizes(info.Unbatchable == "", s.BatchSize),
 			Data: w.DataKind(), Shapes: w.Shapes, TimeMS: info.WarmupTime.Milliseconds()}

@@ -84,6 +84,9 @@ func New(reg *registry.Registry, o Options) *Server {
 	}
 	if s.metrics != nil {
 		s.metrics.WatchVersions(s.versionStates)
+		if c := reg.ResponseCache(); c != nil {
+			s.metrics.WatchCache(c.Stats)
+		}
 	}
 	return s
 }
@@ -107,7 +110,11 @@ func (s *Server) versionStates() []metrics.VersionState {
 				WorkerNames: names, LoadTime: info.LoadTime,
 				BatchDelay:   time.Duration(info.Queue.LastDelayMS * float64(time.Millisecond)),
 				Batching:     info.Unbatchable == "" && info.Settings.BatchSize > 1 && !info.Queue.SendsAlone,
-				BatchSpeedup: info.Queue.BatchSpeedup})
+				BatchSpeedup: info.Queue.BatchSpeedup, Cached: info.Cached})
+			if info.Cached {
+				st := v.Statistics()
+				out[len(out)-1].CacheHits, out[len(out)-1].CacheMisses = st.CacheHit.Count, st.CacheMiss.Count
+			}
 		}
 	}
 	return out

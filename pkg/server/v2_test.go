@@ -561,3 +561,62 @@ func getJSON(t *testing.T, url string, v any) {
 		t.Fatalf("GET %s: %v in %s", url, err, b)
 	}
 }
+
+// TestResponseCacheShown: a model with responseCache: true answers again from the server's
+// response cache, through /predictions and the Open Inference Protocol alike; describe,
+// Triton's statistics and the metrics API count its hits and misses.
+func TestResponseCacheShown(t *testing.T) {
+	ts := emptyServer(t, nil) // the default response_cache_size
+	p := filepath.Join(t.TempDir(), "model-config.yaml")
+	if err := os.WriteFile(p, []byte("responseCache: true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ts.registerArchive(t, archive.PackOptions{ModelName: "irisc", SerializedFile: testenv.Path("samples/iris/model.onnx"), Handler: "tensor", ConfigFile: p}, "initial_workers=1")
+	var answers []string
+	for range 2 {
+		status, body, _ := post(t, ts.inference.URL+"/predictions/irisc", []byte(`[[5.1, 3.5, 1.4, 0.2]]`))
+		if status != 200 {
+			t.Fatalf("%d %s", status, body)
+		}
+		answers = append(answers, string(body))
+	}
+	status, res, _ := v2Infer(t, ts.inference.URL+"/v2/models/irisc/infer", `{"inputs":[{"name":"features","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}]}`, nil)
+	if status != 200 || answers[0] != answers[1] || len(res.Outputs) != 1 {
+		t.Fatalf("answers %q, v2 %d %+v", answers, status, res)
+	}
+
+	var described []api.Description
+	getJSON(t, ts.management.URL+"/models/irisc", &described)
+	if c := described[0].ResponseCache; c == nil || !c.Active || c.Hits != 2 || c.Misses != 1 {
+		t.Errorf("describe: %+v, want active, 2 hits, 1 miss", c)
+	}
+	var stats struct {
+		ModelStats []struct {
+			ExecutionCount int64 `json:"execution_count"`
+			InferenceStats struct {
+				CacheHit  struct{ Count, NS int64 } `json:"cache_hit"`
+				CacheMiss struct{ Count, NS int64 } `json:"cache_miss"`
+			} `json:"inference_stats"`
+		} `json:"model_stats"`
+	}
+	getJSON(t, ts.inference.URL+"/v2/models/irisc/stats", &stats)
+	if len(stats.ModelStats) != 1 {
+		t.Fatalf("stats %+v", stats)
+	}
+	if s := stats.ModelStats[0]; s.ExecutionCount != 1 || s.InferenceStats.CacheHit.Count != 2 || s.InferenceStats.CacheMiss.Count != 1 || s.InferenceStats.CacheMiss.NS <= 0 {
+		t.Errorf("statistics %+v", s)
+	}
+	_, text, _, err := send("GET", ts.metrics.URL+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`ts_cache_hits_total{model_name="irisc",model_version="1.0"} 2`, `ts_cache_misses_total{model_name="irisc",model_version="1.0"} 1`,
+		"ts_cache_entries 1", "ts_cache_max_bytes 6.7108864e+07", "ts_cache_evictions_total 0"} {
+		if !strings.Contains(string(text), want+"\n") {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if strings.Contains(string(text), `ts_cache_hits_total{model_name="iris"`) {
+		t.Error("a model without the cache has cache metrics")
+	}
+}

@@ -227,6 +227,7 @@ func tritonStatsOf(v *registry.Version) tritonModelStats {
 	is := &m.InferenceStats
 	is.Success, is.Fail, is.Queue = tritonDurationOf(st.Success), tritonDurationOf(st.Fail), tritonDurationOf(st.Queue)
 	is.ComputeInput, is.ComputeInfer, is.ComputeOutput = tritonDurationOf(st.ComputeInput), tritonDurationOf(st.ComputeInfer), tritonDurationOf(st.ComputeOutput)
+	is.CacheHit, is.CacheMiss = tritonDurationOf(st.CacheHit), tritonDurationOf(st.CacheMiss)
 	for _, b := range st.Batches {
 		none := tritonDuration{Count: b.ComputeInfer.Count}
 		m.BatchStats = append(m.BatchStats, tritonBatchStats{BatchSize: b.Size, ComputeInput: none, ComputeInfer: tritonDurationOf(b.ComputeInfer), ComputeOutput: none})
