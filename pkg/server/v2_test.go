@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tsserve/ts/pkg/api"
+	"github.com/tsserve/ts/pkg/api/grpc/oippb"
 	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/internal/testenv"
 )
@@ -541,9 +542,17 @@ func TestWarmupShown(t *testing.T) {
 		"{Name:batch 8 BatchSize:8 Count:3 Inputs:map[input:{DataType:TYPE_FP32 Dims:[1 8 8] ZeroData:true RandomData:false}]}]" {
 		t.Errorf("digits' model_warmup: %s", got)
 	}
+	var pb oippb.ModelConfig // as the gRPC ModelConfig answers it
+	if _, body, _, err := send("GET", ts.inference.URL+"/v2/models/digits/config", nil); err != nil || protoJSON.Unmarshal(body, &pb) != nil {
+		t.Fatalf("%v: %s", err, body)
+	}
+	if w := pb.GetModelWarmup(); len(w) != 2 || w[1].GetBatchSize() != 8 || w[1].GetCount() != 3 || !w[1].GetInputs()["input"].GetZeroData() ||
+		fmt.Sprint(w[1].GetInputs()["input"].GetDims()) != "[1 8 8]" || w[1].GetInputs()["input"].GetDataType() != oippb.DataType_TYPE_FP32 {
+		t.Errorf("digits' model_warmup over gRPC: %v", w)
+	}
 	config.ModelWarmup = nil
 	getJSON(t, ts.inference.URL+"/v2/models/alltypes/config", &config)
-	if len(config.ModelWarmup) != 1 || config.ModelWarmup[0].BatchSize != 0 || len(config.ModelWarmup[0].Inputs) != 9 ||
+	if len(config.ModelWarmup) != 1 || config.ModelWarmup[0].BatchSize != 1 || len(config.ModelWarmup[0].Inputs) != 9 ||
 		fmt.Sprint(config.ModelWarmup[0].Inputs["k"].Dims) != "[]" || fmt.Sprint(config.ModelWarmup[0].Inputs["x:bool"].Dims) != "[1 3]" ||
 		!config.ModelWarmup[0].Inputs["k"].RandomData {
 		t.Errorf("alltypes' model_warmup: %+v", config.ModelWarmup)
@@ -585,6 +594,10 @@ func TestResponseCacheShown(t *testing.T) {
 		t.Fatalf("answers %q, v2 %d %+v", answers, status, res)
 	}
 
+	var pb oippb.ModelConfig // as the gRPC ModelConfig answers it
+	if _, body, _, err := send("GET", ts.inference.URL+"/v2/models/irisc/config", nil); err != nil || protoJSON.Unmarshal(body, &pb) != nil || !pb.GetResponseCache().GetEnable() {
+		t.Errorf("response_cache: %v %s", err, body)
+	}
 	var described []api.Description
 	getJSON(t, ts.management.URL+"/models/irisc", &described)
 	if c := described[0].ResponseCache; c == nil || !c.Active || c.Hits != 2 || c.Misses != 1 {

@@ -36,6 +36,11 @@ type tritonConfig struct {
 	DefaultModelFilename string                `json:"default_model_filename"`
 	Parameters           map[string]any        `json:"parameters"`
 	ModelWarmup          []tritonWarmup        `json:"model_warmup,omitempty"`
+	ResponseCache        *tritonResponseCache  `json:"response_cache,omitempty"`
+}
+
+type tritonResponseCache struct {
+	Enable bool `json:"enable"`
 }
 
 // tritonWarmup is one of Triton's ModelWarmup entries: a batch size's warm-up runs.
@@ -149,12 +154,12 @@ func tritonModelConfig(v *registry.Version) tritonConfig {
 	if w := st.Warmup; w != nil {
 		sizes := w.RunBatchSizes(batches, st.BatchSize)
 		if !batches {
-			sizes = []int{0} // Triton's batch size of a model that does not batch
+			sizes = []int{1} // Triton's batch size of a model that does not batch
 		}
 		for _, b := range sizes {
 			entry := tritonWarmup{Name: fmt.Sprintf("batch %d", b), BatchSize: b, Inputs: map[string]tritonWarmupInput{}, Count: w.Runs}
 			for _, in := range v.Inputs {
-				shape, err := w.Shape(in, batches, max(b, 1))
+				shape, err := w.Shape(in, batches, b)
 				if err != nil {
 					continue // checked at registration
 				}
@@ -163,6 +168,9 @@ func tritonModelConfig(v *registry.Version) tritonConfig {
 			}
 			c.ModelWarmup = append(c.ModelWarmup, entry)
 		}
+	}
+	if st.ResponseCache {
+		c.ResponseCache = &tritonResponseCache{Enable: info.Cached}
 	}
 	return c
 }
