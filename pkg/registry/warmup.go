@@ -25,7 +25,7 @@ const (
 const (
 	maxWarmupRuns      = 1000
 	maxWarmupBatch     = 4096
-	maxWarmupElements  = 1 << 26 // per input
+	maxWarmupElements  = 1 << 28 // per input
 	warmupStringLength = 8       // letters in a random string
 )
 
@@ -79,8 +79,9 @@ func (w *Warmup) runShapes(batchable bool, batchSize int) []int {
 	return w.RunBatchSizes(batchable, batchSize)
 }
 
-// check says what is wrong with the warm-up for a model with these inputs, or nil.
-func (w *Warmup) check(inputs []tensor.Info, batchable bool) error {
+// check says what is wrong with the warm-up for a model with these inputs and batchSize,
+// or nil.
+func (w *Warmup) check(inputs []tensor.Info, batchable bool, batchSize int) error {
 	switch {
 	case w.Runs < 0 || w.Runs > maxWarmupRuns:
 		return fmt.Errorf("warmup.runs must be between 0 and %d, got %d", maxWarmupRuns, w.Runs)
@@ -102,7 +103,7 @@ func (w *Warmup) check(inputs []tensor.Info, batchable bool) error {
 		}
 	}
 	for _, in := range inputs {
-		for _, b := range w.runShapes(batchable, 1) {
+		for _, b := range w.runShapes(batchable, batchSize) {
 			if _, err := w.Shape(in, batchable, b); err != nil {
 				return err
 			}

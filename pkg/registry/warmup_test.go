@@ -108,6 +108,8 @@ func TestWarmupRefused(t *testing.T) {
 		{"norank", "warmup: 1\n", `warmup: input "x" has no declared shape: give it one in warmup.shapes`},
 		{"norank", "warmup: {runs: 1, shapes: {x: [-2, 3]}}\n", `warmup: input "x": shape [-2,3] is not valid`},
 		{"norank", "warmup: {runs: 1, shapes: {x: [100000, 100000]}}\n", "holds 10000000000 elements, over the warm-up's limit"},
+		{"manyout", "batchSize: 1000\nwarmup: {runs: 1, batchSizes: [1, 100000000]}\n", "warmup.batchSizes: 100000000 is not between 1 and 4096"},
+		{"masked", "batchSize: 4096\nwarmup: {runs: 1, shapes: {ids: [100000], mask: [100000]}}\n", `warmup: input "ids": shape [4096,100000] holds 409600000 elements, over the warm-up's limit of 268435456`},
 		{"manyout", "warmup: [1, 2]\n", "cannot unmarshal"},
 	} {
 		path := modelArchive(t, c.model, "1.0", testenv.Path("pkg/engine/testdata/"+c.model+".onnx"), c.yaml)
