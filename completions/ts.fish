@@ -157,6 +157,7 @@ complete -c ts -n '__ts_in \'serve\'' -l print-config -d 'Print every setting wi
 complete -c ts -n '__ts_in \'serve\'' -l private-key-file -r -F -d 'PEM private key for https:// addresses (private_key_file).'
 complete -c ts -n '__ts_in \'serve\'' -l provider -x -d 'Execution provider: cpu, cuda[:N] or tensorrt[:N] (execution_provider).'
 complete -c ts -n '__ts_in \'serve\'' -l provider-fallback -d 'Run on CPU, with a warning, when the execution provider is unavailable.'
+complete -c ts -n '__ts_in \'serve\'' -l shared-memory -d 'Let inference clients on this machine pass tensors through system shared memory regions (Triton\'s extension; enable_shared_memory).'
 complete -c ts -n '__ts_in \'serve\'' -l snapshot -d 'Save registered models after each change and restore them at start (enable_model_snapshot).'
 complete -c ts -n '__ts_in \'serve\'' -l token-auth -d 'Require API keys, as TorchServe does by default: they are written to the key file (disable_token_authorization=false).'
 complete -c ts -n '__ts_in \'serve\'' -l ts-config -r -F -d 'config.properties to read (default: $TS_CONFIG_FILE, else ./config.properties when present).'

@@ -44,6 +44,7 @@ type ServeCmd struct {
 	IntraOpThreads    *int     `name:"intra-op-threads" placeholder:"N" help:"ONNX Runtime intra-op threads per model (default: cores / workers)."`
 	EnableModelAPI    *bool    `name:"enable-model-api" negatable:"" help:"Allow registering and unregistering models through the management API (on by default)."`
 	EnableUpload      *bool    `name:"enable-upload" help:"Accept archives uploaded into the model store (ts register of a local file on a remote server)."`
+	SharedMemory      *bool    `name:"shared-memory" help:"Let inference clients on this machine pass tensors through system shared memory regions (Triton's extension; enable_shared_memory)."`
 	TokenAuth         *bool    `name:"token-auth" help:"Require API keys, as TorchServe does by default: they are written to the key file (disable_token_authorization=false)."`
 	DisableTokenAuth  bool     `name:"disable-token-auth" aliases:"dt" hidden:"" help:"Accepted for TorchServe compatibility: token authorization is off unless --token-auth."`
 	KeyFile           *string  `name:"key-file" placeholder:"FILE" help:"Where the API keys are written with --token-auth (key_file, default ./key_file.json)."`
@@ -90,6 +91,7 @@ func (c *ServeCmd) flags() map[string]string {
 	num("intra_op_threads", c.IntraOpThreads)
 	boolean("enable_model_api", c.EnableModelAPI)
 	boolean("enable_model_upload", c.EnableUpload)
+	boolean("enable_shared_memory", c.SharedMemory)
 	boolean("enable_model_snapshot", c.Snapshot)
 	if c.TokenAuth != nil {
 		f["disable_token_authorization"] = strconv.FormatBool(!*c.TokenAuth)

@@ -80,6 +80,7 @@ var Keys = []Key{
 	{"unregister_model_timeout", "", "120", kSeconds, "seconds an unregister waits for requests in flight"},
 	{"max_request_size", "", "6553500", kBytes, "largest request body, bytes"},
 	{"max_response_size", "", "6553500", kBytes, "largest response body, bytes"},
+	{"enable_shared_memory", "shared-memory", "false", kBool, "let inference clients on this machine register system shared memory regions (Triton's shared memory extension) and pass tensors through them"},
 	{"response_cache_size", "", "67108864", kBytes, "memory for the answers of models whose model-config.yaml sets responseCache: true, bytes (0: no cache); Triton's response cache"},
 	{"enable_envvars_config", "", "false", kBool, "let TS_<KEY> environment variables set these keys"},
 	{"enable_model_api", "", "true", kBool, "allow POST /models and DELETE /models (register and unregister)"},
@@ -158,6 +159,8 @@ type Settings struct {
 	UnregisterModelTimeout time.Duration
 	MaxRequestSize         int64
 	MaxResponseSize        int64
+	// EnableSharedMemory turns Triton's system shared memory extension on.
+	EnableSharedMemory bool
 	// ResponseCacheSize bounds the response cache, in bytes (0: no cache).
 	ResponseCacheSize int64
 	EnableModelAPI    bool
@@ -450,6 +453,7 @@ func (s *Settings) parse() error {
 	s.MaxRequestSize = num("max_request_size", 1)
 	s.MaxResponseSize = num("max_response_size", 1)
 	s.ResponseCacheSize = num("response_cache_size", 0)
+	s.EnableSharedMemory = boolean("enable_shared_memory")
 	boolean("enable_envvars_config")
 	s.EnableModelAPI = boolean("enable_model_api")
 	s.SequenceHeaders = SequenceHeaders{ID: str("ts_header_key_sequence_id"), Start: str("ts_header_key_sequence_start"), End: str("ts_header_key_sequence_end")}

@@ -32,13 +32,35 @@ type V2Output struct {
 	// extension): answer the top this many classes as "value:index[:label]" strings instead
 	// of the tensor; 0 when not asked.
 	Classification int
+	// Shared is where the output goes in shared memory (its parameters
+	// shared_memory_region, _offset and _byte_size); nil: in the answer.
+	Shared *V2Shared
+}
+
+// V2Shared is a tensor's place in a shared memory region (Triton's shared memory
+// extension).
+type V2Shared struct {
+	Region       string
+	Offset, Size int64
+}
+
+// SharedMemory reads and writes the shared memory regions clients registered; a request
+// naming a region on a server without them (nil) is refused.
+type SharedMemory interface {
+	// Read copies size bytes at offset of the region.
+	Read(region string, offset, size int64) ([]byte, error)
+	// Write copies data (at most size bytes) at offset of the region.
+	Write(region string, offset, size int64, data []byte) error
+	// Check says whether size bytes at offset are within the region.
+	Check(region string, offset, size int64) error
 }
 
 // DecodeV2 reads an OIP inference request for a model with these inputs and outputs. body
 // is the whole request body; headerLen is its Inference-Header-Content-Length (-1 when
 // absent): the JSON header's length, followed by the inputs sent as binary tensor data
-// (those with the parameter binary_data_size) in the order listed.
-func DecodeV2(body []byte, headerLen int, inputs, outputs []tensor.Info) (*V2Request, error) {
+// (those with the parameter binary_data_size) in the order listed. Inputs and outputs may
+// name regions of shm (nil: the server has none) instead.
+func DecodeV2(body []byte, headerLen int, inputs, outputs []tensor.Info, shm SharedMemory) (*V2Request, error) {
 	header, blobs := body, []byte(nil)
 	if headerLen >= 0 {
 		if headerLen > len(body) {
@@ -88,14 +110,28 @@ func DecodeV2(body []byte, headerLen int, inputs, outputs []tensor.Info) (*V2Req
 			return nil, badInput("input %q is given twice", name)
 		}
 		var t *tensor.Tensor
-		var err error
-		if size, ok := binarySize(in); ok {
+		shared, err := sharedPlace("input", name, in, shm)
+		if err != nil {
+			return nil, err
+		}
+		size, binary := binarySize(in)
+		switch {
+		case shared != nil:
+			if _, hasData := in["data"]; hasData || binary {
+				return nil, badInput("input %q: its data is in shared memory region %q; send it there or in the request, not both", name, shared.Region)
+			}
+			var data []byte
+			if data, err = shm.Read(shared.Region, shared.Offset, shared.Size); err != nil {
+				return nil, badInput("input %q: %v", name, err)
+			}
+			t, err = tensorFromBinary(inputs[i], in, data)
+		case binary:
 			if size > int64(len(blobs)) {
 				return nil, badInput("input %q: binary_data_size %d runs past the end of the body", name, size)
 			}
 			t, err = tensorFromBinary(inputs[i], in, blobs[:size])
 			blobs = blobs[size:]
-		} else {
+		default:
 			t, err = tensorFromV2(inputs[i], in)
 		}
 		if err != nil {
@@ -124,6 +160,14 @@ func DecodeV2(body []byte, headerLen int, inputs, outputs []tensor.Info) (*V2Req
 		if b, ok := params["binary_data"].(bool); ok {
 			out.Binary = &b
 		}
+		if out.Shared, err = sharedPlace("output", name, o, shm); err != nil {
+			return nil, err
+		}
+		if out.Shared != nil {
+			if err := shm.Check(out.Shared.Region, out.Shared.Offset, out.Shared.Size); err != nil {
+				return nil, badInput("output %q: %v", name, err)
+			}
+		}
 		if c, ok := params["classification"]; ok {
 			num, isNumber := c.(json.Number)
 			n, err := num.Int64()
@@ -138,6 +182,42 @@ func DecodeV2(body []byte, headerLen int, inputs, outputs []tensor.Info) (*V2Req
 		req.Outputs = append(req.Outputs, out)
 	}
 	return req, nil
+}
+
+// sharedPlace reads where a tensor's data is in shared memory: its parameters
+// shared_memory_region, shared_memory_byte_size and shared_memory_offset (default 0); nil
+// when it names no region.
+func sharedPlace(kind, name string, v map[string]any, shm SharedMemory) (*V2Shared, error) {
+	params, _ := v["parameters"].(map[string]any)
+	r, ok := params["shared_memory_region"]
+	if !ok {
+		return nil, nil
+	}
+	region, isString := r.(string)
+	if !isString || region == "" {
+		return nil, badInput("%s %q: parameter shared_memory_region must be a region's name, got %s", kind, name, jsonText(r))
+	}
+	if shm == nil {
+		return nil, badInput("%s %q names shared memory region %q, but this server takes no shared memory (start it with --shared-memory)", kind, name, region)
+	}
+	place := &V2Shared{Region: region}
+	for _, p := range []struct {
+		key      string
+		dst      *int64
+		required bool
+	}{{"shared_memory_byte_size", &place.Size, true}, {"shared_memory_offset", &place.Offset, false}} {
+		raw, ok := params[p.key]
+		if !ok && !p.required {
+			continue
+		}
+		num, isNumber := raw.(json.Number)
+		n, err := num.Int64()
+		if !isNumber || err != nil || n < 0 {
+			return nil, badInput("%s %q: parameter %s must be a number of bytes ≥ 0, got %s", kind, name, p.key, jsonText(raw))
+		}
+		*p.dst = n
+	}
+	return place, nil
 }
 
 // decodeRawV2 reads the binary tensor data extension's raw request (Inference-Header-Content-
@@ -280,8 +360,9 @@ func tensorFromBinary(info tensor.Info, in map[string]any, data []byte) (*tensor
 // and shape, and its data as a flat JSON array or, when asked, as binary tensor data after
 // the JSON; an output asked for as a classification is its top classes (labels names them,
 // when the model has labels). headerLen is the JSON's length when binary data follows (the
-// response's Inference-Header-Content-Length), else -1.
-func EncodeV2(model, version string, req *V2Request, infos []tensor.Info, outputs []*tensor.Tensor, labels map[int]string) (body []byte, headerLen int, err error) {
+// response's Inference-Header-Content-Length), else -1. An output asked for in shared
+// memory is written to its region in shm, and answered with its place but no data.
+func EncodeV2(model, version string, req *V2Request, infos []tensor.Info, outputs []*tensor.Tensor, labels map[int]string, shm SharedMemory) (body []byte, headerLen int, err error) {
 	want := req.Outputs
 	if want == nil {
 		for _, info := range infos {
@@ -314,6 +395,25 @@ func EncodeV2(model, version string, req *V2Request, infos []tensor.Info, output
 		b = append(b, t.DType.V2Name()...)
 		b = append(b, `","shape":`...)
 		b = appendShape(b, t.Shape)
+		if o.Shared != nil {
+			blob := binaryData(t)
+			if shm == nil {
+				return nil, 0, badInput("output %q: the server takes no shared memory", o.Name)
+			}
+			if err := shm.Write(o.Shared.Region, o.Shared.Offset, o.Shared.Size, blob); err != nil {
+				return nil, 0, badInput("output %q: %v", o.Name, err)
+			}
+			b = append(b, `,"parameters":{"shared_memory_region":`...)
+			b = appendJSONString(b, o.Shared.Region)
+			if o.Shared.Offset > 0 {
+				b = append(b, `,"shared_memory_offset":`...)
+				b = strconv.AppendInt(b, o.Shared.Offset, 10)
+			}
+			b = append(b, `,"shared_memory_byte_size":`...)
+			b = strconv.AppendInt(b, int64(len(blob)), 10)
+			b = append(b, "}}"...)
+			continue
+		}
 		binaryOut := req.BinaryOutput
 		if o.Binary != nil {
 			binaryOut = *o.Binary

@@ -93,7 +93,7 @@ func TestDecodeV2(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			body, headerLen := v2Body(c.doc, c.blobs...)
-			req, err := DecodeV2(body, headerLen, inputs, outputs)
+			req, err := DecodeV2(body, headerLen, inputs, outputs, nil)
 			if failsAs(t, err, c.err) {
 				return
 			}
@@ -114,10 +114,10 @@ func TestDecodeV2(t *testing.T) {
 			}
 		})
 	}
-	if _, err := DecodeV2([]byte(both), len(both)+1, inputs, outputs); err == nil || !strings.Contains(err.Error(), "longer than the body") {
+	if _, err := DecodeV2([]byte(both), len(both)+1, inputs, outputs, nil); err == nil || !strings.Contains(err.Error(), "longer than the body") {
 		t.Errorf("header length past the body: %v", err)
 	}
-	if _, err := DecodeV2([]byte(both), 0, inputs, outputs); err == nil || !strings.Contains(err.Error(), "models with one input; this one takes 2") {
+	if _, err := DecodeV2([]byte(both), 0, inputs, outputs, nil); err == nil || !strings.Contains(err.Error(), "models with one input; this one takes 2") {
 		t.Errorf("raw binary request to a model of two inputs: %v", err)
 	}
 }
@@ -144,7 +144,7 @@ func TestDecodeRawV2(t *testing.T) {
 		{"strings", tensor.Info{Name: "s", DType: tensor.String, Shape: []int64{-1}}, []byte("abcd"), "", "input of numbers"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			req, err := DecodeV2(c.body, 0, []tensor.Info{c.input}, nil)
+			req, err := DecodeV2(c.body, 0, []tensor.Info{c.input}, nil, nil)
 			if failsAs(t, err, c.err) {
 				return
 			}
@@ -160,7 +160,7 @@ func TestEncodeV2(t *testing.T) {
 	outputs := []*tensor.Tensor{tensor.New([]int64{1, 2}, []float32{0.25, float32(math.NaN())}), tensor.NewStrings([]int64{1}, []string{"cat"})}
 	yes, no := true, false
 
-	body, headerLen, err := EncodeV2("m", "1.0", &V2Request{ID: "r"}, infos, outputs, nil)
+	body, headerLen, err := EncodeV2("m", "1.0", &V2Request{ID: "r"}, infos, outputs, nil, nil)
 	if err != nil || headerLen != -1 {
 		t.Fatal(err, headerLen)
 	}
@@ -172,7 +172,7 @@ func TestEncodeV2(t *testing.T) {
 
 	// binary for every output but the one that says otherwise, in the order asked
 	req := &V2Request{BinaryOutput: true, Outputs: []V2Output{{Name: "label"}, {Name: "y", Binary: &no}}}
-	body, headerLen, err = EncodeV2("m", "1.0", req, infos, outputs, nil)
+	body, headerLen, err = EncodeV2("m", "1.0", req, infos, outputs, nil, nil)
 	if err != nil || headerLen < 0 {
 		t.Fatal(err, headerLen)
 	}
@@ -197,7 +197,7 @@ func TestEncodeV2(t *testing.T) {
 	}
 
 	req = &V2Request{Outputs: []V2Output{{Name: "y", Binary: &yes}}}
-	body, headerLen, _ = EncodeV2("m", "1.0", req, infos, outputs, nil)
+	body, headerLen, _ = EncodeV2("m", "1.0", req, infos, outputs, nil, nil)
 	if got := body[headerLen:]; string(got) != string(outputs[0].Data) {
 		t.Errorf("binary FP32 %v, want %v", got, outputs[0].Data)
 	}
@@ -227,7 +227,7 @@ func TestV2Classification(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			req, err := DecodeV2([]byte(c.request), -1, nil, infos)
+			req, err := DecodeV2([]byte(c.request), -1, nil, infos, nil)
 			if strings.HasPrefix(c.want, "[") {
 				if err != nil {
 					t.Fatal(err)
@@ -238,7 +238,7 @@ func TestV2Classification(t *testing.T) {
 				}
 				return
 			}
-			body, _, err := EncodeV2("m", "1", req, infos, outputs, c.labels)
+			body, _, err := EncodeV2("m", "1", req, infos, outputs, c.labels, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -270,14 +270,14 @@ func FuzzDecodeV2(f *testing.F) {
 	raw := []tensor.Info{{Name: "x", DType: tensor.Float32, Shape: []int64{-1, -1, 2}}}
 	f.Fuzz(func(t *testing.T, body []byte, headerLen int) {
 		// a raw request to a model of one input: the body is that input, whole
-		if req, err := DecodeV2(body, 0, raw, outputs); err == nil && int(req.Inputs[0].Len())*4 != len(body) {
+		if req, err := DecodeV2(body, 0, raw, outputs, nil); err == nil && int(req.Inputs[0].Len())*4 != len(body) {
 			t.Fatalf("raw request of %d bytes read as %v", len(body), req.Inputs[0].Shape)
 		}
 		// a request for the handler: each body an element of its BYTES inputs
 		if hreq, ok := DecodeV2Handler(body, raw); ok && len(hreq.Bodies) == 0 {
 			t.Fatal("a handler's request with no bodies")
 		}
-		req, err := DecodeV2(body, headerLen, inputs, outputs)
+		req, err := DecodeV2(body, headerLen, inputs, outputs, nil)
 		if err != nil {
 			return
 		}

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tsserve/ts/pkg/api/grpc/oippb"
+	"github.com/tsserve/ts/pkg/sharedmem"
 )
 
 // grpcOIP is the Open Inference Protocol's gRPC service (KServe v2's GRPCInferenceService,
@@ -100,6 +101,18 @@ func (g *grpcOIP) ModelInfer(ctx context.Context, in *oippb.ModelInferRequest) (
 	doc.Parameters["binary_data_output"] = true
 	blobs, size := make([][]byte, 0, len(in.GetInputs())), 0
 	for i, t := range in.GetInputs() {
+		p := jsonParameters(t.GetParameters())
+		shape := t.GetShape()
+		if shape == nil {
+			shape = []int64{} // a scalar's
+		}
+		if _, shared := p["shared_memory_region"]; shared { // its data is in shared memory
+			if len(raw) > 0 && len(raw[i]) > 0 || t.GetContents() != nil {
+				return nil, status.Errorf(codes.InvalidArgument, "input %q: its data is in shared memory region %v; send it there or in the request, not both", t.GetName(), p["shared_memory_region"])
+			}
+			doc.Inputs = append(doc.Inputs, jsonInput{Name: t.GetName(), Datatype: t.GetDatatype(), Shape: shape, Parameters: p})
+			continue
+		}
 		var data []byte
 		if len(raw) > 0 {
 			if t.GetContents() != nil {
@@ -109,18 +122,15 @@ func (g *grpcOIP) ModelInfer(ctx context.Context, in *oippb.ModelInferRequest) (
 		} else if data, err = rawContents(t); err != nil {
 			return nil, err
 		}
-		p := jsonParameters(t.GetParameters())
 		p["binary_data_size"] = len(data)
-		shape := t.GetShape()
-		if shape == nil {
-			shape = []int64{} // a scalar's
-		}
 		doc.Inputs = append(doc.Inputs, jsonInput{Name: t.GetName(), Datatype: t.GetDatatype(), Shape: shape, Parameters: p})
 		blobs, size = append(blobs, data), size+len(data)
 	}
 	for _, o := range in.GetOutputs() {
 		p := jsonParameters(o.GetParameters())
-		p["binary_data"] = true
+		if _, shared := p["shared_memory_region"]; !shared {
+			p["binary_data"] = true
+		}
 		doc.Outputs = append(doc.Outputs, jsonOutput{Name: o.GetName(), Parameters: p})
 	}
 	header, err := json.Marshal(doc)
@@ -170,6 +180,11 @@ func inferResponse(a *restAnswer) (*oippb.ModelInferResponse, error) {
 	res := &oippb.ModelInferResponse{ModelName: doc.ModelName, ModelVersion: doc.ModelVersion, Id: doc.ID, Parameters: protoParameters(doc.Parameters)}
 	rest := body[n:]
 	for _, o := range doc.Outputs {
+		if _, shared := o.Parameters["shared_memory_region"]; shared { // written to shared memory
+			res.Outputs = append(res.Outputs, &oippb.ModelInferResponse_InferOutputTensor{Name: o.Name, Datatype: o.Datatype, Shape: o.Shape, Parameters: protoParameters(o.Parameters)})
+			res.RawOutputContents = append(res.RawOutputContents, []byte{}) // keeps the others at their outputs' index
+			continue
+		}
 		size, ok := o.Parameters["binary_data_size"].(float64)
 		if !ok || size < 0 || int(size) > len(rest) {
 			return nil, status.Errorf(codes.Internal, "output %q came without its binary data", o.Name)
@@ -353,6 +368,90 @@ func (g *grpcOIP) ModelStatistics(ctx context.Context, in *oippb.ModelStatistics
 	}
 	res := &oippb.ModelStatisticsResponse{}
 	return res, g.restMessage(ctx, http.MethodGet, path, nil, res)
+}
+
+// SystemSharedMemoryStatus is the system shared memory regions' status, by name.
+func (g *grpcOIP) SystemSharedMemoryStatus(ctx context.Context, in *oippb.SystemSharedMemoryStatusRequest) (*oippb.SystemSharedMemoryStatusResponse, error) {
+	path := "/v2/systemsharedmemory/status"
+	if in.GetName() != "" {
+		var err error
+		if path, err = routePath("/v2/systemsharedmemory/region/", "", "name", in.GetName(), ""); err != nil {
+			return nil, err
+		}
+		path += "/status"
+	}
+	b, err := callREST(ctx, g.rest, http.MethodGet, path, nil)
+	if err != nil {
+		return nil, err
+	}
+	var regions []sharedmem.Region
+	if err := json.Unmarshal(b, &regions); err != nil {
+		return nil, status.Errorf(codes.Internal, "read the regions' status: %v", err)
+	}
+	res := &oippb.SystemSharedMemoryStatusResponse{Regions: map[string]*oippb.SystemSharedMemoryStatusResponse_RegionStatus{}}
+	for _, r := range regions {
+		res.Regions[r.Name] = &oippb.SystemSharedMemoryStatusResponse_RegionStatus{Name: r.Name, Key: r.Key, Offset: uint64(r.Offset), ByteSize: uint64(r.ByteSize)}
+	}
+	return res, nil
+}
+
+// SystemSharedMemoryRegister registers a system shared memory region.
+func (g *grpcOIP) SystemSharedMemoryRegister(ctx context.Context, in *oippb.SystemSharedMemoryRegisterRequest) (*oippb.SystemSharedMemoryRegisterResponse, error) {
+	path, err := routePath("/v2/systemsharedmemory/region/", "", "name", in.GetName(), "")
+	if err != nil {
+		return nil, err
+	}
+	if in.GetOffset() > math.MaxInt64 || in.GetByteSize() > math.MaxInt64 {
+		return nil, status.Errorf(codes.InvalidArgument, "offset and byte_size must be below 2^63")
+	}
+	body, _ := json.Marshal(map[string]any{"key": in.GetKey(), "offset": in.GetOffset(), "byte_size": in.GetByteSize()})
+	return &oippb.SystemSharedMemoryRegisterResponse{}, g.restCall(ctx, path+"/register", body)
+}
+
+// SystemSharedMemoryUnregister unregisters a region, or all of them when no name is given.
+func (g *grpcOIP) SystemSharedMemoryUnregister(ctx context.Context, in *oippb.SystemSharedMemoryUnregisterRequest) (*oippb.SystemSharedMemoryUnregisterResponse, error) {
+	path := "/v2/systemsharedmemory/unregister"
+	if in.GetName() != "" {
+		var err error
+		if path, err = routePath("/v2/systemsharedmemory/region/", "", "name", in.GetName(), ""); err != nil {
+			return nil, err
+		}
+		path += "/unregister"
+	}
+	return &oippb.SystemSharedMemoryUnregisterResponse{}, g.restCall(ctx, path, nil)
+}
+
+// restCall posts body (JSON, or nothing) to a REST route whose answer carries nothing.
+func (g *grpcOIP) restCall(ctx context.Context, target string, body []byte) error {
+	a, err := serveREST(ctx, g.rest, http.MethodPost, target, bytes.NewReader(body), http.Header{"Content-Type": {"application/json"}})
+	if err != nil {
+		return err
+	}
+	if a.status >= 300 {
+		return a.err()
+	}
+	return nil
+}
+
+// CudaSharedMemoryStatus: ts has no CUDA shared memory regions.
+func (g *grpcOIP) CudaSharedMemoryStatus(ctx context.Context, in *oippb.CudaSharedMemoryStatusRequest) (*oippb.CudaSharedMemoryStatusResponse, error) {
+	if in.GetName() != "" {
+		return nil, status.Errorf(codes.InvalidArgument, "no CUDA shared memory region %q is registered", in.GetName())
+	}
+	return &oippb.CudaSharedMemoryStatusResponse{}, nil
+}
+
+// CudaSharedMemoryRegister fails: ts does not support CUDA shared memory.
+func (g *grpcOIP) CudaSharedMemoryRegister(ctx context.Context, in *oippb.CudaSharedMemoryRegisterRequest) (*oippb.CudaSharedMemoryRegisterResponse, error) {
+	return nil, status.Errorf(codes.InvalidArgument, "CUDA shared memory is not supported by ts: use system shared memory")
+}
+
+// CudaSharedMemoryUnregister: with no name, there is nothing to unregister.
+func (g *grpcOIP) CudaSharedMemoryUnregister(ctx context.Context, in *oippb.CudaSharedMemoryUnregisterRequest) (*oippb.CudaSharedMemoryUnregisterResponse, error) {
+	if in.GetName() != "" {
+		return nil, status.Errorf(codes.InvalidArgument, "no CUDA shared memory region %q is registered", in.GetName())
+	}
+	return &oippb.CudaSharedMemoryUnregisterResponse{}, nil
 }
 
 // RepositoryIndex lists the registered versions (ts has one repository: the name is not

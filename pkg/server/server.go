@@ -27,6 +27,7 @@ import (
 	"github.com/tsserve/ts/pkg/config"
 	"github.com/tsserve/ts/pkg/metrics"
 	"github.com/tsserve/ts/pkg/registry"
+	"github.com/tsserve/ts/pkg/sharedmem"
 )
 
 // APIs a server answers.
@@ -64,6 +65,8 @@ type Server struct {
 	authErr error      // the key file could not be written
 
 	wf workflows
+
+	shm *sharedmem.Regions // nil: the shared memory extension is off
 }
 
 // Request ids come from a pool of random bytes, not a read per request. EnableRandPool must
@@ -81,6 +84,9 @@ func New(reg *registry.Registry, o Options) *Server {
 	s := &Server{reg: reg, cfg: o.Settings, metrics: o.Metrics, log: o.Logger, version: o.Version, tls: o.TLS}
 	if s.cfg.TokenAuthorization {
 		s.auth, s.authErr = newTokenAuth(s.cfg.KeyFile, s.cfg.TokenExpiration)
+	}
+	if s.cfg.EnableSharedMemory {
+		s.shm = sharedmem.New(sharedmem.Dir)
 	}
 	if s.metrics != nil {
 		s.metrics.WatchVersions(s.versionStates)
@@ -445,6 +451,9 @@ func (s *Server) Serve(ctx context.Context, listeners map[string]net.Listener, d
 				errc <- fmt.Errorf("%s API: %w", api, err)
 			}
 		}()
+	}
+	if s.shm != nil {
+		defer s.shm.Close()
 	}
 	if s.auth != nil {
 		defer s.auth.remove()

@@ -46,6 +46,7 @@ func (s *Server) v2Routes(rt *router) {
 	rt.handle("POST /v2/models/{model}/versions/{version}/infer", s.v2Infer)
 	rt.handle("POST /v2/models/{model}/explain", s.v2Explain)
 	rt.handle("POST /v2/models/{model}/versions/{version}/explain", s.v2Explain)
+	s.sharedMemoryRoutes(rt)
 }
 
 // isV2 reports whether a request is on the OIP's paths, whose errors also carry the
@@ -55,9 +56,11 @@ func isV2(r *http.Request) bool {
 }
 
 func (s *Server) v2Server(w http.ResponseWriter, r *http.Request) error {
-	return writeJSON(w, http.StatusOK, map[string]any{
-		"name": "ts", "version": s.version, "extensions": []string{"binary_tensor_data", "classification", "model_configuration", "statistics", "model_repository"},
-	})
+	extensions := []string{"binary_tensor_data", "classification", "model_configuration", "statistics", "model_repository"}
+	if s.shm != nil {
+		extensions = append(extensions, "system_shared_memory")
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"name": "ts", "version": s.version, "extensions": extensions})
 }
 
 // v2ServerReady: 200 when every default version has its workers ready (TorchServe's
@@ -134,7 +137,7 @@ func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return nil, err
 		}
-		req, err := handler.DecodeV2(body, headerLen, v.Inputs, v.Outputs)
+		req, err := handler.DecodeV2(body, headerLen, v.Inputs, v.Outputs, s.sharedMemory())
 		if err != nil {
 			return v2ViaHandler(r, w, v, body, headerLen, err, "predict", func(ctx context.Context, req *handler.Request) (*handler.Response, error) {
 				return v.Infer(ctx, req, priority)
@@ -150,7 +153,7 @@ func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
 				return nil, apierror.New(http.StatusInternalServerError, apierror.TypeInternal, "Model %s: cannot read its class labels: %v", v.Name, err)
 			}
 		}
-		res, jsonLen, err := handler.EncodeV2(v.Name, v.Version, req, v.Outputs, outputs, labels)
+		res, jsonLen, err := handler.EncodeV2(v.Name, v.Version, req, v.Outputs, outputs, labels, s.sharedMemory())
 		if err != nil {
 			return nil, err
 		}
@@ -190,7 +193,7 @@ func (s *Server) v2Explain(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return nil, err
 		}
-		req, err := handler.DecodeV2(body, -1, v.Inputs, v.Outputs)
+		req, err := handler.DecodeV2(body, -1, v.Inputs, v.Outputs, s.sharedMemory())
 		if err != nil {
 			return v2ViaHandler(r, w, v, body, -1, err, "explain", func(ctx context.Context, req *handler.Request) (*handler.Response, error) {
 				return v.Explain(ctx, req, priority)
