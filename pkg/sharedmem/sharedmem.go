@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -144,19 +145,33 @@ func (r *Regions) Status(name string) ([]Region, error) {
 }
 
 // Read copies size bytes at offset within the region name.
-func (r *Regions) Read(name string, offset, size int64) ([]byte, error) {
+func (r *Regions) Read(name string, offset, size int64) (out []byte, err error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	data, err := r.span(name, offset, size)
 	if err != nil {
 		return nil, err
 	}
+	defer guard(name, &err)()
 	return slices.Clone(data), nil
+}
+
+// guard turns a fault on a region's memory (its object was truncated after it was
+// registered: the mapping outlives the pages) into an error instead of a crash of the
+// server. Call the function it returns, deferred, after the access.
+func guard(name string, err *error) func() {
+	old := debug.SetPanicOnFault(true)
+	return func() {
+		debug.SetPanicOnFault(old)
+		if recover() != nil {
+			*err = errorf("shared memory region %q: its object shrank after it was registered: unregister the region", name)
+		}
+	}
 }
 
 // Write copies data at offset within the region name, whose part from offset must hold at
 // least size bytes; data may be shorter than size.
-func (r *Regions) Write(name string, offset, size int64, data []byte) error {
+func (r *Regions) Write(name string, offset, size int64, data []byte) (err error) {
 	if int64(len(data)) > size {
 		return errorf("shared memory region %q: the output takes %d bytes, more than shared_memory_byte_size %d", name, len(data), size)
 	}
@@ -166,6 +181,7 @@ func (r *Regions) Write(name string, offset, size int64, data []byte) error {
 	if err != nil {
 		return err
 	}
+	defer guard(name, &err)()
 	copy(span, data)
 	return nil
 }

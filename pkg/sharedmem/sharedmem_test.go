@@ -105,3 +105,26 @@ func TestStatusAndUnregister(t *testing.T) {
 		t.Errorf("after unregistering all: %v", all)
 	}
 }
+
+// A region whose object is truncated after it was registered fails the reads and writes
+// that reach past the object's new end with an error: the server does not crash.
+func TestTruncatedObject(t *testing.T) {
+	dir := t.TempDir()
+	path := object(t, dir, "data", 2*os.Getpagesize())
+	r := New(dir)
+	defer r.Close()
+	if err := r.Register("in", "/data", 0, int64(2*os.Getpagesize())); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	_, err := r.Read("in", int64(os.Getpagesize()), 8)
+	var e *Error
+	if !errors.As(err, &e) || !strings.Contains(err.Error(), "its object shrank after it was registered") {
+		t.Errorf("read: %v", err)
+	}
+	if err := r.Write("in", 0, 8, []byte{1}); !errors.As(err, &e) {
+		t.Errorf("write: %v", err)
+	}
+}
