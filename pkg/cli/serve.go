@@ -146,7 +146,12 @@ func (c *ServeCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
+	bound := map[string]net.Listener{} // HTTP APIs may share an address, as in TorchServe
 	for api, addr := range server.Addresses(cfg) {
+		if ln, ok := bound[addr]; ok && !server.IsGRPC(api) && !strings.HasSuffix(config.HostPort(addr), ":0") { // port 0: a port each
+			listeners[api] = ln
+			continue
+		}
 		ln, err := server.Listen(api, addr, tlsConfig)
 		if err != nil {
 			if server.IsGRPC(api) {
@@ -156,6 +161,9 @@ func (c *ServeCmd) Run(g *Globals) error {
 			return fmt.Errorf("%s_address: %w", api, err)
 		}
 		listeners[api] = ln
+		if !server.IsGRPC(api) {
+			bound[addr] = ln
+		}
 	}
 
 	tmp, err := os.MkdirTemp("", "ts-models-*")
@@ -219,7 +227,7 @@ func loadAll(ctx context.Context, reg *registry.Registry, srv *server.Server, mo
 			defer wg.Done()
 			path, shown, err := srv.ResolveStartupArchive(ctx, m.URL)
 			if err == nil {
-				_, err = reg.Register(ctx, registry.Spec{Path: path, URL: shown, Name: m.Name, Startup: true, Synchronous: true})
+				_, err = reg.Register(ctx, registry.Spec{Path: path, URL: shown, Name: m.Name, Version: m.Version, Startup: true, Synchronous: true})
 			}
 			if err != nil {
 				log.Error("model failed to load", "url", m.URL, "err", err)
@@ -227,6 +235,13 @@ func loadAll(ctx context.Context, reg *registry.Registry, srv *server.Server, mo
 		}()
 	}
 	wg.Wait()
+	for _, m := range models {
+		if m.Default {
+			if err := reg.SetDefault(m.Name, m.Version); err != nil {
+				log.Error("default version not set", "model", m.Name, "version", m.Version, "err", err)
+			}
+		}
+	}
 }
 
 // restoreSnapshot registers what the last snapshot held, with its settings, defaults and

@@ -63,12 +63,50 @@ func TestModelsToLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []ModelToLoad{{"x", "../secret.mar"}, {"", "http://h/m.mar?a=b"}, {"r", "http://h/m.mar?a=b"}, {"", "team/m.mar"}}
+	want := []ModelToLoad{{Name: "x", URL: "../secret.mar"}, {URL: "http://h/m.mar?a=b"}, {Name: "r", URL: "http://h/m.mar?a=b"}, {URL: "team/m.mar"}}
 	if !slices.Equal(got, want) {
-		t.Errorf("got %q, want %q", got, want)
+		t.Errorf("got %+v, want %+v", got, want)
 	}
 	if _, err := (&Settings{LoadModels: []string{"a.mar"}}).ModelsToLoad(list); err == nil {
 		t.Errorf("load_models without a model store accepted")
+	}
+}
+
+// TorchServe's model_snapshot, as KServe's config.properties holds it: each version is
+// loaded at start from its marName, with its settings (as the models key gives them,
+// which wins where it sets the same version) and its default.
+func TestModelSnapshot(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "config.properties")
+	os.WriteFile(file, []byte(`model_store=/mnt/models/model-store
+models={"mnist": {"2.0": {"batchSize": 8}}}
+model_snapshot={"name":"startup.cfg","modelCount":3,"models":{"mnist":{"1.0":{"defaultVersion":true,"marName":"mnist.mar","minWorkers":1,"maxWorkers":5,"batchSize":4,"maxBatchDelay":10,"responseTimeout":120},"2.0":{"marName":"mnist-v2.mar","batchSize":2}},"iris":{"1.0":{"defaultVersion":true,"marName":"iris.mar","minWorkers":2}}}}
+`), 0o644)
+	s, err := Load(Inputs{ConfigFile: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ModelsToLoad(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ModelToLoad{{Name: "iris", Version: "1.0", Default: true, URL: "iris.mar"}, {Name: "mnist", Version: "1.0", Default: true, URL: "mnist.mar"}, {Name: "mnist", Version: "2.0", URL: "mnist-v2.mar"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	if m := s.Models["mnist"]["1.0"]; m.BatchSize == nil || *m.BatchSize != 4 || *m.MinWorkers != 1 || *m.MaxBatchDelay != 10 {
+		t.Errorf("mnist 1.0's settings %+v", m)
+	}
+	if m := s.Models["mnist"]["2.0"]; m.BatchSize == nil || *m.BatchSize != 8 {
+		t.Errorf("models' own settings for mnist 2.0 lost: %+v", m)
+	}
+	if len(s.Warnings) != 0 {
+		t.Errorf("warnings %q", s.Warnings)
+	}
+	os.WriteFile(file, []byte(`model_store=/m
+model_snapshot={"models":{"mnist":{"1.0":{"minWorkers":1}}}}
+`), 0o644)
+	if _, err := Load(Inputs{ConfigFile: file}); err == nil || !strings.Contains(err.Error(), "model_snapshot (from file "+file+"): model mnist version 1.0 has no marName") {
+		t.Errorf("no marName: %v", err)
 	}
 }
 

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net"
 	"os"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -73,6 +75,7 @@ var Keys = []Key{
 	{"workflow_store", "workflow-store", "", kString, "folder of workflow archives (.war; default: the model store)"},
 	{"load_models", "models", "", kList, "models to load at start: all, URL or NAME=URL (as POST /models' url), comma-separated"},
 	{"models", "", "", kJSON, `per-model settings: {"name": {"version": {"minWorkers": 1, "batchSize": 4, ...}}}`},
+	{"model_snapshot", "", "", kJSON, `TorchServe's start-up snapshot, as KServe's config.properties holds it: {"models": {"name": {"version": {"marName": "name.mar", "defaultVersion": true, "minWorkers": 1, ...}}}}; each version loads at start with its settings`},
 	{"default_workers_per_model", "workers", "0", kInt, "workers for models loaded at start and registered without initial_workers (0 = one per CPU core)"},
 	{"job_queue_size", "", "100", kInt, "requests a model version may queue before answering 503"},
 	{"default_response_timeout", "", "120", kSeconds, "seconds a request may take before it fails with a timeout"},
@@ -126,7 +129,7 @@ var unsupported = map[string]string{
 	"ts_open_inference_protocol": "turning the Open Inference Protocol off: ts always serves /v2", "service_envelope": "service envelopes",
 	"limit_max_image_pixels": "turning the image size limit off", "ipex_enable": "IPEX",
 	"cpu_launcher_enable": "the CPU launcher", "cpu_launcher_args": "the CPU launcher",
-	"model_server_home": "TorchServe's home folder", "plugins_path": "plugins", "model_snapshot": "TorchServe's snapshot format",
+	"model_server_home": "TorchServe's home folder", "plugins_path": "plugins",
 	"use_native_io": "Netty", "io_ratio": "Netty",
 }
 
@@ -145,13 +148,16 @@ type ModelConfig struct {
 
 // Settings are the effective settings of a server.
 type Settings struct {
-	InferenceAddress       string
-	ManagementAddress      string
-	MetricsAddress         string
-	ModelStore             string
-	WorkflowStore          string // workflow archives (.war); the model store unless set
-	LoadModels             []string
-	Models                 map[string]map[string]ModelConfig
+	InferenceAddress  string
+	ManagementAddress string
+	MetricsAddress    string
+	ModelStore        string
+	WorkflowStore     string // workflow archives (.war); the model store unless set
+	LoadModels        []string
+	Models            map[string]map[string]ModelConfig
+	// ModelSnapshot is TorchServe's model_snapshot: versions to load at start (by name and
+	// version), each with its archive (marName) and settings, which Models also holds.
+	ModelSnapshot          map[string]map[string]ModelConfig
 	DefaultWorkersPerModel int
 	JobQueueSize           int
 	DefaultResponseTimeout time.Duration
@@ -442,6 +448,32 @@ func (s *Settings) parse() error {
 			errs = append(errs, fmt.Errorf("models (from %s): not valid JSON of {name: {version: settings}}: %v", s.sources["models"], err))
 		}
 	}
+	if v := str("model_snapshot"); v != "" {
+		var snap struct {
+			Models map[string]map[string]ModelConfig `json:"models"`
+		}
+		if err := json.Unmarshal([]byte(v), &snap); err != nil {
+			errs = append(errs, fmt.Errorf(`model_snapshot (from %s): not valid JSON of {"models": {name: {version: settings}}}: %v`, s.sources["model_snapshot"], err))
+		}
+		s.ModelSnapshot = snap.Models
+		for name, versions := range snap.Models {
+			for version, mc := range versions {
+				if mc.MarName == "" {
+					errs = append(errs, fmt.Errorf("model_snapshot (from %s): model %s version %s has no marName, its archive", s.sources["model_snapshot"], name, version))
+				}
+				if _, set := s.Models[name][version]; set {
+					continue // models' own settings win
+				}
+				if s.Models == nil {
+					s.Models = map[string]map[string]ModelConfig{}
+				}
+				if s.Models[name] == nil {
+					s.Models[name] = map[string]ModelConfig{}
+				}
+				s.Models[name][version] = mc
+			}
+		}
+	}
 	s.DefaultWorkersPerModel = int(atMost("default_workers_per_model", num("default_workers_per_model", 0), MaxWorkersPerModel))
 	if s.DefaultWorkersPerModel == 0 {
 		s.DefaultWorkersPerModel = runtime.NumCPU()
@@ -562,18 +594,32 @@ func (s *Settings) Print(w io.Writer) error {
 	return nil
 }
 
-// ModelToLoad is one entry of load_models.
+// ModelToLoad is one entry of load_models or model_snapshot.
 type ModelToLoad struct {
 	Name string // "" = the manifest's name
+	// Version is the version model_snapshot names ("" = the manifest's), and Default whether
+	// it is the model's default version.
+	Version string
+	Default bool
 	// URL is the archive as given, resolved as POST /models resolves its url: a file or
 	// folder in the model store, or a path or URL that allowed_urls lets in.
 	URL string
 }
 
 // ModelsToLoad reads load_models: "all" loads every archive in the model store,
-// "name=url" names a model, "url" uses the manifest's name.
+// "name=url" names a model, "url" uses the manifest's name; then model_snapshot's versions.
 func (s *Settings) ModelsToLoad(list func(dir string) ([]string, error)) ([]ModelToLoad, error) {
 	var out []ModelToLoad
+	for _, name := range slices.Sorted(maps.Keys(s.ModelSnapshot)) {
+		if s.ModelStore == "" {
+			return nil, fmt.Errorf("model_snapshot needs a model store (--model-store)")
+		}
+		versions := s.ModelSnapshot[name]
+		for _, version := range slices.Sorted(maps.Keys(versions)) {
+			mc := versions[version]
+			out = append(out, ModelToLoad{Name: name, Version: version, Default: mc.DefaultVersion, URL: mc.MarName})
+		}
+	}
 	for _, entry := range s.LoadModels {
 		if s.ModelStore == "" {
 			return nil, fmt.Errorf("load_models %q needs a model store (--model-store)", entry)

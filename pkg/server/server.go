@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -167,13 +168,9 @@ func (s *Server) newRouter(api string) *router {
 				return
 			}
 		}
-		for _, m := range []string{"GET", "POST", "PUT", "DELETE", "OPTIONS"} {
-			probe := r.Clone(r.Context())
-			probe.Method = m
-			if _, pattern := rt.mux.Handler(probe); pattern != "/" && pattern != "" {
-				s.writeError(w, r, apierror.MethodNotAllowed())
-				return
-			}
+		if rt.hasPath(r) {
+			s.writeError(w, r, apierror.MethodNotAllowed())
+			return
 		}
 		s.writeError(w, r, apierror.ResourceNotFound())
 	})
@@ -402,6 +399,56 @@ func Listen(api, address string, tlsConfig *tls.Config) (net.Listener, error) {
 	return Bind(address, tlsConfig)
 }
 
+// Handlers returns the http.Handler of APIs that share one address (TorchServe lets
+// inference_address and management_address be the same, as KServe's configuration has
+// them): a request goes to the first API, in the order given, that has a route for its
+// path and method; one that none has gets the first API's 405 or 404 (the 405 of another
+// API where only it has the path).
+func (s *Server) Handlers(apis ...string) (http.Handler, error) {
+	if len(apis) == 1 {
+		return s.Handler(apis[0])
+	}
+	var routers []*router
+	for _, api := range apis {
+		h, err := s.Handler(api)
+		if err != nil {
+			return nil, err
+		}
+		rt, ok := h.(*router)
+		if !ok {
+			return nil, fmt.Errorf("%s API: not a router", api)
+		}
+		routers = append(routers, rt)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, rt := range routers {
+			if _, pattern := rt.mux.Handler(r); pattern != "/" && pattern != "" {
+				rt.ServeHTTP(w, r)
+				return
+			}
+		}
+		for _, rt := range routers {
+			if rt.hasPath(r) {
+				rt.ServeHTTP(w, r) // its 405
+				return
+			}
+		}
+		routers[0].ServeHTTP(w, r)
+	}), nil
+}
+
+// hasPath reports whether a route takes the request's path with some method.
+func (rt *router) hasPath(r *http.Request) bool {
+	for _, m := range []string{"GET", "POST", "PUT", "DELETE", "OPTIONS"} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := rt.mux.Handler(probe); pattern != "/" && pattern != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // Handler returns the http.Handler of an API.
 func (s *Server) Handler(api string) (http.Handler, error) {
 	if s.authErr != nil {
@@ -424,7 +471,16 @@ func (s *Server) Serve(ctx context.Context, listeners map[string]net.Listener, d
 	var servers []*http.Server
 	var grpcServers []*grpc.Server
 	errc := make(chan error, len(listeners))
+	shared := map[net.Listener][]string{} // the HTTP APIs on each listener, in a fixed order
+	for _, api := range []string{Inference, Management, Metrics} {
+		if ln, ok := listeners[api]; ok {
+			shared[ln] = append(shared[ln], api)
+		}
+	}
 	for api, ln := range listeners {
+		if !IsGRPC(api) && shared[ln][0] != api {
+			continue // served with the first API on its listener
+		}
 		if IsGRPC(api) {
 			gs, err := s.grpcServer(api)
 			if err != nil {
@@ -439,13 +495,16 @@ func (s *Server) Serve(ctx context.Context, listeners map[string]net.Listener, d
 			}()
 			continue
 		}
-		h, err := s.Handler(api)
+		h, err := s.Handlers(shared[ln]...)
 		if err != nil {
 			return err
 		}
 		hs := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 		servers = append(servers, hs)
-		s.log.Info("listening", "api", api, "address", s.listenAddress(api, ln))
+		for _, each := range shared[ln] {
+			s.log.Info("listening", "api", each, "address", s.listenAddress(each, ln))
+		}
+		api := strings.Join(shared[ln], "+")
 		go func() {
 			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("%s API: %w", api, err)

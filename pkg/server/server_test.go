@@ -338,3 +338,29 @@ func TestMaxResponseSize(t *testing.T) {
 		500, "InternalServerException", "exceeds max_response_size (100 bytes): raise max_response_size, or ask for less"}.run(t, ts.inference.URL)
 	exchange{"ping still answers", "GET", "/ping", "", nil, 200, "", "Healthy"}.run(t, ts.inference.URL)
 }
+
+// TestSharedAddress: the inference and management APIs on one address (TorchServe allows
+// it; KServe's configuration has both on 8085) answer both APIs' routes, each with its own
+// errors: a path of either API with a method it lacks is a 405, any other path a 404.
+func TestSharedAddress(t *testing.T) {
+	ts := emptyServer(t, nil)
+	h, err := ts.srv.Handlers(Inference, Management)
+	if err != nil {
+		t.Fatal(err)
+	}
+	both := httptest.NewServer(h)
+	defer both.Close()
+	for _, e := range []exchange{
+		{"register (management)", "POST", "/models?url=iris.mar&initial_workers=1&synchronous=true", "", nil, 200, "", `"status": "Model \"iris\" Version: 1.0 registered with 1 initial workers"`},
+		{"list (management)", "GET", "/models", "", nil, 200, "", `"modelName": "iris"`},
+		{"predict (inference)", "POST", "/predictions/iris", "application/json", []byte(`[[5.1, 3.5, 1.4, 0.2]]`), 200, "", `"shape":[1,3]`},
+		{"ping (inference)", "GET", "/ping", "", nil, 200, "", "Healthy"},
+		{"describe (management)", "GET", "/models/iris", "", nil, 200, "", `"modelVersion": "1.0"`},
+		{"a management path, another method", "PATCH", "/models", "", nil, 405, "MethodNotAllowedException", ""},
+		{"an inference path, another method", "DELETE", "/v2/models/iris/ready", "", nil, 405, "MethodNotAllowedException", ""},
+		{"no such path", "GET", "/nothing", "", nil, 404, "ResourceNotFoundException", ""},
+		{"unregister (management)", "DELETE", "/models/iris", "", nil, 200, "", "unregistered"},
+	} {
+		e.run(t, both.URL)
+	}
+}

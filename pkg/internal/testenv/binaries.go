@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -229,9 +230,17 @@ func (s *Server) WaitHealthy(t testing.TB) {
 // AwaitHealthy is WaitHealthy for callers without a testing.TB.
 func (s *Server) AwaitHealthy() error {
 	// the test's own server: its certificate need not be checked here
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	transport := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	base := s.Inference
+	if socket, ok := strings.CutPrefix(base, "unix:"); ok {
+		transport.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", socket)
+		}
+		base = "http://localhost"
+	}
+	client := &http.Client{Transport: transport}
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		res, err := client.Get(s.Inference + "/ping")
+		res, err := client.Get(base + "/ping")
 		if err != nil {
 			continue
 		}
