@@ -50,6 +50,8 @@ type Globals struct {
 	stdout io.Writer
 	stderr io.Writer
 	logger *slog.Logger
+	// level is the logger's level, which a server's logging API may change while it runs.
+	level  *slog.LevelVar
 	io     *term.IO
 	parser *kong.Kong
 }
@@ -93,7 +95,9 @@ func (g *Globals) Logger() *slog.Logger {
 	if g.logger == nil {
 		var level slog.Level
 		_ = level.UnmarshalText([]byte(g.LogLevel))
-		g.logger = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+		g.level = &slog.LevelVar{}
+		g.level.Set(level)
+		g.logger = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: g.level}))
 	}
 	return g.logger
 }

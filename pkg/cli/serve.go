@@ -190,7 +190,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 		},
 	})
 
-	srv := server.New(reg, server.Options{Settings: cfg, Metrics: m, Logger: log, Version: Version, TLS: tlsConfig})
+	srv := server.New(reg, server.Options{Settings: cfg, Metrics: m, Logger: log, LogLevel: g.level, Version: Version, TLS: tlsConfig})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	release := reg.Hold()

@@ -433,6 +433,55 @@ func (g *grpcOIP) restCall(ctx context.Context, target string, body []byte) erro
 	return nil
 }
 
+// LogSettings changes the log settings the request gives (none: reads them) and answers them
+// all, as POST /v2/logging.
+func (g *grpcOIP) LogSettings(ctx context.Context, in *oippb.LogSettingsRequest) (*oippb.LogSettingsResponse, error) {
+	method, body := http.MethodGet, []byte(nil)
+	if len(in.GetSettings()) > 0 {
+		doc := map[string]any{}
+		for k, v := range in.GetSettings() {
+			switch p := v.GetParameterChoice().(type) {
+			case *oippb.LogSettingsRequest_SettingValue_BoolParam:
+				doc[k] = p.BoolParam
+			case *oippb.LogSettingsRequest_SettingValue_Uint32Param:
+				doc[k] = p.Uint32Param
+			case *oippb.LogSettingsRequest_SettingValue_StringParam:
+				doc[k] = p.StringParam
+			default:
+				return nil, status.Errorf(codes.InvalidArgument, "setting %q has no value", k)
+			}
+		}
+		method = http.MethodPost
+		var err error
+		if body, err = json.Marshal(doc); err != nil {
+			return nil, status.Errorf(codes.Internal, "%v", err)
+		}
+	}
+	a, err := serveREST(ctx, g.rest, method, "/v2/logging", bytes.NewReader(body), http.Header{"Content-Type": {"application/json"}})
+	if err != nil {
+		return nil, err
+	}
+	if a.status >= 300 {
+		return nil, a.err()
+	}
+	var settings map[string]any
+	if err := json.Unmarshal(a.body.Bytes(), &settings); err != nil {
+		return nil, status.Errorf(codes.Internal, "read the log settings: %v", err)
+	}
+	res := &oippb.LogSettingsResponse{Settings: map[string]*oippb.LogSettingsResponse_SettingValue{}}
+	for k, v := range settings {
+		switch v := v.(type) {
+		case bool:
+			res.Settings[k] = &oippb.LogSettingsResponse_SettingValue{ParameterChoice: &oippb.LogSettingsResponse_SettingValue_BoolParam{BoolParam: v}}
+		case float64:
+			res.Settings[k] = &oippb.LogSettingsResponse_SettingValue{ParameterChoice: &oippb.LogSettingsResponse_SettingValue_Uint32Param{Uint32Param: uint32(v)}}
+		case string:
+			res.Settings[k] = &oippb.LogSettingsResponse_SettingValue{ParameterChoice: &oippb.LogSettingsResponse_SettingValue_StringParam{StringParam: v}}
+		}
+	}
+	return res, nil
+}
+
 // CudaSharedMemoryStatus: ts has no CUDA shared memory regions.
 func (g *grpcOIP) CudaSharedMemoryStatus(ctx context.Context, in *oippb.CudaSharedMemoryStatusRequest) (*oippb.CudaSharedMemoryStatusResponse, error) {
 	if in.GetName() != "" {

@@ -43,6 +43,9 @@ type Options struct {
 	Settings *config.Settings
 	Metrics  *metrics.Metrics // nil: no metrics
 	Logger   *slog.Logger
+	// LogLevel is Logger's level, which Triton's logging API changes (nil: it answers
+	// that the level is fixed).
+	LogLevel *slog.LevelVar
 	// Version is the server's version, for the Open Inference Protocol's GET /v2.
 	Version string
 	// TLS is the certificate for https:// addresses (TLSConfig's): the gRPC servers serve it
@@ -52,12 +55,13 @@ type Options struct {
 
 // Server answers the APIs for a registry.
 type Server struct {
-	reg     *registry.Registry
-	cfg     *config.Settings
-	metrics *metrics.Metrics
-	log     *slog.Logger
-	version string
-	tls     *tls.Config
+	reg      *registry.Registry
+	cfg      *config.Settings
+	metrics  *metrics.Metrics
+	log      *slog.Logger
+	logLevel *slog.LevelVar
+	version  string
+	tls      *tls.Config
 
 	active   atomic.Int64 // requests being answered
 	draining atomic.Bool  // stopping: /ping answers Unhealthy
@@ -82,7 +86,7 @@ func New(reg *registry.Registry, o Options) *Server {
 	if o.Settings == nil {
 		o.Settings, _ = config.Load(config.Inputs{})
 	}
-	s := &Server{reg: reg, cfg: o.Settings, metrics: o.Metrics, log: o.Logger, version: o.Version, tls: o.TLS}
+	s := &Server{reg: reg, cfg: o.Settings, metrics: o.Metrics, log: o.Logger, logLevel: o.LogLevel, version: o.Version, tls: o.TLS}
 	if s.cfg.TokenAuthorization {
 		s.auth, s.authErr = newTokenAuth(s.cfg.KeyFile, s.cfg.TokenExpiration)
 	}

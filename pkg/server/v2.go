@@ -47,6 +47,7 @@ func (s *Server) v2Routes(rt *router) {
 	rt.handle("POST /v2/models/{model}/explain", s.v2Explain)
 	rt.handle("POST /v2/models/{model}/versions/{version}/explain", s.v2Explain)
 	s.sharedMemoryRoutes(rt)
+	s.loggingRoutes(rt)
 }
 
 // isV2 reports whether a request is on the OIP's paths, whose errors also carry the
@@ -57,6 +58,9 @@ func isV2(r *http.Request) bool {
 
 func (s *Server) v2Server(w http.ResponseWriter, r *http.Request) error {
 	extensions := []string{"binary_tensor_data", "classification", "model_configuration", "statistics", "model_repository"}
+	if s.logLevel != nil {
+		extensions = append(extensions, "logging")
+	}
 	if s.shm != nil {
 		extensions = append(extensions, "system_shared_memory")
 	}

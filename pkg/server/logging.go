@@ -1,0 +1,91 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/tsserve/ts/pkg/apierror"
+)
+
+// Triton's logging extension on the inference port: GET /v2/logging says what the server
+// logs, POST /v2/logging changes it while the server runs (tritonclient's
+// update_log_settings). ts logs to stderr in one format, by level: log_verbose_level > 0 is
+// slog's debug, then log_info, log_warning and log_error turn on each level from the lowest
+// one on (turning info off logs warnings and errors, and so on).
+
+// logSettings are Triton's log settings.
+type logSettings struct {
+	LogFile         string `json:"log_file"`
+	LogInfo         bool   `json:"log_info"`
+	LogWarning      bool   `json:"log_warning"`
+	LogError        bool   `json:"log_error"`
+	LogVerboseLevel int    `json:"log_verbose_level"`
+	LogFormat       string `json:"log_format"`
+}
+
+// logOff is a level above every record's: nothing is logged.
+const logOff = slog.LevelError + 4
+
+func logSettingsOf(level slog.Level) logSettings {
+	s := logSettings{LogFormat: "default", LogInfo: level <= slog.LevelInfo, LogWarning: level <= slog.LevelWarn, LogError: level <= slog.LevelError}
+	if level <= slog.LevelDebug {
+		s.LogVerboseLevel = 1
+	}
+	return s
+}
+
+func (s logSettings) level() slog.Level {
+	switch {
+	case s.LogVerboseLevel > 0:
+		return slog.LevelDebug
+	case s.LogInfo:
+		return slog.LevelInfo
+	case s.LogWarning:
+		return slog.LevelWarn
+	case s.LogError:
+		return slog.LevelError
+	}
+	return logOff
+}
+
+func (s *Server) loggingRoutes(rt *router) {
+	rt.handle("GET /v2/logging", func(w http.ResponseWriter, r *http.Request) error {
+		if s.logLevel == nil {
+			return apierror.BadRequest("this server's log level is fixed")
+		}
+		return writeJSON(w, http.StatusOK, logSettingsOf(s.logLevel.Level()))
+	})
+	rt.handle("POST /v2/logging", s.updateLogging)
+}
+
+// updateLogging applies the settings a request gives (the others stay) and answers them all.
+func (s *Server) updateLogging(w http.ResponseWriter, r *http.Request) error {
+	if s.logLevel == nil {
+		return apierror.BadRequest("this server's log level is fixed")
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<16))
+	if err != nil {
+		return apierror.BadRequest("cannot read the request body: %v", err)
+	}
+	settings := logSettingsOf(s.logLevel.Level())
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&settings); err != nil && err != io.EOF {
+		return apierror.BadRequest(`log settings are {"log_info": bool, "log_warning": bool, "log_error": bool, "log_verbose_level": n, "log_format": "default", "log_file": ""}: %v`, err)
+	}
+	switch {
+	case settings.LogFile != "":
+		return apierror.BadRequest("log_file: ts logs to stderr only (redirect it)")
+	case settings.LogFormat != "default":
+		return apierror.BadRequest(`log_format: ts has one format, "default" (slog's text), not %q`, settings.LogFormat)
+	case settings.LogVerboseLevel < 0:
+		return apierror.BadRequest("log_verbose_level must be ≥ 0, got %d", settings.LogVerboseLevel)
+	}
+	old := s.logLevel.Level()
+	s.logLevel.Set(settings.level())
+	s.log.Info("log level changed", "from", old, "to", s.logLevel.Level())
+	return writeJSON(w, http.StatusOK, logSettingsOf(s.logLevel.Level()))
+}
