@@ -372,13 +372,9 @@ func (g *grpcOIP) ModelStatistics(ctx context.Context, in *oippb.ModelStatistics
 
 // SystemSharedMemoryStatus is the system shared memory regions' status, by name.
 func (g *grpcOIP) SystemSharedMemoryStatus(ctx context.Context, in *oippb.SystemSharedMemoryStatusRequest) (*oippb.SystemSharedMemoryStatusResponse, error) {
-	path := "/v2/systemsharedmemory/status"
-	if in.GetName() != "" {
-		var err error
-		if path, err = routePath("/v2/systemsharedmemory/region/", "", "name", in.GetName(), ""); err != nil {
-			return nil, err
-		}
-		path += "/status"
+	path, err := shmPath(in.GetName(), "status", true)
+	if err != nil {
+		return nil, err
 	}
 	b, err := callREST(ctx, g.rest, http.MethodGet, path, nil)
 	if err != nil {
@@ -397,7 +393,7 @@ func (g *grpcOIP) SystemSharedMemoryStatus(ctx context.Context, in *oippb.System
 
 // SystemSharedMemoryRegister registers a system shared memory region.
 func (g *grpcOIP) SystemSharedMemoryRegister(ctx context.Context, in *oippb.SystemSharedMemoryRegisterRequest) (*oippb.SystemSharedMemoryRegisterResponse, error) {
-	path, err := routePath("/v2/systemsharedmemory/region/", "", "name", in.GetName(), "")
+	path, err := shmPath(in.GetName(), "register", false)
 	if err != nil {
 		return nil, err
 	}
@@ -405,20 +401,26 @@ func (g *grpcOIP) SystemSharedMemoryRegister(ctx context.Context, in *oippb.Syst
 		return nil, status.Errorf(codes.InvalidArgument, "offset and byte_size must be below 2^63")
 	}
 	body, _ := json.Marshal(map[string]any{"key": in.GetKey(), "offset": in.GetOffset(), "byte_size": in.GetByteSize()})
-	return &oippb.SystemSharedMemoryRegisterResponse{}, g.restCall(ctx, path+"/register", body)
+	return &oippb.SystemSharedMemoryRegisterResponse{}, g.restCall(ctx, path, body)
 }
 
 // SystemSharedMemoryUnregister unregisters a region, or all of them when no name is given.
 func (g *grpcOIP) SystemSharedMemoryUnregister(ctx context.Context, in *oippb.SystemSharedMemoryUnregisterRequest) (*oippb.SystemSharedMemoryUnregisterResponse, error) {
-	path := "/v2/systemsharedmemory/unregister"
-	if in.GetName() != "" {
-		var err error
-		if path, err = routePath("/v2/systemsharedmemory/region/", "", "name", in.GetName(), ""); err != nil {
-			return nil, err
-		}
-		path += "/unregister"
+	path, err := shmPath(in.GetName(), "unregister", true)
+	if err != nil {
+		return nil, err
 	}
 	return &oippb.SystemSharedMemoryUnregisterResponse{}, g.restCall(ctx, path, nil)
+}
+
+// shmPath is the REST path of a shared memory call: action on the region name, or on every
+// region when name is "" and the call may take them all.
+func shmPath(name, action string, all bool) (string, error) {
+	if name == "" && all {
+		return "/v2/systemsharedmemory/" + action, nil
+	}
+	p, err := routePath("/v2/systemsharedmemory/region/", "", "name", name, "")
+	return p + "/" + action, err
 }
 
 // restCall posts body (JSON, or nothing) to a REST route whose answer carries nothing.
