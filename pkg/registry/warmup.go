@@ -104,7 +104,7 @@ func (w *Warmup) check(inputs []tensor.Info, batchable bool, batchSize int) erro
 	}
 	for _, in := range inputs {
 		for _, b := range w.runShapes(batchable, batchSize) {
-			if _, err := w.Shape(in, batchable, b); err != nil {
+			if _, err := w.Shape(in, inputs, batchable, b); err != nil {
 				return err
 			}
 		}
@@ -112,8 +112,9 @@ func (w *Warmup) check(inputs []tensor.Info, batchable bool, batchSize int) erro
 	return nil
 }
 
-// Shape is the shape of input in's warm-up tensor for a run of batch size b.
-func (w *Warmup) Shape(in tensor.Info, batchable bool, b int) ([]int64, error) {
+// Shape is the shape of input in's warm-up tensor, of the model's inputs, for a run of batch
+// size b.
+func (w *Warmup) Shape(in tensor.Info, inputs []tensor.Info, batchable bool, b int) ([]int64, error) {
 	given, ok := w.Shapes[in.Name]
 	declared := in.Shape
 	if batchable && !in.AnyShape() {
@@ -141,6 +142,8 @@ func (w *Warmup) Shape(in tensor.Info, batchable bool, b int) ([]int64, error) {
 				shape[i] = d
 			case ok:
 				shape[i] = given[i]
+			case w.dimSize(inputs, batchable, in, i) > 0:
+				shape[i] = w.dimSize(inputs, batchable, in, i)
 			default:
 				shape[i] = 1
 			}
@@ -159,11 +162,45 @@ func (w *Warmup) Shape(in tensor.Info, batchable bool, b int) ([]int64, error) {
 	return shape, nil
 }
 
+// dimSize is the size shapes gives another input's dynamic dimension that has the same name
+// as dimension i (after the batch, when the model batches) of in, or 0: inputs that share a
+// dimension ([batch, sequence] for a text model's ids and mask) need one size.
+func (w *Warmup) dimSize(inputs []tensor.Info, batchable bool, in tensor.Info, i int) int64 {
+	skip := 0
+	if batchable {
+		skip = 1
+	}
+	name := dimName(in, skip+i)
+	if name == "" {
+		return 0
+	}
+	for _, other := range inputs {
+		given, ok := w.Shapes[other.Name]
+		if !ok || other.AnyShape() || len(given) != len(other.Shape)-skip {
+			continue
+		}
+		for j, d := range other.Shape[skip:] {
+			if d < 0 && dimName(other, skip+j) == name {
+				return given[j]
+			}
+		}
+	}
+	return 0
+}
+
+// dimName is the name of an input's dimension i, or "".
+func dimName(in tensor.Info, i int) string {
+	if i < len(in.DimNames) {
+		return in.DimNames[i]
+	}
+	return ""
+}
+
 // inputs are the warm-up tensors of a run of batch size b.
 func (w *Warmup) inputs(infos []tensor.Info, batchable bool, b int, rng *rand.Rand) ([]*tensor.Tensor, error) {
 	out := make([]*tensor.Tensor, len(infos))
 	for i, in := range infos {
-		shape, err := w.Shape(in, batchable, b)
+		shape, err := w.Shape(in, infos, batchable, b)
 		if err != nil {
 			return nil, err
 		}

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"path/filepath"
@@ -193,5 +194,30 @@ func TestWarmupPastStartupTimeout(t *testing.T) {
 	}
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("the load failed after %v, not at the timeout (1 s)", took)
+	}
+}
+
+// Inputs whose dynamic dimensions share a name (masked.onnx's ids and mask, [batch, seq])
+// take the size shapes gives one of them; sizes that disagree fail the warm-up's run.
+func TestWarmupSharedDimensions(t *testing.T) {
+	r := newRegistry(t, Defaults{})
+	for i, c := range []struct{ yaml, want string }{
+		{"batchSize: 2\nwarmup: {runs: 1, shapes: {ids: [5]}}\n", ""},
+		{"batchSize: 2\nwarmup: {runs: 1, shapes: {ids: [5], mask: [4]}}\n", "warm-up run 1 of 1 on zero inputs of shape [1,5], [1,4] failed"},
+	} {
+		path := modelArchive(t, "masked", strconv.Itoa(i+1), testenv.Path("pkg/engine/testdata/masked.onnx"), c.yaml)
+		v, err := r.Register(context.Background(), Spec{Path: path, Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true})
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%q: %v", c.yaml, err)
+		case c.want == "":
+			w := v.Settings().Warmup
+			mask := v.Inputs[slices.IndexFunc(v.Inputs, func(in tensor.Info) bool { return in.Name == "mask" })]
+			if shape, err := w.Shape(mask, v.Inputs, true, 2); err != nil || fmt.Sprint(shape) != "[2 5]" {
+				t.Errorf("mask's warm-up shape %v %v, want [2 5] (ids' sequence)", shape, err)
+			}
+		case err == nil || !strings.Contains(err.Error(), c.want):
+			t.Errorf("%q: %v, want an error saying %q", c.yaml, err, c.want)
+		}
 	}
 }

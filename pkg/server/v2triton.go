@@ -159,7 +159,7 @@ func tritonModelConfig(v *registry.Version) tritonConfig {
 		for _, b := range sizes {
 			entry := tritonWarmup{Name: fmt.Sprintf("batch %d", b), BatchSize: b, Inputs: map[string]tritonWarmupInput{}, Count: w.Runs}
 			for _, in := range v.Inputs {
-				shape, err := w.Shape(in, batches, b)
+				shape, err := w.Shape(in, v.Inputs, batches, b)
 				if err != nil {
 					continue // checked at registration
 				}
