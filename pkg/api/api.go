@@ -198,6 +198,7 @@ type Warmup struct {
 	BatchSizes []int              `json:"batchSizes,omitempty"` // empty when the model does not batch
 	Data       string             `json:"data"`
 	Shapes     map[string][]int64 `json:"shapes,omitempty"`
+	Files      map[string]string  `json:"files,omitempty"`
 	TimeMS     int64              `json:"timeMs"`
 }
 

@@ -377,7 +377,11 @@ func warmupText(w *api.Warmup) string {
 			text += " each"
 		}
 	}
-	return fmt.Sprintf("%s, %s data, %d ms at the last load", text, w.Data, w.TimeMS)
+	text += ", " + w.Data + " data"
+	for _, name := range slices.Sorted(maps.Keys(w.Files)) {
+		text += fmt.Sprintf(", %s from %s", name, w.Files[name])
+	}
+	return fmt.Sprintf("%s, %d ms at the last load", text, w.TimeMS)
 }
 
 // setByText groups the settings that are not at their defaults by where they came from:

@@ -330,29 +330,11 @@ func tensorFromBinary(info tensor.Info, in map[string]any, data []byte) (*tensor
 	if err := checkShape(info, shape, n); err != nil {
 		return nil, err
 	}
-	if info.DType != tensor.String {
-		t, err := tensor.FromBytes(info.DType, shape, data)
-		if err != nil {
-			return nil, badInput("input %q: %v", info.Name, err)
-		}
-		return t, nil
+	t, err := tensor.FromBinary(info.DType, shape, data)
+	if err != nil {
+		return nil, badInput("input %q: %v", info.Name, err)
 	}
-	var s []string
-	for len(data) > 0 {
-		if len(data) < 4 {
-			return nil, badInput("input %q: BYTES data ends inside an element's length", info.Name)
-		}
-		size := binary.LittleEndian.Uint32(data)
-		if uint64(size) > uint64(len(data)-4) {
-			return nil, badInput("input %q: a BYTES element of %d bytes runs past the end of its data", info.Name, size)
-		}
-		s = append(s, string(data[4:4+size]))
-		data = data[4+size:]
-	}
-	if int64(len(s)) != n {
-		return nil, badInput("input %q: shape %s needs %d elements, got %d", info.Name, tensor.ShapeString(shape), n, len(s))
-	}
-	return tensor.NewStrings(shape, s), nil
+	return t, nil
 }
 
 // EncodeV2 writes the OIP response for a request: model, version and id, and each output

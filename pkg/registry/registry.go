@@ -358,7 +358,7 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 		if man.Model.SerializedFile == "" && w.Runs > 0 {
 			return nil, invalid("warmup: the archive holds no ONNX model to warm up")
 		}
-		if err := w.check(v.Inputs, v.unbatchable == "", v.settings.BatchSize); err != nil {
+		if err := w.check(v.Inputs, v.unbatchable == "", v.settings.BatchSize, opened.Dir); err != nil {
 			return nil, invalid("%v", err)
 		}
 		if w.Runs == 0 {

@@ -302,7 +302,7 @@ func (v *Version) newSession(threads int) (*engine.Session, time.Duration, error
 		s, err := engine.Load(v.archive.Path(v.Manifest.Model.SerializedFile), opts)
 		var warm time.Duration
 		if err == nil && warmup != nil {
-			if warm, err = warmUp(ctx, s, warmup, v.unbatchable == "", batchSize); err != nil {
+			if warm, err = warmUp(ctx, s, warmup, v.unbatchable == "", batchSize, v.archive.Dir); err != nil {
 				s.Close()
 				s = nil
 			}

@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -45,6 +49,10 @@ type Warmup struct {
 	// batches, the dimensions after the batch dimension (as Triton's dims); else the whole
 	// shape. An input whose model declares no shape needs one.
 	Shapes map[string][]int64 `yaml:"shapes" json:"shapes,omitempty"`
+	// Files give inputs' data instead, by input name: a file of the archive (an extra file)
+	// holding one sample (batch 1) in the binary tensor data layout, repeated for larger
+	// batches (Triton's input_data_file).
+	Files map[string]string `yaml:"files" json:"files,omitempty"`
 }
 
 // UnmarshalYAML reads the warm-up's section, or a number alone as its runs (warmup: 2).
@@ -80,8 +88,8 @@ func (w *Warmup) runShapes(batchable bool, batchSize int) []int {
 }
 
 // check says what is wrong with the warm-up for a model with these inputs and batchSize,
-// or nil.
-func (w *Warmup) check(inputs []tensor.Info, batchable bool, batchSize int) error {
+// whose archive is in dir, or nil.
+func (w *Warmup) check(inputs []tensor.Info, batchable bool, batchSize int, dir string) error {
 	switch {
 	case w.Runs < 0 || w.Runs > maxWarmupRuns:
 		return fmt.Errorf("warmup.runs must be between 0 and %d, got %d", maxWarmupRuns, w.Runs)
@@ -97,9 +105,21 @@ func (w *Warmup) check(inputs []tensor.Info, batchable bool, batchSize int) erro
 	for i, in := range inputs {
 		names[i] = in.Name
 	}
-	for name := range w.Shapes {
-		if !slices.Contains(names, name) {
-			return fmt.Errorf("warmup.shapes names %q, which is not an input of the model (its inputs: %s)", name, strings.Join(names, ", "))
+	for _, key := range []struct {
+		what  string
+		names []string
+	}{{"shapes", slices.Collect(maps.Keys(w.Shapes))}, {"files", slices.Collect(maps.Keys(w.Files))}} {
+		for _, name := range key.names {
+			if !slices.Contains(names, name) {
+				return fmt.Errorf("warmup.%s names %q, which is not an input of the model (its inputs: %s)", key.what, name, strings.Join(names, ", "))
+			}
+		}
+	}
+	for _, in := range inputs {
+		if _, ok := w.Files[in.Name]; ok {
+			if _, err := w.sample(in, inputs, batchable, dir); err != nil {
+				return err
+			}
 		}
 	}
 	for _, in := range inputs {
@@ -196,10 +216,61 @@ func dimName(in tensor.Info, i int) string {
 	return ""
 }
 
-// inputs are the warm-up tensors of a run of batch size b.
-func (w *Warmup) inputs(infos []tensor.Info, batchable bool, b int, rng *rand.Rand) ([]*tensor.Tensor, error) {
+// sample reads input in's sample from its file in the archive in dir: one batch (the shape
+// of a run of batch size 1).
+func (w *Warmup) sample(in tensor.Info, inputs []tensor.Info, batchable bool, dir string) (*tensor.Tensor, error) {
+	file := w.Files[in.Name]
+	path := filepath.Join(dir, filepath.FromSlash(file))
+	if rel, err := filepath.Rel(dir, path); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return nil, fmt.Errorf("warmup.files.%s: %q is not a file of the archive", in.Name, file)
+	}
+	shape, err := w.Shape(in, inputs, batchable, 1)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("warmup.files.%s: %q is not a file of the archive (pack it with --extra-files)", in.Name, file)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, 8*maxWarmupElements+1))
+	if err != nil {
+		return nil, fmt.Errorf("warmup.files.%s: %w", in.Name, err)
+	}
+	t, err := tensor.FromBinary(in.DType, shape, data)
+	if err != nil {
+		return nil, fmt.Errorf("warmup.files.%s: %q is not one sample of %s: %v", in.Name, file, in.Name, err)
+	}
+	return t, nil
+}
+
+// repeat stacks b copies of a sample of batch size 1.
+func repeat(t *tensor.Tensor, b int) *tensor.Tensor {
+	out := &tensor.Tensor{DType: t.DType, Shape: slices.Clone(t.Shape)}
+	out.Shape[0] = int64(b)
+	for range b {
+		out.Data = append(out.Data, t.Data...)
+		out.Strings = append(out.Strings, t.Strings...)
+	}
+	return out
+}
+
+// inputs are the warm-up tensors of a run of batch size b, for a model whose archive is in
+// dir.
+func (w *Warmup) inputs(infos []tensor.Info, batchable bool, b int, dir string, rng *rand.Rand) ([]*tensor.Tensor, error) {
 	out := make([]*tensor.Tensor, len(infos))
 	for i, in := range infos {
+		if _, ok := w.Files[in.Name]; ok {
+			t, err := w.sample(in, infos, batchable, dir)
+			if err != nil {
+				return nil, err
+			}
+			if batchable {
+				t = repeat(t, b)
+			}
+			out[i] = t
+			continue
+		}
 		shape, err := w.Shape(in, infos, batchable, b)
 		if err != nil {
 			return nil, err
@@ -240,11 +311,11 @@ func (w *Warmup) inputs(infos []tensor.Info, batchable bool, b int, rng *rand.Ra
 
 // warmUp runs the warm-up on a session just loaded (before it serves) and says how long it
 // took; a run that fails, or ctx ending, fails it.
-func warmUp(ctx context.Context, s *engine.Session, w *Warmup, batchable bool, batchSize int) (time.Duration, error) {
+func warmUp(ctx context.Context, s *engine.Session, w *Warmup, batchable bool, batchSize int, dir string) (time.Duration, error) {
 	start := time.Now()
 	rng := rand.New(rand.NewPCG(1, 2)) // the same data at every load
 	for _, b := range w.runShapes(batchable, batchSize) {
-		inputs, err := w.inputs(s.Inputs(), batchable, b, rng)
+		inputs, err := w.inputs(s.Inputs(), batchable, b, dir, rng)
 		if err != nil {
 			return 0, err
 		}
@@ -257,11 +328,21 @@ func warmUp(ctx context.Context, s *engine.Session, w *Warmup, batchable bool, b
 				for _, t := range inputs {
 					shapes = append(shapes, tensor.ShapeString(t.Shape))
 				}
-				return 0, fmt.Errorf("warm-up run %d of %d on %s inputs of shape %s failed: %w", run, w.Runs, w.DataKind(), strings.Join(shapes, ", "), err)
+				return 0, fmt.Errorf("warm-up run %d of %d on %s, inputs of shape %s failed: %w", run, w.Runs, w.dataText(), strings.Join(shapes, ", "), err)
 			}
 		}
 	}
 	return time.Since(start), nil
+}
+
+// dataText says where the warm-up's data comes from: "zero data", "random data and ids
+// from ids.bin".
+func (w *Warmup) dataText() string {
+	text := w.DataKind() + " data"
+	for _, name := range slices.Sorted(maps.Keys(w.Files)) {
+		text += fmt.Sprintf(" and %s from %s", name, w.Files[name])
+	}
+	return text
 }
 
 // DataKind is the warm-up's data kind, WarmupZero when not given.

@@ -2,10 +2,12 @@ package registry
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tsserve/ts/pkg/apierror"
+	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/handler"
 	"github.com/tsserve/ts/pkg/internal/testenv"
 	"github.com/tsserve/ts/pkg/onnxgen"
@@ -51,7 +54,7 @@ func TestWarmupInputs(t *testing.T) {
 		for _, data := range []string{"", WarmupZero, WarmupRandom} {
 			w := c.w
 			w.Data = data
-			got, err := w.inputs(c.infos, c.batchable, c.batch, rand.New(rand.NewPCG(1, 2)))
+			got, err := w.inputs(c.infos, c.batchable, c.batch, "", rand.New(rand.NewPCG(1, 2)))
 			if err != nil {
 				t.Errorf("%s, %q data: %v", c.name, data, err)
 				continue
@@ -150,7 +153,7 @@ func TestWarmupRuns(t *testing.T) {
 
 	r := newRegistry(t, Defaults{})
 	for i, c := range []struct{ yaml, want string }{
-		{"warmup: {runs: 2, batchSizes: [1, 3]}\n", "warm-up run 1 of 2 on zero inputs of shape [3,3] failed"},
+		{"warmup: {runs: 2, batchSizes: [1, 3]}\n", "warm-up run 1 of 2 on zero data, inputs of shape [3,3] failed"},
 		{"warmup: {runs: 2, batchSizes: [1]}\n", ""},
 		{"warmup: 0\nbatchSize: 3\n", ""}, // off
 	} {
@@ -203,7 +206,7 @@ func TestWarmupSharedDimensions(t *testing.T) {
 	r := newRegistry(t, Defaults{})
 	for i, c := range []struct{ yaml, want string }{
 		{"batchSize: 2\nwarmup: {runs: 1, shapes: {ids: [5]}}\n", ""},
-		{"batchSize: 2\nwarmup: {runs: 1, shapes: {ids: [5], mask: [4]}}\n", "warm-up run 1 of 1 on zero inputs of shape [1,5], [1,4] failed"},
+		{"batchSize: 2\nwarmup: {runs: 1, shapes: {ids: [5], mask: [4]}}\n", "warm-up run 1 of 1 on zero data, inputs of shape [1,5], [1,4] failed"},
 	} {
 		path := modelArchive(t, "masked", strconv.Itoa(i+1), testenv.Path("pkg/engine/testdata/masked.onnx"), c.yaml)
 		v, err := r.Register(context.Background(), Spec{Path: path, Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true})
@@ -217,6 +220,52 @@ func TestWarmupSharedDimensions(t *testing.T) {
 				t.Errorf("mask's warm-up shape %v %v, want [2 5] (ids' sequence)", shape, err)
 			}
 		case err == nil || !strings.Contains(err.Error(), c.want):
+			t.Errorf("%q: %v, want an error saying %q", c.yaml, err, c.want)
+		}
+	}
+}
+
+// A warm-up input may come from a file of the archive (Triton's input_data_file): one
+// sample, repeated for larger batches. lookup.onnx's ids index a table of 10 rows: a file
+// whose ids are valid warms the model up, one with an id past the table fails the load (zero
+// or random data would not); files that are not one sample, or not in the archive, are 400s.
+func TestWarmupFiles(t *testing.T) {
+	r := newRegistry(t, Defaults{})
+	ids := func(values ...int64) string {
+		p := filepath.Join(t.TempDir(), "ids.bin")
+		b := make([]byte, 0, 8*len(values))
+		for _, v := range values {
+			b = binary.LittleEndian.AppendUint64(b, uint64(v))
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for i, c := range []struct {
+		file, yaml, want string
+	}{
+		{ids(1, 2, 3, 9), "batchSize: 4\nwarmup: {runs: 1, files: {ids: ids.bin}}\n", ""},
+		{ids(1, 2, 3, 99), "batchSize: 4\nwarmup: {runs: 1, files: {ids: ids.bin}}\n", "warm-up run 1 of 1 on zero data and ids from ids.bin, inputs of shape [1,4] failed"},
+		{ids(1, 2, 3), "warmup: {runs: 1, files: {ids: ids.bin}}\n", `warmup.files.ids: "ids.bin" is not one sample of ids: int64[1,4] needs 32 bytes, got 24`},
+		{ids(1, 2, 3, 4), "warmup: {runs: 1, files: {ids: nothing.bin}}\n", `warmup.files.ids: "nothing.bin" is not a file of the archive`},
+		{ids(1, 2, 3, 4), "warmup: {runs: 1, files: {ids: ../../etc/passwd}}\n", "is not a file of the archive"},
+		{ids(1, 2, 3, 4), "warmup: {runs: 1, files: {x: ids.bin}}\n", `warmup.files names "x", which is not an input of the model`},
+	} {
+		yaml := filepath.Join(t.TempDir(), "model-config.yaml")
+		os.WriteFile(yaml, []byte(c.yaml), 0o644)
+		res, err := archive.Pack(context.Background(), archive.PackOptions{ModelName: "lookup", Version: strconv.Itoa(i + 1), SerializedFile: testenv.Path("pkg/engine/testdata/lookup.onnx"),
+			Handler: "tensor", ConfigFile: yaml, ExtraFiles: []string{c.file}, ExportPath: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := r.Register(context.Background(), Spec{Path: res.Path, Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true})
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%q: %v", c.yaml, err)
+		case c.want == "" && v.Info().WarmupTime <= 0:
+			t.Errorf("%q: no warm-up ran", c.yaml)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
 			t.Errorf("%q: %v, want an error saying %q", c.yaml, err, c.want)
 		}
 	}

@@ -433,7 +433,7 @@ func describe(v *registry.Version, isDefault bool, split map[string]int) api.Des
 	}
 	if w := s.Warmup; w != nil {
 		d.Warmup = &api.Warmup{Runs: w.Runs, BatchSizes: w.RunBatchSizes(info.Unbatchable == "", s.BatchSize),
-			Data: w.DataKind(), Shapes: w.Shapes, TimeMS: info.WarmupTime.Milliseconds()}
+			Data: w.DataKind(), Shapes: w.Shapes, Files: w.Files, TimeMS: info.WarmupTime.Milliseconds()}
 	}
 	if w, ok := split[v.Version]; ok {
 		d.TrafficWeight = &w

@@ -52,10 +52,11 @@ type tritonWarmup struct {
 }
 
 type tritonWarmupInput struct {
-	DataType   string  `json:"data_type"`
-	Dims       []int64 `json:"dims"`
-	ZeroData   bool    `json:"zero_data,omitempty"`
-	RandomData bool    `json:"random_data,omitempty"`
+	DataType      string  `json:"data_type"`
+	Dims          []int64 `json:"dims"`
+	ZeroData      bool    `json:"zero_data,omitempty"`
+	RandomData    bool    `json:"random_data,omitempty"`
+	InputDataFile string  `json:"input_data_file,omitempty"`
 }
 
 type tritonInput struct {
@@ -163,8 +164,11 @@ func tritonModelConfig(v *registry.Version) tritonConfig {
 				if err != nil {
 					continue // checked at registration
 				}
-				entry.Inputs[in.Name] = tritonWarmupInput{DataType: tritonDataType(in.DType), Dims: dims(shape),
-					ZeroData: w.DataKind() == registry.WarmupZero, RandomData: w.DataKind() == registry.WarmupRandom}
+				input := tritonWarmupInput{DataType: tritonDataType(in.DType), Dims: dims(shape), InputDataFile: w.Files[in.Name]}
+				if input.InputDataFile == "" {
+					input.ZeroData, input.RandomData = w.DataKind() == registry.WarmupZero, w.DataKind() == registry.WarmupRandom
+				}
+				entry.Inputs[in.Name] = input
 			}
 			c.ModelWarmup = append(c.ModelWarmup, entry)
 		}

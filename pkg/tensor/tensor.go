@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"strconv"
@@ -138,6 +139,35 @@ func FromBytes(dt DType, shape []int64, data []byte) (*Tensor, error) {
 		return nil, fmt.Errorf("%s%s needs %d bytes, got %d", dt, ShapeString(shape), want, len(data))
 	}
 	return &Tensor{DType: dt, Shape: append([]int64(nil), shape...), Data: data}, nil
+}
+
+// FromBinary builds a tensor from the binary tensor data layout (the Open Inference
+// Protocol's, Triton's): raw little-endian elements, as FromBytes takes them, or for strings
+// each element's length in 4 little-endian bytes and then its bytes.
+func FromBinary(dt DType, shape []int64, data []byte) (*Tensor, error) {
+	if dt != String {
+		return FromBytes(dt, shape, data)
+	}
+	n, err := NumElements(shape)
+	if err != nil {
+		return nil, err
+	}
+	var s []string
+	for len(data) > 0 {
+		if len(data) < 4 {
+			return nil, fmt.Errorf("BYTES data ends inside an element's length")
+		}
+		size := binary.LittleEndian.Uint32(data)
+		if uint64(size) > uint64(len(data)-4) {
+			return nil, fmt.Errorf("a BYTES element of %d bytes runs past the end of its data", size)
+		}
+		s = append(s, string(data[4:4+size]))
+		data = data[4+size:]
+	}
+	if int64(len(s)) != n {
+		return nil, fmt.Errorf("shape %s needs %d elements, got %d", ShapeString(shape), n, len(s))
+	}
+	return NewStrings(shape, s), nil
 }
 
 // NumElements is the product of the dimensions; every dimension must be ≥ 0.

@@ -233,3 +233,39 @@ func TestEqual(t *testing.T) {
 		t.Error("Equal on strings")
 	}
 }
+
+// FromBinary reads the binary tensor data layout: raw numbers, or strings each after its
+// 4-byte length; a length or element count that does not fit the shape is an error.
+func TestFromBinary(t *testing.T) {
+	str := func(parts ...string) []byte {
+		var b []byte
+		for _, p := range parts {
+			b = append(b, byte(len(p)), 0, 0, 0)
+			b = append(b, p...)
+		}
+		return b
+	}
+	if got, err := FromBinary(String, []int64{2}, str("ab", "")); err != nil || len(got.Strings) != 2 || got.Strings[0] != "ab" || got.Strings[1] != "" {
+		t.Errorf("strings: %v %v", got, err)
+	}
+	if got, err := FromBinary(Int32, []int64{2}, []byte{1, 0, 0, 0, 2, 0, 0, 0}); err != nil {
+		t.Errorf("int32: %v", err)
+	} else if v, _ := Values[int32](got); v[0] != 1 || v[1] != 2 {
+		t.Errorf("int32: %v", v)
+	}
+	for what, c := range map[string]struct {
+		dt    DType
+		shape []int64
+		data  []byte
+		want  string
+	}{
+		"short numbers":   {Float32, []int64{2}, make([]byte, 7), "float32[2] needs 8 bytes, got 7"},
+		"a cut length":    {String, []int64{1}, []byte{1, 0}, "ends inside an element's length"},
+		"a long element":  {String, []int64{1}, []byte{9, 0, 0, 0, 'a'}, "a BYTES element of 9 bytes runs past the end"},
+		"too few strings": {String, []int64{3}, str("a", "b"), "shape [3] needs 3 elements, got 2"},
+	} {
+		if _, err := FromBinary(c.dt, c.shape, c.data); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", what, err, c.want)
+		}
+	}
+}
