@@ -271,7 +271,8 @@ func restoreSnapshot(ctx context.Context, reg *registry.Registry, cfg *config.Se
 			workers, batchSize, delay, timeout := m.MinWorkers, m.BatchSize, m.MaxBatchDelay, m.ResponseTimeout
 			_, err := reg.Register(ctx, registry.Spec{
 				Path: path, URL: m.URL, Name: m.Name, Version: m.Version, Handler: m.Handler, Default: m.Default,
-				Synchronous: true, Overrides: registry.Overrides{InitialWorkers: &workers, BatchSize: &batchSize, MaxBatchDelay: &delay, ResponseTimeout: &timeout},
+				Synchronous: true, Overrides: registry.Overrides{InitialWorkers: &workers, BatchSize: &batchSize, MaxBatchDelay: &delay, ResponseTimeout: &timeout,
+					PreferredBatchSizes: m.PreferredBatchSizes},
 			})
 			if err != nil {
 				log.Error("model from the snapshot failed to load", "model", m.Name, "version", m.Version, "err", err)

@@ -882,3 +882,23 @@ func TestMemAvailable(t *testing.T) {
 		t.Errorf("MemAvailable on %s: %d", runtime.GOOS, got)
 	}
 }
+
+// Preferred batch sizes a register request gave (a Triton load's configuration) are in the
+// snapshot, so a restart keeps them; model-config.yaml's are not (the archive has them).
+func TestSnapshotPreferredSizes(t *testing.T) {
+	r := newRegistry(t, Defaults{})
+	batch := 8
+	if _, err := r.Register(context.Background(), Spec{Path: irisArchive(t, "1.0", ""), Overrides: Overrides{BatchSize: &batch, PreferredBatchSizes: []int{4, 8}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Register(context.Background(), Spec{Path: irisArchive(t, "2.0", "batchSize: 4\npreferredBatchSizes: [2]\n")}); err != nil {
+		t.Fatal(err)
+	}
+	snap := r.Snapshot()
+	for _, m := range snap.Models {
+		want := map[string]string{"1.0": "[4 8]", "2.0": "[]"}[m.Version]
+		if fmt.Sprint(m.PreferredBatchSizes) != want {
+			t.Errorf("version %s: preferred sizes %v in the snapshot, want %s", m.Version, m.PreferredBatchSizes, want)
+		}
+	}
+}

@@ -58,7 +58,8 @@ type Settings struct {
 
 // Overrides are the settings a register request gives (nil: not given).
 type Overrides struct {
-	InitialWorkers  *int
+	InitialWorkers      *int
+	PreferredBatchSizes []int // nil: not given
 	BatchSize       *int
 	MaxBatchDelay   *int
 	ResponseTimeout *int
@@ -162,6 +163,9 @@ func resolveSettings(d Defaults, props *config.ModelConfig, y *modelYAML, o Over
 	s.PreferredBatchSizes, s.Sources["preferredBatchSizes"] = nil, FromDefault
 	if y.PreferredBatchSizes != nil {
 		s.PreferredBatchSizes, s.Sources["preferredBatchSizes"] = y.PreferredBatchSizes, FromYAML
+	}
+	if o.PreferredBatchSizes != nil {
+		s.PreferredBatchSizes, s.Sources["preferredBatchSizes"] = o.PreferredBatchSizes, FromRegister
 	}
 	s.Sources["useJobTicket"] = FromDefault
 	if y.UseJobTicket != nil {

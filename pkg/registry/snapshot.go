@@ -29,6 +29,9 @@ type SnapshotModel struct {
 	MaxBatchDelay   int    `json:"maxBatchDelay"`
 	ResponseTimeout int    `json:"responseTimeout"`
 	SplitWeight     int    `json:"splitWeight,omitempty"`
+	// PreferredBatchSizes are kept when a register request gave them (a Triton load's
+	// configuration); model-config.yaml's come back with the archive.
+	PreferredBatchSizes []int `json:"preferredBatchSizes,omitempty"`
 }
 
 // Snapshot lists every registered version with its settings, but the nodes of workflows.
@@ -40,11 +43,15 @@ func (r *Registry) Snapshot() Snapshot {
 				continue // workflows are not in snapshots, as in TorchServe
 			}
 			s := v.Settings()
-			snap.Models = append(snap.Models, SnapshotModel{
+			m := SnapshotModel{
 				Name: v.Name, Version: v.Version, URL: v.URL, Handler: v.Handler, Default: v.Version == e.DefaultVersion,
 				MinWorkers: s.MinWorkers, MaxWorkers: s.MaxWorkers, BatchSize: s.BatchSize,
 				MaxBatchDelay: s.MaxBatchDelay, ResponseTimeout: s.ResponseTimeout, SplitWeight: e.Split[v.Version],
-			})
+			}
+			if s.Sources["preferredBatchSizes"] == FromRegister {
+				m.PreferredBatchSizes = s.PreferredBatchSizes
+			}
+			snap.Models = append(snap.Models, m)
 		}
 	}
 	return snap

@@ -530,7 +530,31 @@ func (g *grpcOIP) RepositoryIndex(ctx context.Context, in *oippb.RepositoryIndex
 // RepositoryModelLoad registers {model}.mar (or the like) from the model store, as POST
 // /v2/repository/models/{model}/load does.
 func (g *grpcOIP) RepositoryModelLoad(ctx context.Context, in *oippb.RepositoryModelLoadRequest) (*oippb.RepositoryModelLoadResponse, error) {
-	return &oippb.RepositoryModelLoadResponse{}, g.repositoryControl(ctx, in.GetModelName(), "/load")
+	var body []byte
+	if len(in.GetParameters()) > 0 { // as the REST form's {"parameters": {"config": "..."}}
+		params := map[string]any{}
+		for k, p := range in.GetParameters() {
+			switch v := p.GetParameterChoice().(type) {
+			case *oippb.ModelRepositoryParameter_StringParam:
+				params[k] = v.StringParam
+			case *oippb.ModelRepositoryParameter_BoolParam:
+				params[k] = v.BoolParam
+			case *oippb.ModelRepositoryParameter_Int64Param:
+				params[k] = v.Int64Param
+			default:
+				params[k] = nil // bytes: a file, which the REST form refuses by its name
+			}
+		}
+		var err error
+		if body, err = json.Marshal(map[string]any{"parameters": params}); err != nil {
+			return nil, status.Errorf(codes.Internal, "%v", err)
+		}
+	}
+	path, err := routePath("/v2/repository/models/", "", "model_name", in.GetModelName(), "")
+	if err != nil {
+		return nil, err
+	}
+	return &oippb.RepositoryModelLoadResponse{}, g.restCall(ctx, path+"/load", body)
 }
 
 // RepositoryModelUnload unregisters every version of the model.

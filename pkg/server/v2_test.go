@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -631,5 +632,46 @@ func TestResponseCacheShown(t *testing.T) {
 	}
 	if strings.Contains(string(text), `ts_cache_hits_total{model_name="iris"`) {
 		t.Error("a model without the cache has cache metrics")
+	}
+}
+
+// TestTritonLoadConfig: a repository load with Triton's configuration override
+// (tritonclient's load_model(name, config=...)), over HTTP and gRPC: max_batch_size,
+// dynamic_batching's delay (µs, rounded up to ms) and preferred sizes, and the instance
+// counts become the version's settings, from the register request; a loaded model cannot be
+// loaded again with another configuration; files and other parameters are refused.
+func TestTritonLoadConfig(t *testing.T) {
+	ts := emptyServer(t, nil)
+	config := func(c string) []byte {
+		b, _ := json.Marshal(map[string]any{"parameters": map[string]string{"config": c}})
+		return b
+	}
+	override := `{"max_batch_size": 8, "dynamic_batching": {"max_queue_delay_microseconds": 2500, "preferred_batch_size": [4, 8]}, "instance_group": [{"count": 2, "kind": "KIND_CPU"}]}`
+	for _, e := range []exchange{
+		{"a file", "POST", "/v2/repository/models/iris/load", "application/json", []byte(`{"parameters": {"config": "{}", "file:1/model.onnx": "AAAA"}}`), 400, "BadRequestException", "not from files sent with the request"},
+		{"not a configuration", "POST", "/v2/repository/models/iris/load", "application/json", config(`{"max_batch_size": "eight"}`), 400, "BadRequestException", "not a model configuration"},
+		{"preferred past the batch", "POST", "/v2/repository/models/iris/load", "application/json", config(`{"max_batch_size": 4, "dynamic_batching": {"preferred_batch_size": [8]}}`), 400, "", "preferredBatchSizes: 8 is not between 1 and batchSize 4"},
+		{"load with a configuration", "POST", "/v2/repository/models/iris/load", "application/json", config(override), 200, "", "{}"},
+		{"again, another configuration", "POST", "/v2/repository/models/iris/load", "application/json", config(`{"max_batch_size": 2}`), 409, "ConflictStatusException", "unload it first"},
+		{"again, no configuration", "POST", "/v2/repository/models/iris/load", "", nil, 200, "", "{}"},
+	} {
+		e.run(t, ts.inference.URL)
+	}
+	var described []api.Description
+	getJSON(t, ts.management.URL+"/models/iris", &described)
+	d := described[0]
+	if d.BatchSize != 8 || d.MaxBatchDelay != 3 || fmt.Sprint(d.Batching.PreferredBatchSizes) != "[4 8]" || d.MinWorkers != 2 || len(d.Workers) != 2 ||
+		d.SettingSources["batchSize"] != "register request" || d.SettingSources["preferredBatchSizes"] != "register request" {
+		t.Errorf("iris: batch %d, delay %d, preferred %v, workers %d/%d, sources %v", d.BatchSize, d.MaxBatchDelay, d.Batching.PreferredBatchSizes, d.MinWorkers, len(d.Workers), d.SettingSources)
+	}
+
+	oip := oippb.NewGRPCInferenceServiceClient(grpcDial(t, ts, GRPCInference))
+	if _, err := oip.RepositoryModelLoad(context.Background(), &oippb.RepositoryModelLoadRequest{ModelName: "digits",
+		Parameters: map[string]*oippb.ModelRepositoryParameter{"config": {ParameterChoice: &oippb.ModelRepositoryParameter_StringParam{StringParam: `{"max_batch_size": 4}`}}}}); err != nil {
+		t.Fatal(err)
+	}
+	getJSON(t, ts.management.URL+"/models/digits", &described)
+	if described[0].BatchSize != 4 || described[0].MinWorkers != 1 {
+		t.Errorf("digits over gRPC: batch %d, workers %d", described[0].BatchSize, described[0].MinWorkers)
 	}
 }

@@ -179,6 +179,87 @@ func tritonModelConfig(v *registry.Version) tritonConfig {
 	return c
 }
 
+// tritonLoadOverrides reads the settings a load request's parameter "config" gives (Triton's
+// configuration override, tritonclient's load_model(name, config=...)): max_batch_size,
+// dynamic_batching's max_queue_delay_microseconds and preferred_batch_size, and the
+// instance_group counts (the workers). configured reports whether there was one.
+func tritonLoadOverrides(r *http.Request) (o registry.Overrides, configured bool, err error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return o, false, apierror.BadRequest("cannot read the request body: %v", err)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return o, false, nil
+	}
+	var req struct {
+		Parameters map[string]json.RawMessage `json:"parameters"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		return o, false, apierror.BadRequest(`a load request is {"parameters": {"config": "<model configuration as JSON>"}}: %v`, err)
+	}
+	for key := range req.Parameters {
+		switch {
+		case key == "config":
+		case strings.HasPrefix(key, "file:"):
+			return o, false, apierror.BadRequest("parameter %q: ts loads models from its model store, not from files sent with the request", key)
+		default:
+			return o, false, apierror.BadRequest("parameter %q: a load request takes only \"config\"", key)
+		}
+	}
+	raw, ok := req.Parameters["config"]
+	if !ok {
+		return o, false, nil
+	}
+	var text string
+	if err := json.Unmarshal(raw, &text); err != nil {
+		return o, false, apierror.BadRequest(`parameter "config" must be a string holding the model configuration's JSON`)
+	}
+	var c struct {
+		MaxBatchSize    *int `json:"max_batch_size"`
+		DynamicBatching *struct {
+			MaxQueueDelayMicroseconds *int64 `json:"max_queue_delay_microseconds"`
+			PreferredBatchSize        []int  `json:"preferred_batch_size"`
+		} `json:"dynamic_batching"`
+		InstanceGroup []struct {
+			Count *int `json:"count"`
+		} `json:"instance_group"`
+	}
+	if err := json.Unmarshal([]byte(text), &c); err != nil {
+		return o, false, apierror.BadRequest("parameter \"config\": not a model configuration: %v", err)
+	}
+	if c.MaxBatchSize != nil {
+		batch := max(*c.MaxBatchSize, 1) // 0: no batching
+		o.BatchSize = &batch
+	}
+	if d := c.DynamicBatching; d != nil {
+		if us := d.MaxQueueDelayMicroseconds; us != nil {
+			if *us < 0 {
+				return o, false, apierror.BadRequest("max_queue_delay_microseconds must be ≥ 0, got %d", *us)
+			}
+			ms := int((*us + 999) / 1000) // ts's delay is in ms: rounded up, so a delay stays one
+			o.MaxBatchDelay = &ms
+		}
+		if d.PreferredBatchSize != nil {
+			o.PreferredBatchSizes = d.PreferredBatchSize
+		}
+	}
+	if len(c.InstanceGroup) > 0 {
+		workers := 0
+		for _, g := range c.InstanceGroup {
+			count := 1 // Triton's default count
+			if g.Count != nil {
+				count = *g.Count
+			}
+			if count < 0 {
+				return o, false, apierror.BadRequest("instance_group count must be ≥ 0, got %d", count)
+			}
+			workers += count
+		}
+		o.InitialWorkers = &workers
+	}
+	return o, true, nil
+}
+
 // v2ModelConfig answers GET /v2/models/{model}[/versions/{version}]/config.
 func (s *Server) v2ModelConfig(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.reg.Get(r.PathValue("model"), r.PathValue("version"))
@@ -347,7 +428,14 @@ func (s *Server) v2RepositoryControl(w http.ResponseWriter, r *http.Request) err
 	if strings.HasSuffix(r.URL.Path, "/unload") {
 		return s.v2Unload(w, r, name)
 	}
+	overrides, configured, err := tritonLoadOverrides(r)
+	if err != nil {
+		return err
+	}
 	if _, err := s.reg.Model(name); err == nil {
+		if configured {
+			return apierror.New(http.StatusConflict, apierror.TypeConflict, "failed to load '%s': it is loaded; unload it first to load it with another configuration", name)
+		}
 		return writeJSON(w, http.StatusOK, struct{}{}) // loaded already
 	}
 	var path, shown string
@@ -363,7 +451,7 @@ func (s *Server) v2RepositoryControl(w http.ResponseWriter, r *http.Request) err
 	if path == "" {
 		return apierror.New(http.StatusNotFound, apierror.TypeModelNotFound, "failed to load '%s': no %s.mar, .tar.gz, .tgz, .tar.zst or folder %s in the model store", name, name, name)
 	}
-	v, err := s.reg.Register(r.Context(), registry.Spec{Path: path, URL: shown, Name: name, Synchronous: true})
+	v, err := s.reg.Register(r.Context(), registry.Spec{Path: path, URL: shown, Name: name, Synchronous: true, Overrides: overrides})
 	if err != nil {
 		return err
 	}
