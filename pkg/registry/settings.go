@@ -60,10 +60,10 @@ type Settings struct {
 type Overrides struct {
 	InitialWorkers      *int
 	PreferredBatchSizes []int // nil: not given
-	BatchSize       *int
-	MaxBatchDelay   *int
-	ResponseTimeout *int
-	StartupTimeout  *int
+	BatchSize           *int
+	MaxBatchDelay       *int
+	ResponseTimeout     *int
+	StartupTimeout      *int
 }
 
 // modelYAML is the archive's model-config.yaml: TorchServe's frontend keys, ts's batching
