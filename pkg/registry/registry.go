@@ -254,6 +254,58 @@ func (r *Registry) Register(ctx context.Context, s Spec) (*Version, error) {
 	return v, nil
 }
 
+// Reload registers an archive again under a version that is registered (Triton's load of a
+// loaded model, after its repository changed): the new version loads beside the old one,
+// which serves until the new one is ready; then requests go to the new one (its default and
+// traffic split kept) and the old one drains. If the new one fails to load, the old one
+// stays. An archive of a version not registered is registered, as the model's default.
+func (r *Registry) Reload(ctx context.Context, s Spec) (*Version, error) {
+	opened, err := archive.Open(ctx, s.Path, r.opts.TempDir, r.opts.Limits)
+	if err != nil {
+		return nil, apierror.New(http.StatusBadRequest, apierror.TypeInvalidModel, "invalid model archive %s: %v", s.URL, err)
+	}
+	v, err := r.newVersion(opened, s)
+	if err != nil {
+		opened.Close()
+		return nil, err
+	}
+	r.mu.RLock()
+	var old *Version
+	if m := r.models[v.Name]; m != nil {
+		old = m.versions[v.Version]
+	}
+	r.mu.RUnlock()
+	if old == nil {
+		v.close()
+		s.Default = true
+		return r.Register(ctx, s)
+	}
+	workers, maxWorkers := v.settings.MinWorkers, v.settings.MaxWorkers
+	if workers == 0 { // a loaded model keeps serving: as many workers as it had
+		st := old.Settings()
+		workers, maxWorkers = max(st.MinWorkers, 1), max(st.MaxWorkers, 1)
+	}
+	if err := v.Scale(ctx, workers, maxWorkers); err != nil {
+		v.close()
+		return nil, apierror.Internal("Failed to reload model %s version %s: %v (the loaded one goes on serving)", v.Name, v.Version, err)
+	}
+	r.mu.Lock()
+	m := r.models[v.Name]
+	if m == nil || m.versions[v.Version] != old {
+		r.mu.Unlock()
+		v.close()
+		return nil, apierror.New(http.StatusConflict, apierror.TypeConflict, "Model %s version %s changed while it reloaded", v.Name, v.Version)
+	}
+	m.versions[v.Version] = v
+	r.mu.Unlock()
+	r.changed()
+	r.log.Info("model reloaded", "model", v.Name, "version", v.Version, "url", v.URL)
+	if err := old.drain(ctx, r.opts.Defaults.UnregisterTimeout); err != nil {
+		r.log.Warn("the replaced version's requests did not all finish", "model", v.Name, "version", v.Version, "err", err)
+	}
+	return v, nil
+}
+
 // newVersion reads what a version needs from its archive, without loading the model.
 func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) {
 	man := opened.Manifest

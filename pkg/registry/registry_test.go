@@ -902,3 +902,34 @@ func TestSnapshotPreferredSizes(t *testing.T) {
 		}
 	}
 }
+
+// Reload replaces a registered version with the archive given once the new one has loaded,
+// keeps the old one when the new one fails to load (here its warm-up fails), and registers
+// an archive of another version as the model's default.
+func TestReload(t *testing.T) {
+	r := newRegistry(t, Defaults{})
+	old, err := r.Register(context.Background(), Spec{Path: modelArchive(t, "m", "1.0", testenv.Path("pkg/engine/testdata/onerow.onnx"), ""), Overrides: Overrides{InitialWorkers: ptr(2)}, Synchronous: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failing := modelArchive(t, "m", "1.0", testenv.Path("pkg/engine/testdata/onerow.onnx"), "warmup: {runs: 1, batchSizes: [3]}\n")
+	if _, err := r.Reload(context.Background(), Spec{Path: failing, Synchronous: true}); err == nil || !strings.Contains(err.Error(), "the loaded one goes on serving") {
+		t.Errorf("a reload that fails: %v", err)
+	}
+	if v, _ := r.Get("m", "1.0"); v != old || old.Info().State != StateReady {
+		t.Fatalf("after a failed reload the version is %p (%s), want the old one %p", v, old.Info().State, old)
+	}
+	next, err := r.Reload(context.Background(), Spec{Path: modelArchive(t, "m", "1.0", testenv.Path("pkg/engine/testdata/onerow.onnx"), "batchSize: 1\n"), Synchronous: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := r.Get("m", "1.0"); v != next || v == old || len(next.Info().Workers) != 2 || old.Info().State != StateUnloading {
+		t.Errorf("after the reload: %p (old %p), %d workers, old %s", v, old, len(next.Info().Workers), old.Info().State)
+	}
+	if _, err := r.Reload(context.Background(), Spec{Path: modelArchive(t, "m", "2.0", testenv.Path("pkg/engine/testdata/onerow.onnx"), ""), Synchronous: true}); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := r.Model("m"); e.DefaultVersion != "2.0" || len(e.Versions) != 2 {
+		t.Errorf("another version: default %s, %d versions", e.DefaultVersion, len(e.Versions))
+	}
+}

@@ -479,14 +479,14 @@ func TestTritonRepositoryIndex(t *testing.T) {
 		{"unload again", "POST", "/v2/repository/models/iris/unload", "", nil, 404, "ModelNotFoundException", `"error": "Model not found: iris"`},
 		{"load iris.mar", "POST", "/v2/repository/models/iris/load", "", nil, 200, "", "{}"},
 		{"iris serves", "POST", "/v2/models/iris/infer", "application/json", features, 200, "", `"model_version":"1.0"`},
-		{"load digits: registered already", "POST", "/v2/repository/models/digits/load", "", nil, 200, "", "{}"},
+		{"load digits: registered with no worker, reloaded to serve", "POST", "/v2/repository/models/digits/load", "", nil, 200, "", "{}"},
 		{"load a model the store lacks", "POST", "/v2/repository/models/nope/load", "", nil, 404, "ModelNotFoundException", `no nope.mar`},
 		{"bad index request", "POST", "/v2/repository/index", "application/json", []byte(`{"ready":`), 400, "BadRequestException", `not valid JSON`},
 	} {
 		x.run(t, base)
 	}
-	if got := index(""); got != want {
-		t.Errorf("index after unloading and loading iris: %s\nwant %s", got, want)
+	if got, want := index(""), "[map[name:digits reason: state:READY version:1.0] map[name:iris reason: state:READY version:1.0]]"; got != want {
+		t.Errorf("index after unloading and loading iris and loading digits: %s\nwant %s", got, want)
 	}
 
 	off := emptyServer(t, map[string]string{"enable_model_api": "false"})
@@ -638,8 +638,8 @@ func TestResponseCacheShown(t *testing.T) {
 // TestTritonLoadConfig: a repository load with Triton's configuration override
 // (tritonclient's load_model(name, config=...)), over HTTP and gRPC: max_batch_size,
 // dynamic_batching's delay (µs, rounded up to ms) and preferred sizes, and the instance
-// counts become the version's settings, from the register request; a loaded model cannot be
-// loaded again with another configuration; files and other parameters are refused.
+// counts become the version's settings, from the register request, also when it reloads a
+// loaded model; files and other parameters are refused.
 func TestTritonLoadConfig(t *testing.T) {
 	ts := emptyServer(t, nil)
 	config := func(c string) []byte {
@@ -652,8 +652,6 @@ func TestTritonLoadConfig(t *testing.T) {
 		{"not a configuration", "POST", "/v2/repository/models/iris/load", "application/json", config(`{"max_batch_size": "eight"}`), 400, "BadRequestException", "not a model configuration"},
 		{"preferred past the batch", "POST", "/v2/repository/models/iris/load", "application/json", config(`{"max_batch_size": 4, "dynamic_batching": {"preferred_batch_size": [8]}}`), 400, "", "preferredBatchSizes: 8 is not between 1 and batchSize 4"},
 		{"load with a configuration", "POST", "/v2/repository/models/iris/load", "application/json", config(override), 200, "", "{}"},
-		{"again, another configuration", "POST", "/v2/repository/models/iris/load", "application/json", config(`{"max_batch_size": 2}`), 409, "ConflictStatusException", "unload it first"},
-		{"again, no configuration", "POST", "/v2/repository/models/iris/load", "", nil, 200, "", "{}"},
 	} {
 		e.run(t, ts.inference.URL)
 	}
@@ -663,6 +661,12 @@ func TestTritonLoadConfig(t *testing.T) {
 	if d.BatchSize != 8 || d.MaxBatchDelay != 3 || fmt.Sprint(d.Batching.PreferredBatchSizes) != "[4 8]" || d.MinWorkers != 2 || len(d.Workers) != 2 ||
 		d.SettingSources["batchSize"] != "register request" || d.SettingSources["preferredBatchSizes"] != "register request" {
 		t.Errorf("iris: batch %d, delay %d, preferred %v, workers %d/%d, sources %v", d.BatchSize, d.MaxBatchDelay, d.Batching.PreferredBatchSizes, d.MinWorkers, len(d.Workers), d.SettingSources)
+	}
+	// loaded again with another configuration: reloaded with it, its workers kept
+	exchange{"again, another configuration", "POST", "/v2/repository/models/iris/load", "application/json", config(`{"max_batch_size": 2}`), 200, "", "{}"}.run(t, ts.inference.URL)
+	getJSON(t, ts.management.URL+"/models/iris", &described)
+	if d := described[0]; d.BatchSize != 2 || d.MinWorkers != 2 || d.State != "READY" {
+		t.Errorf("reloaded iris: batch %d, workers %d, %s", d.BatchSize, d.MinWorkers, d.State)
 	}
 
 	oip := oippb.NewGRPCInferenceServiceClient(grpcDial(t, ts, GRPCInference))
@@ -674,4 +678,71 @@ func TestTritonLoadConfig(t *testing.T) {
 	if described[0].BatchSize != 4 || described[0].MinWorkers != 1 {
 		t.Errorf("digits over gRPC: batch %d, workers %d", described[0].BatchSize, described[0].MinWorkers)
 	}
+}
+
+// TestTritonReload: Triton's load of a loaded model reloads it from the model store: the new
+// archive loads beside the old one, which answers every request meanwhile (none fails), then
+// serves; an archive that fails to load leaves the old one serving.
+func TestTritonReload(t *testing.T) {
+	ts := emptyServer(t, nil)
+	exchange{"load iris", "POST", "/v2/repository/models/iris/load", "", nil, 200, "", "{}"}.run(t, ts.inference.URL)
+	digest := func() string {
+		var described []api.Description
+		getJSON(t, ts.management.URL+"/models/iris", &described)
+		return described[0].ArchiveSHA256
+	}
+	before := digest()
+	// the store's iris.mar replaced by another archive of iris 1.0 (a model-config.yaml more)
+	yaml := filepath.Join(t.TempDir(), "model-config.yaml")
+	os.WriteFile(yaml, []byte("batchSize: 4\n"), 0o644)
+	ts.storeArchive(t, archive.PackOptions{ModelName: "iris", Version: "1.0", SerializedFile: testenv.Path("samples/iris/model.onnx"), Handler: "tensor", ConfigFile: yaml})
+
+	stop, failures := make(chan struct{}), make(chan string, 100)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if status, b, _, err := send("POST", ts.inference.URL+"/predictions/iris", []byte(`[[5.1, 3.5, 1.4, 0.2]]`)); err != nil || status != 200 {
+					select {
+					case failures <- fmt.Sprintf("%d %v %s", status, err, b):
+					default:
+					}
+				}
+			}
+		}()
+	}
+	exchange{"reload iris", "POST", "/v2/repository/models/iris/load", "", nil, 200, "", "{}"}.run(t, ts.inference.URL)
+	time.Sleep(100 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	close(failures)
+	for f := range failures {
+		t.Errorf("a request during the reload failed: %s", f)
+	}
+	after := digest()
+	if after == before {
+		t.Errorf("iris was not reloaded: archive %s", after)
+	}
+	var described []api.Description
+	getJSON(t, ts.management.URL+"/models/iris", &described)
+	if d := described[0]; d.BatchSize != 4 || d.MinWorkers != 1 || d.State != "READY" {
+		t.Errorf("reloaded iris: batch %d, workers %d, %s", d.BatchSize, d.MinWorkers, d.State)
+	}
+
+	// a broken archive: the reload fails, the loaded iris goes on serving
+	if err := os.WriteFile(filepath.Join(ts.store, "iris.mar"), []byte("not a zip"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exchange{"reload a broken archive", "POST", "/v2/repository/models/iris/load", "", nil, 400, "InvalidModelException", "invalid model archive"}.run(t, ts.inference.URL)
+	if d := digest(); d != after {
+		t.Errorf("a failed reload replaced iris: %s, was %s", d, after)
+	}
+	exchange{"still serving", "POST", "/predictions/iris", "application/json", []byte(`[[5.1, 3.5, 1.4, 0.2]]`), 200, "", `"shape":[1,3]`}.run(t, ts.inference.URL)
 }

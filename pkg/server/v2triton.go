@@ -182,37 +182,37 @@ func tritonModelConfig(v *registry.Version) tritonConfig {
 // tritonLoadOverrides reads the settings a load request's parameter "config" gives (Triton's
 // configuration override, tritonclient's load_model(name, config=...)): max_batch_size,
 // dynamic_batching's max_queue_delay_microseconds and preferred_batch_size, and the
-// instance_group counts (the workers). configured reports whether there was one.
-func tritonLoadOverrides(r *http.Request) (o registry.Overrides, configured bool, err error) {
+// instance_group counts (the workers).
+func tritonLoadOverrides(r *http.Request) (o registry.Overrides, err error) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
-		return o, false, apierror.BadRequest("cannot read the request body: %v", err)
+		return o, apierror.BadRequest("cannot read the request body: %v", err)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return o, false, nil
+		return o, nil
 	}
 	var req struct {
 		Parameters map[string]json.RawMessage `json:"parameters"`
 	}
 	if err := json.Unmarshal(body, &req); err != nil {
-		return o, false, apierror.BadRequest(`a load request is {"parameters": {"config": "<model configuration as JSON>"}}: %v`, err)
+		return o, apierror.BadRequest(`a load request is {"parameters": {"config": "<model configuration as JSON>"}}: %v`, err)
 	}
 	for key := range req.Parameters {
 		switch {
 		case key == "config":
 		case strings.HasPrefix(key, "file:"):
-			return o, false, apierror.BadRequest("parameter %q: ts loads models from its model store, not from files sent with the request", key)
+			return o, apierror.BadRequest("parameter %q: ts loads models from its model store, not from files sent with the request", key)
 		default:
-			return o, false, apierror.BadRequest("parameter %q: a load request takes only \"config\"", key)
+			return o, apierror.BadRequest("parameter %q: a load request takes only \"config\"", key)
 		}
 	}
 	raw, ok := req.Parameters["config"]
 	if !ok {
-		return o, false, nil
+		return o, nil
 	}
 	var text string
 	if err := json.Unmarshal(raw, &text); err != nil {
-		return o, false, apierror.BadRequest(`parameter "config" must be a string holding the model configuration's JSON`)
+		return o, apierror.BadRequest(`parameter "config" must be a string holding the model configuration's JSON`)
 	}
 	var c struct {
 		MaxBatchSize    *int `json:"max_batch_size"`
@@ -225,7 +225,7 @@ func tritonLoadOverrides(r *http.Request) (o registry.Overrides, configured bool
 		} `json:"instance_group"`
 	}
 	if err := json.Unmarshal([]byte(text), &c); err != nil {
-		return o, false, apierror.BadRequest("parameter \"config\": not a model configuration: %v", err)
+		return o, apierror.BadRequest("parameter \"config\": not a model configuration: %v", err)
 	}
 	if c.MaxBatchSize != nil {
 		batch := max(*c.MaxBatchSize, 1) // 0: no batching
@@ -234,7 +234,7 @@ func tritonLoadOverrides(r *http.Request) (o registry.Overrides, configured bool
 	if d := c.DynamicBatching; d != nil {
 		if us := d.MaxQueueDelayMicroseconds; us != nil {
 			if *us < 0 {
-				return o, false, apierror.BadRequest("max_queue_delay_microseconds must be ≥ 0, got %d", *us)
+				return o, apierror.BadRequest("max_queue_delay_microseconds must be ≥ 0, got %d", *us)
 			}
 			ms := int((*us + 999) / 1000) // ts's delay is in ms: rounded up, so a delay stays one
 			o.MaxBatchDelay = &ms
@@ -251,13 +251,13 @@ func tritonLoadOverrides(r *http.Request) (o registry.Overrides, configured bool
 				count = *g.Count
 			}
 			if count < 0 {
-				return o, false, apierror.BadRequest("instance_group count must be ≥ 0, got %d", count)
+				return o, apierror.BadRequest("instance_group count must be ≥ 0, got %d", count)
 			}
 			workers += count
 		}
 		o.InitialWorkers = &workers
 	}
-	return o, true, nil
+	return o, nil
 }
 
 // v2ModelConfig answers GET /v2/models/{model}[/versions/{version}]/config.
@@ -428,16 +428,11 @@ func (s *Server) v2RepositoryControl(w http.ResponseWriter, r *http.Request) err
 	if strings.HasSuffix(r.URL.Path, "/unload") {
 		return s.v2Unload(w, r, name)
 	}
-	overrides, configured, err := tritonLoadOverrides(r)
+	overrides, err := tritonLoadOverrides(r)
 	if err != nil {
 		return err
 	}
-	if _, err := s.reg.Model(name); err == nil {
-		if configured {
-			return apierror.New(http.StatusConflict, apierror.TypeConflict, "failed to load '%s': it is loaded; unload it first to load it with another configuration", name)
-		}
-		return writeJSON(w, http.StatusOK, struct{}{}) // loaded already
-	}
+	_, loaded := s.reg.Model(name)
 	var path, shown string
 	for _, file := range []string{name + ".mar", name + ".tar.gz", name + ".tgz", name + ".tar.zst", name} {
 		var err error
@@ -451,7 +446,13 @@ func (s *Server) v2RepositoryControl(w http.ResponseWriter, r *http.Request) err
 	if path == "" {
 		return apierror.New(http.StatusNotFound, apierror.TypeModelNotFound, "failed to load '%s': no %s.mar, .tar.gz, .tgz, .tar.zst or folder %s in the model store", name, name, name)
 	}
-	v, err := s.reg.Register(r.Context(), registry.Spec{Path: path, URL: shown, Name: name, Synchronous: true, Overrides: overrides})
+	spec := registry.Spec{Path: path, URL: shown, Name: name, Synchronous: true, Overrides: overrides}
+	var v *registry.Version
+	if loaded == nil { // loaded: Triton reloads it, with what the repository holds now
+		v, err = s.reg.Reload(r.Context(), spec)
+	} else {
+		v, err = s.reg.Register(r.Context(), spec)
+	}
 	if err != nil {
 		return err
 	}
