@@ -297,6 +297,7 @@ func (r *Registry) Reload(ctx context.Context, s Spec) (*Version, error) {
 		return nil, apierror.New(http.StatusConflict, apierror.TypeConflict, "Model %s version %s changed while it reloaded", v.Name, v.Version)
 	}
 	m.versions[v.Version] = v
+	old.replacement.Store(v)
 	r.mu.Unlock()
 	r.changed()
 	r.log.Info("model reloaded", "model", v.Name, "version", v.Version, "url", v.URL)

@@ -903,8 +903,8 @@ func TestSnapshotPreferredSizes(t *testing.T) {
 	}
 }
 
-// Reload replaces a registered version with the archive given once the new one has loaded,
-// keeps the old one when the new one fails to load (here its warm-up fails), and registers
+// Reload replaces a registered version with the archive given once the new one has loaded
+// (a request still reaching the old one goes to the new), keeps the old one when the new one fails to load (here its warm-up fails), and registers
 // an archive of another version as the model's default.
 func TestReload(t *testing.T) {
 	r := newRegistry(t, Defaults{})
@@ -925,6 +925,13 @@ func TestReload(t *testing.T) {
 	}
 	if v, _ := r.Get("m", "1.0"); v != next || v == old || len(next.Info().Workers) != 2 || old.Info().State != StateUnloading {
 		t.Errorf("after the reload: %p (old %p), %d workers, old %s", v, old, len(next.Info().Workers), old.Info().State)
+	}
+	// a request that reached the old version (routed just before the swap) is served by the new
+	if _, err := old.Infer(context.Background(), &handler.Request{Inputs: []handler.Input{{Name: "body", Data: []byte(`[[1, 2, 3]]`)}}}, 0); err != nil {
+		t.Errorf("a request to the replaced version: %v", err)
+	}
+	if st := next.Statistics(); st.Success.Count != 1 {
+		t.Errorf("the new version served %d requests, want 1", st.Success.Count)
 	}
 	if _, err := r.Reload(context.Background(), Spec{Path: modelArchive(t, "m", "2.0", testenv.Path("pkg/engine/testdata/onerow.onnx"), ""), Synchronous: true}); err != nil {
 		t.Fatal(err)

@@ -77,6 +77,10 @@ type Version struct {
 
 	scaleMu sync.Mutex // serialises Scale
 
+	// replacement is the version a reload put in this one's place: a request routed here
+	// just before the swap, arriving once this one is closed, goes there.
+	replacement atomic.Pointer[Version]
+
 	// session is the loaded model, shared by the workers: nil while not loaded; replaced
 	// when scaling changes the thread plan (replan).
 	session atomic.Pointer[engine.Session]
@@ -576,10 +580,11 @@ func ParsePriority(s string) (int, error) {
 // in a batch, then postprocessing.
 func (v *Version) Infer(ctx context.Context, req *handler.Request, priority int) (res *handler.Response, err error) {
 	start := time.Now()
-	b, session, h, timeout, err := v.enter()
+	live, b, session, h, timeout, err := v.enter()
 	if err != nil {
 		return nil, err
 	}
+	v = live
 	defer v.inflight.Done()
 	var pre, post time.Duration
 	defer func() { v.stats.request(start, pre, post, err) }()
@@ -626,10 +631,11 @@ const explainBatch = 16
 // custom handler's by the handler itself, which gets the request with TorchServe's header
 // explain=True.
 func (v *Version) Explain(ctx context.Context, req *handler.Request, priority int) (res *handler.Response, err error) {
-	b, session, h, timeout, err := v.enter()
+	live, b, session, h, timeout, err := v.enter()
 	if err != nil {
 		return nil, err
 	}
+	v = live
 	if !handler.IsBuiltin(v.Handler) {
 		v.inflight.Done()
 		if req.Header == nil {
@@ -673,10 +679,11 @@ func (v *Version) Explain(ctx context.Context, req *handler.Request, priority in
 // parameters (target, output, baseline). It answers the plan (its target, score and the
 // inputs it hid) and the features' attributions.
 func (v *Version) ExplainTensors(ctx context.Context, inputs []*tensor.Tensor, params url.Values, priority int) (plan *handler.Explanation, attributions []float64, err error) {
-	b, session, h, timeout, err := v.enter()
+	live, b, session, h, timeout, err := v.enter()
 	if err != nil {
 		return nil, nil, err
 	}
+	v = live
 	defer v.inflight.Done()
 	start := time.Now()
 	defer func() { v.stats.request(start, 0, 0, err) }()
@@ -723,10 +730,11 @@ func (v *Version) occlude(ctx context.Context, b *batch.Batcher, session *engine
 // its own model takes requests only through its handler.
 func (v *Version) InferTensors(ctx context.Context, inputs []*tensor.Tensor, priority int) (outputs []*tensor.Tensor, err error) {
 	start := time.Now()
-	b, session, h, timeout, err := v.enter()
+	live, b, session, h, timeout, err := v.enter()
 	if err != nil {
 		return nil, err
 	}
+	v = live
 	defer v.inflight.Done()
 	defer func() { v.stats.request(start, 0, 0, err) }()
 	if d, ok := h.(handler.Direct); ok && d.TakesOver() {
@@ -738,16 +746,21 @@ func (v *Version) InferTensors(ctx context.Context, inputs []*tensor.Tensor, pri
 	return v.submit(ctx, b, session, inputs, priority, timeout)
 }
 
-// enter admits a request: the batcher, session and handler in effect and the response
-// timeout. The caller calls v.inflight.Done when the request ends (unregistering waits).
-func (v *Version) enter() (b *batch.Batcher, session *engine.Session, h handler.Handler, timeout time.Duration, err error) {
+// enter admits a request: the version that takes it (this one, or the one a reload put in its
+// place), its batcher, session and handler in effect and the response timeout. The caller
+// calls live.inflight.Done when the request ends (unregistering waits).
+func (v *Version) enter() (live *Version, b *batch.Batcher, session *engine.Session, h handler.Handler, timeout time.Duration, err error) {
 	v.mu.Lock()
-	defer v.mu.Unlock()
 	if v.closed {
-		return nil, nil, nil, 0, apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable, "Model \"%s\" version %s is being unregistered", v.Name, v.Version)
+		v.mu.Unlock()
+		if next := v.replacement.Load(); next != nil {
+			return next.enter()
+		}
+		return nil, nil, nil, nil, 0, apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable, "Model \"%s\" version %s is being unregistered", v.Name, v.Version)
 	}
+	defer v.mu.Unlock()
 	v.inflight.Add(1)
-	return v.batcher, v.session.Load(), v.handler, time.Duration(v.settings.ResponseTimeout) * time.Second, nil
+	return v, v.batcher, v.session.Load(), v.handler, time.Duration(v.settings.ResponseTimeout) * time.Second, nil
 }
 
 // submit checks the inputs against the model and runs them through the batcher, or answers
