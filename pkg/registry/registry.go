@@ -201,18 +201,10 @@ func (r *Registry) Extraction() (tempDir string, lim archive.Limits) {
 // version of a model becomes its default. Workers start as the settings say: Register waits
 // for them when s.Synchronous, otherwise they load in the background.
 func (r *Registry) Register(ctx context.Context, s Spec) (*Version, error) {
-	if s.Runtime != "" && archive.ValidRuntime(s.Runtime) != nil {
-		return nil, apierror.BadRequest("Invalid RuntimeType value: %s", s.Runtime) // TorchServe's words
-	}
 	r.opening.Add(1)
 	defer r.opening.Add(-1)
-	opened, err := archive.Open(ctx, s.Path, r.opts.TempDir, r.opts.Limits)
+	v, err := r.openVersion(ctx, s)
 	if err != nil {
-		return nil, apierror.New(http.StatusBadRequest, apierror.TypeInvalidModel, "invalid model archive %s: %v", s.URL, err)
-	}
-	v, err := r.newVersion(opened, s)
-	if err != nil {
-		opened.Close()
 		return nil, err
 	}
 	// read before v is published: from then on another request may Scale it
@@ -260,13 +252,8 @@ func (r *Registry) Register(ctx context.Context, s Spec) (*Version, error) {
 // traffic split kept) and the old one drains. If the new one fails to load, the old one
 // stays. An archive of a version not registered is registered, as the model's default.
 func (r *Registry) Reload(ctx context.Context, s Spec) (*Version, error) {
-	opened, err := archive.Open(ctx, s.Path, r.opts.TempDir, r.opts.Limits)
+	v, err := r.openVersion(ctx, s)
 	if err != nil {
-		return nil, apierror.New(http.StatusBadRequest, apierror.TypeInvalidModel, "invalid model archive %s: %v", s.URL, err)
-	}
-	v, err := r.newVersion(opened, s)
-	if err != nil {
-		opened.Close()
 		return nil, err
 	}
 	r.mu.RLock()
@@ -303,6 +290,24 @@ func (r *Registry) Reload(ctx context.Context, s Spec) (*Version, error) {
 	r.log.Info("model reloaded", "model", v.Name, "version", v.Version, "url", v.URL)
 	if err := old.drain(ctx, r.opts.Defaults.UnregisterTimeout); err != nil {
 		r.log.Warn("the replaced version's requests did not all finish", "model", v.Name, "version", v.Version, "err", err)
+	}
+	return v, nil
+}
+
+// openVersion opens the archive s names and reads the version from it, unpublished and not
+// loaded.
+func (r *Registry) openVersion(ctx context.Context, s Spec) (*Version, error) {
+	if s.Runtime != "" && archive.ValidRuntime(s.Runtime) != nil {
+		return nil, apierror.BadRequest("Invalid RuntimeType value: %s", s.Runtime) // TorchServe's words
+	}
+	opened, err := archive.Open(ctx, s.Path, r.opts.TempDir, r.opts.Limits)
+	if err != nil {
+		return nil, apierror.New(http.StatusBadRequest, apierror.TypeInvalidModel, "invalid model archive %s: %v", s.URL, err)
+	}
+	v, err := r.newVersion(opened, s)
+	if err != nil {
+		opened.Close()
+		return nil, err
 	}
 	return v, nil
 }
