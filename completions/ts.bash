@@ -16,6 +16,7 @@ __ts_sub() {
     "|workflow") echo workflow ;;
     "|metrics") echo metrics ;;
     "|ping") echo ping ;;
+    "|log-level") echo log-level ;;
     "|version") echo version ;;
     "workflow|register") echo register ;;
     "workflow|unregister") echo unregister ;;
@@ -75,7 +76,7 @@ __ts_flags() {
 
 __ts_subs() {
     case "$1" in
-    "") echo "serve register unregister list ls describe scale set-default split infer explain workflow metrics ping version" ;;
+    "") echo "serve register unregister list ls describe scale set-default split infer explain workflow metrics ping log-level version" ;;
     "workflow") echo "register unregister list ls describe infer" ;;
     esac
 }

@@ -29,6 +29,8 @@ function __ts_sub
             echo metrics
         case '|ping'
             echo ping
+        case '|log-level'
+            echo log-level
         case '|version'
             echo version
         case 'workflow|register'
@@ -135,6 +137,7 @@ complete -c ts -n '__ts_at \'\' 0' -a explain -d 'Show which parts of files (ima
 complete -c ts -n '__ts_at \'\' 0' -a workflow -d 'Register, list, describe, run and unregister workflows (models and functions in a DAG, .war archives).'
 complete -c ts -n '__ts_at \'\' 0' -a metrics -d 'Print the server\'s Prometheus metrics.'
 complete -c ts -n '__ts_at \'\' 0' -a ping -d 'Check the server\'s health.'
+complete -c ts -n '__ts_at \'\' 0' -a log-level -d 'Show or change a running server\'s log level.'
 complete -c ts -n '__ts_at \'\' 0' -a version -d 'Print the versions of ts and ONNX Runtime, and the execution providers available.'
 
 complete -c ts -n '__ts_in \'serve\'' -l certificate-file -r -F -d 'PEM certificate for https:// addresses (certificate_file).'
@@ -235,6 +238,7 @@ complete -c ts -n '__ts_in \'workflow infer\'' -l data -s d -x -d 'A request giv
 complete -c ts -n '__ts_in \'workflow infer\'' -l save -r -F -d 'Also write each raw answer to DIR/<file>.<ext>.'
 complete -c ts -n '__ts_in \'workflow infer\'' -l timeout -x -d 'Give up on a request after this long.'
 complete -c ts -n '__ts_in \'workflow infer\'' -F
+
 
 
 

@@ -5,6 +5,7 @@ package api
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/tsserve/ts/pkg/batch"
 	"github.com/tsserve/ts/pkg/tensor"
@@ -208,6 +209,46 @@ type ResponseCache struct {
 	Active bool  `json:"active"`
 	Hits   int64 `json:"hits"`
 	Misses int64 `json:"misses"`
+}
+
+// LogSettings are a server's log settings (Triton's logging extension, GET and POST
+// /v2/logging).
+type LogSettings struct {
+	LogFile         string `json:"log_file"`
+	LogInfo         bool   `json:"log_info"`
+	LogWarning      bool   `json:"log_warning"`
+	LogError        bool   `json:"log_error"`
+	LogVerboseLevel int    `json:"log_verbose_level"`
+	LogFormat       string `json:"log_format"`
+}
+
+// LogLevels are the log levels, lowest first, as ts serve's --log-level names them (and
+// "off").
+var LogLevels = []string{"debug", "info", "warn", "error", "off"}
+
+// Level names the lowest level the settings log: debug, info, warn, error or off.
+func (s LogSettings) Level() string {
+	switch {
+	case s.LogVerboseLevel > 0:
+		return "debug"
+	case s.LogInfo:
+		return "info"
+	case s.LogWarning:
+		return "warn"
+	case s.LogError:
+		return "error"
+	}
+	return "off"
+}
+
+// LogSettingsFor are the settings that log from level (one of LogLevels) up.
+func LogSettingsFor(level string) LogSettings {
+	i := slices.Index(LogLevels, level)
+	s := LogSettings{LogFormat: "default", LogInfo: i <= 1, LogWarning: i <= 2, LogError: i <= 3}
+	if i == 0 {
+		s.LogVerboseLevel = 1
+	}
+	return s
 }
 
 // Split is a model's traffic split (GET/PUT /models/{name}/split).

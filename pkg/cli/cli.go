@@ -138,6 +138,7 @@ type tsCLI struct {
 	Workflow   WorkflowCmd   `cmd:"" help:"Register, list, describe, run and unregister workflows (models and functions in a DAG, .war archives)."`
 	Metrics    MetricsCmd    `cmd:"" help:"Print the server's Prometheus metrics."`
 	Ping       PingCmd       `cmd:"" help:"Check the server's health."`
+	LogLevel   LogLevelCmd   `cmd:"" name:"log-level" help:"Show or change a running server's log level."`
 	Version    VersionCmd    `cmd:"" help:"Print the versions of ts and ONNX Runtime, and the execution providers available."`
 	Completion CompletionCmd `cmd:"" hidden:"" help:"Print a shell completion script (bash, zsh or fish)."`
 }

@@ -183,6 +183,39 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
+// LogLevelCmd is `ts log-level [LEVEL]`: the running server's log level, shown or changed
+// (Triton's logging extension, on the inference API).
+type LogLevelCmd struct {
+	Level string `arg:"" optional:"" help:"The new level: debug, info, warn, error or off; none to show it."`
+}
+
+func (c *LogLevelCmd) Run(g *Globals) error {
+	ctx, cl, stop, err := g.connect()
+	if err != nil {
+		return err
+	}
+	defer stop()
+	if c.Level != "" && !slices.Contains(api.LogLevels, c.Level) {
+		return term.WithCode(term.ExitUsage, fmt.Errorf("log level %q: want one of %s", c.Level, strings.Join(api.LogLevels, ", ")))
+	}
+	var s *api.LogSettings
+	if c.Level == "" {
+		s, err = cl.LogSettings(ctx)
+	} else {
+		s, err = cl.SetLogSettings(ctx, api.LogSettingsFor(c.Level))
+	}
+	if err != nil {
+		return fmt.Errorf("log level: %w", err)
+	}
+	io := g.IO()
+	if ok, err := io.Data(s); !ok {
+		io.Println(s.Level())
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
 // PingCmd is `ts ping`: exit 0 when the server is Healthy.
 type PingCmd struct{}
 

@@ -355,6 +355,39 @@ func (c *Client) Ping(ctx context.Context) (string, error) {
 	return "", err
 }
 
+// LogSettings returns the server's log settings (GET /v2/logging).
+func (c *Client) LogSettings(ctx context.Context) (*api.LogSettings, error) {
+	return c.logging(ctx, http.MethodGet, nil)
+}
+
+// SetLogSettings replaces the server's log settings (POST /v2/logging) and returns them as
+// the server now has them.
+func (c *Client) SetLogSettings(ctx context.Context, s api.LogSettings) (*api.LogSettings, error) {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	return c.logging(ctx, http.MethodPost, b)
+}
+
+func (c *Client) logging(ctx context.Context, method string, body []byte) (*api.LogSettings, error) {
+	h := http.Header{}
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+		h.Set("Content-Type", "application/json")
+	}
+	_, b, err := c.do(ctx, method, c.Inference, c.InferenceToken, "/v2/logging", nil, r, h)
+	if err != nil {
+		return nil, err
+	}
+	var s api.LogSettings
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%s /v2/logging: unexpected answer: %v", method, err)
+	}
+	return &s, nil
+}
+
 // ListModels returns one page of GET /models.
 func (c *Client) ListModels(ctx context.Context, limit int, pageToken string) (*api.ModelList, error) {
 	var l api.ModelList

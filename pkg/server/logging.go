@@ -6,49 +6,29 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 
+	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/apierror"
 )
 
 // Triton's logging extension on the inference port: GET /v2/logging says what the server
 // logs, POST /v2/logging changes it while the server runs (tritonclient's
-// update_log_settings). ts logs to stderr in one format, by level: log_verbose_level > 0 is
-// slog's debug, then log_info, log_warning and log_error turn on each level from the lowest
-// one on (turning info off logs warnings and errors, and so on).
+// update_log_settings, ts log-level). ts logs to stderr in one format, by level:
+// log_verbose_level > 0 is slog's debug, then log_info, log_warning and log_error turn on
+// each level from the lowest one on (turning info off logs warnings and errors, and so on).
 
-// logSettings are Triton's log settings.
-type logSettings struct {
-	LogFile         string `json:"log_file"`
-	LogInfo         bool   `json:"log_info"`
-	LogWarning      bool   `json:"log_warning"`
-	LogError        bool   `json:"log_error"`
-	LogVerboseLevel int    `json:"log_verbose_level"`
-	LogFormat       string `json:"log_format"`
-}
+// slogLevels are api.LogLevels' slog levels ("off": above every record's).
+var slogLevels = []slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError, slog.LevelError + 4}
 
-// logOff is a level above every record's: nothing is logged.
-const logOff = slog.LevelError + 4
-
-func logSettingsOf(level slog.Level) logSettings {
-	s := logSettings{LogFormat: "default", LogInfo: level <= slog.LevelInfo, LogWarning: level <= slog.LevelWarn, LogError: level <= slog.LevelError}
-	if level <= slog.LevelDebug {
-		s.LogVerboseLevel = 1
+// logSettingsOf are the settings of a logger at level.
+func logSettingsOf(level slog.Level) api.LogSettings {
+	for i, l := range slogLevels {
+		if level <= l {
+			return api.LogSettingsFor(api.LogLevels[i])
+		}
 	}
-	return s
-}
-
-func (s logSettings) level() slog.Level {
-	switch {
-	case s.LogVerboseLevel > 0:
-		return slog.LevelDebug
-	case s.LogInfo:
-		return slog.LevelInfo
-	case s.LogWarning:
-		return slog.LevelWarn
-	case s.LogError:
-		return slog.LevelError
-	}
-	return logOff
+	return api.LogSettingsFor("off")
 }
 
 func (s *Server) loggingRoutes(rt *router) {
@@ -85,7 +65,7 @@ func (s *Server) updateLogging(w http.ResponseWriter, r *http.Request) error {
 		return apierror.BadRequest("log_verbose_level must be ≥ 0, got %d", settings.LogVerboseLevel)
 	}
 	old := s.logLevel.Level()
-	s.logLevel.Set(settings.level())
+	s.logLevel.Set(slogLevels[slices.Index(api.LogLevels, settings.Level())])
 	s.log.Info("log level changed", "from", old, "to", s.logLevel.Level())
 	return writeJSON(w, http.StatusOK, logSettingsOf(s.logLevel.Level()))
 }
