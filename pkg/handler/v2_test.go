@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/tsserve/ts/pkg/sharedmem"
 	"github.com/tsserve/ts/pkg/tensor"
 )
 
@@ -267,7 +270,19 @@ func FuzzDecodeV2(f *testing.F) {
 	f.Add([]byte(`{"inputs":[{"name":"x","shape":[1,2],"data":[[1,2]]},{"name":"s","shape":[1],"data":["a"]},{"name":"k","shape":[],"data":[1]}]}`), -1)
 	f.Add([]byte(`{"inputs":[{"name":"x","shape":[4294967296,4294967296],"data":[]}]}`), -1)
 	f.Add([]byte(`[]`), -1)
+	f.Add([]byte(`{"inputs":[{"name":"x","shape":[1,2],"datatype":"FP32","parameters":{"shared_memory_region":"r","shared_memory_byte_size":8,"shared_memory_offset":4}},`+
+		`{"name":"s","shape":[1],"data":["a"]},{"name":"k","shape":[],"data":[1]}],"outputs":[{"name":"y","parameters":{"shared_memory_region":"r","shared_memory_byte_size":8}}]}`), -1)
 	raw := []tensor.Info{{Name: "x", DType: tensor.Float32, Shape: []int64{-1, -1, 2}}}
+	// a registered shared memory region "r" of 32 bytes, for requests that name one
+	dir := f.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "obj"), make([]byte, 32), 0o600); err != nil {
+		f.Fatal(err)
+	}
+	shm := sharedmem.New(dir)
+	if err := shm.Register("r", "/obj", 0, 32); err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(shm.Close)
 	f.Fuzz(func(t *testing.T, body []byte, headerLen int) {
 		// a raw request to a model of one input: the body is that input, whole
 		if req, err := DecodeV2(body, 0, raw, outputs, nil); err == nil && int(req.Inputs[0].Len())*4 != len(body) {
@@ -277,7 +292,7 @@ func FuzzDecodeV2(f *testing.F) {
 		if hreq, ok := DecodeV2Handler(body, raw); ok && len(hreq.Bodies) == 0 {
 			t.Fatal("a handler's request with no bodies")
 		}
-		req, err := DecodeV2(body, headerLen, inputs, outputs, nil)
+		req, err := DecodeV2(body, headerLen, inputs, outputs, shm)
 		if err != nil {
 			return
 		}
