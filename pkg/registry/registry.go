@@ -207,6 +207,12 @@ func (r *Registry) Register(ctx context.Context, s Spec) (*Version, error) {
 	if err != nil {
 		return nil, err
 	}
+	return r.publish(ctx, v, s)
+}
+
+// publish adds a version just read (openVersion) to the registry and starts its workers, as
+// s says (synchronously or not).
+func (r *Registry) publish(ctx context.Context, v *Version, s Spec) (*Version, error) {
 	// read before v is published: from then on another request may Scale it
 	minWorkers, maxWorkers, batchSize := v.settings.MinWorkers, v.settings.MaxWorkers, v.settings.BatchSize
 	r.mu.Lock()
@@ -262,10 +268,11 @@ func (r *Registry) Reload(ctx context.Context, s Spec) (*Version, error) {
 		old = m.versions[v.Version]
 	}
 	r.mu.RUnlock()
-	if old == nil {
-		v.close()
+	if old == nil { // a new version: registered as Register does
+		r.opening.Add(1)
+		defer r.opening.Add(-1)
 		s.Default = true
-		return r.Register(ctx, s)
+		return r.publish(ctx, v, s)
 	}
 	workers, maxWorkers := v.settings.MinWorkers, v.settings.MaxWorkers
 	if workers == 0 { // a loaded model keeps serving: as many workers as it had

@@ -432,7 +432,6 @@ func (s *Server) v2RepositoryControl(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	_, loaded := s.reg.Model(name)
 	var path, shown string
 	for _, file := range []string{name + ".mar", name + ".tar.gz", name + ".tgz", name + ".tar.zst", name} {
 		var err error
@@ -446,13 +445,8 @@ func (s *Server) v2RepositoryControl(w http.ResponseWriter, r *http.Request) err
 	if path == "" {
 		return apierror.New(http.StatusNotFound, apierror.TypeModelNotFound, "failed to load '%s': no %s.mar, .tar.gz, .tgz, .tar.zst or folder %s in the model store", name, name, name)
 	}
-	spec := registry.Spec{Path: path, URL: shown, Name: name, Synchronous: true, Overrides: overrides}
-	var v *registry.Version
-	if loaded == nil { // loaded: Triton reloads it, with what the repository holds now
-		v, err = s.reg.Reload(r.Context(), spec)
-	} else {
-		v, err = s.reg.Register(r.Context(), spec)
-	}
+	// a loaded model is reloaded, as Triton does, with what the repository holds now
+	v, err := s.reg.Reload(r.Context(), registry.Spec{Path: path, URL: shown, Name: name, Synchronous: true, Overrides: overrides})
 	if err != nil {
 		return err
 	}
