@@ -115,12 +115,8 @@ func (w *Warmup) check(inputs []tensor.Info, batchable bool, batchSize int, dir 
 			}
 		}
 	}
-	for _, in := range inputs {
-		if _, ok := w.Files[in.Name]; ok {
-			if _, err := w.sample(in, inputs, batchable, dir); err != nil {
-				return err
-			}
-		}
+	if _, err := w.samples(inputs, batchable, dir); err != nil {
+		return err
 	}
 	for _, in := range inputs {
 		for _, b := range w.runShapes(batchable, batchSize) {
@@ -162,10 +158,8 @@ func (w *Warmup) Shape(in tensor.Info, inputs []tensor.Info, batchable bool, b i
 				shape[i] = d
 			case ok:
 				shape[i] = given[i]
-			case w.dimSize(inputs, batchable, in, i) > 0:
-				shape[i] = w.dimSize(inputs, batchable, in, i)
-			default:
-				shape[i] = 1
+			default: // the size shapes gives a dimension of the same name, else 1
+				shape[i] = max(w.dimSize(inputs, batchable, in, i), 1)
 			}
 		}
 	}
@@ -216,14 +210,29 @@ func dimName(in tensor.Info, i int) string {
 	return ""
 }
 
-// sample reads input in's sample from its file in the archive in dir: one batch (the shape
-// of a run of batch size 1).
+// samples reads the inputs' samples from their files in the archive in dir, by input name:
+// each one batch (the shape of a run of batch size 1).
+func (w *Warmup) samples(inputs []tensor.Info, batchable bool, dir string) (map[string]*tensor.Tensor, error) {
+	out := map[string]*tensor.Tensor{}
+	for _, in := range inputs {
+		if _, ok := w.Files[in.Name]; ok {
+			t, err := w.sample(in, inputs, batchable, dir)
+			if err != nil {
+				return nil, err
+			}
+			out[in.Name] = t
+		}
+	}
+	return out, nil
+}
+
+// sample reads input in's sample from its file in the archive in dir.
 func (w *Warmup) sample(in tensor.Info, inputs []tensor.Info, batchable bool, dir string) (*tensor.Tensor, error) {
 	file := w.Files[in.Name]
-	path := filepath.Join(dir, filepath.FromSlash(file))
-	if rel, err := filepath.Rel(dir, path); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+	if !filepath.IsLocal(filepath.FromSlash(file)) {
 		return nil, fmt.Errorf("warmup.files.%s: %q is not a file of the archive", in.Name, file)
 	}
+	path := filepath.Join(dir, filepath.FromSlash(file))
 	shape, err := w.Shape(in, inputs, batchable, 1)
 	if err != nil {
 		return nil, err
@@ -244,29 +253,17 @@ func (w *Warmup) sample(in tensor.Info, inputs []tensor.Info, batchable bool, di
 	return t, nil
 }
 
-// repeat stacks b copies of a sample of batch size 1.
-func repeat(t *tensor.Tensor, b int) *tensor.Tensor {
-	out := &tensor.Tensor{DType: t.DType, Shape: slices.Clone(t.Shape)}
-	out.Shape[0] = int64(b)
-	for range b {
-		out.Data = append(out.Data, t.Data...)
-		out.Strings = append(out.Strings, t.Strings...)
-	}
-	return out
-}
-
-// inputs are the warm-up tensors of a run of batch size b, for a model whose archive is in
-// dir.
-func (w *Warmup) inputs(infos []tensor.Info, batchable bool, b int, dir string, rng *rand.Rand) ([]*tensor.Tensor, error) {
+// inputs are the warm-up tensors of a run of batch size b: the inputs' samples (read from
+// files, stacked b times when the model batches) or generated data.
+func (w *Warmup) inputs(infos []tensor.Info, batchable bool, b int, samples map[string]*tensor.Tensor, rng *rand.Rand) ([]*tensor.Tensor, error) {
 	out := make([]*tensor.Tensor, len(infos))
 	for i, in := range infos {
-		if _, ok := w.Files[in.Name]; ok {
-			t, err := w.sample(in, infos, batchable, dir)
-			if err != nil {
-				return nil, err
-			}
+		if t, ok := samples[in.Name]; ok {
 			if batchable {
-				t = repeat(t, b)
+				var err error
+				if t, err = tensor.Concat(slices.Repeat([]*tensor.Tensor{t}, b)); err != nil {
+					return nil, fmt.Errorf("warmup.files.%s: %w", in.Name, err)
+				}
 			}
 			out[i] = t
 			continue
@@ -314,8 +311,12 @@ func (w *Warmup) inputs(infos []tensor.Info, batchable bool, b int, dir string, 
 func warmUp(ctx context.Context, s *engine.Session, w *Warmup, batchable bool, batchSize int, dir string) (time.Duration, error) {
 	start := time.Now()
 	rng := rand.New(rand.NewPCG(1, 2)) // the same data at every load
+	samples, err := w.samples(s.Inputs(), batchable, dir)
+	if err != nil {
+		return 0, err
+	}
 	for _, b := range w.runShapes(batchable, batchSize) {
-		inputs, err := w.inputs(s.Inputs(), batchable, b, dir, rng)
+		inputs, err := w.inputs(s.Inputs(), batchable, b, samples, rng)
 		if err != nil {
 			return 0, err
 		}

@@ -54,7 +54,7 @@ func TestWarmupInputs(t *testing.T) {
 		for _, data := range []string{"", WarmupZero, WarmupRandom} {
 			w := c.w
 			w.Data = data
-			got, err := w.inputs(c.infos, c.batchable, c.batch, "", rand.New(rand.NewPCG(1, 2)))
+			got, err := w.inputs(c.infos, c.batchable, c.batch, nil, rand.New(rand.NewPCG(1, 2)))
 			if err != nil {
 				t.Errorf("%s, %q data: %v", c.name, data, err)
 				continue
