@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tsserve/ts/pkg/internal/clients"
 	"github.com/tsserve/ts/pkg/tensor"
 )
 
@@ -867,33 +868,20 @@ func TestScaleUnderLoad(t *testing.T) {
 	r := &recorder{}
 	p := NewPool(b, r.run, nil)
 	p.Scale(1)
-	stop := make(chan struct{})
 	var failures atomic.Int32
 	var done atomic.Int32
-	var wg sync.WaitGroup
-	for c := 0; c < 8; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if _, err := b.Submit(context.Background(), row(1), 0); err != nil {
-					failures.Add(1)
-				}
-				done.Add(1)
-			}
-		}()
-	}
+	stop := clients.Loop(8, func(int) bool {
+		if _, err := b.Submit(context.Background(), row(1), 0); err != nil {
+			failures.Add(1)
+		}
+		done.Add(1)
+		return true
+	})
 	for _, n := range []int{3, 1, 4, 2, 1} {
 		time.Sleep(30 * time.Millisecond)
 		p.Scale(n)
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	p.Scale(0)
 	if failures.Load() != 0 || done.Load() < 50 {
 		t.Errorf("%d of %d requests failed", failures.Load(), done.Load())

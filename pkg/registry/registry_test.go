@@ -23,6 +23,7 @@ import (
 	"github.com/tsserve/ts/pkg/config"
 	"github.com/tsserve/ts/pkg/engine"
 	"github.com/tsserve/ts/pkg/handler"
+	"github.com/tsserve/ts/pkg/internal/clients"
 	"github.com/tsserve/ts/pkg/internal/enginetest"
 	"github.com/tsserve/ts/pkg/internal/testenv"
 	"github.com/tsserve/ts/pkg/internal/testmodels"
@@ -385,34 +386,20 @@ func TestScaleReplansThreads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var stopOnce sync.Once
-	stopClients := func() { stopOnce.Do(func() { close(stop); wg.Wait() }) }
-	defer stopClients() // also when the test fails early
 	var served atomic.Int64
-	for c := 0; c < 4; c++ { // requests throughout
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				res, err := v.Infer(context.Background(), &handler.Request{Inputs: []handler.Input{{Name: "body", Data: []byte(`[[5.1, 3.5, 1.4, 0.2]]`)}}}, 0)
-				if err != nil {
-					t.Errorf("during scaling: %v", err)
-					return
-				}
-				if !strings.Contains(string(res.Body), `"probabilities"`) {
-					t.Errorf("answer %s", res.Body)
-				}
-				served.Add(1)
-			}
-		}()
-	}
+	stopClients := clients.Loop(4, func(int) bool { // requests throughout
+		res, err := v.Infer(context.Background(), &handler.Request{Inputs: []handler.Input{{Name: "body", Data: []byte(`[[5.1, 3.5, 1.4, 0.2]]`)}}}, 0)
+		if err != nil {
+			t.Errorf("during scaling: %v", err)
+			return false
+		}
+		if !strings.Contains(string(res.Body), `"probabilities"`) {
+			t.Errorf("answer %s", res.Body)
+		}
+		served.Add(1)
+		return true
+	})
+	defer stopClients() // also when the test fails early
 	steps := []struct{ workers, threads, replans int }{
 		{1, 4, 0}, {2, 2, 1}, {4, 1, 2}, {8, 1, 2}, {3, 1, 2}, {1, 4, 3},
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/api/grpc/oippb"
 	"github.com/tsserve/ts/pkg/archive"
+	"github.com/tsserve/ts/pkg/internal/clients"
 	"github.com/tsserve/ts/pkg/internal/testenv"
 )
 
@@ -697,31 +698,19 @@ func TestTritonReload(t *testing.T) {
 	os.WriteFile(yaml, []byte("batchSize: 4\n"), 0o644)
 	ts.storeArchive(t, archive.PackOptions{ModelName: "iris", Version: "1.0", SerializedFile: testenv.Path("samples/iris/model.onnx"), Handler: "tensor", ConfigFile: yaml})
 
-	stop, failures := make(chan struct{}), make(chan string, 100)
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if status, b, _, err := send("POST", ts.inference.URL+"/predictions/iris", []byte(`[[5.1, 3.5, 1.4, 0.2]]`)); err != nil || status != 200 {
-					select {
-					case failures <- fmt.Sprintf("%d %v %s", status, err, b):
-					default:
-					}
-				}
+	failures := make(chan string, 100)
+	stop := clients.Loop(4, func(int) bool {
+		if status, b, _, err := send("POST", ts.inference.URL+"/predictions/iris", []byte(`[[5.1, 3.5, 1.4, 0.2]]`)); err != nil || status != 200 {
+			select {
+			case failures <- fmt.Sprintf("%d %v %s", status, err, b):
+			default:
 			}
-		}()
-	}
+		}
+		return true
+	})
 	exchange{"reload iris", "POST", "/v2/repository/models/iris/load", "", nil, 200, "", "{}"}.run(t, ts.inference.URL)
 	time.Sleep(100 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	stop()
 	close(failures)
 	for f := range failures {
 		t.Errorf("a request during the reload failed: %s", f)

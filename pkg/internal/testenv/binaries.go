@@ -3,11 +3,8 @@ package testenv
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tsserve/ts/pkg/client"
 )
 
 var (
@@ -230,23 +229,12 @@ func (s *Server) WaitHealthy(t testing.TB) {
 // AwaitHealthy is WaitHealthy for callers without a testing.TB.
 func (s *Server) AwaitHealthy() error {
 	// the test's own server: its certificate need not be checked here
-	transport := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
-	base := s.Inference
-	if socket, ok := strings.CutPrefix(base, "unix:"); ok {
-		transport.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", socket)
-		}
-		base = "http://localhost"
+	c, err := client.New(client.Options{Host: s.Inference, Insecure: true, Timeout: time.Second})
+	if err != nil {
+		return err
 	}
-	client := &http.Client{Transport: transport}
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		res, err := client.Get(base + "/ping")
-		if err != nil {
-			continue
-		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if res.StatusCode == http.StatusOK && strings.Contains(string(b), `"Healthy"`) {
+		if status, err := c.Ping(context.Background()); err == nil && status == "Healthy" {
 			return nil
 		}
 	}
