@@ -326,14 +326,22 @@ func (c *Client) doParts(ctx context.Context, method string, base *url.URL, toke
 	return res, b, nil
 }
 
+// mgmt calls the management API with a JSON body (nil: none) and reads its JSON answer
+// into out (nil: not read).
 func (c *Client) mgmt(ctx context.Context, method, path string, query url.Values, body []byte, out any) error {
+	return c.callJSON(ctx, c.Management, c.ManagementToken, method, path, query, body, out)
+}
+
+// callJSON calls an API at base with a JSON body (nil: none) and reads its JSON answer into
+// out (nil: not read).
+func (c *Client) callJSON(ctx context.Context, base *url.URL, token, method, path string, query url.Values, body []byte, out any) error {
 	var r io.Reader
 	h := http.Header{}
 	if body != nil {
 		r = bytes.NewReader(body)
 		h.Set("Content-Type", "application/json")
 	}
-	_, b, err := c.do(ctx, method, c.Management, c.ManagementToken, path, query, r, h)
+	_, b, err := c.do(ctx, method, base, token, path, query, r, h)
 	if err != nil {
 		return err
 	}
@@ -371,21 +379,8 @@ func (c *Client) SetLogSettings(ctx context.Context, s api.LogSettings) (*api.Lo
 }
 
 func (c *Client) logging(ctx context.Context, method string, body []byte) (*api.LogSettings, error) {
-	h := http.Header{}
-	var r io.Reader
-	if body != nil {
-		r = bytes.NewReader(body)
-		h.Set("Content-Type", "application/json")
-	}
-	_, b, err := c.do(ctx, method, c.Inference, c.InferenceToken, "/v2/logging", nil, r, h)
-	if err != nil {
-		return nil, err
-	}
 	var s api.LogSettings
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("%s /v2/logging: unexpected answer: %v", method, err)
-	}
-	return &s, nil
+	return &s, c.callJSON(ctx, c.Inference, c.InferenceToken, method, "/v2/logging", nil, body, &s)
 }
 
 // ListModels returns one page of GET /models.
