@@ -401,7 +401,8 @@ func (g *grpcOIP) SystemSharedMemoryRegister(ctx context.Context, in *oippb.Syst
 		return nil, status.Errorf(codes.InvalidArgument, "offset and byte_size must be below 2^63")
 	}
 	body, _ := json.Marshal(map[string]any{"key": in.GetKey(), "offset": in.GetOffset(), "byte_size": in.GetByteSize()})
-	return &oippb.SystemSharedMemoryRegisterResponse{}, g.restCall(ctx, path, body)
+	_, err = g.restJSON(ctx, http.MethodPost, path, body)
+	return &oippb.SystemSharedMemoryRegisterResponse{}, err
 }
 
 // SystemSharedMemoryUnregister unregisters a region, or all of them when no name is given.
@@ -410,7 +411,8 @@ func (g *grpcOIP) SystemSharedMemoryUnregister(ctx context.Context, in *oippb.Sy
 	if err != nil {
 		return nil, err
 	}
-	return &oippb.SystemSharedMemoryUnregisterResponse{}, g.restCall(ctx, path, nil)
+	_, err = g.restJSON(ctx, http.MethodPost, path, nil)
+	return &oippb.SystemSharedMemoryUnregisterResponse{}, err
 }
 
 // shmPath is the REST path of a shared memory call: action on the region name, or on every
@@ -423,16 +425,17 @@ func shmPath(name, action string, all bool) (string, error) {
 	return p + "/" + action, err
 }
 
-// restCall posts body (JSON, or nothing) to a REST route whose answer carries nothing.
-func (g *grpcOIP) restCall(ctx context.Context, target string, body []byte) error {
-	a, err := serveREST(ctx, g.rest, http.MethodPost, target, bytes.NewReader(body), http.Header{"Content-Type": {"application/json"}})
+// restJSON calls a REST route with a JSON body (or nothing) and returns its answer, or its
+// error as a gRPC status.
+func (g *grpcOIP) restJSON(ctx context.Context, method, target string, body []byte) ([]byte, error) {
+	a, err := serveREST(ctx, g.rest, method, target, bytes.NewReader(body), http.Header{"Content-Type": {"application/json"}})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if a.status >= 300 {
-		return a.err()
+		return nil, a.err()
 	}
-	return nil
+	return a.body.Bytes(), nil
 }
 
 // LogSettings changes the log settings the request gives (none: reads them) and answers them
@@ -459,15 +462,12 @@ func (g *grpcOIP) LogSettings(ctx context.Context, in *oippb.LogSettingsRequest)
 			return nil, status.Errorf(codes.Internal, "%v", err)
 		}
 	}
-	a, err := serveREST(ctx, g.rest, method, "/v2/logging", bytes.NewReader(body), http.Header{"Content-Type": {"application/json"}})
+	b, err := g.restJSON(ctx, method, "/v2/logging", body)
 	if err != nil {
 		return nil, err
 	}
-	if a.status >= 300 {
-		return nil, a.err()
-	}
 	var settings map[string]any
-	if err := json.Unmarshal(a.body.Bytes(), &settings); err != nil {
+	if err := json.Unmarshal(b, &settings); err != nil {
 		return nil, status.Errorf(codes.Internal, "read the log settings: %v", err)
 	}
 	res := &oippb.LogSettingsResponse{Settings: map[string]*oippb.LogSettingsResponse_SettingValue{}}
@@ -554,7 +554,8 @@ func (g *grpcOIP) RepositoryModelLoad(ctx context.Context, in *oippb.RepositoryM
 	if err != nil {
 		return nil, err
 	}
-	return &oippb.RepositoryModelLoadResponse{}, g.restCall(ctx, path+"/load", body)
+	_, err = g.restJSON(ctx, http.MethodPost, path+"/load", body)
+	return &oippb.RepositoryModelLoadResponse{}, err
 }
 
 // RepositoryModelUnload unregisters every version of the model.
