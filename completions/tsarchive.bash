@@ -7,6 +7,8 @@ __tsarchive_sub() {
     "|inspect") echo inspect ;;
     "|verify") echo verify ;;
     "|extract") echo extract ;;
+    "|sign") echo sign ;;
+    "|keygen") echo keygen ;;
     "|workflow") echo workflow ;;
     "|version") echo version ;;
     esac
@@ -14,12 +16,14 @@ __tsarchive_sub() {
 
 __tsarchive_takes_value() {
     case "$1|$2" in
-    "|--archive-format" | "|--config-file" | "|-c" | "|--description" | "|--export-path" | "|--extra-files" | "|--handler" | "|--model-file" | "|--model-name" | "|--output" | "|-o" | "|--requirements-file" | "|-r" | "|--runtime" | "|--serialized-file" | "|--version" | "|-v") return 0 ;;
-    "pack|--archive-format" | "pack|--config-file" | "pack|-c" | "pack|--description" | "pack|--export-path" | "pack|--extra-files" | "pack|--handler" | "pack|--model-file" | "pack|--model-name" | "pack|--output" | "pack|-o" | "pack|--requirements-file" | "pack|-r" | "pack|--runtime" | "pack|--serialized-file" | "pack|--version" | "pack|-v") return 0 ;;
+    "|--archive-format" | "|--config-file" | "|-c" | "|--description" | "|--export-path" | "|--extra-files" | "|--handler" | "|--model-file" | "|--model-name" | "|--output" | "|-o" | "|--requirements-file" | "|-r" | "|--runtime" | "|--serialized-file" | "|--sign-key" | "|--version" | "|-v") return 0 ;;
+    "pack|--archive-format" | "pack|--config-file" | "pack|-c" | "pack|--description" | "pack|--export-path" | "pack|--extra-files" | "pack|--handler" | "pack|--model-file" | "pack|--model-name" | "pack|--output" | "pack|-o" | "pack|--requirements-file" | "pack|-r" | "pack|--runtime" | "pack|--serialized-file" | "pack|--sign-key" | "pack|--version" | "pack|-v") return 0 ;;
     "inspect|--output" | "inspect|-o") return 0 ;;
-    "verify|--output" | "verify|-o") return 0 ;;
+    "verify|--key" | "verify|--output" | "verify|-o") return 0 ;;
     "extract|--output" | "extract|-o") return 0 ;;
-    "workflow|--export-path" | "workflow|--extra-files" | "workflow|--handler" | "workflow|--output" | "workflow|-o" | "workflow|--spec-file" | "workflow|--workflow-name") return 0 ;;
+    "sign|--key" | "sign|--output" | "sign|-o") return 0 ;;
+    "keygen|--output" | "keygen|-o") return 0 ;;
+    "workflow|--export-path" | "workflow|--extra-files" | "workflow|--handler" | "workflow|--output" | "workflow|-o" | "workflow|--sign-key" | "workflow|--spec-file" | "workflow|--workflow-name") return 0 ;;
     esac
     return 1
 }
@@ -34,6 +38,7 @@ __tsarchive_values() {
     "|--output" | "|-o") echo "text json" ;;
     "|--requirements-file" | "|-r") echo "__files__" ;;
     "|--serialized-file") echo "__files__" ;;
+    "|--sign-key") echo "__files__" ;;
     "pack|--archive-format") echo "default zip-store tgz tzst no-archive" ;;
     "pack|--config-file" | "pack|-c") echo "__files__" ;;
     "pack|--export-path") echo "__files__" ;;
@@ -42,13 +47,18 @@ __tsarchive_values() {
     "pack|--output" | "pack|-o") echo "text json" ;;
     "pack|--requirements-file" | "pack|-r") echo "__files__" ;;
     "pack|--serialized-file") echo "__files__" ;;
+    "pack|--sign-key") echo "__files__" ;;
     "inspect|--output" | "inspect|-o") echo "text json" ;;
     "verify|--output" | "verify|-o") echo "text json" ;;
     "extract|--output" | "extract|-o") echo "text json" ;;
+    "sign|--key") echo "__files__" ;;
+    "sign|--output" | "sign|-o") echo "text json" ;;
+    "keygen|--output" | "keygen|-o") echo "text json" ;;
     "workflow|--export-path") echo "__files__" ;;
     "workflow|--extra-files") echo "__files__" ;;
     "workflow|--handler") echo "__files__" ;;
     "workflow|--output" | "workflow|-o") echo "text json" ;;
+    "workflow|--sign-key") echo "__files__" ;;
     "workflow|--spec-file") echo "__files__" ;;
     esac
 }
@@ -56,18 +66,20 @@ __tsarchive_values() {
 __tsarchive_flags() {
     echo "--help -h"
     case "$1" in
-    "") echo "--archive-format --config-file -c --description --export-path --extra-files --force -f --fp16 --handler --model-file --model-name --output -o --requirements-file -r --runtime --serialized-file --version -v" ;;
-    "pack") echo "--archive-format --config-file -c --description --export-path --extra-files --force -f --fp16 --handler --model-file --model-name --output -o --requirements-file -r --runtime --serialized-file --version -v" ;;
+    "") echo "--archive-format --config-file -c --description --export-path --extra-files --force -f --fp16 --handler --model-file --model-name --output -o --requirements-file -r --runtime --serialized-file --sign-key --version -v" ;;
+    "pack") echo "--archive-format --config-file -c --description --export-path --extra-files --force -f --fp16 --handler --model-file --model-name --output -o --requirements-file -r --runtime --serialized-file --sign-key --version -v" ;;
     "inspect") echo "--output -o" ;;
-    "verify") echo "--output -o" ;;
+    "verify") echo "--key --output -o" ;;
     "extract") echo "--output -o" ;;
-    "workflow") echo "--export-path --extra-files --force -f --handler --output -o --spec-file --workflow-name" ;;
+    "sign") echo "--key --output -o" ;;
+    "keygen") echo "--force -f --output -o" ;;
+    "workflow") echo "--export-path --extra-files --force -f --handler --output -o --sign-key --spec-file --workflow-name" ;;
     esac
 }
 
 __tsarchive_subs() {
     case "$1" in
-    "") echo "pack inspect verify extract workflow version" ;;
+    "") echo "pack inspect verify extract sign keygen workflow version" ;;
     esac
 }
 
@@ -76,6 +88,7 @@ __tsarchive_args() {
     "inspect") echo files ;;
     "verify") echo files ;;
     "extract") echo files ;;
+    "sign") echo files ;;
     esac
 }
 

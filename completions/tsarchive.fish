@@ -11,6 +11,10 @@ function __tsarchive_sub
             echo verify
         case '|extract'
             echo extract
+        case '|sign'
+            echo sign
+        case '|keygen'
+            echo keygen
         case '|workflow'
             echo workflow
         case '|version'
@@ -20,17 +24,21 @@ end
 
 function __tsarchive_takes_value
     switch "$argv[1]|$argv[2]"
-        case '|--archive-format' '|--config-file' '|-c' '|--description' '|--export-path' '|--extra-files' '|--handler' '|--model-file' '|--model-name' '|--output' '|-o' '|--requirements-file' '|-r' '|--runtime' '|--serialized-file' '|--version' '|-v'
+        case '|--archive-format' '|--config-file' '|-c' '|--description' '|--export-path' '|--extra-files' '|--handler' '|--model-file' '|--model-name' '|--output' '|-o' '|--requirements-file' '|-r' '|--runtime' '|--serialized-file' '|--sign-key' '|--version' '|-v'
             return 0
-        case 'pack|--archive-format' 'pack|--config-file' 'pack|-c' 'pack|--description' 'pack|--export-path' 'pack|--extra-files' 'pack|--handler' 'pack|--model-file' 'pack|--model-name' 'pack|--output' 'pack|-o' 'pack|--requirements-file' 'pack|-r' 'pack|--runtime' 'pack|--serialized-file' 'pack|--version' 'pack|-v'
+        case 'pack|--archive-format' 'pack|--config-file' 'pack|-c' 'pack|--description' 'pack|--export-path' 'pack|--extra-files' 'pack|--handler' 'pack|--model-file' 'pack|--model-name' 'pack|--output' 'pack|-o' 'pack|--requirements-file' 'pack|-r' 'pack|--runtime' 'pack|--serialized-file' 'pack|--sign-key' 'pack|--version' 'pack|-v'
             return 0
         case 'inspect|--output' 'inspect|-o'
             return 0
-        case 'verify|--output' 'verify|-o'
+        case 'verify|--key' 'verify|--output' 'verify|-o'
             return 0
         case 'extract|--output' 'extract|-o'
             return 0
-        case 'workflow|--export-path' 'workflow|--extra-files' 'workflow|--handler' 'workflow|--output' 'workflow|-o' 'workflow|--spec-file' 'workflow|--workflow-name'
+        case 'sign|--key' 'sign|--output' 'sign|-o'
+            return 0
+        case 'keygen|--output' 'keygen|-o'
+            return 0
+        case 'workflow|--export-path' 'workflow|--extra-files' 'workflow|--handler' 'workflow|--output' 'workflow|-o' 'workflow|--sign-key' 'workflow|--spec-file' 'workflow|--workflow-name'
             return 0
     end
     return 1
@@ -86,6 +94,8 @@ complete -c tsarchive -n '__tsarchive_at \'\' 0' -a pack -d 'Pack a model into a
 complete -c tsarchive -n '__tsarchive_at \'\' 0' -a inspect -d 'Show an archive\'s manifest, files and model signature.'
 complete -c tsarchive -n '__tsarchive_at \'\' 0' -a verify -d 'Re-hash every file of an archive against its manifest.'
 complete -c tsarchive -n '__tsarchive_at \'\' 0' -a extract -d 'Extract an archive into a folder, checking every file.'
+complete -c tsarchive -n '__tsarchive_at \'\' 0' -a sign -d 'Sign an archive\'s manifest (and so every file it lists) with an Ed25519 key.'
+complete -c tsarchive -n '__tsarchive_at \'\' 0' -a keygen -d 'Make an Ed25519 key pair for signing archives.'
 complete -c tsarchive -n '__tsarchive_at \'\' 0' -a workflow -d 'Pack a workflow (models and functions in a DAG) into NAME.war (flags as torch-workflow-archiver).'
 complete -c tsarchive -n '__tsarchive_at \'\' 0' -a version -d 'Print tsarchive\'s version.'
 complete -c tsarchive -n '__tsarchive_in \'\'' -l archive-format -x -a 'default zip-store tgz tzst no-archive' -d 'default (.mar zip, weights stored), zip-store, tgz, tzst (zstd tarball) or no-archive (a folder).'
@@ -102,6 +112,7 @@ complete -c tsarchive -n '__tsarchive_in \'\'' -l output -s o -x -a 'text json' 
 complete -c tsarchive -n '__tsarchive_in \'\'' -l requirements-file -s r -r -F -d 'Requirements file for a custom handler.'
 complete -c tsarchive -n '__tsarchive_in \'\'' -l runtime -x -d 'Runtime recorded in the manifest (TorchServe\'s field): python, python3, LSP or onnx.'
 complete -c tsarchive -n '__tsarchive_in \'\'' -l serialized-file -r -F -d 'The ONNX model (.onnx); may be left out for a custom handler that runs its own model (defines inference).'
+complete -c tsarchive -n '__tsarchive_in \'\'' -l sign-key -r -F -d 'Sign the archive with this Ed25519 private key (PEM; tsarchive keygen makes one).'
 complete -c tsarchive -n '__tsarchive_in \'\'' -l version -s v -x -d 'Model version.'
 
 complete -c tsarchive -n '__tsarchive_in \'pack\'' -l archive-format -x -a 'default zip-store tgz tzst no-archive' -d 'default (.mar zip, weights stored), zip-store, tgz, tzst (zstd tarball) or no-archive (a folder).'
@@ -118,22 +129,32 @@ complete -c tsarchive -n '__tsarchive_in \'pack\'' -l output -s o -x -a 'text js
 complete -c tsarchive -n '__tsarchive_in \'pack\'' -l requirements-file -s r -r -F -d 'Requirements file for a custom handler.'
 complete -c tsarchive -n '__tsarchive_in \'pack\'' -l runtime -x -d 'Runtime recorded in the manifest (TorchServe\'s field): python, python3, LSP or onnx.'
 complete -c tsarchive -n '__tsarchive_in \'pack\'' -l serialized-file -r -F -d 'The ONNX model (.onnx); may be left out for a custom handler that runs its own model (defines inference).'
+complete -c tsarchive -n '__tsarchive_in \'pack\'' -l sign-key -r -F -d 'Sign the archive with this Ed25519 private key (PEM; tsarchive keygen makes one).'
 complete -c tsarchive -n '__tsarchive_in \'pack\'' -l version -s v -x -d 'Model version.'
 
 complete -c tsarchive -n '__tsarchive_in \'inspect\'' -l output -s o -x -a 'text json' -d 'Output: text or json.'
 complete -c tsarchive -n '__tsarchive_in \'inspect\'' -F
 
+complete -c tsarchive -n '__tsarchive_in \'verify\'' -l key -x -d 'Trusted Ed25519 public key (PEM file, or a folder of .pub/.pem files); repeatable: the archive must be signed by one of them.'
 complete -c tsarchive -n '__tsarchive_in \'verify\'' -l output -s o -x -a 'text json' -d 'Output: text or json.'
 complete -c tsarchive -n '__tsarchive_in \'verify\'' -F
 
 complete -c tsarchive -n '__tsarchive_in \'extract\'' -l output -s o -x -a 'text json' -d 'Output: text or json.'
 complete -c tsarchive -n '__tsarchive_in \'extract\'' -F
 
+complete -c tsarchive -n '__tsarchive_in \'sign\'' -l key -r -F -d 'Ed25519 private key (PEM, PKCS #8): tsarchive keygen\'s PREFIX.key, or openssl genpkey -algorithm ed25519.'
+complete -c tsarchive -n '__tsarchive_in \'sign\'' -l output -s o -x -a 'text json' -d 'Output: text or json.'
+complete -c tsarchive -n '__tsarchive_in \'sign\'' -F
+
+complete -c tsarchive -n '__tsarchive_in \'keygen\'' -l force -s f -d 'Replace an existing key pair.'
+complete -c tsarchive -n '__tsarchive_in \'keygen\'' -l output -s o -x -a 'text json' -d 'Output: text or json.'
+
 complete -c tsarchive -n '__tsarchive_in \'workflow\'' -l export-path -r -F -d 'Folder to write the archive to (created if missing).'
 complete -c tsarchive -n '__tsarchive_in \'workflow\'' -l extra-files -r -F -d 'Comma-separated files, folders and wildcard patterns to add (a folder\'s contents go to the archive\'s root).'
 complete -c tsarchive -n '__tsarchive_in \'workflow\'' -l force -s f -d 'Replace an existing archive.'
 complete -c tsarchive -n '__tsarchive_in \'workflow\'' -l handler -r -F -d 'Python file with the DAG\'s function nodes, fn(data, context); needed when the DAG has functions.'
 complete -c tsarchive -n '__tsarchive_in \'workflow\'' -l output -s o -x -a 'text json' -d 'Output: text or json.'
+complete -c tsarchive -n '__tsarchive_in \'workflow\'' -l sign-key -r -F -d 'Sign the archive with this Ed25519 private key (PEM; tsarchive keygen makes one).'
 complete -c tsarchive -n '__tsarchive_in \'workflow\'' -l spec-file -r -F -d 'The workflow specification (YAML): its models (archives in the model store) and the DAG of models and functions.'
 complete -c tsarchive -n '__tsarchive_in \'workflow\'' -l workflow-name -x -d 'Workflow name; the archive is NAME.war.'
 

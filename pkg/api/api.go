@@ -130,11 +130,14 @@ type Description struct {
 	// (TorchServe puts there what the handler's describe_handle returns).
 	CustomizedMetadata *ModelMetadata `json:"customizedMetadata,omitempty"`
 
-	Default           bool              `json:"default"`
-	State             string            `json:"state"`
-	Error             string            `json:"error,omitempty"`
-	Handler           string            `json:"handler"`
-	ArchiveSHA256     string            `json:"archiveSha256"`
+	Default       bool   `json:"default"`
+	State         string `json:"state"`
+	Error         string `json:"error,omitempty"`
+	Handler       string `json:"handler"`
+	ArchiveSHA256 string `json:"archiveSha256"`
+	// SignedBy is the trusted key whose signature of the archive the server checked (only
+	// when it requires signatures: trusted_keys).
+	SignedBy          string            `json:"signedBy,omitempty"`
 	RegisteredAt      string            `json:"registeredAt"`
 	LoadedAt          string            `json:"loadedAt,omitempty"`
 	LoadTimeMS        int64             `json:"loadTimeMs,omitempty"`

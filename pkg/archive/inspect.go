@@ -31,6 +31,8 @@ type Info struct {
 	// Workflow is a workflow archive's manifest (then Manifest is nil).
 	Workflow *WorkflowManifest `json:"workflow,omitempty"`
 	Entries  []Entry           `json:"entries"`
+	// Signatures are the manifest's signatures, unchecked (Verify with a keyring checks them).
+	Signatures []ManifestSignature `json:"signatures,omitempty"`
 }
 
 // Inspect reads an archive's manifest and lists its files, without extracting or hashing
@@ -43,7 +45,13 @@ func Inspect(src string) (*Info, error) {
 	info := &Info{Path: src, Format: format}
 	var manifest []byte
 	manifestPath := ManifestPath
+	sigs := map[string][]byte{} // signatures files, by path
 	keep := func(name string, r io.Reader) error {
+		if path.Base(name) == path.Base(ManifestPath)+SignatureSuffix {
+			b, err := io.ReadAll(io.LimitReader(r, 16<<20))
+			sigs[name] = b
+			return err
+		}
 		for _, mp := range []string{ManifestPath, WorkflowManifestPath} {
 			if name == mp || strings.HasSuffix(name, "/"+mp) {
 				if mp == WorkflowManifestPath && manifest != nil && manifestPath == ManifestPath {
@@ -87,10 +95,17 @@ func Inspect(src string) (*Info, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
+	if b := sigs[prefix+manifestPath+SignatureSuffix]; b != nil {
+		s, err := parseSigning(b, nil, false)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", src, err)
+		}
+		info.Signatures = s.Signatures
+	}
 	entries := info.Entries[:0]
 	for _, e := range info.Entries {
 		e.Path = strings.TrimPrefix(e.Path, prefix)
-		if e.Path != manifestPath {
+		if e.Path != manifestPath && e.Path != manifestPath+SignatureSuffix {
 			entries = append(entries, e)
 		}
 	}
@@ -114,7 +129,7 @@ func inspectZip(src string, info *Info, keep func(string, io.Reader) error) erro
 			method = "stored"
 		}
 		info.Entries = append(info.Entries, Entry{Path: f.Name, Size: int64(f.UncompressedSize64), Compressed: int64(f.CompressedSize64), Method: method})
-		if path.Base(f.Name) == "MANIFEST.json" { // keep decides which
+		if base := path.Base(f.Name); base == "MANIFEST.json" || base == "MANIFEST.json"+SignatureSuffix { // keep decides which
 			rc, err := f.Open()
 			if err != nil {
 				return fmt.Errorf("%w: %v", ErrCorrupt, err)
@@ -154,7 +169,7 @@ func inspectFolder(src string, info *Info, keep func(string, io.Reader) error) e
 			return err
 		}
 		info.Entries = append(info.Entries, Entry{Path: name, Size: st.Size()})
-		if name == ManifestPath || name == WorkflowManifestPath {
+		if base := strings.TrimSuffix(name, SignatureSuffix); base == ManifestPath || base == WorkflowManifestPath {
 			f, err := os.Open(p)
 			if err != nil {
 				return err

@@ -31,6 +31,8 @@ type Manifest struct {
 	ArchiverVersion string     `json:"archiverVersion"`
 	Files           []File     `json:"files,omitempty"`
 	Signature       *Signature `json:"signature,omitempty"`
+	// Signed is what the reader found about the manifest's signatures (not part of it).
+	Signed *Signing `json:"-"`
 }
 
 // Model is the manifest's "model" object.

@@ -50,6 +50,8 @@ type PackOptions struct {
 	Runtime         string
 	Description     string
 	ArchiverVersion string
+	// SignKey, when set, signs the manifest (see LoadSigningKey).
+	SignKey *SigningKey
 	// Now stamps createdOn; nil means time.Now.
 	Now func() time.Time
 }
@@ -212,9 +214,9 @@ func Pack(ctx context.Context, o PackOptions) (*Result, error) {
 		res.Size += e.size
 	}
 	if o.Format == Folder {
-		return res, writeFolder(ctx, out, entries, m)
+		return res, writeFolder(ctx, out, entries, m, o.SignKey)
 	}
-	return res, writeFile(ctx, out, o.Format, o.ModelName, entries, m)
+	return res, writeFile(ctx, out, o.Format, o.ModelName, entries, m, o.SignKey)
 }
 
 // addExtraFiles adds --extra-files through add: a folder's contents go to the archive's
@@ -431,10 +433,23 @@ func stored(name string) bool {
 }
 
 // writeFile writes a single-file archive through a temporary file and a rename.
-func writeFile(ctx context.Context, out string, format Format, model string, entries []entry, m manifestFile) (err error) {
+func writeFile(ctx context.Context, out string, format Format, model string, entries []entry, m manifestFile, key *SigningKey) error {
+	// CreateTemp makes the file private (0600); an archive is read by servers that may run as
+	// another user, so it gets a plain file's mode, as torch-model-archiver's has.
+	return replaceFile(ctx, out, 0o644, func(w io.Writer) error {
+		if format == Tgz || format == Tzst {
+			return writeTar(ctx, w, format, model, entries, m, key)
+		}
+		return writeZip(ctx, w, format, entries, m, key)
+	})
+}
+
+// replaceFile writes the file out through write into a temporary file beside it, which it
+// then gives mode, syncs and renames to out: out appears whole or not at all.
+func replaceFile(ctx context.Context, out string, mode os.FileMode, write func(io.Writer) error) (err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("create archive: %w", err)
+		return fmt.Errorf("create %s: %w", out, err)
 	}
 	defer func() {
 		if err != nil {
@@ -442,31 +457,23 @@ func writeFile(ctx context.Context, out string, format Format, model string, ent
 			os.Remove(tmp.Name())
 		}
 	}()
-	switch format {
-	case Default, ZipStore:
-		err = writeZip(ctx, tmp, format, entries, m)
-	case Tgz, Tzst:
-		err = writeTar(ctx, tmp, format, model, entries, m)
-	}
-	if err != nil {
+	if err = write(tmp); err != nil {
 		return err
 	}
-	// CreateTemp makes the file private (0600); an archive is read by servers that may run as
-	// another user, so it gets a plain file's mode, as torch-model-archiver's has.
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("set the archive's mode: %w", err)
+	if err = tmp.Chmod(mode); err != nil {
+		return fmt.Errorf("set the mode of %s: %w", out, err)
 	}
 	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("sync archive: %w", err)
+		return fmt.Errorf("sync %s: %w", out, err)
 	}
 	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("close archive: %w", err)
+		return fmt.Errorf("close %s: %w", out, err)
 	}
 	if err = ctx.Err(); err != nil {
 		return err
 	}
 	if err = os.Rename(tmp.Name(), out); err != nil {
-		return fmt.Errorf("move archive into place: %w", err)
+		return fmt.Errorf("move %s into place: %w", out, err)
 	}
 	syncDir(filepath.Dir(out))
 	return nil
@@ -519,6 +526,29 @@ func packEntries(ctx context.Context, entries []entry, m manifestFile, create fu
 	return nil
 }
 
+// closingFile is a file a packer writes after the others, once their hashes are known.
+type closingFile struct {
+	name string
+	data []byte
+}
+
+// closingFiles are the manifest and, when key is set, its signatures.
+func closingFiles(m manifestFile, key *SigningKey) ([]closingFile, error) {
+	b, err := m.encode()
+	if err != nil {
+		return nil, err
+	}
+	out := []closingFile{{m.location(), b}}
+	if key != nil {
+		sigs, err := key.signatures(b, nil)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, closingFile{m.location() + SignatureSuffix, sigs})
+	}
+	return out, nil
+}
+
 func manifestJSON(m any) ([]byte, error) {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -527,7 +557,7 @@ func manifestJSON(m any) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-func writeZip(ctx context.Context, w io.Writer, format Format, entries []entry, m manifestFile) error {
+func writeZip(ctx context.Context, w io.Writer, format Format, entries []entry, m manifestFile, key *SigningKey) error {
 	zw := zip.NewWriter(w)
 	zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) {
 		return flate.NewWriter(w, flate.DefaultCompression)
@@ -543,29 +573,25 @@ func writeZip(ctx context.Context, w io.Writer, format Format, entries []entry, 
 	if err != nil {
 		return err
 	}
-	b, err := m.encode()
+	closing, err := closingFiles(m, key)
 	if err != nil {
 		return err
 	}
-	mw, err := zw.CreateHeader(&zip.FileHeader{Name: m.location(), Method: zip.Deflate, Modified: modified})
-	if err != nil {
-		return err
-	}
-	if _, err := mw.Write(b); err != nil {
-		return err
+	for _, f := range closing {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: f.name, Method: zip.Deflate, Modified: modified})
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(f.data); err != nil {
+			return err
+		}
 	}
 	return zw.Close()
 }
 
 // writeTar writes TorchServe's tarball layout: every file under "<model>/".
-func writeTar(ctx context.Context, w io.Writer, format Format, model string, entries []entry, m manifestFile) error {
-	var comp io.WriteCloser
-	var err error
-	if format == Tgz {
-		comp, err = gzip.NewWriterLevel(w, gzip.DefaultCompression)
-	} else {
-		comp, err = zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault))
-	}
+func writeTar(ctx context.Context, w io.Writer, format Format, model string, entries []entry, m manifestFile, key *SigningKey) error {
+	comp, err := compressor(w, format)
 	if err != nil {
 		return err
 	}
@@ -580,15 +606,17 @@ func writeTar(ctx context.Context, w io.Writer, format Format, model string, ent
 	if err != nil {
 		return err
 	}
-	b, err := m.encode()
+	closing, err := closingFiles(m, key)
 	if err != nil {
 		return err
 	}
-	if err := tw.WriteHeader(header(m.location(), int64(len(b)))); err != nil {
-		return err
-	}
-	if _, err := tw.Write(b); err != nil {
-		return err
+	for _, f := range closing {
+		if err := tw.WriteHeader(header(f.name, int64(len(f.data)))); err != nil {
+			return err
+		}
+		if _, err := tw.Write(f.data); err != nil {
+			return err
+		}
 	}
 	if err := tw.Close(); err != nil {
 		return err
@@ -596,9 +624,17 @@ func writeTar(ctx context.Context, w io.Writer, format Format, model string, ent
 	return comp.Close()
 }
 
+// compressor compresses a tarball: gzip for Tgz, zstd for Tzst.
+func compressor(w io.Writer, format Format) (io.WriteCloser, error) {
+	if format == Tgz {
+		return gzip.NewWriterLevel(w, gzip.DefaultCompression)
+	}
+	return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault))
+}
+
 // writeFolder writes the no-archive layout: a folder named after the model, built under a
 // temporary name and renamed into place.
-func writeFolder(ctx context.Context, out string, entries []entry, m manifestFile) (err error) {
+func writeFolder(ctx context.Context, out string, entries []entry, m manifestFile, key *SigningKey) (err error) {
 	tmp, err := os.MkdirTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("create folder: %w", err)
@@ -634,16 +670,18 @@ func writeFolder(ctx context.Context, out string, entries []entry, m manifestFil
 			return err
 		}
 	}
-	b, err := m.encode()
+	closing, err := closingFiles(m, key)
 	if err != nil {
 		return err
 	}
-	manifest := filepath.Join(tmp, filepath.FromSlash(m.location()))
-	if err := os.MkdirAll(filepath.Dir(manifest), 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(manifest, b, 0o644); err != nil {
-		return err
+	for _, f := range closing {
+		p := filepath.Join(tmp, filepath.FromSlash(f.name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, f.data, 0o644); err != nil {
+			return err
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return err

@@ -20,7 +20,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// Limits bound what reading an archive may cost.
+// Limits bound what reading an archive may cost, and say whose signature it needs.
 type Limits struct {
 	// MaxSize caps the total uncompressed bytes.
 	MaxSize int64
@@ -28,6 +28,8 @@ type Limits struct {
 	MaxRatio int64
 	// MaxFiles caps the number of files.
 	MaxFiles int
+	// Trusted, when set, requires a valid signature by one of its keys (see Keyring.Check).
+	Trusted *Keyring
 }
 
 // DefaultLimits: 64 GiB, a ratio of 1000 (text compresses ~10×; bombs ~1000× and more),
@@ -402,12 +404,13 @@ func (r *reader) rootOf(manifest string) (string, bool) {
 	return prefix, true
 }
 
-// below returns the files read under prefix, by their paths below it, the manifest left out.
+// below returns the files read under prefix, by their paths below it, the manifest and its
+// signatures left out.
 func (r *reader) below(prefix, manifest string) map[string]member {
 	got := map[string]member{}
 	for _, x := range r.members {
 		name := strings.TrimPrefix(x.name, prefix)
-		if name != manifest {
+		if name != manifest && name != manifest+SignatureSuffix {
 			got[name] = x
 		}
 	}
@@ -462,6 +465,9 @@ func (r *reader) check(manifestBytes func(name string) ([]byte, error)) (*Manife
 	if err := checkFiles(m.Files, got); err != nil {
 		return nil, "", err
 	}
+	if m.Signed, err = r.signing(prefix+ManifestPath, b, len(m.Files) > 0, manifestBytes); err != nil {
+		return nil, "", err
+	}
 	// a manifest may name no model, as torch-model-archiver's may: for a custom handler that
 	// runs its own (the server checks that it does)
 	if sf := m.Model.SerializedFile; sf != "" {
@@ -470,6 +476,29 @@ func (r *reader) check(manifestBytes func(name string) ([]byte, error)) (*Manife
 		}
 	}
 	return m, prefix, nil
+}
+
+// signing reads the signatures kept beside the manifest at manifestPath, if any, and checks
+// them against the trusted keys when the limits name some.
+func (r *reader) signing(manifestPath string, manifest []byte, hashed bool, read func(name string) ([]byte, error)) (*Signing, error) {
+	var b []byte
+	if r.seen[manifestPath+SignatureSuffix] {
+		var err error
+		if b, err = read(manifestPath + SignatureSuffix); err != nil {
+			return nil, err
+		}
+	}
+	s, err := parseSigning(b, manifest, hashed)
+	if err != nil {
+		return nil, err
+	}
+	s.path = manifestPath
+	if r.lim.Trusted != nil {
+		if err := r.lim.Trusted.Check(s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 func short(sum string) string {
@@ -491,12 +520,14 @@ func Verify(ctx context.Context, src string, lim Limits) (m *Manifest, err error
 }
 
 // verify reads every file of an archive, keeping in memory only the manifests at
-// manifestPath (at the top or in a folder: check picks the one at the root), then runs
-// check on what was read; read gives a kept manifest, or missing when there is none.
+// manifestPath and their signatures (at the top or in a folder: check picks the one at the
+// root), then runs check on what was read; read gives a kept file, or missing when there is
+// none.
 func verify(ctx context.Context, src string, lim Limits, manifestPath string, missing error, check func(r *reader, read func(name string) ([]byte, error)) error) error {
 	manifests := map[string]*[]byte{}
 	r := newReader(ctx, lim, func(name string) (io.WriteCloser, error) {
-		if name == manifestPath || strings.HasSuffix(name, "/"+manifestPath) {
+		base := strings.TrimSuffix(name, SignatureSuffix)
+		if base == manifestPath || strings.HasSuffix(base, "/"+manifestPath) {
 			buf := new([]byte)
 			manifests[name] = buf
 			return &bufferCloser{buf: buf}, nil
@@ -518,7 +549,7 @@ type bufferCloser struct{ buf *[]byte }
 
 func (b *bufferCloser) Write(p []byte) (int, error) {
 	if len(*b.buf)+len(p) > 16<<20 {
-		return 0, fmt.Errorf("%s is larger than 16 MiB", ManifestPath)
+		return 0, errors.New("a manifest or its signatures are larger than 16 MiB")
 	}
 	*b.buf = append(*b.buf, p...)
 	return len(p), nil

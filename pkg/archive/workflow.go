@@ -24,6 +24,8 @@ type WorkflowManifest struct {
 	ArchiverVersion string   `json:"archiverVersion"`
 	Workflow        Workflow `json:"workflow"`
 	Files           []File   `json:"files,omitempty"`
+	// Signed is what the reader found about the manifest's signatures (not part of it).
+	Signed *Signing `json:"-"`
 }
 
 // Workflow is the manifest's "workflow" object: the workflow's name, its specification
@@ -108,6 +110,9 @@ func (r *reader) checkWorkflow(read func(name string) ([]byte, error)) (*Workflo
 	if err := checkFiles(m.Files, got); err != nil {
 		return nil, "", err
 	}
+	if m.Signed, err = r.signing(prefix+WorkflowManifestPath, b, len(m.Files) > 0, read); err != nil {
+		return nil, "", err
+	}
 	for _, f := range []string{m.Workflow.SpecFile, m.Workflow.Handler} {
 		if _, ok := got[f]; f != "" && !ok {
 			return nil, "", fmt.Errorf("%w: %s", ErrMissingFile, f)
@@ -127,6 +132,8 @@ type WorkflowPackOptions struct {
 	// Description goes into the manifest (torch-workflow-archiver has no flag for it).
 	Description     string
 	ArchiverVersion string
+	// SignKey, when set, signs the manifest (see LoadSigningKey).
+	SignKey *SigningKey
 	// Now stamps createdOn; nil means time.Now.
 	Now func() time.Time
 }
@@ -184,5 +191,5 @@ func PackWorkflow(ctx context.Context, o WorkflowPackOptions) (*WorkflowResult, 
 	for _, e := range entries {
 		res.Size += e.size
 	}
-	return res, writeFile(ctx, out, Default, o.WorkflowName, entries, m)
+	return res, writeFile(ctx, out, Default, o.WorkflowName, entries, m, o.SignKey)
 }

@@ -348,10 +348,14 @@ func describeText(io *term.IO, d api.Description) {
 		title += " (default)"
 	}
 	io.Println(io.Style(term.Bold, title))
+	archive := fmt.Sprintf("%s (sha256 %.12s)", d.ModelURL, d.ArchiveSHA256)
+	if d.SignedBy != "" {
+		archive = fmt.Sprintf("%s (sha256 %.12s, signed by trusted key %s)", d.ModelURL, d.ArchiveSHA256, d.SignedBy)
+	}
 	pairs := [][2]string{
 		{"state", d.State},
 		{"handler", d.Handler},
-		{"archive", fmt.Sprintf("%s (sha256 %.12s)", d.ModelURL, d.ArchiveSHA256)},
+		{"archive", archive},
 		{"workers", workers},
 		{"batching", batchingText(d)},
 		{"queue", queueText(d)},

@@ -45,6 +45,7 @@ type ServeCmd struct {
 	EnableModelAPI    *bool    `name:"enable-model-api" negatable:"" help:"Allow registering and unregistering models through the management API (on by default)."`
 	EnableUpload      *bool    `name:"enable-upload" help:"Accept archives uploaded into the model store (ts register of a local file on a remote server)."`
 	SharedMemory      *bool    `name:"shared-memory" help:"Let inference clients on this machine pass tensors through system shared memory regions (Triton's extension; enable_shared_memory)."`
+	TrustedKeys       []string `name:"trusted-keys" placeholder:"PUB" help:"Require every model and workflow archive to be signed by one of these Ed25519 public keys (PEM files or folders; repeat or separate with commas; trusted_keys)."`
 	TokenAuth         *bool    `name:"token-auth" help:"Require API keys, as TorchServe does by default: they are written to the key file (disable_token_authorization=false)."`
 	DisableTokenAuth  bool     `name:"disable-token-auth" aliases:"dt" hidden:"" help:"Accepted for TorchServe compatibility: token authorization is off unless --token-auth."`
 	KeyFile           *string  `name:"key-file" placeholder:"FILE" help:"Where the API keys are written with --token-auth (key_file, default ./key_file.json)."`
@@ -92,6 +93,9 @@ func (c *ServeCmd) flags() map[string]string {
 	boolean("enable_model_api", c.EnableModelAPI)
 	boolean("enable_model_upload", c.EnableUpload)
 	boolean("enable_shared_memory", c.SharedMemory)
+	if c.TrustedKeys != nil {
+		f["trusted_keys"] = strings.Join(c.TrustedKeys, ",")
+	}
 	boolean("enable_model_snapshot", c.Snapshot)
 	if c.TokenAuth != nil {
 		f["disable_token_authorization"] = strconv.FormatBool(!*c.TokenAuth)
@@ -126,6 +130,13 @@ func (c *ServeCmd) Run(g *Globals) error {
 	}
 	if err := checkModelStore(cfg); err != nil {
 		return err
+	}
+	limits := archive.DefaultLimits()
+	if len(cfg.TrustedKeys) > 0 {
+		if limits.Trusted, err = archive.LoadKeyring(cfg.TrustedKeys...); err != nil {
+			return fmt.Errorf("trusted_keys: %w", err)
+		}
+		log.Info("archives must be signed by a trusted key", "keys", strings.Join(limits.Trusted.IDs(), ","))
 	}
 	lib, err := g.InitEngine()
 	if err != nil {
@@ -176,6 +187,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 	var reg *registry.Registry
 	reg = registry.New(registry.Options{
 		TempDir:         tmp,
+		Limits:          limits,
 		Logger:          log,
 		Engine:          engine.Options{Provider: cfg.ExecutionProvider, ProviderFallback: cfg.ProviderFallback},
 		Defaults:        registry.DefaultsFrom(cfg),

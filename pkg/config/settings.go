@@ -89,6 +89,7 @@ var Keys = []Key{
 	{"enable_model_api", "", "true", kBool, "allow POST /models and DELETE /models (register and unregister)"},
 	{"enable_model_upload", "enable-upload", "false", kBool, "allow POST /models/upload: clients send archives into the model store (ts register of a local file)"},
 	{"max_upload_size", "", "1073741824", kBytes, "largest uploaded archive, bytes"},
+	{"trusted_keys", "trusted-keys", "", kList, "Ed25519 public keys (PEM files, or folders of .pub/.pem files), comma-separated: every model and workflow archive must be signed by one of them (tsarchive sign); none by default"},
 	{"allowed_urls", "", "", kList, "regular expressions of register URLs allowed beyond the model store (http(s)://, file://, paths); none by default"},
 	{"use_env_allowed_urls", "", "false", kBool, "let TS_ALLOWED_URLS set allowed_urls"},
 	{"max_download_size", "", "4294967296", kBytes, "largest archive downloaded from an allowed URL, bytes"},
@@ -172,9 +173,12 @@ type Settings struct {
 	EnableModelAPI    bool
 	// SequenceHeaders are the request headers of stateful models' sequences: its id, its
 	// start, its end (TorchServe's ts_header_key_sequence_*).
-	SequenceHeaders     SequenceHeaders
-	EnableModelUpload   bool
-	MaxUploadSize       int64
+	SequenceHeaders   SequenceHeaders
+	EnableModelUpload bool
+	MaxUploadSize     int64
+	// TrustedKeys are the public keys' files and folders archives must be signed by (none:
+	// signatures are not required).
+	TrustedKeys         []string
 	AllowedURLs         []*regexp.Regexp
 	MaxDownloadSize     int64
 	DownloadTimeout     time.Duration
@@ -491,6 +495,7 @@ func (s *Settings) parse() error {
 	s.SequenceHeaders = SequenceHeaders{ID: str("ts_header_key_sequence_id"), Start: str("ts_header_key_sequence_start"), End: str("ts_header_key_sequence_end")}
 	s.EnableModelUpload = boolean("enable_model_upload")
 	s.MaxUploadSize = num("max_upload_size", 1)
+	s.TrustedKeys = list("trusted_keys")
 	for _, pat := range list("allowed_urls") {
 		re, err := regexp.Compile("(?i)^(?:" + pat + ")$")
 		if err != nil {

@@ -418,6 +418,7 @@ func describe(v *registry.Version, isDefault bool, split map[string]int) api.Des
 		Workers:        []api.Worker{},
 		JobQueueStatus: api.JobQueueStatus{RemainingCapacity: info.Queue.Remaining, PendingRequests: info.Queue.Pending},
 		Default:        isDefault, State: info.State, Error: info.Error, Handler: v.Handler, ArchiveSHA256: v.Digest,
+		SignedBy:          v.Manifest.Signed.TrustedKeyID(),
 		RegisteredAt:      v.RegisteredAt.UTC().Format(timeLayout),
 		ExecutionProvider: info.Provider, IntraOpThreads: info.Threads,
 		Batching: api.Batching{Batchable: info.Unbatchable == "", Unbatchable: info.Unbatchable, JobQueueSize: s.JobQueueSize, PreferredBatchSizes: s.PreferredBatchSizes,

@@ -224,7 +224,7 @@ func (s *Server) registerNodes(ctx context.Context, wf, shown, dir string, spec 
 					ResponseTimeout: responseTimeout, StartupTimeout: startupTimeout},
 			}
 			if n.IsFunction() {
-				sp.Path, sp.URL, sp.Handler = dir, shown, workflowNode+":"+name
+				sp.Path, sp.URL, sp.Handler, sp.Internal = dir, shown, workflowNode+":"+name, true
 			} else {
 				path, url, err := s.resolveURL(ctx, n.URL, false)
 				if err != nil {

@@ -34,6 +34,8 @@ type archiverCLI struct {
 	Inspect  inspectCmd  `cmd:"" help:"Show an archive's manifest, files and model signature."`
 	Verify   verifyCmd   `cmd:"" help:"Re-hash every file of an archive against its manifest."`
 	Extract  extractCmd  `cmd:"" help:"Extract an archive into a folder, checking every file."`
+	Sign     signCmd     `cmd:"" help:"Sign an archive's manifest (and so every file it lists) with an Ed25519 key."`
+	Keygen   keygenCmd   `cmd:"" help:"Make an Ed25519 key pair for signing archives."`
 	Workflow workflowCmd `cmd:"" help:"Pack a workflow (models and functions in a DAG) into NAME.war (flags as torch-workflow-archiver)."`
 	Version  versionCmd  `cmd:"" help:"Print tsarchive's version."`
 

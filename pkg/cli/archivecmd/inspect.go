@@ -34,6 +34,7 @@ func (c *inspectCmd) Run(g *globals) error {
 		fmt.Fprintf(w, "spec file\t%s\n", wf.Workflow.SpecFile)
 		fmt.Fprintf(w, "handler\t%s\n", orDash(wf.Workflow.Handler))
 		fmt.Fprintf(w, "created\t%s, archiver %s\n", wf.CreatedOn, orDash(wf.ArchiverVersion))
+		fmt.Fprintf(w, "signing\t%s\n", signedBy(&archive.Signing{Signatures: info.Signatures}))
 		if err := w.Flush(); err != nil {
 			return err
 		}
@@ -53,6 +54,7 @@ func (c *inspectCmd) Run(g *globals) error {
 		}
 	}
 	fmt.Fprintf(w, "created\t%s, archiver %s, runtime %s\n", m.CreatedOn, orDash(m.ArchiverVersion), m.Runtime)
+	fmt.Fprintf(w, "signing\t%s\n", signedBy(&archive.Signing{Signatures: info.Signatures}))
 	if err := w.Flush(); err != nil {
 		return err
 	}

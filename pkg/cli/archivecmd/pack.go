@@ -25,6 +25,7 @@ type PackCmd struct {
 	Force            bool   `name:"force" short:"f" help:"Replace an existing archive."`
 	FP16             bool   `name:"fp16" help:"Store the model's float32 weights as float16 (half the size; inputs, outputs and arithmetic stay float32)."`
 	Description      string `name:"description" placeholder:"TEXT" help:"Description stored in the manifest."`
+	SignKey          string `name:"sign-key" placeholder:"FILE" help:"Sign the archive with this Ed25519 private key (PEM; tsarchive keygen makes one)."`
 	Output           string `name:"output" short:"o" default:"text" enum:"text,json" help:"Output: text or json."`
 }
 
@@ -34,11 +35,15 @@ func (c *PackCmd) Run(g *globals) error {
 	if c.ExtraFiles != "" {
 		extra = strings.Split(c.ExtraFiles, ",")
 	}
+	key, err := loadSigningKey(c.SignKey)
+	if err != nil {
+		return err
+	}
 	res, err := archive.Pack(g.ctx, archive.PackOptions{
 		ModelName: c.ModelName, Version: c.Version, SerializedFile: c.SerializedFile, ModelFile: c.ModelFile, Handler: c.Handler,
 		ExtraFiles: extra, RequirementsFile: c.RequirementsFile, ConfigFile: c.ConfigFile,
 		ExportPath: c.ExportPath, Format: archive.Format(c.ArchiveFormat), Force: c.Force,
-		Runtime: c.Runtime, Description: c.Description, ArchiverVersion: Version, FP16: c.FP16,
+		Runtime: c.Runtime, Description: c.Description, ArchiverVersion: Version, FP16: c.FP16, SignKey: key,
 	})
 	if errors.Is(err, archive.ErrNeedsModel) {
 		return term.Usagef("%v (see --help)", err)
@@ -49,9 +54,6 @@ func (c *PackCmd) Run(g *globals) error {
 	for _, n := range res.Notes {
 		fmt.Fprintf(g.stderr, "tsarchive: note: %s\n", n)
 	}
-	if c.Output == "json" {
-		return printJSON(g.stdout, map[string]any{"path": res.Path, "bytes": res.Size, "manifest": res.Manifest})
-	}
-	_, err = fmt.Fprintf(g.stdout, "%s (%s, %s, %s)\n", res.Path, c.ArchiveFormat, plural(len(res.Manifest.Files), "file"), humanBytes(res.Size))
-	return err
+	return printPacked(g, c.Output, key, map[string]any{"path": res.Path, "bytes": res.Size, "manifest": res.Manifest},
+		fmt.Sprintf("%s (%s, %s, %s", res.Path, c.ArchiveFormat, plural(len(res.Manifest.Files), "file"), humanBytes(res.Size)))
 }

@@ -18,6 +18,7 @@ type workflowCmd struct {
 	ExtraFiles   string `name:"extra-files" placeholder:"FILES" help:"Comma-separated files, folders and wildcard patterns to add (a folder's contents go to the archive's root)."`
 	ExportPath   string `name:"export-path" default:"." placeholder:"DIR" help:"Folder to write the archive to (created if missing)."`
 	Force        bool   `name:"force" short:"f" help:"Replace an existing archive."`
+	SignKey      string `name:"sign-key" placeholder:"FILE" help:"Sign the archive with this Ed25519 private key (PEM; tsarchive keygen makes one)."`
 	Output       string `name:"output" short:"o" default:"text" enum:"text,json" help:"Output: text or json."`
 }
 
@@ -39,16 +40,17 @@ func (c *workflowCmd) Run(g *globals) error {
 	if c.ExtraFiles != "" {
 		extra = strings.Split(c.ExtraFiles, ",")
 	}
+	key, err := loadSigningKey(c.SignKey)
+	if err != nil {
+		return err
+	}
 	res, err := archive.PackWorkflow(g.ctx, archive.WorkflowPackOptions{
 		WorkflowName: c.WorkflowName, SpecFile: c.SpecFile, Handler: c.Handler, ExtraFiles: extra,
-		ExportPath: c.ExportPath, Force: c.Force, ArchiverVersion: Version,
+		ExportPath: c.ExportPath, Force: c.Force, ArchiverVersion: Version, SignKey: key,
 	})
 	if err != nil {
 		return err
 	}
-	if c.Output == "json" {
-		return printJSON(g.stdout, map[string]any{"path": res.Path, "bytes": res.Size, "manifest": res.Manifest})
-	}
-	_, err = fmt.Fprintf(g.stdout, "%s (workflow, %s: %s, %s)\n", res.Path, plural(len(spec.Nodes), "node"), strings.Join(spec.Order, ", "), humanBytes(res.Size))
-	return err
+	return printPacked(g, c.Output, key, map[string]any{"path": res.Path, "bytes": res.Size, "manifest": res.Manifest},
+		fmt.Sprintf("%s (workflow, %s: %s, %s", res.Path, plural(len(spec.Nodes), "node"), strings.Join(spec.Order, ", "), humanBytes(res.Size)))
 }
