@@ -28,6 +28,10 @@ const (
 	HeaderExplainScore = "X-TS-Explain-Score"
 )
 
+// HeaderV2HeaderLength is the Open Inference Protocol's binary tensor data header: the length
+// of the JSON that starts the body, binary data following it.
+const HeaderV2HeaderLength = "Inference-Header-Content-Length"
+
 // CheckSegment refuses a model name or version that a URL path cannot carry as itself:
 // "." and ".." (an HTTP server takes such a path cleaned, as another one).
 func CheckSegment(segment string) error {
@@ -265,4 +269,49 @@ type Error struct {
 	Code    int    `json:"code"`
 	Type    string `json:"type"`
 	Message string `json:"message"`
+}
+
+// TritonStats is Triton's statistics answer (GET /v2/models[/{model}[/versions/{version}]]/stats).
+type TritonStats struct {
+	ModelStats []TritonModelStats `json:"model_stats"`
+}
+
+// TritonDuration is a count and a total time in nanoseconds.
+type TritonDuration struct {
+	Count int64 `json:"count"`
+	NS    int64 `json:"ns"`
+}
+
+// TritonModelStats is what one version has served since it was registered: requests
+// (inference_count), runs (execution_count), and the time of each stage.
+type TritonModelStats struct {
+	Name           string               `json:"name"`
+	Version        string               `json:"version"`
+	LastInference  int64                `json:"last_inference"` // ms since the epoch
+	InferenceCount int64                `json:"inference_count"`
+	ExecutionCount int64                `json:"execution_count"`
+	InferenceStats TritonInferenceStats `json:"inference_stats"`
+	BatchStats     []TritonBatchStats   `json:"batch_stats"`
+	MemoryUsage    []any                `json:"memory_usage"`
+}
+
+// TritonInferenceStats are a version's requests (success, fail) and the time they spent
+// queued and in each stage of their runs.
+type TritonInferenceStats struct {
+	Success       TritonDuration `json:"success"`
+	Fail          TritonDuration `json:"fail"`
+	Queue         TritonDuration `json:"queue"`
+	ComputeInput  TritonDuration `json:"compute_input"`
+	ComputeInfer  TritonDuration `json:"compute_infer"`
+	ComputeOutput TritonDuration `json:"compute_output"`
+	CacheHit      TritonDuration `json:"cache_hit"`
+	CacheMiss     TritonDuration `json:"cache_miss"`
+}
+
+// TritonBatchStats are the runs of one batch size.
+type TritonBatchStats struct {
+	BatchSize     int64          `json:"batch_size"`
+	ComputeInput  TritonDuration `json:"compute_input"`
+	ComputeInfer  TritonDuration `json:"compute_infer"`
+	ComputeOutput TritonDuration `json:"compute_output"`
 }

@@ -90,6 +90,8 @@ func New(o Options) (*Client, error) {
 	c.InferenceToken, c.ManagementToken = firstOf(o.InferenceToken, o.Token), firstOf(o.ManagementToken, o.Token)
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = dialer()
+	// keep a connection per request in flight (ts infer -c, ts perf), not net/http's 2
+	tr.MaxIdleConnsPerHost = tr.MaxIdleConns
 	if proxy := tr.Proxy; proxy != nil {
 		tr.Proxy = func(r *http.Request) (*url.URL, error) {
 			if socketPath(r.URL.Hostname()) != "" {

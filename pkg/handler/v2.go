@@ -1,7 +1,6 @@
 package handler
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -378,7 +377,7 @@ func EncodeV2(model, version string, req *V2Request, infos []tensor.Info, output
 		b = append(b, `","shape":`...)
 		b = appendShape(b, t.Shape)
 		if o.Shared != nil {
-			blob := binaryData(t)
+			blob := t.Binary()
 			if shm == nil {
 				return nil, 0, badInput("output %q: the server takes no shared memory", o.Name)
 			}
@@ -401,7 +400,7 @@ func EncodeV2(model, version string, req *V2Request, infos []tensor.Info, output
 			binaryOut = *o.Binary
 		}
 		if binaryOut {
-			blob := binaryData(t)
+			blob := t.Binary()
 			blobs = append(blobs, blob)
 			b = append(b, `,"parameters":{"binary_data_size":`...)
 			b = strconv.AppendInt(b, int64(len(blob)), 10)
@@ -471,18 +470,6 @@ func classify(t *tensor.Tensor, count int, labels map[int]string) (*tensor.Tenso
 }
 
 // binaryData is a tensor as OIP binary tensor data.
-func binaryData(t *tensor.Tensor) []byte {
-	if t.DType != tensor.String {
-		return t.Data
-	}
-	var b []byte
-	for _, s := range t.Strings {
-		b = binary.LittleEndian.AppendUint32(b, uint32(len(s)))
-		b = append(b, s...)
-	}
-	return b
-}
-
 // indexOf is the index of the named input or output, or -1.
 func indexOf(infos []tensor.Info, name string) int {
 	for i, info := range infos {

@@ -27,10 +27,9 @@ const (
 
 // Limits on a warm-up, so that a model-config.yaml cannot make the server allocate without end.
 const (
-	maxWarmupRuns      = 1000
-	maxWarmupBatch     = 4096
-	maxWarmupElements  = 1 << 28 // per input
-	warmupStringLength = 8       // letters in a random string
+	maxWarmupRuns     = 1000
+	maxWarmupBatch    = 4096
+	maxWarmupElements = 1 << 28 // per input
 )
 
 // Warmup is a model's warm-up (Triton's model_warmup), from model-config.yaml: when the
@@ -272,35 +271,12 @@ func (w *Warmup) inputs(infos []tensor.Info, batchable bool, b int, samples map[
 		if err != nil {
 			return nil, err
 		}
-		n, _ := tensor.NumElements(shape)
-		random := w.Data == WarmupRandom
-		switch in.DType {
-		case tensor.String:
-			values := make([]string, n)
-			for j := range values {
-				if random {
-					letters := make([]byte, warmupStringLength)
-					for k := range letters {
-						letters[k] = 'a' + byte(rng.IntN(26))
-					}
-					values[j] = string(letters)
-				}
-			}
-			out[i] = tensor.NewStrings(shape, values)
-		default:
-			values := make([]float64, n)
-			if random {
-				for j := range values {
-					if in.DType.IsFloat() {
-						values[j] = rng.Float64()
-					} else {
-						values[j] = float64(rng.IntN(2)) // valid as an index, a mask, a bool
-					}
-				}
-			}
-			if out[i], err = tensor.FromFloat64s(in.DType, shape, values); err != nil {
-				return nil, fmt.Errorf("warmup: input %q: %w", in.Name, err)
-			}
+		var values *rand.Rand // zeros
+		if w.Data == WarmupRandom {
+			values = rng
+		}
+		if out[i], err = tensor.Generate(in.DType, shape, values); err != nil {
+			return nil, fmt.Errorf("warmup: input %q: %w", in.Name, err)
 		}
 	}
 	return out, nil

@@ -77,7 +77,7 @@ func checkWarmupValues(t *testing.T, what string, ts *tensor.Tensor, random bool
 	t.Helper()
 	if ts.DType == tensor.String {
 		for _, s := range ts.Strings {
-			if random != (len(s) == warmupStringLength) || strings.Trim(s, "abcdefghijklmnopqrstuvwxyz") != "" {
+			if random != (len(s) == tensor.RandomStringLength) || strings.Trim(s, "abcdefghijklmnopqrstuvwxyz") != "" {
 				t.Errorf("%s: string %q (random %v)", what, s, random)
 			}
 		}

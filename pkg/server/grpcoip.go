@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/api/grpc/oippb"
 	"github.com/tsserve/ts/pkg/sharedmem"
 )
@@ -142,8 +143,8 @@ func (g *grpcOIP) ModelInfer(ctx context.Context, in *oippb.ModelInferRequest) (
 		body = append(body, b...)
 	}
 	a, err := serveREST(ctx, g.rest, http.MethodPost, path, bytes.NewReader(body), http.Header{
-		"Content-Type":     {"application/octet-stream"},
-		oipInferenceHeader: {strconv.Itoa(len(header))},
+		"Content-Type":           {"application/octet-stream"},
+		api.HeaderV2HeaderLength: {strconv.Itoa(len(header))},
 	})
 	if err != nil {
 		return nil, err
@@ -158,7 +159,7 @@ func (g *grpcOIP) ModelInfer(ctx context.Context, in *oippb.ModelInferRequest) (
 // bytes in order.
 func inferResponse(a *restAnswer) (*oippb.ModelInferResponse, error) {
 	body := a.body.Bytes()
-	n, err := strconv.Atoi(a.header.Get(oipInferenceHeader))
+	n, err := strconv.Atoi(a.header.Get(api.HeaderV2HeaderLength))
 	if err != nil || n < 0 || n > len(body) {
 		n = len(body)
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/explain"
 	"github.com/tsserve/ts/pkg/handler"
@@ -19,10 +20,6 @@ import (
 // and model metadata, health, and inference on raw tensors (JSON or binary tensor data),
 // beside TorchServe's paths. Inference goes through the model's batcher and workers like
 // /predictions, but not through its handler: OIP speaks tensors.
-
-// oipInferenceHeader is the binary tensor data extension's header: the length of the JSON
-// that starts the body.
-const oipInferenceHeader = "Inference-Header-Content-Length"
 
 func (s *Server) v2Routes(rt *router) {
 	rt.handle("GET /v2", s.v2Server)
@@ -131,10 +128,10 @@ func (s *Server) v2ModelReady(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
 	return s.serveInference(w, r, r.PathValue("model"), r.PathValue("version"), func(v *registry.Version, priority int) (*handler.Response, error) {
 		headerLen := -1
-		if h := r.Header.Get(oipInferenceHeader); h != "" {
+		if h := r.Header.Get(api.HeaderV2HeaderLength); h != "" {
 			var err error
 			if headerLen, err = strconv.Atoi(h); err != nil || headerLen < 0 {
-				return nil, apierror.BadRequest("%s: %q is not a length", oipInferenceHeader, h)
+				return nil, apierror.BadRequest("%s: %q is not a length", api.HeaderV2HeaderLength, h)
 			}
 		}
 		body, err := s.readWholeBody(w, r)
@@ -165,7 +162,7 @@ func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
 			return &handler.Response{Body: res, ContentType: "application/json"}, nil
 		}
 		return &handler.Response{Body: res, ContentType: "application/octet-stream",
-			Header: http.Header{oipInferenceHeader: {strconv.Itoa(jsonLen)}}}, nil
+			Header: http.Header{api.HeaderV2HeaderLength: {strconv.Itoa(jsonLen)}}}, nil
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/engine"
 	"github.com/tsserve/ts/pkg/registry"
@@ -273,47 +274,14 @@ func (s *Server) v2ModelConfig(w http.ResponseWriter, r *http.Request) error {
 // what each version has served since it was registered (tritonclient's
 // get_inference_statistics; perf_analyzer's server-side figures).
 
-// tritonDuration is a count and a total time in nanoseconds.
-type tritonDuration struct {
-	Count int64 `json:"count"`
-	NS    int64 `json:"ns"`
+func tritonDurationOf(d registry.Duration) api.TritonDuration {
+	return api.TritonDuration{Count: d.Count, NS: d.Total.Nanoseconds()}
 }
 
-func tritonDurationOf(d registry.Duration) tritonDuration {
-	return tritonDuration{Count: d.Count, NS: d.Total.Nanoseconds()}
-}
-
-type tritonModelStats struct {
-	Name           string `json:"name"`
-	Version        string `json:"version"`
-	LastInference  int64  `json:"last_inference"` // ms since the epoch
-	InferenceCount int64  `json:"inference_count"`
-	ExecutionCount int64  `json:"execution_count"`
-	InferenceStats struct {
-		Success       tritonDuration `json:"success"`
-		Fail          tritonDuration `json:"fail"`
-		Queue         tritonDuration `json:"queue"`
-		ComputeInput  tritonDuration `json:"compute_input"`
-		ComputeInfer  tritonDuration `json:"compute_infer"`
-		ComputeOutput tritonDuration `json:"compute_output"`
-		CacheHit      tritonDuration `json:"cache_hit"`
-		CacheMiss     tritonDuration `json:"cache_miss"`
-	} `json:"inference_stats"`
-	BatchStats  []tritonBatchStats `json:"batch_stats"`
-	MemoryUsage []any              `json:"memory_usage"`
-}
-
-type tritonBatchStats struct {
-	BatchSize     int64          `json:"batch_size"`
-	ComputeInput  tritonDuration `json:"compute_input"`
-	ComputeInfer  tritonDuration `json:"compute_infer"`
-	ComputeOutput tritonDuration `json:"compute_output"`
-}
-
-func tritonStatsOf(v *registry.Version) tritonModelStats {
+func tritonStatsOf(v *registry.Version) api.TritonModelStats {
 	st := v.Statistics()
-	m := tritonModelStats{Name: v.Name, Version: v.Version, InferenceCount: st.InferenceCount, ExecutionCount: st.ExecutionCount,
-		BatchStats: []tritonBatchStats{}, MemoryUsage: []any{}}
+	m := api.TritonModelStats{Name: v.Name, Version: v.Version, InferenceCount: st.InferenceCount, ExecutionCount: st.ExecutionCount,
+		BatchStats: []api.TritonBatchStats{}, MemoryUsage: []any{}}
 	if !st.LastInference.IsZero() {
 		m.LastInference = st.LastInference.UnixMilli()
 	}
@@ -322,8 +290,8 @@ func tritonStatsOf(v *registry.Version) tritonModelStats {
 	is.ComputeInput, is.ComputeInfer, is.ComputeOutput = tritonDurationOf(st.ComputeInput), tritonDurationOf(st.ComputeInfer), tritonDurationOf(st.ComputeOutput)
 	is.CacheHit, is.CacheMiss = tritonDurationOf(st.CacheHit), tritonDurationOf(st.CacheMiss)
 	for _, b := range st.Batches {
-		none := tritonDuration{Count: b.ComputeInfer.Count}
-		m.BatchStats = append(m.BatchStats, tritonBatchStats{BatchSize: b.Size, ComputeInput: none, ComputeInfer: tritonDurationOf(b.ComputeInfer), ComputeOutput: none})
+		none := api.TritonDuration{Count: b.ComputeInfer.Count}
+		m.BatchStats = append(m.BatchStats, api.TritonBatchStats{BatchSize: b.Size, ComputeInput: none, ComputeInfer: tritonDurationOf(b.ComputeInfer), ComputeOutput: none})
 	}
 	return m
 }
@@ -351,11 +319,11 @@ func (s *Server) v2Stats(w http.ResponseWriter, r *http.Request) error {
 			versions = append(versions, entry.Versions...)
 		}
 	}
-	stats := make([]tritonModelStats, 0, len(versions))
+	stats := api.TritonStats{ModelStats: make([]api.TritonModelStats, 0, len(versions))}
 	for _, v := range versions {
-		stats = append(stats, tritonStatsOf(v))
+		stats.ModelStats = append(stats.ModelStats, tritonStatsOf(v))
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"model_stats": stats})
+	return writeJSON(w, http.StatusOK, stats)
 }
 
 // Triton's model repository extension, read-only: POST /v2/repository/index lists the
