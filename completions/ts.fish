@@ -23,6 +23,8 @@ function __ts_sub
             echo infer
         case '|explain'
             echo explain
+        case '|perf'
+            echo perf
         case '|workflow'
             echo workflow
         case '|metrics'
@@ -59,6 +61,8 @@ function __ts_takes_value
         case 'infer|--accept' 'infer|--concurrency' 'infer|-c' 'infer|--data' 'infer|-d' 'infer|--header' 'infer|-H' 'infer|--save' 'infer|--timeout' 'infer|--version'
             return 0
         case 'explain|--baseline' 'explain|--concurrency' 'explain|-c' 'explain|--data' 'explain|-d' 'explain|--patch' 'explain|--save' 'explain|--target' 'explain|--tensor-output' 'explain|--timeout' 'explain|--version'
+            return 0
+        case 'perf|--concurrency' 'perf|-c' 'perf|--data' 'perf|-d' 'perf|--duration' 'perf|--shape' 'perf|--timeout' 'perf|--version' 'perf|--warmup'
             return 0
         case 'workflow register|--name' 'workflow register|--startup-timeout' 'workflow register|--timeout'
             return 0
@@ -134,6 +138,7 @@ complete -c ts -n '__ts_at \'\' 0' -a set-default -d 'Make a version the model\'
 complete -c ts -n '__ts_at \'\' 0' -a split -d 'Show or set a model\'s traffic split across versions (A/B tests, canaries).'
 complete -c ts -n '__ts_at \'\' 0' -a infer -d 'Send files to a model and show the answers (or run an archive locally with --local).'
 complete -c ts -n '__ts_at \'\' 0' -a explain -d 'Show which parts of files (image patches, words, tensor elements) made a model answer as it did.'
+complete -c ts -n '__ts_at \'\' 0' -a perf -d 'Load-test a model as Triton\'s perf_analyzer: throughput, latency percentiles and the server\'s queue and run times at each concurrency.'
 complete -c ts -n '__ts_at \'\' 0' -a workflow -d 'Register, list, describe, run and unregister workflows (models and functions in a DAG, .war archives).'
 complete -c ts -n '__ts_at \'\' 0' -a metrics -d 'Print the server\'s Prometheus metrics.'
 complete -c ts -n '__ts_at \'\' 0' -a ping -d 'Check the server\'s health.'
@@ -219,6 +224,16 @@ complete -c ts -n '__ts_in \'explain\'' -l timeout -x -d 'Give up on a request a
 complete -c ts -n '__ts_in \'explain\'' -l version -x -d 'Model version (default: the default version, or the traffic split).'
 complete -c ts -n '__ts_at \'explain\' 0' -a '(command -q ts; and ts completion models 2>/dev/null)'
 complete -c ts -n '__ts_in \'explain\'; and not __ts_at \'explain\' 0' -F
+
+complete -c ts -n '__ts_in \'perf\'' -l concurrency -s c -x -d 'Clients sending at once; each value of the list is measured in turn.'
+complete -c ts -n '__ts_in \'perf\'' -l data -s d -x -d 'A request given on the command line, text or JSON (after the files); repeatable.'
+complete -c ts -n '__ts_in \'perf\'' -l duration -x -d 'How long each concurrency is measured.'
+complete -c ts -n '__ts_in \'perf\'' -l shape -x -d 'The shape of a random input whose dimensions are dynamic (perf_analyzer\'s --shape), e.g. pixels:1,3,224,224; repeatable. Dynamic dimensions are 1 otherwise.'
+complete -c ts -n '__ts_in \'perf\'' -l timeout -x -d 'Give up on a request after this long (it counts as an error).'
+complete -c ts -n '__ts_in \'perf\'' -l version -x -d 'Model version (default: the default version, or the traffic split).'
+complete -c ts -n '__ts_in \'perf\'' -l warmup -x -d 'How long each concurrency sends before it is measured (not counted).'
+complete -c ts -n '__ts_at \'perf\' 0' -a '(command -q ts; and ts completion models 2>/dev/null)'
+complete -c ts -n '__ts_in \'perf\'; and not __ts_at \'perf\' 0' -F
 
 complete -c ts -n '__ts_at \'workflow\' 0' -a register -d 'Register a workflow archive (.war): a name in the server\'s workflow store, a path it can read, or a URL.'
 complete -c ts -n '__ts_at \'workflow\' 0' -a unregister -d 'Unregister a workflow and its models.'

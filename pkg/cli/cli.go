@@ -135,6 +135,7 @@ type tsCLI struct {
 	Split      SplitCmd      `cmd:"" help:"Show or set a model's traffic split across versions (A/B tests, canaries)."`
 	Infer      InferCmd      `cmd:"" help:"Send files to a model and show the answers (or run an archive locally with --local)."`
 	Explain    ExplainCmd    `cmd:"" help:"Show which parts of files (image patches, words, tensor elements) made a model answer as it did."`
+	Perf       PerfCmd       `cmd:"" help:"Load-test a model as Triton's perf_analyzer: throughput, latency percentiles and the server's queue and run times at each concurrency."`
 	Workflow   WorkflowCmd   `cmd:"" help:"Register, list, describe, run and unregister workflows (models and functions in a DAG, .war archives)."`
 	Metrics    MetricsCmd    `cmd:"" help:"Print the server's Prometheus metrics."`
 	Ping       PingCmd       `cmd:"" help:"Check the server's health."`

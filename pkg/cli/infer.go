@@ -44,6 +44,8 @@ type InferCmd struct {
 	explain url.Values
 	// workflow, when set, sends the requests through that workflow (ts workflow infer).
 	workflow string
+	// perf says the model and files are ts perf's (for messages).
+	perf bool
 	// onPart, when set, prints a text answer the server streams as it comes (one request,
 	// text output); streamed says it did.
 	onPart   func(part []byte, contentType string)
@@ -180,9 +182,11 @@ func (c *InferCmd) Run(g *Globals) error {
 	return nil
 }
 
-// command is the command's name in messages: infer, or explain.
+// command is the command's name in messages: infer, explain, workflow infer or perf.
 func (c *InferCmd) command() string {
 	switch {
+	case c.perf:
+		return "perf"
 	case c.explain != nil:
 		return "explain"
 	case c.workflow != "":
@@ -282,9 +286,6 @@ func (c *InferCmd) pickModel(ctx context.Context, cl *client.Client) error {
 			return term.Usagef("which model? the server has %s: ts %s MODEL %s", strings.Join(names, ", "), c.command(), rest)
 		}
 	}
-	if len(c.Files) == 0 && len(c.Data) == 0 {
-		return term.Usagef("no files: ts %s %s FILE... (- reads stdin; --data TEXT sends TEXT)", c.command(), c.Model)
-	}
 	return nil
 }
 
@@ -304,6 +305,9 @@ func (c *InferCmd) predictor(ctx context.Context, g *Globals) (predictor, func()
 		}
 		if err := c.pickModel(ctx, cl); err != nil {
 			return nil, nil, err
+		}
+		if len(c.Files) == 0 && len(c.Data) == 0 {
+			return nil, nil, term.Usagef("no files: ts %s %s FILE... (- reads stdin; --data TEXT sends TEXT)", c.command(), c.Model)
 		}
 		name, version := splitRef(c.Model)
 		if c.Version != "" {
