@@ -193,6 +193,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 		Defaults:        registry.DefaultsFrom(cfg),
 		OnBatch:         m.Batch,
 		OnHandlerMetric: m.Custom,
+		OnRemoved:       m.Forget,
 		OnChange: func() {
 			if w := snap.Load(); w != nil {
 				if err := w.Save(reg); err != nil {

@@ -143,6 +143,35 @@ func (m *Metrics) version(model, version string) *versionMetrics {
 	})
 }
 
+// Forget drops a version's series once it is gone (unregistered), as Triton drops an
+// unloaded model's, so that versions that come and go do not pile up series; modelGone
+// drops the model's TorchServe gauges (labelled by model alone) too.
+func (m *Metrics) Forget(model, version string, modelGone bool) {
+	m.mu.Lock()
+	delete(m.versions, versionKey{model, version})
+	m.mu.Unlock()
+	labels := prometheus.Labels{"model_name": model, "model_version": version}
+	for _, vec := range []interface{ DeletePartialMatch(prometheus.Labels) int }{m.requests, m.latencyUS, m.queueUS, m.duration, m.batchSize, m.runTime, m.failures} {
+		vec.DeletePartialMatch(labels)
+	}
+	m.customMu.Lock()
+	for _, c := range m.custom {
+		switch {
+		case c.counter != nil:
+			c.counter.DeletePartialMatch(labels)
+		case c.gauge != nil:
+			c.gauge.DeletePartialMatch(labels)
+		case c.histogram != nil:
+			c.histogram.DeletePartialMatch(labels)
+		}
+	}
+	m.customMu.Unlock()
+	if modelGone {
+		m.handlerTime.DeleteLabelValues(model)
+		m.predictionTime.DeleteLabelValues(model)
+	}
+}
+
 // Request records an answered inference request.
 func (m *Metrics) Request(model, version string, code int, d time.Duration) {
 	v := m.version(model, version)

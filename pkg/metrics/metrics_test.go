@@ -204,3 +204,50 @@ func TestTorchServeTextEscapes(t *testing.T) {
 		t.Errorf("does not parse back: %v", err)
 	}
 }
+
+// TestForget: an unregistered version's series go (requests, latencies, batches, custom
+// metrics), the other version's stay; the model's TorchServe gauges go with its last
+// version; a version registered again starts from zero.
+func TestForget(t *testing.T) {
+	m := New()
+	for _, v := range []string{"1", "2"} {
+		m.Request("m", v, 200, time.Millisecond)
+		m.Request("m", v, 503, time.Millisecond)
+		m.Batch("m", v, batch.Report{Items: 2, Queued: []time.Duration{0, time.Millisecond}, Run: time.Millisecond})
+		if err := m.Custom("m", v, "tokens", "counter", "count", 3, map[string]string{"kind": "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	versions := func(name string) []string {
+		var out []string
+		for _, s := range gathered(t, m)[name] {
+			if label(s, "model_name") == "m" || label(s, "ModelName") == "m" {
+				out = append(out, label(s, "model_version"))
+			}
+		}
+		return out
+	}
+	series := []string{"ts_inference_requests_total", "ts_inference_latency_microseconds", "ts_queue_latency_microseconds",
+		"ts_request_duration_seconds", "ts_batch_size", "ts_batch_run_seconds", "ts_custom_tokens"}
+	m.Forget("m", "1", false)
+	for _, name := range series {
+		if got := versions(name); strings.Contains(strings.Join(got, ","), "1") || len(got) == 0 {
+			t.Errorf("%s after forgetting version 1: versions %v, want only 2", name, got)
+		}
+	}
+	if len(versions("HandlerTime")) != 1 || len(versions("PredictionTime")) != 1 {
+		t.Error("the model's gauges went with a version while another is left")
+	}
+	m.Forget("m", "2", true)
+	for _, name := range append(series, "HandlerTime", "PredictionTime") {
+		if got := versions(name); len(got) != 0 {
+			t.Errorf("%s after forgetting the model: %v", name, got)
+		}
+	}
+	m.Request("m", "1", 200, time.Millisecond)
+	for _, s := range gathered(t, m)["ts_inference_requests_total"] {
+		if label(s, "model_version") == "1" && s.GetCounter().GetValue() != 1 {
+			t.Errorf("version 1 registered again counts %v requests, want 1", s.GetCounter().GetValue())
+		}
+	}
+}

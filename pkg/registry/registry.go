@@ -98,6 +98,9 @@ type Options struct {
 	Clock batch.Clock
 	// OnChange is called after every change of what is registered (for snapshots).
 	OnChange func()
+	// OnRemoved is called when a version is gone (unregistered and drained, or failed to
+	// load), with whether it was its model's last version (to drop its metrics).
+	OnRemoved func(model, version string, modelGone bool)
 	// OnBatch is called after each batch (for metrics).
 	OnBatch func(model, version string, r batch.Report)
 	// OnHandlerMetric receives the custom metrics custom handlers report; an error (a
@@ -638,10 +641,12 @@ func (r *Registry) Unregister(ctx context.Context, name, version string) (*Versi
 		r.mu.Unlock()
 		return nil, apierror.New(http.StatusForbidden, apierror.TypeIllegalArgument, "Cannot remove default version for model %s", name)
 	}
-	r.removeLocked(v)
+	gone := r.removeLocked(v)
 	r.mu.Unlock()
 	r.changed()
-	if err := v.drain(ctx, r.opts.Defaults.UnregisterTimeout); err != nil {
+	err := v.drain(ctx, r.opts.Defaults.UnregisterTimeout)
+	r.removed(v, gone)
+	if err != nil {
 		return v, apierror.New(http.StatusRequestTimeout, apierror.TypeRequestTimeout, "Timed out while cleaning resources: %s", name)
 	}
 	r.log.Info("model unregistered", "model", name, "version", version)
@@ -651,16 +656,26 @@ func (r *Registry) Unregister(ctx context.Context, name, version string) (*Versi
 // remove takes a version out of the registry and unloads it at once.
 func (r *Registry) remove(v *Version) {
 	r.mu.Lock()
-	r.removeLocked(v)
+	gone := r.removeLocked(v)
 	r.mu.Unlock()
 	r.changed()
 	v.close()
+	r.removed(v, gone)
 }
 
-func (r *Registry) removeLocked(v *Version) {
+// removed tells OnRemoved that v is gone.
+func (r *Registry) removed(v *Version, modelGone bool) {
+	if r.opts.OnRemoved != nil {
+		r.opts.OnRemoved(v.Name, v.Version, modelGone)
+	}
+}
+
+// removeLocked takes v out of the registry, if it is there, and reports whether its model
+// has no version left.
+func (r *Registry) removeLocked(v *Version) bool {
 	m := r.models[v.Name]
 	if m == nil || m.versions[v.Version] != v {
-		return
+		return false
 	}
 	delete(m.versions, v.Version)
 	if m.split != nil {
@@ -671,12 +686,15 @@ func (r *Registry) removeLocked(v *Version) {
 	}
 	if len(m.versions) == 0 {
 		delete(r.models, v.Name)
-	} else if m.defaultVersion == v.Version {
+		return true
+	}
+	if m.defaultVersion == v.Version {
 		for ver := range m.versions {
 			m.defaultVersion = ver
 			break
 		}
 	}
+	return false
 }
 
 // Entry is a model in a listing.

@@ -927,3 +927,39 @@ func TestReload(t *testing.T) {
 		t.Errorf("another version: default %s, %d versions", e.DefaultVersion, len(e.Versions))
 	}
 }
+
+// TestOnRemoved: a version unregistered, and one that failed to load, are reported gone,
+// with whether their model has no version left (its metrics then go too).
+func TestOnRemoved(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	r := New(Options{TempDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler), Cores: 2,
+		OnRemoved: func(model, version string, gone bool) {
+			mu.Lock()
+			got = append(got, fmt.Sprintf("%s/%s gone=%v", model, version, gone))
+			mu.Unlock()
+		}})
+	t.Cleanup(func() { r.Close(context.Background()) })
+	ctx := context.Background()
+	for _, v := range []string{"1.0", "2.0"} {
+		if _, err := r.Register(ctx, Spec{Path: irisArchive(t, v, ""), Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, v := range []string{"2.0", "1.0"} {
+		if _, err := r.Unregister(ctx, "iris", v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// a load that fails (warm-up at a batch size the model refuses) removes its version
+	bad := modelArchive(t, "onerow", "1.0", testenv.Path("pkg/engine/testdata/onerow.onnx"), "warmup: {runs: 1, batchSizes: [3]}\n")
+	if _, err := r.Register(ctx, Spec{Path: bad, Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true}); err == nil {
+		t.Fatal("a failing warm-up registered")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"iris/2.0 gone=false", "iris/1.0 gone=true", "onerow/1.0 gone=true"}
+	if !slices.Equal(got, want) {
+		t.Errorf("removed %v, want %v", got, want)
+	}
+}

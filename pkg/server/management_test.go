@@ -62,7 +62,7 @@ func emptyServer(t testing.TB, flags map[string]string) *testServer {
 	}
 	m := metrics.New()
 	reg := registry.New(registry.Options{TempDir: t.TempDir(), Logger: quiet, Defaults: registry.DefaultsFrom(cfg),
-		OnBatch: m.Batch, OnHandlerMetric: m.Custom})
+		OnBatch: m.Batch, OnHandlerMetric: m.Custom, OnRemoved: m.Forget})
 	t.Cleanup(func() { reg.Close(context.Background()) })
 	srv := New(reg, Options{Settings: cfg, Logger: quiet, Metrics: m})
 	ts := &testServer{store: store, reg: reg, srv: srv}
@@ -318,6 +318,32 @@ func TestMetricsAPI(t *testing.T) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
+
+	// an unregistered model's series go (as Triton drops an unloaded model's); the other's stay
+	exchange{"unregister", "DELETE", "/models/iris", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	res, err = http.Get(ts.metrics.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if strings.Contains(string(b), `model_name="iris"`) || strings.Contains(string(b), `ModelName="iris"`) {
+		t.Errorf("metrics of the unregistered model remain:\n%s", grepLines(string(b), `"iris"`))
+	}
+	if !strings.Contains(string(b), `ts_batching{model_name="iris8",model_version="1.0"} 1`) {
+		t.Error("the other model's metrics went too")
+	}
+}
+
+// grepLines are the lines of s that hold sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // TestDescribeCustomized: with customized=true, describe carries what the ONNX model says of
