@@ -6,7 +6,7 @@ LDFLAGS  := -X github.com/tsserve/ts/pkg/cli.Version=$(VERSION) \
             -X github.com/tsserve/ts/pkg/cli/archivecmd.Version=$(VERSION) \
             -X github.com/tsserve/ts/pkg/config.SetupDir=$(CURDIR)/.ort
 
-.PHONY: all setup build test demo vet fmt fmt-check fuzz clean samples bench-archive bench bench-models completions release-check release-snapshot proto
+.PHONY: all setup build test demo vet fmt fmt-check fuzz clean samples bench-archive bench bench-soak bench-models completions release-check release-snapshot proto
 
 all: build
 
@@ -91,6 +91,10 @@ bench-models: .cache/bench/resnet18.onnx
 	@/usr/bin/python3 -c 'import torch, torchvision, onnx' 2>/dev/null || { echo "bench: needs Debian's python3-torch, python3-torchvision and python3-onnx: apt-get install python3-torch python3-torchvision python3-onnx" >&2; exit 1; }
 	mkdir -p .cache/bench
 	/usr/bin/python3 bench/make_resnet18.py $@.tmp && mv $@.tmp $@
+
+## bench-soak: register, infer, unregister 1000 times; memory, goroutines, files, series (leaks)
+bench-soak: setup
+	$(GO) test -run '^$$' -bench RegisterSoak -benchtime 1x ./pkg/server
 
 ## bench-archive: tsarchive pack/read speed per format vs stdlib archive/zip (not part of make test)
 bench-archive:
