@@ -141,12 +141,15 @@ type Description struct {
 	ArchiveSHA256 string `json:"archiveSha256"`
 	// SignedBy is the trusted key whose signature of the archive the server checked (only
 	// when it requires signatures: trusted_keys).
-	SignedBy          string            `json:"signedBy,omitempty"`
-	RegisteredAt      string            `json:"registeredAt"`
-	LoadedAt          string            `json:"loadedAt,omitempty"`
-	LoadTimeMS        int64             `json:"loadTimeMs,omitempty"`
-	Warmup            *Warmup           `json:"warmup,omitempty"`
-	ResponseCache     *ResponseCache    `json:"responseCache,omitempty"`
+	SignedBy      string         `json:"signedBy,omitempty"`
+	RegisteredAt  string         `json:"registeredAt"`
+	LoadedAt      string         `json:"loadedAt,omitempty"`
+	LoadTimeMS    int64          `json:"loadTimeMs,omitempty"`
+	Warmup        *Warmup        `json:"warmup,omitempty"`
+	ResponseCache *ResponseCache `json:"responseCache,omitempty"`
+	// UnloadAfterIdle is the seconds without a request after which the model is unloaded
+	// (0: never); State is then IDLE until a request loads it again.
+	UnloadAfterIdle   int               `json:"unloadAfterIdle,omitempty"`
 	ExecutionProvider string            `json:"executionProvider,omitempty"`
 	IntraOpThreads    int               `json:"intraOpThreads,omitempty"`
 	Batching          Batching          `json:"batching"`

@@ -374,6 +374,13 @@ func describeText(io *term.IO, d api.Description) {
 	if w := d.Warmup; w != nil {
 		pairs = append(pairs, [2]string{"warm-up", warmupText(w)})
 	}
+	if d.UnloadAfterIdle > 0 {
+		text := fmt.Sprintf("after %ds without a request", d.UnloadAfterIdle)
+		if d.State == "IDLE" {
+			text += "; unloaded now: the next request loads it"
+		}
+		pairs = append(pairs, [2]string{"unload", text})
+	}
 	if c := d.ResponseCache; c != nil {
 		text := fmt.Sprintf("on: %d hits, %d misses", c.Hits, c.Misses)
 		if !c.Active {

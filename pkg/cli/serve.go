@@ -39,6 +39,7 @@ type ServeCmd struct {
 	GRPCInferencePort *int     `name:"grpc-inference-port" placeholder:"PORT" help:"gRPC inference API port (grpc_inference_port, default 7070)."`
 	GRPCManagePort    *int     `name:"grpc-management-port" placeholder:"PORT" help:"gRPC management API port (grpc_management_port, default 7071)."`
 	Workers           *int     `name:"workers" placeholder:"N" help:"Workers per model loaded at start (default_workers_per_model; default: one per CPU core)."`
+	UnloadAfterIdle   *int     `name:"unload-after-idle" placeholder:"SECONDS" help:"Unload a model after this many seconds without a request, freeing its memory; the next request loads it again (default_unload_after_idle; 0, the default: never)."`
 	Provider          *string  `name:"provider" placeholder:"EP" help:"Execution provider: cpu, cuda[:N] or tensorrt[:N] (execution_provider)."`
 	ProviderFallback  *bool    `name:"provider-fallback" help:"Run on CPU, with a warning, when the execution provider is unavailable."`
 	IntraOpThreads    *int     `name:"intra-op-threads" placeholder:"N" help:"ONNX Runtime intra-op threads per model (default: cores / workers)."`
@@ -87,6 +88,7 @@ func (c *ServeCmd) flags() map[string]string {
 	num("grpc_inference_port", c.GRPCInferencePort)
 	num("grpc_management_port", c.GRPCManagePort)
 	num("default_workers_per_model", c.Workers)
+	num("default_unload_after_idle", c.UnloadAfterIdle)
 	str("execution_provider", c.Provider)
 	boolean("provider_fallback", c.ProviderFallback)
 	num("intra_op_threads", c.IntraOpThreads)

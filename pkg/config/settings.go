@@ -81,6 +81,7 @@ var Keys = []Key{
 	{"default_response_timeout", "", "120", kSeconds, "seconds a request may take before it fails with a timeout"},
 	{"default_startup_timeout", "", "120", kSeconds, "seconds a model may take to load"},
 	{"unregister_model_timeout", "", "120", kSeconds, "seconds an unregister waits for requests in flight"},
+	{"default_unload_after_idle", "unload-after-idle", "0", kSeconds, "seconds without a request after which a model is unloaded, its memory freed, until the next request loads it again (0: never; model-config.yaml's unloadAfterIdle wins; ts's own, as Ollama's keep_alive)"},
 	{"max_request_size", "", "6553500", kBytes, "largest request body, bytes"},
 	{"max_response_size", "", "6553500", kBytes, "largest response body, bytes"},
 	{"enable_shared_memory", "shared-memory", "false", kBool, "let inference clients on this machine register system shared memory regions (Triton's shared memory extension) and pass tensors through them"},
@@ -164,6 +165,8 @@ type Settings struct {
 	DefaultResponseTimeout time.Duration
 	DefaultStartupTimeout  time.Duration
 	UnregisterModelTimeout time.Duration
+	// DefaultUnloadAfterIdle unloads models idle this long (0: never).
+	DefaultUnloadAfterIdle time.Duration
 	MaxRequestSize         int64
 	MaxResponseSize        int64
 	// EnableSharedMemory turns Triton's system shared memory extension on.
@@ -486,6 +489,7 @@ func (s *Settings) parse() error {
 	s.DefaultResponseTimeout = seconds("default_response_timeout")
 	s.DefaultStartupTimeout = seconds("default_startup_timeout")
 	s.UnregisterModelTimeout = seconds("unregister_model_timeout")
+	s.DefaultUnloadAfterIdle = seconds("default_unload_after_idle")
 	s.MaxRequestSize = num("max_request_size", 1)
 	s.MaxResponseSize = num("max_response_size", 1)
 	s.ResponseCacheSize = num("response_cache_size", 0)

@@ -42,6 +42,9 @@ type Defaults struct {
 	// ResponseCacheSize is the response cache's size in bytes, shared by the versions that
 	// ask for it (0: no cache).
 	ResponseCacheSize int64
+	// UnloadAfterIdle is default_unload_after_idle: versions unload after this long without
+	// a request (0: never) unless their model-config.yaml says otherwise.
+	UnloadAfterIdle time.Duration
 	// Sources says, for a per-model setting (e.g. "jobQueueSize") whose server-wide value
 	// was configured, where that came from, e.g. "job_queue_size (file config.properties)".
 	// A setting not listed has its built-in default.
@@ -61,7 +64,7 @@ func DefaultsFrom(cfg *config.Settings) Defaults {
 		JobQueueSize: cfg.JobQueueSize, ResponseTimeout: cfg.DefaultResponseTimeout,
 		StartupTimeout: cfg.DefaultStartupTimeout, UnregisterTimeout: cfg.UnregisterModelTimeout,
 		IntraOpThreads: cfg.IntraOpThreads, Models: cfg.Models, Sources: serverSources(cfg),
-		ResponseCacheSize: cfg.ResponseCacheSize,
+		ResponseCacheSize: cfg.ResponseCacheSize, UnloadAfterIdle: cfg.DefaultUnloadAfterIdle,
 	}
 }
 
@@ -73,6 +76,7 @@ func serverSources(cfg *config.Settings) map[string]string {
 		"minWorkers": "default_workers_per_model", "maxWorkers": "default_workers_per_model",
 		"jobQueueSize": "job_queue_size", "responseTimeout": "default_response_timeout",
 		"startupTimeout": "default_startup_timeout", "intraOpThreads": "intra_op_threads",
+		"unloadAfterIdle": "default_unload_after_idle",
 	}
 	sources := map[string]string{}
 	for setting, key := range keys {
@@ -123,6 +127,37 @@ type Registry struct {
 	// versions numbers the versions created, for the response cache's keys: a version
 	// registered again with the same name never reads its predecessor's answers.
 	versions atomic.Uint64
+	// idleWatch starts, once, the goroutine that unloads idle versions (unloadAfterIdle);
+	// stop ends it.
+	idleWatch sync.Once
+	stop      chan struct{}
+	stopOnce  sync.Once
+}
+
+// idleCheck is how often versions are checked for having been idle past unloadAfterIdle.
+const idleCheck = 250 * time.Millisecond
+
+// watchIdle unloads, until the registry closes, the versions idle past their
+// unloadAfterIdle; it starts with the first version that has one.
+func (r *Registry) watchIdle() {
+	r.idleWatch.Do(func() {
+		go func() {
+			t := time.NewTicker(idleCheck)
+			defer t.Stop()
+			for {
+				select {
+				case <-r.stop:
+					return
+				case now := <-t.C:
+					for _, e := range r.List() {
+						for _, v := range e.Versions {
+							v.unloadIfIdle(now)
+						}
+					}
+				}
+			}
+		}()
+	})
 }
 
 type model struct {
@@ -158,7 +193,7 @@ func New(o Options) *Registry {
 	if d.StartupWorkers <= 0 {
 		d.StartupWorkers = o.Cores
 	}
-	r := &Registry{opts: o, log: o.Logger, models: map[string]*model{}}
+	r := &Registry{opts: o, log: o.Logger, models: map[string]*model{}, stop: make(chan struct{})}
 	if d.ResponseCacheSize > 0 {
 		r.cache = respcache.New(d.ResponseCacheSize)
 	}
@@ -372,6 +407,9 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 	}
 	if v.settings, err = resolveSettings(r.opts.Defaults, props, y, s.Overrides, s.Startup); err != nil {
 		return nil, invalid("%v", err)
+	}
+	if v.settings.UnloadAfterIdle > 0 {
+		r.watchIdle()
 	}
 	// the ONNX model's header, read once: for the signature here when the manifest has none,
 	// and for describe's customizedMetadata
@@ -753,6 +791,9 @@ func (r *Registry) Health() string {
 	wanted, ready := int(r.opening.Load()), 0
 	for _, m := range r.models {
 		v := m.versions[m.defaultVersion]
+		if v.Idle() {
+			continue // unloaded for being idle: the next request loads it
+		}
 		want := v.minWorkers()
 		wanted += want
 		ready += min(v.readyWorkers(), want)
@@ -770,6 +811,7 @@ func (r *Registry) Health() string {
 // Close stops every model: no new requests, requests in flight finish (until ctx ends),
 // then sessions and extracted archives are freed.
 func (r *Registry) Close(ctx context.Context) {
+	r.stopOnce.Do(func() { close(r.stop) })
 	r.mu.Lock()
 	var all []*Version
 	for name, m := range r.models {

@@ -51,6 +51,9 @@ type Settings struct {
 	// ResponseCache keeps the model's answers in the server's response cache (Triton's):
 	// a request whose input tensors were answered before gets that answer without a run.
 	ResponseCache bool `json:"responseCache,omitempty"`
+	// UnloadAfterIdle unloads the model after this many seconds without a request (0:
+	// never), as Ollama's keep_alive; the next request loads it again.
+	UnloadAfterIdle int `json:"unloadAfterIdle,omitempty"`
 	// Warmup runs the model on generated inputs when it loads, before it serves (nil: none).
 	Warmup  *Warmup           `json:"warmup,omitempty"`
 	Sources map[string]string `json:"sources"`
@@ -93,6 +96,8 @@ type modelYAML struct {
 	// Triton's model_warmup and response_cache
 	Warmup        *Warmup `yaml:"warmup"`
 	ResponseCache *bool   `yaml:"responseCache"`
+	// Ollama's keep_alive, in seconds
+	UnloadAfterIdle *int `yaml:"unloadAfterIdle"`
 }
 
 // readModelYAML reads the archive's model-config.yaml, if it has one.
@@ -185,6 +190,11 @@ func resolveSettings(d Defaults, props *config.ModelConfig, y *modelYAML, o Over
 	if y.ResponseCache != nil {
 		s.ResponseCache, s.Sources["responseCache"] = *y.ResponseCache, FromYAML
 	}
+	pick("unloadAfterIdle", &s.UnloadAfterIdle, int(d.UnloadAfterIdle/time.Second), nil, y.UnloadAfterIdle, nil)
+	if s.SequenceBatching && y.UnloadAfterIdle == nil {
+		// the server's default does not apply: unloading would end the open sequences
+		s.UnloadAfterIdle, s.Sources["unloadAfterIdle"] = 0, FromDefault
+	}
 	s.Sources["warmup"] = FromDefault
 	if y.Warmup != nil {
 		s.Warmup, s.Sources["warmup"] = y.Warmup, FromYAML
@@ -229,6 +239,10 @@ func (s Settings) validate() error {
 		return fmt.Errorf("maxNumSequence (from %s) must be ≥ 1, got %d", s.Sources["maxNumSequence"], s.MaxNumSequence)
 	case s.SequenceMaxIdleMSec < 0:
 		return fmt.Errorf("sequenceMaxIdleMSec (from %s) must be ≥ 0, got %d", s.Sources["sequenceMaxIdleMSec"], s.SequenceMaxIdleMSec)
+	case s.UnloadAfterIdle < 0:
+		return fmt.Errorf("unloadAfterIdle (from %s) must be ≥ 0 seconds, got %d", s.Sources["unloadAfterIdle"], s.UnloadAfterIdle)
+	case s.UnloadAfterIdle > 0 && s.SequenceBatching:
+		return fmt.Errorf("unloadAfterIdle cannot be used with sequenceBatching: unloading would end the open sequences")
 	}
 	for _, p := range s.PreferredBatchSizes {
 		if p < 1 || p > s.BatchSize {

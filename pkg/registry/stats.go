@@ -89,6 +89,13 @@ func (r *statsRecorder) request(start time.Time, pre, post time.Duration, err er
 	r.s.ComputeOutput.add(1, post)
 }
 
+// lastInference is when the last request was answered (zero: none yet).
+func (r *statsRecorder) lastInference() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.s.LastInference
+}
+
 // cacheHit records a request answered from the response cache, after a lookup of took.
 func (r *statsRecorder) cacheHit(took time.Duration) {
 	r.mu.Lock()

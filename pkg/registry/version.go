@@ -33,6 +33,7 @@ const (
 	StateReady     = "READY"     // workers serve requests
 	StateFailed    = "FAILED"    // the last load failed; see Error
 	StateUnloading = "UNLOADING" // being unregistered
+	StateIdle      = "IDLE"      // unloaded after unloadAfterIdle; the next request loads it
 )
 
 // ErrUnregistered is Scale's error on a version being unregistered (or already gone).
@@ -101,7 +102,13 @@ type Version struct {
 	warmTime time.Duration // of loadTime, the warm-up's
 	loadedAt time.Time
 	closed   bool
+	// idle is set while the model is unloaded for being idle (unloadAfterIdle): the next
+	// request loads it again with the workers of the settings.
+	idle     bool
 	inflight sync.WaitGroup
+	// active counts the requests in flight (inflight cannot be read): an idle unload waits
+	// for none.
+	active atomic.Int32
 }
 
 // unbatchable says why requests to a model with these inputs and outputs cannot be stacked
@@ -157,6 +164,19 @@ func (v *Version) Scale(ctx context.Context, minWorkers, maxWorkers int) error {
 		v.settings.Sources["minWorkers"], v.settings.Sources["maxWorkers"] = FromScale, FromScale
 	}
 	v.settings.MinWorkers, v.settings.MaxWorkers = minWorkers, max(maxWorkers, minWorkers)
+	v.mu.Unlock()
+	return v.scaleTo(minWorkers)
+}
+
+// scaleTo starts or stops workers until there are minWorkers, loading or unloading the
+// model, as Scale describes; the caller holds scaleMu.
+func (v *Version) scaleTo(minWorkers int) error {
+	v.mu.Lock()
+	if v.closed {
+		v.mu.Unlock()
+		return ErrUnregistered
+	}
+	v.idle = false
 	var pool *batch.Pool
 	missing := v.handler == nil
 	v.mu.Unlock()
@@ -178,16 +198,7 @@ func (v *Version) Scale(ctx context.Context, minWorkers, maxWorkers int) error {
 	}
 	// Requests queue from now on, while the model loads.
 	v.mu.Lock()
-	if v.batcher == nil {
-		st := v.settings
-		v.batcher = batch.New(batch.Config{
-			BatchSize: st.BatchSize, MaxDelay: time.Duration(st.MaxBatchDelay) * time.Millisecond,
-			QueueSize: st.JobQueueSize, PreferredSizes: st.PreferredBatchSizes,
-			MaxQueueTime: time.Duration(st.MaxQueueTime) * time.Millisecond, Adaptive: st.AdaptiveBatching,
-			Timeout: time.Duration(st.ResponseTimeout) * time.Second, JobTicket: st.UseJobTicket,
-		}, v.unbatchable == "", v.reg.opts.Clock)
-		v.batcher.SetWorkers(minWorkers)
-	}
+	v.ensureBatcherLocked(minWorkers)
 	v.mu.Unlock()
 	first, err := v.load(minWorkers)
 	if err != nil {
@@ -230,6 +241,74 @@ func (v *Version) Scale(ctx context.Context, minWorkers, maxWorkers int) error {
 	v.mu.Unlock()
 	v.reg.changed()
 	return nil
+}
+
+// ensureBatcherLocked makes the batcher requests queue in, for this many workers, unless
+// there is one; the caller holds mu.
+func (v *Version) ensureBatcherLocked(workers int) {
+	if v.batcher != nil {
+		return
+	}
+	st := v.settings
+	v.batcher = batch.New(batch.Config{
+		BatchSize: st.BatchSize, MaxDelay: time.Duration(st.MaxBatchDelay) * time.Millisecond,
+		QueueSize: st.JobQueueSize, PreferredSizes: st.PreferredBatchSizes,
+		MaxQueueTime: time.Duration(st.MaxQueueTime) * time.Millisecond, Adaptive: st.AdaptiveBatching,
+		Timeout: time.Duration(st.ResponseTimeout) * time.Second, JobTicket: st.UseJobTicket,
+	}, v.unbatchable == "", v.reg.opts.Clock)
+	v.batcher.SetWorkers(workers)
+}
+
+// unloadIfIdle unloads the model when it has served no request for its unloadAfterIdle
+// (none in flight, none since), keeping its settings: the next request loads it again
+// (enter). It reports whether it did.
+func (v *Version) unloadIfIdle(now time.Time) bool {
+	v.scaleMu.Lock()
+	defer v.scaleMu.Unlock()
+	v.mu.Lock()
+	after := time.Duration(v.settings.UnloadAfterIdle) * time.Second
+	last := v.loadedAt
+	if t := v.stats.lastInference(); t.After(last) {
+		last = t
+	}
+	if after <= 0 || v.closed || v.idle || v.state != StateReady || v.batcher == nil || v.active.Load() > 0 || now.Sub(last) < after {
+		v.mu.Unlock()
+		return false
+	}
+	// detached under mu, so that a request arriving now finds the model idle and loads it
+	pool, session, h := v.pool, v.session.Swap(nil), v.handler
+	v.pool, v.batcher = nil, nil
+	v.idle, v.state = true, StateIdle
+	v.mu.Unlock()
+	if pool != nil {
+		pool.Scale(0)
+	}
+	if session != nil {
+		session.Close()
+	}
+	if sc, ok := h.(handler.Scaler); ok {
+		sc.SetWorkers(0)
+	}
+	v.reg.log.Info("model unloaded after being idle", "model", v.Name, "version", v.Version, "idle", now.Sub(last).Round(time.Second), "unload_after_idle_s", int(after/time.Second))
+	v.reg.changed()
+	return true
+}
+
+// wakeLocked starts loading a version unloaded for being idle, for a request that arrives:
+// requests queue in a new batcher while the workers of its settings start. The caller holds
+// mu.
+func (v *Version) wakeLocked() {
+	workers := v.settings.MinWorkers
+	v.idle, v.state = false, StateLoading
+	v.ensureBatcherLocked(workers)
+	go func() {
+		v.scaleMu.Lock()
+		defer v.scaleMu.Unlock()
+		if err := v.scaleTo(workers); err != nil && !errors.Is(err, ErrUnregistered) {
+			v.reg.log.Error("model failed to load again after being idle", "model", v.Name, "version", v.Version, "err", err)
+		}
+	}()
+	v.reg.log.Info("model loading again for a request after being idle", "model", v.Name, "version", v.Version, "workers", workers)
 }
 
 // load loads the model for this many workers when it is not loaded; it reports whether it
@@ -585,7 +664,7 @@ func (v *Version) Infer(ctx context.Context, req *handler.Request, priority int)
 		return nil, err
 	}
 	v = live
-	defer v.inflight.Done()
+	defer v.leave()
 	var pre, post time.Duration
 	defer func() { v.stats.request(start, pre, post, err) }()
 	if d, ok := h.(handler.Direct); ok && d.TakesOver() {
@@ -637,14 +716,14 @@ func (v *Version) Explain(ctx context.Context, req *handler.Request, priority in
 	}
 	v = live
 	if !handler.IsBuiltin(v.Handler) {
-		v.inflight.Done()
+		v.leave()
 		if req.Header == nil {
 			req.Header = http.Header{}
 		}
 		req.Header.Set(handler.ExplainHeader, "True")
 		return v.Infer(ctx, req, priority)
 	}
-	defer v.inflight.Done()
+	defer v.leave()
 	start := time.Now()
 	defer func() { v.stats.request(start, 0, 0, err) }()
 	e, ok := h.(handler.Explainer)
@@ -684,7 +763,7 @@ func (v *Version) ExplainTensors(ctx context.Context, inputs []*tensor.Tensor, p
 		return nil, nil, err
 	}
 	v = live
-	defer v.inflight.Done()
+	defer v.leave()
 	start := time.Now()
 	defer func() { v.stats.request(start, 0, 0, err) }()
 	if d, ok := h.(handler.Direct); ok && d.TakesOver() {
@@ -735,7 +814,7 @@ func (v *Version) InferTensors(ctx context.Context, inputs []*tensor.Tensor, pri
 		return nil, err
 	}
 	v = live
-	defer v.inflight.Done()
+	defer v.leave()
 	defer func() { v.stats.request(start, 0, 0, err) }()
 	if d, ok := h.(handler.Direct); ok && d.TakesOver() {
 		return nil, apierror.BadRequest("model %s runs in its custom handler, which takes requests only through /predictions/%s", v.Name, v.Name)
@@ -748,7 +827,7 @@ func (v *Version) InferTensors(ctx context.Context, inputs []*tensor.Tensor, pri
 
 // enter admits a request: the version that takes it (this one, or the one a reload put in its
 // place), its batcher, session and handler in effect and the response timeout. The caller
-// calls live.inflight.Done when the request ends (unregistering waits).
+// calls live.leave when the request ends (unregistering waits).
 func (v *Version) enter() (live *Version, b *batch.Batcher, session *engine.Session, h handler.Handler, timeout time.Duration, err error) {
 	v.mu.Lock()
 	if v.closed {
@@ -759,8 +838,18 @@ func (v *Version) enter() (live *Version, b *batch.Batcher, session *engine.Sess
 		return nil, nil, nil, nil, 0, apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable, "Model \"%s\" version %s is being unregistered", v.Name, v.Version)
 	}
 	defer v.mu.Unlock()
+	if v.idle {
+		v.wakeLocked()
+	}
 	v.inflight.Add(1)
+	v.active.Add(1)
 	return v, v.batcher, v.session.Load(), v.handler, time.Duration(v.settings.ResponseTimeout) * time.Second, nil
+}
+
+// leave ends a request enter admitted.
+func (v *Version) leave() {
+	v.active.Add(-1)
+	v.inflight.Done()
 }
 
 // submit checks the inputs against the model and runs them through the batcher, or answers
@@ -803,8 +892,16 @@ func (v *Version) Labels() (map[int]string, error) { return v.labels() }
 // metadata_props), read from the file once.
 func (v *Version) ModelInfo() (*onnx.Model, error) { return v.graph() }
 
-// Ready reports whether a worker is ready to run requests.
-func (v *Version) Ready() bool { return v.readyWorkers() > 0 }
+// Ready reports whether the version takes requests: a worker is ready, or it was unloaded
+// for being idle (unloadAfterIdle) and the next request loads it.
+func (v *Version) Ready() bool { return v.Idle() || v.readyWorkers() > 0 }
+
+// Idle reports whether the version is unloaded for being idle (unloadAfterIdle).
+func (v *Version) Idle() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.idle
+}
 
 func (v *Version) noWorker() error { return &NoWorkerError{Model: v.Name} }
 

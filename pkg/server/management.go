@@ -423,7 +423,7 @@ func describe(v *registry.Version, isDefault bool, split map[string]int) api.Des
 		ExecutionProvider: info.Provider, IntraOpThreads: info.Threads,
 		Batching: api.Batching{Batchable: info.Unbatchable == "", Unbatchable: info.Unbatchable, JobQueueSize: s.JobQueueSize, PreferredBatchSizes: s.PreferredBatchSizes,
 			MaxQueueTime: s.MaxQueueTime, Adaptive: s.AdaptiveBatching, Stats: info.Queue},
-		SettingSources: s.Sources, Inputs: v.Inputs, Outputs: v.Outputs,
+		SettingSources: s.Sources, Inputs: v.Inputs, Outputs: v.Outputs, UnloadAfterIdle: s.UnloadAfterIdle,
 	}
 	if !info.LoadedAt.IsZero() {
 		d.LoadedAt, d.LoadTimeMS = info.LoadedAt.UTC().Format(timeLayout), info.LoadTime.Milliseconds()

@@ -1,0 +1,132 @@
+package registry
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tsserve/ts/pkg/handler"
+)
+
+// waitFor polls cond until it holds or the time is up.
+func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestUnloadAfterIdle: a version idle past unloadAfterIdle is unloaded (its session and
+// workers gone, IDLE, still ready and healthy); not while a request is in flight; the next
+// requests, many at once, load it again with the workers of its settings and none fails;
+// scaling an idle version loads it too.
+func TestUnloadAfterIdle(t *testing.T) {
+	r := newRegistry(t, Defaults{})
+	ctx := context.Background()
+	v, err := r.Register(ctx, Spec{Path: irisArchive(t, "1.0", "unloadAfterIdle: 1\nbatchSize: 4\nmaxBatchDelay: 5\n"), Overrides: Overrides{InitialWorkers: ptr(2)}, Synchronous: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := v.Settings(); s.UnloadAfterIdle != 1 || s.Sources["unloadAfterIdle"] != FromYAML {
+		t.Fatalf("settings: %d from %s", s.UnloadAfterIdle, s.Sources["unloadAfterIdle"])
+	}
+	infer := func() error {
+		_, err := v.Infer(ctx, &handler.Request{Inputs: []handler.Input{{Name: "body", Data: []byte(`[[5.1, 3.5, 1.4, 0.2]]`)}}}, 0)
+		return err
+	}
+	if err := infer(); err != nil {
+		t.Fatal(err)
+	}
+
+	// a request in flight keeps it loaded past the idle time
+	live, _, _, _, _, err := v.enter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if v.Idle() {
+		t.Fatal("unloaded while a request was in flight")
+	}
+	live.leave()
+
+	waitFor(t, 3*time.Second, "not unloaded after being idle for unloadAfterIdle", v.Idle)
+	info := v.Info()
+	if info.State != StateIdle || len(info.Workers) != 0 || v.session.Load() != nil {
+		t.Errorf("idle: state %s, %d workers, session %v", info.State, len(info.Workers), v.session.Load())
+	}
+	if !v.Ready() || r.Health() != "Healthy" {
+		t.Errorf("idle: ready %v, health %s; want ready and healthy (the next request loads it)", v.Ready(), r.Health())
+	}
+	if s := v.Settings(); s.MinWorkers != 2 {
+		t.Errorf("idle unload changed minWorkers to %d", s.MinWorkers)
+	}
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for range 16 {
+		wg.Go(func() { errs <- infer() })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("a request that woke the model: %v", err)
+		}
+	}
+	if info := v.Info(); info.State != StateReady || len(info.Workers) != 2 || v.Idle() {
+		t.Errorf("woken: state %s, %d workers, idle %v", info.State, len(info.Workers), v.Idle())
+	}
+
+	waitFor(t, 3*time.Second, "not unloaded a second time", v.Idle)
+	if err := v.Scale(ctx, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	if info := v.Info(); info.State != StateReady || len(info.Workers) != 1 || v.Idle() {
+		t.Errorf("scaled while idle: state %s, %d workers, idle %v", info.State, len(info.Workers), v.Idle())
+	}
+	if err := infer(); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestUnloadAfterIdleSettings: the server's default applies unless model-config.yaml says
+// otherwise, but not to a stateful model (unloading would end its sequences), which may
+// not ask for it either; a negative value is refused.
+func TestUnloadAfterIdleSettings(t *testing.T) {
+	r := newRegistry(t, Defaults{UnloadAfterIdle: 300 * time.Second, Sources: map[string]string{"unloadAfterIdle": "default_unload_after_idle (flag)"}})
+	ctx := context.Background()
+	for _, c := range []struct {
+		yaml, want, source, err string
+	}{
+		{"", "300", "default_unload_after_idle (flag)", ""},
+		{"unloadAfterIdle: 0\n", "0", FromYAML, ""},
+		{"unloadAfterIdle: 60\n", "60", FromYAML, ""},
+		{"sequenceBatching: true\n", "0", FromDefault, ""},
+		{"sequenceBatching: true\nunloadAfterIdle: 60\n", "", "", "cannot be used with sequenceBatching"},
+		{"unloadAfterIdle: -1\n", "", "", "unloadAfterIdle (from model-config.yaml) must be ≥ 0"},
+	} {
+		v, err := r.openVersion(ctx, Spec{Path: irisArchive(t, "1.0", c.yaml)})
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: %v, want an error with %q", c.yaml, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", c.yaml, err)
+			continue
+		}
+		s := v.Settings()
+		if got := strconv.Itoa(s.UnloadAfterIdle); got != c.want || s.Sources["unloadAfterIdle"] != c.source {
+			t.Errorf("%q: unloadAfterIdle %s from %q, want %s from %q", c.yaml, got, s.Sources["unloadAfterIdle"], c.want, c.source)
+		}
+		v.close()
+	}
+}
