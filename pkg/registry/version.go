@@ -263,7 +263,9 @@ func (v *Version) ensureBatcherLocked(workers int) {
 // (none in flight, none since), keeping its settings: the next request loads it again
 // (enter). It reports whether it did.
 func (v *Version) unloadIfIdle(now time.Time) bool {
-	v.scaleMu.Lock()
+	if !v.scaleMu.TryLock() {
+		return false // a scale is under way (maybe a long load): not idle, and not to wait for
+	}
 	defer v.scaleMu.Unlock()
 	v.mu.Lock()
 	after := time.Duration(v.settings.UnloadAfterIdle) * time.Second
