@@ -78,14 +78,19 @@ func (k *SigningKey) signatures(manifest []byte, old []ManifestSignature) ([]byt
 }
 
 // GenerateKey writes a new Ed25519 key pair: the private key to priv (PKCS #8 PEM, mode
-// 0600) and the public key to pub (PKIX PEM). Existing files are replaced only with force.
-// It returns the key's id.
+// 0600) and the public key to pub (PKIX PEM), making their folders (mode 0700) if needed.
+// Existing files are replaced only with force. It returns the key's id.
 func GenerateKey(priv, pub string, force bool) (string, error) {
 	if !force {
 		for _, p := range []string{priv, pub} {
 			if _, err := os.Lstat(p); err == nil {
 				return "", fmt.Errorf("%s already exists; use --force to replace it", p)
 			}
+		}
+	}
+	for _, p := range []string{priv, pub} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil { // private: it may hold the key
+			return "", err
 		}
 	}
 	pk, sk, err := ed25519.GenerateKey(rand.Reader)

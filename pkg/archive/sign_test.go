@@ -64,6 +64,17 @@ func TestGenerateKey(t *testing.T) {
 		t.Error("keygen --force kept the old key")
 	}
 	assertNoTemp(t, dir)
+
+	// a folder that does not exist yet is made, private
+	nested := filepath.Join(dir, "keys", "ci")
+	if _, err := GenerateKey(filepath.Join(nested, "k.key"), filepath.Join(nested, "k.pub"), false); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(nested); err != nil {
+		t.Error(err)
+	} else if st.Mode().Perm() != 0o700 {
+		t.Errorf("made folder: %v, want drwx------", st.Mode())
+	}
 }
 
 // TestSignedPackEveryFormat: an archive packed with a key verifies against a keyring holding
