@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"strings"
 )
 
 // archiveError names the archive a command failed on, unless the error already does (a
-// failed open or stat names its path).
+// failed open or stat names its path, as does format detection).
 func archiveError(path string, err error) error {
 	var pe *fs.PathError
-	if errors.As(err, &pe) && pe.Path == path {
+	if errors.As(err, &pe) && pe.Path == path || strings.HasPrefix(err.Error(), path+": ") {
 		return err
 	}
 	return fmt.Errorf("%s: %w", path, err)
