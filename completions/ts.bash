@@ -5,9 +5,9 @@ __ts_sub() {
     case "$1|$2" in
     "|serve") echo serve ;;
     "|register") echo register ;;
-    "|unregister") echo unregister ;;
+    "|unregister" | "|rm") echo unregister ;;
     "|list" | "|ls") echo list ;;
-    "|describe") echo describe ;;
+    "|describe" | "|show") echo describe ;;
     "|scale") echo scale ;;
     "|set-default") echo set-default ;;
     "|split") echo split ;;
@@ -79,7 +79,7 @@ __ts_flags() {
 
 __ts_subs() {
     case "$1" in
-    "") echo "serve register unregister list ls describe scale set-default split infer explain perf workflow metrics ping log-level version" ;;
+    "") echo "serve register unregister rm list ls describe show scale set-default split infer explain perf workflow metrics ping log-level version" ;;
     "workflow") echo "register unregister list ls describe infer" ;;
     esac
 }

@@ -7,11 +7,11 @@ function __ts_sub
             echo serve
         case '|register'
             echo register
-        case '|unregister'
+        case '|unregister' '|rm'
             echo unregister
         case '|list' '|ls'
             echo list
-        case '|describe'
+        case '|describe' '|show'
             echo describe
         case '|scale'
             echo scale

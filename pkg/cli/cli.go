@@ -127,9 +127,9 @@ type tsCLI struct {
 
 	Serve      ServeCmd      `cmd:"" help:"Serve models over HTTP with TorchServe's inference and management APIs."`
 	Register   RegisterCmd   `cmd:"" help:"Register a model archive (a file in the server's model store, a URL, or a local file to upload)."`
-	Unregister UnregisterCmd `cmd:"" help:"Unregister a model or one of its versions."`
+	Unregister UnregisterCmd `cmd:"" aliases:"rm" help:"Unregister a model or one of its versions."`
 	List       ListCmd       `cmd:"" aliases:"ls" help:"List the registered models."`
-	Describe   DescribeCmd   `cmd:"" help:"Describe a model: versions, workers, batching, inputs and outputs, traffic split."`
+	Describe   DescribeCmd   `cmd:"" aliases:"show" help:"Describe a model: versions, workers, batching, inputs and outputs, traffic split."`
 	Scale      ScaleCmd      `cmd:"" help:"Set a model version's workers."`
 	SetDefault SetDefaultCmd `cmd:"" name:"set-default" help:"Make a version the model's default."`
 	Split      SplitCmd      `cmd:"" help:"Show or set a model's traffic split across versions (A/B tests, canaries)."`
