@@ -25,6 +25,7 @@ type PerfCmd struct {
 	Data        []string      `name:"data" short:"d" sep:"none" placeholder:"TEXT" help:"A request given on the command line, text or JSON (after the files); repeatable."`
 	Version     string        `name:"version" placeholder:"VERSION" help:"Model version (default: the default version, or the traffic split)."`
 	Concurrency []int         `name:"concurrency" short:"c" default:"1,4,16" placeholder:"N,..." help:"Clients sending at once; each value of the list is measured in turn."`
+	Rate        []float64     `name:"rate" placeholder:"R,..." help:"Instead of clients, send this many requests a second, each at its time whatever the answers (perf_analyzer's --request-rate-range); each value is measured in turn."`
 	Duration    time.Duration `name:"duration" default:"5s" help:"How long each concurrency is measured."`
 	Warmup      time.Duration `name:"warmup" default:"1s" help:"How long each concurrency sends before it is measured (not counted)."`
 	Shape       []string      `name:"shape" sep:"none" placeholder:"INPUT:DIMS" help:"The shape of a random input whose dimensions are dynamic (perf_analyzer's --shape), e.g. pixels:1,3,224,224; repeatable. Dynamic dimensions are 1 otherwise."`
@@ -33,12 +34,14 @@ type PerfCmd struct {
 
 // perfLevel is what one concurrency measured.
 type perfLevel struct {
-	Concurrency int    `json:"concurrency"`
-	Requests    int    `json:"requests"`
-	Errors      int    `json:"errors"`
-	FirstError  string `json:"firstError,omitempty"`
-	firstErr    error
-	Throughput  float64 `json:"throughputPerSec"`
+	Concurrency int `json:"concurrency,omitempty"`
+	// Rate is the requests a second sent (--rate; then Concurrency is 0).
+	Rate       float64 `json:"requestRate,omitempty"`
+	Requests   int     `json:"requests"`
+	Errors     int     `json:"errors"`
+	FirstError string  `json:"firstError,omitempty"`
+	firstErr   error
+	Throughput float64 `json:"throughputPerSec"`
 	// Latencies in milliseconds, of the requests that succeeded.
 	MeanMS float64 `json:"meanMs"`
 	P50MS  float64 `json:"p50Ms"`
@@ -78,6 +81,9 @@ func (c *PerfCmd) Run(g *Globals) error {
 	if len(c.Concurrency) == 0 || slices.ContainsFunc(c.Concurrency, func(n int) bool { return n < 1 || n > 4096 }) {
 		return term.Usagef("--concurrency: give clients from 1 to 4096, e.g. 1,4,16")
 	}
+	if slices.ContainsFunc(c.Rate, func(r float64) bool { return !(r > 0 && r <= 1e6) }) {
+		return term.Usagef("--rate: give requests a second above 0 and up to 1000000, e.g. 100,500")
+	}
 	if c.Duration <= 0 || c.Warmup < 0 || c.Timeout <= 0 {
 		return term.Usagef("--duration and --timeout must be positive, --warmup not negative")
 	}
@@ -109,15 +115,28 @@ func (c *PerfCmd) Run(g *Globals) error {
 		return err
 	}
 	io := g.IO()
-	if io.OutTTY && g.Output == "text" {
-		io.Println(io.Style(term.Bold, fmt.Sprintf("%s: %s, %s per concurrency", pick.Model, report.Requests, c.Duration)))
-	}
+	// the loads to measure: the clients of each concurrency, or each request rate
+	type load func(d time.Duration) perfLevel
+	var loads []load
+	per, first := "concurrency", "CONCURRENCY"
 	for _, n := range c.Concurrency {
+		loads = append(loads, func(d time.Duration) perfLevel { return measure(ctx, n, d, c.Timeout, send) })
+	}
+	if len(c.Rate) > 0 {
+		loads, per, first = nil, "request rate", "RATE/S"
+		for _, r := range c.Rate {
+			loads = append(loads, func(d time.Duration) perfLevel { return measureRate(ctx, r, d, c.Timeout, send) })
+		}
+	}
+	if io.OutTTY && g.Output == "text" {
+		io.Println(io.Style(term.Bold, fmt.Sprintf("%s: %s, %s per %s", pick.Model, report.Requests, c.Duration, per)))
+	}
+	for _, run := range loads {
 		if c.Warmup > 0 {
-			measure(ctx, n, c.Warmup, c.Timeout, send)
+			run(c.Warmup)
 		}
 		before, statsErr := cl.ModelStatistics(ctx, name, version)
-		level := measure(ctx, n, c.Duration, c.Timeout, send)
+		level := run(c.Duration)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -131,7 +150,7 @@ func (c *PerfCmd) Run(g *Globals) error {
 			return err
 		}
 	} else {
-		io.Table([]string{"CONCURRENCY", "REQ/S", "P50 MS", "P90 MS", "P99 MS", "ERRORS", "SERVER QUEUE MS", "SERVER RUN MS", "BATCH"}, perfRows(report.Levels))
+		io.Table([]string{first, "REQ/S", "P50 MS", "P90 MS", "P99 MS", "ERRORS", "SERVER QUEUE MS", "SERVER RUN MS", "BATCH"}, perfRows(report.Levels))
 	}
 	return perfErrors(report.Levels)
 }
@@ -262,49 +281,42 @@ func parseShapes(list []string) (map[string][]int64, error) {
 	return shapes, nil
 }
 
-// measure runs n clients sending back to back for d and collects their latencies.
-func measure(ctx context.Context, n int, d, timeout time.Duration, send perfSend) perfLevel {
-	var mu sync.Mutex
-	var lat []time.Duration
-	level := perfLevel{Concurrency: n}
-	start := time.Now()
-	deadline := start.Add(d)
-	var wg sync.WaitGroup
-	for range n {
-		wg.Go(func() {
-			var mine []time.Duration
-			var bad int
-			var first error
-			for ctx.Err() == nil && time.Now().Before(deadline) {
-				t0 := time.Now()
-				rctx, cancel := context.WithTimeout(ctx, timeout)
-				err := send(rctx)
-				cancel()
-				if err != nil {
-					if ctx.Err() == nil {
-						bad++
-						if first == nil {
-							first = err
-						}
-					}
-					continue
-				}
-				mine = append(mine, time.Since(t0))
-			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			level.Errors += bad
-			if first != nil && level.firstErr == nil {
-				level.firstErr, level.FirstError = first, first.Error()
-			}
-			mu.Unlock()
-		})
+// recorder collects the latencies and errors of a level's requests.
+type recorder struct {
+	ctx    context.Context
+	mu     sync.Mutex
+	lat    []time.Duration
+	errors int
+	first  error
+}
+
+// add records a request that took d, or failed with err (not counted once the command is
+// interrupted).
+func (r *recorder) add(d time.Duration, err error) {
+	if err != nil && r.ctx.Err() != nil {
+		return
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	level.Requests = len(lat) + level.Errors
-	level.Throughput = float64(len(lat)) / elapsed.Seconds()
-	if len(lat) > 0 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err == nil {
+		r.lat = append(r.lat, d)
+		return
+	}
+	r.errors++
+	if r.first == nil {
+		r.first = err
+	}
+}
+
+// level summarises what was recorded over elapsed.
+func (r *recorder) level(elapsed time.Duration) perfLevel {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	level := perfLevel{Requests: len(r.lat) + r.errors, Errors: r.errors, Throughput: float64(len(r.lat)) / elapsed.Seconds()}
+	if r.first != nil {
+		level.firstErr, level.FirstError = r.first, r.first.Error()
+	}
+	if lat := r.lat; len(lat) > 0 {
 		slices.Sort(lat)
 		var sum time.Duration
 		for _, l := range lat {
@@ -314,6 +326,79 @@ func measure(ctx context.Context, n int, d, timeout time.Duration, send perfSend
 		level.MeanMS = msOf(sum / time.Duration(len(lat)))
 		level.P50MS, level.P90MS, level.P95MS, level.P99MS = at(50), at(90), at(95), at(99)
 	}
+	return level
+}
+
+// timed sends one request within timeout and records it, timed from start.
+func (r *recorder) timed(start time.Time, timeout time.Duration, send perfSend) {
+	ctx, cancel := context.WithTimeout(r.ctx, timeout)
+	err := send(ctx)
+	cancel()
+	r.add(time.Since(start), err)
+}
+
+// measure runs n clients sending back to back for d (a closed loop) and collects their
+// latencies.
+func measure(ctx context.Context, n int, d, timeout time.Duration, send perfSend) perfLevel {
+	rec := &recorder{ctx: ctx}
+	start := time.Now()
+	deadline := start.Add(d)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for ctx.Err() == nil && time.Now().Before(deadline) {
+				rec.timed(time.Now(), timeout, send)
+			}
+		})
+	}
+	wg.Wait()
+	level := rec.level(time.Since(start))
+	level.Concurrency = n
+	return level
+}
+
+// maxInFlight bounds the requests measureRate leaves outstanding.
+const maxInFlight = 4096
+
+// errBehind counts a request measureRate could not send: maxInFlight were unanswered.
+var errBehind = fmt.Errorf("%d requests in flight: the server falls behind the rate", maxInFlight)
+
+// measureRate sends rate requests a second for d (an open loop: each at its time, whatever
+// the answers). A request's latency counts from the time it was due, so a server (or a
+// client) that falls behind shows it rather than slowing the load down.
+func measureRate(ctx context.Context, rate float64, d, timeout time.Duration, send perfSend) perfLevel {
+	rec := &recorder{ctx: ctx}
+	interval := time.Duration(float64(time.Second) / rate)
+	start := time.Now()
+	sem := make(chan struct{}, maxInFlight)
+	var wg sync.WaitGroup
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for i := 0; ctx.Err() == nil; i++ {
+		due := start.Add(time.Duration(i) * interval)
+		if due.Sub(start) >= d {
+			break
+		}
+		if wait := time.Until(due); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-ctx.Done():
+			case <-timer.C:
+			}
+		}
+		select {
+		case sem <- struct{}{}:
+			wg.Go(func() {
+				defer func() { <-sem }()
+				rec.timed(due, timeout, send)
+			})
+		default:
+			rec.add(0, errBehind)
+		}
+	}
+	wg.Wait()
+	level := rec.level(time.Since(start))
+	level.Rate = rate
 	return level
 }
 
@@ -362,7 +447,11 @@ func perfRows(levels []perfLevel) [][]string {
 		if s := l.Server; s != nil && s.Runs > 0 {
 			queue, run, batch = f(s.QueueMS), f(s.ComputeMS), strconv.FormatFloat(s.MeanBatch, 'f', 2, 64)
 		}
-		rows = append(rows, []string{strconv.Itoa(l.Concurrency), strconv.FormatFloat(l.Throughput, 'f', 1, 64),
+		load := strconv.Itoa(l.Concurrency)
+		if l.Rate > 0 {
+			load = strconv.FormatFloat(l.Rate, 'f', -1, 64)
+		}
+		rows = append(rows, []string{load, strconv.FormatFloat(l.Throughput, 'f', 1, 64),
 			f(l.P50MS), f(l.P90MS), f(l.P99MS), strconv.Itoa(l.Errors), queue, run, batch})
 	}
 	return rows
