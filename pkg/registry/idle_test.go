@@ -130,3 +130,96 @@ func TestUnloadAfterIdleSettings(t *testing.T) {
 		v.close()
 	}
 }
+
+// TestIdleUnloadUnderLoad: unloads attempted over and over (as if the model had been idle for
+// an hour) while clients send requests and the workers are scaled: a request is never lost
+// (each either holds the model loaded or loads it again), and the version ends consistent.
+func TestIdleUnloadUnderLoad(t *testing.T) {
+	r := newRegistry(t, Defaults{})
+	ctx := context.Background()
+	v, err := r.Register(ctx, Spec{Path: irisArchive(t, "1.0", "unloadAfterIdle: 3600\nbatchSize: 4\nmaxBatchDelay: 1\n"), Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failures []error
+	unloads := 0
+	for range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := v.Infer(ctx, &handler.Request{Inputs: []handler.Input{{Name: "body", Data: []byte(`[[5.1, 3.5, 1.4, 0.2]]`)}}}, 0); err != nil {
+					mu.Lock()
+					failures = append(failures, err)
+					mu.Unlock()
+				}
+				time.Sleep(time.Duration(i%4) * time.Millisecond) // gaps, for unloads to happen in
+			}
+		})
+	}
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if v.unloadIfIdle(time.Now().Add(time.Hour)) {
+				mu.Lock()
+				unloads++
+				mu.Unlock()
+			}
+			time.Sleep(time.Millisecond)
+		}
+	})
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			if err := v.Scale(ctx, 1+i%2, 2); err != nil {
+				mu.Lock()
+				failures = append(failures, err)
+				mu.Unlock()
+			}
+		}
+	})
+	time.Sleep(2 * time.Second)
+	close(stop)
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	for i, err := range failures {
+		if i < 5 {
+			t.Errorf("failed: %v", err)
+		}
+	}
+	if len(failures) > 5 {
+		t.Errorf("... %d failures in all", len(failures))
+	}
+	if unloads == 0 {
+		t.Error("no idle unload happened between the requests")
+	}
+	// ends consistent: loaded, or idle with nothing loaded
+	info := v.Info()
+	switch {
+	case v.Idle():
+		if info.State != StateIdle || v.session.Load() != nil || len(info.Workers) != 0 {
+			t.Errorf("idle but state %s, session %v, %d workers", info.State, v.session.Load(), len(info.Workers))
+		}
+	case info.State != StateReady || v.session.Load() == nil || len(info.Workers) == 0:
+		t.Errorf("not idle but state %s, session %v, %d workers", info.State, v.session.Load(), len(info.Workers))
+	}
+	if _, err := v.Infer(ctx, &handler.Request{Inputs: []handler.Input{{Name: "body", Data: []byte(`[[5.1, 3.5, 1.4, 0.2]]`)}}}, 0); err != nil {
+		t.Errorf("after the load: %v", err)
+	}
+	t.Logf("%d idle unloads", unloads)
+}
