@@ -35,7 +35,7 @@ __ts_takes_value() {
     "scale|--max" | "scale|--min") return 0 ;;
     "infer|--accept" | "infer|--concurrency" | "infer|-c" | "infer|--data" | "infer|-d" | "infer|--header" | "infer|-H" | "infer|--save" | "infer|--timeout" | "infer|--version") return 0 ;;
     "explain|--baseline" | "explain|--concurrency" | "explain|-c" | "explain|--data" | "explain|-d" | "explain|--patch" | "explain|--save" | "explain|--target" | "explain|--tensor-output" | "explain|--timeout" | "explain|--version") return 0 ;;
-    "perf|--concurrency" | "perf|-c" | "perf|--data" | "perf|-d" | "perf|--duration" | "perf|--rate" | "perf|--shape" | "perf|--timeout" | "perf|--version" | "perf|--warmup") return 0 ;;
+    "perf|--concurrency" | "perf|-c" | "perf|--data" | "perf|-d" | "perf|--duration" | "perf|--max-p99" | "perf|--min-throughput" | "perf|--rate" | "perf|--shape" | "perf|--timeout" | "perf|--version" | "perf|--warmup") return 0 ;;
     "workflow register|--name" | "workflow register|--startup-timeout" | "workflow register|--timeout") return 0 ;;
     "workflow infer|--concurrency" | "workflow infer|-c" | "workflow infer|--data" | "workflow infer|-d" | "workflow infer|--save" | "workflow infer|--timeout") return 0 ;;
     esac
@@ -71,7 +71,7 @@ __ts_flags() {
     "split") echo "--clear" ;;
     "infer") echo "--accept --concurrency -c --data -d --header -H --local --save --timeout --version" ;;
     "explain") echo "--baseline --concurrency -c --data -d --local --patch --save --target --tensor-output --timeout --version" ;;
-    "perf") echo "--concurrency -c --data -d --duration --rate --shape --timeout --version --warmup" ;;
+    "perf") echo "--concurrency -c --data -d --duration --max-p99 --min-throughput --rate --shape --timeout --version --warmup" ;;
     "workflow register") echo "--name --startup-timeout --timeout" ;;
     "workflow infer") echo "--concurrency -c --data -d --save --timeout" ;;
     esac

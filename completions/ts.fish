@@ -62,7 +62,7 @@ function __ts_takes_value
             return 0
         case 'explain|--baseline' 'explain|--concurrency' 'explain|-c' 'explain|--data' 'explain|-d' 'explain|--patch' 'explain|--save' 'explain|--target' 'explain|--tensor-output' 'explain|--timeout' 'explain|--version'
             return 0
-        case 'perf|--concurrency' 'perf|-c' 'perf|--data' 'perf|-d' 'perf|--duration' 'perf|--rate' 'perf|--shape' 'perf|--timeout' 'perf|--version' 'perf|--warmup'
+        case 'perf|--concurrency' 'perf|-c' 'perf|--data' 'perf|-d' 'perf|--duration' 'perf|--max-p99' 'perf|--min-throughput' 'perf|--rate' 'perf|--shape' 'perf|--timeout' 'perf|--version' 'perf|--warmup'
             return 0
         case 'workflow register|--name' 'workflow register|--startup-timeout' 'workflow register|--timeout'
             return 0
@@ -229,6 +229,8 @@ complete -c ts -n '__ts_in \'explain\'; and not __ts_at \'explain\' 0' -F
 complete -c ts -n '__ts_in \'perf\'' -l concurrency -s c -x -d 'Clients sending at once; each value of the list is measured in turn.'
 complete -c ts -n '__ts_in \'perf\'' -l data -s d -x -d 'A request given on the command line, text or JSON (after the files); repeatable.'
 complete -c ts -n '__ts_in \'perf\'' -l duration -x -d 'How long each concurrency is measured.'
+complete -c ts -n '__ts_in \'perf\'' -l max-p99 -x -d 'Fail (exit 1) when a level\'s p99 latency is above this, e.g. 50ms: a speed check for CI.'
+complete -c ts -n '__ts_in \'perf\'' -l min-throughput -x -d 'Fail (exit 1) when a level serves fewer requests a second than this.'
 complete -c ts -n '__ts_in \'perf\'' -l rate -x -d 'Instead of clients, send this many requests a second, each at its time whatever the answers (perf_analyzer\'s --request-rate-range); each value is measured in turn.'
 complete -c ts -n '__ts_in \'perf\'' -l shape -x -d 'The shape of a random input whose dimensions are dynamic (perf_analyzer\'s --shape), e.g. pixels:1,3,224,224; repeatable. Dynamic dimensions are 1 otherwise.'
 complete -c ts -n '__ts_in \'perf\'' -l timeout -x -d 'Give up on a request after this long (it counts as an error).'

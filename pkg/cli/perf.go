@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -30,6 +31,8 @@ type PerfCmd struct {
 	Warmup      time.Duration `name:"warmup" default:"1s" help:"How long each concurrency sends before it is measured (not counted)."`
 	Shape       []string      `name:"shape" sep:"none" placeholder:"INPUT:DIMS" help:"The shape of a random input whose dimensions are dynamic (perf_analyzer's --shape), e.g. pixels:1,3,224,224; repeatable. Dynamic dimensions are 1 otherwise."`
 	Timeout     time.Duration `name:"timeout" default:"60s" help:"Give up on a request after this long (it counts as an error)."`
+	MaxP99      time.Duration `name:"max-p99" placeholder:"DURATION" help:"Fail (exit 1) when a level's p99 latency is above this, e.g. 50ms: a speed check for CI."`
+	MinRate     float64       `name:"min-throughput" placeholder:"REQ/S" help:"Fail (exit 1) when a level serves fewer requests a second than this."`
 }
 
 // perfLevel is what one concurrency measured.
@@ -83,6 +86,9 @@ func (c *PerfCmd) Run(g *Globals) error {
 	}
 	if slices.ContainsFunc(c.Rate, func(r float64) bool { return !(r > 0 && r <= 1e6) }) {
 		return term.Usagef("--rate: give requests a second above 0 and up to 1000000, e.g. 100,500")
+	}
+	if c.MaxP99 < 0 || c.MinRate < 0 {
+		return term.Usagef("--max-p99 and --min-throughput must not be negative")
 	}
 	if c.Duration <= 0 || c.Warmup < 0 || c.Timeout <= 0 {
 		return term.Usagef("--duration and --timeout must be positive, --warmup not negative")
@@ -152,7 +158,31 @@ func (c *PerfCmd) Run(g *Globals) error {
 	} else {
 		io.Table([]string{first, "REQ/S", "P50 MS", "P90 MS", "P99 MS", "ERRORS", "SERVER QUEUE MS", "SERVER RUN MS", "BATCH"}, perfRows(report.Levels))
 	}
-	return perfErrors(report.Levels)
+	if err := perfErrors(report.Levels); err != nil {
+		return err
+	}
+	return c.checkTargets(report.Levels)
+}
+
+// checkTargets fails when a level misses --max-p99 or --min-throughput, naming each miss.
+func (c *PerfCmd) checkTargets(levels []perfLevel) error {
+	var misses []string
+	for _, l := range levels {
+		load := fmt.Sprintf("concurrency %d", l.Concurrency)
+		if l.Rate > 0 {
+			load = fmt.Sprintf("rate %g/s", l.Rate)
+		}
+		if c.MaxP99 > 0 && l.P99MS > msOf(c.MaxP99) {
+			misses = append(misses, fmt.Sprintf("p99 %.3f ms at %s is above --max-p99 %v", l.P99MS, load, c.MaxP99))
+		}
+		if c.MinRate > 0 && l.Throughput < c.MinRate {
+			misses = append(misses, fmt.Sprintf("%.1f requests/s at %s is below --min-throughput %g", l.Throughput, load, c.MinRate))
+		}
+	}
+	if len(misses) > 0 {
+		return errors.New(strings.Join(misses, "; "))
+	}
+	return nil
 }
 
 // handlerRequests sends the files and --data texts through the model's handler, in turn.
