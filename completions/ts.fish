@@ -52,7 +52,7 @@ function __ts_takes_value
     switch "$argv[1]|$argv[2]"
         case '*|--ca-file' '*|--host' '*|--log-level' '*|--management-host' '*|--metrics-host' '*|--ort-lib' '*|--output' '*|-o' '*|--token' '*|--token-file'
             return 0
-        case 'serve|--certificate-file' 'serve|--grpc-inference-port' 'serve|--grpc-management-port' 'serve|--inference-address' 'serve|--intra-op-threads' 'serve|--key-file' 'serve|--management-address' 'serve|--metrics-address' 'serve|--model-store' 'serve|--models' 'serve|--private-key-file' 'serve|--provider' 'serve|--trusted-keys' 'serve|--ts-config' 'serve|--unload-after-idle' 'serve|--workers' 'serve|--workflow-store'
+        case 'serve|--certificate-file' 'serve|--grpc-inference-port' 'serve|--grpc-management-port' 'serve|--inference-address' 'serve|--intra-op-threads' 'serve|--key-file' 'serve|--management-address' 'serve|--metrics-address' 'serve|--model-store' 'serve|--models' 'serve|--private-key-file' 'serve|--provider' 'serve|--trace-file' 'serve|--trace-level' 'serve|--trusted-keys' 'serve|--ts-config' 'serve|--unload-after-idle' 'serve|--workers' 'serve|--workflow-store'
             return 0
         case 'register|--batch-size' 'register|--handler' 'register|--max-batch-delay' 'register|--name' 'register|--timeout' 'register|--version' 'register|--workers'
             return 0
@@ -168,6 +168,8 @@ complete -c ts -n '__ts_in \'serve\'' -l provider-fallback -d 'Run on CPU, with 
 complete -c ts -n '__ts_in \'serve\'' -l shared-memory -d 'Let inference clients on this machine pass tensors through system shared memory regions (Triton\'s extension; enable_shared_memory).'
 complete -c ts -n '__ts_in \'serve\'' -l snapshot -d 'Save registered models after each change and restore them at start (enable_model_snapshot).'
 complete -c ts -n '__ts_in \'serve\'' -l token-auth -d 'Require API keys, as TorchServe does by default: they are written to the key file (disable_token_authorization=false).'
+complete -c ts -n '__ts_in \'serve\'' -l trace-file -r -F -d 'Where traces go, as Triton\'s JSON (trace_file; default: the log).'
+complete -c ts -n '__ts_in \'serve\'' -l trace-level -x -d 'Trace sampled requests (Triton\'s trace extension): TIMESTAMPS and/or TENSORS (trace_level; OFF by default; one request in trace_rate, 1000).'
 complete -c ts -n '__ts_in \'serve\'' -l trusted-keys -x -d 'Require every model and workflow archive to be signed by one of these Ed25519 public keys (PEM files or folders; repeat or separate with commas; trusted_keys).'
 complete -c ts -n '__ts_in \'serve\'' -l ts-config -r -F -d 'config.properties to read (default: $TS_CONFIG_FILE, else ./config.properties when present).'
 complete -c ts -n '__ts_in \'serve\'' -l unload-after-idle -x -d 'Unload a model after this many seconds without a request, freeing its memory; the next request loads it again (default_unload_after_idle; 0, the default: never).'

@@ -66,7 +66,12 @@ type Job struct {
 	deadline time.Time // zero: none (Config.Timeout)
 	done     chan result
 	taken    bool
+	timing   *Timing // nil: not asked for
 }
+
+// Timing is when a job's run started and ended (for a trace of the request); the batcher
+// fills it before the job's answer.
+type Timing struct{ RunStart, RunEnd time.Time }
 
 type result struct {
 	outputs []*tensor.Tensor
@@ -254,6 +259,12 @@ func (b *Batcher) Close() {
 // When ctx ends or Config.Timeout passes first, the request leaves the queue (or its result
 // is dropped).
 func (b *Batcher) Submit(ctx context.Context, inputs []*tensor.Tensor, priority int) ([]*tensor.Tensor, error) {
+	return b.SubmitTimed(ctx, inputs, priority, nil)
+}
+
+// SubmitTimed is Submit that also fills timing (when not nil) with when the request's run
+// started and ended.
+func (b *Batcher) SubmitTimed(ctx context.Context, inputs []*tensor.Tensor, priority int, timing *Timing) ([]*tensor.Tensor, error) {
 	items := int64(1)
 	if b.batchable {
 		items = inputs[0].Shape[0]
@@ -284,7 +295,13 @@ func (b *Batcher) Submit(ctx context.Context, inputs []*tensor.Tensor, priority 
 		b.inflight++
 		inline := b.inline
 		b.mu.Unlock()
+		if timing != nil {
+			timing.RunStart = b.clock.Now()
+		}
 		outputs, err := inline(ctx, b.cfg.Timeout, inputs, items)
+		if timing != nil {
+			timing.RunEnd = b.clock.Now()
+		}
 		b.mu.Lock()
 		b.inflight--
 		b.stats.answered(b.clock.Now().Sub(enqueued))
@@ -294,7 +311,7 @@ func (b *Batcher) Submit(ctx context.Context, inputs []*tensor.Tensor, priority 
 		b.mu.Unlock()
 		return outputs, err
 	}
-	j := &Job{inputs: inputs, priority: priority, ctx: ctx, done: make(chan result, 1), items: items, enqueued: enqueued}
+	j := &Job{inputs: inputs, priority: priority, ctx: ctx, done: make(chan result, 1), items: items, enqueued: enqueued, timing: timing}
 	if b.cfg.Timeout > 0 {
 		j.deadline = enqueued.Add(b.cfg.Timeout)
 	}

@@ -182,6 +182,7 @@ func (p *Pool) loop(ctx context.Context, w *worker, delay time.Duration) {
 // runBatch runs one batch; it reports whether the run panicked.
 func (p *Pool) runBatch(w *worker, bt *Batch) (panicked bool) {
 	start := p.clock.Now()
+	var runStart time.Time
 	var model time.Duration // the stacked run's own time
 	var outputs []*tensor.Tensor
 	var each [][]*tensor.Tensor // set when the batch's jobs ran one at a time
@@ -194,6 +195,11 @@ func (p *Pool) runBatch(w *worker, bt *Batch) (panicked bool) {
 			p.log.Error("worker panicked", "worker", w.info.ID, "panic", r, "stack", string(debug.Stack()))
 		}
 		run := p.clock.Now().Sub(start)
+		for _, j := range bt.Jobs {
+			if j.timing != nil { // before the answer: the caller reads it then
+				j.timing.RunStart, j.timing.RunEnd = runStart, runStart.Add(model)
+			}
+		}
 		if each != nil {
 			bt.FinishEach(each, errs, run)
 			err = errors.Join(errs...)
@@ -219,7 +225,7 @@ func (p *Pool) runBatch(w *worker, bt *Batch) (panicked bool) {
 	}
 	ctx, cancel := bt.Context()
 	defer cancel()
-	runStart := p.clock.Now()
+	runStart = p.clock.Now()
 	outputs, err = p.run(ctx, bt.Limit(runStart), inputs)
 	model = p.clock.Now().Sub(runStart)
 	if len(bt.Jobs) < 2 {

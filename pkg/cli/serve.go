@@ -23,6 +23,7 @@ import (
 	"github.com/tsserve/ts/pkg/metrics"
 	"github.com/tsserve/ts/pkg/registry"
 	"github.com/tsserve/ts/pkg/server"
+	"github.com/tsserve/ts/pkg/trace"
 )
 
 // ServeCmd is `ts serve`. Flags override environment variables, which override
@@ -46,6 +47,8 @@ type ServeCmd struct {
 	EnableModelAPI    *bool    `name:"enable-model-api" negatable:"" help:"Allow registering and unregistering models through the management API (on by default)."`
 	EnableUpload      *bool    `name:"enable-upload" help:"Accept archives uploaded into the model store (ts register of a local file on a remote server)."`
 	SharedMemory      *bool    `name:"shared-memory" help:"Let inference clients on this machine pass tensors through system shared memory regions (Triton's extension; enable_shared_memory)."`
+	TraceLevel        []string `name:"trace-level" placeholder:"LEVEL" help:"Trace sampled requests (Triton's trace extension): TIMESTAMPS and/or TENSORS (trace_level; OFF by default; one request in trace_rate, 1000)."`
+	TraceFile         *string  `name:"trace-file" placeholder:"FILE" help:"Where traces go, as Triton's JSON (trace_file; default: the log)."`
 	TrustedKeys       []string `name:"trusted-keys" placeholder:"PUB" help:"Require every model and workflow archive to be signed by one of these Ed25519 public keys (PEM files or folders; repeat or separate with commas; trusted_keys)."`
 	TokenAuth         *bool    `name:"token-auth" help:"Require API keys, as TorchServe does by default: they are written to the key file (disable_token_authorization=false)."`
 	DisableTokenAuth  bool     `name:"disable-token-auth" aliases:"dt" hidden:"" help:"Accepted for TorchServe compatibility: token authorization is off unless --token-auth."`
@@ -98,6 +101,10 @@ func (c *ServeCmd) flags() map[string]string {
 	if c.TrustedKeys != nil {
 		f["trusted_keys"] = strings.Join(c.TrustedKeys, ",")
 	}
+	if c.TraceLevel != nil {
+		f["trace_level"] = strings.Join(c.TraceLevel, ",")
+	}
+	str("trace_file", c.TraceFile)
 	boolean("enable_model_snapshot", c.Snapshot)
 	if c.TokenAuth != nil {
 		f["disable_token_authorization"] = strconv.FormatBool(!*c.TokenAuth)
@@ -185,6 +192,8 @@ func (c *ServeCmd) Run(g *Globals) error {
 	}
 	defer os.RemoveAll(tmp)
 	m := metrics.New()
+	tracer := trace.New(cfg.Trace, log)
+	defer tracer.Close()                             // writes the traces kept for trace_file
 	var snap atomic.Pointer[registry.SnapshotWriter] // set once the start-up models are in
 	var reg *registry.Registry
 	reg = registry.New(registry.Options{
@@ -196,6 +205,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 		OnBatch:         m.Batch,
 		OnHandlerMetric: m.Custom,
 		OnRemoved:       m.Forget,
+		Tracer:          tracer,
 		OnChange: func() {
 			if w := snap.Load(); w != nil {
 				if err := w.Save(reg); err != nil {
@@ -205,7 +215,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 		},
 	})
 
-	srv := server.New(reg, server.Options{Settings: cfg, Metrics: m, Logger: log, LogLevel: g.level, Version: Version, TLS: tlsConfig})
+	srv := server.New(reg, server.Options{Settings: cfg, Metrics: m, Logger: log, LogLevel: g.level, Version: Version, TLS: tlsConfig, Tracer: tracer})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	release := reg.Hold()

@@ -20,6 +20,7 @@ import (
 	"github.com/magiconair/properties"
 
 	"github.com/tsserve/ts/pkg/archive"
+	"github.com/tsserve/ts/pkg/trace"
 )
 
 // EnvConfigFile names the config.properties file (as TorchServe's TS_CONFIG_FILE).
@@ -86,6 +87,11 @@ var Keys = []Key{
 	{"max_response_size", "", "6553500", kBytes, "largest response body, bytes"},
 	{"enable_shared_memory", "shared-memory", "false", kBool, "let inference clients on this machine register system shared memory regions (Triton's shared memory extension) and pass tensors through them"},
 	{"response_cache_size", "", "67108864", kBytes, "memory for the answers of models whose model-config.yaml sets responseCache: true, bytes (0: no cache); Triton's response cache"},
+	{"trace_level", "trace-level", "OFF", kList, "Triton's trace extension: OFF, or TIMESTAMPS and/or TENSORS (comma-separated): which details of sampled requests are traced; the API changes it while the server runs"},
+	{"trace_rate", "", "1000", kInt, "trace one request in this many"},
+	{"trace_count", "", "-1", kString, "traces to take, then stop (-1: no end)"},
+	{"trace_log_frequency", "", "0", kInt, "write the traces to trace_file.N each time this many are taken (0: to trace_file when the server stops)"},
+	{"trace_file", "trace-file", "", kString, "where traces go, as JSON (\"\": the log, one line each); the API cannot change it"},
 	{"enable_envvars_config", "", "false", kBool, "let TS_<KEY> environment variables set these keys"},
 	{"enable_model_api", "", "true", kBool, "allow POST /models and DELETE /models (register and unregister)"},
 	{"enable_model_upload", "enable-upload", "false", kBool, "allow POST /models/upload: clients send archives into the model store (ts register of a local file)"},
@@ -173,7 +179,9 @@ type Settings struct {
 	EnableSharedMemory bool
 	// ResponseCacheSize bounds the response cache, in bytes (0: no cache).
 	ResponseCacheSize int64
-	EnableModelAPI    bool
+	// Trace is the global trace settings (Triton's trace extension).
+	Trace          trace.Settings
+	EnableModelAPI bool
 	// SequenceHeaders are the request headers of stateful models' sequences: its id, its
 	// start, its end (TorchServe's ts_header_key_sequence_*).
 	SequenceHeaders   SequenceHeaders
@@ -494,6 +502,17 @@ func (s *Settings) parse() error {
 	s.MaxResponseSize = num("max_response_size", 1)
 	s.ResponseCacheSize = num("response_cache_size", 0)
 	s.EnableSharedMemory = boolean("enable_shared_memory")
+	s.Trace = trace.Settings{Rate: int(num("trace_rate", 1)), LogFrequency: int(num("trace_log_frequency", 0)), File: str("trace_file")}
+	if levels, err := trace.ParseLevels(list("trace_level")); err != nil {
+		errs = append(errs, fmt.Errorf("trace_level (from %s): %v", s.sources["trace_level"], err))
+	} else {
+		s.Trace.Levels = levels
+	}
+	if n, err := strconv.Atoi(str("trace_count")); err != nil || n < -1 {
+		errs = append(errs, fmt.Errorf("trace_count (from %s): %q is not -1 or a count", s.sources["trace_count"], str("trace_count")))
+	} else {
+		s.Trace.Count = n
+	}
 	boolean("enable_envvars_config")
 	s.EnableModelAPI = boolean("enable_model_api")
 	s.SequenceHeaders = SequenceHeaders{ID: str("ts_header_key_sequence_id"), Start: str("ts_header_key_sequence_start"), End: str("ts_header_key_sequence_end")}

@@ -25,6 +25,7 @@ import (
 	"github.com/tsserve/ts/pkg/onnx"
 	"github.com/tsserve/ts/pkg/respcache"
 	"github.com/tsserve/ts/pkg/tensor"
+	"github.com/tsserve/ts/pkg/trace"
 )
 
 // Defaults are the server-wide settings a version starts from.
@@ -102,6 +103,9 @@ type Options struct {
 	Clock batch.Clock
 	// OnChange is called after every change of what is registered (for snapshots).
 	OnChange func()
+	// Tracer samples requests for Triton's trace extension (nil: none); a traced request's
+	// queue and run times are stamped here.
+	Tracer *trace.Tracer
 	// OnRemoved is called when a version is gone (unregistered and drained, or failed to
 	// load), with whether it was its model's last version (to drop its metrics).
 	OnRemoved func(model, version string, modelGone bool)

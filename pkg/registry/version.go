@@ -24,6 +24,7 @@ import (
 	"github.com/tsserve/ts/pkg/onnx"
 	"github.com/tsserve/ts/pkg/respcache"
 	"github.com/tsserve/ts/pkg/tensor"
+	"github.com/tsserve/ts/pkg/trace"
 )
 
 // Version states.
@@ -874,7 +875,13 @@ func (v *Version) submit(ctx context.Context, b *batch.Batcher, session *engine.
 			return outputs, nil
 		}
 	}
-	outputs, err := b.Submit(ctx, inputs, priority) // the batcher applies the response timeout
+	var outputs []*tensor.Tensor
+	var err error
+	if tr := trace.From(ctx, v.reg.opts.Tracer); tr != nil {
+		outputs, err = v.submitTraced(ctx, tr, b, inputs, priority)
+	} else {
+		outputs, err = b.Submit(ctx, inputs, priority) // the batcher applies the response timeout
+	}
 	if err != nil {
 		return nil, v.inferError(ctx, err, timeout)
 	}
@@ -884,6 +891,28 @@ func (v *Version) submit(ctx context.Context, b *batch.Batcher, session *engine.
 		v.stats.cacheMiss(lookup + time.Since(start))
 	}
 	return outputs, nil
+}
+
+// submitTraced is the batcher's submit for a traced request: it stamps the queue and run
+// times, and records the tensors at level TENSORS.
+func (v *Version) submitTraced(ctx context.Context, tr *trace.Trace, b *batch.Batcher, inputs []*tensor.Tensor, priority int) ([]*tensor.Tensor, error) {
+	names := func(infos []tensor.Info) []string {
+		out := make([]string, len(infos))
+		for i, in := range infos {
+			out[i] = in.Name
+		}
+		return out
+	}
+	tr.Stamp(trace.QueueStart)
+	tr.RecordTensors("TENSOR_QUEUE_INPUT", names(v.Inputs), inputs)
+	var timing batch.Timing
+	outputs, err := b.SubmitTimed(ctx, inputs, priority, &timing)
+	if err == nil { // the timing is filled before a result (and only read after one)
+		tr.StampAt(trace.ComputeStart, timing.RunStart)
+		tr.StampAt(trace.ComputeEnd, timing.RunEnd)
+		tr.RecordTensors("TENSOR_BACKEND_OUTPUT", names(v.Outputs), outputs)
+	}
+	return outputs, err
 }
 
 // Labels is the model's class names from its archive (index_to_name.json, or a Hugging Face

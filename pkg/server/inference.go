@@ -21,6 +21,7 @@ import (
 	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/handler"
 	"github.com/tsserve/ts/pkg/registry"
+	"github.com/tsserve/ts/pkg/trace"
 )
 
 // ts's inference headers' canonical keys, so that the inference path neither canonicalises nor
@@ -226,6 +227,15 @@ func (s *Server) serveInference(w http.ResponseWriter, r *http.Request, name, ve
 	code := http.StatusOK
 	if s.metrics != nil {
 		defer func() { s.metrics.Request(v.Name, v.Version, code, time.Since(start)) }()
+	}
+	if tr := s.tracer.Sample(v.Name, v.Version, w.Header().Get("X-Request-Id")); tr != nil {
+		tr.StampAt(trace.RequestStart, start)
+		defer func() {
+			tr.Stamp(trace.RequestEnd)
+			tr.Finish()
+		}()
+		// run reads r's context: the traced request's carries its trace for the registry
+		*r = *r.WithContext(trace.With(r.Context(), tr))
 	}
 	fail := func(err error) error {
 		code = errorOf(err).Code

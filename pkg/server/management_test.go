@@ -23,6 +23,7 @@ import (
 	"github.com/tsserve/ts/pkg/internal/testenv"
 	"github.com/tsserve/ts/pkg/metrics"
 	"github.com/tsserve/ts/pkg/registry"
+	"github.com/tsserve/ts/pkg/trace"
 )
 
 type testServer struct {
@@ -61,10 +62,11 @@ func emptyServer(t testing.TB, flags map[string]string) *testServer {
 		t.Fatal(err)
 	}
 	m := metrics.New()
+	tracer := trace.New(cfg.Trace, quiet)
 	reg := registry.New(registry.Options{TempDir: t.TempDir(), Logger: quiet, Defaults: registry.DefaultsFrom(cfg),
-		OnBatch: m.Batch, OnHandlerMetric: m.Custom, OnRemoved: m.Forget})
+		OnBatch: m.Batch, OnHandlerMetric: m.Custom, OnRemoved: m.Forget, Tracer: tracer})
 	t.Cleanup(func() { reg.Close(context.Background()) })
-	srv := New(reg, Options{Settings: cfg, Logger: quiet, Metrics: m})
+	srv := New(reg, Options{Settings: cfg, Logger: quiet, Metrics: m, Tracer: tracer})
 	ts := &testServer{store: store, reg: reg, srv: srv}
 	for _, x := range []struct {
 		api string

@@ -29,6 +29,7 @@ import (
 	"github.com/tsserve/ts/pkg/metrics"
 	"github.com/tsserve/ts/pkg/registry"
 	"github.com/tsserve/ts/pkg/sharedmem"
+	"github.com/tsserve/ts/pkg/trace"
 )
 
 // APIs a server answers.
@@ -51,6 +52,9 @@ type Options struct {
 	// TLS is the certificate for https:// addresses (TLSConfig's): the gRPC servers serve it
 	// themselves (the REST listeners have it from Bind).
 	TLS *tls.Config
+	// Tracer samples requests for Triton's trace extension; the registry's should be the same
+	// (nil: one from the settings, which the registry does not stamp).
+	Tracer *trace.Tracer
 }
 
 // Server answers the APIs for a registry.
@@ -62,6 +66,7 @@ type Server struct {
 	logLevel *slog.LevelVar
 	version  string
 	tls      *tls.Config
+	tracer   *trace.Tracer
 
 	active   atomic.Int64 // requests being answered
 	draining atomic.Bool  // stopping: /ping answers Unhealthy
@@ -86,7 +91,10 @@ func New(reg *registry.Registry, o Options) *Server {
 	if o.Settings == nil {
 		o.Settings, _ = config.Load(config.Inputs{})
 	}
-	s := &Server{reg: reg, cfg: o.Settings, metrics: o.Metrics, log: o.Logger, logLevel: o.LogLevel, version: o.Version, tls: o.TLS}
+	s := &Server{reg: reg, cfg: o.Settings, metrics: o.Metrics, log: o.Logger, logLevel: o.LogLevel, version: o.Version, tls: o.TLS, tracer: o.Tracer}
+	if s.tracer == nil {
+		s.tracer = trace.New(o.Settings.Trace, o.Logger)
+	}
 	if s.cfg.TokenAuthorization {
 		s.auth, s.authErr = newTokenAuth(s.cfg.KeyFile, s.cfg.TokenExpiration)
 	}

@@ -45,6 +45,7 @@ func (s *Server) v2Routes(rt *router) {
 	rt.handle("POST /v2/models/{model}/versions/{version}/explain", s.v2Explain)
 	s.sharedMemoryRoutes(rt)
 	s.loggingRoutes(rt)
+	s.traceRoutes(rt)
 }
 
 // isV2 reports whether a request is on the OIP's paths, whose errors also carry the
@@ -54,7 +55,7 @@ func isV2(r *http.Request) bool {
 }
 
 func (s *Server) v2Server(w http.ResponseWriter, r *http.Request) error {
-	extensions := []string{"binary_tensor_data", "classification", "model_configuration", "statistics", "model_repository"}
+	extensions := []string{"binary_tensor_data", "classification", "model_configuration", "statistics", "model_repository", "trace"}
 	if s.logLevel != nil {
 		extensions = append(extensions, "logging")
 	}

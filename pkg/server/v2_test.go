@@ -94,7 +94,7 @@ func TestOpenInferenceProtocol(t *testing.T) {
 		{"model ready", "GET", "/v2/models/iris/versions/2.0/ready", "", nil, 200, "", `"ready": true`},
 		{"unknown model", "GET", "/v2/models/nope", "", nil, 404, "ModelNotFoundException", `"error": "Model not found: nope"`},
 		{"unknown version", "POST", "/v2/models/iris/versions/9/infer", "application/json", []byte(`{"inputs":[]}`), 404, "ModelVersionNotFoundException", `"error": "Model version: 9 does not exist`},
-		{"unknown path", "GET", "/v2/trace/setting", "", nil, 404, "ResourceNotFoundException", `"error": "Requested resource is not found`},
+		{"unknown path", "GET", "/v2/trace/settings", "", nil, 404, "ResourceNotFoundException", `"error": "Requested resource is not found`},
 		{"not JSON", "POST", "/v2/models/iris/infer", "application/json", []byte(`features`), 400, "BadRequestException", `"error": "request is not valid JSON`},
 	} {
 		t.Run(x.name, func(t *testing.T) { x.run(t, base) })
