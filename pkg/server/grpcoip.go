@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 
@@ -481,6 +482,59 @@ func (g *grpcOIP) LogSettings(ctx context.Context, in *oippb.LogSettingsRequest)
 		case string:
 			res.Settings[k] = &oippb.LogSettingsResponse_SettingValue{ParameterChoice: &oippb.LogSettingsResponse_SettingValue_StringParam{StringParam: v}}
 		}
+	}
+	return res, nil
+}
+
+// TraceSetting changes the trace settings the request gives (none: reads them), the global
+// ones or model_name's, and answers them all, as POST /v2[/models/{m}]/trace/setting; a
+// setting given no value clears a model's own.
+func (g *grpcOIP) TraceSetting(ctx context.Context, in *oippb.TraceSettingRequest) (*oippb.TraceSettingResponse, error) {
+	path := "/v2/trace/setting"
+	if m := in.GetModelName(); m != "" {
+		path = "/v2/models/" + url.PathEscape(m) + "/trace/setting"
+	}
+	method, body := http.MethodGet, []byte(nil)
+	if len(in.GetSettings()) > 0 {
+		doc := map[string]any{}
+		for k, v := range in.GetSettings() {
+			switch values := v.GetValue(); {
+			case len(values) == 0:
+				doc[k] = nil
+			case k == "trace_level":
+				doc[k] = values
+			case len(values) == 1:
+				doc[k] = values[0]
+			default:
+				return nil, status.Errorf(codes.InvalidArgument, "trace setting %s takes one value, got %d", k, len(values))
+			}
+		}
+		method = http.MethodPost
+		var err error
+		if body, err = json.Marshal(doc); err != nil {
+			return nil, status.Errorf(codes.Internal, "%v", err)
+		}
+	}
+	b, err := g.restJSON(ctx, method, path, body)
+	if err != nil {
+		return nil, err
+	}
+	var settings map[string]any
+	if err := json.Unmarshal(b, &settings); err != nil {
+		return nil, status.Errorf(codes.Internal, "read the trace settings: %v", err)
+	}
+	res := &oippb.TraceSettingResponse{Settings: map[string]*oippb.TraceSettingResponse_SettingValue{}}
+	for k, v := range settings {
+		var values []string
+		switch v := v.(type) {
+		case string:
+			values = []string{v}
+		case []any:
+			for _, x := range v {
+				values = append(values, fmt.Sprint(x))
+			}
+		}
+		res.Settings[k] = &oippb.TraceSettingResponse_SettingValue{Value: values}
 	}
 	return res, nil
 }

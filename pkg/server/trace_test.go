@@ -1,11 +1,17 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/tsserve/ts/pkg/api/grpc/oippb"
 )
 
 // TestTraceExtension: Triton's trace settings over HTTP (global and per model, the
@@ -69,5 +75,37 @@ func TestTraceExtension(t *testing.T) {
 		if !slices.Equal(names, want) || !slices.IsSorted(times[id]) {
 			t.Errorf("trace %d: %v at %v, want %v in order", id, names, times[id], want)
 		}
+	}
+}
+
+// TestGRPCTraceSetting: the trace settings over the Open Inference Protocol's gRPC service,
+// as over HTTP: read, changed for a model, a setting with no value cleared, and a mistake
+// an InvalidArgument.
+func TestGRPCTraceSetting(t *testing.T) {
+	ctx := context.Background()
+	ts := emptyServer(t, nil)
+	exchange{"register", "POST", "/models?url=iris.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	oip := oippb.NewGRPCInferenceServiceClient(grpcDial(t, ts, GRPCInference))
+	value := func(vs ...string) *oippb.TraceSettingRequest_SettingValue { return &oippb.TraceSettingRequest_SettingValue{Value: vs} }
+	res, err := oip.TraceSetting(ctx, &oippb.TraceSettingRequest{})
+	if err != nil || !slices.Equal(res.GetSettings()["trace_level"].GetValue(), []string{"OFF"}) || res.GetSettings()["trace_rate"].GetValue()[0] != "1000" {
+		t.Fatalf("global: %v %v", res, err)
+	}
+	res, err = oip.TraceSetting(ctx, &oippb.TraceSettingRequest{ModelName: "iris", Settings: map[string]*oippb.TraceSettingRequest_SettingValue{
+		"trace_level": value("TIMESTAMPS", "TENSORS"), "trace_rate": value("5")}})
+	if err != nil || !slices.Equal(res.GetSettings()["trace_level"].GetValue(), []string{"TIMESTAMPS", "TENSORS"}) || res.GetSettings()["trace_rate"].GetValue()[0] != "5" {
+		t.Fatalf("iris: %v %v", res, err)
+	}
+	res, err = oip.TraceSetting(ctx, &oippb.TraceSettingRequest{ModelName: "iris", Settings: map[string]*oippb.TraceSettingRequest_SettingValue{"trace_rate": value()}})
+	if err != nil || res.GetSettings()["trace_rate"].GetValue()[0] != "1000" {
+		t.Errorf("iris's rate cleared: %v %v", res, err)
+	}
+	_, err = oip.TraceSetting(ctx, &oippb.TraceSettingRequest{Settings: map[string]*oippb.TraceSettingRequest_SettingValue{"trace_rate": value("0")}})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Errorf("rate 0: %v, want InvalidArgument", err)
+	}
+	_, err = oip.TraceSetting(ctx, &oippb.TraceSettingRequest{ModelName: "nope"})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Errorf("unknown model: %v, want InvalidArgument", err)
 	}
 }
