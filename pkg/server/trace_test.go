@@ -86,7 +86,9 @@ func TestGRPCTraceSetting(t *testing.T) {
 	ts := emptyServer(t, nil)
 	exchange{"register", "POST", "/models?url=iris.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
 	oip := oippb.NewGRPCInferenceServiceClient(grpcDial(t, ts, GRPCInference))
-	value := func(vs ...string) *oippb.TraceSettingRequest_SettingValue { return &oippb.TraceSettingRequest_SettingValue{Value: vs} }
+	value := func(vs ...string) *oippb.TraceSettingRequest_SettingValue {
+		return &oippb.TraceSettingRequest_SettingValue{Value: vs}
+	}
 	res, err := oip.TraceSetting(ctx, &oippb.TraceSettingRequest{})
 	if err != nil || !slices.Equal(res.GetSettings()["trace_level"].GetValue(), []string{"OFF"}) || res.GetSettings()["trace_rate"].GetValue()[0] != "1000" {
 		t.Fatalf("global: %v %v", res, err)
