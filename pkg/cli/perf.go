@@ -80,18 +80,42 @@ type perfReport struct {
 // perfSend sends one request.
 type perfSend func(ctx context.Context) error
 
-func (c *PerfCmd) Run(g *Globals) error {
-	if len(c.Concurrency) == 0 || slices.ContainsFunc(c.Concurrency, func(n int) bool { return n < 1 || n > 4096 }) {
+// validate checks the flags (usage errors).
+func (c *PerfCmd) validate() error {
+	switch {
+	case len(c.Concurrency) == 0 || slices.ContainsFunc(c.Concurrency, func(n int) bool { return n < 1 || n > 4096 }):
 		return term.Usagef("--concurrency: give clients from 1 to 4096, e.g. 1,4,16")
-	}
-	if slices.ContainsFunc(c.Rate, func(r float64) bool { return !(r > 0 && r <= 1e6) }) {
+	case slices.ContainsFunc(c.Rate, func(r float64) bool { return !(r > 0 && r <= 1e6) }):
 		return term.Usagef("--rate: give requests a second above 0 and up to 1000000, e.g. 100,500")
-	}
-	if c.MaxP99 < 0 || c.MinRate < 0 {
+	case c.MaxP99 < 0 || c.MinRate < 0:
 		return term.Usagef("--max-p99 and --min-throughput must not be negative")
-	}
-	if c.Duration <= 0 || c.Warmup < 0 || c.Timeout <= 0 {
+	case c.Duration <= 0 || c.Warmup < 0 || c.Timeout <= 0:
 		return term.Usagef("--duration and --timeout must be positive, --warmup not negative")
+	}
+	return nil
+}
+
+// perfLoad measures one level for d.
+type perfLoad func(d time.Duration) perfLevel
+
+// loads are the levels to measure: the clients of each concurrency, or each request rate;
+// per and column name them.
+func (c *PerfCmd) loads(ctx context.Context, send perfSend) (loads []perfLoad, per, column string) {
+	if len(c.Rate) > 0 {
+		for _, r := range c.Rate {
+			loads = append(loads, func(d time.Duration) perfLevel { return measureRate(ctx, r, d, c.Timeout, send) })
+		}
+		return loads, "request rate", "RATE/S"
+	}
+	for _, n := range c.Concurrency {
+		loads = append(loads, func(d time.Duration) perfLevel { return measure(ctx, n, d, c.Timeout, send) })
+	}
+	return loads, "concurrency", "CONCURRENCY"
+}
+
+func (c *PerfCmd) Run(g *Globals) error {
+	if err := c.validate(); err != nil {
+		return err
 	}
 	ctx, cl, stop, err := g.connect()
 	if err != nil {
@@ -121,19 +145,7 @@ func (c *PerfCmd) Run(g *Globals) error {
 		return err
 	}
 	io := g.IO()
-	// the loads to measure: the clients of each concurrency, or each request rate
-	type load func(d time.Duration) perfLevel
-	var loads []load
-	per, first := "concurrency", "CONCURRENCY"
-	for _, n := range c.Concurrency {
-		loads = append(loads, func(d time.Duration) perfLevel { return measure(ctx, n, d, c.Timeout, send) })
-	}
-	if len(c.Rate) > 0 {
-		loads, per, first = nil, "request rate", "RATE/S"
-		for _, r := range c.Rate {
-			loads = append(loads, func(d time.Duration) perfLevel { return measureRate(ctx, r, d, c.Timeout, send) })
-		}
-	}
+	loads, per, column := c.loads(ctx, send)
 	if io.OutTTY && g.Output == "text" {
 		io.Println(io.Style(term.Bold, fmt.Sprintf("%s: %s, %s per %s", pick.Model, report.Requests, c.Duration, per)))
 	}
@@ -156,7 +168,7 @@ func (c *PerfCmd) Run(g *Globals) error {
 			return err
 		}
 	} else {
-		io.Table([]string{first, "REQ/S", "P50 MS", "P90 MS", "P99 MS", "ERRORS", "SERVER QUEUE MS", "SERVER RUN MS", "BATCH"}, perfRows(report.Levels))
+		io.Table([]string{column, "REQ/S", "P50 MS", "P90 MS", "P99 MS", "ERRORS", "SERVER QUEUE MS", "SERVER RUN MS", "BATCH"}, perfRows(report.Levels))
 	}
 	if err := perfErrors(report.Levels); err != nil {
 		return err
