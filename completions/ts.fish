@@ -52,7 +52,7 @@ function __ts_takes_value
     switch "$argv[1]|$argv[2]"
         case '*|--ca-file' '*|--host' '*|--log-level' '*|--management-host' '*|--metrics-host' '*|--ort-lib' '*|--output' '*|-o' '*|--token' '*|--token-file'
             return 0
-        case 'serve|--certificate-file' 'serve|--grpc-inference-port' 'serve|--grpc-management-port' 'serve|--inference-address' 'serve|--intra-op-threads' 'serve|--key-file' 'serve|--management-address' 'serve|--metrics-address' 'serve|--model-store' 'serve|--models' 'serve|--private-key-file' 'serve|--provider' 'serve|--trace-file' 'serve|--trace-level' 'serve|--trusted-keys' 'serve|--ts-config' 'serve|--unload-after-idle' 'serve|--workers' 'serve|--workflow-store'
+        case 'serve|--certificate-file' 'serve|--grpc-inference-port' 'serve|--grpc-management-port' 'serve|--inference-address' 'serve|--intra-op-threads' 'serve|--key-file' 'serve|--management-address' 'serve|--metrics-address' 'serve|--model-store' 'serve|--models' 'serve|--private-key-file' 'serve|--provider' 'serve|--repository-poll-secs' 'serve|--trace-file' 'serve|--trace-level' 'serve|--trusted-keys' 'serve|--ts-config' 'serve|--unload-after-idle' 'serve|--workers' 'serve|--workflow-store'
             return 0
         case 'register|--batch-size' 'register|--handler' 'register|--max-batch-delay' 'register|--name' 'register|--timeout' 'register|--version' 'register|--workers'
             return 0
@@ -165,6 +165,7 @@ complete -c ts -n '__ts_in \'serve\'' -l print-config -d 'Print every setting wi
 complete -c ts -n '__ts_in \'serve\'' -l private-key-file -r -F -d 'PEM private key for https:// addresses (private_key_file).'
 complete -c ts -n '__ts_in \'serve\'' -l provider -x -d 'Execution provider: cpu, cuda[:N] or tensorrt[:N] (execution_provider).'
 complete -c ts -n '__ts_in \'serve\'' -l provider-fallback -d 'Run on CPU, with a warning, when the execution provider is unavailable.'
+complete -c ts -n '__ts_in \'serve\'' -l repository-poll-secs -x -d 'Reload the registered versions whose archive in the model store changed, checking every this many seconds (Triton\'s poll mode; repository_poll_secs; 0, the default: never).'
 complete -c ts -n '__ts_in \'serve\'' -l shared-memory -d 'Let inference clients on this machine pass tensors through system shared memory regions (Triton\'s extension; enable_shared_memory).'
 complete -c ts -n '__ts_in \'serve\'' -l snapshot -d 'Save registered models after each change and restore them at start (enable_model_snapshot).'
 complete -c ts -n '__ts_in \'serve\'' -l token-auth -d 'Require API keys, as TorchServe does by default: they are written to the key file (disable_token_authorization=false).'

@@ -31,6 +31,7 @@ import (
 type ServeCmd struct {
 	TSConfig          string   `name:"ts-config" type:"path" placeholder:"FILE" help:"config.properties to read (default: $$TS_CONFIG_FILE, else ./config.properties when present)."`
 	ModelStore        *string  `name:"model-store" placeholder:"DIR" help:"Folder of model archives (model_store)."`
+	RepositoryPoll    *int     `name:"repository-poll-secs" placeholder:"SECONDS" help:"Reload the registered versions whose archive in the model store changed, checking every this many seconds (Triton's poll mode; repository_poll_secs; 0, the default: never)."`
 	WorkflowStore     *string  `name:"workflow-store" placeholder:"DIR" help:"Folder of workflow archives, .war (workflow_store; default: the model store)."`
 	Models            []string `name:"models" placeholder:"NAME=FILE.mar" help:"Models to load at start: all, FILE.mar or NAME=FILE.mar (a file in the model store, or a URL allowed_urls lets in); repeat or separate with commas (load_models)."`
 	InferenceAddress  *string  `name:"inference-address" placeholder:"ADDR" help:"Inference API address (inference_address, default http://127.0.0.1:8080)."`
@@ -81,6 +82,7 @@ func (c *ServeCmd) flags() map[string]string {
 	}
 	str("model_store", c.ModelStore)
 	str("workflow_store", c.WorkflowStore)
+	num("repository_poll_secs", c.RepositoryPoll)
 	if c.Models != nil {
 		f["load_models"] = strings.Join(c.Models, ",")
 	}
@@ -225,6 +227,9 @@ func (c *ServeCmd) Run(g *Globals) error {
 			restoreSnapshot(ctx, reg, cfg, log)
 		}
 		loadAll(ctx, reg, srv, toLoad, log)
+		if cfg.RepositoryPoll > 0 {
+			go srv.PollStore(ctx, cfg.RepositoryPoll)
+		}
 		if cfg.EnableModelSnapshot {
 			w := &registry.SnapshotWriter{Path: cfg.ModelSnapshotFile}
 			snap.Store(w)

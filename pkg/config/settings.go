@@ -73,6 +73,7 @@ var Keys = []Key{
 	{"grpc_management_max_connection_age_ms", "", "0", kInt, "the same for gRPC management connections (ms; 0 = never)"},
 	{"grpc_management_max_connection_age_grace_ms", "", "0", kInt, "(ms; 0 = as long as they take)"},
 	{"model_store", "model-store", "", kString, "folder of model archives"},
+	{"repository_poll_secs", "repository-poll-secs", "0", kSeconds, "every this many seconds, reload the registered versions whose archive in the model store changed (Triton's poll mode; 0: never)"},
 	{"workflow_store", "workflow-store", "", kString, "folder of workflow archives (.war; default: the model store)"},
 	{"load_models", "models", "", kList, "models to load at start: all, URL or NAME=URL (as POST /models' url), comma-separated"},
 	{"models", "", "", kJSON, `per-model settings: {"name": {"version": {"minWorkers": 1, "batchSize": 4, ...}}}`},
@@ -161,8 +162,10 @@ type Settings struct {
 	MetricsAddress    string
 	ModelStore        string
 	WorkflowStore     string // workflow archives (.war); the model store unless set
-	LoadModels        []string
-	Models            map[string]map[string]ModelConfig
+	// RepositoryPoll is how often the model store's archives are checked for changes (0: never).
+	RepositoryPoll time.Duration
+	LoadModels     []string
+	Models         map[string]map[string]ModelConfig
 	// ModelSnapshot is TorchServe's model_snapshot: versions to load at start (by name and
 	// version), each with its archive (marName) and settings, which Models also holds.
 	ModelSnapshot          map[string]map[string]ModelConfig
@@ -454,6 +457,7 @@ func (s *Settings) parse() error {
 		s.GRPCInference, s.GRPCManagement = grpcAPI("grpc_inference"), grpcAPI("grpc_management")
 	}
 	s.ModelStore = str("model_store")
+	s.RepositoryPoll = seconds("repository_poll_secs")
 	if s.WorkflowStore = str("workflow_store"); s.WorkflowStore == "" {
 		s.WorkflowStore = s.ModelStore // TorchServe's default
 	}
