@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -323,37 +322,13 @@ func restoreSnapshot(ctx context.Context, reg *registry.Registry, cfg *config.Se
 	log.Info("model snapshot restored", "file", cfg.ModelSnapshotFile, "versions", len(snap.Models))
 }
 
-// listArchives lists the model archives in a model store: .mar, .tar.gz, .tar.zst files and
-// folders holding a manifest.
+// listArchives lists the model archives in a model store (archive.List); none is an error.
 func listArchives(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, e := range entries {
-		name := e.Name()
-		if strings.HasPrefix(name, ".") {
-			continue
-		}
-		if e.IsDir() {
-			if _, err := os.Stat(filepath.Join(dir, name, filepath.FromSlash(archive.ManifestPath))); err == nil {
-				out = append(out, name)
-			}
-			continue
-		}
-		for _, ext := range []string{".mar", ".tar.gz", ".tgz", ".tar.zst"} {
-			if strings.HasSuffix(name, ext) {
-				out = append(out, name)
-				break
-			}
-		}
-	}
-	sort.Strings(out)
-	if len(out) == 0 {
+	out, err := archive.List(dir)
+	if err == nil && len(out) == 0 {
 		return nil, fmt.Errorf("no model archives in %s", dir)
 	}
-	return out, nil
+	return out, err
 }
 
 // checkModelStore stops start-up on a model store that is not a folder, as torchserve's

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/apierror"
+	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/config"
 	"github.com/tsserve/ts/pkg/registry"
 )
@@ -231,7 +232,7 @@ func (s *Server) uploadModel(w http.ResponseWriter, r *http.Request) error {
 }
 
 func archiveName(n string) bool {
-	for _, ext := range []string{".mar", ".tar.gz", ".tgz", ".tar.zst"} {
+	for _, ext := range archive.ArchiveExtensions {
 		if strings.HasSuffix(n, ext) {
 			return true
 		}

@@ -5,8 +5,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
+	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/registry"
 )
 
@@ -15,7 +17,9 @@ import (
 // reloads a version whose archive changed (registry.Reload: the new one loads beside the
 // old, which serves until it is ready; an archive that fails to load leaves the old one
 // serving). An archive with another version is registered beside, as the model's default.
-// New archives are not loaded, nor removed ones unloaded: register and unregister do that.
+// With load_models=all, an archive that appears in the store (or changes, unregistered)
+// while the server polls is registered as the ones at start were; removed archives are not
+// unloaded (unregister does that), nor archives there at the first look loaded again.
 
 // archiveStamp tells whether an archive changed: its size and last change (for a folder,
 // its files' total size and latest change).
@@ -51,7 +55,7 @@ func stampOf(path string) (archiveStamp, error) {
 }
 
 // PollStore reloads, every interval until ctx ends, the versions whose archive in the model
-// store changed.
+// store changed (and, with load_models=all, registers new archives).
 func (s *Server) PollStore(ctx context.Context, every time.Duration) {
 	seen := map[string]archiveStamp{}
 	s.pollStore(ctx, seen)
@@ -74,8 +78,10 @@ func (s *Server) pollStore(ctx context.Context, seen map[string]archiveStamp) {
 		return
 	}
 	reloaded := map[string]bool{} // versions sharing an archive reload it once
+	registered := map[string]bool{}
 	for _, e := range s.reg.List() {
 		for _, v := range e.Versions {
+			registered[v.URL] = true
 			if v.Workflow != "" || !filepath.IsLocal(v.URL) {
 				continue // a workflow's node, or an archive from outside the store
 			}
@@ -97,4 +103,40 @@ func (s *Server) pollStore(ctx context.Context, seen map[string]archiveStamp) {
 			}
 		}
 	}
+	if slices.Contains(s.cfg.LoadModels, "all") {
+		s.pollNew(ctx, seen, registered)
+	}
 }
+
+// pollNew registers, for load_models=all, the archives of the store that no version came
+// from and that appeared or changed since the last look (seen records them by "store:"
+// name; the first look only records).
+func (s *Server) pollNew(ctx context.Context, seen map[string]archiveStamp, registered map[string]bool) {
+	_, looked := seen[storeLooked]
+	seen[storeLooked] = archiveStamp{}
+	names, err := archive.List(s.cfg.ModelStore)
+	if err != nil {
+		s.log.Warn("model store not read", "err", err)
+		return
+	}
+	for _, name := range names {
+		st, err := stampOf(filepath.Join(s.cfg.ModelStore, name))
+		if err != nil {
+			continue
+		}
+		key := "store:" + name
+		old, known := seen[key]
+		seen[key] = st // registered ones too: unregistered later, unchanged, they stay out
+		if !looked || registered[name] || (known && old == st) {
+			continue
+		}
+		s.log.Info("new archive in the model store: registering", "url", name)
+		path := filepath.Join(s.cfg.ModelStore, name)
+		if _, err := s.reg.Register(ctx, registry.Spec{Path: path, URL: name, Startup: true, Synchronous: true}); err != nil {
+			s.log.Warn("new archive not registered", "url", name, "err", err)
+		}
+	}
+}
+
+// storeLooked, in seen, records that the store's archives were listed once.
+const storeLooked = "store looked"

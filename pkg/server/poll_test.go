@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -79,5 +80,42 @@ func TestPollStore(t *testing.T) {
 		if d.ModelVersion == "2.0" && (!d.Default || d.BatchSize != 2) {
 			t.Errorf("version 2.0: default %v, batchSize %d", d.Default, d.BatchSize)
 		}
+	}
+}
+
+// TestPollStoreNewArchives: with load_models=all, an archive that appears in the store while
+// the server polls is registered; one there at the first look, or unregistered since and
+// unchanged, is not; a broken new one is tried once, and again when it changes.
+func TestPollStoreNewArchives(t *testing.T) {
+	ctx := context.Background()
+	ts := emptyServer(t, map[string]string{"load_models": "all", "default_workers_per_model": "1"})
+	exchange{"register iris", "POST", "/models?url=iris.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	seen := map[string]archiveStamp{}
+	ts.srv.pollStore(ctx, seen) // records iris.mar, iris-v2.mar, digits.mar
+	models := func() []string {
+		var names []string
+		for _, e := range ts.reg.List() {
+			names = append(names, e.Name)
+		}
+		return names
+	}
+	exchange{"unregister iris", "DELETE", "/models/iris", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	if _, err := archive.Pack(ctx, archive.PackOptions{ModelName: "fresh", SerializedFile: testenv.Path("samples/iris/model.onnx"),
+		Handler: "tensor", ExportPath: ts.store}); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(ts.store, "broken.mar"), []byte("not yet"), 0o644)
+	ts.srv.pollStore(ctx, seen)
+	if got := models(); !slices.Equal(got, []string{"fresh"}) {
+		t.Fatalf("models after the new archives: %v, want [fresh] (iris unregistered stays out, those there at first are not loaded)", got)
+	}
+	exchange{"the new model serves", "POST", "/predictions/fresh", "application/json", []byte(`[[5.1, 3.5, 1.4, 0.2]]`), 200, "", ""}.run(t, ts.inference.URL)
+
+	// the broken archive, finished: tried again because it changed
+	res, _ := archive.Pack(ctx, archive.PackOptions{ModelName: "late", SerializedFile: testenv.Path("samples/iris/model.onnx"), Handler: "tensor", ExportPath: t.TempDir()})
+	os.Rename(res.Path, filepath.Join(ts.store, "broken.mar"))
+	ts.srv.pollStore(ctx, seen)
+	if got := models(); !slices.Equal(got, []string{"fresh", "late"}) {
+		t.Errorf("models after the broken archive was finished: %v", got)
 	}
 }
