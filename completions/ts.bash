@@ -18,6 +18,7 @@ __ts_sub() {
     "|metrics") echo metrics ;;
     "|ping") echo ping ;;
     "|log-level") echo log-level ;;
+    "|trace") echo trace ;;
     "|version") echo version ;;
     "workflow|register") echo register ;;
     "workflow|unregister") echo unregister ;;
@@ -38,6 +39,7 @@ __ts_takes_value() {
     "perf|--concurrency" | "perf|-c" | "perf|--data" | "perf|-d" | "perf|--duration" | "perf|--max-p99" | "perf|--min-throughput" | "perf|--rate" | "perf|--shape" | "perf|--timeout" | "perf|--version" | "perf|--warmup") return 0 ;;
     "workflow register|--name" | "workflow register|--startup-timeout" | "workflow register|--timeout") return 0 ;;
     "workflow infer|--concurrency" | "workflow infer|-c" | "workflow infer|--data" | "workflow infer|-d" | "workflow infer|--save" | "workflow infer|--timeout") return 0 ;;
+    "trace|--count" | "trace|--level" | "trace|--log-frequency" | "trace|--rate") return 0 ;;
     esac
     return 1
 }
@@ -75,12 +77,13 @@ __ts_flags() {
     "perf") echo "--concurrency -c --data -d --duration --max-p99 --min-throughput --rate --shape --timeout --version --warmup" ;;
     "workflow register") echo "--name --startup-timeout --timeout" ;;
     "workflow infer") echo "--concurrency -c --data -d --save --timeout" ;;
+    "trace") echo "--clear --count --level --log-frequency --rate" ;;
     esac
 }
 
 __ts_subs() {
     case "$1" in
-    "") echo "serve register unregister rm list ls describe show scale set-default split infer explain perf workflow metrics ping log-level version" ;;
+    "") echo "serve register unregister rm list ls describe show scale set-default split infer explain perf workflow metrics ping log-level trace version" ;;
     "workflow") echo "register unregister list ls describe infer" ;;
     esac
 }
@@ -98,6 +101,7 @@ __ts_args() {
     "perf") echo model+files ;;
     "workflow register") echo files ;;
     "workflow infer") echo files ;;
+    "trace") echo model ;;
     esac
 }
 

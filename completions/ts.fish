@@ -33,6 +33,8 @@ function __ts_sub
             echo ping
         case '|log-level'
             echo log-level
+        case '|trace'
+            echo trace
         case '|version'
             echo version
         case 'workflow|register'
@@ -67,6 +69,8 @@ function __ts_takes_value
         case 'workflow register|--name' 'workflow register|--startup-timeout' 'workflow register|--timeout'
             return 0
         case 'workflow infer|--concurrency' 'workflow infer|-c' 'workflow infer|--data' 'workflow infer|-d' 'workflow infer|--save' 'workflow infer|--timeout'
+            return 0
+        case 'trace|--count' 'trace|--level' 'trace|--log-frequency' 'trace|--rate'
             return 0
     end
     return 1
@@ -143,6 +147,7 @@ complete -c ts -n '__ts_at \'\' 0' -a workflow -d 'Register, list, describe, run
 complete -c ts -n '__ts_at \'\' 0' -a metrics -d 'Print the server\'s Prometheus metrics.'
 complete -c ts -n '__ts_at \'\' 0' -a ping -d 'Check the server\'s health.'
 complete -c ts -n '__ts_at \'\' 0' -a log-level -d 'Show or change a running server\'s log level.'
+complete -c ts -n '__ts_at \'\' 0' -a trace -d 'Show or change which requests a running server traces (Triton\'s trace extension), globally or for a model.'
 complete -c ts -n '__ts_at \'\' 0' -a version -d 'Print the versions of ts and ONNX Runtime, and the execution providers available.'
 
 complete -c ts -n '__ts_in \'serve\'' -l certificate-file -r -F -d 'PEM certificate for https:// addresses (certificate_file).'
@@ -264,4 +269,11 @@ complete -c ts -n '__ts_in \'workflow infer\'' -F
 
 
 
+
+complete -c ts -n '__ts_in \'trace\'' -l clear -d 'Clear the model\'s own settings: it follows the global ones again.'
+complete -c ts -n '__ts_in \'trace\'' -l count -x -d 'Traces to take, then stop (-1: no end).'
+complete -c ts -n '__ts_in \'trace\'' -l level -x -d 'OFF, or TIMESTAMPS and/or TENSORS.'
+complete -c ts -n '__ts_in \'trace\'' -l log-frequency -x -d 'Write the traces to the trace file\'s next part each N traces (0: when the server stops).'
+complete -c ts -n '__ts_in \'trace\'' -l rate -x -d 'Trace one request in N.'
+complete -c ts -n '__ts_at \'trace\' 0' -a '(command -q ts; and ts completion models 2>/dev/null)'
 

@@ -140,6 +140,7 @@ type tsCLI struct {
 	Metrics    MetricsCmd    `cmd:"" help:"Print the server's Prometheus metrics."`
 	Ping       PingCmd       `cmd:"" help:"Check the server's health."`
 	LogLevel   LogLevelCmd   `cmd:"" name:"log-level" help:"Show or change a running server's log level."`
+	Trace      TraceCmd      `cmd:"" help:"Show or change which requests a running server traces (Triton's trace extension), globally or for a model."`
 	Version    VersionCmd    `cmd:"" help:"Print the versions of ts and ONNX Runtime, and the execution providers available."`
 	Completion CompletionCmd `cmd:"" hidden:"" help:"Print a shell completion script (bash, zsh or fish)."`
 }

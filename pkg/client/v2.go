@@ -86,3 +86,29 @@ func (c *Client) ModelStatistics(ctx context.Context, name, version string) ([]a
 	err := c.callJSON(ctx, c.Inference, c.InferenceToken, http.MethodGet, v2ModelPath(name, version)+"/stats", nil, nil, &s)
 	return s.ModelStats, err
 }
+
+// tracePath is Triton's trace setting path, global ("") or a model's.
+func tracePath(model string) string {
+	if model == "" {
+		return "/v2/trace/setting"
+	}
+	return v2ModelPath(model, "") + "/trace/setting"
+}
+
+// TraceSettings is Triton's GET /v2[/models/{model}]/trace/setting: the trace settings in
+// effect (strings, and a list for trace_level), the global ones for model "".
+func (c *Client) TraceSettings(ctx context.Context, model string) (map[string]any, error) {
+	var s map[string]any
+	return s, c.callJSON(ctx, c.Inference, c.InferenceToken, http.MethodGet, tracePath(model), nil, nil, &s)
+}
+
+// SetTraceSettings changes the trace settings given (a nil value clears a model's own) and
+// answers those in effect.
+func (c *Client) SetTraceSettings(ctx context.Context, model string, settings map[string]any) (map[string]any, error) {
+	body, err := json.Marshal(settings)
+	if err != nil {
+		return nil, err
+	}
+	var s map[string]any
+	return s, c.callJSON(ctx, c.Inference, c.InferenceToken, http.MethodPost, tracePath(model), nil, body, &s)
+}
