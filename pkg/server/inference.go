@@ -228,7 +228,7 @@ func (s *Server) serveInference(w http.ResponseWriter, r *http.Request, name, ve
 	if s.metrics != nil {
 		defer func() { s.metrics.Request(v.Name, v.Version, code, time.Since(start)) }()
 	}
-	if tr := s.tracer.Sample(v.Name, v.Version, w.Header().Get("X-Request-Id")); tr != nil {
+	if tr := s.tracer.Sample(v.Name, v.Version, w.Header()); tr != nil {
 		tr.StampAt(trace.RequestStart, start)
 		defer func() {
 			tr.Stamp(trace.RequestEnd)

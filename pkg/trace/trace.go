@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -133,8 +134,9 @@ func (t *Tracer) refresh() {
 }
 
 // Sample decides whether to trace a request to model, version: nil (almost always, at
-// the cost of one atomic load when tracing is off) or a trace to stamp and Finish.
-func (t *Tracer) Sample(model, version, requestID string) *Trace {
+// the cost of one atomic load when tracing is off) or a trace to stamp and Finish. The
+// trace's request id is the response header X-Request-Id, read only for a trace.
+func (t *Tracer) Sample(model, version string, header http.Header) *Trace {
 	if t == nil || !t.active.Load() {
 		return nil
 	}
@@ -162,7 +164,7 @@ func (t *Tracer) Sample(model, version, requestID string) *Trace {
 	}
 	t.mu.Unlock()
 	t.inflight.Add(1)
-	return &Trace{tracer: t, ID: t.nextID.Add(1), Model: model, Version: version, RequestID: requestID,
+	return &Trace{tracer: t, ID: t.nextID.Add(1), Model: model, Version: version, RequestID: header.Get("X-Request-Id"),
 		Tensors: slices.Contains(s.Levels, LevelTensors), Timestamps: slices.Contains(s.Levels, LevelTimestamps),
 		file: s.File, frequency: s.LogFrequency, last: last}
 }

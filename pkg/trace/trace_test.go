@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,7 +22,7 @@ var quiet = slog.New(slog.DiscardHandler)
 // trace_rate is traced, trace_count of them, and then none.
 func TestSampling(t *testing.T) {
 	tr := New(Defaults(), quiet)
-	if tr.Sample("m", "1", "") != nil {
+	if tr.Sample("m", "1", nil) != nil {
 		t.Fatal("traced with tracing off")
 	}
 	if _, err := tr.Update("", []byte(`{"trace_level": ["TIMESTAMPS"], "trace_rate": "3", "trace_count": "2"}`)); err != nil {
@@ -29,7 +30,7 @@ func TestSampling(t *testing.T) {
 	}
 	var traced []int
 	for i := range 10 {
-		if x := tr.Sample("m", "1", ""); x != nil {
+		if x := tr.Sample("m", "1", nil); x != nil {
 			traced = append(traced, i)
 			if From(With(context.Background(), x), tr) != x {
 				t.Error("the context does not carry the trace")
@@ -60,10 +61,10 @@ func TestModelSettings(t *testing.T) {
 	if !slices.Equal(got[keyLevel].([]string), []string{LevelTensors}) || got[keyRate] != "1" || got[keyCount] != "-1" {
 		t.Errorf("model settings %v", got)
 	}
-	if tr.Sample("other", "1", "") != nil {
+	if tr.Sample("other", "1", nil) != nil {
 		t.Error("another model is traced by m's settings")
 	}
-	x := tr.Sample("m", "1", "")
+	x := tr.Sample("m", "1", nil)
 	if x == nil || !x.Tensors || x.Timestamps {
 		t.Fatalf("m's request: %+v", x)
 	}
@@ -106,7 +107,7 @@ func TestTraceFile(t *testing.T) {
 	s.Levels, s.Rate, s.LogFrequency, s.File = []string{LevelTimestamps, LevelTensors}, 1, 2, file
 	tr := New(s, quiet)
 	for i := range 3 {
-		x := tr.Sample("m", "1", "req")
+		x := tr.Sample("m", "1", http.Header{"X-Request-Id": {"req"}})
 		x.StampAt(RequestStart, time.Unix(0, int64(1000+i)))
 		x.RecordTensors("TENSOR_QUEUE_INPUT", []string{"x"}, []*tensor.Tensor{tensor.New([]int64{1, 2}, []float32{0.1, 2})})
 		x.Stamp(RequestEnd)
