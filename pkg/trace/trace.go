@@ -212,7 +212,7 @@ func (tr *Trace) RecordTensors(activity string, names []string, ts []*tensor.Ten
 			continue
 		}
 		tr.entries = append(tr.entries, map[string]any{"id": tr.ID, "activity": activity, "tensor": map[string]any{
-			"name": names[i], "data": tensorText(t), "shape": strings.Trim(strings.Join(strings.Fields(fmt.Sprint(t.Shape)), ","), "[]"),
+			"name": names[i], "data": tensorText(t), "shape": strings.Trim(tensor.ShapeString(t.Shape), "[]"),
 			"dtype": t.DType.V2Name(),
 		}})
 	}
@@ -223,7 +223,7 @@ func tensorText(t *tensor.Tensor) string {
 	const most = 4096
 	var parts []string
 	if t.DType == tensor.String {
-		parts = t.Strings
+		parts = slices.Clone(t.Strings[:min(len(t.Strings), most+1)]) // "..." below must not land in the tensor
 	} else if vs, err := t.Float64s(); err == nil {
 		bits := 64
 		if t.DType.Size() <= 4 && t.DType.IsFloat() {

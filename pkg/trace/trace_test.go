@@ -130,6 +130,21 @@ func TestTraceFile(t *testing.T) {
 	if _, err := os.Stat(file + ".1"); err == nil {
 		t.Error("the third trace was written before Close")
 	}
+	// a long string tensor is shown cut, and left whole
+	words := make([]string, 5000)
+	for i := range words {
+		words[i] = "w"
+	}
+	long := tensor.NewStrings([]int64{5000}, words)
+	x := tr.Sample("m", "1", nil)
+	x.RecordTensors("TENSOR_QUEUE_INPUT", []string{"s"}, []*tensor.Tensor{long})
+	if long.Strings[4096] != "w" || len(long.Strings) != 5000 {
+		t.Errorf("recording changed the tensor: element 4096 is %q", long.Strings[4096])
+	}
+	if text := tensorText(long); !strings.HasSuffix(text, ",w,...") || strings.Count(text, "w") != 4096 {
+		t.Errorf("a long tensor's text ends %q", text[len(text)-10:])
+	}
+	x.Finish()
 	tr.Close()
 	if b, err := os.ReadFile(file + ".1"); err != nil || !strings.Contains(string(b), `"id": 3`) {
 		t.Errorf("after Close: %v %s", err, b)
