@@ -279,16 +279,10 @@ func (v *Version) unloadIfIdle(now time.Time) bool {
 		return false
 	}
 	// detached under mu, so that a request arriving now finds the model idle and loads it
-	pool, session, h := v.pool, v.session.Swap(nil), v.handler
-	v.pool, v.batcher = nil, nil
+	free, h := v.detachLocked(), v.handler
 	v.idle, v.state = true, StateIdle
 	v.mu.Unlock()
-	if pool != nil {
-		pool.Scale(0)
-	}
-	if session != nil {
-		session.Close()
-	}
+	free()
 	if sc, ok := h.(handler.Scaler); ok {
 		sc.SetWorkers(0)
 	}
@@ -494,19 +488,29 @@ func (v *Version) runFor(ctx context.Context, limit time.Duration, inputs []*ten
 // stopWorkers stops the workers (queued requests fail with 503) and unloads the session.
 func (v *Version) stopWorkers() {
 	v.mu.Lock()
-	pool, session := v.pool, v.session.Swap(nil)
-	v.pool, v.batcher = nil, nil
+	free := v.detachLocked()
 	if !v.closed {
 		v.state = StateStopped
 	}
 	v.mu.Unlock()
-	if pool != nil {
-		pool.Scale(0)
-	}
-	if session != nil {
-		session.Close()
-	}
+	free()
 	v.reg.changed()
+}
+
+// detachLocked takes the workers and the session out of the version (the caller holds mu):
+// requests from now on find neither. It returns what stops and frees them, to call once mu
+// is released (the workers finish their batches first).
+func (v *Version) detachLocked() (free func()) {
+	pool, session := v.pool, v.session.Swap(nil)
+	v.pool, v.batcher = nil, nil
+	return func() {
+		if pool != nil {
+			pool.Scale(0)
+		}
+		if session != nil {
+			session.Close()
+		}
+	}
 }
 
 // drain stops new requests, waits for those in flight (up to timeout), then unloads.
