@@ -9,7 +9,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 
@@ -440,37 +439,48 @@ func (g *grpcOIP) restJSON(ctx context.Context, method, target string, body []by
 	return a.body.Bytes(), nil
 }
 
-// LogSettings changes the log settings the request gives (none: reads them) and answers them
-// all, as POST /v2/logging.
-func (g *grpcOIP) LogSettings(ctx context.Context, in *oippb.LogSettingsRequest) (*oippb.LogSettingsResponse, error) {
+// restSettings calls a settings route of the REST API (Triton's logging and trace
+// extensions): a GET when doc is empty, else a POST of doc; it answers the settings in
+// effect (what names them in errors).
+func (g *grpcOIP) restSettings(ctx context.Context, path string, doc map[string]any, what string) (map[string]any, error) {
 	method, body := http.MethodGet, []byte(nil)
-	if len(in.GetSettings()) > 0 {
-		doc := map[string]any{}
-		for k, v := range in.GetSettings() {
-			switch p := v.GetParameterChoice().(type) {
-			case *oippb.LogSettingsRequest_SettingValue_BoolParam:
-				doc[k] = p.BoolParam
-			case *oippb.LogSettingsRequest_SettingValue_Uint32Param:
-				doc[k] = p.Uint32Param
-			case *oippb.LogSettingsRequest_SettingValue_StringParam:
-				doc[k] = p.StringParam
-			default:
-				return nil, status.Errorf(codes.InvalidArgument, "setting %q has no value", k)
-			}
-		}
+	if len(doc) > 0 {
 		method = http.MethodPost
 		var err error
 		if body, err = json.Marshal(doc); err != nil {
 			return nil, status.Errorf(codes.Internal, "%v", err)
 		}
 	}
-	b, err := g.restJSON(ctx, method, "/v2/logging", body)
+	b, err := g.restJSON(ctx, method, path, body)
 	if err != nil {
 		return nil, err
 	}
 	var settings map[string]any
 	if err := json.Unmarshal(b, &settings); err != nil {
-		return nil, status.Errorf(codes.Internal, "read the log settings: %v", err)
+		return nil, status.Errorf(codes.Internal, "read the %s: %v", what, err)
+	}
+	return settings, nil
+}
+
+// LogSettings changes the log settings the request gives (none: reads them) and answers them
+// all, as POST /v2/logging.
+func (g *grpcOIP) LogSettings(ctx context.Context, in *oippb.LogSettingsRequest) (*oippb.LogSettingsResponse, error) {
+	doc := map[string]any{}
+	for k, v := range in.GetSettings() {
+		switch p := v.GetParameterChoice().(type) {
+		case *oippb.LogSettingsRequest_SettingValue_BoolParam:
+			doc[k] = p.BoolParam
+		case *oippb.LogSettingsRequest_SettingValue_Uint32Param:
+			doc[k] = p.Uint32Param
+		case *oippb.LogSettingsRequest_SettingValue_StringParam:
+			doc[k] = p.StringParam
+		default:
+			return nil, status.Errorf(codes.InvalidArgument, "setting %q has no value", k)
+		}
+	}
+	settings, err := g.restSettings(ctx, "/v2/logging", doc, "log settings")
+	if err != nil {
+		return nil, err
 	}
 	res := &oippb.LogSettingsResponse{Settings: map[string]*oippb.LogSettingsResponse_SettingValue{}}
 	for k, v := range settings {
@@ -492,36 +502,28 @@ func (g *grpcOIP) LogSettings(ctx context.Context, in *oippb.LogSettingsRequest)
 func (g *grpcOIP) TraceSetting(ctx context.Context, in *oippb.TraceSettingRequest) (*oippb.TraceSettingResponse, error) {
 	path := "/v2/trace/setting"
 	if m := in.GetModelName(); m != "" {
-		path = "/v2/models/" + url.PathEscape(m) + "/trace/setting"
-	}
-	method, body := http.MethodGet, []byte(nil)
-	if len(in.GetSettings()) > 0 {
-		doc := map[string]any{}
-		for k, v := range in.GetSettings() {
-			switch values := v.GetValue(); {
-			case len(values) == 0:
-				doc[k] = nil
-			case k == "trace_level":
-				doc[k] = values
-			case len(values) == 1:
-				doc[k] = values[0]
-			default:
-				return nil, status.Errorf(codes.InvalidArgument, "trace setting %s takes one value, got %d", k, len(values))
-			}
+		p, err := routePath("/v2/models/", "", "model_name", m, "") // "..", say, is no model
+		if err != nil {
+			return nil, err
 		}
-		method = http.MethodPost
-		var err error
-		if body, err = json.Marshal(doc); err != nil {
-			return nil, status.Errorf(codes.Internal, "%v", err)
+		path = p + "/trace/setting"
+	}
+	doc := map[string]any{}
+	for k, v := range in.GetSettings() {
+		switch values := v.GetValue(); {
+		case len(values) == 0:
+			doc[k] = nil
+		case k == "trace_level":
+			doc[k] = values
+		case len(values) == 1:
+			doc[k] = values[0]
+		default:
+			return nil, status.Errorf(codes.InvalidArgument, "trace setting %s takes one value, got %d", k, len(values))
 		}
 	}
-	b, err := g.restJSON(ctx, method, path, body)
+	settings, err := g.restSettings(ctx, path, doc, "trace settings")
 	if err != nil {
 		return nil, err
-	}
-	var settings map[string]any
-	if err := json.Unmarshal(b, &settings); err != nil {
-		return nil, status.Errorf(codes.Internal, "read the trace settings: %v", err)
 	}
 	res := &oippb.TraceSettingResponse{Settings: map[string]*oippb.TraceSettingResponse_SettingValue{}}
 	for k, v := range settings {

@@ -110,4 +110,8 @@ func TestGRPCTraceSetting(t *testing.T) {
 	if status.Code(err) != codes.InvalidArgument {
 		t.Errorf("unknown model: %v, want InvalidArgument", err)
 	}
+	_, err = oip.TraceSetting(ctx, &oippb.TraceSettingRequest{ModelName: "..", Settings: map[string]*oippb.TraceSettingRequest_SettingValue{"trace_rate": value("7")}})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Errorf("model ..: %v, want InvalidArgument", err)
+	}
 }
