@@ -90,7 +90,7 @@ var Keys = []Key{
 	{"response_cache_size", "", "67108864", kBytes, "memory for the answers of models whose model-config.yaml sets responseCache: true, bytes (0: no cache); Triton's response cache"},
 	{"trace_level", "trace-level", "OFF", kList, "Triton's trace extension: OFF, or TIMESTAMPS and/or TENSORS (comma-separated): which details of sampled requests are traced; the API changes it while the server runs"},
 	{"trace_rate", "", "1000", kInt, "trace one request in this many"},
-	{"trace_count", "", "-1", kString, "traces to take, then stop (-1: no end)"},
+	{"trace_count", "", "-1", kInt, "traces to take, then stop (-1: no end)"},
 	{"trace_log_frequency", "", "0", kInt, "write the traces to trace_file.N each time this many are taken (0: to trace_file when the server stops)"},
 	{"trace_file", "trace-file", "", kString, "where traces go, as JSON (\"\": the log, one line each); the API cannot change it"},
 	{"enable_envvars_config", "", "false", kBool, "let TS_<KEY> environment variables set these keys"},
@@ -506,16 +506,11 @@ func (s *Settings) parse() error {
 	s.MaxResponseSize = num("max_response_size", 1)
 	s.ResponseCacheSize = num("response_cache_size", 0)
 	s.EnableSharedMemory = boolean("enable_shared_memory")
-	s.Trace = trace.Settings{Rate: int(num("trace_rate", 1)), LogFrequency: int(num("trace_log_frequency", 0)), File: str("trace_file")}
+	s.Trace = trace.Settings{Rate: int(num("trace_rate", 1)), Count: int(num("trace_count", -1)), LogFrequency: int(num("trace_log_frequency", 0)), File: str("trace_file")}
 	if levels, err := trace.ParseLevels(list("trace_level")); err != nil {
 		errs = append(errs, fmt.Errorf("trace_level (from %s): %v", s.sources["trace_level"], err))
 	} else {
 		s.Trace.Levels = levels
-	}
-	if n, err := strconv.Atoi(str("trace_count")); err != nil || n < -1 {
-		errs = append(errs, fmt.Errorf("trace_count (from %s): %q is not -1 or a count", s.sources["trace_count"], str("trace_count")))
-	} else {
-		s.Trace.Count = n
 	}
 	boolean("enable_envvars_config")
 	s.EnableModelAPI = boolean("enable_model_api")
