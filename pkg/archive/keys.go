@@ -64,9 +64,9 @@ func (k *SigningKey) sign(manifest []byte) ManifestSignature {
 	return ManifestSignature{KeyID: k.ID, Algorithm: Ed25519, Value: base64.StdEncoding.EncodeToString(ed25519.Sign(k.key, manifest))}
 }
 
-// signatures returns the signatures file for a manifest: those given, with this key's own
-// replaced by a new one.
-func (k *SigningKey) signatures(manifest []byte, old []ManifestSignature) ([]byte, error) {
+// signatures returns a manifest's signatures, those given with this key's own replaced by
+// a new one, and their file.
+func (k *SigningKey) signatures(manifest []byte, old []ManifestSignature) ([]ManifestSignature, []byte, error) {
 	f := signatureFile{}
 	for _, s := range old {
 		if s.KeyID != k.ID {
@@ -74,7 +74,8 @@ func (k *SigningKey) signatures(manifest []byte, old []ManifestSignature) ([]byt
 		}
 	}
 	f.Signatures = append(f.Signatures, k.sign(manifest))
-	return manifestJSON(f)
+	b, err := manifestJSON(f)
+	return f.Signatures, b, err
 }
 
 // GenerateKey writes a new Ed25519 key pair: the private key to priv (PKCS #8 PEM, mode
@@ -207,12 +208,12 @@ func (k *Keyring) IDs() []string {
 
 // Check verifies that a trusted key signed the manifest, and records which in s.TrustedKey.
 func (k *Keyring) Check(s *Signing) error {
-	trusted := strings.Join(k.IDs(), ", ")
+	trusted := func() string { return strings.Join(k.IDs(), ", ") } // for the errors
 	if !s.hashed {
 		return fmt.Errorf("%w: its manifest lists no file hashes, so no signature could cover its files (pack it with tsarchive)", ErrNotSigned)
 	}
 	if len(s.Signatures) == 0 {
-		return fmt.Errorf("%w (trusted keys: %s; sign it with tsarchive sign)", ErrNotSigned, trusted)
+		return fmt.Errorf("%w (trusted keys: %s; sign it with tsarchive sign)", ErrNotSigned, trusted())
 	}
 	var failed error
 	for _, sig := range s.Signatures {
@@ -233,5 +234,5 @@ func (k *Keyring) Check(s *Signing) error {
 	if failed != nil {
 		return failed
 	}
-	return fmt.Errorf("%w: signed by %s; trusted: %s", ErrUntrusted, strings.Join(s.KeyIDs(), ", "), trusted)
+	return fmt.Errorf("%w: signed by %s; trusted: %s", ErrUntrusted, strings.Join(s.KeyIDs(), ", "), trusted())
 }

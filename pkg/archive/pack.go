@@ -540,7 +540,7 @@ func closingFiles(m manifestFile, key *SigningKey) ([]closingFile, error) {
 	}
 	out := []closingFile{{m.location(), b}}
 	if key != nil {
-		sigs, err := key.signatures(b, nil)
+		_, sigs, err := key.signatures(b, nil)
 		if err != nil {
 			return nil, err
 		}

@@ -135,7 +135,7 @@ func Sign(ctx context.Context, src string, key *SigningKey, lim Limits) (*SignRe
 	if !signed.hashed {
 		return nil, fmt.Errorf("cannot sign: the manifest lists no file hashes, so a signature would not cover the files (pack it with tsarchive)")
 	}
-	sigs, err := key.signatures(signed.manifest, signed.Signatures)
+	all, sigs, err := key.signatures(signed.manifest, signed.Signatures)
 	if err != nil {
 		return nil, err
 	}
@@ -155,8 +155,7 @@ func Sign(ctx context.Context, src string, key *SigningKey, lim Limits) (*SignRe
 	if err != nil {
 		return nil, fmt.Errorf("sign %s: %w", src, err)
 	}
-	f, _ := parseSigning(sigs, nil, true)
-	return &SignResult{Path: src, KeyID: key.ID, Signatures: f.Signatures}, nil
+	return &SignResult{Path: src, KeyID: key.ID, Signatures: all}, nil
 }
 
 // resignZip rewrites a zip with sigs as the signatures of the manifest at manifest, copying
