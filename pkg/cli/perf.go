@@ -281,7 +281,7 @@ func (c *PerfCmd) randomTensors(ctx context.Context, cl *client.Client, name, ve
 		shown = append(shown, in.Name+" "+in.DType.String()+tensor.ShapeString(shape))
 	}
 	for input := range shapes {
-		return nil, "", term.Usagef("--shape %s: the model has no such input (it has %s)", input, inputNames(d.Inputs))
+		return nil, "", term.Usagef("--shape %s: the model has no such input (it has %s)", input, strings.Join(tensor.Names(d.Inputs), ", "))
 	}
 	req, err := client.NewV2Request(inputs)
 	if err != nil {
@@ -292,14 +292,6 @@ func (c *PerfCmd) randomTensors(ctx context.Context, cl *client.Client, name, ve
 		return err
 	}
 	return send, "random " + strings.Join(shown, ", ") + " to /v2 infer", nil
-}
-
-func inputNames(infos []tensor.Info) string {
-	names := make([]string, len(infos))
-	for i, in := range infos {
-		names[i] = in.Name
-	}
-	return strings.Join(names, ", ")
 }
 
 // parseShapes reads --shape NAME:D1,D2,... (the name may hold colons: the last one splits).

@@ -220,9 +220,7 @@ func (v *Version) scaleTo(minWorkers int) error {
 	v.mu.Lock()
 	if v.pool == nil {
 		v.pool = batch.NewPool(v.batcher, v.runFor, v.reg.log.With("model", v.Name, "version", v.Version))
-		for _, out := range v.Outputs {
-			v.pool.OutputNames = append(v.pool.OutputNames, out.Name)
-		}
+		v.pool.OutputNames = tensor.Names(v.Outputs)
 		v.pool.MaxRetry = time.Duration(v.settings.MaxRetryTimeout) * time.Second
 		on := v.reg.opts.OnBatch
 		v.pool.OnBatch = func(r batch.Report) {
@@ -900,21 +898,14 @@ func (v *Version) submit(ctx context.Context, b *batch.Batcher, session *engine.
 // submitTraced is the batcher's submit for a traced request: it stamps the queue and run
 // times, and records the tensors at level TENSORS.
 func (v *Version) submitTraced(ctx context.Context, tr *trace.Trace, b *batch.Batcher, inputs []*tensor.Tensor, priority int) ([]*tensor.Tensor, error) {
-	names := func(infos []tensor.Info) []string {
-		out := make([]string, len(infos))
-		for i, in := range infos {
-			out[i] = in.Name
-		}
-		return out
-	}
 	tr.Stamp(trace.QueueStart)
-	tr.RecordTensors("TENSOR_QUEUE_INPUT", names(v.Inputs), inputs)
+	tr.RecordTensors("TENSOR_QUEUE_INPUT", tensor.Names(v.Inputs), inputs)
 	var timing batch.Timing
 	outputs, err := b.SubmitTimed(ctx, inputs, priority, &timing)
 	if err == nil { // the timing is filled before a result (and only read after one)
 		tr.StampAt(trace.ComputeStart, timing.RunStart)
 		tr.StampAt(trace.ComputeEnd, timing.RunEnd)
-		tr.RecordTensors("TENSOR_BACKEND_OUTPUT", names(v.Outputs), outputs)
+		tr.RecordTensors("TENSOR_BACKEND_OUTPUT", tensor.Names(v.Outputs), outputs)
 	}
 	return outputs, err
 }

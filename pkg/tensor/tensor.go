@@ -36,6 +36,15 @@ type Info struct {
 	DimNames []string `json:"dim_names,omitempty"`
 }
 
+// Names lists the names of inputs or outputs, in order.
+func Names(infos []Info) []string {
+	names := make([]string, len(infos))
+	for i, in := range infos {
+		names[i] = in.Name
+	}
+	return names
+}
+
 // AnyShape reports whether the model declares no shape, rank included: any is accepted.
 func (i Info) AnyShape() bool { return i.Shape == nil }
 
