@@ -120,7 +120,8 @@ func (s *Server) pollNew(ctx context.Context, seen map[string]archiveStamp, regi
 		return
 	}
 	for _, name := range names {
-		st, err := stampOf(filepath.Join(s.cfg.ModelStore, name))
+		path := filepath.Join(s.cfg.ModelStore, name)
+		st, err := stampOf(path)
 		if err != nil {
 			continue
 		}
@@ -131,7 +132,6 @@ func (s *Server) pollNew(ctx context.Context, seen map[string]archiveStamp, regi
 			continue
 		}
 		s.log.Info("new archive in the model store: registering", "url", name)
-		path := filepath.Join(s.cfg.ModelStore, name)
 		if _, err := s.reg.Register(ctx, registry.Spec{Path: path, URL: name, Startup: true, Synchronous: true}); err != nil {
 			s.log.Warn("new archive not registered", "url", name, "err", err)
 		}
