@@ -34,8 +34,8 @@ __ts_takes_value() {
     "serve|--certificate-file" | "serve|--grpc-inference-port" | "serve|--grpc-management-port" | "serve|--inference-address" | "serve|--intra-op-threads" | "serve|--key-file" | "serve|--management-address" | "serve|--metrics-address" | "serve|--model-store" | "serve|--models" | "serve|--private-key-file" | "serve|--provider" | "serve|--repository-poll-secs" | "serve|--trace-file" | "serve|--trace-level" | "serve|--trusted-keys" | "serve|--ts-config" | "serve|--unload-after-idle" | "serve|--workers" | "serve|--workflow-store") return 0 ;;
     "register|--batch-size" | "register|--handler" | "register|--max-batch-delay" | "register|--name" | "register|--timeout" | "register|--version" | "register|--workers") return 0 ;;
     "scale|--max" | "scale|--min") return 0 ;;
-    "infer|--accept" | "infer|--concurrency" | "infer|-c" | "infer|--data" | "infer|-d" | "infer|--header" | "infer|-H" | "infer|--save" | "infer|--timeout" | "infer|--version") return 0 ;;
-    "explain|--baseline" | "explain|--concurrency" | "explain|-c" | "explain|--data" | "explain|-d" | "explain|--patch" | "explain|--save" | "explain|--target" | "explain|--tensor-output" | "explain|--timeout" | "explain|--version") return 0 ;;
+    "infer|--accept" | "infer|--concurrency" | "infer|-c" | "infer|--data" | "infer|-d" | "infer|--handler" | "infer|--header" | "infer|-H" | "infer|--save" | "infer|--timeout" | "infer|--version") return 0 ;;
+    "explain|--baseline" | "explain|--concurrency" | "explain|-c" | "explain|--data" | "explain|-d" | "explain|--handler" | "explain|--patch" | "explain|--save" | "explain|--target" | "explain|--tensor-output" | "explain|--timeout" | "explain|--version") return 0 ;;
     "perf|--concurrency" | "perf|-c" | "perf|--data" | "perf|-d" | "perf|--duration" | "perf|--max-p99" | "perf|--min-throughput" | "perf|--rate" | "perf|--shape" | "perf|--timeout" | "perf|--version" | "perf|--warmup") return 0 ;;
     "workflow register|--name" | "workflow register|--startup-timeout" | "workflow register|--timeout") return 0 ;;
     "workflow infer|--concurrency" | "workflow infer|-c" | "workflow infer|--data" | "workflow infer|-d" | "workflow infer|--save" | "workflow infer|--timeout") return 0 ;;
@@ -72,8 +72,8 @@ __ts_flags() {
     "register") echo "--batch-size --handler --max-batch-delay --name --sync --no-sync --timeout --upload --version --workers" ;;
     "scale") echo "--max --min --sync --no-sync" ;;
     "split") echo "--clear" ;;
-    "infer") echo "--accept --concurrency -c --data -d --header -H --local --save --timeout --version" ;;
-    "explain") echo "--baseline --concurrency -c --data -d --local --patch --save --target --tensor-output --timeout --version" ;;
+    "infer") echo "--accept --concurrency -c --data -d --handler --header -H --local --save --timeout --version" ;;
+    "explain") echo "--baseline --concurrency -c --data -d --handler --local --patch --save --target --tensor-output --timeout --version" ;;
     "perf") echo "--concurrency -c --data -d --duration --max-p99 --min-throughput --rate --shape --timeout --version --warmup" ;;
     "workflow register") echo "--name --startup-timeout --timeout" ;;
     "workflow infer") echo "--concurrency -c --data -d --save --timeout" ;;

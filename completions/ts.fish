@@ -60,9 +60,9 @@ function __ts_takes_value
             return 0
         case 'scale|--max' 'scale|--min'
             return 0
-        case 'infer|--accept' 'infer|--concurrency' 'infer|-c' 'infer|--data' 'infer|-d' 'infer|--header' 'infer|-H' 'infer|--save' 'infer|--timeout' 'infer|--version'
+        case 'infer|--accept' 'infer|--concurrency' 'infer|-c' 'infer|--data' 'infer|-d' 'infer|--handler' 'infer|--header' 'infer|-H' 'infer|--save' 'infer|--timeout' 'infer|--version'
             return 0
-        case 'explain|--baseline' 'explain|--concurrency' 'explain|-c' 'explain|--data' 'explain|-d' 'explain|--patch' 'explain|--save' 'explain|--target' 'explain|--tensor-output' 'explain|--timeout' 'explain|--version'
+        case 'explain|--baseline' 'explain|--concurrency' 'explain|-c' 'explain|--data' 'explain|-d' 'explain|--handler' 'explain|--patch' 'explain|--save' 'explain|--target' 'explain|--tensor-output' 'explain|--timeout' 'explain|--version'
             return 0
         case 'perf|--concurrency' 'perf|-c' 'perf|--data' 'perf|-d' 'perf|--duration' 'perf|--max-p99' 'perf|--min-throughput' 'perf|--rate' 'perf|--shape' 'perf|--timeout' 'perf|--version' 'perf|--warmup'
             return 0
@@ -163,8 +163,8 @@ complete -c ts -n '__ts_in \'serve\'' -l intra-op-threads -x -d 'ONNX Runtime in
 complete -c ts -n '__ts_in \'serve\'' -l key-file -r -F -d 'Where the API keys are written with --token-auth (key_file, default ./key_file.json).'
 complete -c ts -n '__ts_in \'serve\'' -l management-address -x -d 'Management API address (management_address, default http://127.0.0.1:8081).'
 complete -c ts -n '__ts_in \'serve\'' -l metrics-address -x -d 'Metrics API address (metrics_address, default http://127.0.0.1:8082).'
-complete -c ts -n '__ts_in \'serve\'' -l model-store -r -F -d 'Folder of model archives (model_store).'
-complete -c ts -n '__ts_in \'serve\'' -l models -r -F -d 'Models to load at start: all, FILE.mar or NAME=FILE.mar (a file in the model store, or a URL allowed_urls lets in); repeat or separate with commas (load_models).'
+complete -c ts -n '__ts_in \'serve\'' -l model-store -r -F -d 'Folder of model archives, bare .onnx files or Triton model folders (model_store).'
+complete -c ts -n '__ts_in \'serve\'' -l models -r -F -d 'Models to load at start: all, FILE.mar or NAME=FILE.mar (a file or folder in the model store, or a URL allowed_urls lets in); repeat or separate with commas (load_models).'
 complete -c ts -n '__ts_in \'serve\'' -l ncs -d 'Neither restore nor save the model snapshot.'
 complete -c ts -n '__ts_in \'serve\'' -l print-config -d 'Print every setting with its value and where it came from, then exit.'
 complete -c ts -n '__ts_in \'serve\'' -l private-key-file -r -F -d 'PEM private key for https:// addresses (private_key_file).'
@@ -213,6 +213,7 @@ complete -c ts -n '__ts_at \'split\' 0' -a '(command -q ts; and ts completion mo
 complete -c ts -n '__ts_in \'infer\'' -l accept -x -d 'Accept header (e.g. image/png for a segmentation mask).'
 complete -c ts -n '__ts_in \'infer\'' -l concurrency -s c -x -d 'Requests in flight at once when sending many files.'
 complete -c ts -n '__ts_in \'infer\'' -l data -s d -x -d 'A request given on the command line, text or JSON, sent as is (after the files); repeatable.'
+complete -c ts -n '__ts_in \'infer\'' -l handler -x -d 'With --local: the handler to run the model with instead of its archive\'s (a bare .onnx file or a Triton model: tensor unless given).'
 complete -c ts -n '__ts_in \'infer\'' -l header -s H -x -d 'A request header, as curl\'s -H (a stateful model\'s ts_request_sequence_id: ID, X-TS-Priority: high); repeatable.'
 complete -c ts -n '__ts_in \'infer\'' -l local -d 'Run MODEL, an archive, in this process instead of on a server.'
 complete -c ts -n '__ts_in \'infer\'' -l save -r -F -d 'Also write each raw answer to DIR/<file>.<ext> (binary answers such as PNG masks always need it).'
@@ -224,6 +225,7 @@ complete -c ts -n '__ts_in \'infer\'; and not __ts_at \'infer\' 0' -F
 complete -c ts -n '__ts_in \'explain\'' -l baseline -x -d 'Tensor models: the value hidden elements take (default 0).'
 complete -c ts -n '__ts_in \'explain\'' -l concurrency -s c -x -d 'Files explained at once.'
 complete -c ts -n '__ts_in \'explain\'' -l data -s d -x -d 'A request given on the command line, text or JSON, sent as is (after the files); repeatable.'
+complete -c ts -n '__ts_in \'explain\'' -l handler -x -d 'With --local: the handler to run the model with instead of its archive\'s (a bare .onnx file or a Triton model: tensor unless given).'
 complete -c ts -n '__ts_in \'explain\'' -l local -d 'Run MODEL, an archive, in this process instead of on a server.'
 complete -c ts -n '__ts_in \'explain\'' -l patch -x -d 'Side of the image patches hidden in turn (default: an eighth of the image\'s longer side).'
 complete -c ts -n '__ts_in \'explain\'' -l save -r -F -d 'Also write each raw answer to DIR/<file>.json.'

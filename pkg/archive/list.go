@@ -10,8 +10,9 @@ import (
 // ArchiveExtensions are the file names a model store's archives end with.
 var ArchiveExtensions = []string{".mar", ".tar.gz", ".tgz", ".tar.zst"}
 
-// List names the model archives in a model store, sorted: .mar, .tar.gz, .tgz and .tar.zst
-// files, and folders holding a manifest (hidden names left out).
+// List names the models in a model store, sorted: .mar, .tar.gz, .tgz and .tar.zst files,
+// folders holding a manifest, bare .onnx files and Triton model folders (hidden names left
+// out).
 func List(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -24,9 +25,13 @@ func List(dir string) ([]string, error) {
 			continue
 		}
 		if e.IsDir() {
-			if _, err := os.Stat(filepath.Join(dir, name, filepath.FromSlash(ManifestPath))); err == nil {
+			if _, err := os.Stat(filepath.Join(dir, name, filepath.FromSlash(ManifestPath))); err == nil || IsTritonModel(filepath.Join(dir, name)) {
 				out = append(out, name)
 			}
+			continue
+		}
+		if strings.EqualFold(filepath.Ext(name), ".onnx") {
+			out = append(out, name)
 			continue
 		}
 		for _, ext := range ArchiveExtensions {

@@ -18,6 +18,8 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zip"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/tsserve/ts/pkg/api/grpc/oippb"
 )
 
 // Limits bound what reading an archive may cost, and say whose signature it needs.
@@ -622,8 +624,11 @@ type Opened struct {
 	// temporary extraction removed by Close.
 	Dir    string
 	Format Format
-	// Digest is the sha256 (hex) of the archive file, or of the manifest for a folder.
+	// Digest is the sha256 (hex) of the archive file, of the manifest for a folder, of the
+	// model for a bare ONNX file, and of config.pbtxt and the model for a Triton model.
 	Digest string
+	// Triton is a Triton model's config.pbtxt (nil for others).
+	Triton *oippb.ModelConfig
 	temp   bool
 }
 
@@ -643,13 +648,7 @@ func Open(ctx context.Context, src, tmpRoot string, lim Limits) (*Opened, error)
 		sum := sha256.Sum256(b)
 		return &Opened{Manifest: m, Dir: src, Format: Folder, Digest: hex.EncodeToString(sum[:])}, nil
 	}
-	if tmpRoot == "" {
-		tmpRoot = os.TempDir()
-	}
-	if err := os.MkdirAll(tmpRoot, 0o755); err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp(tmpRoot, "model-*")
+	dir, err := tempModelDir(tmpRoot)
 	if err != nil {
 		return nil, err
 	}
@@ -664,6 +663,18 @@ func Open(ctx context.Context, src, tmpRoot string, lim Limits) (*Opened, error)
 		return nil, err
 	}
 	return &Opened{Manifest: m, Dir: dir, Format: format, Digest: digest, temp: true}, nil
+}
+
+// tempModelDir makes a new folder for a model's files under tmpRoot ("" = the system's
+// temporary folder).
+func tempModelDir(tmpRoot string) (string, error) {
+	if tmpRoot == "" {
+		tmpRoot = os.TempDir()
+	}
+	if err := os.MkdirAll(tmpRoot, 0o755); err != nil {
+		return "", err
+	}
+	return os.MkdirTemp(tmpRoot, "model-*")
 }
 
 func fileSHA256(p string) (string, error) {

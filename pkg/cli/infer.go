@@ -56,10 +56,11 @@ type InferCmd struct {
 // modelFiles are the arguments and flags ts infer and ts explain share: the model (or an
 // archive with --local), the files, and the version.
 type modelFiles struct {
-	Model   string   `arg:"" optional:"" placeholder:"MODEL|ARCHIVE" predictor:"model" help:"Model name (model/version for a version), or with --local an archive; may be left out when the server has one model."`
+	Model   string   `arg:"" optional:"" placeholder:"MODEL|ARCHIVE" predictor:"model" help:"Model name (model/version for a version), or with --local an archive, a bare .onnx file or a Triton model folder; may be left out when the server has one model."`
 	Files   []string `arg:"" optional:"" placeholder:"FILE" help:"Images, text files, JSON tensors; - reads stdin."`
 	Data    []string `name:"data" short:"d" sep:"none" placeholder:"TEXT" help:"A request given on the command line, text or JSON, sent as is (after the files); repeatable."`
 	Local   bool     `name:"local" help:"Run MODEL, an archive, in this process instead of on a server."`
+	Handler string   `name:"handler" placeholder:"NAME" help:"With --local: the handler to run the model with instead of its archive's (a bare .onnx file or a Triton model: tensor unless given)."`
 	Version string   `name:"version" placeholder:"VERSION" help:"Model version (default: the default version, or the traffic split)."`
 }
 
@@ -292,6 +293,9 @@ func (c *InferCmd) pickModel(ctx context.Context, cl *client.Client) error {
 // predictor picks the server, or loads the archive in this process.
 func (c *InferCmd) predictor(ctx context.Context, g *Globals) (predictor, func(), error) {
 	if !c.Local {
+		if c.Handler != "" {
+			return nil, nil, term.Usagef("--handler is for --local: on a server, register the model with its handler (ts register --handler)")
+		}
 		cl, err := g.Client()
 		if err != nil {
 			return nil, nil, err
@@ -338,7 +342,7 @@ func (c *InferCmd) predictor(ctx context.Context, g *Globals) (predictor, func()
 	}
 	reg := registry.New(registry.Options{TempDir: tmp, Logger: g.quietLogger()})
 	one := 1
-	v, err := reg.Register(ctx, registry.Spec{Path: c.Model, URL: filepath.Base(c.Model), Synchronous: true,
+	v, err := reg.Register(ctx, registry.Spec{Path: c.Model, URL: filepath.Base(c.Model), Version: c.Version, Handler: c.Handler, Synchronous: true,
 		Overrides: registry.Overrides{InitialWorkers: &one}})
 	if err != nil {
 		os.RemoveAll(tmp)

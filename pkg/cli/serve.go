@@ -29,10 +29,10 @@ import (
 // config.properties, which overrides the defaults; --print-config shows the result.
 type ServeCmd struct {
 	TSConfig          string   `name:"ts-config" type:"path" placeholder:"FILE" help:"config.properties to read (default: $$TS_CONFIG_FILE, else ./config.properties when present)."`
-	ModelStore        *string  `name:"model-store" placeholder:"DIR" help:"Folder of model archives (model_store)."`
+	ModelStore        *string  `name:"model-store" placeholder:"DIR" help:"Folder of model archives, bare .onnx files or Triton model folders (model_store)."`
 	RepositoryPoll    *int     `name:"repository-poll-secs" placeholder:"SECONDS" help:"Reload the registered versions whose archive in the model store changed, checking every this many seconds (Triton's poll mode; repository_poll_secs; 0, the default: never)."`
 	WorkflowStore     *string  `name:"workflow-store" placeholder:"DIR" help:"Folder of workflow archives, .war (workflow_store; default: the model store)."`
-	Models            []string `name:"models" placeholder:"NAME=FILE.mar" help:"Models to load at start: all, FILE.mar or NAME=FILE.mar (a file in the model store, or a URL allowed_urls lets in); repeat or separate with commas (load_models)."`
+	Models            []string `name:"models" placeholder:"NAME=FILE.mar" help:"Models to load at start: all, FILE.mar or NAME=FILE.mar (a file or folder in the model store, or a URL allowed_urls lets in); repeat or separate with commas (load_models)."`
 	InferenceAddress  *string  `name:"inference-address" placeholder:"ADDR" help:"Inference API address (inference_address, default http://127.0.0.1:8080)."`
 	ManagementAddress *string  `name:"management-address" placeholder:"ADDR" help:"Management API address (management_address, default http://127.0.0.1:8081)."`
 	MetricsAddress    *string  `name:"metrics-address" placeholder:"ADDR" help:"Metrics API address (metrics_address, default http://127.0.0.1:8082)."`
@@ -256,7 +256,7 @@ func loadAll(ctx context.Context, reg *registry.Registry, srv *server.Server, mo
 			defer wg.Done()
 			path, shown, err := srv.ResolveStartupArchive(ctx, m.URL)
 			if err == nil {
-				_, err = reg.Register(ctx, registry.Spec{Path: path, URL: shown, Name: m.Name, Version: m.Version, Startup: true, Synchronous: true})
+				_, err = reg.RegisterAll(ctx, registry.Spec{Path: path, URL: shown, Name: m.Name, Version: m.Version, Startup: true, Synchronous: true})
 			}
 			if err != nil {
 				log.Error("model failed to load", "url", m.URL, "err", err)

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -255,6 +256,71 @@ func (r *Registry) Register(ctx context.Context, s Spec) (*Version, error) {
 	return r.publish(ctx, v, s)
 }
 
+// RegisterAll is Register for a source that may hold several versions: a Triton model
+// folder without s.Version registers every version its version_policy serves, highest first
+// and the highest the default (as Triton answers a request without a version), all or none.
+// Anything else registers as Register does. It returns the versions registered.
+func (r *Registry) RegisterAll(ctx context.Context, s Spec) ([]*Version, error) {
+	specs, err := r.versionSpecs(s)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Version
+	for _, vs := range specs {
+		v, err := r.Register(ctx, vs)
+		if err != nil {
+			for _, done := range out {
+				r.remove(done)
+			}
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// ReloadAll is Reload for a source that may hold several versions: a Triton model folder
+// without s.Version reloads (or registers) every version its version_policy serves, lowest
+// first, so that the highest, when new, becomes the default. It stops at the first version
+// that fails, the ones before it reloaded. Anything else reloads as Reload does.
+func (r *Registry) ReloadAll(ctx context.Context, s Spec) ([]*Version, error) {
+	specs, err := r.versionSpecs(s)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Version
+	for _, vs := range slices.Backward(specs) {
+		v, err := r.Reload(ctx, vs)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// versionSpecs are the registrations s stands for: s itself, or for a Triton model folder
+// without s.Version one for each version its policy serves, highest first and the default.
+func (r *Registry) versionSpecs(s Spec) ([]Spec, error) {
+	if s.Version != "" || !archive.IsTritonModel(s.Path) {
+		return []Spec{s}, nil
+	}
+	cfg, err := archive.ReadTritonConfig(s.Path)
+	var versions []string
+	if err == nil {
+		versions, err = archive.TritonVersions(s.Path, cfg)
+	}
+	if err != nil {
+		return nil, apierror.New(http.StatusBadRequest, apierror.TypeInvalidModel, "invalid model archive %s: %v", s.URL, err)
+	}
+	specs := make([]Spec, len(versions))
+	for i, version := range versions {
+		specs[i] = s
+		specs[i].Version, specs[i].Default = version, i == 0
+	}
+	return specs, nil
+}
+
 // publish adds a version just read (openVersion) to the registry and starts its workers, as
 // s says (synchronously or not).
 func (r *Registry) publish(ctx context.Context, v *Version, s Spec) (*Version, error) {
@@ -356,7 +422,7 @@ func (r *Registry) openVersion(ctx context.Context, s Spec) (*Version, error) {
 	if s.Internal {
 		lim.Trusted = nil
 	}
-	opened, err := archive.Open(ctx, s.Path, r.opts.TempDir, lim)
+	opened, err := archive.OpenVersion(ctx, s.Path, s.Version, r.opts.TempDir, lim)
 	if err != nil {
 		return nil, apierror.New(http.StatusBadRequest, apierror.TypeInvalidModel, "invalid model archive %s: %v", s.URL, err)
 	}
@@ -443,6 +509,11 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 			return nil, invalid("serialized file %s: %v", man.Model.SerializedFile, err)
 		}
 		v.Inputs, v.Outputs = m.Inputs, m.Outputs
+	}
+	if opened.Triton != nil {
+		if err := checkTritonIO(opened.Triton, v.Inputs, v.Outputs); err != nil {
+			return nil, invalid("%v", err)
+		}
 	}
 	var metadata map[string]string // the ONNX model's metadata_props: class names some exporters keep there
 	if m, err := v.graph(); err == nil {

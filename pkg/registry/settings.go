@@ -98,10 +98,17 @@ type modelYAML struct {
 	ResponseCache *bool   `yaml:"responseCache"`
 	// Ollama's keep_alive, in seconds
 	UnloadAfterIdle *int `yaml:"unloadAfterIdle"`
+
+	// source names where the settings came from in describe (FromYAML when empty)
+	source string
 }
 
-// readModelYAML reads the archive's model-config.yaml, if it has one.
+// readModelYAML reads the archive's model-config.yaml, if it has one, or a Triton model's
+// config.pbtxt.
 func readModelYAML(o *archive.Opened) (*modelYAML, error) {
+	if o.Triton != nil {
+		return tritonSettings(o.Triton), nil
+	}
 	y := &modelYAML{}
 	name := o.Manifest.Model.ConfigFile
 	if name == "" {
@@ -121,6 +128,10 @@ func readModelYAML(o *archive.Opened) (*modelYAML, error) {
 // config.properties models > defaults, recording each value's source.
 func resolveSettings(d Defaults, props *config.ModelConfig, y *modelYAML, o Overrides, startup bool) (Settings, error) {
 	s := Settings{Sources: map[string]string{}}
+	fromFile := FromYAML
+	if y.source != "" {
+		fromFile = y.source
+	}
 	if props == nil {
 		props = &config.ModelConfig{}
 	}
@@ -133,7 +144,7 @@ func resolveSettings(d Defaults, props *config.ModelConfig, y *modelYAML, o Over
 			*dst, s.Sources[key] = *prop, FromProperties
 		}
 		if yml != nil {
-			*dst, s.Sources[key] = *yml, FromYAML
+			*dst, s.Sources[key] = *yml, fromFile
 		}
 		if reg != nil {
 			*dst, s.Sources[key] = *reg, FromRegister
@@ -148,7 +159,7 @@ func resolveSettings(d Defaults, props *config.ModelConfig, y *modelYAML, o Over
 	pick("maxWorkers", &s.MaxWorkers, s.MinWorkers, o.InitialWorkers, nil, props.MaxWorkers)
 	if o.InitialWorkers == nil && y.MinWorkers != nil && *y.MinWorkers > 0 && y.MaxWorkers != nil && *y.MaxWorkers >= *y.MinWorkers {
 		s.MinWorkers, s.MaxWorkers = *y.MinWorkers, *y.MaxWorkers
-		s.Sources["minWorkers"], s.Sources["maxWorkers"] = FromYAML, FromYAML
+		s.Sources["minWorkers"], s.Sources["maxWorkers"] = fromFile, fromFile
 	}
 	if s.MaxWorkers < s.MinWorkers {
 		s.MaxWorkers = s.MinWorkers
@@ -167,28 +178,28 @@ func resolveSettings(d Defaults, props *config.ModelConfig, y *modelYAML, o Over
 	pick("intraOpThreads", &s.IntraOpThreads, d.IntraOpThreads, nil, y.IntraOpThreads, nil)
 	s.PreferredBatchSizes, s.Sources["preferredBatchSizes"] = nil, FromDefault
 	if y.PreferredBatchSizes != nil {
-		s.PreferredBatchSizes, s.Sources["preferredBatchSizes"] = y.PreferredBatchSizes, FromYAML
+		s.PreferredBatchSizes, s.Sources["preferredBatchSizes"] = y.PreferredBatchSizes, fromFile
 	}
 	if o.PreferredBatchSizes != nil {
 		s.PreferredBatchSizes, s.Sources["preferredBatchSizes"] = o.PreferredBatchSizes, FromRegister
 	}
 	s.Sources["useJobTicket"] = FromDefault
 	if y.UseJobTicket != nil {
-		s.UseJobTicket, s.Sources["useJobTicket"] = *y.UseJobTicket, FromYAML
+		s.UseJobTicket, s.Sources["useJobTicket"] = *y.UseJobTicket, fromFile
 	}
 	s.Sources["adaptiveBatching"] = FromDefault
 	if y.AdaptiveBatching != nil {
-		s.AdaptiveBatching, s.Sources["adaptiveBatching"] = *y.AdaptiveBatching, FromYAML
+		s.AdaptiveBatching, s.Sources["adaptiveBatching"] = *y.AdaptiveBatching, fromFile
 	}
 	s.Sources["sequenceBatching"] = FromDefault
 	if y.SequenceBatching != nil {
-		s.SequenceBatching, s.Sources["sequenceBatching"] = *y.SequenceBatching, FromYAML
+		s.SequenceBatching, s.Sources["sequenceBatching"] = *y.SequenceBatching, fromFile
 	}
 	pick("maxNumSequence", &s.MaxNumSequence, 1, nil, y.MaxNumSequence, nil)
 	pick("sequenceMaxIdleMSec", &s.SequenceMaxIdleMSec, 0, nil, y.SequenceMaxIdleMSec, nil)
 	s.Sources["responseCache"] = FromDefault
 	if y.ResponseCache != nil {
-		s.ResponseCache, s.Sources["responseCache"] = *y.ResponseCache, FromYAML
+		s.ResponseCache, s.Sources["responseCache"] = *y.ResponseCache, fromFile
 	}
 	pick("unloadAfterIdle", &s.UnloadAfterIdle, int(d.UnloadAfterIdle/time.Second), nil, y.UnloadAfterIdle, nil)
 	if s.SequenceBatching && y.UnloadAfterIdle == nil {
@@ -197,7 +208,7 @@ func resolveSettings(d Defaults, props *config.ModelConfig, y *modelYAML, o Over
 	}
 	s.Sources["warmup"] = FromDefault
 	if y.Warmup != nil {
-		s.Warmup, s.Sources["warmup"] = y.Warmup, FromYAML
+		s.Warmup, s.Sources["warmup"] = y.Warmup, fromFile
 	}
 	return s, s.validate()
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tsserve/ts/pkg/api/grpc/oippb"
 	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/batch"
@@ -455,11 +457,25 @@ func (v *Version) replan(workers int) {
 // modelSize is the size of the archive's files (the model, its external data): about
 // what a second session needs.
 func (v *Version) modelSize() int64 {
+	return filesSize(v.archive.Dir, true)
+}
+
+// filesSize adds up the sizes of the files in dir, following the links a bare ONNX file's
+// or a Triton model's folder holds (links, one level deep, when follow).
+func filesSize(dir string, follow bool) int64 {
 	var size int64
-	filepath.WalkDir(v.archive.Dir, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+		case d.Type().IsRegular():
 			if fi, err := d.Info(); err == nil {
 				size += fi.Size()
+			}
+		case d.Type()&fs.ModeSymlink != 0 && follow:
+			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+				size += fi.Size()
+			} else if err == nil && fi.IsDir() {
+				size += filesSize(p+string(filepath.Separator), false)
 			}
 		}
 		return nil
@@ -996,6 +1012,10 @@ type Info struct {
 
 // Statistics is what the version has served since it was registered.
 func (v *Version) Statistics() Statistics { return v.stats.snapshot() }
+
+// TritonConfig is the config.pbtxt of a version served from a Triton model folder (nil
+// for others).
+func (v *Version) TritonConfig() *oippb.ModelConfig { return v.archive.Triton }
 
 // Info describes the version's current state.
 func (v *Version) Info() Info {

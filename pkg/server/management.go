@@ -159,13 +159,14 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request, q url.Values, 
 		o.ResponseTimeout = nil
 	}
 	sync := boolParam(q, "synchronous", false)
-	v, err := s.reg.Register(r.Context(), registry.Spec{
+	versions, err := s.reg.RegisterAll(r.Context(), registry.Spec{
 		Path: path, URL: shown, Name: q.Get("model_name"), Version: q.Get("model_version"), Handler: q.Get("handler"),
 		Runtime: q.Get("runtime"), Overrides: o, Synchronous: sync,
 	})
 	if err != nil {
 		return err
 	}
+	v := versions[0] // the default of a Triton model's versions
 	workers := v.Settings().MinWorkers
 	switch {
 	case workers == 0:
@@ -189,7 +190,7 @@ func (s *Server) uploadModel(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	name := q.Get("filename")
 	if name == "" || name != filepath.Base(name) || strings.HasPrefix(name, ".") || !archiveName(name) {
-		return apierror.BadRequest("filename %q: give an archive file name (.mar, .tar.gz, .tgz or .tar.zst)", name)
+		return apierror.BadRequest("filename %q: give an archive file name (.mar, .tar.gz, .tgz or .tar.zst) or a model's (.onnx)", name)
 	}
 	dst := filepath.Join(s.cfg.ModelStore, name)
 	if _, err := os.Stat(dst); err == nil {
@@ -231,7 +232,11 @@ func (s *Server) uploadModel(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// archiveName tells whether an upload's file name is an archive's, or a bare ONNX model's.
 func archiveName(n string) bool {
+	if strings.HasSuffix(n, ".onnx") {
+		return true
+	}
 	for _, ext := range archive.ArchiveExtensions {
 		if strings.HasSuffix(n, ext) {
 			return true

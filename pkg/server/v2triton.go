@@ -136,8 +136,23 @@ func tritonModelConfig(v *registry.Version) tritonConfig {
 	for _, in := range v.Inputs {
 		c.Input = append(c.Input, tritonInput{Name: in.Name, DataType: tritonDataType(in.DType), Format: "FORMAT_NONE", Dims: dims(in.Shape)})
 	}
+	tc := v.TritonConfig() // a model served from a Triton model folder: its policy and label files
 	for _, out := range v.Outputs {
-		c.Output = append(c.Output, tritonOutput{Name: out.Name, DataType: tritonDataType(out.DType), Dims: dims(out.Shape)})
+		o := tritonOutput{Name: out.Name, DataType: tritonDataType(out.DType), Dims: dims(out.Shape)}
+		for _, declared := range tc.GetOutput() {
+			if declared.GetName() == out.Name {
+				o.LabelFilename = declared.GetLabelFilename()
+			}
+		}
+		c.Output = append(c.Output, o)
+	}
+	switch p := tc.GetVersionPolicy(); {
+	case p.GetAll() != nil:
+		c.VersionPolicy = map[string]any{"all": map[string]any{}}
+	case p.GetSpecific() != nil:
+		c.VersionPolicy = map[string]any{"specific": map[string]any{"versions": p.GetSpecific().GetVersions()}}
+	case p.GetLatest().GetNumVersions() > 0:
+		c.VersionPolicy = map[string]any{"latest": map[string]any{"num_versions": p.GetLatest().GetNumVersions()}}
 	}
 	if batches && st.BatchSize > 1 {
 		c.DynamicBatching = &tritonDynamicBatcher{
@@ -379,7 +394,8 @@ func (s *Server) v2RepositoryIndex(w http.ResponseWriter, r *http.Request) error
 
 // v2RepositoryControl serves Triton's model repository extension's load and unload
 // (tritonclient's load_model, unload_model). Load registers the model's archive from the
-// model store ({model}.mar, .tar.gz, .tgz or .tar.zst, or a folder of that name) under the
+// model store ({model}.mar, .tar.gz, .tgz or .tar.zst, a folder of that name (an archive's
+// or a Triton model's: the versions its policy serves), or {model}.onnx) under the
 // model's name, with its workers started (one at least), and answers once they are (a model
 // already registered stays as it is); unload unregisters every version of the model. Both change
 // what the server serves from its inference API, so they need enable_model_api and answer
@@ -401,7 +417,7 @@ func (s *Server) v2RepositoryControl(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	var path, shown string
-	for _, file := range []string{name + ".mar", name + ".tar.gz", name + ".tgz", name + ".tar.zst", name} {
+	for _, file := range []string{name + ".mar", name + ".tar.gz", name + ".tgz", name + ".tar.zst", name, name + ".onnx"} {
 		var err error
 		if path, shown, err = s.resolveURL(r.Context(), file, false); err == nil {
 			break
@@ -411,16 +427,18 @@ func (s *Server) v2RepositoryControl(w http.ResponseWriter, r *http.Request) err
 		path = ""
 	}
 	if path == "" {
-		return apierror.New(http.StatusNotFound, apierror.TypeModelNotFound, "failed to load '%s': no %s.mar, .tar.gz, .tgz, .tar.zst or folder %s in the model store", name, name, name)
+		return apierror.New(http.StatusNotFound, apierror.TypeModelNotFound, "failed to load '%s': no %s.mar, .tar.gz, .tgz, .tar.zst, .onnx or folder %s in the model store", name, name, name)
 	}
 	// a loaded model is reloaded, as Triton does, with what the repository holds now
-	v, err := s.reg.Reload(r.Context(), registry.Spec{Path: path, URL: shown, Name: name, Synchronous: true, Overrides: overrides})
+	versions, err := s.reg.ReloadAll(r.Context(), registry.Spec{Path: path, URL: shown, Name: name, Synchronous: true, Overrides: overrides})
 	if err != nil {
 		return err
 	}
-	if v.Settings().MinWorkers == 0 { // Triton's loaded model serves: one worker at least
-		if err := v.Scale(r.Context(), 1, 1); err != nil {
-			return apierror.Internal("failed to load '%s': %v", name, err)
+	for _, v := range versions {
+		if v.Settings().MinWorkers == 0 { // Triton's loaded model serves: one worker at least
+			if err := v.Scale(r.Context(), 1, 1); err != nil {
+				return apierror.Internal("failed to load '%s': %v", name, err)
+			}
 		}
 	}
 	return writeJSON(w, http.StatusOK, struct{}{})

@@ -160,7 +160,7 @@ func (x ModelInput_Format) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ModelInput_Format.Descriptor instead.
 func (ModelInput_Format) EnumDescriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{21, 0}
+	return file_oip_proto_rawDescGZIP(), []int{25, 0}
 }
 
 type ModelInstanceGroup_Kind int32
@@ -212,7 +212,7 @@ func (x ModelInstanceGroup_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ModelInstanceGroup_Kind.Descriptor instead.
 func (ModelInstanceGroup_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{23, 0}
+	return file_oip_proto_rawDescGZIP(), []int{27, 0}
 }
 
 type ModelQueuePolicy_TimeoutAction int32
@@ -258,7 +258,7 @@ func (x ModelQueuePolicy_TimeoutAction) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ModelQueuePolicy_TimeoutAction.Descriptor instead.
 func (ModelQueuePolicy_TimeoutAction) EnumDescriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{24, 0}
+	return file_oip_proto_rawDescGZIP(), []int{28, 0}
 }
 
 type ServerLiveRequest struct {
@@ -1303,7 +1303,8 @@ func (x *ModelConfigResponse) GetConfig() *ModelConfig {
 	return nil
 }
 
-// Triton's model configuration, the fields GET /v2/models/{model}/config answers.
+// Triton's model configuration: the fields GET /v2/models/{model}/config answers, and those ts
+// reads from a Triton model folder's config.pbtxt (others are skipped).
 type ModelConfig struct {
 	state                protoimpl.MessageState     `protogen:"open.v1"`
 	Name                 string                     `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1319,8 +1320,11 @@ type ModelConfig struct {
 	// Types that are valid to be assigned to SchedulingChoice:
 	//
 	//	*ModelConfig_DynamicBatching
+	//	*ModelConfig_SequenceBatching
+	//	*ModelConfig_EnsembleScheduling
 	SchedulingChoice isModelConfig_SchedulingChoice `protobuf_oneof:"scheduling_choice"`
 	ModelWarmup      []*ModelWarmup                 `protobuf:"bytes,16,rep,name=model_warmup,json=modelWarmup,proto3" json:"model_warmup,omitempty"`
+	ModelOperations  *ModelOperations               `protobuf:"bytes,18,opt,name=model_operations,json=modelOperations,proto3" json:"model_operations,omitempty"`
 	ResponseCache    *ModelResponseCache            `protobuf:"bytes,24,opt,name=response_cache,json=responseCache,proto3" json:"response_cache,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
@@ -1442,9 +1446,34 @@ func (x *ModelConfig) GetDynamicBatching() *ModelDynamicBatching {
 	return nil
 }
 
+func (x *ModelConfig) GetSequenceBatching() *ModelSequenceBatching {
+	if x != nil {
+		if x, ok := x.SchedulingChoice.(*ModelConfig_SequenceBatching); ok {
+			return x.SequenceBatching
+		}
+	}
+	return nil
+}
+
+func (x *ModelConfig) GetEnsembleScheduling() *ModelEnsembling {
+	if x != nil {
+		if x, ok := x.SchedulingChoice.(*ModelConfig_EnsembleScheduling); ok {
+			return x.EnsembleScheduling
+		}
+	}
+	return nil
+}
+
 func (x *ModelConfig) GetModelWarmup() []*ModelWarmup {
 	if x != nil {
 		return x.ModelWarmup
+	}
+	return nil
+}
+
+func (x *ModelConfig) GetModelOperations() *ModelOperations {
+	if x != nil {
+		return x.ModelOperations
 	}
 	return nil
 }
@@ -1464,7 +1493,192 @@ type ModelConfig_DynamicBatching struct {
 	DynamicBatching *ModelDynamicBatching `protobuf:"bytes,11,opt,name=dynamic_batching,json=dynamicBatching,proto3,oneof"`
 }
 
+type ModelConfig_SequenceBatching struct {
+	// read from config.pbtxt only to refuse models ts cannot serve as Triton would
+	SequenceBatching *ModelSequenceBatching `protobuf:"bytes,13,opt,name=sequence_batching,json=sequenceBatching,proto3,oneof"`
+}
+
+type ModelConfig_EnsembleScheduling struct {
+	EnsembleScheduling *ModelEnsembling `protobuf:"bytes,15,opt,name=ensemble_scheduling,json=ensembleScheduling,proto3,oneof"`
+}
+
 func (*ModelConfig_DynamicBatching) isModelConfig_SchedulingChoice() {}
+
+func (*ModelConfig_SequenceBatching) isModelConfig_SchedulingChoice() {}
+
+func (*ModelConfig_EnsembleScheduling) isModelConfig_SchedulingChoice() {}
+
+// A stateful model's scheduling: its fields are not read (ts refuses such a config.pbtxt).
+type ModelSequenceBatching struct {
+	state                       protoimpl.MessageState `protogen:"open.v1"`
+	MaxSequenceIdleMicroseconds uint64                 `protobuf:"varint,1,opt,name=max_sequence_idle_microseconds,json=maxSequenceIdleMicroseconds,proto3" json:"max_sequence_idle_microseconds,omitempty"`
+	unknownFields               protoimpl.UnknownFields
+	sizeCache                   protoimpl.SizeCache
+}
+
+func (x *ModelSequenceBatching) Reset() {
+	*x = ModelSequenceBatching{}
+	mi := &file_oip_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelSequenceBatching) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelSequenceBatching) ProtoMessage() {}
+
+func (x *ModelSequenceBatching) ProtoReflect() protoreflect.Message {
+	mi := &file_oip_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelSequenceBatching.ProtoReflect.Descriptor instead.
+func (*ModelSequenceBatching) Descriptor() ([]byte, []int) {
+	return file_oip_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ModelSequenceBatching) GetMaxSequenceIdleMicroseconds() uint64 {
+	if x != nil {
+		return x.MaxSequenceIdleMicroseconds
+	}
+	return 0
+}
+
+// An ensemble's steps: its fields are not read (ts refuses such a config.pbtxt).
+type ModelEnsembling struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelEnsembling) Reset() {
+	*x = ModelEnsembling{}
+	mi := &file_oip_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelEnsembling) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelEnsembling) ProtoMessage() {}
+
+func (x *ModelEnsembling) ProtoReflect() protoreflect.Message {
+	mi := &file_oip_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelEnsembling.ProtoReflect.Descriptor instead.
+func (*ModelEnsembling) Descriptor() ([]byte, []int) {
+	return file_oip_proto_rawDescGZIP(), []int{19}
+}
+
+// Custom operator libraries a model needs.
+type ModelOperations struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	OpLibraryFilename []string               `protobuf:"bytes,1,rep,name=op_library_filename,json=opLibraryFilename,proto3" json:"op_library_filename,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *ModelOperations) Reset() {
+	*x = ModelOperations{}
+	mi := &file_oip_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelOperations) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelOperations) ProtoMessage() {}
+
+func (x *ModelOperations) ProtoReflect() protoreflect.Message {
+	mi := &file_oip_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelOperations.ProtoReflect.Descriptor instead.
+func (*ModelOperations) Descriptor() ([]byte, []int) {
+	return file_oip_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ModelOperations) GetOpLibraryFilename() []string {
+	if x != nil {
+		return x.OpLibraryFilename
+	}
+	return nil
+}
+
+// The shape an input is reshaped to before the model sees it (or an output from).
+type ModelTensorReshape struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Shape         []int64                `protobuf:"varint,1,rep,packed,name=shape,proto3" json:"shape,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelTensorReshape) Reset() {
+	*x = ModelTensorReshape{}
+	mi := &file_oip_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelTensorReshape) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelTensorReshape) ProtoMessage() {}
+
+func (x *ModelTensorReshape) ProtoReflect() protoreflect.Message {
+	mi := &file_oip_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelTensorReshape.ProtoReflect.Descriptor instead.
+func (*ModelTensorReshape) Descriptor() ([]byte, []int) {
+	return file_oip_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ModelTensorReshape) GetShape() []int64 {
+	if x != nil {
+		return x.Shape
+	}
+	return nil
+}
 
 // A warm-up sample: its runs at one batch size (model-config.yaml's warmup).
 type ModelWarmup struct {
@@ -1479,7 +1693,7 @@ type ModelWarmup struct {
 
 func (x *ModelWarmup) Reset() {
 	*x = ModelWarmup{}
-	mi := &file_oip_proto_msgTypes[18]
+	mi := &file_oip_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1491,7 +1705,7 @@ func (x *ModelWarmup) String() string {
 func (*ModelWarmup) ProtoMessage() {}
 
 func (x *ModelWarmup) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[18]
+	mi := &file_oip_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1504,7 +1718,7 @@ func (x *ModelWarmup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelWarmup.ProtoReflect.Descriptor instead.
 func (*ModelWarmup) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{18}
+	return file_oip_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ModelWarmup) GetName() string {
@@ -1545,7 +1759,7 @@ type ModelResponseCache struct {
 
 func (x *ModelResponseCache) Reset() {
 	*x = ModelResponseCache{}
-	mi := &file_oip_proto_msgTypes[19]
+	mi := &file_oip_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1557,7 +1771,7 @@ func (x *ModelResponseCache) String() string {
 func (*ModelResponseCache) ProtoMessage() {}
 
 func (x *ModelResponseCache) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[19]
+	mi := &file_oip_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1570,7 +1784,7 @@ func (x *ModelResponseCache) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelResponseCache.ProtoReflect.Descriptor instead.
 func (*ModelResponseCache) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{19}
+	return file_oip_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ModelResponseCache) GetEnable() bool {
@@ -1585,6 +1799,8 @@ type ModelVersionPolicy struct {
 	// Types that are valid to be assigned to PolicyChoice:
 	//
 	//	*ModelVersionPolicy_Latest_
+	//	*ModelVersionPolicy_All_
+	//	*ModelVersionPolicy_Specific_
 	PolicyChoice  isModelVersionPolicy_PolicyChoice `protobuf_oneof:"policy_choice"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1592,7 +1808,7 @@ type ModelVersionPolicy struct {
 
 func (x *ModelVersionPolicy) Reset() {
 	*x = ModelVersionPolicy{}
-	mi := &file_oip_proto_msgTypes[20]
+	mi := &file_oip_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1604,7 +1820,7 @@ func (x *ModelVersionPolicy) String() string {
 func (*ModelVersionPolicy) ProtoMessage() {}
 
 func (x *ModelVersionPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[20]
+	mi := &file_oip_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1617,7 +1833,7 @@ func (x *ModelVersionPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelVersionPolicy.ProtoReflect.Descriptor instead.
 func (*ModelVersionPolicy) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{20}
+	return file_oip_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ModelVersionPolicy) GetPolicyChoice() isModelVersionPolicy_PolicyChoice {
@@ -1636,6 +1852,24 @@ func (x *ModelVersionPolicy) GetLatest() *ModelVersionPolicy_Latest {
 	return nil
 }
 
+func (x *ModelVersionPolicy) GetAll() *ModelVersionPolicy_All {
+	if x != nil {
+		if x, ok := x.PolicyChoice.(*ModelVersionPolicy_All_); ok {
+			return x.All
+		}
+	}
+	return nil
+}
+
+func (x *ModelVersionPolicy) GetSpecific() *ModelVersionPolicy_Specific {
+	if x != nil {
+		if x, ok := x.PolicyChoice.(*ModelVersionPolicy_Specific_); ok {
+			return x.Specific
+		}
+	}
+	return nil
+}
+
 type isModelVersionPolicy_PolicyChoice interface {
 	isModelVersionPolicy_PolicyChoice()
 }
@@ -1644,7 +1878,19 @@ type ModelVersionPolicy_Latest_ struct {
 	Latest *ModelVersionPolicy_Latest `protobuf:"bytes,1,opt,name=latest,proto3,oneof"`
 }
 
+type ModelVersionPolicy_All_ struct {
+	All *ModelVersionPolicy_All `protobuf:"bytes,2,opt,name=all,proto3,oneof"`
+}
+
+type ModelVersionPolicy_Specific_ struct {
+	Specific *ModelVersionPolicy_Specific `protobuf:"bytes,3,opt,name=specific,proto3,oneof"`
+}
+
 func (*ModelVersionPolicy_Latest_) isModelVersionPolicy_PolicyChoice() {}
+
+func (*ModelVersionPolicy_All_) isModelVersionPolicy_PolicyChoice() {}
+
+func (*ModelVersionPolicy_Specific_) isModelVersionPolicy_PolicyChoice() {}
 
 type ModelInput struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -1652,17 +1898,18 @@ type ModelInput struct {
 	DataType DataType               `protobuf:"varint,2,opt,name=data_type,json=dataType,proto3,enum=inference.DataType" json:"data_type,omitempty"`
 	Format   ModelInput_Format      `protobuf:"varint,3,opt,name=format,proto3,enum=inference.ModelInput_Format" json:"format,omitempty"`
 	// without the batch dimension when max_batch_size > 0
-	Dims             []int64 `protobuf:"varint,4,rep,packed,name=dims,proto3" json:"dims,omitempty"`
-	IsShapeTensor    bool    `protobuf:"varint,6,opt,name=is_shape_tensor,json=isShapeTensor,proto3" json:"is_shape_tensor,omitempty"`
-	AllowRaggedBatch bool    `protobuf:"varint,7,opt,name=allow_ragged_batch,json=allowRaggedBatch,proto3" json:"allow_ragged_batch,omitempty"`
-	Optional         bool    `protobuf:"varint,8,opt,name=optional,proto3" json:"optional,omitempty"`
+	Dims             []int64             `protobuf:"varint,4,rep,packed,name=dims,proto3" json:"dims,omitempty"`
+	Reshape          *ModelTensorReshape `protobuf:"bytes,5,opt,name=reshape,proto3" json:"reshape,omitempty"`
+	IsShapeTensor    bool                `protobuf:"varint,6,opt,name=is_shape_tensor,json=isShapeTensor,proto3" json:"is_shape_tensor,omitempty"`
+	AllowRaggedBatch bool                `protobuf:"varint,7,opt,name=allow_ragged_batch,json=allowRaggedBatch,proto3" json:"allow_ragged_batch,omitempty"`
+	Optional         bool                `protobuf:"varint,8,opt,name=optional,proto3" json:"optional,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ModelInput) Reset() {
 	*x = ModelInput{}
-	mi := &file_oip_proto_msgTypes[21]
+	mi := &file_oip_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1674,7 +1921,7 @@ func (x *ModelInput) String() string {
 func (*ModelInput) ProtoMessage() {}
 
 func (x *ModelInput) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[21]
+	mi := &file_oip_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1687,7 +1934,7 @@ func (x *ModelInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelInput.ProtoReflect.Descriptor instead.
 func (*ModelInput) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{21}
+	return file_oip_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ModelInput) GetName() string {
@@ -1714,6 +1961,13 @@ func (x *ModelInput) GetFormat() ModelInput_Format {
 func (x *ModelInput) GetDims() []int64 {
 	if x != nil {
 		return x.Dims
+	}
+	return nil
+}
+
+func (x *ModelInput) GetReshape() *ModelTensorReshape {
+	if x != nil {
+		return x.Reshape
 	}
 	return nil
 }
@@ -1745,6 +1999,7 @@ type ModelOutput struct {
 	DataType      DataType               `protobuf:"varint,2,opt,name=data_type,json=dataType,proto3,enum=inference.DataType" json:"data_type,omitempty"`
 	Dims          []int64                `protobuf:"varint,3,rep,packed,name=dims,proto3" json:"dims,omitempty"`
 	LabelFilename string                 `protobuf:"bytes,4,opt,name=label_filename,json=labelFilename,proto3" json:"label_filename,omitempty"`
+	Reshape       *ModelTensorReshape    `protobuf:"bytes,5,opt,name=reshape,proto3" json:"reshape,omitempty"`
 	IsShapeTensor bool                   `protobuf:"varint,6,opt,name=is_shape_tensor,json=isShapeTensor,proto3" json:"is_shape_tensor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1752,7 +2007,7 @@ type ModelOutput struct {
 
 func (x *ModelOutput) Reset() {
 	*x = ModelOutput{}
-	mi := &file_oip_proto_msgTypes[22]
+	mi := &file_oip_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1764,7 +2019,7 @@ func (x *ModelOutput) String() string {
 func (*ModelOutput) ProtoMessage() {}
 
 func (x *ModelOutput) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[22]
+	mi := &file_oip_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1777,7 +2032,7 @@ func (x *ModelOutput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelOutput.ProtoReflect.Descriptor instead.
 func (*ModelOutput) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{22}
+	return file_oip_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ModelOutput) GetName() string {
@@ -1808,6 +2063,13 @@ func (x *ModelOutput) GetLabelFilename() string {
 	return ""
 }
 
+func (x *ModelOutput) GetReshape() *ModelTensorReshape {
+	if x != nil {
+		return x.Reshape
+	}
+	return nil
+}
+
 func (x *ModelOutput) GetIsShapeTensor() bool {
 	if x != nil {
 		return x.IsShapeTensor
@@ -1827,7 +2089,7 @@ type ModelInstanceGroup struct {
 
 func (x *ModelInstanceGroup) Reset() {
 	*x = ModelInstanceGroup{}
-	mi := &file_oip_proto_msgTypes[23]
+	mi := &file_oip_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1839,7 +2101,7 @@ func (x *ModelInstanceGroup) String() string {
 func (*ModelInstanceGroup) ProtoMessage() {}
 
 func (x *ModelInstanceGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[23]
+	mi := &file_oip_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1852,7 +2114,7 @@ func (x *ModelInstanceGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelInstanceGroup.ProtoReflect.Descriptor instead.
 func (*ModelInstanceGroup) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{23}
+	return file_oip_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ModelInstanceGroup) GetName() string {
@@ -1895,7 +2157,7 @@ type ModelQueuePolicy struct {
 
 func (x *ModelQueuePolicy) Reset() {
 	*x = ModelQueuePolicy{}
-	mi := &file_oip_proto_msgTypes[24]
+	mi := &file_oip_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1907,7 +2169,7 @@ func (x *ModelQueuePolicy) String() string {
 func (*ModelQueuePolicy) ProtoMessage() {}
 
 func (x *ModelQueuePolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[24]
+	mi := &file_oip_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1920,7 +2182,7 @@ func (x *ModelQueuePolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelQueuePolicy.ProtoReflect.Descriptor instead.
 func (*ModelQueuePolicy) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{24}
+	return file_oip_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ModelQueuePolicy) GetTimeoutAction() ModelQueuePolicy_TimeoutAction {
@@ -1966,7 +2228,7 @@ type ModelDynamicBatching struct {
 
 func (x *ModelDynamicBatching) Reset() {
 	*x = ModelDynamicBatching{}
-	mi := &file_oip_proto_msgTypes[25]
+	mi := &file_oip_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1978,7 +2240,7 @@ func (x *ModelDynamicBatching) String() string {
 func (*ModelDynamicBatching) ProtoMessage() {}
 
 func (x *ModelDynamicBatching) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[25]
+	mi := &file_oip_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1991,7 +2253,7 @@ func (x *ModelDynamicBatching) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelDynamicBatching.ProtoReflect.Descriptor instead.
 func (*ModelDynamicBatching) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{25}
+	return file_oip_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ModelDynamicBatching) GetPreferredBatchSize() []int32 {
@@ -2052,7 +2314,7 @@ type ModelParameter struct {
 
 func (x *ModelParameter) Reset() {
 	*x = ModelParameter{}
-	mi := &file_oip_proto_msgTypes[26]
+	mi := &file_oip_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2064,7 +2326,7 @@ func (x *ModelParameter) String() string {
 func (*ModelParameter) ProtoMessage() {}
 
 func (x *ModelParameter) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[26]
+	mi := &file_oip_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2077,7 +2339,7 @@ func (x *ModelParameter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelParameter.ProtoReflect.Descriptor instead.
 func (*ModelParameter) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{26}
+	return file_oip_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ModelParameter) GetStringValue() string {
@@ -2098,7 +2360,7 @@ type ModelStatisticsRequest struct {
 
 func (x *ModelStatisticsRequest) Reset() {
 	*x = ModelStatisticsRequest{}
-	mi := &file_oip_proto_msgTypes[27]
+	mi := &file_oip_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2110,7 +2372,7 @@ func (x *ModelStatisticsRequest) String() string {
 func (*ModelStatisticsRequest) ProtoMessage() {}
 
 func (x *ModelStatisticsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[27]
+	mi := &file_oip_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2123,7 +2385,7 @@ func (x *ModelStatisticsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelStatisticsRequest.ProtoReflect.Descriptor instead.
 func (*ModelStatisticsRequest) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{27}
+	return file_oip_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ModelStatisticsRequest) GetName() string {
@@ -2150,7 +2412,7 @@ type StatisticDuration struct {
 
 func (x *StatisticDuration) Reset() {
 	*x = StatisticDuration{}
-	mi := &file_oip_proto_msgTypes[28]
+	mi := &file_oip_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2162,7 +2424,7 @@ func (x *StatisticDuration) String() string {
 func (*StatisticDuration) ProtoMessage() {}
 
 func (x *StatisticDuration) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[28]
+	mi := &file_oip_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2175,7 +2437,7 @@ func (x *StatisticDuration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatisticDuration.ProtoReflect.Descriptor instead.
 func (*StatisticDuration) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{28}
+	return file_oip_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *StatisticDuration) GetCount() uint64 {
@@ -2208,7 +2470,7 @@ type InferStatistics struct {
 
 func (x *InferStatistics) Reset() {
 	*x = InferStatistics{}
-	mi := &file_oip_proto_msgTypes[29]
+	mi := &file_oip_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2220,7 +2482,7 @@ func (x *InferStatistics) String() string {
 func (*InferStatistics) ProtoMessage() {}
 
 func (x *InferStatistics) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[29]
+	mi := &file_oip_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2233,7 +2495,7 @@ func (x *InferStatistics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InferStatistics.ProtoReflect.Descriptor instead.
 func (*InferStatistics) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{29}
+	return file_oip_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *InferStatistics) GetSuccess() *StatisticDuration {
@@ -2304,7 +2566,7 @@ type InferBatchStatistics struct {
 
 func (x *InferBatchStatistics) Reset() {
 	*x = InferBatchStatistics{}
-	mi := &file_oip_proto_msgTypes[30]
+	mi := &file_oip_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2316,7 +2578,7 @@ func (x *InferBatchStatistics) String() string {
 func (*InferBatchStatistics) ProtoMessage() {}
 
 func (x *InferBatchStatistics) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[30]
+	mi := &file_oip_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2329,7 +2591,7 @@ func (x *InferBatchStatistics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InferBatchStatistics.ProtoReflect.Descriptor instead.
 func (*InferBatchStatistics) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{30}
+	return file_oip_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *InferBatchStatistics) GetBatchSize() uint64 {
@@ -2376,7 +2638,7 @@ type ModelStatistics struct {
 
 func (x *ModelStatistics) Reset() {
 	*x = ModelStatistics{}
-	mi := &file_oip_proto_msgTypes[31]
+	mi := &file_oip_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2388,7 +2650,7 @@ func (x *ModelStatistics) String() string {
 func (*ModelStatistics) ProtoMessage() {}
 
 func (x *ModelStatistics) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[31]
+	mi := &file_oip_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2401,7 +2663,7 @@ func (x *ModelStatistics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelStatistics.ProtoReflect.Descriptor instead.
 func (*ModelStatistics) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{31}
+	return file_oip_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ModelStatistics) GetName() string {
@@ -2462,7 +2724,7 @@ type ModelStatisticsResponse struct {
 
 func (x *ModelStatisticsResponse) Reset() {
 	*x = ModelStatisticsResponse{}
-	mi := &file_oip_proto_msgTypes[32]
+	mi := &file_oip_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2474,7 +2736,7 @@ func (x *ModelStatisticsResponse) String() string {
 func (*ModelStatisticsResponse) ProtoMessage() {}
 
 func (x *ModelStatisticsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[32]
+	mi := &file_oip_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2487,7 +2749,7 @@ func (x *ModelStatisticsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelStatisticsResponse.ProtoReflect.Descriptor instead.
 func (*ModelStatisticsResponse) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{32}
+	return file_oip_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ModelStatisticsResponse) GetModelStats() []*ModelStatistics {
@@ -2507,7 +2769,7 @@ type RepositoryIndexRequest struct {
 
 func (x *RepositoryIndexRequest) Reset() {
 	*x = RepositoryIndexRequest{}
-	mi := &file_oip_proto_msgTypes[33]
+	mi := &file_oip_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2519,7 +2781,7 @@ func (x *RepositoryIndexRequest) String() string {
 func (*RepositoryIndexRequest) ProtoMessage() {}
 
 func (x *RepositoryIndexRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[33]
+	mi := &file_oip_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2532,7 +2794,7 @@ func (x *RepositoryIndexRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RepositoryIndexRequest.ProtoReflect.Descriptor instead.
 func (*RepositoryIndexRequest) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{33}
+	return file_oip_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RepositoryIndexRequest) GetRepositoryName() string {
@@ -2558,7 +2820,7 @@ type RepositoryIndexResponse struct {
 
 func (x *RepositoryIndexResponse) Reset() {
 	*x = RepositoryIndexResponse{}
-	mi := &file_oip_proto_msgTypes[34]
+	mi := &file_oip_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2570,7 +2832,7 @@ func (x *RepositoryIndexResponse) String() string {
 func (*RepositoryIndexResponse) ProtoMessage() {}
 
 func (x *RepositoryIndexResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[34]
+	mi := &file_oip_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2583,7 +2845,7 @@ func (x *RepositoryIndexResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RepositoryIndexResponse.ProtoReflect.Descriptor instead.
 func (*RepositoryIndexResponse) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{34}
+	return file_oip_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RepositoryIndexResponse) GetModels() []*RepositoryIndexResponse_ModelIndex {
@@ -2608,7 +2870,7 @@ type ModelRepositoryParameter struct {
 
 func (x *ModelRepositoryParameter) Reset() {
 	*x = ModelRepositoryParameter{}
-	mi := &file_oip_proto_msgTypes[35]
+	mi := &file_oip_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2620,7 +2882,7 @@ func (x *ModelRepositoryParameter) String() string {
 func (*ModelRepositoryParameter) ProtoMessage() {}
 
 func (x *ModelRepositoryParameter) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[35]
+	mi := &file_oip_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2633,7 +2895,7 @@ func (x *ModelRepositoryParameter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelRepositoryParameter.ProtoReflect.Descriptor instead.
 func (*ModelRepositoryParameter) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{35}
+	return file_oip_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ModelRepositoryParameter) GetParameterChoice() isModelRepositoryParameter_ParameterChoice {
@@ -2718,7 +2980,7 @@ type RepositoryModelLoadRequest struct {
 
 func (x *RepositoryModelLoadRequest) Reset() {
 	*x = RepositoryModelLoadRequest{}
-	mi := &file_oip_proto_msgTypes[36]
+	mi := &file_oip_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2730,7 +2992,7 @@ func (x *RepositoryModelLoadRequest) String() string {
 func (*RepositoryModelLoadRequest) ProtoMessage() {}
 
 func (x *RepositoryModelLoadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[36]
+	mi := &file_oip_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2743,7 +3005,7 @@ func (x *RepositoryModelLoadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RepositoryModelLoadRequest.ProtoReflect.Descriptor instead.
 func (*RepositoryModelLoadRequest) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{36}
+	return file_oip_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *RepositoryModelLoadRequest) GetRepositoryName() string {
@@ -2775,7 +3037,7 @@ type RepositoryModelLoadResponse struct {
 
 func (x *RepositoryModelLoadResponse) Reset() {
 	*x = RepositoryModelLoadResponse{}
-	mi := &file_oip_proto_msgTypes[37]
+	mi := &file_oip_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2787,7 +3049,7 @@ func (x *RepositoryModelLoadResponse) String() string {
 func (*RepositoryModelLoadResponse) ProtoMessage() {}
 
 func (x *RepositoryModelLoadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[37]
+	mi := &file_oip_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2800,7 +3062,7 @@ func (x *RepositoryModelLoadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RepositoryModelLoadResponse.ProtoReflect.Descriptor instead.
 func (*RepositoryModelLoadResponse) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{37}
+	return file_oip_proto_rawDescGZIP(), []int{41}
 }
 
 type RepositoryModelUnloadRequest struct {
@@ -2814,7 +3076,7 @@ type RepositoryModelUnloadRequest struct {
 
 func (x *RepositoryModelUnloadRequest) Reset() {
 	*x = RepositoryModelUnloadRequest{}
-	mi := &file_oip_proto_msgTypes[38]
+	mi := &file_oip_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2826,7 +3088,7 @@ func (x *RepositoryModelUnloadRequest) String() string {
 func (*RepositoryModelUnloadRequest) ProtoMessage() {}
 
 func (x *RepositoryModelUnloadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[38]
+	mi := &file_oip_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2839,7 +3101,7 @@ func (x *RepositoryModelUnloadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RepositoryModelUnloadRequest.ProtoReflect.Descriptor instead.
 func (*RepositoryModelUnloadRequest) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{38}
+	return file_oip_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *RepositoryModelUnloadRequest) GetRepositoryName() string {
@@ -2871,7 +3133,7 @@ type RepositoryModelUnloadResponse struct {
 
 func (x *RepositoryModelUnloadResponse) Reset() {
 	*x = RepositoryModelUnloadResponse{}
-	mi := &file_oip_proto_msgTypes[39]
+	mi := &file_oip_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2883,7 +3145,7 @@ func (x *RepositoryModelUnloadResponse) String() string {
 func (*RepositoryModelUnloadResponse) ProtoMessage() {}
 
 func (x *RepositoryModelUnloadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[39]
+	mi := &file_oip_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2896,7 +3158,7 @@ func (x *RepositoryModelUnloadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RepositoryModelUnloadResponse.ProtoReflect.Descriptor instead.
 func (*RepositoryModelUnloadResponse) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{39}
+	return file_oip_proto_rawDescGZIP(), []int{43}
 }
 
 // Triton's shared memory extension (system shared memory; CUDA shared memory is not
@@ -2910,7 +3172,7 @@ type SystemSharedMemoryStatusRequest struct {
 
 func (x *SystemSharedMemoryStatusRequest) Reset() {
 	*x = SystemSharedMemoryStatusRequest{}
-	mi := &file_oip_proto_msgTypes[40]
+	mi := &file_oip_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2922,7 +3184,7 @@ func (x *SystemSharedMemoryStatusRequest) String() string {
 func (*SystemSharedMemoryStatusRequest) ProtoMessage() {}
 
 func (x *SystemSharedMemoryStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[40]
+	mi := &file_oip_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2935,7 +3197,7 @@ func (x *SystemSharedMemoryStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SystemSharedMemoryStatusRequest.ProtoReflect.Descriptor instead.
 func (*SystemSharedMemoryStatusRequest) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{40}
+	return file_oip_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *SystemSharedMemoryStatusRequest) GetName() string {
@@ -2954,7 +3216,7 @@ type SystemSharedMemoryStatusResponse struct {
 
 func (x *SystemSharedMemoryStatusResponse) Reset() {
 	*x = SystemSharedMemoryStatusResponse{}
-	mi := &file_oip_proto_msgTypes[41]
+	mi := &file_oip_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2966,7 +3228,7 @@ func (x *SystemSharedMemoryStatusResponse) String() string {
 func (*SystemSharedMemoryStatusResponse) ProtoMessage() {}
 
 func (x *SystemSharedMemoryStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[41]
+	mi := &file_oip_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2979,7 +3241,7 @@ func (x *SystemSharedMemoryStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SystemSharedMemoryStatusResponse.ProtoReflect.Descriptor instead.
 func (*SystemSharedMemoryStatusResponse) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{41}
+	return file_oip_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SystemSharedMemoryStatusResponse) GetRegions() map[string]*SystemSharedMemoryStatusResponse_RegionStatus {
@@ -3001,7 +3263,7 @@ type SystemSharedMemoryRegisterRequest struct {
 
 func (x *SystemSharedMemoryRegisterRequest) Reset() {
 	*x = SystemSharedMemoryRegisterRequest{}
-	mi := &file_oip_proto_msgTypes[42]
+	mi := &file_oip_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3013,7 +3275,7 @@ func (x *SystemSharedMemoryRegisterRequest) String() string {
 func (*SystemSharedMemoryRegisterRequest) ProtoMessage() {}
 
 func (x *SystemSharedMemoryRegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[42]
+	mi := &file_oip_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3026,7 +3288,7 @@ func (x *SystemSharedMemoryRegisterRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use SystemSharedMemoryRegisterRequest.ProtoReflect.Descriptor instead.
 func (*SystemSharedMemoryRegisterRequest) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{42}
+	return file_oip_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *SystemSharedMemoryRegisterRequest) GetName() string {
@@ -3065,7 +3327,7 @@ type SystemSharedMemoryRegisterResponse struct {
 
 func (x *SystemSharedMemoryRegisterResponse) Reset() {
 	*x = SystemSharedMemoryRegisterResponse{}
-	mi := &file_oip_proto_msgTypes[43]
+	mi := &file_oip_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3077,7 +3339,7 @@ func (x *SystemSharedMemoryRegisterResponse) String() string {
 func (*SystemSharedMemoryRegisterResponse) ProtoMessage() {}
 
 func (x *SystemSharedMemoryRegisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[43]
+	mi := &file_oip_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3090,7 +3352,7 @@ func (x *SystemSharedMemoryRegisterResponse) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use SystemSharedMemoryRegisterResponse.ProtoReflect.Descriptor instead.
 func (*SystemSharedMemoryRegisterResponse) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{43}
+	return file_oip_proto_rawDescGZIP(), []int{47}
 }
 
 type SystemSharedMemoryUnregisterRequest struct {
@@ -3102,7 +3364,7 @@ type SystemSharedMemoryUnregisterRequest struct {
 
 func (x *SystemSharedMemoryUnregisterRequest) Reset() {
 	*x = SystemSharedMemoryUnregisterRequest{}
-	mi := &file_oip_proto_msgTypes[44]
+	mi := &file_oip_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3114,7 +3376,7 @@ func (x *SystemSharedMemoryUnregisterRequest) String() string {
 func (*SystemSharedMemoryUnregisterRequest) ProtoMessage() {}
 
 func (x *SystemSharedMemoryUnregisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[44]
+	mi := &file_oip_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3127,7 +3389,7 @@ func (x *SystemSharedMemoryUnregisterRequest) ProtoReflect() protoreflect.Messag
 
 // Deprecated: Use SystemSharedMemoryUnregisterRequest.ProtoReflect.Descriptor instead.
 func (*SystemSharedMemoryUnregisterRequest) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{44}
+	return file_oip_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *SystemSharedMemoryUnregisterRequest) GetName() string {
@@ -3145,7 +3407,7 @@ type SystemSharedMemoryUnregisterResponse struct {
 
 func (x *SystemSharedMemoryUnregisterResponse) Reset() {
 	*x = SystemSharedMemoryUnregisterResponse{}
-	mi := &file_oip_proto_msgTypes[45]
+	mi := &file_oip_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3157,7 +3419,7 @@ func (x *SystemSharedMemoryUnregisterResponse) String() string {
 func (*SystemSharedMemoryUnregisterResponse) ProtoMessage() {}
 
 func (x *SystemSharedMemoryUnregisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[45]
+	mi := &file_oip_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3170,7 +3432,7 @@ func (x *SystemSharedMemoryUnregisterResponse) ProtoReflect() protoreflect.Messa
 
 // Deprecated: Use SystemSharedMemoryUnregisterResponse.ProtoReflect.Descriptor instead.
 func (*SystemSharedMemoryUnregisterResponse) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{45}
+	return file_oip_proto_rawDescGZIP(), []int{49}
 }
 
 type CudaSharedMemoryStatusRequest struct {
@@ -3182,7 +3444,7 @@ type CudaSharedMemoryStatusRequest struct {
 
 func (x *CudaSharedMemoryStatusRequest) Reset() {
 	*x = CudaSharedMemoryStatusRequest{}
-	mi := &file_oip_proto_msgTypes[46]
+	mi := &file_oip_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3194,7 +3456,7 @@ func (x *CudaSharedMemoryStatusRequest) String() string {
 func (*CudaSharedMemoryStatusRequest) ProtoMessage() {}
 
 func (x *CudaSharedMemoryStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[46]
+	mi := &file_oip_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3207,7 +3469,7 @@ func (x *CudaSharedMemoryStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CudaSharedMemoryStatusRequest.ProtoReflect.Descriptor instead.
 func (*CudaSharedMemoryStatusRequest) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{46}
+	return file_oip_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *CudaSharedMemoryStatusRequest) GetName() string {
@@ -3226,7 +3488,7 @@ type CudaSharedMemoryStatusResponse struct {
 
 func (x *CudaSharedMemoryStatusResponse) Reset() {
 	*x = CudaSharedMemoryStatusResponse{}
-	mi := &file_oip_proto_msgTypes[47]
+	mi := &file_oip_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3238,7 +3500,7 @@ func (x *CudaSharedMemoryStatusResponse) String() string {
 func (*CudaSharedMemoryStatusResponse) ProtoMessage() {}
 
 func (x *CudaSharedMemoryStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[47]
+	mi := &file_oip_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3251,7 +3513,7 @@ func (x *CudaSharedMemoryStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CudaSharedMemoryStatusResponse.ProtoReflect.Descriptor instead.
 func (*CudaSharedMemoryStatusResponse) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{47}
+	return file_oip_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *CudaSharedMemoryStatusResponse) GetRegions() map[string]*CudaSharedMemoryStatusResponse_RegionStatus {
@@ -3273,7 +3535,7 @@ type CudaSharedMemoryRegisterRequest struct {
 
 func (x *CudaSharedMemoryRegisterRequest) Reset() {
 	*x = CudaSharedMemoryRegisterRequest{}
-	mi := &file_oip_proto_msgTypes[48]
+	mi := &file_oip_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3285,7 +3547,7 @@ func (x *CudaSharedMemoryRegisterRequest) String() string {
 func (*CudaSharedMemoryRegisterRequest) ProtoMessage() {}
 
 func (x *CudaSharedMemoryRegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[48]
+	mi := &file_oip_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3298,7 +3560,7 @@ func (x *CudaSharedMemoryRegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CudaSharedMemoryRegisterRequest.ProtoReflect.Descriptor instead.
 func (*CudaSharedMemoryRegisterRequest) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{48}
+	return file_oip_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *CudaSharedMemoryRegisterRequest) GetName() string {
@@ -3337,7 +3599,7 @@ type CudaSharedMemoryRegisterResponse struct {
 
 func (x *CudaSharedMemoryRegisterResponse) Reset() {
 	*x = CudaSharedMemoryRegisterResponse{}
-	mi := &file_oip_proto_msgTypes[49]
+	mi := &file_oip_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3349,7 +3611,7 @@ func (x *CudaSharedMemoryRegisterResponse) String() string {
 func (*CudaSharedMemoryRegisterResponse) ProtoMessage() {}
 
 func (x *CudaSharedMemoryRegisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[49]
+	mi := &file_oip_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3362,7 +3624,7 @@ func (x *CudaSharedMemoryRegisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CudaSharedMemoryRegisterResponse.ProtoReflect.Descriptor instead.
 func (*CudaSharedMemoryRegisterResponse) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{49}
+	return file_oip_proto_rawDescGZIP(), []int{53}
 }
 
 type CudaSharedMemoryUnregisterRequest struct {
@@ -3374,7 +3636,7 @@ type CudaSharedMemoryUnregisterRequest struct {
 
 func (x *CudaSharedMemoryUnregisterRequest) Reset() {
 	*x = CudaSharedMemoryUnregisterRequest{}
-	mi := &file_oip_proto_msgTypes[50]
+	mi := &file_oip_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3386,7 +3648,7 @@ func (x *CudaSharedMemoryUnregisterRequest) String() string {
 func (*CudaSharedMemoryUnregisterRequest) ProtoMessage() {}
 
 func (x *CudaSharedMemoryUnregisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[50]
+	mi := &file_oip_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3399,7 +3661,7 @@ func (x *CudaSharedMemoryUnregisterRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use CudaSharedMemoryUnregisterRequest.ProtoReflect.Descriptor instead.
 func (*CudaSharedMemoryUnregisterRequest) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{50}
+	return file_oip_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *CudaSharedMemoryUnregisterRequest) GetName() string {
@@ -3417,7 +3679,7 @@ type CudaSharedMemoryUnregisterResponse struct {
 
 func (x *CudaSharedMemoryUnregisterResponse) Reset() {
 	*x = CudaSharedMemoryUnregisterResponse{}
-	mi := &file_oip_proto_msgTypes[51]
+	mi := &file_oip_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3429,7 +3691,7 @@ func (x *CudaSharedMemoryUnregisterResponse) String() string {
 func (*CudaSharedMemoryUnregisterResponse) ProtoMessage() {}
 
 func (x *CudaSharedMemoryUnregisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[51]
+	mi := &file_oip_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3442,7 +3704,7 @@ func (x *CudaSharedMemoryUnregisterResponse) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use CudaSharedMemoryUnregisterResponse.ProtoReflect.Descriptor instead.
 func (*CudaSharedMemoryUnregisterResponse) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{51}
+	return file_oip_proto_rawDescGZIP(), []int{55}
 }
 
 // Triton's logging extension: the settings to change (none: only read them), and all of them.
@@ -3455,7 +3717,7 @@ type LogSettingsRequest struct {
 
 func (x *LogSettingsRequest) Reset() {
 	*x = LogSettingsRequest{}
-	mi := &file_oip_proto_msgTypes[52]
+	mi := &file_oip_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3467,7 +3729,7 @@ func (x *LogSettingsRequest) String() string {
 func (*LogSettingsRequest) ProtoMessage() {}
 
 func (x *LogSettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[52]
+	mi := &file_oip_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3480,7 +3742,7 @@ func (x *LogSettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogSettingsRequest.ProtoReflect.Descriptor instead.
 func (*LogSettingsRequest) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{52}
+	return file_oip_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *LogSettingsRequest) GetSettings() map[string]*LogSettingsRequest_SettingValue {
@@ -3502,7 +3764,7 @@ type TraceSettingRequest struct {
 
 func (x *TraceSettingRequest) Reset() {
 	*x = TraceSettingRequest{}
-	mi := &file_oip_proto_msgTypes[53]
+	mi := &file_oip_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3514,7 +3776,7 @@ func (x *TraceSettingRequest) String() string {
 func (*TraceSettingRequest) ProtoMessage() {}
 
 func (x *TraceSettingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[53]
+	mi := &file_oip_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3527,7 +3789,7 @@ func (x *TraceSettingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TraceSettingRequest.ProtoReflect.Descriptor instead.
 func (*TraceSettingRequest) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{53}
+	return file_oip_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *TraceSettingRequest) GetSettings() map[string]*TraceSettingRequest_SettingValue {
@@ -3553,7 +3815,7 @@ type TraceSettingResponse struct {
 
 func (x *TraceSettingResponse) Reset() {
 	*x = TraceSettingResponse{}
-	mi := &file_oip_proto_msgTypes[54]
+	mi := &file_oip_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3565,7 +3827,7 @@ func (x *TraceSettingResponse) String() string {
 func (*TraceSettingResponse) ProtoMessage() {}
 
 func (x *TraceSettingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[54]
+	mi := &file_oip_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3578,7 +3840,7 @@ func (x *TraceSettingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TraceSettingResponse.ProtoReflect.Descriptor instead.
 func (*TraceSettingResponse) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{54}
+	return file_oip_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *TraceSettingResponse) GetSettings() map[string]*TraceSettingResponse_SettingValue {
@@ -3597,7 +3859,7 @@ type LogSettingsResponse struct {
 
 func (x *LogSettingsResponse) Reset() {
 	*x = LogSettingsResponse{}
-	mi := &file_oip_proto_msgTypes[55]
+	mi := &file_oip_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3609,7 +3871,7 @@ func (x *LogSettingsResponse) String() string {
 func (*LogSettingsResponse) ProtoMessage() {}
 
 func (x *LogSettingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[55]
+	mi := &file_oip_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3622,7 +3884,7 @@ func (x *LogSettingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogSettingsResponse.ProtoReflect.Descriptor instead.
 func (*LogSettingsResponse) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{55}
+	return file_oip_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *LogSettingsResponse) GetSettings() map[string]*LogSettingsResponse_SettingValue {
@@ -3644,7 +3906,7 @@ type ModelMetadataResponse_TensorMetadata struct {
 
 func (x *ModelMetadataResponse_TensorMetadata) Reset() {
 	*x = ModelMetadataResponse_TensorMetadata{}
-	mi := &file_oip_proto_msgTypes[56]
+	mi := &file_oip_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3656,7 +3918,7 @@ func (x *ModelMetadataResponse_TensorMetadata) String() string {
 func (*ModelMetadataResponse_TensorMetadata) ProtoMessage() {}
 
 func (x *ModelMetadataResponse_TensorMetadata) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[56]
+	mi := &file_oip_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3707,7 +3969,7 @@ type ModelInferRequest_InferInputTensor struct {
 
 func (x *ModelInferRequest_InferInputTensor) Reset() {
 	*x = ModelInferRequest_InferInputTensor{}
-	mi := &file_oip_proto_msgTypes[57]
+	mi := &file_oip_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3719,7 +3981,7 @@ func (x *ModelInferRequest_InferInputTensor) String() string {
 func (*ModelInferRequest_InferInputTensor) ProtoMessage() {}
 
 func (x *ModelInferRequest_InferInputTensor) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[57]
+	mi := &file_oip_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3780,7 +4042,7 @@ type ModelInferRequest_InferRequestedOutputTensor struct {
 
 func (x *ModelInferRequest_InferRequestedOutputTensor) Reset() {
 	*x = ModelInferRequest_InferRequestedOutputTensor{}
-	mi := &file_oip_proto_msgTypes[58]
+	mi := &file_oip_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3792,7 +4054,7 @@ func (x *ModelInferRequest_InferRequestedOutputTensor) String() string {
 func (*ModelInferRequest_InferRequestedOutputTensor) ProtoMessage() {}
 
 func (x *ModelInferRequest_InferRequestedOutputTensor) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[58]
+	mi := &file_oip_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3835,7 +4097,7 @@ type ModelInferResponse_InferOutputTensor struct {
 
 func (x *ModelInferResponse_InferOutputTensor) Reset() {
 	*x = ModelInferResponse_InferOutputTensor{}
-	mi := &file_oip_proto_msgTypes[62]
+	mi := &file_oip_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3847,7 +4109,7 @@ func (x *ModelInferResponse_InferOutputTensor) String() string {
 func (*ModelInferResponse_InferOutputTensor) ProtoMessage() {}
 
 func (x *ModelInferResponse_InferOutputTensor) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[62]
+	mi := &file_oip_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3915,7 +4177,7 @@ type ModelWarmup_Input struct {
 
 func (x *ModelWarmup_Input) Reset() {
 	*x = ModelWarmup_Input{}
-	mi := &file_oip_proto_msgTypes[66]
+	mi := &file_oip_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3927,7 +4189,7 @@ func (x *ModelWarmup_Input) String() string {
 func (*ModelWarmup_Input) ProtoMessage() {}
 
 func (x *ModelWarmup_Input) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[66]
+	mi := &file_oip_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3940,7 +4202,7 @@ func (x *ModelWarmup_Input) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelWarmup_Input.ProtoReflect.Descriptor instead.
 func (*ModelWarmup_Input) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{18, 0}
+	return file_oip_proto_rawDescGZIP(), []int{22, 0}
 }
 
 func (x *ModelWarmup_Input) GetDataType() DataType {
@@ -4022,7 +4284,7 @@ type ModelVersionPolicy_Latest struct {
 
 func (x *ModelVersionPolicy_Latest) Reset() {
 	*x = ModelVersionPolicy_Latest{}
-	mi := &file_oip_proto_msgTypes[68]
+	mi := &file_oip_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4034,7 +4296,7 @@ func (x *ModelVersionPolicy_Latest) String() string {
 func (*ModelVersionPolicy_Latest) ProtoMessage() {}
 
 func (x *ModelVersionPolicy_Latest) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[68]
+	mi := &file_oip_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4047,7 +4309,7 @@ func (x *ModelVersionPolicy_Latest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelVersionPolicy_Latest.ProtoReflect.Descriptor instead.
 func (*ModelVersionPolicy_Latest) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{20, 0}
+	return file_oip_proto_rawDescGZIP(), []int{24, 0}
 }
 
 func (x *ModelVersionPolicy_Latest) GetNumVersions() uint32 {
@@ -4055,6 +4317,86 @@ func (x *ModelVersionPolicy_Latest) GetNumVersions() uint32 {
 		return x.NumVersions
 	}
 	return 0
+}
+
+type ModelVersionPolicy_All struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelVersionPolicy_All) Reset() {
+	*x = ModelVersionPolicy_All{}
+	mi := &file_oip_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelVersionPolicy_All) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelVersionPolicy_All) ProtoMessage() {}
+
+func (x *ModelVersionPolicy_All) ProtoReflect() protoreflect.Message {
+	mi := &file_oip_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelVersionPolicy_All.ProtoReflect.Descriptor instead.
+func (*ModelVersionPolicy_All) Descriptor() ([]byte, []int) {
+	return file_oip_proto_rawDescGZIP(), []int{24, 1}
+}
+
+type ModelVersionPolicy_Specific struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Versions      []int64                `protobuf:"varint,1,rep,packed,name=versions,proto3" json:"versions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelVersionPolicy_Specific) Reset() {
+	*x = ModelVersionPolicy_Specific{}
+	mi := &file_oip_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelVersionPolicy_Specific) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelVersionPolicy_Specific) ProtoMessage() {}
+
+func (x *ModelVersionPolicy_Specific) ProtoReflect() protoreflect.Message {
+	mi := &file_oip_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelVersionPolicy_Specific.ProtoReflect.Descriptor instead.
+func (*ModelVersionPolicy_Specific) Descriptor() ([]byte, []int) {
+	return file_oip_proto_rawDescGZIP(), []int{24, 2}
+}
+
+func (x *ModelVersionPolicy_Specific) GetVersions() []int64 {
+	if x != nil {
+		return x.Versions
+	}
+	return nil
 }
 
 type RepositoryIndexResponse_ModelIndex struct {
@@ -4069,7 +4411,7 @@ type RepositoryIndexResponse_ModelIndex struct {
 
 func (x *RepositoryIndexResponse_ModelIndex) Reset() {
 	*x = RepositoryIndexResponse_ModelIndex{}
-	mi := &file_oip_proto_msgTypes[70]
+	mi := &file_oip_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4081,7 +4423,7 @@ func (x *RepositoryIndexResponse_ModelIndex) String() string {
 func (*RepositoryIndexResponse_ModelIndex) ProtoMessage() {}
 
 func (x *RepositoryIndexResponse_ModelIndex) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[70]
+	mi := &file_oip_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4094,7 +4436,7 @@ func (x *RepositoryIndexResponse_ModelIndex) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use RepositoryIndexResponse_ModelIndex.ProtoReflect.Descriptor instead.
 func (*RepositoryIndexResponse_ModelIndex) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{34, 0}
+	return file_oip_proto_rawDescGZIP(), []int{38, 0}
 }
 
 func (x *RepositoryIndexResponse_ModelIndex) GetName() string {
@@ -4137,7 +4479,7 @@ type SystemSharedMemoryStatusResponse_RegionStatus struct {
 
 func (x *SystemSharedMemoryStatusResponse_RegionStatus) Reset() {
 	*x = SystemSharedMemoryStatusResponse_RegionStatus{}
-	mi := &file_oip_proto_msgTypes[73]
+	mi := &file_oip_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4149,7 +4491,7 @@ func (x *SystemSharedMemoryStatusResponse_RegionStatus) String() string {
 func (*SystemSharedMemoryStatusResponse_RegionStatus) ProtoMessage() {}
 
 func (x *SystemSharedMemoryStatusResponse_RegionStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[73]
+	mi := &file_oip_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4162,7 +4504,7 @@ func (x *SystemSharedMemoryStatusResponse_RegionStatus) ProtoReflect() protorefl
 
 // Deprecated: Use SystemSharedMemoryStatusResponse_RegionStatus.ProtoReflect.Descriptor instead.
 func (*SystemSharedMemoryStatusResponse_RegionStatus) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{41, 0}
+	return file_oip_proto_rawDescGZIP(), []int{45, 0}
 }
 
 func (x *SystemSharedMemoryStatusResponse_RegionStatus) GetName() string {
@@ -4204,7 +4546,7 @@ type CudaSharedMemoryStatusResponse_RegionStatus struct {
 
 func (x *CudaSharedMemoryStatusResponse_RegionStatus) Reset() {
 	*x = CudaSharedMemoryStatusResponse_RegionStatus{}
-	mi := &file_oip_proto_msgTypes[75]
+	mi := &file_oip_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4216,7 +4558,7 @@ func (x *CudaSharedMemoryStatusResponse_RegionStatus) String() string {
 func (*CudaSharedMemoryStatusResponse_RegionStatus) ProtoMessage() {}
 
 func (x *CudaSharedMemoryStatusResponse_RegionStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[75]
+	mi := &file_oip_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4229,7 +4571,7 @@ func (x *CudaSharedMemoryStatusResponse_RegionStatus) ProtoReflect() protoreflec
 
 // Deprecated: Use CudaSharedMemoryStatusResponse_RegionStatus.ProtoReflect.Descriptor instead.
 func (*CudaSharedMemoryStatusResponse_RegionStatus) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{47, 0}
+	return file_oip_proto_rawDescGZIP(), []int{51, 0}
 }
 
 func (x *CudaSharedMemoryStatusResponse_RegionStatus) GetName() string {
@@ -4267,7 +4609,7 @@ type LogSettingsRequest_SettingValue struct {
 
 func (x *LogSettingsRequest_SettingValue) Reset() {
 	*x = LogSettingsRequest_SettingValue{}
-	mi := &file_oip_proto_msgTypes[77]
+	mi := &file_oip_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4279,7 +4621,7 @@ func (x *LogSettingsRequest_SettingValue) String() string {
 func (*LogSettingsRequest_SettingValue) ProtoMessage() {}
 
 func (x *LogSettingsRequest_SettingValue) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[77]
+	mi := &file_oip_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4292,7 +4634,7 @@ func (x *LogSettingsRequest_SettingValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogSettingsRequest_SettingValue.ProtoReflect.Descriptor instead.
 func (*LogSettingsRequest_SettingValue) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{52, 0}
+	return file_oip_proto_rawDescGZIP(), []int{56, 0}
 }
 
 func (x *LogSettingsRequest_SettingValue) GetParameterChoice() isLogSettingsRequest_SettingValue_ParameterChoice {
@@ -4363,7 +4705,7 @@ type TraceSettingRequest_SettingValue struct {
 
 func (x *TraceSettingRequest_SettingValue) Reset() {
 	*x = TraceSettingRequest_SettingValue{}
-	mi := &file_oip_proto_msgTypes[79]
+	mi := &file_oip_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4375,7 +4717,7 @@ func (x *TraceSettingRequest_SettingValue) String() string {
 func (*TraceSettingRequest_SettingValue) ProtoMessage() {}
 
 func (x *TraceSettingRequest_SettingValue) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[79]
+	mi := &file_oip_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4388,7 +4730,7 @@ func (x *TraceSettingRequest_SettingValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TraceSettingRequest_SettingValue.ProtoReflect.Descriptor instead.
 func (*TraceSettingRequest_SettingValue) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{53, 0}
+	return file_oip_proto_rawDescGZIP(), []int{57, 0}
 }
 
 func (x *TraceSettingRequest_SettingValue) GetValue() []string {
@@ -4407,7 +4749,7 @@ type TraceSettingResponse_SettingValue struct {
 
 func (x *TraceSettingResponse_SettingValue) Reset() {
 	*x = TraceSettingResponse_SettingValue{}
-	mi := &file_oip_proto_msgTypes[81]
+	mi := &file_oip_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4419,7 +4761,7 @@ func (x *TraceSettingResponse_SettingValue) String() string {
 func (*TraceSettingResponse_SettingValue) ProtoMessage() {}
 
 func (x *TraceSettingResponse_SettingValue) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[81]
+	mi := &file_oip_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4432,7 +4774,7 @@ func (x *TraceSettingResponse_SettingValue) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use TraceSettingResponse_SettingValue.ProtoReflect.Descriptor instead.
 func (*TraceSettingResponse_SettingValue) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{54, 0}
+	return file_oip_proto_rawDescGZIP(), []int{58, 0}
 }
 
 func (x *TraceSettingResponse_SettingValue) GetValue() []string {
@@ -4456,7 +4798,7 @@ type LogSettingsResponse_SettingValue struct {
 
 func (x *LogSettingsResponse_SettingValue) Reset() {
 	*x = LogSettingsResponse_SettingValue{}
-	mi := &file_oip_proto_msgTypes[83]
+	mi := &file_oip_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4468,7 +4810,7 @@ func (x *LogSettingsResponse_SettingValue) String() string {
 func (*LogSettingsResponse_SettingValue) ProtoMessage() {}
 
 func (x *LogSettingsResponse_SettingValue) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[83]
+	mi := &file_oip_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4481,7 +4823,7 @@ func (x *LogSettingsResponse_SettingValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogSettingsResponse_SettingValue.ProtoReflect.Descriptor instead.
 func (*LogSettingsResponse_SettingValue) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{55, 0}
+	return file_oip_proto_rawDescGZIP(), []int{59, 0}
 }
 
 func (x *LogSettingsResponse_SettingValue) GetParameterChoice() isLogSettingsResponse_SettingValue_ParameterChoice {
@@ -4661,7 +5003,7 @@ const file_oip_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\"E\n" +
 	"\x13ModelConfigResponse\x12.\n" +
-	"\x06config\x18\x01 \x01(\v2\x16.inference.ModelConfigR\x06config\"\xa2\x06\n" +
+	"\x06config\x18\x01 \x01(\v2\x16.inference.ModelConfigR\x06config\"\x89\b\n" +
 	"\vModelConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bplatform\x18\x02 \x01(\tR\bplatform\x12\x18\n" +
@@ -4675,13 +5017,23 @@ const file_oip_proto_rawDesc = "" +
 	"\n" +
 	"parameters\x18\x0e \x03(\v2&.inference.ModelConfig.ParametersEntryR\n" +
 	"parameters\x12L\n" +
-	"\x10dynamic_batching\x18\v \x01(\v2\x1f.inference.ModelDynamicBatchingH\x00R\x0fdynamicBatching\x129\n" +
-	"\fmodel_warmup\x18\x10 \x03(\v2\x16.inference.ModelWarmupR\vmodelWarmup\x12D\n" +
+	"\x10dynamic_batching\x18\v \x01(\v2\x1f.inference.ModelDynamicBatchingH\x00R\x0fdynamicBatching\x12O\n" +
+	"\x11sequence_batching\x18\r \x01(\v2 .inference.ModelSequenceBatchingH\x00R\x10sequenceBatching\x12M\n" +
+	"\x13ensemble_scheduling\x18\x0f \x01(\v2\x1a.inference.ModelEnsemblingH\x00R\x12ensembleScheduling\x129\n" +
+	"\fmodel_warmup\x18\x10 \x03(\v2\x16.inference.ModelWarmupR\vmodelWarmup\x12E\n" +
+	"\x10model_operations\x18\x12 \x01(\v2\x1a.inference.ModelOperationsR\x0fmodelOperations\x12D\n" +
 	"\x0eresponse_cache\x18\x18 \x01(\v2\x1d.inference.ModelResponseCacheR\rresponseCache\x1aX\n" +
 	"\x0fParametersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12/\n" +
 	"\x05value\x18\x02 \x01(\v2\x19.inference.ModelParameterR\x05value:\x028\x01B\x13\n" +
-	"\x11scheduling_choice\"\xba\x03\n" +
+	"\x11scheduling_choice\"\\\n" +
+	"\x15ModelSequenceBatching\x12C\n" +
+	"\x1emax_sequence_idle_microseconds\x18\x01 \x01(\x04R\x1bmaxSequenceIdleMicroseconds\"\x11\n" +
+	"\x0fModelEnsembling\"A\n" +
+	"\x0fModelOperations\x12.\n" +
+	"\x13op_library_filename\x18\x01 \x03(\tR\x11opLibraryFilename\"*\n" +
+	"\x12ModelTensorReshape\x12\x14\n" +
+	"\x05shape\x18\x01 \x03(\x03R\x05shape\"\xba\x03\n" +
 	"\vModelWarmup\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
@@ -4700,30 +5052,37 @@ const file_oip_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x122\n" +
 	"\x05value\x18\x02 \x01(\v2\x1c.inference.ModelWarmup.InputR\x05value:\x028\x01\",\n" +
 	"\x12ModelResponseCache\x12\x16\n" +
-	"\x06enable\x18\x01 \x01(\bR\x06enable\"\x92\x01\n" +
+	"\x06enable\x18\x01 \x01(\bR\x06enable\"\xbe\x02\n" +
 	"\x12ModelVersionPolicy\x12>\n" +
-	"\x06latest\x18\x01 \x01(\v2$.inference.ModelVersionPolicy.LatestH\x00R\x06latest\x1a+\n" +
+	"\x06latest\x18\x01 \x01(\v2$.inference.ModelVersionPolicy.LatestH\x00R\x06latest\x125\n" +
+	"\x03all\x18\x02 \x01(\v2!.inference.ModelVersionPolicy.AllH\x00R\x03all\x12D\n" +
+	"\bspecific\x18\x03 \x01(\v2&.inference.ModelVersionPolicy.SpecificH\x00R\bspecific\x1a+\n" +
 	"\x06Latest\x12!\n" +
-	"\fnum_versions\x18\x01 \x01(\rR\vnumVersionsB\x0f\n" +
-	"\rpolicy_choice\"\xcb\x02\n" +
+	"\fnum_versions\x18\x01 \x01(\rR\vnumVersions\x1a\x05\n" +
+	"\x03All\x1a&\n" +
+	"\bSpecific\x12\x1a\n" +
+	"\bversions\x18\x01 \x03(\x03R\bversionsB\x0f\n" +
+	"\rpolicy_choice\"\x84\x03\n" +
 	"\n" +
 	"ModelInput\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x120\n" +
 	"\tdata_type\x18\x02 \x01(\x0e2\x13.inference.DataTypeR\bdataType\x124\n" +
 	"\x06format\x18\x03 \x01(\x0e2\x1c.inference.ModelInput.FormatR\x06format\x12\x12\n" +
-	"\x04dims\x18\x04 \x03(\x03R\x04dims\x12&\n" +
+	"\x04dims\x18\x04 \x03(\x03R\x04dims\x127\n" +
+	"\areshape\x18\x05 \x01(\v2\x1d.inference.ModelTensorReshapeR\areshape\x12&\n" +
 	"\x0fis_shape_tensor\x18\x06 \x01(\bR\risShapeTensor\x12,\n" +
 	"\x12allow_ragged_batch\x18\a \x01(\bR\x10allowRaggedBatch\x12\x1a\n" +
 	"\boptional\x18\b \x01(\bR\boptional\";\n" +
 	"\x06Format\x12\x0f\n" +
 	"\vFORMAT_NONE\x10\x00\x12\x0f\n" +
 	"\vFORMAT_NHWC\x10\x01\x12\x0f\n" +
-	"\vFORMAT_NCHW\x10\x02\"\xb6\x01\n" +
+	"\vFORMAT_NCHW\x10\x02\"\xef\x01\n" +
 	"\vModelOutput\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x120\n" +
 	"\tdata_type\x18\x02 \x01(\x0e2\x13.inference.DataTypeR\bdataType\x12\x12\n" +
 	"\x04dims\x18\x03 \x03(\x03R\x04dims\x12%\n" +
-	"\x0elabel_filename\x18\x04 \x01(\tR\rlabelFilename\x12&\n" +
+	"\x0elabel_filename\x18\x04 \x01(\tR\rlabelFilename\x127\n" +
+	"\areshape\x18\x05 \x01(\v2\x1d.inference.ModelTensorReshapeR\areshape\x12&\n" +
 	"\x0fis_shape_tensor\x18\x06 \x01(\bR\risShapeTensor\"\xcd\x01\n" +
 	"\x12ModelInstanceGroup\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x126\n" +
@@ -4973,7 +5332,7 @@ func file_oip_proto_rawDescGZIP() []byte {
 }
 
 var file_oip_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_oip_proto_msgTypes = make([]protoimpl.MessageInfo, 85)
+var file_oip_proto_msgTypes = make([]protoimpl.MessageInfo, 91)
 var file_oip_proto_goTypes = []any{
 	(DataType)(0),                                        // 0: inference.DataType
 	(ModelInput_Format)(0),                               // 1: inference.ModelInput.Format
@@ -4997,191 +5356,204 @@ var file_oip_proto_goTypes = []any{
 	(*ModelConfigRequest)(nil),                           // 19: inference.ModelConfigRequest
 	(*ModelConfigResponse)(nil),                          // 20: inference.ModelConfigResponse
 	(*ModelConfig)(nil),                                  // 21: inference.ModelConfig
-	(*ModelWarmup)(nil),                                  // 22: inference.ModelWarmup
-	(*ModelResponseCache)(nil),                           // 23: inference.ModelResponseCache
-	(*ModelVersionPolicy)(nil),                           // 24: inference.ModelVersionPolicy
-	(*ModelInput)(nil),                                   // 25: inference.ModelInput
-	(*ModelOutput)(nil),                                  // 26: inference.ModelOutput
-	(*ModelInstanceGroup)(nil),                           // 27: inference.ModelInstanceGroup
-	(*ModelQueuePolicy)(nil),                             // 28: inference.ModelQueuePolicy
-	(*ModelDynamicBatching)(nil),                         // 29: inference.ModelDynamicBatching
-	(*ModelParameter)(nil),                               // 30: inference.ModelParameter
-	(*ModelStatisticsRequest)(nil),                       // 31: inference.ModelStatisticsRequest
-	(*StatisticDuration)(nil),                            // 32: inference.StatisticDuration
-	(*InferStatistics)(nil),                              // 33: inference.InferStatistics
-	(*InferBatchStatistics)(nil),                         // 34: inference.InferBatchStatistics
-	(*ModelStatistics)(nil),                              // 35: inference.ModelStatistics
-	(*ModelStatisticsResponse)(nil),                      // 36: inference.ModelStatisticsResponse
-	(*RepositoryIndexRequest)(nil),                       // 37: inference.RepositoryIndexRequest
-	(*RepositoryIndexResponse)(nil),                      // 38: inference.RepositoryIndexResponse
-	(*ModelRepositoryParameter)(nil),                     // 39: inference.ModelRepositoryParameter
-	(*RepositoryModelLoadRequest)(nil),                   // 40: inference.RepositoryModelLoadRequest
-	(*RepositoryModelLoadResponse)(nil),                  // 41: inference.RepositoryModelLoadResponse
-	(*RepositoryModelUnloadRequest)(nil),                 // 42: inference.RepositoryModelUnloadRequest
-	(*RepositoryModelUnloadResponse)(nil),                // 43: inference.RepositoryModelUnloadResponse
-	(*SystemSharedMemoryStatusRequest)(nil),              // 44: inference.SystemSharedMemoryStatusRequest
-	(*SystemSharedMemoryStatusResponse)(nil),             // 45: inference.SystemSharedMemoryStatusResponse
-	(*SystemSharedMemoryRegisterRequest)(nil),            // 46: inference.SystemSharedMemoryRegisterRequest
-	(*SystemSharedMemoryRegisterResponse)(nil),           // 47: inference.SystemSharedMemoryRegisterResponse
-	(*SystemSharedMemoryUnregisterRequest)(nil),          // 48: inference.SystemSharedMemoryUnregisterRequest
-	(*SystemSharedMemoryUnregisterResponse)(nil),         // 49: inference.SystemSharedMemoryUnregisterResponse
-	(*CudaSharedMemoryStatusRequest)(nil),                // 50: inference.CudaSharedMemoryStatusRequest
-	(*CudaSharedMemoryStatusResponse)(nil),               // 51: inference.CudaSharedMemoryStatusResponse
-	(*CudaSharedMemoryRegisterRequest)(nil),              // 52: inference.CudaSharedMemoryRegisterRequest
-	(*CudaSharedMemoryRegisterResponse)(nil),             // 53: inference.CudaSharedMemoryRegisterResponse
-	(*CudaSharedMemoryUnregisterRequest)(nil),            // 54: inference.CudaSharedMemoryUnregisterRequest
-	(*CudaSharedMemoryUnregisterResponse)(nil),           // 55: inference.CudaSharedMemoryUnregisterResponse
-	(*LogSettingsRequest)(nil),                           // 56: inference.LogSettingsRequest
-	(*TraceSettingRequest)(nil),                          // 57: inference.TraceSettingRequest
-	(*TraceSettingResponse)(nil),                         // 58: inference.TraceSettingResponse
-	(*LogSettingsResponse)(nil),                          // 59: inference.LogSettingsResponse
-	(*ModelMetadataResponse_TensorMetadata)(nil),         // 60: inference.ModelMetadataResponse.TensorMetadata
-	(*ModelInferRequest_InferInputTensor)(nil),           // 61: inference.ModelInferRequest.InferInputTensor
-	(*ModelInferRequest_InferRequestedOutputTensor)(nil), // 62: inference.ModelInferRequest.InferRequestedOutputTensor
-	nil, // 63: inference.ModelInferRequest.ParametersEntry
-	nil, // 64: inference.ModelInferRequest.InferInputTensor.ParametersEntry
-	nil, // 65: inference.ModelInferRequest.InferRequestedOutputTensor.ParametersEntry
-	(*ModelInferResponse_InferOutputTensor)(nil), // 66: inference.ModelInferResponse.InferOutputTensor
-	nil,                               // 67: inference.ModelInferResponse.ParametersEntry
-	nil,                               // 68: inference.ModelInferResponse.InferOutputTensor.ParametersEntry
-	nil,                               // 69: inference.ModelConfig.ParametersEntry
-	(*ModelWarmup_Input)(nil),         // 70: inference.ModelWarmup.Input
-	nil,                               // 71: inference.ModelWarmup.InputsEntry
-	(*ModelVersionPolicy_Latest)(nil), // 72: inference.ModelVersionPolicy.Latest
-	nil,                               // 73: inference.ModelDynamicBatching.PriorityQueuePolicyEntry
-	(*RepositoryIndexResponse_ModelIndex)(nil), // 74: inference.RepositoryIndexResponse.ModelIndex
-	nil, // 75: inference.RepositoryModelLoadRequest.ParametersEntry
-	nil, // 76: inference.RepositoryModelUnloadRequest.ParametersEntry
-	(*SystemSharedMemoryStatusResponse_RegionStatus)(nil), // 77: inference.SystemSharedMemoryStatusResponse.RegionStatus
-	nil, // 78: inference.SystemSharedMemoryStatusResponse.RegionsEntry
-	(*CudaSharedMemoryStatusResponse_RegionStatus)(nil), // 79: inference.CudaSharedMemoryStatusResponse.RegionStatus
-	nil,                                      // 80: inference.CudaSharedMemoryStatusResponse.RegionsEntry
-	(*LogSettingsRequest_SettingValue)(nil),  // 81: inference.LogSettingsRequest.SettingValue
-	nil,                                      // 82: inference.LogSettingsRequest.SettingsEntry
-	(*TraceSettingRequest_SettingValue)(nil), // 83: inference.TraceSettingRequest.SettingValue
-	nil,                                      // 84: inference.TraceSettingRequest.SettingsEntry
-	(*TraceSettingResponse_SettingValue)(nil), // 85: inference.TraceSettingResponse.SettingValue
-	nil,                                      // 86: inference.TraceSettingResponse.SettingsEntry
-	(*LogSettingsResponse_SettingValue)(nil), // 87: inference.LogSettingsResponse.SettingValue
-	nil,                                      // 88: inference.LogSettingsResponse.SettingsEntry
+	(*ModelSequenceBatching)(nil),                        // 22: inference.ModelSequenceBatching
+	(*ModelEnsembling)(nil),                              // 23: inference.ModelEnsembling
+	(*ModelOperations)(nil),                              // 24: inference.ModelOperations
+	(*ModelTensorReshape)(nil),                           // 25: inference.ModelTensorReshape
+	(*ModelWarmup)(nil),                                  // 26: inference.ModelWarmup
+	(*ModelResponseCache)(nil),                           // 27: inference.ModelResponseCache
+	(*ModelVersionPolicy)(nil),                           // 28: inference.ModelVersionPolicy
+	(*ModelInput)(nil),                                   // 29: inference.ModelInput
+	(*ModelOutput)(nil),                                  // 30: inference.ModelOutput
+	(*ModelInstanceGroup)(nil),                           // 31: inference.ModelInstanceGroup
+	(*ModelQueuePolicy)(nil),                             // 32: inference.ModelQueuePolicy
+	(*ModelDynamicBatching)(nil),                         // 33: inference.ModelDynamicBatching
+	(*ModelParameter)(nil),                               // 34: inference.ModelParameter
+	(*ModelStatisticsRequest)(nil),                       // 35: inference.ModelStatisticsRequest
+	(*StatisticDuration)(nil),                            // 36: inference.StatisticDuration
+	(*InferStatistics)(nil),                              // 37: inference.InferStatistics
+	(*InferBatchStatistics)(nil),                         // 38: inference.InferBatchStatistics
+	(*ModelStatistics)(nil),                              // 39: inference.ModelStatistics
+	(*ModelStatisticsResponse)(nil),                      // 40: inference.ModelStatisticsResponse
+	(*RepositoryIndexRequest)(nil),                       // 41: inference.RepositoryIndexRequest
+	(*RepositoryIndexResponse)(nil),                      // 42: inference.RepositoryIndexResponse
+	(*ModelRepositoryParameter)(nil),                     // 43: inference.ModelRepositoryParameter
+	(*RepositoryModelLoadRequest)(nil),                   // 44: inference.RepositoryModelLoadRequest
+	(*RepositoryModelLoadResponse)(nil),                  // 45: inference.RepositoryModelLoadResponse
+	(*RepositoryModelUnloadRequest)(nil),                 // 46: inference.RepositoryModelUnloadRequest
+	(*RepositoryModelUnloadResponse)(nil),                // 47: inference.RepositoryModelUnloadResponse
+	(*SystemSharedMemoryStatusRequest)(nil),              // 48: inference.SystemSharedMemoryStatusRequest
+	(*SystemSharedMemoryStatusResponse)(nil),             // 49: inference.SystemSharedMemoryStatusResponse
+	(*SystemSharedMemoryRegisterRequest)(nil),            // 50: inference.SystemSharedMemoryRegisterRequest
+	(*SystemSharedMemoryRegisterResponse)(nil),           // 51: inference.SystemSharedMemoryRegisterResponse
+	(*SystemSharedMemoryUnregisterRequest)(nil),          // 52: inference.SystemSharedMemoryUnregisterRequest
+	(*SystemSharedMemoryUnregisterResponse)(nil),         // 53: inference.SystemSharedMemoryUnregisterResponse
+	(*CudaSharedMemoryStatusRequest)(nil),                // 54: inference.CudaSharedMemoryStatusRequest
+	(*CudaSharedMemoryStatusResponse)(nil),               // 55: inference.CudaSharedMemoryStatusResponse
+	(*CudaSharedMemoryRegisterRequest)(nil),              // 56: inference.CudaSharedMemoryRegisterRequest
+	(*CudaSharedMemoryRegisterResponse)(nil),             // 57: inference.CudaSharedMemoryRegisterResponse
+	(*CudaSharedMemoryUnregisterRequest)(nil),            // 58: inference.CudaSharedMemoryUnregisterRequest
+	(*CudaSharedMemoryUnregisterResponse)(nil),           // 59: inference.CudaSharedMemoryUnregisterResponse
+	(*LogSettingsRequest)(nil),                           // 60: inference.LogSettingsRequest
+	(*TraceSettingRequest)(nil),                          // 61: inference.TraceSettingRequest
+	(*TraceSettingResponse)(nil),                         // 62: inference.TraceSettingResponse
+	(*LogSettingsResponse)(nil),                          // 63: inference.LogSettingsResponse
+	(*ModelMetadataResponse_TensorMetadata)(nil),         // 64: inference.ModelMetadataResponse.TensorMetadata
+	(*ModelInferRequest_InferInputTensor)(nil),           // 65: inference.ModelInferRequest.InferInputTensor
+	(*ModelInferRequest_InferRequestedOutputTensor)(nil), // 66: inference.ModelInferRequest.InferRequestedOutputTensor
+	nil, // 67: inference.ModelInferRequest.ParametersEntry
+	nil, // 68: inference.ModelInferRequest.InferInputTensor.ParametersEntry
+	nil, // 69: inference.ModelInferRequest.InferRequestedOutputTensor.ParametersEntry
+	(*ModelInferResponse_InferOutputTensor)(nil), // 70: inference.ModelInferResponse.InferOutputTensor
+	nil,                                 // 71: inference.ModelInferResponse.ParametersEntry
+	nil,                                 // 72: inference.ModelInferResponse.InferOutputTensor.ParametersEntry
+	nil,                                 // 73: inference.ModelConfig.ParametersEntry
+	(*ModelWarmup_Input)(nil),           // 74: inference.ModelWarmup.Input
+	nil,                                 // 75: inference.ModelWarmup.InputsEntry
+	(*ModelVersionPolicy_Latest)(nil),   // 76: inference.ModelVersionPolicy.Latest
+	(*ModelVersionPolicy_All)(nil),      // 77: inference.ModelVersionPolicy.All
+	(*ModelVersionPolicy_Specific)(nil), // 78: inference.ModelVersionPolicy.Specific
+	nil,                                 // 79: inference.ModelDynamicBatching.PriorityQueuePolicyEntry
+	(*RepositoryIndexResponse_ModelIndex)(nil), // 80: inference.RepositoryIndexResponse.ModelIndex
+	nil, // 81: inference.RepositoryModelLoadRequest.ParametersEntry
+	nil, // 82: inference.RepositoryModelUnloadRequest.ParametersEntry
+	(*SystemSharedMemoryStatusResponse_RegionStatus)(nil), // 83: inference.SystemSharedMemoryStatusResponse.RegionStatus
+	nil, // 84: inference.SystemSharedMemoryStatusResponse.RegionsEntry
+	(*CudaSharedMemoryStatusResponse_RegionStatus)(nil), // 85: inference.CudaSharedMemoryStatusResponse.RegionStatus
+	nil,                                      // 86: inference.CudaSharedMemoryStatusResponse.RegionsEntry
+	(*LogSettingsRequest_SettingValue)(nil),  // 87: inference.LogSettingsRequest.SettingValue
+	nil,                                      // 88: inference.LogSettingsRequest.SettingsEntry
+	(*TraceSettingRequest_SettingValue)(nil), // 89: inference.TraceSettingRequest.SettingValue
+	nil,                                      // 90: inference.TraceSettingRequest.SettingsEntry
+	(*TraceSettingResponse_SettingValue)(nil), // 91: inference.TraceSettingResponse.SettingValue
+	nil,                                      // 92: inference.TraceSettingResponse.SettingsEntry
+	(*LogSettingsResponse_SettingValue)(nil), // 93: inference.LogSettingsResponse.SettingValue
+	nil,                                      // 94: inference.LogSettingsResponse.SettingsEntry
 }
 var file_oip_proto_depIdxs = []int32{
-	60, // 0: inference.ModelMetadataResponse.inputs:type_name -> inference.ModelMetadataResponse.TensorMetadata
-	60, // 1: inference.ModelMetadataResponse.outputs:type_name -> inference.ModelMetadataResponse.TensorMetadata
-	63, // 2: inference.ModelInferRequest.parameters:type_name -> inference.ModelInferRequest.ParametersEntry
-	61, // 3: inference.ModelInferRequest.inputs:type_name -> inference.ModelInferRequest.InferInputTensor
-	62, // 4: inference.ModelInferRequest.outputs:type_name -> inference.ModelInferRequest.InferRequestedOutputTensor
-	67, // 5: inference.ModelInferResponse.parameters:type_name -> inference.ModelInferResponse.ParametersEntry
-	66, // 6: inference.ModelInferResponse.outputs:type_name -> inference.ModelInferResponse.InferOutputTensor
+	64, // 0: inference.ModelMetadataResponse.inputs:type_name -> inference.ModelMetadataResponse.TensorMetadata
+	64, // 1: inference.ModelMetadataResponse.outputs:type_name -> inference.ModelMetadataResponse.TensorMetadata
+	67, // 2: inference.ModelInferRequest.parameters:type_name -> inference.ModelInferRequest.ParametersEntry
+	65, // 3: inference.ModelInferRequest.inputs:type_name -> inference.ModelInferRequest.InferInputTensor
+	66, // 4: inference.ModelInferRequest.outputs:type_name -> inference.ModelInferRequest.InferRequestedOutputTensor
+	71, // 5: inference.ModelInferResponse.parameters:type_name -> inference.ModelInferResponse.ParametersEntry
+	70, // 6: inference.ModelInferResponse.outputs:type_name -> inference.ModelInferResponse.InferOutputTensor
 	15, // 7: inference.ModelStreamInferResponse.infer_response:type_name -> inference.ModelInferResponse
 	21, // 8: inference.ModelConfigResponse.config:type_name -> inference.ModelConfig
-	24, // 9: inference.ModelConfig.version_policy:type_name -> inference.ModelVersionPolicy
-	25, // 10: inference.ModelConfig.input:type_name -> inference.ModelInput
-	26, // 11: inference.ModelConfig.output:type_name -> inference.ModelOutput
-	27, // 12: inference.ModelConfig.instance_group:type_name -> inference.ModelInstanceGroup
-	69, // 13: inference.ModelConfig.parameters:type_name -> inference.ModelConfig.ParametersEntry
-	29, // 14: inference.ModelConfig.dynamic_batching:type_name -> inference.ModelDynamicBatching
-	22, // 15: inference.ModelConfig.model_warmup:type_name -> inference.ModelWarmup
-	23, // 16: inference.ModelConfig.response_cache:type_name -> inference.ModelResponseCache
-	71, // 17: inference.ModelWarmup.inputs:type_name -> inference.ModelWarmup.InputsEntry
-	72, // 18: inference.ModelVersionPolicy.latest:type_name -> inference.ModelVersionPolicy.Latest
-	0,  // 19: inference.ModelInput.data_type:type_name -> inference.DataType
-	1,  // 20: inference.ModelInput.format:type_name -> inference.ModelInput.Format
-	0,  // 21: inference.ModelOutput.data_type:type_name -> inference.DataType
-	2,  // 22: inference.ModelInstanceGroup.kind:type_name -> inference.ModelInstanceGroup.Kind
-	3,  // 23: inference.ModelQueuePolicy.timeout_action:type_name -> inference.ModelQueuePolicy.TimeoutAction
-	28, // 24: inference.ModelDynamicBatching.default_queue_policy:type_name -> inference.ModelQueuePolicy
-	73, // 25: inference.ModelDynamicBatching.priority_queue_policy:type_name -> inference.ModelDynamicBatching.PriorityQueuePolicyEntry
-	32, // 26: inference.InferStatistics.success:type_name -> inference.StatisticDuration
-	32, // 27: inference.InferStatistics.fail:type_name -> inference.StatisticDuration
-	32, // 28: inference.InferStatistics.queue:type_name -> inference.StatisticDuration
-	32, // 29: inference.InferStatistics.compute_input:type_name -> inference.StatisticDuration
-	32, // 30: inference.InferStatistics.compute_infer:type_name -> inference.StatisticDuration
-	32, // 31: inference.InferStatistics.compute_output:type_name -> inference.StatisticDuration
-	32, // 32: inference.InferStatistics.cache_hit:type_name -> inference.StatisticDuration
-	32, // 33: inference.InferStatistics.cache_miss:type_name -> inference.StatisticDuration
-	32, // 34: inference.InferBatchStatistics.compute_input:type_name -> inference.StatisticDuration
-	32, // 35: inference.InferBatchStatistics.compute_infer:type_name -> inference.StatisticDuration
-	32, // 36: inference.InferBatchStatistics.compute_output:type_name -> inference.StatisticDuration
-	33, // 37: inference.ModelStatistics.inference_stats:type_name -> inference.InferStatistics
-	34, // 38: inference.ModelStatistics.batch_stats:type_name -> inference.InferBatchStatistics
-	35, // 39: inference.ModelStatisticsResponse.model_stats:type_name -> inference.ModelStatistics
-	74, // 40: inference.RepositoryIndexResponse.models:type_name -> inference.RepositoryIndexResponse.ModelIndex
-	75, // 41: inference.RepositoryModelLoadRequest.parameters:type_name -> inference.RepositoryModelLoadRequest.ParametersEntry
-	76, // 42: inference.RepositoryModelUnloadRequest.parameters:type_name -> inference.RepositoryModelUnloadRequest.ParametersEntry
-	78, // 43: inference.SystemSharedMemoryStatusResponse.regions:type_name -> inference.SystemSharedMemoryStatusResponse.RegionsEntry
-	80, // 44: inference.CudaSharedMemoryStatusResponse.regions:type_name -> inference.CudaSharedMemoryStatusResponse.RegionsEntry
-	82, // 45: inference.LogSettingsRequest.settings:type_name -> inference.LogSettingsRequest.SettingsEntry
-	84, // 46: inference.TraceSettingRequest.settings:type_name -> inference.TraceSettingRequest.SettingsEntry
-	86, // 47: inference.TraceSettingResponse.settings:type_name -> inference.TraceSettingResponse.SettingsEntry
-	88, // 48: inference.LogSettingsResponse.settings:type_name -> inference.LogSettingsResponse.SettingsEntry
-	64, // 49: inference.ModelInferRequest.InferInputTensor.parameters:type_name -> inference.ModelInferRequest.InferInputTensor.ParametersEntry
-	17, // 50: inference.ModelInferRequest.InferInputTensor.contents:type_name -> inference.InferTensorContents
-	65, // 51: inference.ModelInferRequest.InferRequestedOutputTensor.parameters:type_name -> inference.ModelInferRequest.InferRequestedOutputTensor.ParametersEntry
-	16, // 52: inference.ModelInferRequest.ParametersEntry.value:type_name -> inference.InferParameter
-	16, // 53: inference.ModelInferRequest.InferInputTensor.ParametersEntry.value:type_name -> inference.InferParameter
-	16, // 54: inference.ModelInferRequest.InferRequestedOutputTensor.ParametersEntry.value:type_name -> inference.InferParameter
-	68, // 55: inference.ModelInferResponse.InferOutputTensor.parameters:type_name -> inference.ModelInferResponse.InferOutputTensor.ParametersEntry
-	17, // 56: inference.ModelInferResponse.InferOutputTensor.contents:type_name -> inference.InferTensorContents
-	16, // 57: inference.ModelInferResponse.ParametersEntry.value:type_name -> inference.InferParameter
-	16, // 58: inference.ModelInferResponse.InferOutputTensor.ParametersEntry.value:type_name -> inference.InferParameter
-	30, // 59: inference.ModelConfig.ParametersEntry.value:type_name -> inference.ModelParameter
-	0,  // 60: inference.ModelWarmup.Input.data_type:type_name -> inference.DataType
-	70, // 61: inference.ModelWarmup.InputsEntry.value:type_name -> inference.ModelWarmup.Input
-	28, // 62: inference.ModelDynamicBatching.PriorityQueuePolicyEntry.value:type_name -> inference.ModelQueuePolicy
-	39, // 63: inference.RepositoryModelLoadRequest.ParametersEntry.value:type_name -> inference.ModelRepositoryParameter
-	39, // 64: inference.RepositoryModelUnloadRequest.ParametersEntry.value:type_name -> inference.ModelRepositoryParameter
-	77, // 65: inference.SystemSharedMemoryStatusResponse.RegionsEntry.value:type_name -> inference.SystemSharedMemoryStatusResponse.RegionStatus
-	79, // 66: inference.CudaSharedMemoryStatusResponse.RegionsEntry.value:type_name -> inference.CudaSharedMemoryStatusResponse.RegionStatus
-	81, // 67: inference.LogSettingsRequest.SettingsEntry.value:type_name -> inference.LogSettingsRequest.SettingValue
-	83, // 68: inference.TraceSettingRequest.SettingsEntry.value:type_name -> inference.TraceSettingRequest.SettingValue
-	85, // 69: inference.TraceSettingResponse.SettingsEntry.value:type_name -> inference.TraceSettingResponse.SettingValue
-	87, // 70: inference.LogSettingsResponse.SettingsEntry.value:type_name -> inference.LogSettingsResponse.SettingValue
-	4,  // 71: inference.GRPCInferenceService.ServerLive:input_type -> inference.ServerLiveRequest
-	6,  // 72: inference.GRPCInferenceService.ServerReady:input_type -> inference.ServerReadyRequest
-	8,  // 73: inference.GRPCInferenceService.ModelReady:input_type -> inference.ModelReadyRequest
-	10, // 74: inference.GRPCInferenceService.ServerMetadata:input_type -> inference.ServerMetadataRequest
-	12, // 75: inference.GRPCInferenceService.ModelMetadata:input_type -> inference.ModelMetadataRequest
-	14, // 76: inference.GRPCInferenceService.ModelInfer:input_type -> inference.ModelInferRequest
-	14, // 77: inference.GRPCInferenceService.ModelStreamInfer:input_type -> inference.ModelInferRequest
-	19, // 78: inference.GRPCInferenceService.ModelConfig:input_type -> inference.ModelConfigRequest
-	31, // 79: inference.GRPCInferenceService.ModelStatistics:input_type -> inference.ModelStatisticsRequest
-	37, // 80: inference.GRPCInferenceService.RepositoryIndex:input_type -> inference.RepositoryIndexRequest
-	40, // 81: inference.GRPCInferenceService.RepositoryModelLoad:input_type -> inference.RepositoryModelLoadRequest
-	42, // 82: inference.GRPCInferenceService.RepositoryModelUnload:input_type -> inference.RepositoryModelUnloadRequest
-	44, // 83: inference.GRPCInferenceService.SystemSharedMemoryStatus:input_type -> inference.SystemSharedMemoryStatusRequest
-	46, // 84: inference.GRPCInferenceService.SystemSharedMemoryRegister:input_type -> inference.SystemSharedMemoryRegisterRequest
-	48, // 85: inference.GRPCInferenceService.SystemSharedMemoryUnregister:input_type -> inference.SystemSharedMemoryUnregisterRequest
-	50, // 86: inference.GRPCInferenceService.CudaSharedMemoryStatus:input_type -> inference.CudaSharedMemoryStatusRequest
-	52, // 87: inference.GRPCInferenceService.CudaSharedMemoryRegister:input_type -> inference.CudaSharedMemoryRegisterRequest
-	54, // 88: inference.GRPCInferenceService.CudaSharedMemoryUnregister:input_type -> inference.CudaSharedMemoryUnregisterRequest
-	56, // 89: inference.GRPCInferenceService.LogSettings:input_type -> inference.LogSettingsRequest
-	57, // 90: inference.GRPCInferenceService.TraceSetting:input_type -> inference.TraceSettingRequest
-	5,  // 91: inference.GRPCInferenceService.ServerLive:output_type -> inference.ServerLiveResponse
-	7,  // 92: inference.GRPCInferenceService.ServerReady:output_type -> inference.ServerReadyResponse
-	9,  // 93: inference.GRPCInferenceService.ModelReady:output_type -> inference.ModelReadyResponse
-	11, // 94: inference.GRPCInferenceService.ServerMetadata:output_type -> inference.ServerMetadataResponse
-	13, // 95: inference.GRPCInferenceService.ModelMetadata:output_type -> inference.ModelMetadataResponse
-	15, // 96: inference.GRPCInferenceService.ModelInfer:output_type -> inference.ModelInferResponse
-	18, // 97: inference.GRPCInferenceService.ModelStreamInfer:output_type -> inference.ModelStreamInferResponse
-	20, // 98: inference.GRPCInferenceService.ModelConfig:output_type -> inference.ModelConfigResponse
-	36, // 99: inference.GRPCInferenceService.ModelStatistics:output_type -> inference.ModelStatisticsResponse
-	38, // 100: inference.GRPCInferenceService.RepositoryIndex:output_type -> inference.RepositoryIndexResponse
-	41, // 101: inference.GRPCInferenceService.RepositoryModelLoad:output_type -> inference.RepositoryModelLoadResponse
-	43, // 102: inference.GRPCInferenceService.RepositoryModelUnload:output_type -> inference.RepositoryModelUnloadResponse
-	45, // 103: inference.GRPCInferenceService.SystemSharedMemoryStatus:output_type -> inference.SystemSharedMemoryStatusResponse
-	47, // 104: inference.GRPCInferenceService.SystemSharedMemoryRegister:output_type -> inference.SystemSharedMemoryRegisterResponse
-	49, // 105: inference.GRPCInferenceService.SystemSharedMemoryUnregister:output_type -> inference.SystemSharedMemoryUnregisterResponse
-	51, // 106: inference.GRPCInferenceService.CudaSharedMemoryStatus:output_type -> inference.CudaSharedMemoryStatusResponse
-	53, // 107: inference.GRPCInferenceService.CudaSharedMemoryRegister:output_type -> inference.CudaSharedMemoryRegisterResponse
-	55, // 108: inference.GRPCInferenceService.CudaSharedMemoryUnregister:output_type -> inference.CudaSharedMemoryUnregisterResponse
-	59, // 109: inference.GRPCInferenceService.LogSettings:output_type -> inference.LogSettingsResponse
-	58, // 110: inference.GRPCInferenceService.TraceSetting:output_type -> inference.TraceSettingResponse
-	91, // [91:111] is the sub-list for method output_type
-	71, // [71:91] is the sub-list for method input_type
-	71, // [71:71] is the sub-list for extension type_name
-	71, // [71:71] is the sub-list for extension extendee
-	0,  // [0:71] is the sub-list for field type_name
+	28, // 9: inference.ModelConfig.version_policy:type_name -> inference.ModelVersionPolicy
+	29, // 10: inference.ModelConfig.input:type_name -> inference.ModelInput
+	30, // 11: inference.ModelConfig.output:type_name -> inference.ModelOutput
+	31, // 12: inference.ModelConfig.instance_group:type_name -> inference.ModelInstanceGroup
+	73, // 13: inference.ModelConfig.parameters:type_name -> inference.ModelConfig.ParametersEntry
+	33, // 14: inference.ModelConfig.dynamic_batching:type_name -> inference.ModelDynamicBatching
+	22, // 15: inference.ModelConfig.sequence_batching:type_name -> inference.ModelSequenceBatching
+	23, // 16: inference.ModelConfig.ensemble_scheduling:type_name -> inference.ModelEnsembling
+	26, // 17: inference.ModelConfig.model_warmup:type_name -> inference.ModelWarmup
+	24, // 18: inference.ModelConfig.model_operations:type_name -> inference.ModelOperations
+	27, // 19: inference.ModelConfig.response_cache:type_name -> inference.ModelResponseCache
+	75, // 20: inference.ModelWarmup.inputs:type_name -> inference.ModelWarmup.InputsEntry
+	76, // 21: inference.ModelVersionPolicy.latest:type_name -> inference.ModelVersionPolicy.Latest
+	77, // 22: inference.ModelVersionPolicy.all:type_name -> inference.ModelVersionPolicy.All
+	78, // 23: inference.ModelVersionPolicy.specific:type_name -> inference.ModelVersionPolicy.Specific
+	0,  // 24: inference.ModelInput.data_type:type_name -> inference.DataType
+	1,  // 25: inference.ModelInput.format:type_name -> inference.ModelInput.Format
+	25, // 26: inference.ModelInput.reshape:type_name -> inference.ModelTensorReshape
+	0,  // 27: inference.ModelOutput.data_type:type_name -> inference.DataType
+	25, // 28: inference.ModelOutput.reshape:type_name -> inference.ModelTensorReshape
+	2,  // 29: inference.ModelInstanceGroup.kind:type_name -> inference.ModelInstanceGroup.Kind
+	3,  // 30: inference.ModelQueuePolicy.timeout_action:type_name -> inference.ModelQueuePolicy.TimeoutAction
+	32, // 31: inference.ModelDynamicBatching.default_queue_policy:type_name -> inference.ModelQueuePolicy
+	79, // 32: inference.ModelDynamicBatching.priority_queue_policy:type_name -> inference.ModelDynamicBatching.PriorityQueuePolicyEntry
+	36, // 33: inference.InferStatistics.success:type_name -> inference.StatisticDuration
+	36, // 34: inference.InferStatistics.fail:type_name -> inference.StatisticDuration
+	36, // 35: inference.InferStatistics.queue:type_name -> inference.StatisticDuration
+	36, // 36: inference.InferStatistics.compute_input:type_name -> inference.StatisticDuration
+	36, // 37: inference.InferStatistics.compute_infer:type_name -> inference.StatisticDuration
+	36, // 38: inference.InferStatistics.compute_output:type_name -> inference.StatisticDuration
+	36, // 39: inference.InferStatistics.cache_hit:type_name -> inference.StatisticDuration
+	36, // 40: inference.InferStatistics.cache_miss:type_name -> inference.StatisticDuration
+	36, // 41: inference.InferBatchStatistics.compute_input:type_name -> inference.StatisticDuration
+	36, // 42: inference.InferBatchStatistics.compute_infer:type_name -> inference.StatisticDuration
+	36, // 43: inference.InferBatchStatistics.compute_output:type_name -> inference.StatisticDuration
+	37, // 44: inference.ModelStatistics.inference_stats:type_name -> inference.InferStatistics
+	38, // 45: inference.ModelStatistics.batch_stats:type_name -> inference.InferBatchStatistics
+	39, // 46: inference.ModelStatisticsResponse.model_stats:type_name -> inference.ModelStatistics
+	80, // 47: inference.RepositoryIndexResponse.models:type_name -> inference.RepositoryIndexResponse.ModelIndex
+	81, // 48: inference.RepositoryModelLoadRequest.parameters:type_name -> inference.RepositoryModelLoadRequest.ParametersEntry
+	82, // 49: inference.RepositoryModelUnloadRequest.parameters:type_name -> inference.RepositoryModelUnloadRequest.ParametersEntry
+	84, // 50: inference.SystemSharedMemoryStatusResponse.regions:type_name -> inference.SystemSharedMemoryStatusResponse.RegionsEntry
+	86, // 51: inference.CudaSharedMemoryStatusResponse.regions:type_name -> inference.CudaSharedMemoryStatusResponse.RegionsEntry
+	88, // 52: inference.LogSettingsRequest.settings:type_name -> inference.LogSettingsRequest.SettingsEntry
+	90, // 53: inference.TraceSettingRequest.settings:type_name -> inference.TraceSettingRequest.SettingsEntry
+	92, // 54: inference.TraceSettingResponse.settings:type_name -> inference.TraceSettingResponse.SettingsEntry
+	94, // 55: inference.LogSettingsResponse.settings:type_name -> inference.LogSettingsResponse.SettingsEntry
+	68, // 56: inference.ModelInferRequest.InferInputTensor.parameters:type_name -> inference.ModelInferRequest.InferInputTensor.ParametersEntry
+	17, // 57: inference.ModelInferRequest.InferInputTensor.contents:type_name -> inference.InferTensorContents
+	69, // 58: inference.ModelInferRequest.InferRequestedOutputTensor.parameters:type_name -> inference.ModelInferRequest.InferRequestedOutputTensor.ParametersEntry
+	16, // 59: inference.ModelInferRequest.ParametersEntry.value:type_name -> inference.InferParameter
+	16, // 60: inference.ModelInferRequest.InferInputTensor.ParametersEntry.value:type_name -> inference.InferParameter
+	16, // 61: inference.ModelInferRequest.InferRequestedOutputTensor.ParametersEntry.value:type_name -> inference.InferParameter
+	72, // 62: inference.ModelInferResponse.InferOutputTensor.parameters:type_name -> inference.ModelInferResponse.InferOutputTensor.ParametersEntry
+	17, // 63: inference.ModelInferResponse.InferOutputTensor.contents:type_name -> inference.InferTensorContents
+	16, // 64: inference.ModelInferResponse.ParametersEntry.value:type_name -> inference.InferParameter
+	16, // 65: inference.ModelInferResponse.InferOutputTensor.ParametersEntry.value:type_name -> inference.InferParameter
+	34, // 66: inference.ModelConfig.ParametersEntry.value:type_name -> inference.ModelParameter
+	0,  // 67: inference.ModelWarmup.Input.data_type:type_name -> inference.DataType
+	74, // 68: inference.ModelWarmup.InputsEntry.value:type_name -> inference.ModelWarmup.Input
+	32, // 69: inference.ModelDynamicBatching.PriorityQueuePolicyEntry.value:type_name -> inference.ModelQueuePolicy
+	43, // 70: inference.RepositoryModelLoadRequest.ParametersEntry.value:type_name -> inference.ModelRepositoryParameter
+	43, // 71: inference.RepositoryModelUnloadRequest.ParametersEntry.value:type_name -> inference.ModelRepositoryParameter
+	83, // 72: inference.SystemSharedMemoryStatusResponse.RegionsEntry.value:type_name -> inference.SystemSharedMemoryStatusResponse.RegionStatus
+	85, // 73: inference.CudaSharedMemoryStatusResponse.RegionsEntry.value:type_name -> inference.CudaSharedMemoryStatusResponse.RegionStatus
+	87, // 74: inference.LogSettingsRequest.SettingsEntry.value:type_name -> inference.LogSettingsRequest.SettingValue
+	89, // 75: inference.TraceSettingRequest.SettingsEntry.value:type_name -> inference.TraceSettingRequest.SettingValue
+	91, // 76: inference.TraceSettingResponse.SettingsEntry.value:type_name -> inference.TraceSettingResponse.SettingValue
+	93, // 77: inference.LogSettingsResponse.SettingsEntry.value:type_name -> inference.LogSettingsResponse.SettingValue
+	4,  // 78: inference.GRPCInferenceService.ServerLive:input_type -> inference.ServerLiveRequest
+	6,  // 79: inference.GRPCInferenceService.ServerReady:input_type -> inference.ServerReadyRequest
+	8,  // 80: inference.GRPCInferenceService.ModelReady:input_type -> inference.ModelReadyRequest
+	10, // 81: inference.GRPCInferenceService.ServerMetadata:input_type -> inference.ServerMetadataRequest
+	12, // 82: inference.GRPCInferenceService.ModelMetadata:input_type -> inference.ModelMetadataRequest
+	14, // 83: inference.GRPCInferenceService.ModelInfer:input_type -> inference.ModelInferRequest
+	14, // 84: inference.GRPCInferenceService.ModelStreamInfer:input_type -> inference.ModelInferRequest
+	19, // 85: inference.GRPCInferenceService.ModelConfig:input_type -> inference.ModelConfigRequest
+	35, // 86: inference.GRPCInferenceService.ModelStatistics:input_type -> inference.ModelStatisticsRequest
+	41, // 87: inference.GRPCInferenceService.RepositoryIndex:input_type -> inference.RepositoryIndexRequest
+	44, // 88: inference.GRPCInferenceService.RepositoryModelLoad:input_type -> inference.RepositoryModelLoadRequest
+	46, // 89: inference.GRPCInferenceService.RepositoryModelUnload:input_type -> inference.RepositoryModelUnloadRequest
+	48, // 90: inference.GRPCInferenceService.SystemSharedMemoryStatus:input_type -> inference.SystemSharedMemoryStatusRequest
+	50, // 91: inference.GRPCInferenceService.SystemSharedMemoryRegister:input_type -> inference.SystemSharedMemoryRegisterRequest
+	52, // 92: inference.GRPCInferenceService.SystemSharedMemoryUnregister:input_type -> inference.SystemSharedMemoryUnregisterRequest
+	54, // 93: inference.GRPCInferenceService.CudaSharedMemoryStatus:input_type -> inference.CudaSharedMemoryStatusRequest
+	56, // 94: inference.GRPCInferenceService.CudaSharedMemoryRegister:input_type -> inference.CudaSharedMemoryRegisterRequest
+	58, // 95: inference.GRPCInferenceService.CudaSharedMemoryUnregister:input_type -> inference.CudaSharedMemoryUnregisterRequest
+	60, // 96: inference.GRPCInferenceService.LogSettings:input_type -> inference.LogSettingsRequest
+	61, // 97: inference.GRPCInferenceService.TraceSetting:input_type -> inference.TraceSettingRequest
+	5,  // 98: inference.GRPCInferenceService.ServerLive:output_type -> inference.ServerLiveResponse
+	7,  // 99: inference.GRPCInferenceService.ServerReady:output_type -> inference.ServerReadyResponse
+	9,  // 100: inference.GRPCInferenceService.ModelReady:output_type -> inference.ModelReadyResponse
+	11, // 101: inference.GRPCInferenceService.ServerMetadata:output_type -> inference.ServerMetadataResponse
+	13, // 102: inference.GRPCInferenceService.ModelMetadata:output_type -> inference.ModelMetadataResponse
+	15, // 103: inference.GRPCInferenceService.ModelInfer:output_type -> inference.ModelInferResponse
+	18, // 104: inference.GRPCInferenceService.ModelStreamInfer:output_type -> inference.ModelStreamInferResponse
+	20, // 105: inference.GRPCInferenceService.ModelConfig:output_type -> inference.ModelConfigResponse
+	40, // 106: inference.GRPCInferenceService.ModelStatistics:output_type -> inference.ModelStatisticsResponse
+	42, // 107: inference.GRPCInferenceService.RepositoryIndex:output_type -> inference.RepositoryIndexResponse
+	45, // 108: inference.GRPCInferenceService.RepositoryModelLoad:output_type -> inference.RepositoryModelLoadResponse
+	47, // 109: inference.GRPCInferenceService.RepositoryModelUnload:output_type -> inference.RepositoryModelUnloadResponse
+	49, // 110: inference.GRPCInferenceService.SystemSharedMemoryStatus:output_type -> inference.SystemSharedMemoryStatusResponse
+	51, // 111: inference.GRPCInferenceService.SystemSharedMemoryRegister:output_type -> inference.SystemSharedMemoryRegisterResponse
+	53, // 112: inference.GRPCInferenceService.SystemSharedMemoryUnregister:output_type -> inference.SystemSharedMemoryUnregisterResponse
+	55, // 113: inference.GRPCInferenceService.CudaSharedMemoryStatus:output_type -> inference.CudaSharedMemoryStatusResponse
+	57, // 114: inference.GRPCInferenceService.CudaSharedMemoryRegister:output_type -> inference.CudaSharedMemoryRegisterResponse
+	59, // 115: inference.GRPCInferenceService.CudaSharedMemoryUnregister:output_type -> inference.CudaSharedMemoryUnregisterResponse
+	63, // 116: inference.GRPCInferenceService.LogSettings:output_type -> inference.LogSettingsResponse
+	62, // 117: inference.GRPCInferenceService.TraceSetting:output_type -> inference.TraceSettingResponse
+	98, // [98:118] is the sub-list for method output_type
+	78, // [78:98] is the sub-list for method input_type
+	78, // [78:78] is the sub-list for extension type_name
+	78, // [78:78] is the sub-list for extension extendee
+	0,  // [0:78] is the sub-list for field type_name
 }
 
 func init() { file_oip_proto_init() }
@@ -5198,27 +5570,31 @@ func file_oip_proto_init() {
 	}
 	file_oip_proto_msgTypes[17].OneofWrappers = []any{
 		(*ModelConfig_DynamicBatching)(nil),
+		(*ModelConfig_SequenceBatching)(nil),
+		(*ModelConfig_EnsembleScheduling)(nil),
 	}
-	file_oip_proto_msgTypes[20].OneofWrappers = []any{
+	file_oip_proto_msgTypes[24].OneofWrappers = []any{
 		(*ModelVersionPolicy_Latest_)(nil),
+		(*ModelVersionPolicy_All_)(nil),
+		(*ModelVersionPolicy_Specific_)(nil),
 	}
-	file_oip_proto_msgTypes[35].OneofWrappers = []any{
+	file_oip_proto_msgTypes[39].OneofWrappers = []any{
 		(*ModelRepositoryParameter_BoolParam)(nil),
 		(*ModelRepositoryParameter_Int64Param)(nil),
 		(*ModelRepositoryParameter_StringParam)(nil),
 		(*ModelRepositoryParameter_BytesParam)(nil),
 	}
-	file_oip_proto_msgTypes[66].OneofWrappers = []any{
+	file_oip_proto_msgTypes[70].OneofWrappers = []any{
 		(*ModelWarmup_Input_ZeroData)(nil),
 		(*ModelWarmup_Input_RandomData)(nil),
 		(*ModelWarmup_Input_InputDataFile)(nil),
 	}
-	file_oip_proto_msgTypes[77].OneofWrappers = []any{
+	file_oip_proto_msgTypes[83].OneofWrappers = []any{
 		(*LogSettingsRequest_SettingValue_BoolParam)(nil),
 		(*LogSettingsRequest_SettingValue_Uint32Param)(nil),
 		(*LogSettingsRequest_SettingValue_StringParam)(nil),
 	}
-	file_oip_proto_msgTypes[83].OneofWrappers = []any{
+	file_oip_proto_msgTypes[89].OneofWrappers = []any{
 		(*LogSettingsResponse_SettingValue_BoolParam)(nil),
 		(*LogSettingsResponse_SettingValue_Uint32Param)(nil),
 		(*LogSettingsResponse_SettingValue_StringParam)(nil),
@@ -5229,7 +5605,7 @@ func file_oip_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_oip_proto_rawDesc), len(file_oip_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   85,
+			NumMessages:   91,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

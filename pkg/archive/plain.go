@@ -1,0 +1,395 @@
+package archive
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/encoding/prototext"
+
+	"github.com/tsserve/ts/pkg/api/grpc/oippb"
+	"github.com/tsserve/ts/pkg/onnx"
+)
+
+// Models that are not archives, served as they are: a bare ONNX file, and a model folder of
+// a Triton model repository (config.pbtxt, an optional label file, and version folders
+// 1/, 2/, ... holding model.onnx). Open reads either into a temporary folder of links to
+// the model's files, with a manifest made up for it, so that the rest of the server sees an
+// archive.
+const (
+	// ONNXFile is a bare .onnx file (Opened.Format).
+	ONNXFile Format = "onnx"
+	// TritonModel is a model folder of a Triton model repository (Opened.Format).
+	TritonModel Format = "triton"
+)
+
+// TritonConfigFile is a Triton model folder's configuration (protobuf text format).
+const TritonConfigFile = "config.pbtxt"
+
+// tritonModelFile is the model file a version folder holds unless config.pbtxt's
+// default_model_filename names another.
+const tritonModelFile = "model.onnx"
+
+// PlainHandler is the handler a bare ONNX file or a Triton model is served with unless the
+// registration names one (or config.pbtxt's parameter "handler" does).
+const PlainHandler = "tensor"
+
+// errPlainUnsigned says a model that is not an archive cannot carry a signature.
+var errPlainUnsigned = fmt.Errorf("%w: a bare ONNX file or a Triton model folder carries no signature (pack it with tsarchive --sign-key)", ErrNotSigned)
+
+// IsONNXFile tells whether path is a bare ONNX model file (named .onnx), which Open serves
+// as it is.
+func IsONNXFile(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular() && strings.EqualFold(filepath.Ext(path), ".onnx")
+}
+
+// IsTritonModel tells whether dir is a model folder of a Triton model repository: a folder
+// without an archive's manifest, holding config.pbtxt or a numbered version folder.
+func IsTritonModel(dir string) bool {
+	st, err := os.Stat(dir)
+	if err != nil || !st.IsDir() {
+		return false
+	}
+	if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(ManifestPath))); err == nil {
+		return false
+	}
+	if _, err := os.Stat(filepath.Join(dir, TritonConfigFile)); err == nil {
+		return true
+	}
+	versions, _ := tritonVersionDirs(dir)
+	return len(versions) > 0
+}
+
+// ReadTritonConfig reads a Triton model folder's config.pbtxt; a folder without one has an
+// empty configuration (Triton completes an ONNX model's configuration itself). Fields ts
+// does not read are skipped.
+func ReadTritonConfig(dir string) (*oippb.ModelConfig, error) {
+	cfg := &oippb.ModelConfig{}
+	b, err := os.ReadFile(filepath.Join(dir, TritonConfigFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return cfg, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := (prototext.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(b, cfg); err != nil {
+		return nil, fmt.Errorf("%s: %w", TritonConfigFile, err)
+	}
+	return cfg, nil
+}
+
+// tritonVersionDirs lists a Triton model folder's version folders (positive integers),
+// highest first.
+func tritonVersionDirs(dir string) ([]int64, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []int64
+	for _, e := range entries {
+		n, err := strconv.ParseInt(e.Name(), 10, 64)
+		if err != nil || n < 1 || strconv.FormatInt(n, 10) != e.Name() {
+			continue
+		}
+		if st, err := os.Stat(filepath.Join(dir, e.Name())); err == nil && st.IsDir() {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	slices.Reverse(out)
+	return out, nil
+}
+
+// TritonVersions are the versions of a Triton model folder its version_policy serves, highest
+// first: by default the latest one; latest { num_versions: N }, all { } or
+// specific { versions: [...] } as in Triton.
+func TritonVersions(dir string, cfg *oippb.ModelConfig) ([]string, error) {
+	have, err := tritonVersionDirs(dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(have) == 0 {
+		return nil, fmt.Errorf("%s holds no version folder (1/, 2/, ... with %s inside)", dir, tritonModelFile)
+	}
+	var pick []int64
+	switch p := cfg.GetVersionPolicy(); {
+	case p.GetAll() != nil:
+		pick = have
+	case p.GetSpecific() != nil:
+		for _, v := range p.GetSpecific().GetVersions() {
+			if !slices.Contains(have, v) {
+				return nil, fmt.Errorf("version_policy names version %d, but %s has no folder %d/", v, dir, v)
+			}
+			pick = append(pick, v)
+		}
+		slices.Sort(pick)
+		slices.Reverse(pick)
+		pick = slices.Compact(pick)
+	default:
+		n := 1
+		if l := p.GetLatest(); l != nil && l.GetNumVersions() > 0 {
+			n = int(l.GetNumVersions())
+		}
+		pick = have[:min(n, len(have))]
+	}
+	if len(pick) == 0 {
+		return nil, fmt.Errorf("version_policy of %s serves no version", dir)
+	}
+	out := make([]string, len(pick))
+	for i, v := range pick {
+		out[i] = strconv.FormatInt(v, 10)
+	}
+	return out, nil
+}
+
+// openPlain opens a bare ONNX file or a version of a Triton model folder ("" for the
+// latest its policy serves) as Open does an archive.
+func openPlain(src, version, tmpRoot string, lim Limits) (*Opened, error) {
+	if lim.Trusted != nil {
+		return nil, errPlainUnsigned
+	}
+	dir, err := tempModelDir(tmpRoot)
+	if err != nil {
+		return nil, err
+	}
+	var o *Opened
+	if IsONNXFile(src) {
+		o, err = linkONNXFile(src, dir)
+	} else {
+		o, err = linkTritonVersion(src, version, dir)
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	o.Dir, o.temp = dir, true
+	return o, nil
+}
+
+// linkONNXFile links a bare ONNX file, and the external data files it names, into dir: the
+// model is named after the file, version 1.0, served with PlainHandler.
+func linkONNXFile(src, dir string) (*Opened, error) {
+	m, err := onnx.ReadFile(src)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src, err)
+	}
+	base := filepath.Base(src)
+	files := append([]string{base}, m.ExternalData...)
+	for _, f := range files {
+		if err := link(filepath.Join(filepath.Dir(src), filepath.FromSlash(f)), filepath.Join(dir, filepath.FromSlash(f))); err != nil {
+			return nil, err
+		}
+	}
+	h := sha256.New()
+	if err := hashFiles(h, filepath.Join(dir, base)); err != nil {
+		return nil, err
+	}
+	man := plainManifest(strings.TrimSuffix(base, filepath.Ext(base)), "1.0", base, PlainHandler)
+	return &Opened{Manifest: man, Format: ONNXFile, Digest: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// linkTritonVersion links a version folder of a Triton model folder into dir (its files;
+// the model folder's warmup/ folder for model_warmup's input_data_file), and writes there
+// index_to_name.json from the first output's label_filename. The model's name is
+// config.pbtxt's name, else the folder's.
+func linkTritonVersion(src, version, dir string) (*Opened, error) {
+	cfg, err := ReadTritonConfig(src)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkTritonConfig(cfg); err != nil {
+		return nil, fmt.Errorf("%s: %w", TritonConfigFile, err)
+	}
+	if version == "" {
+		versions, err := TritonVersions(src, cfg)
+		if err != nil {
+			return nil, err
+		}
+		version = versions[0]
+	}
+	vdir := filepath.Join(src, version)
+	if n, err := strconv.ParseInt(version, 10, 64); err != nil || n < 1 || strconv.FormatInt(n, 10) != version {
+		return nil, fmt.Errorf("version %q: a Triton model's versions are its numbered folders", version)
+	}
+	if st, err := os.Stat(vdir); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("%s has no version folder %s/", src, version)
+	}
+	file := cfg.GetDefaultModelFilename()
+	if file == "" {
+		file = tritonModelFile
+	}
+	if !localPath(file) || strings.Contains(file, "/") {
+		return nil, fmt.Errorf("%s: default_model_filename %q must be a file name", TritonConfigFile, file)
+	}
+	serialized := file
+	st, err := os.Stat(filepath.Join(vdir, file))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("version %s: %w (Triton's ONNX models are %s/%s)", version, err, version, file)
+	case st.IsDir(): // Triton's model.onnx folder: the model and its external data
+		serialized = file + "/" + tritonModelFile
+	}
+	entries, err := os.ReadDir(vdir)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		if err := link(filepath.Join(vdir, e.Name()), filepath.Join(dir, e.Name())); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := os.Stat(filepath.Join(src, "warmup")); err == nil {
+		if _, err := os.Lstat(filepath.Join(dir, "warmup")); err != nil {
+			if err := link(filepath.Join(src, "warmup"), filepath.Join(dir, "warmup")); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := writeTritonLabels(src, dir, cfg); err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	cfgBytes, _ := os.ReadFile(filepath.Join(src, TritonConfigFile))
+	h.Write(cfgBytes)
+	if err := hashFiles(h, filepath.Join(dir, filepath.FromSlash(serialized))); err != nil {
+		return nil, err
+	}
+	name := cfg.GetName()
+	if name == "" {
+		name = filepath.Base(src)
+	}
+	handler := PlainHandler
+	if p, ok := cfg.GetParameters()["handler"]; ok && p.GetStringValue() != "" {
+		handler = p.GetStringValue()
+	}
+	man := plainManifest(name, version, serialized, handler)
+	return &Opened{Manifest: man, Format: TritonModel, Digest: hex.EncodeToString(h.Sum(nil)), Triton: cfg}, nil
+}
+
+// checkTritonConfig refuses what ts cannot serve as Triton would.
+func checkTritonConfig(cfg *oippb.ModelConfig) error {
+	switch p, b := cfg.GetPlatform(), cfg.GetBackend(); {
+	case p == "ensemble" || cfg.GetEnsembleScheduling() != nil:
+		return errors.New("an ensemble: ts runs its steps as a workflow instead (tsarchive workflow, docs/workflows.md)")
+	case p != "" && p != "onnxruntime_onnx":
+		return fmt.Errorf("platform %q: ts serves ONNX models only (platform onnxruntime_onnx, backend onnxruntime)", p)
+	case b != "" && b != "onnxruntime":
+		return fmt.Errorf("backend %q: ts serves ONNX models only (backend onnxruntime)", b)
+	case cfg.GetSequenceBatching() != nil:
+		return errors.New("sequence_batching: ts runs stateful ONNX models only through a custom handler (docs/custom-handlers.md), not with Triton's sequence batcher")
+	case len(cfg.GetModelOperations().GetOpLibraryFilename()) > 0:
+		return errors.New("model_operations: ts does not load custom operator libraries")
+	}
+	for _, in := range cfg.GetInput() {
+		if in.GetReshape() != nil {
+			return fmt.Errorf("input %q: reshape is not supported (send the shape the model takes)", in.GetName())
+		}
+	}
+	for _, out := range cfg.GetOutput() {
+		if out.GetReshape() != nil {
+			return fmt.Errorf("output %q: reshape is not supported (ts answers the shape the model gives)", out.GetName())
+		}
+	}
+	return nil
+}
+
+// writeTritonLabels writes the first output's label_filename (a class name a line, as
+// Triton reads it) into dir as index_to_name.json, unless the version folder has one.
+func writeTritonLabels(src, dir string, cfg *oippb.ModelConfig) error {
+	if _, err := os.Lstat(filepath.Join(dir, labelsFile)); err == nil {
+		return nil
+	}
+	for _, out := range cfg.GetOutput() {
+		name := out.GetLabelFilename()
+		if name == "" {
+			continue
+		}
+		if !localPath(name) {
+			return fmt.Errorf("%s: output %q: label_filename %q must be a file of the model folder", TritonConfigFile, out.GetName(), name)
+		}
+		f, err := os.Open(filepath.Join(src, filepath.FromSlash(name)))
+		if err != nil {
+			return fmt.Errorf("%s: output %q: %w", TritonConfigFile, out.GetName(), err)
+		}
+		defer f.Close()
+		labels := map[string]string{}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for i := 0; sc.Scan(); i++ {
+			labels[strconv.Itoa(i)] = strings.TrimRight(sc.Text(), "\r")
+		}
+		if err := sc.Err(); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		b, err := json.Marshal(labels)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, labelsFile), b, 0o644)
+	}
+	return nil
+}
+
+// labelsFile is where the classifiers read class names (handler.LabelsFile).
+const labelsFile = "index_to_name.json"
+
+// plainManifest is the manifest made up for a model that is not an archive.
+func plainManifest(name, version, serialized, handler string) *Manifest {
+	return &Manifest{Runtime: "onnx", Model: Model{ModelName: name, ModelVersion: version, SerializedFile: serialized, Handler: handler}}
+}
+
+// link makes dst a symbolic link to src (absolute), creating dst's folder.
+func link(src, dst string) error {
+	abs, err := filepath.Abs(src)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	return os.Symlink(abs, dst)
+}
+
+// hashFiles adds the content of files to h.
+func hashFiles(h hash.Hash, files ...string) error {
+	for _, p := range files {
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("read %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// OpenVersion is Open for a source that may hold several versions (a Triton model folder):
+// version picks one ("" the latest its policy serves); for an archive or a bare ONNX file
+// it is not read here (the registration's model_version names the version instead).
+func OpenVersion(ctx context.Context, src, version, tmpRoot string, lim Limits) (*Opened, error) {
+	if IsONNXFile(src) {
+		return openPlain(src, "", tmpRoot, lim)
+	}
+	if IsTritonModel(src) {
+		return openPlain(src, version, tmpRoot, lim)
+	}
+	return Open(ctx, src, tmpRoot, lim)
+}

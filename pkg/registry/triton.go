@@ -1,0 +1,137 @@
+package registry
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/tsserve/ts/pkg/api/grpc/oippb"
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// FromTritonConfig is where a Triton model's settings came from.
+const FromTritonConfig = "config.pbtxt"
+
+// tritonSettings reads the settings of a Triton model's config.pbtxt as model-config.yaml's
+// (docs/serve.md#triton-model-repositories):
+//   - max_batch_size with dynamic_batching: batchSize; without dynamic_batching Triton runs
+//     each request alone (batchSize 1);
+//   - dynamic_batching: max_queue_delay_microseconds as maxBatchDelay (rounded up to whole
+//     milliseconds), preferred_batch_size as preferredBatchSizes, default_queue_policy's
+//     max_queue_size as jobQueueSize and, when its timeout_action is REJECT,
+//     default_timeout_microseconds as maxQueueTime;
+//   - instance_group: its instances (count, times the GPUs listed) as the workers;
+//   - response_cache { enable: true }: responseCache;
+//   - model_warmup: the warm-up (its samples' batch sizes, the most runs a sample asks for,
+//     random data when any input asks for it, dims as shapes, input_data_file from the
+//     model folder's warmup/).
+func tritonSettings(c *oippb.ModelConfig) *modelYAML {
+	y := &modelYAML{source: FromTritonConfig}
+	ms := func(us uint64) *int {
+		n := int((us + 999) / 1000)
+		return &n
+	}
+	if db := c.GetDynamicBatching(); db != nil && c.GetMaxBatchSize() > 0 {
+		n := int(c.GetMaxBatchSize())
+		y.BatchSize = &n
+		y.MaxBatchDelay = ms(db.GetMaxQueueDelayMicroseconds())
+		for _, p := range db.GetPreferredBatchSize() {
+			y.PreferredBatchSizes = append(y.PreferredBatchSizes, int(p))
+		}
+		if q := db.GetDefaultQueuePolicy(); q != nil {
+			if q.GetMaxQueueSize() > 0 {
+				n := int(q.GetMaxQueueSize())
+				y.JobQueueSize = &n
+			}
+			if q.GetTimeoutAction() == oippb.ModelQueuePolicy_REJECT && q.GetDefaultTimeoutMicroseconds() > 0 {
+				y.MaxQueueTime = ms(q.GetDefaultTimeoutMicroseconds())
+			}
+		}
+	}
+	if groups := c.GetInstanceGroup(); len(groups) > 0 {
+		n := 0
+		for _, g := range groups {
+			count := max(int(g.GetCount()), 1)
+			if gpus := len(g.GetGpus()); gpus > 0 {
+				count *= gpus
+			}
+			n += count
+		}
+		y.MinWorkers, y.MaxWorkers = &n, &n
+	}
+	if c.GetResponseCache().GetEnable() {
+		on := true
+		y.ResponseCache = &on
+	}
+	if samples := c.GetModelWarmup(); len(samples) > 0 {
+		w := &Warmup{Data: WarmupZero}
+		for _, s := range samples {
+			w.Runs = max(w.Runs, int(s.GetCount()), 1)
+			if b := int(s.GetBatchSize()); b > 0 && !slices.Contains(w.BatchSizes, b) {
+				w.BatchSizes = append(w.BatchSizes, b)
+			}
+			for name, in := range s.GetInputs() {
+				if in.GetRandomData() {
+					w.Data = WarmupRandom
+				}
+				if dims := in.GetDims(); len(dims) > 0 {
+					if w.Shapes == nil {
+						w.Shapes = map[string][]int64{}
+					}
+					w.Shapes[name] = dims
+				}
+				if f := in.GetInputDataFile(); f != "" {
+					if w.Files == nil {
+						w.Files = map[string]string{}
+					}
+					w.Files[name] = "warmup/" + f
+				}
+			}
+		}
+		y.Warmup = w
+	}
+	return y
+}
+
+// checkTritonIO checks the inputs and outputs config.pbtxt names against the model's, as
+// Triton does: a name the model does not have, or another element type, is refused.
+func checkTritonIO(c *oippb.ModelConfig, inputs, outputs []tensor.Info) error {
+	type tensorDecl struct {
+		name string
+		typ  oippb.DataType
+	}
+	check := func(what string, declared []tensorDecl, have []tensor.Info) error {
+		for _, d := range declared {
+			i := slices.IndexFunc(have, func(t tensor.Info) bool { return t.Name == d.name })
+			if i < 0 {
+				names := make([]string, len(have))
+				for k, t := range have {
+					names[k] = t.Name
+				}
+				return fmt.Errorf("%s: %s %q is not one of the model's (%s)", FromTritonConfig, what, d.name, strings.Join(names, ", "))
+			}
+			if d.typ == oippb.DataType_TYPE_INVALID {
+				continue
+			}
+			want := strings.TrimPrefix(d.typ.String(), "TYPE_")
+			if want == "STRING" {
+				want = "BYTES"
+			}
+			if got := have[i].DType.V2Name(); got != want {
+				return fmt.Errorf("%s: %s %q: data_type TYPE_%s, but the model's is %s", FromTritonConfig, what, d.name, strings.TrimPrefix(d.typ.String(), "TYPE_"), got)
+			}
+		}
+		return nil
+	}
+	var ins, outs []tensorDecl
+	for _, in := range c.GetInput() {
+		ins = append(ins, tensorDecl{in.GetName(), in.GetDataType()})
+	}
+	for _, out := range c.GetOutput() {
+		outs = append(outs, tensorDecl{out.GetName(), out.GetDataType()})
+	}
+	if err := check("input", ins, inputs); err != nil {
+		return err
+	}
+	return check("output", outs, outputs)
+}

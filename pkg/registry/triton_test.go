@@ -1,0 +1,148 @@
+package registry
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tsserve/ts/pkg/internal/testenv"
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// tritonModel writes a Triton model folder named name holding the iris sample in each
+// version folder, with config.pbtxt.
+func tritonModel(t *testing.T, name, config string, versions ...string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), name)
+	model, err := os.ReadFile(testenv.Path("samples/iris/model.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range versions {
+		os.MkdirAll(filepath.Join(dir, v), 0o755)
+		os.WriteFile(filepath.Join(dir, v, "model.onnx"), model, 0o644)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.pbtxt"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestTritonSettings: config.pbtxt's scheduling, queue, instances, cache and warm-up become
+// the version's settings, each shown as coming from config.pbtxt; a register request still
+// overrides them.
+func TestTritonSettings(t *testing.T) {
+	config := `
+name: "iris"
+max_batch_size: 16
+dynamic_batching {
+  preferred_batch_size: [ 4, 8 ]
+  max_queue_delay_microseconds: 2500
+  default_queue_policy { timeout_action: REJECT default_timeout_microseconds: 300000 max_queue_size: 32 }
+}
+instance_group [ { count: 2 kind: KIND_CPU }, { kind: KIND_CPU } ]
+response_cache { enable: true }
+model_warmup [
+  { name: "one" batch_size: 1 inputs { key: "features" value: { data_type: TYPE_FP32 dims: [ 4 ] zero_data: true } } },
+  { name: "many" batch_size: 8 count: 3 inputs { key: "features" value: { data_type: TYPE_FP32 dims: [ 4 ] random_data: true } } }
+]`
+	r := newRegistry(t, Defaults{})
+	v, err := r.Register(context.Background(), Spec{Path: tritonModel(t, "iris", config, "1"), Overrides: Overrides{ResponseTimeout: ptr(9)}, Synchronous: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := v.Settings()
+	for _, c := range []struct {
+		key       string
+		got, want int
+	}{
+		{"batchSize", s.BatchSize, 16},
+		{"maxBatchDelay", s.MaxBatchDelay, 3}, // 2.5 ms, rounded up
+		{"maxQueueTime", s.MaxQueueTime, 300},
+		{"jobQueueSize", s.JobQueueSize, 32},
+		{"minWorkers", s.MinWorkers, 3},
+		{"maxWorkers", s.MaxWorkers, 3},
+	} {
+		if c.got != c.want || s.Sources[c.key] != FromTritonConfig {
+			t.Errorf("%s = %d from %q, want %d from config.pbtxt", c.key, c.got, s.Sources[c.key], c.want)
+		}
+	}
+	if !slices.Equal(s.PreferredBatchSizes, []int{4, 8}) || !s.ResponseCache {
+		t.Errorf("preferredBatchSizes %v, responseCache %v", s.PreferredBatchSizes, s.ResponseCache)
+	}
+	if s.ResponseTimeout != 9 || s.Sources["responseTimeout"] != FromRegister {
+		t.Errorf("responseTimeout %d from %s: the register request's must win", s.ResponseTimeout, s.Sources["responseTimeout"])
+	}
+	w := s.Warmup
+	if w == nil || w.Runs != 3 || !slices.Equal(w.BatchSizes, []int{1, 8}) || w.Data != WarmupRandom || !slices.Equal(w.Shapes["features"], []int64{4}) {
+		t.Errorf("warm-up %+v", w)
+	}
+	if v.Handler != "tensor" || v.Version != "1" || v.TritonConfig().GetMaxBatchSize() != 16 {
+		t.Errorf("handler %s, version %s", v.Handler, v.Version)
+	}
+	out, err := v.InferTensors(context.Background(), []*tensor.Tensor{tensor.New([]int64{1, 4}, []float32{5.1, 3.5, 1.4, 0.2})}, 0)
+	if err != nil || len(out) == 0 {
+		t.Fatalf("inference: %v", err)
+	}
+
+	// without dynamic_batching, Triton runs each request alone
+	v, err = r.Register(context.Background(), Spec{Path: tritonModel(t, "alone", "max_batch_size: 16", "1"), Synchronous: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := v.Settings(); s.BatchSize != 1 || s.Sources["batchSize"] != FromDefault {
+		t.Errorf("no dynamic_batching: batchSize %d from %s", s.BatchSize, s.Sources["batchSize"])
+	}
+}
+
+// TestTritonRegisterAll: a Triton model folder registers every version its policy serves,
+// the highest the default; a version that fails undoes the others; the inputs and outputs
+// config.pbtxt declares are checked against the model's.
+func TestTritonRegisterAll(t *testing.T) {
+	ctx := context.Background()
+	r := newRegistry(t, Defaults{})
+	dir := tritonModel(t, "iris", "version_policy: { all { } }", "1", "2", "3")
+	versions, err := r.RegisterAll(ctx, Spec{Path: dir, URL: "iris", Synchronous: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, v := range versions {
+		got = append(got, v.Version)
+	}
+	if !slices.Equal(got, []string{"3", "2", "1"}) {
+		t.Errorf("registered %v", got)
+	}
+	if e, err := r.Model("iris"); err != nil || e.DefaultVersion != "3" {
+		t.Errorf("default version %q (%v), want the highest", e.DefaultVersion, err)
+	}
+	one, err := r.RegisterAll(ctx, Spec{Path: dir, URL: "iris", Name: "iris-one", Version: "2", Synchronous: true})
+	if err != nil || len(one) != 1 || one[0].Version != "2" {
+		t.Fatalf("one version asked: %v, %v", one, err)
+	}
+
+	// version 1 of this folder is not an ONNX model: 2 registers, then 1 fails and 2 goes
+	bad := tritonModel(t, "half", "version_policy: { all { } }", "1", "2")
+	os.WriteFile(filepath.Join(bad, "1", "model.onnx"), []byte("not a model"), 0o644)
+	if _, err := r.RegisterAll(ctx, Spec{Path: bad, URL: "half", Synchronous: true}); err == nil {
+		t.Fatal("a broken version registered")
+	}
+	if _, err := r.Model("half"); err == nil {
+		t.Error("the versions registered before the broken one stayed")
+	}
+
+	for _, c := range []struct{ config, want string }{
+		{`input [ { name: "x" data_type: TYPE_FP32 dims: [ 4 ] } ]`, `input "x" is not one of the model's (features)`},
+		{`input [ { name: "features" data_type: TYPE_INT64 dims: [ 4 ] } ]`, "data_type TYPE_INT64, but the model's is FP32"},
+		{`output [ { name: "nothing" data_type: TYPE_FP32 dims: [ 3 ] } ]`, `output "nothing"`},
+		{`max_batch_size: 4 dynamic_batching { preferred_batch_size: [ 8 ] }`, "preferredBatchSizes"},
+	} {
+		_, err := r.RegisterAll(ctx, Spec{Path: tritonModel(t, "checked", c.config, "1"), URL: "checked"})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error saying %q", c.config, err, c.want)
+		}
+	}
+}

@@ -1,0 +1,132 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tsserve/ts/pkg/api"
+	"github.com/tsserve/ts/pkg/internal/testenv"
+)
+
+// copyFile copies a file of the repository to dst, making its folder.
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(testenv.Path(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Dir(dst), 0o755)
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTritonModelRepository: a Triton model repository's model folders and bare .onnx
+// files in the model store are served as they are, through TorchServe's and Triton's APIs:
+// every version the policy serves (the highest the default), the label file for Triton's
+// classification extension, config.pbtxt's settings in describe and in Triton's config;
+// poll mode registers a version folder added later as the new default.
+func TestTritonModelRepository(t *testing.T) {
+	ts := emptyServer(t, map[string]string{"enable_model_api": "true"})
+	digits := filepath.Join(ts.store, "digits-triton")
+	for _, v := range []string{"1", "2"} {
+		copyFile(t, "samples/digits/model.onnx", filepath.Join(digits, v, "model.onnx"))
+	}
+	labels := make([]string, 10)
+	for i := range labels {
+		labels[i] = fmt.Sprintf("digit %d", i)
+	}
+	os.WriteFile(filepath.Join(digits, "labels.txt"), []byte(strings.Join(labels, "\n")+"\n"), 0o644)
+	os.WriteFile(filepath.Join(digits, "config.pbtxt"), []byte(`
+platform: "onnxruntime_onnx"
+max_batch_size: 8
+version_policy: { all { } }
+input [ { name: "input" data_type: TYPE_FP32 dims: [ 1, 8, 8 ] } ]
+output [ { name: "logits" data_type: TYPE_FP32 dims: [ 10 ] label_filename: "labels.txt" } ]
+dynamic_batching { max_queue_delay_microseconds: 500 }
+instance_group [ { count: 1 kind: KIND_CPU } ]
+parameters { key: "handler" value: { string_value: "image_classifier" } }
+`), 0o644)
+	copyFile(t, "samples/iris/model.onnx", filepath.Join(ts.store, "flowers.onnx"))
+
+	exchange{"register the Triton model", "POST", "/models?url=digits-triton&synchronous=true", "", nil, 200, "", `Version: 2 registered with 1 initial workers`}.run(t, ts.management.URL)
+	var all []api.Description
+	getJSON(t, ts.management.URL+"/models/digits-triton/all", &all)
+	if len(all) != 2 {
+		t.Fatalf("%d versions registered, want 1 and 2", len(all))
+	}
+	for _, d := range all {
+		if d.Default != (d.ModelVersion == "2") || d.BatchSize != 8 || d.MaxBatchDelay != 1 || d.MinWorkers != 1 {
+			t.Errorf("version %s: default %v, batchSize %d, maxBatchDelay %d, workers %d", d.ModelVersion, d.Default, d.BatchSize, d.MaxBatchDelay, d.MinWorkers)
+		}
+	}
+	png, err := os.ReadFile(testenv.Path("samples/digits/3.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exchange{"the image classifier names classes from labels.txt", "POST", "/predictions/digits-triton/1", "image/png", png, 200, "", `"digit 3"`}.run(t, ts.inference.URL)
+
+	pixels := make([]string, 64)
+	for i := range pixels {
+		pixels[i] = fmt.Sprint(i % 16)
+	}
+	infer := `{"inputs":[{"name":"input","shape":[1,1,8,8],"datatype":"FP32","data":[` + strings.Join(pixels, ",") + `]}],` +
+		`"outputs":[{"name":"logits","parameters":{"classification":1}}]}`
+	exchange{"Triton's classification extension", "POST", "/v2/models/digits-triton/infer", "application/json", []byte(infer), 200, "", `:digit `}.run(t, ts.inference.URL)
+	exchange{"the config answers config.pbtxt's policy and label file", "GET", "/v2/models/digits-triton/config", "", nil, 200, "", `"label_filename": "labels.txt"`}.run(t, ts.inference.URL)
+	var cfg struct {
+		VersionPolicy map[string]any `json:"version_policy"`
+	}
+	getJSON(t, ts.inference.URL+"/v2/models/digits-triton/config", &cfg)
+	if _, ok := cfg.VersionPolicy["all"]; !ok {
+		t.Errorf("version_policy %v, want all", cfg.VersionPolicy)
+	}
+
+	exchange{"Triton's load of a bare .onnx in the store", "POST", "/v2/repository/models/flowers/load", "", nil, 200, "", ""}.run(t, ts.inference.URL)
+	exchange{"the bare model serves with the tensor handler", "POST", "/predictions/flowers", "application/json", []byte(`[[5.1, 3.5, 1.4, 0.2]]`), 200, "", `"probabilities"`}.run(t, ts.inference.URL)
+	exchange{"POST /models of a bare .onnx", "POST", "/models?url=flowers.onnx&model_name=flowers2&initial_workers=1&synchronous=true", "", nil, 200, "", `flowers2\" Version: 1.0 registered`}.run(t, ts.management.URL)
+	exchange{"which serves", "POST", "/predictions/flowers2", "application/json", []byte(`[[5.1, 3.5, 1.4, 0.2]]`), 200, "", `"probabilities"`}.run(t, ts.inference.URL)
+
+	// poll mode: a new version folder registers, as the default
+	seen := map[string]archiveStamp{}
+	ts.srv.pollStore(context.Background(), seen)
+	copyFile(t, "samples/digits/model.onnx", filepath.Join(digits, "3", "model.onnx"))
+	later := time.Now().Add(time.Hour)
+	os.Chtimes(filepath.Join(digits, "3", "model.onnx"), later, later)
+	ts.srv.pollStore(context.Background(), seen)
+	getJSON(t, ts.management.URL+"/models/digits-triton/all", &all)
+	var versions []string
+	for _, d := range all {
+		versions = append(versions, d.ModelVersion)
+		if d.Default != (d.ModelVersion == "3") {
+			t.Errorf("after version 3 appeared: version %s default %v", d.ModelVersion, d.Default)
+		}
+	}
+	slices.Sort(versions)
+	if !slices.Equal(versions, []string{"1", "2", "3"}) {
+		t.Errorf("versions after the poll: %v", versions)
+	}
+}
+
+// TestTritonModelRefused: a Triton model ts cannot serve is refused with 400 and a reason,
+// and the store's other models go on.
+func TestTritonModelRefused(t *testing.T) {
+	ts := emptyServer(t, nil)
+	dir := filepath.Join(ts.store, "plan")
+	copyFile(t, "samples/iris/model.onnx", filepath.Join(dir, "1", "model.onnx"))
+	os.WriteFile(filepath.Join(dir, "config.pbtxt"), []byte(`platform: "tensorrt_plan"`), 0o644)
+	exchange{"a TensorRT plan", "POST", "/models?url=plan", "", nil, 400, "InvalidModelException", "ONNX models only"}.run(t, ts.management.URL)
+	var res struct{ Models []json.RawMessage }
+	getJSON(t, ts.management.URL+"/models", &res)
+	if len(res.Models) != 0 {
+		t.Errorf("%d models registered", len(res.Models))
+	}
+	exchange{"the store's archives still register", "POST", "/models?url=iris.mar&synchronous=true&initial_workers=1", "", nil, 200, "", ""}.run(t, ts.management.URL)
+}
