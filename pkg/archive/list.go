@@ -44,3 +44,17 @@ func List(dir string) ([]string, error) {
 	sort.Strings(out)
 	return out, nil
 }
+
+// StoreName is the model name of a model store entry List names: a file's without its
+// archive or .onnx extension, a folder's as it is.
+func StoreName(entry string) string {
+	for _, ext := range ArchiveExtensions {
+		if strings.HasSuffix(entry, ext) {
+			return strings.TrimSuffix(entry, ext)
+		}
+	}
+	if strings.EqualFold(filepath.Ext(entry), ".onnx") {
+		return strings.TrimSuffix(entry, filepath.Ext(entry))
+	}
+	return entry
+}

@@ -447,7 +447,8 @@ func TestTritonStatistics(t *testing.T) {
 }
 
 // TestTritonRepositoryIndex: Triton's model repository extension: the index lists the
-// registered versions and their states ({"ready": true}: the ready ones only); unload
+// registered versions and their states, then the models of the store that load could
+// register ({"ready": true}: the ready ones only); unload
 // unregisters every version of a model, load registers {model}.mar from the model store with
 // its workers (a model registered already stays as it is); with enable_model_api off both
 // are refused.
@@ -465,7 +466,8 @@ func TestTritonRepositoryIndex(t *testing.T) {
 		}
 		return fmt.Sprint(got)
 	}
-	want := "[map[name:digits reason:no worker: scale the model (PUT /models on the management API) state:UNAVAILABLE version:1.0] map[name:iris reason: state:READY version:1.0]]"
+	want := "[map[name:digits reason:no worker: scale the model (PUT /models on the management API) state:UNAVAILABLE version:1.0] map[name:iris reason: state:READY version:1.0]" +
+		" map[name:iris-v2 reason:unloaded state:UNAVAILABLE]]" // iris-v2.mar: in the store, not registered
 	if got := index(""); got != want {
 		t.Errorf("index: %s\nwant %s", got, want)
 	}
@@ -478,6 +480,9 @@ func TestTritonRepositoryIndex(t *testing.T) {
 		{"unload both versions", "POST", "/v2/repository/models/iris/unload", "", nil, 200, "", "{}"},
 		{"iris is gone", "GET", "/v2/models/iris", "", nil, 404, "ModelNotFoundException", ""},
 		{"unload again", "POST", "/v2/repository/models/iris/unload", "", nil, 404, "ModelNotFoundException", `"error": "Model not found: iris"`},
+		{"the index lists iris.mar as unloaded", "POST", "/v2/repository/index", "", nil, 200, "", `"name": "iris",
+    "state": "UNAVAILABLE",
+    "reason": "unloaded"`},
 		{"load iris.mar", "POST", "/v2/repository/models/iris/load", "", nil, 200, "", "{}"},
 		{"iris serves", "POST", "/v2/models/iris/infer", "application/json", features, 200, "", `"model_version":"1.0"`},
 		{"load digits: registered with no worker, reloaded to serve", "POST", "/v2/repository/models/digits/load", "", nil, 200, "", "{}"},
@@ -486,7 +491,7 @@ func TestTritonRepositoryIndex(t *testing.T) {
 	} {
 		x.run(t, base)
 	}
-	if got, want := index(""), "[map[name:digits reason: state:READY version:1.0] map[name:iris reason: state:READY version:1.0]]"; got != want {
+	if got, want := index(""), "[map[name:digits reason: state:READY version:1.0] map[name:iris reason: state:READY version:1.0] map[name:iris-v2 reason:unloaded state:UNAVAILABLE]]"; got != want {
 		t.Errorf("index after unloading and loading iris and loading digits: %s\nwant %s", got, want)
 	}
 

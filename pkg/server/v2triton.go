@@ -12,6 +12,7 @@ import (
 
 	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/apierror"
+	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/engine"
 	"github.com/tsserve/ts/pkg/registry"
 	"github.com/tsserve/ts/pkg/tensor"
@@ -349,7 +350,7 @@ func (s *Server) v2Stats(w http.ResponseWriter, r *http.Request) error {
 
 type tritonRepositoryModel struct {
 	Name    string `json:"name"`
-	Version string `json:"version"`
+	Version string `json:"version,omitempty"` // none for a model of the store not loaded
 	State   string `json:"state"`
 	Reason  string `json:"reason"`
 }
@@ -389,7 +390,37 @@ func (s *Server) v2RepositoryIndex(w http.ResponseWriter, r *http.Request) error
 			}
 		}
 	}
+	if !req.Ready {
+		index = append(index, s.unloadedInStore()...)
+	}
 	return writeJSON(w, http.StatusOK, index)
+}
+
+// unloadedInStore lists, as Triton's index does, the models of the model store that load
+// could register (by the names load takes: an archive's or bare .onnx file's without its
+// extension, a folder's) and that nothing registered comes from.
+func (s *Server) unloadedInStore() []tritonRepositoryModel {
+	if s.cfg.ModelStore == "" {
+		return nil
+	}
+	names, err := archive.List(s.cfg.ModelStore)
+	if err != nil {
+		return nil
+	}
+	used := map[string]bool{}
+	for _, entry := range s.reg.List() {
+		used[entry.Name] = true
+		for _, v := range entry.Versions {
+			used[v.URL] = true
+		}
+	}
+	var out []tritonRepositoryModel
+	for _, file := range names {
+		if name := archive.StoreName(file); !used[file] && !used[name] {
+			out = append(out, tritonRepositoryModel{Name: name, State: "UNAVAILABLE", Reason: "unloaded"})
+		}
+	}
+	return out
 }
 
 // v2RepositoryControl serves Triton's model repository extension's load and unload
