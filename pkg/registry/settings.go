@@ -107,7 +107,7 @@ type modelYAML struct {
 // config.pbtxt.
 func readModelYAML(o *archive.Opened) (*modelYAML, error) {
 	if o.Triton != nil {
-		return tritonSettings(o.Triton), nil
+		return tritonSettings(o.Triton)
 	}
 	y := &modelYAML{}
 	name := o.Manifest.Model.ConfigFile

@@ -3,6 +3,7 @@ package registry
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/tsserve/ts/pkg/api/grpc/oippb"
@@ -21,11 +22,12 @@ const FromTritonConfig = "config.pbtxt"
 //     max_queue_size as jobQueueSize and, when its timeout_action is REJECT,
 //     default_timeout_microseconds as maxQueueTime;
 //   - instance_group: its instances (count, times the GPUs listed) as the workers;
+//   - the onnxruntime backend's parameter intra_op_thread_count: intraOpThreads;
 //   - response_cache { enable: true }: responseCache;
 //   - model_warmup: the warm-up (its samples' batch sizes, the most runs a sample asks for,
 //     random data when any input asks for it, dims as shapes, input_data_file from the
 //     model folder's warmup/).
-func tritonSettings(c *oippb.ModelConfig) *modelYAML {
+func tritonSettings(c *oippb.ModelConfig) (*modelYAML, error) {
 	y := &modelYAML{source: FromTritonConfig}
 	ms := func(us uint64) *int {
 		n := int((us + 999) / 1000)
@@ -59,6 +61,15 @@ func tritonSettings(c *oippb.ModelConfig) *modelYAML {
 		}
 		y.MinWorkers, y.MaxWorkers = &n, &n
 	}
+	if p, ok := c.GetParameters()["intra_op_thread_count"]; ok { // the onnxruntime backend's
+		n, err := strconv.Atoi(strings.TrimSpace(p.GetStringValue()))
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%s: parameter intra_op_thread_count %q is not a count of threads", FromTritonConfig, p.GetStringValue())
+		}
+		if n > 0 {
+			y.IntraOpThreads = &n
+		}
+	}
 	if c.GetResponseCache().GetEnable() {
 		on := true
 		y.ResponseCache = &on
@@ -90,7 +101,7 @@ func tritonSettings(c *oippb.ModelConfig) *modelYAML {
 		}
 		y.Warmup = w
 	}
-	return y
+	return y, nil
 }
 
 // checkTritonIO checks the inputs and outputs config.pbtxt names against the model's, as

@@ -45,6 +45,7 @@ dynamic_batching {
 }
 instance_group [ { count: 2 kind: KIND_CPU }, { kind: KIND_CPU } ]
 response_cache { enable: true }
+parameters { key: "intra_op_thread_count" value: { string_value: "1" } }
 model_warmup [
   { name: "one" batch_size: 1 inputs { key: "features" value: { data_type: TYPE_FP32 dims: [ 4 ] zero_data: true } } },
   { name: "many" batch_size: 8 count: 3 inputs { key: "features" value: { data_type: TYPE_FP32 dims: [ 4 ] random_data: true } } }
@@ -65,6 +66,7 @@ model_warmup [
 		{"jobQueueSize", s.JobQueueSize, 32},
 		{"minWorkers", s.MinWorkers, 3},
 		{"maxWorkers", s.MaxWorkers, 3},
+		{"intraOpThreads", s.IntraOpThreads, 1},
 	} {
 		if c.got != c.want || s.Sources[c.key] != FromTritonConfig {
 			t.Errorf("%s = %d from %q, want %d from config.pbtxt", c.key, c.got, s.Sources[c.key], c.want)
@@ -139,6 +141,7 @@ func TestTritonRegisterAll(t *testing.T) {
 		{`input [ { name: "features" data_type: TYPE_INT64 dims: [ 4 ] } ]`, "data_type TYPE_INT64, but the model's is FP32"},
 		{`output [ { name: "nothing" data_type: TYPE_FP32 dims: [ 3 ] } ]`, `output "nothing"`},
 		{`max_batch_size: 4 dynamic_batching { preferred_batch_size: [ 8 ] }`, "preferredBatchSizes"},
+		{`parameters { key: "intra_op_thread_count" value: { string_value: "many" } }`, "not a count of threads"},
 	} {
 		_, err := r.RegisterAll(ctx, Spec{Path: tritonModel(t, "checked", c.config, "1"), URL: "checked"})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
