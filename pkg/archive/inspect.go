@@ -37,7 +37,11 @@ type Info struct {
 
 // Inspect reads an archive's manifest and lists its files, without extracting or hashing
 // them (Verify does that). A workflow archive (.war) is read too: its manifest is Workflow.
+// A bare ONNX file or a Triton model folder shows the manifest the server makes up for it.
 func Inspect(src string) (*Info, error) {
+	if IsONNXFile(src) || IsTritonModel(src) {
+		return inspectPlain(src)
+	}
 	format, err := Detect(src)
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -183,7 +184,7 @@ func openPlain(src, version, tmpRoot string, lim Limits) (*Opened, error) {
 func linkONNXFile(src, dir string) (*Opened, error) {
 	m, err := onnx.ReadFile(src)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", src, err)
+		return nil, err
 	}
 	base := filepath.Base(src)
 	files := append([]string{base}, m.ExternalData...)
@@ -196,7 +197,7 @@ func linkONNXFile(src, dir string) (*Opened, error) {
 	if err := hashFiles(h, filepath.Join(dir, base)); err != nil {
 		return nil, err
 	}
-	man := plainManifest(strings.TrimSuffix(base, filepath.Ext(base)), "1.0", base, PlainHandler)
+	man := plainManifest(dir, strings.TrimSuffix(base, filepath.Ext(base)), "1.0", base, PlainHandler)
 	return &Opened{Manifest: man, Format: ONNXFile, Digest: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
@@ -274,7 +275,7 @@ func linkTritonVersion(src, version, dir string) (*Opened, error) {
 	if p, ok := cfg.GetParameters()["handler"]; ok && p.GetStringValue() != "" {
 		handler = p.GetStringValue()
 	}
-	man := plainManifest(name, version, serialized, handler)
+	man := plainManifest(dir, name, version, serialized, handler)
 	return &Opened{Manifest: man, Format: TritonModel, Digest: hex.EncodeToString(h.Sum(nil)), Triton: cfg}, nil
 }
 
@@ -345,9 +346,71 @@ func writeTritonLabels(src, dir string, cfg *oippb.ModelConfig) error {
 // labelsFile is where the classifiers read class names (handler.LabelsFile).
 const labelsFile = "index_to_name.json"
 
-// plainManifest is the manifest made up for a model that is not an archive.
-func plainManifest(name, version, serialized, handler string) *Manifest {
-	return &Manifest{Runtime: "onnx", Model: Model{ModelName: name, ModelVersion: version, SerializedFile: serialized, Handler: handler}}
+// plainManifest is the manifest made up for a model that is not an archive, created when
+// its model file (in dir) last changed.
+func plainManifest(dir, name, version, serialized, handler string) *Manifest {
+	m := &Manifest{Runtime: "onnx", Model: Model{ModelName: name, ModelVersion: version, SerializedFile: serialized, Handler: handler}}
+	if st, err := os.Stat(filepath.Join(dir, filepath.FromSlash(serialized))); err == nil {
+		m.CreatedOn = st.ModTime().Format(CreatedOnLayout)
+	}
+	return m
+}
+
+// inspectPlain is Inspect for a bare ONNX file or a Triton model folder (the latest version
+// its policy serves): the manifest made up for it, with the model's signature, and the
+// files the server sees (the version folder's, and index_to_name.json made from a label
+// file).
+func inspectPlain(src string) (*Info, error) {
+	tmp, err := os.MkdirTemp("", "tsarchive-inspect-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	o, err := openPlain(src, "", tmp, Limits{})
+	if err != nil {
+		return nil, err
+	}
+	defer o.Close()
+	man := *o.Manifest
+	m, err := onnx.ReadFile(o.Path(man.Model.SerializedFile))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", man.Model.SerializedFile, err)
+	}
+	man.Signature = &Signature{Inputs: m.Inputs, Outputs: m.Outputs}
+	info := &Info{Path: src, Format: o.Format, Manifest: &man, Entries: []Entry{}}
+	if st, err := os.Stat(src); err == nil && !st.IsDir() {
+		info.Size = st.Size()
+	}
+	err = filepath.WalkDir(o.Dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		st, err := os.Stat(p) // through the link
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(o.Dir, p)
+		if st.IsDir() { // a linked folder: model.onnx/ or warmup/
+			return filepath.WalkDir(p+string(filepath.Separator), func(q string, d fs.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return err
+				}
+				fi, err := d.Info()
+				if err != nil {
+					return err
+				}
+				inner, _ := filepath.Rel(p, q)
+				info.Entries = append(info.Entries, Entry{Path: filepath.ToSlash(filepath.Join(rel, inner)), Size: fi.Size()})
+				return nil
+			})
+		}
+		info.Entries = append(info.Entries, Entry{Path: filepath.ToSlash(rel), Size: st.Size()})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return info, nil
 }
 
 // link makes dst a symbolic link to src (absolute), creating dst's folder.

@@ -209,3 +209,32 @@ func TestOpenONNXFile(t *testing.T) {
 		t.Errorf("List: %v (%v), want %v", got, err, want)
 	}
 }
+
+// TestInspectPlain: Inspect shows a bare ONNX file and a Triton model folder as the server
+// sees them: the manifest made up for them, the model's signature, their files.
+func TestInspectPlain(t *testing.T) {
+	info, err := Inspect(testenv.Path("pkg/engine/testdata/external.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, e := range info.Entries {
+		paths = append(paths, e.Path)
+	}
+	if info.Format != ONNXFile || info.Manifest.Model.ModelName != "external" || info.Manifest.Signature == nil ||
+		len(info.Manifest.Signature.Inputs) != 1 || info.Manifest.Signature.Inputs[0].Name != "x" || !slices.Equal(paths, []string{"external.onnx", "external.onnx.data"}) {
+		t.Errorf("bare file: %+v, files %v", info.Manifest, paths)
+	}
+	dir := tritonFolder(t, `name: "d" output [ { name: "logits" label_filename: "l.txt" } ]`, []string{"4"}, map[string]string{"l.txt": "a\nb\n"})
+	info, err = Inspect(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths = nil
+	for _, e := range info.Entries {
+		paths = append(paths, e.Path)
+	}
+	if info.Format != TritonModel || info.Manifest.Model.ModelVersion != "4" || len(info.Manifest.Signature.Outputs) != 1 || !slices.Equal(paths, []string{"index_to_name.json", "model.onnx"}) {
+		t.Errorf("Triton folder: %+v, files %v", info.Manifest, paths)
+	}
+}

@@ -16,6 +16,9 @@ type verifyCmd struct {
 // Run re-hashes every file against the manifest; the error names the first file that
 // differs, is missing or is extra.
 func (c *verifyCmd) Run(g *globals) error {
+	if archive.IsONNXFile(c.Archive) || archive.IsTritonModel(c.Archive) {
+		return fmt.Errorf("%s is a model, not an archive: it has no manifest of hashes to verify (tsarchive inspect shows its signature; tsarchive packs it into an archive that has one)", c.Archive)
+	}
 	lim := archive.DefaultLimits()
 	if len(c.Keys) > 0 {
 		ring, err := archive.LoadKeyring(c.Keys...)
