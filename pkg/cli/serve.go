@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/tsserve/ts/pkg/archive"
+	"github.com/tsserve/ts/pkg/cli/term"
 	"github.com/tsserve/ts/pkg/config"
 	"github.com/tsserve/ts/pkg/engine"
 	"github.com/tsserve/ts/pkg/metrics"
@@ -28,6 +29,8 @@ import (
 // ServeCmd is `ts serve`. Flags override environment variables, which override
 // config.properties, which overrides the defaults; --print-config shows the result.
 type ServeCmd struct {
+	Files             []string `arg:"" optional:"" placeholder:"[NAME=]MODEL" help:"Models to serve from where they are: archives, bare .onnx files or Triton model folders, named NAME or as their manifest (a bare file: after itself)."`
+	Handler           string   `name:"handler" placeholder:"NAME" help:"Handler for the models given as arguments (default: their manifest's; tensor for a bare .onnx file)."`
 	TSConfig          string   `name:"ts-config" type:"path" placeholder:"FILE" help:"config.properties to read (default: $$TS_CONFIG_FILE, else ./config.properties when present)."`
 	ModelStore        *string  `name:"model-store" aliases:"model-repository" placeholder:"DIR" help:"Folder of model archives, bare .onnx files or Triton model folders (model_store; --model-repository as Triton's)."`
 	RepositoryPoll    *int     `name:"repository-poll-secs" placeholder:"SECONDS" help:"Reload the registered versions whose archive in the model store changed, checking every this many seconds (Triton's poll mode; repository_poll_secs; 0, the default: never)."`
@@ -141,6 +144,10 @@ func (c *ServeCmd) Run(g *Globals) error {
 	if err := checkModelStore(cfg); err != nil {
 		return err
 	}
+	files, err := c.modelFiles()
+	if err != nil {
+		return err
+	}
 	limits := archive.DefaultLimits()
 	if len(cfg.TrustedKeys) > 0 {
 		if limits.Trusted, err = archive.LoadKeyring(cfg.TrustedKeys...); err != nil {
@@ -226,6 +233,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 			restoreSnapshot(ctx, reg, cfg, log)
 		}
 		loadAll(ctx, reg, srv, toLoad, log)
+		loadFiles(ctx, reg, files, log)
 		if cfg.RepositoryPoll > 0 {
 			go srv.PollStore(ctx, cfg.RepositoryPoll)
 		}
@@ -271,6 +279,45 @@ func loadAll(ctx context.Context, reg *registry.Registry, srv *server.Server, mo
 			}
 		}
 	}
+}
+
+// modelFiles reads the models given as arguments, [NAME=]PATH: registrations of each
+// path, made absolute (so that a snapshot finds it again), with --handler. A path that is
+// not there stops start-up.
+func (c *ServeCmd) modelFiles() ([]registry.Spec, error) {
+	if c.Handler != "" && len(c.Files) == 0 {
+		return nil, term.Usagef("--handler applies to the models given as arguments: name one (ts serve [NAME=]MODEL --handler %s)", c.Handler)
+	}
+	var specs []registry.Spec
+	for _, arg := range c.Files {
+		name, path, named := strings.Cut(arg, "=")
+		if !named {
+			name, path = "", arg
+		}
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return nil, term.WithCode(term.ExitNotFound, fmt.Errorf("model %s: %w", path, errors.Unwrap(err)))
+		}
+		specs = append(specs, registry.Spec{Path: abs, URL: abs, Name: name, Handler: c.Handler, Startup: true, Synchronous: true})
+	}
+	return specs, nil
+}
+
+// loadFiles registers the models given as arguments in parallel; one that fails is logged
+// and skipped, as the start-up models are.
+func loadFiles(ctx context.Context, reg *registry.Registry, specs []registry.Spec, log *slog.Logger) {
+	var wg sync.WaitGroup
+	for _, s := range specs {
+		wg.Go(func() {
+			if _, err := reg.RegisterAll(ctx, s); err != nil {
+				log.Error("model failed to load", "url", s.URL, "err", err)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // restoreSnapshot registers what the last snapshot held, with its settings, defaults and
