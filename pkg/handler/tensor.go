@@ -67,7 +67,10 @@ func (h *tensorHandler) Preprocess(_ context.Context, req *Request) ([]*tensor.T
 	}
 	doc, err := decodeJSON(in.Data)
 	if err != nil {
-		return nil, badInput("request body %v", err)
+		if kind := http.DetectContentType(in.Data); strings.HasPrefix(kind, "image/") {
+			return nil, badInput("the request is an image (%s), but the tensor handler takes tensors (JSON, or raw bytes with a tensor content type): serve the model with an image handler (image_classifier, image_segmenter or object_detector: ts serve --handler, or handler= when registering)", kind)
+		}
+		return nil, badInput("request body %v: send JSON {\"inputs\": {%s}}", err, h.example())
 	}
 	values := map[string]any{}
 	switch d := doc.(type) {
