@@ -187,8 +187,12 @@ func linkONNXFile(src, dir string) (*Opened, error) {
 		return nil, err
 	}
 	base := filepath.Base(src)
-	files := append([]string{base}, m.ExternalData...)
-	for _, f := range files {
+	for _, f := range m.ExternalData {
+		if !localPath(f) {
+			return nil, fmt.Errorf("the model's external data %q is not a file beside it or below", f)
+		}
+	}
+	for _, f := range append([]string{base}, m.ExternalData...) {
 		if err := link(filepath.Join(filepath.Dir(src), filepath.FromSlash(f)), filepath.Join(dir, filepath.FromSlash(f))); err != nil {
 			return nil, err
 		}

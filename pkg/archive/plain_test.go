@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -194,6 +195,22 @@ func TestOpenONNXFile(t *testing.T) {
 	}
 	if _, err := os.Stat(o.Path("external.onnx.data")); err != nil {
 		t.Errorf("the external data is not beside the model: %v", err)
+	}
+
+	// a model whose external data is outside its folder is refused, nothing linked there
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	escape := filepath.Join(t.TempDir(), "m", "escape.onnx")
+	os.MkdirAll(filepath.Dir(escape), 0o755)
+	os.WriteFile(escape, bytes.ReplaceAll(b, []byte("external.onnx.data"), []byte("../external.onxdat")), 0o644)
+	tmp := t.TempDir()
+	if _, err := OpenVersion(context.Background(), escape, "", tmp, DefaultLimits()); err == nil || !strings.Contains(err.Error(), `external data "../external.onxdat"`) {
+		t.Errorf("external data outside the model's folder: %v", err)
+	}
+	if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
+		t.Errorf("a refused model left %d folders", len(entries))
 	}
 
 	store := t.TempDir()
