@@ -515,6 +515,10 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 			return nil, invalid("%v", err)
 		}
 	}
+	if (opened.Format == archive.ONNXFile || opened.Format == archive.TritonModel) && v.Handler == archive.PlainHandler && takesImages(v.Inputs) {
+		r.log.Info("the model takes images, which the tensor handler reads as tensors only: serve it with an image handler to send image files (ts serve --handler image_classifier, image_segmenter or object_detector; handler= when registering)",
+			"model", v.Name, "version", v.Version, "input", v.Inputs[0].String())
+	}
 	var metadata map[string]string // the ONNX model's metadata_props: class names some exporters keep there
 	if m, err := v.graph(); err == nil {
 		metadata = m.Metadata

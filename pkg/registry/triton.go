@@ -146,3 +146,14 @@ func checkTritonIO(c *oippb.ModelConfig, inputs, outputs []tensor.Info) error {
 	}
 	return check("output", outs, outputs)
 }
+
+// takesImages tells whether a model's one input looks like a batch of images ([N,C,H,W] or
+// [N,H,W,C] with 1 or 3 channels), which the image handlers read from image files.
+func takesImages(inputs []tensor.Info) bool {
+	if len(inputs) != 1 || len(inputs[0].Shape) != 4 {
+		return false
+	}
+	in := inputs[0]
+	channels := func(d int64) bool { return d == 1 || d == 3 }
+	return (in.DType.IsFloat() || in.DType == tensor.Uint8) && (channels(in.Shape[1]) || channels(in.Shape[3]))
+}

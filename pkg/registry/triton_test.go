@@ -149,3 +149,27 @@ func TestTritonRegisterAll(t *testing.T) {
 		}
 	}
 }
+
+// TestTakesImages: the models whose one input is a batch of images, for the hint that an
+// image handler reads image files.
+func TestTakesImages(t *testing.T) {
+	for _, c := range []struct {
+		in   tensor.Info
+		want bool
+	}{
+		{tensor.Info{DType: tensor.Float32, Shape: []int64{-1, 3, 224, 224}}, true},
+		{tensor.Info{DType: tensor.Uint8, Shape: []int64{-1, -1, -1, 3}}, true},
+		{tensor.Info{DType: tensor.Float32, Shape: []int64{-1, 28, 28, 1}}, true},
+		{tensor.Info{DType: tensor.Float32, Shape: []int64{-1, 4}}, false},
+		{tensor.Info{DType: tensor.Int64, Shape: []int64{-1, 3, 8, 8}}, false},
+		{tensor.Info{DType: tensor.Float32, Shape: []int64{-1, 16, 8, 8}}, false},
+	} {
+		if got := takesImages([]tensor.Info{c.in}); got != c.want {
+			t.Errorf("%s: %v", c.in, got)
+		}
+	}
+	two := []tensor.Info{{DType: tensor.Float32, Shape: []int64{-1, 3, 8, 8}}, {DType: tensor.Float32, Shape: []int64{-1, 2}}}
+	if takesImages(two) {
+		t.Error("a model with two inputs")
+	}
+}
