@@ -254,6 +254,9 @@ func TestNamedDimensions(t *testing.T) {
 		{"same", []*tensor.Tensor{ids(2, 3), mask(2, 3)}, ""},
 		{"seq differs", []*tensor.Tensor{ids(1, 3), mask(1, 2)}, `dimension "seq" must be the same size in every input: "ids" has 3 (shape [1,3]), "mask" has 2 (shape [1,2])`},
 		{"batch differs", []*tensor.Tensor{ids(2, 3), mask(1, 3)}, `dimension "batch" must be the same size in every input: "ids" has 2`},
+		// empty in a dynamic dimension after the first (no tokens): it runs, its output empty
+		{"no tokens", []*tensor.Tensor{ids(2, 0), mask(2, 0)}, ""},
+		{"no rows", []*tensor.Tensor{ids(0, 3), mask(0, 3)}, `input "ids" is empty (shape [0,3])`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

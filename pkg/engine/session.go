@@ -507,7 +507,7 @@ func (s *Session) Check(inputs []*tensor.Tensor) error {
 		if err != nil {
 			return inputErrorf("input %q: %v", want.Name, err)
 		}
-		if n == 0 {
+		if n == 0 && !want.EmptyAllowed(t.Shape) {
 			return inputErrorf("input %q is empty (shape %s)", want.Name, tensor.ShapeString(t.Shape))
 		}
 		if t.DType == tensor.String {

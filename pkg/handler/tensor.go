@@ -572,9 +572,11 @@ func build(info tensor.Info, shape []int64, leaves []any) (*tensor.Tensor, error
 	return t, nil
 }
 
-// checkShape checks a request's shape (of n elements) against the input's declared one.
+// checkShape checks a request's shape (of n elements) against the input's declared one. An
+// input may be empty in a later dimension (a key/value cache of no past tokens, [1,12,0,64]),
+// not in its first (no rows).
 func checkShape(info tensor.Info, shape []int64, n int64) error {
-	if n == 0 {
+	if n == 0 && !info.EmptyAllowed(shape) {
 		return badInput("input %q is empty", info.Name)
 	}
 	if len(shape) != len(info.Shape) && !info.AnyShape() {

@@ -130,3 +130,16 @@ func TestTritonModelRefused(t *testing.T) {
 	}
 	exchange{"the store's archives still register", "POST", "/models?url=iris.mar&synchronous=true&initial_workers=1", "", nil, 200, "", ""}.run(t, ts.management.URL)
 }
+
+// TestEmptyInputs: a tensor empty in a dynamic dimension after the first (a sequence of no
+// tokens, a cache of no past) runs and answers an empty output; one without rows is a 400.
+func TestEmptyInputs(t *testing.T) {
+	ts := emptyServer(t, nil)
+	copyFile(t, "pkg/engine/testdata/masked.onnx", filepath.Join(ts.store, "masked.onnx"))
+	exchange{"register", "POST", "/models?url=masked.onnx&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	infer := func(shape string) []byte {
+		return []byte(`{"inputs":[{"name":"ids","shape":` + shape + `,"datatype":"INT32","data":[]},{"name":"mask","shape":` + shape + `,"datatype":"BOOL","data":[]}]}`)
+	}
+	exchange{"no tokens", "POST", "/v2/models/masked/infer", "application/json", infer("[2,0]"), 200, "", `{"name":"y","datatype":"INT32","shape":[2,0],"data":[]}`}.run(t, ts.inference.URL)
+	exchange{"no rows", "POST", "/v2/models/masked/infer", "application/json", infer("[0,3]"), 400, "BadRequestException", `input \"ids\" is empty`}.run(t, ts.inference.URL)
+}

@@ -53,6 +53,27 @@ func (i Info) String() string {
 	return fmt.Sprintf("%s: %s%s", i.Name, i.DType, i.ShapeText())
 }
 
+// EmptyAllowed tells whether a tensor of this shape holding no element may feed the input:
+// only when its zero dimensions are dynamic ones after the first (a key/value cache of no
+// past tokens, [1,12,0,64]). A tensor without rows, or empty where the input fixes a size,
+// may not.
+func (i Info) EmptyAllowed(shape []int64) bool {
+	switch {
+	case len(shape) == 0 || shape[0] == 0:
+		return false
+	case i.AnyShape():
+		return true
+	case len(shape) != len(i.Shape):
+		return false
+	}
+	for d, n := range shape {
+		if n == 0 && i.Shape[d] >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // ShapeText writes the declared shape: [-1,3,224,224], or [...] for any shape.
 func (i Info) ShapeText() string {
 	if i.AnyShape() {

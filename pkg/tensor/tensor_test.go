@@ -269,3 +269,35 @@ func TestFromBinary(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyAllowed: an input may be empty in a dynamic dimension after the first only.
+func TestEmptyAllowed(t *testing.T) {
+	cache := Info{Name: "past", DType: Float32, Shape: []int64{-1, 2, -1, 3}}
+	for _, c := range []struct {
+		info  Info
+		shape []int64
+		want  bool
+	}{
+		{cache, []int64{1, 2, 0, 3}, true},
+		{cache, []int64{0, 2, 1, 3}, false}, // no rows
+		{cache, []int64{1, 0, 1, 3}, false}, // the model fixes 2
+		{cache, []int64{1, 0}, false},       // another rank
+		{Info{Name: "any"}, []int64{4, 0}, true},
+		{Info{Name: "any"}, []int64{0}, false},
+		{Info{Name: "scalar", Shape: []int64{}}, []int64{}, false},
+	} {
+		if got := c.info.EmptyAllowed(c.shape); got != c.want {
+			t.Errorf("%s with %v: %v, want %v", c.info, c.shape, got, c.want)
+		}
+	}
+	// requests empty in a later dimension stack and split again
+	a, b := &Tensor{DType: Float32, Shape: []int64{1, 2, 0, 3}}, &Tensor{DType: Float32, Shape: []int64{2, 2, 0, 3}}
+	joined, err := Concat([]*Tensor{a, b})
+	if err != nil || !slices.Equal(joined.Shape, []int64{3, 2, 0, 3}) || len(joined.Data) != 0 {
+		t.Fatalf("Concat: %v, %v", joined, err)
+	}
+	parts, err := joined.SplitRows([]int64{1, 2})
+	if err != nil || !slices.Equal(parts[0].Shape, a.Shape) || !slices.Equal(parts[1].Shape, b.Shape) {
+		t.Errorf("SplitRows: %v, %v", parts, err)
+	}
+}
