@@ -299,7 +299,11 @@ func (c *ServeCmd) modelFiles() ([]registry.Spec, error) {
 			return nil, err
 		}
 		if _, err := os.Stat(abs); err != nil {
-			return nil, term.WithCode(term.ExitNotFound, fmt.Errorf("model %s: %w", path, errors.Unwrap(err)))
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err // the path is said once, as given
+			}
+			return nil, term.WithCode(term.ExitNotFound, fmt.Errorf("model %s: %w", path, err))
 		}
 		specs = append(specs, registry.Spec{Path: abs, URL: abs, Name: name, Handler: c.Handler, Startup: true, Synchronous: true})
 	}
