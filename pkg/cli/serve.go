@@ -29,7 +29,7 @@ import (
 // ServeCmd is `ts serve`. Flags override environment variables, which override
 // config.properties, which overrides the defaults; --print-config shows the result.
 type ServeCmd struct {
-	Files             []string `arg:"" optional:"" placeholder:"[NAME=]MODEL" help:"Models to serve from where they are: archives, bare .onnx files or Triton model folders, named NAME or as their manifest (a bare file: after itself)."`
+	Files             []string `arg:"" optional:"" name:"model" placeholder:"[NAME=]MODEL" help:"Models to serve from where they are, as [NAME=]PATH: archives, bare .onnx files or Triton model folders (named NAME, else as their manifest; a bare file after itself)."`
 	Handler           string   `name:"handler" placeholder:"NAME" help:"Handler for the models given as arguments (default: their manifest's; tensor for a bare .onnx file)."`
 	TSConfig          string   `name:"ts-config" type:"path" placeholder:"FILE" help:"config.properties to read (default: $$TS_CONFIG_FILE, else ./config.properties when present)."`
 	ModelStore        *string  `name:"model-store" aliases:"model-repository" placeholder:"DIR" help:"Folder of model archives, bare .onnx files or Triton model folders (model_store; --model-repository as Triton's)."`
