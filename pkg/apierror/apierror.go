@@ -39,6 +39,9 @@ const (
 	TypeIllegalArgument    = "IllegalArgumentException"
 	TypeInvalidKey         = "InvalidKeyException"
 	TypeWorkflowNotFound   = "WorkflowNotFoundException"
+	// TypeUnsupportedMedia is ts's, in TorchServe's style: a request body in an encoding the
+	// server does not read (415).
+	TypeUnsupportedMedia = "UnsupportedMediaTypeException"
 )
 
 // BadRequest is a 400 for a client mistake.

@@ -92,6 +92,9 @@ func New(o Options) (*Client, error) {
 	tr.DialContext = dialer()
 	// keep a connection per request in flight (ts infer -c, ts perf), not net/http's 2
 	tr.MaxIdleConnsPerHost = tr.MaxIdleConns
+	// answers come uncompressed: a server that compresses on Accept-Encoding (ts's /v2 as
+	// Triton's) would otherwise spend CPU on it, which ts perf would count as the server's
+	tr.DisableCompression = true
 	if proxy := tr.Proxy; proxy != nil {
 		tr.Proxy = func(r *http.Request) (*url.URL, error) {
 			if socketPath(r.URL.Hostname()) != "" {

@@ -292,7 +292,7 @@ func (s *Server) readRequest(w http.ResponseWriter, r *http.Request) (*handler.R
 		req.ID, req.Header = w.Header().Get("X-Request-Id"), r.Header
 		return req, nil
 	}
-	if err := limitBody(w, r, s.cfg.MaxRequestSize); err != nil {
+	if err := limitRequest(w, r, s.cfg.MaxRequestSize); err != nil {
 		return nil, err
 	}
 	req := &handler.Request{ID: w.Header().Get("X-Request-Id"), Header: r.Header}
@@ -371,7 +371,7 @@ func notAForm(data []byte) (string, bool) {
 // readWholeBody reads a request's whole body within max_request_size, as a tensor protocol's
 // request (/v2, /v1) is read: one document, no form fields.
 func (s *Server) readWholeBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	if err := limitBody(w, r, s.cfg.MaxRequestSize); err != nil {
+	if err := limitRequest(w, r, s.cfg.MaxRequestSize); err != nil {
 		return nil, err
 	}
 	body, err := readBody(r)

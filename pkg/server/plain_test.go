@@ -1,15 +1,20 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zlib"
 
 	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/internal/testenv"
@@ -142,4 +147,79 @@ func TestEmptyInputs(t *testing.T) {
 	}
 	exchange{"no tokens", "POST", "/v2/models/masked/infer", "application/json", infer("[2,0]"), 200, "", `{"name":"y","datatype":"INT32","shape":[2,0],"data":[]}`}.run(t, ts.inference.URL)
 	exchange{"no rows", "POST", "/v2/models/masked/infer", "application/json", infer("[0,3]"), 400, "BadRequestException", `input \"ids\" is empty`}.run(t, ts.inference.URL)
+}
+
+// TestCompressedRequests: as Triton's HTTP server, a request body sent with Content-Encoding
+// gzip or deflate is decompressed (within max_request_size once decompressed), and an Open
+// Inference Protocol answer is compressed as Accept-Encoding asks; another encoding is a 415.
+func TestCompressedRequests(t *testing.T) {
+	ts := emptyServer(t, map[string]string{"max_request_size": "4096"})
+	exchange{"register", "POST", "/models?url=iris.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	body := []byte(`{"inputs": [{"name": "features", "shape": [1, 4], "datatype": "FP32", "data": [5.1, 3.5, 1.4, 0.2]}]}`)
+	compress := func(enc string, b []byte) []byte {
+		var buf bytes.Buffer
+		var w io.WriteCloser = gzip.NewWriter(&buf)
+		if enc == "deflate" {
+			w = zlib.NewWriter(&buf)
+		}
+		w.Write(b)
+		w.Close()
+		return buf.Bytes()
+	}
+	for _, enc := range []string{"gzip", "deflate"} {
+		status, got, h, err := send("POST", ts.inference.URL+"/v2/models/iris/infer", compress(enc, body), "Content-Encoding", enc, "Accept-Encoding", enc+";q=1, identity;q=0.5")
+		if err != nil || status != 200 || h.Get("Content-Encoding") != enc {
+			t.Fatalf("%s: %d %v, Content-Encoding %q\n%s", enc, status, err, h.Get("Content-Encoding"), got)
+		}
+		var r io.Reader
+		if enc == "gzip" {
+			r, err = gzip.NewReader(bytes.NewReader(got))
+		} else {
+			r, err = zlib.NewReader(bytes.NewReader(got))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := io.ReadAll(r)
+		if err != nil || !strings.Contains(string(plain), `"name":"probabilities"`) {
+			t.Errorf("%s answer: %s (%v)", enc, plain, err)
+		}
+	}
+	// a TorchServe prediction takes a compressed body too, and answers plainly (as TorchServe)
+	status, got, h, err := send("POST", ts.inference.URL+"/predictions/iris", compress("gzip", []byte(`[[5.1, 3.5, 1.4, 0.2]]`)), "Content-Type", "application/json", "Content-Encoding", "gzip", "Accept-Encoding", "gzip")
+	if err != nil || status != 200 || h.Get("Content-Encoding") != "" || !strings.Contains(string(got), "probabilities") {
+		t.Errorf("/predictions: %d %v %q %s", status, err, h.Get("Content-Encoding"), got)
+	}
+	// past max_request_size once decompressed: 413, however small the compressed body
+	bomb := compress("gzip", bytes.Repeat([]byte(" "), 1<<20))
+	status, got, _, err = send("POST", ts.inference.URL+"/v2/models/iris/infer", bomb, "Content-Encoding", "gzip")
+	if err != nil || status != 413 {
+		t.Errorf("a body of 1 MiB, %d bytes compressed: %d %v %s", len(bomb), status, err, got)
+	}
+	status, got, h, err = send("POST", ts.inference.URL+"/v2/models/iris/infer", body, "Content-Encoding", "br")
+	if err != nil || status != 415 || !strings.Contains(string(got), "UnsupportedMediaTypeException") || h.Get("Accept-Encoding") != "gzip, deflate" {
+		t.Errorf("brotli: %d %v %s", status, err, got)
+	}
+	status, got, _, _ = send("POST", ts.inference.URL+"/v2/models/iris/infer", []byte("not gzip"), "Content-Encoding", "gzip")
+	if status != 400 || !strings.Contains(string(got), "cannot read the request body") {
+		t.Errorf("corrupt gzip: %d %s", status, got)
+	}
+}
+
+// TestAcceptedEncoding: the compression an Accept-Encoding header asks for.
+func TestAcceptedEncoding(t *testing.T) {
+	for header, want := range map[string]string{
+		"":                              "",
+		"gzip":                          "gzip",
+		"deflate, gzip":                 "gzip",
+		"deflate;q=1, gzip;q=0.5":       "deflate",
+		"gzip;q=0":                      "",
+		"br, identity":                  "",
+		" GZIP ; q=0.8 , deflate;q=0.2": "gzip",
+		"gzip;q=oops, deflate":          "deflate",
+	} {
+		if got := acceptedEncoding(header); got != want {
+			t.Errorf("%q: %q, want %q", header, got, want)
+		}
+	}
 }

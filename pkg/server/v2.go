@@ -128,43 +128,52 @@ func (s *Server) v2ModelReady(w http.ResponseWriter, r *http.Request) error {
 // (the default version, or one drawn from the traffic split).
 func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
 	return s.serveInference(w, r, r.PathValue("model"), r.PathValue("version"), func(v *registry.Version, priority int) (*handler.Response, error) {
-		headerLen := -1
-		if h := r.Header.Get(api.HeaderV2HeaderLength); h != "" {
-			var err error
-			if headerLen, err = strconv.Atoi(h); err != nil || headerLen < 0 {
-				return nil, apierror.BadRequest("%s: %q is not a length", api.HeaderV2HeaderLength, h)
-			}
-		}
-		body, err := s.readWholeBody(w, r)
+		res, err := s.v2InferOn(w, r, v, priority)
 		if err != nil {
 			return nil, err
 		}
-		req, err := handler.DecodeV2(body, headerLen, v.Inputs, v.Outputs, s.sharedMemory())
-		if err != nil {
-			return v2ViaHandler(r, w, v, body, headerLen, err, "predict", func(ctx context.Context, req *handler.Request) (*handler.Response, error) {
-				return v.Infer(ctx, req, priority)
-			})
-		}
-		outputs, err := v.InferTensors(r.Context(), req.Inputs, priority)
-		if err != nil {
-			return nil, err
-		}
-		var labels map[int]string
-		if slices.ContainsFunc(req.Outputs, func(o handler.V2Output) bool { return o.Classification > 0 }) {
-			if labels, err = v.Labels(); err != nil {
-				return nil, apierror.New(http.StatusInternalServerError, apierror.TypeInternal, "Model %s: cannot read its class labels: %v", v.Name, err)
-			}
-		}
-		res, jsonLen, err := handler.EncodeV2(v.Name, v.Version, req, v.Outputs, outputs, labels, s.sharedMemory())
-		if err != nil {
-			return nil, err
-		}
-		if jsonLen < 0 {
-			return &handler.Response{Body: res, ContentType: "application/json"}, nil
-		}
-		return &handler.Response{Body: res, ContentType: "application/octet-stream",
-			Header: http.Header{api.HeaderV2HeaderLength: {strconv.Itoa(jsonLen)}}}, nil
+		return compressAnswer(r, res) // as Triton, when Accept-Encoding asks
 	})
+}
+
+// v2InferOn answers an Open Inference Protocol request on the version routed to.
+func (s *Server) v2InferOn(w http.ResponseWriter, r *http.Request, v *registry.Version, priority int) (*handler.Response, error) {
+	headerLen := -1
+	if h := r.Header.Get(api.HeaderV2HeaderLength); h != "" {
+		var err error
+		if headerLen, err = strconv.Atoi(h); err != nil || headerLen < 0 {
+			return nil, apierror.BadRequest("%s: %q is not a length", api.HeaderV2HeaderLength, h)
+		}
+	}
+	body, err := s.readWholeBody(w, r)
+	if err != nil {
+		return nil, err
+	}
+	req, err := handler.DecodeV2(body, headerLen, v.Inputs, v.Outputs, s.sharedMemory())
+	if err != nil {
+		return v2ViaHandler(r, w, v, body, headerLen, err, "predict", func(ctx context.Context, req *handler.Request) (*handler.Response, error) {
+			return v.Infer(ctx, req, priority)
+		})
+	}
+	outputs, err := v.InferTensors(r.Context(), req.Inputs, priority)
+	if err != nil {
+		return nil, err
+	}
+	var labels map[int]string
+	if slices.ContainsFunc(req.Outputs, func(o handler.V2Output) bool { return o.Classification > 0 }) {
+		if labels, err = v.Labels(); err != nil {
+			return nil, apierror.New(http.StatusInternalServerError, apierror.TypeInternal, "Model %s: cannot read its class labels: %v", v.Name, err)
+		}
+	}
+	res, jsonLen, err := handler.EncodeV2(v.Name, v.Version, req, v.Outputs, outputs, labels, s.sharedMemory())
+	if err != nil {
+		return nil, err
+	}
+	if jsonLen < 0 {
+		return &handler.Response{Body: res, ContentType: "application/json"}, nil
+	}
+	return &handler.Response{Body: res, ContentType: "application/octet-stream",
+		Header: http.Header{api.HeaderV2HeaderLength: {strconv.Itoa(jsonLen)}}}, nil
 }
 
 // v2Explanation is the answer to an OIP explain request: TorchServe's (an output named
