@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/metadata"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
@@ -299,6 +300,14 @@ func TestGRPCOpenInference(t *testing.T) {
 	}
 	if res, err := oip.ServerMetadata(ctx, &oippb.ServerMetadataRequest{}); err != nil || res.GetName() != "ts" || !slices.Contains(res.GetExtensions(), "binary_tensor_data") {
 		t.Errorf("server metadata: %v %v", res, err)
+	}
+	// tritonclient's compression_algorithm="gzip": the server package installs the codec (the
+	// test imports none, so none is there unless the server's import put it)
+	if encoding.GetCompressor("gzip") == nil {
+		t.Error("no gzip codec installed: gzip-compressed calls fail with Unimplemented")
+	}
+	if res, err := oip.ServerMetadata(ctx, &oippb.ServerMetadataRequest{}, grpc.UseCompressor("gzip")); err != nil || res.GetName() != "ts" {
+		t.Errorf("a gzip-compressed call: %v %v", res, err)
 	}
 	meta, err := oip.ModelMetadata(ctx, &oippb.ModelMetadataRequest{Name: "iris"})
 	if err != nil || meta.GetPlatform() != "onnxruntime_onnx" || len(meta.GetInputs()) != 1 || meta.GetInputs()[0].GetName() != "features" ||
