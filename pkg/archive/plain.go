@@ -297,6 +297,9 @@ func checkTritonConfig(cfg *oippb.ModelConfig) error {
 	case len(cfg.GetModelOperations().GetOpLibraryFilename()) > 0:
 		return errors.New("model_operations: ts does not load custom operator libraries")
 	}
+	if db := cfg.GetDynamicBatching(); db.GetPriorityLevels() > 0 && (db.GetDefaultPriorityLevel() < 1 || db.GetDefaultPriorityLevel() > db.GetPriorityLevels()) {
+		return fmt.Errorf("dynamic_batching: default_priority_level must be between 1 and priority_levels (%d), got %d", db.GetPriorityLevels(), db.GetDefaultPriorityLevel())
+	}
 	for _, in := range cfg.GetInput() {
 		if in.GetReshape() != nil {
 			return fmt.Errorf("input %q: reshape is not supported (send the shape the model takes)", in.GetName())

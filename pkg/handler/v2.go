@@ -20,6 +20,9 @@ type V2Request struct {
 	// BinaryOutput is the request parameter binary_data_output: every output in binary
 	// unless an output says otherwise.
 	BinaryOutput bool
+	// Priority is the request parameter priority (Triton's schedule policy extension: 1 the
+	// highest level, 2 the next; 0 when not given, the default level).
+	Priority int64
 }
 
 // V2Output is an output a request asks for.
@@ -95,6 +98,14 @@ func DecodeV2(body []byte, headerLen int, inputs, outputs []tensor.Info, shm Sha
 	}
 	if params, _ := doc["parameters"].(map[string]any); params != nil {
 		req.BinaryOutput, _ = params["binary_data_output"].(bool)
+		if p, ok := params["priority"]; ok {
+			num, isNumber := p.(json.Number)
+			n, err := num.Int64()
+			if !isNumber || err != nil || n < 0 {
+				return nil, badInput("parameter priority must be a priority level ≥ 0 (1 the highest, 0 the default), got %s", jsonText(p))
+			}
+			req.Priority = n
+		}
 	}
 	for _, in := range docInputs {
 		name, ok := in["name"].(string)

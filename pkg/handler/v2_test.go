@@ -117,6 +117,18 @@ func TestDecodeV2(t *testing.T) {
 			}
 		})
 	}
+	// Triton's schedule policy: the request parameter priority
+	withPriority := func(p string) string {
+		return strings.Replace(both, `"id":"7"`, `"id":"7","parameters":{"priority":`+p+`}`, 1)
+	}
+	if req, err := DecodeV2([]byte(withPriority("2")), -1, inputs, outputs, nil); err != nil || req.Priority != 2 {
+		t.Errorf("priority 2: %v, %v", req, err)
+	}
+	for _, bad := range []string{"-1", `"high"`, "1.5"} {
+		if _, err := DecodeV2([]byte(withPriority(bad)), -1, inputs, outputs, nil); err == nil || !strings.Contains(err.Error(), "parameter priority must be a priority level") {
+			t.Errorf("priority %s: %v", bad, err)
+		}
+	}
 	if _, err := DecodeV2([]byte(both), len(both)+1, inputs, outputs, nil); err == nil || !strings.Contains(err.Error(), "longer than the body") {
 		t.Errorf("header length past the body: %v", err)
 	}

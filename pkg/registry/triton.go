@@ -157,3 +157,21 @@ func takesImages(inputs []tensor.Info) bool {
 	channels := func(d int64) bool { return d == 1 || d == 3 }
 	return (in.DType.IsFloat() || in.DType == tensor.Uint8) && (channels(in.Shape[1]) || channels(in.Shape[3]))
 }
+
+// TritonPriority is the priority a request asking for Triton's priority level p (1 the
+// highest; the request parameter priority) runs at, for a version whose config.pbtxt gives
+// dynamic_batching priority_levels: its default_priority_level runs at 0, as a request
+// that asks for none, and each level above it one higher. A level of 0 or past
+// priority_levels is the default one, as in Triton. ok is false for other versions, which
+// Triton does not prioritise either (ts's X-TS-Priority header does).
+func (v *Version) TritonPriority(p int64) (priority int, ok bool) {
+	db := v.TritonConfig().GetDynamicBatching()
+	levels, def := int64(db.GetPriorityLevels()), int64(db.GetDefaultPriorityLevel())
+	if levels == 0 {
+		return 0, false
+	}
+	if p < 1 || p > levels {
+		p = def
+	}
+	return int(def - p), true
+}

@@ -173,3 +173,29 @@ func TestTakesImages(t *testing.T) {
 		t.Error("a model with two inputs")
 	}
 }
+
+// TestTritonPriority: Triton's priority levels (1 the highest) as ts's priorities (higher
+// first), the default level at 0; a model without priority_levels takes none.
+func TestTritonPriority(t *testing.T) {
+	r := newRegistry(t, Defaults{})
+	v, err := r.Register(context.Background(), Spec{Path: tritonModel(t, "iris", "max_batch_size: 4 dynamic_batching { priority_levels: 3 default_priority_level: 2 }", "1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for level, want := range map[int64]int{1: 1, 2: 0, 3: -1, 0: 0, 9: 0} {
+		if got, ok := v.TritonPriority(level); !ok || got != want {
+			t.Errorf("level %d: %d %v, want %d", level, got, ok, want)
+		}
+	}
+	plain, err := r.Register(context.Background(), Spec{Path: tritonModel(t, "plain", "max_batch_size: 4", "1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := plain.TritonPriority(1); ok {
+		t.Error("a model without priority_levels took a Triton priority")
+	}
+	_, err = r.Register(context.Background(), Spec{Path: tritonModel(t, "bad", "max_batch_size: 4 dynamic_batching { priority_levels: 3 }", "1")})
+	if err == nil || !strings.Contains(err.Error(), "default_priority_level must be between 1 and priority_levels (3), got 0") {
+		t.Errorf("levels without a default: %v", err)
+	}
+}

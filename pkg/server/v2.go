@@ -155,6 +155,9 @@ func (s *Server) v2InferOn(w http.ResponseWriter, r *http.Request, v *registry.V
 			return v.Infer(ctx, req, priority)
 		})
 	}
+	if p, ok := v.TritonPriority(req.Priority); ok && req.Priority != 0 {
+		priority = p // Triton's level, for a model whose config.pbtxt has priority_levels
+	}
 	outputs, err := v.InferTensors(r.Context(), req.Inputs, priority)
 	if err != nil {
 		return nil, err
