@@ -163,6 +163,9 @@ func tritonModelConfig(v *registry.Version) tritonConfig {
 				MaxQueueSize: st.JobQueueSize},
 			PriorityQueuePolicy: map[string]any{},
 		}
+		if db := tc.GetDynamicBatching(); db.GetPriorityLevels() > 0 { // the levels the priority parameter takes
+			c.DynamicBatching.PriorityLevels, c.DynamicBatching.DefaultPriorityLevel = int(db.GetPriorityLevels()), int(db.GetDefaultPriorityLevel())
+		}
 	}
 	group := tritonInstanceGroup{Name: v.Name, Kind: "KIND_CPU", Count: st.MinWorkers, GPUs: []int{}}
 	if provider, device, err := engine.ParseProvider(info.Provider); err == nil && provider != "cpu" {
