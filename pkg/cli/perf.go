@@ -249,13 +249,16 @@ func (c *PerfCmd) randomTensors(ctx context.Context, cl *client.Client, name, ve
 	if err != nil {
 		return nil, "", err
 	}
-	named := namedDims(d.Inputs, shapes)
 	rng := rand.New(rand.NewPCG(1, 2))
 	var inputs []client.V2Input
 	var shown []string
+	for input := range shapes {
+		if !slices.ContainsFunc(d.Inputs, func(in tensor.Info) bool { return in.Name == input }) {
+			return nil, "", term.Usagef("--shape %s: the model has no such input (it has %s)", input, strings.Join(tensor.Names(d.Inputs), ", "))
+		}
+	}
 	for _, in := range d.Inputs {
 		shape, ok := shapes[in.Name]
-		delete(shapes, in.Name)
 		if !ok {
 			if in.AnyShape() {
 				return nil, "", term.Usagef("input %q declares no shape: give one with --shape %s:DIMS", in.Name, in.Name)
@@ -263,8 +266,8 @@ func (c *PerfCmd) randomTensors(ctx context.Context, cl *client.Client, name, ve
 			shape = make([]int64, len(in.Shape))
 			for i, dim := range in.Shape {
 				shape[i] = max(dim, 1)
-				if n, ok := named[dimName(in, i)]; ok && dim < 0 {
-					shape[i] = n
+				if n := tensor.SharedDimSize(d.Inputs, shapes, 0, in.DimName(i)); n > 0 && dim < 0 {
+					shape[i] = n // the size --shape gives the dimension of that name
 				}
 			}
 		} else if !in.AnyShape() {
@@ -284,9 +287,6 @@ func (c *PerfCmd) randomTensors(ctx context.Context, cl *client.Client, name, ve
 		inputs = append(inputs, client.V2Input{Name: in.Name, Tensor: t})
 		shown = append(shown, in.Name+" "+in.DType.String()+tensor.ShapeString(shape))
 	}
-	for input := range shapes {
-		return nil, "", term.Usagef("--shape %s: the model has no such input (it has %s)", input, strings.Join(tensor.Names(d.Inputs), ", "))
-	}
 	req, err := client.NewV2Request(inputs)
 	if err != nil {
 		return nil, "", err
@@ -296,33 +296,6 @@ func (c *PerfCmd) randomTensors(ctx context.Context, cl *client.Client, name, ve
 		return err
 	}
 	return send, "random " + strings.Join(shown, ", ") + " to /v2 infer", nil
-}
-
-// namedDims are the sizes --shape gives the named dynamic dimensions of the inputs it shapes
-// ("seq" of input_ids [batch, seq]), so that the other inputs sharing a name (an
-// attention_mask [batch, seq]) take the same size.
-func namedDims(inputs []tensor.Info, shapes map[string][]int64) map[string]int64 {
-	named := map[string]int64{}
-	for _, in := range inputs {
-		shape, ok := shapes[in.Name]
-		if !ok || len(shape) != len(in.Shape) {
-			continue
-		}
-		for i, dim := range in.Shape {
-			if name := dimName(in, i); dim < 0 && name != "" {
-				named[name] = shape[i]
-			}
-		}
-	}
-	return named
-}
-
-// dimName is the name of an input's dimension i ("" when it has none).
-func dimName(in tensor.Info, i int) string {
-	if i < len(in.DimNames) {
-		return in.DimNames[i]
-	}
-	return ""
 }
 
 // parseShapes reads --shape NAME:D1,D2,... (the name may hold colons: the last one splits).

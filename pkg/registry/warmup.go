@@ -183,30 +183,7 @@ func (w *Warmup) dimSize(inputs []tensor.Info, batchable bool, in tensor.Info, i
 	if batchable {
 		skip = 1
 	}
-	name := dimName(in, skip+i)
-	if name == "" {
-		return 0
-	}
-	for _, other := range inputs {
-		given, ok := w.Shapes[other.Name]
-		if !ok || other.AnyShape() || len(given) != len(other.Shape)-skip {
-			continue
-		}
-		for j, d := range other.Shape[skip:] {
-			if d < 0 && dimName(other, skip+j) == name {
-				return given[j]
-			}
-		}
-	}
-	return 0
-}
-
-// dimName is the name of an input's dimension i, or "".
-func dimName(in tensor.Info, i int) string {
-	if i < len(in.DimNames) {
-		return in.DimNames[i]
-	}
-	return ""
+	return tensor.SharedDimSize(inputs, w.Shapes, skip, in.DimName(skip+i))
 }
 
 // samples reads the inputs' samples from their files in the archive in dir, by input name:

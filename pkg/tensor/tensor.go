@@ -74,6 +74,36 @@ func (i Info) EmptyAllowed(shape []int64) bool {
 	return true
 }
 
+// DimName is the name of the input's dimension d ("batch"), or "" when it has none.
+func (i Info) DimName(d int) string {
+	if d < len(i.DimNames) {
+		return i.DimNames[d]
+	}
+	return ""
+}
+
+// SharedDimSize is the size that shapes (by input name, each without its first skip
+// dimensions: a batch the caller sets) give a dynamic dimension named name in any of
+// inputs, so that inputs sharing a named dimension (input_ids and attention_mask [batch,
+// seq]) agree; 0 when none gives one.
+func SharedDimSize(inputs []Info, shapes map[string][]int64, skip int, name string) int64 {
+	if name == "" {
+		return 0
+	}
+	for _, in := range inputs {
+		given, ok := shapes[in.Name]
+		if !ok || in.AnyShape() || len(given) != len(in.Shape)-skip {
+			continue
+		}
+		for j, d := range in.Shape[skip:] {
+			if d < 0 && in.DimName(skip+j) == name {
+				return given[j]
+			}
+		}
+	}
+	return 0
+}
+
 // ShapeText writes the declared shape: [-1,3,224,224], or [...] for any shape.
 func (i Info) ShapeText() string {
 	if i.AnyShape() {
@@ -91,8 +121,8 @@ func (i Info) NamedShape() string {
 	parts := make([]string, len(i.Shape))
 	for d, n := range i.Shape {
 		switch {
-		case d < len(i.DimNames) && i.DimNames[d] != "":
-			parts[d] = i.DimNames[d]
+		case i.DimName(d) != "":
+			parts[d] = i.DimName(d)
 		case n < 0:
 			parts[d] = "?"
 		default:

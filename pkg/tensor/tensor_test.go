@@ -301,3 +301,31 @@ func TestEmptyAllowed(t *testing.T) {
 		t.Errorf("SplitRows: %v, %v", parts, err)
 	}
 }
+
+// TestSharedDimSize: the size given shapes give a named dynamic dimension, for the other
+// inputs that share its name.
+func TestSharedDimSize(t *testing.T) {
+	ids := Info{Name: "ids", Shape: []int64{-1, -1}, DimNames: []string{"batch", "seq"}}
+	mask := Info{Name: "mask", Shape: []int64{-1, -1}, DimNames: []string{"batch", "seq"}}
+	inputs := []Info{ids, mask}
+	for _, c := range []struct {
+		shapes map[string][]int64
+		skip   int
+		name   string
+		want   int64
+	}{
+		{map[string][]int64{"ids": {2, 7}}, 0, "seq", 7},
+		{map[string][]int64{"ids": {2, 7}}, 0, "batch", 2},
+		{map[string][]int64{"ids": {7}}, 1, "seq", 7},       // without the batch dimension
+		{map[string][]int64{"ids": {2, 7, 1}}, 0, "seq", 0}, // another rank: not read
+		{map[string][]int64{"ids": {2, 7}}, 0, "", 0},
+		{nil, 0, "seq", 0},
+	} {
+		if got := SharedDimSize(inputs, c.shapes, c.skip, c.name); got != c.want {
+			t.Errorf("%v skip %d, %q: %d, want %d", c.shapes, c.skip, c.name, got, c.want)
+		}
+	}
+	if mask.DimName(1) != "seq" || mask.DimName(5) != "" {
+		t.Errorf("DimName: %q %q", mask.DimName(1), mask.DimName(5))
+	}
+}
