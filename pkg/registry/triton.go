@@ -115,11 +115,7 @@ func checkTritonIO(c *oippb.ModelConfig, inputs, outputs []tensor.Info) error {
 		for _, d := range declared {
 			i := slices.IndexFunc(have, func(t tensor.Info) bool { return t.Name == d.name })
 			if i < 0 {
-				names := make([]string, len(have))
-				for k, t := range have {
-					names[k] = t.Name
-				}
-				return fmt.Errorf("%s: %s %q is not one of the model's (%s)", FromTritonConfig, what, d.name, strings.Join(names, ", "))
+				return fmt.Errorf("%s: %s %q is not one of the model's (%s)", FromTritonConfig, what, d.name, strings.Join(tensor.Names(have), ", "))
 			}
 			if d.typ == oippb.DataType_TYPE_INVALID {
 				continue
