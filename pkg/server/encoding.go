@@ -43,30 +43,9 @@ func limitRequest(w http.ResponseWriter, r *http.Request, max int64) error {
 	if err != nil {
 		return bodyError(err)
 	}
-	r.Body = &decompressed{ReadCloser: dec, left: max, max: max}
-	r.ContentLength = -1 // the decompressed length is not known
+	r.Body = http.MaxBytesReader(w, dec, max) // the cap again, on the decompressed bytes
+	r.ContentLength = -1                      // the decompressed length is not known
 	return nil
-}
-
-// decompressed reads a decompressed body, failing as http.MaxBytesReader does past max bytes.
-type decompressed struct {
-	io.ReadCloser
-	left, max int64
-}
-
-func (d *decompressed) Read(p []byte) (int, error) {
-	if d.left < 0 {
-		return 0, &http.MaxBytesError{Limit: d.max}
-	}
-	if int64(len(p)) > d.left+1 {
-		p = p[:d.left+1]
-	}
-	n, err := d.ReadCloser.Read(p)
-	d.left -= int64(n)
-	if d.left < 0 {
-		return n + int(d.left), &http.MaxBytesError{Limit: d.max}
-	}
-	return n, err
 }
 
 // acceptedEncoding is the compression an Accept-Encoding header asks for among gzip and
