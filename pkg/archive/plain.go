@@ -77,18 +77,24 @@ func IsTritonModel(dir string) bool {
 // empty configuration (Triton completes an ONNX model's configuration itself). Fields ts
 // does not read are skipped.
 func ReadTritonConfig(dir string) (*oippb.ModelConfig, error) {
+	cfg, _, err := readTritonConfig(dir)
+	return cfg, err
+}
+
+// readTritonConfig is ReadTritonConfig that also returns the file's bytes (none without one).
+func readTritonConfig(dir string) (*oippb.ModelConfig, []byte, error) {
 	cfg := &oippb.ModelConfig{}
 	b, err := os.ReadFile(filepath.Join(dir, TritonConfigFile))
 	if errors.Is(err, os.ErrNotExist) {
-		return cfg, nil
+		return cfg, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := (prototext.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(b, cfg); err != nil {
-		return nil, fmt.Errorf("%s: %w", TritonConfigFile, err)
+		return nil, nil, fmt.Errorf("%s: %w", TritonConfigFile, err)
 	}
-	return cfg, nil
+	return cfg, b, nil
 }
 
 // tritonVersionDirs lists a Triton model folder's version folders (positive integers),
@@ -210,7 +216,7 @@ func linkONNXFile(src, dir string) (*Opened, error) {
 // index_to_name.json from the first output's label_filename. The model's name is
 // config.pbtxt's name, else the folder's.
 func linkTritonVersion(src, version, dir string) (*Opened, error) {
-	cfg, err := ReadTritonConfig(src)
+	cfg, cfgBytes, err := readTritonConfig(src)
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +272,6 @@ func linkTritonVersion(src, version, dir string) (*Opened, error) {
 		return nil, err
 	}
 	h := sha256.New()
-	cfgBytes, _ := os.ReadFile(filepath.Join(src, TritonConfigFile))
 	h.Write(cfgBytes)
 	if err := hashFiles(h, filepath.Join(dir, filepath.FromSlash(serialized))); err != nil {
 		return nil, err
