@@ -30,31 +30,44 @@ func List(dir string) ([]string, error) {
 			}
 			continue
 		}
-		if strings.EqualFold(filepath.Ext(name), ".onnx") {
+		if modelExt(name) != "" {
 			out = append(out, name)
-			continue
-		}
-		for _, ext := range ArchiveExtensions {
-			if strings.HasSuffix(name, ext) {
-				out = append(out, name)
-				break
-			}
 		}
 	}
 	sort.Strings(out)
 	return out, nil
 }
 
+// IsModelFileName tells whether a file name is a model's the model store holds: an
+// archive's (ArchiveExtensions) or a bare ONNX file's (.onnx, in any case).
+func IsModelFileName(name string) bool { return modelExt(name) != "" }
+
+// modelExt is the extension that makes name a model file's, or "".
+func modelExt(name string) string {
+	for _, ext := range ArchiveExtensions {
+		if strings.HasSuffix(name, ext) {
+			return ext
+		}
+	}
+	if ext := filepath.Ext(name); strings.EqualFold(ext, ".onnx") {
+		return ext
+	}
+	return ""
+}
+
 // StoreName is the model name of a model store entry List names: a file's without its
 // archive or .onnx extension, a folder's as it is.
 func StoreName(entry string) string {
+	return strings.TrimSuffix(entry, modelExt(entry))
+}
+
+// StoreEntries are the model store entries a model name may stand for, in the order
+// Triton's load looks for them: its archives, a folder of that name (an archive's or a
+// Triton model's), its bare .onnx file.
+func StoreEntries(name string) []string {
+	var out []string
 	for _, ext := range ArchiveExtensions {
-		if strings.HasSuffix(entry, ext) {
-			return strings.TrimSuffix(entry, ext)
-		}
+		out = append(out, name+ext)
 	}
-	if strings.EqualFold(filepath.Ext(entry), ".onnx") {
-		return strings.TrimSuffix(entry, filepath.Ext(entry))
-	}
-	return entry
+	return append(out, name, name+".onnx")
 }

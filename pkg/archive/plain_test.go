@@ -255,3 +255,18 @@ func TestInspectPlain(t *testing.T) {
 		t.Errorf("Triton folder: %+v, files %v", info.Manifest, paths)
 	}
 }
+
+// TestStoreNames: the model names of store entries, and back.
+func TestStoreNames(t *testing.T) {
+	for entry, name := range map[string]string{"iris.mar": "iris", "a.b.tar.gz": "a.b", "m.tgz": "m", "m.tar.zst": "m", "resnet.onnx": "resnet", "R.ONNX": "R", "densenet": "densenet", "notes.txt": "notes.txt"} {
+		if got := StoreName(entry); got != name {
+			t.Errorf("StoreName(%q) = %q, want %q", entry, got, name)
+		}
+		if IsModelFileName(entry) == (entry == "densenet" || entry == "notes.txt") {
+			t.Errorf("IsModelFileName(%q) = %v", entry, !IsModelFileName(entry))
+		}
+	}
+	if got := StoreEntries("m"); !slices.Equal(got, []string{"m.mar", "m.tar.gz", "m.tgz", "m.tar.zst", "m", "m.onnx"}) {
+		t.Errorf("StoreEntries: %v", got)
+	}
+}

@@ -189,7 +189,7 @@ func (s *Server) uploadModel(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := r.URL.Query()
 	name := q.Get("filename")
-	if name == "" || name != filepath.Base(name) || strings.HasPrefix(name, ".") || !archiveName(name) {
+	if name == "" || name != filepath.Base(name) || strings.HasPrefix(name, ".") || !archive.IsModelFileName(name) {
 		return apierror.BadRequest("filename %q: give an archive file name (.mar, .tar.gz, .tgz or .tar.zst) or a model's (.onnx)", name)
 	}
 	dst := filepath.Join(s.cfg.ModelStore, name)
@@ -230,19 +230,6 @@ func (s *Server) uploadModel(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return nil
-}
-
-// archiveName tells whether an upload's file name is an archive's, or a bare ONNX model's.
-func archiveName(n string) bool {
-	if strings.HasSuffix(n, ".onnx") {
-		return true
-	}
-	for _, ext := range archive.ArchiveExtensions {
-		if strings.HasSuffix(n, ext) {
-			return true
-		}
-	}
-	return false
 }
 
 // workerID is a worker's id as TorchServe numbers its workers (by port, from 9000).

@@ -451,7 +451,7 @@ func (s *Server) v2RepositoryControl(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	var path, shown string
-	for _, file := range []string{name + ".mar", name + ".tar.gz", name + ".tgz", name + ".tar.zst", name, name + ".onnx"} {
+	for _, file := range archive.StoreEntries(name) {
 		var err error
 		if path, shown, err = s.resolveURL(r.Context(), file, false); err == nil {
 			break
