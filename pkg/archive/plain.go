@@ -389,11 +389,21 @@ func inspectPlain(src string) (*Info, error) {
 		return nil, fmt.Errorf("%s: %w", man.Model.SerializedFile, err)
 	}
 	man.Signature = &Signature{Inputs: m.Inputs, Outputs: m.Outputs}
-	info := &Info{Path: src, Format: o.Format, Manifest: &man, Entries: []Entry{}}
+	info := &Info{Path: src, Format: o.Format, Manifest: &man}
 	if st, err := os.Stat(src); err == nil && !st.IsDir() {
 		info.Size = st.Size()
 	}
-	err = filepath.WalkDir(o.Dir, func(p string, d fs.DirEntry, err error) error {
+	if info.Entries, err = o.Files(); err != nil {
+		return nil, err
+	}
+	return info, nil
+}
+
+// Files lists the opened model's files with their sizes, following the links a bare ONNX
+// file's or a Triton model's folder holds (a linked folder's files are listed, one level).
+func (o *Opened) Files() ([]Entry, error) {
+	out := []Entry{}
+	err := filepath.WalkDir(o.Dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -402,27 +412,25 @@ func inspectPlain(src string) (*Info, error) {
 			return err
 		}
 		rel, _ := filepath.Rel(o.Dir, p)
-		if st.IsDir() { // a linked folder: model.onnx/ or warmup/
-			return filepath.WalkDir(p+string(filepath.Separator), func(q string, d fs.DirEntry, err error) error {
-				if err != nil || d.IsDir() {
-					return err
-				}
-				fi, err := d.Info()
-				if err != nil {
-					return err
-				}
-				inner, _ := filepath.Rel(p, q)
-				info.Entries = append(info.Entries, Entry{Path: filepath.ToSlash(filepath.Join(rel, inner)), Size: fi.Size()})
-				return nil
-			})
+		if !st.IsDir() {
+			out = append(out, Entry{Path: filepath.ToSlash(rel), Size: st.Size()})
+			return nil
 		}
-		info.Entries = append(info.Entries, Entry{Path: filepath.ToSlash(rel), Size: st.Size()})
-		return nil
+		// a linked folder: model.onnx/ or warmup/
+		return filepath.WalkDir(p+string(filepath.Separator), func(q string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			inner, _ := filepath.Rel(p, q)
+			out = append(out, Entry{Path: filepath.ToSlash(filepath.Join(rel, inner)), Size: fi.Size()})
+			return nil
+		})
 	})
-	if err != nil {
-		return nil, err
-	}
-	return info, nil
+	return out, err
 }
 
 // link makes dst a symbolic link to src (absolute), creating dst's folder.

@@ -199,3 +199,25 @@ func TestTritonPriority(t *testing.T) {
 		t.Errorf("levels without a default: %v", err)
 	}
 }
+
+// TestModelSizeThroughLinks: a bare ONNX file's version counts the model and its external
+// data, which its folder holds as links, as what a second session needs.
+func TestModelSizeThroughLinks(t *testing.T) {
+	r := newRegistry(t, Defaults{})
+	src := testenv.Path("pkg/engine/testdata/external.onnx")
+	v, err := r.Register(context.Background(), Spec{Path: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want int64
+	for _, f := range []string{src, src + ".data"} {
+		st, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want += st.Size()
+	}
+	if got := v.modelSize(); got != want {
+		t.Errorf("modelSize %d, want %d (the model and its external data)", got, want)
+	}
+}

@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -457,29 +454,11 @@ func (v *Version) replan(workers int) {
 // modelSize is the size of the archive's files (the model, its external data): about
 // what a second session needs.
 func (v *Version) modelSize() int64 {
-	return filesSize(v.archive.Dir, true)
-}
-
-// filesSize adds up the sizes of the files in dir, following the links a bare ONNX file's
-// or a Triton model's folder holds (links, one level deep, when follow).
-func filesSize(dir string, follow bool) int64 {
+	files, _ := v.archive.Files() // what could be listed
 	var size int64
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		switch {
-		case err != nil:
-		case d.Type().IsRegular():
-			if fi, err := d.Info(); err == nil {
-				size += fi.Size()
-			}
-		case d.Type()&fs.ModeSymlink != 0 && follow:
-			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-				size += fi.Size()
-			} else if err == nil && fi.IsDir() {
-				size += filesSize(p+string(filepath.Separator), false)
-			}
-		}
-		return nil
-	})
+	for _, f := range files {
+		size += f.Size
+	}
 	return size
 }
 
