@@ -161,9 +161,9 @@ func TritonVersions(dir string, cfg *oippb.ModelConfig) ([]string, error) {
 	return out, nil
 }
 
-// openPlain opens a bare ONNX file or a version of a Triton model folder ("" for the
-// latest its policy serves) as Open does an archive.
-func openPlain(src, version, tmpRoot string, lim Limits) (*Opened, error) {
+// openPlain opens a bare ONNX file or a Triton model's version as Open does an archive:
+// link puts its files in a new temporary folder and makes up its manifest.
+func openPlain(tmpRoot string, lim Limits, link func(dir string) (*Opened, error)) (*Opened, error) {
 	if lim.Trusted != nil {
 		return nil, errPlainUnsigned
 	}
@@ -171,12 +171,7 @@ func openPlain(src, version, tmpRoot string, lim Limits) (*Opened, error) {
 	if err != nil {
 		return nil, err
 	}
-	var o *Opened
-	if IsONNXFile(src) {
-		o, err = linkONNXFile(src, dir)
-	} else {
-		o, err = linkTritonVersion(src, version, dir)
-	}
+	o, err := link(dir)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -378,7 +373,7 @@ func inspectPlain(src string) (*Info, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	o, err := openPlain(src, "", tmp, Limits{})
+	o, err := OpenVersion(context.Background(), src, "", tmp, Limits{})
 	if err != nil {
 		return nil, err
 	}
@@ -468,11 +463,11 @@ func hashFiles(h hash.Hash, files ...string) error {
 // version picks one ("" the latest its policy serves); for an archive or a bare ONNX file
 // it is not read here (the registration's model_version names the version instead).
 func OpenVersion(ctx context.Context, src, version, tmpRoot string, lim Limits) (*Opened, error) {
-	if IsONNXFile(src) {
-		return openPlain(src, "", tmpRoot, lim)
-	}
-	if IsTritonModel(src) {
-		return openPlain(src, version, tmpRoot, lim)
+	switch {
+	case IsONNXFile(src):
+		return openPlain(tmpRoot, lim, func(dir string) (*Opened, error) { return linkONNXFile(src, dir) })
+	case IsTritonModel(src):
+		return openPlain(tmpRoot, lim, func(dir string) (*Opened, error) { return linkTritonVersion(src, version, dir) })
 	}
 	return Open(ctx, src, tmpRoot, lim)
 }
