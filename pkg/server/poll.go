@@ -97,12 +97,10 @@ func (s *Server) pollStore(ctx context.Context, seen map[string]archiveStamp) {
 				continue
 			}
 			reloaded[path] = true
-			if archive.IsTritonModel(path) {
-				s.reloadTriton(ctx, path, v)
-				continue
-			}
+			// a Triton model folder reloads every version its policy serves (the new highest
+			// registered as the default; those it no longer serves stay until unregistered)
 			s.log.Info("model archive changed: reloading", "model", v.Name, "version", v.Version, "url", v.URL)
-			if _, err := s.reg.Reload(ctx, registry.Spec{Path: path, URL: v.URL, Name: v.Name, Synchronous: true}); err != nil {
+			if _, err := s.reg.ReloadAll(ctx, registry.Spec{Path: path, URL: v.URL, Name: v.Name, Synchronous: true}); err != nil {
 				s.log.Warn("changed archive not loaded; the loaded version goes on serving", "model", v.Name, "version", v.Version, "url", v.URL, "err", err)
 			}
 		}
@@ -139,17 +137,6 @@ func (s *Server) pollNew(ctx context.Context, seen map[string]archiveStamp, regi
 		if _, err := s.reg.RegisterAll(ctx, registry.Spec{Path: path, URL: name, Startup: true, Synchronous: true}); err != nil {
 			s.log.Warn("new archive not registered", "url", name, "err", err)
 		}
-	}
-}
-
-// reloadTriton reloads the versions of a changed Triton model folder that its version_policy
-// serves (registered from it as v was; registry.ReloadAll): new ones are registered, the
-// highest becoming the default. Versions the policy no longer serves stay registered
-// (unregister removes them).
-func (s *Server) reloadTriton(ctx context.Context, path string, v *registry.Version) {
-	s.log.Info("model folder changed: reloading its versions", "model", v.Name, "url", v.URL)
-	if _, err := s.reg.ReloadAll(ctx, registry.Spec{Path: path, URL: v.URL, Name: v.Name, Synchronous: true}); err != nil {
-		s.log.Warn("changed Triton model not loaded; the loaded versions go on serving", "model", v.Name, "url", v.URL, "err", err)
 	}
 }
 
