@@ -155,8 +155,10 @@ func (s *Server) v2InferOn(w http.ResponseWriter, r *http.Request, v *registry.V
 			return v.Infer(ctx, req, priority)
 		})
 	}
-	if p, ok := v.TritonPriority(req.Priority); ok && req.Priority != 0 {
-		priority = p // Triton's level, for a model whose config.pbtxt has priority_levels
+	if req.Priority != 0 {
+		if p, ok := v.TritonPriority(req.Priority); ok {
+			priority = p // Triton's level, for a model whose config.pbtxt has priority_levels
+		}
 	}
 	outputs, err := v.InferTensors(r.Context(), req.Inputs, priority)
 	if err != nil {
