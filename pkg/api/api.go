@@ -192,13 +192,18 @@ type JobQueueStatus struct {
 
 // Batching shows the batcher's settings beyond TorchServe's and its measured behaviour.
 type Batching struct {
-	Batchable           bool        `json:"batchable"`
-	Unbatchable         string      `json:"unbatchable,omitempty"` // why not, when not batchable
-	JobQueueSize        int         `json:"jobQueueSize"`
-	PreferredBatchSizes []int       `json:"preferredBatchSizes,omitempty"`
-	MaxQueueTime        int         `json:"maxQueueTime,omitempty"`
-	Adaptive            bool        `json:"adaptive"`
-	Stats               batch.Stats `json:"stats"`
+	Batchable           bool   `json:"batchable"`
+	Unbatchable         string `json:"unbatchable,omitempty"` // why not, when not batchable
+	JobQueueSize        int    `json:"jobQueueSize"`
+	PreferredBatchSizes []int  `json:"preferredBatchSizes,omitempty"`
+	MaxQueueTime        int    `json:"maxQueueTime,omitempty"`
+	// MaxQueueTimeAction is what a request past maxQueueTime gets: "reject" (503) or
+	// "delay" (it goes behind its priority's others); AllowQueueTimeOverride lets a request
+	// ask for less (the Open Inference Protocol's parameter timeout).
+	MaxQueueTimeAction     string      `json:"maxQueueTimeAction,omitempty"`
+	AllowQueueTimeOverride bool        `json:"allowQueueTimeOverride,omitempty"`
+	Adaptive               bool        `json:"adaptive"`
+	Stats                  batch.Stats `json:"stats"`
 }
 
 // Warmup is a model's warm-up (model-config.yaml's warmup) as describe shows it: what runs

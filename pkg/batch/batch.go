@@ -41,8 +41,15 @@ type Config struct {
 	QueueSize int
 	// PreferredSizes are batch sizes dispatched at once when the queue holds enough.
 	PreferredSizes []int
-	// MaxQueueTime rejects a request that waited longer in the queue (0: no limit).
+	// MaxQueueTime rejects a request that waited longer in the queue (0: no limit), or,
+	// with DelayExpired, moves it behind the requests of its priority that have not waited
+	// so long (Triton's queue policy, timeout_action DELAY).
 	MaxQueueTime time.Duration
+	// DelayExpired delays rather than rejects a request past its MaxQueueTime.
+	DelayExpired bool
+	// AllowQueueTimeOverride lets a request ask for a shorter MaxQueueTime
+	// (WithMaxQueueTime; Triton's allow_timeout_override).
+	AllowQueueTimeOverride bool
 	// Adaptive chooses the delay from the measured arrival rate and run time, up to MaxDelay.
 	Adaptive bool
 	// Timeout is how long a request may take from Submit to its answer (0: no limit): past
@@ -63,7 +70,9 @@ type Job struct {
 	priority int
 	ctx      context.Context
 	enqueued time.Time
-	deadline time.Time // zero: none (Config.Timeout)
+	deadline time.Time     // zero: none (Config.Timeout)
+	maxQueue time.Duration // the queue policy's time for this job (0: none)
+	delayed  bool          // past maxQueue with DelayExpired: behind its priority's others
 	done     chan result
 	taken    bool
 	timing   *Timing // nil: not asked for
@@ -72,6 +81,34 @@ type Job struct {
 // Timing is when a job's run started and ended (for a trace of the request); the batcher
 // fills it before the job's answer.
 type Timing struct{ RunStart, RunEnd time.Time }
+
+// queueTimeKey is the context key of a request's own MaxQueueTime.
+type queueTimeKey struct{}
+
+// WithMaxQueueTime asks that the request submitted with ctx wait at most d in the queue
+// (Triton's request parameter timeout). Where Config.AllowQueueTimeOverride allows it, d
+// shortens the model's MaxQueueTime; it never lengthens it, nor sets one where the model
+// has none, as in Triton.
+func WithMaxQueueTime(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, queueTimeKey{}, d)
+}
+
+// MaxQueueTimeOf is the time WithMaxQueueTime asked for (false: none asked).
+func MaxQueueTimeOf(ctx context.Context) (time.Duration, bool) {
+	d, ok := ctx.Value(queueTimeKey{}).(time.Duration)
+	return d, ok && d > 0
+}
+
+// maxQueueTime is the queue time a request submitted with ctx gets.
+func (b *Batcher) maxQueueTime(ctx context.Context) time.Duration {
+	limit := b.cfg.MaxQueueTime
+	if limit > 0 && b.cfg.AllowQueueTimeOverride {
+		if d, ok := MaxQueueTimeOf(ctx); ok && d < limit {
+			limit = d
+		}
+	}
+	return limit
+}
 
 type result struct {
 	outputs []*tensor.Tensor
@@ -311,26 +348,22 @@ func (b *Batcher) SubmitTimed(ctx context.Context, inputs []*tensor.Tensor, prio
 		b.mu.Unlock()
 		return outputs, err
 	}
-	j := &Job{inputs: inputs, priority: priority, ctx: ctx, done: make(chan result, 1), items: items, enqueued: enqueued, timing: timing}
+	j := &Job{inputs: inputs, priority: priority, ctx: ctx, done: make(chan result, 1), items: items, enqueued: enqueued, timing: timing,
+		maxQueue: b.maxQueueTime(ctx)}
 	if b.cfg.Timeout > 0 {
 		j.deadline = enqueued.Add(b.cfg.Timeout)
 	}
 	if b.batchable {
 		j.key = tensor.StackKey(inputs) // only queued jobs need it: to find their batch mates
 	}
-	// insert after every job of the same or higher priority
-	i := len(b.queue)
-	for i > 0 && b.queue[i-1].priority < priority {
-		i--
-	}
-	b.queue = slices.Insert(b.queue, i, j)
+	b.queue = slices.Insert(b.queue, b.place(j), j)
 	if b.inflight < b.workers {
 		b.wake() // a worker is free (busy ones look at the queue when they finish)
 	}
 	b.mu.Unlock()
 
-	// the queue policy: a request still queued after MaxQueueTime is rejected
-	expired, stopExpired := b.after(b.cfg.MaxQueueTime)
+	// the queue policy: a request still queued after its time is rejected or delayed
+	expired, stopExpired := b.after(j.maxQueue)
 	defer stopExpired()
 	timedOut, stopTimedOut := b.after(b.cfg.Timeout)
 	defer stopTimedOut()
@@ -348,12 +381,42 @@ func (b *Batcher) SubmitTimed(ctx context.Context, inputs []*tensor.Tensor, prio
 			b.unqueue(j) // as for ctx; the batch's run stops at the last of its deadlines
 			return nil, context.DeadlineExceeded
 		case <-expired:
-			if b.unqueue(j) {
+			if b.cfg.DelayExpired {
+				b.mu.Lock()
+				b.demote(j)
+				b.mu.Unlock()
+			} else if b.unqueue(j) {
 				return nil, ErrQueueTime
 			}
-			expired = nil // already running: wait for it
+			expired = nil // delayed, or already running: wait for it
 		}
 	}
+}
+
+// place is where j goes in the queue: after every job of a higher priority, and of the
+// same one unless that job was delayed and j is not.
+func (b *Batcher) place(j *Job) int {
+	i := len(b.queue)
+	for i > 0 {
+		prev := b.queue[i-1]
+		if prev.priority > j.priority || prev.priority == j.priority && (!prev.delayed || j.delayed) {
+			break
+		}
+		i--
+	}
+	return i
+}
+
+// demote moves a queued job that has waited its queue time behind the other jobs of its
+// priority (the queue policy's DELAY); a job already delayed or taken stays.
+func (b *Batcher) demote(j *Job) {
+	i := slices.Index(b.queue, j)
+	if i < 0 || j.delayed {
+		return
+	}
+	b.queue = slices.Delete(b.queue, i, i+1)
+	j.delayed = true
+	b.queue = slices.Insert(b.queue, b.place(j), j)
 }
 
 // after is the clock's After for d > 0; for d ≤ 0 (no limit, or wait for the queue to
@@ -447,23 +510,32 @@ func (b *Batcher) Next(ctx context.Context) (*Batch, error) {
 	}
 }
 
-// dropExpired removes cancelled jobs and rejects those past their deadline or the queue
-// time limit.
+// dropExpired removes cancelled jobs and rejects those past their deadline or their queue
+// time (or, with DelayExpired, moves the latter behind their priority's others).
 func (b *Batcher) dropExpired(now time.Time) {
 	kept := b.queue[:0]
+	var late []*Job
 	for _, j := range b.queue {
 		switch {
 		case j.ctx.Err() != nil:
 		case !j.deadline.IsZero() && !now.Before(j.deadline):
 			j.done <- result{err: context.DeadlineExceeded}
-		case b.cfg.MaxQueueTime > 0 && now.Sub(j.enqueued) > b.cfg.MaxQueueTime:
-			j.done <- result{err: ErrQueueTime}
+		case j.maxQueue > 0 && !j.delayed && now.Sub(j.enqueued) > j.maxQueue:
+			if b.cfg.DelayExpired {
+				late = append(late, j)
+				kept = append(kept, j)
+			} else {
+				j.done <- result{err: ErrQueueTime}
+			}
 		default:
 			kept = append(kept, j)
 		}
 	}
 	clear(b.queue[len(kept):])
 	b.queue = kept
+	for _, j := range late {
+		b.demote(j)
+	}
 }
 
 // form picks the next batch, or says how long to wait for one (0: until the queue changes).

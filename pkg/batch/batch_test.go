@@ -315,6 +315,80 @@ func TestQueuePolicyAndLimits(t *testing.T) {
 	}
 }
 
+// The queue policy's DELAY (Triton's timeout_action): a request past its queue time is not
+// rejected but goes behind the requests of its priority that came after it; a lower
+// priority still waits behind it.
+func TestQueuePolicyDelay(t *testing.T) {
+	b, _, r, clock := setup(t, Config{BatchSize: 1, QueueSize: 100, MaxQueueTime: 100 * time.Millisecond, DelayExpired: true}, 1)
+	busy := submit(b, context.Background(), row(0), 0)
+	waitFor(t, "worker busy", func() bool { return r.running.Load() == 1 })
+	stale := submit(b, context.Background(), row(1), 0)
+	low := submit(b, context.Background(), row(2), -1)
+	waitFor(t, "queued", func() bool { return b.Pending() == 2 })
+	clock.Advance(200 * time.Millisecond)
+	waitFor(t, "stale delayed", func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.queue[0].delayed
+	})
+	fresh := submit(b, context.Background(), row(3), 0)
+	waitFor(t, "fresh queued", func() bool { return b.Pending() == 3 })
+	r.release()
+	for _, ch := range []chan submitted{busy, stale, low, fresh} {
+		if res := <-ch; res.err != nil {
+			t.Fatalf("a delayed request failed: %v", res.err)
+		}
+	}
+	r.mu.Lock()
+	order := slices.Clone(r.firsts)
+	r.mu.Unlock()
+	if !slices.Equal(order, []float32{0, 3, 1, 2}) {
+		t.Errorf("ran %v, want the fresh request before the delayed one, and the lower priority last: [0 3 1 2]", order)
+	}
+}
+
+// A request may ask for a shorter time in the queue than the model's (WithMaxQueueTime,
+// Triton's timeout parameter) where the model allows it; never a longer one, and none
+// where the model has none.
+func TestRequestMaxQueueTime(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		model, asked time.Duration
+		allowed      bool
+		wait         time.Duration
+		wantRejected bool
+	}{
+		{"shorter", 100 * time.Millisecond, 10 * time.Millisecond, true, 20 * time.Millisecond, true},
+		{"not yet", 100 * time.Millisecond, 10 * time.Millisecond, true, 5 * time.Millisecond, false},
+		{"not allowed", 100 * time.Millisecond, 10 * time.Millisecond, false, 20 * time.Millisecond, false},
+		{"longer is the model's", 100 * time.Millisecond, time.Second, true, 200 * time.Millisecond, true},
+		{"none where the model has none", 0, 10 * time.Millisecond, true, time.Second, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{BatchSize: 1, QueueSize: 100, MaxQueueTime: tc.model, AllowQueueTimeOverride: tc.allowed}
+			b, _, r, clock := setup(t, cfg, 1)
+			busy := submit(b, context.Background(), row(0), 0)
+			waitFor(t, "worker busy", func() bool { return r.running.Load() == 1 })
+			asked := submit(b, WithMaxQueueTime(context.Background(), tc.asked), row(1), 0)
+			waitFor(t, "queued", func() bool { return b.Pending() == 1 })
+			clock.Advance(tc.wait)
+			if tc.wantRejected {
+				if res := <-asked; !errors.Is(res.err, ErrQueueTime) {
+					t.Fatalf("after %v: %v, want ErrQueueTime", tc.wait, res.err)
+				}
+				r.release()
+				<-busy
+				return
+			}
+			r.release()
+			<-busy
+			if res := <-asked; res.err != nil {
+				t.Fatalf("after %v: %v, want an answer", tc.wait, res.err)
+			}
+		})
+	}
+}
+
 // TorchServe's useJobTicket: a request is accepted only when a free worker will take it.
 func TestJobTicket(t *testing.T) {
 	b, _, r, _ := setup(t, Config{BatchSize: 4, MaxDelay: time.Hour, QueueSize: 100, JobTicket: true}, 2)

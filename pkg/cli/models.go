@@ -450,6 +450,12 @@ func queueText(d api.Description) string {
 	s := fmt.Sprintf("%d waiting, room for %d; %d running", d.JobQueueStatus.PendingRequests, d.JobQueueStatus.RemainingCapacity, d.Batching.Stats.Running)
 	if d.Batching.MaxQueueTime > 0 {
 		s += fmt.Sprintf("; waits at most %d ms", d.Batching.MaxQueueTime)
+		if d.Batching.MaxQueueTimeAction == "delay" {
+			s += ", then goes behind the others"
+		}
+		if d.Batching.AllowQueueTimeOverride {
+			s += " (a request may ask for less)"
+		}
 	}
 	if d.UseJobTicket {
 		s += "; only when a worker is free (job ticket)"

@@ -23,6 +23,10 @@ type V2Request struct {
 	// Priority is the request parameter priority (Triton's schedule policy extension: 1 the
 	// highest level, 2 the next; 0 when not given, the default level).
 	Priority int64
+	// Timeout is the request parameter timeout, in µs (the same extension): the longest the
+	// request may wait in the queue, where the model's queue policy lets a request shorten
+	// its own; 0 when not given.
+	Timeout int64
 }
 
 // V2Output is an output a request asks for.
@@ -105,6 +109,14 @@ func DecodeV2(body []byte, headerLen int, inputs, outputs []tensor.Info, shm Sha
 				return nil, badInput("parameter priority must be a priority level ≥ 0 (1 the highest, 0 the default), got %s", jsonText(p))
 			}
 			req.Priority = n
+		}
+		if p, ok := params["timeout"]; ok {
+			num, isNumber := p.(json.Number)
+			n, err := num.Int64()
+			if !isNumber || err != nil || n < 0 {
+				return nil, badInput("parameter timeout must be a time in microseconds ≥ 0 (0: the model's), got %s", jsonText(p))
+			}
+			req.Timeout = n
 		}
 	}
 	for _, in := range docInputs {

@@ -129,6 +129,18 @@ func TestDecodeV2(t *testing.T) {
 			t.Errorf("priority %s: %v", bad, err)
 		}
 	}
+	// and timeout, in µs
+	withTimeout := func(p string) string {
+		return strings.Replace(both, `"id":"7"`, `"id":"7","parameters":{"timeout":`+p+`}`, 1)
+	}
+	if req, err := DecodeV2([]byte(withTimeout("250000")), -1, inputs, outputs, nil); err != nil || req.Timeout != 250000 {
+		t.Errorf("timeout 250000: %v, %v", req, err)
+	}
+	for _, bad := range []string{"-1", `"1s"`, "0.5", "1e30"} {
+		if _, err := DecodeV2([]byte(withTimeout(bad)), -1, inputs, outputs, nil); err == nil || !strings.Contains(err.Error(), "parameter timeout must be a time in microseconds") {
+			t.Errorf("timeout %s: %v", bad, err)
+		}
+	}
 	if _, err := DecodeV2([]byte(both), len(both)+1, inputs, outputs, nil); err == nil || !strings.Contains(err.Error(), "longer than the body") {
 		t.Errorf("header length past the body: %v", err)
 	}

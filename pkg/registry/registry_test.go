@@ -144,6 +144,7 @@ func TestSettingsPrecedence(t *testing.T) {
 		"intraOpThreads: 5000\n":                   "intraOpThreads (from model-config.yaml) must be ≤ 1024",
 		"minWorkers: 100000\nmaxWorkers: 100000\n": "minWorkers (from model-config.yaml) must be ≤ 1024",
 		"maxRetryTimeoutInSec: -1\n":               "maxRetryTimeoutInSec (from model-config.yaml) must be ≥ 0",
+		"maxQueueTimeAction: drop\n":               `maxQueueTimeAction (from model-config.yaml) must be reject or delay, got "drop"`,
 	} {
 		if _, err := r.Register(context.Background(), Spec{Path: irisArchive(t, "3.0", yaml)}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("bad yaml %q: %v, want an error saying %q", yaml, err, want)
@@ -209,6 +210,17 @@ func TestTorchServeQueueKeys(t *testing.T) {
 			t.Errorf("%q: maxQueueTime %d (from %s), useJobTicket %v; want %d (from %s), %v",
 				c.yaml, s.MaxQueueTime, s.Sources["maxQueueTime"], s.UseJobTicket, c.queueTime, want, c.ticket)
 		}
+		if s.MaxQueueTimeAction != QueueTimeReject || s.AllowQueueTimeOverride {
+			t.Errorf("%q: maxQueueTimeAction %q, allowQueueTimeOverride %v; want reject, false", c.yaml, s.MaxQueueTimeAction, s.AllowQueueTimeOverride)
+		}
+	}
+	// Triton's queue policy, in ts's names
+	v, err := r.Register(context.Background(), Spec{Path: irisArchive(t, "9.0", "maxQueueTime: 40\nmaxQueueTimeAction: delay\nallowQueueTimeOverride: true\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := v.Settings(); s.MaxQueueTimeAction != QueueTimeDelay || !s.AllowQueueTimeOverride || s.Sources["maxQueueTimeAction"] != FromYAML {
+		t.Errorf("maxQueueTimeAction %q from %s, allowQueueTimeOverride %v", s.MaxQueueTimeAction, s.Sources["maxQueueTimeAction"], s.AllowQueueTimeOverride)
 	}
 }
 

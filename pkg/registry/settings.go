@@ -20,6 +20,12 @@ const (
 	FromScale      = "scale request"
 )
 
+// What happens to a request past maxQueueTime (Settings.MaxQueueTimeAction).
+const (
+	QueueTimeReject = "reject"
+	QueueTimeDelay  = "delay"
+)
+
 // DefaultMaxRetryTimeout is TorchServe's maxRetryTimeoutInSec: after this many seconds of
 // worker failures with no successful batch, failed workers are no longer replaced.
 const DefaultMaxRetryTimeout = 300
@@ -37,9 +43,16 @@ type Settings struct {
 	JobQueueSize        int   `json:"jobQueueSize"`
 	PreferredBatchSizes []int `json:"preferredBatchSizes,omitempty"`
 	MaxQueueTime        int   `json:"maxQueueTime,omitempty"` // ms, 0 = none
-	AdaptiveBatching    bool  `json:"adaptiveBatching"`
-	IntraOpThreads      int   `json:"intraOpThreads,omitempty"` // 0 = cores / workers
-	UseJobTicket        bool  `json:"useJobTicket,omitempty"`   // accept only when a worker is free
+	// MaxQueueTimeAction is what happens to a request past maxQueueTime: QueueTimeReject
+	// (503) or QueueTimeDelay (it goes behind the requests of its priority that have not
+	// waited so long: Triton's timeout_action DELAY).
+	MaxQueueTimeAction string `json:"maxQueueTimeAction,omitempty"`
+	// AllowQueueTimeOverride lets an inference request ask for a shorter maxQueueTime (the
+	// Open Inference Protocol's parameter timeout, in µs: Triton's allow_timeout_override).
+	AllowQueueTimeOverride bool `json:"allowQueueTimeOverride,omitempty"`
+	AdaptiveBatching       bool `json:"adaptiveBatching"`
+	IntraOpThreads         int  `json:"intraOpThreads,omitempty"` // 0 = cores / workers
+	UseJobTicket           bool `json:"useJobTicket,omitempty"`   // accept only when a worker is free
 	// SequenceBatching makes the model stateful (TorchServe's sequence batching, for custom
 	// handlers): the requests of a sequence (one sequence id) go to the same handler
 	// process, one at a time, so that it can keep the sequence's state.
@@ -72,19 +85,22 @@ type Overrides struct {
 // modelYAML is the archive's model-config.yaml: TorchServe's frontend keys, ts's batching
 // keys, and the handler's section.
 type modelYAML struct {
-	MinWorkers          *int           `yaml:"minWorkers"`
-	MaxWorkers          *int           `yaml:"maxWorkers"`
-	BatchSize           *int           `yaml:"batchSize"`
-	MaxBatchDelay       *int           `yaml:"maxBatchDelay"`
-	ResponseTimeout     *int           `yaml:"responseTimeout"`
-	StartupTimeout      *int           `yaml:"startupTimeout"`
-	MaxRetryTimeout     *int           `yaml:"maxRetryTimeoutInSec"` // TorchServe's
-	JobQueueSize        *int           `yaml:"jobQueueSize"`
-	PreferredBatchSizes []int          `yaml:"preferredBatchSizes"`
-	MaxQueueTime        *int           `yaml:"maxQueueTime"`
-	AdaptiveBatching    *bool          `yaml:"adaptiveBatching"`
-	IntraOpThreads      *int           `yaml:"intraOpThreads"`
-	Handler             map[string]any `yaml:"handler"`
+	MinWorkers          *int  `yaml:"minWorkers"`
+	MaxWorkers          *int  `yaml:"maxWorkers"`
+	BatchSize           *int  `yaml:"batchSize"`
+	MaxBatchDelay       *int  `yaml:"maxBatchDelay"`
+	ResponseTimeout     *int  `yaml:"responseTimeout"`
+	StartupTimeout      *int  `yaml:"startupTimeout"`
+	MaxRetryTimeout     *int  `yaml:"maxRetryTimeoutInSec"` // TorchServe's
+	JobQueueSize        *int  `yaml:"jobQueueSize"`
+	PreferredBatchSizes []int `yaml:"preferredBatchSizes"`
+	MaxQueueTime        *int  `yaml:"maxQueueTime"`
+	// Triton's queue policy: timeout_action and allow_timeout_override
+	MaxQueueTimeAction     *string        `yaml:"maxQueueTimeAction"`
+	AllowQueueTimeOverride *bool          `yaml:"allowQueueTimeOverride"`
+	AdaptiveBatching       *bool          `yaml:"adaptiveBatching"`
+	IntraOpThreads         *int           `yaml:"intraOpThreads"`
+	Handler                map[string]any `yaml:"handler"`
 	// TorchServe's names: clientTimeoutInMills is maxQueueTime (when that is not set);
 	// useJobTicket accepts a request only when a worker is free.
 	ClientTimeoutInMills *int  `yaml:"clientTimeoutInMills"`
@@ -175,6 +191,14 @@ func resolveSettings(d Defaults, props *config.ModelConfig, y *modelYAML, o Over
 		queueTime = y.ClientTimeoutInMills
 	}
 	pick("maxQueueTime", &s.MaxQueueTime, 0, nil, queueTime, nil)
+	s.MaxQueueTimeAction, s.Sources["maxQueueTimeAction"] = QueueTimeReject, FromDefault
+	if y.MaxQueueTimeAction != nil {
+		s.MaxQueueTimeAction, s.Sources["maxQueueTimeAction"] = *y.MaxQueueTimeAction, fromFile
+	}
+	s.Sources["allowQueueTimeOverride"] = FromDefault
+	if y.AllowQueueTimeOverride != nil {
+		s.AllowQueueTimeOverride, s.Sources["allowQueueTimeOverride"] = *y.AllowQueueTimeOverride, fromFile
+	}
 	pick("intraOpThreads", &s.IntraOpThreads, d.IntraOpThreads, nil, y.IntraOpThreads, nil)
 	s.PreferredBatchSizes, s.Sources["preferredBatchSizes"] = nil, FromDefault
 	if y.PreferredBatchSizes != nil {
@@ -246,6 +270,8 @@ func (s Settings) validate() error {
 		return fmt.Errorf("jobQueueSize (from %s) must be ≥ 1, got %d", s.Sources["jobQueueSize"], s.JobQueueSize)
 	case s.MaxQueueTime < 0 || s.IntraOpThreads < 0:
 		return fmt.Errorf("maxQueueTime and intraOpThreads must be ≥ 0")
+	case s.MaxQueueTimeAction != QueueTimeReject && s.MaxQueueTimeAction != QueueTimeDelay:
+		return fmt.Errorf("maxQueueTimeAction (from %s) must be %s or %s, got %q", s.Sources["maxQueueTimeAction"], QueueTimeReject, QueueTimeDelay, s.MaxQueueTimeAction)
 	case s.MaxNumSequence < 1:
 		return fmt.Errorf("maxNumSequence (from %s) must be ≥ 1, got %d", s.Sources["maxNumSequence"], s.MaxNumSequence)
 	case s.SequenceMaxIdleMSec < 0:

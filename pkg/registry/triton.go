@@ -19,8 +19,10 @@ const FromTritonConfig = "config.pbtxt"
 //     each request alone (batchSize 1);
 //   - dynamic_batching: max_queue_delay_microseconds as maxBatchDelay (rounded up to whole
 //     milliseconds), preferred_batch_size as preferredBatchSizes, default_queue_policy's
-//     max_queue_size as jobQueueSize and, when its timeout_action is REJECT,
-//     default_timeout_microseconds as maxQueueTime;
+//     max_queue_size as jobQueueSize, default_timeout_microseconds as maxQueueTime
+//     (rounded up likewise), timeout_action as maxQueueTimeAction and
+//     allow_timeout_override as allowQueueTimeOverride (priority_queue_policy is not
+//     read: every level has the default policy, which the registration logs);
 //   - instance_group: its instances (count, times the GPUs listed) as the workers;
 //   - the onnxruntime backend's parameter intra_op_thread_count: intraOpThreads;
 //   - response_cache { enable: true }: responseCache;
@@ -45,9 +47,15 @@ func tritonSettings(c *oippb.ModelConfig) (*modelYAML, error) {
 				n := int(q.GetMaxQueueSize())
 				y.JobQueueSize = &n
 			}
-			if q.GetTimeoutAction() == oippb.ModelQueuePolicy_REJECT && q.GetDefaultTimeoutMicroseconds() > 0 {
+			if q.GetDefaultTimeoutMicroseconds() > 0 {
 				y.MaxQueueTime = ms(q.GetDefaultTimeoutMicroseconds())
 			}
+			action := QueueTimeReject
+			if q.GetTimeoutAction() == oippb.ModelQueuePolicy_DELAY {
+				action = QueueTimeDelay
+			}
+			override := q.GetAllowTimeoutOverride()
+			y.MaxQueueTimeAction, y.AllowQueueTimeOverride = &action, &override
 		}
 	}
 	if groups := c.GetInstanceGroup(); len(groups) > 0 {

@@ -72,6 +72,9 @@ model_warmup [
 			t.Errorf("%s = %d from %q, want %d from config.pbtxt", c.key, c.got, s.Sources[c.key], c.want)
 		}
 	}
+	if s.MaxQueueTimeAction != QueueTimeReject || s.AllowQueueTimeOverride || s.Sources["maxQueueTimeAction"] != FromTritonConfig {
+		t.Errorf("maxQueueTimeAction %q from %s, allowQueueTimeOverride %v: want reject from config.pbtxt, no override", s.MaxQueueTimeAction, s.Sources["maxQueueTimeAction"], s.AllowQueueTimeOverride)
+	}
 	if !slices.Equal(s.PreferredBatchSizes, []int{4, 8}) || !s.ResponseCache {
 		t.Errorf("preferredBatchSizes %v, responseCache %v", s.PreferredBatchSizes, s.ResponseCache)
 	}
@@ -88,6 +91,17 @@ model_warmup [
 	out, err := v.InferTensors(context.Background(), []*tensor.Tensor{tensor.New([]int64{1, 4}, []float32{5.1, 3.5, 1.4, 0.2})}, 0)
 	if err != nil || len(out) == 0 {
 		t.Fatalf("inference: %v", err)
+	}
+
+	// DELAY, and a request may ask for less
+	delay := `max_batch_size: 8
+dynamic_batching { default_queue_policy { timeout_action: DELAY default_timeout_microseconds: 1500 allow_timeout_override: true } }`
+	v, err = r.Register(context.Background(), Spec{Path: tritonModel(t, "delay", delay, "1"), Synchronous: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := v.Settings(); s.MaxQueueTime != 2 || s.MaxQueueTimeAction != QueueTimeDelay || !s.AllowQueueTimeOverride || s.Sources["allowQueueTimeOverride"] != FromTritonConfig {
+		t.Errorf("DELAY policy: maxQueueTime %d, action %q, override %v from %s", s.MaxQueueTime, s.MaxQueueTimeAction, s.AllowQueueTimeOverride, s.Sources["allowQueueTimeOverride"])
 	}
 
 	// without dynamic_batching, Triton runs each request alone

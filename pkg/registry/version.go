@@ -251,8 +251,10 @@ func (v *Version) ensureBatcherLocked(workers int) {
 	v.batcher = batch.New(batch.Config{
 		BatchSize: st.BatchSize, MaxDelay: time.Duration(st.MaxBatchDelay) * time.Millisecond,
 		QueueSize: st.JobQueueSize, PreferredSizes: st.PreferredBatchSizes,
-		MaxQueueTime: time.Duration(st.MaxQueueTime) * time.Millisecond, Adaptive: st.AdaptiveBatching,
-		Timeout: time.Duration(st.ResponseTimeout) * time.Second, JobTicket: st.UseJobTicket,
+		MaxQueueTime: time.Duration(st.MaxQueueTime) * time.Millisecond, DelayExpired: st.MaxQueueTimeAction == QueueTimeDelay,
+		AllowQueueTimeOverride: st.AllowQueueTimeOverride,
+		Adaptive:               st.AdaptiveBatching,
+		Timeout:                time.Duration(st.ResponseTimeout) * time.Second, JobTicket: st.UseJobTicket,
 	}, v.unbatchable == "", v.reg.opts.Clock)
 	v.batcher.SetWorkers(workers)
 }
@@ -956,7 +958,11 @@ func (v *Version) inferError(client context.Context, err error, timeout time.Dur
 	case errors.Is(err, batch.ErrNoWorker), errors.Is(err, batch.ErrQueueFull):
 		return v.noWorker()
 	case errors.Is(err, batch.ErrQueueTime):
-		return apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable, "Request to model %s waited longer than maxQueueTime (%d ms) in the queue", v.Name, v.Settings().MaxQueueTime)
+		st := v.Settings()
+		if d, ok := batch.MaxQueueTimeOf(client); ok && st.AllowQueueTimeOverride && d < time.Duration(st.MaxQueueTime)*time.Millisecond {
+			return apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable, "Request to model %s waited longer than its timeout (%v) in the queue", v.Name, d)
+		}
+		return apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable, "Request to model %s waited longer than maxQueueTime (%d ms) in the queue", v.Name, st.MaxQueueTime)
 	case errors.Is(err, batch.ErrClosed), errors.Is(err, engine.ErrClosed):
 		return apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable, "Model \"%s\" version %s is being unloaded", v.Name, v.Version)
 	case errors.As(err, &ie):

@@ -415,7 +415,8 @@ func describe(v *registry.Version, isDefault bool, split map[string]int) api.Des
 		RegisteredAt:      v.RegisteredAt.UTC().Format(timeLayout),
 		ExecutionProvider: info.Provider, IntraOpThreads: info.Threads,
 		Batching: api.Batching{Batchable: info.Unbatchable == "", Unbatchable: info.Unbatchable, JobQueueSize: s.JobQueueSize, PreferredBatchSizes: s.PreferredBatchSizes,
-			MaxQueueTime: s.MaxQueueTime, Adaptive: s.AdaptiveBatching, Stats: info.Queue},
+			MaxQueueTime: s.MaxQueueTime, MaxQueueTimeAction: s.MaxQueueTimeAction, AllowQueueTimeOverride: s.AllowQueueTimeOverride,
+			Adaptive: s.AdaptiveBatching, Stats: info.Queue},
 		SettingSources: s.Sources, Inputs: v.Inputs, Outputs: v.Outputs, UnloadAfterIdle: s.UnloadAfterIdle,
 	}
 	if !info.LoadedAt.IsZero() {

@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/internal/testmodels"
+	"github.com/tsserve/ts/pkg/onnxgen"
 	"github.com/tsserve/ts/pkg/registry"
 )
 
@@ -33,24 +35,34 @@ func rows(n int) []byte {
 }
 
 func rawRows(n int) (string, []byte) {
+	return rawRowsFor("slow", n)
+}
+
+// rawRowsFor is rawRows for the slow model served under another name.
+func rawRowsFor(model string, n int) (string, []byte) {
 	v := make([]float32, n*512)
 	for i := range v {
 		v[i] = 0.25
 	}
-	return fmt.Sprintf("/predictions/slow?shape=%d,512", n), float32Bytes(v...)
+	return fmt.Sprintf("/predictions/%s?shape=%d,512", model, n), float32Bytes(v...)
 }
 
 // startRun sends n rows to the slow model in the background and returns once their run is
 // under way: the channel gets the answer's status (0 if there was none), beside the version.
 func startRun(t *testing.T, ts *testServer, n int) (chan int, *registry.Version) {
+	return startRunOn(t, ts, "slow", n)
+}
+
+// startRunOn is startRun for the slow model served under another name.
+func startRunOn(t *testing.T, ts *testServer, model string, n int) (chan int, *registry.Version) {
 	t.Helper()
-	path, body := rawRows(n)
+	path, body := rawRowsFor(model, n)
 	status := make(chan int, 1)
 	go func() {
 		code, _, _, _ := send("POST", ts.inference.URL+path, body, "Content-Type", "application/octet-stream")
 		status <- code // 0 when there was no answer
 	}()
-	v, err := ts.reg.Get("slow", "")
+	v, err := ts.reg.Get(model, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,5 +184,52 @@ func TestQueueFull(t *testing.T) {
 	wg.Wait()
 	if codes[0] != http.StatusRequestTimeout {
 		t.Errorf("first request: %d, want 408 (it outlives responseTimeout)", codes[0])
+	}
+}
+
+// TestTritonQueueTimeout: Triton's request parameter timeout (µs) shortens the time a
+// request may wait in the queue where config.pbtxt's queue policy allows it
+// (allow_timeout_override): with the one worker busy, a request asking for 100 ms is
+// rejected with 503 after about that long, while one asking for nothing waits its turn;
+// describe and Triton's config show the policy.
+func TestTritonQueueTimeout(t *testing.T) {
+	ts := emptyServer(t, nil)
+	dir := filepath.Join(ts.store, "queued")
+	os.MkdirAll(filepath.Join(dir, "1"), 0o755)
+	if err := onnxgen.Write(filepath.Join(dir, "1", "model.onnx"), onnxgen.Spec{Dim: 512, Out: 2, Depth: 800}); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "config.pbtxt"), []byte(`
+max_batch_size: 4
+dynamic_batching { default_queue_policy { timeout_action: REJECT default_timeout_microseconds: 60000000 allow_timeout_override: true } }
+instance_group [ { count: 1 kind: KIND_CPU } ]
+`), 0o644)
+	exchange{"register", "POST", "/models?url=queued&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	var d []api.Description
+	getJSON(t, ts.management.URL+"/models/queued", &d)
+	if b := d[0].Batching; len(d) != 1 || b.MaxQueueTime != 60000 || b.MaxQueueTimeAction != "reject" || !b.AllowQueueTimeOverride {
+		t.Errorf("describe: %+v", d)
+	}
+	exchange{"Triton's config", "GET", "/v2/models/queued/config", "", nil, 200, "", `"allow_timeout_override": true`}.run(t, ts.inference.URL)
+	exchange{"the extension listed", "GET", "/v2", "", nil, 200, "", `"schedule_policy"`}.run(t, ts.inference.URL)
+
+	row := `{"inputs":[{"name":"x","datatype":"FP32","shape":[1,512],"data":[` + strings.TrimSuffix(strings.Repeat("0.25,", 512), ",") + `]}]` // parameters follow
+	long, _ := startRunOn(t, ts, "queued", 256)                                                                                                // about two seconds of work
+	patient := make(chan int, 1)
+	go func() {
+		code, _, _, _ := send("POST", ts.inference.URL+"/v2/models/queued/infer", []byte(row+"}"), "Content-Type", "application/json")
+		patient <- code
+	}()
+	start := time.Now()
+	exchange{"a request asking for 100 ms in the queue", "POST", "/v2/models/queued/infer", "application/json",
+		[]byte(row + `,"parameters":{"timeout":100000}}`), 503, "ServiceUnavailableException", "waited longer than its timeout (100ms) in the queue"}.run(t, ts.inference.URL)
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("the request asking for 100 ms was rejected after %v", took)
+	}
+	if code := <-long; code != 200 {
+		t.Errorf("the long request: %d", code)
+	}
+	if code := <-patient; code != 200 {
+		t.Errorf("the request asking for no timeout: %d, want 200 after its wait", code)
 	}
 }

@@ -3,13 +3,16 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/apierror"
+	"github.com/tsserve/ts/pkg/batch"
 	"github.com/tsserve/ts/pkg/explain"
 	"github.com/tsserve/ts/pkg/handler"
 	"github.com/tsserve/ts/pkg/registry"
@@ -55,7 +58,7 @@ func isV2(r *http.Request) bool {
 }
 
 func (s *Server) v2Server(w http.ResponseWriter, r *http.Request) error {
-	extensions := []string{"binary_tensor_data", "classification", "model_configuration", "statistics", "model_repository", "trace"}
+	extensions := []string{"binary_tensor_data", "classification", "model_configuration", "statistics", "model_repository", "schedule_policy", "trace"}
 	if s.logLevel != nil {
 		extensions = append(extensions, "logging")
 	}
@@ -160,7 +163,11 @@ func (s *Server) v2InferOn(w http.ResponseWriter, r *http.Request, v *registry.V
 			priority = p // Triton's level, for a model whose config.pbtxt has priority_levels
 		}
 	}
-	outputs, err := v.InferTensors(r.Context(), req.Inputs, priority)
+	ctx := r.Context()
+	if req.Timeout > 0 { // the batcher applies it where the model allows it
+		ctx = batch.WithMaxQueueTime(ctx, time.Duration(min(req.Timeout, math.MaxInt64/1000))*time.Microsecond)
+	}
+	outputs, err := v.InferTensors(ctx, req.Inputs, priority)
 	if err != nil {
 		return nil, err
 	}

@@ -159,8 +159,8 @@ func tritonModelConfig(v *registry.Version) tritonConfig {
 		c.DynamicBatching = &tritonDynamicBatcher{
 			PreferredBatchSize:        append([]int{}, st.PreferredBatchSizes...),
 			MaxQueueDelayMicroseconds: int64(st.MaxBatchDelay) * 1000,
-			DefaultQueuePolicy: tritonQueuePolicy{TimeoutAction: "REJECT", DefaultTimeoutMicroseconds: int64(st.MaxQueueTime) * 1000,
-				MaxQueueSize: st.JobQueueSize},
+			DefaultQueuePolicy: tritonQueuePolicy{TimeoutAction: strings.ToUpper(st.MaxQueueTimeAction), DefaultTimeoutMicroseconds: int64(st.MaxQueueTime) * 1000,
+				AllowTimeoutOverride: st.AllowQueueTimeOverride, MaxQueueSize: st.JobQueueSize},
 			PriorityQueuePolicy: map[string]any{},
 		}
 		if db := tc.GetDynamicBatching(); db.GetPriorityLevels() > 0 { // the levels the priority parameter takes
