@@ -20,7 +20,6 @@ import (
 	"github.com/tsserve/ts/pkg/cli/term"
 	"github.com/tsserve/ts/pkg/config"
 	"github.com/tsserve/ts/pkg/engine"
-	"github.com/tsserve/ts/pkg/internal/gcfloor"
 	"github.com/tsserve/ts/pkg/metrics"
 	"github.com/tsserve/ts/pkg/registry"
 	"github.com/tsserve/ts/pkg/server"
@@ -138,9 +137,6 @@ func (c *ServeCmd) Run(g *Globals) error {
 	log := g.Logger()
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
-	}
-	if floor := config.GCFloor(); floor > 0 {
-		defer gcfloor.Start(floor).Stop()
 	}
 	if _, _, err := engine.ParseProvider(cfg.ExecutionProvider); err != nil {
 		return fmt.Errorf("execution_provider: %w", err)

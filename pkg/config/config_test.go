@@ -232,14 +232,3 @@ func TestMallocMmapThresholdLeavesTheUsersSetting(t *testing.T) {
 		t.Errorf("with %s set: %d, want 0 (leave glibc as the user set it)", EnvMallocMmapThreshold, got)
 	}
 }
-
-func TestGCFloorLeavesTheUsersSetting(t *testing.T) {
-	t.Setenv(EnvGOGC, "")
-	if got := GCFloor(); got != DefaultGCFloor {
-		t.Errorf("without %s: %d, want %d", EnvGOGC, got, DefaultGCFloor)
-	}
-	t.Setenv(EnvGOGC, "200")
-	if got := GCFloor(); got != 0 {
-		t.Errorf("with %s set: %d, want 0 (leave the collector as the user set it)", EnvGOGC, got)
-	}
-}

@@ -121,23 +121,6 @@ const EnvMallocMmapThreshold = "MALLOC_MMAP_THRESHOLD_"
 // instead of letting glibc raise it (engine.SetMmapThreshold explains why).
 const DefaultMallocMmapThreshold = 128 << 10
 
-// EnvGOGC is Go's own variable for the garbage collector's pace. When it is set, ts serve
-// leaves the collector as the user configured it.
-const EnvGOGC = "GOGC"
-
-// DefaultGCFloor is the heap size below which ts serve does not collect garbage: Go's own
-// floor is 4 MB, which at thousands of requests a second means dozens of collections a
-// second (gcfloor explains).
-const DefaultGCFloor = 16 << 20
-
-// GCFloor is the heap floor ts serve keeps: 0 (leave the collector alone) when GOGC is set.
-func GCFloor() uint64 {
-	if os.Getenv(EnvGOGC) != "" {
-		return 0
-	}
-	return DefaultGCFloor
-}
-
 // MallocMmapThreshold is the threshold ts fixes before loading ONNX Runtime: 0 (leave the
 // allocator alone) when MALLOC_MMAP_THRESHOLD_ is set.
 func MallocMmapThreshold() int {
