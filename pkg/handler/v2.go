@@ -102,21 +102,23 @@ func DecodeV2(body []byte, headerLen int, inputs, outputs []tensor.Info, shm Sha
 	}
 	if params, _ := doc["parameters"].(map[string]any); params != nil {
 		req.BinaryOutput, _ = params["binary_data_output"].(bool)
-		if p, ok := params["priority"]; ok {
+		for _, c := range []struct {
+			name, want string
+			dst        *int64
+		}{
+			{"priority", "a priority level ≥ 0 (1 the highest, 0 the default)", &req.Priority},
+			{"timeout", "a time in microseconds ≥ 0 (0: the model's)", &req.Timeout},
+		} {
+			p, ok := params[c.name]
+			if !ok {
+				continue
+			}
 			num, isNumber := p.(json.Number)
 			n, err := num.Int64()
 			if !isNumber || err != nil || n < 0 {
-				return nil, badInput("parameter priority must be a priority level ≥ 0 (1 the highest, 0 the default), got %s", jsonText(p))
+				return nil, badInput("parameter %s must be %s, got %s", c.name, c.want, jsonText(p))
 			}
-			req.Priority = n
-		}
-		if p, ok := params["timeout"]; ok {
-			num, isNumber := p.(json.Number)
-			n, err := num.Int64()
-			if !isNumber || err != nil || n < 0 {
-				return nil, badInput("parameter timeout must be a time in microseconds ≥ 0 (0: the model's), got %s", jsonText(p))
-			}
-			req.Timeout = n
+			*c.dst = n
 		}
 	}
 	for _, in := range docInputs {
