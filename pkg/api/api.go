@@ -149,9 +149,12 @@ type Description struct {
 	ResponseCache *ResponseCache `json:"responseCache,omitempty"`
 	// UnloadAfterIdle is the seconds without a request after which the model is unloaded
 	// (0: never); State is then IDLE until a request loads it again.
-	UnloadAfterIdle   int               `json:"unloadAfterIdle,omitempty"`
-	ExecutionProvider string            `json:"executionProvider,omitempty"`
-	IntraOpThreads    int               `json:"intraOpThreads,omitempty"`
+	UnloadAfterIdle   int    `json:"unloadAfterIdle,omitempty"`
+	ExecutionProvider string `json:"executionProvider,omitempty"`
+	IntraOpThreads    int    `json:"intraOpThreads,omitempty"`
+	// GraphOptimization is ONNX Runtime's graph optimisation level (all, extended, basic,
+	// disable).
+	GraphOptimization string            `json:"graphOptimization,omitempty"`
 	Batching          Batching          `json:"batching"`
 	TrafficWeight     *int              `json:"trafficSplitWeight,omitempty"`
 	SettingSources    map[string]string `json:"settingSources"`

@@ -369,7 +369,11 @@ func describeText(io *term.IO, d api.Description) {
 		if d.IntraOpThreads == 1 {
 			threads = "thread"
 		}
-		pairs = append(pairs, [2]string{"runs on", fmt.Sprintf("%s, %d ONNX Runtime %s, loaded in %d ms", d.ExecutionProvider, d.IntraOpThreads, threads, d.LoadTimeMS)})
+		runs := fmt.Sprintf("%s, %d ONNX Runtime %s, loaded in %d ms", d.ExecutionProvider, d.IntraOpThreads, threads, d.LoadTimeMS)
+		if d.GraphOptimization != "" && d.GraphOptimization != "all" {
+			runs += ", graph optimisation " + d.GraphOptimization
+		}
+		pairs = append(pairs, [2]string{"runs on", runs})
 	}
 	if w := d.Warmup; w != nil {
 		pairs = append(pairs, [2]string{"warm-up", warmupText(w)})

@@ -185,12 +185,20 @@ var optLevels = map[string]ort.GraphOptimizationLevel{
 	"none":     ort.GraphOptimizationLevelDisableAll,
 }
 
+// CheckOptLevel reports whether level names a graph optimisation level (Options.OptLevel).
+func CheckOptLevel(level string) error {
+	if _, ok := optLevels[strings.ToLower(level)]; !ok {
+		return fmt.Errorf("unknown graph optimisation level %q (want disable, basic, extended or all)", level)
+	}
+	return nil
+}
+
 // sessionOptions builds ONNX Runtime options; the caller destroys them.
 func sessionOptions(o Options, withProvider bool) (*ort.SessionOptions, string, error) {
-	level, ok := optLevels[strings.ToLower(o.OptLevel)]
-	if !ok {
-		return nil, "", fmt.Errorf("unknown graph optimisation level %q (want disable, basic, extended or all)", o.OptLevel)
+	if err := CheckOptLevel(o.OptLevel); err != nil {
+		return nil, "", err
 	}
+	level := optLevels[strings.ToLower(o.OptLevel)]
 	name, device, err := ParseProvider(o.Provider)
 	if err != nil {
 		return nil, "", err

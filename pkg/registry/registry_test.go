@@ -145,6 +145,7 @@ func TestSettingsPrecedence(t *testing.T) {
 		"minWorkers: 100000\nmaxWorkers: 100000\n": "minWorkers (from model-config.yaml) must be ≤ 1024",
 		"maxRetryTimeoutInSec: -1\n":               "maxRetryTimeoutInSec (from model-config.yaml) must be ≥ 0",
 		"maxQueueTimeAction: drop\n":               `maxQueueTimeAction (from model-config.yaml) must be reject or delay, got "drop"`,
+		"graphOptimization: max\n":                 `graphOptimization (from model-config.yaml): unknown graph optimisation level "max"`,
 	} {
 		if _, err := r.Register(context.Background(), Spec{Path: irisArchive(t, "3.0", yaml)}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("bad yaml %q: %v, want an error saying %q", yaml, err, want)

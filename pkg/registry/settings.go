@@ -9,6 +9,7 @@ import (
 
 	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/config"
+	"github.com/tsserve/ts/pkg/engine"
 )
 
 // Where a setting came from.
@@ -52,7 +53,10 @@ type Settings struct {
 	AllowQueueTimeOverride bool `json:"allowQueueTimeOverride,omitempty"`
 	AdaptiveBatching       bool `json:"adaptiveBatching"`
 	IntraOpThreads         int  `json:"intraOpThreads,omitempty"` // 0 = cores / workers
-	UseJobTicket           bool `json:"useJobTicket,omitempty"`   // accept only when a worker is free
+	// GraphOptimization is ONNX Runtime's graph optimisation level: all (the default),
+	// extended, basic or disable.
+	GraphOptimization string `json:"graphOptimization,omitempty"`
+	UseJobTicket      bool   `json:"useJobTicket,omitempty"` // accept only when a worker is free
 	// SequenceBatching makes the model stateful (TorchServe's sequence batching, for custom
 	// handlers): the requests of a sequence (one sequence id) go to the same handler
 	// process, one at a time, so that it can keep the sequence's state.
@@ -100,6 +104,7 @@ type modelYAML struct {
 	AllowQueueTimeOverride *bool          `yaml:"allowQueueTimeOverride"`
 	AdaptiveBatching       *bool          `yaml:"adaptiveBatching"`
 	IntraOpThreads         *int           `yaml:"intraOpThreads"`
+	GraphOptimization      *string        `yaml:"graphOptimization"`
 	Handler                map[string]any `yaml:"handler"`
 	// TorchServe's names: clientTimeoutInMills is maxQueueTime (when that is not set);
 	// useJobTicket accepts a request only when a worker is free.
@@ -200,6 +205,10 @@ func resolveSettings(d Defaults, props *config.ModelConfig, y *modelYAML, o Over
 		s.AllowQueueTimeOverride, s.Sources["allowQueueTimeOverride"] = *y.AllowQueueTimeOverride, fromFile
 	}
 	pick("intraOpThreads", &s.IntraOpThreads, d.IntraOpThreads, nil, y.IntraOpThreads, nil)
+	s.GraphOptimization, s.Sources["graphOptimization"] = "all", FromDefault
+	if y.GraphOptimization != nil {
+		s.GraphOptimization, s.Sources["graphOptimization"] = *y.GraphOptimization, fromFile
+	}
 	s.PreferredBatchSizes, s.Sources["preferredBatchSizes"] = nil, FromDefault
 	if y.PreferredBatchSizes != nil {
 		s.PreferredBatchSizes, s.Sources["preferredBatchSizes"] = y.PreferredBatchSizes, fromFile
@@ -270,6 +279,8 @@ func (s Settings) validate() error {
 		return fmt.Errorf("jobQueueSize (from %s) must be ≥ 1, got %d", s.Sources["jobQueueSize"], s.JobQueueSize)
 	case s.MaxQueueTime < 0 || s.IntraOpThreads < 0:
 		return fmt.Errorf("maxQueueTime and intraOpThreads must be ≥ 0")
+	case engine.CheckOptLevel(s.GraphOptimization) != nil:
+		return fmt.Errorf("graphOptimization (from %s): %v", s.Sources["graphOptimization"], engine.CheckOptLevel(s.GraphOptimization))
 	case s.MaxQueueTimeAction != QueueTimeReject && s.MaxQueueTimeAction != QueueTimeDelay:
 		return fmt.Errorf("maxQueueTimeAction (from %s) must be %s or %s, got %q", s.Sources["maxQueueTimeAction"], QueueTimeReject, QueueTimeDelay, s.MaxQueueTimeAction)
 	case s.MaxNumSequence < 1:

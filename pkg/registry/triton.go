@@ -25,6 +25,8 @@ const FromTritonConfig = "config.pbtxt"
 //     read: every level has the default policy, which the registration logs);
 //   - instance_group: its instances (count, times the GPUs listed) as the workers;
 //   - the onnxruntime backend's parameter intra_op_thread_count: intraOpThreads;
+//   - optimization { graph { level } }: graphOptimization (the onnxruntime backend's -1
+//     basic, 1 extended, 2 disable; 0 or none all);
 //   - response_cache { enable: true }: responseCache;
 //   - model_warmup: the warm-up (its samples' batch sizes, the most runs a sample asks for,
 //     random data when any input asks for it, dims as shapes, input_data_file from the
@@ -77,6 +79,14 @@ func tritonSettings(c *oippb.ModelConfig) (*modelYAML, error) {
 		if n > 0 {
 			y.IntraOpThreads = &n
 		}
+	}
+	if level := c.GetOptimization().GetGraph().GetLevel(); level != 0 {
+		names := map[int32]string{-1: "basic", 1: "extended", 2: "disable"}
+		name, ok := names[level]
+		if !ok {
+			return nil, fmt.Errorf("%s: optimization graph level %d: the onnxruntime backend takes -1 (basic), 1 (extended) or 2 (none)", FromTritonConfig, level)
+		}
+		y.GraphOptimization = &name
 	}
 	if c.GetResponseCache().GetEnable() {
 		on := true

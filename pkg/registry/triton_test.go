@@ -72,6 +72,9 @@ model_warmup [
 			t.Errorf("%s = %d from %q, want %d from config.pbtxt", c.key, c.got, s.Sources[c.key], c.want)
 		}
 	}
+	if s.GraphOptimization != "all" || s.Sources["graphOptimization"] != FromDefault {
+		t.Errorf("graphOptimization %q from %s, want all by default", s.GraphOptimization, s.Sources["graphOptimization"])
+	}
 	if s.MaxQueueTimeAction != QueueTimeReject || s.AllowQueueTimeOverride || s.Sources["maxQueueTimeAction"] != FromTritonConfig {
 		t.Errorf("maxQueueTimeAction %q from %s, allowQueueTimeOverride %v: want reject from config.pbtxt, no override", s.MaxQueueTimeAction, s.Sources["maxQueueTimeAction"], s.AllowQueueTimeOverride)
 	}
@@ -95,13 +98,22 @@ model_warmup [
 
 	// DELAY, and a request may ask for less
 	delay := `max_batch_size: 8
-dynamic_batching { default_queue_policy { timeout_action: DELAY default_timeout_microseconds: 1500 allow_timeout_override: true } }`
+dynamic_batching { default_queue_policy { timeout_action: DELAY default_timeout_microseconds: 1500 allow_timeout_override: true } }
+optimization { graph { level: 2 } }
+instance_group [ { count: 1 } ]`
 	v, err = r.Register(context.Background(), Spec{Path: tritonModel(t, "delay", delay, "1"), Synchronous: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s := v.Settings(); s.MaxQueueTime != 2 || s.MaxQueueTimeAction != QueueTimeDelay || !s.AllowQueueTimeOverride || s.Sources["allowQueueTimeOverride"] != FromTritonConfig {
 		t.Errorf("DELAY policy: maxQueueTime %d, action %q, override %v from %s", s.MaxQueueTime, s.MaxQueueTimeAction, s.AllowQueueTimeOverride, s.Sources["allowQueueTimeOverride"])
+	}
+	// the onnxruntime backend's graph level 2: no optimisation; the model still serves
+	if s := v.Settings(); s.GraphOptimization != "disable" || s.Sources["graphOptimization"] != FromTritonConfig {
+		t.Errorf("graph level 2: graphOptimization %q from %s, want disable from config.pbtxt", s.GraphOptimization, s.Sources["graphOptimization"])
+	}
+	if _, err := v.InferTensors(context.Background(), []*tensor.Tensor{tensor.New([]int64{1, 4}, []float32{5.1, 3.5, 1.4, 0.2})}, 0); err != nil {
+		t.Errorf("inference without graph optimisations: %v", err)
 	}
 
 	// without dynamic_batching, Triton runs each request alone
@@ -156,6 +168,7 @@ func TestTritonRegisterAll(t *testing.T) {
 		{`output [ { name: "nothing" data_type: TYPE_FP32 dims: [ 3 ] } ]`, `output "nothing"`},
 		{`max_batch_size: 4 dynamic_batching { preferred_batch_size: [ 8 ] }`, "preferredBatchSizes"},
 		{`parameters { key: "intra_op_thread_count" value: { string_value: "many" } }`, "not a count of threads"},
+		{`optimization { graph { level: 3 } }`, "optimization graph level 3: the onnxruntime backend takes -1 (basic), 1 (extended) or 2 (none)"},
 	} {
 		_, err := r.RegisterAll(ctx, Spec{Path: tritonModel(t, "checked", c.config, "1"), URL: "checked"})
 		if err == nil || !strings.Contains(err.Error(), c.want) {

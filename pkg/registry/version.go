@@ -361,13 +361,13 @@ func (v *Version) threadPlan(workers int) int {
 func (v *Version) newSession(threads int) (*engine.Session, time.Duration, error) {
 	v.mu.Lock()
 	timeout := time.Duration(v.settings.StartupTimeout) * time.Second
-	warmup, batchSize := v.settings.Warmup, v.settings.BatchSize
+	warmup, batchSize, optLevel := v.settings.Warmup, v.settings.BatchSize, v.settings.GraphOptimization
 	v.mu.Unlock()
 	if timeout <= 0 {
 		return nil, 0, errors.New("startupTimeout is 0")
 	}
 	opts := v.reg.opts.Engine
-	opts.IntraOpThreads = threads
+	opts.IntraOpThreads, opts.OptLevel = threads, optLevel
 	opts.Logger = v.reg.log.With("model", v.Name, "version", v.Version)
 	type loaded struct {
 		s    *engine.Session

@@ -413,7 +413,7 @@ func describe(v *registry.Version, isDefault bool, split map[string]int) api.Des
 		Default:        isDefault, State: info.State, Error: info.Error, Handler: v.Handler, ArchiveSHA256: v.Digest,
 		SignedBy:          v.Manifest.Signed.TrustedKeyID(),
 		RegisteredAt:      v.RegisteredAt.UTC().Format(timeLayout),
-		ExecutionProvider: info.Provider, IntraOpThreads: info.Threads,
+		ExecutionProvider: info.Provider, IntraOpThreads: info.Threads, GraphOptimization: s.GraphOptimization,
 		Batching: api.Batching{Batchable: info.Unbatchable == "", Unbatchable: info.Unbatchable, JobQueueSize: s.JobQueueSize, PreferredBatchSizes: s.PreferredBatchSizes,
 			MaxQueueTime: s.MaxQueueTime, MaxQueueTimeAction: s.MaxQueueTimeAction, AllowQueueTimeOverride: s.AllowQueueTimeOverride,
 			Adaptive: s.AdaptiveBatching, Stats: info.Queue},

@@ -160,7 +160,7 @@ func (x ModelInput_Format) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ModelInput_Format.Descriptor instead.
 func (ModelInput_Format) EnumDescriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{25, 0}
+	return file_oip_proto_rawDescGZIP(), []int{26, 0}
 }
 
 type ModelInstanceGroup_Kind int32
@@ -212,7 +212,7 @@ func (x ModelInstanceGroup_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ModelInstanceGroup_Kind.Descriptor instead.
 func (ModelInstanceGroup_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{27, 0}
+	return file_oip_proto_rawDescGZIP(), []int{28, 0}
 }
 
 type ModelQueuePolicy_TimeoutAction int32
@@ -258,7 +258,7 @@ func (x ModelQueuePolicy_TimeoutAction) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ModelQueuePolicy_TimeoutAction.Descriptor instead.
 func (ModelQueuePolicy_TimeoutAction) EnumDescriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{28, 0}
+	return file_oip_proto_rawDescGZIP(), []int{29, 0}
 }
 
 type ServerLiveRequest struct {
@@ -1317,6 +1317,7 @@ type ModelConfig struct {
 	InstanceGroup        []*ModelInstanceGroup      `protobuf:"bytes,7,rep,name=instance_group,json=instanceGroup,proto3" json:"instance_group,omitempty"`
 	DefaultModelFilename string                     `protobuf:"bytes,8,opt,name=default_model_filename,json=defaultModelFilename,proto3" json:"default_model_filename,omitempty"`
 	Parameters           map[string]*ModelParameter `protobuf:"bytes,14,rep,name=parameters,proto3" json:"parameters,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Optimization         *ModelOptimizationPolicy   `protobuf:"bytes,12,opt,name=optimization,proto3" json:"optimization,omitempty"`
 	// Types that are valid to be assigned to SchedulingChoice:
 	//
 	//	*ModelConfig_DynamicBatching
@@ -1430,6 +1431,13 @@ func (x *ModelConfig) GetParameters() map[string]*ModelParameter {
 	return nil
 }
 
+func (x *ModelConfig) GetOptimization() *ModelOptimizationPolicy {
+	if x != nil {
+		return x.Optimization
+	}
+	return nil
+}
+
 func (x *ModelConfig) GetSchedulingChoice() isModelConfig_SchedulingChoice {
 	if x != nil {
 		return x.SchedulingChoice
@@ -1508,6 +1516,52 @@ func (*ModelConfig_SequenceBatching) isModelConfig_SchedulingChoice() {}
 
 func (*ModelConfig_EnsembleScheduling) isModelConfig_SchedulingChoice() {}
 
+// How the backend optimises the model: ts reads the onnxruntime backend's graph
+// optimisation level only (-1 basic, 1 extended, 2 none, 0 or absent all).
+type ModelOptimizationPolicy struct {
+	state         protoimpl.MessageState         `protogen:"open.v1"`
+	Graph         *ModelOptimizationPolicy_Graph `protobuf:"bytes,1,opt,name=graph,proto3" json:"graph,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelOptimizationPolicy) Reset() {
+	*x = ModelOptimizationPolicy{}
+	mi := &file_oip_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelOptimizationPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelOptimizationPolicy) ProtoMessage() {}
+
+func (x *ModelOptimizationPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_oip_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelOptimizationPolicy.ProtoReflect.Descriptor instead.
+func (*ModelOptimizationPolicy) Descriptor() ([]byte, []int) {
+	return file_oip_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ModelOptimizationPolicy) GetGraph() *ModelOptimizationPolicy_Graph {
+	if x != nil {
+		return x.Graph
+	}
+	return nil
+}
+
 // A stateful model's scheduling: its fields are not read (ts refuses such a config.pbtxt).
 type ModelSequenceBatching struct {
 	state                       protoimpl.MessageState `protogen:"open.v1"`
@@ -1518,7 +1572,7 @@ type ModelSequenceBatching struct {
 
 func (x *ModelSequenceBatching) Reset() {
 	*x = ModelSequenceBatching{}
-	mi := &file_oip_proto_msgTypes[18]
+	mi := &file_oip_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1530,7 +1584,7 @@ func (x *ModelSequenceBatching) String() string {
 func (*ModelSequenceBatching) ProtoMessage() {}
 
 func (x *ModelSequenceBatching) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[18]
+	mi := &file_oip_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1543,7 +1597,7 @@ func (x *ModelSequenceBatching) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelSequenceBatching.ProtoReflect.Descriptor instead.
 func (*ModelSequenceBatching) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{18}
+	return file_oip_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ModelSequenceBatching) GetMaxSequenceIdleMicroseconds() uint64 {
@@ -1562,7 +1616,7 @@ type ModelEnsembling struct {
 
 func (x *ModelEnsembling) Reset() {
 	*x = ModelEnsembling{}
-	mi := &file_oip_proto_msgTypes[19]
+	mi := &file_oip_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1574,7 +1628,7 @@ func (x *ModelEnsembling) String() string {
 func (*ModelEnsembling) ProtoMessage() {}
 
 func (x *ModelEnsembling) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[19]
+	mi := &file_oip_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1587,7 +1641,7 @@ func (x *ModelEnsembling) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelEnsembling.ProtoReflect.Descriptor instead.
 func (*ModelEnsembling) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{19}
+	return file_oip_proto_rawDescGZIP(), []int{20}
 }
 
 // Custom operator libraries a model needs.
@@ -1600,7 +1654,7 @@ type ModelOperations struct {
 
 func (x *ModelOperations) Reset() {
 	*x = ModelOperations{}
-	mi := &file_oip_proto_msgTypes[20]
+	mi := &file_oip_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1612,7 +1666,7 @@ func (x *ModelOperations) String() string {
 func (*ModelOperations) ProtoMessage() {}
 
 func (x *ModelOperations) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[20]
+	mi := &file_oip_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1625,7 +1679,7 @@ func (x *ModelOperations) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelOperations.ProtoReflect.Descriptor instead.
 func (*ModelOperations) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{20}
+	return file_oip_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ModelOperations) GetOpLibraryFilename() []string {
@@ -1645,7 +1699,7 @@ type ModelTensorReshape struct {
 
 func (x *ModelTensorReshape) Reset() {
 	*x = ModelTensorReshape{}
-	mi := &file_oip_proto_msgTypes[21]
+	mi := &file_oip_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1657,7 +1711,7 @@ func (x *ModelTensorReshape) String() string {
 func (*ModelTensorReshape) ProtoMessage() {}
 
 func (x *ModelTensorReshape) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[21]
+	mi := &file_oip_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1670,7 +1724,7 @@ func (x *ModelTensorReshape) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelTensorReshape.ProtoReflect.Descriptor instead.
 func (*ModelTensorReshape) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{21}
+	return file_oip_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ModelTensorReshape) GetShape() []int64 {
@@ -1693,7 +1747,7 @@ type ModelWarmup struct {
 
 func (x *ModelWarmup) Reset() {
 	*x = ModelWarmup{}
-	mi := &file_oip_proto_msgTypes[22]
+	mi := &file_oip_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1705,7 +1759,7 @@ func (x *ModelWarmup) String() string {
 func (*ModelWarmup) ProtoMessage() {}
 
 func (x *ModelWarmup) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[22]
+	mi := &file_oip_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1718,7 +1772,7 @@ func (x *ModelWarmup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelWarmup.ProtoReflect.Descriptor instead.
 func (*ModelWarmup) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{22}
+	return file_oip_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ModelWarmup) GetName() string {
@@ -1759,7 +1813,7 @@ type ModelResponseCache struct {
 
 func (x *ModelResponseCache) Reset() {
 	*x = ModelResponseCache{}
-	mi := &file_oip_proto_msgTypes[23]
+	mi := &file_oip_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1771,7 +1825,7 @@ func (x *ModelResponseCache) String() string {
 func (*ModelResponseCache) ProtoMessage() {}
 
 func (x *ModelResponseCache) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[23]
+	mi := &file_oip_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1784,7 +1838,7 @@ func (x *ModelResponseCache) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelResponseCache.ProtoReflect.Descriptor instead.
 func (*ModelResponseCache) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{23}
+	return file_oip_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ModelResponseCache) GetEnable() bool {
@@ -1808,7 +1862,7 @@ type ModelVersionPolicy struct {
 
 func (x *ModelVersionPolicy) Reset() {
 	*x = ModelVersionPolicy{}
-	mi := &file_oip_proto_msgTypes[24]
+	mi := &file_oip_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1820,7 +1874,7 @@ func (x *ModelVersionPolicy) String() string {
 func (*ModelVersionPolicy) ProtoMessage() {}
 
 func (x *ModelVersionPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[24]
+	mi := &file_oip_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1833,7 +1887,7 @@ func (x *ModelVersionPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelVersionPolicy.ProtoReflect.Descriptor instead.
 func (*ModelVersionPolicy) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{24}
+	return file_oip_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ModelVersionPolicy) GetPolicyChoice() isModelVersionPolicy_PolicyChoice {
@@ -1909,7 +1963,7 @@ type ModelInput struct {
 
 func (x *ModelInput) Reset() {
 	*x = ModelInput{}
-	mi := &file_oip_proto_msgTypes[25]
+	mi := &file_oip_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1921,7 +1975,7 @@ func (x *ModelInput) String() string {
 func (*ModelInput) ProtoMessage() {}
 
 func (x *ModelInput) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[25]
+	mi := &file_oip_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1934,7 +1988,7 @@ func (x *ModelInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelInput.ProtoReflect.Descriptor instead.
 func (*ModelInput) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{25}
+	return file_oip_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ModelInput) GetName() string {
@@ -2007,7 +2061,7 @@ type ModelOutput struct {
 
 func (x *ModelOutput) Reset() {
 	*x = ModelOutput{}
-	mi := &file_oip_proto_msgTypes[26]
+	mi := &file_oip_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2019,7 +2073,7 @@ func (x *ModelOutput) String() string {
 func (*ModelOutput) ProtoMessage() {}
 
 func (x *ModelOutput) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[26]
+	mi := &file_oip_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2032,7 +2086,7 @@ func (x *ModelOutput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelOutput.ProtoReflect.Descriptor instead.
 func (*ModelOutput) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{26}
+	return file_oip_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ModelOutput) GetName() string {
@@ -2089,7 +2143,7 @@ type ModelInstanceGroup struct {
 
 func (x *ModelInstanceGroup) Reset() {
 	*x = ModelInstanceGroup{}
-	mi := &file_oip_proto_msgTypes[27]
+	mi := &file_oip_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2101,7 +2155,7 @@ func (x *ModelInstanceGroup) String() string {
 func (*ModelInstanceGroup) ProtoMessage() {}
 
 func (x *ModelInstanceGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[27]
+	mi := &file_oip_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2114,7 +2168,7 @@ func (x *ModelInstanceGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelInstanceGroup.ProtoReflect.Descriptor instead.
 func (*ModelInstanceGroup) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{27}
+	return file_oip_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ModelInstanceGroup) GetName() string {
@@ -2157,7 +2211,7 @@ type ModelQueuePolicy struct {
 
 func (x *ModelQueuePolicy) Reset() {
 	*x = ModelQueuePolicy{}
-	mi := &file_oip_proto_msgTypes[28]
+	mi := &file_oip_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2169,7 +2223,7 @@ func (x *ModelQueuePolicy) String() string {
 func (*ModelQueuePolicy) ProtoMessage() {}
 
 func (x *ModelQueuePolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[28]
+	mi := &file_oip_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2182,7 +2236,7 @@ func (x *ModelQueuePolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelQueuePolicy.ProtoReflect.Descriptor instead.
 func (*ModelQueuePolicy) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{28}
+	return file_oip_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ModelQueuePolicy) GetTimeoutAction() ModelQueuePolicy_TimeoutAction {
@@ -2228,7 +2282,7 @@ type ModelDynamicBatching struct {
 
 func (x *ModelDynamicBatching) Reset() {
 	*x = ModelDynamicBatching{}
-	mi := &file_oip_proto_msgTypes[29]
+	mi := &file_oip_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2240,7 +2294,7 @@ func (x *ModelDynamicBatching) String() string {
 func (*ModelDynamicBatching) ProtoMessage() {}
 
 func (x *ModelDynamicBatching) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[29]
+	mi := &file_oip_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2253,7 +2307,7 @@ func (x *ModelDynamicBatching) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelDynamicBatching.ProtoReflect.Descriptor instead.
 func (*ModelDynamicBatching) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{29}
+	return file_oip_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ModelDynamicBatching) GetPreferredBatchSize() []int32 {
@@ -2314,7 +2368,7 @@ type ModelParameter struct {
 
 func (x *ModelParameter) Reset() {
 	*x = ModelParameter{}
-	mi := &file_oip_proto_msgTypes[30]
+	mi := &file_oip_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2326,7 +2380,7 @@ func (x *ModelParameter) String() string {
 func (*ModelParameter) ProtoMessage() {}
 
 func (x *ModelParameter) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[30]
+	mi := &file_oip_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2339,7 +2393,7 @@ func (x *ModelParameter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelParameter.ProtoReflect.Descriptor instead.
 func (*ModelParameter) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{30}
+	return file_oip_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ModelParameter) GetStringValue() string {
@@ -2360,7 +2414,7 @@ type ModelStatisticsRequest struct {
 
 func (x *ModelStatisticsRequest) Reset() {
 	*x = ModelStatisticsRequest{}
-	mi := &file_oip_proto_msgTypes[31]
+	mi := &file_oip_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2372,7 +2426,7 @@ func (x *ModelStatisticsRequest) String() string {
 func (*ModelStatisticsRequest) ProtoMessage() {}
 
 func (x *ModelStatisticsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[31]
+	mi := &file_oip_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2385,7 +2439,7 @@ func (x *ModelStatisticsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelStatisticsRequest.ProtoReflect.Descriptor instead.
 func (*ModelStatisticsRequest) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{31}
+	return file_oip_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ModelStatisticsRequest) GetName() string {
@@ -2412,7 +2466,7 @@ type StatisticDuration struct {
 
 func (x *StatisticDuration) Reset() {
 	*x = StatisticDuration{}
-	mi := &file_oip_proto_msgTypes[32]
+	mi := &file_oip_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2424,7 +2478,7 @@ func (x *StatisticDuration) String() string {
 func (*StatisticDuration) ProtoMessage() {}
 
 func (x *StatisticDuration) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[32]
+	mi := &file_oip_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2437,7 +2491,7 @@ func (x *StatisticDuration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatisticDuration.ProtoReflect.Descriptor instead.
 func (*StatisticDuration) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{32}
+	return file_oip_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *StatisticDuration) GetCount() uint64 {
@@ -2470,7 +2524,7 @@ type InferStatistics struct {
 
 func (x *InferStatistics) Reset() {
 	*x = InferStatistics{}
-	mi := &file_oip_proto_msgTypes[33]
+	mi := &file_oip_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2482,7 +2536,7 @@ func (x *InferStatistics) String() string {
 func (*InferStatistics) ProtoMessage() {}
 
 func (x *InferStatistics) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[33]
+	mi := &file_oip_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2495,7 +2549,7 @@ func (x *InferStatistics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InferStatistics.ProtoReflect.Descriptor instead.
 func (*InferStatistics) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{33}
+	return file_oip_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *InferStatistics) GetSuccess() *StatisticDuration {
@@ -2566,7 +2620,7 @@ type InferBatchStatistics struct {
 
 func (x *InferBatchStatistics) Reset() {
 	*x = InferBatchStatistics{}
-	mi := &file_oip_proto_msgTypes[34]
+	mi := &file_oip_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2578,7 +2632,7 @@ func (x *InferBatchStatistics) String() string {
 func (*InferBatchStatistics) ProtoMessage() {}
 
 func (x *InferBatchStatistics) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[34]
+	mi := &file_oip_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2591,7 +2645,7 @@ func (x *InferBatchStatistics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InferBatchStatistics.ProtoReflect.Descriptor instead.
 func (*InferBatchStatistics) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{34}
+	return file_oip_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *InferBatchStatistics) GetBatchSize() uint64 {
@@ -2638,7 +2692,7 @@ type ModelStatistics struct {
 
 func (x *ModelStatistics) Reset() {
 	*x = ModelStatistics{}
-	mi := &file_oip_proto_msgTypes[35]
+	mi := &file_oip_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2650,7 +2704,7 @@ func (x *ModelStatistics) String() string {
 func (*ModelStatistics) ProtoMessage() {}
 
 func (x *ModelStatistics) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[35]
+	mi := &file_oip_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2663,7 +2717,7 @@ func (x *ModelStatistics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelStatistics.ProtoReflect.Descriptor instead.
 func (*ModelStatistics) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{35}
+	return file_oip_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ModelStatistics) GetName() string {
@@ -2724,7 +2778,7 @@ type ModelStatisticsResponse struct {
 
 func (x *ModelStatisticsResponse) Reset() {
 	*x = ModelStatisticsResponse{}
-	mi := &file_oip_proto_msgTypes[36]
+	mi := &file_oip_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2736,7 +2790,7 @@ func (x *ModelStatisticsResponse) String() string {
 func (*ModelStatisticsResponse) ProtoMessage() {}
 
 func (x *ModelStatisticsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[36]
+	mi := &file_oip_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2749,7 +2803,7 @@ func (x *ModelStatisticsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelStatisticsResponse.ProtoReflect.Descriptor instead.
 func (*ModelStatisticsResponse) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{36}
+	return file_oip_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ModelStatisticsResponse) GetModelStats() []*ModelStatistics {
@@ -2769,7 +2823,7 @@ type RepositoryIndexRequest struct {
 
 func (x *RepositoryIndexRequest) Reset() {
 	*x = RepositoryIndexRequest{}
-	mi := &file_oip_proto_msgTypes[37]
+	mi := &file_oip_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2781,7 +2835,7 @@ func (x *RepositoryIndexRequest) String() string {
 func (*RepositoryIndexRequest) ProtoMessage() {}
 
 func (x *RepositoryIndexRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[37]
+	mi := &file_oip_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2794,7 +2848,7 @@ func (x *RepositoryIndexRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RepositoryIndexRequest.ProtoReflect.Descriptor instead.
 func (*RepositoryIndexRequest) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{37}
+	return file_oip_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RepositoryIndexRequest) GetRepositoryName() string {
@@ -2820,7 +2874,7 @@ type RepositoryIndexResponse struct {
 
 func (x *RepositoryIndexResponse) Reset() {
 	*x = RepositoryIndexResponse{}
-	mi := &file_oip_proto_msgTypes[38]
+	mi := &file_oip_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2832,7 +2886,7 @@ func (x *RepositoryIndexResponse) String() string {
 func (*RepositoryIndexResponse) ProtoMessage() {}
 
 func (x *RepositoryIndexResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[38]
+	mi := &file_oip_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2845,7 +2899,7 @@ func (x *RepositoryIndexResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RepositoryIndexResponse.ProtoReflect.Descriptor instead.
 func (*RepositoryIndexResponse) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{38}
+	return file_oip_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RepositoryIndexResponse) GetModels() []*RepositoryIndexResponse_ModelIndex {
@@ -2870,7 +2924,7 @@ type ModelRepositoryParameter struct {
 
 func (x *ModelRepositoryParameter) Reset() {
 	*x = ModelRepositoryParameter{}
-	mi := &file_oip_proto_msgTypes[39]
+	mi := &file_oip_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2882,7 +2936,7 @@ func (x *ModelRepositoryParameter) String() string {
 func (*ModelRepositoryParameter) ProtoMessage() {}
 
 func (x *ModelRepositoryParameter) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[39]
+	mi := &file_oip_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2895,7 +2949,7 @@ func (x *ModelRepositoryParameter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelRepositoryParameter.ProtoReflect.Descriptor instead.
 func (*ModelRepositoryParameter) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{39}
+	return file_oip_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ModelRepositoryParameter) GetParameterChoice() isModelRepositoryParameter_ParameterChoice {
@@ -2980,7 +3034,7 @@ type RepositoryModelLoadRequest struct {
 
 func (x *RepositoryModelLoadRequest) Reset() {
 	*x = RepositoryModelLoadRequest{}
-	mi := &file_oip_proto_msgTypes[40]
+	mi := &file_oip_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2992,7 +3046,7 @@ func (x *RepositoryModelLoadRequest) String() string {
 func (*RepositoryModelLoadRequest) ProtoMessage() {}
 
 func (x *RepositoryModelLoadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[40]
+	mi := &file_oip_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3005,7 +3059,7 @@ func (x *RepositoryModelLoadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RepositoryModelLoadRequest.ProtoReflect.Descriptor instead.
 func (*RepositoryModelLoadRequest) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{40}
+	return file_oip_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *RepositoryModelLoadRequest) GetRepositoryName() string {
@@ -3037,7 +3091,7 @@ type RepositoryModelLoadResponse struct {
 
 func (x *RepositoryModelLoadResponse) Reset() {
 	*x = RepositoryModelLoadResponse{}
-	mi := &file_oip_proto_msgTypes[41]
+	mi := &file_oip_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3049,7 +3103,7 @@ func (x *RepositoryModelLoadResponse) String() string {
 func (*RepositoryModelLoadResponse) ProtoMessage() {}
 
 func (x *RepositoryModelLoadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[41]
+	mi := &file_oip_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3062,7 +3116,7 @@ func (x *RepositoryModelLoadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RepositoryModelLoadResponse.ProtoReflect.Descriptor instead.
 func (*RepositoryModelLoadResponse) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{41}
+	return file_oip_proto_rawDescGZIP(), []int{42}
 }
 
 type RepositoryModelUnloadRequest struct {
@@ -3076,7 +3130,7 @@ type RepositoryModelUnloadRequest struct {
 
 func (x *RepositoryModelUnloadRequest) Reset() {
 	*x = RepositoryModelUnloadRequest{}
-	mi := &file_oip_proto_msgTypes[42]
+	mi := &file_oip_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3088,7 +3142,7 @@ func (x *RepositoryModelUnloadRequest) String() string {
 func (*RepositoryModelUnloadRequest) ProtoMessage() {}
 
 func (x *RepositoryModelUnloadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[42]
+	mi := &file_oip_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3101,7 +3155,7 @@ func (x *RepositoryModelUnloadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RepositoryModelUnloadRequest.ProtoReflect.Descriptor instead.
 func (*RepositoryModelUnloadRequest) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{42}
+	return file_oip_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *RepositoryModelUnloadRequest) GetRepositoryName() string {
@@ -3133,7 +3187,7 @@ type RepositoryModelUnloadResponse struct {
 
 func (x *RepositoryModelUnloadResponse) Reset() {
 	*x = RepositoryModelUnloadResponse{}
-	mi := &file_oip_proto_msgTypes[43]
+	mi := &file_oip_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3145,7 +3199,7 @@ func (x *RepositoryModelUnloadResponse) String() string {
 func (*RepositoryModelUnloadResponse) ProtoMessage() {}
 
 func (x *RepositoryModelUnloadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[43]
+	mi := &file_oip_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3158,7 +3212,7 @@ func (x *RepositoryModelUnloadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RepositoryModelUnloadResponse.ProtoReflect.Descriptor instead.
 func (*RepositoryModelUnloadResponse) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{43}
+	return file_oip_proto_rawDescGZIP(), []int{44}
 }
 
 // Triton's shared memory extension (system shared memory; CUDA shared memory is not
@@ -3172,7 +3226,7 @@ type SystemSharedMemoryStatusRequest struct {
 
 func (x *SystemSharedMemoryStatusRequest) Reset() {
 	*x = SystemSharedMemoryStatusRequest{}
-	mi := &file_oip_proto_msgTypes[44]
+	mi := &file_oip_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3184,7 +3238,7 @@ func (x *SystemSharedMemoryStatusRequest) String() string {
 func (*SystemSharedMemoryStatusRequest) ProtoMessage() {}
 
 func (x *SystemSharedMemoryStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[44]
+	mi := &file_oip_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3197,7 +3251,7 @@ func (x *SystemSharedMemoryStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SystemSharedMemoryStatusRequest.ProtoReflect.Descriptor instead.
 func (*SystemSharedMemoryStatusRequest) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{44}
+	return file_oip_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SystemSharedMemoryStatusRequest) GetName() string {
@@ -3216,7 +3270,7 @@ type SystemSharedMemoryStatusResponse struct {
 
 func (x *SystemSharedMemoryStatusResponse) Reset() {
 	*x = SystemSharedMemoryStatusResponse{}
-	mi := &file_oip_proto_msgTypes[45]
+	mi := &file_oip_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3228,7 +3282,7 @@ func (x *SystemSharedMemoryStatusResponse) String() string {
 func (*SystemSharedMemoryStatusResponse) ProtoMessage() {}
 
 func (x *SystemSharedMemoryStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[45]
+	mi := &file_oip_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3241,7 +3295,7 @@ func (x *SystemSharedMemoryStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SystemSharedMemoryStatusResponse.ProtoReflect.Descriptor instead.
 func (*SystemSharedMemoryStatusResponse) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{45}
+	return file_oip_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *SystemSharedMemoryStatusResponse) GetRegions() map[string]*SystemSharedMemoryStatusResponse_RegionStatus {
@@ -3263,7 +3317,7 @@ type SystemSharedMemoryRegisterRequest struct {
 
 func (x *SystemSharedMemoryRegisterRequest) Reset() {
 	*x = SystemSharedMemoryRegisterRequest{}
-	mi := &file_oip_proto_msgTypes[46]
+	mi := &file_oip_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3275,7 +3329,7 @@ func (x *SystemSharedMemoryRegisterRequest) String() string {
 func (*SystemSharedMemoryRegisterRequest) ProtoMessage() {}
 
 func (x *SystemSharedMemoryRegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[46]
+	mi := &file_oip_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3288,7 +3342,7 @@ func (x *SystemSharedMemoryRegisterRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use SystemSharedMemoryRegisterRequest.ProtoReflect.Descriptor instead.
 func (*SystemSharedMemoryRegisterRequest) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{46}
+	return file_oip_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *SystemSharedMemoryRegisterRequest) GetName() string {
@@ -3327,7 +3381,7 @@ type SystemSharedMemoryRegisterResponse struct {
 
 func (x *SystemSharedMemoryRegisterResponse) Reset() {
 	*x = SystemSharedMemoryRegisterResponse{}
-	mi := &file_oip_proto_msgTypes[47]
+	mi := &file_oip_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3339,7 +3393,7 @@ func (x *SystemSharedMemoryRegisterResponse) String() string {
 func (*SystemSharedMemoryRegisterResponse) ProtoMessage() {}
 
 func (x *SystemSharedMemoryRegisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[47]
+	mi := &file_oip_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3352,7 +3406,7 @@ func (x *SystemSharedMemoryRegisterResponse) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use SystemSharedMemoryRegisterResponse.ProtoReflect.Descriptor instead.
 func (*SystemSharedMemoryRegisterResponse) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{47}
+	return file_oip_proto_rawDescGZIP(), []int{48}
 }
 
 type SystemSharedMemoryUnregisterRequest struct {
@@ -3364,7 +3418,7 @@ type SystemSharedMemoryUnregisterRequest struct {
 
 func (x *SystemSharedMemoryUnregisterRequest) Reset() {
 	*x = SystemSharedMemoryUnregisterRequest{}
-	mi := &file_oip_proto_msgTypes[48]
+	mi := &file_oip_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3376,7 +3430,7 @@ func (x *SystemSharedMemoryUnregisterRequest) String() string {
 func (*SystemSharedMemoryUnregisterRequest) ProtoMessage() {}
 
 func (x *SystemSharedMemoryUnregisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[48]
+	mi := &file_oip_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3389,7 +3443,7 @@ func (x *SystemSharedMemoryUnregisterRequest) ProtoReflect() protoreflect.Messag
 
 // Deprecated: Use SystemSharedMemoryUnregisterRequest.ProtoReflect.Descriptor instead.
 func (*SystemSharedMemoryUnregisterRequest) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{48}
+	return file_oip_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *SystemSharedMemoryUnregisterRequest) GetName() string {
@@ -3407,7 +3461,7 @@ type SystemSharedMemoryUnregisterResponse struct {
 
 func (x *SystemSharedMemoryUnregisterResponse) Reset() {
 	*x = SystemSharedMemoryUnregisterResponse{}
-	mi := &file_oip_proto_msgTypes[49]
+	mi := &file_oip_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3419,7 +3473,7 @@ func (x *SystemSharedMemoryUnregisterResponse) String() string {
 func (*SystemSharedMemoryUnregisterResponse) ProtoMessage() {}
 
 func (x *SystemSharedMemoryUnregisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[49]
+	mi := &file_oip_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3432,7 +3486,7 @@ func (x *SystemSharedMemoryUnregisterResponse) ProtoReflect() protoreflect.Messa
 
 // Deprecated: Use SystemSharedMemoryUnregisterResponse.ProtoReflect.Descriptor instead.
 func (*SystemSharedMemoryUnregisterResponse) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{49}
+	return file_oip_proto_rawDescGZIP(), []int{50}
 }
 
 type CudaSharedMemoryStatusRequest struct {
@@ -3444,7 +3498,7 @@ type CudaSharedMemoryStatusRequest struct {
 
 func (x *CudaSharedMemoryStatusRequest) Reset() {
 	*x = CudaSharedMemoryStatusRequest{}
-	mi := &file_oip_proto_msgTypes[50]
+	mi := &file_oip_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3456,7 +3510,7 @@ func (x *CudaSharedMemoryStatusRequest) String() string {
 func (*CudaSharedMemoryStatusRequest) ProtoMessage() {}
 
 func (x *CudaSharedMemoryStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[50]
+	mi := &file_oip_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3469,7 +3523,7 @@ func (x *CudaSharedMemoryStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CudaSharedMemoryStatusRequest.ProtoReflect.Descriptor instead.
 func (*CudaSharedMemoryStatusRequest) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{50}
+	return file_oip_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *CudaSharedMemoryStatusRequest) GetName() string {
@@ -3488,7 +3542,7 @@ type CudaSharedMemoryStatusResponse struct {
 
 func (x *CudaSharedMemoryStatusResponse) Reset() {
 	*x = CudaSharedMemoryStatusResponse{}
-	mi := &file_oip_proto_msgTypes[51]
+	mi := &file_oip_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3500,7 +3554,7 @@ func (x *CudaSharedMemoryStatusResponse) String() string {
 func (*CudaSharedMemoryStatusResponse) ProtoMessage() {}
 
 func (x *CudaSharedMemoryStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[51]
+	mi := &file_oip_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3513,7 +3567,7 @@ func (x *CudaSharedMemoryStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CudaSharedMemoryStatusResponse.ProtoReflect.Descriptor instead.
 func (*CudaSharedMemoryStatusResponse) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{51}
+	return file_oip_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *CudaSharedMemoryStatusResponse) GetRegions() map[string]*CudaSharedMemoryStatusResponse_RegionStatus {
@@ -3535,7 +3589,7 @@ type CudaSharedMemoryRegisterRequest struct {
 
 func (x *CudaSharedMemoryRegisterRequest) Reset() {
 	*x = CudaSharedMemoryRegisterRequest{}
-	mi := &file_oip_proto_msgTypes[52]
+	mi := &file_oip_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3547,7 +3601,7 @@ func (x *CudaSharedMemoryRegisterRequest) String() string {
 func (*CudaSharedMemoryRegisterRequest) ProtoMessage() {}
 
 func (x *CudaSharedMemoryRegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[52]
+	mi := &file_oip_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3560,7 +3614,7 @@ func (x *CudaSharedMemoryRegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CudaSharedMemoryRegisterRequest.ProtoReflect.Descriptor instead.
 func (*CudaSharedMemoryRegisterRequest) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{52}
+	return file_oip_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *CudaSharedMemoryRegisterRequest) GetName() string {
@@ -3599,7 +3653,7 @@ type CudaSharedMemoryRegisterResponse struct {
 
 func (x *CudaSharedMemoryRegisterResponse) Reset() {
 	*x = CudaSharedMemoryRegisterResponse{}
-	mi := &file_oip_proto_msgTypes[53]
+	mi := &file_oip_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3611,7 +3665,7 @@ func (x *CudaSharedMemoryRegisterResponse) String() string {
 func (*CudaSharedMemoryRegisterResponse) ProtoMessage() {}
 
 func (x *CudaSharedMemoryRegisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[53]
+	mi := &file_oip_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3624,7 +3678,7 @@ func (x *CudaSharedMemoryRegisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CudaSharedMemoryRegisterResponse.ProtoReflect.Descriptor instead.
 func (*CudaSharedMemoryRegisterResponse) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{53}
+	return file_oip_proto_rawDescGZIP(), []int{54}
 }
 
 type CudaSharedMemoryUnregisterRequest struct {
@@ -3636,7 +3690,7 @@ type CudaSharedMemoryUnregisterRequest struct {
 
 func (x *CudaSharedMemoryUnregisterRequest) Reset() {
 	*x = CudaSharedMemoryUnregisterRequest{}
-	mi := &file_oip_proto_msgTypes[54]
+	mi := &file_oip_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3648,7 +3702,7 @@ func (x *CudaSharedMemoryUnregisterRequest) String() string {
 func (*CudaSharedMemoryUnregisterRequest) ProtoMessage() {}
 
 func (x *CudaSharedMemoryUnregisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[54]
+	mi := &file_oip_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3661,7 +3715,7 @@ func (x *CudaSharedMemoryUnregisterRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use CudaSharedMemoryUnregisterRequest.ProtoReflect.Descriptor instead.
 func (*CudaSharedMemoryUnregisterRequest) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{54}
+	return file_oip_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *CudaSharedMemoryUnregisterRequest) GetName() string {
@@ -3679,7 +3733,7 @@ type CudaSharedMemoryUnregisterResponse struct {
 
 func (x *CudaSharedMemoryUnregisterResponse) Reset() {
 	*x = CudaSharedMemoryUnregisterResponse{}
-	mi := &file_oip_proto_msgTypes[55]
+	mi := &file_oip_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3691,7 +3745,7 @@ func (x *CudaSharedMemoryUnregisterResponse) String() string {
 func (*CudaSharedMemoryUnregisterResponse) ProtoMessage() {}
 
 func (x *CudaSharedMemoryUnregisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[55]
+	mi := &file_oip_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3704,7 +3758,7 @@ func (x *CudaSharedMemoryUnregisterResponse) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use CudaSharedMemoryUnregisterResponse.ProtoReflect.Descriptor instead.
 func (*CudaSharedMemoryUnregisterResponse) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{55}
+	return file_oip_proto_rawDescGZIP(), []int{56}
 }
 
 // Triton's logging extension: the settings to change (none: only read them), and all of them.
@@ -3717,7 +3771,7 @@ type LogSettingsRequest struct {
 
 func (x *LogSettingsRequest) Reset() {
 	*x = LogSettingsRequest{}
-	mi := &file_oip_proto_msgTypes[56]
+	mi := &file_oip_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3729,7 +3783,7 @@ func (x *LogSettingsRequest) String() string {
 func (*LogSettingsRequest) ProtoMessage() {}
 
 func (x *LogSettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[56]
+	mi := &file_oip_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3742,7 +3796,7 @@ func (x *LogSettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogSettingsRequest.ProtoReflect.Descriptor instead.
 func (*LogSettingsRequest) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{56}
+	return file_oip_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *LogSettingsRequest) GetSettings() map[string]*LogSettingsRequest_SettingValue {
@@ -3764,7 +3818,7 @@ type TraceSettingRequest struct {
 
 func (x *TraceSettingRequest) Reset() {
 	*x = TraceSettingRequest{}
-	mi := &file_oip_proto_msgTypes[57]
+	mi := &file_oip_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3776,7 +3830,7 @@ func (x *TraceSettingRequest) String() string {
 func (*TraceSettingRequest) ProtoMessage() {}
 
 func (x *TraceSettingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[57]
+	mi := &file_oip_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3789,7 +3843,7 @@ func (x *TraceSettingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TraceSettingRequest.ProtoReflect.Descriptor instead.
 func (*TraceSettingRequest) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{57}
+	return file_oip_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *TraceSettingRequest) GetSettings() map[string]*TraceSettingRequest_SettingValue {
@@ -3815,7 +3869,7 @@ type TraceSettingResponse struct {
 
 func (x *TraceSettingResponse) Reset() {
 	*x = TraceSettingResponse{}
-	mi := &file_oip_proto_msgTypes[58]
+	mi := &file_oip_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3827,7 +3881,7 @@ func (x *TraceSettingResponse) String() string {
 func (*TraceSettingResponse) ProtoMessage() {}
 
 func (x *TraceSettingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[58]
+	mi := &file_oip_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3840,7 +3894,7 @@ func (x *TraceSettingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TraceSettingResponse.ProtoReflect.Descriptor instead.
 func (*TraceSettingResponse) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{58}
+	return file_oip_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *TraceSettingResponse) GetSettings() map[string]*TraceSettingResponse_SettingValue {
@@ -3859,7 +3913,7 @@ type LogSettingsResponse struct {
 
 func (x *LogSettingsResponse) Reset() {
 	*x = LogSettingsResponse{}
-	mi := &file_oip_proto_msgTypes[59]
+	mi := &file_oip_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3871,7 +3925,7 @@ func (x *LogSettingsResponse) String() string {
 func (*LogSettingsResponse) ProtoMessage() {}
 
 func (x *LogSettingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[59]
+	mi := &file_oip_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3884,7 +3938,7 @@ func (x *LogSettingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogSettingsResponse.ProtoReflect.Descriptor instead.
 func (*LogSettingsResponse) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{59}
+	return file_oip_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *LogSettingsResponse) GetSettings() map[string]*LogSettingsResponse_SettingValue {
@@ -3906,7 +3960,7 @@ type ModelMetadataResponse_TensorMetadata struct {
 
 func (x *ModelMetadataResponse_TensorMetadata) Reset() {
 	*x = ModelMetadataResponse_TensorMetadata{}
-	mi := &file_oip_proto_msgTypes[60]
+	mi := &file_oip_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3918,7 +3972,7 @@ func (x *ModelMetadataResponse_TensorMetadata) String() string {
 func (*ModelMetadataResponse_TensorMetadata) ProtoMessage() {}
 
 func (x *ModelMetadataResponse_TensorMetadata) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[60]
+	mi := &file_oip_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3969,7 +4023,7 @@ type ModelInferRequest_InferInputTensor struct {
 
 func (x *ModelInferRequest_InferInputTensor) Reset() {
 	*x = ModelInferRequest_InferInputTensor{}
-	mi := &file_oip_proto_msgTypes[61]
+	mi := &file_oip_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3981,7 +4035,7 @@ func (x *ModelInferRequest_InferInputTensor) String() string {
 func (*ModelInferRequest_InferInputTensor) ProtoMessage() {}
 
 func (x *ModelInferRequest_InferInputTensor) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[61]
+	mi := &file_oip_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4042,7 +4096,7 @@ type ModelInferRequest_InferRequestedOutputTensor struct {
 
 func (x *ModelInferRequest_InferRequestedOutputTensor) Reset() {
 	*x = ModelInferRequest_InferRequestedOutputTensor{}
-	mi := &file_oip_proto_msgTypes[62]
+	mi := &file_oip_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4054,7 +4108,7 @@ func (x *ModelInferRequest_InferRequestedOutputTensor) String() string {
 func (*ModelInferRequest_InferRequestedOutputTensor) ProtoMessage() {}
 
 func (x *ModelInferRequest_InferRequestedOutputTensor) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[62]
+	mi := &file_oip_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4097,7 +4151,7 @@ type ModelInferResponse_InferOutputTensor struct {
 
 func (x *ModelInferResponse_InferOutputTensor) Reset() {
 	*x = ModelInferResponse_InferOutputTensor{}
-	mi := &file_oip_proto_msgTypes[66]
+	mi := &file_oip_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4109,7 +4163,7 @@ func (x *ModelInferResponse_InferOutputTensor) String() string {
 func (*ModelInferResponse_InferOutputTensor) ProtoMessage() {}
 
 func (x *ModelInferResponse_InferOutputTensor) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[66]
+	mi := &file_oip_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4160,6 +4214,50 @@ func (x *ModelInferResponse_InferOutputTensor) GetContents() *InferTensorContent
 	return nil
 }
 
+type ModelOptimizationPolicy_Graph struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Level         int32                  `protobuf:"varint,1,opt,name=level,proto3" json:"level,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelOptimizationPolicy_Graph) Reset() {
+	*x = ModelOptimizationPolicy_Graph{}
+	mi := &file_oip_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelOptimizationPolicy_Graph) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelOptimizationPolicy_Graph) ProtoMessage() {}
+
+func (x *ModelOptimizationPolicy_Graph) ProtoReflect() protoreflect.Message {
+	mi := &file_oip_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelOptimizationPolicy_Graph.ProtoReflect.Descriptor instead.
+func (*ModelOptimizationPolicy_Graph) Descriptor() ([]byte, []int) {
+	return file_oip_proto_rawDescGZIP(), []int{18, 0}
+}
+
+func (x *ModelOptimizationPolicy_Graph) GetLevel() int32 {
+	if x != nil {
+		return x.Level
+	}
+	return 0
+}
+
 type ModelWarmup_Input struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	DataType DataType               `protobuf:"varint,1,opt,name=data_type,json=dataType,proto3,enum=inference.DataType" json:"data_type,omitempty"`
@@ -4177,7 +4275,7 @@ type ModelWarmup_Input struct {
 
 func (x *ModelWarmup_Input) Reset() {
 	*x = ModelWarmup_Input{}
-	mi := &file_oip_proto_msgTypes[70]
+	mi := &file_oip_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4189,7 +4287,7 @@ func (x *ModelWarmup_Input) String() string {
 func (*ModelWarmup_Input) ProtoMessage() {}
 
 func (x *ModelWarmup_Input) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[70]
+	mi := &file_oip_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4202,7 +4300,7 @@ func (x *ModelWarmup_Input) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelWarmup_Input.ProtoReflect.Descriptor instead.
 func (*ModelWarmup_Input) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{22, 0}
+	return file_oip_proto_rawDescGZIP(), []int{23, 0}
 }
 
 func (x *ModelWarmup_Input) GetDataType() DataType {
@@ -4284,7 +4382,7 @@ type ModelVersionPolicy_Latest struct {
 
 func (x *ModelVersionPolicy_Latest) Reset() {
 	*x = ModelVersionPolicy_Latest{}
-	mi := &file_oip_proto_msgTypes[72]
+	mi := &file_oip_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4296,7 +4394,7 @@ func (x *ModelVersionPolicy_Latest) String() string {
 func (*ModelVersionPolicy_Latest) ProtoMessage() {}
 
 func (x *ModelVersionPolicy_Latest) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[72]
+	mi := &file_oip_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4309,7 +4407,7 @@ func (x *ModelVersionPolicy_Latest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelVersionPolicy_Latest.ProtoReflect.Descriptor instead.
 func (*ModelVersionPolicy_Latest) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{24, 0}
+	return file_oip_proto_rawDescGZIP(), []int{25, 0}
 }
 
 func (x *ModelVersionPolicy_Latest) GetNumVersions() uint32 {
@@ -4327,7 +4425,7 @@ type ModelVersionPolicy_All struct {
 
 func (x *ModelVersionPolicy_All) Reset() {
 	*x = ModelVersionPolicy_All{}
-	mi := &file_oip_proto_msgTypes[73]
+	mi := &file_oip_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4339,7 +4437,7 @@ func (x *ModelVersionPolicy_All) String() string {
 func (*ModelVersionPolicy_All) ProtoMessage() {}
 
 func (x *ModelVersionPolicy_All) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[73]
+	mi := &file_oip_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4352,7 +4450,7 @@ func (x *ModelVersionPolicy_All) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelVersionPolicy_All.ProtoReflect.Descriptor instead.
 func (*ModelVersionPolicy_All) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{24, 1}
+	return file_oip_proto_rawDescGZIP(), []int{25, 1}
 }
 
 type ModelVersionPolicy_Specific struct {
@@ -4364,7 +4462,7 @@ type ModelVersionPolicy_Specific struct {
 
 func (x *ModelVersionPolicy_Specific) Reset() {
 	*x = ModelVersionPolicy_Specific{}
-	mi := &file_oip_proto_msgTypes[74]
+	mi := &file_oip_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4376,7 +4474,7 @@ func (x *ModelVersionPolicy_Specific) String() string {
 func (*ModelVersionPolicy_Specific) ProtoMessage() {}
 
 func (x *ModelVersionPolicy_Specific) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[74]
+	mi := &file_oip_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4389,7 +4487,7 @@ func (x *ModelVersionPolicy_Specific) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelVersionPolicy_Specific.ProtoReflect.Descriptor instead.
 func (*ModelVersionPolicy_Specific) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{24, 2}
+	return file_oip_proto_rawDescGZIP(), []int{25, 2}
 }
 
 func (x *ModelVersionPolicy_Specific) GetVersions() []int64 {
@@ -4411,7 +4509,7 @@ type RepositoryIndexResponse_ModelIndex struct {
 
 func (x *RepositoryIndexResponse_ModelIndex) Reset() {
 	*x = RepositoryIndexResponse_ModelIndex{}
-	mi := &file_oip_proto_msgTypes[76]
+	mi := &file_oip_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4423,7 +4521,7 @@ func (x *RepositoryIndexResponse_ModelIndex) String() string {
 func (*RepositoryIndexResponse_ModelIndex) ProtoMessage() {}
 
 func (x *RepositoryIndexResponse_ModelIndex) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[76]
+	mi := &file_oip_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4436,7 +4534,7 @@ func (x *RepositoryIndexResponse_ModelIndex) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use RepositoryIndexResponse_ModelIndex.ProtoReflect.Descriptor instead.
 func (*RepositoryIndexResponse_ModelIndex) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{38, 0}
+	return file_oip_proto_rawDescGZIP(), []int{39, 0}
 }
 
 func (x *RepositoryIndexResponse_ModelIndex) GetName() string {
@@ -4479,7 +4577,7 @@ type SystemSharedMemoryStatusResponse_RegionStatus struct {
 
 func (x *SystemSharedMemoryStatusResponse_RegionStatus) Reset() {
 	*x = SystemSharedMemoryStatusResponse_RegionStatus{}
-	mi := &file_oip_proto_msgTypes[79]
+	mi := &file_oip_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4491,7 +4589,7 @@ func (x *SystemSharedMemoryStatusResponse_RegionStatus) String() string {
 func (*SystemSharedMemoryStatusResponse_RegionStatus) ProtoMessage() {}
 
 func (x *SystemSharedMemoryStatusResponse_RegionStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[79]
+	mi := &file_oip_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4504,7 +4602,7 @@ func (x *SystemSharedMemoryStatusResponse_RegionStatus) ProtoReflect() protorefl
 
 // Deprecated: Use SystemSharedMemoryStatusResponse_RegionStatus.ProtoReflect.Descriptor instead.
 func (*SystemSharedMemoryStatusResponse_RegionStatus) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{45, 0}
+	return file_oip_proto_rawDescGZIP(), []int{46, 0}
 }
 
 func (x *SystemSharedMemoryStatusResponse_RegionStatus) GetName() string {
@@ -4546,7 +4644,7 @@ type CudaSharedMemoryStatusResponse_RegionStatus struct {
 
 func (x *CudaSharedMemoryStatusResponse_RegionStatus) Reset() {
 	*x = CudaSharedMemoryStatusResponse_RegionStatus{}
-	mi := &file_oip_proto_msgTypes[81]
+	mi := &file_oip_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4558,7 +4656,7 @@ func (x *CudaSharedMemoryStatusResponse_RegionStatus) String() string {
 func (*CudaSharedMemoryStatusResponse_RegionStatus) ProtoMessage() {}
 
 func (x *CudaSharedMemoryStatusResponse_RegionStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[81]
+	mi := &file_oip_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4571,7 +4669,7 @@ func (x *CudaSharedMemoryStatusResponse_RegionStatus) ProtoReflect() protoreflec
 
 // Deprecated: Use CudaSharedMemoryStatusResponse_RegionStatus.ProtoReflect.Descriptor instead.
 func (*CudaSharedMemoryStatusResponse_RegionStatus) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{51, 0}
+	return file_oip_proto_rawDescGZIP(), []int{52, 0}
 }
 
 func (x *CudaSharedMemoryStatusResponse_RegionStatus) GetName() string {
@@ -4609,7 +4707,7 @@ type LogSettingsRequest_SettingValue struct {
 
 func (x *LogSettingsRequest_SettingValue) Reset() {
 	*x = LogSettingsRequest_SettingValue{}
-	mi := &file_oip_proto_msgTypes[83]
+	mi := &file_oip_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4621,7 +4719,7 @@ func (x *LogSettingsRequest_SettingValue) String() string {
 func (*LogSettingsRequest_SettingValue) ProtoMessage() {}
 
 func (x *LogSettingsRequest_SettingValue) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[83]
+	mi := &file_oip_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4634,7 +4732,7 @@ func (x *LogSettingsRequest_SettingValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogSettingsRequest_SettingValue.ProtoReflect.Descriptor instead.
 func (*LogSettingsRequest_SettingValue) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{56, 0}
+	return file_oip_proto_rawDescGZIP(), []int{57, 0}
 }
 
 func (x *LogSettingsRequest_SettingValue) GetParameterChoice() isLogSettingsRequest_SettingValue_ParameterChoice {
@@ -4705,7 +4803,7 @@ type TraceSettingRequest_SettingValue struct {
 
 func (x *TraceSettingRequest_SettingValue) Reset() {
 	*x = TraceSettingRequest_SettingValue{}
-	mi := &file_oip_proto_msgTypes[85]
+	mi := &file_oip_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4717,7 +4815,7 @@ func (x *TraceSettingRequest_SettingValue) String() string {
 func (*TraceSettingRequest_SettingValue) ProtoMessage() {}
 
 func (x *TraceSettingRequest_SettingValue) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[85]
+	mi := &file_oip_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4730,7 +4828,7 @@ func (x *TraceSettingRequest_SettingValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TraceSettingRequest_SettingValue.ProtoReflect.Descriptor instead.
 func (*TraceSettingRequest_SettingValue) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{57, 0}
+	return file_oip_proto_rawDescGZIP(), []int{58, 0}
 }
 
 func (x *TraceSettingRequest_SettingValue) GetValue() []string {
@@ -4749,7 +4847,7 @@ type TraceSettingResponse_SettingValue struct {
 
 func (x *TraceSettingResponse_SettingValue) Reset() {
 	*x = TraceSettingResponse_SettingValue{}
-	mi := &file_oip_proto_msgTypes[87]
+	mi := &file_oip_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4761,7 +4859,7 @@ func (x *TraceSettingResponse_SettingValue) String() string {
 func (*TraceSettingResponse_SettingValue) ProtoMessage() {}
 
 func (x *TraceSettingResponse_SettingValue) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[87]
+	mi := &file_oip_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4774,7 +4872,7 @@ func (x *TraceSettingResponse_SettingValue) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use TraceSettingResponse_SettingValue.ProtoReflect.Descriptor instead.
 func (*TraceSettingResponse_SettingValue) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{58, 0}
+	return file_oip_proto_rawDescGZIP(), []int{59, 0}
 }
 
 func (x *TraceSettingResponse_SettingValue) GetValue() []string {
@@ -4798,7 +4896,7 @@ type LogSettingsResponse_SettingValue struct {
 
 func (x *LogSettingsResponse_SettingValue) Reset() {
 	*x = LogSettingsResponse_SettingValue{}
-	mi := &file_oip_proto_msgTypes[89]
+	mi := &file_oip_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4810,7 +4908,7 @@ func (x *LogSettingsResponse_SettingValue) String() string {
 func (*LogSettingsResponse_SettingValue) ProtoMessage() {}
 
 func (x *LogSettingsResponse_SettingValue) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[89]
+	mi := &file_oip_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4823,7 +4921,7 @@ func (x *LogSettingsResponse_SettingValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogSettingsResponse_SettingValue.ProtoReflect.Descriptor instead.
 func (*LogSettingsResponse_SettingValue) Descriptor() ([]byte, []int) {
-	return file_oip_proto_rawDescGZIP(), []int{59, 0}
+	return file_oip_proto_rawDescGZIP(), []int{60, 0}
 }
 
 func (x *LogSettingsResponse_SettingValue) GetParameterChoice() isLogSettingsResponse_SettingValue_ParameterChoice {
@@ -5003,7 +5101,7 @@ const file_oip_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\"E\n" +
 	"\x13ModelConfigResponse\x12.\n" +
-	"\x06config\x18\x01 \x01(\v2\x16.inference.ModelConfigR\x06config\"\x89\b\n" +
+	"\x06config\x18\x01 \x01(\v2\x16.inference.ModelConfigR\x06config\"\xd1\b\n" +
 	"\vModelConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bplatform\x18\x02 \x01(\tR\bplatform\x12\x18\n" +
@@ -5016,7 +5114,8 @@ const file_oip_proto_rawDesc = "" +
 	"\x16default_model_filename\x18\b \x01(\tR\x14defaultModelFilename\x12F\n" +
 	"\n" +
 	"parameters\x18\x0e \x03(\v2&.inference.ModelConfig.ParametersEntryR\n" +
-	"parameters\x12L\n" +
+	"parameters\x12F\n" +
+	"\foptimization\x18\f \x01(\v2\".inference.ModelOptimizationPolicyR\foptimization\x12L\n" +
 	"\x10dynamic_batching\x18\v \x01(\v2\x1f.inference.ModelDynamicBatchingH\x00R\x0fdynamicBatching\x12O\n" +
 	"\x11sequence_batching\x18\r \x01(\v2 .inference.ModelSequenceBatchingH\x00R\x10sequenceBatching\x12M\n" +
 	"\x13ensemble_scheduling\x18\x0f \x01(\v2\x1a.inference.ModelEnsemblingH\x00R\x12ensembleScheduling\x129\n" +
@@ -5026,7 +5125,11 @@ const file_oip_proto_rawDesc = "" +
 	"\x0fParametersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12/\n" +
 	"\x05value\x18\x02 \x01(\v2\x19.inference.ModelParameterR\x05value:\x028\x01B\x13\n" +
-	"\x11scheduling_choice\"\\\n" +
+	"\x11scheduling_choice\"x\n" +
+	"\x17ModelOptimizationPolicy\x12>\n" +
+	"\x05graph\x18\x01 \x01(\v2(.inference.ModelOptimizationPolicy.GraphR\x05graph\x1a\x1d\n" +
+	"\x05Graph\x12\x14\n" +
+	"\x05level\x18\x01 \x01(\x05R\x05level\"\\\n" +
 	"\x15ModelSequenceBatching\x12C\n" +
 	"\x1emax_sequence_idle_microseconds\x18\x01 \x01(\x04R\x1bmaxSequenceIdleMicroseconds\"\x11\n" +
 	"\x0fModelEnsembling\"A\n" +
@@ -5332,7 +5435,7 @@ func file_oip_proto_rawDescGZIP() []byte {
 }
 
 var file_oip_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_oip_proto_msgTypes = make([]protoimpl.MessageInfo, 91)
+var file_oip_proto_msgTypes = make([]protoimpl.MessageInfo, 93)
 var file_oip_proto_goTypes = []any{
 	(DataType)(0),                                        // 0: inference.DataType
 	(ModelInput_Format)(0),                               // 1: inference.ModelInput.Format
@@ -5356,204 +5459,208 @@ var file_oip_proto_goTypes = []any{
 	(*ModelConfigRequest)(nil),                           // 19: inference.ModelConfigRequest
 	(*ModelConfigResponse)(nil),                          // 20: inference.ModelConfigResponse
 	(*ModelConfig)(nil),                                  // 21: inference.ModelConfig
-	(*ModelSequenceBatching)(nil),                        // 22: inference.ModelSequenceBatching
-	(*ModelEnsembling)(nil),                              // 23: inference.ModelEnsembling
-	(*ModelOperations)(nil),                              // 24: inference.ModelOperations
-	(*ModelTensorReshape)(nil),                           // 25: inference.ModelTensorReshape
-	(*ModelWarmup)(nil),                                  // 26: inference.ModelWarmup
-	(*ModelResponseCache)(nil),                           // 27: inference.ModelResponseCache
-	(*ModelVersionPolicy)(nil),                           // 28: inference.ModelVersionPolicy
-	(*ModelInput)(nil),                                   // 29: inference.ModelInput
-	(*ModelOutput)(nil),                                  // 30: inference.ModelOutput
-	(*ModelInstanceGroup)(nil),                           // 31: inference.ModelInstanceGroup
-	(*ModelQueuePolicy)(nil),                             // 32: inference.ModelQueuePolicy
-	(*ModelDynamicBatching)(nil),                         // 33: inference.ModelDynamicBatching
-	(*ModelParameter)(nil),                               // 34: inference.ModelParameter
-	(*ModelStatisticsRequest)(nil),                       // 35: inference.ModelStatisticsRequest
-	(*StatisticDuration)(nil),                            // 36: inference.StatisticDuration
-	(*InferStatistics)(nil),                              // 37: inference.InferStatistics
-	(*InferBatchStatistics)(nil),                         // 38: inference.InferBatchStatistics
-	(*ModelStatistics)(nil),                              // 39: inference.ModelStatistics
-	(*ModelStatisticsResponse)(nil),                      // 40: inference.ModelStatisticsResponse
-	(*RepositoryIndexRequest)(nil),                       // 41: inference.RepositoryIndexRequest
-	(*RepositoryIndexResponse)(nil),                      // 42: inference.RepositoryIndexResponse
-	(*ModelRepositoryParameter)(nil),                     // 43: inference.ModelRepositoryParameter
-	(*RepositoryModelLoadRequest)(nil),                   // 44: inference.RepositoryModelLoadRequest
-	(*RepositoryModelLoadResponse)(nil),                  // 45: inference.RepositoryModelLoadResponse
-	(*RepositoryModelUnloadRequest)(nil),                 // 46: inference.RepositoryModelUnloadRequest
-	(*RepositoryModelUnloadResponse)(nil),                // 47: inference.RepositoryModelUnloadResponse
-	(*SystemSharedMemoryStatusRequest)(nil),              // 48: inference.SystemSharedMemoryStatusRequest
-	(*SystemSharedMemoryStatusResponse)(nil),             // 49: inference.SystemSharedMemoryStatusResponse
-	(*SystemSharedMemoryRegisterRequest)(nil),            // 50: inference.SystemSharedMemoryRegisterRequest
-	(*SystemSharedMemoryRegisterResponse)(nil),           // 51: inference.SystemSharedMemoryRegisterResponse
-	(*SystemSharedMemoryUnregisterRequest)(nil),          // 52: inference.SystemSharedMemoryUnregisterRequest
-	(*SystemSharedMemoryUnregisterResponse)(nil),         // 53: inference.SystemSharedMemoryUnregisterResponse
-	(*CudaSharedMemoryStatusRequest)(nil),                // 54: inference.CudaSharedMemoryStatusRequest
-	(*CudaSharedMemoryStatusResponse)(nil),               // 55: inference.CudaSharedMemoryStatusResponse
-	(*CudaSharedMemoryRegisterRequest)(nil),              // 56: inference.CudaSharedMemoryRegisterRequest
-	(*CudaSharedMemoryRegisterResponse)(nil),             // 57: inference.CudaSharedMemoryRegisterResponse
-	(*CudaSharedMemoryUnregisterRequest)(nil),            // 58: inference.CudaSharedMemoryUnregisterRequest
-	(*CudaSharedMemoryUnregisterResponse)(nil),           // 59: inference.CudaSharedMemoryUnregisterResponse
-	(*LogSettingsRequest)(nil),                           // 60: inference.LogSettingsRequest
-	(*TraceSettingRequest)(nil),                          // 61: inference.TraceSettingRequest
-	(*TraceSettingResponse)(nil),                         // 62: inference.TraceSettingResponse
-	(*LogSettingsResponse)(nil),                          // 63: inference.LogSettingsResponse
-	(*ModelMetadataResponse_TensorMetadata)(nil),         // 64: inference.ModelMetadataResponse.TensorMetadata
-	(*ModelInferRequest_InferInputTensor)(nil),           // 65: inference.ModelInferRequest.InferInputTensor
-	(*ModelInferRequest_InferRequestedOutputTensor)(nil), // 66: inference.ModelInferRequest.InferRequestedOutputTensor
-	nil, // 67: inference.ModelInferRequest.ParametersEntry
-	nil, // 68: inference.ModelInferRequest.InferInputTensor.ParametersEntry
-	nil, // 69: inference.ModelInferRequest.InferRequestedOutputTensor.ParametersEntry
-	(*ModelInferResponse_InferOutputTensor)(nil), // 70: inference.ModelInferResponse.InferOutputTensor
-	nil,                                 // 71: inference.ModelInferResponse.ParametersEntry
-	nil,                                 // 72: inference.ModelInferResponse.InferOutputTensor.ParametersEntry
-	nil,                                 // 73: inference.ModelConfig.ParametersEntry
-	(*ModelWarmup_Input)(nil),           // 74: inference.ModelWarmup.Input
-	nil,                                 // 75: inference.ModelWarmup.InputsEntry
-	(*ModelVersionPolicy_Latest)(nil),   // 76: inference.ModelVersionPolicy.Latest
-	(*ModelVersionPolicy_All)(nil),      // 77: inference.ModelVersionPolicy.All
-	(*ModelVersionPolicy_Specific)(nil), // 78: inference.ModelVersionPolicy.Specific
-	nil,                                 // 79: inference.ModelDynamicBatching.PriorityQueuePolicyEntry
-	(*RepositoryIndexResponse_ModelIndex)(nil), // 80: inference.RepositoryIndexResponse.ModelIndex
-	nil, // 81: inference.RepositoryModelLoadRequest.ParametersEntry
-	nil, // 82: inference.RepositoryModelUnloadRequest.ParametersEntry
-	(*SystemSharedMemoryStatusResponse_RegionStatus)(nil), // 83: inference.SystemSharedMemoryStatusResponse.RegionStatus
-	nil, // 84: inference.SystemSharedMemoryStatusResponse.RegionsEntry
-	(*CudaSharedMemoryStatusResponse_RegionStatus)(nil), // 85: inference.CudaSharedMemoryStatusResponse.RegionStatus
-	nil,                                      // 86: inference.CudaSharedMemoryStatusResponse.RegionsEntry
-	(*LogSettingsRequest_SettingValue)(nil),  // 87: inference.LogSettingsRequest.SettingValue
-	nil,                                      // 88: inference.LogSettingsRequest.SettingsEntry
-	(*TraceSettingRequest_SettingValue)(nil), // 89: inference.TraceSettingRequest.SettingValue
-	nil,                                      // 90: inference.TraceSettingRequest.SettingsEntry
-	(*TraceSettingResponse_SettingValue)(nil), // 91: inference.TraceSettingResponse.SettingValue
-	nil,                                      // 92: inference.TraceSettingResponse.SettingsEntry
-	(*LogSettingsResponse_SettingValue)(nil), // 93: inference.LogSettingsResponse.SettingValue
-	nil,                                      // 94: inference.LogSettingsResponse.SettingsEntry
+	(*ModelOptimizationPolicy)(nil),                      // 22: inference.ModelOptimizationPolicy
+	(*ModelSequenceBatching)(nil),                        // 23: inference.ModelSequenceBatching
+	(*ModelEnsembling)(nil),                              // 24: inference.ModelEnsembling
+	(*ModelOperations)(nil),                              // 25: inference.ModelOperations
+	(*ModelTensorReshape)(nil),                           // 26: inference.ModelTensorReshape
+	(*ModelWarmup)(nil),                                  // 27: inference.ModelWarmup
+	(*ModelResponseCache)(nil),                           // 28: inference.ModelResponseCache
+	(*ModelVersionPolicy)(nil),                           // 29: inference.ModelVersionPolicy
+	(*ModelInput)(nil),                                   // 30: inference.ModelInput
+	(*ModelOutput)(nil),                                  // 31: inference.ModelOutput
+	(*ModelInstanceGroup)(nil),                           // 32: inference.ModelInstanceGroup
+	(*ModelQueuePolicy)(nil),                             // 33: inference.ModelQueuePolicy
+	(*ModelDynamicBatching)(nil),                         // 34: inference.ModelDynamicBatching
+	(*ModelParameter)(nil),                               // 35: inference.ModelParameter
+	(*ModelStatisticsRequest)(nil),                       // 36: inference.ModelStatisticsRequest
+	(*StatisticDuration)(nil),                            // 37: inference.StatisticDuration
+	(*InferStatistics)(nil),                              // 38: inference.InferStatistics
+	(*InferBatchStatistics)(nil),                         // 39: inference.InferBatchStatistics
+	(*ModelStatistics)(nil),                              // 40: inference.ModelStatistics
+	(*ModelStatisticsResponse)(nil),                      // 41: inference.ModelStatisticsResponse
+	(*RepositoryIndexRequest)(nil),                       // 42: inference.RepositoryIndexRequest
+	(*RepositoryIndexResponse)(nil),                      // 43: inference.RepositoryIndexResponse
+	(*ModelRepositoryParameter)(nil),                     // 44: inference.ModelRepositoryParameter
+	(*RepositoryModelLoadRequest)(nil),                   // 45: inference.RepositoryModelLoadRequest
+	(*RepositoryModelLoadResponse)(nil),                  // 46: inference.RepositoryModelLoadResponse
+	(*RepositoryModelUnloadRequest)(nil),                 // 47: inference.RepositoryModelUnloadRequest
+	(*RepositoryModelUnloadResponse)(nil),                // 48: inference.RepositoryModelUnloadResponse
+	(*SystemSharedMemoryStatusRequest)(nil),              // 49: inference.SystemSharedMemoryStatusRequest
+	(*SystemSharedMemoryStatusResponse)(nil),             // 50: inference.SystemSharedMemoryStatusResponse
+	(*SystemSharedMemoryRegisterRequest)(nil),            // 51: inference.SystemSharedMemoryRegisterRequest
+	(*SystemSharedMemoryRegisterResponse)(nil),           // 52: inference.SystemSharedMemoryRegisterResponse
+	(*SystemSharedMemoryUnregisterRequest)(nil),          // 53: inference.SystemSharedMemoryUnregisterRequest
+	(*SystemSharedMemoryUnregisterResponse)(nil),         // 54: inference.SystemSharedMemoryUnregisterResponse
+	(*CudaSharedMemoryStatusRequest)(nil),                // 55: inference.CudaSharedMemoryStatusRequest
+	(*CudaSharedMemoryStatusResponse)(nil),               // 56: inference.CudaSharedMemoryStatusResponse
+	(*CudaSharedMemoryRegisterRequest)(nil),              // 57: inference.CudaSharedMemoryRegisterRequest
+	(*CudaSharedMemoryRegisterResponse)(nil),             // 58: inference.CudaSharedMemoryRegisterResponse
+	(*CudaSharedMemoryUnregisterRequest)(nil),            // 59: inference.CudaSharedMemoryUnregisterRequest
+	(*CudaSharedMemoryUnregisterResponse)(nil),           // 60: inference.CudaSharedMemoryUnregisterResponse
+	(*LogSettingsRequest)(nil),                           // 61: inference.LogSettingsRequest
+	(*TraceSettingRequest)(nil),                          // 62: inference.TraceSettingRequest
+	(*TraceSettingResponse)(nil),                         // 63: inference.TraceSettingResponse
+	(*LogSettingsResponse)(nil),                          // 64: inference.LogSettingsResponse
+	(*ModelMetadataResponse_TensorMetadata)(nil),         // 65: inference.ModelMetadataResponse.TensorMetadata
+	(*ModelInferRequest_InferInputTensor)(nil),           // 66: inference.ModelInferRequest.InferInputTensor
+	(*ModelInferRequest_InferRequestedOutputTensor)(nil), // 67: inference.ModelInferRequest.InferRequestedOutputTensor
+	nil, // 68: inference.ModelInferRequest.ParametersEntry
+	nil, // 69: inference.ModelInferRequest.InferInputTensor.ParametersEntry
+	nil, // 70: inference.ModelInferRequest.InferRequestedOutputTensor.ParametersEntry
+	(*ModelInferResponse_InferOutputTensor)(nil), // 71: inference.ModelInferResponse.InferOutputTensor
+	nil,                                   // 72: inference.ModelInferResponse.ParametersEntry
+	nil,                                   // 73: inference.ModelInferResponse.InferOutputTensor.ParametersEntry
+	nil,                                   // 74: inference.ModelConfig.ParametersEntry
+	(*ModelOptimizationPolicy_Graph)(nil), // 75: inference.ModelOptimizationPolicy.Graph
+	(*ModelWarmup_Input)(nil),             // 76: inference.ModelWarmup.Input
+	nil,                                   // 77: inference.ModelWarmup.InputsEntry
+	(*ModelVersionPolicy_Latest)(nil),     // 78: inference.ModelVersionPolicy.Latest
+	(*ModelVersionPolicy_All)(nil),        // 79: inference.ModelVersionPolicy.All
+	(*ModelVersionPolicy_Specific)(nil),   // 80: inference.ModelVersionPolicy.Specific
+	nil,                                   // 81: inference.ModelDynamicBatching.PriorityQueuePolicyEntry
+	(*RepositoryIndexResponse_ModelIndex)(nil), // 82: inference.RepositoryIndexResponse.ModelIndex
+	nil, // 83: inference.RepositoryModelLoadRequest.ParametersEntry
+	nil, // 84: inference.RepositoryModelUnloadRequest.ParametersEntry
+	(*SystemSharedMemoryStatusResponse_RegionStatus)(nil), // 85: inference.SystemSharedMemoryStatusResponse.RegionStatus
+	nil, // 86: inference.SystemSharedMemoryStatusResponse.RegionsEntry
+	(*CudaSharedMemoryStatusResponse_RegionStatus)(nil), // 87: inference.CudaSharedMemoryStatusResponse.RegionStatus
+	nil,                                      // 88: inference.CudaSharedMemoryStatusResponse.RegionsEntry
+	(*LogSettingsRequest_SettingValue)(nil),  // 89: inference.LogSettingsRequest.SettingValue
+	nil,                                      // 90: inference.LogSettingsRequest.SettingsEntry
+	(*TraceSettingRequest_SettingValue)(nil), // 91: inference.TraceSettingRequest.SettingValue
+	nil,                                      // 92: inference.TraceSettingRequest.SettingsEntry
+	(*TraceSettingResponse_SettingValue)(nil), // 93: inference.TraceSettingResponse.SettingValue
+	nil,                                      // 94: inference.TraceSettingResponse.SettingsEntry
+	(*LogSettingsResponse_SettingValue)(nil), // 95: inference.LogSettingsResponse.SettingValue
+	nil,                                      // 96: inference.LogSettingsResponse.SettingsEntry
 }
 var file_oip_proto_depIdxs = []int32{
-	64, // 0: inference.ModelMetadataResponse.inputs:type_name -> inference.ModelMetadataResponse.TensorMetadata
-	64, // 1: inference.ModelMetadataResponse.outputs:type_name -> inference.ModelMetadataResponse.TensorMetadata
-	67, // 2: inference.ModelInferRequest.parameters:type_name -> inference.ModelInferRequest.ParametersEntry
-	65, // 3: inference.ModelInferRequest.inputs:type_name -> inference.ModelInferRequest.InferInputTensor
-	66, // 4: inference.ModelInferRequest.outputs:type_name -> inference.ModelInferRequest.InferRequestedOutputTensor
-	71, // 5: inference.ModelInferResponse.parameters:type_name -> inference.ModelInferResponse.ParametersEntry
-	70, // 6: inference.ModelInferResponse.outputs:type_name -> inference.ModelInferResponse.InferOutputTensor
-	15, // 7: inference.ModelStreamInferResponse.infer_response:type_name -> inference.ModelInferResponse
-	21, // 8: inference.ModelConfigResponse.config:type_name -> inference.ModelConfig
-	28, // 9: inference.ModelConfig.version_policy:type_name -> inference.ModelVersionPolicy
-	29, // 10: inference.ModelConfig.input:type_name -> inference.ModelInput
-	30, // 11: inference.ModelConfig.output:type_name -> inference.ModelOutput
-	31, // 12: inference.ModelConfig.instance_group:type_name -> inference.ModelInstanceGroup
-	73, // 13: inference.ModelConfig.parameters:type_name -> inference.ModelConfig.ParametersEntry
-	33, // 14: inference.ModelConfig.dynamic_batching:type_name -> inference.ModelDynamicBatching
-	22, // 15: inference.ModelConfig.sequence_batching:type_name -> inference.ModelSequenceBatching
-	23, // 16: inference.ModelConfig.ensemble_scheduling:type_name -> inference.ModelEnsembling
-	26, // 17: inference.ModelConfig.model_warmup:type_name -> inference.ModelWarmup
-	24, // 18: inference.ModelConfig.model_operations:type_name -> inference.ModelOperations
-	27, // 19: inference.ModelConfig.response_cache:type_name -> inference.ModelResponseCache
-	75, // 20: inference.ModelWarmup.inputs:type_name -> inference.ModelWarmup.InputsEntry
-	76, // 21: inference.ModelVersionPolicy.latest:type_name -> inference.ModelVersionPolicy.Latest
-	77, // 22: inference.ModelVersionPolicy.all:type_name -> inference.ModelVersionPolicy.All
-	78, // 23: inference.ModelVersionPolicy.specific:type_name -> inference.ModelVersionPolicy.Specific
-	0,  // 24: inference.ModelInput.data_type:type_name -> inference.DataType
-	1,  // 25: inference.ModelInput.format:type_name -> inference.ModelInput.Format
-	25, // 26: inference.ModelInput.reshape:type_name -> inference.ModelTensorReshape
-	0,  // 27: inference.ModelOutput.data_type:type_name -> inference.DataType
-	25, // 28: inference.ModelOutput.reshape:type_name -> inference.ModelTensorReshape
-	2,  // 29: inference.ModelInstanceGroup.kind:type_name -> inference.ModelInstanceGroup.Kind
-	3,  // 30: inference.ModelQueuePolicy.timeout_action:type_name -> inference.ModelQueuePolicy.TimeoutAction
-	32, // 31: inference.ModelDynamicBatching.default_queue_policy:type_name -> inference.ModelQueuePolicy
-	79, // 32: inference.ModelDynamicBatching.priority_queue_policy:type_name -> inference.ModelDynamicBatching.PriorityQueuePolicyEntry
-	36, // 33: inference.InferStatistics.success:type_name -> inference.StatisticDuration
-	36, // 34: inference.InferStatistics.fail:type_name -> inference.StatisticDuration
-	36, // 35: inference.InferStatistics.queue:type_name -> inference.StatisticDuration
-	36, // 36: inference.InferStatistics.compute_input:type_name -> inference.StatisticDuration
-	36, // 37: inference.InferStatistics.compute_infer:type_name -> inference.StatisticDuration
-	36, // 38: inference.InferStatistics.compute_output:type_name -> inference.StatisticDuration
-	36, // 39: inference.InferStatistics.cache_hit:type_name -> inference.StatisticDuration
-	36, // 40: inference.InferStatistics.cache_miss:type_name -> inference.StatisticDuration
-	36, // 41: inference.InferBatchStatistics.compute_input:type_name -> inference.StatisticDuration
-	36, // 42: inference.InferBatchStatistics.compute_infer:type_name -> inference.StatisticDuration
-	36, // 43: inference.InferBatchStatistics.compute_output:type_name -> inference.StatisticDuration
-	37, // 44: inference.ModelStatistics.inference_stats:type_name -> inference.InferStatistics
-	38, // 45: inference.ModelStatistics.batch_stats:type_name -> inference.InferBatchStatistics
-	39, // 46: inference.ModelStatisticsResponse.model_stats:type_name -> inference.ModelStatistics
-	80, // 47: inference.RepositoryIndexResponse.models:type_name -> inference.RepositoryIndexResponse.ModelIndex
-	81, // 48: inference.RepositoryModelLoadRequest.parameters:type_name -> inference.RepositoryModelLoadRequest.ParametersEntry
-	82, // 49: inference.RepositoryModelUnloadRequest.parameters:type_name -> inference.RepositoryModelUnloadRequest.ParametersEntry
-	84, // 50: inference.SystemSharedMemoryStatusResponse.regions:type_name -> inference.SystemSharedMemoryStatusResponse.RegionsEntry
-	86, // 51: inference.CudaSharedMemoryStatusResponse.regions:type_name -> inference.CudaSharedMemoryStatusResponse.RegionsEntry
-	88, // 52: inference.LogSettingsRequest.settings:type_name -> inference.LogSettingsRequest.SettingsEntry
-	90, // 53: inference.TraceSettingRequest.settings:type_name -> inference.TraceSettingRequest.SettingsEntry
-	92, // 54: inference.TraceSettingResponse.settings:type_name -> inference.TraceSettingResponse.SettingsEntry
-	94, // 55: inference.LogSettingsResponse.settings:type_name -> inference.LogSettingsResponse.SettingsEntry
-	68, // 56: inference.ModelInferRequest.InferInputTensor.parameters:type_name -> inference.ModelInferRequest.InferInputTensor.ParametersEntry
-	17, // 57: inference.ModelInferRequest.InferInputTensor.contents:type_name -> inference.InferTensorContents
-	69, // 58: inference.ModelInferRequest.InferRequestedOutputTensor.parameters:type_name -> inference.ModelInferRequest.InferRequestedOutputTensor.ParametersEntry
-	16, // 59: inference.ModelInferRequest.ParametersEntry.value:type_name -> inference.InferParameter
-	16, // 60: inference.ModelInferRequest.InferInputTensor.ParametersEntry.value:type_name -> inference.InferParameter
-	16, // 61: inference.ModelInferRequest.InferRequestedOutputTensor.ParametersEntry.value:type_name -> inference.InferParameter
-	72, // 62: inference.ModelInferResponse.InferOutputTensor.parameters:type_name -> inference.ModelInferResponse.InferOutputTensor.ParametersEntry
-	17, // 63: inference.ModelInferResponse.InferOutputTensor.contents:type_name -> inference.InferTensorContents
-	16, // 64: inference.ModelInferResponse.ParametersEntry.value:type_name -> inference.InferParameter
-	16, // 65: inference.ModelInferResponse.InferOutputTensor.ParametersEntry.value:type_name -> inference.InferParameter
-	34, // 66: inference.ModelConfig.ParametersEntry.value:type_name -> inference.ModelParameter
-	0,  // 67: inference.ModelWarmup.Input.data_type:type_name -> inference.DataType
-	74, // 68: inference.ModelWarmup.InputsEntry.value:type_name -> inference.ModelWarmup.Input
-	32, // 69: inference.ModelDynamicBatching.PriorityQueuePolicyEntry.value:type_name -> inference.ModelQueuePolicy
-	43, // 70: inference.RepositoryModelLoadRequest.ParametersEntry.value:type_name -> inference.ModelRepositoryParameter
-	43, // 71: inference.RepositoryModelUnloadRequest.ParametersEntry.value:type_name -> inference.ModelRepositoryParameter
-	83, // 72: inference.SystemSharedMemoryStatusResponse.RegionsEntry.value:type_name -> inference.SystemSharedMemoryStatusResponse.RegionStatus
-	85, // 73: inference.CudaSharedMemoryStatusResponse.RegionsEntry.value:type_name -> inference.CudaSharedMemoryStatusResponse.RegionStatus
-	87, // 74: inference.LogSettingsRequest.SettingsEntry.value:type_name -> inference.LogSettingsRequest.SettingValue
-	89, // 75: inference.TraceSettingRequest.SettingsEntry.value:type_name -> inference.TraceSettingRequest.SettingValue
-	91, // 76: inference.TraceSettingResponse.SettingsEntry.value:type_name -> inference.TraceSettingResponse.SettingValue
-	93, // 77: inference.LogSettingsResponse.SettingsEntry.value:type_name -> inference.LogSettingsResponse.SettingValue
-	4,  // 78: inference.GRPCInferenceService.ServerLive:input_type -> inference.ServerLiveRequest
-	6,  // 79: inference.GRPCInferenceService.ServerReady:input_type -> inference.ServerReadyRequest
-	8,  // 80: inference.GRPCInferenceService.ModelReady:input_type -> inference.ModelReadyRequest
-	10, // 81: inference.GRPCInferenceService.ServerMetadata:input_type -> inference.ServerMetadataRequest
-	12, // 82: inference.GRPCInferenceService.ModelMetadata:input_type -> inference.ModelMetadataRequest
-	14, // 83: inference.GRPCInferenceService.ModelInfer:input_type -> inference.ModelInferRequest
-	14, // 84: inference.GRPCInferenceService.ModelStreamInfer:input_type -> inference.ModelInferRequest
-	19, // 85: inference.GRPCInferenceService.ModelConfig:input_type -> inference.ModelConfigRequest
-	35, // 86: inference.GRPCInferenceService.ModelStatistics:input_type -> inference.ModelStatisticsRequest
-	41, // 87: inference.GRPCInferenceService.RepositoryIndex:input_type -> inference.RepositoryIndexRequest
-	44, // 88: inference.GRPCInferenceService.RepositoryModelLoad:input_type -> inference.RepositoryModelLoadRequest
-	46, // 89: inference.GRPCInferenceService.RepositoryModelUnload:input_type -> inference.RepositoryModelUnloadRequest
-	48, // 90: inference.GRPCInferenceService.SystemSharedMemoryStatus:input_type -> inference.SystemSharedMemoryStatusRequest
-	50, // 91: inference.GRPCInferenceService.SystemSharedMemoryRegister:input_type -> inference.SystemSharedMemoryRegisterRequest
-	52, // 92: inference.GRPCInferenceService.SystemSharedMemoryUnregister:input_type -> inference.SystemSharedMemoryUnregisterRequest
-	54, // 93: inference.GRPCInferenceService.CudaSharedMemoryStatus:input_type -> inference.CudaSharedMemoryStatusRequest
-	56, // 94: inference.GRPCInferenceService.CudaSharedMemoryRegister:input_type -> inference.CudaSharedMemoryRegisterRequest
-	58, // 95: inference.GRPCInferenceService.CudaSharedMemoryUnregister:input_type -> inference.CudaSharedMemoryUnregisterRequest
-	60, // 96: inference.GRPCInferenceService.LogSettings:input_type -> inference.LogSettingsRequest
-	61, // 97: inference.GRPCInferenceService.TraceSetting:input_type -> inference.TraceSettingRequest
-	5,  // 98: inference.GRPCInferenceService.ServerLive:output_type -> inference.ServerLiveResponse
-	7,  // 99: inference.GRPCInferenceService.ServerReady:output_type -> inference.ServerReadyResponse
-	9,  // 100: inference.GRPCInferenceService.ModelReady:output_type -> inference.ModelReadyResponse
-	11, // 101: inference.GRPCInferenceService.ServerMetadata:output_type -> inference.ServerMetadataResponse
-	13, // 102: inference.GRPCInferenceService.ModelMetadata:output_type -> inference.ModelMetadataResponse
-	15, // 103: inference.GRPCInferenceService.ModelInfer:output_type -> inference.ModelInferResponse
-	18, // 104: inference.GRPCInferenceService.ModelStreamInfer:output_type -> inference.ModelStreamInferResponse
-	20, // 105: inference.GRPCInferenceService.ModelConfig:output_type -> inference.ModelConfigResponse
-	40, // 106: inference.GRPCInferenceService.ModelStatistics:output_type -> inference.ModelStatisticsResponse
-	42, // 107: inference.GRPCInferenceService.RepositoryIndex:output_type -> inference.RepositoryIndexResponse
-	45, // 108: inference.GRPCInferenceService.RepositoryModelLoad:output_type -> inference.RepositoryModelLoadResponse
-	47, // 109: inference.GRPCInferenceService.RepositoryModelUnload:output_type -> inference.RepositoryModelUnloadResponse
-	49, // 110: inference.GRPCInferenceService.SystemSharedMemoryStatus:output_type -> inference.SystemSharedMemoryStatusResponse
-	51, // 111: inference.GRPCInferenceService.SystemSharedMemoryRegister:output_type -> inference.SystemSharedMemoryRegisterResponse
-	53, // 112: inference.GRPCInferenceService.SystemSharedMemoryUnregister:output_type -> inference.SystemSharedMemoryUnregisterResponse
-	55, // 113: inference.GRPCInferenceService.CudaSharedMemoryStatus:output_type -> inference.CudaSharedMemoryStatusResponse
-	57, // 114: inference.GRPCInferenceService.CudaSharedMemoryRegister:output_type -> inference.CudaSharedMemoryRegisterResponse
-	59, // 115: inference.GRPCInferenceService.CudaSharedMemoryUnregister:output_type -> inference.CudaSharedMemoryUnregisterResponse
-	63, // 116: inference.GRPCInferenceService.LogSettings:output_type -> inference.LogSettingsResponse
-	62, // 117: inference.GRPCInferenceService.TraceSetting:output_type -> inference.TraceSettingResponse
-	98, // [98:118] is the sub-list for method output_type
-	78, // [78:98] is the sub-list for method input_type
-	78, // [78:78] is the sub-list for extension type_name
-	78, // [78:78] is the sub-list for extension extendee
-	0,  // [0:78] is the sub-list for field type_name
+	65,  // 0: inference.ModelMetadataResponse.inputs:type_name -> inference.ModelMetadataResponse.TensorMetadata
+	65,  // 1: inference.ModelMetadataResponse.outputs:type_name -> inference.ModelMetadataResponse.TensorMetadata
+	68,  // 2: inference.ModelInferRequest.parameters:type_name -> inference.ModelInferRequest.ParametersEntry
+	66,  // 3: inference.ModelInferRequest.inputs:type_name -> inference.ModelInferRequest.InferInputTensor
+	67,  // 4: inference.ModelInferRequest.outputs:type_name -> inference.ModelInferRequest.InferRequestedOutputTensor
+	72,  // 5: inference.ModelInferResponse.parameters:type_name -> inference.ModelInferResponse.ParametersEntry
+	71,  // 6: inference.ModelInferResponse.outputs:type_name -> inference.ModelInferResponse.InferOutputTensor
+	15,  // 7: inference.ModelStreamInferResponse.infer_response:type_name -> inference.ModelInferResponse
+	21,  // 8: inference.ModelConfigResponse.config:type_name -> inference.ModelConfig
+	29,  // 9: inference.ModelConfig.version_policy:type_name -> inference.ModelVersionPolicy
+	30,  // 10: inference.ModelConfig.input:type_name -> inference.ModelInput
+	31,  // 11: inference.ModelConfig.output:type_name -> inference.ModelOutput
+	32,  // 12: inference.ModelConfig.instance_group:type_name -> inference.ModelInstanceGroup
+	74,  // 13: inference.ModelConfig.parameters:type_name -> inference.ModelConfig.ParametersEntry
+	22,  // 14: inference.ModelConfig.optimization:type_name -> inference.ModelOptimizationPolicy
+	34,  // 15: inference.ModelConfig.dynamic_batching:type_name -> inference.ModelDynamicBatching
+	23,  // 16: inference.ModelConfig.sequence_batching:type_name -> inference.ModelSequenceBatching
+	24,  // 17: inference.ModelConfig.ensemble_scheduling:type_name -> inference.ModelEnsembling
+	27,  // 18: inference.ModelConfig.model_warmup:type_name -> inference.ModelWarmup
+	25,  // 19: inference.ModelConfig.model_operations:type_name -> inference.ModelOperations
+	28,  // 20: inference.ModelConfig.response_cache:type_name -> inference.ModelResponseCache
+	75,  // 21: inference.ModelOptimizationPolicy.graph:type_name -> inference.ModelOptimizationPolicy.Graph
+	77,  // 22: inference.ModelWarmup.inputs:type_name -> inference.ModelWarmup.InputsEntry
+	78,  // 23: inference.ModelVersionPolicy.latest:type_name -> inference.ModelVersionPolicy.Latest
+	79,  // 24: inference.ModelVersionPolicy.all:type_name -> inference.ModelVersionPolicy.All
+	80,  // 25: inference.ModelVersionPolicy.specific:type_name -> inference.ModelVersionPolicy.Specific
+	0,   // 26: inference.ModelInput.data_type:type_name -> inference.DataType
+	1,   // 27: inference.ModelInput.format:type_name -> inference.ModelInput.Format
+	26,  // 28: inference.ModelInput.reshape:type_name -> inference.ModelTensorReshape
+	0,   // 29: inference.ModelOutput.data_type:type_name -> inference.DataType
+	26,  // 30: inference.ModelOutput.reshape:type_name -> inference.ModelTensorReshape
+	2,   // 31: inference.ModelInstanceGroup.kind:type_name -> inference.ModelInstanceGroup.Kind
+	3,   // 32: inference.ModelQueuePolicy.timeout_action:type_name -> inference.ModelQueuePolicy.TimeoutAction
+	33,  // 33: inference.ModelDynamicBatching.default_queue_policy:type_name -> inference.ModelQueuePolicy
+	81,  // 34: inference.ModelDynamicBatching.priority_queue_policy:type_name -> inference.ModelDynamicBatching.PriorityQueuePolicyEntry
+	37,  // 35: inference.InferStatistics.success:type_name -> inference.StatisticDuration
+	37,  // 36: inference.InferStatistics.fail:type_name -> inference.StatisticDuration
+	37,  // 37: inference.InferStatistics.queue:type_name -> inference.StatisticDuration
+	37,  // 38: inference.InferStatistics.compute_input:type_name -> inference.StatisticDuration
+	37,  // 39: inference.InferStatistics.compute_infer:type_name -> inference.StatisticDuration
+	37,  // 40: inference.InferStatistics.compute_output:type_name -> inference.StatisticDuration
+	37,  // 41: inference.InferStatistics.cache_hit:type_name -> inference.StatisticDuration
+	37,  // 42: inference.InferStatistics.cache_miss:type_name -> inference.StatisticDuration
+	37,  // 43: inference.InferBatchStatistics.compute_input:type_name -> inference.StatisticDuration
+	37,  // 44: inference.InferBatchStatistics.compute_infer:type_name -> inference.StatisticDuration
+	37,  // 45: inference.InferBatchStatistics.compute_output:type_name -> inference.StatisticDuration
+	38,  // 46: inference.ModelStatistics.inference_stats:type_name -> inference.InferStatistics
+	39,  // 47: inference.ModelStatistics.batch_stats:type_name -> inference.InferBatchStatistics
+	40,  // 48: inference.ModelStatisticsResponse.model_stats:type_name -> inference.ModelStatistics
+	82,  // 49: inference.RepositoryIndexResponse.models:type_name -> inference.RepositoryIndexResponse.ModelIndex
+	83,  // 50: inference.RepositoryModelLoadRequest.parameters:type_name -> inference.RepositoryModelLoadRequest.ParametersEntry
+	84,  // 51: inference.RepositoryModelUnloadRequest.parameters:type_name -> inference.RepositoryModelUnloadRequest.ParametersEntry
+	86,  // 52: inference.SystemSharedMemoryStatusResponse.regions:type_name -> inference.SystemSharedMemoryStatusResponse.RegionsEntry
+	88,  // 53: inference.CudaSharedMemoryStatusResponse.regions:type_name -> inference.CudaSharedMemoryStatusResponse.RegionsEntry
+	90,  // 54: inference.LogSettingsRequest.settings:type_name -> inference.LogSettingsRequest.SettingsEntry
+	92,  // 55: inference.TraceSettingRequest.settings:type_name -> inference.TraceSettingRequest.SettingsEntry
+	94,  // 56: inference.TraceSettingResponse.settings:type_name -> inference.TraceSettingResponse.SettingsEntry
+	96,  // 57: inference.LogSettingsResponse.settings:type_name -> inference.LogSettingsResponse.SettingsEntry
+	69,  // 58: inference.ModelInferRequest.InferInputTensor.parameters:type_name -> inference.ModelInferRequest.InferInputTensor.ParametersEntry
+	17,  // 59: inference.ModelInferRequest.InferInputTensor.contents:type_name -> inference.InferTensorContents
+	70,  // 60: inference.ModelInferRequest.InferRequestedOutputTensor.parameters:type_name -> inference.ModelInferRequest.InferRequestedOutputTensor.ParametersEntry
+	16,  // 61: inference.ModelInferRequest.ParametersEntry.value:type_name -> inference.InferParameter
+	16,  // 62: inference.ModelInferRequest.InferInputTensor.ParametersEntry.value:type_name -> inference.InferParameter
+	16,  // 63: inference.ModelInferRequest.InferRequestedOutputTensor.ParametersEntry.value:type_name -> inference.InferParameter
+	73,  // 64: inference.ModelInferResponse.InferOutputTensor.parameters:type_name -> inference.ModelInferResponse.InferOutputTensor.ParametersEntry
+	17,  // 65: inference.ModelInferResponse.InferOutputTensor.contents:type_name -> inference.InferTensorContents
+	16,  // 66: inference.ModelInferResponse.ParametersEntry.value:type_name -> inference.InferParameter
+	16,  // 67: inference.ModelInferResponse.InferOutputTensor.ParametersEntry.value:type_name -> inference.InferParameter
+	35,  // 68: inference.ModelConfig.ParametersEntry.value:type_name -> inference.ModelParameter
+	0,   // 69: inference.ModelWarmup.Input.data_type:type_name -> inference.DataType
+	76,  // 70: inference.ModelWarmup.InputsEntry.value:type_name -> inference.ModelWarmup.Input
+	33,  // 71: inference.ModelDynamicBatching.PriorityQueuePolicyEntry.value:type_name -> inference.ModelQueuePolicy
+	44,  // 72: inference.RepositoryModelLoadRequest.ParametersEntry.value:type_name -> inference.ModelRepositoryParameter
+	44,  // 73: inference.RepositoryModelUnloadRequest.ParametersEntry.value:type_name -> inference.ModelRepositoryParameter
+	85,  // 74: inference.SystemSharedMemoryStatusResponse.RegionsEntry.value:type_name -> inference.SystemSharedMemoryStatusResponse.RegionStatus
+	87,  // 75: inference.CudaSharedMemoryStatusResponse.RegionsEntry.value:type_name -> inference.CudaSharedMemoryStatusResponse.RegionStatus
+	89,  // 76: inference.LogSettingsRequest.SettingsEntry.value:type_name -> inference.LogSettingsRequest.SettingValue
+	91,  // 77: inference.TraceSettingRequest.SettingsEntry.value:type_name -> inference.TraceSettingRequest.SettingValue
+	93,  // 78: inference.TraceSettingResponse.SettingsEntry.value:type_name -> inference.TraceSettingResponse.SettingValue
+	95,  // 79: inference.LogSettingsResponse.SettingsEntry.value:type_name -> inference.LogSettingsResponse.SettingValue
+	4,   // 80: inference.GRPCInferenceService.ServerLive:input_type -> inference.ServerLiveRequest
+	6,   // 81: inference.GRPCInferenceService.ServerReady:input_type -> inference.ServerReadyRequest
+	8,   // 82: inference.GRPCInferenceService.ModelReady:input_type -> inference.ModelReadyRequest
+	10,  // 83: inference.GRPCInferenceService.ServerMetadata:input_type -> inference.ServerMetadataRequest
+	12,  // 84: inference.GRPCInferenceService.ModelMetadata:input_type -> inference.ModelMetadataRequest
+	14,  // 85: inference.GRPCInferenceService.ModelInfer:input_type -> inference.ModelInferRequest
+	14,  // 86: inference.GRPCInferenceService.ModelStreamInfer:input_type -> inference.ModelInferRequest
+	19,  // 87: inference.GRPCInferenceService.ModelConfig:input_type -> inference.ModelConfigRequest
+	36,  // 88: inference.GRPCInferenceService.ModelStatistics:input_type -> inference.ModelStatisticsRequest
+	42,  // 89: inference.GRPCInferenceService.RepositoryIndex:input_type -> inference.RepositoryIndexRequest
+	45,  // 90: inference.GRPCInferenceService.RepositoryModelLoad:input_type -> inference.RepositoryModelLoadRequest
+	47,  // 91: inference.GRPCInferenceService.RepositoryModelUnload:input_type -> inference.RepositoryModelUnloadRequest
+	49,  // 92: inference.GRPCInferenceService.SystemSharedMemoryStatus:input_type -> inference.SystemSharedMemoryStatusRequest
+	51,  // 93: inference.GRPCInferenceService.SystemSharedMemoryRegister:input_type -> inference.SystemSharedMemoryRegisterRequest
+	53,  // 94: inference.GRPCInferenceService.SystemSharedMemoryUnregister:input_type -> inference.SystemSharedMemoryUnregisterRequest
+	55,  // 95: inference.GRPCInferenceService.CudaSharedMemoryStatus:input_type -> inference.CudaSharedMemoryStatusRequest
+	57,  // 96: inference.GRPCInferenceService.CudaSharedMemoryRegister:input_type -> inference.CudaSharedMemoryRegisterRequest
+	59,  // 97: inference.GRPCInferenceService.CudaSharedMemoryUnregister:input_type -> inference.CudaSharedMemoryUnregisterRequest
+	61,  // 98: inference.GRPCInferenceService.LogSettings:input_type -> inference.LogSettingsRequest
+	62,  // 99: inference.GRPCInferenceService.TraceSetting:input_type -> inference.TraceSettingRequest
+	5,   // 100: inference.GRPCInferenceService.ServerLive:output_type -> inference.ServerLiveResponse
+	7,   // 101: inference.GRPCInferenceService.ServerReady:output_type -> inference.ServerReadyResponse
+	9,   // 102: inference.GRPCInferenceService.ModelReady:output_type -> inference.ModelReadyResponse
+	11,  // 103: inference.GRPCInferenceService.ServerMetadata:output_type -> inference.ServerMetadataResponse
+	13,  // 104: inference.GRPCInferenceService.ModelMetadata:output_type -> inference.ModelMetadataResponse
+	15,  // 105: inference.GRPCInferenceService.ModelInfer:output_type -> inference.ModelInferResponse
+	18,  // 106: inference.GRPCInferenceService.ModelStreamInfer:output_type -> inference.ModelStreamInferResponse
+	20,  // 107: inference.GRPCInferenceService.ModelConfig:output_type -> inference.ModelConfigResponse
+	41,  // 108: inference.GRPCInferenceService.ModelStatistics:output_type -> inference.ModelStatisticsResponse
+	43,  // 109: inference.GRPCInferenceService.RepositoryIndex:output_type -> inference.RepositoryIndexResponse
+	46,  // 110: inference.GRPCInferenceService.RepositoryModelLoad:output_type -> inference.RepositoryModelLoadResponse
+	48,  // 111: inference.GRPCInferenceService.RepositoryModelUnload:output_type -> inference.RepositoryModelUnloadResponse
+	50,  // 112: inference.GRPCInferenceService.SystemSharedMemoryStatus:output_type -> inference.SystemSharedMemoryStatusResponse
+	52,  // 113: inference.GRPCInferenceService.SystemSharedMemoryRegister:output_type -> inference.SystemSharedMemoryRegisterResponse
+	54,  // 114: inference.GRPCInferenceService.SystemSharedMemoryUnregister:output_type -> inference.SystemSharedMemoryUnregisterResponse
+	56,  // 115: inference.GRPCInferenceService.CudaSharedMemoryStatus:output_type -> inference.CudaSharedMemoryStatusResponse
+	58,  // 116: inference.GRPCInferenceService.CudaSharedMemoryRegister:output_type -> inference.CudaSharedMemoryRegisterResponse
+	60,  // 117: inference.GRPCInferenceService.CudaSharedMemoryUnregister:output_type -> inference.CudaSharedMemoryUnregisterResponse
+	64,  // 118: inference.GRPCInferenceService.LogSettings:output_type -> inference.LogSettingsResponse
+	63,  // 119: inference.GRPCInferenceService.TraceSetting:output_type -> inference.TraceSettingResponse
+	100, // [100:120] is the sub-list for method output_type
+	80,  // [80:100] is the sub-list for method input_type
+	80,  // [80:80] is the sub-list for extension type_name
+	80,  // [80:80] is the sub-list for extension extendee
+	0,   // [0:80] is the sub-list for field type_name
 }
 
 func init() { file_oip_proto_init() }
@@ -5573,28 +5680,28 @@ func file_oip_proto_init() {
 		(*ModelConfig_SequenceBatching)(nil),
 		(*ModelConfig_EnsembleScheduling)(nil),
 	}
-	file_oip_proto_msgTypes[24].OneofWrappers = []any{
+	file_oip_proto_msgTypes[25].OneofWrappers = []any{
 		(*ModelVersionPolicy_Latest_)(nil),
 		(*ModelVersionPolicy_All_)(nil),
 		(*ModelVersionPolicy_Specific_)(nil),
 	}
-	file_oip_proto_msgTypes[39].OneofWrappers = []any{
+	file_oip_proto_msgTypes[40].OneofWrappers = []any{
 		(*ModelRepositoryParameter_BoolParam)(nil),
 		(*ModelRepositoryParameter_Int64Param)(nil),
 		(*ModelRepositoryParameter_StringParam)(nil),
 		(*ModelRepositoryParameter_BytesParam)(nil),
 	}
-	file_oip_proto_msgTypes[70].OneofWrappers = []any{
+	file_oip_proto_msgTypes[72].OneofWrappers = []any{
 		(*ModelWarmup_Input_ZeroData)(nil),
 		(*ModelWarmup_Input_RandomData)(nil),
 		(*ModelWarmup_Input_InputDataFile)(nil),
 	}
-	file_oip_proto_msgTypes[83].OneofWrappers = []any{
+	file_oip_proto_msgTypes[85].OneofWrappers = []any{
 		(*LogSettingsRequest_SettingValue_BoolParam)(nil),
 		(*LogSettingsRequest_SettingValue_Uint32Param)(nil),
 		(*LogSettingsRequest_SettingValue_StringParam)(nil),
 	}
-	file_oip_proto_msgTypes[89].OneofWrappers = []any{
+	file_oip_proto_msgTypes[91].OneofWrappers = []any{
 		(*LogSettingsResponse_SettingValue_BoolParam)(nil),
 		(*LogSettingsResponse_SettingValue_Uint32Param)(nil),
 		(*LogSettingsResponse_SettingValue_StringParam)(nil),
@@ -5605,7 +5712,7 @@ func file_oip_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_oip_proto_rawDesc), len(file_oip_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   91,
+			NumMessages:   93,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
