@@ -203,10 +203,23 @@ type Batching struct {
 	// MaxQueueTimeAction is what a request past maxQueueTime gets: "reject" (503) or
 	// "delay" (it goes behind its priority's others); AllowQueueTimeOverride lets a request
 	// ask for less (the Open Inference Protocol's parameter timeout).
-	MaxQueueTimeAction     string      `json:"maxQueueTimeAction,omitempty"`
-	AllowQueueTimeOverride bool        `json:"allowQueueTimeOverride,omitempty"`
-	Adaptive               bool        `json:"adaptive"`
-	Stats                  batch.Stats `json:"stats"`
+	MaxQueueTimeAction     string `json:"maxQueueTimeAction,omitempty"`
+	AllowQueueTimeOverride bool   `json:"allowQueueTimeOverride,omitempty"`
+	// PriorityQueuePolicies are the priorities (X-TS-Priority's values) with a queue policy of
+	// their own (Triton's priority_queue_policy).
+	PriorityQueuePolicies map[int]QueuePolicy `json:"priorityQueuePolicies,omitempty"`
+	Adaptive              bool                `json:"adaptive"`
+	Stats                 batch.Stats         `json:"stats"`
+}
+
+// QueuePolicy is one priority's queue policy: how many of its requests may wait (0: the
+// model's jobQueueSize bounds them), for how long (ms, 0: no limit), what happens then
+// (reject or delay) and whether a request may ask for less.
+type QueuePolicy struct {
+	JobQueueSize           int    `json:"jobQueueSize,omitempty"`
+	MaxQueueTime           int    `json:"maxQueueTime,omitempty"`
+	MaxQueueTimeAction     string `json:"maxQueueTimeAction"`
+	AllowQueueTimeOverride bool   `json:"allowQueueTimeOverride,omitempty"`
 }
 
 // Warmup is a model's warm-up (model-config.yaml's warmup) as describe shows it: what runs

@@ -31,6 +31,17 @@ var (
 	ErrWorkerDied = errors.New("worker died")
 )
 
+// QueueTimeError is the error of a request rejected after waiting its queue time (its
+// policy's MaxQueueTime, or the shorter time it asked for); it is ErrQueueTime.
+type QueueTimeError struct{ Limit time.Duration }
+
+func (e *QueueTimeError) Error() string {
+	return fmt.Sprintf("waited longer than %v in the queue", e.Limit)
+}
+
+// Is makes errors.Is(err, ErrQueueTime) hold.
+func (e *QueueTimeError) Is(target error) bool { return target == ErrQueueTime }
+
 // Config are the batching settings of one model version.
 type Config struct {
 	// BatchSize is the most items a batch holds (1: no batching).
@@ -50,6 +61,9 @@ type Config struct {
 	// AllowQueueTimeOverride lets a request ask for a shorter MaxQueueTime
 	// (WithMaxQueueTime; Triton's allow_timeout_override).
 	AllowQueueTimeOverride bool
+	// PriorityPolicies give some priorities their own queue policy instead of the three
+	// fields above (Triton's priority_queue_policy).
+	PriorityPolicies map[int]QueuePolicy
 	// Adaptive chooses the delay from the measured arrival rate and run time, up to MaxDelay.
 	Adaptive bool
 	// Timeout is how long a request may take from Submit to its answer (0: no limit): past
@@ -62,6 +76,25 @@ type Config struct {
 	JobTicket bool
 }
 
+// QueuePolicy is one priority's queue policy (Config.PriorityPolicies).
+type QueuePolicy struct {
+	// MaxQueued is the most requests of the priority that may wait (0: only the queue
+	// size bounds them); one more gets ErrQueueFull.
+	MaxQueued int
+	// MaxQueueTime, DelayExpired and AllowQueueTimeOverride are Config's, for the priority.
+	MaxQueueTime           time.Duration
+	DelayExpired           bool
+	AllowQueueTimeOverride bool
+}
+
+// policy is the queue policy of a priority.
+func (c *Config) policy(priority int) QueuePolicy {
+	if p, ok := c.PriorityPolicies[priority]; ok {
+		return p
+	}
+	return QueuePolicy{MaxQueueTime: c.MaxQueueTime, DelayExpired: c.DelayExpired, AllowQueueTimeOverride: c.AllowQueueTimeOverride}
+}
+
 // Job is one request's inputs waiting in the queue.
 type Job struct {
 	inputs   []*tensor.Tensor
@@ -72,7 +105,8 @@ type Job struct {
 	enqueued time.Time
 	deadline time.Time     // zero: none (Config.Timeout)
 	maxQueue time.Duration // the queue policy's time for this job (0: none)
-	delayed  bool          // past maxQueue with DelayExpired: behind its priority's others
+	delay    bool          // past maxQueue it is delayed rather than rejected
+	delayed  bool          // past maxQueue with delay: behind its priority's others
 	done     chan result
 	taken    bool
 	timing   *Timing // nil: not asked for
@@ -99,10 +133,10 @@ func MaxQueueTimeOf(ctx context.Context) (time.Duration, bool) {
 	return d, ok && d > 0
 }
 
-// maxQueueTime is the queue time a request submitted with ctx gets.
-func (b *Batcher) maxQueueTime(ctx context.Context) time.Duration {
-	limit := b.cfg.MaxQueueTime
-	if limit > 0 && b.cfg.AllowQueueTimeOverride {
+// maxQueueTime is the queue time a request submitted with ctx under policy gets.
+func maxQueueTime(ctx context.Context, policy QueuePolicy) time.Duration {
+	limit := policy.MaxQueueTime
+	if limit > 0 && policy.AllowQueueTimeOverride {
 		if d, ok := MaxQueueTimeOf(ctx); ok && d < limit {
 			limit = d
 		}
@@ -348,8 +382,13 @@ func (b *Batcher) SubmitTimed(ctx context.Context, inputs []*tensor.Tensor, prio
 		b.mu.Unlock()
 		return outputs, err
 	}
+	policy := b.cfg.policy(priority)
+	if policy.MaxQueued > 0 && b.queued(priority) >= policy.MaxQueued {
+		b.mu.Unlock()
+		return nil, ErrQueueFull
+	}
 	j := &Job{inputs: inputs, priority: priority, ctx: ctx, done: make(chan result, 1), items: items, enqueued: enqueued, timing: timing,
-		maxQueue: b.maxQueueTime(ctx)}
+		maxQueue: maxQueueTime(ctx, policy), delay: policy.DelayExpired}
 	if b.cfg.Timeout > 0 {
 		j.deadline = enqueued.Add(b.cfg.Timeout)
 	}
@@ -381,16 +420,27 @@ func (b *Batcher) SubmitTimed(ctx context.Context, inputs []*tensor.Tensor, prio
 			b.unqueue(j) // as for ctx; the batch's run stops at the last of its deadlines
 			return nil, context.DeadlineExceeded
 		case <-expired:
-			if b.cfg.DelayExpired {
+			if j.delay {
 				b.mu.Lock()
 				b.demote(j)
 				b.mu.Unlock()
 			} else if b.unqueue(j) {
-				return nil, ErrQueueTime
+				return nil, &QueueTimeError{j.maxQueue}
 			}
 			expired = nil // delayed, or already running: wait for it
 		}
 	}
+}
+
+// queued is how many requests of a priority wait.
+func (b *Batcher) queued(priority int) int {
+	n := 0
+	for _, j := range b.queue {
+		if j.priority == priority {
+			n++
+		}
+	}
+	return n
 }
 
 // place is where j goes in the queue: after every job of a higher priority, and of the
@@ -521,11 +571,11 @@ func (b *Batcher) dropExpired(now time.Time) {
 		case !j.deadline.IsZero() && !now.Before(j.deadline):
 			j.done <- result{err: context.DeadlineExceeded}
 		case j.maxQueue > 0 && !j.delayed && now.Sub(j.enqueued) > j.maxQueue:
-			if b.cfg.DelayExpired {
+			if j.delay {
 				late = append(late, j)
 				kept = append(kept, j)
 			} else {
-				j.done <- result{err: ErrQueueTime}
+				j.done <- result{err: &QueueTimeError{j.maxQueue}}
 			}
 		default:
 			kept = append(kept, j)

@@ -347,6 +347,33 @@ func TestQueuePolicyDelay(t *testing.T) {
 	}
 }
 
+// A priority with its own queue policy (Triton's priority_queue_policy): its own bound on
+// waiting requests and its own time limit; other priorities keep the model's.
+func TestPriorityPolicies(t *testing.T) {
+	cfg := Config{BatchSize: 1, QueueSize: 100, PriorityPolicies: map[int]QueuePolicy{5: {MaxQueued: 1, MaxQueueTime: 50 * time.Millisecond}}}
+	b, _, r, clock := setup(t, cfg, 1)
+	busy := submit(b, context.Background(), row(0), 0)
+	waitFor(t, "worker busy", func() bool { return r.running.Load() == 1 })
+	urgent := submit(b, context.Background(), row(1), 5)
+	waitFor(t, "urgent queued", func() bool { return b.Pending() == 1 })
+	if _, err := b.Submit(context.Background(), row(2), 5); !errors.Is(err, ErrQueueFull) {
+		t.Errorf("a second request of priority 5: %v, want ErrQueueFull (its policy holds one)", err)
+	}
+	normal := []chan submitted{submit(b, context.Background(), row(3), 0), submit(b, context.Background(), row(4), 0)}
+	waitFor(t, "normal queued", func() bool { return b.Pending() == 3 })
+	clock.Advance(100 * time.Millisecond)
+	if res := <-urgent; !errors.Is(res.err, ErrQueueTime) {
+		t.Errorf("priority 5 after 100 ms: %v, want ErrQueueTime (its policy allows 50 ms)", res.err)
+	}
+	r.release()
+	<-busy
+	for _, ch := range normal {
+		if res := <-ch; res.err != nil {
+			t.Errorf("priority 0, whose policy has no limit: %v", res.err)
+		}
+	}
+}
+
 // A request may ask for a shorter time in the queue than the model's (WithMaxQueueTime,
 // Triton's timeout parameter) where the model allows it; never a longer one, and none
 // where the model has none.

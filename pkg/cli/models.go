@@ -461,6 +461,17 @@ func queueText(d api.Description) string {
 			s += " (a request may ask for less)"
 		}
 	}
+	if len(d.Batching.PriorityQueuePolicies) > 0 {
+		var priorities []string
+		for _, p := range slices.Sorted(maps.Keys(d.Batching.PriorityQueuePolicies)) {
+			priorities = append(priorities, strconv.Itoa(p))
+		}
+		if len(priorities) == 1 {
+			s += "; priority " + priorities[0] + " has its own policy"
+		} else {
+			s += "; priorities " + strings.Join(priorities, ", ") + " have their own policy"
+		}
+	}
 	if d.UseJobTicket {
 		s += "; only when a worker is free (job ticket)"
 	}

@@ -514,10 +514,6 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 		if err := checkTritonIO(opened.Triton, v.Inputs, v.Outputs); err != nil {
 			return nil, invalid("%v", err)
 		}
-		if len(opened.Triton.GetDynamicBatching().GetPriorityQueuePolicy()) > 0 {
-			r.log.Warn(FromTritonConfig+": dynamic_batching's priority_queue_policy is not applied: every priority level has default_queue_policy",
-				"model", v.Name, "version", v.Version)
-		}
 	}
 	if (opened.Format == archive.ONNXFile || opened.Format == archive.TritonModel) && v.Handler == archive.PlainHandler && takesImages(v.Inputs) {
 		r.log.Info("the model takes images, which the tensor handler reads as tensors only: serve it with an image handler to send image files (ts serve --handler image_classifier, image_segmenter or object_detector; handler= when registering)",

@@ -140,12 +140,13 @@ func TestSettingsPrecedence(t *testing.T) {
 		t.Errorf("4 cores, 2 workers: %d threads, %d workers", info.Threads, len(info.Workers))
 	}
 	for yaml, want := range map[string]string{
-		"batchSize: 0\n":                           "batchSize",
-		"intraOpThreads: 5000\n":                   "intraOpThreads (from model-config.yaml) must be ≤ 1024",
-		"minWorkers: 100000\nmaxWorkers: 100000\n": "minWorkers (from model-config.yaml) must be ≤ 1024",
-		"maxRetryTimeoutInSec: -1\n":               "maxRetryTimeoutInSec (from model-config.yaml) must be ≥ 0",
-		"maxQueueTimeAction: drop\n":               `maxQueueTimeAction (from model-config.yaml) must be reject or delay, got "drop"`,
-		"graphOptimization: max\n":                 `graphOptimization (from model-config.yaml): unknown graph optimisation level "max"`,
+		"batchSize: 0\n":                                           "batchSize",
+		"intraOpThreads: 5000\n":                                   "intraOpThreads (from model-config.yaml) must be ≤ 1024",
+		"minWorkers: 100000\nmaxWorkers: 100000\n":                 "minWorkers (from model-config.yaml) must be ≤ 1024",
+		"maxRetryTimeoutInSec: -1\n":                               "maxRetryTimeoutInSec (from model-config.yaml) must be ≥ 0",
+		"maxQueueTimeAction: drop\n":                               `maxQueueTimeAction (from model-config.yaml) must be reject or delay, got "drop"`,
+		"priorityQueuePolicies: {5: {maxQueueTimeAction: drop}}\n": `priorityQueuePolicies (from model-config.yaml): priority 5: maxQueueTimeAction must be reject or delay, got "drop"`,
+		"graphOptimization: max\n":                                 `graphOptimization (from model-config.yaml): unknown graph optimisation level "max"`,
 	} {
 		if _, err := r.Register(context.Background(), Spec{Path: irisArchive(t, "3.0", yaml)}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("bad yaml %q: %v, want an error saying %q", yaml, err, want)
@@ -222,6 +223,14 @@ func TestTorchServeQueueKeys(t *testing.T) {
 	}
 	if s := v.Settings(); s.MaxQueueTimeAction != QueueTimeDelay || !s.AllowQueueTimeOverride || s.Sources["maxQueueTimeAction"] != FromYAML {
 		t.Errorf("maxQueueTimeAction %q from %s, allowQueueTimeOverride %v", s.MaxQueueTimeAction, s.Sources["maxQueueTimeAction"], s.AllowQueueTimeOverride)
+	}
+	// a priority's own policy; its action is reject unless it says otherwise
+	v, err = r.Register(context.Background(), Spec{Path: irisArchive(t, "10.0", "priorityQueuePolicies:\n  10: {jobQueueSize: 2, maxQueueTime: 20}\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := v.Settings(); s.PriorityQueuePolicies[10] != (PriorityQueuePolicy{JobQueueSize: 2, MaxQueueTime: 20, MaxQueueTimeAction: QueueTimeReject}) || s.Sources["priorityQueuePolicies"] != FromYAML {
+		t.Errorf("priorityQueuePolicies %v from %s", s.PriorityQueuePolicies, s.Sources["priorityQueuePolicies"])
 	}
 }
 

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"time"
 
@@ -51,8 +52,11 @@ type Settings struct {
 	// AllowQueueTimeOverride lets an inference request ask for a shorter maxQueueTime (the
 	// Open Inference Protocol's parameter timeout, in µs: Triton's allow_timeout_override).
 	AllowQueueTimeOverride bool `json:"allowQueueTimeOverride,omitempty"`
-	AdaptiveBatching       bool `json:"adaptiveBatching"`
-	IntraOpThreads         int  `json:"intraOpThreads,omitempty"` // 0 = cores / workers
+	// PriorityQueuePolicies give some priorities (X-TS-Priority's values) their own queue
+	// policy (Triton's priority_queue_policy); the others follow the fields above.
+	PriorityQueuePolicies map[int]PriorityQueuePolicy `json:"priorityQueuePolicies,omitempty"`
+	AdaptiveBatching      bool                        `json:"adaptiveBatching"`
+	IntraOpThreads        int                         `json:"intraOpThreads,omitempty"` // 0 = cores / workers
 	// GraphOptimization is ONNX Runtime's graph optimisation level: all (the default),
 	// extended, basic or disable.
 	GraphOptimization string `json:"graphOptimization,omitempty"`
@@ -74,6 +78,16 @@ type Settings struct {
 	// Warmup runs the model on generated inputs when it loads, before it serves (nil: none).
 	Warmup  *Warmup           `json:"warmup,omitempty"`
 	Sources map[string]string `json:"sources"`
+}
+
+// PriorityQueuePolicy is one priority's queue policy (Settings.PriorityQueuePolicies):
+// jobQueueSize bounds the requests of that priority that wait (0: only the model's
+// jobQueueSize does); the other fields are the model's of the same names, for that priority.
+type PriorityQueuePolicy struct {
+	JobQueueSize           int    `json:"jobQueueSize,omitempty" yaml:"jobQueueSize"`
+	MaxQueueTime           int    `json:"maxQueueTime,omitempty" yaml:"maxQueueTime"` // ms, 0 = none
+	MaxQueueTimeAction     string `json:"maxQueueTimeAction" yaml:"maxQueueTimeAction"`
+	AllowQueueTimeOverride bool   `json:"allowQueueTimeOverride,omitempty" yaml:"allowQueueTimeOverride"`
 }
 
 // Overrides are the settings a register request gives (nil: not given).
@@ -100,12 +114,13 @@ type modelYAML struct {
 	PreferredBatchSizes []int `yaml:"preferredBatchSizes"`
 	MaxQueueTime        *int  `yaml:"maxQueueTime"`
 	// Triton's queue policy: timeout_action and allow_timeout_override
-	MaxQueueTimeAction     *string        `yaml:"maxQueueTimeAction"`
-	AllowQueueTimeOverride *bool          `yaml:"allowQueueTimeOverride"`
-	AdaptiveBatching       *bool          `yaml:"adaptiveBatching"`
-	IntraOpThreads         *int           `yaml:"intraOpThreads"`
-	GraphOptimization      *string        `yaml:"graphOptimization"`
-	Handler                map[string]any `yaml:"handler"`
+	MaxQueueTimeAction     *string                     `yaml:"maxQueueTimeAction"`
+	AllowQueueTimeOverride *bool                       `yaml:"allowQueueTimeOverride"`
+	PriorityQueuePolicies  map[int]PriorityQueuePolicy `yaml:"priorityQueuePolicies"`
+	AdaptiveBatching       *bool                       `yaml:"adaptiveBatching"`
+	IntraOpThreads         *int                        `yaml:"intraOpThreads"`
+	GraphOptimization      *string                     `yaml:"graphOptimization"`
+	Handler                map[string]any              `yaml:"handler"`
 	// TorchServe's names: clientTimeoutInMills is maxQueueTime (when that is not set);
 	// useJobTicket accepts a request only when a worker is free.
 	ClientTimeoutInMills *int  `yaml:"clientTimeoutInMills"`
@@ -204,6 +219,16 @@ func resolveSettings(d Defaults, props *config.ModelConfig, y *modelYAML, o Over
 	if y.AllowQueueTimeOverride != nil {
 		s.AllowQueueTimeOverride, s.Sources["allowQueueTimeOverride"] = *y.AllowQueueTimeOverride, fromFile
 	}
+	s.Sources["priorityQueuePolicies"] = FromDefault
+	if len(y.PriorityQueuePolicies) > 0 {
+		s.PriorityQueuePolicies, s.Sources["priorityQueuePolicies"] = map[int]PriorityQueuePolicy{}, fromFile
+		for priority, p := range y.PriorityQueuePolicies {
+			if p.MaxQueueTimeAction == "" {
+				p.MaxQueueTimeAction = QueueTimeReject
+			}
+			s.PriorityQueuePolicies[priority] = p
+		}
+	}
 	pick("intraOpThreads", &s.IntraOpThreads, d.IntraOpThreads, nil, y.IntraOpThreads, nil)
 	s.GraphOptimization, s.Sources["graphOptimization"] = "all", FromDefault
 	if y.GraphOptimization != nil {
@@ -253,6 +278,7 @@ func (s Settings) clone() Settings {
 		c.Sources[k] = v
 	}
 	c.PreferredBatchSizes = append([]int(nil), s.PreferredBatchSizes...)
+	c.PriorityQueuePolicies = maps.Clone(s.PriorityQueuePolicies)
 	// c.Warmup is shared: nothing changes a warm-up once read
 	return c
 }
@@ -291,6 +317,14 @@ func (s Settings) validate() error {
 		return fmt.Errorf("unloadAfterIdle (from %s) must be ≥ 0 seconds, got %d", s.Sources["unloadAfterIdle"], s.UnloadAfterIdle)
 	case s.UnloadAfterIdle > 0 && s.SequenceBatching:
 		return fmt.Errorf("unloadAfterIdle cannot be used with sequenceBatching: unloading would end the open sequences")
+	}
+	for priority, p := range s.PriorityQueuePolicies {
+		switch {
+		case p.JobQueueSize < 0 || p.MaxQueueTime < 0:
+			return fmt.Errorf("priorityQueuePolicies (from %s): priority %d: jobQueueSize and maxQueueTime must be ≥ 0", s.Sources["priorityQueuePolicies"], priority)
+		case p.MaxQueueTimeAction != QueueTimeReject && p.MaxQueueTimeAction != QueueTimeDelay:
+			return fmt.Errorf("priorityQueuePolicies (from %s): priority %d: maxQueueTimeAction must be %s or %s, got %q", s.Sources["priorityQueuePolicies"], priority, QueueTimeReject, QueueTimeDelay, p.MaxQueueTimeAction)
+		}
 	}
 	for _, p := range s.PreferredBatchSizes {
 		if p < 1 || p > s.BatchSize {

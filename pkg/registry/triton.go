@@ -21,8 +21,8 @@ const FromTritonConfig = "config.pbtxt"
 //     milliseconds), preferred_batch_size as preferredBatchSizes, default_queue_policy's
 //     max_queue_size as jobQueueSize, default_timeout_microseconds as maxQueueTime
 //     (rounded up likewise), timeout_action as maxQueueTimeAction and
-//     allow_timeout_override as allowQueueTimeOverride (priority_queue_policy is not
-//     read: every level has the default policy, which the registration logs);
+//     allow_timeout_override as allowQueueTimeOverride; priority_queue_policy as
+//     priorityQueuePolicies, at the priority each level runs at (TritonPriority);
 //   - instance_group: its instances (count, times the GPUs listed) as the workers;
 //   - the onnxruntime backend's parameter intra_op_thread_count: intraOpThreads;
 //   - optimization { graph { level } }: graphOptimization (the onnxruntime backend's -1
@@ -52,12 +52,21 @@ func tritonSettings(c *oippb.ModelConfig) (*modelYAML, error) {
 			if q.GetDefaultTimeoutMicroseconds() > 0 {
 				y.MaxQueueTime = ms(q.GetDefaultTimeoutMicroseconds())
 			}
-			action := QueueTimeReject
-			if q.GetTimeoutAction() == oippb.ModelQueuePolicy_DELAY {
-				action = QueueTimeDelay
-			}
+			action := queueTimeAction(q)
 			override := q.GetAllowTimeoutOverride()
 			y.MaxQueueTimeAction, y.AllowQueueTimeOverride = &action, &override
+		}
+		for level, q := range db.GetPriorityQueuePolicy() {
+			if level < 1 || level > uint64(db.GetPriorityLevels()) {
+				return nil, fmt.Errorf("%s: priority_queue_policy for level %d, but priority_levels is %d", FromTritonConfig, level, db.GetPriorityLevels())
+			}
+			if y.PriorityQueuePolicies == nil {
+				y.PriorityQueuePolicies = map[int]PriorityQueuePolicy{}
+			}
+			y.PriorityQueuePolicies[int(db.GetDefaultPriorityLevel())-int(level)] = PriorityQueuePolicy{ // as TritonPriority
+				JobQueueSize: int(q.GetMaxQueueSize()), MaxQueueTime: *ms(q.GetDefaultTimeoutMicroseconds()),
+				MaxQueueTimeAction: queueTimeAction(q), AllowQueueTimeOverride: q.GetAllowTimeoutOverride(),
+			}
 		}
 	}
 	if groups := c.GetInstanceGroup(); len(groups) > 0 {
@@ -120,6 +129,14 @@ func tritonSettings(c *oippb.ModelConfig) (*modelYAML, error) {
 		y.Warmup = w
 	}
 	return y, nil
+}
+
+// queueTimeAction is a Triton queue policy's timeout_action as maxQueueTimeAction.
+func queueTimeAction(q *oippb.ModelQueuePolicy) string {
+	if q.GetTimeoutAction() == oippb.ModelQueuePolicy_DELAY {
+		return QueueTimeDelay
+	}
+	return QueueTimeReject
 }
 
 // checkTritonIO checks the inputs and outputs config.pbtxt names against the model's, as

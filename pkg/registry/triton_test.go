@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -108,6 +109,23 @@ instance_group [ { count: 1 } ]`
 	if s := v.Settings(); s.MaxQueueTime != 2 || s.MaxQueueTimeAction != QueueTimeDelay || !s.AllowQueueTimeOverride || s.Sources["allowQueueTimeOverride"] != FromTritonConfig {
 		t.Errorf("DELAY policy: maxQueueTime %d, action %q, override %v from %s", s.MaxQueueTime, s.MaxQueueTimeAction, s.AllowQueueTimeOverride, s.Sources["allowQueueTimeOverride"])
 	}
+	// a level's own policy, at the priority the level runs at
+	levels := `max_batch_size: 8
+dynamic_batching { priority_levels: 3 default_priority_level: 2
+  priority_queue_policy { key: 1 value: { max_queue_size: 3 default_timeout_microseconds: 49500 timeout_action: DELAY } }
+  priority_queue_policy { key: 3 value: { allow_timeout_override: true default_timeout_microseconds: 1000 } } }`
+	lv, err := r.Register(context.Background(), Spec{Path: tritonModel(t, "levels", levels, "1"), Synchronous: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int]PriorityQueuePolicy{
+		1:  {JobQueueSize: 3, MaxQueueTime: 50, MaxQueueTimeAction: QueueTimeDelay},
+		-1: {MaxQueueTime: 1, MaxQueueTimeAction: QueueTimeReject, AllowQueueTimeOverride: true},
+	}
+	if s := lv.Settings(); !maps.Equal(s.PriorityQueuePolicies, want) || s.Sources["priorityQueuePolicies"] != FromTritonConfig {
+		t.Errorf("priorityQueuePolicies %v from %s, want %v", s.PriorityQueuePolicies, s.Sources["priorityQueuePolicies"], want)
+	}
+
 	// the onnxruntime backend's graph level 2: no optimisation; the model still serves
 	if s := v.Settings(); s.GraphOptimization != "disable" || s.Sources["graphOptimization"] != FromTritonConfig {
 		t.Errorf("graph level 2: graphOptimization %q from %s, want disable from config.pbtxt", s.GraphOptimization, s.Sources["graphOptimization"])
@@ -168,6 +186,7 @@ func TestTritonRegisterAll(t *testing.T) {
 		{`output [ { name: "nothing" data_type: TYPE_FP32 dims: [ 3 ] } ]`, `output "nothing"`},
 		{`max_batch_size: 4 dynamic_batching { preferred_batch_size: [ 8 ] }`, "preferredBatchSizes"},
 		{`parameters { key: "intra_op_thread_count" value: { string_value: "many" } }`, "not a count of threads"},
+		{`max_batch_size: 4 dynamic_batching { priority_levels: 2 default_priority_level: 1 priority_queue_policy { key: 3 value: { max_queue_size: 1 } } }`, "priority_queue_policy for level 3, but priority_levels is 2"},
 		{`optimization { graph { level: 3 } }`, "optimization graph level 3: the onnxruntime backend takes -1 (basic), 1 (extended) or 2 (none)"},
 	} {
 		_, err := r.RegisterAll(ctx, Spec{Path: tritonModel(t, "checked", c.config, "1"), URL: "checked"})

@@ -248,13 +248,21 @@ func (v *Version) ensureBatcherLocked(workers int) {
 		return
 	}
 	st := v.settings
+	var policies map[int]batch.QueuePolicy
+	for priority, p := range st.PriorityQueuePolicies {
+		if policies == nil {
+			policies = map[int]batch.QueuePolicy{}
+		}
+		policies[priority] = batch.QueuePolicy{MaxQueued: p.JobQueueSize, MaxQueueTime: time.Duration(p.MaxQueueTime) * time.Millisecond,
+			DelayExpired: p.MaxQueueTimeAction == QueueTimeDelay, AllowQueueTimeOverride: p.AllowQueueTimeOverride}
+	}
 	v.batcher = batch.New(batch.Config{
 		BatchSize: st.BatchSize, MaxDelay: time.Duration(st.MaxBatchDelay) * time.Millisecond,
 		QueueSize: st.JobQueueSize, PreferredSizes: st.PreferredBatchSizes,
 		MaxQueueTime: time.Duration(st.MaxQueueTime) * time.Millisecond, DelayExpired: st.MaxQueueTimeAction == QueueTimeDelay,
-		AllowQueueTimeOverride: st.AllowQueueTimeOverride,
-		Adaptive:               st.AdaptiveBatching,
-		Timeout:                time.Duration(st.ResponseTimeout) * time.Second, JobTicket: st.UseJobTicket,
+		AllowQueueTimeOverride: st.AllowQueueTimeOverride, PriorityPolicies: policies,
+		Adaptive: st.AdaptiveBatching,
+		Timeout:  time.Duration(st.ResponseTimeout) * time.Second, JobTicket: st.UseJobTicket,
 	}, v.unbatchable == "", v.reg.opts.Clock)
 	v.batcher.SetWorkers(workers)
 }
@@ -950,6 +958,7 @@ func (e *NoWorkerError) api() *apierror.Error {
 // inferError maps batching and run errors to API errors.
 func (v *Version) inferError(client context.Context, err error, timeout time.Duration) error {
 	var ie *engine.InputError
+	var qt *batch.QueueTimeError
 	switch {
 	case client.Err() != nil:
 		return client.Err()
@@ -957,12 +966,12 @@ func (v *Version) inferError(client context.Context, err error, timeout time.Dur
 		return apierror.New(http.StatusRequestTimeout, apierror.TypeRequestTimeout, "Inference of model %s timed out after %v (responseTimeout)", v.Name, timeout)
 	case errors.Is(err, batch.ErrNoWorker), errors.Is(err, batch.ErrQueueFull):
 		return v.noWorker()
-	case errors.Is(err, batch.ErrQueueTime):
-		st := v.Settings()
-		if d, ok := batch.MaxQueueTimeOf(client); ok && st.AllowQueueTimeOverride && d < time.Duration(st.MaxQueueTime)*time.Millisecond {
-			return apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable, "Request to model %s waited longer than its timeout (%v) in the queue", v.Name, d)
+	case errors.As(err, &qt):
+		what := "maxQueueTime"
+		if d, ok := batch.MaxQueueTimeOf(client); ok && d == qt.Limit {
+			what = "its timeout" // the request's own, shorter (Triton's parameter timeout)
 		}
-		return apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable, "Request to model %s waited longer than maxQueueTime (%d ms) in the queue", v.Name, st.MaxQueueTime)
+		return apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable, "Request to model %s waited longer than %s (%v) in the queue", v.Name, what, qt.Limit)
 	case errors.Is(err, batch.ErrClosed), errors.Is(err, engine.ErrClosed):
 		return apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable, "Model \"%s\" version %s is being unloaded", v.Name, v.Version)
 	case errors.As(err, &ie):

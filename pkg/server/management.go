@@ -419,6 +419,12 @@ func describe(v *registry.Version, isDefault bool, split map[string]int) api.Des
 			Adaptive: s.AdaptiveBatching, Stats: info.Queue},
 		SettingSources: s.Sources, Inputs: v.Inputs, Outputs: v.Outputs, UnloadAfterIdle: s.UnloadAfterIdle,
 	}
+	for priority, p := range s.PriorityQueuePolicies {
+		if d.Batching.PriorityQueuePolicies == nil {
+			d.Batching.PriorityQueuePolicies = map[int]api.QueuePolicy{}
+		}
+		d.Batching.PriorityQueuePolicies[priority] = api.QueuePolicy(p)
+	}
 	if !info.LoadedAt.IsZero() {
 		d.LoadedAt, d.LoadTimeMS = info.LoadedAt.UTC().Format(timeLayout), info.LoadTime.Milliseconds()
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/tsserve/ts/pkg/api"
@@ -165,6 +166,10 @@ func tritonModelConfig(v *registry.Version) tritonConfig {
 		}
 		if db := tc.GetDynamicBatching(); db.GetPriorityLevels() > 0 { // the levels the priority parameter takes
 			c.DynamicBatching.PriorityLevels, c.DynamicBatching.DefaultPriorityLevel = int(db.GetPriorityLevels()), int(db.GetDefaultPriorityLevel())
+			for level, q := range db.GetPriorityQueuePolicy() {
+				c.DynamicBatching.PriorityQueuePolicy[strconv.FormatUint(level, 10)] = tritonQueuePolicy{TimeoutAction: q.GetTimeoutAction().String(),
+					DefaultTimeoutMicroseconds: int64(q.GetDefaultTimeoutMicroseconds()), AllowTimeoutOverride: q.GetAllowTimeoutOverride(), MaxQueueSize: int(q.GetMaxQueueSize())}
+			}
 		}
 	}
 	group := tritonInstanceGroup{Name: v.Name, Kind: "KIND_CPU", Count: st.MinWorkers, GPUs: []int{}}
