@@ -2,6 +2,7 @@ package registry
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -129,6 +130,27 @@ func tritonSettings(c *oippb.ModelConfig) (*modelYAML, error) {
 		y.Warmup = w
 	}
 	return y, nil
+}
+
+// tritonParameters are the config.pbtxt parameters ts reads: the onnxruntime backend's
+// thread count and ts's own handler.
+var tritonParameters = []string{"intra_op_thread_count", "handler"}
+
+// tritonUnapplied says what of a config.pbtxt ts reads but does not apply, for the log: the
+// onnxruntime backend's other parameters, and execution accelerators (ts runs every model
+// on the server's execution provider).
+func tritonUnapplied(c *oippb.ModelConfig) []string {
+	var notes []string
+	for _, key := range slices.Sorted(maps.Keys(c.GetParameters())) {
+		if !slices.Contains(tritonParameters, key) {
+			notes = append(notes, fmt.Sprintf("parameter %q is not applied", key))
+		}
+	}
+	accel := c.GetOptimization().GetExecutionAccelerators()
+	for _, a := range append(accel.GetGpuExecutionAccelerator(), accel.GetCpuExecutionAccelerator()...) {
+		notes = append(notes, fmt.Sprintf("execution accelerator %q is not applied: models run on the server's execution provider (ts serve --provider)", a.GetName()))
+	}
+	return notes
 }
 
 // queueTimeAction is a Triton queue policy's timeout_action as maxQueueTimeAction.

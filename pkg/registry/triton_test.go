@@ -267,3 +267,33 @@ func TestModelSizeThroughLinks(t *testing.T) {
 		t.Errorf("modelSize %d, want %d (the model and its external data)", got, want)
 	}
 }
+
+// TestTritonUnapplied: what ts reads from config.pbtxt without applying it is said, so that
+// a Triton user is not left to guess.
+func TestTritonUnapplied(t *testing.T) {
+	r := newRegistry(t, Defaults{})
+	config := `
+parameters { key: "intra_op_thread_count" value: { string_value: "1" } }
+parameters { key: "enable_mem_arena" value: { string_value: "1" } }
+parameters { key: "execution_mode" value: { string_value: "1" } }
+optimization { execution_accelerators { gpu_execution_accelerator: [ { name: "tensorrt" parameters { key: "precision_mode" value: "FP16" } } ] } }`
+	v, err := r.Register(context.Background(), Spec{Path: tritonModel(t, "noted", config, "1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`parameter "enable_mem_arena" is not applied`,
+		`parameter "execution_mode" is not applied`,
+		`execution accelerator "tensorrt" is not applied: models run on the server's execution provider (ts serve --provider)`,
+	}
+	if got := tritonUnapplied(v.TritonConfig()); !slices.Equal(got, want) {
+		t.Errorf("notes %q, want %q", got, want)
+	}
+	whole, err := r.Register(context.Background(), Spec{Path: tritonModel(t, "whole", `max_batch_size: 4 parameters { key: "handler" value: { string_value: "tensor" } }`, "1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tritonUnapplied(whole.TritonConfig()); len(got) != 0 {
+		t.Errorf("a config ts applies whole: notes %q", got)
+	}
+}

@@ -1519,10 +1519,11 @@ func (*ModelConfig_EnsembleScheduling) isModelConfig_SchedulingChoice() {}
 // How the backend optimises the model: ts reads the onnxruntime backend's graph
 // optimisation level only (-1 basic, 1 extended, 2 none, 0 or absent all).
 type ModelOptimizationPolicy struct {
-	state         protoimpl.MessageState         `protogen:"open.v1"`
-	Graph         *ModelOptimizationPolicy_Graph `protobuf:"bytes,1,opt,name=graph,proto3" json:"graph,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state                 protoimpl.MessageState                         `protogen:"open.v1"`
+	Graph                 *ModelOptimizationPolicy_Graph                 `protobuf:"bytes,1,opt,name=graph,proto3" json:"graph,omitempty"`
+	ExecutionAccelerators *ModelOptimizationPolicy_ExecutionAccelerators `protobuf:"bytes,4,opt,name=execution_accelerators,json=executionAccelerators,proto3" json:"execution_accelerators,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *ModelOptimizationPolicy) Reset() {
@@ -1558,6 +1559,13 @@ func (*ModelOptimizationPolicy) Descriptor() ([]byte, []int) {
 func (x *ModelOptimizationPolicy) GetGraph() *ModelOptimizationPolicy_Graph {
 	if x != nil {
 		return x.Graph
+	}
+	return nil
+}
+
+func (x *ModelOptimizationPolicy) GetExecutionAccelerators() *ModelOptimizationPolicy_ExecutionAccelerators {
+	if x != nil {
+		return x.ExecutionAccelerators
 	}
 	return nil
 }
@@ -4258,6 +4266,111 @@ func (x *ModelOptimizationPolicy_Graph) GetLevel() int32 {
 	return 0
 }
 
+// read only to say that ts does not apply them (it runs on the server's --provider)
+type ModelOptimizationPolicy_ExecutionAccelerators struct {
+	state                   protoimpl.MessageState                                       `protogen:"open.v1"`
+	GpuExecutionAccelerator []*ModelOptimizationPolicy_ExecutionAccelerators_Accelerator `protobuf:"bytes,1,rep,name=gpu_execution_accelerator,json=gpuExecutionAccelerator,proto3" json:"gpu_execution_accelerator,omitempty"`
+	CpuExecutionAccelerator []*ModelOptimizationPolicy_ExecutionAccelerators_Accelerator `protobuf:"bytes,2,rep,name=cpu_execution_accelerator,json=cpuExecutionAccelerator,proto3" json:"cpu_execution_accelerator,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
+}
+
+func (x *ModelOptimizationPolicy_ExecutionAccelerators) Reset() {
+	*x = ModelOptimizationPolicy_ExecutionAccelerators{}
+	mi := &file_oip_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelOptimizationPolicy_ExecutionAccelerators) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelOptimizationPolicy_ExecutionAccelerators) ProtoMessage() {}
+
+func (x *ModelOptimizationPolicy_ExecutionAccelerators) ProtoReflect() protoreflect.Message {
+	mi := &file_oip_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelOptimizationPolicy_ExecutionAccelerators.ProtoReflect.Descriptor instead.
+func (*ModelOptimizationPolicy_ExecutionAccelerators) Descriptor() ([]byte, []int) {
+	return file_oip_proto_rawDescGZIP(), []int{18, 1}
+}
+
+func (x *ModelOptimizationPolicy_ExecutionAccelerators) GetGpuExecutionAccelerator() []*ModelOptimizationPolicy_ExecutionAccelerators_Accelerator {
+	if x != nil {
+		return x.GpuExecutionAccelerator
+	}
+	return nil
+}
+
+func (x *ModelOptimizationPolicy_ExecutionAccelerators) GetCpuExecutionAccelerator() []*ModelOptimizationPolicy_ExecutionAccelerators_Accelerator {
+	if x != nil {
+		return x.CpuExecutionAccelerator
+	}
+	return nil
+}
+
+type ModelOptimizationPolicy_ExecutionAccelerators_Accelerator struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Parameters    map[string]string      `protobuf:"bytes,2,rep,name=parameters,proto3" json:"parameters,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelOptimizationPolicy_ExecutionAccelerators_Accelerator) Reset() {
+	*x = ModelOptimizationPolicy_ExecutionAccelerators_Accelerator{}
+	mi := &file_oip_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelOptimizationPolicy_ExecutionAccelerators_Accelerator) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelOptimizationPolicy_ExecutionAccelerators_Accelerator) ProtoMessage() {}
+
+func (x *ModelOptimizationPolicy_ExecutionAccelerators_Accelerator) ProtoReflect() protoreflect.Message {
+	mi := &file_oip_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelOptimizationPolicy_ExecutionAccelerators_Accelerator.ProtoReflect.Descriptor instead.
+func (*ModelOptimizationPolicy_ExecutionAccelerators_Accelerator) Descriptor() ([]byte, []int) {
+	return file_oip_proto_rawDescGZIP(), []int{18, 1, 0}
+}
+
+func (x *ModelOptimizationPolicy_ExecutionAccelerators_Accelerator) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ModelOptimizationPolicy_ExecutionAccelerators_Accelerator) GetParameters() map[string]string {
+	if x != nil {
+		return x.Parameters
+	}
+	return nil
+}
+
 type ModelWarmup_Input struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	DataType DataType               `protobuf:"varint,1,opt,name=data_type,json=dataType,proto3,enum=inference.DataType" json:"data_type,omitempty"`
@@ -4275,7 +4388,7 @@ type ModelWarmup_Input struct {
 
 func (x *ModelWarmup_Input) Reset() {
 	*x = ModelWarmup_Input{}
-	mi := &file_oip_proto_msgTypes[72]
+	mi := &file_oip_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4287,7 +4400,7 @@ func (x *ModelWarmup_Input) String() string {
 func (*ModelWarmup_Input) ProtoMessage() {}
 
 func (x *ModelWarmup_Input) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[72]
+	mi := &file_oip_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4382,7 +4495,7 @@ type ModelVersionPolicy_Latest struct {
 
 func (x *ModelVersionPolicy_Latest) Reset() {
 	*x = ModelVersionPolicy_Latest{}
-	mi := &file_oip_proto_msgTypes[74]
+	mi := &file_oip_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4394,7 +4507,7 @@ func (x *ModelVersionPolicy_Latest) String() string {
 func (*ModelVersionPolicy_Latest) ProtoMessage() {}
 
 func (x *ModelVersionPolicy_Latest) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[74]
+	mi := &file_oip_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4425,7 +4538,7 @@ type ModelVersionPolicy_All struct {
 
 func (x *ModelVersionPolicy_All) Reset() {
 	*x = ModelVersionPolicy_All{}
-	mi := &file_oip_proto_msgTypes[75]
+	mi := &file_oip_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4437,7 +4550,7 @@ func (x *ModelVersionPolicy_All) String() string {
 func (*ModelVersionPolicy_All) ProtoMessage() {}
 
 func (x *ModelVersionPolicy_All) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[75]
+	mi := &file_oip_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4462,7 +4575,7 @@ type ModelVersionPolicy_Specific struct {
 
 func (x *ModelVersionPolicy_Specific) Reset() {
 	*x = ModelVersionPolicy_Specific{}
-	mi := &file_oip_proto_msgTypes[76]
+	mi := &file_oip_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4474,7 +4587,7 @@ func (x *ModelVersionPolicy_Specific) String() string {
 func (*ModelVersionPolicy_Specific) ProtoMessage() {}
 
 func (x *ModelVersionPolicy_Specific) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[76]
+	mi := &file_oip_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4509,7 +4622,7 @@ type RepositoryIndexResponse_ModelIndex struct {
 
 func (x *RepositoryIndexResponse_ModelIndex) Reset() {
 	*x = RepositoryIndexResponse_ModelIndex{}
-	mi := &file_oip_proto_msgTypes[78]
+	mi := &file_oip_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4521,7 +4634,7 @@ func (x *RepositoryIndexResponse_ModelIndex) String() string {
 func (*RepositoryIndexResponse_ModelIndex) ProtoMessage() {}
 
 func (x *RepositoryIndexResponse_ModelIndex) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[78]
+	mi := &file_oip_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4577,7 +4690,7 @@ type SystemSharedMemoryStatusResponse_RegionStatus struct {
 
 func (x *SystemSharedMemoryStatusResponse_RegionStatus) Reset() {
 	*x = SystemSharedMemoryStatusResponse_RegionStatus{}
-	mi := &file_oip_proto_msgTypes[81]
+	mi := &file_oip_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4589,7 +4702,7 @@ func (x *SystemSharedMemoryStatusResponse_RegionStatus) String() string {
 func (*SystemSharedMemoryStatusResponse_RegionStatus) ProtoMessage() {}
 
 func (x *SystemSharedMemoryStatusResponse_RegionStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[81]
+	mi := &file_oip_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4644,7 +4757,7 @@ type CudaSharedMemoryStatusResponse_RegionStatus struct {
 
 func (x *CudaSharedMemoryStatusResponse_RegionStatus) Reset() {
 	*x = CudaSharedMemoryStatusResponse_RegionStatus{}
-	mi := &file_oip_proto_msgTypes[83]
+	mi := &file_oip_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4656,7 +4769,7 @@ func (x *CudaSharedMemoryStatusResponse_RegionStatus) String() string {
 func (*CudaSharedMemoryStatusResponse_RegionStatus) ProtoMessage() {}
 
 func (x *CudaSharedMemoryStatusResponse_RegionStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[83]
+	mi := &file_oip_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4707,7 +4820,7 @@ type LogSettingsRequest_SettingValue struct {
 
 func (x *LogSettingsRequest_SettingValue) Reset() {
 	*x = LogSettingsRequest_SettingValue{}
-	mi := &file_oip_proto_msgTypes[85]
+	mi := &file_oip_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4719,7 +4832,7 @@ func (x *LogSettingsRequest_SettingValue) String() string {
 func (*LogSettingsRequest_SettingValue) ProtoMessage() {}
 
 func (x *LogSettingsRequest_SettingValue) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[85]
+	mi := &file_oip_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4803,7 +4916,7 @@ type TraceSettingRequest_SettingValue struct {
 
 func (x *TraceSettingRequest_SettingValue) Reset() {
 	*x = TraceSettingRequest_SettingValue{}
-	mi := &file_oip_proto_msgTypes[87]
+	mi := &file_oip_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4815,7 +4928,7 @@ func (x *TraceSettingRequest_SettingValue) String() string {
 func (*TraceSettingRequest_SettingValue) ProtoMessage() {}
 
 func (x *TraceSettingRequest_SettingValue) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[87]
+	mi := &file_oip_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4847,7 +4960,7 @@ type TraceSettingResponse_SettingValue struct {
 
 func (x *TraceSettingResponse_SettingValue) Reset() {
 	*x = TraceSettingResponse_SettingValue{}
-	mi := &file_oip_proto_msgTypes[89]
+	mi := &file_oip_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4859,7 +4972,7 @@ func (x *TraceSettingResponse_SettingValue) String() string {
 func (*TraceSettingResponse_SettingValue) ProtoMessage() {}
 
 func (x *TraceSettingResponse_SettingValue) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[89]
+	mi := &file_oip_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4896,7 +5009,7 @@ type LogSettingsResponse_SettingValue struct {
 
 func (x *LogSettingsResponse_SettingValue) Reset() {
 	*x = LogSettingsResponse_SettingValue{}
-	mi := &file_oip_proto_msgTypes[91]
+	mi := &file_oip_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4908,7 +5021,7 @@ func (x *LogSettingsResponse_SettingValue) String() string {
 func (*LogSettingsResponse_SettingValue) ProtoMessage() {}
 
 func (x *LogSettingsResponse_SettingValue) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[91]
+	mi := &file_oip_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5125,11 +5238,23 @@ const file_oip_proto_rawDesc = "" +
 	"\x0fParametersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12/\n" +
 	"\x05value\x18\x02 \x01(\v2\x19.inference.ModelParameterR\x05value:\x028\x01B\x13\n" +
-	"\x11scheduling_choice\"x\n" +
+	"\x11scheduling_choice\"\xe2\x05\n" +
 	"\x17ModelOptimizationPolicy\x12>\n" +
-	"\x05graph\x18\x01 \x01(\v2(.inference.ModelOptimizationPolicy.GraphR\x05graph\x1a\x1d\n" +
+	"\x05graph\x18\x01 \x01(\v2(.inference.ModelOptimizationPolicy.GraphR\x05graph\x12o\n" +
+	"\x16execution_accelerators\x18\x04 \x01(\v28.inference.ModelOptimizationPolicy.ExecutionAcceleratorsR\x15executionAccelerators\x1a\x1d\n" +
 	"\x05Graph\x12\x14\n" +
-	"\x05level\x18\x01 \x01(\x05R\x05level\"\\\n" +
+	"\x05level\x18\x01 \x01(\x05R\x05level\x1a\xf6\x03\n" +
+	"\x15ExecutionAccelerators\x12\x80\x01\n" +
+	"\x19gpu_execution_accelerator\x18\x01 \x03(\v2D.inference.ModelOptimizationPolicy.ExecutionAccelerators.AcceleratorR\x17gpuExecutionAccelerator\x12\x80\x01\n" +
+	"\x19cpu_execution_accelerator\x18\x02 \x03(\v2D.inference.ModelOptimizationPolicy.ExecutionAccelerators.AcceleratorR\x17cpuExecutionAccelerator\x1a\xd6\x01\n" +
+	"\vAccelerator\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12t\n" +
+	"\n" +
+	"parameters\x18\x02 \x03(\v2T.inference.ModelOptimizationPolicy.ExecutionAccelerators.Accelerator.ParametersEntryR\n" +
+	"parameters\x1a=\n" +
+	"\x0fParametersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\\\n" +
 	"\x15ModelSequenceBatching\x12C\n" +
 	"\x1emax_sequence_idle_microseconds\x18\x01 \x01(\x04R\x1bmaxSequenceIdleMicroseconds\"\x11\n" +
 	"\x0fModelEnsembling\"A\n" +
@@ -5435,7 +5560,7 @@ func file_oip_proto_rawDescGZIP() []byte {
 }
 
 var file_oip_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_oip_proto_msgTypes = make([]protoimpl.MessageInfo, 93)
+var file_oip_proto_msgTypes = make([]protoimpl.MessageInfo, 96)
 var file_oip_proto_goTypes = []any{
 	(DataType)(0),                                        // 0: inference.DataType
 	(ModelInput_Format)(0),                               // 1: inference.ModelInput.Format
@@ -5513,27 +5638,30 @@ var file_oip_proto_goTypes = []any{
 	nil,                                   // 73: inference.ModelInferResponse.InferOutputTensor.ParametersEntry
 	nil,                                   // 74: inference.ModelConfig.ParametersEntry
 	(*ModelOptimizationPolicy_Graph)(nil), // 75: inference.ModelOptimizationPolicy.Graph
-	(*ModelWarmup_Input)(nil),             // 76: inference.ModelWarmup.Input
-	nil,                                   // 77: inference.ModelWarmup.InputsEntry
-	(*ModelVersionPolicy_Latest)(nil),     // 78: inference.ModelVersionPolicy.Latest
-	(*ModelVersionPolicy_All)(nil),        // 79: inference.ModelVersionPolicy.All
-	(*ModelVersionPolicy_Specific)(nil),   // 80: inference.ModelVersionPolicy.Specific
-	nil,                                   // 81: inference.ModelDynamicBatching.PriorityQueuePolicyEntry
-	(*RepositoryIndexResponse_ModelIndex)(nil), // 82: inference.RepositoryIndexResponse.ModelIndex
-	nil, // 83: inference.RepositoryModelLoadRequest.ParametersEntry
-	nil, // 84: inference.RepositoryModelUnloadRequest.ParametersEntry
-	(*SystemSharedMemoryStatusResponse_RegionStatus)(nil), // 85: inference.SystemSharedMemoryStatusResponse.RegionStatus
-	nil, // 86: inference.SystemSharedMemoryStatusResponse.RegionsEntry
-	(*CudaSharedMemoryStatusResponse_RegionStatus)(nil), // 87: inference.CudaSharedMemoryStatusResponse.RegionStatus
-	nil,                                      // 88: inference.CudaSharedMemoryStatusResponse.RegionsEntry
-	(*LogSettingsRequest_SettingValue)(nil),  // 89: inference.LogSettingsRequest.SettingValue
-	nil,                                      // 90: inference.LogSettingsRequest.SettingsEntry
-	(*TraceSettingRequest_SettingValue)(nil), // 91: inference.TraceSettingRequest.SettingValue
-	nil,                                      // 92: inference.TraceSettingRequest.SettingsEntry
-	(*TraceSettingResponse_SettingValue)(nil), // 93: inference.TraceSettingResponse.SettingValue
-	nil,                                      // 94: inference.TraceSettingResponse.SettingsEntry
-	(*LogSettingsResponse_SettingValue)(nil), // 95: inference.LogSettingsResponse.SettingValue
-	nil,                                      // 96: inference.LogSettingsResponse.SettingsEntry
+	(*ModelOptimizationPolicy_ExecutionAccelerators)(nil),             // 76: inference.ModelOptimizationPolicy.ExecutionAccelerators
+	(*ModelOptimizationPolicy_ExecutionAccelerators_Accelerator)(nil), // 77: inference.ModelOptimizationPolicy.ExecutionAccelerators.Accelerator
+	nil,                                 // 78: inference.ModelOptimizationPolicy.ExecutionAccelerators.Accelerator.ParametersEntry
+	(*ModelWarmup_Input)(nil),           // 79: inference.ModelWarmup.Input
+	nil,                                 // 80: inference.ModelWarmup.InputsEntry
+	(*ModelVersionPolicy_Latest)(nil),   // 81: inference.ModelVersionPolicy.Latest
+	(*ModelVersionPolicy_All)(nil),      // 82: inference.ModelVersionPolicy.All
+	(*ModelVersionPolicy_Specific)(nil), // 83: inference.ModelVersionPolicy.Specific
+	nil,                                 // 84: inference.ModelDynamicBatching.PriorityQueuePolicyEntry
+	(*RepositoryIndexResponse_ModelIndex)(nil), // 85: inference.RepositoryIndexResponse.ModelIndex
+	nil, // 86: inference.RepositoryModelLoadRequest.ParametersEntry
+	nil, // 87: inference.RepositoryModelUnloadRequest.ParametersEntry
+	(*SystemSharedMemoryStatusResponse_RegionStatus)(nil), // 88: inference.SystemSharedMemoryStatusResponse.RegionStatus
+	nil, // 89: inference.SystemSharedMemoryStatusResponse.RegionsEntry
+	(*CudaSharedMemoryStatusResponse_RegionStatus)(nil), // 90: inference.CudaSharedMemoryStatusResponse.RegionStatus
+	nil,                                      // 91: inference.CudaSharedMemoryStatusResponse.RegionsEntry
+	(*LogSettingsRequest_SettingValue)(nil),  // 92: inference.LogSettingsRequest.SettingValue
+	nil,                                      // 93: inference.LogSettingsRequest.SettingsEntry
+	(*TraceSettingRequest_SettingValue)(nil), // 94: inference.TraceSettingRequest.SettingValue
+	nil,                                      // 95: inference.TraceSettingRequest.SettingsEntry
+	(*TraceSettingResponse_SettingValue)(nil), // 96: inference.TraceSettingResponse.SettingValue
+	nil,                                      // 97: inference.TraceSettingResponse.SettingsEntry
+	(*LogSettingsResponse_SettingValue)(nil), // 98: inference.LogSettingsResponse.SettingValue
+	nil,                                      // 99: inference.LogSettingsResponse.SettingsEntry
 }
 var file_oip_proto_depIdxs = []int32{
 	65,  // 0: inference.ModelMetadataResponse.inputs:type_name -> inference.ModelMetadataResponse.TensorMetadata
@@ -5558,109 +5686,113 @@ var file_oip_proto_depIdxs = []int32{
 	25,  // 19: inference.ModelConfig.model_operations:type_name -> inference.ModelOperations
 	28,  // 20: inference.ModelConfig.response_cache:type_name -> inference.ModelResponseCache
 	75,  // 21: inference.ModelOptimizationPolicy.graph:type_name -> inference.ModelOptimizationPolicy.Graph
-	77,  // 22: inference.ModelWarmup.inputs:type_name -> inference.ModelWarmup.InputsEntry
-	78,  // 23: inference.ModelVersionPolicy.latest:type_name -> inference.ModelVersionPolicy.Latest
-	79,  // 24: inference.ModelVersionPolicy.all:type_name -> inference.ModelVersionPolicy.All
-	80,  // 25: inference.ModelVersionPolicy.specific:type_name -> inference.ModelVersionPolicy.Specific
-	0,   // 26: inference.ModelInput.data_type:type_name -> inference.DataType
-	1,   // 27: inference.ModelInput.format:type_name -> inference.ModelInput.Format
-	26,  // 28: inference.ModelInput.reshape:type_name -> inference.ModelTensorReshape
-	0,   // 29: inference.ModelOutput.data_type:type_name -> inference.DataType
-	26,  // 30: inference.ModelOutput.reshape:type_name -> inference.ModelTensorReshape
-	2,   // 31: inference.ModelInstanceGroup.kind:type_name -> inference.ModelInstanceGroup.Kind
-	3,   // 32: inference.ModelQueuePolicy.timeout_action:type_name -> inference.ModelQueuePolicy.TimeoutAction
-	33,  // 33: inference.ModelDynamicBatching.default_queue_policy:type_name -> inference.ModelQueuePolicy
-	81,  // 34: inference.ModelDynamicBatching.priority_queue_policy:type_name -> inference.ModelDynamicBatching.PriorityQueuePolicyEntry
-	37,  // 35: inference.InferStatistics.success:type_name -> inference.StatisticDuration
-	37,  // 36: inference.InferStatistics.fail:type_name -> inference.StatisticDuration
-	37,  // 37: inference.InferStatistics.queue:type_name -> inference.StatisticDuration
-	37,  // 38: inference.InferStatistics.compute_input:type_name -> inference.StatisticDuration
-	37,  // 39: inference.InferStatistics.compute_infer:type_name -> inference.StatisticDuration
-	37,  // 40: inference.InferStatistics.compute_output:type_name -> inference.StatisticDuration
-	37,  // 41: inference.InferStatistics.cache_hit:type_name -> inference.StatisticDuration
-	37,  // 42: inference.InferStatistics.cache_miss:type_name -> inference.StatisticDuration
-	37,  // 43: inference.InferBatchStatistics.compute_input:type_name -> inference.StatisticDuration
-	37,  // 44: inference.InferBatchStatistics.compute_infer:type_name -> inference.StatisticDuration
-	37,  // 45: inference.InferBatchStatistics.compute_output:type_name -> inference.StatisticDuration
-	38,  // 46: inference.ModelStatistics.inference_stats:type_name -> inference.InferStatistics
-	39,  // 47: inference.ModelStatistics.batch_stats:type_name -> inference.InferBatchStatistics
-	40,  // 48: inference.ModelStatisticsResponse.model_stats:type_name -> inference.ModelStatistics
-	82,  // 49: inference.RepositoryIndexResponse.models:type_name -> inference.RepositoryIndexResponse.ModelIndex
-	83,  // 50: inference.RepositoryModelLoadRequest.parameters:type_name -> inference.RepositoryModelLoadRequest.ParametersEntry
-	84,  // 51: inference.RepositoryModelUnloadRequest.parameters:type_name -> inference.RepositoryModelUnloadRequest.ParametersEntry
-	86,  // 52: inference.SystemSharedMemoryStatusResponse.regions:type_name -> inference.SystemSharedMemoryStatusResponse.RegionsEntry
-	88,  // 53: inference.CudaSharedMemoryStatusResponse.regions:type_name -> inference.CudaSharedMemoryStatusResponse.RegionsEntry
-	90,  // 54: inference.LogSettingsRequest.settings:type_name -> inference.LogSettingsRequest.SettingsEntry
-	92,  // 55: inference.TraceSettingRequest.settings:type_name -> inference.TraceSettingRequest.SettingsEntry
-	94,  // 56: inference.TraceSettingResponse.settings:type_name -> inference.TraceSettingResponse.SettingsEntry
-	96,  // 57: inference.LogSettingsResponse.settings:type_name -> inference.LogSettingsResponse.SettingsEntry
-	69,  // 58: inference.ModelInferRequest.InferInputTensor.parameters:type_name -> inference.ModelInferRequest.InferInputTensor.ParametersEntry
-	17,  // 59: inference.ModelInferRequest.InferInputTensor.contents:type_name -> inference.InferTensorContents
-	70,  // 60: inference.ModelInferRequest.InferRequestedOutputTensor.parameters:type_name -> inference.ModelInferRequest.InferRequestedOutputTensor.ParametersEntry
-	16,  // 61: inference.ModelInferRequest.ParametersEntry.value:type_name -> inference.InferParameter
-	16,  // 62: inference.ModelInferRequest.InferInputTensor.ParametersEntry.value:type_name -> inference.InferParameter
-	16,  // 63: inference.ModelInferRequest.InferRequestedOutputTensor.ParametersEntry.value:type_name -> inference.InferParameter
-	73,  // 64: inference.ModelInferResponse.InferOutputTensor.parameters:type_name -> inference.ModelInferResponse.InferOutputTensor.ParametersEntry
-	17,  // 65: inference.ModelInferResponse.InferOutputTensor.contents:type_name -> inference.InferTensorContents
-	16,  // 66: inference.ModelInferResponse.ParametersEntry.value:type_name -> inference.InferParameter
-	16,  // 67: inference.ModelInferResponse.InferOutputTensor.ParametersEntry.value:type_name -> inference.InferParameter
-	35,  // 68: inference.ModelConfig.ParametersEntry.value:type_name -> inference.ModelParameter
-	0,   // 69: inference.ModelWarmup.Input.data_type:type_name -> inference.DataType
-	76,  // 70: inference.ModelWarmup.InputsEntry.value:type_name -> inference.ModelWarmup.Input
-	33,  // 71: inference.ModelDynamicBatching.PriorityQueuePolicyEntry.value:type_name -> inference.ModelQueuePolicy
-	44,  // 72: inference.RepositoryModelLoadRequest.ParametersEntry.value:type_name -> inference.ModelRepositoryParameter
-	44,  // 73: inference.RepositoryModelUnloadRequest.ParametersEntry.value:type_name -> inference.ModelRepositoryParameter
-	85,  // 74: inference.SystemSharedMemoryStatusResponse.RegionsEntry.value:type_name -> inference.SystemSharedMemoryStatusResponse.RegionStatus
-	87,  // 75: inference.CudaSharedMemoryStatusResponse.RegionsEntry.value:type_name -> inference.CudaSharedMemoryStatusResponse.RegionStatus
-	89,  // 76: inference.LogSettingsRequest.SettingsEntry.value:type_name -> inference.LogSettingsRequest.SettingValue
-	91,  // 77: inference.TraceSettingRequest.SettingsEntry.value:type_name -> inference.TraceSettingRequest.SettingValue
-	93,  // 78: inference.TraceSettingResponse.SettingsEntry.value:type_name -> inference.TraceSettingResponse.SettingValue
-	95,  // 79: inference.LogSettingsResponse.SettingsEntry.value:type_name -> inference.LogSettingsResponse.SettingValue
-	4,   // 80: inference.GRPCInferenceService.ServerLive:input_type -> inference.ServerLiveRequest
-	6,   // 81: inference.GRPCInferenceService.ServerReady:input_type -> inference.ServerReadyRequest
-	8,   // 82: inference.GRPCInferenceService.ModelReady:input_type -> inference.ModelReadyRequest
-	10,  // 83: inference.GRPCInferenceService.ServerMetadata:input_type -> inference.ServerMetadataRequest
-	12,  // 84: inference.GRPCInferenceService.ModelMetadata:input_type -> inference.ModelMetadataRequest
-	14,  // 85: inference.GRPCInferenceService.ModelInfer:input_type -> inference.ModelInferRequest
-	14,  // 86: inference.GRPCInferenceService.ModelStreamInfer:input_type -> inference.ModelInferRequest
-	19,  // 87: inference.GRPCInferenceService.ModelConfig:input_type -> inference.ModelConfigRequest
-	36,  // 88: inference.GRPCInferenceService.ModelStatistics:input_type -> inference.ModelStatisticsRequest
-	42,  // 89: inference.GRPCInferenceService.RepositoryIndex:input_type -> inference.RepositoryIndexRequest
-	45,  // 90: inference.GRPCInferenceService.RepositoryModelLoad:input_type -> inference.RepositoryModelLoadRequest
-	47,  // 91: inference.GRPCInferenceService.RepositoryModelUnload:input_type -> inference.RepositoryModelUnloadRequest
-	49,  // 92: inference.GRPCInferenceService.SystemSharedMemoryStatus:input_type -> inference.SystemSharedMemoryStatusRequest
-	51,  // 93: inference.GRPCInferenceService.SystemSharedMemoryRegister:input_type -> inference.SystemSharedMemoryRegisterRequest
-	53,  // 94: inference.GRPCInferenceService.SystemSharedMemoryUnregister:input_type -> inference.SystemSharedMemoryUnregisterRequest
-	55,  // 95: inference.GRPCInferenceService.CudaSharedMemoryStatus:input_type -> inference.CudaSharedMemoryStatusRequest
-	57,  // 96: inference.GRPCInferenceService.CudaSharedMemoryRegister:input_type -> inference.CudaSharedMemoryRegisterRequest
-	59,  // 97: inference.GRPCInferenceService.CudaSharedMemoryUnregister:input_type -> inference.CudaSharedMemoryUnregisterRequest
-	61,  // 98: inference.GRPCInferenceService.LogSettings:input_type -> inference.LogSettingsRequest
-	62,  // 99: inference.GRPCInferenceService.TraceSetting:input_type -> inference.TraceSettingRequest
-	5,   // 100: inference.GRPCInferenceService.ServerLive:output_type -> inference.ServerLiveResponse
-	7,   // 101: inference.GRPCInferenceService.ServerReady:output_type -> inference.ServerReadyResponse
-	9,   // 102: inference.GRPCInferenceService.ModelReady:output_type -> inference.ModelReadyResponse
-	11,  // 103: inference.GRPCInferenceService.ServerMetadata:output_type -> inference.ServerMetadataResponse
-	13,  // 104: inference.GRPCInferenceService.ModelMetadata:output_type -> inference.ModelMetadataResponse
-	15,  // 105: inference.GRPCInferenceService.ModelInfer:output_type -> inference.ModelInferResponse
-	18,  // 106: inference.GRPCInferenceService.ModelStreamInfer:output_type -> inference.ModelStreamInferResponse
-	20,  // 107: inference.GRPCInferenceService.ModelConfig:output_type -> inference.ModelConfigResponse
-	41,  // 108: inference.GRPCInferenceService.ModelStatistics:output_type -> inference.ModelStatisticsResponse
-	43,  // 109: inference.GRPCInferenceService.RepositoryIndex:output_type -> inference.RepositoryIndexResponse
-	46,  // 110: inference.GRPCInferenceService.RepositoryModelLoad:output_type -> inference.RepositoryModelLoadResponse
-	48,  // 111: inference.GRPCInferenceService.RepositoryModelUnload:output_type -> inference.RepositoryModelUnloadResponse
-	50,  // 112: inference.GRPCInferenceService.SystemSharedMemoryStatus:output_type -> inference.SystemSharedMemoryStatusResponse
-	52,  // 113: inference.GRPCInferenceService.SystemSharedMemoryRegister:output_type -> inference.SystemSharedMemoryRegisterResponse
-	54,  // 114: inference.GRPCInferenceService.SystemSharedMemoryUnregister:output_type -> inference.SystemSharedMemoryUnregisterResponse
-	56,  // 115: inference.GRPCInferenceService.CudaSharedMemoryStatus:output_type -> inference.CudaSharedMemoryStatusResponse
-	58,  // 116: inference.GRPCInferenceService.CudaSharedMemoryRegister:output_type -> inference.CudaSharedMemoryRegisterResponse
-	60,  // 117: inference.GRPCInferenceService.CudaSharedMemoryUnregister:output_type -> inference.CudaSharedMemoryUnregisterResponse
-	64,  // 118: inference.GRPCInferenceService.LogSettings:output_type -> inference.LogSettingsResponse
-	63,  // 119: inference.GRPCInferenceService.TraceSetting:output_type -> inference.TraceSettingResponse
-	100, // [100:120] is the sub-list for method output_type
-	80,  // [80:100] is the sub-list for method input_type
-	80,  // [80:80] is the sub-list for extension type_name
-	80,  // [80:80] is the sub-list for extension extendee
-	0,   // [0:80] is the sub-list for field type_name
+	76,  // 22: inference.ModelOptimizationPolicy.execution_accelerators:type_name -> inference.ModelOptimizationPolicy.ExecutionAccelerators
+	80,  // 23: inference.ModelWarmup.inputs:type_name -> inference.ModelWarmup.InputsEntry
+	81,  // 24: inference.ModelVersionPolicy.latest:type_name -> inference.ModelVersionPolicy.Latest
+	82,  // 25: inference.ModelVersionPolicy.all:type_name -> inference.ModelVersionPolicy.All
+	83,  // 26: inference.ModelVersionPolicy.specific:type_name -> inference.ModelVersionPolicy.Specific
+	0,   // 27: inference.ModelInput.data_type:type_name -> inference.DataType
+	1,   // 28: inference.ModelInput.format:type_name -> inference.ModelInput.Format
+	26,  // 29: inference.ModelInput.reshape:type_name -> inference.ModelTensorReshape
+	0,   // 30: inference.ModelOutput.data_type:type_name -> inference.DataType
+	26,  // 31: inference.ModelOutput.reshape:type_name -> inference.ModelTensorReshape
+	2,   // 32: inference.ModelInstanceGroup.kind:type_name -> inference.ModelInstanceGroup.Kind
+	3,   // 33: inference.ModelQueuePolicy.timeout_action:type_name -> inference.ModelQueuePolicy.TimeoutAction
+	33,  // 34: inference.ModelDynamicBatching.default_queue_policy:type_name -> inference.ModelQueuePolicy
+	84,  // 35: inference.ModelDynamicBatching.priority_queue_policy:type_name -> inference.ModelDynamicBatching.PriorityQueuePolicyEntry
+	37,  // 36: inference.InferStatistics.success:type_name -> inference.StatisticDuration
+	37,  // 37: inference.InferStatistics.fail:type_name -> inference.StatisticDuration
+	37,  // 38: inference.InferStatistics.queue:type_name -> inference.StatisticDuration
+	37,  // 39: inference.InferStatistics.compute_input:type_name -> inference.StatisticDuration
+	37,  // 40: inference.InferStatistics.compute_infer:type_name -> inference.StatisticDuration
+	37,  // 41: inference.InferStatistics.compute_output:type_name -> inference.StatisticDuration
+	37,  // 42: inference.InferStatistics.cache_hit:type_name -> inference.StatisticDuration
+	37,  // 43: inference.InferStatistics.cache_miss:type_name -> inference.StatisticDuration
+	37,  // 44: inference.InferBatchStatistics.compute_input:type_name -> inference.StatisticDuration
+	37,  // 45: inference.InferBatchStatistics.compute_infer:type_name -> inference.StatisticDuration
+	37,  // 46: inference.InferBatchStatistics.compute_output:type_name -> inference.StatisticDuration
+	38,  // 47: inference.ModelStatistics.inference_stats:type_name -> inference.InferStatistics
+	39,  // 48: inference.ModelStatistics.batch_stats:type_name -> inference.InferBatchStatistics
+	40,  // 49: inference.ModelStatisticsResponse.model_stats:type_name -> inference.ModelStatistics
+	85,  // 50: inference.RepositoryIndexResponse.models:type_name -> inference.RepositoryIndexResponse.ModelIndex
+	86,  // 51: inference.RepositoryModelLoadRequest.parameters:type_name -> inference.RepositoryModelLoadRequest.ParametersEntry
+	87,  // 52: inference.RepositoryModelUnloadRequest.parameters:type_name -> inference.RepositoryModelUnloadRequest.ParametersEntry
+	89,  // 53: inference.SystemSharedMemoryStatusResponse.regions:type_name -> inference.SystemSharedMemoryStatusResponse.RegionsEntry
+	91,  // 54: inference.CudaSharedMemoryStatusResponse.regions:type_name -> inference.CudaSharedMemoryStatusResponse.RegionsEntry
+	93,  // 55: inference.LogSettingsRequest.settings:type_name -> inference.LogSettingsRequest.SettingsEntry
+	95,  // 56: inference.TraceSettingRequest.settings:type_name -> inference.TraceSettingRequest.SettingsEntry
+	97,  // 57: inference.TraceSettingResponse.settings:type_name -> inference.TraceSettingResponse.SettingsEntry
+	99,  // 58: inference.LogSettingsResponse.settings:type_name -> inference.LogSettingsResponse.SettingsEntry
+	69,  // 59: inference.ModelInferRequest.InferInputTensor.parameters:type_name -> inference.ModelInferRequest.InferInputTensor.ParametersEntry
+	17,  // 60: inference.ModelInferRequest.InferInputTensor.contents:type_name -> inference.InferTensorContents
+	70,  // 61: inference.ModelInferRequest.InferRequestedOutputTensor.parameters:type_name -> inference.ModelInferRequest.InferRequestedOutputTensor.ParametersEntry
+	16,  // 62: inference.ModelInferRequest.ParametersEntry.value:type_name -> inference.InferParameter
+	16,  // 63: inference.ModelInferRequest.InferInputTensor.ParametersEntry.value:type_name -> inference.InferParameter
+	16,  // 64: inference.ModelInferRequest.InferRequestedOutputTensor.ParametersEntry.value:type_name -> inference.InferParameter
+	73,  // 65: inference.ModelInferResponse.InferOutputTensor.parameters:type_name -> inference.ModelInferResponse.InferOutputTensor.ParametersEntry
+	17,  // 66: inference.ModelInferResponse.InferOutputTensor.contents:type_name -> inference.InferTensorContents
+	16,  // 67: inference.ModelInferResponse.ParametersEntry.value:type_name -> inference.InferParameter
+	16,  // 68: inference.ModelInferResponse.InferOutputTensor.ParametersEntry.value:type_name -> inference.InferParameter
+	35,  // 69: inference.ModelConfig.ParametersEntry.value:type_name -> inference.ModelParameter
+	77,  // 70: inference.ModelOptimizationPolicy.ExecutionAccelerators.gpu_execution_accelerator:type_name -> inference.ModelOptimizationPolicy.ExecutionAccelerators.Accelerator
+	77,  // 71: inference.ModelOptimizationPolicy.ExecutionAccelerators.cpu_execution_accelerator:type_name -> inference.ModelOptimizationPolicy.ExecutionAccelerators.Accelerator
+	78,  // 72: inference.ModelOptimizationPolicy.ExecutionAccelerators.Accelerator.parameters:type_name -> inference.ModelOptimizationPolicy.ExecutionAccelerators.Accelerator.ParametersEntry
+	0,   // 73: inference.ModelWarmup.Input.data_type:type_name -> inference.DataType
+	79,  // 74: inference.ModelWarmup.InputsEntry.value:type_name -> inference.ModelWarmup.Input
+	33,  // 75: inference.ModelDynamicBatching.PriorityQueuePolicyEntry.value:type_name -> inference.ModelQueuePolicy
+	44,  // 76: inference.RepositoryModelLoadRequest.ParametersEntry.value:type_name -> inference.ModelRepositoryParameter
+	44,  // 77: inference.RepositoryModelUnloadRequest.ParametersEntry.value:type_name -> inference.ModelRepositoryParameter
+	88,  // 78: inference.SystemSharedMemoryStatusResponse.RegionsEntry.value:type_name -> inference.SystemSharedMemoryStatusResponse.RegionStatus
+	90,  // 79: inference.CudaSharedMemoryStatusResponse.RegionsEntry.value:type_name -> inference.CudaSharedMemoryStatusResponse.RegionStatus
+	92,  // 80: inference.LogSettingsRequest.SettingsEntry.value:type_name -> inference.LogSettingsRequest.SettingValue
+	94,  // 81: inference.TraceSettingRequest.SettingsEntry.value:type_name -> inference.TraceSettingRequest.SettingValue
+	96,  // 82: inference.TraceSettingResponse.SettingsEntry.value:type_name -> inference.TraceSettingResponse.SettingValue
+	98,  // 83: inference.LogSettingsResponse.SettingsEntry.value:type_name -> inference.LogSettingsResponse.SettingValue
+	4,   // 84: inference.GRPCInferenceService.ServerLive:input_type -> inference.ServerLiveRequest
+	6,   // 85: inference.GRPCInferenceService.ServerReady:input_type -> inference.ServerReadyRequest
+	8,   // 86: inference.GRPCInferenceService.ModelReady:input_type -> inference.ModelReadyRequest
+	10,  // 87: inference.GRPCInferenceService.ServerMetadata:input_type -> inference.ServerMetadataRequest
+	12,  // 88: inference.GRPCInferenceService.ModelMetadata:input_type -> inference.ModelMetadataRequest
+	14,  // 89: inference.GRPCInferenceService.ModelInfer:input_type -> inference.ModelInferRequest
+	14,  // 90: inference.GRPCInferenceService.ModelStreamInfer:input_type -> inference.ModelInferRequest
+	19,  // 91: inference.GRPCInferenceService.ModelConfig:input_type -> inference.ModelConfigRequest
+	36,  // 92: inference.GRPCInferenceService.ModelStatistics:input_type -> inference.ModelStatisticsRequest
+	42,  // 93: inference.GRPCInferenceService.RepositoryIndex:input_type -> inference.RepositoryIndexRequest
+	45,  // 94: inference.GRPCInferenceService.RepositoryModelLoad:input_type -> inference.RepositoryModelLoadRequest
+	47,  // 95: inference.GRPCInferenceService.RepositoryModelUnload:input_type -> inference.RepositoryModelUnloadRequest
+	49,  // 96: inference.GRPCInferenceService.SystemSharedMemoryStatus:input_type -> inference.SystemSharedMemoryStatusRequest
+	51,  // 97: inference.GRPCInferenceService.SystemSharedMemoryRegister:input_type -> inference.SystemSharedMemoryRegisterRequest
+	53,  // 98: inference.GRPCInferenceService.SystemSharedMemoryUnregister:input_type -> inference.SystemSharedMemoryUnregisterRequest
+	55,  // 99: inference.GRPCInferenceService.CudaSharedMemoryStatus:input_type -> inference.CudaSharedMemoryStatusRequest
+	57,  // 100: inference.GRPCInferenceService.CudaSharedMemoryRegister:input_type -> inference.CudaSharedMemoryRegisterRequest
+	59,  // 101: inference.GRPCInferenceService.CudaSharedMemoryUnregister:input_type -> inference.CudaSharedMemoryUnregisterRequest
+	61,  // 102: inference.GRPCInferenceService.LogSettings:input_type -> inference.LogSettingsRequest
+	62,  // 103: inference.GRPCInferenceService.TraceSetting:input_type -> inference.TraceSettingRequest
+	5,   // 104: inference.GRPCInferenceService.ServerLive:output_type -> inference.ServerLiveResponse
+	7,   // 105: inference.GRPCInferenceService.ServerReady:output_type -> inference.ServerReadyResponse
+	9,   // 106: inference.GRPCInferenceService.ModelReady:output_type -> inference.ModelReadyResponse
+	11,  // 107: inference.GRPCInferenceService.ServerMetadata:output_type -> inference.ServerMetadataResponse
+	13,  // 108: inference.GRPCInferenceService.ModelMetadata:output_type -> inference.ModelMetadataResponse
+	15,  // 109: inference.GRPCInferenceService.ModelInfer:output_type -> inference.ModelInferResponse
+	18,  // 110: inference.GRPCInferenceService.ModelStreamInfer:output_type -> inference.ModelStreamInferResponse
+	20,  // 111: inference.GRPCInferenceService.ModelConfig:output_type -> inference.ModelConfigResponse
+	41,  // 112: inference.GRPCInferenceService.ModelStatistics:output_type -> inference.ModelStatisticsResponse
+	43,  // 113: inference.GRPCInferenceService.RepositoryIndex:output_type -> inference.RepositoryIndexResponse
+	46,  // 114: inference.GRPCInferenceService.RepositoryModelLoad:output_type -> inference.RepositoryModelLoadResponse
+	48,  // 115: inference.GRPCInferenceService.RepositoryModelUnload:output_type -> inference.RepositoryModelUnloadResponse
+	50,  // 116: inference.GRPCInferenceService.SystemSharedMemoryStatus:output_type -> inference.SystemSharedMemoryStatusResponse
+	52,  // 117: inference.GRPCInferenceService.SystemSharedMemoryRegister:output_type -> inference.SystemSharedMemoryRegisterResponse
+	54,  // 118: inference.GRPCInferenceService.SystemSharedMemoryUnregister:output_type -> inference.SystemSharedMemoryUnregisterResponse
+	56,  // 119: inference.GRPCInferenceService.CudaSharedMemoryStatus:output_type -> inference.CudaSharedMemoryStatusResponse
+	58,  // 120: inference.GRPCInferenceService.CudaSharedMemoryRegister:output_type -> inference.CudaSharedMemoryRegisterResponse
+	60,  // 121: inference.GRPCInferenceService.CudaSharedMemoryUnregister:output_type -> inference.CudaSharedMemoryUnregisterResponse
+	64,  // 122: inference.GRPCInferenceService.LogSettings:output_type -> inference.LogSettingsResponse
+	63,  // 123: inference.GRPCInferenceService.TraceSetting:output_type -> inference.TraceSettingResponse
+	104, // [104:124] is the sub-list for method output_type
+	84,  // [84:104] is the sub-list for method input_type
+	84,  // [84:84] is the sub-list for extension type_name
+	84,  // [84:84] is the sub-list for extension extendee
+	0,   // [0:84] is the sub-list for field type_name
 }
 
 func init() { file_oip_proto_init() }
@@ -5691,17 +5823,17 @@ func file_oip_proto_init() {
 		(*ModelRepositoryParameter_StringParam)(nil),
 		(*ModelRepositoryParameter_BytesParam)(nil),
 	}
-	file_oip_proto_msgTypes[72].OneofWrappers = []any{
+	file_oip_proto_msgTypes[75].OneofWrappers = []any{
 		(*ModelWarmup_Input_ZeroData)(nil),
 		(*ModelWarmup_Input_RandomData)(nil),
 		(*ModelWarmup_Input_InputDataFile)(nil),
 	}
-	file_oip_proto_msgTypes[85].OneofWrappers = []any{
+	file_oip_proto_msgTypes[88].OneofWrappers = []any{
 		(*LogSettingsRequest_SettingValue_BoolParam)(nil),
 		(*LogSettingsRequest_SettingValue_Uint32Param)(nil),
 		(*LogSettingsRequest_SettingValue_StringParam)(nil),
 	}
-	file_oip_proto_msgTypes[91].OneofWrappers = []any{
+	file_oip_proto_msgTypes[94].OneofWrappers = []any{
 		(*LogSettingsResponse_SettingValue_BoolParam)(nil),
 		(*LogSettingsResponse_SettingValue_Uint32Param)(nil),
 		(*LogSettingsResponse_SettingValue_StringParam)(nil),
@@ -5712,7 +5844,7 @@ func file_oip_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_oip_proto_rawDesc), len(file_oip_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   93,
+			NumMessages:   96,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
