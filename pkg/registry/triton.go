@@ -147,7 +147,7 @@ func tritonUnapplied(c *oippb.ModelConfig) []string {
 		}
 	}
 	accel := c.GetOptimization().GetExecutionAccelerators()
-	for _, a := range append(accel.GetGpuExecutionAccelerator(), accel.GetCpuExecutionAccelerator()...) {
+	for _, a := range slices.Concat(accel.GetGpuExecutionAccelerator(), accel.GetCpuExecutionAccelerator()) {
 		notes = append(notes, fmt.Sprintf("execution accelerator %q is not applied: models run on the server's execution provider (ts serve --provider)", a.GetName()))
 	}
 	return notes
