@@ -416,6 +416,18 @@ func TestGRPCOpenInference(t *testing.T) {
 	wantCode(t, "raw contents for two inputs", err, codes.InvalidArgument, "raw_input_contents holds 2 tensors for 1 inputs")
 	_, err = oip.ModelInfer(ctx, &oippb.ModelInferRequest{ModelName: "nope", Inputs: typed.Inputs})
 	wantCode(t, "unknown model", err, codes.NotFound, "Model not found: nope")
+	// Triton's schedule-policy parameters come through as the REST form's (tritonclient's
+	// infer(priority=, timeout=) sends them as int64_param)
+	param := func(n int64) *oippb.InferParameter {
+		return &oippb.InferParameter{ParameterChoice: &oippb.InferParameter_Int64Param{Int64Param: n}}
+	}
+	_, err = oip.ModelInfer(ctx, &oippb.ModelInferRequest{ModelName: "iris", Inputs: typed.Inputs,
+		Parameters: map[string]*oippb.InferParameter{"priority": param(1), "timeout": param(-1)}})
+	wantCode(t, "a negative timeout", err, codes.InvalidArgument, "parameter timeout must be a time in microseconds")
+	if _, err = oip.ModelInfer(ctx, &oippb.ModelInferRequest{ModelName: "iris", Inputs: typed.Inputs,
+		Parameters: map[string]*oippb.InferParameter{"priority": param(1), "timeout": param(500000)}}); err != nil {
+		t.Errorf("priority and timeout on a model without a queue policy (both ignored, as Triton): %v", err)
+	}
 }
 
 // TestRawContents: typed contents are laid out as the binary tensor data extension's bytes.
