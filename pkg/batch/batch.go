@@ -52,17 +52,10 @@ type Config struct {
 	QueueSize int
 	// PreferredSizes are batch sizes dispatched at once when the queue holds enough.
 	PreferredSizes []int
-	// MaxQueueTime rejects a request that waited longer in the queue (0: no limit), or,
-	// with DelayExpired, moves it behind the requests of its priority that have not waited
-	// so long (Triton's queue policy, timeout_action DELAY).
-	MaxQueueTime time.Duration
-	// DelayExpired delays rather than rejects a request past its MaxQueueTime.
-	DelayExpired bool
-	// AllowQueueTimeOverride lets a request ask for a shorter MaxQueueTime
-	// (WithMaxQueueTime; Triton's allow_timeout_override).
-	AllowQueueTimeOverride bool
-	// PriorityPolicies give some priorities their own queue policy instead of the three
-	// fields above (Triton's priority_queue_policy).
+	// Queue is the queue policy of every priority without one in PriorityPolicies.
+	Queue QueuePolicy
+	// PriorityPolicies give some priorities their own queue policy (Triton's
+	// priority_queue_policy).
 	PriorityPolicies map[int]QueuePolicy
 	// Adaptive chooses the delay from the measured arrival rate and run time, up to MaxDelay.
 	Adaptive bool
@@ -76,14 +69,19 @@ type Config struct {
 	JobTicket bool
 }
 
-// QueuePolicy is one priority's queue policy (Config.PriorityPolicies).
+// QueuePolicy is how requests of a priority wait (Config.Queue, Config.PriorityPolicies).
 type QueuePolicy struct {
 	// MaxQueued is the most requests of the priority that may wait (0: only the queue
 	// size bounds them); one more gets ErrQueueFull.
 	MaxQueued int
-	// MaxQueueTime, DelayExpired and AllowQueueTimeOverride are Config's, for the priority.
-	MaxQueueTime           time.Duration
-	DelayExpired           bool
+	// MaxQueueTime rejects a request that waited longer in the queue (0: no limit), or,
+	// with DelayExpired, moves it behind the requests of its priority that have not waited
+	// so long (Triton's queue policy, timeout_action DELAY).
+	MaxQueueTime time.Duration
+	// DelayExpired delays rather than rejects a request past its MaxQueueTime.
+	DelayExpired bool
+	// AllowQueueTimeOverride lets a request ask for a shorter MaxQueueTime
+	// (WithMaxQueueTime; Triton's allow_timeout_override).
 	AllowQueueTimeOverride bool
 }
 
@@ -92,7 +90,7 @@ func (c *Config) policy(priority int) QueuePolicy {
 	if p, ok := c.PriorityPolicies[priority]; ok {
 		return p
 	}
-	return QueuePolicy{MaxQueueTime: c.MaxQueueTime, DelayExpired: c.DelayExpired, AllowQueueTimeOverride: c.AllowQueueTimeOverride}
+	return c.Queue
 }
 
 // Job is one request's inputs waiting in the queue.
@@ -120,9 +118,9 @@ type Timing struct{ RunStart, RunEnd time.Time }
 type queueTimeKey struct{}
 
 // WithMaxQueueTime asks that the request submitted with ctx wait at most d in the queue
-// (Triton's request parameter timeout). Where Config.AllowQueueTimeOverride allows it, d
-// shortens the model's MaxQueueTime; it never lengthens it, nor sets one where the model
-// has none, as in Triton.
+// (Triton's request parameter timeout). Where its priority's policy allows it
+// (AllowQueueTimeOverride), d shortens the policy's MaxQueueTime; it never lengthens it,
+// nor sets one where the policy has none, as in Triton.
 func WithMaxQueueTime(ctx context.Context, d time.Duration) context.Context {
 	return context.WithValue(ctx, queueTimeKey{}, d)
 }
@@ -561,7 +559,8 @@ func (b *Batcher) Next(ctx context.Context) (*Batch, error) {
 }
 
 // dropExpired removes cancelled jobs and rejects those past their deadline or their queue
-// time (or, with DelayExpired, moves the latter behind their priority's others).
+// time (or, with their policy's DelayExpired, moves the latter behind their priority's
+// others).
 func (b *Batcher) dropExpired(now time.Time) {
 	kept := b.queue[:0]
 	var late []*Job

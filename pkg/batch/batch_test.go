@@ -290,7 +290,7 @@ func TestPriority(t *testing.T) {
 }
 
 func TestQueuePolicyAndLimits(t *testing.T) {
-	b, _, r, clock := setup(t, Config{BatchSize: 1, QueueSize: 2, MaxQueueTime: 100 * time.Millisecond}, 1)
+	b, _, r, clock := setup(t, Config{BatchSize: 1, QueueSize: 2, Queue: QueuePolicy{MaxQueueTime: 100 * time.Millisecond}}, 1)
 	busy := submit(b, context.Background(), row(0), 0)
 	waitFor(t, "worker busy", func() bool { return r.running.Load() == 1 })
 	stale := submit(b, context.Background(), row(1), 0)
@@ -319,7 +319,7 @@ func TestQueuePolicyAndLimits(t *testing.T) {
 // rejected but goes behind the requests of its priority that came after it; a lower
 // priority still waits behind it.
 func TestQueuePolicyDelay(t *testing.T) {
-	b, _, r, clock := setup(t, Config{BatchSize: 1, QueueSize: 100, MaxQueueTime: 100 * time.Millisecond, DelayExpired: true}, 1)
+	b, _, r, clock := setup(t, Config{BatchSize: 1, QueueSize: 100, Queue: QueuePolicy{MaxQueueTime: 100 * time.Millisecond, DelayExpired: true}}, 1)
 	busy := submit(b, context.Background(), row(0), 0)
 	waitFor(t, "worker busy", func() bool { return r.running.Load() == 1 })
 	stale := submit(b, context.Background(), row(1), 0)
@@ -392,7 +392,7 @@ func TestRequestMaxQueueTime(t *testing.T) {
 		{"none where the model has none", 0, 10 * time.Millisecond, true, time.Second, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := Config{BatchSize: 1, QueueSize: 100, MaxQueueTime: tc.model, AllowQueueTimeOverride: tc.allowed}
+			cfg := Config{BatchSize: 1, QueueSize: 100, Queue: QueuePolicy{MaxQueueTime: tc.model, AllowQueueTimeOverride: tc.allowed}}
 			b, _, r, clock := setup(t, cfg, 1)
 			busy := submit(b, context.Background(), row(0), 0)
 			waitFor(t, "worker busy", func() bool { return r.running.Load() == 1 })

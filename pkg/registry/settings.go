@@ -9,6 +9,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/tsserve/ts/pkg/archive"
+	"github.com/tsserve/ts/pkg/batch"
 	"github.com/tsserve/ts/pkg/config"
 	"github.com/tsserve/ts/pkg/engine"
 )
@@ -88,6 +89,12 @@ type PriorityQueuePolicy struct {
 	MaxQueueTime           int    `json:"maxQueueTime,omitempty" yaml:"maxQueueTime"` // ms, 0 = none
 	MaxQueueTimeAction     string `json:"maxQueueTimeAction" yaml:"maxQueueTimeAction"`
 	AllowQueueTimeOverride bool   `json:"allowQueueTimeOverride,omitempty" yaml:"allowQueueTimeOverride"`
+}
+
+// batchPolicy is the policy as the batcher applies it.
+func (p PriorityQueuePolicy) batchPolicy() batch.QueuePolicy {
+	return batch.QueuePolicy{MaxQueued: p.JobQueueSize, MaxQueueTime: time.Duration(p.MaxQueueTime) * time.Millisecond,
+		DelayExpired: p.MaxQueueTimeAction == QueueTimeDelay, AllowQueueTimeOverride: p.AllowQueueTimeOverride}
 }
 
 // Overrides are the settings a register request gives (nil: not given).

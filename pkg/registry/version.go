@@ -253,14 +253,13 @@ func (v *Version) ensureBatcherLocked(workers int) {
 		if policies == nil {
 			policies = map[int]batch.QueuePolicy{}
 		}
-		policies[priority] = batch.QueuePolicy{MaxQueued: p.JobQueueSize, MaxQueueTime: time.Duration(p.MaxQueueTime) * time.Millisecond,
-			DelayExpired: p.MaxQueueTimeAction == QueueTimeDelay, AllowQueueTimeOverride: p.AllowQueueTimeOverride}
+		policies[priority] = p.batchPolicy()
 	}
+	model := PriorityQueuePolicy{MaxQueueTime: st.MaxQueueTime, MaxQueueTimeAction: st.MaxQueueTimeAction, AllowQueueTimeOverride: st.AllowQueueTimeOverride}
 	v.batcher = batch.New(batch.Config{
 		BatchSize: st.BatchSize, MaxDelay: time.Duration(st.MaxBatchDelay) * time.Millisecond,
 		QueueSize: st.JobQueueSize, PreferredSizes: st.PreferredBatchSizes,
-		MaxQueueTime: time.Duration(st.MaxQueueTime) * time.Millisecond, DelayExpired: st.MaxQueueTimeAction == QueueTimeDelay,
-		AllowQueueTimeOverride: st.AllowQueueTimeOverride, PriorityPolicies: policies,
+		Queue: model.batchPolicy(), PriorityPolicies: policies,
 		Adaptive: st.AdaptiveBatching,
 		Timeout:  time.Duration(st.ResponseTimeout) * time.Second, JobTicket: st.UseJobTicket,
 	}, v.unbatchable == "", v.reg.opts.Clock)
