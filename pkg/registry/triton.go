@@ -64,7 +64,7 @@ func tritonSettings(c *oippb.ModelConfig) (*modelYAML, error) {
 			if y.PriorityQueuePolicies == nil {
 				y.PriorityQueuePolicies = map[int]PriorityQueuePolicy{}
 			}
-			y.PriorityQueuePolicies[int(db.GetDefaultPriorityLevel())-int(level)] = PriorityQueuePolicy{ // as TritonPriority
+			y.PriorityQueuePolicies[levelPriority(db, int64(level))] = PriorityQueuePolicy{
 				JobQueueSize: int(q.GetMaxQueueSize()), MaxQueueTime: *ms(q.GetDefaultTimeoutMicroseconds()),
 				MaxQueueTimeAction: queueTimeAction(q), AllowQueueTimeOverride: q.GetAllowTimeoutOverride(),
 			}
@@ -226,5 +226,11 @@ func (v *Version) TritonPriority(p int64) (priority int, ok bool) {
 	if p < 1 || p > levels {
 		p = def
 	}
-	return int(def - p), true
+	return levelPriority(db, p), true
+}
+
+// levelPriority is the ts priority a Triton priority level (1 the highest) runs at: the
+// default level at 0, each level above it one higher.
+func levelPriority(db *oippb.ModelDynamicBatching, level int64) int {
+	return int(int64(db.GetDefaultPriorityLevel()) - level)
 }
