@@ -386,6 +386,55 @@ func TestOptions(t *testing.T) {
 	}
 }
 
+// TestExecutionOptions: parallel execution with inter-op threads starts ONNX Runtime's
+// inter-op pool (threads the process did not have), sequential execution does not (a few
+// threads the Go runtime may start meanwhile are allowed for); every combination with the
+// memory arena and pattern off answers as the defaults do.
+func TestExecutionOptions(t *testing.T) {
+	model := testenv.Path("samples/iris/model.onnx")
+	threads := func() int {
+		entries, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(entries)
+	}
+	in := tensor.New([]int64{1, 4}, []float32{5.1, 3.5, 1.4, 0.2})
+	want, err := mustLoad(t, model, Options{IntraOpThreads: 1}).Run(context.Background(), []*tensor.Tensor{in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []Options{
+		{IntraOpThreads: 1, InterOpThreads: 8, ExecutionMode: "sequential"},
+		{IntraOpThreads: 1, InterOpThreads: 8, ExecutionMode: "Parallel"},
+		{IntraOpThreads: 1, NoMemArena: true, NoMemPattern: true},
+		{IntraOpThreads: 1, InterOpThreads: 2, ExecutionMode: "parallel", NoMemArena: true},
+	} {
+		before := threads()
+		s := mustLoad(t, model, o)
+		added := threads() - before
+		parallel := strings.EqualFold(o.ExecutionMode, "parallel")
+		switch {
+		case parallel && added < o.InterOpThreads-1:
+			t.Errorf("%+v: %d threads started, want the inter-op pool's %d", o, added, o.InterOpThreads-1)
+		case !parallel && added >= 3:
+			t.Errorf("%+v: %d threads started, want none (intra-op 1, no inter-op pool)", o, added)
+		}
+		got, err := s.Run(context.Background(), []*tensor.Tensor{in})
+		if err != nil {
+			t.Fatalf("%+v: %v", o, err)
+		}
+		g, _ := got[0].Float32s()
+		w, _ := want[0].Float32s()
+		if len(g) == 0 || !slices.Equal(g, w) {
+			t.Errorf("%+v: %v, want %v", o, g, w)
+		}
+	}
+	if _, err := Load(model, Options{ExecutionMode: "concurrent"}); err == nil || !strings.Contains(err.Error(), "want sequential or parallel") {
+		t.Errorf("unknown execution mode: %v", err)
+	}
+}
+
 func TestProviders(t *testing.T) {
 	lib := Loaded()
 	if lib.Version != "1.24.1" || !slices.Contains(lib.Providers, "cpu") {

@@ -24,8 +24,17 @@ import (
 // Options are the per-session settings.
 type Options struct {
 	// IntraOpThreads and InterOpThreads size ONNX Runtime's thread pools; 0 lets it choose.
+	// The inter-op pool exists only in parallel execution.
 	IntraOpThreads int
 	InterOpThreads int
+	// ExecutionMode is "sequential" (the default: one operator at a time) or "parallel"
+	// (independent branches of the graph at once, on the inter-op threads).
+	ExecutionMode string
+	// NoMemArena turns off ONNX Runtime's CPU memory arena (buffers are freed after each
+	// run instead of kept for the next); NoMemPattern turns off its memory pattern
+	// (buffers planned from the shapes of earlier runs).
+	NoMemArena   bool
+	NoMemPattern bool
 	// Spinning lets idle pool threads spin waiting for work: lower latency, but idle
 	// workers burn CPU. Off by default.
 	Spinning bool
@@ -193,12 +202,29 @@ func CheckOptLevel(level string) error {
 	return nil
 }
 
+var executionModes = map[string]ort.ExecutionMode{
+	"":           ort.ExecutionModeSequential,
+	"sequential": ort.ExecutionModeSequential,
+	"parallel":   ort.ExecutionModeParallel,
+}
+
+// CheckExecutionMode reports whether mode names an execution mode (Options.ExecutionMode).
+func CheckExecutionMode(mode string) error {
+	if _, ok := executionModes[strings.ToLower(mode)]; !ok {
+		return fmt.Errorf("unknown execution mode %q (want sequential or parallel)", mode)
+	}
+	return nil
+}
+
 // sessionOptions builds ONNX Runtime options; the caller destroys them.
 func sessionOptions(o Options, withProvider bool) (*ort.SessionOptions, string, error) {
 	if err := CheckOptLevel(o.OptLevel); err != nil {
 		return nil, "", err
 	}
-	level := optLevels[strings.ToLower(o.OptLevel)]
+	if err := CheckExecutionMode(o.ExecutionMode); err != nil {
+		return nil, "", err
+	}
+	level, mode := optLevels[strings.ToLower(o.OptLevel)], executionModes[strings.ToLower(o.ExecutionMode)]
 	name, device, err := ParseProvider(o.Provider)
 	if err != nil {
 		return nil, "", err
@@ -213,6 +239,19 @@ func sessionOptions(o Options, withProvider bool) (*ort.SessionOptions, string, 
 	}
 	if err := so.SetGraphOptimizationLevel(level); err != nil {
 		return fail(err)
+	}
+	if err := so.SetExecutionMode(mode); err != nil {
+		return fail(err)
+	}
+	if o.NoMemArena {
+		if err := so.SetCpuMemArena(false); err != nil {
+			return fail(err)
+		}
+	}
+	if o.NoMemPattern {
+		if err := so.SetMemPattern(false); err != nil {
+			return fail(err)
+		}
 	}
 	if o.IntraOpThreads > 0 {
 		if err := so.SetIntraOpNumThreads(o.IntraOpThreads); err != nil {
