@@ -154,12 +154,19 @@ type Description struct {
 	IntraOpThreads    int    `json:"intraOpThreads,omitempty"`
 	// GraphOptimization is ONNX Runtime's graph optimisation level (all, extended, basic,
 	// disable).
-	GraphOptimization string            `json:"graphOptimization,omitempty"`
-	Batching          Batching          `json:"batching"`
-	TrafficWeight     *int              `json:"trafficSplitWeight,omitempty"`
-	SettingSources    map[string]string `json:"settingSources"`
-	Inputs            []tensor.Info     `json:"inputs"`
-	Outputs           []tensor.Info     `json:"outputs"`
+	GraphOptimization string `json:"graphOptimization,omitempty"`
+	// ExecutionMode (sequential or parallel), InterOpThreads (parallel's threads; 0: ONNX
+	// Runtime's choice), MemArena and MemPattern are the session's other ONNX Runtime options
+	// (nil from a server that does not say).
+	ExecutionMode  string            `json:"executionMode,omitempty"`
+	InterOpThreads int               `json:"interOpThreads,omitempty"`
+	MemArena       *bool             `json:"memArena,omitempty"`
+	MemPattern     *bool             `json:"memPattern,omitempty"`
+	Batching       Batching          `json:"batching"`
+	TrafficWeight  *int              `json:"trafficSplitWeight,omitempty"`
+	SettingSources map[string]string `json:"settingSources"`
+	Inputs         []tensor.Info     `json:"inputs"`
+	Outputs        []tensor.Info     `json:"outputs"`
 }
 
 // ModelMetadata is the ONNX model's own header: its producer, IR version, opset and

@@ -373,6 +373,19 @@ func describeText(io *term.IO, d api.Description) {
 		if d.GraphOptimization != "" && d.GraphOptimization != "all" {
 			runs += ", graph optimisation " + d.GraphOptimization
 		}
+		if d.ExecutionMode == "parallel" {
+			inter := "as many inter-op threads as cores"
+			if d.InterOpThreads > 0 {
+				inter = fmt.Sprintf("%d inter-op threads", d.InterOpThreads)
+			}
+			runs += ", parallel execution on " + inter
+		}
+		if d.MemArena != nil && !*d.MemArena {
+			runs += ", no memory arena"
+		}
+		if d.MemPattern != nil && !*d.MemPattern {
+			runs += ", no memory pattern"
+		}
 		pairs = append(pairs, [2]string{"runs on", runs})
 	}
 	if w := d.Warmup; w != nil {

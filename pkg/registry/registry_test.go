@@ -147,10 +147,42 @@ func TestSettingsPrecedence(t *testing.T) {
 		"maxQueueTimeAction: drop\n":                               `maxQueueTimeAction (from model-config.yaml) must be reject or delay, got "drop"`,
 		"priorityQueuePolicies: {5: {maxQueueTimeAction: drop}}\n": `priorityQueuePolicies (from model-config.yaml): priority 5: maxQueueTimeAction must be reject or delay, got "drop"`,
 		"graphOptimization: max\n":                                 `graphOptimization (from model-config.yaml): unknown graph optimisation level "max"`,
+		"executionMode: concurrent\n":                              `executionMode (from model-config.yaml): unknown execution mode "concurrent"`,
+		"interOpThreads: -1\n":                                     "interOpThreads (from model-config.yaml) must be between 0 and 1024, got -1",
 	} {
 		if _, err := r.Register(context.Background(), Spec{Path: irisArchive(t, "3.0", yaml)}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("bad yaml %q: %v, want an error saying %q", yaml, err, want)
 		}
+	}
+}
+
+// TestSessionSettings: model-config.yaml's ONNX Runtime session options reach the session:
+// parallel execution with six inter-op threads starts the threads of its inter-op pool.
+func TestSessionSettings(t *testing.T) {
+	r := newRegistry(t, Defaults{})
+	threads := func() int {
+		entries, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(entries)
+	}
+	before := threads()
+	yaml := "executionMode: Parallel\ninterOpThreads: 6\nintraOpThreads: 1\nmemArena: false\nmemPattern: false\n"
+	v, err := r.Register(context.Background(), Spec{Path: irisArchive(t, "1.0", yaml), Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if added := threads() - before; added < 5 {
+		t.Errorf("%d threads started, want at least the inter-op pool's 5", added)
+	}
+	s := v.Settings()
+	if s.ExecutionMode != "parallel" || s.InterOpThreads != 6 || s.MemArena || s.MemPattern || s.Sources["executionMode"] != FromYAML || s.Sources["memPattern"] != FromYAML {
+		t.Errorf("executionMode %q, interOpThreads %d, memArena %v, memPattern %v, sources %v", s.ExecutionMode, s.InterOpThreads, s.MemArena, s.MemPattern, s.Sources)
+	}
+	out, err := v.InferTensors(context.Background(), []*tensor.Tensor{tensor.New([]int64{1, 4}, []float32{5.1, 3.5, 1.4, 0.2})}, 0)
+	if err != nil || len(out) == 0 {
+		t.Fatalf("inference: %v", err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -61,7 +62,16 @@ type Settings struct {
 	// GraphOptimization is ONNX Runtime's graph optimisation level: all (the default),
 	// extended, basic or disable.
 	GraphOptimization string `json:"graphOptimization,omitempty"`
-	UseJobTicket      bool   `json:"useJobTicket,omitempty"` // accept only when a worker is free
+	// ExecutionMode is ONNX Runtime's: sequential (the default) or parallel, which runs the
+	// graph's independent branches at once on InterOpThreads threads (0: one per core).
+	ExecutionMode  string `json:"executionMode,omitempty"`
+	InterOpThreads int    `json:"interOpThreads,omitempty"`
+	// MemArena and MemPattern are ONNX Runtime's CPU memory arena and memory pattern (both
+	// on by default): off, a session frees its buffers after each run, for less memory and
+	// slower runs.
+	MemArena     bool `json:"memArena"`
+	MemPattern   bool `json:"memPattern"`
+	UseJobTicket bool `json:"useJobTicket,omitempty"` // accept only when a worker is free
 	// SequenceBatching makes the model stateful (TorchServe's sequence batching, for custom
 	// handlers): the requests of a sequence (one sequence id) go to the same handler
 	// process, one at a time, so that it can keep the sequence's state.
@@ -127,6 +137,10 @@ type modelYAML struct {
 	AdaptiveBatching       *bool                       `yaml:"adaptiveBatching"`
 	IntraOpThreads         *int                        `yaml:"intraOpThreads"`
 	GraphOptimization      *string                     `yaml:"graphOptimization"`
+	ExecutionMode          *string                     `yaml:"executionMode"`
+	InterOpThreads         *int                        `yaml:"interOpThreads"`
+	MemArena               *bool                       `yaml:"memArena"`
+	MemPattern             *bool                       `yaml:"memPattern"`
 	Handler                map[string]any              `yaml:"handler"`
 	// TorchServe's names: clientTimeoutInMills is maxQueueTime (when that is not set);
 	// useJobTicket accepts a request only when a worker is free.
@@ -241,6 +255,19 @@ func resolveSettings(d Defaults, props *config.ModelConfig, y *modelYAML, o Over
 	if y.GraphOptimization != nil {
 		s.GraphOptimization, s.Sources["graphOptimization"] = *y.GraphOptimization, fromFile
 	}
+	s.ExecutionMode, s.Sources["executionMode"] = "sequential", FromDefault
+	if y.ExecutionMode != nil {
+		s.ExecutionMode, s.Sources["executionMode"] = strings.ToLower(*y.ExecutionMode), fromFile
+	}
+	pick("interOpThreads", &s.InterOpThreads, 0, nil, y.InterOpThreads, nil)
+	s.MemArena, s.Sources["memArena"] = true, FromDefault
+	if y.MemArena != nil {
+		s.MemArena, s.Sources["memArena"] = *y.MemArena, fromFile
+	}
+	s.MemPattern, s.Sources["memPattern"] = true, FromDefault
+	if y.MemPattern != nil {
+		s.MemPattern, s.Sources["memPattern"] = *y.MemPattern, fromFile
+	}
 	s.PreferredBatchSizes, s.Sources["preferredBatchSizes"] = nil, FromDefault
 	if y.PreferredBatchSizes != nil {
 		s.PreferredBatchSizes, s.Sources["preferredBatchSizes"] = y.PreferredBatchSizes, fromFile
@@ -298,6 +325,8 @@ func (s Settings) validate() error {
 		return fmt.Errorf("minWorkers (from %s) must be ≤ %d, got %d", s.Sources["minWorkers"], config.MaxWorkersPerModel, s.MinWorkers)
 	case s.IntraOpThreads > config.MaxIntraOpThreads:
 		return fmt.Errorf("intraOpThreads (from %s) must be ≤ %d, got %d", s.Sources["intraOpThreads"], config.MaxIntraOpThreads, s.IntraOpThreads)
+	case s.InterOpThreads < 0 || s.InterOpThreads > config.MaxIntraOpThreads:
+		return fmt.Errorf("interOpThreads (from %s) must be between 0 and %d, got %d", s.Sources["interOpThreads"], config.MaxIntraOpThreads, s.InterOpThreads)
 	case s.BatchSize < 1:
 		return fmt.Errorf("batchSize (from %s) must be ≥ 1, got %d", s.Sources["batchSize"], s.BatchSize)
 	case s.MaxBatchDelay < 0:
@@ -314,6 +343,8 @@ func (s Settings) validate() error {
 		return fmt.Errorf("maxQueueTime and intraOpThreads must be ≥ 0")
 	case engine.CheckOptLevel(s.GraphOptimization) != nil:
 		return fmt.Errorf("graphOptimization (from %s): %v", s.Sources["graphOptimization"], engine.CheckOptLevel(s.GraphOptimization))
+	case engine.CheckExecutionMode(s.ExecutionMode) != nil:
+		return fmt.Errorf("executionMode (from %s): %v", s.Sources["executionMode"], engine.CheckExecutionMode(s.ExecutionMode))
 	case s.MaxQueueTimeAction != QueueTimeReject && s.MaxQueueTimeAction != QueueTimeDelay:
 		return fmt.Errorf("maxQueueTimeAction (from %s) must be %s or %s, got %q", s.Sources["maxQueueTimeAction"], QueueTimeReject, QueueTimeDelay, s.MaxQueueTimeAction)
 	case s.MaxNumSequence < 1:

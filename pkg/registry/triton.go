@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -25,7 +26,9 @@ const FromTritonConfig = "config.pbtxt"
 //     allow_timeout_override as allowQueueTimeOverride; priority_queue_policy as
 //     priorityQueuePolicies, at the priority each level runs at (TritonPriority);
 //   - instance_group: its instances (count, times the GPUs listed) as the workers;
-//   - the onnxruntime backend's parameter intra_op_thread_count: intraOpThreads;
+//   - the onnxruntime backend's parameters intra_op_thread_count, inter_op_thread_count,
+//     execution_mode, enable_mem_arena and enable_mem_pattern: intraOpThreads,
+//     interOpThreads, executionMode, memArena and memPattern (onnxRuntimeParameters);
 //   - optimization { graph { level } }: graphOptimization (the onnxruntime backend's -1
 //     basic, 1 extended, 2 disable; 0 or none all);
 //   - response_cache { enable: true }: responseCache;
@@ -81,18 +84,11 @@ func tritonSettings(c *oippb.ModelConfig) (*modelYAML, error) {
 		}
 		y.MinWorkers, y.MaxWorkers = &n, &n
 	}
-	if p, ok := c.GetParameters()["intra_op_thread_count"]; ok { // the onnxruntime backend's
-		n, err := strconv.Atoi(strings.TrimSpace(p.GetStringValue()))
-		if err != nil || n < 0 {
-			return nil, fmt.Errorf("%s: parameter intra_op_thread_count %q is not a count of threads", FromTritonConfig, p.GetStringValue())
-		}
-		if n > 0 {
-			y.IntraOpThreads = &n
-		}
+	if err := onnxRuntimeParameters(c.GetParameters(), y); err != nil {
+		return nil, err
 	}
 	if level := c.GetOptimization().GetGraph().GetLevel(); level != 0 {
-		names := map[int32]string{-1: "basic", 1: "extended", 2: "disable"}
-		name, ok := names[level]
+		name, ok := tritonGraphLevels[level]
 		if !ok {
 			return nil, fmt.Errorf("%s: optimization graph level %d: the onnxruntime backend takes -1 (basic), 1 (extended) or 2 (none)", FromTritonConfig, level)
 		}
@@ -133,8 +129,103 @@ func tritonSettings(c *oippb.ModelConfig) (*modelYAML, error) {
 }
 
 // tritonParameters are the config.pbtxt parameters ts reads: the onnxruntime backend's
-// thread count and ts's own handler.
-var tritonParameters = []string{"intra_op_thread_count", "handler"}
+// session options (onnxRuntimeParameters) and ts's own handler.
+var tritonParameters = []string{"intra_op_thread_count", "inter_op_thread_count", "execution_mode",
+	"enable_mem_arena", "enable_mem_pattern", "handler"}
+
+// The onnxruntime backend's graph optimisation levels and execution modes, as ts's
+// graphOptimization and executionMode.
+var (
+	tritonGraphLevels    = map[int32]string{-1: "basic", 1: "extended", 2: "disable"}
+	tritonExecutionModes = map[string]string{"0": "sequential", "1": "parallel"}
+)
+
+// TritonGraphLevel is graphOptimization as the onnxruntime backend's optimization graph
+// level; none for all, which Triton's configurations leave out.
+func (s Settings) TritonGraphLevel() (int32, bool) {
+	for level, name := range tritonGraphLevels {
+		if strings.EqualFold(s.GraphOptimization, name) || (name == "disable" && strings.EqualFold(s.GraphOptimization, "none")) {
+			return level, true
+		}
+	}
+	return 0, false
+}
+
+// TritonParameters are the ONNX Runtime session options in effect as the onnxruntime
+// backend's parameters (config.pbtxt's), with the intra-op threads the session runs with.
+func (s Settings) TritonParameters(intraOpThreads int) map[string]string {
+	flag := func(on bool) string {
+		if on {
+			return "1"
+		}
+		return "0"
+	}
+	params := map[string]string{
+		"execution_mode":     flag(s.ExecutionMode == "parallel"),
+		"enable_mem_arena":   flag(s.MemArena),
+		"enable_mem_pattern": flag(s.MemPattern),
+	}
+	if intraOpThreads > 0 {
+		params["intra_op_thread_count"] = strconv.Itoa(intraOpThreads)
+	}
+	if s.InterOpThreads > 0 {
+		params["inter_op_thread_count"] = strconv.Itoa(s.InterOpThreads)
+	}
+	return params
+}
+
+// onnxRuntimeParameters reads the onnxruntime backend's parameters of a config.pbtxt:
+// intra_op_thread_count and inter_op_thread_count (0: ONNX Runtime's choice),
+// execution_mode (0 sequential, 1 parallel), enable_mem_arena and enable_mem_pattern (1 or
+// 0, as Triton's backends read a boolean: also true/false, on/off).
+func onnxRuntimeParameters(params map[string]*oippb.ModelParameter, y *modelYAML) error {
+	value := func(key string) (string, bool) {
+		p, ok := params[key]
+		return strings.TrimSpace(p.GetStringValue()), ok
+	}
+	count := func(key string, dst **int) error {
+		v, ok := value(key)
+		if !ok {
+			return nil
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("%s: parameter %s %q is not a count of threads", FromTritonConfig, key, v)
+		}
+		if n > 0 {
+			*dst = &n
+		}
+		return nil
+	}
+	flag := func(key string, dst **bool) error {
+		v, ok := value(key)
+		if !ok {
+			return nil
+		}
+		var on bool
+		switch strings.ToLower(v) {
+		case "1", "true", "on":
+			on = true
+		case "0", "false", "off":
+		default:
+			return fmt.Errorf("%s: parameter %s %q is not 1 or 0", FromTritonConfig, key, v)
+		}
+		*dst = &on
+		return nil
+	}
+	if err := errors.Join(count("intra_op_thread_count", &y.IntraOpThreads), count("inter_op_thread_count", &y.InterOpThreads),
+		flag("enable_mem_arena", &y.MemArena), flag("enable_mem_pattern", &y.MemPattern)); err != nil {
+		return err
+	}
+	if v, ok := value("execution_mode"); ok {
+		mode, known := tritonExecutionModes[v]
+		if !known {
+			return fmt.Errorf("%s: parameter execution_mode %q: the onnxruntime backend takes 0 (sequential) or 1 (parallel)", FromTritonConfig, v)
+		}
+		y.ExecutionMode = &mode
+	}
+	return nil
+}
 
 // tritonUnapplied says what of a config.pbtxt ts reads but does not apply, for the log: the
 // onnxruntime backend's other parameters, and execution accelerators (ts runs every model

@@ -47,6 +47,10 @@ dynamic_batching {
 instance_group [ { count: 2 kind: KIND_CPU }, { kind: KIND_CPU } ]
 response_cache { enable: true }
 parameters { key: "intra_op_thread_count" value: { string_value: "1" } }
+parameters { key: "inter_op_thread_count" value: { string_value: "2" } }
+parameters { key: "execution_mode" value: { string_value: "1" } }
+parameters { key: "enable_mem_arena" value: { string_value: "0" } }
+parameters { key: "enable_mem_pattern" value: { string_value: "off" } }
 model_warmup [
   { name: "one" batch_size: 1 inputs { key: "features" value: { data_type: TYPE_FP32 dims: [ 4 ] zero_data: true } } },
   { name: "many" batch_size: 8 count: 3 inputs { key: "features" value: { data_type: TYPE_FP32 dims: [ 4 ] random_data: true } } }
@@ -68,10 +72,15 @@ model_warmup [
 		{"minWorkers", s.MinWorkers, 3},
 		{"maxWorkers", s.MaxWorkers, 3},
 		{"intraOpThreads", s.IntraOpThreads, 1},
+		{"interOpThreads", s.InterOpThreads, 2},
 	} {
 		if c.got != c.want || s.Sources[c.key] != FromTritonConfig {
 			t.Errorf("%s = %d from %q, want %d from config.pbtxt", c.key, c.got, s.Sources[c.key], c.want)
 		}
+	}
+	if s.ExecutionMode != "parallel" || s.MemArena || s.MemPattern || s.Sources["executionMode"] != FromTritonConfig ||
+		s.Sources["memArena"] != FromTritonConfig || s.Sources["memPattern"] != FromTritonConfig {
+		t.Errorf("executionMode %q, memArena %v, memPattern %v, sources %v: want parallel, both off, from config.pbtxt", s.ExecutionMode, s.MemArena, s.MemPattern, s.Sources)
 	}
 	if s.GraphOptimization != "all" || s.Sources["graphOptimization"] != FromDefault {
 		t.Errorf("graphOptimization %q from %s, want all by default", s.GraphOptimization, s.Sources["graphOptimization"])
@@ -105,6 +114,9 @@ instance_group [ { count: 1 } ]`
 	v, err = r.Register(context.Background(), Spec{Path: tritonModel(t, "delay", delay, "1"), Synchronous: true})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if s := v.Settings(); s.ExecutionMode != "sequential" || !s.MemArena || !s.MemPattern || s.InterOpThreads != 0 || s.Sources["memArena"] != FromDefault {
+		t.Errorf("without the parameters: executionMode %q, memArena %v, memPattern %v, interOpThreads %d from %s: want ONNX Runtime's defaults", s.ExecutionMode, s.MemArena, s.MemPattern, s.InterOpThreads, s.Sources["memArena"])
 	}
 	if s := v.Settings(); s.MaxQueueTime != 2 || s.MaxQueueTimeAction != QueueTimeDelay || !s.AllowQueueTimeOverride || s.Sources["allowQueueTimeOverride"] != FromTritonConfig {
 		t.Errorf("DELAY policy: maxQueueTime %d, action %q, override %v from %s", s.MaxQueueTime, s.MaxQueueTimeAction, s.AllowQueueTimeOverride, s.Sources["allowQueueTimeOverride"])
@@ -186,6 +198,9 @@ func TestTritonRegisterAll(t *testing.T) {
 		{`output [ { name: "nothing" data_type: TYPE_FP32 dims: [ 3 ] } ]`, `output "nothing"`},
 		{`max_batch_size: 4 dynamic_batching { preferred_batch_size: [ 8 ] }`, "preferredBatchSizes"},
 		{`parameters { key: "intra_op_thread_count" value: { string_value: "many" } }`, "not a count of threads"},
+		{`parameters { key: "inter_op_thread_count" value: { string_value: "-1" } }`, `parameter inter_op_thread_count "-1" is not a count of threads`},
+		{`parameters { key: "execution_mode" value: { string_value: "2" } }`, `execution_mode "2": the onnxruntime backend takes 0 (sequential) or 1 (parallel)`},
+		{`parameters { key: "enable_mem_arena" value: { string_value: "yes" } }`, `parameter enable_mem_arena "yes" is not 1 or 0`},
 		{`max_batch_size: 4 dynamic_batching { priority_levels: 2 default_priority_level: 1 priority_queue_policy { key: 3 value: { max_queue_size: 1 } } }`, "priority_queue_policy for level 3, but priority_levels is 2"},
 		{`optimization { graph { level: 3 } }`, "optimization graph level 3: the onnxruntime backend takes -1 (basic), 1 (extended) or 2 (none)"},
 	} {
@@ -275,15 +290,16 @@ func TestTritonUnapplied(t *testing.T) {
 	config := `
 parameters { key: "intra_op_thread_count" value: { string_value: "1" } }
 parameters { key: "enable_mem_arena" value: { string_value: "1" } }
-parameters { key: "execution_mode" value: { string_value: "1" } }
+parameters { key: "memory.enable_memory_arena_shrinkage" value: { string_value: "cpu:0" } }
+parameters { key: "session.use_device_allocator_for_initializers" value: { string_value: "1" } }
 optimization { execution_accelerators { gpu_execution_accelerator: [ { name: "tensorrt" parameters { key: "precision_mode" value: "FP16" } } ] } }`
 	v, err := r.Register(context.Background(), Spec{Path: tritonModel(t, "noted", config, "1")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
-		`parameter "enable_mem_arena" is not applied`,
-		`parameter "execution_mode" is not applied`,
+		`parameter "memory.enable_memory_arena_shrinkage" is not applied`,
+		`parameter "session.use_device_allocator_for_initializers" is not applied`,
 		`execution accelerator "tensorrt" is not applied: models run on the server's execution provider (ts serve --provider)`,
 	}
 	if got := tritonUnapplied(v.TritonConfig()); !slices.Equal(got, want) {

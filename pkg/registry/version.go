@@ -337,9 +337,13 @@ func (v *Version) load(workers int) (loaded bool, err error) {
 	v.session.Store(s)
 	v.provider, v.threads = s.Provider(), threads
 	v.loadTime, v.warmTime, v.loadedAt = time.Since(start), warm, time.Now()
-	v.reg.log.Info("model loaded", "model", v.Name, "version", v.Version, "provider", v.provider,
+	attrs := []any{"model", v.Name, "version", v.Version, "provider", v.provider,
 		"workers", workers, "intra_op_threads", threads, "cores", v.reg.opts.Cores, "load_ms", v.loadTime.Milliseconds(),
-		"batch_size", v.settings.BatchSize, "batchable", v.unbatchable == "")
+		"batch_size", v.settings.BatchSize, "batchable", v.unbatchable == ""}
+	if v.settings.ExecutionMode == "parallel" { // the inter-op threads come on top of the plan
+		attrs = append(attrs, "execution_mode", "parallel", "inter_op_threads", v.settings.InterOpThreads)
+	}
+	v.reg.log.Info("model loaded", attrs...)
 	if w := v.settings.Warmup; w != nil {
 		v.reg.log.Info("model warmed up", "model", v.Name, "version", v.Version, "runs", w.Runs,
 			"batch_sizes", w.RunBatchSizes(v.unbatchable == "", v.settings.BatchSize), "data", w.DataKind(), "warmup_ms", warm.Milliseconds())
@@ -368,13 +372,14 @@ func (v *Version) threadPlan(workers int) int {
 func (v *Version) newSession(threads int) (*engine.Session, time.Duration, error) {
 	v.mu.Lock()
 	timeout := time.Duration(v.settings.StartupTimeout) * time.Second
-	warmup, batchSize, optLevel := v.settings.Warmup, v.settings.BatchSize, v.settings.GraphOptimization
+	warmup, batchSize, settings := v.settings.Warmup, v.settings.BatchSize, v.settings
 	v.mu.Unlock()
 	if timeout <= 0 {
 		return nil, 0, errors.New("startupTimeout is 0")
 	}
 	opts := v.reg.opts.Engine
-	opts.IntraOpThreads, opts.OptLevel = threads, optLevel
+	opts.IntraOpThreads, opts.InterOpThreads, opts.OptLevel = threads, settings.InterOpThreads, settings.GraphOptimization
+	opts.ExecutionMode, opts.NoMemArena, opts.NoMemPattern = settings.ExecutionMode, !settings.MemArena, !settings.MemPattern
 	opts.Logger = v.reg.log.With("model", v.Name, "version", v.Version)
 	type loaded struct {
 		s    *engine.Session

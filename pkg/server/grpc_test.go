@@ -558,7 +558,8 @@ func TestGRPCTritonExtensions(t *testing.T) {
 	if err != nil || c.GetName() != "iris" || c.GetPlatform() != "onnxruntime_onnx" || c.GetMaxBatchSize() != 4 || len(c.GetInput()) != 1 ||
 		c.GetInput()[0].GetDataType() != oippb.DataType_TYPE_FP32 || fmt.Sprint(c.GetInput()[0].GetDims()) != "[4]" ||
 		c.GetDynamicBatching().GetMaxQueueDelayMicroseconds() != 7000 || c.GetInstanceGroup()[0].GetKind() != oippb.ModelInstanceGroup_KIND_CPU ||
-		c.GetInstanceGroup()[0].GetCount() != 1 || c.GetVersionPolicy().GetLatest().GetNumVersions() != 1 {
+		c.GetInstanceGroup()[0].GetCount() != 1 || c.GetVersionPolicy().GetLatest().GetNumVersions() != 1 ||
+		c.GetParameters()["enable_mem_arena"].GetStringValue() != "1" || c.GetParameters()["execution_mode"].GetStringValue() != "0" {
 		t.Errorf("model config: %v %v", cfg, err)
 	}
 	_, err = oip.ModelConfig(ctx, &oippb.ModelConfigRequest{Name: "nope"})

@@ -6,10 +6,13 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -381,6 +384,39 @@ func TestTritonModelConfig(t *testing.T) {
 		t.Errorf("alltypes: %+v", all)
 	}
 	exchange{"unknown model", "GET", "/v2/models/nope/config", "", nil, 404, "ModelNotFoundException", `"error": "Model not found: nope"`}.run(t, ts.inference.URL)
+
+	// ONNX Runtime's session options as the onnxruntime backend's parameters, in effect
+	type sessionConfig struct {
+		Parameters map[string]struct {
+			StringValue string `json:"string_value"`
+		}
+		Optimization *struct{ Graph struct{ Level int } }
+	}
+	params := func(c sessionConfig) string {
+		var kv []string
+		for _, key := range slices.Sorted(maps.Keys(c.Parameters)) {
+			kv = append(kv, key+"="+c.Parameters[key].StringValue)
+		}
+		return strings.Join(kv, " ")
+	}
+	var plain sessionConfig
+	getJSON(t, ts.inference.URL+"/v2/models/iris/config", &plain)
+	if got := params(plain); !regexp.MustCompile(`^enable_mem_arena=1 enable_mem_pattern=1 execution_mode=0 intra_op_thread_count=[1-9][0-9]*$`).MatchString(got) || plain.Optimization != nil {
+		t.Errorf("iris's defaults: parameters %s, optimization %+v", got, plain.Optimization)
+	}
+	yaml := filepath.Join(t.TempDir(), "model-config.yaml")
+	os.WriteFile(yaml, []byte("executionMode: parallel\ninterOpThreads: 2\nintraOpThreads: 1\nmemArena: false\ngraphOptimization: basic\n"), 0o644)
+	ts.registerArchive(t, archive.PackOptions{ModelName: "tuned", SerializedFile: testenv.Path("samples/iris/model.onnx"), Handler: "tensor", ConfigFile: yaml}, "initial_workers=1")
+	var tuned sessionConfig
+	getJSON(t, ts.inference.URL+"/v2/models/tuned/config", &tuned)
+	if got := params(tuned); got != "enable_mem_arena=0 enable_mem_pattern=1 execution_mode=1 inter_op_thread_count=2 intra_op_thread_count=1" ||
+		tuned.Optimization == nil || tuned.Optimization.Graph.Level != -1 {
+		t.Errorf("tuned: parameters %s, optimization %+v", got, tuned.Optimization)
+	}
+	exchange{"describe shows the options", "GET", "/models/tuned", "", nil, 200, "", `"executionMode": "parallel",
+    "interOpThreads": 2,
+    "memArena": false,
+    "memPattern": true,`}.run(t, ts.management.URL)
 }
 
 // TestTritonStatistics: Triton's statistics extension counts what each version served:

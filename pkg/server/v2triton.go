@@ -40,6 +40,16 @@ type tritonConfig struct {
 	Parameters           map[string]any        `json:"parameters"`
 	ModelWarmup          []tritonWarmup        `json:"model_warmup,omitempty"`
 	ResponseCache        *tritonResponseCache  `json:"response_cache,omitempty"`
+	Optimization         *tritonOptimization   `json:"optimization,omitempty"`
+}
+
+// tritonOptimization is Triton's ModelOptimizationPolicy, its graph level only.
+type tritonOptimization struct {
+	Graph tritonGraphOptimization `json:"graph"`
+}
+
+type tritonGraphOptimization struct {
+	Level int32 `json:"level"`
 }
 
 type tritonResponseCache struct {
@@ -201,7 +211,22 @@ func tritonModelConfig(v *registry.Version) tritonConfig {
 	if st.ResponseCache {
 		c.ResponseCache = &tritonResponseCache{Enable: info.Cached}
 	}
+	c.Parameters, c.Optimization = onnxRuntimeParameters(st, info.Threads)
 	return c
+}
+
+// onnxRuntimeParameters are a version's ONNX Runtime session options as the onnxruntime
+// backend's parameters and optimization policy (nil at the default level), the values in
+// effect.
+func onnxRuntimeParameters(st registry.Settings, threads int) (map[string]any, *tritonOptimization) {
+	params := map[string]any{}
+	for key, value := range st.TritonParameters(threads) {
+		params[key] = map[string]string{"string_value": value}
+	}
+	if level, ok := st.TritonGraphLevel(); ok {
+		return params, &tritonOptimization{Graph: tritonGraphOptimization{Level: level}}
+	}
+	return params, nil
 }
 
 // tritonLoadOverrides reads the settings a load request's parameter "config" gives (Triton's
