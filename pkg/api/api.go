@@ -118,6 +118,7 @@ type Description struct {
 	ParallelType            string `json:"parallelType"`
 	ParallelLevel           int    `json:"parallelLevel"`
 	DeviceType              string `json:"deviceType"`
+	DeviceIDs               []int  `json:"deviceIds,omitempty"`
 	ContinuousBatching      bool   `json:"continuousBatching"`
 	UseJobTicket            bool   `json:"useJobTicket"`
 	UseVenv                 bool   `json:"useVenv"`

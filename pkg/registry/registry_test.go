@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -1015,5 +1016,86 @@ func TestOnRemoved(t *testing.T) {
 	want := []string{"iris/2.0 gone=false", "iris/1.0 gone=true", "onerow/1.0 gone=true"}
 	if !slices.Equal(got, want) {
 		t.Errorf("removed %v, want %v", got, want)
+	}
+}
+
+// TestDeviceProvider: TorchServe's deviceType and deviceIds choose a model's execution
+// provider from the server's.
+func TestDeviceProvider(t *testing.T) {
+	for _, c := range []struct {
+		server string
+		s      Settings
+		want   string
+		asked  bool
+	}{
+		{"cpu", Settings{}, "cpu", false},
+		{"cuda:1", Settings{}, "cuda:1", false},
+		{"cuda:1", Settings{DeviceType: DeviceCPU}, "cpu", false},
+		{"cuda:1", Settings{DeviceType: DeviceGPU}, "cuda:1", false},
+		{"cuda", Settings{DeviceIDs: []int{3}}, "cuda:3", false},
+		{"tensorrt:0", Settings{DeviceType: DeviceGPU, DeviceIDs: []int{2, 5}}, "tensorrt:2", false},
+		{"cpu", Settings{DeviceType: DeviceGPU}, "cuda:0", true},
+		{"cpu", Settings{DeviceIDs: []int{1}}, "cuda:1", true},
+	} {
+		if got, asked := c.s.Provider(c.server); got != c.want || asked != c.asked {
+			t.Errorf("server %s, deviceType %q, deviceIds %v: %s (asked for a GPU %v), want %s (%v)", c.server, c.s.DeviceType, c.s.DeviceIDs, got, asked, c.want, c.asked)
+		}
+	}
+}
+
+// TestDeviceType: on a server whose execution provider cannot be used here (CUDA, with no
+// fallback), a model with deviceType cpu still loads and serves on the CPU, and one without
+// fails; on a CPU server, a model asking for a GPU runs on the CPU with a warning, as
+// TorchServe's on a host without GPUs; a model listing several GPUs is told it runs on one.
+func TestDeviceType(t *testing.T) {
+	if slices.Contains(engine.Loaded().Providers, "cuda") {
+		t.Log("this ONNX Runtime library has CUDA: the refusal below cannot happen")
+	}
+	var log bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&log, nil))
+	gpu := New(Options{TempDir: t.TempDir(), Logger: logger, Cores: 2, Engine: engine.Options{Provider: "cuda:0"}})
+	t.Cleanup(func() { gpu.Close(context.Background()) })
+	cpuOnly, err := gpu.Register(context.Background(), Spec{Path: irisArchive(t, "1.0", "deviceType: CPU\n"), Name: "cpuonly", Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true})
+	if err != nil {
+		t.Fatalf("deviceType cpu on a CUDA server: %v", err)
+	}
+	if info := cpuOnly.Info(); info.Provider != "cpu" || info.Settings.DeviceType != DeviceCPU || info.Settings.Sources["deviceType"] != FromYAML {
+		t.Errorf("deviceType cpu: provider %s, settings %q from %s", info.Provider, info.Settings.DeviceType, info.Settings.Sources["deviceType"])
+	}
+	if out, err := cpuOnly.InferTensors(context.Background(), []*tensor.Tensor{tensor.New([]int64{1, 4}, []float32{5.1, 3.5, 1.4, 0.2})}, 0); err != nil || len(out) == 0 {
+		t.Errorf("inference on the CPU: %v", err)
+	}
+	if !slices.Contains(engine.Loaded().Providers, "cuda") {
+		_, err := gpu.Register(context.Background(), Spec{Path: irisArchive(t, "1.0", ""), Name: "server", Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true})
+		if err == nil || !strings.Contains(err.Error(), "execution provider cuda:0 is not available") {
+			t.Errorf("a model on the server's unavailable provider: %v", err)
+		}
+	}
+
+	cpu := New(Options{TempDir: t.TempDir(), Logger: logger, Cores: 2, Engine: engine.Options{Provider: "cpu"}})
+	t.Cleanup(func() { cpu.Close(context.Background()) })
+	asks, err := cpu.Register(context.Background(), Spec{Path: irisArchive(t, "1.0", "deviceType: gpu\ndeviceIds: [1, 0]\n"), Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true})
+	if slices.Contains(engine.Loaded().Providers, "cuda") {
+		return // it may run on GPU 1 here
+	}
+	if err != nil {
+		t.Fatalf("deviceType gpu on a CPU server: %v", err)
+	}
+	if info := asks.Info(); info.Provider != "cpu" || !slices.Equal(info.Settings.DeviceIDs, []int{1, 0}) {
+		t.Errorf("deviceType gpu without a GPU: provider %s, deviceIds %v", info.Provider, info.Settings.DeviceIDs)
+	}
+	for _, want := range []string{`deviceIds [1 0]: ts runs a model version on one device, the first listed`, `provider=cuda:1`, `execution provider not available, running on CPU`} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, log.String())
+		}
+	}
+	for yaml, want := range map[string]string{
+		"deviceType: tpu\n":                 "deviceType (from model-config.yaml) must be cpu or gpu",
+		"deviceType: cpu\ndeviceIds: [0]\n": "deviceIds (from model-config.yaml) name GPUs, but deviceType is cpu",
+		"deviceIds: [-1]\n":                 "deviceIds (from model-config.yaml) must be GPU numbers ≥ 0",
+	} {
+		if _, err := cpu.Register(context.Background(), Spec{Path: irisArchive(t, "2.0", yaml)}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want an error saying %q", yaml, err, want)
+		}
 	}
 }

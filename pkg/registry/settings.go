@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -66,6 +67,12 @@ type Settings struct {
 	// graph's independent branches at once on InterOpThreads threads (0: one per core).
 	ExecutionMode  string `json:"executionMode,omitempty"`
 	InterOpThreads int    `json:"interOpThreads,omitempty"`
+	// DeviceType and DeviceIDs are TorchServe's: "cpu" runs the model on the CPU whatever
+	// the server's execution provider, "gpu" on a GPU (the server's GPU provider, or CUDA
+	// when the server runs on the CPU); DeviceIDs picks the GPU (a version runs on one: the
+	// first listed). Empty: the server's provider (Settings.Provider).
+	DeviceType string `json:"deviceType,omitempty"`
+	DeviceIDs  []int  `json:"deviceIds,omitempty"`
 	// MemArena and MemPattern are ONNX Runtime's CPU memory arena and memory pattern (both
 	// on by default): off, a session frees its buffers after each run, for less memory and
 	// slower runs.
@@ -99,6 +106,36 @@ type PriorityQueuePolicy struct {
 	MaxQueueTime           int    `json:"maxQueueTime,omitempty" yaml:"maxQueueTime"` // ms, 0 = none
 	MaxQueueTimeAction     string `json:"maxQueueTimeAction" yaml:"maxQueueTimeAction"`
 	AllowQueueTimeOverride bool   `json:"allowQueueTimeOverride,omitempty" yaml:"allowQueueTimeOverride"`
+}
+
+// The device types of Settings.DeviceType.
+const (
+	DeviceCPU = "cpu"
+	DeviceGPU = "gpu"
+)
+
+// Provider is the execution provider the model runs on, given the server's (ts serve
+// --provider): the CPU for deviceType cpu; for deviceType gpu or deviceIds, the server's GPU
+// provider (CUDA when the server's is the CPU) on the first GPU listed, or else the server's
+// device; otherwise the server's. askedGPU says the model asked for a GPU the server does
+// not run on: TorchServe then runs it on the CPU, if no GPU can be used.
+func (s Settings) Provider(server string) (provider string, askedGPU bool) {
+	name, device, err := engine.ParseProvider(server)
+	switch {
+	case err != nil:
+		return server, false // the server checked its own
+	case s.DeviceType == DeviceCPU:
+		return DeviceCPU, false
+	case s.DeviceType != DeviceGPU && len(s.DeviceIDs) == 0:
+		return server, false
+	}
+	if name == "cpu" {
+		name, askedGPU = "cuda", true
+	}
+	if len(s.DeviceIDs) > 0 {
+		device = s.DeviceIDs[0]
+	}
+	return fmt.Sprintf("%s:%d", name, device), askedGPU
 }
 
 // batchPolicy is the policy as the batcher applies it.
@@ -139,6 +176,8 @@ type modelYAML struct {
 	GraphOptimization      *string                     `yaml:"graphOptimization"`
 	ExecutionMode          *string                     `yaml:"executionMode"`
 	InterOpThreads         *int                        `yaml:"interOpThreads"`
+	DeviceType             *string                     `yaml:"deviceType"` // TorchServe's
+	DeviceIDs              []int                       `yaml:"deviceIds"`
 	MemArena               *bool                       `yaml:"memArena"`
 	MemPattern             *bool                       `yaml:"memPattern"`
 	Handler                map[string]any              `yaml:"handler"`
@@ -260,6 +299,13 @@ func resolveSettings(d Defaults, props *config.ModelConfig, y *modelYAML, o Over
 		s.ExecutionMode, s.Sources["executionMode"] = strings.ToLower(*y.ExecutionMode), fromFile
 	}
 	pick("interOpThreads", &s.InterOpThreads, 0, nil, y.InterOpThreads, nil)
+	s.Sources["deviceType"], s.Sources["deviceIds"] = FromDefault, FromDefault
+	if y.DeviceType != nil {
+		s.DeviceType, s.Sources["deviceType"] = strings.ToLower(*y.DeviceType), fromFile
+	}
+	if len(y.DeviceIDs) > 0 {
+		s.DeviceIDs, s.Sources["deviceIds"] = y.DeviceIDs, fromFile
+	}
 	s.MemArena, s.Sources["memArena"] = true, FromDefault
 	if y.MemArena != nil {
 		s.MemArena, s.Sources["memArena"] = *y.MemArena, fromFile
@@ -312,6 +358,7 @@ func (s Settings) clone() Settings {
 		c.Sources[k] = v
 	}
 	c.PreferredBatchSizes = append([]int(nil), s.PreferredBatchSizes...)
+	c.DeviceIDs = slices.Clone(s.DeviceIDs)
 	c.PriorityQueuePolicies = maps.Clone(s.PriorityQueuePolicies)
 	// c.Warmup is shared: nothing changes a warm-up once read
 	return c
@@ -347,6 +394,12 @@ func (s Settings) validate() error {
 		return fmt.Errorf("executionMode (from %s): %v", s.Sources["executionMode"], engine.CheckExecutionMode(s.ExecutionMode))
 	case s.MaxQueueTimeAction != QueueTimeReject && s.MaxQueueTimeAction != QueueTimeDelay:
 		return fmt.Errorf("maxQueueTimeAction (from %s) must be %s or %s, got %q", s.Sources["maxQueueTimeAction"], QueueTimeReject, QueueTimeDelay, s.MaxQueueTimeAction)
+	case s.DeviceType != "" && s.DeviceType != DeviceCPU && s.DeviceType != DeviceGPU:
+		return fmt.Errorf("deviceType (from %s) must be cpu or gpu, got %q", s.Sources["deviceType"], s.DeviceType)
+	case s.DeviceType == DeviceCPU && len(s.DeviceIDs) > 0:
+		return fmt.Errorf("deviceIds (from %s) name GPUs, but deviceType is cpu", s.Sources["deviceIds"])
+	case slices.ContainsFunc(s.DeviceIDs, func(id int) bool { return id < 0 }):
+		return fmt.Errorf("deviceIds (from %s) must be GPU numbers ≥ 0, got %v", s.Sources["deviceIds"], s.DeviceIDs)
 	case s.MaxNumSequence < 1:
 		return fmt.Errorf("maxNumSequence (from %s) must be ≥ 1, got %d", s.Sources["maxNumSequence"], s.MaxNumSequence)
 	case s.SequenceMaxIdleMSec < 0:

@@ -25,7 +25,9 @@ const FromTritonConfig = "config.pbtxt"
 //     (rounded up likewise), timeout_action as maxQueueTimeAction and
 //     allow_timeout_override as allowQueueTimeOverride; priority_queue_policy as
 //     priorityQueuePolicies, at the priority each level runs at (TritonPriority);
-//   - instance_group: its instances (count, times the GPUs listed) as the workers;
+//   - instance_group: its instances (count, times the GPUs listed) as the workers; KIND_CPU
+//     as deviceType cpu, KIND_GPU (or GPUs listed) as deviceType gpu with the GPUs as
+//     deviceIds;
 //   - the onnxruntime backend's parameters intra_op_thread_count, inter_op_thread_count,
 //     execution_mode, enable_mem_arena and enable_mem_pattern: intraOpThreads,
 //     interOpThreads, executionMode, memArena and memPattern (onnxRuntimeParameters);
@@ -75,14 +77,37 @@ func tritonSettings(c *oippb.ModelConfig) (*modelYAML, error) {
 	}
 	if groups := c.GetInstanceGroup(); len(groups) > 0 {
 		n := 0
+		kinds := map[string]bool{}
+		var ids []int
 		for _, g := range groups {
 			count := max(int(g.GetCount()), 1)
 			if gpus := len(g.GetGpus()); gpus > 0 {
 				count *= gpus
 			}
 			n += count
+			switch {
+			case g.GetKind() == oippb.ModelInstanceGroup_KIND_CPU:
+				kinds[DeviceCPU] = true
+			case g.GetKind() == oippb.ModelInstanceGroup_KIND_GPU || len(g.GetGpus()) > 0:
+				kinds[DeviceGPU] = true
+				for _, id := range g.GetGpus() {
+					if !slices.Contains(ids, int(id)) {
+						ids = append(ids, int(id))
+					}
+				}
+			}
 		}
 		y.MinWorkers, y.MaxWorkers = &n, &n
+		switch {
+		case kinds[DeviceCPU] && kinds[DeviceGPU]:
+			return nil, fmt.Errorf("%s: instance_group has both KIND_CPU and KIND_GPU instances: ts runs a model version on one device", FromTritonConfig)
+		case kinds[DeviceCPU]:
+			kind := DeviceCPU
+			y.DeviceType = &kind
+		case kinds[DeviceGPU]:
+			kind := DeviceGPU
+			y.DeviceType, y.DeviceIDs = &kind, ids
+		}
 	}
 	if err := onnxRuntimeParameters(c.GetParameters(), y); err != nil {
 		return nil, err

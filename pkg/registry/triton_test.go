@@ -82,6 +82,9 @@ model_warmup [
 		s.Sources["memArena"] != FromTritonConfig || s.Sources["memPattern"] != FromTritonConfig {
 		t.Errorf("executionMode %q, memArena %v, memPattern %v, sources %v: want parallel, both off, from config.pbtxt", s.ExecutionMode, s.MemArena, s.MemPattern, s.Sources)
 	}
+	if s.DeviceType != DeviceCPU || len(s.DeviceIDs) > 0 || s.Sources["deviceType"] != FromTritonConfig {
+		t.Errorf("KIND_CPU: deviceType %q, deviceIds %v from %s", s.DeviceType, s.DeviceIDs, s.Sources["deviceType"])
+	}
 	if s.GraphOptimization != "all" || s.Sources["graphOptimization"] != FromDefault {
 		t.Errorf("graphOptimization %q from %s, want all by default", s.GraphOptimization, s.Sources["graphOptimization"])
 	}
@@ -146,6 +149,20 @@ dynamic_batching { priority_levels: 3 default_priority_level: 2
 		t.Errorf("inference without graph optimisations: %v", err)
 	}
 
+	// KIND_GPU on GPUs 1 and 0: a GPU, the first listed (on this CPU server: the CPU, as
+	// TorchServe's GPU models on a host without one)
+	gpus := `instance_group [ { count: 1 kind: KIND_GPU gpus: [ 1 ] }, { count: 1 kind: KIND_GPU gpus: [ 0, 1 ] } ]`
+	v, err = r.Register(context.Background(), Spec{Path: tritonModel(t, "gpus", gpus, "1"), Synchronous: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := v.Settings(); s.DeviceType != DeviceGPU || !slices.Equal(s.DeviceIDs, []int{1, 0}) || s.MinWorkers != 3 {
+		t.Errorf("KIND_GPU: deviceType %q, deviceIds %v, %d workers", s.DeviceType, s.DeviceIDs, s.MinWorkers)
+	}
+	if provider, _ := v.Settings().Provider("cpu"); provider != "cuda:1" {
+		t.Errorf("KIND_GPU on GPU 1: provider %s", provider)
+	}
+
 	// without dynamic_batching, Triton runs each request alone
 	v, err = r.Register(context.Background(), Spec{Path: tritonModel(t, "alone", "max_batch_size: 16", "1"), Synchronous: true})
 	if err != nil {
@@ -202,6 +219,7 @@ func TestTritonRegisterAll(t *testing.T) {
 		{`parameters { key: "execution_mode" value: { string_value: "2" } }`, `execution_mode "2": the onnxruntime backend takes 0 (sequential) or 1 (parallel)`},
 		{`parameters { key: "enable_mem_arena" value: { string_value: "yes" } }`, `parameter enable_mem_arena "yes" is not 1 or 0`},
 		{`max_batch_size: 4 dynamic_batching { priority_levels: 2 default_priority_level: 1 priority_queue_policy { key: 3 value: { max_queue_size: 1 } } }`, "priority_queue_policy for level 3, but priority_levels is 2"},
+		{`instance_group [ { kind: KIND_CPU }, { kind: KIND_GPU } ]`, "instance_group has both KIND_CPU and KIND_GPU instances: ts runs a model version on one device"},
 		{`optimization { graph { level: 3 } }`, "optimization graph level 3: the onnxruntime backend takes -1 (basic), 1 (extended) or 2 (none)"},
 	} {
 		_, err := r.RegisterAll(ctx, Spec{Path: tritonModel(t, "checked", c.config, "1"), URL: "checked"})

@@ -380,6 +380,10 @@ func (v *Version) newSession(threads int) (*engine.Session, time.Duration, error
 	opts := v.reg.opts.Engine
 	opts.IntraOpThreads, opts.InterOpThreads, opts.OptLevel = threads, settings.InterOpThreads, settings.GraphOptimization
 	opts.ExecutionMode, opts.NoMemArena, opts.NoMemPattern = settings.ExecutionMode, !settings.MemArena, !settings.MemPattern
+	var askedGPU bool
+	if opts.Provider, askedGPU = settings.Provider(opts.Provider); askedGPU {
+		opts.ProviderFallback = true // as TorchServe: a GPU if there is one, else the CPU
+	}
 	opts.Logger = v.reg.log.With("model", v.Name, "version", v.Version)
 	type loaded struct {
 		s    *engine.Session
