@@ -24,7 +24,9 @@ const FromTritonConfig = "config.pbtxt"
 //     max_queue_size as jobQueueSize, default_timeout_microseconds as maxQueueTime
 //     (rounded up likewise), timeout_action as maxQueueTimeAction and
 //     allow_timeout_override as allowQueueTimeOverride; priority_queue_policy as
-//     priorityQueuePolicies, at the priority each level runs at (TritonPriority);
+//     priorityQueuePolicies, at the priority each level runs at (TritonPriority); with
+//     priority levels, max_queue_size bounds each level as in Triton (a priority policy
+//     for each level, the whole queue their sum);
 //   - instance_group: its instances (count, times the GPUs listed) as the workers; KIND_CPU
 //     as deviceType cpu, KIND_GPU (or GPUs listed) as deviceType gpu with the GPUs as
 //     deviceIds;
@@ -62,17 +64,45 @@ func tritonSettings(c *oippb.ModelConfig) (*modelYAML, error) {
 			override := q.GetAllowTimeoutOverride()
 			y.MaxQueueTimeAction, y.AllowQueueTimeOverride = &action, &override
 		}
-		for level, q := range db.GetPriorityQueuePolicy() {
+		policies := db.GetPriorityQueuePolicy()
+		for level := range policies {
 			if level < 1 || level > uint64(db.GetPriorityLevels()) {
 				return nil, fmt.Errorf("%s: priority_queue_policy for level %d, but priority_levels is %d", FromTritonConfig, level, db.GetPriorityLevels())
+			}
+		}
+		policy := func(q *oippb.ModelQueuePolicy) PriorityQueuePolicy {
+			return PriorityQueuePolicy{JobQueueSize: int(q.GetMaxQueueSize()), MaxQueueTime: *ms(q.GetDefaultTimeoutMicroseconds()),
+				MaxQueueTimeAction: queueTimeAction(q), AllowQueueTimeOverride: q.GetAllowTimeoutOverride()}
+		}
+		// Triton bounds each level's queue: default_queue_policy's max_queue_size applies to
+		// every level without its own policy, and the whole queue holds what the levels may
+		// (unbounded when one is)
+		defaultBounded := db.GetDefaultQueuePolicy().GetMaxQueueSize() > 0
+		bounded, whole := true, 0
+		for level := uint64(1); level <= uint64(db.GetPriorityLevels()); level++ {
+			q, own := policies[level]
+			if !own && !defaultBounded {
+				bounded = false
+				continue
+			}
+			if !own {
+				q = db.GetDefaultQueuePolicy()
 			}
 			if y.PriorityQueuePolicies == nil {
 				y.PriorityQueuePolicies = map[int]PriorityQueuePolicy{}
 			}
-			y.PriorityQueuePolicies[levelPriority(db, int64(level))] = PriorityQueuePolicy{
-				JobQueueSize: int(q.GetMaxQueueSize()), MaxQueueTime: *ms(q.GetDefaultTimeoutMicroseconds()),
-				MaxQueueTimeAction: queueTimeAction(q), AllowQueueTimeOverride: q.GetAllowTimeoutOverride(),
+			y.PriorityQueuePolicies[levelPriority(db, int64(level))] = policy(q)
+			if q.GetMaxQueueSize() == 0 {
+				bounded = false
 			}
+			whole += int(q.GetMaxQueueSize())
+		}
+		switch {
+		case db.GetPriorityLevels() == 0:
+		case bounded:
+			y.JobQueueSize = &whole
+		default:
+			y.JobQueueSize = nil // the server's job_queue_size
 		}
 	}
 	if groups := c.GetInstanceGroup(); len(groups) > 0 {

@@ -141,6 +141,32 @@ dynamic_batching { priority_levels: 3 default_priority_level: 2
 		t.Errorf("priorityQueuePolicies %v from %s, want %v", s.PriorityQueuePolicies, s.Sources["priorityQueuePolicies"], want)
 	}
 
+	// with levels, max_queue_size bounds each level (Triton's), the whole queue their sum
+	perLevel := `max_batch_size: 8
+dynamic_batching { priority_levels: 3 default_priority_level: 2
+  default_queue_policy { max_queue_size: 4 default_timeout_microseconds: 2000 }
+  priority_queue_policy { key: 1 value: { max_queue_size: 2 } } }`
+	pl, err := r.Register(context.Background(), Spec{Path: tritonModel(t, "perlevel", perLevel, "1"), Synchronous: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = map[int]PriorityQueuePolicy{
+		1:  {JobQueueSize: 2, MaxQueueTimeAction: QueueTimeReject},
+		0:  {JobQueueSize: 4, MaxQueueTime: 2, MaxQueueTimeAction: QueueTimeReject},
+		-1: {JobQueueSize: 4, MaxQueueTime: 2, MaxQueueTimeAction: QueueTimeReject},
+	}
+	if s := pl.Settings(); !maps.Equal(s.PriorityQueuePolicies, want) || s.JobQueueSize != 10 || s.Sources["jobQueueSize"] != FromTritonConfig {
+		t.Errorf("max_queue_size per level: policies %v, jobQueueSize %d from %s; want %v and 10", s.PriorityQueuePolicies, s.JobQueueSize, s.Sources["jobQueueSize"], want)
+	}
+	unbounded := strings.Replace(perLevel, "max_queue_size: 2", "max_queue_size: 0", 1)
+	ub, err := r.Register(context.Background(), Spec{Path: tritonModel(t, "unbounded", unbounded, "1"), Synchronous: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := ub.Settings(); s.JobQueueSize != 100 || s.Sources["jobQueueSize"] == FromTritonConfig || s.PriorityQueuePolicies[1].JobQueueSize != 0 || s.PriorityQueuePolicies[0].JobQueueSize != 4 {
+		t.Errorf("a level without a bound: jobQueueSize %d from %s, policies %v; want the server's", s.JobQueueSize, s.Sources["jobQueueSize"], s.PriorityQueuePolicies)
+	}
+
 	// the onnxruntime backend's graph level 2: no optimisation; the model still serves
 	if s := v.Settings(); s.GraphOptimization != "disable" || s.Sources["graphOptimization"] != FromTritonConfig {
 		t.Errorf("graph level 2: graphOptimization %q from %s, want disable from config.pbtxt", s.GraphOptimization, s.Sources["graphOptimization"])

@@ -55,7 +55,7 @@ max_batch_size: 8
 version_policy: { all { } }
 input [ { name: "input" data_type: TYPE_FP32 dims: [ 1, 8, 8 ] } ]
 output [ { name: "logits" data_type: TYPE_FP32 dims: [ 10 ] label_filename: "labels.txt" } ]
-dynamic_batching { max_queue_delay_microseconds: 500 priority_levels: 2 default_priority_level: 2 }
+dynamic_batching { max_queue_delay_microseconds: 500 priority_levels: 2 default_priority_level: 2 default_queue_policy { max_queue_size: 3 } }
 instance_group [ { count: 1 kind: KIND_CPU } ]
 parameters { key: "handler" value: { string_value: "image_classifier" } }
 `), 0o644)
@@ -87,6 +87,8 @@ parameters { key: "handler" value: { string_value: "image_classifier" } }
 	exchange{"Triton's classification extension", "POST", "/v2/models/digits-triton/infer", "application/json", []byte(infer), 200, "", `:digit `}.run(t, ts.inference.URL)
 	exchange{"the config answers config.pbtxt's policy and label file", "GET", "/v2/models/digits-triton/config", "", nil, 200, "", `"label_filename": "labels.txt"`}.run(t, ts.inference.URL)
 	exchange{"and its priority levels", "GET", "/v2/models/digits-triton/config", "", nil, 200, "", `"default_priority_level": 2,`}.run(t, ts.inference.URL)
+	exchange{"each level's queue bound", "GET", "/v2/models/digits-triton/config", "", nil, 200, "", `"max_queue_size": 3`}.run(t, ts.inference.URL)
+	exchange{"the whole queue holds both levels'", "GET", "/models/digits-triton", "", nil, 200, "", `"jobQueueSize": 6,`}.run(t, ts.management.URL)
 	highest := strings.Replace(infer, `"outputs"`, `"parameters":{"priority":1},"outputs"`, 1)
 	exchange{"a request at Triton's highest level", "POST", "/v2/models/digits-triton/infer", "application/json", []byte(highest), 200, "", `:digit `}.run(t, ts.inference.URL)
 	exchange{"a priority that is no level", "POST", "/v2/models/digits-triton/infer", "application/json", []byte(strings.Replace(highest, `"priority":1`, `"priority":-1`, 1)), 400, "BadRequestException", "parameter priority"}.run(t, ts.inference.URL)

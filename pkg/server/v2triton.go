@@ -176,6 +176,7 @@ func tritonModelConfig(v *registry.Version) tritonConfig {
 		}
 		if db := tc.GetDynamicBatching(); db.GetPriorityLevels() > 0 { // the levels the priority parameter takes
 			c.DynamicBatching.PriorityLevels, c.DynamicBatching.DefaultPriorityLevel = int(db.GetPriorityLevels()), int(db.GetDefaultPriorityLevel())
+			c.DynamicBatching.DefaultQueuePolicy.MaxQueueSize = int(db.GetDefaultQueuePolicy().GetMaxQueueSize()) // each level's, not the whole queue's
 			for level, q := range db.GetPriorityQueuePolicy() {
 				c.DynamicBatching.PriorityQueuePolicy[strconv.FormatUint(level, 10)] = tritonQueuePolicy{TimeoutAction: q.GetTimeoutAction().String(),
 					DefaultTimeoutMicroseconds: int64(q.GetDefaultTimeoutMicroseconds()), AllowTimeoutOverride: q.GetAllowTimeoutOverride(), MaxQueueSize: int(q.GetMaxQueueSize())}
