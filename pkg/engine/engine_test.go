@@ -33,6 +33,9 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if model := os.Getenv(arenaChildEnv); model != "" {
+		arenaChild(model, os.Getenv("TS_ENGINE_TEST_ARENA_MODE"))
+	}
 	if model := os.Getenv(rssChildEnv); model != "" {
 		rssChild(model, os.Getenv("TS_ENGINE_TEST_RSS_TUNED") == "true")
 	}

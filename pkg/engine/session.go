@@ -35,6 +35,10 @@ type Options struct {
 	// (buffers planned from the shapes of earlier runs).
 	NoMemArena   bool
 	NoMemPattern bool
+	// ArenaShrinkage names the devices whose memory arena gives back, after each run, the
+	// memory that run took and no longer uses (ONNX Runtime's run option
+	// memory.enable_memory_arena_shrinkage: "cpu:0", "gpu:0", separated by ";"); "" none.
+	ArenaShrinkage string
 	// Spinning lets idle pool threads spin waiting for work: lower latency, but idle
 	// workers burn CPU. Off by default.
 	Spinning bool
@@ -159,6 +163,27 @@ type Session struct {
 
 	watchMu sync.Mutex
 	watches []*runWatch // kept for the next runs
+	// arenaShrinkage is Options.ArenaShrinkage, set on each run's options
+	arenaShrinkage string
+}
+
+// arenaShrinkageKey is ONNX Runtime's run option for Options.ArenaShrinkage.
+const arenaShrinkageKey = "memory.enable_memory_arena_shrinkage"
+
+// CheckArenaShrinkage reports whether devices is a list of devices for
+// Options.ArenaShrinkage: "cpu:N" or "gpu:N", separated by ";" ("" none).
+func CheckArenaShrinkage(devices string) error {
+	if devices == "" {
+		return nil
+	}
+	for _, d := range strings.Split(devices, ";") {
+		kind, id, ok := strings.Cut(d, ":")
+		n, err := strconv.Atoi(id)
+		if !ok || (kind != "cpu" && kind != "gpu") || err != nil || n < 0 {
+			return fmt.Errorf("memory arena shrinkage %q: want devices such as cpu:0 or gpu:1, separated by ;", devices)
+		}
+	}
+	return nil
 }
 
 // ParseProvider splits "cuda:1" into ("cuda", 1). A bare name means device 0.
@@ -222,6 +247,9 @@ func sessionOptions(o Options, withProvider bool) (*ort.SessionOptions, string, 
 		return nil, "", err
 	}
 	if err := CheckExecutionMode(o.ExecutionMode); err != nil {
+		return nil, "", err
+	}
+	if err := CheckArenaShrinkage(o.ArenaShrinkage); err != nil {
 		return nil, "", err
 	}
 	level, mode := optLevels[strings.ToLower(o.OptLevel)], executionModes[strings.ToLower(o.ExecutionMode)]
@@ -405,7 +433,7 @@ func load(o Options, graph func() (*onnx.Model, error),
 		return nil, err
 	}
 	defer so.Destroy()
-	s.provider = provider
+	s.provider, s.arenaShrinkage = provider, o.ArenaShrinkage
 	s.s, err = create(names(s.inputs), names(s.outputs), so)
 	if err != nil {
 		msg := oneLine(err.Error())
@@ -659,7 +687,9 @@ func (s *Session) run(ctx context.Context, deadline time.Time, inputs []*tensor.
 		out[i], result[i] = v, t
 	}
 	var runOpts *ort.RunOptions
-	if !deadline.IsZero() || ctx.Done() != nil { // Done allocates a channel: ask only without a deadline
+	// a run needs run options to be stopped, or to shrink the arena; Done allocates a
+	// channel: ask only when neither a deadline nor the shrinkage needs them anyway
+	if s.arenaShrinkage != "" || !deadline.IsZero() || ctx.Done() != nil {
 		w, err := s.watch(ctx, deadline)
 		if err != nil {
 			return nil, fmt.Errorf("create run options: %w", err)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -125,6 +126,12 @@ func (s *Session) watch(ctx context.Context, deadline time.Time) (*runWatch, err
 		ro, err := ort.NewRunOptions()
 		if err != nil {
 			return nil, err
+		}
+		if s.arenaShrinkage != "" {
+			if err := ro.AddConfigEntry(arenaShrinkageKey, s.arenaShrinkage); err != nil {
+				ro.Destroy()
+				return nil, fmt.Errorf("run options: %w", err)
+			}
 		}
 		w = &runWatch{owner: s, ro: ro}
 	}

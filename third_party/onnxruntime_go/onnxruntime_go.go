@@ -2085,6 +2085,23 @@ func (o *RunOptions) UnsetTerminate() error {
 	return nil
 }
 
+// AddConfigEntry sets a run configuration entry (onnxruntime_run_options_config_keys.h),
+// such as "memory.enable_memory_arena_shrinkage". (ts patch)
+func (o *RunOptions) AddConfigEntry(key, value string) error {
+	if o == nil || o.o == nil {
+		return fmt.Errorf("The RunOptions are not initialized")
+	}
+	cKey := C.CString(key)
+	defer C.free(unsafe.Pointer(cKey))
+	cValue := C.CString(value)
+	defer C.free(unsafe.Pointer(cValue))
+	status := C.AddRunConfigEntry(o.o, cKey, cValue)
+	if status != nil {
+		return statusToError(status)
+	}
+	return nil
+}
+
 // A wrapper around the OrtModelMetadata C struct. Must be freed by calling
 // Destroy() on it when it's no longer needed.
 type ModelMetadata struct {

@@ -363,6 +363,12 @@ OrtStatus *RunOptionsUnsetTerminate(OrtRunOptions *o) {
   return ort_api->RunOptionsUnsetTerminate(o);
 }
 
+// ts patch
+OrtStatus *AddRunConfigEntry(OrtRunOptions *o, const char *key,
+  const char *value) {
+  return ort_api->AddRunConfigEntry(o, key, value);
+}
+
 OrtStatus *RunSessionWithBinding(OrtSession *session, OrtIoBinding *b) {
   return ort_api->RunWithBinding(session, NULL, b);
 }

@@ -241,6 +241,10 @@ OrtStatus *RunOptionsSetTerminate(OrtRunOptions *o);
 // Wraps ort_api->RunOptionsUnsetTerminate
 OrtStatus *RunOptionsUnsetTerminate(OrtRunOptions *o);
 
+// Wraps ort_api->AddRunConfigEntry (ts patch)
+OrtStatus *AddRunConfigEntry(OrtRunOptions *o, const char *key,
+  const char *value);
+
 // Wraps ort_api->RunWithBinding.
 OrtStatus *RunSessionWithBinding(OrtSession *session, OrtIoBinding *b);
 
