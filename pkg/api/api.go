@@ -159,15 +159,17 @@ type Description struct {
 	// ExecutionMode (sequential or parallel), InterOpThreads (parallel's threads; 0: ONNX
 	// Runtime's choice), MemArena and MemPattern are the session's other ONNX Runtime options
 	// (nil from a server that does not say).
-	ExecutionMode  string            `json:"executionMode,omitempty"`
-	InterOpThreads int               `json:"interOpThreads,omitempty"`
-	MemArena       *bool             `json:"memArena,omitempty"`
-	MemPattern     *bool             `json:"memPattern,omitempty"`
-	Batching       Batching          `json:"batching"`
-	TrafficWeight  *int              `json:"trafficSplitWeight,omitempty"`
-	SettingSources map[string]string `json:"settingSources"`
-	Inputs         []tensor.Info     `json:"inputs"`
-	Outputs        []tensor.Info     `json:"outputs"`
+	ExecutionMode  string `json:"executionMode,omitempty"`
+	InterOpThreads int    `json:"interOpThreads,omitempty"`
+	MemArena       *bool  `json:"memArena,omitempty"`
+	MemPattern     *bool  `json:"memPattern,omitempty"`
+	// MemArenaShrinkage: the devices whose arena gives back what each run grew it by.
+	MemArenaShrinkage string            `json:"memArenaShrinkage,omitempty"`
+	Batching          Batching          `json:"batching"`
+	TrafficWeight     *int              `json:"trafficSplitWeight,omitempty"`
+	SettingSources    map[string]string `json:"settingSources"`
+	Inputs            []tensor.Info     `json:"inputs"`
+	Outputs           []tensor.Info     `json:"outputs"`
 }
 
 // ModelMetadata is the ONNX model's own header: its producer, IR version, opset and

@@ -21,7 +21,7 @@ func TestDescribeText(t *testing.T) {
 			MaxQueueTime: 250, MaxQueueTimeAction: "delay", AllowQueueTimeOverride: true,
 			PriorityQueuePolicies: map[int]api.QueuePolicy{1: {JobQueueSize: 3}, -1: {MaxQueueTime: 5}}},
 		ExecutionProvider: "cpu", IntraOpThreads: 1, GraphOptimization: "basic",
-		ExecutionMode: "parallel", InterOpThreads: 3, MemArena: new(false), MemPattern: new(true),
+		ExecutionMode: "parallel", InterOpThreads: 3, MemArena: new(false), MemPattern: new(true), MemArenaShrinkage: "cpu:0",
 		SettingSources: map[string]string{
 			"batchSize": "model-config.yaml", "maxBatchDelay": "model-config.yaml", "jobQueueSize": "job_queue_size (file config.properties)",
 			"responseTimeout": "default",
@@ -33,7 +33,7 @@ func TestDescribeText(t *testing.T) {
 		`(?m)^workers +1 ready of 2 \(min 2, max 2\); 1 failed for over 300s \(maxRetryTimeoutInSec\) and not replaced: scale to start them again$`,
 		`(?m)^batching +off: stopped while serving: output "y" had 16 rows for a batch of 8 items$`,
 		`(?m)^queue +.*; waits at most 250 ms, then goes behind the others \(a request may ask for less\); priorities -1, 1 have their own policy$`,
-		`(?m)^runs on +cpu, 1 ONNX Runtime thread, loaded in 0 ms, graph optimisation basic, parallel execution on 3 inter-op threads, no memory arena$`,
+		`(?m)^runs on +cpu, 1 ONNX Runtime thread, loaded in 0 ms, graph optimisation basic, parallel execution on 3 inter-op threads, no memory arena, arena shrunk after each run \(cpu:0\)$`,
 		`(?m)^set by +job_queue_size \(file config.properties\): jobQueueSize\nset by +model-config.yaml: batchSize, maxBatchDelay$`,
 	} {
 		if !regexp.MustCompile(want).MatchString(out.String()) {

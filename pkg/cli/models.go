@@ -386,6 +386,9 @@ func describeText(io *term.IO, d api.Description) {
 		if d.MemPattern != nil && !*d.MemPattern {
 			runs += ", no memory pattern"
 		}
+		if d.MemArenaShrinkage != "" {
+			runs += ", arena shrunk after each run (" + d.MemArenaShrinkage + ")"
+		}
 		pairs = append(pairs, [2]string{"runs on", runs})
 	}
 	if w := d.Warmup; w != nil {

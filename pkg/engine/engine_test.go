@@ -436,6 +436,24 @@ func TestExecutionOptions(t *testing.T) {
 	if _, err := Load(model, Options{ExecutionMode: "concurrent"}); err == nil || !strings.Contains(err.Error(), "want sequential or parallel") {
 		t.Errorf("unknown execution mode: %v", err)
 	}
+	// a shrinkage list naming a device without an arena would fail every run: refused
+	for _, c := range []struct {
+		o    Options
+		want string
+	}{
+		{Options{ArenaShrinkage: "cpu:0", NoMemArena: true}, `memory arena shrinkage "cpu:0": the CPU memory arena is off`},
+		{Options{ArenaShrinkage: "cpu:1"}, "the CPU is device cpu:0"},
+		{Options{ArenaShrinkage: "cpu:0;gpu:0"}, "the model runs on cpu, not on gpu:0"},
+		{Options{ArenaShrinkage: "cpu0"}, "want devices such as cpu:0 or gpu:1"},
+	} {
+		if _, err := Load(model, c.o); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want an error saying %q", c.o, err, c.want)
+		}
+	}
+	s := mustLoad(t, model, Options{ArenaShrinkage: "cpu:0"})
+	if _, err := s.Run(context.Background(), []*tensor.Tensor{in}); err != nil {
+		t.Errorf("a run shrinking the CPU arena: %v", err)
+	}
 }
 
 func TestProviders(t *testing.T) {

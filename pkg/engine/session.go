@@ -241,6 +241,30 @@ func CheckExecutionMode(mode string) error {
 	return nil
 }
 
+// arenaShrinkageFits reports whether the session (on provider, with or without the CPU
+// arena) has an arena on each device devices names: ONNX Runtime fails every run otherwise.
+func arenaShrinkageFits(devices, provider string, noArena bool) error {
+	if devices == "" {
+		return nil
+	}
+	name, device, err := ParseProvider(provider)
+	if err != nil {
+		return err
+	}
+	for _, d := range strings.Split(devices, ";") {
+		switch {
+		case d == "cpu:0" && noArena:
+			return fmt.Errorf("memory arena shrinkage %q: the CPU memory arena is off", devices)
+		case d == "cpu:0":
+		case strings.HasPrefix(d, "cpu:"):
+			return fmt.Errorf("memory arena shrinkage %q: the CPU is device cpu:0", devices)
+		case name == "cpu" || d != fmt.Sprintf("gpu:%d", device):
+			return fmt.Errorf("memory arena shrinkage %q: the model runs on %s, not on %s", devices, provider, d)
+		}
+	}
+	return nil
+}
+
 // sessionOptions builds ONNX Runtime options; the caller destroys them.
 func sessionOptions(o Options, withProvider bool) (*ort.SessionOptions, string, error) {
 	if err := CheckOptLevel(o.OptLevel); err != nil {
@@ -433,6 +457,9 @@ func load(o Options, graph func() (*onnx.Model, error),
 		return nil, err
 	}
 	defer so.Destroy()
+	if err := arenaShrinkageFits(o.ArenaShrinkage, provider, o.NoMemArena); err != nil {
+		return nil, err
+	}
 	s.provider, s.arenaShrinkage = provider, o.ArenaShrinkage
 	s.s, err = create(names(s.inputs), names(s.outputs), so)
 	if err != nil {

@@ -150,6 +150,7 @@ func TestSettingsPrecedence(t *testing.T) {
 		"graphOptimization: max\n":                                 `graphOptimization (from model-config.yaml): unknown graph optimisation level "max"`,
 		"executionMode: concurrent\n":                              `executionMode (from model-config.yaml): unknown execution mode "concurrent"`,
 		"interOpThreads: -1\n":                                     "interOpThreads (from model-config.yaml) must be between 0 and 1024, got -1",
+		"memArenaShrinkage: disk:0\n":                              `memArenaShrinkage (from model-config.yaml): memory arena shrinkage "disk:0"`,
 	} {
 		if _, err := r.Register(context.Background(), Spec{Path: irisArchive(t, "3.0", yaml)}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("bad yaml %q: %v, want an error saying %q", yaml, err, want)
@@ -169,7 +170,7 @@ func TestSessionSettings(t *testing.T) {
 		return len(entries)
 	}
 	before := threads()
-	yaml := "executionMode: Parallel\ninterOpThreads: 6\nintraOpThreads: 1\nmemArena: false\nmemPattern: false\n"
+	yaml := "executionMode: Parallel\ninterOpThreads: 6\nintraOpThreads: 1\nmemArena: true\nmemPattern: false\nmemArenaShrinkage: CPU:0\n"
 	v, err := r.Register(context.Background(), Spec{Path: irisArchive(t, "1.0", yaml), Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true})
 	if err != nil {
 		t.Fatal(err)
@@ -178,7 +179,8 @@ func TestSessionSettings(t *testing.T) {
 		t.Errorf("%d threads started, want at least the inter-op pool's 5", added)
 	}
 	s := v.Settings()
-	if s.ExecutionMode != "parallel" || s.InterOpThreads != 6 || s.MemArena || s.MemPattern || s.Sources["executionMode"] != FromYAML || s.Sources["memPattern"] != FromYAML {
+	if s.ExecutionMode != "parallel" || s.InterOpThreads != 6 || !s.MemArena || s.MemPattern || s.MemArenaShrinkage != "cpu:0" ||
+		s.Sources["executionMode"] != FromYAML || s.Sources["memPattern"] != FromYAML || s.Sources["memArenaShrinkage"] != FromYAML {
 		t.Errorf("executionMode %q, interOpThreads %d, memArena %v, memPattern %v, sources %v", s.ExecutionMode, s.InterOpThreads, s.MemArena, s.MemPattern, s.Sources)
 	}
 	out, err := v.InferTensors(context.Background(), []*tensor.Tensor{tensor.New([]int64{1, 4}, []float32{5.1, 3.5, 1.4, 0.2})}, 0)

@@ -76,9 +76,14 @@ type Settings struct {
 	// MemArena and MemPattern are ONNX Runtime's CPU memory arena and memory pattern (both
 	// on by default): off, a session frees its buffers after each run, for less memory and
 	// slower runs.
-	MemArena     bool `json:"memArena"`
-	MemPattern   bool `json:"memPattern"`
-	UseJobTicket bool `json:"useJobTicket,omitempty"` // accept only when a worker is free
+	MemArena   bool `json:"memArena"`
+	MemPattern bool `json:"memPattern"`
+	// MemArenaShrinkage names the devices whose memory arena gives back, after each run,
+	// what the run grew it by ("cpu:0", "gpu:1", separated by ";"; ONNX Runtime's
+	// memory.enable_memory_arena_shrinkage): less memory held after a large request, for
+	// slower runs. Empty: none.
+	MemArenaShrinkage string `json:"memArenaShrinkage,omitempty"`
+	UseJobTicket      bool   `json:"useJobTicket,omitempty"` // accept only when a worker is free
 	// SequenceBatching makes the model stateful (TorchServe's sequence batching, for custom
 	// handlers): the requests of a sequence (one sequence id) go to the same handler
 	// process, one at a time, so that it can keep the sequence's state.
@@ -180,6 +185,7 @@ type modelYAML struct {
 	DeviceIDs              []int                       `yaml:"deviceIds"`
 	MemArena               *bool                       `yaml:"memArena"`
 	MemPattern             *bool                       `yaml:"memPattern"`
+	MemArenaShrinkage      *string                     `yaml:"memArenaShrinkage"`
 	Handler                map[string]any              `yaml:"handler"`
 	// TorchServe's names: clientTimeoutInMills is maxQueueTime (when that is not set);
 	// useJobTicket accepts a request only when a worker is free.
@@ -314,6 +320,10 @@ func resolveSettings(d Defaults, props *config.ModelConfig, y *modelYAML, o Over
 	if y.MemPattern != nil {
 		s.MemPattern, s.Sources["memPattern"] = *y.MemPattern, fromFile
 	}
+	s.Sources["memArenaShrinkage"] = FromDefault
+	if y.MemArenaShrinkage != nil {
+		s.MemArenaShrinkage, s.Sources["memArenaShrinkage"] = strings.ToLower(strings.TrimSpace(*y.MemArenaShrinkage)), fromFile
+	}
 	s.PreferredBatchSizes, s.Sources["preferredBatchSizes"] = nil, FromDefault
 	if y.PreferredBatchSizes != nil {
 		s.PreferredBatchSizes, s.Sources["preferredBatchSizes"] = y.PreferredBatchSizes, fromFile
@@ -392,6 +402,8 @@ func (s Settings) validate() error {
 		return fmt.Errorf("graphOptimization (from %s): %v", s.Sources["graphOptimization"], engine.CheckOptLevel(s.GraphOptimization))
 	case engine.CheckExecutionMode(s.ExecutionMode) != nil:
 		return fmt.Errorf("executionMode (from %s): %v", s.Sources["executionMode"], engine.CheckExecutionMode(s.ExecutionMode))
+	case engine.CheckArenaShrinkage(s.MemArenaShrinkage) != nil:
+		return fmt.Errorf("memArenaShrinkage (from %s): %v", s.Sources["memArenaShrinkage"], engine.CheckArenaShrinkage(s.MemArenaShrinkage))
 	case s.MaxQueueTimeAction != QueueTimeReject && s.MaxQueueTimeAction != QueueTimeDelay:
 		return fmt.Errorf("maxQueueTimeAction (from %s) must be %s or %s, got %q", s.Sources["maxQueueTimeAction"], QueueTimeReject, QueueTimeDelay, s.MaxQueueTimeAction)
 	case s.DeviceType != "" && s.DeviceType != DeviceCPU && s.DeviceType != DeviceGPU:

@@ -31,8 +31,9 @@ const FromTritonConfig = "config.pbtxt"
 //     as deviceType cpu, KIND_GPU (or GPUs listed) as deviceType gpu with the GPUs as
 //     deviceIds;
 //   - the onnxruntime backend's parameters intra_op_thread_count, inter_op_thread_count,
-//     execution_mode, enable_mem_arena and enable_mem_pattern: intraOpThreads,
-//     interOpThreads, executionMode, memArena and memPattern (onnxRuntimeParameters);
+//     execution_mode, enable_mem_arena, enable_mem_pattern and
+//     memory.enable_memory_arena_shrinkage: intraOpThreads, interOpThreads, executionMode,
+//     memArena, memPattern and memArenaShrinkage (onnxRuntimeParameters);
 //   - optimization { graph { level } }: graphOptimization (the onnxruntime backend's -1
 //     basic, 1 extended, 2 disable; 0 or none all);
 //   - response_cache { enable: true }: responseCache;
@@ -186,7 +187,7 @@ func tritonSettings(c *oippb.ModelConfig) (*modelYAML, error) {
 // tritonParameters are the config.pbtxt parameters ts reads: the onnxruntime backend's
 // session options (onnxRuntimeParameters) and ts's own handler.
 var tritonParameters = []string{"intra_op_thread_count", "inter_op_thread_count", "execution_mode",
-	"enable_mem_arena", "enable_mem_pattern", "handler"}
+	"enable_mem_arena", "enable_mem_pattern", "memory.enable_memory_arena_shrinkage", "handler"}
 
 // The onnxruntime backend's graph optimisation levels and execution modes, as ts's
 // graphOptimization and executionMode.
@@ -226,13 +227,17 @@ func (s Settings) TritonParameters(intraOpThreads int) map[string]string {
 	if s.InterOpThreads > 0 {
 		params["inter_op_thread_count"] = strconv.Itoa(s.InterOpThreads)
 	}
+	if s.MemArenaShrinkage != "" {
+		params["memory.enable_memory_arena_shrinkage"] = s.MemArenaShrinkage
+	}
 	return params
 }
 
 // onnxRuntimeParameters reads the onnxruntime backend's parameters of a config.pbtxt:
 // intra_op_thread_count and inter_op_thread_count (0: ONNX Runtime's choice),
 // execution_mode (0 sequential, 1 parallel), enable_mem_arena and enable_mem_pattern (1 or
-// 0, as Triton's backends read a boolean: also true/false, on/off).
+// 0, as Triton's backends read a boolean: also true/false, on/off) and
+// memory.enable_memory_arena_shrinkage (its devices, "cpu:0;gpu:0").
 func onnxRuntimeParameters(params map[string]*oippb.ModelParameter, y *modelYAML) error {
 	value := func(key string) (string, bool) {
 		p, ok := params[key]
@@ -271,6 +276,9 @@ func onnxRuntimeParameters(params map[string]*oippb.ModelParameter, y *modelYAML
 	if err := errors.Join(count("intra_op_thread_count", &y.IntraOpThreads), count("inter_op_thread_count", &y.InterOpThreads),
 		flag("enable_mem_arena", &y.MemArena), flag("enable_mem_pattern", &y.MemPattern)); err != nil {
 		return err
+	}
+	if v, ok := value("memory.enable_memory_arena_shrinkage"); ok {
+		y.MemArenaShrinkage = &v
 	}
 	if v, ok := value("execution_mode"); ok {
 		mode, known := tritonExecutionModes[v]

@@ -49,8 +49,9 @@ response_cache { enable: true }
 parameters { key: "intra_op_thread_count" value: { string_value: "1" } }
 parameters { key: "inter_op_thread_count" value: { string_value: "2" } }
 parameters { key: "execution_mode" value: { string_value: "1" } }
-parameters { key: "enable_mem_arena" value: { string_value: "0" } }
+parameters { key: "enable_mem_arena" value: { string_value: "true" } }
 parameters { key: "enable_mem_pattern" value: { string_value: "off" } }
+parameters { key: "memory.enable_memory_arena_shrinkage" value: { string_value: "cpu:0" } }
 model_warmup [
   { name: "one" batch_size: 1 inputs { key: "features" value: { data_type: TYPE_FP32 dims: [ 4 ] zero_data: true } } },
   { name: "many" batch_size: 8 count: 3 inputs { key: "features" value: { data_type: TYPE_FP32 dims: [ 4 ] random_data: true } } }
@@ -78,9 +79,9 @@ model_warmup [
 			t.Errorf("%s = %d from %q, want %d from config.pbtxt", c.key, c.got, s.Sources[c.key], c.want)
 		}
 	}
-	if s.ExecutionMode != "parallel" || s.MemArena || s.MemPattern || s.Sources["executionMode"] != FromTritonConfig ||
+	if s.ExecutionMode != "parallel" || !s.MemArena || s.MemPattern || s.MemArenaShrinkage != "cpu:0" || s.Sources["executionMode"] != FromTritonConfig ||
 		s.Sources["memArena"] != FromTritonConfig || s.Sources["memPattern"] != FromTritonConfig {
-		t.Errorf("executionMode %q, memArena %v, memPattern %v, sources %v: want parallel, both off, from config.pbtxt", s.ExecutionMode, s.MemArena, s.MemPattern, s.Sources)
+		t.Errorf("executionMode %q, memArena %v, memPattern %v, memArenaShrinkage %q, sources %v: want parallel, arena on, pattern off, cpu:0, from config.pbtxt", s.ExecutionMode, s.MemArena, s.MemPattern, s.MemArenaShrinkage, s.Sources)
 	}
 	if s.DeviceType != DeviceCPU || len(s.DeviceIDs) > 0 || s.Sources["deviceType"] != FromTritonConfig {
 		t.Errorf("KIND_CPU: deviceType %q, deviceIds %v from %s", s.DeviceType, s.DeviceIDs, s.Sources["deviceType"])
@@ -244,6 +245,7 @@ func TestTritonRegisterAll(t *testing.T) {
 		{`parameters { key: "inter_op_thread_count" value: { string_value: "-1" } }`, `parameter inter_op_thread_count "-1" is not a count of threads`},
 		{`parameters { key: "execution_mode" value: { string_value: "2" } }`, `execution_mode "2": the onnxruntime backend takes 0 (sequential) or 1 (parallel)`},
 		{`parameters { key: "enable_mem_arena" value: { string_value: "yes" } }`, `parameter enable_mem_arena "yes" is not 1 or 0`},
+		{`parameters { key: "memory.enable_memory_arena_shrinkage" value: { string_value: "cpu" } }`, `memArenaShrinkage (from config.pbtxt): memory arena shrinkage "cpu": want devices such as cpu:0`},
 		{`max_batch_size: 4 dynamic_batching { priority_levels: 2 default_priority_level: 1 priority_queue_policy { key: 3 value: { max_queue_size: 1 } } }`, "priority_queue_policy for level 3, but priority_levels is 2"},
 		{`instance_group [ { kind: KIND_CPU }, { kind: KIND_GPU } ]`, "instance_group has both KIND_CPU and KIND_GPU instances: ts runs a model version on one device"},
 		{`optimization { graph { level: 3 } }`, "optimization graph level 3: the onnxruntime backend takes -1 (basic), 1 (extended) or 2 (none)"},
@@ -334,7 +336,7 @@ func TestTritonUnapplied(t *testing.T) {
 	config := `
 parameters { key: "intra_op_thread_count" value: { string_value: "1" } }
 parameters { key: "enable_mem_arena" value: { string_value: "1" } }
-parameters { key: "memory.enable_memory_arena_shrinkage" value: { string_value: "cpu:0" } }
+parameters { key: "arena_extend_strategy" value: { string_value: "1" } }
 parameters { key: "session.use_device_allocator_for_initializers" value: { string_value: "1" } }
 optimization { execution_accelerators { gpu_execution_accelerator: [ { name: "tensorrt" parameters { key: "precision_mode" value: "FP16" } } ] } }`
 	v, err := r.Register(context.Background(), Spec{Path: tritonModel(t, "noted", config, "1")})
@@ -342,7 +344,7 @@ optimization { execution_accelerators { gpu_execution_accelerator: [ { name: "te
 		t.Fatal(err)
 	}
 	want := []string{
-		`parameter "memory.enable_memory_arena_shrinkage" is not applied`,
+		`parameter "arena_extend_strategy" is not applied`,
 		`parameter "session.use_device_allocator_for_initializers" is not applied`,
 		`execution accelerator "tensorrt" is not applied: models run on the server's execution provider (ts serve --provider)`,
 	}
