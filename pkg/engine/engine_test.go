@@ -450,6 +450,20 @@ func TestExecutionOptions(t *testing.T) {
 			t.Errorf("%+v: %v, want an error saying %q", c.o, err, c.want)
 		}
 	}
+	for _, c := range []struct {
+		devices, provider string
+		noArena, ok       bool
+	}{
+		{"cpu:0;gpu:1", "cuda:1", false, true},
+		{"gpu:0", "tensorrt", true, true},
+		{"gpu:0", "cuda:1", false, false},
+		{"cpu:0;gpu:0", "cuda:0", true, false},
+		{"", "cpu", true, true},
+	} {
+		if err := CheckArenaShrinkageFits(c.devices, c.provider, c.noArena); (err == nil) != c.ok {
+			t.Errorf("shrinking %q on %s (arena off %v): %v", c.devices, c.provider, c.noArena, err)
+		}
+	}
 	s := mustLoad(t, model, Options{ArenaShrinkage: "cpu:0"})
 	if _, err := s.Run(context.Background(), []*tensor.Tensor{in}); err != nil {
 		t.Errorf("a run shrinking the CPU arena: %v", err)

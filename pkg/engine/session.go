@@ -241,9 +241,10 @@ func CheckExecutionMode(mode string) error {
 	return nil
 }
 
-// arenaShrinkageFits reports whether the session (on provider, with or without the CPU
-// arena) has an arena on each device devices names: ONNX Runtime fails every run otherwise.
-func arenaShrinkageFits(devices, provider string, noArena bool) error {
+// CheckArenaShrinkageFits reports whether a session on provider, with or without the CPU
+// arena, has an arena on each device devices (Options.ArenaShrinkage) names: ONNX Runtime
+// fails every run otherwise.
+func CheckArenaShrinkageFits(devices, provider string, noArena bool) error {
 	if devices == "" {
 		return nil
 	}
@@ -258,7 +259,9 @@ func arenaShrinkageFits(devices, provider string, noArena bool) error {
 		case d == "cpu:0":
 		case strings.HasPrefix(d, "cpu:"):
 			return fmt.Errorf("memory arena shrinkage %q: the CPU is device cpu:0", devices)
-		case name == "cpu" || d != fmt.Sprintf("gpu:%d", device):
+		case name == "cpu":
+			return fmt.Errorf("memory arena shrinkage %q: the model runs on cpu, not on %s", devices, d)
+		case d != fmt.Sprintf("gpu:%d", device):
 			return fmt.Errorf("memory arena shrinkage %q: the model runs on %s, not on %s", devices, provider, d)
 		}
 	}
@@ -457,7 +460,7 @@ func load(o Options, graph func() (*onnx.Model, error),
 		return nil, err
 	}
 	defer so.Destroy()
-	if err := arenaShrinkageFits(o.ArenaShrinkage, provider, o.NoMemArena); err != nil {
+	if err := CheckArenaShrinkageFits(o.ArenaShrinkage, provider, o.NoMemArena); err != nil {
 		return nil, err
 	}
 	s.provider, s.arenaShrinkage = provider, o.ArenaShrinkage

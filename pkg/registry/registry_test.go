@@ -151,6 +151,8 @@ func TestSettingsPrecedence(t *testing.T) {
 		"executionMode: concurrent\n":                              `executionMode (from model-config.yaml): unknown execution mode "concurrent"`,
 		"interOpThreads: -1\n":                                     "interOpThreads (from model-config.yaml) must be between 0 and 1024, got -1",
 		"memArenaShrinkage: disk:0\n":                              `memArenaShrinkage (from model-config.yaml): memory arena shrinkage "disk:0"`,
+		"memArena: false\nmemArenaShrinkage: cpu:0\n":              `memArenaShrinkage (from model-config.yaml): memory arena shrinkage "cpu:0": the CPU memory arena is off`,
+		"memArenaShrinkage: gpu:0\n":                               `memory arena shrinkage "gpu:0": the model runs on cpu, not on gpu:0`,
 	} {
 		if _, err := r.Register(context.Background(), Spec{Path: irisArchive(t, "3.0", yaml)}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("bad yaml %q: %v, want an error saying %q", yaml, err, want)
