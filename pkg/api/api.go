@@ -164,12 +164,14 @@ type Description struct {
 	MemArena       *bool  `json:"memArena,omitempty"`
 	MemPattern     *bool  `json:"memPattern,omitempty"`
 	// MemArenaShrinkage: the devices whose arena gives back what each run grew it by.
-	MemArenaShrinkage string            `json:"memArenaShrinkage,omitempty"`
-	Batching          Batching          `json:"batching"`
-	TrafficWeight     *int              `json:"trafficSplitWeight,omitempty"`
-	SettingSources    map[string]string `json:"settingSources"`
-	Inputs            []tensor.Info     `json:"inputs"`
-	Outputs           []tensor.Info     `json:"outputs"`
+	MemArenaShrinkage string `json:"memArenaShrinkage,omitempty"`
+	// SessionConfig: the model's ONNX Runtime session configuration entries.
+	SessionConfig  map[string]string `json:"sessionConfig,omitempty"`
+	Batching       Batching          `json:"batching"`
+	TrafficWeight  *int              `json:"trafficSplitWeight,omitempty"`
+	SettingSources map[string]string `json:"settingSources"`
+	Inputs         []tensor.Info     `json:"inputs"`
+	Outputs        []tensor.Info     `json:"outputs"`
 }
 
 // ModelMetadata is the ONNX model's own header: its producer, IR version, opset and

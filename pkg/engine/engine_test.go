@@ -464,6 +464,19 @@ func TestExecutionOptions(t *testing.T) {
 			t.Errorf("shrinking %q on %s (arena off %v): %v", c.devices, c.provider, c.noArena, err)
 		}
 	}
+	// session configuration entries reach ONNX Runtime: forcing its own ORT format fails to
+	// load an ONNX file; an entry it knows and accepts loads
+	if _, err := Load(model, Options{SessionConfig: map[string]string{"session.load_model_format": "ORT"}}); err == nil {
+		t.Error("an ONNX model loaded with session.load_model_format ORT: the entry was not set")
+	}
+	if s, err := Load(model, Options{SessionConfig: map[string]string{"session.set_denormal_as_zero": "1", "session.disable_prepacking": "1"}}); err != nil {
+		t.Errorf("session configuration entries: %v", err)
+	} else {
+		if _, err := s.Run(context.Background(), []*tensor.Tensor{in}); err != nil {
+			t.Errorf("a run with session configuration entries: %v", err)
+		}
+		s.Close()
+	}
 	s := mustLoad(t, model, Options{ArenaShrinkage: "cpu:0"})
 	if _, err := s.Run(context.Background(), []*tensor.Tensor{in}); err != nil {
 		t.Errorf("a run shrinking the CPU arena: %v", err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -35,6 +36,10 @@ type Options struct {
 	// (buffers planned from the shapes of earlier runs).
 	NoMemArena   bool
 	NoMemPattern bool
+	// SessionConfig are ONNX Runtime session configuration entries
+	// (onnxruntime_session_options_config_keys.h: "session.disable_prepacking": "1" ...),
+	// set after ts's own, which they may override.
+	SessionConfig map[string]string
 	// ArenaShrinkage names the devices whose memory arena gives back, after each run, the
 	// memory that run took and no longer uses (ONNX Runtime's run option
 	// memory.enable_memory_arena_shrinkage: "cpu:0", "gpu:0", separated by ";"); "" none.
@@ -325,6 +330,11 @@ func sessionOptions(o Options, withProvider bool) (*ort.SessionOptions, string, 
 	for _, key := range []string{"session.intra_op.allow_spinning", "session.inter_op.allow_spinning"} {
 		if err := so.AddSessionConfigEntry(key, spin); err != nil {
 			return fail(err)
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(o.SessionConfig)) {
+		if err := so.AddSessionConfigEntry(key, o.SessionConfig[key]); err != nil {
+			return fail(fmt.Errorf("session configuration entry %q: %w", key, err))
 		}
 	}
 	if !withProvider || name == "cpu" {

@@ -152,6 +152,7 @@ func TestSettingsPrecedence(t *testing.T) {
 		"interOpThreads: -1\n":                                     "interOpThreads (from model-config.yaml) must be between 0 and 1024, got -1",
 		"memArenaShrinkage: disk:0\n":                              `memArenaShrinkage (from model-config.yaml): memory arena shrinkage "disk:0"`,
 		"memArena: false\nmemArenaShrinkage: cpu:0\n":              `memArenaShrinkage (from model-config.yaml): memory arena shrinkage "cpu:0": the CPU memory arena is off`,
+		"sessionConfig: {\"\": \"1\"}\n":                           "sessionConfig (from model-config.yaml): an entry has no key",
 		"memArenaShrinkage: gpu:0\n":                               `memory arena shrinkage "gpu:0": the model runs on cpu, not on gpu:0`,
 	} {
 		if _, err := r.Register(context.Background(), Spec{Path: irisArchive(t, "3.0", yaml)}); err == nil || !strings.Contains(err.Error(), want) {
@@ -172,7 +173,7 @@ func TestSessionSettings(t *testing.T) {
 		return len(entries)
 	}
 	before := threads()
-	yaml := "executionMode: Parallel\ninterOpThreads: 6\nintraOpThreads: 1\nmemArena: true\nmemPattern: false\nmemArenaShrinkage: CPU:0\n"
+	yaml := "executionMode: Parallel\ninterOpThreads: 6\nintraOpThreads: 1\nmemArena: true\nmemPattern: false\nmemArenaShrinkage: CPU:0\nsessionConfig: {session.disable_prepacking: \"1\"}\n"
 	v, err := r.Register(context.Background(), Spec{Path: irisArchive(t, "1.0", yaml), Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true})
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +183,8 @@ func TestSessionSettings(t *testing.T) {
 	}
 	s := v.Settings()
 	if s.ExecutionMode != "parallel" || s.InterOpThreads != 6 || !s.MemArena || s.MemPattern || s.MemArenaShrinkage != "cpu:0" ||
-		s.Sources["executionMode"] != FromYAML || s.Sources["memPattern"] != FromYAML || s.Sources["memArenaShrinkage"] != FromYAML {
+		s.Sources["executionMode"] != FromYAML || s.Sources["memPattern"] != FromYAML || s.Sources["memArenaShrinkage"] != FromYAML ||
+		s.SessionConfig["session.disable_prepacking"] != "1" || s.Sources["sessionConfig"] != FromYAML {
 		t.Errorf("executionMode %q, interOpThreads %d, memArena %v, memPattern %v, sources %v", s.ExecutionMode, s.InterOpThreads, s.MemArena, s.MemPattern, s.Sources)
 	}
 	out, err := v.InferTensors(context.Background(), []*tensor.Tensor{tensor.New([]int64{1, 4}, []float32{5.1, 3.5, 1.4, 0.2})}, 0)

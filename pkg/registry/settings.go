@@ -83,7 +83,10 @@ type Settings struct {
 	// memory.enable_memory_arena_shrinkage): less memory held after a large request, for
 	// slower runs. Empty: none.
 	MemArenaShrinkage string `json:"memArenaShrinkage,omitempty"`
-	UseJobTicket      bool   `json:"useJobTicket,omitempty"` // accept only when a worker is free
+	// SessionConfig are ONNX Runtime session configuration entries for the model
+	// ("session.disable_prepacking": "1" ...), as onnxruntime's add_session_config_entry.
+	SessionConfig map[string]string `json:"sessionConfig,omitempty"`
+	UseJobTicket  bool              `json:"useJobTicket,omitempty"` // accept only when a worker is free
 	// SequenceBatching makes the model stateful (TorchServe's sequence batching, for custom
 	// handlers): the requests of a sequence (one sequence id) go to the same handler
 	// process, one at a time, so that it can keep the sequence's state.
@@ -186,6 +189,7 @@ type modelYAML struct {
 	MemArena               *bool                       `yaml:"memArena"`
 	MemPattern             *bool                       `yaml:"memPattern"`
 	MemArenaShrinkage      *string                     `yaml:"memArenaShrinkage"`
+	SessionConfig          map[string]string           `yaml:"sessionConfig"`
 	Handler                map[string]any              `yaml:"handler"`
 	// TorchServe's names: clientTimeoutInMills is maxQueueTime (when that is not set);
 	// useJobTicket accepts a request only when a worker is free.
@@ -320,6 +324,10 @@ func resolveSettings(d Defaults, props *config.ModelConfig, y *modelYAML, o Over
 	if y.MemPattern != nil {
 		s.MemPattern, s.Sources["memPattern"] = *y.MemPattern, fromFile
 	}
+	s.Sources["sessionConfig"] = FromDefault
+	if len(y.SessionConfig) > 0 {
+		s.SessionConfig, s.Sources["sessionConfig"] = y.SessionConfig, fromFile
+	}
 	s.Sources["memArenaShrinkage"] = FromDefault
 	if y.MemArenaShrinkage != nil {
 		s.MemArenaShrinkage, s.Sources["memArenaShrinkage"] = strings.ToLower(strings.TrimSpace(*y.MemArenaShrinkage)), fromFile
@@ -369,6 +377,7 @@ func (s Settings) clone() Settings {
 	}
 	c.PreferredBatchSizes = append([]int(nil), s.PreferredBatchSizes...)
 	c.DeviceIDs = slices.Clone(s.DeviceIDs)
+	c.SessionConfig = maps.Clone(s.SessionConfig)
 	c.PriorityQueuePolicies = maps.Clone(s.PriorityQueuePolicies)
 	// c.Warmup is shared: nothing changes a warm-up once read
 	return c
@@ -402,6 +411,8 @@ func (s Settings) validate() error {
 		return fmt.Errorf("graphOptimization (from %s): %v", s.Sources["graphOptimization"], engine.CheckOptLevel(s.GraphOptimization))
 	case engine.CheckExecutionMode(s.ExecutionMode) != nil:
 		return fmt.Errorf("executionMode (from %s): %v", s.Sources["executionMode"], engine.CheckExecutionMode(s.ExecutionMode))
+	case hasKey(s.SessionConfig, ""):
+		return fmt.Errorf("sessionConfig (from %s): an entry has no key", s.Sources["sessionConfig"])
 	case engine.CheckArenaShrinkage(s.MemArenaShrinkage) != nil:
 		return fmt.Errorf("memArenaShrinkage (from %s): %v", s.Sources["memArenaShrinkage"], engine.CheckArenaShrinkage(s.MemArenaShrinkage))
 	case s.MaxQueueTimeAction != QueueTimeReject && s.MaxQueueTimeAction != QueueTimeDelay:
@@ -435,4 +446,10 @@ func (s Settings) validate() error {
 		}
 	}
 	return nil
+}
+
+// hasKey reports whether m has key.
+func hasKey[V any](m map[string]V, key string) bool {
+	_, ok := m[key]
+	return ok
 }

@@ -187,7 +187,11 @@ func tritonSettings(c *oippb.ModelConfig) (*modelYAML, error) {
 // tritonParameters are the config.pbtxt parameters ts reads: the onnxruntime backend's
 // session options (onnxRuntimeParameters) and ts's own handler.
 var tritonParameters = []string{"intra_op_thread_count", "inter_op_thread_count", "execution_mode",
-	"enable_mem_arena", "enable_mem_pattern", "memory.enable_memory_arena_shrinkage", "handler"}
+	"enable_mem_arena", "enable_mem_pattern", "memory.enable_memory_arena_shrinkage", useDeviceAllocatorKey, "handler"}
+
+// useDeviceAllocatorKey is the one session configuration entry the onnxruntime backend
+// takes as a parameter.
+const useDeviceAllocatorKey = "session.use_device_allocator_for_initializers"
 
 // The onnxruntime backend's graph optimisation levels and execution modes, as ts's
 // graphOptimization and executionMode.
@@ -230,14 +234,18 @@ func (s Settings) TritonParameters(intraOpThreads int) map[string]string {
 	if s.MemArenaShrinkage != "" {
 		params["memory.enable_memory_arena_shrinkage"] = s.MemArenaShrinkage
 	}
+	if v, ok := s.SessionConfig[useDeviceAllocatorKey]; ok {
+		params[useDeviceAllocatorKey] = v
+	}
 	return params
 }
 
 // onnxRuntimeParameters reads the onnxruntime backend's parameters of a config.pbtxt:
 // intra_op_thread_count and inter_op_thread_count (0: ONNX Runtime's choice),
 // execution_mode (0 sequential, 1 parallel), enable_mem_arena and enable_mem_pattern (1 or
-// 0, as Triton's backends read a boolean: also true/false, on/off) and
-// memory.enable_memory_arena_shrinkage (its devices, "cpu:0;gpu:0").
+// 0, as Triton's backends read a boolean: also true/false, on/off),
+// memory.enable_memory_arena_shrinkage (its devices, "cpu:0;gpu:0") and
+// session.use_device_allocator_for_initializers (a session configuration entry).
 func onnxRuntimeParameters(params map[string]*oippb.ModelParameter, y *modelYAML) error {
 	value := func(key string) (string, bool) {
 		p, ok := params[key]
@@ -279,6 +287,9 @@ func onnxRuntimeParameters(params map[string]*oippb.ModelParameter, y *modelYAML
 	}
 	if v, ok := value("memory.enable_memory_arena_shrinkage"); ok {
 		y.MemArenaShrinkage = &v
+	}
+	if v, ok := value(useDeviceAllocatorKey); ok {
+		y.SessionConfig = map[string]string{useDeviceAllocatorKey: v}
 	}
 	if v, ok := value("execution_mode"); ok {
 		mode, known := tritonExecutionModes[v]

@@ -52,6 +52,7 @@ parameters { key: "execution_mode" value: { string_value: "1" } }
 parameters { key: "enable_mem_arena" value: { string_value: "true" } }
 parameters { key: "enable_mem_pattern" value: { string_value: "off" } }
 parameters { key: "memory.enable_memory_arena_shrinkage" value: { string_value: "cpu:0" } }
+parameters { key: "session.use_device_allocator_for_initializers" value: { string_value: "1" } }
 model_warmup [
   { name: "one" batch_size: 1 inputs { key: "features" value: { data_type: TYPE_FP32 dims: [ 4 ] zero_data: true } } },
   { name: "many" batch_size: 8 count: 3 inputs { key: "features" value: { data_type: TYPE_FP32 dims: [ 4 ] random_data: true } } }
@@ -79,7 +80,7 @@ model_warmup [
 			t.Errorf("%s = %d from %q, want %d from config.pbtxt", c.key, c.got, s.Sources[c.key], c.want)
 		}
 	}
-	if s.ExecutionMode != "parallel" || !s.MemArena || s.MemPattern || s.MemArenaShrinkage != "cpu:0" || s.Sources["executionMode"] != FromTritonConfig ||
+	if s.ExecutionMode != "parallel" || !s.MemArena || s.MemPattern || s.MemArenaShrinkage != "cpu:0" || s.SessionConfig["session.use_device_allocator_for_initializers"] != "1" || s.Sources["executionMode"] != FromTritonConfig ||
 		s.Sources["memArena"] != FromTritonConfig || s.Sources["memPattern"] != FromTritonConfig {
 		t.Errorf("executionMode %q, memArena %v, memPattern %v, memArenaShrinkage %q, sources %v: want parallel, arena on, pattern off, cpu:0, from config.pbtxt", s.ExecutionMode, s.MemArena, s.MemPattern, s.MemArenaShrinkage, s.Sources)
 	}
@@ -337,7 +338,7 @@ func TestTritonUnapplied(t *testing.T) {
 parameters { key: "intra_op_thread_count" value: { string_value: "1" } }
 parameters { key: "enable_mem_arena" value: { string_value: "1" } }
 parameters { key: "arena_extend_strategy" value: { string_value: "1" } }
-parameters { key: "session.use_device_allocator_for_initializers" value: { string_value: "1" } }
+parameters { key: "session.disable_prepacking" value: { string_value: "1" } }
 optimization { execution_accelerators { gpu_execution_accelerator: [ { name: "tensorrt" parameters { key: "precision_mode" value: "FP16" } } ] } }`
 	v, err := r.Register(context.Background(), Spec{Path: tritonModel(t, "noted", config, "1")})
 	if err != nil {
@@ -345,7 +346,7 @@ optimization { execution_accelerators { gpu_execution_accelerator: [ { name: "te
 	}
 	want := []string{
 		`parameter "arena_extend_strategy" is not applied`,
-		`parameter "session.use_device_allocator_for_initializers" is not applied`,
+		`parameter "session.disable_prepacking" is not applied`,
 		`execution accelerator "tensorrt" is not applied: models run on the server's execution provider (ts serve --provider)`,
 	}
 	if got := tritonUnapplied(v.TritonConfig()); !slices.Equal(got, want) {

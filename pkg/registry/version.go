@@ -380,7 +380,7 @@ func (v *Version) newSession(threads int) (*engine.Session, time.Duration, error
 	opts := v.reg.opts.Engine
 	opts.IntraOpThreads, opts.InterOpThreads, opts.OptLevel = threads, settings.InterOpThreads, settings.GraphOptimization
 	opts.ExecutionMode, opts.NoMemArena, opts.NoMemPattern = settings.ExecutionMode, !settings.MemArena, !settings.MemPattern
-	opts.ArenaShrinkage = settings.MemArenaShrinkage
+	opts.ArenaShrinkage, opts.SessionConfig = settings.MemArenaShrinkage, settings.SessionConfig
 	var askedGPU bool
 	if opts.Provider, askedGPU = settings.Provider(opts.Provider); askedGPU {
 		opts.ProviderFallback = true // as TorchServe: a GPU if there is one, else the CPU

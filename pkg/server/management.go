@@ -414,7 +414,7 @@ func describe(v *registry.Version, isDefault bool, split map[string]int) api.Des
 		SignedBy:          v.Manifest.Signed.TrustedKeyID(),
 		RegisteredAt:      v.RegisteredAt.UTC().Format(timeLayout),
 		ExecutionProvider: info.Provider, IntraOpThreads: info.Threads, GraphOptimization: s.GraphOptimization,
-		ExecutionMode: s.ExecutionMode, InterOpThreads: s.InterOpThreads, MemArena: &s.MemArena, MemPattern: &s.MemPattern, MemArenaShrinkage: s.MemArenaShrinkage,
+		ExecutionMode: s.ExecutionMode, InterOpThreads: s.InterOpThreads, MemArena: &s.MemArena, MemPattern: &s.MemPattern, MemArenaShrinkage: s.MemArenaShrinkage, SessionConfig: s.SessionConfig,
 		Batching: api.Batching{Batchable: info.Unbatchable == "", Unbatchable: info.Unbatchable, JobQueueSize: s.JobQueueSize, PreferredBatchSizes: s.PreferredBatchSizes,
 			MaxQueueTime: s.MaxQueueTime, MaxQueueTimeAction: s.MaxQueueTimeAction, AllowQueueTimeOverride: s.AllowQueueTimeOverride,
 			Adaptive: s.AdaptiveBatching, Stats: info.Queue},

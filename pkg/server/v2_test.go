@@ -405,11 +405,11 @@ func TestTritonModelConfig(t *testing.T) {
 		t.Errorf("iris's defaults: parameters %s, optimization %+v", got, plain.Optimization)
 	}
 	yaml := filepath.Join(t.TempDir(), "model-config.yaml")
-	os.WriteFile(yaml, []byte("executionMode: parallel\ninterOpThreads: 2\nintraOpThreads: 1\nmemPattern: false\ngraphOptimization: basic\nmemArenaShrinkage: cpu:0\n"), 0o644)
+	os.WriteFile(yaml, []byte("executionMode: parallel\ninterOpThreads: 2\nintraOpThreads: 1\nmemPattern: false\ngraphOptimization: basic\nmemArenaShrinkage: cpu:0\nsessionConfig: {session.use_device_allocator_for_initializers: \"1\"}\n"), 0o644)
 	ts.registerArchive(t, archive.PackOptions{ModelName: "tuned", SerializedFile: testenv.Path("samples/iris/model.onnx"), Handler: "tensor", ConfigFile: yaml}, "initial_workers=1")
 	var tuned sessionConfig
 	getJSON(t, ts.inference.URL+"/v2/models/tuned/config", &tuned)
-	if got := params(tuned); got != "enable_mem_arena=1 enable_mem_pattern=0 execution_mode=1 inter_op_thread_count=2 intra_op_thread_count=1 memory.enable_memory_arena_shrinkage=cpu:0" ||
+	if got := params(tuned); got != "enable_mem_arena=1 enable_mem_pattern=0 execution_mode=1 inter_op_thread_count=2 intra_op_thread_count=1 memory.enable_memory_arena_shrinkage=cpu:0 session.use_device_allocator_for_initializers=1" ||
 		tuned.Optimization == nil || tuned.Optimization.Graph.Level != -1 {
 		t.Errorf("tuned: parameters %s, optimization %+v", got, tuned.Optimization)
 	}
@@ -417,7 +417,10 @@ func TestTritonModelConfig(t *testing.T) {
     "interOpThreads": 2,
     "memArena": true,
     "memPattern": false,
-    "memArenaShrinkage": "cpu:0",`}.run(t, ts.management.URL)
+    "memArenaShrinkage": "cpu:0",
+    "sessionConfig": {
+      "session.use_device_allocator_for_initializers": "1"
+    },`}.run(t, ts.management.URL)
 }
 
 // TestTritonStatistics: Triton's statistics extension counts what each version served:
