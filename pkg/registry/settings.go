@@ -281,14 +281,8 @@ func resolveSettings(d Defaults, props *config.ModelConfig, y *modelYAML, o Over
 		queueTime = y.ClientTimeoutInMills
 	}
 	pick("maxQueueTime", &s.MaxQueueTime, 0, nil, queueTime, nil)
-	s.MaxQueueTimeAction, s.Sources["maxQueueTimeAction"] = QueueTimeReject, FromDefault
-	if y.MaxQueueTimeAction != nil {
-		s.MaxQueueTimeAction, s.Sources["maxQueueTimeAction"] = *y.MaxQueueTimeAction, fromFile
-	}
-	s.Sources["allowQueueTimeOverride"] = FromDefault
-	if y.AllowQueueTimeOverride != nil {
-		s.AllowQueueTimeOverride, s.Sources["allowQueueTimeOverride"] = *y.AllowQueueTimeOverride, fromFile
-	}
+	fileOr(s.Sources, "maxQueueTimeAction", &s.MaxQueueTimeAction, QueueTimeReject, y.MaxQueueTimeAction, fromFile)
+	fileOr(s.Sources, "allowQueueTimeOverride", &s.AllowQueueTimeOverride, false, y.AllowQueueTimeOverride, fromFile)
 	s.Sources["priorityQueuePolicies"] = FromDefault
 	if len(y.PriorityQueuePolicies) > 0 {
 		s.PriorityQueuePolicies, s.Sources["priorityQueuePolicies"] = map[int]PriorityQueuePolicy{}, fromFile
@@ -300,38 +294,18 @@ func resolveSettings(d Defaults, props *config.ModelConfig, y *modelYAML, o Over
 		}
 	}
 	pick("intraOpThreads", &s.IntraOpThreads, d.IntraOpThreads, nil, y.IntraOpThreads, nil)
-	s.GraphOptimization, s.Sources["graphOptimization"] = "all", FromDefault
-	if y.GraphOptimization != nil {
-		s.GraphOptimization, s.Sources["graphOptimization"] = *y.GraphOptimization, fromFile
-	}
-	s.ExecutionMode, s.Sources["executionMode"] = "sequential", FromDefault
-	if y.ExecutionMode != nil {
-		s.ExecutionMode, s.Sources["executionMode"] = strings.ToLower(*y.ExecutionMode), fromFile
-	}
+	// ONNX Runtime's session options
+	fileOr(s.Sources, "graphOptimization", &s.GraphOptimization, "all", y.GraphOptimization, fromFile)
+	fileOr(s.Sources, "executionMode", &s.ExecutionMode, "sequential", y.ExecutionMode, fromFile)
 	pick("interOpThreads", &s.InterOpThreads, 0, nil, y.InterOpThreads, nil)
-	s.Sources["deviceType"], s.Sources["deviceIds"] = FromDefault, FromDefault
-	if y.DeviceType != nil {
-		s.DeviceType, s.Sources["deviceType"] = strings.ToLower(*y.DeviceType), fromFile
-	}
-	if len(y.DeviceIDs) > 0 {
-		s.DeviceIDs, s.Sources["deviceIds"] = y.DeviceIDs, fromFile
-	}
-	s.MemArena, s.Sources["memArena"] = true, FromDefault
-	if y.MemArena != nil {
-		s.MemArena, s.Sources["memArena"] = *y.MemArena, fromFile
-	}
-	s.MemPattern, s.Sources["memPattern"] = true, FromDefault
-	if y.MemPattern != nil {
-		s.MemPattern, s.Sources["memPattern"] = *y.MemPattern, fromFile
-	}
-	s.Sources["sessionConfig"] = FromDefault
-	if len(y.SessionConfig) > 0 {
-		s.SessionConfig, s.Sources["sessionConfig"] = y.SessionConfig, fromFile
-	}
-	s.Sources["memArenaShrinkage"] = FromDefault
-	if y.MemArenaShrinkage != nil {
-		s.MemArenaShrinkage, s.Sources["memArenaShrinkage"] = strings.ToLower(strings.TrimSpace(*y.MemArenaShrinkage)), fromFile
-	}
+	fileOr(s.Sources, "deviceType", &s.DeviceType, "", y.DeviceType, fromFile)
+	fileOr(s.Sources, "deviceIds", &s.DeviceIDs, nil, nilIfEmpty(y.DeviceIDs), fromFile)
+	fileOr(s.Sources, "memArena", &s.MemArena, true, y.MemArena, fromFile)
+	fileOr(s.Sources, "memPattern", &s.MemPattern, true, y.MemPattern, fromFile)
+	fileOr(s.Sources, "memArenaShrinkage", &s.MemArenaShrinkage, "", y.MemArenaShrinkage, fromFile)
+	fileOr(s.Sources, "sessionConfig", &s.SessionConfig, nil, nilIfEmpty(y.SessionConfig), fromFile)
+	s.ExecutionMode, s.DeviceType = strings.ToLower(s.ExecutionMode), strings.ToLower(s.DeviceType)
+	s.MemArenaShrinkage = strings.ToLower(strings.TrimSpace(s.MemArenaShrinkage))
 	s.PreferredBatchSizes, s.Sources["preferredBatchSizes"] = nil, FromDefault
 	if y.PreferredBatchSizes != nil {
 		s.PreferredBatchSizes, s.Sources["preferredBatchSizes"] = y.PreferredBatchSizes, fromFile
@@ -339,24 +313,12 @@ func resolveSettings(d Defaults, props *config.ModelConfig, y *modelYAML, o Over
 	if o.PreferredBatchSizes != nil {
 		s.PreferredBatchSizes, s.Sources["preferredBatchSizes"] = o.PreferredBatchSizes, FromRegister
 	}
-	s.Sources["useJobTicket"] = FromDefault
-	if y.UseJobTicket != nil {
-		s.UseJobTicket, s.Sources["useJobTicket"] = *y.UseJobTicket, fromFile
-	}
-	s.Sources["adaptiveBatching"] = FromDefault
-	if y.AdaptiveBatching != nil {
-		s.AdaptiveBatching, s.Sources["adaptiveBatching"] = *y.AdaptiveBatching, fromFile
-	}
-	s.Sources["sequenceBatching"] = FromDefault
-	if y.SequenceBatching != nil {
-		s.SequenceBatching, s.Sources["sequenceBatching"] = *y.SequenceBatching, fromFile
-	}
+	fileOr(s.Sources, "useJobTicket", &s.UseJobTicket, false, y.UseJobTicket, fromFile)
+	fileOr(s.Sources, "adaptiveBatching", &s.AdaptiveBatching, false, y.AdaptiveBatching, fromFile)
+	fileOr(s.Sources, "sequenceBatching", &s.SequenceBatching, false, y.SequenceBatching, fromFile)
 	pick("maxNumSequence", &s.MaxNumSequence, 1, nil, y.MaxNumSequence, nil)
 	pick("sequenceMaxIdleMSec", &s.SequenceMaxIdleMSec, 0, nil, y.SequenceMaxIdleMSec, nil)
-	s.Sources["responseCache"] = FromDefault
-	if y.ResponseCache != nil {
-		s.ResponseCache, s.Sources["responseCache"] = *y.ResponseCache, fromFile
-	}
+	fileOr(s.Sources, "responseCache", &s.ResponseCache, false, y.ResponseCache, fromFile)
 	pick("unloadAfterIdle", &s.UnloadAfterIdle, int(d.UnloadAfterIdle/time.Second), nil, y.UnloadAfterIdle, nil)
 	if s.SequenceBatching && y.UnloadAfterIdle == nil {
 		// the server's default does not apply: unloading would end the open sequences
@@ -452,4 +414,21 @@ func (s Settings) validate() error {
 func hasKey[V any](m map[string]V, key string) bool {
 	_, ok := m[key]
 	return ok
+}
+
+// fileOr sets *dst to what the model's file (model-config.yaml or config.pbtxt) gives, or
+// else to def, and records where it came from under key.
+func fileOr[T any](sources map[string]string, key string, dst *T, def T, file *T, fromFile string) {
+	*dst, sources[key] = def, FromDefault
+	if file != nil {
+		*dst, sources[key] = *file, fromFile
+	}
+}
+
+// nilIfEmpty points to v when it holds something (a list or map a file gives), else nil.
+func nilIfEmpty[S ~[]int | ~map[string]string](v S) *S {
+	if len(v) == 0 {
+		return nil
+	}
+	return &v
 }
