@@ -144,7 +144,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 	if err := checkModelStore(cfg); err != nil {
 		return err
 	}
-	files, err := c.modelFiles()
+	files, err := c.modelFiles(cfg.ModelStore)
 	if err != nil {
 		return err
 	}
@@ -282,13 +282,15 @@ func loadAll(ctx context.Context, reg *registry.Registry, srv *server.Server, mo
 }
 
 // modelFiles reads the models given as arguments, [NAME=]PATH: registrations of each
-// path, made absolute (so that a snapshot finds it again), with --handler. A path that is
-// not there stops start-up.
-func (c *ServeCmd) modelFiles() ([]registry.Spec, error) {
+// path, made absolute (so that a snapshot finds it again), with --handler. A relative path
+// that is not here but is in the model store is one of the store's, as --models loads them
+// (TorchServe's `--models a.mar b.mar` lists several after the flag); a path in neither stops
+// start-up.
+func (c *ServeCmd) modelFiles(store string) ([]registry.Spec, error) {
+	var specs []registry.Spec
 	if c.Handler != "" && len(c.Files) == 0 {
 		return nil, term.Usagef("--handler applies to the models given as arguments: name one (ts serve [NAME=]MODEL --handler %s)", c.Handler)
 	}
-	var specs []registry.Spec
 	for _, arg := range c.Files {
 		name, path, named := strings.Cut(arg, "=")
 		if !named {
@@ -298,16 +300,35 @@ func (c *ServeCmd) modelFiles() ([]registry.Spec, error) {
 		if err != nil {
 			return nil, err
 		}
+		url := abs
 		if _, err := os.Stat(abs); err != nil {
-			var pe *fs.PathError
-			if errors.As(err, &pe) {
-				err = pe.Err // the path is said once, as given
+			if !inStore(store, path) {
+				var pe *fs.PathError
+				if errors.As(err, &pe) {
+					err = pe.Err // the path is said once, as given
+				}
+				if store != "" && filepath.IsLocal(path) {
+					err = fmt.Errorf("%w, here nor in the model store %s", err, store)
+				}
+				return nil, term.WithCode(term.ExitNotFound, fmt.Errorf("model %s: %w", path, err))
 			}
-			return nil, term.WithCode(term.ExitNotFound, fmt.Errorf("model %s: %w", path, err))
+			if abs, err = filepath.Abs(filepath.Join(store, path)); err != nil {
+				return nil, err
+			}
+			url = path // as the store's models are named
 		}
-		specs = append(specs, registry.Spec{Path: abs, URL: abs, Name: name, Handler: c.Handler, Startup: true, Synchronous: true})
+		specs = append(specs, registry.Spec{Path: abs, URL: url, Name: name, Handler: c.Handler, Startup: true, Synchronous: true})
 	}
 	return specs, nil
+}
+
+// inStore reports whether path names a file or folder in the model store.
+func inStore(store, path string) bool {
+	if store == "" || !filepath.IsLocal(path) {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(store, path))
+	return err == nil
 }
 
 // loadFiles registers the models given as arguments in parallel; one that fails is logged
