@@ -165,6 +165,7 @@ type Session struct {
 	runMu      sync.RWMutex // runs hold it shared; Close takes it to wait for them
 	stopping   atomic.Bool  // StopRuns was called
 	running    atomic.Int32 // runs holding the session
+	runs       atomic.Int64 // runs started
 
 	watchMu sync.Mutex
 	watches []*runWatch // kept for the next runs
@@ -671,11 +672,15 @@ func (s *Session) RunFor(ctx context.Context, limit time.Duration, inputs []*ten
 	}
 	s.running.Add(1)
 	defer s.running.Add(-1)
+	s.runs.Add(1)
 	return s.run(ctx, deadline, inputs, !s.noPrealloc.Load())
 }
 
 // Running is the number of runs under way on the session.
 func (s *Session) Running() int { return int(s.running.Load()) }
+
+// Runs is the number of runs the session has started.
+func (s *Session) Runs() int64 { return s.runs.Load() }
 
 // run is RunFor's run, with the session held; prealloc allocates the outputs whose shapes
 // are known beforehand.

@@ -478,13 +478,11 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 	if v.settings, err = resolveSettings(r.opts.Defaults, props, y, s.Overrides, s.Startup); err != nil {
 		return nil, invalid("%v", err)
 	}
-	provider, askedGPU := v.settings.Provider(r.opts.Engine.Provider)
-	if err := engine.CheckArenaShrinkageFits(v.settings.MemArenaShrinkage, provider, !v.settings.MemArena); err != nil && !askedGPU {
-		return nil, invalid("memArenaShrinkage (from %s): %v", v.settings.Sources["memArenaShrinkage"], err) // a GPU asked for may turn out to be the CPU: checked at load
-	}
-	if ids := v.settings.DeviceIDs; len(ids) > 1 {
-		r.log.Warn(fmt.Sprintf("deviceIds %v: ts runs a model version on one device, the first listed; register a version for each other GPU to use it", ids),
-			"model", v.Name, "version", v.Version, "provider", provider)
+	providers, askedGPU := v.settings.Providers(r.opts.Engine.Provider)
+	for _, provider := range providers { // a GPU asked for may turn out to be the CPU: checked at load then
+		if err := engine.CheckArenaShrinkageFits(v.settings.MemArenaShrinkage, provider, !v.settings.MemArena); err != nil && !askedGPU {
+			return nil, invalid("memArenaShrinkage (from %s): %v", v.settings.Sources["memArenaShrinkage"], err)
+		}
 	}
 	if v.settings.UnloadAfterIdle > 0 {
 		r.watchIdle()

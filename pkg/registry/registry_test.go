@@ -503,7 +503,7 @@ func TestRunMovesToTheNewSession(t *testing.T) {
 	rows := func(n int64) []*tensor.Tensor {
 		return []*tensor.Tensor{tensor.New([]int64{n, 512}, make([]float32, n*512))}
 	}
-	next, _, err := v.newSession(1)
+	next, _, err := v.newSession(1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1026,7 +1026,7 @@ func TestOnRemoved(t *testing.T) {
 }
 
 // TestDeviceProvider: TorchServe's deviceType and deviceIds choose a model's execution
-// provider from the server's.
+// providers (a session on each) from the server's.
 func TestDeviceProvider(t *testing.T) {
 	for _, c := range []struct {
 		server string
@@ -1039,11 +1039,12 @@ func TestDeviceProvider(t *testing.T) {
 		{"cuda:1", Settings{DeviceType: DeviceCPU}, "cpu", false},
 		{"cuda:1", Settings{DeviceType: DeviceGPU}, "cuda:1", false},
 		{"cuda", Settings{DeviceIDs: []int{3}}, "cuda:3", false},
-		{"tensorrt:0", Settings{DeviceType: DeviceGPU, DeviceIDs: []int{2, 5}}, "tensorrt:2", false},
+		{"tensorrt:0", Settings{DeviceType: DeviceGPU, DeviceIDs: []int{2, 5, 2}}, "tensorrt:2 tensorrt:5", false},
 		{"cpu", Settings{DeviceType: DeviceGPU}, "cuda:0", true},
-		{"cpu", Settings{DeviceIDs: []int{1}}, "cuda:1", true},
+		{"cpu", Settings{DeviceIDs: []int{1, 0}}, "cuda:1 cuda:0", true},
 	} {
-		if got, asked := c.s.Provider(c.server); got != c.want || asked != c.asked {
+		providers, asked := c.s.Providers(c.server)
+		if got := strings.Join(providers, " "); got != c.want || asked != c.asked {
 			t.Errorf("server %s, deviceType %q, deviceIds %v: %s (asked for a GPU %v), want %s (%v)", c.server, c.s.DeviceType, c.s.DeviceIDs, got, asked, c.want, c.asked)
 		}
 	}
@@ -1051,8 +1052,8 @@ func TestDeviceProvider(t *testing.T) {
 
 // TestDeviceType: on a server whose execution provider cannot be used here (CUDA, with no
 // fallback), a model with deviceType cpu still loads and serves on the CPU, and one without
-// fails; on a CPU server, a model asking for a GPU runs on the CPU with a warning, as
-// TorchServe's on a host without GPUs; a model listing several GPUs is told it runs on one.
+// fails; on a CPU server, a model asking for GPUs runs on the CPU with a warning, as
+// TorchServe's on a host without GPUs: a session for each GPU listed, the runs taking turns.
 func TestDeviceType(t *testing.T) {
 	if slices.Contains(engine.Loaded().Providers, "cuda") {
 		t.Log("this ONNX Runtime library has CUDA: the refusal below cannot happen")
@@ -1087,13 +1088,29 @@ func TestDeviceType(t *testing.T) {
 	if err != nil {
 		t.Fatalf("deviceType gpu on a CPU server: %v", err)
 	}
-	if info := asks.Info(); info.Provider != "cpu" || !slices.Equal(info.Settings.DeviceIDs, []int{1, 0}) {
+	if info := asks.Info(); info.Provider != "cpu, cpu" || !slices.Equal(info.Settings.DeviceIDs, []int{1, 0}) {
 		t.Errorf("deviceType gpu without a GPU: provider %s, deviceIds %v", info.Provider, info.Settings.DeviceIDs)
 	}
-	for _, want := range []string{`deviceIds [1 0]: ts runs a model version on one device, the first listed`, `provider=cuda:1`, `execution provider not available, running on CPU`} {
+	for _, want := range []string{`execution provider not available, running on CPU" model=iris version=1.0 provider=cuda:1`, `provider=cuda:0`} {
 		if !strings.Contains(log.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, log.String())
 		}
+	}
+	for range 6 {
+		if _, err := asks.InferTensors(context.Background(), []*tensor.Tensor{tensor.New([]int64{1, 4}, []float32{5.1, 3.5, 1.4, 0.2})}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	others := asks.replicas.Load()
+	if others == nil || len(*others) != 1 || asks.session.Load().Runs() < 2 || (*others)[0].Runs() < 2 {
+		t.Errorf("two devices: the runs did not take turns over two sessions")
+	}
+	if _, err := cpu.Unregister(context.Background(), "iris", "1.0"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = (*others)[0].RunFor(context.Background(), 0, []*tensor.Tensor{tensor.New([]int64{1, 4}, []float32{5.1, 3.5, 1.4, 0.2})})
+	if !errors.Is(err, engine.ErrClosed) || asks.replicas.Load() != nil {
+		t.Errorf("unregistering left the second device's session open: a run on it: %v", err)
 	}
 	for yaml, want := range map[string]string{
 		"deviceType: tpu\n":                 "deviceType (from model-config.yaml) must be cpu or gpu",

@@ -69,8 +69,8 @@ type Settings struct {
 	InterOpThreads int    `json:"interOpThreads,omitempty"`
 	// DeviceType and DeviceIDs are TorchServe's: "cpu" runs the model on the CPU whatever
 	// the server's execution provider, "gpu" on a GPU (the server's GPU provider, or CUDA
-	// when the server runs on the CPU); DeviceIDs picks the GPU (a version runs on one: the
-	// first listed). Empty: the server's provider (Settings.Provider).
+	// when the server runs on the CPU); DeviceIDs picks the GPUs (a session on each, runs
+	// taking turns). Empty: the server's provider (Settings.Providers).
 	DeviceType string `json:"deviceType,omitempty"`
 	DeviceIDs  []int  `json:"deviceIds,omitempty"`
 	// MemArena and MemPattern are ONNX Runtime's CPU memory arena and memory pattern (both
@@ -122,28 +122,35 @@ const (
 	DeviceGPU = "gpu"
 )
 
-// Provider is the execution provider the model runs on, given the server's (ts serve
-// --provider): the CPU for deviceType cpu; for deviceType gpu or deviceIds, the server's GPU
-// provider (CUDA when the server's is the CPU) on the first GPU listed, or else the server's
-// device; otherwise the server's. askedGPU says the model asked for a GPU the server does
-// not run on: TorchServe then runs it on the CPU, if no GPU can be used.
-func (s Settings) Provider(server string) (provider string, askedGPU bool) {
+// Providers are the execution providers the model runs on, a session on each, given the
+// server's (ts serve --provider): the CPU for deviceType cpu; for deviceType gpu or
+// deviceIds, the server's GPU provider (CUDA when the server's is the CPU) on each GPU
+// listed, or else on the server's device; otherwise the server's. askedGPU says the model
+// asked for a GPU the server does not run on: TorchServe then runs it on the CPU, if no GPU
+// can be used.
+func (s Settings) Providers(server string) (providers []string, askedGPU bool) {
 	name, device, err := engine.ParseProvider(server)
 	switch {
 	case err != nil:
-		return server, false // the server checked its own
+		return []string{server}, false // the server checked its own
 	case s.DeviceType == DeviceCPU:
-		return DeviceCPU, false
+		return []string{DeviceCPU}, false
 	case s.DeviceType != DeviceGPU && len(s.DeviceIDs) == 0:
-		return server, false
+		return []string{server}, false
 	}
 	if name == "cpu" {
 		name, askedGPU = "cuda", true
 	}
-	if len(s.DeviceIDs) > 0 {
-		device = s.DeviceIDs[0]
+	ids := s.DeviceIDs
+	if len(ids) == 0 {
+		ids = []int{device}
 	}
-	return fmt.Sprintf("%s:%d", name, device), askedGPU
+	for _, id := range ids {
+		if p := fmt.Sprintf("%s:%d", name, id); !slices.Contains(providers, p) {
+			providers = append(providers, p)
+		}
+	}
+	return providers, askedGPU
 }
 
 // batchPolicy is the policy as the batcher applies it.

@@ -177,7 +177,7 @@ dynamic_batching { priority_levels: 3 default_priority_level: 2
 		t.Errorf("inference without graph optimisations: %v", err)
 	}
 
-	// KIND_GPU on GPUs 1 and 0: a GPU, the first listed (on this CPU server: the CPU, as
+	// KIND_GPU on GPUs 1 and 0: a session on each (on this CPU server: the CPU, as
 	// TorchServe's GPU models on a host without one)
 	gpus := `instance_group [ { count: 1 kind: KIND_GPU gpus: [ 1 ] }, { count: 1 kind: KIND_GPU gpus: [ 0, 1 ] } ]`
 	v, err = r.Register(context.Background(), Spec{Path: tritonModel(t, "gpus", gpus, "1"), Synchronous: true})
@@ -187,8 +187,8 @@ dynamic_batching { priority_levels: 3 default_priority_level: 2
 	if s := v.Settings(); s.DeviceType != DeviceGPU || !slices.Equal(s.DeviceIDs, []int{1, 0}) || s.MinWorkers != 3 {
 		t.Errorf("KIND_GPU: deviceType %q, deviceIds %v, %d workers", s.DeviceType, s.DeviceIDs, s.MinWorkers)
 	}
-	if provider, _ := v.Settings().Provider("cpu"); provider != "cuda:1" {
-		t.Errorf("KIND_GPU on GPU 1: provider %s", provider)
+	if providers, _ := v.Settings().Providers("cpu"); !slices.Equal(providers, []string{"cuda:1", "cuda:0"}) {
+		t.Errorf("KIND_GPU on GPUs 1 and 0: providers %s", providers)
 	}
 
 	// without dynamic_batching, Triton runs each request alone

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,6 +86,10 @@ type Version struct {
 	// session is the loaded model, shared by the workers: nil while not loaded; replaced
 	// when scaling changes the thread plan (replan).
 	session atomic.Pointer[engine.Session]
+	// replicas are the sessions on the other GPUs deviceIds lists (nil: one device); runs
+	// take turns over session and replicas (turn).
+	replicas atomic.Pointer[[]*engine.Session]
+	turn     atomic.Uint64
 
 	mu sync.Mutex // guards the fields below
 	// handler is nil only while a version registered with no worker has a handler that
@@ -326,7 +331,7 @@ func (v *Version) load(workers int) (loaded bool, err error) {
 	v.mu.Unlock()
 	threads := v.threadPlan(workers)
 	start := time.Now()
-	s, warm, err := v.newSession(threads)
+	s, others, warm, err := v.newSessions(threads)
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if err != nil {
@@ -336,6 +341,12 @@ func (v *Version) load(workers int) (loaded bool, err error) {
 	}
 	v.session.Store(s)
 	v.provider, v.threads = s.Provider(), threads
+	if len(others) > 0 {
+		v.replicas.Store(&others)
+		for _, o := range others {
+			v.provider += ", " + o.Provider()
+		}
+	}
 	v.loadTime, v.warmTime, v.loadedAt = time.Since(start), warm, time.Now()
 	attrs := []any{"model", v.Name, "version", v.Version, "provider", v.provider,
 		"workers", workers, "intra_op_threads", threads, "cores", v.reg.opts.Cores, "load_ms", v.loadTime.Milliseconds(),
@@ -367,9 +378,36 @@ func (v *Version) threadPlan(workers int) int {
 	return max(1, v.reg.opts.Cores/max(workers, 1))
 }
 
-// newSession loads the model with the given intra-op threads and warms it up (when its
-// settings ask), within the startup timeout; it says how long the warm-up took.
-func (v *Version) newSession(threads int) (*engine.Session, time.Duration, error) {
+// newSessions loads the model on each device its settings name (newSession): the first
+// session, and the others (nil for one device). On a failure none stays loaded.
+func (v *Version) newSessions(threads int) (first *engine.Session, others []*engine.Session, warm time.Duration, err error) {
+	v.mu.Lock()
+	providers, _ := v.settings.Providers(v.reg.opts.Engine.Provider)
+	v.mu.Unlock()
+	for device := range providers {
+		s, w, err := v.newSession(threads, device)
+		if err != nil {
+			for _, loaded := range append(others, first) {
+				if loaded != nil {
+					loaded.Close()
+				}
+			}
+			return nil, nil, 0, err
+		}
+		warm += w
+		if first == nil {
+			first = s
+		} else {
+			others = append(others, s)
+		}
+	}
+	return first, others, warm, nil
+}
+
+// newSession loads the model with the given intra-op threads on the device-th of its
+// providers (Settings.Providers) and warms it up (when its settings ask), within the
+// startup timeout; it says how long the warm-up took.
+func (v *Version) newSession(threads, device int) (*engine.Session, time.Duration, error) {
 	v.mu.Lock()
 	timeout := time.Duration(v.settings.StartupTimeout) * time.Second
 	warmup, batchSize, settings := v.settings.Warmup, v.settings.BatchSize, v.settings
@@ -381,8 +419,12 @@ func (v *Version) newSession(threads int) (*engine.Session, time.Duration, error
 	opts.IntraOpThreads, opts.InterOpThreads, opts.OptLevel = threads, settings.InterOpThreads, settings.GraphOptimization
 	opts.ExecutionMode, opts.NoMemArena, opts.NoMemPattern = settings.ExecutionMode, !settings.MemArena, !settings.MemPattern
 	opts.ArenaShrinkage, opts.SessionConfig = settings.MemArenaShrinkage, settings.SessionConfig
-	var askedGPU bool
-	if opts.Provider, askedGPU = settings.Provider(opts.Provider); askedGPU {
+	providers, askedGPU := settings.Providers(opts.Provider)
+	if device >= len(providers) {
+		return nil, 0, fmt.Errorf("no device %d: the model runs on %s", device, strings.Join(providers, ", "))
+	}
+	opts.Provider = providers[device]
+	if askedGPU {
 		opts.ProviderFallback = true // as TorchServe: a GPU if there is one, else the CPU
 	}
 	opts.Logger = v.reg.log.With("model", v.Name, "version", v.Version)
@@ -437,7 +479,7 @@ func (v *Version) replan(workers int) {
 	if old == nil || threads == current {
 		return
 	}
-	if provider != "cpu" {
+	if provider != "cpu" || v.replicas.Load() != nil {
 		return // on a GPU the model's work is not on these threads: not worth a reload
 	}
 	if d, ok := v.handler.(handler.Direct); ok && d.TakesOver() {
@@ -449,7 +491,7 @@ func (v *Version) replan(workers int) {
 		return
 	}
 	start := time.Now()
-	s, warm, err := v.newSession(threads)
+	s, warm, err := v.newSession(threads, 0)
 	if err != nil {
 		v.reg.log.Warn("thread plan kept: reloading the model failed", "model", v.Name, "version", v.Version,
 			"workers", workers, "intra_op_threads", current, "err", err)
@@ -489,6 +531,11 @@ func (v *Version) runFor(ctx context.Context, limit time.Duration, inputs []*ten
 		if s == nil {
 			return nil, engine.ErrClosed
 		}
+		if others := v.replicas.Load(); others != nil { // one session per GPU: they take turns
+			if k := v.turn.Add(1) % uint64(len(*others)+1); k > 0 {
+				s = (*others)[k-1]
+			}
+		}
 		out, err := s.RunFor(ctx, limit, inputs)
 		if next := v.session.Load(); errors.Is(err, engine.ErrClosed) && next != nil && next != s {
 			continue
@@ -509,11 +556,23 @@ func (v *Version) stopWorkers() {
 	v.reg.changed()
 }
 
+// stopRuns stops the runs on the version's sessions (engine.Session.StopRuns).
+func (v *Version) stopRuns() {
+	if s := v.session.Load(); s != nil {
+		s.StopRuns()
+	}
+	if others := v.replicas.Load(); others != nil {
+		for _, s := range *others {
+			s.StopRuns()
+		}
+	}
+}
+
 // detachLocked takes the workers and the session out of the version (the caller holds mu):
 // requests from now on find neither. It returns what stops and frees them, to call once mu
 // is released (the workers finish their batches first).
 func (v *Version) detachLocked() (free func()) {
-	pool, session := v.pool, v.session.Swap(nil)
+	pool, session, others := v.pool, v.session.Swap(nil), v.replicas.Swap(nil)
 	v.pool, v.batcher = nil, nil
 	return func() {
 		if pool != nil {
@@ -521,6 +580,11 @@ func (v *Version) detachLocked() (free func()) {
 		}
 		if session != nil {
 			session.Close()
+		}
+		if others != nil {
+			for _, s := range *others {
+				s.Close()
+			}
 		}
 	}
 }
@@ -555,18 +619,13 @@ func (v *Version) close() {
 	v.mu.Lock()
 	v.closed = true // a Scale that starts now does nothing
 	v.mu.Unlock()
-	session := v.session.Load()
-	if session != nil {
-		session.StopRuns() // runs in flight end soon, so a Scale waiting for them does too
-	}
+	v.stopRuns()     // runs in flight end soon, so a Scale waiting for them does too
 	v.scaleMu.Lock() // a Scale in progress (a model loading) finishes first
 	defer v.scaleMu.Unlock()
 	v.mu.Lock()
 	b := v.batcher
 	v.mu.Unlock()
-	if session := v.session.Load(); session != nil {
-		session.StopRuns() // the workers and inline runs return soon, and the session can go
-	}
+	v.stopRuns() // the workers and inline runs return soon, and the sessions can go
 	if b != nil {
 		b.Close()
 	}

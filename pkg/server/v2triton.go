@@ -184,8 +184,10 @@ func tritonModelConfig(v *registry.Version) tritonConfig {
 		}
 	}
 	group := tritonInstanceGroup{Name: v.Name, Kind: "KIND_CPU", Count: st.MinWorkers, GPUs: []int{}}
-	if provider, device, err := engine.ParseProvider(info.Provider); err == nil && provider != "cpu" {
-		group.Kind, group.GPUs = "KIND_GPU", []int{device}
+	for _, p := range strings.Split(info.Provider, ", ") { // a session on each GPU the model runs on
+		if provider, device, err := engine.ParseProvider(p); err == nil && provider != "cpu" {
+			group.Kind, group.GPUs = "KIND_GPU", append(group.GPUs, device)
+		}
 	}
 	c.InstanceGroup = []tritonInstanceGroup{group}
 	if w := st.Warmup; w != nil {
