@@ -181,7 +181,6 @@ func (v *Version) scaleTo(minWorkers int) error {
 		v.mu.Unlock()
 		return ErrUnregistered
 	}
-	v.idle = false
 	var pool *batch.Pool
 	missing := v.handler == nil
 	v.mu.Unlock()
@@ -198,11 +197,16 @@ func (v *Version) scaleTo(minWorkers int) error {
 		sc.SetWorkers(minWorkers)
 	}
 	if minWorkers == 0 {
+		v.mu.Lock()
+		v.idle = false // stopped, not idle: no request loads it again
+		v.mu.Unlock()
 		v.stopWorkers()
 		return nil
 	}
-	// Requests queue from now on, while the model loads.
+	// Requests queue from now on, while the model loads. (A version idle until now stops
+	// being so only with its batcher there: a request in between would find neither.)
 	v.mu.Lock()
+	v.idle = false
 	v.ensureBatcherLocked(minWorkers)
 	v.mu.Unlock()
 	first, err := v.load(minWorkers)
