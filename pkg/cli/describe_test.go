@@ -52,6 +52,13 @@ func TestDescribeText(t *testing.T) {
 		t.Errorf("no line matching %s in:\n%s", want, out.String())
 	}
 
+	gpus := api.Description{ExecutionProvider: "cuda:0, cuda:1", IntraOpThreads: 1, LoadTimeMS: 900}
+	out.Reset()
+	describeText(term.New(&out, &out, nil, false), gpus)
+	if want := `(?m)^runs on +cuda:0 and cuda:1 in turn, 1 ONNX Runtime thread, loaded in 900 ms$`; !regexp.MustCompile(want).MatchString(out.String()) {
+		t.Errorf("no line matching %s in:\n%s", want, out.String())
+	}
+
 	limited := api.Description{BatchSize: 8, MaxBatchDelay: 5, Batching: api.Batching{Batchable: true,
 		Stats: batch.Stats{Limit: 4, LimitReason: "a batch of 8 items failed where each of its requests ran alone (out of memory)"}}}
 	out.Reset()

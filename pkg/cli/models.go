@@ -369,7 +369,11 @@ func describeText(io *term.IO, d api.Description) {
 		if d.IntraOpThreads == 1 {
 			threads = "thread"
 		}
-		runs := fmt.Sprintf("%s, %d ONNX Runtime %s, loaded in %d ms", d.ExecutionProvider, d.IntraOpThreads, threads, d.LoadTimeMS)
+		provider := d.ExecutionProvider
+		if devices := strings.Split(provider, ", "); len(devices) > 1 { // a session on each GPU
+			provider = strings.Join(devices, " and ") + " in turn"
+		}
+		runs := fmt.Sprintf("%s, %d ONNX Runtime %s, loaded in %d ms", provider, d.IntraOpThreads, threads, d.LoadTimeMS)
 		if d.GraphOptimization != "" && d.GraphOptimization != "all" {
 			runs += ", graph optimisation " + d.GraphOptimization
 		}
