@@ -54,7 +54,7 @@ function __ts_takes_value
     switch "$argv[1]|$argv[2]"
         case '*|--ca-file' '*|--host' '*|--log-level' '*|--management-host' '*|--metrics-host' '*|--ort-lib' '*|--output' '*|-o' '*|--token' '*|--token-file'
             return 0
-        case 'serve|--certificate-file' 'serve|--grpc-inference-port' 'serve|--grpc-management-port' 'serve|--handler' 'serve|--inference-address' 'serve|--intra-op-threads' 'serve|--key-file' 'serve|--management-address' 'serve|--metrics-address' 'serve|--model-store' 'serve|--models' 'serve|--private-key-file' 'serve|--provider' 'serve|--repository-poll-secs' 'serve|--trace-file' 'serve|--trace-level' 'serve|--trusted-keys' 'serve|--ts-config' 'serve|--unload-after-idle' 'serve|--workers' 'serve|--workflow-store'
+        case 'serve|--certificate-file' 'serve|--gpus' 'serve|--grpc-inference-port' 'serve|--grpc-management-port' 'serve|--handler' 'serve|--inference-address' 'serve|--intra-op-threads' 'serve|--key-file' 'serve|--management-address' 'serve|--metrics-address' 'serve|--model-store' 'serve|--models' 'serve|--private-key-file' 'serve|--provider' 'serve|--repository-poll-secs' 'serve|--trace-file' 'serve|--trace-level' 'serve|--trusted-keys' 'serve|--ts-config' 'serve|--unload-after-idle' 'serve|--workers' 'serve|--workflow-store'
             return 0
         case 'register|--batch-size' 'register|--handler' 'register|--max-batch-delay' 'register|--name' 'register|--timeout' 'register|--version' 'register|--workers'
             return 0
@@ -154,6 +154,7 @@ complete -c ts -n '__ts_in \'serve\'' -l certificate-file -r -F -d 'PEM certific
 complete -c ts -n '__ts_in \'serve\'' -l enable-model-api -d 'Allow registering and unregistering models through the management API (on by default).'
 complete -c ts -n '__ts_in \'serve\'' -l no-enable-model-api -d 'Allow registering and unregistering models through the management API (on by default).'
 complete -c ts -n '__ts_in \'serve\'' -l enable-upload -d 'Accept archives uploaded into the model store (ts register of a local file on a remote server).'
+complete -c ts -n '__ts_in \'serve\'' -l gpus -x -d 'GPUs the models go round when --provider names no device (cuda, tensorrt), each on the next, as TorchServe (number_of_gpu; default: the NVIDIA driver\'s GPUs).'
 complete -c ts -n '__ts_in \'serve\'' -l grpc -d 'Serve TorchServe\'s gRPC inference and management APIs (enable_grpc; on by default, 127.0.0.1:7070 and :7071).'
 complete -c ts -n '__ts_in \'serve\'' -l no-grpc -d 'Serve TorchServe\'s gRPC inference and management APIs (enable_grpc; on by default, 127.0.0.1:7070 and :7071).'
 complete -c ts -n '__ts_in \'serve\'' -l grpc-inference-port -x -d 'gRPC inference API port (grpc_inference_port, default 7070).'

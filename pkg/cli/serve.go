@@ -47,6 +47,7 @@ type ServeCmd struct {
 	Provider          *string  `name:"provider" placeholder:"EP" help:"Execution provider: cpu, cuda[:N] or tensorrt[:N] (execution_provider)."`
 	ProviderFallback  *bool    `name:"provider-fallback" help:"Run on CPU, with a warning, when the execution provider is unavailable."`
 	IntraOpThreads    *int     `name:"intra-op-threads" placeholder:"N" help:"ONNX Runtime intra-op threads per model (default: cores / workers)."`
+	GPUs              *int     `name:"gpus" placeholder:"N" help:"GPUs the models go round when --provider names no device (cuda, tensorrt), each on the next, as TorchServe (number_of_gpu; default: the NVIDIA driver's GPUs)."`
 	EnableModelAPI    *bool    `name:"enable-model-api" negatable:"" help:"Allow registering and unregistering models through the management API (on by default)."`
 	EnableUpload      *bool    `name:"enable-upload" help:"Accept archives uploaded into the model store (ts register of a local file on a remote server)."`
 	SharedMemory      *bool    `name:"shared-memory" help:"Let inference clients on this machine pass tensors through system shared memory regions (Triton's extension; enable_shared_memory)."`
@@ -99,6 +100,7 @@ func (c *ServeCmd) flags() map[string]string {
 	str("execution_provider", c.Provider)
 	boolean("provider_fallback", c.ProviderFallback)
 	num("intra_op_threads", c.IntraOpThreads)
+	num("number_of_gpu", c.GPUs)
 	boolean("enable_model_api", c.EnableModelAPI)
 	boolean("enable_model_upload", c.EnableUpload)
 	boolean("enable_shared_memory", c.SharedMemory)
@@ -159,7 +161,11 @@ func (c *ServeCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	log.Info("ONNX Runtime loaded", "version", lib.Version, "path", lib.Path, "providers", strings.Join(lib.Providers, ","))
+	attrs := []any{"version", lib.Version, "path", lib.Path, "providers", strings.Join(lib.Providers, ",")}
+	if name, _, _ := engine.ParseProvider(cfg.ExecutionProvider); name != "cpu" && cfg.NumberOfGPU > 1 {
+		attrs = append(attrs, "gpus", cfg.NumberOfGPU) // the models go round them (number_of_gpu)
+	}
+	log.Info("ONNX Runtime loaded", attrs...)
 	toLoad, err := cfg.ModelsToLoad(listArchives)
 	if err != nil {
 		return err
@@ -209,6 +215,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 		Limits:          limits,
 		Logger:          log,
 		Engine:          engine.Options{Provider: cfg.ExecutionProvider, ProviderFallback: cfg.ProviderFallback},
+		GPUs:            cfg.NumberOfGPU,
 		Defaults:        registry.DefaultsFrom(cfg),
 		OnBatch:         m.Batch,
 		OnHandlerMetric: m.Custom,

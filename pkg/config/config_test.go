@@ -172,6 +172,7 @@ func TestInvalidValues(t *testing.T) {
 		"grpc_inference_port":                   "70000",
 		"grpc_management_address":               "http://127.0.0.1",
 		"grpc_management_max_connection_age_ms": "-1",
+		"number_of_gpu":                         "-1",
 	}
 	for key, v := range cases {
 		_, err := Load(Inputs{Flags: map[string]string{key: v}})
@@ -190,6 +191,30 @@ func TestInvalidValues(t *testing.T) {
 	s, err := Load(Inputs{Env: []string{}})
 	if err != nil || s.DefaultWorkersPerModel < 1 || s.EnableModelAPI != true || len(s.AllowedURLs) != 0 {
 		t.Errorf("defaults: %+v %v", s, err)
+	}
+}
+
+// TestNumberOfGPU: number_of_gpu counts the GPUs the models go round; unset, the GPUs the
+// NVIDIA driver lists (a folder each), none without the driver.
+func TestNumberOfGPU(t *testing.T) {
+	dir := t.TempDir()
+	for _, gpu := range []string{"0000:17:00.0", "0000:65:00.0", "0000:ca:00.0"} {
+		os.Mkdir(filepath.Join(dir, gpu), 0o755)
+	}
+	os.WriteFile(filepath.Join(dir, "README"), nil, 0o644) // not a GPU
+	defer func(old string) { NVIDIAGPUs = old }(NVIDIAGPUs)
+	NVIDIAGPUs = dir
+	s, err := Load(Inputs{Env: []string{}})
+	if err != nil || s.NumberOfGPU != 3 {
+		t.Errorf("three GPUs listed by the driver: %d %v", s.NumberOfGPU, err)
+	}
+	s, err = Load(Inputs{Env: []string{}, Flags: map[string]string{"number_of_gpu": "1"}})
+	if err != nil || s.NumberOfGPU != 1 {
+		t.Errorf("number_of_gpu=1: %d %v", s.NumberOfGPU, err)
+	}
+	NVIDIAGPUs = filepath.Join(dir, "none")
+	if s, err := Load(Inputs{Env: []string{}}); err != nil || s.NumberOfGPU != 0 {
+		t.Errorf("no NVIDIA driver: %d %v", s.NumberOfGPU, err)
 	}
 }
 

@@ -32,6 +32,7 @@ const EnvConfigFile = "TS_CONFIG_FILE"
 const (
 	MaxWorkersPerModel = 1024
 	MaxIntraOpThreads  = 1024
+	MaxGPUs            = 1024
 )
 
 // kind is how a setting's text is parsed.
@@ -112,6 +113,7 @@ var Keys = []Key{
 	{"cors_allowed_headers", "", "", kString, "CORS Access-Control-Allow-Headers"},
 	{"execution_provider", "provider", "cpu", kString, "ONNX Runtime execution provider: cpu, cuda[:N], tensorrt[:N]"},
 	{"provider_fallback", "provider-fallback", "false", kBool, "run on CPU, with a warning, when the execution provider is unavailable"},
+	{"number_of_gpu", "gpus", "", kInt, "GPUs the model versions go round when execution_provider names no device (cuda, tensorrt), as TorchServe's: each on the next; default: the GPUs the NVIDIA driver lists; 0 or 1: all on GPU 0"},
 	{"intra_op_threads", "intra-op-threads", "0", kInt, "ONNX Runtime intra-op threads per model version (0 = cores / workers)"},
 	{"drain_timeout", "", "30", kSeconds, "seconds to finish requests in flight after SIGTERM"},
 	{"certificate_file", "certificate-file", "", kString, "PEM certificate (chain) served on https:// addresses"},
@@ -130,8 +132,7 @@ var unsupported = map[string]string{
 	"prefer_direct_buffer": "Netty", "async_logging": "log4j", "initial_worker_port": "Python workers",
 	"install_py_dep_per_model": "Python workers", "blacklist_env_vars": "Python workers",
 	"default_service_handler": "Python handlers", "decode_input_request": "Python workers",
-	"number_of_gpu": "TorchServe's GPU assignment (use execution_provider)",
-	"keystore":      "PKCS12 keystores (use certificate_file and private_key_file)", "keystore_pass": "PKCS12 keystores", "keystore_type": "PKCS12 keystores",
+	"keystore": "PKCS12 keystores (use certificate_file and private_key_file)", "keystore_pass": "PKCS12 keystores", "keystore_type": "PKCS12 keystores",
 	"metrics_mode": "metrics modes (the metrics API is always Prometheus)", "metrics_config": "metrics.yaml",
 	"enable_metrics_api": "disabling the metrics API", "metric_time_interval": "system metrics", "disable_system_metrics": "system metrics",
 	"system_metrics_cmd": "system metrics", "model_metrics_auto_detect": "handler metrics",
@@ -203,10 +204,13 @@ type Settings struct {
 	CORSAllowedHeaders  string
 	ExecutionProvider   string
 	ProviderFallback    bool
-	IntraOpThreads      int
-	DrainTimeout        time.Duration
-	CertificateFile     string
-	PrivateKeyFile      string
+	// NumberOfGPU is how many GPUs the model versions go round (number_of_gpu, else the
+	// NVIDIA driver's GPUs, DetectGPUs).
+	NumberOfGPU     int
+	IntraOpThreads  int
+	DrainTimeout    time.Duration
+	CertificateFile string
+	PrivateKeyFile  string
 	// TokenAuthorization is !disable_token_authorization: API keys are required.
 	TokenAuthorization bool
 	TokenExpiration    time.Duration
@@ -536,6 +540,11 @@ func (s *Settings) parse() error {
 	s.CORSAllowedHeaders = str("cors_allowed_headers")
 	s.ExecutionProvider = str("execution_provider")
 	s.ProviderFallback = boolean("provider_fallback")
+	if v := strings.TrimSpace(str("number_of_gpu")); v == "" {
+		s.NumberOfGPU = DetectGPUs()
+	} else {
+		s.NumberOfGPU = int(atMost("number_of_gpu", num("number_of_gpu", 0), MaxGPUs))
+	}
 	s.IntraOpThreads = int(atMost("intra_op_threads", num("intra_op_threads", 0), MaxIntraOpThreads))
 	s.DrainTimeout = seconds("drain_timeout")
 	s.TokenAuthorization = !boolean("disable_token_authorization")

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -100,6 +101,9 @@ type Options struct {
 	Logger   *slog.Logger
 	// Cores is the number of CPU cores threads are planned for (0 = runtime.NumCPU()).
 	Cores int
+	// GPUs is how many GPUs the versions go round when Engine.Provider names no device
+	// (number_of_gpu): each version that runs on a GPU and picks none is put on the next.
+	GPUs int
 	// Clock drives batching (nil = the wall clock).
 	Clock batch.Clock
 	// OnChange is called after every change of what is registered (for snapshots).
@@ -126,6 +130,8 @@ type Registry struct {
 	models map[string]*model
 	// opening counts registrations still reading their archive: /ping is not Healthy yet.
 	opening atomic.Int32
+	// gpuTurn counts the versions put on a GPU by turns (assignGPU).
+	gpuTurn atomic.Uint64
 	// cache keeps the answers of the versions whose settings ask for it (nil: no cache,
 	// those versions run every request).
 	cache *respcache.Cache
@@ -297,6 +303,21 @@ func (r *Registry) ReloadAll(ctx context.Context, s Spec) ([]*Version, error) {
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// assignGPU puts a version that runs on a GPU, when neither the server's provider (cuda,
+// not cuda:1) nor the version's deviceIds name one, on the next of the server's GPUs, as
+// TorchServe goes round them (number_of_gpu): deviceIds then says which, set by
+// FromGPUTurns.
+func (r *Registry) assignGPU(s *Settings) {
+	if r.opts.GPUs < 2 || len(s.DeviceIDs) > 0 || strings.Contains(r.opts.Engine.Provider, ":") {
+		return
+	}
+	if providers, _ := s.Providers(r.opts.Engine.Provider); providers[0] == DeviceCPU {
+		return
+	}
+	id := int((r.gpuTurn.Add(1) - 1) % uint64(r.opts.GPUs))
+	s.DeviceIDs, s.Sources["deviceIds"] = []int{id}, FromGPUTurns
 }
 
 // versionSpecs are the registrations s stands for: s itself, or for a Triton model folder
@@ -478,6 +499,7 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 	if v.settings, err = resolveSettings(r.opts.Defaults, props, y, s.Overrides, s.Startup); err != nil {
 		return nil, invalid("%v", err)
 	}
+	r.assignGPU(&v.settings)
 	providers, askedGPU := v.settings.Providers(r.opts.Engine.Provider)
 	for _, provider := range providers { // a GPU asked for may turn out to be the CPU: checked at load then
 		if err := engine.CheckArenaShrinkageFits(v.settings.MemArenaShrinkage, provider, !v.settings.MemArena); err != nil && !askedGPU {

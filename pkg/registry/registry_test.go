@@ -1122,3 +1122,48 @@ func TestDeviceType(t *testing.T) {
 		}
 	}
 }
+
+// TestGPUTurns: on a server whose provider names no GPU (cuda) with number_of_gpu 2, the
+// versions that run on a GPU and pick none go round the GPUs, as TorchServe's; one that picks
+// (deviceIds) or runs on the CPU (deviceType cpu) keeps its choice and takes no turn; with a
+// device in the provider (cuda:1) nothing changes. (Without CUDA here, the sessions fall back
+// to the CPU, with the GPU they were given in the warning.)
+func TestGPUTurns(t *testing.T) {
+	var log bytes.Buffer
+	r := New(Options{TempDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(&log, nil)), Cores: 2, GPUs: 2,
+		Engine: engine.Options{Provider: "cuda", ProviderFallback: true}})
+	t.Cleanup(func() { r.Close(context.Background()) })
+	for _, c := range []struct {
+		name, yaml string
+		ids        []int
+		source     string
+	}{
+		{"a", "", []int{0}, FromGPUTurns},
+		{"cpu", "deviceType: cpu\n", nil, FromDefault},
+		{"b", "", []int{1}, FromGPUTurns},
+		{"own", "deviceIds: [1]\n", []int{1}, FromYAML},
+		{"c", "", []int{0}, FromGPUTurns},
+	} {
+		v, err := r.Register(context.Background(), Spec{Path: irisArchive(t, "1.0", c.yaml), Name: c.name, Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if s := v.Settings(); !slices.Equal(s.DeviceIDs, c.ids) || s.Sources["deviceIds"] != c.source {
+			t.Errorf("%s: deviceIds %v from %s, want %v from %s", c.name, s.DeviceIDs, s.Sources["deviceIds"], c.ids, c.source)
+		}
+	}
+	if !slices.Contains(engine.Loaded().Providers, "cuda") && !strings.Contains(log.String(), `model=b version=1.0 provider=cuda:1`) {
+		t.Errorf("the second version was not tried on GPU 1:\n%s", log.String())
+	}
+
+	pinned := New(Options{TempDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler), Cores: 2, GPUs: 2,
+		Engine: engine.Options{Provider: "cuda:1", ProviderFallback: true}})
+	t.Cleanup(func() { pinned.Close(context.Background()) })
+	v, err := pinned.Register(context.Background(), Spec{Path: irisArchive(t, "1.0", ""), Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := v.Settings(); len(s.DeviceIDs) != 0 {
+		t.Errorf("a provider with its device (cuda:1): deviceIds %v", s.DeviceIDs)
+	}
+}

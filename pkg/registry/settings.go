@@ -23,6 +23,8 @@ const (
 	FromProperties = "config.properties models"
 	FromDefault    = "default"
 	FromScale      = "scale request"
+	// FromGPUTurns: the version was put on the next GPU (number_of_gpu).
+	FromGPUTurns = "number_of_gpu (the GPUs in turn)"
 )
 
 // What happens to a request past maxQueueTime (Settings.MaxQueueTimeAction).
