@@ -503,7 +503,8 @@ func TestRunMovesToTheNewSession(t *testing.T) {
 	rows := func(n int64) []*tensor.Tensor {
 		return []*tensor.Tensor{tensor.New([]int64{n, 512}, make([]float32, n*512))}
 	}
-	next, _, err := v.newSession(1, 0)
+	providers, askedGPU := v.providers()
+	next, _, err := v.newSession(1, providers[0], askedGPU)
 	if err != nil {
 		t.Fatal(err)
 	}

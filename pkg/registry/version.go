@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -382,14 +381,20 @@ func (v *Version) threadPlan(workers int) int {
 	return max(1, v.reg.opts.Cores/max(workers, 1))
 }
 
+// providers are the execution providers the version runs on, a session on each, and
+// whether it asked for a GPU the server does not run on (Settings.Providers).
+func (v *Version) providers() ([]string, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.settings.Providers(v.reg.opts.Engine.Provider)
+}
+
 // newSessions loads the model on each device its settings name (newSession): the first
 // session, and the others (nil for one device). On a failure none stays loaded.
 func (v *Version) newSessions(threads int) (first *engine.Session, others []*engine.Session, warm time.Duration, err error) {
-	v.mu.Lock()
-	providers, _ := v.settings.Providers(v.reg.opts.Engine.Provider)
-	v.mu.Unlock()
-	for device := range providers {
-		s, w, err := v.newSession(threads, device)
+	providers, askedGPU := v.providers()
+	for _, provider := range providers {
+		s, w, err := v.newSession(threads, provider, askedGPU)
 		if err != nil {
 			for _, loaded := range append(others, first) {
 				if loaded != nil {
@@ -408,10 +413,11 @@ func (v *Version) newSessions(threads int) (first *engine.Session, others []*eng
 	return first, others, warm, nil
 }
 
-// newSession loads the model with the given intra-op threads on the device-th of its
-// providers (Settings.Providers) and warms it up (when its settings ask), within the
-// startup timeout; it says how long the warm-up took.
-func (v *Version) newSession(threads, device int) (*engine.Session, time.Duration, error) {
+// newSession loads the model with the given intra-op threads on provider (one of
+// v.providers) and warms it up (when its settings ask), within the startup timeout; it says
+// how long the warm-up took. A model that asked for a GPU the server does not run on
+// (askedGPU) runs on the CPU when the provider cannot be used.
+func (v *Version) newSession(threads int, provider string, askedGPU bool) (*engine.Session, time.Duration, error) {
 	v.mu.Lock()
 	timeout := time.Duration(v.settings.StartupTimeout) * time.Second
 	warmup, batchSize, settings := v.settings.Warmup, v.settings.BatchSize, v.settings
@@ -423,11 +429,7 @@ func (v *Version) newSession(threads, device int) (*engine.Session, time.Duratio
 	opts.IntraOpThreads, opts.InterOpThreads, opts.OptLevel = threads, settings.InterOpThreads, settings.GraphOptimization
 	opts.ExecutionMode, opts.NoMemArena, opts.NoMemPattern = settings.ExecutionMode, !settings.MemArena, !settings.MemPattern
 	opts.ArenaShrinkage, opts.SessionConfig = settings.MemArenaShrinkage, settings.SessionConfig
-	providers, askedGPU := settings.Providers(opts.Provider)
-	if device >= len(providers) {
-		return nil, 0, fmt.Errorf("no device %d: the model runs on %s", device, strings.Join(providers, ", "))
-	}
-	opts.Provider = providers[device]
+	opts.Provider = provider
 	if askedGPU {
 		opts.ProviderFallback = true // as TorchServe: a GPU if there is one, else the CPU
 	}
@@ -495,7 +497,8 @@ func (v *Version) replan(workers int) {
 		return
 	}
 	start := time.Now()
-	s, warm, err := v.newSession(threads, 0)
+	providers, askedGPU := v.providers() // one: a model on several devices keeps its sessions
+	s, warm, err := v.newSession(threads, providers[0], askedGPU)
 	if err != nil {
 		v.reg.log.Warn("thread plan kept: reloading the model failed", "model", v.Name, "version", v.Version,
 			"workers", workers, "intra_op_threads", current, "err", err)
