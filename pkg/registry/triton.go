@@ -186,12 +186,22 @@ func tritonSettings(c *oippb.ModelConfig) (*modelYAML, error) {
 
 // tritonParameters are the config.pbtxt parameters ts reads: the onnxruntime backend's
 // session options (onnxRuntimeParameters) and ts's own handler.
-var tritonParameters = []string{"intra_op_thread_count", "inter_op_thread_count", "execution_mode",
-	"enable_mem_arena", "enable_mem_pattern", "memory.enable_memory_arena_shrinkage", useDeviceAllocatorKey, "handler"}
+var tritonParameters = []string{paramIntraOpThreads, paramInterOpThreads, paramExecutionMode,
+	paramMemArena, paramMemPattern, paramArenaShrinkage, useDeviceAllocatorKey, "handler"}
 
-// useDeviceAllocatorKey is the one session configuration entry the onnxruntime backend
-// takes as a parameter.
-const useDeviceAllocatorKey = "session.use_device_allocator_for_initializers"
+// The onnxruntime backend's parameters that ts reads (onnxRuntimeParameters) and answers
+// (Settings.TritonParameters).
+const (
+	paramIntraOpThreads = "intra_op_thread_count"
+	paramInterOpThreads = "inter_op_thread_count"
+	paramExecutionMode  = "execution_mode"
+	paramMemArena       = "enable_mem_arena"
+	paramMemPattern     = "enable_mem_pattern"
+	paramArenaShrinkage = "memory.enable_memory_arena_shrinkage"
+	// useDeviceAllocatorKey is the one session configuration entry the backend takes as a
+	// parameter.
+	useDeviceAllocatorKey = "session.use_device_allocator_for_initializers"
+)
 
 // The onnxruntime backend's graph optimisation levels and execution modes, as ts's
 // graphOptimization and executionMode.
@@ -221,18 +231,18 @@ func (s Settings) TritonParameters(intraOpThreads int) map[string]string {
 		return "0"
 	}
 	params := map[string]string{
-		"execution_mode":     flag(s.ExecutionMode == "parallel"),
-		"enable_mem_arena":   flag(s.MemArena),
-		"enable_mem_pattern": flag(s.MemPattern),
+		paramExecutionMode: flag(s.ExecutionMode == "parallel"),
+		paramMemArena:      flag(s.MemArena),
+		paramMemPattern:    flag(s.MemPattern),
 	}
 	if intraOpThreads > 0 {
-		params["intra_op_thread_count"] = strconv.Itoa(intraOpThreads)
+		params[paramIntraOpThreads] = strconv.Itoa(intraOpThreads)
 	}
 	if s.InterOpThreads > 0 {
-		params["inter_op_thread_count"] = strconv.Itoa(s.InterOpThreads)
+		params[paramInterOpThreads] = strconv.Itoa(s.InterOpThreads)
 	}
 	if s.MemArenaShrinkage != "" {
-		params["memory.enable_memory_arena_shrinkage"] = s.MemArenaShrinkage
+		params[paramArenaShrinkage] = s.MemArenaShrinkage
 	}
 	if v, ok := s.SessionConfig[useDeviceAllocatorKey]; ok {
 		params[useDeviceAllocatorKey] = v
@@ -281,17 +291,17 @@ func onnxRuntimeParameters(params map[string]*oippb.ModelParameter, y *modelYAML
 		*dst = &on
 		return nil
 	}
-	if err := errors.Join(count("intra_op_thread_count", &y.IntraOpThreads), count("inter_op_thread_count", &y.InterOpThreads),
-		flag("enable_mem_arena", &y.MemArena), flag("enable_mem_pattern", &y.MemPattern)); err != nil {
+	if err := errors.Join(count(paramIntraOpThreads, &y.IntraOpThreads), count(paramInterOpThreads, &y.InterOpThreads),
+		flag(paramMemArena, &y.MemArena), flag(paramMemPattern, &y.MemPattern)); err != nil {
 		return err
 	}
-	if v, ok := value("memory.enable_memory_arena_shrinkage"); ok {
+	if v, ok := value(paramArenaShrinkage); ok {
 		y.MemArenaShrinkage = &v
 	}
 	if v, ok := value(useDeviceAllocatorKey); ok {
 		y.SessionConfig = map[string]string{useDeviceAllocatorKey: v}
 	}
-	if v, ok := value("execution_mode"); ok {
+	if v, ok := value(paramExecutionMode); ok {
 		mode, known := tritonExecutionModes[v]
 		if !known {
 			return fmt.Errorf("%s: parameter execution_mode %q: the onnxruntime backend takes 0 (sequential) or 1 (parallel)", FromTritonConfig, v)

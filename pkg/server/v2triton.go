@@ -214,14 +214,14 @@ func tritonModelConfig(v *registry.Version) tritonConfig {
 	if st.ResponseCache {
 		c.ResponseCache = &tritonResponseCache{Enable: info.Cached}
 	}
-	c.Parameters, c.Optimization = onnxRuntimeParameters(st, info.Threads)
+	c.Parameters, c.Optimization = tritonSessionOptions(st, info.Threads)
 	return c
 }
 
-// onnxRuntimeParameters are a version's ONNX Runtime session options as the onnxruntime
+// tritonSessionOptions are a version's ONNX Runtime session options as the onnxruntime
 // backend's parameters and optimization policy (nil at the default level), the values in
 // effect.
-func onnxRuntimeParameters(st registry.Settings, threads int) (map[string]any, *tritonOptimization) {
+func tritonSessionOptions(st registry.Settings, threads int) (map[string]any, *tritonOptimization) {
 	params := map[string]any{}
 	for key, value := range st.TritonParameters(threads) {
 		params[key] = map[string]string{"string_value": value}
