@@ -386,7 +386,7 @@ func (s Settings) validate() error {
 		return fmt.Errorf("sessionConfig (from %s): an entry has no key", s.Sources["sessionConfig"])
 	case engine.CheckArenaShrinkage(s.MemArenaShrinkage) != nil:
 		return fmt.Errorf("memArenaShrinkage (from %s): %v", s.Sources["memArenaShrinkage"], engine.CheckArenaShrinkage(s.MemArenaShrinkage))
-	case s.MaxQueueTimeAction != QueueTimeReject && s.MaxQueueTimeAction != QueueTimeDelay:
+	case !validQueueTimeAction(s.MaxQueueTimeAction):
 		return fmt.Errorf("maxQueueTimeAction (from %s) must be %s or %s, got %q", s.Sources["maxQueueTimeAction"], QueueTimeReject, QueueTimeDelay, s.MaxQueueTimeAction)
 	case s.DeviceType != "" && s.DeviceType != DeviceCPU && s.DeviceType != DeviceGPU:
 		return fmt.Errorf("deviceType (from %s) must be cpu or gpu, got %q", s.Sources["deviceType"], s.DeviceType)
@@ -407,7 +407,7 @@ func (s Settings) validate() error {
 		switch {
 		case p.JobQueueSize < 0 || p.MaxQueueTime < 0:
 			return fmt.Errorf("priorityQueuePolicies (from %s): priority %d: jobQueueSize and maxQueueTime must be ≥ 0", s.Sources["priorityQueuePolicies"], priority)
-		case p.MaxQueueTimeAction != QueueTimeReject && p.MaxQueueTimeAction != QueueTimeDelay:
+		case !validQueueTimeAction(p.MaxQueueTimeAction):
 			return fmt.Errorf("priorityQueuePolicies (from %s): priority %d: maxQueueTimeAction must be %s or %s, got %q", s.Sources["priorityQueuePolicies"], priority, QueueTimeReject, QueueTimeDelay, p.MaxQueueTimeAction)
 		}
 	}
@@ -418,6 +418,9 @@ func (s Settings) validate() error {
 	}
 	return nil
 }
+
+// validQueueTimeAction reports whether a is a maxQueueTimeAction: reject or delay.
+func validQueueTimeAction(a string) bool { return a == QueueTimeReject || a == QueueTimeDelay }
 
 // hasKey reports whether m has key.
 func hasKey[V any](m map[string]V, key string) bool {
