@@ -290,9 +290,9 @@ func loadAll(ctx context.Context, reg *registry.Registry, srv *server.Server, mo
 
 // modelFiles reads the models given as arguments, [NAME=]PATH: registrations of each
 // path, made absolute (so that a snapshot finds it again), with --handler. A relative path
-// that is not here but is in the model store is one of the store's, as --models loads them
-// (TorchServe's `--models a.mar b.mar` lists several after the flag); a path in neither stops
-// start-up.
+// that is not here but is in the model store is one of the store's, named as --models names
+// them (TorchServe's `--models a.mar b.mar` lists several after the flag), as is one that is
+// here because ts serve runs in the store's folder; a path in neither stops start-up.
 func (c *ServeCmd) modelFiles(store string) ([]registry.Spec, error) {
 	var specs []registry.Spec
 	if c.Handler != "" && len(c.Files) == 0 {
@@ -308,6 +308,9 @@ func (c *ServeCmd) modelFiles(store string) ([]registry.Spec, error) {
 			return nil, err
 		}
 		url := abs
+		if inStore(store, path) && sameFile(abs, filepath.Join(store, path)) {
+			url = path // run from the model store: named as --models names it
+		}
 		if _, err := os.Stat(abs); err != nil {
 			if !inStore(store, path) {
 				var pe *fs.PathError
@@ -336,6 +339,16 @@ func inStore(store, path string) bool {
 	}
 	_, err := os.Stat(filepath.Join(store, path))
 	return err == nil
+}
+
+// sameFile reports whether a and b name the same file or folder.
+func sameFile(a, b string) bool {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
 }
 
 // loadFiles registers the models given as arguments in parallel; one that fails is logged
