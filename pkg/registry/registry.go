@@ -241,6 +241,9 @@ type Spec struct {
 	// Internal marks an archive the server wrote itself (a workflow's function nodes, from a
 	// workflow archive already checked): it needs no signature by a trusted key.
 	Internal bool
+	// sharesConfig marks a version of a Triton model folder registered with another that
+	// logs what of their config.pbtxt ts does not apply, once for all.
+	sharesConfig bool
 }
 
 // Extraction is where archives are extracted and the limits they are read with, for other
@@ -337,7 +340,7 @@ func (r *Registry) versionSpecs(s Spec) ([]Spec, error) {
 	specs := make([]Spec, len(versions))
 	for i, version := range versions {
 		specs[i] = s
-		specs[i].Version, specs[i].Default = version, i == 0
+		specs[i].Version, specs[i].Default, specs[i].sharesConfig = version, i == 0, i > 0
 	}
 	return specs, nil
 }
@@ -543,7 +546,10 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 			return nil, invalid("%v", err)
 		}
 		for _, note := range tritonUnapplied(opened.Triton) {
-			r.log.Warn(FromTritonConfig+": "+note, "model", v.Name, "version", v.Version)
+			if s.sharesConfig {
+				break // said for the folder's first version
+			}
+			r.log.Warn(FromTritonConfig+": "+note, "model", v.Name)
 		}
 	}
 	if (opened.Format == archive.ONNXFile || opened.Format == archive.TritonModel) && v.Handler == archive.PlainHandler && takesImages(v.Inputs) {

@@ -1,7 +1,9 @@
 package registry
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -358,5 +360,17 @@ optimization { execution_accelerators { gpu_execution_accelerator: [ { name: "te
 	}
 	if got := tritonUnapplied(whole.TritonConfig()); len(got) != 0 {
 		t.Errorf("a config ts applies whole: notes %q", got)
+	}
+
+	// a folder's versions share its config.pbtxt: its notes are logged once
+	var log bytes.Buffer
+	logged := New(Options{TempDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(&log, nil)), Cores: 2})
+	t.Cleanup(func() { logged.Close(context.Background()) })
+	versions, err := logged.RegisterAll(context.Background(), Spec{Path: tritonModel(t, "three", config+" version_policy: { all { } }", "1", "2", "3")})
+	if err != nil || len(versions) != 3 {
+		t.Fatalf("versions %v, err %v", versions, err)
+	}
+	if n := strings.Count(log.String(), `arena_extend_strategy`); n != 1 {
+		t.Errorf("the note on arena_extend_strategy logged %d times for three versions, want once:\n%s", n, log.String())
 	}
 }
