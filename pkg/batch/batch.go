@@ -393,17 +393,19 @@ func (b *Batcher) SubmitTimed(ctx context.Context, inputs []*tensor.Tensor, prio
 	if b.batchable {
 		j.key = tensor.StackKey(inputs) // only queued jobs need it: to find their batch mates
 	}
+	// the queue policy (a request still queued after its time is rejected or delayed) and
+	// the timeout count from now: their timers start before the job shows in the queue, so
+	// that a clock that moves on once it does (a test's) cannot leave them behind
+	expired, stopExpired := b.after(j.maxQueue)
+	defer stopExpired()
+	timedOut, stopTimedOut := b.after(b.cfg.Timeout)
+	defer stopTimedOut()
 	b.queue = slices.Insert(b.queue, b.place(j), j)
 	if b.inflight < b.workers {
 		b.wake() // a worker is free (busy ones look at the queue when they finish)
 	}
 	b.mu.Unlock()
 
-	// the queue policy: a request still queued after its time is rejected or delayed
-	expired, stopExpired := b.after(j.maxQueue)
-	defer stopExpired()
-	timedOut, stopTimedOut := b.after(b.cfg.Timeout)
-	defer stopTimedOut()
 	for {
 		select {
 		case r := <-j.done:
@@ -544,8 +546,8 @@ func (b *Batcher) Next(ctx context.Context) (*Batch, error) {
 			return bt, nil
 		}
 		changed := b.changed
+		timer, stop := b.after(wait) // from now, before the lock goes (see SubmitTimed)
 		b.mu.Unlock()
-		timer, stop := b.after(wait)
 		select {
 		case <-changed:
 		case <-b.kick:
