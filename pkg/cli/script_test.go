@@ -18,13 +18,22 @@ import (
 	"github.com/tsserve/ts/pkg/internal/testenv"
 )
 
+// TestMain runs the tests, or ts or tsarchive when a script calls them. testscript.Main
+// exits itself, so the binaries the serve command built are removed when the tests end, in
+// Run (they were left in the temporary folder, 49 MB each run).
 func TestMain(m *testing.M) {
-	code := testscript.RunMain(m, map[string]func() int{
-		"ts":        func() int { return Main(os.Args[1:], os.Stdout, os.Stderr) },
-		"tsarchive": func() int { return archivecmd.Main(os.Args[1:], os.Stdout, os.Stderr) },
+	testscript.Main(removingBinaries{m}, map[string]func(){
+		"ts":        func() { os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr)) },
+		"tsarchive": func() { os.Exit(archivecmd.Main(os.Args[1:], os.Stdout, os.Stderr)) },
 	})
-	testenv.RemoveBinaries()
-	os.Exit(code)
+}
+
+// removingBinaries runs the tests, then removes the binaries they built.
+type removingBinaries struct{ m *testing.M }
+
+func (r removingBinaries) Run() int {
+	defer testenv.RemoveBinaries()
+	return r.m.Run()
 }
 
 // TestScripts runs testdata/script/*.txtar: the ts CLI against a real `ts serve` (started by
