@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/sugarme/tokenizer/model/bpe"
 	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/internal/testenv"
 	"github.com/tsserve/ts/pkg/tensor"
@@ -204,5 +206,88 @@ func TestTextClassifierInputs(t *testing.T) {
 		if got := textInputRole(name); got != want {
 			t.Errorf("textInputRole(%q) = %q, want %q", name, got, want)
 		}
+	}
+}
+
+// Long texts and long words: WordPiece makes a word over 100 characters [UNK] (as
+// BertTokenizer does; splitting it took time cubic in its length) and stops at the tokens it
+// keeps; a tokenizer.json's text is cut to what its kept tokens can cover, which changes no
+// token kept.
+func TestTokenizersLongText(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(dir+"/vocab.txt", []byte("[PAD]\n[UNK]\n[CLS]\n[SEP]\na\n##a\nplay\n##ing\n"), 0o644)
+	bert, err := newVocabTokenizer(dir+"/vocab.txt", true, 128)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		text string
+		want []int64
+	}{
+		{strings.Repeat("a", 100), slices.Concat([]int64{2, 4}, slices.Repeat([]int64{5}, 99), []int64{3})},
+		{strings.Repeat("a", 101), []int64{2, 1, 3}},
+		{strings.Repeat("a", 100000) + " playing", []int64{2, 1, 6, 7, 3}},
+		{strings.Repeat("playing ", 100000), slices.Concat([]int64{2}, slices.Repeat([]int64{6, 7}, 63), []int64{3})},
+	} {
+		if got, _ := bert.Encode(c.text); !slices.Equal(got, c.want) {
+			t.Errorf("vocab.txt: %.20q... (%d characters): %v, want %v", c.text, len(c.text), got, c.want)
+		}
+	}
+
+	files := map[string]string{
+		"wordpiece.json": `{"model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##", "max_input_chars_per_word": 100,
+			"vocab": {"[PAD]": 0, "[UNK]": 1, "a": 2, "##a": 3, "b": 4, "##b": 5, "play": 6, "##ing": 7}},
+			"pre_tokenizer": {"type": "Whitespace"}}`,
+		"bpe.json": `{"model": {"type": "BPE", "unk_token": "[UNK]", "vocab": {"[UNK]": 0, "a": 1, "b": 2, "ab": 3, "aa": 4, "abab": 5},
+			"merges": ["a b", "a a", "ab ab"]}, "pre_tokenizer": {"type": "Whitespace"}}`,
+	}
+	paths := []string{testenv.Path("samples/text/tokenizer.json")}
+	for name, content := range files {
+		os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644)
+		paths = append(paths, filepath.Join(dir, name))
+	}
+	texts := []string{
+		strings.Repeat("the game was a great win for the home team ", 1000),
+		strings.Repeat("ab", 20000),
+		strings.Repeat("a", 90) + strings.Repeat(" ", 100000) + strings.Repeat("b ", 2000),
+		strings.Repeat("aab ", 300) + strings.Repeat("b", 3000) + " a",
+	}
+	for _, p := range paths {
+		for _, maxLen := range []int{8, 128} {
+			cut, err := newHFTokenizer(p, maxLen)
+			if err != nil {
+				t.Fatal(err)
+			}
+			whole, _ := newHFTokenizer(p, maxLen)
+			whole.limit = math.MaxInt
+			for _, text := range texts {
+				got, err := cut.Encode(text)
+				want, _ := whole.Encode(text)
+				if err != nil || len(got) != min(len(want), maxLen) || !slices.Equal(got, want[:len(got)]) {
+					t.Errorf("%s, max_length %d, %.20q... (%d characters): cut %v (%v), whole %v",
+						filepath.Base(p), maxLen, text, len(text), got, err, want)
+				}
+			}
+		}
+	}
+	if got := cutText(" ab  cd ef", 4); got != " ab  cd " {
+		t.Errorf("cutText at 4 characters: %q", got)
+	}
+}
+
+// ts's patch 1 of the tokenizer library: a BPE word grows by appending, where each symbol
+// copied the whole word (a 100 KB word took minutes).
+func TestBPEWordAppends(t *testing.T) {
+	allocs := testing.AllocsPerRun(3, func() {
+		w := bpe.NewWord()
+		for i := range 10000 {
+			w.Add(i%7, 1)
+		}
+		if n := len(w.Symbols); n != 10000 || w.Symbols[0].Next != 1 || w.Symbols[n-1].Prev != n-2 || w.Symbols[n-1].Next != -1 {
+			t.Fatalf("word of %d symbols, links %+v %+v", n, w.Symbols[0], w.Symbols[n-1])
+		}
+	})
+	if allocs > 100 {
+		t.Errorf("adding 10000 symbols to a word: %.0f allocations, want a slice growing (< 100)", allocs)
 	}
 }

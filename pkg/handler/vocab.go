@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // vocabTokenizer reads a vocab.txt (one token per line, the line number is its id), as BERT
@@ -22,7 +23,12 @@ type vocabTokenizer struct {
 	wordPiece bool
 	lower     bool
 	maxLen    int
+	longest   int // the longest token's length in runes ("##" left out): no piece is longer
 }
+
+// maxWordRunes is the longest word WordPiece splits; a longer one is [UNK], as in
+// BertTokenizer and Hugging Face's WordPiece (max_input_chars_per_word).
+const maxWordRunes = 100
 
 func newVocabTokenizer(path string, lower bool, maxLen int) (*vocabTokenizer, error) {
 	f, err := os.Open(path)
@@ -42,6 +48,7 @@ func newVocabTokenizer(path string, lower bool, maxLen int) (*vocabTokenizer, er
 		if strings.HasPrefix(tok, "##") {
 			t.wordPiece = true
 		}
+		t.longest = max(t.longest, utf8.RuneCountInString(strings.TrimPrefix(tok, "##")))
 		n++
 	}
 	if err := sc.Err(); err != nil {
@@ -88,6 +95,9 @@ func (t *vocabTokenizer) Encode(text string) ([]int64, error) {
 	}
 	var out []int64
 	for _, word := range splitWords(text) {
+		if len(out) >= t.maxLen {
+			break // the rest is cut: a long text costs no more than maxLen tokens
+		}
 		if !t.wordPiece {
 			out = append(out, t.lookup(word))
 			continue
@@ -111,12 +121,15 @@ func (t *vocabTokenizer) lookup(s string) int64 {
 }
 
 // pieces is WordPiece: the longest known prefix, then "##"-prefixed continuations; a word
-// with an unknown part is [UNK] as a whole.
+// with an unknown part, or longer than maxWordRunes, is [UNK] as a whole.
 func (t *vocabTokenizer) pieces(word string) []int64 {
-	var out []int64
 	runes := []rune(word)
+	if len(runes) > maxWordRunes {
+		return []int64{t.unk}
+	}
+	var out []int64
 	for start := 0; start < len(runes); {
-		end := len(runes)
+		end := min(len(runes), start+t.longest) // no token is longer
 		found := int64(-1)
 		for ; end > start; end-- {
 			piece := string(runes[start:end])
