@@ -545,11 +545,10 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 		if err := checkTritonIO(opened.Triton, v.Inputs, v.Outputs); err != nil {
 			return nil, invalid("%v", err)
 		}
-		for _, note := range tritonUnapplied(opened.Triton) {
-			if s.sharesConfig {
-				break // said for the folder's first version
+		if !s.sharesConfig { // else said for the folder's first version
+			for _, note := range tritonUnapplied(opened.Triton) {
+				r.log.Warn(FromTritonConfig+": "+note, "model", v.Name)
 			}
-			r.log.Warn(FromTritonConfig+": "+note, "model", v.Name)
 		}
 	}
 	if (opened.Format == archive.ONNXFile || opened.Format == archive.TritonModel) && v.Handler == archive.PlainHandler && takesImages(v.Inputs) {
