@@ -67,6 +67,7 @@ type objectDetector struct {
 	threshold float64
 	nmsIoU    float64
 	nms       bool
+	maxDets   int // max_detections: the most boxes answered, best first (0: all)
 	labels    labels
 	boxes     int // output indexes, boxes format
 	classes   int
@@ -237,6 +238,14 @@ func newObjectDetector(m *Model) (Handler, error) {
 	}
 	if h.nmsIoU, err = c.float("nms_iou", 0.45); err != nil {
 		return nil, err
+	}
+	// as Ultralytics' max_det: it also bounds non-maximum suppression's work, which grows
+	// with the boxes kept (a YOLO output has 8400 candidates or more)
+	if h.maxDets, err = c.int("max_detections", 300); err != nil {
+		return nil, err
+	}
+	if h.maxDets < 0 {
+		return nil, fmt.Errorf("handler setting max_detections must be ≥ 0 (0: no limit), got %d", h.maxDets)
 	}
 	switch h.format {
 	case "detr":
@@ -587,7 +596,10 @@ func (h *objectDetector) detect(req *Request, outputs []*tensor.Tensor) ([]detec
 	}
 	sort.SliceStable(dets, func(a, b int) bool { return dets[a].score > dets[b].score }) // best first, once
 	if h.nms {
-		dets = nms(dets, h.nmsIoU)
+		dets = nms(dets, h.nmsIoU, h.maxDets)
+	}
+	if h.maxDets > 0 && len(dets) > h.maxDets {
+		dets = dets[:h.maxDets]
 	}
 	return dets, nil
 }
@@ -777,10 +789,14 @@ func (h *objectDetector) normalizedBoxes(dets []detection) bool {
 }
 
 // nms keeps, per class, the highest-scoring box of every group overlapping more than
-// maxIoU; dets come sorted by score, best first, and stay so.
-func nms(dets []detection, maxIoU float64) []detection {
+// maxIoU; dets come sorted by score, best first, and stay so. It stops once it keeps limit
+// boxes (0: no limit).
+func nms(dets []detection, maxIoU float64, limit int) []detection {
 	var kept []detection
 	for _, d := range dets {
+		if limit > 0 && len(kept) == limit {
+			break
+		}
 		keep := true
 		for _, k := range kept {
 			if k.class == d.class && iou(k.box, d.box) > maxIoU {

@@ -747,3 +747,46 @@ func TestYOLOv2Grid(t *testing.T) {
 		t.Error("an odd number of anchor values taken")
 	}
 }
+
+// max_detections: at most 300 boxes are answered by default (Ultralytics' max_det), the
+// best ones, with or without NMS; 0 answers all; a negative value is refused.
+func TestMaxDetections(t *testing.T) {
+	const n = 2000 // apart from each other, so NMS keeps every one
+	input := tensor.Info{Name: "images", DType: tensor.Float32, Shape: []int64{1, 3, 640, 640}}
+	rows := make([]float32, 6*n) // yolov8: [1, 4+2 classes, boxes]
+	for i := range n {
+		rows[i], rows[n+i], rows[2*n+i], rows[3*n+i] = float32(i%40)*16+8, float32(i/40)*12+6, 4, 4
+		rows[4*n+i] = 0.5 + 0.49*float32(i)/n // class 0, rising scores: the last is the best
+	}
+	out := []*tensor.Tensor{tensor.New([]int64{1, 6, n}, rows)}
+	for _, c := range []struct {
+		cfg  config
+		want int
+	}{
+		{config{}, 300},
+		{config{"nms": false}, 300},
+		{config{"max_detections": 5}, 5},
+		{config{"max_detections": 0}, n},
+	} {
+		c.cfg["output_format"] = "yolov8"
+		h, err := newObjectDetector(&Model{Inputs: []tensor.Info{input}, Outputs: []tensor.Info{{DType: tensor.Float32, Shape: []int64{1, 6, -1}}}, Dir: t.TempDir(), Config: c.cfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := h.Postprocess(context.Background(), &Request{State: imageSize{w: 640, h: 640, fedW: 640, fedH: 640}}, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []map[string]any
+		if err := json.Unmarshal(res.Body, &got); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != c.want || got[0]["score"].(float64) < 0.989 {
+			t.Errorf("%v: %d detections, the first %v; want %d, the best first", c.cfg, len(got), got[0], c.want)
+		}
+	}
+	if _, err := newObjectDetector(&Model{Inputs: []tensor.Info{input}, Outputs: []tensor.Info{{DType: tensor.Float32, Shape: []int64{1, 6, -1}}},
+		Dir: t.TempDir(), Config: config{"output_format": "yolov8", "max_detections": -1}}); err == nil {
+		t.Error("max_detections -1 accepted")
+	}
+}
