@@ -60,7 +60,8 @@ import (
 //
 // Detections under threshold (default 0.5) are dropped and overlapping boxes of the same
 // class removed by non-maximum suppression (nms_iou, default 0.45; for the boxes and end2end
-// formats only when nms is true, since such models include it).
+// formats only when nms is true, since such models include it); at most max_detections
+// (default 300) are answered, the best first.
 type objectDetector struct {
 	spec      imageSpec
 	format    string // output_format: yolo, yolov8, end2end, detr or boxes

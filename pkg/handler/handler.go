@@ -135,7 +135,7 @@ var imageSettings = []string{"layout", "channels", "channel_order", "size", "res
 var settings = map[string][]string{
 	"image_classifier": slices.Concat(imageSettings, []string{"output", "topk", "softmax"}),
 	"image_segmenter":  slices.Concat(imageSettings, []string{"mask_size", "output", "softmax"}),
-	"object_detector":  slices.Concat(imageSettings, []string{"output_format", "threshold", "nms", "nms_iou", "boxes", "labels", "scores", "count", "box_format", "normalized_boxes", "activation", "background", "anchors", "xy_scale"}),
+	"object_detector":  slices.Concat(imageSettings, []string{"output_format", "threshold", "nms", "nms_iou", "max_detections", "boxes", "labels", "scores", "count", "box_format", "normalized_boxes", "activation", "background", "anchors", "xy_scale"}),
 	"text_classifier":  {"max_length", "output", "topk", "softmax", "tokenizer", "vocab", "lowercase"},
 	TensorHandler:      {},
 }
