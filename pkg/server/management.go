@@ -255,13 +255,13 @@ func (s *Server) scaleWorkers(w http.ResponseWriter, r *http.Request) error {
 		maxW = *p
 	}
 	if maxW < minW {
-		return apierror.BadRequest("max_worker cannot be less than min_worker")
+		return apierror.BadRequest("max_worker cannot be less than min_worker.") // TorchServe's words
+	}
+	if minW < 0 { // a client's mistake: a 400, not TorchServe's failure to scale
+		return apierror.BadRequest("min_worker must be 0 or more, got %d", minW)
 	}
 	failed := func(err error) error {
 		return apierror.Internal("Failed to start workers for model %s version: %s: %v", v.Name, v.Version, err)
-	}
-	if minW < 0 {
-		return failed(fmt.Errorf("min_worker %d is negative", minW))
 	}
 	if minW > config.MaxWorkersPerModel {
 		return apierror.BadRequest("min_worker %d is more than ts allows per model (%d)", minW, config.MaxWorkersPerModel)
