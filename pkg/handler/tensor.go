@@ -319,7 +319,7 @@ func (h *tensorHandler) raw(req *Request, in Input) ([]*tensor.Tensor, error) {
 	if s := param(req, keyDtype, "dtype"); s != "" {
 		var err error
 		if dt, err = tensor.ParseDType(s); err != nil {
-			return nil, badInput("%s: %v", HeaderDtype, err)
+			return nil, badInput("dtype (%s or ?dtype=): %v", HeaderDtype, err)
 		}
 		if dt != info.DType {
 			return nil, badInput("input %q must be %s, got %s", info.Name, info.DType, dt)

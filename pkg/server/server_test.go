@@ -174,6 +174,8 @@ func TestInferenceAPI(t *testing.T) {
 		{"API description", "OPTIONS", "/", "", nil, 200, "", `"openapi": "3.0.1"`},
 		{"raw tensor", "POST", "/predictions/iris?shape=1,4", "application/octet-stream", float32Bytes(5.1, 3.5, 1.4, 0.2), 200, "", `"shape":[1,3]`},
 		{"raw tensor, wrong size", "POST", "/predictions/iris?shape=1,4", "application/octet-stream", float32Bytes(5.1, 3.5), 400, "BadRequestException", "needs 16 bytes"},
+		{"raw tensor, unknown dtype", "POST", "/predictions/iris?shape=1,4&dtype=complex64", "application/octet-stream", float32Bytes(5.1, 3.5, 1.4, 0.2), 400, "BadRequestException",
+			`dtype (X-TS-Dtype or ?dtype=): unknown element type \"complex64\"`},
 		{"bad priority", "POST", "/predictions/iris", "", setosa, 400, "BadRequestException", "X-TS-Priority"},
 		// TorchServe's other forms of the same call: extra path segments (passed to the
 		// handler as url_path), SageMaker's, and MMS's legacy ones
