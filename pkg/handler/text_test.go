@@ -233,6 +233,10 @@ func TestTokenizersLongText(t *testing.T) {
 			t.Errorf("vocab.txt: %.20q... (%d characters): %v, want %v", c.text, len(c.text), got, c.want)
 		}
 	}
+	long := strings.Repeat("Playing ", 100000) // 800 KB: only the words kept are read
+	if allocs := testing.AllocsPerRun(2, func() { bert.Encode(long) }); allocs > 1000 {
+		t.Errorf("vocab.txt: %.0f allocations for a text of 100000 words, want those of the %d tokens kept", allocs, 128)
+	}
 
 	files := map[string]string{
 		"wordpiece.json": `{"model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##", "max_input_chars_per_word": 100,

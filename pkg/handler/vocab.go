@@ -3,6 +3,7 @@ package handler
 import (
 	"bufio"
 	"fmt"
+	"iter"
 	"os"
 	"strings"
 	"unicode"
@@ -90,13 +91,13 @@ func (t *vocabTokenizer) Token(id int64) string {
 // Encode splits text as Hugging Face's Whitespace pre-tokenizer does (runs of word
 // characters, runs of other non-space characters) and maps the pieces to ids.
 func (t *vocabTokenizer) Encode(text string) ([]int64, error) {
-	if t.lower {
-		text = strings.ToLower(text)
-	}
 	var out []int64
-	for _, word := range splitWords(text) {
+	for word := range splitWords(text) {
 		if len(out) >= t.maxLen {
 			break // the rest is cut: a long text costs no more than maxLen tokens
+		}
+		if t.lower {
+			word = strings.ToLower(word) // word by word, as BertTokenizer lowercases
 		}
 		if !t.wordPiece {
 			out = append(out, t.lookup(word))
@@ -154,23 +155,29 @@ func isWordRune(r rune) bool {
 	return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' || unicode.Is(unicode.Mn, r)
 }
 
-// splitWords splits like the regex \w+|[^\w\s]+.
-func splitWords(text string) []string {
-	var out []string
-	runes := []rune(text)
-	for i := 0; i < len(runes); {
-		r := runes[i]
-		if unicode.IsSpace(r) {
-			i++
-			continue
+// splitWords yields the words of text as the regex \w+|[^\w\s]+ finds them, one at a time
+// (a caller that stops early reads no further).
+func splitWords(text string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for i := 0; i < len(text); {
+			r, n := utf8.DecodeRuneInString(text[i:])
+			if unicode.IsSpace(r) {
+				i += n
+				continue
+			}
+			word := isWordRune(r)
+			j := i + n
+			for j < len(text) {
+				r, n := utf8.DecodeRuneInString(text[j:])
+				if unicode.IsSpace(r) || isWordRune(r) != word {
+					break
+				}
+				j += n
+			}
+			if !yield(text[i:j]) {
+				return
+			}
+			i = j
 		}
-		j := i + 1
-		word := isWordRune(r)
-		for j < len(runes) && !unicode.IsSpace(runes[j]) && isWordRune(runes[j]) == word {
-			j++
-		}
-		out = append(out, string(runes[i:j]))
-		i = j
 	}
-	return out
 }
