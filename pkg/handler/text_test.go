@@ -295,3 +295,32 @@ func TestBPEWordAppends(t *testing.T) {
 		t.Errorf("adding 10000 symbols to a word: %.0f allocations, want a slice growing (< 100)", allocs)
 	}
 }
+
+// ts's patch 4 of the tokenizer library: the BPE cache keeps only words under 256 bytes, as
+// Hugging Face's does, so distinct long words cannot pile up in it.
+func TestBPECacheKeepsShortWords(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(dir+"/bpe.json", []byte(`{"model": {"type": "BPE", "unk_token": "[UNK]", "vocab": {"[UNK]": 0, "a": 1, "b": 2, "ab": 3},
+		"merges": ["a b"]}, "pre_tokenizer": {"type": "Whitespace"}}`), 0o644)
+	tok, err := newHFTokenizer(dir+"/bpe.json", 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cache *bpe.Cache
+	switch m := tok.tk.GetModel().(type) {
+	case *bpe.BPE:
+		cache = m.Cache
+	case bpe.BPE:
+		cache = m.Cache
+	default:
+		t.Fatalf("model %T, want BPE", m)
+	}
+	for _, text := range []string{"ab", "abab", strings.Repeat("ab", 200), strings.Repeat("ba", 300)} {
+		if ids, err := tok.Encode(text); err != nil || len(ids) == 0 {
+			t.Fatalf("%.10q...: %v, %v", text, ids, err)
+		}
+	}
+	if n := cache.GetSize(); n != 2 {
+		t.Errorf("the cache holds %d words, want the 2 short ones", n)
+	}
+}

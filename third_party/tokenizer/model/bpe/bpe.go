@@ -476,20 +476,27 @@ func (b BPE) Tokenize(sequence string) (retVal []tokenizer.Token, err error) {
 	return b.WordToTokens(*word), nil
 }
 
-func (b BPE) TokenizeWithCache(sequence string) (retVal []tokenizer.Token) {
+// cacheMaxLength is the longest word (in bytes) the cache keeps: ts patch 4, as Hugging
+// Face's BPE caches only words under MAX_LENGTH (256). Upstream cached every word, up to
+// 10000 of them whatever their size, so clients sending distinct long words could make the
+// cache hold gigabytes for good; and it called Get on a nil cache (capacity 0).
+const cacheMaxLength = 256
 
+func (b BPE) TokenizeWithCache(sequence string) (retVal []tokenizer.Token) {
+	if b.Cache == nil {
+		return b.WordToTokens(*b.MergeWord(sequence))
+	}
 	if hit, ok := b.Cache.Get(sequence); ok {
 		return b.WordToTokens(hit)
-	} else {
-		word := b.MergeWord(sequence)
-		retVal = b.WordToTokens(*word)
-		if b.Cache != nil {
-			b.Cache.SetValues([]CacheItem{
-				{sequence, *word},
-			})
-		}
-		return retVal
 	}
+	word := b.MergeWord(sequence)
+	retVal = b.WordToTokens(*word)
+	if len(sequence) < cacheMaxLength {
+		b.Cache.SetValues([]CacheItem{
+			{sequence, *word},
+		})
+	}
+	return retVal
 }
 
 func (b BPE) TokenToId(token string) (id int, ok bool) {
