@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/sugarme/tokenizer/model/bpe"
+	"github.com/sugarme/tokenizer/model/unigram"
 	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/internal/testenv"
 	"github.com/tsserve/ts/pkg/tensor"
@@ -322,5 +323,37 @@ func TestBPECacheKeepsShortWords(t *testing.T) {
 	}
 	if n := cache.GetSize(); n != 2 {
 		t.Errorf("the cache holds %d words, want the 2 short ones", n)
+	}
+}
+
+// ts's patch 5 of the tokenizer library: the Unigram cache (SentencePiece models: T5,
+// ALBERT, XLM-R) keeps words under 256 bytes, 10000 at most; it kept every word.
+func TestUnigramCacheBounded(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(dir+"/unigram.json", []byte(`{"model": {"type": "Unigram", "unk_id": 0,
+		"vocab": [["<unk>", 0.0], ["a", -1.0], ["b", -2.0], ["ab", -0.5]]}, "pre_tokenizer": {"type": "Whitespace"}}`), 0o644)
+	tok, err := newHFTokenizer(dir+"/unigram.json", 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, ok := tok.tk.GetModel().(*unigram.Unigram)
+	if !ok {
+		t.Fatalf("model %T, want Unigram", tok.tk.GetModel())
+	}
+	texts := []string{strings.Repeat("ab", 200)} // 400 bytes: not kept
+	var words []string
+	for i := range 10050 { // distinct words under 256 bytes, 50 a text
+		words = append(words, strings.Repeat("a", i%100+1)+strings.Repeat("b", i/100+1))
+		if len(words) == 50 {
+			texts, words = append(texts, strings.Join(words, " ")), nil
+		}
+	}
+	for _, text := range texts {
+		if ids, err := tok.Encode(text); err != nil || len(ids) == 0 {
+			t.Fatalf("%.10q...: %v, %v", text, ids, err)
+		}
+	}
+	if n := m.CacheSize(); n != 10000 {
+		t.Errorf("the cache holds %d words after 10050 short ones and a long one, want 10000", n)
 	}
 }

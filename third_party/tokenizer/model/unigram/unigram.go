@@ -254,7 +254,7 @@ func (u *Unigram) Tokenize(sequence string) ([]tokenizer.Token, error) {
 	// If byte fallback is enabled, always use it
 	if u.bytesFallback {
 		tokens := u.tokenizeWithByteFallback(sequence)
-		u.cache.Set(sequence, tokens, CacheExpiredTime*time.Minute)
+		u.remember(sequence, tokens)
 
 		return u.tokensToTokenizer(tokens, sequence), nil
 	}
@@ -264,9 +264,20 @@ func (u *Unigram) Tokenize(sequence string) ([]tokenizer.Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	u.cache.Set(sequence, tokens, CacheExpiredTime)
+	u.remember(sequence, tokens)
 
 	return u.tokensToTokenizer(tokens, sequence), nil
+}
+
+// remember caches a word's tokens for CacheExpiredTime minutes. ts patch 5: only words
+// under 256 bytes and while the cache holds fewer than 10000 (as the BPE cache is bounded,
+// and Hugging Face's caches are). Upstream cached every word, without a bound, and the
+// Viterbi path's entries for 5 nanoseconds: expired at once, they stayed until the janitor
+// ran, every 10 minutes, so distinct words from clients grew the cache meanwhile.
+func (u *Unigram) remember(sequence string, tokens []string) {
+	if len(sequence) < 256 && u.cache.ItemCount() < 10000 {
+		u.cache.Set(sequence, tokens, CacheExpiredTime*time.Minute)
+	}
 }
 
 // tokensToTokenizer converts string tokens to tokenizer.Token
@@ -516,3 +527,6 @@ func (u *Unigram) tokenizeWithByteFallback(sequence string) []string {
 
 	return tokens
 }
+
+// CacheSize is how many words the cache holds (ts patch 5, for its test).
+func (u *Unigram) CacheSize() int { return u.cache.ItemCount() }
