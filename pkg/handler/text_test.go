@@ -357,3 +357,63 @@ func TestUnigramCacheBounded(t *testing.T) {
 		t.Errorf("the cache holds %d words after 10050 short ones and a long one, want 10000", n)
 	}
 }
+
+// FuzzTokenizers: any text (valid UTF-8, as requestText lets through) tokenises without error into at most max_length ids of the
+// vocabulary, with both readers (vocab.txt, tokenizer.json) and BPE and Unigram models.
+func FuzzTokenizers(f *testing.F) {
+	for _, s := range []string{"", "the team won", "Playing!", strings.Repeat("ab", 300), "é\u0301 \x00\xff", "[CLS] [SEP] [UNK]", "\u3000\u200b a\tb\nc"} {
+		f.Add(s)
+	}
+	dir := f.TempDir()
+	os.WriteFile(dir+"/vocab.txt", []byte("[PAD]\n[UNK]\n[CLS]\n[SEP]\na\n##a\nb\n##b\nplay\n##ing\n!\n"), 0o644)
+	os.WriteFile(dir+"/bpe.json", []byte(`{"model": {"type": "BPE", "unk_token": "[UNK]", "vocab": {"[UNK]": 0, "a": 1, "b": 2, "ab": 3, "abab": 4},
+		"merges": ["a b", "ab ab"]}, "pre_tokenizer": {"type": "Whitespace"}}`), 0o644)
+	os.WriteFile(dir+"/unigram.json", []byte(`{"model": {"type": "Unigram", "unk_id": 0,
+		"vocab": [["<unk>", 0.0], ["a", -1.0], ["b", -2.0], ["ab", -0.5]]}, "pre_tokenizer": {"type": "Whitespace"}}`), 0o644)
+	const maxLen = 16
+	vocab, err := newVocabTokenizer(dir+"/vocab.txt", true, maxLen)
+	if err != nil {
+		f.Fatal(err)
+	}
+	toks := map[string]textTokenizer{"vocab.txt": vocab}
+	sizes := map[string]int64{"vocab.txt": 11}
+	for name, p := range map[string]string{"sample": testenv.Path("samples/text/tokenizer.json"), "bpe": dir + "/bpe.json", "unigram": dir + "/unigram.json"} {
+		tok, err := newHFTokenizer(p, maxLen)
+		if err != nil {
+			f.Fatal(err)
+		}
+		toks[name], sizes[name] = tok, int64(tok.tk.GetVocabSize(true))
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		text = strings.ToValidUTF8(text, "\uFFFD") // requestText refuses invalid UTF-8
+		for name, tok := range toks {
+			ids, err := tok.Encode(text)
+			if err != nil {
+				t.Fatalf("%s: %q: %v", name, text, err)
+			}
+			if len(ids) > maxLen {
+				t.Fatalf("%s: %q: %d ids, more than %d", name, text, len(ids), maxLen)
+			}
+			for _, id := range ids {
+				if id < 0 || id >= sizes[name] {
+					t.Fatalf("%s: %q: id %d outside the vocabulary of %d", name, text, id, sizes[name])
+				}
+			}
+		}
+	})
+}
+
+// ts's patch 6 of the tokenizer library: lowercasing a rune whose lower case is longer in
+// UTF-8 ("Ⱦ", 2 bytes, is "ⱦ", 3) keeps the alignments, so the text tokenises as its
+// lower-case form does (it panicked in a later split: found by FuzzTokenizers).
+func TestLowercaseChangesLength(t *testing.T) {
+	tok, err := newHFTokenizer(testenv.Path("samples/text/tokenizer.json"), 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := tok.Encode("ȾȾ the Team won Ⱥ cup!")
+	want, _ := tok.Encode("ⱦⱦ the team won ⱥ cup!")
+	if err != nil || !slices.Equal(got, want) || len(want) < 6 {
+		t.Errorf("got %v (%v), want %v", got, err, want)
+	}
+}

@@ -2,7 +2,6 @@ package tokenizer
 
 import (
 	"fmt"
-	"log"
 	"regexp"
 	"sort"
 	"unicode"
@@ -147,7 +146,7 @@ func (at AddedToken) GetPattern(n normalizer.Normalizer) (retVal string) {
 		if n != nil {
 			normalizedString, err := n.Normalize(content)
 			if err != nil {
-				log.Fatal(err)
+				panic(fmt.Sprint(err))
 			}
 			normalized = normalizedString.GetNormalized()
 		} else { // don't have a normalizer, just use content as is
@@ -333,7 +332,7 @@ func (av *AddedVocabulary) refreshAddedTokens(model Model, normalizer normalizer
 	for _, token := range tokens {
 		id, ok := av.TokenToId(token.Content, model)
 		if !ok {
-			log.Fatalf("Missing additional token.\n")
+			panic(fmt.Sprintf("Missing additional token.\n"))
 		}
 
 		pattern := token.GetPattern(normalizer)
@@ -348,11 +347,11 @@ func (av *AddedVocabulary) refreshAddedTokens(model Model, normalizer normalizer
 
 	normSet, err := regexpset.NewRegexpSet(normPatterns)
 	if err != nil {
-		log.Fatal(err)
+		panic(fmt.Sprint(err))
 	}
 	nnormSet, err := regexpset.NewRegexpSet(nnormPatterns)
 	if err != nil {
-		log.Fatal(err)
+		panic(fmt.Sprint(err))
 	}
 
 	av.splitNormalizedRe = matchingSet{*normSet, normIds}
@@ -516,7 +515,7 @@ func (av *AddedVocabulary) ExtractAndNormalize(sequence string, n normalizer.Nor
 		if n != nil {
 			newSeq, err = n.Normalize(seq)
 			if err != nil {
-				log.Fatal(err)
+				panic(fmt.Sprint(err))
 			}
 		}
 		return av.splitWithIndices(newSeq, av.splitNormalizedRe)

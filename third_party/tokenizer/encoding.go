@@ -2,7 +2,6 @@ package tokenizer
 
 import (
 	"fmt"
-	"log"
 	"reflect"
 
 	"github.com/sugarme/tokenizer/util"
@@ -499,7 +498,7 @@ func (e *Encoding) MergeWith(pair *Encoding, growingOffsets bool) (retVal *Encod
 // Otherwise, it will be panic.
 func mergeEncoding(en1, en2 Encoding, growingOffsets bool) Encoding {
 	if len(en1.Overflowing) > 0 || len(en2.Overflowing) > 0 {
-		log.Fatalf("Invalid input encodings. Input encodings must have 'Overflowing' field empty.\n")
+		panic(fmt.Sprintf("Invalid input encodings. Input encodings must have 'Overflowing' field empty.\n"))
 	}
 
 	var merge Encoding
@@ -671,7 +670,7 @@ func getCurrentPart(previous, current interface{}, size, idx, stride int) interf
 		prev = previous.([][]int)[len(previous.([][]int))-stride:]
 		return append(prev, curr...)
 	default:
-		log.Fatalf("getCurrentPart method call: invalid type\n")
+		panic(fmt.Sprintf("getCurrentPart method call: invalid type\n"))
 	}
 
 	return nil

@@ -3,7 +3,6 @@ package tokenizer
 import (
 	"fmt"
 	"io"
-	"log"
 	"net/http"
 	"os"
 	"path"
@@ -108,7 +107,7 @@ func downloadFile(url string, filepath string) error {
 	filename := path.Base(filepath)
 	if _, err := os.Stat(dir); os.IsNotExist(err) {
 		if err := os.MkdirAll(dir, 0755); err != nil {
-			log.Fatal(err)
+			panic(fmt.Sprint(err))
 		}
 	}
 

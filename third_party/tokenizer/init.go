@@ -29,7 +29,7 @@ func initEnv() {
 
 	if _, err := os.Stat(CachedDir); os.IsNotExist(err) {
 		if err := os.MkdirAll(CachedDir, 0755); err != nil {
-			log.Fatal(err)
+			panic(fmt.Sprint(err))
 		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"bufio"
 	// "context"
 	"fmt"
-	"log"
 	"math"
 	"os"
 	"reflect"
@@ -205,14 +204,14 @@ func NewInputSequence(input interface{}) (retVal InputSequence) {
 		}
 	case "slice":
 		if reflect.TypeOf(input).Elem().Name() != "string" {
-			log.Fatalf("Invalid input type: Expected type of 'string' or '[]string', got %v\n", reflect.TypeOf(input).Kind().String())
+			panic(fmt.Sprintf("Invalid input type: Expected type of 'string' or '[]string', got %v\n", reflect.TypeOf(input).Kind().String()))
 		}
 		return InputSequence{
 			input:     input.([]string),
 			inputType: PretokenizedInput,
 		}
 	default:
-		log.Fatalf("Invalid input type: Expected type of 'string' or '[]string'. Got %v\n", reflect.TypeOf(input).Kind().String())
+		panic(fmt.Sprintf("Invalid input type: Expected type of 'string' or '[]string'. Got %v\n", reflect.TypeOf(input).Kind().String()))
 	}
 
 	return
@@ -429,7 +428,7 @@ func (t *Tokenizer) EncodeSingleSequence(sequence InputSequence, typeId int, off
 		encodings = append(encodings, *en)
 
 	default:
-		log.Fatalf("EncodingSingleSequence method call: invalid InputType\n")
+		panic(fmt.Sprintf("EncodingSingleSequence method call: invalid InputType\n"))
 	}
 
 	finalEncoding := DefaultEncoding()
@@ -465,7 +464,7 @@ func (t *Tokenizer) Encode(input EncodeInput, addSpecialTokens bool) (retVal *En
 		}
 
 	default:
-		log.Fatalf("Invalid input type - '%v'. \n", reflect.TypeOf(input).Name())
+		panic(fmt.Sprintf("Invalid input type - '%v'. \n", reflect.TypeOf(input).Name()))
 	}
 
 	return t.PostProcess(encoding, pairEncoding, addSpecialTokens), nil
@@ -502,7 +501,7 @@ func (t *Tokenizer) EncodeCharOffsets(input EncodeInput, addSpecialTokens bool) 
 		}
 
 	default:
-		log.Fatalf("Invalid input type - '%v'. \n", reflect.TypeOf(input).Name())
+		panic(fmt.Sprintf("Invalid input type - '%v'. \n", reflect.TypeOf(input).Name()))
 	}
 
 	return t.PostProcess(encoding, pairEncoding, addSpecialTokens), nil
@@ -650,7 +649,7 @@ func (t *Tokenizer) EncodeBatch(inputs []EncodeInput, addSpecialTokens bool) (re
 
 			e, err := t.Encode(inputs[i], addSpecialTokens)
 			if err != nil {
-				log.Fatal(err)
+				panic(fmt.Sprint(err))
 			}
 			mu.Lock()
 			encodings[i] = *e
@@ -755,7 +754,7 @@ func (t *Tokenizer) Train(trainer Trainer, files []string) error {
 	for _, f := range files {
 		fsize, err := util.FileSize(f)
 		if err != nil {
-			log.Fatal(err)
+			panic(fmt.Sprint(err))
 		}
 		bar := progressbar.New(int(fsize))
 
@@ -890,18 +889,18 @@ func (t *Tokenizer) processChunk(offset int64, limit int64, filename string, cha
 		/* input := NewSingleEncodeInput(NewInputSequence(line))
 		 * encoding, err := t.Encode(input, false)
 		 * if err != nil {
-		 *   log.Fatalf("call 'Encode' method error: %v\n", err)
+		 *   panic(fmt.Sprintf("call 'Encode' method error: %v\n", err)
 		 * } */
 
 		normalized, err := t.doNormalize(line)
 		if err != nil {
-			log.Fatalf("call 'doNormalize' method error: %v\n", err)
+			panic(fmt.Sprintf("call 'doNormalize' method error: %v\n", err))
 		}
 
 		pretok := NewPreTokenizedStringFromNS(normalized)
 		pretokenized, err := t.doPreTokenize(pretok)
 		if err != nil {
-			log.Fatalf("call 'doPreTokenize' method error: %v\n", err)
+			panic(fmt.Sprintf("call 'doPreTokenize' method error: %v\n", err))
 		}
 
 		// NOTE. should we get OffsetType as input parameter: either Byte or Char?
@@ -948,7 +947,7 @@ func (t *Tokenizer) CTrain(trainer Trainer, files []string) error {
 	for _, f := range files {
 		fsize, err := util.FileSize(f)
 		if err != nil {
-			log.Fatal(err)
+			panic(fmt.Sprint(err))
 		}
 		bar := progressbar.New(int(fsize))
 
@@ -982,7 +981,7 @@ func (t *Tokenizer) CTrain(trainer Trainer, files []string) error {
 				input := NewInputSequence(line)
 				encoding, err := t.Encode(input, false)
 				if err != nil {
-					log.Fatalf("call 'Encode' method error: %v\n", err)
+					panic(fmt.Sprintf("call 'Encode' method error: %v\n", err))
 				}
 
 				trainer.ProcessTokens(words, encoding.Tokens)

@@ -2,7 +2,7 @@ package tokenizer
 
 import (
 	"errors"
-	"log"
+	"fmt"
 )
 
 type TruncationParams struct {
@@ -145,7 +145,7 @@ func TruncateEncodings(encoding, pairEncoding *Encoding, params *TruncationParam
 	}
 
 	if err != nil {
-		log.Fatal(err)
+		panic(fmt.Sprint(err))
 	}
 
 	return encoding, pairEncoding

@@ -14,7 +14,7 @@ package normalizer
 import (
 	"encoding/csv"
 	"encoding/json"
-	"log"
+	"fmt"
 	"os"
 )
 
@@ -83,7 +83,7 @@ func expandContraction(txt string) string {
 	var cMap map[string]string
 	cMap, err := loadContractionMap()
 	if err != nil {
-		log.Fatal(err)
+		panic(fmt.Sprint(err))
 	}
 
 	if k, ok := cMap[txt]; ok {

@@ -2,9 +2,8 @@ package normalizer
 
 import (
 	"bytes"
-	"log"
+	"fmt"
 	"reflect"
-	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -315,7 +314,7 @@ func (n *NormalizedString) RangeOriginal(r *Range) (retVal string) {
 		oRange := r.IntoFullRange(n.LenOriginal())
 		retVal = string(bytes[oRange.start:oRange.end])
 	default:
-		log.Fatalf("Invalid Range type: %v\n", r.indexOn)
+		panic(fmt.Sprintf("Invalid Range type: %v\n", r.indexOn))
 	}
 
 	return retVal
@@ -337,7 +336,7 @@ func (n *NormalizedString) validateRange(inputRange *Range) *Range {
 		r = inputRange.IntoFullRange(len(n.normalized))
 		s = n.normalized
 	default:
-		log.Fatalf("Invalid Range type: %v\n", inputRange.indexOn)
+		panic(fmt.Sprintf("Invalid Range type: %v\n", inputRange.indexOn))
 	}
 
 	// Basic bounds check
@@ -502,7 +501,7 @@ func (n *NormalizedString) TransformRange(inputRange *Range, changeMap []ChangeM
 			if !ok {
 				// We want to panic here, because the NormalizedString is in
 				// a bad state if this happens. We already modified a lot of things
-				log.Fatalf("1. Expected to remove %v characters but couldn't find them ...\n", initialOffset)
+				panic(fmt.Sprintf("1. Expected to remove %v characters but couldn't find them ...\n", initialOffset))
 			}
 			removedBytes += len([]byte(string(c)))
 			removedChars = append(removedChars, c)
@@ -1116,11 +1115,12 @@ func (n *NormalizedString) Append(s string) (retVal *NormalizedString) {
 type NormFn func(rune) rune
 
 // Map maps and applies function to each `char` of normalized string
+// (ts patch 6: upstream left nfn unapplied).
 func (n *NormalizedString) Map(nfn NormFn) (retVal *NormalizedString) {
 	s := n.normalized
 	var changeMap []ChangeMap
 	for _, r := range []rune(s) {
-		changeMap = append(changeMap, ChangeMap{string(r), 0})
+		changeMap = append(changeMap, ChangeMap{string(nfn(r)), 0})
 	}
 
 	return n.Transform(changeMap, 0)
@@ -1147,17 +1147,16 @@ func (n *NormalizedString) RemoveAccents() (retVal *NormalizedString) {
 }
 
 // Lowercase transforms string to lowercase
+// ts patch 6: rune by rune through Map, so that the alignments follow a rune whose case
+// has another length in UTF-8 ("Ⱦ" is 2 bytes, "ⱦ" 3); upstream replaced the string alone
+// and a later split of it dereferenced a nil range (a panic) or cut at wrong offsets.
 func (n *NormalizedString) Lowercase() (retVal *NormalizedString) {
-	n.normalized = strings.ToLower(n.normalized)
-
-	return n
+	return n.Map(unicode.ToLower)
 }
 
-// Uppercase transforms string to uppercase
+// Uppercase transforms string to uppercase (ts patch 6, as Lowercase)
 func (n *NormalizedString) Uppercase() (retVal *NormalizedString) {
-	n.normalized = strings.ToUpper(n.normalized)
-
-	return n
+	return n.Map(unicode.ToUpper)
 }
 
 // Clear clears the normalized part of the string

@@ -1,7 +1,7 @@
 package normalizer
 
 import (
-	"log"
+	"fmt"
 	// "reflect"
 	"regexp"
 
@@ -297,7 +297,7 @@ func (i *Invert) FindMatches(inside string) []OffsetsMatch {
 		matches = i.Pattern.(*RegexpPattern).FindMatches(inside)
 
 	default:
-		log.Fatalf("Unsupported type - %q\n", typ)
+		panic(fmt.Sprintf("Unsupported type - %q\n", typ))
 	}
 
 	return invert(matches)

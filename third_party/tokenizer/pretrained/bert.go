@@ -1,7 +1,7 @@
 package pretrained
 
 import (
-	"log"
+	"fmt"
 	"os"
 
 	"github.com/sugarme/tokenizer"
@@ -29,7 +29,7 @@ func BertBaseUncased() *tokenizer.Tokenizer {
 
 	currDir, err := os.Getwd()
 	if err != nil {
-		log.Fatal(err)
+		panic(fmt.Sprint(err))
 	}
 	util.CdToThis()
 	defer util.CdBack(currDir)
@@ -37,7 +37,7 @@ func BertBaseUncased() *tokenizer.Tokenizer {
 	vocabFile := "model/bert-base-uncased-vocab.txt"
 	model, err := wordpiece.NewWordPieceFromFile(vocabFile, "[UNK]")
 	if err != nil {
-		log.Fatal(err)
+		panic(fmt.Sprint(err))
 	}
 
 	tk := tokenizer.NewTokenizer(model)
@@ -50,13 +50,13 @@ func BertBaseUncased() *tokenizer.Tokenizer {
 
 	sepId, ok := tk.TokenToId("[SEP]")
 	if !ok {
-		log.Fatalf("Cannot find ID for [SEP] token.\n")
+		panic(fmt.Sprintf("Cannot find ID for [SEP] token.\n"))
 	}
 	sep := processor.PostToken{Id: sepId, Value: "[SEP]"}
 
 	clsId, ok := tk.TokenToId("[CLS]")
 	if !ok {
-		log.Fatalf("Cannot find ID for [CLS] token.\n")
+		panic(fmt.Sprintf("Cannot find ID for [CLS] token.\n"))
 	}
 	cls := processor.PostToken{Id: clsId, Value: "[CLS]"}
 
@@ -84,7 +84,7 @@ func BertLargeCasedWholeWordMaskingSquad() *tokenizer.Tokenizer {
 	vocabFile := "model/bert-large-cased-whole-word-masking-finetuned-squad-vocab.txt"
 	model, err := wordpiece.NewWordPieceFromFile(vocabFile, "[UNK]")
 	if err != nil {
-		log.Fatal(err)
+		panic(fmt.Sprint(err))
 	}
 
 	tk := tokenizer.NewTokenizer(model)
@@ -98,13 +98,13 @@ func BertLargeCasedWholeWordMaskingSquad() *tokenizer.Tokenizer {
 
 	sepId, ok := tk.TokenToId("[SEP]")
 	if !ok {
-		log.Fatalf("Cannot find ID for [SEP] token.\n")
+		panic(fmt.Sprintf("Cannot find ID for [SEP] token.\n"))
 	}
 	sep := processor.PostToken{Id: sepId, Value: "[SEP]"}
 
 	clsId, ok := tk.TokenToId("[CLS]")
 	if !ok {
-		log.Fatalf("Cannot find ID for [CLS] token.\n")
+		panic(fmt.Sprintf("Cannot find ID for [CLS] token.\n"))
 	}
 	cls := processor.PostToken{Id: clsId, Value: "[CLS]"}
 

@@ -1,7 +1,7 @@
 package pretrained
 
 import (
-	"log"
+	"fmt"
 	"os"
 
 	"github.com/sugarme/tokenizer"
@@ -33,7 +33,7 @@ func GPT2(addPrefixSpace bool, trimOffsets bool) *tokenizer.Tokenizer {
 
 	currDir, err := os.Getwd()
 	if err != nil {
-		log.Fatal(err)
+		panic(fmt.Sprint(err))
 	}
 	util.CdToThis()
 	defer util.CdBack(currDir)
@@ -43,7 +43,7 @@ func GPT2(addPrefixSpace bool, trimOffsets bool) *tokenizer.Tokenizer {
 
 	model, err := bpe.NewBpeFromFiles(vocabFile, mergeFile)
 	if err != nil {
-		log.Fatal(err)
+		panic(fmt.Sprint(err))
 	}
 
 	tk := tokenizer.NewTokenizer(model)

@@ -1,7 +1,7 @@
 package pretrained
 
 import (
-	"log"
+	"fmt"
 	"os"
 
 	"github.com/sugarme/tokenizer"
@@ -32,7 +32,7 @@ import (
 func RobertaBase(addPrefixSpace, trimOffsets bool) *tokenizer.Tokenizer {
 	currDir, err := os.Getwd()
 	if err != nil {
-		log.Fatal(err)
+		panic(fmt.Sprint(err))
 	}
 	util.CdToThis()
 	defer util.CdBack(currDir)
@@ -41,7 +41,7 @@ func RobertaBase(addPrefixSpace, trimOffsets bool) *tokenizer.Tokenizer {
 	mergesFile := "model/roberta-base-merges.txt"
 	model, err := bpe.NewBpeFromFiles(vocabFile, mergesFile)
 	if err != nil {
-		log.Fatal(err)
+		panic(fmt.Sprint(err))
 	}
 
 	tk := tokenizer.NewTokenizer(model)
@@ -87,7 +87,7 @@ func RobertaBaseSquad2(addPrefixSpace, trimOffsets bool) *tokenizer.Tokenizer {
 	mergesFile := "model/roberta-base-squad2-merges.txt"
 	model, err := bpe.NewBpeFromFiles(vocabFile, mergesFile)
 	if err != nil {
-		log.Fatal(err)
+		panic(fmt.Sprint(err))
 	}
 
 	tk := tokenizer.NewTokenizer(model)

@@ -1,7 +1,7 @@
 package util
 
 import (
-	"log"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -44,18 +44,18 @@ func CdToThis() {
 	// pc, file, line, ok := runtime.Caller(1)
 	_, file, _, ok := runtime.Caller(1)
 	if !ok {
-		log.Fatal("Runtime Caller error: cannot get information of current caller.")
+		panic(fmt.Sprint("Runtime Caller error: cannot get information of current caller."))
 	}
 	currDir := filepath.Dir(file)
 
 	if err := os.Chdir(currDir); err != nil {
-		log.Fatal(err)
+		panic(fmt.Sprint(err))
 	}
 }
 
 // CdBack returns back to previous path.
 func CdBack(backDir string) {
 	if err := os.Chdir(backDir); err != nil {
-		log.Fatal(err)
+		panic(fmt.Sprint(err))
 	}
 }

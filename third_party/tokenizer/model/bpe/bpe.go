@@ -12,7 +12,6 @@ import (
 	"sort"
 
 	// "strconv"
-	"log"
 	"strings"
 
 	"github.com/sugarme/tokenizer"
@@ -218,7 +217,7 @@ func NewBpeFromFiles(vocab, merges string) (*BPE, error) {
 func NewBPE(vocab model.Vocab, merges Merges) *BPE {
 	b, err := newBPE()
 	if err != nil {
-		log.Fatal(err)
+		panic(fmt.Sprint(err))
 	}
 	b.Vocab = &vocab
 

@@ -3,7 +3,6 @@ package wordpiece
 import (
 	"bufio"
 	"fmt"
-	"log"
 	"os"
 	"path/filepath"
 	"sort"
@@ -142,12 +141,12 @@ func (wp WordPiece) Builder() (retVal WordPieceBuilder) {
 func (wp WordPiece) ReadFiles(filename string) (retVal model.Vocab) {
 	filePath, err := filepath.Abs(filename)
 	if err != nil {
-		log.Fatal(err)
+		panic(fmt.Sprint(err))
 	}
 
 	file, err := os.Open(filePath)
 	if err != nil {
-		log.Fatal(err)
+		panic(fmt.Sprint(err))
 	}
 	defer file.Close()
 
@@ -165,7 +164,7 @@ func (wp WordPiece) ReadFiles(filename string) (retVal model.Vocab) {
 	}
 
 	if err := scanner.Err(); err != nil {
-		log.Fatal(err)
+		panic(fmt.Sprint(err))
 	}
 
 	return vocab
