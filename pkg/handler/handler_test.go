@@ -8,6 +8,7 @@ import (
 	"errors"
 	"image"
 	"image/color"
+	"image/gif"
 	"image/png"
 	"io"
 	"maps"
@@ -824,4 +825,49 @@ func TestOneScoreRow(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "image_classifier answers one set of classes per input, but output out") || !strings.Contains(err.Error(), "image_segmenter") {
 		t.Errorf("a per-pixel output: %v", err)
 	}
+}
+
+// FuzzImageHandlers: whatever bytes come as an image, the image handlers' preprocessing
+// gives the model's input or a 4xx error, never a panic or a server error.
+func FuzzImageHandlers(f *testing.F) {
+	for _, p := range []string{"samples/digits/3.png", "samples/digits/3.jpg", "samples/detector/shapes_1.png"} {
+		b, err := os.ReadFile(testenv.Path(p))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	img := image.NewPaletted(image.Rect(0, 0, 5, 3), color.Palette{color.Black, color.White})
+	var gifData bytes.Buffer
+	gif.Encode(&gifData, img, nil)
+	f.Add(gifData.Bytes())
+	f.Add([]byte("iVBORw0KGgo=")) // base64 of a PNG's signature
+	f.Add([]byte(`{"data": "R0lGODlhAQABAAAAACw="}`))
+	rgb := tensor.Info{Name: "images", DType: tensor.Float32, Shape: []int64{1, 3, 32, 32}}
+	var handlers []Handler
+	for _, c := range []struct {
+		name string
+		m    *Model
+	}{
+		{"image_classifier", &Model{Inputs: []tensor.Info{digitsInput}, Outputs: []tensor.Info{{Name: "y", DType: tensor.Float32, Shape: []int64{-1, 10}}}}},
+		{"image_classifier", &Model{Inputs: []tensor.Info{{Name: "x", DType: tensor.Uint8, Shape: []int64{-1, -1, -1, 3}}}, Outputs: []tensor.Info{{Name: "y", DType: tensor.Float32, Shape: []int64{-1, 10}}}}},
+		{"object_detector", &Model{Inputs: []tensor.Info{rgb}, Outputs: []tensor.Info{{DType: tensor.Float32, Shape: []int64{1, 3, 7}}}}},
+		{"image_segmenter", &Model{Inputs: []tensor.Info{rgb}, Outputs: []tensor.Info{{Name: "out", DType: tensor.Float32, Shape: []int64{1, 4, 32, 32}}}}},
+	} {
+		c.m.Dir = f.TempDir()
+		h, err := New(c.name, c.m)
+		if err != nil {
+			f.Fatal(err)
+		}
+		handlers = append(handlers, h)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for i, h := range handlers {
+			_, err := h.Preprocess(context.Background(), &Request{Inputs: []Input{{Name: "body", Data: data}}})
+			var ae *apierror.Error
+			if err != nil && (!errors.As(err, &ae) || ae.Code >= 500) {
+				t.Fatalf("handler %d: %v, want a 4xx error", i, err)
+			}
+		}
+	})
 }

@@ -282,6 +282,9 @@ func decodeImage(data []byte) (image.Image, error) {
 	if err != nil {
 		return nil, badInput("cannot decode %s image: %v", format, err)
 	}
+	if b := img.Bounds(); b.Empty() { // a GIF's frame may be empty where its screen is not
+		return nil, badInput("%s image has no pixels: its picture is %dx%d", format, b.Dx(), b.Dy())
+	}
 	return img, nil
 }
 
