@@ -79,6 +79,7 @@ fuzz:
 	$(GO) test ./pkg/handler -run '^$$' -fuzz FuzzTensorHandler -fuzztime 20000x -fuzzminimizetime 50x
 	$(GO) test ./pkg/handler -run '^$$' -fuzz FuzzTokenizers -fuzztime 3000x -fuzzminimizetime 50x
 	$(GO) test ./pkg/handler -run '^$$' -fuzz FuzzImageHandlers -fuzztime 20000x -fuzzminimizetime 50x
+	$(GO) test ./pkg/handler -run '^$$' -fuzz FuzzTextClassifier -fuzztime 5000x -fuzzminimizetime 50x
 	$(GO) test ./pkg/server -run '^$$' -fuzz FuzzInferenceAPI -fuzztime 10000x -fuzzminimizetime 50x
 	$(GO) test ./pkg/workflow -run '^$$' -fuzz FuzzParseSpec -fuzztime 20000x -fuzzminimizetime 50x
 

@@ -417,3 +417,32 @@ func TestLowercaseChangesLength(t *testing.T) {
 		t.Errorf("got %v (%v), want %v", got, err, want)
 	}
 }
+
+// FuzzTextClassifier: whatever a request's body and content type, the text classifier gives
+// [1, max_length] ids and mask, or a 4xx error.
+func FuzzTextClassifier(f *testing.F) {
+	m := &Model{Dir: testenv.Path("samples/text"), Config: map[string]any{"max_length": 8},
+		Inputs: []tensor.Info{{Name: "input_ids", DType: tensor.Int64, Shape: []int64{-1, -1}}, {Name: "attention_mask", DType: tensor.Int64, Shape: []int64{-1, -1}}}}
+	h, err := newTextClassifier(m)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add("text/plain", []byte("rain and wind today"))
+	f.Add("application/json", []byte(`{"text": "rain and wind today"}`))
+	f.Add("application/json", []byte(`"rain"`))
+	f.Add("", []byte(`{"data": ["a", "b"]}`))
+	f.Add("application/json", []byte(`[{"inputs": "x"}]`))
+	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
+		in, err := h.Preprocess(context.Background(), &Request{Inputs: []Input{{Name: "body", ContentType: contentType, Data: body}}})
+		if err != nil {
+			var ae *apierror.Error
+			if !errors.As(err, &ae) || ae.Code >= 500 {
+				t.Fatalf("%q: %v, want a 4xx error", body, err)
+			}
+			return
+		}
+		if len(in) != 2 || !slices.Equal(in[0].Shape, []int64{1, 8}) || !slices.Equal(in[1].Shape, []int64{1, 8}) {
+			t.Fatalf("%q: inputs %v", body, in)
+		}
+	})
+}
