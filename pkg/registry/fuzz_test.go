@@ -1,0 +1,53 @@
+package registry
+
+import (
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/encoding/prototext"
+
+	"github.com/tsserve/ts/pkg/api/grpc/oippb"
+	"github.com/tsserve/ts/pkg/tensor"
+)
+
+// FuzzTritonConfig: whatever a config.pbtxt says, reading it into settings, checking its
+// inputs and outputs and listing what is not applied end in settings or an error, never a
+// panic; settings that pass are valid.
+func FuzzTritonConfig(f *testing.F) {
+	for _, c := range []string{
+		`max_batch_size: 16 dynamic_batching { preferred_batch_size: [ 4, 8 ] max_queue_delay_microseconds: 2500
+		 default_queue_policy { timeout_action: DELAY default_timeout_microseconds: 300000 max_queue_size: 32 allow_timeout_override: true } }
+		 instance_group [ { count: 2 kind: KIND_CPU } ] response_cache { enable: true }`,
+		`max_batch_size: 4 dynamic_batching { priority_levels: 3 default_priority_level: 2
+		 priority_queue_policy { key: 1 value: { max_queue_size: 2 } } }`,
+		`instance_group [ { kind: KIND_GPU gpus: [ 1, 0 ] } ] parameters { key: "execution_mode" value: { string_value: "1" } }
+		 parameters { key: "memory.enable_memory_arena_shrinkage" value: { string_value: "gpu:1" } }`,
+		`input [ { name: "features" data_type: TYPE_FP32 dims: [ 4 ] } ] output [ { name: "probabilities" data_type: TYPE_FP32 dims: [ 3 ] } ]
+		 model_warmup [ { name: "w" batch_size: 2 inputs { key: "features" value: { data_type: TYPE_FP32 dims: [ 4 ] random_data: true } } } ]`,
+		`sequence_batching { max_sequence_idle_microseconds: 5000000 } optimization { graph { level: -1 } }`,
+	} {
+		f.Add(c)
+	}
+	inputs := []tensor.Info{{Name: "features", DType: tensor.Float32, Shape: []int64{-1, 4}}}
+	outputs := []tensor.Info{{Name: "probabilities", DType: tensor.Float32, Shape: []int64{-1, 3}}}
+	d := Defaults{RegisterWorkers: 1, StartupWorkers: 1, ResponseTimeout: 120 * time.Second, StartupTimeout: 120 * time.Second, JobQueueSize: 100}
+	f.Fuzz(func(t *testing.T, text string) {
+		cfg := &oippb.ModelConfig{}
+		if (prototext.UnmarshalOptions{DiscardUnknown: true}).Unmarshal([]byte(text), cfg) != nil {
+			return // not a config.pbtxt: refused when read (archive.ReadTritonConfig)
+		}
+		_ = checkTritonIO(cfg, inputs, outputs)
+		_ = tritonUnapplied(cfg)
+		y, err := tritonSettings(cfg)
+		if err != nil {
+			return
+		}
+		s, err := resolveSettings(d, nil, y, Overrides{}, false)
+		if err == nil && s.validate() != nil {
+			t.Fatalf("resolved settings do not validate: %v", s.validate())
+		}
+		if err == nil && (s.BatchSize < 1 || s.JobQueueSize < 1 || s.MaxWorkers < s.MinWorkers) {
+			t.Fatalf("settings %+v", s)
+		}
+	})
+}
