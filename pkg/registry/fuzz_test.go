@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
 	"google.golang.org/protobuf/encoding/prototext"
 
 	"github.com/tsserve/ts/pkg/api/grpc/oippb"
@@ -47,6 +48,31 @@ func FuzzTritonConfig(f *testing.F) {
 			t.Fatalf("resolved settings do not validate: %v", s.validate())
 		}
 		if err == nil && (s.BatchSize < 1 || s.JobQueueSize < 1 || s.MaxWorkers < s.MinWorkers) {
+			t.Fatalf("settings %+v", s)
+		}
+	})
+}
+
+// FuzzModelConfigYAML: whatever an archive's model-config.yaml says, it resolves into valid
+// settings or an error, never a panic.
+func FuzzModelConfigYAML(f *testing.F) {
+	for _, c := range []string{
+		"minWorkers: 2\nmaxWorkers: 4\nbatchSize: 8\nmaxBatchDelay: 50\nresponseTimeout: 30\n",
+		"preferredBatchSizes: [2, 4]\nbatchSize: 4\nadaptiveBatching: true\nmaxQueueTime: 100\nmaxQueueTimeAction: delay\n",
+		"priorityQueuePolicies:\n  1: {jobQueueSize: 2, maxQueueTime: 10, maxQueueTimeAction: reject}\n",
+		"deviceType: gpu\ndeviceIds: [1, 0]\nexecutionMode: parallel\ninterOpThreads: 2\nmemArenaShrinkage: cpu:0\nsessionConfig: {a: b}\n",
+		"sequenceBatching: true\nmaxNumSequence: 4\nsequenceMaxIdleMSec: 1000\nunloadAfterIdle: 0\nhandler: {topk: 3}\n",
+	} {
+		f.Add(c)
+	}
+	d := Defaults{RegisterWorkers: 1, StartupWorkers: 1, ResponseTimeout: 120 * time.Second, StartupTimeout: 120 * time.Second, JobQueueSize: 100}
+	f.Fuzz(func(t *testing.T, text string) {
+		y := &modelYAML{}
+		if yaml.Unmarshal([]byte(text), y) != nil {
+			return // refused when read (readModelYAML)
+		}
+		s, err := resolveSettings(d, nil, y, Overrides{}, true)
+		if err == nil && (s.BatchSize < 1 || s.JobQueueSize < 1 || s.MaxWorkers < s.MinWorkers || s.ResponseTimeout <= 0) {
 			t.Fatalf("settings %+v", s)
 		}
 	})
