@@ -91,10 +91,19 @@ func readTritonConfig(dir string) (*oippb.ModelConfig, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := (prototext.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(b, cfg); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", TritonConfigFile, err)
+	if cfg, err = ParseTritonConfig(b); err != nil {
+		return nil, nil, err
 	}
 	return cfg, b, nil
+}
+
+// ParseTritonConfig reads the text of a config.pbtxt; fields ts does not read are skipped.
+func ParseTritonConfig(b []byte) (*oippb.ModelConfig, error) {
+	cfg := &oippb.ModelConfig{}
+	if err := (prototext.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(b, cfg); err != nil {
+		return nil, fmt.Errorf("%s: %w", TritonConfigFile, err)
+	}
+	return cfg, nil
 }
 
 // tritonVersionDirs lists a Triton model folder's version folders (positive integers),

@@ -4,10 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-	"google.golang.org/protobuf/encoding/prototext"
-
-	"github.com/tsserve/ts/pkg/api/grpc/oippb"
+	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/tensor"
 )
 
@@ -31,26 +28,27 @@ func FuzzTritonConfig(f *testing.F) {
 	}
 	inputs := []tensor.Info{{Name: "features", DType: tensor.Float32, Shape: []int64{-1, 4}}}
 	outputs := []tensor.Info{{Name: "probabilities", DType: tensor.Float32, Shape: []int64{-1, 3}}}
-	d := Defaults{RegisterWorkers: 1, StartupWorkers: 1, ResponseTimeout: 120 * time.Second, StartupTimeout: 120 * time.Second, JobQueueSize: 100}
 	f.Fuzz(func(t *testing.T, text string) {
-		cfg := &oippb.ModelConfig{}
-		if (prototext.UnmarshalOptions{DiscardUnknown: true}).Unmarshal([]byte(text), cfg) != nil {
-			return // not a config.pbtxt: refused when read (archive.ReadTritonConfig)
+		cfg, err := archive.ParseTritonConfig([]byte(text))
+		if err != nil {
+			return // not a config.pbtxt: refused when read
 		}
 		_ = checkTritonIO(cfg, inputs, outputs)
 		_ = tritonUnapplied(cfg)
-		y, err := tritonSettings(cfg)
-		if err != nil {
-			return
-		}
-		s, err := resolveSettings(d, nil, y, Overrides{}, false)
-		if err == nil && s.validate() != nil {
-			t.Fatalf("resolved settings do not validate: %v", s.validate())
-		}
-		if err == nil && (s.BatchSize < 1 || s.JobQueueSize < 1 || s.MaxWorkers < s.MinWorkers) {
-			t.Fatalf("settings %+v", s)
+		if y, err := tritonSettings(cfg); err == nil {
+			checkResolved(t, y)
 		}
 	})
+}
+
+// checkResolved resolves a model's file settings, as registering does; settings that
+// resolve without an error (resolveSettings validates them) must be usable.
+func checkResolved(t *testing.T, y *modelYAML) {
+	d := Defaults{RegisterWorkers: 1, StartupWorkers: 1, ResponseTimeout: 120 * time.Second, StartupTimeout: 120 * time.Second, JobQueueSize: 100}
+	s, err := resolveSettings(d, nil, y, Overrides{}, true)
+	if err == nil && (s.BatchSize < 1 || s.JobQueueSize < 1 || s.MaxWorkers < s.MinWorkers || s.ResponseTimeout <= 0) {
+		t.Fatalf("settings %+v", s)
+	}
 }
 
 // FuzzModelConfigYAML: whatever an archive's model-config.yaml says, it resolves into valid
@@ -65,15 +63,9 @@ func FuzzModelConfigYAML(f *testing.F) {
 	} {
 		f.Add(c)
 	}
-	d := Defaults{RegisterWorkers: 1, StartupWorkers: 1, ResponseTimeout: 120 * time.Second, StartupTimeout: 120 * time.Second, JobQueueSize: 100}
 	f.Fuzz(func(t *testing.T, text string) {
-		y := &modelYAML{}
-		if yaml.Unmarshal([]byte(text), y) != nil {
-			return // refused when read (readModelYAML)
-		}
-		s, err := resolveSettings(d, nil, y, Overrides{}, true)
-		if err == nil && (s.BatchSize < 1 || s.JobQueueSize < 1 || s.MaxWorkers < s.MinWorkers || s.ResponseTimeout <= 0) {
-			t.Fatalf("settings %+v", s)
+		if y, err := parseModelYAML([]byte(text)); err == nil { // else refused when read
+			checkResolved(t, y)
 		}
 	})
 }

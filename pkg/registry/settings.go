@@ -233,8 +233,17 @@ func readModelYAML(o *archive.Opened) (*modelYAML, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
-	if err := yaml.Unmarshal(b, y); err != nil {
+	if y, err = parseModelYAML(b); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return y, nil
+}
+
+// parseModelYAML reads the text of a model-config.yaml.
+func parseModelYAML(b []byte) (*modelYAML, error) {
+	y := &modelYAML{}
+	if err := yaml.Unmarshal(b, y); err != nil {
+		return nil, err
 	}
 	return y, nil
 }
