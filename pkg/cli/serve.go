@@ -307,48 +307,40 @@ func (c *ServeCmd) modelFiles(store string) ([]registry.Spec, error) {
 		if err != nil {
 			return nil, err
 		}
+		here, hereErr := os.Stat(abs)
+		stored, inStore := storeEntry(store, path)
 		url := abs
-		if inStore(store, path) && sameFile(abs, filepath.Join(store, path)) {
+		switch {
+		case hereErr == nil && inStore && os.SameFile(here, stored):
 			url = path // run from the model store: named as --models names it
-		}
-		if _, err := os.Stat(abs); err != nil {
-			if !inStore(store, path) {
-				var pe *fs.PathError
-				if errors.As(err, &pe) {
-					err = pe.Err // the path is said once, as given
-				}
-				if store != "" && filepath.IsLocal(path) {
-					err = fmt.Errorf("%w, here nor in the model store %s", err, store)
-				}
-				return nil, term.WithCode(term.ExitNotFound, fmt.Errorf("model %s: %w", path, err))
-			}
+		case hereErr != nil && inStore:
 			if abs, err = filepath.Abs(filepath.Join(store, path)); err != nil {
 				return nil, err
 			}
 			url = path // as the store's models are named
+		case hereErr != nil:
+			err := hereErr
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err // the path is said once, as given
+			}
+			if store != "" && filepath.IsLocal(path) {
+				err = fmt.Errorf("%w, here nor in the model store %s", err, store)
+			}
+			return nil, term.WithCode(term.ExitNotFound, fmt.Errorf("model %s: %w", path, err))
 		}
 		specs = append(specs, registry.Spec{Path: abs, URL: url, Name: name, Handler: c.Handler, Startup: true, Synchronous: true})
 	}
 	return specs, nil
 }
 
-// inStore reports whether path names a file or folder in the model store.
-func inStore(store, path string) bool {
+// storeEntry is the file or folder path names in the model store, if it is one.
+func storeEntry(store, path string) (fs.FileInfo, bool) {
 	if store == "" || !filepath.IsLocal(path) {
-		return false
+		return nil, false
 	}
-	_, err := os.Stat(filepath.Join(store, path))
-	return err == nil
-}
-
-// sameFile reports whether a and b name the same file or folder.
-func sameFile(a, b string) bool {
-	fa, err := os.Stat(a)
-	if err != nil {
-		return false
-	}
-	fb, err := os.Stat(b)
-	return err == nil && os.SameFile(fa, fb)
+	fi, err := os.Stat(filepath.Join(store, path))
+	return fi, err == nil
 }
 
 // loadFiles registers the models given as arguments in parallel; one that fails is logged
