@@ -380,7 +380,7 @@ func (g *grpcManagement) RegisterModel(ctx context.Context, in *managementpb.Reg
 		"url": {in.GetUrl()}, "model_name": {in.GetModelName()}, "handler": {in.GetHandler()}, "runtime": {in.GetRuntime()},
 		"batch_size": {number(in.GetBatchSize())}, "max_batch_delay": {number(in.GetMaxBatchDelay())},
 		"initial_workers": {number(in.GetInitialWorkers())}, "response_timeout": {number(in.GetResponseTimeout())},
-		"synchronous": {trueOrEmpty(in.GetSynchronous())}, "s3_sse_kms": {trueOrEmpty(in.GetS3SseKms())}}))
+		"synchronous": {strconv.FormatBool(in.GetSynchronous())}, "s3_sse_kms": {trueOrEmpty(in.GetS3SseKms())}}))
 }
 
 func (g *grpcManagement) ScaleWorker(ctx context.Context, in *managementpb.ScaleWorkerRequest) (*managementpb.ManagementResponse, error) {

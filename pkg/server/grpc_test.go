@@ -109,6 +109,15 @@ func TestGRPC(t *testing.T) {
 			t.Fatalf("register %s: %v %v", url, res, err)
 		}
 	}
+	// gRPC's synchronous is a plain bool: false (unset) does not wait, as in TorchServe, where
+	// the REST API waits unless told not to.
+	async, err := mgmt.RegisterModel(ctx, &managementpb.RegisterModelRequest{Url: "iris.mar", ModelName: "iris-async", InitialWorkers: 1})
+	if err != nil || !strings.Contains(async.GetMsg(), "Processing worker updates...") {
+		t.Fatalf("register without synchronous: %v %v", async, err)
+	}
+	if _, err := mgmt.UnregisterModel(ctx, &managementpb.UnregisterModelRequest{ModelName: "iris-async"}); err != nil {
+		t.Fatalf("unregister iris-async: %v", err)
+	}
 	list, err := mgmt.ListModels(ctx, &managementpb.ListModelsRequest{Limit: 1})
 	var page struct {
 		Models        []struct{ ModelName string }

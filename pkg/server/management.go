@@ -158,7 +158,9 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request, q url.Values, 
 	if o.ResponseTimeout != nil && *o.ResponseTimeout <= 0 {
 		o.ResponseTimeout = nil
 	}
-	sync := boolParam(q, "synchronous", false)
+	// TorchServe's code waits by default (its docs and OpenAPI say false: RegisterModelRequest
+	// reads "synchronous" with a default of "true"); ts does as its code does.
+	sync := boolParam(q, "synchronous", true)
 	versions, err := s.reg.RegisterAll(r.Context(), registry.Spec{
 		Path: path, URL: shown, Name: q.Get("model_name"), Version: q.Get("model_version"), Handler: q.Get("handler"),
 		Runtime: q.Get("runtime"), Overrides: o, Synchronous: sync,
@@ -257,11 +259,13 @@ func (s *Server) scaleWorkers(w http.ResponseWriter, r *http.Request) error {
 	if maxW < minW {
 		return apierror.BadRequest("max_worker cannot be less than min_worker.") // TorchServe's words
 	}
-	if minW < 0 { // a client's mistake: a 400, not TorchServe's failure to scale
-		return apierror.BadRequest("min_worker must be 0 or more, got %d", minW)
-	}
 	failed := func(err error) error {
 		return apierror.Internal("Failed to start workers for model %s version: %s: %v", v.Name, v.Version, err)
+	}
+	if minW < 0 {
+		// TorchServe answers a negative min_worker with a 500 (its API tests pin that status:
+		// test/postman/management_data.json), so ts does too, with the reason in the message.
+		return failed(fmt.Errorf("min_worker must be 0 or more, got %d", minW))
 	}
 	if minW > config.MaxWorkersPerModel {
 		return apierror.BadRequest("min_worker %d is more than ts allows per model (%d)", minW, config.MaxWorkersPerModel)
