@@ -311,6 +311,10 @@ func (c *InferCmd) predictor(ctx context.Context, g *Globals) (predictor, func()
 			return nil, nil, err
 		}
 		if len(c.Files) == 0 && len(c.Data) == 0 {
+			if filepath.Ext(c.Model) != "" || strings.ContainsRune(c.Model, os.PathSeparator) {
+				// `ts infer cat.jpg` where cat.jpg is not there: say so, not "no files"
+				return nil, nil, term.Usagef("no file %s here; to send one: ts %s [MODEL] FILE... (- reads stdin; --data TEXT sends TEXT)", c.Model, c.command())
+			}
 			return nil, nil, term.Usagef("no files: ts %s %s FILE... (- reads stdin; --data TEXT sends TEXT)", c.command(), c.Model)
 		}
 		name, version := splitRef(c.Model)
