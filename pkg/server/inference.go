@@ -125,6 +125,9 @@ func (s *Server) ping(w http.ResponseWriter, r *http.Request) error {
 
 // predict serves /predictions/{model}[/{version}[/{path...}]].
 func (s *Server) predict(w http.ResponseWriter, r *http.Request) error {
+	if r.PathValue("model") == "" { // "/predictions/": no model named, as TorchServe answers
+		return apierror.ResourceNotFound()
+	}
 	if path := r.PathValue("path"); path != "" {
 		r.Header[keyURLPath] = []string{path}
 	}
@@ -134,6 +137,9 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) error {
 // explainRoute serves /explanations/{model}[/{version}]: TorchServe's explanations, any method
 // but OPTIONS (which describes the model), as its predictions.
 func (s *Server) explainRoute(w http.ResponseWriter, r *http.Request) error {
+	if r.PathValue("model") == "" {
+		return apierror.ResourceNotFound()
+	}
 	return s.handleOn(w, r, r.PathValue("model"), r.PathValue("version"), nil, (*registry.Version).Explain)
 }
 

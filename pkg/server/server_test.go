@@ -168,6 +168,8 @@ func TestInferenceAPI(t *testing.T) {
 		{"too large", "POST", "/predictions/digits", "", make([]byte, 65<<10), 413, "RequestEntityTooLargeException", "max_request_size"},
 		{"unknown path", "GET", "/nowhere", "", nil, 404, "ResourceNotFoundException", ""},
 		{"no model name", "POST", "/predictions", "", nil, 404, "ResourceNotFoundException", ""},
+		{"no model name, trailing slash", "POST", "/predictions/", "", nil, 404, "ResourceNotFoundException", "Requested resource is not found"},
+		{"explanations, no model name", "POST", "/explanations/", "", nil, 404, "ResourceNotFoundException", "Requested resource is not found"},
 		{"ping, any method (TorchServe checks none)", "POST", "/ping", "", nil, 200, "", `"status": "Healthy"`},
 		{"wrong method (TorchServe's testInvalidRootRequest)", "GET", "/", "", nil, 405, "MethodNotAllowedException", "Requested method is not allowed, please refer to API document."},
 		{"OPTIONS on predictions describes the model", "OPTIONS", "/predictions/digits", "", nil, 200, "", `"x-model"`},
