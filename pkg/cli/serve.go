@@ -269,9 +269,9 @@ func loadAll(ctx context.Context, reg *registry.Registry, srv *server.Server, mo
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			path, shown, err := srv.ResolveStartupArchive(ctx, m.URL)
+			path, shown, downloaded, err := srv.ResolveStartupArchive(ctx, m.URL)
 			if err == nil {
-				_, err = reg.RegisterAll(ctx, registry.Spec{Path: path, URL: shown, Name: m.Name, Version: m.Version, Startup: true, Synchronous: true})
+				_, err = reg.RegisterAll(ctx, registry.Spec{Path: path, URL: shown, Name: m.Name, Version: m.Version, Startup: true, Synchronous: true, Downloaded: downloaded})
 			}
 			if err != nil {
 				log.Error("model failed to load", "url", m.URL, "err", err)

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"runtime"
 	"slices"
 	"sort"
@@ -238,6 +240,10 @@ type Spec struct {
 	Default bool
 	// Workflow names the workflow the model is a node of (see Version.Workflow).
 	Workflow string
+	// Downloaded marks an archive the server fetched from an http(s) url into the model
+	// store for this registration: it is deleted when the version is unregistered (not when
+	// the server stops), as TorchServe deletes it, so that the url can be registered again.
+	Downloaded bool
 	// Internal marks an archive the server wrote itself (a workflow's function nodes, from a
 	// workflow archive already checked): it needs no signature by a trusted key.
 	Internal bool
@@ -465,6 +471,9 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 		Name: man.Model.ModelName, Version: man.Model.ModelVersion, URL: s.URL, Manifest: man,
 		Digest: opened.Digest, Handler: man.Model.Handler, Startup: s.Startup, Workflow: s.Workflow,
 		RegisteredAt: time.Now(), archive: opened, reg: r, state: StateStopped,
+	}
+	if s.Downloaded {
+		v.downloaded = s.Path
 	}
 	if s.Name != "" {
 		v.Name = s.Name
@@ -799,6 +808,11 @@ func (r *Registry) Unregister(ctx context.Context, name, version string) (*Versi
 	r.changed()
 	err := v.drain(ctx, r.opts.Defaults.UnregisterTimeout)
 	r.removed(v, gone)
+	if v.downloaded != "" {
+		if rmErr := os.Remove(v.downloaded); rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) {
+			r.log.Warn("the archive downloaded for the model was not removed", "model", name, "version", version, "err", rmErr)
+		}
+	}
 	if err != nil {
 		return v, apierror.New(http.StatusRequestTimeout, apierror.TypeRequestTimeout, "Timed out while cleaning resources: %s", name)
 	}

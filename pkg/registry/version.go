@@ -61,6 +61,9 @@ type Version struct {
 
 	reg     *Registry
 	archive *archive.Opened
+	// downloaded is the archive fetched into the model store for this version (Spec.Downloaded),
+	// deleted when it is unregistered; "" for any other.
+	downloaded string
 	// handlerModel is what the handler is created from.
 	handlerModel *handler.Model
 	// unbatchable says why requests cannot share a batch ("" when they can).

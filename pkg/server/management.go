@@ -118,7 +118,7 @@ func (s *Server) registerModel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.register(w, r, q, path, shown)
+	return s.register(w, r, q, path, shown, isRemote(q.Get("url")))
 }
 
 // archiveParams reads a registration's parameters (params) and finds the archive its
@@ -138,8 +138,9 @@ func (s *Server) archiveParams(r *http.Request, st store) (q url.Values, path, s
 }
 
 // register registers the archive at path with POST /models's parameters (and ts's
-// model_version) and answers as TorchServe does.
-func (s *Server) register(w http.ResponseWriter, r *http.Request, q url.Values, path, shown string) error {
+// model_version) and answers as TorchServe does. An archive this request downloaded
+// (downloaded) is deleted if it does not register, and else when it is unregistered.
+func (s *Server) register(w http.ResponseWriter, r *http.Request, q url.Values, path, shown string, downloaded bool) error {
 	o := registry.Overrides{
 		InitialWorkers: optInt(q, "initial_workers"), BatchSize: optInt(q, "batch_size"),
 		MaxBatchDelay: optInt(q, "max_batch_delay"), ResponseTimeout: optInt(q, "response_timeout"),
@@ -163,9 +164,12 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request, q url.Values, 
 	sync := boolParam(q, "synchronous", true)
 	versions, err := s.reg.RegisterAll(r.Context(), registry.Spec{
 		Path: path, URL: shown, Name: q.Get("model_name"), Version: q.Get("model_version"), Handler: q.Get("handler"),
-		Runtime: q.Get("runtime"), Overrides: o, Synchronous: sync,
+		Runtime: q.Get("runtime"), Overrides: o, Synchronous: sync, Downloaded: downloaded,
 	})
 	if err != nil {
+		if downloaded {
+			os.Remove(path)
+		}
 		return err
 	}
 	v := versions[0] // the default of a Triton model's versions
@@ -227,7 +231,7 @@ func (s *Server) uploadModel(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	if err := s.register(w, r, q, dst, name); err != nil {
+	if err := s.register(w, r, q, dst, name, false); err != nil {
 		os.Remove(dst) // an archive that does not register does not stay
 		return err
 	}

@@ -251,23 +251,56 @@ func TestRegisterFromStoreFolder(t *testing.T) {
 	}
 }
 
+// TestAllowedURLs: archives from allowed http(s) urls are downloaded into the model store
+// and, as TorchServe does (its API tests register, unregister and register again the same
+// url), deleted from it when unregistered, or at once when they do not register.
 func TestAllowedURLs(t *testing.T) {
 	archiveBytes, err := os.ReadFile(filepath.Join(emptyServer(t, nil).store, "iris.mar"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	files := testenv.FileServer(t, "/models/remote.mar", archiveBytes)
+	served := t.TempDir()
+	if err := os.Mkdir(filepath.Join(served, "models"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{"remote.mar": archiveBytes, "junk.mar": []byte("not an archive")} {
+		if err := os.WriteFile(filepath.Join(served, "models", name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files := httptest.NewServer(http.FileServer(http.Dir(served)))
+	t.Cleanup(files.Close)
 	ts := emptyServer(t, map[string]string{"allowed_urls": files.URL + "/models/.*"})
+	inStore := func(name string) bool {
+		_, err := os.Stat(filepath.Join(ts.store, name))
+		return err == nil
+	}
+	remote := files.URL + "/models/remote.mar"
 	for _, x := range []exchange{
 		{"not allowed", "POST", "/models?url=" + files.URL + "/elsewhere/x.mar", "", nil, 400, "BadRequestException", "does not match any allowed URL(s)"},
 		{"allowed but missing", "POST", "/models?url=" + files.URL + "/models/missing.mar", "", nil, 400, "DownloadArchiveException", "Failed to download archive from"},
-		{"allowed", "POST", "/models?url=" + files.URL + "/models/remote.mar&model_name=remote&initial_workers=1&synchronous=true", "", nil, 200, "", "registered with 1 initial workers"},
-		{"file already in the store", "POST", "/models?url=" + files.URL + "/models/remote.mar&model_name=other", "", nil, 500, "InternalServerException", "Model file already exists remote.mar"},
+		{"allowed", "POST", "/models?url=" + remote + "&model_name=remote&initial_workers=1&synchronous=true", "", nil, 200, "", "registered with 1 initial workers"},
+		{"file already in the store", "POST", "/models?url=" + remote + "&model_name=other", "", nil, 500, "InternalServerException", "Model file already exists remote.mar"},
 	} {
 		t.Run(x.name, func(t *testing.T) { x.run(t, ts.management.URL) })
 	}
-	if _, err := os.Stat(filepath.Join(ts.store, "remote.mar")); err != nil {
-		t.Errorf("the download is not in the model store: %v", err)
+	if !inStore("remote.mar") {
+		t.Fatal("the download is not in the model store")
+	}
+	exchange{"unregister", "DELETE", "/models/remote", "", nil, 200, "", `Model \"remote\" unregistered`}.run(t, ts.management.URL)
+	if inStore("remote.mar") {
+		t.Error("the downloaded archive stayed in the model store after its model was unregistered")
+	}
+	exchange{"register the url again", "POST", "/models?url=" + remote + "&model_name=remote", "", nil, 200, "", "registered with 0 initial workers"}.run(t, ts.management.URL)
+	exchange{"a download that is no archive", "POST", "/models?url=" + files.URL + "/models/junk.mar", "", nil, 400, "InvalidModelException", "invalid model archive junk.mar"}.run(t, ts.management.URL)
+	if inStore("junk.mar") {
+		t.Error("a downloaded archive that failed to register stayed in the model store")
+	}
+	// A model archive put in the store by hand stays when its model goes.
+	exchange{"register from the store", "POST", "/models?url=digits.mar", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	exchange{"unregister it", "DELETE", "/models/digits", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	if !inStore("digits.mar") {
+		t.Error("unregistering removed an archive the server did not download")
 	}
 }
 

@@ -18,8 +18,10 @@ import (
 // ResolveStartupArchive finds the archive a load_models url names, as POST /models does
 // (see resolveURL), except that an http(s) archive already downloaded into the model store
 // (by the last start) is used again: TorchServe refuses to start such a model a second time.
-func (s *Server) ResolveStartupArchive(ctx context.Context, raw string) (file, shown string, err error) {
-	return s.resolveURL(ctx, raw, true)
+// downloaded says the archive came from an http(s) url (registry.Spec.Downloaded).
+func (s *Server) ResolveStartupArchive(ctx context.Context, raw string) (file, shown string, downloaded bool, err error) {
+	file, shown, err = s.resolveURL(ctx, raw, true)
+	return file, shown, isRemote(raw), err
 }
 
 // store is a folder archives are registered from: the model store, or the workflow store.
@@ -30,6 +32,13 @@ type store struct {
 
 func (s *Server) modelStore() store    { return store{s.cfg.ModelStore, "Model"} }
 func (s *Server) workflowStore() store { return store{s.cfg.WorkflowStore, "Workflow"} }
+
+// isRemote reports whether a registration's url is http(s): an archive the server downloads
+// into a store, and deletes again when that registration ends (registry.Spec.Downloaded).
+func isRemote(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https")
+}
 
 // notFound is TorchServe's 404 for an archive that is not where its url says.
 func (st store) notFound(format string, args ...any) error {
@@ -56,10 +65,9 @@ func (s *Server) resolveIn(ctx context.Context, st store, raw string, reuseDownl
 	}
 	store := st.dir
 	u, err := url.Parse(raw)
-	isRemote := err == nil && (u.Scheme == "http" || u.Scheme == "https")
 	isFileURL := err == nil && u.Scheme == "file"
 	switch {
-	case isRemote:
+	case isRemote(raw):
 		if !s.allowed(raw) {
 			return "", "", notAllowed(raw)
 		}

@@ -35,6 +35,9 @@ type servedWorkflow struct {
 	url  string
 	spec *workflow.Spec
 	dir  string // the extracted archive
+	// downloaded is the archive fetched into the workflow store for this registration,
+	// deleted when the workflow is unregistered ("" for any other).
+	downloaded string
 }
 
 // workflows are the registered workflows, and the names being registered.
@@ -70,11 +73,20 @@ func (s *Server) registerWorkflow(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	downloaded := ""
+	if isRemote(q.Get("url")) {
+		downloaded = path
+	}
+	keep := false
+	defer func() {
+		if !keep && downloaded != "" {
+			os.Remove(downloaded) // as a model's: downloaded for this registration only
+		}
+	}()
 	dir, man, spec, err := s.unpackWorkflow(r.Context(), path, shown)
 	if err != nil {
 		return err
 	}
-	keep := false
 	defer func() {
 		if !keep {
 			os.RemoveAll(dir)
@@ -98,7 +110,7 @@ func (s *Server) registerWorkflow(w http.ResponseWriter, r *http.Request) error 
 	if s.wf.byName == nil {
 		s.wf.byName = map[string]*servedWorkflow{}
 	}
-	s.wf.byName[name] = &servedWorkflow{name: name, url: shown, spec: spec, dir: dir}
+	s.wf.byName[name] = &servedWorkflow{name: name, url: shown, spec: spec, dir: dir, downloaded: downloaded}
 	s.wf.mu.Unlock()
 	keep = true
 	s.log.Info("workflow registered", "workflow", name, "url", shown, "nodes", len(spec.Nodes))
@@ -231,9 +243,11 @@ func (s *Server) registerNodes(ctx context.Context, wf, shown, dir string, spec 
 					errs[i] = err
 					return
 				}
-				sp.Path, sp.URL = path, url
+				sp.Path, sp.URL, sp.Downloaded = path, url, isRemote(n.URL)
 			}
-			_, errs[i] = s.reg.Register(ctx, sp)
+			if _, errs[i] = s.reg.Register(ctx, sp); errs[i] != nil && sp.Downloaded {
+				os.Remove(sp.Path)
+			}
 		})
 	}
 	wg.Wait()
@@ -285,6 +299,9 @@ func (s *Server) unregisterWorkflow(w http.ResponseWriter, r *http.Request) erro
 	}
 	s.unregisterNodes(name, wf.spec)
 	os.RemoveAll(wf.dir)
+	if wf.downloaded != "" {
+		os.Remove(wf.downloaded)
+	}
 	s.log.Info("workflow unregistered", "workflow", name)
 	return statusJSON(w, http.StatusOK, "Workflow \"%s\" unregistered", name)
 }

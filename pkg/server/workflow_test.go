@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -214,4 +216,29 @@ func TestWorkflows(t *testing.T) {
 		exchange{"serves", "POST", "/wfpredict/vote", "", []byte(flowers), 200, "", `"choice"`}.run(t, ts.inference.URL)
 		exchange{"the sample serves", "POST", "/wfpredict/iris_pipeline", "", []byte(flowers), 200, "", `"species"`}.run(t, ts.inference.URL)
 	})
+}
+
+// TestWorkflowFromURL: a workflow archive downloaded from an allowed url is deleted from the
+// workflow store when the workflow is unregistered, as a model's is, so that the url can be
+// registered again.
+func TestWorkflowFromURL(t *testing.T) {
+	packer := emptyServer(t, nil)
+	packer.storeWorkflow(t, "parallel", filepath.Join("testdata", "workflow", "parallel.yaml"), filepath.Join("testdata", "workflow", "handler.py"))
+	war, err := os.ReadFile(filepath.Join(packer.store, "parallel.war"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := testenv.FileServer(t, "/flows/parallel.war", war)
+	ts := emptyServer(t, map[string]string{"allowed_urls": files.URL + "/flows/.*"})
+	downloaded := filepath.Join(ts.store, "parallel.war")
+	register := exchange{"register", "POST", "/workflows?url=" + files.URL + "/flows/parallel.war&workflow_name=vote", "", nil, 200, "", "Workflow vote has been registered"}
+	register.run(t, ts.management.URL)
+	if _, err := os.Stat(downloaded); err != nil {
+		t.Fatalf("the download is not in the workflow store: %v", err)
+	}
+	exchange{"unregister", "DELETE", "/workflows/vote", "", nil, 200, "", `Workflow \"vote\" unregistered`}.run(t, ts.management.URL)
+	if _, err := os.Stat(downloaded); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the downloaded workflow archive stayed after the workflow was unregistered (%v)", err)
+	}
+	register.run(t, ts.management.URL)
 }
