@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -456,4 +457,57 @@ func TestRegisterUnknownRuntime(t *testing.T) {
 	}
 	exchange{"register", "POST", "/models?url=java&initial_workers=1&synchronous=true", "", nil, 400, "InvalidModelException",
 		"Invalid RuntimeType value: java (one of python, python3, LSP, onnx)"}.run(t, ts.management.URL)
+}
+
+// TestTorchServeManagementCollection replays TorchServe's own management API tests
+// (testdata/torchserve/management_data.txt), row by row in their order, against a server on
+// 127.0.0.1, with their archives downloaded from a local file server: each row must get the
+// status TorchServe answers.
+func TestTorchServeManagementCollection(t *testing.T) {
+	digits, err := os.ReadFile(filepath.Join(emptyServer(t, nil).store, "digits.mar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	archives := map[string]bool{"squeezenet1_1.mar": true, "mnist.mar": true, "densenet161.mar": true, "resnet-152-batch.mar": true, "resnet-18.mar": true}
+	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if name, ok := strings.CutPrefix(r.URL.Path, "/mar_files/"); ok && archives[name] {
+			w.Write(digits)
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(files.Close)
+	remote := files.URL + "/mar_files"
+	ts := emptyServer(t, map[string]string{"allowed_urls": regexp.QuoteMeta(remote) + "/.*"})
+	data, err := os.ReadFile(filepath.Join("testdata", "torchserve", "management_data.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := 0
+	for line := range strings.Lines(string(data)) {
+		line = strings.TrimRight(line, "\n")
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Split(line, "\t")
+		if len(f) != 4 {
+			t.Fatalf("row %q: want METHOD, path, status and name separated by tabs", line)
+		}
+		want, err := strconv.Atoi(f[2])
+		if err != nil {
+			t.Fatalf("row %q: %v", line, err)
+		}
+		rows++
+		path := "/" + strings.ReplaceAll(f[1], "{{remote}}", remote)
+		status, body, _, err := send(f[0], ts.management.URL+path, nil)
+		if err != nil {
+			t.Fatalf("row %d (%s): %v", rows, f[3], err)
+		}
+		if status != want {
+			t.Errorf("row %d (%s): %s %s: status %d, TorchServe's %d\n%s", rows, f[3], f[0], f[1], status, want, body)
+		}
+	}
+	if rows != 82 {
+		t.Errorf("%d rows, want TorchServe's 82", rows)
+	}
 }
