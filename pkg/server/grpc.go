@@ -394,12 +394,17 @@ func (g *grpcManagement) ScaleWorker(ctx context.Context, in *managementpb.Scale
 }
 
 func (g *grpcManagement) SetDefault(ctx context.Context, in *managementpb.SetDefaultRequest) (*managementpb.ManagementResponse, error) {
-	if in.GetModelVersion() == "" {
-		return nil, status.Error(codes.InvalidArgument, "model_version is required")
-	}
 	path, err := modelPath("/models", in.GetModelName(), in.GetModelVersion())
 	if err != nil {
 		return nil, err
+	}
+	if in.GetModelVersion() == "" {
+		// TorchServe looks the empty version up: NOT_FOUND, for the model when it is not
+		// there either (its gRPC API tests send set-default so).
+		if _, err := g.answer(ctx, http.MethodGet, path); err != nil {
+			return nil, err
+		}
+		return nil, status.Error(codes.NotFound, apierror.VersionNotFound(in.GetModelName(), "").Message)
 	}
 	return g.answer(ctx, http.MethodPut, path+"/set-default")
 }

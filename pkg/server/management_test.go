@@ -7,18 +7,23 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/klauspost/compress/zip"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/tsserve/ts/pkg/api"
+	"github.com/tsserve/ts/pkg/api/grpc/managementpb"
 	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/config"
 	"github.com/tsserve/ts/pkg/internal/testenv"
@@ -459,11 +464,20 @@ func TestRegisterUnknownRuntime(t *testing.T) {
 		"Invalid RuntimeType value: java (one of python, python3, LSP, onnx)"}.run(t, ts.management.URL)
 }
 
-// TestTorchServeManagementCollection replays TorchServe's own management API tests
-// (testdata/torchserve/management_data.txt), row by row in their order, against a server on
-// 127.0.0.1, with their archives downloaded from a local file server: each row must get the
-// status TorchServe answers.
-func TestTorchServeManagementCollection(t *testing.T) {
+// managementRow is a row of TorchServe's management API tests
+// (testdata/torchserve/management_data.txt).
+type managementRow struct {
+	method, path string
+	status       int
+	grpcCode     int // -1: none given
+	kind, name   string
+}
+
+// torchServeCollection reads TorchServe's management API test rows and starts a server whose
+// allowed_urls let in a local file server holding their archives (the digits sample under
+// TorchServe's names); it returns the server and the rows, {{remote}} replaced.
+func torchServeCollection(t *testing.T) (*testServer, []managementRow) {
+	t.Helper()
 	digits, err := os.ReadFile(filepath.Join(emptyServer(t, nil).store, "digits.mar"))
 	if err != nil {
 		t.Fatal(err)
@@ -483,31 +497,134 @@ func TestTorchServeManagementCollection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := 0
+	var rows []managementRow
 	for line := range strings.Lines(string(data)) {
 		line = strings.TrimRight(line, "\n")
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
 		f := strings.Split(line, "\t")
-		if len(f) != 4 {
-			t.Fatalf("row %q: want METHOD, path, status and name separated by tabs", line)
+		if len(f) != 6 {
+			t.Fatalf("row %q: want METHOD, path, status, gRPC code, type and name separated by tabs", line)
 		}
-		want, err := strconv.Atoi(f[2])
-		if err != nil {
+		row := managementRow{method: f[0], path: strings.ReplaceAll(f[1], "{{remote}}", remote), grpcCode: -1, kind: f[4], name: f[5]}
+		if row.status, err = strconv.Atoi(f[2]); err != nil {
 			t.Fatalf("row %q: %v", line, err)
 		}
-		rows++
-		path := "/" + strings.ReplaceAll(f[1], "{{remote}}", remote)
-		status, body, _, err := send(f[0], ts.management.URL+path, nil)
-		if err != nil {
-			t.Fatalf("row %d (%s): %v", rows, f[3], err)
+		if f[3] != "-" {
+			if row.grpcCode, err = strconv.Atoi(f[3]); err != nil {
+				t.Fatalf("row %q: %v", line, err)
+			}
 		}
-		if status != want {
-			t.Errorf("row %d (%s): %s %s: status %d, TorchServe's %d\n%s", rows, f[3], f[0], f[1], status, want, body)
+		rows = append(rows, row)
+	}
+	if len(rows) != 82 {
+		t.Fatalf("%d rows, want TorchServe's 82", len(rows))
+	}
+	return ts, rows
+}
+
+// TestTorchServeManagementCollection replays TorchServe's own management API tests
+// (testdata/torchserve/management_data.txt), row by row in their order, against a server on
+// 127.0.0.1, with their archives downloaded from a local file server: each row must get the
+// status TorchServe answers.
+func TestTorchServeManagementCollection(t *testing.T) {
+	ts, rows := torchServeCollection(t)
+	for i, row := range rows {
+		status, body, _, err := send(row.method, ts.management.URL+"/"+row.path, nil)
+		if err != nil {
+			t.Fatalf("row %d (%s): %v", i+1, row.name, err)
+		}
+		if status != row.status {
+			t.Errorf("row %d (%s): %s %s: status %d, TorchServe's %d\n%s", i+1, row.name, row.method, row.path, status, row.status, body)
 		}
 	}
-	if rows != 82 {
-		t.Errorf("%d rows, want TorchServe's 82", rows)
+}
+
+// TestTorchServeManagementCollectionGRPC replays the same rows over the gRPC management API
+// as TorchServe's gRPC test does (test_gRPC_management_apis.py): the path's segments give
+// model_name and model_version, the query's non-blank values the request's fields (numbers
+// as integers, synchronous true when given at all); a row whose values do not fit the
+// request message is skipped, as the test skips it. A call that fails must fail with the
+// code the row gives, when it gives one.
+func TestTorchServeManagementCollectionGRPC(t *testing.T) {
+	ts, rows := torchServeCollection(t)
+	_, mgmt := grpcClients(t, ts)
+	ctx := context.Background()
+	fields := map[string][]string{
+		"register":    {"url", "model_name", "handler", "runtime", "batch_size", "max_batch_delay", "initial_workers", "synchronous", "response_timeout"},
+		"scale":       {"model_name", "model_version", "min_worker", "max_worker", "number_gpu", "synchronous", "timeout"},
+		"unregister":  {"model_name", "model_version"},
+		"set_default": {"model_name", "model_version"},
+		"describe":    {"model_name", "model_version"},
+		"list":        {"limit", "next_page_token"},
+	}
+	numbers := []string{"min_worker", "max_worker", "initial_workers", "timeout", "number_gpu", "batch_size", "max_batch_delay", "response_timeout", "limit", "next_page_token"}
+	checked := 0
+	for i, row := range rows {
+		path, query, _ := strings.Cut(row.path, "?")
+		p := map[string]string{}
+		if seg := strings.Split(path, "/"); len(seg) > 1 {
+			p["model_name"] = seg[1]
+			if len(seg) == 3 {
+				p["model_version"] = seg[2]
+			}
+		}
+		if row.kind != "register" && row.kind != "scale" && row.kind != "list" {
+			query = "" // the test reads only the path of these
+		}
+		q, _ := url.ParseQuery(query)
+		for k, vs := range q {
+			if vs[0] != "" { // parse_qsl leaves blank values out
+				p[k] = vs[0]
+			}
+		}
+		n := map[string]int32{}
+		skip := false
+		for k, v := range p {
+			if !slices.Contains(fields[row.kind], k) {
+				skip = true // not a field of the request message
+			}
+			if slices.Contains(numbers, k) {
+				x, err := strconv.Atoi(v)
+				skip = skip || err != nil
+				n[k] = int32(x)
+			}
+		}
+		if skip {
+			continue
+		}
+		sync := p["synchronous"] != ""
+		var err error
+		switch row.kind {
+		case "register":
+			_, err = mgmt.RegisterModel(ctx, &managementpb.RegisterModelRequest{Url: p["url"], ModelName: p["model_name"], Handler: p["handler"], Runtime: p["runtime"],
+				BatchSize: n["batch_size"], MaxBatchDelay: n["max_batch_delay"], InitialWorkers: n["initial_workers"], Synchronous: sync, ResponseTimeout: n["response_timeout"]})
+		case "scale":
+			_, err = mgmt.ScaleWorker(ctx, &managementpb.ScaleWorkerRequest{ModelName: p["model_name"], ModelVersion: p["model_version"],
+				MinWorker: n["min_worker"], MaxWorker: n["max_worker"], NumberGpu: n["number_gpu"], Synchronous: sync, Timeout: n["timeout"]})
+		case "unregister":
+			_, err = mgmt.UnregisterModel(ctx, &managementpb.UnregisterModelRequest{ModelName: p["model_name"], ModelVersion: p["model_version"]})
+		case "set_default":
+			_, err = mgmt.SetDefault(ctx, &managementpb.SetDefaultRequest{ModelName: p["model_name"], ModelVersion: p["model_version"]})
+		case "describe":
+			_, err = mgmt.DescribeModel(ctx, &managementpb.DescribeModelRequest{ModelName: p["model_name"], ModelVersion: p["model_version"]})
+		case "list":
+			_, err = mgmt.ListModels(ctx, &managementpb.ListModelsRequest{Limit: n["limit"], NextPageToken: n["next_page_token"]})
+		default:
+			t.Fatalf("row %d (%s): unknown type %q", i+1, row.name, row.kind)
+		}
+		if err != nil && row.grpcCode >= 0 {
+			checked++
+			if got := status.Code(err); int(got) != row.grpcCode {
+				t.Errorf("row %d (%s): %v, TorchServe's code %s", i+1, row.name, err, codes.Code(row.grpcCode))
+			}
+		}
+		if err == nil && row.grpcCode >= 0 {
+			t.Errorf("row %d (%s): the call succeeded where TorchServe's fails with %s", i+1, row.name, codes.Code(row.grpcCode))
+		}
+	}
+	if checked < 10 {
+		t.Errorf("only %d rows checked a gRPC code", checked)
 	}
 }
