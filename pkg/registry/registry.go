@@ -260,15 +260,19 @@ func (r *Registry) Extraction() (tempDir string, lim archive.Limits) {
 
 // Register opens an archive, checks it and adds it as a version of its model; the first
 // version of a model becomes its default. Workers start as the settings say: Register waits
-// for them when s.Synchronous, otherwise they load in the background.
+// for them when s.Synchronous, otherwise they load in the background. An archive downloaded
+// for the registration (s.Downloaded) is deleted when it fails.
 func (r *Registry) Register(ctx context.Context, s Spec) (*Version, error) {
 	r.opening.Add(1)
 	defer r.opening.Add(-1)
 	v, err := r.openVersion(ctx, s)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		v, err = r.publish(ctx, v, s)
 	}
-	return r.publish(ctx, v, s)
+	if err != nil && s.Downloaded {
+		os.Remove(s.Path)
+	}
+	return v, err
 }
 
 // RegisterAll is Register for a source that may hold several versions: a Triton model

@@ -167,10 +167,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request, q url.Values, 
 		Runtime: q.Get("runtime"), Overrides: o, Synchronous: sync, Downloaded: downloaded,
 	})
 	if err != nil {
-		if downloaded {
-			os.Remove(path)
-		}
-		return err
+		return err // a downloaded archive is gone again (Spec.Downloaded)
 	}
 	v := versions[0] // the default of a Triton model's versions
 	workers := v.Settings().MinWorkers

@@ -245,9 +245,7 @@ func (s *Server) registerNodes(ctx context.Context, wf, shown, dir string, spec 
 				}
 				sp.Path, sp.URL, sp.Downloaded = path, url, isRemote(n.URL)
 			}
-			if _, errs[i] = s.reg.Register(ctx, sp); errs[i] != nil && sp.Downloaded {
-				os.Remove(sp.Path)
-			}
+			_, errs[i] = s.reg.Register(ctx, sp)
 		})
 	}
 	wg.Wait()
