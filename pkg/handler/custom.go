@@ -23,6 +23,7 @@ import (
 	"github.com/tsserve/ts/pkg/backoff"
 	"github.com/tsserve/ts/pkg/handlerkit"
 	"github.com/tsserve/ts/pkg/tensor"
+	"github.com/tsserve/ts/templates"
 )
 
 // Direct is a handler that answers requests itself, running its own model: the model
@@ -54,6 +55,7 @@ type MetricFunc func(name, typ, unit string, value float64, dimensions map[strin
 type customHandler struct {
 	model    *Model
 	argv     []string
+	env      []string // added to the server's environment for the processes
 	timeout  time.Duration
 	startup  time.Duration
 	log      *slog.Logger
@@ -111,19 +113,31 @@ func (t *tail) String() string {
 	return strings.Join(t.lines, " | ")
 }
 
-// customCommand resolves the manifest's handler to a command: a .py file runs with python
-// (the handler setting python, default python3), a folder runs its handler.py or handler
-// executable, anything else is executed. "file.py:function" names a function TorchServe
-// style; ts passes it as the first argument.
-func customCommand(dir, handler string, c config) ([]string, error) {
+// pythonLauncher starts a Python handler: it loads ts's Python kit (templates.PythonKit, given
+// in TS_HANDLER_KIT, so that the archive need not hold it) and serves the handler file with
+// it (serve_file): a ts handler as it runs itself, or a handler written for TorchServe.
+const pythonLauncher = `import os, sys, types
+kit = types.ModuleType("ts_handler_kit")
+kit.__file__ = "ts_handler.py"
+sys.modules["ts_handler_kit"] = kit
+exec(compile(os.environ.pop("TS_HANDLER_KIT"), "ts_handler.py", "exec"), kit.__dict__)
+kit.serve_file(*sys.argv[1:])
+`
+
+// customCommand resolves the manifest's handler to a command and what it adds to the
+// environment: a .py file runs with python (the handler setting python, default python3)
+// through pythonLauncher, a folder runs its handler.py or handler executable, anything else
+// is executed. "file.py:function" names a function TorchServe style: a Python handler's
+// entry point (serve_file), and for an executable its first argument.
+func customCommand(dir, handler string, c config) (argv, env []string, err error) {
 	file, fn, _ := strings.Cut(handler, ":")
 	p := filepath.Join(dir, filepath.FromSlash(file))
 	st, err := os.Stat(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("handler %q is neither built in (%s) nor a file in the archive", handler, strings.Join(Names(), ", "))
+		return nil, nil, fmt.Errorf("handler %q is neither built in (%s) nor a file in the archive", handler, strings.Join(Names(), ", "))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("custom handler %s: %w", handler, err)
+		return nil, nil, fmt.Errorf("custom handler %s: %w", handler, err)
 	}
 	if st.IsDir() {
 		switch {
@@ -132,39 +146,39 @@ func customCommand(dir, handler string, c config) ([]string, error) {
 		case fileExists(filepath.Join(p, "handler")):
 			p = filepath.Join(p, "handler")
 		default:
-			return nil, fmt.Errorf("custom handler folder %s has neither handler.py nor an executable named handler", handler)
+			return nil, nil, fmt.Errorf("custom handler folder %s has neither handler.py nor an executable named handler", handler)
 		}
 	}
-	var argv []string
 	if strings.HasSuffix(p, ".py") {
 		python, err := c.string("python", "python3")
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		argv = []string{python, p}
+		argv = []string{python, "-c", pythonLauncher, p}
+		env = []string{"TS_HANDLER_KIT=" + string(templates.PythonKit)}
 	} else {
 		if err := os.Chmod(p, 0o755); err != nil { // archives do not keep the executable bit
-			return nil, err
+			return nil, nil, err
 		}
 		argv = []string{p}
 	}
 	if fn != "" {
 		argv = append(argv, fn)
 	}
-	return argv, nil
+	return argv, env, nil
 }
 
 // NewCustom creates the handler for a custom handler file or folder in the archive.
 func NewCustom(m *Model, log *slog.Logger, onMetric MetricFunc) (Handler, error) {
 	c := config(m.Config)
-	argv, err := customCommand(m.Dir, m.Handler, c)
+	argv, env, err := customCommand(m.Dir, m.Handler, c)
 	if err != nil {
 		return nil, err
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	h := &customHandler{model: m, argv: argv, timeout: m.Timeout, startup: m.StartupTimeout, size: max(m.Workers, 1),
+	h := &customHandler{model: m, argv: argv, env: env, timeout: m.Timeout, startup: m.StartupTimeout, size: max(m.Workers, 1),
 		log: log.With("model", m.Name, "version", m.Version, "handler", m.Handler), onMetric: onMetric, wait: make(chan struct{})}
 	if h.timeout <= 0 {
 		h.timeout = 120 * time.Second
@@ -238,6 +252,7 @@ func (h *customHandler) spawn() (*proc, error) {
 	cmd := exec.Command(h.argv[0], h.argv[1:]...)
 	cmd.Dir = h.model.Dir
 	cmd.Env = append(os.Environ(), "TS_MODEL_DIR="+h.model.Dir, "TS_MODEL_NAME="+h.model.Name, "PYTHONUNBUFFERED=1")
+	cmd.Env = append(cmd.Env, h.env...)
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -251,7 +266,7 @@ func (h *customHandler) spawn() (*proc, error) {
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start custom handler %s: %w", strings.Join(h.argv, " "), err)
+		return nil, fmt.Errorf("start custom handler %s (%s): %w", h.model.Handler, h.argv[0], err)
 	}
 	p := &proc{cmd: cmd, in: in, out: bufio.NewReaderSize(out, 1<<16), exited: make(chan struct{}), stderr: &tail{}}
 	go func() {

@@ -212,3 +212,44 @@ func TestRequestIDReachesHandler(t *testing.T) {
 		}
 	}
 }
+
+// TestTorchServeHandlerFiles serves handler files written for TorchServe, unchanged and
+// without ts's kit in the archive: a module-level handle(data, context) (initialised with
+// handle(None, context)), a function the handler names (file.py:function) and a file of one
+// class with initialize and handle. Inputs arrive decoded as TorchServe decodes them (JSON
+// parsed, text as str, else bytes); set_response_content_type and set_response_status shape
+// the answer; an exception is TorchServe's 503 "Prediction failed", a PredictionException
+// its own code.
+func TestTorchServeHandlerFiles(t *testing.T) {
+	ts := emptyServer(t, nil)
+	fnFile := testenv.Path("pkg/handler/testdata/torchserve_fn.py")
+	ts.storeArchive(t, archive.PackOptions{ModelName: "tsfn", Handler: fnFile})
+	ts.storeArchive(t, archive.PackOptions{ModelName: "tsshout", Handler: fnFile + ":shout"})
+	ts.storeArchive(t, archive.PackOptions{ModelName: "tscls", Handler: testenv.Path("pkg/handler/testdata/torchserve_class.py")})
+	// a ts handler (it imports ts_handler and calls run) needs no copy of the kit either
+	ts.storeArchive(t, archive.PackOptions{ModelName: "echo", Handler: testenv.Path("pkg/handler/testdata/takeover.py")})
+	m, i := ts.management.URL, ts.inference.URL
+	for _, name := range []string{"tsfn", "tsshout", "tscls", "echo"} {
+		exchange{"register " + name, "POST", m + "/models?url=" + name + ".mar&initial_workers=1", "", nil, 200, "", "registered with 1 initial workers"}.run(t, "")
+	}
+	for _, x := range []exchange{
+		{"JSON arrives parsed", "POST", i + "/predictions/tsfn", "application/json", []byte(`{"a": [1, 2]}`), 200, "",
+			"\"kind\": \"dict\",\n  \"value\": {\n    \"a\": [\n      1,\n      2\n    ]\n  },\n  \"initialised\": 1,"},
+		{"text arrives as str", "POST", i + "/predictions/tsfn", "text/plain", []byte("hello"), 200, "", "\"kind\": \"str\",\n  \"value\": \"hello\""},
+		{"anything else as bytes", "POST", i + "/predictions/tsfn", "application/octet-stream", []byte{0, 1, 2}, 200, "", "\"kind\": \"bytes\",\n  \"length\": 3"},
+		{"the context's model and headers", "POST", i + "/predictions/tsfn/1.0/v1/chat", "text/plain", []byte("x"), 200, "", "\"url_path\": \"v1/chat\",\n  \"model\": \"tsfn\""},
+		{"an exception", "POST", i + "/predictions/tsfn", "text/plain", []byte("fail"), 503, "", "Prediction failed: ValueError: asked to fail"},
+		{"a PredictionException", "POST", i + "/predictions/tsfn", "text/plain", []byte("refuse"), 418, "", "refused on purpose"},
+		{"still serving", "POST", i + "/predictions/tsfn", "text/plain", []byte("again"), 200, "", `"value": "again"`},
+		{"a named entry point", "POST", i + "/predictions/tsshout", "text/plain", []byte("quiet"), 200, "", "QUIET"},
+		{"a class", "POST", i + "/predictions/tscls", "text/plain", []byte("one"), 200, "", "\"initialised\": true,\n  \"calls\": 1,\n  \"has_model_dir\": true,\n  \"input\": \"one\""},
+		{"the same instance", "POST", i + "/predictions/tscls", "text/plain", []byte("two"), 200, "", `"calls": 2,`},
+		{"a ts handler without the kit in its archive", "POST", i + "/predictions/echo", "", []byte("hello"), 200, "", `"reversed": "olleh"`},
+	} {
+		x.run(t, "")
+	}
+	status, body, header, err := send("POST", i+"/predictions/tsfn", []byte("as text"), "Content-Type", "text/plain")
+	if err != nil || status != 201 || string(body) != "plain answer" || !strings.HasPrefix(header.Get("Content-Type"), "text/plain") {
+		t.Errorf("set_response_status and set_response_content_type: %d %q %q %v", status, body, header.Get("Content-Type"), err)
+	}
+}

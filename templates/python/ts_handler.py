@@ -19,26 +19,31 @@ the response. Only the standard library is needed; numpy arrays are accepted and
 numpy is installed.
 
 A TorchServe workflow's function nodes (plain functions fn(data, context) in the workflow's
-handler file) run through run_function, which ts serve calls itself.
+handler file) run through run_function, which ts serve calls itself. A handler file written for
+TorchServe (a function handle(data, context), or one class with initialize and handle) runs
+through serve_file, which ts serve also calls itself: see docs/custom-handlers.md.
 
 The process speaks ts's frame protocol on stdin/stdout (docs/custom-handlers.md): anything a
 handler prints must go to stderr (print(..., file=sys.stderr), or logging), which ts logs.
 """
 import array
 import importlib.util
+import inspect
 import json
 import os
+import runpy
 import struct
 import sys
 import traceback
+import types
 
 try:
     import numpy
 except ImportError:  # numpy is optional
     numpy = None
 
-__all__ = ["BaseHandler", "Context", "Request", "Tensor", "HandlerError", "run", "run_function",
-           "send_intermediate_predict_response"]
+__all__ = ["BaseHandler", "Context", "Request", "Tensor", "HandlerError", "PredictionException", "run", "run_function",
+           "serve_file", "send_intermediate_predict_response"]
 
 _FORMATS = {"float32": "f", "float64": "d", "int8": "b", "int16": "h", "int32": "i", "int64": "q",
             "uint8": "B", "uint16": "H", "uint32": "I", "uint64": "Q", "bool": "B"}
@@ -51,6 +56,15 @@ class HandlerError(Exception):
     def __init__(self, message, code=400):
         super().__init__(message)
         self.code = code
+
+
+class PredictionException(Exception):
+    """TorchServe's ts.utils.util.PredictionException: the request fails with error_code."""
+
+    def __init__(self, message, error_code=500):
+        super().__init__(message)
+        self.message = message
+        self.error_code = error_code
 
 
 class Tensor:
@@ -139,6 +153,7 @@ class Context:
         self.outputs = model.get("outputs") or []
         self.metrics = Metrics()
         self.request = None  # the request being answered
+        self.response = {}  # what set_response_content_type and set_response_status set for it
         # TorchServe's names of a stateful model's sequence headers (ts_header_key_sequence_*)
         self.header_key_sequence_id = "ts_request_sequence_id"
         self.header_key_sequence_start = "ts_request_sequence_start"
@@ -150,6 +165,20 @@ class Context:
 
     def get_request_header(self, idx, key):
         return self.request.headers.get(key.lower()) if self.request else None
+
+    def set_response_content_type(self, idx, value):
+        """TorchServe's: the answer's Content-Type."""
+        self.response["content_type"] = value
+
+    def get_response_content_type(self, idx=0):
+        return self.response.get("content_type")
+
+    def set_response_status(self, code=200, phrase="", idx=0):
+        """TorchServe's: the answer's HTTP status."""
+        self.response["status"] = int(code)
+
+    def get_response_status(self, idx=0):
+        return self.response.get("status", 200)
 
     def get_sequence_id(self, idx=0):
         """A stateful model's sequence (sequenceBatching) the request belongs to: its
@@ -288,7 +317,7 @@ def run(handler_class):
             request = Request(frame, blobs)
             _current = (stdout, fid)
             if context is not None:
-                context.request = request
+                context.request, context.response = request, {}
             if kind == "preprocess":
                 tensors = handler.preprocess(request)
                 if isinstance(tensors, dict):
@@ -308,12 +337,16 @@ def run(handler_class):
                 else:
                     result = handler.inference(request)
                 body, ctype = _encode_body(result)
-                reply = {"type": "response", "id": fid, "content_type": ctype, "status": 200, "blobs": [{}]}
+                set_by = context.response if context is not None else {}
+                reply = {"type": "response", "id": fid, "content_type": set_by.get("content_type") or ctype,
+                         "status": set_by.get("status", 200), "blobs": [{}]}
                 _write_frame(stdout, _with_metrics(reply, context), [body])
             else:
                 _write_frame(stdout, {"type": "error", "id": fid, "code": 500, "message": "unknown message %r" % kind})
         except HandlerError as e:
             _write_frame(stdout, _with_metrics({"type": "error", "id": fid, "code": e.code, "message": str(e)}, context))
+        except PredictionException as e:  # TorchServe's, raised by a handler written for it
+            _write_frame(stdout, _with_metrics({"type": "error", "id": fid, "code": e.error_code, "message": e.message}, context))
         except Exception as e:  # the request fails, the process goes on
             traceback.print_exc(file=sys.stderr)
             _write_frame(stdout, {"type": "error", "id": fid, "code": 500, "message": "%s: %s" % (type(e).__name__, e)})
@@ -344,6 +377,119 @@ class FunctionHandler(BaseHandler):
             raise HandlerError("workflow function %s must return a list, one answer per request; it returned %s"
                                % (self.fn.__name__, type(out).__name__), 500)
         return out[0]
+
+
+def _decode_input(data, content_type):
+    """An input as TorchServe's backend hands it to a handler (decode_input_request): JSON
+    parsed, text as a str, anything else as a bytearray."""
+    ctype = (content_type or "").split(";")[0].strip().lower()
+    try:
+        if ctype == "application/json":
+            return json.loads(bytes(data).decode("utf-8"))
+        if ctype.startswith("text/"):
+            return bytes(data).decode("utf-8")
+    except ValueError:
+        pass
+    return bytearray(data)
+
+
+class TorchServeHandler(BaseHandler):
+    """Runs a handler written for TorchServe: entry(data, context) for each request, data a
+    batch of one (a dict of the request's inputs by name, decoded as TorchServe decodes them),
+    the first item of what it returns the answer; at load, init(context) if given, else
+    entry(None, context), as TorchServe initialises a function entry point. An exception
+    fails the request with TorchServe's 503 "Prediction failed" (a PredictionException with its
+    own code)."""
+
+    def __init__(self, entry, init=None):
+        self.entry, self.init = entry, init
+
+    def initialize(self, context):
+        super().initialize(context)
+        if self.init is not None:
+            self.init(context)
+        else:
+            self.entry(None, context)
+
+    def inference(self, request):
+        item = {name: _decode_input(data, request.content_types.get(name)) for name, data in request.inputs.items()}
+        try:
+            out = self.entry([item], self.context)
+        except (HandlerError, PredictionException):
+            raise
+        except Exception as e:
+            traceback.print_exc(file=sys.stderr)
+            raise HandlerError("Prediction failed: %s: %s" % (type(e).__name__, e), 503)
+        if not isinstance(out, (list, tuple)) or len(out) == 0:
+            raise HandlerError("Invalid model predict output: the handler must return a list, one answer per "
+                               "request; it returned %s" % type(out).__name__, 503)
+        return out[0]
+
+
+def _install_torchserve_modules():
+    """Lets a handler written for TorchServe import what ts provides of its package (unless
+    TorchServe itself is installed): ts.utils.util.PredictionException and
+    ts.handler_utils.utils.send_intermediate_predict_response."""
+    try:
+        import ts  # noqa: F401  (the real package)
+        return
+    except ImportError:
+        pass
+    mods = {}
+    for name in ("ts", "ts.utils", "ts.utils.util", "ts.handler_utils", "ts.handler_utils.utils"):
+        mods[name] = types.ModuleType(name)
+        sys.modules[name] = mods[name]
+    mods["ts"].utils, mods["ts"].handler_utils = mods["ts.utils"], mods["ts.handler_utils"]
+    mods["ts.utils"].util, mods["ts.handler_utils"].utils = mods["ts.utils.util"], mods["ts.handler_utils.utils"]
+    mods["ts.utils.util"].PredictionException = PredictionException
+    mods["ts.handler_utils.utils"].send_intermediate_predict_response = send_intermediate_predict_response
+
+
+class _PrintsToStderr:
+    """sys.stdout while a handler file loads: what it prints goes to stderr, which ts logs,
+    while its buffer stays the protocol's (run takes it)."""
+
+    def __init__(self, real):
+        self.buffer = real.buffer
+
+    def write(self, text):
+        return sys.stderr.write(text)
+
+    def flush(self):
+        sys.stderr.flush()
+
+    def __getattr__(self, attr):
+        return getattr(sys.stderr, attr)
+
+
+def serve_file(path, name=None):
+    """Serves the Python handler file at path: first run as the main program, so that a ts
+    handler (one that calls run) serves as always; if it returns with requests still to come,
+    the file was written for TorchServe, and its entry point serves, found as TorchServe finds
+    it: the function name (default handle), else the file's one class, instantiated, whose
+    initialize(context) runs at load and whose handle(data, context) answers."""
+    here = os.path.dirname(os.path.abspath(path))
+    sys.path.insert(0, here)
+    sys.argv = [path] + ([name] if name else [])
+    if importlib.util.find_spec("ts_handler") is None and __name__ in sys.modules:
+        sys.modules["ts_handler"] = sys.modules[__name__]  # the archive need not hold the kit
+    _install_torchserve_modules()
+    sys.stdout = _PrintsToStderr(sys.stdout)  # a print() while the file loads must not reach ts
+    module = runpy.run_path(path, run_name="__main__")
+    if not sys.stdin.buffer.peek(1):
+        return  # a ts handler served until its input ended
+    entry = module.get(name or "handle")
+    if callable(entry) and not inspect.isclass(entry):
+        run(lambda: TorchServeHandler(entry))
+        return
+    if name:
+        sys.exit("%s has no function %s" % (os.path.basename(path), name))
+    classes = [c for c in module.values() if inspect.isclass(c) and c.__module__ == "__main__"]
+    if len(classes) != 1 or not callable(getattr(classes[0], "handle", None)):
+        sys.exit("%s: expected a function handle(data, context), or only one class, with a handle method, "
+                 "as TorchServe does; or a ts handler that calls run (docs/custom-handlers.md)" % os.path.basename(path))
+    instance = classes[0]()
+    run(lambda: TorchServeHandler(instance.handle, getattr(instance, "initialize", None) or (lambda context: None)))
 
 
 def run_function(path, name):

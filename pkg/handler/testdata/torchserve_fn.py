@@ -1,0 +1,43 @@
+"""A handler written for TorchServe, as its docs' module-level entry point: no ts kit, no
+run(); ts finds handle (or the function the handler names) as TorchServe does."""
+import json
+import logging
+
+from ts.utils.util import PredictionException
+
+logger = logging.getLogger(__name__)
+print("a print while loading goes to the log, not to ts")
+_state = {"initialised": 0}
+
+
+def handle(data, context):
+    if data is None:  # TorchServe initialises a function entry point with handle(None, context)
+        _state["initialised"] += 1
+        return None
+    out = []
+    for row in data:
+        body = row.get("data") if row.get("data") is not None else row.get("body")
+        if body == "fail":
+            raise ValueError("asked to fail")
+        if body == "refuse":
+            raise PredictionException("refused on purpose", 418)
+        if isinstance(body, (bytes, bytearray)):
+            seen = {"kind": "bytes", "length": len(body)}
+        else:
+            seen = {"kind": type(body).__name__, "value": body}
+        seen["initialised"] = _state["initialised"]
+        seen["url_path"] = context.get_request_header(0, "url_path")
+        seen["model"] = context.model_name
+        out.append(seen)
+    if data and data[0].get("body") == "as text":
+        context.set_response_content_type(0, "text/plain")
+        context.set_response_status(201)
+        return ["plain answer"]
+    return out
+
+
+def shout(data, context):
+    """Another entry point, named by the handler (torchserve_fn.py:shout)."""
+    if data is None:
+        return None
+    return [str(row.get("body")).upper() for row in data]
