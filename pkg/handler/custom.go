@@ -540,7 +540,7 @@ func (h *customHandler) exchange(ctx context.Context, p *proc, f *handlerkit.Fra
 		for {
 			r, err := handlerkit.ReadFrame(p.out)
 			frames <- result{r, err}
-			if err != nil || r.Type != "intermediate" {
+			if err != nil || (r.Type != "intermediate" && r.Type != "run") {
 				return
 			}
 			if _, ok := <-next; !ok {
@@ -570,6 +570,14 @@ func (h *customHandler) exchange(ctx context.Context, p *proc, f *handlerkit.Fra
 			}
 			if r.f.ID != f.ID && r.f.Type != "ready" {
 				return nil, fmt.Errorf("%w (reply to message %d, expected %d)", handlerkit.ErrGarbage, r.f.ID, f.ID)
+			}
+			if r.f.Type == "run" { // the handler asks ts to run the model, and waits
+				if err := handlerkit.WriteFrame(p.in, h.runModel(ctx, r.f)); err != nil {
+					return nil, err
+				}
+				timer.Reset(timeout)
+				next <- struct{}{}
+				continue
 			}
 			if r.f.Type != "intermediate" {
 				return r.f, nil
@@ -672,16 +680,26 @@ func (h *customHandler) Preprocess(ctx context.Context, req *Request) ([]*tensor
 		return nil, apierror.Internal("custom handler answered %q to preprocess, want tensors", reply.Type)
 	}
 	req.State = reply.State
+	inputs, err := h.modelInputs(reply)
+	if err != nil {
+		return nil, apierror.Internal("%v", err)
+	}
+	return inputs, nil
+}
+
+// modelInputs reads the tensors of a handler's frame in the order of the model's inputs:
+// by name, or in the order given when there is one for each input.
+func (h *customHandler) modelInputs(f *handlerkit.Frame) ([]*tensor.Tensor, error) {
 	byName := map[string]*tensor.Tensor{}
 	var ordered []*tensor.Tensor
-	for i, b := range reply.Blobs {
+	for i, b := range f.Blobs {
 		dt, err := tensor.ParseDType(b.DType)
 		if err != nil {
-			return nil, apierror.Internal("custom handler tensor %q: %v", b.Name, err)
+			return nil, fmt.Errorf("custom handler tensor %q: %w", b.Name, err)
 		}
-		t, err := tensor.FromBytes(dt, b.Shape, reply.Data[i])
+		t, err := tensor.FromBytes(dt, b.Shape, f.Data[i])
 		if err != nil {
-			return nil, apierror.Internal("custom handler tensor %q: %v", b.Name, err)
+			return nil, fmt.Errorf("custom handler tensor %q: %w", b.Name, err)
 		}
 		byName[b.Name] = t
 		ordered = append(ordered, t)
@@ -693,10 +711,47 @@ func (h *customHandler) Preprocess(ctx context.Context, req *Request) ([]*tensor
 		} else if len(ordered) == len(out) {
 			out[i] = ordered[i]
 		} else {
-			return nil, apierror.Internal("custom handler gave no tensor for model input %q", in.Name)
+			return nil, fmt.Errorf("custom handler gave no tensor for model input %q", in.Name)
 		}
 	}
 	return out, nil
+}
+
+// runModel answers a handler's "run" frame: the archive's model run on the frame's tensors
+// (Model.Run), its outputs in an "outputs" frame, or an "error" frame saying why not.
+func (h *customHandler) runModel(ctx context.Context, f *handlerkit.Frame) *handlerkit.Frame {
+	fail := func(err error) *handlerkit.Frame {
+		e := apierror.From(err)
+		return &handlerkit.Frame{Type: "error", ID: f.ID, Code: e.Code, Message: e.Message}
+	}
+	if h.model.Run == nil {
+		return fail(apierror.BadRequest("model %s has no ONNX model to run: its archive names no serializedFile", h.model.Name))
+	}
+	inputs, err := h.modelInputs(f)
+	if err != nil {
+		return fail(apierror.BadRequest("%v", err))
+	}
+	outputs, err := h.model.Run(ctx, inputs)
+	if err != nil {
+		return fail(err)
+	}
+	reply := &handlerkit.Frame{Type: "outputs", ID: f.ID}
+	if err := h.addOutputs(reply, outputs); err != nil {
+		return fail(err)
+	}
+	return reply
+}
+
+// addOutputs puts the model's outputs in a frame, named as the model names them.
+func (h *customHandler) addOutputs(f *handlerkit.Frame, outputs []*tensor.Tensor) error {
+	for i, t := range outputs {
+		if t.DType == tensor.String {
+			return apierror.Internal("string outputs cannot be sent to a custom handler")
+		}
+		f.Blobs = append(f.Blobs, handlerkit.Blob{Name: h.model.Outputs[i].Name, DType: t.DType.String(), Shape: t.Shape})
+		f.Data = append(f.Data, t.Data)
+	}
+	return nil
 }
 
 func (h *customHandler) Postprocess(ctx context.Context, req *Request, outputs []*tensor.Tensor) (*Response, error) {
@@ -704,12 +759,8 @@ func (h *customHandler) Postprocess(ctx context.Context, req *Request, outputs [
 	if state, ok := req.State.(json.RawMessage); ok {
 		f.State = state
 	}
-	for i, t := range outputs {
-		if t.DType == tensor.String {
-			return nil, apierror.Internal("string outputs cannot be sent to a custom handler")
-		}
-		f.Blobs = append(f.Blobs, handlerkit.Blob{Name: h.model.Outputs[i].Name, DType: t.DType.String(), Shape: t.Shape})
-		f.Data = append(f.Data, t.Data)
+	if err := h.addOutputs(f, outputs); err != nil {
+		return nil, err
 	}
 	return h.answer(ctx, req, f)
 }

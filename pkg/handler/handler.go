@@ -112,6 +112,10 @@ type Model struct {
 	// never).
 	MaxSequences int
 	SequenceIdle time.Duration
+	// Run runs the archive's ONNX model on tensors in the order of Inputs, batched with the
+	// version's other requests, for a custom handler that runs inference itself and asks for
+	// the model (a "run" frame); nil when there is no model to run.
+	Run func(ctx context.Context, inputs []*tensor.Tensor) ([]*tensor.Tensor, error)
 }
 
 // Factory creates a handler for a model.

@@ -578,6 +578,9 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 		Timeout: time.Duration(v.settings.ResponseTimeout) * time.Second, StartupTimeout: time.Duration(v.settings.StartupTimeout) * time.Second,
 		MaxRetry: time.Duration(v.settings.MaxRetryTimeout) * time.Second,
 	}
+	if man.Model.SerializedFile != "" {
+		v.handlerModel.Run = v.runForHandler
+	}
 	if v.settings.SequenceBatching {
 		v.handlerModel.MaxSequences = v.settings.MaxNumSequence
 		v.handlerModel.SequenceIdle = time.Duration(v.settings.SequenceMaxIdleMSec) * time.Millisecond

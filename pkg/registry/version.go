@@ -913,6 +913,21 @@ func (v *Version) InferTensors(ctx context.Context, inputs []*tensor.Tensor, pri
 	return v.submit(ctx, b, session, inputs, priority, timeout)
 }
 
+// runForHandler runs the model for a custom handler that runs inference itself and asks for
+// the model within a request (handler.Model.Run): through the batcher, as any request's
+// tensors, at the default priority.
+func (v *Version) runForHandler(ctx context.Context, inputs []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	live, b, session, _, timeout, err := v.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer live.leave()
+	if b == nil {
+		return nil, live.noWorker()
+	}
+	return live.submit(ctx, b, session, inputs, 0, timeout)
+}
+
 // enter admits a request: the version that takes it (this one, or the one a reload put in its
 // place), its batcher, session and handler in effect and the response timeout. The caller
 // calls live.leave when the request ends (unregistering waits).

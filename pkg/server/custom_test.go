@@ -1,7 +1,9 @@
 package server
 
 import (
+	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -251,5 +253,67 @@ func TestTorchServeHandlerFiles(t *testing.T) {
 	status, body, header, err := send("POST", i+"/predictions/tsfn", []byte("as text"), "Content-Type", "text/plain")
 	if err != nil || status != 201 || string(body) != "plain answer" || !strings.HasPrefix(header.Get("Content-Type"), "text/plain") {
 		t.Errorf("set_response_status and set_response_content_type: %d %q %q %v", status, body, header.Get("Content-Type"), err)
+	}
+}
+
+// TestTorchServeOnnxHandler serves iris through handler files written for TorchServe's
+// BaseHandler, whose self.model is the archive's ONNX model: ts runs it (batched, in ONNX
+// Runtime) when the handler calls self.model.run, as many times as the handler asks; the
+// answers are the model's, as the tensor handler gives them.
+func TestTorchServeOnnxHandler(t *testing.T) {
+	ts := emptyServer(t, nil)
+	model := testenv.Path("samples/iris/model.onnx")
+	ts.storeArchive(t, archive.PackOptions{ModelName: "tsonnx", SerializedFile: model, Handler: testenv.Path("pkg/handler/testdata/torchserve_onnx.py")})
+	ts.storeArchive(t, archive.PackOptions{ModelName: "tsplain", SerializedFile: model, Handler: testenv.Path("pkg/handler/testdata/torchserve_default.py")})
+	ts.storeArchive(t, archive.PackOptions{ModelName: "tsnomodel", Handler: testenv.Path("pkg/handler/testdata/torchserve_default.py")})
+	m, i := ts.management.URL, ts.inference.URL
+	for _, url := range []string{"iris.mar", "tsonnx.mar", "tsplain.mar", "tsnomodel.mar"} {
+		exchange{"register " + url, "POST", m + "/models?url=" + url + "&initial_workers=1", "", nil, 200, "", "registered with 1 initial workers"}.run(t, "")
+	}
+	flowers := `[[5.1, 3.5, 1.4, 0.2], [6.3, 3.3, 6.0, 2.5]]`
+	_, direct, _, err := send("POST", i+"/predictions/iris", []byte(flowers), "Content-Type", "application/json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want struct {
+		Outputs []struct{ Data []float64 } `json:"outputs"`
+	}
+	if err := json.Unmarshal(direct, &want); err != nil || len(want.Outputs) != 1 || len(want.Outputs[0].Data) != 6 {
+		t.Fatalf("iris through the tensor handler: %s %v", direct, err)
+	}
+	near := func(got, want []float64) bool {
+		if len(got) != len(want) {
+			return false
+		}
+		for k := range got {
+			if math.Abs(got[k]-want[k]) > 1e-6 {
+				return false
+			}
+		}
+		return true
+	}
+	status, body, _, err := send("POST", i+"/predictions/tsonnx", []byte(`{"flowers": `+flowers+`}`), "Content-Type", "application/json")
+	var got struct {
+		Probabilities [][]float64 `json:"probabilities"`
+		FirstAlone    []float64   `json:"first_alone"`
+		Input         string      `json:"input"`
+	}
+	if err != nil || status != 200 || json.Unmarshal(body, &got) != nil || len(got.Probabilities) != 2 {
+		t.Fatalf("tsonnx: %d %s %v", status, body, err)
+	}
+	if !near(append(got.Probabilities[0], got.Probabilities[1]...), want.Outputs[0].Data) || !near(got.FirstAlone, want.Outputs[0].Data[:3]) || got.Input != "features" {
+		t.Errorf("tsonnx answered %s; the model's outputs are %v", body, want.Outputs[0].Data)
+	}
+	status, body, _, err = send("POST", i+"/predictions/tsplain", []byte(flowers[:len(`[[5.1, 3.5, 1.4, 0.2]`)]+"]"), "Content-Type", "application/json")
+	var row []float64
+	if err != nil || status != 200 || json.Unmarshal(body, &row) != nil || !near(row, want.Outputs[0].Data[:3]) {
+		t.Errorf("tsplain: %d %s %v; want %v", status, body, err, want.Outputs[0].Data[:3])
+	}
+	for _, x := range []exchange{
+		{"a run the model refuses", "POST", i + "/predictions/tsplain", "application/json", []byte(`[[1, 2, 3]]`), 400, "", "features"},
+		{"still serving", "POST", i + "/predictions/tsplain", "application/json", []byte(`[[5.1, 3.5, 1.4, 0.2]]`), 200, "", ""},
+		{"no model to run", "POST", i + "/predictions/tsnomodel", "application/json", []byte(`[[5.1, 3.5, 1.4, 0.2]]`), 500, "", "no ONNX model"},
+	} {
+		x.run(t, "")
 	}
 }

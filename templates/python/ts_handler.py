@@ -166,6 +166,29 @@ class Context:
     def get_request_header(self, idx, key):
         return self.request.headers.get(key.lower()) if self.request else None
 
+    def run_model(self, inputs):
+        """Runs the archive's ONNX model in ts (ONNX Runtime, batched with the model's other
+        requests) from a handler that runs inference itself: inputs is {input name: Tensor,
+        numpy array or list} or a list in the model's input order; the answer is {output
+        name: numpy array (a Tensor without numpy)}. A failed run raises HandlerError."""
+        if _current is None:
+            raise RuntimeError("run_model: no request is being answered")
+        stdout, fid = _current
+        items = list(inputs.items()) if isinstance(inputs, dict) else [(i["name"], v) for i, v in zip(self.inputs, inputs)]
+        dtypes = {i["name"]: i.get("dtype") for i in self.inputs}
+        out = [(name, _as_tensor(v, dtypes.get(name))) for name, v in items]
+        _write_frame(stdout, {"type": "run", "id": fid, "blobs": [{"name": n, "dtype": t.dtype, "shape": t.shape} for n, t in out]},
+                     [t.data for _, t in out])
+        frame, blobs = _read_frame(_stdin)
+        if frame is None:
+            raise HandlerError("ts closed the handler's input during a model run", 500)
+        if frame.get("type") == "error":
+            raise HandlerError(frame.get("message") or "the model run failed", frame.get("code") or 500)
+        result = {d["name"]: Tensor(d["dtype"], d["shape"], data) for d, data in zip(frame.get("blobs") or [], blobs)}
+        if numpy is not None:
+            result = {n: t.numpy() if t.dtype != "float16" else t for n, t in result.items()}
+        return result
+
     def set_response_content_type(self, idx, value):
         """TorchServe's: the answer's Content-Type."""
         self.response["content_type"] = value
@@ -260,12 +283,18 @@ def _write_frame(stream, frame, blobs=()):
     stream.flush()
 
 
-def _as_tensor(value):
+def _as_tensor(value, dtype=None):
+    """value as a Tensor; dtype (a model input's) types a list, and casts a numpy array."""
     if isinstance(value, Tensor):
         return value
-    if numpy is not None and isinstance(value, numpy.ndarray):
+    if numpy is not None and hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
+        value = value.detach().cpu().numpy()
+    if numpy is not None and isinstance(value, (numpy.ndarray, numpy.generic)):
+        value = numpy.asarray(value)
+        if dtype and dtype in _FORMATS and value.dtype != numpy.dtype(dtype if dtype != "bool" else "bool"):
+            value = value.astype(dtype)
         return Tensor.from_numpy(value)
-    return Tensor.from_list(value)
+    return Tensor.from_list(value, dtype=dtype if dtype in _FORMATS else "float32")
 
 
 def _encode_body(value):
@@ -277,6 +306,7 @@ def _encode_body(value):
 
 
 _current = None  # (stdout, frame id) of the request being answered, for intermediate parts
+_stdin = None  # ts's frames, for the replies to run_model
 
 
 def send_intermediate_predict_response(ret, req_id_map=None, message="Intermediate Prediction success", code=200,
@@ -296,8 +326,9 @@ def send_intermediate_predict_response(ret, req_id_map=None, message="Intermedia
 
 def run(handler_class):
     """Serves requests for ts until stdin closes."""
-    global _current
+    global _current, _stdin
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    _stdin = stdin
     sys.stdout = sys.stderr  # a stray print() must not corrupt the protocol
     handler = handler_class()
     takes_over = callable(getattr(handler, "inference", None))
@@ -426,23 +457,113 @@ class TorchServeHandler(BaseHandler):
         return out[0]
 
 
+class _NodeArg:
+    """An input or output as onnxruntime's NodeArg describes it."""
+
+    def __init__(self, info):
+        self.name = info["name"]
+        self.shape = [None if d is None or d < 0 else d for d in (info.get("shape") or [])]
+        self.type = "tensor(%s)" % {"float32": "float", "float64": "double"}.get(info.get("dtype"), info.get("dtype"))
+
+
+class _Array(Tensor):
+    """An output of ModelSession.run without numpy: tolist() nests by the shape, as numpy's,
+    and it indexes and slices along its first dimension."""
+
+    def tolist(self):
+        flat = Tensor.tolist(self)
+        if not self.shape:
+            return flat[0]  # a scalar
+        for d in reversed(self.shape[1:]):
+            flat = [flat[k:k + d] for k in range(0, len(flat), d)] if d else []
+        return flat
+
+    def __len__(self):
+        return self.shape[0] if self.shape else 0
+
+    def __getitem__(self, index):
+        rows = self.tolist()
+        return rows[index]
+
+
+class ModelSession:
+    """A TorchServe handler's self.model for the archive's ONNX model, which ts runs:
+    onnxruntime.InferenceSession's run, get_inputs and get_outputs (context.run_model)."""
+
+    def __init__(self, context):
+        self.context = context
+
+    def get_inputs(self):
+        return [_NodeArg(i) for i in self.context.inputs]
+
+    def get_outputs(self):
+        return [_NodeArg(o) for o in self.context.outputs]
+
+    def run(self, output_names, input_feed, run_options=None):
+        outputs = self.context.run_model(input_feed)
+        if numpy is None:
+            outputs = {n: _Array(t.dtype, t.shape, t.data) for n, t in outputs.items()}
+        return [outputs[name] for name in (output_names or [o["name"] for o in self.context.outputs])]
+
+
+class TorchServeBaseHandler:
+    """ts.torch_handler.base_handler.BaseHandler for handlers written for TorchServe, when
+    TorchServe is not installed: initialize sets self.model to the archive's ONNX model, run
+    by ts (ModelSession, onnxruntime's API, as TorchServe's BaseHandler gives an .onnx model);
+    handle is preprocess, inference, postprocess. The defaults: the request's body as an
+    array, the model run on the first input, the first output's rows."""
+
+    def __init__(self):
+        self.model, self.context, self.manifest, self.initialized = None, None, None, False
+        self.map_location, self.device, self.explain = "cpu", None, False
+
+    def initialize(self, context):
+        self.context, self.manifest = context, context.manifest
+        self.model = ModelSession(context) if context.inputs else None
+        self.initialized = True
+
+    def preprocess(self, data):
+        body = data[0].get("data", data[0].get("body"))
+        return numpy.asarray(body) if numpy is not None and isinstance(body, list) else body
+
+    def inference(self, data, *args, **kwargs):
+        if self.model is None:
+            raise HandlerError("the archive has no ONNX model for BaseHandler.inference to run", 500)
+        feed = data if isinstance(data, dict) else {self.model.get_inputs()[0].name: data}
+        return self.model.run(None, feed)
+
+    def postprocess(self, data):
+        first = data[0] if isinstance(data, (list, tuple)) else data
+        return first.tolist() if hasattr(first, "tolist") else first
+
+    def handle(self, data, context):
+        self.context = context
+        return self.postprocess(self.inference(self.preprocess(data)))
+
+
 def _install_torchserve_modules():
     """Lets a handler written for TorchServe import what ts provides of its package (unless
-    TorchServe itself is installed): ts.utils.util.PredictionException and
+    TorchServe itself is installed): ts.torch_handler.base_handler.BaseHandler,
+    ts.utils.util.PredictionException and
     ts.handler_utils.utils.send_intermediate_predict_response."""
     try:
         import ts  # noqa: F401  (the real package)
         return
     except ImportError:
         pass
+    names = ("ts", "ts.utils", "ts.utils.util", "ts.handler_utils", "ts.handler_utils.utils", "ts.torch_handler",
+             "ts.torch_handler.base_handler")
     mods = {}
-    for name in ("ts", "ts.utils", "ts.utils.util", "ts.handler_utils", "ts.handler_utils.utils"):
+    for name in names:
         mods[name] = types.ModuleType(name)
+        mods[name].__path__ = []  # a package, so that its submodules import
         sys.modules[name] = mods[name]
-    mods["ts"].utils, mods["ts"].handler_utils = mods["ts.utils"], mods["ts.handler_utils"]
-    mods["ts.utils"].util, mods["ts.handler_utils"].utils = mods["ts.utils.util"], mods["ts.handler_utils.utils"]
+        parent, _, child = name.rpartition(".")
+        if parent:
+            setattr(mods[parent], child, mods[name])
     mods["ts.utils.util"].PredictionException = PredictionException
     mods["ts.handler_utils.utils"].send_intermediate_predict_response = send_intermediate_predict_response
+    mods["ts.torch_handler.base_handler"].BaseHandler = TorchServeBaseHandler
 
 
 class _PrintsToStderr:

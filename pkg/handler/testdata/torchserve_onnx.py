@@ -1,0 +1,20 @@
+"""A handler written for TorchServe for an ONNX model: its BaseHandler gives the .onnx model
+as self.model, an onnxruntime session; ts runs the model itself behind the same API."""
+from ts.torch_handler.base_handler import BaseHandler
+
+
+class IrisHandler(BaseHandler):
+    def preprocess(self, data):
+        body = data[0].get("body")  # JSON, parsed: {"flowers": [[...], ...]}
+        return [[float(x) for x in row] for row in body["flowers"]]
+
+    def inference(self, data, *args, **kwargs):
+        name = self.model.get_inputs()[0].name
+        first = self.model.run(None, {name: data})[0]
+        # a second run in the same request, on the first flower alone
+        alone = self.model.run([self.model.get_outputs()[0].name], {name: data[:1]})[0]
+        return first, alone
+
+    def postprocess(self, data):
+        probs, alone = (x.tolist() for x in data)
+        return [{"probabilities": probs, "first_alone": alone[0], "input": self.model.get_inputs()[0].name}]
