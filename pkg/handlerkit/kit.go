@@ -19,8 +19,58 @@ type Context struct {
 	Model   FrameModel
 	Metrics *Metrics
 
-	out *bufio.Writer // the protocol's stream, for SendIntermediate
-	id  int64         // the frame being answered
+	out *bufio.Writer // the protocol's streams, for SendIntermediate and RunModel
+	in  *bufio.Reader
+	id  int64 // the frame being answered
+}
+
+// RunModel runs the archive's ONNX model in ts (ONNX Runtime, batched with the model's other
+// requests) from a handler that runs inference itself: inputs by the model's input names, the
+// outputs by its output names. A run ts refuses (a shape the model does not take, no model in
+// the archive) is an *Error with ts's code.
+func (c *Context) RunModel(inputs map[string]*tensor.Tensor) (map[string]*tensor.Tensor, error) {
+	if c.out == nil || c.in == nil || c.id == 0 {
+		return nil, errors.New("RunModel: no request is being answered")
+	}
+	f := &Frame{Type: "run", ID: c.id}
+	for name, t := range inputs {
+		f.Blobs = append(f.Blobs, Blob{Name: name, DType: t.DType.String(), Shape: t.Shape})
+		f.Data = append(f.Data, t.Data)
+	}
+	if err := WriteFrame(c.out, f); err != nil {
+		return nil, err
+	}
+	if err := c.out.Flush(); err != nil {
+		return nil, err
+	}
+	reply, err := ReadFrame(c.in)
+	if err != nil {
+		return nil, fmt.Errorf("RunModel: %w", err)
+	}
+	switch reply.Type {
+	case "outputs":
+		return tensorsOf(reply)
+	case "error":
+		return nil, &Error{Code: reply.Code, Message: reply.Message}
+	}
+	return nil, fmt.Errorf("RunModel: ts answered %q", reply.Type)
+}
+
+// tensorsOf reads a frame's tensors by name.
+func tensorsOf(f *Frame) (map[string]*tensor.Tensor, error) {
+	out := map[string]*tensor.Tensor{}
+	for i, b := range f.Blobs {
+		dt, err := tensor.ParseDType(b.DType)
+		if err != nil {
+			return nil, err
+		}
+		t, err := tensor.FromBytes(dt, b.Shape, f.Data[i])
+		if err != nil {
+			return nil, err
+		}
+		out[b.Name] = t
+	}
+	return out, nil
 }
 
 // SendIntermediate sends a part of the current request's answer now, before the rest (a
@@ -128,7 +178,7 @@ func Run(h Handler) error {
 func Serve(h Handler, in io.Reader, out io.Writer) error {
 	r := bufio.NewReaderSize(in, 1<<16)
 	w := bufio.NewWriterSize(out, 1<<16)
-	ctx := &Context{Metrics: &Metrics{}, out: w}
+	ctx := &Context{Metrics: &Metrics{}, out: w, in: r}
 	_, takesOver := h.(Inferencer)
 	for {
 		f, err := ReadFrame(r)
@@ -210,17 +260,9 @@ func answer(h Handler, ctx *Context, f *Frame, takesOver bool) (reply *Frame) {
 		}
 		return out
 	case "postprocess":
-		outputs := map[string]*tensor.Tensor{}
-		for i, b := range f.Blobs {
-			dt, err := tensor.ParseDType(b.DType)
-			if err != nil {
-				return fail(err)
-			}
-			t, err := tensor.FromBytes(dt, b.Shape, f.Data[i])
-			if err != nil {
-				return fail(err)
-			}
-			outputs[b.Name] = t
+		outputs, err := tensorsOf(f)
+		if err != nil {
+			return fail(err)
 		}
 		res, err := h.Postprocess(ctx, req, outputs)
 		if err != nil {

@@ -71,3 +71,67 @@ func TestSendIntermediate(t *testing.T) {
 		t.Error("a part sent outside a request was accepted")
 	}
 }
+
+// doubler runs "the model" through ts: its answer is the outputs' first value, or the error.
+type doubler struct{ streamer }
+
+func (doubler) Inference(ctx *Context, r *Request) (*Response, error) {
+	x := tensor.New([]int64{1}, []float32{3})
+	out, err := ctx.RunModel(map[string]*tensor.Tensor{"x": x})
+	if err != nil {
+		return nil, err
+	}
+	v, err := tensor.Values[float32](out["y"])
+	if err != nil {
+		return nil, err
+	}
+	return JSON(map[string]any{"y": v})
+}
+
+// TestRunModel: RunModel sends a "run" frame with the inputs and the request's id, and
+// answers the outputs ts sends back, or the error ts answers with its code.
+func TestRunModel(t *testing.T) {
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- Serve(doubler{}, inR, outW); outW.Close() }()
+	send := func(f *Frame) {
+		if err := WriteFrame(inW, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(want string) *Frame {
+		f, err := ReadFrame(outR)
+		if err != nil || f.Type != want {
+			t.Fatalf("read %v (%v), want a %s frame", f, err, want)
+		}
+		return f
+	}
+	send(&Frame{Type: "init", ID: 1, Model: &FrameModel{Name: "m"}})
+	read("ready")
+	for _, fail := range []bool{false, true} {
+		send(&Frame{Type: "handle", ID: 2, Request: &FrameRequest{ID: "r"}})
+		run := read("run")
+		if run.ID != 2 || len(run.Blobs) != 1 || run.Blobs[0].Name != "x" || run.Blobs[0].DType != "float32" {
+			t.Fatalf("run frame %+v", run)
+		}
+		if fail {
+			send(&Frame{Type: "error", ID: 2, Code: 400, Message: "input x: wrong shape"})
+			res := read("error")
+			if res.Code != 400 || res.Message != "input x: wrong shape" {
+				t.Errorf("a refused run answered %+v", res)
+			}
+			continue
+		}
+		y := tensor.New([]int64{1}, []float32{6})
+		send(&Frame{Type: "outputs", ID: 2, Blobs: []Blob{{Name: "y", DType: "float32", Shape: []int64{1}}}, Data: [][]byte{y.Data}})
+		res := read("response")
+		if !bytes.Contains(res.Data[0], []byte(`6`)) {
+			t.Errorf("response %s, want the model's 6", res.Data[0])
+		}
+	}
+	inW.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
