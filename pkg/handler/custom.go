@@ -283,7 +283,7 @@ func (h *customHandler) spawn() (*proc, error) {
 	m := h.model
 	props := map[string]any{"model_dir": m.Dir, "batch_size": 1, "gpu_id": nil, "server_name": "ts", "limit_max_image_pixels": true}
 	init := &handlerkit.Frame{Type: "init", Model: &handlerkit.FrameModel{Name: m.Name, Version: m.Version, Dir: m.Dir, Manifest: m.Manifest,
-		Inputs: m.Inputs, Outputs: m.Outputs, Config: m.Config, Properties: props}}
+		Inputs: m.Inputs, Outputs: m.Outputs, Config: m.Config, YAML: m.YAML, Properties: props}}
 	reply, err := h.exchange(context.Background(), p, init, h.startup, nil)
 	if err != nil {
 		p.kill()

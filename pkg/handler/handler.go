@@ -95,8 +95,10 @@ type Model struct {
 	Handler string
 	Inputs  []tensor.Info
 	Outputs []tensor.Info
-	// Config is the "handler" section of the archive's model-config.yaml.
+	// Config is the "handler" section of the archive's model-config.yaml; YAML the whole
+	// file (nil without one).
 	Config map[string]any
+	YAML   map[string]any
 	// Metadata is the ONNX model's metadata_props (nil when it has none, or no model).
 	Metadata map[string]string
 	// Workers, Timeout and StartupTimeout size a custom handler's process pool.

@@ -68,7 +68,8 @@ type FrameModel struct {
 	Manifest   any            `json:"manifest"`
 	Inputs     any            `json:"inputs"`
 	Outputs    any            `json:"outputs"`
-	Config     map[string]any `json:"config,omitempty"`
+	Config     map[string]any `json:"config,omitempty"` // model-config.yaml's handler section
+	YAML       map[string]any `json:"yaml,omitempty"`   // the whole model-config.yaml
 	Properties map[string]any `json:"properties"`
 }
 

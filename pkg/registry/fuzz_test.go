@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -52,7 +53,8 @@ func checkResolved(t *testing.T, y *modelYAML) {
 }
 
 // FuzzModelConfigYAML: whatever an archive's model-config.yaml says, it resolves into valid
-// settings or an error, never a panic.
+// settings or an error, never a panic, and what handlers get of it (the handler section, the
+// whole file) is JSON, as the handler protocol sends it.
 func FuzzModelConfigYAML(f *testing.F) {
 	for _, c := range []string{
 		"minWorkers: 2\nmaxWorkers: 4\nbatchSize: 8\nmaxBatchDelay: 50\nresponseTimeout: 30\n",
@@ -60,12 +62,16 @@ func FuzzModelConfigYAML(f *testing.F) {
 		"priorityQueuePolicies:\n  1: {jobQueueSize: 2, maxQueueTime: 10, maxQueueTimeAction: reject}\n",
 		"deviceType: gpu\ndeviceIds: [1, 0]\nexecutionMode: parallel\ninterOpThreads: 2\nmemArenaShrinkage: cpu:0\nsessionConfig: {a: b}\n",
 		"sequenceBatching: true\nmaxNumSequence: 4\nsequenceMaxIdleMSec: 1000\nunloadAfterIdle: 0\nhandler: {topk: 3}\n",
+		"handler:\n  id2label: {0: negative, 1: positive}\n  nested: [{1.5: x, true: y}]\n",
 	} {
 		f.Add(c)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
 		if y, err := parseModelYAML([]byte(text)); err == nil { // else refused when read
 			checkResolved(t, y)
+			if _, err := json.Marshal(map[string]any{"config": y.Handler, "yaml": y.All}); err != nil {
+				t.Fatalf("%q: what handlers get is not JSON: %v", text, err)
+			}
 		}
 	})
 }

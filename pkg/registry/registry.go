@@ -574,7 +574,7 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 	}
 	v.handlerModel = &handler.Model{
 		Name: v.Name, Version: v.Version, Dir: opened.Dir, Manifest: man, Handler: v.Handler,
-		Inputs: v.Inputs, Outputs: v.Outputs, Config: y.Handler, Metadata: metadata, Workers: v.settings.MinWorkers,
+		Inputs: v.Inputs, Outputs: v.Outputs, Config: y.Handler, YAML: y.All, Metadata: metadata, Workers: v.settings.MinWorkers,
 		Timeout: time.Duration(v.settings.ResponseTimeout) * time.Second, StartupTimeout: time.Duration(v.settings.StartupTimeout) * time.Second,
 		MaxRetry: time.Duration(v.settings.MaxRetryTimeout) * time.Second,
 	}

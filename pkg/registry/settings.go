@@ -200,6 +200,8 @@ type modelYAML struct {
 	MemArenaShrinkage      *string                     `yaml:"memArenaShrinkage"`
 	SessionConfig          map[string]string           `yaml:"sessionConfig"`
 	Handler                map[string]any              `yaml:"handler"`
+	// All is the whole file, as TorchServe hands it to handlers (context.model_yaml_config).
+	All map[string]any `yaml:"-"`
 	// TorchServe's names: clientTimeoutInMills is maxQueueTime (when that is not set);
 	// useJobTicket accepts a request only when a worker is free.
 	ClientTimeoutInMills *int  `yaml:"clientTimeoutInMills"`
@@ -245,7 +247,37 @@ func parseModelYAML(b []byte) (*modelYAML, error) {
 	if err := yaml.Unmarshal(b, y); err != nil {
 		return nil, err
 	}
+	if err := yaml.Unmarshal(b, &y.All); err != nil {
+		return nil, err
+	}
+	// a mapping with keys that are not all strings (id2label: {0: neg}) decodes to
+	// map[any]any, which JSON (the handler protocol, describe) cannot hold
+	y.Handler, _ = stringKeys(y.Handler).(map[string]any)
+	y.All, _ = stringKeys(y.All).(map[string]any)
 	return y, nil
+}
+
+// stringKeys is v with every mapping's keys turned into strings, as JSON needs them.
+func stringKeys(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = stringKeys(e)
+		}
+		return x
+	case map[any]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[fmt.Sprint(k)] = stringKeys(e)
+		}
+		return m
+	case []any:
+		for i, e := range x {
+			x[i] = stringKeys(e)
+		}
+		return x
+	}
+	return v
 }
 
 // resolveSettings applies the precedence register request > model-config.yaml >

@@ -225,7 +225,11 @@ func TestRequestIDReachesHandler(t *testing.T) {
 func TestTorchServeHandlerFiles(t *testing.T) {
 	ts := emptyServer(t, nil)
 	fnFile := testenv.Path("pkg/handler/testdata/torchserve_fn.py")
-	ts.storeArchive(t, archive.PackOptions{ModelName: "tsfn", Handler: fnFile})
+	yaml := filepath.Join(t.TempDir(), "model-config.yaml")
+	if err := os.WriteFile(yaml, []byte("minWorkers: 1\nhandler:\n  labels:\n    0: negative\n    1: positive\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ts.storeArchive(t, archive.PackOptions{ModelName: "tsfn", Handler: fnFile, ConfigFile: yaml})
 	ts.storeArchive(t, archive.PackOptions{ModelName: "tsshout", Handler: fnFile + ":shout"})
 	ts.storeArchive(t, archive.PackOptions{ModelName: "tscls", Handler: testenv.Path("pkg/handler/testdata/torchserve_class.py")})
 	// a ts handler (it imports ts_handler and calls run) needs no copy of the kit either
@@ -240,6 +244,7 @@ func TestTorchServeHandlerFiles(t *testing.T) {
 		{"text arrives as str", "POST", i + "/predictions/tsfn", "text/plain", []byte("hello"), 200, "", "\"kind\": \"str\",\n  \"value\": \"hello\""},
 		{"anything else as bytes", "POST", i + "/predictions/tsfn", "application/octet-stream", []byte{0, 1, 2}, 200, "", "\"kind\": \"bytes\",\n  \"length\": 3"},
 		{"the context's model and headers", "POST", i + "/predictions/tsfn/1.0/v1/chat", "text/plain", []byte("x"), 200, "", "\"url_path\": \"v1/chat\",\n  \"model\": \"tsfn\""},
+		{"the whole model-config.yaml, integer keys and all", "POST", i + "/predictions/tsfn", "text/plain", []byte("x"), 200, "", "\"labels\": {\n    \"0\": \"negative\",\n    \"1\": \"positive\"\n  }"},
 		{"an exception", "POST", i + "/predictions/tsfn", "text/plain", []byte("fail"), 503, "", "Prediction failed: ValueError: asked to fail"},
 		{"a PredictionException", "POST", i + "/predictions/tsfn", "text/plain", []byte("refuse"), 418, "", "refused on purpose"},
 		{"still serving", "POST", i + "/predictions/tsfn", "text/plain", []byte("again"), 200, "", `"value": "again"`},

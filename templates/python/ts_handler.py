@@ -148,7 +148,8 @@ class Context:
         self.version = model["version"]
         self.manifest = model.get("manifest") or {}
         self.system_properties = model.get("properties") or {}
-        self.model_yaml_config = model.get("config") or {}
+        self.model_yaml_config = model.get("config") or {}  # the handler section (TorchServe's handlers: the whole file)
+        self.yaml_config = model.get("yaml") or {}  # the whole model-config.yaml
         self.inputs = model.get("inputs") or []
         self.outputs = model.get("outputs") or []
         self.metrics = Metrics()
@@ -437,6 +438,7 @@ class TorchServeHandler(BaseHandler):
 
     def initialize(self, context):
         super().initialize(context)
+        context.model_yaml_config = context.yaml_config  # TorchServe gives handlers the whole file
         if self.init is not None:
             self.init(context)
         else:

@@ -28,6 +28,7 @@ def handle(data, context):
         seen["initialised"] = _state["initialised"]
         seen["url_path"] = context.get_request_header(0, "url_path")
         seen["model"] = context.model_name
+        seen["labels"] = context.model_yaml_config.get("handler", {}).get("labels")  # the whole file, as TorchServe's
         out.append(seen)
     if data and data[0].get("body") == "as text":
         context.set_response_content_type(0, "text/plain")
