@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/backoff"
 	"github.com/tsserve/ts/pkg/handlerkit"
@@ -123,6 +125,11 @@ sys.modules["ts_handler_kit"] = kit
 exec(compile(os.environ.pop("TS_HANDLER_KIT"), "ts_handler.py", "exec"), kit.__dict__)
 kit.serve_file(*sys.argv[1:])
 `
+
+// framingHeaders are the response headers that frame the answer on the wire, which the
+// server sets and a handler must not.
+var framingHeaders = map[string]bool{"Content-Length": true, "Transfer-Encoding": true, "Connection": true,
+	"Keep-Alive": true, "Trailer": true, "Upgrade": true}
 
 // customCommand resolves the manifest's handler to a command and what it adds to the
 // environment: a .py file runs with python (the handler setting python, default python3)
@@ -804,6 +811,16 @@ func (h *customHandler) answer(ctx context.Context, req *Request, f *handlerkit.
 		return nil, apierror.Internal("custom handler answered %q, want response", reply.Type)
 	}
 	res := &Response{ContentType: reply.ContentType, Status: reply.Status}
+	for k, v := range reply.Headers {
+		if !httpguts.ValidHeaderFieldName(k) || !httpguts.ValidHeaderFieldValue(v) || framingHeaders[http.CanonicalHeaderKey(k)] {
+			h.log.Warn("custom handler's response header dropped", "header", k)
+			continue
+		}
+		if res.Header == nil {
+			res.Header = http.Header{}
+		}
+		res.Header.Set(k, v)
+	}
 	if len(reply.Data) > 0 {
 		res.Body = reply.Data[0]
 	}

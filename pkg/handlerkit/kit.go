@@ -136,6 +136,7 @@ type Response struct {
 	Body        []byte
 	ContentType string
 	Status      int
+	Headers     map[string]string // more response headers
 }
 
 // JSON builds a JSON response.
@@ -277,5 +278,5 @@ func responseFrame(r *Response) *Frame {
 	if r == nil {
 		r = &Response{}
 	}
-	return &Frame{Type: "response", Status: r.Status, ContentType: r.ContentType, Blobs: []Blob{{}}, Data: [][]byte{r.Body}}
+	return &Frame{Type: "response", Status: r.Status, ContentType: r.ContentType, Headers: r.Headers, Blobs: []Blob{{}}, Data: [][]byte{r.Body}}
 }

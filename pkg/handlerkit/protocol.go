@@ -41,12 +41,13 @@ type Frame struct {
 	Model   *FrameModel     `json:"model,omitempty"`
 
 	// replies
-	Inference   bool     `json:"inference,omitempty"` // ready: the handler runs the model itself
-	Status      int      `json:"status,omitempty"`
-	ContentType string   `json:"content_type,omitempty"`
-	Code        int      `json:"code,omitempty"`
-	Message     string   `json:"message,omitempty"`
-	Metrics     []Metric `json:"metrics,omitempty"`
+	Inference   bool              `json:"inference,omitempty"` // ready: the handler runs the model itself
+	Status      int               `json:"status,omitempty"`
+	ContentType string            `json:"content_type,omitempty"`
+	Headers     map[string]string `json:"headers,omitempty"` // a response's own headers
+	Code        int               `json:"code,omitempty"`
+	Message     string            `json:"message,omitempty"`
+	Metrics     []Metric          `json:"metrics,omitempty"`
 
 	Data [][]byte `json:"-"` // the blobs' bytes
 }

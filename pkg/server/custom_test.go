@@ -256,8 +256,8 @@ func TestTorchServeHandlerFiles(t *testing.T) {
 		x.run(t, "")
 	}
 	status, body, header, err := send("POST", i+"/predictions/tsfn", []byte("as text"), "Content-Type", "text/plain")
-	if err != nil || status != 201 || string(body) != "plain answer" || !strings.HasPrefix(header.Get("Content-Type"), "text/plain") {
-		t.Errorf("set_response_status and set_response_content_type: %d %q %q %v", status, body, header.Get("Content-Type"), err)
+	if err != nil || status != 201 || string(body) != "plain answer" || !strings.HasPrefix(header.Get("Content-Type"), "text/plain") || header.Get("X-Answer-Kind") != "plain" || header.Get("Content-Length") != "12" {
+		t.Errorf("set_response_status, set_response_content_type and set_response_header: %d %q %v %v", status, body, header, err)
 	}
 }
 

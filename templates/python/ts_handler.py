@@ -204,6 +204,17 @@ class Context:
     def get_response_status(self, idx=0):
         return self.response.get("status", 200)
 
+    def set_response_header(self, idx, key, value):
+        """TorchServe's: a header of the answer."""
+        self.response.setdefault("headers", {})[key] = str(value)
+
+    def get_response_headers(self, idx=0):
+        return self.response.get("headers", {})
+
+    def get_all_request_header(self, idx=0):
+        """TorchServe's: the request's headers (names in lower case)."""
+        return dict(self.request.headers) if self.request else {}
+
     def get_sequence_id(self, idx=0):
         """A stateful model's sequence (sequenceBatching) the request belongs to: its
         requests come to this process, one at a time, so state kept by this id stays here."""
@@ -371,7 +382,7 @@ def run(handler_class):
                 body, ctype = _encode_body(result)
                 set_by = context.response if context is not None else {}
                 reply = {"type": "response", "id": fid, "content_type": set_by.get("content_type") or ctype,
-                         "status": set_by.get("status", 200), "blobs": [{}]}
+                         "status": set_by.get("status", 200), "headers": set_by.get("headers") or {}, "blobs": [{}]}
                 _write_frame(stdout, _with_metrics(reply, context), [body])
             else:
                 _write_frame(stdout, {"type": "error", "id": fid, "code": 500, "message": "unknown message %r" % kind})

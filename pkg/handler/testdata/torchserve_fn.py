@@ -33,6 +33,9 @@ def handle(data, context):
     if data and data[0].get("body") == "as text":
         context.set_response_content_type(0, "text/plain")
         context.set_response_status(201)
+        context.set_response_header(0, "X-Answer-Kind", "plain")
+        context.set_response_header(0, "Content-Length", "999")  # the server's to set: dropped
+        context.set_response_header(0, "Bad Name", "x")  # not a header name: dropped
         return ["plain answer"]
     return out
 
