@@ -1,4 +1,6 @@
-"""ts custom handler support for Python: copy this file beside your handler.
+"""ts custom handler support for Python. ts serve provides it to a handler's processes as the
+module ts_handler; copy it beside your handler for your editor and tests (a copy in the
+archive is imported instead).
 
 Write a class with TorchServe's methods and run it:
 
