@@ -13,6 +13,7 @@ import (
 
 	"github.com/sugarme/tokenizer/model/bpe"
 	"github.com/sugarme/tokenizer/model/unigram"
+	"github.com/sugarme/tokenizer/model/wordpiece"
 	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/internal/testenv"
 	"github.com/tsserve/ts/pkg/tensor"
@@ -445,4 +446,16 @@ func FuzzTextClassifier(f *testing.F) {
 			t.Fatalf("%q: inputs %v", body, in)
 		}
 	})
+}
+
+// ts's patch 7 of the tokenizer library: its failures panic, which ts recovers into errors,
+// where they called log.Fatal, which would have ended the whole server (here, the test
+// binary, with no test failing).
+func TestTokenizerFailuresPanic(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("reading a missing WordPiece vocabulary did not panic")
+		}
+	}()
+	wordpiece.WordPiece{}.ReadFiles(filepath.Join(t.TempDir(), "missing.txt"))
 }
