@@ -194,6 +194,23 @@ func TestPythonSampleHandler(t *testing.T) {
 		ExtraFiles: []string{testenv.Path("samples/custom/iris_handler.py"), kit, labels},
 	}, "handler=iris_handler.py&initial_workers=1")
 	exchange{"csv through the override", "POST", "/predictions/irisover", "", []byte("6.7,3.0,5.2,2.3\n"), 200, "", `"species": "virginica"`}.run(t, ts.inference.URL)
+
+	// the same handler as written for TorchServe, packed as its README packs it
+	ts.registerArchive(t, archive.PackOptions{
+		ModelName: "irists", SerializedFile: testenv.Path("samples/iris/model.onnx"),
+		Handler: testenv.Path("samples/custom/torchserve_iris_handler.py"), ExtraFiles: []string{labels},
+	}, "initial_workers=1")
+	status, body, _, err := send("POST", ts.inference.URL+"/predictions/irists", []byte(`{"flowers": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}`), "Content-Type", "application/json")
+	var answers []struct {
+		Species     string
+		Probability float64
+	}
+	if err != nil || status != 200 || json.Unmarshal(body, &answers) != nil || len(answers) != 2 ||
+		answers[0].Species != "setosa" || answers[1].Species != "virginica" || answers[0].Probability < 0.5 {
+		t.Errorf("the TorchServe-style sample answered %d %s %v", status, body, err)
+	}
+	exchange{"JSON without its content type", "POST", "/predictions/irists", "", []byte(`{"flowers": [[6.7, 3.0, 5.2, 2.3]]}`), 200, "", `"species": "virginica"`}.run(t, ts.inference.URL)
+	exchange{"not flowers", "POST", "/predictions/irists", "application/json", []byte(`{"flowers": [[1, 2]]}`), 400, "BadRequestException", "four numbers"}.run(t, ts.inference.URL)
 }
 
 // TestRequestIDReachesHandler: a custom handler sees the request's id, the X-Request-Id the
