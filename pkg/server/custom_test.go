@@ -264,6 +264,7 @@ func TestTorchServeHandlerFiles(t *testing.T) {
 		{"the whole model-config.yaml, integer keys and all", "POST", i + "/predictions/tsfn", "text/plain", []byte("x"), 200, "", "\"labels\": {\n    \"0\": \"negative\",\n    \"1\": \"positive\"\n  }"},
 		{"an exception", "POST", i + "/predictions/tsfn", "text/plain", []byte("fail"), 503, "", "Prediction failed: ValueError: asked to fail"},
 		{"a PredictionException", "POST", i + "/predictions/tsfn", "text/plain", []byte("refuse"), 418, "", "refused on purpose"},
+		{"no answer", "POST", i + "/predictions/tsfn", "text/plain", []byte("nothing"), 503, "", "Invalid model predict output: the handler must return a list, one answer per request; it returned an empty list"},
 		{"still serving", "POST", i + "/predictions/tsfn", "text/plain", []byte("again"), 200, "", `"value": "again"`},
 		{"a named entry point", "POST", i + "/predictions/tsshout", "text/plain", []byte("quiet"), 200, "", "QUIET"},
 		{"a class", "POST", i + "/predictions/tscls", "text/plain", []byte("one"), 200, "", "\"initialised\": true,\n  \"calls\": 1,\n  \"has_model_dir\": true,\n  \"input\": \"one\""},

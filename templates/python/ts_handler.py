@@ -467,8 +467,9 @@ class TorchServeHandler(BaseHandler):
             traceback.print_exc(file=sys.stderr)
             raise HandlerError("Prediction failed: %s: %s" % (type(e).__name__, e), 503)
         if not isinstance(out, (list, tuple)) or len(out) == 0:
+            what = "an empty list" if isinstance(out, (list, tuple)) else type(out).__name__
             raise HandlerError("Invalid model predict output: the handler must return a list, one answer per "
-                               "request; it returned %s" % type(out).__name__, 503)
+                               "request; it returned %s" % what, 503)
         return out[0]
 
 

@@ -19,6 +19,8 @@ def handle(data, context):
         body = row.get("data") if row.get("data") is not None else row.get("body")
         if body == "fail":
             raise ValueError("asked to fail")
+        if body == "nothing":
+            return []
         if body == "refuse":
             raise PredictionException("refused on purpose", 418)
         if isinstance(body, (bytes, bytearray)):
