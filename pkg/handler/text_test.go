@@ -63,34 +63,43 @@ func TestTokenizersMatchPython(t *testing.T) {
 	}
 }
 
-func TestWordPiece(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(dir+"/vocab.txt", []byte("[PAD]\n[UNK]\n[CLS]\nplay\n##ing\n##ed\nun\n##play\n!\n"), 0o644)
-	tok, err := newVocabTokenizer(dir+"/vocab.txt", true, 16)
+// vocabFrom writes a vocab.txt of the given lines and reads it as a lowercasing WordPiece
+// tokenizer keeping maxLen tokens.
+func vocabFrom(t testing.TB, lines string, maxLen int) *vocabTokenizer {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "vocab.txt")
+	if err := os.WriteFile(path, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := newVocabTokenizer(path, true, maxLen)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return tok
+}
+
+func TestWordPiece(t *testing.T) {
+	tok := vocabFrom(t, "[PAD]\n[UNK]\n[CLS]\nplay\n##ing\n##ed\nun\n##play\n!\n", 16)
 	got, _ := tok.Encode("Playing unplayed xyz!")
 	if want := []int64{3, 4, 6, 7, 5, 1, 8}; !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 	// with [CLS] and [SEP] (BERT's vocab.txt), each text is [CLS] ... [SEP], and a long one is
 	// cut before [SEP], as BertTokenizer truncates
-	os.WriteFile(dir+"/bert.txt", []byte("[PAD]\n[UNK]\n[CLS]\n[SEP]\nplay\n##ing\n!\n"), 0o644)
 	for _, c := range []struct {
 		maxLen int
 		want   []int64
 	}{{16, []int64{2, 4, 5, 6, 3}}, {4, []int64{2, 4, 5, 3}}} {
-		bert, err := newVocabTokenizer(dir+"/bert.txt", true, c.maxLen)
-		if err != nil {
-			t.Fatal(err)
-		}
+		bert := vocabFrom(t, "[PAD]\n[UNK]\n[CLS]\n[SEP]\nplay\n##ing\n!\n", c.maxLen)
 		if got, _ := bert.Encode("Playing!"); !slices.Equal(got, c.want) {
 			t.Errorf("max length %d: got %v, want %v", c.maxLen, got, c.want)
 		}
 	}
-	os.WriteFile(dir+"/bad.txt", []byte("a\nb\n"), 0o644)
-	if _, err := newVocabTokenizer(dir+"/bad.txt", true, 16); err == nil {
+	bad := filepath.Join(t.TempDir(), "bad.txt")
+	if err := os.WriteFile(bad, []byte("a\nb\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newVocabTokenizer(bad, true, 16); err == nil {
 		t.Error("a vocabulary without [UNK] was accepted")
 	}
 }
@@ -216,12 +225,7 @@ func TestTextClassifierInputs(t *testing.T) {
 // keeps; a tokenizer.json's text is cut to what its kept tokens can cover, which changes no
 // token kept.
 func TestTokenizersLongText(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(dir+"/vocab.txt", []byte("[PAD]\n[UNK]\n[CLS]\n[SEP]\na\n##a\nplay\n##ing\n"), 0o644)
-	bert, err := newVocabTokenizer(dir+"/vocab.txt", true, 128)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bert := vocabFrom(t, "[PAD]\n[UNK]\n[CLS]\n[SEP]\na\n##a\nplay\n##ing\n", 128)
 	for _, c := range []struct {
 		text string
 		want []int64
@@ -247,6 +251,7 @@ func TestTokenizersLongText(t *testing.T) {
 		"bpe.json": `{"model": {"type": "BPE", "unk_token": "[UNK]", "vocab": {"[UNK]": 0, "a": 1, "b": 2, "ab": 3, "aa": 4, "abab": 5},
 			"merges": ["a b", "a a", "ab ab"]}, "pre_tokenizer": {"type": "Whitespace"}}`,
 	}
+	dir := t.TempDir()
 	paths := []string{testenv.Path("samples/text/tokenizer.json")}
 	for name, content := range files {
 		os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644)
@@ -366,16 +371,12 @@ func FuzzTokenizers(f *testing.F) {
 		f.Add(s)
 	}
 	dir := f.TempDir()
-	os.WriteFile(dir+"/vocab.txt", []byte("[PAD]\n[UNK]\n[CLS]\n[SEP]\na\n##a\nb\n##b\nplay\n##ing\n!\n"), 0o644)
 	os.WriteFile(dir+"/bpe.json", []byte(`{"model": {"type": "BPE", "unk_token": "[UNK]", "vocab": {"[UNK]": 0, "a": 1, "b": 2, "ab": 3, "abab": 4},
 		"merges": ["a b", "ab ab"]}, "pre_tokenizer": {"type": "Whitespace"}}`), 0o644)
 	os.WriteFile(dir+"/unigram.json", []byte(`{"model": {"type": "Unigram", "unk_id": 0,
 		"vocab": [["<unk>", 0.0], ["a", -1.0], ["b", -2.0], ["ab", -0.5]]}, "pre_tokenizer": {"type": "Whitespace"}}`), 0o644)
 	const maxLen = 16
-	vocab, err := newVocabTokenizer(dir+"/vocab.txt", true, maxLen)
-	if err != nil {
-		f.Fatal(err)
-	}
+	vocab := vocabFrom(f, "[PAD]\n[UNK]\n[CLS]\n[SEP]\na\n##a\nb\n##b\nplay\n##ing\n!\n", maxLen)
 	toks := map[string]textTokenizer{"vocab.txt": vocab}
 	sizes := map[string]int64{"vocab.txt": 11}
 	for name, p := range map[string]string{"sample": testenv.Path("samples/text/tokenizer.json"), "bpe": dir + "/bpe.json", "unigram": dir + "/unigram.json"} {
