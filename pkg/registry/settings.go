@@ -243,11 +243,18 @@ func readModelYAML(o *archive.Opened) (*modelYAML, error) {
 
 // parseModelYAML reads the text of a model-config.yaml.
 func parseModelYAML(b []byte) (*modelYAML, error) {
-	y := &modelYAML{}
-	if err := yaml.Unmarshal(b, y); err != nil {
+	var doc yaml.Node // parsed once, decoded twice: the settings and the whole file
+	if err := yaml.Unmarshal(b, &doc); err != nil {
 		return nil, err
 	}
-	if err := yaml.Unmarshal(b, &y.All); err != nil {
+	y := &modelYAML{}
+	if len(doc.Content) == 0 { // an empty file
+		return y, nil
+	}
+	if err := doc.Decode(y); err != nil {
+		return nil, err
+	}
+	if err := doc.Decode(&y.All); err != nil {
 		return nil, err
 	}
 	// a mapping with keys that are not all strings (id2label: {0: neg}) decodes to
