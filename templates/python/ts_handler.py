@@ -305,7 +305,7 @@ def _as_tensor(value, dtype=None):
         value = value.detach().cpu().numpy()
     if numpy is not None and isinstance(value, (numpy.ndarray, numpy.generic)):
         value = numpy.asarray(value)
-        if dtype and dtype in _FORMATS and value.dtype != numpy.dtype(dtype if dtype != "bool" else "bool"):
+        if dtype in _FORMATS and value.dtype != numpy.dtype(dtype):
             value = value.astype(dtype)
         return Tensor.from_numpy(value)
     return Tensor.from_list(value, dtype=dtype if dtype in _FORMATS else "float32")
