@@ -595,6 +595,11 @@ func (h *objectDetector) detect(req *Request, outputs []*tensor.Tensor) ([]detec
 	if err != nil {
 		return nil, err
 	}
+	// a score or box a model answered as NaN or infinity (JSON cannot hold it, nor can it be
+	// drawn or ranked) is no detection
+	dets = slices.DeleteFunc(dets, func(d detection) bool {
+		return !finite(d.score) || !finite(d.box[0]) || !finite(d.box[1]) || !finite(d.box[2]) || !finite(d.box[3])
+	})
 	sort.SliceStable(dets, func(a, b int) bool { return dets[a].score > dets[b].score }) // best first, once
 	if h.nms {
 		dets = nms(dets, h.nmsIoU, h.maxDets)

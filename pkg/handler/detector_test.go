@@ -49,6 +49,7 @@ func TestObjectDetectorFormats(t *testing.T) {
 		}
 	}
 	wantDog := [4]float64{30, 30, 50, 50} // (15..25) × 2
+	nan32, inf32 := float32(math.NaN()), float32(math.Inf(1))
 
 	cases := []struct {
 		name    string
@@ -61,6 +62,15 @@ func TestObjectDetectorFormats(t *testing.T) {
 			[]*tensor.Tensor{tensor.New([]int64{1, 3, 7}, yolo)}, []string{"dog"}},
 		{"yolo, low threshold, no NMS", []tensor.Info{f32(1, 3, 7)}, config{"threshold": 0.2, "nms": false},
 			[]*tensor.Tensor{tensor.New([]int64{1, 3, 7}, yolo)}, []string{"dog", "dog", cat}},
+		// rows a broken model answers with NaN or infinity are no detections (they were
+		// answered as NaN, which is not JSON)
+		{"yolo, NaN and infinite rows dropped", []tensor.Info{f32(1, 7, 7)}, nil,
+			[]*tensor.Tensor{tensor.New([]int64{1, 7, 7}, append(slices.Clone(yolo),
+				nan32, 20, 10, 10, 0.9, 0.1, 0.9, // NaN centre
+				40, 40, inf32, 10, 0.9, 0.1, 0.9, // infinite width
+				40, 40, 10, 10, nan32, 0.9, 0.1, // NaN objectness
+				40, 40, 10, 10, inf32, 0.9, 0.1, // infinite score
+			))}, []string{"dog"}},
 		{"yolov8", []tensor.Info{f32(1, 6, 3)}, config{"output_format": "yolov8"},
 			[]*tensor.Tensor{tensor.New([]int64{1, 6, 3}, yolov8)}, []string{"dog"}},
 		// a -seg model's rows: 4 box values, 2 class scores (the labels name 2 classes), then
@@ -447,6 +457,11 @@ func TestSegmenterOutputs(t *testing.T) {
 		{"classes last, NHWC images", nhwc, out(tensor.Float32, 1, 2, 2, 2), last, `[[[0,0.9],[1,0.8]],[[0,0.8],[1,0.6]]]`},
 		{"one image's scores, no batch", tensor.Info{Name: "x", DType: tensor.Float32, Shape: []int64{3, 2, 2}}, out(tensor.Float32, 2, 2, 2),
 			tensor.New([]int64{2, 2, 2}, []float32{0.9, 0.2, 0.8, 0.4, 0.1, 0.8, 0.2, 0.6}), `[[[0,0.9],[1,0.8]],[[0,0.8],[1,0.6]]]`},
+		// NaN scores: a pixel whose every score is NaN is class 0 with no probability (null),
+		// and a NaN score never wins over a number
+		{"NaN scores", nchw, out(tensor.Float32, 1, 2, 2, 2),
+			tensor.New([]int64{1, 2, 2, 2}, []float32{float32(math.NaN()), 0.2, 0.8, 0.4, float32(math.NaN()), float32(math.NaN()), 0.2, 0.6}),
+			`[[[0,null],[0,0.2]],[[0,0.8],[1,0.6]]]`},
 		{"a class map", nchw, out(tensor.Int64, 1, 2, 2), tensor.New([]int64{1, 2, 2}, []int64{0, 1, 2, 1}), `[[[0,1],[1,1]],[[2,1],[1,1]]]`},
 		// one channel: a binary mask, each pixel the probability of class 1
 		{"a binary mask", nchw, out(tensor.Float32, 1, 1, 2, 2), tensor.New([]int64{1, 1, 2, 2}, []float32{0.25, 0.75, 0.5, 1}), `[[[0,0.75],[1,0.75]],[[0,0.5],[1,1]]]`},

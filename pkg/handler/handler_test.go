@@ -164,6 +164,61 @@ func TestPreprocessNormalises(t *testing.T) {
 	}
 }
 
+// TestNonFiniteScores: a model may answer NaN or infinite scores (a broken export, a
+// division by zero); the classifier answers them as null (JSON has no such numbers) where
+// they were a 500, ranks NaN last, and takes infinite logits as the softmax's limit.
+func TestNonFiniteScores(t *testing.T) {
+	nan, inf := math.NaN(), math.Inf(1)
+	softmaxCases := []struct {
+		name   string
+		logits []float64
+		want   []float64 // NaN: no probability
+	}{
+		{"finite", []float64{0, 0}, []float64{0.5, 0.5}},
+		{"one +inf takes all", []float64{inf, 3, -inf}, []float64{1, 0, 0}},
+		{"two +inf share", []float64{inf, 3, inf}, []float64{0.5, 0, 0.5}},
+		{"all -inf are equal", []float64{-inf, -inf}, []float64{0.5, 0.5}},
+		{"NaN has none, the rest sum to 1", []float64{nan, 0, 0}, []float64{nan, 0.5, 0.5}},
+		{"all NaN", []float64{nan, nan}, []float64{nan, nan}},
+	}
+	for _, c := range softmaxCases {
+		got := softmax(c.logits)
+		for i := range got {
+			if math.IsNaN(c.want[i]) != math.IsNaN(got[i]) || !math.IsNaN(got[i]) && math.Abs(got[i]-c.want[i]) > 1e-9 {
+				t.Errorf("%s: softmax(%v) = %v, want %v", c.name, c.logits, got, c.want)
+				break
+			}
+		}
+	}
+
+	h, err := newImageClassifier(&Model{Inputs: []tensor.Info{digitsInput}, Dir: t.TempDir(), Config: config{"softmax": "never"},
+		Outputs: []tensor.Info{{Name: "scores", DType: tensor.Float32, Shape: []int64{-1, 4}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := tensor.New([]int64{1, 4}, []float32{float32(nan), 0.25, float32(inf), 0.75})
+	res, err := h.Postprocess(context.Background(), &Request{}, []*tensor.Tensor{out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(res.Body, &got); err != nil {
+		t.Fatalf("not JSON: %v: %s", err, res.Body)
+	}
+	var keys []string // in the answer's order: {"key": number or null, ...}
+	dec := json.NewDecoder(bytes.NewReader(res.Body))
+	dec.Token()
+	for dec.More() {
+		key, _ := dec.Token()
+		dec.Token()
+		k, _ := key.(string)
+		keys = append(keys, k)
+	}
+	if want := []string{"2", "3", "1", "0"}; !slices.Equal(keys, want) || got["2"] != nil || got["0"] != nil || got["3"] != 0.75 {
+		t.Errorf("answer %s, want classes %v, infinity and NaN as null, NaN last", res.Body, want)
+	}
+}
+
 func TestPreprocessDigitsSample(t *testing.T) {
 	h, err := newImageClassifier(&Model{Inputs: []tensor.Info{digitsInput}, Dir: testenv.Path("samples/digits")})
 	if err != nil {

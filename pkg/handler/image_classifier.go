@@ -166,15 +166,30 @@ func isDistribution(row []float64) bool {
 
 func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 
+// softmax turns logits into probabilities. A NaN logit has no probability (NaN, answered as
+// null); infinite largest logits take all of it, shared equally (the limit: +∞ beats every
+// finite logit, and logits all −∞ are equal).
 func softmax(row []float64) []float64 {
 	maxv := math.Inf(-1)
 	for _, v := range row {
-		maxv = math.Max(maxv, v)
+		if v > maxv { // never true for NaN
+			maxv = v
+		}
 	}
 	out := make([]float64, len(row))
 	sum := 0.0
 	for i, v := range row {
-		out[i] = math.Exp(v - maxv)
+		switch {
+		case math.IsNaN(v):
+			out[i] = v
+			continue
+		case math.IsInf(maxv, 0):
+			if v == maxv {
+				out[i] = 1
+			}
+		default:
+			out[i] = math.Exp(v - maxv)
+		}
 		sum += out[i]
 	}
 	for i := range out {

@@ -26,12 +26,16 @@ func (s scores) MarshalJSON() ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		b.Write(k)
+		b.WriteByte(':')
+		if !finite(p.Score) {
+			b.WriteString("null") // a model's NaN or infinity: JSON has no such number
+			continue
+		}
 		v, err := json.Marshal(p.Score)
 		if err != nil {
 			return nil, err
 		}
-		b.Write(k)
-		b.WriteByte(':')
 		b.Write(v)
 	}
 	b.WriteByte('}')

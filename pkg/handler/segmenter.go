@@ -125,7 +125,7 @@ func (h *imageSegmenter) segment(out *tensor.Tensor) (*segmentation, error) {
 		probs := probabilities(scores, h.softmax)
 		best := 0
 		for k := range probs {
-			if probs[k] > probs[best] {
+			if probs[k] > probs[best] || math.IsNaN(probs[best]) && !math.IsNaN(probs[k]) {
 				best = k
 			}
 		}
@@ -205,7 +205,8 @@ func (h *imageSegmenter) Postprocess(_ context.Context, req *Request, outputs []
 				b = append(b, ',')
 			}
 			p := y*s.w + x
-			b = fmt.Appendf(b, "[%d.0,%s]", s.classes[p], formatFloat32(s.probs[p]))
+			b = fmt.Appendf(b, "[%d.0,", s.classes[p])
+			b = append(appendFloat(b, float64(s.probs[p]), 32), ']')
 		}
 		b = append(b, ']')
 	}
