@@ -27,9 +27,10 @@ import (
 //
 // A model that takes no inputs runs on an empty body.
 //
-// A nested array one dimension short of a model input with a dynamic first dimension gets a
-// batch dimension of 1, and so do one item's values given flat (or a lone number for a
-// [batch, 1] input): they take the item's shape.
+// A nested array one dimension short of a model input with a dynamic first dimension (or a
+// fixed one of 1: a model exported for one item at a time) gets a batch dimension of 1, and
+// so do one item's values given flat (or a lone number for a [batch, 1] input): they take
+// the item's shape.
 type tensorHandler struct {
 	inputs  []tensor.Info
 	outputs []tensor.Info
@@ -454,7 +455,7 @@ func fromNested(info tensor.Info, v any) (*tensor.Tensor, error) {
 	if err := collectRect(v, shape, &leaves); err != nil {
 		return nil, badInput("input %q: %v", info.Name, err)
 	}
-	if len(shape) < len(info.Shape) && info.Shape[0] < 0 {
+	if len(shape) < len(info.Shape) && (info.Shape[0] < 0 || info.Shape[0] == 1) {
 		switch item, fixed := itemSize(info); {
 		case len(shape) == len(info.Shape)-1:
 			shape = append([]int64{1}, shape...)
@@ -733,7 +734,7 @@ func appendList[T any](b []byte, v []T, shape []int64, each func([]byte, T) []by
 // appendFloat appends x as JSON at the precision of its type (bits): NaN and ±Inf, which
 // JSON cannot hold, become null.
 func appendFloat(b []byte, x float64, bits int) []byte {
-	if math.IsNaN(x) || math.IsInf(x, 0) {
+	if !finite(x) {
 		return append(b, "null"...)
 	}
 	return strconv.AppendFloat(b, x, 'g', -1, bits)

@@ -40,6 +40,7 @@ func TestDecodeV1(t *testing.T) {
 
 func TestV1Tensors(t *testing.T) {
 	one := []tensor.Info{{Name: "x", DType: tensor.Float32, Shape: []int64{-1, 2}}}
+	fixed := []tensor.Info{{Name: "x", DType: tensor.Float32, Shape: []int64{1, 2, 2}}} // exported with a batch of 1
 	two := []tensor.Info{{Name: "ids", DType: tensor.Int64, Shape: []int64{-1, 2}}, {Name: "k", DType: tensor.Int64, Shape: []int64{}}}
 	decode := func(s string) any {
 		var v any
@@ -58,6 +59,10 @@ func TestV1Tensors(t *testing.T) {
 		{"one input: the item itself", one, `[1, 2]`, "[[1 2]]", ""},
 		{"one input: named", one, `{"x": [1, 2]}`, "[[1 2]]", ""},
 		{"one input: a batch (columnar)", one, `[[1, 2], [3, 4]]`, "[[2 2]]", ""},
+		{"a fixed batch of 1: the item", fixed, `[[1, 2], [3, 4]]`, "[[1 2 2]]", ""},
+		{"a fixed batch of 1: the batch", fixed, `[[[1, 2], [3, 4]]]`, "[[1 2 2]]", ""},
+		{"a fixed batch of 1: the item's values flat", fixed, `[1, 2, 3, 4]`, "[[1 2 2]]", ""},
+		{"a fixed batch of 1: two items", fixed, `[[[1, 2], [3, 4]], [[1, 2], [3, 4]]]`, "", "must have shape [1,2,2], got [2,2,2]"},
 		{"two inputs: named", two, `{"ids": [7, 8], "k": 3}`, "[[1 2] []]", ""},
 		{"two inputs: not named", two, `[7, 8]`, "", "takes 2 inputs: send an object of input name → value"},
 		{"unknown input", two, `{"ids": [7, 8], "k": 3, "z": 1}`, "", `no input "z"`},
