@@ -378,6 +378,32 @@ func TestClassifierPostprocess(t *testing.T) {
 	if got := strings.Join(strings.Fields(string(res.Body)), ""); got != `[{"fox":1},{"cat":1}]` {
 		t.Errorf("class indexes: %s", res.Body)
 	}
+	// integer outputs of several values: a quantized model's 8-bit scores (uint8 made a
+	// distribution by their sum; int8 with negative values taken as logits), or a wider
+	// integer's class indexes (TopK's, best first: the first is the class)
+	for _, c := range []struct {
+		name string
+		out  *tensor.Tensor
+		want string
+	}{
+		{"uint8 scores", tensor.New([]int64{1, 3}, []uint8{64, 128, 64}), `{"dog":0.5,"cat":0.25,"fox":0.25}`},
+		{"int8 logits", tensor.New([]int64{1, 3}, []int8{-100, 100, -100}), `{"dog":1,"cat":0,"fox":0}`},
+		{"int64 top-k indexes", tensor.New([]int64{1, 3}, []int64{2, 0, 1}), `{"fox":1}`},
+		{"uint8 class index", tensor.New([]int64{1}, []uint8{1}), `{"dog":1}`},
+	} {
+		h, err := newImageClassifier(&Model{Inputs: []tensor.Info{digitsInput}, Dir: dir,
+			Outputs: []tensor.Info{{Name: "scores", DType: c.out.DType, Shape: c.out.Shape}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := h.Postprocess(context.Background(), nil, []*tensor.Tensor{c.out})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got := strings.Join(strings.Fields(string(res.Body)), ""); got != c.want {
+			t.Errorf("%s: answer %s, want %s", c.name, got, c.want)
+		}
+	}
 
 	os.WriteFile(filepath.Join(dir, LabelsFile), []byte(`{"zero": "cat"}`), 0o644)
 	if _, err := newImageClassifier(&Model{Inputs: []tensor.Info{digitsInput}, Dir: dir}); err == nil {

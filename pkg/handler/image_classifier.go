@@ -63,7 +63,7 @@ func (h *imageClassifier) Postprocess(_ context.Context, _ *Request, outputs []*
 	}
 	results := make([]scores, len(rows))
 	for r, row := range rows {
-		results[r] = classScores(row, !out.DType.IsFloat(), h.softmax, h.topk, h.labels)
+		results[r] = classScores(row, out.DType, h.softmax, h.topk, h.labels)
 	}
 	if len(results) == 1 {
 		return jsonResponse(results[0])
@@ -94,13 +94,38 @@ func scoreRows(t *tensor.Tensor) ([][]float64, error) {
 }
 
 // classScores is one row of a classifier's output as its top k classes: scores made
-// probabilities under the softmax setting, or, from an integer output (a model that ends
-// with its argmax), the class the row names, with probability 1.
-func classScores(row []float64, classIndex bool, mode string, k int, l labels) scores {
-	if classIndex && len(row) > 0 {
+// probabilities under the softmax setting, or, from one integer (a model that ends with its
+// argmax; of a wider integer output, such as TopK's indexes, the first), the class it names,
+// with probability 1. 8-bit integers are a quantized model's scores: under auto, a row of
+// them all non-negative (a uint8 softmax's, as quantized TensorFlow Lite classifiers answer)
+// is made a distribution by its sum.
+func classScores(row []float64, dt tensor.DType, mode string, k int, l labels) scores {
+	quantized := dt == tensor.Uint8 || dt == tensor.Int8
+	switch {
+	case !dt.IsFloat() && len(row) > 0 && (len(row) == 1 || !quantized):
 		return scores{{Label: l.name(int(row[0])), Score: 1}}
+	case quantized && mode == "auto":
+		if sum := nonNegativeSum(row); sum > 0 {
+			probs := make([]float64, len(row))
+			for i, v := range row {
+				probs[i] = v / sum
+			}
+			return topScores(probs, k, l)
+		}
 	}
 	return topScores(probabilities(row, mode), k, l)
+}
+
+// nonNegativeSum is the sum of row, or -1 when a value is negative.
+func nonNegativeSum(row []float64) float64 {
+	sum := 0.0
+	for _, v := range row {
+		if v < 0 {
+			return -1
+		}
+		sum += v
+	}
+	return sum
 }
 
 // probabilities applies the softmax setting to one row of scores: always, never, (auto)

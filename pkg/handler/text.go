@@ -248,5 +248,5 @@ func (h *textClassifier) Postprocess(_ context.Context, _ *Request, outputs []*t
 	if err != nil {
 		return nil, err
 	}
-	return jsonResponse(classScores(v, !o.DType.IsFloat(), h.softmax, h.topk, h.labels))
+	return jsonResponse(classScores(v, o.DType, h.softmax, h.topk, h.labels))
 }
