@@ -80,6 +80,7 @@ fuzz:
 	$(GO) test ./pkg/handler -run '^$$' -fuzz FuzzTokenizers -fuzztime 3000x -fuzzminimizetime 50x
 	$(GO) test ./pkg/handler -run '^$$' -fuzz FuzzImageHandlers -fuzztime 20000x -fuzzminimizetime 50x
 	$(GO) test ./pkg/handler -run '^$$' -fuzz FuzzTextClassifier -fuzztime 5000x -fuzzminimizetime 50x
+	$(GO) test ./pkg/handler -run '^$$' -fuzz FuzzModelOutputs -fuzztime 10000x -fuzzminimizetime 50x
 	$(GO) test ./pkg/server -run '^$$' -fuzz FuzzInferenceAPI -fuzztime 10000x -fuzzminimizetime 50x
 	$(GO) test ./pkg/server -run '^$$' -fuzz FuzzManagementAPI -fuzztime 2000x -fuzzminimizetime 50x
 	$(GO) test ./pkg/registry -run '^$$' -fuzz FuzzTritonConfig -fuzztime 10000x -fuzzminimizetime 50x

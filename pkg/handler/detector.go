@@ -543,15 +543,20 @@ func (h *objectDetector) Postprocess(_ context.Context, req *Request, outputs []
 	}
 	var b bytes.Buffer
 	b.WriteByte('[')
-	for i, d := range dets {
-		if i > 0 {
+	written := 0
+	for _, d := range dets {
+		x1, y1 := toImage(d.box[0], d.box[1])
+		x2, y2 := toImage(d.box[2], d.box[3])
+		if !finite(x1) || !finite(y1) || !finite(x2) || !finite(y2) {
+			continue // a box too large to map onto the image (a broken model's)
+		}
+		if written > 0 {
 			b.WriteByte(',')
 		}
+		written++
 		b.WriteString("\n  {")
 		b.Write(appendJSONString(nil, h.labels.name(d.class)))
 		b.WriteString(": [")
-		x1, y1 := toImage(d.box[0], d.box[1])
-		x2, y2 := toImage(d.box[2], d.box[3])
 		for k, v := range [4]float64{x1, y1, x2, y2} {
 			if k > 0 {
 				b.WriteString(", ")
@@ -562,7 +567,7 @@ func (h *objectDetector) Postprocess(_ context.Context, req *Request, outputs []
 		b.WriteString(formatFloat32(float32(d.score)))
 		b.WriteByte('}')
 	}
-	if len(dets) > 0 {
+	if written > 0 {
 		b.WriteByte('\n')
 	}
 	b.WriteString("]\n")
@@ -596,9 +601,9 @@ func (h *objectDetector) detect(req *Request, outputs []*tensor.Tensor) ([]detec
 		return nil, err
 	}
 	// a score or box a model answered as NaN or infinity (JSON cannot hold it, nor can it be
-	// drawn or ranked) is no detection
+	// drawn or ranked) is no detection; scores are answered as float32s
 	dets = slices.DeleteFunc(dets, func(d detection) bool {
-		return !finite(d.score) || !finite(d.box[0]) || !finite(d.box[1]) || !finite(d.box[2]) || !finite(d.box[3])
+		return !finite(float64(float32(d.score))) || !finite(d.box[0]) || !finite(d.box[1]) || !finite(d.box[2]) || !finite(d.box[3])
 	})
 	sort.SliceStable(dets, func(a, b int) bool { return dets[a].score > dets[b].score }) // best first, once
 	if h.nms {

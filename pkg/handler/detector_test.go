@@ -64,12 +64,13 @@ func TestObjectDetectorFormats(t *testing.T) {
 			[]*tensor.Tensor{tensor.New([]int64{1, 3, 7}, yolo)}, []string{"dog", "dog", cat}},
 		// rows a broken model answers with NaN or infinity are no detections (they were
 		// answered as NaN, which is not JSON)
-		{"yolo, NaN and infinite rows dropped", []tensor.Info{f32(1, 7, 7)}, nil,
-			[]*tensor.Tensor{tensor.New([]int64{1, 7, 7}, append(slices.Clone(yolo),
+		{"yolo, NaN and infinite rows dropped", []tensor.Info{f32(1, 8, 7)}, nil,
+			[]*tensor.Tensor{tensor.New([]int64{1, 8, 7}, append(slices.Clone(yolo),
 				nan32, 20, 10, 10, 0.9, 0.1, 0.9, // NaN centre
 				40, 40, inf32, 10, 0.9, 0.1, 0.9, // infinite width
 				40, 40, 10, 10, nan32, 0.9, 0.1, // NaN objectness
 				40, 40, 10, 10, inf32, 0.9, 0.1, // infinite score
+				40, 40, 10, 10, 3e38, 10, 0.1, // a score past float32's range, as answered
 			))}, []string{"dog"}},
 		{"yolov8", []tensor.Info{f32(1, 6, 3)}, config{"output_format": "yolov8"},
 			[]*tensor.Tensor{tensor.New([]int64{1, 6, 3}, yolov8)}, []string{"dog"}},

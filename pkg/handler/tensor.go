@@ -734,6 +734,9 @@ func appendList[T any](b []byte, v []T, shape []int64, each func([]byte, T) []by
 // appendFloat appends x as JSON at the precision of its type (bits): NaN and ±Inf, which
 // JSON cannot hold, become null.
 func appendFloat(b []byte, x float64, bits int) []byte {
+	if bits == 32 {
+		x = float64(float32(x)) // as printed: beyond float32's range is infinite
+	}
 	if !finite(x) {
 		return append(b, "null"...)
 	}
