@@ -512,7 +512,7 @@ func renderScores(io *term.IO, raw json.RawMessage) bool {
 	}
 	type row struct {
 		label string
-		p     float64
+		p     *float64 // nil: null, a model's NaN
 	}
 	var rows []row
 	for dec.More() {
@@ -520,7 +520,7 @@ func renderScores(io *term.IO, raw json.RawMessage) bool {
 		if err != nil {
 			return false
 		}
-		var v float64
+		var v *float64
 		if err := dec.Decode(&v); err != nil {
 			return false
 		}
@@ -529,11 +529,20 @@ func renderScores(io *term.IO, raw json.RawMessage) bool {
 	if len(rows) == 0 {
 		return false
 	}
-	sort.SliceStable(rows, func(i, j int) bool { return rows[i].p > rows[j].p })
+	sort.SliceStable(rows, func(i, j int) bool { // highest first, nulls last
+		if rows[i].p == nil || rows[j].p == nil {
+			return rows[j].p == nil && rows[i].p != nil
+		}
+		return *rows[i].p > *rows[j].p
+	})
 	var out [][]string
 	for _, r := range rows {
-		bar := strings.Repeat("█", int(math.Round(r.p*20)))
-		out = append(out, []string{r.label, strconv.FormatFloat(r.p, 'f', 4, 64), io.Style(term.Accent, bar)})
+		if r.p == nil {
+			out = append(out, []string{r.label, "NaN", ""}) // as renderTensors shows null
+			continue
+		}
+		bar := strings.Repeat("█", int(math.Round(*r.p*20)))
+		out = append(out, []string{r.label, strconv.FormatFloat(*r.p, 'f', 4, 64), io.Style(term.Accent, bar)})
 	}
 	if !io.OutTTY {
 		for i := range out {

@@ -34,3 +34,15 @@ func TestRenderTensors(t *testing.T) {
 		t.Error("renderTensors took an answer with no outputs")
 	}
 }
+
+// renderScores ranks a classifier's answer highest first and shows a null probability (a
+// model's NaN) as NaN, last, where it showed 0.
+func TestRenderScores(t *testing.T) {
+	var out bytes.Buffer // piped: tab-separated, no bars
+	if !renderScores(term.New(&out, &out, nil, false), []byte(`{"cat": null, "dog": 0.25, "fox": 0.75}`)) {
+		t.Fatal("renderScores did not take the answer")
+	}
+	if want := "fox\t0.7500\ndog\t0.2500\ncat\tNaN\n"; out.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", out.String(), want)
+	}
+}
