@@ -28,7 +28,10 @@ import (
 //	end2end: one output [N, boxes, 6]: x1, y1, x2, y2, score, class, from a model that ends
 //	        with its own non-maximum suppression (Ultralytics' exports with nms=True, YOLOv10);
 //	        the default for such an output of at most 1000 boxes (YOLOv5's single-class
-//	        [N, boxes, 6] has more candidates than that even at 160 pixels)
+//	        [N, boxes, 6] has more candidates than that even at 160 pixels); or one output
+//	        [detections, 7]: batch index, x1, y1, x2, y2, class, score (YOLOv7's export for
+//	        ONNX Runtime with --end2end), the default for such an output whose detections
+//	        are dynamic
 //	detr:   DETR's set of predictions, as Hugging Face exports DETR, YOLOS, Conditional DETR,
 //	        Deformable DETR and RT-DETR: logits [N, queries, classes (+1 "no object")] and
 //	        pred_boxes [N, queries, 4] as centre x, centre y, width, height in [0, 1] of the
@@ -178,7 +181,7 @@ func newObjectDetector(m *Model) (Handler, error) {
 		return nil, err
 	}
 	def := yoloLayout(m.Outputs[0].Shape, h.labels.maxIndex()+1)
-	if shape := m.Outputs[0].Shape; len(shape) == 3 && shape[2] == 6 && shape[1] > 0 && shape[1] <= maxEnd2EndBoxes {
+	if shape := m.Outputs[0].Shape; len(shape) == 3 && shape[2] == 6 && shape[1] > 0 && shape[1] <= maxEnd2EndBoxes || len(m.Outputs) == 1 && isBatchRows(shape) && shape[0] < 0 {
 		def = "end2end"
 	}
 	if len(m.Outputs) >= 3 || (outputNamed(m.Outputs, detectionOutputs["boxes"]) >= 0 && outputNamed(m.Outputs, detectionOutputs["scores"]) >= 0) {
@@ -258,8 +261,8 @@ func newObjectDetector(m *Model) (Handler, error) {
 			return nil, fmt.Errorf("output_format %s needs an output [N, boxes, values]; %s", h.format, m.Outputs[0])
 		}
 	case "end2end":
-		if shape := m.Outputs[0].Shape; len(shape) != 3 || (shape[2] >= 0 && shape[2] != 6) {
-			return nil, fmt.Errorf("output_format end2end needs an output [N, boxes, 6] (x1, y1, x2, y2, score, class); %s", m.Outputs[0])
+		if shape := m.Outputs[0].Shape; (len(shape) != 3 || (shape[2] >= 0 && shape[2] != 6)) && !isBatchRows(shape) {
+			return nil, fmt.Errorf("output_format end2end needs an output [N, boxes, 6] (x1, y1, x2, y2, score, class) or [detections, 7] (batch index, x1, y1, x2, y2, class, score); %s", m.Outputs[0])
 		}
 	case "boxes":
 		byShape := map[string]int{}

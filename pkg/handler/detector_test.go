@@ -97,6 +97,11 @@ func TestObjectDetectorFormats(t *testing.T) {
 		{"end2end, set, low threshold", []tensor.Info{f32(1, -1, 6)}, config{"output_format": "end2end", "threshold": 0.2},
 			[]*tensor.Tensor{tensor.New([]int64{1, 3, 6}, []float32{40, 40, 60, 60, 0.3, 0, 15, 15, 25, 25, 0.95, 1, 0, 0, 0, 0, 0, 0})},
 			[]string{"dog", cat}},
+		// YOLOv7's export for ONNX Runtime (--end2end): rows of batch index, x1, y1, x2, y2,
+		// class, score; a row of another image (batch index 1) is not this one's
+		{"end2end, YOLOv7's [detections, 7]", []tensor.Info{f32(-1, 7)}, nil,
+			[]*tensor.Tensor{tensor.New([]int64{3, 7}, []float32{0, 40, 40, 60, 60, 0, 0.3, 0, 15, 15, 25, 25, 1, 0.95, 1, 15, 15, 25, 25, 0, 0.99})},
+			[]string{"dog"}},
 		{"boxes, outputs named by number (an export without output names)", []tensor.Info{{Name: "2096", DType: tensor.Float32, Shape: []int64{-1, 4}},
 			{Name: "2065", DType: tensor.Float32, Shape: []int64{-1}}, {Name: "2066", DType: tensor.Int64, Shape: []int64{-1}}},
 			config{"threshold": 0.2},
@@ -151,6 +156,7 @@ func TestObjectDetectorFormats(t *testing.T) {
 			Outputs: []tensor.Info{{Name: "boxes", Shape: []int64{-1, 4}}, {Name: "labels", Shape: []int64{-1}}, {Name: "other", Shape: []int64{-1}}}},
 		"two inputs":             {Inputs: []tensor.Info{input, input}, Outputs: []tensor.Info{f32(1, 3, 7)}},
 		"end2end with rows of 7": {Inputs: []tensor.Info{input}, Outputs: []tensor.Info{f32(1, 300, 7)}, Config: config{"output_format": "end2end"}},
+		"end2end with rows of 8": {Inputs: []tensor.Info{input}, Outputs: []tensor.Info{f32(-1, 8)}, Config: config{"output_format": "end2end"}},
 		"unnamed outputs, two that could be scores": {Inputs: []tensor.Info{input}, Outputs: []tensor.Info{
 			{Name: "1", DType: tensor.Float32, Shape: []int64{-1, 4}}, {Name: "2", DType: tensor.Float32, Shape: []int64{-1}},
 			{Name: "3", DType: tensor.Float32, Shape: []int64{-1}}}},

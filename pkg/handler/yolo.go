@@ -246,17 +246,28 @@ func (h *objectDetector) decodeYOLO(out *tensor.Tensor) ([]detection, error) {
 const maxEnd2EndBoxes = 1000
 
 // decodeEnd2End reads the detections of a model that ends with its own non-maximum
-// suppression (Ultralytics' exports with nms=True, YOLOv10): [1, boxes, 6] rows of x1, y1,
-// x2, y2, score, class, in the input's pixels.
+// suppression, in the input's pixels: [1, boxes, 6] rows of x1, y1, x2, y2, score, class
+// (Ultralytics' exports with nms=True, YOLOv10), or [detections, 7] rows of batch index, x1,
+// y1, x2, y2, class, score (YOLOv7's export for ONNX Runtime), of which the first image's.
 func (h *objectDetector) decodeEnd2End(out *tensor.Tensor) ([]detection, error) {
-	if len(out.Shape) != 3 || out.Shape[0] != 1 || out.Shape[2] != 6 {
-		return nil, fmt.Errorf("detection output has shape %s, want [1, boxes, 6]", tensor.ShapeString(out.Shape))
+	batchRows := isBatchRows(out.Shape)
+	if !batchRows && (len(out.Shape) != 3 || out.Shape[0] != 1 || out.Shape[2] != 6) {
+		return nil, fmt.Errorf("detection output has shape %s, want [1, boxes, 6] or [detections, 7]", tensor.ShapeString(out.Shape))
 	}
 	v, err := out.Float64s()
 	if err != nil {
 		return nil, err
 	}
 	var dets []detection
+	if batchRows {
+		for i := 0; i+7 <= len(v); i += 7 {
+			if v[i] != 0 || v[i+6] < h.threshold {
+				continue // another image's, or under the threshold
+			}
+			dets = append(dets, detection{box: [4]float64(v[i+1 : i+5]), class: int(v[i+5]), score: v[i+6]})
+		}
+		return dets, nil
+	}
 	for i := 0; i+6 <= len(v); i += 6 {
 		if v[i+4] < h.threshold {
 			continue
@@ -265,6 +276,10 @@ func (h *objectDetector) decodeEnd2End(out *tensor.Tensor) ([]detection, error) 
 	}
 	return dets, nil
 }
+
+// isBatchRows reports whether an output's shape is [detections, 7]: YOLOv7's end-to-end
+// rows of batch index, box, class and score.
+func isBatchRows(shape []int64) bool { return len(shape) == 2 && shape[1] == 7 }
 
 // decodeYOLOv2 reads YOLOv2's grid: for each cell and anchor, the box's centre (a sigmoid
 // within the cell), its size (the anchor's, scaled by an exponential), the objectness (a
