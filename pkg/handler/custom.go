@@ -175,6 +175,13 @@ func customCommand(dir, handler string, c config) (argv, env []string, err error
 	return argv, env, nil
 }
 
+// CheckCustom reports why the custom handler NewCustom would create for m cannot start
+// (no such file or folder in the archive), without starting it.
+func CheckCustom(m *Model) error {
+	_, _, err := customCommand(m.Dir, m.Handler, config(m.Config))
+	return err
+}
+
 // NewCustom creates the handler for a custom handler file or folder in the archive.
 func NewCustom(m *Model, log *slog.Logger, onMetric MetricFunc) (Handler, error) {
 	c := config(m.Config)

@@ -609,7 +609,14 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 			v.settings.Warmup = nil // warmup: 0 turns it off
 		}
 	}
-	if err := v.startHandler(); err != nil {
+	start := v.startHandler
+	if !handler.IsBuiltin(v.Handler) && man.Model.SerializedFile != "" {
+		// a custom handler of a model starts when its workers first do, once the model is
+		// loaded, so that it may run the model while it initialises (scaleTo); here only
+		// its file is looked for
+		start = func() error { return handler.CheckCustom(v.handlerModel) }
+	}
+	if err := start(); err != nil {
 		if v.settings.MinWorkers > 0 {
 			return nil, invalid("%v", err)
 		}

@@ -184,21 +184,12 @@ func (v *Version) scaleTo(minWorkers int) error {
 		return ErrUnregistered
 	}
 	var pool *batch.Pool
-	missing := v.handler == nil
+	h := v.handler
 	v.mu.Unlock()
-	if missing && minWorkers > 0 {
-		if err := v.startHandler(); err != nil {
-			v.mu.Lock()
-			v.state, v.lastErr = StateFailed, err.Error()
-			v.mu.Unlock()
-			v.reg.log.Error("handler failed to start", "model", v.Name, "version", v.Version, "handler", v.Handler, "err", err)
-			return err
-		}
-	}
-	if sc, ok := v.handler.(handler.Scaler); ok {
-		sc.SetWorkers(minWorkers)
-	}
 	if minWorkers == 0 {
+		if sc, ok := h.(handler.Scaler); ok {
+			sc.SetWorkers(0)
+		}
 		v.mu.Lock()
 		v.idle = false // stopped, not idle: no request loads it again
 		v.mu.Unlock()
@@ -213,16 +204,28 @@ func (v *Version) scaleTo(minWorkers int) error {
 	v.mu.Unlock()
 	first, err := v.load(minWorkers)
 	if err != nil {
-		v.mu.Lock()
-		b, neverServed := v.batcher, v.pool == nil
-		if neverServed {
-			v.batcher = nil
-		}
-		v.mu.Unlock()
-		if b != nil && neverServed {
-			b.SetWorkers(0) // fail what queued while loading
-		}
+		v.failStart()
 		return err
+	}
+	// A handler not started yet (a custom handler of a model: openVersion leaves it to the
+	// first scale) starts once the model is loaded, so that it may run the model while it
+	// initialises (a warm-up): directly on the session, the workers not started yet
+	// (runForHandler).
+	if h == nil {
+		if err := v.startHandler(); err != nil {
+			v.mu.Lock()
+			v.state, v.lastErr = StateFailed, err.Error()
+			v.mu.Unlock()
+			v.reg.log.Error("handler failed to start", "model", v.Name, "version", v.Version, "handler", v.Handler, "err", err)
+			v.failStart()
+			return err
+		}
+	}
+	v.mu.Lock()
+	h = v.handler
+	v.mu.Unlock()
+	if sc, ok := h.(handler.Scaler); ok {
+		sc.SetWorkers(minWorkers)
 	}
 	if !first {
 		v.replan(minWorkers)
@@ -250,6 +253,23 @@ func (v *Version) scaleTo(minWorkers int) error {
 	v.mu.Unlock()
 	v.reg.changed()
 	return nil
+}
+
+// failStart undoes a start that failed (the model's load, or its handler's start): a
+// version that never served drops its batcher, failing the requests that queued meanwhile,
+// and unloads the model if it loaded.
+func (v *Version) failStart() {
+	v.mu.Lock()
+	b, neverServed := v.batcher, v.pool == nil
+	free := func() {}
+	if neverServed {
+		free = v.detachLocked()
+	}
+	v.mu.Unlock()
+	free()
+	if b != nil && neverServed {
+		b.SetWorkers(0) // fail what queued while loading
+	}
 }
 
 // ensureBatcherLocked makes the batcher requests queue in, for this many workers, unless
@@ -922,10 +942,23 @@ func (v *Version) runForHandler(ctx context.Context, inputs []*tensor.Tensor) ([
 		return nil, err
 	}
 	defer live.leave()
+	if session != nil && !live.serving() { // the handler initialises: no workers yet
+		if err := session.Check(inputs); err != nil {
+			return nil, apierror.BadRequest("%v", err)
+		}
+		return live.runFor(ctx, timeout, inputs)
+	}
 	if b == nil {
 		return nil, live.noWorker()
 	}
 	return live.submit(ctx, b, session, inputs, 0, timeout)
+}
+
+// serving reports whether the version's workers have started.
+func (v *Version) serving() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.pool != nil
 }
 
 // enter admits a request: the version that takes it (this one, or the one a reload put in its
@@ -946,7 +979,11 @@ func (v *Version) enter() (live *Version, b *batch.Batcher, session *engine.Sess
 	}
 	v.inflight.Add(1)
 	v.active.Add(1)
-	return v, v.batcher, v.session.Load(), v.handler, time.Duration(v.settings.ResponseTimeout) * time.Second, nil
+	b = v.batcher
+	if v.handler == nil {
+		b = nil // a custom handler starting once its model loads: no worker takes requests yet
+	}
+	return v, b, v.session.Load(), v.handler, time.Duration(v.settings.ResponseTimeout) * time.Second, nil
 }
 
 // leave ends a request enter admitted.

@@ -289,7 +289,11 @@ func TestTorchServeOnnxHandler(t *testing.T) {
 	ts.storeArchive(t, archive.PackOptions{ModelName: "tsonnx", SerializedFile: model, Handler: testenv.Path("pkg/handler/testdata/torchserve_onnx.py")})
 	ts.storeArchive(t, archive.PackOptions{ModelName: "tsplain", SerializedFile: model, Handler: testenv.Path("pkg/handler/testdata/torchserve_default.py")})
 	ts.storeArchive(t, archive.PackOptions{ModelName: "tsnomodel", Handler: testenv.Path("pkg/handler/testdata/torchserve_default.py")})
+	ts.storeArchive(t, archive.PackOptions{ModelName: "tsbadwarm", SerializedFile: model, Handler: testenv.Path("pkg/handler/testdata/torchserve_badwarm.py")})
 	m, i := ts.management.URL, ts.inference.URL
+	// a warm-up run in initialize that the model refuses: the workers fail, as TorchServe's
+	exchange{"a refused warm-up", "POST", m + "/models?url=tsbadwarm.mar&initial_workers=1", "", nil, 500, "InternalServerException",
+		`Failed to start workers for model tsbadwarm version: 1.0: custom handler answered \"error\" to init, want ready: input \"features\" must have shape [-1,4], got [1,3]`}.run(t, "")
 	for _, url := range []string{"iris.mar", "tsonnx.mar", "tsplain.mar", "tsnomodel.mar"} {
 		exchange{"register " + url, "POST", m + "/models?url=" + url + "&initial_workers=1", "", nil, 200, "", "registered with 1 initial workers"}.run(t, "")
 	}
@@ -320,11 +324,12 @@ func TestTorchServeOnnxHandler(t *testing.T) {
 		Probabilities [][]float64 `json:"probabilities"`
 		FirstAlone    []float64   `json:"first_alone"`
 		Input         string      `json:"input"`
+		Warm          []float64   `json:"warm"` // a run in initialize, on the first flower
 	}
 	if err != nil || status != 200 || json.Unmarshal(body, &got) != nil || len(got.Probabilities) != 2 {
 		t.Fatalf("tsonnx: %d %s %v", status, body, err)
 	}
-	if !near(append(got.Probabilities[0], got.Probabilities[1]...), want.Outputs[0].Data) || !near(got.FirstAlone, want.Outputs[0].Data[:3]) || got.Input != "features" {
+	if !near(append(got.Probabilities[0], got.Probabilities[1]...), want.Outputs[0].Data) || !near(got.FirstAlone, want.Outputs[0].Data[:3]) || !near(got.Warm, want.Outputs[0].Data[:3]) || got.Input != "features" {
 		t.Errorf("tsonnx answered %s; the model's outputs are %v", body, want.Outputs[0].Data)
 	}
 	status, body, _, err = send("POST", i+"/predictions/tsplain", []byte(flowers[:len(`[[5.1, 3.5, 1.4, 0.2]`)]+"]"), "Content-Type", "application/json")

@@ -175,7 +175,7 @@ class Context:
         numpy array or list} or a list in the model's input order; the answer is {output
         name: numpy array (a Tensor without numpy)}. A failed run raises HandlerError."""
         if _current is None:
-            raise RuntimeError("run_model: the model runs only while a request is answered (not in initialize)")
+            raise RuntimeError("run_model: the model runs only while ts has the handler initialise or answer a request")
         stdout, fid = _current
         items = list(inputs.items()) if isinstance(inputs, dict) else [(i["name"], v) for i, v in zip(self.inputs, inputs)]
         dtypes = {i["name"]: i.get("dtype") for i in self.inputs}
@@ -355,6 +355,7 @@ def run(handler_class):
         try:
             if kind == "init":
                 context = Context(frame["model"])
+                _current = (stdout, fid)  # initialize may run the model (a warm-up)
                 handler.initialize(context)
                 handler.context = context
                 _write_frame(stdout, {"type": "ready", "id": fid, "inference": bool(takes_over)})

@@ -4,6 +4,11 @@ from ts.torch_handler.base_handler import BaseHandler
 
 
 class IrisHandler(BaseHandler):
+    def initialize(self, context):
+        super().initialize(context)
+        # a warm-up run while the model loads, as handlers do
+        self.warm = self.model.run(None, {self.model.get_inputs()[0].name: [[5.1, 3.5, 1.4, 0.2]]})[0].tolist()[0]
+
     def preprocess(self, data):
         body = data[0].get("body")  # JSON, parsed: {"flowers": [[...], ...]}
         return [[float(x) for x in row] for row in body["flowers"]]
@@ -17,4 +22,4 @@ class IrisHandler(BaseHandler):
 
     def postprocess(self, data):
         probs, alone = (x.tolist() for x in data)
-        return [{"probabilities": probs, "first_alone": alone[0], "input": self.model.get_inputs()[0].name}]
+        return [{"probabilities": probs, "first_alone": alone[0], "input": self.model.get_inputs()[0].name, "warm": self.warm}]
