@@ -207,7 +207,7 @@ func (v *Version) scaleTo(minWorkers int) error {
 		v.failStart()
 		return err
 	}
-	// A handler not started yet (a custom handler of a model: openVersion leaves it to the
+	// A handler not started yet (a custom handler of a model: newVersion leaves it to the
 	// first scale) starts once the model is loaded, so that it may run the model while it
 	// initialises (a warm-up): directly on the session, the workers not started yet
 	// (runForHandler).
