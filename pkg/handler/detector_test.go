@@ -472,6 +472,10 @@ func TestSegmenterOutputs(t *testing.T) {
 		{"a class map", nchw, out(tensor.Int64, 1, 2, 2), tensor.New([]int64{1, 2, 2}, []int64{0, 1, 2, 1}), `[[[0,1],[1,1]],[[2,1],[1,1]]]`},
 		// one channel: a binary mask, each pixel the probability of class 1
 		{"a binary mask", nchw, out(tensor.Float32, 1, 1, 2, 2), tensor.New([]int64{1, 1, 2, 2}, []float32{0.25, 0.75, 0.5, 1}), `[[[0,0.75],[1,0.75]],[[0,0.5],[1,1]]]`},
+		// floats [N, H, W]: a score per pixel with its channel squeezed out (a matte), read as
+		// the binary mask above; or class indexes cast to floats (whole numbers, some above 1)
+		{"a float score map", nchw, out(tensor.Float32, 1, 2, 2), tensor.New([]int64{1, 2, 2}, []float32{0.25, 0.75, 0.5, 1}), `[[[0,0.75],[1,0.75]],[[0,0.5],[1,1]]]`},
+		{"a float class map", nchw, out(tensor.Float32, 1, 2, 2), tensor.New([]int64{1, 2, 2}, []float32{0, 2, 1, 1}), `[[[0,1],[2,1]],[[1,1],[1,1]]]`},
 		{"a class map past 255", nchw, out(tensor.Int64, 1, 2, 2), tensor.New([]int64{1, 2, 2}, []int64{0, 300, 2, 1}), "want class indexes 0-255"},
 		{"an output of rank 2", nchw, out(tensor.Float32, 1, 4), nil, "image_segmenter needs an output [N, classes, H, W]"},
 	}

@@ -57,6 +57,7 @@ func FuzzModelOutputs(f *testing.F) {
 		{"image_classifier", &Model{Inputs: []tensor.Info{rgb}, Outputs: []tensor.Info{f32("multi", -1, 4)}, Config: config{"softmax": "sigmoid"}}},
 		{"image_segmenter", &Model{Inputs: []tensor.Info{rgb}, Outputs: []tensor.Info{f32("out", 1, 3, -1, -1)}}},
 		{"image_segmenter", &Model{Inputs: []tensor.Info{rgb}, Outputs: []tensor.Info{i64("out", 1, -1, -1)}}},
+		{"image_segmenter", &Model{Inputs: []tensor.Info{rgb}, Outputs: []tensor.Info{f32("out", 1, -1, -1)}}},
 		{"image_segmenter", &Model{Inputs: []tensor.Info{rgb}, Outputs: []tensor.Info{f32("out", 1, 1, 8, 8)}, Config: config{"mask_size": "image"}}},
 		{"object_detector", &Model{Inputs: []tensor.Info{rgb}, Outputs: []tensor.Info{f32("output0", 1, -1, 7)}, Config: config{"output_format": "yolo"}}},
 		{"object_detector", &Model{Inputs: []tensor.Info{rgb}, Outputs: []tensor.Info{f32("output0", 1, 6, -1)}, Config: config{"output_format": "yolov8", "threshold": 0.01}}},

@@ -92,7 +92,12 @@ type segmentation struct {
 
 func (h *imageSegmenter) segment(out *tensor.Tensor) (*segmentation, error) {
 	if h.classMap {
-		return classMap(out)
+		if !out.DType.IsFloat() || len(out.Shape) != 3 || holdsClassIndexes(out) {
+			return classMap(out)
+		}
+		// floats that are not class indexes: a score per pixel, one channel squeezed out (a
+		// binary mask or a matte [N, H, W]), read as [N, 1, H, W]
+		out = &tensor.Tensor{DType: out.DType, Shape: []int64{out.Shape[0], 1, out.Shape[1], out.Shape[2]}, Data: out.Data}
 	}
 	if h.noBatch {
 		out = &tensor.Tensor{DType: out.DType, Shape: append([]int64{1}, out.Shape...), Data: out.Data}
@@ -132,6 +137,24 @@ func (h *imageSegmenter) segment(out *tensor.Tensor) (*segmentation, error) {
 		s.classes[p], s.probs[p] = uint8(best), float32(probs[best])
 	}
 	return s, nil
+}
+
+// holdsClassIndexes reports whether a floating-point map [N, H, W] holds class indexes (an
+// argmax cast to floats): whole numbers 0-255, some above 1. Values 0 and 1 alone read the
+// same either way.
+func holdsClassIndexes(out *tensor.Tensor) bool {
+	v, err := out.Float64s()
+	if err != nil {
+		return false
+	}
+	above1 := false
+	for _, x := range v {
+		if x < 0 || x > 255 || x != math.Trunc(x) {
+			return false
+		}
+		above1 = above1 || x > 1
+	}
+	return above1
 }
 
 // classMap reads an output [1, H, W] of class indexes: each pixel's class, with probability 1.
