@@ -1,9 +1,11 @@
 package handler
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"image/png"
 	"math"
 	"net/http"
 	"testing"
@@ -16,7 +18,7 @@ import (
 // the declared outputs filled with arbitrary values (NaN, infinities, huge and negative
 // numbers, class and box indexes out of range) and, where a dimension is dynamic, sizes the
 // fuzzer picks. A handler may refuse such outputs with an error, but never panics, and what it
-// answers is valid JSON.
+// answers is valid JSON (a segmenter's PNG mask, asked for, a PNG).
 func FuzzModelOutputs(f *testing.F) {
 	nan := math.Float32bits(float32(math.NaN()))
 	seed := func(vals ...float32) []byte {
@@ -136,9 +138,18 @@ func FuzzModelOutputs(f *testing.F) {
 			if tg.name == "text_classifier" {
 				req.State = nil
 			}
+			if tg.name == "image_segmenter" && data[0]&16 != 0 {
+				req.Header.Set("Accept", "image/png") // the mask as a PNG
+			}
 			res, err := tg.h.Postprocess(context.Background(), req, outs)
 			if err != nil {
 				continue // refused: a 500 naming the model's output, not a panic
+			}
+			if res.ContentType == "image/png" {
+				if _, err := png.Decode(bytes.NewReader(res.Body)); err != nil {
+					t.Fatalf("%s %v answered a PNG that does not decode: %v", tg.name, names(tg.outs), err)
+				}
+				continue
 			}
 			if !json.Valid(res.Body) {
 				var shapes []string
