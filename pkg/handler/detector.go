@@ -29,9 +29,10 @@ import (
 //	        with its own non-maximum suppression (Ultralytics' exports with nms=True, YOLOv10);
 //	        the default for such an output of at most 1000 boxes (YOLOv5's single-class
 //	        [N, boxes, 6] has more candidates than that even at 160 pixels); or one output
-//	        [detections, 7]: batch index, x1, y1, x2, y2, class, score (YOLOv7's export for
-//	        ONNX Runtime with --end2end), the default for such an output whose detections
-//	        are dynamic
+//	        [detections, 7]: image index, x1, y1, x2, y2, class, score (YOLOv7's export for
+//	        ONNX Runtime with --end2end), or [detections, 6]: class, score, x1, y1, x2, y2
+//	        (PaddleDetection's exports with their NMS, beside a count of each image's rows),
+//	        the default for such outputs whose detections are dynamic
 //	detr:   DETR's set of predictions, as Hugging Face exports DETR, YOLOS, Conditional DETR,
 //	        Deformable DETR and RT-DETR: logits [N, queries, classes (+1 "no object")] and
 //	        pred_boxes [N, queries, 4] as centre x, centre y, width, height in [0, 1] of the
@@ -181,7 +182,7 @@ func newObjectDetector(m *Model) (Handler, error) {
 		return nil, err
 	}
 	def := yoloLayout(m.Outputs[0].Shape, h.labels.maxIndex()+1)
-	if shape := m.Outputs[0].Shape; len(shape) == 3 && shape[2] == 6 && shape[1] > 0 && shape[1] <= maxEnd2EndBoxes || len(m.Outputs) == 1 && isBatchRows(shape) && shape[0] < 0 {
+	if shape := m.Outputs[0].Shape; len(shape) == 3 && shape[2] == 6 && shape[1] > 0 && shape[1] <= maxEnd2EndBoxes || isDetectionRows(m.Outputs) {
 		def = "end2end"
 	}
 	if len(m.Outputs) >= 3 || (outputNamed(m.Outputs, detectionOutputs["boxes"]) >= 0 && outputNamed(m.Outputs, detectionOutputs["scores"]) >= 0) {
@@ -261,8 +262,8 @@ func newObjectDetector(m *Model) (Handler, error) {
 			return nil, fmt.Errorf("output_format %s needs an output [N, boxes, values]; %s", h.format, m.Outputs[0])
 		}
 	case "end2end":
-		if shape := m.Outputs[0].Shape; (len(shape) != 3 || (shape[2] >= 0 && shape[2] != 6)) && !isBatchRows(shape) {
-			return nil, fmt.Errorf("output_format end2end needs an output [N, boxes, 6] (x1, y1, x2, y2, score, class) or [detections, 7] (batch index, x1, y1, x2, y2, class, score); %s", m.Outputs[0])
+		if _, ok := end2endLayout(m.Outputs[0].Shape); !ok {
+			return nil, fmt.Errorf("output_format end2end needs an output [N, boxes, 6] (x1, y1, x2, y2, score, class), [detections, 7] (image index, x1, y1, x2, y2, class, score) or [detections, 6] (class, score, x1, y1, x2, y2); %s", m.Outputs[0])
 		}
 	case "boxes":
 		byShape := map[string]int{}
@@ -588,7 +589,7 @@ func (h *objectDetector) detect(req *Request, outputs []*tensor.Tensor) ([]detec
 	case "yolo", "yolov8":
 		dets, err = h.decodeYOLO(outputs[0])
 	case "end2end":
-		dets, err = h.decodeEnd2End(outputs[0])
+		dets, err = h.decodeEnd2End(outputs)
 	case "selected_indices":
 		dets, err = h.decodeSelected(outputs[h.boxes], outputs[h.scores], outputs[h.selected])
 	case "yolov2":

@@ -102,6 +102,16 @@ func TestObjectDetectorFormats(t *testing.T) {
 		{"end2end, YOLOv7's [detections, 7]", []tensor.Info{f32(-1, 7)}, nil,
 			[]*tensor.Tensor{tensor.New([]int64{3, 7}, []float32{0, 40, 40, 60, 60, 0, 0.3, 0, 15, 15, 25, 25, 1, 0.95, 1, 15, 15, 25, 25, 0, 0.99})},
 			[]string{"dog"}},
+		// PaddleDetection's export with its NMS: rows of class, score, x1, y1, x2, y2 for all
+		// images, and each image's count (the third row is the second image's)
+		{"end2end, PaddleDetection's [detections, 6] and count", []tensor.Info{{Name: "multiclass_nms3_0.tmp_0", DType: tensor.Float32, Shape: []int64{-1, 6}},
+			{Name: "multiclass_nms3_0.tmp_2", DType: tensor.Int32, Shape: []int64{-1}}}, nil,
+			[]*tensor.Tensor{tensor.New([]int64{3, 6}, []float32{1, 0.95, 15, 15, 25, 25, 0, 0.3, 40, 40, 60, 60, 0, 0.99, 15, 15, 25, 25}),
+				tensor.New([]int64{2}, []int32{2, 1})},
+			[]string{"dog"}},
+		{"end2end, PaddleDetection's rows, low threshold, a padding row", []tensor.Info{f32(-1, 6)}, config{"threshold": 0.2},
+			[]*tensor.Tensor{tensor.New([]int64{3, 6}, []float32{1, 0.95, 15, 15, 25, 25, 0, 0.3, 40, 40, 60, 60, -1, 0.9, 0, 0, 0, 0})},
+			[]string{"dog", cat}},
 		{"boxes, outputs named by number (an export without output names)", []tensor.Info{{Name: "2096", DType: tensor.Float32, Shape: []int64{-1, 4}},
 			{Name: "2065", DType: tensor.Float32, Shape: []int64{-1}}, {Name: "2066", DType: tensor.Int64, Shape: []int64{-1}}},
 			config{"threshold": 0.2},

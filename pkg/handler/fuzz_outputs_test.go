@@ -65,6 +65,7 @@ func FuzzModelOutputs(f *testing.F) {
 		{"object_detector", &Model{Inputs: []tensor.Info{rgb}, Outputs: []tensor.Info{f32("output0", 1, 6, -1)}, Config: config{"output_format": "yolov8", "threshold": 0.01}}},
 		{"object_detector", &Model{Inputs: []tensor.Info{rgb}, Outputs: []tensor.Info{f32("output0", 1, -1, 6)}, Config: config{"output_format": "end2end"}}},
 		{"object_detector", &Model{Inputs: []tensor.Info{rgb}, Outputs: []tensor.Info{f32("output", -1, 7)}}},
+		{"object_detector", &Model{Inputs: []tensor.Info{rgb}, Outputs: []tensor.Info{f32("rows", -1, 6), {Name: "count", DType: tensor.Int32, Shape: []int64{-1}}}}},
 		{"object_detector", &Model{Inputs: []tensor.Info{dyn}, Outputs: []tensor.Info{f32("boxes", -1, 4), i64("labels", -1), f32("scores", -1)}}},
 		{"object_detector", &Model{Inputs: []tensor.Info{rgb}, Outputs: []tensor.Info{f32("boxes", 1, -1, 4), f32("scores", 1, -1, 3)}}},
 		{"object_detector", &Model{Inputs: []tensor.Info{dyn}, Outputs: []tensor.Info{f32("logits", 1, -1, 4), f32("pred_boxes", 1, -1, 4)}}},
@@ -124,6 +125,12 @@ func FuzzModelOutputs(f *testing.F) {
 					v := make([]uint8, n)
 					for k := range v {
 						v[k] = uint8(word())
+					}
+					outs[i] = tensor.New(shape, v)
+				case tensor.Int32:
+					v := make([]int32, n)
+					for k := range v {
+						v[k] = int32(int16(word()))
 					}
 					outs[i] = tensor.New(shape, v)
 				default:

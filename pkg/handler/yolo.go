@@ -245,41 +245,84 @@ func (h *objectDetector) decodeYOLO(out *tensor.Tensor) ([]detection, error) {
 // maxEnd2EndBoxes is the most boxes an end2end output is taken to hold by default.
 const maxEnd2EndBoxes = 1000
 
+// end2endRows are the layouts of an end2end output's rows: where a row's box (four values,
+// x1, y1, x2, y2), score and class are, and for rows of several images where the image's
+// index is (-1: one image's rows).
+type end2endRows struct{ width, box, score, class, image int }
+
+var (
+	// ultralyticsRows: [1, boxes, 6] of x1, y1, x2, y2, score, class (Ultralytics' exports
+	// with nms=True, YOLOv10)
+	ultralyticsRows = end2endRows{width: 6, box: 0, score: 4, class: 5, image: -1}
+	// yoloV7Rows: [detections, 7] of image index, x1, y1, x2, y2, class, score (YOLOv7's
+	// export for ONNX Runtime, export.py --end2end)
+	yoloV7Rows = end2endRows{width: 7, box: 1, score: 6, class: 5, image: 0}
+	// paddleRows: [detections, 6] of class, score, x1, y1, x2, y2 (PaddleDetection's exports
+	// with their NMS, beside a count of each image's rows)
+	paddleRows = end2endRows{width: 6, box: 2, score: 1, class: 0, image: -1}
+)
+
+// end2endLayout is the layout of an end2end output of this shape, false when it is none.
+func end2endLayout(shape []int64) (end2endRows, bool) {
+	switch {
+	case len(shape) == 3 && (shape[2] == 6 || shape[2] < 0):
+		return ultralyticsRows, true
+	case len(shape) == 2 && shape[1] == 7:
+		return yoloV7Rows, true
+	case len(shape) == 2 && shape[1] == 6:
+		return paddleRows, true
+	}
+	return end2endRows{}, false
+}
+
+// isDetectionRows reports whether a model's outputs are rows of detections with no batch
+// dimension, the default for end2end: one output [detections, 7] (YOLOv7's), or
+// [detections, 6] (PaddleDetection's) alone or beside an integer count [images].
+func isDetectionRows(outputs []tensor.Info) bool {
+	shape := outputs[0].Shape
+	if len(shape) != 2 || shape[0] >= 0 || (shape[1] != 6 && shape[1] != 7) {
+		return false
+	}
+	return len(outputs) == 1 || len(outputs) == 2 && shape[1] == 6 && isCount(outputs[1])
+}
+
+// isCount reports whether an output is a count of detections per image: integers [images].
+func isCount(o tensor.Info) bool {
+	return len(o.Shape) == 1 && (o.DType == tensor.Int32 || o.DType == tensor.Int64)
+}
+
 // decodeEnd2End reads the detections of a model that ends with its own non-maximum
-// suppression, in the input's pixels: [1, boxes, 6] rows of x1, y1, x2, y2, score, class
-// (Ultralytics' exports with nms=True, YOLOv10), or [detections, 7] rows of batch index, x1,
-// y1, x2, y2, class, score (YOLOv7's export for ONNX Runtime), of which the first image's.
-func (h *objectDetector) decodeEnd2End(out *tensor.Tensor) ([]detection, error) {
-	batchRows := isBatchRows(out.Shape)
-	if !batchRows && (len(out.Shape) != 3 || out.Shape[0] != 1 || out.Shape[2] != 6) {
-		return nil, fmt.Errorf("detection output has shape %s, want [1, boxes, 6] or [detections, 7]", tensor.ShapeString(out.Shape))
+// suppression, in the input's pixels, as end2endLayout lays its rows out: of rows of several
+// images, the first image's (by their image index, or the first count's rows).
+func (h *objectDetector) decodeEnd2End(outputs []*tensor.Tensor) ([]detection, error) {
+	out := outputs[0]
+	layout, ok := end2endLayout(out.Shape)
+	if !ok || len(out.Shape) == 3 && (out.Shape[0] != 1 || out.Shape[2] != 6) {
+		return nil, fmt.Errorf("detection output has shape %s, want [1, boxes, 6], [detections, 7] or [detections, 6]", tensor.ShapeString(out.Shape))
 	}
 	v, err := out.Float64s()
 	if err != nil {
 		return nil, err
 	}
-	var dets []detection
-	if batchRows {
-		for i := 0; i+7 <= len(v); i += 7 {
-			if v[i] != 0 || v[i+6] < h.threshold {
-				continue // another image's, or under the threshold
-			}
-			dets = append(dets, detection{box: [4]float64(v[i+1 : i+5]), class: int(v[i+5]), score: v[i+6]})
+	if len(outputs) == 2 && layout == paddleRows { // the count of each image's rows
+		counts, err := outputs[1].Float64s()
+		if err != nil {
+			return nil, err
 		}
-		return dets, nil
+		if len(counts) > 0 && counts[0] >= 0 && int(counts[0])*layout.width < len(v) {
+			v = v[:int(counts[0])*layout.width]
+		}
 	}
-	for i := 0; i+6 <= len(v); i += 6 {
-		if v[i+4] < h.threshold {
-			continue
+	var dets []detection
+	for i := 0; i+layout.width <= len(v); i += layout.width {
+		row := v[i : i+layout.width]
+		if layout.image >= 0 && row[layout.image] != 0 || row[layout.score] < h.threshold || row[layout.class] < 0 {
+			continue // another image's, under the threshold, or padding (class -1)
 		}
-		dets = append(dets, detection{box: [4]float64(v[i : i+4]), class: int(v[i+5]), score: v[i+4]})
+		dets = append(dets, detection{box: [4]float64(row[layout.box : layout.box+4]), class: int(row[layout.class]), score: row[layout.score]})
 	}
 	return dets, nil
 }
-
-// isBatchRows reports whether an output's shape is [detections, 7]: YOLOv7's end-to-end
-// rows of batch index, box, class and score.
-func isBatchRows(shape []int64) bool { return len(shape) == 2 && shape[1] == 7 }
 
 // decodeYOLOv2 reads YOLOv2's grid: for each cell and anchor, the box's centre (a sigmoid
 // within the cell), its size (the anchor's, scaled by an exponential), the objectness (a
