@@ -114,6 +114,9 @@ type Model struct {
 	// never).
 	MaxSequences int
 	SequenceIdle time.Duration
+	// MaxResponse is the largest answer the server sends (max_response_size; 0: no limit):
+	// the tensor handler refuses outputs too large for it before writing them.
+	MaxResponse int64
 	// Run runs the archive's ONNX model on tensors in the order of Inputs, batched with the
 	// version's other requests, for a custom handler that runs inference itself and asks for
 	// the model (a "run" frame); nil when there is no model to run.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/tensor"
 )
 
@@ -32,14 +33,15 @@ import (
 // so do one item's values given flat (or a lone number for a [batch, 1] input): they take
 // the item's shape.
 type tensorHandler struct {
-	inputs  []tensor.Info
-	outputs []tensor.Info
+	inputs      []tensor.Info
+	outputs     []tensor.Info
+	maxResponse int64 // Model.MaxResponse
 	// outputNames are the outputs' names as JSON strings, quoted once here.
 	outputNames [][]byte
 }
 
 func newTensorHandler(m *Model) (Handler, error) {
-	h := &tensorHandler{inputs: m.Inputs, outputs: m.Outputs}
+	h := &tensorHandler{inputs: m.Inputs, outputs: m.Outputs, maxResponse: m.MaxResponse}
 	for _, o := range m.Outputs {
 		h.outputNames = append(h.outputNames, appendJSONString(nil, o.Name))
 	}
@@ -624,6 +626,9 @@ func exactInts[T int64 | uint64](info tensor.Info, leaves []any, parse func(stri
 // NaN and ±Inf become null; float32 and narrower values print at their own precision (0.1,
 // not 0.10000000149011612). The JSON is appended by hand: this runs for every request.
 func (h *tensorHandler) Postprocess(_ context.Context, _ *Request, outputs []*tensor.Tensor) (*Response, error) {
+	if n := AnswerSizeAtLeast(outputs); h.maxResponse > 0 && n > h.maxResponse {
+		return nil, ResponseTooLarge(n, h.maxResponse, true) // refused before it is written
+	}
 	b := make([]byte, 0, 64+16*len(outputs))
 	b = append(b, `{"outputs":[`...)
 	for i, t := range outputs {
@@ -645,6 +650,39 @@ func (h *tensorHandler) Postprocess(_ context.Context, _ *Request, outputs []*te
 	}
 	b = append(b, "]}\n"...)
 	return &Response{Body: b, ContentType: "application/json"}, nil
+}
+
+// AnswerSizeAtLeast is the fewest bytes outputs take in any answer that holds all their
+// values: as JSON (two bytes a number, "0,"; three a string, "\"\",") or as raw bytes (an
+// element's size, four for a string's length). An answer can be refused on it before it is
+// written: a model may answer far more than a client should get (a size an input asked for).
+func AnswerSizeAtLeast(outputs []*tensor.Tensor) int64 {
+	var n int64
+	for _, t := range outputs {
+		per := int64(3)
+		if t.DType != tensor.String {
+			per = int64(min(2, max(1, t.DType.Size())))
+		}
+		elements, err := tensor.NumElements(t.Shape)
+		if err != nil {
+			continue
+		}
+		n += elements * per
+	}
+	return n
+}
+
+// ResponseTooLarge is the error for an answer of n bytes (at least n, atLeast: refused
+// before it was written) over max_response_size, limit: a 500, as TorchServe's, saying how to
+// get one.
+func ResponseTooLarge(n, limit int64, atLeast bool) error {
+	size := fmt.Sprintf("%d bytes", n)
+	if atLeast {
+		size = "at least " + size
+	}
+	return apierror.New(http.StatusInternalServerError, apierror.TypeInternal,
+		"response of %s exceeds max_response_size (%d bytes): raise max_response_size, or ask for less "+
+			"(a segmentation mask as a PNG with Accept: image/png, a smaller image)", size, limit)
 }
 
 // appendJSONString appends s as a JSON string. (strconv's quoting is Go's, not JSON's: it

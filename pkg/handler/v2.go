@@ -361,6 +361,21 @@ func tensorFromBinary(info tensor.Info, in map[string]any, data []byte) (*tensor
 	return t, nil
 }
 
+// V2Answered is the outputs whose values an answer to req holds: those it asks for (all when
+// it names none), but those answered as classes or written to shared memory.
+func V2Answered(req *V2Request, infos []tensor.Info, outputs []*tensor.Tensor) []*tensor.Tensor {
+	if req.Outputs == nil {
+		return outputs
+	}
+	var answered []*tensor.Tensor
+	for _, o := range req.Outputs {
+		if i := indexOf(infos, o.Name); i >= 0 && o.Classification == 0 && o.Shared == nil {
+			answered = append(answered, outputs[i])
+		}
+	}
+	return answered
+}
+
 // EncodeV2 writes the OIP response for a request: model, version and id, and each output
 // asked for (all of them, in the model's order, when none was named) with its name, datatype
 // and shape, and its data as a flat JSON array or, when asked, as binary tensor data after

@@ -56,6 +56,9 @@ type Defaults struct {
 	Sources map[string]string
 	// Models is config.properties' per-model settings.
 	Models map[string]map[string]config.ModelConfig
+	// MaxResponseSize is max_response_size, the largest answer the server sends (0: no
+	// limit): handlers refuse outputs too large for it before writing them.
+	MaxResponseSize int64
 }
 
 // DefaultsFrom takes the defaults from a server's settings.
@@ -70,6 +73,7 @@ func DefaultsFrom(cfg *config.Settings) Defaults {
 		StartupTimeout: cfg.DefaultStartupTimeout, UnregisterTimeout: cfg.UnregisterModelTimeout,
 		IntraOpThreads: cfg.IntraOpThreads, Models: cfg.Models, Sources: serverSources(cfg),
 		ResponseCacheSize: cfg.ResponseCacheSize, UnloadAfterIdle: cfg.DefaultUnloadAfterIdle,
+		MaxResponseSize: cfg.MaxResponseSize,
 	}
 }
 
@@ -576,7 +580,7 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 		Name: v.Name, Version: v.Version, Dir: opened.Dir, Manifest: man, Handler: v.Handler,
 		Inputs: v.Inputs, Outputs: v.Outputs, Config: y.Handler, YAML: y.All, Metadata: metadata, Workers: v.settings.MinWorkers,
 		Timeout: time.Duration(v.settings.ResponseTimeout) * time.Second, StartupTimeout: time.Duration(v.settings.StartupTimeout) * time.Second,
-		MaxRetry: time.Duration(v.settings.MaxRetryTimeout) * time.Second,
+		MaxRetry: time.Duration(v.settings.MaxRetryTimeout) * time.Second, MaxResponse: r.opts.Defaults.MaxResponseSize,
 	}
 	if man.Model.SerializedFile != "" {
 		v.handlerModel.Run = v.runForHandler

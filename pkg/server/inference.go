@@ -21,6 +21,7 @@ import (
 	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/handler"
 	"github.com/tsserve/ts/pkg/registry"
+	"github.com/tsserve/ts/pkg/tensor"
 	"github.com/tsserve/ts/pkg/trace"
 )
 
@@ -284,9 +285,16 @@ func (s *Server) checkResponseSize(n int) error {
 	if int64(n) <= s.cfg.MaxResponseSize {
 		return nil
 	}
-	return apierror.New(http.StatusInternalServerError, apierror.TypeInternal,
-		"response of %d bytes exceeds max_response_size (%d bytes): raise max_response_size, or ask for less "+
-			"(a segmentation mask as a PNG with Accept: image/png, a smaller image)", n, s.cfg.MaxResponseSize)
+	return handler.ResponseTooLarge(int64(n), s.cfg.MaxResponseSize, false)
+}
+
+// checkOutputsSize refuses, before they are written, outputs that make an answer larger than
+// max_response_size whatever its encoding (handler.AnswerSizeAtLeast).
+func (s *Server) checkOutputsSize(outputs []*tensor.Tensor) error {
+	if n := handler.AnswerSizeAtLeast(outputs); n > s.cfg.MaxResponseSize {
+		return handler.ResponseTooLarge(n, s.cfg.MaxResponseSize, true)
+	}
+	return nil
 }
 
 // readRequest turns the HTTP request into handler inputs: each multipart or form field is

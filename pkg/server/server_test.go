@@ -340,6 +340,20 @@ func TestMaxResponseSize(t *testing.T) {
 	exchange{"register", "POST", "/models?url=iris.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
 	exchange{"too large", "POST", "/predictions/iris?shape=1,4", "application/octet-stream", float32Bytes(5.1, 3.5, 1.4, 0.2),
 		500, "InternalServerException", "exceeds max_response_size (100 bytes): raise max_response_size, or ask for less"}.run(t, ts.inference.URL)
+	// outputs too large whatever their encoding are refused before the answer is written (a
+	// model's output may be far larger than a client should get): 20 rows of 3 scores take
+	// at least 120 bytes, on every API that answers the tensors
+	rows := strings.Repeat("[5.1, 3.5, 1.4, 0.2],", 19) + "[5.1, 3.5, 1.4, 0.2]"
+	v2 := `{"inputs": [{"name": "features", "shape": [20, 4], "datatype": "FP32", "data": [` + strings.Trim(strings.ReplaceAll(strings.ReplaceAll(rows, "[", ""), "]", ""), ",") + `]}]}`
+	const early = "response of at least 120 bytes exceeds max_response_size (100 bytes)"
+	for _, x := range []exchange{
+		{"too large, refused early", "POST", "/predictions/iris", "application/json", []byte("[" + rows + "]"), 500, "InternalServerException", early},
+		{"too large, KServe v1 columnar", "POST", "/v1/models/iris:predict", "application/json", []byte(`{"inputs": [` + rows + `]}`), 500, "InternalServerException", early},
+		{"too large, KServe v1 instances", "POST", "/v1/models/iris:predict", "application/json", []byte(`{"instances": [` + rows + `]}`), 500, "InternalServerException", early},
+		{"too large, Open Inference Protocol", "POST", "/v2/models/iris/infer", "application/json", []byte(v2), 500, "InternalServerException", early},
+	} {
+		x.run(t, ts.inference.URL)
+	}
 	exchange{"ping still answers", "GET", "/ping", "", nil, 200, "", "Healthy"}.run(t, ts.inference.URL)
 }
 

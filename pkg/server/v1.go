@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 
 	"golang.org/x/sync/errgroup"
@@ -79,7 +80,7 @@ func (s *Server) v1Predict(w http.ResponseWriter, r *http.Request) error {
 				return v.Explain(ctx, req, priority)
 			})
 		case v.Handler == handler.TensorHandler:
-			b, err = v1Tensors(r.Context(), v, req, priority)
+			b, err = s.v1Tensors(r.Context(), v, req, priority)
 		default:
 			b, err = v1Handler(r, w.Header().Get("X-Request-Id"), v, req, "predictions", func(ctx context.Context, req *handler.Request) (*handler.Response, error) {
 				return v.Infer(ctx, req, priority)
@@ -93,7 +94,7 @@ func (s *Server) v1Predict(w http.ResponseWriter, r *http.Request) error {
 }
 
 // v1Tensors runs a v1 request on a tensor model.
-func v1Tensors(ctx context.Context, v *registry.Version, req *handler.V1Request, priority int) ([]byte, error) {
+func (s *Server) v1Tensors(ctx context.Context, v *registry.Version, req *handler.V1Request, priority int) ([]byte, error) {
 	if req.Columnar {
 		inputs, err := handler.V1Tensors(req.Inputs, v.Inputs)
 		if err != nil {
@@ -101,6 +102,9 @@ func v1Tensors(ctx context.Context, v *registry.Version, req *handler.V1Request,
 		}
 		outputs, err := v.InferTensors(ctx, inputs, priority)
 		if err != nil {
+			return nil, err
+		}
+		if err := s.checkOutputsSize(outputs); err != nil {
 			return nil, err
 		}
 		b, err := handler.AppendV1Value([]byte(`{"outputs":`), outputs, v.Outputs, false)
@@ -124,6 +128,9 @@ func v1Tensors(ctx context.Context, v *registry.Version, req *handler.V1Request,
 		return err
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkOutputsSize(slices.Concat(answers...)); err != nil {
 		return nil, err
 	}
 	b := []byte(`{"predictions":[`)

@@ -171,6 +171,9 @@ func (s *Server) v2InferOn(w http.ResponseWriter, r *http.Request, v *registry.V
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkOutputsSize(handler.V2Answered(req, v.Outputs, outputs)); err != nil {
+		return nil, err
+	}
 	var labels map[int]string
 	if slices.ContainsFunc(req.Outputs, func(o handler.V2Output) bool { return o.Classification > 0 }) {
 		if labels, err = v.Labels(); err != nil {
