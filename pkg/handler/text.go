@@ -160,7 +160,17 @@ func requestText(req *Request) (string, error) {
 		return "", badInput("the request has no text")
 	}
 	data := bytes.TrimSpace(in.Data)
-	if len(data) > 0 && (data[0] == '{' || data[0] == '"') {
+	var list []string
+	if len(data) > 0 && data[0] == '[' && json.Unmarshal(data, &list) == nil { // a JSON array of strings
+		switch len(list) {
+		case 0:
+			return "", badInput("the request's JSON array holds no text")
+		case 1:
+			data = []byte(list[0])
+		default:
+			return "", badInput("send one text per request, not %d in a JSON array: concurrent requests are batched together", len(list))
+		}
+	} else if len(data) > 0 && (data[0] == '{' || data[0] == '"') {
 		var s string
 		if err := json.Unmarshal(data, &s); err == nil {
 			data = []byte(s)

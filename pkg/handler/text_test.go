@@ -111,7 +111,8 @@ func TestTextClassifierPreprocess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, body := range map[string]string{"raw": "rain and wind today", "json": `{"text": "rain and wind today"}`, "json string": `"rain and wind today"`} {
+	for name, body := range map[string]string{"raw": "rain and wind today", "json": `{"text": "rain and wind today"}`, "json string": `"rain and wind today"`,
+		"a JSON array of one string": `["rain and wind today"]`} {
 		in, err := h.Preprocess(context.Background(), &Request{Inputs: []Input{{Name: "body", Data: []byte(body)}}})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -122,12 +123,17 @@ func TestTextClassifierPreprocess(t *testing.T) {
 			t.Errorf("%s: ids %v mask %v", name, ids, mask)
 		}
 	}
+	if _, err := h.Preprocess(context.Background(), &Request{Inputs: []Input{{Name: "body", Data: []byte("[rain] and wind")}}}); err != nil {
+		t.Errorf("text that starts with a bracket: %v", err)
+	}
 	long := strings.Repeat("rain ", 50)
 	in, _ := h.Preprocess(context.Background(), &Request{Inputs: []Input{{Name: "body", Data: []byte(long)}}})
 	if in[0].Shape[1] != 8 {
 		t.Errorf("not truncated: %v", in[0].Shape)
 	}
-	for name, body := range map[string]string{"empty": "   ", "bad json": `{"text": `, "no text": `{"title": "x"}`, "not utf-8": "\xff\xfe"} {
+	// a JSON array of several texts (or none) was tokenised as the array's own text
+	for name, body := range map[string]string{"empty": "   ", "bad json": `{"text": `, "no text": `{"title": "x"}`, "not utf-8": "\xff\xfe",
+		"a JSON array of two texts": `["rain today", "a goal"]`, "an empty JSON array": "[]"} {
 		_, err := h.Preprocess(context.Background(), &Request{Inputs: []Input{{Name: "body", Data: []byte(body)}}})
 		var ae *apierror.Error
 		if !errors.As(err, &ae) || ae.Code != 400 {
