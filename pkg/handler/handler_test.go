@@ -230,7 +230,8 @@ func TestPreprocessDigitsSample(t *testing.T) {
 	}
 	b64 := base64.StdEncoding.EncodeToString(data)
 	for name, body := range map[string][]byte{"png": data, "base64": []byte(b64),
-		"a JSON string (TorchServe)": []byte(`"` + b64 + `"`), `JSON {"data"}`: []byte(`{"data": "` + b64 + `"}`), `JSON {"b64"}`: []byte(` {"b64": "` + b64 + `"}`)} {
+		"a JSON string (TorchServe)": []byte(`"` + b64 + `"`), `JSON {"data"}`: []byte(`{"data": "` + b64 + `"}`), `JSON {"b64"}`: []byte(` {"b64": "` + b64 + `"}`),
+		"a JSON array of one image": []byte(`["` + b64 + `"]`), `a JSON array of one {"b64"}`: []byte(`[{"b64": "` + b64 + `"}]`)} {
 		in, err := h.Preprocess(context.Background(), &Request{Inputs: []Input{{Name: "data", Data: body}}})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -258,12 +259,16 @@ func TestPreprocessBadInput(t *testing.T) {
 		"huge":           testenv.HugePNG(),
 		"json":           []byte(`{"inputs": [1, 2, 3]}`),
 		"json, not b64":  []byte(`{"data": "not base64 at all, sorry"}`),
+		"two images":     []byte(`["` + base64.StdEncoding.EncodeToString(good) + `", "` + base64.StdEncoding.EncodeToString(good) + `"]`),
 	}
 	for name, body := range cases {
 		_, err := h.Preprocess(context.Background(), &Request{Inputs: []Input{{Name: "body", Data: body}}})
 		var ae *apierror.Error
 		if !errors.As(err, &ae) || ae.Code != 400 {
 			t.Errorf("%s: error %v, want a 400", name, err)
+		}
+		if name == "two images" && (err == nil || !strings.Contains(err.Error(), "send one image per request, not 2")) {
+			t.Errorf("two images: %v, want a message saying to send one", err)
 		}
 	}
 	if _, err := h.Preprocess(context.Background(), &Request{}); err == nil {

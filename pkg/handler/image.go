@@ -273,6 +273,10 @@ func decodeImage(data []byte) (image.Image, error) {
 			}
 			return nil, badInput("the JSON body's image is not base64 text")
 		}
+		var list []any
+		if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '[' && json.Unmarshal(t, &list) == nil && len(list) != 1 {
+			return nil, badInput("send one image per request, not %d in a JSON array: concurrent requests are batched together", len(list))
+		}
 		return nil, badInput("input is not a supported image (JPEG, PNG, WebP, GIF or BMP): %v", err)
 	}
 	if int64(cfg.Width)*int64(cfg.Height) > MaxImagePixels || cfg.Width <= 0 || cfg.Height <= 0 {
@@ -302,15 +306,18 @@ func decodeGuarded(data []byte) (img image.Image, err error) {
 
 // jsonImage finds the base64 text of an image in a JSON body: a JSON string (as TorchServe's
 // vision handlers take it) or an object's "data" or "b64" field (as clients of TensorFlow
-// Serving send it).
+// Serving send it), alone or as a JSON array's one item.
 func jsonImage(data []byte) (string, bool) {
 	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) == 0 || (trimmed[0] != '"' && trimmed[0] != '{') {
+	if len(trimmed) == 0 || (trimmed[0] != '"' && trimmed[0] != '{' && trimmed[0] != '[') {
 		return "", false
 	}
 	var doc any
 	if json.Unmarshal(trimmed, &doc) != nil {
 		return "", false
+	}
+	if list, ok := doc.([]any); ok && len(list) == 1 { // a JSON array of one image
+		doc = list[0]
 	}
 	switch d := doc.(type) {
 	case string:
