@@ -775,6 +775,9 @@ func (v *Version) Infer(ctx context.Context, req *handler.Request, priority int)
 	defer v.leave()
 	var pre, post time.Duration
 	defer func() { v.stats.request(start, pre, post, err) }()
+	if b == nil { // no worker: none started, or scaled to 0 (a custom handler's processes too)
+		return nil, v.noWorker()
+	}
 	if d, ok := h.(handler.Direct); ok && d.TakesOver() {
 		// the custom handler runs its own model: no batching, no ONNX Runtime run here. A
 		// streamed answer is bounded by the handler's silence (each part restarts its
@@ -790,9 +793,6 @@ func (v *Version) Infer(ctx context.Context, req *handler.Request, priority int)
 			return nil, v.inferError(ctx, err, timeout)
 		}
 		return res, err
-	}
-	if b == nil {
-		return nil, v.noWorker()
 	}
 	inputs, err := h.Preprocess(ctx, req)
 	pre = time.Since(start)

@@ -341,6 +341,12 @@ func TestTorchServeOnnxHandler(t *testing.T) {
 		{"a run the model refuses", "POST", i + "/predictions/tsplain", "application/json", []byte(`[[1, 2, 3]]`), 400, "", "features"},
 		{"still serving", "POST", i + "/predictions/tsplain", "application/json", []byte(`[[5.1, 3.5, 1.4, 0.2]]`), 200, "", ""},
 		{"no model to run", "POST", i + "/predictions/tsnomodel", "application/json", []byte(`[[5.1, 3.5, 1.4, 0.2]]`), 500, "", "no ONNX model"},
+		// scaled to no worker, a handler that runs inference itself answers no more (its
+		// process answered on), as TorchServe's 503
+		{"scale to 0", "PUT", m + "/models/tsplain?min_worker=0&synchronous=true", "", nil, 200, "", "Workers scaled to 0"},
+		{"no worker", "POST", i + "/predictions/tsplain", "application/json", []byte(`[[5.1, 3.5, 1.4, 0.2]]`), 503, "ServiceUnavailableException", "has no worker"},
+		{"scale to 1 again", "PUT", m + "/models/tsplain?min_worker=1&synchronous=true", "", nil, 200, "", "Workers scaled to 1"},
+		{"serving again", "POST", i + "/predictions/tsplain", "application/json", []byte(`[[5.1, 3.5, 1.4, 0.2]]`), 200, "", ""},
 	} {
 		x.run(t, "")
 	}
