@@ -87,6 +87,7 @@ var Runtimes = []string{"python", "python3", "LSP", "onnx"}
 // ValidRuntime checks a runtime against Runtimes, with TorchServe's message.
 func ValidRuntime(r string) error {
 	if !slices.Contains(Runtimes, r) {
+		//lint:ignore ST1005 TorchServe's message, word for word
 		return fmt.Errorf("Invalid RuntimeType value: %s (one of %s)", r, strings.Join(Runtimes, ", "))
 	}
 	return nil

@@ -33,8 +33,6 @@ func BenchmarkRunTiny(b *testing.B) {
 	}
 }
 
-var sink byte
-
 func BenchmarkRunTinyColdCache(b *testing.B) {
 	s, err := Load(testenv.Path("samples/iris/model.onnx"), Options{IntraOpThreads: 1})
 	if err != nil {

@@ -47,7 +47,7 @@ func (m *Metrics) Handler() http.Handler {
 				return slices.DeleteFunc(families, func(f *dto.MetricFamily) bool { return !slices.Contains(names, f.GetName()) }), err
 			})
 		}
-		if expfmt.NegotiateIncludingOpenMetrics(r.Header).FormatType() != expfmt.TypeTextPlain {
+		if expfmt.NegotiateAccept(r.Header, expfmt.DefaultOpenMetricsAcceptedFormats()...).FormatType() != expfmt.TypeTextPlain {
 			if len(names) == 0 {
 				full.ServeHTTP(w, r)
 			} else {
