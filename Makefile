@@ -6,7 +6,7 @@ LDFLAGS  := -X github.com/tsserve/ts/pkg/cli.Version=$(VERSION) \
             -X github.com/tsserve/ts/pkg/cli/archivecmd.Version=$(VERSION) \
             -X github.com/tsserve/ts/pkg/config.SetupDir=$(CURDIR)/.ort
 
-.PHONY: all setup build test demo vet fmt fmt-check fuzz clean samples bench-archive bench bench-soak bench-models completions release-check release-snapshot proto
+.PHONY: all setup build test demo vet lint fmt fmt-check fuzz clean samples bench-archive bench bench-soak bench-models completions release-check release-snapshot proto
 
 all: build
 
@@ -63,6 +63,11 @@ demo: build
 
 vet:
 	$(GO) vet ./...
+
+## lint: staticcheck, fetched through the Go module proxy (not part of CI, which must not
+## depend on a tool's download; clean at the time of writing)
+lint:
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
