@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -907,28 +906,6 @@ func TestMixedLoad(t *testing.T) {
 	}
 	if why := v.Info().Unbatchable; why != "" {
 		t.Errorf("batching stopped: %s", why)
-	}
-}
-
-func TestMemAvailable(t *testing.T) {
-	cases := []struct {
-		text string
-		want int64
-	}{
-		{"MemTotal:       24576000 kB\nMemFree:         1000000 kB\nMemAvailable:   20480000 kB\n", 20480000 << 10},
-		{"MemTotal:       24576000 kB\n", -1},
-		{"MemAvailable:   lots kB\n", -1},
-		{"", -1},
-	}
-	for _, c := range cases {
-		root := t.TempDir() // a proc file system holding only this meminfo
-		os.WriteFile(filepath.Join(root, "meminfo"), []byte(c.text), 0o644)
-		if got := memAvailableIn(root); got != c.want {
-			t.Errorf("%q: %d, want %d", c.text, got, c.want)
-		}
-	}
-	if got := memAvailable(); (runtime.GOOS == "linux") != (got > 0) {
-		t.Errorf("MemAvailable on %s: %d", runtime.GOOS, got)
 	}
 }
 

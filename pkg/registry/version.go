@@ -514,7 +514,7 @@ func (v *Version) replan(workers int) {
 	if d, ok := v.handler.(handler.Direct); ok && d.TakesOver() {
 		return // the custom handler runs its own model: the session serves no request
 	}
-	if size, avail := v.modelSize(), memAvailable(); avail >= 0 && avail < 2*size {
+	if size, avail := v.modelSize(), engine.MemAvailable(); avail >= 0 && avail < 2*size {
 		v.reg.log.Warn("thread plan kept: too little free memory to load the model again", "model", v.Name, "version", v.Version,
 			"workers", workers, "intra_op_threads", current, "model_mb", size>>20, "available_mb", avail>>20)
 		return

@@ -2875,6 +2875,15 @@ func createTensorFromOrtValue(v *C.OrtValue) (Value, error) {
 	// For non-string tensors, we will always release the original OrtValue.
 	defer C.ReleaseOrtValue(v)
 
+	// ts patch: OutputCopyCheck may refuse the copy into Go memory.
+	if OutputCopyCheck != nil {
+		if size := elementSize(TensorElementDataType(tensorElementType)); size > 0 {
+			if err := OutputCopyCheck(shape.FlattenedSize() * size); err != nil {
+				return nil, err
+			}
+		}
+	}
+
 	// Now we start the process of copying the data into a Go-backed OrtValue.
 	var tensorData unsafe.Pointer
 	status = C.GetTensorMutableData(v, &tensorData)
@@ -2917,6 +2926,27 @@ func createTensorFromOrtValue(v *C.OrtValue) (Value, error) {
 		copy(dataCopy, actualData)
 		return NewCustomDataTensor(shape, dataCopy, tensorType)
 	}
+}
+
+// ts patch: OutputCopyCheck, when set, is asked before an output that ONNX Runtime
+// allocated is copied into Go memory, with the output's size in bytes; an error stops the
+// copy, and the run fails with it, the output's memory released (a server may refuse a copy
+// that would exhaust its memory).
+var OutputCopyCheck func(bytes int64) error
+
+// ts patch: elementSize is the size in bytes of an element of a numeric type (0 if unknown).
+func elementSize(t TensorElementDataType) int64 {
+	switch t {
+	case TensorElementDataTypeUint8, TensorElementDataTypeInt8, TensorElementDataTypeBool:
+		return 1
+	case TensorElementDataTypeUint16, TensorElementDataTypeInt16:
+		return 2
+	case TensorElementDataTypeFloat, TensorElementDataTypeInt32, TensorElementDataTypeUint32:
+		return 4
+	case TensorElementDataTypeDouble, TensorElementDataTypeInt64, TensorElementDataTypeUint64:
+		return 8
+	}
+	return customElementSize(t)
 }
 
 // ts patch: customElementSize is the size in bytes of an element of a type that
@@ -3046,6 +3076,12 @@ func (s *DynamicAdvancedSession) RunWithOptions(inputs, outputs []Value, opts *R
 		var err error
 		outputs[i], err = createGoValueFromOrtValue(outputValues[i])
 		if err != nil {
+			// ts patch: release the outputs not converted yet, which upstream leaks.
+			for j := i + 1; j < len(outputs); j++ {
+				if outputs[j] == nil && outputValues[j] != nil {
+					C.ReleaseOrtValue(outputValues[j])
+				}
+			}
 			return fmt.Errorf("Error creating tensor from ort: %w", err)
 		}
 	}
