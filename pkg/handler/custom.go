@@ -200,7 +200,8 @@ func NewCustom(m *Model, log *slog.Logger, onMetric MetricFunc) (Handler, error)
 	if h.startup <= 0 {
 		h.startup = 120 * time.Second
 	}
-	// start one process now: a handler that cannot start fails the registration
+	// start one process now: a handler that cannot start fails the registration (or, for a
+	// handler of a model, which starts with the workers, their start)
 	p, err := h.spawn()
 	if err != nil {
 		return nil, err
