@@ -869,8 +869,8 @@ func fromValue(v ort.Value) (*tensor.Tensor, error) {
 		data := make([]byte, len(b))
 		copy(data, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(b))), len(b)))
 		return &tensor.Tensor{DType: tensor.Bool, Shape: shape, Data: data}, nil
-	case *ort.CustomDataTensor:
-		return tensor.FromBytes(tensor.DType(x.DataType()), shape, append([]byte(nil), x.GetData()...))
+	case *ort.CustomDataTensor: // float16 and the like: its data is already a copy in Go memory
+		return tensor.FromBytes(tensor.DType(x.DataType()), shape, x.GetData())
 	case *ort.StringTensor:
 		s, err := x.GetContents()
 		if err != nil {
