@@ -135,3 +135,49 @@ func TestRunModel(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// warmer runs the model in Initialize (a warm-up) and keeps what it answered.
+type warmer struct {
+	streamer
+	warm *[]float32
+}
+
+func (w warmer) Initialize(ctx *Context) error {
+	out, err := ctx.RunModel(map[string]*tensor.Tensor{"x": tensor.New([]int64{1}, []float32{3})})
+	if err != nil {
+		return err
+	}
+	*w.warm, err = tensor.Values[float32](out["y"])
+	return err
+}
+
+// TestRunModelInInitialize: RunModel works in Initialize too: its "run" frame carries the
+// init frame's id, and the handler is ready once ts answered it.
+func TestRunModelInInitialize(t *testing.T) {
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	var warm []float32
+	done := make(chan error, 1)
+	go func() { done <- Serve(warmer{warm: &warm}, inR, outW); outW.Close() }()
+	if err := WriteFrame(inW, &Frame{Type: "init", ID: 1, Model: &FrameModel{Name: "m"}}); err != nil {
+		t.Fatal(err)
+	}
+	run, err := ReadFrame(outR)
+	if err != nil || run.Type != "run" || run.ID != 1 || len(run.Blobs) != 1 || run.Blobs[0].Name != "x" {
+		t.Fatalf("read %+v (%v), want the init's run frame", run, err)
+	}
+	y := tensor.New([]int64{1}, []float32{6})
+	if err := WriteFrame(inW, &Frame{Type: "outputs", ID: 1, Blobs: []Blob{{Name: "y", DType: "float32", Shape: []int64{1}}}, Data: [][]byte{y.Data}}); err != nil {
+		t.Fatal(err)
+	}
+	if ready, err := ReadFrame(outR); err != nil || ready.Type != "ready" || ready.ID != 1 {
+		t.Fatalf("read %+v (%v), want ready", ready, err)
+	}
+	if len(warm) != 1 || warm[0] != 6 {
+		t.Errorf("the warm-up got %v, want the model's 6", warm)
+	}
+	inW.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
