@@ -294,7 +294,7 @@ func (h *tensorHandler) Explain(req *Request, inputs, outputs []*tensor.Tensor) 
 	}
 	baseline := 0.0
 	if asked := requestParam(req, "baseline"); asked != "" {
-		if baseline, err = strconv.ParseFloat(asked, 64); err != nil || math.IsNaN(baseline) || math.IsInf(baseline, 0) {
+		if baseline, err = strconv.ParseFloat(asked, 64); err != nil || !finite(baseline) {
 			return nil, badInput("baseline must be a number, got %q", asked)
 		}
 	}
