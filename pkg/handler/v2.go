@@ -364,16 +364,26 @@ func tensorFromBinary(info tensor.Info, in map[string]any, data []byte) (*tensor
 // V2Answered is the outputs whose values an answer to req holds: those it asks for (all when
 // it names none), but those answered as classes or written to shared memory.
 func V2Answered(req *V2Request, infos []tensor.Info, outputs []*tensor.Tensor) []*tensor.Tensor {
-	if req.Outputs == nil {
-		return outputs
-	}
 	var answered []*tensor.Tensor
-	for _, o := range req.Outputs {
+	for _, o := range req.wanted(infos) {
 		if i := indexOf(infos, o.Name); i >= 0 && o.Classification == 0 && o.Shared == nil {
 			answered = append(answered, outputs[i])
 		}
 	}
 	return answered
+}
+
+// wanted is the outputs an answer to r has, as it asks for them: all of the model's, in its
+// order, when it names none.
+func (r *V2Request) wanted(infos []tensor.Info) []V2Output {
+	if r.Outputs != nil {
+		return r.Outputs
+	}
+	want := make([]V2Output, len(infos))
+	for i, info := range infos {
+		want[i] = V2Output{Name: info.Name}
+	}
+	return want
 }
 
 // EncodeV2 writes the OIP response for a request: model, version and id, and each output
@@ -384,12 +394,7 @@ func V2Answered(req *V2Request, infos []tensor.Info, outputs []*tensor.Tensor) [
 // response's Inference-Header-Content-Length), else -1. An output asked for in shared
 // memory is written to its region in shm, and answered with its place but no data.
 func EncodeV2(model, version string, req *V2Request, infos []tensor.Info, outputs []*tensor.Tensor, labels map[int]string, shm SharedMemory) (body []byte, headerLen int, err error) {
-	want := req.Outputs
-	if want == nil {
-		for _, info := range infos {
-			want = append(want, V2Output{Name: info.Name})
-		}
-	}
+	want := req.wanted(infos)
 	b := append([]byte(nil), `{"model_name":`...)
 	b = appendJSONString(b, model)
 	b = append(b, `,"model_version":`...)
