@@ -91,9 +91,13 @@ type segmentation struct {
 }
 
 func (h *imageSegmenter) segment(out *tensor.Tensor) (*segmentation, error) {
+	v, err := out.Float64s()
+	if err != nil {
+		return nil, err
+	}
 	if h.classMap {
-		if !out.DType.IsFloat() || len(out.Shape) != 3 || holdsClassIndexes(out) {
-			return classMap(out)
+		if !out.DType.IsFloat() || len(out.Shape) != 3 || holdsClassIndexes(v) {
+			return classMap(out.Shape, v)
 		}
 		// floats that are not class indexes: a score per pixel, one channel squeezed out (a
 		// binary mask or a matte [N, H, W]), read as [N, 1, H, W]
@@ -111,10 +115,6 @@ func (h *imageSegmenter) segment(out *tensor.Tensor) (*segmentation, error) {
 	}
 	if c > 256 {
 		return nil, fmt.Errorf("segmentation output has %d classes; at most 256 are supported", c)
-	}
-	v, err := out.Float64s()
-	if err != nil {
-		return nil, err
 	}
 	s := &segmentation{h: hh, w: ww, classes: make([]uint8, hh*ww), probs: make([]float32, hh*ww)}
 	scores := make([]float64, c)
@@ -139,17 +139,13 @@ func (h *imageSegmenter) segment(out *tensor.Tensor) (*segmentation, error) {
 	return s, nil
 }
 
-// holdsClassIndexes reports whether a floating-point map [N, H, W] holds class indexes (an
-// argmax cast to floats): whole numbers 0-255, some above 1. Values 0 and 1 alone read the
-// same either way.
-func holdsClassIndexes(out *tensor.Tensor) bool {
-	v, err := out.Float64s()
-	if err != nil {
-		return false
-	}
+// holdsClassIndexes reports whether the values of a floating-point map [N, H, W] are class
+// indexes (an argmax cast to floats): all of them, and some above 1. Values 0 and 1 alone read
+// the same either way.
+func holdsClassIndexes(v []float64) bool {
 	above1 := false
 	for _, x := range v {
-		if x < 0 || x > 255 || x != math.Trunc(x) {
+		if !isClassIndex(x) {
 			return false
 		}
 		above1 = above1 || x > 1
@@ -157,19 +153,19 @@ func holdsClassIndexes(out *tensor.Tensor) bool {
 	return above1
 }
 
-// classMap reads an output [1, H, W] of class indexes: each pixel's class, with probability 1.
-func classMap(out *tensor.Tensor) (*segmentation, error) {
-	if len(out.Shape) != 3 || out.Shape[0] != 1 {
-		return nil, fmt.Errorf("segmentation output has shape %s, want a class map [1, H, W]", tensor.ShapeString(out.Shape))
+// isClassIndex reports whether x can be a class map's value: a whole number 0-255.
+func isClassIndex(x float64) bool { return x >= 0 && x <= 255 && x == math.Trunc(x) }
+
+// classMap reads the values v of an output [1, H, W] (shape) of class indexes: each pixel's
+// class, with probability 1.
+func classMap(shape []int64, v []float64) (*segmentation, error) {
+	if len(shape) != 3 || shape[0] != 1 {
+		return nil, fmt.Errorf("segmentation output has shape %s, want a class map [1, H, W]", tensor.ShapeString(shape))
 	}
-	hh, ww := int(out.Shape[1]), int(out.Shape[2])
-	v, err := out.Float64s()
-	if err != nil {
-		return nil, err
-	}
+	hh, ww := int(shape[1]), int(shape[2])
 	s := &segmentation{h: hh, w: ww, classes: make([]uint8, hh*ww), probs: make([]float32, hh*ww)}
 	for p, x := range v {
-		if x < 0 || x > 255 || x != math.Trunc(x) {
+		if !isClassIndex(x) {
 			return nil, fmt.Errorf("segmentation class map holds %v; want class indexes 0-255", x)
 		}
 		s.classes[p], s.probs[p] = uint8(x), 1
