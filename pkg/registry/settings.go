@@ -258,9 +258,10 @@ func parseModelYAML(b []byte) (*modelYAML, error) {
 		return nil, err
 	}
 	// a mapping with keys that are not all strings (id2label: {0: neg}) decodes to
-	// map[any]any, which JSON (the handler protocol, describe) cannot hold
-	y.Handler, _ = stringKeys(y.Handler).(map[string]any)
+	// map[any]any, which JSON (the handler protocol, describe) cannot hold; the handler
+	// section is the whole file's, so converted with it
 	y.All, _ = stringKeys(y.All).(map[string]any)
+	y.Handler, _ = y.All["handler"].(map[string]any)
 	return y, nil
 }
 
