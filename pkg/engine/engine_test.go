@@ -283,6 +283,28 @@ func TestNamedDimensions(t *testing.T) {
 	}
 }
 
+// TestZeroDimension: a model that fixes a dimension at 0 takes the empty tensor it asks
+// for (as ONNX Runtime does), and still not one without rows or one of another size.
+func TestZeroDimension(t *testing.T) {
+	s := mustLoad(t, "testdata/zerodim.onnx", Options{})
+	out, err := s.Run(context.Background(), []*tensor.Tensor{tensor.New([]int64{2, 0}, []float32{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := out[0].Float64s(); err != nil || !slices.Equal(got, []float64{2, 0}) {
+		t.Errorf("y = %v, %v; want [2 0]", got, err)
+	}
+	for _, in := range []*tensor.Tensor{
+		tensor.New([]int64{0, 0}, []float32{}),
+		tensor.New([]int64{1, 1}, []float32{1}),
+	} {
+		var ie *InputError
+		if _, err := s.Run(context.Background(), []*tensor.Tensor{in}); !errors.As(err, &ie) {
+			t.Errorf("shape %v: error %v, want an InputError", in.Shape, err)
+		}
+	}
+}
+
 // TestNoInputs runs a model that takes no inputs: its output comes from an initializer.
 func TestNoInputs(t *testing.T) {
 	s := mustLoad(t, "testdata/constant.onnx", Options{})

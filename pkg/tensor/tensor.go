@@ -54,12 +54,13 @@ func (i Info) String() string {
 }
 
 // EmptyAllowed tells whether a tensor of this shape holding no element may feed the input:
-// only when its zero dimensions are dynamic ones after the first (a key/value cache of no
-// past tokens, [1,12,0,64]). A tensor without rows, or empty where the input fixes a size,
-// may not.
+// when its zero dimensions are dynamic ones after the first (a key/value cache of no past
+// tokens, [1,12,0,64]) or ones the input fixes at 0. A tensor without rows, or empty where
+// the input fixes a size, may not.
 func (i Info) EmptyAllowed(shape []int64) bool {
+	fixedZero := func(d int) bool { return d < len(i.Shape) && len(shape) == len(i.Shape) && i.Shape[d] == 0 }
 	switch {
-	case len(shape) == 0 || shape[0] == 0:
+	case len(shape) == 0 || (shape[0] == 0 && !fixedZero(0)):
 		return false
 	case i.AnyShape():
 		return true
@@ -67,7 +68,7 @@ func (i Info) EmptyAllowed(shape []int64) bool {
 		return false
 	}
 	for d, n := range shape {
-		if n == 0 && i.Shape[d] >= 0 {
+		if n == 0 && i.Shape[d] > 0 {
 			return false
 		}
 	}

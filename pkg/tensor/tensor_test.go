@@ -270,7 +270,8 @@ func TestFromBinary(t *testing.T) {
 	}
 }
 
-// TestEmptyAllowed: an input may be empty in a dynamic dimension after the first only.
+// TestEmptyAllowed: an input may be empty in a dynamic dimension after the first, or in one
+// the model fixes at 0.
 func TestEmptyAllowed(t *testing.T) {
 	cache := Info{Name: "past", DType: Float32, Shape: []int64{-1, 2, -1, 3}}
 	for _, c := range []struct {
@@ -285,6 +286,11 @@ func TestEmptyAllowed(t *testing.T) {
 		{Info{Name: "any"}, []int64{4, 0}, true},
 		{Info{Name: "any"}, []int64{0}, false},
 		{Info{Name: "scalar", Shape: []int64{}}, []int64{}, false},
+		{Info{Name: "zero", Shape: []int64{-1, 0}}, []int64{2, 0}, true},  // the model fixes 0
+		{Info{Name: "zero", Shape: []int64{-1, 0}}, []int64{0, 0}, false}, // no rows
+		{Info{Name: "rows0", Shape: []int64{0, 3}}, []int64{0, 3}, true},  // the model fixes 0 rows
+		{Info{Name: "rows0", Shape: []int64{0, 3}}, []int64{0}, false},    // another rank
+		{Info{Name: "rows0", Shape: []int64{0, -1}}, []int64{0, 0}, true}, // empty in both
 	} {
 		if got := c.info.EmptyAllowed(c.shape); got != c.want {
 			t.Errorf("%s with %v: %v, want %v", c.info, c.shape, got, c.want)

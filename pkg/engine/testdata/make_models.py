@@ -6,7 +6,7 @@ uint8 and bool, an input "x:T" (a name with a colon, as TensorFlow exports) of s
 [batch, 3] and an output "y:T" = Identity(x), plus an int64 scalar input "k" and an output
 "k_twice" = k + k; liar, lookup, onerow, rowsoftmax, manyout, hungry, zipmap, seqtensors,
 seqonly, norank, masked, constant, external, tfdetector, passthrough, detr, named, yolov8, yolov3,
-sizedetector, yolov2 and yolov4.onnx are described below. Run:
+sizedetector, yolov2, yolov4 and zerodim.onnx are described below. Run:
 /usr/bin/python3 pkg/engine/testdata/make_models.py
 """
 import os
@@ -328,3 +328,8 @@ save("yolov4", [helper.make_node("ReduceMax", ["input_1:0"], ["brightest"], keep
      [floats("input_1:0", [1, 64, 64, 3])], [floats(name, list(head.shape)) for name, head in heads],
      initializer=[numpy_helper.from_array(head, f"head{i}") for i, (_, head) in enumerate(heads)] +
                  [numpy_helper.from_array(numpy.array(0, numpy.float32), "zero")])
+
+# zerodim.onnx: y = Shape(x) for x [batch, 0]: a model may fix a dimension at 0 (an empty
+# state, a feature list it does not use), and then only an empty tensor feeds it.
+save("zerodim", [helper.make_node("Shape", ["x"], ["y"])], [floats("x", ["batch", 0])],
+     [helper.make_tensor_value_info("y", TensorProto.INT64, [2])])
