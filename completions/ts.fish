@@ -193,7 +193,7 @@ complete -c ts -n '__ts_in \'register\'' -l no-sync -d 'Wait until the model\'s 
 complete -c ts -n '__ts_in \'register\'' -l timeout -x -d 'Response timeout.'
 complete -c ts -n '__ts_in \'register\'' -l upload -d 'Upload the local archive even if the server could read it.'
 complete -c ts -n '__ts_in \'register\'' -l version -x -d 'Model version (default: the manifest\'s).'
-complete -c ts -n '__ts_in \'register\'' -l workers -x -d 'Workers to start.'
+complete -c ts -n '__ts_in \'register\'' -l workers -x -d 'Workers to start (TorchServe\'s initial_workers).'
 complete -c ts -n '__ts_in \'register\'' -F
 
 complete -c ts -n '__ts_at \'unregister\' 0' -a '(command -q ts; and ts completion models 2>/dev/null)'
@@ -201,8 +201,8 @@ complete -c ts -n '__ts_at \'unregister\' 0' -a '(command -q ts; and ts completi
 
 complete -c ts -n '__ts_at \'describe\' 0' -a '(command -q ts; and ts completion models 2>/dev/null)'
 
-complete -c ts -n '__ts_in \'scale\'' -l max -x -d 'Most workers (default: --min).'
-complete -c ts -n '__ts_in \'scale\'' -l min -x -d 'Workers to run.'
+complete -c ts -n '__ts_in \'scale\'' -l max -x -d 'Most workers (default: --min; TorchServe\'s max_worker).'
+complete -c ts -n '__ts_in \'scale\'' -l min -x -d 'Workers to run (TorchServe\'s min_worker).'
 complete -c ts -n '__ts_in \'scale\'' -l sync -d 'Wait until the workers run.'
 complete -c ts -n '__ts_in \'scale\'' -l no-sync -d 'Wait until the workers run.'
 complete -c ts -n '__ts_at \'scale\' 0' -a '(command -q ts; and ts completion models 2>/dev/null)'

@@ -76,8 +76,8 @@ func (c *UnregisterCmd) Run(g *Globals) error {
 // ScaleCmd is `ts scale`.
 type ScaleCmd struct {
 	Model string `arg:"" placeholder:"NAME[/VERSION]" predictor:"model" help:"Model, or model/version."`
-	Min   int    `name:"min" required:"" placeholder:"N" help:"Workers to run."`
-	Max   int    `name:"max" placeholder:"M" help:"Most workers (default: --min)."`
+	Min   int    `name:"min" aliases:"min-worker" required:"" placeholder:"N" help:"Workers to run (TorchServe's min_worker)."`
+	Max   int    `name:"max" aliases:"max-worker" placeholder:"M" help:"Most workers (default: --min; TorchServe's max_worker)."`
 	Sync  bool   `name:"sync" default:"true" negatable:"" help:"Wait until the workers run."`
 }
 

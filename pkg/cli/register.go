@@ -17,13 +17,13 @@ import (
 // (a local server's model store), and uploaded otherwise.
 type RegisterCmd struct {
 	Archive       string `arg:"" placeholder:"ARCHIVE|URL" help:"Archive file or folder, a name in the server's model store, or an http(s) URL."`
-	Name          string `name:"name" placeholder:"NAME" help:"Model name (default: the manifest's)."`
+	Name          string `name:"name" aliases:"model-name" placeholder:"NAME" help:"Model name (default: the manifest's)."`
 	Version       string `name:"version" placeholder:"VERSION" help:"Model version (default: the manifest's)."`
 	Handler       string `name:"handler" placeholder:"HANDLER" help:"Handler (default: the manifest's)."`
-	Workers       int    `name:"workers" default:"1" help:"Workers to start."`
+	Workers       int    `name:"workers" aliases:"initial-workers" default:"1" help:"Workers to start (TorchServe's initial_workers)."`
 	BatchSize     int    `name:"batch-size" placeholder:"N" help:"Largest batch."`
 	MaxBatchDelay int    `name:"max-batch-delay" placeholder:"MS" help:"Longest wait for a batch to fill, in milliseconds."`
-	Timeout       int    `name:"timeout" placeholder:"SECONDS" help:"Response timeout."`
+	Timeout       int    `name:"timeout" aliases:"response-timeout" placeholder:"SECONDS" help:"Response timeout."`
 	Sync          bool   `name:"sync" default:"true" negatable:"" help:"Wait until the model's workers run."`
 	Upload        bool   `name:"upload" help:"Upload the local archive even if the server could read it."`
 }
