@@ -159,6 +159,8 @@ func (spec imageSpec) patchPlan(req *Request, inputs []*tensor.Tensor, input int
 	switch {
 	case spec.flat: // one row of C×H×W values, or H×W×C in Keras's order (layout NHWC)
 		channels, height, width = spec.channels, spec.height, spec.width
+	case spec.noChannel && len(item) == 2: // grey, [H,W]
+		channels, height, width = 1, int(item[0]), int(item[1])
 	case len(item) == 3 && channelsLast:
 		height, width, channels = int(item[0]), int(item[1]), int(item[2])
 	case len(item) == 3:

@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"cmp"
 	"encoding/json"
 	"image/color"
 	"net/url"
@@ -11,8 +12,9 @@ import (
 
 // TestImageExplanationLayouts: an image classifier's explanation hides square patches of
 // the image whatever the input's layout ([N,C,H,W], [N,H,W,C], one image with no batch
-// dimension, a flattened row in either order), and answers each element of the model's
-// input for one image with the attribution of the patch its pixel lies in.
+// dimension, a flattened row in either order, grey with no channel dimension, RGBA), and
+// answers each element of the model's input for one image with the attribution of the
+// patch its pixel lies in.
 func TestImageExplanationLayouts(t *testing.T) {
 	const side, patch = 8, 5 // 2×2 patches, the last row and column narrower
 	for _, c := range []struct {
@@ -20,13 +22,16 @@ func TestImageExplanationLayouts(t *testing.T) {
 		shape []int64
 		cfg   config
 		// at is the flat index of pixel (y, x), channel ch, in one image
-		at func(y, x, ch int) int
+		at       func(y, x, ch int) int
+		channels int // 3 when 0
 	}{
-		{"NCHW", []int64{-1, 3, side, side}, nil, func(y, x, ch int) int { return (ch*side+y)*side + x }},
-		{"NHWC", []int64{1, side, side, 3}, nil, func(y, x, ch int) int { return (y*side+x)*3 + ch }},
-		{"CHW, no batch", []int64{3, side, side}, nil, func(y, x, ch int) int { return (ch*side+y)*side + x }},
-		{"flat, PyTorch's order", []int64{-1, 3 * side * side}, config{"size": side}, func(y, x, ch int) int { return (ch*side+y)*side + x }},
-		{"flat, Keras's order", []int64{-1, 3 * side * side}, config{"size": side, "layout": "NHWC"}, func(y, x, ch int) int { return (y*side+x)*3 + ch }},
+		{"NCHW", []int64{-1, 3, side, side}, nil, func(y, x, ch int) int { return (ch*side+y)*side + x }, 0},
+		{"NHWC", []int64{1, side, side, 3}, nil, func(y, x, ch int) int { return (y*side+x)*3 + ch }, 0},
+		{"CHW, no batch", []int64{3, side, side}, nil, func(y, x, ch int) int { return (ch*side+y)*side + x }, 0},
+		{"flat, PyTorch's order", []int64{-1, 3 * side * side}, config{"size": side}, func(y, x, ch int) int { return (ch*side+y)*side + x }, 0},
+		{"flat, Keras's order", []int64{-1, 3 * side * side}, config{"size": side, "layout": "NHWC"}, func(y, x, ch int) int { return (y*side+x)*3 + ch }, 0},
+		{"grey, no channel dimension", []int64{-1, side, side}, nil, func(y, x, _ int) int { return y*side + x }, 1},
+		{"RGBA", []int64{-1, 4, side, side}, nil, func(y, x, ch int) int { return (ch*side+y)*side + x }, 4},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			spec, err := newImageSpec(tensor.Info{Name: "x", DType: tensor.Float32, Shape: c.shape}, c.cfg, nil, classifierSide)
@@ -57,13 +62,14 @@ func TestImageExplanationLayouts(t *testing.T) {
 			if err := json.Unmarshal(res.Body, &nested); err != nil {
 				t.Fatal(err)
 			}
+			channels := cmp.Or(c.channels, 3)
 			flat := numbers(nested)
-			if len(flat) != 3*side*side {
-				t.Fatalf("%d attributions, want %d", len(flat), 3*side*side)
+			if len(flat) != channels*side*side {
+				t.Fatalf("%d attributions, want %d", len(flat), channels*side*side)
 			}
 			for y := range side {
 				for x := range side {
-					for ch := range 3 {
+					for ch := range channels {
 						if got, want := flat[c.at(y, x, ch)], float64(y/patch*2+x/patch); got != want {
 							t.Fatalf("pixel (%d, %d) channel %d: attribution %g, want %g", y, x, ch, got, want)
 						}
@@ -75,8 +81,8 @@ func TestImageExplanationLayouts(t *testing.T) {
 			for _, f := range e.Features {
 				n += len(f[0].Index)
 			}
-			if n != 3*side*side {
-				t.Errorf("the patches hide %d elements, want each of %d once", n, 3*side*side)
+			if n != channels*side*side {
+				t.Errorf("the patches hide %d elements, want each of %d once", n, channels*side*side)
 			}
 		})
 	}

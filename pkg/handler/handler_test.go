@@ -47,6 +47,11 @@ func TestImageSpecDefaults(t *testing.T) {
 		{[]int64{-1, 784}, tensor.Float32, false, 1, 28, 28, 0, 0, 255},
 		{[]int64{-1, 3072}, tensor.Float32, false, 3, 32, 32, 0, 0.485, 255},
 		{[]int64{784}, tensor.Float32, false, 1, 28, 28, 0, 0, 255},
+		// grey images with no channel dimension, [N,H,W] (Keras's MNIST models)
+		{[]int64{-1, 28, 28}, tensor.Float32, false, 1, 28, 28, 0, 0, 255},
+		// four channels: RGBA
+		{[]int64{-1, 4, 16, 16}, tensor.Float32, false, 4, 16, 16, 0, 0.485, 255},
+		{[]int64{1, 16, 16, 4}, tensor.Uint8, true, 4, 16, 16, 0, 0, 1},
 	}
 	for _, c := range cases {
 		s, err := newImageSpec(tensor.Info{Name: "x", DType: c.dtype, Shape: c.shape}, nil, nil, classifierSide)
@@ -92,6 +97,18 @@ func TestImageSpecDefaults(t *testing.T) {
 	if v, _ := tensor.Values[float32](x); !s.nhwc || s.channels != 3 || s.height != 16 || !slices.Equal(x.Shape, []int64{1, 768}) || !slices.Equal(v[:6], []float32{1, 0, 0, 1, 0, 0}) {
 		t.Errorf("flattened NHWC: spec %+v, tensor %v %v", s, x.Shape, v[:6])
 	}
+	// RGBA: the image's alpha (not premultiplied) is the fourth channel, as it is
+	s, err = newImageSpec(tensor.Info{Name: "x", DType: tensor.Float32, Shape: []int64{-1, 4, 2, 2}}, nil, nil, classifierSide)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prepared, _ = s.prepare(solid(2, 2, color.NRGBA{R: 255, A: 51}))
+	if x, err = s.tensor(prepared); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := tensor.Values[float32](x); len(v) != 16 || math.Abs(float64(v[0])-(1-0.485)/0.229) > 1e-5 || v[12] != 0.2 {
+		t.Errorf("RGBA: tensor %v %v, want red normalised as ImageNet's, then alpha 0.2", x.Shape, v)
+	}
 	for _, bad := range []struct {
 		shape []int64
 		cfg   config
@@ -104,7 +121,11 @@ func TestImageSpecDefaults(t *testing.T) {
 		{[]int64{1, 3, 8, 8}, config{"layout": "HWC"}},
 		{[]int64{1, 3, 8, 8}, config{"std": []any{0.0}}},
 		{[]int64{1, 3, 8, 8}, config{"mean": []any{1.0, 2.0}}},
-		{[]int64{1, 3, 8, 8}, config{"channels": 4}},
+		{[]int64{1, 3, 8, 8}, config{"channels": 4}}, // the model takes 3
+		{[]int64{1, 3, 8, 8}, config{"channels": 1}},
+		{[]int64{-1, 28, 28}, config{"channels": 3}},
+		{[]int64{1, 2, 8, 8}, nil}, // two channels: no image has them
+		{[]int64{1, 5, 8, 8}, config{"channels": 5}},
 		{[]int64{1, 3, 8, 8}, config{"resize": "big"}},
 	} {
 		if _, err := newImageSpec(tensor.Info{Name: "x", DType: tensor.Float32, Shape: bad.shape}, bad.cfg, nil, classifierSide); err == nil {

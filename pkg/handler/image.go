@@ -12,6 +12,7 @@ import (
 	_ "image/jpeg"
 	_ "image/png"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/disintegration/imaging"
@@ -32,16 +33,19 @@ var (
 
 // imageSpec says how an image becomes a model input.
 type imageSpec struct {
-	input    tensor.Info
-	nhwc     bool // layout [N,H,W,C] instead of [N,C,H,W]
-	noBatch  bool // the input is one image, [C,H,W] or [H,W,C], with no batch dimension
-	flat     bool // the input is the image's values in one row, [N,C×H×W] (or [C×H×W])
-	channels int  // 1 (grayscale) or 3 (RGB)
-	bgr      bool // channel order BGR instead of RGB
-	height   int  // model input size: the crop; 0 (and width 0): each image's own size
-	width    int
-	maxSide  int // an image fed at its own size is scaled down to fit maxSide × maxSide
-	resize   int // shorter side before the centre crop; 0 resizes straight to height×width
+	input   tensor.Info
+	nhwc    bool // layout [N,H,W,C] instead of [N,C,H,W]
+	noBatch bool // the input is one image, [C,H,W] or [H,W,C], with no batch dimension
+	// noChannel: the input is grey images with no channel dimension, [N,H,W] (Keras's
+	// MNIST models, through tf2onnx)
+	noChannel bool
+	flat      bool // the input is the image's values in one row, [N,C×H×W] (or [C×H×W])
+	channels  int  // 1 (grayscale), 3 (RGB) or 4 (RGBA: the image's alpha fourth)
+	bgr       bool // channel order BGR instead of RGB
+	height    int  // model input size: the crop; 0 (and width 0): each image's own size
+	width     int
+	maxSide   int // an image fed at its own size is scaled down to fit maxSide × maxSide
+	resize    int // shorter side before the centre crop; 0 resizes straight to height×width
 	// letterbox scales the image to fit height×width, its aspect kept, centred on grey
 	// (114) padding, as Ultralytics' YOLO models are trained and run
 	letterbox bool
@@ -115,29 +119,35 @@ func newImageSpec(in tensor.Info, c, fallback config, dynamicSide int) (imageSpe
 	c = mergeConfig(fallback, c)
 	s := imageSpec{input: in}
 	shape := in.Shape
+	isChannels := func(d int64) bool { return d == 1 || d == 3 || d == 4 }
 	switch len(shape) {
 	case 4:
-	case 3: // one image (torchvision's detection models take [3,H,W]): read it as [1,...]
+	case 3:
+		if shape[0] < 0 && !isChannels(shape[2]) { // grey images [N,H,W]: read as [N,1,H,W]
+			s.noChannel = true
+			shape = []int64{shape[0], 1, shape[1], shape[2]}
+			break
+		}
+		// one image (torchvision's detection models take [3,H,W]): read it as [1,...]
 		s.noBatch = true
 		shape = append([]int64{1}, shape...)
 	case 1, 2: // a flattened image, as MNIST's classic models take [N,784]
 		s.flat, s.noBatch = true, len(shape) == 1
 		var ok bool
 		if shape, ok = unflatten(shape[len(shape)-1]); !ok {
-			return s, fmt.Errorf("input %s: an image model takes an input [N,C,H,W] or [N,H,W,C] (or one image, [C,H,W] or [H,W,C]), or a flattened square image [N,H×W] or [N,3×H×W]", in)
+			return s, fmt.Errorf("input %s: an image model takes an input [N,C,H,W] or [N,H,W,C] (or one image, [C,H,W] or [H,W,C]), grey images [N,H,W], or a flattened square image [N,H×W] or [N,3×H×W]", in)
 		}
 	default:
-		return s, fmt.Errorf("input %s: an image model takes an input [N,C,H,W] or [N,H,W,C] (or one image, [C,H,W] or [H,W,C]), or a flattened square image [N,H×W] or [N,3×H×W]", in)
+		return s, fmt.Errorf("input %s: an image model takes an input [N,C,H,W] or [N,H,W,C] (or one image, [C,H,W] or [H,W,C]), grey images [N,H,W], or a flattened square image [N,H×W] or [N,3×H×W]", in)
 	}
 	layout, err := c.string("layout", "")
 	if err != nil {
 		return s, err
 	}
-	isChannels := func(d int64) bool { return d == 1 || d == 3 }
 	switch strings.ToUpper(layout) {
 	case "NCHW":
 	case "NHWC":
-		s.nhwc = true
+		s.nhwc = !s.noChannel // [N,H,W] has no channel dimension to place
 	case "":
 		// a flattened RGB image is read as PyTorch flattens [3,H,W]; layout: NHWC for Keras's order
 		s.nhwc = !s.flat && !isChannels(shape[1]) && isChannels(shape[3])
@@ -151,15 +161,18 @@ func newImageSpec(in tensor.Info, c, fallback config, dynamicSide int) (imageSpe
 	if s.nhwc {
 		hd, wd, ch = shape[1], shape[2], shape[3]
 	}
-	defChannels := 3 // RGB unless the model says one channel
-	if ch == 1 {
-		defChannels = 1
+	defChannels := 3 // RGB unless the model says one channel, or four (RGBA)
+	if ch == 1 || ch == 4 {
+		defChannels = int(ch)
 	}
 	if s.channels, err = c.int("channels", defChannels); err != nil {
 		return s, err
 	}
-	if s.channels != 1 && s.channels != 3 {
-		return s, fmt.Errorf("input %s: images have 1 or 3 channels, the model wants %d", in, s.channels)
+	if s.channels != 1 && s.channels != 3 && s.channels != 4 {
+		return s, fmt.Errorf("input %s: images have 1, 3 or 4 channels (grey, RGB, RGBA), the model wants %d", in, s.channels)
+	}
+	if ch > 0 && int(ch) != s.channels {
+		return s, fmt.Errorf("input %s: the model takes %d channels, the handler makes %d; images have 1, 3 or 4 channels (grey, RGB, RGBA): set the layout (NCHW or NHWC) or channels handler setting", in, ch, s.channels)
 	}
 	order, err := c.string("channel_order", "RGB")
 	if err != nil {
@@ -208,8 +221,11 @@ func newImageSpec(in tensor.Info, c, fallback config, dynamicSide int) (imageSpe
 		return s, err
 	}
 	defMean, defStd := []float64{0}, []float64{1}
-	if s.channels == 3 {
+	switch s.channels {
+	case 3:
 		defMean, defStd = imagenetMean, imagenetStd
+	case 4: // ImageNet's for the colours, the alpha as it is
+		defMean, defStd = append(slices.Clone(imagenetMean), 0), append(slices.Clone(imagenetStd), 1)
 	}
 	defScale := 255.0
 	if !in.DType.IsFloat() {
@@ -464,12 +480,14 @@ func (s imageSpec) tensor(img image.Image) (*tensor.Tensor, error) {
 	for y := 0; y < h; y++ {
 		row := nrgba.Pix[y*nrgba.Stride:]
 		for x := 0; x < w; x++ {
-			p := row[x*4 : x*4+3]
+			p := row[x*4 : x*4+4]
 			for ch := 0; ch < c; ch++ {
 				var v float64
 				if c == 1 {
 					// ITU-R 601-2 luma, as PIL's convert("L")
 					v = (float64(p[0])*299 + float64(p[1])*587 + float64(p[2])*114) / 1000
+				} else if ch == 3 {
+					v = float64(p[3]) // alpha, not premultiplied (255 for an opaque image)
 				} else if s.bgr {
 					v = float64(p[2-ch])
 				} else {
@@ -490,6 +508,9 @@ func (s imageSpec) tensor(img image.Image) (*tensor.Tensor, error) {
 	}
 	if s.flat {
 		shape = []int64{1, int64(c * h * w)}
+	}
+	if s.noChannel {
+		shape = []int64{1, int64(h), int64(w)}
 	}
 	if s.noBatch {
 		shape = shape[1:]
