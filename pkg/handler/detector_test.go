@@ -166,7 +166,10 @@ func TestObjectDetectorFormats(t *testing.T) {
 			Outputs: []tensor.Info{{Name: "boxes", Shape: []int64{-1, 4}}, {Name: "labels", Shape: []int64{-1}}, {Name: "other", Shape: []int64{-1}}}},
 		"two inputs":             {Inputs: []tensor.Info{input, input}, Outputs: []tensor.Info{f32(1, 3, 7)}},
 		"end2end with rows of 7": {Inputs: []tensor.Info{input}, Outputs: []tensor.Info{f32(1, 300, 7)}, Config: config{"output_format": "end2end"}},
-		"end2end with rows of 8": {Inputs: []tensor.Info{input}, Outputs: []tensor.Info{f32(-1, 8)}, Config: config{"output_format": "end2end"}},
+		// rows with no class scores: every request failed with a 500
+		"yolo rows of 5 values":   {Inputs: []tensor.Info{input}, Outputs: []tensor.Info{f32(-1, 1, 5)}},
+		"yolov8 rows of 4 values": {Inputs: []tensor.Info{input}, Outputs: []tensor.Info{f32(1, 4, -1)}, Config: config{"output_format": "yolov8"}},
+		"end2end with rows of 8":  {Inputs: []tensor.Info{input}, Outputs: []tensor.Info{f32(-1, 8)}, Config: config{"output_format": "end2end"}},
 		"unnamed outputs, two that could be scores": {Inputs: []tensor.Info{input}, Outputs: []tensor.Info{
 			{Name: "1", DType: tensor.Float32, Shape: []int64{-1, 4}}, {Name: "2", DType: tensor.Float32, Shape: []int64{-1}},
 			{Name: "3", DType: tensor.Float32, Shape: []int64{-1}}}},
