@@ -170,9 +170,14 @@ type Inferencer interface {
 	Inference(ctx *Context, r *Request) (*Response, error)
 }
 
-// Run serves ts's requests on stdin/stdout until stdin closes. Write logs to stderr only.
+// Run serves ts's requests on stdin/stdout until stdin closes. Logs go to stderr, which ts
+// logs; so does whatever the handler writes to stdout, which the protocol keeps a copy of.
 func Run(h Handler) error {
-	return Serve(h, os.Stdin, os.Stdout)
+	out, err := protocolStdout()
+	if err != nil {
+		return err
+	}
+	return Serve(h, os.Stdin, out)
 }
 
 // Serve is Run on any streams.

@@ -2,7 +2,11 @@ package handlerkit
 
 import (
 	"bytes"
+	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/tsserve/ts/pkg/tensor"
@@ -179,5 +183,36 @@ func TestRunModelInInitialize(t *testing.T) {
 	inW.Close()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestStrayStdout: once the protocol has its copy of stdout, what the handler prints (and a
+// child process writes to its inherited stdout) goes to stderr, not into the protocol. The
+// test runs itself in a child process, whose streams it can read.
+func TestStrayStdout(t *testing.T) {
+	if os.Getenv("TS_KIT_STDOUT_CHILD") == "1" {
+		out, err := protocolStdout()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Println("a stray print")
+		child := exec.Command("echo", "a child's print")
+		child.Stdout = os.Stdout // file descriptor 1
+		if err := child.Run(); err != nil {
+			os.Exit(1)
+		}
+		fmt.Fprint(out, "protocol")
+		os.Exit(0)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStrayStdout$")
+	cmd.Env = append(os.Environ(), "TS_KIT_STDOUT_CHILD=1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("child: %v\n%s", err, stderr.String())
+	}
+	if stdout.String() != "protocol" || !strings.Contains(stderr.String(), "a stray print\n") || !strings.Contains(stderr.String(), "a child's print\n") {
+		t.Errorf("stdout %q, stderr %q: want only the protocol's bytes on stdout, the prints on stderr", stdout.String(), stderr.String())
 	}
 }

@@ -25,8 +25,9 @@ handler file) run through run_function, which ts serve calls itself. A handler f
 TorchServe (a function handle(data, context), or one class with initialize and handle) runs
 through serve_file, which ts serve also calls itself: see docs/custom-handlers.md.
 
-The process speaks ts's frame protocol on stdin/stdout (docs/custom-handlers.md): anything a
-handler prints must go to stderr (print(..., file=sys.stderr), or logging), which ts logs.
+The process speaks ts's frame protocol on stdin/stdout (docs/custom-handlers.md), stdout being
+a copy the kit takes first: whatever the handler writes to stdout (print, os.write(1, ...), a C
+library, a child process) goes to stderr, which ts logs.
 """
 import array
 import importlib.util
@@ -338,10 +339,24 @@ def send_intermediate_predict_response(ret, req_id_map=None, message="Intermedia
     _write_frame(stdout, {"type": "intermediate", "id": fid, "content_type": ctype, "blobs": [{}]}, [body])
 
 
+def _protocol_stdout():
+    """The protocol's stdout: a copy of file descriptor 1, taken once per process (kept on
+    sys, so that a copy of this kit in the archive finds it), after which 1 is stderr's:
+    whatever writes to it (print, os.write(1, ...), a C library, a child process) reaches
+    ts's log and cannot corrupt the protocol."""
+    out = getattr(sys, "_ts_protocol_stdout", None)
+    if out is None:
+        sys.stdout.flush()
+        out = os.fdopen(os.dup(1), "wb")
+        os.dup2(2, 1)
+        sys._ts_protocol_stdout = out
+    return out
+
+
 def run(handler_class):
     """Serves requests for ts until stdin closes."""
     global _current, _stdin
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    stdin, stdout = sys.stdin.buffer, _protocol_stdout()
     _stdin = stdin
     sys.stdout = sys.stderr  # a stray print() must not corrupt the protocol
     handler = handler_class()
@@ -585,10 +600,11 @@ def _install_torchserve_modules():
 
 class _PrintsToStderr:
     """sys.stdout while a handler file loads: what it prints goes to stderr, which ts logs,
-    while its buffer stays the protocol's (run takes it)."""
+    while its buffer is the protocol's (the run of an older copy of this kit in the archive
+    takes sys.stdout.buffer)."""
 
-    def __init__(self, real):
-        self.buffer = real.buffer
+    def __init__(self, protocol):
+        self.buffer = protocol
 
     def write(self, text):
         return sys.stderr.write(text)
@@ -612,7 +628,7 @@ def serve_file(path, name=None):
     if importlib.util.find_spec("ts_handler") is None and __name__ in sys.modules:
         sys.modules["ts_handler"] = sys.modules[__name__]  # the archive need not hold the kit
     _install_torchserve_modules()
-    sys.stdout = _PrintsToStderr(sys.stdout)  # a print() while the file loads must not reach ts
+    sys.stdout = _PrintsToStderr(_protocol_stdout())  # what the file prints must not reach ts
     module = runpy.run_path(path, run_name="__main__")
     if not sys.stdin.buffer.peek(1):
         return  # a ts handler served until its input ended

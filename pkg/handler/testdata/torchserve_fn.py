@@ -2,11 +2,14 @@
 run(); ts finds handle (or the function the handler names) as TorchServe does."""
 import json
 import logging
+import os
+import subprocess
 
 from ts.utils.util import PredictionException
 
 logger = logging.getLogger(__name__)
 print("a print while loading goes to the log, not to ts")
+os.write(1, b"so does a write to file descriptor 1 while loading\n")
 _state = {"initialised": 0}
 
 
@@ -14,6 +17,10 @@ def handle(data, context):
     if data is None:  # TorchServe initialises a function entry point with handle(None, context)
         _state["initialised"] += 1
         return None
+    # whatever reaches stdout (file descriptor 1, a child process's too) goes to the log
+    print("handling", len(data))
+    os.write(1, b"a write to file descriptor 1\n")
+    subprocess.run(["echo", "a child process's stdout"], check=True)
     out = []
     for row in data:
         body = row.get("data") if row.get("data") is not None else row.get("body")

@@ -1,7 +1,7 @@
 """A custom handler for tests: the iris model, plus requests that make it misbehave.
 
 Body "crash" exits the process, "killed" kills it as the kernel's out-of-memory killer
-does (SIGKILL), "hang" never answers, "garbage" writes junk to stdout,
+does (SIGKILL), "hang" never answers, "garbage" writes junk to the protocol's stdout (a print cannot: it goes to stderr),
 "error" raises; anything else is parsed as four comma-separated numbers. The answer
 echoes the request headers url_path (the path's segments after the version) and explain
 (True on /explanations) and the request's id.
@@ -25,8 +25,8 @@ class Unruly(BaseHandler):
         if body == "hang":
             time.sleep(3600)
         if body == "garbage":
-            sys.__stdout__.buffer.write(b"\x00\x00\x00\x05hello")
-            sys.__stdout__.buffer.flush()
+            sys._ts_protocol_stdout.write(b"\x00\x00\x00\x05hello")  # the kit's copy of stdout
+            sys._ts_protocol_stdout.flush()
             time.sleep(3600)
         if body == "error":
             raise HandlerError("you asked for an error", 422)
