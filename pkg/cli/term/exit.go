@@ -58,7 +58,7 @@ func Report(w io.Writer, prog string, err error) int {
 	if err == nil {
 		return ExitOK
 	}
-	msg := strings.Join(strings.Fields(err.Error()), " ")
+	msg := Printable(strings.Join(strings.Fields(err.Error()), " "))
 	fmt.Fprintf(w, "%s: %s\n", prog, msg)
 	return Code(err)
 }

@@ -78,8 +78,16 @@ var (
 )
 
 // Table prints rows: a bordered table with a header on a terminal, tab-separated lines
-// without a header when piped.
+// without a header when piped; cells show control characters escaped (Printable).
 func (o *IO) Table(header []string, rows [][]string) {
+	printable := make([][]string, len(rows))
+	for i, r := range rows {
+		printable[i] = make([]string, len(r))
+		for j, cell := range r {
+			printable[i][j] = Printable(cell)
+		}
+	}
+	rows = printable
 	if !o.OutTTY {
 		for _, r := range rows {
 			fmt.Fprintln(o.Out, strings.Join(r, "\t"))
@@ -97,14 +105,15 @@ func (o *IO) Table(header []string, rows [][]string) {
 	o.Println(t.Render())
 }
 
-// KeyValues prints aligned "key  value" lines (keys styled on a terminal).
+// KeyValues prints aligned "key  value" lines (keys styled on a terminal; values with
+// control characters escaped, Printable).
 func (o *IO) KeyValues(pairs [][2]string) {
 	width := 0
 	for _, p := range pairs {
 		width = max(width, len(p[0]))
 	}
 	for _, p := range pairs {
-		o.Println(o.Style(Bold, fmt.Sprintf("%-*s", width, p[0])) + "  " + p[1])
+		o.Println(o.Style(Bold, fmt.Sprintf("%-*s", width, p[0])) + "  " + Printable(p[1]))
 	}
 }
 
