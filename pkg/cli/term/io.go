@@ -78,12 +78,17 @@ var (
 )
 
 // Table prints rows: a bordered table with a header on a terminal, tab-separated lines
-// without a header when piped; cells show control characters escaped (Printable).
+// without a header when piped. Cells show control characters escaped (Printable), but
+// those of a column with no header, which holds a drawing of ts's own (a styled bar).
 func (o *IO) Table(header []string, rows [][]string) {
 	printable := make([][]string, len(rows))
 	for i, r := range rows {
 		printable[i] = make([]string, len(r))
 		for j, cell := range r {
+			if j < len(header) && header[j] == "" {
+				printable[i][j] = cell
+				continue
+			}
 			printable[i][j] = Printable(cell)
 		}
 	}

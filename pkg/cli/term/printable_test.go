@@ -28,9 +28,9 @@ func TestPrintable(t *testing.T) {
 func TestOutputsEscapeControls(t *testing.T) {
 	var out bytes.Buffer
 	o := &IO{Out: &out}
-	o.Table([]string{"name"}, [][]string{{"a\nb"}, {"c\td"}})
+	o.Table([]string{"name", ""}, [][]string{{"a\nb"}, {"c\td", "\x1b[36m█\x1b[m"}}) // a column with no header: ts's own drawing
 	o.KeyValues([][2]string{{"input", "x\x1b[31m float32[N,2]"}})
-	want := "a\\nb\nc\\td\ninput  x\\x1b[31m float32[N,2]\n"
+	want := "a\\nb\nc\\td\t\x1b[36m█\x1b[m\ninput  x\\x1b[31m float32[N,2]\n"
 	if out.String() != want {
 		t.Errorf("output %q, want %q", out.String(), want)
 	}
