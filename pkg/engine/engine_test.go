@@ -305,6 +305,14 @@ func TestZeroDimension(t *testing.T) {
 	}
 }
 
+// TestNulInName: a name holding a NUL character loads in ONNX Runtime but fails every run
+// ("input name cannot be empty": its C API ends the name there); it is refused at load.
+func TestNulInName(t *testing.T) {
+	if _, err := Load("testdata/nulname.onnx", Options{}); err == nil || !strings.Contains(err.Error(), `"x\x00y" holds a NUL character`) {
+		t.Errorf("Load: %v, want a refusal naming the NUL character", err)
+	}
+}
+
 // TestNoInputs runs a model that takes no inputs: its output comes from an initializer.
 func TestNoInputs(t *testing.T) {
 	s := mustLoad(t, "testdata/constant.onnx", Options{})

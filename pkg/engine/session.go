@@ -450,6 +450,11 @@ func load(o Options, graph func() (*onnx.Model, error),
 	for _, n := range unserved { // the session runs for the tensor outputs only
 		o.logger().Warn(n.Note())
 	}
+	for _, t := range slices.Concat(s.inputs, s.outputs) {
+		if strings.ContainsRune(t.Name, 0) { // ONNX Runtime takes names as C strings: every run would fail
+			return nil, fmt.Errorf("read model: the name %q holds a NUL character, which ONNX Runtime cannot take in a run", t.Name)
+		}
+	}
 	s.batchInput = make([]int, len(s.outputs))
 	s.passThrough = make([]bool, len(s.outputs))
 	for i, out := range s.outputs {

@@ -6,7 +6,7 @@ uint8 and bool, an input "x:T" (a name with a colon, as TensorFlow exports) of s
 [batch, 3] and an output "y:T" = Identity(x), plus an int64 scalar input "k" and an output
 "k_twice" = k + k; liar, lookup, onerow, rowsoftmax, manyout, hungry, zipmap, seqtensors,
 seqonly, norank, masked, constant, external, tfdetector, passthrough, detr, named, yolov8, yolov3,
-sizedetector, yolov2, yolov4 and zerodim.onnx are described below. Run:
+sizedetector, yolov2, yolov4, zerodim and nulname.onnx are described below. Run:
 /usr/bin/python3 pkg/engine/testdata/make_models.py
 """
 import os
@@ -333,3 +333,8 @@ save("yolov4", [helper.make_node("ReduceMax", ["input_1:0"], ["brightest"], keep
 # state, a feature list it does not use), and then only an empty tensor feeds it.
 save("zerodim", [helper.make_node("Shape", ["x"], ["y"])], [floats("x", ["batch", 0])],
      [helper.make_tensor_value_info("y", TensorProto.INT64, [2])])
+
+# nulname.onnx: y = Identity(x) where the input's name holds a NUL character ("x\0y"), which
+# a protobuf string may and ONNX Runtime's C API cannot carry: it must be refused at load.
+save("nulname", [helper.make_node("Identity", ["x\0y"], ["y"])], [floats("x\0y", ["batch", 2])],
+     [floats("y", ["batch", 2])], check=False)
