@@ -539,6 +539,15 @@ type detection struct {
 	score float64
 }
 
+// roundCents rounds a box coordinate to two decimals; one too large to have any is left as
+// it is (v*100 would overflow to an infinity, which JSON cannot hold).
+func roundCents(v float64) float64 {
+	if math.Abs(v) >= 1<<52 {
+		return v
+	}
+	return math.Round(v*100) / 100
+}
+
 func (h *objectDetector) Postprocess(_ context.Context, req *Request, outputs []*tensor.Tensor) (*Response, error) {
 	dets, err := h.detect(req, outputs)
 	if err != nil {
@@ -573,7 +582,7 @@ func (h *objectDetector) Postprocess(_ context.Context, req *Request, outputs []
 			if k > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString(strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64))
+			b.WriteString(strconv.FormatFloat(roundCents(v), 'f', -1, 64))
 		}
 		b.WriteString("], \"score\": ")
 		b.WriteString(formatFloat32(float32(d.score)))
