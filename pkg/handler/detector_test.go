@@ -471,26 +471,37 @@ func TestSegmenterOutputs(t *testing.T) {
 		input  tensor.Info
 		output []tensor.Info
 		result *tensor.Tensor
-		want   string // the answer, or the error
+		want   string    // the answer, or the error
+		fed    imageSize // the size of the image fed (Preprocess's); zero: unknown
 	}{
-		{"classes first", nchw, out(tensor.Float32, 1, 2, 2, 2), first, `[[[0,0.9],[1,0.8]],[[0,0.8],[1,0.6]]]`},
-		{"classes last, NHWC images", nhwc, out(tensor.Float32, 1, 2, 2, 2), last, `[[[0,0.9],[1,0.8]],[[0,0.8],[1,0.6]]]`},
+		{"classes first", nchw, out(tensor.Float32, 1, 2, 2, 2), first, `[[[0,0.9],[1,0.8]],[[0,0.8],[1,0.6]]]`, imageSize{}},
+		{"classes last, NHWC images", nhwc, out(tensor.Float32, 1, 2, 2, 2), last, `[[[0,0.9],[1,0.8]],[[0,0.8],[1,0.6]]]`, imageSize{}},
 		{"one image's scores, no batch", tensor.Info{Name: "x", DType: tensor.Float32, Shape: []int64{3, 2, 2}}, out(tensor.Float32, 2, 2, 2),
-			tensor.New([]int64{2, 2, 2}, []float32{0.9, 0.2, 0.8, 0.4, 0.1, 0.8, 0.2, 0.6}), `[[[0,0.9],[1,0.8]],[[0,0.8],[1,0.6]]]`},
+			tensor.New([]int64{2, 2, 2}, []float32{0.9, 0.2, 0.8, 0.4, 0.1, 0.8, 0.2, 0.6}), `[[[0,0.9],[1,0.8]],[[0,0.8],[1,0.6]]]`, imageSize{}},
 		// NaN scores: a pixel whose every score is NaN is class 0 with no probability (null),
 		// and a NaN score never wins over a number
 		{"NaN scores", nchw, out(tensor.Float32, 1, 2, 2, 2),
 			tensor.New([]int64{1, 2, 2, 2}, []float32{float32(math.NaN()), 0.2, 0.8, 0.4, float32(math.NaN()), float32(math.NaN()), 0.2, 0.6}),
-			`[[[0,null],[0,0.2]],[[0,0.8],[1,0.6]]]`},
-		{"a class map", nchw, out(tensor.Int64, 1, 2, 2), tensor.New([]int64{1, 2, 2}, []int64{0, 1, 2, 1}), `[[[0,1],[1,1]],[[2,1],[1,1]]]`},
+			`[[[0,null],[0,0.2]],[[0,0.8],[1,0.6]]]`, imageSize{}},
+		{"a class map", nchw, out(tensor.Int64, 1, 2, 2), tensor.New([]int64{1, 2, 2}, []int64{0, 1, 2, 1}), `[[[0,1],[1,1]],[[2,1],[1,1]]]`, imageSize{}},
 		// one channel: a binary mask, each pixel the probability of class 1
-		{"a binary mask", nchw, out(tensor.Float32, 1, 1, 2, 2), tensor.New([]int64{1, 1, 2, 2}, []float32{0.25, 0.75, 0.5, 1}), `[[[0,0.75],[1,0.75]],[[0,0.5],[1,1]]]`},
+		{"a binary mask", nchw, out(tensor.Float32, 1, 1, 2, 2), tensor.New([]int64{1, 1, 2, 2}, []float32{0.25, 0.75, 0.5, 1}), `[[[0,0.75],[1,0.75]],[[0,0.5],[1,1]]]`, imageSize{}},
 		// floats [N, H, W]: a score per pixel with its channel squeezed out (a matte), read as
 		// the binary mask above; or class indexes cast to floats (whole numbers, some above 1)
-		{"a float score map", nchw, out(tensor.Float32, 1, 2, 2), tensor.New([]int64{1, 2, 2}, []float32{0.25, 0.75, 0.5, 1}), `[[[0,0.75],[1,0.75]],[[0,0.5],[1,1]]]`},
-		{"a float class map", nchw, out(tensor.Float32, 1, 2, 2), tensor.New([]int64{1, 2, 2}, []float32{0, 2, 1, 1}), `[[[0,1],[2,1]],[[1,1],[1,1]]]`},
-		{"a class map past 255", nchw, out(tensor.Int64, 1, 2, 2), tensor.New([]int64{1, 2, 2}, []int64{0, 300, 2, 1}), "want class indexes 0-255"},
-		{"an output of rank 2", nchw, out(tensor.Float32, 1, 4), nil, "image_segmenter needs an output [N, classes, H, W]"},
+		{"a float score map", nchw, out(tensor.Float32, 1, 2, 2), tensor.New([]int64{1, 2, 2}, []float32{0.25, 0.75, 0.5, 1}), `[[[0,0.75],[1,0.75]],[[0,0.5],[1,1]]]`, imageSize{}},
+		{"a float class map", nchw, out(tensor.Float32, 1, 2, 2), tensor.New([]int64{1, 2, 2}, []float32{0, 2, 1, 1}), `[[[0,1],[2,1]],[[1,1],[1,1]]]`, imageSize{}},
+		{"a class map past 255", nchw, out(tensor.Int64, 1, 2, 2), tensor.New([]int64{1, 2, 2}, []int64{0, 300, 2, 1}), "want class indexes 0-255", imageSize{}},
+		{"an output of rank 2", nchw, out(tensor.Float32, 1, 4), nil, "image_segmenter needs an output [N, classes, H, W]", imageSize{}},
+		// the layout whose spatial dimensions have the aspect of the image fed (2 x 3) wins
+		// over the input's: an NCHW model answering NHWC scores (its classes were read as
+		// rows: a 500 past 256 "classes", or a wrong answer); an NHWC model's float score map
+		// [N, H, W] stays classes first
+		{"classes last from an NCHW model", tensor.Info{Name: "x", DType: tensor.Float32, Shape: []int64{-1, 3, -1, -1}}, out(tensor.Float32, -1, -1, -1, 2),
+			tensor.New([]int64{1, 2, 3, 2}, []float32{0.9, 0.1, 0.2, 0.8, 0.7, 0.3, 0.4, 0.6, 0.6, 0.4, 0.1, 0.9}),
+			`[[[0,0.9],[1,0.8],[0,0.7]],[[1,0.6],[0,0.6],[1,0.9]]]`, imageSize{w: 3, h: 2, fedW: 3, fedH: 2}},
+		{"a float score map from an NHWC model", tensor.Info{Name: "x", DType: tensor.Float32, Shape: []int64{1, 2, 3, 3}}, out(tensor.Float32, 1, 2, 3),
+			tensor.New([]int64{1, 2, 3}, []float32{0.25, 0.75, 0.5, 1, 0.1, 0.9}),
+			`[[[0,0.75],[1,0.75],[0,0.5]],[[1,1],[0,0.9],[1,0.9]]]`, imageSize{w: 3, h: 2, fedW: 3, fedH: 2}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -502,7 +513,7 @@ func TestSegmenterOutputs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := h.Postprocess(context.Background(), &Request{Header: http.Header{}}, []*tensor.Tensor{c.result})
+			res, err := h.Postprocess(context.Background(), &Request{Header: http.Header{}, State: c.fed}, []*tensor.Tensor{c.result})
 			if !strings.HasPrefix(c.want, "[") {
 				failsAs(t, err, c.want)
 				return

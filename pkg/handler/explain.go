@@ -427,12 +427,13 @@ func (h *imageSegmenter) Explain(req *Request, inputs, outputs []*tensor.Tensor)
 	if len(outputs) <= h.output {
 		return nil, fmt.Errorf("model returned %d outputs", len(outputs))
 	}
+	size, _ := req.State.(imageSize)
 	segmentRow := func(outputs []*tensor.Tensor, r int) (*segmentation, error) {
 		out, err := h.outputRow(outputs[h.output], r)
 		if err != nil {
 			return nil, err
 		}
-		return h.segment(out)
+		return h.segment(out, size)
 	}
 	s, err := segmentRow(outputs, 0)
 	if err != nil {
@@ -441,7 +442,7 @@ func (h *imageSegmenter) Explain(req *Request, inputs, outputs []*tensor.Tensor)
 	classes := len(h.labels)
 	if out := outputs[h.output]; !h.classMap && len(out.Shape) == 4 {
 		classes = int(out.Shape[1])
-		if h.scoresLast {
+		if h.classesLast(out.Shape, size) {
 			classes = int(out.Shape[3])
 		}
 	}

@@ -19,9 +19,10 @@ import (
 type imageSegmenter struct {
 	spec   imageSpec
 	output int // index of the output holding per-pixel scores
-	// scoresLast: the output is [1, H, W, classes] (a model taking NHWC images); classMap:
-	// it is [1, H, W] of class indexes (the argmax taken inside the model); noBatch: the
-	// scores have no batch dimension, as the image has none.
+	// scoresLast: the output is [1, H, W, classes] (a model taking NHWC images), unless
+	// the output's shape says otherwise (classesLast); classMap: it is [1, H, W] of class
+	// indexes (the argmax taken inside the model); noBatch: the scores have no batch
+	// dimension, as the image has none.
 	scoresLast, classMap, noBatch bool
 	softmax                       string
 	labels                        labels
@@ -90,7 +91,34 @@ type segmentation struct {
 	probs   []float32
 }
 
-func (h *imageSegmenter) segment(out *tensor.Tensor) (*segmentation, error) {
+// classesLast tells whether a score output of shape [1, a, b, c] holds its classes last
+// ([1, H, W, classes]) for an image fed at fed's size: the layout whose spatial dimensions
+// have the image's aspect, when only one has (an NCHW model may answer NHWC scores, and an
+// output may be a fraction of the image's size), else the image input's layout.
+func (h *imageSegmenter) classesLast(shape []int64, fed imageSize) bool {
+	if len(shape) != 4 || fed.fedW <= 0 || fed.fedH <= 0 {
+		return h.scoresLast
+	}
+	first := sameAspect(shape[2], shape[3], fed.fedH, fed.fedW) // [1, classes, H, W]
+	last := sameAspect(shape[1], shape[2], fed.fedH, fed.fedW)  // [1, H, W, classes]
+	if first != last {
+		return last
+	}
+	return h.scoresLast
+}
+
+// sameAspect reports whether a grid of rows × cols has the aspect of an image h × w, within
+// a tenth (a fraction of the image's size rounds its sides).
+func sameAspect(rows, cols int64, h, w int) bool {
+	if rows <= 0 || cols <= 0 {
+		return false
+	}
+	r := float64(rows) / float64(cols) * float64(w) / float64(h)
+	return r > 0.9 && r < 1.1
+}
+
+// segment reads the per-pixel classes of an output for an image fed at fed's size.
+func (h *imageSegmenter) segment(out *tensor.Tensor, fed imageSize) (*segmentation, error) {
 	v, err := out.Float64s()
 	if err != nil {
 		return nil, err
@@ -110,7 +138,8 @@ func (h *imageSegmenter) segment(out *tensor.Tensor) (*segmentation, error) {
 		return nil, fmt.Errorf("segmentation output has shape %s, want [1, classes, H, W]", tensor.ShapeString(out.Shape))
 	}
 	c, hh, ww := int(out.Shape[1]), int(out.Shape[2]), int(out.Shape[3])
-	if h.scoresLast {
+	last := h.classesLast(out.Shape, fed)
+	if last {
 		hh, ww, c = int(out.Shape[1]), int(out.Shape[2]), int(out.Shape[3])
 	}
 	if c > 256 {
@@ -121,7 +150,7 @@ func (h *imageSegmenter) segment(out *tensor.Tensor) (*segmentation, error) {
 	plane := hh * ww
 	for p := 0; p < plane; p++ {
 		for k := 0; k < c; k++ {
-			if h.scoresLast {
+			if last {
 				scores[k] = v[p*c+k]
 			} else {
 				scores[k] = v[k*plane+p]
@@ -191,11 +220,12 @@ func palette(n int) color.Palette {
 }
 
 func (h *imageSegmenter) Postprocess(_ context.Context, req *Request, outputs []*tensor.Tensor) (*Response, error) {
-	s, err := h.segment(outputs[h.output])
+	size, ok := req.State.(imageSize)
+	s, err := h.segment(outputs[h.output], size)
 	if err != nil {
 		return nil, err
 	}
-	if size, ok := req.State.(imageSize); h.toImage && ok && size.w > 0 && size.h > 0 {
+	if h.toImage && ok && size.w > 0 && size.h > 0 {
 		s = s.resample(size)
 	}
 	if strings.Contains(req.Header.Get("Accept"), "image/png") {
