@@ -491,7 +491,10 @@ func TestSegmenterOutputs(t *testing.T) {
 		{"a float score map", nchw, out(tensor.Float32, 1, 2, 2), tensor.New([]int64{1, 2, 2}, []float32{0.25, 0.75, 0.5, 1}), `[[[0,0.75],[1,0.75]],[[0,0.5],[1,1]]]`, imageSize{}},
 		{"a float class map", nchw, out(tensor.Float32, 1, 2, 2), tensor.New([]int64{1, 2, 2}, []float32{0, 2, 1, 1}), `[[[0,1],[2,1]],[[1,1],[1,1]]]`, imageSize{}},
 		{"a class map past 255", nchw, out(tensor.Int64, 1, 2, 2), tensor.New([]int64{1, 2, 2}, []int64{0, 300, 2, 1}), "want class indexes 0-255", imageSize{}},
-		{"an output of rank 2", nchw, out(tensor.Float32, 1, 4), nil, "image_segmenter needs an output [N, classes, H, W]", imageSize{}},
+		{"a float output of rank 2", nchw, out(tensor.Float32, 1, 4), nil, "image_segmenter reads an output [H, W] as one image's class map, of integers", imageSize{}},
+		{"an output of rank 5", nchw, out(tensor.Float32, 1, 1, 2, 2, 2), nil, "image_segmenter needs an output [N, classes, H, W]", imageSize{}},
+		// a class map with no batch dimension, [H, W] (a model that squeezed it)
+		{"a class map [H, W]", nchw, out(tensor.Int64, 2, 2), tensor.New([]int64{2, 2}, []int64{0, 1, 2, 1}), `[[[0,1],[1,1]],[[2,1],[1,1]]]`, imageSize{}},
 		// the layout whose spatial dimensions have the aspect of the image fed (2 x 3) wins
 		// over the input's: an NCHW model answering NHWC scores (its classes were read as
 		// rows: a 500 past 256 "classes", or a wrong answer); an NHWC model's float score map

@@ -55,8 +55,13 @@ func newImageSegmenter(m *Model) (Handler, error) {
 		// one image's scores when the model takes one image and answers floats, else a map
 		h.noBatch = spec.noBatch && out.DType.IsFloat()
 		h.classMap = !h.noBatch
+	case 2:
+		if out.DType.IsFloat() {
+			return nil, fmt.Errorf("image_segmenter reads an output [H, W] as one image's class map, of integers; %s is %s", out.Name, out.DType)
+		}
+		h.classMap = true // one image's class map with no batch dimension (the model squeezed it)
 	default:
-		return nil, fmt.Errorf("image_segmenter needs an output [N, classes, H, W] ([N, H, W, classes] for NHWC images) or a class map [N, H, W]; %s is %s", out.Name, tensor.ShapeString(out.Shape))
+		return nil, fmt.Errorf("image_segmenter needs an output [N, classes, H, W] ([N, H, W, classes] for NHWC images) or a class map [N, H, W] or [H, W]; %s is %s", out.Name, tensor.ShapeString(out.Shape))
 	}
 	if h.softmax, err = c.softmaxMode(defaultActivation(m.Dir)); err != nil {
 		return nil, err
@@ -124,6 +129,9 @@ func (h *imageSegmenter) segment(out *tensor.Tensor, fed imageSize) (*segmentati
 		return nil, err
 	}
 	if h.classMap {
+		if len(out.Shape) == 2 { // [H, W]: one image's
+			return classMap(append([]int64{1}, out.Shape...), v)
+		}
 		if !out.DType.IsFloat() || len(out.Shape) != 3 || holdsClassIndexes(v) {
 			return classMap(out.Shape, v)
 		}
