@@ -138,7 +138,13 @@ func DecodeV2(body []byte, headerLen int, inputs, outputs []tensor.Info, shm Sha
 		if err != nil {
 			return nil, err
 		}
-		size, binary := binarySize(in)
+		size, binary, err := binarySize(name, in)
+		if err != nil {
+			return nil, err
+		}
+		if _, hasData := in["data"]; hasData && binary {
+			return nil, badInput("input %q has both \"data\" and binary_data_size: send its data one way", name)
+		}
 		switch {
 		case shared != nil:
 			if _, hasData := in["data"]; hasData || binary {
@@ -326,15 +332,19 @@ func objects(doc map[string]any, key string) ([]map[string]any, error) {
 	return out, nil
 }
 
-// binarySize reads an input's binary_data_size parameter.
-func binarySize(in map[string]any) (int64, bool) {
+// binarySize reads an input's binary_data_size parameter (binary: it has one), which must be
+// a number of bytes.
+func binarySize(name string, in map[string]any) (size int64, binary bool, err error) {
 	params, _ := in["parameters"].(map[string]any)
-	n, ok := params["binary_data_size"].(json.Number)
-	if !ok {
-		return 0, false
+	v, binary := params["binary_data_size"]
+	if !binary {
+		return 0, false, nil
 	}
-	size, err := n.Int64()
-	return size, err == nil && size >= 0
+	n, _ := v.(json.Number)
+	if size, err = n.Int64(); err != nil || size < 0 {
+		return 0, true, badInput("input %q: binary_data_size must be a number of bytes, got %s", name, jsonText(v))
+	}
+	return size, true, nil
 }
 
 // tensorFromBinary reads an input sent as binary tensor data: little-endian elements in
