@@ -90,8 +90,8 @@ func classTarget(req *Request, probs []float64, l labels) (int, error) {
 }
 
 // rowOf is row r of a tensor whose dimension 0 counts rows (scoreRows).
-func rowOf(t *tensor.Tensor, r int) ([]float64, error) {
-	rows, err := scoreRows(t)
+func rowOf(t *tensor.Tensor, r int, oneRow bool) ([]float64, error) {
+	rows, err := scoreRows(t, oneRow)
 	if err != nil {
 		return nil, err
 	}
@@ -102,15 +102,15 @@ func rowOf(t *tensor.Tensor, r int) ([]float64, error) {
 }
 
 // classifierExplanation explains a classifier's answer: the probability of the target class
-// in output.
-func classifierExplanation(req *Request, outputs []*tensor.Tensor, output int, mode string, l labels) (*Explanation, error) {
+// in output (oneRow: one item's scores with no batch dimension, unbatchedScores).
+func classifierExplanation(req *Request, outputs []*tensor.Tensor, output int, oneRow bool, mode string, l labels) (*Explanation, error) {
 	if len(outputs) <= output {
 		return nil, fmt.Errorf("model returned %d outputs", len(outputs))
 	}
 	if !outputs[output].DType.IsFloat() {
 		return nil, badInput("this model answers class indexes, not scores: there is no score to explain")
 	}
-	row, err := rowOf(outputs[output], 0)
+	row, err := rowOf(outputs[output], 0, oneRow)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +120,7 @@ func classifierExplanation(req *Request, outputs []*tensor.Tensor, output int, m
 		return nil, err
 	}
 	score := func(outputs []*tensor.Tensor, r int) (float64, error) {
-		row, err := rowOf(outputs[output], r)
+		row, err := rowOf(outputs[output], r, oneRow)
 		if err != nil {
 			return 0, err
 		}
@@ -134,7 +134,7 @@ func classifierExplanation(req *Request, outputs []*tensor.Tensor, output int, m
 // shaped like the model's input for one image, each element holding its patch's
 // attribution.
 func (h *imageClassifier) Explain(req *Request, inputs, outputs []*tensor.Tensor) (*Explanation, error) {
-	e, err := classifierExplanation(req, outputs, h.output, h.softmax, h.labels)
+	e, err := classifierExplanation(req, outputs, h.output, h.oneRow, h.softmax, h.labels)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +205,7 @@ func (spec imageSpec) patchPlan(req *Request, inputs []*tensor.Tensor, input int
 // turn (replaced by padding and masked out): TorchServe's answer {"words", "importances"},
 // the importances scaled to a unit norm as TorchServe's, with the target's label.
 func (h *textClassifier) Explain(req *Request, inputs, outputs []*tensor.Tensor) (*Explanation, error) {
-	e, err := classifierExplanation(req, outputs, h.output, h.softmax, h.labels)
+	e, err := classifierExplanation(req, outputs, h.output, h.oneRow, h.softmax, h.labels)
 	if err != nil {
 		return nil, err
 	}

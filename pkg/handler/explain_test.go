@@ -114,7 +114,7 @@ func TestExplainScores(t *testing.T) {
 		want   int
 	}{{"", 1}, {"2", 2}, {"cat", 0}} {
 		req := &Request{Query: url.Values{"target": {c.target}}}
-		e, err := classifierExplanation(req, []*tensor.Tensor{logits}, 0, "auto", l)
+		e, err := classifierExplanation(req, []*tensor.Tensor{logits}, 0, false, "auto", l)
 		if err != nil || e.Target != l[c.want] {
 			t.Fatalf("target %q: explained %v (%v), want %s", c.target, e, err, l[c.want])
 		}
@@ -127,12 +127,12 @@ func TestExplainScores(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"3", "-1", "horse"} {
-		if _, err := classifierExplanation(&Request{Query: url.Values{"target": {bad}}}, []*tensor.Tensor{logits}, 0, "auto", l); err == nil {
+		if _, err := classifierExplanation(&Request{Query: url.Values{"target": {bad}}}, []*tensor.Tensor{logits}, 0, false, "auto", l); err == nil {
 			t.Errorf("target %q taken", bad)
 		}
 	}
 	indexes := tensor.New([]int64{1, 1}, []int64{2})
-	if _, err := classifierExplanation(&Request{}, []*tensor.Tensor{indexes}, 0, "auto", l); err == nil {
+	if _, err := classifierExplanation(&Request{}, []*tensor.Tensor{indexes}, 0, false, "auto", l); err == nil {
 		t.Error("an argmax model explained")
 	}
 }

@@ -978,3 +978,44 @@ func FuzzImageHandlers(f *testing.F) {
 		}
 	})
 }
+
+// TestUnbatchedScores: a classifier output [classes] with no batch dimension (a model that
+// squeezed it) is one item's scores, in answers and explanations alike; a dynamic [N] is
+// a score per item. The fixed [3] was read as three items' binary scores.
+func TestUnbatchedScores(t *testing.T) {
+	logits := tensor.New([]int64{3}, []float32{-1, 3, 2})
+	for _, c := range []struct {
+		name     string
+		declared []int64
+		items    int // answers: 1 is an object, more a list
+	}{
+		{"fixed [classes]: one item", []int64{3}, 1},
+		{"dynamic [N]: a score per item", []int64{-1}, 3},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h, err := newImageClassifier(&Model{Inputs: []tensor.Info{digitsInput}, Outputs: []tensor.Info{{Name: "logits", DType: tensor.Float32, Shape: c.declared}}, Dir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := h.Postprocess(context.Background(), nil, []*tensor.Tensor{logits})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var one map[string]float64
+			var many []map[string]float64
+			if c.items == 1 {
+				// softmax over the three logits: class 1 first, at 0.705
+				if err := json.Unmarshal(res.Body, &one); err != nil || len(one) != 3 || math.Abs(one["1"]-0.7213991842739687) > 1e-6 {
+					t.Errorf("answer %s (%v), want one object of three classes, class 1 at 0.721", res.Body, err)
+				}
+			} else if err := json.Unmarshal(res.Body, &many); err != nil || len(many) != c.items || math.Abs(many[1]["1"]-0.9525741268224334) > 1e-6 {
+				t.Errorf("answer %s (%v), want %d binary answers, the second's class 1 at 0.953", res.Body, err, c.items)
+			}
+		})
+	}
+	// the explanation's target and score are the answer's top class and probability
+	e, err := classifierExplanation(&Request{}, []*tensor.Tensor{logits}, 0, true, "auto", nil)
+	if err != nil || e.Target != "1" || math.Abs(e.Base-0.7213991842739687) > 1e-6 {
+		t.Errorf("explanation of [classes]: %+v, %v; want class 1 at 0.721", e, err)
+	}
+}

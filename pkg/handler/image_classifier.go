@@ -14,7 +14,8 @@ import (
 // their probabilities out, highest first.
 type imageClassifier struct {
 	spec    imageSpec
-	output  int // the output holding the scores
+	output  int  // the output holding the scores
+	oneRow  bool // the output is one image's scores, [classes] (unbatchedScores)
 	labels  labels
 	topk    int
 	softmax string // "auto" (when the outputs are not already probabilities), "always", "never"
@@ -33,6 +34,7 @@ func newImageClassifier(m *Model) (Handler, error) {
 	if h.output, err = c.classifierOutput(m.Outputs, h.labels); err != nil {
 		return nil, err
 	}
+	h.oneRow = h.output < len(m.Outputs) && unbatchedScores(m.Outputs[h.output])
 	if err := oneScoreRow(m.Outputs, h.output, "image_classifier", "a score per pixel is image_segmenter's, boxes object_detector's"); err != nil {
 		return nil, err
 	}
@@ -57,7 +59,7 @@ func (h *imageClassifier) Postprocess(_ context.Context, _ *Request, outputs []*
 		return nil, fmt.Errorf("model returned %d outputs", len(outputs))
 	}
 	out := outputs[h.output]
-	rows, err := scoreRows(out)
+	rows, err := scoreRows(out, h.oneRow)
 	if err != nil {
 		return nil, err
 	}
@@ -72,14 +74,15 @@ func (h *imageClassifier) Postprocess(_ context.Context, _ *Request, outputs []*
 }
 
 // scoreRows cuts a classifier's output into its rows of scores: dimension 0 counts the rows
-// (the whole tensor is one row when it has no dimensions).
-func scoreRows(t *tensor.Tensor) ([][]float64, error) {
+// (the whole tensor is one row when it has no dimensions, or when oneRow says that its one
+// dimension is the classes of one item, unbatchedScores).
+func scoreRows(t *tensor.Tensor, oneRow bool) ([][]float64, error) {
 	v, err := t.Float64s()
 	if err != nil {
 		return nil, fmt.Errorf("read model output: %w", err)
 	}
 	n := 1
-	if len(t.Shape) > 0 {
+	if len(t.Shape) > 0 && !(oneRow && len(t.Shape) == 1) {
 		n = int(t.Shape[0])
 	}
 	if n < 1 || len(v)%n != 0 {
@@ -92,6 +95,11 @@ func scoreRows(t *tensor.Tensor) ([][]float64, error) {
 	}
 	return rows, nil
 }
+
+// unbatchedScores tells whether a classifier's output is one item's scores with no batch
+// dimension, [classes] (fixed, more than one): a model that squeezed its batch dimension.
+// A dynamic [N] is a score per item.
+func unbatchedScores(out tensor.Info) bool { return len(out.Shape) == 1 && out.Shape[0] > 1 }
 
 // classScores is one row of a classifier's output as its top k classes: scores made
 // probabilities under the softmax setting, or, from one integer (a model that ends with its

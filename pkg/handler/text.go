@@ -26,7 +26,9 @@ type textClassifier struct {
 	types     int
 	positions int
 	inputs    []tensor.Info
-	output    int // the output holding the scores
+	noBatch   bool // the inputs are one text's, [sequence], with no batch dimension
+	output    int  // the output holding the scores
+	oneRow    bool // the output is one text's scores, [classes] (unbatchedScores)
 	labels    labels
 	softmax   string
 	topk      int
@@ -77,14 +79,17 @@ func newTextClassifier(m *Model) (Handler, error) {
 	if len(unknown) > 0 {
 		return nil, fmt.Errorf("text_classifier feeds input_ids, attention_mask, token_type_ids and position_ids; the model also takes %s", strings.Join(unknown, ", "))
 	}
+	// one text with no batch dimension, [sequence], as some exports take it
+	h.noBatch = len(m.Inputs[h.ids].Shape) == 1
 	for _, i := range []int{h.ids, h.mask, h.types, h.positions} {
-		if i >= 0 && (len(m.Inputs[i].Shape) != 2 || (m.Inputs[i].DType != tensor.Int64 && m.Inputs[i].DType != tensor.Int32)) {
-			return nil, fmt.Errorf("text_classifier: input %s must be int64 or int32 [batch, sequence]", m.Inputs[i])
+		if i >= 0 && (len(m.Inputs[i].Shape) != len(m.Inputs[h.ids].Shape) || len(m.Inputs[i].Shape) < 1 || len(m.Inputs[i].Shape) > 2 ||
+			(m.Inputs[i].DType != tensor.Int64 && m.Inputs[i].DType != tensor.Int32)) {
+			return nil, fmt.Errorf("text_classifier: input %s must be int64 or int32 [batch, sequence] (or [sequence], for every input)", m.Inputs[i])
 		}
 	}
 	def := 128
-	if seq := m.Inputs[h.ids].Shape[1]; seq > 0 {
-		def = int(seq)
+	if shape := m.Inputs[h.ids].Shape; shape[len(shape)-1] > 0 {
+		def = int(shape[len(shape)-1])
 	}
 	var err error
 	if h.maxLen, err = c.int("max_length", def); err != nil {
@@ -109,6 +114,7 @@ func newTextClassifier(m *Model) (Handler, error) {
 	if h.output, err = c.classifierOutput(m.Outputs, h.labels); err != nil {
 		return nil, err
 	}
+	h.oneRow = h.output < len(m.Outputs) && unbatchedScores(m.Outputs[h.output])
 	if err := oneScoreRow(m.Outputs, h.output, "text_classifier", "a score per token (token classification): serve it with the tensor handler or a custom one"); err != nil {
 		return nil, err
 	}
@@ -238,7 +244,11 @@ func (h *textClassifier) Preprocess(_ context.Context, req *Request) ([]*tensor.
 				v[k] = int64(k)
 			}
 		}
-		t := tensor.New([]int64{1, n}, v)
+		shape := []int64{1, n}
+		if h.noBatch {
+			shape = shape[1:]
+		}
+		t := tensor.New(shape, v)
 		if info.DType == tensor.Int32 {
 			if t, err = t.Convert(tensor.Int32); err != nil {
 				return nil, err

@@ -215,6 +215,25 @@ func TestTextClassifierInputs(t *testing.T) {
 	if mask, _ := tensor.Values[int64](in[0]); !slices.Equal(mask, []int64{1, 1, 0, 0}) {
 		t.Errorf("TensorFlow's names: the first input, the mask, is %v", mask)
 	}
+	// one text with no batch dimension, [sequence]: tensors [max_length]; every input alike
+	one := func(name string, dims ...int64) tensor.Info {
+		return tensor.Info{Name: name, DType: tensor.Int64, Shape: dims}
+	}
+	m.Inputs = []tensor.Info{one("input_ids", 4), one("attention_mask", -1)}
+	if h, err = newTextClassifier(m); err != nil {
+		t.Fatal(err)
+	}
+	if in, err = h.Preprocess(context.Background(), &Request{Inputs: []Input{{Name: "body", Data: []byte("rain today")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if mask, _ := tensor.Values[int64](in[1]); !slices.Equal(in[0].Shape, []int64{4}) || !slices.Equal(mask, []int64{1, 1, 0, 0}) {
+		t.Errorf("[sequence] inputs: ids of shape %v, mask %v", in[0].Shape, mask)
+	}
+	m.Inputs = []tensor.Info{one("input_ids", 4), one("attention_mask", 1, 4)}
+	if _, err := newTextClassifier(m); err == nil || !strings.Contains(err.Error(), "(or [sequence], for every input)") {
+		t.Errorf("inputs of two ranks: %v", err)
+	}
+	m.Inputs = []tensor.Info{seq("serving_default_attention_mask:0", tensor.Int64), seq("input_ids:0", tensor.Int64)}
 	m.Inputs = append(m.Inputs, seq("pixel_values", tensor.Float32))
 	if _, err := newTextClassifier(m); err == nil || !strings.Contains(err.Error(), "the model also takes pixel_values") {
 		t.Errorf("a model with an input the handler cannot feed: %v", err)
