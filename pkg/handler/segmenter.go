@@ -150,8 +150,8 @@ func (h *imageSegmenter) segment(out *tensor.Tensor, fed imageSize) (*segmentati
 	if last {
 		hh, ww, c = int(out.Shape[1]), int(out.Shape[2]), int(out.Shape[3])
 	}
-	if c > 256 {
-		return nil, fmt.Errorf("segmentation output has %d classes; at most 256 are supported", c)
+	if c > 256 || (c < 1 && hh*ww > 0) {
+		return nil, fmt.Errorf("segmentation output of shape %s has %d classes; 1 to 256 are supported", tensor.ShapeString(out.Shape), c)
 	}
 	s := &segmentation{h: hh, w: ww, classes: make([]uint8, hh*ww), probs: make([]float32, hh*ww)}
 	scores := make([]float64, c)
