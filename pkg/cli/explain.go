@@ -158,11 +158,19 @@ const (
 )
 
 // renderHeatMap: an image classifier's attributions, nested like the model's input for one
-// image ([C][H][W] or [H][W][C]), as a map of cells: the darker, the more the patch
-// supports the target (red where it speaks against it; - and = when piped).
+// image ([C][H][W], [H][W][C], or [H][W] for grey images with no channel dimension), as a
+// map of cells: the darker, the more the patch supports the target (red where it speaks
+// against it; - and = when piped).
 func renderHeatMap(io *term.IO, raw json.RawMessage) bool {
 	var nested [][][]float64
-	if json.Unmarshal(raw, &nested) != nil || len(nested) == 0 || len(nested[0]) == 0 || len(nested[0][0]) == 0 {
+	if json.Unmarshal(raw, &nested) != nil {
+		var grey [][]float64
+		if json.Unmarshal(raw, &grey) != nil {
+			return false
+		}
+		nested = [][][]float64{grey} // one channel
+	}
+	if len(nested) == 0 || len(nested[0]) == 0 || len(nested[0][0]) == 0 {
 		return false
 	}
 	d0, d1, d2 := len(nested), len(nested[0]), len(nested[0][0])

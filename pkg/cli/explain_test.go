@@ -33,6 +33,8 @@ func TestRenderExplanation(t *testing.T) {
 			[]string{"explained: weather (score 0.9000)", "attributions over the 64×2 image (32×1 cells; darker supports the target more, - and = against it)", strings.Repeat("██", 32)}},
 		{"image [1][4][4]", `[[[1,0,0,0],[0,0,0,0],[0,0,0,0],[0,0,0,1]]]`,
 			[]string{"explained: weather (score 0.9000)", "attributions over the 4×4 image (4×4 cells; darker supports the target more, - and = against it)", "██      ", "      ██"}},
+		{"grey image [H][W], no channel dimension", `[[1,0,0,0],[0,0,0,0],[0,0,0,0],[0,0,0,1]]`,
+			[]string{"explained: weather (score 0.9000)", "attributions over the 4×4 image (4×4 cells; darker supports the target more, - and = against it)", "██      ", "      ██"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var out bytes.Buffer
