@@ -313,6 +313,35 @@ func TestNulInName(t *testing.T) {
 	}
 }
 
+// TestExternalData: a model whose weights are in a file beside it runs, also opened through
+// links in another folder (as ts links a bare .onnx file or a Triton folder it serves from
+// where it is): ONNX Runtime refuses data that resolves outside the folder of the path it
+// opens ("escapes model directory"), so the model is opened where it really is.
+func TestExternalData(t *testing.T) {
+	links := t.TempDir()
+	for _, f := range []string{"external.onnx", "external.onnx.data"} {
+		abs, _ := filepath.Abs(filepath.Join("testdata", f))
+		if err := os.Symlink(abs, filepath.Join(links, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, path := range []string{"testdata/external.onnx", filepath.Join(links, "external.onnx")} {
+		s, err := Load(path, Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		out, err := s.Run(context.Background(), []*tensor.Tensor{tensor.New([]int64{1, 4}, []float32{1, 0, 0, 1})})
+		s.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		// x W for W = 0, 0.1, ... 1.1 row by row: rows 0 and 3 summed
+		if got, _ := tensor.Values[float32](out[0]); len(got) != 3 || math.Abs(float64(got[0])-0.9) > 1e-6 || math.Abs(float64(got[2])-1.3) > 1e-6 {
+			t.Errorf("%s: y = %v, want [0.9 1.1 1.3]", path, got)
+		}
+	}
+}
+
 // TestNoInputs runs a model that takes no inputs: its output comes from an initializer.
 func TestNoInputs(t *testing.T) {
 	s := mustLoad(t, "testdata/constant.onnx", Options{})

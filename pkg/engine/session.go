@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -381,12 +382,39 @@ func appendProvider(so *ort.SessionOptions, name string, device int) error {
 
 // Load reads a model file and creates a session for it.
 func Load(path string, o Options) (*Session, error) {
-	return load(o, func() (*onnx.Model, error) { return onnx.ReadFile(path) },
+	m, graphErr := onnx.ReadFile(path)
+	if graphErr == nil {
+		path = externalDataHome(path, m.ExternalData)
+	}
+	return load(o, func() (*onnx.Model, error) { return m, graphErr },
 		func(so *ort.SessionOptions) ([]ort.InputOutputInfo, []ort.InputOutputInfo, error) {
 			return ort.GetInputOutputInfoWithOptions(path, so)
 		}, func(in, out []string, so *ort.SessionOptions) (*ort.DynamicAdvancedSession, error) {
 			return ort.NewDynamicAdvancedSession(path, in, out, so)
 		})
+}
+
+// externalDataHome is the path ONNX Runtime opens a model at: where a link to it points,
+// when the model's external data files (data, as the model names them) lie there too. ONNX
+// Runtime refuses external data that resolves outside the folder of the path it opens, so a
+// model linked into another folder with its data (a bare .onnx file or a Triton folder
+// served from where it is, whose files ts links) must be opened where it really is.
+func externalDataHome(path string, data []string) string {
+	if len(data) == 0 {
+		return path
+	}
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil || real == path {
+		return path
+	}
+	for _, f := range data {
+		linked, err1 := filepath.EvalSymlinks(filepath.Join(filepath.Dir(path), filepath.FromSlash(f)))
+		beside, err2 := filepath.EvalSymlinks(filepath.Join(filepath.Dir(real), filepath.FromSlash(f)))
+		if err1 != nil || err2 != nil || linked != beside {
+			return path
+		}
+	}
+	return real
 }
 
 // LoadBytes creates a session from a model held in memory.
