@@ -863,6 +863,16 @@ func TestConvertWeightsFP16(t *testing.T) {
 	closeTo(t, "logits", b[0], a[0], 5e-2)
 }
 
+// TestLoadFailureMessage: a model ONNX Runtime cannot read (IR version 99) fails to load
+// with its reason, without the C++ source location and function ONNX Runtime puts first.
+func TestLoadFailureMessage(t *testing.T) {
+	_, err := Load("testdata/newir.onnx", Options{})
+	if err == nil || !strings.Contains(err.Error(), "failed: Unsupported model IR version: 99, max supported IR version:") ||
+		strings.Contains(err.Error(), "onnxruntime_src") || strings.Contains(err.Error(), "onnxruntime::Model::Model(") {
+		t.Errorf("load: %v", err)
+	}
+}
+
 // TestCustomOperatorDomain: a model using an operator from a custom operator library (here
 // onnxruntime-extensions' ai.onnx.contrib) fails to load, saying why; pkg/onnx sees the domain
 // before it is loaded.

@@ -135,6 +135,10 @@ var (
 	// sourcePrefix matches the source location some of its messages start with
 	// ("concat.cc:154 PrepareForCompute ").
 	sourcePrefix = regexp.MustCompile(`^\S+\.(?:cc|cpp|h|cu):\d+ \S+ `)
+	// sourceFrame matches the source location and C++ function a message about a model
+	// that failed to load holds ("/onnxruntime_src/.../model.cc:181
+	// onnxruntime::Model::Model(onnx::ModelProto&&, ...) "), before what went wrong.
+	sourceFrame = regexp.MustCompile(`/\S+\.(?:cc|cpp|h|cu):\d+ [^()]*\([^()]*\) `)
 )
 
 // InputError is a problem with the tensors a caller passed to Run: a client mistake, not a
@@ -510,7 +514,7 @@ func load(o Options, graph func() (*onnx.Model, error),
 	s.provider, s.arenaShrinkage = provider, o.ArenaShrinkage
 	s.s, err = create(names(s.inputs), names(s.outputs), so)
 	if err != nil {
-		msg := oneLine(err.Error())
+		msg := sourceFrame.ReplaceAllString(oneLine(err.Error()), " ")
 		if strings.Contains(msg, "is not a registered function/op") {
 			msg += " (the model uses an operator this ONNX Runtime does not have: one from a custom operator library, " +
 				"such as onnxruntime-extensions' ai.onnx.contrib, which ts does not load, or one newer than its opsets)"

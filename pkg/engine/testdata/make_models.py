@@ -6,7 +6,7 @@ uint8 and bool, an input "x:T" (a name with a colon, as TensorFlow exports) of s
 [batch, 3] and an output "y:T" = Identity(x), plus an int64 scalar input "k" and an output
 "k_twice" = k + k; liar, lookup, onerow, rowsoftmax, manyout, hungry, zipmap, seqtensors,
 seqonly, norank, masked, constant, external, tfdetector, passthrough, detr, named, yolov8, yolov3,
-sizedetector, yolov2, yolov4, zerodim and nulname.onnx are described below. Run:
+sizedetector, yolov2, yolov4, zerodim, nulname and newir.onnx are described below. Run:
 /usr/bin/python3 pkg/engine/testdata/make_models.py
 """
 import os
@@ -338,3 +338,11 @@ save("zerodim", [helper.make_node("Shape", ["x"], ["y"])], [floats("x", ["batch"
 # a protobuf string may and ONNX Runtime's C API cannot carry: it must be refused at load.
 save("nulname", [helper.make_node("Identity", ["x\0y"], ["y"])], [floats("x\0y", ["batch", 2])],
      [floats("y", ["batch", 2])], check=False)
+
+# newir.onnx: y = Relu(x), stamped with IR version 99, which this ONNX Runtime does not read:
+# its load fails, with a message that says so (without ONNX Runtime's C++ source location).
+newir = helper.make_model(helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "newir",
+                                            [floats("x", ["batch", 2])], [floats("y", ["batch", 2])]),
+                          opset_imports=[helper.make_opsetid("", 13)], producer_name="ts-tests")
+newir.ir_version = 99
+onnx.save(newir, os.path.join(here, "newir.onnx"))
