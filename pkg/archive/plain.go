@@ -202,8 +202,11 @@ func linkONNXFile(src, dir string) (*Opened, error) {
 			return nil, fmt.Errorf("the model's external data %q is not a file beside it or below", f)
 		}
 	}
-	for _, f := range append([]string{base}, m.ExternalData...) {
-		if err := link(filepath.Join(filepath.Dir(src), filepath.FromSlash(f)), filepath.Join(dir, filepath.FromSlash(f))); err != nil {
+	if err := link(src, filepath.Join(dir, base)); err != nil {
+		return nil, err
+	}
+	for _, f := range m.ExternalData {
+		if err := linkData(filepath.Join(filepath.Dir(src), filepath.FromSlash(f)), filepath.Join(dir, filepath.FromSlash(f))); err != nil {
 			return nil, err
 		}
 	}
@@ -450,6 +453,24 @@ func link(src, dst string) error {
 		return err
 	}
 	return os.Symlink(abs, dst)
+}
+
+// linkData links a model's external data file into dst's folder as a hard link to the file
+// itself (links resolved) where the file system allows it, else as link does. ONNX Runtime
+// refuses external data that resolves outside the model's folder: data linked beside the
+// model from elsewhere (a Hugging Face cache's blobs, the model's link pointing to another
+// blob) loads only as a hard link. (A model whose files all lie in one folder is opened
+// there instead: engine.Load.)
+func linkData(src, dst string) error {
+	if real, err := filepath.EvalSymlinks(src); err == nil {
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if os.Link(real, dst) == nil {
+			return nil
+		}
+	}
+	return link(src, dst)
 }
 
 // hashFiles adds the content of files to h.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -329,6 +330,47 @@ func TestModelSizeThroughLinks(t *testing.T) {
 	}
 	if got := v.modelSize(); got != want {
 		t.Errorf("modelSize %d, want %d (the model and its external data)", got, want)
+	}
+}
+
+// TestExternalDataLinked: a bare .onnx file whose weights are in external data serves, as
+// the data lies beside it and as a Hugging Face cache keeps them (the model and its data
+// links in a snapshot folder, each to a blob named by its hash elsewhere): ONNX Runtime
+// refuses data that resolves outside the model's folder, so ts links the data in hard.
+func TestExternalDataLinked(t *testing.T) {
+	r := newRegistry(t, Defaults{})
+	model, data := testenv.Path("pkg/engine/testdata/external.onnx"), testenv.Path("pkg/engine/testdata/external.onnx.data")
+	cache := t.TempDir()
+	blobs, snapshot := filepath.Join(cache, "blobs"), filepath.Join(cache, "snapshots", "main")
+	for _, d := range []string{blobs, snapshot} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for src, blob := range map[string]string{model: "3f2a", data: "9c1e"} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(blobs, blob), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Join("..", "..", "blobs", blob), filepath.Join(snapshot, filepath.Base(src))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, path := range map[string]string{"beside": model, "cache": filepath.Join(snapshot, "external.onnx")} {
+		v, err := r.Register(context.Background(), Spec{Path: path, Name: name, Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		out, err := v.InferTensors(context.Background(), []*tensor.Tensor{tensor.New([]int64{1, 4}, []float32{1, 0, 0, 1})}, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got, _ := tensor.Values[float32](out[0]); len(got) != 3 || math.Abs(float64(got[1])-1.1) > 1e-6 {
+			t.Errorf("%s: y = %v, want [0.9 1.1 1.3]", name, got)
+		}
 	}
 }
 
