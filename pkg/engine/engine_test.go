@@ -871,6 +871,11 @@ func TestLoadFailureMessage(t *testing.T) {
 		strings.Contains(err.Error(), "onnxruntime_src") || strings.Contains(err.Error(), "onnxruntime::Model::Model(") {
 		t.Errorf("load: %v", err)
 	}
+	// a location followed by a plain function name and a message with parentheses is kept
+	kept := "failed:/onnxruntime_src/onnxruntime/core/concat.cc:154 PrepareForCompute axes must match (2 and 3) here"
+	if got := sourceFrame.ReplaceAllString(kept, " "); got != kept {
+		t.Errorf("%q became %q", kept, got)
+	}
 }
 
 // TestCustomOperatorDomain: a model using an operator from a custom operator library (here

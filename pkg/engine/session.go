@@ -135,10 +135,11 @@ var (
 	// sourcePrefix matches the source location some of its messages start with
 	// ("concat.cc:154 PrepareForCompute ").
 	sourcePrefix = regexp.MustCompile(`^\S+\.(?:cc|cpp|h|cu):\d+ \S+ `)
-	// sourceFrame matches the source location and C++ function a message about a model
-	// that failed to load holds ("/onnxruntime_src/.../model.cc:181
-	// onnxruntime::Model::Model(onnx::ModelProto&&, ...) "), before what went wrong.
-	sourceFrame = regexp.MustCompile(`/\S+\.(?:cc|cpp|h|cu):\d+ [^()]*\([^()]*\) `)
+	// sourceFrame matches the source location and C++ function that a message about a
+	// model that failed to load holds before what went wrong ("/onnxruntime_src/.../
+	// model.cc:181 onnxruntime::Model::Model(onnx::ModelProto&&, ...) "): a name with "::"
+	// just before its parameters, so that a message's own words in parentheses stay.
+	sourceFrame = regexp.MustCompile(`/\S+\.(?:cc|cpp|h|cu):\d+ (?:[\w<>*&,~:]+ )*[\w<>*&~]*::[\w<>*&~:]*\([^()]*\) `)
 )
 
 // InputError is a problem with the tensors a caller passed to Run: a client mistake, not a
