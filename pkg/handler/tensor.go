@@ -626,8 +626,8 @@ func exactInts[T int64 | uint64](info tensor.Info, leaves []any, parse func(stri
 // NaN and ±Inf become null; float32 and narrower values print at their own precision (0.1,
 // not 0.10000000149011612). The JSON is appended by hand: this runs for every request.
 func (h *tensorHandler) Postprocess(_ context.Context, _ *Request, outputs []*tensor.Tensor) (*Response, error) {
-	if n := AnswerSizeAtLeast(outputs); h.maxResponse > 0 && n > h.maxResponse {
-		return nil, ResponseTooLarge(n, h.maxResponse, true) // refused before it is written
+	if err := CheckAnswerSize(outputs, h.maxResponse); err != nil {
+		return nil, err
 	}
 	b := make([]byte, 0, 64+16*len(outputs))
 	b = append(b, `{"outputs":[`...)
@@ -652,11 +652,20 @@ func (h *tensorHandler) Postprocess(_ context.Context, _ *Request, outputs []*te
 	return &Response{Body: b, ContentType: "application/json"}, nil
 }
 
-// AnswerSizeAtLeast is the fewest bytes outputs take in any answer that holds all their
+// CheckAnswerSize refuses, before an answer is written, outputs too large for limit bytes
+// (max_response_size; 0: no limit) whatever the answer's encoding (answerSizeAtLeast): a
+// model may answer far more than a client should get (a size an input asked for).
+func CheckAnswerSize(outputs []*tensor.Tensor, limit int64) error {
+	if n := answerSizeAtLeast(outputs); limit > 0 && n > limit {
+		return ResponseTooLarge(n, limit, true)
+	}
+	return nil
+}
+
+// answerSizeAtLeast is the fewest bytes outputs take in any answer that holds all their
 // values: as JSON (two bytes a number, "0,"; three a string, "\"\",") or as raw bytes (an
-// element's size, four for a string's length). An answer can be refused on it before it is
-// written: a model may answer far more than a client should get (a size an input asked for).
-func AnswerSizeAtLeast(outputs []*tensor.Tensor) int64 {
+// element's size, four for a string's length).
+func answerSizeAtLeast(outputs []*tensor.Tensor) int64 {
 	var n int64
 	for _, t := range outputs {
 		per := int64(3)

@@ -21,7 +21,6 @@ import (
 	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/handler"
 	"github.com/tsserve/ts/pkg/registry"
-	"github.com/tsserve/ts/pkg/tensor"
 	"github.com/tsserve/ts/pkg/trace"
 )
 
@@ -286,15 +285,6 @@ func (s *Server) checkResponseSize(n int) error {
 		return nil
 	}
 	return handler.ResponseTooLarge(int64(n), s.cfg.MaxResponseSize, false)
-}
-
-// checkOutputsSize refuses, before they are written, outputs that make an answer larger than
-// max_response_size whatever its encoding (handler.AnswerSizeAtLeast).
-func (s *Server) checkOutputsSize(outputs []*tensor.Tensor) error {
-	if n := handler.AnswerSizeAtLeast(outputs); n > s.cfg.MaxResponseSize {
-		return handler.ResponseTooLarge(n, s.cfg.MaxResponseSize, true)
-	}
-	return nil
 }
 
 // readRequest turns the HTTP request into handler inputs: each multipart or form field is

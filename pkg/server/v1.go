@@ -104,7 +104,7 @@ func (s *Server) v1Tensors(ctx context.Context, v *registry.Version, req *handle
 		if err != nil {
 			return nil, err
 		}
-		if err := s.checkOutputsSize(outputs); err != nil {
+		if err := handler.CheckAnswerSize(outputs, s.cfg.MaxResponseSize); err != nil {
 			return nil, err
 		}
 		b, err := handler.AppendV1Value([]byte(`{"outputs":`), outputs, v.Outputs, false)
@@ -130,7 +130,7 @@ func (s *Server) v1Tensors(ctx context.Context, v *registry.Version, req *handle
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkOutputsSize(slices.Concat(answers...)); err != nil {
+	if err := handler.CheckAnswerSize(slices.Concat(answers...), s.cfg.MaxResponseSize); err != nil {
 		return nil, err
 	}
 	b := []byte(`{"predictions":[`)

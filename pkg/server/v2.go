@@ -171,7 +171,7 @@ func (s *Server) v2InferOn(w http.ResponseWriter, r *http.Request, v *registry.V
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkOutputsSize(handler.V2Answered(req, v.Outputs, outputs)); err != nil {
+	if err := handler.CheckAnswerSize(handler.V2Answered(req, v.Outputs, outputs), s.cfg.MaxResponseSize); err != nil {
 		return nil, err
 	}
 	var labels map[int]string
