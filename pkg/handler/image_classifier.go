@@ -34,7 +34,7 @@ func newImageClassifier(m *Model) (Handler, error) {
 	if h.output, err = c.classifierOutput(m.Outputs, h.labels); err != nil {
 		return nil, err
 	}
-	h.oneRow = h.output < len(m.Outputs) && unbatchedScores(m.Outputs[h.output])
+	h.oneRow = unbatchedScores(m.Outputs, h.output)
 	if err := oneScoreRow(m.Outputs, h.output, "image_classifier", "a score per pixel is image_segmenter's, boxes object_detector's"); err != nil {
 		return nil, err
 	}
@@ -96,10 +96,12 @@ func scoreRows(t *tensor.Tensor, oneRow bool) ([][]float64, error) {
 	return rows, nil
 }
 
-// unbatchedScores tells whether a classifier's output is one item's scores with no batch
-// dimension, [classes] (fixed, more than one): a model that squeezed its batch dimension.
-// A dynamic [N] is a score per item.
-func unbatchedScores(out tensor.Info) bool { return len(out.Shape) == 1 && out.Shape[0] > 1 }
+// unbatchedScores tells whether a classifier's output i (of outputs) is one item's scores
+// with no batch dimension, [classes] (fixed, more than one): a model that squeezed its batch
+// dimension. A dynamic [N] is a score per item.
+func unbatchedScores(outputs []tensor.Info, i int) bool {
+	return i >= 0 && i < len(outputs) && len(outputs[i].Shape) == 1 && outputs[i].Shape[0] > 1
+}
 
 // classScores is one row of a classifier's output as its top k classes: scores made
 // probabilities under the softmax setting, or, from one integer (a model that ends with its

@@ -114,7 +114,7 @@ func newTextClassifier(m *Model) (Handler, error) {
 	if h.output, err = c.classifierOutput(m.Outputs, h.labels); err != nil {
 		return nil, err
 	}
-	h.oneRow = h.output < len(m.Outputs) && unbatchedScores(m.Outputs[h.output])
+	h.oneRow = unbatchedScores(m.Outputs, h.output)
 	if err := oneScoreRow(m.Outputs, h.output, "text_classifier", "a score per token (token classification): serve it with the tensor handler or a custom one"); err != nil {
 		return nil, err
 	}
