@@ -441,10 +441,7 @@ func (h *imageSegmenter) Explain(req *Request, inputs, outputs []*tensor.Tensor)
 	}
 	classes := len(h.labels)
 	if out := outputs[h.output]; !h.classMap && len(out.Shape) == 4 {
-		classes = int(out.Shape[1])
-		if h.classesLast(out.Shape, size) {
-			classes = int(out.Shape[3])
-		}
+		classes, _, _, _ = h.scoreLayout(out.Shape, size)
 	}
 	pixels := make([]float64, 256)
 	for _, c := range s.classes {

@@ -20,7 +20,7 @@ type imageSegmenter struct {
 	spec   imageSpec
 	output int // index of the output holding per-pixel scores
 	// scoresLast: the output is [1, H, W, classes] (a model taking NHWC images), unless
-	// the output's shape says otherwise (classesLast); classMap: it is [1, H, W] of class
+	// the output's shape says otherwise (scoreLayout); classMap: it is [1, H, W] of class
 	// indexes (the argmax taken inside the model); noBatch: the scores have no batch
 	// dimension, as the image has none.
 	scoresLast, classMap, noBatch bool
@@ -96,20 +96,23 @@ type segmentation struct {
 	probs   []float32
 }
 
-// classesLast tells whether a score output of shape [1, a, b, c] holds its classes last
-// ([1, H, W, classes]) for an image fed at fed's size: the layout whose spatial dimensions
-// have the image's aspect, when only one has (an NCHW model may answer NHWC scores, and an
-// output may be a fraction of the image's size), else the image input's layout.
-func (h *imageSegmenter) classesLast(shape []int64, fed imageSize) bool {
-	if len(shape) != 4 || fed.fedW <= 0 || fed.fedH <= 0 {
-		return h.scoresLast
+// scoreLayout reads a score output of shape [1, a, b, c] for an image fed at fed's size: its
+// classes, height and width, and whether its classes come last ([1, H, W, classes]): the
+// layout whose spatial dimensions have the image's aspect, when only one has (an NCHW model
+// may answer NHWC scores, and an output may be a fraction of the image's size), else the
+// image input's layout.
+func (h *imageSegmenter) scoreLayout(shape []int64, fed imageSize) (classes, height, width int, last bool) {
+	last = h.scoresLast
+	if fed.fedW > 0 && fed.fedH > 0 {
+		first := sameAspect(shape[2], shape[3], fed.fedH, fed.fedW) // [1, classes, H, W]
+		if other := sameAspect(shape[1], shape[2], fed.fedH, fed.fedW); first != other {
+			last = other // [1, H, W, classes]
+		}
 	}
-	first := sameAspect(shape[2], shape[3], fed.fedH, fed.fedW) // [1, classes, H, W]
-	last := sameAspect(shape[1], shape[2], fed.fedH, fed.fedW)  // [1, H, W, classes]
-	if first != last {
-		return last
+	if last {
+		return int(shape[3]), int(shape[1]), int(shape[2]), true
 	}
-	return h.scoresLast
+	return int(shape[1]), int(shape[2]), int(shape[3]), false
 }
 
 // sameAspect reports whether a grid of rows × cols has the aspect of an image h × w, within
@@ -145,11 +148,7 @@ func (h *imageSegmenter) segment(out *tensor.Tensor, fed imageSize) (*segmentati
 	if len(out.Shape) != 4 || out.Shape[0] != 1 {
 		return nil, fmt.Errorf("segmentation output has shape %s, want [1, classes, H, W]", tensor.ShapeString(out.Shape))
 	}
-	c, hh, ww := int(out.Shape[1]), int(out.Shape[2]), int(out.Shape[3])
-	last := h.classesLast(out.Shape, fed)
-	if last {
-		hh, ww, c = int(out.Shape[1]), int(out.Shape[2]), int(out.Shape[3])
-	}
+	c, hh, ww, last := h.scoreLayout(out.Shape, fed)
 	if c > 256 || (c < 1 && hh*ww > 0) {
 		return nil, fmt.Errorf("segmentation output of shape %s has %d classes; 1 to 256 are supported", tensor.ShapeString(out.Shape), c)
 	}
