@@ -258,16 +258,11 @@ func newObjectDetector(m *Model) (Handler, error) {
 			return nil, err
 		}
 	case "yolo", "yolov8":
-		shape := m.Outputs[0].Shape
-		if len(shape) != 3 {
+		if len(m.Outputs[0].Shape) != 3 {
 			return nil, fmt.Errorf("output_format %s needs an output [N, boxes, values]; %s", h.format, m.Outputs[0])
 		}
-		values, first := shape[2], int64(5) // cx, cy, w, h, objectness, class scores
-		if h.format == "yolov8" {
-			values, first = shape[1], 4 // [N, values, boxes], no objectness
-		}
-		if values >= 0 && values <= first {
-			return nil, fmt.Errorf("output_format %s needs rows of 4 box values, %sand class scores; %s has rows of %d values", h.format, map[bool]string{true: "objectness ", false: ""}[first == 5], m.Outputs[0], values)
+		if _, _, _, err := yoloRows(h.format, m.Outputs[0].Shape); err != nil {
+			return nil, fmt.Errorf("output_format %s: output %s has %w", h.format, m.Outputs[0], err)
 		}
 	case "end2end":
 		if _, ok := end2endLayout(m.Outputs[0].Shape); !ok {

@@ -196,6 +196,21 @@ func yoloLayout(shape []int64, classes int) string {
 	return "yolo"
 }
 
+// yoloRows reads a YOLO output's shape [1, boxes, values] ([1, values, boxes] for format
+// yolov8) as the format lays it out: its boxes, a row's values, and where a row's class
+// scores start (after cx, cy, w, h and, but for yolov8, the objectness). A row that holds no
+// class scores is an error; a size still unknown (-1) is not.
+func yoloRows(format string, shape []int64) (boxes, values, first int, err error) {
+	boxes, values, first = int(shape[1]), int(shape[2]), 5
+	if format == "yolov8" {
+		boxes, values, first = values, boxes, 4
+	}
+	if values >= 0 && values <= first {
+		err = fmt.Errorf("rows of %d values, want 4 box values, %sand class scores", values, map[bool]string{true: "objectness ", false: ""}[first == 5])
+	}
+	return boxes, values, first, err
+}
+
 func (h *objectDetector) decodeYOLO(out *tensor.Tensor) ([]detection, error) {
 	if len(out.Shape) != 3 || out.Shape[0] != 1 {
 		return nil, fmt.Errorf("detection output has shape %s, want [1, boxes, values]", tensor.ShapeString(out.Shape))
@@ -204,16 +219,13 @@ func (h *objectDetector) decodeYOLO(out *tensor.Tensor) ([]detection, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, k := int(out.Shape[1]), int(out.Shape[2])
-	at := func(i, j int) float64 { return v[i*k+j] }
-	first := 5 // class scores start after cx, cy, w, h, objectness
-	if h.format == "yolov8" {
-		n, k = k, n // [4+C, boxes]
-		at = func(i, j int) float64 { return v[j*n+i] }
-		first = 4
+	n, k, first, err := yoloRows(h.format, out.Shape)
+	if err != nil {
+		return nil, fmt.Errorf("detection output: %w", err)
 	}
-	if k <= first {
-		return nil, fmt.Errorf("detection output rows hold %d values, want 4 box values, %s and class scores", k, map[bool]string{true: "objectness", false: "no objectness"}[first == 5])
+	at := func(i, j int) float64 { return v[i*k+j] }
+	if h.format == "yolov8" { // [4+C, boxes]
+		at = func(i, j int) float64 { return v[j*n+i] }
 	}
 	last := k // past the class scores
 	if classes := h.labels.maxIndex() + 1; classes > 0 && first+classes < k {
