@@ -80,9 +80,12 @@ func TestUnloadAfterIdle(t *testing.T) {
 			t.Errorf("a request that woke the model: %v", err)
 		}
 	}
-	if info := v.Info(); info.State != StateReady || len(info.Workers) != 2 || v.Idle() {
-		t.Errorf("woken: state %s, %d workers, idle %v", info.State, len(info.Workers), v.Idle())
-	}
+	// The load that woke it ends in the background: its workers serve before it marks the
+	// version READY.
+	waitFor(t, 3*time.Second, "not READY with 2 workers after waking", func() bool {
+		info := v.Info()
+		return info.State == StateReady && len(info.Workers) == 2 && !v.Idle()
+	})
 
 	waitFor(t, 3*time.Second, "not unloaded a second time", v.Idle)
 	if err := v.Scale(ctx, 1, 1); err != nil {
