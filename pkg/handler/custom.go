@@ -38,7 +38,12 @@ type Direct interface {
 
 // Scaler is a handler with one process per worker: the registry tells it the count.
 type Scaler interface {
-	SetWorkers(n int)
+	// SetWorkers sets the count. At 0 every process stops and requests get 503; from none
+	// running to some, one starts at once, and the error says it could not (none runs then).
+	SetWorkers(n int) error
+	// Park stops every process until the next SetWorkers, which requests meanwhile wait for
+	// (an idle model unloaded, which the next request loads again).
+	Park()
 }
 
 // Stopper is a handler that can stop serving until the next scale: a custom handler whose
@@ -65,8 +70,9 @@ type customHandler struct {
 
 	mu      sync.Mutex
 	idle    []*proc
-	size    int // processes allowed
-	running int // processes alive (idle or busy)
+	size    int  // processes allowed
+	parked  bool // size is 0 until the next SetWorkers, which requests wait for (Park)
+	running int  // processes alive (idle or busy)
 	wait    chan struct{}
 	// restarts counts the processes' failures since the last success; notBefore is when the
 	// next may start. Once failures have lasted MaxRetry, none starts until the next scale.
@@ -217,14 +223,45 @@ func (h *customHandler) TakesOver() bool {
 	return h.takesOver
 }
 
-func (h *customHandler) SetWorkers(n int) {
+func (h *customHandler) SetWorkers(n int) error {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.size = max(n, 1)
+	h.resize(n, false)
 	if h.givenUp() { // a scale is a fresh start
 		h.restarts.Succeeded()
 		h.notBefore = time.Time{}
 	}
+	// none running (scaled to 0 before, or all failed): start one now, as TorchServe starts a
+	// scale's workers, so that a handler that no longer starts fails the scale
+	start := n > 0 && h.running == 0 && !h.closed
+	if start {
+		h.running++
+	}
+	h.mu.Unlock()
+	if !start {
+		return nil
+	}
+	p, err := h.spawn()
+	if err != nil {
+		h.failed()
+		h.mu.Lock()
+		h.resize(0, false) // the requests waiting get 503, as with no worker
+		h.mu.Unlock()
+		return err
+	}
+	h.release(p)
+	return nil
+}
+
+func (h *customHandler) Park() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.resize(0, true)
+}
+
+// resize sets how many processes may run, stops the idle ones beyond (a busy one stops when
+// released) and wakes the requests waiting, to look again. h.mu held.
+func (h *customHandler) resize(n int, parked bool) {
+	h.size, h.parked = n, parked
 	for h.running > h.size && len(h.idle) > 0 {
 		p := h.idle[len(h.idle)-1]
 		h.idle = h.idle[:len(h.idle)-1]
@@ -232,6 +269,13 @@ func (h *customHandler) SetWorkers(n int) {
 		h.unbind(p)
 		go p.stop()
 	}
+	h.wakeWaiters()
+}
+
+// wakeWaiters wakes the requests waiting for a process (acquire). h.mu held.
+func (h *customHandler) wakeWaiters() {
+	close(h.wait)
+	h.wait = make(chan struct{})
 }
 
 // Close stops every process.
@@ -356,6 +400,10 @@ func (h *customHandler) acquire(ctx context.Context, seq string) (*proc, error) 
 			h.bind(seq, p)
 			h.mu.Unlock()
 			return p, nil
+		}
+		if h.size == 0 && !h.parked {
+			h.mu.Unlock()
+			return nil, apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable, "model %s has no worker: its custom handler was scaled to 0 or did not start", h.model.Name)
 		}
 		if h.running < h.size && h.givenUp() {
 			if h.running == 0 {
@@ -503,8 +551,7 @@ func (h *customHandler) release(p *proc) {
 	} else {
 		h.idle = append(h.idle, p)
 	}
-	close(h.wait)
-	h.wait = make(chan struct{})
+	h.wakeWaiters()
 }
 
 // failed accounts for a process that died or was killed; the next start waits the backoff.
@@ -518,8 +565,7 @@ func (h *customHandler) failed() {
 		h.log.Error("custom handler not started again: its processes have failed for longer than maxRetryTimeoutInSec; scale the model to try again",
 			"failing_for", h.restarts.FailingFor(now).Round(time.Millisecond), "max_retry", h.model.MaxRetry)
 	}
-	close(h.wait)
-	h.wait = make(chan struct{})
+	h.wakeWaiters()
 }
 
 // errOutOfResources marks a handler process killed from outside with SIGKILL, which is how

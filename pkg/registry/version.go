@@ -188,7 +188,7 @@ func (v *Version) scaleTo(minWorkers int) error {
 	v.mu.Unlock()
 	if minWorkers == 0 {
 		if sc, ok := h.(handler.Scaler); ok {
-			sc.SetWorkers(0)
+			_ = sc.SetWorkers(0) // to none: nothing starts, nothing fails
 		}
 		v.mu.Lock()
 		v.idle = false // stopped, not idle: no request loads it again
@@ -212,20 +212,23 @@ func (v *Version) scaleTo(minWorkers int) error {
 	// initialises (a warm-up): directly on the session, the workers not started yet
 	// (runForHandler).
 	if h == nil {
-		if err := v.startHandler(); err != nil {
-			v.mu.Lock()
-			v.state, v.lastErr = StateFailed, err.Error()
-			v.mu.Unlock()
-			v.reg.log.Error("handler failed to start", "model", v.Name, "version", v.Version, "handler", v.Handler, "err", err)
-			v.failStart()
-			return err
+		err = v.startHandler()
+	}
+	if err == nil {
+		v.mu.Lock()
+		h = v.handler
+		v.mu.Unlock()
+		if sc, ok := h.(handler.Scaler); ok {
+			err = sc.SetWorkers(minWorkers) // with none running, one starts now
 		}
 	}
-	v.mu.Lock()
-	h = v.handler
-	v.mu.Unlock()
-	if sc, ok := h.(handler.Scaler); ok {
-		sc.SetWorkers(minWorkers)
+	if err != nil {
+		v.mu.Lock()
+		v.state, v.lastErr = StateFailed, err.Error()
+		v.mu.Unlock()
+		v.reg.log.Error("handler failed to start", "model", v.Name, "version", v.Version, "handler", v.Handler, "err", err)
+		v.failStart()
+		return err
 	}
 	if !first {
 		v.replan(minWorkers)
@@ -256,19 +259,26 @@ func (v *Version) scaleTo(minWorkers int) error {
 }
 
 // failStart undoes a start that failed (the model's load, or its handler's start): a
-// version that never served drops its batcher, failing the requests that queued meanwhile,
-// and unloads the model if it loaded.
+// version with no workers yet (never started, scaled to 0 or unloaded when idle) drops its
+// batcher, failing the requests that queued meanwhile and those waiting for a process of its
+// custom handler, and unloads the model if it loaded.
 func (v *Version) failStart() {
 	v.mu.Lock()
-	b, neverServed := v.batcher, v.pool == nil
+	b, h, neverServed := v.batcher, v.handler, v.pool == nil
 	free := func() {}
 	if neverServed {
 		free = v.detachLocked()
 	}
 	v.mu.Unlock()
 	free()
-	if b != nil && neverServed {
+	if !neverServed {
+		return
+	}
+	if b != nil {
 		b.SetWorkers(0) // fail what queued while loading
+	}
+	if sc, ok := h.(handler.Scaler); ok {
+		_ = sc.SetWorkers(0) // and what waits for a process of a custom handler (parked when idle)
 	}
 }
 
@@ -321,7 +331,7 @@ func (v *Version) unloadIfIdle(now time.Time) bool {
 	v.mu.Unlock()
 	free()
 	if sc, ok := h.(handler.Scaler); ok {
-		sc.SetWorkers(0)
+		sc.Park() // its processes stop; the next request's load starts them again
 	}
 	v.reg.log.Info("model unloaded after being idle", "model", v.Name, "version", v.Version, "idle", now.Sub(last).Round(time.Second), "unload_after_idle_s", int(after/time.Second))
 	v.reg.changed()

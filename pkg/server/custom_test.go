@@ -1,13 +1,17 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -349,5 +353,153 @@ func TestTorchServeOnnxHandler(t *testing.T) {
 		{"serving again", "POST", i + "/predictions/tsplain", "application/json", []byte(`[[5.1, 3.5, 1.4, 0.2]]`), 200, "", ""},
 	} {
 		x.run(t, "")
+	}
+}
+
+// handlerProcesses are the custom handler processes of model this test process runs (its
+// children whose environment names the model), by pid, with their command lines.
+func handlerProcesses(t *testing.T, model string) map[int][]string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	procs := map[int][]string{}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue // ended meanwhile
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so split after its ")"
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		environ, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if len(fields) < 2 || fields[1] != strconv.Itoa(os.Getpid()) || !slices.Contains(strings.Split(string(environ), "\x00"), "TS_MODEL_NAME="+model) {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		procs[pid] = strings.Split(strings.TrimSuffix(string(cmdline), "\x00"), "\x00")
+	}
+	return procs
+}
+
+// waitProcesses waits until model has n handler processes, failing the test after 10 s.
+func waitProcesses(t *testing.T, model string, n int) map[int][]string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		procs := handlerProcesses(t, model)
+		if len(procs) == n {
+			return procs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("model %s has %d handler processes, want %d", model, len(procs), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestCustomHandlerScaleToZero: as TorchServe's workers, a custom handler's processes all
+// stop when its model is scaled to 0 (requests then get 503) and one starts at once when it
+// is scaled up again, so that a handler that no longer starts fails the scale with its
+// reason.
+func TestCustomHandlerScaleToZero(t *testing.T) {
+	ts := customServer(t, "unruly.py", "zeroed", "")
+	m, i := ts.management.URL, ts.inference.URL
+	ok := exchange{"served", "POST", "/predictions/zeroed", "", []byte("5.1,3.5,1.4,0.2"), 200, "", `"probabilities"`}
+	ok.run(t, i)
+	procs := waitProcesses(t, "zeroed", 1)
+	// a request waiting for the process, busy with another, gets 503 once scaled to 0
+	// rather than wait for its timeout
+	go send("POST", i+"/predictions/zeroed", []byte("hang"))
+	time.Sleep(300 * time.Millisecond)
+	waiting := make(chan exchange, 1)
+	go func() {
+		status, body, _, err := send("POST", i+"/predictions/zeroed", []byte("5.1,3.5,1.4,0.2"))
+		waiting <- exchange{status: status, contain: fmt.Sprint(string(body), err)}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	exchange{"scale to 0", "PUT", "/models/zeroed?min_worker=0&synchronous=true", "", nil, 200, "", "Workers scaled to 0"}.run(t, m)
+	select {
+	case got := <-waiting:
+		if got.status != 503 || !strings.Contains(got.contain, "has no worker") {
+			t.Errorf("the request waiting when scaled to 0: %d %s", got.status, got.contain)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the request waiting when scaled to 0 is still waiting")
+	}
+	waitProcesses(t, "zeroed", 0)
+	exchange{"no worker", "POST", "/predictions/zeroed", "", []byte("5.1,3.5,1.4,0.2"), 503, "ServiceUnavailableException", "has no worker"}.run(t, i)
+
+	exchange{"scale to 2", "PUT", "/models/zeroed?min_worker=2&synchronous=true", "", nil, 200, "", "Workers scaled to 2"}.run(t, m)
+	if n := len(handlerProcesses(t, "zeroed")); n != 1 {
+		t.Errorf("scaled up from 0: %d handler processes, want 1 started at once", n)
+	}
+	ok.run(t, i)
+
+	// the handler file, broken while scaled to 0: the next scale fails saying why
+	var handlerFile string
+	for _, argv := range procs {
+		handlerFile = argv[len(argv)-1]
+	}
+	if !strings.HasSuffix(handlerFile, "unruly.py") {
+		t.Fatalf("the handler's command line ends with %q, not its file", handlerFile)
+	}
+	exchange{"scale to 0 again", "PUT", "/models/zeroed?min_worker=0&synchronous=true", "", nil, 200, "", "Workers scaled to 0"}.run(t, m)
+	waitProcesses(t, "zeroed", 0)
+	if err := os.WriteFile(handlerFile, []byte("raise SystemExit('broken on purpose')\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exchange{"a scale that cannot start the handler", "PUT", "/models/zeroed?min_worker=1&synchronous=true", "", nil, 500, "InternalServerException", "broken on purpose"}.run(t, m)
+	exchange{"still no worker", "POST", "/predictions/zeroed", "", []byte("5.1,3.5,1.4,0.2"), 503, "ServiceUnavailableException", ""}.run(t, i)
+	exchange{"described", "GET", "/models/zeroed", "", nil, 200, "", `"state": "FAILED"`}.run(t, m)
+}
+
+// TestCustomHandlerUnloadAfterIdle: an idle model's custom handler processes stop with it,
+// and the next request, which waits for the model to load again, is served by a new one,
+// whether the handler runs the archive's model (unruly) or its own (takeover).
+func TestCustomHandlerUnloadAfterIdle(t *testing.T) {
+	for _, c := range []struct{ file, body, want string }{
+		{"unruly.py", "5.1,3.5,1.4,0.2", `"probabilities"`},
+		{"takeover.py", "hello", `"reversed": "olleh"`},
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			name := strings.TrimSuffix(c.file, ".py")
+			ts := customServer(t, c.file, name, "unloadAfterIdle: 1\n")
+			ok := exchange{"served", "POST", "/predictions/" + name, "", []byte(c.body), 200, "", c.want}
+			ok.run(t, ts.inference.URL)
+			waitProcesses(t, name, 1)
+			waitProcesses(t, name, 0) // unloaded after a second idle
+			exchange{"idle", "GET", "/models/" + name, "", nil, 200, "", `"state": "IDLE"`}.run(t, ts.management.URL)
+			ok.run(t, ts.inference.URL)
+			procs := handlerProcesses(t, name)
+			if len(procs) != 1 {
+				t.Fatalf("after the request that loaded it again: %d handler processes, want 1", len(procs))
+			}
+			// a load again that fails (its model file broken while idle) fails the request
+			// waiting for it with 503
+			var dir string
+			for _, argv := range procs {
+				dir = filepath.Dir(argv[len(argv)-1])
+			}
+			waitProcesses(t, name, 0)
+			if err := os.WriteFile(filepath.Join(dir, "model.onnx"), []byte("not a model"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			client := http.Client{Timeout: 20 * time.Second} // (it waited for good)
+			res, err := client.Post(ts.inference.URL+"/predictions/"+name, "", strings.NewReader(c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != 503 || !strings.Contains(string(body), "has no worker") {
+				t.Errorf("the request that found the load failing: %d %s", res.StatusCode, body)
+			}
+			exchange{"failed", "GET", "/models/" + name, "", nil, 200, "", `"state": "FAILED"`}.run(t, ts.management.URL)
+		})
 	}
 }
