@@ -503,3 +503,111 @@ func TestCustomHandlerUnloadAfterIdle(t *testing.T) {
 		})
 	}
 }
+
+// numpyPython is a Python interpreter with numpy. CI must have one (.ci/run installs
+// python3-numpy, and sets TS_NO_NUMPY when it cannot); elsewhere the test is skipped with a
+// note.
+func numpyPython(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"python3", "/usr/bin/python3"} {
+		if p, err := exec.LookPath(name); err == nil && exec.Command(p, "-c", "import numpy").Run() == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" && os.Getenv("TS_NO_NUMPY") == "" {
+		t.Fatal("no python3 with numpy; CI needs one to test the Python kit with numpy")
+	}
+	t.Skip("no python3 with numpy (apt-get install python3-numpy): the Python kit is not exercised with numpy")
+	return ""
+}
+
+// TestPythonKitArrays: a Python handler's outputs answer alike whether its Python has numpy
+// (numpy arrays) or not (the kit's Tensor): tolist() nested by the shape, len, a row, shape,
+// dtype, ravel(), and the array itself in the answer; so does the default postprocess, which
+// failed with numpy (an array is not JSON), and a TorchServe handler's self.model.run.
+func TestPythonKitArrays(t *testing.T) {
+	python := numpyPython(t)
+	hidden := t.TempDir() // put on PYTHONPATH: a numpy that cannot be imported
+	if err := os.WriteFile(filepath.Join(hidden, "numpy.py"), []byte("raise ImportError('numpy hidden by the test')\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	flowers := [][]float64{{5.1, 3.5, 1.4, 0.2}, {6.3, 3.3, 6.0, 2.5}}
+	var want [][]float64 // the model's probabilities, through the tensor handler
+	cases := []struct{ handler, model, body string }{
+		{"kit_arrays.py", "arrays", "5.1,3.5,1.4,0.2;6.3,3.3,6.0,2.5"},
+		{"kit_arrays.py", "default", "5.1,3.5,1.4,0.2;6.3,3.3,6.0,2.5"},
+		{"torchserve_onnx.py", "torchserve", `{"flowers": [[5.1, 3.5, 1.4, 0.2], [6.3, 3.3, 6.0, 2.5]]}`},
+	}
+	answers := map[string][]string{}
+	for _, withNumpy := range []bool{true, false} {
+		if !withNumpy {
+			t.Setenv("PYTHONPATH", hidden)
+		}
+		for _, c := range cases {
+			ts := customServer(t, c.handler, c.model, "handler:\n  python: "+python+"\n")
+			if want == nil {
+				exchange{"register iris", "POST", "/models?url=iris.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+				in, _ := json.Marshal(flowers)
+				_, body, _, err := send("POST", ts.inference.URL+"/predictions/iris", in, "Content-Type", "application/json")
+				var direct struct {
+					Outputs []struct{ Data []float64 } `json:"outputs"`
+				}
+				if err != nil || json.Unmarshal(body, &direct) != nil || len(direct.Outputs) != 1 || len(direct.Outputs[0].Data) != 6 {
+					t.Fatalf("iris through the tensor handler: %s %v", body, err)
+				}
+				want = [][]float64{direct.Outputs[0].Data[:3], direct.Outputs[0].Data[3:]}
+			}
+			status, body, _, err := send("POST", ts.inference.URL+"/predictions/"+c.model, []byte(c.body), "Content-Type", "application/json")
+			if err != nil || status != 200 {
+				t.Fatalf("%s, numpy %v: %d %s %v", c.model, withNumpy, status, body, err)
+			}
+			answers[c.model] = append(answers[c.model], string(body))
+		}
+	}
+	for _, c := range cases {
+		if a := answers[c.model]; a[0] != a[1] {
+			t.Errorf("%s answered with numpy:\n%s\nand without:\n%s", c.model, a[0], a[1])
+		}
+	}
+
+	near := func(got [][]float64) bool {
+		if len(got) != len(want) {
+			return false
+		}
+		for i := range got {
+			if len(got[i]) != len(want[i]) {
+				return false
+			}
+			for k := range got[i] {
+				if math.Abs(got[i][k]-want[i][k]) > 1e-6 {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	var arrays struct {
+		Rows  [][]float64 `json:"rows"`
+		AsIs  [][]float64 `json:"as_is"`
+		First []float64   `json:"first"`
+		Flat  []float64   `json:"flat"`
+		Len   int         `json:"len"`
+		Shape []int       `json:"shape"`
+		Dtype string      `json:"dtype"`
+	}
+	if err := json.Unmarshal([]byte(answers["arrays"][1]), &arrays); err != nil {
+		t.Fatal(err)
+	}
+	if !near(arrays.Rows) || !near(arrays.AsIs) || !near([][]float64{arrays.First, want[1]}) || len(arrays.Flat) != 6 ||
+		!near([][]float64{arrays.Flat[:3], arrays.Flat[3:]}) || arrays.Len != 2 || fmt.Sprint(arrays.Shape) != "[2 3]" || arrays.Dtype != "float32" {
+		t.Errorf("arrays answered %s; the model's outputs are %v", answers["arrays"][1], want)
+	}
+	var plain struct{ Probabilities [][]float64 }
+	if err := json.Unmarshal([]byte(answers["default"][1]), &plain); err != nil || !near(plain.Probabilities) {
+		t.Errorf("the default postprocess answered %s; the model's outputs are %v", answers["default"][1], want)
+	}
+	var torchserve struct{ Probabilities [][]float64 }
+	if err := json.Unmarshal([]byte(answers["torchserve"][1]), &torchserve); err != nil || !near(torchserve.Probabilities) {
+		t.Errorf("the TorchServe handler answered %s; the model's outputs are %v", answers["torchserve"][1], want)
+	}
+}

@@ -37,12 +37,8 @@ class IrisHandler(BaseHandler):
         return {"features": Tensor.from_list(rows, "float32")}
 
     def postprocess(self, outputs, request):
-        probs = outputs["probabilities"]
-        values = probs.tolist() if hasattr(probs, "tolist") else list(probs)
-        flat = list(values if not isinstance(values[0], list) else [x for row in values for x in row])
         answer = []
-        for i in range(0, len(flat), 3):
-            row = flat[i:i + 3]
+        for row in outputs["probabilities"].tolist():  # one row of three per flower
             best = max(range(3), key=lambda k: row[k])
             answer.append({"species": self.names[str(best)], "probability": round(float(row[best]), 6)})
         return answer

@@ -33,6 +33,7 @@ import array
 import importlib.util
 import inspect
 import json
+import math
 import os
 import runpy
 import struct
@@ -88,19 +89,55 @@ class Tensor:
 
     @classmethod
     def from_numpy(cls, a):
+        shape = numpy.shape(a)  # ascontiguousarray makes a scalar [1]
         a = numpy.ascontiguousarray(a)
-        return cls(str(a.dtype), a.shape, a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes())
+        return cls(str(a.dtype), shape, a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes())
 
     def tolist(self):
-        """The elements as a flat list (float16 and bfloat16 need numpy)."""
-        if self.dtype == "float16" and numpy is not None:
-            return numpy.frombuffer(self.data, "<f2").astype(float).tolist()
-        fmt = _FORMATS[self.dtype]
+        """The elements as nested lists by the shape (a number for a scalar), as numpy's
+        ndarray.tolist(), with or without numpy."""
+        return _nest(self._flat(), self.shape)
+
+    def ravel(self):
+        """The tensor as one dimension, as numpy's ravel()."""
+        return Tensor(self.dtype, [math.prod(self.shape)], self.data)
+
+    def _flat(self):
+        if self.dtype == "bfloat16":  # the upper half of a float32
+            n = len(self.data) // 2
+            return list(struct.unpack("<%df" % n, b"".join(b"\0\0" + self.data[k:k + 2] for k in range(0, 2 * n, 2))))
+        fmt = "e" if self.dtype == "float16" else _FORMATS[self.dtype]
         n = len(self.data) // struct.calcsize(fmt)
-        return list(struct.unpack("<%d%s" % (n, fmt), self.data))
+        values = struct.unpack("<%d%s" % (n, fmt), self.data)
+        return [bool(v) for v in values] if self.dtype == "bool" else list(values)
+
+    def __len__(self):
+        return self.shape[0] if self.shape else 0
+
+    def __getitem__(self, index):
+        return self.tolist()[index]
 
     def numpy(self):
         return numpy.frombuffer(self.data, dtype=numpy.dtype(self.dtype).newbyteorder("<")).reshape(self.shape)
+
+
+def _nest(flat, shape):
+    """flat's elements as nested lists by shape."""
+    if not shape:
+        return flat[0]
+    if len(shape) == 1:
+        return flat
+    step = len(flat) // shape[0] if shape[0] else 0
+    return [_nest(flat[k * step:(k + 1) * step], shape[1:]) for k in range(shape[0])]
+
+
+def _tensors_in(frame, blobs):
+    """A frame's tensors by name, as handlers get them: numpy arrays when numpy is installed
+    (a Tensor for bfloat16, which numpy lacks), else Tensors."""
+    tensors = {d["name"]: Tensor(d["dtype"], d["shape"], data) for d, data in zip(frame.get("blobs") or [], blobs)}
+    if numpy is not None:
+        tensors = {n: t.numpy() if t.dtype != "bfloat16" else t for n, t in tensors.items()}
+    return tensors
 
 
 def _flatten(v):
@@ -188,10 +225,7 @@ class Context:
             raise HandlerError("ts closed the handler's input during a model run", 500)
         if frame.get("type") == "error":
             raise HandlerError(frame.get("message") or "the model run failed", frame.get("code") or 500)
-        result = {d["name"]: Tensor(d["dtype"], d["shape"], data) for d, data in zip(frame.get("blobs") or [], blobs)}
-        if numpy is not None:
-            result = {n: t.numpy() if t.dtype != "float16" else t for n, t in result.items()}
-        return result
+        return _tensors_in(frame, blobs)
 
     def set_response_content_type(self, idx, value):
         """TorchServe's: the answer's Content-Type."""
@@ -264,7 +298,7 @@ class BaseHandler:
         raise HandlerError("preprocess is not implemented", 500)
 
     def postprocess(self, outputs, request):
-        return {name: t.tolist() if isinstance(t, Tensor) else t for name, t in outputs.items()}
+        return {name: t.tolist() for name, t in outputs.items()}
 
 
 def _read_exactly(stream, n):
@@ -317,7 +351,17 @@ def _encode_body(value):
         return bytes(value), "application/octet-stream"
     if isinstance(value, str):
         return value.encode(), "text/plain; charset=utf-8"
-    return (json.dumps(value, indent=2) + "\n").encode(), "application/json"
+    return (json.dumps(value, indent=2, default=_jsonable) + "\n").encode(), "application/json"
+
+
+def _jsonable(value):
+    """What JSON holds for a value it does not: a numpy array or number, a Tensor, a torch
+    tensor as lists and numbers (their tolist())."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
+        value = value.detach().cpu()
+    if callable(getattr(value, "tolist", None)):
+        return value.tolist()
+    raise TypeError("Object of type %s is not JSON serializable" % type(value).__name__)
 
 
 _current = None  # (stdout, frame id) of the request being answered, for intermediate parts
@@ -391,9 +435,7 @@ def run(handler_class):
                 _write_frame(stdout, _with_metrics(reply, context), [t.data for _, t in out])
             elif kind in ("postprocess", "handle"):
                 if kind == "postprocess":
-                    outputs = {d["name"]: Tensor(d["dtype"], d["shape"], data) for d, data in zip(frame["blobs"], blobs)}
-                    if numpy is not None:
-                        outputs = {n: t.numpy() if t.dtype != "float16" else t for n, t in outputs.items()}
+                    outputs = _tensors_in(frame, blobs)
                     result = handler.postprocess(outputs, request)
                 else:
                     result = handler.inference(request)
@@ -498,26 +540,6 @@ class _NodeArg:
         self.type = "tensor(%s)" % {"float32": "float", "float64": "double"}.get(info.get("dtype"), info.get("dtype"))
 
 
-class _Array(Tensor):
-    """An output of ModelSession.run without numpy: tolist() nests by the shape, as numpy's,
-    and it indexes and slices along its first dimension."""
-
-    def tolist(self):
-        flat = Tensor.tolist(self)
-        if not self.shape:
-            return flat[0]  # a scalar
-        for d in reversed(self.shape[1:]):
-            flat = [flat[k:k + d] for k in range(0, len(flat), d)] if d else []
-        return flat
-
-    def __len__(self):
-        return self.shape[0] if self.shape else 0
-
-    def __getitem__(self, index):
-        rows = self.tolist()
-        return rows[index]
-
-
 class ModelSession:
     """A TorchServe handler's self.model for the archive's ONNX model, which ts runs:
     onnxruntime.InferenceSession's run, get_inputs and get_outputs (context.run_model)."""
@@ -533,8 +555,6 @@ class ModelSession:
 
     def run(self, output_names, input_feed, run_options=None):
         outputs = self.context.run_model(input_feed)
-        if numpy is None:
-            outputs = {n: _Array(t.dtype, t.shape, t.data) for n, t in outputs.items()}
         return [outputs[name] for name in (output_names or [o["name"] for o in self.context.outputs])]
 
 

@@ -36,9 +36,7 @@ class Unruly(BaseHandler):
         return {"features": Tensor.from_list([[float(x) for x in body.split(",")]])}
 
     def postprocess(self, outputs, request):
-        p = outputs["probabilities"]
-        values = p.tolist() if hasattr(p, "tolist") else p
-        return {"probabilities": values, "state": request.state, "pid": os.getpid(),
+        return {"probabilities": outputs["probabilities"].tolist(), "state": request.state, "pid": os.getpid(),
                 "url_path": request.headers.get("url_path"), "request_id": request.id,
                 "explain": request.headers.get("explain")}
 
