@@ -49,7 +49,7 @@ except ImportError:  # numpy is optional
 __all__ = ["BaseHandler", "Context", "Request", "Tensor", "HandlerError", "PredictionException", "run", "run_function",
            "serve_file", "send_intermediate_predict_response"]
 
-_FORMATS = {"float32": "f", "float64": "d", "int8": "b", "int16": "h", "int32": "i", "int64": "q",
+_FORMATS = {"float32": "f", "float64": "d", "float16": "e", "int8": "b", "int16": "h", "int32": "i", "int64": "q",
             "uint8": "B", "uint16": "H", "uint32": "I", "uint64": "Q", "bool": "B"}
 
 
@@ -84,7 +84,7 @@ class Tensor:
         if shape is None:
             shape = _shape_of(values)
         fmt = _FORMATS[dtype]
-        return cls(dtype, shape, array.array(fmt, flat).tobytes() if sys.byteorder == "little"
+        return cls(dtype, shape, array.array(fmt, flat).tobytes() if sys.byteorder == "little" and fmt != "e"
                    else struct.pack("<%d%s" % (len(flat), fmt), *flat))
 
     @classmethod
@@ -106,7 +106,7 @@ class Tensor:
         if self.dtype == "bfloat16":  # the upper half of a float32
             n = len(self.data) // 2
             return list(struct.unpack("<%df" % n, b"".join(b"\0\0" + self.data[k:k + 2] for k in range(0, 2 * n, 2))))
-        fmt = "e" if self.dtype == "float16" else _FORMATS[self.dtype]
+        fmt = _FORMATS[self.dtype]
         n = len(self.data) // struct.calcsize(fmt)
         values = struct.unpack("<%d%s" % (n, fmt), self.data)
         return [bool(v) for v in values] if self.dtype == "bool" else list(values)
@@ -215,9 +215,7 @@ class Context:
         if _current is None:
             raise RuntimeError("run_model: the model runs only while ts has the handler initialise or answer a request")
         stdout, fid = _current
-        items = list(inputs.items()) if isinstance(inputs, dict) else [(i["name"], v) for i, v in zip(self.inputs, inputs)]
-        dtypes = {i["name"]: i.get("dtype") for i in self.inputs}
-        out = [(name, _as_tensor(v, dtypes.get(name))) for name, v in items]
+        out = _model_inputs(self.inputs, inputs)
         _write_frame(stdout, {"type": "run", "id": fid, "blobs": [{"name": n, "dtype": t.dtype, "shape": t.shape} for n, t in out]},
                      [t.data for _, t in out])
         frame, blobs = _read_frame(_stdin)
@@ -332,6 +330,28 @@ def _write_frame(stream, frame, blobs=()):
     stream.flush()
 
 
+def _model_inputs(infos, values):
+    """values for the model's inputs (infos) as (name, Tensor) pairs: {input name: value}, a
+    list or tuple of values in the inputs' order (for one input, of one array), or one value
+    for the first input; a value is a Tensor, or a numpy array, torch tensor or (nested) list,
+    cast to the input's element type."""
+    if isinstance(values, dict):
+        items = list(values.items())
+    elif isinstance(values, (list, tuple)) and (len(infos) > 1 or len(values) == 1 and _is_array(values[0])):
+        items = [(i["name"], v) for i, v in zip(infos, values)]
+    elif infos:
+        items = [(infos[0]["name"], values)]
+    else:
+        raise HandlerError("the model has no inputs to feed", 500)
+    dtypes = {i["name"]: i.get("dtype") for i in infos}
+    return [(name, _as_tensor(v, dtypes.get(name))) for name, v in items]
+
+
+def _is_array(value):
+    """Whether value is a Tensor, a numpy array or a torch tensor (not a number or a list)."""
+    return isinstance(value, Tensor) or numpy is not None and isinstance(value, numpy.ndarray) or hasattr(value, "detach")
+
+
 def _as_tensor(value, dtype=None):
     """value as a Tensor; dtype (a model input's) types a list, and casts a numpy array."""
     if isinstance(value, Tensor):
@@ -424,12 +444,7 @@ def run(handler_class):
             if context is not None:
                 context.request, context.response = request, {}
             if kind == "preprocess":
-                tensors = handler.preprocess(request)
-                if isinstance(tensors, dict):
-                    items = list(tensors.items())
-                else:
-                    items = [(i["name"], t) for i, t in zip(context.inputs, tensors)]
-                out = [(name, _as_tensor(t)) for name, t in items]
+                out = _model_inputs(context.inputs, handler.preprocess(request))
                 reply = {"type": "tensors", "id": fid, "state": request.state,
                          "blobs": [{"name": n, "dtype": t.dtype, "shape": t.shape} for n, t in out]}
                 _write_frame(stdout, _with_metrics(reply, context), [t.data for _, t in out])
