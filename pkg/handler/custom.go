@@ -754,13 +754,9 @@ func (h *customHandler) modelInputs(f *handlerkit.Frame) ([]*tensor.Tensor, erro
 	byName := map[string]*tensor.Tensor{}
 	var ordered []*tensor.Tensor
 	for i, b := range f.Blobs {
-		dt, err := tensor.ParseDType(b.DType)
+		t, err := f.Tensor(i)
 		if err != nil {
-			return nil, fmt.Errorf("custom handler tensor %q: %w", b.Name, err)
-		}
-		t, err := tensor.FromBytes(dt, b.Shape, f.Data[i])
-		if err != nil {
-			return nil, fmt.Errorf("custom handler tensor %q: %w", b.Name, err)
+			return nil, fmt.Errorf("custom handler %w", err)
 		}
 		byName[b.Name] = t
 		ordered = append(ordered, t)
@@ -797,22 +793,15 @@ func (h *customHandler) runModel(ctx context.Context, f *handlerkit.Frame) *hand
 		return fail(err)
 	}
 	reply := &handlerkit.Frame{Type: "outputs", ID: f.ID}
-	if err := h.addOutputs(reply, outputs); err != nil {
-		return fail(err)
-	}
+	h.addOutputs(reply, outputs)
 	return reply
 }
 
 // addOutputs puts the model's outputs in a frame, named as the model names them.
-func (h *customHandler) addOutputs(f *handlerkit.Frame, outputs []*tensor.Tensor) error {
+func (h *customHandler) addOutputs(f *handlerkit.Frame, outputs []*tensor.Tensor) {
 	for i, t := range outputs {
-		if t.DType == tensor.String {
-			return apierror.Internal("string outputs cannot be sent to a custom handler")
-		}
-		f.Blobs = append(f.Blobs, handlerkit.Blob{Name: h.model.Outputs[i].Name, DType: t.DType.String(), Shape: t.Shape})
-		f.Data = append(f.Data, t.Data)
+		f.AddTensor(h.model.Outputs[i].Name, t)
 	}
-	return nil
 }
 
 func (h *customHandler) Postprocess(ctx context.Context, req *Request, outputs []*tensor.Tensor) (*Response, error) {
@@ -820,9 +809,7 @@ func (h *customHandler) Postprocess(ctx context.Context, req *Request, outputs [
 	if state, ok := req.State.(json.RawMessage); ok {
 		f.State = state
 	}
-	if err := h.addOutputs(f, outputs); err != nil {
-		return nil, err
-	}
+	h.addOutputs(f, outputs)
 	return h.answer(ctx, req, f)
 }
 

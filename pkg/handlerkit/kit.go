@@ -34,8 +34,7 @@ func (c *Context) RunModel(inputs map[string]*tensor.Tensor) (map[string]*tensor
 	}
 	f := &Frame{Type: "run", ID: c.id}
 	for name, t := range inputs {
-		f.Blobs = append(f.Blobs, Blob{Name: name, DType: t.DType.String(), Shape: t.Shape})
-		f.Data = append(f.Data, t.Data)
+		f.AddTensor(name, t)
 	}
 	if err := WriteFrame(c.out, f); err != nil {
 		return nil, err
@@ -60,11 +59,7 @@ func (c *Context) RunModel(inputs map[string]*tensor.Tensor) (map[string]*tensor
 func tensorsOf(f *Frame) (map[string]*tensor.Tensor, error) {
 	out := map[string]*tensor.Tensor{}
 	for i, b := range f.Blobs {
-		dt, err := tensor.ParseDType(b.DType)
-		if err != nil {
-			return nil, err
-		}
-		t, err := tensor.FromBytes(dt, b.Shape, f.Data[i])
+		t, err := f.Tensor(i)
 		if err != nil {
 			return nil, err
 		}
@@ -261,8 +256,7 @@ func answer(h Handler, ctx *Context, f *Frame, takesOver bool) (reply *Frame) {
 		}
 		out := &Frame{Type: "tensors", State: req.State}
 		for name, t := range tensors {
-			out.Blobs = append(out.Blobs, Blob{Name: name, DType: t.DType.String(), Shape: t.Shape})
-			out.Data = append(out.Data, t.Data)
+			out.AddTensor(name, t)
 		}
 		return out
 	case "postprocess":

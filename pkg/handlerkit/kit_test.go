@@ -216,3 +216,42 @@ func TestStrayStdout(t *testing.T) {
 		t.Errorf("stdout %q, stderr %q: want only the protocol's bytes on stdout, the prints on stderr", stdout.String(), stderr.String())
 	}
 }
+
+// TestFrameTensors: tensors of every kind cross a frame written and read as they are, strings
+// (each with its length first) and empty ones included; a blob that does not hold what its
+// shape needs is an error naming it.
+func TestFrameTensors(t *testing.T) {
+	f := &Frame{Type: "tensors"}
+	want := map[string]*tensor.Tensor{
+		"floats":  tensor.New([]int64{2, 2}, []float32{1, -2.5, 3, 4}),
+		"ints":    tensor.New([]int64{3}, []int64{1, -1, 1 << 40}),
+		"scalar":  tensor.New([]int64{}, []float64{0.5}),
+		"strings": tensor.NewStrings([]int64{2, 2}, []string{"a", "", "wörld ✓", strings.Repeat("x", 300)}),
+		"none":    tensor.NewStrings([]int64{0}, nil),
+		"bytes":   tensor.New([]int64{2}, []uint8{0, 255}),
+	}
+	for name, tt := range want {
+		f.AddTensor(name, tt)
+	}
+	var buf bytes.Buffer
+	if err := WriteFrame(&buf, f); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadFrame(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tensors, err := tensorsOf(got)
+	if err != nil || len(tensors) != len(want) {
+		t.Fatalf("read %d tensors (%v), want %d", len(tensors), err, len(want))
+	}
+	for name, w := range want {
+		if !tensor.Equal(tensors[name], w) {
+			t.Errorf("%s: read %s %v %q, wrote %s %v %q", name, tensors[name].DType, tensors[name].Shape, tensors[name].Strings, w.DType, w.Shape, w.Strings)
+		}
+	}
+	short := &Frame{Blobs: []Blob{{Name: "text", DType: "string", Shape: []int64{2}}}, Data: [][]byte{{1, 0, 0, 0, 'a'}}}
+	if _, err := short.Tensor(0); err == nil || !strings.Contains(err.Error(), `tensor "text"`) {
+		t.Errorf("a string blob one element short: %v", err)
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/tsserve/ts/pkg/tensor"
 )
 
 // Package handlerkit is the custom handler protocol of ts, and a kit for writing custom
@@ -13,8 +15,8 @@ import (
 //
 // ts and a handler process exchange frames over the process's stdin and stdout. A frame is a 4-byte big-endian length, a JSON header of that length,
 // then the raw bytes of the blobs the header lists (tensors, request bodies, response
-// bodies), one after another: tensors travel as raw little-endian bytes, never as base64 or
-// JSON numbers. docs/custom-handlers.md describes the messages.
+// bodies), one after another: tensors travel as raw little-endian bytes (strings each with
+// its length first), never as base64 or JSON numbers. docs/custom-handlers.md describes the messages.
 
 // MaxHeader bounds a frame's JSON header; MaxPayload its blobs.
 const (
@@ -50,6 +52,28 @@ type Frame struct {
 	Metrics     []Metric          `json:"metrics,omitempty"`
 
 	Data [][]byte `json:"-"` // the blobs' bytes
+}
+
+// AddTensor appends t to the frame as a blob named name: its raw little-endian elements, or
+// for strings each element's length in 4 little-endian bytes and then its bytes (the Open
+// Inference Protocol's binary tensor data layout).
+func (f *Frame) AddTensor(name string, t *tensor.Tensor) {
+	f.Blobs = append(f.Blobs, Blob{Name: name, DType: t.DType.String(), Shape: t.Shape})
+	f.Data = append(f.Data, t.Binary())
+}
+
+// Tensor reads the frame's blob i as a tensor (AddTensor's layout).
+func (f *Frame) Tensor(i int) (*tensor.Tensor, error) {
+	b := f.Blobs[i]
+	dt, err := tensor.ParseDType(b.DType)
+	if err != nil {
+		return nil, fmt.Errorf("tensor %q: %w", b.Name, err)
+	}
+	t, err := tensor.FromBinary(dt, b.Shape, f.Data[i])
+	if err != nil {
+		return nil, fmt.Errorf("tensor %q: %w", b.Name, err)
+	}
+	return t, nil
 }
 
 // FrameRequest is the request a frame is about.

@@ -539,6 +539,7 @@ func TestPythonKitArrays(t *testing.T) {
 		{"torchserve_onnx.py", "torchserve", `{"flowers": [[5.1, 3.5, 1.4, 0.2], [6.3, 3.3, 6.0, 2.5]]}`},
 	}
 	answers := map[string][]string{}
+	texts := "hello\n\nwörld ✓\n" + strings.Repeat("long ", 100)
 	for _, withNumpy := range []bool{true, false} {
 		if !withNumpy {
 			t.Setenv("PYTHONPATH", hidden)
@@ -563,7 +564,22 @@ func TestPythonKitArrays(t *testing.T) {
 			}
 			answers[c.model] = append(answers[c.model], string(body))
 		}
+		// strings, both ways (strings.onnx: same = Identity(text))
+		ts := emptyServer(t, nil)
+		config := filepath.Join(t.TempDir(), "model-config.yaml")
+		if err := os.WriteFile(config, []byte("handler:\n  python: "+python+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ts.registerArchive(t, archive.PackOptions{ModelName: "strings", SerializedFile: testenv.Path("pkg/engine/testdata/strings.onnx"),
+			Handler:    testenv.Path("pkg/handler/testdata/kit_strings.py"),
+			ConfigFile: config}, "initial_workers=1")
+		status, body, _, err := send("POST", ts.inference.URL+"/predictions/strings", []byte(texts))
+		if err != nil || status != 200 {
+			t.Fatalf("strings, numpy %v: %d %s %v", withNumpy, status, body, err)
+		}
+		answers["strings"] = append(answers["strings"], string(body))
 	}
+	cases = append(cases, struct{ handler, model, body string }{"kit_strings.py", "strings", texts})
 	for _, c := range cases {
 		if a := answers[c.model]; a[0] != a[1] {
 			t.Errorf("%s answered with numpy:\n%s\nand without:\n%s", c.model, a[0], a[1])
@@ -605,6 +621,17 @@ func TestPythonKitArrays(t *testing.T) {
 	var plain struct{ Probabilities [][]float64 }
 	if err := json.Unmarshal([]byte(answers["default"][1]), &plain); err != nil || !near(plain.Probabilities) {
 		t.Errorf("the default postprocess answered %s; the model's outputs are %v", answers["default"][1], want)
+	}
+	var strs struct {
+		Same  []string `json:"same"`
+		AsIs  []string `json:"as_is"`
+		First string   `json:"first"`
+		Len   int      `json:"len"`
+	}
+	lines := strings.Split(texts, "\n")
+	if err := json.Unmarshal([]byte(answers["strings"][1]), &strs); err != nil || !slices.Equal(strs.Same, lines) ||
+		!slices.Equal(strs.AsIs, lines) || strs.First != lines[0] || strs.Len != len(lines) {
+		t.Errorf("the strings model answered %s; want %q", answers["strings"][1], lines)
 	}
 	var torchserve struct{ Probabilities [][]float64 }
 	if err := json.Unmarshal([]byte(answers["torchserve"][1]), &torchserve); err != nil || !near(torchserve.Probabilities) {

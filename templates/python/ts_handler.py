@@ -72,17 +72,21 @@ class PredictionException(Exception):
 
 
 class Tensor:
-    """A tensor as ts sends it: an element type name, a shape and raw little-endian bytes."""
+    """A tensor as ts sends it: an element type name, a shape and raw little-endian bytes
+    (for "string", each element's length in 4 little-endian bytes and then its UTF-8 bytes)."""
 
     def __init__(self, dtype, shape, data):
         self.dtype, self.shape, self.data = dtype, list(shape), bytes(data)
 
     @classmethod
     def from_list(cls, values, dtype="float32", shape=None):
-        """Builds a tensor from a (nested) list of numbers."""
+        """Builds a tensor from a (nested) list of numbers, or of strings for "string"."""
         flat = list(_flatten(values))
         if shape is None:
             shape = _shape_of(values)
+        if dtype == "string":
+            encoded = [v if isinstance(v, bytes) else str(v).encode() for v in flat]
+            return cls(dtype, shape, b"".join(struct.pack("<I", len(v)) + v for v in encoded))
         fmt = _FORMATS[dtype]
         return cls(dtype, shape, array.array(fmt, flat).tobytes() if sys.byteorder == "little" and fmt != "e"
                    else struct.pack("<%d%s" % (len(flat), fmt), *flat))
@@ -90,6 +94,8 @@ class Tensor:
     @classmethod
     def from_numpy(cls, a):
         shape = numpy.shape(a)  # ascontiguousarray makes a scalar [1]
+        if numpy.asarray(a).dtype.kind in "OSU":  # strings (onnxruntime's are objects)
+            return cls.from_list(numpy.asarray(a).ravel().tolist(), "string", shape)
         a = numpy.ascontiguousarray(a)
         return cls(str(a.dtype), shape, a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes())
 
@@ -103,6 +109,13 @@ class Tensor:
         return Tensor(self.dtype, [math.prod(self.shape)], self.data)
 
     def _flat(self):
+        if self.dtype == "string":
+            flat, at = [], 0
+            while at < len(self.data):
+                (n,) = struct.unpack_from("<I", self.data, at)
+                flat.append(self.data[at + 4:at + 4 + n].decode("utf-8", "replace"))
+                at += 4 + n
+            return flat
         if self.dtype == "bfloat16":  # the upper half of a float32
             n = len(self.data) // 2
             return list(struct.unpack("<%df" % n, b"".join(b"\0\0" + self.data[k:k + 2] for k in range(0, 2 * n, 2))))
@@ -118,6 +131,8 @@ class Tensor:
         return self.tolist()[index]
 
     def numpy(self):
+        if self.dtype == "string":  # objects, as onnxruntime answers strings
+            return numpy.array(self._flat() or [], dtype=object).reshape(self.shape)
         return numpy.frombuffer(self.data, dtype=numpy.dtype(self.dtype).newbyteorder("<")).reshape(self.shape)
 
 
@@ -360,10 +375,12 @@ def _as_tensor(value, dtype=None):
         value = value.detach().cpu().numpy()
     if numpy is not None and isinstance(value, (numpy.ndarray, numpy.generic)):
         value = numpy.asarray(value)
-        if dtype in _FORMATS and value.dtype != numpy.dtype(dtype):
+        if dtype in _FORMATS and value.dtype != numpy.dtype(dtype) and value.dtype.kind not in "OSU":
             value = value.astype(dtype)
         return Tensor.from_numpy(value)
-    return Tensor.from_list(value, dtype=dtype if dtype in _FORMATS else "float32")
+    if dtype not in _FORMATS and dtype != "string":  # not said: strings or float32 numbers
+        dtype = "string" if any(isinstance(v, (str, bytes)) for v in _flatten(value)) else "float32"
+    return Tensor.from_list(value, dtype=dtype)
 
 
 def _encode_body(value):

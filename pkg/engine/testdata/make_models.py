@@ -6,7 +6,7 @@ uint8 and bool, an input "x:T" (a name with a colon, as TensorFlow exports) of s
 [batch, 3] and an output "y:T" = Identity(x), plus an int64 scalar input "k" and an output
 "k_twice" = k + k; liar, lookup, onerow, rowsoftmax, manyout, hungry, zipmap, seqtensors,
 seqonly, norank, masked, constant, external, tfdetector, passthrough, detr, named, yolov8, yolov3,
-sizedetector, yolov2, yolov4, zerodim, nulname and newir.onnx are described below. Run:
+sizedetector, yolov2, yolov4, zerodim, nulname, newir and strings.onnx are described below. Run:
 /usr/bin/python3 pkg/engine/testdata/make_models.py
 """
 import os
@@ -346,3 +346,9 @@ newir = helper.make_model(helper.make_graph([helper.make_node("Relu", ["x"], ["y
                           opset_imports=[helper.make_opsetid("", 13)], producer_name="ts-tests")
 newir.ir_version = 99
 onnx.save(newir, os.path.join(here, "newir.onnx"))
+
+# strings.onnx: same = Identity(text) for a string input text [batch], as models that take
+# raw text (scikit-learn pipelines, onnxruntime-extensions tokenizers) or answer labels do.
+save("strings", [helper.make_node("Identity", ["text"], ["same"])],
+     [helper.make_tensor_value_info("text", TensorProto.STRING, ["batch"])],
+     [helper.make_tensor_value_info("same", TensorProto.STRING, ["batch"])])
