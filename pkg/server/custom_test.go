@@ -277,6 +277,17 @@ func TestTorchServeHandlerFiles(t *testing.T) {
 	} {
 		x.run(t, "")
 	}
+	// TorchServe's metrics API: the cached gauge's last value, the counter's sum
+	_, metrics, _, err := send("GET", ts.metrics.URL+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`ts_custom_handleseconds{Stage="handle",model_name="tscls",model_version="1.0"} 0.5`,
+		`ts_custom_rows{Kind="rows",model_name="tscls",model_version="1.0"} 2`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 	status, body, header, err := send("POST", i+"/predictions/tsfn", []byte("as text"), "Content-Type", "text/plain")
 	if err != nil || status != 201 || string(body) != "plain answer" || !strings.HasPrefix(header.Get("Content-Type"), "text/plain") || header.Get("X-Answer-Kind") != "plain" || header.Get("Content-Length") != "12" {
 		t.Errorf("set_response_status, set_response_content_type and set_response_header: %d %q %v %v", status, body, header, err)

@@ -30,6 +30,7 @@ a copy the kit takes first: whatever the handler writes to stdout (print, os.wri
 library, a child process) goes to stderr, which ts logs.
 """
 import array
+import enum
 import importlib.util
 import inspect
 import json
@@ -46,8 +47,8 @@ try:
 except ImportError:  # numpy is optional
     numpy = None
 
-__all__ = ["BaseHandler", "Context", "Request", "Tensor", "HandlerError", "PredictionException", "run", "run_function",
-           "serve_file", "send_intermediate_predict_response"]
+__all__ = ["BaseHandler", "Context", "Request", "Tensor", "HandlerError", "PredictionException", "MetricTypes", "Dimension",
+           "run", "run_function", "serve_file", "send_intermediate_predict_response"]
 
 _FORMATS = {"float32": "f", "float64": "d", "float16": "e", "int8": "b", "int16": "h", "int32": "i", "int64": "q",
             "uint8": "B", "uint16": "H", "uint32": "I", "uint64": "Q", "bool": "B"}
@@ -171,28 +172,85 @@ def _shape_of(v):
     return shape
 
 
+class MetricTypes(enum.Enum):
+    """TorchServe's ts.metrics.metric_type_enum.MetricTypes."""
+    COUNTER = "counter"
+    GAUGE = "gauge"
+    HISTOGRAM = "histogram"
+
+
+class Dimension:
+    """TorchServe's ts.metrics.dimension.Dimension: a metric's dimension, by name and value."""
+
+    def __init__(self, name, value):
+        self.name, self.value = name, value
+
+
+_UNITS = {"ms": "Milliseconds", "s": "Seconds", "percent": "Percent", "count": "Count", "MB": "Megabytes",
+          "GB": "Gigabytes", "kB": "Kilobytes", "B": "Bytes"}
+
+
+def _dimensions(dimensions):
+    """Dimensions as a dict: given as one, or as TorchServe's list of Dimension."""
+    if isinstance(dimensions, dict):
+        return {str(k): str(v) for k, v in dimensions.items()}
+    return {str(d.name): str(d.value) for d in dimensions or []}
+
+
 class Metrics:
     """TorchServe's custom metrics API (context.metrics): values reported with the reply to the
-    current request, and exposed by ts's metrics API as ts_custom_<name>."""
+    current request, and exposed by ts's metrics API as ts_custom_<name>. Dimensions are a
+    dict or TorchServe's list of Dimension; metric_type a MetricTypes or its name."""
 
     def __init__(self):
         self.pending = []
+        self.cache = {}
 
-    def add_metric(self, name, value, unit="Count", idx=None, dimensions=None, metric_type="counter"):
-        self.pending.append({"name": name, "value": float(value), "unit": unit, "type": str(metric_type).lower(),
-                             "dimensions": dict(dimensions or {})})
+    def add_metric(self, name, value, unit="count", idx=None, dimensions=None, metric_type=MetricTypes.COUNTER):
+        kind = getattr(metric_type, "value", metric_type)
+        self.pending.append({"name": name, "value": float(value), "unit": _UNITS.get(unit, unit), "type": str(kind).lower(),
+                             "dimensions": _dimensions(dimensions)})
 
     def add_counter(self, name, value, idx=None, dimensions=None):
-        self.add_metric(name, value, "Count", idx, dimensions, "counter")
+        self.add_metric(name, value, "count", idx, dimensions, MetricTypes.COUNTER)
 
-    def add_time(self, name, value, idx=None, unit="ms", dimensions=None):
-        self.add_metric(name, value, {"ms": "Milliseconds", "s": "Seconds"}.get(unit, unit), idx, dimensions, "gauge")
+    def add_time(self, name, value, idx=None, unit="ms", dimensions=None, metric_type=MetricTypes.GAUGE):
+        self.add_metric(name, value, unit, idx, dimensions, metric_type)
 
-    def add_size(self, name, value, idx=None, unit="MB", dimensions=None):
-        self.add_metric(name, value, unit, idx, dimensions, "gauge")
+    def add_size(self, name, value, idx=None, unit="MB", dimensions=None, metric_type=MetricTypes.GAUGE):
+        self.add_metric(name, value, unit, idx, dimensions, metric_type)
 
-    def add_percent(self, name, value, idx=None, dimensions=None):
-        self.add_metric(name, value, "Percent", idx, dimensions, "gauge")
+    def add_percent(self, name, value, idx=None, dimensions=None, metric_type=MetricTypes.GAUGE):
+        self.add_metric(name, value, "percent", idx, dimensions, metric_type)
+
+    def add_metric_to_cache(self, name, unit="count", dimension_names=(), metric_type=MetricTypes.COUNTER):
+        """TorchServe's: a metric with fixed dimension names, kept to be updated (get_metric)."""
+        metric = CachingMetric(self, name, unit, list(dimension_names), metric_type)
+        self.cache[(name, getattr(metric_type, "value", metric_type))] = metric
+        return metric
+
+    def get_metric(self, name, metric_type=MetricTypes.COUNTER):
+        """TorchServe's: the metric add_metric_to_cache made."""
+        try:
+            return self.cache[(name, getattr(metric_type, "value", metric_type))]
+        except KeyError:
+            raise KeyError("metric %s of type %s was not added with add_metric_to_cache" % (name, metric_type)) from None
+
+
+class CachingMetric:
+    """What add_metric_to_cache answers, as TorchServe's: add_or_update(value, dimension_values)
+    or update(value, dimensions=[Dimension, ...]) reports a value."""
+
+    def __init__(self, metrics, name, unit, dimension_names, metric_type):
+        self.metrics, self.name, self.unit = metrics, name, unit
+        self.dimension_names, self.metric_type = dimension_names, metric_type
+
+    def add_or_update(self, value, dimension_values=(), request_id=""):
+        dims = dict(zip(self.dimension_names, dimension_values))
+        self.metrics.add_metric(self.name, value, self.unit, dimensions=dims, metric_type=self.metric_type)
+
+    def update(self, value, request_id="", dimensions=None):
+        self.metrics.add_metric(self.name, value, self.unit, dimensions=dimensions, metric_type=self.metric_type)
 
 
 class Context:
@@ -628,15 +686,15 @@ class TorchServeBaseHandler:
 def _install_torchserve_modules():
     """Lets a handler written for TorchServe import what ts provides of its package (unless
     TorchServe itself is installed): ts.torch_handler.base_handler.BaseHandler,
-    ts.utils.util.PredictionException and
-    ts.handler_utils.utils.send_intermediate_predict_response."""
+    ts.utils.util.PredictionException, ts.handler_utils.utils.send_intermediate_predict_response,
+    ts.metrics.metric_type_enum.MetricTypes and ts.metrics.dimension.Dimension."""
     try:
         import ts  # noqa: F401  (the real package)
         return
     except ImportError:
         pass
     names = ("ts", "ts.utils", "ts.utils.util", "ts.handler_utils", "ts.handler_utils.utils", "ts.torch_handler",
-             "ts.torch_handler.base_handler")
+             "ts.torch_handler.base_handler", "ts.metrics", "ts.metrics.metric_type_enum", "ts.metrics.dimension")
     mods = {}
     for name in names:
         mods[name] = types.ModuleType(name)
@@ -648,6 +706,8 @@ def _install_torchserve_modules():
     mods["ts.utils.util"].PredictionException = PredictionException
     mods["ts.handler_utils.utils"].send_intermediate_predict_response = send_intermediate_predict_response
     mods["ts.torch_handler.base_handler"].BaseHandler = TorchServeBaseHandler
+    mods["ts.metrics.metric_type_enum"].MetricTypes = MetricTypes
+    mods["ts.metrics.dimension"].Dimension = Dimension
 
 
 class _PrintsToStderr:
