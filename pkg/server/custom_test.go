@@ -305,11 +305,17 @@ func TestTorchServeOnnxHandler(t *testing.T) {
 	ts.storeArchive(t, archive.PackOptions{ModelName: "tsplain", SerializedFile: model, Handler: testenv.Path("pkg/handler/testdata/torchserve_default.py")})
 	ts.storeArchive(t, archive.PackOptions{ModelName: "tsnomodel", Handler: testenv.Path("pkg/handler/testdata/torchserve_default.py")})
 	ts.storeArchive(t, archive.PackOptions{ModelName: "tsbadwarm", SerializedFile: model, Handler: testenv.Path("pkg/handler/testdata/torchserve_badwarm.py")})
+	profile := filepath.Join(t.TempDir(), "model-config.yaml")
+	if err := os.WriteFile(profile, []byte("handler:\n  profile: true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ts.storeArchive(t, archive.PackOptions{ModelName: "tslabels", SerializedFile: model, Handler: testenv.Path("pkg/handler/testdata/torchserve_labels.py"),
+		ExtraFiles: []string{testenv.Path("samples/iris/index_to_name.json")}, ConfigFile: profile})
 	m, i := ts.management.URL, ts.inference.URL
 	// a warm-up run in initialize that the model refuses: the workers fail, as TorchServe's
 	exchange{"a refused warm-up", "POST", m + "/models?url=tsbadwarm.mar&initial_workers=1", "", nil, 500, "InternalServerException",
 		`Failed to start workers for model tsbadwarm version: 1.0: custom handler answered \"error\" to init, want ready: input \"features\" must have shape [-1,4], got [1,3]`}.run(t, "")
-	for _, url := range []string{"iris.mar", "tsonnx.mar", "tsplain.mar", "tsnomodel.mar"} {
+	for _, url := range []string{"iris.mar", "tsonnx.mar", "tsplain.mar", "tsnomodel.mar", "tslabels.mar"} {
 		exchange{"register " + url, "POST", m + "/models?url=" + url + "&initial_workers=1", "", nil, 200, "", "registered with 1 initial workers"}.run(t, "")
 	}
 	flowers := `[[5.1, 3.5, 1.4, 0.2], [6.3, 3.3, 6.0, 2.5]]`
@@ -351,6 +357,16 @@ func TestTorchServeOnnxHandler(t *testing.T) {
 	var row []float64
 	if err != nil || status != 200 || json.Unmarshal(body, &row) != nil || !near(row, want.Outputs[0].Data[:3]) {
 		t.Errorf("tsplain: %d %s %v; want %v", status, body, err, want.Outputs[0].Data[:3])
+	}
+	// BaseHandler's self.mapping, map_class_to_label and timed (profile: true)
+	status, body, _, err = send("POST", i+"/predictions/tslabels", []byte(`[5.1, 3.5, 1.4, 0.2]`), "Content-Type", "application/json")
+	var labelled map[string]float64
+	if err != nil || status != 200 || json.Unmarshal(body, &labelled) != nil || len(labelled) != 3 ||
+		!near([]float64{labelled["setosa"], labelled["versicolor"], labelled["virginica"]}, want.Outputs[0].Data[:3]) {
+		t.Errorf("tslabels: %d %s %v; want setosa, versicolor, virginica: %v", status, body, err, want.Outputs[0].Data[:3])
+	}
+	if _, metrics, _, err := send("GET", ts.metrics.URL+"/metrics", nil); err != nil || !strings.Contains(string(metrics), `ts_custom_ts_handler_preprocess{model_name="tslabels",model_version="1.0"}`) {
+		t.Errorf("no ts_handler_preprocess metric for tslabels (%v)", err)
 	}
 	for _, x := range []exchange{
 		{"a run the model refuses", "POST", i + "/predictions/tsplain", "application/json", []byte(`[[1, 2, 3]]`), 400, "", "features"},

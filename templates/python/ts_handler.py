@@ -39,6 +39,7 @@ import os
 import runpy
 import struct
 import sys
+import time
 import traceback
 import types
 
@@ -648,20 +649,74 @@ class ModelSession:
         return [outputs[name] for name in (output_names or [o["name"] for o in self.context.outputs])]
 
 
+def load_label_mapping(path):
+    """TorchServe's ts.utils.util.load_label_mapping: the JSON file at path as {class index:
+    label}, a label given as a list being its last item (ImageNet's [synset, name]), or
+    {"object_type_names": [labels]} by position; None when there is no such file."""
+    if not os.path.isfile(path):
+        print("%s is missing: answers will not name classes" % path, file=sys.stderr)
+        return None
+    with open(path) as f:
+        mapping = json.load(f)
+    if not isinstance(mapping, dict):
+        raise ValueError("%s must be a JSON object of class index to label" % path)
+    if isinstance(mapping.get("object_type_names"), list):
+        return {str(k): v for k, v in enumerate(mapping["object_type_names"])}
+    labels = {}
+    for key, value in mapping.items():
+        label = value[-1] if isinstance(value, list) and value else value
+        if not isinstance(label, str):
+            raise ValueError("%s: the label of class %s is neither a string nor a list ending with one" % (path, key))
+        labels[key] = label
+    return labels
+
+
+def map_class_to_label(probs, mapping=None, lbl_classes=None):
+    """TorchServe's ts.utils.util.map_class_to_label: for each row of probs (a list of lists),
+    {label: probability} over its classes (lbl_classes' row, else 0, 1, ...), a class named by
+    mapping when given, else by its index as a string."""
+    if not isinstance(probs, list):
+        raise ValueError("map_class_to_label takes a list of rows of probabilities (tolist() first)")
+    if mapping is not None and not isinstance(mapping, dict):
+        raise ValueError("map_class_to_label's mapping must be a dict")
+    answers = []
+    for k, row in enumerate(probs):
+        classes = lbl_classes[k] if lbl_classes is not None else range(len(row))
+        answers.append({(mapping[str(c)] if mapping is not None else str(c)): p for c, p in zip(classes, row)})
+    return answers
+
+
+def timed(method):
+    """TorchServe's ts.handler_utils.timer.timed: decorates a handler's method to report its
+    time in milliseconds as the metric ts_handler_<method> when model-config.yaml's handler
+    section says profile: true."""
+    def timed_method(self, *args, **kwargs):
+        handler_config = (self.context.model_yaml_config or {}).get("handler") or {}
+        if not handler_config.get("profile"):
+            return method(self, *args, **kwargs)
+        start = time.perf_counter()
+        result = method(self, *args, **kwargs)
+        self.context.metrics.add_time("ts_handler_" + method.__name__, (time.perf_counter() - start) * 1000)
+        return result
+    return timed_method
+
+
 class TorchServeBaseHandler:
     """ts.torch_handler.base_handler.BaseHandler for handlers written for TorchServe, when
     TorchServe is not installed: initialize sets self.model to the archive's ONNX model, run
-    by ts (ModelSession, onnxruntime's API, as TorchServe's BaseHandler gives an .onnx model);
-    handle is preprocess, inference, postprocess. The defaults: the request's body as an
-    array, the model run on the first input, the first output's rows."""
+    by ts (ModelSession, onnxruntime's API, as TorchServe's BaseHandler gives an .onnx model),
+    and self.mapping to its index_to_name.json (load_label_mapping); handle is preprocess,
+    inference, postprocess. The defaults: the request's body as an array, the model run on
+    the first input, the first output's rows."""
 
     def __init__(self):
         self.model, self.context, self.manifest, self.initialized = None, None, None, False
-        self.map_location, self.device, self.explain = "cpu", None, False
+        self.map_location, self.device, self.explain, self.mapping = "cpu", None, False, None
 
     def initialize(self, context):
         self.context, self.manifest = context, context.manifest
         self.model = ModelSession(context) if context.inputs else None
+        self.mapping = load_label_mapping(os.path.join(context.system_properties.get("model_dir") or ".", "index_to_name.json"))
         self.initialized = True
 
     def preprocess(self, data):
@@ -686,15 +741,17 @@ class TorchServeBaseHandler:
 def _install_torchserve_modules():
     """Lets a handler written for TorchServe import what ts provides of its package (unless
     TorchServe itself is installed): ts.torch_handler.base_handler.BaseHandler,
-    ts.utils.util.PredictionException, ts.handler_utils.utils.send_intermediate_predict_response,
+    ts.utils.util's PredictionException, load_label_mapping and map_class_to_label,
+    ts.handler_utils.utils.send_intermediate_predict_response, ts.handler_utils.timer.timed,
     ts.metrics.metric_type_enum.MetricTypes and ts.metrics.dimension.Dimension."""
     try:
         import ts  # noqa: F401  (the real package)
         return
     except ImportError:
         pass
-    names = ("ts", "ts.utils", "ts.utils.util", "ts.handler_utils", "ts.handler_utils.utils", "ts.torch_handler",
-             "ts.torch_handler.base_handler", "ts.metrics", "ts.metrics.metric_type_enum", "ts.metrics.dimension")
+    names = ("ts", "ts.utils", "ts.utils.util", "ts.handler_utils", "ts.handler_utils.utils", "ts.handler_utils.timer",
+             "ts.torch_handler", "ts.torch_handler.base_handler", "ts.metrics", "ts.metrics.metric_type_enum",
+             "ts.metrics.dimension")
     mods = {}
     for name in names:
         mods[name] = types.ModuleType(name)
@@ -704,6 +761,9 @@ def _install_torchserve_modules():
         if parent:
             setattr(mods[parent], child, mods[name])
     mods["ts.utils.util"].PredictionException = PredictionException
+    mods["ts.utils.util"].load_label_mapping = load_label_mapping
+    mods["ts.utils.util"].map_class_to_label = map_class_to_label
+    mods["ts.handler_utils.timer"].timed = timed
     mods["ts.handler_utils.utils"].send_intermediate_predict_response = send_intermediate_predict_response
     mods["ts.torch_handler.base_handler"].BaseHandler = TorchServeBaseHandler
     mods["ts.metrics.metric_type_enum"].MetricTypes = MetricTypes
