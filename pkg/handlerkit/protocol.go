@@ -13,10 +13,11 @@ import (
 // Package handlerkit is the custom handler protocol of ts, and a kit for writing custom
 // handlers in Go (templates/go shows one).
 //
-// ts and a handler process exchange frames over the process's stdin and stdout. A frame is a 4-byte big-endian length, a JSON header of that length,
-// then the raw bytes of the blobs the header lists (tensors, request bodies, response
-// bodies), one after another: tensors travel as raw little-endian bytes (strings each with
-// its length first), never as base64 or JSON numbers. docs/custom-handlers.md describes the messages.
+// ts and a handler process exchange frames over the process's stdin and stdout. A frame is
+// a 4-byte big-endian length, a JSON header of that length, then the raw bytes of the blobs
+// the header lists (tensors, request bodies, response bodies), one after another: tensors
+// travel as raw little-endian bytes (strings each with its length first), never as base64
+// or JSON numbers. docs/custom-handlers.md describes the messages.
 
 // MaxHeader bounds a frame's JSON header; MaxPayload its blobs.
 const (
