@@ -365,8 +365,14 @@ func TestTorchServeOnnxHandler(t *testing.T) {
 		!near([]float64{labelled["setosa"], labelled["versicolor"], labelled["virginica"]}, want.Outputs[0].Data[:3]) {
 		t.Errorf("tslabels: %d %s %v; want setosa, versicolor, virginica: %v", status, body, err, want.Outputs[0].Data[:3])
 	}
-	if _, metrics, _, err := send("GET", ts.metrics.URL+"/metrics", nil); err != nil || !strings.Contains(string(metrics), `ts_custom_ts_handler_preprocess{model_name="tslabels",model_version="1.0"}`) {
-		t.Errorf("no ts_handler_preprocess metric for tslabels (%v)", err)
+	exchange{"an explanation: get_insights", "POST", i + "/explanations/tslabels", "application/json", []byte(`[5.1, 3.5, 1.4, 0.2]`), 200, "",
+		"\"explained\": [\n    5.1,\n    3.5,\n    1.4,\n    0.2\n  ],\n  \"rows\": 1,\n  \"target\": 0,\n  \"model_file\": \"model.onnx\""}.run(t, "")
+	exchange{"no get_insights", "POST", i + "/explanations/tsplain", "application/json", []byte(`[[5.1, 3.5, 1.4, 0.2]]`), 501, "", "defines no get_insights"}.run(t, "")
+	_, metrics, _, err := send("GET", ts.metrics.URL+"/metrics", nil)
+	for _, want := range []string{`ts_custom_ts_handler_preprocess{model_name="tslabels",model_version="1.0"}`, `ts_custom_handlertime{model_name="tslabels",model_version="1.0"}`} {
+		if err != nil || !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %s (%v)", want, err)
+		}
 	}
 	for _, x := range []exchange{
 		{"a run the model refuses", "POST", i + "/predictions/tsplain", "application/json", []byte(`[[1, 2, 3]]`), 400, "", "features"},

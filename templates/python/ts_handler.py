@@ -705,37 +705,68 @@ class TorchServeBaseHandler:
     """ts.torch_handler.base_handler.BaseHandler for handlers written for TorchServe, when
     TorchServe is not installed: initialize sets self.model to the archive's ONNX model, run
     by ts (ModelSession, onnxruntime's API, as TorchServe's BaseHandler gives an .onnx model),
-    and self.mapping to its index_to_name.json (load_label_mapping); handle is preprocess,
-    inference, postprocess. The defaults: the request's body as an array, the model run on
-    the first input, the first output's rows."""
+    self.model_pt_path to its file, self.mapping to its index_to_name.json (load_label_mapping)
+    and self.model_yaml_config; handle is preprocess, inference, postprocess (explain_handle,
+    which calls the handler's get_insights, for an explanation), timed (HandlerTime). The
+    defaults: the request's body as an array, the model run on the first input, the first
+    output's rows."""
 
     def __init__(self):
         self.model, self.context, self.manifest, self.initialized = None, None, None, False
         self.map_location, self.device, self.explain, self.mapping = "cpu", None, False, None
+        self.model_pt_path, self.target, self.profiler_args = None, 0, {}
 
     def initialize(self, context):
         self.context, self.manifest = context, context.manifest
+        self.model_yaml_config = context.model_yaml_config
+        model_dir = context.system_properties.get("model_dir") or "."
+        serialized = (self.manifest.get("model") or {}).get("serializedFile")
+        self.model_pt_path = os.path.join(model_dir, serialized) if serialized else None
         self.model = ModelSession(context) if context.inputs else None
-        self.mapping = load_label_mapping(os.path.join(context.system_properties.get("model_dir") or ".", "index_to_name.json"))
+        self.mapping = load_label_mapping(os.path.join(model_dir, "index_to_name.json"))
         self.initialized = True
 
+    @timed
     def preprocess(self, data):
         body = data[0].get("data", data[0].get("body"))
         return numpy.asarray(body) if numpy is not None and isinstance(body, list) else body
 
+    @timed
     def inference(self, data, *args, **kwargs):
         if self.model is None:
             raise HandlerError("the archive has no ONNX model for BaseHandler.inference to run", 500)
         feed = data if isinstance(data, dict) else {self.model.get_inputs()[0].name: data}
         return self.model.run(None, feed)
 
+    @timed
     def postprocess(self, data):
         first = data[0] if isinstance(data, (list, tuple)) else data
         return first.tolist() if hasattr(first, "tolist") else first
 
     def handle(self, data, context):
+        start = time.perf_counter()
         self.context = context
-        return self.postprocess(self.inference(self.preprocess(data)))
+        preprocessed = self.preprocess(data)
+        if context.get_request_header(0, "explain") == "True":
+            self.explain = True
+            output = self.explain_handle(preprocessed, data)
+        else:
+            output = self.postprocess(self.inference(preprocessed))
+        context.metrics.add_time("HandlerTime", round((time.perf_counter() - start) * 1000, 2), None, "ms")
+        return output
+
+    def explain_handle(self, data_preprocess, raw_data):
+        """An explanation: the handler's get_insights(preprocessed, the request's data, its
+        target (default 0)), as TorchServe's."""
+        if not callable(getattr(self, "get_insights", None)):
+            raise HandlerError("this handler does not explain: it defines no get_insights", 501)
+        row = raw_data[0] if raw_data else {}
+        inputs = row.get("data") or row.get("body") if isinstance(row, dict) else None
+        target = (row.get("target") if isinstance(row, dict) else None) or 0
+        return self.get_insights(data_preprocess, inputs, target)
+
+    def get_device(self):
+        return self.device
 
 
 def _install_torchserve_modules():

@@ -1,16 +1,26 @@
 """A handler written for TorchServe for an image-classifier-like ONNX model, using what
-TorchServe's package gives such handlers: BaseHandler's self.mapping (index_to_name.json),
-map_class_to_label, and the timed decorator (a metric when model-config.yaml's handler
-section says profile: true)."""
+TorchServe's package gives such handlers: BaseHandler's self.mapping (index_to_name.json)
+and self.model_pt_path, map_class_to_label, the timed decorator (a metric when
+model-config.yaml's handler section says profile: true), and explanations through
+get_insights."""
+import os
+
 from ts.handler_utils.timer import timed
 from ts.torch_handler.base_handler import BaseHandler
 from ts.utils.util import map_class_to_label
 
 
 class Labelled(BaseHandler):
+    def initialize(self, context):
+        super().initialize(context)
+        self.model_file = os.path.basename(self.model_pt_path)
+
     @timed
     def preprocess(self, data):
         return [[float(x) for x in row.get("body")] for row in data]
 
     def postprocess(self, data):
         return map_class_to_label(data[0].tolist(), self.mapping)
+
+    def get_insights(self, tensor_data, raw_data, target=0):
+        return [{"explained": raw_data, "rows": len(tensor_data), "target": target, "model_file": self.model_file}]
