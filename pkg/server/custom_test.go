@@ -49,6 +49,9 @@ func TestCustomHandlerFailures(t *testing.T) {
 	for _, x := range []exchange{
 		{"handler error", "POST", "/predictions/unruly", "", []byte("error"), 422, "BadRequestException", "you asked for an error"},
 		{"handler exception", "POST", "/predictions/unruly", "", []byte("exception"), 500, "InternalServerException", "ValueError: an unexpected bug"},
+		{"preprocess answers None", "POST", "/predictions/unruly", "", []byte("none"), 500, "InternalServerException", "preprocess answered None; it must answer the model's inputs"},
+		{"preprocess answers a ragged list", "POST", "/predictions/unruly", "", []byte("ragged"), 500, "InternalServerException",
+			`input 'features' (float32): cannot make a tensor of the list given: the list is not rectangular: 5 elements for shape [2, 4]`},
 		{"crash", "POST", "/predictions/unruly", "", []byte("crash"), 500, "InternalServerException", "crashing on purpose"},
 		{"after the crash", "POST", "/predictions/unruly", "", []byte("5.1,3.5,1.4,0.2"), 200, "", `"probabilities"`},
 		{"garbage", "POST", "/predictions/unruly", "", []byte("garbage"), 500, "InternalServerException", "not a protocol frame"},

@@ -86,6 +86,8 @@ class Tensor:
         flat = list(_flatten(values))
         if shape is None:
             shape = _shape_of(values)
+        if len(flat) != math.prod(shape):
+            raise ValueError("the list is not rectangular: %d elements for shape %s" % (len(flat), shape))
         if dtype == "string":
             encoded = [v if isinstance(v, bytes) else str(v).encode() for v in flat]
             return cls(dtype, shape, b"".join(struct.pack("<I", len(v)) + v for v in encoded))
@@ -409,6 +411,8 @@ def _model_inputs(infos, values):
     list or tuple of values in the inputs' order (for one input, of one array), or one value
     for the first input; a value is a Tensor, or a numpy array, torch tensor or (nested) list,
     cast to the input's element type."""
+    if values is None:
+        raise HandlerError("preprocess answered None; it must answer the model's inputs", 500)
     if isinstance(values, dict):
         items = list(values.items())
     elif isinstance(values, (list, tuple)) and (len(infos) > 1 or len(values) == 1 and _is_array(values[0])):
@@ -418,7 +422,14 @@ def _model_inputs(infos, values):
     else:
         raise HandlerError("the model has no inputs to feed", 500)
     dtypes = {i["name"]: i.get("dtype") for i in infos}
-    return [(name, _as_tensor(v, dtypes.get(name))) for name, v in items]
+    tensors = []
+    for name, v in items:
+        try:
+            tensors.append((name, _as_tensor(v, dtypes.get(name))))
+        except (TypeError, ValueError, OverflowError, struct.error) as e:
+            raise HandlerError("input %r (%s): cannot make a tensor of the %s given: %s"
+                               % (name, dtypes.get(name) or "unknown type", type(v).__name__, e), 500) from None
+    return tensors
 
 
 def _is_array(value):

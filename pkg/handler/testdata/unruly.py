@@ -2,7 +2,8 @@
 
 Body "crash" exits the process, "killed" kills it as the kernel's out-of-memory killer
 does (SIGKILL), "hang" never answers, "garbage" writes junk to the protocol's stdout (a print cannot: it goes to stderr),
-"error" raises; anything else is parsed as four comma-separated numbers. The answer
+"error" raises, "none" and "ragged" answer no inputs and a list that is not rectangular;
+anything else is parsed as four comma-separated numbers. The answer
 echoes the request headers url_path (the path's segments after the version) and explain
 (True on /explanations) and the request's id.
 """
@@ -32,6 +33,10 @@ class Unruly(BaseHandler):
             raise HandlerError("you asked for an error", 422)
         if body == "exception":
             raise ValueError("an unexpected bug")
+        if body == "none":
+            return None
+        if body == "ragged":
+            return {"features": [[1.0, 2.0, 3.0, 4.0], [5.0]]}
         request.state = {"rows": 1}
         return {"features": Tensor.from_list([[float(x) for x in body.split(",")]])}
 
