@@ -567,55 +567,44 @@ func TestPythonKitArrays(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(hidden, "numpy.py"), []byte("raise ImportError('numpy hidden by the test')\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	flowers := [][]float64{{5.1, 3.5, 1.4, 0.2}, {6.3, 3.3, 6.0, 2.5}}
-	var want [][]float64 // the model's probabilities, through the tensor handler
-	cases := []struct{ handler, model, body string }{
-		{"kit_arrays.py", "arrays", "5.1,3.5,1.4,0.2;6.3,3.3,6.0,2.5"},
-		{"kit_arrays.py", "default", "5.1,3.5,1.4,0.2;6.3,3.3,6.0,2.5"},
-		{"torchserve_onnx.py", "torchserve", `{"flowers": [[5.1, 3.5, 1.4, 0.2], [6.3, 3.3, 6.0, 2.5]]}`},
+	iris, texts := testenv.Path("samples/iris/model.onnx"), "hello\n\nwörld ✓\n"+strings.Repeat("long ", 100)
+	cases := []struct{ handler, model, onnx, body string }{
+		{"kit_arrays.py", "arrays", iris, "5.1,3.5,1.4,0.2;6.3,3.3,6.0,2.5"},
+		{"kit_arrays.py", "default", iris, "5.1,3.5,1.4,0.2;6.3,3.3,6.0,2.5"},
+		{"torchserve_onnx.py", "torchserve", iris, `{"flowers": [[5.1, 3.5, 1.4, 0.2], [6.3, 3.3, 6.0, 2.5]]}`},
+		{"kit_strings.py", "strings", testenv.Path("pkg/engine/testdata/strings.onnx"), texts}, // same = Identity(text)
+	}
+	config := filepath.Join(t.TempDir(), "model-config.yaml")
+	if err := os.WriteFile(config, []byte("handler:\n  python: "+python+"\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	answers := map[string][]string{}
-	texts := "hello\n\nwörld ✓\n" + strings.Repeat("long ", 100)
+	var want [][]float64 // the model's probabilities, through the tensor handler
 	for _, withNumpy := range []bool{true, false} {
 		if !withNumpy {
-			t.Setenv("PYTHONPATH", hidden)
+			t.Setenv("PYTHONPATH", hidden) // the handlers' processes start with it
 		}
+		ts := emptyServer(t, nil)
 		for _, c := range cases {
-			ts := customServer(t, c.handler, c.model, "handler:\n  python: "+python+"\n")
-			if want == nil {
-				exchange{"register iris", "POST", "/models?url=iris.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
-				in, _ := json.Marshal(flowers)
-				_, body, _, err := send("POST", ts.inference.URL+"/predictions/iris", in, "Content-Type", "application/json")
-				var direct struct {
-					Outputs []struct{ Data []float64 } `json:"outputs"`
-				}
-				if err != nil || json.Unmarshal(body, &direct) != nil || len(direct.Outputs) != 1 || len(direct.Outputs[0].Data) != 6 {
-					t.Fatalf("iris through the tensor handler: %s %v", body, err)
-				}
-				want = [][]float64{direct.Outputs[0].Data[:3], direct.Outputs[0].Data[3:]}
-			}
+			ts.registerArchive(t, archive.PackOptions{ModelName: c.model, SerializedFile: c.onnx, Handler: testenv.Path("pkg/handler/testdata", c.handler), ConfigFile: config}, "initial_workers=1")
 			status, body, _, err := send("POST", ts.inference.URL+"/predictions/"+c.model, []byte(c.body), "Content-Type", "application/json")
 			if err != nil || status != 200 {
 				t.Fatalf("%s, numpy %v: %d %s %v", c.model, withNumpy, status, body, err)
 			}
 			answers[c.model] = append(answers[c.model], string(body))
 		}
-		// strings, both ways (strings.onnx: same = Identity(text))
-		ts := emptyServer(t, nil)
-		config := filepath.Join(t.TempDir(), "model-config.yaml")
-		if err := os.WriteFile(config, []byte("handler:\n  python: "+python+"\n"), 0o644); err != nil {
-			t.Fatal(err)
+		if want == nil {
+			exchange{"register iris", "POST", "/models?url=iris.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+			_, body, _, err := send("POST", ts.inference.URL+"/predictions/iris", []byte(`[[5.1, 3.5, 1.4, 0.2], [6.3, 3.3, 6.0, 2.5]]`), "Content-Type", "application/json")
+			var direct struct {
+				Outputs []struct{ Data []float64 } `json:"outputs"`
+			}
+			if err != nil || json.Unmarshal(body, &direct) != nil || len(direct.Outputs) != 1 || len(direct.Outputs[0].Data) != 6 {
+				t.Fatalf("iris through the tensor handler: %s %v", body, err)
+			}
+			want = [][]float64{direct.Outputs[0].Data[:3], direct.Outputs[0].Data[3:]}
 		}
-		ts.registerArchive(t, archive.PackOptions{ModelName: "strings", SerializedFile: testenv.Path("pkg/engine/testdata/strings.onnx"),
-			Handler:    testenv.Path("pkg/handler/testdata/kit_strings.py"),
-			ConfigFile: config}, "initial_workers=1")
-		status, body, _, err := send("POST", ts.inference.URL+"/predictions/strings", []byte(texts))
-		if err != nil || status != 200 {
-			t.Fatalf("strings, numpy %v: %d %s %v", withNumpy, status, body, err)
-		}
-		answers["strings"] = append(answers["strings"], string(body))
 	}
-	cases = append(cases, struct{ handler, model, body string }{"kit_strings.py", "strings", texts})
 	for _, c := range cases {
 		if a := answers[c.model]; a[0] != a[1] {
 			t.Errorf("%s answered with numpy:\n%s\nand without:\n%s", c.model, a[0], a[1])
