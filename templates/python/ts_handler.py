@@ -8,8 +8,8 @@ Write a class with TorchServe's methods and run it:
 
     class MyHandler(BaseHandler):
         def initialize(self, context): ...          # once, when the process starts
-        def preprocess(self, request): ...          # request -> {input name: Tensor or numpy array}
-        def postprocess(self, outputs, request): ...# {output name: Tensor or array} -> bytes, str, or JSON-able
+        def preprocess(self, request): ...          # request -> {input name: numpy array, list or Tensor}
+        def postprocess(self, outputs, request): ...# {output name: numpy array or Tensor} -> bytes, str, or JSON-able
         # def inference(self, request): ...         # define it to run the model yourself instead
 
     if __name__ == "__main__":
@@ -18,7 +18,8 @@ Write a class with TorchServe's methods and run it:
 ts runs the model (ONNX Runtime, batched) between preprocess and postprocess. A handler that
 defines inference() takes over: each request goes to inference(request), whose return value is
 the response. Only the standard library is needed; numpy arrays are accepted and returned when
-numpy is installed.
+numpy is installed, and otherwise Tensors answer numpy's tolist(), len(), rows and ravel(), so
+that a handler answers alike with or without numpy.
 
 A TorchServe workflow's function nodes (plain functions fn(data, context) in the workflow's
 handler file) run through run_function, which ts serve calls itself. A handler file written for
