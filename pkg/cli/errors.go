@@ -27,7 +27,14 @@ func exitError(err error) error {
 		if errors.As(err, &cert) {
 			return term.WithCode(term.ExitUnreachable, fmt.Errorf("%w (trust it with --ca-file, or skip the check with --insecure)", err))
 		}
-		return term.WithCode(term.ExitUnreachable, fmt.Errorf("%w; is ts serve running there? (set --host or $%s)", err, config.EnvHost))
+		where := fmt.Sprintf("set --host or $%s", config.EnvHost)
+		switch unreachable.API { // derived from --host unless set: say which flag moves it
+		case "management":
+			where = fmt.Sprintf("set --management-host or $%s; by default --host's name with port %d", config.EnvManagementHost, client.ManagementPort)
+		case "metrics":
+			where = fmt.Sprintf("set --metrics-host or $%s; by default --host's name with port %d", config.EnvMetricsHost, client.MetricsPort)
+		}
+		return term.WithCode(term.ExitUnreachable, fmt.Errorf("%w; is ts serve running there? (%s)", err, where))
 	case errors.As(err, &api) && (api.Code == http.StatusNotFound), errors.Is(err, fs.ErrNotExist):
 		return term.WithCode(term.ExitNotFound, err)
 	case errors.As(err, &api) && (api.Code == http.StatusUnauthorized || api.Code == http.StatusForbidden && api.Type == "" || api.Type == "InvalidKeyException"):

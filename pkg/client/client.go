@@ -241,7 +241,20 @@ func (e *Error) StatusCode() int { return e.Code }
 // UnreachableError says the server could not be reached at all.
 type UnreachableError struct {
 	URL string
+	// API is the API that was called: "inference", "management" or "metrics".
+	API string
 	Err error
+}
+
+// api names the API at base, one of the client's.
+func (c *Client) api(base *url.URL) string {
+	switch base {
+	case c.Management:
+		return "management"
+	case c.Metrics:
+		return "metrics"
+	}
+	return "inference"
 }
 
 func (e *UnreachableError) Error() string {
@@ -314,7 +327,7 @@ func (c *Client) doParts(ctx context.Context, method string, base *url.URL, toke
 		if errors.As(err, &ne) && ne.Timeout() {
 			return nil, nil, fmt.Errorf("%s %s: %w", method, Address(&u), err)
 		}
-		return nil, nil, &UnreachableError{URL: Address(base), Err: err}
+		return nil, nil, &UnreachableError{URL: Address(base), API: c.api(base), Err: err}
 	}
 	defer res.Body.Close()
 	var r io.Reader = res.Body
@@ -564,7 +577,7 @@ func (c *Client) send(ctx context.Context, req *http.Request, base *url.URL) (*h
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
 		}
-		return nil, nil, &UnreachableError{URL: Address(base), Err: err}
+		return nil, nil, &UnreachableError{URL: Address(base), API: c.api(base), Err: err}
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
