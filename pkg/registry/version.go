@@ -264,14 +264,14 @@ func (v *Version) scaleTo(minWorkers int) error {
 // custom handler, and unloads the model if it loaded.
 func (v *Version) failStart() {
 	v.mu.Lock()
-	b, h, neverServed := v.batcher, v.handler, v.pool == nil
+	b, h, noWorkers := v.batcher, v.handler, v.pool == nil
 	free := func() {}
-	if neverServed {
+	if noWorkers {
 		free = v.detachLocked()
 	}
 	v.mu.Unlock()
 	free()
-	if !neverServed {
+	if !noWorkers {
 		return
 	}
 	if b != nil {
