@@ -4,6 +4,7 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -131,9 +132,10 @@ type Description struct {
 	LoadedAtStartup bool           `json:"loadedAtStartup"`
 	Workers         []Worker       `json:"workers"`
 	JobQueueStatus  JobQueueStatus `json:"jobQueueStatus"`
-	// CustomizedMetadata, with ?customized=true, is what the ONNX model says of itself
-	// (TorchServe puts there what the handler's describe_handle returns).
-	CustomizedMetadata *ModelMetadata `json:"customizedMetadata,omitempty"`
+	// CustomizedMetadata, with ?customized=true, is what a custom handler says of the model
+	// (TorchServe's describe_handle), else what the ONNX model says of itself (a
+	// ModelMetadata).
+	CustomizedMetadata json.RawMessage `json:"customizedMetadata,omitempty"`
 
 	Default       bool   `json:"default"`
 	State         string `json:"state"`

@@ -2,6 +2,7 @@ package handler
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -44,6 +45,13 @@ type Scaler interface {
 	// Park stops every process until the next SetWorkers, which requests meanwhile wait for
 	// (an idle model unloaded, which the next request loads again).
 	Park()
+}
+
+// Describer is a handler that can say what describes its model beyond the model's own
+// metadata (TorchServe's describe_handle, for GET /models/{name}?customized=true): JSON, or
+// nil when it has nothing to say.
+type Describer interface {
+	Describe(ctx context.Context) (json.RawMessage, error)
 }
 
 // Stopper is a handler that can stop serving until the next scale: a custom handler whose
@@ -276,6 +284,34 @@ func (h *customHandler) resize(n int, parked bool) {
 func (h *customHandler) wakeWaiters() {
 	close(h.wait)
 	h.wait = make(chan struct{})
+}
+
+// Describe asks a process for its description ("describe"; the Python kit's describe, a
+// TorchServe handler's describe_handle). It starts none: with no process running (scaled to
+// 0, unloaded when idle) it answers nil. A body that is not JSON is a JSON string.
+func (h *customHandler) Describe(ctx context.Context) (json.RawMessage, error) {
+	h.mu.Lock()
+	none := h.size == 0 || h.running == 0 || h.closed
+	h.mu.Unlock()
+	if none {
+		return nil, nil
+	}
+	reply, err := h.call(ctx, &handlerkit.Frame{Type: "describe", Request: &handlerkit.FrameRequest{
+		Headers: map[string][]string{"describe": {"True"}}}}, nil)
+	if err != nil {
+		return nil, err
+	}
+	var body []byte
+	if len(reply.Data) > 0 {
+		body = bytes.TrimSpace(reply.Data[0])
+	}
+	switch {
+	case len(body) == 0 || string(body) == "null":
+		return nil, nil
+	case json.Valid(body):
+		return body, nil
+	}
+	return json.Marshal(string(body))
 }
 
 // Close stops every process.

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -1062,6 +1063,22 @@ func (v *Version) Labels() (map[int]string, error) { return v.labels() }
 // ModelInfo is what the ONNX model says of itself (producer, IR version, opset and its
 // metadata_props), read from the file once.
 func (v *Version) ModelInfo() (*onnx.Model, error) { return v.graph() }
+
+// HandlerDescription is what the version's custom handler says of its model
+// (handler.Describer: TorchServe's describe_handle), within the response timeout; nil when
+// its handler has nothing to say or is not a custom one.
+func (v *Version) HandlerDescription(ctx context.Context) (json.RawMessage, error) {
+	v.mu.Lock()
+	h, timeout := v.handler, time.Duration(v.settings.ResponseTimeout)*time.Second
+	v.mu.Unlock()
+	d, ok := h.(handler.Describer)
+	if !ok {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return d.Describe(ctx)
+}
 
 // Ready reports whether the version takes requests: a worker is ready, or it was unloaded
 // for being idle (unloadAfterIdle) and the next request loads it.

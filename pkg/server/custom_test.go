@@ -370,6 +370,9 @@ func TestTorchServeOnnxHandler(t *testing.T) {
 	}
 	exchange{"an explanation: get_insights", "POST", i + "/explanations/tslabels", "application/json", []byte(`[5.1, 3.5, 1.4, 0.2]`), 200, "",
 		"\"explained\": [\n    5.1,\n    3.5,\n    1.4,\n    0.2\n  ],\n  \"rows\": 1,\n  \"target\": 0,\n  \"model_file\": \"model.onnx\""}.run(t, "")
+	exchange{"described by describe_handle", "GET", m + "/models/tslabels?customized=true", "", nil, 200, "",
+		"\"customizedMetadata\": {\n      \"labels\": [\n        \"setosa\",\n        \"versicolor\",\n        \"virginica\"\n      ]\n    }"}.run(t, "")
+	exchange{"no describe_handle: the model's metadata", "GET", m + "/models/tsplain?customized=true", "", nil, 200, "", `"irVersion"`}.run(t, "")
 	exchange{"no get_insights", "POST", i + "/explanations/tsplain", "application/json", []byte(`[[5.1, 3.5, 1.4, 0.2]]`), 501, "", "defines no get_insights"}.run(t, "")
 	_, metrics, _, err := send("GET", ts.metrics.URL+"/metrics", nil)
 	for _, want := range []string{`ts_custom_ts_handler_preprocess{model_name="tslabels",model_version="1.0"}`, `ts_custom_handlertime{model_name="tslabels",model_version="1.0"}`} {
@@ -448,6 +451,9 @@ func TestCustomHandlerScaleToZero(t *testing.T) {
 	ok := exchange{"served", "POST", "/predictions/zeroed", "", []byte("5.1,3.5,1.4,0.2"), 200, "", `"probabilities"`}
 	ok.run(t, i)
 	procs := waitProcesses(t, "zeroed", 1)
+	// its description comes from its process (the handler's describe, as TorchServe's
+	// describe_handle); at 0 workers none starts for it: the ONNX model's metadata instead
+	exchange{"described by its handler", "GET", "/models/zeroed?customized=true", "", nil, 200, "", `"describe": "True"`}.run(t, m)
 	// a request waiting for the process, busy with another, gets 503 once scaled to 0
 	// rather than wait for its timeout
 	go send("POST", i+"/predictions/zeroed", []byte("hang"))
@@ -469,6 +475,10 @@ func TestCustomHandlerScaleToZero(t *testing.T) {
 	}
 	waitProcesses(t, "zeroed", 0)
 	exchange{"no worker", "POST", "/predictions/zeroed", "", []byte("5.1,3.5,1.4,0.2"), 503, "ServiceUnavailableException", "has no worker"}.run(t, i)
+	exchange{"described by its model at 0 workers", "GET", "/models/zeroed?customized=true", "", nil, 200, "", `"irVersion"`}.run(t, m)
+	if n := len(handlerProcesses(t, "zeroed")); n != 0 {
+		t.Errorf("describing the model at 0 workers started %d handler processes", n)
+	}
 
 	exchange{"scale to 2", "PUT", "/models/zeroed?min_worker=2&synchronous=true", "", nil, 200, "", "Workers scaled to 2"}.run(t, m)
 	if n := len(handlerProcesses(t, "zeroed")); n != 1 {

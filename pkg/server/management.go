@@ -466,6 +466,28 @@ func residentMemory() int64 {
 	return int64(st.ResidentMemory())
 }
 
+// customizedMetadata is what describes the version beyond TorchServe's fields: what its
+// custom handler says (describe_handle), else what its ONNX model says of itself; nil when
+// neither says anything. A handler that fails to answer is logged and passed over.
+func (s *Server) customizedMetadata(ctx context.Context, v *registry.Version) json.RawMessage {
+	described, err := v.HandlerDescription(ctx)
+	if err != nil {
+		s.log.Warn("custom handler did not describe its model; describing the ONNX model instead", "model", v.Name, "version", v.Version, "err", err)
+	}
+	if described != nil {
+		return described
+	}
+	m := modelMetadata(v)
+	if m == nil {
+		return nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
 // modelMetadata is what the version's ONNX model says of itself; nil when it cannot be
 // read (the version is being unregistered).
 func modelMetadata(v *registry.Version) *api.ModelMetadata {
@@ -490,7 +512,7 @@ func (s *Server) describeModel(w http.ResponseWriter, r *http.Request) error {
 		if version == "all" || v.Version == version || (version == "" && v.Version == entry.DefaultVersion) {
 			d := describe(v, v.Version == entry.DefaultVersion, entry.Split)
 			if customized {
-				d.CustomizedMetadata = modelMetadata(v)
+				d.CustomizedMetadata = s.customizedMetadata(r.Context(), v)
 			}
 			out = append(out, d)
 		}

@@ -436,10 +436,11 @@ func TestDescribeCustomized(t *testing.T) {
 	if d := get(""); d[0].CustomizedMetadata != nil {
 		t.Errorf("customizedMetadata without customized=true: %+v", d[0].CustomizedMetadata)
 	}
-	m := get("?customized=true")[0].CustomizedMetadata
-	if m == nil || m.ProducerName != "pytorch" || m.IRVersion < 3 || m.Opset < 7 ||
+	var m api.ModelMetadata
+	raw := get("?customized=true")[0].CustomizedMetadata
+	if err := json.Unmarshal(raw, &m); err != nil || m.ProducerName != "pytorch" || m.IRVersion < 3 || m.Opset < 7 ||
 		m.Metadata["author"] != "ts tests" || m.Metadata["labels"] != "setosa,versicolor,virginica" {
-		t.Errorf("customizedMetadata %+v", m)
+		t.Errorf("customizedMetadata %s (%v)", raw, err)
 	}
 }
 

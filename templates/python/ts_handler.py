@@ -375,6 +375,11 @@ class BaseHandler:
     def postprocess(self, outputs, request):
         return {name: t.tolist() for name, t in outputs.items()}
 
+    def describe(self, request):
+        """What GET /models/{name}?customized=true answers as customizedMetadata (anything JSON
+        holds; a str holding JSON is parsed); None: the ONNX model's own metadata."""
+        return None
+
 
 def _read_exactly(stream, n):
     buf = b""
@@ -536,10 +541,13 @@ def run(handler_class):
                 reply = {"type": "tensors", "id": fid, "state": request.state,
                          "blobs": [{"name": n, "dtype": t.dtype, "shape": t.shape} for n, t in out]}
                 _write_frame(stdout, _with_metrics(reply, context), [t.data for _, t in out])
-            elif kind in ("postprocess", "handle"):
+            elif kind in ("postprocess", "handle", "describe"):
                 if kind == "postprocess":
                     outputs = _tensors_in(frame, blobs)
                     result = handler.postprocess(outputs, request)
+                elif kind == "describe":
+                    describe = getattr(handler, "describe", None)
+                    result = describe(request) if callable(describe) else None
                 else:
                     result = handler.inference(request)
                 body, ctype = _encode_body(result)
@@ -632,6 +640,12 @@ class TorchServeHandler(BaseHandler):
             raise HandlerError("Invalid model predict output: the handler must return a list, one answer per "
                                "request; it returned %s" % what, 503)
         return out[0]
+
+    def describe(self, request):
+        """The handler's describe_handle() (TorchServe's BaseHandler and its subclasses), which
+        TorchServe asks for GET /models/{name}?customized=true; None without one."""
+        describe_handle = getattr(getattr(self.entry, "__self__", None), "describe_handle", None)
+        return describe_handle() if callable(describe_handle) else None
 
 
 class _NodeArg:
@@ -776,6 +790,10 @@ class TorchServeBaseHandler:
         inputs = row.get("data") or row.get("body") if isinstance(row, dict) else None
         target = (row.get("target") if isinstance(row, dict) else None) or 0
         return self.get_insights(data_preprocess, inputs, target)
+
+    def describe_handle(self):
+        """What describes the model beyond its own metadata (customizedMetadata): None."""
+        return None
 
     def get_device(self):
         return self.device

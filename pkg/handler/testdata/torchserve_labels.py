@@ -1,8 +1,9 @@
 """A handler written for TorchServe for an image-classifier-like ONNX model, using what
 TorchServe's package gives such handlers: BaseHandler's self.mapping (index_to_name.json)
 and self.model_pt_path, map_class_to_label, the timed decorator (a metric when
-model-config.yaml's handler section says profile: true), and explanations through
-get_insights."""
+model-config.yaml's handler section says profile: true), explanations through
+get_insights, and describe_handle for GET /models/{name}?customized=true."""
+import json
 import os
 
 from ts.handler_utils.timer import timed
@@ -24,3 +25,6 @@ class Labelled(BaseHandler):
 
     def get_insights(self, tensor_data, raw_data, target=0):
         return [{"explained": raw_data, "rows": len(tensor_data), "target": target, "model_file": self.model_file}]
+
+    def describe_handle(self):
+        return json.dumps({"labels": list(self.mapping.values())})

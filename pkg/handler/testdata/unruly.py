@@ -5,7 +5,8 @@ does (SIGKILL), "hang" never answers, "garbage" writes junk to the protocol's st
 "error" raises, "none" and "ragged" answer no inputs and a list that is not rectangular;
 anything else is parsed as four comma-separated numbers. The answer
 echoes the request headers url_path (the path's segments after the version) and explain
-(True on /explanations) and the request's id.
+(True on /explanations) and the request's id. It describes itself (customized=true) by its
+process id.
 """
 import os
 import signal
@@ -44,6 +45,9 @@ class Unruly(BaseHandler):
         return {"probabilities": outputs["probabilities"].tolist(), "state": request.state, "pid": os.getpid(),
                 "url_path": request.headers.get("url_path"), "request_id": request.id,
                 "explain": request.headers.get("explain")}
+
+    def describe(self, request):
+        return {"described_by": os.getpid(), "describe": request.headers.get("describe")}
 
 
 if __name__ == "__main__":
