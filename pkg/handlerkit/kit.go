@@ -165,6 +165,13 @@ type Inferencer interface {
 	Inference(ctx *Context, r *Request) (*Response, error)
 }
 
+// Describer is a handler that describes its model for GET /models/{name}?customized=true
+// (TorchServe's describe_handle): what it answers (JSON-encoded; nil: nothing to say, the
+// ONNX model's own metadata answers) becomes customizedMetadata.
+type Describer interface {
+	Describe(ctx *Context, r *Request) (any, error)
+}
+
 // Run serves ts's requests on stdin/stdout until stdin closes. Logs go to stderr, which ts
 // logs; so does whatever the handler writes to stdout, which the protocol keeps a copy of.
 func Run(h Handler) error {
@@ -269,6 +276,19 @@ func answer(h Handler, ctx *Context, f *Frame, takesOver bool) (reply *Frame) {
 			return fail(err)
 		}
 		return responseFrame(res)
+	case "describe":
+		var description any
+		if d, ok := h.(Describer); ok {
+			var err error
+			if description, err = d.Describe(ctx, req); err != nil {
+				return fail(err)
+			}
+		}
+		body, err := json.Marshal(description)
+		if err != nil {
+			return fail(fmt.Errorf("description: %w", err))
+		}
+		return responseFrame(&Response{Body: body, ContentType: "application/json"})
 	}
 	return fail(fmt.Errorf("unknown message %q", f.Type))
 }

@@ -255,3 +255,28 @@ func TestFrameTensors(t *testing.T) {
 		t.Errorf("a string blob one element short: %v", err)
 	}
 }
+
+// described describes its model by the request's describe header.
+type described struct{ streamer }
+
+func (described) Describe(_ *Context, r *Request) (any, error) {
+	return map[string]any{"labels": []string{"a", "b"}, "header": r.Headers["describe"]}, nil
+}
+
+// TestDescribe: a "describe" frame answers the handler's Describe as JSON, or null for a
+// handler without one (the ONNX model's metadata answers then).
+func TestDescribe(t *testing.T) {
+	frame := &Frame{Type: "describe", ID: 3, Request: &FrameRequest{Headers: map[string][]string{"describe": {"True"}}}}
+	for _, c := range []struct {
+		h    Handler
+		want string
+	}{
+		{described{}, `{"header":["True"],"labels":["a","b"]}`},
+		{streamer{}, `null`},
+	} {
+		reply := answer(c.h, &Context{}, frame, false)
+		if reply.Type != "response" || len(reply.Data) != 1 || string(reply.Data[0]) != c.want {
+			t.Errorf("%T: %+v %q, want a response %s", c.h, reply, reply.Data, c.want)
+		}
+	}
+}
