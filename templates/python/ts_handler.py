@@ -804,7 +804,8 @@ def _install_torchserve_modules():
     TorchServe itself is installed): ts.torch_handler.base_handler.BaseHandler,
     ts.utils.util's PredictionException, load_label_mapping and map_class_to_label,
     ts.handler_utils.utils.send_intermediate_predict_response, ts.handler_utils.timer.timed,
-    ts.metrics.metric_type_enum.MetricTypes and ts.metrics.dimension.Dimension."""
+    ts.metrics.metric_type_enum.MetricTypes, ts.metrics.dimension.Dimension and
+    ts.context.Context."""
     try:
         import ts  # noqa: F401  (the real package)
         return
@@ -812,7 +813,7 @@ def _install_torchserve_modules():
         pass
     names = ("ts", "ts.utils", "ts.utils.util", "ts.handler_utils", "ts.handler_utils.utils", "ts.handler_utils.timer",
              "ts.torch_handler", "ts.torch_handler.base_handler", "ts.metrics", "ts.metrics.metric_type_enum",
-             "ts.metrics.dimension")
+             "ts.metrics.dimension", "ts.context")
     mods = {}
     for name in names:
         mods[name] = types.ModuleType(name)
@@ -829,6 +830,7 @@ def _install_torchserve_modules():
     mods["ts.torch_handler.base_handler"].BaseHandler = TorchServeBaseHandler
     mods["ts.metrics.metric_type_enum"].MetricTypes = MetricTypes
     mods["ts.metrics.dimension"].Dimension = Dimension
+    mods["ts.context"].Context = Context  # for type annotations
 
 
 class _PrintsToStderr:

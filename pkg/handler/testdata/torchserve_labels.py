@@ -6,13 +6,14 @@ get_insights, and describe_handle for GET /models/{name}?customized=true."""
 import json
 import os
 
+from ts.context import Context
 from ts.handler_utils.timer import timed
 from ts.torch_handler.base_handler import BaseHandler
 from ts.utils.util import map_class_to_label
 
 
 class Labelled(BaseHandler):
-    def initialize(self, context):
+    def initialize(self, context: Context):
         super().initialize(context)
         self.model_file = os.path.basename(self.model_pt_path)
 
