@@ -31,8 +31,7 @@ func customServer(t *testing.T, handlerFile, name, yaml string) *testServer {
 		ExtraFiles: []string{testenv.Path("templates/python/ts_handler.py"), testenv.Path("samples/iris/index_to_name.json")},
 	}
 	if yaml != "" {
-		opts.ConfigFile = filepath.Join(t.TempDir(), "model-config.yaml")
-		os.WriteFile(opts.ConfigFile, []byte(yaml), 0o644)
+		opts.ConfigFile = modelConfig(t, yaml)
 	}
 	ts.registerArchive(t, opts, "initial_workers=1&response_timeout=2")
 	return ts
@@ -249,10 +248,7 @@ func TestRequestIDReachesHandler(t *testing.T) {
 func TestTorchServeHandlerFiles(t *testing.T) {
 	ts := emptyServer(t, nil)
 	fnFile := testenv.Path("pkg/handler/testdata/torchserve_fn.py")
-	yaml := filepath.Join(t.TempDir(), "model-config.yaml")
-	if err := os.WriteFile(yaml, []byte("minWorkers: 1\nhandler:\n  labels:\n    0: negative\n    1: positive\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	yaml := modelConfig(t, "minWorkers: 1\nhandler:\n  labels:\n    0: negative\n    1: positive\n")
 	ts.storeArchive(t, archive.PackOptions{ModelName: "tsfn", Handler: fnFile, ConfigFile: yaml})
 	ts.storeArchive(t, archive.PackOptions{ModelName: "tsshout", Handler: fnFile + ":shout"})
 	ts.storeArchive(t, archive.PackOptions{ModelName: "tscls", Handler: testenv.Path("pkg/handler/testdata/torchserve_class.py")})
@@ -308,12 +304,8 @@ func TestTorchServeOnnxHandler(t *testing.T) {
 	ts.storeArchive(t, archive.PackOptions{ModelName: "tsplain", SerializedFile: model, Handler: testenv.Path("pkg/handler/testdata/torchserve_default.py")})
 	ts.storeArchive(t, archive.PackOptions{ModelName: "tsnomodel", Handler: testenv.Path("pkg/handler/testdata/torchserve_default.py")})
 	ts.storeArchive(t, archive.PackOptions{ModelName: "tsbadwarm", SerializedFile: model, Handler: testenv.Path("pkg/handler/testdata/torchserve_badwarm.py")})
-	profile := filepath.Join(t.TempDir(), "model-config.yaml")
-	if err := os.WriteFile(profile, []byte("handler:\n  profile: true\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	ts.storeArchive(t, archive.PackOptions{ModelName: "tslabels", SerializedFile: model, Handler: testenv.Path("pkg/handler/testdata/torchserve_labels.py"),
-		ExtraFiles: []string{testenv.Path("samples/iris/index_to_name.json")}, ConfigFile: profile})
+		ExtraFiles: []string{testenv.Path("samples/iris/index_to_name.json")}, ConfigFile: modelConfig(t, "handler:\n  profile: true\n")})
 	m, i := ts.management.URL, ts.inference.URL
 	// a warm-up run in initialize that the model refuses: the workers fail, as TorchServe's
 	exchange{"a refused warm-up", "POST", m + "/models?url=tsbadwarm.mar&initial_workers=1", "", nil, 500, "InternalServerException",
@@ -584,10 +576,7 @@ func TestPythonKitArrays(t *testing.T) {
 		{"torchserve_onnx.py", "torchserve", iris, `{"flowers": [[5.1, 3.5, 1.4, 0.2], [6.3, 3.3, 6.0, 2.5]]}`},
 		{"kit_strings.py", "strings", testenv.Path("pkg/engine/testdata/strings.onnx"), texts}, // same = Identity(text)
 	}
-	config := filepath.Join(t.TempDir(), "model-config.yaml")
-	if err := os.WriteFile(config, []byte("handler:\n  python: "+python+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	config := modelConfig(t, "handler:\n  python: "+python+"\n")
 	answers := map[string][]string{}
 	var want [][]float64 // the model's probabilities, through the tensor handler
 	for _, withNumpy := range []bool{true, false} {

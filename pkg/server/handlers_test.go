@@ -42,6 +42,16 @@ func (ts *testServer) registerArchive(t *testing.T, o archive.PackOptions, param
 	exchange{"register " + o.ModelName, "POST", "/models?url=" + o.ModelName + ".mar&synchronous=true&" + params, "", nil, 200, "", ""}.run(t, ts.management.URL)
 }
 
+// modelConfig writes yaml as a model-config.yaml of its own, for an archive's ConfigFile.
+func modelConfig(t *testing.T, yaml string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "model-config.yaml")
+	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // storeArchive packs an archive into the server's model store as MODELNAME.mar.
 func (ts *testServer) storeArchive(t *testing.T, o archive.PackOptions) {
 	t.Helper()

@@ -33,10 +33,8 @@ func TestPollStore(t *testing.T) {
 
 	repack := func(version, yaml string) {
 		t.Helper()
-		cfg := filepath.Join(t.TempDir(), "model-config.yaml")
-		os.WriteFile(cfg, []byte(yaml), 0o644)
 		res, err := archive.Pack(ctx, archive.PackOptions{ModelName: "iris", Version: version, SerializedFile: testenv.Path("samples/iris/model.onnx"),
-			Handler: "tensor", ConfigFile: cfg, ExportPath: t.TempDir()})
+			Handler: "tensor", ConfigFile: modelConfig(t, yaml), ExportPath: t.TempDir()})
 		if err != nil {
 			t.Fatal(err)
 		}

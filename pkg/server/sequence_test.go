@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,10 +19,8 @@ import (
 func statefulServer(t *testing.T, yaml string) *testServer {
 	t.Helper()
 	ts := emptyServer(t, nil)
-	file := filepath.Join(t.TempDir(), "model-config.yaml")
-	os.WriteFile(file, []byte(yaml), 0o644)
 	ts.registerArchive(t, archive.PackOptions{ModelName: "stateful", Handler: testenv.Path("pkg/handler/testdata/stateful.py"),
-		ExtraFiles: []string{testenv.Path("templates/python/ts_handler.py")}, ConfigFile: file}, "")
+		ExtraFiles: []string{testenv.Path("templates/python/ts_handler.py")}, ConfigFile: modelConfig(t, yaml)}, "")
 	return ts
 }
 

@@ -404,8 +404,7 @@ func TestTritonModelConfig(t *testing.T) {
 	if got := params(plain); !regexp.MustCompile(`^enable_mem_arena=1 enable_mem_pattern=1 execution_mode=0 intra_op_thread_count=[1-9][0-9]*$`).MatchString(got) || plain.Optimization != nil {
 		t.Errorf("iris's defaults: parameters %s, optimization %+v", got, plain.Optimization)
 	}
-	yaml := filepath.Join(t.TempDir(), "model-config.yaml")
-	os.WriteFile(yaml, []byte("executionMode: parallel\ninterOpThreads: 2\nintraOpThreads: 1\nmemPattern: false\ngraphOptimization: basic\nmemArenaShrinkage: cpu:0\nsessionConfig: {session.use_device_allocator_for_initializers: \"1\"}\n"), 0o644)
+	yaml := modelConfig(t, "executionMode: parallel\ninterOpThreads: 2\nintraOpThreads: 1\nmemPattern: false\ngraphOptimization: basic\nmemArenaShrinkage: cpu:0\nsessionConfig: {session.use_device_allocator_for_initializers: \"1\"}\n")
 	ts.registerArchive(t, archive.PackOptions{ModelName: "tuned", SerializedFile: testenv.Path("samples/iris/model.onnx"), Handler: "tensor", ConfigFile: yaml}, "initial_workers=1")
 	var tuned sessionConfig
 	getJSON(t, ts.inference.URL+"/v2/models/tuned/config", &tuned)
@@ -546,17 +545,10 @@ func TestTritonRepositoryIndex(t *testing.T) {
 // shows it with its time, and Triton's model configuration as model_warmup.
 func TestWarmupShown(t *testing.T) {
 	ts := emptyServer(t, nil)
-	yaml := func(text string) string {
-		p := filepath.Join(t.TempDir(), "model-config.yaml")
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
 	ts.registerArchive(t, archive.PackOptions{ModelName: "alltypes", SerializedFile: testenv.Path("pkg/engine/testdata/alltypes.onnx"), Handler: "tensor",
-		ConfigFile: yaml("warmup: {runs: 2, data: random}\n")}, "initial_workers=1")
+		ConfigFile: modelConfig(t, "warmup: {runs: 2, data: random}\n")}, "initial_workers=1")
 	ts.registerArchive(t, archive.PackOptions{ModelName: "digits", SerializedFile: testenv.Path("samples/digits/model.onnx"), Handler: "tensor",
-		ConfigFile: yaml("batchSize: 8\nwarmup: 3\n")}, "initial_workers=1")
+		ConfigFile: modelConfig(t, "batchSize: 8\nwarmup: 3\n")}, "initial_workers=1")
 
 	var described []api.Description
 	getJSON(t, ts.management.URL+"/models/alltypes", &described)
@@ -623,11 +615,8 @@ func getJSON(t *testing.T, url string, v any) {
 // Triton's statistics and the metrics API count its hits and misses.
 func TestResponseCacheShown(t *testing.T) {
 	ts := emptyServer(t, nil) // the default response_cache_size
-	p := filepath.Join(t.TempDir(), "model-config.yaml")
-	if err := os.WriteFile(p, []byte("responseCache: true\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ts.registerArchive(t, archive.PackOptions{ModelName: "irisc", SerializedFile: testenv.Path("samples/iris/model.onnx"), Handler: "tensor", ConfigFile: p}, "initial_workers=1")
+	ts.registerArchive(t, archive.PackOptions{ModelName: "irisc", SerializedFile: testenv.Path("samples/iris/model.onnx"), Handler: "tensor",
+		ConfigFile: modelConfig(t, "responseCache: true\n")}, "initial_workers=1")
 	var answers []string
 	for range 2 {
 		status, body, _ := post(t, ts.inference.URL+"/predictions/irisc", []byte(`[[5.1, 3.5, 1.4, 0.2]]`))
@@ -739,9 +728,8 @@ func TestTritonReload(t *testing.T) {
 	}
 	before := digest()
 	// the store's iris.mar replaced by another archive of iris 1.0 (a model-config.yaml more)
-	yaml := filepath.Join(t.TempDir(), "model-config.yaml")
-	os.WriteFile(yaml, []byte("batchSize: 4\n"), 0o644)
-	ts.storeArchive(t, archive.PackOptions{ModelName: "iris", Version: "1.0", SerializedFile: testenv.Path("samples/iris/model.onnx"), Handler: "tensor", ConfigFile: yaml})
+	ts.storeArchive(t, archive.PackOptions{ModelName: "iris", Version: "1.0", SerializedFile: testenv.Path("samples/iris/model.onnx"), Handler: "tensor",
+		ConfigFile: modelConfig(t, "batchSize: 4\n")})
 
 	failures := make(chan string, 100)
 	stop := clients.Loop(4, func(int) bool {
