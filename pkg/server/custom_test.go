@@ -450,20 +450,11 @@ func TestCustomHandlerScaleToZero(t *testing.T) {
 	// rather than wait for its timeout
 	go send("POST", i+"/predictions/zeroed", []byte("hang"))
 	time.Sleep(300 * time.Millisecond)
-	waiting := make(chan exchange, 1)
-	go func() {
-		status, body, _, err := send("POST", i+"/predictions/zeroed", []byte("5.1,3.5,1.4,0.2"))
-		waiting <- exchange{status: status, contain: fmt.Sprint(string(body), err)}
-	}()
+	waiting := sendLater("POST", i+"/predictions/zeroed", []byte("5.1,3.5,1.4,0.2"))
 	time.Sleep(300 * time.Millisecond)
 	exchange{"scale to 0", "PUT", "/models/zeroed?min_worker=0&synchronous=true", "", nil, 200, "", "Workers scaled to 0"}.run(t, m)
-	select {
-	case got := <-waiting:
-		if got.status != 503 || !strings.Contains(got.contain, "has no worker") {
-			t.Errorf("the request waiting when scaled to 0: %d %s", got.status, got.contain)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the request waiting when scaled to 0 is still waiting")
+	if status, body := waiting(t, 20*time.Second); status != 503 || !strings.Contains(body, "has no worker") {
+		t.Errorf("the request waiting when scaled to 0: %d %s", status, body)
 	}
 	waitProcesses(t, "zeroed", 0)
 	exchange{"no worker", "POST", "/predictions/zeroed", "", []byte("5.1,3.5,1.4,0.2"), 503, "ServiceUnavailableException", "has no worker"}.run(t, i)
@@ -527,15 +518,9 @@ func TestCustomHandlerUnloadAfterIdle(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, "model.onnx"), []byte("not a model"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			client := http.Client{Timeout: 20 * time.Second} // (it waited for good)
-			res, err := client.Post(ts.inference.URL+"/predictions/"+name, "", strings.NewReader(c.body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			if res.StatusCode != 503 || !strings.Contains(string(body), "has no worker") {
-				t.Errorf("the request that found the load failing: %d %s", res.StatusCode, body)
+			status, body := sendLater("POST", ts.inference.URL+"/predictions/"+name, []byte(c.body))(t, 20*time.Second)
+			if status != 503 || !strings.Contains(body, "has no worker") {
+				t.Errorf("the request that found the load failing: %d %s", status, body)
 			}
 			exchange{"failed", "GET", "/models/" + name, "", nil, 200, "", `"state": "FAILED"`}.run(t, ts.management.URL)
 		})

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/config"
@@ -96,6 +97,33 @@ func send(method, url string, body []byte, header ...string) (int, []byte, http.
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	return res.StatusCode, b, res.Header, err
+}
+
+// sendLater sends a request on a goroutine of its own; wait gives its status and its body
+// (or error), failing the test when no answer has come within d (a request waiting for good).
+func sendLater(method, url string, body []byte) (wait func(t *testing.T, d time.Duration) (int, string)) {
+	type answer struct {
+		status int
+		text   string
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		status, b, _, err := send(method, url, body)
+		if err != nil {
+			b = []byte(err.Error())
+		}
+		answered <- answer{status, string(b)}
+	}()
+	return func(t *testing.T, d time.Duration) (int, string) {
+		t.Helper()
+		select {
+		case a := <-answered:
+			return a.status, a.text
+		case <-time.After(d):
+			t.Fatalf("%s %s: no answer within %v", method, url, d)
+			return 0, ""
+		}
+	}
 }
 
 func (x exchange) run(t testing.TB, base string) {
