@@ -120,6 +120,7 @@ func newImageSpec(in tensor.Info, c, fallback config, dynamicSide int) (imageSpe
 	s := imageSpec{input: in}
 	shape := in.Shape
 	isChannels := func(d int64) bool { return d == 1 || d == 3 || d == 4 }
+	errShape := fmt.Errorf("input %s: an image model takes an input [N,C,H,W] or [N,H,W,C] (or one image, [C,H,W] or [H,W,C]), grey images [N,H,W], or a flattened square image [N,H×W] or [N,3×H×W]", in)
 	switch len(shape) {
 	case 4:
 	case 3:
@@ -135,10 +136,10 @@ func newImageSpec(in tensor.Info, c, fallback config, dynamicSide int) (imageSpe
 		s.flat, s.noBatch = true, len(shape) == 1
 		var ok bool
 		if shape, ok = unflatten(shape[len(shape)-1]); !ok {
-			return s, fmt.Errorf("input %s: an image model takes an input [N,C,H,W] or [N,H,W,C] (or one image, [C,H,W] or [H,W,C]), grey images [N,H,W], or a flattened square image [N,H×W] or [N,3×H×W]", in)
+			return s, errShape
 		}
 	default:
-		return s, fmt.Errorf("input %s: an image model takes an input [N,C,H,W] or [N,H,W,C] (or one image, [C,H,W] or [H,W,C]), grey images [N,H,W], or a flattened square image [N,H×W] or [N,3×H×W]", in)
+		return s, errShape
 	}
 	layout, err := c.string("layout", "")
 	if err != nil {
