@@ -194,6 +194,11 @@ _UNITS = {"ms": "Milliseconds", "s": "Seconds", "percent": "Percent", "count": "
           "GB": "Gigabytes", "kB": "Kilobytes", "B": "Bytes"}
 
 
+def _metric_type(metric_type):
+    """A metric type's name: "counter", "gauge" or "histogram", given a MetricTypes or a name."""
+    return str(getattr(metric_type, "value", metric_type)).lower()
+
+
 def _dimensions(dimensions):
     """Dimensions as a dict: given as one, or as TorchServe's list of Dimension."""
     if isinstance(dimensions, dict):
@@ -211,8 +216,7 @@ class Metrics:
         self.cache = {}
 
     def add_metric(self, name, value, unit="count", idx=None, dimensions=None, metric_type=MetricTypes.COUNTER):
-        kind = getattr(metric_type, "value", metric_type)
-        self.pending.append({"name": name, "value": float(value), "unit": _UNITS.get(unit, unit), "type": str(kind).lower(),
+        self.pending.append({"name": name, "value": float(value), "unit": _UNITS.get(unit, unit), "type": _metric_type(metric_type),
                              "dimensions": _dimensions(dimensions)})
 
     def add_counter(self, name, value, idx=None, dimensions=None):
@@ -230,13 +234,13 @@ class Metrics:
     def add_metric_to_cache(self, name, unit="count", dimension_names=(), metric_type=MetricTypes.COUNTER):
         """TorchServe's: a metric with fixed dimension names, kept to be updated (get_metric)."""
         metric = CachingMetric(self, name, unit, list(dimension_names), metric_type)
-        self.cache[(name, getattr(metric_type, "value", metric_type))] = metric
+        self.cache[(name, _metric_type(metric_type))] = metric
         return metric
 
     def get_metric(self, name, metric_type=MetricTypes.COUNTER):
         """TorchServe's: the metric add_metric_to_cache made."""
         try:
-            return self.cache[(name, getattr(metric_type, "value", metric_type))]
+            return self.cache[(name, _metric_type(metric_type))]
         except KeyError:
             raise KeyError("metric %s of type %s was not added with add_metric_to_cache" % (name, metric_type)) from None
 
