@@ -296,8 +296,9 @@ func (h *customHandler) Describe(ctx context.Context) (json.RawMessage, error) {
 	if none {
 		return nil, nil
 	}
-	reply, err := h.call(ctx, &handlerkit.Frame{Type: "describe", Request: &handlerkit.FrameRequest{
-		Headers: map[string][]string{"describe": {"True"}}}}, nil)
+	header := http.Header{}
+	header.Set(DescribeHeader, "True") // as the explain header, canonical: Go handlers Get it
+	reply, err := h.call(ctx, &handlerkit.Frame{Type: "describe", Request: &handlerkit.FrameRequest{Headers: header}}, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -418,6 +418,10 @@ type attributionTensor struct {
 // (its handlers read the request header "explain").
 const ExplainHeader = "explain"
 
+// DescribeHeader marks a request to a custom handler for its description ("True"), as
+// TorchServe marks the one it sends for GET /models/{name}?customized=true.
+const DescribeHeader = "describe"
+
 // Explain attributes the share of the image's pixels the model gives the target class (by
 // default the class with the most pixels but class 0, the background of torchvision's and
 // most segmentation models; "target" names another) to square patches of the image, as the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -260,18 +261,20 @@ func TestFrameTensors(t *testing.T) {
 type described struct{ streamer }
 
 func (described) Describe(_ *Context, r *Request) (any, error) {
-	return map[string]any{"labels": []string{"a", "b"}, "header": r.Headers["describe"]}, nil
+	return map[string]any{"labels": []string{"a", "b"}, "header": r.Headers.Get("describe")}, nil
 }
 
 // TestDescribe: a "describe" frame answers the handler's Describe as JSON, or null for a
 // handler without one (the ONNX model's metadata answers then).
 func TestDescribe(t *testing.T) {
-	frame := &Frame{Type: "describe", ID: 3, Request: &FrameRequest{Headers: map[string][]string{"describe": {"True"}}}}
+	header := http.Header{}
+	header.Set("describe", "True") // as ts sends it
+	frame := &Frame{Type: "describe", ID: 3, Request: &FrameRequest{Headers: header}}
 	for _, c := range []struct {
 		h    Handler
 		want string
 	}{
-		{described{}, `{"header":["True"],"labels":["a","b"]}`},
+		{described{}, `{"header":"True","labels":["a","b"]}`},
 		{streamer{}, `null`},
 	} {
 		reply := answer(c.h, &Context{}, frame, false)
