@@ -87,7 +87,11 @@ type customHandler struct {
 	restarts  backoff.Restarts
 	notBefore time.Time
 	takesOver bool
-	closed    bool
+	// batches: the processes take "batch" frames (TorchServe handler files), so requests
+	// are gathered for them up to BatchSize (custombatch.go).
+	batches bool
+	closed  bool
+	gather  gathering
 	// sequences binds each open sequence of a stateful model to the process that keeps its
 	// state (h.mu).
 	sequences map[string]*sequence
@@ -317,6 +321,7 @@ func (h *customHandler) Describe(ctx context.Context) (json.RawMessage, error) {
 
 // Close stops every process.
 func (h *customHandler) Close() error {
+	h.gather.stop()
 	h.mu.Lock()
 	h.closed = true
 	idle := h.idle
@@ -377,7 +382,7 @@ func (h *customHandler) spawn() (*proc, error) {
 		close(p.exited)
 	}()
 	m := h.model
-	props := map[string]any{"model_dir": m.Dir, "batch_size": 1, "gpu_id": nil, "server_name": "ts", "limit_max_image_pixels": true}
+	props := map[string]any{"model_dir": m.Dir, "batch_size": max(m.BatchSize, 1), "gpu_id": nil, "server_name": "ts", "limit_max_image_pixels": true}
 	init := &handlerkit.Frame{Type: "init", Model: &handlerkit.FrameModel{Name: m.Name, Version: m.Version, Dir: m.Dir, Manifest: m.Manifest,
 		Inputs: m.Inputs, Outputs: m.Outputs, Config: m.Config, YAML: m.YAML, Properties: props}}
 	reply, err := h.exchange(context.Background(), p, init, h.startup, nil)
@@ -390,9 +395,9 @@ func (h *customHandler) spawn() (*proc, error) {
 		return nil, fmt.Errorf("custom handler answered %q to init, want ready: %s", reply.Type, reply.Message)
 	}
 	h.mu.Lock()
-	h.takesOver = reply.Inference
+	h.takesOver, h.batches = reply.Inference, reply.Batch
 	h.mu.Unlock()
-	h.log.Info("custom handler started", "pid", cmd.Process.Pid, "takes_over_inference", reply.Inference)
+	h.log.Info("custom handler started", "pid", cmd.Process.Pid, "takes_over_inference", reply.Inference, "takes_batches", reply.Batch)
 	return p, nil
 }
 
@@ -576,11 +581,24 @@ func (h *customHandler) givenUp() bool {
 	return h.restarts.GivenUp(time.Now(), h.model.MaxRetry)
 }
 
-// release returns a healthy process to the pool.
+// release returns a healthy process to the pool after a success.
 func (h *customHandler) release(p *proc) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.restarts.Succeeded()
+	h.putBackLocked(p)
+}
+
+// putBack returns a process to the pool unused.
+func (h *customHandler) putBack(p *proc) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.putBackLocked(p)
+}
+
+// putBackLocked returns p to the idle processes, or stops it when the pool has shrunk or
+// closed (h.mu held).
+func (h *customHandler) putBackLocked(p *proc) {
 	if h.closed || h.running > h.size {
 		h.running--
 		h.unbind(p)
@@ -714,6 +732,12 @@ func (h *customHandler) call(ctx context.Context, f *handlerkit.Frame, onPart fu
 	if err != nil {
 		return nil, err
 	}
+	return h.callOn(ctx, p, f, onPart)
+}
+
+// callOn runs one exchange on p, a process acquired from the pool, and returns it to the
+// pool, or kills and replaces it when broken.
+func (h *customHandler) callOn(ctx context.Context, p *proc, f *handlerkit.Frame, onPart func(*handlerkit.Frame) error) (*handlerkit.Frame, error) {
 	reply, err := h.exchange(ctx, p, f, h.timeout, onPart)
 	if err != nil {
 		p.kill()
@@ -851,6 +875,9 @@ func (h *customHandler) Postprocess(ctx context.Context, req *Request, outputs [
 }
 
 func (h *customHandler) Handle(ctx context.Context, req *Request) (*Response, error) {
+	if h.batchable(req) {
+		return h.handleInBatch(ctx, req)
+	}
 	h.startSequence(req)
 	return h.answer(ctx, req, requestFrame("handle", req))
 }
@@ -888,6 +915,16 @@ func (h *customHandler) answer(ctx context.Context, req *Request, f *handlerkit.
 	if reply.Type != "response" {
 		return nil, apierror.Internal("custom handler answered %q, want response", reply.Type)
 	}
+	var body []byte
+	if len(reply.Data) > 0 {
+		body = reply.Data[0]
+	}
+	return h.response(handlerkit.FrameReply{Status: reply.Status, ContentType: reply.ContentType, Headers: reply.Headers}, joined, body), nil
+}
+
+// response is the answer a handler's reply makes, its body the parts sent before (joined)
+// and then the reply's; headers that are not valid, or that frame the answer, are dropped.
+func (h *customHandler) response(reply handlerkit.FrameReply, joined, body []byte) *Response {
 	res := &Response{ContentType: reply.ContentType, Status: reply.Status}
 	for k, v := range reply.Headers {
 		if !httpguts.ValidHeaderFieldName(k) || !httpguts.ValidHeaderFieldValue(v) || framingHeaders[http.CanonicalHeaderKey(k)] {
@@ -899,11 +936,9 @@ func (h *customHandler) answer(ctx context.Context, req *Request, f *handlerkit.
 		}
 		res.Header.Set(k, v)
 	}
-	if len(reply.Data) > 0 {
-		res.Body = reply.Data[0]
-	}
+	res.Body = body
 	if joined != nil {
-		res.Body = append(joined, res.Body...)
+		res.Body = append(joined, body...)
 	}
-	return res, nil
+	return res
 }

@@ -114,6 +114,13 @@ type Model struct {
 	// never).
 	MaxSequences int
 	SequenceIdle time.Duration
+	// BatchSize is how many requests a custom handler that runs inference itself gets at
+	// once when its process takes batches (TorchServe's batch_size; 1: one at a time),
+	// gathered for up to MaxBatchDelay; QueueSize bounds the requests waiting for a batch
+	// (job_queue_size; 0: no bound).
+	BatchSize     int
+	MaxBatchDelay time.Duration
+	QueueSize     int
 	// MaxResponse is the largest answer the server sends (max_response_size; 0: no limit):
 	// the tensor handler refuses outputs too large for it before writing them.
 	MaxResponse int64

@@ -32,6 +32,9 @@ type Blob struct {
 	ContentType string  `json:"content_type,omitempty"`
 	DType       string  `json:"dtype,omitempty"`
 	Shape       []int64 `json:"shape,omitempty"`
+	// Item is the request of a batch the blob belongs to (its index in Frame.Requests, or
+	// in Frame.Replies for an answer's parts and bodies).
+	Item int `json:"item,omitempty"`
 }
 
 // Frame is one message.
@@ -42,15 +45,21 @@ type Frame struct {
 	Request *FrameRequest   `json:"request,omitempty"`
 	State   json.RawMessage `json:"state,omitempty"`
 	Model   *FrameModel     `json:"model,omitempty"`
+	// Requests are the requests of a "batch" frame, each with its blobs (Blob.Item).
+	Requests []FrameRequest `json:"requests,omitempty"`
 
 	// replies
 	Inference   bool              `json:"inference,omitempty"` // ready: the handler runs the model itself
+	Batch       bool              `json:"batch,omitempty"`     // ready: the handler takes "batch" frames
 	Status      int               `json:"status,omitempty"`
 	ContentType string            `json:"content_type,omitempty"`
 	Headers     map[string]string `json:"headers,omitempty"` // a response's own headers
 	Code        int               `json:"code,omitempty"`
 	Message     string            `json:"message,omitempty"`
 	Metrics     []Metric          `json:"metrics,omitempty"`
+	// Replies answer a "batch" frame ("responses"), one per request in its order, each body
+	// the blob whose Item is its index.
+	Replies []FrameReply `json:"replies,omitempty"`
 
 	Data [][]byte `json:"-"` // the blobs' bytes
 }
@@ -84,6 +93,13 @@ type FrameRequest struct {
 	SequenceID string              `json:"sequence_id,omitempty"`
 	Headers    map[string][]string `json:"headers,omitempty"`
 	Query      map[string][]string `json:"query,omitempty"`
+}
+
+// FrameReply is the answer to one request of a batch.
+type FrameReply struct {
+	Status      int               `json:"status,omitempty"`
+	ContentType string            `json:"content_type,omitempty"`
+	Headers     map[string]string `json:"headers,omitempty"`
 }
 
 // FrameModel is what the init frame says about the model.

@@ -790,7 +790,8 @@ func (v *Version) Infer(ctx context.Context, req *handler.Request, priority int)
 		return nil, v.noWorker()
 	}
 	if d, ok := h.(handler.Direct); ok && d.TakesOver() {
-		// the custom handler runs its own model: no batching, no ONNX Runtime run here. A
+		// the custom handler runs its own model: no ONNX Runtime run here (the handler
+		// gathers batches of requests itself when its processes take them). A
 		// streamed answer is bounded by the handler's silence (each part restarts its
 		// timeout, as TorchServe's), not in total.
 		runCtx := ctx
@@ -800,7 +801,7 @@ func (v *Version) Infer(ctx context.Context, req *handler.Request, priority int)
 			defer cancel()
 		}
 		res, err := d.Handle(runCtx, req)
-		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		if err != nil && ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, batch.ErrQueueFull)) {
 			return nil, v.inferError(ctx, err, timeout)
 		}
 		return res, err

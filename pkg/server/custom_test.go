@@ -647,3 +647,189 @@ func TestPythonKitArrays(t *testing.T) {
 		t.Errorf("the TorchServe handler answered %s; the model's outputs are %v", answers["torchserve"][1], want)
 	}
 }
+
+// batchAnswer is what torchserve_batch.py answers a request of a batch.
+type batchAnswer struct {
+	Body      string `json:"body"`
+	Batch     int    `json:"batch"`
+	Place     int    `json:"place"`
+	ID        string `json:"id"`
+	Tag       string `json:"tag"`
+	BatchSize int    `json:"batch_size"`
+}
+
+// sent is one answer of sendTogether.
+type sent struct {
+	status int
+	body   []byte
+	header http.Header
+	err    error
+}
+
+// sendTogether sends a request per body to url at once, each with its body as X-Tag, and
+// waits for every answer.
+func sendTogether(url string, ctype string, bodies ...string) []sent {
+	out := make([]sent, len(bodies))
+	done := make(chan struct{})
+	for k, b := range bodies {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			s := &out[k]
+			s.status, s.body, s.header, s.err = send("POST", url, []byte(b), "Content-Type", ctype, "X-Tag", b)
+		}()
+	}
+	for range bodies {
+		<-done
+	}
+	return out
+}
+
+// TestTorchServeHandlerBatches serves handler files written for TorchServe with batch_size
+// 4, as TorchServe's batch inference: requests sent together reach handle in one list, a
+// full batch at once and a partial one after max_batch_delay; each request gets its own
+// answer, status, headers and streamed part; an exception or a list of the wrong length
+// fails the whole batch (TorchServe's 503s); a client that leaves the queue is not in the
+// batch; jobQueueSize bounds the queue; BaseHandler's defaults run the model on the
+// batch's rows together, each request answered with its own row. A ts handler that defines
+// inference_batch gets batches too.
+func TestTorchServeHandlerBatches(t *testing.T) {
+	ts := emptyServer(t, nil)
+	h := testenv.Path("pkg/handler/testdata/torchserve_batch.py")
+	ts.storeArchive(t, archive.PackOptions{ModelName: "tsfull", Handler: h})
+	ts.storeArchive(t, archive.PackOptions{ModelName: "tsdelay", Handler: h})
+	ts.storeArchive(t, archive.PackOptions{ModelName: "tsbounded", Handler: h, ConfigFile: modelConfig(t, "jobQueueSize: 2\n")})
+	ts.storeArchive(t, archive.PackOptions{ModelName: "kitbatch", Handler: testenv.Path("pkg/handler/testdata/kit_batch.py")})
+	ts.storeArchive(t, archive.PackOptions{ModelName: "tsrows", SerializedFile: testenv.Path("samples/iris/model.onnx"),
+		Handler: testenv.Path("pkg/handler/testdata/torchserve_default.py")})
+	m, i := ts.management.URL, ts.inference.URL
+	for _, reg := range []string{"iris.mar", "tsfull.mar&batch_size=4&max_batch_delay=10000", "tsdelay.mar&batch_size=4&max_batch_delay=500",
+		"tsbounded.mar&batch_size=4&max_batch_delay=1000", "tsrows.mar&batch_size=4&max_batch_delay=10000", "kitbatch.mar&batch_size=3&max_batch_delay=10000"} {
+		exchange{"register " + reg, "POST", m + "/models?initial_workers=1&url=" + reg, "", nil, 200, "", "registered with 1 initial workers"}.run(t, "")
+	}
+	answers := func(what string, got []sent, status int) []batchAnswer {
+		t.Helper()
+		var out []batchAnswer
+		for _, s := range got {
+			var a batchAnswer
+			if s.err != nil || s.status != status || json.Unmarshal(s.body, &a) != nil {
+				t.Fatalf("%s: %d %s %v, want %d and an answer", what, s.status, s.body, s.err, status)
+			}
+			out = append(out, a)
+		}
+		return out
+	}
+
+	// a full batch goes at once (the delay is 10 s); each answer is its own request's
+	start := time.Now()
+	bodies := []string{"a", "b", "c", "d"}
+	places := map[int]bool{}
+	for k, a := range answers("a full batch", sendTogether(i+"/predictions/tsfull", "text/plain", bodies...), 200) {
+		if a.Body != bodies[k] || a.Tag != bodies[k] || a.Batch != 4 || a.ID == "" || a.BatchSize != 4 {
+			t.Errorf("request %q answered %+v, want its own body and tag in a batch of 4 (batch_size 4)", bodies[k], a)
+		}
+		places[a.Place] = true
+	}
+	if len(places) != 4 {
+		t.Errorf("places in the batch %v, want 0-3 once each", places)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("a full batch took %v: it waited for max_batch_delay (10 s)", took)
+	}
+	// a partial batch goes after max_batch_delay
+	start = time.Now()
+	for _, a := range answers("a partial batch", sendTogether(i+"/predictions/tsdelay", "text/plain", "x", "y"), 200) {
+		if a.Batch != 2 {
+			t.Errorf("%+v, want a batch of the 2 requests sent", a)
+		}
+	}
+	if took := time.Since(start); took < 450*time.Millisecond {
+		t.Errorf("a partial batch went after %v, before max_batch_delay (500 ms)", took)
+	}
+	// each request its own status
+	got := sendTogether(i+"/predictions/tsfull", "text/plain", "teapot", "a", "b", "c")
+	for k, s := range got {
+		if want := map[bool]int{true: 418, false: 200}[k == 0]; s.status != want {
+			t.Errorf("request %d of a batch: %d %s, want %d", k, s.status, s.body, want)
+		}
+	}
+	// a streamed part each, in front of its answer
+	for k, s := range sendTogether(i+"/predictions/tsfull", "text/plain", "stream", "a", "b", "c") {
+		var a batchAnswer
+		if cut := bytes.IndexByte(s.body, ';'); s.err != nil || s.status != 200 || cut < 0 || json.Unmarshal(s.body[cut+1:], &a) != nil {
+			t.Fatalf("request %d of a streamed batch: %d %s %v, want a part, then an answer", k, s.status, s.body, s.err)
+		}
+		if prefix := fmt.Sprintf("part %d;", a.Place); !bytes.HasPrefix(s.body, []byte(prefix)) || a.Batch != 4 {
+			t.Errorf("request %d: %s, want its own part %q first, in a batch of 4", k, s.body, prefix)
+		}
+	}
+	// whole-batch failures
+	for _, s := range sendTogether(i+"/predictions/tsfull", "text/plain", "fail", "a", "b", "c") {
+		if s.status != 503 || !strings.Contains(string(s.body), "Prediction failed: ValueError: one request failed the batch") {
+			t.Errorf("an exception: %d %s, want 503 Prediction failed for every request of the batch", s.status, s.body)
+		}
+	}
+	for _, s := range sendTogether(i+"/predictions/tsfull", "text/plain", "short", "a", "b", "c") {
+		if s.status != 503 || !strings.Contains(string(s.body), "number of batch response mismatched: 3 answers for a batch of 4 requests") {
+			t.Errorf("too few answers: %d %s, want 503 for every request of the batch", s.status, s.body)
+		}
+	}
+	// a client that leaves before its batch goes is not in it
+	leaver := &http.Client{Timeout: 200 * time.Millisecond}
+	if res, err := leaver.Post(i+"/predictions/tsdelay", "text/plain", strings.NewReader("gone")); err == nil {
+		res.Body.Close()
+		t.Fatalf("a request of a partial batch answered within 200 ms (%s): max_batch_delay is 500 ms", res.Status)
+	}
+	time.Sleep(100 * time.Millisecond)
+	for _, a := range answers("after a client left", sendTogether(i+"/predictions/tsdelay", "text/plain", "p", "q"), 200) {
+		if a.Batch != 2 {
+			t.Errorf("%+v: the batch holds %d requests, want the 2 still waiting", a, a.Batch)
+		}
+	}
+	// jobQueueSize 2: a third request waiting is refused
+	got = sendTogether(i+"/predictions/tsbounded", "text/plain", "a", "b", "c")
+	var refused int
+	for _, s := range got {
+		if s.status == 503 && strings.Contains(string(s.body), "has no worker to serve inference request") {
+			refused++
+		} else if s.status != 200 {
+			t.Errorf("a bounded queue: %d %s", s.status, s.body)
+		}
+	}
+	if refused != 1 {
+		t.Errorf("%d of 3 requests refused by a queue of 2, want 1", refused)
+	}
+	// a ts handler with inference_batch, its headers set per place
+	placed := map[string]bool{}
+	for k, s := range sendTogether(i+"/predictions/kitbatch", "text/plain", "x", "y", "z") {
+		var a batchAnswer
+		if s.err != nil || s.status != 200 || json.Unmarshal(s.body, &a) != nil || a.Body != []string{"x", "y", "z"}[k] || a.Batch != 3 {
+			t.Fatalf("inference_batch, request %d: %d %s %v, want its body in a batch of 3", k, s.status, s.body, s.err)
+		}
+		placed[s.header.Get("X-Place")] = true
+	}
+	if len(placed) != 3 || !placed["0"] || !placed["2"] {
+		t.Errorf("X-Place headers %v, want 0, 1 and 2", placed)
+	}
+	// BaseHandler's defaults on a batch: the requests' rows through the model together
+	flowers := []string{"[[5.1, 3.5, 1.4, 0.2]]", "[[6.3, 3.3, 6.0, 2.5]]", "[[5.9, 3.0, 4.2, 1.5]]", "[[4.9, 3.0, 1.4, 0.2]]"}
+	rows := sendTogether(i+"/predictions/tsrows", "application/json", flowers...)
+	for k, f := range flowers {
+		_, body, _, err := send("POST", i+"/predictions/iris", []byte(f), "Content-Type", "application/json")
+		var want struct {
+			Outputs []struct{ Data []float64 } `json:"outputs"`
+		}
+		var row []float64
+		if err != nil || json.Unmarshal(body, &want) != nil || len(want.Outputs) != 1 || rows[k].status != 200 || json.Unmarshal(rows[k].body, &row) != nil {
+			t.Fatalf("flower %d: iris %s %v; through BaseHandler %d %s %v", k, body, err, rows[k].status, rows[k].body, rows[k].err)
+		}
+		if len(row) != len(want.Outputs[0].Data) {
+			t.Fatalf("flower %d answered %v, want %v", k, row, want.Outputs[0].Data)
+		}
+		for c := range row {
+			if math.Abs(row[c]-want.Outputs[0].Data[c]) > 1e-6 {
+				t.Errorf("flower %d answered %v, want the model's %v", k, row, want.Outputs[0].Data)
+				break
+			}
+		}
+	}
+}

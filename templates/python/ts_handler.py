@@ -17,7 +17,8 @@ Write a class with TorchServe's methods and run it:
 
 ts runs the model (ONNX Runtime, batched) between preprocess and postprocess. A handler that
 defines inference() takes over: each request goes to inference(request), whose return value is
-the response. Only the standard library is needed; numpy arrays are accepted and returned when
+the response; one that also defines inference_batch(requests), answering a list, gets up to
+the model's batch_size requests at once. Only the standard library is needed; numpy arrays are accepted and returned when
 numpy is installed, and otherwise Tensors answer numpy's tolist(), len(), rows and ravel(), so
 that a handler answers alike with or without numpy.
 
@@ -274,19 +275,48 @@ class Context:
         self.inputs = model.get("inputs") or []
         self.outputs = model.get("outputs") or []
         self.metrics = Metrics()
-        self.request = None  # the request being answered
-        self.response = {}  # what set_response_content_type and set_response_status set for it
+        self.requests = []  # the requests being answered: one, or a batch (TorchServe handler files)
+        self.responses = []  # what set_response_content_type, _status and _header set, per request
         # TorchServe's names of a stateful model's sequence headers (ts_header_key_sequence_*)
         self.header_key_sequence_id = "ts_request_sequence_id"
         self.header_key_sequence_start = "ts_request_sequence_start"
         self.header_key_sequence_end = "ts_request_sequence_end"
 
-    # TorchServe's per-request accessors; ts sends one request at a time, so idx is 0.
+    def _answering(self, requests):
+        self.requests, self.responses = requests, [{} for _ in requests]
+
+    @property
+    def request(self):
+        """The request being answered (the first of a batch)."""
+        return self.requests[0] if self.requests else None
+
+    @property
+    def response(self):
+        """What the handler set for the answer (of the first request of a batch)."""
+        return self.responses[0] if self.responses else {}
+
+    # TorchServe's per-request accessors: idx is the request's place in the batch (0 for one
+    # request alone).
+    def _request_at(self, idx):
+        return self.requests[idx] if 0 <= idx < len(self.requests) else None
+
+    def _response_at(self, idx):
+        if not 0 <= idx < len(self.responses):
+            raise IndexError("no request %d in a batch of %d" % (idx, len(self.responses)))
+        return self.responses[idx]
+
+    @property
+    def request_ids(self):
+        """TorchServe's {place in the batch: request id}."""
+        return {i: r.id for i, r in enumerate(self.requests)}
+
     def get_request_id(self, idx=0):
-        return self.request.id if self.request else None
+        r = self._request_at(idx)
+        return r.id if r else None
 
     def get_request_header(self, idx, key):
-        return self.request.headers.get(key.lower()) if self.request else None
+        r = self._request_at(idx)
+        return r.headers.get(key.lower()) if r else None
 
     def run_model(self, inputs):
         """Runs the archive's ONNX model in ts (ONNX Runtime, batched with the model's other
@@ -308,33 +338,40 @@ class Context:
 
     def set_response_content_type(self, idx, value):
         """TorchServe's: the answer's Content-Type."""
-        self.response["content_type"] = value
+        self._response_at(idx)["content_type"] = value
 
     def get_response_content_type(self, idx=0):
-        return self.response.get("content_type")
+        return self._response_at(idx).get("content_type")
 
     def set_response_status(self, code=200, phrase="", idx=0):
         """TorchServe's: the answer's HTTP status."""
-        self.response["status"] = int(code)
+        self._response_at(idx)["status"] = int(code)
+
+    def set_all_response_status(self, code=200, phrase=""):
+        """TorchServe's: the HTTP status of every answer of the batch."""
+        for response in self.responses:
+            response["status"] = int(code)
 
     def get_response_status(self, idx=0):
-        return self.response.get("status", 200)
+        return self._response_at(idx).get("status", 200)
 
     def set_response_header(self, idx, key, value):
         """TorchServe's: a header of the answer."""
-        self.response.setdefault("headers", {})[key] = str(value)
+        self._response_at(idx).setdefault("headers", {})[key] = str(value)
 
     def get_response_headers(self, idx=0):
-        return self.response.get("headers", {})
+        return self._response_at(idx).get("headers", {})
 
     def get_all_request_header(self, idx=0):
         """TorchServe's: the request's headers (names in lower case)."""
-        return dict(self.request.headers) if self.request else {}
+        r = self._request_at(idx)
+        return dict(r.headers) if r else {}
 
     def get_sequence_id(self, idx=0):
         """A stateful model's sequence (sequenceBatching) the request belongs to: its
         requests come to this process, one at a time, so state kept by this id stays here."""
-        return self.request.sequence_id if self.request else None
+        r = self._request_at(idx)
+        return r.sequence_id if r else None
 
     @property
     def model_dir(self):
@@ -482,6 +519,7 @@ def _jsonable(value):
 
 
 _current = None  # (stdout, frame id) of the request being answered, for intermediate parts
+_batch = None  # the number of requests of the batch being answered (None: one request alone)
 _stdin = None  # ts's frames, for the replies to run_model
 
 
@@ -489,15 +527,21 @@ def send_intermediate_predict_response(ret, req_id_map=None, message="Intermedia
                                        context=None):
     """TorchServe's ts.handler_utils.utils.send_intermediate_predict_response: sends a part of
     the answer to the client now (a token of a generated text, say), before the rest. ret is
-    the batch's parts, one per request (ts sends one request at a time: ret[0]); each part is
+    the batch's parts, one per request in its order (one request alone: ret[0]); each part is
     bytes, a str, or anything JSON can hold. A streaming client (HTTP, gRPC StreamPredictions)
     gets each part as it is sent; others get the parts joined in front of the final answer."""
     if _current is None:
         raise RuntimeError("send_intermediate_predict_response: no request is being answered")
-    part = ret[0] if isinstance(ret, (list, tuple)) else ret
-    body, ctype = _encode_body(part)
     stdout, fid = _current
-    _write_frame(stdout, {"type": "intermediate", "id": fid, "content_type": ctype, "blobs": [{}]}, [body])
+    if _batch is None:
+        body, ctype = _encode_body(ret[0] if isinstance(ret, (list, tuple)) else ret)
+        _write_frame(stdout, {"type": "intermediate", "id": fid, "content_type": ctype, "blobs": [{}]}, [body])
+        return
+    if not isinstance(ret, (list, tuple)) or len(ret) != _batch:
+        raise ValueError("send_intermediate_predict_response: ret must hold one part per request of the batch (%d)" % _batch)
+    parts = [_encode_body(part) for part in ret]
+    _write_frame(stdout, {"type": "intermediate", "id": fid, "blobs": [{"item": i, "content_type": ctype} for i, (_, ctype) in enumerate(parts)]},
+                 [body for body, _ in parts])
 
 
 def _protocol_stdout():
@@ -516,12 +560,13 @@ def _protocol_stdout():
 
 def run(handler_class):
     """Serves requests for ts until stdin closes."""
-    global _current, _stdin
+    global _current, _stdin, _batch
     stdin, stdout = sys.stdin.buffer, _protocol_stdout()
     _stdin = stdin
     sys.stdout = sys.stderr  # a stray print() must not corrupt the protocol
     handler = handler_class()
     takes_over = callable(getattr(handler, "inference", None))
+    takes_batches = takes_over and callable(getattr(handler, "inference_batch", None))
     while True:
         frame, blobs = _read_frame(stdin)
         if frame is None:
@@ -534,12 +579,26 @@ def run(handler_class):
                 _current = (stdout, fid)  # initialize may run the model (a warm-up)
                 handler.initialize(context)
                 handler.context = context
-                _write_frame(stdout, {"type": "ready", "id": fid, "inference": bool(takes_over)})
+                _write_frame(stdout, {"type": "ready", "id": fid, "inference": bool(takes_over), "batch": bool(takes_batches)})
+                continue
+            if kind == "batch":
+                requests = _batch_requests(frame, blobs)
+                _current, _batch = (stdout, fid), len(requests)
+                context._answering(requests)
+                results = handler.inference_batch(requests)
+                replies, bodies = [], []
+                for i, (result, set_by) in enumerate(zip(results, context.responses)):
+                    body, ctype = _encode_body(result)
+                    replies.append({"content_type": set_by.get("content_type") or ctype, "status": set_by.get("status", 200),
+                                    "headers": set_by.get("headers") or {}})
+                    bodies.append(body)
+                reply = {"type": "responses", "id": fid, "replies": replies, "blobs": [{"item": i} for i in range(len(bodies))]}
+                _write_frame(stdout, _with_metrics(reply, context), bodies)
                 continue
             request = Request(frame, blobs)
             _current = (stdout, fid)
             if context is not None:
-                context.request, context.response = request, {}
+                context._answering([request])
             if kind == "preprocess":
                 out = _model_inputs(context.inputs, handler.preprocess(request))
                 reply = {"type": "tensors", "id": fid, "state": request.state,
@@ -569,7 +628,15 @@ def run(handler_class):
             traceback.print_exc(file=sys.stderr)
             _write_frame(stdout, {"type": "error", "id": fid, "code": 500, "message": "%s: %s" % (type(e).__name__, e)})
         finally:
-            _current = None
+            _current, _batch = None, None
+
+
+def _batch_requests(frame, blobs):
+    """The requests of a "batch" frame, each with its blobs."""
+    descs = frame.get("blobs") or []
+    return [Request({"request": req, "blobs": [d for d in descs if d.get("item", 0) == i]},
+                    [data for d, data in zip(descs, blobs) if d.get("item", 0) == i])
+            for i, req in enumerate(frame.get("requests") or [])]
 
 
 def _with_metrics(reply, context):
@@ -612,11 +679,12 @@ def _decode_input(data, content_type):
 
 
 class TorchServeHandler(BaseHandler):
-    """Runs a handler written for TorchServe: entry(data, context) for each request, data a
-    batch of one (a dict of the request's inputs by name, decoded as TorchServe decodes them),
-    the first item of what it returns the answer; at load, init(context) if given, else
+    """Runs a handler written for TorchServe: entry(data, context) for a batch of requests
+    (the model's batch_size at most), data a list of dicts of each request's inputs by name,
+    decoded as TorchServe decodes them, and what it returns a list of the answers in the same
+    order; a request alone gets the first item. At load, init(context) if given, else
     entry(None, context), as TorchServe initialises a function entry point. An exception
-    fails the request with TorchServe's 503 "Prediction failed" (a PredictionException with its
+    fails the batch with TorchServe's 503 "Prediction failed" (a PredictionException with its
     own code)."""
 
     def __init__(self, entry, init=None):
@@ -631,9 +699,13 @@ class TorchServeHandler(BaseHandler):
             self.entry(None, context)
 
     def inference(self, request):
-        item = {name: _decode_input(data, request.content_types.get(name)) for name, data in request.inputs.items()}
+        return self.inference_batch([request])[0]
+
+    def inference_batch(self, requests):
+        data = [{name: _decode_input(body, request.content_types.get(name)) for name, body in request.inputs.items()}
+                for request in requests]
         try:
-            out = self.entry([item], self.context)
+            out = self.entry(data, self.context)
         except (HandlerError, PredictionException):
             raise
         except Exception as e:
@@ -643,7 +715,10 @@ class TorchServeHandler(BaseHandler):
             what = "an empty list" if isinstance(out, (list, tuple)) else type(out).__name__
             raise HandlerError("Invalid model predict output: the handler must return a list, one answer per "
                                "request; it returned %s" % what, 503)
-        return out[0]
+        if len(requests) > 1 and len(out) != len(requests):
+            raise HandlerError("Invalid model predict output: number of batch response mismatched: %d answers for a "
+                               "batch of %d requests" % (len(out), len(requests)), 503)
+        return out
 
     def describe(self, request):
         """The handler's describe_handle() (TorchServe's BaseHandler and its subclasses), which
@@ -758,7 +833,10 @@ class TorchServeBaseHandler:
 
     @timed
     def preprocess(self, data):
-        body = data[0].get("data", data[0].get("body"))
+        bodies = [row.get("data", row.get("body")) for row in data]
+        if len(bodies) > 1 and all(isinstance(b, list) for b in bodies):  # a batch: the requests' rows, in order
+            return numpy.concatenate([numpy.asarray(b) for b in bodies]) if numpy is not None else [r for b in bodies for r in b]
+        body = bodies[0]
         return numpy.asarray(body) if numpy is not None and isinstance(body, list) else body
 
     @timed

@@ -1,0 +1,17 @@
+"""A ts handler that takes batches: inference_batch answers each request of the batch with
+its body and the batch's size, and sets each answer's X-Place header to its place."""
+from ts_handler import BaseHandler, run
+
+
+class Batched(BaseHandler):
+    def inference(self, request):
+        return self.inference_batch([request])[0]
+
+    def inference_batch(self, requests):
+        for i in range(len(requests)):
+            self.context.set_response_header(i, "X-Place", i)
+        return [{"body": r.data().decode(), "batch": len(requests)} for r in requests]
+
+
+if __name__ == "__main__":
+    run(Batched)
