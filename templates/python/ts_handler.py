@@ -81,6 +81,7 @@ class Tensor:
 
     def __init__(self, dtype, shape, data):
         self.dtype, self.shape, self.data = dtype, list(shape), bytes(data)
+        self._rows = None  # tolist(), kept for indexing
 
     @classmethod
     def from_list(cls, values, dtype="float32", shape=None):
@@ -134,7 +135,9 @@ class Tensor:
         return self.shape[0] if self.shape else 0
 
     def __getitem__(self, index):
-        return self.tolist()[index]
+        if self._rows is None:  # once: a loop over the rows reads the data once
+            self._rows = self.tolist()
+        return self._rows[index]
 
     def numpy(self):
         if self.dtype == "string":  # objects, as onnxruntime answers strings
