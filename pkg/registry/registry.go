@@ -568,6 +568,9 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 			}
 		}
 	}
+	for _, note := range y.unapplied {
+		r.log.Warn(opened.Manifest.Model.ConfigFile+": "+note, "model", v.Name, "version", v.Version)
+	}
 	if (opened.Format == archive.ONNXFile || opened.Format == archive.TritonModel) && v.Handler == archive.PlainHandler && takesImages(v.Inputs) {
 		r.log.Info("the model takes images, which the tensor handler reads as tensors only: serve it with an image handler to send image files (ts serve --handler image_classifier, image_segmenter or object_detector; handler= when registering)",
 			"model", v.Name, "version", v.Version, "input", v.Inputs[0].String())

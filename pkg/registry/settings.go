@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -218,6 +220,54 @@ type modelYAML struct {
 
 	// source names where the settings came from in describe (FromYAML when empty)
 	source string
+	// unapplied says which of the file's keys ts does not apply, and why (for the log).
+	unapplied []string
+}
+
+// torchServeUnapplied are model-config.yaml keys of TorchServe's frontend that ts does not
+// apply, with what they are for; other keys ts does not know are the handler's (TorchServe
+// hands the whole file to handlers).
+var torchServeUnapplied = map[string]string{
+	"parallelType":            "TorchServe's model parallelism across GPUs (pp, tp)",
+	"parallelLevel":           "TorchServe's number of GPUs per worker",
+	"torchrun":                "TorchServe's torchrun launcher",
+	"continuousBatching":      "TorchServe's continuous batching of generated sequences",
+	"asyncCommunication":      "TorchServe's asynchronous worker communication",
+	"useVenv":                 "TorchServe's per-model virtual environment (the handler section's python chooses a custom handler's interpreter)",
+	"sequenceTimeoutMSec":     "TorchServe's sequence timeout (sequenceMaxIdleMSec ends an idle sequence)",
+	"maxSequenceJobQueueSize": "TorchServe's queue per sequence",
+}
+
+// modelYAMLKeys are the keys modelYAML reads, by their names folded (lower case, without
+// "_" and "-"), for noticing a key spelt another way.
+var modelYAMLKeys = sync.OnceValue(func() map[string]string {
+	keys := map[string]string{}
+	t := reflect.TypeFor[modelYAML]()
+	for i := range t.NumField() {
+		if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); tag != "" && tag != "-" {
+			keys[foldKey(tag)] = tag
+		}
+	}
+	return keys
+})
+
+func foldKey(k string) string {
+	return strings.NewReplacer("_", "", "-", "").Replace(strings.ToLower(k))
+}
+
+// unappliedKeys says which keys of a model-config.yaml ts does not apply: TorchServe's that
+// ts lacks, and settings spelt another way (batch_size for batchSize), which would otherwise
+// pass silently to the handler.
+func unappliedKeys(all map[string]any) []string {
+	var notes []string
+	for _, k := range slices.Sorted(maps.Keys(all)) {
+		if what, ok := torchServeUnapplied[k]; ok {
+			notes = append(notes, fmt.Sprintf("%s is %s, which ts does not apply", k, what))
+		} else if known, ok := modelYAMLKeys()[foldKey(k)]; ok && known != k {
+			notes = append(notes, fmt.Sprintf("%s is not a setting, and is left to the handler: did you mean %s?", k, known))
+		}
+	}
+	return notes
 }
 
 // readModelYAML reads the archive's model-config.yaml, if it has one, or a Triton model's
@@ -262,6 +312,7 @@ func parseModelYAML(b []byte) (*modelYAML, error) {
 	// section is the whole file's, so converted with it
 	y.All, _ = stringKeys(y.All).(map[string]any)
 	y.Handler, _ = y.All["handler"].(map[string]any)
+	y.unapplied = unappliedKeys(y.All)
 	return y, nil
 }
 
