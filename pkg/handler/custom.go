@@ -54,6 +54,13 @@ type Describer interface {
 	Describe(ctx context.Context) (json.RawMessage, error)
 }
 
+// Queuer is a handler with a queue of its own: a custom handler gathering batches for its
+// processes.
+type Queuer interface {
+	// Queued is how many requests wait in it.
+	Queued() int
+}
+
 // Stopper is a handler that can stop serving until the next scale: a custom handler whose
 // processes failed for longer than maxRetryTimeoutInSec. The model then has no ready worker.
 type Stopper interface {

@@ -116,6 +116,9 @@ func (g *gathering) stop() {
 	}
 }
 
+// Queued is how many requests wait for a batch.
+func (h *customHandler) Queued() int { return h.gather.waiting() }
+
 func (g *gathering) waiting() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()

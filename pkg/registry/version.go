@@ -1174,7 +1174,7 @@ func (v *Version) Info() Info {
 	v.mu.Lock()
 	i := Info{State: v.state, Error: v.lastErr, Settings: v.settings.clone(), Provider: v.provider, Threads: v.threads,
 		LoadTime: v.loadTime, WarmupTime: v.warmTime, LoadedAt: v.loadedAt, Unbatchable: v.unbatchable, Cached: v.cache != nil}
-	b := v.batcher
+	b, h := v.batcher, v.handler
 	v.mu.Unlock()
 	i.Workers = v.workers()
 	if b != nil {
@@ -1184,6 +1184,11 @@ func (v *Version) Info() Info {
 		}
 	} else {
 		i.Queue.Remaining = i.Settings.JobQueueSize
+	}
+	if q, ok := h.(handler.Queuer); ok { // a custom handler's own batch queue
+		n := q.Queued()
+		i.Queue.Pending += n
+		i.Queue.Remaining -= n
 	}
 	return i
 }

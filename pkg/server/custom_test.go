@@ -689,7 +689,7 @@ func sendTogether(url string, ctype string, bodies ...string) []sent {
 // full batch at once and a partial one after max_batch_delay; each request gets its own
 // answer, status, headers and streamed part; an exception or a list of the wrong length
 // fails the whole batch (TorchServe's 503s); a client that leaves the queue is not in the
-// batch; jobQueueSize bounds the queue; BaseHandler's defaults run the model on the
+// batch; jobQueueSize bounds the queue, and describe counts it; BaseHandler's defaults run the model on the
 // batch's rows together, each request answered with its own row. A ts handler that defines
 // inference_batch gets batches too.
 func TestTorchServeHandlerBatches(t *testing.T) {
@@ -734,6 +734,28 @@ func TestTorchServeHandlerBatches(t *testing.T) {
 	}
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("a full batch took %v: it waited for max_batch_delay (10 s)", took)
+	}
+	// describe counts a request waiting for its batch; three more fill it
+	first := sendLater("POST", i+"/predictions/tsfull", []byte("w"))
+	var pending int
+	for deadline := time.Now().Add(5 * time.Second); pending != 1 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var d []struct {
+			JobQueueStatus struct{ PendingRequests int } `json:"jobQueueStatus"`
+		}
+		if _, body, _, err := send("GET", m+"/models/tsfull", nil); err == nil && json.Unmarshal(body, &d) == nil && len(d) == 1 {
+			pending = d[0].JobQueueStatus.PendingRequests
+		}
+	}
+	if pending != 1 {
+		t.Errorf("describe: %d requests pending, want the 1 waiting for its batch", pending)
+	}
+	for _, a := range answers("a batch completed", sendTogether(i+"/predictions/tsfull", "text/plain", "x", "y", "z"), 200) {
+		if a.Batch != 4 {
+			t.Errorf("%+v, want a batch of 4 with the request that waited", a)
+		}
+	}
+	if status, text := first(t, 5*time.Second); status != 200 || !strings.Contains(text, `"batch": 4`) {
+		t.Errorf("the request that waited: %d %s, want a batch of 4", status, text)
 	}
 	// a partial batch goes after max_batch_delay
 	start = time.Now()
