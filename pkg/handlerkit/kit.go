@@ -19,9 +19,10 @@ type Context struct {
 	Model   FrameModel
 	Metrics *Metrics
 
-	out *bufio.Writer // the protocol's streams, for SendIntermediate and RunModel
-	in  *bufio.Reader
-	id  int64 // the frame being answered
+	out   *bufio.Writer // the protocol's streams, for SendIntermediate and RunModel
+	in    *bufio.Reader
+	id    int64 // the frame being answered
+	batch int   // the requests of the batch being answered (0: one request alone)
 }
 
 // RunModel runs the archive's ONNX model in ts (ONNX Runtime, batched with the model's other
@@ -76,8 +77,30 @@ func (c *Context) SendIntermediate(r *Response) error {
 	if c.out == nil || c.id == 0 {
 		return errors.New("SendIntermediate: no request is being answered")
 	}
+	if c.batch > 0 {
+		return errors.New("SendIntermediate: a batch is being answered: SendIntermediateTo names the request")
+	}
 	f := responseFrame(r)
 	f.Type, f.ID, f.Status = "intermediate", c.id, 0
+	return c.send(f)
+}
+
+// SendIntermediateTo sends a part of the answer to the request at place item of the batch
+// being answered (InferenceBatch), as SendIntermediate does for a request alone.
+func (c *Context) SendIntermediateTo(item int, r *Response) error {
+	if c.out == nil || c.id == 0 || c.batch == 0 {
+		return errors.New("SendIntermediateTo: no batch is being answered")
+	}
+	if item < 0 || item >= c.batch {
+		return fmt.Errorf("SendIntermediateTo: no request %d in a batch of %d", item, c.batch)
+	}
+	f := responseFrame(r)
+	f.Blobs[0].Item, f.Blobs[0].ContentType = item, f.ContentType
+	f.Type, f.ID, f.Status, f.ContentType = "intermediate", c.id, 0, ""
+	return c.send(f)
+}
+
+func (c *Context) send(f *Frame) error {
 	if err := WriteFrame(c.out, f); err != nil {
 		return err
 	}
@@ -165,6 +188,15 @@ type Inferencer interface {
 	Inference(ctx *Context, r *Request) (*Response, error)
 }
 
+// BatchInferencer is an Inferencer that takes batches: with the model's batch_size above 1,
+// up to that many requests come to InferenceBatch at once (as TorchServe's handlers get
+// them), which answers one response per request, in their order; an error fails them all.
+// Inference still answers a request that goes alone (a stateful model's, an explanation).
+type BatchInferencer interface {
+	Inferencer
+	InferenceBatch(ctx *Context, rs []*Request) ([]*Response, error)
+}
+
 // Describer is a handler that describes its model for GET /models/{name}?customized=true
 // (TorchServe's describe_handle): what it answers (JSON-encoded; nil: nothing to say, the
 // ONNX model's own metadata answers) becomes customizedMetadata.
@@ -188,6 +220,7 @@ func Serve(h Handler, in io.Reader, out io.Writer) error {
 	w := bufio.NewWriterSize(out, 1<<16)
 	ctx := &Context{Metrics: &Metrics{}, out: w, in: r}
 	_, takesOver := h.(Inferencer)
+	_, batches := h.(BatchInferencer)
 	for {
 		f, err := ReadFrame(r)
 		if errors.Is(err, io.EOF) {
@@ -197,7 +230,7 @@ func Serve(h Handler, in io.Reader, out io.Writer) error {
 			return err
 		}
 		ctx.id = f.ID
-		reply := answer(h, ctx, f, takesOver)
+		reply := answer(h, ctx, f, takesOver, batches)
 		ctx.id = 0
 		reply.ID = f.ID
 		if len(ctx.Metrics.pending) > 0 {
@@ -213,7 +246,7 @@ func Serve(h Handler, in io.Reader, out io.Writer) error {
 }
 
 // answer handles one frame; a panic or error becomes an error frame.
-func answer(h Handler, ctx *Context, f *Frame, takesOver bool) (reply *Frame) {
+func answer(h Handler, ctx *Context, f *Frame, takesOver, batches bool) (reply *Frame) {
 	defer func() {
 		if p := recover(); p != nil {
 			fmt.Fprintf(os.Stderr, "handler panic: %v\n%s", p, debug.Stack())
@@ -234,7 +267,14 @@ func answer(h Handler, ctx *Context, f *Frame, takesOver bool) (reply *Frame) {
 		if err := h.Initialize(ctx); err != nil {
 			return fail(err)
 		}
-		return &Frame{Type: "ready", Inference: takesOver}
+		return &Frame{Type: "ready", Inference: takesOver, Batch: batches}
+	}
+	if f.Type == "batch" {
+		b, ok := h.(BatchInferencer)
+		if !ok {
+			return fail(errors.New("this handler does not take batches"))
+		}
+		return answerBatch(b, ctx, f, fail)
 	}
 	req := &Request{Inputs: map[string][]byte{}, ContentTypes: map[string]string{}, State: f.State}
 	if f.Request != nil {
@@ -291,6 +331,43 @@ func answer(h Handler, ctx *Context, f *Frame, takesOver bool) (reply *Frame) {
 		return responseFrame(&Response{Body: body, ContentType: "application/json"})
 	}
 	return fail(fmt.Errorf("unknown message %q", f.Type))
+}
+
+// answerBatch answers a "batch" frame: its requests, each with its blobs, to InferenceBatch,
+// and a "responses" reply.
+func answerBatch(h BatchInferencer, ctx *Context, f *Frame, fail func(error) *Frame) *Frame {
+	reqs := make([]*Request, len(f.Requests))
+	for i, fr := range f.Requests {
+		reqs[i] = &Request{ID: fr.ID, SequenceID: fr.SequenceID, Headers: fr.Headers, Query: fr.Query,
+			Inputs: map[string][]byte{}, ContentTypes: map[string]string{}}
+	}
+	for i, b := range f.Blobs {
+		if b.Item < 0 || b.Item >= len(reqs) {
+			return fail(fmt.Errorf("a blob for request %d of a batch of %d", b.Item, len(reqs)))
+		}
+		r := reqs[b.Item]
+		r.Inputs[b.Name], r.ContentTypes[b.Name] = f.Data[i], b.ContentType
+		r.order = append(r.order, b.Name)
+	}
+	ctx.batch = len(reqs)
+	defer func() { ctx.batch = 0 }()
+	res, err := h.InferenceBatch(ctx, reqs)
+	if err != nil {
+		return fail(err)
+	}
+	if len(res) != len(reqs) {
+		return fail(&Error{Code: 503, Message: fmt.Sprintf("number of batch response mismatched: %d answers for a batch of %d requests", len(res), len(reqs))})
+	}
+	reply := &Frame{Type: "responses"}
+	for i, r := range res {
+		if r == nil {
+			r = &Response{}
+		}
+		reply.Replies = append(reply.Replies, FrameReply{Status: r.Status, ContentType: r.ContentType, Headers: r.Headers})
+		reply.Blobs = append(reply.Blobs, Blob{Item: i})
+		reply.Data = append(reply.Data, r.Body)
+	}
+	return reply
 }
 
 func responseFrame(r *Response) *Frame {

@@ -277,9 +277,92 @@ func TestDescribe(t *testing.T) {
 		{described{}, `{"header":"True","labels":["a","b"]}`},
 		{streamer{}, `null`},
 	} {
-		reply := answer(c.h, &Context{}, frame, false)
+		reply := answer(c.h, &Context{}, frame, false, false)
 		if reply.Type != "response" || len(reply.Data) != 1 || string(reply.Data[0]) != c.want {
 			t.Errorf("%T: %+v %q, want a response %s", c.h, reply, reply.Data, c.want)
 		}
+	}
+}
+
+// batcher answers each request of a batch with its body and place, after a part each; a
+// body "short" answers one response too few.
+type batcher struct{ streamer }
+
+func (batcher) InferenceBatch(ctx *Context, rs []*Request) ([]*Response, error) {
+	if err := ctx.SendIntermediate(&Response{}); err == nil {
+		return nil, fmt.Errorf("SendIntermediate in a batch was accepted")
+	}
+	var out []*Response
+	for i, r := range rs {
+		if err := ctx.SendIntermediateTo(i, &Response{Body: []byte(fmt.Sprintf("part %d;", i)), ContentType: "text/plain"}); err != nil {
+			return nil, err
+		}
+		if string(r.Data()) == "short" {
+			continue
+		}
+		out = append(out, &Response{Body: []byte(fmt.Sprintf("%s at %d of %d (%s)", r.Data(), i, len(rs), r.Headers.Get("X-Tag"))), Status: 200 + i})
+	}
+	return out, nil
+}
+
+// TestBatches: a BatchInferencer says so when ready and answers a "batch" frame with a
+// "responses" reply, a reply and a body per request in their order, after parts each
+// addressed to its request; one answer too few fails the batch with TorchServe's 503.
+func TestBatches(t *testing.T) {
+	batch := func(id int64, bodies ...string) *Frame {
+		f := &Frame{Type: "batch", ID: id}
+		for i, b := range bodies {
+			f.Requests = append(f.Requests, FrameRequest{ID: b, Headers: http.Header{"X-Tag": {"tag " + b}}})
+			f.Blobs = append(f.Blobs, Blob{Name: "body", Item: i})
+			f.Data = append(f.Data, []byte(b))
+		}
+		return f
+	}
+	var in bytes.Buffer
+	for _, f := range []*Frame{{Type: "init", ID: 1}, batch(2, "a", "b", "c"), batch(3, "a", "short")} {
+		if err := WriteFrame(&in, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out bytes.Buffer
+	if err := Serve(batcher{}, &in, &out); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for {
+		f, err := ReadFrame(&out)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		line := fmt.Sprintf("%d %s", f.ID, f.Type)
+		switch f.Type {
+		case "ready":
+			line += fmt.Sprintf(" batch=%v", f.Batch)
+		case "intermediate":
+			line += fmt.Sprintf(" item %d %s %q", f.Blobs[0].Item, f.Blobs[0].ContentType, f.Data[0])
+		case "responses":
+			for i, b := range f.Blobs {
+				line += fmt.Sprintf(" [%d %d %q]", b.Item, f.Replies[i].Status, f.Data[i])
+			}
+		case "error":
+			line += fmt.Sprintf(" %d %s", f.Code, f.Message)
+		}
+		got = append(got, line)
+	}
+	want := []string{
+		"1 ready batch=true",
+		`2 intermediate item 0 text/plain "part 0;"`, `2 intermediate item 1 text/plain "part 1;"`, `2 intermediate item 2 text/plain "part 2;"`,
+		`2 responses [0 200 "a at 0 of 3 (tag a)"] [1 201 "b at 1 of 3 (tag b)"] [2 202 "c at 2 of 3 (tag c)"]`,
+		`3 intermediate item 0 text/plain "part 0;"`, `3 intermediate item 1 text/plain "part 1;"`,
+		"3 error 503 number of batch response mismatched: 1 answers for a batch of 2 requests",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("frames:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if reply := answer(streamer{}, &Context{}, batch(4, "a"), true, false); reply.Type != "error" || !strings.Contains(reply.Message, "does not take batches") {
+		t.Errorf("a batch to a handler without InferenceBatch: %+v", reply)
 	}
 }
