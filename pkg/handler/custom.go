@@ -24,6 +24,7 @@ import (
 
 	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/backoff"
+	"github.com/tsserve/ts/pkg/batch"
 	"github.com/tsserve/ts/pkg/handlerkit"
 	"github.com/tsserve/ts/pkg/tensor"
 	"github.com/tsserve/ts/templates"
@@ -88,6 +89,7 @@ type customHandler struct {
 	size    int  // processes allowed
 	parked  bool // size is 0 until the next SetWorkers, which requests wait for (Park)
 	running int  // processes alive (idle or busy)
+	queued  int  // requests waiting for a process (acquire), bounded by QueueSize
 	wait    chan struct{}
 	// restarts counts the processes' failures since the last success; notBefore is when the
 	// next may start. Once failures have lasted MaxRetry, none starts until the next scale.
@@ -410,8 +412,18 @@ func (h *customHandler) spawn() (*proc, error) {
 
 // acquire takes an idle process, starting one when the pool may grow. A request of a
 // sequence (seq) takes the process its sequence is bound to, waiting while it is busy; a new
-// sequence is bound to the process it gets.
-func (h *customHandler) acquire(ctx context.Context, seq string) (*proc, error) {
+// sequence is bound to the process it gets. A request that starts a call (bounded) and
+// finds the model's job queue size of others waiting gets batch.ErrQueueFull instead of
+// waiting, as TorchServe's full queue answers.
+func (h *customHandler) acquire(ctx context.Context, seq string, bounded bool) (*proc, error) {
+	queued := false // counted in h.queued
+	defer func() {
+		if queued {
+			h.mu.Lock()
+			h.queued--
+			h.mu.Unlock()
+		}
+	}()
 	for {
 		h.mu.Lock()
 		if h.closed {
@@ -484,6 +496,14 @@ func (h *customHandler) acquire(ctx context.Context, seq string) (*proc, error) 
 			h.bind(seq, p)
 			h.mu.Unlock()
 			return p, nil
+		}
+		if bounded && !queued {
+			if limit := h.model.QueueSize; limit > 0 && h.queued >= limit {
+				h.mu.Unlock()
+				return nil, batch.ErrQueueFull
+			}
+			queued = true
+			h.queued++
 		}
 		wait := h.wait
 		h.mu.Unlock()
@@ -735,7 +755,7 @@ func (h *customHandler) call(ctx context.Context, f *handlerkit.Frame, onPart fu
 	if f.Request != nil && h.model.MaxSequences > 0 { // a stateful model
 		seq = f.Request.SequenceID
 	}
-	p, err := h.acquire(ctx, seq)
+	p, err := h.acquire(ctx, seq, f.Type == "preprocess" || f.Type == "handle") // a request's first call
 	if err != nil {
 		return nil, err
 	}

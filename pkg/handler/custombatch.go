@@ -116,8 +116,13 @@ func (g *gathering) stop() {
 	}
 }
 
-// Queued is how many requests wait for a batch.
-func (h *customHandler) Queued() int { return h.gather.waiting() }
+// Queued is how many requests wait for a process or a batch.
+func (h *customHandler) Queued() int {
+	h.mu.Lock()
+	n := h.queued
+	h.mu.Unlock()
+	return n + h.gather.waiting()
+}
 
 func (g *gathering) waiting() int {
 	g.mu.Lock()
@@ -189,7 +194,7 @@ func (h *customHandler) sendBatches() {
 		if g.waiting() == 0 {
 			continue
 		}
-		p, err := h.acquire(g.ctx, "")
+		p, err := h.acquire(g.ctx, "", false) // its queue is bounded already
 		if err != nil {
 			if g.ctx.Err() != nil {
 				err = unloading

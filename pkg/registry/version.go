@@ -808,6 +808,9 @@ func (v *Version) Infer(ctx context.Context, req *handler.Request, priority int)
 	}
 	inputs, err := h.Preprocess(ctx, req)
 	pre = time.Since(start)
+	if errors.Is(err, batch.ErrQueueFull) { // a custom handler's processes busy, its queue full
+		return nil, v.noWorker()
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -71,6 +71,32 @@ func TestCustomHandlerFailures(t *testing.T) {
 	ok.run(t, ts.inference.URL)
 }
 
+// TestCustomHandlerQueueFull: requests waiting for a busy custom handler's process are
+// bounded by jobQueueSize: one more gets TorchServe's 503 at once, and those waiting are
+// served once the process is free (here: replaced after hanging past its timeout).
+func TestCustomHandlerQueueFull(t *testing.T) {
+	ts := customServer(t, "unruly.py", "unruly", "jobQueueSize: 2\n")
+	hang := sendLater("POST", ts.inference.URL+"/predictions/unruly", []byte("hang"))
+	time.Sleep(300 * time.Millisecond) // the hang has the one process
+	var served, refused int
+	for _, s := range sendTogether(ts.inference.URL+"/predictions/unruly", "text/plain", "5.1,3.5,1.4,0.2", "6.3,3.3,6.0,2.5", "5.9,3.0,4.2,1.5") {
+		switch {
+		case s.status == 200:
+			served++
+		case s.status == 503 && strings.Contains(string(s.body), "has no worker to serve inference request"):
+			refused++
+		default:
+			t.Errorf("%d %s %v", s.status, s.body, s.err)
+		}
+	}
+	if served != 2 || refused != 1 {
+		t.Errorf("%d served and %d refused, want 2 served after the hang and 1 refused by a queue of 2", served, refused)
+	}
+	if status, text := hang(t, 10*time.Second); status != 500 || !strings.Contains(text, "did not answer within 2s") {
+		t.Errorf("the hang: %d %s", status, text)
+	}
+}
+
 // TestCustomHandlerGivesUp: as TorchServe, processes that keep failing are started again only
 // until maxRetryTimeoutInSec has passed since the first failure (0 here: not at all); then
 // requests get 503 at once and /ping says Unhealthy, until a scale starts them again.
