@@ -32,28 +32,37 @@ func (streamer) Inference(ctx *Context, r *Request) (*Response, error) {
 	return &Response{Body: []byte("last")}, nil
 }
 
-// TestSendIntermediate: the parts go out as "intermediate" frames with the request's id,
-// before its response.
-func TestSendIntermediate(t *testing.T) {
+// serveFrames serves frames to h as ts would send them and answers the frames h writes.
+func serveFrames(t *testing.T, h Handler, frames ...*Frame) []*Frame {
+	t.Helper()
 	var in bytes.Buffer
-	for _, f := range []*Frame{{Type: "init", ID: 1, Model: &FrameModel{Name: "m"}}, {Type: "handle", ID: 2, Request: &FrameRequest{ID: "r", SequenceID: "s1"}}} {
+	for _, f := range frames {
 		if err := WriteFrame(&in, f); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var out bytes.Buffer
-	if err := Serve(streamer{}, &in, &out); err != nil {
+	if err := Serve(h, &in, &out); err != nil {
 		t.Fatal(err)
 	}
-	var got []string
+	var written []*Frame
 	for {
 		f, err := ReadFrame(&out)
 		if err == io.EOF {
-			break
+			return written
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
+		written = append(written, f)
+	}
+}
+
+// TestSendIntermediate: the parts go out as "intermediate" frames with the request's id,
+// before its response.
+func TestSendIntermediate(t *testing.T) {
+	var got []string
+	for _, f := range serveFrames(t, streamer{}, &Frame{Type: "init", ID: 1, Model: &FrameModel{Name: "m"}}, &Frame{Type: "handle", ID: 2, Request: &FrameRequest{ID: "r", SequenceID: "s1"}}) {
 		body := ""
 		if len(f.Data) > 0 {
 			body = string(f.Data[0])
@@ -318,25 +327,8 @@ func TestBatches(t *testing.T) {
 		}
 		return f
 	}
-	var in bytes.Buffer
-	for _, f := range []*Frame{{Type: "init", ID: 1}, batch(2, "a", "b", "c"), batch(3, "a", "short")} {
-		if err := WriteFrame(&in, f); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var out bytes.Buffer
-	if err := Serve(batcher{}, &in, &out); err != nil {
-		t.Fatal(err)
-	}
 	var got []string
-	for {
-		f, err := ReadFrame(&out)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, f := range serveFrames(t, batcher{}, &Frame{Type: "init", ID: 1}, batch(2, "a", "b", "c"), batch(3, "a", "short")) {
 		line := fmt.Sprintf("%d %s", f.ID, f.Type)
 		switch f.Type {
 		case "ready":
