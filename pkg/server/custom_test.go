@@ -858,6 +858,11 @@ func TestTorchServeHandlerBatches(t *testing.T) {
 	if len(placed) != 3 || !placed["0"] || !placed["2"] {
 		t.Errorf("X-Place headers %v, want 0, 1 and 2", placed)
 	}
+	for _, s := range sendTogether(i+"/predictions/kitbatch", "text/plain", "short", "y", "z") {
+		if s.status != 500 || !strings.Contains(string(s.body), "inference_batch must answer a list, one answer per request: 2 answers for a batch of 3") {
+			t.Errorf("inference_batch answering too few: %d %s, want 500 for every request of the batch", s.status, s.body)
+		}
+	}
 	// BaseHandler's defaults on a batch: the requests' rows through the model together
 	flowers := []string{"[[5.1, 3.5, 1.4, 0.2]]", "[[6.3, 3.3, 6.0, 2.5]]", "[[5.9, 3.0, 4.2, 1.5]]", "[[4.9, 3.0, 1.4, 0.2]]"}
 	rows := sendTogether(i+"/predictions/tsrows", "application/json", flowers...)

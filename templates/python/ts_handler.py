@@ -18,9 +18,9 @@ Write a class with TorchServe's methods and run it:
 ts runs the model (ONNX Runtime, batched) between preprocess and postprocess. A handler that
 defines inference() takes over: each request goes to inference(request), whose return value is
 the response; one that also defines inference_batch(requests), answering a list, gets up to
-the model's batch_size requests at once. Only the standard library is needed; numpy arrays are accepted and returned when
-numpy is installed, and otherwise Tensors answer numpy's tolist(), len(), rows and ravel(), so
-that a handler answers alike with or without numpy.
+the model's batch_size requests at once. Only the standard library is needed; numpy arrays
+are accepted and returned when numpy is installed, and otherwise Tensors answer numpy's
+tolist(), len(), rows and ravel(), so that a handler answers alike with or without numpy.
 
 A TorchServe workflow's function nodes (plain functions fn(data, context) in the workflow's
 handler file) run through run_function, which ts serve calls itself. A handler file written for
@@ -589,6 +589,10 @@ def run(handler_class):
                 _current, _batch = (stdout, fid), len(requests)
                 context._answering(requests)
                 results = handler.inference_batch(requests)
+                if not isinstance(results, (list, tuple)) or len(results) != len(requests):
+                    raise HandlerError("inference_batch must answer a list, one answer per request: %s for a batch of %d"
+                                       % ("%d answers" % len(results) if isinstance(results, (list, tuple))
+                                          else type(results).__name__, len(requests)), 500)
                 replies, bodies = [], []
                 for i, (result, set_by) in enumerate(zip(results, context.responses)):
                     body, ctype = _encode_body(result)
