@@ -55,8 +55,8 @@ type Describer interface {
 	Describe(ctx context.Context) (json.RawMessage, error)
 }
 
-// Queuer is a handler with a queue of its own: a custom handler gathering batches for its
-// processes.
+// Queuer is a handler with a queue of its own: a custom handler, whose requests wait for its
+// processes and for batches.
 type Queuer interface {
 	// Queued is how many requests wait in it.
 	Queued() int
@@ -96,8 +96,9 @@ type customHandler struct {
 	restarts  backoff.Restarts
 	notBefore time.Time
 	takesOver bool
-	// batches: the processes take "batch" frames (TorchServe handler files), so requests
-	// are gathered for them up to BatchSize (custombatch.go).
+	// batches: the processes take "batch" frames (handler files written for TorchServe,
+	// handlers with inference_batch), so requests are gathered for them up to BatchSize
+	// (custombatch.go).
 	batches bool
 	closed  bool
 	gather  gathering
