@@ -435,20 +435,30 @@ func selectedIndices(outputs []tensor.Info) (boxes, scores, selected int) {
 // their types and shapes, for a model whose output names say nothing (exported without
 // output names: "2096", "2065" ...): boxes is the one floating-point output whose last
 // dimension is 4, labels the one integer output of rank 1 or 2, scores the one other
-// floating-point output of rank 1 or 2. Each is -1 where that is not unambiguous.
+// floating-point output of rank 1 or 2; of several such (Keypoint R-CNN's keypoint scores
+// [N, 17] beside its scores [N]), the one whose first dimension is the labels' (the same
+// named dimension), else the one of rank 1. Each is -1 where that is not unambiguous.
 func boxRoles(outputs []tensor.Info) (boxes, labels, scores int) {
 	boxes, labels, scores = -1, -1, -1
-	only := func(match func(tensor.Info) bool) int {
-		found := -1
+	only := func(match func(tensor.Info) bool, prefer ...func(tensor.Info) bool) int {
+		var found []int
 		for i, o := range outputs {
 			if match(o) {
-				if found >= 0 {
-					return -1
-				}
-				found = i
+				found = append(found, i)
 			}
 		}
-		return found
+		for _, p := range prefer {
+			if len(found) <= 1 {
+				break
+			}
+			if narrowed := slices.DeleteFunc(slices.Clone(found), func(i int) bool { return !p(outputs[i]) }); len(narrowed) > 0 {
+				found = narrowed
+			}
+		}
+		if len(found) != 1 {
+			return -1
+		}
+		return found[0]
 	}
 	isBoxes := func(o tensor.Info) bool {
 		n := len(o.Shape)
@@ -459,7 +469,17 @@ func boxRoles(outputs []tensor.Info) (boxes, labels, scores int) {
 	labels = only(func(o tensor.Info) bool {
 		return perBox(o) && (o.DType == tensor.Int64 || o.DType == tensor.Int32)
 	})
-	scores = only(func(o tensor.Info) bool { return perBox(o) && o.DType.IsFloat() && !isBoxes(o) })
+	firstDim := func(o tensor.Info) string {
+		if len(o.DimNames) == 0 {
+			return ""
+		}
+		return o.DimNames[0]
+	}
+	sameRowsAsLabels := func(o tensor.Info) bool {
+		return labels >= 0 && firstDim(o) != "" && firstDim(o) == firstDim(outputs[labels])
+	}
+	scores = only(func(o tensor.Info) bool { return perBox(o) && o.DType.IsFloat() && !isBoxes(o) },
+		sameRowsAsLabels, func(o tensor.Info) bool { return len(o.Shape) == 1 })
 	return boxes, labels, scores
 }
 

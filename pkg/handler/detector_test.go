@@ -118,6 +118,23 @@ func TestObjectDetectorFormats(t *testing.T) {
 			[]*tensor.Tensor{tensor.New([]int64{2, 4}, []float32{15, 15, 25, 25, 40, 40, 60, 60}),
 				tensor.New([]int64{2}, []float32{0.3, 0.95}), tensor.New([]int64{2}, []int64{1, 0})},
 			[]string{cat, "dog"}},
+		// Keypoint R-CNN exported without output names: keypoints [N, 17, 3] and their
+		// scores [N, 17] beside; the scores are the float output of the labels' rows, [N]
+		{"boxes, Keypoint R-CNN's unnamed outputs", []tensor.Info{{Name: "2676", DType: tensor.Float32, Shape: []int64{-1, 4}, DimNames: []string{"Concat2676_dim_0", ""}},
+			{Name: "2256", DType: tensor.Int64, Shape: []int64{-1}, DimNames: []string{"Gather2256_dim_0"}},
+			{Name: "2255", DType: tensor.Float32, Shape: []int64{-1}, DimNames: []string{"Gather2256_dim_0"}},
+			{Name: "2685", DType: tensor.Float32, Shape: []int64{-1, 17, 3}}, {Name: "end_scores.7", DType: tensor.Float32, Shape: []int64{-1, 17}, DimNames: []string{"Loop_dim_0", ""}}},
+			config{"threshold": 0.2},
+			[]*tensor.Tensor{tensor.New([]int64{2, 4}, []float32{15, 15, 25, 25, 40, 40, 60, 60}), tensor.New([]int64{2}, []int64{1, 0}),
+				tensor.New([]int64{2}, []float32{0.3, 0.95}), tensor.New([]int64{2, 17, 3}, make([]float32, 2*17*3)), tensor.New([]int64{2, 17}, make([]float32, 2*17))},
+			[]string{cat, "dog"}},
+		// the same with no dimension names: the scores are the one of rank 1
+		{"boxes, unnamed outputs and dimensions, per-keypoint scores beside", []tensor.Info{{Name: "1", DType: tensor.Float32, Shape: []int64{-1, 4}},
+			{Name: "2", DType: tensor.Int64, Shape: []int64{-1}}, {Name: "3", DType: tensor.Float32, Shape: []int64{-1, 17}}, {Name: "4", DType: tensor.Float32, Shape: []int64{-1}}},
+			config{"threshold": 0.2},
+			[]*tensor.Tensor{tensor.New([]int64{2, 4}, []float32{15, 15, 25, 25, 40, 40, 60, 60}), tensor.New([]int64{2}, []int64{1, 0}),
+				tensor.New([]int64{2, 17}, make([]float32, 2*17)), tensor.New([]int64{2}, []float32{0.3, 0.95})},
+			[]string{cat, "dog"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
