@@ -459,8 +459,8 @@ func link(src, dst string) error {
 // itself (links resolved) where the file system allows it, else as link does. ONNX Runtime
 // refuses external data that resolves outside the model's folder: data linked beside the
 // model from elsewhere (a Hugging Face cache's blobs, the model's link pointing to another
-// blob) loads only as a hard link. (A model whose files all lie in one folder is opened
-// there instead: engine.Load.)
+// blob) loads from a hard link, or, across file systems, from memory (engine.Load maps it).
+// (A model whose files all lie in one folder is opened there instead: engine.Load.)
 func linkData(src, dst string) error {
 	if real, err := filepath.EvalSymlinks(src); err == nil {
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {

@@ -316,7 +316,8 @@ func TestNulInName(t *testing.T) {
 // TestExternalData: a model whose weights are in a file beside it runs, also opened through
 // links in another folder (as ts links a bare .onnx file or a Triton folder it serves from
 // where it is): ONNX Runtime refuses data that resolves outside the folder of the path it
-// opens ("escapes model directory"), so the model is opened where it really is.
+// opens ("escapes model directory"), so the model is opened where it really is, and data
+// that lies elsewhere under another name is given to ONNX Runtime from memory.
 func TestExternalData(t *testing.T) {
 	links := t.TempDir()
 	for _, f := range []string{"external.onnx", "external.onnx.data"} {
@@ -325,7 +326,23 @@ func TestExternalData(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, path := range []string{"testdata/external.onnx", filepath.Join(links, "external.onnx")} {
+	// the model in a folder, its data a link to a file of another name elsewhere (a Hugging
+	// Face cache's blob, which could not be linked in hard from another file system): ONNX
+	// Runtime refuses to read data outside the model's folder, so ts gives it from memory
+	apart, blobs := t.TempDir(), t.TempDir()
+	for src, dst := range map[string]string{"testdata/external.onnx": filepath.Join(apart, "external.onnx"), "testdata/external.onnx.data": filepath.Join(blobs, "9c1e")} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(filepath.Join(blobs, "9c1e"), filepath.Join(apart, "external.onnx.data")); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"testdata/external.onnx", filepath.Join(links, "external.onnx"), filepath.Join(apart, "external.onnx")} {
 		s, err := Load(path, Options{})
 		if err != nil {
 			t.Fatalf("%s: %v", path, err)

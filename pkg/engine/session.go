@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -388,15 +390,91 @@ func appendProvider(so *ort.SessionOptions, name string, device int) error {
 // Load reads a model file and creates a session for it.
 func Load(path string, o Options) (*Session, error) {
 	m, graphErr := onnx.ReadFile(path)
+	var outside []string
 	if graphErr == nil {
 		path = externalDataHome(path, m.ExternalData)
+		outside = outsideData(path, m.ExternalData)
 	}
 	return load(o, func() (*onnx.Model, error) { return m, graphErr },
 		func(so *ort.SessionOptions) ([]ort.InputOutputInfo, []ort.InputOutputInfo, error) {
+			release, err := giveData(so, path, outside)
+			if err != nil {
+				return nil, nil, err
+			}
+			defer release()
 			return ort.GetInputOutputInfoWithOptions(path, so)
 		}, func(in, out []string, so *ort.SessionOptions) (*ort.DynamicAdvancedSession, error) {
+			release, err := giveData(so, path, outside)
+			if err != nil {
+				return nil, err
+			}
+			defer release()
 			return ort.NewDynamicAdvancedSession(path, in, out, so)
 		})
+}
+
+// outsideData are the external data files of the model at path (data, as the model names
+// them) that resolve outside the model's folder: links to files elsewhere that could not be
+// linked in hard (another file system), whose data ONNX Runtime refuses to read there.
+func outsideData(path string, data []string) []string {
+	home, err := filepath.EvalSymlinks(filepath.Dir(path))
+	if err != nil {
+		return nil
+	}
+	var outside []string
+	for _, f := range data {
+		real, err := filepath.EvalSymlinks(filepath.Join(filepath.Dir(path), filepath.FromSlash(f)))
+		if err != nil {
+			continue // missing: ONNX Runtime says so
+		}
+		if rel, err := filepath.Rel(home, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			outside = append(outside, f)
+		}
+	}
+	return outside
+}
+
+// giveData maps the external data files outside (beside the model at path, as the model
+// names them) into memory and hands them to ONNX Runtime through so, which reads the
+// initializers from there instead of refusing the files; release unmaps them once the
+// session is created (ONNX Runtime has copied what it needs).
+func giveData(so *ort.SessionOptions, path string, outside []string) (release func(), err error) {
+	var maps [][]byte
+	release = func() {
+		for _, m := range maps {
+			syscall.Munmap(m)
+		}
+	}
+	for _, f := range outside {
+		m, err := mapFile(filepath.Join(filepath.Dir(path), filepath.FromSlash(f)))
+		if err != nil {
+			release()
+			return nil, fmt.Errorf("external data %s: %w", f, err)
+		}
+		maps = append(maps, m)
+	}
+	if err := so.AddExternalInitializersFromFilesInMemory(outside, maps); err != nil {
+		release()
+		return nil, fmt.Errorf("external data: %s", oneLine(err.Error()))
+	}
+	return release, nil
+}
+
+// mapFile maps a file into memory, read-only (nil for an empty file).
+func mapFile(p string) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() == 0 {
+		return nil, nil
+	}
+	return syscall.Mmap(int(f.Fd()), 0, int(st.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
 }
 
 // externalDataHome is the path ONNX Runtime opens a model at: where a link to it points,

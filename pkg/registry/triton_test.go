@@ -340,26 +340,38 @@ func TestModelSizeThroughLinks(t *testing.T) {
 func TestExternalDataLinked(t *testing.T) {
 	r := newRegistry(t, Defaults{})
 	model, data := testenv.Path("pkg/engine/testdata/external.onnx"), testenv.Path("pkg/engine/testdata/external.onnx.data")
-	cache := t.TempDir()
-	blobs, snapshot := filepath.Join(cache, "blobs"), filepath.Join(cache, "snapshots", "main")
-	for _, d := range []string{blobs, snapshot} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
+	// a Hugging Face cache: snapshots/main/<file> links to blobs/<hash>
+	hfCache := func(cache string) string {
+		blobs, snapshot := filepath.Join(cache, "blobs"), filepath.Join(cache, "snapshots", "main")
+		for _, d := range []string{blobs, snapshot} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
 		}
+		for src, blob := range map[string]string{model: "3f2a", data: "9c1e"} {
+			b, err := os.ReadFile(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(blobs, blob), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(filepath.Join("..", "..", "blobs", blob), filepath.Join(snapshot, filepath.Base(src))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return filepath.Join(snapshot, "external.onnx")
 	}
-	for src, blob := range map[string]string{model: "3f2a", data: "9c1e"} {
-		b, err := os.ReadFile(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(blobs, blob), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Symlink(filepath.Join("..", "..", "blobs", blob), filepath.Join(snapshot, filepath.Base(src))); err != nil {
-			t.Fatal(err)
-		}
+	paths := map[string]string{"beside": model, "cache": hfCache(t.TempDir())}
+	// a cache on another file system than the server's temporary folder (tmpfs), where the
+	// data cannot be linked in hard beside the model
+	if shm, err := os.MkdirTemp("/dev/shm", "hfcache"); err == nil {
+		t.Cleanup(func() { os.RemoveAll(shm) })
+		paths["othercache"] = hfCache(shm)
+	} else {
+		t.Logf("no cache on another file system: %v", err)
 	}
-	for name, path := range map[string]string{"beside": model, "cache": filepath.Join(snapshot, "external.onnx")} {
+	for name, path := range paths {
 		v, err := r.Register(context.Background(), Spec{Path: path, Name: name, Overrides: Overrides{InitialWorkers: ptr(1)}, Synchronous: true})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)

@@ -1785,6 +1785,46 @@ func (o *SessionOptions) AddSessionConfigEntry(key, value string) error {
 	return nil
 }
 
+// AddExternalInitializersFromFilesInMemory gives ONNX Runtime the contents of
+// a model's external data files, by the names the model gives them, so that
+// it reads its initializers from them instead of from files beside the model.
+// ONNX Runtime copies what it needs while the session is created; the data
+// may be released after. The data must not be in the Go heap (cgo forbids C
+// memory that holds Go pointers): map the files with syscall.Mmap. (ts patch)
+func (o *SessionOptions) AddExternalInitializersFromFilesInMemory(names []string, data [][]byte) error {
+	if len(names) != len(data) {
+		return fmt.Errorf("%d names for %d files", len(names), len(data))
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	n := C.size_t(len(names))
+	ptrSize := C.size_t(unsafe.Sizeof(uintptr(0)))
+	cNames := (*[1 << 28]*C.char)(C.malloc(n * ptrSize))[:len(names):len(names)]
+	cBuffers := (*[1 << 28]*C.char)(C.malloc(n * ptrSize))[:len(names):len(names)]
+	cLengths := (*[1 << 28]C.size_t)(C.malloc(n * C.size_t(unsafe.Sizeof(C.size_t(0)))))[:len(names):len(names)]
+	defer func() {
+		for _, c := range cNames {
+			C.free(unsafe.Pointer(c))
+		}
+		C.free(unsafe.Pointer(&cNames[0]))
+		C.free(unsafe.Pointer(&cBuffers[0]))
+		C.free(unsafe.Pointer(&cLengths[0]))
+	}()
+	for i := range names {
+		cNames[i] = C.CString(names[i])
+		cBuffers[i], cLengths[i] = nil, C.size_t(len(data[i]))
+		if len(data[i]) > 0 {
+			cBuffers[i] = (*C.char)(unsafe.Pointer(&data[i][0]))
+		}
+	}
+	status := C.AddExternalInitializersFromFilesInMemory(o.o, &cNames[0], &cBuffers[0], &cLengths[0], n)
+	if status != nil {
+		return statusToError(status)
+	}
+	return nil
+}
+
 // Sets the number of threads used to parallelize execution within onnxruntime
 // graph nodes. A value of 0 uses the default number of threads.
 func (o *SessionOptions) SetIntraOpNumThreads(n int) error {

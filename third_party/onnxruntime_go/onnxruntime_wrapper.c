@@ -364,6 +364,14 @@ OrtStatus *RunOptionsUnsetTerminate(OrtRunOptions *o) {
 }
 
 // ts patch
+OrtStatus *AddExternalInitializersFromFilesInMemory(OrtSessionOptions *o,
+  const char *const *names, char *const *buffers, const size_t *lengths,
+  size_t count) {
+  return ort_api->AddExternalInitializersFromFilesInMemory(o, names, buffers,
+    lengths, count);
+}
+
+// ts patch
 OrtStatus *AddRunConfigEntry(OrtRunOptions *o, const char *key,
   const char *value) {
   return ort_api->AddRunConfigEntry(o, key, value);

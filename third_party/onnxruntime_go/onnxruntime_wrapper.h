@@ -241,6 +241,11 @@ OrtStatus *RunOptionsSetTerminate(OrtRunOptions *o);
 // Wraps ort_api->RunOptionsUnsetTerminate
 OrtStatus *RunOptionsUnsetTerminate(OrtRunOptions *o);
 
+// Wraps ort_api->AddExternalInitializersFromFilesInMemory (ts patch)
+OrtStatus *AddExternalInitializersFromFilesInMemory(OrtSessionOptions *o,
+  const char *const *names, char *const *buffers, const size_t *lengths,
+  size_t count);
+
 // Wraps ort_api->AddRunConfigEntry (ts patch)
 OrtStatus *AddRunConfigEntry(OrtRunOptions *o, const char *key,
   const char *value);
