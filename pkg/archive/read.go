@@ -43,8 +43,10 @@ func DefaultLimits() Limits {
 // ratioSlack lets small, highly compressible files (a JSON of zeros) pass the ratio check.
 const ratioSlack = 1 << 20
 
+// localPath reports whether an entry's name is a path inside the archive: relative, with
+// slashes, no "..", no backslash and no NUL (which no file system takes in a name).
 func localPath(name string) bool {
-	return name != "" && !strings.Contains(name, "\\") && !strings.HasPrefix(name, "/") && filepath.IsLocal(filepath.FromSlash(name))
+	return name != "" && !strings.ContainsAny(name, "\\\x00") && !strings.HasPrefix(name, "/") && filepath.IsLocal(filepath.FromSlash(name))
 }
 
 // member is one file met while reading an archive.
