@@ -714,7 +714,8 @@ func sendTogether(url string, ctype string, bodies ...string) []sent {
 // 4, as TorchServe's batch inference: requests sent together reach handle in one list, a
 // full batch at once and a partial one after max_batch_delay; each request gets its own
 // answer, status, headers and streamed part; an exception or a list of the wrong length
-// fails the whole batch (TorchServe's 503s); a client that leaves the queue is not in the
+// fails the whole batch (TorchServe's 503s), as does a process that dies (500, and it is
+// replaced); a client that leaves the queue is not in the
 // batch; jobQueueSize bounds the queue, and describe counts it; BaseHandler's defaults run the model on the
 // batch's rows together, each request answered with its own row. A ts handler that defines
 // inference_batch gets batches too.
@@ -819,6 +820,17 @@ func TestTorchServeHandlerBatches(t *testing.T) {
 	for _, s := range sendTogether(i+"/predictions/tsfull", "text/plain", "short", "a", "b", "c") {
 		if s.status != 503 || !strings.Contains(string(s.body), "number of batch response mismatched: 3 answers for a batch of 4 requests") {
 			t.Errorf("too few answers: %d %s, want 503 for every request of the batch", s.status, s.body)
+		}
+	}
+	// a process that dies fails its batch (TorchServe's worker died) and is replaced
+	for _, s := range sendTogether(i+"/predictions/tsfull", "text/plain", "crash", "a", "b", "c") {
+		if s.status != 500 || !strings.Contains(string(s.body), "the handler process exited") {
+			t.Errorf("a crash: %d %s, want 500 for every request of the batch", s.status, s.body)
+		}
+	}
+	for _, a := range answers("after a crash", sendTogether(i+"/predictions/tsfull", "text/plain", "a", "b", "c", "d"), 200) {
+		if a.Batch != 4 {
+			t.Errorf("after a crash: %+v, want a batch of 4", a)
 		}
 	}
 	// a client that leaves before its batch goes is not in it

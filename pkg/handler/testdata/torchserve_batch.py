@@ -1,7 +1,10 @@
 """A handler written for TorchServe that shows the batches it gets: each answer names its
 request's body, id and X-Tag header, the batch's size and the request's place in it. A body
 of "teapot" answers 418 for that request alone; "fail" fails the whole batch; "short" answers
-one answer too few; "stream" sends each request a part of its answer first."""
+one answer too few; "stream" sends each request a part of its answer first; "crash" ends the
+process."""
+import os
+
 from ts.handler_utils.utils import send_intermediate_predict_response
 
 
@@ -10,6 +13,8 @@ def handle(data, context):
         return None
     bodies = [row.get("body") for row in data]
     bodies = [b if isinstance(b, str) else bytes(b).decode() for b in bodies]
+    if "crash" in bodies:
+        os._exit(3)
     if "fail" in bodies:
         raise ValueError("one request failed the batch")
     if "stream" in bodies:
