@@ -46,6 +46,7 @@ func (s *Server) v2Routes(rt *router) {
 	rt.handle("POST /v2/models/{model}/versions/{version}/infer", s.v2Infer)
 	rt.handle("POST /v2/models/{model}/explain", s.v2Explain)
 	rt.handle("POST /v2/models/{model}/versions/{version}/explain", s.v2Explain)
+	s.generateRoutes(rt)
 	s.sharedMemoryRoutes(rt)
 	s.loggingRoutes(rt)
 	s.traceRoutes(rt)
