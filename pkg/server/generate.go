@@ -40,22 +40,22 @@ func (s *Server) generate(stream bool) func(w http.ResponseWriter, r *http.Reque
 			if stream {
 				events = &eventStream{w: w}
 			}
-			fields, err := s.generateOn(w, r, v, priority, events)
+			answer, err := s.generateOn(w, r, v, priority, events)
 			if events == nil {
 				if err != nil {
 					return nil, err
 				}
-				return &handler.Response{Body: append(fields, '\n'), ContentType: "application/json"}, nil
+				return &handler.Response{Body: append(answer, '\n'), ContentType: "application/json"}, nil
 			}
 			switch {
 			case err != nil && !events.started: // nothing sent yet: the error's own status
 				return nil, err
 			case err != nil: // the status has gone: the error is the last event, as Triton's
 				b, _ := json.Marshal(map[string]string{"error": errorOf(err).Message})
-				fields = b
+				answer = b
 			}
-			if fields != nil {
-				if err := events.send(fields); err != nil {
+			if answer != nil {
+				if err := events.send(answer); err != nil {
 					return nil, err
 				}
 			}
