@@ -756,11 +756,24 @@ func (h *customHandler) call(ctx context.Context, f *handlerkit.Frame, onPart fu
 	if f.Request != nil && h.model.MaxSequences > 0 { // a stateful model
 		seq = f.Request.SequenceID
 	}
+	start := time.Now()
 	p, err := h.acquire(ctx, seq, f.Type == "preprocess" || f.Type == "handle") // a request's first call
 	if err != nil {
 		return nil, err
 	}
-	return h.callOn(ctx, p, f, onPart)
+	acquired := time.Now()
+	reply, err := h.callOn(ctx, p, f, onPart)
+	if f.Type == "handle" { // the handler runs the model: its call is the request's run
+		h.report(1, []time.Duration{acquired.Sub(start)}, time.Since(acquired), err)
+	}
+	return reply, err
+}
+
+// report tells OnBatch of a call that answered items requests (a batch, or one alone).
+func (h *customHandler) report(items int64, queued []time.Duration, run time.Duration, err error) {
+	if h.model.OnBatch != nil {
+		h.model.OnBatch(batch.Report{Items: items, Queued: queued, Run: run, Err: err})
+	}
 }
 
 // callOn runs one exchange on p, a process acquired from the pool, and returns it to the

@@ -237,7 +237,13 @@ func (h *customHandler) runBatch(p *proc, items []*queued) {
 		return nil
 	}
 	h.log.Debug("custom handler batch", "size", len(items))
+	sent := time.Now()
+	queued := make([]time.Duration, len(items))
+	for i, q := range items {
+		queued[i] = sent.Sub(q.at)
+	}
 	reply, err := h.callOn(context.Background(), p, f, onPart)
+	h.report(int64(len(items)), queued, time.Since(sent), err)
 	if err == nil && (reply.Type != "responses" || len(reply.Replies) != len(items)) {
 		err = apierror.Internal("custom handler answered %q with %d replies to a batch of %d requests, want responses, one per request",
 			reply.Type, len(reply.Replies), len(items))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/archive"
+	"github.com/tsserve/ts/pkg/batch"
 	"github.com/tsserve/ts/pkg/tensor"
 )
 
@@ -121,6 +122,10 @@ type Model struct {
 	BatchSize     int
 	MaxBatchDelay time.Duration
 	QueueSize     int
+	// OnBatch, when set, hears of each call that a custom handler that runs inference itself
+	// answers requests with (a batch, or one request): their waits for it and its run, for
+	// the metrics and statistics the ONNX Runtime batches feed.
+	OnBatch func(batch.Report)
 	// MaxResponse is the largest answer the server sends (max_response_size; 0: no limit):
 	// the tensor handler refuses outputs too large for it before writing them.
 	MaxResponse int64

@@ -69,7 +69,7 @@ func New() *Metrics {
 		Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
 	}, []string{"model_name", "model_version"})
 	m.runTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: "ts_batch_run_seconds", Help: "ONNX Runtime time per batch.",
+		Name: "ts_batch_run_seconds", Help: "ONNX Runtime time per batch (a custom handler's call, for one that runs its model).",
 		Buckets: prometheus.ExponentialBuckets(0.00005, 2, 18), NativeHistogramBucketFactor: 1.1,
 	}, []string{"model_name", "model_version"})
 	m.failures = prometheus.NewCounterVec(prometheus.CounterOpts{

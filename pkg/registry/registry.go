@@ -585,6 +585,7 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 		Timeout: time.Duration(v.settings.ResponseTimeout) * time.Second, StartupTimeout: time.Duration(v.settings.StartupTimeout) * time.Second,
 		MaxRetry: time.Duration(v.settings.MaxRetryTimeout) * time.Second, MaxResponse: r.opts.Defaults.MaxResponseSize,
 		BatchSize: v.settings.BatchSize, MaxBatchDelay: time.Duration(v.settings.MaxBatchDelay) * time.Millisecond, QueueSize: v.settings.JobQueueSize,
+		OnBatch: v.reportBatch,
 	}
 	if man.Model.SerializedFile != "" {
 		v.handlerModel.Run = v.runForHandler

@@ -239,13 +239,7 @@ func (v *Version) scaleTo(minWorkers int) error {
 		v.pool = batch.NewPool(v.batcher, v.runFor, v.reg.log.With("model", v.Name, "version", v.Version))
 		v.pool.OutputNames = tensor.Names(v.Outputs)
 		v.pool.MaxRetry = time.Duration(v.settings.MaxRetryTimeout) * time.Second
-		on := v.reg.opts.OnBatch
-		v.pool.OnBatch = func(r batch.Report) {
-			v.stats.run(r.Items, r.Queued, r.Run, r.Err)
-			if on != nil {
-				on(v.Name, v.Version, r)
-			}
-		}
+		v.pool.OnBatch = v.reportBatch
 	}
 	pool = v.pool
 	v.mu.Unlock()
@@ -257,6 +251,15 @@ func (v *Version) scaleTo(minWorkers int) error {
 	v.mu.Unlock()
 	v.reg.changed()
 	return nil
+}
+
+// reportBatch records a batch's run (or a custom handler's call) in the version's
+// statistics and the server's metrics.
+func (v *Version) reportBatch(r batch.Report) {
+	v.stats.run(r.Items, r.Queued, r.Run, r.Err)
+	if on := v.reg.opts.OnBatch; on != nil {
+		on(v.Name, v.Version, r)
+	}
 }
 
 // failStart undoes a start that failed (the model's load, or its handler's start): a

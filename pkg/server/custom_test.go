@@ -302,6 +302,11 @@ func TestTorchServeHandlerFiles(t *testing.T) {
 	} {
 		x.run(t, "")
 	}
+	// a handler that runs its model: each call is the request's run in Triton's statistics
+	if _, body, _, err := send("GET", i+"/v2/models/echo/stats", nil); err != nil ||
+		!strings.Contains(string(body), `"inference_count": 1,`) || !strings.Contains(string(body), `"execution_count": 1,`) {
+		t.Errorf("echo's statistics: %s %v, want one request in one run", body, err)
+	}
 	// TorchServe's metrics API: the cached gauge's last value, the counter's sum
 	_, metrics, _, err := send("GET", ts.metrics.URL+"/metrics", nil)
 	if err != nil {
@@ -783,6 +788,23 @@ func TestTorchServeHandlerBatches(t *testing.T) {
 	}
 	if status, text := first(t, 5*time.Second); status != 200 || !strings.Contains(text, `"batch": 4`) {
 		t.Errorf("the request that waited: %d %s, want a batch of 4", status, text)
+	}
+	// the batches are in Triton's statistics and the metrics, as the ONNX Runtime batches are
+	var st struct {
+		ModelStats []struct {
+			InferenceCount int64 `json:"inference_count"`
+			ExecutionCount int64 `json:"execution_count"`
+			BatchStats     []struct {
+				BatchSize int64 `json:"batch_size"`
+			} `json:"batch_stats"`
+		} `json:"model_stats"`
+	}
+	if _, body, _, err := send("GET", i+"/v2/models/tsfull/stats", nil); err != nil || json.Unmarshal(body, &st) != nil || len(st.ModelStats) != 1 ||
+		st.ModelStats[0].InferenceCount != 8 || st.ModelStats[0].ExecutionCount != 2 || len(st.ModelStats[0].BatchStats) != 1 || st.ModelStats[0].BatchStats[0].BatchSize != 4 {
+		t.Errorf("statistics: %s %v, want 8 requests in 2 batches of 4", body, err)
+	}
+	if _, metrics, _, err := send("GET", ts.metrics.URL+"/metrics", nil); err != nil || !strings.Contains(string(metrics), `ts_batch_size_bucket{model_name="tsfull",model_version="1.0",le="4"} 2`) {
+		t.Errorf("metrics lack tsfull's two batches of 4 (%v)", err)
 	}
 	// a partial batch goes after max_batch_delay
 	start = time.Now()
