@@ -356,7 +356,7 @@ func answerBatch(h BatchInferencer, ctx *Context, f *Frame, fail func(error) *Fr
 		return fail(err)
 	}
 	if len(res) != len(reqs) {
-		return fail(&Error{Code: 503, Message: fmt.Sprintf("number of batch response mismatched: %d answers for a batch of %d requests", len(res), len(reqs))})
+		return fail(fmt.Errorf("InferenceBatch must answer one response per request: %d for a batch of %d", len(res), len(reqs)))
 	}
 	reply := &Frame{Type: "responses"}
 	for i, r := range res {

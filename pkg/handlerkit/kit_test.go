@@ -316,7 +316,8 @@ func (batcher) InferenceBatch(ctx *Context, rs []*Request) ([]*Response, error) 
 
 // TestBatches: a BatchInferencer says so when ready and answers a "batch" frame with a
 // "responses" reply, a reply and a body per request in their order, after parts each
-// addressed to its request; one answer too few fails the batch with TorchServe's 503.
+// addressed to its request; one answer too few fails the batch with a 500, as the Python
+// kit's inference_batch does.
 func TestBatches(t *testing.T) {
 	batch := func(id int64, bodies ...string) *Frame {
 		f := &Frame{Type: "batch", ID: id}
@@ -349,7 +350,7 @@ func TestBatches(t *testing.T) {
 		`2 intermediate item 0 text/plain "part 0;"`, `2 intermediate item 1 text/plain "part 1;"`, `2 intermediate item 2 text/plain "part 2;"`,
 		`2 responses [0 200 "a at 0 of 3 (tag a)"] [1 201 "b at 1 of 3 (tag b)"] [2 202 "c at 2 of 3 (tag c)"]`,
 		`3 intermediate item 0 text/plain "part 0;"`, `3 intermediate item 1 text/plain "part 1;"`,
-		"3 error 503 number of batch response mismatched: 1 answers for a batch of 2 requests",
+		"3 error 500 InferenceBatch must answer one response per request: 1 for a batch of 2",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("frames:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
