@@ -363,7 +363,12 @@ func (v *Version) wakeLocked() {
 // did.
 func (v *Version) load(workers int) (loaded bool, err error) {
 	v.mu.Lock()
-	if v.session.Load() != nil || v.Manifest.Model.SerializedFile == "" { // loaded, or no model: the handler runs its own
+	if v.Manifest.Model.SerializedFile == "" { // no model: the handler runs its own, ready as it starts
+		v.loadedAt = time.Now()
+		v.mu.Unlock()
+		return false, nil
+	}
+	if v.session.Load() != nil { // loaded
 		v.mu.Unlock()
 		return false, nil
 	}

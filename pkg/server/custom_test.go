@@ -556,6 +556,20 @@ func TestCustomHandlerUnloadAfterIdle(t *testing.T) {
 			exchange{"failed", "GET", "/models/" + name, "", nil, 200, "", `"state": "FAILED"`}.run(t, ts.management.URL)
 		})
 	}
+	// a handler that runs its own model, with none in its archive, is idle from when its
+	// process starts (it was unloaded at once after registering: no model load set the time)
+	t.Run("no model", func(t *testing.T) {
+		ts := emptyServer(t, nil)
+		ts.registerArchive(t, archive.PackOptions{ModelName: "nomodel", Handler: testenv.Path("pkg/handler/testdata/takeover.py"),
+			ConfigFile: modelConfig(t, "unloadAfterIdle: 2\n")}, "initial_workers=1")
+		time.Sleep(time.Second) // four idle checks
+		exchange{"ready after registering", "GET", "/models/nomodel", "", nil, 200, "", `"state": "READY"`}.run(t, ts.management.URL)
+		if n := len(handlerProcesses(t, "nomodel")); n != 1 {
+			t.Errorf("%d handler processes a second after registering, want 1", n)
+		}
+		waitProcesses(t, "nomodel", 0) // unloaded after two seconds idle
+		exchange{"idle", "GET", "/models/nomodel", "", nil, 200, "", `"state": "IDLE"`}.run(t, ts.management.URL)
+	})
 }
 
 // numpyPython is a Python interpreter with numpy. CI must have one (.ci/run installs
