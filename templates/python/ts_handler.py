@@ -892,7 +892,8 @@ def _install_torchserve_modules():
     """Lets a handler written for TorchServe import what ts provides of its package (unless
     TorchServe itself is installed): ts.torch_handler.base_handler.BaseHandler,
     ts.utils.util's PredictionException, load_label_mapping and map_class_to_label,
-    ts.handler_utils.utils.send_intermediate_predict_response, ts.handler_utils.timer.timed,
+    ts.handler_utils.utils.send_intermediate_predict_response (and at its older home,
+    ts.protocol.otf_message_handler, where many streaming handlers import it), ts.handler_utils.timer.timed,
     ts.metrics.metric_type_enum.MetricTypes, ts.metrics.dimension.Dimension and
     ts.context.Context."""
     try:
@@ -902,7 +903,7 @@ def _install_torchserve_modules():
         pass
     names = ("ts", "ts.utils", "ts.utils.util", "ts.handler_utils", "ts.handler_utils.utils", "ts.handler_utils.timer",
              "ts.torch_handler", "ts.torch_handler.base_handler", "ts.metrics", "ts.metrics.metric_type_enum",
-             "ts.metrics.dimension", "ts.context")
+             "ts.metrics.dimension", "ts.context", "ts.protocol", "ts.protocol.otf_message_handler")
     mods = {}
     for name in names:
         mods[name] = types.ModuleType(name)
@@ -916,6 +917,7 @@ def _install_torchserve_modules():
     mods["ts.utils.util"].map_class_to_label = map_class_to_label
     mods["ts.handler_utils.timer"].timed = timed
     mods["ts.handler_utils.utils"].send_intermediate_predict_response = send_intermediate_predict_response
+    mods["ts.protocol.otf_message_handler"].send_intermediate_predict_response = send_intermediate_predict_response
     mods["ts.torch_handler.base_handler"].BaseHandler = TorchServeBaseHandler
     mods["ts.metrics.metric_type_enum"].MetricTypes = MetricTypes
     mods["ts.metrics.dimension"].Dimension = Dimension

@@ -5,7 +5,8 @@ one answer too few; "stream" sends each request a part of its answer first; "cra
 process."""
 import os
 
-from ts.handler_utils.utils import send_intermediate_predict_response
+# the older home of send_intermediate_predict_response, where many streaming handlers import it
+from ts.protocol.otf_message_handler import send_intermediate_predict_response
 
 
 def handle(data, context):
