@@ -5,8 +5,12 @@ one answer too few; "stream" sends each request a part of its answer first; "cra
 process."""
 import os
 
-# the older home of send_intermediate_predict_response, where many streaming handlers import it
-from ts.protocol.otf_message_handler import send_intermediate_predict_response
+from ts.handler_utils.utils import send_intermediate_predict_response
+# its older home, where many streaming handlers import it: the same function
+from ts.protocol.otf_message_handler import send_intermediate_predict_response as older_home
+
+if older_home is not send_intermediate_predict_response:
+    raise ImportError("ts.protocol.otf_message_handler gives another send_intermediate_predict_response")
 
 
 def handle(data, context):
@@ -19,7 +23,7 @@ def handle(data, context):
     if "fail" in bodies:
         raise ValueError("one request failed the batch")
     if "stream" in bodies:
-        send_intermediate_predict_response(["part %d;" % i for i in range(len(data))], context.request_ids,
+        older_home(["part %d;" % i for i in range(len(data))], context.request_ids,
                                            "Intermediate Prediction success", 200, context)
     answers = []
     for i, body in enumerate(bodies):
