@@ -783,6 +783,16 @@ def load_label_mapping(path):
     return labels
 
 
+def list_classes_from_module(module, parent_class=None):
+    """TorchServe's ts.utils.util.list_classes_from_module: the classes defined in module (not
+    those it imports), those derived from parent_class when given, as handlers use it to find
+    the model class of a model file."""
+    classes = [member for _, member in inspect.getmembers(module, inspect.isclass) if member.__module__ == module.__name__]
+    if parent_class is not None:
+        classes = [c for c in classes if issubclass(c, parent_class)]
+    return classes
+
+
 def map_class_to_label(probs, mapping=None, lbl_classes=None):
     """TorchServe's ts.utils.util.map_class_to_label: for each row of probs (a list of lists),
     {label: probability} over its classes (lbl_classes' row, else 0, 1, ...), a class named by
@@ -891,7 +901,8 @@ class TorchServeBaseHandler:
 def _install_torchserve_modules():
     """Lets a handler written for TorchServe import what ts provides of its package (unless
     TorchServe itself is installed): ts.torch_handler.base_handler.BaseHandler,
-    ts.utils.util's PredictionException, load_label_mapping and map_class_to_label,
+    ts.utils.util's PredictionException, load_label_mapping, map_class_to_label and
+    list_classes_from_module,
     ts.handler_utils.utils.send_intermediate_predict_response (and at its older home,
     ts.protocol.otf_message_handler, where many streaming handlers import it), ts.handler_utils.timer.timed,
     ts.metrics.metric_type_enum.MetricTypes, ts.metrics.dimension.Dimension and
@@ -915,6 +926,7 @@ def _install_torchserve_modules():
     mods["ts.utils.util"].PredictionException = PredictionException
     mods["ts.utils.util"].load_label_mapping = load_label_mapping
     mods["ts.utils.util"].map_class_to_label = map_class_to_label
+    mods["ts.utils.util"].list_classes_from_module = list_classes_from_module
     mods["ts.handler_utils.timer"].timed = timed
     mods["ts.handler_utils.utils"].send_intermediate_predict_response = send_intermediate_predict_response
     mods["ts.protocol.otf_message_handler"].send_intermediate_predict_response = send_intermediate_predict_response
