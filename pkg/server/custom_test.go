@@ -275,15 +275,12 @@ func TestTorchServeHandlerFiles(t *testing.T) {
 	ts := emptyServer(t, nil)
 	fnFile := testenv.Path("pkg/handler/testdata/torchserve_fn.py")
 	yaml := modelConfig(t, "minWorkers: 1\nhandler:\n  labels:\n    0: negative\n    1: positive\n")
-	ts.storeArchive(t, archive.PackOptions{ModelName: "tsfn", Handler: fnFile, ConfigFile: yaml})
-	ts.storeArchive(t, archive.PackOptions{ModelName: "tsshout", Handler: fnFile + ":shout"})
-	ts.storeArchive(t, archive.PackOptions{ModelName: "tscls", Handler: testenv.Path("pkg/handler/testdata/torchserve_class.py")})
+	ts.registerArchive(t, archive.PackOptions{ModelName: "tsfn", Handler: fnFile, ConfigFile: yaml}, "initial_workers=1")
+	ts.registerArchive(t, archive.PackOptions{ModelName: "tsshout", Handler: fnFile + ":shout"}, "initial_workers=1")
+	ts.registerArchive(t, archive.PackOptions{ModelName: "tscls", Handler: testenv.Path("pkg/handler/testdata/torchserve_class.py")}, "initial_workers=1")
 	// a ts handler (it imports ts_handler and calls run) needs no copy of the kit either
-	ts.storeArchive(t, archive.PackOptions{ModelName: "echo", Handler: testenv.Path("pkg/handler/testdata/takeover.py")})
-	m, i := ts.management.URL, ts.inference.URL
-	for _, name := range []string{"tsfn", "tsshout", "tscls", "echo"} {
-		exchange{"register " + name, "POST", m + "/models?url=" + name + ".mar&initial_workers=1", "", nil, 200, "", "registered with 1 initial workers"}.run(t, "")
-	}
+	ts.registerArchive(t, archive.PackOptions{ModelName: "echo", Handler: testenv.Path("pkg/handler/testdata/takeover.py")}, "initial_workers=1")
+	i := ts.inference.URL
 	for _, x := range []exchange{
 		{"JSON arrives parsed", "POST", i + "/predictions/tsfn", "application/json", []byte(`{"a": [1, 2]}`), 200, "",
 			"\"kind\": \"dict\",\n  \"value\": {\n    \"a\": [\n      1,\n      2\n    ]\n  },\n  \"initialised\": 1,"},
@@ -741,17 +738,14 @@ func sendTogether(url string, ctype string, bodies ...string) []sent {
 func TestTorchServeHandlerBatches(t *testing.T) {
 	ts := emptyServer(t, nil)
 	h := testenv.Path("pkg/handler/testdata/torchserve_batch.py")
-	ts.storeArchive(t, archive.PackOptions{ModelName: "tsfull", Handler: h})
-	ts.storeArchive(t, archive.PackOptions{ModelName: "tsdelay", Handler: h})
-	ts.storeArchive(t, archive.PackOptions{ModelName: "tsbounded", Handler: h, ConfigFile: modelConfig(t, "jobQueueSize: 2\n")})
-	ts.storeArchive(t, archive.PackOptions{ModelName: "kitbatch", Handler: testenv.Path("pkg/handler/testdata/kit_batch.py")})
-	ts.storeArchive(t, archive.PackOptions{ModelName: "tsrows", SerializedFile: testenv.Path("samples/iris/model.onnx"),
-		Handler: testenv.Path("pkg/handler/testdata/torchserve_default.py")})
+	ts.registerArchive(t, archive.PackOptions{ModelName: "tsfull", Handler: h}, "initial_workers=1&batch_size=4&max_batch_delay=10000")
+	ts.registerArchive(t, archive.PackOptions{ModelName: "tsdelay", Handler: h}, "initial_workers=1&batch_size=4&max_batch_delay=500")
+	ts.registerArchive(t, archive.PackOptions{ModelName: "tsbounded", Handler: h, ConfigFile: modelConfig(t, "jobQueueSize: 2\n")}, "initial_workers=1&batch_size=4&max_batch_delay=1000")
+	ts.registerArchive(t, archive.PackOptions{ModelName: "kitbatch", Handler: testenv.Path("pkg/handler/testdata/kit_batch.py")}, "initial_workers=1&batch_size=3&max_batch_delay=10000")
+	ts.registerArchive(t, archive.PackOptions{ModelName: "tsrows", SerializedFile: testenv.Path("samples/iris/model.onnx"),
+		Handler: testenv.Path("pkg/handler/testdata/torchserve_default.py")}, "initial_workers=1&batch_size=4&max_batch_delay=10000")
 	m, i := ts.management.URL, ts.inference.URL
-	for _, reg := range []string{"iris.mar", "tsfull.mar&batch_size=4&max_batch_delay=10000", "tsdelay.mar&batch_size=4&max_batch_delay=500",
-		"tsbounded.mar&batch_size=4&max_batch_delay=1000", "tsrows.mar&batch_size=4&max_batch_delay=10000", "kitbatch.mar&batch_size=3&max_batch_delay=10000"} {
-		exchange{"register " + reg, "POST", m + "/models?initial_workers=1&url=" + reg, "", nil, 200, "", "registered with 1 initial workers"}.run(t, "")
-	}
+	exchange{"register iris", "POST", m + "/models?url=iris.mar&initial_workers=1", "", nil, 200, "", "registered with 1 initial workers"}.run(t, "")
 	answers := func(what string, got []sent, status int) []batchAnswer {
 		t.Helper()
 		var out []batchAnswer

@@ -18,13 +18,11 @@ import (
 // "error".
 func TestGenerate(t *testing.T) {
 	ts := emptyServer(t, nil)
-	ts.storeArchive(t, archive.PackOptions{ModelName: "strings", SerializedFile: testenv.Path("pkg/engine/testdata/strings.onnx"), Handler: "tensor"})
-	ts.storeArchive(t, archive.PackOptions{ModelName: "streamer", Handler: testenv.Path("pkg/handler/testdata/streamer.py")})
-	ts.storeArchive(t, archive.PackOptions{ModelName: "echo", Handler: testenv.Path("pkg/handler/testdata/takeover.py")})
-	m, i := ts.management.URL, ts.inference.URL
-	for _, name := range []string{"strings", "streamer", "echo", "digits"} {
-		exchange{"register " + name, "POST", m + "/models?url=" + name + ".mar&initial_workers=1", "", nil, 200, "", "registered with 1 initial workers"}.run(t, "")
-	}
+	ts.registerArchive(t, archive.PackOptions{ModelName: "strings", SerializedFile: testenv.Path("pkg/engine/testdata/strings.onnx"), Handler: "tensor"}, "initial_workers=1")
+	ts.registerArchive(t, archive.PackOptions{ModelName: "streamer", Handler: testenv.Path("pkg/handler/testdata/streamer.py")}, "initial_workers=1")
+	ts.registerArchive(t, archive.PackOptions{ModelName: "echo", Handler: testenv.Path("pkg/handler/testdata/takeover.py")}, "initial_workers=1")
+	i := ts.inference.URL
+	exchange{"register digits", "POST", ts.management.URL + "/models?url=digits.mar&initial_workers=1", "", nil, 200, "", "registered with 1 initial workers"}.run(t, "")
 	for _, c := range []struct {
 		name, path, body string
 		status           int

@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"io"
 	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,11 +37,16 @@ func sampleServer(t *testing.T, ts *testServer, name, sample, handler string, ex
 }
 
 // registerArchive packs an archive into the server's model store and registers it
-// synchronously with the query parameters params ("initial_workers=1&...").
+// synchronously with the query parameters params ("initial_workers=1&..."), wanting the
+// workers they ask for.
 func (ts *testServer) registerArchive(t *testing.T, o archive.PackOptions, params string) {
 	t.Helper()
 	ts.storeArchive(t, o)
-	exchange{"register " + o.ModelName, "POST", "/models?url=" + o.ModelName + ".mar&synchronous=true&" + params, "", nil, 200, "", ""}.run(t, ts.management.URL)
+	want := "registered with"
+	if q, err := url.ParseQuery(params); err == nil && q.Get("initial_workers") != "" {
+		want = "registered with " + q.Get("initial_workers") + " initial workers"
+	}
+	exchange{"register " + o.ModelName, "POST", "/models?url=" + o.ModelName + ".mar&synchronous=true&" + params, "", nil, 200, "", want}.run(t, ts.management.URL)
 }
 
 // modelConfig writes yaml as a model-config.yaml of its own, for an archive's ConfigFile.
