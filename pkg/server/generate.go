@@ -121,14 +121,12 @@ func (s *Server) generateOn(w http.ResponseWriter, r *http.Request, v *registry.
 	if streamed && len(res.Body) == 0 {
 		return nil, nil
 	}
-	var object map[string]json.RawMessage
-	var compact bytes.Buffer
-	if strings.HasPrefix(res.ContentType, "application/json") && json.Unmarshal(res.Body, &object) == nil && object != nil &&
-		json.Compact(&compact, res.Body) == nil {
-		if len(object) == 0 {
+	var compact bytes.Buffer // a JSON object's fields go after the model's
+	if strings.HasPrefix(res.ContentType, "application/json") && json.Compact(&compact, res.Body) == nil && bytes.HasPrefix(compact.Bytes(), []byte("{")) {
+		if compact.Len() == 2 { // {}
 			return append(head, '}'), nil
 		}
-		return append(append(head, ','), compact.Bytes()[1:]...), nil // the answer's fields after the model's
+		return append(append(head, ','), compact.Bytes()[1:]...), nil
 	}
 	return generateText(head, res.Body), nil
 }
