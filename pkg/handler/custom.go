@@ -329,6 +329,11 @@ func (h *customHandler) Describe(ctx context.Context) (json.RawMessage, error) {
 	return json.Marshal(string(body))
 }
 
+// unloading is the error of a request that finds the handler closed (503).
+func (h *customHandler) unloading() error {
+	return apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable, "model %s is being unloaded", h.model.Name)
+}
+
 // Close stops every process.
 func (h *customHandler) Close() error {
 	h.gather.stop()
@@ -429,7 +434,7 @@ func (h *customHandler) acquire(ctx context.Context, seq string, bounded bool) (
 		h.mu.Lock()
 		if h.closed {
 			h.mu.Unlock()
-			return nil, apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable, "model %s is being unloaded", h.model.Name)
+			return nil, h.unloading()
 		}
 		if seq != "" {
 			p, bound, err := h.takeBound(seq)

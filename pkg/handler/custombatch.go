@@ -3,7 +3,6 @@ package handler
 import (
 	"cmp"
 	"context"
-	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -83,7 +82,7 @@ func (h *customHandler) enqueue(q *queued) error {
 	defer g.mu.Unlock()
 	switch {
 	case g.stopped:
-		return apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable, "model %s is being unloaded", h.model.Name)
+		return h.unloading()
 	case h.model.QueueSize > 0 && len(g.queue) >= h.model.QueueSize:
 		return batch.ErrQueueFull
 	}
@@ -183,12 +182,11 @@ func (g *gathering) take(n int, delay time.Duration) []*queued {
 // sends it, until the handler closes.
 func (h *customHandler) sendBatches() {
 	g := &h.gather
-	unloading := apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable, "model %s is being unloaded", h.model.Name)
 	for {
 		select {
 		case <-g.arrived:
 		case <-g.ctx.Done():
-			g.failAll(unloading)
+			g.failAll(h.unloading())
 			return
 		}
 		if g.waiting() == 0 {
@@ -197,7 +195,7 @@ func (h *customHandler) sendBatches() {
 		p, err := h.acquire(g.ctx, "", false) // its queue is bounded already
 		if err != nil {
 			if g.ctx.Err() != nil {
-				err = unloading
+				err = h.unloading()
 			}
 			g.failAll(err) // what each would have got alone: no worker, a handler that does not start
 			continue
