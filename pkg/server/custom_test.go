@@ -293,7 +293,7 @@ func TestTorchServeHandlerFiles(t *testing.T) {
 		{"no answer", "POST", i + "/predictions/tsfn", "text/plain", []byte("nothing"), 503, "", "Invalid model predict output: the handler must return a list, one answer per request; it returned an empty list"},
 		{"still serving", "POST", i + "/predictions/tsfn", "text/plain", []byte("again"), 200, "", `"value": "again"`},
 		{"a named entry point", "POST", i + "/predictions/tsshout", "text/plain", []byte("quiet"), 200, "", "QUIET"},
-		{"a class", "POST", i + "/predictions/tscls", "text/plain", []byte("one"), 200, "", "\"initialised\": true,\n  \"calls\": 1,\n  \"has_model_dir\": true,\n  \"input\": \"one\""},
+		{"a class", "POST", i + "/predictions/tscls", "text/plain", []byte("one"), 200, "", "\"initialised\": true,\n  \"calls\": 1,\n  \"has_model_dir\": true,\n  \"input\": \"one\",\n  \"module\": \"torchserve_class\""},
 		{"the same instance", "POST", i + "/predictions/tscls", "text/plain", []byte("two"), 200, "", `"calls": 2,`},
 		{"a ts handler without the kit in its archive", "POST", i + "/predictions/echo", "", []byte("hello"), 200, "", `"reversed": "olleh"`},
 	} {

@@ -955,11 +955,13 @@ class _PrintsToStderr:
 
 
 def serve_file(path, name=None):
-    """Serves the Python handler file at path: first run as the main program, so that a ts
-    handler (one that calls run) serves as always; if it returns with requests still to come,
-    the file was written for TorchServe, and its entry point serves, found as TorchServe finds
-    it: the function name (default handle), else the file's one class, instantiated, whose
-    initialize(context) runs at load and whose handle(data, context) answers."""
+    """Serves the Python handler file at path. A ts handler (one that imports ts_handler and
+    calls its run, as under `if __name__ == "__main__"`) runs as the main program and serves as
+    always. A file written for TorchServe is imported as TorchServe imports it, as a module
+    named after the file (so its `__main__` block, a local test, does not run), and its entry
+    point serves, found as TorchServe finds it: the function name (default handle), else the
+    file's one class, instantiated, whose initialize(context) runs at load and whose
+    handle(data, context) answers."""
     here = os.path.dirname(os.path.abspath(path))
     sys.path.insert(0, here)
     sys.argv = [path] + ([name] if name else [])
@@ -967,16 +969,20 @@ def serve_file(path, name=None):
         sys.modules["ts_handler"] = sys.modules[__name__]  # the archive need not hold the kit
     _install_torchserve_modules()
     sys.stdout = _PrintsToStderr(_protocol_stdout())  # what the file prints must not reach ts
-    module = runpy.run_path(path, run_name="__main__")
-    if not sys.stdin.buffer.peek(1):
-        return  # a ts handler served until its input ended
-    entry = module.get(name or "handle")
+    if _runs_itself(path):
+        namespace = runpy.run_path(path, run_name="__main__")
+        if not sys.stdin.buffer.peek(1):
+            return  # a ts handler served until its input ended
+        module = types.SimpleNamespace(**namespace)  # it did not call run after all: its __name__ is "__main__"
+    else:
+        module = _import_file(path)
+    entry = getattr(module, name or "handle", None)
     if callable(entry) and not inspect.isclass(entry):
         run(lambda: TorchServeHandler(entry))
         return
     if name:
         sys.exit("%s has no function %s" % (os.path.basename(path), name))
-    classes = [c for c in module.values() if inspect.isclass(c) and c.__module__ == "__main__"]
+    classes = [c for c in vars(module).values() if inspect.isclass(c) and c.__module__ == module.__name__]
     if len(classes) != 1 or not callable(getattr(classes[0], "handle", None)):
         sys.exit("%s: expected a function handle(data, context), or only one class, with a handle method, "
                  "as TorchServe does; or a ts handler that calls run (docs/custom-handlers.md)" % os.path.basename(path))
@@ -984,12 +990,44 @@ def serve_file(path, name=None):
     run(lambda: TorchServeHandler(instance.handle, getattr(instance, "initialize", None) or (lambda context: None)))
 
 
+def _runs_itself(path):
+    """Whether the Python file at path is a ts handler: it imports ts_handler and, outside its
+    functions and classes (at the top or under `if __name__ == "__main__"`), calls a run."""
+    import ast
+    with open(path, "rb") as f:
+        tree = ast.parse(f.read(), filename=path)
+    imports_kit, calls_run = False, False
+    todo = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.Import) and any(alias.name == "ts_handler" for alias in node.names):
+            imports_kit = True
+        elif isinstance(node, ast.ImportFrom) and node.module == "ts_handler":
+            imports_kit = True
+        elif isinstance(node, ast.Call):
+            fn = node.func
+            calls_run = calls_run or (isinstance(fn, ast.Name) and fn.id == "run") or (isinstance(fn, ast.Attribute) and fn.attr == "run")
+        todo.extend(ast.iter_child_nodes(node))
+    return imports_kit and calls_run
+
+
+def _import_file(path):
+    """Imports the Python file at path as the module named after it, as TorchServe imports a
+    handler (unless a module of that name is already imported: it stays)."""
+    module_name = os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(module_name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
 def run_function(path, name):
     """Serves the function name of the Python file at path (a workflow's function node)."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(path)))  # its own imports
-    spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(path))[0], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _import_file(path)
     fn = getattr(module, name, None)
     if not callable(fn):
         sys.exit("%s has no function %s" % (os.path.basename(path), name))

@@ -1,7 +1,8 @@
 """A handler written for TorchServe as one class with initialize and handle (no base class):
 ts instantiates it, initialises it at load and calls handle for each request. It reports
 custom metrics through TorchServe's APIs: a metric added to the cache at load and updated
-per request, and one added per request with TorchServe's Dimension objects."""
+per request, and one added per request with TorchServe's Dimension objects. It is imported
+as TorchServe imports it, as the module torchserve_class: its local test below does not run."""
 from ts.metrics.dimension import Dimension
 from ts.metrics.metric_type_enum import MetricTypes
 
@@ -21,4 +22,8 @@ class Counter:
         context.metrics.get_metric("HandleSeconds", MetricTypes.GAUGE).add_or_update(0.25 * self.calls, ["handle"])
         context.metrics.add_metric("Rows", len(data), "count", None, [Dimension("Kind", "rows")], MetricTypes.COUNTER)
         return [{"initialised": self.initialised, "calls": self.calls, "has_model_dir": bool(self.model_dir),
-                 "input": row.get("body")} for row in data]
+                 "input": row.get("body"), "module": __name__} for row in data]
+
+
+if __name__ == "__main__":  # a local test, as handler files have: ts must not run it
+    raise SystemExit("torchserve_class.py ran as the main program")
