@@ -348,6 +348,16 @@ func (h *customHandler) Close() error {
 	return nil
 }
 
+// ended reports whether the process has exited.
+func (p *proc) ended() bool {
+	select {
+	case <-p.exited:
+		return true
+	default:
+		return false
+	}
+}
+
 func (p *proc) stop() {
 	p.in.Close()
 	select {
@@ -537,9 +547,9 @@ func (h *customHandler) takeBound(seq string) (*proc, bool, error) {
 	s := h.sequences[seq]
 	if s == nil {
 		if limit := h.model.MaxSequences; limit > 0 && len(h.sequences) >= limit {
-			return nil, false, apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable,
+			return nil, false, &sequenceLimitError{apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable,
 				"model %s has %d open sequences, its maxNumSequence: end one (its last request with the sequence end header) or let one idle out (sequenceMaxIdleMSec)",
-				h.model.Name, len(h.sequences))
+				h.model.Name, len(h.sequences))}
 		}
 		return nil, false, nil
 	}
@@ -548,14 +558,19 @@ func (h *customHandler) takeBound(seq string) (*proc, bool, error) {
 		h.idle = slices.Delete(h.idle, i, i+1)
 		return s.p, true, nil
 	}
-	select {
-	case <-s.p.exited:
+	if s.p.ended() {
 		delete(h.sequences, seq)
 		return nil, false, nil
-	default:
-		return nil, true, nil
 	}
+	return nil, true, nil
 }
+
+// sequenceLimitError is the 503 for a request that would open a sequence while the model's
+// maxNumSequence are open.
+type sequenceLimitError struct{ err *apierror.Error }
+
+func (e *sequenceLimitError) Error() string { return e.err.Error() }
+func (e *sequenceLimitError) Unwrap() error { return e.err }
 
 // bind binds a new sequence to p (seq "": none). h.mu held.
 func (h *customHandler) bind(seq string, p *proc) {

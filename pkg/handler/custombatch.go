@@ -3,6 +3,7 @@ package handler
 import (
 	"cmp"
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -18,12 +19,14 @@ import (
 // process, then sends it the requests waiting, as soon as there are batch size of them or the
 // oldest has waited the model's max batch delay. While every process is busy the batch keeps
 // growing, so that a request that waited for a process goes at once. A stateful model's
-// requests and explanations go alone.
+// batches are TorchServe's sequence batching: a batch goes to a process with the requests of
+// the sequences bound to it (and of new ones, bound to it then), one request of each
+// sequence at a time, in arrival order. Explanations go alone.
 
 // gathering is a custom handler's queue of requests waiting for a batch, and the goroutine
 // that sends them (started with the first request).
 type gathering struct {
-	mu      sync.Mutex
+	mu      sync.Mutex // taken before the handler's own (h.mu) where both are held
 	queue   []*queued
 	started bool
 	stopped bool
@@ -50,7 +53,7 @@ type queuedResult struct {
 
 // batchable reports whether req goes to the handler in a batch.
 func (h *customHandler) batchable(req *Request) bool {
-	if h.model.BatchSize <= 1 || req.Sequence != "" || req.Header.Get(ExplainHeader) != "" {
+	if h.model.BatchSize <= 1 || req.Header.Get(ExplainHeader) != "" {
 		return false
 	}
 	h.mu.Lock()
@@ -148,20 +151,27 @@ func (g *gathering) failAll(err error) {
 	}
 }
 
-// take waits until n requests are queued or the oldest has waited delay, and takes up to n
-// of them (none when the queue empties or the handler closes meanwhile).
-func (g *gathering) take(n int, delay time.Duration) []*queued {
+// take waits until n requests that p may take are queued (pick) or the oldest of them has
+// waited delay, and takes up to n of them, binding their sequences to p; none when no request
+// for p is left or the handler closes meanwhile.
+func (h *customHandler) take(p *proc, n int, delay time.Duration) []*queued {
+	g := &h.gather
 	for {
 		g.mu.Lock()
-		if len(g.queue) == 0 {
+		picked := h.pick(p, n)
+		if len(picked) == 0 {
 			g.mu.Unlock()
 			return nil
 		}
-		wait := time.Until(g.queue[0].at.Add(delay))
-		if len(g.queue) >= n || wait <= 0 {
-			k := min(n, len(g.queue))
-			items := slices.Clone(g.queue[:k])
-			g.queue = slices.Delete(g.queue, 0, k)
+		wait := time.Until(g.queue[picked[0]].at.Add(delay))
+		if len(picked) >= n || wait <= 0 {
+			items := make([]*queued, len(picked))
+			for i, k := range picked {
+				items[i] = g.queue[k]
+				g.queue[k] = nil
+			}
+			g.queue = slices.DeleteFunc(g.queue, func(q *queued) bool { return q == nil })
+			h.bindBatch(p, items)
 			g.mu.Unlock()
 			return items
 		}
@@ -178,8 +188,64 @@ func (g *gathering) take(n int, delay time.Duration) []*queued {
 	}
 }
 
+// pick lists the places in the queue of up to n requests that may go to p in one batch, in
+// order: for a stateful model, the first queued request of each sequence that is bound to p,
+// or to no live process while there is room for another open sequence (maxNumSequence); for
+// others, the first n. g.mu held.
+func (h *customHandler) pick(p *proc, n int) []int {
+	g := &h.gather
+	if h.model.MaxSequences <= 0 {
+		picked := make([]int, min(n, len(g.queue)))
+		for i := range picked {
+			picked[i] = i
+		}
+		return picked
+	}
+	h.mu.Lock() // after g.mu, always in this order
+	defer h.mu.Unlock()
+	var picked []int
+	seen := map[string]bool{}
+	open := len(h.sequences)
+	for i, q := range g.queue {
+		if len(picked) == n {
+			break
+		}
+		seq := q.req.Sequence
+		if seen[seq] {
+			continue // its sequence's earlier request goes first
+		}
+		seen[seq] = true
+		switch s := h.sequences[seq]; {
+		case s != nil && s.p == p:
+		case s != nil && !s.p.ended(): // bound to another process
+			continue
+		case s != nil: // its process has ended: it starts again here
+		case open >= h.model.MaxSequences:
+			continue // a new sequence waits for room (sendBatches refuses it when it comes first)
+		default:
+			open++
+		}
+		picked = append(picked, i)
+	}
+	return picked
+}
+
+// bindBatch binds the sequences of a batch's requests to p, the process it goes to, and marks
+// them used now. g.mu held.
+func (h *customHandler) bindBatch(p *proc, items []*queued) {
+	if h.model.MaxSequences <= 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, q := range items {
+		h.bind(q.req.Sequence, p)
+	}
+}
+
 // sendBatches takes a free process whenever requests wait, fills a batch for it (take) and
-// sends it, until the handler closes.
+// sends it, until the handler closes. For a stateful model the process is the one the
+// oldest request's sequence is bound to, or, for a new sequence, the one acquire binds it to.
 func (h *customHandler) sendBatches() {
 	g := &h.gather
 	for {
@@ -189,27 +255,62 @@ func (h *customHandler) sendBatches() {
 			g.failAll(h.unloading())
 			return
 		}
-		if g.waiting() == 0 {
+		first := g.first()
+		if first == nil {
 			continue
 		}
-		p, err := h.acquire(g.ctx, "", false) // its queue is bounded already
-		if err != nil {
+		seq, isNew := h.sequenceOf(first.req)
+		p, err := h.acquire(g.ctx, seq, false) // its queue is bounded already
+		var limit *sequenceLimitError
+		switch {
+		case errors.As(err, &limit): // this request's new sequence finds maxNumSequence open
+			g.remove(first)
+			first.done <- queuedResult{err: limit.err}
+			g.signal()
+			continue
+		case err != nil:
 			if g.ctx.Err() != nil {
 				err = h.unloading()
 			}
 			g.failAll(err) // what each would have got alone: no worker, a handler that does not start
 			continue
 		}
-		items := g.take(h.model.BatchSize, h.model.MaxBatchDelay)
+		items := h.take(p, h.model.BatchSize, h.model.MaxBatchDelay)
+		if isNew && !slices.ContainsFunc(items, func(q *queued) bool { return q.req.Sequence == seq }) {
+			h.endSequence(seq) // bound for a request that left before its batch
+		}
 		if len(items) == 0 {
 			h.putBack(p)
-			continue
+		} else {
+			go h.runBatch(p, items)
 		}
-		go h.runBatch(p, items)
 		if g.waiting() > 0 {
 			g.signal()
 		}
 	}
+}
+
+// first is the oldest queued request (nil: none).
+func (g *gathering) first() *queued {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.queue) == 0 {
+		return nil
+	}
+	return g.queue[0]
+}
+
+// sequenceOf is the sequence a stateful model's request goes in ("" for other models), begun
+// afresh (unbound) when the request starts it, and whether no live process has it yet.
+func (h *customHandler) sequenceOf(req *Request) (string, bool) {
+	if h.model.MaxSequences <= 0 || req.Sequence == "" {
+		return "", false
+	}
+	h.startSequence(req)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.sequences[req.Sequence]
+	return req.Sequence, s == nil || s.p.ended()
 }
 
 // runBatch sends items to p in one "batch" frame and answers each from its reply; a failure
@@ -218,7 +319,7 @@ func (h *customHandler) runBatch(p *proc, items []*queued) {
 	f := &handlerkit.Frame{Type: "batch"}
 	for i, q := range items {
 		req := q.req
-		f.Requests = append(f.Requests, handlerkit.FrameRequest{ID: req.ID, Headers: req.Header, Query: req.Query})
+		f.Requests = append(f.Requests, handlerkit.FrameRequest{ID: req.ID, SequenceID: req.Sequence, Headers: req.Header, Query: req.Query})
 		for _, in := range req.Inputs {
 			f.Blobs = append(f.Blobs, handlerkit.Blob{Name: in.Name, ContentType: in.ContentType, Item: i})
 			f.Data = append(f.Data, in.Data)
@@ -242,6 +343,11 @@ func (h *customHandler) runBatch(p *proc, items []*queued) {
 	}
 	reply, err := h.callOn(context.Background(), p, f, onPart)
 	h.report(int64(len(items)), queued, time.Since(sent), err)
+	for _, q := range items {
+		if q.req.Sequence != "" && q.req.SequenceEnd {
+			h.endSequence(q.req.Sequence)
+		}
+	}
 	if err == nil && (reply.Type != "responses" || len(reply.Replies) != len(items)) {
 		err = apierror.Internal("custom handler answered %q with %d replies to a batch of %d requests, want responses, one per request",
 			reply.Type, len(reply.Replies), len(items))

@@ -191,7 +191,8 @@ type Inferencer interface {
 // BatchInferencer is an Inferencer that takes batches: with the model's batch_size above 1,
 // up to that many requests come to InferenceBatch at once (as TorchServe's handlers get
 // them), which answers one response per request, in their order; an error fails them all.
-// Inference still answers a request that goes alone (a stateful model's, an explanation).
+// Inference still answers a request that goes alone (an explanation). A stateful model's
+// batch holds one request of each sequence (Request.SequenceID).
 type BatchInferencer interface {
 	Inferencer
 	InferenceBatch(ctx *Context, rs []*Request) ([]*Response, error)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -144,5 +145,110 @@ func TestSequenceIdle(t *testing.T) {
 	time.Sleep(1800 * time.Millisecond)
 	if a, _ := sendInSequence(t, ts, 2, "ts_request_sequence_id", "b"); a.Sum != 2 {
 		t.Errorf("after a idled out: %+v", a)
+	}
+}
+
+// TestSequenceBatches: TorchServe's sequence batching with a batch size above 1, on two
+// handler processes: a batch holds requests of several sequences, never two of one, each
+// sequence's requests reach the process that keeps its sum, in order, and each gets its
+// own running sum; maxNumSequence and the end header hold as for requests sent alone.
+func TestSequenceBatches(t *testing.T) {
+	ts := emptyServer(t, nil)
+	ts.registerArchive(t, archive.PackOptions{ModelName: "stateful", Handler: testenv.Path("pkg/handler/testdata/torchserve_stateful.py"),
+		ConfigFile: modelConfig(t, "minWorkers: 2\nmaxWorkers: 2\nbatchSize: 4\nmaxBatchDelay: 300\nsequenceBatching: true\nmaxNumSequence: 5\n")}, "")
+	type answer struct {
+		Sum      int
+		Pid      int
+		Sequence string
+		Batch    []string
+	}
+	post := func(value int, header ...string) (answer, int, []byte) {
+		status, b, _, err := send("POST", ts.inference.URL+"/predictions/stateful", []byte(fmt.Sprint(value)), header...)
+		var a answer
+		if err != nil || (status == 200 && json.Unmarshal(b, &a) != nil) {
+			t.Errorf("%d %s %v", status, b, err)
+		}
+		return a, status, b
+	}
+	var (
+		mu      sync.Mutex
+		batches [][]string
+	)
+	check := func(a answer) {
+		mu.Lock()
+		defer mu.Unlock()
+		batches = append(batches, a.Batch)
+		if !slices.Contains(a.Batch, a.Sequence) || len(slices.Compact(slices.Sorted(slices.Values(a.Batch)))) != len(a.Batch) {
+			t.Errorf("%s answered in a batch of %v: want its own sequence in it, once, and no sequence twice", a.Sequence, a.Batch)
+		}
+	}
+	// four sequences, each sending five requests one after another, all at once
+	var wg sync.WaitGroup
+	sums := make([][]int, 4)
+	pids := make([]map[int]bool, 4)
+	for s := range 4 {
+		wg.Go(func() {
+			pids[s] = map[int]bool{}
+			for range 5 {
+				a, status, b := post(s+1, "ts_request_sequence_id", fmt.Sprintf("seq_%d", s))
+				if status != 200 {
+					t.Errorf("seq_%d: %d %s", s, status, b)
+					return
+				}
+				check(a)
+				sums[s] = append(sums[s], a.Sum)
+				pids[s][a.Pid] = true
+			}
+		})
+	}
+	// two requests of one more sequence at once: they never share a batch, and add up
+	var twins []answer
+	for range 2 {
+		wg.Go(func() {
+			a, status, b := post(10, "ts_request_sequence_id", "twins")
+			if status != 200 {
+				t.Errorf("twins: %d %s", status, b)
+				return
+			}
+			check(a)
+			mu.Lock()
+			twins = append(twins, a)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	for s := range 4 {
+		want := []int{s + 1, 2 * (s + 1), 3 * (s + 1), 4 * (s + 1), 5 * (s + 1)}
+		if !slices.Equal(sums[s], want) {
+			t.Errorf("seq_%d sums %v, want %v", s, sums[s], want)
+		}
+		if len(pids[s]) != 1 {
+			t.Errorf("seq_%d went to several processes: %v", s, pids[s])
+		}
+	}
+	if len(twins) == 2 && twins[0].Sum+twins[1].Sum != 30 {
+		t.Errorf("two requests of one sequence at once: sums %d and %d, want 10 and 20", twins[0].Sum, twins[1].Sum)
+	}
+	largest := 0
+	for _, b := range batches {
+		largest = max(largest, len(b))
+	}
+	if largest < 2 {
+		t.Errorf("no batch held two sequences: %v", batches)
+	}
+	// five sequences are open: a sixth is refused at once
+	if _, status, b := post(1, "ts_request_sequence_id", "sixth"); status != 503 || !strings.Contains(string(b), "5 open sequences, its maxNumSequence") {
+		t.Errorf("a sixth sequence: %d %s, want 503 naming maxNumSequence", status, b)
+	}
+	// the end header ends one (after its answer): a new one may open
+	if a, _, _ := post(1, "ts_request_sequence_id", "seq_0", "ts_request_sequence_end", "true"); a.Sum != 6 {
+		t.Errorf("the last of seq_0: %+v", a)
+	}
+	if a, status, b := post(7, "ts_request_sequence_id", "sixth"); status != 200 || a.Sum != 7 {
+		t.Errorf("a new sequence once one ended: %d %s", status, b)
+	}
+	// the start header begins a sequence afresh
+	if a, _, _ := post(3, "ts_request_sequence_id", "seq_1", "ts_request_sequence_start", "true"); a.Sum != 3 {
+		t.Errorf("seq_1 begun afresh: %+v", a)
 	}
 }
