@@ -105,6 +105,9 @@ type customHandler struct {
 	// sequences binds each open sequence of a stateful model to the process that keeps its
 	// state (h.mu).
 	sequences map[string]*sequence
+	// waiting counts the requests of each sequence waiting for its process (SequenceQueue
+	// bounds them).
+	waiting map[string]int
 }
 
 // sequence is an open sequence: its process, and when it was last used.
@@ -440,6 +443,12 @@ func (h *customHandler) acquire(ctx context.Context, seq string, bounded bool) (
 			h.mu.Unlock()
 		}
 	}()
+	if bounded && seq != "" {
+		if err := h.waitInSequence(seq); err != nil {
+			return nil, err
+		}
+		defer h.doneWaitingInSequence(seq)
+	}
 	for {
 		h.mu.Lock()
 		if h.closed {
@@ -571,6 +580,36 @@ type sequenceLimitError struct{ err *apierror.Error }
 
 func (e *sequenceLimitError) Error() string { return e.err.Error() }
 func (e *sequenceLimitError) Unwrap() error { return e.err }
+
+// waitInSequence counts a request of seq that waits for its process, or refuses it when
+// the model's SequenceQueue of them already wait.
+func (h *customHandler) waitInSequence(seq string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if limit := h.model.SequenceQueue; limit > 0 && h.waiting[seq] >= limit {
+		return sequenceQueueFull(h.model.Name, seq, limit)
+	}
+	if h.waiting == nil {
+		h.waiting = map[string]int{}
+	}
+	h.waiting[seq]++
+	return nil
+}
+
+func (h *customHandler) doneWaitingInSequence(seq string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.waiting[seq]--; h.waiting[seq] <= 0 {
+		delete(h.waiting, seq)
+	}
+}
+
+// sequenceQueueFull is the 503 for a request of a sequence that has its model's
+// maxSequenceJobQueueSize (limit) of others waiting.
+func sequenceQueueFull(model, seq string, limit int) error {
+	return apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable,
+		"model %s: sequence %s has its maxSequenceJobQueueSize (%d) of requests waiting: send the next once one is answered", model, seq, limit)
+}
 
 // bind binds a new sequence to p (seq "": none). h.mu held.
 func (h *customHandler) bind(seq string, p *proc) {

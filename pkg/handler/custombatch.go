@@ -89,6 +89,17 @@ func (h *customHandler) enqueue(q *queued) error {
 	case h.model.QueueSize > 0 && len(g.queue) >= h.model.QueueSize:
 		return batch.ErrQueueFull
 	}
+	if seq := q.req.Sequence; seq != "" && h.model.SequenceQueue > 0 {
+		n := 0 // its sequence's requests waiting
+		for _, o := range g.queue {
+			if o.req.Sequence == seq {
+				n++
+			}
+		}
+		if n >= h.model.SequenceQueue {
+			return sequenceQueueFull(h.model.Name, seq, h.model.SequenceQueue)
+		}
+	}
 	g.queue = append(g.queue, q)
 	if !g.started {
 		g.started = true

@@ -111,10 +111,12 @@ type Model struct {
 	// maxRetryTimeoutInSec (0: never started again after a failure).
 	MaxRetry time.Duration
 	// MaxSequences is how many sequences of a stateful model may be open at once (0: the
-	// model is not stateful), and SequenceIdle how long one may be idle before it ends (0:
-	// never).
-	MaxSequences int
-	SequenceIdle time.Duration
+	// model is not stateful), SequenceIdle how long one may be idle before it ends (0:
+	// never), and SequenceQueue how many requests of one sequence may wait while another of
+	// it is answered (TorchServe's maxSequenceJobQueueSize; 0: no bound).
+	MaxSequences  int
+	SequenceIdle  time.Duration
+	SequenceQueue int
 	// BatchSize is how many requests a custom handler that runs inference itself gets at
 	// once when its process takes batches (TorchServe's batch_size; 1: one at a time),
 	// gathered for up to MaxBatchDelay; QueueSize bounds the requests waiting for a batch

@@ -593,6 +593,7 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 	if v.settings.SequenceBatching {
 		v.handlerModel.MaxSequences = v.settings.MaxNumSequence
 		v.handlerModel.SequenceIdle = time.Duration(v.settings.SequenceMaxIdleMSec) * time.Millisecond
+		v.handlerModel.SequenceQueue = v.settings.MaxSequenceJobQueueSize
 	}
 	v.labels = sync.OnceValues(func() (map[int]string, error) { return handler.ClassLabels(opened.Dir, metadata) })
 	v.unbatchable = unbatchable(v.Inputs, v.Outputs)

@@ -96,9 +96,12 @@ type Settings struct {
 	// process, one at a time, so that it can keep the sequence's state.
 	SequenceBatching bool `json:"sequenceBatching,omitempty"`
 	// MaxNumSequence is how many sequences may be open at once (TorchServe's default 1);
-	// SequenceMaxIdleMSec ends a sequence idle that long (0: never).
-	MaxNumSequence      int `json:"maxNumSequence,omitempty"`
-	SequenceMaxIdleMSec int `json:"sequenceMaxIdleMSec,omitempty"`
+	// SequenceMaxIdleMSec ends a sequence idle that long (0: never);
+	// MaxSequenceJobQueueSize is how many requests of one sequence may wait while another
+	// of it is answered (TorchServe's default 1).
+	MaxNumSequence          int `json:"maxNumSequence,omitempty"`
+	SequenceMaxIdleMSec     int `json:"sequenceMaxIdleMSec,omitempty"`
+	MaxSequenceJobQueueSize int `json:"maxSequenceJobQueueSize,omitempty"`
 	// ResponseCache keeps the model's answers in the server's response cache (Triton's):
 	// a request whose input tensors were answered before gets that answer without a run.
 	ResponseCache bool `json:"responseCache,omitempty"`
@@ -209,9 +212,10 @@ type modelYAML struct {
 	ClientTimeoutInMills *int  `yaml:"clientTimeoutInMills"`
 	UseJobTicket         *bool `yaml:"useJobTicket"`
 	// TorchServe's stateful models
-	SequenceBatching    *bool `yaml:"sequenceBatching"`
-	MaxNumSequence      *int  `yaml:"maxNumSequence"`
-	SequenceMaxIdleMSec *int  `yaml:"sequenceMaxIdleMSec"`
+	SequenceBatching        *bool `yaml:"sequenceBatching"`
+	MaxNumSequence          *int  `yaml:"maxNumSequence"`
+	SequenceMaxIdleMSec     *int  `yaml:"sequenceMaxIdleMSec"`
+	MaxSequenceJobQueueSize *int  `yaml:"maxSequenceJobQueueSize"`
 	// Triton's model_warmup and response_cache
 	Warmup        *Warmup `yaml:"warmup"`
 	ResponseCache *bool   `yaml:"responseCache"`
@@ -228,14 +232,13 @@ type modelYAML struct {
 // apply, with what they are for; other keys ts does not know are the handler's (TorchServe
 // hands the whole file to handlers).
 var torchServeUnapplied = map[string]string{
-	"parallelType":            "TorchServe's model parallelism across GPUs (pp, tp)",
-	"parallelLevel":           "TorchServe's number of GPUs per worker",
-	"torchrun":                "TorchServe's torchrun launcher",
-	"continuousBatching":      "TorchServe's continuous batching of generated sequences",
-	"asyncCommunication":      "TorchServe's asynchronous worker communication",
-	"useVenv":                 "TorchServe's per-model virtual environment (the handler section's python chooses a custom handler's interpreter)",
-	"sequenceTimeoutMSec":     "TorchServe's sequence timeout (sequenceMaxIdleMSec ends an idle sequence)",
-	"maxSequenceJobQueueSize": "TorchServe's queue per sequence",
+	"parallelType":        "TorchServe's model parallelism across GPUs (pp, tp)",
+	"parallelLevel":       "TorchServe's number of GPUs per worker",
+	"torchrun":            "TorchServe's torchrun launcher",
+	"continuousBatching":  "TorchServe's continuous batching of generated sequences",
+	"asyncCommunication":  "TorchServe's asynchronous worker communication",
+	"useVenv":             "TorchServe's per-model virtual environment (the handler section's python chooses a custom handler's interpreter)",
+	"sequenceTimeoutMSec": "TorchServe's sequence timeout (sequenceMaxIdleMSec ends an idle sequence)",
 }
 
 // modelYAMLKeys are the keys modelYAML reads, by their names folded (lower case, without
@@ -427,6 +430,7 @@ func resolveSettings(d Defaults, props *config.ModelConfig, y *modelYAML, o Over
 	fileOr(s.Sources, "sequenceBatching", &s.SequenceBatching, false, y.SequenceBatching, fromFile)
 	pick("maxNumSequence", &s.MaxNumSequence, 1, nil, y.MaxNumSequence, nil)
 	pick("sequenceMaxIdleMSec", &s.SequenceMaxIdleMSec, 0, nil, y.SequenceMaxIdleMSec, nil)
+	pick("maxSequenceJobQueueSize", &s.MaxSequenceJobQueueSize, 1, nil, y.MaxSequenceJobQueueSize, nil)
 	fileOr(s.Sources, "responseCache", &s.ResponseCache, false, y.ResponseCache, fromFile)
 	pick("unloadAfterIdle", &s.UnloadAfterIdle, int(d.UnloadAfterIdle/time.Second), nil, y.UnloadAfterIdle, nil)
 	if s.SequenceBatching && y.UnloadAfterIdle == nil {
@@ -498,6 +502,8 @@ func (s Settings) validate() error {
 		return fmt.Errorf("maxNumSequence (from %s) must be ≥ 1, got %d", s.Sources["maxNumSequence"], s.MaxNumSequence)
 	case s.SequenceMaxIdleMSec < 0:
 		return fmt.Errorf("sequenceMaxIdleMSec (from %s) must be ≥ 0, got %d", s.Sources["sequenceMaxIdleMSec"], s.SequenceMaxIdleMSec)
+	case s.MaxSequenceJobQueueSize < 1:
+		return fmt.Errorf("maxSequenceJobQueueSize (from %s) must be ≥ 1, got %d", s.Sources["maxSequenceJobQueueSize"], s.MaxSequenceJobQueueSize)
 	case s.UnloadAfterIdle < 0:
 		return fmt.Errorf("unloadAfterIdle (from %s) must be ≥ 0 seconds, got %d", s.Sources["unloadAfterIdle"], s.UnloadAfterIdle)
 	case s.UnloadAfterIdle > 0 && s.SequenceBatching:

@@ -411,7 +411,7 @@ func describe(v *registry.Version, isDefault bool, split map[string]int) api.Des
 		MinWorkers: s.MinWorkers, MaxWorkers: s.MaxWorkers, BatchSize: s.BatchSize, MaxBatchDelay: s.MaxBatchDelay,
 		ResponseTimeout: s.ResponseTimeout, StartupTimeout: s.StartupTimeout, LoadedAtStartup: v.Startup,
 		MaxRetryTimeoutInSec: s.MaxRetryTimeout, ClientTimeoutInMills: s.MaxQueueTime, UseJobTicket: s.UseJobTicket,
-		DeviceType: device, DeviceIDs: s.DeviceIDs, MaxNumSequence: s.MaxNumSequence, MaxSequenceJobQueueSize: 1,
+		DeviceType: device, DeviceIDs: s.DeviceIDs, MaxNumSequence: s.MaxNumSequence, MaxSequenceJobQueueSize: s.MaxSequenceJobQueueSize,
 		Stateful: s.SequenceBatching, SequenceMaxIdleMSec: int64(s.SequenceMaxIdleMSec),
 		Workers:        []api.Worker{},
 		JobQueueStatus: api.JobQueueStatus{RemainingCapacity: info.Queue.Remaining, PendingRequests: info.Queue.Pending},

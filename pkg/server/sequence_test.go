@@ -148,6 +148,45 @@ func TestSequenceIdle(t *testing.T) {
 	}
 }
 
+// TestSequenceJobQueue: while a request of a sequence is answered, maxSequenceJobQueueSize
+// (TorchServe's default 1) more of it may wait; one more is refused at once, saying why, and
+// other sequences go on.
+func TestSequenceJobQueue(t *testing.T) {
+	ts := statefulServer(t, "minWorkers: 1\nmaxWorkers: 1\nsequenceBatching: true\nmaxNumSequence: 2\n")
+	exchange{"described", "GET", "/models/stateful", "", nil, 200, "", `"maxSequenceJobQueueSize": 1,`}.run(t, ts.management.URL)
+	post := func(body string, out chan<- sent) {
+		status, b, _, err := send("POST", ts.inference.URL+"/predictions/stateful", []byte(body), "ts_request_sequence_id", "busy")
+		out <- sent{status: status, body: b, err: err}
+	}
+	slow := make(chan sent, 1)
+	go post("slow 1", slow) // answered after half a second
+	time.Sleep(150 * time.Millisecond)
+	more := make(chan sent, 3)
+	for range 3 {
+		go post("2", more)
+	}
+	got := map[int]int{}
+	for range 3 {
+		r := <-more
+		got[r.status]++
+		if r.status == 503 && !strings.Contains(string(r.body), "sequence busy has its maxSequenceJobQueueSize (1) of requests waiting") {
+			t.Errorf("refused: %s", r.body)
+		}
+	}
+	if got[200] != 1 || got[503] != 2 {
+		t.Errorf("three more requests of a busy sequence: statuses %v, want one that waited (200) and two refused (503)", got)
+	}
+	if r := <-slow; r.status != 200 || !strings.Contains(string(r.body), `"sum": 1,`) {
+		t.Errorf("the slow request: %d %s %v", r.status, r.body, r.err)
+	}
+	if a, _ := sendInSequence(t, ts, 0, "ts_request_sequence_id", "busy"); a.Sum != 3 {
+		t.Errorf("the sequence after: %+v, want the slow request's 1 and the waiting one's 2", a)
+	}
+	if a, _ := sendInSequence(t, ts, 5, "ts_request_sequence_id", "other"); a.Sum != 5 {
+		t.Errorf("another sequence: %+v", a)
+	}
+}
+
 // TestSequenceBatches: TorchServe's sequence batching with a batch size above 1, on two
 // handler processes: a batch holds requests of several sequences, never two of one, each
 // sequence's requests reach the process that keeps its sum, in order, and each gets its
@@ -155,7 +194,7 @@ func TestSequenceIdle(t *testing.T) {
 func TestSequenceBatches(t *testing.T) {
 	ts := emptyServer(t, nil)
 	ts.registerArchive(t, archive.PackOptions{ModelName: "stateful", Handler: testenv.Path("pkg/handler/testdata/torchserve_stateful.py"),
-		ConfigFile: modelConfig(t, "minWorkers: 2\nmaxWorkers: 2\nbatchSize: 4\nmaxBatchDelay: 300\nsequenceBatching: true\nmaxNumSequence: 5\n")}, "")
+		ConfigFile: modelConfig(t, "minWorkers: 2\nmaxWorkers: 2\nbatchSize: 4\nmaxBatchDelay: 300\nsequenceBatching: true\nmaxNumSequence: 5\nmaxSequenceJobQueueSize: 2\n")}, "")
 	type answer struct {
 		Sum      int
 		Pid      int
@@ -250,5 +289,25 @@ func TestSequenceBatches(t *testing.T) {
 	// the start header begins a sequence afresh
 	if a, _, _ := post(3, "ts_request_sequence_id", "seq_1", "ts_request_sequence_start", "true"); a.Sum != 3 {
 		t.Errorf("seq_1 begun afresh: %+v", a)
+	}
+	// four requests of a new sequence at once: a batch takes one of them, and waits for
+	// company (maxBatchDelay) while the others queue: maxSequenceJobQueueSize 2 lets two
+	// wait, and refuses the others
+	post(0, "ts_request_sequence_id", "seq_2", "ts_request_sequence_end", "true")
+	statuses := make(chan int, 4)
+	for range 4 {
+		wg.Go(func() {
+			_, status, _ := post(1, "ts_request_sequence_id", "flood")
+			statuses <- status
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	got := map[int]int{}
+	for s := range statuses {
+		got[s]++
+	}
+	if got[200] != 2 || got[503] != 2 {
+		t.Errorf("four requests of one sequence at once: statuses %v, want two answered and two refused", got)
 	}
 }

@@ -1,8 +1,9 @@
 """A stateful custom handler (TorchServe's sequence batching example): it keeps a running sum
 per sequence, in this process; the answer is the sum so far, with the process id and the
 sequence id. A request with the sequence start header begins the sum afresh; one with the
-end header forgets it."""
+end header forgets it. A body "slow N" adds N after half a second."""
 import os
+import time
 
 from ts_handler import BaseHandler, run
 
@@ -17,7 +18,11 @@ class Stateful(BaseHandler):
         seq = ctx.get_sequence_id(0)
         if ctx.get_request_header(0, ctx.header_key_sequence_start):
             self.sums[seq] = 0
-        total = self.sums.get(seq, 0) + int(request.data())
+        value = request.data()
+        if value.startswith(b"slow "):
+            time.sleep(0.5)
+            value = value[5:]
+        total = self.sums.get(seq, 0) + int(value)
         self.sums[seq] = total
         if ctx.get_request_header(0, ctx.header_key_sequence_end):
             self.sums.pop(seq, None)
