@@ -443,6 +443,19 @@ func (h *customHandler) acquire(ctx context.Context, seq string, bounded bool) (
 			h.mu.Unlock()
 		}
 	}()
+	// join counts the request among those waiting (once; h.mu held), or refuses it when
+	// the job queue is full
+	join := func() error {
+		if !bounded || queued {
+			return nil
+		}
+		if limit := h.model.QueueSize; limit > 0 && h.queued >= limit {
+			return batch.ErrQueueFull
+		}
+		queued = true
+		h.queued++
+		return nil
+	}
 	if bounded && seq != "" {
 		if err := h.waitInSequence(seq); err != nil {
 			return nil, err
@@ -466,6 +479,10 @@ func (h *customHandler) acquire(ctx context.Context, seq string, bounded bool) (
 				return p, nil
 			}
 			if bound { // busy: wait for it
+				if err := join(); err != nil {
+					h.mu.Unlock()
+					return nil, err
+				}
 				wait := h.wait
 				h.mu.Unlock()
 				select {
@@ -522,13 +539,9 @@ func (h *customHandler) acquire(ctx context.Context, seq string, bounded bool) (
 			h.mu.Unlock()
 			return p, nil
 		}
-		if bounded && !queued {
-			if limit := h.model.QueueSize; limit > 0 && h.queued >= limit {
-				h.mu.Unlock()
-				return nil, batch.ErrQueueFull
-			}
-			queued = true
-			h.queued++
+		if err := join(); err != nil {
+			h.mu.Unlock()
+			return nil, err
 		}
 		wait := h.wait
 		h.mu.Unlock()

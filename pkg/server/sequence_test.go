@@ -172,6 +172,9 @@ func TestSequenceJobQueue(t *testing.T) {
 		if r.status == 503 && !strings.Contains(string(r.body), "sequence busy has its maxSequenceJobQueueSize (1) of requests waiting") {
 			t.Errorf("refused: %s", r.body)
 		}
+		if got[503] == 2 && got[200] == 0 { // the other one waits, counted in the model's queue
+			exchange{"one waiting", "GET", "/models/stateful", "", nil, 200, "", `"pendingRequests": 1`}.run(t, ts.management.URL)
+		}
 	}
 	if got[200] != 1 || got[503] != 2 {
 		t.Errorf("three more requests of a busy sequence: statuses %v, want one that waited (200) and two refused (503)", got)
