@@ -319,6 +319,11 @@ func TestTorchServeHandlerFiles(t *testing.T) {
 	if err != nil || status != 201 || string(body) != "plain answer" || !strings.HasPrefix(header.Get("Content-Type"), "text/plain") || header.Get("X-Answer-Kind") != "plain" || header.Get("Content-Length") != "12" {
 		t.Errorf("set_response_status, set_response_content_type and set_response_header: %d %q %v %v", status, body, header, err)
 	}
+	status, body, header, err = send("POST", i+"/predictions/tsfn", []byte("processor"), "Content-Type", "text/plain", "Accept", "application/json", "X-Tag", "t1")
+	if err != nil || status != 202 || header.Get("X-Via") != "request_processor" || header.Get("Content-Type") != "application/x-processed" ||
+		string(body) != `{"accept": "application/json", "tag": "t1", "status": 202, "phrase": "Accepted", "content_type": "application/x-processed"}` {
+		t.Errorf("context.request_processor: %d %q %v %v", status, body, header, err)
+	}
 }
 
 // TestTorchServeOnnxHandler serves iris through handler files written for TorchServe's

@@ -349,6 +349,7 @@ class Context:
     def set_response_status(self, code=200, phrase="", idx=0):
         """TorchServe's: the answer's HTTP status."""
         self._response_at(idx)["status"] = int(code)
+        self._response_at(idx)["phrase"] = phrase
 
     def set_all_response_status(self, code=200, phrase=""):
         """TorchServe's: the HTTP status of every answer of the batch."""
@@ -359,7 +360,10 @@ class Context:
         return self._response_at(idx).get("status", 200)
 
     def set_response_header(self, idx, key, value):
-        """TorchServe's: a header of the answer."""
+        """TorchServe's: a header of the answer (Content-Type its content type)."""
+        if key.lower() == "content-type":
+            self.set_response_content_type(idx, str(value))
+            return
         self._response_at(idx).setdefault("headers", {})[key] = str(value)
 
     def get_response_headers(self, idx=0):
@@ -379,6 +383,69 @@ class Context:
     @property
     def model_dir(self):
         return self.system_properties.get("model_dir")
+
+    @property
+    def request_processor(self):
+        """TorchServe's: a RequestProcessor per request of the batch, in its order (the
+        request's headers, and its answer's status and headers), as handlers written for
+        TorchServe and the SageMaker inference toolkit read and set them."""
+        return [RequestProcessor(self, idx) for idx in range(len(self.requests))]
+
+
+class RequestProcessor:
+    """TorchServe's ts.context.RequestProcessor: one request's headers
+    (get_request_property, get_request_properties; names in any case) and what the handler
+    sets of its answer (report_status, add_response_property), through the Context's
+    per-request accessors."""
+
+    def __init__(self, context, idx):
+        self._context, self._idx = context, idx
+        request = context._request_at(idx)
+        self._request_header = _Headers(request.headers if request else {})
+
+    def get_request_property(self, key):
+        return self._request_header.get(key)
+
+    def get_request_properties(self):
+        return self._request_header
+
+    def report_status(self, code, reason_phrase=None):
+        self._context.set_response_status(code, reason_phrase or "", self._idx)
+
+    def get_response_status_code(self):
+        return self._context.get_response_status(self._idx)
+
+    def get_response_status_phrase(self):
+        return self._context._response_at(self._idx).get("phrase") or None
+
+    def add_response_property(self, key, value):
+        self._context.set_response_header(self._idx, key, value)
+
+    def get_response_headers(self):
+        headers = dict(self._context.get_response_headers(self._idx))
+        content_type = self._context.get_response_content_type(self._idx)
+        if content_type:
+            headers["content-type"] = content_type
+        return headers
+
+    def get_response_header(self, key):
+        return _Headers(self.get_response_headers()).get(key)
+
+
+class _Headers(dict):
+    """Header names to values, looked up in any case (held in lower case)."""
+
+    def __init__(self, headers):
+        super().__init__((k.lower(), v) for k, v in headers.items())
+
+    def __getitem__(self, key):
+        return super().__getitem__(key.lower())
+
+    def __contains__(self, key):
+        return isinstance(key, str) and super().__contains__(key.lower())
+
+    def get(self, key, default=None):
+        return super().get(key.lower(), default) if isinstance(key, str) else default
 
 
 class Request:
@@ -906,7 +973,7 @@ def _install_torchserve_modules():
     ts.handler_utils.utils.send_intermediate_predict_response (and at its older home,
     ts.protocol.otf_message_handler, where many streaming handlers import it), ts.handler_utils.timer.timed,
     ts.metrics.metric_type_enum.MetricTypes, ts.metrics.dimension.Dimension and
-    ts.context.Context."""
+    ts.context's Context and RequestProcessor."""
     try:
         import ts  # noqa: F401  (the real package)
         return
@@ -934,6 +1001,7 @@ def _install_torchserve_modules():
     mods["ts.metrics.metric_type_enum"].MetricTypes = MetricTypes
     mods["ts.metrics.dimension"].Dimension = Dimension
     mods["ts.context"].Context = Context  # for type annotations
+    mods["ts.context"].RequestProcessor = RequestProcessor
 
 
 class _PrintsToStderr:

@@ -46,6 +46,15 @@ def handle(data, context):
         context.set_response_header(0, "Content-Length", "999")  # the server's to set: dropped
         context.set_response_header(0, "Bad Name", "x")  # not a header name: dropped
         return ["plain answer"]
+    if data and data[0].get("body") == "processor":  # the older API, as SageMaker's toolkit uses it
+        processor = context.request_processor[0]
+        properties = processor.get_request_properties()
+        processor.report_status(202, "Accepted")
+        processor.add_response_property("X-Via", "request_processor")
+        processor.add_response_property("Content-Type", "application/x-processed")
+        return [json.dumps({"accept": properties.get("Accept"), "tag": processor.get_request_property("x-tag"),
+                            "status": processor.get_response_status_code(), "phrase": processor.get_response_status_phrase(),
+                            "content_type": processor.get_response_header("content-type")})]
     return out
 
 
