@@ -1,5 +1,7 @@
-// Package templates holds the starting points users copy for custom handlers (python/, go/);
-// ts serve embeds the Python kit to run a workflow's function nodes.
+// Package templates holds the starting points users copy: custom handlers (python/, go/),
+// model-config.yaml (every model setting) and config.properties (every server setting, made
+// from pkg/config's keys), a container image (docker/) and a KServe runtime (kserve/); ts
+// serve embeds the Python kit to run a workflow's function nodes.
 package templates
 
 import _ "embed"

@@ -1,9 +1,13 @@
 package registry
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/tsserve/ts/pkg/internal/testenv"
 )
 
 // TestUnappliedKeys: keys of a model-config.yaml that ts does not apply are named for the log
@@ -32,5 +36,38 @@ func TestUnappliedKeys(t *testing.T) {
 				t.Errorf("notes %q, want %q", y.unapplied, c.want)
 			}
 		})
+	}
+}
+
+// TestModelConfigTemplate: templates/model-config.yaml, the starting point users copy, names
+// every setting ts applies (no key spelt another way), and uncommented as it stands it is a
+// valid model-config.yaml.
+func TestModelConfigTemplate(t *testing.T) {
+	text, err := os.ReadFile(testenv.Path("templates/model-config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uncommented []string
+	for line := range strings.Lines(string(text)) {
+		if rest, ok := strings.CutPrefix(line, "#"); ok && rest != "" && rest[0] != ' ' && rest[0] != '\n' {
+			line = rest // a setting: #key: value
+		}
+		uncommented = append(uncommented, line)
+	}
+	y, err := parseModelYAML([]byte(strings.Join(uncommented, "")))
+	if err != nil {
+		t.Fatalf("the template uncommented: %v", err)
+	}
+	if len(y.unapplied) > 0 {
+		t.Errorf("the template names keys ts does not apply: %q", y.unapplied)
+	}
+	for _, key := range modelYAMLKeys() {
+		if _, ok := y.All[key]; !ok {
+			t.Errorf("the template lacks %s", key)
+		}
+	}
+	d := Defaults{RegisterWorkers: 1, StartupWorkers: 1, ResponseTimeout: 120 * time.Second, StartupTimeout: 120 * time.Second, JobQueueSize: 100}
+	if _, err := resolveSettings(d, nil, y, Overrides{}, true); err != nil {
+		t.Errorf("the template's settings: %v", err)
 	}
 }
