@@ -159,7 +159,7 @@ func TestSequenceJobQueue(t *testing.T) {
 		out <- sent{status: status, body: b, err: err}
 	}
 	slow := make(chan sent, 1)
-	go post("slow 1", slow) // answered after half a second
+	go post("slow 1", slow) // answered after a second
 	time.Sleep(150 * time.Millisecond)
 	more := make(chan sent, 3)
 	for range 3 {
@@ -293,14 +293,15 @@ func TestSequenceBatches(t *testing.T) {
 	if a, _, _ := post(3, "ts_request_sequence_id", "seq_1", "ts_request_sequence_start", "true"); a.Sum != 3 {
 		t.Errorf("seq_1 begun afresh: %+v", a)
 	}
-	// four requests of a new sequence at once: a batch takes one of them, and waits for
-	// company (maxBatchDelay) while the others queue: maxSequenceJobQueueSize 2 lets two
-	// wait, and refuses the others
-	post(0, "ts_request_sequence_id", "seq_2", "ts_request_sequence_end", "true")
+	// four requests of a sequence at once, to a model whose batch waits 3 s for company: a
+	// batch takes one of them, and while it waits maxSequenceJobQueueSize 2 lets two queue,
+	// and refuses the others
+	ts.registerArchive(t, archive.PackOptions{ModelName: "flood", Handler: testenv.Path("pkg/handler/testdata/torchserve_stateful.py"),
+		ConfigFile: modelConfig(t, "minWorkers: 1\nmaxWorkers: 1\nbatchSize: 4\nmaxBatchDelay: 3000\nsequenceBatching: true\nmaxSequenceJobQueueSize: 2\n")}, "")
 	statuses := make(chan int, 4)
 	for range 4 {
 		wg.Go(func() {
-			_, status, _ := post(1, "ts_request_sequence_id", "flood")
+			status, _, _, _ := send("POST", ts.inference.URL+"/predictions/flood", []byte("1"), "ts_request_sequence_id", "flood")
 			statuses <- status
 		})
 	}

@@ -1,7 +1,7 @@
 """A stateful custom handler (TorchServe's sequence batching example): it keeps a running sum
 per sequence, in this process; the answer is the sum so far, with the process id and the
 sequence id. A request with the sequence start header begins the sum afresh; one with the
-end header forgets it. A body "slow N" adds N after half a second."""
+end header forgets it. A body "slow N" adds N after a second."""
 import os
 import time
 
@@ -20,7 +20,7 @@ class Stateful(BaseHandler):
             self.sums[seq] = 0
         value = request.data()
         if value.startswith(b"slow "):
-            time.sleep(0.5)
+            time.sleep(1)
             value = value[5:]
         total = self.sums.get(seq, 0) + int(value)
         self.sums[seq] = total
