@@ -1036,10 +1036,14 @@ func (h *customHandler) answer(ctx context.Context, req *Request, f *handlerkit.
 }
 
 // response is the answer a handler's reply makes, its body the parts sent before (joined)
-// and then the reply's; headers that are not valid, or that frame the answer, are dropped.
+// and then the reply's; headers that are not valid, or that frame the answer, are dropped,
+// as is TorchServe's ts_stream_next, the handler's word to the server.
 func (h *customHandler) response(reply handlerkit.FrameReply, joined, body []byte) *Response {
 	res := &Response{ContentType: reply.ContentType, Status: reply.Status}
 	for k, v := range reply.Headers {
+		if strings.EqualFold(k, streamNextHeader) {
+			continue
+		}
 		if !httpguts.ValidHeaderFieldName(k) || !httpguts.ValidHeaderFieldValue(v) || framingHeaders[http.CanonicalHeaderKey(k)] {
 			h.log.Warn("custom handler's response header dropped", "header", k)
 			continue

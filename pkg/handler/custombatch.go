@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -21,7 +22,9 @@ import (
 // growing, so that a request that waited for a process goes at once. A stateful model's
 // batches are TorchServe's sequence batching: a batch goes to a process with the requests of
 // the sequences bound to it (and of new ones, bound to it then), one request of each
-// sequence at a time, in arrival order. Explanations go alone.
+// sequence at a time, in arrival order. With continuous batching (TorchServe's), a request
+// whose answer the handler marks as not the last gets it as a part and goes again, first in
+// the queue, in the next batch its process gets. Explanations go alone.
 
 // gathering is a custom handler's queue of requests waiting for a batch, and the goroutine
 // that sends them (started with the first request).
@@ -37,9 +40,11 @@ type gathering struct {
 
 // queued is a request waiting in a batch queue, then in a batch.
 type queued struct {
-	req  *Request
-	at   time.Time
-	done chan queuedResult // its answer (capacity 1)
+	req   *Request
+	at    time.Time         // when it came (a batch waits for company from its oldest's)
+	since time.Time         // when it last joined the queue (its time queued)
+	proc  *proc             // the process generating its answer, for a request that goes again
+	done  chan queuedResult // its answer (capacity 1)
 
 	mu     sync.Mutex
 	gone   bool   // the request has left: no more parts go to its stream
@@ -53,7 +58,7 @@ type queuedResult struct {
 
 // batchable reports whether req goes to the handler in a batch.
 func (h *customHandler) batchable(req *Request) bool {
-	if h.model.BatchSize <= 1 || req.Header.Get(ExplainHeader) != "" {
+	if (h.model.BatchSize <= 1 && !h.model.ContinuousBatching) || req.Header.Get(ExplainHeader) != "" {
 		return false
 	}
 	h.mu.Lock()
@@ -64,7 +69,8 @@ func (h *customHandler) batchable(req *Request) bool {
 // handleInBatch queues req for the next batch and waits for its answer; a request whose
 // context ends leaves the queue (or, already sent, its batch's answer is dropped).
 func (h *customHandler) handleInBatch(ctx context.Context, req *Request) (*Response, error) {
-	q := &queued{req: req, at: time.Now(), done: make(chan queuedResult, 1)}
+	now := time.Now()
+	q := &queued{req: req, at: now, since: now, done: make(chan queuedResult, 1)}
 	if err := h.enqueue(q); err != nil {
 		return nil, err
 	}
@@ -200,20 +206,16 @@ func (h *customHandler) take(p *proc, n int, delay time.Duration) []*queued {
 }
 
 // pick lists the places in the queue of up to n requests that may go to p in one batch, in
-// order: for a stateful model, the first queued request of each sequence that is bound to p,
-// or to no live process while there is room for another open sequence (maxNumSequence); for
-// others, the first n. g.mu held.
+// order: a request that goes again, if p generates its answer; for a stateful model, the
+// first queued request of each sequence that is bound to p, or to no live process while there
+// is room for another open sequence (maxNumSequence); any other. g.mu held.
 func (h *customHandler) pick(p *proc, n int) []int {
 	g := &h.gather
-	if h.model.MaxSequences <= 0 {
-		picked := make([]int, min(n, len(g.queue)))
-		for i := range picked {
-			picked[i] = i
-		}
-		return picked
+	stateful := h.model.MaxSequences > 0
+	if stateful {
+		h.mu.Lock() // after g.mu, always in this order
+		defer h.mu.Unlock()
 	}
-	h.mu.Lock() // after g.mu, always in this order
-	defer h.mu.Unlock()
 	var picked []int
 	seen := map[string]bool{}
 	open := len(h.sequences)
@@ -221,24 +223,41 @@ func (h *customHandler) pick(p *proc, n int) []int {
 		if len(picked) == n {
 			break
 		}
-		seq := q.req.Sequence
-		if seen[seq] {
-			continue // its sequence's earlier request goes first
+		if stateful {
+			if seen[q.req.Sequence] {
+				continue // its sequence's earlier request goes first
+			}
+			seen[q.req.Sequence] = true
 		}
-		seen[seq] = true
-		switch s := h.sequences[seq]; {
-		case s != nil && s.p == p:
-		case s != nil && !s.p.ended(): // bound to another process
-			continue
-		case s != nil: // its process has ended: it starts again here
-		case open >= h.model.MaxSequences:
-			continue // a new sequence waits for room (sendBatches refuses it when it comes first)
-		default:
-			open++
+		switch {
+		case q.proc != nil: // it goes again, on its process
+			if q.proc != p {
+				continue
+			}
+		case stateful:
+			if !h.mayOpen(p, q.req.Sequence, &open) {
+				continue
+			}
 		}
 		picked = append(picked, i)
 	}
 	return picked
+}
+
+// mayOpen reports whether a request of seq may go to p: its sequence is bound to p, or to no
+// live process while fewer than maxNumSequence are open (counted in open). h.mu held.
+func (h *customHandler) mayOpen(p *proc, seq string, open *int) bool {
+	switch s := h.sequences[seq]; {
+	case s != nil && s.p == p:
+	case s != nil && !s.p.ended(): // bound to another process
+		return false
+	case s != nil: // its process has ended: it starts again here
+	case *open >= h.model.MaxSequences:
+		return false // a new sequence waits for room (sendBatches refuses it when it comes first)
+	default:
+		*open++
+	}
+	return true
 }
 
 // bindBatch binds the sequences of a batch's requests to p, the process it goes to, and marks
@@ -270,13 +289,29 @@ func (h *customHandler) sendBatches() {
 		if first == nil {
 			continue
 		}
-		seq, isNew := h.sequenceOf(first.req)
-		p, err := h.acquire(g.ctx, seq, false) // its queue is bounded already
+		var (
+			p     *proc
+			err   error
+			seq   string
+			isNew bool
+		)
+		if first.proc != nil { // it goes again: its process holds what it generated so far
+			p, err = h.acquireProc(g.ctx, first.proc)
+		} else {
+			seq, isNew = h.sequenceOf(first.req)
+			p, err = h.acquire(g.ctx, seq, false) // its queue is bounded already
+		}
 		var limit *sequenceLimitError
 		switch {
 		case errors.As(err, &limit): // this request's new sequence finds maxNumSequence open
 			g.remove(first)
 			first.done <- queuedResult{err: limit.err}
+			g.signal()
+			continue
+		case errors.Is(err, errProcEnded):
+			g.remove(first)
+			first.done <- queuedResult{err: apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable,
+				"model %s: the handler process generating the answer has stopped", h.model.Name)}
 			g.signal()
 			continue
 		case err != nil:
@@ -297,6 +332,38 @@ func (h *customHandler) sendBatches() {
 		}
 		if g.waiting() > 0 {
 			g.signal()
+		}
+	}
+}
+
+// errProcEnded says that the process a request goes again on has ended.
+var errProcEnded = errors.New("the process has ended")
+
+// acquireProc takes p, the process a request goes again on, waiting while it is busy;
+// errProcEnded once it has ended.
+func (h *customHandler) acquireProc(ctx context.Context, p *proc) (*proc, error) {
+	for {
+		h.mu.Lock()
+		if h.closed {
+			h.mu.Unlock()
+			return nil, h.unloading()
+		}
+		if i := slices.Index(h.idle, p); i >= 0 {
+			h.idle = slices.Delete(h.idle, i, i+1)
+			h.mu.Unlock()
+			return p, nil
+		}
+		if p.ended() {
+			h.mu.Unlock()
+			return nil, errProcEnded
+		}
+		wait := h.wait
+		h.mu.Unlock()
+		select {
+		case <-wait:
+		case <-p.exited:
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
 	}
 }
@@ -348,12 +415,12 @@ func (h *customHandler) runBatch(p *proc, items []*queued) {
 	}
 	h.log.Debug("custom handler batch", "size", len(items))
 	sent := time.Now()
-	queued := make([]time.Duration, len(items))
+	waited := make([]time.Duration, len(items))
 	for i, q := range items {
-		queued[i] = sent.Sub(q.at)
+		waited[i] = sent.Sub(q.since)
 	}
 	reply, err := h.callOn(context.Background(), p, f, onPart)
-	h.report(int64(len(items)), queued, time.Since(sent), err)
+	h.report(int64(len(items)), waited, time.Since(sent), err)
 	for _, q := range items {
 		if q.req.Sequence != "" && q.req.SequenceEnd {
 			h.endSequence(q.req.Sequence)
@@ -375,17 +442,54 @@ func (h *customHandler) runBatch(p *proc, items []*queued) {
 			bodies[b.Item] = reply.Data[i]
 		}
 	}
+	var again []*queued
 	for i, q := range items {
+		r := reply.Replies[i]
+		if h.model.ContinuousBatching && r.Headers[streamNextHeader] == "true" { // more to come
+			if q.part(bodies[i], r.ContentType) {
+				q.proc = p
+				again = append(again, q)
+			}
+			continue
+		}
 		q.mu.Lock()
 		joined := q.joined
 		q.mu.Unlock()
-		q.done <- queuedResult{res: h.response(reply.Replies[i], joined, bodies[i])}
+		q.done <- queuedResult{res: h.response(r, joined, bodies[i])}
 	}
+	h.gather.requeue(again, h.unloading)
+}
+
+// streamNextHeader is TorchServe's response header by which a handler (its stopping
+// criteria) says that more of the answer is to come: continuous batching sends the request
+// again. It is the handler's word to the server, not sent to clients.
+const streamNextHeader = "ts_stream_next"
+
+// requeue puts requests that go again at the front of the queue, in their order (or answers
+// them unloading() when the handler has closed).
+func (g *gathering) requeue(items []*queued, unloading func() error) {
+	if len(items) == 0 {
+		return
+	}
+	now := time.Now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.stopped {
+		for _, q := range items {
+			q.done <- queuedResult{err: unloading()}
+		}
+		return
+	}
+	for _, q := range items {
+		q.since = now
+	}
+	g.queue = append(items, g.queue...)
+	g.signal()
 }
 
 // part passes on a part of the request's answer sent before the rest: to its stream, or kept
-// to go in front of the answer.
-func (q *queued) part(body []byte, contentType string) {
+// to go in front of the answer. It reports whether the request is still there.
+func (q *queued) part(body []byte, contentType string) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	switch {
@@ -397,6 +501,7 @@ func (q *queued) part(body []byte, contentType string) {
 	default:
 		q.joined = append(q.joined, body...)
 	}
+	return !q.gone
 }
 
 // leave marks the request gone once no part is being written to its stream: its handler

@@ -117,6 +117,12 @@ type Model struct {
 	MaxSequences  int
 	SequenceIdle  time.Duration
 	SequenceQueue int
+	// ContinuousBatching is TorchServe's continuous batching (a handler that takes batches,
+	// BatchSize 1 or more): an answer the handler marks as not the last (the header
+	// ts_stream_next: true, which its stopping criteria set) goes to the client as a part,
+	// and the request goes again in the next batch, to the same process, with the requests
+	// that came meanwhile.
+	ContinuousBatching bool
 	// BatchSize is how many requests a custom handler that runs inference itself gets at
 	// once when its process takes batches (TorchServe's batch_size; 1: one at a time),
 	// gathered for up to MaxBatchDelay; QueueSize bounds the requests waiting for a batch

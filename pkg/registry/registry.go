@@ -590,6 +590,7 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 	if man.Model.SerializedFile != "" {
 		v.handlerModel.Run = v.runForHandler
 	}
+	v.handlerModel.ContinuousBatching = v.settings.ContinuousBatching
 	if v.settings.SequenceBatching {
 		v.handlerModel.MaxSequences = v.settings.MaxNumSequence
 		v.handlerModel.SequenceIdle = time.Duration(v.settings.SequenceMaxIdleMSec) * time.Millisecond

@@ -95,6 +95,10 @@ type Settings struct {
 	// handlers): the requests of a sequence (one sequence id) go to the same handler
 	// process, one at a time, so that it can keep the sequence's state.
 	SequenceBatching bool `json:"sequenceBatching,omitempty"`
+	// ContinuousBatching is TorchServe's continuous batching, for custom handlers that
+	// generate: a request whose answer is not the last (the handler's stopping criteria)
+	// gets it as a part and goes again in the next batch, with the requests that came.
+	ContinuousBatching bool `json:"continuousBatching,omitempty"`
 	// MaxNumSequence is how many sequences may be open at once (TorchServe's default 1);
 	// SequenceMaxIdleMSec ends a sequence idle that long (0: never);
 	// MaxSequenceJobQueueSize is how many requests of one sequence may wait while another
@@ -213,6 +217,7 @@ type modelYAML struct {
 	UseJobTicket         *bool `yaml:"useJobTicket"`
 	// TorchServe's stateful models
 	SequenceBatching        *bool `yaml:"sequenceBatching"`
+	ContinuousBatching      *bool `yaml:"continuousBatching"`
 	MaxNumSequence          *int  `yaml:"maxNumSequence"`
 	SequenceMaxIdleMSec     *int  `yaml:"sequenceMaxIdleMSec"`
 	MaxSequenceJobQueueSize *int  `yaml:"maxSequenceJobQueueSize"`
@@ -235,7 +240,6 @@ var torchServeUnapplied = map[string]string{
 	"parallelType":        "TorchServe's model parallelism across GPUs (pp, tp)",
 	"parallelLevel":       "TorchServe's number of GPUs per worker",
 	"torchrun":            "TorchServe's torchrun launcher",
-	"continuousBatching":  "TorchServe's continuous batching of generated sequences",
 	"asyncCommunication":  "TorchServe's asynchronous worker communication",
 	"useVenv":             "TorchServe's per-model virtual environment (the handler section's python chooses a custom handler's interpreter)",
 	"sequenceTimeoutMSec": "TorchServe's sequence timeout (sequenceMaxIdleMSec ends an idle sequence)",
@@ -428,6 +432,7 @@ func resolveSettings(d Defaults, props *config.ModelConfig, y *modelYAML, o Over
 	fileOr(s.Sources, "useJobTicket", &s.UseJobTicket, false, y.UseJobTicket, fromFile)
 	fileOr(s.Sources, "adaptiveBatching", &s.AdaptiveBatching, false, y.AdaptiveBatching, fromFile)
 	fileOr(s.Sources, "sequenceBatching", &s.SequenceBatching, false, y.SequenceBatching, fromFile)
+	fileOr(s.Sources, "continuousBatching", &s.ContinuousBatching, false, y.ContinuousBatching, fromFile)
 	pick("maxNumSequence", &s.MaxNumSequence, 1, nil, y.MaxNumSequence, nil)
 	pick("sequenceMaxIdleMSec", &s.SequenceMaxIdleMSec, 0, nil, y.SequenceMaxIdleMSec, nil)
 	pick("maxSequenceJobQueueSize", &s.MaxSequenceJobQueueSize, 1, nil, y.MaxSequenceJobQueueSize, nil)

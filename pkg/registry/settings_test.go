@@ -19,8 +19,8 @@ func TestUnappliedKeys(t *testing.T) {
 		want       []string // a substring of each note, in order
 	}{
 		{"settings and the handler's keys", "batchSize: 4\nmaxBatchDelay: 50\nhandler:\n  labels: x\nllm:\n  temperature: 0.7\n", nil},
-		{"TorchServe's keys ts lacks", "continuousBatching: true\nparallelType: pp\nminWorkers: 1\n",
-			[]string{"continuousBatching is TorchServe's continuous batching", "parallelType is TorchServe's model parallelism"}},
+		{"TorchServe's keys ts lacks", "asyncCommunication: true\nparallelType: pp\nminWorkers: 1\n",
+			[]string{"asyncCommunication is TorchServe's asynchronous worker communication", "parallelType is TorchServe's model parallelism"}},
 		{"settings spelt another way", "batch_size: 4\nMaxBatchDelay: 50\njob-queue-size: 3\n",
 			[]string{"MaxBatchDelay is not a setting, and is left to the handler: did you mean maxBatchDelay?",
 				"batch_size is not a setting, and is left to the handler: did you mean batchSize?",

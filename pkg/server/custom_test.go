@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -932,4 +933,81 @@ func TestTorchServeHandlerBatches(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestContinuousBatching: TorchServe's continuous batching for a handler file that generates
+// (torchserve_generate.py): each request gets its tokens in order, each a part of its answer,
+// until its stopping criterion ends it; a request that comes while another generates joins
+// its batches at once, and the handler's ts_stream_next header stays between handler and
+// server.
+func TestContinuousBatching(t *testing.T) {
+	ts := emptyServer(t, nil)
+	ts.registerArchive(t, archive.PackOptions{ModelName: "gen", Handler: testenv.Path("pkg/handler/testdata/torchserve_generate.py"),
+		ConfigFile: modelConfig(t, "minWorkers: 1\nmaxWorkers: 1\nbatchSize: 4\nmaxBatchDelay: 100\ncontinuousBatching: true\n")}, "")
+	exchange{"described", "GET", "/models/gen", "", nil, 200, "", `"continuousBatching": true,`}.run(t, ts.management.URL)
+	type token struct {
+		Token string
+		Batch int
+		Pid   int
+	}
+	generate := func(prompt string, tokens int) ([]token, http.Header) {
+		status, body, header, err := send("POST", ts.inference.URL+"/predictions/gen", fmt.Appendf(nil, `{"prompt": %q, "tokens": %d}`, prompt, tokens),
+			"Content-Type", "application/json")
+		if err != nil || status != 200 {
+			t.Errorf("%s: %d %s %v", prompt, status, body, err)
+			return nil, header
+		}
+		var got []token
+		for d := json.NewDecoder(bytes.NewReader(body)); d.More(); {
+			var tok token
+			if err := d.Decode(&tok); err != nil {
+				t.Errorf("%s: %v in %s", prompt, err, body)
+				break
+			}
+			got = append(got, tok)
+		}
+		return got, header
+	}
+	check := func(prompt string, tokens int, got []token) {
+		t.Helper()
+		if len(got) != tokens {
+			t.Errorf("%s: %d tokens %+v, want %d", prompt, len(got), got, tokens)
+			return
+		}
+		for i, tok := range got {
+			if tok.Token != fmt.Sprintf("%s%d", prompt, i+1) {
+				t.Errorf("%s: token %d is %q, want %s%d", prompt, i, tok.Token, prompt, i+1)
+			}
+		}
+	}
+	// one request alone: its tokens, one call each
+	got, header := generate("solo", 3)
+	check("solo", 3, got)
+	if header.Get("ts_stream_next") != "" {
+		t.Errorf("the handler's ts_stream_next reached the client: %v", header)
+	}
+	// a long request, and one that comes while it generates: it joins the batches at once
+	long := make(chan []token, 1)
+	go func() {
+		got, _ := generate("long", 25)
+		long <- got
+	}()
+	time.Sleep(200 * time.Millisecond)
+	short, _ := generate("short", 3)
+	check("short", 3, short)
+	longGot := <-long
+	check("long", 25, longGot)
+	if len(short) == 3 && (short[0].Batch != 2 || short[2].Batch != 2) {
+		t.Errorf("the request that came while another generated: batches %+v, want it beside the other's (2)", short)
+	}
+	// several at once: each its own tokens, in order
+	var wg sync.WaitGroup
+	for i, n := range []int{1, 4, 7, 2, 5} {
+		wg.Go(func() {
+			prompt := fmt.Sprintf("p%d-", i)
+			got, _ := generate(prompt, n)
+			check(prompt, n, got)
+		})
+	}
+	wg.Wait()
 }

@@ -410,7 +410,7 @@ func describe(v *registry.Version, isDefault bool, split map[string]int) api.Des
 		ModelName: v.Name, ModelVersion: v.Version, ModelURL: v.URL, Runtime: v.Manifest.Runtime,
 		MinWorkers: s.MinWorkers, MaxWorkers: s.MaxWorkers, BatchSize: s.BatchSize, MaxBatchDelay: s.MaxBatchDelay,
 		ResponseTimeout: s.ResponseTimeout, StartupTimeout: s.StartupTimeout, LoadedAtStartup: v.Startup,
-		MaxRetryTimeoutInSec: s.MaxRetryTimeout, ClientTimeoutInMills: s.MaxQueueTime, UseJobTicket: s.UseJobTicket,
+		MaxRetryTimeoutInSec: s.MaxRetryTimeout, ClientTimeoutInMills: s.MaxQueueTime, UseJobTicket: s.UseJobTicket, ContinuousBatching: s.ContinuousBatching,
 		DeviceType: device, DeviceIDs: s.DeviceIDs, MaxNumSequence: s.MaxNumSequence, MaxSequenceJobQueueSize: s.MaxSequenceJobQueueSize,
 		Stateful: s.SequenceBatching, SequenceMaxIdleMSec: int64(s.SequenceMaxIdleMSec),
 		Workers:        []api.Worker{},

@@ -284,6 +284,9 @@ class Context:
         self.header_key_sequence_id = "ts_request_sequence_id"
         self.header_key_sequence_start = "ts_request_sequence_start"
         self.header_key_sequence_end = "ts_request_sequence_end"
+        # TorchServe's continuous batching: a callable per request of the batch, set by the
+        # handler, answering whether the request's answer just given is its last
+        self.stopping_criteria = None
 
     def _answering(self, requests):
         self.requests, self.responses = requests, [{} for _ in requests]
@@ -628,6 +631,20 @@ def _protocol_stdout():
     return out
 
 
+def _stream_next(context, results):
+    """TorchServe's continuous batching: the handler's context.stopping_criteria (one callable
+    per request of the batch) say, given each request's answer, whether it was the last
+    (True) or more is to come (False), which the header ts_stream_next tells ts: it sends such
+    an answer as a part and the request again in the next batch (continuousBatching)."""
+    criteria = getattr(context, "stopping_criteria", None)
+    if not criteria:
+        return
+    for idx, result in enumerate(results):
+        stop = criteria[idx](result) if idx < len(criteria) and callable(criteria[idx]) else None
+        if stop is not None:
+            context.set_response_header(idx, "ts_stream_next", "false" if stop else "true")
+
+
 def run(handler_class):
     """Serves requests for ts until stdin closes."""
     global _current, _stdin, _batch
@@ -660,6 +677,7 @@ def run(handler_class):
                     raise HandlerError("inference_batch must answer a list, one answer per request: %s for a batch of %d"
                                        % ("%d answers" % len(results) if isinstance(results, (list, tuple))
                                           else type(results).__name__, len(requests)), 500)
+                _stream_next(context, results)
                 replies, bodies = [], []
                 for i, (result, set_by) in enumerate(zip(results, context.responses)):
                     body, ctype = _encode_body(result)
