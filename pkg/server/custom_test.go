@@ -1010,4 +1010,14 @@ func TestContinuousBatching(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	// Triton's generate_stream: an event per step, its JSON answer's fields beside the model's
+	status, body, _, err := send("POST", ts.inference.URL+"/v2/models/gen/generate_stream", []byte(`{"prompt": "g", "tokens": 3}`))
+	if err != nil || status != 200 || strings.Count(string(body), "data: ") != 3 {
+		t.Fatalf("generate_stream: %d %s %v", status, body, err)
+	}
+	for i := 1; i <= 3; i++ {
+		if want := fmt.Sprintf(`data: {"model_name":"gen","model_version":"1.0","token":"g%d",`, i); !strings.Contains(string(body), want) {
+			t.Errorf("generate_stream lacks %s: %s", want, body)
+		}
+	}
 }

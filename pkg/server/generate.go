@@ -19,7 +19,7 @@ import (
 // "model_name", "model_version" and the outputs by name ("text_output"). A model served with
 // the tensor handler runs on its inputs by name; a model with a custom handler gets the
 // request as its body (application/json), and its answer is "text_output" (or, a JSON
-// object, the answer's fields), each part it streams an event of generate_stream.
+// object, the answer's fields), each part it streams an event of generate_stream, read alike.
 
 func (s *Server) generateRoutes(rt *router) {
 	for _, stream := range []bool{false, true} {
@@ -103,7 +103,7 @@ func (s *Server) generateOn(w http.ResponseWriter, r *http.Request, v *registry.
 	if events != nil {
 		req.Stream = func(part []byte, contentType string) error {
 			streamed = true
-			return events.send(generateText(head, part))
+			return events.send(generateAnswer(head, part, contentType))
 		}
 	}
 	s.sequence(w, r, v, req)
@@ -121,14 +121,21 @@ func (s *Server) generateOn(w http.ResponseWriter, r *http.Request, v *registry.
 	if streamed && len(res.Body) == 0 {
 		return nil, nil
 	}
-	var compact bytes.Buffer // a JSON object's fields go after the model's
-	if strings.HasPrefix(res.ContentType, "application/json") && json.Compact(&compact, res.Body) == nil && bytes.HasPrefix(compact.Bytes(), []byte("{")) {
-		if compact.Len() == 2 { // {}
-			return append(head, '}'), nil
+	return generateAnswer(head, res.Body, res.ContentType), nil
+}
+
+// generateAnswer is an answer (or a streamed part of one) of a custom handler: a JSON
+// object's fields after the model's, anything else as text_output.
+func generateAnswer(head, body []byte, contentType string) []byte {
+	var compact bytes.Buffer
+	if strings.HasPrefix(contentType, "application/json") && json.Compact(&compact, body) == nil && bytes.HasPrefix(compact.Bytes(), []byte("{")) {
+		b := append([]byte{}, head...) // head serves every part
+		if compact.Len() == 2 {        // {}
+			return append(b, '}')
 		}
-		return append(append(head, ','), compact.Bytes()[1:]...), nil
+		return append(append(b, ','), compact.Bytes()[1:]...)
 	}
-	return generateText(head, res.Body), nil
+	return generateText(head, body)
 }
 
 // generateHead opens a generate answer: {"model_name": ..., "model_version": ... (no
