@@ -78,8 +78,8 @@ func (h *customHandler) handleInBatch(ctx context.Context, req *Request) (*Respo
 	case r := <-q.done:
 		return r.res, r.err
 	case <-ctx.Done():
+		q.leave() // first: a batch running it then does not queue it again (requeue)
 		h.gather.remove(q)
-		q.leave()
 		return nil, ctx.Err()
 	}
 }
@@ -465,8 +465,8 @@ func (h *customHandler) runBatch(p *proc, items []*queued) {
 // again. It is the handler's word to the server, not sent to clients.
 const streamNextHeader = "ts_stream_next"
 
-// requeue puts requests that go again at the front of the queue, in their order (or answers
-// them unloading() when the handler has closed).
+// requeue puts requests that go again at the front of the queue, in their order, but for
+// those that have left (or answers them unloading() when the handler has closed).
 func (g *gathering) requeue(items []*queued, unloading func() error) {
 	if len(items) == 0 {
 		return
@@ -480,11 +480,19 @@ func (g *gathering) requeue(items []*queued, unloading func() error) {
 		}
 		return
 	}
+	items = slices.DeleteFunc(items, (*queued).left)
 	for _, q := range items {
 		q.since = now
 	}
 	g.queue = append(items, g.queue...)
 	g.signal()
+}
+
+// left reports whether the request has left (leave).
+func (q *queued) left() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.gone
 }
 
 // part passes on a part of the request's answer sent before the rest: to its stream, or kept

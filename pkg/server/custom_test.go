@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -1010,6 +1011,22 @@ func TestContinuousBatching(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	// a client that leaves mid-generation: its request takes no more steps, so a request
+	// after it has its batches to itself
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", ts.inference.URL+"/predictions/gen", strings.NewReader(`{"prompt": "left", "tokens": 500}`))
+	req.Header.Set("Content-Type", "application/json")
+	if res, err := http.DefaultClient.Do(req); err == nil {
+		io.Copy(io.Discard, res.Body) // until the context ends it
+		res.Body.Close()
+	}
+	time.Sleep(100 * time.Millisecond)
+	after, _ := generate("after", 2)
+	check("after", 2, after)
+	if len(after) == 2 && (after[0].Batch != 1 || after[1].Batch != 1) {
+		t.Errorf("after a client left mid-generation: batches %+v, want the request alone (1)", after)
+	}
 	// Triton's generate_stream: an event per step, its JSON answer's fields beside the model's
 	status, body, _, err := send("POST", ts.inference.URL+"/v2/models/gen/generate_stream", []byte(`{"prompt": "g", "tokens": 3}`))
 	if err != nil || status != 200 || strings.Count(string(body), "data: ") != 3 {

@@ -32,6 +32,7 @@ a copy the kit takes first: whatever the handler writes to stdout (print, os.wri
 library, a child process) goes to stderr, which ts logs.
 """
 import array
+import ast
 import enum
 import importlib.util
 import inspect
@@ -1079,7 +1080,6 @@ def serve_file(path, name=None):
 def _runs_itself(path):
     """Whether the Python file at path is a ts handler: it imports ts_handler and, outside its
     functions and classes (at the top or under `if __name__ == "__main__"`), calls a run."""
-    import ast
     with open(path, "rb") as f:
         tree = ast.parse(f.read(), filename=path)
     imports_kit, calls_run = False, False
