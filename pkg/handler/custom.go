@@ -426,6 +426,9 @@ func (h *customHandler) spawn() (*proc, error) {
 	h.takesOver, h.batches = reply.Inference, reply.Batch
 	h.mu.Unlock()
 	h.log.Info("custom handler started", "pid", cmd.Process.Pid, "takes_over_inference", reply.Inference, "takes_batches", reply.Batch)
+	if h.model.ContinuousBatching && !reply.Batch {
+		h.log.Warn("continuousBatching is not applied: the handler does not take batches (a handler file written for TorchServe does; a ts handler defines inference_batch)")
+	}
 	return p, nil
 }
 
