@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -155,6 +156,10 @@ type Response struct {
 	ContentType string
 	Status      int
 	Headers     map[string]string // more response headers
+	// More says the answer is not the request's last (a step of what it generates): with
+	// the model's continuousBatching, an InferenceBatch answer with More goes to the client
+	// as a part, and the request comes again in the next batch (TorchServe's ts_stream_next).
+	More bool
 }
 
 // JSON builds a JSON response.
@@ -364,7 +369,15 @@ func answerBatch(h BatchInferencer, ctx *Context, f *Frame, fail func(error) *Fr
 		if r == nil {
 			r = &Response{}
 		}
-		reply.Replies = append(reply.Replies, FrameReply{Status: r.Status, ContentType: r.ContentType, Headers: r.Headers})
+		headers := r.Headers
+		if r.More {
+			headers = maps.Clone(headers)
+			if headers == nil {
+				headers = map[string]string{}
+			}
+			headers["ts_stream_next"] = "true"
+		}
+		reply.Replies = append(reply.Replies, FrameReply{Status: r.Status, ContentType: r.ContentType, Headers: headers})
 		reply.Blobs = append(reply.Blobs, Blob{Item: i})
 		reply.Data = append(reply.Data, r.Body)
 	}

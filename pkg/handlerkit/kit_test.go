@@ -359,3 +359,33 @@ func TestBatches(t *testing.T) {
 		t.Errorf("a batch to a handler without InferenceBatch: %+v", reply)
 	}
 }
+
+// stepper answers the first request of a batch with More (a step of its generation), with a
+// header of its own, and the others as last answers.
+type stepper struct{ streamer }
+
+func (stepper) InferenceBatch(ctx *Context, rs []*Request) ([]*Response, error) {
+	out := []*Response{{Body: []byte("step"), More: true, Headers: map[string]string{"X-Step": "1"}}}
+	for range rs[1:] {
+		out = append(out, &Response{Body: []byte("last")})
+	}
+	return out, nil
+}
+
+// TestMore: an InferenceBatch answer with More tells ts, by TorchServe's ts_stream_next
+// header, that more of its request's answer is to come (continuous batching); its own
+// headers stay, and the other answers carry no such header.
+func TestMore(t *testing.T) {
+	f := &Frame{Type: "batch", ID: 2, Requests: []FrameRequest{{ID: "a"}, {ID: "b"}},
+		Blobs: []Blob{{Name: "body", Item: 0}, {Name: "body", Item: 1}}, Data: [][]byte{[]byte("a"), []byte("b")}}
+	reply := answer(stepper{}, &Context{}, f, true, false)
+	if reply.Type != "responses" || len(reply.Replies) != 2 {
+		t.Fatalf("%+v", reply)
+	}
+	if h := reply.Replies[0].Headers; h["ts_stream_next"] != "true" || h["X-Step"] != "1" {
+		t.Errorf("the answer with More: headers %v", h)
+	}
+	if h := reply.Replies[1].Headers; h["ts_stream_next"] != "" {
+		t.Errorf("a last answer: headers %v", h)
+	}
+}
