@@ -137,6 +137,9 @@ type Description struct {
 	// ModelMetadata).
 	CustomizedMetadata json.RawMessage `json:"customizedMetadata,omitempty"`
 
+	// Processes are a custom handler's processes (ts's; none for other handlers).
+	Processes []Process `json:"processes,omitempty"`
+
 	Default       bool   `json:"default"`
 	State         string `json:"state"`
 	Error         string `json:"error,omitempty"`
@@ -192,13 +195,23 @@ type Worker struct {
 	StartTime string `json:"startTime"`
 	Status    string `json:"status"`
 	// MemoryUsage and PID are the server process's (its resident memory in bytes), which its
-	// workers share: TorchServe gives each worker process's.
+	// workers share: TorchServe gives each worker process's. A custom handler's workers show
+	// its processes (Description.Processes) in turn, and 0 for one not started yet.
 	MemoryUsage int64  `json:"memoryUsage"`
 	PID         int    `json:"pid"`
 	GPU         bool   `json:"gpu"`
 	GPUUsage    string `json:"gpuUsage"` // "N/A": ts does not query the GPU
 	Batches     int64  `json:"batches"`
 	Failures    int    `json:"failures,omitempty"`
+}
+
+// Process is a custom handler's process (ts's): its id, resident memory in bytes, when it
+// started, and whether it is answering.
+type Process struct {
+	PID         int    `json:"pid"`
+	MemoryUsage int64  `json:"memoryUsage"`
+	StartTime   string `json:"startTime"`
+	Busy        bool   `json:"busy"`
 }
 
 // JobQueueStatus is TorchServe's queue summary.

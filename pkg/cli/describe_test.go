@@ -52,6 +52,14 @@ func TestDescribeText(t *testing.T) {
 		t.Errorf("no line matching %s in:\n%s", want, out.String())
 	}
 
+	custom := api.Description{Workers: []api.Worker{{Status: "READY"}, {Status: "READY"}},
+		Processes: []api.Process{{PID: 41, MemoryUsage: 25_300_000, Busy: true}, {PID: 42, MemoryUsage: 24_000_000}}}
+	out.Reset()
+	describeText(term.New(&out, &out, nil, false), custom)
+	if want := `(?m)^processes +pid 41 \(25\.3 MB, busy\), pid 42 \(24\.0 MB\)$`; !regexp.MustCompile(want).MatchString(out.String()) {
+		t.Errorf("no line matching %s in:\n%s", want, out.String())
+	}
+
 	gpus := api.Description{ExecutionProvider: "cuda:0, cuda:1", IntraOpThreads: 1, LoadTimeMS: 900}
 	out.Reset()
 	describeText(term.New(&out, &out, nil, false), gpus)

@@ -329,6 +329,20 @@ func (c *DescribeCmd) Run(g *Globals) error {
 	return nil
 }
 
+// processesText lists a custom handler's processes: each one's id and resident memory, and
+// whether it is answering.
+func processesText(ps []api.Process) string {
+	var parts []string
+	for _, p := range ps {
+		part := fmt.Sprintf("pid %d (%.1f MB", p.PID, float64(p.MemoryUsage)/1e6)
+		if p.Busy {
+			part += ", busy"
+		}
+		parts = append(parts, part+")")
+	}
+	return strings.Join(parts, ", ")
+}
+
 func describeText(io *term.IO, d api.Description) {
 	ready, failed := 0, 0
 	for _, w := range d.Workers {
@@ -357,10 +371,15 @@ func describeText(io *term.IO, d api.Description) {
 		{"handler", d.Handler},
 		{"archive", archive},
 		{"workers", workers},
+	}
+	if len(d.Processes) > 0 {
+		pairs = append(pairs, [2]string{"processes", processesText(d.Processes)})
+	}
+	pairs = append(pairs, [][2]string{
 		{"batching", batchingText(d)},
 		{"queue", queueText(d)},
 		{"timeouts", fmt.Sprintf("response %ds, startup %ds", d.ResponseTimeout, d.StartupTimeout)},
-	}
+	}...)
 	if d.Error != "" {
 		pairs = append(pairs, [2]string{"error", io.Style(term.Bad, d.Error)})
 	}

@@ -55,6 +55,19 @@ type Describer interface {
 	Describe(ctx context.Context) (json.RawMessage, error)
 }
 
+// Process is a custom handler's process, as describe shows it.
+type Process struct {
+	PID     int
+	Started time.Time
+	Busy    bool // answering a request (or a batch)
+}
+
+// ProcessLister is a handler that runs processes of its own: a custom handler.
+type ProcessLister interface {
+	// Processes are its live processes, oldest first.
+	Processes() []Process
+}
+
 // Queuer is a handler with a queue of its own: a custom handler, whose requests wait for its
 // processes and for batches.
 type Queuer interface {
@@ -108,6 +121,9 @@ type customHandler struct {
 	// waiting counts the requests of each sequence waiting for its process (SequenceQueue
 	// bounds them).
 	waiting map[string]int
+	// procs are the processes started, oldest first, those that ended left out when listed
+	// (h.mu).
+	procs []*proc
 }
 
 // sequence is an open sequence: its process, and when it was last used.
@@ -117,12 +133,13 @@ type sequence struct {
 }
 
 type proc struct {
-	cmd    *exec.Cmd
-	in     io.WriteCloser
-	out    *bufio.Reader
-	seq    int64
-	exited chan struct{}
-	stderr *tail
+	cmd     *exec.Cmd
+	started time.Time
+	in      io.WriteCloser
+	out     *bufio.Reader
+	seq     int64
+	exited  chan struct{}
+	stderr  *tail
 }
 
 // tail keeps the last lines a process wrote to stderr, for error messages.
@@ -351,6 +368,18 @@ func (h *customHandler) Close() error {
 	return nil
 }
 
+// Processes lists the handler's live processes, oldest first.
+func (h *customHandler) Processes() []Process {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.procs = slices.DeleteFunc(h.procs, (*proc).ended)
+	out := make([]Process, len(h.procs))
+	for i, p := range h.procs {
+		out[i] = Process{PID: p.cmd.Process.Pid, Started: p.started, Busy: !slices.Contains(h.idle, p)}
+	}
+	return out
+}
+
 // ended reports whether the process has exited.
 func (p *proc) ended() bool {
 	select {
@@ -397,7 +426,7 @@ func (h *customHandler) spawn() (*proc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start custom handler %s (%s): %w", h.model.Handler, h.argv[0], err)
 	}
-	p := &proc{cmd: cmd, in: in, out: bufio.NewReaderSize(out, 1<<16), exited: make(chan struct{}), stderr: &tail{}}
+	p := &proc{cmd: cmd, started: time.Now(), in: in, out: bufio.NewReaderSize(out, 1<<16), exited: make(chan struct{}), stderr: &tail{}}
 	go func() {
 		sc := bufio.NewScanner(errPipe)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -424,6 +453,7 @@ func (h *customHandler) spawn() (*proc, error) {
 	}
 	h.mu.Lock()
 	h.takesOver, h.batches = reply.Inference, reply.Batch
+	h.procs = append(slices.DeleteFunc(h.procs, (*proc).ended), p)
 	h.mu.Unlock()
 	h.log.Info("custom handler started", "pid", cmd.Process.Pid, "takes_over_inference", reply.Inference, "takes_batches", reply.Batch)
 	if h.model.ContinuousBatching && !reply.Batch {

@@ -1171,6 +1171,8 @@ type Info struct {
 	// Cached is whether the version's answers go to the response cache (its settings ask
 	// for it and the server has one).
 	Cached bool
+	// Processes are a custom handler's processes (nil for other handlers).
+	Processes []handler.Process
 }
 
 // Statistics is what the version has served since it was registered.
@@ -1200,6 +1202,9 @@ func (v *Version) Info() Info {
 		n := q.Queued()
 		i.Queue.Pending += n
 		i.Queue.Remaining -= n
+	}
+	if l, ok := h.(handler.ProcessLister); ok {
+		i.Processes = l.Processes()
 	}
 	return i
 }

@@ -445,17 +445,30 @@ func describe(v *registry.Version, isDefault bool, split map[string]int) api.Des
 	if w, ok := split[v.Version]; ok {
 		d.TrafficWeight = &w
 	}
-	rss, pid := residentMemory(), os.Getpid()
+	rss, pid := residentMemory(os.Getpid()), os.Getpid()
 	for _, wk := range info.Workers {
 		d.Workers = append(d.Workers, api.Worker{ID: workerID(wk.ID), StartTime: wk.Started.UTC().Format(timeLayout),
 			Status: wk.State, MemoryUsage: rss, PID: pid, GPUUsage: "N/A", GPU: gpu, Batches: wk.Batches, Failures: wk.Failures})
 	}
+	for _, p := range info.Processes {
+		d.Processes = append(d.Processes, api.Process{PID: p.PID, MemoryUsage: residentMemory(p.PID),
+			StartTime: p.Started.UTC().Format(timeLayout), Busy: p.Busy})
+	}
+	if info.Processes != nil { // TorchServe's workers are processes: each shows its own
+		for i := range d.Workers {
+			d.Workers[i].PID, d.Workers[i].MemoryUsage = 0, 0 // not started yet
+			if i < len(d.Processes) {
+				d.Workers[i].PID, d.Workers[i].MemoryUsage = d.Processes[i].PID, d.Processes[i].MemoryUsage
+			}
+		}
+	}
 	return d
 }
 
-// residentMemory is this process's resident memory in bytes, or 0 where it cannot be read.
-func residentMemory() int64 {
-	p, err := procfs.Self()
+// residentMemory is the resident memory in bytes of the process pid, or 0 where it cannot be
+// read.
+func residentMemory(pid int) int64 {
+	p, err := procfs.NewProc(pid)
 	if err != nil {
 		return 0
 	}

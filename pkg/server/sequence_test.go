@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/api/grpc/inferencepb"
 	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/internal/testenv"
@@ -75,6 +76,27 @@ func TestStatefulSequences(t *testing.T) {
 	}
 	if len(pids[0]) != 1 || len(pids[1]) != 1 {
 		t.Errorf("a sequence's requests went to several processes: %v", pids)
+	}
+	// describe lists the handler's processes, and shows them as TorchServe's workers
+	_, body, _, err := send("GET", ts.management.URL+"/models/stateful", nil)
+	var described []api.Description
+	if err != nil || json.Unmarshal(body, &described) != nil || len(described) != 1 {
+		t.Fatalf("describe: %s %v", body, err)
+	}
+	listed := map[int]bool{}
+	for i, p := range described[0].Processes {
+		listed[p.PID] = true
+		if p.MemoryUsage <= 0 || i >= len(described[0].Workers) || described[0].Workers[i].PID != p.PID ||
+			described[0].Workers[i].MemoryUsage <= 0 {
+			t.Errorf("process %d: %+v, workers %+v", i, p, described[0].Workers)
+		}
+	}
+	for s := range 2 {
+		for pid := range pids[s] {
+			if !listed[pid] {
+				t.Errorf("describe's processes %+v lack seq_%d's %d", described[0].Processes, s, pid)
+			}
+		}
 	}
 
 	// no sequence id: a new one, answered in the header, which the next request carries on
