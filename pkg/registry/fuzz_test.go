@@ -62,6 +62,7 @@ func FuzzModelConfigYAML(f *testing.F) {
 		"priorityQueuePolicies:\n  1: {jobQueueSize: 2, maxQueueTime: 10, maxQueueTimeAction: reject}\n",
 		"deviceType: gpu\ndeviceIds: [1, 0]\nexecutionMode: parallel\ninterOpThreads: 2\nmemArenaShrinkage: cpu:0\nsessionConfig: {a: b}\n",
 		"sequenceBatching: true\nmaxNumSequence: 4\nsequenceMaxIdleMSec: 1000\nunloadAfterIdle: 0\nhandler: {topk: 3}\n",
+		"sequenceBatching: true\ncontinuousBatching: true\nbatchSize: 4\nmaxSequenceJobQueueSize: 2\n",
 		"handler:\n  id2label: {0: negative, 1: positive}\n  nested: [{1.5: x, true: y}]\n",
 	} {
 		f.Add(c)
