@@ -315,9 +315,9 @@ func TestSequenceBatches(t *testing.T) {
 	if a, _, _ := post(3, "ts_request_sequence_id", "seq_1", "ts_request_sequence_start", "true"); a.Sum != 3 {
 		t.Errorf("seq_1 begun afresh: %+v", a)
 	}
-	// four requests of a sequence at once, to a model whose batch waits 3 s for company: a
-	// batch takes one of them, and while it waits maxSequenceJobQueueSize 2 lets two queue,
-	// and refuses the others
+	// four requests of a sequence at once, to a model whose batch waits 3 s for company: the
+	// first waits in the queue, maxSequenceJobQueueSize 2 lets one more of its sequence wait
+	// there, and the others are refused
 	ts.registerArchive(t, archive.PackOptions{ModelName: "flood", Handler: testenv.Path("pkg/handler/testdata/torchserve_stateful.py"),
 		ConfigFile: modelConfig(t, "minWorkers: 1\nmaxWorkers: 1\nbatchSize: 4\nmaxBatchDelay: 3000\nsequenceBatching: true\nmaxSequenceJobQueueSize: 2\n")}, "")
 	statuses := make(chan int, 4)
