@@ -247,12 +247,17 @@ type VersionState struct {
 	// count its requests answered from it and not.
 	Cached                 bool
 	CacheHits, CacheMisses int64
+	// HandlerProcesses is how many processes a custom handler runs (nil for other handlers),
+	// and HandlerMemory their resident memory in bytes, together.
+	HandlerProcesses *int
+	HandlerMemory    int64
 }
 
 type versionCollector struct {
 	states                                                     func() []VersionState
 	pending, workers, ready, delay, arrival, batching, speedup *prometheus.Desc
 	cacheHits, cacheMisses                                     *prometheus.Desc
+	processes, processMemory                                   *prometheus.Desc
 	// loadTime is TorchServe's WorkerLoadTime, per worker
 	loadTime *prometheus.Desc
 	host     string
@@ -273,6 +278,9 @@ func (m *Metrics) WatchVersions(states func() []VersionState) {
 		speedup:     prometheus.NewDesc("ts_batch_speedup", "How many times faster an item runs in a batch than alone, measured (0 until both are).", labels, nil),
 		cacheHits:   prometheus.NewDesc("ts_cache_hits_total", "Requests answered from the response cache (models with responseCache: true).", labels, nil),
 		cacheMisses: prometheus.NewDesc("ts_cache_misses_total", "Requests of models with responseCache: true that the response cache did not hold.", labels, nil),
+		processes:   prometheus.NewDesc("ts_handler_processes", "Processes a custom handler runs.", labels, nil),
+		processMemory: prometheus.NewDesc("ts_handler_resident_memory_bytes", "Resident memory of a custom handler's processes, together, bytes.",
+			labels, nil),
 		loadTime: prometheus.NewDesc("WorkerLoadTime", "Torchserve prometheus gauge metric with unit: Milliseconds (the model's load, which its workers share)",
 			[]string{"WorkerName", "Level", "Hostname"}, nil),
 		host: m.hostname,
@@ -280,7 +288,8 @@ func (m *Metrics) WatchVersions(states func() []VersionState) {
 }
 
 func (c *versionCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.pending, c.workers, c.ready, c.delay, c.arrival, c.batching, c.speedup, c.loadTime, c.cacheHits, c.cacheMisses} {
+	for _, d := range []*prometheus.Desc{c.pending, c.workers, c.ready, c.delay, c.arrival, c.batching, c.speedup, c.loadTime, c.cacheHits, c.cacheMisses,
+		c.processes, c.processMemory} {
 		ch <- d
 	}
 }
@@ -293,6 +302,10 @@ func (c *versionCollector) Collect(ch chan<- prometheus.Metric) {
 		}{{c.pending, float64(s.Pending)}, {c.workers, float64(s.Workers)}, {c.ready, float64(s.ReadyWorkers)},
 			{c.delay, s.BatchDelay.Seconds()}, {c.arrival, s.ArrivalRate}, {c.batching, boolGauge(s.Batching)}, {c.speedup, s.BatchSpeedup}} {
 			ch <- prometheus.MustNewConstMetric(g.d, prometheus.GaugeValue, g.v, s.Model, s.Version)
+		}
+		if s.HandlerProcesses != nil {
+			ch <- prometheus.MustNewConstMetric(c.processes, prometheus.GaugeValue, float64(*s.HandlerProcesses), s.Model, s.Version)
+			ch <- prometheus.MustNewConstMetric(c.processMemory, prometheus.GaugeValue, float64(s.HandlerMemory), s.Model, s.Version)
 		}
 		if s.Cached {
 			ch <- prometheus.MustNewConstMetric(c.cacheHits, prometheus.CounterValue, float64(s.CacheHits), s.Model, s.Version)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -97,6 +98,16 @@ func TestStatefulSequences(t *testing.T) {
 				t.Errorf("describe's processes %+v lack seq_%d's %d", described[0].Processes, s, pid)
 			}
 		}
+	}
+	// and the metrics API counts them, with their memory
+	_, metricsText, _, err := send("GET", ts.metrics.URL+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := regexp.MustCompile(`(?m)^ts_handler_processes\{model_name="stateful",model_version="1\.0"\} (\d+)$`).FindSubmatch(metricsText)
+	memory := regexp.MustCompile(`(?m)^ts_handler_resident_memory_bytes\{model_name="stateful",model_version="1\.0"\} ([0-9.e+]+)$`).FindSubmatch(metricsText)
+	if count == nil || string(count[1]) != fmt.Sprint(len(described[0].Processes)) || memory == nil || string(memory[1]) == "0" {
+		t.Errorf("metrics: processes %q, memory %q, want %d processes and their memory", count, memory, len(described[0].Processes))
 	}
 
 	// no sequence id: a new one, answered in the header, which the next request carries on

@@ -134,6 +134,13 @@ func (s *Server) versionStates() []metrics.VersionState {
 				st := v.Statistics()
 				out[len(out)-1].CacheHits, out[len(out)-1].CacheMisses = st.CacheHit.Count, st.CacheMiss.Count
 			}
+			if info.Processes != nil { // a custom handler's
+				n := len(info.Processes)
+				out[len(out)-1].HandlerProcesses = &n
+				for _, p := range info.Processes {
+					out[len(out)-1].HandlerMemory += residentMemory(p.PID)
+				}
+			}
 		}
 	}
 	return out
