@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tsserve/ts/pkg/api/grpc/inferencepb"
 	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/internal/testenv"
 )
@@ -1026,6 +1027,29 @@ func TestContinuousBatching(t *testing.T) {
 	check("after", 2, after)
 	if len(after) == 2 && (after[0].Batch != 1 || after[1].Batch != 1) {
 		t.Errorf("after a client left mid-generation: batches %+v, want the request alone (1)", after)
+	}
+	// TorchServe's gRPC StreamPredictions: a message per step
+	c, _ := grpcClients(t, ts)
+	stream, err := c.StreamPredictions(context.Background(), &inferencepb.PredictionsRequest{ModelName: "gen",
+		Input: map[string][]byte{"body": []byte(`{"prompt": "r", "tokens": 3}`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var messages []string
+	for {
+		m, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tok token
+		json.Unmarshal(m.GetPrediction(), &tok)
+		messages = append(messages, tok.Token)
+	}
+	if strings.Join(messages, " ") != "r1 r2 r3" {
+		t.Errorf("StreamPredictions: messages %q, want r1 r2 r3", messages)
 	}
 	// Triton's generate_stream: an event per step, its JSON answer's fields beside the model's
 	status, body, _, err := send("POST", ts.inference.URL+"/v2/models/gen/generate_stream", []byte(`{"prompt": "g", "tokens": 3}`))

@@ -4,6 +4,7 @@ gives every request of the batch its next token (a1, a2, ...), kept per request 
 context.cache, and its stopping criterion ends the request after its last. Each answer names
 its token, the size of the batch it came in and the process. A call takes 20 ms, as a model's
 step would."""
+import json
 import os
 import time
 
@@ -21,6 +22,8 @@ class Generator:
         for req_id, row in zip(ids, data):
             if req_id not in context.cache:  # its first call: the prompt
                 ask = row.get("body")
+                if isinstance(ask, (bytes, bytearray)):  # over gRPC: bytes
+                    ask = json.loads(ask)
                 context.cache[req_id] = {"prompt": ask["prompt"], "tokens": ask["tokens"], "made": 0}
             state = context.cache[req_id]
             state["made"] += 1
