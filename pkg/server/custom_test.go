@@ -991,14 +991,14 @@ func TestContinuousBatching(t *testing.T) {
 	// a long request, and one that comes while it generates: it joins the batches at once
 	long := make(chan []token, 1)
 	go func() {
-		got, _ := generate("long", 25)
+		got, _ := generate("long", 40) // 40 steps of 20 ms: it generates for 0.8 s at least
 		long <- got
 	}()
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
 	short, _ := generate("short", 3)
 	check("short", 3, short)
 	longGot := <-long
-	check("long", 25, longGot)
+	check("long", 40, longGot)
 	if len(short) == 3 && (short[0].Batch != 2 || short[2].Batch != 2) {
 		t.Errorf("the request that came while another generated: batches %+v, want it beside the other's (2)", short)
 	}
