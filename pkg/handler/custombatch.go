@@ -96,9 +96,9 @@ func (h *customHandler) enqueue(q *queued) error {
 		return batch.ErrQueueFull
 	}
 	if seq := q.req.Sequence; seq != "" && h.model.SequenceQueue > 0 {
-		n := 0 // its sequence's requests waiting
+		n := 0 // its sequence's requests waiting (not those between steps of a generation)
 		for _, o := range g.queue {
-			if o.req.Sequence == seq {
+			if o.req.Sequence == seq && o.proc == nil {
 				n++
 			}
 		}
@@ -208,7 +208,9 @@ func (h *customHandler) take(p *proc, n int, delay time.Duration) []*queued {
 // pick lists the places in the queue of up to n requests that may go to p in one batch, in
 // order: a request that goes again, if p generates its answer; for a stateful model, the
 // first queued request of each sequence that is bound to p, or to no live process while there
-// is room for another open sequence (maxNumSequence); any other. g.mu held.
+// is room for another open sequence (maxNumSequence), beside any of the sequence's requests
+// going again (as TorchServe's sequence continuous batching lets a request cancel its
+// sequence's generation); any other. g.mu held.
 func (h *customHandler) pick(p *proc, n int) []int {
 	g := &h.gather
 	stateful := h.model.MaxSequences > 0
@@ -223,7 +225,7 @@ func (h *customHandler) pick(p *proc, n int) []int {
 		if len(picked) == n {
 			break
 		}
-		if stateful {
+		if stateful && q.proc == nil { // (a request going again does not hold its sequence back)
 			if seen[q.req.Sequence] {
 				continue // its sequence's earlier request goes first
 			}

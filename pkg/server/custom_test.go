@@ -1012,6 +1012,31 @@ func TestContinuousBatching(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	// a stateful model: a request of a sequence whose generation runs joins its batches
+	// (TorchServe's sequence continuous batching, where such a request may cancel it)
+	ts.registerArchive(t, archive.PackOptions{ModelName: "seqgen", Handler: testenv.Path("pkg/handler/testdata/torchserve_generate.py"),
+		ConfigFile: modelConfig(t, "minWorkers: 1\nmaxWorkers: 1\nbatchSize: 4\nmaxBatchDelay: 100\ncontinuousBatching: true\nsequenceBatching: true\n")}, "")
+	seqGenerate := func(prompt string, tokens int) []token {
+		status, body, _, err := send("POST", ts.inference.URL+"/predictions/seqgen", fmt.Appendf(nil, `{"prompt": %q, "tokens": %d}`, prompt, tokens),
+			"Content-Type", "application/json", "ts_request_sequence_id", "chat")
+		var got []token
+		for d := json.NewDecoder(bytes.NewReader(body)); err == nil && status == 200 && d.More(); {
+			var tok token
+			if d.Decode(&tok) != nil {
+				break
+			}
+			got = append(got, tok)
+		}
+		return got
+	}
+	go func() { long <- seqGenerate("first", 40) }()
+	time.Sleep(300 * time.Millisecond)
+	second := seqGenerate("second", 2)
+	check("second", 2, second)
+	check("first", 40, <-long)
+	if len(second) == 2 && second[0].Batch != 2 {
+		t.Errorf("a request of a sequence whose generation runs: batches %+v, want it beside the generation (2)", second)
+	}
 	// a client that leaves mid-generation: its request takes no more steps, so a request
 	// after it has its batches to itself
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
