@@ -1061,14 +1061,7 @@ func TestContinuousBatching(t *testing.T) {
 		t.Fatal(err)
 	}
 	var messages []string
-	for {
-		m, err := stream.Recv()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, m := range receiveAll(t, stream) {
 		var tok token
 		json.Unmarshal(m.GetPrediction(), &tok)
 		messages = append(messages, tok.Token)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc"
+
 	"github.com/tsserve/ts/pkg/api/grpc/inferencepb"
 	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/internal/testenv"
@@ -73,6 +75,22 @@ func TestStreamedAnswer(t *testing.T) {
 	exchange{"silent", "POST", "/predictions/streamer", "", []byte(`{"parts": 1, "sleep": 3}`), 500, "InternalServerException", "did not answer within 2s"}.run(t, ts.inference.URL)
 }
 
+// receiveAll receives a server stream's messages until it ends.
+func receiveAll(t *testing.T, stream grpc.ServerStreamingClient[inferencepb.PredictionResponse]) []*inferencepb.PredictionResponse {
+	t.Helper()
+	var out []*inferencepb.PredictionResponse
+	for {
+		m, err := stream.Recv()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m)
+	}
+}
+
 // TestStreamedAnswerGRPC: StreamPredictions sends each part as a message, then the last;
 // Predictions answers the parts joined.
 func TestStreamedAnswerGRPC(t *testing.T) {
@@ -85,14 +103,7 @@ func TestStreamedAnswerGRPC(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	for {
-		m, err := stream.Recv()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, m := range receiveAll(t, stream) {
 		got = append(got, string(m.GetPrediction()))
 	}
 	if strings.Join(got, "|") != "part 0 |part 1 |part 2 |last" {
