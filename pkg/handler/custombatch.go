@@ -214,13 +214,16 @@ func (h *customHandler) take(p *proc, n int, delay time.Duration) []*queued {
 func (h *customHandler) pick(p *proc, n int) []int {
 	g := &h.gather
 	stateful := h.model.MaxSequences > 0
+	var (
+		seen map[string]bool // the sequences met so far
+		open int             // the sequences open, with those picked to open
+	)
 	if stateful {
 		h.mu.Lock() // after g.mu, always in this order
 		defer h.mu.Unlock()
+		seen, open = map[string]bool{}, len(h.sequences)
 	}
 	var picked []int
-	seen := map[string]bool{}
-	open := len(h.sequences)
 	for i, q := range g.queue {
 		if len(picked) == n {
 			break
