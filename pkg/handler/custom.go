@@ -1028,6 +1028,14 @@ func (h *customHandler) Handle(ctx context.Context, req *Request) (*Response, er
 	return h.answer(ctx, req, requestFrame("handle", req))
 }
 
+// answered ends the request's sequence once its answer is given, when it carries the end
+// header.
+func (h *customHandler) answered(req *Request) {
+	if req.Sequence != "" && req.SequenceEnd {
+		h.endSequence(req.Sequence)
+	}
+}
+
 // startSequence ends the request's sequence before its first call when the request begins
 // it afresh: it binds anew, to any process.
 func (h *customHandler) startSequence(req *Request) {
@@ -1052,9 +1060,7 @@ func (h *customHandler) answer(ctx context.Context, req *Request, f *handlerkit.
 		return nil
 	}
 	reply, err := h.call(ctx, f, onPart)
-	if req.Sequence != "" && req.SequenceEnd {
-		h.endSequence(req.Sequence)
-	}
+	h.answered(req)
 	if err != nil {
 		return nil, err
 	}

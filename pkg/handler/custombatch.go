@@ -426,17 +426,13 @@ func (h *customHandler) runBatch(p *proc, items []*queued) {
 	}
 	reply, err := h.callOn(context.Background(), p, f, onPart)
 	h.report(int64(len(items)), waited, time.Since(sent), err)
-	for _, q := range items {
-		if q.req.Sequence != "" && q.req.SequenceEnd {
-			h.endSequence(q.req.Sequence)
-		}
-	}
 	if err == nil && (reply.Type != "responses" || len(reply.Replies) != len(items)) {
 		err = apierror.Internal("custom handler answered %q with %d replies to a batch of %d requests, want responses, one per request",
 			reply.Type, len(reply.Replies), len(items))
 	}
 	if err != nil {
 		for _, q := range items {
+			h.answered(q.req)
 			q.done <- queuedResult{err: err}
 		}
 		return
@@ -454,15 +450,20 @@ func (h *customHandler) runBatch(p *proc, items []*queued) {
 			if q.part(bodies[i], r.ContentType) {
 				q.proc = p
 				again = append(again, q)
+			} else {
+				h.answered(q.req) // its client has left: no more steps
 			}
 			continue
 		}
+		h.answered(q.req)
 		q.mu.Lock()
 		joined := q.joined
 		q.mu.Unlock()
 		q.done <- queuedResult{res: h.response(r, joined, bodies[i])}
 	}
-	h.gather.requeue(again, h.unloading)
+	for _, q := range h.gather.requeue(again, h.unloading) {
+		h.answered(q.req) // its client left meanwhile
+	}
 }
 
 // streamNextHeader is TorchServe's response header by which a handler (its stopping
@@ -471,10 +472,11 @@ func (h *customHandler) runBatch(p *proc, items []*queued) {
 const streamNextHeader = "ts_stream_next"
 
 // requeue puts requests that go again at the front of the queue, in their order, but for
-// those that have left (or answers them unloading() when the handler has closed).
-func (g *gathering) requeue(items []*queued, unloading func() error) {
+// those that have left, which it returns (or answers them unloading() when the handler has
+// closed).
+func (g *gathering) requeue(items []*queued, unloading func() error) (left []*queued) {
 	if len(items) == 0 {
-		return
+		return nil
 	}
 	now := time.Now()
 	g.mu.Lock()
@@ -483,14 +485,21 @@ func (g *gathering) requeue(items []*queued, unloading func() error) {
 		for _, q := range items {
 			q.done <- queuedResult{err: unloading()}
 		}
-		return
+		return nil
 	}
-	items = slices.DeleteFunc(items, (*queued).left)
+	items = slices.DeleteFunc(items, func(q *queued) bool {
+		if q.left() {
+			left = append(left, q)
+			return true
+		}
+		return false
+	})
 	for _, q := range items {
 		q.since = now
 	}
 	g.queue = append(items, g.queue...)
 	g.signal()
+	return left
 }
 
 // left reports whether the request has left (leave).

@@ -1016,9 +1016,9 @@ func TestContinuousBatching(t *testing.T) {
 	// (TorchServe's sequence continuous batching, where such a request may cancel it)
 	ts.registerArchive(t, archive.PackOptions{ModelName: "seqgen", Handler: testenv.Path("pkg/handler/testdata/torchserve_generate.py"),
 		ConfigFile: modelConfig(t, "minWorkers: 1\nmaxWorkers: 1\nbatchSize: 4\nmaxBatchDelay: 100\ncontinuousBatching: true\nsequenceBatching: true\n")}, "")
-	seqGenerate := func(prompt string, tokens int) []token {
-		status, body, _, err := send("POST", ts.inference.URL+"/predictions/seqgen", fmt.Appendf(nil, `{"prompt": %q, "tokens": %d}`, prompt, tokens),
-			"Content-Type", "application/json", "ts_request_sequence_id", "chat")
+	seqGenerate := func(prompt string, tokens int, header ...string) []token {
+		header = append([]string{"Content-Type", "application/json", "ts_request_sequence_id", "chat"}, header...)
+		status, body, _, err := send("POST", ts.inference.URL+"/predictions/seqgen", fmt.Appendf(nil, `{"prompt": %q, "tokens": %d}`, prompt, tokens), header...)
 		var got []token
 		for d := json.NewDecoder(bytes.NewReader(body)); err == nil && status == 200 && d.More(); {
 			var tok token
@@ -1037,6 +1037,15 @@ func TestContinuousBatching(t *testing.T) {
 	if len(second) == 2 && second[0].Batch != 2 {
 		t.Errorf("a request of a sequence whose generation runs: batches %+v, want it beside the generation (2)", second)
 	}
+	// the end header ends a generating request's sequence after its last step, not its
+	// first: until then the one sequence maxNumSequence allows stays open
+	go func() { long <- seqGenerate("ending", 40, "ts_request_sequence_end", "true") }()
+	time.Sleep(300 * time.Millisecond)
+	exchange{"a new sequence while the last request of the open one generates", "POST", "/predictions/seqgen", "application/json",
+		[]byte(`{"prompt": "new", "tokens": 1}`), 503, "ServiceUnavailableException", "maxNumSequence"}.run(t, ts.inference.URL)
+	check("ending", 40, <-long)
+	exchange{"a new sequence once it ended", "POST", "/predictions/seqgen", "application/json",
+		[]byte(`{"prompt": "new", "tokens": 1}`), 200, "", `"token": "new1"`}.run(t, ts.inference.URL)
 	// a client that leaves mid-generation: its request takes no more steps, so a request
 	// after it has its batches to itself
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
