@@ -445,22 +445,23 @@ func describe(v *registry.Version, isDefault bool, split map[string]int) api.Des
 	if w, ok := split[v.Version]; ok {
 		d.TrafficWeight = &w
 	}
-	rss, pid := residentMemory(os.Getpid()), os.Getpid()
-	for _, wk := range info.Workers {
-		d.Workers = append(d.Workers, api.Worker{ID: workerID(wk.ID), StartTime: wk.Started.UTC().Format(timeLayout),
-			Status: wk.State, MemoryUsage: rss, PID: pid, GPUUsage: "N/A", GPU: gpu, Batches: wk.Batches, Failures: wk.Failures})
-	}
 	for _, p := range info.Processes {
 		d.Processes = append(d.Processes, api.Process{PID: p.PID, MemoryUsage: residentMemory(p.PID),
 			StartTime: p.Started.UTC().Format(timeLayout), Busy: p.Busy})
 	}
-	if info.Processes != nil { // TorchServe's workers are processes: each shows its own
-		for i := range d.Workers {
-			d.Workers[i].PID, d.Workers[i].MemoryUsage = 0, 0 // not started yet
-			if i < len(d.Processes) {
-				d.Workers[i].PID, d.Workers[i].MemoryUsage = d.Processes[i].PID, d.Processes[i].MemoryUsage
-			}
+	// the workers share the server's process; a custom handler's show its processes in turn,
+	// as TorchServe's worker processes (none yet: 0)
+	rss, pid := int64(0), 0
+	if info.Processes == nil {
+		rss, pid = residentMemory(os.Getpid()), os.Getpid()
+	}
+	for i, wk := range info.Workers {
+		w := api.Worker{ID: workerID(wk.ID), StartTime: wk.Started.UTC().Format(timeLayout),
+			Status: wk.State, MemoryUsage: rss, PID: pid, GPUUsage: "N/A", GPU: gpu, Batches: wk.Batches, Failures: wk.Failures}
+		if i < len(d.Processes) {
+			w.PID, w.MemoryUsage = d.Processes[i].PID, d.Processes[i].MemoryUsage
 		}
+		d.Workers = append(d.Workers, w)
 	}
 	return d
 }
