@@ -42,14 +42,16 @@ func FuzzTritonConfig(f *testing.F) {
 	})
 }
 
-// checkResolved resolves a model's file settings, as registering does; settings that
-// resolve without an error (resolveSettings validates them) must be usable.
-func checkResolved(t *testing.T, y *modelYAML) {
+// checkResolved resolves a model's file settings, as registering does, and returns why they
+// do not resolve; settings that resolve without an error (resolveSettings validates them)
+// must be usable.
+func checkResolved(t *testing.T, y *modelYAML) error {
 	d := Defaults{RegisterWorkers: 1, StartupWorkers: 1, ResponseTimeout: 120 * time.Second, StartupTimeout: 120 * time.Second, JobQueueSize: 100}
 	s, err := resolveSettings(d, nil, y, Overrides{}, true)
 	if err == nil && (s.BatchSize < 1 || s.JobQueueSize < 1 || s.MaxWorkers < s.MinWorkers || s.ResponseTimeout <= 0) {
 		t.Fatalf("settings %+v", s)
 	}
+	return err
 }
 
 // FuzzModelConfigYAML: whatever an archive's model-config.yaml says, it resolves into valid

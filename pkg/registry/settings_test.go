@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tsserve/ts/pkg/internal/testenv"
 )
@@ -66,8 +65,7 @@ func TestModelConfigTemplate(t *testing.T) {
 			t.Errorf("the template lacks %s", key)
 		}
 	}
-	d := Defaults{RegisterWorkers: 1, StartupWorkers: 1, ResponseTimeout: 120 * time.Second, StartupTimeout: 120 * time.Second, JobQueueSize: 100}
-	if _, err := resolveSettings(d, nil, y, Overrides{}, true); err != nil {
+	if err := checkResolved(t, y); err != nil {
 		t.Errorf("the template's settings: %v", err)
 	}
 }
