@@ -268,10 +268,12 @@ func linkTritonVersion(src, version, dir string) (*Opened, error) {
 			return nil, err
 		}
 	}
-	if _, err := os.Stat(filepath.Join(src, "warmup")); err == nil {
-		if _, err := os.Lstat(filepath.Join(dir, "warmup")); err != nil {
-			if err := link(filepath.Join(src, "warmup"), filepath.Join(dir, "warmup")); err != nil {
-				return nil, err
+	for _, sub := range []string{"warmup", "initial_state"} { // model_warmup's and sequence_batching's data files
+		if _, err := os.Stat(filepath.Join(src, sub)); err == nil {
+			if _, err := os.Lstat(filepath.Join(dir, sub)); err != nil {
+				if err := link(filepath.Join(src, sub), filepath.Join(dir, sub)); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
@@ -304,8 +306,6 @@ func checkTritonConfig(cfg *oippb.ModelConfig) error {
 		return fmt.Errorf("platform %q: ts serves ONNX models only (platform onnxruntime_onnx, backend onnxruntime)", p)
 	case b != "" && b != "onnxruntime":
 		return fmt.Errorf("backend %q: ts serves ONNX models only (backend onnxruntime)", b)
-	case cfg.GetSequenceBatching() != nil:
-		return errors.New("sequence_batching: ts runs stateful ONNX models only through a custom handler (docs/custom-handlers.md), not with Triton's sequence batcher")
 	case len(cfg.GetModelOperations().GetOpLibraryFilename()) > 0:
 		return errors.New("model_operations: ts does not load custom operator libraries")
 	}

@@ -162,7 +162,6 @@ func TestTritonConfigRefused(t *testing.T) {
 		{`platform: "tensorrt_plan"`, "ONNX models only"},
 		{`backend: "python"`, "ONNX models only"},
 		{`platform: "ensemble" ensemble_scheduling { step [ { model_name: "a" model_version: -1 } ] }`, "workflow"},
-		{`sequence_batching { max_sequence_idle_microseconds: 5000000 control_input [ { name: "START" } ] }`, "sequence_batching"},
 		{`model_operations { op_library_filename: "libcustom.so" }`, "custom operator"},
 		{`input [ { name: "input" data_type: TYPE_FP32 dims: [ 64 ] reshape: { shape: [ 1, 8, 8 ] } } ]`, "reshape"},
 		{`max_batch_size: "eight"`, TritonConfigFile},

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tsserve/ts/pkg/seqbatch"
 	"github.com/tsserve/ts/pkg/tensor"
 )
 
@@ -27,6 +28,38 @@ type V2Request struct {
 	// request may wait in the queue, where the model's queue policy lets a request shorten
 	// its own; 0 when not given.
 	Timeout int64
+	// Sequence is the request's place in a sequence (the parameters sequence_id,
+	// sequence_start and sequence_end of Triton's sequence batcher).
+	Sequence seqbatch.Flags
+}
+
+// sequenceParameters reads a request's sequence parameters: sequence_id a number or a
+// string, sequence_start and sequence_end bools.
+func sequenceParameters(params map[string]any) (seqbatch.Flags, error) {
+	var f seqbatch.Flags
+	var err error
+	switch id := params["sequence_id"].(type) {
+	case nil:
+	case json.Number:
+		f, err = seqbatch.ParseID(id.String(), true)
+	case string:
+		f, err = seqbatch.ParseID(id, false)
+	default:
+		err = fmt.Errorf("parameter sequence_id must be a number or a string, got %s", jsonText(id))
+	}
+	if err != nil {
+		return f, badInput("%v", err)
+	}
+	for name, dst := range map[string]*bool{"sequence_start": &f.Start, "sequence_end": &f.End} {
+		switch b := params[name].(type) {
+		case nil:
+		case bool:
+			*dst = b
+		default:
+			return f, badInput("parameter %s must be true or false, got %s", name, jsonText(b))
+		}
+	}
+	return f, nil
 }
 
 // V2Output is an output a request asks for.
@@ -119,6 +152,9 @@ func DecodeV2(body []byte, headerLen int, inputs, outputs []tensor.Info, shm Sha
 				return nil, badInput("parameter %s must be %s, got %s", c.name, c.want, jsonText(p))
 			}
 			*c.dst = n
+		}
+		if req.Sequence, err = sequenceParameters(params); err != nil {
+			return nil, err
 		}
 	}
 	for _, in := range docInputs {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tsserve/ts/pkg/archive"
+	"github.com/tsserve/ts/pkg/seqbatch"
 	"github.com/tsserve/ts/pkg/tensor"
 )
 
@@ -24,6 +25,9 @@ func FuzzTritonConfig(f *testing.F) {
 		`input [ { name: "features" data_type: TYPE_FP32 dims: [ 4 ] } ] output [ { name: "probabilities" data_type: TYPE_FP32 dims: [ 3 ] } ]
 		 model_warmup [ { name: "w" batch_size: 2 inputs { key: "features" value: { data_type: TYPE_FP32 dims: [ 4 ] random_data: true } } } ]`,
 		`sequence_batching { max_sequence_idle_microseconds: 5000000 } optimization { graph { level: -1 } }`,
+		`max_batch_size: 4 sequence_batching { oldest { max_queue_delay_microseconds: 100 preferred_batch_size: [ 2 ] }
+		 control_input [ { name: "features" control [ { kind: CONTROL_SEQUENCE_READY fp32_false_true: [ 0, 1 ] } ] } ]
+		 state [ { input_name: "features" output_name: "probabilities" dims: [ 3 ] initial_state [ { zero_data: true dims: [ 3 ] } ] } ] }`,
 	} {
 		f.Add(c)
 	}
@@ -35,6 +39,9 @@ func FuzzTritonConfig(f *testing.F) {
 			return // not a config.pbtxt: refused when read
 		}
 		_ = checkTritonIO(cfg, inputs, outputs)
+		if sb := cfg.GetSequenceBatching(); sb != nil {
+			_, _ = seqbatch.New("m", sb, cfg.GetMaxBatchSize() > 0, inputs, outputs, t.TempDir())
+		}
 		_ = tritonUnapplied(cfg)
 		if y, err := tritonSettings(cfg); err == nil {
 			checkResolved(t, y)

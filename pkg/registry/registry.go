@@ -28,6 +28,7 @@ import (
 	"github.com/tsserve/ts/pkg/handler"
 	"github.com/tsserve/ts/pkg/onnx"
 	"github.com/tsserve/ts/pkg/respcache"
+	"github.com/tsserve/ts/pkg/seqbatch"
 	"github.com/tsserve/ts/pkg/tensor"
 	"github.com/tsserve/ts/pkg/trace"
 )
@@ -558,7 +559,17 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 		}
 		v.Inputs, v.Outputs = m.Inputs, m.Outputs
 	}
+	v.runInputs, v.runOutputs = v.Inputs, v.Outputs
 	if opened.Triton != nil {
+		if sb := opened.Triton.GetSequenceBatching(); sb != nil {
+			if v.Handler != archive.PlainHandler {
+				return nil, invalid("sequence_batching: a sequence model's requests carry tensors: serve it with the %s handler, not %s", archive.PlainHandler, v.Handler)
+			}
+			if v.seq, err = seqbatch.New(v.Name, sb, opened.Triton.GetMaxBatchSize() > 0, v.runInputs, v.runOutputs, opened.Dir); err != nil {
+				return nil, invalid("%v", err)
+			}
+			v.Inputs, v.Outputs = v.seq.Inputs(v.runInputs), v.seq.Outputs(v.runOutputs)
+		}
 		if err := checkTritonIO(opened.Triton, v.Inputs, v.Outputs); err != nil {
 			return nil, invalid("%v", err)
 		}
@@ -597,12 +608,14 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 		v.handlerModel.SequenceQueue = v.settings.MaxSequenceJobQueueSize
 	}
 	v.labels = sync.OnceValues(func() (map[int]string, error) { return handler.ClassLabels(opened.Dir, metadata) })
-	v.unbatchable = unbatchable(v.Inputs, v.Outputs)
+	v.unbatchable = unbatchable(v.runInputs, v.runOutputs)
 	v.cacheOwner = r.versions.Add(1)
 	if v.settings.ResponseCache {
 		switch {
 		case man.Model.SerializedFile == "" || !handler.IsBuiltin(v.Handler):
 			return nil, invalid("responseCache: only models with a built-in handler can use the response cache (a custom handler's answers are its own)")
+		case v.seq != nil:
+			return nil, invalid("responseCache: a sequence model's answers depend on the sequence's earlier requests: they cannot be cached")
 		case r.cache == nil:
 			r.log.Warn("responseCache asked for, but the server has no response cache (response_cache_size 0): every request runs", "model", v.Name, "version", v.Version)
 		default:
@@ -613,7 +626,7 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 		if man.Model.SerializedFile == "" && w.Runs > 0 {
 			return nil, invalid("warmup: the archive holds no ONNX model to warm up")
 		}
-		if err := w.check(v.Inputs, v.unbatchable == "", v.settings.BatchSize, opened.Dir); err != nil {
+		if err := w.check(v.runInputs, v.unbatchable == "", v.settings.BatchSize, opened.Dir); err != nil {
 			return nil, invalid("%v", err)
 		}
 		if w.Runs == 0 {

@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tsserve/ts/pkg/api/grpc/oippb"
+	"github.com/tsserve/ts/pkg/seqbatch"
 	"github.com/tsserve/ts/pkg/tensor"
 )
 
@@ -19,6 +22,11 @@ const FromTritonConfig = "config.pbtxt"
 // (docs/serve.md#triton-model-repositories):
 //   - max_batch_size with dynamic_batching: batchSize; without dynamic_batching Triton runs
 //     each request alone (batchSize 1);
+//   - sequence_batching: sequenceBatching (describe's stateful), and its
+//     max_sequence_idle_microseconds as sequenceMaxIdleMSec (1 s when not given, as Triton's);
+//     with max_batch_size: batchSize, and the oldest strategy's
+//     max_queue_delay_microseconds and preferred_batch_size as dynamic_batching's (the
+//     direct strategy's delay only with a minimum_slot_utilization, as Triton waits);
 //   - dynamic_batching: max_queue_delay_microseconds as maxBatchDelay (rounded up to whole
 //     milliseconds), preferred_batch_size as preferredBatchSizes, default_queue_policy's
 //     max_queue_size as jobQueueSize, default_timeout_microseconds as maxQueueTime
@@ -104,6 +112,27 @@ func tritonSettings(c *oippb.ModelConfig) (*modelYAML, error) {
 			y.JobQueueSize = &whole
 		default:
 			y.JobQueueSize = nil // the server's job_queue_size
+		}
+	}
+	if sb := c.GetSequenceBatching(); sb != nil {
+		stateful, idle := true, seqbatch.DefaultIdle
+		if us := sb.GetMaxSequenceIdleMicroseconds(); us > 0 {
+			idle = time.Duration(min(us, math.MaxInt64/1000)) * time.Microsecond
+		}
+		y.SequenceBatching, y.SequenceMaxIdleMSec = &stateful, ms(uint64(idle/time.Microsecond))
+	}
+	if sb := c.GetSequenceBatching(); sb != nil && c.GetMaxBatchSize() > 0 {
+		// the requests of different sequences batch as a dynamic batcher's (seqbatch)
+		n := int(c.GetMaxBatchSize())
+		y.BatchSize = &n
+		switch oldest, direct := sb.GetOldest(), sb.GetDirect(); {
+		case oldest != nil:
+			y.MaxBatchDelay = ms(oldest.GetMaxQueueDelayMicroseconds())
+			for _, p := range oldest.GetPreferredBatchSize() {
+				y.PreferredBatchSizes = append(y.PreferredBatchSizes, int(p))
+			}
+		case direct.GetMinimumSlotUtilization() > 0: // Triton waits only then
+			y.MaxBatchDelay = ms(direct.GetMaxQueueDelayMicroseconds())
 		}
 	}
 	if groups := c.GetInstanceGroup(); len(groups) > 0 {
@@ -320,6 +349,9 @@ func tritonUnapplied(c *oippb.ModelConfig) []string {
 		if !slices.Contains(tritonParameters, key) {
 			notes = append(notes, fmt.Sprintf("parameter %q is not applied", key))
 		}
+	}
+	if n := c.GetSequenceBatching().GetOldest().GetMaxCandidateSequences(); n > 0 {
+		notes = append(notes, fmt.Sprintf("sequence_batching: max_candidate_sequences %d is not applied: every sequence runs at once, none waits in a backlog (ONNX Runtime keeps no state in a batch slot)", n))
 	}
 	accel := c.GetOptimization().GetExecutionAccelerators()
 	for _, a := range slices.Concat(accel.GetGpuExecutionAccelerator(), accel.GetCpuExecutionAccelerator()) {

@@ -23,6 +23,7 @@ import (
 	"github.com/tsserve/ts/pkg/handler"
 	"github.com/tsserve/ts/pkg/onnx"
 	"github.com/tsserve/ts/pkg/respcache"
+	"github.com/tsserve/ts/pkg/seqbatch"
 	"github.com/tsserve/ts/pkg/tensor"
 	"github.com/tsserve/ts/pkg/trace"
 )
@@ -52,9 +53,11 @@ type Version struct {
 	Manifest *archive.Manifest
 	Digest   string
 	Handler  string
-	Inputs   []tensor.Info
-	Outputs  []tensor.Info
-	Startup  bool
+	// Inputs and Outputs are what requests give and are answered: the model's own, but for
+	// a sequence model (seq), whose control and state inputs and state outputs are not.
+	Inputs  []tensor.Info
+	Outputs []tensor.Info
+	Startup bool
 	// Workflow is the workflow the version is a node of ("" for a model registered alone):
 	// such versions come and go with their workflow and stay out of snapshots.
 	Workflow     string
@@ -69,6 +72,12 @@ type Version struct {
 	handlerModel *handler.Model
 	// unbatchable says why requests cannot share a batch ("" when they can).
 	unbatchable string
+	// runInputs and runOutputs are the model's inputs and outputs, which its runs take and
+	// give.
+	runInputs, runOutputs []tensor.Info
+	// seq runs the requests of a model that config.pbtxt gives sequence_batching (nil for
+	// others).
+	seq *seqbatch.Scheduler
 	// labels reads the model's class names once.
 	labels func() (map[int]string, error)
 	// graph reads the ONNX model's header (producer, opset, metadata_props) once.
@@ -237,7 +246,7 @@ func (v *Version) scaleTo(minWorkers int) error {
 	v.mu.Lock()
 	if v.pool == nil {
 		v.pool = batch.NewPool(v.batcher, v.runFor, v.reg.log.With("model", v.Name, "version", v.Version))
-		v.pool.OutputNames = tensor.Names(v.Outputs)
+		v.pool.OutputNames = tensor.Names(v.runOutputs)
 		v.pool.MaxRetry = time.Duration(v.settings.MaxRetryTimeout) * time.Second
 		v.pool.OnBatch = v.reportBatch
 	}
@@ -794,6 +803,9 @@ func (v *Version) Infer(ctx context.Context, req *handler.Request, priority int)
 	defer v.leave()
 	var pre, post time.Duration
 	defer func() { v.stats.request(start, pre, post, err) }()
+	if v.seq != nil {
+		return nil, v.sequenceOnly()
+	}
 	if b == nil { // no worker: none started, or scaled to 0 (a custom handler's processes too)
 		return nil, v.noWorker()
 	}
@@ -857,6 +869,9 @@ func (v *Version) Explain(ctx context.Context, req *handler.Request, priority in
 	defer v.leave()
 	start := time.Now()
 	defer func() { v.stats.request(start, 0, 0, err) }()
+	if v.seq != nil {
+		return nil, v.sequenceOnly()
+	}
 	e, ok := h.(handler.Explainer)
 	if !ok {
 		return nil, apierror.BadRequest("the %s handler does not explain its answers: explanations are for image_classifier, image_segmenter, object_detector, text_classifier and tensor models", v.Handler)
@@ -900,6 +915,9 @@ func (v *Version) ExplainTensors(ctx context.Context, inputs []*tensor.Tensor, p
 	if d, ok := h.(handler.Direct); ok && d.TakesOver() {
 		return nil, nil, apierror.BadRequest("model %s runs in its custom handler, which takes requests only through /explanations/%s", v.Name, v.Name)
 	}
+	if v.seq != nil {
+		return nil, nil, v.sequenceOnly()
+	}
 	if b == nil {
 		return nil, nil, v.noWorker()
 	}
@@ -939,6 +957,16 @@ func (v *Version) occlude(ctx context.Context, b *batch.Batcher, session *engine
 // Inference Protocol's path), batched like any request. A model whose custom handler runs
 // its own model takes requests only through its handler.
 func (v *Version) InferTensors(ctx context.Context, inputs []*tensor.Tensor, priority int) (outputs []*tensor.Tensor, err error) {
+	if v.seq != nil { // a path with no sequence parameters
+		return nil, v.sequenceOnly()
+	}
+	return v.InferStep(ctx, seqbatch.Flags{}, inputs, priority)
+}
+
+// InferStep is InferTensors for a request that may be a step of a sequence (f): a sequence
+// model (config.pbtxt's sequence_batching) runs it after the sequence's earlier requests, with
+// the sequence's controls and state; other models ignore f, as Triton does.
+func (v *Version) InferStep(ctx context.Context, f seqbatch.Flags, inputs []*tensor.Tensor, priority int) (outputs []*tensor.Tensor, err error) {
 	start := time.Now()
 	live, b, session, h, timeout, err := v.enter()
 	if err != nil {
@@ -953,7 +981,19 @@ func (v *Version) InferTensors(ctx context.Context, inputs []*tensor.Tensor, pri
 	if b == nil {
 		return nil, v.noWorker()
 	}
+	if v.seq != nil {
+		return v.seq.Run(ctx, f, inputs, func(all []*tensor.Tensor) ([]*tensor.Tensor, error) {
+			return v.submit(ctx, b, session, all, priority, timeout)
+		})
+	}
 	return v.submit(ctx, b, session, inputs, priority, timeout)
+}
+
+// sequenceOnly is the error of a request to a sequence model other than an Open Inference
+// Protocol inference, whose parameters alone say which sequence a request is a step of (an
+// explanation's runs would be steps too).
+func (v *Version) sequenceOnly() error {
+	return apierror.BadRequest("model %s is a sequence model (config.pbtxt's sequence_batching): send its requests to /v2/models/%s/infer or gRPC ModelInfer, with the parameters sequence_id, sequence_start and sequence_end", v.Name, v.Name)
 }
 
 // runForHandler runs the model for a custom handler that runs inference itself and asks for
@@ -1057,13 +1097,13 @@ func (v *Version) submit(ctx context.Context, b *batch.Batcher, session *engine.
 // times, and records the tensors at level TENSORS.
 func (v *Version) submitTraced(ctx context.Context, tr *trace.Trace, b *batch.Batcher, inputs []*tensor.Tensor, priority int) ([]*tensor.Tensor, error) {
 	tr.Stamp(trace.QueueStart)
-	tr.RecordTensors("TENSOR_QUEUE_INPUT", tensor.Names(v.Inputs), inputs)
+	tr.RecordTensors("TENSOR_QUEUE_INPUT", tensor.Names(v.runInputs), inputs)
 	var timing batch.Timing
 	outputs, err := b.SubmitTimed(ctx, inputs, priority, &timing)
 	if err == nil { // the timing is filled before a result (and only read after one)
 		tr.StampAt(trace.ComputeStart, timing.RunStart)
 		tr.StampAt(trace.ComputeEnd, timing.RunEnd)
-		tr.RecordTensors("TENSOR_BACKEND_OUTPUT", tensor.Names(v.Outputs), outputs)
+		tr.RecordTensors("TENSOR_BACKEND_OUTPUT", tensor.Names(v.runOutputs), outputs)
 	}
 	return outputs, err
 }

@@ -168,7 +168,7 @@ func (s *Server) v2InferOn(w http.ResponseWriter, r *http.Request, v *registry.V
 	if req.Timeout > 0 { // the batcher applies it where the model allows it
 		ctx = batch.WithMaxQueueTime(ctx, time.Duration(min(req.Timeout, math.MaxInt64/1000))*time.Microsecond)
 	}
-	outputs, err := v.InferTensors(ctx, req.Inputs, priority)
+	outputs, err := v.InferStep(ctx, req.Sequence, req.Inputs, priority)
 	if err != nil {
 		return nil, err
 	}

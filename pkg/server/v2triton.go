@@ -17,6 +17,7 @@ import (
 	"github.com/tsserve/ts/pkg/engine"
 	"github.com/tsserve/ts/pkg/registry"
 	"github.com/tsserve/ts/pkg/tensor"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // Triton's model configuration extension of the Open Inference Protocol: GET
@@ -27,14 +28,16 @@ import (
 
 // tritonConfig is the part of Triton's ModelConfig that describes a ts model version.
 type tritonConfig struct {
-	Name                 string                `json:"name"`
-	Platform             string                `json:"platform"`
-	Backend              string                `json:"backend"`
-	VersionPolicy        map[string]any        `json:"version_policy"`
-	MaxBatchSize         int                   `json:"max_batch_size"`
-	Input                []tritonInput         `json:"input"`
-	Output               []tritonOutput        `json:"output"`
-	DynamicBatching      *tritonDynamicBatcher `json:"dynamic_batching,omitempty"`
+	Name            string                `json:"name"`
+	Platform        string                `json:"platform"`
+	Backend         string                `json:"backend"`
+	VersionPolicy   map[string]any        `json:"version_policy"`
+	MaxBatchSize    int                   `json:"max_batch_size"`
+	Input           []tritonInput         `json:"input"`
+	Output          []tritonOutput        `json:"output"`
+	DynamicBatching *tritonDynamicBatcher `json:"dynamic_batching,omitempty"`
+	// SequenceBatching is a sequence model's, as its config.pbtxt gives it
+	SequenceBatching     json.RawMessage       `json:"sequence_batching,omitempty"`
 	InstanceGroup        []tritonInstanceGroup `json:"instance_group"`
 	DefaultModelFilename string                `json:"default_model_filename"`
 	Parameters           map[string]any        `json:"parameters"`
@@ -166,7 +169,9 @@ func tritonModelConfig(v *registry.Version) tritonConfig {
 	case p.GetLatest().GetNumVersions() > 0:
 		c.VersionPolicy = map[string]any{"latest": map[string]any{"num_versions": p.GetLatest().GetNumVersions()}}
 	}
-	if batches && st.BatchSize > 1 {
+	if sb := tc.GetSequenceBatching(); sb != nil {
+		c.SequenceBatching, _ = protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}.Marshal(sb) // a message marshals
+	} else if batches && st.BatchSize > 1 {
 		c.DynamicBatching = &tritonDynamicBatcher{
 			PreferredBatchSize:        append([]int{}, st.PreferredBatchSizes...),
 			MaxQueueDelayMicroseconds: int64(st.MaxBatchDelay) * 1000,

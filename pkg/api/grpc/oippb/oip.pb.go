@@ -114,6 +114,58 @@ func (DataType) EnumDescriptor() ([]byte, []int) {
 	return file_oip_proto_rawDescGZIP(), []int{0}
 }
 
+type ModelSequenceBatching_Control_Kind int32
+
+const (
+	ModelSequenceBatching_Control_CONTROL_SEQUENCE_START  ModelSequenceBatching_Control_Kind = 0
+	ModelSequenceBatching_Control_CONTROL_SEQUENCE_READY  ModelSequenceBatching_Control_Kind = 1
+	ModelSequenceBatching_Control_CONTROL_SEQUENCE_END    ModelSequenceBatching_Control_Kind = 2
+	ModelSequenceBatching_Control_CONTROL_SEQUENCE_CORRID ModelSequenceBatching_Control_Kind = 3
+)
+
+// Enum value maps for ModelSequenceBatching_Control_Kind.
+var (
+	ModelSequenceBatching_Control_Kind_name = map[int32]string{
+		0: "CONTROL_SEQUENCE_START",
+		1: "CONTROL_SEQUENCE_READY",
+		2: "CONTROL_SEQUENCE_END",
+		3: "CONTROL_SEQUENCE_CORRID",
+	}
+	ModelSequenceBatching_Control_Kind_value = map[string]int32{
+		"CONTROL_SEQUENCE_START":  0,
+		"CONTROL_SEQUENCE_READY":  1,
+		"CONTROL_SEQUENCE_END":    2,
+		"CONTROL_SEQUENCE_CORRID": 3,
+	}
+)
+
+func (x ModelSequenceBatching_Control_Kind) Enum() *ModelSequenceBatching_Control_Kind {
+	p := new(ModelSequenceBatching_Control_Kind)
+	*p = x
+	return p
+}
+
+func (x ModelSequenceBatching_Control_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ModelSequenceBatching_Control_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_oip_proto_enumTypes[1].Descriptor()
+}
+
+func (ModelSequenceBatching_Control_Kind) Type() protoreflect.EnumType {
+	return &file_oip_proto_enumTypes[1]
+}
+
+func (x ModelSequenceBatching_Control_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ModelSequenceBatching_Control_Kind.Descriptor instead.
+func (ModelSequenceBatching_Control_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_oip_proto_rawDescGZIP(), []int{19, 0, 0}
+}
+
 type ModelInput_Format int32
 
 const (
@@ -147,11 +199,11 @@ func (x ModelInput_Format) String() string {
 }
 
 func (ModelInput_Format) Descriptor() protoreflect.EnumDescriptor {
-	return file_oip_proto_enumTypes[1].Descriptor()
+	return file_oip_proto_enumTypes[2].Descriptor()
 }
 
 func (ModelInput_Format) Type() protoreflect.EnumType {
-	return &file_oip_proto_enumTypes[1]
+	return &file_oip_proto_enumTypes[2]
 }
 
 func (x ModelInput_Format) Number() protoreflect.EnumNumber {
@@ -199,11 +251,11 @@ func (x ModelInstanceGroup_Kind) String() string {
 }
 
 func (ModelInstanceGroup_Kind) Descriptor() protoreflect.EnumDescriptor {
-	return file_oip_proto_enumTypes[2].Descriptor()
+	return file_oip_proto_enumTypes[3].Descriptor()
 }
 
 func (ModelInstanceGroup_Kind) Type() protoreflect.EnumType {
-	return &file_oip_proto_enumTypes[2]
+	return &file_oip_proto_enumTypes[3]
 }
 
 func (x ModelInstanceGroup_Kind) Number() protoreflect.EnumNumber {
@@ -245,11 +297,11 @@ func (x ModelQueuePolicy_TimeoutAction) String() string {
 }
 
 func (ModelQueuePolicy_TimeoutAction) Descriptor() protoreflect.EnumDescriptor {
-	return file_oip_proto_enumTypes[3].Descriptor()
+	return file_oip_proto_enumTypes[4].Descriptor()
 }
 
 func (ModelQueuePolicy_TimeoutAction) Type() protoreflect.EnumType {
-	return &file_oip_proto_enumTypes[3]
+	return &file_oip_proto_enumTypes[4]
 }
 
 func (x ModelQueuePolicy_TimeoutAction) Number() protoreflect.EnumNumber {
@@ -1502,7 +1554,7 @@ type ModelConfig_DynamicBatching struct {
 }
 
 type ModelConfig_SequenceBatching struct {
-	// read from config.pbtxt only to refuse models ts cannot serve as Triton would
+	// a stateful model's (pkg/seqbatch)
 	SequenceBatching *ModelSequenceBatching `protobuf:"bytes,13,opt,name=sequence_batching,json=sequenceBatching,proto3,oneof"`
 }
 
@@ -1570,10 +1622,18 @@ func (x *ModelOptimizationPolicy) GetExecutionAccelerators() *ModelOptimizationP
 	return nil
 }
 
-// A stateful model's scheduling: its fields are not read (ts refuses such a config.pbtxt).
+// A stateful model's scheduling: Triton's sequence batcher (pkg/seqbatch runs it).
 type ModelSequenceBatching struct {
-	state                       protoimpl.MessageState `protogen:"open.v1"`
-	MaxSequenceIdleMicroseconds uint64                 `protobuf:"varint,1,opt,name=max_sequence_idle_microseconds,json=maxSequenceIdleMicroseconds,proto3" json:"max_sequence_idle_microseconds,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to StrategyChoice:
+	//
+	//	*ModelSequenceBatching_Direct
+	//	*ModelSequenceBatching_Oldest
+	StrategyChoice              isModelSequenceBatching_StrategyChoice `protobuf_oneof:"strategy_choice"`
+	MaxSequenceIdleMicroseconds uint64                                 `protobuf:"varint,1,opt,name=max_sequence_idle_microseconds,json=maxSequenceIdleMicroseconds,proto3" json:"max_sequence_idle_microseconds,omitempty"`
+	ControlInput                []*ModelSequenceBatching_ControlInput  `protobuf:"bytes,2,rep,name=control_input,json=controlInput,proto3" json:"control_input,omitempty"`
+	State                       []*ModelSequenceBatching_State         `protobuf:"bytes,5,rep,name=state,proto3" json:"state,omitempty"`
+	IterativeSequence           bool                                   `protobuf:"varint,6,opt,name=iterative_sequence,json=iterativeSequence,proto3" json:"iterative_sequence,omitempty"`
 	unknownFields               protoimpl.UnknownFields
 	sizeCache                   protoimpl.SizeCache
 }
@@ -1608,12 +1668,74 @@ func (*ModelSequenceBatching) Descriptor() ([]byte, []int) {
 	return file_oip_proto_rawDescGZIP(), []int{19}
 }
 
+func (x *ModelSequenceBatching) GetStrategyChoice() isModelSequenceBatching_StrategyChoice {
+	if x != nil {
+		return x.StrategyChoice
+	}
+	return nil
+}
+
+func (x *ModelSequenceBatching) GetDirect() *ModelSequenceBatching_StrategyDirect {
+	if x != nil {
+		if x, ok := x.StrategyChoice.(*ModelSequenceBatching_Direct); ok {
+			return x.Direct
+		}
+	}
+	return nil
+}
+
+func (x *ModelSequenceBatching) GetOldest() *ModelSequenceBatching_StrategyOldest {
+	if x != nil {
+		if x, ok := x.StrategyChoice.(*ModelSequenceBatching_Oldest); ok {
+			return x.Oldest
+		}
+	}
+	return nil
+}
+
 func (x *ModelSequenceBatching) GetMaxSequenceIdleMicroseconds() uint64 {
 	if x != nil {
 		return x.MaxSequenceIdleMicroseconds
 	}
 	return 0
 }
+
+func (x *ModelSequenceBatching) GetControlInput() []*ModelSequenceBatching_ControlInput {
+	if x != nil {
+		return x.ControlInput
+	}
+	return nil
+}
+
+func (x *ModelSequenceBatching) GetState() []*ModelSequenceBatching_State {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
+func (x *ModelSequenceBatching) GetIterativeSequence() bool {
+	if x != nil {
+		return x.IterativeSequence
+	}
+	return false
+}
+
+type isModelSequenceBatching_StrategyChoice interface {
+	isModelSequenceBatching_StrategyChoice()
+}
+
+type ModelSequenceBatching_Direct struct {
+	Direct *ModelSequenceBatching_StrategyDirect `protobuf:"bytes,3,opt,name=direct,proto3,oneof"`
+}
+
+type ModelSequenceBatching_Oldest struct {
+	Oldest *ModelSequenceBatching_StrategyOldest `protobuf:"bytes,4,opt,name=oldest,proto3,oneof"`
+}
+
+func (*ModelSequenceBatching_Direct) isModelSequenceBatching_StrategyChoice() {}
+
+func (*ModelSequenceBatching_Oldest) isModelSequenceBatching_StrategyChoice() {}
 
 // An ensemble's steps: its fields are not read (ts refuses such a config.pbtxt).
 type ModelEnsembling struct {
@@ -4371,6 +4493,459 @@ func (x *ModelOptimizationPolicy_ExecutionAccelerators_Accelerator) GetParameter
 	return nil
 }
 
+// A signal the sequence batcher gives the model through an input.
+type ModelSequenceBatching_Control struct {
+	state protoimpl.MessageState             `protogen:"open.v1"`
+	Kind  ModelSequenceBatching_Control_Kind `protobuf:"varint,1,opt,name=kind,proto3,enum=inference.ModelSequenceBatching_Control_Kind" json:"kind,omitempty"`
+	// false then true
+	Int32FalseTrue []int32   `protobuf:"varint,2,rep,packed,name=int32_false_true,json=int32FalseTrue,proto3" json:"int32_false_true,omitempty"`
+	Fp32FalseTrue  []float32 `protobuf:"fixed32,3,rep,packed,name=fp32_false_true,json=fp32FalseTrue,proto3" json:"fp32_false_true,omitempty"`
+	BoolFalseTrue  []bool    `protobuf:"varint,5,rep,packed,name=bool_false_true,json=boolFalseTrue,proto3" json:"bool_false_true,omitempty"`
+	// the correlation id's type (CONTROL_SEQUENCE_CORRID)
+	DataType      DataType `protobuf:"varint,4,opt,name=data_type,json=dataType,proto3,enum=inference.DataType" json:"data_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelSequenceBatching_Control) Reset() {
+	*x = ModelSequenceBatching_Control{}
+	mi := &file_oip_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelSequenceBatching_Control) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelSequenceBatching_Control) ProtoMessage() {}
+
+func (x *ModelSequenceBatching_Control) ProtoReflect() protoreflect.Message {
+	mi := &file_oip_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelSequenceBatching_Control.ProtoReflect.Descriptor instead.
+func (*ModelSequenceBatching_Control) Descriptor() ([]byte, []int) {
+	return file_oip_proto_rawDescGZIP(), []int{19, 0}
+}
+
+func (x *ModelSequenceBatching_Control) GetKind() ModelSequenceBatching_Control_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return ModelSequenceBatching_Control_CONTROL_SEQUENCE_START
+}
+
+func (x *ModelSequenceBatching_Control) GetInt32FalseTrue() []int32 {
+	if x != nil {
+		return x.Int32FalseTrue
+	}
+	return nil
+}
+
+func (x *ModelSequenceBatching_Control) GetFp32FalseTrue() []float32 {
+	if x != nil {
+		return x.Fp32FalseTrue
+	}
+	return nil
+}
+
+func (x *ModelSequenceBatching_Control) GetBoolFalseTrue() []bool {
+	if x != nil {
+		return x.BoolFalseTrue
+	}
+	return nil
+}
+
+func (x *ModelSequenceBatching_Control) GetDataType() DataType {
+	if x != nil {
+		return x.DataType
+	}
+	return DataType_TYPE_INVALID
+}
+
+type ModelSequenceBatching_ControlInput struct {
+	state         protoimpl.MessageState           `protogen:"open.v1"`
+	Name          string                           `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Control       []*ModelSequenceBatching_Control `protobuf:"bytes,2,rep,name=control,proto3" json:"control,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelSequenceBatching_ControlInput) Reset() {
+	*x = ModelSequenceBatching_ControlInput{}
+	mi := &file_oip_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelSequenceBatching_ControlInput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelSequenceBatching_ControlInput) ProtoMessage() {}
+
+func (x *ModelSequenceBatching_ControlInput) ProtoReflect() protoreflect.Message {
+	mi := &file_oip_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelSequenceBatching_ControlInput.ProtoReflect.Descriptor instead.
+func (*ModelSequenceBatching_ControlInput) Descriptor() ([]byte, []int) {
+	return file_oip_proto_rawDescGZIP(), []int{19, 1}
+}
+
+func (x *ModelSequenceBatching_ControlInput) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ModelSequenceBatching_ControlInput) GetControl() []*ModelSequenceBatching_Control {
+	if x != nil {
+		return x.Control
+	}
+	return nil
+}
+
+type ModelSequenceBatching_InitialState struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	DataType DataType               `protobuf:"varint,1,opt,name=data_type,json=dataType,proto3,enum=inference.DataType" json:"data_type,omitempty"`
+	Dims     []int64                `protobuf:"varint,2,rep,packed,name=dims,proto3" json:"dims,omitempty"`
+	// Types that are valid to be assigned to StateData:
+	//
+	//	*ModelSequenceBatching_InitialState_ZeroData
+	//	*ModelSequenceBatching_InitialState_DataFile
+	StateData     isModelSequenceBatching_InitialState_StateData `protobuf_oneof:"state_data"`
+	Name          string                                         `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelSequenceBatching_InitialState) Reset() {
+	*x = ModelSequenceBatching_InitialState{}
+	mi := &file_oip_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelSequenceBatching_InitialState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelSequenceBatching_InitialState) ProtoMessage() {}
+
+func (x *ModelSequenceBatching_InitialState) ProtoReflect() protoreflect.Message {
+	mi := &file_oip_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelSequenceBatching_InitialState.ProtoReflect.Descriptor instead.
+func (*ModelSequenceBatching_InitialState) Descriptor() ([]byte, []int) {
+	return file_oip_proto_rawDescGZIP(), []int{19, 2}
+}
+
+func (x *ModelSequenceBatching_InitialState) GetDataType() DataType {
+	if x != nil {
+		return x.DataType
+	}
+	return DataType_TYPE_INVALID
+}
+
+func (x *ModelSequenceBatching_InitialState) GetDims() []int64 {
+	if x != nil {
+		return x.Dims
+	}
+	return nil
+}
+
+func (x *ModelSequenceBatching_InitialState) GetStateData() isModelSequenceBatching_InitialState_StateData {
+	if x != nil {
+		return x.StateData
+	}
+	return nil
+}
+
+func (x *ModelSequenceBatching_InitialState) GetZeroData() bool {
+	if x != nil {
+		if x, ok := x.StateData.(*ModelSequenceBatching_InitialState_ZeroData); ok {
+			return x.ZeroData
+		}
+	}
+	return false
+}
+
+func (x *ModelSequenceBatching_InitialState) GetDataFile() string {
+	if x != nil {
+		if x, ok := x.StateData.(*ModelSequenceBatching_InitialState_DataFile); ok {
+			return x.DataFile
+		}
+	}
+	return ""
+}
+
+func (x *ModelSequenceBatching_InitialState) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type isModelSequenceBatching_InitialState_StateData interface {
+	isModelSequenceBatching_InitialState_StateData()
+}
+
+type ModelSequenceBatching_InitialState_ZeroData struct {
+	ZeroData bool `protobuf:"varint,3,opt,name=zero_data,json=zeroData,proto3,oneof"`
+}
+
+type ModelSequenceBatching_InitialState_DataFile struct {
+	// a file of the model folder's initial_state folder, row-major
+	DataFile string `protobuf:"bytes,4,opt,name=data_file,json=dataFile,proto3,oneof"`
+}
+
+func (*ModelSequenceBatching_InitialState_ZeroData) isModelSequenceBatching_InitialState_StateData() {
+}
+
+func (*ModelSequenceBatching_InitialState_DataFile) isModelSequenceBatching_InitialState_StateData() {
+}
+
+// An input and output pair carrying a sequence's state from one request to the next.
+type ModelSequenceBatching_State struct {
+	state                       protoimpl.MessageState                `protogen:"open.v1"`
+	InputName                   string                                `protobuf:"bytes,1,opt,name=input_name,json=inputName,proto3" json:"input_name,omitempty"`
+	OutputName                  string                                `protobuf:"bytes,2,opt,name=output_name,json=outputName,proto3" json:"output_name,omitempty"`
+	DataType                    DataType                              `protobuf:"varint,3,opt,name=data_type,json=dataType,proto3,enum=inference.DataType" json:"data_type,omitempty"`
+	Dims                        []int64                               `protobuf:"varint,4,rep,packed,name=dims,proto3" json:"dims,omitempty"`
+	InitialState                []*ModelSequenceBatching_InitialState `protobuf:"bytes,5,rep,name=initial_state,json=initialState,proto3" json:"initial_state,omitempty"`
+	UseSameBufferForInputOutput bool                                  `protobuf:"varint,6,opt,name=use_same_buffer_for_input_output,json=useSameBufferForInputOutput,proto3" json:"use_same_buffer_for_input_output,omitempty"`
+	UseGrowableMemory           bool                                  `protobuf:"varint,7,opt,name=use_growable_memory,json=useGrowableMemory,proto3" json:"use_growable_memory,omitempty"`
+	unknownFields               protoimpl.UnknownFields
+	sizeCache                   protoimpl.SizeCache
+}
+
+func (x *ModelSequenceBatching_State) Reset() {
+	*x = ModelSequenceBatching_State{}
+	mi := &file_oip_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelSequenceBatching_State) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelSequenceBatching_State) ProtoMessage() {}
+
+func (x *ModelSequenceBatching_State) ProtoReflect() protoreflect.Message {
+	mi := &file_oip_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelSequenceBatching_State.ProtoReflect.Descriptor instead.
+func (*ModelSequenceBatching_State) Descriptor() ([]byte, []int) {
+	return file_oip_proto_rawDescGZIP(), []int{19, 3}
+}
+
+func (x *ModelSequenceBatching_State) GetInputName() string {
+	if x != nil {
+		return x.InputName
+	}
+	return ""
+}
+
+func (x *ModelSequenceBatching_State) GetOutputName() string {
+	if x != nil {
+		return x.OutputName
+	}
+	return ""
+}
+
+func (x *ModelSequenceBatching_State) GetDataType() DataType {
+	if x != nil {
+		return x.DataType
+	}
+	return DataType_TYPE_INVALID
+}
+
+func (x *ModelSequenceBatching_State) GetDims() []int64 {
+	if x != nil {
+		return x.Dims
+	}
+	return nil
+}
+
+func (x *ModelSequenceBatching_State) GetInitialState() []*ModelSequenceBatching_InitialState {
+	if x != nil {
+		return x.InitialState
+	}
+	return nil
+}
+
+func (x *ModelSequenceBatching_State) GetUseSameBufferForInputOutput() bool {
+	if x != nil {
+		return x.UseSameBufferForInputOutput
+	}
+	return false
+}
+
+func (x *ModelSequenceBatching_State) GetUseGrowableMemory() bool {
+	if x != nil {
+		return x.UseGrowableMemory
+	}
+	return false
+}
+
+type ModelSequenceBatching_StrategyDirect struct {
+	state                     protoimpl.MessageState `protogen:"open.v1"`
+	MaxQueueDelayMicroseconds uint64                 `protobuf:"varint,1,opt,name=max_queue_delay_microseconds,json=maxQueueDelayMicroseconds,proto3" json:"max_queue_delay_microseconds,omitempty"`
+	MinimumSlotUtilization    float32                `protobuf:"fixed32,2,opt,name=minimum_slot_utilization,json=minimumSlotUtilization,proto3" json:"minimum_slot_utilization,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
+}
+
+func (x *ModelSequenceBatching_StrategyDirect) Reset() {
+	*x = ModelSequenceBatching_StrategyDirect{}
+	mi := &file_oip_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelSequenceBatching_StrategyDirect) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelSequenceBatching_StrategyDirect) ProtoMessage() {}
+
+func (x *ModelSequenceBatching_StrategyDirect) ProtoReflect() protoreflect.Message {
+	mi := &file_oip_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelSequenceBatching_StrategyDirect.ProtoReflect.Descriptor instead.
+func (*ModelSequenceBatching_StrategyDirect) Descriptor() ([]byte, []int) {
+	return file_oip_proto_rawDescGZIP(), []int{19, 4}
+}
+
+func (x *ModelSequenceBatching_StrategyDirect) GetMaxQueueDelayMicroseconds() uint64 {
+	if x != nil {
+		return x.MaxQueueDelayMicroseconds
+	}
+	return 0
+}
+
+func (x *ModelSequenceBatching_StrategyDirect) GetMinimumSlotUtilization() float32 {
+	if x != nil {
+		return x.MinimumSlotUtilization
+	}
+	return 0
+}
+
+type ModelSequenceBatching_StrategyOldest struct {
+	state                     protoimpl.MessageState `protogen:"open.v1"`
+	MaxCandidateSequences     int32                  `protobuf:"varint,1,opt,name=max_candidate_sequences,json=maxCandidateSequences,proto3" json:"max_candidate_sequences,omitempty"`
+	PreferredBatchSize        []int32                `protobuf:"varint,2,rep,packed,name=preferred_batch_size,json=preferredBatchSize,proto3" json:"preferred_batch_size,omitempty"`
+	MaxQueueDelayMicroseconds uint64                 `protobuf:"varint,3,opt,name=max_queue_delay_microseconds,json=maxQueueDelayMicroseconds,proto3" json:"max_queue_delay_microseconds,omitempty"`
+	PreserveOrdering          bool                   `protobuf:"varint,4,opt,name=preserve_ordering,json=preserveOrdering,proto3" json:"preserve_ordering,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
+}
+
+func (x *ModelSequenceBatching_StrategyOldest) Reset() {
+	*x = ModelSequenceBatching_StrategyOldest{}
+	mi := &file_oip_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelSequenceBatching_StrategyOldest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelSequenceBatching_StrategyOldest) ProtoMessage() {}
+
+func (x *ModelSequenceBatching_StrategyOldest) ProtoReflect() protoreflect.Message {
+	mi := &file_oip_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelSequenceBatching_StrategyOldest.ProtoReflect.Descriptor instead.
+func (*ModelSequenceBatching_StrategyOldest) Descriptor() ([]byte, []int) {
+	return file_oip_proto_rawDescGZIP(), []int{19, 5}
+}
+
+func (x *ModelSequenceBatching_StrategyOldest) GetMaxCandidateSequences() int32 {
+	if x != nil {
+		return x.MaxCandidateSequences
+	}
+	return 0
+}
+
+func (x *ModelSequenceBatching_StrategyOldest) GetPreferredBatchSize() []int32 {
+	if x != nil {
+		return x.PreferredBatchSize
+	}
+	return nil
+}
+
+func (x *ModelSequenceBatching_StrategyOldest) GetMaxQueueDelayMicroseconds() uint64 {
+	if x != nil {
+		return x.MaxQueueDelayMicroseconds
+	}
+	return 0
+}
+
+func (x *ModelSequenceBatching_StrategyOldest) GetPreserveOrdering() bool {
+	if x != nil {
+		return x.PreserveOrdering
+	}
+	return false
+}
+
 type ModelWarmup_Input struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	DataType DataType               `protobuf:"varint,1,opt,name=data_type,json=dataType,proto3,enum=inference.DataType" json:"data_type,omitempty"`
@@ -4388,7 +4963,7 @@ type ModelWarmup_Input struct {
 
 func (x *ModelWarmup_Input) Reset() {
 	*x = ModelWarmup_Input{}
-	mi := &file_oip_proto_msgTypes[75]
+	mi := &file_oip_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4400,7 +4975,7 @@ func (x *ModelWarmup_Input) String() string {
 func (*ModelWarmup_Input) ProtoMessage() {}
 
 func (x *ModelWarmup_Input) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[75]
+	mi := &file_oip_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4495,7 +5070,7 @@ type ModelVersionPolicy_Latest struct {
 
 func (x *ModelVersionPolicy_Latest) Reset() {
 	*x = ModelVersionPolicy_Latest{}
-	mi := &file_oip_proto_msgTypes[77]
+	mi := &file_oip_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4507,7 +5082,7 @@ func (x *ModelVersionPolicy_Latest) String() string {
 func (*ModelVersionPolicy_Latest) ProtoMessage() {}
 
 func (x *ModelVersionPolicy_Latest) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[77]
+	mi := &file_oip_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4538,7 +5113,7 @@ type ModelVersionPolicy_All struct {
 
 func (x *ModelVersionPolicy_All) Reset() {
 	*x = ModelVersionPolicy_All{}
-	mi := &file_oip_proto_msgTypes[78]
+	mi := &file_oip_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4550,7 +5125,7 @@ func (x *ModelVersionPolicy_All) String() string {
 func (*ModelVersionPolicy_All) ProtoMessage() {}
 
 func (x *ModelVersionPolicy_All) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[78]
+	mi := &file_oip_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4575,7 +5150,7 @@ type ModelVersionPolicy_Specific struct {
 
 func (x *ModelVersionPolicy_Specific) Reset() {
 	*x = ModelVersionPolicy_Specific{}
-	mi := &file_oip_proto_msgTypes[79]
+	mi := &file_oip_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4587,7 +5162,7 @@ func (x *ModelVersionPolicy_Specific) String() string {
 func (*ModelVersionPolicy_Specific) ProtoMessage() {}
 
 func (x *ModelVersionPolicy_Specific) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[79]
+	mi := &file_oip_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4622,7 +5197,7 @@ type RepositoryIndexResponse_ModelIndex struct {
 
 func (x *RepositoryIndexResponse_ModelIndex) Reset() {
 	*x = RepositoryIndexResponse_ModelIndex{}
-	mi := &file_oip_proto_msgTypes[81]
+	mi := &file_oip_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4634,7 +5209,7 @@ func (x *RepositoryIndexResponse_ModelIndex) String() string {
 func (*RepositoryIndexResponse_ModelIndex) ProtoMessage() {}
 
 func (x *RepositoryIndexResponse_ModelIndex) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[81]
+	mi := &file_oip_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4690,7 +5265,7 @@ type SystemSharedMemoryStatusResponse_RegionStatus struct {
 
 func (x *SystemSharedMemoryStatusResponse_RegionStatus) Reset() {
 	*x = SystemSharedMemoryStatusResponse_RegionStatus{}
-	mi := &file_oip_proto_msgTypes[84]
+	mi := &file_oip_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4702,7 +5277,7 @@ func (x *SystemSharedMemoryStatusResponse_RegionStatus) String() string {
 func (*SystemSharedMemoryStatusResponse_RegionStatus) ProtoMessage() {}
 
 func (x *SystemSharedMemoryStatusResponse_RegionStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[84]
+	mi := &file_oip_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4757,7 +5332,7 @@ type CudaSharedMemoryStatusResponse_RegionStatus struct {
 
 func (x *CudaSharedMemoryStatusResponse_RegionStatus) Reset() {
 	*x = CudaSharedMemoryStatusResponse_RegionStatus{}
-	mi := &file_oip_proto_msgTypes[86]
+	mi := &file_oip_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4769,7 +5344,7 @@ func (x *CudaSharedMemoryStatusResponse_RegionStatus) String() string {
 func (*CudaSharedMemoryStatusResponse_RegionStatus) ProtoMessage() {}
 
 func (x *CudaSharedMemoryStatusResponse_RegionStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[86]
+	mi := &file_oip_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4820,7 +5395,7 @@ type LogSettingsRequest_SettingValue struct {
 
 func (x *LogSettingsRequest_SettingValue) Reset() {
 	*x = LogSettingsRequest_SettingValue{}
-	mi := &file_oip_proto_msgTypes[88]
+	mi := &file_oip_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4832,7 +5407,7 @@ func (x *LogSettingsRequest_SettingValue) String() string {
 func (*LogSettingsRequest_SettingValue) ProtoMessage() {}
 
 func (x *LogSettingsRequest_SettingValue) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[88]
+	mi := &file_oip_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4916,7 +5491,7 @@ type TraceSettingRequest_SettingValue struct {
 
 func (x *TraceSettingRequest_SettingValue) Reset() {
 	*x = TraceSettingRequest_SettingValue{}
-	mi := &file_oip_proto_msgTypes[90]
+	mi := &file_oip_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4928,7 +5503,7 @@ func (x *TraceSettingRequest_SettingValue) String() string {
 func (*TraceSettingRequest_SettingValue) ProtoMessage() {}
 
 func (x *TraceSettingRequest_SettingValue) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[90]
+	mi := &file_oip_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4960,7 +5535,7 @@ type TraceSettingResponse_SettingValue struct {
 
 func (x *TraceSettingResponse_SettingValue) Reset() {
 	*x = TraceSettingResponse_SettingValue{}
-	mi := &file_oip_proto_msgTypes[92]
+	mi := &file_oip_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4972,7 +5547,7 @@ func (x *TraceSettingResponse_SettingValue) String() string {
 func (*TraceSettingResponse_SettingValue) ProtoMessage() {}
 
 func (x *TraceSettingResponse_SettingValue) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[92]
+	mi := &file_oip_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5009,7 +5584,7 @@ type LogSettingsResponse_SettingValue struct {
 
 func (x *LogSettingsResponse_SettingValue) Reset() {
 	*x = LogSettingsResponse_SettingValue{}
-	mi := &file_oip_proto_msgTypes[94]
+	mi := &file_oip_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5021,7 +5596,7 @@ func (x *LogSettingsResponse_SettingValue) String() string {
 func (*LogSettingsResponse_SettingValue) ProtoMessage() {}
 
 func (x *LogSettingsResponse_SettingValue) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[94]
+	mi := &file_oip_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5254,9 +5829,55 @@ const file_oip_proto_rawDesc = "" +
 	"parameters\x1a=\n" +
 	"\x0fParametersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\\\n" +
-	"\x15ModelSequenceBatching\x12C\n" +
-	"\x1emax_sequence_idle_microseconds\x18\x01 \x01(\x04R\x1bmaxSequenceIdleMicroseconds\"\x11\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xab\x0e\n" +
+	"\x15ModelSequenceBatching\x12I\n" +
+	"\x06direct\x18\x03 \x01(\v2/.inference.ModelSequenceBatching.StrategyDirectH\x00R\x06direct\x12I\n" +
+	"\x06oldest\x18\x04 \x01(\v2/.inference.ModelSequenceBatching.StrategyOldestH\x00R\x06oldest\x12C\n" +
+	"\x1emax_sequence_idle_microseconds\x18\x01 \x01(\x04R\x1bmaxSequenceIdleMicroseconds\x12R\n" +
+	"\rcontrol_input\x18\x02 \x03(\v2-.inference.ModelSequenceBatching.ControlInputR\fcontrolInput\x12<\n" +
+	"\x05state\x18\x05 \x03(\v2&.inference.ModelSequenceBatching.StateR\x05state\x12-\n" +
+	"\x12iterative_sequence\x18\x06 \x01(\bR\x11iterativeSequence\x1a\xef\x02\n" +
+	"\aControl\x12A\n" +
+	"\x04kind\x18\x01 \x01(\x0e2-.inference.ModelSequenceBatching.Control.KindR\x04kind\x12(\n" +
+	"\x10int32_false_true\x18\x02 \x03(\x05R\x0eint32FalseTrue\x12&\n" +
+	"\x0ffp32_false_true\x18\x03 \x03(\x02R\rfp32FalseTrue\x12&\n" +
+	"\x0fbool_false_true\x18\x05 \x03(\bR\rboolFalseTrue\x120\n" +
+	"\tdata_type\x18\x04 \x01(\x0e2\x13.inference.DataTypeR\bdataType\"u\n" +
+	"\x04Kind\x12\x1a\n" +
+	"\x16CONTROL_SEQUENCE_START\x10\x00\x12\x1a\n" +
+	"\x16CONTROL_SEQUENCE_READY\x10\x01\x12\x18\n" +
+	"\x14CONTROL_SEQUENCE_END\x10\x02\x12\x1b\n" +
+	"\x17CONTROL_SEQUENCE_CORRID\x10\x03\x1af\n" +
+	"\fControlInput\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12B\n" +
+	"\acontrol\x18\x02 \x03(\v2(.inference.ModelSequenceBatching.ControlR\acontrol\x1a\xb4\x01\n" +
+	"\fInitialState\x120\n" +
+	"\tdata_type\x18\x01 \x01(\x0e2\x13.inference.DataTypeR\bdataType\x12\x12\n" +
+	"\x04dims\x18\x02 \x03(\x03R\x04dims\x12\x1d\n" +
+	"\tzero_data\x18\x03 \x01(\bH\x00R\bzeroData\x12\x1d\n" +
+	"\tdata_file\x18\x04 \x01(\tH\x00R\bdataFile\x12\x12\n" +
+	"\x04name\x18\x05 \x01(\tR\x04nameB\f\n" +
+	"\n" +
+	"state_data\x1a\xd8\x02\n" +
+	"\x05State\x12\x1d\n" +
+	"\n" +
+	"input_name\x18\x01 \x01(\tR\tinputName\x12\x1f\n" +
+	"\voutput_name\x18\x02 \x01(\tR\n" +
+	"outputName\x120\n" +
+	"\tdata_type\x18\x03 \x01(\x0e2\x13.inference.DataTypeR\bdataType\x12\x12\n" +
+	"\x04dims\x18\x04 \x03(\x03R\x04dims\x12R\n" +
+	"\rinitial_state\x18\x05 \x03(\v2-.inference.ModelSequenceBatching.InitialStateR\finitialState\x12E\n" +
+	" use_same_buffer_for_input_output\x18\x06 \x01(\bR\x1buseSameBufferForInputOutput\x12.\n" +
+	"\x13use_growable_memory\x18\a \x01(\bR\x11useGrowableMemory\x1a\x8b\x01\n" +
+	"\x0eStrategyDirect\x12?\n" +
+	"\x1cmax_queue_delay_microseconds\x18\x01 \x01(\x04R\x19maxQueueDelayMicroseconds\x128\n" +
+	"\x18minimum_slot_utilization\x18\x02 \x01(\x02R\x16minimumSlotUtilization\x1a\xe8\x01\n" +
+	"\x0eStrategyOldest\x126\n" +
+	"\x17max_candidate_sequences\x18\x01 \x01(\x05R\x15maxCandidateSequences\x120\n" +
+	"\x14preferred_batch_size\x18\x02 \x03(\x05R\x12preferredBatchSize\x12?\n" +
+	"\x1cmax_queue_delay_microseconds\x18\x03 \x01(\x04R\x19maxQueueDelayMicroseconds\x12+\n" +
+	"\x11preserve_ordering\x18\x04 \x01(\bR\x10preserveOrderingB\x11\n" +
+	"\x0fstrategy_choice\"\x11\n" +
 	"\x0fModelEnsembling\"A\n" +
 	"\x0fModelOperations\x12.\n" +
 	"\x13op_library_filename\x18\x01 \x03(\tR\x11opLibraryFilename\"*\n" +
@@ -5559,240 +6180,257 @@ func file_oip_proto_rawDescGZIP() []byte {
 	return file_oip_proto_rawDescData
 }
 
-var file_oip_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_oip_proto_msgTypes = make([]protoimpl.MessageInfo, 96)
+var file_oip_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_oip_proto_msgTypes = make([]protoimpl.MessageInfo, 102)
 var file_oip_proto_goTypes = []any{
 	(DataType)(0),                                        // 0: inference.DataType
-	(ModelInput_Format)(0),                               // 1: inference.ModelInput.Format
-	(ModelInstanceGroup_Kind)(0),                         // 2: inference.ModelInstanceGroup.Kind
-	(ModelQueuePolicy_TimeoutAction)(0),                  // 3: inference.ModelQueuePolicy.TimeoutAction
-	(*ServerLiveRequest)(nil),                            // 4: inference.ServerLiveRequest
-	(*ServerLiveResponse)(nil),                           // 5: inference.ServerLiveResponse
-	(*ServerReadyRequest)(nil),                           // 6: inference.ServerReadyRequest
-	(*ServerReadyResponse)(nil),                          // 7: inference.ServerReadyResponse
-	(*ModelReadyRequest)(nil),                            // 8: inference.ModelReadyRequest
-	(*ModelReadyResponse)(nil),                           // 9: inference.ModelReadyResponse
-	(*ServerMetadataRequest)(nil),                        // 10: inference.ServerMetadataRequest
-	(*ServerMetadataResponse)(nil),                       // 11: inference.ServerMetadataResponse
-	(*ModelMetadataRequest)(nil),                         // 12: inference.ModelMetadataRequest
-	(*ModelMetadataResponse)(nil),                        // 13: inference.ModelMetadataResponse
-	(*ModelInferRequest)(nil),                            // 14: inference.ModelInferRequest
-	(*ModelInferResponse)(nil),                           // 15: inference.ModelInferResponse
-	(*InferParameter)(nil),                               // 16: inference.InferParameter
-	(*InferTensorContents)(nil),                          // 17: inference.InferTensorContents
-	(*ModelStreamInferResponse)(nil),                     // 18: inference.ModelStreamInferResponse
-	(*ModelConfigRequest)(nil),                           // 19: inference.ModelConfigRequest
-	(*ModelConfigResponse)(nil),                          // 20: inference.ModelConfigResponse
-	(*ModelConfig)(nil),                                  // 21: inference.ModelConfig
-	(*ModelOptimizationPolicy)(nil),                      // 22: inference.ModelOptimizationPolicy
-	(*ModelSequenceBatching)(nil),                        // 23: inference.ModelSequenceBatching
-	(*ModelEnsembling)(nil),                              // 24: inference.ModelEnsembling
-	(*ModelOperations)(nil),                              // 25: inference.ModelOperations
-	(*ModelTensorReshape)(nil),                           // 26: inference.ModelTensorReshape
-	(*ModelWarmup)(nil),                                  // 27: inference.ModelWarmup
-	(*ModelResponseCache)(nil),                           // 28: inference.ModelResponseCache
-	(*ModelVersionPolicy)(nil),                           // 29: inference.ModelVersionPolicy
-	(*ModelInput)(nil),                                   // 30: inference.ModelInput
-	(*ModelOutput)(nil),                                  // 31: inference.ModelOutput
-	(*ModelInstanceGroup)(nil),                           // 32: inference.ModelInstanceGroup
-	(*ModelQueuePolicy)(nil),                             // 33: inference.ModelQueuePolicy
-	(*ModelDynamicBatching)(nil),                         // 34: inference.ModelDynamicBatching
-	(*ModelParameter)(nil),                               // 35: inference.ModelParameter
-	(*ModelStatisticsRequest)(nil),                       // 36: inference.ModelStatisticsRequest
-	(*StatisticDuration)(nil),                            // 37: inference.StatisticDuration
-	(*InferStatistics)(nil),                              // 38: inference.InferStatistics
-	(*InferBatchStatistics)(nil),                         // 39: inference.InferBatchStatistics
-	(*ModelStatistics)(nil),                              // 40: inference.ModelStatistics
-	(*ModelStatisticsResponse)(nil),                      // 41: inference.ModelStatisticsResponse
-	(*RepositoryIndexRequest)(nil),                       // 42: inference.RepositoryIndexRequest
-	(*RepositoryIndexResponse)(nil),                      // 43: inference.RepositoryIndexResponse
-	(*ModelRepositoryParameter)(nil),                     // 44: inference.ModelRepositoryParameter
-	(*RepositoryModelLoadRequest)(nil),                   // 45: inference.RepositoryModelLoadRequest
-	(*RepositoryModelLoadResponse)(nil),                  // 46: inference.RepositoryModelLoadResponse
-	(*RepositoryModelUnloadRequest)(nil),                 // 47: inference.RepositoryModelUnloadRequest
-	(*RepositoryModelUnloadResponse)(nil),                // 48: inference.RepositoryModelUnloadResponse
-	(*SystemSharedMemoryStatusRequest)(nil),              // 49: inference.SystemSharedMemoryStatusRequest
-	(*SystemSharedMemoryStatusResponse)(nil),             // 50: inference.SystemSharedMemoryStatusResponse
-	(*SystemSharedMemoryRegisterRequest)(nil),            // 51: inference.SystemSharedMemoryRegisterRequest
-	(*SystemSharedMemoryRegisterResponse)(nil),           // 52: inference.SystemSharedMemoryRegisterResponse
-	(*SystemSharedMemoryUnregisterRequest)(nil),          // 53: inference.SystemSharedMemoryUnregisterRequest
-	(*SystemSharedMemoryUnregisterResponse)(nil),         // 54: inference.SystemSharedMemoryUnregisterResponse
-	(*CudaSharedMemoryStatusRequest)(nil),                // 55: inference.CudaSharedMemoryStatusRequest
-	(*CudaSharedMemoryStatusResponse)(nil),               // 56: inference.CudaSharedMemoryStatusResponse
-	(*CudaSharedMemoryRegisterRequest)(nil),              // 57: inference.CudaSharedMemoryRegisterRequest
-	(*CudaSharedMemoryRegisterResponse)(nil),             // 58: inference.CudaSharedMemoryRegisterResponse
-	(*CudaSharedMemoryUnregisterRequest)(nil),            // 59: inference.CudaSharedMemoryUnregisterRequest
-	(*CudaSharedMemoryUnregisterResponse)(nil),           // 60: inference.CudaSharedMemoryUnregisterResponse
-	(*LogSettingsRequest)(nil),                           // 61: inference.LogSettingsRequest
-	(*TraceSettingRequest)(nil),                          // 62: inference.TraceSettingRequest
-	(*TraceSettingResponse)(nil),                         // 63: inference.TraceSettingResponse
-	(*LogSettingsResponse)(nil),                          // 64: inference.LogSettingsResponse
-	(*ModelMetadataResponse_TensorMetadata)(nil),         // 65: inference.ModelMetadataResponse.TensorMetadata
-	(*ModelInferRequest_InferInputTensor)(nil),           // 66: inference.ModelInferRequest.InferInputTensor
-	(*ModelInferRequest_InferRequestedOutputTensor)(nil), // 67: inference.ModelInferRequest.InferRequestedOutputTensor
-	nil, // 68: inference.ModelInferRequest.ParametersEntry
-	nil, // 69: inference.ModelInferRequest.InferInputTensor.ParametersEntry
-	nil, // 70: inference.ModelInferRequest.InferRequestedOutputTensor.ParametersEntry
-	(*ModelInferResponse_InferOutputTensor)(nil), // 71: inference.ModelInferResponse.InferOutputTensor
-	nil,                                   // 72: inference.ModelInferResponse.ParametersEntry
-	nil,                                   // 73: inference.ModelInferResponse.InferOutputTensor.ParametersEntry
-	nil,                                   // 74: inference.ModelConfig.ParametersEntry
-	(*ModelOptimizationPolicy_Graph)(nil), // 75: inference.ModelOptimizationPolicy.Graph
-	(*ModelOptimizationPolicy_ExecutionAccelerators)(nil),             // 76: inference.ModelOptimizationPolicy.ExecutionAccelerators
-	(*ModelOptimizationPolicy_ExecutionAccelerators_Accelerator)(nil), // 77: inference.ModelOptimizationPolicy.ExecutionAccelerators.Accelerator
-	nil,                                 // 78: inference.ModelOptimizationPolicy.ExecutionAccelerators.Accelerator.ParametersEntry
-	(*ModelWarmup_Input)(nil),           // 79: inference.ModelWarmup.Input
-	nil,                                 // 80: inference.ModelWarmup.InputsEntry
-	(*ModelVersionPolicy_Latest)(nil),   // 81: inference.ModelVersionPolicy.Latest
-	(*ModelVersionPolicy_All)(nil),      // 82: inference.ModelVersionPolicy.All
-	(*ModelVersionPolicy_Specific)(nil), // 83: inference.ModelVersionPolicy.Specific
-	nil,                                 // 84: inference.ModelDynamicBatching.PriorityQueuePolicyEntry
-	(*RepositoryIndexResponse_ModelIndex)(nil), // 85: inference.RepositoryIndexResponse.ModelIndex
-	nil, // 86: inference.RepositoryModelLoadRequest.ParametersEntry
-	nil, // 87: inference.RepositoryModelUnloadRequest.ParametersEntry
-	(*SystemSharedMemoryStatusResponse_RegionStatus)(nil), // 88: inference.SystemSharedMemoryStatusResponse.RegionStatus
-	nil, // 89: inference.SystemSharedMemoryStatusResponse.RegionsEntry
-	(*CudaSharedMemoryStatusResponse_RegionStatus)(nil), // 90: inference.CudaSharedMemoryStatusResponse.RegionStatus
-	nil,                                      // 91: inference.CudaSharedMemoryStatusResponse.RegionsEntry
-	(*LogSettingsRequest_SettingValue)(nil),  // 92: inference.LogSettingsRequest.SettingValue
-	nil,                                      // 93: inference.LogSettingsRequest.SettingsEntry
-	(*TraceSettingRequest_SettingValue)(nil), // 94: inference.TraceSettingRequest.SettingValue
-	nil,                                      // 95: inference.TraceSettingRequest.SettingsEntry
-	(*TraceSettingResponse_SettingValue)(nil), // 96: inference.TraceSettingResponse.SettingValue
-	nil,                                      // 97: inference.TraceSettingResponse.SettingsEntry
-	(*LogSettingsResponse_SettingValue)(nil), // 98: inference.LogSettingsResponse.SettingValue
-	nil,                                      // 99: inference.LogSettingsResponse.SettingsEntry
+	(ModelSequenceBatching_Control_Kind)(0),              // 1: inference.ModelSequenceBatching.Control.Kind
+	(ModelInput_Format)(0),                               // 2: inference.ModelInput.Format
+	(ModelInstanceGroup_Kind)(0),                         // 3: inference.ModelInstanceGroup.Kind
+	(ModelQueuePolicy_TimeoutAction)(0),                  // 4: inference.ModelQueuePolicy.TimeoutAction
+	(*ServerLiveRequest)(nil),                            // 5: inference.ServerLiveRequest
+	(*ServerLiveResponse)(nil),                           // 6: inference.ServerLiveResponse
+	(*ServerReadyRequest)(nil),                           // 7: inference.ServerReadyRequest
+	(*ServerReadyResponse)(nil),                          // 8: inference.ServerReadyResponse
+	(*ModelReadyRequest)(nil),                            // 9: inference.ModelReadyRequest
+	(*ModelReadyResponse)(nil),                           // 10: inference.ModelReadyResponse
+	(*ServerMetadataRequest)(nil),                        // 11: inference.ServerMetadataRequest
+	(*ServerMetadataResponse)(nil),                       // 12: inference.ServerMetadataResponse
+	(*ModelMetadataRequest)(nil),                         // 13: inference.ModelMetadataRequest
+	(*ModelMetadataResponse)(nil),                        // 14: inference.ModelMetadataResponse
+	(*ModelInferRequest)(nil),                            // 15: inference.ModelInferRequest
+	(*ModelInferResponse)(nil),                           // 16: inference.ModelInferResponse
+	(*InferParameter)(nil),                               // 17: inference.InferParameter
+	(*InferTensorContents)(nil),                          // 18: inference.InferTensorContents
+	(*ModelStreamInferResponse)(nil),                     // 19: inference.ModelStreamInferResponse
+	(*ModelConfigRequest)(nil),                           // 20: inference.ModelConfigRequest
+	(*ModelConfigResponse)(nil),                          // 21: inference.ModelConfigResponse
+	(*ModelConfig)(nil),                                  // 22: inference.ModelConfig
+	(*ModelOptimizationPolicy)(nil),                      // 23: inference.ModelOptimizationPolicy
+	(*ModelSequenceBatching)(nil),                        // 24: inference.ModelSequenceBatching
+	(*ModelEnsembling)(nil),                              // 25: inference.ModelEnsembling
+	(*ModelOperations)(nil),                              // 26: inference.ModelOperations
+	(*ModelTensorReshape)(nil),                           // 27: inference.ModelTensorReshape
+	(*ModelWarmup)(nil),                                  // 28: inference.ModelWarmup
+	(*ModelResponseCache)(nil),                           // 29: inference.ModelResponseCache
+	(*ModelVersionPolicy)(nil),                           // 30: inference.ModelVersionPolicy
+	(*ModelInput)(nil),                                   // 31: inference.ModelInput
+	(*ModelOutput)(nil),                                  // 32: inference.ModelOutput
+	(*ModelInstanceGroup)(nil),                           // 33: inference.ModelInstanceGroup
+	(*ModelQueuePolicy)(nil),                             // 34: inference.ModelQueuePolicy
+	(*ModelDynamicBatching)(nil),                         // 35: inference.ModelDynamicBatching
+	(*ModelParameter)(nil),                               // 36: inference.ModelParameter
+	(*ModelStatisticsRequest)(nil),                       // 37: inference.ModelStatisticsRequest
+	(*StatisticDuration)(nil),                            // 38: inference.StatisticDuration
+	(*InferStatistics)(nil),                              // 39: inference.InferStatistics
+	(*InferBatchStatistics)(nil),                         // 40: inference.InferBatchStatistics
+	(*ModelStatistics)(nil),                              // 41: inference.ModelStatistics
+	(*ModelStatisticsResponse)(nil),                      // 42: inference.ModelStatisticsResponse
+	(*RepositoryIndexRequest)(nil),                       // 43: inference.RepositoryIndexRequest
+	(*RepositoryIndexResponse)(nil),                      // 44: inference.RepositoryIndexResponse
+	(*ModelRepositoryParameter)(nil),                     // 45: inference.ModelRepositoryParameter
+	(*RepositoryModelLoadRequest)(nil),                   // 46: inference.RepositoryModelLoadRequest
+	(*RepositoryModelLoadResponse)(nil),                  // 47: inference.RepositoryModelLoadResponse
+	(*RepositoryModelUnloadRequest)(nil),                 // 48: inference.RepositoryModelUnloadRequest
+	(*RepositoryModelUnloadResponse)(nil),                // 49: inference.RepositoryModelUnloadResponse
+	(*SystemSharedMemoryStatusRequest)(nil),              // 50: inference.SystemSharedMemoryStatusRequest
+	(*SystemSharedMemoryStatusResponse)(nil),             // 51: inference.SystemSharedMemoryStatusResponse
+	(*SystemSharedMemoryRegisterRequest)(nil),            // 52: inference.SystemSharedMemoryRegisterRequest
+	(*SystemSharedMemoryRegisterResponse)(nil),           // 53: inference.SystemSharedMemoryRegisterResponse
+	(*SystemSharedMemoryUnregisterRequest)(nil),          // 54: inference.SystemSharedMemoryUnregisterRequest
+	(*SystemSharedMemoryUnregisterResponse)(nil),         // 55: inference.SystemSharedMemoryUnregisterResponse
+	(*CudaSharedMemoryStatusRequest)(nil),                // 56: inference.CudaSharedMemoryStatusRequest
+	(*CudaSharedMemoryStatusResponse)(nil),               // 57: inference.CudaSharedMemoryStatusResponse
+	(*CudaSharedMemoryRegisterRequest)(nil),              // 58: inference.CudaSharedMemoryRegisterRequest
+	(*CudaSharedMemoryRegisterResponse)(nil),             // 59: inference.CudaSharedMemoryRegisterResponse
+	(*CudaSharedMemoryUnregisterRequest)(nil),            // 60: inference.CudaSharedMemoryUnregisterRequest
+	(*CudaSharedMemoryUnregisterResponse)(nil),           // 61: inference.CudaSharedMemoryUnregisterResponse
+	(*LogSettingsRequest)(nil),                           // 62: inference.LogSettingsRequest
+	(*TraceSettingRequest)(nil),                          // 63: inference.TraceSettingRequest
+	(*TraceSettingResponse)(nil),                         // 64: inference.TraceSettingResponse
+	(*LogSettingsResponse)(nil),                          // 65: inference.LogSettingsResponse
+	(*ModelMetadataResponse_TensorMetadata)(nil),         // 66: inference.ModelMetadataResponse.TensorMetadata
+	(*ModelInferRequest_InferInputTensor)(nil),           // 67: inference.ModelInferRequest.InferInputTensor
+	(*ModelInferRequest_InferRequestedOutputTensor)(nil), // 68: inference.ModelInferRequest.InferRequestedOutputTensor
+	nil, // 69: inference.ModelInferRequest.ParametersEntry
+	nil, // 70: inference.ModelInferRequest.InferInputTensor.ParametersEntry
+	nil, // 71: inference.ModelInferRequest.InferRequestedOutputTensor.ParametersEntry
+	(*ModelInferResponse_InferOutputTensor)(nil), // 72: inference.ModelInferResponse.InferOutputTensor
+	nil,                                   // 73: inference.ModelInferResponse.ParametersEntry
+	nil,                                   // 74: inference.ModelInferResponse.InferOutputTensor.ParametersEntry
+	nil,                                   // 75: inference.ModelConfig.ParametersEntry
+	(*ModelOptimizationPolicy_Graph)(nil), // 76: inference.ModelOptimizationPolicy.Graph
+	(*ModelOptimizationPolicy_ExecutionAccelerators)(nil),             // 77: inference.ModelOptimizationPolicy.ExecutionAccelerators
+	(*ModelOptimizationPolicy_ExecutionAccelerators_Accelerator)(nil), // 78: inference.ModelOptimizationPolicy.ExecutionAccelerators.Accelerator
+	nil,                                   // 79: inference.ModelOptimizationPolicy.ExecutionAccelerators.Accelerator.ParametersEntry
+	(*ModelSequenceBatching_Control)(nil), // 80: inference.ModelSequenceBatching.Control
+	(*ModelSequenceBatching_ControlInput)(nil),   // 81: inference.ModelSequenceBatching.ControlInput
+	(*ModelSequenceBatching_InitialState)(nil),   // 82: inference.ModelSequenceBatching.InitialState
+	(*ModelSequenceBatching_State)(nil),          // 83: inference.ModelSequenceBatching.State
+	(*ModelSequenceBatching_StrategyDirect)(nil), // 84: inference.ModelSequenceBatching.StrategyDirect
+	(*ModelSequenceBatching_StrategyOldest)(nil), // 85: inference.ModelSequenceBatching.StrategyOldest
+	(*ModelWarmup_Input)(nil),                    // 86: inference.ModelWarmup.Input
+	nil,                                          // 87: inference.ModelWarmup.InputsEntry
+	(*ModelVersionPolicy_Latest)(nil),            // 88: inference.ModelVersionPolicy.Latest
+	(*ModelVersionPolicy_All)(nil),               // 89: inference.ModelVersionPolicy.All
+	(*ModelVersionPolicy_Specific)(nil),          // 90: inference.ModelVersionPolicy.Specific
+	nil,                                          // 91: inference.ModelDynamicBatching.PriorityQueuePolicyEntry
+	(*RepositoryIndexResponse_ModelIndex)(nil),   // 92: inference.RepositoryIndexResponse.ModelIndex
+	nil, // 93: inference.RepositoryModelLoadRequest.ParametersEntry
+	nil, // 94: inference.RepositoryModelUnloadRequest.ParametersEntry
+	(*SystemSharedMemoryStatusResponse_RegionStatus)(nil), // 95: inference.SystemSharedMemoryStatusResponse.RegionStatus
+	nil, // 96: inference.SystemSharedMemoryStatusResponse.RegionsEntry
+	(*CudaSharedMemoryStatusResponse_RegionStatus)(nil), // 97: inference.CudaSharedMemoryStatusResponse.RegionStatus
+	nil,                                      // 98: inference.CudaSharedMemoryStatusResponse.RegionsEntry
+	(*LogSettingsRequest_SettingValue)(nil),  // 99: inference.LogSettingsRequest.SettingValue
+	nil,                                      // 100: inference.LogSettingsRequest.SettingsEntry
+	(*TraceSettingRequest_SettingValue)(nil), // 101: inference.TraceSettingRequest.SettingValue
+	nil,                                      // 102: inference.TraceSettingRequest.SettingsEntry
+	(*TraceSettingResponse_SettingValue)(nil), // 103: inference.TraceSettingResponse.SettingValue
+	nil,                                      // 104: inference.TraceSettingResponse.SettingsEntry
+	(*LogSettingsResponse_SettingValue)(nil), // 105: inference.LogSettingsResponse.SettingValue
+	nil,                                      // 106: inference.LogSettingsResponse.SettingsEntry
 }
 var file_oip_proto_depIdxs = []int32{
-	65,  // 0: inference.ModelMetadataResponse.inputs:type_name -> inference.ModelMetadataResponse.TensorMetadata
-	65,  // 1: inference.ModelMetadataResponse.outputs:type_name -> inference.ModelMetadataResponse.TensorMetadata
-	68,  // 2: inference.ModelInferRequest.parameters:type_name -> inference.ModelInferRequest.ParametersEntry
-	66,  // 3: inference.ModelInferRequest.inputs:type_name -> inference.ModelInferRequest.InferInputTensor
-	67,  // 4: inference.ModelInferRequest.outputs:type_name -> inference.ModelInferRequest.InferRequestedOutputTensor
-	72,  // 5: inference.ModelInferResponse.parameters:type_name -> inference.ModelInferResponse.ParametersEntry
-	71,  // 6: inference.ModelInferResponse.outputs:type_name -> inference.ModelInferResponse.InferOutputTensor
-	15,  // 7: inference.ModelStreamInferResponse.infer_response:type_name -> inference.ModelInferResponse
-	21,  // 8: inference.ModelConfigResponse.config:type_name -> inference.ModelConfig
-	29,  // 9: inference.ModelConfig.version_policy:type_name -> inference.ModelVersionPolicy
-	30,  // 10: inference.ModelConfig.input:type_name -> inference.ModelInput
-	31,  // 11: inference.ModelConfig.output:type_name -> inference.ModelOutput
-	32,  // 12: inference.ModelConfig.instance_group:type_name -> inference.ModelInstanceGroup
-	74,  // 13: inference.ModelConfig.parameters:type_name -> inference.ModelConfig.ParametersEntry
-	22,  // 14: inference.ModelConfig.optimization:type_name -> inference.ModelOptimizationPolicy
-	34,  // 15: inference.ModelConfig.dynamic_batching:type_name -> inference.ModelDynamicBatching
-	23,  // 16: inference.ModelConfig.sequence_batching:type_name -> inference.ModelSequenceBatching
-	24,  // 17: inference.ModelConfig.ensemble_scheduling:type_name -> inference.ModelEnsembling
-	27,  // 18: inference.ModelConfig.model_warmup:type_name -> inference.ModelWarmup
-	25,  // 19: inference.ModelConfig.model_operations:type_name -> inference.ModelOperations
-	28,  // 20: inference.ModelConfig.response_cache:type_name -> inference.ModelResponseCache
-	75,  // 21: inference.ModelOptimizationPolicy.graph:type_name -> inference.ModelOptimizationPolicy.Graph
-	76,  // 22: inference.ModelOptimizationPolicy.execution_accelerators:type_name -> inference.ModelOptimizationPolicy.ExecutionAccelerators
-	80,  // 23: inference.ModelWarmup.inputs:type_name -> inference.ModelWarmup.InputsEntry
-	81,  // 24: inference.ModelVersionPolicy.latest:type_name -> inference.ModelVersionPolicy.Latest
-	82,  // 25: inference.ModelVersionPolicy.all:type_name -> inference.ModelVersionPolicy.All
-	83,  // 26: inference.ModelVersionPolicy.specific:type_name -> inference.ModelVersionPolicy.Specific
-	0,   // 27: inference.ModelInput.data_type:type_name -> inference.DataType
-	1,   // 28: inference.ModelInput.format:type_name -> inference.ModelInput.Format
-	26,  // 29: inference.ModelInput.reshape:type_name -> inference.ModelTensorReshape
-	0,   // 30: inference.ModelOutput.data_type:type_name -> inference.DataType
-	26,  // 31: inference.ModelOutput.reshape:type_name -> inference.ModelTensorReshape
-	2,   // 32: inference.ModelInstanceGroup.kind:type_name -> inference.ModelInstanceGroup.Kind
-	3,   // 33: inference.ModelQueuePolicy.timeout_action:type_name -> inference.ModelQueuePolicy.TimeoutAction
-	33,  // 34: inference.ModelDynamicBatching.default_queue_policy:type_name -> inference.ModelQueuePolicy
-	84,  // 35: inference.ModelDynamicBatching.priority_queue_policy:type_name -> inference.ModelDynamicBatching.PriorityQueuePolicyEntry
-	37,  // 36: inference.InferStatistics.success:type_name -> inference.StatisticDuration
-	37,  // 37: inference.InferStatistics.fail:type_name -> inference.StatisticDuration
-	37,  // 38: inference.InferStatistics.queue:type_name -> inference.StatisticDuration
-	37,  // 39: inference.InferStatistics.compute_input:type_name -> inference.StatisticDuration
-	37,  // 40: inference.InferStatistics.compute_infer:type_name -> inference.StatisticDuration
-	37,  // 41: inference.InferStatistics.compute_output:type_name -> inference.StatisticDuration
-	37,  // 42: inference.InferStatistics.cache_hit:type_name -> inference.StatisticDuration
-	37,  // 43: inference.InferStatistics.cache_miss:type_name -> inference.StatisticDuration
-	37,  // 44: inference.InferBatchStatistics.compute_input:type_name -> inference.StatisticDuration
-	37,  // 45: inference.InferBatchStatistics.compute_infer:type_name -> inference.StatisticDuration
-	37,  // 46: inference.InferBatchStatistics.compute_output:type_name -> inference.StatisticDuration
-	38,  // 47: inference.ModelStatistics.inference_stats:type_name -> inference.InferStatistics
-	39,  // 48: inference.ModelStatistics.batch_stats:type_name -> inference.InferBatchStatistics
-	40,  // 49: inference.ModelStatisticsResponse.model_stats:type_name -> inference.ModelStatistics
-	85,  // 50: inference.RepositoryIndexResponse.models:type_name -> inference.RepositoryIndexResponse.ModelIndex
-	86,  // 51: inference.RepositoryModelLoadRequest.parameters:type_name -> inference.RepositoryModelLoadRequest.ParametersEntry
-	87,  // 52: inference.RepositoryModelUnloadRequest.parameters:type_name -> inference.RepositoryModelUnloadRequest.ParametersEntry
-	89,  // 53: inference.SystemSharedMemoryStatusResponse.regions:type_name -> inference.SystemSharedMemoryStatusResponse.RegionsEntry
-	91,  // 54: inference.CudaSharedMemoryStatusResponse.regions:type_name -> inference.CudaSharedMemoryStatusResponse.RegionsEntry
-	93,  // 55: inference.LogSettingsRequest.settings:type_name -> inference.LogSettingsRequest.SettingsEntry
-	95,  // 56: inference.TraceSettingRequest.settings:type_name -> inference.TraceSettingRequest.SettingsEntry
-	97,  // 57: inference.TraceSettingResponse.settings:type_name -> inference.TraceSettingResponse.SettingsEntry
-	99,  // 58: inference.LogSettingsResponse.settings:type_name -> inference.LogSettingsResponse.SettingsEntry
-	69,  // 59: inference.ModelInferRequest.InferInputTensor.parameters:type_name -> inference.ModelInferRequest.InferInputTensor.ParametersEntry
-	17,  // 60: inference.ModelInferRequest.InferInputTensor.contents:type_name -> inference.InferTensorContents
-	70,  // 61: inference.ModelInferRequest.InferRequestedOutputTensor.parameters:type_name -> inference.ModelInferRequest.InferRequestedOutputTensor.ParametersEntry
-	16,  // 62: inference.ModelInferRequest.ParametersEntry.value:type_name -> inference.InferParameter
-	16,  // 63: inference.ModelInferRequest.InferInputTensor.ParametersEntry.value:type_name -> inference.InferParameter
-	16,  // 64: inference.ModelInferRequest.InferRequestedOutputTensor.ParametersEntry.value:type_name -> inference.InferParameter
-	73,  // 65: inference.ModelInferResponse.InferOutputTensor.parameters:type_name -> inference.ModelInferResponse.InferOutputTensor.ParametersEntry
-	17,  // 66: inference.ModelInferResponse.InferOutputTensor.contents:type_name -> inference.InferTensorContents
-	16,  // 67: inference.ModelInferResponse.ParametersEntry.value:type_name -> inference.InferParameter
-	16,  // 68: inference.ModelInferResponse.InferOutputTensor.ParametersEntry.value:type_name -> inference.InferParameter
-	35,  // 69: inference.ModelConfig.ParametersEntry.value:type_name -> inference.ModelParameter
-	77,  // 70: inference.ModelOptimizationPolicy.ExecutionAccelerators.gpu_execution_accelerator:type_name -> inference.ModelOptimizationPolicy.ExecutionAccelerators.Accelerator
-	77,  // 71: inference.ModelOptimizationPolicy.ExecutionAccelerators.cpu_execution_accelerator:type_name -> inference.ModelOptimizationPolicy.ExecutionAccelerators.Accelerator
-	78,  // 72: inference.ModelOptimizationPolicy.ExecutionAccelerators.Accelerator.parameters:type_name -> inference.ModelOptimizationPolicy.ExecutionAccelerators.Accelerator.ParametersEntry
-	0,   // 73: inference.ModelWarmup.Input.data_type:type_name -> inference.DataType
-	79,  // 74: inference.ModelWarmup.InputsEntry.value:type_name -> inference.ModelWarmup.Input
-	33,  // 75: inference.ModelDynamicBatching.PriorityQueuePolicyEntry.value:type_name -> inference.ModelQueuePolicy
-	44,  // 76: inference.RepositoryModelLoadRequest.ParametersEntry.value:type_name -> inference.ModelRepositoryParameter
-	44,  // 77: inference.RepositoryModelUnloadRequest.ParametersEntry.value:type_name -> inference.ModelRepositoryParameter
-	88,  // 78: inference.SystemSharedMemoryStatusResponse.RegionsEntry.value:type_name -> inference.SystemSharedMemoryStatusResponse.RegionStatus
-	90,  // 79: inference.CudaSharedMemoryStatusResponse.RegionsEntry.value:type_name -> inference.CudaSharedMemoryStatusResponse.RegionStatus
-	92,  // 80: inference.LogSettingsRequest.SettingsEntry.value:type_name -> inference.LogSettingsRequest.SettingValue
-	94,  // 81: inference.TraceSettingRequest.SettingsEntry.value:type_name -> inference.TraceSettingRequest.SettingValue
-	96,  // 82: inference.TraceSettingResponse.SettingsEntry.value:type_name -> inference.TraceSettingResponse.SettingValue
-	98,  // 83: inference.LogSettingsResponse.SettingsEntry.value:type_name -> inference.LogSettingsResponse.SettingValue
-	4,   // 84: inference.GRPCInferenceService.ServerLive:input_type -> inference.ServerLiveRequest
-	6,   // 85: inference.GRPCInferenceService.ServerReady:input_type -> inference.ServerReadyRequest
-	8,   // 86: inference.GRPCInferenceService.ModelReady:input_type -> inference.ModelReadyRequest
-	10,  // 87: inference.GRPCInferenceService.ServerMetadata:input_type -> inference.ServerMetadataRequest
-	12,  // 88: inference.GRPCInferenceService.ModelMetadata:input_type -> inference.ModelMetadataRequest
-	14,  // 89: inference.GRPCInferenceService.ModelInfer:input_type -> inference.ModelInferRequest
-	14,  // 90: inference.GRPCInferenceService.ModelStreamInfer:input_type -> inference.ModelInferRequest
-	19,  // 91: inference.GRPCInferenceService.ModelConfig:input_type -> inference.ModelConfigRequest
-	36,  // 92: inference.GRPCInferenceService.ModelStatistics:input_type -> inference.ModelStatisticsRequest
-	42,  // 93: inference.GRPCInferenceService.RepositoryIndex:input_type -> inference.RepositoryIndexRequest
-	45,  // 94: inference.GRPCInferenceService.RepositoryModelLoad:input_type -> inference.RepositoryModelLoadRequest
-	47,  // 95: inference.GRPCInferenceService.RepositoryModelUnload:input_type -> inference.RepositoryModelUnloadRequest
-	49,  // 96: inference.GRPCInferenceService.SystemSharedMemoryStatus:input_type -> inference.SystemSharedMemoryStatusRequest
-	51,  // 97: inference.GRPCInferenceService.SystemSharedMemoryRegister:input_type -> inference.SystemSharedMemoryRegisterRequest
-	53,  // 98: inference.GRPCInferenceService.SystemSharedMemoryUnregister:input_type -> inference.SystemSharedMemoryUnregisterRequest
-	55,  // 99: inference.GRPCInferenceService.CudaSharedMemoryStatus:input_type -> inference.CudaSharedMemoryStatusRequest
-	57,  // 100: inference.GRPCInferenceService.CudaSharedMemoryRegister:input_type -> inference.CudaSharedMemoryRegisterRequest
-	59,  // 101: inference.GRPCInferenceService.CudaSharedMemoryUnregister:input_type -> inference.CudaSharedMemoryUnregisterRequest
-	61,  // 102: inference.GRPCInferenceService.LogSettings:input_type -> inference.LogSettingsRequest
-	62,  // 103: inference.GRPCInferenceService.TraceSetting:input_type -> inference.TraceSettingRequest
-	5,   // 104: inference.GRPCInferenceService.ServerLive:output_type -> inference.ServerLiveResponse
-	7,   // 105: inference.GRPCInferenceService.ServerReady:output_type -> inference.ServerReadyResponse
-	9,   // 106: inference.GRPCInferenceService.ModelReady:output_type -> inference.ModelReadyResponse
-	11,  // 107: inference.GRPCInferenceService.ServerMetadata:output_type -> inference.ServerMetadataResponse
-	13,  // 108: inference.GRPCInferenceService.ModelMetadata:output_type -> inference.ModelMetadataResponse
-	15,  // 109: inference.GRPCInferenceService.ModelInfer:output_type -> inference.ModelInferResponse
-	18,  // 110: inference.GRPCInferenceService.ModelStreamInfer:output_type -> inference.ModelStreamInferResponse
-	20,  // 111: inference.GRPCInferenceService.ModelConfig:output_type -> inference.ModelConfigResponse
-	41,  // 112: inference.GRPCInferenceService.ModelStatistics:output_type -> inference.ModelStatisticsResponse
-	43,  // 113: inference.GRPCInferenceService.RepositoryIndex:output_type -> inference.RepositoryIndexResponse
-	46,  // 114: inference.GRPCInferenceService.RepositoryModelLoad:output_type -> inference.RepositoryModelLoadResponse
-	48,  // 115: inference.GRPCInferenceService.RepositoryModelUnload:output_type -> inference.RepositoryModelUnloadResponse
-	50,  // 116: inference.GRPCInferenceService.SystemSharedMemoryStatus:output_type -> inference.SystemSharedMemoryStatusResponse
-	52,  // 117: inference.GRPCInferenceService.SystemSharedMemoryRegister:output_type -> inference.SystemSharedMemoryRegisterResponse
-	54,  // 118: inference.GRPCInferenceService.SystemSharedMemoryUnregister:output_type -> inference.SystemSharedMemoryUnregisterResponse
-	56,  // 119: inference.GRPCInferenceService.CudaSharedMemoryStatus:output_type -> inference.CudaSharedMemoryStatusResponse
-	58,  // 120: inference.GRPCInferenceService.CudaSharedMemoryRegister:output_type -> inference.CudaSharedMemoryRegisterResponse
-	60,  // 121: inference.GRPCInferenceService.CudaSharedMemoryUnregister:output_type -> inference.CudaSharedMemoryUnregisterResponse
-	64,  // 122: inference.GRPCInferenceService.LogSettings:output_type -> inference.LogSettingsResponse
-	63,  // 123: inference.GRPCInferenceService.TraceSetting:output_type -> inference.TraceSettingResponse
-	104, // [104:124] is the sub-list for method output_type
-	84,  // [84:104] is the sub-list for method input_type
-	84,  // [84:84] is the sub-list for extension type_name
-	84,  // [84:84] is the sub-list for extension extendee
-	0,   // [0:84] is the sub-list for field type_name
+	66,  // 0: inference.ModelMetadataResponse.inputs:type_name -> inference.ModelMetadataResponse.TensorMetadata
+	66,  // 1: inference.ModelMetadataResponse.outputs:type_name -> inference.ModelMetadataResponse.TensorMetadata
+	69,  // 2: inference.ModelInferRequest.parameters:type_name -> inference.ModelInferRequest.ParametersEntry
+	67,  // 3: inference.ModelInferRequest.inputs:type_name -> inference.ModelInferRequest.InferInputTensor
+	68,  // 4: inference.ModelInferRequest.outputs:type_name -> inference.ModelInferRequest.InferRequestedOutputTensor
+	73,  // 5: inference.ModelInferResponse.parameters:type_name -> inference.ModelInferResponse.ParametersEntry
+	72,  // 6: inference.ModelInferResponse.outputs:type_name -> inference.ModelInferResponse.InferOutputTensor
+	16,  // 7: inference.ModelStreamInferResponse.infer_response:type_name -> inference.ModelInferResponse
+	22,  // 8: inference.ModelConfigResponse.config:type_name -> inference.ModelConfig
+	30,  // 9: inference.ModelConfig.version_policy:type_name -> inference.ModelVersionPolicy
+	31,  // 10: inference.ModelConfig.input:type_name -> inference.ModelInput
+	32,  // 11: inference.ModelConfig.output:type_name -> inference.ModelOutput
+	33,  // 12: inference.ModelConfig.instance_group:type_name -> inference.ModelInstanceGroup
+	75,  // 13: inference.ModelConfig.parameters:type_name -> inference.ModelConfig.ParametersEntry
+	23,  // 14: inference.ModelConfig.optimization:type_name -> inference.ModelOptimizationPolicy
+	35,  // 15: inference.ModelConfig.dynamic_batching:type_name -> inference.ModelDynamicBatching
+	24,  // 16: inference.ModelConfig.sequence_batching:type_name -> inference.ModelSequenceBatching
+	25,  // 17: inference.ModelConfig.ensemble_scheduling:type_name -> inference.ModelEnsembling
+	28,  // 18: inference.ModelConfig.model_warmup:type_name -> inference.ModelWarmup
+	26,  // 19: inference.ModelConfig.model_operations:type_name -> inference.ModelOperations
+	29,  // 20: inference.ModelConfig.response_cache:type_name -> inference.ModelResponseCache
+	76,  // 21: inference.ModelOptimizationPolicy.graph:type_name -> inference.ModelOptimizationPolicy.Graph
+	77,  // 22: inference.ModelOptimizationPolicy.execution_accelerators:type_name -> inference.ModelOptimizationPolicy.ExecutionAccelerators
+	84,  // 23: inference.ModelSequenceBatching.direct:type_name -> inference.ModelSequenceBatching.StrategyDirect
+	85,  // 24: inference.ModelSequenceBatching.oldest:type_name -> inference.ModelSequenceBatching.StrategyOldest
+	81,  // 25: inference.ModelSequenceBatching.control_input:type_name -> inference.ModelSequenceBatching.ControlInput
+	83,  // 26: inference.ModelSequenceBatching.state:type_name -> inference.ModelSequenceBatching.State
+	87,  // 27: inference.ModelWarmup.inputs:type_name -> inference.ModelWarmup.InputsEntry
+	88,  // 28: inference.ModelVersionPolicy.latest:type_name -> inference.ModelVersionPolicy.Latest
+	89,  // 29: inference.ModelVersionPolicy.all:type_name -> inference.ModelVersionPolicy.All
+	90,  // 30: inference.ModelVersionPolicy.specific:type_name -> inference.ModelVersionPolicy.Specific
+	0,   // 31: inference.ModelInput.data_type:type_name -> inference.DataType
+	2,   // 32: inference.ModelInput.format:type_name -> inference.ModelInput.Format
+	27,  // 33: inference.ModelInput.reshape:type_name -> inference.ModelTensorReshape
+	0,   // 34: inference.ModelOutput.data_type:type_name -> inference.DataType
+	27,  // 35: inference.ModelOutput.reshape:type_name -> inference.ModelTensorReshape
+	3,   // 36: inference.ModelInstanceGroup.kind:type_name -> inference.ModelInstanceGroup.Kind
+	4,   // 37: inference.ModelQueuePolicy.timeout_action:type_name -> inference.ModelQueuePolicy.TimeoutAction
+	34,  // 38: inference.ModelDynamicBatching.default_queue_policy:type_name -> inference.ModelQueuePolicy
+	91,  // 39: inference.ModelDynamicBatching.priority_queue_policy:type_name -> inference.ModelDynamicBatching.PriorityQueuePolicyEntry
+	38,  // 40: inference.InferStatistics.success:type_name -> inference.StatisticDuration
+	38,  // 41: inference.InferStatistics.fail:type_name -> inference.StatisticDuration
+	38,  // 42: inference.InferStatistics.queue:type_name -> inference.StatisticDuration
+	38,  // 43: inference.InferStatistics.compute_input:type_name -> inference.StatisticDuration
+	38,  // 44: inference.InferStatistics.compute_infer:type_name -> inference.StatisticDuration
+	38,  // 45: inference.InferStatistics.compute_output:type_name -> inference.StatisticDuration
+	38,  // 46: inference.InferStatistics.cache_hit:type_name -> inference.StatisticDuration
+	38,  // 47: inference.InferStatistics.cache_miss:type_name -> inference.StatisticDuration
+	38,  // 48: inference.InferBatchStatistics.compute_input:type_name -> inference.StatisticDuration
+	38,  // 49: inference.InferBatchStatistics.compute_infer:type_name -> inference.StatisticDuration
+	38,  // 50: inference.InferBatchStatistics.compute_output:type_name -> inference.StatisticDuration
+	39,  // 51: inference.ModelStatistics.inference_stats:type_name -> inference.InferStatistics
+	40,  // 52: inference.ModelStatistics.batch_stats:type_name -> inference.InferBatchStatistics
+	41,  // 53: inference.ModelStatisticsResponse.model_stats:type_name -> inference.ModelStatistics
+	92,  // 54: inference.RepositoryIndexResponse.models:type_name -> inference.RepositoryIndexResponse.ModelIndex
+	93,  // 55: inference.RepositoryModelLoadRequest.parameters:type_name -> inference.RepositoryModelLoadRequest.ParametersEntry
+	94,  // 56: inference.RepositoryModelUnloadRequest.parameters:type_name -> inference.RepositoryModelUnloadRequest.ParametersEntry
+	96,  // 57: inference.SystemSharedMemoryStatusResponse.regions:type_name -> inference.SystemSharedMemoryStatusResponse.RegionsEntry
+	98,  // 58: inference.CudaSharedMemoryStatusResponse.regions:type_name -> inference.CudaSharedMemoryStatusResponse.RegionsEntry
+	100, // 59: inference.LogSettingsRequest.settings:type_name -> inference.LogSettingsRequest.SettingsEntry
+	102, // 60: inference.TraceSettingRequest.settings:type_name -> inference.TraceSettingRequest.SettingsEntry
+	104, // 61: inference.TraceSettingResponse.settings:type_name -> inference.TraceSettingResponse.SettingsEntry
+	106, // 62: inference.LogSettingsResponse.settings:type_name -> inference.LogSettingsResponse.SettingsEntry
+	70,  // 63: inference.ModelInferRequest.InferInputTensor.parameters:type_name -> inference.ModelInferRequest.InferInputTensor.ParametersEntry
+	18,  // 64: inference.ModelInferRequest.InferInputTensor.contents:type_name -> inference.InferTensorContents
+	71,  // 65: inference.ModelInferRequest.InferRequestedOutputTensor.parameters:type_name -> inference.ModelInferRequest.InferRequestedOutputTensor.ParametersEntry
+	17,  // 66: inference.ModelInferRequest.ParametersEntry.value:type_name -> inference.InferParameter
+	17,  // 67: inference.ModelInferRequest.InferInputTensor.ParametersEntry.value:type_name -> inference.InferParameter
+	17,  // 68: inference.ModelInferRequest.InferRequestedOutputTensor.ParametersEntry.value:type_name -> inference.InferParameter
+	74,  // 69: inference.ModelInferResponse.InferOutputTensor.parameters:type_name -> inference.ModelInferResponse.InferOutputTensor.ParametersEntry
+	18,  // 70: inference.ModelInferResponse.InferOutputTensor.contents:type_name -> inference.InferTensorContents
+	17,  // 71: inference.ModelInferResponse.ParametersEntry.value:type_name -> inference.InferParameter
+	17,  // 72: inference.ModelInferResponse.InferOutputTensor.ParametersEntry.value:type_name -> inference.InferParameter
+	36,  // 73: inference.ModelConfig.ParametersEntry.value:type_name -> inference.ModelParameter
+	78,  // 74: inference.ModelOptimizationPolicy.ExecutionAccelerators.gpu_execution_accelerator:type_name -> inference.ModelOptimizationPolicy.ExecutionAccelerators.Accelerator
+	78,  // 75: inference.ModelOptimizationPolicy.ExecutionAccelerators.cpu_execution_accelerator:type_name -> inference.ModelOptimizationPolicy.ExecutionAccelerators.Accelerator
+	79,  // 76: inference.ModelOptimizationPolicy.ExecutionAccelerators.Accelerator.parameters:type_name -> inference.ModelOptimizationPolicy.ExecutionAccelerators.Accelerator.ParametersEntry
+	1,   // 77: inference.ModelSequenceBatching.Control.kind:type_name -> inference.ModelSequenceBatching.Control.Kind
+	0,   // 78: inference.ModelSequenceBatching.Control.data_type:type_name -> inference.DataType
+	80,  // 79: inference.ModelSequenceBatching.ControlInput.control:type_name -> inference.ModelSequenceBatching.Control
+	0,   // 80: inference.ModelSequenceBatching.InitialState.data_type:type_name -> inference.DataType
+	0,   // 81: inference.ModelSequenceBatching.State.data_type:type_name -> inference.DataType
+	82,  // 82: inference.ModelSequenceBatching.State.initial_state:type_name -> inference.ModelSequenceBatching.InitialState
+	0,   // 83: inference.ModelWarmup.Input.data_type:type_name -> inference.DataType
+	86,  // 84: inference.ModelWarmup.InputsEntry.value:type_name -> inference.ModelWarmup.Input
+	34,  // 85: inference.ModelDynamicBatching.PriorityQueuePolicyEntry.value:type_name -> inference.ModelQueuePolicy
+	45,  // 86: inference.RepositoryModelLoadRequest.ParametersEntry.value:type_name -> inference.ModelRepositoryParameter
+	45,  // 87: inference.RepositoryModelUnloadRequest.ParametersEntry.value:type_name -> inference.ModelRepositoryParameter
+	95,  // 88: inference.SystemSharedMemoryStatusResponse.RegionsEntry.value:type_name -> inference.SystemSharedMemoryStatusResponse.RegionStatus
+	97,  // 89: inference.CudaSharedMemoryStatusResponse.RegionsEntry.value:type_name -> inference.CudaSharedMemoryStatusResponse.RegionStatus
+	99,  // 90: inference.LogSettingsRequest.SettingsEntry.value:type_name -> inference.LogSettingsRequest.SettingValue
+	101, // 91: inference.TraceSettingRequest.SettingsEntry.value:type_name -> inference.TraceSettingRequest.SettingValue
+	103, // 92: inference.TraceSettingResponse.SettingsEntry.value:type_name -> inference.TraceSettingResponse.SettingValue
+	105, // 93: inference.LogSettingsResponse.SettingsEntry.value:type_name -> inference.LogSettingsResponse.SettingValue
+	5,   // 94: inference.GRPCInferenceService.ServerLive:input_type -> inference.ServerLiveRequest
+	7,   // 95: inference.GRPCInferenceService.ServerReady:input_type -> inference.ServerReadyRequest
+	9,   // 96: inference.GRPCInferenceService.ModelReady:input_type -> inference.ModelReadyRequest
+	11,  // 97: inference.GRPCInferenceService.ServerMetadata:input_type -> inference.ServerMetadataRequest
+	13,  // 98: inference.GRPCInferenceService.ModelMetadata:input_type -> inference.ModelMetadataRequest
+	15,  // 99: inference.GRPCInferenceService.ModelInfer:input_type -> inference.ModelInferRequest
+	15,  // 100: inference.GRPCInferenceService.ModelStreamInfer:input_type -> inference.ModelInferRequest
+	20,  // 101: inference.GRPCInferenceService.ModelConfig:input_type -> inference.ModelConfigRequest
+	37,  // 102: inference.GRPCInferenceService.ModelStatistics:input_type -> inference.ModelStatisticsRequest
+	43,  // 103: inference.GRPCInferenceService.RepositoryIndex:input_type -> inference.RepositoryIndexRequest
+	46,  // 104: inference.GRPCInferenceService.RepositoryModelLoad:input_type -> inference.RepositoryModelLoadRequest
+	48,  // 105: inference.GRPCInferenceService.RepositoryModelUnload:input_type -> inference.RepositoryModelUnloadRequest
+	50,  // 106: inference.GRPCInferenceService.SystemSharedMemoryStatus:input_type -> inference.SystemSharedMemoryStatusRequest
+	52,  // 107: inference.GRPCInferenceService.SystemSharedMemoryRegister:input_type -> inference.SystemSharedMemoryRegisterRequest
+	54,  // 108: inference.GRPCInferenceService.SystemSharedMemoryUnregister:input_type -> inference.SystemSharedMemoryUnregisterRequest
+	56,  // 109: inference.GRPCInferenceService.CudaSharedMemoryStatus:input_type -> inference.CudaSharedMemoryStatusRequest
+	58,  // 110: inference.GRPCInferenceService.CudaSharedMemoryRegister:input_type -> inference.CudaSharedMemoryRegisterRequest
+	60,  // 111: inference.GRPCInferenceService.CudaSharedMemoryUnregister:input_type -> inference.CudaSharedMemoryUnregisterRequest
+	62,  // 112: inference.GRPCInferenceService.LogSettings:input_type -> inference.LogSettingsRequest
+	63,  // 113: inference.GRPCInferenceService.TraceSetting:input_type -> inference.TraceSettingRequest
+	6,   // 114: inference.GRPCInferenceService.ServerLive:output_type -> inference.ServerLiveResponse
+	8,   // 115: inference.GRPCInferenceService.ServerReady:output_type -> inference.ServerReadyResponse
+	10,  // 116: inference.GRPCInferenceService.ModelReady:output_type -> inference.ModelReadyResponse
+	12,  // 117: inference.GRPCInferenceService.ServerMetadata:output_type -> inference.ServerMetadataResponse
+	14,  // 118: inference.GRPCInferenceService.ModelMetadata:output_type -> inference.ModelMetadataResponse
+	16,  // 119: inference.GRPCInferenceService.ModelInfer:output_type -> inference.ModelInferResponse
+	19,  // 120: inference.GRPCInferenceService.ModelStreamInfer:output_type -> inference.ModelStreamInferResponse
+	21,  // 121: inference.GRPCInferenceService.ModelConfig:output_type -> inference.ModelConfigResponse
+	42,  // 122: inference.GRPCInferenceService.ModelStatistics:output_type -> inference.ModelStatisticsResponse
+	44,  // 123: inference.GRPCInferenceService.RepositoryIndex:output_type -> inference.RepositoryIndexResponse
+	47,  // 124: inference.GRPCInferenceService.RepositoryModelLoad:output_type -> inference.RepositoryModelLoadResponse
+	49,  // 125: inference.GRPCInferenceService.RepositoryModelUnload:output_type -> inference.RepositoryModelUnloadResponse
+	51,  // 126: inference.GRPCInferenceService.SystemSharedMemoryStatus:output_type -> inference.SystemSharedMemoryStatusResponse
+	53,  // 127: inference.GRPCInferenceService.SystemSharedMemoryRegister:output_type -> inference.SystemSharedMemoryRegisterResponse
+	55,  // 128: inference.GRPCInferenceService.SystemSharedMemoryUnregister:output_type -> inference.SystemSharedMemoryUnregisterResponse
+	57,  // 129: inference.GRPCInferenceService.CudaSharedMemoryStatus:output_type -> inference.CudaSharedMemoryStatusResponse
+	59,  // 130: inference.GRPCInferenceService.CudaSharedMemoryRegister:output_type -> inference.CudaSharedMemoryRegisterResponse
+	61,  // 131: inference.GRPCInferenceService.CudaSharedMemoryUnregister:output_type -> inference.CudaSharedMemoryUnregisterResponse
+	65,  // 132: inference.GRPCInferenceService.LogSettings:output_type -> inference.LogSettingsResponse
+	64,  // 133: inference.GRPCInferenceService.TraceSetting:output_type -> inference.TraceSettingResponse
+	114, // [114:134] is the sub-list for method output_type
+	94,  // [94:114] is the sub-list for method input_type
+	94,  // [94:94] is the sub-list for extension type_name
+	94,  // [94:94] is the sub-list for extension extendee
+	0,   // [0:94] is the sub-list for field type_name
 }
 
 func init() { file_oip_proto_init() }
@@ -5812,6 +6450,10 @@ func file_oip_proto_init() {
 		(*ModelConfig_SequenceBatching)(nil),
 		(*ModelConfig_EnsembleScheduling)(nil),
 	}
+	file_oip_proto_msgTypes[19].OneofWrappers = []any{
+		(*ModelSequenceBatching_Direct)(nil),
+		(*ModelSequenceBatching_Oldest)(nil),
+	}
 	file_oip_proto_msgTypes[25].OneofWrappers = []any{
 		(*ModelVersionPolicy_Latest_)(nil),
 		(*ModelVersionPolicy_All_)(nil),
@@ -5823,17 +6465,21 @@ func file_oip_proto_init() {
 		(*ModelRepositoryParameter_StringParam)(nil),
 		(*ModelRepositoryParameter_BytesParam)(nil),
 	}
-	file_oip_proto_msgTypes[75].OneofWrappers = []any{
+	file_oip_proto_msgTypes[77].OneofWrappers = []any{
+		(*ModelSequenceBatching_InitialState_ZeroData)(nil),
+		(*ModelSequenceBatching_InitialState_DataFile)(nil),
+	}
+	file_oip_proto_msgTypes[81].OneofWrappers = []any{
 		(*ModelWarmup_Input_ZeroData)(nil),
 		(*ModelWarmup_Input_RandomData)(nil),
 		(*ModelWarmup_Input_InputDataFile)(nil),
 	}
-	file_oip_proto_msgTypes[88].OneofWrappers = []any{
+	file_oip_proto_msgTypes[94].OneofWrappers = []any{
 		(*LogSettingsRequest_SettingValue_BoolParam)(nil),
 		(*LogSettingsRequest_SettingValue_Uint32Param)(nil),
 		(*LogSettingsRequest_SettingValue_StringParam)(nil),
 	}
-	file_oip_proto_msgTypes[94].OneofWrappers = []any{
+	file_oip_proto_msgTypes[100].OneofWrappers = []any{
 		(*LogSettingsResponse_SettingValue_BoolParam)(nil),
 		(*LogSettingsResponse_SettingValue_Uint32Param)(nil),
 		(*LogSettingsResponse_SettingValue_StringParam)(nil),
@@ -5843,8 +6489,8 @@ func file_oip_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_oip_proto_rawDesc), len(file_oip_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   96,
+			NumEnums:      5,
+			NumMessages:   102,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
