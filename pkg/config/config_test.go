@@ -173,6 +173,7 @@ func TestInvalidValues(t *testing.T) {
 		"grpc_management_address":               "http://127.0.0.1",
 		"grpc_management_max_connection_age_ms": "-1",
 		"number_of_gpu":                         "-1",
+		"service_envelope":                      "soap",
 	}
 	for key, v := range cases {
 		_, err := Load(Inputs{Flags: map[string]string{key: v}})
@@ -180,7 +181,7 @@ func TestInvalidValues(t *testing.T) {
 			t.Errorf("%s=%s: error %v does not name the key", key, v, err)
 		}
 	}
-	for key, v := range map[string]string{"default_workers_per_model": "1024", "intra_op_threads": "1024", "inference_address": "unix:/run/ts/inference.sock"} {
+	for key, v := range map[string]string{"default_workers_per_model": "1024", "intra_op_threads": "1024", "inference_address": "unix:/run/ts/inference.sock", "service_envelope": "KServeV2"} {
 		if _, err := Load(Inputs{Flags: map[string]string{key: v}}); err != nil {
 			t.Errorf("%s=%s, the limit itself: %v", key, v, err)
 		}

@@ -103,6 +103,7 @@ var Keys = []Key{
 	{"use_env_allowed_urls", "", "false", kBool, "let TS_ALLOWED_URLS set allowed_urls"},
 	{"max_download_size", "", "4294967296", kBytes, "largest archive downloaded from an allowed URL, bytes"},
 	{"download_timeout", "", "300", kSeconds, "seconds a download from an allowed URL may take"},
+	{"service_envelope", "", "", kString, "TorchServe's envelope of /predictions and /explanations bodies: json or kserve (KServe v1: {\"instances\"} in, {\"predictions\"} or {\"explanations\"} out), kservev2 (Open Inference Protocol tensors in and out); \"\" or body: none"},
 	{"ts_header_key_sequence_id", "", "ts_request_sequence_id", kString, "request header naming a stateful model's sequence (sequenceBatching); answered with the id, new when absent"},
 	{"ts_header_key_sequence_start", "", "ts_request_sequence_start", kString, "request header starting a sequence afresh"},
 	{"ts_header_key_sequence_end", "", "ts_request_sequence_end", kString, "request header ending a sequence after its answer"},
@@ -123,6 +124,14 @@ var Keys = []Key{
 	{"key_file", "key-file", "key_file.json", kString, "where the keys are written (mode 0600) when token authorization is on; removed at stop"},
 }
 
+// Service envelopes (service_envelope): the protocol /predictions and /explanations bodies
+// are in.
+const (
+	EnvelopeJSON     = "json"     // KServe v1's instances and predictions
+	EnvelopeKServe   = "kserve"   // the same, and explanations
+	EnvelopeKServeV2 = "kservev2" // the Open Inference Protocol's tensors
+)
+
 // SequenceHeaders name the request headers of a stateful model's sequences.
 type SequenceHeaders struct{ ID, Start, End string }
 
@@ -136,11 +145,11 @@ var unsupported = map[string]string{
 	"metrics_mode": "metrics modes (the metrics API is always Prometheus)", "metrics_config": "metrics.yaml",
 	"enable_metrics_api": "disabling the metrics API", "metric_time_interval": "system metrics", "disable_system_metrics": "system metrics",
 	"system_metrics_cmd": "system metrics", "model_metrics_auto_detect": "handler metrics",
-	"ts_open_inference_protocol": "turning the Open Inference Protocol off: ts always serves /v2", "service_envelope": "service envelopes",
 	"limit_max_image_pixels": "turning the image size limit off", "ipex_enable": "IPEX",
+	"ts_open_inference_protocol": "turning the Open Inference Protocol off: ts always serves /v2", "io_ratio": "Netty",
 	"cpu_launcher_enable": "the CPU launcher", "cpu_launcher_args": "the CPU launcher",
 	"model_server_home": "TorchServe's home folder", "plugins_path": "plugins",
-	"use_native_io": "Netty", "io_ratio": "Netty",
+	"use_native_io": "Netty",
 }
 
 // ModelConfig is one entry of the `models` setting (TorchServe's per-model JSON).
@@ -204,6 +213,9 @@ type Settings struct {
 	CORSAllowedHeaders  string
 	ExecutionProvider   string
 	ProviderFallback    bool
+	// ServiceEnvelope is the protocol of /predictions and /explanations bodies: one of the
+	// Envelope constants ("": TorchServe's own).
+	ServiceEnvelope string
 	// NumberOfGPU is how many GPUs the model versions go round (number_of_gpu, else the
 	// NVIDIA driver's GPUs, DetectGPUs).
 	NumberOfGPU     int
@@ -518,6 +530,13 @@ func (s *Settings) parse() error {
 	}
 	boolean("enable_envvars_config")
 	s.EnableModelAPI = boolean("enable_model_api")
+	switch e := strings.ToLower(strings.TrimSpace(str("service_envelope"))); e {
+	case "", "body":
+	case EnvelopeJSON, EnvelopeKServe, EnvelopeKServeV2:
+		s.ServiceEnvelope = e
+	default:
+		errs = append(errs, fmt.Errorf("service_envelope (from %s): %q is not an envelope: want json, kserve, kservev2 or body", s.sources["service_envelope"], e))
+	}
 	s.SequenceHeaders = SequenceHeaders{ID: str("ts_header_key_sequence_id"), Start: str("ts_header_key_sequence_start"), End: str("ts_header_key_sequence_end")}
 	s.EnableModelUpload = boolean("enable_model_upload")
 	s.MaxUploadSize = num("max_upload_size", 1)

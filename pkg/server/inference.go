@@ -128,6 +128,9 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) error {
 	if r.PathValue("model") == "" { // "/predictions/": no model named, as TorchServe answers
 		return apierror.ResourceNotFound()
 	}
+	if handled, err := s.enveloped(w, r, r.PathValue("model"), r.PathValue("version"), false); handled {
+		return err
+	}
 	if path := r.PathValue("path"); path != "" {
 		r.Header[keyURLPath] = []string{path}
 	}
@@ -139,6 +142,9 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) explainRoute(w http.ResponseWriter, r *http.Request) error {
 	if r.PathValue("model") == "" {
 		return apierror.ResourceNotFound()
+	}
+	if handled, err := s.enveloped(w, r, r.PathValue("model"), r.PathValue("version"), true); handled {
+		return err
 	}
 	return s.handleOn(w, r, r.PathValue("model"), r.PathValue("version"), nil, (*registry.Version).Explain)
 }

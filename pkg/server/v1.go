@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -63,8 +64,13 @@ func (s *Server) v1Predict(w http.ResponseWriter, r *http.Request) error {
 	if i < 0 || (target[i+1:] != "predict" && target[i+1:] != "explain") {
 		return apierror.ResourceNotFound()
 	}
-	explain := target[i+1:] == "explain"
-	return s.serveInference(w, r, target[:i], "", func(v *registry.Version, priority int) (*handler.Response, error) {
+	return s.v1On(w, r, target[:i], "", target[i+1:] == "explain")
+}
+
+// v1On serves a KServe v1 predict (or, explain, explain) request on a version of the named
+// model ("": the default, or one drawn from the traffic split).
+func (s *Server) v1On(w http.ResponseWriter, r *http.Request, name, version string, explain bool) error {
+	return s.serveInference(w, r, name, version, func(v *registry.Version, priority int) (*handler.Response, error) {
 		body, err := s.readWholeBody(w, r)
 		if err != nil {
 			return nil, err
@@ -168,9 +174,18 @@ func v1Handler(r *http.Request, id string, v *registry.Version, req *handler.V1R
 	inputs := make([]handler.Input, len(req.Instances))
 	for i, inst := range req.Instances {
 		inputs[i] = handler.Input{Name: "body", ContentType: "application/json"}
-		if text, ok := inst.(string); ok {
+		obj, _ := inst.(map[string]any)
+		encoded, isB64 := obj["b64"].(string)
+		switch text, isText := inst.(string); {
+		case isText:
 			inputs[i].Data, inputs[i].ContentType = []byte(text), "text/plain; charset=utf-8"
-		} else {
+		case isB64 && len(obj) == 1: // TensorFlow Serving's binary value, an image's bytes
+			data, err := base64.StdEncoding.DecodeString(encoded)
+			if err != nil {
+				return nil, apierror.BadRequest("instance %d: \"b64\" is not base64: %v", i, err)
+			}
+			inputs[i].Data, inputs[i].ContentType = data, "application/octet-stream"
+		default:
 			inputs[i].Data, _ = json.Marshal(inst) // decoded from JSON: it marshals
 		}
 	}

@@ -131,7 +131,12 @@ func (s *Server) v2ModelReady(w http.ResponseWriter, r *http.Request) error {
 // v2Infer runs an OIP inference request. Without a version it goes where /predictions goes
 // (the default version, or one drawn from the traffic split).
 func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request) error {
-	return s.serveInference(w, r, r.PathValue("model"), r.PathValue("version"), func(v *registry.Version, priority int) (*handler.Response, error) {
+	return s.v2InferOf(w, r, r.PathValue("model"), r.PathValue("version"))
+}
+
+// v2InferOf runs an OIP inference request on a version of the named model.
+func (s *Server) v2InferOf(w http.ResponseWriter, r *http.Request, name, version string) error {
+	return s.serveInference(w, r, name, version, func(v *registry.Version, priority int) (*handler.Response, error) {
 		res, err := s.v2InferOn(w, r, v, priority)
 		if err != nil {
 			return nil, err
@@ -215,7 +220,12 @@ type v2ExplainParameters struct {
 // to a model that takes no strings are explained by its handler instead, as /explanations
 // explains them, each answer an output named explain.
 func (s *Server) v2Explain(w http.ResponseWriter, r *http.Request) error {
-	return s.serveInference(w, r, r.PathValue("model"), r.PathValue("version"), func(v *registry.Version, priority int) (*handler.Response, error) {
+	return s.v2ExplainOf(w, r, r.PathValue("model"), r.PathValue("version"))
+}
+
+// v2ExplainOf runs an OIP explain request on a version of the named model.
+func (s *Server) v2ExplainOf(w http.ResponseWriter, r *http.Request, name, version string) error {
+	return s.serveInference(w, r, name, version, func(v *registry.Version, priority int) (*handler.Response, error) {
 		body, err := s.readWholeBody(w, r)
 		if err != nil {
 			return nil, err
