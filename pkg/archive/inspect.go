@@ -33,6 +33,9 @@ type Info struct {
 	Entries  []Entry           `json:"entries"`
 	// Signatures are the manifest's signatures, unchecked (Verify with a keyring checks them).
 	Signatures []ManifestSignature `json:"signatures,omitempty"`
+	// Ensemble names the models of a Triton ensemble's steps, in order (the folder has no
+	// model of its own).
+	Ensemble []string `json:"ensemble,omitempty"`
 }
 
 // Inspect reads an archive's manifest and lists its files, without extracting or hashing

@@ -244,6 +244,16 @@ func linkTritonVersion(src, version, dir string) (*Opened, error) {
 	if st, err := os.Stat(vdir); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("%s has no version folder %s/", src, version)
 	}
+	name := cfg.GetName()
+	if name == "" {
+		name = filepath.Base(src)
+	}
+	if IsTritonEnsemble(cfg) { // no model of its own: its steps are other models
+		h := sha256.New()
+		h.Write(cfgBytes)
+		man := plainManifest(dir, name, version, "", PlainHandler)
+		return &Opened{Manifest: man, Format: TritonModel, Digest: hex.EncodeToString(h.Sum(nil)), Triton: cfg}, nil
+	}
 	file := cfg.GetDefaultModelFilename()
 	if file == "" {
 		file = tritonModelFile
@@ -285,10 +295,6 @@ func linkTritonVersion(src, version, dir string) (*Opened, error) {
 	if err := hashFiles(h, filepath.Join(dir, filepath.FromSlash(serialized))); err != nil {
 		return nil, err
 	}
-	name := cfg.GetName()
-	if name == "" {
-		name = filepath.Base(src)
-	}
 	handler := PlainHandler
 	if p, ok := cfg.GetParameters()["handler"]; ok && p.GetStringValue() != "" {
 		handler = p.GetStringValue()
@@ -297,11 +303,19 @@ func linkTritonVersion(src, version, dir string) (*Opened, error) {
 	return &Opened{Manifest: man, Format: TritonModel, Digest: hex.EncodeToString(h.Sum(nil)), Triton: cfg}, nil
 }
 
+// IsTritonEnsemble reports whether a config.pbtxt is an ensemble's (platform "ensemble", or
+// ensemble_scheduling given): its steps are other models (pkg/ensemble).
+func IsTritonEnsemble(cfg *oippb.ModelConfig) bool {
+	return cfg.GetPlatform() == "ensemble" || cfg.GetEnsembleScheduling() != nil
+}
+
 // checkTritonConfig refuses what ts cannot serve as Triton would.
 func checkTritonConfig(cfg *oippb.ModelConfig) error {
 	switch p, b := cfg.GetPlatform(), cfg.GetBackend(); {
-	case p == "ensemble" || cfg.GetEnsembleScheduling() != nil:
-		return errors.New("an ensemble: ts runs its steps as a workflow instead (tsarchive workflow, docs/workflows.md)")
+	case IsTritonEnsemble(cfg):
+		if p != "ensemble" || cfg.GetEnsembleScheduling() == nil {
+			return errors.New(`an ensemble needs platform "ensemble" and ensemble_scheduling`)
+		}
 	case p != "" && p != "onnxruntime_onnx":
 		return fmt.Errorf("platform %q: ts serves ONNX models only (platform onnxruntime_onnx, backend onnxruntime)", p)
 	case b != "" && b != "onnxruntime":
@@ -391,12 +405,17 @@ func inspectPlain(src string) (*Info, error) {
 	}
 	defer o.Close()
 	man := *o.Manifest
-	m, err := onnx.ReadFile(o.Path(man.Model.SerializedFile))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", man.Model.SerializedFile, err)
+	if man.Model.SerializedFile != "" { // else an ensemble, whose steps are other models
+		m, err := onnx.ReadFile(o.Path(man.Model.SerializedFile))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", man.Model.SerializedFile, err)
+		}
+		man.Signature = &Signature{Inputs: m.Inputs, Outputs: m.Outputs}
 	}
-	man.Signature = &Signature{Inputs: m.Inputs, Outputs: m.Outputs}
 	info := &Info{Path: src, Format: o.Format, Manifest: &man}
+	for _, step := range o.Triton.GetEnsembleScheduling().GetStep() {
+		info.Ensemble = append(info.Ensemble, step.GetModelName())
+	}
 	if st, err := os.Stat(src); err == nil && !st.IsDir() {
 		info.Size = st.Size()
 	}

@@ -161,7 +161,8 @@ func TestTritonConfigRefused(t *testing.T) {
 	for _, c := range []struct{ config, want string }{
 		{`platform: "tensorrt_plan"`, "ONNX models only"},
 		{`backend: "python"`, "ONNX models only"},
-		{`platform: "ensemble" ensemble_scheduling { step [ { model_name: "a" model_version: -1 } ] }`, "workflow"},
+		{`platform: "ensemble"`, "ensemble_scheduling"},
+		{`platform: "onnxruntime_onnx" ensemble_scheduling { step [ { model_name: "a" model_version: -1 } ] }`, `platform "ensemble"`},
 		{`model_operations { op_library_filename: "libcustom.so" }`, "custom operator"},
 		{`input [ { name: "input" data_type: TYPE_FP32 dims: [ 64 ] reshape: { shape: [ 1, 8, 8 ] } } ]`, "reshape"},
 		{`max_batch_size: "eight"`, TritonConfigFile},

@@ -25,6 +25,7 @@ import (
 	"github.com/tsserve/ts/pkg/batch"
 	"github.com/tsserve/ts/pkg/config"
 	"github.com/tsserve/ts/pkg/engine"
+	"github.com/tsserve/ts/pkg/ensemble"
 	"github.com/tsserve/ts/pkg/handler"
 	"github.com/tsserve/ts/pkg/onnx"
 	"github.com/tsserve/ts/pkg/respcache"
@@ -533,8 +534,21 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 	// the ONNX model's header, read once: for the signature here when the manifest has none,
 	// and for describe's customizedMetadata
 	v.graph = sync.OnceValues(func() (*onnx.Model, error) { return onnx.ReadFile(opened.Path(man.Model.SerializedFile)) })
+	if opened.Triton != nil && archive.IsTritonEnsemble(opened.Triton) {
+		if v.Handler != archive.PlainHandler {
+			return nil, invalid("an ensemble's requests carry tensors: serve it with the %s handler, not %s", archive.PlainHandler, v.Handler)
+		}
+		if v.Inputs, v.Outputs, err = tritonEnsembleIO(opened.Triton); err != nil {
+			return nil, invalid("%v", err)
+		}
+		if v.ensemble, err = ensemble.New(v.Name, opened.Triton, v.Inputs, v.Outputs); err != nil {
+			return nil, invalid("%s: %v", archive.TritonConfigFile, err)
+		}
+		v.graph = func() (*onnx.Model, error) { return nil, errNoModel }
+	}
 	// the signature, from the manifest or else the ONNX graph: no session is needed yet
 	switch sig := man.Signature; {
+	case v.ensemble != nil:
 	case man.Model.SerializedFile == "":
 		// As TorchServe, an archive may hold no model, for a custom handler that runs its
 		// own (startHandler checks that it does)
@@ -997,4 +1011,45 @@ func (r *Registry) Close(ctx context.Context) {
 		}()
 	}
 	wg.Wait()
+}
+
+// stepModel finds the models of an ensemble's steps: a registered version of each (the
+// default for ""), its requests at the ensemble request's priority. One not registered is
+// a 503: the ensemble cannot serve until it is.
+func (r *Registry) stepModel(priority int) ensemble.Lookup {
+	return func(name, version string) (ensemble.Model, error) {
+		v, err := r.Get(name, version)
+		if err != nil {
+			what := "model " + name
+			if version != "" {
+				what += " version " + version
+			}
+			return nil, apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable, "%s is not registered: register (or load) it for the ensemble to serve", what)
+		}
+		return step{v, priority}, nil
+	}
+}
+
+// step is a registered version as an ensemble's step runs it.
+type step struct {
+	v        *Version
+	priority int
+}
+
+func (s step) Inputs() []tensor.Info  { return s.v.Inputs }
+func (s step) Outputs() []tensor.Info { return s.v.Outputs }
+func (s step) Infer(ctx context.Context, inputs []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	return s.v.InferTensors(ctx, inputs, s.priority)
+}
+
+// stepsReady reports whether every step of an ensemble (depth ensembles deep) has a
+// registered version that is ready, as Triton's ensemble is ready once its models are.
+func (r *Registry) stepsReady(e *ensemble.Ensemble, depth int) bool {
+	for _, s := range e.Steps() {
+		v, err := r.Get(s.Model, s.Version)
+		if err != nil || !v.ready(depth) {
+			return false
+		}
+	}
+	return true
 }

@@ -441,3 +441,37 @@ func (v *Version) TritonPriority(p int64) (priority int, ok bool) {
 func levelPriority(db *oippb.ModelDynamicBatching, level int64) int {
 	return int(int64(db.GetDefaultPriorityLevel()) - level)
 }
+
+// tritonEnsembleIO are the inputs and outputs an ensemble's config.pbtxt declares: each with
+// its data_type and dims, after a batch dimension when max_batch_size is above 0.
+func tritonEnsembleIO(c *oippb.ModelConfig) (inputs, outputs []tensor.Info, err error) {
+	info := func(what, name string, typ oippb.DataType, dims []int64) (tensor.Info, error) {
+		dt, err := tensor.ParseDType(strings.TrimPrefix(typ.String(), "TYPE_"))
+		if typ == oippb.DataType_TYPE_INVALID || err != nil {
+			return tensor.Info{}, fmt.Errorf("%s: the ensemble's %s %q needs a data_type", FromTritonConfig, what, name)
+		}
+		shape := slices.Clone(dims)
+		if c.GetMaxBatchSize() > 0 {
+			shape = append([]int64{-1}, shape...)
+		}
+		return tensor.Info{Name: name, DType: dt, Shape: shape}, nil
+	}
+	for _, in := range c.GetInput() {
+		t, err := info("input", in.GetName(), in.GetDataType(), in.GetDims())
+		if err != nil {
+			return nil, nil, err
+		}
+		inputs = append(inputs, t)
+	}
+	for _, out := range c.GetOutput() {
+		t, err := info("output", out.GetName(), out.GetDataType(), out.GetDims())
+		if err != nil {
+			return nil, nil, err
+		}
+		outputs = append(outputs, t)
+	}
+	if len(inputs) == 0 || len(outputs) == 0 {
+		return nil, nil, fmt.Errorf("%s: an ensemble declares its inputs and outputs (input [...] and output [...])", FromTritonConfig)
+	}
+	return inputs, outputs, nil
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/batch"
 	"github.com/tsserve/ts/pkg/engine"
+	"github.com/tsserve/ts/pkg/ensemble"
 	"github.com/tsserve/ts/pkg/explain"
 	"github.com/tsserve/ts/pkg/handler"
 	"github.com/tsserve/ts/pkg/onnx"
@@ -78,6 +79,9 @@ type Version struct {
 	// seq runs the requests of a model that config.pbtxt gives sequence_batching (nil for
 	// others).
 	seq *seqbatch.Scheduler
+	// ensemble runs the requests of a Triton ensemble, on its steps' models: it has no model,
+	// batcher or workers of its own (nil for others).
+	ensemble *ensemble.Ensemble
 	// labels reads the model's class names once.
 	labels func() (map[int]string, error)
 	// graph reads the ONNX model's header (producer, opset, metadata_props) once.
@@ -195,6 +199,12 @@ func (v *Version) scaleTo(minWorkers int) error {
 	}
 	var pool *batch.Pool
 	h := v.handler
+	if v.ensemble != nil { // its steps' models work: it serves as soon as it is there
+		v.state, v.loadedAt = StateReady, time.Now()
+		v.mu.Unlock()
+		v.reg.changed()
+		return nil
+	}
 	v.mu.Unlock()
 	if minWorkers == 0 {
 		if sc, ok := h.(handler.Scaler); ok {
@@ -727,7 +737,7 @@ func (v *Version) startHandler() (err error) {
 	if err != nil {
 		return err
 	}
-	if d, ok := h.(handler.Direct); v.Manifest.Model.SerializedFile == "" && !(ok && d.TakesOver()) {
+	if d, ok := h.(handler.Direct); v.Manifest.Model.SerializedFile == "" && v.ensemble == nil && !(ok && d.TakesOver()) {
 		if c, ok := h.(io.Closer); ok {
 			c.Close()
 		}
@@ -806,7 +816,7 @@ func (v *Version) Infer(ctx context.Context, req *handler.Request, priority int)
 	if v.seq != nil {
 		return nil, v.sequenceOnly()
 	}
-	if b == nil { // no worker: none started, or scaled to 0 (a custom handler's processes too)
+	if b == nil && v.ensemble == nil { // no worker: none started, or scaled to 0 (a custom handler's processes too)
 		return nil, v.noWorker()
 	}
 	if d, ok := h.(handler.Direct); ok && d.TakesOver() {
@@ -848,6 +858,9 @@ func (v *Version) Infer(ctx context.Context, req *handler.Request, priority int)
 // for a model that takes batches.
 const explainBatch = 16
 
+// ensembleParallel is how many copies of a request an explanation of an ensemble runs at once.
+const ensembleParallel = 4
+
 // Explain explains one request's answer: a built-in handler's by occlusion (package
 // explain: parts of the input hidden in turn, the copies batched like any request), a
 // custom handler's by the handler itself, which gets the request with TorchServe's header
@@ -876,7 +889,7 @@ func (v *Version) Explain(ctx context.Context, req *handler.Request, priority in
 	if !ok {
 		return nil, apierror.BadRequest("the %s handler does not explain its answers: explanations are for image_classifier, image_segmenter, object_detector, text_classifier and tensor models", v.Handler)
 	}
-	if b == nil {
+	if b == nil && v.ensemble == nil {
 		return nil, v.noWorker()
 	}
 	inputs, err := h.Preprocess(ctx, req)
@@ -918,7 +931,7 @@ func (v *Version) ExplainTensors(ctx context.Context, inputs []*tensor.Tensor, p
 	if v.seq != nil {
 		return nil, nil, v.sequenceOnly()
 	}
-	if b == nil {
+	if b == nil && v.ensemble == nil {
 		return nil, nil, v.noWorker()
 	}
 	return v.occlude(ctx, b, session, handler.TensorExplainer(v.Inputs, v.Outputs), &handler.Request{Query: params}, inputs, priority, timeout)
@@ -939,9 +952,12 @@ func (v *Version) occlude(ctx context.Context, b *batch.Batcher, session *engine
 	if err != nil {
 		return nil, nil, err
 	}
-	o := explain.Options{Batch: 1, Parallel: b.Workers()}
-	if v.unbatchable == "" && b.Unbatchable() == "" && !plan.Alone {
-		o.Batch = explainBatch
+	o := explain.Options{Batch: 1, Parallel: ensembleParallel}
+	if b != nil { // else an ensemble: its steps' models batch the copies run at once
+		o.Parallel = b.Workers()
+		if v.unbatchable == "" && b.Unbatchable() == "" && !plan.Alone {
+			o.Batch = explainBatch
+		}
 	}
 	attributions, err := explain.Occlude(ctx, inputs, plan.Features, plan.Base, plan.Score, run, o)
 	if errors.Is(err, explain.ErrTooManyFeatures) {
@@ -978,7 +994,7 @@ func (v *Version) InferStep(ctx context.Context, f seqbatch.Flags, inputs []*ten
 	if d, ok := h.(handler.Direct); ok && d.TakesOver() {
 		return nil, apierror.BadRequest("model %s runs in its custom handler, which takes requests only through /predictions/%s", v.Name, v.Name)
 	}
-	if b == nil {
+	if b == nil && v.ensemble == nil {
 		return nil, v.noWorker()
 	}
 	if v.seq != nil {
@@ -1058,6 +1074,9 @@ func (v *Version) leave() {
 // submit checks the inputs against the model and runs them through the batcher, or answers
 // from the response cache when the version uses it and holds the answer.
 func (v *Version) submit(ctx context.Context, b *batch.Batcher, session *engine.Session, inputs []*tensor.Tensor, priority int, timeout time.Duration) ([]*tensor.Tensor, error) {
+	if v.ensemble != nil {
+		return v.ensemble.Run(ctx, inputs, v.reg.stepModel(priority))
+	}
 	if session != nil { // nil while the model loads: the run checks then
 		if err := session.Check(inputs); err != nil {
 			return nil, apierror.BadRequest("%v", err)
@@ -1134,7 +1153,15 @@ func (v *Version) HandlerDescription(ctx context.Context) (json.RawMessage, erro
 
 // Ready reports whether the version takes requests: a worker is ready, or it was unloaded
 // for being idle (unloadAfterIdle) and the next request loads it.
-func (v *Version) Ready() bool { return v.Idle() || v.readyWorkers() > 0 }
+func (v *Version) Ready() bool { return v.ready(0) }
+
+// ready is Ready for a version depth ensembles deep.
+func (v *Version) ready(depth int) bool {
+	if v.ensemble != nil {
+		return depth < ensemble.MaxDepth && v.reg.stepsReady(v.ensemble, depth+1)
+	}
+	return v.Idle() || v.readyWorkers() > 0
+}
 
 // Idle reports whether the version is unloaded for being idle (unloadAfterIdle).
 func (v *Version) Idle() bool {
@@ -1221,6 +1248,18 @@ func (v *Version) Statistics() Statistics { return v.stats.snapshot() }
 // TritonConfig is the config.pbtxt of a version served from a Triton model folder (nil
 // for others).
 func (v *Version) TritonConfig() *oippb.ModelConfig { return v.archive.Triton }
+
+// Ensemble reports whether the version is a Triton ensemble, whose steps are other models.
+func (v *Version) Ensemble() bool { return v.ensemble != nil }
+
+// TritonPlatform is the version's platform as Triton names it: onnxruntime_onnx, or
+// ensemble.
+func (v *Version) TritonPlatform() string {
+	if v.ensemble != nil {
+		return "ensemble"
+	}
+	return "onnxruntime_onnx"
+}
 
 // Info describes the version's current state.
 func (v *Version) Info() Info {

@@ -114,7 +114,7 @@ func (s *Server) v2Model(w http.ResponseWriter, r *http.Request) error {
 		versions = append(versions, other.Version)
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{
-		"name": v.Name, "versions": versions, "platform": "onnxruntime_onnx",
+		"name": v.Name, "versions": versions, "platform": v.TritonPlatform(),
 		"inputs": v2Tensors(v.Inputs), "outputs": v2Tensors(v.Outputs),
 	})
 }

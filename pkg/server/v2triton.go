@@ -37,7 +37,9 @@ type tritonConfig struct {
 	Output          []tritonOutput        `json:"output"`
 	DynamicBatching *tritonDynamicBatcher `json:"dynamic_batching,omitempty"`
 	// SequenceBatching is a sequence model's, as its config.pbtxt gives it
-	SequenceBatching     json.RawMessage       `json:"sequence_batching,omitempty"`
+	SequenceBatching json.RawMessage `json:"sequence_batching,omitempty"`
+	// EnsembleScheduling is an ensemble's steps, as its config.pbtxt gives them
+	EnsembleScheduling   json.RawMessage       `json:"ensemble_scheduling,omitempty"`
 	InstanceGroup        []tritonInstanceGroup `json:"instance_group"`
 	DefaultModelFilename string                `json:"default_model_filename"`
 	Parameters           map[string]any        `json:"parameters"`
@@ -131,9 +133,13 @@ func tritonDataType(d tensor.DType) string {
 func tritonModelConfig(v *registry.Version) tritonConfig {
 	info := v.Info()
 	st := info.Settings
+	tc := v.TritonConfig() // a model served from a Triton model folder: its policy and label files
 	batches := info.Unbatchable == "" && len(v.Inputs) > 0
+	if v.Ensemble() {
+		batches = tc.GetMaxBatchSize() > 0
+	}
 	c := tritonConfig{
-		Name: v.Name, Platform: "onnxruntime_onnx", Backend: "onnxruntime",
+		Name: v.Name, Platform: v.TritonPlatform(), Backend: "onnxruntime",
 		VersionPolicy: map[string]any{"latest": map[string]int{"num_versions": 1}},
 		Input:         []tritonInput{}, Output: []tritonOutput{},
 		DefaultModelFilename: v.Manifest.Model.SerializedFile,
@@ -151,7 +157,6 @@ func tritonModelConfig(v *registry.Version) tritonConfig {
 	for _, in := range v.Inputs {
 		c.Input = append(c.Input, tritonInput{Name: in.Name, DataType: tritonDataType(in.DType), Format: "FORMAT_NONE", Dims: dims(in.Shape)})
 	}
-	tc := v.TritonConfig() // a model served from a Triton model folder: its policy and label files
 	for _, out := range v.Outputs {
 		o := tritonOutput{Name: out.Name, DataType: tritonDataType(out.DType), Dims: dims(out.Shape)}
 		for _, declared := range tc.GetOutput() {
@@ -168,6 +173,11 @@ func tritonModelConfig(v *registry.Version) tritonConfig {
 		c.VersionPolicy = map[string]any{"specific": map[string]any{"versions": p.GetSpecific().GetVersions()}}
 	case p.GetLatest().GetNumVersions() > 0:
 		c.VersionPolicy = map[string]any{"latest": map[string]any{"num_versions": p.GetLatest().GetNumVersions()}}
+	}
+	if v.Ensemble() { // no model, batcher or workers of its own: its steps' models have them
+		c.Backend, c.MaxBatchSize = "", int(tc.GetMaxBatchSize())
+		c.EnsembleScheduling, _ = protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}.Marshal(tc.GetEnsembleScheduling()) // a message marshals
+		return c
 	}
 	if sb := tc.GetSequenceBatching(); sb != nil {
 		c.SequenceBatching, _ = protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}.Marshal(sb) // a message marshals

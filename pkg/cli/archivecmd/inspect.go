@@ -2,6 +2,7 @@ package archivecmd
 
 import (
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/tsserve/ts/pkg/archive"
@@ -44,7 +45,10 @@ func (c *inspectCmd) Run(g *globals) error {
 	fmt.Fprintf(w, "model\t%s %s\n", m.Model.ModelName, m.Model.ModelVersion)
 	fmt.Fprintf(w, "handler\t%s\n", m.Model.Handler)
 	serialized := m.Model.SerializedFile
-	if serialized == "" {
+	switch {
+	case len(info.Ensemble) > 0:
+		serialized = "none (a Triton ensemble: its steps run " + strings.Join(info.Ensemble, ", ") + ")"
+	case serialized == "":
 		serialized = "none (the handler runs its own model)"
 	}
 	fmt.Fprintf(w, "serialized file\t%s\n", serialized)

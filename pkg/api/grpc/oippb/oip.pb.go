@@ -1737,11 +1737,13 @@ func (*ModelSequenceBatching_Direct) isModelSequenceBatching_StrategyChoice() {}
 
 func (*ModelSequenceBatching_Oldest) isModelSequenceBatching_StrategyChoice() {}
 
-// An ensemble's steps: its fields are not read (ts refuses such a config.pbtxt).
+// An ensemble's steps (pkg/ensemble runs them).
 type ModelEnsembling struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state                protoimpl.MessageState  `protogen:"open.v1"`
+	Step                 []*ModelEnsembling_Step `protobuf:"bytes,1,rep,name=step,proto3" json:"step,omitempty"`
+	MaxInflightResponses uint32                  `protobuf:"varint,2,opt,name=max_inflight_responses,json=maxInflightResponses,proto3" json:"max_inflight_responses,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *ModelEnsembling) Reset() {
@@ -1772,6 +1774,20 @@ func (x *ModelEnsembling) ProtoReflect() protoreflect.Message {
 // Deprecated: Use ModelEnsembling.ProtoReflect.Descriptor instead.
 func (*ModelEnsembling) Descriptor() ([]byte, []int) {
 	return file_oip_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ModelEnsembling) GetStep() []*ModelEnsembling_Step {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+func (x *ModelEnsembling) GetMaxInflightResponses() uint32 {
+	if x != nil {
+		return x.MaxInflightResponses
+	}
+	return 0
 }
 
 // Custom operator libraries a model needs.
@@ -4946,6 +4962,85 @@ func (x *ModelSequenceBatching_StrategyOldest) GetPreserveOrdering() bool {
 	return false
 }
 
+// A request to a model: input_map maps its inputs to the ensemble tensors they take,
+// output_map its outputs to those they give.
+type ModelEnsembling_Step struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ModelName string                 `protobuf:"bytes,1,opt,name=model_name,json=modelName,proto3" json:"model_name,omitempty"`
+	// -1: the latest
+	ModelVersion   int64             `protobuf:"varint,2,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
+	InputMap       map[string]string `protobuf:"bytes,3,rep,name=input_map,json=inputMap,proto3" json:"input_map,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	OutputMap      map[string]string `protobuf:"bytes,4,rep,name=output_map,json=outputMap,proto3" json:"output_map,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	ModelNamespace string            `protobuf:"bytes,5,opt,name=model_namespace,json=modelNamespace,proto3" json:"model_namespace,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ModelEnsembling_Step) Reset() {
+	*x = ModelEnsembling_Step{}
+	mi := &file_oip_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelEnsembling_Step) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelEnsembling_Step) ProtoMessage() {}
+
+func (x *ModelEnsembling_Step) ProtoReflect() protoreflect.Message {
+	mi := &file_oip_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelEnsembling_Step.ProtoReflect.Descriptor instead.
+func (*ModelEnsembling_Step) Descriptor() ([]byte, []int) {
+	return file_oip_proto_rawDescGZIP(), []int{20, 0}
+}
+
+func (x *ModelEnsembling_Step) GetModelName() string {
+	if x != nil {
+		return x.ModelName
+	}
+	return ""
+}
+
+func (x *ModelEnsembling_Step) GetModelVersion() int64 {
+	if x != nil {
+		return x.ModelVersion
+	}
+	return 0
+}
+
+func (x *ModelEnsembling_Step) GetInputMap() map[string]string {
+	if x != nil {
+		return x.InputMap
+	}
+	return nil
+}
+
+func (x *ModelEnsembling_Step) GetOutputMap() map[string]string {
+	if x != nil {
+		return x.OutputMap
+	}
+	return nil
+}
+
+func (x *ModelEnsembling_Step) GetModelNamespace() string {
+	if x != nil {
+		return x.ModelNamespace
+	}
+	return ""
+}
+
 type ModelWarmup_Input struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	DataType DataType               `protobuf:"varint,1,opt,name=data_type,json=dataType,proto3,enum=inference.DataType" json:"data_type,omitempty"`
@@ -4963,7 +5058,7 @@ type ModelWarmup_Input struct {
 
 func (x *ModelWarmup_Input) Reset() {
 	*x = ModelWarmup_Input{}
-	mi := &file_oip_proto_msgTypes[81]
+	mi := &file_oip_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4975,7 +5070,7 @@ func (x *ModelWarmup_Input) String() string {
 func (*ModelWarmup_Input) ProtoMessage() {}
 
 func (x *ModelWarmup_Input) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[81]
+	mi := &file_oip_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5070,7 +5165,7 @@ type ModelVersionPolicy_Latest struct {
 
 func (x *ModelVersionPolicy_Latest) Reset() {
 	*x = ModelVersionPolicy_Latest{}
-	mi := &file_oip_proto_msgTypes[83]
+	mi := &file_oip_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5082,7 +5177,7 @@ func (x *ModelVersionPolicy_Latest) String() string {
 func (*ModelVersionPolicy_Latest) ProtoMessage() {}
 
 func (x *ModelVersionPolicy_Latest) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[83]
+	mi := &file_oip_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5113,7 +5208,7 @@ type ModelVersionPolicy_All struct {
 
 func (x *ModelVersionPolicy_All) Reset() {
 	*x = ModelVersionPolicy_All{}
-	mi := &file_oip_proto_msgTypes[84]
+	mi := &file_oip_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5125,7 +5220,7 @@ func (x *ModelVersionPolicy_All) String() string {
 func (*ModelVersionPolicy_All) ProtoMessage() {}
 
 func (x *ModelVersionPolicy_All) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[84]
+	mi := &file_oip_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5150,7 +5245,7 @@ type ModelVersionPolicy_Specific struct {
 
 func (x *ModelVersionPolicy_Specific) Reset() {
 	*x = ModelVersionPolicy_Specific{}
-	mi := &file_oip_proto_msgTypes[85]
+	mi := &file_oip_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5162,7 +5257,7 @@ func (x *ModelVersionPolicy_Specific) String() string {
 func (*ModelVersionPolicy_Specific) ProtoMessage() {}
 
 func (x *ModelVersionPolicy_Specific) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[85]
+	mi := &file_oip_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5197,7 +5292,7 @@ type RepositoryIndexResponse_ModelIndex struct {
 
 func (x *RepositoryIndexResponse_ModelIndex) Reset() {
 	*x = RepositoryIndexResponse_ModelIndex{}
-	mi := &file_oip_proto_msgTypes[87]
+	mi := &file_oip_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5209,7 +5304,7 @@ func (x *RepositoryIndexResponse_ModelIndex) String() string {
 func (*RepositoryIndexResponse_ModelIndex) ProtoMessage() {}
 
 func (x *RepositoryIndexResponse_ModelIndex) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[87]
+	mi := &file_oip_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5265,7 +5360,7 @@ type SystemSharedMemoryStatusResponse_RegionStatus struct {
 
 func (x *SystemSharedMemoryStatusResponse_RegionStatus) Reset() {
 	*x = SystemSharedMemoryStatusResponse_RegionStatus{}
-	mi := &file_oip_proto_msgTypes[90]
+	mi := &file_oip_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5277,7 +5372,7 @@ func (x *SystemSharedMemoryStatusResponse_RegionStatus) String() string {
 func (*SystemSharedMemoryStatusResponse_RegionStatus) ProtoMessage() {}
 
 func (x *SystemSharedMemoryStatusResponse_RegionStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[90]
+	mi := &file_oip_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5332,7 +5427,7 @@ type CudaSharedMemoryStatusResponse_RegionStatus struct {
 
 func (x *CudaSharedMemoryStatusResponse_RegionStatus) Reset() {
 	*x = CudaSharedMemoryStatusResponse_RegionStatus{}
-	mi := &file_oip_proto_msgTypes[92]
+	mi := &file_oip_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5344,7 +5439,7 @@ func (x *CudaSharedMemoryStatusResponse_RegionStatus) String() string {
 func (*CudaSharedMemoryStatusResponse_RegionStatus) ProtoMessage() {}
 
 func (x *CudaSharedMemoryStatusResponse_RegionStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[92]
+	mi := &file_oip_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5395,7 +5490,7 @@ type LogSettingsRequest_SettingValue struct {
 
 func (x *LogSettingsRequest_SettingValue) Reset() {
 	*x = LogSettingsRequest_SettingValue{}
-	mi := &file_oip_proto_msgTypes[94]
+	mi := &file_oip_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5407,7 +5502,7 @@ func (x *LogSettingsRequest_SettingValue) String() string {
 func (*LogSettingsRequest_SettingValue) ProtoMessage() {}
 
 func (x *LogSettingsRequest_SettingValue) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[94]
+	mi := &file_oip_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5491,7 +5586,7 @@ type TraceSettingRequest_SettingValue struct {
 
 func (x *TraceSettingRequest_SettingValue) Reset() {
 	*x = TraceSettingRequest_SettingValue{}
-	mi := &file_oip_proto_msgTypes[96]
+	mi := &file_oip_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5503,7 +5598,7 @@ func (x *TraceSettingRequest_SettingValue) String() string {
 func (*TraceSettingRequest_SettingValue) ProtoMessage() {}
 
 func (x *TraceSettingRequest_SettingValue) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[96]
+	mi := &file_oip_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5535,7 +5630,7 @@ type TraceSettingResponse_SettingValue struct {
 
 func (x *TraceSettingResponse_SettingValue) Reset() {
 	*x = TraceSettingResponse_SettingValue{}
-	mi := &file_oip_proto_msgTypes[98]
+	mi := &file_oip_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5547,7 +5642,7 @@ func (x *TraceSettingResponse_SettingValue) String() string {
 func (*TraceSettingResponse_SettingValue) ProtoMessage() {}
 
 func (x *TraceSettingResponse_SettingValue) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[98]
+	mi := &file_oip_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5584,7 +5679,7 @@ type LogSettingsResponse_SettingValue struct {
 
 func (x *LogSettingsResponse_SettingValue) Reset() {
 	*x = LogSettingsResponse_SettingValue{}
-	mi := &file_oip_proto_msgTypes[100]
+	mi := &file_oip_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5596,7 +5691,7 @@ func (x *LogSettingsResponse_SettingValue) String() string {
 func (*LogSettingsResponse_SettingValue) ProtoMessage() {}
 
 func (x *LogSettingsResponse_SettingValue) ProtoReflect() protoreflect.Message {
-	mi := &file_oip_proto_msgTypes[100]
+	mi := &file_oip_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5877,8 +5972,24 @@ const file_oip_proto_rawDesc = "" +
 	"\x14preferred_batch_size\x18\x02 \x03(\x05R\x12preferredBatchSize\x12?\n" +
 	"\x1cmax_queue_delay_microseconds\x18\x03 \x01(\x04R\x19maxQueueDelayMicroseconds\x12+\n" +
 	"\x11preserve_ordering\x18\x04 \x01(\bR\x10preserveOrderingB\x11\n" +
-	"\x0fstrategy_choice\"\x11\n" +
-	"\x0fModelEnsembling\"A\n" +
+	"\x0fstrategy_choice\"\x88\x04\n" +
+	"\x0fModelEnsembling\x123\n" +
+	"\x04step\x18\x01 \x03(\v2\x1f.inference.ModelEnsembling.StepR\x04step\x124\n" +
+	"\x16max_inflight_responses\x18\x02 \x01(\rR\x14maxInflightResponses\x1a\x89\x03\n" +
+	"\x04Step\x12\x1d\n" +
+	"\n" +
+	"model_name\x18\x01 \x01(\tR\tmodelName\x12#\n" +
+	"\rmodel_version\x18\x02 \x01(\x03R\fmodelVersion\x12J\n" +
+	"\tinput_map\x18\x03 \x03(\v2-.inference.ModelEnsembling.Step.InputMapEntryR\binputMap\x12M\n" +
+	"\n" +
+	"output_map\x18\x04 \x03(\v2..inference.ModelEnsembling.Step.OutputMapEntryR\toutputMap\x12'\n" +
+	"\x0fmodel_namespace\x18\x05 \x01(\tR\x0emodelNamespace\x1a;\n" +
+	"\rInputMapEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a<\n" +
+	"\x0eOutputMapEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"A\n" +
 	"\x0fModelOperations\x12.\n" +
 	"\x13op_library_filename\x18\x01 \x03(\tR\x11opLibraryFilename\"*\n" +
 	"\x12ModelTensorReshape\x12\x14\n" +
@@ -6181,7 +6292,7 @@ func file_oip_proto_rawDescGZIP() []byte {
 }
 
 var file_oip_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_oip_proto_msgTypes = make([]protoimpl.MessageInfo, 102)
+var file_oip_proto_msgTypes = make([]protoimpl.MessageInfo, 105)
 var file_oip_proto_goTypes = []any{
 	(DataType)(0),                                        // 0: inference.DataType
 	(ModelSequenceBatching_Control_Kind)(0),              // 1: inference.ModelSequenceBatching.Control.Kind
@@ -6269,27 +6380,30 @@ var file_oip_proto_goTypes = []any{
 	(*ModelSequenceBatching_State)(nil),          // 83: inference.ModelSequenceBatching.State
 	(*ModelSequenceBatching_StrategyDirect)(nil), // 84: inference.ModelSequenceBatching.StrategyDirect
 	(*ModelSequenceBatching_StrategyOldest)(nil), // 85: inference.ModelSequenceBatching.StrategyOldest
-	(*ModelWarmup_Input)(nil),                    // 86: inference.ModelWarmup.Input
-	nil,                                          // 87: inference.ModelWarmup.InputsEntry
-	(*ModelVersionPolicy_Latest)(nil),            // 88: inference.ModelVersionPolicy.Latest
-	(*ModelVersionPolicy_All)(nil),               // 89: inference.ModelVersionPolicy.All
-	(*ModelVersionPolicy_Specific)(nil),          // 90: inference.ModelVersionPolicy.Specific
-	nil,                                          // 91: inference.ModelDynamicBatching.PriorityQueuePolicyEntry
-	(*RepositoryIndexResponse_ModelIndex)(nil),   // 92: inference.RepositoryIndexResponse.ModelIndex
-	nil, // 93: inference.RepositoryModelLoadRequest.ParametersEntry
-	nil, // 94: inference.RepositoryModelUnloadRequest.ParametersEntry
-	(*SystemSharedMemoryStatusResponse_RegionStatus)(nil), // 95: inference.SystemSharedMemoryStatusResponse.RegionStatus
-	nil, // 96: inference.SystemSharedMemoryStatusResponse.RegionsEntry
-	(*CudaSharedMemoryStatusResponse_RegionStatus)(nil), // 97: inference.CudaSharedMemoryStatusResponse.RegionStatus
-	nil,                                      // 98: inference.CudaSharedMemoryStatusResponse.RegionsEntry
-	(*LogSettingsRequest_SettingValue)(nil),  // 99: inference.LogSettingsRequest.SettingValue
-	nil,                                      // 100: inference.LogSettingsRequest.SettingsEntry
-	(*TraceSettingRequest_SettingValue)(nil), // 101: inference.TraceSettingRequest.SettingValue
-	nil,                                      // 102: inference.TraceSettingRequest.SettingsEntry
-	(*TraceSettingResponse_SettingValue)(nil), // 103: inference.TraceSettingResponse.SettingValue
-	nil,                                      // 104: inference.TraceSettingResponse.SettingsEntry
-	(*LogSettingsResponse_SettingValue)(nil), // 105: inference.LogSettingsResponse.SettingValue
-	nil,                                      // 106: inference.LogSettingsResponse.SettingsEntry
+	(*ModelEnsembling_Step)(nil),                 // 86: inference.ModelEnsembling.Step
+	nil,                                          // 87: inference.ModelEnsembling.Step.InputMapEntry
+	nil,                                          // 88: inference.ModelEnsembling.Step.OutputMapEntry
+	(*ModelWarmup_Input)(nil),                    // 89: inference.ModelWarmup.Input
+	nil,                                          // 90: inference.ModelWarmup.InputsEntry
+	(*ModelVersionPolicy_Latest)(nil),            // 91: inference.ModelVersionPolicy.Latest
+	(*ModelVersionPolicy_All)(nil),               // 92: inference.ModelVersionPolicy.All
+	(*ModelVersionPolicy_Specific)(nil),          // 93: inference.ModelVersionPolicy.Specific
+	nil,                                          // 94: inference.ModelDynamicBatching.PriorityQueuePolicyEntry
+	(*RepositoryIndexResponse_ModelIndex)(nil),   // 95: inference.RepositoryIndexResponse.ModelIndex
+	nil, // 96: inference.RepositoryModelLoadRequest.ParametersEntry
+	nil, // 97: inference.RepositoryModelUnloadRequest.ParametersEntry
+	(*SystemSharedMemoryStatusResponse_RegionStatus)(nil), // 98: inference.SystemSharedMemoryStatusResponse.RegionStatus
+	nil, // 99: inference.SystemSharedMemoryStatusResponse.RegionsEntry
+	(*CudaSharedMemoryStatusResponse_RegionStatus)(nil), // 100: inference.CudaSharedMemoryStatusResponse.RegionStatus
+	nil,                                      // 101: inference.CudaSharedMemoryStatusResponse.RegionsEntry
+	(*LogSettingsRequest_SettingValue)(nil),  // 102: inference.LogSettingsRequest.SettingValue
+	nil,                                      // 103: inference.LogSettingsRequest.SettingsEntry
+	(*TraceSettingRequest_SettingValue)(nil), // 104: inference.TraceSettingRequest.SettingValue
+	nil,                                      // 105: inference.TraceSettingRequest.SettingsEntry
+	(*TraceSettingResponse_SettingValue)(nil), // 106: inference.TraceSettingResponse.SettingValue
+	nil,                                      // 107: inference.TraceSettingResponse.SettingsEntry
+	(*LogSettingsResponse_SettingValue)(nil), // 108: inference.LogSettingsResponse.SettingValue
+	nil,                                      // 109: inference.LogSettingsResponse.SettingsEntry
 }
 var file_oip_proto_depIdxs = []int32{
 	66,  // 0: inference.ModelMetadataResponse.inputs:type_name -> inference.ModelMetadataResponse.TensorMetadata
@@ -6319,118 +6433,121 @@ var file_oip_proto_depIdxs = []int32{
 	85,  // 24: inference.ModelSequenceBatching.oldest:type_name -> inference.ModelSequenceBatching.StrategyOldest
 	81,  // 25: inference.ModelSequenceBatching.control_input:type_name -> inference.ModelSequenceBatching.ControlInput
 	83,  // 26: inference.ModelSequenceBatching.state:type_name -> inference.ModelSequenceBatching.State
-	87,  // 27: inference.ModelWarmup.inputs:type_name -> inference.ModelWarmup.InputsEntry
-	88,  // 28: inference.ModelVersionPolicy.latest:type_name -> inference.ModelVersionPolicy.Latest
-	89,  // 29: inference.ModelVersionPolicy.all:type_name -> inference.ModelVersionPolicy.All
-	90,  // 30: inference.ModelVersionPolicy.specific:type_name -> inference.ModelVersionPolicy.Specific
-	0,   // 31: inference.ModelInput.data_type:type_name -> inference.DataType
-	2,   // 32: inference.ModelInput.format:type_name -> inference.ModelInput.Format
-	27,  // 33: inference.ModelInput.reshape:type_name -> inference.ModelTensorReshape
-	0,   // 34: inference.ModelOutput.data_type:type_name -> inference.DataType
-	27,  // 35: inference.ModelOutput.reshape:type_name -> inference.ModelTensorReshape
-	3,   // 36: inference.ModelInstanceGroup.kind:type_name -> inference.ModelInstanceGroup.Kind
-	4,   // 37: inference.ModelQueuePolicy.timeout_action:type_name -> inference.ModelQueuePolicy.TimeoutAction
-	34,  // 38: inference.ModelDynamicBatching.default_queue_policy:type_name -> inference.ModelQueuePolicy
-	91,  // 39: inference.ModelDynamicBatching.priority_queue_policy:type_name -> inference.ModelDynamicBatching.PriorityQueuePolicyEntry
-	38,  // 40: inference.InferStatistics.success:type_name -> inference.StatisticDuration
-	38,  // 41: inference.InferStatistics.fail:type_name -> inference.StatisticDuration
-	38,  // 42: inference.InferStatistics.queue:type_name -> inference.StatisticDuration
-	38,  // 43: inference.InferStatistics.compute_input:type_name -> inference.StatisticDuration
-	38,  // 44: inference.InferStatistics.compute_infer:type_name -> inference.StatisticDuration
-	38,  // 45: inference.InferStatistics.compute_output:type_name -> inference.StatisticDuration
-	38,  // 46: inference.InferStatistics.cache_hit:type_name -> inference.StatisticDuration
-	38,  // 47: inference.InferStatistics.cache_miss:type_name -> inference.StatisticDuration
-	38,  // 48: inference.InferBatchStatistics.compute_input:type_name -> inference.StatisticDuration
-	38,  // 49: inference.InferBatchStatistics.compute_infer:type_name -> inference.StatisticDuration
-	38,  // 50: inference.InferBatchStatistics.compute_output:type_name -> inference.StatisticDuration
-	39,  // 51: inference.ModelStatistics.inference_stats:type_name -> inference.InferStatistics
-	40,  // 52: inference.ModelStatistics.batch_stats:type_name -> inference.InferBatchStatistics
-	41,  // 53: inference.ModelStatisticsResponse.model_stats:type_name -> inference.ModelStatistics
-	92,  // 54: inference.RepositoryIndexResponse.models:type_name -> inference.RepositoryIndexResponse.ModelIndex
-	93,  // 55: inference.RepositoryModelLoadRequest.parameters:type_name -> inference.RepositoryModelLoadRequest.ParametersEntry
-	94,  // 56: inference.RepositoryModelUnloadRequest.parameters:type_name -> inference.RepositoryModelUnloadRequest.ParametersEntry
-	96,  // 57: inference.SystemSharedMemoryStatusResponse.regions:type_name -> inference.SystemSharedMemoryStatusResponse.RegionsEntry
-	98,  // 58: inference.CudaSharedMemoryStatusResponse.regions:type_name -> inference.CudaSharedMemoryStatusResponse.RegionsEntry
-	100, // 59: inference.LogSettingsRequest.settings:type_name -> inference.LogSettingsRequest.SettingsEntry
-	102, // 60: inference.TraceSettingRequest.settings:type_name -> inference.TraceSettingRequest.SettingsEntry
-	104, // 61: inference.TraceSettingResponse.settings:type_name -> inference.TraceSettingResponse.SettingsEntry
-	106, // 62: inference.LogSettingsResponse.settings:type_name -> inference.LogSettingsResponse.SettingsEntry
-	70,  // 63: inference.ModelInferRequest.InferInputTensor.parameters:type_name -> inference.ModelInferRequest.InferInputTensor.ParametersEntry
-	18,  // 64: inference.ModelInferRequest.InferInputTensor.contents:type_name -> inference.InferTensorContents
-	71,  // 65: inference.ModelInferRequest.InferRequestedOutputTensor.parameters:type_name -> inference.ModelInferRequest.InferRequestedOutputTensor.ParametersEntry
-	17,  // 66: inference.ModelInferRequest.ParametersEntry.value:type_name -> inference.InferParameter
-	17,  // 67: inference.ModelInferRequest.InferInputTensor.ParametersEntry.value:type_name -> inference.InferParameter
-	17,  // 68: inference.ModelInferRequest.InferRequestedOutputTensor.ParametersEntry.value:type_name -> inference.InferParameter
-	74,  // 69: inference.ModelInferResponse.InferOutputTensor.parameters:type_name -> inference.ModelInferResponse.InferOutputTensor.ParametersEntry
-	18,  // 70: inference.ModelInferResponse.InferOutputTensor.contents:type_name -> inference.InferTensorContents
-	17,  // 71: inference.ModelInferResponse.ParametersEntry.value:type_name -> inference.InferParameter
-	17,  // 72: inference.ModelInferResponse.InferOutputTensor.ParametersEntry.value:type_name -> inference.InferParameter
-	36,  // 73: inference.ModelConfig.ParametersEntry.value:type_name -> inference.ModelParameter
-	78,  // 74: inference.ModelOptimizationPolicy.ExecutionAccelerators.gpu_execution_accelerator:type_name -> inference.ModelOptimizationPolicy.ExecutionAccelerators.Accelerator
-	78,  // 75: inference.ModelOptimizationPolicy.ExecutionAccelerators.cpu_execution_accelerator:type_name -> inference.ModelOptimizationPolicy.ExecutionAccelerators.Accelerator
-	79,  // 76: inference.ModelOptimizationPolicy.ExecutionAccelerators.Accelerator.parameters:type_name -> inference.ModelOptimizationPolicy.ExecutionAccelerators.Accelerator.ParametersEntry
-	1,   // 77: inference.ModelSequenceBatching.Control.kind:type_name -> inference.ModelSequenceBatching.Control.Kind
-	0,   // 78: inference.ModelSequenceBatching.Control.data_type:type_name -> inference.DataType
-	80,  // 79: inference.ModelSequenceBatching.ControlInput.control:type_name -> inference.ModelSequenceBatching.Control
-	0,   // 80: inference.ModelSequenceBatching.InitialState.data_type:type_name -> inference.DataType
-	0,   // 81: inference.ModelSequenceBatching.State.data_type:type_name -> inference.DataType
-	82,  // 82: inference.ModelSequenceBatching.State.initial_state:type_name -> inference.ModelSequenceBatching.InitialState
-	0,   // 83: inference.ModelWarmup.Input.data_type:type_name -> inference.DataType
-	86,  // 84: inference.ModelWarmup.InputsEntry.value:type_name -> inference.ModelWarmup.Input
-	34,  // 85: inference.ModelDynamicBatching.PriorityQueuePolicyEntry.value:type_name -> inference.ModelQueuePolicy
-	45,  // 86: inference.RepositoryModelLoadRequest.ParametersEntry.value:type_name -> inference.ModelRepositoryParameter
-	45,  // 87: inference.RepositoryModelUnloadRequest.ParametersEntry.value:type_name -> inference.ModelRepositoryParameter
-	95,  // 88: inference.SystemSharedMemoryStatusResponse.RegionsEntry.value:type_name -> inference.SystemSharedMemoryStatusResponse.RegionStatus
-	97,  // 89: inference.CudaSharedMemoryStatusResponse.RegionsEntry.value:type_name -> inference.CudaSharedMemoryStatusResponse.RegionStatus
-	99,  // 90: inference.LogSettingsRequest.SettingsEntry.value:type_name -> inference.LogSettingsRequest.SettingValue
-	101, // 91: inference.TraceSettingRequest.SettingsEntry.value:type_name -> inference.TraceSettingRequest.SettingValue
-	103, // 92: inference.TraceSettingResponse.SettingsEntry.value:type_name -> inference.TraceSettingResponse.SettingValue
-	105, // 93: inference.LogSettingsResponse.SettingsEntry.value:type_name -> inference.LogSettingsResponse.SettingValue
-	5,   // 94: inference.GRPCInferenceService.ServerLive:input_type -> inference.ServerLiveRequest
-	7,   // 95: inference.GRPCInferenceService.ServerReady:input_type -> inference.ServerReadyRequest
-	9,   // 96: inference.GRPCInferenceService.ModelReady:input_type -> inference.ModelReadyRequest
-	11,  // 97: inference.GRPCInferenceService.ServerMetadata:input_type -> inference.ServerMetadataRequest
-	13,  // 98: inference.GRPCInferenceService.ModelMetadata:input_type -> inference.ModelMetadataRequest
-	15,  // 99: inference.GRPCInferenceService.ModelInfer:input_type -> inference.ModelInferRequest
-	15,  // 100: inference.GRPCInferenceService.ModelStreamInfer:input_type -> inference.ModelInferRequest
-	20,  // 101: inference.GRPCInferenceService.ModelConfig:input_type -> inference.ModelConfigRequest
-	37,  // 102: inference.GRPCInferenceService.ModelStatistics:input_type -> inference.ModelStatisticsRequest
-	43,  // 103: inference.GRPCInferenceService.RepositoryIndex:input_type -> inference.RepositoryIndexRequest
-	46,  // 104: inference.GRPCInferenceService.RepositoryModelLoad:input_type -> inference.RepositoryModelLoadRequest
-	48,  // 105: inference.GRPCInferenceService.RepositoryModelUnload:input_type -> inference.RepositoryModelUnloadRequest
-	50,  // 106: inference.GRPCInferenceService.SystemSharedMemoryStatus:input_type -> inference.SystemSharedMemoryStatusRequest
-	52,  // 107: inference.GRPCInferenceService.SystemSharedMemoryRegister:input_type -> inference.SystemSharedMemoryRegisterRequest
-	54,  // 108: inference.GRPCInferenceService.SystemSharedMemoryUnregister:input_type -> inference.SystemSharedMemoryUnregisterRequest
-	56,  // 109: inference.GRPCInferenceService.CudaSharedMemoryStatus:input_type -> inference.CudaSharedMemoryStatusRequest
-	58,  // 110: inference.GRPCInferenceService.CudaSharedMemoryRegister:input_type -> inference.CudaSharedMemoryRegisterRequest
-	60,  // 111: inference.GRPCInferenceService.CudaSharedMemoryUnregister:input_type -> inference.CudaSharedMemoryUnregisterRequest
-	62,  // 112: inference.GRPCInferenceService.LogSettings:input_type -> inference.LogSettingsRequest
-	63,  // 113: inference.GRPCInferenceService.TraceSetting:input_type -> inference.TraceSettingRequest
-	6,   // 114: inference.GRPCInferenceService.ServerLive:output_type -> inference.ServerLiveResponse
-	8,   // 115: inference.GRPCInferenceService.ServerReady:output_type -> inference.ServerReadyResponse
-	10,  // 116: inference.GRPCInferenceService.ModelReady:output_type -> inference.ModelReadyResponse
-	12,  // 117: inference.GRPCInferenceService.ServerMetadata:output_type -> inference.ServerMetadataResponse
-	14,  // 118: inference.GRPCInferenceService.ModelMetadata:output_type -> inference.ModelMetadataResponse
-	16,  // 119: inference.GRPCInferenceService.ModelInfer:output_type -> inference.ModelInferResponse
-	19,  // 120: inference.GRPCInferenceService.ModelStreamInfer:output_type -> inference.ModelStreamInferResponse
-	21,  // 121: inference.GRPCInferenceService.ModelConfig:output_type -> inference.ModelConfigResponse
-	42,  // 122: inference.GRPCInferenceService.ModelStatistics:output_type -> inference.ModelStatisticsResponse
-	44,  // 123: inference.GRPCInferenceService.RepositoryIndex:output_type -> inference.RepositoryIndexResponse
-	47,  // 124: inference.GRPCInferenceService.RepositoryModelLoad:output_type -> inference.RepositoryModelLoadResponse
-	49,  // 125: inference.GRPCInferenceService.RepositoryModelUnload:output_type -> inference.RepositoryModelUnloadResponse
-	51,  // 126: inference.GRPCInferenceService.SystemSharedMemoryStatus:output_type -> inference.SystemSharedMemoryStatusResponse
-	53,  // 127: inference.GRPCInferenceService.SystemSharedMemoryRegister:output_type -> inference.SystemSharedMemoryRegisterResponse
-	55,  // 128: inference.GRPCInferenceService.SystemSharedMemoryUnregister:output_type -> inference.SystemSharedMemoryUnregisterResponse
-	57,  // 129: inference.GRPCInferenceService.CudaSharedMemoryStatus:output_type -> inference.CudaSharedMemoryStatusResponse
-	59,  // 130: inference.GRPCInferenceService.CudaSharedMemoryRegister:output_type -> inference.CudaSharedMemoryRegisterResponse
-	61,  // 131: inference.GRPCInferenceService.CudaSharedMemoryUnregister:output_type -> inference.CudaSharedMemoryUnregisterResponse
-	65,  // 132: inference.GRPCInferenceService.LogSettings:output_type -> inference.LogSettingsResponse
-	64,  // 133: inference.GRPCInferenceService.TraceSetting:output_type -> inference.TraceSettingResponse
-	114, // [114:134] is the sub-list for method output_type
-	94,  // [94:114] is the sub-list for method input_type
-	94,  // [94:94] is the sub-list for extension type_name
-	94,  // [94:94] is the sub-list for extension extendee
-	0,   // [0:94] is the sub-list for field type_name
+	86,  // 27: inference.ModelEnsembling.step:type_name -> inference.ModelEnsembling.Step
+	90,  // 28: inference.ModelWarmup.inputs:type_name -> inference.ModelWarmup.InputsEntry
+	91,  // 29: inference.ModelVersionPolicy.latest:type_name -> inference.ModelVersionPolicy.Latest
+	92,  // 30: inference.ModelVersionPolicy.all:type_name -> inference.ModelVersionPolicy.All
+	93,  // 31: inference.ModelVersionPolicy.specific:type_name -> inference.ModelVersionPolicy.Specific
+	0,   // 32: inference.ModelInput.data_type:type_name -> inference.DataType
+	2,   // 33: inference.ModelInput.format:type_name -> inference.ModelInput.Format
+	27,  // 34: inference.ModelInput.reshape:type_name -> inference.ModelTensorReshape
+	0,   // 35: inference.ModelOutput.data_type:type_name -> inference.DataType
+	27,  // 36: inference.ModelOutput.reshape:type_name -> inference.ModelTensorReshape
+	3,   // 37: inference.ModelInstanceGroup.kind:type_name -> inference.ModelInstanceGroup.Kind
+	4,   // 38: inference.ModelQueuePolicy.timeout_action:type_name -> inference.ModelQueuePolicy.TimeoutAction
+	34,  // 39: inference.ModelDynamicBatching.default_queue_policy:type_name -> inference.ModelQueuePolicy
+	94,  // 40: inference.ModelDynamicBatching.priority_queue_policy:type_name -> inference.ModelDynamicBatching.PriorityQueuePolicyEntry
+	38,  // 41: inference.InferStatistics.success:type_name -> inference.StatisticDuration
+	38,  // 42: inference.InferStatistics.fail:type_name -> inference.StatisticDuration
+	38,  // 43: inference.InferStatistics.queue:type_name -> inference.StatisticDuration
+	38,  // 44: inference.InferStatistics.compute_input:type_name -> inference.StatisticDuration
+	38,  // 45: inference.InferStatistics.compute_infer:type_name -> inference.StatisticDuration
+	38,  // 46: inference.InferStatistics.compute_output:type_name -> inference.StatisticDuration
+	38,  // 47: inference.InferStatistics.cache_hit:type_name -> inference.StatisticDuration
+	38,  // 48: inference.InferStatistics.cache_miss:type_name -> inference.StatisticDuration
+	38,  // 49: inference.InferBatchStatistics.compute_input:type_name -> inference.StatisticDuration
+	38,  // 50: inference.InferBatchStatistics.compute_infer:type_name -> inference.StatisticDuration
+	38,  // 51: inference.InferBatchStatistics.compute_output:type_name -> inference.StatisticDuration
+	39,  // 52: inference.ModelStatistics.inference_stats:type_name -> inference.InferStatistics
+	40,  // 53: inference.ModelStatistics.batch_stats:type_name -> inference.InferBatchStatistics
+	41,  // 54: inference.ModelStatisticsResponse.model_stats:type_name -> inference.ModelStatistics
+	95,  // 55: inference.RepositoryIndexResponse.models:type_name -> inference.RepositoryIndexResponse.ModelIndex
+	96,  // 56: inference.RepositoryModelLoadRequest.parameters:type_name -> inference.RepositoryModelLoadRequest.ParametersEntry
+	97,  // 57: inference.RepositoryModelUnloadRequest.parameters:type_name -> inference.RepositoryModelUnloadRequest.ParametersEntry
+	99,  // 58: inference.SystemSharedMemoryStatusResponse.regions:type_name -> inference.SystemSharedMemoryStatusResponse.RegionsEntry
+	101, // 59: inference.CudaSharedMemoryStatusResponse.regions:type_name -> inference.CudaSharedMemoryStatusResponse.RegionsEntry
+	103, // 60: inference.LogSettingsRequest.settings:type_name -> inference.LogSettingsRequest.SettingsEntry
+	105, // 61: inference.TraceSettingRequest.settings:type_name -> inference.TraceSettingRequest.SettingsEntry
+	107, // 62: inference.TraceSettingResponse.settings:type_name -> inference.TraceSettingResponse.SettingsEntry
+	109, // 63: inference.LogSettingsResponse.settings:type_name -> inference.LogSettingsResponse.SettingsEntry
+	70,  // 64: inference.ModelInferRequest.InferInputTensor.parameters:type_name -> inference.ModelInferRequest.InferInputTensor.ParametersEntry
+	18,  // 65: inference.ModelInferRequest.InferInputTensor.contents:type_name -> inference.InferTensorContents
+	71,  // 66: inference.ModelInferRequest.InferRequestedOutputTensor.parameters:type_name -> inference.ModelInferRequest.InferRequestedOutputTensor.ParametersEntry
+	17,  // 67: inference.ModelInferRequest.ParametersEntry.value:type_name -> inference.InferParameter
+	17,  // 68: inference.ModelInferRequest.InferInputTensor.ParametersEntry.value:type_name -> inference.InferParameter
+	17,  // 69: inference.ModelInferRequest.InferRequestedOutputTensor.ParametersEntry.value:type_name -> inference.InferParameter
+	74,  // 70: inference.ModelInferResponse.InferOutputTensor.parameters:type_name -> inference.ModelInferResponse.InferOutputTensor.ParametersEntry
+	18,  // 71: inference.ModelInferResponse.InferOutputTensor.contents:type_name -> inference.InferTensorContents
+	17,  // 72: inference.ModelInferResponse.ParametersEntry.value:type_name -> inference.InferParameter
+	17,  // 73: inference.ModelInferResponse.InferOutputTensor.ParametersEntry.value:type_name -> inference.InferParameter
+	36,  // 74: inference.ModelConfig.ParametersEntry.value:type_name -> inference.ModelParameter
+	78,  // 75: inference.ModelOptimizationPolicy.ExecutionAccelerators.gpu_execution_accelerator:type_name -> inference.ModelOptimizationPolicy.ExecutionAccelerators.Accelerator
+	78,  // 76: inference.ModelOptimizationPolicy.ExecutionAccelerators.cpu_execution_accelerator:type_name -> inference.ModelOptimizationPolicy.ExecutionAccelerators.Accelerator
+	79,  // 77: inference.ModelOptimizationPolicy.ExecutionAccelerators.Accelerator.parameters:type_name -> inference.ModelOptimizationPolicy.ExecutionAccelerators.Accelerator.ParametersEntry
+	1,   // 78: inference.ModelSequenceBatching.Control.kind:type_name -> inference.ModelSequenceBatching.Control.Kind
+	0,   // 79: inference.ModelSequenceBatching.Control.data_type:type_name -> inference.DataType
+	80,  // 80: inference.ModelSequenceBatching.ControlInput.control:type_name -> inference.ModelSequenceBatching.Control
+	0,   // 81: inference.ModelSequenceBatching.InitialState.data_type:type_name -> inference.DataType
+	0,   // 82: inference.ModelSequenceBatching.State.data_type:type_name -> inference.DataType
+	82,  // 83: inference.ModelSequenceBatching.State.initial_state:type_name -> inference.ModelSequenceBatching.InitialState
+	87,  // 84: inference.ModelEnsembling.Step.input_map:type_name -> inference.ModelEnsembling.Step.InputMapEntry
+	88,  // 85: inference.ModelEnsembling.Step.output_map:type_name -> inference.ModelEnsembling.Step.OutputMapEntry
+	0,   // 86: inference.ModelWarmup.Input.data_type:type_name -> inference.DataType
+	89,  // 87: inference.ModelWarmup.InputsEntry.value:type_name -> inference.ModelWarmup.Input
+	34,  // 88: inference.ModelDynamicBatching.PriorityQueuePolicyEntry.value:type_name -> inference.ModelQueuePolicy
+	45,  // 89: inference.RepositoryModelLoadRequest.ParametersEntry.value:type_name -> inference.ModelRepositoryParameter
+	45,  // 90: inference.RepositoryModelUnloadRequest.ParametersEntry.value:type_name -> inference.ModelRepositoryParameter
+	98,  // 91: inference.SystemSharedMemoryStatusResponse.RegionsEntry.value:type_name -> inference.SystemSharedMemoryStatusResponse.RegionStatus
+	100, // 92: inference.CudaSharedMemoryStatusResponse.RegionsEntry.value:type_name -> inference.CudaSharedMemoryStatusResponse.RegionStatus
+	102, // 93: inference.LogSettingsRequest.SettingsEntry.value:type_name -> inference.LogSettingsRequest.SettingValue
+	104, // 94: inference.TraceSettingRequest.SettingsEntry.value:type_name -> inference.TraceSettingRequest.SettingValue
+	106, // 95: inference.TraceSettingResponse.SettingsEntry.value:type_name -> inference.TraceSettingResponse.SettingValue
+	108, // 96: inference.LogSettingsResponse.SettingsEntry.value:type_name -> inference.LogSettingsResponse.SettingValue
+	5,   // 97: inference.GRPCInferenceService.ServerLive:input_type -> inference.ServerLiveRequest
+	7,   // 98: inference.GRPCInferenceService.ServerReady:input_type -> inference.ServerReadyRequest
+	9,   // 99: inference.GRPCInferenceService.ModelReady:input_type -> inference.ModelReadyRequest
+	11,  // 100: inference.GRPCInferenceService.ServerMetadata:input_type -> inference.ServerMetadataRequest
+	13,  // 101: inference.GRPCInferenceService.ModelMetadata:input_type -> inference.ModelMetadataRequest
+	15,  // 102: inference.GRPCInferenceService.ModelInfer:input_type -> inference.ModelInferRequest
+	15,  // 103: inference.GRPCInferenceService.ModelStreamInfer:input_type -> inference.ModelInferRequest
+	20,  // 104: inference.GRPCInferenceService.ModelConfig:input_type -> inference.ModelConfigRequest
+	37,  // 105: inference.GRPCInferenceService.ModelStatistics:input_type -> inference.ModelStatisticsRequest
+	43,  // 106: inference.GRPCInferenceService.RepositoryIndex:input_type -> inference.RepositoryIndexRequest
+	46,  // 107: inference.GRPCInferenceService.RepositoryModelLoad:input_type -> inference.RepositoryModelLoadRequest
+	48,  // 108: inference.GRPCInferenceService.RepositoryModelUnload:input_type -> inference.RepositoryModelUnloadRequest
+	50,  // 109: inference.GRPCInferenceService.SystemSharedMemoryStatus:input_type -> inference.SystemSharedMemoryStatusRequest
+	52,  // 110: inference.GRPCInferenceService.SystemSharedMemoryRegister:input_type -> inference.SystemSharedMemoryRegisterRequest
+	54,  // 111: inference.GRPCInferenceService.SystemSharedMemoryUnregister:input_type -> inference.SystemSharedMemoryUnregisterRequest
+	56,  // 112: inference.GRPCInferenceService.CudaSharedMemoryStatus:input_type -> inference.CudaSharedMemoryStatusRequest
+	58,  // 113: inference.GRPCInferenceService.CudaSharedMemoryRegister:input_type -> inference.CudaSharedMemoryRegisterRequest
+	60,  // 114: inference.GRPCInferenceService.CudaSharedMemoryUnregister:input_type -> inference.CudaSharedMemoryUnregisterRequest
+	62,  // 115: inference.GRPCInferenceService.LogSettings:input_type -> inference.LogSettingsRequest
+	63,  // 116: inference.GRPCInferenceService.TraceSetting:input_type -> inference.TraceSettingRequest
+	6,   // 117: inference.GRPCInferenceService.ServerLive:output_type -> inference.ServerLiveResponse
+	8,   // 118: inference.GRPCInferenceService.ServerReady:output_type -> inference.ServerReadyResponse
+	10,  // 119: inference.GRPCInferenceService.ModelReady:output_type -> inference.ModelReadyResponse
+	12,  // 120: inference.GRPCInferenceService.ServerMetadata:output_type -> inference.ServerMetadataResponse
+	14,  // 121: inference.GRPCInferenceService.ModelMetadata:output_type -> inference.ModelMetadataResponse
+	16,  // 122: inference.GRPCInferenceService.ModelInfer:output_type -> inference.ModelInferResponse
+	19,  // 123: inference.GRPCInferenceService.ModelStreamInfer:output_type -> inference.ModelStreamInferResponse
+	21,  // 124: inference.GRPCInferenceService.ModelConfig:output_type -> inference.ModelConfigResponse
+	42,  // 125: inference.GRPCInferenceService.ModelStatistics:output_type -> inference.ModelStatisticsResponse
+	44,  // 126: inference.GRPCInferenceService.RepositoryIndex:output_type -> inference.RepositoryIndexResponse
+	47,  // 127: inference.GRPCInferenceService.RepositoryModelLoad:output_type -> inference.RepositoryModelLoadResponse
+	49,  // 128: inference.GRPCInferenceService.RepositoryModelUnload:output_type -> inference.RepositoryModelUnloadResponse
+	51,  // 129: inference.GRPCInferenceService.SystemSharedMemoryStatus:output_type -> inference.SystemSharedMemoryStatusResponse
+	53,  // 130: inference.GRPCInferenceService.SystemSharedMemoryRegister:output_type -> inference.SystemSharedMemoryRegisterResponse
+	55,  // 131: inference.GRPCInferenceService.SystemSharedMemoryUnregister:output_type -> inference.SystemSharedMemoryUnregisterResponse
+	57,  // 132: inference.GRPCInferenceService.CudaSharedMemoryStatus:output_type -> inference.CudaSharedMemoryStatusResponse
+	59,  // 133: inference.GRPCInferenceService.CudaSharedMemoryRegister:output_type -> inference.CudaSharedMemoryRegisterResponse
+	61,  // 134: inference.GRPCInferenceService.CudaSharedMemoryUnregister:output_type -> inference.CudaSharedMemoryUnregisterResponse
+	65,  // 135: inference.GRPCInferenceService.LogSettings:output_type -> inference.LogSettingsResponse
+	64,  // 136: inference.GRPCInferenceService.TraceSetting:output_type -> inference.TraceSettingResponse
+	117, // [117:137] is the sub-list for method output_type
+	97,  // [97:117] is the sub-list for method input_type
+	97,  // [97:97] is the sub-list for extension type_name
+	97,  // [97:97] is the sub-list for extension extendee
+	0,   // [0:97] is the sub-list for field type_name
 }
 
 func init() { file_oip_proto_init() }
@@ -6469,17 +6586,17 @@ func file_oip_proto_init() {
 		(*ModelSequenceBatching_InitialState_ZeroData)(nil),
 		(*ModelSequenceBatching_InitialState_DataFile)(nil),
 	}
-	file_oip_proto_msgTypes[81].OneofWrappers = []any{
+	file_oip_proto_msgTypes[84].OneofWrappers = []any{
 		(*ModelWarmup_Input_ZeroData)(nil),
 		(*ModelWarmup_Input_RandomData)(nil),
 		(*ModelWarmup_Input_InputDataFile)(nil),
 	}
-	file_oip_proto_msgTypes[94].OneofWrappers = []any{
+	file_oip_proto_msgTypes[97].OneofWrappers = []any{
 		(*LogSettingsRequest_SettingValue_BoolParam)(nil),
 		(*LogSettingsRequest_SettingValue_Uint32Param)(nil),
 		(*LogSettingsRequest_SettingValue_StringParam)(nil),
 	}
-	file_oip_proto_msgTypes[100].OneofWrappers = []any{
+	file_oip_proto_msgTypes[103].OneofWrappers = []any{
 		(*LogSettingsResponse_SettingValue_BoolParam)(nil),
 		(*LogSettingsResponse_SettingValue_Uint32Param)(nil),
 		(*LogSettingsResponse_SettingValue_StringParam)(nil),
@@ -6490,7 +6607,7 @@ func file_oip_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_oip_proto_rawDesc), len(file_oip_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   102,
+			NumMessages:   105,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
