@@ -841,6 +841,9 @@ func (v *Version) Infer(ctx context.Context, req *handler.Request, priority int)
 	if errors.Is(err, batch.ErrQueueFull) { // a custom handler's processes busy, its queue full
 		return nil, v.noWorker()
 	}
+	if err == nil {
+		err = v.checkBatch(inputs)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -893,6 +896,9 @@ func (v *Version) Explain(ctx context.Context, req *handler.Request, priority in
 		return nil, v.noWorker()
 	}
 	inputs, err := h.Preprocess(ctx, req)
+	if err == nil {
+		err = v.checkBatch(inputs)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -933,6 +939,9 @@ func (v *Version) ExplainTensors(ctx context.Context, inputs []*tensor.Tensor, p
 	}
 	if b == nil && v.ensemble == nil {
 		return nil, nil, v.noWorker()
+	}
+	if err := v.checkBatch(inputs); err != nil {
+		return nil, nil, err
 	}
 	return v.occlude(ctx, b, session, handler.TensorExplainer(v.Inputs, v.Outputs), &handler.Request{Query: params}, inputs, priority, timeout)
 }
@@ -997,12 +1006,30 @@ func (v *Version) InferStep(ctx context.Context, f seqbatch.Flags, inputs []*ten
 	if b == nil && v.ensemble == nil {
 		return nil, v.noWorker()
 	}
+	if err := v.checkBatch(inputs); err != nil {
+		return nil, err
+	}
 	if v.seq != nil {
 		return v.seq.Run(ctx, f, inputs, func(all []*tensor.Tensor) ([]*tensor.Tensor, error) {
 			return v.submit(ctx, b, session, all, priority, timeout)
 		})
 	}
 	return v.submit(ctx, b, session, inputs, priority, timeout)
+}
+
+// checkBatch refuses a request of more rows than a Triton model's max_batch_size, as Triton
+// does (its message); other models take requests of any size, as TorchServe's.
+func (v *Version) checkBatch(inputs []*tensor.Tensor) error {
+	limit := int64(v.TritonConfig().GetMaxBatchSize())
+	if limit <= 0 {
+		return nil
+	}
+	for _, t := range inputs {
+		if t != nil && len(t.Shape) > 0 && t.Shape[0] > limit {
+			return apierror.BadRequest("inference request batch-size must be <= %d for '%s' (config.pbtxt's max_batch_size; this one has %d)", limit, v.Name, t.Shape[0])
+		}
+	}
+	return nil
 }
 
 // sequenceOnly is the error of a request to a sequence model other than an Open Inference

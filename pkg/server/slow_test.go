@@ -200,7 +200,7 @@ func TestTritonQueueTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(dir, "config.pbtxt"), []byte(`
-max_batch_size: 4
+max_batch_size: 256
 dynamic_batching { default_queue_policy { timeout_action: REJECT default_timeout_microseconds: 60000000 allow_timeout_override: true } }
 instance_group [ { count: 1 kind: KIND_CPU } ]
 `), 0o644)

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -101,6 +102,9 @@ ensemble_scheduling { step [
 	exchange{"an explanation", "POST", "/explanations/chain", "application/json", []byte(`[[5.1, 3.5, 1.4, 0.2]]`), 200, "", `"attributions"`}.run(t, ts.inference.URL)
 	exchange{"a wrong shape", "POST", "/v2/models/chain/infer", "application/json",
 		[]byte(`{"inputs": [{"name": "IN", "shape": [1, 3], "datatype": "FP32", "data": [1, 2, 3]}]}`), 400, "BadRequestException", "shape"}.run(t, ts.inference.URL)
+	nine := strings.Repeat("5.1, 3.5, 1.4, 0.2, ", 9)
+	exchange{"more rows than max_batch_size", "POST", "/v2/models/chain/infer", "application/json",
+		[]byte(`{"inputs": [{"name": "IN", "shape": [9, 4], "datatype": "FP32", "data": [` + strings.TrimSuffix(nine, ", ") + `]}]}`), 400, "BadRequestException", "batch-size must be \\u003c= 8 for 'chain'"}.run(t, ts.inference.URL)
 	exchange{"the metadata", "GET", "/v2/models/chain", "", nil, 200, "", `"platform": "ensemble"`}.run(t, ts.inference.URL)
 	exchange{"the config's steps", "GET", "/v2/models/chain/config", "", nil, 200, "", `"model_name": "plus"`}.run(t, ts.inference.URL)
 
