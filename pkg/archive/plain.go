@@ -326,16 +326,6 @@ func checkTritonConfig(cfg *oippb.ModelConfig) error {
 	if db := cfg.GetDynamicBatching(); db.GetPriorityLevels() > 0 && (db.GetDefaultPriorityLevel() < 1 || db.GetDefaultPriorityLevel() > db.GetPriorityLevels()) {
 		return fmt.Errorf("dynamic_batching: default_priority_level must be between 1 and priority_levels (%d), got %d", db.GetPriorityLevels(), db.GetDefaultPriorityLevel())
 	}
-	for _, in := range cfg.GetInput() {
-		if in.GetReshape() != nil {
-			return fmt.Errorf("input %q: reshape is not supported (send the shape the model takes)", in.GetName())
-		}
-	}
-	for _, out := range cfg.GetOutput() {
-		if out.GetReshape() != nil {
-			return fmt.Errorf("output %q: reshape is not supported (ts answers the shape the model gives)", out.GetName())
-		}
-	}
 	return nil
 }
 

@@ -164,7 +164,6 @@ func TestTritonConfigRefused(t *testing.T) {
 		{`platform: "ensemble"`, "ensemble_scheduling"},
 		{`platform: "onnxruntime_onnx" ensemble_scheduling { step [ { model_name: "a" model_version: -1 } ] }`, `platform "ensemble"`},
 		{`model_operations { op_library_filename: "libcustom.so" }`, "custom operator"},
-		{`input [ { name: "input" data_type: TYPE_FP32 dims: [ 64 ] reshape: { shape: [ 1, 8, 8 ] } } ]`, "reshape"},
 		{`max_batch_size: "eight"`, TritonConfigFile},
 		{`default_model_filename: "../other.onnx"`, "file name"},
 		{`output [ { name: "logits" label_filename: "/etc/passwd" } ]`, "label_filename"},

@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tsserve/ts/pkg/api/grpc/oippb"
 	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/batch"
@@ -575,6 +576,14 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 	}
 	v.runInputs, v.runOutputs = v.Inputs, v.Outputs
 	if opened.Triton != nil {
+		if v.ensemble == nil {
+			if v.reshape, v.Inputs, v.Outputs, err = newReshaper(opened.Triton, v.runInputs, v.runOutputs); err != nil {
+				return nil, invalid("%v", err)
+			}
+		} else if slices.ContainsFunc(opened.Triton.GetInput(), func(in *oippb.ModelInput) bool { return in.GetReshape() != nil }) ||
+			slices.ContainsFunc(opened.Triton.GetOutput(), func(out *oippb.ModelOutput) bool { return out.GetReshape() != nil }) {
+			return nil, invalid("%s: reshape is not supported on an ensemble's inputs and outputs (reshape its steps' models' instead)", archive.TritonConfigFile)
+		}
 		if sb := opened.Triton.GetSequenceBatching(); sb != nil {
 			if v.Handler != archive.PlainHandler {
 				return nil, invalid("sequence_batching: a sequence model's requests carry tensors: serve it with the %s handler, not %s", archive.PlainHandler, v.Handler)
@@ -582,7 +591,7 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 			if v.seq, err = seqbatch.New(v.Name, sb, opened.Triton.GetMaxBatchSize() > 0, v.runInputs, v.runOutputs, opened.Dir); err != nil {
 				return nil, invalid("%v", err)
 			}
-			v.Inputs, v.Outputs = v.seq.Inputs(v.runInputs), v.seq.Outputs(v.runOutputs)
+			v.Inputs, v.Outputs = v.seq.Inputs(v.Inputs), v.seq.Outputs(v.Outputs)
 		}
 		if err := checkTritonIO(opened.Triton, v.Inputs, v.Outputs); err != nil {
 			return nil, invalid("%v", err)

@@ -82,6 +82,8 @@ type Version struct {
 	// ensemble runs the requests of a Triton ensemble, on its steps' models: it has no model,
 	// batcher or workers of its own (nil for others).
 	ensemble *ensemble.Ensemble
+	// reshape applies config.pbtxt's reshapes (nil: none)
+	reshape *reshaper
 	// labels reads the model's class names once.
 	labels func() (map[int]string, error)
 	// graph reads the ONNX model's header (producer, opset, metadata_props) once.
@@ -1101,9 +1103,25 @@ func (v *Version) leave() {
 // submit checks the inputs against the model and runs them through the batcher, or answers
 // from the response cache when the version uses it and holds the answer.
 func (v *Version) submit(ctx context.Context, b *batch.Batcher, session *engine.Session, inputs []*tensor.Tensor, priority int, timeout time.Duration) ([]*tensor.Tensor, error) {
-	if v.ensemble != nil {
+	switch {
+	case v.ensemble != nil:
 		return v.ensemble.Run(ctx, inputs, v.reg.stepModel(priority))
+	case v.reshape != nil: // inputs in config.pbtxt's dims, to the model's shapes; its outputs back
+		inputs, err := v.reshape.in(inputs, v.runInputs)
+		if err != nil {
+			return nil, err
+		}
+		outputs, err := v.submitRun(ctx, b, session, inputs, priority, timeout)
+		if err != nil {
+			return nil, err
+		}
+		return v.reshape.out(outputs, v.runOutputs)
 	}
+	return v.submitRun(ctx, b, session, inputs, priority, timeout)
+}
+
+// submitRun is submit for the model's own inputs.
+func (v *Version) submitRun(ctx context.Context, b *batch.Batcher, session *engine.Session, inputs []*tensor.Tensor, priority int, timeout time.Duration) ([]*tensor.Tensor, error) {
 	if session != nil { // nil while the model loads: the run checks then
 		if err := session.Check(inputs); err != nil {
 			return nil, apierror.BadRequest("%v", err)

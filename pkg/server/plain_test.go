@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -228,4 +229,64 @@ func TestAcceptedEncoding(t *testing.T) {
 			t.Errorf("%q: %q, want %q", header, got, want)
 		}
 	}
+}
+
+// TestTritonReshape: config.pbtxt's reshapes apply as in Triton: requests give an input in
+// its dims (the digits model's 8×8 image as 64 values a row) and get an output in its dims
+// (logits as [1, 10] a row), the model taking and giving its own shapes, with the same
+// answers as the model without them; the config shows them; a reshape whose elements do not
+// match dims is refused at registration.
+func TestTritonReshape(t *testing.T) {
+	ts := emptyServer(t, nil)
+	for name, cfg := range map[string]string{
+		"flat": `max_batch_size: 8 input [ { name: "input" data_type: TYPE_FP32 dims: [ 64 ] reshape: { shape: [ 1, 8, 8 ] } } ]
+output [ { name: "logits" data_type: TYPE_FP32 dims: [ 1, 10 ] reshape: { shape: [ 10 ] } } ]`,
+		"plain": `max_batch_size: 8`,
+		"wrong": `max_batch_size: 8 input [ { name: "input" data_type: TYPE_FP32 dims: [ 64 ] reshape: { shape: [ 1, 8, 9 ] } } ]`,
+	} {
+		copyFile(t, "samples/digits/model.onnx", filepath.Join(ts.store, name, "1", "model.onnx"))
+		os.WriteFile(filepath.Join(ts.store, name, "config.pbtxt"), []byte(cfg), 0o644)
+	}
+	exchange{"a reshape that does not fit dims", "POST", "/models?url=wrong", "", nil, 400, "InvalidModelException", "reshape [1 8 9] does not fit dims [64]"}.run(t, ts.management.URL)
+	for _, name := range []string{"flat", "plain"} {
+		exchange{"register " + name, "POST", "/models?url=" + name + "&synchronous=true&initial_workers=1", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	}
+	pixels := make([]string, 128)
+	for i := range pixels {
+		pixels[i] = fmt.Sprint((i * 7) % 17)
+	}
+	data := strings.Join(pixels, ",")
+	logits := func(model, shape string) ([]int64, []float64) {
+		t.Helper()
+		status, b, _, err := send("POST", ts.inference.URL+"/v2/models/"+model+"/infer",
+			[]byte(`{"inputs": [{"name": "input", "shape": `+shape+`, "datatype": "FP32", "data": [`+data+`]}]}`))
+		var res struct {
+			Outputs []struct {
+				Shape []int64
+				Data  []float64
+			}
+		}
+		if err != nil || status != 200 || json.Unmarshal(b, &res) != nil || len(res.Outputs) != 1 {
+			t.Fatalf("%s: %d %v %s", model, status, err, b)
+		}
+		return res.Outputs[0].Shape, res.Outputs[0].Data
+	}
+	shape, flat := logits("flat", "[2, 64]")
+	_, plain := logits("plain", "[2, 1, 8, 8]")
+	if !slices.Equal(shape, []int64{2, 1, 10}) || len(flat) != 20 {
+		t.Fatalf("reshaped logits: shape %v, %d values; want [2 1 10]", shape, len(flat))
+	}
+	for i := range flat {
+		if math.Abs(flat[i]-plain[i]) > 1e-5 {
+			t.Fatalf("reshaped logits %v differ from the model's own %v", flat, plain)
+		}
+	}
+	exchange{"the model's shape is not the request's", "POST", "/v2/models/flat/infer", "application/json",
+		[]byte(`{"inputs": [{"name": "input", "shape": [2, 1, 8, 8], "datatype": "FP32", "data": [` + data + `]}]}`), 400, "BadRequestException", "shape"}.run(t, ts.inference.URL)
+	exchange{"the metadata shows dims", "GET", "/v2/models/flat", "", nil, 200, "", `"shape": [
+        -1,
+        64
+      ]`}.run(t, ts.inference.URL)
+	exchange{"the config its reshape", "GET", "/v2/models/flat/config", "", nil, 200, "", `"reshape": {`}.run(t, ts.inference.URL)
+	exchange{"/predictions takes dims too", "POST", "/predictions/flat", "application/json", []byte(`[[` + strings.Join(pixels[:64], ",") + `]]`), 200, "", `"logits"`}.run(t, ts.inference.URL)
 }

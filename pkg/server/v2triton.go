@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/tsserve/ts/pkg/api"
+	"github.com/tsserve/ts/pkg/api/grpc/oippb"
 	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/engine"
@@ -85,6 +86,20 @@ type tritonInput struct {
 	IsShapeTensor    bool    `json:"is_shape_tensor"`
 	AllowRaggedBatch bool    `json:"allow_ragged_batch"`
 	Optional         bool    `json:"optional"`
+	// Reshape is config.pbtxt's: the shape the model takes
+	Reshape *tritonReshape `json:"reshape,omitempty"`
+}
+
+type tritonReshape struct {
+	Shape []int64 `json:"shape"`
+}
+
+// reshapeOf is a config.pbtxt reshape as the config answers it (nil: none).
+func reshapeOf(r *oippb.ModelTensorReshape) *tritonReshape {
+	if r == nil {
+		return nil
+	}
+	return &tritonReshape{Shape: append([]int64{}, r.GetShape()...)}
 }
 
 type tritonOutput struct {
@@ -93,6 +108,8 @@ type tritonOutput struct {
 	Dims          []int64 `json:"dims"`
 	LabelFilename string  `json:"label_filename"`
 	IsShapeTensor bool    `json:"is_shape_tensor"`
+	// Reshape is config.pbtxt's: the shape the model gives
+	Reshape *tritonReshape `json:"reshape,omitempty"`
 }
 
 type tritonDynamicBatcher struct {
@@ -155,13 +172,19 @@ func tritonModelConfig(v *registry.Version) tritonConfig {
 		c.MaxBatchSize = max(st.BatchSize, 1)
 	}
 	for _, in := range v.Inputs {
-		c.Input = append(c.Input, tritonInput{Name: in.Name, DataType: tritonDataType(in.DType), Format: "FORMAT_NONE", Dims: dims(in.Shape)})
+		i := tritonInput{Name: in.Name, DataType: tritonDataType(in.DType), Format: "FORMAT_NONE", Dims: dims(in.Shape)}
+		for _, declared := range tc.GetInput() {
+			if declared.GetName() == in.Name {
+				i.Reshape = reshapeOf(declared.GetReshape())
+			}
+		}
+		c.Input = append(c.Input, i)
 	}
 	for _, out := range v.Outputs {
 		o := tritonOutput{Name: out.Name, DataType: tritonDataType(out.DType), Dims: dims(out.Shape)}
 		for _, declared := range tc.GetOutput() {
 			if declared.GetName() == out.Name {
-				o.LabelFilename = declared.GetLabelFilename()
+				o.LabelFilename, o.Reshape = declared.GetLabelFilename(), reshapeOf(declared.GetReshape())
 			}
 		}
 		c.Output = append(c.Output, o)
