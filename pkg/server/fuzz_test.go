@@ -22,7 +22,21 @@ import (
 // TorchServe's JSON shape (or the protocol's, for /v2).
 func FuzzInferenceAPI(f *testing.F) {
 	ts := emptyServer(f, nil)
-	for _, url := range []string{"/models?url=iris.mar&initial_workers=1&synchronous=true", "/models?url=digits.mar&initial_workers=1&synchronous=true&batch_size=4&max_batch_delay=1"} {
+	// a Triton sequence model, and an ensemble of iris and plus
+	for name, config := range map[string]string{"acc": sequenceConfig(8, 0), "chain": ensembleConfig} {
+		os.MkdirAll(filepath.Join(ts.store, name, "1"), 0o755)
+		os.WriteFile(filepath.Join(ts.store, name, "config.pbtxt"), []byte(config), 0o644)
+	}
+	for src, dst := range map[string]string{"pkg/seqbatch/testdata/accumulate.onnx": "acc", "pkg/engine/testdata/passthrough.onnx": "plus"} {
+		b, err := os.ReadFile(testenv.Path(src))
+		if err != nil {
+			f.Fatal(err)
+		}
+		os.MkdirAll(filepath.Join(ts.store, dst, "1"), 0o755)
+		os.WriteFile(filepath.Join(ts.store, dst, "1", "model.onnx"), b, 0o644)
+	}
+	for _, url := range []string{"/models?url=iris.mar&initial_workers=1&synchronous=true", "/models?url=digits.mar&initial_workers=1&synchronous=true&batch_size=4&max_batch_delay=1",
+		"/models?url=acc&initial_workers=1&synchronous=true", "/models?url=plus&initial_workers=1&synchronous=true", "/models?url=chain&synchronous=true"} {
 		res, err := http.Post(ts.management.URL+url, "", nil)
 		if err != nil || res.StatusCode != http.StatusOK {
 			f.Fatalf("register %s: %v %v", url, res, err)
@@ -31,13 +45,18 @@ func FuzzInferenceAPI(f *testing.F) {
 	}
 	h, _ := ts.srv.Handler(Inference)
 	paths := []string{"/predictions/iris", "/predictions/digits", "/v2/models/iris/infer", "/v1/models/iris:predict",
-		"/explanations/iris", "/predictions/iris?shape=1,4", "/v2/models/digits/infer", "/predictions/iris/1.0"}
+		"/explanations/iris", "/predictions/iris?shape=1,4", "/v2/models/digits/infer", "/predictions/iris/1.0",
+		"/v2/models/acc/infer", "/v2/models/chain/infer", "/predictions/chain"}
 	f.Add(uint8(0), "application/json", []byte(`[[5.1, 3.5, 1.4, 0.2]]`))
 	f.Add(uint8(2), "application/json", []byte(`{"inputs": [{"name": "features", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, 3, 4]}]}`))
 	f.Add(uint8(3), "application/json", []byte(`{"instances": [[1, 2, 3, 4]]}`))
 	f.Add(uint8(5), "application/octet-stream", []byte("\x00\x00\x80?\x00\x00\x80?\x00\x00\x80?\x00\x00\x80?"))
 	f.Add(uint8(1), "multipart/form-data; boundary=x", []byte("--x\r\nContent-Disposition: form-data; name=\"data\"\r\n\r\nabc\r\n--x--\r\n"))
 	f.Add(uint8(4), "text/plain", []byte(`{"data": [1, 2, 3, 4]}`))
+	f.Add(uint8(8), "application/json", []byte(`{"parameters": {"sequence_id": 7, "sequence_start": true}, "inputs": [{"name": "INPUT", "shape": [1, 1], "datatype": "INT32", "data": [1]}]}`))
+	f.Add(uint8(8), "application/json", []byte(`{"parameters": {"sequence_id": "7", "sequence_end": true}, "inputs": [{"name": "INPUT", "shape": [1, 1], "datatype": "INT32", "data": [1]}]}`))
+	f.Add(uint8(9), "application/json", []byte(`{"inputs": [{"name": "IN", "shape": [1, 4], "datatype": "FP32", "data": [5.1, 3.5, 1.4, 0.2]}]}`))
+	f.Add(uint8(10), "application/json", []byte(`[[5.1, 3.5, 1.4, 0.2]]`))
 	f.Fuzz(func(t *testing.T, path uint8, contentType string, body []byte) {
 		req := httptest.NewRequest(http.MethodPost, paths[int(path)%len(paths)], bytes.NewReader(body))
 		req.Header.Set("Content-Type", contentType)
