@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -1296,6 +1297,20 @@ func (v *Version) TritonConfig() *oippb.ModelConfig { return v.archive.Triton }
 
 // Ensemble reports whether the version is a Triton ensemble, whose steps are other models.
 func (v *Version) Ensemble() bool { return v.ensemble != nil }
+
+// EnsembleSteps names the models of an ensemble's steps, each once (none for a model).
+func (v *Version) EnsembleSteps() []string {
+	if v.ensemble == nil {
+		return nil
+	}
+	var names []string
+	for _, s := range v.ensemble.Steps() {
+		if !slices.Contains(names, s.Model) {
+			names = append(names, s.Model)
+		}
+	}
+	return names
+}
 
 // TritonPlatform is the version's platform as Triton names it: onnxruntime_onnx, or
 // ensemble.

@@ -38,7 +38,7 @@ ensemble_scheduling {
 func TestTritonEnsemble(t *testing.T) {
 	ts := emptyServer(t, nil)
 	copyFile(t, "pkg/engine/testdata/passthrough.onnx", filepath.Join(ts.store, "plus", "1", "model.onnx"))
-	for name, cfg := range map[string]string{"chain": ensembleConfig, "loop": `platform: "ensemble" input [ { name: "IN" data_type: TYPE_FP32 dims: [ 3 ] } ]
+	for name, cfg := range map[string]string{"chain": ensembleConfig, "orphan": strings.ReplaceAll(ensembleConfig, `"plus"`, `"absent"`), "loop": `platform: "ensemble" input [ { name: "IN" data_type: TYPE_FP32 dims: [ 3 ] } ]
 output [ { name: "OUT" data_type: TYPE_FP32 dims: [ 3 ] } ]
 ensemble_scheduling { step [
   { model_name: "plus" input_map { key: "x" value: "B" } output_map { key: "y" value: "A" } },
@@ -125,4 +125,12 @@ ensemble_scheduling { step [
 	}
 	exchange{"unregister a step's model", "DELETE", "/models/plus", "", nil, 200, "", ""}.run(t, ts.management.URL)
 	exchange{"the ensemble then fails, naming it", "POST", "/v2/models/chain/infer", "application/json", infer, 503, "ServiceUnavailableException", "step 2 (model plus)"}.run(t, ts.inference.URL)
+
+	// Triton's repository load of an ensemble loads its steps' models that are not loaded
+	for _, m := range []string{"chain", "iris"} {
+		exchange{"unregister " + m, "DELETE", "/models/" + m, "", nil, 200, "", ""}.run(t, ts.management.URL)
+	}
+	exchange{"load the ensemble", "POST", "/v2/repository/models/chain/load", "", nil, 200, "", "{}"}.run(t, ts.inference.URL)
+	exchange{"its models came with it", "POST", "/v2/models/chain/infer", "application/json", infer, 200, "", `"name":"PROB"`}.run(t, ts.inference.URL)
+	exchange{"loading one whose step's model the store lacks", "POST", "/v2/repository/models/orphan/load", "", nil, 404, "", "its step's model absent"}.run(t, ts.inference.URL)
 }

@@ -521,6 +521,17 @@ func (s *Server) v2RepositoryControl(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
+	if err := s.loadFromStore(r, name, overrides, map[string]bool{}); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, struct{}{})
+}
+
+// loadFromStore loads the model name from the model store, as Triton's repository load does
+// (reloading it when it is loaded), and then the models of its steps, when it is an
+// ensemble, that are not loaded (seen: the models this load has loaded).
+func (s *Server) loadFromStore(r *http.Request, name string, overrides registry.Overrides, seen map[string]bool) error {
+	seen[name] = true
 	var path, shown string
 	for _, file := range archive.StoreEntries(name) {
 		var err error
@@ -540,13 +551,22 @@ func (s *Server) v2RepositoryControl(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	for _, v := range versions {
-		if v.Settings().MinWorkers == 0 { // Triton's loaded model serves: one worker at least
+		if v.Settings().MinWorkers == 0 && !v.Ensemble() { // Triton's loaded model serves: one worker at least
 			if err := v.Scale(r.Context(), 1, 1); err != nil {
 				return apierror.Internal("failed to load '%s': %v", name, err)
 			}
 		}
+		for _, step := range v.EnsembleSteps() { // as Triton loads an ensemble's models with it
+			if _, err := s.reg.Get(step, ""); err == nil || seen[step] {
+				continue
+			}
+			if err := s.loadFromStore(r, step, registry.Overrides{}, seen); err != nil {
+				e := errorOf(err)
+				return apierror.New(e.Code, e.Type, "failed to load '%s': its step's model %s: %s", name, step, e.Message)
+			}
+		}
 	}
-	return writeJSON(w, http.StatusOK, struct{}{})
+	return nil
 }
 
 // v2Unload unregisters every version of a model, the default last.
