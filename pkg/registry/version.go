@@ -816,9 +816,6 @@ func (v *Version) Infer(ctx context.Context, req *handler.Request, priority int)
 	defer v.leave()
 	var pre, post time.Duration
 	defer func() { v.stats.request(start, pre, post, err) }()
-	if v.seq != nil {
-		return nil, v.sequenceOnly()
-	}
 	if b == nil && v.ensemble == nil { // no worker: none started, or scaled to 0 (a custom handler's processes too)
 		return nil, v.noWorker()
 	}
@@ -850,7 +847,14 @@ func (v *Version) Infer(ctx context.Context, req *handler.Request, priority int)
 	if err != nil {
 		return nil, err
 	}
-	outputs, err := v.submit(ctx, b, session, inputs, priority, timeout)
+	var outputs []*tensor.Tensor
+	if v.seq != nil { // a step of the sequence TorchServe's headers name (the server read them)
+		outputs, err = v.seq.Run(ctx, seqbatch.HeaderFlags(req.Sequence, req.SequenceStart, req.SequenceEnd), inputs, func(all []*tensor.Tensor) ([]*tensor.Tensor, error) {
+			return v.submit(ctx, b, session, all, priority, timeout)
+		})
+	} else {
+		outputs, err = v.submit(ctx, b, session, inputs, priority, timeout)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -1035,11 +1039,11 @@ func (v *Version) checkBatch(inputs []*tensor.Tensor) error {
 	return nil
 }
 
-// sequenceOnly is the error of a request to a sequence model other than an Open Inference
-// Protocol inference, whose parameters alone say which sequence a request is a step of (an
-// explanation's runs would be steps too).
+// sequenceOnly is the error of a request to a sequence model that says no sequence: other
+// than an Open Inference Protocol inference (its parameters) or a prediction (TorchServe's
+// headers); an explanation's runs would be steps too.
 func (v *Version) sequenceOnly() error {
-	return apierror.BadRequest("model %s is a sequence model (config.pbtxt's sequence_batching): send its requests to /v2/models/%s/infer or gRPC ModelInfer, with the parameters sequence_id, sequence_start and sequence_end", v.Name, v.Name)
+	return apierror.BadRequest("model %s is a sequence model (config.pbtxt's sequence_batching): send its requests to /v2/models/%s/infer or gRPC ModelInfer, with the parameters sequence_id, sequence_start and sequence_end, or to /predictions/%s", v.Name, v.Name, v.Name)
 }
 
 // runForHandler runs the model for a custom handler that runs inference itself and asks for

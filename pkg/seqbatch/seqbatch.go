@@ -38,6 +38,21 @@ type Flags struct {
 	Numeric bool
 	Start   bool
 	End     bool
+	// StartNew starts the sequence when it is not running, as TorchServe's sequence headers
+	// do (a request with an id not seen continues nothing: it begins a sequence).
+	StartNew bool
+}
+
+// HeaderFlags are the flags of a request that names its sequence with TorchServe's headers:
+// an id (a number when it is one, else a string), start and end, a sequence not running
+// started.
+func HeaderFlags(id string, start, end bool) Flags {
+	f, err := ParseID(id, true)
+	if err != nil || f.ID == "" && id != "" { // not a number (or 0): the id's text
+		f = Flags{ID: id}
+	}
+	f.Start, f.End, f.StartNew = start, end, true
+	return f
 }
 
 // key is a sequence's map key: a number and a string of the same text are two sequences.
@@ -334,17 +349,6 @@ func (s *Scheduler) Run(ctx context.Context, f Flags, inputs []*tensor.Tensor, r
 			}
 		}
 	}
-	all := make([]*tensor.Tensor, len(s.inputs))
-	for i, j := range s.given {
-		all[j] = inputs[i]
-	}
-	for _, c := range s.controls {
-		t, err := s.controlValue(c, f)
-		if err != nil {
-			return nil, err
-		}
-		all[c.input] = t
-	}
 	seq, err := s.join(f)
 	if err != nil {
 		return nil, err
@@ -357,13 +361,27 @@ func (s *Scheduler) Run(ctx context.Context, f Flags, inputs []*tensor.Tensor, r
 	}
 	defer func() { <-seq.turn }()
 	s.mu.Lock()
-	if f.Start {
-		seq.started, seq.state = true, nil
-	}
-	started, states := seq.started, seq.state
+	f.Start = f.Start || f.StartNew && !seq.started // what the start control says
+	started, states := seq.started || f.Start, seq.state
 	s.mu.Unlock()
 	if !started {
 		return nil, s.notStarted(f)
+	}
+	all := make([]*tensor.Tensor, len(s.inputs))
+	for i, j := range s.given {
+		all[j] = inputs[i]
+	}
+	for _, c := range s.controls {
+		t, err := s.controlValue(c, f)
+		if err != nil {
+			return nil, err
+		}
+		all[c.input] = t
+	}
+	if f.Start {
+		s.mu.Lock()
+		seq.started, seq.state, states = true, nil, nil
+		s.mu.Unlock()
 	}
 	for i, st := range s.states {
 		all[st.input] = st.initial
@@ -433,7 +451,7 @@ func (s *Scheduler) join(f Flags) (*sequenceState, error) {
 		seq = nil
 	}
 	if seq == nil {
-		if !f.Start {
+		if !f.Start && !f.StartNew {
 			return nil, s.notStarted(f)
 		}
 		if now.Sub(s.swept) > s.idle {

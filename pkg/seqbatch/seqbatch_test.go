@@ -236,6 +236,36 @@ func TestIdleSequence(t *testing.T) {
 	}
 }
 
+// TestHeaderFlags: a request naming its sequence with TorchServe's headers starts it when it
+// is not running (the start control says so), and continues it when it is.
+func TestHeaderFlags(t *testing.T) {
+	if f := HeaderFlags("42", false, true); f != (Flags{ID: "42", Numeric: true, End: true, StartNew: true}) {
+		t.Errorf("HeaderFlags(42) = %+v", f)
+	}
+	if f := HeaderFlags("ts-seq-1", true, false); f != (Flags{ID: "ts-seq-1", Start: true, StartNew: true}) {
+		t.Errorf("HeaderFlags(ts-seq-1) = %+v", f)
+	}
+	s, err := newScheduler(t, controls+states, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var starts []float64
+	run := func(all []*tensor.Tensor) ([]*tensor.Tensor, error) {
+		v, _ := all[1].Float64s() // START
+		starts = append(starts, v[0])
+		return accumulate(nil)(all)
+	}
+	for _, in := range []int32{2, 3} {
+		if _, err := s.Run(context.Background(), HeaderFlags("9", false, false), one(in), run); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := s.Run(context.Background(), HeaderFlags("9", false, true), one(4), run)
+	if v, _ := tensor.Values[int32](out[0]); err != nil || v[0] != 9 || fmt.Sprint(starts) != "[1 0 0]" {
+		t.Errorf("sum %v, start controls %v, %v: want 9 and [1 0 0]", v, starts, err)
+	}
+}
+
 // TestParseID: sequence_id is a number up to 2^64-1 or a string; 0 and "" name none.
 func TestParseID(t *testing.T) {
 	for _, c := range []struct {

@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"mime"
 	"mime/multipart"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -175,14 +177,15 @@ func (s *Server) handleOn(w http.ResponseWriter, r *http.Request, name, version 
 			if in.Stream == nil {
 				in.Stream = streamTo(w)
 			}
-			s.sequence(w, r, v, in)
 		}
+		s.sequence(w, r, v, in)
 		return run(v, r.Context(), in, priority)
 	})
 }
 
-// sequence reads a stateful model's sequence (sequenceBatching): its id from the request
-// (its header, or a gRPC request's field), a new "ts-seq-<uuid>" when there is none, answered
+// sequence reads a stateful model's sequence (sequenceBatching, or config.pbtxt's
+// sequence_batching): its id from the request (its header, or a gRPC request's field), a new
+// "ts-seq-<uuid>" (for a Triton sequence model a number) when there is none, answered
 // in the same header for the client's next request; and whether the request starts or ends
 // it (their headers). Other models' requests are left as they are.
 func (s *Server) sequence(w http.ResponseWriter, r *http.Request, v *registry.Version, req *handler.Request) {
@@ -193,7 +196,11 @@ func (s *Server) sequence(w http.ResponseWriter, r *http.Request, v *registry.Ve
 	if req.Sequence == "" {
 		req.Sequence = r.Header.Get(keys.ID)
 	}
-	if req.Sequence == "" {
+	switch {
+	case req.Sequence != "":
+	case handler.IsBuiltin(v.Handler): // a Triton sequence model's: a number fits any correlation id input
+		req.Sequence = strconv.FormatUint(rand.Uint64()>>1|1, 10)
+	default:
 		req.Sequence = "ts-seq-" + uuid.NewString()
 	}
 	req.SequenceStart = req.SequenceStart || r.Header.Get(keys.Start) != ""

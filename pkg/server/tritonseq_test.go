@@ -93,7 +93,8 @@ func numbers(ns []json.Number) string {
 // state, what its state outputs gave on the sequence's previous request (a state that grows
 // too); a request that names no sequence,
 // continues one not started (ended, or idle too long), or carries a batch is refused with
-// 400, over REST and gRPC alike; the clients see none of the control and state tensors.
+// 400, over REST and gRPC alike; /predictions takes TorchServe's sequence headers instead;
+// the clients see none of the control and state tensors.
 func TestTritonSequenceBatching(t *testing.T) {
 	ts := emptyServer(t, nil)
 	for name, config := range map[string]string{"acc": sequenceConfig(8, 0), "acc0": sequenceConfig(0, 300000)} {
@@ -181,7 +182,43 @@ func TestTritonSequenceBatching(t *testing.T) {
 			t.Errorf("%s: %d %q, want 400 saying %q", c.name, status, msg, c.want)
 		}
 	}
-	exchange{"/predictions of a sequence model", "POST", "/predictions/acc", "application/json", []byte(`{"INPUT": [[1]]}`), 400, "BadRequestException", "/v2/models/acc/infer"}.run(t, ts.inference.URL)
+	// /predictions: TorchServe's sequence headers name the sequence; a request without one
+	// starts a sequence, whose id comes back in the header, as one with an id not running does
+	predict := func(input int, header ...string) (id string, history string) {
+		t.Helper()
+		status, b, h, err := send("POST", ts.inference.URL+"/predictions/acc", []byte(fmt.Sprintf(`{"INPUT": [[%d]]}`, input)), header...)
+		var res struct {
+			Outputs []struct {
+				Name string
+				Data []json.Number
+			}
+		}
+		if err != nil || status != 200 || json.Unmarshal(b, &res) != nil {
+			t.Fatalf("/predictions/acc %v: %d %v %s", header, status, err, b)
+		}
+		for _, o := range res.Outputs {
+			if o.Name == "HISTORY" {
+				history = numbers(o.Data)
+			}
+		}
+		return h.Get("ts_request_sequence_id"), history
+	}
+	id, history := predict(5)
+	if id == "" || history != "5" {
+		t.Fatalf("a prediction without a sequence: id %q, history %s", id, history)
+	}
+	if again, history := predict(3, "ts_request_sequence_id", id); again != id || history != "5,3" {
+		t.Errorf("its next step: id %q, history %s; want %s and 5,3", again, history, id)
+	}
+	if _, history := predict(4, "ts_request_sequence_id", id, "ts_request_sequence_end", "true"); history != "5,3,4" {
+		t.Errorf("its last step: history %s", history)
+	}
+	if _, history := predict(6, "ts_request_sequence_id", id); history != "6" {
+		t.Errorf("the id after its sequence ended starts another: history %s", history)
+	}
+	if _, history := predict(7, "ts_request_sequence_id", id, "ts_request_sequence_start", "true"); history != "7" {
+		t.Errorf("the start header starts it afresh: history %s", history)
+	}
 	exchange{"KServe v1", "POST", "/v1/models/acc:predict", "application/json", []byte(`{"instances": [[1]]}`), 400, "BadRequestException", "/v2/models/acc/infer"}.run(t, ts.inference.URL)
 	exchange{"an explanation", "POST", "/v2/models/acc/explain", "application/json",
 		[]byte(`{"inputs": [{"name": "INPUT", "shape": [1, 1], "datatype": "INT32", "data": [1]}]}`), 400, "BadRequestException", "sequence model"}.run(t, ts.inference.URL)
