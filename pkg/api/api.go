@@ -27,6 +27,9 @@ const (
 	// HeaderExplainScore, on explanations, is the target's score on the request's own
 	// input (a probability for classifiers).
 	HeaderExplainScore = "X-TS-Explain-Score"
+	// HeaderSequenceID names a stateful model's sequence, in requests and answers
+	// (TorchServe's default ts_header_key_sequence_id).
+	HeaderSequenceID = "ts_request_sequence_id"
 )
 
 // HeaderV2HeaderLength is the Open Inference Protocol's binary tensor data header: the length

@@ -22,6 +22,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/cli/term"
 	"github.com/tsserve/ts/pkg/client"
 	"github.com/tsserve/ts/pkg/handler"
@@ -70,6 +71,8 @@ type answer struct {
 	Data        *string `json:"data,omitempty"` // the request, for --data
 	Version     string  `json:"version,omitempty"`
 	ContentType string  `json:"contentType,omitempty"`
+	// Sequence is a stateful model's sequence the request was a step of.
+	Sequence string `json:"sequence,omitempty"`
 	// Target and Score are what an explanation explained and its score.
 	Target string          `json:"target,omitempty"`
 	Score  *float64        `json:"score,omitempty"`
@@ -165,6 +168,9 @@ func (c *InferCmd) Run(g *Globals) error {
 				io.Println(io.Style(term.Bold, a.label()))
 			}
 			render(io, a)
+			if a.Sequence != "" && c.headers.Get(api.HeaderSequenceID) == "" { // the server started it
+				fmt.Fprintf(io.Err, "sequence %s started: continue it with -H '%s: %s'\n", a.Sequence, api.HeaderSequenceID, a.Sequence)
+			}
 		}
 	}
 	if failed > 0 {
@@ -413,7 +419,7 @@ func (c *InferCmd) one(ctx context.Context, predict predictor, r request) *answe
 		a.fail(fmt.Errorf("%s: %w", a.label(), err))
 		return a
 	}
-	a.Version, a.ContentType, a.body = p.Version, p.ContentType, p.Body
+	a.Version, a.ContentType, a.Sequence, a.body = p.Version, p.ContentType, p.Sequence, p.Body
 	if c.explain != nil {
 		a.Target, a.Score = p.Target, &p.Score
 	}

@@ -652,6 +652,9 @@ type Prediction struct {
 	// request's own input (X-TS-Explain-Target, X-TS-Explain-Score).
 	Target string
 	Score  float64
+	// Sequence is a stateful model's sequence the request was a step of
+	// (api.HeaderSequenceID): the one it named, or the one it started.
+	Sequence string
 }
 
 // PredictOptions are optional inference settings.
@@ -727,7 +730,7 @@ func (p partReader) Read(b []byte) (int, error) {
 // NewPrediction is an answer with its body, type and version, and what an explanation's
 // headers say (X-TS-Explain-Target, X-TS-Explain-Score; none for a prediction).
 func NewPrediction(body []byte, contentType, version string, h http.Header) *Prediction {
-	p := &Prediction{Body: body, ContentType: contentType, Version: version, Target: h.Get(api.HeaderExplainTarget)}
+	p := &Prediction{Body: body, ContentType: contentType, Version: version, Target: h.Get(api.HeaderExplainTarget), Sequence: h.Get(api.HeaderSequenceID)}
 	p.Score, _ = strconv.ParseFloat(h.Get(api.HeaderExplainScore), 64)
 	return p
 }
