@@ -409,17 +409,23 @@ func (s *Scheduler) Run(ctx context.Context, f Flags, inputs []*tensor.Tensor, r
 
 // controlValue is control c's tensor for a request of sequence f.
 func (s *Scheduler) controlValue(c control, f Flags) (*tensor.Tensor, error) {
-	yes := map[oippb.ModelSequenceBatching_Control_Kind]bool{
-		oippb.ModelSequenceBatching_Control_CONTROL_SEQUENCE_START: f.Start,
-		oippb.ModelSequenceBatching_Control_CONTROL_SEQUENCE_END:   f.End,
-		oippb.ModelSequenceBatching_Control_CONTROL_SEQUENCE_READY: true,
+	on := true // ready: a request is there
+	switch c.kind {
+	case oippb.ModelSequenceBatching_Control_CONTROL_SEQUENCE_START:
+		on = f.Start
+	case oippb.ModelSequenceBatching_Control_CONTROL_SEQUENCE_END:
+		on = f.End
+	case oippb.ModelSequenceBatching_Control_CONTROL_SEQUENCE_CORRID:
+		return s.correlationID(c, f)
 	}
-	if c.kind != oippb.ModelSequenceBatching_Control_CONTROL_SEQUENCE_CORRID {
-		if yes[c.kind] {
-			return c.yes, nil
-		}
-		return c.no, nil
+	if on {
+		return c.yes, nil
 	}
+	return c.no, nil
+}
+
+// correlationID is a correlation id control's tensor for a request of sequence f.
+func (s *Scheduler) correlationID(c control, f Flags) (*tensor.Tensor, error) {
 	if c.dtype == tensor.String {
 		return tensor.NewStrings(c.shape, []string{f.ID}), nil
 	}
