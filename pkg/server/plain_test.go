@@ -290,3 +290,50 @@ output [ { name: "logits" data_type: TYPE_FP32 dims: [ 1, 10 ] reshape: { shape:
 	exchange{"the config its reshape", "GET", "/v2/models/flat/config", "", nil, 200, "", `"reshape": {`}.run(t, ts.inference.URL)
 	exchange{"/predictions takes dims too", "POST", "/predictions/flat", "application/json", []byte(`[[` + strings.Join(pixels[:64], ",") + `]]`), 200, "", `"logits"`}.run(t, ts.inference.URL)
 }
+
+// TestTritonQuickstart: Triton's quickstart model folder (densenet_onnx: max_batch_size 0,
+// its input and output reshaped, a label file) serves as it is: the classification
+// extension answers labels for a [3, 224, 224] image tensor, and the image classifier,
+// named in the folder's parameters, classifies a PNG.
+func TestTritonQuickstart(t *testing.T) {
+	ts := emptyServer(t, nil)
+	dir := filepath.Join(ts.store, "densenet_onnx")
+	copyFile(t, "pkg/server/testdata/triton/densenet_like.onnx", filepath.Join(dir, "1", "model.onnx"))
+	labels := make([]string, 1000)
+	for i := range labels {
+		labels[i] = fmt.Sprintf("class %d", i)
+	}
+	os.WriteFile(filepath.Join(dir, "densenet_labels.txt"), []byte(strings.Join(labels, "\n")+"\n"), 0o644)
+	config := `name: "densenet_onnx"
+platform: "onnxruntime_onnx"
+max_batch_size : 0
+input [ { name: "data_0" data_type: TYPE_FP32 format: FORMAT_NCHW dims: [ 3, 224, 224 ] reshape { shape: [ 1, 3, 224, 224 ] } } ]
+output [ { name: "fc6_1" data_type: TYPE_FP32 dims: [ 1000 ] reshape { shape: [ 1, 1000, 1, 1 ] } label_filename: "densenet_labels.txt" } ]
+`
+	os.WriteFile(filepath.Join(dir, "config.pbtxt"), []byte(config), 0o644)
+	exchange{"register", "POST", "/models?url=densenet_onnx&synchronous=true&initial_workers=1", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	pixels := strings.TrimSuffix(strings.Repeat("0.5,", 3*224*224), ",")
+	status, b, _, err := send("POST", ts.inference.URL+"/v2/models/densenet_onnx/infer", []byte(`{"inputs": [{"name": "data_0", "shape": [3, 224, 224], "datatype": "FP32", "data": [`+pixels+`]}],
+		"outputs": [{"name": "fc6_1", "parameters": {"classification": 3}}]}`))
+	var res struct {
+		Outputs []struct {
+			Shape []int64
+			Data  []string
+		}
+	}
+	if err != nil || status != 200 || json.Unmarshal(b, &res) != nil || len(res.Outputs) != 1 || len(res.Outputs[0].Data) != 3 {
+		t.Fatalf("classification: %d %v %s", status, err, b)
+	}
+	for _, c := range res.Outputs[0].Data { // value:index:label
+		if parts := strings.Split(c, ":"); len(parts) != 3 || parts[2] != "class "+parts[1] {
+			t.Errorf("class %q is not value:index:label", c)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "config.pbtxt"), []byte(config+`parameters { key: "handler" value: { string_value: "image_classifier" } }`), 0o644)
+	exchange{"register with the image classifier", "POST", "/models?url=densenet_onnx&model_name=images&synchronous=true&initial_workers=1", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	png, err := os.ReadFile(testenv.Path("samples/digits/3.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exchange{"an image classified", "POST", "/predictions/images", "image/png", png, 200, "", `"class `}.run(t, ts.inference.URL)
+}
