@@ -142,6 +142,11 @@ type Description struct {
 
 	// Processes are a custom handler's processes (ts's; none for other handlers).
 	Processes []Process `json:"processes,omitempty"`
+	// Ensemble names the models of a Triton ensemble's steps (ts's; none for a model).
+	Ensemble []string `json:"ensemble,omitempty"`
+	// Sequences is how many sequences of a Triton sequence model are held: started, not
+	// ended nor idle too long (ts's; nil for other models).
+	Sequences *int `json:"sequences,omitempty"`
 
 	Default       bool   `json:"default"`
 	State         string `json:"state"`

@@ -60,6 +60,16 @@ func TestDescribeText(t *testing.T) {
 		t.Errorf("no line matching %s in:\n%s", want, out.String())
 	}
 
+	held := 3
+	triton := api.Description{Ensemble: []string{"iris", "plus"}, Sequences: &held, SequenceMaxIdleMSec: 1000}
+	out.Reset()
+	describeText(term.New(&out, &out, nil, false), triton)
+	for _, want := range []string{`(?m)^ensemble +steps run iris, plus$`, `(?m)^sequences +3 held \(idle ones end after 1000 ms\)$`} {
+		if !regexp.MustCompile(want).MatchString(out.String()) {
+			t.Errorf("no line matching %s in:\n%s", want, out.String())
+		}
+	}
+
 	gpus := api.Description{ExecutionProvider: "cuda:0, cuda:1", IntraOpThreads: 1, LoadTimeMS: 900}
 	out.Reset()
 	describeText(term.New(&out, &out, nil, false), gpus)

@@ -375,6 +375,12 @@ func describeText(io *term.IO, d api.Description) {
 	if len(d.Processes) > 0 {
 		pairs = append(pairs, [2]string{"processes", processesText(d.Processes)})
 	}
+	if len(d.Ensemble) > 0 {
+		pairs = append(pairs, [2]string{"ensemble", "steps run " + strings.Join(d.Ensemble, ", ")})
+	}
+	if d.Sequences != nil {
+		pairs = append(pairs, [2]string{"sequences", fmt.Sprintf("%d held (idle ones end after %d ms)", *d.Sequences, d.SequenceMaxIdleMSec)})
+	}
 	pairs = append(pairs, [][2]string{
 		{"batching", batchingText(d)},
 		{"queue", queueText(d)},

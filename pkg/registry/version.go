@@ -1290,6 +1290,8 @@ type Info struct {
 	Cached bool
 	// Processes are a custom handler's processes (nil for other handlers).
 	Processes []handler.Process
+	// Sequences is how many sequences a Triton sequence model holds (-1 for other models).
+	Sequences int
 }
 
 // Statistics is what the version has served since it was registered.
@@ -1348,6 +1350,10 @@ func (v *Version) Info() Info {
 	}
 	if l, ok := h.(handler.ProcessLister); ok {
 		i.Processes = l.Processes()
+	}
+	i.Sequences = -1
+	if v.seq != nil {
+		i.Sequences = v.seq.Active()
 	}
 	return i
 }

@@ -445,6 +445,10 @@ func describe(v *registry.Version, isDefault bool, split map[string]int) api.Des
 	if w, ok := split[v.Version]; ok {
 		d.TrafficWeight = &w
 	}
+	d.Ensemble = v.EnsembleSteps()
+	if info.Sequences >= 0 {
+		d.Sequences = &info.Sequences
+	}
 	for _, p := range info.Processes {
 		d.Processes = append(d.Processes, api.Process{PID: p.PID, MemoryUsage: residentMemory(p.PID),
 			StartTime: p.Started.UTC().Format(timeLayout), Busy: p.Busy})

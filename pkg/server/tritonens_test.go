@@ -8,10 +8,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/tsserve/ts/pkg/api"
 	"github.com/tsserve/ts/pkg/api/grpc/oippb"
 )
 
@@ -105,6 +107,11 @@ ensemble_scheduling { step [
 	nine := strings.Repeat("5.1, 3.5, 1.4, 0.2, ", 9)
 	exchange{"more rows than max_batch_size", "POST", "/v2/models/chain/infer", "application/json",
 		[]byte(`{"inputs": [{"name": "IN", "shape": [9, 4], "datatype": "FP32", "data": [` + strings.TrimSuffix(nine, ", ") + `]}]}`), 400, "BadRequestException", "batch-size must be \\u003c= 8 for 'chain'"}.run(t, ts.inference.URL)
+	var described []api.Description
+	getJSON(t, ts.management.URL+"/models/chain", &described)
+	if d := described[0]; !slices.Equal(d.Ensemble, []string{"iris", "plus"}) || d.Sequences != nil {
+		t.Errorf("describe: ensemble %v, sequences %v", d.Ensemble, d.Sequences)
+	}
 	exchange{"the metadata", "GET", "/v2/models/chain", "", nil, 200, "", `"platform": "ensemble"`}.run(t, ts.inference.URL)
 	exchange{"the config's steps", "GET", "/v2/models/chain/config", "", nil, 200, "", `"model_name": "plus"`}.run(t, ts.inference.URL)
 

@@ -313,7 +313,14 @@ func TestTritonSequenceBatching(t *testing.T) {
 	}
 	var described []api.Description
 	getJSON(t, ts.management.URL+"/models/acc0", &described)
-	if d := described[0]; !d.Stateful || d.SequenceMaxIdleMSec != 300 {
-		t.Errorf("describe: stateful %v, sequenceMaxIdleMSec %d", d.Stateful, d.SequenceMaxIdleMSec)
+	if d := described[0]; !d.Stateful || d.SequenceMaxIdleMSec != 300 || d.Sequences == nil || *d.Sequences != 0 {
+		t.Errorf("describe: stateful %v, sequenceMaxIdleMSec %d, sequences %v (want none held: they idled out)", d.Stateful, d.SequenceMaxIdleMSec, d.Sequences)
+	}
+	if status, _, msg := step("acc0", map[string]any{"sequence_id": 10, "sequence_start": true}, 1); status != 200 {
+		t.Fatalf("acc0: %d %s", status, msg)
+	}
+	getJSON(t, ts.management.URL+"/models/acc0", &described)
+	if d := described[0]; d.Sequences == nil || *d.Sequences != 1 {
+		t.Errorf("describe after a sequence started: sequences %v, want 1", d.Sequences)
 	}
 }
