@@ -645,6 +645,9 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 			v.cache = r.cache
 		}
 	}
+	if w := v.settings.Warmup; w != nil && v.reshape != nil {
+		v.settings.Warmup = v.reshape.warmup(w, v.runInputs) // model_warmup's dims are config.pbtxt's
+	}
 	if w := v.settings.Warmup; w != nil {
 		if man.Model.SerializedFile == "" && w.Runs > 0 {
 			return nil, invalid("warmup: the archive holds no ONNX model to warm up")

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/tsserve/ts/pkg/api/grpc/oippb"
@@ -159,4 +160,18 @@ func (r *reshaper) apply(ts []*tensor.Tensor, shapes map[int][]int64, fail func(
 		out[i] = &reshaped
 	}
 	return out, nil
+}
+
+// warmup is w with the shapes it gives reshaped inputs (config.pbtxt's dims, as Triton's
+// model_warmup gives them) made the shapes the model takes, where those are fixed: the
+// warm-up runs on the model directly.
+func (r *reshaper) warmup(w *Warmup, inputs []tensor.Info) *Warmup {
+	out := *w
+	out.Shapes = maps.Clone(w.Shapes)
+	for i, shape := range r.inputs {
+		if _, given := out.Shapes[inputs[i].Name]; given && !slices.Contains(shape, -1) {
+			out.Shapes[inputs[i].Name] = slices.Clone(shape)
+		}
+	}
+	return &out
 }

@@ -292,7 +292,7 @@ output [ { name: "logits" data_type: TYPE_FP32 dims: [ 1, 10 ] reshape: { shape:
 }
 
 // TestTritonQuickstart: Triton's quickstart model folder (densenet_onnx: max_batch_size 0,
-// its input and output reshaped, a label file) serves as it is: the classification
+// its input and output reshaped, a label file; here a warm-up too) serves as it is: the classification
 // extension answers labels for a [3, 224, 224] image tensor, and the image classifier,
 // named in the folder's parameters, classifies a PNG.
 func TestTritonQuickstart(t *testing.T) {
@@ -309,9 +309,11 @@ platform: "onnxruntime_onnx"
 max_batch_size : 0
 input [ { name: "data_0" data_type: TYPE_FP32 format: FORMAT_NCHW dims: [ 3, 224, 224 ] reshape { shape: [ 1, 3, 224, 224 ] } } ]
 output [ { name: "fc6_1" data_type: TYPE_FP32 dims: [ 1000 ] reshape { shape: [ 1, 1000, 1, 1 ] } label_filename: "densenet_labels.txt" } ]
+model_warmup [ { name: "zeros" batch_size: 1 inputs { key: "data_0" value: { data_type: TYPE_FP32 dims: [ 3, 224, 224 ] zero_data: true } } } ]
 `
 	os.WriteFile(filepath.Join(dir, "config.pbtxt"), []byte(config), 0o644)
 	exchange{"register", "POST", "/models?url=densenet_onnx&synchronous=true&initial_workers=1", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	exchange{"warmed up in the model's shape (model_warmup gives dims)", "GET", "/models/densenet_onnx", "", nil, 200, "", `"runs": 1`}.run(t, ts.management.URL)
 	pixels := strings.TrimSuffix(strings.Repeat("0.5,", 3*224*224), ",")
 	status, b, _, err := send("POST", ts.inference.URL+"/v2/models/densenet_onnx/infer", []byte(`{"inputs": [{"name": "data_0", "shape": [3, 224, 224], "datatype": "FP32", "data": [`+pixels+`]}],
 		"outputs": [{"name": "fc6_1", "parameters": {"classification": 3}}]}`))
