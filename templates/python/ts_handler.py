@@ -33,9 +33,11 @@ library, a child process) goes to stderr, which ts logs.
 """
 import array
 import ast
+import base64
 import enum
 import importlib.util
 import inspect
+import io
 import json
 import math
 import os
@@ -984,9 +986,125 @@ class TorchServeBaseHandler:
         return self.device
 
 
+def _vision_modules():
+    """numpy and PIL's Image, which TorchServe's vision handlers need here (torchvision's
+    transforms are done with them)."""
+    try:
+        from PIL import Image
+    except ImportError:
+        Image = None
+    if numpy is None or Image is None:
+        raise HandlerError("TorchServe's vision handlers need numpy and Pillow in the handler's Python "
+                           "(apt-get install python3-numpy python3-pil, or pip install numpy pillow)", 500)
+    return numpy, Image
+
+
+class ImageTransform:
+    """torchvision's Resize(resize) (the shorter side), CenterCrop(crop), ToTensor and
+    Normalize(mean, std) with numpy and PIL: an image to a float32 array [channels, height,
+    width] (RGB); resize or crop None leaves that step out, mean None the normalisation."""
+
+    def __init__(self, resize=None, crop=None, mean=None, std=None):
+        self.resize, self.crop, self.mean, self.std = resize, crop, mean, std
+
+    def __call__(self, image):
+        np, Image = _vision_modules()
+        image = image.convert("RGB")
+        if self.resize:
+            w, h = image.size
+            if w <= h:
+                size = (self.resize, int(self.resize * h / w))
+            else:
+                size = (int(self.resize * w / h), self.resize)
+            image = image.resize(size, Image.BILINEAR)
+        if self.crop:
+            w, h = image.size
+            left, top = int(round((w - self.crop) / 2.0)), int(round((h - self.crop) / 2.0))
+            image = image.crop((left, top, left + self.crop, top + self.crop))
+        pixels = np.asarray(image, dtype=np.float32) / 255.0
+        if self.mean is not None:
+            pixels = (pixels - np.asarray(self.mean, dtype=np.float32)) / np.asarray(self.std, dtype=np.float32)
+        return np.ascontiguousarray(pixels.transpose(2, 0, 1))
+
+
+IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+
+
+class TorchServeVisionHandler(TorchServeBaseHandler):
+    """ts.torch_handler.vision_handler.VisionHandler, for an ONNX model: preprocess reads each
+    request's image (its bytes, or base64 text) and makes it an array with image_processing
+    (a callable: the subclass's, torchvision's transforms too when torch is installed), or
+    takes a nested list of numbers as it is; the arrays are stacked, one row a request."""
+
+    image_processing = ImageTransform()
+
+    def preprocess(self, data):
+        np, Image = _vision_modules()
+        images = []
+        for row in data:
+            image = (row.get("data") or row.get("body")) if isinstance(row, dict) else row
+            if isinstance(image, str):
+                image = base64.b64decode(image)
+            if isinstance(image, (bytes, bytearray)):
+                image = self.image_processing(Image.open(io.BytesIO(image)))
+                if hasattr(image, "numpy") and not isinstance(image, np.ndarray):  # a torch tensor
+                    image = image.numpy()
+            images.append(np.asarray(image, dtype=np.float32))
+        return np.stack(images)
+
+
+def _first_output(data):
+    """A model's first output as an array (BaseHandler.inference answers them all)."""
+    return numpy.asarray(data[0] if isinstance(data, (list, tuple)) else data, dtype=numpy.float64)
+
+
+def _softmax(x, axis):
+    e = numpy.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+class TorchServeImageClassifier(TorchServeVisionHandler):
+    """ts.torch_handler.image_classifier.ImageClassifier, for an ONNX model: ImageNet's
+    preprocessing (resize 256, crop 224, normalise), then the first output's softmax and its
+    topk classes (5; fewer when the model has fewer) named by index_to_name.json."""
+
+    topk = 5
+    image_processing = ImageTransform(256, 224, IMAGENET_MEAN, IMAGENET_STD)
+
+    def set_max_result_classes(self, topk):
+        self.topk = topk
+
+    def get_max_result_classes(self):
+        return self.topk
+
+    def postprocess(self, data):
+        probs = _softmax(_first_output(data), axis=1)
+        classes = numpy.argsort(-probs, axis=1, kind="stable")[:, :min(self.topk, probs.shape[1])]
+        return map_class_to_label(numpy.take_along_axis(probs, classes, axis=1).tolist(), self.mapping, classes.tolist())
+
+
+class TorchServeImageSegmenter(TorchServeVisionHandler):
+    """ts.torch_handler.image_segmenter.ImageSegmenter, for an ONNX model: ImageNet's
+    preprocessing, then for each pixel of the output named out (else the first) its class
+    (as a float) and probability, [height][width][2] a request."""
+
+    image_processing = ImageTransform(256, 224, IMAGENET_MEAN, IMAGENET_STD)
+
+    def postprocess(self, data):
+        if isinstance(data, dict):
+            data = data.get("out", next(iter(data.values())))
+        elif isinstance(data, (list, tuple)) and self.model is not None:
+            names = [o.name for o in self.model.get_outputs()]
+            data = data[names.index("out")] if "out" in names else data[0]
+        probs = _softmax(numpy.asarray(data, dtype=numpy.float64), axis=1)
+        return numpy.stack([probs.argmax(axis=1).astype(numpy.float64), probs.max(axis=1)], axis=3).tolist()
+
+
 def _install_torchserve_modules():
     """Lets a handler written for TorchServe import what ts provides of its package (unless
-    TorchServe itself is installed): ts.torch_handler.base_handler.BaseHandler,
+    TorchServe itself is installed): ts.torch_handler.base_handler.BaseHandler, and for images
+    (with numpy and Pillow) vision_handler.VisionHandler, image_classifier.ImageClassifier and
+    image_segmenter.ImageSegmenter,
     ts.utils.util's PredictionException, load_label_mapping, map_class_to_label and
     list_classes_from_module,
     ts.handler_utils.utils.send_intermediate_predict_response (and at its older home,
@@ -999,7 +1117,8 @@ def _install_torchserve_modules():
     except ImportError:
         pass
     names = ("ts", "ts.utils", "ts.utils.util", "ts.handler_utils", "ts.handler_utils.utils", "ts.handler_utils.timer",
-             "ts.torch_handler", "ts.torch_handler.base_handler", "ts.metrics", "ts.metrics.metric_type_enum",
+             "ts.torch_handler", "ts.torch_handler.base_handler", "ts.torch_handler.vision_handler",
+             "ts.torch_handler.image_classifier", "ts.torch_handler.image_segmenter", "ts.metrics", "ts.metrics.metric_type_enum",
              "ts.metrics.dimension", "ts.context", "ts.protocol", "ts.protocol.otf_message_handler")
     mods = {}
     for name in names:
@@ -1017,6 +1136,9 @@ def _install_torchserve_modules():
     mods["ts.handler_utils.utils"].send_intermediate_predict_response = send_intermediate_predict_response
     mods["ts.protocol.otf_message_handler"].send_intermediate_predict_response = send_intermediate_predict_response
     mods["ts.torch_handler.base_handler"].BaseHandler = TorchServeBaseHandler
+    mods["ts.torch_handler.vision_handler"].VisionHandler = TorchServeVisionHandler
+    mods["ts.torch_handler.image_classifier"].ImageClassifier = TorchServeImageClassifier
+    mods["ts.torch_handler.image_segmenter"].ImageSegmenter = TorchServeImageSegmenter
     mods["ts.metrics.metric_type_enum"].MetricTypes = MetricTypes
     mods["ts.metrics.dimension"].Dimension = Dimension
     mods["ts.context"].Context = Context  # for type annotations
