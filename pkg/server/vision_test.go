@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -50,11 +51,12 @@ func solidPNG(t *testing.T, c color.Color, width, height int) []byte {
 }
 
 // TestTorchServeVisionHandlers: handler files written for TorchServe that subclass its
-// ImageClassifier and ImageSegmenter serve an ONNX model with the kit's versions of them:
+// ImageClassifier, ObjectDetector and ImageSegmenter serve an ONNX model with the kit's
+// versions of them:
 // ImageNet's preprocessing of an image file, the classifier's softmax and top classes named
 // by index_to_name.json (the same numbers as ts's own image_classifier on a one-colour image,
-// where resampling cannot differ), the segmenter's class and probability for each pixel of
-// its own image size.
+// where resampling cannot differ), the detector's boxes over its threshold named by label,
+// the segmenter's class and probability for each pixel of its own image size.
 func TestTorchServeVisionHandlers(t *testing.T) {
 	python := visionPython(t)
 	ts := emptyServer(t, nil)
@@ -65,6 +67,10 @@ func TestTorchServeVisionHandlers(t *testing.T) {
 	ts.registerArchive(t, archive.PackOptions{ModelName: "toptwo", SerializedFile: classifier,
 		Handler: testenv.Path("pkg/handler/testdata/torchserve_classifier.py"), ExtraFiles: []string{labels}, ConfigFile: config}, "initial_workers=1")
 	ts.registerArchive(t, archive.PackOptions{ModelName: "builtin", SerializedFile: classifier, Handler: "image_classifier", ExtraFiles: []string{labels}}, "initial_workers=1")
+	detectorLabels := filepath.Join(t.TempDir(), "index_to_name.json")
+	os.WriteFile(detectorLabels, []byte(`{"1": "apple", "3": "sky"}`), 0o644)
+	ts.registerArchive(t, archive.PackOptions{ModelName: "detector", SerializedFile: testenv.Path("pkg/handler/testdata/vision_detector.onnx"),
+		Handler: testenv.Path("pkg/handler/testdata/torchserve_detector.py"), ExtraFiles: []string{detectorLabels}, ConfigFile: config}, "initial_workers=1")
 	ts.registerArchive(t, archive.PackOptions{ModelName: "segments", SerializedFile: testenv.Path("pkg/handler/testdata/vision_segmenter.onnx"),
 		Handler: testenv.Path("pkg/handler/testdata/torchserve_segmenter.py"), ConfigFile: config}, "initial_workers=1")
 
@@ -95,6 +101,24 @@ func TestTorchServeVisionHandlers(t *testing.T) {
 		if best != name {
 			t.Errorf("%s image: %v", name, top)
 		}
+	}
+
+	detections := func(img []byte) []map[string]any {
+		t.Helper()
+		status, b, _, err := send("POST", ts.inference.URL+"/predictions/detector", img, "Content-Type", "image/png")
+		var answer []map[string]any
+		if err != nil || status != 200 || json.Unmarshal(b, &answer) != nil {
+			t.Fatalf("detector: %d %v %s", status, err, b)
+		}
+		return answer
+	}
+	red := detections(solidPNG(t, color.RGBA{255, 0, 0, 255}, 30, 20))
+	if len(red) != 1 || red[0]["score"] != 1.0 || fmt.Sprint(red[0]["apple"]) != "[0 0 10 10]" {
+		t.Errorf("a red image: %v, want the apple alone (score 1) with its box", red)
+	}
+	purple := detections(solidPNG(t, color.RGBA{128, 0, 255, 255}, 30, 20)) // red 0.5, under the threshold of 0.6
+	if len(purple) != 1 || purple[0]["score"] != 1.0 || fmt.Sprint(purple[0]["sky"]) != "[5 5 20 20]" {
+		t.Errorf("a purple image: %v, want the sky alone", purple)
 	}
 
 	for name, want := range map[string]float64{"red": 1, "blue": 0} {

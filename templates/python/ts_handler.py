@@ -1100,11 +1100,52 @@ class TorchServeImageSegmenter(TorchServeVisionHandler):
         return numpy.stack([probs.argmax(axis=1).astype(numpy.float64), probs.max(axis=1)], axis=3).tolist()
 
 
+class TorchServeObjectDetector(TorchServeVisionHandler):
+    """ts.torch_handler.object_detector.ObjectDetector, for an ONNX model exported from a
+    torchvision detector: each image (ToTensor only) run alone (as [3, height, width], or a
+    batch of one for a model that takes batches); its outputs made torchvision's {"boxes", "labels",
+    "scores"} (by name, else in that order) for postprocess, which answers, for each image,
+    [{label: box, "score": score}] for the scores of threshold (0.5) or more, labels named by
+    index_to_name.json."""
+
+    image_processing = ImageTransform()
+    threshold = 0.5
+
+    def inference(self, data, *args, **kwargs):
+        if self.model is None:
+            raise HandlerError("the archive has no ONNX model for ObjectDetector.inference to run", 500)
+        first = self.model.get_inputs()[0]
+        names = [o.name for o in self.model.get_outputs()]
+        keys = {}
+        for key, words in (("boxes", ("box",)), ("labels", ("label", "class")), ("scores", ("score",))):
+            found = [n for n in names if any(w in n.lower() for w in words)]
+            keys[key] = found[0] if found else (names[len(keys)] if len(keys) < len(names) else None)
+        if None in keys.values():
+            raise HandlerError("ObjectDetector needs a model answering boxes, labels and scores; this one answers %s" % names, 500)
+        rows = []
+        for image in data:  # one image a run (ts batches the runs of requests together)
+            outputs = self.model.run(None, {first.name: image if len(first.shape) == 3 else image[None]})
+            row = {key: numpy.asarray(outputs[names.index(name)]) for key, name in keys.items()}
+            if row["boxes"].ndim == 3:  # a batch of one
+                row = {key: value[0] for key, value in row.items()}
+            rows.append(row)
+        return rows
+
+    def postprocess(self, data):
+        result = []
+        for row in data:
+            keep = row["scores"] >= self.threshold
+            boxes, classes, scores = row["boxes"][keep].tolist(), row["labels"][keep].tolist(), row["scores"][keep].tolist()
+            result.append([{(self.mapping[str(int(c))] if self.mapping else str(int(c))): box, "score": score}
+                           for c, box, score in zip(classes, boxes, scores)])
+        return result
+
+
 def _install_torchserve_modules():
     """Lets a handler written for TorchServe import what ts provides of its package (unless
     TorchServe itself is installed): ts.torch_handler.base_handler.BaseHandler, and for images
-    (with numpy and Pillow) vision_handler.VisionHandler, image_classifier.ImageClassifier and
-    image_segmenter.ImageSegmenter,
+    (with numpy and Pillow) vision_handler.VisionHandler, image_classifier.ImageClassifier,
+    image_segmenter.ImageSegmenter and object_detector.ObjectDetector,
     ts.utils.util's PredictionException, load_label_mapping, map_class_to_label and
     list_classes_from_module,
     ts.handler_utils.utils.send_intermediate_predict_response (and at its older home,
@@ -1118,7 +1159,8 @@ def _install_torchserve_modules():
         pass
     names = ("ts", "ts.utils", "ts.utils.util", "ts.handler_utils", "ts.handler_utils.utils", "ts.handler_utils.timer",
              "ts.torch_handler", "ts.torch_handler.base_handler", "ts.torch_handler.vision_handler",
-             "ts.torch_handler.image_classifier", "ts.torch_handler.image_segmenter", "ts.metrics", "ts.metrics.metric_type_enum",
+             "ts.torch_handler.image_classifier", "ts.torch_handler.image_segmenter", "ts.torch_handler.object_detector",
+             "ts.metrics", "ts.metrics.metric_type_enum",
              "ts.metrics.dimension", "ts.context", "ts.protocol", "ts.protocol.otf_message_handler")
     mods = {}
     for name in names:
@@ -1139,6 +1181,7 @@ def _install_torchserve_modules():
     mods["ts.torch_handler.vision_handler"].VisionHandler = TorchServeVisionHandler
     mods["ts.torch_handler.image_classifier"].ImageClassifier = TorchServeImageClassifier
     mods["ts.torch_handler.image_segmenter"].ImageSegmenter = TorchServeImageSegmenter
+    mods["ts.torch_handler.object_detector"].ObjectDetector = TorchServeObjectDetector
     mods["ts.metrics.metric_type_enum"].MetricTypes = MetricTypes
     mods["ts.metrics.dimension"].Dimension = Dimension
     mods["ts.context"].Context = Context  # for type annotations
