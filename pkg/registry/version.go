@@ -55,8 +55,9 @@ type Version struct {
 	Manifest *archive.Manifest
 	Digest   string
 	Handler  string
-	// Inputs and Outputs are what requests give and are answered: the model's own, but for
-	// a sequence model (seq), whose control and state inputs and state outputs are not.
+	// Inputs and Outputs are what requests give and are answered: the model's own (runInputs
+	// and runOutputs), but for a Triton model's reshapes (config.pbtxt's dims), a sequence
+	// model's control and state tensors (left out) and an ensemble's (config.pbtxt's).
 	Inputs  []tensor.Info
 	Outputs []tensor.Info
 	Startup bool

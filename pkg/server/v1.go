@@ -67,8 +67,8 @@ func (s *Server) v1Predict(w http.ResponseWriter, r *http.Request) error {
 	return s.v1On(w, r, target[:i], "", target[i+1:] == "explain")
 }
 
-// v1On serves a KServe v1 predict (or, explain, explain) request on a version of the named
-// model ("": the default, or one drawn from the traffic split).
+// v1On serves a KServe v1 predict request (an explain request when explain is set) on a
+// version of the named model ("": the default, or one drawn from the traffic split).
 func (s *Server) v1On(w http.ResponseWriter, r *http.Request, name, version string, explain bool) error {
 	return s.serveInference(w, r, name, version, func(v *registry.Version, priority int) (*handler.Response, error) {
 		body, err := s.readWholeBody(w, r)
