@@ -1026,9 +1026,9 @@ func (r *Registry) Close(ctx context.Context) {
 }
 
 // stepModel finds the models of an ensemble's steps: a registered version of each (the
-// default for ""), its requests at the ensemble request's priority. One not registered is
-// a 503: the ensemble cannot serve until it is.
-func (r *Registry) stepModel(priority int) ensemble.Lookup {
+// default for ""), its requests at the ensemble request's priority and steps of its sequence
+// (f; a sequence model's). One not registered is a 503: the ensemble cannot serve until it is.
+func (r *Registry) stepModel(priority int, f seqbatch.Flags) ensemble.Lookup {
 	return func(name, version string) (ensemble.Model, error) {
 		v, err := r.Get(name, version)
 		if err != nil {
@@ -1038,7 +1038,7 @@ func (r *Registry) stepModel(priority int) ensemble.Lookup {
 			}
 			return nil, apierror.New(http.StatusServiceUnavailable, apierror.TypeServiceUnavailable, "%s is not registered: register (or load) it for the ensemble to serve", what)
 		}
-		return step{v, priority}, nil
+		return step{v, priority, f}, nil
 	}
 }
 
@@ -1046,12 +1046,13 @@ func (r *Registry) stepModel(priority int) ensemble.Lookup {
 type step struct {
 	v        *Version
 	priority int
+	sequence seqbatch.Flags
 }
 
 func (s step) Inputs() []tensor.Info  { return s.v.Inputs }
 func (s step) Outputs() []tensor.Info { return s.v.Outputs }
 func (s step) Infer(ctx context.Context, inputs []*tensor.Tensor) ([]*tensor.Tensor, error) {
-	return s.v.InferTensors(ctx, inputs, s.priority)
+	return s.v.InferStep(ctx, s.sequence, inputs, s.priority)
 }
 
 // stepsReady reports whether every step of an ensemble (depth ensembles deep) has a

@@ -998,7 +998,8 @@ func (v *Version) InferTensors(ctx context.Context, inputs []*tensor.Tensor, pri
 
 // InferStep is InferTensors for a request that may be a step of a sequence (f): a sequence
 // model (config.pbtxt's sequence_batching) runs it after the sequence's earlier requests, with
-// the sequence's controls and state; other models ignore f, as Triton does.
+// the sequence's controls and state; an ensemble passes f on to its steps; other models
+// ignore it, as Triton does.
 func (v *Version) InferStep(ctx context.Context, f seqbatch.Flags, inputs []*tensor.Tensor, priority int) (outputs []*tensor.Tensor, err error) {
 	start := time.Now()
 	live, b, session, h, timeout, err := v.enter()
@@ -1017,10 +1018,13 @@ func (v *Version) InferStep(ctx context.Context, f seqbatch.Flags, inputs []*ten
 	if err := v.checkBatch(inputs); err != nil {
 		return nil, err
 	}
-	if v.seq != nil {
+	switch {
+	case v.seq != nil:
 		return v.seq.Run(ctx, f, inputs, func(all []*tensor.Tensor) ([]*tensor.Tensor, error) {
 			return v.submit(ctx, b, session, all, priority, timeout)
 		})
+	case v.ensemble != nil: // its steps' sequence models get the request's sequence, as Triton passes it on
+		return v.ensemble.Run(ctx, inputs, v.reg.stepModel(priority, f))
 	}
 	return v.submit(ctx, b, session, inputs, priority, timeout)
 }
@@ -1111,7 +1115,7 @@ func (v *Version) leave() {
 func (v *Version) submit(ctx context.Context, b *batch.Batcher, session *engine.Session, inputs []*tensor.Tensor, priority int, timeout time.Duration) ([]*tensor.Tensor, error) {
 	switch {
 	case v.ensemble != nil:
-		return v.ensemble.Run(ctx, inputs, v.reg.stepModel(priority))
+		return v.ensemble.Run(ctx, inputs, v.reg.stepModel(priority, seqbatch.Flags{}))
 	case v.reshape != nil: // inputs in config.pbtxt's dims, to the model's shapes; its outputs back
 		inputs, err := v.reshape.in(inputs, v.runInputs)
 		if err != nil {

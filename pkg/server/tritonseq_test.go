@@ -93,13 +93,23 @@ func numbers(ns []json.Number) string {
 // state, what its state outputs gave on the sequence's previous request (a state that grows
 // too); a request that names no sequence,
 // continues one not started (ended, or idle too long), or carries a batch is refused with
-// 400, over REST and gRPC alike; /predictions takes TorchServe's sequence headers instead;
+// 400, over REST and gRPC alike; /predictions takes TorchServe's sequence headers instead; an
+// ensemble passes its request's sequence on to a sequence model among its steps;
 // the clients see none of the control and state tensors.
 func TestTritonSequenceBatching(t *testing.T) {
 	ts := emptyServer(t, nil)
-	for name, config := range map[string]string{"acc": sequenceConfig(8, 0), "acc0": sequenceConfig(0, 300000)} {
+	for _, name := range []string{"acc", "acc0", "total"} {
+		config := map[string]string{"acc": sequenceConfig(8, 0), "acc0": sequenceConfig(0, 300000),
+			"total": `platform: "ensemble" max_batch_size: 8
+input [ { name: "X" data_type: TYPE_INT32 dims: [ 1 ] } ]
+output [ { name: "TOTAL" data_type: TYPE_INT32 dims: [ 1 ] } ]
+ensemble_scheduling { step [ { model_name: "acc" input_map { key: "INPUT" value: "X" } output_map { key: "OUTPUT" value: "TOTAL" } } ] }`}[name]
 		dir := filepath.Join(ts.store, name)
-		copyFile(t, "pkg/seqbatch/testdata/accumulate.onnx", filepath.Join(dir, "1", "model.onnx"))
+		if name == "total" {
+			os.MkdirAll(filepath.Join(dir, "1"), 0o755)
+		} else {
+			copyFile(t, "pkg/seqbatch/testdata/accumulate.onnx", filepath.Join(dir, "1", "model.onnx"))
+		}
 		if err := os.WriteFile(filepath.Join(dir, "config.pbtxt"), []byte(config), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -247,6 +257,16 @@ func TestTritonSequenceBatching(t *testing.T) {
 	time.Sleep(600 * time.Millisecond)
 	if status, _, msg := step("acc0", map[string]any{"sequence_id": 8}, 2); status != 400 || !strings.Contains(msg, "START flag") {
 		t.Errorf("a step after the sequence's idle limit: %d %s", status, msg)
+	}
+
+	// an ensemble passes its request's sequence on to its steps' sequence models
+	for i, want := range []string{"4", "9"} {
+		body := fmt.Sprintf(`{"parameters": {"sequence_id": 555, "sequence_start": %v}, "inputs": [{"name": "X", "shape": [1, 1], "datatype": "INT32", "data": [%d]}]}`, i == 0, 4+i)
+		status, b, _, err := send("POST", ts.inference.URL+"/v2/models/total/infer", []byte(body))
+		var res struct{ Outputs []struct{ Data []json.Number } }
+		if err != nil || status != 200 || json.Unmarshal(b, &res) != nil || len(res.Outputs) != 1 || numbers(res.Outputs[0].Data) != want {
+			t.Errorf("the ensemble's step %d: %d %v %s, want a total of %s", i+1, status, err, b, want)
+		}
 	}
 
 	// gRPC: ModelInfer and ModelStreamInfer with the same parameters
