@@ -263,7 +263,9 @@ ensemble_scheduling { step [ { model_name: "acc" input_map { key: "INPUT" value:
 	for i, want := range []string{"4", "9"} {
 		body := fmt.Sprintf(`{"parameters": {"sequence_id": 555, "sequence_start": %v}, "inputs": [{"name": "X", "shape": [1, 1], "datatype": "INT32", "data": [%d]}]}`, i == 0, 4+i)
 		status, b, _, err := send("POST", ts.inference.URL+"/v2/models/total/infer", []byte(body))
-		var res struct{ Outputs []struct{ Data []json.Number } }
+		var res struct {
+			Outputs []struct{ Data []json.Number }
+		}
 		if err != nil || status != 200 || json.Unmarshal(b, &res) != nil || len(res.Outputs) != 1 || numbers(res.Outputs[0].Data) != want {
 			t.Errorf("the ensemble's step %d: %d %v %s, want a total of %s", i+1, status, err, b, want)
 		}
