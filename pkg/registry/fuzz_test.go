@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tsserve/ts/pkg/archive"
+	"github.com/tsserve/ts/pkg/ensemble"
 	"github.com/tsserve/ts/pkg/seqbatch"
 	"github.com/tsserve/ts/pkg/tensor"
 )
@@ -25,6 +26,9 @@ func FuzzTritonConfig(f *testing.F) {
 		`input [ { name: "features" data_type: TYPE_FP32 dims: [ 4 ] } ] output [ { name: "probabilities" data_type: TYPE_FP32 dims: [ 3 ] } ]
 		 model_warmup [ { name: "w" batch_size: 2 inputs { key: "features" value: { data_type: TYPE_FP32 dims: [ 4 ] random_data: true } } } ]`,
 		`sequence_batching { max_sequence_idle_microseconds: 5000000 } optimization { graph { level: -1 } }`,
+		`platform: "ensemble" input [ { name: "IN" data_type: TYPE_FP32 dims: [ 4 ] } ] output [ { name: "OUT" data_type: TYPE_FP32 dims: [ 3 ] } ]
+		 ensemble_scheduling { step [ { model_name: "iris" input_map { key: "features" value: "IN" } output_map { key: "probabilities" value: "OUT" } } ] }`,
+		`input [ { name: "features" dims: [ 2, 2 ] reshape: { shape: [ 4 ] } } ] output [ { name: "probabilities" dims: [ 3, 1 ] reshape: { shape: [ -1 ] } } ]`,
 		`max_batch_size: 4 sequence_batching { oldest { max_queue_delay_microseconds: 100 preferred_batch_size: [ 2 ] }
 		 control_input [ { name: "features" control [ { kind: CONTROL_SEQUENCE_READY fp32_false_true: [ 0, 1 ] } ] } ]
 		 state [ { input_name: "features" output_name: "probabilities" dims: [ 3 ] initial_state [ { zero_data: true dims: [ 3 ] } ] } ] }`,
@@ -41,6 +45,12 @@ func FuzzTritonConfig(f *testing.F) {
 		_ = checkTritonIO(cfg, inputs, outputs)
 		if sb := cfg.GetSequenceBatching(); sb != nil {
 			_, _ = seqbatch.New("m", sb, cfg.GetMaxBatchSize() > 0, inputs, outputs, t.TempDir())
+		}
+		if r, shown, answered, err := newReshaper(cfg, inputs, outputs); err == nil && r != nil && (len(shown) != len(inputs) || len(answered) != len(outputs)) {
+			t.Fatalf("reshaper of %q: %d inputs and %d outputs shown", text, len(shown), len(answered))
+		}
+		if ins, outs, err := tritonEnsembleIO(cfg); err == nil {
+			_, _ = ensemble.New("e", cfg, ins, outs)
 		}
 		_ = tritonUnapplied(cfg)
 		if y, err := tritonSettings(cfg); err == nil {
