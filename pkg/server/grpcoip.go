@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -584,8 +585,8 @@ func (g *grpcOIP) RepositoryIndex(ctx context.Context, in *oippb.RepositoryIndex
 	return res, nil
 }
 
-// RepositoryModelLoad registers {model}.mar (or the like) from the model store, as POST
-// /v2/repository/models/{model}/load does.
+// RepositoryModelLoad registers {model}.mar (or the like) from the model store, or from the
+// files it sends, as POST /v2/repository/models/{model}/load does.
 func (g *grpcOIP) RepositoryModelLoad(ctx context.Context, in *oippb.RepositoryModelLoadRequest) (*oippb.RepositoryModelLoadResponse, error) {
 	var body []byte
 	if len(in.GetParameters()) > 0 { // as the REST form's {"parameters": {"config": "..."}}
@@ -598,8 +599,10 @@ func (g *grpcOIP) RepositoryModelLoad(ctx context.Context, in *oippb.RepositoryM
 				params[k] = v.BoolParam
 			case *oippb.ModelRepositoryParameter_Int64Param:
 				params[k] = v.Int64Param
+			case *oippb.ModelRepositoryParameter_BytesParam:
+				params[k] = base64.StdEncoding.EncodeToString(v.BytesParam) // a file, as the REST form sends it
 			default:
-				params[k] = nil // bytes: a file, which the REST form refuses by its name
+				params[k] = nil
 			}
 		}
 		var err error

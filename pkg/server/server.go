@@ -77,6 +77,11 @@ type Server struct {
 	wf workflows
 
 	shm *sharedmem.Regions // nil: the shared memory extension is off
+
+	// loadDirs are the folders of the files models were loaded from (Triton's file
+	// override), by model name
+	loadDirs   map[string]string
+	loadDirsMu sync.Mutex
 }
 
 // Request ids come from a pool of random bytes, not a read per request. EnableRandPool must

@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"math"
 	"net/http"
@@ -674,7 +676,7 @@ func TestResponseCacheShown(t *testing.T) {
 // (tritonclient's load_model(name, config=...)), over HTTP and gRPC: max_batch_size,
 // dynamic_batching's delay (µs, rounded up to ms) and preferred sizes, and the instance
 // counts become the version's settings, from the register request, also when it reloads a
-// loaded model; files and other parameters are refused.
+// loaded model; files (uploads not allowed) and other parameters are refused.
 func TestTritonLoadConfig(t *testing.T) {
 	ts := emptyServer(t, nil)
 	config := func(c string) []byte {
@@ -683,7 +685,7 @@ func TestTritonLoadConfig(t *testing.T) {
 	}
 	override := `{"max_batch_size": 8, "dynamic_batching": {"max_queue_delay_microseconds": 2500, "preferred_batch_size": [4, 8]}, "instance_group": [{"count": 2, "kind": "KIND_CPU"}]}`
 	for _, e := range []exchange{
-		{"a file", "POST", "/v2/repository/models/iris/load", "application/json", []byte(`{"parameters": {"config": "{}", "file:1/model.onnx": "AAAA"}}`), 400, "BadRequestException", "not from files sent with the request"},
+		{"a file, uploads not allowed", "POST", "/v2/repository/models/iris/load", "application/json", []byte(`{"parameters": {"config": "{}", "file:1/model.onnx": "AAAA"}}`), 400, "BadRequestException", "needs uploads allowed"},
 		{"not a configuration", "POST", "/v2/repository/models/iris/load", "application/json", config(`{"max_batch_size": "eight"}`), 400, "BadRequestException", "not a model configuration"},
 		{"preferred past the batch", "POST", "/v2/repository/models/iris/load", "application/json", config(`{"max_batch_size": 4, "dynamic_batching": {"preferred_batch_size": [8]}}`), 400, "", "preferredBatchSizes: 8 is not between 1 and batchSize 4"},
 		{"load with a configuration", "POST", "/v2/repository/models/iris/load", "application/json", config(override), 200, "", "{}"},
@@ -767,4 +769,59 @@ func TestTritonReload(t *testing.T) {
 		t.Errorf("a failed reload replaced iris: %s, was %s", d, after)
 	}
 	exchange{"still serving", "POST", "/predictions/iris", "application/json", []byte(`[[5.1, 3.5, 1.4, 0.2]]`), 200, "", `"shape":[1,3]`}.run(t, ts.inference.URL)
+}
+
+// TestTritonLoadFiles: with uploads allowed, a repository load may send the model's files
+// and configuration (Triton's file override, tritonclient's load_model(name, config=...,
+// files=...)), over HTTP and gRPC: they make a model folder outside the model store, which
+// serves; a load of other files replaces it, an unload removes it; a path out of the folder,
+// files without a configuration and bad base64 are refused.
+func TestTritonLoadFiles(t *testing.T) {
+	ts := emptyServer(t, map[string]string{"enable_model_upload": "true"})
+	iris, err := os.ReadFile(testenv.Path("samples/iris/model.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := func(params map[string]string) []byte {
+		b, _ := json.Marshal(map[string]any{"parameters": params})
+		return b
+	}
+	model := base64.StdEncoding.EncodeToString(iris)
+	for _, e := range []exchange{
+		{"files without a configuration", "POST", "/v2/repository/models/sent/load", "", load(map[string]string{"file:1/model.onnx": model}), 400, "BadRequestException", `sends the model's configuration too`},
+		{"a path out of the folder", "POST", "/v2/repository/models/sent/load", "", load(map[string]string{"config": "{}", "file:../model.onnx": model}), 400, "BadRequestException", "without .."},
+		{"not base64", "POST", "/v2/repository/models/sent/load", "", load(map[string]string{"config": "{}", "file:1/model.onnx": "%%"}), 400, "BadRequestException", "not base64"},
+		{"load sent files", "POST", "/v2/repository/models/sent/load", "", load(map[string]string{"config": `{"max_batch_size": 4}`, "file:1/model.onnx": model}), 200, "", "{}"},
+		{"which serve", "POST", "/v2/models/sent/infer", "", []byte(`{"inputs": [{"name": "features", "shape": [1, 4], "datatype": "FP32", "data": [5.1, 3.5, 1.4, 0.2]}]}`), 200, "", `"probabilities"`},
+		{"with their configuration", "GET", "/v2/models/sent/config", "", nil, 200, "", `"max_batch_size": 4`},
+	} {
+		e.run(t, ts.inference.URL)
+	}
+	ts.srv.loadDirsMu.Lock()
+	first := ts.srv.loadDirs["sent"]
+	ts.srv.loadDirsMu.Unlock()
+	if _, err := os.Stat(filepath.Join(first, "sent", "1", "model.onnx")); err != nil || strings.HasPrefix(first, ts.store) {
+		t.Fatalf("the sent files' folder %q: %v (want one outside the model store)", first, err)
+	}
+	oip := oippb.NewGRPCInferenceServiceClient(grpcDial(t, ts, GRPCInference))
+	passthrough, err := os.ReadFile(testenv.Path("pkg/engine/testdata/passthrough.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := oip.RepositoryModelLoad(context.Background(), &oippb.RepositoryModelLoadRequest{ModelName: "sent", Parameters: map[string]*oippb.ModelRepositoryParameter{
+		"config":            {ParameterChoice: &oippb.ModelRepositoryParameter_StringParam{StringParam: "{}"}},
+		"file:1/model.onnx": {ParameterChoice: &oippb.ModelRepositoryParameter_BytesParam{BytesParam: passthrough}}}}); err != nil {
+		t.Fatal(err)
+	}
+	exchange{"the files loaded over gRPC serve", "POST", "/v2/models/sent/infer", "", []byte(`{"inputs": [{"name": "x", "shape": [1, 3], "datatype": "FP32", "data": [1, 2, 3]}]}`), 200, "", `"name":"y"`}.run(t, ts.inference.URL)
+	if _, err := os.Stat(first); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the first files' folder is still there: %v", err)
+	}
+	ts.srv.loadDirsMu.Lock()
+	second := ts.srv.loadDirs["sent"]
+	ts.srv.loadDirsMu.Unlock()
+	exchange{"unload", "POST", "/v2/repository/models/sent/unload", "", nil, 200, "", "{}"}.run(t, ts.inference.URL)
+	if _, err := os.Stat(second); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the files' folder outlived the unload: %v", err)
+	}
 }

@@ -3,10 +3,13 @@ package server
 import (
 	"bytes"
 	"cmp"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +22,7 @@ import (
 	"github.com/tsserve/ts/pkg/registry"
 	"github.com/tsserve/ts/pkg/tensor"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/encoding/prototext"
 )
 
 // Triton's model configuration extension of the Open Inference Protocol: GET
@@ -145,8 +149,9 @@ func tritonDataType(d tensor.DType) string {
 }
 
 // tritonModelConfig builds a version's configuration. A model that batches (its inputs and
-// outputs share a dynamic first dimension) has max_batch_size ts's batch size (at least 1)
-// and dims without that dimension, as in Triton; one that does not has 0 and full shapes.
+// outputs share a dynamic first dimension) has max_batch_size its config.pbtxt's, else ts's
+// batch size (at least 1), and dims without that dimension, as in Triton; one that does not
+// has 0 and full shapes.
 func tritonModelConfig(v *registry.Version) tritonConfig {
 	info := v.Info()
 	st := info.Settings
@@ -170,6 +175,9 @@ func tritonModelConfig(v *registry.Version) tritonConfig {
 	}
 	if batches {
 		c.MaxBatchSize = max(st.BatchSize, 1)
+		if n := int(tc.GetMaxBatchSize()); n > 0 { // config.pbtxt's, which bounds requests (without dynamic_batching each runs alone)
+			c.MaxBatchSize = n
+		}
 	}
 	for _, in := range v.Inputs {
 		i := tritonInput{Name: in.Name, DataType: tritonDataType(in.DType), Format: "FORMAT_NONE", Dims: dims(in.Shape)}
@@ -270,41 +278,79 @@ func tritonSessionOptions(st registry.Settings, threads int) (map[string]any, *t
 	return params, nil
 }
 
-// tritonLoadOverrides reads the settings a load request's parameter "config" gives (Triton's
-// configuration override, tritonclient's load_model(name, config=...)): max_batch_size,
-// dynamic_batching's max_queue_delay_microseconds and preferred_batch_size, and the
-// instance_group counts (the workers).
-func tritonLoadOverrides(r *http.Request) (o registry.Overrides, err error) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+// tritonLoad is what a repository load request gives beside the model's name: the
+// configuration override's settings, and the model's files when it sends them.
+type tritonLoad struct {
+	overrides registry.Overrides
+	// config is the parameter "config", the model configuration's JSON ("" when not given).
+	config string
+	// files are the parameters "file:<path>": the model folder's files by path, decoded.
+	files map[string][]byte
+}
+
+// readTritonLoad reads a load request's body (at most limit bytes): its parameter "config"
+// (Triton's configuration override, tritonclient's load_model(name, config=...)), whose
+// max_batch_size, dynamic_batching's max_queue_delay_microseconds and preferred_batch_size
+// and instance_group counts (the workers) are the overrides, and its "file:<path>"
+// parameters (load_model(..., files=...)), each a file of the model's folder in base64.
+func readTritonLoad(r *http.Request, limit int64) (l tritonLoad, err error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
-		return o, apierror.BadRequest("cannot read the request body: %v", err)
+		return l, apierror.BadRequest("cannot read the request body: %v", err)
+	}
+	if int64(len(body)) > limit {
+		return l, apierror.New(http.StatusRequestEntityTooLarge, apierror.TypeTooLarge, "the load request is larger than %d bytes (max_upload_size, for one that sends files)", limit)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return o, nil
+		return l, nil
 	}
 	var req struct {
 		Parameters map[string]json.RawMessage `json:"parameters"`
 	}
 	if err := json.Unmarshal(body, &req); err != nil {
-		return o, apierror.BadRequest(`a load request is {"parameters": {"config": "<model configuration as JSON>"}}: %v`, err)
+		return l, apierror.BadRequest(`a load request is {"parameters": {"config": "<model configuration as JSON>"}}: %v`, err)
 	}
-	for key := range req.Parameters {
-		switch {
+	for key, raw := range req.Parameters {
+		switch path, isFile := strings.CutPrefix(key, "file:"); {
 		case key == "config":
-		case strings.HasPrefix(key, "file:"):
-			return o, apierror.BadRequest("parameter %q: ts loads models from its model store, not from files sent with the request", key)
+		case isFile:
+			var encoded string
+			if json.Unmarshal(raw, &encoded) != nil {
+				return l, apierror.BadRequest("parameter %q must be the file's content in base64", key)
+			}
+			data, err := base64.StdEncoding.DecodeString(encoded)
+			if err != nil {
+				return l, apierror.BadRequest("parameter %q is not base64: %v", key, err)
+			}
+			if !filepath.IsLocal(path) || strings.Contains(path, "\\") {
+				return l, apierror.BadRequest("parameter %q: a file's path is relative to the model's folder (1/model.onnx), without ..", key)
+			}
+			if l.files == nil {
+				l.files = map[string][]byte{}
+			}
+			l.files[filepath.Clean(path)] = data
 		default:
-			return o, apierror.BadRequest("parameter %q: a load request takes only \"config\"", key)
+			return l, apierror.BadRequest("parameter %q: a load request takes only \"config\" and \"file:<path>\"", key)
 		}
 	}
 	raw, ok := req.Parameters["config"]
 	if !ok {
-		return o, nil
+		if l.files != nil {
+			return l, apierror.BadRequest(`a load request that sends files sends the model's configuration too (parameter "config"), as Triton's`)
+		}
+		return l, nil
 	}
 	var text string
 	if err := json.Unmarshal(raw, &text); err != nil {
-		return o, apierror.BadRequest(`parameter "config" must be a string holding the model configuration's JSON`)
+		return l, apierror.BadRequest(`parameter "config" must be a string holding the model configuration's JSON`)
 	}
+	l.config = text
+	l.overrides, err = configOverrides(text)
+	return l, err
+}
+
+// configOverrides are the settings a configuration override gives, as readTritonLoad says.
+func configOverrides(text string) (o registry.Overrides, err error) {
 	var c struct {
 		MaxBatchSize    *int `json:"max_batch_size"`
 		DynamicBatching *struct {
@@ -517,14 +563,100 @@ func (s *Server) v2RepositoryControl(w http.ResponseWriter, r *http.Request) err
 	if strings.HasSuffix(r.URL.Path, "/unload") {
 		return s.v2Unload(w, r, name)
 	}
-	overrides, err := tritonLoadOverrides(r)
+	limit := int64(1 << 20)
+	if s.cfg.EnableModelUpload {
+		limit = s.cfg.MaxUploadSize
+	}
+	load, err := readTritonLoad(r, limit)
 	if err != nil {
 		return err
 	}
-	if err := s.loadFromStore(r, name, overrides, map[string]bool{}); err != nil {
+	if load.files != nil {
+		err = s.loadFiles(r, name, load)
+	} else {
+		err = s.loadFromStore(r, name, load.overrides, map[string]bool{})
+	}
+	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, struct{}{})
+}
+
+// loadFiles loads a model from the files a load request sends (Triton's file override): they
+// make a model folder, with config.pbtxt from the request's configuration, outside the model
+// store, which it leaves as it is; the model is reloaded from it. Such a folder goes when the
+// model is loaded again or unloaded. Clients may send files only where uploads are allowed
+// (enable_model_upload).
+func (s *Server) loadFiles(r *http.Request, name string, load tritonLoad) error {
+	if !s.cfg.EnableModelUpload {
+		return apierror.BadRequest("failed to load '%s': loading a model from files sent with the request needs uploads allowed (ts serve --enable-upload, enable_model_upload=true)", name)
+	}
+	cfg := &oippb.ModelConfig{}
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal([]byte(load.config), cfg); err != nil {
+		return apierror.BadRequest("failed to load '%s': parameter \"config\" is not a model configuration: %v", name, err)
+	}
+	cfg.Name = name
+	text, err := prototext.MarshalOptions{Multiline: true}.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	tempDir, _ := s.reg.Extraction()
+	dir, err := os.MkdirTemp(tempDir, "ts-load-")
+	if err != nil {
+		return err
+	}
+	folder := filepath.Join(dir, name)
+	keep := false
+	defer func() {
+		if !keep {
+			os.RemoveAll(dir)
+		}
+	}()
+	for path, data := range load.files {
+		file := filepath.Join(folder, path)
+		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(file, data, 0o644); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(folder, archive.TritonConfigFile), text, 0o644); err != nil {
+		return err
+	}
+	versions, err := s.reg.ReloadAll(r.Context(), registry.Spec{Path: folder, URL: name, Name: name, Synchronous: true})
+	if err != nil {
+		return err
+	}
+	keep = true
+	s.replaceLoadDir(name, dir)
+	for _, v := range versions {
+		if v.Settings().MinWorkers == 0 && !v.Ensemble() { // Triton's loaded model serves: one worker at least
+			if err := v.Scale(r.Context(), 1, 1); err != nil {
+				return apierror.Internal("failed to load '%s': %v", name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// replaceLoadDir records dir as the folder of the files model name was loaded from ("": none
+// now), removing the one before.
+func (s *Server) replaceLoadDir(name, dir string) {
+	s.loadDirsMu.Lock()
+	old := s.loadDirs[name]
+	if s.loadDirs == nil {
+		s.loadDirs = map[string]string{}
+	}
+	if dir == "" {
+		delete(s.loadDirs, name)
+	} else {
+		s.loadDirs[name] = dir
+	}
+	s.loadDirsMu.Unlock()
+	if old != "" && old != dir {
+		os.RemoveAll(old)
+	}
 }
 
 // loadFromStore loads the model name from the model store, as Triton's repository load does
@@ -583,6 +715,7 @@ func (s *Server) v2Unload(w http.ResponseWriter, r *http.Request, name string) e
 			return err
 		}
 	}
+	s.replaceLoadDir(name, "") // the files it was loaded from, if any
 	return writeJSON(w, http.StatusOK, struct{}{})
 }
 
