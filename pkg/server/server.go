@@ -80,8 +80,9 @@ type Server struct {
 
 	// loadDirs are the folders of the files models were loaded from (Triton's file
 	// override), by model name
-	loadDirs   map[string]string
-	loadDirsMu sync.Mutex
+	loadDirs    map[string]string
+	loadDirsMu  sync.Mutex
+	loadFilesMu sync.Mutex // held while files load
 }
 
 // Request ids come from a pool of random bytes, not a read per request. EnableRandPool must

@@ -591,6 +591,8 @@ func (s *Server) loadFiles(r *http.Request, name string, load tritonLoad) error 
 	if !s.cfg.EnableModelUpload {
 		return apierror.BadRequest("failed to load '%s': loading a model from files sent with the request needs uploads allowed (ts serve --enable-upload, enable_model_upload=true)", name)
 	}
+	s.loadFilesMu.Lock() // one at a time: the folder recorded is the one of the version loaded last
+	defer s.loadFilesMu.Unlock()
 	cfg := &oippb.ModelConfig{}
 	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal([]byte(load.config), cfg); err != nil {
 		return apierror.BadRequest("failed to load '%s': parameter \"config\" is not a model configuration: %v", name, err)
