@@ -301,6 +301,9 @@ func (s *Server) unregisterModel(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.reg.Unregister(r.Context(), name, r.PathValue("version")); err != nil {
 		return err
 	}
+	if _, err := s.reg.Model(name); err != nil { // its last version gone: the files it was loaded from, if any
+		s.replaceLoadDir(name, "")
+	}
 	return statusJSON(w, http.StatusOK, "Model \"%s\" unregistered", name)
 }
 

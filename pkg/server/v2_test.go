@@ -774,8 +774,8 @@ func TestTritonReload(t *testing.T) {
 // TestTritonLoadFiles: with uploads allowed, a repository load may send the model's files
 // and configuration (Triton's file override, tritonclient's load_model(name, config=...,
 // files=...)), over HTTP and gRPC: they make a model folder outside the model store, which
-// serves; a load of other files replaces it, an unload removes it; a path out of the folder,
-// files without a configuration and bad base64 are refused.
+// serves; a load of other files replaces it, an unload or unregister removes it; a path out
+// of the folder, files without a configuration and bad base64 are refused.
 func TestTritonLoadFiles(t *testing.T) {
 	ts := emptyServer(t, map[string]string{"enable_model_upload": "true"})
 	iris, err := os.ReadFile(testenv.Path("samples/iris/model.onnx"))
@@ -823,5 +823,13 @@ func TestTritonLoadFiles(t *testing.T) {
 	exchange{"unload", "POST", "/v2/repository/models/sent/unload", "", nil, 200, "", "{}"}.run(t, ts.inference.URL)
 	if _, err := os.Stat(second); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the files' folder outlived the unload: %v", err)
+	}
+	exchange{"load sent files again", "POST", "/v2/repository/models/sent/load", "", load(map[string]string{"config": "{}", "file:1/model.onnx": model}), 200, "", "{}"}.run(t, ts.inference.URL)
+	ts.srv.loadDirsMu.Lock()
+	third := ts.srv.loadDirs["sent"]
+	ts.srv.loadDirsMu.Unlock()
+	exchange{"unregister through the management API", "DELETE", "/models/sent", "", nil, 200, "", "unregistered"}.run(t, ts.management.URL)
+	if _, err := os.Stat(third); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the files' folder outlived the unregister: %v", err)
 	}
 }

@@ -585,7 +585,7 @@ func (s *Server) v2RepositoryControl(w http.ResponseWriter, r *http.Request) err
 // loadFiles loads a model from the files a load request sends (Triton's file override): they
 // make a model folder, with config.pbtxt from the request's configuration, outside the model
 // store, which it leaves as it is; the model is reloaded from it. Such a folder goes when the
-// model is loaded again or unloaded. Clients may send files only where uploads are allowed
+// model is loaded again, unloaded or unregistered. Clients may send files only where uploads are allowed
 // (enable_model_upload).
 func (s *Server) loadFiles(r *http.Request, name string, load tritonLoad) error {
 	if !s.cfg.EnableModelUpload {
