@@ -797,9 +797,12 @@ func TestTritonLoadFiles(t *testing.T) {
 	} {
 		e.run(t, ts.inference.URL)
 	}
-	ts.srv.loadDirsMu.Lock()
-	first := ts.srv.loadDirs["sent"]
-	ts.srv.loadDirsMu.Unlock()
+	loadDir := func() string { // the folder of the files model sent was loaded from
+		ts.srv.loadDirsMu.Lock()
+		defer ts.srv.loadDirsMu.Unlock()
+		return ts.srv.loadDirs["sent"]
+	}
+	first := loadDir()
 	if _, err := os.Stat(filepath.Join(first, "sent", "1", "model.onnx")); err != nil || strings.HasPrefix(first, ts.store) {
 		t.Fatalf("the sent files' folder %q: %v (want one outside the model store)", first, err)
 	}
@@ -817,17 +820,13 @@ func TestTritonLoadFiles(t *testing.T) {
 	if _, err := os.Stat(first); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the first files' folder is still there: %v", err)
 	}
-	ts.srv.loadDirsMu.Lock()
-	second := ts.srv.loadDirs["sent"]
-	ts.srv.loadDirsMu.Unlock()
+	second := loadDir()
 	exchange{"unload", "POST", "/v2/repository/models/sent/unload", "", nil, 200, "", "{}"}.run(t, ts.inference.URL)
 	if _, err := os.Stat(second); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the files' folder outlived the unload: %v", err)
 	}
 	exchange{"load sent files again", "POST", "/v2/repository/models/sent/load", "", load(map[string]string{"config": "{}", "file:1/model.onnx": model}), 200, "", "{}"}.run(t, ts.inference.URL)
-	ts.srv.loadDirsMu.Lock()
-	third := ts.srv.loadDirs["sent"]
-	ts.srv.loadDirsMu.Unlock()
+	third := loadDir()
 	exchange{"unregister through the management API", "DELETE", "/models/sent", "", nil, 200, "", "unregistered"}.run(t, ts.management.URL)
 	if _, err := os.Stat(third); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the files' folder outlived the unregister: %v", err)

@@ -632,14 +632,7 @@ func (s *Server) loadFiles(r *http.Request, name string, load tritonLoad) error 
 	}
 	keep = true
 	s.replaceLoadDir(name, dir)
-	for _, v := range versions {
-		if v.Settings().MinWorkers == 0 && !v.Ensemble() { // Triton's loaded model serves: one worker at least
-			if err := v.Scale(r.Context(), 1, 1); err != nil {
-				return apierror.Internal("failed to load '%s': %v", name, err)
-			}
-		}
-	}
-	return nil
+	return s.startLoaded(r, name, versions, map[string]bool{name: true})
 }
 
 // replaceLoadDir records dir as the folder of the files model name was loaded from ("": none
@@ -684,13 +677,20 @@ func (s *Server) loadFromStore(r *http.Request, name string, overrides registry.
 	if err != nil {
 		return err
 	}
+	return s.startLoaded(r, name, versions, seen)
+}
+
+// startLoaded gives the versions a load of model name registered one worker at least, as
+// Triton's loaded model serves, and loads from the store the models of an ensemble's steps
+// that are not loaded, as Triton loads them with it (seen: the models this load has loaded).
+func (s *Server) startLoaded(r *http.Request, name string, versions []*registry.Version, seen map[string]bool) error {
 	for _, v := range versions {
-		if v.Settings().MinWorkers == 0 && !v.Ensemble() { // Triton's loaded model serves: one worker at least
+		if v.Settings().MinWorkers == 0 && !v.Ensemble() {
 			if err := v.Scale(r.Context(), 1, 1); err != nil {
 				return apierror.Internal("failed to load '%s': %v", name, err)
 			}
 		}
-		for _, step := range v.EnsembleSteps() { // as Triton loads an ensemble's models with it
+		for _, step := range v.EnsembleSteps() {
 			if _, err := s.reg.Get(step, ""); err == nil || seen[step] {
 				continue
 			}
