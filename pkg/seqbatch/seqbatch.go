@@ -336,7 +336,8 @@ func pick[T any](all []T, at []int) []T {
 // Run runs a request of the sequence f names, with inputs (those Inputs lists, in order),
 // once the sequence's earlier requests are answered: run gets the model's inputs, the
 // controls and state added, and returns the model's outputs, of which Run answers those
-// Outputs lists. A request must name a sequence, and the first of a sequence must start it.
+// Outputs lists. A request must name a sequence, and the first of a sequence must start it
+// (f.Start, or f.StartNew for one not running).
 func (s *Scheduler) Run(ctx context.Context, f Flags, inputs []*tensor.Tensor, run func([]*tensor.Tensor) ([]*tensor.Tensor, error)) ([]*tensor.Tensor, error) {
 	if f.ID == "" {
 		return nil, apierror.BadRequest("inference request to model %q must specify a non-zero or non-empty correlation ID (parameter sequence_id)", s.model)
