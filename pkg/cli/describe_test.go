@@ -64,7 +64,8 @@ func TestDescribeText(t *testing.T) {
 	triton := api.Description{Ensemble: []string{"iris", "plus"}, Sequences: &held, SequenceMaxIdleMSec: 1000}
 	out.Reset()
 	describeText(term.New(&out, &out, nil, false), triton)
-	for _, want := range []string{`(?m)^ensemble +steps run iris, plus$`, `(?m)^sequences +3 held \(idle ones end after 1000 ms\)$`} {
+	for _, want := range []string{`(?m)^ensemble +steps run iris, plus$`, `(?m)^sequences +3 held \(idle ones end after 1000 ms\)$`,
+		`(?m)^workers +none of its own: its steps' models run its requests$`} {
 		if !regexp.MustCompile(want).MatchString(out.String()) {
 			t.Errorf("no line matching %s in:\n%s", want, out.String())
 		}

@@ -357,6 +357,9 @@ func describeText(io *term.IO, d api.Description) {
 	if failed > 0 {
 		workers += fmt.Sprintf("; %d failed for over %ds (maxRetryTimeoutInSec) and not replaced: scale to start them again", failed, d.MaxRetryTimeoutInSec)
 	}
+	if len(d.Ensemble) > 0 {
+		workers = "none of its own: its steps' models run its requests"
+	}
 	title := d.ModelName + " " + d.ModelVersion
 	if d.Default {
 		title += " (default)"
