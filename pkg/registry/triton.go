@@ -384,12 +384,8 @@ func checkTritonIO(c *oippb.ModelConfig, inputs, outputs []tensor.Info) error {
 			if d.typ == oippb.DataType_TYPE_INVALID {
 				continue
 			}
-			want := strings.TrimPrefix(d.typ.String(), "TYPE_")
-			if want == "STRING" {
-				want = "BYTES"
-			}
-			if got := have[i].DType.V2Name(); got != want {
-				return fmt.Errorf("%s: %s %q: data_type TYPE_%s, but the model's is %s", FromTritonConfig, what, d.name, strings.TrimPrefix(d.typ.String(), "TYPE_"), got)
+			if got := have[i].DType; d.typ.DType() != got {
+				return fmt.Errorf("%s: %s %q: data_type %s, but the model's is %s", FromTritonConfig, what, d.name, d.typ, got.V2Name())
 			}
 		}
 		return nil
@@ -446,8 +442,8 @@ func levelPriority(db *oippb.ModelDynamicBatching, level int64) int {
 // its data_type and dims, after a batch dimension when max_batch_size is above 0.
 func tritonEnsembleIO(c *oippb.ModelConfig) (inputs, outputs []tensor.Info, err error) {
 	info := func(what, name string, typ oippb.DataType, dims []int64) (tensor.Info, error) {
-		dt, err := tensor.ParseDType(strings.TrimPrefix(typ.String(), "TYPE_"))
-		if typ == oippb.DataType_TYPE_INVALID || err != nil {
+		dt := typ.DType()
+		if dt == tensor.Invalid {
 			return tensor.Info{}, fmt.Errorf("%s: the ensemble's %s %q needs a data_type", FromTritonConfig, what, name)
 		}
 		shape := slices.Clone(dims)

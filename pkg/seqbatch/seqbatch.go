@@ -220,7 +220,7 @@ func (s *Scheduler) newControl(name string, c *oippb.ModelSequenceBatching_Contr
 	}
 	if ctl.kind == oippb.ModelSequenceBatching_Control_CONTROL_SEQUENCE_CORRID {
 		switch want := c.GetDataType(); {
-		case want != oippb.DataType_TYPE_INVALID && strings.TrimPrefix(want.String(), "TYPE_") != typeName(in.DType):
+		case want != oippb.DataType_TYPE_INVALID && want.DType() != in.DType:
 			return control{}, fmt.Errorf("sequence_batching: control input %q: data_type %s, but the model's input is %s", name, want, in.DType.V2Name())
 		case !slices.Contains([]tensor.DType{tensor.Uint64, tensor.Int64, tensor.Uint32, tensor.Int32, tensor.String}, in.DType):
 			return control{}, fmt.Errorf("sequence_batching: control input %q: a correlation id goes in a UINT64, INT64, UINT32, INT32 or STRING input, not %s", name, in.DType.V2Name())
@@ -254,14 +254,6 @@ func (s *Scheduler) newControl(name string, c *oippb.ModelSequenceBatching_Contr
 	return ctl, nil
 }
 
-// typeName is a config.pbtxt's name of an element type (STRING for BYTES).
-func typeName(dt tensor.DType) string {
-	if dt == tensor.String {
-		return "STRING"
-	}
-	return dt.V2Name()
-}
-
 // initialState is a state's value when a sequence starts: its initial_state (zeros, or the
 // data file's bytes), else zeros, of dims (a dimension of -1 empty), with a batch dimension
 // of 1 when requests have one.
@@ -270,7 +262,7 @@ func (s *Scheduler) initialState(st *oippb.ModelSequenceBatching_State, in, out 
 	if out.DType != in.DType {
 		return nil, fmt.Errorf("%s: the model's input is %s and its output %q %s", where, in.DType.V2Name(), out.Name, out.DType.V2Name())
 	}
-	if want := st.GetDataType(); want != oippb.DataType_TYPE_INVALID && strings.TrimPrefix(want.String(), "TYPE_") != typeName(in.DType) {
+	if want := st.GetDataType(); want != oippb.DataType_TYPE_INVALID && want.DType() != in.DType {
 		return nil, fmt.Errorf("%s: data_type %s, but the model's input is %s", where, want, in.DType.V2Name())
 	}
 	if in.DType == tensor.String {

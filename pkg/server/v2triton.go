@@ -141,12 +141,7 @@ type tritonInstanceGroup struct {
 }
 
 // tritonDataType is Triton's name of an element type in a model configuration.
-func tritonDataType(d tensor.DType) string {
-	if d == tensor.String {
-		return "TYPE_STRING"
-	}
-	return "TYPE_" + d.V2Name()
-}
+func tritonDataType(d tensor.DType) string { return oippb.DataTypeOf(d).String() }
 
 // tritonModelConfig builds a version's configuration. A model that batches (its inputs and
 // outputs share a dynamic first dimension) has max_batch_size its config.pbtxt's, else ts's
