@@ -522,6 +522,7 @@ func (r *Registry) newVersion(opened *archive.Opened, s Spec) (*Version, error) 
 	if v.settings, err = resolveSettings(r.opts.Defaults, props, y, s.Overrides, s.Startup); err != nil {
 		return nil, invalid("%v", err)
 	}
+	v.stateful = v.settings.SequenceBatching
 	r.assignGPU(&v.settings)
 	providers, askedGPU := v.settings.Providers(r.opts.Engine.Provider)
 	for _, provider := range providers { // a GPU asked for may turn out to be the CPU: checked at load then

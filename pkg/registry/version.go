@@ -86,6 +86,8 @@ type Version struct {
 	ensemble *ensemble.Ensemble
 	// reshape applies config.pbtxt's reshapes (nil: none)
 	reshape *reshaper
+	// stateful is settings.SequenceBatching, which no scale changes (Stateful)
+	stateful bool
 	// labels reads the model's class names once.
 	labels func() (map[int]string, error)
 	// graph reads the ONNX model's header (producer, opset, metadata_props) once.
@@ -164,13 +166,10 @@ func (v *Version) Settings() Settings {
 	return v.settings.clone()
 }
 
-// Stateful reports whether the version's model is stateful (sequenceBatching): its
-// requests carry sequences. It does not copy the settings, as Settings does.
-func (v *Version) Stateful() bool {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.settings.SequenceBatching
-}
+// Stateful reports whether the version's model is stateful (sequenceBatching, or
+// config.pbtxt's sequence_batching): its requests carry sequences. Every prediction asks, so
+// it takes no lock: the setting is fixed at registration.
+func (v *Version) Stateful() bool { return v.stateful }
 
 // Scale runs min workers (max is kept for TorchServe's describe: scaling is manual). The
 // model is loaded when it gets its first worker and unloaded when it loses its last, and
