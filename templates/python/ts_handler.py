@@ -1029,6 +1029,9 @@ class ImageTransform:
 
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
+# TorchServe's ImageNet preprocessing, its image classifier's and segmenter's
+IMAGENET_TRANSFORM = ImageTransform(256, 224, IMAGENET_MEAN, IMAGENET_STD)
+
 
 class TorchServeVisionHandler(TorchServeBaseHandler):
     """ts.torch_handler.vision_handler.VisionHandler, for an ONNX model: preprocess reads each
@@ -1069,7 +1072,7 @@ class TorchServeImageClassifier(TorchServeVisionHandler):
     topk classes (5; fewer when the model has fewer) named by index_to_name.json."""
 
     topk = 5
-    image_processing = ImageTransform(256, 224, IMAGENET_MEAN, IMAGENET_STD)
+    image_processing = IMAGENET_TRANSFORM
 
     def set_max_result_classes(self, topk):
         self.topk = topk
@@ -1088,7 +1091,7 @@ class TorchServeImageSegmenter(TorchServeVisionHandler):
     preprocessing, then for each pixel of the output named out (else the first) its class
     (as a float) and probability, [height][width][2] a request."""
 
-    image_processing = ImageTransform(256, 224, IMAGENET_MEAN, IMAGENET_STD)
+    image_processing = IMAGENET_TRANSFORM
 
     def postprocess(self, data):
         if isinstance(data, dict):
