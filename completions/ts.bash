@@ -39,6 +39,7 @@ __ts_takes_value() {
     "perf|--concurrency" | "perf|-c" | "perf|--data" | "perf|-d" | "perf|--duration" | "perf|--max-p99" | "perf|--min-throughput" | "perf|--rate" | "perf|--shape" | "perf|--timeout" | "perf|--version" | "perf|--warmup") return 0 ;;
     "workflow register|--name" | "workflow register|--startup-timeout" | "workflow register|--timeout") return 0 ;;
     "workflow infer|--concurrency" | "workflow infer|-c" | "workflow infer|--data" | "workflow infer|-d" | "workflow infer|--save" | "workflow infer|--timeout") return 0 ;;
+    "ping|--wait") return 0 ;;
     "trace|--count" | "trace|--level" | "trace|--log-frequency" | "trace|--rate") return 0 ;;
     esac
     return 1
@@ -77,6 +78,7 @@ __ts_flags() {
     "perf") echo "--concurrency -c --data -d --duration --max-p99 --min-throughput --rate --shape --timeout --version --warmup" ;;
     "workflow register") echo "--name --startup-timeout --timeout" ;;
     "workflow infer") echo "--concurrency -c --data -d --save --timeout" ;;
+    "ping") echo "--wait" ;;
     "trace") echo "--clear --count --level --log-frequency --rate" ;;
     esac
 }

@@ -70,6 +70,8 @@ function __ts_takes_value
             return 0
         case 'workflow infer|--concurrency' 'workflow infer|-c' 'workflow infer|--data' 'workflow infer|-d' 'workflow infer|--save' 'workflow infer|--timeout'
             return 0
+        case 'ping|--wait'
+            return 0
         case 'trace|--count' 'trace|--level' 'trace|--log-frequency' 'trace|--rate'
             return 0
     end
@@ -272,6 +274,7 @@ complete -c ts -n '__ts_in \'workflow infer\'' -l timeout -x -d 'Give up on a re
 complete -c ts -n '__ts_in \'workflow infer\'' -F
 
 
+complete -c ts -n '__ts_in \'ping\'' -l wait -x -d 'Ask again until the server is Healthy (it is starting, or its models are loading), for up to this long, e.g. 30s.'
 
 
 complete -c ts -n '__ts_in \'trace\'' -l clear -d 'Clear the model\'s own settings: it follows the global ones again.'

@@ -33,11 +33,8 @@ for _ in $(seq 1 100); do
 done
 [ -n "$inference" ] || { cat "$log" >&2; echo "demo: ts serve did not start" >&2; exit 1; }
 echo "serving on $inference"
-for _ in $(seq 1 100); do  # the model loads in the background: wait for Healthy
-  curl -fsS "$inference/ping" 2>/dev/null | grep -q '"Healthy"' && break
-  sleep 0.1
-done
-curl -fsS "$inference/ping"
+echo "== ts ping --wait 30s (the model loads in the background: wait until the server is Healthy)"
+bin/ts --host "$inference" ping --wait 30s
 
 management=$(sed -n 's/.*msg=listening api=management address=\([^ ]*\).*/\1/p' "$log" | head -n 1)
 

@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -12,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -216,18 +219,31 @@ func (c *LogLevelCmd) Run(g *Globals) error {
 	return nil
 }
 
-// PingCmd is `ts ping`: exit 0 when the server is Healthy.
-type PingCmd struct{}
+// PingCmd is `ts ping`: exit 0 when the server is Healthy. With --wait it asks again until
+// the server is, for scripts that start ts serve and go on once its models serve.
+type PingCmd struct {
+	Wait time.Duration `placeholder:"DURATION" help:"Ask again until the server is Healthy (it is starting, or its models are loading), for up to this long, e.g. 30s."`
+}
+
+// pingInterval is how often ping --wait asks.
+const pingInterval = 100 * time.Millisecond
 
 func (c *PingCmd) Run(g *Globals) error {
+	if c.Wait < 0 {
+		return term.Usagef("--wait %s: want a duration of 0 or more", c.Wait)
+	}
 	ctx, cl, stop, err := g.connect()
 	if err != nil {
 		return err
 	}
 	defer stop()
-	status, err := cl.Ping(ctx)
+	status, err := pingUntilHealthy(ctx, cl, c.Wait)
+	addr := client.Address(cl.Inference)
 	if err != nil {
-		return fmt.Errorf("ping %s: %w", client.Address(cl.Inference), err)
+		if c.Wait > 0 {
+			return fmt.Errorf("ping %s for %s: %w", addr, c.Wait, err)
+		}
+		return fmt.Errorf("ping %s: %w", addr, err)
 	}
 	io := g.IO()
 	if ok, err := io.Data(api.Status{Status: status}); !ok {
@@ -239,10 +255,57 @@ func (c *PingCmd) Run(g *Globals) error {
 	} else if err != nil {
 		return err
 	}
-	if status != "Healthy" {
-		return term.WithCode(term.ExitError, fmt.Errorf("%s is %s", client.Address(cl.Inference), status))
+	switch {
+	case status == "Healthy":
+		return nil
+	case c.Wait > 0:
+		return term.WithCode(term.ExitError, fmt.Errorf("%s is still %s after %s", addr, status, c.Wait))
 	}
-	return nil
+	return term.WithCode(term.ExitError, fmt.Errorf("%s is %s", addr, status))
+}
+
+// pingUntilHealthy pings the server until it is Healthy or wait has passed, and returns its
+// last answer. It asks again while the server cannot be reached, answers Unhealthy or Partial
+// Healthy, or fails with a 5xx (a proxy before a server still starting); a refused token, an
+// untrusted certificate or another 4xx ends it at once: waiting would not change them.
+func pingUntilHealthy(ctx context.Context, cl *client.Client, wait time.Duration) (string, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		attempt, cancel := ctx, context.CancelFunc(func() {})
+		if wait > 0 { // a server that takes the connection but does not answer is asked again
+			attempt, cancel = context.WithDeadline(ctx, time.Now().Add(max(time.Until(deadline), pingInterval)))
+		}
+		status, err := cl.Ping(attempt)
+		cancel()
+		left := time.Until(deadline)
+		if (err == nil && status == "Healthy") || left <= 0 || ctx.Err() != nil || !pingAgain(err) {
+			return status, err
+		}
+		select {
+		case <-ctx.Done():
+			return status, err
+		case <-time.After(min(pingInterval, left)):
+		}
+	}
+}
+
+// pingAgain reports whether a ping that failed with err (nil: the server answered, not
+// Healthy) may succeed later.
+func pingAgain(err error) bool {
+	var unreachable *client.UnreachableError
+	var cert *tls.CertificateVerificationError
+	var answer *client.Error
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &cert):
+		return false
+	case errors.As(err, &unreachable):
+		return true
+	case errors.As(err, &answer):
+		return answer.Code >= 500
+	}
+	return false
 }
 
 // ListCmd is `ts list`.
