@@ -42,6 +42,9 @@ const (
 	// TypeUnsupportedMedia is ts's, in TorchServe's style: a request body in an encoding the
 	// server does not read (415).
 	TypeUnsupportedMedia = "UnsupportedMediaTypeException"
+	// TypeTooManyRequests is ts's: a request a model's full job queue turns away with 429
+	// (job_queue_full_status) instead of TorchServe's 503.
+	TypeTooManyRequests = "TooManyRequestsException"
 )
 
 // BadRequest is a 400 for a client mistake.

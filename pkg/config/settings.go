@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"maps"
 	"net"
+	"net/http"
 	"os"
 	"regexp"
 	"runtime"
@@ -81,6 +82,7 @@ var Keys = []Key{
 	{"model_snapshot", "", "", kJSON, `TorchServe's start-up snapshot, as KServe's config.properties holds it: {"models": {"name": {"version": {"marName": "name.mar", "defaultVersion": true, "minWorkers": 1, ...}}}}; each version loads at start with its settings`},
 	{"default_workers_per_model", "workers", "0", kInt, "workers for models loaded at start and registered without initial_workers (0 = one per CPU core)"},
 	{"job_queue_size", "", "100", kInt, "requests a model version may queue before answering 503"},
+	{"job_queue_full_status", "", "503", kInt, "HTTP status of a request turned away because its model's job queue is full: 503 (TorchServe's, with its message) or 429 (Too Many Requests, with Retry-After, for clients and proxies that back off on it; gRPC RESOURCE_EXHAUSTED)"},
 	{"default_response_timeout", "", "120", kSeconds, "seconds a request may take before it fails with a timeout"},
 	{"default_startup_timeout", "", "120", kSeconds, "seconds a model may take to load"},
 	{"unregister_model_timeout", "", "120", kSeconds, "seconds an unregister waits for requests in flight"},
@@ -181,6 +183,9 @@ type Settings struct {
 	ModelSnapshot          map[string]map[string]ModelConfig
 	DefaultWorkersPerModel int
 	JobQueueSize           int
+	// JobQueueFullStatus is the HTTP status of a request its model's full job queue turns
+	// away: 503 (TorchServe's) or 429.
+	JobQueueFullStatus     int
 	DefaultResponseTimeout time.Duration
 	DefaultStartupTimeout  time.Duration
 	UnregisterModelTimeout time.Duration
@@ -514,6 +519,12 @@ func (s *Settings) parse() error {
 		s.DefaultWorkersPerModel = runtime.NumCPU()
 	}
 	s.JobQueueSize = int(num("job_queue_size", 1))
+	switch s.JobQueueFullStatus = int(num("job_queue_full_status", 1)); s.JobQueueFullStatus {
+	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
+	case 0: // not a number: num said so
+	default:
+		errs = append(errs, fmt.Errorf("job_queue_full_status (from %s): %d: want 503 or 429", s.sources["job_queue_full_status"], s.JobQueueFullStatus))
+	}
 	s.DefaultResponseTimeout = seconds("default_response_timeout")
 	s.DefaultStartupTimeout = seconds("default_startup_timeout")
 	s.UnregisterModelTimeout = seconds("unregister_model_timeout")

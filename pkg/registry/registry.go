@@ -62,6 +62,9 @@ type Defaults struct {
 	// MaxResponseSize is max_response_size, the largest answer the server sends (0: no
 	// limit): handlers refuse outputs too large for it before writing them.
 	MaxResponseSize int64
+	// JobQueueFullStatus is job_queue_full_status: the HTTP status of a request a full job
+	// queue turns away, 503 (TorchServe's; also when 0) or 429.
+	JobQueueFullStatus int
 }
 
 // DefaultsFrom takes the defaults from a server's settings.
@@ -76,7 +79,7 @@ func DefaultsFrom(cfg *config.Settings) Defaults {
 		StartupTimeout: cfg.DefaultStartupTimeout, UnregisterTimeout: cfg.UnregisterModelTimeout,
 		IntraOpThreads: cfg.IntraOpThreads, Models: cfg.Models, Sources: serverSources(cfg),
 		ResponseCacheSize: cfg.ResponseCacheSize, UnloadAfterIdle: cfg.DefaultUnloadAfterIdle,
-		MaxResponseSize: cfg.MaxResponseSize,
+		MaxResponseSize: cfg.MaxResponseSize, JobQueueFullStatus: cfg.JobQueueFullStatus,
 	}
 }
 

@@ -839,7 +839,7 @@ func (v *Version) Infer(ctx context.Context, req *handler.Request, priority int)
 	inputs, err := h.Preprocess(ctx, req)
 	pre = time.Since(start)
 	if errors.Is(err, batch.ErrQueueFull) { // a custom handler's processes busy, its queue full
-		return nil, v.noWorker()
+		return nil, v.queueFull()
 	}
 	if err == nil {
 		err = v.checkBatch(inputs)
@@ -1226,6 +1226,20 @@ func (v *Version) Idle() bool {
 
 func (v *Version) noWorker() error { return &NoWorkerError{Model: v.Name} }
 
+// queueFull is the answer to a request the version's full job queue turns away:
+// TorchServe's 503 (the one it gives when no worker serves), or a 429 where
+// job_queue_full_status asks for it.
+func (v *Version) queueFull() error {
+	if v.reg.opts.Defaults.JobQueueFullStatus != http.StatusTooManyRequests {
+		return v.noWorker()
+	}
+	v.mu.Lock()
+	size := v.settings.JobQueueSize
+	v.mu.Unlock()
+	return apierror.New(http.StatusTooManyRequests, apierror.TypeTooManyRequests,
+		"Model \"%s\" has its job queue full (jobQueueSize %d): try again later", v.Name, size)
+}
+
 // NoWorkerError is TorchServe's 503 for a version with no worker to take a request (none
 // running, or its queue full). Version is set when the request named it, as TorchServe's
 // message then does.
@@ -1254,7 +1268,9 @@ func (v *Version) inferError(client context.Context, err error, timeout time.Dur
 		return client.Err()
 	case errors.Is(err, context.DeadlineExceeded):
 		return apierror.New(http.StatusRequestTimeout, apierror.TypeRequestTimeout, "Inference of model %s timed out after %v (responseTimeout)", v.Name, timeout)
-	case errors.Is(err, batch.ErrNoWorker), errors.Is(err, batch.ErrQueueFull):
+	case errors.Is(err, batch.ErrQueueFull):
+		return v.queueFull()
+	case errors.Is(err, batch.ErrNoWorker):
 		return v.noWorker()
 	case errors.As(err, &qt):
 		what := "maxQueueTime"

@@ -322,7 +322,7 @@ func errorOf(err error) *apierror.Error {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := errorOf(err)
 	switch {
-	case e.Type == apierror.TypeServiceUnavailable:
+	case e.Type == apierror.TypeServiceUnavailable, e.Type == apierror.TypeTooManyRequests:
 		// no worker, queue full, unloading: the load's answers, counted by the metrics; at
 		// Error they would flood the log just when the server is busiest
 		s.log.Debug("request refused", "method", r.Method, "uri", r.RequestURI, "code", e.Code, "err", e.Message)
@@ -335,6 +335,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		// as TorchServe: close the connection after an error, so a body we did not read
 		// cannot be taken for the next request
 		w.Header().Set("Connection", "close")
+	}
+	if e.Code == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "1") // seconds: the queue moves as fast as the model runs
 	}
 	var body any = e
 	if isV2(r) {

@@ -3,7 +3,9 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +15,8 @@ import (
 	"time"
 
 	"github.com/tsserve/ts/pkg/api"
+	"github.com/tsserve/ts/pkg/apierror"
+	"github.com/tsserve/ts/pkg/config"
 	"github.com/tsserve/ts/pkg/internal/testmodels"
 	"github.com/tsserve/ts/pkg/onnxgen"
 	"github.com/tsserve/ts/pkg/registry"
@@ -22,7 +26,13 @@ import (
 // with one worker, the given job queue size and response timeout (seconds).
 func slowServer(t *testing.T, queue, timeout int) *testServer {
 	t.Helper()
-	ts := emptyServer(t, map[string]string{"job_queue_size": fmt.Sprint(queue)})
+	return slowServerWith(t, map[string]string{"job_queue_size": fmt.Sprint(queue)}, timeout)
+}
+
+// slowServerWith is slowServer with the server's settings given.
+func slowServerWith(t *testing.T, settings map[string]string, timeout int) *testServer {
+	t.Helper()
+	ts := emptyServer(t, settings)
 	os.Rename(testmodels.SlowArchive(t), filepath.Join(ts.store, "slow.mar"))
 	exchange{"register", "POST", fmt.Sprintf("/models?url=slow.mar&initial_workers=1&synchronous=true&response_timeout=%d", timeout), "", nil, 200, "", ""}.run(t, ts.management.URL)
 	return ts
@@ -152,38 +162,77 @@ func TestScaleToZeroDuringRun(t *testing.T) {
 	}
 }
 
-// TestQueueFull: with the worker busy and the queue full, TorchServe's 503.
+// TestQueueFull: with the worker busy and the queue full, TorchServe's 503, or a 429 with
+// Retry-After where job_queue_full_status asks for it (also in the Open Inference Protocol's
+// error shape); a bad job_queue_full_status stops start-up.
 func TestQueueFull(t *testing.T) {
-	ts := slowServer(t, 1, 1) // response_timeout 1 s: the first request ends by then
-	var wg sync.WaitGroup
-	codes := make([]int, 2)
-	for i := range codes {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			path, body := rawRows(1024)
-			res, err := http.Post(ts.inference.URL+path, "application/octet-stream", bytes.NewReader(body))
-			if err == nil {
-				codes[i] = res.StatusCode
-				res.Body.Close()
+	tests := []struct {
+		status    string // job_queue_full_status; "": the default
+		want      int
+		typ, text string
+	}{
+		{"", 503, "ServiceUnavailableException", `has no worker to serve inference request`},
+		{"429", 429, "TooManyRequestsException", `Model \"slow\" has its job queue full (jobQueueSize 1): try again later`},
+	}
+	for _, tt := range tests {
+		t.Run("status "+tt.status, func(t *testing.T) {
+			settings := map[string]string{"job_queue_size": "1"}
+			if tt.status != "" {
+				settings["job_queue_full_status"] = tt.status
 			}
-		}(i)
-		time.Sleep(100 * time.Millisecond) // the first runs, the second queues
+			ts := slowServerWith(t, settings, 1) // response_timeout 1 s: the first request ends by then
+			var wg sync.WaitGroup
+			codes := make([]int, 2)
+			for i := range codes {
+				wg.Add(1)
+				go func(i int) {
+					defer wg.Done()
+					path, body := rawRows(1024)
+					res, err := http.Post(ts.inference.URL+path, "application/octet-stream", bytes.NewReader(body))
+					if err == nil {
+						codes[i] = res.StatusCode
+						res.Body.Close()
+					}
+				}(i)
+				time.Sleep(100 * time.Millisecond) // the first runs, the second queues
+			}
+			// the queue (size 1) holds the second request before the third is sent
+			v, err := ts.reg.Get("slow", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for deadline := time.Now().Add(900 * time.Millisecond); v.Info().Queue.Pending < 1; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the second request never queued")
+				}
+			}
+			res, err := http.Post(ts.inference.URL+"/predictions/slow", "application/json", bytes.NewReader(rows(1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			var e apierror.Error
+			if json.Unmarshal(body, &e) != nil || res.StatusCode != tt.want || e.Code != tt.want || e.Type != tt.typ || !strings.Contains(e.Message, strings.ReplaceAll(tt.text, `\"`, `"`)) {
+				t.Errorf("queue full: %d %s, want %d %s %s", res.StatusCode, body, tt.want, tt.typ, tt.text)
+			}
+			if retry := res.Header.Get("Retry-After"); (tt.want == 429) != (retry == "1") {
+				t.Errorf("Retry-After %q with %d", retry, tt.want)
+			}
+			if tt.want == 429 { // the Open Inference Protocol's shape, with its "error"
+				exchange{"queue full, v2", "POST", "/v2/models/slow/infer", "", []byte(`{"inputs": [{"name": "x", "shape": [1, 512], "datatype": "FP32", "data": [` + strings.TrimSuffix(strings.Repeat("0.25,", 512), ",") + `]}]}`),
+					429, "TooManyRequestsException", `"error": "Model \"slow\" has its job queue full`}.run(t, ts.inference.URL)
+			}
+			wg.Wait()
+			if codes[0] != http.StatusRequestTimeout {
+				t.Errorf("first request: %d, want 408 (it outlives responseTimeout)", codes[0])
+			}
+		})
 	}
-	// the queue (size 1) holds the second request before the third is sent
-	v, err := ts.reg.Get("slow", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(900 * time.Millisecond); v.Info().Queue.Pending < 1; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the second request never queued")
+	for _, bad := range []string{"500", "0", "many"} {
+		if _, err := config.Load(config.Inputs{Flags: map[string]string{"job_queue_full_status": bad}}); err == nil || !strings.Contains(err.Error(), "job_queue_full_status") {
+			t.Errorf("job_queue_full_status %s: %v, want an error naming the key", bad, err)
 		}
-	}
-	exchange{"queue full", "POST", "/predictions/slow", "", rows(1), 503, "ServiceUnavailableException", `has no worker to serve inference request`}.run(t, ts.inference.URL)
-	wg.Wait()
-	if codes[0] != http.StatusRequestTimeout {
-		t.Errorf("first request: %d, want 408 (it outlives responseTimeout)", codes[0])
 	}
 }
 
