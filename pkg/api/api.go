@@ -195,6 +195,10 @@ type ModelMetadata struct {
 	IRVersion       int64             `json:"irVersion"`
 	Opset           int64             `json:"opset,omitempty"`
 	Metadata        map[string]string `json:"metadata,omitempty"`
+	// Labels are the class names the model's archive gives (index_to_name.json, a Hugging
+	// Face config.json's id2label, an Ultralytics export's names), by class index in decimal,
+	// as index_to_name.json has them.
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // Worker is a worker as describe shows it.

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -52,6 +53,9 @@ type InferCmd struct {
 	onPart   func(part []byte, contentType string)
 	streamed atomic.Bool
 	headers  http.Header // --header, parsed
+	// classNames, when set, gives the model's class names by index in decimal (nil: none
+	// known), asked once, for answers that give classes by index (a segmenter's mask)
+	classNames func() map[string]string
 }
 
 // modelFiles are the arguments and flags ts infer and ts explain share: the model (or an
@@ -167,7 +171,7 @@ func (c *InferCmd) Run(g *Globals) error {
 				}
 				io.Println(io.Style(term.Bold, a.label()))
 			}
-			render(io, a)
+			render(io, a, c.classNames)
 			if a.Sequence != "" && c.headers.Get(api.HeaderSequenceID) == "" { // the server started it
 				fmt.Fprintf(io.Err, "sequence %s started: continue it with -H '%s: %s'\n", a.Sequence, api.HeaderSequenceID, a.Sequence)
 			}
@@ -327,6 +331,13 @@ func (c *InferCmd) predictor(ctx context.Context, g *Globals) (predictor, func()
 		if c.Version != "" {
 			version = c.Version
 		}
+		c.classNames = sync.OnceValue(func() map[string]string {
+			// from the management API, which may be out of reach: then the indexes show
+			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			names, _ := cl.Labels(ctx, name, version)
+			return names
+		})
 		return func(ctx context.Context, body []byte, ctype string) (*client.Prediction, error) {
 			ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 			defer cancel()
@@ -362,6 +373,14 @@ func (c *InferCmd) predictor(ctx context.Context, g *Globals) (predictor, func()
 		reg.Close(context.Background())
 		os.RemoveAll(tmp)
 	}
+	c.classNames = sync.OnceValue(func() map[string]string {
+		labels, _ := v.Labels()
+		names := make(map[string]string, len(labels))
+		for i, name := range labels {
+			names[strconv.Itoa(i)] = name
+		}
+		return names
+	})
 	return func(ctx context.Context, body []byte, ctype string) (*client.Prediction, error) {
 		ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 		defer cancel()
@@ -481,8 +500,9 @@ func (a *answer) fail(err error) {
 	a.Error, a.err = err.Error(), err
 }
 
-// render shows an answer for people.
-func render(io *term.IO, a *answer) {
+// render shows an answer for people; classNames (nil: none) names the classes an answer
+// gives by index.
+func render(io *term.IO, a *answer, classNames func() map[string]string) {
 	if a.Error != "" {
 		io.Println(io.Style(term.Bad, "error: ") + a.Error)
 		return
@@ -497,7 +517,7 @@ func render(io *term.IO, a *answer) {
 	case a.Answer == nil:
 		io.Println(fmt.Sprintf("%s answer (%d bytes) saved to %s", a.ContentType, len(a.body), a.Saved))
 	case a.Score != nil && renderExplanation(io, a):
-	case renderScores(io, a.Answer), renderDetections(io, a.Answer), renderTensors(io, a.Answer), renderMask(io, a.Answer):
+	case renderScores(io, a.Answer), renderDetections(io, a.Answer), renderTensors(io, a.Answer), renderMask(io, a.Answer, classNames):
 	default:
 		var pretty bytes.Buffer
 		if json.Indent(&pretty, a.Answer, "", "  ") != nil {
@@ -595,8 +615,9 @@ func renderDetections(io *term.IO, raw json.RawMessage) bool {
 }
 
 // renderMask: a segmenter's [H][W][class, probability] answer as the share of pixels of
-// each class (the mask itself: --accept image/png --save DIR).
-func renderMask(io *term.IO, raw json.RawMessage) bool {
+// each class, with the classes' names where the model gives them (classNames; nil: none)
+// (the mask itself: --accept image/png --save DIR).
+func renderMask(io *term.IO, raw json.RawMessage, classNames func() map[string]string) bool {
 	var mask [][][2]float64
 	if json.Unmarshal(raw, &mask) != nil || len(mask) == 0 || len(mask[0]) == 0 {
 		return false
@@ -617,15 +638,27 @@ func renderMask(io *term.IO, raw json.RawMessage) bool {
 		classes = append(classes, c)
 	}
 	sort.Ints(classes)
+	var names map[string]string
+	if classNames != nil {
+		names = classNames()
+	}
+	header := []string{"CLASS", "PIXELS", "SHARE", "MEAN PROBABILITY"}
+	if len(names) > 0 {
+		header = slices.Insert(header, 1, "NAME")
+	}
 	var rows [][]string
 	for _, c := range classes {
-		rows = append(rows, []string{strconv.Itoa(c), strconv.Itoa(counts[c]),
-			fmt.Sprintf("%.1f%%", 100*float64(counts[c])/float64(total)), fmt.Sprintf("%.3f", conf[c]/float64(counts[c]))})
+		row := []string{strconv.Itoa(c), strconv.Itoa(counts[c]),
+			fmt.Sprintf("%.1f%%", 100*float64(counts[c])/float64(total)), fmt.Sprintf("%.3f", conf[c]/float64(counts[c]))}
+		if len(names) > 0 {
+			row = slices.Insert(row, 1, names[strconv.Itoa(c)])
+		}
+		rows = append(rows, row)
 	}
 	if io.OutTTY {
 		io.Println(fmt.Sprintf("mask %dx%d", len(mask[0]), len(mask)))
 	}
-	io.Table([]string{"CLASS", "PIXELS", "SHARE", "MEAN PROBABILITY"}, rows)
+	io.Table(header, rows)
 	return true
 }
 

@@ -454,6 +454,26 @@ func (c *Client) Describe(ctx context.Context, name, version string) ([]api.Desc
 	return d, c.mgmt(ctx, http.MethodGet, modelPath(name, version), nil, nil, &d)
 }
 
+// Labels returns the class names of a version's model ("": the default version), by class
+// index in decimal, from its description's customizedMetadata (GET /models/{m}[/{v}]?customized=true);
+// nil when it names none (a custom handler's description says what it says instead).
+func (c *Client) Labels(ctx context.Context, name, version string) (map[string]string, error) {
+	var d []struct {
+		CustomizedMetadata json.RawMessage `json:"customizedMetadata"`
+	}
+	if err := c.mgmt(ctx, http.MethodGet, modelPath(name, version), url.Values{"customized": {"true"}}, nil, &d); err != nil {
+		return nil, err
+	}
+	if len(d) == 0 {
+		return nil, nil
+	}
+	var m api.ModelMetadata
+	if json.Unmarshal(d[0].CustomizedMetadata, &m) != nil {
+		return nil, nil
+	}
+	return m.Labels, nil
+}
+
 func modelPath(name, version string) string {
 	p := "/models/" + url.PathEscape(name)
 	if version != "" {

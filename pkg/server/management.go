@@ -509,14 +509,21 @@ func (s *Server) customizedMetadata(ctx context.Context, v *registry.Version) js
 	return b
 }
 
-// modelMetadata is what the version's ONNX model says of itself; nil when it cannot be
-// read (the version is being unregistered).
+// modelMetadata is what the version's ONNX model says of itself, with the class names its
+// archive gives; nil when it cannot be read (the version is being unregistered).
 func modelMetadata(v *registry.Version) *api.ModelMetadata {
 	m, err := v.ModelInfo()
 	if err != nil {
 		return nil
 	}
-	return &api.ModelMetadata{ProducerName: m.ProducerName, ProducerVersion: m.ProducerVersion, IRVersion: m.IRVersion, Opset: m.Opset, Metadata: m.Metadata}
+	md := &api.ModelMetadata{ProducerName: m.ProducerName, ProducerVersion: m.ProducerVersion, IRVersion: m.IRVersion, Opset: m.Opset, Metadata: m.Metadata}
+	if labels, err := v.Labels(); err == nil && len(labels) > 0 { // a broken file fails the requests that need it
+		md.Labels = make(map[string]string, len(labels))
+		for i, name := range labels {
+			md.Labels[strconv.Itoa(i)] = name
+		}
+	}
+	return md
 }
 
 // describeModel answers GET /models/{model}[/{version}|/all] with a JSON array; with

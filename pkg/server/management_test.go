@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -398,7 +399,8 @@ func grepLines(s, sub string) string {
 }
 
 // TestDescribeCustomized: with customized=true, describe carries what the ONNX model says of
-// itself, its metadata_props included; without it, nothing.
+// itself, its metadata_props included, and the class names its archive gives; without it,
+// nothing.
 func TestDescribeCustomized(t *testing.T) {
 	ts := emptyServer(t, nil)
 	model, err := os.ReadFile(testenv.Path("samples/iris/model.onnx"))
@@ -420,9 +422,15 @@ func TestDescribeCustomized(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts.registerArchive(t, archive.PackOptions{ModelName: "meta", SerializedFile: path, Handler: "tensor"}, "")
+	ts.registerArchive(t, archive.PackOptions{ModelName: "named", SerializedFile: testenv.Path("samples/iris/model.onnx"), Handler: "tensor",
+		ExtraFiles: []string{testenv.Path("samples/iris/index_to_name.json")}}, "")
 	get := func(query string) []api.Description {
 		t.Helper()
-		res, err := http.Get(ts.management.URL + "/models/meta" + query)
+		model := "meta"
+		if strings.HasPrefix(query, "named") {
+			model, query = "named", strings.TrimPrefix(query, "named")
+		}
+		res, err := http.Get(ts.management.URL + "/models/" + model + query)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -439,8 +447,13 @@ func TestDescribeCustomized(t *testing.T) {
 	var m api.ModelMetadata
 	raw := get("?customized=true")[0].CustomizedMetadata
 	if err := json.Unmarshal(raw, &m); err != nil || m.ProducerName != "pytorch" || m.IRVersion < 3 || m.Opset < 7 ||
-		m.Metadata["author"] != "ts tests" || m.Metadata["labels"] != "setosa,versicolor,virginica" {
+		m.Metadata["author"] != "ts tests" || m.Metadata["labels"] != "setosa,versicolor,virginica" || m.Labels != nil {
 		t.Errorf("customizedMetadata %s (%v)", raw, err)
+	}
+	var named api.ModelMetadata
+	raw = get("named?customized=true")[0].CustomizedMetadata
+	if err := json.Unmarshal(raw, &named); err != nil || !maps.Equal(named.Labels, map[string]string{"0": "setosa", "1": "versicolor", "2": "virginica"}) {
+		t.Errorf("customizedMetadata of a model with index_to_name.json: %s (%v)", raw, err)
 	}
 }
 
