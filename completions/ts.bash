@@ -69,7 +69,7 @@ __ts_values() {
 __ts_flags() {
     echo "--ca-file --help -h --host --insecure --log-level --management-host --metrics-host --ort-lib --output -o --token --token-file"
     case "$1" in
-    "serve") echo "--certificate-file --enable-model-api --no-enable-model-api --enable-upload --gpus --grpc --no-grpc --grpc-inference-port --grpc-management-port --handler --inference-address --intra-op-threads --key-file --management-address --metrics-address --model-store --models --ncs --print-config --private-key-file --provider --provider-fallback --repository-poll-secs --shared-memory --snapshot --token-auth --trace-file --trace-level --trusted-keys --ts-config --unload-after-idle --workers --workflow-store" ;;
+    "serve") echo "--certificate-file --enable-model-api --no-enable-model-api --enable-upload --foreground --gpus --grpc --no-grpc --grpc-inference-port --grpc-management-port --handler --inference-address --intra-op-threads --key-file --management-address --metrics-address --model-store --models --ncs --print-config --private-key-file --provider --provider-fallback --repository-poll-secs --shared-memory --snapshot --start --stop --token-auth --trace-file --trace-level --trusted-keys --ts-config --unload-after-idle --workers --workflow-store" ;;
     "register") echo "--batch-size --handler --max-batch-delay --name --sync --no-sync --timeout --upload --version --workers" ;;
     "scale") echo "--max --min --sync --no-sync" ;;
     "split") echo "--clear" ;;

@@ -49,6 +49,8 @@ type Globals struct {
 
 	stdout io.Writer
 	stderr io.Writer
+	// args are the command line's arguments, as Main got them
+	args   []string
 	logger *slog.Logger
 	// level is the logger's level, which a server's logging API may change while it runs.
 	level  *slog.LevelVar
@@ -148,7 +150,7 @@ type tsCLI struct {
 // Main runs the ts command line and returns the process exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
 	var c tsCLI
-	c.stdout, c.stderr = stdout, stderr
+	c.stdout, c.stderr, c.args = stdout, stderr, args
 	exit := -1
 	parser, err := kong.New(&c,
 		kong.Name("ts"),

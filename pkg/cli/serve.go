@@ -62,7 +62,9 @@ type ServeCmd struct {
 	Snapshot          *bool    `name:"snapshot" help:"Save registered models after each change and restore them at start (enable_model_snapshot)."`
 	NoConfigSnapshots bool     `name:"ncs" aliases:"no-config-snapshots" help:"Neither restore nor save the model snapshot."`
 	PrintConfig       bool     `name:"print-config" help:"Print every setting with its value and where it came from, then exit."`
-	Foreground        bool     `name:"foreground" hidden:"" help:"Accepted for TorchServe compatibility: ts serve always runs in the foreground."`
+	Foreground        bool     `name:"foreground" help:"With --start: run in the foreground after all (TorchServe's --foreground)."`
+	Start             bool     `name:"start" help:"Run in the background, as TorchServe's --start: the log goes to logs/ts_log.log ($$LOG_LOCATION), and ts serve --stop stops it."`
+	Stop              bool     `name:"stop" help:"Stop the server ts serve --start started, once its requests in flight are answered."`
 }
 
 // flags collects the settings given on the command line, by config key.
@@ -129,6 +131,12 @@ func (c *ServeCmd) flags() map[string]string {
 
 // Run serves until SIGINT or SIGTERM, then finishes the requests in flight and exits.
 func (c *ServeCmd) Run(g *Globals) error {
+	switch {
+	case c.Stop:
+		return stopBackground(g)
+	case c.Start && !c.Foreground && !c.PrintConfig:
+		return startInBackground(g)
+	}
 	cfg, err := config.Load(config.Inputs{Flags: c.flags(), ConfigFile: c.TSConfig, Env: os.Environ()})
 	if err != nil {
 		return err

@@ -1,0 +1,86 @@
+package cli
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tsserve/ts/pkg/cli/term"
+	"github.com/tsserve/ts/pkg/internal/testenv"
+)
+
+// TestServeStartStop: ts serve --start runs the server in the background and returns once it
+// listens, its log in LOG_LOCATION; a second --start is refused while it runs; --stop stops
+// it and says so, and then that none runs; a server that cannot start is reported with the
+// end of its log, and nothing is left recorded.
+func TestServeStartStop(t *testing.T) {
+	ts := filepath.Join(testenv.Binaries(t), "ts")
+	tmp := t.TempDir()
+	logs := filepath.Join(tmp, "logs")
+	run := func(args ...string) (string, int) {
+		t.Helper()
+		cmd := exec.Command(ts, args...)
+		cmd.Dir = testenv.Root()
+		cmd.Env = append(os.Environ(), "TMPDIR="+tmp, "LOG_LOCATION="+logs) // the pid file goes to TMPDIR
+		done := make(chan struct{})
+		var out []byte
+		var err error
+		go func() { out, err = cmd.CombinedOutput(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(90 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("ts %s did not return in 90s", strings.Join(args, " "))
+		}
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return string(out), exit.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), 0
+	}
+	addr := freeAddress(t)
+	serve := []string{"serve", "--start", "--inference-address", addr, "--management-address", "127.0.0.1:0", "--metrics-address", "127.0.0.1:0",
+		"--grpc-inference-port", "0", "--grpc-management-port", "0"}
+	out, code := run(append(serve, "samples/iris/model.onnx")...)
+	m := regexp.MustCompile(`^ts serve started in the background \(pid (\d+)\), inference API on http://` + regexp.QuoteMeta(addr) + `; its log: \S+/ts_log.log; stop it with ts serve --stop\n$`).FindStringSubmatch(out)
+	if code != 0 || m == nil {
+		t.Fatalf("serve --start: exit %d\n%s", code, out)
+	}
+	pid, _ := strconv.Atoi(m[1])
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) }) // if the test stops before --stop
+	if out, code := run("--host", addr, "ping", "--wait", "30s"); code != 0 || out != "Healthy\n" {
+		t.Fatalf("the server started in the background: ping exit %d\n%s", code, out)
+	}
+	if out, code := run(append(serve, "samples/iris/model.onnx")...); code != term.ExitError || !strings.Contains(out, "ts serve is already running in the background (pid "+m[1]+")") {
+		t.Errorf("a second serve --start: exit %d\n%s", code, out)
+	}
+	if out, code := run("serve", "--stop"); code != 0 || out != "ts serve stopped (pid "+m[1]+")\n" {
+		t.Fatalf("serve --stop: exit %d\n%s", code, out)
+	}
+	if alive(pid) {
+		t.Errorf("pid %d still runs after serve --stop", pid)
+	}
+	if log, err := os.ReadFile(filepath.Join(logs, "ts_log.log")); err != nil || !strings.Contains(string(log), `msg="model loaded" model=model`) || !strings.Contains(string(log), "msg=stopped") {
+		t.Errorf("the background server's log: %v\n%s", err, log)
+	}
+	if out, code := run("serve", "--stop"); code != term.ExitNotFound || !strings.Contains(out, "ts serve is not running in the background") {
+		t.Errorf("serve --stop with none running: exit %d\n%s", code, out)
+	}
+
+	out, code = run(append(serve, "--model-store", filepath.Join(tmp, "nothere"))...)
+	if code != term.ExitError || !strings.Contains(out, "the server stopped as it started (exit status 1); its log") || !strings.Contains(out, "nothere not found") {
+		t.Errorf("serve --start with a missing model store: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(tmp, ".ts_serve.pid")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a server that did not start is still recorded: %v", err)
+	}
+}
