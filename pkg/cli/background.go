@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,13 +28,11 @@ const (
 	stopWait = 2 * time.Minute
 )
 
-// listeningInference is the log line of a server whose inference API listens.
-var listeningInference = regexp.MustCompile(`msg=listening api=inference address=(\S+)`)
-
 // startInBackground is ts serve --start, as TorchServe's: it runs ts serve again with the
 // same arguments, detached from the terminal, its log going to config.BackgroundLog, records
-// its process in config.PIDFile for --stop, and returns once the server listens (its models
-// may still be loading: ts ping --wait waits for them), or with the log's end if it stopped.
+// its process in config.PIDFile for --stop, and returns once the server listens (it says so
+// on a notify socket, as to systemd; its models may still be loading: ts ping --wait waits
+// for them), or with the log's end if it stopped.
 func startInBackground(g *Globals) error {
 	pidFile := config.PIDFile()
 	if pid, ok := backgroundServer(pidFile); ok {
@@ -48,22 +46,44 @@ func startInBackground(g *Globals) error {
 	if err != nil {
 		return fmt.Errorf("log: %w", err)
 	}
+	defer logFile.Close()
 	offset, err := logFile.Seek(0, io.SeekEnd)
 	if err != nil {
-		logFile.Close()
 		return fmt.Errorf("log: %w", err)
 	}
 	exe, err := os.Executable()
 	if err != nil {
-		logFile.Close()
 		return fmt.Errorf("find the ts executable: %w", err)
 	}
+	dir, err := os.MkdirTemp("", "ts-start-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	notify, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(dir, "notify"), Net: "unixgram"})
+	if err != nil {
+		return fmt.Errorf("notify socket: %w", err)
+	}
+	defer notify.Close()
+	ready := make(chan string, 1) // the server's STATUS
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, _, err := notify.ReadFromUnix(buf)
+			if err != nil {
+				return
+			}
+			if fields := notifyFields(buf[:n]); fields["READY"] == "1" {
+				ready <- fields["STATUS"]
+				return
+			}
+		}
+	}()
 	cmd := exec.Command(exe, withoutFlag(g.args, "start")...)
+	cmd.Env = append(os.Environ(), config.EnvNotifySocket+"="+notify.LocalAddr().String())
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // not stopped with the terminal
-	err = cmd.Start()
-	logFile.Close()
-	if err != nil {
+	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start ts serve: %w", err)
 	}
 	exited := make(chan error, 1)
@@ -72,25 +92,48 @@ func startInBackground(g *Globals) error {
 		cmd.Process.Signal(syscall.SIGTERM)
 		return fmt.Errorf("record the server's process: %w", err)
 	}
-	io := g.IO()
-	deadline := time.Now().Add(startWait)
-	for {
-		logged := readFrom(logPath, offset)
-		if m := listeningInference.FindSubmatch(logged); m != nil {
-			io.Println(fmt.Sprintf("ts serve started in the background (pid %d), inference API on %s; its log: %s; stop it with ts serve --stop", cmd.Process.Pid, m[1], logPath))
-			return nil
-		}
-		select {
-		case err := <-exited:
-			os.Remove(pidFile)
-			return fmt.Errorf("the server stopped as it started (%v); its log (%s) ends:\n%s", err, logPath, lastLines(readFrom(logPath, offset), 10))
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			io.Println(fmt.Sprintf("ts serve started in the background (pid %d) but does not listen yet after %s; its log: %s", cmd.Process.Pid, startWait, logPath))
-			return nil
+	pid := cmd.Process.Pid
+	select {
+	case status := <-ready:
+		g.IO().Println(fmt.Sprintf("ts serve started in the background (pid %d), %s; its log: %s; stop it with ts serve --stop", pid, status, logPath))
+	case err := <-exited:
+		os.Remove(pidFile)
+		return fmt.Errorf("the server stopped as it started (%v); its log (%s) ends:\n%s", err, logPath, lastLines(readFrom(logPath, offset), 10))
+	case <-time.After(startWait):
+		g.IO().Println(fmt.Sprintf("ts serve started in the background (pid %d) but does not listen yet after %s; its log: %s", pid, startWait, logPath))
+	}
+	return nil
+}
+
+// notifyReady tells a supervisor that the server listens, by systemd's sd_notify protocol:
+// READY=1 on the datagram socket NOTIFY_SOCKET names ("@..." in the abstract namespace),
+// with the inference API's address as its STATUS. ts serve --start waits for it; so does a
+// systemd service of Type=notify. No socket: nothing to do.
+func notifyReady(socket, inference string) error {
+	if socket == "" {
+		return nil
+	}
+	if strings.HasPrefix(socket, "@") {
+		socket = "\x00" + socket[1:]
+	}
+	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: socket, Net: "unixgram"})
+	if err != nil {
+		return fmt.Errorf("notify socket: %w", err)
+	}
+	defer conn.Close()
+	_, err = fmt.Fprintf(conn, "READY=1\nSTATUS=inference API on %s\nMAINPID=%d\n", inference, os.Getpid())
+	return err
+}
+
+// notifyFields reads an sd_notify datagram: KEY=VALUE lines.
+func notifyFields(b []byte) map[string]string {
+	fields := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			fields[k] = v
 		}
 	}
+	return fields
 }
 
 // stopBackground is ts serve --stop, as TorchServe's: it stops the server ts serve --start

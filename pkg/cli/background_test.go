@@ -2,6 +2,8 @@ package cli
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,9 +19,9 @@ import (
 )
 
 // TestServeStartStop: ts serve --start runs the server in the background and returns once it
-// listens, its log in LOG_LOCATION; a second --start is refused while it runs; --stop stops
-// it and says so, and then that none runs; a server that cannot start is reported with the
-// end of its log, and nothing is left recorded.
+// listens (whatever its log level), its log in LOG_LOCATION; a second --start is refused while
+// it runs; --stop stops it and says so, and then that none runs; a server that cannot start is
+// reported with the end of its log, and nothing is left recorded.
 func TestServeStartStop(t *testing.T) {
 	ts := filepath.Join(testenv.Binaries(t), "ts")
 	tmp := t.TempDir()
@@ -76,11 +78,47 @@ func TestServeStartStop(t *testing.T) {
 		t.Errorf("serve --stop with none running: exit %d\n%s", code, out)
 	}
 
+	// the server says it listens on the notify socket, whatever its log level
+	out, code = run(append([]string{"--log-level", "error"}, append(serve, "samples/iris/model.onnx")...)...)
+	if code != 0 || !strings.Contains(out, "inference API on http://"+addr) {
+		t.Fatalf("serve --start with --log-level error: exit %d\n%s", code, out)
+	}
+	if out, code := run("serve", "--stop"); code != 0 {
+		t.Fatalf("serve --stop: exit %d\n%s", code, out)
+	}
+
 	out, code = run(append(serve, "--model-store", filepath.Join(tmp, "nothere"))...)
 	if code != term.ExitError || !strings.Contains(out, "the server stopped as it started (exit status 1); its log") || !strings.Contains(out, "nothere not found") {
 		t.Errorf("serve --start with a missing model store: exit %d\n%s", code, out)
 	}
 	if _, err := os.Stat(filepath.Join(tmp, ".ts_serve.pid")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a server that did not start is still recorded: %v", err)
+	}
+}
+
+// TestNotifyReady: ts serve tells a supervisor it listens as systemd's sd_notify does, also on
+// a socket of the abstract namespace ("@name"); with no socket it does nothing.
+func TestNotifyReady(t *testing.T) {
+	name := fmt.Sprintf("@ts-notify-test-%d", os.Getpid())
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: "\x00" + name[1:], Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := notifyReady(name, "http://127.0.0.1:8080"); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 512)
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, _, err := conn.ReadFromUnix(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := notifyFields(buf[:n])
+	if f["READY"] != "1" || f["STATUS"] != "inference API on http://127.0.0.1:8080" || f["MAINPID"] != strconv.Itoa(os.Getpid()) {
+		t.Errorf("notified %q", buf[:n])
+	}
+	if err := notifyReady("", "http://127.0.0.1:8080"); err != nil {
+		t.Errorf("no socket: %v", err)
 	}
 }

@@ -137,6 +137,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 	case c.Start && !c.Foreground && !c.PrintConfig:
 		return startInBackground(g)
 	}
+	notifySocket := config.TakeNotifySocket()
 	cfg, err := config.Load(config.Inputs{Flags: c.flags(), ConfigFile: c.TSConfig, Env: os.Environ()})
 	if err != nil {
 		return err
@@ -260,6 +261,11 @@ func (c *ServeCmd) Run(g *Globals) error {
 			}
 		}
 	}()
+	if ln, ok := listeners[server.Inference]; ok { // bound: connections wait in its backlog until Serve takes them
+		if err := notifyReady(notifySocket, srv.ListenAddress(server.Inference, ln)); err != nil {
+			log.Warn("could not tell the supervisor that the server listens", "err", err)
+		}
+	}
 	err = srv.Serve(ctx, listeners, cfg.DrainTimeout)
 	snap.Store(nil) // what unloads now is the shutdown, not a change to remember
 	closeCtx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)

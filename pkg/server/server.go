@@ -515,7 +515,7 @@ func (s *Server) Serve(ctx context.Context, listeners map[string]net.Listener, d
 				return err
 			}
 			grpcServers = append(grpcServers, gs)
-			s.log.Info("listening", "api", api, "address", s.listenAddress(api, ln))
+			s.log.Info("listening", "api", api, "address", s.ListenAddress(api, ln))
 			go func() {
 				if err := gs.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 					errc <- fmt.Errorf("%s API: %w", api, err)
@@ -530,7 +530,7 @@ func (s *Server) Serve(ctx context.Context, listeners map[string]net.Listener, d
 		hs := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 		servers = append(servers, hs)
 		for _, each := range shared[ln] {
-			s.log.Info("listening", "api", each, "address", s.listenAddress(each, ln))
+			s.log.Info("listening", "api", each, "address", s.ListenAddress(each, ln))
 		}
 		api := strings.Join(shared[ln], "+")
 		go func() {
@@ -586,9 +586,9 @@ func (s *Server) Serve(ctx context.Context, listeners map[string]net.Listener, d
 	return err
 }
 
-// listenAddress is where an API listens, as the log says it: its scheme and the listener's
+// ListenAddress is where an API listens, as the log says it: its scheme and the listener's
 // address (the port chosen for port 0).
-func (s *Server) listenAddress(api string, ln net.Listener) string {
+func (s *Server) ListenAddress(api string, ln net.Listener) string {
 	switch {
 	case config.IsTLS(Addresses(s.cfg)[api]):
 		return "https://" + ln.Addr().String()
