@@ -375,11 +375,7 @@ func (c *InferCmd) predictor(ctx context.Context, g *Globals) (predictor, func()
 	}
 	c.classNames = sync.OnceValue(func() map[string]string {
 		labels, _ := v.Labels()
-		names := make(map[string]string, len(labels))
-		for i, name := range labels {
-			names[strconv.Itoa(i)] = name
-		}
-		return names
+		return handler.IndexToName(labels)
 	})
 	return func(ctx context.Context, body []byte, ctype string) (*client.Prediction, error) {
 		ctx, cancel := context.WithTimeout(ctx, c.Timeout)

@@ -79,6 +79,19 @@ func ClassLabels(dir string, metadata map[string]string) (map[int]string, error)
 	return loadLabels(dir, metadata)
 }
 
+// IndexToName is class labels as index_to_name.json has them: by class index in decimal;
+// nil when there are none.
+func IndexToName(labels map[int]string) map[string]string {
+	if len(labels) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(labels))
+	for i, name := range labels {
+		m[strconv.Itoa(i)] = name
+	}
+	return m
+}
+
 // ultralyticsName is one class of the Python dict an Ultralytics export writes as the ONNX
 // metadata "names": {0: 'person', 1: 'bicycle', ...} (a name with a quote in "..."), or of
 // the list older YOLOv5 exports write: ['person', 'bicycle', ...].

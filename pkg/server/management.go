@@ -22,6 +22,7 @@ import (
 	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/config"
+	"github.com/tsserve/ts/pkg/handler"
 	"github.com/tsserve/ts/pkg/registry"
 )
 
@@ -517,11 +518,8 @@ func modelMetadata(v *registry.Version) *api.ModelMetadata {
 		return nil
 	}
 	md := &api.ModelMetadata{ProducerName: m.ProducerName, ProducerVersion: m.ProducerVersion, IRVersion: m.IRVersion, Opset: m.Opset, Metadata: m.Metadata}
-	if labels, err := v.Labels(); err == nil && len(labels) > 0 { // a broken file fails the requests that need it
-		md.Labels = make(map[string]string, len(labels))
-		for i, name := range labels {
-			md.Labels[strconv.Itoa(i)] = name
-		}
+	if labels, err := v.Labels(); err == nil { // a broken file fails the requests that need it
+		md.Labels = handler.IndexToName(labels)
 	}
 	return md
 }
