@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,7 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tsserve/ts/pkg/cli/term"
 	"github.com/tsserve/ts/pkg/config"
 )
 
@@ -137,13 +135,15 @@ func notifyFields(b []byte) map[string]string {
 }
 
 // stopBackground is ts serve --stop, as TorchServe's: it stops the server ts serve --start
-// started (SIGTERM: requests in flight finish) and waits until it has stopped.
+// started (SIGTERM: requests in flight finish) and waits until it has stopped; with none
+// running, it says so and succeeds.
 func stopBackground(g *Globals) error {
 	pidFile := config.PIDFile()
 	pid, ok := backgroundServer(pidFile)
-	if !ok {
+	if !ok { // nothing to stop: done, as TorchServe's --stop (and systemctl stop) answer
 		os.Remove(pidFile) // a server that stopped by itself leaves it
-		return term.WithCode(term.ExitNotFound, errors.New("ts serve is not running in the background (ts serve --start starts it)"))
+		g.IO().Println("ts serve is not running in the background (ts serve --start starts it)")
+		return nil
 	}
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		return fmt.Errorf("stop ts serve (pid %d): %w", pid, err)
