@@ -1,7 +1,7 @@
 // Package templates holds the starting points users copy: custom handlers (python/, go/),
 // model-config.yaml (every model setting) and config.properties (every server setting, made
-// from pkg/config's keys), a container image (docker/) and a KServe runtime (kserve/); ts
-// serve embeds the Python kit to run a workflow's function nodes.
+// from pkg/config's keys), a container image (docker/), a KServe runtime (kserve/) and a
+// systemd unit (systemd/); ts serve embeds the Python kit to run a workflow's function nodes.
 package templates
 
 import _ "embed"

@@ -163,3 +163,45 @@ func TestDockerfileCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestSystemdUnit: the systemd unit (templates/systemd/ts.service) waits for the readiness
+// ts serve notifies (Type=notify) and starts ts serve with flags it takes: they parse and
+// their settings resolve (the config file the unit names stands in for by an empty one).
+func TestSystemdUnit(t *testing.T) {
+	b, err := os.ReadFile(testenv.Path("templates/systemd/ts.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			unit[k] = v
+		}
+	}
+	if unit["Type"] != "notify" {
+		t.Errorf("Type=%s, want notify (ts serve sends READY=1)", unit["Type"])
+	}
+	command := strings.Fields(unit["ExecStart"])
+	if len(command) < 2 || filepath.Base(command[0]) != "ts" || command[1] != "serve" {
+		t.Fatalf("ExecStart=%s", unit["ExecStart"])
+	}
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "config.properties")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--ort-lib", "/nonexistent"} // --print-config loads no library
+	for _, a := range command[1:] {
+		a = strings.ReplaceAll(a, "/etc/ts/config.properties", empty)
+		args = append(args, strings.ReplaceAll(a, "/var/lib/ts", dir))
+	}
+	var out, errs bytes.Buffer
+	if code := Main(append(args, "--print-config"), &out, &errs); code != 0 {
+		t.Fatalf("ts %v: exit %d: %s", args, code, errs.String())
+	}
+	for _, want := range []string{`(?m)^model_store += \S+/model-store +# --model-store`, `(?m)^load_models += all +# --models`} {
+		if !regexp.MustCompile(want).MatchString(out.String()) {
+			t.Errorf("print-config lacks %s:\n%s", want, out.String())
+		}
+	}
+}
