@@ -7,9 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
+	"reflect"
 	"runtime/debug"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/alecthomas/kong"
 
@@ -159,6 +163,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		kong.Exit(func(code int) { exit = code }),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: true}),
 		kong.Bind(&c.Globals),
+		kong.TypeMapper(reflect.TypeFor[time.Duration](), durationMapper()),
 		kong.Vars{"env_host": config.EnvHost, "env_management_host": config.EnvManagementHost,
 			"env_metrics_host": config.EnvMetricsHost, "env_token": config.EnvToken},
 	)
@@ -177,6 +182,35 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	c.parser = parser
 	return term.Report(stderr, "ts", exitError(ctx.Run()))
+}
+
+// durationMapper reads a duration flag as Go writes durations (30s, 1m30s, 500ms), or a bare
+// number as seconds (--timeout 30, as TorchServe counts its timeouts).
+func durationMapper() kong.MapperFunc {
+	return func(ctx *kong.DecodeContext, target reflect.Value) error {
+		t, err := ctx.Scan.PopValue("duration")
+		if err != nil {
+			return err
+		}
+		d, err := parseDuration(fmt.Sprint(t.Value))
+		if err != nil {
+			return err
+		}
+		target.SetInt(int64(d))
+		return nil
+	}
+}
+
+// parseDuration reads a Go duration, or a number of seconds.
+func parseDuration(s string) (time.Duration, error) {
+	if secs, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(secs) && !math.IsInf(secs, 0) && math.Abs(secs) < math.MaxInt64/float64(time.Second) {
+		return time.Duration(secs * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration: give one as 30s, 1m30s or 500ms, or a number of seconds", s)
+	}
+	return d, nil
 }
 
 // usageError marks a kong parse error as a usage error.

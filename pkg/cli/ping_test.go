@@ -113,3 +113,33 @@ func TestPingAgain(t *testing.T) {
 		}
 	}
 }
+
+// TestParseDuration: duration flags take Go's durations or a number of seconds; anything else
+// (or a number too large for a duration) is refused.
+func TestParseDuration(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+		bad  bool
+	}{
+		{in: "30s", want: 30 * time.Second},
+		{in: "1m30s", want: 90 * time.Second},
+		{in: "500ms", want: 500 * time.Millisecond},
+		{in: "30", want: 30 * time.Second},
+		{in: "0.25", want: 250 * time.Millisecond},
+		{in: "0", want: 0},
+		{in: "abc", bad: true},
+		{in: "1e300", bad: true},
+		{in: "NaN", bad: true},
+		{in: "", bad: true},
+	}
+	for _, tt := range tests {
+		got, err := parseDuration(tt.in)
+		if (err != nil) != tt.bad || got != tt.want {
+			t.Errorf("parseDuration(%q) = %v, %v; want %v (error: %v)", tt.in, got, err, tt.want, tt.bad)
+		}
+	}
+	if p := ping("--host", freeAddress(t), "--wait", "0.3"); p.code != term.ExitUnreachable || p.took < 300*time.Millisecond {
+		t.Errorf("ping --wait 0.3 (seconds): exit %d after %s", p.code, p.took)
+	}
+}
