@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	_ "google.golang.org/grpc/encoding/gzip" // gzip-compressed calls, as tritonclient's compression_algorithm sends them
+	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/reflection"
@@ -62,7 +63,8 @@ func (s *Server) newGRPCServer(api string, opts ...grpc.ServerOption) (*grpc.Ser
 	} else {
 		managementpb.RegisterManagementAPIsServiceServer(gs, &grpcManagement{rest: h})
 	}
-	reflection.Register(gs) // clients such as grpcurl find the services without the .proto files
+	healthgrpc.RegisterHealthServer(gs, s.newGRPCHealth(gs, api == GRPCInference)) // Kubernetes' gRPC probes
+	reflection.Register(gs)                                                        // clients such as grpcurl find the services without the .proto files
 	return gs, nil
 }
 

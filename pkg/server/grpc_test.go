@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/encoding"
+	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
@@ -245,8 +246,8 @@ func TestGRPCStreamPredictions2(t *testing.T) {
 }
 
 // TestGRPCGuards: token authorization takes the keys as "authorization: Bearer" metadata
-// (each API its own key); with the model API off, registering is PERMISSION_DENIED; a
-// message over max_request_size is refused.
+// (each API its own key), but for the health service (probes send none); with the model API
+// off, registering is PERMISSION_DENIED; a message over max_request_size is refused.
 func TestGRPCGuards(t *testing.T) {
 	ctx := context.Background()
 	keyPath := filepath.Join(t.TempDir(), "key_file.json")
@@ -273,6 +274,10 @@ func TestGRPCGuards(t *testing.T) {
 	wantCode(t, "register, model API off", err, codes.PermissionDenied, "")
 	_, err = inf.Predictions(bearer(k.Inference.Key), &inferencepb.PredictionsRequest{ModelName: "iris", Input: map[string][]byte{"data": make([]byte, 2000)}})
 	wantCode(t, "a message over max_request_size", err, codes.ResourceExhausted, "")
+	// the health service answers probes, which send no key
+	if res, err := healthgrpc.NewHealthClient(grpcDial(t, ts, GRPCInference)).Check(ctx, &healthgrpc.HealthCheckRequest{}); err != nil || res.GetStatus() != healthgrpc.HealthCheckResponse_SERVING {
+		t.Errorf("health check, no key: %v, %v", res.GetStatus(), err)
+	}
 }
 
 // TestGRPCCancel: a prediction whose client gives up ends with the client's deadline and
@@ -509,8 +514,8 @@ func TestGRPCMaxConnectionAge(t *testing.T) {
 func TestGRPCReflection(t *testing.T) {
 	ts := emptyServer(t, nil)
 	for api, want := range map[string][]string{
-		GRPCInference:  {"inference.GRPCInferenceService", "org.pytorch.serve.grpc.inference.InferenceAPIsService"},
-		GRPCManagement: {"org.pytorch.serve.grpc.management.ManagementAPIsService"},
+		GRPCInference:  {"grpc.health.v1.Health", "inference.GRPCInferenceService", "org.pytorch.serve.grpc.inference.InferenceAPIsService"},
+		GRPCManagement: {"grpc.health.v1.Health", "org.pytorch.serve.grpc.management.ManagementAPIsService"},
 	} {
 		stream, err := reflectionpb.NewServerReflectionClient(grpcDial(t, ts, api)).ServerReflectionInfo(context.Background())
 		if err != nil {
@@ -601,4 +606,49 @@ func TestGRPCTritonExtensions(t *testing.T) {
 	wantCode(t, "digits after unloading", err, codes.NotFound, "Model not found: digits")
 	_, err = oip.RepositoryModelLoad(ctx, &oippb.RepositoryModelLoadRequest{ModelName: "nothing"})
 	wantCode(t, "load a model the store lacks", err, codes.NotFound, "no nothing.mar")
+}
+
+// TestGRPCHealth: each gRPC port answers gRPC's standard health service, as Kubernetes'
+// gRPC probes ask it: SERVING for the port and each of its services by name, NOT_FOUND for
+// a service it does not serve, and NOT_SERVING once the server stops; a watch gets the
+// status, then NOT_SERVING as the server stops, and ends.
+func TestGRPCHealth(t *testing.T) {
+	ctx := context.Background()
+	ts := emptyServer(t, nil)
+	exchange{"register", "POST", "/models?url=iris.mar&initial_workers=1&synchronous=true", "", nil, 200, "", ""}.run(t, ts.management.URL)
+	services := map[string][]string{
+		GRPCInference:  {"", "inference.GRPCInferenceService", "org.pytorch.serve.grpc.inference.InferenceAPIsService"},
+		GRPCManagement: {"", "org.pytorch.serve.grpc.management.ManagementAPIsService"},
+	}
+	clients := map[string]healthgrpc.HealthClient{}
+	for api, names := range services {
+		clients[api] = healthgrpc.NewHealthClient(grpcDial(t, ts, api))
+		for _, name := range names {
+			res, err := clients[api].Check(ctx, &healthgrpc.HealthCheckRequest{Service: name})
+			if err != nil || res.GetStatus() != healthgrpc.HealthCheckResponse_SERVING {
+				t.Errorf("%s: Check(%q) = %v, %v; want SERVING", api, name, res.GetStatus(), err)
+			}
+		}
+		_, err := clients[api].Check(ctx, &healthgrpc.HealthCheckRequest{Service: "no.such.Service"})
+		wantCode(t, api+": an unknown service", err, codes.NotFound, "no.such.Service")
+	}
+	watch, err := clients[GRPCInference].Watch(ctx, &healthgrpc.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := watch.Recv(); err != nil || res.GetStatus() != healthgrpc.HealthCheckResponse_SERVING {
+		t.Fatalf("watch: first %v, %v; want SERVING", res.GetStatus(), err)
+	}
+	ts.srv.draining.Store(true) // what a stop does first
+	if res, err := watch.Recv(); err != nil || res.GetStatus() != healthgrpc.HealthCheckResponse_NOT_SERVING {
+		t.Fatalf("watch as the server stops: %v, %v; want NOT_SERVING", res.GetStatus(), err)
+	}
+	if _, err := watch.Recv(); !errors.Is(err, io.EOF) {
+		t.Errorf("watch after the stop: %v, want its end", err)
+	}
+	for api := range services {
+		if res, err := clients[api].Check(ctx, &healthgrpc.HealthCheckRequest{}); err != nil || res.GetStatus() != healthgrpc.HealthCheckResponse_NOT_SERVING {
+			t.Errorf("%s while stopping: %v, %v; want NOT_SERVING", api, res.GetStatus(), err)
+		}
+	}
 }
