@@ -52,7 +52,7 @@ end
 
 function __ts_takes_value
     switch "$argv[1]|$argv[2]"
-        case '*|--ca-file' '*|--host' '*|--log-level' '*|--management-host' '*|--metrics-host' '*|--ort-lib' '*|--output' '*|-o' '*|--token' '*|--token-file'
+        case '*|--ca-file' '*|--host' '*|--log-format' '*|--log-level' '*|--management-host' '*|--metrics-host' '*|--ort-lib' '*|--output' '*|-o' '*|--token' '*|--token-file'
             return 0
         case 'serve|--certificate-file' 'serve|--gpus' 'serve|--grpc-inference-port' 'serve|--grpc-management-port' 'serve|--handler' 'serve|--inference-address' 'serve|--intra-op-threads' 'serve|--key-file' 'serve|--management-address' 'serve|--metrics-address' 'serve|--model-store' 'serve|--models' 'serve|--private-key-file' 'serve|--provider' 'serve|--repository-poll-secs' 'serve|--trace-file' 'serve|--trace-level' 'serve|--trusted-keys' 'serve|--ts-config' 'serve|--unload-after-idle' 'serve|--workers' 'serve|--workflow-store'
             return 0
@@ -126,6 +126,7 @@ complete -c ts -l ca-file -r -F -d 'PEM certificate authority for the server\'s 
 complete -c ts -l help -s h -d 'Show context-sensitive help.'
 complete -c ts -l host -x -d 'Server address (inference API): host[:port], http(s)://host[:port] or unix:/path; default 127.0.0.1:8080.'
 complete -c ts -l insecure -d 'Do not verify the server\'s TLS certificate.'
+complete -c ts -l log-format -x -a 'text json' -d 'Log format: text (key=value lines) or json (a JSON object a line, for log collectors).'
 complete -c ts -l log-level -x -a 'debug info warn error' -d 'Log level: debug, info, warn or error.'
 complete -c ts -l management-host -x -d 'Management API address (default: the host\'s name, port 8081).'
 complete -c ts -l metrics-host -x -d 'Metrics API address (default: the host\'s name, port 8082).'

@@ -78,13 +78,21 @@ func TestServeStartStop(t *testing.T) {
 		t.Errorf("serve --stop with none running: exit %d\n%s", code, out)
 	}
 
-	// the server says it listens on the notify socket, whatever its log level
-	out, code = run(append([]string{"--log-level", "error"}, append(serve, "samples/iris/model.onnx")...)...)
-	if code != 0 || !strings.Contains(out, "inference API on http://"+addr) {
-		t.Fatalf("serve --start with --log-level error: exit %d\n%s", code, out)
+	// the server says it listens on the notify socket, whatever its log level; its log in
+	// JSON, as --log-format asks
+	os.Remove(filepath.Join(logs, "ts_log.log"))
+	for _, flags := range [][]string{{"--log-level", "error"}, {"--log-format", "json"}} {
+		out, code = run(append(flags, append(serve, "samples/iris/model.onnx")...)...)
+		if code != 0 || !strings.Contains(out, "inference API on http://"+addr) {
+			t.Fatalf("serve --start with %v: exit %d\n%s", flags, code, out)
+		}
+		if out, code := run("serve", "--stop"); code != 0 {
+			t.Fatalf("serve --stop: exit %d\n%s", code, out)
+		}
 	}
-	if out, code := run("serve", "--stop"); code != 0 {
-		t.Fatalf("serve --stop: exit %d\n%s", code, out)
+	log, _ := os.ReadFile(filepath.Join(logs, "ts_log.log"))
+	if !regexp.MustCompile(`(?m)^\{"time":"[^"]+","level":"INFO","msg":"listening","api":"inference","address":"http://` + regexp.QuoteMeta(addr) + `"\}$`).Match(log) {
+		t.Errorf("no JSON log line of the inference API listening:\n%s", log)
 	}
 
 	out, code = run(append(serve, "--model-store", filepath.Join(tmp, "nothere"))...)

@@ -39,9 +39,10 @@ func VersionString() string {
 
 // Globals are the flags every ts command takes.
 type Globals struct {
-	ORTLib   string `name:"ort-lib" placeholder:"PATH" help:"ONNX Runtime shared library to load (default: $$TS_ORT_LIB, then beside the executable, then the set-up folder)."`
-	LogLevel string `name:"log-level" default:"info" enum:"debug,info,warn,error" help:"Log level: debug, info, warn or error."`
-	Output   string `name:"output" short:"o" default:"text" enum:"text,json,yaml" help:"Output: text (tables on a terminal, tab-separated in a pipe), json or yaml."`
+	ORTLib    string `name:"ort-lib" placeholder:"PATH" help:"ONNX Runtime shared library to load (default: $$TS_ORT_LIB, then beside the executable, then the set-up folder)."`
+	LogLevel  string `name:"log-level" default:"info" enum:"debug,info,warn,error" help:"Log level: debug, info, warn or error."`
+	LogFormat string `name:"log-format" env:"${env_log_format}" default:"text" enum:"text,json" help:"Log format: text (key=value lines) or json (a JSON object a line, for log collectors)."`
+	Output    string `name:"output" short:"o" default:"text" enum:"text,json,yaml" help:"Output: text (tables on a terminal, tab-separated in a pipe), json or yaml."`
 
 	Host           string `name:"host" env:"${env_host}" placeholder:"ADDR" help:"Server address (inference API): host[:port], http(s)://host[:port] or unix:/path; default 127.0.0.1:8080."`
 	ManagementHost string `name:"management-host" env:"${env_management_host}" placeholder:"ADDR" help:"Management API address (default: the host's name, port 8081)."`
@@ -96,21 +97,30 @@ func (g *Globals) Client() (*client.Client, error) {
 	return c, nil
 }
 
-// Logger returns the logger built from --log-level, writing to stderr.
+// Logger returns the logger built from --log-level and --log-format, writing to stderr.
 func (g *Globals) Logger() *slog.Logger {
 	if g.logger == nil {
 		var level slog.Level
 		_ = level.UnmarshalText([]byte(g.LogLevel))
 		g.level = &slog.LevelVar{}
 		g.level.Set(level)
-		g.logger = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: g.level}))
+		g.logger = slog.New(g.logHandler(g.level))
 	}
 	return g.logger
 }
 
 // quietLogger logs warnings and errors only (for commands that load models in-process).
 func (g *Globals) quietLogger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return slog.New(g.logHandler(slog.LevelWarn))
+}
+
+// logHandler writes records from level on to stderr, in --log-format.
+func (g *Globals) logHandler(level slog.Leveler) slog.Handler {
+	opts := &slog.HandlerOptions{Level: level}
+	if g.LogFormat == config.LogJSON {
+		return slog.NewJSONHandler(g.stderr, opts)
+	}
+	return slog.NewTextHandler(g.stderr, opts)
 }
 
 // InitEngine loads ONNX Runtime from --ort-lib, TS_ORT_LIB, beside the executable or the
@@ -165,7 +175,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		kong.Bind(&c.Globals),
 		kong.TypeMapper(reflect.TypeFor[time.Duration](), durationMapper()),
 		kong.Vars{"env_host": config.EnvHost, "env_management_host": config.EnvManagementHost,
-			"env_metrics_host": config.EnvMetricsHost, "env_token": config.EnvToken},
+			"env_metrics_host": config.EnvMetricsHost, "env_token": config.EnvToken, "env_log_format": config.EnvLogFormat},
 	)
 	if err != nil {
 		return term.Report(stderr, "ts", err)

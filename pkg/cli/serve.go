@@ -239,7 +239,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 		},
 	})
 
-	srv := server.New(reg, server.Options{Settings: cfg, Metrics: m, Logger: log, LogLevel: g.level, Version: Version, TLS: tlsConfig, Tracer: tracer})
+	srv := server.New(reg, server.Options{Settings: cfg, Metrics: m, Logger: log, LogLevel: g.level, LogFormat: g.LogFormat, Version: Version, TLS: tlsConfig, Tracer: tracer})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	release := reg.Hold()

@@ -111,6 +111,14 @@ const (
 	EnvToken = "TS_TOKEN"
 	// EnvForceTTY makes the CLI write for a terminal even into a pipe (for tests).
 	EnvForceTTY = "TS_FORCE_TTY"
+	// EnvLogFormat is the log's format, text or json (--log-format), for every command.
+	EnvLogFormat = "TS_LOG_FORMAT"
+)
+
+// Log formats (--log-format, TS_LOG_FORMAT).
+const (
+	LogText = "text" // slog's key=value lines
+	LogJSON = "json" // a JSON object a line, for log collectors
 )
 
 // EnvMallocMmapThreshold is glibc's own variable for the size from which allocations get

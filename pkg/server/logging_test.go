@@ -43,7 +43,7 @@ func TestLogSettings(t *testing.T) {
 		{"warnings and errors", "POST", "/v2/logging", "application/json", []byte(`{"log_verbose_level": 0, "log_info": false}`), 200, "", `"log_info": false,
   "log_warning": true`},
 		{"a log file", "POST", "/v2/logging", "application/json", []byte(`{"log_file": "/tmp/x.log"}`), 400, "BadRequestException", "ts logs to stderr only"},
-		{"another format", "POST", "/v2/logging", "application/json", []byte(`{"log_format": "ISO8601"}`), 400, "BadRequestException", `ts has one format, \"default\"`},
+		{"another format", "POST", "/v2/logging", "application/json", []byte(`{"log_format": "ISO8601"}`), 400, "BadRequestException", `the server logs in \"default\" (ts serve --log-format) while it runs, not \"ISO8601\"`},
 		{"an unknown setting", "POST", "/v2/logging", "application/json", []byte(`{"log_colour": true}`), 400, "BadRequestException", `unknown field \"log_colour\"`},
 		{"a string for a bool", "POST", "/v2/logging", "application/json", []byte(`{"log_info": "yes"}`), 400, "BadRequestException", "log settings are"},
 		{"listed", "GET", "/v2", "", nil, 200, "", `"logging"`},
@@ -66,6 +66,15 @@ func TestLogSettings(t *testing.T) {
 	if res, err := oip.LogSettings(context.Background(), &oippb.LogSettingsRequest{}); err != nil || !res.GetSettings()["log_error"].GetBoolParam() {
 		t.Errorf("gRPC read: %v %v", res, err)
 	}
+
+	// a server logging JSON says so, and takes its own format back
+	jsonSrv := New(reg, Options{Settings: cfg, Logger: logger, LogLevel: level, LogFormat: config.LogJSON})
+	jh, _ := jsonSrv.Handler(Inference)
+	jsonInference := httptest.NewServer(jh)
+	defer jsonInference.Close()
+	exchange{"json: read", "GET", "/v2/logging", "", nil, 200, "", `"log_format": "json"`}.run(t, jsonInference.URL)
+	exchange{"json: same format", "POST", "/v2/logging", "application/json", []byte(`{"log_format": "json"}`), 200, "", `"log_format": "json"`}.run(t, jsonInference.URL)
+	exchange{"json: text", "POST", "/v2/logging", "application/json", []byte(`{"log_format": "default"}`), 400, "BadRequestException", `not \"default\"`}.run(t, jsonInference.URL)
 
 	fixed := emptyServer(t, nil) // no level to change
 	exchange{"fixed", "GET", "/v2/logging", "", nil, 400, "BadRequestException", "this server's log level is fixed"}.run(t, fixed.inference.URL)

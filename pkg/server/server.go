@@ -47,6 +47,9 @@ type Options struct {
 	// LogLevel is Logger's level, which Triton's logging API changes (nil: it answers
 	// that the level is fixed).
 	LogLevel *slog.LevelVar
+	// LogFormat is Logger's format, config.LogText or config.LogJSON ("": text), which
+	// Triton's logging API reports.
+	LogFormat string
 	// Version is the server's version, for the Open Inference Protocol's GET /v2.
 	Version string
 	// TLS is the certificate for https:// addresses (TLSConfig's): the gRPC servers serve it
@@ -64,9 +67,11 @@ type Server struct {
 	metrics  *metrics.Metrics
 	log      *slog.Logger
 	logLevel *slog.LevelVar
-	version  string
-	tls      *tls.Config
-	tracer   *trace.Tracer
+	// logFormat is the log's format as Triton's logging API names it: "default" (text) or "json"
+	logFormat string
+	version   string
+	tls       *tls.Config
+	tracer    *trace.Tracer
 
 	active   atomic.Int64 // requests being answered
 	draining atomic.Bool  // stopping: /ping answers Unhealthy
@@ -97,7 +102,7 @@ func New(reg *registry.Registry, o Options) *Server {
 	if o.Settings == nil {
 		o.Settings, _ = config.Load(config.Inputs{})
 	}
-	s := &Server{reg: reg, cfg: o.Settings, metrics: o.Metrics, log: o.Logger, logLevel: o.LogLevel, version: o.Version, tls: o.TLS, tracer: o.Tracer}
+	s := &Server{reg: reg, cfg: o.Settings, metrics: o.Metrics, log: o.Logger, logLevel: o.LogLevel, logFormat: tritonLogFormat(o.LogFormat), version: o.Version, tls: o.TLS, tracer: o.Tracer}
 	if s.tracer == nil {
 		s.tracer = trace.New(o.Settings.Trace, o.Logger)
 	}
