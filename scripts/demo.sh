@@ -20,7 +20,7 @@ bin/tsarchive --model-name digits --version 1.0 --serialized-file samples/digits
   --export-path "$work/model_store"
 
 echo "== 4. ts serve"
-bin/ts serve --model-store "$work/model_store" --models digits=digits.mar \
+bin/ts --log-format text serve --model-store "$work/model_store" --models digits=digits.mar \
   --inference-address 127.0.0.1:0 --management-address 127.0.0.1:0 --metrics-address 127.0.0.1:0 \
   --grpc-inference-port 0 --grpc-management-port 0 2>"$log" &
 pid=$!

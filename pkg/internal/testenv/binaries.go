@@ -126,6 +126,9 @@ func Launch(args ...string) (*Server, error) {
 	if grpc && !strings.Contains(joined, "--grpc-management-port") {
 		args = append(args, "--grpc-management-port", "0")
 	}
+	if !strings.Contains(joined, "--log-format") { // the listening lines below are read as text
+		args = append(args, "--log-format", "text")
+	}
 	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
 	cmd.Dir = Root()
 	stderr, err := cmd.StderrPipe()
