@@ -55,7 +55,9 @@ type Globals struct {
 	stdout io.Writer
 	stderr io.Writer
 	// args are the command line's arguments, as Main got them
-	args   []string
+	args []string
+	// client is the last client Client made (nil: none), which an error's hint may ask
+	client *client.Client
 	logger *slog.Logger
 	// level is the logger's level, which a server's logging API may change while it runs.
 	level  *slog.LevelVar
@@ -94,6 +96,7 @@ func (g *Globals) Client() (*client.Client, error) {
 	if err != nil {
 		return nil, term.WithCode(term.ExitUsage, err)
 	}
+	g.client = c
 	return c, nil
 }
 
@@ -191,7 +194,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return term.Report(stderr, "ts", usageError(err))
 	}
 	c.parser = parser
-	return term.Report(stderr, "ts", exitError(ctx.Run()))
+	return term.Report(stderr, "ts", exitError(c.Globals.withModelHint(ctx.Run())))
 }
 
 // durationMapper reads a duration flag as Go writes durations (30s, 1m30s, 500ms), or a bare
