@@ -52,9 +52,9 @@ end
 
 function __ts_takes_value
     switch "$argv[1]|$argv[2]"
-        case '*|--ca-file' '*|--host' '*|--log-format' '*|--log-level' '*|--management-host' '*|--metrics-host' '*|--ort-lib' '*|--output' '*|-o' '*|--token' '*|--token-file'
+        case '*|--ca-file' '*|--client-cert' '*|--client-key' '*|--host' '*|--log-format' '*|--log-level' '*|--management-host' '*|--metrics-host' '*|--ort-lib' '*|--output' '*|-o' '*|--token' '*|--token-file'
             return 0
-        case 'serve|--certificate-file' 'serve|--gpus' 'serve|--grpc-inference-port' 'serve|--grpc-management-port' 'serve|--handler' 'serve|--inference-address' 'serve|--intra-op-threads' 'serve|--key-file' 'serve|--management-address' 'serve|--metrics-address' 'serve|--model-store' 'serve|--models' 'serve|--private-key-file' 'serve|--provider' 'serve|--repository-poll-secs' 'serve|--trace-file' 'serve|--trace-level' 'serve|--trusted-keys' 'serve|--ts-config' 'serve|--unload-after-idle' 'serve|--workers' 'serve|--workflow-store'
+        case 'serve|--certificate-file' 'serve|--client-ca-file' 'serve|--gpus' 'serve|--grpc-inference-port' 'serve|--grpc-management-port' 'serve|--handler' 'serve|--inference-address' 'serve|--intra-op-threads' 'serve|--key-file' 'serve|--management-address' 'serve|--metrics-address' 'serve|--model-store' 'serve|--models' 'serve|--private-key-file' 'serve|--provider' 'serve|--repository-poll-secs' 'serve|--trace-file' 'serve|--trace-level' 'serve|--trusted-keys' 'serve|--ts-config' 'serve|--unload-after-idle' 'serve|--workers' 'serve|--workflow-store'
             return 0
         case 'register|--batch-size' 'register|--handler' 'register|--max-batch-delay' 'register|--name' 'register|--timeout' 'register|--version' 'register|--workers'
             return 0
@@ -123,6 +123,8 @@ end
 
 complete -c ts -f
 complete -c ts -l ca-file -r -F -d 'PEM certificate authority for the server\'s TLS certificate.'
+complete -c ts -l client-cert -r -F -d 'PEM client certificate, for servers that ask for one (mutual TLS; with --client-key).'
+complete -c ts -l client-key -r -F -d 'PEM private key of --client-cert.'
 complete -c ts -l help -s h -d 'Show context-sensitive help.'
 complete -c ts -l host -x -d 'Server address (inference API): host[:port], http(s)://host[:port] or unix:/path; default 127.0.0.1:8080.'
 complete -c ts -l insecure -d 'Do not verify the server\'s TLS certificate.'
@@ -154,6 +156,7 @@ complete -c ts -n '__ts_at \'\' 0' -a trace -d 'Show or change which requests a 
 complete -c ts -n '__ts_at \'\' 0' -a version -d 'Print the versions of ts and ONNX Runtime, and the execution providers available.'
 
 complete -c ts -n '__ts_in \'serve\'' -l certificate-file -r -F -d 'PEM certificate for https:// addresses (certificate_file).'
+complete -c ts -n '__ts_in \'serve\'' -l client-ca-file -r -F -d 'Require client certificates these PEM authorities signed on https:// addresses and gRPC over TLS (mutual TLS; client_ca_file).'
 complete -c ts -n '__ts_in \'serve\'' -l enable-model-api -d 'Allow registering and unregistering models through the management API (on by default).'
 complete -c ts -n '__ts_in \'serve\'' -l no-enable-model-api -d 'Allow registering and unregistering models through the management API (on by default).'
 complete -c ts -n '__ts_in \'serve\'' -l enable-upload -d 'Accept archives uploaded into the model store (ts register of a local file on a remote server).'

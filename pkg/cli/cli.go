@@ -51,6 +51,8 @@ type Globals struct {
 	TokenFile      string `name:"token-file" type:"path" placeholder:"FILE" help:"TorchServe's key_file.json: its inference and management keys."`
 	Insecure       bool   `name:"insecure" help:"Do not verify the server's TLS certificate."`
 	CAFile         string `name:"ca-file" type:"path" placeholder:"FILE" help:"PEM certificate authority for the server's TLS certificate."`
+	ClientCert     string `name:"client-cert" type:"path" placeholder:"FILE" help:"PEM client certificate, for servers that ask for one (mutual TLS; with --client-key)."`
+	ClientKey      string `name:"client-key" type:"path" placeholder:"FILE" help:"PEM private key of --client-cert."`
 
 	stdout io.Writer
 	stderr io.Writer
@@ -77,7 +79,7 @@ func (g *Globals) IO() *term.IO {
 // Client connects to the server the flags and environment name.
 func (g *Globals) Client() (*client.Client, error) {
 	o := client.Options{Host: g.Host, Management: g.ManagementHost, Metrics: g.MetricsHost, Token: g.Token,
-		Insecure: g.Insecure, CAFile: g.CAFile}
+		Insecure: g.Insecure, CAFile: g.CAFile, CertFile: g.ClientCert, KeyFile: g.ClientKey}
 	if g.TokenFile != "" {
 		b, err := os.ReadFile(g.TokenFile)
 		if err != nil {
@@ -91,6 +93,9 @@ func (g *Globals) Client() (*client.Client, error) {
 			return nil, fmt.Errorf("token file %s: %w", g.TokenFile, err)
 		}
 		o.ManagementToken, o.InferenceToken = keys.Management.Key, keys.Inference.Key
+	}
+	if (g.ClientCert == "") != (g.ClientKey == "") {
+		return nil, term.Usagef("--client-cert and --client-key go together")
 	}
 	c, err := client.New(o)
 	if err != nil {

@@ -116,7 +116,7 @@ func TestScripts(t *testing.T) {
 					ts.Defer(func() { srv.Shutdown() })
 				}
 				ts.Check(err)
-				if !slices.Contains(args, "--token-auth") { // /ping wants a key then
+				if !slices.Contains(args, "--token-auth") && !slices.Contains(args, "--client-ca-file") { // /ping wants a key, or a client certificate, then
 					if err := srv.AwaitHealthy(); err != nil {
 						ts.Fatalf("%v", err)
 					}

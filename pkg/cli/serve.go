@@ -59,6 +59,7 @@ type ServeCmd struct {
 	KeyFile           *string  `name:"key-file" placeholder:"FILE" help:"Where the API keys are written with --token-auth (key_file, default ./key_file.json)."`
 	CertificateFile   *string  `name:"certificate-file" placeholder:"FILE" help:"PEM certificate for https:// addresses (certificate_file)."`
 	PrivateKeyFile    *string  `name:"private-key-file" placeholder:"FILE" help:"PEM private key for https:// addresses (private_key_file)."`
+	ClientCAFile      *string  `name:"client-ca-file" placeholder:"FILE" help:"Require client certificates these PEM authorities signed on https:// addresses and gRPC over TLS (mutual TLS; client_ca_file)."`
 	Snapshot          *bool    `name:"snapshot" help:"Save registered models after each change and restore them at start (enable_model_snapshot)."`
 	NoConfigSnapshots bool     `name:"ncs" aliases:"no-config-snapshots" help:"Neither restore nor save the model snapshot."`
 	PrintConfig       bool     `name:"print-config" help:"Print every setting with its value and where it came from, then exit."`
@@ -123,6 +124,7 @@ func (c *ServeCmd) flags() map[string]string {
 	str("key_file", c.KeyFile)
 	str("certificate_file", c.CertificateFile)
 	str("private_key_file", c.PrivateKeyFile)
+	str("client_ca_file", c.ClientCAFile)
 	if c.NoConfigSnapshots {
 		f["enable_model_snapshot"] = "false"
 	}

@@ -59,7 +59,10 @@ type Options struct {
 	// Insecure skips TLS verification; CAFile adds a certificate authority.
 	Insecure bool
 	CAFile   string
-	Timeout  time.Duration
+	// CertFile and KeyFile are a PEM client certificate and its key, for servers that ask
+	// for one (mutual TLS).
+	CertFile, KeyFile string
+	Timeout           time.Duration
 }
 
 // New builds a client from addresses given as people type them.
@@ -103,8 +106,15 @@ func New(o Options) (*Client, error) {
 			return proxy(r)
 		}
 	}
-	if o.Insecure || o.CAFile != "" {
+	if o.Insecure || o.CAFile != "" || o.CertFile != "" {
 		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: o.Insecure}
+		if o.CertFile != "" {
+			cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("client certificate: %w", err)
+			}
+			tr.TLSClientConfig.Certificates = []tls.Certificate{cert}
+		}
 		if o.CAFile != "" {
 			pem, err := os.ReadFile(o.CAFile)
 			if err != nil {

@@ -174,6 +174,8 @@ func TestInvalidValues(t *testing.T) {
 		"grpc_management_max_connection_age_ms": "-1",
 		"number_of_gpu":                         "-1",
 		"service_envelope":                      "soap",
+		"client_ca_file":                        "ca.pem", // with no certificate of the server's
+		"job_queue_full_status":                 "500",
 	}
 	for key, v := range cases {
 		_, err := Load(Inputs{Flags: map[string]string{key: v}})

@@ -121,6 +121,7 @@ var Keys = []Key{
 	{"drain_timeout", "", "30", kSeconds, "seconds to finish requests in flight after SIGTERM"},
 	{"certificate_file", "certificate-file", "", kString, "PEM certificate (chain) served on https:// addresses"},
 	{"private_key_file", "private-key-file", "", kString, "PEM private key of certificate_file"},
+	{"client_ca_file", "client-ca-file", "", kString, "PEM certificate authorities of clients: https:// addresses (and gRPC over TLS) then require a client certificate one of them signed (mutual TLS; ts's own key, as Triton's --grpc-use-ssl-mutual)"},
 	{"disable_token_authorization", "", "true", kBool, "no API keys (ts's default); false: every inference and management request needs the key from key_file, as TorchServe's default"},
 	{"token_expiration_min", "", "60", kInt, "minutes an inference or management key stays valid (GET /token?type=... makes a new one)"},
 	{"key_file", "key-file", "key_file.json", kString, "where the keys are written (mode 0600) when token authorization is on; removed at stop"},
@@ -228,6 +229,9 @@ type Settings struct {
 	DrainTimeout    time.Duration
 	CertificateFile string
 	PrivateKeyFile  string
+	// ClientCAFile is client_ca_file: with it, TLS listeners require client certificates its
+	// authorities signed (mutual TLS).
+	ClientCAFile string
 	// TokenAuthorization is !disable_token_authorization: API keys are required.
 	TokenAuthorization bool
 	TokenExpiration    time.Duration
@@ -446,6 +450,10 @@ func (s *Settings) parse() error {
 	s.MetricsAddress = str("metrics_address")
 	s.CertificateFile = str("certificate_file")
 	s.PrivateKeyFile = str("private_key_file")
+	s.ClientCAFile = str("client_ca_file")
+	if s.ClientCAFile != "" && (s.CertificateFile == "" || s.PrivateKeyFile == "") {
+		errs = append(errs, fmt.Errorf("client_ca_file (from %s): client certificates are asked over TLS: give certificate_file and private_key_file, and https:// addresses", s.sources["client_ca_file"]))
+	}
 	for _, a := range []string{"inference_address", "management_address", "metrics_address"} {
 		if err := checkAddress(str(a)); err != nil {
 			errs = append(errs, fmt.Errorf("%s (from %s): %w", a, s.sources[a], err))

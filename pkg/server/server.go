@@ -5,6 +5,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -411,7 +412,19 @@ func TLSConfig(cfg *config.Settings) (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("certificate_file %s, private_key_file %s: %w", cfg.CertificateFile, cfg.PrivateKeyFile, err)
 	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+	c := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if cfg.ClientCAFile != "" { // mutual TLS: clients show a certificate these authorities signed
+		b, err := os.ReadFile(cfg.ClientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("client_ca_file: %w", err)
+		}
+		c.ClientCAs = x509.NewCertPool()
+		if !c.ClientCAs.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("client_ca_file %s holds no PEM certificate", cfg.ClientCAFile)
+		}
+		c.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return c, nil
 }
 
 // Addresses are the configured address of each API (the gRPC APIs' when enable_grpc is on).

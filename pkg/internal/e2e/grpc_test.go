@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/tsserve/ts/pkg/api/grpc/inferencepb"
@@ -23,13 +25,18 @@ import (
 	"github.com/tsserve/ts/pkg/internal/testenv"
 )
 
-// TestServeGRPC drives the real `ts serve`'s gRPC APIs with a gRPC client, in plain text and
-// over TLS (enable_grpc_ssl): register through the management API, predict through the
+// TestServeGRPC drives the real `ts serve`'s gRPC APIs with a gRPC client, in plain text, over
+// TLS (enable_grpc_ssl) and over mutual TLS (client_ca_file, which turns away a client with
+// no certificate): register through the management API, predict through the
 // inference API (the REST API's answer), and a SIGTERM that stops the gRPC listeners too.
 func TestServeGRPC(t *testing.T) {
 	store := t.TempDir()
 	pack(t, store, "iris", "1.0", testenv.Path("samples/iris/model.onnx"))
 	certFile, keyFile, err := testenv.SelfSigned(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientCert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,6 +48,9 @@ func TestServeGRPC(t *testing.T) {
 		{"plain", nil, insecure.NewCredentials()},
 		// the test's own certificate: not checked by the client
 		{"TLS", []string{"--ts-config", sslConfig(t, certFile, keyFile)}, credentials.NewTLS(&tls.Config{InsecureSkipVerify: true})},
+		// mutual TLS: the client shows a certificate the server's client CA file signed (the same one)
+		{"mutual TLS", []string{"--ts-config", sslConfig(t, certFile, keyFile), "--client-ca-file", certFile},
+			credentials.NewTLS(&tls.Config{InsecureSkipVerify: true, Certificates: []tls.Certificate{clientCert}})},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			srv := testenv.StartServer(t, append([]string{"--model-store", store}, c.args...)...)
@@ -66,6 +76,16 @@ func TestServeGRPC(t *testing.T) {
 			defer cancel()
 			if res, err := inf.Ping(ctx, &emptypb.Empty{}); err != nil || !strings.Contains(res.GetHealth(), "Healthy") {
 				t.Fatalf("ping: %v %v", res, err)
+			}
+			if c.name == "mutual TLS" { // a client with no certificate does not get through
+				conn, err := grpc.NewClient(config.HostPort(srv.GRPCInference), grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{InsecureSkipVerify: true})))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Close()
+				if _, err := inferencepb.NewInferenceAPIsServiceClient(conn).Ping(ctx, &emptypb.Empty{}); status.Code(err) != codes.Unavailable {
+					t.Errorf("ping with no client certificate: %v, want UNAVAILABLE", err)
+				}
 			}
 			if res, err := mgmt.RegisterModel(ctx, &managementpb.RegisterModelRequest{Url: "iris-1.0.mar", InitialWorkers: 1, Synchronous: true}); err != nil ||
 				!strings.Contains(res.GetMsg(), "registered") {

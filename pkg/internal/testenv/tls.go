@@ -14,8 +14,9 @@ import (
 	"time"
 )
 
-// SelfSigned writes dir/cert.pem, a self-signed certificate for 127.0.0.1 and localhost
-// valid for a day, and dir/key.pem, its PKCS#8 key; it returns their paths.
+// SelfSigned writes dir/cert.pem, a self-signed certificate for 127.0.0.1 and localhost valid
+// for a day (a server's, a client's, and the authority of both), and dir/key.pem, its PKCS#8
+// key; it returns their paths.
 func SelfSigned(dir string) (certFile, keyFile string, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -25,7 +26,7 @@ func SelfSigned(dir string) (certFile, keyFile string, err error) {
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
 		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true}
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}, IsCA: true, BasicConstraintsValid: true}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		return "", "", err
