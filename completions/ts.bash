@@ -6,6 +6,7 @@ __ts_sub() {
     "|serve") echo serve ;;
     "|register") echo register ;;
     "|unregister" | "|rm") echo unregister ;;
+    "|reload") echo reload ;;
     "|list" | "|ls") echo list ;;
     "|describe" | "|show") echo describe ;;
     "|scale") echo scale ;;
@@ -89,7 +90,7 @@ __ts_flags() {
 
 __ts_subs() {
     case "$1" in
-    "") echo "serve register unregister rm list ls describe show scale set-default split infer explain perf workflow metrics ping log-level trace version" ;;
+    "") echo "serve register unregister rm reload list ls describe show scale set-default split infer explain perf workflow metrics ping log-level trace version" ;;
     "workflow") echo "register unregister list ls describe infer" ;;
     esac
 }
@@ -98,6 +99,7 @@ __ts_args() {
     case "$1" in
     "register") echo files ;;
     "unregister") echo model ;;
+    "reload") echo model ;;
     "describe") echo model ;;
     "scale") echo model ;;
     "set-default") echo model ;;

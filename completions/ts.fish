@@ -9,6 +9,8 @@ function __ts_sub
             echo register
         case '|unregister' '|rm'
             echo unregister
+        case '|reload'
+            echo reload
         case '|list' '|ls'
             echo list
         case '|describe' '|show'
@@ -140,6 +142,7 @@ complete -c ts -l token-file -r -F -d 'TorchServe\'s key_file.json: its inferenc
 complete -c ts -n '__ts_at \'\' 0' -a serve -d 'Serve models over HTTP with TorchServe\'s inference and management APIs.'
 complete -c ts -n '__ts_at \'\' 0' -a register -d 'Register a model archive (a file in the server\'s model store, a URL, or a local file to upload).'
 complete -c ts -n '__ts_at \'\' 0' -a unregister -d 'Unregister a model or one of its versions.'
+complete -c ts -n '__ts_at \'\' 0' -a reload -d 'Load a model again from the server\'s model store after its archive changed, with no request lost (or load it for the first time).'
 complete -c ts -n '__ts_at \'\' 0' -a list -d 'List the registered models.'
 complete -c ts -n '__ts_at \'\' 0' -a describe -d 'Describe a model: versions, workers, batching, inputs and outputs, traffic split.'
 complete -c ts -n '__ts_at \'\' 0' -a scale -d 'Set a model version\'s workers.'
@@ -206,6 +209,8 @@ complete -c ts -n '__ts_in \'register\'' -l workers -x -d 'Workers to start (Tor
 complete -c ts -n '__ts_in \'register\'' -F
 
 complete -c ts -n '__ts_at \'unregister\' 0' -a '(command -q ts; and ts completion models 2>/dev/null)'
+
+complete -c ts -n '__ts_at \'reload\' 0' -a '(command -q ts; and ts completion models 2>/dev/null)'
 
 
 complete -c ts -n '__ts_at \'describe\' 0' -a '(command -q ts; and ts completion models 2>/dev/null)'

@@ -152,6 +152,7 @@ type tsCLI struct {
 	Serve      ServeCmd      `cmd:"" help:"Serve models over HTTP with TorchServe's inference and management APIs."`
 	Register   RegisterCmd   `cmd:"" help:"Register a model archive (a file in the server's model store, a URL, or a local file to upload)."`
 	Unregister UnregisterCmd `cmd:"" aliases:"rm" help:"Unregister a model or one of its versions."`
+	Reload     ReloadCmd     `cmd:"" help:"Load a model again from the server's model store after its archive changed, with no request lost (or load it for the first time)."`
 	List       ListCmd       `cmd:"" aliases:"ls" help:"List the registered models."`
 	Describe   DescribeCmd   `cmd:"" aliases:"show" help:"Describe a model: versions, workers, batching, inputs and outputs, traffic split."`
 	Scale      ScaleCmd      `cmd:"" help:"Set a model version's workers."`

@@ -76,6 +76,24 @@ func (c *UnregisterCmd) Run(g *Globals) error {
 	return done(g, status)
 }
 
+// ReloadCmd is `ts reload`: a model loaded again from the server's model store with no
+// request lost, after its archive there changed (or loaded for the first time).
+type ReloadCmd struct {
+	Model string `arg:"" placeholder:"NAME" predictor:"model" help:"Model: NAME.mar (or .tar.gz, .tgz, .tar.zst, .onnx, or a folder NAME) in the server's model store."`
+}
+
+func (c *ReloadCmd) Run(g *Globals) error {
+	ctx, cl, stop, err := g.connect()
+	if err != nil {
+		return err
+	}
+	defer stop()
+	if err := cl.Load(ctx, c.Model); err != nil {
+		return fmt.Errorf("reload %s: %w", c.Model, err)
+	}
+	return done(g, fmt.Sprintf("Model %q loaded from the model store", c.Model))
+}
+
 // ScaleCmd is `ts scale`.
 type ScaleCmd struct {
 	Model string `arg:"" placeholder:"NAME[/VERSION]" predictor:"model" help:"Model, or model/version."`

@@ -638,6 +638,14 @@ func (c *Client) Unregister(ctx context.Context, name, version string) (string, 
 	return s.Status, err
 }
 
+// Load loads a model from the server's model store (Triton's repository load, POST
+// /v2/repository/models/{name}/load on the inference API), and returns once it serves: a
+// model that is loaded is loaded again from what the store holds now, its new version
+// taking over from the one serving, which answers meanwhile.
+func (c *Client) Load(ctx context.Context, name string) error {
+	return c.callJSON(ctx, c.Inference, c.InferenceToken, http.MethodPost, "/v2/repository/models/"+url.PathEscape(name)+"/load", nil, nil, nil)
+}
+
 // Scale is PUT /models/{name}[/{version}].
 func (c *Client) Scale(ctx context.Context, name, version string, minWorkers, maxWorkers int, sync bool) (string, error) {
 	q := url.Values{"min_worker": {strconv.Itoa(minWorkers)}, "synchronous": {strconv.FormatBool(sync)}}
