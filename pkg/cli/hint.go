@@ -34,16 +34,15 @@ func (g *Globals) withModelHint(err error) error {
 	if lerr != nil {
 		return err
 	}
-	var names []string
-	for _, r := range refs {
-		if !slices.Contains(names, r.ModelName) {
-			names = append(names, r.ModelName)
-		}
+	names := make([]string, len(refs))
+	for i, r := range refs {
+		names[i] = r.ModelName
 	}
+	slices.Sort(names)
+	names = slices.Compact(names) // a model listed once a version
 	if len(names) == 0 {
 		return fmt.Errorf("%w (the server has no models: register one with ts register ARCHIVE)", err)
 	}
-	slices.Sort(names)
 	hint := "the server has " + strings.Join(names[:min(len(names), hintShown)], ", ")
 	if len(names) > hintShown {
 		hint += fmt.Sprintf(" and %d more (ts list)", len(names)-hintShown)
