@@ -39,7 +39,7 @@ func (g *Globals) withModelHint(err error) error {
 		names[i] = r.ModelName
 	}
 	slices.Sort(names)
-	names = slices.Compact(names) // a model listed once a version
+	names = slices.Compact(names)
 	if len(names) == 0 {
 		return fmt.Errorf("%w (the server has no models: register one with ts register ARCHIVE)", err)
 	}
