@@ -1059,6 +1059,17 @@ func (s step) Infer(ctx context.Context, inputs []*tensor.Tensor) ([]*tensor.Ten
 	return s.v.InferStep(ctx, s.sequence, inputs, s.priority)
 }
 
+// stepsStateful reports whether a step of an ensemble (depth ensembles deep) has a
+// registered version that is stateful (a sequence model, or an ensemble over one).
+func (r *Registry) stepsStateful(e *ensemble.Ensemble, depth int) bool {
+	for _, s := range e.Steps() {
+		if v, err := r.Get(s.Model, s.Version); err == nil && v.isStateful(depth) {
+			return true
+		}
+	}
+	return false
+}
+
 // stepsReady reports whether every step of an ensemble (depth ensembles deep) has a
 // registered version that is ready, as Triton's ensemble is ready once its models are.
 func (r *Registry) stepsReady(e *ensemble.Ensemble, depth int) bool {

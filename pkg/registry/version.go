@@ -168,8 +168,17 @@ func (v *Version) Settings() Settings {
 
 // Stateful reports whether the version's model is stateful (sequenceBatching, or
 // config.pbtxt's sequence_batching): its requests carry sequences. Every prediction asks, so
-// it takes no lock: the setting is fixed at registration.
-func (v *Version) Stateful() bool { return v.stateful }
+// it takes no lock: the setting is fixed at registration. An ensemble is stateful while one
+// of its steps' registered models is (it passes its requests' sequences on to them).
+func (v *Version) Stateful() bool { return v.isStateful(0) }
+
+// isStateful is Stateful for a version depth ensembles deep.
+func (v *Version) isStateful(depth int) bool {
+	if v.ensemble != nil {
+		return depth < ensemble.MaxDepth && v.reg.stepsStateful(v.ensemble, depth+1)
+	}
+	return v.stateful
+}
 
 // Scale runs min workers (max is kept for TorchServe's describe: scaling is manual). The
 // model is loaded when it gets its first worker and unloaded when it loses its last, and
@@ -848,11 +857,14 @@ func (v *Version) Infer(ctx context.Context, req *handler.Request, priority int)
 		return nil, err
 	}
 	var outputs []*tensor.Tensor
-	if v.seq != nil { // a step of the sequence TorchServe's headers name (the server read them)
+	switch {
+	case v.seq != nil: // a step of the sequence TorchServe's headers name (the server read them)
 		outputs, err = v.seq.Run(ctx, seqbatch.HeaderFlags(req.Sequence, req.SequenceStart, req.SequenceEnd), inputs, func(all []*tensor.Tensor) ([]*tensor.Tensor, error) {
 			return v.submit(ctx, b, session, all, priority, timeout)
 		})
-	} else {
+	case v.ensemble != nil && req.Sequence != "": // the sequence goes on to its steps' sequence models
+		outputs, err = v.ensemble.Run(ctx, inputs, v.reg.stepModel(priority, seqbatch.HeaderFlags(req.Sequence, req.SequenceStart, req.SequenceEnd)))
+	default:
 		outputs, err = v.submit(ctx, b, session, inputs, priority, timeout)
 	}
 	if err != nil {

@@ -94,7 +94,8 @@ func numbers(ns []json.Number) string {
 // too); a request that names no sequence,
 // continues one not started (ended, or idle too long), or carries a batch is refused with
 // 400, over REST and gRPC alike; /predictions takes TorchServe's sequence headers instead; an
-// ensemble passes its request's sequence on to a sequence model among its steps;
+// ensemble passes its request's sequence (parameters, or the headers) on to a sequence model
+// among its steps;
 // the clients see none of the control and state tensors.
 func TestTritonSequenceBatching(t *testing.T) {
 	ts := emptyServer(t, nil)
@@ -269,6 +270,17 @@ ensemble_scheduling { step [ { model_name: "acc" input_map { key: "INPUT" value:
 		if err != nil || status != 200 || json.Unmarshal(b, &res) != nil || len(res.Outputs) != 1 || numbers(res.Outputs[0].Data) != want {
 			t.Errorf("the ensemble's step %d: %d %v %s, want a total of %s", i+1, status, err, b, want)
 		}
+	}
+
+	// and so does one through /predictions, with TorchServe's sequence headers
+	status, b, h, err := send("POST", ts.inference.URL+"/predictions/total", []byte(`{"X": [[10]]}`))
+	ensembleID := h.Get("ts_request_sequence_id")
+	if err != nil || status != 200 || ensembleID == "" || !strings.Contains(string(b), `"data":[10]`) {
+		t.Fatalf("/predictions/total without a sequence: %d %v %s, id %q", status, err, b, ensembleID)
+	}
+	status, b, h, err = send("POST", ts.inference.URL+"/predictions/total", []byte(`{"X": [[5]]}`), "ts_request_sequence_id", ensembleID)
+	if err != nil || status != 200 || h.Get("ts_request_sequence_id") != ensembleID || !strings.Contains(string(b), `"data":[15]`) {
+		t.Errorf("/predictions/total, the sequence's next step: %d %v %s, want a total of 15", status, err, b)
 	}
 
 	// gRPC: ModelInfer and ModelStreamInfer with the same parameters
