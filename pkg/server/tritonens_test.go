@@ -140,4 +140,5 @@ ensemble_scheduling { step [
 	exchange{"load the ensemble", "POST", "/v2/repository/models/chain/load", "", nil, 200, "", "{}"}.run(t, ts.inference.URL)
 	exchange{"its models came with it", "POST", "/v2/models/chain/infer", "application/json", infer, 200, "", `"name":"PROB"`}.run(t, ts.inference.URL)
 	exchange{"loading one whose step's model the store lacks", "POST", "/v2/repository/models/orphan/load", "", nil, 404, "", "its step's model absent"}.run(t, ts.inference.URL)
+	exchange{"it does not load either, as in Triton", "GET", "/v2/models/orphan", "", nil, 404, "", ""}.run(t, ts.inference.URL)
 }

@@ -667,12 +667,23 @@ func (s *Server) loadFromStore(r *http.Request, name string, overrides registry.
 	if path == "" {
 		return apierror.New(http.StatusNotFound, apierror.TypeModelNotFound, "failed to load '%s': no %s.mar, .tar.gz, .tgz, .tar.zst, .onnx or folder %s in the model store", name, name, name)
 	}
+	_, err := s.reg.Model(name)
+	loaded := err == nil
 	// a loaded model is reloaded, as Triton does, with what the repository holds now
 	versions, err := s.reg.ReloadAll(r.Context(), registry.Spec{Path: path, URL: shown, Name: name, Synchronous: true, Overrides: overrides})
 	if err != nil {
 		return err
 	}
-	return s.startLoaded(r, name, versions, seen)
+	err = s.startLoaded(r, name, versions, seen)
+	if err != nil && !loaded && slices.ContainsFunc(versions, (*registry.Version).Ensemble) {
+		// as Triton's: an ensemble whose steps' models do not load does not load either
+		for _, v := range versions {
+			if _, uerr := s.reg.Unregister(r.Context(), name, v.Version); uerr != nil {
+				s.log.Warn("ensemble not unregistered after its step failed to load", "model", name, "version", v.Version, "err", uerr)
+			}
+		}
+	}
+	return err
 }
 
 // startLoaded gives the versions a load of model name registered one worker at least, as
