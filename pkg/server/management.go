@@ -416,7 +416,7 @@ func describe(v *registry.Version, isDefault bool, split map[string]int) api.Des
 		ResponseTimeout: s.ResponseTimeout, StartupTimeout: s.StartupTimeout, LoadedAtStartup: v.Startup,
 		MaxRetryTimeoutInSec: s.MaxRetryTimeout, ClientTimeoutInMills: s.MaxQueueTime, UseJobTicket: s.UseJobTicket, ContinuousBatching: s.ContinuousBatching,
 		DeviceType: device, DeviceIDs: s.DeviceIDs, MaxNumSequence: s.MaxNumSequence, MaxSequenceJobQueueSize: s.MaxSequenceJobQueueSize,
-		Stateful: s.SequenceBatching, SequenceMaxIdleMSec: int64(s.SequenceMaxIdleMSec),
+		Stateful: v.Stateful(), SequenceMaxIdleMSec: int64(s.SequenceMaxIdleMSec),
 		Workers:        []api.Worker{},
 		JobQueueStatus: api.JobQueueStatus{RemainingCapacity: info.Queue.Remaining, PendingRequests: info.Queue.Pending},
 		Default:        isDefault, State: info.State, Error: info.Error, Handler: v.Handler, ArchiveSHA256: v.Digest,

@@ -272,7 +272,9 @@ ensemble_scheduling { step [ { model_name: "acc" input_map { key: "INPUT" value:
 		}
 	}
 
-	// and so does one through /predictions, with TorchServe's sequence headers
+	// and so does one through /predictions, with TorchServe's sequence headers (describe says
+	// it is stateful, as its step is)
+	exchange{"the ensemble described", "GET", "/models/total", "", nil, 200, "", `"stateful": true`}.run(t, ts.management.URL)
 	status, b, h, err := send("POST", ts.inference.URL+"/predictions/total", []byte(`{"X": [[10]]}`))
 	ensembleID := h.Get("ts_request_sequence_id")
 	if err != nil || status != 200 || ensembleID == "" || !strings.Contains(string(b), `"data":[10]`) {
