@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,7 +33,10 @@ type ServeCmd struct {
 	Files             []string `arg:"" optional:"" name:"model" placeholder:"[NAME=]MODEL" help:"Models to serve from where they are, as [NAME=]PATH: archives, bare .onnx files or Triton model folders (named NAME, else as their manifest; a bare file after itself)."`
 	Handler           string   `name:"handler" placeholder:"NAME" help:"Handler for the models given as arguments (default: their manifest's; tensor for a bare .onnx file)."`
 	TSConfig          string   `name:"ts-config" type:"path" placeholder:"FILE" help:"config.properties to read (default: $$TS_CONFIG_FILE, else ./config.properties when present)."`
-	ModelStore        *string  `name:"model-store" aliases:"model-repository" placeholder:"DIR" help:"Folder of model archives, bare .onnx files or Triton model folders (model_store; --model-repository as Triton's)."`
+	ModelStore        *string  `name:"model-store" placeholder:"DIR" help:"Folder of model archives, bare .onnx files or Triton model folders (model_store)."`
+	ModelRepository   *string  `name:"model-repository" placeholder:"DIR" help:"The model store under Triton's name, with Triton's default: every model in it loads at start, unless --models, --load-model or --model-control-mode explicit name them."`
+	ModelControlMode  string   `name:"model-control-mode" enum:"none,poll,explicit," default:"" placeholder:"MODE" help:"Triton's: none (every model of --model-repository loads at start), poll (and what changes in it reloads, every --repository-poll-secs, 15 by default) or explicit (only --load-model's load at start)."`
+	LoadModel         []string `name:"load-model" placeholder:"NAME" help:"Triton's: a model of the store to load at start (repeat it; --models as TorchServe names it)."`
 	RepositoryPoll    *int     `name:"repository-poll-secs" placeholder:"SECONDS" help:"Reload the registered versions whose archive in the model store changed, checking every this many seconds (Triton's poll mode; repository_poll_secs; 0, the default: never)."`
 	WorkflowStore     *string  `name:"workflow-store" placeholder:"DIR" help:"Folder of workflow archives, .war (workflow_store; default: the model store)."`
 	Models            []string `name:"models" placeholder:"NAME=FILE.mar" help:"Models to load at start: all, FILE.mar or NAME=FILE.mar (a file or folder in the model store, or a URL allowed_urls lets in); repeat or separate with commas (load_models)."`
@@ -87,10 +91,17 @@ func (c *ServeCmd) flags() map[string]string {
 		}
 	}
 	str("model_store", c.ModelStore)
+	str("model_store", c.ModelRepository) // Triton's name wins: a harness may pass both
 	str("workflow_store", c.WorkflowStore)
+	if c.ModelControlMode == "poll" {
+		f["repository_poll_secs"] = "15" // Triton's --repository-poll-secs default
+	}
 	num("repository_poll_secs", c.RepositoryPoll)
-	if c.Models != nil {
-		f["load_models"] = strings.Join(c.Models, ",")
+	switch {
+	case c.Models != nil || c.LoadModel != nil:
+		f["load_models"] = strings.Join(slices.Concat(c.Models, c.LoadModel), ",")
+	case c.ModelRepository != nil && c.ModelControlMode != "explicit":
+		f["load_models"] = "all" // Triton loads its whole repository unless told otherwise
 	}
 	str("inference_address", c.InferenceAddress)
 	str("management_address", c.ManagementAddress)

@@ -13,14 +13,24 @@ import (
 	"strings"
 
 	"github.com/tsserve/ts/pkg/apierror"
+	"github.com/tsserve/ts/pkg/archive"
 )
 
 // ResolveStartupArchive finds the archive a load_models url names, as POST /models does
 // (see resolveURL), except that an http(s) archive already downloaded into the model store
 // (by the last start) is used again: TorchServe refuses to start such a model a second time.
-// downloaded says the archive came from an http(s) url (registry.Spec.Downloaded).
+// downloaded says the archive came from an http(s) url (registry.Spec.Downloaded). A bare
+// model name (Triton's --load-model) not found as it is names its archive, .onnx file or
+// folder in the store, as a repository load finds them.
 func (s *Server) ResolveStartupArchive(ctx context.Context, raw string) (file, shown string, downloaded bool, err error) {
 	file, shown, err = s.resolveURL(ctx, raw, true)
+	if err != nil && errorOf(err).Code == http.StatusNotFound && !isRemote(raw) && !strings.ContainsAny(raw, `/\`) {
+		for _, entry := range archive.StoreEntries(raw) {
+			if f, sh, ferr := s.resolveURL(ctx, entry, true); ferr == nil {
+				return f, sh, false, nil
+			}
+		}
+	}
 	return file, shown, isRemote(raw), err
 }
 
