@@ -255,8 +255,10 @@ func (c *PingCmd) Run(g *Globals) error {
 		return err
 	}
 	defer stop()
-	status, err := pingUntilHealthy(ctx, cl, c.Wait)
 	addr := client.Address(cl.Inference)
+	bar := g.IO().NewProgress("waiting for "+addr, c.Wait.Milliseconds()) // on a terminal: the time the wait has taken
+	status, err := pingUntilHealthy(ctx, cl, c.Wait, func(waited time.Duration) { bar.Set(waited.Milliseconds()) })
+	bar.Done()
 	if err != nil {
 		if c.Wait > 0 {
 			return fmt.Errorf("ping %s for %s: %w", addr, c.Wait, err)
@@ -286,8 +288,10 @@ func (c *PingCmd) Run(g *Globals) error {
 // last answer. It asks again while the server cannot be reached, answers Unhealthy or Partial
 // Healthy, or fails with a 5xx (a proxy before a server still starting); a refused token, an
 // untrusted certificate or another 4xx ends it at once: waiting would not change them.
-func pingUntilHealthy(ctx context.Context, cl *client.Client, wait time.Duration) (string, error) {
-	deadline := time.Now().Add(wait)
+// waited hears how long it has waited before each new try.
+func pingUntilHealthy(ctx context.Context, cl *client.Client, wait time.Duration, waited func(time.Duration)) (string, error) {
+	start := time.Now()
+	deadline := start.Add(wait)
 	for {
 		attempt, cancel := ctx, context.CancelFunc(func() {})
 		if wait > 0 { // a server that takes the connection but does not answer is asked again
@@ -304,6 +308,7 @@ func pingUntilHealthy(ctx context.Context, cl *client.Client, wait time.Duration
 			return status, err
 		case <-time.After(min(pingInterval, left)):
 		}
+		waited(time.Since(start))
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tsserve/ts/pkg/cli/term"
 	"github.com/tsserve/ts/pkg/client"
+	"github.com/tsserve/ts/pkg/config"
 	"github.com/tsserve/ts/pkg/internal/testenv"
 )
 
@@ -58,6 +59,12 @@ func TestPingWait(t *testing.T) {
 	if want := fmt.Sprintf("ts: ping http://%s for 400ms: cannot reach http://%s (connection refused)", addr, addr); !strings.HasPrefix(p.errOut, want) {
 		t.Errorf("stderr = %q, want it to start %q", p.errOut, want)
 	}
+	// on a terminal, a bar shows the time waited, cleared at the end
+	t.Setenv(config.EnvForceTTY, "1")
+	if p := ping("--host", addr, "--wait", "300ms"); p.code != term.ExitUnreachable || !strings.Contains(p.errOut, "\rwaiting for http://"+addr+" ") || !strings.Contains(p.errOut, "\r\033[K") {
+		t.Errorf("ping --wait on a terminal: exit %d, stderr %q", p.code, p.errOut)
+	}
+	t.Setenv(config.EnvForceTTY, "")
 	if p := ping("--wait", "-1s"); p.code != term.ExitUsage {
 		t.Errorf("ping --wait -1s: exit %d, want %d\n%s", p.code, term.ExitUsage, p.errOut)
 	}
