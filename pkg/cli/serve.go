@@ -72,9 +72,10 @@ type ServeCmd struct {
 	Stop              bool     `name:"stop" help:"Stop the server ts serve --start started, once its requests in flight are answered."`
 }
 
-// flags collects the settings given on the command line, by config key.
-func (c *ServeCmd) flags() map[string]string {
-	f := map[string]string{}
+// flags collects the settings given on the command line, by config key, and the flags that
+// set a key under another name than its own (Triton's).
+func (c *ServeCmd) flags() (f, names map[string]string) {
+	f, names = map[string]string{}, map[string]string{}
 	str := func(key string, v *string) {
 		if v != nil {
 			f[key] = *v
@@ -91,17 +92,27 @@ func (c *ServeCmd) flags() map[string]string {
 		}
 	}
 	str("model_store", c.ModelStore)
-	str("model_store", c.ModelRepository) // Triton's name wins: a harness may pass both
+	if c.ModelRepository != nil { // Triton's name wins: a harness may pass both
+		f["model_store"], names["model_store"] = *c.ModelRepository, "--model-repository"
+	}
 	str("workflow_store", c.WorkflowStore)
 	if c.ModelControlMode == "poll" {
-		f["repository_poll_secs"] = "15" // Triton's --repository-poll-secs default
+		// Triton's --repository-poll-secs default
+		f["repository_poll_secs"], names["repository_poll_secs"] = "15", "--model-control-mode poll"
 	}
 	num("repository_poll_secs", c.RepositoryPoll)
+	if c.RepositoryPoll != nil {
+		delete(names, "repository_poll_secs")
+	}
 	switch {
 	case c.Models != nil || c.LoadModel != nil:
 		f["load_models"] = strings.Join(slices.Concat(c.Models, c.LoadModel), ",")
+		if c.Models == nil {
+			names["load_models"] = "--load-model"
+		}
 	case c.ModelRepository != nil && c.ModelControlMode != "explicit":
-		f["load_models"] = "all" // Triton loads its whole repository unless told otherwise
+		// Triton loads its whole repository unless told otherwise
+		f["load_models"], names["load_models"] = "all", "--model-repository"
 	}
 	str("inference_address", c.InferenceAddress)
 	str("management_address", c.ManagementAddress)
@@ -139,7 +150,7 @@ func (c *ServeCmd) flags() map[string]string {
 	if c.NoConfigSnapshots {
 		f["enable_model_snapshot"] = "false"
 	}
-	return f
+	return f, names
 }
 
 // Run serves until SIGINT or SIGTERM, then finishes the requests in flight and exits.
@@ -151,7 +162,8 @@ func (c *ServeCmd) Run(g *Globals) error {
 		return startInBackground(g)
 	}
 	notifySocket := config.TakeNotifySocket()
-	cfg, err := config.Load(config.Inputs{Flags: c.flags(), ConfigFile: c.TSConfig, Env: os.Environ()})
+	flags, names := c.flags()
+	cfg, err := config.Load(config.Inputs{Flags: flags, FlagNames: names, ConfigFile: c.TSConfig, Env: os.Environ()})
 	if err != nil {
 		return err
 	}

@@ -263,6 +263,9 @@ type GRPCAPI struct {
 type Inputs struct {
 	// Flags holds the keys given as `ts serve` flags (key name → value).
 	Flags map[string]string
+	// FlagNames names the flag that set a key of Flags where it is not the key's own (Triton's
+	// --model-repository for model_store), as --print-config shows its source.
+	FlagNames map[string]string
 	// ConfigFile is --ts-config ("" = $TS_CONFIG_FILE, else ./config.properties if present).
 	ConfigFile string
 	// Env is the environment (os.Environ()).
@@ -323,7 +326,10 @@ func Load(in Inputs) (*Settings, error) {
 			return nil, fmt.Errorf("internal: flag for unknown key %s", name)
 		}
 		flag := "--" + k.Flag
-		if k.Flag == "" {
+		switch {
+		case in.FlagNames[name] != "":
+			flag = in.FlagNames[name]
+		case k.Flag == "":
 			flag = "flag"
 		}
 		s.values[name], s.sources[name] = v, flag
