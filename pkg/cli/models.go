@@ -294,7 +294,7 @@ func pingUntilHealthy(ctx context.Context, cl *client.Client, wait time.Duration
 	deadline := start.Add(wait)
 	for {
 		attempt, cancel := ctx, context.CancelFunc(func() {})
-		if wait > 0 { // a server that takes the connection but does not answer is asked again
+		if wait > 0 { // a server that takes the connection but does not answer holds it up no longer than the wait
 			attempt, cancel = context.WithDeadline(ctx, time.Now().Add(max(time.Until(deadline), pingInterval)))
 		}
 		status, err := cl.Ping(attempt)
