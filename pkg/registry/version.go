@@ -169,7 +169,8 @@ func (v *Version) Settings() Settings {
 // Stateful reports whether the version's model is stateful (sequenceBatching, or
 // config.pbtxt's sequence_batching): its requests carry sequences. Every prediction asks, so
 // it takes no lock: the setting is fixed at registration. An ensemble is stateful while one
-// of its steps' registered models is (it passes its requests' sequences on to them).
+// of its steps' registered models is (it passes its requests' sequences on to them): it
+// looks them up in the registry.
 func (v *Version) Stateful() bool { return v.isStateful(0) }
 
 // isStateful is Stateful for a version depth ensembles deep.
