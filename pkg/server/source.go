@@ -25,13 +25,24 @@ import (
 func (s *Server) ResolveStartupArchive(ctx context.Context, raw string) (file, shown string, downloaded bool, err error) {
 	file, shown, err = s.resolveURL(ctx, raw, true)
 	if err != nil && errorOf(err).Code == http.StatusNotFound && !isRemote(raw) && !strings.ContainsAny(raw, `/\`) {
-		for _, entry := range archive.StoreEntries(raw) {
-			if f, sh, ferr := s.resolveURL(ctx, entry, true); ferr == nil {
-				return f, sh, false, nil
-			}
+		if f, sh, ferr := s.resolveStoreName(ctx, raw, true); ferr == nil {
+			return f, sh, false, nil
 		}
 	}
 	return file, shown, isRemote(raw), err
+}
+
+// resolveStoreName finds the model name in the model store as Triton's repository load names
+// it (archive.StoreEntries: name.mar, .tar.gz, .tgz, .tar.zst, a folder name, name.onnx), as
+// resolveURL finds each; a 404 when none is there, another error of resolveURL's at once.
+func (s *Server) resolveStoreName(ctx context.Context, name string, startup bool) (path, shown string, err error) {
+	for _, file := range archive.StoreEntries(name) {
+		path, shown, err = s.resolveURL(ctx, file, startup)
+		if err == nil || errorOf(err).Code != http.StatusNotFound {
+			return path, shown, err
+		}
+	}
+	return "", "", apierror.New(http.StatusNotFound, apierror.TypeModelNotFound, "no %s.mar, .tar.gz, .tgz, .tar.zst, .onnx or folder %s in the model store", name, name)
 }
 
 // store is a folder archives are registered from: the model store, or the workflow store.

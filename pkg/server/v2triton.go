@@ -654,20 +654,14 @@ func (s *Server) replaceLoadDir(name, dir string) {
 // ensemble, that are not loaded (seen: the models this load has loaded).
 func (s *Server) loadFromStore(r *http.Request, name string, overrides registry.Overrides, seen map[string]bool) error {
 	seen[name] = true
-	var path, shown string
-	for _, file := range archive.StoreEntries(name) {
-		var err error
-		if path, shown, err = s.resolveURL(r.Context(), file, false); err == nil {
-			break
-		} else if errorOf(err).Code != http.StatusNotFound {
-			return err
+	path, shown, err := s.resolveStoreName(r.Context(), name, false)
+	if err != nil {
+		if e := errorOf(err); e.Code == http.StatusNotFound {
+			return apierror.New(e.Code, e.Type, "failed to load '%s': %s", name, e.Message)
 		}
-		path = ""
+		return err
 	}
-	if path == "" {
-		return apierror.New(http.StatusNotFound, apierror.TypeModelNotFound, "failed to load '%s': no %s.mar, .tar.gz, .tgz, .tar.zst, .onnx or folder %s in the model store", name, name, name)
-	}
-	_, err := s.reg.Model(name)
+	_, err = s.reg.Model(name)
 	loaded := err == nil
 	// a loaded model is reloaded, as Triton does, with what the repository holds now
 	versions, err := s.reg.ReloadAll(r.Context(), registry.Spec{Path: path, URL: shown, Name: name, Synchronous: true, Overrides: overrides})
