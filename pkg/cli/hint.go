@@ -30,16 +30,10 @@ func (g *Globals) withModelHint(err error) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	refs, lerr := g.client.AllModels(ctx)
+	names, lerr := serverModels(ctx, g.client)
 	if lerr != nil {
 		return err
 	}
-	names := make([]string, len(refs))
-	for i, r := range refs {
-		names[i] = r.ModelName
-	}
-	slices.Sort(names)
-	names = slices.Compact(names)
 	if len(names) == 0 {
 		return fmt.Errorf("%w (the server has no models: register one with ts register ARCHIVE)", err)
 	}
@@ -51,6 +45,20 @@ func (g *Globals) withModelHint(err error) error {
 		hint = "did you mean " + best + "? " + hint
 	}
 	return fmt.Errorf("%w (%s)", err, hint)
+}
+
+// serverModels are the names of the server's models, sorted.
+func serverModels(ctx context.Context, cl *client.Client) ([]string, error) {
+	refs, err := cl.AllModels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(refs))
+	for i, r := range refs {
+		names[i] = r.ModelName
+	}
+	slices.Sort(names)
+	return slices.Compact(names), nil
 }
 
 // closest is the name among names nearest to s (case aside) by edit distance, when it is near

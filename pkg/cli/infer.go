@@ -270,16 +270,12 @@ func (r request) read() ([]byte, string, error) {
 func (c *InferCmd) pickModel(ctx context.Context, cl *client.Client) error {
 	st, err := os.Stat(c.Model)
 	if c.Model == "" || c.Model == "-" || (err == nil && st.Mode().IsRegular()) {
-		refs, err := cl.AllModels(ctx)
+		names, err := serverModels(ctx, cl)
 		if err != nil {
 			return fmt.Errorf("list models: %w", err)
 		}
-		var names []string
-		for _, r := range refs {
-			if r.ModelName == c.Model {
-				return nil // a model named like the file: the model it is
-			}
-			names = append(names, r.ModelName)
+		if slices.Contains(names, c.Model) {
+			return nil // a model named like the file: the model it is
 		}
 		switch len(names) {
 		case 1:
