@@ -96,13 +96,10 @@ func (c *ServeCmd) flags() (f, names map[string]string) {
 		f["model_store"], names["model_store"] = *c.ModelRepository, "--model-repository"
 	}
 	str("workflow_store", c.WorkflowStore)
-	if c.ModelControlMode == "poll" {
+	num("repository_poll_secs", c.RepositoryPoll)
+	if c.ModelControlMode == "poll" && c.RepositoryPoll == nil {
 		// Triton's --repository-poll-secs default
 		f["repository_poll_secs"], names["repository_poll_secs"] = "15", "--model-control-mode poll"
-	}
-	num("repository_poll_secs", c.RepositoryPoll)
-	if c.RepositoryPoll != nil {
-		delete(names, "repository_poll_secs")
 	}
 	switch {
 	case c.Models != nil || c.LoadModel != nil:

@@ -468,9 +468,7 @@ func (c *Client) Describe(ctx context.Context, name, version string) ([]api.Desc
 // index in decimal, from its description's customizedMetadata (GET /models/{m}[/{v}]?customized=true);
 // nil when it names none (a custom handler's description says what it says instead).
 func (c *Client) Labels(ctx context.Context, name, version string) (map[string]string, error) {
-	var d []struct {
-		CustomizedMetadata json.RawMessage `json:"customizedMetadata"`
-	}
+	var d []api.Description
 	if err := c.mgmt(ctx, http.MethodGet, modelPath(name, version), url.Values{"customized": {"true"}}, nil, &d); err != nil {
 		return nil, err
 	}
