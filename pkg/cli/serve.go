@@ -44,7 +44,9 @@ type ServeCmd struct {
 	ManagementAddress *string  `name:"management-address" placeholder:"ADDR" help:"Management API address (management_address, default http://127.0.0.1:8081)."`
 	MetricsAddress    *string  `name:"metrics-address" placeholder:"ADDR" help:"Metrics API address (metrics_address, default http://127.0.0.1:8082)."`
 	GRPC              *bool    `name:"grpc" negatable:"" help:"Serve TorchServe's gRPC inference and management APIs (enable_grpc; on by default, 127.0.0.1:7070 and :7071)."`
-	GRPCInferencePort *int     `name:"grpc-inference-port" placeholder:"PORT" help:"gRPC inference API port (grpc_inference_port, default 7070)."`
+	HTTPPort          *int     `name:"http-port" placeholder:"PORT" help:"Triton's: the inference API's port (its /v2 and repository paths with it), the host kept from --inference-address or the default."`
+	MetricsPort       *int     `name:"metrics-port" placeholder:"PORT" help:"Triton's: the metrics API's port, the host kept from --metrics-address or the default."`
+	GRPCInferencePort *int     `name:"grpc-inference-port" aliases:"grpc-port" placeholder:"PORT" help:"gRPC inference API port (grpc_inference_port, default 7070; Triton's --grpc-port)."`
 	GRPCManagePort    *int     `name:"grpc-management-port" placeholder:"PORT" help:"gRPC management API port (grpc_management_port, default 7071)."`
 	Workers           *int     `name:"workers" placeholder:"N" help:"Workers per model loaded at start (default_workers_per_model; default: one per CPU core)."`
 	UnloadAfterIdle   *int     `name:"unload-after-idle" placeholder:"SECONDS" help:"Unload a model after this many seconds without a request, freeing its memory; the next request loads it again (default_unload_after_idle; 0, the default: never)."`
@@ -150,6 +152,19 @@ func (c *ServeCmd) flags() (f, names map[string]string) {
 	return f, names
 }
 
+// ports are the address settings whose port a flag of Triton's gives (--http-port,
+// --metrics-port).
+func (c *ServeCmd) ports() map[string]config.PortFlag {
+	p := map[string]config.PortFlag{}
+	if c.HTTPPort != nil {
+		p["inference_address"] = config.PortFlag{Port: *c.HTTPPort, Flag: "--http-port"}
+	}
+	if c.MetricsPort != nil {
+		p["metrics_address"] = config.PortFlag{Port: *c.MetricsPort, Flag: "--metrics-port"}
+	}
+	return p
+}
+
 // Run serves until SIGINT or SIGTERM, then finishes the requests in flight and exits.
 func (c *ServeCmd) Run(g *Globals) error {
 	switch {
@@ -160,7 +175,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 	}
 	notifySocket := config.TakeNotifySocket()
 	flags, names := c.flags()
-	cfg, err := config.Load(config.Inputs{Flags: flags, FlagNames: names, ConfigFile: c.TSConfig, Env: os.Environ()})
+	cfg, err := config.Load(config.Inputs{Flags: flags, FlagNames: names, Ports: c.ports(), ConfigFile: c.TSConfig, Env: os.Environ()})
 	if err != nil {
 		return err
 	}

@@ -260,3 +260,51 @@ func TestMallocMmapThresholdLeavesTheUsersSetting(t *testing.T) {
 		t.Errorf("with %s set: %d, want 0 (leave glibc as the user set it)", EnvMallocMmapThreshold, got)
 	}
 }
+
+// TestAddressPorts: Triton's --http-port and --metrics-port replace the port of the address,
+// its scheme and host kept from wherever it came, and --print-config names both sources.
+func TestAddressPorts(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "config.properties")
+	os.WriteFile(file, []byte("inference_address=http://0.0.0.0:9080/\nmetrics_address=unix:/run/ts/metrics.sock\n"), 0o644)
+	port := func(key string, p int, flag string) map[string]PortFlag {
+		return map[string]PortFlag{key: {Port: p, Flag: flag}}
+	}
+	cases := []struct {
+		name        string
+		in          Inputs
+		key         string
+		want, from  string
+		errContains string
+	}{
+		{"default host", Inputs{Ports: port("inference_address", 8000, "--http-port")},
+			"inference_address", "http://127.0.0.1:8000", "--http-port", ""},
+		{"the file's host", Inputs{ConfigFile: file, Ports: port("inference_address", 8000, "--http-port")},
+			"inference_address", "http://0.0.0.0:8000", "file " + file + ", its port from --http-port", ""},
+		{"the flag's address", Inputs{Flags: map[string]string{"metrics_address": "https://[::1]:9443"}, Ports: port("metrics_address", 8002, "--metrics-port")},
+			"metrics_address", "", "", "certificate_file"}, // the port is replaced, then https:// asks for a certificate
+		{"plain host:port", Inputs{Flags: map[string]string{"metrics_address": "localhost:9082"}, Ports: port("metrics_address", 8002, "--metrics-port")},
+			"metrics_address", "localhost:8002", "--metrics-address, its port from --metrics-port", ""},
+		{"a unix socket", Inputs{ConfigFile: file, Ports: port("metrics_address", 8002, "--metrics-port")},
+			"", "", "", "--metrics-port: metrics_address (from file " + file + "): unix:/run/ts/metrics.sock is a Unix socket"},
+		{"not a port", Inputs{Ports: port("inference_address", 70000, "--http-port")},
+			"", "", "", "--http-port: inference_address (from default): 70000 is not a port"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			c.in.Env = []string{}
+			s, err := Load(c.in)
+			if c.errContains != "" {
+				if err == nil || !strings.Contains(err.Error(), c.errContains) {
+					t.Fatalf("error %v, want one with %q", err, c.errContains)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Value(c.key) != c.want || s.Source(c.key) != c.from {
+				t.Errorf("%s = %q from %q, want %q from %q", c.key, s.Value(c.key), s.Source(c.key), c.want, c.from)
+			}
+		})
+	}
+}

@@ -266,10 +266,20 @@ type Inputs struct {
 	// FlagNames names the flag that set a key of Flags where it is not the key's own (Triton's
 	// --model-repository for model_store), as --print-config shows its source.
 	FlagNames map[string]string
+	// Ports replace the port of an address setting (inference_address, metrics_address),
+	// its host and scheme kept from wherever the address came: Triton's --http-port and
+	// --metrics-port. By key.
+	Ports map[string]PortFlag
 	// ConfigFile is --ts-config ("" = $TS_CONFIG_FILE, else ./config.properties if present).
 	ConfigFile string
 	// Env is the environment (os.Environ()).
 	Env []string
+}
+
+// PortFlag is a port given by a flag (Flag, its name) for an address setting.
+type PortFlag struct {
+	Port int
+	Flag string
 }
 
 // Load resolves every setting: flag > environment (TS_<KEY>, when enable_envvars_config is
@@ -333,6 +343,21 @@ func Load(in Inputs) (*Settings, error) {
 			flag = "flag"
 		}
 		s.values[name], s.sources[name] = v, flag
+	}
+	for _, name := range []string{"inference_address", "management_address", "metrics_address"} {
+		p, ok := in.Ports[name]
+		if !ok {
+			continue
+		}
+		a, err := withPort(s.values[name], p.Port)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s (from %s): %w", p.Flag, name, s.sources[name], err)
+		}
+		source := p.Flag
+		if s.sources[name] != "default" {
+			source = s.sources[name] + ", its port from " + p.Flag
+		}
+		s.values[name], s.sources[name] = a, source
 	}
 	if err := s.parse(); err != nil {
 		return nil, err
@@ -624,6 +649,22 @@ func checkAddress(a string) error {
 		return fmt.Errorf("%q: bad port", a)
 	}
 	return nil
+}
+
+// withPort is a TorchServe address with another port: http://0.0.0.0:8080 and 8000 give
+// http://0.0.0.0:8000.
+func withPort(address string, port int) (string, error) {
+	if port < 0 || port > 65535 {
+		return "", fmt.Errorf("%d is not a port (0-65535)", port)
+	}
+	if UnixSocket(address) != "" {
+		return "", fmt.Errorf("%s is a Unix socket, which has no port", address)
+	}
+	if err := checkAddress(address); err != nil {
+		return "", err
+	}
+	trimmed := strings.TrimSuffix(address, "/")
+	return trimmed[:strings.LastIndex(trimmed, ":")] + ":" + strconv.Itoa(port), nil
 }
 
 // HostPort strips the scheme from a TorchServe address: http://127.0.0.1:8080 → 127.0.0.1:8080.
