@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
+
+	"github.com/tsserve/ts/pkg/onnx"
 )
 
 // Format is an archive format, named as torch-model-archiver's --archive-format.
@@ -75,6 +78,14 @@ func Detect(path string) (Format, error) {
 		return Tgz, nil
 	case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
 		return Tzst, nil
+	}
+	if hint := onnx.Hint(path); hint != "" {
+		return "", fmt.Errorf("%s: %w nor an ONNX model: %s", path, ErrUnknownFormat, hint)
+	}
+	if len(head) > 0 && head[0] == 0x08 { // an ONNX model's first field, ir_version
+		if _, err := onnx.ReadFile(path); err == nil {
+			return "", fmt.Errorf("%s: %w but an ONNX model: name it %s.onnx to serve it as it is", path, ErrUnknownFormat, strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)))
+		}
 	}
 	return "", fmt.Errorf("%s: %w (not a zip .mar, .tar.gz, .tar.zst or folder)", path, ErrUnknownFormat)
 }

@@ -343,6 +343,13 @@ func (r *Registry) assignGPU(s *Settings) {
 	s.DeviceIDs, s.Sources["deviceIds"] = []int{id}, FromGPUTurns
 }
 
+// invalidArchive is the 400 of a registration whose archive (or bare model, or Triton folder)
+// cannot be opened: named as the request named it, the server's own path left out of err.
+func invalidArchive(s Spec, err error) error {
+	msg := strings.TrimPrefix(err.Error(), s.Path+": ")
+	return apierror.New(http.StatusBadRequest, apierror.TypeInvalidModel, "invalid model archive %s: %s", s.URL, msg)
+}
+
 // versionSpecs are the registrations s stands for: s itself, or for a Triton model folder
 // without s.Version one for each version its policy serves, highest first and the default.
 func (r *Registry) versionSpecs(s Spec) ([]Spec, error) {
@@ -355,7 +362,7 @@ func (r *Registry) versionSpecs(s Spec) ([]Spec, error) {
 		versions, err = archive.TritonVersions(s.Path, cfg)
 	}
 	if err != nil {
-		return nil, apierror.New(http.StatusBadRequest, apierror.TypeInvalidModel, "invalid model archive %s: %v", s.URL, err)
+		return nil, invalidArchive(s, err)
 	}
 	specs := make([]Spec, len(versions))
 	for i, version := range versions {
@@ -468,7 +475,7 @@ func (r *Registry) openVersion(ctx context.Context, s Spec) (*Version, error) {
 	}
 	opened, err := archive.OpenVersion(ctx, s.Path, s.Version, r.opts.TempDir, lim)
 	if err != nil {
-		return nil, apierror.New(http.StatusBadRequest, apierror.TypeInvalidModel, "invalid model archive %s: %v", s.URL, err)
+		return nil, invalidArchive(s, err)
 	}
 	v, err := r.newVersion(opened, s)
 	if err != nil {

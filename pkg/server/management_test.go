@@ -299,7 +299,7 @@ func TestAllowedURLs(t *testing.T) {
 		t.Error("the downloaded archive stayed in the model store after its model was unregistered")
 	}
 	exchange{"register the url again", "POST", "/models?url=" + remote + "&model_name=remote", "", nil, 200, "", "registered with 0 initial workers"}.run(t, ts.management.URL)
-	exchange{"a download that is no archive", "POST", "/models?url=" + files.URL + "/models/junk.mar", "", nil, 400, "InvalidModelException", "invalid model archive junk.mar"}.run(t, ts.management.URL)
+	exchange{"a download that is no archive", "POST", "/models?url=" + files.URL + "/models/junk.mar", "", nil, 400, "InvalidModelException", "invalid model archive junk.mar: not a model archive (not a zip"}.run(t, ts.management.URL)
 	if inStore("junk.mar") {
 		t.Error("a downloaded archive that failed to register stayed in the model store")
 	}
