@@ -19,7 +19,7 @@ import (
 
 // Waits of ts serve --start and --stop.
 const (
-	// startWait is how long --start waits for the server it started to listen.
+	// startWait is how long --start waits for the server it started to be ready.
 	startWait = 60 * time.Second
 	// stopWait is how long --stop waits for the server to stop: its requests in flight
 	// finish first (drain_timeout, 30 s by default).
@@ -28,9 +28,9 @@ const (
 
 // startInBackground is ts serve --start, as TorchServe's: it runs ts serve again with the
 // same arguments, detached from the terminal, its log going to config.BackgroundLog, records
-// its process in config.PIDFile for --stop, and returns once the server listens (it says so
-// on a notify socket, as to systemd; its models may still be loading: ts ping --wait waits
-// for them), or with the log's end if it stopped.
+// its process in config.PIDFile for --stop, and returns once the server listens and the
+// models given as arguments are in (it says so on a notify socket, as to systemd; load_models'
+// may still be loading: ts ping --wait waits for them), or with the log's end if it stopped.
 func startInBackground(g *Globals) error {
 	pidFile := config.PIDFile()
 	if pid, ok := backgroundServer(pidFile); ok {
@@ -98,7 +98,7 @@ func startInBackground(g *Globals) error {
 		os.Remove(pidFile)
 		return fmt.Errorf("the server stopped as it started (%v); its log (%s) ends:\n%s", err, logPath, lastLines(readFrom(logPath, offset), 10))
 	case <-time.After(startWait):
-		g.IO().Println(fmt.Sprintf("ts serve started in the background (pid %d) but does not listen yet after %s; its log: %s", pid, startWait, logPath))
+		g.IO().Println(fmt.Sprintf("ts serve started in the background (pid %d) but is not ready yet after %s (loading its models?); its log: %s", pid, startWait, logPath))
 	}
 	return nil
 }

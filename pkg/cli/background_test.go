@@ -102,6 +102,23 @@ func TestServeStartStop(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(tmp, ".ts_serve.pid")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a server that did not start is still recorded: %v", err)
 	}
+
+	// a model given as an argument is in when --start returns; one that does not load stops
+	// the server, which --start reports
+	weights := filepath.Join(tmp, "weights.pt")
+	os.WriteFile(weights, []byte("not a model"), 0o644)
+	out, code = run(append(serve, weights)...)
+	if code != term.ExitError || !strings.Contains(out, "the server stopped as it started (exit status 1)") || !strings.Contains(out, "weights.pt: not a model archive nor an ONNX model") {
+		t.Errorf("serve --start with a PyTorch file: exit %d\n%s", code, out)
+	}
+	if out, code := run(append(serve, "samples/iris/model.onnx")...); code != 0 {
+		t.Fatalf("serve --start: exit %d\n%s", code, out)
+	}
+	out, code = run("--host", addr, "ping") // no --wait: Healthy once the start-up models are in
+	run("serve", "--stop")
+	if code != 0 || out != "Healthy\n" {
+		t.Errorf("ping at once after serve --start with a model: exit %d\n%s", code, out)
+	}
 }
 
 // TestNotifyReady: ts serve tells a supervisor it listens as systemd's sd_notify does, also on

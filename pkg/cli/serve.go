@@ -30,7 +30,7 @@ import (
 // ServeCmd is `ts serve`. Flags override environment variables, which override
 // config.properties, which overrides the defaults; --print-config shows the result.
 type ServeCmd struct {
-	Files             []string `arg:"" optional:"" name:"model" placeholder:"[NAME=]MODEL" help:"Models to serve from where they are, as [NAME=]PATH: archives, bare .onnx files or Triton model folders (named NAME, else as their manifest; a bare file after itself)."`
+	Files             []string `arg:"" optional:"" name:"model" placeholder:"[NAME=]MODEL" help:"Models to serve from where they are, as [NAME=]PATH: archives, bare .onnx files or Triton model folders (named NAME, else as their manifest; a bare file after itself); one that does not load stops the server."`
 	Handler           string   `name:"handler" placeholder:"NAME" help:"Handler for the models given as arguments (default: their manifest's; tensor for a bare .onnx file)."`
 	TSConfig          string   `name:"ts-config" type:"path" placeholder:"FILE" help:"config.properties to read (default: $$TS_CONFIG_FILE, else ./config.properties when present)."`
 	ModelStore        *string  `name:"model-store" placeholder:"DIR" help:"Folder of model archives, bare .onnx files or Triton model folders (model_store)."`
@@ -279,6 +279,15 @@ func (c *ServeCmd) Run(g *Globals) error {
 	srv := server.New(reg, server.Options{Settings: cfg, Metrics: m, Logger: log, LogLevel: g.level, LogFormat: g.LogFormat, Version: Version, TLS: tlsConfig, Tracer: tracer})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	ctx, fail := context.WithCancelCause(ctx)
+	defer fail(nil)
+	ready := func() {
+		if ln, ok := listeners[server.Inference]; ok { // bound: connections wait in its backlog until Serve takes them
+			if err := notifyReady(notifySocket, srv.ListenAddress(server.Inference, ln)); err != nil {
+				log.Warn("could not tell the supervisor that the server listens", "err", err)
+			}
+		}
+	}
 	release := reg.Hold()
 	go func() {
 		defer release()
@@ -286,7 +295,13 @@ func (c *ServeCmd) Run(g *Globals) error {
 			restoreSnapshot(ctx, reg, cfg, log)
 		}
 		loadAll(ctx, reg, srv, toLoad, log)
-		loadFiles(ctx, reg, files, log)
+		if err := loadFiles(ctx, reg, files, log); err != nil {
+			fail(err) // the server was started to serve them
+			return
+		}
+		if len(files) > 0 {
+			ready()
+		}
 		if cfg.RepositoryPoll > 0 {
 			go srv.PollStore(ctx, cfg.RepositoryPoll)
 		}
@@ -298,10 +313,8 @@ func (c *ServeCmd) Run(g *Globals) error {
 			}
 		}
 	}()
-	if ln, ok := listeners[server.Inference]; ok { // bound: connections wait in its backlog until Serve takes them
-		if err := notifyReady(notifySocket, srv.ListenAddress(server.Inference, ln)); err != nil {
-			log.Warn("could not tell the supervisor that the server listens", "err", err)
-		}
+	if len(files) == 0 { // else once they are in (ts serve --start waits for it)
+		ready()
 	}
 	err = srv.Serve(ctx, listeners, cfg.DrainTimeout)
 	snap.Store(nil) // what unloads now is the shutdown, not a change to remember
@@ -309,8 +322,16 @@ func (c *ServeCmd) Run(g *Globals) error {
 	defer cancel()
 	reg.Close(closeCtx)
 	log.Info("stopped")
+	if cause := context.Cause(ctx); err == nil && errors.Is(cause, errArgumentModel) {
+		return cause
+	}
 	return err
 }
+
+// errArgumentModel marks the failure of a model given to ts serve as an argument: unlike
+// load_models' (TorchServe's rule), it stops the server, as Triton stops for a model that
+// does not load.
+var errArgumentModel = errors.New("model given as an argument failed to load")
 
 // loadAll loads the start-up models in parallel, each url found as POST /models finds it;
 // a model that fails is logged and skipped, as TorchServe does.
@@ -394,18 +415,26 @@ func storeEntry(store, path string) (fs.FileInfo, bool) {
 	return fi, err == nil
 }
 
-// loadFiles registers the models given as arguments in parallel; one that fails is logged
-// and skipped, as the start-up models are.
-func loadFiles(ctx context.Context, reg *registry.Registry, specs []registry.Spec, log *slog.Logger) {
+// loadFiles registers the models given as arguments in parallel; one that fails is logged,
+// and the first failure returned (errArgumentModel).
+func loadFiles(ctx context.Context, reg *registry.Registry, specs []registry.Spec, log *slog.Logger) error {
 	var wg sync.WaitGroup
-	for _, s := range specs {
+	errs := make([]error, len(specs))
+	for i, s := range specs {
 		wg.Go(func() {
 			if _, err := reg.RegisterAll(ctx, s); err != nil {
 				log.Error("model failed to load", "url", s.URL, "err", err)
+				errs[i] = fmt.Errorf("%w: %w", errArgumentModel, err)
 			}
 		})
 	}
 	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // restoreSnapshot registers what the last snapshot held, with its settings, defaults and
