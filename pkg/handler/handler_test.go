@@ -473,6 +473,8 @@ func TestTensorHandler(t *testing.T) {
 		{"an image", iris, "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", nil, "the request is an image (image/png), but the tensor handler takes tensors"},
 		{"string value", iris, `[["NaN", 2, 3, 4]]`, nil, `input "features" is float32; value 0 is "NaN", not a number`},
 		{"null value", iris, `[[1, null, 3, 4]]`, nil, `input "features" is float32; value 1 is null, not a number`},
+		{"a string where arrays are wanted", iris, `{"features": "abc"}`, nil, `input "features" takes float32 arrays of shape [-1,4]; got "abc"`},
+		{"null where arrays are wanted", iris, `null`, nil, `input "features" takes float32 arrays of shape [-1,4]; got null`},
 		{"object value", multi, `{"inputs": {"ids:0": [[{"a": 1}, 2, 3]], "k": 1, "mask": [[true, true, true]]}}`, nil, `input "ids:0" is int64; value 0 is an object`},
 		{"empty", iris, ``, nil, "no tensors"},
 		{"empty array", iris, `{"inputs": {"features": []}}`, nil, `input "features" is empty`},

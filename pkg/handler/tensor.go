@@ -512,6 +512,9 @@ func build(info tensor.Info, shape []int64, leaves []any) (*tensor.Tensor, error
 	if n != int64(len(leaves)) {
 		return nil, badInput("input %q: shape %s needs %d values, got %d", info.Name, tensor.ShapeString(shape), n, len(leaves))
 	}
+	if len(shape) == 0 && len(info.Shape) > 0 { // one value where arrays are wanted: say which
+		return nil, badInput("input %q takes %s arrays of shape %s; got %s", info.Name, info.DType, tensor.ShapeString(info.Shape), jsonText(leaves[0]))
+	}
 	if err := checkShape(info, shape, n); err != nil {
 		return nil, err
 	}
