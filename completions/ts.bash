@@ -76,7 +76,7 @@ __ts_values() {
 __ts_flags() {
     echo "--ca-file --client-cert --client-key --help -h --host --insecure --log-format --log-level --management-host --metrics-host --ort-lib --output -o --token --token-file"
     case "$1" in
-    "serve") echo "--certificate-file --client-ca-file --enable-model-api --no-enable-model-api --enable-upload --foreground --gpus --grpc --no-grpc --grpc-inference-port --grpc-management-port --handler --http-port --inference-address --intra-op-threads --key-file --load-model --management-address --metrics-address --metrics-port --model-control-mode --model-repository --model-store --models --ncs --print-config --private-key-file --provider --provider-fallback --repository-poll-secs --shared-memory --snapshot --start --stop --token-auth --trace-file --trace-level --trusted-keys --ts-config --unload-after-idle --workers --workflow-store" ;;
+    "serve") echo "--certificate-file --client-ca-file --enable-model-api --no-enable-model-api --enable-upload --exit-on-error --no-exit-on-error --foreground --gpus --grpc --no-grpc --grpc-inference-port --grpc-management-port --handler --http-port --inference-address --intra-op-threads --key-file --load-model --management-address --metrics-address --metrics-port --model-control-mode --model-repository --model-store --models --ncs --print-config --private-key-file --provider --provider-fallback --repository-poll-secs --shared-memory --snapshot --start --stop --token-auth --trace-file --trace-level --trusted-keys --ts-config --unload-after-idle --workers --workflow-store" ;;
     "register") echo "--batch-size --handler --max-batch-delay --name --sync --no-sync --timeout --upload --version --workers" ;;
     "scale") echo "--max --min --sync --no-sync" ;;
     "split") echo "--clear" ;;

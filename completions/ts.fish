@@ -163,6 +163,8 @@ complete -c ts -n '__ts_in \'serve\'' -l client-ca-file -r -F -d 'Require client
 complete -c ts -n '__ts_in \'serve\'' -l enable-model-api -d 'Allow registering and unregistering models through the management API (on by default).'
 complete -c ts -n '__ts_in \'serve\'' -l no-enable-model-api -d 'Allow registering and unregistering models through the management API (on by default).'
 complete -c ts -n '__ts_in \'serve\'' -l enable-upload -d 'Accept archives uploaded into the model store (ts register of a local file on a remote server).'
+complete -c ts -n '__ts_in \'serve\'' -l exit-on-error -d 'Stop the server when a model of --models does not load (Triton\'s; exit_on_error; on with --model-repository, as in Triton; otherwise off: logged, the others served, as TorchServe).'
+complete -c ts -n '__ts_in \'serve\'' -l no-exit-on-error -d 'Stop the server when a model of --models does not load (Triton\'s; exit_on_error; on with --model-repository, as in Triton; otherwise off: logged, the others served, as TorchServe).'
 complete -c ts -n '__ts_in \'serve\'' -l foreground -d 'With --start: run in the foreground after all (TorchServe\'s --foreground).'
 complete -c ts -n '__ts_in \'serve\'' -l gpus -x -d 'GPUs the models go round when --provider names no device (cuda, tensorrt), each on the next, as TorchServe (number_of_gpu; default: the NVIDIA driver\'s GPUs).'
 complete -c ts -n '__ts_in \'serve\'' -l grpc -d 'Serve TorchServe\'s gRPC inference and management APIs (enable_grpc; on by default, 127.0.0.1:7070 and :7071).'

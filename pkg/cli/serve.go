@@ -37,6 +37,7 @@ type ServeCmd struct {
 	ModelRepository   *string  `name:"model-repository" placeholder:"DIR" help:"The model store under Triton's name, with Triton's default: every model in it loads at start, unless --models, --load-model or --model-control-mode explicit name them."`
 	ModelControlMode  string   `name:"model-control-mode" enum:"none,poll,explicit," default:"" placeholder:"MODE" help:"Triton's: none (every model of --model-repository loads at start), poll (and what changes in it reloads, every --repository-poll-secs, 15 by default) or explicit (only --load-model's load at start)."`
 	LoadModel         []string `name:"load-model" placeholder:"NAME" help:"Triton's: a model of the store to load at start (repeat it; --models as TorchServe names it)."`
+	ExitOnError       *bool    `name:"exit-on-error" negatable:"" help:"Stop the server when a model of --models does not load (Triton's; exit_on_error; on with --model-repository, as in Triton; otherwise off: logged, the others served, as TorchServe)."`
 	RepositoryPoll    *int     `name:"repository-poll-secs" placeholder:"SECONDS" help:"Reload the registered versions whose archive in the model store changed, checking every this many seconds (Triton's poll mode; repository_poll_secs; 0, the default: never)."`
 	WorkflowStore     *string  `name:"workflow-store" placeholder:"DIR" help:"Folder of workflow archives, .war (workflow_store; default: the model store)."`
 	Models            []string `name:"models" placeholder:"NAME=FILE.mar" help:"Models to load at start: all, FILE.mar or NAME=FILE.mar (a file or folder in the model store, or a URL allowed_urls lets in); repeat or separate with commas (load_models)."`
@@ -112,6 +113,10 @@ func (c *ServeCmd) flags() (f, names map[string]string) {
 	case c.ModelRepository != nil && c.ModelControlMode != "explicit":
 		// Triton loads its whole repository unless told otherwise
 		f["load_models"], names["load_models"] = "all", "--model-repository"
+	}
+	boolean("exit_on_error", c.ExitOnError)
+	if c.ModelRepository != nil && c.ExitOnError == nil { // Triton's default
+		f["exit_on_error"], names["exit_on_error"] = "true", "--model-repository"
 	}
 	str("inference_address", c.InferenceAddress)
 	str("management_address", c.ManagementAddress)
@@ -288,18 +293,23 @@ func (c *ServeCmd) Run(g *Globals) error {
 			}
 		}
 	}
+	// a server that stops when a start-up model fails says it is ready once they are in
+	readyAfterLoads := len(files) > 0 || cfg.ExitOnError && len(toLoad) > 0
 	release := reg.Hold()
 	go func() {
 		defer release()
 		if cfg.EnableModelSnapshot {
 			restoreSnapshot(ctx, reg, cfg, log)
 		}
-		loadAll(ctx, reg, srv, toLoad, log)
-		if err := loadFiles(ctx, reg, files, log); err != nil {
-			fail(err) // the server was started to serve them
+		if err := loadAll(ctx, reg, srv, toLoad, log); err != nil && cfg.ExitOnError {
+			fail(loadFailure{fmt.Errorf("a start-up model failed to load (exit_on_error): %w", err)})
 			return
 		}
-		if len(files) > 0 {
+		if err := loadFiles(ctx, reg, files, log); err != nil {
+			fail(loadFailure{fmt.Errorf("model given as an argument failed to load: %w", err)}) // the server was started to serve it
+			return
+		}
+		if readyAfterLoads {
 			ready()
 		}
 		if cfg.RepositoryPoll > 0 {
@@ -313,7 +323,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 			}
 		}
 	}()
-	if len(files) == 0 { // else once they are in (ts serve --start waits for it)
+	if !readyAfterLoads { // else once they are in (ts serve --start waits for it)
 		ready()
 	}
 	err = srv.Serve(ctx, listeners, cfg.DrainTimeout)
@@ -322,22 +332,25 @@ func (c *ServeCmd) Run(g *Globals) error {
 	defer cancel()
 	reg.Close(closeCtx)
 	log.Info("stopped")
-	if cause := context.Cause(ctx); err == nil && errors.Is(cause, errArgumentModel) {
-		return cause
+	var failed loadFailure
+	if err == nil && errors.As(context.Cause(ctx), &failed) {
+		return failed
 	}
 	return err
 }
 
-// errArgumentModel marks the failure of a model given to ts serve as an argument: unlike
-// load_models' (TorchServe's rule), it stops the server, as Triton stops for a model that
-// does not load.
-var errArgumentModel = errors.New("model given as an argument failed to load")
+// loadFailure is a start-up model's failure that stops the server, as Triton stops for a
+// model that does not load: a model given to ts serve as an argument, or one of load_models
+// with exit_on_error (else logged and skipped, TorchServe's rule).
+type loadFailure struct{ error }
 
 // loadAll loads the start-up models in parallel, each url found as POST /models finds it;
-// a model that fails is logged and skipped, as TorchServe does.
-func loadAll(ctx context.Context, reg *registry.Registry, srv *server.Server, models []config.ModelToLoad, log *slog.Logger) {
+// a model that fails is logged and skipped, as TorchServe does, and the first failure
+// returned.
+func loadAll(ctx context.Context, reg *registry.Registry, srv *server.Server, models []config.ModelToLoad, log *slog.Logger) error {
 	var wg sync.WaitGroup
-	for _, m := range models {
+	errs := make([]error, len(models))
+	for i, m := range models {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -347,6 +360,7 @@ func loadAll(ctx context.Context, reg *registry.Registry, srv *server.Server, mo
 			}
 			if err != nil {
 				log.Error("model failed to load", "url", m.URL, "err", err)
+				errs[i] = err
 			}
 		}()
 	}
@@ -358,6 +372,17 @@ func loadAll(ctx context.Context, reg *registry.Registry, srv *server.Server, mo
 			}
 		}
 	}
+	return firstError(errs)
+}
+
+// firstError is the first of errs that is not nil, or nil.
+func firstError(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // modelFiles reads the models given as arguments, [NAME=]PATH: registrations of each
@@ -416,7 +441,7 @@ func storeEntry(store, path string) (fs.FileInfo, bool) {
 }
 
 // loadFiles registers the models given as arguments in parallel; one that fails is logged,
-// and the first failure returned (errArgumentModel).
+// and the first failure returned.
 func loadFiles(ctx context.Context, reg *registry.Registry, specs []registry.Spec, log *slog.Logger) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(specs))
@@ -424,17 +449,12 @@ func loadFiles(ctx context.Context, reg *registry.Registry, specs []registry.Spe
 		wg.Go(func() {
 			if _, err := reg.RegisterAll(ctx, s); err != nil {
 				log.Error("model failed to load", "url", s.URL, "err", err)
-				errs[i] = fmt.Errorf("%w: %w", errArgumentModel, err)
+				errs[i] = err
 			}
 		})
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return firstError(errs)
 }
 
 // restoreSnapshot registers what the last snapshot held, with its settings, defaults and

@@ -78,6 +78,7 @@ var Keys = []Key{
 	{"repository_poll_secs", "repository-poll-secs", "0", kSeconds, "every this many seconds, reload the registered versions whose archive in the model store changed (Triton's poll mode; 0: never)"},
 	{"workflow_store", "workflow-store", "", kString, "folder of workflow archives (.war; default: the model store)"},
 	{"load_models", "models", "", kList, "models to load at start: all, URL or NAME=URL (as POST /models' url), comma-separated"},
+	{"exit_on_error", "exit-on-error", "false", kBool, "stop the server when a model of load_models does not load (Triton's --exit-on-error; false: log it and serve the others, as TorchServe)"},
 	{"models", "", "", kJSON, `per-model settings: {"name": {"version": {"minWorkers": 1, "batchSize": 4, ...}}}`},
 	{"model_snapshot", "", "", kJSON, `TorchServe's start-up snapshot, as KServe's config.properties holds it: {"models": {"name": {"version": {"marName": "name.mar", "defaultVersion": true, "minWorkers": 1, ...}}}}; each version loads at start with its settings`},
 	{"default_workers_per_model", "workers", "0", kInt, "workers for models loaded at start and registered without initial_workers (0 = one per CPU core)"},
@@ -177,6 +178,8 @@ type Settings struct {
 	WorkflowStore     string // workflow archives (.war); the model store unless set
 	// RepositoryPoll is how often the model store's archives are checked for changes (0: never).
 	RepositoryPoll time.Duration
+	// ExitOnError stops the server when a start-up model does not load.
+	ExitOnError bool
 	LoadModels     []string
 	Models         map[string]map[string]ModelConfig
 	// ModelSnapshot is TorchServe's model_snapshot: versions to load at start (by name and
@@ -518,6 +521,7 @@ func (s *Settings) parse() error {
 	}
 	s.ModelStore = str("model_store")
 	s.RepositoryPoll = seconds("repository_poll_secs")
+	s.ExitOnError = boolean("exit_on_error")
 	if s.WorkflowStore = str("workflow_store"); s.WorkflowStore == "" {
 		s.WorkflowStore = s.ModelStore // TorchServe's default
 	}
