@@ -180,8 +180,8 @@ type Settings struct {
 	RepositoryPoll time.Duration
 	// ExitOnError stops the server when a start-up model does not load.
 	ExitOnError bool
-	LoadModels     []string
-	Models         map[string]map[string]ModelConfig
+	LoadModels  []string
+	Models      map[string]map[string]ModelConfig
 	// ModelSnapshot is TorchServe's model_snapshot: versions to load at start (by name and
 	// version), each with its archive (marName) and settings, which Models also holds.
 	ModelSnapshot          map[string]map[string]ModelConfig
