@@ -44,7 +44,8 @@ type ServeCmd struct {
 	InferenceAddress  *string  `name:"inference-address" placeholder:"ADDR" help:"Inference API address (inference_address, default http://127.0.0.1:8080)."`
 	ManagementAddress *string  `name:"management-address" placeholder:"ADDR" help:"Management API address (management_address, default http://127.0.0.1:8081)."`
 	MetricsAddress    *string  `name:"metrics-address" placeholder:"ADDR" help:"Metrics API address (metrics_address, default http://127.0.0.1:8082)."`
-	GRPC              *bool    `name:"grpc" negatable:"" help:"Serve TorchServe's gRPC inference and management APIs (enable_grpc; on by default, 127.0.0.1:7070 and :7071)."`
+	Metrics           *bool    `name:"metrics" negatable:"" aliases:"allow-metrics" help:"Serve the metrics API (enable_metrics_api; on by default; Triton's --allow-metrics)."`
+	GRPC              *bool    `name:"grpc" negatable:"" aliases:"allow-grpc" help:"Serve TorchServe's gRPC inference and management APIs (enable_grpc; on by default, 127.0.0.1:7070 and :7071; Triton's --allow-grpc)."`
 	HTTPPort          *int     `name:"http-port" placeholder:"PORT" help:"Triton's: the inference API's port (its /v2 and repository paths with it), the host kept from --inference-address or the default."`
 	MetricsPort       *int     `name:"metrics-port" placeholder:"PORT" help:"Triton's: the metrics API's port, the host kept from --metrics-address or the default."`
 	GRPCInferencePort *int     `name:"grpc-inference-port" aliases:"grpc-port" placeholder:"PORT" help:"gRPC inference API port (grpc_inference_port, default 7070; Triton's --grpc-port)."`
@@ -121,6 +122,7 @@ func (c *ServeCmd) flags() (f, names map[string]string) {
 	str("inference_address", c.InferenceAddress)
 	str("management_address", c.ManagementAddress)
 	str("metrics_address", c.MetricsAddress)
+	boolean("enable_metrics_api", c.Metrics)
 	boolean("enable_grpc", c.GRPC)
 	num("grpc_inference_port", c.GRPCInferencePort)
 	num("grpc_management_port", c.GRPCManagePort)

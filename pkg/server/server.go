@@ -429,7 +429,10 @@ func TLSConfig(cfg *config.Settings) (*tls.Config, error) {
 
 // Addresses are the configured address of each API (the gRPC APIs' when enable_grpc is on).
 func Addresses(cfg *config.Settings) map[string]string {
-	a := map[string]string{Inference: cfg.InferenceAddress, Management: cfg.ManagementAddress, Metrics: cfg.MetricsAddress}
+	a := map[string]string{Inference: cfg.InferenceAddress, Management: cfg.ManagementAddress}
+	if cfg.EnableMetricsAPI {
+		a[Metrics] = cfg.MetricsAddress
+	}
 	if cfg.GRPCInference.Address != "" {
 		a[GRPCInference], a[GRPCManagement] = cfg.GRPCInference.Address, cfg.GRPCManagement.Address
 	}
