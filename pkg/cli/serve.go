@@ -259,6 +259,9 @@ func (c *ServeCmd) Run(g *Globals) error {
 	}
 	defer os.RemoveAll(tmp)
 	m := metrics.New()
+	if cfg.DisableSystemMetrics {
+		m.DropSystemMetrics()
+	}
 	tracer := trace.New(cfg.Trace, log)
 	defer tracer.Close()                             // writes the traces kept for trace_file
 	var snap atomic.Pointer[registry.SnapshotWriter] // set once the start-up models are in

@@ -65,6 +65,7 @@ var Keys = []Key{
 	{"management_address", "management-address", "http://127.0.0.1:8081", kString, "management API address"},
 	{"metrics_address", "metrics-address", "http://127.0.0.1:8082", kString, "metrics API address"},
 	{"enable_metrics_api", "metrics", "true", kBool, "serve the metrics API at metrics_address (false: no metrics listener; Triton's --allow-metrics)"},
+	{"disable_system_metrics", "", "false", kBool, "leave TorchServe's system metrics (CPUUtilization, MemoryUsed, DiskUsage, ...) out of the metrics API"},
 	{"enable_grpc", "grpc", "true", kBool, "serve TorchServe's gRPC APIs (ts's own key; false: no gRPC listeners)"},
 	{"grpc_inference_address", "", "127.0.0.1", kString, "gRPC inference API host (TorchServe's InferenceAPIsService)"},
 	{"grpc_inference_port", "grpc-inference-port", "7070", kInt, "gRPC inference API port"},
@@ -148,8 +149,8 @@ var unsupported = map[string]string{
 	"default_service_handler": "Python handlers", "decode_input_request": "Python workers",
 	"keystore": "PKCS12 keystores (use certificate_file and private_key_file)", "keystore_pass": "PKCS12 keystores", "keystore_type": "PKCS12 keystores",
 	"metrics_mode": "metrics modes (the metrics API is always Prometheus)", "metrics_config": "metrics.yaml",
-	"metric_time_interval": "system metrics", "disable_system_metrics": "system metrics",
-	"system_metrics_cmd": "system metrics", "model_metrics_auto_detect": "handler metrics",
+	"metric_time_interval": "system metrics (read at each scrape)",
+	"system_metrics_cmd":   "system metrics", "model_metrics_auto_detect": "handler metrics",
 	"limit_max_image_pixels": "turning the image size limit off", "ipex_enable": "IPEX",
 	"ts_open_inference_protocol": "turning the Open Inference Protocol off: ts always serves /v2", "io_ratio": "Netty",
 	"cpu_launcher_enable": "the CPU launcher", "cpu_launcher_args": "the CPU launcher",
@@ -177,8 +178,10 @@ type Settings struct {
 	MetricsAddress    string
 	// EnableMetricsAPI is false when no metrics listener opens (enable_metrics_api).
 	EnableMetricsAPI bool
-	ModelStore       string
-	WorkflowStore    string // workflow archives (.war); the model store unless set
+	// DisableSystemMetrics leaves the host's metrics out of the metrics API.
+	DisableSystemMetrics bool
+	ModelStore           string
+	WorkflowStore        string // workflow archives (.war); the model store unless set
 	// RepositoryPoll is how often the model store's archives are checked for changes (0: never).
 	RepositoryPoll time.Duration
 	// ExitOnError stops the server when a start-up model does not load.
@@ -486,6 +489,7 @@ func (s *Settings) parse() error {
 	s.ManagementAddress = str("management_address")
 	s.MetricsAddress = str("metrics_address")
 	s.EnableMetricsAPI = boolean("enable_metrics_api")
+	s.DisableSystemMetrics = boolean("disable_system_metrics")
 	s.CertificateFile = str("certificate_file")
 	s.PrivateKeyFile = str("private_key_file")
 	s.ClientCAFile = str("client_ca_file")

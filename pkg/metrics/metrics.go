@@ -38,6 +38,7 @@ type Metrics struct {
 	runTime                     *prometheus.HistogramVec
 	failures                    *prometheus.CounterVec
 	hostname                    string
+	system                      *systemCollector
 	mu                          sync.RWMutex
 	versions                    map[versionKey]*versionMetrics
 	statuses                    map[statusKey][2]prometheus.Counter
@@ -49,7 +50,8 @@ type Metrics struct {
 func New() *Metrics {
 	host, _ := os.Hostname()
 	m := &Metrics{Registry: prometheus.NewRegistry(), hostname: host, custom: map[string]*customMetric{},
-		versions: map[versionKey]*versionMetrics{}, statuses: map[statusKey][2]prometheus.Counter{}, classes: map[string]prometheus.Counter{}}
+		versions: map[versionKey]*versionMetrics{}, statuses: map[statusKey][2]prometheus.Counter{}, classes: map[string]prometheus.Counter{},
+		system: newSystemCollector(host)}
 	model := []string{"model_name", "model_version", "hostname"}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ts_inference_requests_total", Help: "Inference requests answered, by model version."}, model)
@@ -75,7 +77,7 @@ func New() *Metrics {
 	m.failures = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ts_batch_failures_total", Help: "Batches whose run failed."}, []string{"model_name", "model_version"})
 	m.Registry.MustRegister(m.requests, m.latencyUS, m.queueUS, m.duration, m.status, m.batchSize, m.runTime, m.failures,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newSystemCollector(host))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), m.system)
 	// TorchServe's frontend counters, by status class over every API, labelled as its
 	// metrics.yaml declares them
 	for _, class := range []string{"2XX", "4XX", "5XX"} {
@@ -97,6 +99,10 @@ func New() *Metrics {
 	m.Registry.MustRegister(m.queueTime, m.workerThreadTime, m.handlerTime, m.predictionTime)
 	return m
 }
+
+// DropSystemMetrics stops exposing TorchServe's system metrics (CPUUtilization, MemoryUsed,
+// DiskUsage, ...), as its disable_system_metrics does; the host is no longer read.
+func (m *Metrics) DropSystemMetrics() { m.Registry.Unregister(m.system) }
 
 // versionMetrics are one version's series, looked up once.
 type versionMetrics struct {

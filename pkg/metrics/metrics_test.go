@@ -96,6 +96,22 @@ func TestSystemMetrics(t *testing.T) {
 	}
 }
 
+// TestDropSystemMetrics: with disable_system_metrics the host's metrics are gone, the
+// others stay.
+func TestDropSystemMetrics(t *testing.T) {
+	m := New()
+	m.DropSystemMetrics()
+	got := gathered(t, m)
+	for _, sm := range systemMetrics {
+		if _, ok := got[sm.name]; ok {
+			t.Errorf("%s is still exposed", sm.name)
+		}
+	}
+	if _, ok := got["Requests2XX"]; !ok {
+		t.Error("Requests2XX went with the system metrics")
+	}
+}
+
 // TestTorchServeGauges: QueueTime is the last batch's longest wait, PredictionTime its run
 // and HandlerTime the model's last request, in milliseconds, labelled as TorchServe labels
 // them.
