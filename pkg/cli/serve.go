@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/cli/term"
 	"github.com/tsserve/ts/pkg/config"
@@ -454,6 +456,9 @@ func loadFiles(ctx context.Context, reg *registry.Registry, specs []registry.Spe
 		wg.Go(func() {
 			if _, err := reg.RegisterAll(ctx, s); err != nil {
 				log.Error("model failed to load", "url", s.URL, "err", err)
+				if ae, ok := errors.AsType[*apierror.Error](err); ok && ae.Code == http.StatusConflict && s.Name == "" {
+					err = fmt.Errorf("%w (another argument has its name: give each a name, ts serve NAME=%s ...)", err, s.URL)
+				}
 				errs[i] = err
 			}
 		})
