@@ -433,6 +433,9 @@ func (c *ServeCmd) modelFiles(store string) ([]registry.Spec, error) {
 			}
 			return nil, term.WithCode(term.ExitNotFound, fmt.Errorf("model %s: %w", path, err))
 		}
+		if isModelStore(abs) {
+			return nil, term.Usagef("%s is a folder of models, not a model: serve them with ts serve --model-repository %s (or --model-store %s --models all)", path, path, path)
+		}
 		specs = append(specs, registry.Spec{Path: abs, URL: url, Name: name, Handler: c.Handler, Startup: true, Synchronous: true})
 	}
 	return specs, nil
@@ -517,6 +520,16 @@ func restoreSnapshot(ctx context.Context, reg *registry.Registry, cfg *config.Se
 }
 
 // listArchives lists the model archives in a model store (archive.List); none is an error.
+// isModelStore tells whether path is a folder of models rather than one: no archive's
+// manifest, not a Triton model folder, and models in it.
+func isModelStore(path string) bool {
+	if _, err := os.Stat(filepath.Join(path, filepath.FromSlash(archive.ManifestPath))); err == nil || archive.IsTritonModel(path) {
+		return false
+	}
+	models, err := archive.List(path)
+	return err == nil && len(models) > 0
+}
+
 func listArchives(dir string) ([]string, error) {
 	out, err := archive.List(dir)
 	if err == nil && len(out) == 0 {
