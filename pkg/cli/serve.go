@@ -66,6 +66,9 @@ type ServeCmd struct {
 	TrustedKeys       []string `name:"trusted-keys" placeholder:"PUB" help:"Require every model and workflow archive to be signed by one of these Ed25519 public keys (PEM files or folders; repeat or separate with commas; trusted_keys)."`
 	TokenAuth         *bool    `name:"token-auth" help:"Require API keys, as TorchServe does by default: they are written to the key file (disable_token_authorization=false)."`
 	DisableTokenAuth  bool     `name:"disable-token-auth" aliases:"dt" hidden:"" help:"Accepted for TorchServe compatibility: token authorization is off unless --token-auth."`
+	LogConfig         string   `name:"log-config" hidden:"" help:"TorchServe's log4j2 configuration: accepted, with a warning, and not read."`
+	PluginsPath       string   `name:"plugins-path" hidden:"" help:"TorchServe's Java plugins: accepted, with a warning, and not loaded."`
+	MetricsConfig     string   `name:"metrics-config" hidden:"" help:"TorchServe's metrics.yaml: accepted, with a warning, and not read."`
 	KeyFile           *string  `name:"key-file" placeholder:"FILE" help:"Where the API keys are written with --token-auth (key_file, default ./key_file.json)."`
 	CertificateFile   *string  `name:"certificate-file" placeholder:"FILE" help:"PEM certificate for https:// addresses (certificate_file)."`
 	PrivateKeyFile    *string  `name:"private-key-file" placeholder:"FILE" help:"PEM private key for https:// addresses (private_key_file)."`
@@ -161,6 +164,22 @@ func (c *ServeCmd) flags() (f, names map[string]string) {
 	return f, names
 }
 
+// unappliedFlags are the warnings for torchserve's flags that ts accepts, so that start
+// scripts written for it run, but does not apply, as config.properties' keys of the kind.
+func (c *ServeCmd) unappliedFlags() []string {
+	var w []string
+	for _, f := range []struct{ flag, value, why string }{
+		{"--log-config", c.LogConfig, "a log4j2 configuration: ts logs to stderr as --log-level and --log-format say"},
+		{"--plugins-path", c.PluginsPath, "Java plugins"},
+		{"--metrics-config", c.MetricsConfig, "a metrics.yaml: ts's metrics are its own, docs/serve.md"},
+	} {
+		if f.value != "" {
+			w = append(w, fmt.Sprintf("%s %s is not applied by ts (%s); ignored", f.flag, f.value, f.why))
+		}
+	}
+	return w
+}
+
 // ports are the address settings whose port a flag of Triton's gives (--http-port,
 // --metrics-port).
 func (c *ServeCmd) ports() map[string]config.PortFlag {
@@ -188,6 +207,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
+	cfg.Warnings = append(cfg.Warnings, c.unappliedFlags()...)
 	if c.PrintConfig {
 		return cfg.Print(g.Stdout())
 	}
