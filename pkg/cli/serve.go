@@ -69,6 +69,11 @@ type ServeCmd struct {
 	LogConfig         string   `name:"log-config" hidden:"" help:"TorchServe's log4j2 configuration: accepted, with a warning, and not read."`
 	PluginsPath       string   `name:"plugins-path" hidden:"" help:"TorchServe's Java plugins: accepted, with a warning, and not loaded."`
 	MetricsConfig     string   `name:"metrics-config" hidden:"" help:"TorchServe's metrics.yaml: accepted, with a warning, and not read."`
+	LogVerbose        int      `name:"log-verbose" hidden:"" help:"Triton's: 1 or more logs at debug level (--log-level debug)."`
+	ExitTimeoutSecs   *int     `name:"exit-timeout-secs" hidden:"" help:"Triton's: seconds to finish requests in flight when stopping (drain_timeout)."`
+	StrictConfig      *bool    `name:"strict-model-config" hidden:"" help:"Triton's: accepted; true is not applied (a model folder without config.pbtxt loads, its configuration completed, as Triton's default)."`
+	NoAutoComplete    bool     `name:"disable-auto-complete-config" hidden:"" help:"Triton's: accepted, with a warning, and not applied."`
+	BackendConfig     []string `name:"backend-config" sep:"none" hidden:"" help:"Triton's: accepted, with a warning, and not applied (config.pbtxt's parameters are)."`
 	KeyFile           *string  `name:"key-file" placeholder:"FILE" help:"Where the API keys are written with --token-auth (key_file, default ./key_file.json)."`
 	CertificateFile   *string  `name:"certificate-file" placeholder:"FILE" help:"PEM certificate for https:// addresses (certificate_file)."`
 	PrivateKeyFile    *string  `name:"private-key-file" placeholder:"FILE" help:"PEM private key for https:// addresses (private_key_file)."`
@@ -161,21 +166,30 @@ func (c *ServeCmd) flags() (f, names map[string]string) {
 	if c.NoConfigSnapshots {
 		f["enable_model_snapshot"] = "false"
 	}
+	if c.ExitTimeoutSecs != nil {
+		f["drain_timeout"], names["drain_timeout"] = strconv.Itoa(*c.ExitTimeoutSecs), "--exit-timeout-secs"
+	}
 	return f, names
 }
 
-// unappliedFlags are the warnings for torchserve's flags that ts accepts, so that start
-// scripts written for it run, but does not apply, as config.properties' keys of the kind.
+// unappliedFlags are the warnings for torchserve's and tritonserver's flags that ts accepts,
+// so that start scripts written for them run, but does not apply, as config.properties' keys
+// of the kind.
 func (c *ServeCmd) unappliedFlags() []string {
+	const autoComplete = "a model folder without config.pbtxt loads, its configuration completed from the model, as Triton's default"
 	var w []string
-	for _, f := range []struct{ flag, value, why string }{
-		{"--log-config", c.LogConfig, "a log4j2 configuration: ts logs to stderr as --log-level and --log-format say"},
-		{"--plugins-path", c.PluginsPath, "Java plugins"},
-		{"--metrics-config", c.MetricsConfig, "a metrics.yaml: ts's metrics are its own, docs/serve.md"},
-	} {
-		if f.value != "" {
-			w = append(w, fmt.Sprintf("%s %s is not applied by ts (%s); ignored", f.flag, f.value, f.why))
+	warn := func(given bool, flag, why string) {
+		if given {
+			w = append(w, fmt.Sprintf("%s is not applied by ts (%s); ignored", flag, why))
 		}
+	}
+	warn(c.LogConfig != "", "--log-config "+c.LogConfig, "a log4j2 configuration: ts logs to stderr as --log-level and --log-format say")
+	warn(c.PluginsPath != "", "--plugins-path "+c.PluginsPath, "Java plugins")
+	warn(c.MetricsConfig != "", "--metrics-config "+c.MetricsConfig, "a metrics.yaml: ts's metrics are its own, docs/serve.md")
+	warn(c.StrictConfig != nil && *c.StrictConfig, "--strict-model-config=true", autoComplete)
+	warn(c.NoAutoComplete, "--disable-auto-complete-config", autoComplete)
+	for _, b := range c.BackendConfig {
+		warn(true, "--backend-config "+b, "the backend is ONNX Runtime's, set per model by config.pbtxt's parameters or model-config.yaml")
 	}
 	return w
 }
@@ -200,6 +214,9 @@ func (c *ServeCmd) Run(g *Globals) error {
 		return stopBackground(g)
 	case c.Start && !c.Foreground && !c.PrintConfig:
 		return startInBackground(g)
+	}
+	if c.LogVerbose > 0 { // Triton's verbose logging, before the logger is made
+		g.LogLevel = "debug"
 	}
 	notifySocket := config.TakeNotifySocket()
 	flags, names := c.flags()
