@@ -56,7 +56,7 @@ function __ts_takes_value
     switch "$argv[1]|$argv[2]"
         case '*|--ca-file' '*|--client-cert' '*|--client-key' '*|--host' '*|--log-format' '*|--log-level' '*|--management-host' '*|--metrics-host' '*|--ort-lib' '*|--output' '*|-o' '*|--token' '*|--token-file'
             return 0
-        case 'serve|--certificate-file' 'serve|--client-ca-file' 'serve|--gpus' 'serve|--grpc-inference-port' 'serve|--grpc-management-port' 'serve|--handler' 'serve|--http-port' 'serve|--inference-address' 'serve|--intra-op-threads' 'serve|--key-file' 'serve|--load-model' 'serve|--management-address' 'serve|--metrics-address' 'serve|--metrics-port' 'serve|--model-control-mode' 'serve|--model-repository' 'serve|--model-store' 'serve|--models' 'serve|--private-key-file' 'serve|--provider' 'serve|--repository-poll-secs' 'serve|--trace-file' 'serve|--trace-level' 'serve|--trusted-keys' 'serve|--ts-config' 'serve|--unload-after-idle' 'serve|--workers' 'serve|--workflow-store'
+        case 'serve|--certificate-file' 'serve|--client-ca-file' 'serve|--gpus' 'serve|--grpc-address' 'serve|--grpc-inference-port' 'serve|--grpc-management-port' 'serve|--handler' 'serve|--http-address' 'serve|--http-port' 'serve|--inference-address' 'serve|--intra-op-threads' 'serve|--key-file' 'serve|--load-model' 'serve|--management-address' 'serve|--metrics-address' 'serve|--metrics-port' 'serve|--model-control-mode' 'serve|--model-repository' 'serve|--model-store' 'serve|--models' 'serve|--private-key-file' 'serve|--provider' 'serve|--repository-poll-secs' 'serve|--trace-file' 'serve|--trace-level' 'serve|--trusted-keys' 'serve|--ts-config' 'serve|--unload-after-idle' 'serve|--workers' 'serve|--workflow-store'
             return 0
         case 'register|--batch-size' 'register|--handler' 'register|--max-batch-delay' 'register|--name' 'register|--timeout' 'register|--version' 'register|--workers'
             return 0
@@ -169,9 +169,11 @@ complete -c ts -n '__ts_in \'serve\'' -l foreground -d 'With --start: run in the
 complete -c ts -n '__ts_in \'serve\'' -l gpus -x -d 'GPUs the models go round when --provider names no device (cuda, tensorrt), each on the next, as TorchServe (number_of_gpu; default: the NVIDIA driver\'s GPUs).'
 complete -c ts -n '__ts_in \'serve\'' -l grpc -d 'Serve TorchServe\'s gRPC inference and management APIs (enable_grpc; on by default, 127.0.0.1:7070 and :7071; Triton\'s --allow-grpc).'
 complete -c ts -n '__ts_in \'serve\'' -l no-grpc -d 'Serve TorchServe\'s gRPC inference and management APIs (enable_grpc; on by default, 127.0.0.1:7070 and :7071; Triton\'s --allow-grpc).'
+complete -c ts -n '__ts_in \'serve\'' -l grpc-address -x -d 'Triton\'s: the gRPC inference API\'s host (grpc_inference_address).'
 complete -c ts -n '__ts_in \'serve\'' -l grpc-inference-port -x -d 'gRPC inference API port (grpc_inference_port, default 7070; Triton\'s --grpc-port).'
 complete -c ts -n '__ts_in \'serve\'' -l grpc-management-port -x -d 'gRPC management API port (grpc_management_port, default 7071).'
 complete -c ts -n '__ts_in \'serve\'' -l handler -x -d 'Handler for the models given as arguments (default: their manifest\'s; tensor for a bare .onnx file).'
+complete -c ts -n '__ts_in \'serve\'' -l http-address -x -d 'Triton\'s: the inference API\'s host (0.0.0.0: every interface), the port kept from --inference-address or the default.'
 complete -c ts -n '__ts_in \'serve\'' -l http-port -x -d 'Triton\'s: the inference API\'s port (its /v2 and repository paths with it), the host kept from --inference-address or the default.'
 complete -c ts -n '__ts_in \'serve\'' -l inference-address -x -d 'Inference API address (inference_address, default http://127.0.0.1:8080).'
 complete -c ts -n '__ts_in \'serve\'' -l intra-op-threads -x -d 'ONNX Runtime intra-op threads per model (default: cores / workers).'

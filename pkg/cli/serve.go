@@ -48,7 +48,9 @@ type ServeCmd struct {
 	MetricsAddress    *string  `name:"metrics-address" placeholder:"ADDR" help:"Metrics API address (metrics_address, default http://127.0.0.1:8082)."`
 	Metrics           *bool    `name:"metrics" negatable:"" aliases:"allow-metrics" help:"Serve the metrics API (enable_metrics_api; on by default; Triton's --allow-metrics)."`
 	GRPC              *bool    `name:"grpc" negatable:"" aliases:"allow-grpc" help:"Serve TorchServe's gRPC inference and management APIs (enable_grpc; on by default, 127.0.0.1:7070 and :7071; Triton's --allow-grpc)."`
+	HTTPAddress       string   `name:"http-address" placeholder:"HOST" help:"Triton's: the inference API's host (0.0.0.0: every interface), the port kept from --inference-address or the default."`
 	HTTPPort          *int     `name:"http-port" placeholder:"PORT" help:"Triton's: the inference API's port (its /v2 and repository paths with it), the host kept from --inference-address or the default."`
+	GRPCAddress       *string  `name:"grpc-address" placeholder:"HOST" help:"Triton's: the gRPC inference API's host (grpc_inference_address)."`
 	MetricsPort       *int     `name:"metrics-port" placeholder:"PORT" help:"Triton's: the metrics API's port, the host kept from --metrics-address or the default."`
 	GRPCInferencePort *int     `name:"grpc-inference-port" aliases:"grpc-port" placeholder:"PORT" help:"gRPC inference API port (grpc_inference_port, default 7070; Triton's --grpc-port)."`
 	GRPCManagePort    *int     `name:"grpc-management-port" placeholder:"PORT" help:"gRPC management API port (grpc_management_port, default 7071)."`
@@ -134,6 +136,9 @@ func (c *ServeCmd) flags() (f, names map[string]string) {
 	str("metrics_address", c.MetricsAddress)
 	boolean("enable_metrics_api", c.Metrics)
 	boolean("enable_grpc", c.GRPC)
+	if c.GRPCAddress != nil {
+		f["grpc_inference_address"], names["grpc_inference_address"] = *c.GRPCAddress, "--grpc-address"
+	}
 	num("grpc_inference_port", c.GRPCInferencePort)
 	num("grpc_management_port", c.GRPCManagePort)
 	num("default_workers_per_model", c.Workers)
@@ -194,15 +199,22 @@ func (c *ServeCmd) unappliedFlags() []string {
 	return w
 }
 
-// ports are the address settings whose port a flag of Triton's gives (--http-port,
-// --metrics-port).
-func (c *ServeCmd) ports() map[string]config.PortFlag {
-	p := map[string]config.PortFlag{}
-	if c.HTTPPort != nil {
-		p["inference_address"] = config.PortFlag{Port: *c.HTTPPort, Flag: "--http-port"}
+// addressParts are the hosts and ports Triton's flags give the address settings
+// (--http-address, --http-port, --metrics-port).
+func (c *ServeCmd) addressParts() map[string]config.AddressPart {
+	p := map[string]config.AddressPart{}
+	if c.HTTPAddress != "" || c.HTTPPort != nil {
+		var flags []string
+		if c.HTTPAddress != "" {
+			flags = append(flags, "--http-address")
+		}
+		if c.HTTPPort != nil {
+			flags = append(flags, "--http-port")
+		}
+		p["inference_address"] = config.AddressPart{Host: c.HTTPAddress, Port: c.HTTPPort, Flag: strings.Join(flags, " and ")}
 	}
 	if c.MetricsPort != nil {
-		p["metrics_address"] = config.PortFlag{Port: *c.MetricsPort, Flag: "--metrics-port"}
+		p["metrics_address"] = config.AddressPart{Port: c.MetricsPort, Flag: "--metrics-port"}
 	}
 	return p
 }
@@ -220,7 +232,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 	}
 	notifySocket := config.TakeNotifySocket()
 	flags, names := c.flags()
-	cfg, err := config.Load(config.Inputs{Flags: flags, FlagNames: names, Ports: c.ports(), ConfigFile: c.TSConfig, Env: os.Environ()})
+	cfg, err := config.Load(config.Inputs{Flags: flags, FlagNames: names, Parts: c.addressParts(), ConfigFile: c.TSConfig, Env: os.Environ()})
 	if err != nil {
 		return err
 	}

@@ -261,13 +261,14 @@ func TestMallocMmapThresholdLeavesTheUsersSetting(t *testing.T) {
 	}
 }
 
-// TestAddressPorts: Triton's --http-port and --metrics-port replace the port of the address,
-// its scheme and host kept from wherever it came, and --print-config names both sources.
+// TestAddressPorts: Triton's --http-address, --http-port and --metrics-port replace the host
+// or port of the address, the rest kept from wherever it came, and --print-config names both
+// sources.
 func TestAddressPorts(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "config.properties")
 	os.WriteFile(file, []byte("inference_address=http://0.0.0.0:9080/\nmetrics_address=unix:/run/ts/metrics.sock\n"), 0o644)
-	port := func(key string, p int, flag string) map[string]PortFlag {
-		return map[string]PortFlag{key: {Port: p, Flag: flag}}
+	port := func(key string, p int, flag string) map[string]AddressPart {
+		return map[string]AddressPart{key: {Port: &p, Flag: flag}}
 	}
 	cases := []struct {
 		name        string
@@ -276,17 +277,21 @@ func TestAddressPorts(t *testing.T) {
 		want, from  string
 		errContains string
 	}{
-		{"default host", Inputs{Ports: port("inference_address", 8000, "--http-port")},
+		{"default host", Inputs{Parts: port("inference_address", 8000, "--http-port")},
 			"inference_address", "http://127.0.0.1:8000", "--http-port", ""},
-		{"the file's host", Inputs{ConfigFile: file, Ports: port("inference_address", 8000, "--http-port")},
-			"inference_address", "http://0.0.0.0:8000", "file " + file + ", its port from --http-port", ""},
-		{"the flag's address", Inputs{Flags: map[string]string{"metrics_address": "https://[::1]:9443"}, Ports: port("metrics_address", 8002, "--metrics-port")},
+		{"the file's host", Inputs{ConfigFile: file, Parts: port("inference_address", 8000, "--http-port")},
+			"inference_address", "http://0.0.0.0:8000", "file " + file + ", then --http-port", ""},
+		{"the flag's address", Inputs{Flags: map[string]string{"metrics_address": "https://[::1]:9443"}, Parts: port("metrics_address", 8002, "--metrics-port")},
 			"metrics_address", "", "", "certificate_file"}, // the port is replaced, then https:// asks for a certificate
-		{"plain host:port", Inputs{Flags: map[string]string{"metrics_address": "localhost:9082"}, Ports: port("metrics_address", 8002, "--metrics-port")},
-			"metrics_address", "localhost:8002", "--metrics-address, its port from --metrics-port", ""},
-		{"a unix socket", Inputs{ConfigFile: file, Ports: port("metrics_address", 8002, "--metrics-port")},
-			"", "", "", "--metrics-port: metrics_address (from file " + file + "): unix:/run/ts/metrics.sock is a Unix socket"},
-		{"not a port", Inputs{Ports: port("inference_address", 70000, "--http-port")},
+		{"plain host:port", Inputs{Flags: map[string]string{"metrics_address": "localhost:9082"}, Parts: port("metrics_address", 8002, "--metrics-port")},
+			"metrics_address", "localhost:8002", "--metrics-address, then --metrics-port", ""},
+		{"a unix socket", Inputs{ConfigFile: file, Parts: port("metrics_address", 8002, "--metrics-port")},
+			"", "", "", "--metrics-port: metrics_address (from file " + file + "): unix:/run/ts/metrics.sock is a Unix socket, which has no host or port"},
+		{"a host", Inputs{ConfigFile: file, Parts: map[string]AddressPart{"inference_address": {Host: "::", Flag: "--http-address"}}},
+			"inference_address", "http://[::]:9080", "file " + file + ", then --http-address", ""},
+		{"a host and a port", Inputs{Parts: map[string]AddressPart{"inference_address": {Host: "0.0.0.0", Port: new(8000), Flag: "--http-address and --http-port"}}},
+			"inference_address", "http://0.0.0.0:8000", "--http-address and --http-port", ""},
+		{"not a port", Inputs{Parts: port("inference_address", 70000, "--http-port")},
 			"", "", "", "--http-port: inference_address (from default): 70000 is not a port"},
 	}
 	for _, c := range cases {

@@ -275,20 +275,21 @@ type Inputs struct {
 	// FlagNames names the flag that set a key of Flags where it is not the key's own (Triton's
 	// --model-repository for model_store), as --print-config shows its source.
 	FlagNames map[string]string
-	// Ports replace the port of an address setting (inference_address, metrics_address),
-	// its host and scheme kept from wherever the address came: Triton's --http-port and
-	// --metrics-port. By key.
-	Ports map[string]PortFlag
+	// Parts replace the host or the port of an address setting (inference_address,
+	// metrics_address), the rest kept from wherever the address came: Triton's
+	// --http-address, --http-port and --metrics-port. By key.
+	Parts map[string]AddressPart
 	// ConfigFile is --ts-config ("" = $TS_CONFIG_FILE, else ./config.properties if present).
 	ConfigFile string
 	// Env is the environment (os.Environ()).
 	Env []string
 }
 
-// PortFlag is a port given by a flag (Flag, its name) for an address setting.
-type PortFlag struct {
-	Port int
-	Flag string
+// AddressPart is a host or a port flags give an address setting.
+type AddressPart struct {
+	Host string // "" keeps the address's
+	Port *int   // nil keeps the address's
+	Flag string // the flags' names, as --print-config shows them
 }
 
 // Load resolves every setting: flag > environment (TS_<KEY>, when enable_envvars_config is
@@ -354,17 +355,17 @@ func Load(in Inputs) (*Settings, error) {
 		s.values[name], s.sources[name] = v, flag
 	}
 	for _, name := range []string{"inference_address", "management_address", "metrics_address"} {
-		p, ok := in.Ports[name]
+		p, ok := in.Parts[name]
 		if !ok {
 			continue
 		}
-		a, err := withPort(s.values[name], p.Port)
+		a, err := withParts(s.values[name], p.Host, p.Port)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s (from %s): %w", p.Flag, name, s.sources[name], err)
 		}
 		source := p.Flag
 		if s.sources[name] != "default" {
-			source = s.sources[name] + ", its port from " + p.Flag
+			source = s.sources[name] + ", then " + p.Flag
 		}
 		s.values[name], s.sources[name] = a, source
 	}
@@ -663,20 +664,31 @@ func checkAddress(a string) error {
 	return nil
 }
 
-// withPort is a TorchServe address with another port: http://0.0.0.0:8080 and 8000 give
-// http://0.0.0.0:8000.
-func withPort(address string, port int) (string, error) {
-	if port < 0 || port > 65535 {
-		return "", fmt.Errorf("%d is not a port (0-65535)", port)
+// withParts is a TorchServe address with another host or port ("" and nil keep the
+// address's): http://127.0.0.1:8080 with 0.0.0.0 and 8000 gives http://0.0.0.0:8000.
+func withParts(address, host string, port *int) (string, error) {
+	if port != nil && (*port < 0 || *port > 65535) {
+		return "", fmt.Errorf("%d is not a port (0-65535)", *port)
 	}
 	if UnixSocket(address) != "" {
-		return "", fmt.Errorf("%s is a Unix socket, which has no port", address)
+		return "", fmt.Errorf("%s is a Unix socket, which has no host or port", address)
 	}
 	if err := checkAddress(address); err != nil {
 		return "", err
 	}
-	trimmed := strings.TrimSuffix(address, "/")
-	return trimmed[:strings.LastIndex(trimmed, ":")] + ":" + strconv.Itoa(port), nil
+	hostPort := HostPort(address)
+	scheme := strings.TrimSuffix(strings.TrimSuffix(address, "/"), hostPort)
+	h, p, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return "", fmt.Errorf("%q: %w", address, err)
+	}
+	if host != "" {
+		h = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	}
+	if port != nil {
+		p = strconv.Itoa(*port)
+	}
+	return scheme + net.JoinHostPort(h, p), nil
 }
 
 // HostPort strips the scheme from a TorchServe address: http://127.0.0.1:8080 → 127.0.0.1:8080.
