@@ -178,7 +178,7 @@ complete -c ts -n '__ts_in \'serve\'' -l http-port -x -d 'Triton\'s: the inferen
 complete -c ts -n '__ts_in \'serve\'' -l inference-address -x -d 'Inference API address (inference_address, default http://127.0.0.1:8080).'
 complete -c ts -n '__ts_in \'serve\'' -l intra-op-threads -x -d 'ONNX Runtime intra-op threads per model (default: cores / workers).'
 complete -c ts -n '__ts_in \'serve\'' -l key-file -r -F -d 'Where the API keys are written with --token-auth (key_file, default ./key_file.json).'
-complete -c ts -n '__ts_in \'serve\'' -l load-model -x -d 'Triton\'s: a model of the store to load at start (repeat it; --models as TorchServe names it).'
+complete -c ts -n '__ts_in \'serve\'' -l load-model -x -d 'Triton\'s: a model of the store to load at start (repeat it; * for every model; --models as TorchServe names it).'
 complete -c ts -n '__ts_in \'serve\'' -l management-address -x -d 'Management API address (management_address, default http://127.0.0.1:8081).'
 complete -c ts -n '__ts_in \'serve\'' -l metrics -d 'Serve the metrics API (enable_metrics_api; on by default; Triton\'s --allow-metrics).'
 complete -c ts -n '__ts_in \'serve\'' -l no-metrics -d 'Serve the metrics API (enable_metrics_api; on by default; Triton\'s --allow-metrics).'

@@ -38,7 +38,7 @@ type ServeCmd struct {
 	ModelStore        *string  `name:"model-store" placeholder:"DIR" help:"Folder of model archives, bare .onnx files or Triton model folders (model_store)."`
 	ModelRepository   *string  `name:"model-repository" placeholder:"DIR" help:"The model store under Triton's name, with Triton's default: every model in it loads at start, unless --models, --load-model or --model-control-mode explicit name them."`
 	ModelControlMode  string   `name:"model-control-mode" enum:"none,poll,explicit," default:"" placeholder:"MODE" help:"Triton's: none (every model of --model-repository loads at start), poll (and what changes in it reloads, every --repository-poll-secs, 15 by default) or explicit (only --load-model's load at start)."`
-	LoadModel         []string `name:"load-model" placeholder:"NAME" help:"Triton's: a model of the store to load at start (repeat it; --models as TorchServe names it)."`
+	LoadModel         []string `name:"load-model" placeholder:"NAME" help:"Triton's: a model of the store to load at start (repeat it; * for every model; --models as TorchServe names it)."`
 	ExitOnError       *bool    `name:"exit-on-error" negatable:"" help:"Stop the server when a model of --models does not load (Triton's; exit_on_error; on with --model-repository, as in Triton; otherwise off: logged, the others served, as TorchServe)."`
 	RepositoryPoll    *int     `name:"repository-poll-secs" placeholder:"SECONDS" help:"Reload the registered versions whose archive in the model store changed, checking every this many seconds (Triton's poll mode; repository_poll_secs; 0, the default: never)."`
 	WorkflowStore     *string  `name:"workflow-store" placeholder:"DIR" help:"Folder of workflow archives, .war (workflow_store; default: the model store)."`
@@ -119,7 +119,13 @@ func (c *ServeCmd) flags() (f, names map[string]string) {
 	}
 	switch {
 	case c.Models != nil || c.LoadModel != nil:
-		f["load_models"] = strings.Join(slices.Concat(c.Models, c.LoadModel), ",")
+		load := slices.Clone(c.LoadModel)
+		for i, m := range load {
+			if m == "*" { // Triton's every model
+				load[i] = "all"
+			}
+		}
+		f["load_models"] = strings.Join(slices.Concat(c.Models, load), ",")
 		if c.Models == nil {
 			names["load_models"] = "--load-model"
 		}
