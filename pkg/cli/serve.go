@@ -413,9 +413,7 @@ func loadAll(ctx context.Context, reg *registry.Registry, srv *server.Server, mo
 	var wg sync.WaitGroup
 	errs := make([]error, len(models))
 	for i, m := range models {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			path, shown, downloaded, err := srv.ResolveStartupArchive(ctx, m.URL)
 			if err == nil {
 				_, err = reg.RegisterAll(ctx, registry.Spec{Path: path, URL: shown, Name: m.Name, Version: m.Version, Startup: true, Synchronous: true, Downloaded: downloaded})
@@ -424,7 +422,7 @@ func loadAll(ctx context.Context, reg *registry.Registry, srv *server.Server, mo
 				log.Error("model failed to load", "url", m.URL, "err", err)
 				errs[i] = err
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	for _, m := range models {
