@@ -486,7 +486,13 @@ func (c *ServeCmd) modelFiles(store string) ([]registry.Spec, error) {
 			}
 			return nil, term.WithCode(term.ExitNotFound, fmt.Errorf("model %s: %w", path, err))
 		}
-		if isModelStore(abs) {
+		if models := storedModels(abs); len(models) == 1 && archive.IsONNXFile(filepath.Join(abs, models[0])) {
+			file := filepath.Join(path, models[0])
+			if dir := filepath.Base(abs); models[0] == "model.onnx" && archive.ValidModelName(dir) == nil {
+				file = dir + "=" + file // named after its folder, not "model"
+			}
+			return nil, term.Usagef("%s is a folder, not a model: serve the model in it, ts serve %s", path, file)
+		} else if len(models) > 0 {
 			return nil, term.Usagef("%s is a folder of models, not a model: serve them with ts serve --model-repository %s (or --model-store %s --models all)", path, path, path)
 		}
 		specs = append(specs, registry.Spec{Path: abs, URL: url, Name: name, Handler: c.Handler, Startup: true, Synchronous: true})
@@ -573,14 +579,14 @@ func restoreSnapshot(ctx context.Context, reg *registry.Registry, cfg *config.Se
 }
 
 // listArchives lists the model archives in a model store (archive.List); none is an error.
-// isModelStore tells whether path is a folder of models rather than one: no archive's
-// manifest, not a Triton model folder, and models in it.
-func isModelStore(path string) bool {
+// storedModels are the models in path when it is a folder of models rather than one (no
+// archive's manifest, not a Triton model folder); none otherwise.
+func storedModels(path string) []string {
 	if _, err := os.Stat(filepath.Join(path, filepath.FromSlash(archive.ManifestPath))); err == nil || archive.IsTritonModel(path) {
-		return false
+		return nil
 	}
-	models, err := archive.List(path)
-	return err == nil && len(models) > 0
+	models, _ := archive.List(path)
+	return models
 }
 
 func listArchives(dir string) ([]string, error) {
