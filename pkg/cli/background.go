@@ -96,7 +96,8 @@ func startInBackground(g *Globals) error {
 		g.IO().Println(fmt.Sprintf("ts serve started in the background (pid %d), %s; its log: %s; stop it with ts serve --stop", pid, status, logPath))
 	case err := <-exited:
 		os.Remove(pidFile)
-		return fmt.Errorf("the server stopped as it started (%v); its log (%s) ends:\n%s", err, logPath, lastLines(readFrom(logPath, offset), 10))
+		fmt.Fprintln(g.IO().Err, lastLines(readFrom(logPath, offset), 10)) // as lines: the error is one
+		return fmt.Errorf("the server stopped as it started (%v); the end of its log, %s, is above", err, logPath)
 	case <-time.After(startWait):
 		g.IO().Println(fmt.Sprintf("ts serve started in the background (pid %d) but is not ready yet after %s (loading its models?); its log: %s", pid, startWait, logPath))
 	}

@@ -96,7 +96,7 @@ func TestServeStartStop(t *testing.T) {
 	}
 
 	out, code = run(append(serve, "--model-store", filepath.Join(tmp, "nothere"))...)
-	if code != term.ExitError || !strings.Contains(out, "the server stopped as it started (exit status 1); its log") || !strings.Contains(out, "nothere not found") {
+	if code != term.ExitError || !strings.Contains(out, "the server stopped as it started (exit status 1); the end of its log") || !strings.Contains(out, "nothere not found") {
 		t.Errorf("serve --start with a missing model store: exit %d\n%s", code, out)
 	}
 	if _, err := os.Stat(filepath.Join(tmp, ".ts_serve.pid")); !errors.Is(err, os.ErrNotExist) {
