@@ -488,7 +488,10 @@ func (c *ServeCmd) modelFiles(store string) ([]registry.Spec, error) {
 		}
 		if models := storedModels(abs); len(models) == 1 && archive.IsONNXFile(filepath.Join(abs, models[0])) {
 			file := filepath.Join(path, models[0])
-			if dir := filepath.Base(abs); models[0] == "model.onnx" && archive.ValidModelName(dir) == nil {
+			switch dir := filepath.Base(abs); {
+			case named:
+				file = name + "=" + file
+			case models[0] == "model.onnx" && archive.ValidModelName(dir) == nil:
 				file = dir + "=" + file // named after its folder, not "model"
 			}
 			return nil, term.Usagef("%s is a folder, not a model: serve the model in it, ts serve %s", path, file)
