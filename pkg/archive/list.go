@@ -25,7 +25,7 @@ func List(dir string) ([]string, error) {
 			continue
 		}
 		if e.IsDir() {
-			if _, err := os.Stat(filepath.Join(dir, name, filepath.FromSlash(ManifestPath))); err == nil || IsTritonModel(filepath.Join(dir, name)) {
+			if IsModelFolder(filepath.Join(dir, name)) {
 				out = append(out, name)
 			}
 			continue

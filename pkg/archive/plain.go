@@ -56,6 +56,15 @@ func IsONNXFile(path string) bool {
 	return err == nil && st.Mode().IsRegular() && strings.EqualFold(filepath.Ext(path), ".onnx")
 }
 
+// IsModelFolder tells whether dir is one model: an archive unpacked (its manifest in it) or
+// a Triton model folder (IsTritonModel), rather than a folder of models.
+func IsModelFolder(dir string) bool {
+	if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(ManifestPath))); err == nil {
+		return true
+	}
+	return IsTritonModel(dir)
+}
+
 // IsTritonModel tells whether dir is a model folder of a Triton model repository: a folder
 // without an archive's manifest, holding config.pbtxt or a numbered version folder.
 func IsTritonModel(dir string) bool {

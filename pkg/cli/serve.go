@@ -582,10 +582,10 @@ func restoreSnapshot(ctx context.Context, reg *registry.Registry, cfg *config.Se
 }
 
 // listArchives lists the model archives in a model store (archive.List); none is an error.
-// storedModels are the models in path when it is a folder of models rather than one (no
-// archive's manifest, not a Triton model folder); none otherwise.
+// storedModels are the models in path when it is a folder of models rather than one
+// (archive.IsModelFolder); none otherwise.
 func storedModels(path string) []string {
-	if _, err := os.Stat(filepath.Join(path, filepath.FromSlash(archive.ManifestPath))); err == nil || archive.IsTritonModel(path) {
+	if archive.IsModelFolder(path) {
 		return nil
 	}
 	models, _ := archive.List(path)
