@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -40,7 +41,7 @@ func startInBackground(g *Globals) error {
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 		return fmt.Errorf("log folder: %w", err)
 	}
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644) // read back if the server stops
 	if err != nil {
 		return fmt.Errorf("log: %w", err)
 	}
@@ -96,7 +97,8 @@ func startInBackground(g *Globals) error {
 		g.IO().Println(fmt.Sprintf("ts serve started in the background (pid %d), %s; its log: %s; stop it with ts serve --stop", pid, status, logPath))
 	case err := <-exited:
 		os.Remove(pidFile)
-		fmt.Fprintln(g.IO().Err, lastLines(readFrom(logPath, offset), 10)) // as lines: the error is one
+		written, _ := io.ReadAll(io.NewSectionReader(logFile, offset, math.MaxInt64-offset))
+		fmt.Fprintln(g.IO().Err, lastLines(written, 10)) // as lines: the error is one
 		return fmt.Errorf("the server stopped as it started (%v); the end of its log, %s, is above", err, logPath)
 	case <-time.After(startWait):
 		g.IO().Println(fmt.Sprintf("ts serve started in the background (pid %d) but is not ready yet after %s (loading its models?); its log: %s", pid, startWait, logPath))
@@ -200,20 +202,6 @@ func withoutFlag(args []string, name string) []string {
 		out = append(out, a)
 	}
 	return out
-}
-
-// readFrom is the file's content from offset on (nil when it cannot be read).
-func readFrom(path string, offset int64) []byte {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
-		return nil
-	}
-	b, _ := io.ReadAll(f)
-	return b
 }
 
 // lastLines is the last n lines of b.
