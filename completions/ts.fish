@@ -156,7 +156,7 @@ complete -c ts -n '__ts_at \'\' 0' -a metrics -d 'Print the server\'s Prometheus
 complete -c ts -n '__ts_at \'\' 0' -a ping -d 'Check the server\'s health.'
 complete -c ts -n '__ts_at \'\' 0' -a log-level -d 'Show or change a running server\'s log level.'
 complete -c ts -n '__ts_at \'\' 0' -a trace -d 'Show or change which requests a running server traces (Triton\'s trace extension), globally or for a model.'
-complete -c ts -n '__ts_at \'\' 0' -a version -d 'Print the versions of ts and ONNX Runtime, and the execution providers available.'
+complete -c ts -n '__ts_at \'\' 0' -a version -d 'Print the versions of ts and ONNX Runtime, and the execution providers available (also ts --version).'
 
 complete -c ts -n '__ts_in \'serve\'' -l certificate-file -r -F -d 'PEM certificate for https:// addresses (certificate_file).'
 complete -c ts -n '__ts_in \'serve\'' -l client-ca-file -r -F -d 'Require client certificates these PEM authorities signed on https:// addresses and gRPC over TLS (mutual TLS; client_ca_file).'

@@ -166,7 +166,7 @@ type tsCLI struct {
 	Ping       PingCmd       `cmd:"" help:"Check the server's health."`
 	LogLevel   LogLevelCmd   `cmd:"" name:"log-level" help:"Show or change a running server's log level."`
 	Trace      TraceCmd      `cmd:"" help:"Show or change which requests a running server traces (Triton's trace extension), globally or for a model."`
-	Version    VersionCmd    `cmd:"" help:"Print the versions of ts and ONNX Runtime, and the execution providers available."`
+	Version    VersionCmd    `cmd:"" help:"Print the versions of ts and ONNX Runtime, and the execution providers available (also ts --version)."`
 	Completion CompletionCmd `cmd:"" hidden:"" help:"Print a shell completion script (bash, zsh or fish)."`
 }
 
@@ -191,6 +191,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	if len(args) == 0 { // a bare command shows what it can do
 		args = []string{"--help"}
+	}
+	if args[0] == "--version" { // as most CLIs take it; a flag of its own would clash with register's --version
+		args = append([]string{"version"}, args[1:]...)
 	}
 	ctx, err := parser.Parse(args)
 	if exit >= 0 { // --help
