@@ -514,6 +514,11 @@ func (s *Server) Handler(api string) (http.Handler, error) {
 	return nil, fmt.Errorf("unknown API %q", api)
 }
 
+// idleTimeout closes a keep-alive connection left idle that long, so that clients that open
+// connections and leave them cannot pile up file descriptors and goroutines. It is longer than
+// clients' own limits (Go's: 90 s), so that they close first.
+var idleTimeout = 5 * time.Minute
+
 // Serve serves each API on its listener until ctx is done, then stops accepting new
 // connections and lets requests in flight finish for up to drain.
 func (s *Server) Serve(ctx context.Context, listeners map[string]net.Listener, drain time.Duration) error {
@@ -548,7 +553,7 @@ func (s *Server) Serve(ctx context.Context, listeners map[string]net.Listener, d
 		if err != nil {
 			return err
 		}
-		hs := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+		hs := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: idleTimeout, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 		servers = append(servers, hs)
 		for _, each := range shared[ln] {
 			s.log.Info("listening", "api", each, "address", s.ListenAddress(each, ln))

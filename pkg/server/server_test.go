@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -431,5 +432,68 @@ func TestAddresses(t *testing.T) {
 		if got := slices.Sorted(maps.Keys(Addresses(cfg))); !slices.Equal(got, c.want) {
 			t.Errorf("%v: listens for %v, want %v", c.flags, got, c.want)
 		}
+	}
+}
+
+// TestIdleConnectionsClosed: Serve closes a keep-alive connection left idle past idleTimeout,
+// and one in use stays open.
+func TestIdleConnectionsClosed(t *testing.T) {
+	defer func(d time.Duration) { idleTimeout = d }(idleTimeout)
+	idleTimeout = 300 * time.Millisecond
+	cfg, err := config.Load(config.Inputs{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- New(nil, Options{Settings: cfg, Logger: quiet}).Serve(ctx, map[string]net.Listener{Inference: ln}, time.Second)
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	r := bufio.NewReader(conn)
+	ping := func() error {
+		if _, err := io.WriteString(conn, "GET /api-description HTTP/1.1\r\nHost: ts\r\n\r\n"); err != nil {
+			return err
+		}
+		res, err := http.ReadResponse(r, nil)
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		if _, err := io.Copy(io.Discard, res.Body); err != nil {
+			return err
+		}
+		if res.StatusCode != http.StatusOK {
+			return fmt.Errorf("api-description: %s", res.Status)
+		}
+		return nil
+	}
+	for range 4 { // in use: every 100 ms, within the idle limit
+		if err := ping(); err != nil {
+			t.Fatalf("a connection in use: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	if n, err := r.ReadByte(); err != io.EOF {
+		t.Fatalf("an idle connection: read %q, %v; want EOF once the server closes it", n, err)
+	}
+	if waited := time.Since(start); waited > 2*time.Second {
+		t.Errorf("the idle connection closed after %v (idle limit 300ms)", waited)
 	}
 }
