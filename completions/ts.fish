@@ -56,7 +56,7 @@ function __ts_takes_value
     switch "$argv[1]|$argv[2]"
         case '*|--ca-file' '*|--client-cert' '*|--client-key' '*|--host' '*|--log-format' '*|--log-level' '*|--management-host' '*|--metrics-host' '*|--ort-lib' '*|--output' '*|-o' '*|--token' '*|--token-file'
             return 0
-        case 'serve|--certificate-file' 'serve|--client-ca-file' 'serve|--gpus' 'serve|--grpc-address' 'serve|--grpc-inference-port' 'serve|--grpc-management-port' 'serve|--handler' 'serve|--http-address' 'serve|--http-port' 'serve|--inference-address' 'serve|--intra-op-threads' 'serve|--key-file' 'serve|--load-model' 'serve|--management-address' 'serve|--metrics-address' 'serve|--metrics-port' 'serve|--model-control-mode' 'serve|--model-repository' 'serve|--model-store' 'serve|--models' 'serve|--private-key-file' 'serve|--provider' 'serve|--repository-poll-secs' 'serve|--trace-file' 'serve|--trace-level' 'serve|--trusted-keys' 'serve|--ts-config' 'serve|--unload-after-idle' 'serve|--workers' 'serve|--workflow-store'
+        case 'serve|--certificate-file' 'serve|--client-ca-file' 'serve|--gpus' 'serve|--grpc-address' 'serve|--grpc-inference-port' 'serve|--grpc-management-port' 'serve|--handler' 'serve|--http-address' 'serve|--http-port' 'serve|--inference-address' 'serve|--intra-op-threads' 'serve|--key-file' 'serve|--keystore' 'serve|--load-model' 'serve|--management-address' 'serve|--metrics-address' 'serve|--metrics-port' 'serve|--model-control-mode' 'serve|--model-repository' 'serve|--model-store' 'serve|--models' 'serve|--private-key-file' 'serve|--provider' 'serve|--repository-poll-secs' 'serve|--trace-file' 'serve|--trace-level' 'serve|--trusted-keys' 'serve|--ts-config' 'serve|--unload-after-idle' 'serve|--workers' 'serve|--workflow-store'
             return 0
         case 'register|--batch-size' 'register|--handler' 'register|--max-batch-delay' 'register|--name' 'register|--timeout' 'register|--version' 'register|--workers'
             return 0
@@ -158,7 +158,7 @@ complete -c ts -n '__ts_at \'\' 0' -a log-level -d 'Show or change a running ser
 complete -c ts -n '__ts_at \'\' 0' -a trace -d 'Show or change which requests a running server traces (Triton\'s trace extension), globally or for a model.'
 complete -c ts -n '__ts_at \'\' 0' -a version -d 'Print the versions of ts and ONNX Runtime, and the execution providers available (also ts --version).'
 
-complete -c ts -n '__ts_in \'serve\'' -l certificate-file -r -F -d 'PEM certificate for https:// addresses (certificate_file).'
+complete -c ts -n '__ts_in \'serve\'' -l certificate-file -r -F -d 'PEM certificate for https:// addresses (certificate_file); with neither, a self-signed one.'
 complete -c ts -n '__ts_in \'serve\'' -l client-ca-file -r -F -d 'Require client certificates these PEM authorities signed on https:// addresses and gRPC over TLS (mutual TLS; client_ca_file).'
 complete -c ts -n '__ts_in \'serve\'' -l enable-model-api -d 'Allow registering and unregistering models through the management API (on by default).'
 complete -c ts -n '__ts_in \'serve\'' -l no-enable-model-api -d 'Allow registering and unregistering models through the management API (on by default).'
@@ -178,6 +178,7 @@ complete -c ts -n '__ts_in \'serve\'' -l http-port -x -d 'Triton\'s: the inferen
 complete -c ts -n '__ts_in \'serve\'' -l inference-address -x -d 'Inference API address (inference_address, default http://127.0.0.1:8080).'
 complete -c ts -n '__ts_in \'serve\'' -l intra-op-threads -x -d 'ONNX Runtime intra-op threads per model (default: cores / workers).'
 complete -c ts -n '__ts_in \'serve\'' -l key-file -r -F -d 'Where the API keys are written with --token-auth (key_file, default ./key_file.json).'
+complete -c ts -n '__ts_in \'serve\'' -l keystore -r -F -d 'PKCS#12 keystore for https:// addresses, its password keystore_pass (keystore).'
 complete -c ts -n '__ts_in \'serve\'' -l load-model -x -d 'Triton\'s: a model of the store to load at start (repeat it; * for every model; --models as TorchServe names it).'
 complete -c ts -n '__ts_in \'serve\'' -l management-address -x -d 'Management API address (management_address, default http://127.0.0.1:8081).'
 complete -c ts -n '__ts_in \'serve\'' -l metrics -d 'Serve the metrics API (enable_metrics_api; on by default; Triton\'s --allow-metrics).'

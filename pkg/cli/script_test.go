@@ -57,6 +57,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("SAMPLES", testenv.Path("samples"))
 			env.Setenv("ENGINE_TESTDATA", testenv.Path("pkg/engine/testdata"))
 			env.Setenv("HANDLER_TESTDATA", testenv.Path("pkg/handler/testdata"))
+			env.Setenv("KEYSTORES", testenv.Path("pkg/server/testdata/keystores"))
 			env.Setenv("TEMPLATES", testenv.Path("templates"))
 			env.Setenv(config.EnvORTLib, ortLib)
 			// a model store with the digits (image classifier) and iris (tensor) samples

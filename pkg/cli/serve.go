@@ -77,7 +77,8 @@ type ServeCmd struct {
 	NoAutoComplete    bool     `name:"disable-auto-complete-config" hidden:"" help:"Triton's: accepted, with a warning, and not applied."`
 	BackendConfig     []string `name:"backend-config" sep:"none" hidden:"" help:"Triton's: accepted, with a warning, and not applied (config.pbtxt's parameters are)."`
 	KeyFile           *string  `name:"key-file" placeholder:"FILE" help:"Where the API keys are written with --token-auth (key_file, default ./key_file.json)."`
-	CertificateFile   *string  `name:"certificate-file" placeholder:"FILE" help:"PEM certificate for https:// addresses (certificate_file)."`
+	Keystore          *string  `name:"keystore" placeholder:"FILE" help:"PKCS#12 keystore for https:// addresses, its password keystore_pass (keystore)."`
+	CertificateFile   *string  `name:"certificate-file" placeholder:"FILE" help:"PEM certificate for https:// addresses (certificate_file); with neither, a self-signed one."`
 	PrivateKeyFile    *string  `name:"private-key-file" placeholder:"FILE" help:"PEM private key for https:// addresses (private_key_file)."`
 	ClientCAFile      *string  `name:"client-ca-file" placeholder:"FILE" help:"Require client certificates these PEM authorities signed on https:// addresses and gRPC over TLS (mutual TLS; client_ca_file)."`
 	Snapshot          *bool    `name:"snapshot" help:"Save registered models after each change and restore them at start (enable_model_snapshot)."`
@@ -171,6 +172,7 @@ func (c *ServeCmd) flags() (f, names map[string]string) {
 		f["disable_token_authorization"] = "true"
 	}
 	str("key_file", c.KeyFile)
+	str("keystore", c.Keystore)
 	str("certificate_file", c.CertificateFile)
 	str("private_key_file", c.PrivateKeyFile)
 	str("client_ca_file", c.ClientCAFile)
@@ -286,7 +288,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 			ln.Close()
 		}
 	}()
-	tlsConfig, err := server.TLSConfig(cfg)
+	tlsConfig, err := server.TLSConfig(cfg, log)
 	if err != nil {
 		return err
 	}

@@ -160,7 +160,7 @@ func TestInvalidValues(t *testing.T) {
 	cases := map[string]string{
 		"job_queue_size":                        "many",
 		"enable_model_api":                      "yes please",
-		"inference_address":                     "https://127.0.0.1:8443",
+		"inference_address":                     "ftp://127.0.0.1:8443",
 		"management_address":                    "localhost",
 		"metrics_address":                       "unix:",
 		"models":                                "{not json",
@@ -168,7 +168,7 @@ func TestInvalidValues(t *testing.T) {
 		"max_request_size":                      "-5",
 		"default_workers_per_model":             "1000000",
 		"intra_op_threads":                      "5000",
-		"enable_grpc_ssl":                       "true", // with no certificate
+		"certificate_file":                      "c.pem", // with no private_key_file
 		"grpc_inference_port":                   "70000",
 		"grpc_management_address":               "http://127.0.0.1",
 		"grpc_management_max_connection_age_ms": "-1",
@@ -282,7 +282,7 @@ func TestAddressPorts(t *testing.T) {
 		{"the file's host", Inputs{ConfigFile: file, Parts: port("inference_address", 8000, "--http-port")},
 			"inference_address", "http://0.0.0.0:8000", "file " + file + ", then --http-port", ""},
 		{"the flag's address", Inputs{Flags: map[string]string{"metrics_address": "https://[::1]:9443"}, Parts: port("metrics_address", 8002, "--metrics-port")},
-			"metrics_address", "", "", "certificate_file"}, // the port is replaced, then https:// asks for a certificate
+			"metrics_address", "https://[::1]:8002", "--metrics-address, then --metrics-port", ""},
 		{"plain host:port", Inputs{Flags: map[string]string{"metrics_address": "localhost:9082"}, Parts: port("metrics_address", 8002, "--metrics-port")},
 			"metrics_address", "localhost:8002", "--metrics-address, then --metrics-port", ""},
 		{"a unix socket", Inputs{ConfigFile: file, Parts: port("metrics_address", 8002, "--metrics-port")},

@@ -71,7 +71,7 @@ var Keys = []Key{
 	{"grpc_inference_port", "grpc-inference-port", "7070", kInt, "gRPC inference API port"},
 	{"grpc_management_address", "", "127.0.0.1", kString, "gRPC management API host (TorchServe's ManagementAPIsService)"},
 	{"grpc_management_port", "grpc-management-port", "7071", kInt, "gRPC management API port"},
-	{"enable_grpc_ssl", "", "false", kBool, "serve gRPC over TLS with certificate_file and private_key_file"},
+	{"enable_grpc_ssl", "", "false", kBool, "serve gRPC over TLS with the certificate of https:// addresses (keystore, certificate_file, or self-signed)"},
 	{"grpc_inference_max_connection_age_ms", "", "0", kInt, "close gRPC inference connections this old (ms; 0 = never), as load balancers need to spread clients"},
 	{"grpc_inference_max_connection_age_grace_ms", "", "0", kInt, "then give a closing connection's calls this long to finish (ms; 0 = as long as they take)"},
 	{"grpc_management_max_connection_age_ms", "", "0", kInt, "close gRPC management connections this old (ms; 0 = never)"},
@@ -122,7 +122,10 @@ var Keys = []Key{
 	{"number_of_gpu", "gpus", "", kInt, "GPUs the model versions go round when execution_provider names no device (cuda, tensorrt), as TorchServe's: each on the next; default: the GPUs the NVIDIA driver lists; 0 or 1: all on GPU 0"},
 	{"intra_op_threads", "intra-op-threads", "0", kInt, "ONNX Runtime intra-op threads per model version (0 = cores / workers)"},
 	{"drain_timeout", "", "30", kSeconds, "seconds to finish requests in flight after SIGTERM"},
-	{"certificate_file", "certificate-file", "", kString, "PEM certificate (chain) served on https:// addresses"},
+	{"keystore", "keystore", "", kString, "PKCS#12 keystore (TorchServe's): its key and certificate chain are served on https:// addresses (before certificate_file)"},
+	{"keystore_pass", "", "changeit", kString, "password of keystore (TorchServe's default)"},
+	{"keystore_type", "", "PKCS12", kString, "type of keystore: PKCS12 (a Java JKS keystore converts with keytool -importkeystore -deststoretype PKCS12)"},
+	{"certificate_file", "certificate-file", "", kString, "PEM certificate (chain) served on https:// addresses; with no keystore nor certificate_file, a self-signed certificate made at start (as TorchServe's)"},
 	{"private_key_file", "private-key-file", "", kString, "PEM private key of certificate_file"},
 	{"client_ca_file", "client-ca-file", "", kString, "PEM certificate authorities of clients: https:// addresses (and gRPC over TLS) then require a client certificate one of them signed (mutual TLS; ts's own key, as Triton's --grpc-use-ssl-mutual)"},
 	{"disable_token_authorization", "", "true", kBool, "no API keys (ts's default); false: every inference and management request needs the key from key_file, as TorchServe's default"},
@@ -147,7 +150,6 @@ var unsupported = map[string]string{
 	"prefer_direct_buffer": "Netty", "async_logging": "log4j", "initial_worker_port": "Python workers",
 	"install_py_dep_per_model": "Python workers", "blacklist_env_vars": "Python workers",
 	"default_service_handler": "Python handlers", "decode_input_request": "Python workers",
-	"keystore": "PKCS12 keystores (use certificate_file and private_key_file)", "keystore_pass": "PKCS12 keystores", "keystore_type": "PKCS12 keystores",
 	"metrics_mode": "metrics modes (the metrics API is always Prometheus)", "metrics_config": "metrics.yaml",
 	"metric_time_interval": "system metrics (read at each scrape)",
 	"system_metrics_cmd":   "system metrics", "model_metrics_auto_detect": "handler metrics",
@@ -233,9 +235,14 @@ type Settings struct {
 	ServiceEnvelope string
 	// NumberOfGPU is how many GPUs the model versions go round (number_of_gpu, else the
 	// NVIDIA driver's GPUs, DetectGPUs).
-	NumberOfGPU     int
-	IntraOpThreads  int
-	DrainTimeout    time.Duration
+	NumberOfGPU    int
+	IntraOpThreads int
+	DrainTimeout   time.Duration
+	// Keystore is TorchServe's keystore: a PKCS#12 file, KeystorePass its password; it is
+	// served before CertificateFile and PrivateKeyFile. With none of them, TLS listeners serve
+	// a self-signed certificate made at start.
+	Keystore        string
+	KeystorePass    string
 	CertificateFile string
 	PrivateKeyFile  string
 	// ClientCAFile is client_ca_file: with it, TLS listeners require client certificates its
@@ -491,26 +498,31 @@ func (s *Settings) parse() error {
 	s.MetricsAddress = str("metrics_address")
 	s.EnableMetricsAPI = boolean("enable_metrics_api")
 	s.DisableSystemMetrics = boolean("disable_system_metrics")
+	s.Keystore = str("keystore")
+	s.KeystorePass = str("keystore_pass")
+	if t := str("keystore_type"); s.Keystore != "" && !strings.EqualFold(t, "PKCS12") {
+		errs = append(errs, fmt.Errorf("keystore_type (from %s): %q: ts reads PKCS12 keystores; convert a JKS one with keytool -importkeystore -srckeystore %s -destkeystore keystore.p12 -deststoretype PKCS12", s.sources["keystore_type"], t, s.Keystore))
+	}
 	s.CertificateFile = str("certificate_file")
 	s.PrivateKeyFile = str("private_key_file")
-	s.ClientCAFile = str("client_ca_file")
-	if s.ClientCAFile != "" && (s.CertificateFile == "" || s.PrivateKeyFile == "") {
-		errs = append(errs, fmt.Errorf("client_ca_file (from %s): client certificates are asked over TLS: give certificate_file and private_key_file, and https:// addresses", s.sources["client_ca_file"]))
+	if (s.CertificateFile == "") != (s.PrivateKeyFile == "") {
+		errs = append(errs, errors.New("certificate_file and private_key_file go together: give both, or neither"))
 	}
+	s.ClientCAFile = str("client_ca_file")
+	overTLS := boolean("enable_grpc") && boolean("enable_grpc_ssl")
 	for _, a := range []string{"inference_address", "management_address", "metrics_address"} {
 		if err := checkAddress(str(a)); err != nil {
 			errs = append(errs, fmt.Errorf("%s (from %s): %w", a, s.sources[a], err))
-		} else if IsTLS(str(a)) && (s.CertificateFile == "" || s.PrivateKeyFile == "") {
-			errs = append(errs, fmt.Errorf("%s (from %s): an https:// address needs certificate_file and private_key_file", a, s.sources[a]))
 		}
+		overTLS = overTLS || IsTLS(str(a))
+	}
+	if s.ClientCAFile != "" && !overTLS {
+		errs = append(errs, fmt.Errorf("client_ca_file (from %s): client certificates are asked over TLS: give https:// addresses (or enable_grpc_ssl)", s.sources["client_ca_file"]))
 	}
 	if boolean("enable_grpc") {
 		scheme := "http://"
 		if boolean("enable_grpc_ssl") {
 			scheme = "https://"
-			if s.CertificateFile == "" || s.PrivateKeyFile == "" {
-				errs = append(errs, fmt.Errorf("enable_grpc_ssl (from %s): needs certificate_file and private_key_file", s.sources["enable_grpc_ssl"]))
-			}
 		}
 		grpcAPI := func(prefix string) GRPCAPI { // prefix: grpc_inference or grpc_management
 			host, port := prefix+"_address", prefix+"_port"
@@ -728,6 +740,9 @@ func (s *Settings) Print(w io.Writer) error {
 		v := s.values[k.Name]
 		if k.Name == "default_workers_per_model" && v == "0" {
 			v = fmt.Sprintf("0 (= %d, the CPU cores)", s.DefaultWorkersPerModel)
+		}
+		if k.Name == "keystore_pass" && v != k.Default {
+			v = "(hidden)"
 		}
 		if _, err := fmt.Fprintf(w, "%-*s = %-24s # %s\n", width, k.Name, v, s.sources[k.Name]); err != nil {
 			return err

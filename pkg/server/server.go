@@ -5,7 +5,6 @@ package server
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -396,35 +395,6 @@ func removeStaleSocket(path string) {
 		return
 	}
 	os.Remove(path)
-}
-
-// TLSConfig loads the certificate and key for https:// addresses; nil when no address is
-// https://.
-func TLSConfig(cfg *config.Settings) (*tls.Config, error) {
-	secure := false
-	for _, a := range Addresses(cfg) {
-		secure = secure || config.IsTLS(a)
-	}
-	if !secure {
-		return nil, nil
-	}
-	cert, err := tls.LoadX509KeyPair(cfg.CertificateFile, cfg.PrivateKeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("certificate_file %s, private_key_file %s: %w", cfg.CertificateFile, cfg.PrivateKeyFile, err)
-	}
-	c := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	if cfg.ClientCAFile != "" { // mutual TLS: clients show a certificate these authorities signed
-		b, err := os.ReadFile(cfg.ClientCAFile)
-		if err != nil {
-			return nil, fmt.Errorf("client_ca_file: %w", err)
-		}
-		c.ClientCAs = x509.NewCertPool()
-		if !c.ClientCAs.AppendCertsFromPEM(b) {
-			return nil, fmt.Errorf("client_ca_file %s holds no PEM certificate", cfg.ClientCAFile)
-		}
-		c.ClientAuth = tls.RequireAndVerifyClientCert
-	}
-	return c, nil
 }
 
 // Addresses are the configured address of each API (the gRPC APIs' when enable_grpc is on).
