@@ -183,7 +183,7 @@ complete -c ts -n '__ts_in \'serve\'' -l load-model -x -d 'Triton\'s: a model of
 complete -c ts -n '__ts_in \'serve\'' -l management-address -x -d 'Management API address (management_address, default http://127.0.0.1:8081).'
 complete -c ts -n '__ts_in \'serve\'' -l metrics -d 'Serve the metrics API (enable_metrics_api; on by default; Triton\'s --allow-metrics).'
 complete -c ts -n '__ts_in \'serve\'' -l no-metrics -d 'Serve the metrics API (enable_metrics_api; on by default; Triton\'s --allow-metrics).'
-complete -c ts -n '__ts_in \'serve\'' -l metrics-address -x -d 'Metrics API address (metrics_address, default http://127.0.0.1:8082).'
+complete -c ts -n '__ts_in \'serve\'' -l metrics-address -x -d 'Metrics API address (metrics_address, default http://127.0.0.1:8082); a host alone, as Triton\'s flag, keeps the port.'
 complete -c ts -n '__ts_in \'serve\'' -l metrics-port -x -d 'Triton\'s: the metrics API\'s port, the host kept from --metrics-address or the default.'
 complete -c ts -n '__ts_in \'serve\'' -l model-control-mode -x -a 'none poll explicit ' -d 'Triton\'s: none (every model of --model-repository loads at start), poll (and what changes in it reloads, every --repository-poll-secs, 15 by default) or explicit (only --load-model\'s load at start).'
 complete -c ts -n '__ts_in \'serve\'' -l model-repository -r -F -d 'The model store under Triton\'s name, with Triton\'s default: every model in it loads at start, unless --models, --load-model or --model-control-mode explicit name them.'

@@ -45,7 +45,7 @@ type ServeCmd struct {
 	Models            []string `name:"models" placeholder:"NAME=FILE.mar" help:"Models to load at start: all, FILE.mar or NAME=FILE.mar (a file or folder in the model store, or a URL allowed_urls lets in); repeat or separate with commas (load_models)."`
 	InferenceAddress  *string  `name:"inference-address" placeholder:"ADDR" help:"Inference API address (inference_address, default http://127.0.0.1:8080)."`
 	ManagementAddress *string  `name:"management-address" placeholder:"ADDR" help:"Management API address (management_address, default http://127.0.0.1:8081)."`
-	MetricsAddress    *string  `name:"metrics-address" placeholder:"ADDR" help:"Metrics API address (metrics_address, default http://127.0.0.1:8082)."`
+	MetricsAddress    *string  `name:"metrics-address" placeholder:"ADDR" help:"Metrics API address (metrics_address, default http://127.0.0.1:8082); a host alone, as Triton's flag, keeps the port."`
 	Metrics           *bool    `name:"metrics" negatable:"" aliases:"allow-metrics" help:"Serve the metrics API (enable_metrics_api; on by default; Triton's --allow-metrics)."`
 	GRPC              *bool    `name:"grpc" negatable:"" aliases:"allow-grpc" help:"Serve TorchServe's gRPC inference and management APIs (enable_grpc; on by default, 127.0.0.1:7070 and :7071; Triton's --allow-grpc)."`
 	HTTPAddress       string   `name:"http-address" placeholder:"HOST" help:"Triton's: the inference API's host (0.0.0.0: every interface), the port kept from --inference-address or the default."`
@@ -140,7 +140,9 @@ func (c *ServeCmd) flags() (f, names map[string]string) {
 	}
 	str("inference_address", c.InferenceAddress)
 	str("management_address", c.ManagementAddress)
-	str("metrics_address", c.MetricsAddress)
+	if c.tritonMetricsHost() == "" {
+		str("metrics_address", c.MetricsAddress)
+	}
 	boolean("enable_metrics_api", c.Metrics)
 	boolean("enable_grpc", c.GRPC)
 	if c.GRPCAddress != nil {
@@ -221,10 +223,40 @@ func (c *ServeCmd) addressParts() map[string]config.AddressPart {
 		}
 		p["inference_address"] = config.AddressPart{Host: c.HTTPAddress, Port: c.HTTPPort, Flag: strings.Join(flags, " and ")}
 	}
-	if c.MetricsPort != nil {
-		p["metrics_address"] = config.AddressPart{Port: c.MetricsPort, Flag: "--metrics-port"}
+	if host := c.tritonMetricsHost(); host != "" || c.MetricsPort != nil {
+		var flags []string
+		if host != "" {
+			flags = append(flags, "--metrics-address")
+		}
+		if c.MetricsPort != nil {
+			flags = append(flags, "--metrics-port")
+		}
+		p["metrics_address"] = config.AddressPart{Host: host, Port: c.MetricsPort, Flag: strings.Join(flags, " and ")}
 	}
 	return p
+}
+
+// tritonMetricsHost is --metrics-address when it is a host alone, as Triton's flag takes it
+// (--metrics-address 0.0.0.0), where TorchServe's metrics_address is a whole address
+// (http://0.0.0.0:8082); "" otherwise.
+func (c *ServeCmd) tritonMetricsHost() string {
+	if c.MetricsAddress == nil {
+		return ""
+	}
+	a := *c.MetricsAddress
+	if a == "" || strings.Contains(a, "/") || strings.HasPrefix(a, "unix:") {
+		return ""
+	}
+	if _, _, err := net.SplitHostPort(a); err == nil {
+		return "" // host:port
+	}
+	if ip := strings.Trim(a, "[]"); net.ParseIP(ip) != nil {
+		return ip
+	}
+	if strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") == "" {
+		return a // a host name
+	}
+	return ""
 }
 
 // Run serves until SIGINT or SIGTERM, then finishes the requests in flight and exits.
