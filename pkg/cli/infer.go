@@ -655,7 +655,8 @@ func renderMask(io *term.IO, raw json.RawMessage, classNames func() map[string]s
 }
 
 // renderTensors: the tensor handler's outputs, summarised: the first values, and for numbers
-// the range and the index of the largest (NaN, written as null, left out of those).
+// the range and the index of the largest (NaN, written as null, left out of those). Integer
+// outputs (labels, token ids, counts) are written whole, as the server wrote them.
 func renderTensors(io *term.IO, raw json.RawMessage) bool {
 	var doc struct {
 		Outputs []struct {
@@ -665,32 +666,45 @@ func renderTensors(io *term.IO, raw json.RawMessage) bool {
 			Data  []any   `json:"data"`
 		} `json:"outputs"`
 	}
-	if json.Unmarshal(raw, &doc) != nil || len(doc.Outputs) == 0 {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber() // an int64 beyond 2^53 stays as written
+	if dec.Decode(&doc) != nil || len(doc.Outputs) == 0 {
 		return false
 	}
 	var rows [][]string
 	for _, o := range doc.Outputs {
+		whole := strings.HasPrefix(o.DType, "int") || strings.HasPrefix(o.DType, "uint")
 		head := o.Data[:min(len(o.Data), 6)]
 		parts := make([]string, len(head))
 		for i, v := range head {
-			parts[i] = valueText(v)
+			parts[i] = valueText(v, whole)
 		}
 		first := strings.Join(parts, " ")
 		if len(o.Data) > len(head) {
 			first += " …"
 		}
-		lo, hi, best := math.Inf(1), math.Inf(-1), -1
+		var lo, hi json.Number
+		best := -1
+		loX, hiX := math.Inf(1), math.Inf(-1)
 		for i, v := range o.Data {
-			if x, ok := v.(float64); ok {
-				lo = math.Min(lo, x)
-				if x > hi {
-					hi, best = x, i
-				}
+			n, ok := v.(json.Number)
+			if !ok {
+				continue
+			}
+			x, err := n.Float64()
+			if err != nil {
+				continue
+			}
+			if x < loX {
+				loX, lo = x, n
+			}
+			if x > hiX {
+				hiX, hi, best = x, n, i
 			}
 		}
 		row := []string{o.Name, o.DType, shapeText(o.Shape), first, "", "", ""}
 		if best >= 0 {
-			row[4], row[5], row[6] = strconv.FormatFloat(lo, 'g', 4, 64), strconv.FormatFloat(hi, 'g', 4, 64), strconv.Itoa(best)
+			row[4], row[5], row[6] = valueText(lo, whole), valueText(hi, whole), strconv.Itoa(best)
 		}
 		rows = append(rows, row)
 	}
@@ -698,12 +712,19 @@ func renderTensors(io *term.IO, raw json.RawMessage) bool {
 	return true
 }
 
-// valueText writes one tensor element of the tensor handler's JSON: a number, a bool, a
-// string (quoted), or null (a NaN).
-func valueText(v any) string {
+// valueText writes one tensor element of the tensor handler's JSON: a number (whole: as
+// written, else to 4 significant digits), a bool, a string (quoted), or null (a NaN).
+func valueText(v any, whole bool) string {
 	switch x := v.(type) {
-	case float64:
-		return strconv.FormatFloat(x, 'g', 4, 64)
+	case json.Number:
+		if whole {
+			return x.String()
+		}
+		f, err := x.Float64()
+		if err != nil {
+			return x.String()
+		}
+		return strconv.FormatFloat(f, 'g', 4, 64)
 	case bool:
 		return strconv.FormatBool(x)
 	case string:
