@@ -32,7 +32,7 @@ __ts_sub() {
 __ts_takes_value() {
     case "$1|$2" in
     *"|--ca-file" | *"|--client-cert" | *"|--client-key" | *"|--host" | *"|--log-format" | *"|--log-level" | *"|--management-host" | *"|--metrics-host" | *"|--ort-lib" | *"|--output" | *"|-o" | *"|--token" | *"|--token-file") return 0 ;;
-    "serve|--certificate-file" | "serve|--client-ca-file" | "serve|--gpus" | "serve|--grpc-address" | "serve|--grpc-inference-port" | "serve|--grpc-management-port" | "serve|--handler" | "serve|--http-address" | "serve|--http-port" | "serve|--inference-address" | "serve|--intra-op-threads" | "serve|--key-file" | "serve|--keystore" | "serve|--load-model" | "serve|--management-address" | "serve|--metrics-address" | "serve|--metrics-port" | "serve|--model-control-mode" | "serve|--model-repository" | "serve|--model-store" | "serve|--models" | "serve|--private-key-file" | "serve|--provider" | "serve|--repository-poll-secs" | "serve|--trace-file" | "serve|--trace-level" | "serve|--trusted-keys" | "serve|--ts-config" | "serve|--unload-after-idle" | "serve|--workers" | "serve|--workflow-store") return 0 ;;
+    "serve|--certificate-file" | "serve|--client-ca-file" | "serve|--gpus" | "serve|--grpc-address" | "serve|--grpc-inference-port" | "serve|--grpc-management-port" | "serve|--handler" | "serve|--http-address" | "serve|--http-port" | "serve|--inference-address" | "serve|--intra-op-threads" | "serve|--key-file" | "serve|--keystore" | "serve|--load-model" | "serve|--log-file" | "serve|--management-address" | "serve|--metrics-address" | "serve|--metrics-port" | "serve|--model-control-mode" | "serve|--model-repository" | "serve|--model-store" | "serve|--models" | "serve|--private-key-file" | "serve|--provider" | "serve|--repository-poll-secs" | "serve|--trace-file" | "serve|--trace-level" | "serve|--trusted-keys" | "serve|--ts-config" | "serve|--unload-after-idle" | "serve|--workers" | "serve|--workflow-store") return 0 ;;
     "register|--batch-size" | "register|--handler" | "register|--max-batch-delay" | "register|--name" | "register|--timeout" | "register|--version" | "register|--workers") return 0 ;;
     "scale|--max" | "scale|--min") return 0 ;;
     "infer|--accept" | "infer|--concurrency" | "infer|-c" | "infer|--data" | "infer|-d" | "infer|--handler" | "infer|--header" | "infer|-H" | "infer|--save" | "infer|--timeout" | "infer|--version") return 0 ;;
@@ -51,7 +51,7 @@ __ts_values() {
     *"|--ca-file") echo "__files__" ;;
     *"|--client-cert") echo "__files__" ;;
     *"|--client-key") echo "__files__" ;;
-    *"|--log-format") echo "text json" ;;
+    *"|--log-format") echo "text json default ISO8601" ;;
     *"|--log-level") echo "debug info warn error" ;;
     *"|--ort-lib") echo "__files__" ;;
     *"|--output" | *"|-o") echo "text json yaml" ;;
@@ -60,6 +60,7 @@ __ts_values() {
     "serve|--client-ca-file") echo "__files__" ;;
     "serve|--key-file") echo "__files__" ;;
     "serve|--keystore") echo "__files__" ;;
+    "serve|--log-file") echo "__files__" ;;
     "serve|--model-control-mode") echo "none poll explicit " ;;
     "serve|--model-repository") echo "__files__" ;;
     "serve|--model-store") echo "__files__" ;;
@@ -77,7 +78,7 @@ __ts_values() {
 __ts_flags() {
     echo "--ca-file --client-cert --client-key --help -h --host --insecure --log-format --log-level --management-host --metrics-host --ort-lib --output -o --token --token-file"
     case "$1" in
-    "serve") echo "--certificate-file --client-ca-file --enable-model-api --no-enable-model-api --enable-upload --exit-on-error --no-exit-on-error --foreground --gpus --grpc --no-grpc --grpc-address --grpc-inference-port --grpc-management-port --handler --http-address --http-port --inference-address --intra-op-threads --key-file --keystore --load-model --management-address --metrics --no-metrics --metrics-address --metrics-port --model-control-mode --model-repository --model-store --models --ncs --print-config --private-key-file --provider --provider-fallback --repository-poll-secs --shared-memory --snapshot --start --stop --token-auth --trace-file --trace-level --trusted-keys --ts-config --unload-after-idle --workers --workflow-store" ;;
+    "serve") echo "--certificate-file --client-ca-file --enable-model-api --no-enable-model-api --enable-upload --exit-on-error --no-exit-on-error --foreground --gpus --grpc --no-grpc --grpc-address --grpc-inference-port --grpc-management-port --handler --http --no-http --http-address --http-port --inference-address --intra-op-threads --key-file --keystore --load-model --log-file --management-address --metrics --no-metrics --metrics-address --metrics-port --model-control-mode --model-repository --model-store --models --ncs --print-config --private-key-file --provider --provider-fallback --repository-poll-secs --shared-memory --snapshot --start --stop --token-auth --trace-file --trace-level --trusted-keys --ts-config --unload-after-idle --workers --workflow-store" ;;
     "register") echo "--batch-size --handler --max-batch-delay --name --sync --no-sync --timeout --upload --version --workers" ;;
     "scale") echo "--max --min --sync --no-sync" ;;
     "split") echo "--clear" ;;

@@ -56,7 +56,7 @@ function __ts_takes_value
     switch "$argv[1]|$argv[2]"
         case '*|--ca-file' '*|--client-cert' '*|--client-key' '*|--host' '*|--log-format' '*|--log-level' '*|--management-host' '*|--metrics-host' '*|--ort-lib' '*|--output' '*|-o' '*|--token' '*|--token-file'
             return 0
-        case 'serve|--certificate-file' 'serve|--client-ca-file' 'serve|--gpus' 'serve|--grpc-address' 'serve|--grpc-inference-port' 'serve|--grpc-management-port' 'serve|--handler' 'serve|--http-address' 'serve|--http-port' 'serve|--inference-address' 'serve|--intra-op-threads' 'serve|--key-file' 'serve|--keystore' 'serve|--load-model' 'serve|--management-address' 'serve|--metrics-address' 'serve|--metrics-port' 'serve|--model-control-mode' 'serve|--model-repository' 'serve|--model-store' 'serve|--models' 'serve|--private-key-file' 'serve|--provider' 'serve|--repository-poll-secs' 'serve|--trace-file' 'serve|--trace-level' 'serve|--trusted-keys' 'serve|--ts-config' 'serve|--unload-after-idle' 'serve|--workers' 'serve|--workflow-store'
+        case 'serve|--certificate-file' 'serve|--client-ca-file' 'serve|--gpus' 'serve|--grpc-address' 'serve|--grpc-inference-port' 'serve|--grpc-management-port' 'serve|--handler' 'serve|--http-address' 'serve|--http-port' 'serve|--inference-address' 'serve|--intra-op-threads' 'serve|--key-file' 'serve|--keystore' 'serve|--load-model' 'serve|--log-file' 'serve|--management-address' 'serve|--metrics-address' 'serve|--metrics-port' 'serve|--model-control-mode' 'serve|--model-repository' 'serve|--model-store' 'serve|--models' 'serve|--private-key-file' 'serve|--provider' 'serve|--repository-poll-secs' 'serve|--trace-file' 'serve|--trace-level' 'serve|--trusted-keys' 'serve|--ts-config' 'serve|--unload-after-idle' 'serve|--workers' 'serve|--workflow-store'
             return 0
         case 'register|--batch-size' 'register|--handler' 'register|--max-batch-delay' 'register|--name' 'register|--timeout' 'register|--version' 'register|--workers'
             return 0
@@ -130,7 +130,7 @@ complete -c ts -l client-key -r -F -d 'PEM private key of --client-cert.'
 complete -c ts -l help -s h -d 'Show context-sensitive help.'
 complete -c ts -l host -x -d 'Server address (inference API): host[:port], http(s)://host[:port] or unix:/path; default 127.0.0.1:8080.'
 complete -c ts -l insecure -d 'Do not verify the server\'s TLS certificate.'
-complete -c ts -l log-format -x -a 'text json' -d 'Log format: text (key=value lines) or json (a JSON object a line, for log collectors).'
+complete -c ts -l log-format -x -a 'text json default ISO8601' -d 'Log format: text (key=value lines) or json (a JSON object a line, for log collectors); Triton\'s default and ISO8601 are text.'
 complete -c ts -l log-level -x -a 'debug info warn error' -d 'Log level: debug, info, warn or error.'
 complete -c ts -l management-host -x -d 'Management API address (default: the host\'s name, port 8081).'
 complete -c ts -l metrics-host -x -d 'Metrics API address (default: the host\'s name, port 8082).'
@@ -173,6 +173,8 @@ complete -c ts -n '__ts_in \'serve\'' -l grpc-address -x -d 'Triton\'s: the gRPC
 complete -c ts -n '__ts_in \'serve\'' -l grpc-inference-port -x -d 'gRPC inference API port (grpc_inference_port, default 7070; Triton\'s --grpc-port).'
 complete -c ts -n '__ts_in \'serve\'' -l grpc-management-port -x -d 'gRPC management API port (grpc_management_port, default 7071).'
 complete -c ts -n '__ts_in \'serve\'' -l handler -x -d 'Handler for the models given as arguments (default: their manifest\'s; tensor for a bare .onnx file).'
+complete -c ts -n '__ts_in \'serve\'' -l http -d 'Serve the inference and management APIs over HTTP (enable_http; on by default; --no-http: gRPC only; Triton\'s --allow-http).'
+complete -c ts -n '__ts_in \'serve\'' -l no-http -d 'Serve the inference and management APIs over HTTP (enable_http; on by default; --no-http: gRPC only; Triton\'s --allow-http).'
 complete -c ts -n '__ts_in \'serve\'' -l http-address -x -d 'Triton\'s: the inference API\'s host (0.0.0.0: every interface), the port kept from --inference-address or the default.'
 complete -c ts -n '__ts_in \'serve\'' -l http-port -x -d 'Triton\'s: the inference API\'s port (its /v2 and repository paths with it), the host kept from --inference-address or the default.'
 complete -c ts -n '__ts_in \'serve\'' -l inference-address -x -d 'Inference API address (inference_address, default http://127.0.0.1:8080).'
@@ -180,6 +182,7 @@ complete -c ts -n '__ts_in \'serve\'' -l intra-op-threads -x -d 'ONNX Runtime in
 complete -c ts -n '__ts_in \'serve\'' -l key-file -r -F -d 'Where the API keys are written with --token-auth (key_file, default ./key_file.json).'
 complete -c ts -n '__ts_in \'serve\'' -l keystore -r -F -d 'PKCS#12 keystore for https:// addresses, its password keystore_pass (keystore).'
 complete -c ts -n '__ts_in \'serve\'' -l load-model -x -d 'Triton\'s: a model of the store to load at start (repeat it; * for every model; --models as TorchServe names it).'
+complete -c ts -n '__ts_in \'serve\'' -l log-file -r -F -d 'Append the log to FILE instead of writing it to stderr (Triton\'s --log-file).'
 complete -c ts -n '__ts_in \'serve\'' -l management-address -x -d 'Management API address (management_address, default http://127.0.0.1:8081).'
 complete -c ts -n '__ts_in \'serve\'' -l metrics -d 'Serve the metrics API (enable_metrics_api; on by default; Triton\'s --allow-metrics).'
 complete -c ts -n '__ts_in \'serve\'' -l no-metrics -d 'Serve the metrics API (enable_metrics_api; on by default; Triton\'s --allow-metrics).'

@@ -41,7 +41,7 @@ func VersionString() string {
 type Globals struct {
 	ORTLib    string `name:"ort-lib" placeholder:"PATH" help:"ONNX Runtime shared library to load (default: $$TS_ORT_LIB, then beside the executable, then the set-up folder)."`
 	LogLevel  string `name:"log-level" default:"info" enum:"debug,info,warn,error" help:"Log level: debug, info, warn or error."`
-	LogFormat string `name:"log-format" env:"${env_log_format}" default:"text" enum:"text,json" help:"Log format: text (key=value lines) or json (a JSON object a line, for log collectors)."`
+	LogFormat string `name:"log-format" env:"${env_log_format}" default:"text" enum:"text,json,default,ISO8601" help:"Log format: text (key=value lines) or json (a JSON object a line, for log collectors); Triton's default and ISO8601 are text."`
 	Output    string `name:"output" short:"o" default:"text" enum:"text,json,yaml" help:"Output: text (tables on a terminal, tab-separated in a pipe), json or yaml."`
 
 	Host           string `name:"host" env:"${env_host}" placeholder:"ADDR" help:"Server address (inference API): host[:port], http(s)://host[:port] or unix:/path; default 127.0.0.1:8080."`
@@ -56,6 +56,7 @@ type Globals struct {
 
 	stdout io.Writer
 	stderr io.Writer
+	logOut io.Writer // ts serve --log-file; nil: stderr
 	// args are the command line's arguments, as Main got them
 	args []string
 	// client is the last client Client made (nil: none), which an error's hint may ask
@@ -105,11 +106,19 @@ func (g *Globals) Client() (*client.Client, error) {
 	return c, nil
 }
 
-// Logger returns the logger built from --log-level and --log-format, writing to stderr.
+// logOff is a log level above every record's (Triton's flags can turn every level off).
+const logOff = "off"
+
+// Logger returns the logger built from --log-level and --log-format, writing to stderr (or
+// to ts serve's --log-file).
 func (g *Globals) Logger() *slog.Logger {
 	if g.logger == nil {
 		var level slog.Level
-		_ = level.UnmarshalText([]byte(g.LogLevel))
+		if g.LogLevel == logOff {
+			level = slog.LevelError + 4
+		} else {
+			_ = level.UnmarshalText([]byte(g.LogLevel))
+		}
 		g.level = &slog.LevelVar{}
 		g.level.Set(level)
 		g.logger = slog.New(g.logHandler(g.level))
@@ -122,13 +131,17 @@ func (g *Globals) quietLogger() *slog.Logger {
 	return slog.New(g.logHandler(slog.LevelWarn))
 }
 
-// logHandler writes records from level on to stderr, in --log-format.
+// logHandler writes records from level on to stderr (or logOut), in --log-format.
 func (g *Globals) logHandler(level slog.Leveler) slog.Handler {
+	out := g.stderr
+	if g.logOut != nil {
+		out = g.logOut
+	}
 	opts := &slog.HandlerOptions{Level: level}
 	if g.LogFormat == config.LogJSON {
-		return slog.NewJSONHandler(g.stderr, opts)
+		return slog.NewJSONHandler(out, opts)
 	}
-	return slog.NewTextHandler(g.stderr, opts)
+	return slog.NewTextHandler(out, opts)
 }
 
 // InitEngine loads ONNX Runtime from --ort-lib, TS_ORT_LIB, beside the executable or the
@@ -175,17 +188,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	var c tsCLI
 	c.stdout, c.stderr, c.args = stdout, stderr, args
 	exit := -1
-	parser, err := kong.New(&c,
-		kong.Name("ts"),
-		kong.Description("ts serves ONNX models: TorchServe's APIs in one binary."),
-		kong.Writers(stdout, stderr),
-		kong.Exit(func(code int) { exit = code }),
-		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: true}),
-		kong.Bind(&c.Globals),
-		kong.TypeMapper(reflect.TypeFor[time.Duration](), durationMapper()),
-		kong.Vars{"env_host": config.EnvHost, "env_management_host": config.EnvManagementHost,
-			"env_metrics_host": config.EnvMetricsHost, "env_token": config.EnvToken, "env_log_format": config.EnvLogFormat},
-	)
+	parser, err := newParser(&c, func(code int) { exit = code })
 	if err != nil {
 		return term.Report(stderr, "ts", err)
 	}
@@ -202,8 +205,26 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return term.Report(stderr, "ts", usageError(err))
 	}
+	if c.LogFormat == "default" || c.LogFormat == "ISO8601" { // Triton's names; slog's text has ISO 8601 times
+		c.LogFormat = config.LogText
+	}
 	c.parser = parser
 	return term.Report(stderr, "ts", exitError(c.Globals.withModelHint(ctx.Run())))
+}
+
+// newParser is ts's command line, parsed into c; exit is called where kong would exit (--help).
+func newParser(c *tsCLI, exit func(int)) (*kong.Kong, error) {
+	return kong.New(c,
+		kong.Name("ts"),
+		kong.Description("ts serves ONNX models: TorchServe's APIs in one binary."),
+		kong.Writers(c.stdout, c.stderr),
+		kong.Exit(exit),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: true}),
+		kong.Bind(&c.Globals),
+		kong.TypeMapper(reflect.TypeFor[time.Duration](), durationMapper()),
+		kong.Vars{"env_host": config.EnvHost, "env_management_host": config.EnvManagementHost,
+			"env_metrics_host": config.EnvMetricsHost, "env_token": config.EnvToken, "env_log_format": config.EnvLogFormat},
+	)
 }
 
 // durationMapper reads a duration flag as Go writes durations (30s, 1m30s, 500ms), or a bare

@@ -46,6 +46,7 @@ type ServeCmd struct {
 	InferenceAddress  *string  `name:"inference-address" placeholder:"ADDR" help:"Inference API address (inference_address, default http://127.0.0.1:8080)."`
 	ManagementAddress *string  `name:"management-address" placeholder:"ADDR" help:"Management API address (management_address, default http://127.0.0.1:8081)."`
 	MetricsAddress    *string  `name:"metrics-address" placeholder:"ADDR" help:"Metrics API address (metrics_address, default http://127.0.0.1:8082); a host alone, as Triton's flag, keeps the port."`
+	HTTP              *bool    `name:"http" negatable:"" aliases:"allow-http" help:"Serve the inference and management APIs over HTTP (enable_http; on by default; --no-http: gRPC only; Triton's --allow-http)."`
 	Metrics           *bool    `name:"metrics" negatable:"" aliases:"allow-metrics" help:"Serve the metrics API (enable_metrics_api; on by default; Triton's --allow-metrics)."`
 	GRPC              *bool    `name:"grpc" negatable:"" aliases:"allow-grpc" help:"Serve TorchServe's gRPC inference and management APIs (enable_grpc; on by default, 127.0.0.1:7070 and :7071; Triton's --allow-grpc)."`
 	HTTPAddress       string   `name:"http-address" placeholder:"HOST" help:"Triton's: the inference API's host (0.0.0.0: every interface), the port kept from --inference-address or the default."`
@@ -70,8 +71,22 @@ type ServeCmd struct {
 	DisableTokenAuth  bool     `name:"disable-token-auth" aliases:"dt" hidden:"" help:"Accepted for TorchServe compatibility: token authorization is off unless --token-auth."`
 	LogConfig         string   `name:"log-config" hidden:"" help:"TorchServe's log4j2 configuration: accepted, with a warning, and not read."`
 	PluginsPath       string   `name:"plugins-path" hidden:"" help:"TorchServe's Java plugins: accepted, with a warning, and not loaded."`
-	MetricsConfig     string   `name:"metrics-config" hidden:"" help:"TorchServe's metrics.yaml: accepted, with a warning, and not read."`
+	MetricsConfig     []string `name:"metrics-config" sep:"none" hidden:"" help:"TorchServe's metrics.yaml, Triton's metrics settings: accepted, with a warning, and not read."`
+	StrictReadiness   *bool    `name:"strict-readiness" hidden:"" help:"Triton's: false makes /v2/health/ready ready once the server is up, before its models (strict_readiness)."`
+	LogFile           string   `name:"log-file" placeholder:"FILE" help:"Append the log to FILE instead of writing it to stderr (Triton's --log-file)."`
 	LogVerbose        int      `name:"log-verbose" hidden:"" help:"Triton's: 1 or more logs at debug level (--log-level debug)."`
+	LogInfo           *bool    `name:"log-info" hidden:"" help:"Triton's: false logs warnings and errors only."`
+	LogWarning        *bool    `name:"log-warning" hidden:"" help:"Triton's: false (with --log-info=false) logs errors only."`
+	LogError          *bool    `name:"log-error" hidden:"" help:"Triton's: false (with the two others false) logs nothing."`
+	CacheConfig       []string `name:"cache-config" sep:"none" hidden:"" help:"Triton's: local,size=BYTES is the response cache's size (response_cache_size)."`
+	ResponseCacheSize *string  `name:"response-cache-byte-size" hidden:"" help:"Triton's older flag: the response cache's size (response_cache_size)."`
+	TraceConfig       []string `name:"trace-config" sep:"none" hidden:"" help:"Triton's: [triton,]level|rate|count|log-frequency|file=VALUE (trace_level, trace_rate, ...)."`
+	GRPCUseSSL        *bool    `name:"grpc-use-ssl" hidden:"" help:"Triton's: gRPC over TLS (enable_grpc_ssl)."`
+	GRPCUseSSLMutual  *bool    `name:"grpc-use-ssl-mutual" hidden:"" help:"Triton's: gRPC over TLS asking clients for a certificate --grpc-root-cert signed (client_ca_file)."`
+	GRPCServerCert    *string  `name:"grpc-server-cert" hidden:"" help:"Triton's: the PEM certificate of gRPC over TLS (certificate_file)."`
+	GRPCServerKey     *string  `name:"grpc-server-key" hidden:"" help:"Triton's: its PEM key (private_key_file)."`
+	GRPCRootCert      *string  `name:"grpc-root-cert" hidden:"" help:"Triton's: the PEM authority of clients' certificates, with --grpc-use-ssl-mutual (client_ca_file)."`
+	TritonUnapplied   `embed:""`
 	ExitTimeoutSecs   *int     `name:"exit-timeout-secs" hidden:"" help:"Triton's: seconds to finish requests in flight when stopping (drain_timeout)."`
 	StrictConfig      *bool    `name:"strict-model-config" hidden:"" help:"Triton's: accepted; true is not applied (a model folder without config.pbtxt loads, its configuration completed, as Triton's default)."`
 	NoAutoComplete    bool     `name:"disable-auto-complete-config" hidden:"" help:"Triton's: accepted, with a warning, and not applied."`
@@ -143,6 +158,8 @@ func (c *ServeCmd) flags() (f, names map[string]string) {
 	if c.tritonMetricsHost() == "" {
 		str("metrics_address", c.MetricsAddress)
 	}
+	boolean("enable_http", c.HTTP)
+	boolean("strict_readiness", c.StrictReadiness)
 	boolean("enable_metrics_api", c.Metrics)
 	boolean("enable_grpc", c.GRPC)
 	if c.GRPCAddress != nil {
@@ -200,7 +217,9 @@ func (c *ServeCmd) unappliedFlags() []string {
 	}
 	warn(c.LogConfig != "", "--log-config "+c.LogConfig, "a log4j2 configuration: ts logs to stderr as --log-level and --log-format say")
 	warn(c.PluginsPath != "", "--plugins-path "+c.PluginsPath, "Java plugins")
-	warn(c.MetricsConfig != "", "--metrics-config "+c.MetricsConfig, "a metrics.yaml: ts's metrics are its own, docs/serve.md")
+	for _, m := range c.MetricsConfig {
+		warn(true, "--metrics-config "+m, "ts's metrics are its own, docs/serve.md")
+	}
 	warn(c.StrictConfig != nil && *c.StrictConfig, "--strict-model-config=true", autoComplete)
 	warn(c.NoAutoComplete, "--disable-auto-complete-config", autoComplete)
 	for _, b := range c.BackendConfig {
@@ -267,18 +286,28 @@ func (c *ServeCmd) Run(g *Globals) error {
 	case c.Start && !c.Foreground && !c.PrintConfig:
 		return startInBackground(g)
 	}
-	if c.LogVerbose > 0 { // Triton's verbose logging, before the logger is made
-		g.LogLevel = "debug"
-	}
+	c.tritonLogLevel(g) // before the logger is made
 	notifySocket := config.TakeNotifySocket()
 	flags, names := c.flags()
+	tritonWarnings, err := c.tritonSettings(flags, names)
+	if err != nil {
+		return term.WithCode(term.ExitUsage, err)
+	}
 	cfg, err := config.Load(config.Inputs{Flags: flags, FlagNames: names, Parts: c.addressParts(), ConfigFile: c.TSConfig, Env: os.Environ()})
 	if err != nil {
 		return err
 	}
-	cfg.Warnings = append(cfg.Warnings, c.unappliedFlags()...)
+	cfg.Warnings = slices.Concat(cfg.Warnings, c.unappliedFlags(), tritonWarnings)
 	if c.PrintConfig {
 		return cfg.Print(g.Stdout())
+	}
+	if c.LogFile != "" {
+		f, err := os.OpenFile(c.LogFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			return fmt.Errorf("--log-file: %w", err)
+		}
+		defer f.Close()
+		g.logOut = f
 	}
 	log := g.Logger()
 	for _, w := range cfg.Warnings {
@@ -383,9 +412,12 @@ func (c *ServeCmd) Run(g *Globals) error {
 	ctx, fail := context.WithCancelCause(ctx)
 	defer fail(nil)
 	ready := func() {
-		if ln, ok := listeners[server.Inference]; ok { // bound: connections wait in its backlog until Serve takes them
-			if err := notifyReady(notifySocket, srv.ListenAddress(server.Inference, ln)); err != nil {
-				log.Warn("could not tell the supervisor that the server listens", "err", err)
+		for _, api := range []string{server.Inference, server.GRPCInference} { // the gRPC one with enable_http off
+			if ln, ok := listeners[api]; ok { // bound: connections wait in its backlog until Serve takes them
+				if err := notifyReady(notifySocket, srv.ListenAddress(api, ln)); err != nil {
+					log.Warn("could not tell the supervisor that the server listens", "err", err)
+				}
+				return
 			}
 		}
 	}

@@ -188,6 +188,10 @@ func TestInvalidValues(t *testing.T) {
 			t.Errorf("%s=%s, the limit itself: %v", key, v, err)
 		}
 	}
+	if _, err := Load(Inputs{Flags: map[string]string{"enable_http": "false", "enable_grpc": "false"}}); err == nil ||
+		!strings.Contains(err.Error(), "enable_http (from --http): false leaves the gRPC APIs to serve") {
+		t.Errorf("neither HTTP nor gRPC: %v", err)
+	}
 	if _, err := Load(Inputs{ConfigFile: filepath.Join(t.TempDir(), "missing.properties")}); err == nil {
 		t.Error("a missing --ts-config file was accepted")
 	}

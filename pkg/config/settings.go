@@ -64,6 +64,8 @@ var Keys = []Key{
 	{"inference_address", "inference-address", "http://127.0.0.1:8080", kString, "inference API address"},
 	{"management_address", "management-address", "http://127.0.0.1:8081", kString, "management API address"},
 	{"metrics_address", "metrics-address", "http://127.0.0.1:8082", kString, "metrics API address"},
+	{"enable_http", "http", "true", kBool, "serve the inference and management APIs over HTTP (false: gRPC only, which enable_grpc must then serve; Triton's --allow-http)"},
+	{"strict_readiness", "strict-readiness", "true", kBool, "the Open Inference Protocol's server readiness (/v2/health/ready, gRPC ServerReady) waits for every model, as Triton's --strict-readiness; false: ready once the server is up"},
 	{"enable_metrics_api", "metrics", "true", kBool, "serve the metrics API at metrics_address (false: no metrics listener; Triton's --allow-metrics)"},
 	{"disable_system_metrics", "", "false", kBool, "leave TorchServe's system metrics (CPUUtilization, MemoryUsed, DiskUsage, ...) out of the metrics API"},
 	{"enable_grpc", "grpc", "true", kBool, "serve TorchServe's gRPC APIs (ts's own key; false: no gRPC listeners)"},
@@ -178,6 +180,10 @@ type Settings struct {
 	InferenceAddress  string
 	ManagementAddress string
 	MetricsAddress    string
+	// EnableHTTP is false when the inference and management APIs serve gRPC only (enable_http).
+	EnableHTTP bool
+	// StrictReadiness: the server is ready (Open Inference Protocol) once every model is.
+	StrictReadiness bool
 	// EnableMetricsAPI is false when no metrics listener opens (enable_metrics_api).
 	EnableMetricsAPI bool
 	// DisableSystemMetrics leaves the host's metrics out of the metrics API.
@@ -496,6 +502,8 @@ func (s *Settings) parse() error {
 	s.InferenceAddress = str("inference_address")
 	s.ManagementAddress = str("management_address")
 	s.MetricsAddress = str("metrics_address")
+	s.EnableHTTP = boolean("enable_http")
+	s.StrictReadiness = boolean("strict_readiness")
 	s.EnableMetricsAPI = boolean("enable_metrics_api")
 	s.DisableSystemMetrics = boolean("disable_system_metrics")
 	s.Keystore = str("keystore")
@@ -515,6 +523,9 @@ func (s *Settings) parse() error {
 			errs = append(errs, fmt.Errorf("%s (from %s): %w", a, s.sources[a], err))
 		}
 		overTLS = overTLS || IsTLS(str(a))
+	}
+	if !s.EnableHTTP && !boolean("enable_grpc") {
+		errs = append(errs, fmt.Errorf("enable_http (from %s): false leaves the gRPC APIs to serve inference and management, and enable_grpc (from %s) is false too", s.sources["enable_http"], s.sources["enable_grpc"]))
 	}
 	if s.ClientCAFile != "" && !overTLS {
 		errs = append(errs, fmt.Errorf("client_ca_file (from %s): client certificates are asked over TLS: give https:// addresses (or enable_grpc_ssl)", s.sources["client_ca_file"]))

@@ -397,9 +397,14 @@ func removeStaleSocket(path string) {
 	os.Remove(path)
 }
 
-// Addresses are the configured address of each API (the gRPC APIs' when enable_grpc is on).
+// Addresses are the configured address of each API that listens: the HTTP inference and
+// management APIs' unless enable_http is off, the metrics API's unless enable_metrics_api is,
+// the gRPC APIs' when enable_grpc is on.
 func Addresses(cfg *config.Settings) map[string]string {
-	a := map[string]string{Inference: cfg.InferenceAddress, Management: cfg.ManagementAddress}
+	a := map[string]string{}
+	if cfg.EnableHTTP {
+		a[Inference], a[Management] = cfg.InferenceAddress, cfg.ManagementAddress
+	}
 	if cfg.EnableMetricsAPI {
 		a[Metrics] = cfg.MetricsAddress
 	}

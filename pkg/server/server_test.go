@@ -415,7 +415,8 @@ func TestSharedAddress(t *testing.T) {
 }
 
 // TestAddresses: the APIs a server listens on, by its settings: no metrics listener with
-// enable_metrics_api=false (Triton's --allow-metrics=false), no gRPC ones with enable_grpc=false.
+// enable_metrics_api=false (Triton's --allow-metrics=false), no gRPC ones with enable_grpc=false,
+// no HTTP inference and management ones with enable_http=false (Triton's --allow-http=false).
 func TestAddresses(t *testing.T) {
 	for _, c := range []struct {
 		flags map[string]string
@@ -424,6 +425,7 @@ func TestAddresses(t *testing.T) {
 		{nil, []string{GRPCInference, GRPCManagement, Inference, Management, Metrics}},
 		{map[string]string{"enable_metrics_api": "false"}, []string{GRPCInference, GRPCManagement, Inference, Management}},
 		{map[string]string{"enable_grpc": "false", "enable_metrics_api": "false"}, []string{Inference, Management}},
+		{map[string]string{"enable_http": "false"}, []string{GRPCInference, GRPCManagement, Metrics}},
 	} {
 		cfg, err := config.Load(config.Inputs{Flags: c.flags, Env: []string{}})
 		if err != nil {

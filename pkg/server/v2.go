@@ -70,9 +70,10 @@ func (s *Server) v2Server(w http.ResponseWriter, r *http.Request) error {
 }
 
 // v2ServerReady: 200 when every default version has its workers ready (TorchServe's
-// Healthy), else 400 as the protocol asks (a 4xx for false).
+// Healthy), or with strict_readiness off as soon as the server is up, else 400 as the
+// protocol asks (a 4xx for false); 400 while the server drains.
 func (s *Server) v2ServerReady(w http.ResponseWriter, r *http.Request) error {
-	ready := s.reg.Health() == "Healthy" && !s.draining.Load()
+	ready := !s.draining.Load() && (!s.cfg.StrictReadiness || s.reg.Health() == "Healthy")
 	return writeJSON(w, readyStatus(ready), map[string]bool{"ready": ready})
 }
 

@@ -73,6 +73,26 @@ func v2Infer(t *testing.T, url, doc string, blob []byte) (int, v2Response, []byt
 	return status, res, rest
 }
 
+// TestStrictReadiness: the server is ready (/v2/health/ready) once every model is, as
+// Triton's default; with strict_readiness=false (--strict-readiness=false) as soon as it is up.
+func TestStrictReadiness(t *testing.T) {
+	for _, c := range []struct {
+		flags map[string]string
+		want  int
+	}{{nil, 400}, {map[string]string{"strict_readiness": "false"}, 200}} {
+		ts := emptyServer(t, c.flags)
+		release := ts.reg.Hold() // a model loading, as at start
+		code, body := call(t, "GET", ts.inference.URL+"/v2/health/ready", "")
+		release()
+		if code != c.want {
+			t.Errorf("%v, a model loading: %d %s, want %d", c.flags, code, body, c.want)
+		}
+		if code, body := call(t, "GET", ts.inference.URL+"/v2/health/ready", ""); code != 200 {
+			t.Errorf("%v, every model loaded: %d %s", c.flags, code, body)
+		}
+	}
+}
+
 // TestOpenInferenceProtocol: KServe v2 / Triton's HTTP API beside TorchServe's: metadata,
 // health, and inference on raw tensors in JSON and binary tensor data, batched like any
 // request, with the protocol's {"error"} on failures.

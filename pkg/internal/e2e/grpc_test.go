@@ -21,6 +21,7 @@ import (
 
 	"github.com/tsserve/ts/pkg/api/grpc/inferencepb"
 	"github.com/tsserve/ts/pkg/api/grpc/managementpb"
+	"github.com/tsserve/ts/pkg/api/grpc/oippb"
 	"github.com/tsserve/ts/pkg/config"
 	"github.com/tsserve/ts/pkg/internal/testenv"
 )
@@ -101,6 +102,46 @@ func TestServeGRPC(t *testing.T) {
 				t.Fatalf("ts serve exited with %v after SIGTERM\n%s", err, srv.Log())
 			}
 		})
+	}
+}
+
+// TestServeGRPCOnly: with Triton's --allow-http=false (enable_http=false) the inference and
+// management APIs listen over gRPC only, and serve there: ping, predictions, the Open
+// Inference Protocol's readiness (which --strict-readiness=false gives before the models).
+func TestServeGRPCOnly(t *testing.T) {
+	store := t.TempDir()
+	pack(t, store, "iris", "1.0", testenv.Path("samples/iris/model.onnx"))
+	srv := testenv.StartServer(t, "--model-store", store, "--models", "iris=iris-1.0.mar", "--allow-http=false", "--strict-readiness=false")
+	if srv.Inference != "" || srv.Management != "" || strings.Contains(srv.Log(), "api=inference ") || strings.Contains(srv.Log(), "api=management ") {
+		t.Fatalf("HTTP APIs listen with --allow-http=false:\n%s", srv.Log())
+	}
+	conn, err := grpc.NewClient(config.HostPort(srv.GRPCInference), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if res, err := oippb.NewGRPCInferenceServiceClient(conn).ServerReady(ctx, &oippb.ServerReadyRequest{}); err != nil || !res.GetReady() {
+		t.Errorf("server ready: %v %v", res, err)
+	}
+	inf := inferencepb.NewInferenceAPIsServiceClient(conn)
+	for {
+		res, err := inf.Ping(ctx, &emptypb.Empty{})
+		if err == nil && strings.Contains(res.GetHealth(), `"Healthy"`) {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("not healthy in 30s: %v %v", res, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	res, err := inf.Predictions(ctx, &inferencepb.PredictionsRequest{ModelName: "iris", Input: map[string][]byte{"data": []byte(`{"inputs": {"features": [[5.1, 3.5, 1.4, 0.2]]}}`)}})
+	if err != nil || !strings.Contains(string(res.GetPrediction()), `"probabilities"`) {
+		t.Fatalf("prediction over gRPC: %q %v", res.GetPrediction(), err)
+	}
+	if err := srv.Stop(t); err != nil {
+		t.Fatalf("ts serve exited with %v after SIGTERM\n%s", err, srv.Log())
 	}
 }
 

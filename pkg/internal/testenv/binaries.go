@@ -119,10 +119,10 @@ func Launch(args ...string) (*Server, error) {
 	if !strings.Contains(joined, "--metrics-address") {
 		args = append(args, "--metrics-address", "127.0.0.1:0")
 	}
-	off := func(api string) bool { // --no-grpc, or Triton's --allow-grpc=false
+	off := func(api string) bool { // --no-grpc, or Triton's --allow-grpc=false (http, metrics)
 		return strings.Contains(joined, "--no-"+api) || strings.Contains(joined, "--allow-"+api+"=false")
 	}
-	grpc, metrics := !off("grpc"), !off("metrics")
+	http, grpc, metrics := !off("http"), !off("grpc"), !off("metrics")
 	if grpc && !strings.Contains(joined, "--grpc-inference-port") {
 		args = append(args, "--grpc-inference-port", "0")
 	}
@@ -163,7 +163,7 @@ func Launch(args ...string) (*Server, error) {
 				case "grpc_management":
 					s.GRPCManagement = m[2]
 				}
-				ready := s.Inference != "" && s.Management != "" && (!metrics || s.Metrics != "") &&
+				ready := (!http || s.Inference != "" && s.Management != "") && (!metrics || s.Metrics != "") &&
 					(!grpc || s.GRPCInference != "" && s.GRPCManagement != "")
 				s.log.mu.Unlock()
 				if ready && !closed {
