@@ -215,7 +215,7 @@ func (c *ServeCmd) unappliedFlags() []string {
 			w = append(w, fmt.Sprintf("%s is not applied by ts (%s); ignored", flag, why))
 		}
 	}
-	warn(c.LogConfig != "", "--log-config "+c.LogConfig, "a log4j2 configuration: ts logs to stderr as --log-level and --log-format say")
+	warn(c.LogConfig != "", "--log-config "+c.LogConfig, "a log4j2 configuration: ts logs to stderr, or --log-file, as --log-level and --log-format say")
 	warn(c.PluginsPath != "", "--plugins-path "+c.PluginsPath, "Java plugins")
 	for _, m := range c.MetricsConfig {
 		warn(true, "--metrics-config "+m, "ts's metrics are its own, docs/serve.md")
