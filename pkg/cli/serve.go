@@ -229,29 +229,23 @@ func (c *ServeCmd) unappliedFlags() []string {
 }
 
 // addressParts are the hosts and ports Triton's flags give the address settings
-// (--http-address, --http-port, --metrics-port).
+// (--http-address, --http-port, --metrics-address HOST, --metrics-port).
 func (c *ServeCmd) addressParts() map[string]config.AddressPart {
 	p := map[string]config.AddressPart{}
-	if c.HTTPAddress != "" || c.HTTPPort != nil {
-		var flags []string
-		if c.HTTPAddress != "" {
-			flags = append(flags, "--http-address")
-		}
-		if c.HTTPPort != nil {
-			flags = append(flags, "--http-port")
-		}
-		p["inference_address"] = config.AddressPart{Host: c.HTTPAddress, Port: c.HTTPPort, Flag: strings.Join(flags, " and ")}
-	}
-	if host := c.tritonMetricsHost(); host != "" || c.MetricsPort != nil {
+	part := func(key, host, hostFlag string, port *int, portFlag string) {
 		var flags []string
 		if host != "" {
-			flags = append(flags, "--metrics-address")
+			flags = append(flags, hostFlag)
 		}
-		if c.MetricsPort != nil {
-			flags = append(flags, "--metrics-port")
+		if port != nil {
+			flags = append(flags, portFlag)
 		}
-		p["metrics_address"] = config.AddressPart{Host: host, Port: c.MetricsPort, Flag: strings.Join(flags, " and ")}
+		if flags != nil {
+			p[key] = config.AddressPart{Host: host, Port: port, Flag: strings.Join(flags, " and ")}
+		}
 	}
+	part("inference_address", c.HTTPAddress, "--http-address", c.HTTPPort, "--http-port")
+	part("metrics_address", c.tritonMetricsHost(), "--metrics-address", c.MetricsPort, "--metrics-port")
 	return p
 }
 
