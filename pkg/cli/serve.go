@@ -87,21 +87,20 @@ type ServeCmd struct {
 	GRPCServerKey     *string  `name:"grpc-server-key" hidden:"" help:"Triton's: its PEM key (private_key_file)."`
 	GRPCRootCert      *string  `name:"grpc-root-cert" hidden:"" help:"Triton's: the PEM authority of clients' certificates, with --grpc-use-ssl-mutual (client_ca_file)."`
 	TritonUnapplied   `embed:""`
-	ExitTimeoutSecs   *int     `name:"exit-timeout-secs" hidden:"" help:"Triton's: seconds to finish requests in flight when stopping (drain_timeout)."`
-	StrictConfig      *bool    `name:"strict-model-config" hidden:"" help:"Triton's: accepted; true is not applied (a model folder without config.pbtxt loads, its configuration completed, as Triton's default)."`
-	NoAutoComplete    bool     `name:"disable-auto-complete-config" hidden:"" help:"Triton's: accepted, with a warning, and not applied."`
-	BackendConfig     []string `name:"backend-config" sep:"none" hidden:"" help:"Triton's: accepted, with a warning, and not applied (config.pbtxt's parameters are)."`
-	KeyFile           *string  `name:"key-file" placeholder:"FILE" help:"Where the API keys are written with --token-auth (key_file, default ./key_file.json)."`
-	Keystore          *string  `name:"keystore" placeholder:"FILE" help:"PKCS#12 keystore for https:// addresses, its password keystore_pass (keystore)."`
-	CertificateFile   *string  `name:"certificate-file" placeholder:"FILE" help:"PEM certificate for https:// addresses (certificate_file); with neither, a self-signed one."`
-	PrivateKeyFile    *string  `name:"private-key-file" placeholder:"FILE" help:"PEM private key for https:// addresses (private_key_file)."`
-	ClientCAFile      *string  `name:"client-ca-file" placeholder:"FILE" help:"Require client certificates these PEM authorities signed on https:// addresses and gRPC over TLS (mutual TLS; client_ca_file)."`
-	Snapshot          *bool    `name:"snapshot" help:"Save registered models after each change and restore them at start (enable_model_snapshot)."`
-	NoConfigSnapshots bool     `name:"ncs" aliases:"no-config-snapshots" help:"Neither restore nor save the model snapshot."`
-	PrintConfig       bool     `name:"print-config" help:"Print every setting with its value and where it came from, then exit."`
-	Foreground        bool     `name:"foreground" help:"With --start: run in the foreground after all (TorchServe's --foreground)."`
-	Start             bool     `name:"start" help:"Run in the background, as TorchServe's --start: the log goes to logs/ts_log.log ($$LOG_LOCATION), and ts serve --stop stops it."`
-	Stop              bool     `name:"stop" help:"Stop the server ts serve --start started, once its requests in flight are answered."`
+	ExitTimeoutSecs   *int    `name:"exit-timeout-secs" hidden:"" help:"Triton's: seconds to finish requests in flight when stopping (drain_timeout)."`
+	StrictConfig      *bool   `name:"strict-model-config" hidden:"" help:"Triton's: accepted; true is not applied (a model folder without config.pbtxt loads, its configuration completed, as Triton's default)."`
+	NoAutoComplete    bool    `name:"disable-auto-complete-config" hidden:"" help:"Triton's: accepted, with a warning, and not applied."`
+	KeyFile           *string `name:"key-file" placeholder:"FILE" help:"Where the API keys are written with --token-auth (key_file, default ./key_file.json)."`
+	Keystore          *string `name:"keystore" placeholder:"FILE" help:"PKCS#12 keystore for https:// addresses, its password keystore_pass (keystore)."`
+	CertificateFile   *string `name:"certificate-file" placeholder:"FILE" help:"PEM certificate for https:// addresses (certificate_file); with neither, a self-signed one."`
+	PrivateKeyFile    *string `name:"private-key-file" placeholder:"FILE" help:"PEM private key for https:// addresses (private_key_file)."`
+	ClientCAFile      *string `name:"client-ca-file" placeholder:"FILE" help:"Require client certificates these PEM authorities signed on https:// addresses and gRPC over TLS (mutual TLS; client_ca_file)."`
+	Snapshot          *bool   `name:"snapshot" help:"Save registered models after each change and restore them at start (enable_model_snapshot)."`
+	NoConfigSnapshots bool    `name:"ncs" aliases:"no-config-snapshots" help:"Neither restore nor save the model snapshot."`
+	PrintConfig       bool    `name:"print-config" help:"Print every setting with its value and where it came from, then exit."`
+	Foreground        bool    `name:"foreground" help:"With --start: run in the foreground after all (TorchServe's --foreground)."`
+	Start             bool    `name:"start" help:"Run in the background, as TorchServe's --start: the log goes to logs/ts_log.log ($$LOG_LOCATION), and ts serve --stop stops it."`
+	Stop              bool    `name:"stop" help:"Stop the server ts serve --start started, once its requests in flight are answered."`
 }
 
 // flags collects the settings given on the command line, by config key, and the flags that
@@ -222,9 +221,6 @@ func (c *ServeCmd) unappliedFlags() []string {
 	}
 	warn(c.StrictConfig != nil && *c.StrictConfig, "--strict-model-config=true", autoComplete)
 	warn(c.NoAutoComplete, "--disable-auto-complete-config", autoComplete)
-	for _, b := range c.BackendConfig {
-		warn(true, "--backend-config "+b, "the backend is ONNX Runtime's, set per model by config.pbtxt's parameters or model-config.yaml")
-	}
 	return w
 }
 

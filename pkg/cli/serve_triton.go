@@ -10,6 +10,7 @@ import (
 // commands run, but does not apply: each one given is warned of at start (and by
 // --print-config), its help saying why it does not apply.
 type TritonUnapplied struct {
+	BackendConfig        []string `name:"backend-config" sep:"none" hidden:"" help:"the backend is ONNX Runtime's, set per model by config.pbtxt's parameters or model-config.yaml"`
 	ID                   string   `name:"id" hidden:"" help:"the server's identity is ts's, GET /v2"`
 	HTTPThreadCount      string   `name:"http-thread-count" hidden:"" help:"each connection is served on a goroutine of its own"`
 	HTTPHeaderForward    []string `name:"http-header-forward-pattern" sep:"none" hidden:"" help:"request headers are not forwarded as parameters"`
