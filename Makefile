@@ -82,6 +82,7 @@ fuzz:
 	$(GO) test ./pkg/archive -run '^$$' -fuzz FuzzReader -fuzztime 500x -fuzzminimizetime 50x
 	$(GO) test ./pkg/handler -run '^$$' -fuzz FuzzDecodeV2 -fuzztime 20000x -fuzzminimizetime 50x
 	$(GO) test ./pkg/handler -run '^$$' -fuzz FuzzTensorHandler -fuzztime 20000x -fuzzminimizetime 50x
+	$(GO) test ./pkg/handler -run '^$$' -fuzz FuzzFastDecode -fuzztime 50000x -fuzzminimizetime 50x
 	$(GO) test ./pkg/handler -run '^$$' -fuzz FuzzTokenizers -fuzztime 3000x -fuzzminimizetime 50x
 	$(GO) test ./pkg/handler -run '^$$' -fuzz FuzzImageHandlers -fuzztime 20000x -fuzzminimizetime 50x
 	$(GO) test ./pkg/handler -run '^$$' -fuzz FuzzTextClassifier -fuzztime 5000x -fuzzminimizetime 50x

@@ -77,7 +77,7 @@ func (h *tensorHandler) Preprocess(_ context.Context, req *Request) ([]*tensor.T
 	}
 	values := map[string]any{}
 	switch d := doc.(type) {
-	case []any:
+	case []any, jsonNumbers:
 		if len(h.inputs) != 1 {
 			return nil, badInput("a bare array only works for models with one input; this model takes %d: send {\"inputs\": {%s}}", len(h.inputs), h.example())
 		}
@@ -101,8 +101,9 @@ func (h *tensorHandler) Preprocess(_ context.Context, req *Request) ([]*tensor.T
 		switch x := raw.(type) {
 		case map[string]any:
 			values = x
-		case []any:
-			for _, item := range x {
+		case []any, jsonNumbers:
+			list, _ := asList(x)
+			for _, item := range list {
 				v2, ok := item.(map[string]any)
 				if !ok {
 					return nil, badInput("\"inputs\" as a list holds objects with name, shape, datatype and data")
@@ -183,10 +184,14 @@ func (h *tensorHandler) partValues(req *Request) (values map[string]any, ok bool
 // errMoreValues is decodeJSON's error for data holding more than one JSON value.
 var errMoreValues = errors.New("holds more than one JSON value")
 
-// decodeJSON reads exactly one JSON value, its numbers kept exact (json.Number). The error
+// decodeJSON reads exactly one JSON value, its numbers kept exact (json.Number) and long
+// arrays of numbers as jsonNumbers (fastDecode: asList reads any array). The error
 // reads after the name of what held it: "is not valid JSON: ...". With errMoreValues it also
 // returns the first value, so that a caller may judge it first.
 func decodeJSON(data []byte) (any, error) {
+	if v, ok := fastDecode(data); ok {
+		return v, nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var v any
@@ -387,18 +392,17 @@ func tensorFromV2(info tensor.Info, v map[string]any) (*tensor.Tensor, error) {
 	if err := v2DType(info, v); err != nil {
 		return nil, err
 	}
-	flat, ok := v["data"].([]any)
-	if !ok {
+	if !isList(v["data"]) {
 		return nil, badInput("input %q: \"data\" must be a list", info.Name)
 	}
-	var leaves []any
-	flatten(flat, &leaves)
-	return build(info, shape, leaves)
+	var leaves leafList
+	flatten(v["data"], &leaves)
+	return build(info, shape, &leaves)
 }
 
 // v2Shape reads an OIP input's "shape".
 func v2Shape(name string, v map[string]any) ([]int64, error) {
-	rawShape, ok := v["shape"].([]any)
+	rawShape, ok := asList(v["shape"])
 	if !ok {
 		return nil, badInput("input %q: \"shape\" must be a list of integers", name)
 	}
@@ -429,31 +433,35 @@ func v2DType(info tensor.Info, v map[string]any) error {
 	return nil
 }
 
-func flatten(v any, out *[]any) {
-	if list, ok := v.([]any); ok {
+// flatten collects v's leaves in row-major order, however the arrays nest.
+func flatten(v any, out *leafList) {
+	switch list := v.(type) {
+	case []any:
 		for _, x := range list {
 			flatten(x, out)
 		}
-		return
+	case jsonNumbers:
+		out.addNumbers(list)
+	default:
+		out.add(v)
 	}
-	*out = append(*out, v)
 }
 
 // fromNested reads a nested JSON array (or a scalar) as a tensor for the input info.
 func fromNested(info tensor.Info, v any) (*tensor.Tensor, error) {
 	var shape []int64
 	for x := v; ; {
-		list, ok := x.([]any)
+		n, first, ok := listHead(x)
 		if !ok {
 			break
 		}
-		shape = append(shape, int64(len(list)))
-		if len(list) == 0 {
+		shape = append(shape, int64(n))
+		if n == 0 {
 			break
 		}
-		x = list[0]
+		x = first
 	}
-	var leaves []any
+	var leaves leafList
 	if err := collectRect(v, shape, &leaves); err != nil {
 		return nil, badInput("input %q: %v", info.Name, err)
 	}
@@ -461,12 +469,12 @@ func fromNested(info tensor.Info, v any) (*tensor.Tensor, error) {
 		switch item, fixed := itemSize(info); {
 		case len(shape) == len(info.Shape)-1:
 			shape = append([]int64{1}, shape...)
-		case fixed && int64(len(leaves)) == item:
+		case fixed && int64(leaves.len()) == item:
 			// one item's values, flat or as a lone number (curl -d 1 for a [batch, 1] input)
 			shape = append([]int64{1}, info.Shape[1:]...)
 		}
 	}
-	return build(info, shape, leaves)
+	return build(info, shape, &leaves)
 }
 
 // itemSize is the number of elements of one item of an input with a batch dimension, and
@@ -483,45 +491,61 @@ func itemSize(info tensor.Info) (int64, bool) {
 }
 
 // collectRect checks that v is a rectangular array of the given shape and collects its leaves.
-func collectRect(v any, shape []int64, out *[]any) error {
+func collectRect(v any, shape []int64, out *leafList) error {
 	if len(shape) == 0 {
-		if _, isList := v.([]any); isList {
+		if isList(v) {
 			return fmt.Errorf("arrays are nested unevenly")
 		}
-		*out = append(*out, v)
+		out.add(v)
 		return nil
 	}
-	list, ok := v.([]any)
-	if !ok || int64(len(list)) != shape[0] {
+	notRect := func(shape []int64) error {
 		return fmt.Errorf("arrays are not rectangular (want %d elements at each level %s)", shape[0], tensor.ShapeString(shape))
 	}
-	for _, x := range list {
-		if err := collectRect(x, shape[1:], out); err != nil {
-			return err
+	switch list := v.(type) {
+	case jsonNumbers: // numbers alone: the innermost level, or leaves where lists were wanted
+		switch {
+		case int64(len(list)) != shape[0]:
+			return notRect(shape)
+		case len(shape) > 1:
+			return notRect(shape[1:])
 		}
+		out.addNumbers(list)
+		return nil
+	case []any:
+		if int64(len(list)) != shape[0] {
+			return notRect(shape)
+		}
+		for _, x := range list {
+			if err := collectRect(x, shape[1:], out); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	return nil
+	return notRect(shape)
 }
 
 // build converts JSON leaves (numbers, booleans, strings) to a tensor of the input's type.
-func build(info tensor.Info, shape []int64, leaves []any) (*tensor.Tensor, error) {
+func build(info tensor.Info, shape []int64, leaves *leafList) (*tensor.Tensor, error) {
 	n, err := tensor.NumElements(shape)
 	if err != nil {
 		return nil, badInput("input %q: %v", info.Name, err)
 	}
-	if n != int64(len(leaves)) {
-		return nil, badInput("input %q: shape %s needs %d values, got %d", info.Name, tensor.ShapeString(shape), n, len(leaves))
+	if n != int64(leaves.len()) {
+		return nil, badInput("input %q: shape %s needs %d values, got %d", info.Name, tensor.ShapeString(shape), n, leaves.len())
 	}
 	if len(shape) == 0 && len(info.Shape) > 0 { // one value where arrays are wanted: say which
-		return nil, badInput("input %q takes %s arrays of shape %s; got %s", info.Name, info.DType, tensor.ShapeString(info.Shape), jsonText(leaves[0]))
+		return nil, badInput("input %q takes %s arrays of shape %s; got %s", info.Name, info.DType, tensor.ShapeString(info.Shape), jsonText(leaves.at(0)))
 	}
 	if err := checkShape(info, shape, n); err != nil {
 		return nil, err
 	}
 	switch {
 	case info.DType == tensor.String:
-		s := make([]string, len(leaves))
-		for i, x := range leaves {
+		s := make([]string, leaves.len())
+		for i := range s {
+			x := leaves.at(i)
 			str, ok := x.(string)
 			if !ok {
 				return nil, badInput("input %q is a string tensor; value %d is %s", info.Name, i, jsonText(x))
@@ -530,8 +554,9 @@ func build(info tensor.Info, shape []int64, leaves []any) (*tensor.Tensor, error
 		}
 		return tensor.NewStrings(shape, s), nil
 	case info.DType == tensor.Bool:
-		b := make([]bool, len(leaves))
-		for i, x := range leaves {
+		b := make([]bool, leaves.len())
+		for i := range b {
+			x := leaves.at(i)
 			switch v := x.(type) {
 			case bool:
 				b[i] = v
@@ -559,11 +584,11 @@ func build(info tensor.Info, shape []int64, leaves []any) (*tensor.Tensor, error
 		}
 		return tensor.New(shape, v), nil
 	}
-	f := make([]float64, len(leaves))
-	for i, x := range leaves {
-		num, ok := x.(json.Number)
+	f := make([]float64, leaves.len())
+	for i := range f {
+		num, ok := leaves.number(i)
 		if !ok {
-			return nil, badInput("input %q is %s; value %d is %s, not a number", info.Name, info.DType, i, jsonText(x))
+			return nil, badInput("input %q is %s; value %d is %s, not a number", info.Name, info.DType, i, jsonText(leaves.at(i)))
 		}
 		v, err := num.Float64()
 		if err != nil && !math.IsInf(v, 0) {
@@ -601,7 +626,7 @@ func jsonText(x any) string {
 	switch x.(type) {
 	case map[string]any:
 		return "an object"
-	case []any:
+	case []any, jsonNumbers:
 		return "an array"
 	}
 	b, _ := json.Marshal(x)
@@ -609,12 +634,12 @@ func jsonText(x any) string {
 }
 
 // exactInts parses JSON numbers as 64-bit integers with parse, without a float64 between.
-func exactInts[T int64 | uint64](info tensor.Info, leaves []any, parse func(string) (T, error)) ([]T, error) {
-	v := make([]T, len(leaves))
-	for i, x := range leaves {
-		num, ok := x.(json.Number)
+func exactInts[T int64 | uint64](info tensor.Info, leaves *leafList, parse func(string) (T, error)) ([]T, error) {
+	v := make([]T, leaves.len())
+	for i := range v {
+		num, ok := leaves.number(i)
 		if !ok {
-			return nil, badInput("input %q is %s; value %d is %s", info.Name, info.DType, i, jsonText(x))
+			return nil, badInput("input %q is %s; value %d is %s", info.Name, info.DType, i, jsonText(leaves.at(i)))
 		}
 		n, err := parse(string(num))
 		if err != nil {

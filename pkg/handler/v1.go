@@ -32,7 +32,7 @@ func DecodeV1(body []byte) (*V1Request, error) {
 	case !hasInstances:
 		return nil, badInput(`request has no "instances": send {"instances": [...]}, one item each`)
 	}
-	list, ok := instances.([]any)
+	list, ok := asList(instances)
 	if !ok || len(list) == 0 {
 		return nil, badInput(`"instances" must be a list of one or more items, not %s`, jsonText(instances))
 	}

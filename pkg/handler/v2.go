@@ -355,7 +355,7 @@ func objects(doc map[string]any, key string) ([]map[string]any, error) {
 	if !ok || raw == nil {
 		return nil, nil
 	}
-	list, ok := raw.([]any)
+	list, ok := asList(raw)
 	if !ok {
 		return nil, badInput("%q must be a list of objects, not %s", key, jsonText(raw))
 	}
