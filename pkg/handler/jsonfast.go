@@ -315,7 +315,7 @@ func (l *leafList) add(v any) {
 func (l *leafList) addNumbers(ns jsonNumbers) {
 	if !l.mixed {
 		if l.nums == nil {
-			l.nums = ns // a flat array: no copy (appending later copies, ns stays as it is)
+			l.nums = ns[:len(ns):len(ns)] // a flat array: no copy (appending later copies, ns stays as it is)
 			return
 		}
 		l.nums = append(l.nums, ns...)
