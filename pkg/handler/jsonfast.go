@@ -1,7 +1,6 @@
 package handler
 
 import (
-	"bytes"
 	"encoding/json"
 	"unsafe"
 )
@@ -170,37 +169,45 @@ func (p *fastParser) array(depth int) (any, bool) {
 }
 
 // numberRun reads the rest of an array (after its '[') when it holds numbersMin numbers or
-// more and nothing else; otherwise it leaves the parser where it was.
+// more and nothing else; otherwise it leaves the parser where it was. A first pass counts
+// the numbers, so that the second fills a slice of the right size (growing one by appends
+// would copy it over and over).
 func (p *fastParser) numberRun() (jsonNumbers, bool) {
 	start := p.i
-	var nums jsonNumbers
-	if end := bytes.IndexByte(p.b[p.i:], ']'); end > 0 { // room for each comma-separated value up to the first ]
-		nums = make(jsonNumbers, 0, bytes.Count(p.b[p.i:p.i+end], []byte{','})+1)
-	}
-	for {
-		c := p.next()
-		if c != '-' && (c < '0' || c > '9') {
-			break
-		}
-		n, ok := p.number()
-		if !ok {
-			break
-		}
-		nums = append(nums, n)
-		switch p.next() {
-		case ',':
-			p.i++
-			continue
-		case ']':
-			if len(nums) >= numbersMin {
+	count := func(nums *jsonNumbers) int {
+		n := 0
+		for {
+			c := p.next()
+			if c != '-' && (c < '0' || c > '9') {
+				return -1
+			}
+			num, ok := p.number()
+			if !ok {
+				return -1
+			}
+			if nums != nil {
+				*nums = append(*nums, num)
+			}
+			n++
+			switch p.next() {
+			case ',':
 				p.i++
-				return nums, true
+			case ']':
+				p.i++
+				return n
+			default:
+				return -1
 			}
 		}
-		break
 	}
+	n := count(nil)
 	p.i = start
-	return nil, false
+	if n < numbersMin {
+		return nil, false
+	}
+	nums := make(jsonNumbers, 0, n)
+	count(&nums)
+	return nums, true
 }
 
 // number reads a number as JSON writes them: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
