@@ -657,7 +657,11 @@ func (h *tensorHandler) Postprocess(_ context.Context, _ *Request, outputs []*te
 	if err := CheckAnswerSize(outputs, h.maxResponse); err != nil {
 		return nil, err
 	}
-	b := make([]byte, 0, 64+16*len(outputs))
+	size := int64(64 * len(outputs))
+	for _, t := range outputs {
+		size += 12 * t.Len() // about what a number takes, so that b seldom grows (and copies)
+	}
+	b := make([]byte, 0, min(size, max(h.maxResponse, 1<<20)))
 	b = append(b, `{"outputs":[`...)
 	for i, t := range outputs {
 		if i > 0 {
