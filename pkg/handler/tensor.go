@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -657,11 +658,7 @@ func (h *tensorHandler) Postprocess(_ context.Context, _ *Request, outputs []*te
 	if err := CheckAnswerSize(outputs, h.maxResponse); err != nil {
 		return nil, err
 	}
-	size := int64(64 * len(outputs))
-	for _, t := range outputs {
-		size += 12 * t.Len() // about what a number takes, so that b seldom grows (and copies)
-	}
-	b := make([]byte, 0, min(size, max(h.maxResponse, 1<<20)))
+	b := make([]byte, 0, 64+16*len(outputs))
 	b = append(b, `{"outputs":[`...)
 	for i, t := range outputs {
 		if i > 0 {
@@ -674,6 +671,7 @@ func (h *tensorHandler) Postprocess(_ context.Context, _ *Request, outputs []*te
 		b = append(b, `,"dtype":"`...)
 		b = append(b, t.DType.String()...)
 		b = append(b, `","data":`...)
+		b = growForData(b, t)
 		var err error
 		if b, err = appendData(b, t); err != nil {
 			return nil, err
@@ -734,6 +732,12 @@ func appendJSONString(b []byte, s string) []byte {
 }
 
 // appendData appends a tensor's elements as a flat JSON array.
+// growForData makes room in b for about what t's numbers take as JSON, so that b grows once
+// rather than copying itself over as appendData fills it.
+func growForData(b []byte, t *tensor.Tensor) []byte {
+	return slices.Grow(b, int(min(12*t.Len(), 1<<26)))
+}
+
 func appendData(b []byte, t *tensor.Tensor) ([]byte, error) {
 	flat := [1]int64{t.Len()}
 	return appendNested(b, t, flat[:])

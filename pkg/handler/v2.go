@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -500,7 +499,7 @@ func EncodeV2(model, version string, req *V2Request, infos []tensor.Info, output
 			continue
 		}
 		b = append(b, `,"data":`...)
-		b = slices.Grow(b, int(min(12*t.Len(), 1<<26))) // about what its numbers take: b grows once
+		b = growForData(b, t)
 		if b, err = appendData(b, t); err != nil {
 			return nil, 0, fmt.Errorf("output %q: %w", o.Name, err)
 		}
