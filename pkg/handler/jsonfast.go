@@ -8,10 +8,10 @@ import (
 // Reading JSON tensors fast. encoding/json decodes a JSON array into []any with every number
 // boxed on its own (a string and an interface each): an image tensor of 150,528 numbers takes
 // ~50 ms and 300,000 allocations that way, most of a request's time. fastDecode reads the
-// documents it can (no escapes or non-ASCII bytes in strings, nesting under maxFastDepth) into
-// the tree encoding/json makes, except that an array of numbersMin numbers or more is jsonNumbers:
-// their text in one slice. Anything else is left to encoding/json (decodeJSON), whose errors
-// and readings stay the ones requests get.
+// documents it can (no escapes or non-ASCII bytes in strings, nesting under maxFastDepth)
+// into the tree encoding/json makes, except that an array of numbersMin numbers or more is
+// jsonNumbers: their text in one slice. Anything else is left to encoding/json (decodeJSON),
+// whose errors and readings stay the ones requests get.
 
 // jsonNumbers is a JSON array of numbers, as fastDecode reads one of numbersMin or more: each
 // number's text, exact, as json.Number keeps it. Code that takes decoded arrays reads it
@@ -38,9 +38,10 @@ func asList(v any) ([]any, bool) {
 	return nil, false
 }
 
-// fastDecode reads data as one JSON value, as decodeJSON would (numbers as json.Number), with
-// arrays of numbers as jsonNumbers; ok is false for what it leaves to encoding/json: invalid JSON,
-// more than one value, strings with escapes or bytes outside ASCII, deep nesting.
+// fastDecode reads data as one JSON value, as decodeJSON would (numbers as json.Number),
+// with arrays of numbers as jsonNumbers; ok is false for what it leaves to encoding/json:
+// invalid JSON, more than one value, strings with escapes or bytes outside ASCII, deep
+// nesting.
 func fastDecode(data []byte) (v any, ok bool) {
 	p := fastParser{b: append([]byte(nil), data...)} // the strings point into this copy
 	if v, ok = p.value(0); !ok {
