@@ -2,13 +2,14 @@ package handler
 
 import (
 	"encoding/json"
+	"unicode/utf8"
 	"unsafe"
 )
 
 // Reading JSON tensors fast. encoding/json decodes a JSON array into []any with every number
 // boxed on its own (a string and an interface each): an image tensor of 150,528 numbers takes
 // ~50 ms and 300,000 allocations that way, most of a request's time. fastDecode reads the
-// documents it can (no escapes or non-ASCII bytes in strings, nesting under maxFastDepth)
+// documents it can (no escapes or invalid UTF-8 in strings, nesting under maxFastDepth)
 // into the tree encoding/json makes, except that an array of numbersMin numbers or more is
 // jsonNumbers: their text in one slice. Anything else is left to encoding/json (decodeJSON),
 // whose errors and readings stay the ones requests get.
@@ -40,8 +41,7 @@ func asList(v any) ([]any, bool) {
 
 // fastDecode reads data as one JSON value, as decodeJSON would (numbers as json.Number),
 // with arrays of numbers as jsonNumbers; ok is false for what it leaves to encoding/json:
-// invalid JSON, more than one value, strings with escapes or bytes outside ASCII, deep
-// nesting.
+// invalid JSON, more than one value, strings with escapes or invalid UTF-8, deep nesting.
 func fastDecode(data []byte) (v any, ok bool) {
 	p := fastParser{b: append([]byte(nil), data...)} // the strings point into this copy
 	if v, ok = p.value(0); !ok {
@@ -251,21 +251,27 @@ func (p *fastParser) number() (json.Number, bool) {
 	return json.Number(unsafe.String(&b[start], i-start)), true
 }
 
-// str reads a string with no escapes and ASCII bytes only (encoding/json reads the others).
+// str reads a string with no escapes, its bytes valid UTF-8 (encoding/json reads the others:
+// it decodes escapes and replaces invalid bytes).
 func (p *fastParser) str() (string, bool) {
 	p.i++ // "
-	start := p.i
+	start, ascii := p.i, true
 	for ; p.i < len(p.b); p.i++ {
 		switch c := p.b[p.i]; {
 		case c == '"':
 			s := ""
 			if p.i > start {
+				if !ascii && !utf8.Valid(p.b[start:p.i]) {
+					return "", false
+				}
 				s = unsafe.String(&p.b[start], p.i-start)
 			}
 			p.i++
 			return s, true
-		case c == '\\' || c < 0x20 || c >= 0x80:
+		case c == '\\' || c < 0x20:
 			return "", false
+		case c >= 0x80:
+			ascii = false
 		}
 	}
 	return "", false
