@@ -10,19 +10,17 @@ import (
 // boxed on its own (a string and an interface each): an image tensor of 150,528 numbers takes
 // ~50 ms and 300,000 allocations that way, most of a request's time. fastDecode reads the
 // documents it can (no escapes or invalid UTF-8 in strings, nesting under maxFastDepth)
-// into the tree encoding/json makes, except that an array of numbersMin numbers or more is
-// jsonNumbers: their text in one slice. Anything else is left to encoding/json (decodeJSON),
-// whose errors and readings stay the ones requests get.
+// into the tree encoding/json makes, except that an array of numbers is jsonNumbers: their
+// text in one slice. Anything else is left to encoding/json (decodeJSON), whose errors and
+// readings stay the ones requests get.
 
-// jsonNumbers is a JSON array of numbers, as fastDecode reads one of numbersMin or more: each
-// number's text, exact, as json.Number keeps it. Code that takes decoded arrays reads it
-// with asList (cold paths) or natively (tensors).
+// jsonNumbers is a JSON array of numbers (one or more) as fastDecode reads it: each number's
+// text, exact, as json.Number keeps it. Code that takes decoded arrays reads it with asList
+// (cold paths) or natively (tensors).
 type jsonNumbers []json.Number
 
-const (
-	numbersMin   = 16
-	maxFastDepth = 1000
-)
+// maxFastDepth is the nesting fastDecode reads; deeper documents go to encoding/json.
+const maxFastDepth = 1000
 
 // asList is a decoded JSON array as []any, whichever way it was decoded.
 func asList(v any) ([]any, bool) {
@@ -169,8 +167,8 @@ func (p *fastParser) array(depth int) (any, bool) {
 	}
 }
 
-// numberRun reads the rest of an array (after its '[') when it holds numbersMin numbers or
-// more and nothing else; otherwise it leaves the parser where it was. A first pass counts
+// numberRun reads the rest of an array (after its '[') when it holds numbers and nothing
+// else; otherwise it leaves the parser where it was. A first pass counts
 // the numbers, so that the second fills a slice of the right size (growing one by appends
 // would copy it over and over).
 func (p *fastParser) numberRun() (jsonNumbers, bool) {
@@ -203,7 +201,7 @@ func (p *fastParser) numberRun() (jsonNumbers, bool) {
 	}
 	n := count(nil)
 	p.i = start
-	if n < numbersMin {
+	if n < 0 {
 		return nil, false
 	}
 	nums := make(jsonNumbers, 0, n)
