@@ -641,7 +641,6 @@ func restoreSnapshot(ctx context.Context, reg *registry.Registry, cfg *config.Se
 	log.Info("model snapshot restored", "file", cfg.ModelSnapshotFile, "versions", len(snap.Models))
 }
 
-// listArchives lists the model archives in a model store (archive.List); none is an error.
 // storedModels are the models in path when it is a folder of models rather than one
 // (archive.IsModelFolder); none otherwise.
 func storedModels(path string) []string {
@@ -652,6 +651,7 @@ func storedModels(path string) []string {
 	return models
 }
 
+// listArchives lists the model archives in a model store (archive.List); none is an error.
 func listArchives(dir string) ([]string, error) {
 	out, err := archive.List(dir)
 	if err == nil && len(out) == 0 {
