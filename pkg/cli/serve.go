@@ -162,9 +162,6 @@ func (c *ServeCmd) flags() (f, names map[string]string) {
 	boolean("strict_readiness", c.StrictReadiness)
 	boolean("enable_metrics_api", c.Metrics)
 	boolean("enable_grpc", c.GRPC)
-	if c.GRPCAddress != nil {
-		f["grpc_inference_address"], names["grpc_inference_address"] = *c.GRPCAddress, "--grpc-address"
-	}
 	num("grpc_inference_port", c.GRPCInferencePort)
 	num("grpc_management_port", c.GRPCManagePort)
 	num("default_workers_per_model", c.Workers)
@@ -198,17 +195,13 @@ func (c *ServeCmd) flags() (f, names map[string]string) {
 	if c.NoConfigSnapshots {
 		f["enable_model_snapshot"] = "false"
 	}
-	if c.ExitTimeoutSecs != nil {
-		f["drain_timeout"], names["drain_timeout"] = strconv.Itoa(*c.ExitTimeoutSecs), "--exit-timeout-secs"
-	}
 	return f, names
 }
 
-// unappliedFlags are the warnings for torchserve's and tritonserver's flags that ts accepts,
-// so that start scripts written for them run, but does not apply, as config.properties' keys
-// of the kind.
+// unappliedFlags are the warnings for torchserve's flags that ts accepts, so that start
+// scripts written for it run, but does not apply, as config.properties' keys of the kind
+// (tritonserver's: tritonSettings).
 func (c *ServeCmd) unappliedFlags() []string {
-	const autoComplete = "a model folder without config.pbtxt loads, its configuration completed from the model, as Triton's default"
 	var w []string
 	warn := func(given bool, flag, why string) {
 		if given {
@@ -220,8 +213,6 @@ func (c *ServeCmd) unappliedFlags() []string {
 	for _, m := range c.MetricsConfig {
 		warn(true, "--metrics-config "+m, "ts's metrics are its own, docs/serve.md")
 	}
-	warn(c.StrictConfig != nil && *c.StrictConfig, "--strict-model-config=true", autoComplete)
-	warn(c.NoAutoComplete, "--disable-auto-complete-config", autoComplete)
 	return w
 }
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 )
 
@@ -66,13 +67,27 @@ func (t TritonUnapplied) warnings() []string {
 }
 
 // tritonSettings adds to f (and names) the settings tritonserver's flags give under its own
-// names: the response cache (--cache-config local,size=N, --response-cache-byte-size),
-// traces (--trace-config) and gRPC over TLS (--grpc-use-ssl and its files); it returns
-// warnings for what it does not apply, and an error for a flag it cannot read.
+// names: the gRPC host (--grpc-address), the drain (--exit-timeout-secs), the response cache
+// (--cache-config local,size=N, --response-cache-byte-size), traces (--trace-config) and
+// gRPC over TLS (--grpc-use-ssl and its files); it returns warnings for what it does not
+// apply, and an error for a flag it cannot read.
 func (c *ServeCmd) tritonSettings(f, names map[string]string) ([]string, error) {
+	const autoComplete = "a model folder without config.pbtxt loads, its configuration completed from the model, as Triton's default"
 	var w []string
 	set := func(key, value, flag string) {
 		f[key], names[key] = value, flag
+	}
+	if c.GRPCAddress != nil {
+		set("grpc_inference_address", *c.GRPCAddress, "--grpc-address")
+	}
+	if c.ExitTimeoutSecs != nil {
+		set("drain_timeout", strconv.Itoa(*c.ExitTimeoutSecs), "--exit-timeout-secs")
+	}
+	if c.StrictConfig != nil && *c.StrictConfig {
+		w = append(w, "--strict-model-config=true is not applied by ts ("+autoComplete+"); ignored")
+	}
+	if c.NoAutoComplete {
+		w = append(w, "--disable-auto-complete-config is not applied by ts ("+autoComplete+"); ignored")
 	}
 	if c.ResponseCacheSize != nil {
 		set("response_cache_size", *c.ResponseCacheSize, "--response-cache-byte-size")
