@@ -251,8 +251,8 @@ func (c *ServeCmd) tritonMetricsHost() string {
 	if _, _, err := net.SplitHostPort(a); err == nil {
 		return "" // host:port
 	}
-	if ip := strings.Trim(a, "[]"); net.ParseIP(ip) != nil {
-		return ip
+	if net.ParseIP(strings.Trim(a, "[]")) != nil {
+		return a // config's withParts takes [::1] as ::1
 	}
 	if strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") == "" {
 		return a // a host name
