@@ -31,11 +31,11 @@ __ts_sub() {
 
 __ts_takes_value() {
     case "$1|$2" in
-    *"|--ca-file" | *"|--client-cert" | *"|--client-key" | *"|--host" | *"|--log-format" | *"|--log-level" | *"|--management-host" | *"|--metrics-host" | *"|--ort-lib" | *"|--output" | *"|-o" | *"|--token" | *"|--token-file") return 0 ;;
+    *"|--ca-file" | *"|--client-cert" | *"|--client-key" | *"|--header" | *"|-H" | *"|--host" | *"|--log-format" | *"|--log-level" | *"|--management-host" | *"|--metrics-host" | *"|--ort-lib" | *"|--output" | *"|-o" | *"|--token" | *"|--token-file") return 0 ;;
     "serve|--certificate-file" | "serve|--client-ca-file" | "serve|--gpus" | "serve|--grpc-address" | "serve|--grpc-inference-port" | "serve|--grpc-management-port" | "serve|--handler" | "serve|--http-address" | "serve|--http-port" | "serve|--inference-address" | "serve|--intra-op-threads" | "serve|--key-file" | "serve|--keystore" | "serve|--load-model" | "serve|--log-file" | "serve|--management-address" | "serve|--metrics-address" | "serve|--metrics-port" | "serve|--model-control-mode" | "serve|--model-repository" | "serve|--model-store" | "serve|--models" | "serve|--private-key-file" | "serve|--provider" | "serve|--repository-poll-secs" | "serve|--trace-file" | "serve|--trace-level" | "serve|--trusted-keys" | "serve|--ts-config" | "serve|--unload-after-idle" | "serve|--workers" | "serve|--workflow-store") return 0 ;;
     "register|--batch-size" | "register|--handler" | "register|--max-batch-delay" | "register|--name" | "register|--timeout" | "register|--version" | "register|--workers") return 0 ;;
     "scale|--max" | "scale|--min") return 0 ;;
-    "infer|--accept" | "infer|--concurrency" | "infer|-c" | "infer|--data" | "infer|-d" | "infer|--handler" | "infer|--header" | "infer|-H" | "infer|--save" | "infer|--timeout" | "infer|--version") return 0 ;;
+    "infer|--accept" | "infer|--concurrency" | "infer|-c" | "infer|--data" | "infer|-d" | "infer|--handler" | "infer|--save" | "infer|--timeout" | "infer|--version") return 0 ;;
     "explain|--baseline" | "explain|--concurrency" | "explain|-c" | "explain|--data" | "explain|-d" | "explain|--handler" | "explain|--patch" | "explain|--save" | "explain|--target" | "explain|--tensor-output" | "explain|--timeout" | "explain|--version") return 0 ;;
     "perf|--concurrency" | "perf|-c" | "perf|--data" | "perf|-d" | "perf|--duration" | "perf|--max-p99" | "perf|--min-throughput" | "perf|--rate" | "perf|--shape" | "perf|--timeout" | "perf|--version" | "perf|--warmup") return 0 ;;
     "workflow register|--name" | "workflow register|--startup-timeout" | "workflow register|--timeout") return 0 ;;
@@ -76,13 +76,13 @@ __ts_values() {
 }
 
 __ts_flags() {
-    echo "--ca-file --client-cert --client-key --help -h --host --insecure --log-format --log-level --management-host --metrics-host --ort-lib --output -o --token --token-file"
+    echo "--ca-file --client-cert --client-key --header -H --help -h --host --insecure --log-format --log-level --management-host --metrics-host --ort-lib --output -o --token --token-file"
     case "$1" in
     "serve") echo "--certificate-file --client-ca-file --enable-model-api --no-enable-model-api --enable-upload --exit-on-error --no-exit-on-error --foreground --gpus --grpc --no-grpc --grpc-address --grpc-inference-port --grpc-management-port --handler --http --no-http --http-address --http-port --inference-address --intra-op-threads --key-file --keystore --load-model --log-file --management-address --metrics --no-metrics --metrics-address --metrics-port --model-control-mode --model-repository --model-store --models --ncs --print-config --private-key-file --provider --provider-fallback --repository-poll-secs --shared-memory --snapshot --start --stop --token-auth --trace-file --trace-level --trusted-keys --ts-config --unload-after-idle --workers --workflow-store" ;;
     "register") echo "--batch-size --handler --max-batch-delay --name --sync --no-sync --timeout --upload --version --workers" ;;
     "scale") echo "--max --min --sync --no-sync" ;;
     "split") echo "--clear" ;;
-    "infer") echo "--accept --concurrency -c --data -d --handler --header -H --local --save --timeout --version" ;;
+    "infer") echo "--accept --concurrency -c --data -d --handler --local --save --timeout --version" ;;
     "explain") echo "--baseline --concurrency -c --data -d --handler --local --patch --save --target --tensor-output --timeout --version" ;;
     "perf") echo "--concurrency -c --data -d --duration --max-p99 --min-throughput --rate --shape --timeout --version --warmup" ;;
     "workflow register") echo "--name --startup-timeout --timeout" ;;

@@ -54,7 +54,7 @@ end
 
 function __ts_takes_value
     switch "$argv[1]|$argv[2]"
-        case '*|--ca-file' '*|--client-cert' '*|--client-key' '*|--host' '*|--log-format' '*|--log-level' '*|--management-host' '*|--metrics-host' '*|--ort-lib' '*|--output' '*|-o' '*|--token' '*|--token-file'
+        case '*|--ca-file' '*|--client-cert' '*|--client-key' '*|--header' '*|-H' '*|--host' '*|--log-format' '*|--log-level' '*|--management-host' '*|--metrics-host' '*|--ort-lib' '*|--output' '*|-o' '*|--token' '*|--token-file'
             return 0
         case 'serve|--certificate-file' 'serve|--client-ca-file' 'serve|--gpus' 'serve|--grpc-address' 'serve|--grpc-inference-port' 'serve|--grpc-management-port' 'serve|--handler' 'serve|--http-address' 'serve|--http-port' 'serve|--inference-address' 'serve|--intra-op-threads' 'serve|--key-file' 'serve|--keystore' 'serve|--load-model' 'serve|--log-file' 'serve|--management-address' 'serve|--metrics-address' 'serve|--metrics-port' 'serve|--model-control-mode' 'serve|--model-repository' 'serve|--model-store' 'serve|--models' 'serve|--private-key-file' 'serve|--provider' 'serve|--repository-poll-secs' 'serve|--trace-file' 'serve|--trace-level' 'serve|--trusted-keys' 'serve|--ts-config' 'serve|--unload-after-idle' 'serve|--workers' 'serve|--workflow-store'
             return 0
@@ -62,7 +62,7 @@ function __ts_takes_value
             return 0
         case 'scale|--max' 'scale|--min'
             return 0
-        case 'infer|--accept' 'infer|--concurrency' 'infer|-c' 'infer|--data' 'infer|-d' 'infer|--handler' 'infer|--header' 'infer|-H' 'infer|--save' 'infer|--timeout' 'infer|--version'
+        case 'infer|--accept' 'infer|--concurrency' 'infer|-c' 'infer|--data' 'infer|-d' 'infer|--handler' 'infer|--save' 'infer|--timeout' 'infer|--version'
             return 0
         case 'explain|--baseline' 'explain|--concurrency' 'explain|-c' 'explain|--data' 'explain|-d' 'explain|--handler' 'explain|--patch' 'explain|--save' 'explain|--target' 'explain|--tensor-output' 'explain|--timeout' 'explain|--version'
             return 0
@@ -127,6 +127,7 @@ complete -c ts -f
 complete -c ts -l ca-file -r -F -d 'PEM certificate authority for the server\'s TLS certificate.'
 complete -c ts -l client-cert -r -F -d 'PEM client certificate, for servers that ask for one (mutual TLS; with --client-key).'
 complete -c ts -l client-key -r -F -d 'PEM private key of --client-cert.'
+complete -c ts -l header -s H -x -d 'A header sent with every request, as curl\'s -H: a restricted API\'s (Triton\'s --http-restricted-api), a stateful model\'s ts_request_sequence_id: ID, X-TS-Priority: high; repeatable.'
 complete -c ts -l help -s h -d 'Show context-sensitive help.'
 complete -c ts -l host -x -d 'Server address (inference API): host[:port], http(s)://host[:port] or unix:/path; default 127.0.0.1:8080.'
 complete -c ts -l insecure -d 'Do not verify the server\'s TLS certificate.'
@@ -245,7 +246,6 @@ complete -c ts -n '__ts_in \'infer\'' -l accept -x -d 'Accept header (e.g. image
 complete -c ts -n '__ts_in \'infer\'' -l concurrency -s c -x -d 'Requests in flight at once when sending many files.'
 complete -c ts -n '__ts_in \'infer\'' -l data -s d -x -d 'A request given on the command line, text or JSON, sent as is (after the files); repeatable.'
 complete -c ts -n '__ts_in \'infer\'' -l handler -x -d 'With --local: the handler to run the model with instead of its archive\'s (a bare .onnx file or a Triton model: tensor unless given).'
-complete -c ts -n '__ts_in \'infer\'' -l header -s H -x -d 'A request header, as curl\'s -H (a stateful model\'s ts_request_sequence_id: ID, X-TS-Priority: high); repeatable.'
 complete -c ts -n '__ts_in \'infer\'' -l local -d 'Run MODEL, an archive, in this process instead of on a server.'
 complete -c ts -n '__ts_in \'infer\'' -l save -r -F -d 'Also write each raw answer to DIR/<file>.<ext> (binary answers such as PNG masks always need it).'
 complete -c ts -n '__ts_in \'infer\'' -l timeout -x -d 'Give up on a request after this long.'

@@ -45,6 +45,9 @@ const (
 	// TypeTooManyRequests is ts's: a request a model's full job queue turns away with 429
 	// (job_queue_full_status) instead of TorchServe's 503.
 	TypeTooManyRequests = "TooManyRequestsException"
+	// TypeForbidden is ts's: a request to an API restricted to requests carrying a header
+	// (Triton's --http-restricted-api) without it (403).
+	TypeForbidden = "ForbiddenException"
 )
 
 // BadRequest is a 400 for a client mistake.

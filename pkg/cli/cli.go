@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net/http"
 	"os"
 	"reflect"
 	"runtime/debug"
@@ -44,15 +45,16 @@ type Globals struct {
 	LogFormat string `name:"log-format" env:"${env_log_format}" default:"text" enum:"text,json,default,ISO8601" help:"Log format: text (key=value lines) or json (a JSON object a line, for log collectors); Triton's default and ISO8601 are text."`
 	Output    string `name:"output" short:"o" default:"text" enum:"text,json,yaml" help:"Output: text (tables on a terminal, tab-separated in a pipe), json or yaml."`
 
-	Host           string `name:"host" env:"${env_host}" placeholder:"ADDR" help:"Server address (inference API): host[:port], http(s)://host[:port] or unix:/path; default 127.0.0.1:8080."`
-	ManagementHost string `name:"management-host" env:"${env_management_host}" placeholder:"ADDR" help:"Management API address (default: the host's name, port 8081)."`
-	MetricsHost    string `name:"metrics-host" env:"${env_metrics_host}" placeholder:"ADDR" help:"Metrics API address (default: the host's name, port 8082)."`
-	Token          string `name:"token" env:"${env_token}" placeholder:"TOKEN" help:"Bearer token for servers that want one."`
-	TokenFile      string `name:"token-file" type:"path" placeholder:"FILE" help:"TorchServe's key_file.json: its inference and management keys."`
-	Insecure       bool   `name:"insecure" help:"Do not verify the server's TLS certificate."`
-	CAFile         string `name:"ca-file" type:"path" placeholder:"FILE" help:"PEM certificate authority for the server's TLS certificate."`
-	ClientCert     string `name:"client-cert" type:"path" placeholder:"FILE" help:"PEM client certificate, for servers that ask for one (mutual TLS; with --client-key)."`
-	ClientKey      string `name:"client-key" type:"path" placeholder:"FILE" help:"PEM private key of --client-cert."`
+	Host           string   `name:"host" env:"${env_host}" placeholder:"ADDR" help:"Server address (inference API): host[:port], http(s)://host[:port] or unix:/path; default 127.0.0.1:8080."`
+	ManagementHost string   `name:"management-host" env:"${env_management_host}" placeholder:"ADDR" help:"Management API address (default: the host's name, port 8081)."`
+	MetricsHost    string   `name:"metrics-host" env:"${env_metrics_host}" placeholder:"ADDR" help:"Metrics API address (default: the host's name, port 8082)."`
+	Token          string   `name:"token" env:"${env_token}" placeholder:"TOKEN" help:"Bearer token for servers that want one."`
+	TokenFile      string   `name:"token-file" type:"path" placeholder:"FILE" help:"TorchServe's key_file.json: its inference and management keys."`
+	Insecure       bool     `name:"insecure" help:"Do not verify the server's TLS certificate."`
+	CAFile         string   `name:"ca-file" type:"path" placeholder:"FILE" help:"PEM certificate authority for the server's TLS certificate."`
+	ClientCert     string   `name:"client-cert" type:"path" placeholder:"FILE" help:"PEM client certificate, for servers that ask for one (mutual TLS; with --client-key)."`
+	ClientKey      string   `name:"client-key" type:"path" placeholder:"FILE" help:"PEM private key of --client-cert."`
+	Header         []string `name:"header" short:"H" sep:"none" placeholder:"NAME: VALUE" help:"A header sent with every request, as curl's -H: a restricted API's (Triton's --http-restricted-api), a stateful model's ts_request_sequence_id: ID, X-TS-Priority: high; repeatable."`
 
 	stdout io.Writer
 	stderr io.Writer
@@ -98,12 +100,33 @@ func (g *Globals) Client() (*client.Client, error) {
 	if (g.ClientCert == "") != (g.ClientKey == "") {
 		return nil, term.Usagef("--client-cert and --client-key go together")
 	}
+	var err error
+	if o.Header, err = parseHeaders(g.Header); err != nil {
+		return nil, err
+	}
 	c, err := client.New(o)
 	if err != nil {
 		return nil, term.WithCode(term.ExitUsage, err)
 	}
 	g.client = c
 	return c, nil
+}
+
+// parseHeaders reads --header values, "Name: value" as curl's -H.
+func parseHeaders(list []string) (http.Header, error) {
+	if len(list) == 0 {
+		return nil, nil
+	}
+	h := http.Header{}
+	for _, x := range list {
+		name, value, ok := strings.Cut(x, ":")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || strings.ContainsAny(name, " \t") {
+			return nil, term.Usagef("--header %q: write it as NAME: VALUE", x)
+		}
+		h.Add(name, strings.TrimSpace(value))
+	}
+	return h, nil
 }
 
 // logOff is a log level above every record's (Triton's flags can turn every level off).

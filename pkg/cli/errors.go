@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"strings"
 
+	"github.com/tsserve/ts/pkg/apierror"
 	"github.com/tsserve/ts/pkg/cli/term"
 	"github.com/tsserve/ts/pkg/client"
 	"github.com/tsserve/ts/pkg/config"
@@ -37,6 +39,13 @@ func exitError(err error) error {
 		return term.WithCode(term.ExitUnreachable, fmt.Errorf("%w; is ts serve running there? (%s)", err, where))
 	case errors.As(err, &api) && (api.Code == http.StatusNotFound), errors.Is(err, fs.ErrNotExist):
 		return term.WithCode(term.ExitNotFound, err)
+	case errors.As(err, &api) && api.Type == apierror.TypeForbidden:
+		// a restricted API (Triton's --http-restricted-api): its message names the header
+		_, rest, _ := strings.Cut(api.Message, "expecting header '")
+		if name, _, ok := strings.Cut(rest, "'"); ok {
+			err = fmt.Errorf("%w (send it with -H '%s: VALUE')", err, name)
+		}
+		return term.WithCode(term.ExitAuth, err)
 	case errors.As(err, &api) && (api.Code == http.StatusUnauthorized || api.Code == http.StatusForbidden && api.Type == "" || api.Type == "InvalidKeyException"):
 		return term.WithCode(term.ExitAuth, err)
 	case errors.Is(err, context.Canceled):

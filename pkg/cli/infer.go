@@ -39,7 +39,6 @@ type InferCmd struct {
 	Accept      string        `name:"accept" placeholder:"TYPE" help:"Accept header (e.g. image/png for a segmentation mask)."`
 	Concurrency int           `name:"concurrency" short:"c" default:"4" help:"Requests in flight at once when sending many files."`
 	Save        string        `name:"save" type:"path" placeholder:"DIR" help:"Also write each raw answer to DIR/<file>.<ext> (binary answers such as PNG masks always need it)."`
-	Header      []string      `name:"header" short:"H" sep:"none" placeholder:"NAME: VALUE" help:"A request header, as curl's -H (a stateful model's ts_request_sequence_id: ID, X-TS-Priority: high); repeatable."`
 
 	// explain, when not nil, asks for explanations instead of predictions, with these
 	// query parameters (ts explain).
@@ -52,7 +51,7 @@ type InferCmd struct {
 	// text output); streamed says it did.
 	onPart   func(part []byte, contentType string)
 	streamed atomic.Bool
-	headers  http.Header // --header, parsed
+	headers  http.Header // --header (a global flag), parsed
 	// classNames, when set, gives the model's class names by index in decimal (nil: none
 	// known), asked once, for answers that give classes by index (a segmenter's mask)
 	classNames func() map[string]string
@@ -97,7 +96,7 @@ type predictor func(ctx context.Context, body []byte, contentType string) (*clie
 func (c *InferCmd) Run(g *Globals) error {
 	ctx, stop := commandContext()
 	defer stop()
-	headers, err := parseHeaders(c.Header)
+	headers, err := parseHeaders(g.Header)
 	if err != nil {
 		return err
 	}
@@ -204,23 +203,6 @@ func (c *InferCmd) command() string {
 		return "workflow infer"
 	}
 	return "infer"
-}
-
-// parseHeaders reads --header values, "Name: value" as curl's -H.
-func parseHeaders(list []string) (http.Header, error) {
-	if len(list) == 0 {
-		return nil, nil
-	}
-	h := http.Header{}
-	for _, x := range list {
-		name, value, ok := strings.Cut(x, ":")
-		name = strings.TrimSpace(name)
-		if !ok || name == "" || strings.ContainsAny(name, " \t") {
-			return nil, term.Usagef("--header %q: write it as NAME: VALUE", x)
-		}
-		h.Add(name, strings.TrimSpace(value))
-	}
-	return h, nil
 }
 
 // request is one request to send: a file's contents (or stdin's), or --data's text (the

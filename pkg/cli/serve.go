@@ -86,7 +86,8 @@ type ServeCmd struct {
 	GRPCServerCert    *string  `name:"grpc-server-cert" hidden:"" help:"Triton's: the PEM certificate of gRPC over TLS (certificate_file)."`
 	GRPCServerKey     *string  `name:"grpc-server-key" hidden:"" help:"Triton's: its PEM key (private_key_file)."`
 	GRPCRootCert      *string  `name:"grpc-root-cert" hidden:"" help:"Triton's: the PEM authority of clients' certificates, with --grpc-use-ssl-mutual (client_ca_file)."`
-	RestrictedAPI     []string `name:"http-restricted-api" aliases:"grpc-restricted-protocol" sep:"none" hidden:"" help:"Triton's API restrictions by a shared header: refused, with what ts offers instead."`
+	RestrictedAPI     []string `name:"http-restricted-api" sep:"none" hidden:"" help:"Triton's: serve API groups only to requests carrying HEADER: VALUE (groups: health, metadata, inference, shared-memory, model-config, model-repository, statistics, trace, logging); repeatable (http_restricted_api)."`
+	RestrictedGRPC    []string `name:"grpc-restricted-protocol" sep:"none" hidden:"" help:"Triton's: the same for gRPC calls, whose metadata must hold triton-grpc-protocol-KEY: VALUE (grpc_restricted_protocol)."`
 	TritonUnapplied   `embed:""`
 	ExitTimeoutSecs   *int    `name:"exit-timeout-secs" hidden:"" help:"Triton's: seconds to finish requests in flight when stopping (drain_timeout)."`
 	StrictConfig      *bool   `name:"strict-model-config" hidden:"" help:"Triton's: accepted; true is not applied (a model folder without config.pbtxt loads, its configuration completed, as Triton's default)."`
@@ -267,9 +268,6 @@ func (c *ServeCmd) Run(g *Globals) error {
 		return stopBackground(g)
 	case c.Start && !c.Foreground && !c.PrintConfig:
 		return startInBackground(g)
-	}
-	if len(c.RestrictedAPI) > 0 { // a security setting: not to be ignored with a warning
-		return term.WithCode(term.ExitUsage, fmt.Errorf("--http-restricted-api and --grpc-restricted-protocol (Triton's API restrictions by a shared header) are not offered by ts: guard the APIs with token authorization (--token-auth: a key for inference, another for management), turn model loading off (--no-enable-model-api), or listen on 127.0.0.1 only"))
 	}
 	c.tritonLogLevel(g) // before the logger is made
 	notifySocket := config.TakeNotifySocket()

@@ -68,8 +68,9 @@ func (t TritonUnapplied) warnings() []string {
 
 // tritonSettings adds to f (and names) the settings tritonserver's flags give under its own
 // names: the gRPC host (--grpc-address), the drain (--exit-timeout-secs), the response cache
-// (--cache-config local,size=N, --response-cache-byte-size), traces (--trace-config) and
-// gRPC over TLS (--grpc-use-ssl and its files); it returns warnings for what it does not
+// (--cache-config local,size=N, --response-cache-byte-size), traces (--trace-config), gRPC
+// over TLS (--grpc-use-ssl and its files) and restricted APIs (--http-restricted-api,
+// --grpc-restricted-protocol); it returns warnings for what it does not
 // apply, and an error for a flag it cannot read.
 func (c *ServeCmd) tritonSettings(f, names map[string]string) ([]string, error) {
 	const autoComplete = "a model folder without config.pbtxt loads, its configuration completed from the model, as Triton's default"
@@ -147,6 +148,19 @@ func (c *ServeCmd) tritonSettings(f, names map[string]string) ([]string, error) 
 			return nil, fmt.Errorf("--grpc-use-ssl-mutual asks clients for a certificate that --grpc-root-cert signed: give it")
 		}
 		set("client_ca_file", *c.GRPCRootCert, "--grpc-root-cert")
+	}
+	for _, r := range []struct {
+		key, flag string
+		rules     []string
+	}{{"http_restricted_api", "--http-restricted-api", c.RestrictedAPI}, {"grpc_restricted_protocol", "--grpc-restricted-protocol", c.RestrictedGRPC}} {
+		for _, rule := range r.rules {
+			if strings.Contains(rule, ";") {
+				return nil, fmt.Errorf("%s %q: a rule cannot hold ; (it separates the rules of %s)", r.flag, rule, r.key)
+			}
+		}
+		if len(r.rules) > 0 {
+			set(r.key, strings.Join(r.rules, ";"), r.flag)
+		}
 	}
 	return append(w, c.TritonUnapplied.warnings()...), nil
 }

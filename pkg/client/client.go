@@ -40,8 +40,11 @@ type Client struct {
 	// has one per API).
 	InferenceToken  string
 	ManagementToken string
-	HTTP            *http.Client
-	UserAgent       string
+	// Header is sent with every request (a restricted API's header, as Triton's
+	// --http-restricted-api asks); a request's own headers win.
+	Header    http.Header
+	HTTP      *http.Client
+	UserAgent string
 }
 
 // Options configure New.
@@ -63,6 +66,8 @@ type Options struct {
 	// for one (mutual TLS).
 	CertFile, KeyFile string
 	Timeout           time.Duration
+	// Header is sent with every request.
+	Header http.Header
 }
 
 // New builds a client from addresses given as people type them.
@@ -83,7 +88,7 @@ func New(o Options) (*Client, error) {
 		u.Host = net.JoinHostPort(inf.Hostname(), strconv.Itoa(port))
 		return &u, nil
 	}
-	c := &Client{Inference: inf, UserAgent: "ts-client"}
+	c := &Client{Inference: inf, UserAgent: "ts-client", Header: o.Header}
 	if c.Management, err = derive(o.Management, ManagementPort); err != nil {
 		return nil, fmt.Errorf("management host %q: %w", o.Management, err)
 	}
@@ -298,6 +303,25 @@ func reason(err error) string {
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
 
+// newRequest is a request with the client's headers, then header's, its User-Agent and, when
+// token is set, its bearer token.
+func (c *Client) newRequest(ctx context.Context, method, target string, body io.Reader, header http.Header, token string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range []http.Header{c.Header, header} {
+		for k, v := range h {
+			req.Header[k] = v
+		}
+	}
+	req.Header.Set("User-Agent", c.UserAgent)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return req, nil
+}
+
 // do sends a request and returns the body of a 2xx answer, or an *Error.
 func (c *Client) do(ctx context.Context, method string, base *url.URL, token, path string, query url.Values, body io.Reader, header http.Header) (*http.Response, []byte, error) {
 	return c.doParts(ctx, method, base, token, path, query, body, header, nil)
@@ -317,16 +341,9 @@ func (c *Client) doParts(ctx context.Context, method string, base *url.URL, toke
 		u.Path = unescaped
 	}
 	u.RawQuery = query.Encode()
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	req, err := c.newRequest(ctx, method, u.String(), body, header, token)
 	if err != nil {
 		return nil, nil, err
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	req.Header.Set("User-Agent", c.UserAgent)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	res, err := c.HTTP.Do(req)
 	if err != nil {
@@ -571,17 +588,11 @@ func (c *Client) Upload(ctx context.Context, archive string, o RegisterOptions, 
 		"Expect": {"100-continue"}}
 	u := *c.Management
 	u.Path, u.RawQuery = "/models/upload", q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), body)
+	req, err := c.newRequest(ctx, http.MethodPost, u.String(), body, h, c.ManagementToken)
 	if err != nil {
 		return "", err
 	}
 	req.ContentLength = st.Size()
-	for k, v := range h {
-		req.Header[k] = v
-	}
-	if c.ManagementToken != "" {
-		req.Header.Set("Authorization", "Bearer "+c.ManagementToken)
-	}
 	_, b, err := c.send(ctx, req, c.Management)
 	if err != nil {
 		return "", err

@@ -317,3 +317,58 @@ func TestAddressPorts(t *testing.T) {
 		})
 	}
 }
+
+func TestRestrictions(t *testing.T) {
+	s, err := Load(Inputs{Flags: map[string]string{
+		"http_restricted_api":      "model-repository,model-config:admin-key=s3cr=t ; inference:infer-key=abc",
+		"grpc_restricted_protocol": "health:probe=1",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantHTTP := Restrictions{"model-repository": {"admin-key", "s3cr=t"}, "model-config": {"admin-key", "s3cr=t"}, "inference": {"infer-key", "abc"}}
+	if len(s.RestrictedHTTP) != len(wantHTTP) {
+		t.Errorf("http: %v", s.RestrictedHTTP)
+	}
+	for g, r := range wantHTTP {
+		if s.RestrictedHTTP[g] != r {
+			t.Errorf("http %s: %v, want %v", g, s.RestrictedHTTP[g], r)
+		}
+	}
+	if got := s.RestrictedHTTP.String(); got != "inference:infer-key model-config:admin-key model-repository:admin-key" {
+		t.Errorf("String: %q", got)
+	}
+	if r := s.RestrictedGRPC["health"]; len(s.RestrictedGRPC) != 1 || r != (Restriction{"triton-grpc-protocol-probe", "1"}) {
+		t.Errorf("grpc: %v", s.RestrictedGRPC)
+	}
+	var out strings.Builder
+	if err := s.Print(&out); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "s3cr") || strings.Contains(out.String(), "abc") ||
+		!strings.Contains(out.String(), "model-repository,model-config:admin-key=(hidden); inference:infer-key=(hidden)") {
+		t.Errorf("--print-config must show the rules and hide their values:\n%s", out.String())
+	}
+
+	for rules, want := range map[string]string{
+		"model-repository":                        "want GROUP,...:HEADER=VALUE",
+		"model-repository:admin-key":              "want GROUP,...:HEADER=VALUE",
+		"model-repository:admin-key=":             "want GROUP,...:HEADER=VALUE",
+		":admin-key=x":                            "want GROUP,...:HEADER=VALUE",
+		"models:admin-key=x":                      `unknown API group "models"`,
+		"health:a=1;health,trace:b=2":             "API group health is restricted by another rule already",
+		"health:bad header=1":                     `"bad header" is not a header name`,
+		"health:k=line\nbreak":                    "the value holds characters a header cannot",
+		"model-repository,,trace:admin-key=x":     `unknown API group ""`,
+		"inference:x-key=1;model-config:x-key=2;": "",
+		"  ;  ": "",
+	} {
+		_, err := Load(Inputs{Flags: map[string]string{"http_restricted_api": rules}})
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%q: %v", rules, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "http_restricted_api (from flag)")):
+			t.Errorf("%q: got %v, want %q", rules, err, want)
+		}
+	}
+}

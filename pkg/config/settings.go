@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/magiconair/properties"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/tsserve/ts/pkg/archive"
 	"github.com/tsserve/ts/pkg/trace"
@@ -133,6 +134,34 @@ var Keys = []Key{
 	{"disable_token_authorization", "", "true", kBool, "no API keys (ts's default); false: every inference and management request needs the key from key_file, as TorchServe's default"},
 	{"token_expiration_min", "", "60", kInt, "minutes an inference or management key stays valid (GET /token?type=... makes a new one)"},
 	{"key_file", "key-file", "key_file.json", kString, "where the keys are written (mode 0600) when token authorization is on; removed at stop"},
+	{"http_restricted_api", "", "", kString, "Triton's --http-restricted-api: API groups that answer only requests carrying a header, GROUP,...:HEADER=VALUE (groups: " + strings.Join(APIGroups, ", ") + "; TorchServe's routes belong to them too, docs/serve.md), more rules separated by ;"},
+	{"grpc_restricted_protocol", "", "", kString, "Triton's --grpc-restricted-protocol: the same for gRPC calls, whose metadata must hold triton-grpc-protocol-HEADER: VALUE"},
+}
+
+// APIGroups are Triton's groups of APIs, which http_restricted_api and
+// grpc_restricted_protocol may restrict to requests carrying a header.
+var APIGroups = []string{"health", "metadata", "inference", "shared-memory", "model-config", "model-repository", "statistics", "trace", "logging"}
+
+// GRPCRestrictionPrefix starts the metadata key of a gRPC restriction's header, as Triton's.
+const GRPCRestrictionPrefix = "triton-grpc-protocol-"
+
+// Restriction is the header, with its value, that requests to a restricted API group must
+// carry.
+type Restriction struct{ Header, Value string }
+
+// Restrictions are the restricted API groups (APIGroups) and their headers.
+type Restrictions map[string]Restriction
+
+// String names each restricted group with its header, never its value: "inference:infer-key
+// model-repository:admin-key".
+func (rs Restrictions) String() string {
+	var out []string
+	for _, g := range APIGroups {
+		if r, ok := rs[g]; ok {
+			out = append(out, g+":"+r.Header)
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 // Service envelopes (service_envelope): the protocol /predictions and /explanations bodies
@@ -258,6 +287,10 @@ type Settings struct {
 	TokenAuthorization bool
 	TokenExpiration    time.Duration
 	KeyFile            string
+	// RestrictedHTTP and RestrictedGRPC are the API groups that answer only requests with a
+	// header (Triton's --http-restricted-api and --grpc-restricted-protocol); a gRPC
+	// restriction's header is GRPCRestrictionPrefix and the key given.
+	RestrictedHTTP, RestrictedGRPC Restrictions
 
 	// GRPCInference and GRPCManagement are the gRPC APIs' settings (their keys grpc_inference_*
 	// and grpc_management_*).
@@ -425,6 +458,9 @@ func sortedKeys(m map[string]string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// restrictionValues are the secret values of restriction rules, which --print-config hides.
+var restrictionValues = regexp.MustCompile(`=[^;]*`)
 
 var envRef = regexp.MustCompile(`\$\$([A-Za-z_][A-Za-z0-9_]*)\$\$`)
 
@@ -655,7 +691,50 @@ func (s *Settings) parse() error {
 	s.TokenAuthorization = !boolean("disable_token_authorization")
 	s.TokenExpiration = time.Duration(num("token_expiration_min", 1)) * time.Minute
 	s.KeyFile = str("key_file")
+	for _, r := range []struct {
+		key    string
+		prefix string
+		to     *Restrictions
+	}{{"http_restricted_api", "", &s.RestrictedHTTP}, {"grpc_restricted_protocol", GRPCRestrictionPrefix, &s.RestrictedGRPC}} {
+		var err error
+		if *r.to, err = parseRestrictions(str(r.key), r.prefix); err != nil {
+			errs = append(errs, fmt.Errorf("%s (from %s): %w", r.key, s.sources[r.key], err))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// parseRestrictions reads Triton's restriction rules, GROUP,...:HEADER=VALUE, separated by
+// ";": each group in one rule at most, as Triton allows; prefix starts each header.
+func parseRestrictions(rules, prefix string) (Restrictions, error) {
+	out := Restrictions{}
+	for _, rule := range strings.Split(rules, ";") {
+		if rule = strings.TrimSpace(rule); rule == "" {
+			continue
+		}
+		groups, kv, ok := strings.Cut(rule, ":")
+		header, value, hasValue := strings.Cut(kv, "=")
+		if !ok || !hasValue || groups == "" || header == "" || value == "" {
+			return nil, fmt.Errorf("%q: want GROUP,...:HEADER=VALUE", rule)
+		}
+		if !httpguts.ValidHeaderFieldName(header) {
+			return nil, fmt.Errorf("%q: %q is not a header name", rule, header)
+		}
+		if !httpguts.ValidHeaderFieldValue(value) {
+			return nil, fmt.Errorf("%q: the value holds characters a header cannot", rule)
+		}
+		for _, g := range strings.Split(groups, ",") {
+			g = strings.TrimSpace(g)
+			switch {
+			case !slices.Contains(APIGroups, g):
+				return nil, fmt.Errorf("%q: unknown API group %q (groups: %s)", rule, g, strings.Join(APIGroups, ", "))
+			case out[g] != Restriction{}:
+				return nil, fmt.Errorf("%q: API group %s is restricted by another rule already", rule, g)
+			}
+			out[g] = Restriction{Header: prefix + header, Value: value}
+		}
+	}
+	return out, nil
 }
 
 // checkAddress accepts TorchServe's http://host:port, https://host:port and unix:/path.
@@ -754,6 +833,9 @@ func (s *Settings) Print(w io.Writer) error {
 		}
 		if k.Name == "keystore_pass" && v != k.Default {
 			v = "(hidden)"
+		}
+		if k.Name == "http_restricted_api" || k.Name == "grpc_restricted_protocol" {
+			v = restrictionValues.ReplaceAllString(v, "=(hidden)")
 		}
 		if _, err := fmt.Fprintf(w, "%-*s = %-24s # %s\n", width, k.Name, v, s.sources[k.Name]); err != nil {
 			return err

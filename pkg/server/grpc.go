@@ -56,6 +56,7 @@ func (s *Server) newGRPCServer(api string, opts ...grpc.ServerOption) (*grpc.Ser
 	if err != nil {
 		return nil, err
 	}
+	opts = append(opts, restrictGRPC(s.cfg.RestrictedGRPC)...)
 	gs := grpc.NewServer(append(opts, grpc.MaxRecvMsgSize(int(min(s.cfg.MaxRequestSize, 1<<31-1))))...)
 	if api == GRPCInference {
 		inferencepb.RegisterInferenceAPIsServiceServer(gs, &grpcInference{rest: h})
@@ -95,9 +96,10 @@ func (a *restAnswer) Write(b []byte) (int, error) {
 
 // serveREST runs a request through a REST API's routes in this process: the gRPC call's
 // metadata become its headers (authorization included) beside header, its peer the remote
-// address. body is nil, a preparedBody, or the bytes of a REST body.
+// address. body is nil, a preparedBody, or the bytes of a REST body. The request is marked
+// as a gRPC call's (viaGRPC).
 func serveREST(ctx context.Context, h http.Handler, method, target string, body io.Reader, header http.Header) (*restAnswer, error) {
-	r, err := http.NewRequestWithContext(ctx, method, target, body)
+	r, err := http.NewRequestWithContext(context.WithValue(ctx, viaGRPC{}, true), method, target, body)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
 	}

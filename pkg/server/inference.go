@@ -36,7 +36,7 @@ var (
 	keyURLPath = http.CanonicalHeaderKey("url_path")
 )
 
-func (s *Server) inferenceRoutes() http.Handler {
+func (s *Server) inferenceRoutes() *router {
 	rt := s.newRouter(Inference)
 	rt.handle("/ping", s.ping) // TorchServe answers /ping whatever the method
 	rt.handle("OPTIONS /{$}", s.apiDescription(Inference))
@@ -55,7 +55,13 @@ func (s *Server) inferenceRoutes() http.Handler {
 	rt.handle("/models/{model}/invoke", s.invoke)
 	s.v1Routes(rt)
 	s.v2Routes(rt)
-	rt.fallback = legacyPredict(s)
+	legacy := legacyPredict(s)
+	rt.fallback = func(r *http.Request) apiFunc {
+		if fn := legacy(r); fn != nil {
+			return rt.restrict("inference", fn)
+		}
+		return nil
+	}
 	return rt
 }
 

@@ -26,7 +26,7 @@ import (
 	"github.com/tsserve/ts/pkg/registry"
 )
 
-func (s *Server) managementRoutes() http.Handler {
+func (s *Server) managementRoutes() *router {
 	rt := s.newRouter(Management)
 	rt.handle("OPTIONS /{$}", s.apiDescription(Management))
 	rt.handle("GET /api-description", s.apiDescription(Management))

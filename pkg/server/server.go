@@ -171,6 +171,8 @@ type router struct {
 	headers http.Header // set on every response
 	// fallback, when set, may take a request no pattern matched (nil: it does not).
 	fallback func(*http.Request) apiFunc
+	// patterns are the routes' patterns, in the order handled.
+	patterns []string
 }
 
 func (s *Server) newRouter(api string) *router {
@@ -208,11 +210,22 @@ func (s *Server) newRouter(api string) *router {
 }
 
 func (rt *router) handle(pattern string, fn apiFunc) {
+	rt.patterns = append(rt.patterns, pattern)
+	fn = rt.restrict(apiGroup(pattern), fn)
 	rt.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if err := fn(w, r); err != nil {
 			rt.s.writeError(w, r, err)
 		}
 	})
+}
+
+// restrict guards a route of API group group when http_restricted_api restricts it (the
+// metrics API's routes are in none).
+func (rt *router) restrict(group string, fn apiFunc) apiFunc {
+	if r, ok := rt.s.cfg.RestrictedHTTP[group]; ok && rt.api != Metrics {
+		return restricted(r, fn)
+	}
+	return fn
 }
 
 func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -500,6 +513,11 @@ func (s *Server) Serve(ctx context.Context, listeners map[string]net.Listener, d
 	var servers []*http.Server
 	var grpcServers []*grpc.Server
 	errc := make(chan error, len(listeners))
+	for protocol, rs := range map[string]config.Restrictions{"http": s.cfg.RestrictedHTTP, "grpc": s.cfg.RestrictedGRPC} {
+		if len(rs) > 0 {
+			s.log.Info("restricted API groups: requests need the header named", "protocol", protocol, "groups", rs.String())
+		}
+	}
 	shared := map[net.Listener][]string{} // the HTTP APIs on each listener, in a fixed order
 	for _, api := range []string{Inference, Management, Metrics} {
 		if ln, ok := listeners[api]; ok {
@@ -640,7 +658,7 @@ func (s *Server) waitQuiet(deadline time.Time) {
 	}
 }
 
-func (s *Server) metricsRoutes() http.Handler {
+func (s *Server) metricsRoutes() *router {
 	rt := s.newRouter(Metrics)
 	rt.handle("OPTIONS /{$}", s.apiDescription(Metrics))
 	rt.handle("GET /api-description", s.apiDescription(Metrics))
