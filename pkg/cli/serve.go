@@ -337,7 +337,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 		return err
 	}
 	bound := map[string]net.Listener{} // HTTP APIs may share an address, as in TorchServe
-	for api, addr := range server.Addresses(cfg) {
+	for api, addr := range cfg.Listeners() {
 		if ln, ok := bound[addr]; ok && !server.IsGRPC(api) && !strings.HasSuffix(config.HostPort(addr), ":0") { // port 0: a port each
 			listeners[api] = ln
 			continue

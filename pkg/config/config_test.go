@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -369,6 +370,47 @@ func TestRestrictions(t *testing.T) {
 			t.Errorf("%q: %v", rules, err)
 		case want != "" && (err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "http_restricted_api (from flag)")):
 			t.Errorf("%q: got %v, want %q", rules, err, want)
+		}
+	}
+}
+
+// TestListeners: the APIs a server listens on, by its settings: no metrics listener with
+// enable_metrics_api=false (Triton's --allow-metrics=false), no gRPC ones with enable_grpc=false,
+// no HTTP inference and management ones with enable_http=false (Triton's --allow-http=false);
+// client_ca_file wants one of them over TLS.
+func TestListeners(t *testing.T) {
+	for _, c := range []struct {
+		flags map[string]string
+		want  []string
+	}{
+		{nil, []string{APIGRPCInference, APIGRPCManagement, APIInference, APIManagement, APIMetrics}},
+		{map[string]string{"enable_metrics_api": "false"}, []string{APIGRPCInference, APIGRPCManagement, APIInference, APIManagement}},
+		{map[string]string{"enable_grpc": "false", "enable_metrics_api": "false"}, []string{APIInference, APIManagement}},
+		{map[string]string{"enable_http": "false"}, []string{APIGRPCInference, APIGRPCManagement, APIMetrics}},
+	} {
+		cfg, err := Load(Inputs{Flags: c.flags, Env: []string{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := slices.Sorted(maps.Keys(cfg.Listeners())); !slices.Equal(got, c.want) {
+			t.Errorf("%v: listens for %v, want %v", c.flags, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		flags map[string]string
+		ok    bool
+	}{
+		{map[string]string{"inference_address": "https://127.0.0.1:8443"}, true},
+		{map[string]string{"enable_grpc_ssl": "true"}, true},
+		{map[string]string{}, false},
+		// the TLS listener is not one: its API is off
+		{map[string]string{"metrics_address": "https://127.0.0.1:8445", "enable_metrics_api": "false"}, false},
+		{map[string]string{"enable_grpc_ssl": "true", "enable_grpc": "false"}, false},
+	} {
+		c.flags["client_ca_file"] = "ca.pem"
+		_, err := Load(Inputs{Flags: c.flags, Env: []string{}})
+		if c.ok != (err == nil) || err != nil && !strings.Contains(err.Error(), "client_ca_file (from --client-ca-file): client certificates are asked over TLS") {
+			t.Errorf("%v: %v", c.flags, err)
 		}
 	}
 }

@@ -305,6 +305,32 @@ type Settings struct {
 	sources map[string]string
 }
 
+// The APIs a server answers, as Listeners names them.
+const (
+	APIInference      = "inference"
+	APIManagement     = "management"
+	APIMetrics        = "metrics"
+	APIGRPCInference  = "grpc_inference"
+	APIGRPCManagement = "grpc_management"
+)
+
+// Listeners are the configured address of each API that listens, by API: the HTTP inference
+// and management APIs' unless enable_http is off, the metrics API's unless
+// enable_metrics_api is, the gRPC APIs' when enable_grpc is on.
+func (s *Settings) Listeners() map[string]string {
+	a := map[string]string{}
+	if s.EnableHTTP {
+		a[APIInference], a[APIManagement] = s.InferenceAddress, s.ManagementAddress
+	}
+	if s.EnableMetricsAPI {
+		a[APIMetrics] = s.MetricsAddress
+	}
+	if s.GRPCInference.Address != "" {
+		a[APIGRPCInference], a[APIGRPCManagement] = s.GRPCInference.Address, s.GRPCManagement.Address
+	}
+	return a
+}
+
 // GRPCAPI is one gRPC API's settings.
 type GRPCAPI struct {
 	// Address is http://host:port (https:// with enable_grpc_ssl); "" when enable_grpc is off.
@@ -553,18 +579,13 @@ func (s *Settings) parse() error {
 		errs = append(errs, errors.New("certificate_file and private_key_file go together: give both, or neither"))
 	}
 	s.ClientCAFile = str("client_ca_file")
-	overTLS := boolean("enable_grpc") && boolean("enable_grpc_ssl")
 	for _, a := range []string{"inference_address", "management_address", "metrics_address"} {
 		if err := checkAddress(str(a)); err != nil {
 			errs = append(errs, fmt.Errorf("%s (from %s): %w", a, s.sources[a], err))
 		}
-		overTLS = overTLS || IsTLS(str(a))
 	}
 	if !s.EnableHTTP && !boolean("enable_grpc") {
 		errs = append(errs, fmt.Errorf("enable_http (from %s): false leaves the gRPC APIs to serve inference and management, and enable_grpc (from %s) is false too", s.sources["enable_http"], s.sources["enable_grpc"]))
-	}
-	if s.ClientCAFile != "" && !overTLS {
-		errs = append(errs, fmt.Errorf("client_ca_file (from %s): client certificates are asked over TLS: give https:// addresses (or enable_grpc_ssl)", s.sources["client_ca_file"]))
 	}
 	if boolean("enable_grpc") {
 		scheme := "http://"
@@ -586,6 +607,9 @@ func (s *Settings) parse() error {
 				MaxConnectionAge: ms(prefix + "_max_connection_age_ms"), MaxConnectionAgeGrace: ms(prefix + "_max_connection_age_grace_ms")}
 		}
 		s.GRPCInference, s.GRPCManagement = grpcAPI("grpc_inference"), grpcAPI("grpc_management")
+	}
+	if s.ClientCAFile != "" && !slices.ContainsFunc(slices.Collect(maps.Values(s.Listeners())), IsTLS) {
+		errs = append(errs, fmt.Errorf("client_ca_file (from %s): client certificates are asked over TLS, and no API listens with it: give https:// addresses (or enable_grpc_ssl)", s.sources["client_ca_file"]))
 	}
 	s.ModelStore = str("model_store")
 	s.RepositoryPoll = seconds("repository_poll_secs")

@@ -29,6 +29,7 @@ import (
 	"github.com/tsserve/ts/pkg/api/grpc/managementpb"
 	"github.com/tsserve/ts/pkg/api/grpc/oippb"
 	"github.com/tsserve/ts/pkg/apierror"
+	"github.com/tsserve/ts/pkg/config"
 	"github.com/tsserve/ts/pkg/handler"
 )
 
@@ -38,8 +39,8 @@ import (
 // prediction's body, the management API's JSON as text. An error's HTTP status becomes the
 // gRPC code TorchServe gives it (grpcCode), with the REST error's message.
 const (
-	GRPCInference  = "grpc_inference"
-	GRPCManagement = "grpc_management"
+	GRPCInference  = config.APIGRPCInference
+	GRPCManagement = config.APIGRPCManagement
 )
 
 // IsGRPC reports whether api is one of the gRPC APIs.

@@ -32,11 +32,11 @@ import (
 	"github.com/tsserve/ts/pkg/trace"
 )
 
-// APIs a server answers.
+// APIs a server answers (config's names).
 const (
-	Inference  = "inference"
-	Management = "management"
-	Metrics    = "metrics"
+	Inference  = config.APIInference
+	Management = config.APIManagement
+	Metrics    = config.APIMetrics
 )
 
 // Options configure the APIs.
@@ -410,23 +410,6 @@ func removeStaleSocket(path string) {
 	os.Remove(path)
 }
 
-// Addresses are the configured address of each API that listens: the HTTP inference and
-// management APIs' unless enable_http is off, the metrics API's unless enable_metrics_api is,
-// the gRPC APIs' when enable_grpc is on.
-func Addresses(cfg *config.Settings) map[string]string {
-	a := map[string]string{}
-	if cfg.EnableHTTP {
-		a[Inference], a[Management] = cfg.InferenceAddress, cfg.ManagementAddress
-	}
-	if cfg.EnableMetricsAPI {
-		a[Metrics] = cfg.MetricsAddress
-	}
-	if cfg.GRPCInference.Address != "" {
-		a[GRPCInference], a[GRPCManagement] = cfg.GRPCInference.Address, cfg.GRPCManagement.Address
-	}
-	return a
-}
-
 // Listen opens api's listener at address, as Bind does, but for a gRPC API a plain TCP
 // one: gRPC's TLS is the gRPC server's own (it negotiates HTTP/2 by ALPN).
 func Listen(api, address string, tlsConfig *tls.Config) (net.Listener, error) {
@@ -609,7 +592,7 @@ func (s *Server) Serve(ctx context.Context, listeners map[string]net.Listener, d
 // address (the port chosen for port 0).
 func (s *Server) ListenAddress(api string, ln net.Listener) string {
 	switch {
-	case config.IsTLS(Addresses(s.cfg)[api]):
+	case config.IsTLS(s.cfg.Listeners()[api]):
 		return "https://" + ln.Addr().String()
 	case ln.Addr().Network() == "unix":
 		return "unix:" + ln.Addr().String()

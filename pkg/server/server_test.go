@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -17,7 +16,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -411,29 +409,6 @@ func TestSharedAddress(t *testing.T) {
 		{"unregister (management)", "DELETE", "/models/iris", "", nil, 200, "", "unregistered"},
 	} {
 		e.run(t, both.URL)
-	}
-}
-
-// TestAddresses: the APIs a server listens on, by its settings: no metrics listener with
-// enable_metrics_api=false (Triton's --allow-metrics=false), no gRPC ones with enable_grpc=false,
-// no HTTP inference and management ones with enable_http=false (Triton's --allow-http=false).
-func TestAddresses(t *testing.T) {
-	for _, c := range []struct {
-		flags map[string]string
-		want  []string
-	}{
-		{nil, []string{GRPCInference, GRPCManagement, Inference, Management, Metrics}},
-		{map[string]string{"enable_metrics_api": "false"}, []string{GRPCInference, GRPCManagement, Inference, Management}},
-		{map[string]string{"enable_grpc": "false", "enable_metrics_api": "false"}, []string{Inference, Management}},
-		{map[string]string{"enable_http": "false"}, []string{GRPCInference, GRPCManagement, Metrics}},
-	} {
-		cfg, err := config.Load(config.Inputs{Flags: c.flags, Env: []string{}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := slices.Sorted(maps.Keys(Addresses(cfg))); !slices.Equal(got, c.want) {
-			t.Errorf("%v: listens for %v, want %v", c.flags, got, c.want)
-		}
 	}
 }
 

@@ -22,7 +22,7 @@ const selfSignedFor = 365 * 24 * time.Hour
 // private_key_file, else a self-signed certificate made now (logged with its fingerprint).
 func TLSConfig(cfg *config.Settings, log *slog.Logger) (*tls.Config, error) {
 	var tlsAddresses []string
-	for _, a := range Addresses(cfg) {
+	for _, a := range cfg.Listeners() {
 		if config.IsTLS(a) {
 			tlsAddresses = append(tlsAddresses, a)
 		}
