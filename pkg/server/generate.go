@@ -45,17 +45,23 @@ func (s *Server) generate(stream bool) func(w http.ResponseWriter, r *http.Reque
 				if err != nil {
 					return nil, err
 				}
-				return &handler.Response{Body: append(answer, '\n'), ContentType: "application/json"}, nil
+				answer.Body, answer.ContentType = append(answer.Body, '\n'), "application/json"
+				return answer, nil
 			}
 			switch {
 			case err != nil && !events.started: // nothing sent yet: the error's own status
 				return nil, err
 			case err != nil: // the status has gone: the error is the last event, as Triton's
 				b, _ := json.Marshal(map[string]string{"error": errorOf(err).Message})
-				answer = b
+				answer = &handler.Response{Body: b}
 			}
-			if answer != nil {
-				if err := events.send(answer); err != nil {
+			if answer.Body != nil {
+				if !events.started { // the handler's headers go with the one event (its status: 200, an event stream's)
+					for k, vs := range answer.Header {
+						w.Header()[k] = vs
+					}
+				}
+				if err := events.send(answer.Body); err != nil {
 					return nil, err
 				}
 			}
@@ -64,9 +70,10 @@ func (s *Server) generate(stream bool) func(w http.ResponseWriter, r *http.Reque
 	}
 }
 
-// generateOn answers a generate request on the version routed to: the answer's JSON object,
-// or nil when its parts went to events and nothing is left to send.
-func (s *Server) generateOn(w http.ResponseWriter, r *http.Request, v *registry.Version, priority int, events *eventStream) ([]byte, error) {
+// generateOn answers a generate request on the version routed to: the answer's JSON object
+// as its Body (nil when its parts went to events and nothing is left to send), with a custom
+// handler's status and headers.
+func (s *Server) generateOn(w http.ResponseWriter, r *http.Request, v *registry.Version, priority int, events *eventStream) (*handler.Response, error) {
 	body, err := s.readWholeBody(w, r)
 	if err != nil {
 		return nil, err
@@ -93,7 +100,7 @@ func (s *Server) generateOn(w http.ResponseWriter, r *http.Request, v *registry.
 		if err != nil {
 			return nil, err
 		}
-		return append(b, '}'), nil
+		return &handler.Response{Body: append(b, '}')}, nil
 	case handler.IsBuiltin(v.Handler):
 		return nil, apierror.BadRequest("model %s is served with the %s handler: generate takes a model served with the tensor handler (its inputs by name) or with a custom handler", v.Name, v.Handler)
 	}
@@ -118,10 +125,15 @@ func (s *Server) generateOn(w http.ResponseWriter, r *http.Request, v *registry.
 		}
 		return nil, apierror.New(res.Status, typ, "%s", strings.TrimSpace(string(res.Body)))
 	}
-	if streamed && len(res.Body) == 0 {
-		return nil, nil
+	answer := &handler.Response{Status: res.Status, Header: res.Header}
+	if answer.Header.Get("Content-Type") != "" { // the answer is generate's JSON, whatever the handler's was
+		answer.Header = answer.Header.Clone()
+		answer.Header.Del("Content-Type")
 	}
-	return generateAnswer(head, res.Body, res.ContentType), nil
+	if !streamed || len(res.Body) > 0 {
+		answer.Body = generateAnswer(head, res.Body, res.ContentType)
+	}
+	return answer, nil
 }
 
 // generateAnswer is an answer (or a streamed part of one) of a custom handler: a JSON

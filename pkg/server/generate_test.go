@@ -21,6 +21,7 @@ func TestGenerate(t *testing.T) {
 	ts.registerArchive(t, archive.PackOptions{ModelName: "strings", SerializedFile: testenv.Path("pkg/engine/testdata/strings.onnx"), Handler: "tensor"}, "initial_workers=1")
 	ts.registerArchive(t, archive.PackOptions{ModelName: "streamer", Handler: testenv.Path("pkg/handler/testdata/streamer.py")}, "initial_workers=1")
 	ts.registerArchive(t, archive.PackOptions{ModelName: "echo", Handler: testenv.Path("pkg/handler/testdata/takeover.py")}, "initial_workers=1")
+	ts.registerArchive(t, archive.PackOptions{ModelName: "tsfn", Handler: testenv.Path("pkg/handler/testdata/torchserve_fn.py")}, "initial_workers=1")
 	i := ts.inference.URL
 	exchange{"register digits", "POST", ts.management.URL + "/models?url=digits.mar&initial_workers=1", "", nil, 200, "", "registered with 1 initial workers"}.run(t, "")
 	for _, c := range []struct {
@@ -73,5 +74,17 @@ func TestGenerate(t *testing.T) {
 				t.Errorf("Content-Type %q, want %q", header.Get("Content-Type"), wantType)
 			}
 		})
+	}
+	// a custom handler's status and headers (set_response_status, set_response_header) go with
+	// its answer, as on /predictions; generate's answer stays JSON, and an event stream's 200
+	status, body, header, err := send("POST", i+"/v2/models/tsfn/generate", []byte(`{"answer_status": 201}`), "Content-Type", "application/json")
+	if err != nil || status != 201 || header.Get("X-Answer-Kind") != "generated" || header.Get("Content-Type") != "application/json" ||
+		string(body) != `{"model_name":"tsfn","model_version":"1.0","text_output":"generated"}`+"\n" {
+		t.Errorf("a handler's status and headers: %d %q %v %v", status, body, header, err)
+	}
+	status, body, header, err = send("POST", i+"/v2/models/tsfn/generate_stream", []byte(`{"answer_status": 201}`), "Content-Type", "application/json")
+	if err != nil || status != 200 || header.Get("X-Answer-Kind") != "generated" || header.Get("Content-Type") != "text/event-stream; charset=utf-8" ||
+		string(body) != `data: {"model_name":"tsfn","model_version":"1.0","text_output":"generated"}`+"\n\n" {
+		t.Errorf("a handler's headers on its one event: %d %q %v %v", status, body, header, err)
 	}
 }

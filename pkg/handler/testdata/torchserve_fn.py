@@ -46,6 +46,11 @@ def handle(data, context):
         context.set_response_header(0, "Content-Length", "999")  # the server's to set: dropped
         context.set_response_header(0, "Bad Name", "x")  # not a header name: dropped
         return ["plain answer"]
+    if data and isinstance(data[0].get("body"), dict) and "answer_status" in data[0]["body"]:  # a generate request
+        context.set_response_status(data[0]["body"]["answer_status"])
+        context.set_response_header(0, "X-Answer-Kind", "generated")
+        context.set_response_header(0, "Content-Type", "text/x-mine")  # generate's answer is JSON: dropped there
+        return ["generated"]
     if data and data[0].get("body") == "processor":  # the older API, as SageMaker's toolkit uses it
         processor = context.request_processor[0]
         properties = processor.get_request_properties()
