@@ -485,3 +485,20 @@ func TestTokenizerFailuresPanic(t *testing.T) {
 	}()
 	wordpiece.WordPiece{}.ReadFiles(filepath.Join(t.TempDir(), "missing.txt"))
 }
+
+// BenchmarkHFTokenizer tokenises a text of about 2,200 characters (some 440 words) with the
+// sample's tokenizer.json (lowercased, split at spaces and punctuation).
+func BenchmarkHFTokenizer(b *testing.B) {
+	h, err := newHFTokenizer(testenv.Path("samples/text/tokenizer.json"), 512)
+	if err != nil {
+		b.Fatal(err)
+	}
+	text := strings.Repeat("The match went on, and the players ran fast in the rain! ", 40)
+	b.SetBytes(int64(len(text)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := h.Encode(text); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -173,17 +173,17 @@ func NewNormalizedFrom(s string) (retVal *NormalizedString) {
 // NOTE:It is used in `NewNormalizedFrom` to create 2 slices
 // (alignments and alignmentsOriginal) without sharing data
 // (data elements are in different memory locations).
+//
+// ts patch 8: the pairs come from one array (pairAlloc) and the slice is sized at once,
+// where each pair was an allocation of its own.
 func createAligns(s string) [][]int {
-	var alignments [][]int
+	runes := []rune(s)
+	alignments := make([][]int, 0, len(s))
+	pairs := newPairAlloc(len(runes))
 	currIdx := 0
-	for i, r := range []rune(s) {
-		charLen := len([]byte(string(r)))
-		var align []int
-		if i == 0 {
-			align = []int{0, charLen}
-		} else {
-			align = []int{currIdx, currIdx + charLen}
-		}
+	for _, r := range runes {
+		charLen := utf8.RuneLen(r) // []rune gives valid runes only: U+FFFD for invalid bytes
+		align := pairs.pair(currIdx, currIdx+charLen)
 		for byteIdx := 0; byteIdx < charLen; byteIdx++ {
 			alignments = append(alignments, align)
 		}
@@ -191,6 +191,23 @@ func createAligns(s string) [][]int {
 	}
 
 	return alignments
+}
+
+// pairAlloc hands out alignments, 2-int slices, from shared arrays (ts patch 8): a
+// NormalizedString holds one per byte, and an allocation each made tokenising a text cost
+// tens of thousands of them. Each pair is capped at its 2 ints, so an append to one never
+// writes over the next.
+type pairAlloc struct{ buf []int }
+
+// newPairAlloc makes room for n pairs at once (more come in further arrays).
+func newPairAlloc(n int) *pairAlloc { return &pairAlloc{buf: make([]int, 0, 2*max(n, 1))} }
+
+func (p *pairAlloc) pair(a, b int) []int {
+	if len(p.buf)+2 > cap(p.buf) {
+		p.buf = make([]int, 0, 2*cap(p.buf))
+	}
+	p.buf = append(p.buf, a, b)
+	return p.buf[len(p.buf)-2 : len(p.buf) : len(p.buf)]
 }
 
 func NewNormalizedString(original, normalized string, alignments, alignmentsOriginal [][]int, originalShift int) *NormalizedString {
@@ -405,13 +422,19 @@ func (n *NormalizedString) Slice(inputRange *Range) (retVal *NormalizedString) {
 
 	sOriginal = n.RangeOriginal(fullRange)
 	sNormalized = n.Range(fullRange)
+	// ts patch 8: both slices sized at once, their pairs from one array
+	pairs := newPairAlloc(nRange.end - nRange.start + oRange.end - oRange.start)
+	if nRange.end > nRange.start {
+		sAlignments = make([][]int, 0, nRange.end-nRange.start)
+	}
 	for _, a := range n.alignments[nRange.start:nRange.end] {
-		sAlignment := []int{a[0] - nShift, a[1] - nShift}
-		sAlignments = append(sAlignments, sAlignment)
+		sAlignments = append(sAlignments, pairs.pair(a[0]-nShift, a[1]-nShift))
+	}
+	if oRange.end > oRange.start {
+		sAlignmentsOriginal = make([][]int, 0, oRange.end-oRange.start)
 	}
 	for _, a := range n.alignmentsOriginal[oRange.start:oRange.end] {
-		sAlignmentOriginal := []int{a[0] - oShift, a[1] - oShift}
-		sAlignmentsOriginal = append(sAlignmentsOriginal, sAlignmentOriginal)
+		sAlignmentsOriginal = append(sAlignmentsOriginal, pairs.pair(a[0]-oShift, a[1]-oShift))
 	}
 	sOriginalShift = n.originalShift + oRange.start
 
@@ -552,12 +575,16 @@ func (n *NormalizedString) TransformRange(inputRange *Range, changeMap []ChangeM
 	// NOTE. `oShift` and `offset` here are different from ones inside previous block
 	oShift := -(initialRemoved)
 	offset := initialRemoved + nRange.start
-	var normalizedAlignments [][]int
+	normalizedAlignments := make([][]int, 0, nRange.end-nRange.start) // ts patch 8: sized for the usual case, a byte for a byte
 
 	// log.Printf("Applying transformations...\n")
 	var (
 		normalizedRunes []rune
 	)
+	// ts patch 8: the new original alignments' pairs come from shared arrays, and the
+	// list of a character's new alignments is one slice used again for each character
+	pairs := newPairAlloc(len(changeMap))
+	var charAlignments [][]int
 
 	replacedNormalized.Reset() // make sure iterating from begining
 	for _, item := range changeMap {
@@ -670,9 +697,9 @@ func (n *NormalizedString) TransformRange(inputRange *Range, changeMap []ChangeM
 			// log.Printf("Change in size for the current char: %v\n", replacedCharSizeChange)
 			// log.Printf("Change in size in the original alignment for the current char: %v\n", replacedCharSizeChangeOriginal)
 
-			var newAlignments [][]int
+			charAlignments = charAlignments[:0]
 			for _, offsets := range alignments {
-				var newAlign []int = make([]int, 2)
+				newAlign := pairs.pair(0, 0)
 
 				// A new char is being added, we need to extend the current
 				// alignment. No need to apply the shift in this case as it
@@ -699,20 +726,20 @@ func (n *NormalizedString) TransformRange(inputRange *Range, changeMap []ChangeM
 					}
 				}
 
-				newAlignments = append(newAlignments, newAlign)
+				charAlignments = append(charAlignments, newAlign)
 			}
 
 			// Now, update original alignments for current `char` with new alignments
-			// fmt.Printf("newAlignments: %+v\n", newAlignments)
-			var aligns [][]int
-			if align[0] == 0 {
-				aligns = append(newAlignments, n.alignmentsOriginal[align[1]:]...)
+			// (ts patch 8: as many new alignments as old ones, so they replace them in
+			// place; upstream appended the rest of the list after them for every
+			// character, a copy of the whole list each: quadratic in the text's length)
+			if align[0] == 0 { // a new list, as upstream's (charAlignments is used again)
+				aligns := make([][]int, 0, len(n.alignmentsOriginal))
+				aligns = append(aligns, charAlignments...)
+				n.alignmentsOriginal = append(aligns, n.alignmentsOriginal[align[1]:]...)
 			} else {
-				aligns = append(n.alignmentsOriginal[:align[0]], newAlignments...)
-				aligns = append(aligns, n.alignmentsOriginal[align[1]:]...)
+				copy(n.alignmentsOriginal[align[0]:align[1]], charAlignments)
 			}
-			n.alignmentsOriginal = aligns
-			// log.Printf("Updated to: %+v\n", newAlignments)
 			// fmt.Printf("current n.alignmentsOriginal: %+v\n", n.alignmentsOriginal)
 		}
 
@@ -1117,9 +1144,9 @@ type NormFn func(rune) rune
 // Map maps and applies function to each `char` of normalized string
 // (ts patch 6: upstream left nfn unapplied).
 func (n *NormalizedString) Map(nfn NormFn) (retVal *NormalizedString) {
-	s := n.normalized
-	var changeMap []ChangeMap
-	for _, r := range []rune(s) {
+	runes := []rune(n.normalized)
+	changeMap := make([]ChangeMap, 0, len(runes)) // ts patch 8: sized at once
+	for _, r := range runes {
 		changeMap = append(changeMap, ChangeMap{string(nfn(r)), 0})
 	}
 
