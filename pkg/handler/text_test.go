@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -500,5 +502,46 @@ func BenchmarkHFTokenizer(b *testing.B) {
 		if _, err := h.Encode(text); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// TestTokenizerGolden: what the tokenizer.json reader makes of texts that exercise its
+// normalisers (lowercasing a rune whose other case is longer, NFD and StripAccents removing
+// bytes, CJK, emoji, ligatures): each text's tokens, offsets in the text and words, for the
+// sample's WordLevel tokenizer and two written for this test over its vocabulary (a
+// WordPiece with BertNormalizer, and NFD + StripAccents + Lowercase), against
+// testdata/golden/tokenizers.txt. It guards ts's patches of the reader, which change how
+// the alignments behind the offsets are kept.
+func TestTokenizerGolden(t *testing.T) {
+	texts := []string{"", "The team WON the Final!", "Café naïve résumé Ⱦ ÉCOLE", "日本語のテキスト 中文 text", "emoji 😀👍 ok",
+		"a\tb\nc  d\u00a0e\u3000f", "Playing FOOTBALL in the rain, Playing", "ßẞ İstanbul ǅ ﬁ", "x\u0301y\u0308z", "[CLS] hello [SEP]"}
+	var b strings.Builder
+	for _, name := range []string{"samples/text/tokenizer.json", "pkg/handler/testdata/tokenizers/wordpiece.json", "pkg/handler/testdata/tokenizers/seqnorm.json"} {
+		h, err := newHFTokenizer(testenv.Path(name), 512)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range texts {
+			enc, err := h.tk.EncodeSingle(s, true)
+			if err != nil {
+				t.Fatalf("%s: %q: %v", name, s, err)
+			}
+			fmt.Fprintf(&b, "%s %q\n  tokens  %q\n  offsets %v\n  words   %v\n", filepath.Base(name), s, enc.GetTokens(), enc.GetOffsets(), enc.GetWords())
+		}
+	}
+	golden := testenv.Path("pkg/handler/testdata/golden/tokenizers.txt")
+	if *update {
+		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != string(want) {
+		t.Errorf("tokenisation changed (go test ./pkg/handler -run TestTokenizerGolden -update, then read the diff):\n%s", b.String())
 	}
 }
