@@ -16,7 +16,7 @@ const (
 	ExitUsage       = 2 // bad flags or arguments
 	ExitUnreachable = 3 // the server could not be reached
 	ExitNotFound    = 4 // the model, version or file does not exist
-	ExitAuth        = 5 // the server refused the token, or a restricted API the request's headers
+	ExitAuth        = 5 // the server refused the token, or the request lacks a restricted API's header
 )
 
 // ExitCodeError carries an exit code with an error.
