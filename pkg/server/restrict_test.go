@@ -40,19 +40,7 @@ func TestAPIGroups(t *testing.T) {
 			fmt.Fprintf(&b, "%-10s %-60s %s\n", api.name, p, group)
 		}
 	}
-	golden := testenv.Path("pkg/server/testdata/golden/api_groups.txt")
-	if *update {
-		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b.String() != string(want) {
-		t.Errorf("routes' API groups changed (go test ./pkg/server -run TestAPIGroups -update, then read the diff):\n%s", b.String())
-	}
+	golden(t, "api_groups.txt", []byte(b.String())) // -update rewrites it: read its diff
 
 	for _, api := range []string{GRPCInference, GRPCManagement} {
 		gs, err := ts.srv.grpcServer(api)
