@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -505,43 +503,52 @@ func BenchmarkHFTokenizer(b *testing.B) {
 	}
 }
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
-// TestTokenizerGolden: what the tokenizer.json reader makes of texts that exercise its
-// normalisers (lowercasing a rune whose other case is longer, NFD and StripAccents removing
-// bytes, CJK, emoji, ligatures): each text's tokens, offsets in the text and words, for the
-// sample's WordLevel tokenizer and two written for this test over its vocabulary (a
-// WordPiece with BertNormalizer, and NFD + StripAccents + Lowercase), against
-// testdata/golden/tokenizers.txt. It guards ts's patches of the reader, which change how
-// the alignments behind the offsets are kept.
-func TestTokenizerGolden(t *testing.T) {
-	texts := []string{"", "The team WON the Final!", "Café naïve résumé Ⱦ ÉCOLE", "日本語のテキスト 中文 text", "emoji 😀👍 ok",
-		"a\tb\nc  d\u00a0e\u3000f", "Playing FOOTBALL in the rain, Playing", "ßẞ İstanbul ǅ ﬁ", "x\u0301y\u0308z", "[CLS] hello [SEP]"}
-	var b strings.Builder
-	for _, name := range []string{"samples/text/tokenizer.json", "pkg/handler/testdata/tokenizers/wordpiece.json", "pkg/handler/testdata/tokenizers/seqnorm.json"} {
-		h, err := newHFTokenizer(testenv.Path(name), 512)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range texts {
-			enc, err := h.tk.EncodeSingle(s, true)
-			if err != nil {
-				t.Fatalf("%s: %q: %v", name, s, err)
-			}
-			fmt.Fprintf(&b, "%s %q\n  tokens  %q\n  offsets %v\n  words   %v\n", filepath.Base(name), s, enc.GetTokens(), enc.GetOffsets(), enc.GetWords())
-		}
-	}
-	golden := testenv.Path("pkg/handler/testdata/golden/tokenizers.txt")
-	if *update {
-		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
+// TestTokenizersMatchHuggingFace: the tokenizer.json reader gives the ids Hugging Face's own
+// tokenizers library gives (testdata/tokenizers/reference.json, made by make_reference.js
+// with its Node binding) for 31 texts (accents, CJK, emoji, scripts without spaces, Unicode
+// spaces and controls, ligatures, a long word) and ten tokenizers: the text sample's
+// WordLevel, WordPiece with BertNormalizer and with NFD + StripAccents + Lowercase, trained
+// WordPiece, byte-level BPE and Unigram (Nmt + NFKC, Metaspace), and BPEs with byte
+// fallback and fused unknowns, an end-of-word suffix and a continuing-subword prefix.
+func TestTokenizersMatchHuggingFace(t *testing.T) {
+	b, err := os.ReadFile(testenv.Path("pkg/handler/testdata/tokenizers/reference.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.String() != string(want) {
-		t.Errorf("tokenisation changed (go test ./pkg/handler -run TestTokenizerGolden -update, then read the diff):\n%s", b.String())
+	var reference map[string][]struct {
+		Text   string
+		IDs    []int64 `json:"ids"`
+		Tokens []string
+	}
+	if err := json.Unmarshal(b, &reference); err != nil {
+		t.Fatal(err)
+	}
+	if len(reference) != 10 {
+		t.Fatalf("reference.json holds %d tokenizers, want 10", len(reference))
+	}
+	for name, cases := range reference {
+		p := testenv.Path("pkg/handler/testdata/tokenizers", name)
+		if name == "tokenizer.json" {
+			p = testenv.Path("samples/text/tokenizer.json")
+		}
+		h, err := newHFTokenizer(p, 4096)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		for _, c := range cases {
+			got, err := h.Encode(c.Text)
+			if err != nil {
+				t.Errorf("%s %q: %v", name, c.Text, err)
+				continue
+			}
+			if !slices.Equal(got, c.IDs) && !(len(got) == 0 && len(c.IDs) == 0) {
+				var tokens []string
+				for _, id := range got {
+					tokens = append(tokens, h.Token(id))
+				}
+				t.Errorf("%s %q:\n got %q\nwant %q (Hugging Face's)", name, c.Text, tokens, c.Tokens)
+			}
+		}
 	}
 }

@@ -101,11 +101,13 @@ func (pt *PreTokenizedString) Normalize(nFn func(*normalizer.NormalizedString) *
 	var nSplits []Split
 
 	for _, split := range pt.splits {
+		newSplit := split
 		if split.tokens == nil {
-			newSplit := split
 			newSplit.normalized = nFn(split.normalized)
-			nSplits = append(nSplits, newSplit)
 		}
+		// ts patch 9: a split tokenised already (an added token) stays, as Hugging Face's;
+		// upstream dropped it
+		nSplits = append(nSplits, newSplit)
 	}
 
 	pt.splits = nSplits
@@ -123,6 +125,9 @@ func (pt *PreTokenizedString) Tokenize(tokFn func(*normalizer.NormalizedString) 
 			toks, err := tokFn(split.normalized)
 			if err != nil {
 				return nil, err
+			}
+			if toks == nil { // ts patch 9: tokenised into nothing (every character unknown and dropped), as Hugging Face's Some(vec![])
+				toks = []Token{}
 			}
 			newSplit.tokens = toks
 		}
@@ -147,7 +152,7 @@ func (pt *PreTokenizedString) IntoEncoding(typeId int, wordIdx int, offsetType O
 	}
 
 	for _, s := range pt.splits {
-		if len(s.tokens) == 0 {
+		if s.tokens == nil { // ts patch 9: nil, not empty (see Tokenize)
 			err := fmt.Errorf("Split has not been tokenized. Call 'PreTokenizeString.Tokenize()' method first.\n")
 			return nil, err
 		}

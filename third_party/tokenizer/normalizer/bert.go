@@ -20,28 +20,22 @@ func NewBertNormalizer(cleanText, lowercase, handleChineseChars, stripAccents bo
 	}
 }
 
-// IsWhitespace checks whether rune c is a BERT whitespace character
+// IsWhitespace checks whether rune c is a BERT whitespace character: Unicode's White_Space,
+// as Hugging Face's char::is_whitespace (ts patch 9: upstream took ' ', \t, \n and \r only,
+// so a no-break or ideographic space joined the words around it).
 func isWhitespace(c rune) bool {
-	// NOTE. `unicode.IsSpace(c rune)` has more cases
-	switch c {
-	case ' ', '\t', '\n', '\r':
-		return true
-	default:
-		return false
-	}
+	return unicode.IsSpace(c)
 }
 
-// IsControl checks whether rune c is a BERT control character
+// IsControl checks whether rune c is a BERT control character: Unicode's "other" categories
+// (Cc, Cf, Co, Cs and unassigned code points), \t, \n and \r aside, as Hugging Face's
+// is_control (ts patch 9: upstream took Cc and Cf only).
 func isControl(c rune) bool {
 	switch c {
-	case '\t':
-		return false
-	case '\n':
-		return false
-	case '\r':
+	case '\t', '\n', '\r':
 		return false
 	}
-	return unicode.In(c, unicode.Cc, unicode.Cf)
+	return unicode.In(c, unicode.C) || !unicode.In(c, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Z)
 }
 
 // bpunc is the BERT extension of the Punctuation character range
@@ -80,7 +74,7 @@ var cjk = &unicode.RangeTable{
 		{Lo: 0x20000, Hi: 0x2a6df, Stride: 1},
 		{Lo: 0x2a700, Hi: 0x2b73f, Stride: 1},
 		{Lo: 0x2b740, Hi: 0x2b81f, Stride: 1},
-		{Lo: 0x2b820, Hi: 0x2ceaf, Stride: 1},
+		{Lo: 0x2b920, Hi: 0x2ceaf, Stride: 1}, // ts patch 9: Hugging Face's range (upstream began at 0x2b820)
 		{Lo: 0x2f800, Hi: 0x2fa1f, Stride: 1},
 	},
 }
@@ -106,50 +100,17 @@ func IsChinese(c rune) bool {
 	return isChinese(c)
 }
 
+// doCleanText removes NUL, U+FFFD and control characters and turns every whitespace into a
+// space, as Hugging Face's do_clean_text (ts patch 9: upstream turned only a whitespace that
+// followed a removed character into a space).
 func doCleanText(n *NormalizedString) *NormalizedString {
-
-	s := n.normalized
-	var changeMap []ChangeMap
-
-	// Fisrt, reverse the string
-	var oRunes []rune = []rune(s)
-
-	revRunes := make([]rune, 0)
-	for i := len(oRunes) - 1; i >= 0; i-- {
-		revRunes = append(revRunes, oRunes[i])
-	}
-
-	// Then, clean up
-	var removed int = 0
-	for _, r := range revRunes {
-		if r == 0 || r == 0xfffd || isControl(r) {
-			removed += 1
-		} else {
-			if removed > 0 {
-				if isWhitespace(r) {
-					r = ' '
-				}
-				changeMap = append(changeMap, ChangeMap{
-					RuneVal: string(r),
-					Changes: -removed,
-				})
-				removed = 0
-			} else if removed == 0 {
-				changeMap = append(changeMap, ChangeMap{
-					RuneVal: string(r),
-					Changes: 0,
-				})
-			}
+	n = n.Filter(func(r rune) bool { return !(r == 0 || r == 0xfffd || isControl(r)) })
+	return n.Map(func(r rune) rune {
+		if isWhitespace(r) {
+			return ' '
 		}
-	}
-
-	// Flip back changeMap
-	var unrevMap []ChangeMap
-	for i := len(changeMap) - 1; i >= 0; i-- {
-		unrevMap = append(unrevMap, changeMap[i])
-	}
-
-	return n.Transform(unrevMap, removed)
+		return r
+	})
 }
 
 func doHandleChineseChars(n *NormalizedString) *NormalizedString {
@@ -184,8 +145,11 @@ func doLowercase(n *NormalizedString) *NormalizedString {
 	return n.Lowercase()
 }
 
+// stripAccents decomposes the text (NFD) and removes its non-spacing marks, as Hugging
+// Face's do_strip_accents (ts patch 9: upstream removed the marks without decomposing
+// first, so a precomposed "é" kept its accent).
 func stripAccents(n *NormalizedString) *NormalizedString {
-	return n.RemoveAccents()
+	return n.NFD().RemoveAccents()
 }
 
 // Normalize implements Normalizer interface for BertNormalizer
@@ -198,12 +162,13 @@ func (bn *BertNormalizer) Normalize(n *NormalizedString) (*NormalizedString, err
 		n = doHandleChineseChars(n)
 	}
 
-	if bn.Lowercase {
-		n = doLowercase(n)
-	}
-
+	// ts patch 9: accents go before the lowercasing, as Hugging Face's order
 	if bn.StripAccents {
 		n = stripAccents(n)
+	}
+
+	if bn.Lowercase {
+		n = doLowercase(n)
 	}
 
 	return n, nil

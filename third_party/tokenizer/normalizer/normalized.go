@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"reflect"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -885,162 +886,59 @@ func (n *NormalizedString) Transform(m []ChangeMap, initialOffset int) (retVal *
 	return n.TransformRange(wholeRange, m, initialOffset)
 }
 
-func (n *NormalizedString) NFD() (retVal *NormalizedString) {
+// NFD, NFC, NFKD and NFKC put the string in that Unicode normalization form, with the
+// alignments following each change (ts patch 9: upstream's NFC decomposed as NFD, its NFKC
+// took NFKD's characters, its NFKD answered nil for a string already in the form, and each
+// counted a segment's characters as added whatever the input held: all now through
+// normalizeForm, as Hugging Face's are through the Unicode crate).
+func (n *NormalizedString) NFD() (retVal *NormalizedString)  { return n.normalizeForm(norm.NFD) }
+func (n *NormalizedString) NFC() (retVal *NormalizedString)  { return n.normalizeForm(norm.NFC) }
+func (n *NormalizedString) NFKD() (retVal *NormalizedString) { return n.normalizeForm(norm.NFKD) }
+func (n *NormalizedString) NFKC() (retVal *NormalizedString) { return n.normalizeForm(norm.NFKC) }
 
+// normalizeForm puts the string in form f, a segment (a starter and the characters that
+// combine with it) at a time: the k characters a segment of m becomes replace its first
+// ones, the rest of a longer result added after them (a decomposition), the rest of the
+// input removed with the last (a composition).
+func (n *NormalizedString) normalizeForm(f norm.Form) *NormalizedString {
 	s := n.normalized
-	var (
-		changeMap []ChangeMap
-		it        norm.Iter
-	)
-	// Create slice of (char, changes) to map changing
-	// if added (inserted) rune, changes = 1; `-N` if char
-	// right before N removed chars
-	// changes = 0 if this represents the old one (even if changed)
-
-	// Iterating over string and apply tranformer (NFD). One character at a time
-	// A `character` is defined as:
-	// - a sequence of runes that starts with a starter,
-	// - a rune that does not modify or combine backwards with any other rune,
-	// - followed by possibly empty sequence of non-starters, that is, runes that do (typically accents).
-	// We will iterate over string and apply transformer to each char
-	// If a char composes of one rune, there no changes
-	// If more than one rune, first is no change, the rest is 1 changes
-	it.InitString(norm.NFD, s)
-	for !it.Done() {
-		// runes := []rune(string(it.Next()))
-		runes := bytes.Runes(it.Next())
-
-		for i, r := range runes {
-			switch i := i; {
-			case i == 0:
-				changeMap = append(changeMap, ChangeMap{
-					RuneVal: string(r),
-					Changes: 0,
-				})
-			case i > 0:
-				changeMap = append(changeMap, ChangeMap{
-					RuneVal: string(r),
-					Changes: 1,
-				})
-			}
-		}
-	}
-
-	// for i, c := range changeMap {
-	// fmt.Printf("%v - Char: %+q - changes: %v\n", i, c.RuneVal, c.Changes)
-	// }
-
-	return n.Transform(changeMap, 0)
-}
-
-func (n *NormalizedString) NFC() (retVal *NormalizedString) {
-	var (
-		changeMap []ChangeMap
-		it        norm.Iter
-	)
-
-	s := n.normalized
-
-	isNFC := norm.Form.IsNormalString(norm.NFC, s)
-	if isNFC {
+	if f.IsNormalString(s) {
 		return n
 	}
-
-	it.InitString(norm.NFD, s)
-
+	var it norm.Iter
+	it.InitString(f, s)
+	changeMap := make([]ChangeMap, 0, len(s))
+	initialRemoved := 0
 	for !it.Done() {
-		// runes := []rune(string(it.Next()))
-		runes := bytes.Runes(it.Next())
-
-		for i, r := range runes {
-			switch i := i; {
-			case i == 0:
-				changeMap = append(changeMap, ChangeMap{
-					RuneVal: string(r),
-					Changes: 0,
-				})
-			case i > 0:
-				changeMap = append(changeMap, ChangeMap{
-					RuneVal: string(r),
-					Changes: 1,
-				})
+		start := it.Pos()
+		out := []rune(string(it.Next()))
+		in := utf8.RuneCountInString(s[start:it.Pos()])
+		switch {
+		case len(out) == 0: // the segment vanished: its characters go with the one before
+			if len(changeMap) > 0 {
+				changeMap[len(changeMap)-1].Changes -= in
+			} else {
+				initialRemoved += in
+			}
+		case len(out) >= in:
+			for i, r := range out {
+				changes := 0
+				if i >= in {
+					changes = 1
+				}
+				changeMap = append(changeMap, ChangeMap{RuneVal: string(r), Changes: changes})
+			}
+		default:
+			for i, r := range out {
+				changes := 0
+				if i == len(out)-1 {
+					changes = -(in - len(out))
+				}
+				changeMap = append(changeMap, ChangeMap{RuneVal: string(r), Changes: changes})
 			}
 		}
 	}
-
-	return n.Transform(changeMap, 0)
-}
-
-func (n *NormalizedString) NFKD() (retVal *NormalizedString) {
-
-	s := n.normalized
-	isNFKD := norm.Form.IsNormalString(norm.NFKD, s)
-	if isNFKD {
-		return
-	}
-
-	var (
-		changeMap []ChangeMap
-		it        norm.Iter
-	)
-
-	it.InitString(norm.NFKD, s)
-	for !it.Done() {
-		runes := []rune(string(it.Next()))
-
-		for i, r := range runes {
-			switch i := i; {
-			case i == 0:
-				changeMap = append(changeMap, ChangeMap{
-					RuneVal: string(r),
-					Changes: 0,
-				})
-			case i > 0:
-				changeMap = append(changeMap, ChangeMap{
-					RuneVal: string(r),
-					Changes: 1,
-				})
-			}
-		}
-	}
-
-	return n.Transform(changeMap, 0)
-}
-
-func (n *NormalizedString) NFKC() (retVal *NormalizedString) {
-
-	var (
-		changeMap []ChangeMap
-		it        norm.Iter
-	)
-
-	s := n.normalized
-
-	isNFKC := norm.Form.IsNormalString(norm.NFKC, s)
-
-	if isNFKC {
-		return n
-	}
-
-	it.InitString(norm.NFKD, n.normalized)
-
-	for !it.Done() {
-		runes := []rune(string(it.Next()))
-
-		if len(runes) == 1 {
-			changeMap = append(changeMap, ChangeMap{
-				RuneVal: string(runes),
-				Changes: 0,
-			})
-		} else if len(runes) > 1 {
-			changeMap = append(changeMap, ChangeMap{
-				RuneVal: string(runes),
-				Changes: -1,
-			})
-		}
-	}
-
-	return n.Transform(changeMap, 0)
+	return n.Transform(changeMap, initialRemoved)
 }
 
 // Filter applies filtering on NormalizedString
@@ -1177,8 +1075,24 @@ func (n *NormalizedString) RemoveAccents() (retVal *NormalizedString) {
 // ts patch 6: rune by rune through Map, so that the alignments follow a rune whose case
 // has another length in UTF-8 ("Ⱦ" is 2 bytes, "ⱦ" 3); upstream replaced the string alone
 // and a later split of it dereferenced a nil range (a panic) or cut at wrong offsets.
+//
+// ts patch 9: "İ" (U+0130) is "i" and a combining dot above, its full lower case, as Hugging
+// Face's (Rust's char::to_lowercase; Go's unicode.ToLower gives "i" alone); it is the one
+// character whose lower case is two.
 func (n *NormalizedString) Lowercase() (retVal *NormalizedString) {
-	return n.Map(unicode.ToLower)
+	if !strings.ContainsRune(n.normalized, 'İ') {
+		return n.Map(unicode.ToLower)
+	}
+	runes := []rune(n.normalized)
+	changeMap := make([]ChangeMap, 0, len(runes)+1)
+	for _, r := range runes {
+		if r == 'İ' {
+			changeMap = append(changeMap, ChangeMap{"i", 0}, ChangeMap{"\u0307", 1})
+			continue
+		}
+		changeMap = append(changeMap, ChangeMap{string(unicode.ToLower(r)), 0})
+	}
+	return n.Transform(changeMap, 0)
 }
 
 // Uppercase transforms string to uppercase (ts patch 6, as Lowercase)

@@ -75,7 +75,7 @@ func NewBertPreTokenizer() *BertPreTokenizer {
 func (bt *BertPreTokenizer) PreTokenize(pretokenized *tokenizer.PreTokenizedString) (*tokenizer.PreTokenizedString, error) {
 	pretok := pretokenized.Split(func(noop int, sub *normalizer.NormalizedString) []tokenizer.SplitIdx {
 		var splits []normalizer.NormalizedString
-		whitespace := normalizer.NewRegexpPattern(`\s+`)
+		whitespace := normalizer.NewRegexpPattern(`[` + normalizer.SpaceClass + `]+`) // \s+ (ts patch 9)
 		wsSubs := sub.Split(whitespace, normalizer.RemovedBehavior)
 
 		for _, sub := range wsSubs {

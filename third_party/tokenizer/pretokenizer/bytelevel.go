@@ -15,7 +15,10 @@ import (
 // const splitRegStr = `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+`
 // const splitRegStr = `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
 // TODO: this RE does not cover the case with trailing whitespace!!!
-const splitRegStr = `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+`
+// ts patch 9: \s as Unicode's White_Space (normalizer.SpaceClass), as in Hugging Face's. The
+// whitespace alternatives need no expression: what no match takes (a run of whitespace, all
+// but a space that starts the next match) is a split of its own, as \s+(?!\S)|\s+ makes it.
+const splitRegStr = `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^` + normalizer.SpaceClass + `\p{L}\p{N}]+`
 
 var splitRE = regexp.MustCompile(splitRegStr)
 

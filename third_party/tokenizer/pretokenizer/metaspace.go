@@ -76,7 +76,7 @@ func (m *Metaspace) PreTokenize(pretokenized *tokenizer.PreTokenizedString) (*to
 	// func(int, *normalizer.NormalizedString) []SplitIdx
 	splitFn := func(idx int, normalized *normalizer.NormalizedString) []tokenizer.SplitIdx {
 		var splits []normalizer.NormalizedString
-		whitespace := normalizer.NewRegexpPattern(`\s`)
+		whitespace := normalizer.NewRegexpPattern(` `) // spaces alone, as Hugging Face's (ts patch 9: upstream took \s)
 
 		normalized = normalized.Replace(whitespace, m.StrRep)
 

@@ -21,7 +21,7 @@ var _ tokenizer.PreTokenizer = new(Whitespace)
 
 func (p *Whitespace) PreTokenize(pretokenized *tokenizer.PreTokenizedString) (*tokenizer.PreTokenizedString, error) {
 	pretok := pretokenized.Split(func(noop int, normalized *normalizer.NormalizedString) []tokenizer.SplitIdx {
-		s := `\w+|[^\w\s]+`
+		s := `[` + normalizer.WordClass + `]+|[^` + normalizer.WordClass + normalizer.SpaceClass + `]+` // \w+|[^\w\s]+ (ts patch 9)
 		rePattern := normalizer.NewRegexpPattern(s)
 		invert := normalizer.NewInvertPattern(rePattern)
 		splits := normalized.Split(invert, normalizer.RemovedBehavior)

@@ -100,16 +100,21 @@ func createBPE(params *util.Params) (tokenizer.Model, error) {
 		v := params.Get("end_of_word_suffix").(string)
 		endOfWordSuffix = &v
 	}
-	// fuseUnk := params.Get("use_unk").(bool)
-	// byteFallback := params.Get("byte_fallback").(bool)
-
 	vocab := castVocab(params.Get("vocab").(map[string]interface{}))
 	merges, err := castMerge(params.Get("merges").([]interface{}))
 	if err != nil {
 		return nil, err
 	}
 
-	return bpe.New(vocab, merges, dropout, unkToken, continuingSubwordPrefix, endOfWordSuffix)
+	m, err := bpe.New(vocab, merges, dropout, unkToken, continuingSubwordPrefix, endOfWordSuffix)
+	if err != nil {
+		return nil, err
+	}
+	// ts patch 9: Hugging Face's options upstream left unread
+	m.FuseUnk = params.Get("fuse_unk", false).(bool)
+	m.ByteFallback = params.Get("byte_fallback", false).(bool)
+	m.IgnoreMerges = params.Get("ignore_merges", false).(bool)
+	return m, nil
 }
 
 // WordPiece json format:
@@ -128,7 +133,7 @@ func createWordPiece(params *util.Params) (tokenizer.Model, error) {
 	}
 	if params.Has("continuing_subword_prefix") {
 		v := params.Get("continuing_subword_prefix").(string)
-		opts.Get("continuing_subword_prefix", v)
+		opts.Set("continuing_subword_prefix", v) // ts patch 9: upstream called Get, so the prefix stayed ##
 	}
 
 	if params.Has("max_input_chars_per_word") {

@@ -90,8 +90,10 @@ func createBertNormalizer(params *util.Params) (normalizer.Normalizer, error) {
 
 	cleanText := params.Get("clean_text", false).(bool)
 	handleChineseChars := params.Get("handle_chinese_chars", false).(bool)
-	stripAccents := params.Get("strip_accents", false).(bool)
 	lowercase := params.Get("lowercase", false).(bool)
+	// ts patch 9: strip_accents null (bert-base-uncased's) follows lowercase, as Hugging
+	// Face's; upstream read it as false, so an uncased model's accents stayed
+	stripAccents := params.Get("strip_accents", lowercase).(bool)
 
 	return normalizer.NewBertNormalizer(cleanText, lowercase, handleChineseChars, stripAccents), nil
 }
@@ -172,8 +174,7 @@ func createPrecompiledNormalizer(params *util.Params) (normalizer.Normalizer, er
 }
 
 func createNmtNormalizer(params *util.Params) (normalizer.Normalizer, error) {
-	// TODO
-	panic("NotImplementedError")
+	return normalizer.NewNmt(), nil // ts patch 9: upstream panicked, NotImplementedError
 }
 
 func createSequenceNormalizer(params *util.Params) (normalizer.Normalizer, error) {

@@ -13,6 +13,7 @@ import (
 
 	// "strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/sugarme/tokenizer"
 	"github.com/sugarme/tokenizer/model"
@@ -190,6 +191,12 @@ type BPE struct {
 	// EndOfWordSuffix is an optional suffix
 	// to caracterize and end-of-word subword
 	EndOfWordSuffix *string
+
+	// ts patch 9, Hugging Face's options: FuseUnk makes consecutive unknown characters one
+	// unknown token; ByteFallback spells an unknown character as its bytes' <0xXX> tokens
+	// (when the vocabulary has them); IgnoreMerges takes a word the vocabulary holds whole
+	// as it is.
+	FuseUnk, ByteFallback, IgnoreMerges bool
 }
 
 func (b *BPE) builder() *BpeBuilder {
@@ -355,59 +362,73 @@ func (b *BPE) GetContinuingSubwordPrfix() *string {
 }
 
 // MergeWord merges given word
+//
+// ts patch 9: as Hugging Face's merge_word. The continuing subword prefix goes before every
+// character but the first, the end-of-word suffix after the last (upstream put the prefix
+// on the first and never added the suffix); a character the vocabulary lacks is its bytes'
+// <0xXX> tokens with ByteFallback, else the unknown token (consecutive ones fused with
+// FuseUnk), else, with no unknown token, dropped (upstream panicked).
 func (b *BPE) MergeWord(w string) *Word {
-
 	word := NewWord()
+	vocab := *b.Vocab
 	var (
-		prefix, suffix string
+		unkID, unkLen int
+		pendingUnk    bool
 	)
-
-	if b.ContinuingSubwordPrefix != nil {
-		prefix = *b.ContinuingSubwordPrefix
-	} else {
-		prefix = ""
-	}
-
-	if b.EndOfWordSuffix != nil {
-		suffix = *b.EndOfWordSuffix
-	} else {
-		suffix = ""
-	}
-
-	chars := []rune(w)
-	currRuneIdx := 0
-	for byteIdx, r := range w {
-		var (
-			s       string
-			byteLen int
-		)
-		byteLen = len(string(r))
-
-		// if first rune, add prefix
-		if byteIdx == 0 {
-			s = fmt.Sprintf("%v%v", prefix, string(r))
-		} else if currRuneIdx == len(chars) { // last rune, add suffix
-			s = fmt.Sprintf("%v%v", string(r), suffix)
-		} else { // the rest
-			s = string(r)
+	for i := 0; i < len(w); {
+		_, size := utf8.DecodeRuneInString(w[i:])
+		end := i + size
+		s := w[i:end]
+		if i > 0 && b.ContinuingSubwordPrefix != nil {
+			s = *b.ContinuingSubwordPrefix + s
 		}
-		currRuneIdx++
-
-		// If `s` exists in vocab, add its id, otherwise add id of `unk`
-		vocab := *b.Vocab
-		if id, ok := vocab[s]; ok { // found
+		if end == len(w) && b.EndOfWordSuffix != nil {
+			s += *b.EndOfWordSuffix
+		}
+		byteLen := end - i
+		i = end
+		if id, ok := vocab[s]; ok {
+			if pendingUnk {
+				word.Add(unkID, unkLen)
+				pendingUnk = false
+			}
 			word.Add(id, byteLen)
-		} else { // not found, add `unk`
-			if b.UnkToken != nil {
-				// get `unk` id
-				unkId := (*b.Vocab)[*b.UnkToken]
-				// add `unk`
-				word.Add(unkId, byteLen)
-			} else {
-				// ts patch 2: no printing to the server's stdout (the panic says it)
-				panic("Can't find `unk` token in the vocab. Have you added one when initiating the model?")
+			continue
+		}
+		if b.ByteFallback {
+			ids := make([]int, 0, len(s))
+			for _, c := range []byte(s) {
+				if id, ok := vocab[fmt.Sprintf("<0x%02X>", c)]; ok {
+					ids = append(ids, id)
+				}
+			}
+			if len(ids) == len(s) {
+				for _, id := range ids {
+					word.Add(id, 1)
+				}
+				continue
 			}
 		}
+		if b.UnkToken == nil {
+			continue
+		}
+		id, ok := vocab[*b.UnkToken]
+		if !ok {
+			// ts patch 2: no printing to the server's stdout (the panic says it)
+			panic("Can't find `unk` token in the vocab. Have you added one when initiating the model?")
+		}
+		switch {
+		case pendingUnk && b.FuseUnk:
+			unkLen += byteLen
+		case pendingUnk:
+			word.Add(unkID, unkLen)
+			unkLen = byteLen
+		default:
+			unkID, unkLen, pendingUnk = id, byteLen, true
+		}
+	}
+	if pendingUnk {
+		word.Add(unkID, unkLen)
 	}
 
 	if b.Dropout != nil {
@@ -466,7 +487,12 @@ func (b BPE) Tokenize(sequence string) (retVal []tokenizer.Token, err error) {
 		return []tokenizer.Token{}, nil
 	}
 
-	if b.Dropout == nil {
+	if b.IgnoreMerges { // ts patch 9
+		if id, ok := (*b.Vocab)[sequence]; ok {
+			return []tokenizer.Token{{Id: id, Value: sequence, Offsets: []int{0, len(sequence)}}}, nil
+		}
+	}
+	if b.Dropout == nil || *b.Dropout == 0 { // ts patch 9: dropout 0 is none, as Hugging Face's
 		return b.TokenizeWithCache(sequence), nil
 	}
 
@@ -606,7 +632,10 @@ func makeFilePath(filename string) error {
 	return os.MkdirAll(dirName, os.ModePerm)
 }
 
-func CreateMerges(vocab map[string]int, mergesData []string) (*Merges, error) {
+// CreateMerges reads merges, "A B" each. ts patch 9: the token a merge makes is A and B
+// without the continuing-subword prefix's first prefixLen bytes, as Hugging Face's
+// (upstream joined them whole, so a BPE with a prefix did not load).
+func CreateMerges(vocab map[string]int, mergesData []string, prefixLen int) (*Merges, error) {
 	var (
 		lineNum int    = 0
 		merges  Merges = make(map[Pair]PairVal)
@@ -634,7 +663,7 @@ func CreateMerges(vocab map[string]int, mergesData []string) (*Merges, error) {
 
 		pair := Pair{a, b}
 		// newToken := fmt.Sprintf("%v%v", parts[0], parts[1])
-		newToken := fmt.Sprintf("%v%v", parts[0], parts[1])
+		newToken := parts[0] + parts[1][min(prefixLen, len(parts[1])):]
 		newId, ok := vocab[newToken]
 		if !ok {
 			err := fmt.Errorf("Read merges error: key value for token: \"%s\" not found.", newToken)
@@ -661,7 +690,11 @@ func New(
 	continuingSubwordPrefix *string,
 	endOfWordSuffix *string,
 ) (*BPE, error) {
-	merges, err := CreateMerges(vocab, mergesData)
+	prefixLen := 0
+	if continuingSubwordPrefix != nil {
+		prefixLen = len(*continuingSubwordPrefix)
+	}
+	merges, err := CreateMerges(vocab, mergesData, prefixLen)
 	if err != nil {
 		return nil, err
 	}
