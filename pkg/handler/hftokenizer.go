@@ -1,7 +1,9 @@
 package handler
 
 import (
+	"bytes"
 	"fmt"
+	"os"
 	"unicode"
 	"unicode/utf8"
 
@@ -25,16 +27,25 @@ type hfTokenizer struct {
 // newHFTokenizer reads the tokenizer.json at path. Texts are truncated to maxLen tokens, the
 // special tokens included (they stay: the text is cut, as Hugging Face's truncation does);
 // padding is the handler's, so the file's own is off.
-func newHFTokenizer(path string, maxLen int) (_ *hfTokenizer, err error) {
+func newHFTokenizer(path string, maxLen int) (*hfTokenizer, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return parseHFTokenizer(path, b, maxLen)
+}
+
+// parseHFTokenizer is newHFTokenizer for a tokenizer.json's text, named name in errors.
+func parseHFTokenizer(name string, doc []byte, maxLen int) (_ *hfTokenizer, err error) {
 	defer func() {
 		// the reader asserts the types of fields it expects and panics when a file lacks them
 		if p := recover(); p != nil {
-			err = fmt.Errorf("read %s: not a tokenizer.json this reader understands: %v", path, p)
+			err = fmt.Errorf("read %s: not a tokenizer.json this reader understands: %v", name, p)
 		}
 	}()
-	tk, err := pretrained.FromFile(path)
+	tk, err := pretrained.FromReader(bytes.NewReader(doc))
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	tk.WithTruncation(&tokenizer.TruncationParams{MaxLength: maxLen, Strategy: tokenizer.LongestFirst})
 	tk.WithPadding(nil)
