@@ -508,10 +508,11 @@ func BenchmarkHFTokenizer(b *testing.B) {
 
 // TestTokenizersMatchHuggingFace: the tokenizer.json reader gives the ids Hugging Face's own
 // tokenizers library gives (testdata/tokenizers/reference.json, made by make_reference.js
-// with its Node binding) for 31 texts (accents, CJK, emoji, scripts without spaces, Unicode
-// spaces and controls, ligatures, a long word) and ten tokenizers: the text sample's
-// WordLevel, WordPiece with BertNormalizer and with NFD + StripAccents + Lowercase, trained
-// WordPiece, byte-level BPE and Unigram (Nmt + NFKC, Metaspace), and BPEs with byte
+// with its Node binding) for 34 texts (accents, CJK, emoji, scripts without spaces, Unicode
+// spaces and controls, ligatures, a long word, special tokens) and eleven tokenizers: the
+// text sample's WordLevel, WordPiece with BertNormalizer and with NFD + StripAccents +
+// Lowercase, trained WordPiece (with BERT's special tokens), byte-level BPE (and RoBERTa's,
+// its special tokens and post-processor), Unigram (Nmt + NFKC, Metaspace), and BPEs with byte
 // fallback and fused unknowns, an end-of-word suffix and a continuing-subword prefix. A
 // vocab.txt of the two BERT WordPieces' vocabularies gives the same ids (BertTokenizer's).
 func TestTokenizersMatchHuggingFace(t *testing.T) {
@@ -528,8 +529,8 @@ func TestTokenizersMatchHuggingFace(t *testing.T) {
 	if err := json.Unmarshal(b, &reference); err != nil {
 		t.Fatal(err)
 	}
-	if len(reference) != 10 {
-		t.Fatalf("reference.json holds %d tokenizers, want 10", len(reference))
+	if len(reference) != 11 {
+		t.Fatalf("reference.json holds %d tokenizers, want 11", len(reference))
 	}
 	check := func(name string, h *hfTokenizer, cases []hfCase) {
 		for _, c := range cases {

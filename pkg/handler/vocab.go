@@ -40,7 +40,8 @@ func newVocabTokenizer(path string, lower bool, maxLen int) (*hfTokenizer, error
 // BERT's normaliser (controls removed, spaces around CJK ideographs, lowercased and accents
 // stripped unless lower is false), BERT's pre-tokeniser (words and each punctuation mark),
 // WordPiece (a word over maxWordRunes characters [UNK]) and [CLS] … [SEP] when it has them,
-// as BertTokenizer encodes. Any other vocabulary is looked up a whole word at a time
+// its special tokens ([PAD], [UNK], [CLS], [SEP], [MASK]) taken whole where a text holds
+// them, as BertTokenizer encodes. Any other vocabulary is looked up a whole word at a time
 // (WordLevel), lowercased unless lower is false, split as the Whitespace pre-tokeniser does.
 func vocabTokenizerJSON(tokens []string, lower bool, maxLen int) ([]byte, error) {
 	vocab := map[string]int{}
@@ -69,6 +70,13 @@ func vocabTokenizerJSON(tokens []string, lower bool, maxLen int) ([]byte, error)
 		doc["normalizer"] = map[string]any{"type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true, "strip_accents": lower, "lowercase": lower}
 		doc["pre_tokenizer"] = map[string]any{"type": "BertPreTokenizer"}
 		doc["model"] = map[string]any{"type": "WordPiece", "unk_token": unk, "continuing_subword_prefix": "##", "max_input_chars_per_word": maxWordRunes, "vocab": vocab}
+		var added []any
+		for _, name := range []string{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"} {
+			if id, ok := vocab[name]; ok {
+				added = append(added, map[string]any{"id": id, "content": name, "special": true})
+			}
+		}
+		doc["added_tokens"] = added
 	} else {
 		if lower {
 			doc["normalizer"] = map[string]any{"type": "Lowercase"}

@@ -159,12 +159,14 @@ func (at AddedToken) GetPattern(n normalizer.Normalizer) (retVal string) {
 		reStr = regexp.QuoteMeta(at.Content)
 	}
 
-	if at.LStrip && at.RStrip {
-		reStr = fmt.Sprintf("(\\s)?%v(\\s)?", reStr)
-	} else if at.LStrip {
-		reStr = fmt.Sprintf("(\\s)?%v", reStr)
-	} else if at.RStrip {
-		reStr = fmt.Sprintf("%v(\\s)?", reStr)
+	// ts patch 9: lstrip and rstrip take all the whitespace (Unicode's) before and after the
+	// token, as Hugging Face's; upstream took one ASCII whitespace
+	space := "[" + normalizer.SpaceClass + "]*"
+	if at.LStrip {
+		reStr = space + reStr
+	}
+	if at.RStrip {
+		reStr += space
 	}
 
 	return reStr
@@ -363,23 +365,6 @@ type idOffsets struct {
 	offsets []int
 }
 
-// helper functions to sort idOffsets
-// By implement sort interface of package sort
-
-// byStart sort by offset.Start
-type byStart []idOffsets
-
-func (s byStart) Len() int           { return len(s) }
-func (s byStart) Less(i, j int) bool { return s[i].offsets[0] < s[j].offsets[0] }
-func (s byStart) Swap(i, j int)      { s[i], s[j] = s[j], s[i] }
-
-// byId sort by id
-type byId []idOffsets
-
-func (bi byId) Len() int           { return len(bi) }
-func (bi byId) Less(i, j int) bool { return bi[i].id < bi[j].id }
-func (bi byId) Swap(i, j int)      { bi[i], bi[j] = bi[j], bi[i] }
-
 // findMatches finds any AddedToken in the given sentence, using the provided MatchingSet.
 // This method returns a list "splits", each of them being a pair of Offsets
 // and an optional ID if it is an AddedToken. The list of splits cover the entire input string.
@@ -402,43 +387,30 @@ func (av *AddedVocabulary) findMatches(sentence string, splitRe matchingSet) (re
 		}
 	}
 
-	// Sort id-offsets by start then by pattern id
-	sort.Sort(byStart(ioPairs))
-	sort.Sort(byId(ioPairs))
-
-	// Select the matches, if they overlap, keep them
+	// ts patch 9: the leftmost match, the longest of those starting there (then the first
+	// pattern), and none that overlaps it, as Hugging Face's (leftmost-longest). Upstream
+	// sorted the matches by pattern alone, so a token found before another one given
+	// earlier was skipped ("[CLS] a [MASK] [SEP]" lost its [MASK]).
+	sort.SliceStable(ioPairs, func(a, b int) bool {
+		pa, pb := ioPairs[a], ioPairs[b]
+		if pa.offsets[0] != pb.offsets[0] {
+			return pa.offsets[0] < pb.offsets[0]
+		}
+		if la, lb := pa.offsets[1]-pa.offsets[0], pb.offsets[1]-pb.offsets[0]; la != lb {
+			return la > lb
+		}
+		return pa.id < pb.id
+	})
 	var (
-		i              int         = 0
 		currentOffsets int         = 0
 		splits         []idOffsets = make([]idOffsets, 0)
 	)
-
-	for i < len(ioPairs) {
-		ioPair := ioPairs[i]
-
-		// current match is before the current offset, skip it
+	for _, ioPair := range ioPairs {
 		if ioPair.offsets[0] < currentOffsets {
-			i++
 			continue
 		}
-
-		// Find out whether having overlapping neighbours.
-		// If so, keep the one with lowest Idx. All other will be skipped
-		// because `currentOffsets` will have been increased.
-		if i+1 < len(ioPairs) {
-			overlapPairs := ioPairs[i:]
-			sort.Sort(byId(overlapPairs))
-			lowestPair := overlapPairs[0] // lowest Id one
-			splits = append(splits, lowestPair)
-			currentOffsets = ioPair.offsets[1]
-			i++
-			continue
-		}
-
-		// Not found overlap neighbours. Just apply itself
 		splits = append(splits, ioPair)
 		currentOffsets = ioPair.offsets[1]
-		i++
 	}
 
 	// Also, insert the splits in-between added tokens, to split the entire string

@@ -5,8 +5,9 @@
 //
 //   npm install --no-save tokenizers@0.23.2 && node make_reference.js && rm -rf node_modules
 //
-// It trains a byte-level BPE (GPT-2, RoBERTa), a SentencePiece-style Unigram (Nmt + NFKC,
-// Metaspace) and a BERT WordPiece on corpus.txt, and writes by hand a WordPiece over the
+// It trains a byte-level BPE (GPT-2; and RoBERTa's, with its special tokens and
+// post-processor), a SentencePiece-style Unigram (Nmt + NFKC, Metaspace) and a BERT WordPiece
+// (with its special tokens) on corpus.txt, and writes by hand a WordPiece over the
 // text sample's vocabulary, the same with NFD + StripAccents + Lowercase, and BPEs with
 // Llama's byte fallback and unknown-token fusing, with CLIP's end-of-word suffix and with a
 // continuing-subword prefix.
@@ -48,6 +49,20 @@ bpe.setPreTokenizer(t.byteLevelPreTokenizer(false, true));
 bpe.train(corpus);
 bpe.save(out('bpe_bytelevel.json'));
 
+const roberta = new t.Tokenizer(t.BPE.empty());
+roberta.setPreTokenizer(t.byteLevelPreTokenizer(false, true));
+roberta.addSpecialTokens(['<s>', '<pad>', '</s>', '<unk>']);
+roberta.addAddedTokens([new t.AddedToken('<mask>', true, { leftStrip: true })]);
+roberta.train(corpus);
+roberta.save(out('bpe_roberta.json'));
+edit('bpe_roberta.json', (d) => { // the special tokens first in the model's vocabulary, as RoBERTa's
+  const specials = d.added_tokens.map((a) => a.content);
+  const trained = Object.entries(d.model.vocab).sort((a, b) => a[1] - b[1]).map((e) => e[0]);
+  d.model.vocab = vocabOf([...specials, ...trained]);
+  for (const a of d.added_tokens) a.id = d.model.vocab[a.content];
+  d.post_processor = { type: 'RobertaProcessing', sep: ['</s>', d.model.vocab['</s>']], cls: ['<s>', d.model.vocab['<s>']], trim_offsets: true, add_prefix_space: false };
+});
+
 const uni = new t.Tokenizer(t.Unigram.empty());
 uni.setNormalizer(t.sequenceNormalizer([t.nmt(), t.nfkcNormalizer()]));
 uni.setPreTokenizer(t.metaspacePreTokenizer());
@@ -62,16 +77,20 @@ wpt.train(corpus);
 wpt.save(out('wordpiece_trained.json'));
 edit('wordpiece_trained.json', (d) => {
   const trained = Object.entries(d.model.vocab).sort((a, b) => a[1] - b[1]).map((e) => e[0]);
-  d.model.vocab = vocabOf(['[PAD]', '[UNK]', '[CLS]', '[SEP]', ...trained]);
+  d.model.vocab = vocabOf(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...trained]);
   d.post_processor = cls(d.model.vocab);
+  d.added_tokens = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'].map((content) => ({
+    id: d.model.vocab[content], content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }));
 });
 
 // by hand, over the text sample's vocabulary
 const sample = fs.readFileSync(path.join(here, '../../../../samples/text/vocab.txt'), 'utf8').split('\n').filter((l) => l);
-const wpVocab = vocabOf([...sample, '[CLS]', '[SEP]', '##s', '##ing', '##ed', 'play', 'foot', '##ball', 'rain', 'the', 'caf', '##e', 'na', '##iv', 'é', 'ⱦ']);
+const wpVocab = vocabOf([...sample, '[CLS]', '[SEP]', '[MASK]', '##s', '##ing', '##ed', 'play', 'foot', '##ball', 'rain', 'the', 'caf', '##e', 'na', '##iv', 'é', 'ⱦ']);
 const bert = { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true };
 const wordpiece = (normalizer, preTokenizer) => ({
-  version: '1.0', truncation: null, padding: null, added_tokens: [], normalizer, pre_tokenizer: preTokenizer,
+  version: '1.0', truncation: null, padding: null, normalizer, pre_tokenizer: preTokenizer,
+  added_tokens: ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'].map((content) => ({ // as bert-base-uncased's
+    id: wpVocab[content], content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
   post_processor: cls(wpVocab), decoder: null,
   model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: wpVocab },
 });
@@ -115,11 +134,12 @@ const texts = [
   'hello   world', 'ctrl\u0001chars\u007f and\u200bzero\ufeffwidth', 'thing things thinking the thin', 'السلام عليكم', 'שלום עולם',
   'สวัสดีครับ', 'नमस्ते दुनिया', '“quotes” ‘single’ — dashes – …', 'https://example.org/a?b=c user@example.org',
   'unknown ×÷ symbols ∑∫', 'ﬀ ﬃ ligatures and ℌ𝔢𝔩𝔩𝔬', 'A'.repeat(120) + ' long word',
+  '[CLS] the [MASK] won [SEP]', 'The <mask> won, <s>really</s>!', 'Hello<mask>world <pad>',
 ];
 const reference = {};
 (async () => {
   const names = ['../../../../samples/text/tokenizer.json', 'wordpiece.json', 'seqnorm.json', 'wordpiece_trained.json', 'bpe_bytelevel.json',
-    'unigram.json', 'bpe_bytefallback.json', 'bpe_fused.json', 'bpe_suffix.json', 'bpe_prefix.json'];
+    'bpe_roberta.json', 'unigram.json', 'bpe_bytefallback.json', 'bpe_fused.json', 'bpe_suffix.json', 'bpe_prefix.json'];
   for (const name of names) {
     const tk = t.Tokenizer.fromFile(out(name));
     const cases = [];
