@@ -588,6 +588,12 @@ func (n *NormalizedString) TransformRange(inputRange *Range, changeMap []ChangeM
 	var charAlignments [][]int
 
 	replacedNormalized.Reset() // make sure iterating from begining
+	// ts patch 9: past the characters the initial offset removed, as Hugging Face's
+	// iterator stays; upstream took them again as the first ones replaced, so a removal at
+	// the start shifted every offset after it (and could index past the end)
+	for i := 0; i < initialOffset; i++ {
+		replacedNormalized.Next()
+	}
 	for _, item := range changeMap {
 		/*
 		 *     var changeType string
@@ -671,7 +677,9 @@ func (n *NormalizedString) TransformRange(inputRange *Range, changeMap []ChangeM
 		var removingFromOriginal, removingFromNormalized int = 0, 0
 		if totalBytesToRemove > 0 {
 			start := n.alignments[idx][1]
-			end := n.alignments[idx+totalBytesToRemove][1]
+			// ts patch 9: the last removed byte's, after the current character's
+			// (upstream indexed one past it: removing the last characters panicked)
+			end := n.alignments[idx+replacedCharSize+totalBytesToRemove-1][1]
 			originalRange := util.MakeRange(start, end)
 			// fmt.Printf("start: %v - end: %v; range: (%+v)\n", start, end, originalRange)
 			removingFromOriginal = len(originalRange)
@@ -747,7 +755,9 @@ func (n *NormalizedString) TransformRange(inputRange *Range, changeMap []ChangeM
 		// If some were removed, we need to zero them out in the original alignments
 		if removingFromOriginal > 0 {
 			start := n.alignments[idx][1]
-			end := n.alignments[idx+totalBytesToRemove][1]
+			// ts patch 9: the last removed byte's, after the current character's
+			// (upstream indexed one past it: removing the last characters panicked)
+			end := n.alignments[idx+replacedCharSize+totalBytesToRemove-1][1]
 			// They should use the original alignment of the current character
 			newIdx := n.alignmentsOriginal[align[0]][1]
 			alignments := n.alignmentsOriginal[start:end]
@@ -792,7 +802,10 @@ func (n *NormalizedString) TransformRange(inputRange *Range, changeMap []ChangeM
 		// log.Printf("Shifting the end  from %v using shift: %v\n", endShiftStart, oShift)
 
 		var endShift [][]int
-		for _, item := range n.alignments[endShiftStart:] {
+		// ts patch 9: endShiftStart comes from original offsets; after a removal at the
+		// start it can lie past the normalized alignments ("\x11ۖ" through BERT's
+		// normaliser panicked here)
+		for _, item := range n.alignments[min(endShiftStart, len(n.alignments)):] {
 			endShift = append(endShift, item)
 		}
 		endRange := expandAlignments(endShift)
@@ -879,11 +892,13 @@ func (n *NormalizedString) TransformRange(inputRange *Range, changeMap []ChangeM
 // {4, 5},
 // {5, 6},
 // {6, 7},
+//
+// ts patch 9: over the whole normalized string itself, where upstream converted the whole
+// original string's range through the original alignments, which a removal at the end
+// followed by a change of length left stale (a range [6:3] and a panic: "핕\ufffd" through
+// BERT's normaliser).
 func (n *NormalizedString) Transform(m []ChangeMap, initialOffset int) (retVal *NormalizedString) {
-	start := 0
-	end := len(n.original)
-	wholeRange := NewRange(start, end, OriginalTarget)
-	return n.TransformRange(wholeRange, m, initialOffset)
+	return n.TransformRange(NewRange(0, len(n.normalized), NormalizedTarget), m, initialOffset)
 }
 
 // NFD, NFC, NFKD and NFKC put the string in that Unicode normalization form, with the
