@@ -1,10 +1,9 @@
 module github.com/sugarme/tokenizer
 
-go 1.23.0
-
-toolchain go1.24.4
+go 1.25
 
 require (
+	github.com/dlclark/regexp2/v2 v2.13.0
 	github.com/emirpasic/gods v1.18.1
 	github.com/patrickmn/go-cache v2.1.0+incompatible
 	github.com/rivo/uniseg v0.4.7

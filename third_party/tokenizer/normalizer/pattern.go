@@ -4,6 +4,9 @@ import (
 	"fmt"
 	// "reflect"
 	"regexp"
+	"time"
+
+	"github.com/dlclark/regexp2/v2"
 
 	"github.com/sugarme/tokenizer/util"
 )
@@ -115,8 +118,12 @@ func (s *StringPattern) FindMatches(inside string) []OffsetsMatch {
 }
 
 func findMatches(re *regexp.Regexp, inside string) []OffsetsMatch {
+	return splitAtMatches(re.FindAllStringIndex(inside, -1), inside)
+}
 
-	matches := re.FindAllStringIndex(inside, -1)
+// splitAtMatches covers inside with its matches (byte offsets, in order) and what lies
+// between them.
+func splitAtMatches(matches [][]int, inside string) []OffsetsMatch {
 
 	// 0. If no matches, just return
 	if len(matches) == 0 {
@@ -311,4 +318,37 @@ func invert(matches []OffsetsMatch) (retVal []OffsetsMatch) {
 	}
 
 	return res
+}
+
+// OnigPattern is a regular expression as Hugging Face runs a Split pre-tokeniser's (ts patch
+// 10): with Oniguruma, a backtracking engine with look-around whose \w, \s and \d are
+// Unicode's, here github.com/dlclark/regexp2 (.NET's engine, the same). Go's regexp has no
+// look-around: Llama 3's and GPT-4's expressions (\s+(?!\S)) did not compile.
+type OnigPattern struct{ re *regexp2.Regexp }
+
+// onigTimeout bounds one search: a backtracking expression can take exponential time on a
+// crafted text, which must fail rather than hold a CPU.
+const onigTimeout = time.Second
+
+// NewOnigPattern compiles expr.
+func NewOnigPattern(expr string) (*OnigPattern, error) {
+	re, err := regexp2.Compile(expr)
+	if err != nil {
+		return nil, err
+	}
+	re.MatchTimeout = onigTimeout
+	return &OnigPattern{re}, nil
+}
+
+// FindMatches implements Pattern; a search that fails (its time out) panics, as the
+// tokenizer's other failures do, for the caller to recover.
+func (op *OnigPattern) FindMatches(inside string) []OffsetsMatch {
+	if len(inside) == 0 {
+		return []OffsetsMatch{{Offsets: []int{0, 0}, Match: false}}
+	}
+	matches, err := op.re.FindAllStringIndex(inside, -1)
+	if err != nil {
+		panic(fmt.Sprintf("split pattern: %v", err))
+	}
+	return splitAtMatches(matches, inside)
 }

@@ -146,6 +146,9 @@ type ByteLevel struct {
 	// Whether the post processing step should trim offsets
 	// to avoid including whitespaces.
 	TrimOffsets bool
+
+	// NoRegex is Hugging Face's use_regex false: the text is not split (ts patch 10).
+	NoRegex bool
 }
 
 // NewByteLevel returns a default ByteLevel with both
@@ -190,8 +193,10 @@ func (bl *ByteLevel) PreTokenize(pretokenized *tokenizer.PreTokenizedString) (*t
 			newNormalized = normalized.Prepend(" ")
 		}
 
-		splitPattern := normalizer.NewRegexpPattern(splitRegStr)
-		splits := newNormalized.Split(splitPattern, normalizer.IsolatedBehavior)
+		splits := []normalizer.NormalizedString{*newNormalized}
+		if !bl.NoRegex { // ts patch 10: use_regex false leaves the splitting to an earlier pre-tokeniser (Llama 3's Split)
+			splits = newNormalized.Split(normalizer.NewRegexpPattern(splitRegStr), normalizer.IsolatedBehavior)
+		}
 
 		var splitIdx []tokenizer.SplitIdx
 		for _, s := range splits {

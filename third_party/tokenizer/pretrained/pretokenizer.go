@@ -15,6 +15,7 @@ package pretrained
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/sugarme/tokenizer"
@@ -72,6 +73,7 @@ func createByteLevelPreTokenizer(params *util.Params) (tokenizer.PreTokenizer, e
 	return &pretokenizer.ByteLevel{
 		AddPrefixSpace: addPrefixSpace,
 		TrimOffsets:    trimOffsets,
+		NoRegex:        !params.Get("use_regex", true).(bool), // ts patch 10
 	}, nil
 }
 
@@ -186,9 +188,14 @@ func createSplitPreTokenizer(params *util.Params) (tokenizer.PreTokenizer, error
 
 	var pattern normalizer.Pattern
 	if v, ok := patternMap["Regex"]; ok {
-		pattern = normalizer.NewRegexpPattern(v.(string))
+		// ts patch 10: in Oniguruma's dialect, as Hugging Face's (look-around, Unicode \s)
+		p, err := normalizer.NewOnigPattern(v.(string))
+		if err != nil {
+			return nil, fmt.Errorf("Split pattern %q: %w", v, err)
+		}
+		pattern = p
 	} else if v, ok := patternMap["String"]; ok {
-		pattern = normalizer.NewRegexpPattern(v.(string))
+		pattern = normalizer.NewRegexpPattern(regexp.QuoteMeta(v.(string))) // ts patch 10: a string is literal (upstream took it as an expression)
 	} else {
 		err := fmt.Errorf("Unsupported pattern: %#v\n", patternMap)
 		return nil, err

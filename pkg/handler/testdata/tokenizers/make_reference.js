@@ -9,8 +9,10 @@
 // post-processor), a SentencePiece-style Unigram (Nmt + NFKC, Metaspace) and a BERT WordPiece
 // (with its special tokens) on corpus.txt, and writes by hand a WordPiece over the
 // text sample's vocabulary, the same with NFD + StripAccents + Lowercase, and BPEs with
-// Llama's byte fallback and unknown-token fusing, with CLIP's end-of-word suffix and with a
-// continuing-subword prefix.
+// Llama's byte fallback and unknown-token fusing, with CLIP's end-of-word suffix, with a
+// continuing-subword prefix, and Llama 3's: a Split by its regular expression (look-around,
+// Oniguruma's dialect), then ByteLevel without its own expression, ignore_merges; and a
+// WordLevel split at a string.
 const t = require('tokenizers');
 const fs = require('fs');
 const path = require('path');
@@ -126,6 +128,25 @@ save('bpe_prefix.json', bpeDoc({
   merges: [['t', '##h'], ['th', '##e'], ['##i', '##n'], ['##in', '##g']],
 }, { type: 'Lowercase' }, { type: 'Whitespace' }));
 
+const llama3Split = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+save('bpe_llama3.json', {
+  ...bpeDoc({
+    ignore_merges: true,
+    vocab: vocabOf([...t.byteLevelAlphabet(), 'Ġt', 'Ġth', 'Ġthe', 'th', 'the', 'in', 'ing', 'hello', 'Ġhello']),
+    merges: [['Ġ', 't'], ['Ġt', 'h'], ['Ġth', 'e'], ['t', 'h'], ['th', 'e'], ['i', 'n'], ['in', 'g']],
+  }, null, { type: 'Sequence', pretokenizers: [
+    { type: 'Split', pattern: { Regex: llama3Split }, behavior: 'Isolated', invert: false },
+    { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
+  ] }),
+});
+
+// a WordLevel split at a string (a literal: "." splits at full stops alone)
+save('wordlevel_split.json', {
+  version: '1.0', truncation: null, padding: null, added_tokens: [], normalizer: { type: 'Lowercase' }, post_processor: null, decoder: null,
+  pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { String: '.' }, behavior: 'Isolated', invert: false }, { type: 'WhitespaceSplit' }] },
+  model: { type: 'WordLevel', unk_token: '<unk>', vocab: vocabOf(['<unk>', '.', 'the', 'team', 'won', 'a', 'b', 'c', 'd', 'e', 'f', 'x', 'y', 'z', 'ok', 'hello', 'world']) },
+});
+
 const texts = [
   '', 'The team WON the Final!', 'Café naïve résumé Ⱦ ÉCOLE', '日本語のテキスト 中文 text',
   'a\tb\nc  d\u00a0e\u3000f', 'ßẞ İstanbul ǅ ﬁ', 'x\u0301y\u0308z', 'Emoji 😀👍🏽 ok 👨‍👩‍👧', 'Fußball-Fans jubelten: 2:1!',
@@ -135,11 +156,12 @@ const texts = [
   'สวัสดีครับ', 'नमस्ते दुनिया', '“quotes” ‘single’ — dashes – …', 'https://example.org/a?b=c user@example.org',
   'unknown ×÷ symbols ∑∫', 'ﬀ ﬃ ligatures and ℌ𝔢𝔩𝔩𝔬', 'A'.repeat(120) + ' long word',
   '[CLS] the [MASK] won [SEP]', 'The <mask> won, <s>really</s>!', 'Hello<mask>world <pad>',
+  "HELLO hello the thing  \n\n  12345 I'M YOU'LL x", 'spaces   before\t\tand after   ',
 ];
 const reference = {};
 (async () => {
   const names = ['../../../../samples/text/tokenizer.json', 'wordpiece.json', 'seqnorm.json', 'wordpiece_trained.json', 'bpe_bytelevel.json',
-    'bpe_roberta.json', 'unigram.json', 'bpe_bytefallback.json', 'bpe_fused.json', 'bpe_suffix.json', 'bpe_prefix.json'];
+    'bpe_roberta.json', 'unigram.json', 'bpe_bytefallback.json', 'bpe_fused.json', 'bpe_suffix.json', 'bpe_prefix.json', 'bpe_llama3.json', 'wordlevel_split.json'];
   for (const name of names) {
     const tk = t.Tokenizer.fromFile(out(name));
     const cases = [];
