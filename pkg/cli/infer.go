@@ -51,7 +51,7 @@ type InferCmd struct {
 	// text output); streamed says it did.
 	onPart   func(part []byte, contentType string)
 	streamed atomic.Bool
-	headers  http.Header // --header (a global flag), parsed
+	headers  http.Header // --header (a global flag, which the client sends with every request), parsed: for --local runs and the sequence hint
 	// classNames, when set, gives the model's class names by index in decimal (nil: none
 	// known), asked once, for answers that give classes by index (a segmenter's mask)
 	classNames func() map[string]string
@@ -292,7 +292,7 @@ func (c *InferCmd) predictor(ctx context.Context, g *Globals) (predictor, func()
 			return func(ctx context.Context, body []byte, ctype string) (*client.Prediction, error) {
 				ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 				defer cancel()
-				return cl.PredictWorkflow(ctx, c.workflow, body, client.PredictOptions{ContentType: ctype, Accept: c.Accept, OnPart: c.onPart, Header: c.headers})
+				return cl.PredictWorkflow(ctx, c.workflow, body, client.PredictOptions{ContentType: ctype, Accept: c.Accept, OnPart: c.onPart})
 			}, func() {}, nil
 		}
 		if err := c.pickModel(ctx, cl); err != nil {
@@ -319,7 +319,7 @@ func (c *InferCmd) predictor(ctx context.Context, g *Globals) (predictor, func()
 		return func(ctx context.Context, body []byte, ctype string) (*client.Prediction, error) {
 			ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 			defer cancel()
-			o := client.PredictOptions{Version: version, ContentType: ctype, Accept: c.Accept, Query: c.explain, OnPart: c.onPart, Header: c.headers}
+			o := client.PredictOptions{Version: version, ContentType: ctype, Accept: c.Accept, Query: c.explain, OnPart: c.onPart}
 			if c.explain != nil {
 				return cl.Explain(ctx, name, body, o)
 			}
