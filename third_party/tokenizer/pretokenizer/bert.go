@@ -65,6 +65,9 @@ func splitOn(s string, shouldSplit shouldSplitFn, includeSplitToken bool) (retVa
 	return words
 }
 
+// bertWhitespace is \s+ (Unicode's: ts patch 9), compiled once (ts patch 8).
+var bertWhitespace = normalizer.NewRegexpPattern(`[` + normalizer.SpaceClass + `]+`)
+
 type BertPreTokenizer struct{}
 
 func NewBertPreTokenizer() *BertPreTokenizer {
@@ -75,8 +78,7 @@ func NewBertPreTokenizer() *BertPreTokenizer {
 func (bt *BertPreTokenizer) PreTokenize(pretokenized *tokenizer.PreTokenizedString) (*tokenizer.PreTokenizedString, error) {
 	pretok := pretokenized.Split(func(noop int, sub *normalizer.NormalizedString) []tokenizer.SplitIdx {
 		var splits []normalizer.NormalizedString
-		whitespace := normalizer.NewRegexpPattern(`[` + normalizer.SpaceClass + `]+`) // \s+ (ts patch 9)
-		wsSubs := sub.Split(whitespace, normalizer.RemovedBehavior)
+		wsSubs := sub.Split(bertWhitespace, normalizer.RemovedBehavior)
 
 		for _, sub := range wsSubs {
 			puncSubs := sub.Split(normalizer.NewFnPattern(isBertPunc), normalizer.IsolatedBehavior)

@@ -22,6 +22,10 @@ const splitRegStr = `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^` + normalize
 
 var splitRE = regexp.MustCompile(splitRegStr)
 
+// splitPattern is splitRegStr's, compiled once (ts patch 8: upstream compiled it for every
+// split).
+var splitPattern = normalizer.NewRegexpPattern(splitRegStr)
+
 var BytesChar map[uint8]string = GenerateBytesChar()
 
 var CharBytes map[string]uint8 = func() map[string]uint8 {
@@ -195,7 +199,7 @@ func (bl *ByteLevel) PreTokenize(pretokenized *tokenizer.PreTokenizedString) (*t
 
 		splits := []normalizer.NormalizedString{*newNormalized}
 		if !bl.NoRegex { // ts patch 10: use_regex false leaves the splitting to an earlier pre-tokeniser (Llama 3's Split)
-			splits = newNormalized.Split(normalizer.NewRegexpPattern(splitRegStr), normalizer.IsolatedBehavior)
+			splits = newNormalized.Split(splitPattern, normalizer.IsolatedBehavior)
 		}
 
 		var splitIdx []tokenizer.SplitIdx

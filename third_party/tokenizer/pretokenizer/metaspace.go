@@ -71,14 +71,16 @@ func DefaultMetaspace() *Metaspace {
 	return NewMetaspace("▁", true) // NOTE. `▁`  != `_`
 }
 
+// metaspaceSpace is what Metaspace replaces: spaces alone, as Hugging Face's (ts patch 9:
+// upstream took \s), compiled once (ts patch 8).
+var metaspaceSpace = normalizer.NewRegexpPattern(` `)
+
 // PreTokenize implements PreTokenizer interface
 func (m *Metaspace) PreTokenize(pretokenized *tokenizer.PreTokenizedString) (*tokenizer.PreTokenizedString, error) {
 	// func(int, *normalizer.NormalizedString) []SplitIdx
 	splitFn := func(idx int, normalized *normalizer.NormalizedString) []tokenizer.SplitIdx {
 		var splits []normalizer.NormalizedString
-		whitespace := normalizer.NewRegexpPattern(` `) // spaces alone, as Hugging Face's (ts patch 9: upstream took \s)
-
-		normalized = normalized.Replace(whitespace, m.StrRep)
+		normalized = normalized.Replace(metaspaceSpace, m.StrRep)
 
 		// log.Printf("normalized: %+v\n", normalized)
 

@@ -19,12 +19,13 @@ func DefaultWhitespace() *Whitespace {
 
 var _ tokenizer.PreTokenizer = new(Whitespace)
 
+// whitespaceGaps is what lies between the words (\w+|[^\w\s]+, Unicode's classes: ts patch
+// 9), compiled once (ts patch 8: upstream compiled it for every split, a tenth of the time).
+var whitespaceGaps = normalizer.NewInvertPattern(normalizer.NewRegexpPattern(`[` + normalizer.WordClass + `]+|[^` + normalizer.WordClass + normalizer.SpaceClass + `]+`))
+
 func (p *Whitespace) PreTokenize(pretokenized *tokenizer.PreTokenizedString) (*tokenizer.PreTokenizedString, error) {
 	pretok := pretokenized.Split(func(noop int, normalized *normalizer.NormalizedString) []tokenizer.SplitIdx {
-		s := `[` + normalizer.WordClass + `]+|[^` + normalizer.WordClass + normalizer.SpaceClass + `]+` // \w+|[^\w\s]+ (ts patch 9)
-		rePattern := normalizer.NewRegexpPattern(s)
-		invert := normalizer.NewInvertPattern(rePattern)
-		splits := normalized.Split(invert, normalizer.RemovedBehavior)
+		splits := normalized.Split(whitespaceGaps, normalizer.RemovedBehavior)
 
 		var splitIdxs []tokenizer.SplitIdx
 		for _, s := range splits {
