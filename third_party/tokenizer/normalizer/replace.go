@@ -27,7 +27,12 @@ func NewReplace(patternType ReplacePattern, pattern string, content string) *Rep
 	case String:
 		pat = NewStringPattern(pattern)
 	case Regex:
-		pat = NewRegexpPattern(pattern)
+		// ts patch 10: in Oniguruma's dialect, as Hugging Face runs a Replace's expression
+		p, err := NewOnigPattern(pattern)
+		if err != nil {
+			panic(fmt.Sprintf("Replace pattern %q: %v", pattern, err))
+		}
+		pat = p
 	default:
 		msg := fmt.Sprintf("Not supported ReplacePattern %q", patternType)
 		panic(msg)

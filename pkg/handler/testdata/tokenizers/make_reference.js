@@ -12,7 +12,7 @@
 // Llama's byte fallback and unknown-token fusing, with CLIP's end-of-word suffix, with a
 // continuing-subword prefix, and Llama 3's: a Split by its regular expression (look-around,
 // Oniguruma's dialect), then ByteLevel without its own expression, ignore_merges; and a
-// WordLevel split at a string.
+// WordLevel split at a string, and one whose normaliser replaces by an expression.
 const t = require('tokenizers');
 const fs = require('fs');
 const path = require('path');
@@ -140,6 +140,18 @@ save('bpe_llama3.json', {
   ] }),
 });
 
+// a WordLevel whose normaliser replaces by an expression and by a string
+save('wordlevel_replace.json', {
+  version: '1.0', truncation: null, padding: null, added_tokens: [], post_processor: null, decoder: null,
+  normalizer: { type: 'Sequence', normalizers: [
+    { type: 'Replace', pattern: { Regex: '\\s{2,}|[0-9]+' }, content: ' # ' },
+    { type: 'Replace', pattern: { String: '-' }, content: ' ' },
+    { type: 'Lowercase' },
+  ] },
+  pre_tokenizer: { type: 'WhitespaceSplit' },
+  model: { type: 'WordLevel', unk_token: '<unk>', vocab: vocabOf(['<unk>', '#', 'the', 'team', 'won', 'fans', 'hello', 'world', 'and', 'spaces', 'before', 'after']) },
+});
+
 // a WordLevel split at a string (a literal: "." splits at full stops alone)
 save('wordlevel_split.json', {
   version: '1.0', truncation: null, padding: null, added_tokens: [], normalizer: { type: 'Lowercase' }, post_processor: null, decoder: null,
@@ -161,7 +173,7 @@ const texts = [
 const reference = {};
 (async () => {
   const names = ['../../../../samples/text/tokenizer.json', 'wordpiece.json', 'seqnorm.json', 'wordpiece_trained.json', 'bpe_bytelevel.json',
-    'bpe_roberta.json', 'unigram.json', 'bpe_bytefallback.json', 'bpe_fused.json', 'bpe_suffix.json', 'bpe_prefix.json', 'bpe_llama3.json', 'wordlevel_split.json'];
+    'bpe_roberta.json', 'unigram.json', 'bpe_bytefallback.json', 'bpe_fused.json', 'bpe_suffix.json', 'bpe_prefix.json', 'bpe_llama3.json', 'wordlevel_split.json', 'wordlevel_replace.json'];
   for (const name of names) {
     const tk = t.Tokenizer.fromFile(out(name));
     const cases = [];
