@@ -509,13 +509,14 @@ func BenchmarkHFTokenizer(b *testing.B) {
 // TestTokenizersMatchHuggingFace: the tokenizer.json reader gives the ids Hugging Face's own
 // tokenizers library gives (testdata/tokenizers/reference.json, made by make_reference.js
 // with its Node binding) for 36 texts (accents, CJK, emoji, scripts without spaces, Unicode
-// spaces and controls, ligatures, a long word, special tokens) and 14 tokenizers: the
+// spaces and controls, ligatures, a long word, special tokens) and 15 tokenizers: the
 // text sample's WordLevel, WordPiece with BertNormalizer and with NFD + StripAccents +
 // Lowercase, trained WordPiece (with BERT's special tokens), byte-level BPE (and RoBERTa's,
 // its special tokens and post-processor), Unigram (Nmt + NFKC, Metaspace), and BPEs with byte
 // fallback and fused unknowns, an end-of-word suffix, a continuing-subword prefix, and
 // Llama 3's (a Split by a look-around expression, ByteLevel without its own), a WordLevel
-// split at a literal string and one replacing by an expression. A vocab.txt of the two BERT WordPieces' vocabularies gives the
+// split at a literal string, one replacing by an expression, and one through Strip, NFC,
+// Prepend, WhitespaceSplit, Punctuation, Digits and UnicodeScripts. A vocab.txt of the two BERT WordPieces' vocabularies gives the
 // same ids (BertTokenizer's).
 func TestTokenizersMatchHuggingFace(t *testing.T) {
 	b, err := os.ReadFile(testenv.Path("pkg/handler/testdata/tokenizers/reference.json"))
@@ -531,8 +532,8 @@ func TestTokenizersMatchHuggingFace(t *testing.T) {
 	if err := json.Unmarshal(b, &reference); err != nil {
 		t.Fatal(err)
 	}
-	if len(reference) != 14 {
-		t.Fatalf("reference.json holds %d tokenizers, want 14", len(reference))
+	if len(reference) != 15 {
+		t.Fatalf("reference.json holds %d tokenizers, want 15", len(reference))
 	}
 	check := func(name string, h *hfTokenizer, cases []hfCase) {
 		for _, c := range cases {

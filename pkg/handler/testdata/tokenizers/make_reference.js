@@ -12,7 +12,8 @@
 // Llama's byte fallback and unknown-token fusing, with CLIP's end-of-word suffix, with a
 // continuing-subword prefix, and Llama 3's: a Split by its regular expression (look-around,
 // Oniguruma's dialect), then ByteLevel without its own expression, ignore_merges; and a
-// WordLevel split at a string, and one whose normaliser replaces by an expression.
+// WordLevel split at a string, one whose normaliser replaces by an expression, and one through
+// the other pre-tokenisers and normalisers.
 const t = require('tokenizers');
 const fs = require('fs');
 const path = require('path');
@@ -152,6 +153,16 @@ save('wordlevel_replace.json', {
   model: { type: 'WordLevel', unk_token: '<unk>', vocab: vocabOf(['<unk>', '#', 'the', 'team', 'won', 'fans', 'hello', 'world', 'and', 'spaces', 'before', 'after']) },
 });
 
+// a WordLevel through the other pre-tokenisers and normalisers
+save('wordlevel_misc.json', {
+  version: '1.0', truncation: null, padding: null, added_tokens: [], post_processor: null, decoder: null,
+  normalizer: { type: 'Sequence', normalizers: [{ type: 'Strip', strip_left: true, strip_right: true }, { type: 'NFC' }, { type: 'Prepend', prepend: '_' }] },
+  pre_tokenizer: { type: 'Sequence', pretokenizers: [
+    { type: 'WhitespaceSplit' }, { type: 'Punctuation', behavior: 'Isolated' }, { type: 'Digits', individual_digits: true }, { type: 'UnicodeScripts' },
+  ] },
+  model: { type: 'WordLevel', unk_token: '<unk>', vocab: vocabOf(['<unk>', '_The', 'team', 'WON', 'the', '!', '.', ',', '1', '2', '3', '4', '5', '_hello', 'world', '_', "'", 'Final']) },
+});
+
 // a WordLevel split at a string (a literal: "." splits at full stops alone)
 save('wordlevel_split.json', {
   version: '1.0', truncation: null, padding: null, added_tokens: [], normalizer: { type: 'Lowercase' }, post_processor: null, decoder: null,
@@ -173,7 +184,7 @@ const texts = [
 const reference = {};
 (async () => {
   const names = ['../../../../samples/text/tokenizer.json', 'wordpiece.json', 'seqnorm.json', 'wordpiece_trained.json', 'bpe_bytelevel.json',
-    'bpe_roberta.json', 'unigram.json', 'bpe_bytefallback.json', 'bpe_fused.json', 'bpe_suffix.json', 'bpe_prefix.json', 'bpe_llama3.json', 'wordlevel_split.json', 'wordlevel_replace.json'];
+    'bpe_roberta.json', 'unigram.json', 'bpe_bytefallback.json', 'bpe_fused.json', 'bpe_suffix.json', 'bpe_prefix.json', 'bpe_llama3.json', 'wordlevel_split.json', 'wordlevel_replace.json', 'wordlevel_misc.json'];
   for (const name of names) {
     const tk = t.Tokenizer.fromFile(out(name));
     const cases = [];
