@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"reflect"
-	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -1057,12 +1056,24 @@ type NormFn func(rune) rune
 // Map maps and applies function to each `char` of normalized string
 // (ts patch 6: upstream left nfn unapplied).
 func (n *NormalizedString) Map(nfn NormFn) (retVal *NormalizedString) {
-	runes := []rune(n.normalized)
-	changeMap := make([]ChangeMap, 0, len(runes)) // ts patch 8: sized at once
-	for _, r := range runes {
-		changeMap = append(changeMap, ChangeMap{string(nfn(r)), 0})
-	}
+	return n.mapRunes(func(r rune) string { return string(nfn(r)) })
+}
 
+// mapRunes replaces each rune by what fn makes of it, one rune or more: the first takes the
+// rune's place, the others are added after it (ts patch 9, for full case mappings; ts patch
+// 8: the change map sized at once).
+func (n *NormalizedString) mapRunes(fn func(rune) string) *NormalizedString {
+	runes := []rune(n.normalized)
+	changeMap := make([]ChangeMap, 0, len(runes))
+	for _, r := range runes {
+		for i, c := range fn(r) {
+			changes := 0
+			if i > 0 {
+				changes = 1
+			}
+			changeMap = append(changeMap, ChangeMap{string(c), changes})
+		}
+	}
 	return n.Transform(changeMap, 0)
 }
 
@@ -1095,19 +1106,12 @@ func (n *NormalizedString) RemoveAccents() (retVal *NormalizedString) {
 // Face's (Rust's char::to_lowercase; Go's unicode.ToLower gives "i" alone); it is the one
 // character whose lower case is two.
 func (n *NormalizedString) Lowercase() (retVal *NormalizedString) {
-	if !strings.ContainsRune(n.normalized, 'İ') {
-		return n.Map(unicode.ToLower)
-	}
-	runes := []rune(n.normalized)
-	changeMap := make([]ChangeMap, 0, len(runes)+1)
-	for _, r := range runes {
+	return n.mapRunes(func(r rune) string {
 		if r == 'İ' {
-			changeMap = append(changeMap, ChangeMap{"i", 0}, ChangeMap{"\u0307", 1})
-			continue
+			return "i\u0307"
 		}
-		changeMap = append(changeMap, ChangeMap{string(unicode.ToLower(r)), 0})
-	}
-	return n.Transform(changeMap, 0)
+		return string(unicode.ToLower(r))
+	})
 }
 
 // Uppercase transforms string to uppercase (ts patch 6, as Lowercase)
