@@ -1066,7 +1066,12 @@ func (n *NormalizedString) mapRunes(fn func(rune) string) *NormalizedString {
 	runes := []rune(n.normalized)
 	changeMap := make([]ChangeMap, 0, len(runes))
 	for _, r := range runes {
-		for i, c := range fn(r) {
+		out := fn(r)
+		if _, size := utf8.DecodeRuneInString(out); size == len(out) { // one rune: its string as it is
+			changeMap = append(changeMap, ChangeMap{out, 0})
+			continue
+		}
+		for i, c := range out {
 			changes := 0
 			if i > 0 {
 				changes = 1
