@@ -87,19 +87,23 @@ func (r *RunePattern) FindMatches(inside string) []OffsetsMatch {
 	return subs
 }
 
-// String is a wrapper of primitive string
-// so that it can implement `Pattern` interface
+// StringPattern matches a literal string; it implements Pattern.
 type StringPattern struct {
-	string
+	// re matches the string, compiled once (ts patch 8: upstream compiled it at every
+	// search); nil for the empty string, which matches nothing.
+	re *regexp.Regexp
 }
 
 func NewStringPattern(s string) *StringPattern {
-	return &StringPattern{s}
+	if s == "" {
+		return &StringPattern{}
+	}
+	return &StringPattern{regexp.MustCompile(regexp.QuoteMeta(s))}
 }
 
 func (s *StringPattern) FindMatches(inside string) []OffsetsMatch {
 	// If we try to find the matches with an empty string, just don't match anything
-	if s.string == "" {
+	if s.re == nil {
 		return []OffsetsMatch{
 			{
 				Offsets: []int{0, len(inside)},
@@ -107,12 +111,7 @@ func (s *StringPattern) FindMatches(inside string) []OffsetsMatch {
 			},
 		}
 	}
-
-	quoted := regexp.QuoteMeta(s.string)
-
-	re := regexp.MustCompile(quoted)
-
-	return findMatches(re, inside)
+	return findMatches(s.re, inside)
 }
 
 func findMatches(re *regexp.Regexp, inside string) []OffsetsMatch {

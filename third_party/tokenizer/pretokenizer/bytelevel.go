@@ -1,7 +1,6 @@
 package pretokenizer
 
 import (
-	"regexp"
 	"strings"
 
 	"github.com/sugarme/tokenizer"
@@ -19,8 +18,6 @@ import (
 // whitespace alternatives need no expression: what no match takes (a run of whitespace, all
 // but a space that starts the next match) is a split of its own, as \s+(?!\S)|\s+ makes it.
 const splitRegStr = `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^` + normalizer.SpaceClass + `\p{L}\p{N}]+`
-
-var splitRE = regexp.MustCompile(splitRegStr)
 
 // splitPattern is splitRegStr's, compiled once (ts patch 8: upstream compiled it for every
 // split).

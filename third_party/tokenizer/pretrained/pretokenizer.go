@@ -15,7 +15,6 @@ package pretrained
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/sugarme/tokenizer"
@@ -195,7 +194,7 @@ func createSplitPreTokenizer(params *util.Params) (tokenizer.PreTokenizer, error
 		}
 		pattern = p
 	} else if v, ok := patternMap["String"]; ok {
-		pattern = normalizer.NewRegexpPattern(regexp.QuoteMeta(v.(string))) // ts patch 10: a string is literal (upstream took it as an expression)
+		pattern = normalizer.NewStringPattern(v.(string)) // ts patch 10: a string is literal (upstream took it as an expression)
 	} else {
 		err := fmt.Errorf("Unsupported pattern: %#v\n", patternMap)
 		return nil, err
