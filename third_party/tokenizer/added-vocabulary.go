@@ -183,6 +183,17 @@ func isWordCharacter(r rune) bool {
 type matchingSet struct {
 	regexSet regexpset.RegexpSet
 	ids      []int
+	// res are regexSet's patterns compiled, once (ts patch 8: upstream compiled a pattern
+	// at each text it matched)
+	res []*regexp.Regexp
+}
+
+func newMatchingSet(set regexpset.RegexpSet, ids []int) matchingSet {
+	res := make([]*regexp.Regexp, len(set.Patterns()))
+	for i, p := range set.Patterns() {
+		res[i] = regexp.MustCompile(p)
+	}
+	return matchingSet{set, ids, res}
 }
 
 // AddedVocabulary is a vocabulary built on top of the Model
@@ -356,8 +367,8 @@ func (av *AddedVocabulary) refreshAddedTokens(model Model, normalizer normalizer
 		panic(fmt.Sprint(err))
 	}
 
-	av.splitNormalizedRe = matchingSet{*normSet, normIds}
-	av.splitRe = matchingSet{*nnormSet, nnormIds}
+	av.splitNormalizedRe = newMatchingSet(*normSet, normIds)
+	av.splitRe = newMatchingSet(*nnormSet, nnormIds)
 }
 
 type idOffsets struct {
@@ -378,7 +389,7 @@ func (av *AddedVocabulary) findMatches(sentence string, splitRe matchingSet) (re
 	var ioPairs []idOffsets
 
 	for _, idx := range matches {
-		r := regexp.MustCompile(splitRe.regexSet.Patterns()[idx])
+		r := splitRe.res[idx]
 		locs := r.FindAllStringIndex(sentence, -1)
 		for _, loc := range locs {
 			id := idx
